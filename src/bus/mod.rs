@@ -1,0 +1,1 @@
+//! bus (placeholder: filled in by its issue).

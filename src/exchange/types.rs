@@ -1,0 +1,594 @@
+//! Exchange-neutral market and account types.
+//!
+//! Everything above `exchange::upbit` speaks these. Money and sizes are
+//! `rust_decimal::Decimal` end to end ([`Price`], [`Qty`]); times from the exchange are
+//! Unix milliseconds as the exchange stamped them.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A price in the quote currency.
+pub type Price = Decimal;
+/// A quantity of the base currency.
+pub type Qty = Decimal;
+
+/// A market code such as `KRW-BTC` (`QUOTE-BASE`, upper case). Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MarketId(Arc<str>);
+
+/// A market code that is not `QUOTE-BASE`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a market code (expected QUOTE-BASE such as KRW-BTC): {0:?}")]
+pub struct BadMarketId(pub String);
+
+impl MarketId {
+    /// Builds a market id from a code, upper-casing it. Does not validate; see `FromStr`.
+    pub fn new(code: &str) -> Self {
+        if code.bytes().any(|b| b.is_ascii_lowercase()) {
+            MarketId(Arc::from(code.to_ascii_uppercase()))
+        } else {
+            MarketId(Arc::from(code))
+        }
+    }
+
+    /// The code as text, e.g. `KRW-BTC`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The quote currency (`KRW` of `KRW-BTC`).
+    pub fn quote(&self) -> &str {
+        self.0.split_once('-').map(|(q, _)| q).unwrap_or(&self.0)
+    }
+
+    /// The base currency (`BTC` of `KRW-BTC`).
+    pub fn base(&self) -> &str {
+        self.0.split_once('-').map(|(_, b)| b).unwrap_or(&self.0)
+    }
+}
+
+impl FromStr for MarketId {
+    type Err = BadMarketId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let ok = match t.split_once('-') {
+            Some((q, b)) => {
+                !q.is_empty()
+                    && !b.is_empty()
+                    && q.chars().all(|c| c.is_ascii_alphanumeric())
+                    && b.chars().all(|c| c.is_ascii_alphanumeric())
+            }
+            None => false,
+        };
+        if ok { Ok(MarketId::new(t)) } else { Err(BadMarketId(s.to_string())) }
+    }
+}
+
+impl fmt::Display for MarketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for MarketId {
+    fn from(s: &str) -> Self {
+        MarketId::new(s)
+    }
+}
+
+/// Buy or sell. Upbit calls them `bid` and `ask`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// Buy.
+    Bid,
+    /// Sell.
+    Ask,
+}
+
+impl Side {
+    /// The other side.
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Bid => Side::Ask,
+            Side::Ask => Side::Bid,
+        }
+    }
+
+    /// `BUY` / `SELL`, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Side::Bid => "BUY",
+            Side::Ask => "SELL",
+        }
+    }
+}
+
+/// Direction against the previous close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Change {
+    /// Above the previous close.
+    Rise,
+    /// Equal to the previous close.
+    #[default]
+    Even,
+    /// Below the previous close.
+    Fall,
+}
+
+/// Whether a streamed message is the one-off snapshot or a live update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StreamType {
+    /// The state at subscription time.
+    Snapshot,
+    /// A live update.
+    #[default]
+    Realtime,
+}
+
+/// A market listed by the exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketInfo {
+    /// Code, e.g. `KRW-BTC`.
+    pub market: MarketId,
+    /// Korean name.
+    pub korean_name: String,
+    /// English name.
+    pub english_name: String,
+    /// Investment warning (유의 종목).
+    pub warning: bool,
+    /// Any caution flag (주의 종목) is set.
+    pub caution: bool,
+}
+
+/// Ticker: the day's statistics and the last trade of one market.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Ticker {
+    /// Market.
+    pub market: Option<MarketId>,
+    /// Last trade price.
+    pub trade_price: Price,
+    /// Day open (since UTC 00:00).
+    pub opening_price: Price,
+    /// Day high.
+    pub high_price: Price,
+    /// Day low.
+    pub low_price: Price,
+    /// Previous UTC-midnight close.
+    pub prev_closing_price: Price,
+    /// Direction against the previous close.
+    pub change: Change,
+    /// Signed change against the previous close.
+    pub signed_change_price: Price,
+    /// Signed change as a ratio (0.0126 = 1.26 %).
+    pub signed_change_rate: Decimal,
+    /// Size of the last trade.
+    pub trade_volume: Qty,
+    /// Traded value since UTC 00:00.
+    pub acc_trade_price: Decimal,
+    /// Traded value over the last 24 h.
+    pub acc_trade_price_24h: Decimal,
+    /// Traded volume over the last 24 h.
+    pub acc_trade_volume_24h: Qty,
+    /// 52-week high.
+    pub highest_52_week_price: Price,
+    /// 52-week low.
+    pub lowest_52_week_price: Price,
+    /// Time of the last trade (ms).
+    pub trade_timestamp: i64,
+    /// Time the message was produced (ms).
+    pub timestamp: i64,
+    /// Snapshot or live.
+    pub stream_type: StreamType,
+}
+
+/// One trade print.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trade {
+    /// Market.
+    pub market: MarketId,
+    /// Price.
+    pub price: Price,
+    /// Size.
+    pub volume: Qty,
+    /// Taker side (`Bid` = a buyer lifted the offer).
+    pub side: Side,
+    /// Trade time (ms).
+    pub trade_timestamp: i64,
+    /// Message time (ms).
+    pub timestamp: i64,
+    /// Unique id (not ordered).
+    pub sequential_id: i64,
+    /// Snapshot or live.
+    pub stream_type: StreamType,
+}
+
+/// One price level pair of the order book; index 0 is the best ask and best bid.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct BookLevel {
+    /// Ask price.
+    pub ask_price: Price,
+    /// Ask size.
+    pub ask_size: Qty,
+    /// Bid price.
+    pub bid_price: Price,
+    /// Bid size.
+    pub bid_size: Qty,
+}
+
+/// A full top-N order book (Upbit sends complete snapshots, never deltas).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct OrderBook {
+    /// Market.
+    pub market: Option<MarketId>,
+    /// Levels, best first.
+    pub levels: Vec<BookLevel>,
+    /// Total ask size over the delivered levels.
+    pub total_ask_size: Qty,
+    /// Total bid size over the delivered levels.
+    pub total_bid_size: Qty,
+    /// Grouping unit (0 = native tick).
+    pub level: Decimal,
+    /// Message time (ms).
+    pub timestamp: i64,
+    /// Snapshot or live.
+    pub stream_type: StreamType,
+}
+
+impl OrderBook {
+    /// Best ask price, if any.
+    pub fn best_ask(&self) -> Option<Price> {
+        self.levels.first().map(|l| l.ask_price).filter(|p| !p.is_zero())
+    }
+    /// Best bid price, if any.
+    pub fn best_bid(&self) -> Option<Price> {
+        self.levels.first().map(|l| l.bid_price).filter(|p| !p.is_zero())
+    }
+}
+
+/// Candle period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Timeframe {
+    /// 1 second.
+    S1,
+    /// 1 minute.
+    M1,
+    /// 3 minutes.
+    M3,
+    /// 5 minutes.
+    M5,
+    /// 10 minutes.
+    M10,
+    /// 15 minutes.
+    M15,
+    /// 30 minutes.
+    M30,
+    /// 60 minutes.
+    H1,
+    /// 240 minutes.
+    H4,
+    /// 1 day (UTC buckets).
+    D1,
+    /// 1 week.
+    W1,
+    /// 1 month.
+    Mo1,
+}
+
+impl Timeframe {
+    /// Every timeframe, shortest first.
+    pub const ALL: [Timeframe; 12] = [
+        Timeframe::S1,
+        Timeframe::M1,
+        Timeframe::M3,
+        Timeframe::M5,
+        Timeframe::M10,
+        Timeframe::M15,
+        Timeframe::M30,
+        Timeframe::H1,
+        Timeframe::H4,
+        Timeframe::D1,
+        Timeframe::W1,
+        Timeframe::Mo1,
+    ];
+
+    /// The label people type: `1s 1m 3m 5m 10m 15m 30m 1h 4h 1D 1W 1M`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Timeframe::S1 => "1s",
+            Timeframe::M1 => "1m",
+            Timeframe::M3 => "3m",
+            Timeframe::M5 => "5m",
+            Timeframe::M10 => "10m",
+            Timeframe::M15 => "15m",
+            Timeframe::M30 => "30m",
+            Timeframe::H1 => "1h",
+            Timeframe::H4 => "4h",
+            Timeframe::D1 => "1D",
+            Timeframe::W1 => "1W",
+            Timeframe::Mo1 => "1M",
+        }
+    }
+
+    /// Fixed length in seconds (weeks and months: nominal, for display only).
+    pub fn seconds(self) -> i64 {
+        match self {
+            Timeframe::S1 => 1,
+            Timeframe::M1 => 60,
+            Timeframe::M3 => 180,
+            Timeframe::M5 => 300,
+            Timeframe::M10 => 600,
+            Timeframe::M15 => 900,
+            Timeframe::M30 => 1800,
+            Timeframe::H1 => 3600,
+            Timeframe::H4 => 14400,
+            Timeframe::D1 => 86400,
+            Timeframe::W1 => 7 * 86400,
+            Timeframe::Mo1 => 30 * 86400,
+        }
+    }
+
+    /// Minutes, for the minute family (`/candles/minutes/{unit}`, `candle.{n}m`).
+    pub fn minutes(self) -> Option<u32> {
+        match self {
+            Timeframe::M1 => Some(1),
+            Timeframe::M3 => Some(3),
+            Timeframe::M5 => Some(5),
+            Timeframe::M10 => Some(10),
+            Timeframe::M15 => Some(15),
+            Timeframe::M30 => Some(30),
+            Timeframe::H1 => Some(60),
+            Timeframe::H4 => Some(240),
+            _ => None,
+        }
+    }
+}
+
+impl FromStr for Timeframe {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Case matters only between minutes and months: `1m` is a minute, `1M` a month.
+        let t = s.trim();
+        let tf = match t {
+            "1s" => Timeframe::S1,
+            "1m" => Timeframe::M1,
+            "3m" => Timeframe::M3,
+            "5m" => Timeframe::M5,
+            "10m" => Timeframe::M10,
+            "15m" => Timeframe::M15,
+            "30m" => Timeframe::M30,
+            "1h" | "60m" | "1H" => Timeframe::H1,
+            "4h" | "240m" | "4H" => Timeframe::H4,
+            "1D" | "1d" | "D" => Timeframe::D1,
+            "1W" | "1w" | "W" => Timeframe::W1,
+            "1M" | "1mo" | "M" => Timeframe::Mo1,
+            _ => {
+                return Err(format!(
+                    "unknown timeframe {t:?} (one of 1s 1m 3m 5m 10m 15m 30m 1h 4h 1D 1W 1M)"
+                ));
+            }
+        };
+        Ok(tf)
+    }
+}
+
+impl fmt::Display for Timeframe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One OHLCV bar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candle {
+    /// Market.
+    pub market: MarketId,
+    /// Period.
+    pub timeframe: Timeframe,
+    /// Bucket start, Unix ms UTC.
+    pub start: i64,
+    /// Open.
+    pub open: Price,
+    /// High.
+    pub high: Price,
+    /// Low.
+    pub low: Price,
+    /// Close (last trade in the bucket).
+    pub close: Price,
+    /// Volume traded in the bucket.
+    pub volume: Qty,
+    /// Value traded in the bucket (quote currency).
+    pub value: Decimal,
+    /// Time of the last tick in the bucket (ms).
+    pub timestamp: i64,
+}
+
+/// A currency balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Balance {
+    /// Currency code (`KRW`, `BTC`).
+    pub currency: String,
+    /// Available.
+    pub balance: Decimal,
+    /// Reserved by open orders.
+    pub locked: Decimal,
+    /// Average buy price in `unit_currency`.
+    pub avg_buy_price: Decimal,
+    /// Currency of the average buy price.
+    pub unit_currency: String,
+}
+
+impl Balance {
+    /// Available plus locked.
+    pub fn total(&self) -> Decimal {
+        self.balance + self.locked
+    }
+}
+
+/// Order type as Upbit defines them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderType {
+    /// Limit order at a unit price.
+    Limit,
+    /// Market buy for a total quote amount.
+    Price,
+    /// Market sell of a volume.
+    Market,
+    /// Best-price order (needs ioc or fok).
+    Best,
+}
+
+/// Time in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeInForce {
+    /// Immediate or cancel.
+    Ioc,
+    /// Fill or kill.
+    Fok,
+    /// Maker only.
+    PostOnly,
+}
+
+/// Order state as the exchange reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Resting / accepted.
+    Wait,
+    /// Reserved order waiting for its trigger.
+    Watch,
+    /// A fill happened (websocket only).
+    Trade,
+    /// Fully filled.
+    Done,
+    /// Cancelled (possibly after partial fills).
+    Cancel,
+    /// Cancelled by self-match prevention.
+    Prevented,
+}
+
+impl OrderState {
+    /// True when the order can no longer change.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, OrderState::Done | OrderState::Cancel | OrderState::Prevented)
+    }
+}
+
+/// One fill of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fill {
+    /// Fill id (Upbit trade uuid); the dedupe key.
+    pub trade_uuid: String,
+    /// Order id.
+    pub order_uuid: String,
+    /// Market.
+    pub market: MarketId,
+    /// Side of our order.
+    pub side: Side,
+    /// Fill price.
+    pub price: Price,
+    /// Fill size.
+    pub volume: Qty,
+    /// price × volume.
+    pub funds: Decimal,
+    /// Fee of this fill, when known.
+    pub fee: Option<Decimal>,
+    /// Maker or taker, when known.
+    pub is_maker: Option<bool>,
+    /// Fill time (ms), when known.
+    pub timestamp: i64,
+}
+
+/// An order as the exchange reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// Exchange order id.
+    pub uuid: String,
+    /// Our client id, if set.
+    pub identifier: Option<String>,
+    /// Market.
+    pub market: MarketId,
+    /// Side.
+    pub side: Side,
+    /// Type.
+    pub ord_type: OrderType,
+    /// Unit price (limit) or total amount (price / best bid).
+    pub price: Option<Price>,
+    /// Requested volume.
+    pub volume: Option<Qty>,
+    /// Volume still open.
+    pub remaining_volume: Qty,
+    /// Volume filled.
+    pub executed_volume: Qty,
+    /// Funds filled (quote currency), when reported.
+    pub executed_funds: Option<Decimal>,
+    /// Fee reserved at placement.
+    pub reserved_fee: Decimal,
+    /// Fee still reserved.
+    pub remaining_fee: Decimal,
+    /// Fee paid so far.
+    pub paid_fee: Decimal,
+    /// Funds still locked.
+    pub locked: Decimal,
+    /// State.
+    pub state: OrderState,
+    /// Time in force, if set.
+    pub time_in_force: Option<TimeInForce>,
+    /// Creation time as the exchange wrote it (ISO 8601 with offset).
+    pub created_at: String,
+    /// Number of fills.
+    pub trades_count: u32,
+    /// Fills (only from single-order queries).
+    pub trades: Vec<Fill>,
+}
+
+/// What an exchange can do natively. hoga fills the gaps client-side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Native stop / take-profit orders (Upbit: no, so the monitor does it).
+    pub native_stop_orders: bool,
+    /// Client order ids usable for lookups (Upbit: `identifier`).
+    pub client_order_ids: bool,
+    /// A dry-run order endpoint (Upbit: `POST /v1/orders/test`).
+    pub test_orders: bool,
+    /// Cancel every open order in one call (Upbit: `DELETE /v1/orders/open`).
+    pub cancel_all: bool,
+}
+
+/// Upbit's capabilities.
+pub const UPBIT_CAPABILITIES: Capabilities =
+    Capabilities { native_stop_orders: false, client_order_ids: true, test_orders: true, cancel_all: true };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn market_id_parts_and_parse() {
+        let m: MarketId = "krw-btc".parse().unwrap();
+        assert_eq!(m.as_str(), "KRW-BTC");
+        assert_eq!((m.quote(), m.base()), ("KRW", "BTC"));
+        for bad in ["", "KRW", "KRW-", "-BTC", "KRW BTC", "KRW-BT C"] {
+            assert!(bad.parse::<MarketId>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn timeframes_round_trip_and_minutes_differ_from_months() {
+        for tf in Timeframe::ALL {
+            assert_eq!(tf.label().parse::<Timeframe>().unwrap(), tf);
+        }
+        assert_eq!("1m".parse::<Timeframe>().unwrap(), Timeframe::M1);
+        assert_eq!("1M".parse::<Timeframe>().unwrap(), Timeframe::Mo1);
+        assert!("2m".parse::<Timeframe>().is_err());
+    }
+}

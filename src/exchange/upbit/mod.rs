@@ -1,0 +1,2 @@
+//! Upbit adapter: wire format, REST and WebSocket clients.
+pub mod wire;

@@ -1,0 +1,1197 @@
+//! Upbit's wire format: the JSON shapes of REST responses and WebSocket messages
+//! (DEFAULT format), shared by the client and by the simulator (which serializes the very
+//! same structs), plus conversions into the neutral types of `exchange::types`.
+//!
+//! Numbers: quotation and websocket payloads carry JSON numbers that can exceed f64
+//! precision, exchange REST payloads carry decimal strings. Every amount is a `Decimal`;
+//! the `num` fields serialize as exact JSON numbers and the `dec_str` fields as strings,
+//! and both kinds accept either form when reading.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::exchange::types::{
+    Balance, BookLevel, Candle, Change, Fill, MarketId, MarketInfo, Order, OrderBook, OrderState, OrderType,
+    Side, StreamType, Ticker, TimeInForce, Timeframe, Trade,
+};
+
+/// Serde adapter: `Decimal` written as an exact JSON number, read from a number or string.
+pub mod num {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    /// Writes an exact JSON number.
+    pub fn serialize<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::arbitrary_precision::serialize(v, s)
+    }
+
+    /// Reads a number or a decimal string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        rust_decimal::serde::arbitrary_precision::deserialize(d)
+    }
+
+    /// The same for optional values (`null` or absent → `None`).
+    pub mod opt {
+        use rust_decimal::Decimal;
+        use serde::{Deserializer, Serializer};
+
+        /// Writes an exact JSON number or `null`.
+        pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(v) => rust_decimal::serde::arbitrary_precision::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Reads a number, a decimal string or `null`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+            rust_decimal::serde::arbitrary_precision_option::deserialize(d)
+        }
+    }
+}
+
+/// Serde adapter: `Decimal` written as a JSON string (exchange REST), read from either.
+pub mod dec_str {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    /// Writes a decimal string.
+    pub fn serialize<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    /// Reads a number or a decimal string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        rust_decimal::serde::arbitrary_precision::deserialize(d)
+    }
+
+    /// The same for optional values.
+    pub mod opt {
+        use rust_decimal::Decimal;
+        use serde::{Deserializer, Serializer};
+
+        /// Writes a decimal string or `null`.
+        pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(v) => s.collect_str(v),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Reads a number, a decimal string or `null`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+            rust_decimal::serde::arbitrary_precision_option::deserialize(d)
+        }
+    }
+}
+
+/// `ASK` / `BID` as websocket payloads spell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AskBid {
+    /// Sell side.
+    #[serde(rename = "ASK")]
+    Ask,
+    /// Buy side.
+    #[serde(rename = "BID")]
+    Bid,
+}
+
+impl From<AskBid> for Side {
+    fn from(v: AskBid) -> Side {
+        match v {
+            AskBid::Ask => Side::Ask,
+            AskBid::Bid => Side::Bid,
+        }
+    }
+}
+
+impl From<Side> for AskBid {
+    fn from(v: Side) -> AskBid {
+        match v {
+            Side::Ask => AskBid::Ask,
+            Side::Bid => AskBid::Bid,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+/// `{"error":{"name":…,"message":…}}`; `name` is a string (exchange) or an integer
+/// (quotation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The inside of an error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// `insufficient_funds_bid`, `INVALID_AUTH`, or an HTTP status as a number.
+    pub name: ErrorName,
+    /// Human message (often Korean).
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Error name: string code or integer status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ErrorName {
+    /// Exchange API and websocket codes.
+    Code(String),
+    /// Quotation API: the HTTP status.
+    Status(i64),
+}
+
+impl ErrorName {
+    /// The name as text.
+    pub fn as_text(&self) -> String {
+        match self {
+            ErrorName::Code(s) => s.clone(),
+            ErrorName::Status(n) => n.to_string(),
+        }
+    }
+}
+
+impl ErrorBody {
+    /// Builds a string-named error body.
+    pub fn new(name: &str, message: &str) -> Self {
+        ErrorBody {
+            error: ErrorDetail { name: ErrorName::Code(name.to_string()), message: message.to_string() },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// REST quotation
+
+/// `GET /v1/market/all` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarketAllItem {
+    /// Code.
+    pub market: String,
+    /// Korean name.
+    pub korean_name: String,
+    /// English name.
+    pub english_name: String,
+    /// Present with `is_details=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_event: Option<MarketEvent>,
+    /// Deprecated `NONE` / `CAUTION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_warning: Option<String>,
+}
+
+/// Warning flags of a market.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MarketEvent {
+    /// Investment warning.
+    pub warning: bool,
+    /// Caution sub-flags.
+    #[serde(default)]
+    pub caution: MarketCaution,
+}
+
+/// Caution sub-flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[allow(non_snake_case)]
+pub struct MarketCaution {
+    /// Price fluctuations.
+    #[serde(default)]
+    pub PRICE_FLUCTUATIONS: bool,
+    /// Volume soaring.
+    #[serde(default)]
+    pub TRADING_VOLUME_SOARING: bool,
+    /// Deposits soaring.
+    #[serde(default)]
+    pub DEPOSIT_AMOUNT_SOARING: bool,
+    /// Global price difference.
+    #[serde(default)]
+    pub GLOBAL_PRICE_DIFFERENCES: bool,
+    /// Concentration of small accounts.
+    #[serde(default)]
+    pub CONCENTRATION_OF_SMALL_ACCOUNTS: bool,
+}
+
+impl MarketCaution {
+    /// True when any flag is set.
+    pub fn any(&self) -> bool {
+        self.PRICE_FLUCTUATIONS
+            || self.TRADING_VOLUME_SOARING
+            || self.DEPOSIT_AMOUNT_SOARING
+            || self.GLOBAL_PRICE_DIFFERENCES
+            || self.CONCENTRATION_OF_SMALL_ACCOUNTS
+    }
+}
+
+impl From<&MarketAllItem> for MarketInfo {
+    fn from(m: &MarketAllItem) -> MarketInfo {
+        let event = m.market_event.clone().unwrap_or_default();
+        MarketInfo {
+            market: MarketId::new(&m.market),
+            korean_name: m.korean_name.clone(),
+            english_name: m.english_name.clone(),
+            warning: event.warning || m.market_warning.as_deref() == Some("CAUTION"),
+            caution: event.caution.any(),
+        }
+    }
+}
+
+/// Ticker, as REST `/v1/ticker` returns it and as the websocket `ticker` type sends it
+/// (the websocket adds `type`, `code`, `ask_bid`, `acc_*_volume`, `market_state`,
+/// `stream_type`; REST has `market`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireTicker {
+    /// `ticker` on the websocket.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub ty: Option<String>,
+    /// Market on REST.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<String>,
+    /// Market on the websocket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// UTC `yyyyMMdd`.
+    pub trade_date: String,
+    /// UTC `HHmmss`.
+    pub trade_time: String,
+    /// KST date (REST only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trade_date_kst: Option<String>,
+    /// KST time (REST only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trade_time_kst: Option<String>,
+    /// Last trade time (ms).
+    pub trade_timestamp: i64,
+    /// Day open.
+    #[serde(with = "num")]
+    pub opening_price: Decimal,
+    /// Day high.
+    #[serde(with = "num")]
+    pub high_price: Decimal,
+    /// Day low.
+    #[serde(with = "num")]
+    pub low_price: Decimal,
+    /// Last price.
+    #[serde(with = "num")]
+    pub trade_price: Decimal,
+    /// Previous close.
+    #[serde(with = "num")]
+    pub prev_closing_price: Decimal,
+    /// `RISE` / `EVEN` / `FALL`.
+    pub change: Change,
+    /// Absolute change.
+    #[serde(with = "num")]
+    pub change_price: Decimal,
+    /// Absolute change ratio.
+    #[serde(with = "num")]
+    pub change_rate: Decimal,
+    /// Signed change.
+    #[serde(with = "num")]
+    pub signed_change_price: Decimal,
+    /// Signed change ratio.
+    #[serde(with = "num")]
+    pub signed_change_rate: Decimal,
+    /// Last trade size.
+    #[serde(with = "num")]
+    pub trade_volume: Decimal,
+    /// Value since UTC 00:00.
+    #[serde(with = "num")]
+    pub acc_trade_price: Decimal,
+    /// Value over 24 h.
+    #[serde(with = "num")]
+    pub acc_trade_price_24h: Decimal,
+    /// Volume since UTC 00:00.
+    #[serde(with = "num")]
+    pub acc_trade_volume: Decimal,
+    /// Volume over 24 h.
+    #[serde(with = "num")]
+    pub acc_trade_volume_24h: Decimal,
+    /// Websocket: side of the last trade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_bid: Option<AskBid>,
+    /// Websocket: accumulated ask volume.
+    #[serde(default, with = "num::opt", skip_serializing_if = "Option::is_none")]
+    pub acc_ask_volume: Option<Decimal>,
+    /// Websocket: accumulated bid volume.
+    #[serde(default, with = "num::opt", skip_serializing_if = "Option::is_none")]
+    pub acc_bid_volume: Option<Decimal>,
+    /// 52-week high.
+    #[serde(with = "num")]
+    pub highest_52_week_price: Decimal,
+    /// Its date, `yyyy-MM-dd`.
+    pub highest_52_week_date: String,
+    /// 52-week low.
+    #[serde(with = "num")]
+    pub lowest_52_week_price: Decimal,
+    /// Its date.
+    pub lowest_52_week_date: String,
+    /// Websocket: `PREVIEW` / `ACTIVE` / `DELISTED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_state: Option<String>,
+    /// Websocket, deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_trading_suspended: Option<bool>,
+    /// Websocket, deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_warning: Option<String>,
+    /// Websocket: delisting date or null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delisting_date: Option<String>,
+    /// Message time (ms).
+    pub timestamp: i64,
+    /// Websocket: snapshot or realtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_type: Option<StreamType>,
+}
+
+impl WireTicker {
+    /// Converts into the neutral ticker.
+    pub fn to_ticker(&self) -> Ticker {
+        let code = self.code.as_deref().or(self.market.as_deref()).unwrap_or_default();
+        Ticker {
+            market: Some(MarketId::new(code)),
+            trade_price: self.trade_price,
+            opening_price: self.opening_price,
+            high_price: self.high_price,
+            low_price: self.low_price,
+            prev_closing_price: self.prev_closing_price,
+            change: self.change,
+            signed_change_price: self.signed_change_price,
+            signed_change_rate: self.signed_change_rate,
+            trade_volume: self.trade_volume,
+            acc_trade_price: self.acc_trade_price,
+            acc_trade_price_24h: self.acc_trade_price_24h,
+            acc_trade_volume_24h: self.acc_trade_volume_24h,
+            highest_52_week_price: self.highest_52_week_price,
+            lowest_52_week_price: self.lowest_52_week_price,
+            trade_timestamp: self.trade_timestamp,
+            timestamp: self.timestamp,
+            stream_type: self.stream_type.unwrap_or_default(),
+        }
+    }
+}
+
+/// Websocket `trade` message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireTrade {
+    /// `trade`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Market.
+    pub code: String,
+    /// Price.
+    #[serde(with = "num")]
+    pub trade_price: Decimal,
+    /// Size.
+    #[serde(with = "num")]
+    pub trade_volume: Decimal,
+    /// Taker side.
+    pub ask_bid: AskBid,
+    /// Previous close.
+    #[serde(with = "num")]
+    pub prev_closing_price: Decimal,
+    /// Direction.
+    pub change: Change,
+    /// Absolute change.
+    #[serde(with = "num")]
+    pub change_price: Decimal,
+    /// UTC `yyyy-MM-dd`.
+    pub trade_date: String,
+    /// UTC `HH:mm:ss`.
+    pub trade_time: String,
+    /// Trade time (ms).
+    pub trade_timestamp: i64,
+    /// Message time (ms).
+    pub timestamp: i64,
+    /// Unique id.
+    pub sequential_id: i64,
+    /// Best ask at the trade.
+    #[serde(default, with = "num::opt", skip_serializing_if = "Option::is_none")]
+    pub best_ask_price: Option<Decimal>,
+    /// Its size.
+    #[serde(default, with = "num::opt", skip_serializing_if = "Option::is_none")]
+    pub best_ask_size: Option<Decimal>,
+    /// Best bid at the trade.
+    #[serde(default, with = "num::opt", skip_serializing_if = "Option::is_none")]
+    pub best_bid_price: Option<Decimal>,
+    /// Its size.
+    #[serde(default, with = "num::opt", skip_serializing_if = "Option::is_none")]
+    pub best_bid_size: Option<Decimal>,
+    /// Snapshot or realtime.
+    #[serde(default)]
+    pub stream_type: StreamType,
+}
+
+impl WireTrade {
+    /// Converts into the neutral trade.
+    pub fn to_trade(&self) -> Trade {
+        Trade {
+            market: MarketId::new(&self.code),
+            price: self.trade_price,
+            volume: self.trade_volume,
+            side: self.ask_bid.into(),
+            trade_timestamp: self.trade_timestamp,
+            timestamp: self.timestamp,
+            sequential_id: self.sequential_id,
+            stream_type: self.stream_type,
+        }
+    }
+}
+
+/// REST `/v1/trades/ticks` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestTradeTick {
+    /// Market.
+    pub market: String,
+    /// UTC `yyyy-MM-dd`.
+    pub trade_date_utc: String,
+    /// UTC `HH:mm:ss`.
+    pub trade_time_utc: String,
+    /// Time (ms).
+    pub timestamp: i64,
+    /// Price.
+    #[serde(with = "num")]
+    pub trade_price: Decimal,
+    /// Size.
+    #[serde(with = "num")]
+    pub trade_volume: Decimal,
+    /// Previous close.
+    #[serde(with = "num")]
+    pub prev_closing_price: Decimal,
+    /// Change.
+    #[serde(with = "num")]
+    pub change_price: Decimal,
+    /// Taker side.
+    pub ask_bid: AskBid,
+    /// Unique id.
+    pub sequential_id: i64,
+}
+
+impl RestTradeTick {
+    /// Converts into the neutral trade.
+    pub fn to_trade(&self) -> Trade {
+        Trade {
+            market: MarketId::new(&self.market),
+            price: self.trade_price,
+            volume: self.trade_volume,
+            side: self.ask_bid.into(),
+            trade_timestamp: self.timestamp,
+            timestamp: self.timestamp,
+            sequential_id: self.sequential_id,
+            stream_type: StreamType::Snapshot,
+        }
+    }
+}
+
+/// One orderbook unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WireBookUnit {
+    /// Ask price.
+    #[serde(with = "num")]
+    pub ask_price: Decimal,
+    /// Bid price.
+    #[serde(with = "num")]
+    pub bid_price: Decimal,
+    /// Ask size.
+    #[serde(with = "num")]
+    pub ask_size: Decimal,
+    /// Bid size.
+    #[serde(with = "num")]
+    pub bid_size: Decimal,
+}
+
+/// Orderbook, REST (`market`) or websocket (`type`, `code`, `stream_type`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireOrderBook {
+    /// `orderbook` on the websocket.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub ty: Option<String>,
+    /// Market on REST.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<String>,
+    /// Market on the websocket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Message time (ms).
+    pub timestamp: i64,
+    /// Total ask size.
+    #[serde(with = "num")]
+    pub total_ask_size: Decimal,
+    /// Total bid size.
+    #[serde(with = "num")]
+    pub total_bid_size: Decimal,
+    /// Levels, best first.
+    pub orderbook_units: Vec<WireBookUnit>,
+    /// Grouping unit.
+    #[serde(default, with = "num")]
+    pub level: Decimal,
+    /// Websocket: snapshot or realtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_type: Option<StreamType>,
+}
+
+impl WireOrderBook {
+    /// Converts into the neutral book.
+    pub fn to_book(&self) -> OrderBook {
+        let code = self.code.as_deref().or(self.market.as_deref()).unwrap_or_default();
+        OrderBook {
+            market: Some(MarketId::new(code)),
+            levels: self
+                .orderbook_units
+                .iter()
+                .map(|u| BookLevel {
+                    ask_price: u.ask_price,
+                    ask_size: u.ask_size,
+                    bid_price: u.bid_price,
+                    bid_size: u.bid_size,
+                })
+                .collect(),
+            total_ask_size: self.total_ask_size,
+            total_bid_size: self.total_bid_size,
+            level: self.level,
+            timestamp: self.timestamp,
+            stream_type: self.stream_type.unwrap_or_default(),
+        }
+    }
+}
+
+/// `GET /v1/orderbook/instruments` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderbookInstrument {
+    /// Market.
+    pub market: String,
+    /// Quote currency.
+    pub quote_currency: String,
+    /// Tick size as a decimal string.
+    #[serde(with = "dec_str")]
+    pub tick_size: Decimal,
+    /// Supported grouping levels.
+    pub supported_levels: Vec<String>,
+}
+
+/// Candle, REST (`market`, `unit`, `first_day_of_period`, …) or websocket
+/// (`type` = `candle.1m`, `code`, `stream_type`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireCandle {
+    /// `candle.{unit}` on the websocket.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub ty: Option<String>,
+    /// Market on REST.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<String>,
+    /// Market on the websocket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Bucket start UTC, `yyyy-MM-ddTHH:mm:ss`.
+    pub candle_date_time_utc: String,
+    /// Bucket start KST.
+    pub candle_date_time_kst: String,
+    /// Open.
+    #[serde(with = "num")]
+    pub opening_price: Decimal,
+    /// High.
+    #[serde(with = "num")]
+    pub high_price: Decimal,
+    /// Low.
+    #[serde(with = "num")]
+    pub low_price: Decimal,
+    /// Close.
+    #[serde(with = "num")]
+    pub trade_price: Decimal,
+    /// Last tick time (ms).
+    pub timestamp: i64,
+    /// Value.
+    #[serde(with = "num")]
+    pub candle_acc_trade_price: Decimal,
+    /// Volume.
+    #[serde(with = "num")]
+    pub candle_acc_trade_volume: Decimal,
+    /// Minute candles: the unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<u32>,
+    /// Day candles: previous close.
+    #[serde(default, with = "num::opt", skip_serializing_if = "Option::is_none")]
+    pub prev_closing_price: Option<Decimal>,
+    /// Day candles: change.
+    #[serde(default, with = "num::opt", skip_serializing_if = "Option::is_none")]
+    pub change_price: Option<Decimal>,
+    /// Day candles: change ratio.
+    #[serde(default, with = "num::opt", skip_serializing_if = "Option::is_none")]
+    pub change_rate: Option<Decimal>,
+    /// Week/month candles: first day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_day_of_period: Option<String>,
+    /// Websocket: snapshot or realtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_type: Option<StreamType>,
+}
+
+impl WireCandle {
+    /// Converts into the neutral candle for the given timeframe. `None` when the bucket
+    /// time does not parse.
+    pub fn to_candle(&self, timeframe: Timeframe) -> Option<Candle> {
+        let code = self.code.as_deref().or(self.market.as_deref()).unwrap_or_default();
+        let start = chrono::NaiveDateTime::parse_from_str(&self.candle_date_time_utc, "%Y-%m-%dT%H:%M:%S")
+            .ok()?
+            .and_utc()
+            .timestamp_millis();
+        Some(Candle {
+            market: MarketId::new(code),
+            timeframe,
+            start,
+            open: self.opening_price,
+            high: self.high_price,
+            low: self.low_price,
+            close: self.trade_price,
+            volume: self.candle_acc_trade_volume,
+            value: self.candle_acc_trade_price,
+            timestamp: self.timestamp,
+        })
+    }
+}
+
+/// The websocket candle type name for a timeframe (`candle.1m`), if streamable.
+pub fn candle_stream_type(tf: Timeframe) -> Option<String> {
+    match tf {
+        Timeframe::S1 => Some("candle.1s".to_string()),
+        other => other.minutes().map(|m| format!("candle.{m}m")),
+    }
+}
+
+/// The timeframe of a websocket candle type name.
+pub fn timeframe_of_candle_type(ty: &str) -> Option<Timeframe> {
+    match ty.strip_prefix("candle.")? {
+        "1s" => Some(Timeframe::S1),
+        "1m" => Some(Timeframe::M1),
+        "3m" => Some(Timeframe::M3),
+        "5m" => Some(Timeframe::M5),
+        "10m" => Some(Timeframe::M10),
+        "15m" => Some(Timeframe::M15),
+        "30m" => Some(Timeframe::M30),
+        "60m" => Some(Timeframe::H1),
+        "240m" => Some(Timeframe::H4),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// REST exchange
+
+/// `GET /v1/accounts` item (decimal strings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireAccount {
+    /// Currency.
+    pub currency: String,
+    /// Available.
+    #[serde(with = "dec_str")]
+    pub balance: Decimal,
+    /// Locked.
+    #[serde(with = "dec_str")]
+    pub locked: Decimal,
+    /// Average buy price.
+    #[serde(with = "dec_str")]
+    pub avg_buy_price: Decimal,
+    /// Whether the average was edited.
+    pub avg_buy_price_modified: bool,
+    /// Unit of the average.
+    pub unit_currency: String,
+}
+
+impl From<&WireAccount> for Balance {
+    fn from(a: &WireAccount) -> Balance {
+        Balance {
+            currency: a.currency.clone(),
+            balance: a.balance,
+            locked: a.locked,
+            avg_buy_price: a.avg_buy_price,
+            unit_currency: a.unit_currency.clone(),
+        }
+    }
+}
+
+/// A fill inside `GET /v1/order`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireOrderTrade {
+    /// Market.
+    pub market: String,
+    /// Fill id.
+    pub uuid: String,
+    /// Price.
+    #[serde(with = "dec_str")]
+    pub price: Decimal,
+    /// Volume.
+    #[serde(with = "dec_str")]
+    pub volume: Decimal,
+    /// price × volume.
+    #[serde(with = "dec_str")]
+    pub funds: Decimal,
+    /// `up` (caused by a buy) / `down`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<String>,
+    /// ISO time.
+    pub created_at: String,
+    /// `bid` / `ask`.
+    pub side: Side,
+}
+
+/// The REST order object (§5.9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireOrder {
+    /// Exchange id.
+    pub uuid: String,
+    /// Side.
+    pub side: Side,
+    /// Type.
+    pub ord_type: OrderType,
+    /// Price or null.
+    #[serde(default, with = "dec_str::opt")]
+    pub price: Option<Decimal>,
+    /// State.
+    pub state: OrderState,
+    /// Market.
+    pub market: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Volume (absent for market buys).
+    #[serde(default, with = "dec_str::opt", skip_serializing_if = "Option::is_none")]
+    pub volume: Option<Decimal>,
+    /// Remaining volume.
+    #[serde(default, with = "dec_str::opt", skip_serializing_if = "Option::is_none")]
+    pub remaining_volume: Option<Decimal>,
+    /// Executed volume.
+    #[serde(with = "dec_str")]
+    pub executed_volume: Decimal,
+    /// Executed funds (list endpoints).
+    #[serde(default, with = "dec_str::opt", skip_serializing_if = "Option::is_none")]
+    pub executed_funds: Option<Decimal>,
+    /// Fee reserved.
+    #[serde(with = "dec_str")]
+    pub reserved_fee: Decimal,
+    /// Fee remaining.
+    #[serde(with = "dec_str")]
+    pub remaining_fee: Decimal,
+    /// Fee paid.
+    #[serde(with = "dec_str")]
+    pub paid_fee: Decimal,
+    /// Locked.
+    #[serde(with = "dec_str")]
+    pub locked: Decimal,
+    /// SMP volume.
+    #[serde(default, with = "dec_str::opt", skip_serializing_if = "Option::is_none")]
+    pub prevented_volume: Option<Decimal>,
+    /// SMP funds.
+    #[serde(default, with = "dec_str::opt", skip_serializing_if = "Option::is_none")]
+    pub prevented_locked: Option<Decimal>,
+    /// Number of fills (a string in some cancel_and_new replies).
+    #[serde(deserialize_with = "int_or_string")]
+    pub trades_count: u32,
+    /// Time in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_in_force: Option<TimeInForce>,
+    /// Client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// SMP type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smp_type: Option<String>,
+    /// Fills (`GET /v1/order` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trades: Option<Vec<WireOrderTrade>>,
+}
+
+fn int_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IntOrString {
+        Int(u32),
+        Str(String),
+    }
+    match IntOrString::deserialize(d)? {
+        IntOrString::Int(n) => Ok(n),
+        IntOrString::Str(s) => s.trim().parse().map_err(serde::de::Error::custom),
+    }
+}
+
+impl WireOrder {
+    /// Converts into the neutral order.
+    pub fn to_order(&self) -> Order {
+        let market = MarketId::new(&self.market);
+        Order {
+            uuid: self.uuid.clone(),
+            identifier: self.identifier.clone(),
+            market: market.clone(),
+            side: self.side,
+            ord_type: self.ord_type,
+            price: self.price,
+            volume: self.volume,
+            remaining_volume: self.remaining_volume.unwrap_or_default(),
+            executed_volume: self.executed_volume,
+            executed_funds: self.executed_funds,
+            reserved_fee: self.reserved_fee,
+            remaining_fee: self.remaining_fee,
+            paid_fee: self.paid_fee,
+            locked: self.locked,
+            state: self.state,
+            time_in_force: self.time_in_force,
+            created_at: self.created_at.clone(),
+            trades_count: self.trades_count,
+            trades: self
+                .trades
+                .iter()
+                .flatten()
+                .map(|t| Fill {
+                    trade_uuid: t.uuid.clone(),
+                    order_uuid: self.uuid.clone(),
+                    market: market.clone(),
+                    side: self.side,
+                    price: t.price,
+                    volume: t.volume,
+                    funds: t.funds,
+                    fee: None,
+                    is_maker: None,
+                    timestamp: chrono::DateTime::parse_from_rfc3339(&t.created_at)
+                        .map(|d| d.timestamp_millis())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `POST /v1/orders` body. Values are strings; `None` fields are omitted (never `null`),
+/// because the hash input is built from the body's keys in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NewOrderBody {
+    /// Market.
+    pub market: String,
+    /// `bid` / `ask`.
+    pub side: String,
+    /// Volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// Price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<String>,
+    /// `limit` / `price` / `market` / `best`.
+    pub ord_type: String,
+    /// Client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// `ioc` / `fok` / `post_only`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_in_force: Option<String>,
+    /// SMP type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smp_type: Option<String>,
+}
+
+/// `orders/chance` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireChance {
+    /// Taker buy fee.
+    #[serde(with = "dec_str")]
+    pub bid_fee: Decimal,
+    /// Taker sell fee.
+    #[serde(with = "dec_str")]
+    pub ask_fee: Decimal,
+    /// Maker buy fee.
+    #[serde(with = "dec_str")]
+    pub maker_bid_fee: Decimal,
+    /// Maker sell fee.
+    #[serde(with = "dec_str")]
+    pub maker_ask_fee: Decimal,
+    /// Market rules.
+    pub market: WireChanceMarket,
+    /// Quote account.
+    pub bid_account: WireAccount,
+    /// Base account.
+    pub ask_account: WireAccount,
+}
+
+/// Market rules inside `orders/chance`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireChanceMarket {
+    /// Market.
+    pub id: String,
+    /// `BTC/KRW`.
+    pub name: String,
+    /// Deprecated.
+    #[serde(default)]
+    pub order_types: Vec<String>,
+    /// `ask`, `bid`.
+    pub order_sides: Vec<String>,
+    /// Allowed buy types (`limit`, `limit_ioc`, `price`, `best_fok`, …).
+    pub bid_types: Vec<String>,
+    /// Allowed sell types.
+    pub ask_types: Vec<String>,
+    /// Buy side limits.
+    pub bid: WireChanceSide,
+    /// Sell side limits.
+    pub ask: WireChanceSide,
+    /// Max order total.
+    #[serde(with = "dec_str")]
+    pub max_total: Decimal,
+    /// `active`.
+    pub state: String,
+}
+
+/// Side limits inside `orders/chance`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireChanceSide {
+    /// Currency.
+    pub currency: String,
+    /// Deprecated.
+    #[serde(default)]
+    pub price_unit: Option<String>,
+    /// Minimum total.
+    #[serde(with = "dec_str")]
+    pub min_total: Decimal,
+}
+
+/// Bulk cancel response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireBulkCancel {
+    /// Accepted cancels.
+    pub success: WireBulkCancelPart,
+    /// Rejected cancels.
+    pub failed: WireBulkCancelPart,
+}
+
+/// One half of a bulk cancel response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WireBulkCancelPart {
+    /// How many.
+    pub count: u32,
+    /// Which.
+    pub orders: Vec<WireBulkCancelOrder>,
+}
+
+/// An order named in a bulk cancel response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireBulkCancelOrder {
+    /// Exchange id.
+    pub uuid: String,
+    /// Market.
+    pub market: String,
+    /// Client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Websocket private
+
+/// Websocket `myOrder` message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireMyOrder {
+    /// `myOrder`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Market.
+    pub code: String,
+    /// Order id.
+    pub uuid: String,
+    /// Side.
+    pub ask_bid: AskBid,
+    /// Order type.
+    pub order_type: OrderType,
+    /// `wait`, `trade`, `done`, `cancel`, …
+    pub state: OrderState,
+    /// Fill id when `state = trade`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trade_uuid: Option<String>,
+    /// Order price, or fill price when `state = trade`.
+    #[serde(default, with = "num::opt")]
+    pub price: Option<Decimal>,
+    /// Average fill price.
+    #[serde(default, with = "num::opt")]
+    pub avg_price: Option<Decimal>,
+    /// Order volume, or fill volume when `state = trade`.
+    #[serde(default, with = "num::opt")]
+    pub volume: Option<Decimal>,
+    /// Remaining.
+    #[serde(default, with = "num::opt")]
+    pub remaining_volume: Option<Decimal>,
+    /// Executed.
+    #[serde(with = "num")]
+    pub executed_volume: Decimal,
+    /// Fills so far.
+    pub trades_count: u32,
+    /// Reserved fee.
+    #[serde(with = "num")]
+    pub reserved_fee: Decimal,
+    /// Remaining fee.
+    #[serde(with = "num")]
+    pub remaining_fee: Decimal,
+    /// Paid fee.
+    #[serde(with = "num")]
+    pub paid_fee: Decimal,
+    /// Locked.
+    #[serde(with = "num")]
+    pub locked: Decimal,
+    /// Executed funds.
+    #[serde(with = "num")]
+    pub executed_funds: Decimal,
+    /// Time in force.
+    #[serde(default)]
+    pub time_in_force: Option<TimeInForce>,
+    /// Fee of this fill.
+    #[serde(default, with = "num::opt")]
+    pub trade_fee: Option<Decimal>,
+    /// Maker or taker.
+    #[serde(default)]
+    pub is_maker: Option<bool>,
+    /// Client id.
+    #[serde(default)]
+    pub identifier: Option<String>,
+    /// SMP type.
+    #[serde(default)]
+    pub smp_type: Option<String>,
+    /// Fill time (ms).
+    #[serde(default)]
+    pub trade_timestamp: Option<i64>,
+    /// Order time (ms).
+    pub order_timestamp: i64,
+    /// Message time (ms).
+    pub timestamp: i64,
+    /// Stream type.
+    #[serde(default)]
+    pub stream_type: StreamType,
+}
+
+impl WireMyOrder {
+    /// The fill carried by a `state = trade` message.
+    pub fn fill(&self) -> Option<Fill> {
+        if self.state != OrderState::Trade {
+            return None;
+        }
+        let price = self.price?;
+        let volume = self.volume?;
+        Some(Fill {
+            trade_uuid: self.trade_uuid.clone()?,
+            order_uuid: self.uuid.clone(),
+            market: MarketId::new(&self.code),
+            side: self.ask_bid.into(),
+            price,
+            volume,
+            funds: price * volume,
+            fee: self.trade_fee,
+            is_maker: self.is_maker,
+            timestamp: self.trade_timestamp.unwrap_or(self.timestamp),
+        })
+    }
+}
+
+/// Websocket `myAsset` message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireMyAsset {
+    /// `myAsset`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Asset message id.
+    pub asset_uuid: String,
+    /// Changed currencies only.
+    pub assets: Vec<WireAsset>,
+    /// Asset time (ms).
+    pub asset_timestamp: i64,
+    /// Message time (ms).
+    pub timestamp: i64,
+    /// Stream type.
+    #[serde(default)]
+    pub stream_type: StreamType,
+}
+
+/// One currency inside `myAsset`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireAsset {
+    /// Currency.
+    pub currency: String,
+    /// Available.
+    #[serde(with = "num")]
+    pub balance: Decimal,
+    /// Locked.
+    #[serde(with = "num")]
+    pub locked: Decimal,
+}
+
+// ---------------------------------------------------------------------------------------
+// Websocket requests
+
+/// Finds the value of the top-level `"type"` key of a websocket message without parsing
+/// the whole message: Upbit puts `type` first, so this is a short scan. Falls back to
+/// `None` when the key is not found in the expected spelling; callers then parse fully.
+pub fn peek_type(msg: &[u8]) -> Option<&str> {
+    const KEY: &[u8] = b"\"type\":\"";
+    let start = msg.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let len = msg[start..].iter().position(|&b| b == b'"')?;
+    std::str::from_utf8(&msg[start..start + len]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn trade_example_from_the_reference_parses_exactly() {
+        let raw = r#"{"type":"trade","code":"KRW-BTC","timestamp":1730336862082,"trade_date":"2024-10-31","trade_time":"01:07:42",
+ "trade_timestamp":1730336862047,"trade_price":100473000.00000000,"trade_volume":0.00014208,"ask_bid":"BID",
+ "prev_closing_price":100571000.00000000,"change":"FALL","change_price":98000.00000000,
+ "sequential_id":17303368620470000,"best_ask_price":100473000,"best_ask_size":0.43139478,
+ "best_bid_price":100465000,"best_bid_size":0.01990656,"stream_type":"SNAPSHOT"}"#;
+        let t: WireTrade = serde_json::from_str(raw).unwrap();
+        let n = t.to_trade();
+        assert_eq!(n.price, Decimal::from_str("100473000").unwrap());
+        assert_eq!(n.volume, Decimal::from_str("0.00014208").unwrap());
+        assert_eq!(n.side, Side::Bid);
+        assert_eq!(n.stream_type, StreamType::Snapshot);
+        assert_eq!(peek_type(raw.as_bytes()), Some("trade"));
+    }
+
+    #[test]
+    fn numbers_beyond_f64_keep_every_digit() {
+        let raw = r#"{"currency":"KRW","balance":1386929.37231066771348207,"locked":0}"#;
+        let a: WireAsset = serde_json::from_str(raw).unwrap();
+        assert_eq!(a.balance.to_string(), "1386929.37231066771348207");
+        let back = serde_json::to_string(&a).unwrap();
+        assert!(back.contains("1386929.37231066771348207"), "{back}");
+    }
+
+    #[test]
+    fn error_name_is_string_or_integer() {
+        let a: ErrorBody =
+            serde_json::from_str(r#"{"error":{"name":"insufficient_funds_bid","message":"x"}}"#).unwrap();
+        assert_eq!(a.error.name.as_text(), "insufficient_funds_bid");
+        let b: ErrorBody =
+            serde_json::from_str(r#"{"error":{"name":404,"message":"Code not found"}}"#).unwrap();
+        assert_eq!(b.error.name, ErrorName::Status(404));
+    }
+
+    #[test]
+    fn rest_order_with_strings_and_trades_converts() {
+        let raw = r#"{"market":"KRW-USDT","uuid":"3b67","side":"ask","ord_type":"market","price":null,"state":"done",
+ "created_at":"2025-08-09T16:44:00+09:00","volume":"5.377594","remaining_volume":"0",
+ "executed_volume":"5.377594","reserved_fee":"0","remaining_fee":"0","paid_fee":"3.697095875",
+ "locked":"0","prevented_volume":"0","prevented_locked":"0","trades_count":1,
+ "trades":[{"market":"KRW-USDT","uuid":"795d","price":"1375","volume":"5.377594",
+   "funds":"7394.19175","trend":"down","created_at":"2025-08-09T16:44:00.597751+09:00","side":"ask"}]}"#;
+        let o: WireOrder = serde_json::from_str(raw).unwrap();
+        let n = o.to_order();
+        assert_eq!(n.state, OrderState::Done);
+        assert_eq!(n.price, None);
+        assert_eq!(n.trades.len(), 1);
+        assert_eq!(n.trades[0].funds, Decimal::from_str("7394.19175").unwrap());
+        assert!(n.trades[0].timestamp > 0);
+    }
+
+    #[test]
+    fn bad_numbers_are_parse_errors_not_panics() {
+        for bad in [r#""abc""#, "1e309", r#""""#, "null"] {
+            let raw = format!(r#"{{"currency":"KRW","balance":{bad},"locked":0}}"#);
+            assert!(serde_json::from_str::<WireAsset>(&raw).is_err(), "{raw}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! feed (placeholder: filled in by its issue).

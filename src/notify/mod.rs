@@ -1,0 +1,1 @@
+//! notify (placeholder: filled in by its issue).

@@ -1,0 +1,1 @@
+//! trading (placeholder: filled in by its issue).

@@ -1,0 +1,1 @@
+//! ui (placeholder: filled in by its issue).
