@@ -499,10 +499,13 @@ mod tests {
         assert_eq!(row.restarts, 2);
         assert_eq!(row.state, TaskState::Running);
         assert!(row.last_error.unwrap().contains("boom 1"));
-        let evs = events.lock().unwrap();
-        let panics = evs.iter().filter(|e| matches!(e, TaskEvent::Panicked { restarting: true, .. })).count();
+        let panics = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, TaskEvent::Panicked { restarting: true, .. }))
+            .count();
         assert_eq!(panics, 2);
-        drop(evs);
         tm.cancel_all();
         assert!(tm.wait_all(Duration::from_secs(5)).await);
     }

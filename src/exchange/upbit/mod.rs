@@ -1,2 +1,3 @@
-//! Upbit adapter: wire format, REST and WebSocket clients.
+//! Upbit adapter: wire format, tick grid, REST and WebSocket clients.
+pub mod ticks;
 pub mod wire;
