@@ -9,6 +9,8 @@
 //! client, the paper engine and the tests' fake venue implement.
 
 pub mod input;
+pub mod journal;
 pub mod orders;
 pub mod position;
+pub mod risk;
 pub mod rules;
