@@ -90,7 +90,11 @@ impl Authenticator {
     /// Verifies an `Authorization` header value; returns the access key.
     pub fn verify(&mut self, header: Option<&str>, params: Params<'_>) -> Result<String, AuthError> {
         let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(AuthError::NoToken)?;
-        let token = header.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty()).ok_or(AuthError::NoToken)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::NoToken)?;
         let jwt_header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Verification)?;
         if !matches!(jwt_header.alg, Algorithm::HS256 | Algorithm::HS512) {
             return Err(AuthError::Verification);
@@ -102,8 +106,9 @@ impl Authenticator {
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
         validation.validate_aud = false;
-        let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
-            .map_err(|_| AuthError::Verification)?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
+                .map_err(|_| AuthError::Verification)?;
         let claims = data.claims;
         let key = (claims.access_key.clone(), claims.nonce.clone());
         if self.nonces.contains(&key) {
@@ -111,7 +116,7 @@ impl Authenticator {
         }
         let expected = match params {
             Params::None => None,
-            Params::Query(q) if q.is_empty() => None,
+            Params::Query("") => None,
             Params::Query(q) => Some(query_hash_input(q)),
             Params::Body(b) if b.iter().all(u8::is_ascii_whitespace) => None,
             Params::Body(b) => Some(body_hash_input(b).ok_or(AuthError::InvalidQueryPayload)?),
@@ -264,7 +269,8 @@ mod tests {
             sha512_hex(&query_hash_input("market=KRW-BTC&start_time=2025-06-24T13%3A56%3A53%2B09%3A00")),
             "8dd42a0dae179c46b4fb6740a12b097979d92d5a7d002b3dcfe797762ec782919a1d9851c2290082e6ad62196f8abd4883fc8458ec9ddea0d49234e440cf9687"
         );
-        let body = br#"{"market":"KRW-BTC","side":"bid","volume":"0.001","price":"50000000","ord_type":"limit"}"#;
+        let body =
+            br#"{"market":"KRW-BTC","side":"bid","volume":"0.001","price":"50000000","ord_type":"limit"}"#;
         assert_eq!(
             sha512_hex(&body_hash_input(body).unwrap()),
             "7a1eb1d7da6191e65ee8ae0fcb65c83f16b88bf05a9d252cd075a6c0abfcf3045e3c377378a034a11da9abf9cb00ad1435525991ddf110614b81814773499233"

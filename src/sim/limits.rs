@@ -36,7 +36,8 @@ pub const ORDER: Group = Group { name: "order", limit: 12, window: SEC };
 /// `POST /orders/test`.
 pub const ORDER_TEST: Group = Group { name: "order-test", limit: 8, window: SEC };
 /// `DELETE /orders/open`: one per 2 s.
-pub const ORDER_CANCEL_ALL: Group = Group { name: "order-cancel-all", limit: 1, window: Duration::from_secs(2) };
+pub const ORDER_CANCEL_ALL: Group =
+    Group { name: "order-cancel-all", limit: 1, window: Duration::from_secs(2) };
 /// WebSocket upgrades.
 pub const WS_CONNECT: Group = Group { name: "websocket-connect", limit: 5, window: SEC };
 
@@ -153,7 +154,8 @@ impl Limiter {
 /// `group=…; min=…; sec=…`.
 pub fn remaining_req(group: Group, remaining: u32) -> String {
     let per_sec = (u64::from(group.limit) * 1000 / group.window.as_millis().max(1) as u64).max(1);
-    let min = if group.window > SEC { 60 * 1000 / group.window.as_millis().max(1) as u64 } else { per_sec * 60 };
+    let min =
+        if group.window > SEC { 60 * 1000 / group.window.as_millis().max(1) as u64 } else { per_sec * 60 };
     format!("group={}; min={}; sec={}", group.name, min, remaining)
 }
 

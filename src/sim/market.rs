@@ -19,8 +19,8 @@ use serde::Deserialize;
 use crate::exchange::types::{Change, Side, StreamType, Timeframe};
 use crate::exchange::upbit::ticks::{self, Rounding};
 use crate::exchange::upbit::wire::{
-    AskBid, MarketAllItem, MarketCaution, MarketEvent, RestTradeTick, WireBookUnit, WireCandle, WireOrderBook,
-    WireTicker, WireTrade,
+    AskBid, MarketAllItem, MarketCaution, MarketEvent, RestTradeTick, WireBookUnit, WireCandle,
+    WireOrderBook, WireTicker, WireTrade,
 };
 
 /// Book depth the generator keeps (Upbit's maximum).
@@ -270,7 +270,8 @@ const STREAM_TFS: [Timeframe; 9] = [
 impl MarketSim {
     fn new(def: MarketDef, now: i64) -> Self {
         let quote = def.quote().to_string();
-        let price = ticks::snap(&quote, def.price, Rounding::Nearest).max(ticks::tick_size(&quote, def.price));
+        let price =
+            ticks::snap(&quote, def.price, Rounding::Nearest).max(ticks::tick_size(&quote, def.price));
         let notional = match quote.as_str() {
             "KRW" => 300_000.0,
             "BTC" => 0.002,
@@ -317,7 +318,8 @@ impl MarketSim {
     fn next_price(&mut self, rng: &mut StdRng) -> Decimal {
         let shock = normal(rng);
         // GARCH-like: volatility follows the size of recent shocks, mean-reverting to base.
-        self.vol = (0.9 * self.vol + 0.1 * self.base_vol * (0.5 + shock.abs())).clamp(self.base_vol * 0.2, 0.02);
+        self.vol =
+            (0.9 * self.vol + 0.1 * self.base_vol * (0.5 + shock.abs())).clamp(self.base_vol * 0.2, 0.02);
         let mut ret = self.vol * shock;
         if rng.random_range(0.0..1.0) < 0.002 {
             ret += normal(rng) * 0.01;
@@ -459,7 +461,8 @@ impl MarketSim {
         } else {
             (change_price / self.prev_close).round_dp(8)
         };
-        let (p24, v24) = self.minutes.iter().fold((Decimal::ZERO, Decimal::ZERO), |a, m| (a.0 + m.1, a.1 + m.2));
+        let (p24, v24) =
+            self.minutes.iter().fold((Decimal::ZERO, Decimal::ZERO), |a, m| (a.0 + m.1, a.1 + m.2));
         let is_ws = ws.is_some();
         WireTicker {
             ty: is_ws.then(|| "ticker".to_string()),
@@ -624,7 +627,11 @@ impl MarketSim {
             prev_closing_price: (is_day && !is_ws).then_some(c.prev_close),
             change_price: (is_day && !is_ws).then_some(c.close - c.prev_close),
             change_rate: (is_day && !is_ws).then(|| {
-                if c.prev_close.is_zero() { Decimal::ZERO } else { ((c.close - c.prev_close) / c.prev_close).round_dp(8) }
+                if c.prev_close.is_zero() {
+                    Decimal::ZERO
+                } else {
+                    ((c.close - c.prev_close) / c.prev_close).round_dp(8)
+                }
             }),
             first_day_of_period: (matches!(tf, Timeframe::W1 | Timeframe::Mo1) && !is_ws)
                 .then(|| fmt_ts(c.start, 0, "%Y-%m-%d")),
@@ -637,7 +644,12 @@ impl MarketSim {
         self.candles
             .get(&tf)
             .map(|l| {
-                l.iter().rev().filter(|c| c.start < to).take(count).map(|c| self.wire_candle(tf, c, None)).collect()
+                l.iter()
+                    .rev()
+                    .filter(|c| c.start < to)
+                    .take(count)
+                    .map(|c| self.wire_candle(tf, c, None))
+                    .collect()
             })
             .unwrap_or_default()
     }
@@ -795,8 +807,9 @@ fn seed_daily_history(m: &mut MarketSim, rng: &mut StdRng, start: i64) {
         let hi = ticks::snap(&quote, dec(open.max(close).to_f64().unwrap_or(1.0) * wiggle), Rounding::Up);
         let lo = ticks::snap(&quote, dec(open.min(close).to_f64().unwrap_or(1.0) / wiggle), Rounding::Down)
             .max(ticks::tick_size(&quote, Decimal::ZERO));
-        let volume = dec(m.notional * 3000.0 * (normal(rng) * 0.5).exp() / close.to_f64().unwrap_or(1.0).max(1e-12))
-            .round_dp(ticks::VOLUME_SCALE);
+        let volume =
+            dec(m.notional * 3000.0 * (normal(rng) * 0.5).exp() / close.to_f64().unwrap_or(1.0).max(1e-12))
+                .round_dp(ticks::VOLUME_SCALE);
         days.push(CandleRec {
             start: day,
             open,

@@ -117,13 +117,18 @@ pub struct SimOrder {
 pub fn kst_iso(ts: i64, micros: bool) -> String {
     let Some(kst) = FixedOffset::east_opt(9 * 3600) else { return String::new() };
     let Some(t) = kst.timestamp_millis_opt(ts).single() else { return String::new() };
-    if micros { t.format("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string() } else { t.format("%Y-%m-%dT%H:%M:%S%:z").to_string() }
+    if micros {
+        t.format("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
 }
 
 impl SimOrder {
     /// The REST order object.
     pub fn wire(&self, with_trades: bool, with_funds: bool) -> WireOrder {
-        let is_market_buy = matches!(self.ord_type, OrderType::Price) || (self.ord_type == OrderType::Best && self.side == Side::Bid);
+        let is_market_buy = matches!(self.ord_type, OrderType::Price)
+            || (self.ord_type == OrderType::Best && self.side == Side::Bid);
         WireOrder {
             uuid: self.uuid.clone(),
             side: self.side,
@@ -166,7 +171,11 @@ impl SimOrder {
 
     /// A myOrder event; `fill` set for `state = trade`.
     pub fn my_order(&self, state: OrderState, fill: Option<&SimFill>, now: i64) -> WireMyOrder {
-        let avg = if self.executed_volume.is_zero() { None } else { Some(self.executed_funds / self.executed_volume) };
+        let avg = if self.executed_volume.is_zero() {
+            None
+        } else {
+            Some(self.executed_funds / self.executed_volume)
+        };
         WireMyOrder {
             ty: "myOrder".to_string(),
             code: self.market.clone(),
@@ -207,7 +216,7 @@ impl SimOrder {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PrivEvent {
     /// Order change.
-    MyOrder(WireMyOrder),
+    MyOrder(Box<WireMyOrder>),
     /// Balance change.
     MyAsset(WireMyAsset),
 }
@@ -282,7 +291,11 @@ fn parse_dec(v: &Option<String>, what: &str) -> Result<Option<Decimal>, OrderErr
 
 impl Exchange {
     /// An exchange over `markets` with the starting holdings.
-    pub fn new(markets: impl IntoIterator<Item = String>, holdings: BTreeMap<String, Holding>, seed: u64) -> Self {
+    pub fn new(
+        markets: impl IntoIterator<Item = String>,
+        holdings: BTreeMap<String, Holding>,
+        seed: u64,
+    ) -> Self {
         Exchange {
             holdings,
             orders: HashMap::new(),
@@ -336,26 +349,44 @@ impl Exchange {
             (None, Some(i)) => self.by_identifier.get(i).cloned(),
             (None, None) => return Err(err(400, "validation_error", "uuid or identifier is required")),
         };
-        id.and_then(|u| self.orders.get(&u)).ok_or_else(|| err(404, "order_not_found", "주문을 찾지 못했습니다."))
+        id.and_then(|u| self.orders.get(&u))
+            .ok_or_else(|| err(404, "order_not_found", "주문을 찾지 못했습니다."))
     }
 
     /// Validates a new order without booking it (`orders/test` and the first half of
     /// `place`). `burn` marks the identifier used even when validation then fails.
-    pub fn validate(&mut self, req: &NewOrder, book: &BookView<'_>, burn: bool) -> Result<SimOrder, OrderError> {
+    pub fn validate(
+        &mut self,
+        req: &NewOrder,
+        book: &BookView<'_>,
+        burn: bool,
+    ) -> Result<SimOrder, OrderError> {
         if req.market.is_empty() {
             return Err(err(400, "validation_error", "market is missing"));
         }
         let side = match req.side.as_str() {
             "bid" => Side::Bid,
             "ask" => Side::Ask,
-            _ => return Err(err(400, "validation_error", "side is missing, side does not have a valid value")),
+            _ => {
+                return Err(err(
+                    400,
+                    "validation_error",
+                    "side is missing, side does not have a valid value",
+                ));
+            }
         };
         let ord_type = match req.ord_type.as_str() {
             "limit" => OrderType::Limit,
             "price" => OrderType::Price,
             "market" => OrderType::Market,
             "best" => OrderType::Best,
-            _ => return Err(err(400, "validation_error", "ord_type is missing, ord_type does not have a valid value")),
+            _ => {
+                return Err(err(
+                    400,
+                    "validation_error",
+                    "ord_type is missing, ord_type does not have a valid value",
+                ));
+            }
         };
         if let Some(id) = &req.identifier {
             if id.is_empty() || id.len() > 64 {
@@ -387,12 +418,18 @@ impl Exchange {
             Some("ioc") => Some(TimeInForce::Ioc),
             Some("fok") => Some(TimeInForce::Fok),
             Some("post_only") => Some(TimeInForce::PostOnly),
-            Some(_) => return Err(err(400, "invalid_time_in_force", "time_in_force 값이 올바르지 않습니다.")),
+            Some(_) => {
+                return Err(err(400, "invalid_time_in_force", "time_in_force 값이 올바르지 않습니다."));
+            }
         };
         match (ord_type, side) {
             (OrderType::Limit, _) => {
                 if price.is_none() || volume.is_none() {
-                    return Err(err(400, "validation_error", "price and volume are required for limit orders"));
+                    return Err(err(
+                        400,
+                        "validation_error",
+                        "price and volume are required for limit orders",
+                    ));
                 }
             }
             (OrderType::Price, Side::Bid) | (OrderType::Best, Side::Bid) => {
@@ -418,7 +455,11 @@ impl Exchange {
                 return Err(err(400, "invalid_time_in_force", "best 주문은 ioc 또는 fok 가 필요합니다."));
             }
             (OrderType::Price | OrderType::Market, Some(_)) => {
-                return Err(err(400, "invalid_time_in_force", "시장가 주문은 time_in_force 를 지원하지 않습니다."));
+                return Err(err(
+                    400,
+                    "invalid_time_in_force",
+                    "시장가 주문은 time_in_force 를 지원하지 않습니다.",
+                ));
             }
             _ => {}
         }
@@ -472,7 +513,11 @@ impl Exchange {
             && total > max
         {
             let name = if side == Side::Bid { "over_krw_funds_bid" } else { "over_krw_funds_ask" };
-            return Err(err(400, name, format!("최대 주문 가능 금액 {max} {quote} 보다 작은 주문만 가능합니다.")));
+            return Err(err(
+                400,
+                name,
+                format!("최대 주문 가능 금액 {max} {quote} 보다 작은 주문만 가능합니다."),
+            ));
         }
         let fee = fee_rate(quote);
         let (locked, reserved_fee) = match side {
@@ -549,7 +594,7 @@ impl Exchange {
             self.by_identifier.insert(id.clone(), o.uuid.clone());
         }
         let accepted = o.wire(false, false);
-        self.events.push(PrivEvent::MyOrder(o.my_order(OrderState::Wait, None, now)));
+        self.events.push(PrivEvent::MyOrder(Box::new(o.my_order(OrderState::Wait, None, now))));
         self.push_asset(&[lock_cur.as_str()], now);
         let uuid = o.uuid.clone();
         self.order_seq.push(uuid.clone());
@@ -578,7 +623,9 @@ impl Exchange {
                 break;
             }
             let v = if market_buy {
-                (want_funds / *p).round_dp_with_strategy(ticks::VOLUME_SCALE, rust_decimal::RoundingStrategy::ToZero).min(*s)
+                (want_funds / *p)
+                    .round_dp_with_strategy(ticks::VOLUME_SCALE, rust_decimal::RoundingStrategy::ToZero)
+                    .min(*s)
             } else {
                 want_vol.min(*s)
             };
@@ -595,7 +642,11 @@ impl Exchange {
                 }
             }
         }
-        let complete = if market_buy { want_funds < o.price.unwrap_or_default() * dec!(0.0000001) } else { want_vol.is_zero() };
+        let complete = if market_buy {
+            want_funds < o.price.unwrap_or_default() * dec!(0.0000001)
+        } else {
+            want_vol.is_zero()
+        };
         if o.tif == Some(TimeInForce::PostOnly) && !plan.is_empty() {
             // Post-only would take liquidity: cancelled instead.
             self.finish(uuid, OrderState::Cancel, now);
@@ -618,11 +669,12 @@ impl Exchange {
         }
         if o.ord_type != OrderType::Limit || matches!(o.tif, Some(TimeInForce::Ioc | TimeInForce::Fok)) {
             // Market, best and IOC remainders are cancelled (market buy ends `cancel`).
-            let state = if o.ord_type != OrderType::Limit && o.locked.is_zero() && o.remaining_volume.is_zero() {
-                OrderState::Done
-            } else {
-                OrderState::Cancel
-            };
+            let state =
+                if o.ord_type != OrderType::Limit && o.locked.is_zero() && o.remaining_volume.is_zero() {
+                    OrderState::Done
+                } else {
+                    OrderState::Cancel
+                };
             self.finish(uuid, state, now);
         }
     }
@@ -683,7 +735,7 @@ impl Exchange {
         o.fills.push(f.clone());
         let ev = o.my_order(OrderState::Trade, Some(&f), now);
         let done = !market_buy && o.remaining_volume.is_zero();
-        self.events.push(PrivEvent::MyOrder(ev));
+        self.events.push(PrivEvent::MyOrder(Box::new(ev)));
         self.push_asset(&[quote.as_str(), base.as_str()], now);
         if done {
             self.finish(uuid, OrderState::Done, now);
@@ -706,7 +758,7 @@ impl Exchange {
         let h = self.holdings.entry(cur.clone()).or_default();
         h.locked -= refund;
         h.balance += refund;
-        self.events.push(PrivEvent::MyOrder(ev));
+        self.events.push(PrivEvent::MyOrder(Box::new(ev)));
         if !refund.is_zero() {
             self.push_asset(&[cur.as_str()], now);
         }
@@ -732,7 +784,12 @@ impl Exchange {
     }
 
     /// Cancels an open order; returns it as it was before (state `wait`).
-    pub fn cancel(&mut self, uuid: Option<&str>, identifier: Option<&str>, now: i64) -> Result<WireOrder, OrderError> {
+    pub fn cancel(
+        &mut self,
+        uuid: Option<&str>,
+        identifier: Option<&str>,
+        now: i64,
+    ) -> Result<WireOrder, OrderError> {
         let o = self.find(uuid, identifier)?;
         if !o.is_open() {
             return Err(err(404, "order_not_found", "주문을 찾지 못했습니다."));
@@ -794,7 +851,8 @@ impl Exchange {
 
     /// Orders matching a filter in creation order (or reversed).
     pub fn list(&self, f: impl Fn(&SimOrder) -> bool, asc: bool) -> Vec<&SimOrder> {
-        let mut v: Vec<&SimOrder> = self.order_seq.iter().filter_map(|u| self.orders.get(u)).filter(|o| f(o)).collect();
+        let mut v: Vec<&SimOrder> =
+            self.order_seq.iter().filter_map(|u| self.orders.get(u)).filter(|o| f(o)).collect();
         if !asc {
             v.reverse();
         }
@@ -811,7 +869,9 @@ impl Exchange {
         let mut failed = Vec::new();
         for (u, i) in targets {
             match self.cancel(u.as_deref(), i.as_deref(), now) {
-                Ok(o) => ok.push(WireBulkCancelOrder { uuid: o.uuid, market: o.market, identifier: o.identifier }),
+                Ok(o) => {
+                    ok.push(WireBulkCancelOrder { uuid: o.uuid, market: o.market, identifier: o.identifier })
+                }
                 Err(_) => {
                     let found = self.find(u.as_deref(), i.as_deref()).ok();
                     failed.push(WireBulkCancelOrder {
@@ -839,11 +899,16 @@ mod tests {
     fn exchange() -> Exchange {
         let mut h = BTreeMap::new();
         h.insert("KRW".to_string(), Holding { balance: dec!(10000000), ..Default::default() });
-        h.insert("BTC".to_string(), Holding { balance: dec!(0.1), avg_buy_price: dec!(140000000), ..Default::default() });
+        h.insert(
+            "BTC".to_string(),
+            Holding { balance: dec!(0.1), avg_buy_price: dec!(140000000), ..Default::default() },
+        );
         Exchange::new(["KRW-BTC".to_string()], h, 1)
     }
 
-    fn book() -> (Vec<(Decimal, Decimal)>, Vec<(Decimal, Decimal)>) {
+    type Levels = Vec<(Decimal, Decimal)>;
+
+    fn book() -> (Levels, Levels) {
         let asks = (0..30).map(|i| (dec!(100000000) + Decimal::from(i * 1000), dec!(0.01))).collect();
         let bids = (0..30).map(|i| (dec!(99999000) - Decimal::from(i * 1000), dec!(0.01))).collect();
         (asks, bids)
@@ -865,7 +930,11 @@ mod tests {
         let mut x = exchange();
         let (mut a, mut b) = book();
         let o = x
-            .place(&req("bid", "limit", Some("90000000"), Some("0.01")), BookView { asks: &mut a, bids: &mut b }, 0)
+            .place(
+                &req("bid", "limit", Some("90000000"), Some("0.01")),
+                BookView { asks: &mut a, bids: &mut b },
+                0,
+            )
             .unwrap();
         assert_eq!(o.state, OrderState::Wait);
         assert_eq!(o.reserved_fee, dec!(450));
@@ -878,7 +947,9 @@ mod tests {
     fn market_buy_ends_cancel_with_fills() {
         let mut x = exchange();
         let (mut a, mut b) = book();
-        let o = x.place(&req("bid", "price", Some("1234567"), None), BookView { asks: &mut a, bids: &mut b }, 0).unwrap();
+        let o = x
+            .place(&req("bid", "price", Some("1234567"), None), BookView { asks: &mut a, bids: &mut b }, 0)
+            .unwrap();
         let o = &x.orders[&o.uuid];
         assert_eq!(o.state, OrderState::Cancel);
         assert!(o.executed_volume > Decimal::ZERO);
@@ -914,7 +985,10 @@ mod tests {
             "insufficient_funds_bid"
         );
         r.volume = Some("0.01".into());
-        assert_eq!(x.place(&r, BookView { asks: &mut a, bids: &mut b }, 0).unwrap_err().name, "duplicated_identifier");
+        assert_eq!(
+            x.place(&r, BookView { asks: &mut a, bids: &mut b }, 0).unwrap_err().name,
+            "duplicated_identifier"
+        );
     }
 
     fn conserved(x: &Exchange) {

@@ -14,24 +14,14 @@ pub mod faults;
 pub mod limits;
 pub mod market;
 pub mod matching;
-mod rest;
-mod server;
 pub mod simple;
-mod ws;
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-use crate::exchange::types::Side;
-use crate::kernel::TaskManager;
-
 pub use faults::{FaultCommand, FaultControl, FrameFault, RestFault};
-pub use server::{LoggedRequest, RequestKind, RequestLog, SimStats, SubscriptionInfo, TypeSubscription};
 
 /// Access key of the seeded demo account.
 pub const DEMO_ACCESS_KEY: &str = "hoga-sim-access-key";
@@ -132,136 +122,4 @@ impl Default for SimConfig {
             ],
         }
     }
-}
-
-/// A running simulator.
-#[derive(Debug, Clone)]
-pub struct SimHandle {
-    shared: Arc<server::Shared>,
-    addr: SocketAddr,
-}
-
-impl SimHandle {
-    /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://127.0.0.1:P` (REST paths start with `/v1`).
-    pub fn rest_base(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// `ws://127.0.0.1:P/websocket/v1`.
-    pub fn ws_public_url(&self) -> String {
-        format!("ws://{}/websocket/v1", self.addr)
-    }
-
-    /// `ws://127.0.0.1:P/websocket/v1/private`.
-    pub fn ws_private_url(&self) -> String {
-        format!("ws://{}/websocket/v1/private", self.addr)
-    }
-
-    /// The demo account's (access key, secret key).
-    pub fn credentials(&self) -> (String, String) {
-        (self.shared.cfg.access_key.clone(), self.shared.cfg.secret_key.clone())
-    }
-
-    /// Fault switches.
-    pub fn faults(&self) -> &FaultControl {
-        &self.shared.faults
-    }
-
-    /// Every REST request and websocket message received.
-    pub fn requests(&self) -> RequestLog {
-        self.shared.log.clone()
-    }
-
-    /// Current subscriptions per websocket connection id.
-    pub fn subscriptions(&self) -> BTreeMap<u64, SubscriptionInfo> {
-        self.shared.subscriptions()
-    }
-
-    /// Forces a trade at `price` on `market` (snapped to the grid) and publishes it.
-    pub fn set_price(&self, market: &str, price: Decimal) {
-        self.script_trade(market, price, dec!(0.001), Side::Bid);
-    }
-
-    /// Forces a trade with the given size and taker side and publishes it; resting orders
-    /// it crosses fill.
-    pub fn script_trade(&self, market: &str, price: Decimal, volume: Decimal, side: Side) {
-        self.shared.scripted(market, price, volume, side);
-    }
-
-    /// Advances the generator `n` steps (`step_ms` virtual ms each) and publishes.
-    pub fn step(&self, n: usize) {
-        for _ in 0..n {
-            self.shared.step_world(self.shared.cfg.step_ms, None);
-        }
-    }
-
-    /// Virtual clock (Unix ms).
-    pub fn now_ms(&self) -> i64 {
-        self.shared.now_ms()
-    }
-
-    /// Counters (published, lagged, flood progress).
-    pub fn stats(&self) -> SimStats {
-        self.shared.stats()
-    }
-
-    /// Stops the server and its tasks.
-    pub fn stop(&self) {
-        self.shared.cancel.cancel();
-    }
-}
-
-/// Starts the simulator on 127.0.0.1 under `tasks`.
-pub async fn start(config: SimConfig, tasks: &TaskManager) -> anyhow::Result<SimHandle> {
-    let (shared, addr) = server::start(config, tasks).await?;
-    Ok(SimHandle { shared, addr })
-}
-
-/// `hoga sim` arguments.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SimArgs {
-    /// Port on 127.0.0.1 (0 = any free port).
-    #[arg(long, default_value_t = 0)]
-    pub port: u16,
-    /// Random seed.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Keep only the first N KRW markets.
-    #[arg(long)]
-    pub markets: Option<usize>,
-    /// Generated trades per second.
-    #[arg(long, default_value_t = 20)]
-    pub rate: u32,
-}
-
-/// Runs the simulator standalone until shutdown is requested.
-pub async fn run_cli(args: SimArgs, tasks: TaskManager) -> anyhow::Result<()> {
-    let config = SimConfig {
-        port: args.port,
-        seed: args.seed,
-        markets: args.markets,
-        rate: if args.rate == 0 { Rate::Manual } else { Rate::PerSecond(args.rate) },
-        ..SimConfig::default()
-    };
-    let sim = start(config, &tasks).await?;
-    let (access, secret) = sim.credentials();
-    println!("hoga sim listening on {}", sim.rest_base());
-    println!("  REST       {}/v1", sim.rest_base());
-    println!("  WebSocket  {}", sim.ws_public_url());
-    println!("  private    {}", sim.ws_private_url());
-    println!("  access key {access}");
-    println!("  secret key {secret}");
-    let shutdown = tasks.shutdown_requested();
-    let root = tasks.root_token();
-    tokio::select! {
-        _ = shutdown.cancelled() => {}
-        _ = root.cancelled() => {}
-    }
-    sim.stop();
-    Ok(())
 }

@@ -124,7 +124,9 @@ mod tests {
         assert_eq!(t, serde_json::json!({"ty":"trade","td":"2024-10-31","cd":"KRW-BTC"}));
         let k = simplify(serde_json::json!({"type":"ticker","trade_date":"20241031"}));
         assert_eq!(k, serde_json::json!({"ty":"ticker","tdt":"20241031"}));
-        let b = simplify(serde_json::json!({"type":"orderbook","orderbook_units":[{"ask_price":1,"bid_size":2}]}));
+        let b = simplify(
+            serde_json::json!({"type":"orderbook","orderbook_units":[{"ask_price":1,"bid_size":2}]}),
+        );
         assert_eq!(b, serde_json::json!({"ty":"orderbook","obu":[{"ap":1,"bs":2}]}));
     }
 }
