@@ -730,6 +730,45 @@ impl Generator {
         self.index.get(code).map(|i| &self.markets[*i])
     }
 
+    /// A market by code, mutable (orders take liquidity from its book).
+    pub fn market_mut(&mut self, code: &str) -> Option<&mut MarketSim> {
+        let i = *self.index.get(code)?;
+        self.markets.get_mut(i)
+    }
+
+    /// Records fills an order took from the book as public trades (the book itself is
+    /// not regenerated: the taken levels stay gone until the next generated trade) and
+    /// returns the trade, ticker, book and candle events they cause.
+    pub fn record_fills(&mut self, code: &str, fills: &[(Decimal, Decimal, Side)]) -> Vec<SimEvent> {
+        let Some(&i) = self.index.get(code) else { return Vec::new() };
+        if fills.is_empty() {
+            return Vec::new();
+        }
+        let now = self.now;
+        let mut out = Vec::with_capacity(fills.len() * 2 + 2);
+        for (price, volume, side) in fills {
+            self.seq += 1;
+            let t = TradeRec {
+                price: *price,
+                volume: *volume,
+                side: *side,
+                ts: now,
+                seq: now * 10_000 + self.seq % 10_000,
+            };
+            let m = &mut self.markets[i];
+            m.apply_trade(&t);
+            out.push(SimEvent::Trade(Arc::new(m.wire_trade(&t, now, StreamType::Realtime))));
+            out.push(SimEvent::Ticker(Arc::new(m.ticker(now, Some(StreamType::Realtime)))));
+        }
+        let m = &mut self.markets[i];
+        m.book_ts = now;
+        if let Some(b) = m.book(BOOK_DEPTH, Decimal::ZERO, Some(StreamType::Realtime)) {
+            out.push(SimEvent::OrderBook(Arc::new(b)));
+        }
+        out.push(SimEvent::Candles(Arc::new(m.stream_candles())));
+        out
+    }
+
     /// Advances the clock by `dt_ms` and produces one trade on a random market (weighted
     /// toward the first, most liquid markets) with the ticker, book and candles it causes.
     pub fn step(&mut self, dt_ms: i64) -> Vec<SimEvent> {

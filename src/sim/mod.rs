@@ -14,28 +14,43 @@ pub mod faults;
 pub mod limits;
 pub mod market;
 pub mod matching;
+mod rest;
+mod server;
 pub mod simple;
+mod ws;
 
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
+use secrecy::SecretString;
+
+use crate::exchange::types::Side;
+use crate::kernel::TaskManager;
+
 pub use faults::{FaultCommand, FaultControl, FrameFault, RestFault};
+pub use server::{LoggedRequest, RequestKind, RequestLog, SimStats, SubscriptionInfo, TypeSubscription};
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The port could not be bound.
+    #[error("cannot bind 127.0.0.1:{0}: {1}")]
+    Bind(u16, std::io::Error),
+    /// The embedded market list is broken.
+    #[error(transparent)]
+    Markets(#[from] market::MarketError),
+}
 
 /// Access key of the seeded demo account.
 pub const DEMO_ACCESS_KEY: &str = "hoga-sim-access-key";
 /// Secret key of the seeded demo account.
 pub const DEMO_SECRET_KEY: &str = "hoga-sim-secret-key";
-
-/// How fast the generator produces trades.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Rate {
-    /// Only when [`SimHandle::step`] is called (deterministic tests).
-    Manual,
-    /// This many generated trades per second (each also yields ticker, book, candles).
-    PerSecond(u32),
-}
 
 /// Benchmark flood: a fixed mix of message types, at a rate or as fast as possible, for a
 /// number of messages. Each message carries `"sim_ns"` (Unix nanoseconds at publish) next
@@ -69,8 +84,10 @@ pub struct SimConfig {
     pub port: u16,
     /// Keep only the first N KRW markets of the fixture (BTC/USDT markets always kept).
     pub markets: Option<usize>,
-    /// Generator rate.
-    pub rate: Rate,
+    /// One generated trade (with its ticker, book and candles) per interval, the virtual
+    /// clock following the wall clock. `Duration::ZERO` = manual: only
+    /// [`SimHandle::step`] advances the market (deterministic tests).
+    pub tick_interval: Duration,
     /// Benchmark flood instead of the normal generator.
     pub flood: Option<FloodConfig>,
     /// Virtual clock start (Unix ms); `None` = wall clock at start.
@@ -103,7 +120,7 @@ impl Default for SimConfig {
             seed: 42,
             port: 0,
             markets: None,
-            rate: Rate::PerSecond(20),
+            tick_interval: Duration::from_millis(50),
             flood: None,
             start_ms: None,
             step_ms: 100,
@@ -122,4 +139,132 @@ impl Default for SimConfig {
             ],
         }
     }
+}
+
+/// A running simulator. Dropping it does not stop it; call [`SimHandle::stop`] or cancel
+/// the task manager.
+pub struct SimHandle {
+    /// The bound address (127.0.0.1:P).
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:P` (REST paths start with `/v1`).
+    pub rest_base: String,
+    /// `ws://127.0.0.1:P/websocket/v1`.
+    pub ws_public_url: String,
+    /// `ws://127.0.0.1:P/websocket/v1/private`.
+    pub ws_private_url: String,
+    /// The demo account's (access key, secret key).
+    pub credentials: (String, SecretString),
+    /// Fault switches (also reachable over `POST /admin/faults`).
+    pub faults: FaultControl,
+    /// Every REST request and websocket message received.
+    pub requests: RequestLog,
+    shared: Arc<server::Shared>,
+}
+
+impl fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .field("access_key", &self.credentials.0)
+            .finish()
+    }
+}
+
+impl SimHandle {
+    /// Current subscriptions per websocket connection id.
+    pub fn subscriptions(&self) -> BTreeMap<u64, SubscriptionInfo> {
+        self.shared.subscriptions()
+    }
+
+    /// Scripted price for tests: a trade at `price` (snapped to the tick grid) on
+    /// `market` is generated and published now; later generated trades walk on from it and
+    /// resting orders it crosses fill.
+    pub fn set_price(&self, market: &str, price: Decimal) {
+        self.script_trade(market, price, dec!(0.001), Side::Bid);
+    }
+
+    /// Forces a trade with the given size and taker side and publishes it; resting orders
+    /// it crosses fill.
+    pub fn script_trade(&self, market: &str, price: Decimal, volume: Decimal, side: Side) {
+        self.shared.scripted(market, price, volume, side);
+    }
+
+    /// Advances the generator `n` steps (`step_ms` virtual ms each) and publishes.
+    pub fn step(&self, n: usize) {
+        for _ in 0..n {
+            self.shared.step_world(self.shared.cfg.step_ms);
+        }
+    }
+
+    /// Virtual clock (Unix ms).
+    pub fn now_ms(&self) -> i64 {
+        self.shared.now_ms()
+    }
+
+    /// Counters (published, lagged, flood progress).
+    pub fn stats(&self) -> SimStats {
+        self.shared.stats()
+    }
+
+    /// Stops the server and its tasks.
+    pub fn stop(&self) {
+        self.shared.cancel.cancel();
+    }
+}
+
+/// Starts the simulator on 127.0.0.1 under `tasks`.
+pub async fn start(config: SimConfig, tasks: &TaskManager) -> Result<SimHandle, SimError> {
+    let (shared, addr) = server::start(config, tasks).await?;
+    Ok(SimHandle {
+        addr,
+        rest_base: format!("http://{addr}"),
+        ws_public_url: format!("ws://{addr}/websocket/v1"),
+        ws_private_url: format!("ws://{addr}/websocket/v1/private"),
+        credentials: (shared.cfg.access_key.clone(), SecretString::from(shared.cfg.secret_key.clone())),
+        faults: shared.faults.clone(),
+        requests: shared.log.clone(),
+        shared,
+    })
+}
+
+/// `hoga sim` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Keep only the first N KRW markets.
+    #[arg(long)]
+    pub markets: Option<usize>,
+    /// Milliseconds between generated trades (0 = frozen market).
+    #[arg(long, default_value_t = 50)]
+    pub tick_ms: u64,
+}
+
+/// Runs the simulator standalone until Ctrl-C (or another shutdown trigger).
+pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
+    let tasks = TaskManager::new();
+    let config = SimConfig {
+        port: args.port,
+        seed: args.seed,
+        markets: args.markets,
+        tick_interval: Duration::from_millis(args.tick_ms),
+        ..SimConfig::default()
+    };
+    let sim = start(config, &tasks).await?;
+    // The secret key is never printed: it is the built-in demo secret (see the docs).
+    println!("hoga sim (seed {}) listening on {}", args.seed, sim.addr);
+    println!("  REST        {}/v1", sim.rest_base);
+    println!("  WebSocket   {}", sim.ws_public_url);
+    println!("  private WS  {}", sim.ws_private_url);
+    println!("  faults      POST {}/admin/faults", sim.rest_base);
+    println!("  access key  {}", sim.credentials.0);
+    let reason = crate::kernel::shutdown::wait_for_trigger(&tasks).await;
+    sim.stop();
+    tasks.cancel_all();
+    eprintln!("hoga sim: stopped ({reason})");
+    Ok(())
 }
