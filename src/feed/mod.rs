@@ -15,12 +15,8 @@
 //! subscription never yields an event older than an epoch it has already seen.
 
 pub mod backpressure;
-pub mod manager;
 pub mod metrics;
-pub mod proxy;
-pub mod recovery;
 pub mod router;
-pub mod stream_cli;
 pub mod subscription;
 
 use std::time::{Duration, Instant};
@@ -30,11 +26,12 @@ use crate::exchange::types::{Balance, MarketId, Order};
 use crate::exchange::upbit::ws::WsConfig;
 
 pub use backpressure::Strategy;
-pub use manager::{FeedHandle, FeedManager};
 pub use metrics::{FeedSnapshot, Health};
-pub use proxy::{FeedProxy, Subscription};
 
 /// What a subscriber receives.
+// Lives inside an `Arc<FeedEvent>` shared by all subscribers; boxing the big variant would
+// cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeedPayload {
     /// A streamed (or REST-snapshot) market/private event.

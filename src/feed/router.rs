@@ -48,7 +48,10 @@ impl RouteTable {
         // A REST list (open orders, balances) has no market: it goes to every subscriber
         // of the stream.
         let everyone = if market.is_none() {
-            self.by_market.get(&kind).map(|per| per.values().flatten().collect::<Vec<_>>()).unwrap_or_default()
+            self.by_market
+                .get(&kind)
+                .map(|per| per.values().flatten().collect::<Vec<_>>())
+                .unwrap_or_default()
         } else {
             Vec::new()
         };

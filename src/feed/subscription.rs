@@ -17,7 +17,9 @@ pub type UpstreamSet = BTreeMap<StreamKind, BTreeSet<MarketId>>;
 
 /// Counts demand per key from subscribers' (kind, markets) lists. An empty market list
 /// means "all markets" for `MyOrder` and "no market" for `MyAsset`.
-pub fn count_demand<'a>(subs: impl IntoIterator<Item = (StreamKind, &'a [MarketId])>) -> BTreeMap<DemandKey, usize> {
+pub fn count_demand<'a>(
+    subs: impl IntoIterator<Item = (StreamKind, &'a [MarketId])>,
+) -> BTreeMap<DemandKey, usize> {
     let mut out = BTreeMap::new();
     for (kind, markets) in subs {
         if markets.is_empty() || !kind.has_markets() {

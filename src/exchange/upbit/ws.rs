@@ -103,6 +103,9 @@ pub enum WsError {
 }
 
 /// A decoded message.
+// The event variant dominates and is moved straight into an `Arc`; boxing it would add an
+// allocation per message for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decoded {
     /// A market or private event.
@@ -143,13 +146,15 @@ pub fn decode(msg: &[u8]) -> Result<Decoded, DecodeError> {
         return decode_untyped(msg);
     };
     let ev = match ty {
-        "ticker" => {
-            StreamEvent::Ticker(serde_json::from_slice::<WireTicker>(msg).map_err(|e| bad(msg, e))?.to_ticker())
+        "ticker" => StreamEvent::Ticker(
+            serde_json::from_slice::<WireTicker>(msg).map_err(|e| bad(msg, e))?.to_ticker(),
+        ),
+        "trade" => {
+            StreamEvent::Trade(serde_json::from_slice::<WireTrade>(msg).map_err(|e| bad(msg, e))?.to_trade())
         }
-        "trade" => StreamEvent::Trade(serde_json::from_slice::<WireTrade>(msg).map_err(|e| bad(msg, e))?.to_trade()),
-        "orderbook" => {
-            StreamEvent::OrderBook(serde_json::from_slice::<WireOrderBook>(msg).map_err(|e| bad(msg, e))?.to_book())
-        }
+        "orderbook" => StreamEvent::OrderBook(
+            serde_json::from_slice::<WireOrderBook>(msg).map_err(|e| bad(msg, e))?.to_book(),
+        ),
         "myOrder" => StreamEvent::Order(order_update(&serde_json::from_slice(msg).map_err(|e| bad(msg, e))?)),
         "myAsset" => StreamEvent::Asset(asset_update(&serde_json::from_slice(msg).map_err(|e| bad(msg, e))?)),
         other if other.starts_with("candle.") => {
@@ -182,7 +187,11 @@ fn decode_untyped(msg: &[u8]) -> Result<Decoded, DecodeError> {
         // `"type" : "ticker"` with spaces: re-encode compactly and decode normally.
         Some(_) => {
             let compact = serde_json::to_vec(&v).map_err(|e| bad(msg, e))?;
-            if wire::peek_type(&compact).is_some() { decode(&compact) } else { Err(bad(msg, "type key not found")) }
+            if wire::peek_type(&compact).is_some() {
+                decode(&compact)
+            } else {
+                Err(bad(msg, "type key not found"))
+            }
         }
         None => Err(bad(msg, "no type, status or error key")),
     }
@@ -280,11 +289,17 @@ impl std::fmt::Debug for WsSession {
 impl WsSession {
     /// Connects; with `credentials` the upgrade carries `Authorization: Bearer <jwt>` (a
     /// new token per connect, since Upbit validates it only then).
-    pub async fn connect(url: &str, credentials: Option<&Credentials>, config: &WsConfig) -> Result<Self, WsError> {
-        let mut request =
-            url.into_client_request().map_err(|e| WsError::Connect { url: url.to_string(), detail: e.to_string() })?;
+    pub async fn connect(
+        url: &str,
+        credentials: Option<&Credentials>,
+        config: &WsConfig,
+    ) -> Result<Self, WsError> {
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| WsError::Connect { url: url.to_string(), detail: e.to_string() })?;
         if let Some(c) = credentials {
-            let token = c.token().map_err(|e| WsError::Connect { url: url.to_string(), detail: e.to_string() })?;
+            let token =
+                c.token().map_err(|e| WsError::Connect { url: url.to_string(), detail: e.to_string() })?;
             let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
                 .map_err(|e| WsError::Connect { url: url.to_string(), detail: e.to_string() })?;
             value.set_sensitive(true);
@@ -295,7 +310,9 @@ impl WsSession {
             .max_frame_size(Some(config.max_message_size));
         let connect = connect_async_with_config(request, Some(ws_config), true);
         let (stream, _resp) = match tokio::time::timeout(config.connect_timeout, connect).await {
-            Err(_) => return Err(WsError::ConnectTimeout { url: url.to_string(), after: config.connect_timeout }),
+            Err(_) => {
+                return Err(WsError::ConnectTimeout { url: url.to_string(), after: config.connect_timeout });
+            }
             Ok(Err(WsLibError::Http(resp))) if matches!(resp.status().as_u16(), 401 | 403) => {
                 return Err(WsError::Unauthorized { detail: format!("HTTP {} on upgrade", resp.status()) });
             }
