@@ -1,5 +1,5 @@
 //! Feed metrics and health: lock-free counters on the hot path, a log2 latency histogram,
-//! and a [`FeedSnapshot`] the System pane reads.
+//! and a [`FeedHealth`] the System pane reads.
 //!
 //! Health thresholds (documented here because the UI shows the verdict, not the rules):
 //! - **critical**: a connection with demand has been down longer than
@@ -296,7 +296,7 @@ pub struct SubscriberSnapshot {
 
 /// Everything the System pane shows about the feed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FeedSnapshot {
+pub struct FeedHealth {
     /// Verdict.
     pub health: Health,
     /// Why it is not healthy.
@@ -327,7 +327,12 @@ pub struct FeedSnapshot {
     pub handler_panics: u64,
     /// Subscribers (per proxy).
     pub subscribers: Vec<SubscriberSnapshot>,
+    /// Events skipped because a newer epoch had already been delivered.
+    pub stale_dropped: u64,
     /// REST limiter status.
     #[serde(skip)]
     pub rest: LimitsStatus,
 }
+
+/// The name the System pane uses for the same snapshot.
+pub type FeedStats = FeedHealth;

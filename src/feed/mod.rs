@@ -15,18 +15,26 @@
 //! subscription never yields an event older than an epoch it has already seen.
 
 pub mod backpressure;
+pub mod manager;
 pub mod metrics;
+pub mod proxy;
+pub mod recovery;
 pub mod router;
 pub mod subscription;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::exchange::api::{StreamEvent, StreamKind};
 use crate::exchange::types::{Balance, MarketId, Order};
-use crate::exchange::upbit::ws::WsConfig;
+use crate::exchange::upbit::auth::Credentials;
+use crate::exchange::upbit::rest::RestClient;
+use crate::exchange::upbit::ws::{PRIVATE_URL, PUBLIC_URL, WsConfig};
 
 pub use backpressure::Strategy;
-pub use metrics::{FeedSnapshot, Health};
+pub use manager::{FeedHandle, FeedManager};
+pub use metrics::{ConnSnapshot, ConnState, FeedHealth, FeedStats, Health, SubscriberSnapshot};
+pub use proxy::{FeedProxy, FromFeed, MyAssetEvent, MyOrderEvent, SubId, Subscription};
 
 /// What a subscriber receives.
 // Lives inside an `Arc<FeedEvent>` shared by all subscribers; boxing the big variant would
@@ -80,27 +88,17 @@ impl FeedEvent {
     }
 }
 
-/// Upstream endpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedUrls {
-    /// Public quotation websocket.
-    pub public: String,
-    /// Private websocket.
-    pub private: String,
-}
-
-impl Default for FeedUrls {
-    fn default() -> Self {
-        FeedUrls {
-            public: crate::exchange::upbit::ws::PUBLIC_URL.to_string(),
-            private: crate::exchange::upbit::ws::PRIVATE_URL.to_string(),
-        }
-    }
-}
-
-/// Feed settings. Defaults are production values; tests shorten the timers.
+/// Feed settings. [`FeedConfig::new`] gives production values; tests shorten the timers.
 #[derive(Debug, Clone)]
 pub struct FeedConfig {
+    /// Public quotation websocket (`wss://api.upbit.com/websocket/v1`, or the simulator).
+    pub ws_public_url: String,
+    /// Private websocket (`…/websocket/v1/private`).
+    pub ws_private_url: String,
+    /// REST client for snapshots, gap fills and private polling.
+    pub rest: Arc<RestClient>,
+    /// API keys for the private websocket; `None` = public data only.
+    pub credentials: Option<Credentials>,
     /// Websocket session timing and size cap.
     pub ws: WsConfig,
     /// A released market stays upstream this long, so an immediate re-subscribe is free.
@@ -125,9 +123,14 @@ pub struct FeedConfig {
     pub critical_after: Duration,
 }
 
-impl Default for FeedConfig {
-    fn default() -> Self {
+impl FeedConfig {
+    /// Production defaults against Upbit's real endpoints.
+    pub fn new(rest: Arc<RestClient>, credentials: Option<Credentials>) -> Self {
         FeedConfig {
+            ws_public_url: PUBLIC_URL.to_string(),
+            ws_private_url: PRIVATE_URL.to_string(),
+            rest,
+            credentials,
             ws: WsConfig::default(),
             grace: Duration::from_secs(10),
             debounce: Duration::from_millis(50),
@@ -140,5 +143,14 @@ impl Default for FeedConfig {
             private_poll: Duration::from_secs(5),
             critical_after: Duration::from_secs(30),
         }
+    }
+
+    /// Same defaults with both websocket URLs derived from one base (`ws://127.0.0.1:port`
+    /// → `…/websocket/v1` and `…/websocket/v1/private`).
+    pub fn with_ws_base(mut self, base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        self.ws_public_url = format!("{base}/websocket/v1");
+        self.ws_private_url = format!("{base}/websocket/v1/private");
+        self
     }
 }
