@@ -49,6 +49,8 @@ pub enum Command {
     /// Show, print or check configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Export the order journal (orders, then fills) as CSV or JSON.
+    Journal(crate::trading::journal::JournalArgs),
 }
 
 /// `hoga config …`
@@ -101,6 +103,13 @@ impl Cli {
 pub async fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Some(Command::Config(cmd)) => run_config(cmd),
+        Some(Command::Journal(args)) => match crate::trading::journal::run_journal_cli(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hoga: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         None => match run_kernel(&cli).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
