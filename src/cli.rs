@@ -51,6 +51,8 @@ pub enum Command {
     Config(ConfigCommand),
     /// Run the embedded Upbit-compatible exchange simulator until Ctrl-C.
     Sim(crate::sim::SimArgs),
+    /// Export the order journal (orders, then fills) as CSV or JSON.
+    Journal(crate::trading::journal::JournalArgs),
 }
 
 /// `hoga config …`
@@ -107,6 +109,13 @@ pub async fn run(cli: Cli) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("hoga sim: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(Command::Journal(args)) => match crate::trading::journal::run_journal_cli(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hoga: {e:#}");
                 ExitCode::FAILURE
             }
         },

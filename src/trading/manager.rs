@@ -1,0 +1,1229 @@
+//! The order manager: the one task that places, cancels and reconciles orders.
+//!
+//! Commands come in on a bounded, lossless mpsc (senders wait when it is full: an order
+//! command is never dropped); facts go out on a bounded, lossless mpsc of
+//! [`OrderEvent`]s (the manager waits for a slow consumer rather than drop a fill,
+//! RELIABILITY case 26). Venue calls run concurrently inside the task (a
+//! `FuturesUnordered` of boxed futures), so a slow create never holds up a cancel.
+//!
+//! The rules it enforces (RELIABILITY §1 and cases 1-13, 34, 36):
+//! - **Journal first.** Every intent is committed to SQLite with a fresh UUIDv7
+//!   identifier before its send starts; if the write fails nothing is sent.
+//! - **Unknown stays unknown.** An ambiguous send (timeout, reset, 5xx, truncated body)
+//!   leaves the order SUBMITTED ("awaiting confirmation") and it is looked up by its
+//!   identifier; it is never re-sent, and never under a new identifier. A provably unsent
+//!   request is still verified by one lookup before its intent is closed.
+//! - **Reconcile before trading.** On start, after a restart of the task, and on
+//!   [`OrderCommand::Reconcile`] (the lead sends it after a private-stream reconnect),
+//!   every non-terminal intent is looked up; new orders are refused with
+//!   [`Denied::NotReconciled`] until all are resolved. An intent the venue does not know
+//!   after `probe_attempts` lookups is closed as REJECTED (never booked).
+//! - **Idempotent facts.** Fills are deduplicated by trade uuid (in memory and by the
+//!   journal's primary key); early fills are buffered until the order's uuid is known.
+//! - **One gate.** Every new order passes validation and the risk gate; cancels always
+//!   pass. Auth failures and 418 blocks halt trading with the venue's hint.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use rust_decimal::Decimal;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::exchange::types::{Balance, Fill, MarketId, Order, OrderType, Price, Side};
+use crate::kernel::{OnFailure, TaskManager};
+use crate::trading::input::{self, CancelTarget, OrderInput, SizingContext};
+use crate::trading::journal::{Journal, JournalError};
+use crate::trading::orders::{
+    Denied, FillOutcome, LocalState, MarketRules, OrderRequest, TrackedOrder, check_identifier,
+    new_identifier, validate,
+};
+use crate::trading::position::Position;
+use crate::trading::risk::{RiskContext, RiskGate, RiskLimits, TradingState};
+use crate::trading::venue::{DUPLICATE_IDENTIFIER, OrderVenue, VenueError, VenueRef};
+
+/// Latest prices per market, shared with the feed. Conflating by nature: a write replaces
+/// the previous value, so the feed never queues ticks for the manager.
+#[derive(Debug, Clone, Default)]
+pub struct PriceBoard {
+    inner: Arc<RwLock<HashMap<MarketId, Quote>>>,
+}
+
+/// What the manager knows of a market's price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Quote {
+    /// Last trade price.
+    pub last: Option<Price>,
+    /// Best bid.
+    pub best_bid: Option<Price>,
+    /// Best ask.
+    pub best_ask: Option<Price>,
+}
+
+impl PriceBoard {
+    /// Sets the last trade price.
+    pub fn set_last(&self, market: &MarketId, price: Price) {
+        let mut m = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        m.entry(market.clone()).or_default().last = Some(price);
+    }
+
+    /// Sets the best bid and ask.
+    pub fn set_book(&self, market: &MarketId, best_bid: Option<Price>, best_ask: Option<Price>) {
+        let mut m = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let q = m.entry(market.clone()).or_default();
+        q.best_bid = best_bid;
+        q.best_ask = best_ask;
+    }
+
+    /// The quote of a market.
+    pub fn get(&self, market: &MarketId) -> Quote {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner).get(market).copied().unwrap_or_default()
+    }
+}
+
+/// Manager settings.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// Risk limits of the gate.
+    pub risk: RiskLimits,
+    /// "Not found" lookups before an unacknowledged intent is closed as never booked.
+    pub probe_attempts: u32,
+    /// Wait between those lookups (an in-transit create may land late).
+    pub probe_interval: Duration,
+    /// Wait before repeating a lookup or listing that failed.
+    pub retry_interval: Duration,
+    /// Cancel requests per order before it is left PENDING_CANCEL for the person.
+    pub cancel_attempts: u32,
+    /// Command channel capacity.
+    pub command_capacity: usize,
+    /// Event channel capacity.
+    pub event_capacity: usize,
+    /// Latest prices (fed by the lead from the market stream).
+    pub prices: PriceBoard,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            risk: RiskLimits::default(),
+            probe_attempts: 3,
+            probe_interval: Duration::from_secs(1),
+            retry_interval: Duration::from_secs(2),
+            cancel_attempts: 3,
+            command_capacity: 256,
+            event_capacity: 1024,
+            prices: PriceBoard::default(),
+        }
+    }
+}
+
+/// Who asked for an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Typed or confirmed by the person.
+    Manual,
+    /// A ladder key on the order book.
+    Ladder,
+    /// A monitor rule (its id).
+    Rule(String),
+}
+
+impl Origin {
+    /// Journal label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Origin::Manual => "manual",
+            Origin::Ladder => "ladder",
+            Origin::Rule(_) => "rule",
+        }
+    }
+}
+
+/// What to place: a parsed command line (sized here from balances and prices) or a full
+/// request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceSpec {
+    /// `:buy 0.01 @ 95000000` and friends.
+    Input(OrderInput),
+    /// A request in venue terms (form, ladder, monitor).
+    Request(OrderRequest),
+}
+
+/// Answer to a place command: the identifier (intent journaled, send started) or why not.
+pub type PlaceReply = oneshot::Sender<Result<String, Denied>>;
+
+/// Commands to the manager.
+#[derive(Debug)]
+pub enum OrderCommand {
+    /// Place an order.
+    Place {
+        /// What.
+        spec: PlaceSpec,
+        /// Who.
+        origin: Origin,
+        /// A fixed identifier (a monitor rule's deterministic one); `None` mints a UUIDv7.
+        /// An identifier already in the journal is never sent again.
+        identifier: Option<String>,
+        /// The selected market, for inputs that name none.
+        selected: Option<MarketId>,
+        /// Where to answer.
+        reply: Option<PlaceReply>,
+    },
+    /// Cancel one order, a market's or all.
+    Cancel(CancelTarget),
+    /// Cancel every open order (of one market).
+    CancelAll(Option<MarketId>),
+    /// Look every non-terminal order up again; new orders wait until done.
+    Reconcile,
+    /// The private stream was lost: new orders wait for the next `Reconcile`.
+    StreamDown,
+    /// The venue's view of an order (private stream `myOrder`, a poll).
+    ApplyVenueUpdate(Order),
+    /// A fill from the private stream.
+    ApplyFill(Fill),
+    /// Market rules from `orders/chance` or `orderbook/instruments`.
+    SetMarketRules(MarketId, MarketRules),
+    /// Sets the trading state.
+    SetTradingState(TradingState, String),
+    /// Kill switch: HALTED + cancel all.
+    Kill(String),
+}
+
+/// Facts the manager reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderEvent {
+    /// An order changed (state, figures, reason).
+    OrderUpdated(TrackedOrder),
+    /// A new fill was counted (never twice for one trade uuid).
+    Filled {
+        /// Our identifier.
+        identifier: String,
+        /// The fill.
+        fill: Fill,
+        /// P&L it realized.
+        realized: Decimal,
+    },
+    /// An order was refused locally or by the venue.
+    Rejected {
+        /// Identifier, when an intent existed.
+        identifier: Option<String>,
+        /// Why.
+        reason: String,
+    },
+    /// Reconciliation finished: new orders are allowed.
+    Reconciled {
+        /// Intents resolved.
+        resolved: usize,
+        /// Venue orders adopted (not in the journal).
+        adopted: usize,
+    },
+    /// Trading state or reconciliation status changed.
+    TradingState {
+        /// The state.
+        state: TradingState,
+        /// Why.
+        reason: Option<String>,
+        /// Whether new orders are allowed by reconciliation.
+        reconciled: bool,
+    },
+    /// Fresh balances from the venue.
+    Balances(Vec<Balance>),
+    /// A position changed.
+    Position(Position),
+    /// Something the person should read (one line).
+    Info(String),
+}
+
+/// What the status bar needs, always current.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ManagerStatus {
+    /// Reconciliation complete (new orders allowed).
+    pub reconciled: bool,
+    /// Trading state.
+    pub trading_state: TradingState,
+    /// Non-terminal orders.
+    pub open_orders: usize,
+    /// Orders whose outcome is unknown (sent, no answer yet).
+    pub unknown: usize,
+    /// Events not delivered because the consumer was gone.
+    pub events_dropped: u64,
+}
+
+/// Why the manager could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    /// Another instance holds the journal lock (RELIABILITY case 36).
+    #[error("journal {0} is locked by another hoga instance; this one will not trade")]
+    ReadOnly(String),
+    /// Reading the journal failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// The manager task has stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the order manager has stopped")]
+pub struct ManagerGone;
+
+/// Handle to the running manager. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct OrderManagerHandle {
+    tx: mpsc::Sender<OrderCommand>,
+    status: watch::Receiver<ManagerStatus>,
+}
+
+impl OrderManagerHandle {
+    /// Sends a command, waiting for room (lossless).
+    pub async fn command(&self, cmd: OrderCommand) -> Result<(), ManagerGone> {
+        self.tx.send(cmd).await.map_err(|_| ManagerGone)
+    }
+
+    /// Sends a command without waiting; gives it back when the queue is full or closed
+    /// (the UI path, which must never block).
+    pub fn try_command(&self, cmd: OrderCommand) -> Result<(), Box<OrderCommand>> {
+        self.tx.try_send(cmd).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(c) | mpsc::error::TrySendError::Closed(c) => Box::new(c),
+        })
+    }
+
+    /// Places an order and waits for the manager's answer: the identifier once the
+    /// intent is journaled and the send started, or the reason it was refused. The
+    /// outcome of the send arrives as events.
+    pub async fn place(
+        &self,
+        spec: PlaceSpec,
+        origin: Origin,
+        identifier: Option<String>,
+        selected: Option<MarketId>,
+    ) -> Result<String, Denied> {
+        let (reply, rx) = oneshot::channel();
+        let gone = || Denied::Mode(ManagerGone.to_string());
+        self.command(OrderCommand::Place { spec, origin, identifier, selected, reply: Some(reply) })
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Cancels one order (identifier or uuid), a market's, or all.
+    pub async fn cancel(&self, target: CancelTarget) -> Result<(), ManagerGone> {
+        self.command(OrderCommand::Cancel(target)).await
+    }
+
+    /// Cancels every open order (of one market).
+    pub async fn cancel_all(&self, market: Option<MarketId>) -> Result<(), ManagerGone> {
+        self.command(OrderCommand::CancelAll(market)).await
+    }
+
+    /// Asks for a reconciliation (after a reconnect).
+    pub async fn reconcile(&self) -> Result<(), ManagerGone> {
+        self.command(OrderCommand::Reconcile).await
+    }
+
+    /// Feeds the venue's view of an order (private stream).
+    pub async fn apply_venue_update(&self, order: Order) -> Result<(), ManagerGone> {
+        self.command(OrderCommand::ApplyVenueUpdate(order)).await
+    }
+
+    /// Feeds a fill (private stream).
+    pub async fn apply_fill(&self, fill: Fill) -> Result<(), ManagerGone> {
+        self.command(OrderCommand::ApplyFill(fill)).await
+    }
+
+    /// Current status.
+    pub fn status(&self) -> ManagerStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that wakes on every status change.
+    pub fn status_watch(&self) -> watch::Receiver<ManagerStatus> {
+        self.status.clone()
+    }
+
+    /// Waits until reconciliation is complete (or the manager stopped).
+    pub async fn wait_reconciled(&self) -> Result<(), ManagerGone> {
+        let mut w = self.status.clone();
+        w.wait_for(|s| s.reconciled).await.map(|_| ()).map_err(|_| ManagerGone)
+    }
+}
+
+/// The order manager.
+#[derive(Debug)]
+pub struct OrderManager;
+
+struct Shared {
+    journal: Mutex<Journal>,
+    // The receiver outlives a restart of the task: no command is lost when it panics.
+    rx: tokio::sync::Mutex<mpsc::Receiver<OrderCommand>>,
+    events: mpsc::Sender<OrderEvent>,
+    status: watch::Sender<ManagerStatus>,
+    risk: Mutex<RiskGate>,
+    dropped: AtomicU64,
+    venue: Arc<dyn OrderVenue>,
+    config: ManagerConfig,
+}
+
+impl OrderManager {
+    /// Starts the manager under `tasks` (component `trading`, supervised: a panic
+    /// restarts it, and a restart reconciles from the journal before trading again).
+    /// Returns the handle and the event receiver.
+    pub fn start(
+        tasks: &TaskManager,
+        config: ManagerConfig,
+        journal: Journal,
+        venue: Arc<dyn OrderVenue>,
+    ) -> Result<(OrderManagerHandle, mpsc::Receiver<OrderEvent>), ManagerError> {
+        if journal.is_read_only() {
+            return Err(ManagerError::ReadOnly(journal.path().to_string()));
+        }
+        // Commands: bounded, lossless (senders wait); a few hundred covers any burst of
+        // key presses plus the private stream's updates.
+        let (tx, rx) = mpsc::channel(config.command_capacity.max(1));
+        // Events: bounded, lossless (the manager waits); a consumer that is gone is
+        // counted in `events_dropped`.
+        let (ev_tx, ev_rx) = mpsc::channel(config.event_capacity.max(1));
+        let (status_tx, status_rx) = watch::channel(ManagerStatus::default());
+        let shared = Arc::new(Shared {
+            journal: Mutex::new(journal),
+            rx: tokio::sync::Mutex::new(rx),
+            events: ev_tx,
+            status: status_tx,
+            risk: Mutex::new(RiskGate::new(config.risk.clone())),
+            dropped: AtomicU64::new(0),
+            venue,
+            config,
+        });
+        tasks.spawn_supervised("trading", "order-manager", OnFailure::restart(), move |cancel| {
+            let shared = shared.clone();
+            async move { run(shared, cancel).await }
+        });
+        Ok((OrderManagerHandle { tx, status: status_rx }, ev_rx))
+    }
+}
+
+type IoFuture = Pin<Box<dyn Future<Output = Io> + Send + 'static>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// Startup / reconnect reconciliation.
+    Reconcile,
+    /// An ambiguous send.
+    Unknown,
+    /// A provably unsent request: one lookup before closing.
+    NotSent,
+    /// The venue said the identifier is taken: it exists.
+    Duplicate,
+    /// Confirming a cancel.
+    CancelCheck,
+}
+
+enum Io {
+    Placed { id: String, res: Result<Order, VenueError> },
+    Canceled { id: String, res: Result<Order, VenueError> },
+    Queried { id: String, why: Why, res: Result<Option<Order>, VenueError> },
+    Listed(Result<Vec<Order>, VenueError>),
+    Balances(Result<Vec<Balance>, VenueError>),
+}
+
+/// Terminal orders kept in memory for cancels-by-uuid and late fills.
+const KEEP_TERMINAL: usize = 500;
+/// Fills for unknown order uuids held until the order is known (case 13).
+const MAX_ORPHAN_FILLS: usize = 1000;
+
+struct Engine {
+    sh: Arc<Shared>,
+    orders: HashMap<String, TrackedOrder>,
+    by_uuid: HashMap<String, String>,
+    sending: HashSet<String>,
+    cancel_after_ack: HashSet<String>,
+    not_sent: HashSet<String>,
+    cancel_tries: HashMap<String, u32>,
+    reconciling: HashSet<String>,
+    listing_pending: bool,
+    resolved: usize,
+    adopted: usize,
+    reconciled: bool,
+    inflight: FuturesUnordered<IoFuture>,
+    balances: Vec<Balance>,
+    balances_inflight: bool,
+    balances_dirty: bool,
+    positions: HashMap<MarketId, Position>,
+    rules: HashMap<MarketId, MarketRules>,
+    orphan_fills: Vec<Fill>,
+    outbox: Vec<OrderEvent>,
+}
+
+async fn run(sh: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<()> {
+    let mut rx = sh.rx.lock().await;
+    let mut e = Engine::new(sh.clone())?;
+    e.start_reconcile();
+    e.flush().await;
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            Some(io) = e.inflight.next(), if !e.inflight.is_empty() => e.on_io(io),
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => e.on_command(cmd),
+                None => break,
+            },
+        }
+        e.flush().await;
+    }
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Plain data, consistent between statements: a poison flag carries no information.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Engine {
+    fn new(sh: Arc<Shared>) -> Result<Self, JournalError> {
+        let open = lock(&sh.journal).open_orders()?;
+        let mut e = Engine {
+            sh,
+            orders: HashMap::new(),
+            by_uuid: HashMap::new(),
+            sending: HashSet::new(),
+            cancel_after_ack: HashSet::new(),
+            not_sent: HashSet::new(),
+            cancel_tries: HashMap::new(),
+            reconciling: HashSet::new(),
+            listing_pending: false,
+            resolved: 0,
+            adopted: 0,
+            reconciled: false,
+            inflight: FuturesUnordered::new(),
+            balances: Vec::new(),
+            balances_inflight: false,
+            balances_dirty: false,
+            positions: HashMap::new(),
+            rules: HashMap::new(),
+            orphan_fills: Vec::new(),
+            outbox: Vec::new(),
+        };
+        for o in open {
+            if let Some(u) = &o.uuid {
+                e.by_uuid.insert(u.clone(), o.identifier.clone());
+            }
+            e.orders.insert(o.identifier.clone(), o);
+        }
+        Ok(e)
+    }
+
+    fn journal(&self) -> MutexGuard<'_, Journal> {
+        lock(&self.sh.journal)
+    }
+
+    fn risk(&self) -> MutexGuard<'_, RiskGate> {
+        lock(&self.sh.risk)
+    }
+
+    fn emit(&mut self, e: OrderEvent) {
+        self.outbox.push(e);
+    }
+
+    async fn flush(&mut self) {
+        for ev in std::mem::take(&mut self.outbox) {
+            if self.sh.events.send(ev).await.is_err() {
+                self.sh.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let status = ManagerStatus {
+            reconciled: self.reconciled,
+            trading_state: self.risk().state(),
+            open_orders: self.orders.values().filter(|o| !o.state.is_terminal()).count(),
+            unknown: self
+                .orders
+                .values()
+                .filter(|o| {
+                    matches!(o.state, LocalState::Intent | LocalState::Submitted)
+                        && !self.sending.contains(&o.identifier)
+                })
+                .count(),
+            events_dropped: self.sh.dropped.load(Ordering::Relaxed),
+        };
+        self.sh.status.send_if_modified(|s| {
+            if *s == status {
+                false
+            } else {
+                *s = status;
+                true
+            }
+        });
+    }
+
+    fn state_event(&mut self) {
+        let (state, reason) = {
+            let r = self.risk();
+            (r.state(), r.reason().map(str::to_string))
+        };
+        let reconciled = self.reconciled;
+        self.emit(OrderEvent::TradingState { state, reason, reconciled });
+    }
+
+    fn info(&mut self, msg: String) {
+        tracing::info!(target: "hoga::trading", "{msg}");
+        self.emit(OrderEvent::Info(msg));
+    }
+
+    fn journal_note(&self, id: &str, kind: &str, detail: &str) {
+        if let Err(e) = self.journal().event(Some(id), kind, detail) {
+            tracing::warn!(identifier = id, error = %e, "journal event not written");
+        }
+    }
+
+    fn save(&mut self, id: &str) {
+        let Some(o) = self.orders.get(id).cloned() else { return };
+        let res = self.journal().update_order(&o);
+        if let Err(e) = res {
+            // The venue is the truth; the next reconciliation rewrites this row.
+            tracing::error!(identifier = id, error = %e, "journal update failed");
+            self.emit(OrderEvent::Info(format!("journal update failed for {id}: {e}")));
+        }
+        self.emit(OrderEvent::OrderUpdated(o));
+    }
+
+    fn vref(&self, id: &str) -> VenueRef {
+        match self.orders.get(id).and_then(|o| o.uuid.clone()) {
+            Some(u) => VenueRef::Uuid(u),
+            None => VenueRef::Identifier(id.to_string()),
+        }
+    }
+
+    // ------------------------------------------------------------------ scheduling
+
+    fn query(&mut self, id: &str, why: Why, delay: Duration) {
+        let venue = self.sh.venue.clone();
+        let target = self.vref(id);
+        let id = id.to_string();
+        self.inflight.push(Box::pin(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            Io::Queried { id, why, res: venue.get(target).await }
+        }));
+    }
+
+    fn list_open(&mut self, delay: Duration) {
+        let venue = self.sh.venue.clone();
+        self.listing_pending = true;
+        self.inflight.push(Box::pin(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            Io::Listed(venue.open_orders(None).await)
+        }));
+    }
+
+    fn refresh_balances(&mut self) {
+        if self.balances_inflight {
+            self.balances_dirty = true;
+            return;
+        }
+        self.balances_inflight = true;
+        let venue = self.sh.venue.clone();
+        self.inflight.push(Box::pin(async move { Io::Balances(venue.balances().await) }));
+    }
+
+    fn send_cancel(&mut self, id: &str) {
+        *self.cancel_tries.entry(id.to_string()).or_default() += 1;
+        let venue = self.sh.venue.clone();
+        let target = self.vref(id);
+        let id = id.to_string();
+        self.inflight.push(Box::pin(async move { Io::Canceled { id, res: venue.cancel(target).await } }));
+    }
+
+    // ------------------------------------------------------------------ reconciliation
+
+    fn start_reconcile(&mut self) {
+        self.reconciled = false;
+        self.resolved = 0;
+        self.adopted = 0;
+        let ids: Vec<String> = self
+            .orders
+            .values()
+            .filter(|o| !o.state.is_terminal() && !self.sending.contains(&o.identifier))
+            .map(|o| o.identifier.clone())
+            .collect();
+        for id in ids {
+            if self.reconciling.insert(id.clone()) {
+                self.query(&id, Why::Reconcile, Duration::ZERO);
+            }
+        }
+        if !self.listing_pending {
+            self.list_open(Duration::ZERO);
+        }
+        self.refresh_balances();
+        self.state_event();
+        self.check_reconciled();
+    }
+
+    fn check_reconciled(&mut self) {
+        if !self.reconciled && self.reconciling.is_empty() && !self.listing_pending {
+            self.reconciled = true;
+            tracing::info!(resolved = self.resolved, adopted = self.adopted, "reconciliation complete");
+            self.emit(OrderEvent::Reconciled { resolved: self.resolved, adopted: self.adopted });
+            self.state_event();
+        }
+    }
+
+    fn done_reconciling(&mut self, id: &str) {
+        if self.reconciling.remove(id) {
+            self.resolved += 1;
+            self.check_reconciled();
+        }
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    fn on_command(&mut self, cmd: OrderCommand) {
+        match cmd {
+            OrderCommand::Place { spec, origin, identifier, selected, reply } => {
+                let res = self.place(spec, origin, identifier, selected);
+                if let Err(d) = &res {
+                    tracing::info!(reason = %d, "order denied");
+                    self.emit(OrderEvent::Rejected { identifier: None, reason: d.to_string() });
+                }
+                if let Some(r) = reply {
+                    // The asker may have gone away; the event above still reports it.
+                    let _ = r.send(res);
+                }
+            }
+            OrderCommand::Cancel(CancelTarget::All) | OrderCommand::CancelAll(None) => self.cancel_all(None),
+            OrderCommand::Cancel(CancelTarget::Market(m)) | OrderCommand::CancelAll(Some(m)) => {
+                self.cancel_all(Some(&m))
+            }
+            OrderCommand::Cancel(CancelTarget::Order(key)) => self.cancel_key(&key),
+            OrderCommand::Reconcile => self.start_reconcile(),
+            OrderCommand::StreamDown => {
+                self.reconciled = false;
+                self.state_event();
+            }
+            OrderCommand::ApplyVenueUpdate(o) => self.on_venue_order(o, "stream"),
+            OrderCommand::ApplyFill(f) => self.on_stream_fill(f),
+            OrderCommand::SetMarketRules(m, r) => {
+                self.rules.insert(m, r);
+            }
+            OrderCommand::SetTradingState(s, why) => {
+                self.risk().set_state(s, why);
+                self.state_event();
+            }
+            OrderCommand::Kill(why) => {
+                self.risk().set_state(TradingState::Halted, why.clone());
+                tracing::warn!(reason = %why, "kill switch: HALTED and cancelling all");
+                self.state_event();
+                self.cancel_all(None);
+            }
+        }
+    }
+
+    fn rules_for(&self, m: &MarketId) -> MarketRules {
+        self.rules.get(m).cloned().unwrap_or_else(|| MarketRules::upbit_default(m))
+    }
+
+    fn available(&self, currency: &str) -> Option<Decimal> {
+        if self.balances.is_empty() {
+            return None;
+        }
+        // Balances known but none of this currency: zero.
+        Some(self.balances.iter().find(|b| b.currency == currency).map_or(Decimal::ZERO, |b| b.balance))
+    }
+
+    fn place(
+        &mut self,
+        spec: PlaceSpec,
+        origin: Origin,
+        identifier: Option<String>,
+        selected: Option<MarketId>,
+    ) -> Result<String, Denied> {
+        if let Some(id) = &identifier {
+            check_identifier(id)?;
+            // A latched rule firing again, or a replayed command: never send twice.
+            let known = self.orders.contains_key(id)
+                || self.journal().order(id).map_err(|e| Denied::Journal(e.to_string()))?.is_some();
+            if known {
+                return Ok(id.clone());
+            }
+        }
+        if !self.reconciled {
+            return Err(Denied::NotReconciled);
+        }
+        let req = match spec {
+            PlaceSpec::Request(r) => r,
+            PlaceSpec::Input(inp) => {
+                let market = inp
+                    .market
+                    .clone()
+                    .or_else(|| selected.clone())
+                    .ok_or(Denied::Mode("no market: name one (e.g. KRW-BTC) or select one".into()))?;
+                let q = self.sh.config.prices.get(&market);
+                let ctx = SizingContext {
+                    selected: Some(market.clone()),
+                    available_quote: self.available(market.quote()),
+                    available_base: self.available(market.base()),
+                    best_ask: q.best_ask.or(q.last),
+                    best_bid: q.best_bid.or(q.last),
+                    rules: self.rules_for(&market),
+                };
+                input::resolve(&inp, &ctx).map_err(|e| match e {
+                    input::InputError::Denied(d) => d,
+                    other => Denied::Mode(other.to_string()),
+                })?
+            }
+        };
+        let rules = self.rules_for(&req.market);
+        let q = self.sh.config.prices.get(&req.market);
+        let reference = match (req.ord_type, req.side) {
+            (OrderType::Market | OrderType::Best, Side::Ask) => q.best_bid.or(q.last),
+            _ => q.last,
+        };
+        let valid = validate(&req, &rules, reference)?;
+        let open = self.orders.values().filter(|o| !o.state.is_terminal()).count();
+        self.risk()
+            .check(&valid, &RiskContext { open_orders: open, last_price: q.last, now: Instant::now() })?;
+        let id = identifier.unwrap_or_else(new_identifier);
+        let mut t = TrackedOrder::new(id.clone(), req);
+        if let Origin::Rule(r) = &origin {
+            t.rule_id = Some(r.clone());
+        }
+        // Journal first: committed (synchronous=FULL) before the send starts.
+        self.journal().record_intent(&t, origin.label()).map_err(|e| Denied::Journal(e.to_string()))?;
+        t.transition(LocalState::Submitted);
+        self.orders.insert(id.clone(), t.clone());
+        self.sending.insert(id.clone());
+        self.emit(OrderEvent::OrderUpdated(t));
+        let venue = self.sh.venue.clone();
+        let pid = id.clone();
+        self.inflight.push(Box::pin(async move {
+            let res = venue.place(pid.clone(), valid).await;
+            Io::Placed { id: pid, res }
+        }));
+        Ok(id)
+    }
+
+    fn cancel_key(&mut self, key: &str) {
+        let id = if self.orders.contains_key(key) {
+            Some(key.to_string())
+        } else {
+            self.by_uuid.get(key).cloned()
+        };
+        match id {
+            Some(id) => self.cancel_one(&id),
+            None => self.info(format!("no open order {key}")),
+        }
+    }
+
+    fn cancel_all(&mut self, market: Option<&MarketId>) {
+        let mut ids: Vec<String> = self
+            .orders
+            .values()
+            .filter(|o| !o.state.is_terminal() && market.is_none_or(|m| &o.request.market == m))
+            .map(|o| o.identifier.clone())
+            .collect();
+        ids.sort();
+        if ids.is_empty() {
+            self.info("no open orders to cancel".into());
+        }
+        for id in ids {
+            self.cancel_one(&id);
+        }
+    }
+
+    fn cancel_one(&mut self, id: &str) {
+        let Some(o) = self.orders.get_mut(id) else { return };
+        if o.state.is_terminal() {
+            let msg = format!("order {id} is already {}", o.state.as_str());
+            self.info(msg);
+            return;
+        }
+        o.transition(LocalState::PendingCancel);
+        self.journal_note(id, "cancel_requested", "");
+        self.save(id);
+        if self.sending.contains(id) {
+            // The create has not answered: cancel once its uuid is known.
+            self.cancel_after_ack.insert(id.to_string());
+            return;
+        }
+        self.cancel_tries.remove(id);
+        self.send_cancel(id);
+    }
+
+    // ------------------------------------------------------------------ venue results
+
+    fn on_io(&mut self, io: Io) {
+        match io {
+            Io::Placed { id, res } => self.on_placed(&id, res),
+            Io::Canceled { id, res } => self.on_canceled(&id, res),
+            Io::Queried { id, why, res } => self.on_queried(&id, why, res),
+            Io::Listed(res) => self.on_listed(res),
+            Io::Balances(res) => {
+                self.balances_inflight = false;
+                match res {
+                    Ok(b) => {
+                        self.seed_positions(&b);
+                        self.balances = b.clone();
+                        self.emit(OrderEvent::Balances(b));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "balances not refreshed"),
+                }
+                if std::mem::take(&mut self.balances_dirty) {
+                    self.refresh_balances();
+                }
+            }
+        }
+    }
+
+    fn on_placed(&mut self, id: &str, res: Result<Order, VenueError>) {
+        self.sending.remove(id);
+        match res {
+            Ok(o) => {
+                self.journal_note(id, "ack", &o.uuid);
+                self.on_venue_order(o, "ack");
+                if self.cancel_after_ack.remove(id) {
+                    self.cancel_tries.remove(id);
+                    self.send_cancel(id);
+                }
+            }
+            Err(VenueError::Final { code, .. }) if code == DUPLICATE_IDENTIFIER => {
+                // The identifier is taken, so the order exists: find it (case 4).
+                self.journal_note(id, "duplicate_identifier", "");
+                self.query(id, Why::Duplicate, Duration::ZERO);
+            }
+            Err(VenueError::Final { code, message, halt }) => {
+                let reason = format!("{code}: {message}");
+                if let Some(o) = self.orders.get_mut(id) {
+                    o.reason = Some(reason.clone());
+                    o.transition(LocalState::Rejected);
+                }
+                self.cancel_after_ack.remove(id);
+                self.journal_note(id, "rejected", &reason);
+                self.save(id);
+                self.emit(OrderEvent::Rejected { identifier: Some(id.to_string()), reason: reason.clone() });
+                if halt {
+                    self.risk().set_state(TradingState::Halted, reason);
+                    self.state_event();
+                }
+            }
+            Err(VenueError::NotSent(detail)) => {
+                // Provably not sent; still verified by one lookup before closing (case 2).
+                if let Some(o) = self.orders.get_mut(id) {
+                    o.reason = Some(format!("not sent ({detail}); verifying"));
+                }
+                self.not_sent.insert(id.to_string());
+                self.journal_note(id, "not_sent", &detail);
+                self.save(id);
+                self.query(id, Why::NotSent, Duration::ZERO);
+            }
+            Err(VenueError::Ambiguous(detail)) => {
+                // UNKNOWN: stays SUBMITTED, looked up by identifier, never re-sent.
+                if let Some(o) = self.orders.get_mut(id) {
+                    o.reason = Some(format!("awaiting confirmation: {detail}"));
+                }
+                tracing::warn!(identifier = id, detail = %detail, "order outcome unknown; reconciling by identifier");
+                self.journal_note(id, "unknown", &detail);
+                self.save(id);
+                self.reconciling_unknown(id);
+            }
+        }
+    }
+
+    fn reconciling_unknown(&mut self, id: &str) {
+        let d = self.sh.config.probe_interval;
+        self.query(id, Why::Unknown, d);
+    }
+
+    fn on_canceled(&mut self, id: &str, res: Result<Order, VenueError>) {
+        match res {
+            Ok(o) => {
+                self.journal_note(id, "cancel_ack", "");
+                self.on_venue_order(o, "cancel");
+                let open = self.orders.get(id).is_some_and(|o| !o.state.is_terminal());
+                if open {
+                    let d = self.sh.config.probe_interval;
+                    self.query(id, Why::CancelCheck, d);
+                }
+            }
+            Err(VenueError::Final { code, message, .. }) => {
+                // Already filled or cancelled, or unknown: take the venue's word (case 11).
+                self.journal_note(id, "cancel_refused", &code);
+                tracing::info!(identifier = id, code = %code, message = %message, "cancel refused; querying the order");
+                self.query(id, Why::CancelCheck, Duration::ZERO);
+            }
+            Err(e) => {
+                // Unresolved, not guessed (case 10): look again and maybe repeat the cancel.
+                tracing::warn!(identifier = id, error = %e, "cancel outcome unknown");
+                self.journal_note(id, "cancel_unknown", &e.to_string());
+                let d = self.sh.config.retry_interval;
+                self.query(id, Why::CancelCheck, d);
+            }
+        }
+    }
+
+    fn on_queried(&mut self, id: &str, why: Why, res: Result<Option<Order>, VenueError>) {
+        match res {
+            Ok(Some(o)) => {
+                self.not_sent.remove(id);
+                self.on_venue_order(o, "query");
+                if why == Why::CancelCheck {
+                    let pending = self.orders.get(id).is_some_and(|o| o.state == LocalState::PendingCancel);
+                    let tries = self.cancel_tries.get(id).copied().unwrap_or(0);
+                    if pending && tries < self.sh.config.cancel_attempts {
+                        self.send_cancel(id);
+                    } else if pending {
+                        self.info(format!("cancel of {id} unconfirmed after {tries} attempts; still open"));
+                    }
+                }
+                self.done_reconciling(id);
+            }
+            Ok(None) => self.on_not_found(id, why),
+            Err(e) => {
+                if let VenueError::Final { halt: true, message, .. } = &e {
+                    self.risk().set_state(TradingState::Halted, message.clone());
+                    self.state_event();
+                }
+                tracing::warn!(identifier = id, error = %e, "order lookup failed; retrying");
+                let d = self.sh.config.retry_interval;
+                self.query(id, why, d);
+            }
+        }
+    }
+
+    fn on_not_found(&mut self, id: &str, why: Why) {
+        let Some(o) = self.orders.get(id) else {
+            self.done_reconciling(id);
+            return;
+        };
+        if o.uuid.is_some() || o.state.is_terminal() {
+            // Acknowledged before, or already final: nothing to close.
+            if why == Why::CancelCheck {
+                self.info(format!("order {id} not found at the exchange while cancelling"));
+            }
+            self.done_reconciling(id);
+            return;
+        }
+        let probes = match self.journal().bump_probe(id) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(identifier = id, error = %e, "probe count not written");
+                u32::MAX
+            }
+        };
+        let limit = if self.not_sent.contains(id) { 1 } else { self.sh.config.probe_attempts.max(1) };
+        if probes >= limit {
+            let reason = format!("not found at the exchange after {probes} lookup(s): never booked");
+            if let Some(o) = self.orders.get_mut(id) {
+                o.reason = Some(reason.clone());
+                o.transition(LocalState::Rejected);
+            }
+            self.not_sent.remove(id);
+            self.cancel_after_ack.remove(id);
+            self.journal_note(id, "closed_not_found", &reason);
+            self.save(id);
+            self.emit(OrderEvent::Rejected { identifier: Some(id.to_string()), reason });
+            self.done_reconciling(id);
+        } else {
+            let d = self.sh.config.probe_interval;
+            self.query(id, why, d);
+        }
+    }
+
+    fn on_listed(&mut self, res: Result<Vec<Order>, VenueError>) {
+        match res {
+            Ok(list) => {
+                self.listing_pending = false;
+                for o in list {
+                    let known = o.identifier.as_ref().is_some_and(|i| self.orders.contains_key(i))
+                        || self.by_uuid.contains_key(&o.uuid);
+                    if !known {
+                        self.on_venue_order(o, "listing");
+                    }
+                }
+                self.check_reconciled();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "open-order listing failed; retrying");
+                let d = self.sh.config.retry_interval;
+                self.list_open(d);
+            }
+        }
+    }
+
+    /// Finds (or adopts) the tracked order for a venue order.
+    fn identify(&mut self, o: &Order) -> Option<String> {
+        if let Some(i) = &o.identifier
+            && self.orders.contains_key(i)
+        {
+            return Some(i.clone());
+        }
+        if let Some(i) = self.by_uuid.get(&o.uuid) {
+            return Some(i.clone());
+        }
+        // Not in memory: maybe in the journal (terminal and pruned).
+        let from_journal = {
+            let j = self.journal();
+            let id = match &o.identifier {
+                Some(i) => Some(i.clone()),
+                None => j.identifier_for_uuid(&o.uuid).ok().flatten(),
+            };
+            id.and_then(|i| j.order(&i).ok().flatten())
+        };
+        if let Some(t) = from_journal {
+            let id = t.identifier.clone();
+            self.orders.insert(id.clone(), t);
+            return Some(id);
+        }
+        if o.state.is_terminal() {
+            return None;
+        }
+        // A venue order hoga did not place (another client, or a lost journal): adopt it.
+        let id = o.identifier.clone().unwrap_or_else(|| format!("uuid:{}", o.uuid));
+        let req = OrderRequest {
+            market: o.market.clone(),
+            side: o.side,
+            ord_type: o.ord_type,
+            price: o.price,
+            volume: o.volume,
+            time_in_force: o.time_in_force,
+        };
+        let mut t = TrackedOrder::new(id.clone(), req);
+        t.transition(LocalState::Submitted);
+        if let Err(e) = self.journal().record_intent(&t, "adopted") {
+            tracing::warn!(identifier = %id, error = %e, "adopted order not journaled");
+        }
+        self.adopted += 1;
+        self.info(format!("adopted open order {id} from the exchange"));
+        self.orders.insert(id.clone(), t);
+        Some(id)
+    }
+
+    fn on_venue_order(&mut self, o: Order, source: &str) {
+        let Some(id) = self.identify(&o) else {
+            tracing::debug!(uuid = %o.uuid, source, "venue update for an unknown final order ignored");
+            return;
+        };
+        self.by_uuid.insert(o.uuid.clone(), id.clone());
+        let (released, was_terminal) = match self.orders.get_mut(&id) {
+            Some(t) => {
+                let was = t.state.is_terminal();
+                (t.apply_venue(&o), was)
+            }
+            None => return,
+        };
+        for (f, out) in released {
+            self.after_fill(&id, f, out);
+        }
+        // Fills that arrived before we knew this uuid (case 13).
+        let orphans: Vec<Fill> = {
+            let (mine, rest): (Vec<Fill>, Vec<Fill>) =
+                std::mem::take(&mut self.orphan_fills).into_iter().partition(|f| f.order_uuid == o.uuid);
+            self.orphan_fills = rest;
+            mine
+        };
+        for f in orphans {
+            self.apply_fill_to(&id, f);
+        }
+        self.save(&id);
+        let now_terminal = self.orders.get(&id).is_some_and(|t| t.state.is_terminal());
+        if now_terminal && !was_terminal {
+            self.cancel_after_ack.remove(&id);
+            self.refresh_balances();
+            self.prune();
+        }
+    }
+
+    fn on_stream_fill(&mut self, f: Fill) {
+        match self.by_uuid.get(&f.order_uuid).cloned() {
+            Some(id) => {
+                self.apply_fill_to(&id, f);
+                self.save(&id);
+            }
+            None => {
+                if self.orphan_fills.len() >= MAX_ORPHAN_FILLS {
+                    tracing::warn!(trade = %f.trade_uuid, "orphan fill buffer full; dropping the oldest");
+                    self.orphan_fills.remove(0);
+                }
+                self.orphan_fills.push(f);
+            }
+        }
+    }
+
+    fn apply_fill_to(&mut self, id: &str, f: Fill) {
+        let Some(t) = self.orders.get_mut(id) else { return };
+        let out = t.apply_fill(&f);
+        self.after_fill(id, f, out);
+    }
+
+    fn after_fill(&mut self, id: &str, f: Fill, out: FillOutcome) {
+        match out {
+            FillOutcome::Applied => {
+                let fresh = match self.journal().record_fill(Some(id), &f) {
+                    Ok(fresh) => fresh,
+                    Err(e) => {
+                        tracing::error!(trade = %f.trade_uuid, error = %e, "fill not journaled");
+                        true
+                    }
+                };
+                if !fresh {
+                    return;
+                }
+                let rate = self.rules_for(&f.market).fee_rate(f.side);
+                let pos =
+                    self.positions.entry(f.market.clone()).or_insert_with(|| Position::new(f.market.clone()));
+                let realized = pos.apply_fill(&f, rate);
+                let pos = pos.clone();
+                self.risk().record_realized(realized, chrono::Utc::now().date_naive());
+                self.emit(OrderEvent::Filled { identifier: id.to_string(), fill: f, realized });
+                self.emit(OrderEvent::Position(pos));
+                self.refresh_balances();
+            }
+            FillOutcome::Duplicate | FillOutcome::Buffered => {}
+            FillOutcome::Overfill { volume, remaining } => {
+                let msg = format!(
+                    "fill {} of {volume} exceeds the remaining {remaining} of order {id}; not applied",
+                    f.trade_uuid
+                );
+                tracing::error!("{msg}");
+                self.journal_note(id, "overfill", &msg);
+                self.emit(OrderEvent::Info(msg));
+            }
+        }
+    }
+
+    fn seed_positions(&mut self, balances: &[Balance]) {
+        for b in balances {
+            if b.currency == b.unit_currency || b.currency == "KRW" {
+                continue;
+            }
+            let market = MarketId::new(&format!("{}-{}", b.unit_currency, b.currency));
+            self.positions
+                .entry(market.clone())
+                .or_insert_with(|| Position::from_balance(market, b.total(), b.avg_buy_price));
+        }
+    }
+
+    fn prune(&mut self) {
+        let terminal: Vec<String> =
+            self.orders.values().filter(|o| o.state.is_terminal()).map(|o| o.identifier.clone()).collect();
+        if terminal.len() <= KEEP_TERMINAL {
+            return;
+        }
+        let mut terminal = terminal;
+        // UUIDv7 identifiers sort by time: drop the oldest.
+        terminal.sort();
+        for id in terminal.iter().take(terminal.len() - KEEP_TERMINAL) {
+            if let Some(o) = self.orders.remove(id)
+                && let Some(u) = o.uuid
+            {
+                self.by_uuid.remove(&u);
+            }
+            self.cancel_tries.remove(id);
+        }
+    }
+}
