@@ -10,6 +10,7 @@
 
 pub mod input;
 pub mod journal;
+pub mod monitor;
 pub mod orders;
 pub mod position;
 pub mod risk;
