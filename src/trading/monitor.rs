@@ -863,7 +863,7 @@ impl Core {
                 let trigger = r.trigger_price(self.pos(&r.market).avg_cost);
                 let last = q.map(|q| q.price);
                 let distance = match (trigger, last) {
-                    (Some(t), Some(l)) if l > Decimal::ZERO => Some(((l - t) / l).round_dp(6)),
+                    (Some(t), Some(l)) if l > Decimal::ZERO => Some((l - t) / l),
                     _ => None,
                 };
                 RuleRow {
