@@ -311,6 +311,9 @@ pub struct MonitorConfig {
     pub action_capacity: usize,
     /// Markets whose latest tick can wait at once (conflating slot keys).
     pub max_markets: usize,
+    /// Price-only changes refresh the Monitor pane's view at most this often (building
+    /// it per tick under a flood would cost more than evaluating the rules).
+    pub view_every: Duration,
 }
 
 impl Default for MonitorConfig {
@@ -322,6 +325,7 @@ impl Default for MonitorConfig {
             control_capacity: 256,
             action_capacity: 64,
             max_markets: 1024,
+            view_every: Duration::from_millis(50),
         }
     }
 }
@@ -534,6 +538,17 @@ struct Effects {
     delete_rules: Vec<String>,
     save_alerts: Vec<Alert>,
     audit: Vec<(Option<String>, &'static str, String)>,
+}
+
+impl Effects {
+    fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+            && self.notes.is_empty()
+            && self.save_rules.is_empty()
+            && self.delete_rules.is_empty()
+            && self.save_alerts.is_empty()
+            && self.audit.is_empty()
+    }
 }
 
 impl Core {
@@ -1103,8 +1118,14 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
     let mut stale_timer = tokio::time::interval(shared.config.stale_check_every);
     stale_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     publish_view(&shared, runs);
+    let view_every = shared.config.view_every;
+    let mut last_publish = Instant::now();
+    let mut view_dirty = false;
     let result = loop {
         let mut fx = Effects::default();
+        // Ticks that change nothing but prices refresh the view at most every
+        // `view_every`; anything else publishes at once.
+        let mut tick_only = false;
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break Ok(()),
@@ -1125,6 +1146,7 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
                 trading = st.state;
             }
             _ = shared.wake.notified() => {
+                tick_only = true;
                 let batch: Vec<(MarketId, TickIn)> = lock(&shared.slot).latest.drain().collect();
                 let now = Instant::now();
                 let mut core = lock(&shared.core);
@@ -1150,11 +1172,19 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
                     core.notices(&m, vec![n], &mut fx);
                 }
             }
+            _ = tokio::time::sleep_until((last_publish + view_every).into()), if view_dirty => {}
         }
+        let quiet = tick_only && fx.is_empty();
         if let Err(e) = apply(&shared, fx, &cancel).await {
             break Err(e);
         }
-        publish_view(&shared, runs);
+        if quiet && last_publish.elapsed() < view_every {
+            view_dirty = true;
+        } else {
+            publish_view(&shared, runs);
+            last_publish = Instant::now();
+            view_dirty = false;
+        }
     };
     if result.is_ok() {
         switch.armed = false;
