@@ -26,10 +26,12 @@
 //! client code.
 
 pub mod bus;
+pub mod cli;
 pub mod config;
 pub mod exchange;
 pub mod feed;
 pub mod kernel;
+pub mod logging;
 pub mod notify;
 pub mod sim;
 pub mod store;

@@ -1,6 +1,10 @@
-//! The `hoga` binary: parse the command line, build the one tokio runtime, hand over.
+//! The `hoga` binary: parse the command line, build the one tokio runtime, hand over to
+//! [`hoga::cli::run`].
+
+use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    let cli = hoga::cli::Cli::parse();
     // The one runtime of the process. Nothing else may build a runtime or block_on.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -16,17 +20,6 @@ fn main() -> std::process::ExitCode {
     };
     runtime.block_on(async {
         hoga::kernel::runtime_guard::record_main_runtime();
-        let tasks = hoga::kernel::TaskManager::new();
-        eprintln!("hoga: kernel running; press Ctrl-C to stop");
-        let reason = hoga::kernel::shutdown::wait_for_trigger(&tasks).await;
-        let report = hoga::kernel::shutdown::shutdown(
-            &tasks,
-            hoga::kernel::ShutdownHooks::default(),
-            hoga::kernel::Deadlines::default(),
-            reason,
-        )
-        .await;
-        eprintln!("hoga: stopped ({})", report.reason);
-    });
-    std::process::ExitCode::SUCCESS
+        hoga::cli::run(cli).await
+    })
 }

@@ -1,0 +1,199 @@
+//! The command line: global flags and subcommands (clap derive), and [`run`], which main
+//! calls inside the one runtime.
+//!
+//! Secrets are never command-line arguments (they would show in `ps` and shell history):
+//! API keys come from the environment or a 0600 credentials file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::bus::{Bus, BusConfig, SystemEvent};
+use crate::config::{self, LoadOptions, LogLevel, Mode, Settings};
+use crate::kernel::{self, Deadlines, ShutdownHooks, TaskManager};
+use crate::logging::{self, LogOptions};
+
+/// hoga — a keyboard trading console for the Upbit exchange.
+#[derive(Debug, Parser)]
+#[command(name = "hoga", version, about)]
+pub struct Cli {
+    /// Config file to use instead of ~/.config/hoga/config.toml.
+    #[arg(long, global = true, value_name = "FILE", env = "HOGA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Colour theme (overrides [ui] theme).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Log level of the log file (overrides [general] log_level).
+    #[arg(long, global = true, value_name = "LEVEL", value_enum)]
+    pub log_level: Option<LogLevel>,
+    /// Demo mode with the built-in demo preset (simulated exchange, paper money).
+    #[arg(long, global = true, conflicts_with = "mode")]
+    pub demo: bool,
+    /// Seed of the demo market generator (overrides [demo] seed).
+    #[arg(long, global = true, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Where data and orders come from (overrides [general] mode).
+    #[arg(long, global = true, value_name = "MODE", value_enum)]
+    pub mode: Option<Mode>,
+    /// What to do; without one, hoga starts the console.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands. New ones (sim, stream, journal) are added as variants here and a match
+/// arm in [`run`].
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show, print or check configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `hoga config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print where the config file and the logs are.
+    Path,
+    /// Print the built-in default configuration (every key, commented).
+    Default,
+    /// Check a config file (default: the user's config file); exit 1 naming the first
+    /// problem.
+    Check {
+        /// The file to check.
+        file: Option<PathBuf>,
+    },
+}
+
+impl Cli {
+    /// The load options these flags ask for, reading the process environment.
+    pub fn load_options(&self) -> LoadOptions {
+        let mut overrides = toml::Table::new();
+        if let Some(theme) = &self.theme {
+            config::set_path(&mut overrides, "ui.theme", toml::Value::String(theme.clone()));
+        }
+        if let Some(level) = self.log_level {
+            config::set_path(&mut overrides, "general.log_level", toml::Value::String(level.as_str().into()));
+        }
+        if let Some(mode) = self.mode {
+            config::set_path(&mut overrides, "general.mode", toml::Value::String(mode.as_str().into()));
+        }
+        if let Some(seed) = self.seed {
+            // TOML integers are i64; a larger seed is folded rather than refused.
+            config::set_path(
+                &mut overrides,
+                "demo.seed",
+                toml::Value::Integer((seed & i64::MAX as u64) as i64),
+            );
+        }
+        LoadOptions {
+            config_file: self.config.clone(),
+            skip_user_file: false,
+            env: std::env::vars().collect(),
+            demo_preset: self.demo,
+            overrides,
+        }
+    }
+}
+
+/// Runs what the command line asks for; returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match &cli.command {
+        Some(Command::Config(cmd)) => run_config(cmd),
+        None => match run_kernel(&cli).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hoga: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run_config(cmd: &ConfigCommand) -> ExitCode {
+    match cmd {
+        ConfigCommand::Path => {
+            let show = |p: Option<PathBuf>| {
+                p.map_or_else(|| "(no home directory)".into(), |p| config::display_path(&p))
+            };
+            let file = config::user_config_file();
+            let exists = file.as_ref().is_some_and(|p| p.exists());
+            println!("config: {}{}", show(file), if exists { "" } else { " (not present; defaults apply)" });
+            println!("logs:   {}", show(config::default_log_dir()));
+            ExitCode::SUCCESS
+        }
+        ConfigCommand::Default => {
+            print!("{}", config::DEFAULT_TOML);
+            ExitCode::SUCCESS
+        }
+        ConfigCommand::Check { file } => {
+            let Some(path) = file.clone().or_else(config::user_config_file) else {
+                eprintln!("hoga: no config file given and no home directory to find one");
+                return ExitCode::FAILURE;
+            };
+            match config::check_file(&path) {
+                Ok(_) => {
+                    println!("{}: ok", config::display_path(&path));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Loads the settings for the console or the kernel.
+pub fn load_settings(cli: &Cli) -> Result<Settings, config::ConfigError> {
+    Ok(config::load(&cli.load_options())?.settings)
+}
+
+/// Until the console exists: start logging and the bus dispatcher, run until a signal,
+/// then shut down in order.
+async fn run_kernel(cli: &Cli) -> anyhow::Result<()> {
+    let settings = load_settings(cli)?;
+    let mut log = logging::init(&LogOptions::new(settings.log_dir(), settings.general.log_level.filter()))?;
+    // The console will own the terminal; until it exists, say where the log goes.
+    eprintln!("hoga: logging to {}", config::display_path(&log.file));
+    tracing::info!(mode = settings.general.mode.as_str(), "hoga starting");
+
+    let tasks = TaskManager::new();
+    let bus: Bus<SystemEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let to_bus = bus.clone();
+    log.forward_to(move |rec| {
+        // Drop-oldest lane: never blocks; a refusal here only happens after shutdown.
+        let _ = to_bus.try_publish("log", SystemEvent::Log(rec.clone()));
+    });
+    let to_bus = bus.clone();
+    tasks.set_event_sink(move |event| {
+        if let Err(e) = to_bus.try_publish("kernel", SystemEvent::Task(event)) {
+            tracing::warn!(error = %e, "task event not published");
+        }
+    });
+    bus.subscribe(
+        "critical-failure-log",
+        |env| matches!(env.payload, SystemEvent::CriticalFailure(_)),
+        |env| async move {
+            if let SystemEvent::CriticalFailure(f) = &env.payload {
+                tracing::error!(handler = %f.handler, failed_seq = f.failed.seq, error = %f.error, "critical failure");
+            }
+            Ok(())
+        },
+    );
+    bus.spawn_dispatcher(&tasks);
+    eprintln!("hoga: kernel running ({} mode); press Ctrl-C to stop", settings.general.mode.as_str());
+
+    let reason = kernel::shutdown::wait_for_trigger(&tasks).await;
+    let mut hooks = ShutdownHooks::default();
+    let guard = Arc::new(std::sync::Mutex::new(log.take_guard()));
+    hooks.on_flush(move || {
+        // Dropping the guard flushes the non-blocking writer.
+        drop(guard.lock().map(|mut g| g.take()));
+    });
+    let report = kernel::shutdown::shutdown(&tasks, hooks, Deadlines::default(), reason).await;
+    eprintln!("hoga: stopped ({})", report.reason);
+    Ok(())
+}

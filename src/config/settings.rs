@@ -1,0 +1,381 @@
+//! The settings types: one struct per section of `config/default.toml`.
+//!
+//! Every struct denies unknown keys and takes its missing keys from `Default`, which
+//! matches the embedded `config/default.toml` (a test keeps the two equal). Range checks
+//! live in [`Settings::validate`]; the user-facing text of each rule is in
+//! [`expectation`], shared by type errors and range errors so both read the same.
+
+use std::path::PathBuf;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde::Deserialize;
+use tracing::level_filters::LevelFilter;
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// `[general]`
+    pub general: GeneralSettings,
+    /// `[ui]`
+    pub ui: UiSettings,
+    /// `[demo]`
+    pub demo: DemoSettings,
+    /// `[feed]`
+    pub feed: FeedSettings,
+    /// `[trading]`
+    pub trading: TradingSettings,
+    /// `[alerts]`
+    pub alerts: AlertSettings,
+    /// `[bus]`
+    pub bus: BusSettings,
+}
+
+/// Where data and orders come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Built-in simulator, paper money.
+    #[default]
+    Demo,
+    /// Real market data, local paper engine.
+    Paper,
+    /// Real orders.
+    Live,
+}
+
+impl Mode {
+    /// Lower-case name, as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Demo => "demo",
+            Mode::Paper => "paper",
+            Mode::Live => "live",
+        }
+    }
+}
+
+/// Log verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Everything.
+    Trace,
+    /// Diagnostics.
+    Debug,
+    /// Normal operation.
+    #[default]
+    Info,
+    /// Problems that were handled.
+    Warn,
+    /// Problems that were not.
+    Error,
+}
+
+impl LogLevel {
+    /// Lower-case name, as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+
+    /// As a tracing filter.
+    pub fn filter(self) -> LevelFilter {
+        match self {
+            LogLevel::Trace => LevelFilter::TRACE,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Error => LevelFilter::ERROR,
+        }
+    }
+}
+
+/// `[general]`
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeneralSettings {
+    /// demo / paper / live.
+    pub mode: Mode,
+    /// Log level of the file.
+    pub log_level: LogLevel,
+    /// Log directory; `None` means the XDG state directory.
+    pub log_dir: Option<PathBuf>,
+}
+
+/// Names shown next to market codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MarketNames {
+    /// 한글 이름.
+    #[default]
+    Korean,
+    /// English names.
+    English,
+}
+
+/// `[ui]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSettings {
+    /// Theme name.
+    pub theme: String,
+    /// Frame rate cap.
+    pub fps: u32,
+    /// Korean or English market names.
+    pub market_names: MarketNames,
+    /// Order book levels per side (15 or 30).
+    pub orderbook_levels: u32,
+    /// Starting layout name.
+    pub layout: String,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        UiSettings {
+            theme: "dark".into(),
+            fps: 30,
+            market_names: MarketNames::Korean,
+            orderbook_levels: 15,
+            layout: "default".into(),
+        }
+    }
+}
+
+/// `[demo]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoSettings {
+    /// Generator seed.
+    pub seed: u64,
+    /// Number of simulated markets.
+    pub markets: u32,
+    /// Messages per second.
+    pub rate: u32,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        DemoSettings { seed: 42, markets: 20, rate: 200 }
+    }
+}
+
+/// `[feed]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedSettings {
+    /// Seconds without data before reconnecting.
+    pub idle_timeout_secs: u64,
+    /// Subscription-change debounce.
+    pub debounce_ms: u64,
+    /// Seconds a released subscription is kept.
+    pub grace_period_secs: u64,
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        FeedSettings { idle_timeout_secs: 30, debounce_ms: 50, grace_period_secs: 10 }
+    }
+}
+
+/// `[trading]` — money is `Decimal` (TOML numbers or strings both work).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TradingSettings {
+    /// Fee fraction per fill.
+    pub fee_rate: Decimal,
+    /// Largest order total, KRW.
+    pub max_notional_per_order: Decimal,
+    /// Orders per minute.
+    pub max_orders_per_minute: u32,
+    /// Open orders at once.
+    pub max_open_orders: u32,
+    /// Fat-finger band, percent.
+    pub price_band_pct: Decimal,
+    /// Daily realized loss limit, KRW.
+    pub daily_loss_limit: Decimal,
+    /// Cancel open orders when exiting.
+    pub cancel_open_orders_on_exit: bool,
+}
+
+impl Default for TradingSettings {
+    fn default() -> Self {
+        TradingSettings {
+            fee_rate: dec!(0.0005),
+            max_notional_per_order: dec!(1000000),
+            max_orders_per_minute: 30,
+            max_open_orders: 20,
+            price_band_pct: dec!(5),
+            daily_loss_limit: dec!(100000),
+            cancel_open_orders_on_exit: false,
+        }
+    }
+}
+
+/// How loudly one kind of alert is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertMode {
+    /// Status bar, bell, window title and webhook.
+    #[default]
+    On,
+    /// Status bar only.
+    Silent,
+    /// Nothing.
+    Off,
+}
+
+/// `[alerts]`. `Debug` redacts the webhook URL (it carries a token).
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// Webhook URL, if any.
+    pub webhook_url: Option<String>,
+    /// Price alerts.
+    pub price: AlertMode,
+    /// Fills.
+    pub fill: AlertMode,
+    /// Monitor rule fired.
+    pub stop_fired: AlertMode,
+    /// Feed degraded.
+    pub feed_degraded: AlertMode,
+    /// Order rejected or denied.
+    pub order_rejected: AlertMode,
+    /// Critical failure on the bus.
+    pub critical_failure: AlertMode,
+}
+
+impl std::fmt::Debug for AlertSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertSettings")
+            .field("webhook_url", &self.webhook_url.as_ref().map(|_| "<redacted>"))
+            .field("price", &self.price)
+            .field("fill", &self.fill)
+            .field("stop_fired", &self.stop_fired)
+            .field("feed_degraded", &self.feed_degraded)
+            .field("order_rejected", &self.order_rejected)
+            .field("critical_failure", &self.critical_failure)
+            .finish()
+    }
+}
+
+/// `[bus]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusSettings {
+    /// Backoff unit, ms.
+    pub retry_backoff_ms: u64,
+    /// Attempts before a critical failure.
+    pub max_attempts: u32,
+    /// Trace ring size.
+    pub trace_capacity: usize,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        BusSettings { retry_backoff_ms: 2000, max_attempts: 3, trace_capacity: 256 }
+    }
+}
+
+/// What a key accepts, in words, for error messages (`expected …`).
+pub fn expectation(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "general.mode" => r#"one of "demo", "paper", "live""#,
+        "general.log_level" => r#"one of "trace", "debug", "info", "warn", "error""#,
+        "general.log_dir" => "a directory path (string)",
+        "ui.theme" => "a theme name (non-empty string)",
+        "ui.fps" => "an integer 1..=120",
+        "ui.market_names" => r#""korean" or "english""#,
+        "ui.orderbook_levels" => "15 or 30",
+        "ui.layout" => "a layout name (non-empty string)",
+        "demo.seed" => "a non-negative integer",
+        "demo.markets" => "an integer 1..=200",
+        "demo.rate" => "an integer 1..=1000000 (messages per second)",
+        "feed.idle_timeout_secs" => "an integer 5..=110 (seconds; Upbit cuts idle sockets at 120)",
+        "feed.debounce_ms" => "an integer 0..=5000",
+        "feed.grace_period_secs" => "an integer 0..=3600",
+        "trading.fee_rate" => "a decimal 0..=0.01 (0.0005 = 0.05 %)",
+        "trading.max_notional_per_order" => "a positive decimal amount of KRW",
+        "trading.max_orders_per_minute" => "an integer 1..=600",
+        "trading.max_open_orders" => "an integer 1..=1000",
+        "trading.price_band_pct" => "a decimal percentage, more than 0 and at most 100",
+        "trading.daily_loss_limit" => "a positive decimal amount of KRW",
+        "trading.cancel_open_orders_on_exit" => "true or false",
+        "alerts.webhook_url" => "an http:// or https:// URL",
+        "alerts.price"
+        | "alerts.fill"
+        | "alerts.stop_fired"
+        | "alerts.feed_degraded"
+        | "alerts.order_rejected"
+        | "alerts.critical_failure" => r#"one of "on", "silent", "off""#,
+        "bus.retry_backoff_ms" => "an integer 1..=60000",
+        "bus.max_attempts" => "an integer 1..=10",
+        "bus.trace_capacity" => "an integer 1..=100000",
+        _ => return None,
+    })
+}
+
+/// A rule a value broke: the key's path and the value as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleViolation {
+    /// Dotted key path, e.g. `ui.fps`.
+    pub path: &'static str,
+    /// The offending value, rendered as TOML.
+    pub value: String,
+}
+
+impl Settings {
+    /// Checks ranges and enumerated values beyond what the types say.
+    pub fn validate(&self) -> Result<(), RuleViolation> {
+        fn check(ok: bool, path: &'static str, value: impl std::fmt::Display) -> Result<(), RuleViolation> {
+            if ok { Ok(()) } else { Err(RuleViolation { path, value: value.to_string() }) }
+        }
+        let quoted = |s: &str| format!("{s:?}");
+        let (u, d, f, t, b) = (&self.ui, &self.demo, &self.feed, &self.trading, &self.bus);
+        check(!u.theme.trim().is_empty(), "ui.theme", quoted(&u.theme))?;
+        check((1..=120).contains(&u.fps), "ui.fps", u.fps)?;
+        check(matches!(u.orderbook_levels, 15 | 30), "ui.orderbook_levels", u.orderbook_levels)?;
+        check(!u.layout.trim().is_empty(), "ui.layout", quoted(&u.layout))?;
+        check((1..=200).contains(&d.markets), "demo.markets", d.markets)?;
+        check((1..=1_000_000).contains(&d.rate), "demo.rate", d.rate)?;
+        check((5..=110).contains(&f.idle_timeout_secs), "feed.idle_timeout_secs", f.idle_timeout_secs)?;
+        check(f.debounce_ms <= 5000, "feed.debounce_ms", f.debounce_ms)?;
+        check(f.grace_period_secs <= 3600, "feed.grace_period_secs", f.grace_period_secs)?;
+        check(t.fee_rate >= Decimal::ZERO && t.fee_rate <= dec!(0.01), "trading.fee_rate", t.fee_rate)?;
+        check(
+            t.max_notional_per_order > Decimal::ZERO,
+            "trading.max_notional_per_order",
+            t.max_notional_per_order,
+        )?;
+        check(
+            (1..=600).contains(&t.max_orders_per_minute),
+            "trading.max_orders_per_minute",
+            t.max_orders_per_minute,
+        )?;
+        check((1..=1000).contains(&t.max_open_orders), "trading.max_open_orders", t.max_open_orders)?;
+        check(
+            t.price_band_pct > Decimal::ZERO && t.price_band_pct <= dec!(100),
+            "trading.price_band_pct",
+            t.price_band_pct,
+        )?;
+        check(t.daily_loss_limit > Decimal::ZERO, "trading.daily_loss_limit", t.daily_loss_limit)?;
+        if let Some(url) = &self.alerts.webhook_url {
+            // The URL is a secret: the error names the key, not the value.
+            check(
+                url.starts_with("https://") || url.starts_with("http://"),
+                "alerts.webhook_url",
+                "<redacted>",
+            )?;
+        }
+        check((1..=60_000).contains(&b.retry_backoff_ms), "bus.retry_backoff_ms", b.retry_backoff_ms)?;
+        check((1..=10).contains(&b.max_attempts), "bus.max_attempts", b.max_attempts)?;
+        check((1..=100_000).contains(&b.trace_capacity), "bus.trace_capacity", b.trace_capacity)?;
+        Ok(())
+    }
+}

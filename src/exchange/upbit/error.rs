@@ -1,0 +1,269 @@
+//! Typed errors of the Upbit REST client.
+//!
+//! Split the way ccxt splits them, because callers must act differently:
+//! - [`UpbitError::Network`]: the request may not have reached Upbit, or the answer was
+//!   lost (connect, timeout, 5xx, an HTML gateway page, a truncated body). Reads retry.
+//!   For an order creation this is [`UpbitError::UnknownOutcome`] instead: the order may
+//!   exist, so the caller must look it up by `identifier`, never resend blindly.
+//! - [`UpbitError::Exchange`]: Upbit answered with a final, definitive error.
+//! - [`UpbitError::Auth`]: a key/permission/JWT problem, with a hint for the person.
+//! - [`UpbitError::RateLimited`] / [`UpbitError::Blocked`]: 429 / 418.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::exchange::upbit::wire::ErrorBody;
+
+/// What went wrong on the network path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkKind {
+    /// TCP/TLS connect failed.
+    Connect,
+    /// No complete answer within the timeout.
+    Timeout,
+    /// HTTP 5xx.
+    ServerError,
+    /// A 2xx/4xx answer that is not the expected JSON (HTML page, truncated body).
+    BadBody,
+    /// Anything else from the HTTP stack.
+    Other,
+}
+
+impl fmt::Display for NetworkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkKind::Connect => "connect failed",
+            NetworkKind::Timeout => "timed out",
+            NetworkKind::ServerError => "server error",
+            NetworkKind::BadBody => "unreadable response body",
+            NetworkKind::Other => "http error",
+        })
+    }
+}
+
+/// Authentication failures Upbit names, each with a fix a person can apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    /// `no_authorization_ip`: the caller's IP is not on the key's allowlist.
+    IpNotAllowed,
+    /// `expired_access_key`: keys live one year and cannot be extended.
+    ExpiredKey,
+    /// `out_of_scope`: the key lacks the permission for this endpoint.
+    OutOfScope,
+    /// `nonce_used`: a token was replayed.
+    NonceUsed,
+    /// `jwt_verification`: signature did not verify (wrong secret).
+    JwtVerification,
+    /// `invalid_query_payload`: query_hash mismatch.
+    InvalidQueryPayload,
+    /// `invalid_access_key`: unknown access key.
+    InvalidAccessKey,
+    /// `no_authorization_token`: no token was sent (no credentials configured).
+    NoToken,
+}
+
+impl AuthKind {
+    /// Maps an Upbit `error.name` to an auth kind.
+    pub fn from_name(name: &str) -> Option<AuthKind> {
+        Some(match name {
+            "no_authorization_ip" => AuthKind::IpNotAllowed,
+            "expired_access_key" => AuthKind::ExpiredKey,
+            "out_of_scope" => AuthKind::OutOfScope,
+            "nonce_used" => AuthKind::NonceUsed,
+            "jwt_verification" => AuthKind::JwtVerification,
+            "invalid_query_payload" => AuthKind::InvalidQueryPayload,
+            "invalid_access_key" => AuthKind::InvalidAccessKey,
+            "no_authorization_token" => AuthKind::NoToken,
+            _ => return None,
+        })
+    }
+
+    /// What the person should do about it.
+    pub fn hint(self) -> &'static str {
+        match self {
+            AuthKind::IpNotAllowed => {
+                "add this machine's public IP to the API key's IP allowlist on upbit.com"
+            }
+            AuthKind::ExpiredKey => "the API key expired (keys live one year); issue a new key",
+            AuthKind::OutOfScope => {
+                "the API key lacks the permission for this action; enable it or use another key"
+            }
+            AuthKind::NonceUsed => {
+                "a token was reused; this is a client bug or a replay, retry with a new request"
+            }
+            AuthKind::JwtVerification => {
+                "the secret key does not match the access key; check the configured secret"
+            }
+            AuthKind::InvalidQueryPayload => {
+                "the signed query did not match the sent query; this is a client bug"
+            }
+            AuthKind::InvalidAccessKey => {
+                "the access key is unknown to Upbit; check the configured access key"
+            }
+            AuthKind::NoToken => "no API key is configured; set one to use account endpoints",
+        }
+    }
+}
+
+/// An error from the Upbit REST client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpbitError {
+    /// Network-level failure; retryable for reads.
+    #[error("upbit {method} {path}: {kind}: {detail}")]
+    Network {
+        /// What failed.
+        kind: NetworkKind,
+        /// HTTP method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// Detail (status, parser message…).
+        detail: String,
+    },
+    /// An order creation whose outcome is not known: look it up by identifier.
+    #[error("upbit {path}: outcome unknown ({kind}: {detail}); look the order up before acting")]
+    UnknownOutcome {
+        /// Underlying network kind.
+        kind: NetworkKind,
+        /// Request path.
+        path: String,
+        /// Detail.
+        detail: String,
+    },
+    /// A final answer from Upbit (`error.name` + `message`).
+    #[error("upbit {path}: {status} {name}: {message}")]
+    Exchange {
+        /// HTTP status.
+        status: u16,
+        /// `error.name` (string code or integer status rendered as text).
+        name: String,
+        /// `error.message`.
+        message: String,
+        /// Request path.
+        path: String,
+    },
+    /// An authentication/permission failure.
+    #[error("upbit {path}: {status} {name}: {message} (hint: {})", kind.hint())]
+    Auth {
+        /// Which failure.
+        kind: AuthKind,
+        /// HTTP status.
+        status: u16,
+        /// `error.name`.
+        name: String,
+        /// `error.message`.
+        message: String,
+        /// Request path.
+        path: String,
+    },
+    /// 429, or our own limiter refused because the group is paused.
+    #[error("upbit rate limit hit for group {group}; paused for {retry_after:?}")]
+    RateLimited {
+        /// Upbit rate-limit group.
+        group: String,
+        /// How long the group is paused.
+        retry_after: Duration,
+    },
+    /// 418: all REST calls are halted until the block ends.
+    #[error("upbit blocked this client (418); REST halted for another {remaining:?}")]
+    Blocked {
+        /// Time left on the block.
+        remaining: Duration,
+    },
+    /// The request could not be built (bad URL, signing failure, no credentials).
+    #[error("upbit request {path} not sent: {detail}")]
+    Request {
+        /// Request path.
+        path: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl UpbitError {
+    /// True for errors where repeating a READ may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, UpbitError::Network { .. } | UpbitError::RateLimited { .. })
+    }
+
+    /// The Upbit `error.name`, when Upbit sent one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            UpbitError::Exchange { name, .. } | UpbitError::Auth { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Classifies a non-2xx answer that is not 429/418 from its status and body.
+    pub fn from_response(status: u16, body: &str, path: &str, method: &str) -> UpbitError {
+        let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
+        if status >= 500 && parsed.is_none() {
+            return UpbitError::Network {
+                kind: NetworkKind::ServerError,
+                method: method.to_string(),
+                path: path.to_string(),
+                detail: format!("HTTP {status}: {}", snippet(body)),
+            };
+        }
+        match parsed {
+            Some(b) => {
+                let name = b.error.name.as_text();
+                let message = b.error.message;
+                match AuthKind::from_name(&name) {
+                    Some(kind) => UpbitError::Auth { kind, status, name, message, path: path.to_string() },
+                    None if status >= 500 => UpbitError::Network {
+                        kind: NetworkKind::ServerError,
+                        method: method.to_string(),
+                        path: path.to_string(),
+                        detail: format!("HTTP {status} {name}: {message}"),
+                    },
+                    None => UpbitError::Exchange { status, name, message, path: path.to_string() },
+                }
+            }
+            // A 4xx without a JSON error body (gateway HTML): not a definitive exchange
+            // answer, so treat it as a network problem.
+            None => UpbitError::Network {
+                kind: NetworkKind::BadBody,
+                method: method.to_string(),
+                path: path.to_string(),
+                detail: format!("HTTP {status}: {}", snippet(body)),
+            },
+        }
+    }
+}
+
+/// The first 120 characters of a body, on one line, for error messages.
+pub fn snippet(body: &str) -> String {
+    let s: String = body.chars().take(120).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if body.chars().count() > 120 { format!("{s}…") } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_to_types() {
+        let e = UpbitError::from_response(
+            401,
+            r#"{"error":{"name":"no_authorization_ip","message":"This is not a verified IP."}}"#,
+            "/v1/accounts",
+            "GET",
+        );
+        assert!(matches!(e, UpbitError::Auth { kind: AuthKind::IpNotAllowed, .. }), "{e:?}");
+        assert!(e.to_string().contains("allowlist"), "{e}");
+        let e = UpbitError::from_response(
+            404,
+            r#"{"error":{"name":404,"message":"Code not found"}}"#,
+            "/x",
+            "GET",
+        );
+        assert_eq!(e.name(), Some("404"));
+        assert!(!e.is_retryable());
+        let e = UpbitError::from_response(502, "<html>bad gateway</html>", "/x", "GET");
+        assert!(matches!(e, UpbitError::Network { kind: NetworkKind::ServerError, .. }));
+        assert!(e.is_retryable());
+        let e = UpbitError::from_response(400, "<html>oops</html>", "/x", "GET");
+        assert!(matches!(e, UpbitError::Network { kind: NetworkKind::BadBody, .. }));
+    }
+}

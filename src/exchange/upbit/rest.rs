@@ -1,0 +1,537 @@
+//! The Upbit REST client: one shared `reqwest::Client` (rustls, a timeout on every call,
+//! a User-Agent, never an `Origin` header), per-group rate limiting, JWT signing, typed
+//! errors, and bounded retries for reads only.
+//!
+//! Order creation is NEVER retried: a lost answer becomes
+//! [`UpbitError::UnknownOutcome`] and the caller looks the order up by its `identifier`.
+//! Every attempt signs a fresh token (new nonce), so a retry is never a replay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde::de::DeserializeOwned;
+
+use crate::exchange::types::{
+    Balance, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, Ticker, Timeframe, Trade,
+};
+use crate::exchange::upbit::auth::{Credentials, SignedBody, SignedQuery};
+use crate::exchange::upbit::error::{AuthKind, NetworkKind, UpbitError, snippet};
+use crate::exchange::upbit::limits::{Group, LimitsStatus, RemainingReq, RestLimits, parse_block_duration};
+use crate::exchange::upbit::wire::{
+    MarketAllItem, NewOrderBody, OrderbookInstrument, RestTradeTick, WireAccount, WireBulkCancel, WireCandle,
+    WireChance, WireOrder, WireOrderBook, WireTicker,
+};
+
+/// Upbit's REST base (KR).
+pub const DEFAULT_REST_URL: &str = "https://api.upbit.com/v1";
+
+/// REST client settings.
+#[derive(Debug, Clone)]
+pub struct RestConfig {
+    /// Base URL including `/v1` (injectable: the simulator or a fake server).
+    pub base_url: String,
+    /// Whole-call timeout.
+    pub timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Attempts for reads (1 = no retry).
+    pub read_attempts: u32,
+    /// First backoff between read attempts (doubles).
+    pub retry_backoff: Duration,
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        RestConfig {
+            base_url: DEFAULT_REST_URL.to_string(),
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            read_attempts: 3,
+            retry_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Look an order up by server id or by our client id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderRef {
+    /// Upbit `uuid`.
+    Uuid(String),
+    /// Our `identifier`.
+    Identifier(String),
+}
+
+impl OrderRef {
+    fn pair(&self) -> (String, String) {
+        match self {
+            OrderRef::Uuid(u) => ("uuid".into(), u.clone()),
+            OrderRef::Identifier(i) => ("identifier".into(), i.clone()),
+        }
+    }
+}
+
+/// Parameters of `DELETE /v1/orders/open`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CancelAllParams {
+    /// `all` (default), `bid` or `ask`.
+    pub cancel_side: Option<String>,
+    /// Only these markets (≤20).
+    pub pairs: Vec<MarketId>,
+    /// All but these markets (≤20).
+    pub excluded_pairs: Vec<MarketId>,
+    /// Only these quote currencies.
+    pub quote_currencies: Vec<String>,
+    /// How many (≤300, default 20).
+    pub count: Option<u32>,
+}
+
+/// Whether a call may be repeated after a network failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    /// Reads and cancels: bounded retries.
+    Retryable,
+    /// Order creation: one attempt; a lost answer is an unknown outcome.
+    Create,
+}
+
+struct Call<'a> {
+    method: Method,
+    path: &'a str,
+    group: Group,
+    query: Vec<(String, String)>,
+    body: Option<Vec<(String, String)>>,
+    auth: bool,
+    kind: CallKind,
+}
+
+/// The Upbit REST client. Cheap to clone; every clone shares the HTTP pool and limits.
+#[derive(Clone)]
+pub struct RestClient {
+    http: reqwest::Client,
+    config: Arc<RestConfig>,
+    credentials: Option<Arc<Credentials>>,
+    limits: Arc<RestLimits>,
+}
+
+impl std::fmt::Debug for RestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestClient")
+            .field("base_url", &self.config.base_url)
+            .field("credentials", &self.credentials)
+            .finish()
+    }
+}
+
+fn join(markets: &[MarketId]) -> String {
+    markets.iter().map(MarketId::as_str).collect::<Vec<_>>().join(",")
+}
+
+fn p(k: &str, v: impl Into<String>) -> (String, String) {
+    (k.to_string(), v.into())
+}
+
+impl RestClient {
+    /// Builds the client. `credentials = None` allows quotation calls only.
+    pub fn new(config: RestConfig, credentials: Option<Credentials>) -> Result<Self, UpbitError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("hoga/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| UpbitError::Request { path: config.base_url.clone(), detail: e.to_string() })?;
+        let base_url = config.base_url.trim_end_matches('/').to_string();
+        Ok(RestClient {
+            http,
+            config: Arc::new(RestConfig { base_url, ..config }),
+            credentials: credentials.map(Arc::new),
+            limits: Arc::new(RestLimits::new()),
+        })
+    }
+
+    /// True when account endpoints can be called.
+    pub fn has_credentials(&self) -> bool {
+        self.credentials.is_some()
+    }
+
+    /// The base URL in use.
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    /// Rate-limit state (paused groups, 418 block) for the System pane.
+    pub fn limits_status(&self) -> LimitsStatus {
+        self.limits.status()
+    }
+
+    // ---------------------------------------------------------------- quotation
+
+    /// `GET /market/all?is_details=true`.
+    pub async fn market_all(&self) -> Result<Vec<MarketInfo>, UpbitError> {
+        let items: Vec<MarketAllItem> =
+            self.get("/market/all", Group::Market, vec![p("is_details", "true")], false).await?;
+        Ok(items.iter().map(MarketInfo::from).collect())
+    }
+
+    /// `GET /ticker?markets=…`.
+    pub async fn tickers(&self, markets: &[MarketId]) -> Result<Vec<Ticker>, UpbitError> {
+        let items: Vec<WireTicker> =
+            self.get("/ticker", Group::Ticker, vec![p("markets", join(markets))], false).await?;
+        Ok(items.iter().map(WireTicker::to_ticker).collect())
+    }
+
+    /// `GET /orderbook?markets=…&count=…` (count 1…30).
+    pub async fn orderbook(&self, markets: &[MarketId], count: u32) -> Result<Vec<OrderBook>, UpbitError> {
+        let q = vec![p("markets", join(markets)), p("count", count.clamp(1, 30).to_string())];
+        let items: Vec<WireOrderBook> = self.get("/orderbook", Group::Orderbook, q, false).await?;
+        Ok(items.iter().map(WireOrderBook::to_book).collect())
+    }
+
+    /// `GET /orderbook/instruments?markets=…` (tick sizes).
+    pub async fn instruments(&self, markets: &[MarketId]) -> Result<Vec<OrderbookInstrument>, UpbitError> {
+        self.get("/orderbook/instruments", Group::Orderbook, vec![p("markets", join(markets))], false).await
+    }
+
+    /// `GET /trades/ticks?market=…&count=…` (newest first).
+    pub async fn trades(&self, market: &MarketId, count: u32) -> Result<Vec<Trade>, UpbitError> {
+        let q = vec![p("market", market.as_str()), p("count", count.clamp(1, 500).to_string())];
+        let items: Vec<RestTradeTick> = self.get("/trades/ticks", Group::Trade, q, false).await?;
+        Ok(items.iter().map(RestTradeTick::to_trade).collect())
+    }
+
+    /// `GET /candles/…?market=…&count=…[&to=…]` (newest first, gaps omitted by Upbit).
+    pub async fn candles(
+        &self,
+        market: &MarketId,
+        tf: Timeframe,
+        count: u32,
+        to: Option<&str>,
+    ) -> Result<Vec<Candle>, UpbitError> {
+        let path = match tf {
+            Timeframe::S1 => "/candles/seconds".to_string(),
+            Timeframe::D1 => "/candles/days".to_string(),
+            Timeframe::W1 => "/candles/weeks".to_string(),
+            Timeframe::Mo1 => "/candles/months".to_string(),
+            other => format!("/candles/minutes/{}", other.minutes().unwrap_or(1)),
+        };
+        let mut q = vec![p("market", market.as_str())];
+        if let Some(to) = to {
+            q.push(p("to", to));
+        }
+        q.push(p("count", count.clamp(1, 200).to_string()));
+        let items: Vec<WireCandle> = self.get(&path, Group::Candle, q, false).await?;
+        Ok(items.iter().filter_map(|c| c.to_candle(tf)).collect())
+    }
+
+    // ---------------------------------------------------------------- exchange
+
+    /// `GET /accounts`.
+    pub async fn accounts(&self) -> Result<Vec<Balance>, UpbitError> {
+        let items: Vec<WireAccount> = self.get("/accounts", Group::Default, vec![], true).await?;
+        Ok(items.iter().map(Balance::from).collect())
+    }
+
+    /// `GET /orders/chance?market=…`.
+    pub async fn chance(&self, market: &MarketId) -> Result<WireChance, UpbitError> {
+        self.get("/orders/chance", Group::Default, vec![p("market", market.as_str())], true).await
+    }
+
+    /// `POST /orders`. One attempt only; a lost answer is [`UpbitError::UnknownOutcome`].
+    pub async fn create_order(&self, body: &NewOrderBody) -> Result<Order, UpbitError> {
+        let call = Call {
+            method: Method::POST,
+            path: "/orders",
+            group: Group::Order,
+            query: vec![],
+            body: Some(order_pairs(body)),
+            auth: true,
+            kind: CallKind::Create,
+        };
+        let o: WireOrder = self.call(call).await?;
+        Ok(o.to_order())
+    }
+
+    /// `POST /orders/test`: validates without creating. Retried like a read (no side effect).
+    pub async fn orders_test(&self, body: &NewOrderBody) -> Result<Order, UpbitError> {
+        let call = Call {
+            method: Method::POST,
+            path: "/orders/test",
+            group: Group::OrderTest,
+            query: vec![],
+            body: Some(order_pairs(body)),
+            auth: true,
+            kind: CallKind::Retryable,
+        };
+        let o: WireOrder = self.call(call).await?;
+        Ok(o.to_order())
+    }
+
+    /// `GET /order?uuid=…|identifier=…` (with fills).
+    pub async fn get_order(&self, r: &OrderRef) -> Result<Order, UpbitError> {
+        let o: WireOrder = self.get("/order", Group::Default, vec![r.pair()], true).await?;
+        Ok(o.to_order())
+    }
+
+    /// `DELETE /order?uuid=…|identifier=…`: a cancel request; returns the pre-cancel state.
+    /// Retried on network failure: a second cancel is harmless (404 at worst).
+    pub async fn cancel_order(&self, r: &OrderRef) -> Result<Order, UpbitError> {
+        let o: WireOrder = self.delete("/order", Group::Default, vec![r.pair()]).await?;
+        Ok(o.to_order())
+    }
+
+    /// `GET /orders/open` with `states[]` (`wait`, `watch`), page and limit (≤100).
+    pub async fn open_orders(
+        &self,
+        market: Option<&MarketId>,
+        states: &[OrderState],
+        page: u32,
+        limit: u32,
+    ) -> Result<Vec<Order>, UpbitError> {
+        let mut q = Vec::new();
+        if let Some(m) = market {
+            q.push(p("market", m.as_str()));
+        }
+        for s in states {
+            q.push(p("states[]", state_name(*s)));
+        }
+        q.push(p("page", page.max(1).to_string()));
+        q.push(p("limit", limit.clamp(1, 100).to_string()));
+        let items: Vec<WireOrder> = self.get("/orders/open", Group::Default, q, true).await?;
+        Ok(items.iter().map(WireOrder::to_order).collect())
+    }
+
+    /// `GET /orders/closed` within a ≤7-day window (ISO 8601 or ms), limit ≤1000.
+    pub async fn closed_orders(
+        &self,
+        market: Option<&MarketId>,
+        start_time: Option<&str>,
+        end_time: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Order>, UpbitError> {
+        let mut q = Vec::new();
+        if let Some(m) = market {
+            q.push(p("market", m.as_str()));
+        }
+        if let Some(s) = start_time {
+            q.push(p("start_time", s));
+        }
+        if let Some(e) = end_time {
+            q.push(p("end_time", e));
+        }
+        q.push(p("limit", limit.clamp(1, 1000).to_string()));
+        let items: Vec<WireOrder> = self.get("/orders/closed", Group::Default, q, true).await?;
+        Ok(items.iter().map(WireOrder::to_order).collect())
+    }
+
+    /// `GET /orders/uuids?uuids[]=…` (≤100).
+    pub async fn orders_by_uuids(&self, uuids: &[String]) -> Result<Vec<Order>, UpbitError> {
+        let q = uuids.iter().map(|u| p("uuids[]", u.as_str())).collect();
+        let items: Vec<WireOrder> = self.get("/orders/uuids", Group::Default, q, true).await?;
+        Ok(items.iter().map(WireOrder::to_order).collect())
+    }
+
+    /// `GET /orders/uuids?identifiers[]=…` (≤100).
+    pub async fn orders_by_identifiers(&self, ids: &[String]) -> Result<Vec<Order>, UpbitError> {
+        let q = ids.iter().map(|u| p("identifiers[]", u.as_str())).collect();
+        let items: Vec<WireOrder> = self.get("/orders/uuids", Group::Default, q, true).await?;
+        Ok(items.iter().map(WireOrder::to_order).collect())
+    }
+
+    /// `DELETE /orders/open` (query parameters only; a body is rejected by Upbit).
+    pub async fn cancel_all_open(&self, params: &CancelAllParams) -> Result<WireBulkCancel, UpbitError> {
+        let mut q = Vec::new();
+        if let Some(s) = &params.cancel_side {
+            q.push(p("cancel_side", s.as_str()));
+        }
+        if !params.pairs.is_empty() {
+            q.push(p("pairs", join(&params.pairs)));
+        }
+        if !params.excluded_pairs.is_empty() {
+            q.push(p("excluded_pairs", join(&params.excluded_pairs)));
+        }
+        if !params.quote_currencies.is_empty() {
+            q.push(p("quote_currencies", params.quote_currencies.join(",")));
+        }
+        if let Some(c) = params.count {
+            q.push(p("count", c.to_string()));
+        }
+        self.delete("/orders/open", Group::OrderCancelAll, q).await
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        group: Group,
+        query: Vec<(String, String)>,
+        auth: bool,
+    ) -> Result<T, UpbitError> {
+        self.call(Call {
+            method: Method::GET,
+            path,
+            group,
+            query,
+            body: None,
+            auth,
+            kind: CallKind::Retryable,
+        })
+        .await
+    }
+
+    async fn delete<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        group: Group,
+        query: Vec<(String, String)>,
+    ) -> Result<T, UpbitError> {
+        self.call(Call {
+            method: Method::DELETE,
+            path,
+            group,
+            query,
+            body: None,
+            auth: true,
+            kind: CallKind::Retryable,
+        })
+        .await
+    }
+
+    async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, UpbitError> {
+        // Built once per call; every attempt sends exactly these bytes (with a new token).
+        let query = SignedQuery::new(&call.query);
+        let body = call.body.as_deref().map(SignedBody::new);
+        let attempts = match call.kind {
+            CallKind::Create => 1,
+            CallKind::Retryable => self.config.read_attempts.max(1),
+        };
+        let mut backoff = self.config.retry_backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.attempt::<T>(&call, &query, body.as_ref()).await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_retryable() && attempt < attempts => {
+                    tracing::debug!(path = call.path, attempt, error = %e, "upbit read failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff.saturating_mul(2);
+                }
+                Err(UpbitError::Network { kind, path, detail, .. }) if call.kind == CallKind::Create => {
+                    return Err(UpbitError::UnknownOutcome { kind, path, detail });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        call: &Call<'_>,
+        query: &SignedQuery,
+        body: Option<&SignedBody>,
+    ) -> Result<T, UpbitError> {
+        self.limits.acquire(call.group).await?;
+        let mut url = format!("{}{}", self.config.base_url, call.path);
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query.wire);
+        }
+        let mut req = self.http.request(call.method.clone(), &url);
+        if call.auth {
+            let creds = self.credentials.as_ref().ok_or_else(|| UpbitError::Auth {
+                kind: AuthKind::NoToken,
+                status: 0,
+                name: "no_authorization_token".into(),
+                message: "no API key configured".into(),
+                path: call.path.to_string(),
+            })?;
+            let hash_input = body.map_or(query.hash_input.as_str(), |b| b.hash_input.as_str());
+            let token = creds
+                .token_for(hash_input)
+                .map_err(|e| UpbitError::Request { path: call.path.to_string(), detail: e.to_string() })?;
+            let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|e| UpbitError::Request { path: call.path.to_string(), detail: e.to_string() })?;
+            // Keeps the token out of reqwest's Debug output and HTTP/2 header tables.
+            value.set_sensitive(true);
+            req = req.header(AUTHORIZATION, value);
+        }
+        if let Some(b) = body {
+            req = req.header(CONTENT_TYPE, "application/json; charset=utf-8").body(b.json.clone());
+        }
+        let method = call.method.as_str();
+        let resp = req.send().await.map_err(|e| network(method, call.path, &e))?;
+        let status = resp.status().as_u16();
+        if let Some(rr) =
+            resp.headers().get("Remaining-Req").and_then(|v| v.to_str().ok()).and_then(RemainingReq::parse)
+        {
+            self.limits.on_remaining(&rr, call.group);
+        }
+        let retry_after = resp.headers().get("Retry-After").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let text = resp.text().await.map_err(|e| network(method, call.path, &e))?;
+        match status {
+            200..=299 => {
+                self.limits.on_success(call.group);
+                serde_json::from_str(&text).map_err(|e| UpbitError::Network {
+                    kind: NetworkKind::BadBody,
+                    method: method.to_string(),
+                    path: call.path.to_string(),
+                    detail: format!("{e} in {}", snippet(&text)),
+                })
+            }
+            429 => {
+                let retry_after = self.limits.on_429(call.group);
+                Err(UpbitError::RateLimited { group: call.group.name().to_string(), retry_after })
+            }
+            418 => {
+                let block = self.limits.on_418(parse_block_duration(retry_after.as_deref(), &text));
+                Err(UpbitError::Blocked { remaining: block })
+            }
+            _ => Err(UpbitError::from_response(status, &text, call.path, method)),
+        }
+    }
+}
+
+fn network(method: &str, path: &str, e: &reqwest::Error) -> UpbitError {
+    let kind = if e.is_timeout() {
+        NetworkKind::Timeout
+    } else if e.is_connect() {
+        NetworkKind::Connect
+    } else if e.is_body() || e.is_decode() {
+        NetworkKind::BadBody
+    } else {
+        NetworkKind::Other
+    };
+    UpbitError::Network { kind, method: method.to_string(), path: path.to_string(), detail: e.to_string() }
+}
+
+fn state_name(s: OrderState) -> &'static str {
+    match s {
+        OrderState::Wait => "wait",
+        OrderState::Watch => "watch",
+        OrderState::Trade => "trade",
+        OrderState::Done => "done",
+        OrderState::Cancel => "cancel",
+        OrderState::Prevented => "prevented",
+    }
+}
+
+/// The order body as ordered pairs, in the struct's field order (absent fields omitted).
+pub fn order_pairs(b: &NewOrderBody) -> Vec<(String, String)> {
+    let mut v = vec![p("market", b.market.as_str()), p("side", b.side.as_str())];
+    if let Some(x) = &b.volume {
+        v.push(p("volume", x.as_str()));
+    }
+    if let Some(x) = &b.price {
+        v.push(p("price", x.as_str()));
+    }
+    v.push(p("ord_type", b.ord_type.as_str()));
+    for (k, x) in
+        [("identifier", &b.identifier), ("time_in_force", &b.time_in_force), ("smp_type", &b.smp_type)]
+    {
+        if let Some(x) = x {
+            v.push(p(k, x.as_str()));
+        }
+    }
+    v
+}

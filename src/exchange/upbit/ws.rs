@@ -1,0 +1,1 @@
+//! Upbit WebSocket session.

@@ -1,0 +1,581 @@
+//! Parser for trading commands typed on the command line or in the order form.
+//!
+//! `:buy 0.01 @ 95000000`, `:sell 50% @ market`, `:buy 100000krw @ market`,
+//! `:buy 0.01 @ best ioc`, `:cancel all`, `:stop KRW-BTC -3%`, `:tp KRW-BTC +5%`,
+//! `:trail KRW-BTC 2%`, `:alert KRW-BTC > 100000000`.
+//!
+//! Numbers are parsed strictly into `Decimal` (ASCII digits and one dot; no sign, no
+//! exponent, no thousands separators, no full-width digits): anything else is an
+//! [`InputError`] naming the bad token, so bad input never becomes an order
+//! (RELIABILITY case 38). [`resolve`] then turns a parsed size (quantity, quote amount
+//! or % of available) into an [`OrderRequest`] that still goes through validation.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::exchange::types::{MarketId, OrderType, Price, Side, TimeInForce};
+use crate::trading::orders::{Denied, MarketRules, OrderRequest, floor_volume};
+use crate::trading::rules::{AlertCondition, Level};
+
+/// Longest command accepted (a paste of a whole document is refused, not parsed).
+pub const MAX_INPUT_LEN: usize = 200;
+
+/// Why a command did not parse or resolve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// Empty input.
+    #[error("empty command")]
+    Empty,
+    /// Longer than [`MAX_INPUT_LEN`] or spanning several lines.
+    #[error("command must be one line of at most {MAX_INPUT_LEN} characters")]
+    TooLong,
+    /// Unknown verb.
+    #[error("unknown command {0:?}")]
+    UnknownCommand(String),
+    /// A number that is not a plain positive decimal.
+    #[error("not a plain positive number: {0:?} (digits and one '.', e.g. 0.01 or 95000000)")]
+    BadNumber(String),
+    /// A token in the wrong place.
+    #[error("unexpected {found:?}; expected {expected}")]
+    Syntax {
+        /// What was found.
+        found: String,
+        /// What the grammar wanted.
+        expected: &'static str,
+    },
+    /// A market code that does not parse.
+    #[error("not a market code: {0:?}")]
+    BadMarket(String),
+    /// A percentage outside (0, 100].
+    #[error("percentage {0} must be above 0 and at most 100")]
+    BadPercent(Decimal),
+    /// No market given and none selected.
+    #[error("no market: name one (e.g. KRW-BTC) or select one")]
+    NoMarket,
+    /// A figure needed to size the order is not known (balance, price).
+    #[error("cannot size the order: {0}")]
+    Unknown(&'static str),
+    /// The resolved order is invalid.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+}
+
+/// How big an order is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Size {
+    /// Base-currency quantity (`0.01`).
+    Qty(Decimal),
+    /// Quote-currency amount (`100000krw`).
+    Quote(Decimal),
+    /// Percent of the available balance (`50%`): quote for buys, base for sells.
+    Percent(Decimal),
+}
+
+/// At what price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PriceSpec {
+    /// Limit at a unit price.
+    Limit(Price),
+    /// Market.
+    Market,
+    /// Best price (needs ioc or fok).
+    Best,
+}
+
+/// A parsed order line, not yet sized or validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderInput {
+    /// Side.
+    pub side: Side,
+    /// Market, when named; otherwise the selected one.
+    pub market: Option<MarketId>,
+    /// Size.
+    pub size: Size,
+    /// Price.
+    pub price: PriceSpec,
+    /// Time in force.
+    pub tif: Option<TimeInForce>,
+}
+
+/// What `:cancel` targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CancelTarget {
+    /// Every open order (all markets).
+    All,
+    /// Every open order of one market.
+    Market(MarketId),
+    /// One order, by our identifier or the venue uuid.
+    Order(String),
+}
+
+/// A parsed trading command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TradeCommand {
+    /// Place an order.
+    Order(OrderInput),
+    /// Cancel.
+    Cancel(CancelTarget),
+    /// Arm a stop-loss.
+    Stop {
+        /// Market.
+        market: MarketId,
+        /// Trigger level.
+        level: Level,
+    },
+    /// Arm a take-profit.
+    TakeProfit {
+        /// Market.
+        market: MarketId,
+        /// Trigger level.
+        level: Level,
+    },
+    /// Arm a trailing stop `pct` percent below the peak.
+    Trail {
+        /// Market.
+        market: MarketId,
+        /// Ratio (0.02 = 2 %).
+        ratio: Decimal,
+    },
+    /// Arm a price alert.
+    Alert {
+        /// Market.
+        market: MarketId,
+        /// Condition.
+        condition: AlertCondition,
+    },
+    /// Kill switch: HALTED + cancel all.
+    Kill,
+}
+
+/// Strict decimal: ASCII digits with at most one dot, at least one digit, positive, and
+/// at most 28 significant digits (no `1e309`, no `1,000`, no `-1`, no full-width digits).
+pub fn parse_decimal(s: &str) -> Result<Decimal, InputError> {
+    let bad = || InputError::BadNumber(s.to_string());
+    if s.is_empty() || s.len() > 30 {
+        return Err(bad());
+    }
+    let mut dots = 0;
+    let mut digits = 0;
+    for b in s.bytes() {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'.' => dots += 1,
+            _ => return Err(bad()),
+        }
+    }
+    if dots > 1 || digits == 0 {
+        return Err(bad());
+    }
+    let d = Decimal::from_str(s).map_err(|_| bad())?;
+    if d <= Decimal::ZERO {
+        return Err(bad());
+    }
+    Ok(d)
+}
+
+fn parse_percent(tok: &str) -> Result<Decimal, InputError> {
+    let n = tok
+        .strip_suffix('%')
+        .ok_or(InputError::Syntax { found: tok.into(), expected: "a percentage like 3%" })?;
+    let (sign, n) = match n.as_bytes().first() {
+        Some(b'-') => (-1, &n[1..]),
+        Some(b'+') => (1, &n[1..]),
+        _ => (0, n),
+    };
+    let v = parse_decimal(n)?;
+    if v > Decimal::ONE_HUNDRED {
+        return Err(InputError::BadPercent(v));
+    }
+    let r = v / Decimal::ONE_HUNDRED;
+    Ok(if sign < 0 { -r } else { r })
+}
+
+fn parse_market(tok: &str) -> Result<MarketId, InputError> {
+    MarketId::from_str(tok).map_err(|_| InputError::BadMarket(tok.to_string()))
+}
+
+fn parse_size(tok: &str) -> Result<Size, InputError> {
+    let lower = tok.to_ascii_lowercase();
+    if let Some(p) = lower.strip_suffix('%') {
+        let v = parse_decimal(p)?;
+        if v > Decimal::ONE_HUNDRED {
+            return Err(InputError::BadPercent(v));
+        }
+        return Ok(Size::Percent(v));
+    }
+    for suffix in ["krw", "usdt", "btc"] {
+        if let Some(n) = lower.strip_suffix(suffix)
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        {
+            return Ok(Size::Quote(parse_decimal(n)?));
+        }
+    }
+    Ok(Size::Qty(parse_decimal(tok)?))
+}
+
+fn parse_tif(tok: &str) -> Option<TimeInForce> {
+    match tok.to_ascii_lowercase().as_str() {
+        "ioc" => Some(TimeInForce::Ioc),
+        "fok" => Some(TimeInForce::Fok),
+        "post" | "post_only" | "postonly" => Some(TimeInForce::PostOnly),
+        _ => None,
+    }
+}
+
+fn parse_level(tok: &str) -> Result<Level, InputError> {
+    if tok.ends_with('%') {
+        Ok(Level::PctFromAvg(parse_percent(tok)?))
+    } else {
+        Ok(Level::Price(parse_decimal(tok)?))
+    }
+}
+
+/// Parses one command line (with or without the leading `:`).
+pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
+    if line.len() > MAX_INPUT_LEN || line.contains(['\n', '\r']) {
+        return Err(InputError::TooLong);
+    }
+    let line = line.trim();
+    let line = line.strip_prefix(':').unwrap_or(line);
+    let toks: Vec<&str> = line.split_whitespace().collect();
+    let (verb, rest) = toks.split_first().ok_or(InputError::Empty)?;
+    match verb.to_ascii_lowercase().as_str() {
+        "buy" | "b" => parse_order(Side::Bid, rest),
+        "sell" | "s" => parse_order(Side::Ask, rest),
+        "cancel" => match rest {
+            ["all"] | [] => Ok(TradeCommand::Cancel(CancelTarget::All)),
+            [m] if m.contains('-') && parse_market(m).is_ok() && m.len() <= 20 => {
+                Ok(TradeCommand::Cancel(CancelTarget::Market(parse_market(m)?)))
+            }
+            [id] if id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                Ok(TradeCommand::Cancel(CancelTarget::Order((*id).to_string())))
+            }
+            _ => {
+                Err(InputError::Syntax { found: rest.join(" "), expected: "`all`, a market or an order id" })
+            }
+        },
+        "stop" | "sl" => match rest {
+            [m, l] => Ok(TradeCommand::Stop { market: parse_market(m)?, level: parse_level(l)? }),
+            _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET -3% or MARKET PRICE" }),
+        },
+        "tp" => match rest {
+            [m, l] => Ok(TradeCommand::TakeProfit { market: parse_market(m)?, level: parse_level(l)? }),
+            _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET +5% or MARKET PRICE" }),
+        },
+        "trail" => match rest {
+            [m, p] => {
+                let r = parse_percent(p)?;
+                if r <= Decimal::ZERO {
+                    return Err(InputError::BadPercent(r * Decimal::ONE_HUNDRED));
+                }
+                Ok(TradeCommand::Trail { market: parse_market(m)?, ratio: r })
+            }
+            _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET 2%" }),
+        },
+        "alert" => match rest {
+            [m, op, v] => {
+                let market = parse_market(m)?;
+                let condition = match *op {
+                    ">" => AlertCondition::Above(parse_decimal(v)?),
+                    "<" => AlertCondition::Below(parse_decimal(v)?),
+                    "x" | "crosses" | "cross" => AlertCondition::Crosses(parse_decimal(v)?),
+                    "move" | "%" => AlertCondition::MovePct(parse_percent(v)?.abs()),
+                    other => {
+                        return Err(InputError::Syntax { found: other.into(), expected: "> < crosses move" });
+                    }
+                };
+                Ok(TradeCommand::Alert { market, condition })
+            }
+            _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET > PRICE" }),
+        },
+        "kill" | "halt" => Ok(TradeCommand::Kill),
+        other => Err(InputError::UnknownCommand(other.to_string())),
+    }
+}
+
+fn parse_order(side: Side, toks: &[&str]) -> Result<TradeCommand, InputError> {
+    // SIZE [@ PRICE|market|best] [TIF] [MARKET]; `@` may be glued (`@95000000`).
+    let mut it = toks.iter().copied().peekable();
+    let size = parse_size(it.next().ok_or(InputError::Syntax { found: String::new(), expected: "a size" })?)?;
+    let mut price = PriceSpec::Market;
+    let mut tif = None;
+    let mut market = None;
+    let mut saw_price = false;
+    while let Some(tok) = it.next() {
+        let p = if tok == "@" {
+            Some(it.next().ok_or(InputError::Syntax { found: "@".into(), expected: "a price after @" })?)
+        } else {
+            tok.strip_prefix('@')
+        };
+        if let Some(p) = p {
+            if saw_price {
+                return Err(InputError::Syntax { found: p.into(), expected: "one price" });
+            }
+            saw_price = true;
+            price = match p.to_ascii_lowercase().as_str() {
+                "market" | "mkt" | "m" => PriceSpec::Market,
+                "best" => PriceSpec::Best,
+                _ => PriceSpec::Limit(parse_decimal(p)?),
+            };
+        } else if let Some(t) = parse_tif(tok) {
+            tif = Some(t);
+        } else if tok.contains('-') && market.is_none() {
+            market = Some(parse_market(tok)?);
+        } else {
+            return Err(InputError::Syntax {
+                found: tok.into(),
+                expected: "@ PRICE, ioc/fok/post, or a market",
+            });
+        }
+    }
+    if !saw_price {
+        return Err(InputError::Syntax { found: toks.join(" "), expected: "@ PRICE, @ market or @ best" });
+    }
+    Ok(TradeCommand::Order(OrderInput { side, market, size, price, tif }))
+}
+
+/// What [`resolve`] needs to size an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizingContext {
+    /// The selected market (used when the command names none).
+    pub selected: Option<MarketId>,
+    /// Available quote balance.
+    pub available_quote: Option<Decimal>,
+    /// Available base balance.
+    pub available_base: Option<Decimal>,
+    /// Best ask (sizing a market buy by quantity).
+    pub best_ask: Option<Price>,
+    /// Best bid.
+    pub best_bid: Option<Price>,
+    /// Market rules (fees).
+    pub rules: MarketRules,
+}
+
+/// Quote amounts: KRW is whole won, other quotes 8 decimals.
+fn floor_quote(market: &MarketId, v: Decimal) -> Decimal {
+    let dp = if market.quote() == "KRW" { 0 } else { 8 };
+    v.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::ToZero)
+}
+
+/// Turns a parsed order into a request (still to be validated).
+pub fn resolve(input: &OrderInput, ctx: &SizingContext) -> Result<OrderRequest, InputError> {
+    let market = input.market.clone().or_else(|| ctx.selected.clone()).ok_or(InputError::NoMarket)?;
+    let fee = ctx.rules.fee_rate(input.side);
+    let quote_avail = || ctx.available_quote.ok_or(InputError::Unknown("available quote balance"));
+    let base_avail = || ctx.available_base.ok_or(InputError::Unknown("available base balance"));
+    // Spendable quote for a % buy: leave room for the fee.
+    let pct_quote = |p: Decimal| -> Result<Decimal, InputError> {
+        Ok(floor_quote(&market, quote_avail()? * p / Decimal::ONE_HUNDRED / (Decimal::ONE + fee)))
+    };
+    let req = match (input.side, input.price) {
+        (side, PriceSpec::Limit(price)) => {
+            let volume = match input.size {
+                Size::Qty(q) => q,
+                Size::Quote(a) => floor_volume(a / price),
+                Size::Percent(p) => match side {
+                    Side::Bid => floor_volume(pct_quote(p)? / price),
+                    Side::Ask => floor_volume(base_avail()? * p / Decimal::ONE_HUNDRED),
+                },
+            };
+            OrderRequest { time_in_force: input.tif, ..OrderRequest::limit(market, side, price, volume) }
+        }
+        (Side::Bid, spec) => {
+            let total = match input.size {
+                Size::Quote(a) => a,
+                Size::Percent(p) => pct_quote(p)?,
+                Size::Qty(q) => floor_quote(
+                    &market,
+                    q * ctx.best_ask.ok_or(InputError::Unknown("best ask to price a quantity"))?,
+                ),
+            };
+            let ord_type = if spec == PriceSpec::Best { OrderType::Best } else { OrderType::Price };
+            OrderRequest { ord_type, time_in_force: input.tif, ..OrderRequest::market_buy(market, total) }
+        }
+        (Side::Ask, spec) => {
+            let volume = match input.size {
+                Size::Qty(q) => q,
+                Size::Percent(p) => floor_volume(base_avail()? * p / Decimal::ONE_HUNDRED),
+                Size::Quote(a) => {
+                    floor_volume(a / ctx.best_bid.ok_or(InputError::Unknown("best bid to size an amount"))?)
+                }
+            };
+            let ord_type = if spec == PriceSpec::Best { OrderType::Best } else { OrderType::Market };
+            OrderRequest { ord_type, time_in_force: input.tif, ..OrderRequest::market_sell(market, volume) }
+        }
+    };
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trading::orders::validate;
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    fn ctx() -> SizingContext {
+        let m = MarketId::new("KRW-BTC");
+        SizingContext {
+            selected: Some(m.clone()),
+            available_quote: Some(dec!(1000000)),
+            available_base: Some(dec!(0.5)),
+            best_ask: Some(dec!(95001000)),
+            best_bid: Some(dec!(95000000)),
+            rules: MarketRules::upbit_default(&m),
+        }
+    }
+
+    fn order(line: &str) -> OrderInput {
+        match parse_command(line).unwrap() {
+            TradeCommand::Order(o) => o,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_documented_examples() {
+        let o = order(":buy 0.01 @ 95000000");
+        assert_eq!(
+            (o.side, o.size, o.price),
+            (Side::Bid, Size::Qty(dec!(0.01)), PriceSpec::Limit(dec!(95000000)))
+        );
+        let r = resolve(&o, &ctx()).unwrap();
+        assert_eq!(
+            (r.ord_type, r.volume, r.price),
+            (OrderType::Limit, Some(dec!(0.01)), Some(dec!(95000000)))
+        );
+
+        let o = order(":sell 50% @ market");
+        let r = resolve(&o, &ctx()).unwrap();
+        assert_eq!(
+            (r.side, r.ord_type, r.volume, r.price),
+            (Side::Ask, OrderType::Market, Some(dec!(0.25)), None)
+        );
+
+        let o = order(":buy 100000krw @ market");
+        let r = resolve(&o, &ctx()).unwrap();
+        assert_eq!((r.ord_type, r.price, r.volume), (OrderType::Price, Some(dec!(100000)), None));
+
+        let o = order(":buy 50000KRW @ best ioc KRW-ETH");
+        let r = resolve(&o, &ctx()).unwrap();
+        assert_eq!(
+            (r.market.as_str(), r.ord_type, r.time_in_force),
+            ("KRW-ETH", OrderType::Best, Some(TimeInForce::Ioc))
+        );
+
+        assert_eq!(parse_command(":cancel all").unwrap(), TradeCommand::Cancel(CancelTarget::All));
+        assert_eq!(
+            parse_command(":stop KRW-BTC -3%").unwrap(),
+            TradeCommand::Stop { market: MarketId::new("KRW-BTC"), level: Level::PctFromAvg(dec!(-0.03)) }
+        );
+        assert_eq!(
+            parse_command(":tp KRW-BTC +5%").unwrap(),
+            TradeCommand::TakeProfit {
+                market: MarketId::new("KRW-BTC"),
+                level: Level::PctFromAvg(dec!(0.05))
+            }
+        );
+        assert_eq!(
+            parse_command(":trail KRW-BTC 2%").unwrap(),
+            TradeCommand::Trail { market: MarketId::new("KRW-BTC"), ratio: dec!(0.02) }
+        );
+        assert_eq!(
+            parse_command(":alert KRW-BTC > 100000000").unwrap(),
+            TradeCommand::Alert {
+                market: MarketId::new("KRW-BTC"),
+                condition: AlertCondition::Above(dec!(100000000))
+            }
+        );
+    }
+
+    #[test]
+    fn percent_buy_leaves_room_for_the_fee() {
+        let r = resolve(&order("buy 100% @ market"), &ctx()).unwrap();
+        let total = r.price.unwrap();
+        assert!(total + total * dec!(0.0005) <= dec!(1000000), "{total}");
+    }
+
+    #[test]
+    fn bad_numbers_are_refused_by_name() {
+        for bad in [
+            "0",
+            "-1",
+            "abc",
+            "1,000",
+            "１０",
+            "1e309",
+            "1e3",
+            "0.0",
+            ".",
+            "1.2.3",
+            "NaN",
+            "inf",
+            "+1",
+            " ",
+            "99999999999999999999999999999999",
+        ] {
+            let e = parse_decimal(bad).unwrap_err();
+            assert!(matches!(e, InputError::BadNumber(_)), "{bad:?} -> {e:?}");
+        }
+        for bad in [
+            ":buy 0 @ 95000000",
+            ":buy -1 @ 95000000",
+            ":buy abc @ 95000000",
+            ":buy 1,000 @ 95000000",
+            ":buy １ @ 95000000",
+            ":buy 1e309 @ 95000000",
+            ":buy 0.01 @ 95000000\n:buy 0.01 @ 95000000",
+            ":buy 0.01",
+            ":buy 101% @ market",
+            ":sell 0.01 @ 1 @ 2",
+        ] {
+            assert!(parse_command(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn resolved_but_invalid_orders_are_denied_before_any_venue() {
+        let c = ctx();
+        for line in [
+            ":buy 0.000000001 @ 95000000", // more decimals than the volume precision
+            ":buy 0.00001 @ 95000000",     // below the 5,000 KRW minimum
+            ":buy 100 @ 95000000",         // above the 1e9 KRW maximum
+            ":buy 0.01 @ 95000123",        // off the tick grid
+            ":buy 1000krw @ market",       // below minimum
+            ":buy 0.01 @ best",            // best needs ioc/fok
+        ] {
+            let r = resolve(&order(line), &c).unwrap();
+            assert!(validate(&r, &c.rules, c.best_bid).is_err(), "{line} validated");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics_and_accepted_orders_validate_or_deny(s in "\\PC{0,60}") {
+            if let Ok(TradeCommand::Order(o)) = parse_command(&s) {
+                let c = ctx();
+                if let Ok(r) = resolve(&o, &c) {
+                    // Either a clean local denial or a body the venue's rules accept.
+                    if let Ok(v) = validate(&r, &c.rules, c.best_bid) {
+                        prop_assert!(v.notional >= dec!(5000));
+                        prop_assert!(v.notional <= dec!(1000000000));
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn numbers_in_grammar_form(int in 0u64..10_000_000_000u64, frac in 0u32..100_000_000u32, sep in prop::sample::select(vec![",", "e", "_", "-", "+", " "])) {
+            let good = format!("{int}.{frac}");
+            let parsed = parse_decimal(&good);
+            prop_assert_eq!(parsed.is_ok(), int > 0 || frac > 0);
+            let bad = format!("{int}{sep}{frac}");
+            prop_assert!(parse_decimal(&bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,957 @@
+//! The order journal: SQLite (WAL, synchronous FULL), the durable audit trail and the
+//! recovery handle for every order.
+//!
+//! Every intent is committed with our own identifier **before** the order is sent; acks,
+//! fills (deduped by trade uuid, the primary key), state changes and cancels are
+//! appended. Non-terminal intents are what reconciliation walks on start and after a
+//! reconnect. If a write fails (disk full, `SQLITE_BUSY`, read-only file) the caller must
+//! not send (RELIABILITY case 34). In live mode a missing or corrupt file refuses to open
+//! unless the user explicitly allows a fresh one (case 35). An exclusive lock file makes a
+//! second instance read-only (case 36). Persisted rules and alerts live here too.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::exchange::types::{Fill, MarketId, OrderType, Side, TimeInForce};
+use crate::trading::orders::{LocalState, OrderRequest, TrackedOrder, ord_type_str, side_str, tif_str};
+use crate::trading::rules::{Alert, Rule};
+
+const SCHEMA_VERSION: i64 = 1;
+
+/// Journal failures. Any of them on an intent means "do not send".
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// SQLite failed (busy, disk full, I/O, read-only file).
+    #[error("journal {path}: {source}")]
+    Sqlite {
+        /// File.
+        path: String,
+        /// Cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Creating or locking a file failed.
+    #[error("journal {path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Opened read-only (another instance holds the lock): no writes.
+    #[error("journal {0} is read-only: another hoga instance holds its lock")]
+    ReadOnly(String),
+    /// Live mode and the file does not exist.
+    #[error(
+        "journal {0} does not exist; live trading refuses to start with a fresh journal (it would forget in-flight orders). Restore it, or start with --fresh-journal to create one and reconcile from the exchange"
+    )]
+    Missing(String),
+    /// The file is not a valid hoga journal.
+    #[error(
+        "journal {path} is corrupt ({why}); live trading refuses to start. Restore it from a backup or move it aside and start with --fresh-journal"
+    )]
+    Corrupt {
+        /// File.
+        path: String,
+        /// What was wrong.
+        why: String,
+    },
+    /// An intent with this identifier already exists.
+    #[error("identifier {0} is already in the journal")]
+    DuplicateIdentifier(String),
+    /// A stored row did not parse.
+    #[error("journal row {0}: {1}")]
+    BadRow(String, String),
+}
+
+/// How to open the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalOptions {
+    /// Live mode: a missing or corrupt file is an error.
+    pub live: bool,
+    /// Explicitly allow a fresh file in live mode (a reconcile-from-venue run must follow).
+    pub allow_fresh: bool,
+    /// How long a write waits for a lock before failing with `SQLITE_BUSY`.
+    pub busy_timeout: Duration,
+}
+
+impl Default for JournalOptions {
+    fn default() -> Self {
+        JournalOptions { live: false, allow_fresh: false, busy_timeout: Duration::from_millis(250) }
+    }
+}
+
+/// Export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Two CSV tables (orders, then fills) separated by a blank line.
+    Csv,
+    /// `{"orders":[…],"fills":[…]}`.
+    Json,
+}
+
+/// One order row, as exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderRow {
+    /// Our identifier.
+    pub identifier: String,
+    /// Venue uuid.
+    pub uuid: Option<String>,
+    /// Market.
+    pub market: String,
+    /// `bid`/`ask`.
+    pub side: String,
+    /// Order type.
+    pub ord_type: String,
+    /// Price or total.
+    pub price: Option<String>,
+    /// Volume.
+    pub volume: Option<String>,
+    /// Time in force.
+    pub time_in_force: Option<String>,
+    /// Local state.
+    pub state: String,
+    /// Executed volume.
+    pub executed_volume: String,
+    /// Executed funds.
+    pub executed_funds: String,
+    /// Fees paid.
+    pub paid_fee: String,
+    /// Reason or note.
+    pub reason: Option<String>,
+    /// Rule that created it.
+    pub rule_id: Option<String>,
+    /// Who asked (`manual`, `rule`, `adopted`).
+    pub origin: String,
+    /// Created (Unix ms).
+    pub created_ms: i64,
+    /// Last update (Unix ms).
+    pub updated_ms: i64,
+}
+
+/// One fill row, as exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FillRow {
+    /// Trade uuid.
+    pub trade_uuid: String,
+    /// Order uuid.
+    pub order_uuid: String,
+    /// Our identifier, when known.
+    pub identifier: Option<String>,
+    /// Market.
+    pub market: String,
+    /// Side.
+    pub side: String,
+    /// Price.
+    pub price: String,
+    /// Volume.
+    pub volume: String,
+    /// Funds.
+    pub funds: String,
+    /// Fee.
+    pub fee: Option<String>,
+    /// Fill time (ms).
+    pub timestamp: i64,
+}
+
+/// The journal. Not `Sync`: the order manager keeps it behind a mutex.
+pub struct Journal {
+    conn: Connection,
+    path: String,
+    read_only: bool,
+    // Held for the life of the journal: the flock is released when this file closes.
+    _lock: Option<File>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).field("read_only", &self.read_only).finish()
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The default journal file: `~/.local/share/hoga/journal.sqlite`.
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "hoga").map(|d| d.data_dir().join("journal.sqlite"))
+}
+
+impl Journal {
+    /// Opens (creating when allowed) the journal at `path`, takes the instance lock, and
+    /// checks the schema. A second instance gets a read-only journal.
+    pub fn open(path: &Path, opts: &JournalOptions) -> Result<Journal, JournalError> {
+        let p = path.display().to_string();
+        let io = |source| JournalError::Io { path: p.clone(), source };
+        let existed = path.exists();
+        if !existed && opts.live && !opts.allow_fresh {
+            return Err(JournalError::Missing(p));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        // The lock file: the first instance holds an exclusive flock for its lifetime.
+        let lock_path = path.with_extension("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io)?;
+        let locked = match lock.try_lock() {
+            Ok(()) => true,
+            Err(std::fs::TryLockError::WouldBlock) => false,
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        };
+        if !locked {
+            if !existed {
+                return Err(JournalError::ReadOnly(p));
+            }
+            return Journal::open_read_only(path);
+        }
+        if !existed {
+            // Created with 0600 from the first byte, not chmod'ed afterwards.
+            OpenOptions::new().create_new(true).write(true).mode(0o600).open(path).map_err(io)?;
+        } else {
+            let meta = std::fs::metadata(path).map_err(io)?;
+            if meta.len() == 0 && opts.live && !opts.allow_fresh {
+                return Err(JournalError::Corrupt { path: p, why: "empty file".into() });
+            }
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(path = %p, "journal file is readable by others; tightening to 0600");
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            }
+        }
+        let sql = |source| JournalError::Sqlite { path: p.clone(), source };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(opts.busy_timeout).map_err(sql)?;
+        let check: Result<String, _> = conn.query_row("PRAGMA quick_check", [], |r| r.get(0));
+        match check {
+            Ok(s) if s == "ok" => {}
+            Ok(s) => return Err(JournalError::Corrupt { path: p, why: s }),
+            Err(e) => return Err(JournalError::Corrupt { path: p, why: e.to_string() }),
+        }
+        let has_schema: bool = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(|e| JournalError::Corrupt { path: p.clone(), why: e.to_string() })?;
+        if existed && !has_schema && opts.live && !opts.allow_fresh {
+            return Err(JournalError::Corrupt { path: p, why: "no hoga journal schema".into() });
+        }
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        let j = Journal { conn, path: p, read_only: false, _lock: Some(lock) };
+        j.migrate()?;
+        Ok(j)
+    }
+
+    /// Opens an existing journal read-only, without the lock (export, second instance).
+    pub fn open_read_only(path: &Path) -> Result<Journal, JournalError> {
+        let p = path.display().to_string();
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| JournalError::Sqlite { path: p.clone(), source })?;
+        Ok(Journal { conn, path: p, read_only: true, _lock: None })
+    }
+
+    /// A private in-memory journal (tests, demo).
+    pub fn in_memory() -> Result<Journal, JournalError> {
+        let conn = Connection::open_in_memory()
+            .map_err(|source| JournalError::Sqlite { path: ":memory:".into(), source })?;
+        let j = Journal { conn, path: ":memory:".into(), read_only: false, _lock: None };
+        j.migrate()?;
+        Ok(j)
+    }
+
+    /// True when this instance may not write.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> JournalError {
+        JournalError::Sqlite { path: self.path.clone(), source }
+    }
+
+    fn writable(&self) -> Result<(), JournalError> {
+        if self.read_only { Err(JournalError::ReadOnly(self.path.clone())) } else { Ok(()) }
+    }
+
+    fn migrate(&self) -> Result<(), JournalError> {
+        self.conn
+            .execute_batch(
+                "BEGIN;
+                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS orders(
+                    identifier TEXT PRIMARY KEY, uuid TEXT, market TEXT NOT NULL, side TEXT NOT NULL,
+                    ord_type TEXT NOT NULL, price TEXT, volume TEXT, time_in_force TEXT,
+                    state TEXT NOT NULL, executed_volume TEXT NOT NULL, executed_funds TEXT NOT NULL,
+                    paid_fee TEXT NOT NULL, reason TEXT, rule_id TEXT, origin TEXT NOT NULL,
+                    probes INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+                 CREATE INDEX IF NOT EXISTS orders_state ON orders(state);
+                 CREATE TABLE IF NOT EXISTS fills(
+                    trade_uuid TEXT PRIMARY KEY, order_uuid TEXT NOT NULL, identifier TEXT, market TEXT NOT NULL,
+                    side TEXT NOT NULL, price TEXT NOT NULL, volume TEXT NOT NULL, funds TEXT NOT NULL,
+                    fee TEXT, ts INTEGER NOT NULL);
+                 CREATE TABLE IF NOT EXISTS events(
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, identifier TEXT, kind TEXT NOT NULL,
+                    detail TEXT NOT NULL, at_ms INTEGER NOT NULL);
+                 CREATE TABLE IF NOT EXISTS rules(id TEXT PRIMARY KEY, json TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+                 CREATE TABLE IF NOT EXISTS alerts(id TEXT PRIMARY KEY, json TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+                 COMMIT;",
+            )
+            .map_err(|e| self.sql(e))?;
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?1)",
+                params![SCHEMA_VERSION.to_string()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Records a new intent durably (committed before this returns). `origin` is
+    /// `manual`, `rule` or `adopted`.
+    pub fn record_intent(&self, o: &TrackedOrder, origin: &str) -> Result<(), JournalError> {
+        self.writable()?;
+        let r = &o.request;
+        let now = now_ms();
+        let res = self.conn.execute(
+            "INSERT INTO orders(identifier, uuid, market, side, ord_type, price, volume, time_in_force, state,
+                executed_volume, executed_funds, paid_fee, reason, rule_id, origin, created_ms, updated_ms)
+             VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?16)",
+            params![
+                o.identifier,
+                o.uuid,
+                r.market.as_str(),
+                side_str(r.side),
+                ord_type_str(r.ord_type),
+                r.price.map(|v| v.to_string()),
+                r.volume.map(|v| v.to_string()),
+                r.time_in_force.map(tif_str),
+                o.state.as_str(),
+                o.executed_volume.to_string(),
+                o.executed_funds.to_string(),
+                o.paid_fee.to_string(),
+                o.reason,
+                o.rule_id,
+                origin,
+                now
+            ],
+        );
+        match res {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                return Err(JournalError::DuplicateIdentifier(o.identifier.clone()));
+            }
+            Err(e) => return Err(self.sql(e)),
+        }
+        self.event(Some(&o.identifier), "intent", origin)
+    }
+
+    /// Stores the current state of an order (ack, state change, cumulative figures).
+    pub fn update_order(&self, o: &TrackedOrder) -> Result<(), JournalError> {
+        self.writable()?;
+        self.conn
+            .execute(
+                "UPDATE orders SET uuid=?2, state=?3, executed_volume=?4, executed_funds=?5, paid_fee=?6,
+                    reason=?7, updated_ms=?8 WHERE identifier=?1",
+                params![
+                    o.identifier,
+                    o.uuid,
+                    o.state.as_str(),
+                    o.executed_volume.to_string(),
+                    o.executed_funds.to_string(),
+                    o.paid_fee.to_string(),
+                    o.reason,
+                    now_ms()
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Appends an audit event (`sent`, `ack`, `cancel_requested`, `reconciled`, …).
+    pub fn event(&self, identifier: Option<&str>, kind: &str, detail: &str) -> Result<(), JournalError> {
+        self.writable()?;
+        self.conn
+            .execute(
+                "INSERT INTO events(identifier, kind, detail, at_ms) VALUES(?1,?2,?3,?4)",
+                params![identifier, kind, detail, now_ms()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Records a fill; false when this trade uuid was already recorded.
+    pub fn record_fill(&self, identifier: Option<&str>, f: &Fill) -> Result<bool, JournalError> {
+        self.writable()?;
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO fills(trade_uuid, order_uuid, identifier, market, side, price, volume, funds, fee, ts)
+                 VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                params![
+                    f.trade_uuid,
+                    f.order_uuid,
+                    identifier,
+                    f.market.as_str(),
+                    side_str(f.side),
+                    f.price.to_string(),
+                    f.volume.to_string(),
+                    f.funds.to_string(),
+                    f.fee.map(|v| v.to_string()),
+                    f.timestamp
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(n > 0)
+    }
+
+    /// Counts one more "not found" probe of an intent during reconciliation; returns the
+    /// new count.
+    pub fn bump_probe(&self, identifier: &str) -> Result<u32, JournalError> {
+        self.writable()?;
+        self.conn
+            .execute("UPDATE orders SET probes = probes + 1 WHERE identifier=?1", params![identifier])
+            .map_err(|e| self.sql(e))?;
+        let n: i64 = self
+            .conn
+            .query_row("SELECT probes FROM orders WHERE identifier=?1", params![identifier], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    fn row_to_order(&self, row: &rusqlite::Row<'_>) -> Result<TrackedOrder, JournalError> {
+        let get = |i: usize| -> Result<Option<String>, JournalError> { row.get(i).map_err(|e| self.sql(e)) };
+        let ident = get(0)?.unwrap_or_default();
+        let bad = |what: &str| JournalError::BadRow(ident.clone(), what.to_string());
+        let dec = |s: Option<String>| -> Result<Option<Decimal>, JournalError> {
+            s.map(|s| Decimal::from_str(&s).map_err(|_| bad(&format!("decimal {s:?}")))).transpose()
+        };
+        let side = match get(3)?.as_deref() {
+            Some("bid") => Side::Bid,
+            Some("ask") => Side::Ask,
+            other => return Err(bad(&format!("side {other:?}"))),
+        };
+        let ord_type = match get(4)?.as_deref() {
+            Some("limit") => OrderType::Limit,
+            Some("price") => OrderType::Price,
+            Some("market") => OrderType::Market,
+            Some("best") => OrderType::Best,
+            other => return Err(bad(&format!("ord_type {other:?}"))),
+        };
+        let time_in_force = match get(7)?.as_deref() {
+            None => None,
+            Some("ioc") => Some(TimeInForce::Ioc),
+            Some("fok") => Some(TimeInForce::Fok),
+            Some("post_only") => Some(TimeInForce::PostOnly),
+            other => return Err(bad(&format!("time_in_force {other:?}"))),
+        };
+        let state_s = get(8)?.unwrap_or_default();
+        let state = LocalState::parse(&state_s).ok_or_else(|| bad(&format!("state {state_s:?}")))?;
+        let request = OrderRequest {
+            market: MarketId::new(&get(2)?.unwrap_or_default()),
+            side,
+            ord_type,
+            price: dec(get(5)?)?,
+            volume: dec(get(6)?)?,
+            time_in_force,
+        };
+        let mut o = TrackedOrder::new(ident.clone(), request);
+        o.uuid = get(1)?;
+        o.state = state;
+        o.executed_volume = dec(get(9)?)?.unwrap_or_default();
+        o.executed_funds = dec(get(10)?)?.unwrap_or_default();
+        o.paid_fee = dec(get(11)?)?.unwrap_or_default();
+        o.reason = get(12)?;
+        o.rule_id = get(13)?;
+        Ok(o)
+    }
+
+    const ORDER_COLS: &'static str =
+        "identifier, uuid, market, side, ord_type, price, volume, time_in_force, state,
+        executed_volume, executed_funds, paid_fee, reason, rule_id";
+
+    fn load_where(&self, clause: &str, arg: Option<&str>) -> Result<Vec<TrackedOrder>, JournalError> {
+        let q = format!("SELECT {} FROM orders {clause} ORDER BY created_ms, identifier", Self::ORDER_COLS);
+        let mut stmt = self.conn.prepare(&q).map_err(|e| self.sql(e))?;
+        let mut rows = match arg {
+            Some(a) => stmt.query(params![a]),
+            None => stmt.query([]),
+        }
+        .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| self.sql(e))? {
+            let mut o = self.row_to_order(row)?;
+            o.fill_ids = self.fill_ids(&o.identifier, o.uuid.as_deref())?;
+            out.push(o);
+        }
+        Ok(out)
+    }
+
+    fn fill_ids(
+        &self,
+        identifier: &str,
+        uuid: Option<&str>,
+    ) -> Result<std::collections::HashSet<String>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT trade_uuid FROM fills WHERE identifier=?1 OR order_uuid=?2")
+            .map_err(|e| self.sql(e))?;
+        let ids = stmt
+            .query_map(params![identifier, uuid.unwrap_or("")], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(ids)
+    }
+
+    /// Every order not in a terminal state (what reconciliation must resolve).
+    pub fn open_orders(&self) -> Result<Vec<TrackedOrder>, JournalError> {
+        self.load_where("WHERE state NOT IN ('filled','canceled','rejected')", None)
+    }
+
+    /// Every order.
+    pub fn all_orders(&self) -> Result<Vec<TrackedOrder>, JournalError> {
+        self.load_where("", None)
+    }
+
+    /// One order by identifier.
+    pub fn order(&self, identifier: &str) -> Result<Option<TrackedOrder>, JournalError> {
+        Ok(self.load_where("WHERE identifier=?1", Some(identifier))?.pop())
+    }
+
+    /// Identifier of the order with this venue uuid.
+    pub fn identifier_for_uuid(&self, uuid: &str) -> Result<Option<String>, JournalError> {
+        self.conn
+            .query_row("SELECT identifier FROM orders WHERE uuid=?1", params![uuid], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Number of fills recorded.
+    pub fn fill_count(&self) -> Result<usize, JournalError> {
+        let n: i64 =
+            self.conn.query_row("SELECT count(*) FROM fills", [], |r| r.get(0)).map_err(|e| self.sql(e))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Audit events of one order, oldest first: (kind, detail).
+    pub fn events_for(&self, identifier: &str) -> Result<Vec<(String, String)>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, detail FROM events WHERE identifier=?1 ORDER BY seq")
+            .map_err(|e| self.sql(e))?;
+        let v = stmt
+            .query_map(params![identifier], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(v)
+    }
+
+    // ---- rules and alerts
+
+    fn save_json(&self, table: &str, id: &str, json: String) -> Result<(), JournalError> {
+        self.writable()?;
+        self.conn
+            .execute(
+                &format!("INSERT INTO {table}(id, json, updated_ms) VALUES(?1,?2,?3) ON CONFLICT(id) DO UPDATE SET json=?2, updated_ms=?3"),
+                params![id, json, now_ms()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    fn load_json<T: serde::de::DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT id, json FROM {table} ORDER BY id"))
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        rows.into_iter()
+            .map(|(id, j)| serde_json::from_str(&j).map_err(|e| JournalError::BadRow(id, e.to_string())))
+            .collect()
+    }
+
+    /// Persists a rule (insert or update).
+    pub fn save_rule(&self, rule: &Rule) -> Result<(), JournalError> {
+        let json =
+            serde_json::to_string(rule).map_err(|e| JournalError::BadRow(rule.id.clone(), e.to_string()))?;
+        self.save_json("rules", &rule.id, json)
+    }
+
+    /// Every persisted rule.
+    pub fn load_rules(&self) -> Result<Vec<Rule>, JournalError> {
+        self.load_json("rules")
+    }
+
+    /// Deletes a rule.
+    pub fn delete_rule(&self, id: &str) -> Result<(), JournalError> {
+        self.writable()?;
+        self.conn.execute("DELETE FROM rules WHERE id=?1", params![id]).map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Persists an alert.
+    pub fn save_alert(&self, alert: &Alert) -> Result<(), JournalError> {
+        let json = serde_json::to_string(alert)
+            .map_err(|e| JournalError::BadRow(alert.id.clone(), e.to_string()))?;
+        self.save_json("alerts", &alert.id, json)
+    }
+
+    /// Every persisted alert.
+    pub fn load_alerts(&self) -> Result<Vec<Alert>, JournalError> {
+        self.load_json("alerts")
+    }
+
+    // ---- export
+
+    /// Every order row for export.
+    pub fn order_rows(&self) -> Result<Vec<OrderRow>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT identifier, uuid, market, side, ord_type, price, volume, time_in_force, state, executed_volume,
+                    executed_funds, paid_fee, reason, rule_id, origin, created_ms, updated_ms
+                 FROM orders ORDER BY created_ms, identifier",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(OrderRow {
+                    identifier: r.get(0)?,
+                    uuid: r.get(1)?,
+                    market: r.get(2)?,
+                    side: r.get(3)?,
+                    ord_type: r.get(4)?,
+                    price: r.get(5)?,
+                    volume: r.get(6)?,
+                    time_in_force: r.get(7)?,
+                    state: r.get(8)?,
+                    executed_volume: r.get(9)?,
+                    executed_funds: r.get(10)?,
+                    paid_fee: r.get(11)?,
+                    reason: r.get(12)?,
+                    rule_id: r.get(13)?,
+                    origin: r.get(14)?,
+                    created_ms: r.get(15)?,
+                    updated_ms: r.get(16)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows)
+    }
+
+    /// Every fill row for export.
+    pub fn fill_rows(&self) -> Result<Vec<FillRow>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT trade_uuid, order_uuid, identifier, market, side, price, volume, funds, fee, ts
+                 FROM fills ORDER BY ts, trade_uuid",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(FillRow {
+                    trade_uuid: r.get(0)?,
+                    order_uuid: r.get(1)?,
+                    identifier: r.get(2)?,
+                    market: r.get(3)?,
+                    side: r.get(4)?,
+                    price: r.get(5)?,
+                    volume: r.get(6)?,
+                    funds: r.get(7)?,
+                    fee: r.get(8)?,
+                    timestamp: r.get(9)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows)
+    }
+
+    /// Orders and fills as CSV or JSON.
+    pub fn export(&self, format: ExportFormat) -> Result<String, JournalError> {
+        let orders = self.order_rows()?;
+        let fills = self.fill_rows()?;
+        match format {
+            ExportFormat::Json => {
+                #[derive(Serialize)]
+                struct Doc<'a> {
+                    orders: &'a [OrderRow],
+                    fills: &'a [FillRow],
+                }
+                serde_json::to_string_pretty(&Doc { orders: &orders, fills: &fills })
+                    .map_err(|e| JournalError::BadRow("export".into(), e.to_string()))
+            }
+            ExportFormat::Csv => {
+                let mut out = String::from(
+                    "identifier,uuid,market,side,ord_type,price,volume,time_in_force,state,executed_volume,executed_funds,paid_fee,reason,rule_id,origin,created_ms,updated_ms\n",
+                );
+                for o in &orders {
+                    let cells = [
+                        o.identifier.clone(),
+                        o.uuid.clone().unwrap_or_default(),
+                        o.market.clone(),
+                        o.side.clone(),
+                        o.ord_type.clone(),
+                        o.price.clone().unwrap_or_default(),
+                        o.volume.clone().unwrap_or_default(),
+                        o.time_in_force.clone().unwrap_or_default(),
+                        o.state.clone(),
+                        o.executed_volume.clone(),
+                        o.executed_funds.clone(),
+                        o.paid_fee.clone(),
+                        o.reason.clone().unwrap_or_default(),
+                        o.rule_id.clone().unwrap_or_default(),
+                        o.origin.clone(),
+                        o.created_ms.to_string(),
+                        o.updated_ms.to_string(),
+                    ];
+                    push_csv_row(&mut out, &cells);
+                }
+                out.push('\n');
+                out.push_str(
+                    "trade_uuid,order_uuid,identifier,market,side,price,volume,funds,fee,timestamp\n",
+                );
+                for f in &fills {
+                    let cells = [
+                        f.trade_uuid.clone(),
+                        f.order_uuid.clone(),
+                        f.identifier.clone().unwrap_or_default(),
+                        f.market.clone(),
+                        f.side.clone(),
+                        f.price.clone(),
+                        f.volume.clone(),
+                        f.funds.clone(),
+                        f.fee.clone().unwrap_or_default(),
+                        f.timestamp.to_string(),
+                    ];
+                    push_csv_row(&mut out, &cells);
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// RFC 4180 quoting: cells with a comma, quote or newline are quoted, quotes doubled.
+/// Cells starting with `=`, `+`, `-`, `@` that are not numbers get a leading `'` so a
+/// spreadsheet does not run them as formulas.
+fn push_csv_row(out: &mut String, cells: &[String]) {
+    for (i, c) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let mut c = c.clone();
+        if c.starts_with(['=', '+', '@']) || (c.starts_with('-') && Decimal::from_str(&c).is_err()) {
+            c.insert(0, '\'');
+        }
+        if c.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&c.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&c);
+        }
+    }
+    out.push('\n');
+}
+
+/// `hoga journal [--csv|--json] [--journal FILE]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JournalArgs {
+    /// Export as CSV (orders, a blank line, then fills). The default.
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+    /// Export as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Journal file (default: the data directory's journal.sqlite).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+}
+
+/// Runs `hoga journal`: prints the export to stdout. Opens read-only, so it works while a
+/// console is running.
+pub fn run_journal_cli(args: &JournalArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let path = match &args.journal {
+        Some(p) => p.clone(),
+        None => default_path().context("no home directory to find the journal in; pass --journal FILE")?,
+    };
+    if !path.exists() {
+        anyhow::bail!("no journal at {} (nothing traded yet, or pass --journal FILE)", path.display());
+    }
+    let j = Journal::open_read_only(&path).with_context(|| format!("open journal {}", path.display()))?;
+    let format = if args.json { ExportFormat::Json } else { ExportFormat::Csv };
+    let text = j.export(format).context("export journal")?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).context("write export")?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n").context("write export")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trading::orders::OrderRequest;
+    use rust_decimal_macros::dec;
+
+    fn order(id: &str) -> TrackedOrder {
+        TrackedOrder::new(
+            id.into(),
+            OrderRequest::limit(MarketId::new("KRW-BTC"), Side::Bid, dec!(95000000), dec!(0.01)),
+        )
+    }
+
+    fn fill(id: &str) -> Fill {
+        Fill {
+            trade_uuid: id.into(),
+            order_uuid: "u1".into(),
+            market: MarketId::new("KRW-BTC"),
+            side: Side::Bid,
+            price: dec!(95000000),
+            volume: dec!(0.005),
+            funds: dec!(475000),
+            fee: Some(dec!(237.5)),
+            is_maker: None,
+            timestamp: 1,
+        }
+    }
+
+    #[test]
+    fn intents_round_trip_and_fills_dedupe() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let j = Journal::open(&path, &JournalOptions::default()).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let mut o = order("hoga-1");
+        j.record_intent(&o, "manual").unwrap();
+        assert!(matches!(j.record_intent(&o, "manual"), Err(JournalError::DuplicateIdentifier(_))));
+        o.uuid = Some("u1".into());
+        o.state = LocalState::Accepted;
+        j.update_order(&o).unwrap();
+        assert!(j.record_fill(Some("hoga-1"), &fill("t1")).unwrap());
+        assert!(!j.record_fill(Some("hoga-1"), &fill("t1")).unwrap());
+        let open = j.open_orders().unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].request, o.request);
+        assert!(open[0].fill_ids.contains("t1"));
+        drop(j);
+        // Reopen: the state survived.
+        let j = Journal::open(&path, &JournalOptions { live: true, ..Default::default() }).unwrap();
+        assert_eq!(j.order("hoga-1").unwrap().unwrap().state, LocalState::Accepted);
+        let csv = j.export(ExportFormat::Csv).unwrap();
+        assert!(csv.contains("hoga-1,u1,KRW-BTC,bid,limit,95000000,0.01"), "{csv}");
+        assert!(csv.contains("t1,u1,hoga-1"), "{csv}");
+        let json: serde_json::Value = serde_json::from_str(&j.export(ExportFormat::Json).unwrap()).unwrap();
+        assert_eq!(json["orders"][0]["identifier"], "hoga-1");
+        assert_eq!(json["fills"][0]["trade_uuid"], "t1");
+    }
+
+    #[test]
+    fn live_refuses_missing_or_corrupt_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let live = JournalOptions { live: true, ..Default::default() };
+        let e = Journal::open(&path, &live).unwrap_err();
+        assert!(matches!(e, JournalError::Missing(_)), "{e}");
+        assert!(e.to_string().contains("j.sqlite"));
+        std::fs::write(&path, b"").unwrap();
+        assert!(matches!(Journal::open(&path, &live), Err(JournalError::Corrupt { .. })));
+        std::fs::write(&path, b"this is not a database at all, just garbage bytes..........").unwrap();
+        assert!(matches!(Journal::open(&path, &live), Err(JournalError::Corrupt { .. })));
+        std::fs::remove_file(&path).unwrap();
+        let fresh = JournalOptions { allow_fresh: true, ..live };
+        Journal::open(&path, &fresh).unwrap();
+    }
+
+    #[test]
+    fn second_instance_is_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let first = Journal::open(&path, &JournalOptions::default()).unwrap();
+        first.record_intent(&order("a"), "manual").unwrap();
+        let second = Journal::open(&path, &JournalOptions::default()).unwrap();
+        assert!(second.is_read_only());
+        assert!(matches!(second.record_intent(&order("b"), "manual"), Err(JournalError::ReadOnly(_))));
+        assert_eq!(second.open_orders().unwrap().len(), 1);
+        drop(first);
+        let third = Journal::open(&path, &JournalOptions::default()).unwrap();
+        assert!(!third.is_read_only());
+    }
+
+    #[test]
+    fn busy_database_fails_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let j = Journal::open(
+            &path,
+            &JournalOptions { busy_timeout: Duration::from_millis(10), ..Default::default() },
+        )
+        .unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN EXCLUSIVE;").unwrap();
+        assert!(matches!(j.record_intent(&order("x"), "manual"), Err(JournalError::Sqlite { .. })));
+        other.execute_batch("COMMIT;").unwrap();
+        j.record_intent(&order("x"), "manual").unwrap();
+    }
+
+    #[test]
+    fn rules_and_alerts_persist() {
+        use crate::trading::rules::{AlertCondition, Level, RuleKind};
+        let j = Journal::in_memory().unwrap();
+        let mut r =
+            Rule::new(MarketId::new("KRW-BTC"), RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))), None);
+        j.save_rule(&r).unwrap();
+        r.attempt = 2;
+        j.save_rule(&r).unwrap();
+        assert_eq!(j.load_rules().unwrap(), vec![r.clone()]);
+        j.delete_rule(&r.id).unwrap();
+        assert!(j.load_rules().unwrap().is_empty());
+        let a = Alert::new(MarketId::new("KRW-BTC"), AlertCondition::Above(dec!(1)));
+        j.save_alert(&a).unwrap();
+        assert_eq!(j.load_alerts().unwrap(), vec![a]);
+    }
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        let mut s = String::new();
+        push_csv_row(&mut s, &["a,b".into(), "say \"hi\"".into(), "=cmd()".into(), "-5".into()]);
+        assert_eq!(s, "\"a,b\",\"say \"\"hi\"\"\",'=cmd(),-5\n");
+    }
+}

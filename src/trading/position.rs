@@ -1,0 +1,128 @@
+//! Position and P&L per market, from fills (pure).
+//!
+//! Spot only: a position is a non-negative holding of the base currency. The average
+//! cost includes buy fees (it is the cost basis: what one unit really cost in the quote
+//! currency); a sell realizes `proceeds − sell fee − average cost × volume`. Unrealized
+//! P&L at a mark price subtracts the fee a sale at that price would pay, so "flat" means
+//! "selling now would break even".
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::exchange::types::{Fill, MarketId, Price, Qty, Side};
+
+/// One market's holding and its P&L.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Market.
+    pub market: MarketId,
+    /// Base-currency volume held.
+    pub volume: Qty,
+    /// Average cost per unit, fees included (quote currency).
+    pub avg_cost: Price,
+    /// Realized P&L, fees included.
+    pub realized: Decimal,
+    /// Fees paid in total.
+    pub fees: Decimal,
+}
+
+impl Position {
+    /// An empty position.
+    pub fn new(market: MarketId) -> Self {
+        Position {
+            market,
+            volume: Decimal::ZERO,
+            avg_cost: Decimal::ZERO,
+            realized: Decimal::ZERO,
+            fees: Decimal::ZERO,
+        }
+    }
+
+    /// Seeds from an exchange balance (volume and its average buy price).
+    pub fn from_balance(market: MarketId, volume: Qty, avg_buy_price: Price) -> Self {
+        Position { volume, avg_cost: avg_buy_price, ..Position::new(market) }
+    }
+
+    /// Applies one fill; `fee_rate` is used when the fill carries no fee. Returns the P&L
+    /// this fill realized (zero for buys).
+    pub fn apply(&mut self, side: Side, price: Price, volume: Qty, fee: Decimal) -> Decimal {
+        self.fees += fee;
+        match side {
+            Side::Bid => {
+                let cost = self.avg_cost * self.volume + price * volume + fee;
+                self.volume += volume;
+                if !self.volume.is_zero() {
+                    self.avg_cost = cost / self.volume;
+                }
+                Decimal::ZERO
+            }
+            Side::Ask => {
+                // Selling more than we track (holdings from before hoga): realize against
+                // the tracked part only and clamp at flat.
+                let closed = volume.min(self.volume);
+                let pnl = price * closed - self.avg_cost * closed - fee;
+                self.realized += pnl;
+                self.volume -= closed;
+                if self.volume.is_zero() {
+                    self.avg_cost = Decimal::ZERO;
+                }
+                pnl
+            }
+        }
+    }
+
+    /// Applies an exchange fill.
+    pub fn apply_fill(&mut self, f: &Fill, fee_rate: Decimal) -> Decimal {
+        let fee = f.fee.unwrap_or(f.funds * fee_rate);
+        self.apply(f.side, f.price, f.volume, fee)
+    }
+
+    /// Unrealized P&L at `mark`, net of the fee of selling there.
+    pub fn unrealized(&self, mark: Price, ask_fee_rate: Decimal) -> Decimal {
+        let value = mark * self.volume;
+        value - value * ask_fee_rate - self.avg_cost * self.volume
+    }
+
+    /// Unrealized P&L as a ratio of the cost basis (0.05 = +5 %), `None` when flat.
+    pub fn unrealized_ratio(&self, mark: Price, ask_fee_rate: Decimal) -> Option<Decimal> {
+        let basis = self.avg_cost * self.volume;
+        if basis.is_zero() { None } else { Some(self.unrealized(mark, ask_fee_rate) / basis) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn average_cost_realized_and_unrealized_with_fees() {
+        let mut p = Position::new(MarketId::new("KRW-BTC"));
+        p.apply(Side::Bid, dec!(100), dec!(1), dec!(0.05));
+        p.apply(Side::Bid, dec!(200), dec!(1), dec!(0.1));
+        assert_eq!(p.volume, dec!(2));
+        assert_eq!(p.avg_cost, dec!(150.075));
+        assert_eq!(p.unrealized(dec!(150.075), Decimal::ZERO), Decimal::ZERO);
+        let r = p.apply(Side::Ask, dec!(300), dec!(1), dec!(0.15));
+        assert_eq!(r, dec!(300) - dec!(150.075) - dec!(0.15));
+        assert_eq!(p.realized, r);
+        assert_eq!(p.volume, dec!(1));
+        p.apply(Side::Ask, dec!(100), dec!(5), Decimal::ZERO);
+        assert_eq!((p.volume, p.avg_cost), (Decimal::ZERO, Decimal::ZERO));
+        assert_eq!(p.fees, dec!(0.3));
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip_at_same_price_without_fees_is_flat(price in 1u64..1_000_000_000u64, v in 1u64..1_000_000u64) {
+            let mut p = Position::new(MarketId::new("KRW-X"));
+            let price = Decimal::from(price);
+            let v = Decimal::new(v as i64, 4);
+            p.apply(Side::Bid, price, v, Decimal::ZERO);
+            let r = p.apply(Side::Ask, price, v, Decimal::ZERO);
+            prop_assert!(r.abs() < dec!(0.000001), "{r}");
+            prop_assert!(p.volume.is_zero());
+        }
+    }
+}

@@ -1,0 +1,641 @@
+//! Client-side protection rules (stop-loss, take-profit, trailing stop, OCO) and price
+//! alerts: pure evaluation and firing logic.
+//!
+//! Upbit has no native stop orders, so hoga watches prices itself. The rule book is fed
+//! every tick with the monotonic time it was received. A rule fires **once**: firing
+//! latches it (`Firing`) and names the exit with a deterministic identifier derived from
+//! the rule id and attempt number, so a re-evaluation, a restart or a retry can never
+//! produce a second, differently-named exit (RELIABILITY case 14). It never fires on
+//! stale data (case 15) nor before the book is made ready after reconciliation with a
+//! price received after that moment (case 19). Partial exits re-arm with the next attempt;
+//! dust below the minimum order total is reported, not looped on (case 20).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::exchange::types::{MarketId, Price, Qty};
+use crate::trading::orders::floor_volume;
+
+/// A trigger level: absolute, or relative to the position's average cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Level {
+    /// An absolute price.
+    Price(Price),
+    /// A ratio from the average cost (−0.03 = 3 % below).
+    PctFromAvg(Decimal),
+}
+
+impl Level {
+    /// The price this level means for a position with `avg_cost` (`None` when relative
+    /// and there is no cost basis).
+    pub fn resolve(&self, avg_cost: Price) -> Option<Price> {
+        match *self {
+            Level::Price(p) => Some(p),
+            Level::PctFromAvg(r) if avg_cost > Decimal::ZERO => Some(avg_cost * (Decimal::ONE + r)),
+            Level::PctFromAvg(_) => None,
+        }
+    }
+}
+
+/// What a rule watches for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RuleKind {
+    /// Sell when the price falls to or below the level.
+    StopLoss(Level),
+    /// Sell when the price rises to or above the level.
+    TakeProfit(Level),
+    /// Sell when the price falls `ratio` below the highest price seen while armed.
+    Trailing {
+        /// Ratio (0.02 = 2 %).
+        ratio: Decimal,
+        /// Highest fresh price seen so far.
+        peak: Option<Price>,
+    },
+    /// Stop and take-profit together; whichever triggers first fires, the other is gone.
+    Oco {
+        /// Stop level.
+        stop: Level,
+        /// Take-profit level.
+        take: Level,
+    },
+}
+
+/// Lifecycle of a rule, as the Monitor pane shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleState {
+    /// Watching fresh prices.
+    Armed,
+    /// Prices are stale: not protecting, will not fire until fresh data arrives.
+    Stale,
+    /// Fired; the exit is in flight. Latched.
+    Firing,
+    /// Finished (exit filled, or only dust left).
+    Done,
+    /// The exit could not be placed; needs the user.
+    Failed,
+}
+
+/// A persisted protection rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Stable id (UUIDv7).
+    pub id: String,
+    /// Market.
+    pub market: MarketId,
+    /// Trigger.
+    pub kind: RuleKind,
+    /// Volume to sell; `None` = the whole position at firing time.
+    pub volume: Option<Qty>,
+    /// State.
+    pub state: RuleState,
+    /// Exit attempt number (part of the exit identifier).
+    pub attempt: u32,
+    /// Last note (dust, failure reason).
+    pub note: Option<String>,
+}
+
+impl Rule {
+    /// A new armed rule.
+    pub fn new(market: MarketId, kind: RuleKind, volume: Option<Qty>) -> Self {
+        Rule {
+            id: uuid::Uuid::now_v7().to_string(),
+            market,
+            kind,
+            volume,
+            state: RuleState::Armed,
+            attempt: 0,
+            note: None,
+        }
+    }
+
+    /// The exit identifier for the current attempt: deterministic, ≤ 64 characters.
+    pub fn exit_identifier(&self) -> String {
+        exit_identifier(&self.id, self.attempt)
+    }
+
+    /// The price that would trigger it now (for OCO: the stop), for display.
+    pub fn trigger_price(&self, avg_cost: Price) -> Option<Price> {
+        match &self.kind {
+            RuleKind::StopLoss(l) | RuleKind::TakeProfit(l) => l.resolve(avg_cost),
+            RuleKind::Trailing { ratio, peak } => peak.map(|p| p * (Decimal::ONE - ratio)),
+            RuleKind::Oco { stop, .. } => stop.resolve(avg_cost),
+        }
+    }
+
+    /// Whether `price` triggers this rule; returns the trigger level that was hit.
+    fn triggered(&self, price: Price, avg_cost: Price) -> Option<(Price, &'static str)> {
+        match &self.kind {
+            RuleKind::StopLoss(l) => l.resolve(avg_cost).filter(|t| price <= *t).map(|t| (t, "stop_loss")),
+            RuleKind::TakeProfit(l) => {
+                l.resolve(avg_cost).filter(|t| price >= *t).map(|t| (t, "take_profit"))
+            }
+            RuleKind::Trailing { ratio, peak } => {
+                peak.map(|p| p * (Decimal::ONE - ratio)).filter(|t| price <= *t).map(|t| (t, "trailing_stop"))
+            }
+            RuleKind::Oco { stop, take } => stop
+                .resolve(avg_cost)
+                .filter(|t| price <= *t)
+                .map(|t| (t, "oco_stop"))
+                .or_else(|| take.resolve(avg_cost).filter(|t| price >= *t).map(|t| (t, "oco_take"))),
+        }
+    }
+}
+
+/// `hoga-r-{rule id}-{attempt}`.
+pub fn exit_identifier(rule_id: &str, attempt: u32) -> String {
+    format!("hoga-r-{rule_id}-{attempt}")
+}
+
+/// A price with the monotonic time it arrived (wall clocks jump; case 30).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quote {
+    /// Last trade price.
+    pub price: Price,
+    /// When it was received.
+    pub received: Instant,
+}
+
+/// The position a rule protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PositionView {
+    /// Sellable volume (available + locked by our own open sells).
+    pub volume: Qty,
+    /// Average cost.
+    pub avg_cost: Price,
+}
+
+/// An exit the rule book wants placed: a market sell under a deterministic identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exit {
+    /// Rule id.
+    pub rule_id: String,
+    /// Market.
+    pub market: MarketId,
+    /// Identifier for the exit order.
+    pub identifier: String,
+    /// Attempt number.
+    pub attempt: u32,
+    /// Volume to sell.
+    pub volume: Qty,
+    /// The level that was hit.
+    pub trigger_price: Price,
+    /// The price that hit it.
+    pub last_price: Price,
+    /// Age of that price when it fired (audit).
+    pub data_age_ms: u64,
+    /// `stop_loss`, `take_profit`, `trailing_stop`, `oco_stop`, `oco_take`.
+    pub reason: String,
+}
+
+/// What a rule reported besides exits (for alerts and the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleNotice {
+    /// The position left is below the minimum order total: nothing to sell.
+    Dust {
+        /// Rule.
+        rule_id: String,
+        /// Volume left.
+        volume: Qty,
+    },
+    /// A rule went stale (protection degraded).
+    Stale {
+        /// Rule.
+        rule_id: String,
+    },
+    /// A stale rule has fresh data again.
+    Fresh {
+        /// Rule.
+        rule_id: String,
+    },
+}
+
+/// How an exit ended, reported back by the order manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitResult {
+    /// The exit is terminal; `remaining` is the position volume left afterwards.
+    Finished {
+        /// Volume left.
+        remaining: Qty,
+    },
+    /// It could not be placed.
+    Failed(String),
+}
+
+/// All rules, evaluated per tick.
+#[derive(Debug, Clone)]
+pub struct RuleBook {
+    rules: BTreeMap<String, Rule>,
+    quotes: HashMap<MarketId, Quote>,
+    stale_after: Duration,
+    ready_since: Option<Instant>,
+}
+
+impl RuleBook {
+    /// An empty book; prices older than `stale_after` are stale. Not ready until
+    /// [`RuleBook::set_ready`].
+    pub fn new(stale_after: Duration) -> Self {
+        RuleBook { rules: BTreeMap::new(), quotes: HashMap::new(), stale_after, ready_since: None }
+    }
+
+    /// Adds (or replaces) a rule.
+    pub fn insert(&mut self, rule: Rule) {
+        self.rules.insert(rule.id.clone(), rule);
+    }
+
+    /// Removes a rule.
+    pub fn remove(&mut self, id: &str) -> Option<Rule> {
+        self.rules.remove(id)
+    }
+
+    /// A rule by id.
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.get(id)
+    }
+
+    /// Every rule, by id.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.values()
+    }
+
+    /// Rules still protecting or in flight (armed, stale, firing).
+    pub fn active_count(&self) -> usize {
+        self.rules
+            .values()
+            .filter(|r| matches!(r.state, RuleState::Armed | RuleState::Stale | RuleState::Firing))
+            .count()
+    }
+
+    /// Allows firing on prices received at or after `at` (call when reconciliation is
+    /// done). Prices from before stay unusable, so a restart needs one fresh tick.
+    pub fn set_ready(&mut self, at: Instant) {
+        self.ready_since = Some(at);
+    }
+
+    /// Stops firing (disconnect, reconciliation running).
+    pub fn set_not_ready(&mut self) {
+        self.ready_since = None;
+    }
+
+    fn fresh(&self, q: &Quote, now: Instant) -> bool {
+        now.saturating_duration_since(q.received) <= self.stale_after
+            && self.ready_since.is_some_and(|r| q.received >= r)
+    }
+
+    /// Evaluates a tick of `market`. Returns the exits to place (each rule at most once
+    /// until its exit is reported back) and notices.
+    pub fn on_tick(
+        &mut self,
+        market: &MarketId,
+        quote: Quote,
+        now: Instant,
+        pos: PositionView,
+        min_total: Decimal,
+    ) -> (Vec<Exit>, Vec<RuleNotice>) {
+        if quote.price <= Decimal::ZERO {
+            // Outliers never reach a trigger (case 16).
+            return (vec![], vec![]);
+        }
+        self.quotes.insert(market.clone(), quote);
+        let fresh = self.fresh(&quote, now);
+        let mut exits = Vec::new();
+        let mut notices = Vec::new();
+        for rule in self.rules.values_mut().filter(|r| &r.market == market) {
+            match rule.state {
+                RuleState::Firing | RuleState::Done | RuleState::Failed => continue,
+                RuleState::Stale if fresh => {
+                    rule.state = RuleState::Armed;
+                    notices.push(RuleNotice::Fresh { rule_id: rule.id.clone() });
+                }
+                RuleState::Armed if !fresh => {
+                    rule.state = RuleState::Stale;
+                    notices.push(RuleNotice::Stale { rule_id: rule.id.clone() });
+                    continue;
+                }
+                RuleState::Stale => continue,
+                RuleState::Armed => {}
+            }
+            if let RuleKind::Trailing { peak, .. } = &mut rule.kind {
+                *peak = Some(peak.map_or(quote.price, |p| p.max(quote.price)));
+            }
+            if pos.volume <= Decimal::ZERO {
+                continue;
+            }
+            let Some((trigger, reason)) = rule.triggered(quote.price, pos.avg_cost) else { continue };
+            let volume = floor_volume(rule.volume.map_or(pos.volume, |v| v.min(pos.volume)));
+            if volume * quote.price < min_total {
+                rule.state = RuleState::Done;
+                rule.note = Some(format!("dust {volume} below the minimum order total {min_total}"));
+                notices.push(RuleNotice::Dust { rule_id: rule.id.clone(), volume });
+                continue;
+            }
+            rule.state = RuleState::Firing;
+            exits.push(Exit {
+                rule_id: rule.id.clone(),
+                market: market.clone(),
+                identifier: rule.exit_identifier(),
+                attempt: rule.attempt,
+                volume,
+                trigger_price: trigger,
+                last_price: quote.price,
+                data_age_ms: u64::try_from(now.saturating_duration_since(quote.received).as_millis())
+                    .unwrap_or(u64::MAX),
+                reason: reason.to_string(),
+            });
+        }
+        (exits, notices)
+    }
+
+    /// Marks rules stale whose market has had no fresh price for `stale_after` (call on a
+    /// timer: a silent websocket produces no ticks to notice it with).
+    pub fn check_stale(&mut self, now: Instant) -> Vec<RuleNotice> {
+        let mut out = Vec::new();
+        for rule in self.rules.values_mut().filter(|r| r.state == RuleState::Armed) {
+            let fresh = self.quotes.get(&rule.market).is_some_and(|q| {
+                now.saturating_duration_since(q.received) <= self.stale_after
+                    && self.ready_since.is_some_and(|r| q.received >= r)
+            });
+            if !fresh {
+                rule.state = RuleState::Stale;
+                out.push(RuleNotice::Stale { rule_id: rule.id.clone() });
+            }
+        }
+        out
+    }
+
+    /// Reports how an exit ended. A partial exit re-arms with the next attempt (a new,
+    /// still deterministic identifier); a full one or dust ends the rule.
+    pub fn on_exit_result(
+        &mut self,
+        rule_id: &str,
+        result: ExitResult,
+        min_total: Decimal,
+        last_price: Price,
+    ) {
+        let Some(rule) = self.rules.get_mut(rule_id) else { return };
+        match result {
+            ExitResult::Finished { remaining } => {
+                let whole_position = rule.volume.is_none();
+                if whole_position && remaining > Decimal::ZERO && remaining * last_price >= min_total {
+                    rule.attempt += 1;
+                    rule.state = RuleState::Armed;
+                } else {
+                    if remaining > Decimal::ZERO && whole_position {
+                        rule.note = Some(format!("dust {remaining} left below the minimum order total"));
+                    }
+                    rule.state = RuleState::Done;
+                }
+            }
+            ExitResult::Failed(why) => {
+                rule.state = RuleState::Failed;
+                rule.note = Some(why);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Alerts
+
+/// A price alert condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AlertCondition {
+    /// Price above a level.
+    Above(Price),
+    /// Price below a level.
+    Below(Price),
+    /// Price crosses a level (either direction).
+    Crosses(Price),
+    /// Price moves by a ratio from the price when armed (0.05 = 5 %).
+    MovePct(Decimal),
+}
+
+/// A persisted alert; fires once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Id (UUIDv7).
+    pub id: String,
+    /// Market.
+    pub market: MarketId,
+    /// Condition.
+    pub condition: AlertCondition,
+    /// Reference price (first price seen, for `MovePct`).
+    pub reference: Option<Price>,
+    /// Previous price (for `Crosses`).
+    pub previous: Option<Price>,
+    /// Latched once fired.
+    pub fired: bool,
+}
+
+impl Alert {
+    /// A new alert.
+    pub fn new(market: MarketId, condition: AlertCondition) -> Self {
+        Alert {
+            id: uuid::Uuid::now_v7().to_string(),
+            market,
+            condition,
+            reference: None,
+            previous: None,
+            fired: false,
+        }
+    }
+
+    /// Feeds a fresh price; true exactly once, when the condition first holds.
+    pub fn on_price(&mut self, price: Price) -> bool {
+        if self.fired || price <= Decimal::ZERO {
+            return false;
+        }
+        let reference = *self.reference.get_or_insert(price);
+        let hit = match self.condition {
+            AlertCondition::Above(l) => price > l,
+            AlertCondition::Below(l) => price < l,
+            AlertCondition::Crosses(l) => {
+                self.previous.is_some_and(|p| (p < l && price >= l) || (p > l && price <= l))
+            }
+            AlertCondition::MovePct(r) => ((price - reference) / reference).abs() >= r,
+        };
+        self.previous = Some(price);
+        if hit {
+            self.fired = true;
+        }
+        hit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    fn m() -> MarketId {
+        MarketId::new("KRW-BTC")
+    }
+
+    fn pos() -> PositionView {
+        PositionView { volume: dec!(0.1), avg_cost: dec!(100000000) }
+    }
+
+    #[test]
+    fn stop_fires_once_while_the_price_oscillates() {
+        let t0 = Instant::now();
+        let mut book = RuleBook::new(Duration::from_secs(5));
+        book.insert(Rule::new(m(), RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))), None));
+        book.set_ready(t0);
+        let mut exits = Vec::new();
+        for (i, p) in [dec!(98000000), dec!(96900000), dec!(97100000), dec!(96000000), dec!(95000000)]
+            .iter()
+            .enumerate()
+        {
+            let at = t0 + Duration::from_millis(i as u64);
+            exits.extend(book.on_tick(&m(), Quote { price: *p, received: at }, at, pos(), dec!(5000)).0);
+        }
+        assert_eq!(exits.len(), 1);
+        assert_eq!(exits[0].trigger_price, dec!(97000000));
+        assert_eq!(exits[0].volume, dec!(0.1));
+        assert!(exits[0].identifier.len() <= 64);
+        assert_eq!(exits[0].identifier, exit_identifier(&exits[0].rule_id, 0));
+    }
+
+    #[test]
+    fn stale_or_pre_ready_prices_never_fire() {
+        let t0 = Instant::now();
+        let mut book = RuleBook::new(Duration::from_secs(5));
+        let r = Rule::new(m(), RuleKind::StopLoss(Level::Price(dec!(97000000))), None);
+        let id = r.id.clone();
+        book.insert(r);
+        // Not ready (restart, reconciliation running): no fire.
+        let (e, _) = book.on_tick(&m(), Quote { price: dec!(90000000), received: t0 }, t0, pos(), dec!(5000));
+        assert!(e.is_empty());
+        book.set_ready(t0 + Duration::from_secs(1));
+        // A price received before ready is still not usable.
+        let (e, _) = book.on_tick(
+            &m(),
+            Quote { price: dec!(90000000), received: t0 },
+            t0 + Duration::from_secs(1),
+            pos(),
+            dec!(5000),
+        );
+        assert!(e.is_empty());
+        assert_eq!(book.get(&id).unwrap().state, RuleState::Stale);
+        // A stale price (received long ago): no fire.
+        let late = t0 + Duration::from_secs(60);
+        let (e, _) = book.on_tick(
+            &m(),
+            Quote { price: dec!(90000000), received: t0 + Duration::from_secs(2) },
+            late,
+            pos(),
+            dec!(5000),
+        );
+        assert!(e.is_empty());
+        // Fresh: fires once.
+        let (e, n) =
+            book.on_tick(&m(), Quote { price: dec!(90000000), received: late }, late, pos(), dec!(5000));
+        assert_eq!(e.len(), 1);
+        assert!(n.contains(&RuleNotice::Fresh { rule_id: id }));
+    }
+
+    #[test]
+    fn check_stale_marks_silent_markets() {
+        let t0 = Instant::now();
+        let mut book = RuleBook::new(Duration::from_secs(5));
+        book.insert(Rule::new(m(), RuleKind::TakeProfit(Level::Price(dec!(200000000))), None));
+        book.set_ready(t0);
+        book.on_tick(&m(), Quote { price: dec!(100000000), received: t0 }, t0, pos(), dec!(5000));
+        assert!(book.check_stale(t0 + Duration::from_secs(1)).is_empty());
+        assert_eq!(book.check_stale(t0 + Duration::from_secs(6)).len(), 1);
+    }
+
+    #[test]
+    fn trailing_follows_the_peak_and_oco_takes_either_side() {
+        let t0 = Instant::now();
+        let mut book = RuleBook::new(Duration::from_secs(5));
+        book.insert(Rule::new(m(), RuleKind::Trailing { ratio: dec!(0.02), peak: None }, None));
+        book.set_ready(t0);
+        let mut fire =
+            |p: Decimal| book.on_tick(&m(), Quote { price: p, received: t0 }, t0, pos(), dec!(5000)).0;
+        assert!(fire(dec!(100000000)).is_empty());
+        assert!(fire(dec!(110000000)).is_empty());
+        assert!(fire(dec!(108000000)).is_empty());
+        let e = fire(dec!(107800000));
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].trigger_price, dec!(107800000));
+
+        let mut oco = RuleBook::new(Duration::from_secs(5));
+        oco.insert(Rule::new(
+            m(),
+            RuleKind::Oco { stop: Level::PctFromAvg(dec!(-0.03)), take: Level::PctFromAvg(dec!(0.05)) },
+            None,
+        ));
+        oco.set_ready(t0);
+        let e = oco.on_tick(&m(), Quote { price: dec!(105000000), received: t0 }, t0, pos(), dec!(5000)).0;
+        assert_eq!(e[0].reason, "oco_take");
+        assert!(
+            oco.on_tick(&m(), Quote { price: dec!(90000000), received: t0 }, t0, pos(), dec!(5000))
+                .0
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn partial_exit_rearms_with_next_attempt_and_dust_ends() {
+        let t0 = Instant::now();
+        let mut book = RuleBook::new(Duration::from_secs(5));
+        let r = Rule::new(m(), RuleKind::StopLoss(Level::Price(dec!(97000000))), None);
+        let id = r.id.clone();
+        book.insert(r);
+        book.set_ready(t0);
+        let q = Quote { price: dec!(96000000), received: t0 };
+        let e1 = book.on_tick(&m(), q, t0, pos(), dec!(5000)).0;
+        book.on_exit_result(&id, ExitResult::Finished { remaining: dec!(0.05) }, dec!(5000), dec!(96000000));
+        let e2 = book.on_tick(&m(), q, t0, PositionView { volume: dec!(0.05), ..pos() }, dec!(5000)).0;
+        assert_eq!(e2.len(), 1);
+        assert_ne!(e1[0].identifier, e2[0].identifier);
+        assert_eq!(e2[0].attempt, 1);
+        book.on_exit_result(
+            &id,
+            ExitResult::Finished { remaining: dec!(0.00000001) },
+            dec!(5000),
+            dec!(96000000),
+        );
+        assert_eq!(book.get(&id).unwrap().state, RuleState::Done);
+        // Dust at firing time: reported, rule done, no exit.
+        let mut b2 = RuleBook::new(Duration::from_secs(5));
+        b2.insert(Rule::new(m(), RuleKind::StopLoss(Level::Price(dec!(97000000))), None));
+        b2.set_ready(t0);
+        let (e, n) = b2.on_tick(&m(), q, t0, PositionView { volume: dec!(0.00001), ..pos() }, dec!(5000));
+        assert!(e.is_empty());
+        assert!(matches!(n[0], RuleNotice::Dust { .. }));
+    }
+
+    #[test]
+    fn alerts_fire_once() {
+        let mut a = Alert::new(m(), AlertCondition::Crosses(dec!(100)));
+        assert!(!a.on_price(dec!(90)));
+        assert!(a.on_price(dec!(101)));
+        assert!(!a.on_price(dec!(90)));
+        assert!(!a.on_price(dec!(101)));
+        let mut mv = Alert::new(m(), AlertCondition::MovePct(dec!(0.05)));
+        assert!(!mv.on_price(dec!(100)));
+        assert!(!mv.on_price(dec!(104)));
+        assert!(mv.on_price(dec!(94)));
+    }
+
+    proptest! {
+        #[test]
+        fn any_price_path_fires_at_most_once_per_attempt(prices in prop::collection::vec(90_000_000u64..110_000_000u64, 1..200)) {
+            let t0 = Instant::now();
+            let mut book = RuleBook::new(Duration::from_secs(5));
+            book.insert(Rule::new(m(), RuleKind::Oco { stop: Level::PctFromAvg(dec!(-0.03)), take: Level::PctFromAvg(dec!(0.05)) }, None));
+            book.set_ready(t0);
+            let mut n = 0;
+            for p in prices {
+                n += book.on_tick(&m(), Quote { price: Decimal::from(p), received: t0 }, t0, pos(), dec!(5000)).0.len();
+            }
+            prop_assert!(n <= 1);
+        }
+    }
+}
