@@ -15,7 +15,9 @@ use tokio::sync::{mpsc, watch};
 use super::account::{Mode, RuleRow, TradingState};
 use super::snapshot::Snapshot;
 use super::system::{AlertRecord, FeedStats, LogLevel, LogRecord, StreamState, StreamStatus, SystemTable};
-use crate::exchange::types::{Balance, Candle, Fill, MarketId, MarketInfo, Order, OrderBook, Ticker, Timeframe, Trade};
+use crate::exchange::types::{
+    Balance, Candle, Fill, MarketId, MarketInfo, Order, OrderBook, Ticker, Timeframe, Trade,
+};
 use crate::kernel::{TaskInfo, TaskManager};
 
 /// A fact the store applies. Producers name what happened; the store decides where it goes.
@@ -129,7 +131,11 @@ impl Store {
 
     /// Applies a batch received at `now` and returns the new snapshot. Sections the batch
     /// does not touch are shared with the previous snapshot (same `Arc`).
-    pub fn apply_batch(&mut self, events: impl IntoIterator<Item = StoreEvent>, now: Instant) -> Arc<Snapshot> {
+    pub fn apply_batch(
+        &mut self,
+        events: impl IntoIterator<Item = StoreEvent>,
+        now: Instant,
+    ) -> Arc<Snapshot> {
         let prev = &self.current;
         let mut market = prev.market.clone();
         let mut account = prev.account.clone();
@@ -385,8 +391,10 @@ mod tests {
             is_maker: None,
             timestamp: 0,
         };
-        let snap =
-            s.apply_batch([StoreEvent::FillApplied(fill.clone()), StoreEvent::FillApplied(fill)], Instant::now());
+        let snap = s.apply_batch(
+            [StoreEvent::FillApplied(fill.clone()), StoreEvent::FillApplied(fill)],
+            Instant::now(),
+        );
         assert_eq!(snap.account.fills.len(), 1);
     }
 

@@ -50,6 +50,10 @@ pub enum Action {
     AckAlerts,
     /// Cancel every open order of the selected market.
     CancelAll,
+    /// Kill switch: halt trading and cancel every order.
+    KillSwitch,
+    /// Open the order entry form for the selected market.
+    OrderForm,
     /// Next markets tab (KRW, BTC, USDT, Favorites).
     TabNext,
     /// Previous markets tab.

@@ -1,18 +1,21 @@
 //! The `:` command line: input buffer, history, Tab completion and parsing into
-//! [`Command`]s. Trading verbs the UI does not understand pass through as text for the
+//! [`UiCommand`]s. Trading verbs the UI does not understand pass through as text for the
 //! trading module to parse.
 
 use std::str::FromStr;
 
 use crate::exchange::types::{MarketId, Timeframe};
 
-use super::update::Command;
+use super::update::UiCommand;
 
 /// Verbs offered by completion.
-pub const VERBS: [&str; 15] = [
-    "alert", "buy", "cancel", "help", "layout", "market", "q", "quit", "sell", "stop", "tf", "theme", "tp",
-    "trail", "ack",
+pub const VERBS: [&str; 17] = [
+    "ack", "alert", "buy", "cancel", "help", "kill", "layout", "market", "oco", "q", "quit", "sell", "stop",
+    "tf", "theme", "tp", "trail",
 ];
+
+/// Verbs passed through verbatim as [`UiCommand::Trade`] for the trading parser.
+pub const TRADE_VERBS: [&str; 9] = ["buy", "sell", "cancel", "stop", "tp", "trail", "alert", "oco", "kill"];
 
 /// Most history entries kept.
 pub const HISTORY_MAX: usize = 200;
@@ -107,7 +110,12 @@ fn common_prefix(words: &[String]) -> String {
     let mut len = first.len();
     for w in &words[1..] {
         len = len.min(
-            first.chars().zip(w.chars()).take_while(|(a, b)| a.eq_ignore_ascii_case(b)).map(|(a, _)| a.len_utf8()).sum(),
+            first
+                .chars()
+                .zip(w.chars())
+                .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
+                .map(|(a, _)| a.len_utf8())
+                .sum(),
         );
     }
     first[..len].to_string()
@@ -131,7 +139,7 @@ pub enum Parsed {
     /// Acknowledge alerts.
     Ack,
     /// Send a command to the rest of the app.
-    Forward(Command),
+    Forward(UiCommand),
     /// A mistake the user should see.
     Error(String),
 }
@@ -156,7 +164,7 @@ pub fn parse(line: &str) -> Parsed {
         ("theme", Some(t)) => Parsed::Theme(t.to_string()),
         ("theme", None) => Parsed::Error("usage: :theme light".into()),
         ("layout", Some("save")) => match words.next() {
-            Some(name) => Parsed::Forward(Command::SaveLayout(name.to_string())),
+            Some(name) => Parsed::Forward(UiCommand::SaveLayout(name.to_string())),
             None => Parsed::Error("usage: :layout save NAME".into()),
         },
         ("layout", Some(name)) => Parsed::Layout(name.to_string()),
@@ -165,9 +173,8 @@ pub fn parse(line: &str) -> Parsed {
         ("help", _) => Parsed::Help,
         ("ack", _) => Parsed::Ack,
         ("", _) => Parsed::Error(String::new()),
-        ("buy" | "sell", _) => Parsed::Forward(Command::PlaceOrder(line.to_string())),
-        ("cancel", Some("all")) => Parsed::Forward(Command::CancelAll { market: None }),
-        _ => Parsed::Forward(Command::Raw(line.to_string())),
+        (v, _) if TRADE_VERBS.contains(&v) => Parsed::Forward(UiCommand::Trade(line.to_string())),
+        (v, _) => Parsed::Error(format!("unknown command :{v} (tab completes; :help lists keys)")),
     }
 }
 
@@ -183,9 +190,13 @@ mod tests {
         assert_eq!(parse("theme light"), Parsed::Theme("light".into()));
         assert_eq!(parse("layout trade"), Parsed::Layout("trade".into()));
         assert_eq!(parse("q"), Parsed::Quit);
-        assert_eq!(parse("buy 0.01 @ 95000000"), Parsed::Forward(Command::PlaceOrder("buy 0.01 @ 95000000".into())));
-        assert_eq!(parse("stop KRW-BTC -3%"), Parsed::Forward(Command::Raw("stop KRW-BTC -3%".into())));
-        assert_eq!(parse("cancel all"), Parsed::Forward(Command::CancelAll { market: None }));
+        assert_eq!(
+            parse("buy 0.01 @ 95000000"),
+            Parsed::Forward(UiCommand::Trade("buy 0.01 @ 95000000".into()))
+        );
+        assert_eq!(parse("stop KRW-BTC -3%"), Parsed::Forward(UiCommand::Trade("stop KRW-BTC -3%".into())));
+        assert_eq!(parse("cancel all"), Parsed::Forward(UiCommand::Trade("cancel all".into())));
+        assert!(matches!(parse("fly away"), Parsed::Error(e) if e.contains(":fly")));
     }
 
     #[test]

@@ -36,11 +36,13 @@ pub enum Context {
     CommandLine,
     /// The markets search is being typed.
     Search,
+    /// The order entry form is open.
+    Form,
 }
 
 impl Context {
     /// All contexts, in help order.
-    pub const ALL: [Context; 8] = [
+    pub const ALL: [Context; 9] = [
         Context::Global,
         Context::Markets,
         Context::Orderbook,
@@ -49,6 +51,7 @@ impl Context {
         Context::Dialog,
         Context::CommandLine,
         Context::Search,
+        Context::Form,
     ];
 
     /// The section name in the keymap file.
@@ -62,12 +65,13 @@ impl Context {
             Context::Dialog => "dialog",
             Context::CommandLine => "command_line",
             Context::Search => "search",
+            Context::Form => "order_form",
         }
     }
 
     /// Text-input contexts do not fall back to global bindings.
     pub fn is_text(self) -> bool {
-        matches!(self, Context::Dialog | Context::CommandLine | Context::Search)
+        matches!(self, Context::Dialog | Context::CommandLine | Context::Search | Context::Form)
     }
 
     fn from_name(s: &str) -> Option<Context> {
@@ -373,8 +377,8 @@ impl Keymap {
     /// Merges a keymap file: each action it names replaces that action's keys in that
     /// context (an empty list unbinds it), and its keys are taken away from other actions.
     pub fn merge(&mut self, file: &str, text: &str) -> Result<(), KeymapError> {
-        let raw: RawFile =
-            toml::from_str(text).map_err(|e| KeymapError::Parse { file: file.to_string(), message: e.to_string() })?;
+        let raw: RawFile = toml::from_str(text)
+            .map_err(|e| KeymapError::Parse { file: file.to_string(), message: e.to_string() })?;
         for (ctx_name, actions) in raw {
             let ctx = Context::from_name(&ctx_name).ok_or_else(|| KeymapError::UnknownContext {
                 file: file.to_string(),
@@ -392,16 +396,15 @@ impl Keymap {
                         context: ctx_name.clone(),
                         action: action_name.clone(),
                     })?;
-                let chords = keys
-                    .iter()
-                    .map(|k| k.parse::<KeyChord>())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|source| KeymapError::BadKey {
-                        file: file.to_string(),
-                        line,
-                        action: action_name.clone(),
-                        source,
-                    })?;
+                let chords =
+                    keys.iter().map(|k| k.parse::<KeyChord>()).collect::<Result<Vec<_>, _>>().map_err(
+                        |source| KeymapError::BadKey {
+                            file: file.to_string(),
+                            line,
+                            action: action_name.clone(),
+                            source,
+                        },
+                    )?;
                 let ctx_map = self.bindings.entry(ctx).or_default();
                 for other in ctx_map.values_mut() {
                     other.retain(|k| !chords.contains(k));
@@ -507,7 +510,8 @@ mod tests {
         assert!(err.contains("fly_away"), "{err}");
         let err = Keymap::load(Some(("my.toml", "[nowhere]\nhelp = [\"h\"]\n"))).unwrap_err().to_string();
         assert!(err.contains("my.toml:1") && err.contains("nowhere"), "{err}");
-        let err = Keymap::load(Some(("my.toml", "[global]\nhelp = [\"hyper-x\"]\n"))).unwrap_err().to_string();
+        let err =
+            Keymap::load(Some(("my.toml", "[global]\nhelp = [\"hyper-x\"]\n"))).unwrap_err().to_string();
         assert!(err.contains("my.toml:2") && err.contains("hyper-x"), "{err}");
     }
 

@@ -108,6 +108,9 @@ pub fn visible_panes(ui: &UiState, area: Rect) -> Vec<PaneId> {
     panes
 }
 
+/// One column of the layout plan: fixed width (None = flexible) and its panes with weights.
+type Column = (Option<u16>, Vec<(PaneId, u16)>);
+
 /// Computes the screen layout, or None when the terminal is below 80x24.
 pub fn compute(ui: &UiState, area: Rect) -> Option<ScreenLayout> {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
@@ -123,7 +126,7 @@ pub fn compute(ui: &UiState, area: Rect) -> Option<ScreenLayout> {
         use PaneId::*;
         // Column plan: (fixed width or None for the flexible column, [(pane, weight)]).
         let wide = area.width >= 120;
-        let plan: Vec<(Option<u16>, Vec<(PaneId, u16)>)> = if wide {
+        let plan: Vec<Column> = if wide {
             vec![
                 (Some(38), vec![(Markets, 3), (Portfolio, 1), (Orders, 1)]),
                 (None, vec![(Chart, 4), (Log, 1), (System, 2)]),
@@ -135,7 +138,7 @@ pub fn compute(ui: &UiState, area: Rect) -> Option<ScreenLayout> {
                 (None, vec![(Orderbook, 3), (Chart, 3), (Orders, 1), (Log, 1), (System, 2)]),
             ]
         };
-        let cols: Vec<(Option<u16>, Vec<(PaneId, u16)>)> = plan
+        let cols: Vec<Column> = plan
             .into_iter()
             .map(|(w, ps)| (w, ps.into_iter().filter(|(p, _)| visible.contains(p)).collect::<Vec<_>>()))
             .filter(|(_, ps)| !ps.is_empty())
@@ -149,7 +152,8 @@ pub fn compute(ui: &UiState, area: Rect) -> Option<ScreenLayout> {
                 _ => Constraint::Fill(1),
             })
             .collect();
-        let col_rects = Layout::default().direction(Direction::Horizontal).constraints(constraints).split(body);
+        let col_rects =
+            Layout::default().direction(Direction::Horizontal).constraints(constraints).split(body);
         for ((_, ps), col) in cols.iter().zip(col_rects.iter()) {
             let rows = Layout::vertical(ps.iter().map(|(_, w)| Constraint::Fill(*w))).split(*col);
             for ((p, _), r) in ps.iter().zip(rows.iter()) {

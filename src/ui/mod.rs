@@ -3,7 +3,7 @@
 //! [`render`] draws the store's [`crate::store::Snapshot`] with the UI state.
 //!
 //! [`App`] runs the loop (`select! { biased; cancel > input > snapshot > frame tick }`),
-//! drawing only when something changed; [`terminal::TerminalGuard`] owns the terminal.
+//! drawing only when something changed; [`crate::kernel::terminal::TerminalGuard`] owns the terminal.
 
 pub mod action;
 pub mod app;
@@ -11,7 +11,6 @@ pub mod command_line;
 pub mod keymap;
 pub mod layout;
 pub mod panes;
-pub mod terminal;
 pub mod theme;
 pub mod update;
 pub mod widgets;
@@ -22,4 +21,4 @@ pub use keymap::Keymap;
 pub use layout::PaneId;
 pub use panes::render;
 pub use theme::{ColorSupport, Theme};
-pub use update::{Command, UiConfig, UiState, update};
+pub use update::{UiCommand, UiConfig, UiState, update};

@@ -1,4 +1,4 @@
-//! UI state and the pure reducer: `update(&mut UiState, Action, &Snapshot) -> Vec<Command>`.
+//! UI state and the pure reducer: `update(&mut UiState, Action, &Snapshot) -> Vec<UiCommand>`.
 //!
 //! The reducer never does I/O and never writes the store: it changes UI-local state
 //! (focus, cursors, inputs) and returns [`Command`]s, requests the app sends out for the
@@ -18,63 +18,63 @@ use super::keymap::Context;
 use super::layout::{self, PaneId};
 use crate::exchange::types::{MarketId, MarketInfo, OrderBook, Price, Side, Timeframe};
 use crate::store::{LogLevel, Snapshot};
+use crate::trading::orders::{OrderRequest, floor_volume};
 
-/// A request from the UI to the rest of the application.
+/// What leaves the UI: requests for the feed, trading and the kernel, sent by the app on
+/// a bounded channel. The app handles the UI-local ones itself (theme, layout, favorites)
+/// and forwards the rest; see [`UiCommand::is_local`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Show this market: subscribe its ticker, book and trades for the panes.
+pub enum UiCommand {
+    /// Show this market: subscribe its ticker, book and trades, release the old ones.
+    /// Always followed by a [`UiCommand::SetTimeframe`] with the chart's timeframe.
     SelectMarket(MarketId),
-    /// Show this chart series: load history and subscribe live candles.
-    SetTimeframe {
-        /// Market.
-        market: MarketId,
-        /// Timeframe.
-        timeframe: Timeframe,
+    /// Show this chart timeframe for the selected market: load history, subscribe candles.
+    SetTimeframe(Timeframe),
+    /// Order book levels per side for the selected market (15 or 30).
+    SetDepth(u16),
+    /// A trading command line, verbatim without the `:` (`buy 0.01 @ 95000000`,
+    /// `sell 50% @ market`, `cancel all`, `stop KRW-BTC -3%`, `tp …`, `trail …`,
+    /// `alert …`, `kill`), for `trading::input::parse_command`.
+    Trade(String),
+    /// Place an order built by the order form or the ladder (already snapped to the tick
+    /// grid; trading still validates it and runs the risk gate).
+    PlaceOrder {
+        /// The request.
+        request: OrderRequest,
     },
-    /// Subscribe the order book of a market with this many levels (15 or 30).
-    SetBookDepth {
-        /// Market.
+    /// Cancel one open order (ladder cancel, orders pane).
+    CancelOrder {
+        /// Market of the order.
         market: MarketId,
-        /// Levels per side.
-        levels: u8,
+        /// Exchange order uuid.
+        uuid: String,
     },
-    /// An order typed on the command line (`buy 0.01 @ 95000000`), for trading to parse.
-    PlaceOrder(String),
-    /// Ladder trading: an order at a book level with the preset size.
-    LadderOrder {
-        /// Market.
-        market: MarketId,
-        /// Buy or sell.
-        side: Side,
-        /// Level price.
-        price: Price,
-    },
-    /// Cancel our open orders at one price.
-    CancelAtPrice {
-        /// Market.
-        market: MarketId,
-        /// Price level.
-        price: Price,
-    },
-    /// Cancel all open orders (of one market, or everywhere).
+    /// Cancel all open orders of one market, or everywhere.
     CancelAll {
         /// Market, or None for all markets.
         market: Option<MarketId>,
     },
+    /// Kill switch: trading state HALTED and cancel everything.
+    KillSwitch,
     /// The user saw the alerts (store: `AlertsAcknowledged`).
     AcknowledgeAlerts,
-    /// The theme was switched (the app loads it; persisted by config).
+    /// Switch theme (UI-local: the app loads it).
     SetTheme(String),
-    /// The layout was switched.
+    /// Switch to a named layout (UI-local).
     SetLayout(String),
-    /// Save the current layout under a name.
+    /// Save the current layout under a name (forwarded so config can persist it).
     SaveLayout(String),
-    /// Favorites changed; persist them.
+    /// Favorites changed (UI-local: the app writes the favorites file).
     SaveFavorites(Vec<MarketId>),
-    /// A command line the UI does not interpret (`stop`, `tp`, `trail`, `alert`…).
-    Raw(String),
-    /// Quit the application (confirmed when something was at stake).
+    /// Quit the application (already confirmed when something was at stake).
     Quit,
+}
+
+impl UiCommand {
+    /// Commands the app handles itself instead of sending them out.
+    pub fn is_local(&self) -> bool {
+        matches!(self, UiCommand::SetTheme(_) | UiCommand::SetLayout(_) | UiCommand::SaveFavorites(_))
+    }
 }
 
 /// Display language for market names.
@@ -105,6 +105,8 @@ pub struct UiConfig {
     pub theme: String,
     /// Layout at start.
     pub layout: String,
+    /// Ladder trading: quote amount (KRW) per ladder buy/sell.
+    pub ladder_quote: Decimal,
 }
 
 impl Default for UiConfig {
@@ -117,6 +119,7 @@ impl Default for UiConfig {
             names: NameLanguage::Korean,
             theme: "dark".into(),
             layout: "default".into(),
+            ladder_quote: Decimal::from(10_000),
         }
     }
 }
@@ -169,8 +172,14 @@ pub enum SortColumn {
 }
 
 impl SortColumn {
-    const ALL: [SortColumn; 6] =
-        [SortColumn::Code, SortColumn::Name, SortColumn::Price, SortColumn::Change, SortColumn::Value, SortColumn::Age];
+    const ALL: [SortColumn; 6] = [
+        SortColumn::Code,
+        SortColumn::Name,
+        SortColumn::Price,
+        SortColumn::Change,
+        SortColumn::Value,
+        SortColumn::Age,
+    ];
 
     /// Column label.
     pub fn label(self) -> &'static str {
@@ -381,7 +390,8 @@ pub fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a MarketIn
             SortColumn::Change => num(|t| t.signed_change_rate),
             SortColumn::Value => num(|t| t.acc_trade_price_24h),
             SortColumn::Age => {
-                let age = |t: Option<&crate::store::Stamped<_>>| t.map(|t| t.age(now)).unwrap_or(Duration::MAX);
+                let age =
+                    |t: Option<&crate::store::Stamped<_>>| t.map(|t| t.age(now)).unwrap_or(Duration::MAX);
                 age(ta).cmp(&age(tb))
             }
         };
@@ -416,35 +426,32 @@ fn move_cursor(cur: usize, len: usize, action: Action, page: usize) -> usize {
     .min(last)
 }
 
-fn select_market(ui: &mut UiState, m: MarketId) -> Vec<Command> {
+fn select_market(ui: &mut UiState, m: MarketId) -> Vec<UiCommand> {
     if ui.market.as_ref() == Some(&m) {
         return Vec::new();
     }
     ui.market = Some(m.clone());
     ui.book_cursor = ui.book_depth;
-    vec![
-        Command::SelectMarket(m.clone()),
-        Command::SetTimeframe { market: m, timeframe: ui.timeframe },
-    ]
+    vec![UiCommand::SelectMarket(m.clone()), UiCommand::SetTimeframe(ui.timeframe)]
 }
 
-fn set_timeframe(ui: &mut UiState, tf: Timeframe) -> Vec<Command> {
+fn set_timeframe(ui: &mut UiState, tf: Timeframe) -> Vec<UiCommand> {
     ui.timeframe = tf;
-    ui.market.clone().map(|market| Command::SetTimeframe { market, timeframe: tf }).into_iter().collect()
+    vec![UiCommand::SetTimeframe(tf)]
 }
 
-fn request_quit(ui: &mut UiState, snap: &Snapshot) -> Vec<Command> {
+fn request_quit(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
     if snap.account.something_to_lose() {
         ui.overlay = Overlay::ConfirmQuit;
         Vec::new()
     } else {
         ui.quit = true;
-        vec![Command::Quit]
+        vec![UiCommand::Quit]
     }
 }
 
 /// Called when a new snapshot arrives: picks a first market once the list is known.
-pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<Command> {
+pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
     if ui.market.is_none()
         && let Some(first) = visible_markets(ui, snap).first()
     {
@@ -469,7 +476,7 @@ pub fn completions(snap: &Snapshot, index: usize, verb: &str) -> Vec<String> {
     }
 }
 
-fn run_command_line(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<Command> {
+fn run_command_line(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiCommand> {
     ui.history.push(line.trim());
     match command_line::parse(line) {
         Parsed::Market(m) => {
@@ -483,7 +490,7 @@ fn run_command_line(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<Comman
         Parsed::Timeframe(tf) => set_timeframe(ui, tf),
         Parsed::Theme(name) => {
             ui.theme = name.clone();
-            vec![Command::SetTheme(name)]
+            vec![UiCommand::SetTheme(name)]
         }
         Parsed::Layout(name) => {
             if layout::preset(&name, ui.area).is_some() {
@@ -491,7 +498,7 @@ fn run_command_line(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<Comman
                 ui.maximized = None;
                 ui.hidden.clear();
                 fix_focus(ui);
-                vec![Command::SetLayout(name)]
+                vec![UiCommand::SetLayout(name)]
             } else {
                 ui.error(format!("unknown layout {name:?} (known: {})", layout::LAYOUTS.join(", ")));
                 Vec::new()
@@ -502,7 +509,7 @@ fn run_command_line(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<Comman
             ui.overlay = Overlay::Help { scroll: 0 };
             Vec::new()
         }
-        Parsed::Ack => vec![Command::AcknowledgeAlerts],
+        Parsed::Ack => vec![UiCommand::AcknowledgeAlerts],
         Parsed::Forward(c) => {
             ui.info(format!("sent: {line}"));
             vec![c]
@@ -536,12 +543,12 @@ fn cycle_focus(ui: &mut UiState, forward: bool) {
     ui.focus = visible[if forward { (i + 1) % n } else { (i + n - 1) % n }];
 }
 
-fn favorites_command(ui: &UiState) -> Command {
-    Command::SaveFavorites(ui.favorites.iter().cloned().collect())
+fn favorites_command(ui: &UiState) -> UiCommand {
+    UiCommand::SaveFavorites(ui.favorites.iter().cloned().collect())
 }
 
 /// The reducer: applies one action to the UI state, returns the commands it implies.
-pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<Command> {
+pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
     // Modal states first: they swallow every key.
     match ui.overlay {
         Overlay::ConfirmQuit => {
@@ -549,7 +556,7 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<Command>
                 Action::Confirm => {
                     ui.overlay = Overlay::None;
                     ui.quit = true;
-                    return vec![Command::Quit];
+                    return vec![UiCommand::Quit];
                 }
                 Action::Deny | Action::Back => ui.overlay = Overlay::None,
                 _ => {}
@@ -576,11 +583,7 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<Command>
                 cl.input.push(c);
                 cl.browsing = None;
             }
-            Action::DeleteBack => {
-                if cl.input.pop().is_none() {
-                    ui.command_line = None;
-                }
-            }
+            Action::DeleteBack if cl.input.pop().is_none() => ui.command_line = None,
             Action::Back => ui.command_line = None,
             Action::HistoryPrev => cl.history_prev(&ui.history),
             Action::HistoryNext => cl.history_next(&ui.history),
@@ -698,15 +701,21 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<Command>
                 return set_timeframe(ui, Timeframe::ALL[j]);
             }
         }
-        Action::AckAlerts => return vec![Command::AcknowledgeAlerts],
+        Action::AckAlerts => return vec![UiCommand::AcknowledgeAlerts],
+        Action::KillSwitch => {
+            ui.error("KILL SWITCH: trading halted, cancelling every order");
+            return vec![UiCommand::KillSwitch];
+        }
+        Action::OrderForm => {}
         Action::CancelAll => {
             ui.info("cancel all sent");
-            return vec![Command::CancelAll { market: ui.market.clone() }];
+            return vec![UiCommand::CancelAll { market: ui.market.clone() }];
         }
         Action::TabNext | Action::TabPrev => {
             let i = MarketTab::ALL.iter().position(|t| *t == ui.markets.tab).unwrap_or(0);
             let n = MarketTab::ALL.len();
-            ui.markets.tab = MarketTab::ALL[if action == Action::TabNext { (i + 1) % n } else { (i + n - 1) % n }];
+            ui.markets.tab =
+                MarketTab::ALL[if action == Action::TabNext { (i + 1) % n } else { (i + n - 1) % n }];
             ui.markets.cursor = 0;
         }
         Action::SortNext => {
@@ -733,22 +742,47 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<Command>
             let old = ui.book_depth;
             ui.book_depth = if old == 15 { 30 } else { 15 };
             ui.book_cursor = (ui.book_cursor + ui.book_depth).saturating_sub(old);
-            if let Some(market) = ui.market.clone() {
-                return vec![Command::SetBookDepth { market, levels: ui.book_depth as u8 }];
-            }
+            return vec![UiCommand::SetDepth(ui.book_depth as u16)];
         }
         Action::LadderBuy | Action::LadderSell | Action::LadderCancel => {
             let Some(market) = ui.market.clone() else { return Vec::new() };
-            let level = snap.market.books.get(&market).and_then(|b| ladder_level(&b.value, ui.book_depth, ui.book_cursor));
+            let level = snap
+                .market
+                .books
+                .get(&market)
+                .and_then(|b| ladder_level(&b.value, ui.book_depth, ui.book_cursor));
             let Some((_, price)) = level else {
                 ui.error("no book level under the cursor");
                 return Vec::new();
             };
-            return vec![match action {
-                Action::LadderBuy => Command::LadderOrder { market, side: Side::Bid, price },
-                Action::LadderSell => Command::LadderOrder { market, side: Side::Ask, price },
-                _ => Command::CancelAtPrice { market, price },
-            }];
+            return match action {
+                Action::LadderBuy | Action::LadderSell => {
+                    let side = if action == Action::LadderBuy { Side::Bid } else { Side::Ask };
+                    let volume = floor_volume(ui.config.ladder_quote / price);
+                    if volume.is_zero() {
+                        ui.error(format!(
+                            "ladder size {} is below one unit at {price}",
+                            ui.config.ladder_quote
+                        ));
+                        return Vec::new();
+                    }
+                    ui.info(format!("{} {volume} {market} @ {price} sent", side.label()));
+                    vec![UiCommand::PlaceOrder { request: OrderRequest::limit(market, side, price, volume) }]
+                }
+                _ => {
+                    let cmds: Vec<UiCommand> = snap
+                        .account
+                        .open_orders
+                        .iter()
+                        .filter(|o| o.market == market && o.price == Some(price))
+                        .map(|o| UiCommand::CancelOrder { market: o.market.clone(), uuid: o.uuid.clone() })
+                        .collect();
+                    if cmds.is_empty() {
+                        ui.error(format!("no open order at {price}"));
+                    }
+                    cmds
+                }
+            };
         }
         Action::LogLevelNext => ui.log_level = ui.log_level.next(),
         Action::Confirm

@@ -37,7 +37,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if let Some(m) = market {
         for o in snap.account.open_orders.iter().filter(|o| &o.market == m) {
             if let Some(p) = o.price {
-                lines.push(PriceLine { price: p, style: if o.side == Side::Bid { theme.bid } else { theme.ask } });
+                lines.push(PriceLine {
+                    price: p,
+                    style: if o.side == Side::Bid { theme.bid } else { theme.ask },
+                });
             }
         }
         for r in snap.account.rules.iter().filter(|r| &r.market == m && r.is_armed()) {

@@ -53,8 +53,14 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let (price, chg, value, chg_style) = match t {
             Some(t) => {
                 let tv = &t.value;
-                let st = if stale { theme.stale } else { theme.change(tv.signed_change_rate.cmp(&Decimal::ZERO)) };
-                (format::price(tv.trade_price), format::pct(tv.signed_change_rate), format::value(tv.acc_trade_price_24h), st)
+                let st =
+                    if stale { theme.stale } else { theme.change(tv.signed_change_rate.cmp(&Decimal::ZERO)) };
+                (
+                    format::price(tv.trade_price),
+                    format::pct(tv.signed_change_rate),
+                    format::value(tv.acc_trade_price_24h),
+                    st,
+                )
             }
             None => ("-".into(), "-".into(), "-".into(), theme.stale),
         };
@@ -69,20 +75,26 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let selected_market = ui.market.as_ref() == Some(&m.market);
         let code_style = if selected_market { theme.accent } else { theme.text };
         let age_text = age.map(format::age).unwrap_or_else(|| "-".into());
-        let mut cells = vec![
-            Cell::from(Line::from(vec![Span::styled(fav, theme.highlight), Span::styled(m.market.base().to_string(), code_style)])),
-        ];
+        let mut cells = vec![Cell::from(Line::from(vec![
+            Span::styled(fav, theme.highlight),
+            Span::styled(m.market.base().to_string(), code_style),
+        ]))];
         if wide {
             cells.push(Cell::from(Span::styled(display_name(m, ui.config.names).to_string(), theme.muted)));
         }
         cells.push(Cell::from(Line::from(Span::styled(price, chg_style)).right_aligned()));
         cells.push(Cell::from(Line::from(Span::styled(chg, chg_style)).right_aligned()));
         if wide {
-            cells.push(Cell::from(Line::from(Span::styled(value, if stale { theme.stale } else { theme.text })).right_aligned()));
+            cells.push(Cell::from(
+                Line::from(Span::styled(value, if stale { theme.stale } else { theme.text })).right_aligned(),
+            ));
         }
         cells.push(Cell::from(flag));
-        cells.push(Cell::from(Line::from(Span::styled(age_text, if stale { theme.stale } else { theme.muted })).right_aligned()));
-        let row_style = if i == view.cursor && ui.focus == PaneId::Markets { theme.selection } else { Style::new() };
+        cells.push(Cell::from(
+            Line::from(Span::styled(age_text, if stale { theme.stale } else { theme.muted })).right_aligned(),
+        ));
+        let row_style =
+            if i == view.cursor && ui.focus == PaneId::Markets { theme.selection } else { Style::new() };
         rows.push(Row::new(cells).style(row_style));
     }
     let sort_mark = |label: &'static str| {
@@ -114,5 +126,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let msg = if snap.market.markets.is_empty() { "loading markets…" } else { "no match" };
         buf.set_stringn(table_area.x, table_area.y + 1, msg, table_area.width as usize, theme.muted);
     }
-    Table::new(rows, widths).header(Row::new(header).style(theme.header)).column_spacing(1).render(table_area, buf);
+    Table::new(rows, widths)
+        .header(Row::new(header).style(theme.header))
+        .column_spacing(1)
+        .render(table_area, buf);
 }

@@ -27,19 +27,35 @@ use crate::store::Snapshot;
 pub(crate) fn pane_block<'a>(pane: PaneId, extra: Vec<Span<'a>>, ui: &UiState, theme: &Theme) -> Block<'a> {
     let focused = ui.focus == pane;
     let border = if focused { theme.focus_border } else { theme.border };
-    let mut title = vec![Span::styled(format!(" {} ", pane.title()), if focused { theme.focus_border } else { theme.header })];
+    let mut title = vec![Span::styled(
+        format!(" {} ", pane.title()),
+        if focused { theme.focus_border } else { theme.header },
+    )];
     title.extend(extra);
     Block::bordered().border_style(border).title(Line::from(title)).style(theme.background)
 }
 
 /// Draws one whole frame. Returns the layout, or None when the terminal is too small.
-pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) -> Option<ScreenLayout> {
+pub fn render(
+    area: Rect,
+    buf: &mut Buffer,
+    ui: &UiState,
+    snap: &Snapshot,
+    theme: &Theme,
+) -> Option<ScreenLayout> {
     buf.set_style(area, theme.background);
     let Some(screen) = layout::compute(ui, area) else {
-        let msg = format!("terminal too small (need {MIN_WIDTH}x{MIN_HEIGHT}, have {}x{})", area.width, area.height);
+        let msg = format!(
+            "terminal too small (need {MIN_WIDTH}x{MIN_HEIGHT}, have {}x{})",
+            area.width, area.height
+        );
         let y = area.height / 2;
         let line_area = Rect::new(area.x, area.y + y, area.width, area.height - y);
-        Paragraph::new(msg).style(theme.warning).alignment(Alignment::Center).wrap(Wrap { trim: true }).render(line_area, buf);
+        Paragraph::new(msg)
+            .style(theme.warning)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true })
+            .render(line_area, buf);
         return None;
     };
     status::render(screen.status, buf, ui, snap, theme);

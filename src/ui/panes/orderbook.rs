@@ -70,7 +70,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let line = Line::from(vec![
             Span::styled(marker, theme.highlight),
             Span::styled(format!("{:>w$}", format::price(price), w = price_w as usize), side_style),
-            Span::styled(format!(" {:>w$} ", format::qty(size, 4), w = size_w as usize), if stale { theme.stale } else { theme.text }),
+            Span::styled(
+                format!(" {:>w$} ", format::qty(size, 4), w = size_w as usize),
+                if stale { theme.stale } else { theme.text },
+            ),
             Span::styled(depth_bar::bar(size, max_size, bar_w), side_style),
         ]);
         buf.set_line(inner.x, y, &line, inner.width);
@@ -86,7 +89,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if let (Some(ask), Some(bid)) = (b.best_ask(), b.best_bid()) {
         let spread = ask - bid;
         let pct = if bid.is_zero() { Decimal::ZERO } else { spread / bid };
-        let text = format!(" spread {} ({})", format::price(spread), format::pct(pct).trim_start_matches('+'));
+        let text =
+            format!(" spread {} ({})", format::price(spread), format::pct(pct).trim_start_matches('+'));
         buf.set_stringn(inner.x, y, text, inner.width as usize, theme.muted);
     }
     y += 1;

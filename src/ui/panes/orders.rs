@@ -16,7 +16,10 @@ use crate::ui::widgets::format;
 /// Draws the orders pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let acc = &snap.account;
-    let extra = vec![Span::styled(format!("{} open · {} fills ", acc.open_orders.len(), acc.fills.len()), theme.muted)];
+    let extra = vec![Span::styled(
+        format!("{} open · {} fills ", acc.open_orders.len(), acc.fills.len()),
+        theme.muted,
+    )];
     let block = pane_block(PaneId::Orders, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);
@@ -26,7 +29,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         rows.push(Row::new(vec![
             Cell::from(Span::styled(o.market.to_string(), theme.text)),
             Cell::from(Span::styled(o.side.label(), side_style(o.side))),
-            Cell::from(Line::from(o.price.map(format::price).unwrap_or_else(|| "mkt".into())).right_aligned()),
+            Cell::from(
+                Line::from(o.price.map(format::price).unwrap_or_else(|| "mkt".into())).right_aligned(),
+            ),
             Cell::from(Line::from(format::qty(o.remaining_volume, 8)).right_aligned()),
             Cell::from(Line::from(format::qty(o.executed_volume, 8)).right_aligned()),
             Cell::from(Span::styled(format!("{:?}", o.state).to_lowercase(), theme.muted)),
@@ -37,7 +42,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     for f in acc.fills.iter() {
         rows.push(Row::new(vec![
-            Cell::from(Span::styled(format!("{} {}", format::ms_kst(f.timestamp), f.market.base()), theme.muted)),
+            Cell::from(Span::styled(
+                format!("{} {}", format::ms_kst(f.timestamp), f.market.base()),
+                theme.muted,
+            )),
             Cell::from(Span::styled(f.side.label(), side_style(f.side))),
             Cell::from(Line::from(format::price(f.price)).right_aligned()),
             Cell::from(Line::from(format::qty(f.volume, 8)).right_aligned()),

@@ -23,7 +23,10 @@ pub fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
     } else if let Some(m) = &ui.message {
         Line::styled(m.text.clone(), if m.error { theme.error } else { theme.text })
     } else {
-        Line::styled("? help  : command  tab focus  z zoom  x hide  [ ] timeframe  / search  q quit", theme.muted)
+        Line::styled(
+            "? help  : command  tab focus  z zoom  x hide  [ ] timeframe  / search  q quit",
+            theme.muted,
+        )
     };
     buf.set_line(area.x, area.y, &line, area.width);
 }
@@ -66,8 +69,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 .style(theme.background);
             Paragraph::new(vec![
                 Line::styled(text, theme.text),
-                Line::from(vec![Span::styled("y", theme.warning), Span::styled(" quit   ", theme.text),
-                    Span::styled("N", theme.header), Span::styled(" stay (default)", theme.text)]),
+                Line::from(vec![
+                    Span::styled("y", theme.warning),
+                    Span::styled(" quit   ", theme.text),
+                    Span::styled("N", theme.header),
+                    Span::styled(" stay (default)", theme.text),
+                ]),
             ])
             .block(block)
             .render(r, buf);

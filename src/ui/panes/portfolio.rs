@@ -48,8 +48,11 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             Cell::from(Line::from(Span::styled(format::qty(b.locked, 8), theme.muted)).right_aligned()),
             Cell::from(Line::from(format::price(b.avg_buy_price)).right_aligned()),
             Cell::from(
-                Line::from(Span::styled(format::price(value.round_dp(0)), if stale { theme.stale } else { theme.text }))
-                    .right_aligned(),
+                Line::from(Span::styled(
+                    format::price(value.round_dp(0)),
+                    if stale { theme.stale } else { theme.text },
+                ))
+                .right_aligned(),
             ),
             Cell::from(Line::from(pnl_cell).right_aligned()),
         ]));
@@ -62,8 +65,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         buf.set_stringn(inner.x + 1, inner.y, "no balances", inner.width as usize, theme.muted);
         return;
     }
-    let header = Row::new(["cur", "qty", "locked", "avg", "value", "P&L"].map(|h| Cell::from(Line::from(h).right_aligned())))
-        .style(theme.header);
+    let header = Row::new(
+        ["cur", "qty", "locked", "avg", "value", "P&L"].map(|h| Cell::from(Line::from(h).right_aligned())),
+    )
+    .style(theme.header);
     let widths = [
         Constraint::Length(5),
         Constraint::Fill(2),

@@ -52,7 +52,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         FeedHealth::Degraded => theme.warning,
         FeedHealth::Critical => theme.error,
     };
-    spans.push(Span::styled(format!("{} msg/s lat {}ms", feed.msgs_per_sec, feed.latency_ms[0]), health_style));
+    spans.push(Span::styled(
+        format!("{} msg/s lat {}ms", feed.msgs_per_sec, feed.latency_ms[0]),
+        health_style,
+    ));
     if let Some(h) = feed.rate_headroom_pct {
         spans.push(Span::styled(format!(" rl {h}%"), if h < 20 { theme.warning } else { theme.muted }));
     }

@@ -41,7 +41,13 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         Span::styled(
             format!(
                 "  {} msg/s  latency p50 {} p90 {} p99 {} max {} ms  reconnects {}  epoch {}",
-                f.msgs_per_sec, f.latency_ms[0], f.latency_ms[1], f.latency_ms[2], f.latency_ms[3], f.reconnects, f.epoch
+                f.msgs_per_sec,
+                f.latency_ms[0],
+                f.latency_ms[1],
+                f.latency_ms[2],
+                f.latency_ms[3],
+                f.reconnects,
+                f.epoch
             ),
             theme.text,
         ),
@@ -84,7 +90,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let widths: Vec<usize> = (0..n)
             .map(|i| {
                 let h = table.header.get(i).map(|s| s.chars().count()).unwrap_or(0);
-                let r = table.rows.iter().filter_map(|r| r.get(i)).map(|s| s.chars().count()).max().unwrap_or(0);
+                let r =
+                    table.rows.iter().filter_map(|r| r.get(i)).map(|s| s.chars().count()).max().unwrap_or(0);
                 h.max(r).min(30)
             })
             .collect();

@@ -74,7 +74,14 @@ fn put_str(buf: &mut Buffer, x: u16, y: u16, s: &str, max_w: u16, style: Style) 
 }
 
 /// Draws the chart into `area`. `stale` greys every candle (data not live).
-pub fn render(area: Rect, buf: &mut Buffer, candles: &[Candle], lines: &[PriceLine], theme: &Theme, stale: bool) {
+pub fn render(
+    area: Rect,
+    buf: &mut Buffer,
+    candles: &[Candle],
+    lines: &[PriceLine],
+    theme: &Theme,
+    stale: bool,
+) {
     if area.width < AXIS + 4 || area.height < 4 {
         return;
     }
@@ -156,7 +163,8 @@ pub fn render(area: Rect, buf: &mut Buffer, candles: &[Candle], lines: &[PriceLi
         let base = area.y + area.height - 1;
         for (i, c) in shown.iter().enumerate() {
             let x = area.x + (i * per) as u16;
-            let eighths = (c.volume / max_vol * Decimal::from(u32::from(vol_h) * 8)).round().to_u32().unwrap_or(0);
+            let eighths =
+                (c.volume / max_vol * Decimal::from(u32::from(vol_h) * 8)).round().to_u32().unwrap_or(0);
             let style = style_for(c.close >= c.open);
             let (full, rest) = (eighths / 8, eighths % 8);
             for k in 0..full.min(u32::from(vol_h)) {
