@@ -36,26 +36,15 @@ impl Mode {
     }
 }
 
-/// The risk gate's trading state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum TradingState {
-    /// Orders allowed.
-    #[default]
-    Active,
-    /// Only orders that reduce exposure.
-    Reducing,
-    /// Nothing but cancels.
-    Halted,
-}
+/// The risk gate's trading state (owned by `trading::risk`, shown by the status bar).
+pub use crate::trading::risk::TradingState;
 
-impl TradingState {
-    /// `ACTIVE` / `REDUCING` / `HALTED`.
-    pub fn label(self) -> &'static str {
-        match self {
-            TradingState::Active => "ACTIVE",
-            TradingState::Reducing => "REDUCING",
-            TradingState::Halted => "HALTED",
+impl From<crate::config::Mode> for Mode {
+    fn from(m: crate::config::Mode) -> Self {
+        match m {
+            crate::config::Mode::Demo => Mode::Demo,
+            crate::config::Mode::Paper => Mode::Paper,
+            crate::config::Mode::Live => Mode::Live,
         }
     }
 }

@@ -16,9 +16,9 @@ pub mod system;
 
 pub use account::{AccountSection, Mode, RuleRow, TradingState};
 pub use market::{MarketSection, Stamped};
-pub use snapshot::Snapshot;
+pub use snapshot::{Snapshot, Versions};
 pub use store::{Store, StoreClosed, StoreConfig, StoreEvent, StoreHandle};
 pub use system::{
-    AlertRecord, FeedHealth, FeedStats, LogLevel, LogRecord, StreamState, StreamStatus, SystemSection,
-    SystemTable,
+    AlertRecord, FeedHealth, HealthLevel, LogLevel, LogRecord, ProxyHealth, StreamState, StreamStatus,
+    SystemSection, SystemTable,
 };

@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::account::{Mode, RuleRow, TradingState};
 use super::snapshot::Snapshot;
-use super::system::{AlertRecord, FeedStats, LogLevel, LogRecord, StreamState, StreamStatus, SystemTable};
+use super::system::{AlertRecord, FeedHealth, LogLevel, LogRecord, StreamState, StreamStatus, SystemTable};
+use crate::bus::BusMetrics;
 use crate::exchange::types::{
     Balance, Candle, Fill, MarketId, MarketInfo, Order, OrderBook, Ticker, Timeframe, Trade,
 };
@@ -64,8 +65,10 @@ pub enum StoreEvent {
         /// Time to the next attempt when reconnecting.
         retry_in: Option<Duration>,
     },
-    /// The feed manager's periodic counters.
-    FeedStatsUpdated(FeedStats),
+    /// The feed manager's periodic health report.
+    FeedHealthUpdated(FeedHealth),
+    /// The bus's lane counters were sampled.
+    BusUpdated(BusMetrics),
     /// A log record was emitted.
     LogRecord {
         /// Level.
@@ -103,12 +106,18 @@ pub enum StoreEvent {
     RulesUpdated(Vec<RuleRow>),
 }
 
-/// Which sections an event touches.
+/// Which sections an event touches (coarse `Arc` sections and fine version counters).
 #[derive(Debug, Clone, Copy, Default)]
 struct Touched {
     market: bool,
     account: bool,
     system: bool,
+    markets: bool,
+    books: bool,
+    trades: bool,
+    candles: bool,
+    orders: bool,
+    log: bool,
 }
 
 /// The pure state machine of the store: apply events, publish snapshots. The task wraps
@@ -156,7 +165,17 @@ impl Store {
         if touched.system {
             Arc::make_mut(&mut system).version += 1;
         }
-        self.current = Arc::new(Snapshot { version: prev.version + 1, market, account, system });
+        let mut v = prev.versions;
+        let bump = |flag: bool, n: &mut u64| *n += u64::from(flag);
+        bump(touched.markets, &mut v.markets);
+        bump(touched.books, &mut v.books);
+        bump(touched.trades, &mut v.trades);
+        bump(touched.candles, &mut v.candles);
+        bump(touched.orders, &mut v.orders);
+        bump(touched.log, &mut v.log);
+        bump(touched.account && !touched.orders, &mut v.account);
+        bump(touched.system && !touched.log, &mut v.system);
+        self.current = Arc::new(Snapshot { version: prev.version + 1, versions: v, market, account, system });
         self.current.clone()
     }
 
@@ -224,6 +243,12 @@ pub struct StoreHandle {
 }
 
 impl StoreHandle {
+    /// A clone of the event sender, for pumps that own their send policy (the feed pumps
+    /// use `try_send` for latest-wins market data and `send().await` for orders).
+    pub fn sender(&self) -> mpsc::Sender<StoreEvent> {
+        self.tx.clone()
+    }
+
     /// Sends an event that must not be lost (orders, fills, state), waiting for room.
     pub async fn send(&self, ev: StoreEvent) -> Result<(), StoreClosed> {
         self.tx.send(ev).await.map_err(|_| StoreClosed)
@@ -270,20 +295,32 @@ fn apply(
         E::MarketsLoaded(list) => {
             Arc::make_mut(market).set_markets(list);
             t.market = true;
+            t.markets = true;
         }
-        E::TickerUpdated(tk) => t.market |= Arc::make_mut(market).put_ticker(tk, now),
+        E::TickerUpdated(tk) => {
+            let changed = Arc::make_mut(market).put_ticker(tk, now);
+            t.market |= changed;
+            t.markets |= changed;
+        }
         E::TradePrinted(tr) => {
             Arc::make_mut(market).push_trade(tr);
             t.market = true;
+            t.trades = true;
         }
-        E::BookUpdated(b) => t.market |= Arc::make_mut(market).put_book(b, now),
+        E::BookUpdated(b) => {
+            let changed = Arc::make_mut(market).put_book(b, now);
+            t.market |= changed;
+            t.books |= changed;
+        }
         E::CandlesLoaded { market: m, timeframe, candles } => {
             Arc::make_mut(market).load_candles(m, timeframe, candles);
             t.market = true;
+            t.candles = true;
         }
         E::CandleUpdated(c) => {
             Arc::make_mut(market).update_candle(c);
             t.market = true;
+            t.candles = true;
         }
         E::BalancesUpdated(b) => {
             Arc::make_mut(account).balances = Arc::new(b);
@@ -293,8 +330,13 @@ fn apply(
             o.retain(|o| !o.state.is_terminal());
             Arc::make_mut(account).open_orders = Arc::new(o);
             t.account = true;
+            t.orders = true;
         }
-        E::FillApplied(f) => t.account |= Arc::make_mut(account).apply_fill(f),
+        E::FillApplied(f) => {
+            let changed = Arc::make_mut(account).apply_fill(f);
+            t.account |= changed;
+            t.orders |= changed;
+        }
         E::ModeSet { mode, exchange } => {
             let a = Arc::make_mut(account);
             a.mode = mode;
@@ -313,13 +355,18 @@ fn apply(
             Arc::make_mut(system).set_stream(StreamStatus { name: stream, state, retry_in, since: now });
             t.system = true;
         }
-        E::FeedStatsUpdated(s) => {
+        E::FeedHealthUpdated(s) => {
             Arc::make_mut(system).feed = s;
+            t.system = true;
+        }
+        E::BusUpdated(m) => {
+            Arc::make_mut(system).bus = Some(Arc::new(m));
             t.system = true;
         }
         E::LogRecord { level, target, message, time } => {
             Arc::make_mut(system).push_log(LogRecord { level, target, message, time });
             t.system = true;
+            t.log = true;
         }
         E::TasksUpdated(tasks) => {
             Arc::make_mut(system).tasks = Arc::new(tasks);
@@ -363,6 +410,9 @@ mod tests {
         assert!(Arc::ptr_eq(&a.account, &b.account));
         assert!(Arc::ptr_eq(&a.system, &b.system));
         assert!(Arc::ptr_eq(&a.market.books, &b.market.books), "books untouched by a ticker");
+        assert_eq!(b.versions.markets, a.versions.markets + 1);
+        assert_eq!(b.versions.books, a.versions.books, "book version unchanged by a ticker");
+        assert_eq!(b.versions.log, a.versions.log);
         let m = MarketId::new("KRW-BTC");
         assert_eq!(b.market.tickers[&m].value.trade_price, dec!(101));
         assert_eq!(a.market.tickers[&m].value.trade_price, dec!(100), "old snapshot unchanged");

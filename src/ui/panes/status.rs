@@ -6,7 +6,7 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use crate::store::{FeedHealth, Mode, Snapshot, StreamState, TradingState};
+use crate::store::{HealthLevel, Mode, Snapshot, StreamState, TradingState};
 use crate::ui::theme::Theme;
 use crate::ui::update::UiState;
 use crate::ui::widgets::format;
@@ -47,13 +47,13 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     spans.push(sep.clone());
     let feed = &sys.feed;
-    let health_style = match feed.health {
-        FeedHealth::Healthy => theme.text,
-        FeedHealth::Degraded => theme.warning,
-        FeedHealth::Critical => theme.error,
+    let health_style = match feed.level {
+        HealthLevel::Healthy => theme.text,
+        HealthLevel::Degraded => theme.warning,
+        HealthLevel::Critical => theme.error,
     };
     spans.push(Span::styled(
-        format!("{} msg/s lat {}ms", feed.msgs_per_sec, feed.latency_ms[0]),
+        format!("{} msg/s p99 {}", feed.msgs_per_sec, format::micros(feed.latency_p99_us)),
         health_style,
     ));
     if let Some(h) = feed.rate_headroom_pct {

@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::pane_block;
 use crate::kernel::TaskState;
-use crate::store::{FeedHealth, Snapshot};
+use crate::store::{HealthLevel, Snapshot};
 use crate::ui::layout::PaneId;
 use crate::ui::theme::Theme;
 use crate::ui::update::UiState;
@@ -30,28 +30,41 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let sys = &snap.system;
     let mut lines: Vec<Line> = Vec::new();
     let f = &sys.feed;
-    let health = match f.health {
-        FeedHealth::Healthy => Span::styled("healthy", theme.bid),
-        FeedHealth::Degraded => Span::styled("degraded", theme.warning),
-        FeedHealth::Critical => Span::styled("critical", theme.error),
+    let health = match f.level {
+        HealthLevel::Healthy => Span::styled("healthy", theme.bid),
+        HealthLevel::Degraded => Span::styled("degraded", theme.warning),
+        HealthLevel::Critical => Span::styled("critical", theme.error),
     };
     lines.push(Line::from(vec![
         Span::styled("feed ", theme.header),
         health,
         Span::styled(
+            if f.connected { "  connected" } else { "  disconnected" },
+            if f.connected { theme.text } else { theme.error },
+        ),
+        Span::styled(
             format!(
-                "  {} msg/s  latency p50 {} p90 {} p99 {} max {} ms  reconnects {}  epoch {}",
+                "  {} msg/s  latency p50 {} p99 {}  drops {}  reconnects {}  epoch {}",
                 f.msgs_per_sec,
-                f.latency_ms[0],
-                f.latency_ms[1],
-                f.latency_ms[2],
-                f.latency_ms[3],
+                format::micros(f.latency_p50_us),
+                format::micros(f.latency_p99_us),
+                f.drops,
                 f.reconnects,
                 f.epoch
             ),
             theme.text,
         ),
     ]));
+    lines.push(Line::from(vec![
+        Span::styled(format!("  upstream ({}) ", f.upstream.len()), theme.muted),
+        Span::styled(f.upstream.join(" "), theme.text),
+    ]));
+    for p in &f.proxies {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  proxy {:<10} drops {:<5} ", p.name, p.drops), theme.muted),
+            Span::styled(p.subscriptions.join(" "), theme.text),
+        ]));
+    }
     for s in sys.streams.iter() {
         lines.push(Line::styled(format!("  stream {:<10} {}", s.name, s.state.label()), theme.text));
     }
@@ -83,6 +96,31 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             cells.push(e.clone());
         }
         lines.push(row_line(&cells, &widths, style));
+    }
+    if let Some(bus) = &sys.bus {
+        lines.push(Line::styled("bus lanes", theme.header));
+        let widths = [9, 6, 6, 9, 9, 7, 7, 7, 5];
+        lines.push(row_line(
+            &["lane", "depth", "cap", "published", "delivered", "dropped", "conflat", "retried", "dead"]
+                .map(String::from),
+            &widths,
+            theme.muted,
+        ));
+        for l in &bus.lanes {
+            let cells = [
+                format!("{:?}", l.lane),
+                l.depth.to_string(),
+                l.capacity.to_string(),
+                l.published.to_string(),
+                l.delivered.to_string(),
+                l.dropped.to_string(),
+                l.conflated.to_string(),
+                l.retried.to_string(),
+                l.dead_lettered.to_string(),
+            ];
+            let style = if l.dead_lettered > 0 || l.dropped > 0 { theme.warning } else { theme.text };
+            lines.push(row_line(&cells, &widths, style));
+        }
     }
     for (title, table) in sys.tables.iter() {
         lines.push(Line::styled(title.clone(), theme.header));

@@ -6,6 +6,17 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
+/// A duration in microseconds as `850µs`, `1.2ms` or `3.4s`.
+pub fn micros(us: u64) -> String {
+    if us < 1000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1e3)
+    } else {
+        format!("{:.1}s", us as f64 / 1e6)
+    }
+}
+
 /// Inserts thousands separators into the integer part of a decimal string.
 fn group(text: &str) -> String {
     let (sign, rest) = match text.strip_prefix('-') {
