@@ -70,8 +70,11 @@ pub struct App<B: Backend> {
     dropped_commands: u64,
     dirty: bool,
     frames: u64,
+    /// Frame counter for observers (tests, the pty demo check); conflating by design.
+    frames_tx: watch::Sender<u64>,
     last_layout: Option<ScreenLayout>,
     title: String,
+    fixed_clock: Option<(Instant, chrono::DateTime<Utc>)>,
 }
 
 impl<B: Backend> std::fmt::Debug for App<B> {
@@ -122,14 +125,24 @@ impl<B: Backend> App<B> {
             dropped_commands: 0,
             dirty: true,
             frames: 0,
+            frames_tx: watch::Sender::new(0),
             last_layout: None,
             title: String::new(),
+            fixed_clock: None,
         }
     }
 
     /// Also looks for `NAME.toml` themes in this directory (user themes).
     pub fn with_theme_dir(mut self, dir: PathBuf) -> Self {
         self.theme_dir = Some(dir);
+        self
+    }
+
+    /// Freezes the clock (ages and the KST clock) for reproducible snapshots in tests,
+    /// demo recordings and benches.
+    pub fn with_fixed_clock(mut self, now: Instant, wall: chrono::DateTime<Utc>) -> Self {
+        self.fixed_clock = Some((now, wall));
+        self.tick_clock();
         self
     }
 
@@ -156,6 +169,12 @@ impl<B: Backend> App<B> {
     /// Frames drawn so far.
     pub fn frames(&self) -> u64 {
         self.frames
+    }
+
+    /// Watches the number of frames drawn (latest wins): lets a test wait for the first
+    /// frame drawn after some event instead of sleeping.
+    pub fn frames_watch(&self) -> watch::Receiver<u64> {
+        self.frames_tx.subscribe()
     }
 
     /// Commands dropped because the command channel was full.
@@ -283,8 +302,7 @@ impl<B: Backend> App<B> {
     }
 
     fn tick_clock(&mut self) {
-        self.ui.now = Instant::now();
-        self.ui.wall = Utc::now();
+        (self.ui.now, self.ui.wall) = self.fixed_clock.unwrap_or_else(|| (Instant::now(), Utc::now()));
     }
 
     fn dispatch(&mut self, cmds: Vec<UiCommand>) {
@@ -353,6 +371,7 @@ impl<B: Backend> App<B> {
             .map_err(|e| AppError::Draw(e.to_string()))?;
         self.last_layout = layout;
         self.frames += 1;
+        self.frames_tx.send_replace(self.frames);
         self.dirty = false;
         let title = window_title(&self.ui, &self.snap);
         if title != self.title {
