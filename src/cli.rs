@@ -6,14 +6,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::bus::{Bus, BusConfig, SystemEvent};
 use crate::config::{self, LoadOptions, LogLevel, Mode, Settings};
-use crate::kernel::{self, Deadlines, ShutdownHooks, TaskManager};
-use crate::logging::{self, LogOptions};
 
 /// hoga — a keyboard trading console for the Upbit exchange.
 #[derive(Debug, Parser)]
@@ -119,7 +115,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        None => match run_kernel(&cli).await {
+        None => match crate::console::run(&cli).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("hoga: {e:#}");
@@ -167,51 +163,4 @@ fn run_config(cmd: &ConfigCommand) -> ExitCode {
 /// Loads the settings for the console or the kernel.
 pub fn load_settings(cli: &Cli) -> Result<Settings, config::ConfigError> {
     Ok(config::load(&cli.load_options())?.settings)
-}
-
-/// Until the console exists: start logging and the bus dispatcher, run until a signal,
-/// then shut down in order.
-async fn run_kernel(cli: &Cli) -> anyhow::Result<()> {
-    let settings = load_settings(cli)?;
-    let mut log = logging::init(&LogOptions::new(settings.log_dir(), settings.general.log_level.filter()))?;
-    // The console will own the terminal; until it exists, say where the log goes.
-    eprintln!("hoga: logging to {}", config::display_path(&log.file));
-    tracing::info!(mode = settings.general.mode.as_str(), "hoga starting");
-
-    let tasks = TaskManager::new();
-    let bus: Bus<SystemEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
-    let to_bus = bus.clone();
-    log.forward_to(move |rec| {
-        // Drop-oldest lane: never blocks; a refusal here only happens after shutdown.
-        let _ = to_bus.try_publish("log", SystemEvent::Log(rec.clone()));
-    });
-    let to_bus = bus.clone();
-    tasks.set_event_sink(move |event| {
-        if let Err(e) = to_bus.try_publish("kernel", SystemEvent::Task(event)) {
-            tracing::warn!(error = %e, "task event not published");
-        }
-    });
-    bus.subscribe(
-        "critical-failure-log",
-        |env| matches!(env.payload, SystemEvent::CriticalFailure(_)),
-        |env| async move {
-            if let SystemEvent::CriticalFailure(f) = &env.payload {
-                tracing::error!(handler = %f.handler, failed_seq = f.failed.seq, error = %f.error, "critical failure");
-            }
-            Ok(())
-        },
-    );
-    bus.spawn_dispatcher(&tasks);
-    eprintln!("hoga: kernel running ({} mode); press Ctrl-C to stop", settings.general.mode.as_str());
-
-    let reason = kernel::shutdown::wait_for_trigger(&tasks).await;
-    let mut hooks = ShutdownHooks::default();
-    let guard = Arc::new(std::sync::Mutex::new(log.take_guard()));
-    hooks.on_flush(move || {
-        // Dropping the guard flushes the non-blocking writer.
-        drop(guard.lock().map(|mut g| g.take()));
-    });
-    let report = kernel::shutdown::shutdown(&tasks, hooks, Deadlines::default(), reason).await;
-    eprintln!("hoga: stopped ({})", report.reason);
-    Ok(())
 }

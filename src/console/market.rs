@@ -1,0 +1,406 @@
+//! Market-data pumps: each pane's own [`FeedProxy`] feeding the store.
+//!
+//! * `markets` — the market list (REST), then every market's ticker (coalesced per market)
+//!   to the store, the order manager's price board, the monitor and the paper engine.
+//! * `orderbook`, `trades`, `chart` — one proxy each, following the selected market (and
+//!   the chart's timeframe, the book's depth). Switching market ends the pane's old
+//!   subscriptions and opens new ones; the feed keeps a released market upstream for its
+//!   grace period, so flicking back and forth costs no resubscription.
+//! * `system` — samples the task table, feed health and bus counters once a second.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::Bus;
+use crate::exchange::types::{MarketId, Timeframe};
+use crate::exchange::upbit::rest::RestClient;
+use crate::feed::{FeedHandle, FeedProxy, FromFeed, Strategy, Subscription};
+use crate::kernel::{OnFailure, TaskManager};
+use crate::store::{FeedHealth, HealthLevel, ProxyHealth, StoreEvent, StoreHandle};
+use crate::trading::manager::PriceBoard;
+use crate::trading::monitor::TickSender;
+use crate::trading::paper::PaperVenue;
+
+use super::event::AppEvent;
+
+/// What the market panes show; changed by the UI's commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// Selected market.
+    pub market: Option<MarketId>,
+    /// Chart timeframe.
+    pub timeframe: Timeframe,
+    /// Order book levels per side.
+    pub depth: u16,
+}
+
+/// Where the price of every market goes besides the store.
+#[derive(Clone)]
+pub struct PriceSinks {
+    /// The order manager's latest prices (market orders, price band).
+    pub board: PriceBoard,
+    /// The trading monitor's conflating tick slot.
+    pub monitor: TickSender,
+    /// Paper mode: the local engine fills resting orders against prices.
+    pub paper: Option<PaperVenue>,
+    /// Paper fills go to the order manager as venue updates.
+    pub manager: crate::trading::manager::OrderManagerHandle,
+}
+
+/// Loads the market list, then streams every market's ticker into the store and sinks.
+pub fn spawn_markets(
+    tasks: &TaskManager,
+    feed: &FeedHandle,
+    rest: Arc<RestClient>,
+    store: StoreHandle,
+    sinks: PriceSinks,
+) {
+    let proxy = Arc::new(feed.proxy("markets"));
+    tasks.spawn_supervised("console", "markets-pump", OnFailure::restart(), move |cancel| {
+        let proxy = proxy.clone();
+        let rest = rest.clone();
+        let store = store.clone();
+        let sinks = sinks.clone();
+        async move { markets_loop(cancel, proxy, rest, store, sinks).await }
+    });
+}
+
+async fn markets_loop(
+    cancel: CancellationToken,
+    proxy: Arc<FeedProxy>,
+    rest: Arc<RestClient>,
+    store: StoreHandle,
+    sinks: PriceSinks,
+) -> anyhow::Result<()> {
+    let mut backoff = Duration::from_millis(500);
+    let markets = loop {
+        match rest.market_all().await {
+            Ok(list) => break list,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "market list not loaded");
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    };
+    let ids: Vec<MarketId> = markets.iter().map(|m| m.market.clone()).collect();
+    tracing::info!(markets = ids.len(), "market list loaded");
+    store.send(StoreEvent::MarketsLoaded(markets)).await?;
+    // Start from a REST snapshot so the list is full before the first stream message.
+    if let Ok(tickers) = proxy.ticker(&ids).await {
+        for t in tickers {
+            forward_ticker(&store, &sinks, t).await?;
+        }
+    }
+    // Coalesced: the markets pane and the monitor only ever need the latest price.
+    let mut sub = proxy.subscribe_ticker(&ids, Strategy::CoalesceByMarket);
+    loop {
+        let t = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(()),
+            t = sub.recv() => match t { Some(t) => t, None => return Ok(()) },
+        };
+        forward_ticker(&store, &sinks, t).await?;
+    }
+}
+
+async fn forward_ticker(
+    store: &StoreHandle,
+    sinks: &PriceSinks,
+    t: crate::exchange::types::Ticker,
+) -> anyhow::Result<()> {
+    if let Some(m) = &t.market {
+        sinks.board.set_last(m, t.trade_price);
+        sinks.monitor.send(m, t.trade_price, Instant::now());
+    }
+    if let Some(paper) = &sinks.paper {
+        for o in paper.on_ticker(&t) {
+            sinks.manager.apply_venue_update(o).await?;
+        }
+    }
+    store.send(StoreEvent::TickerUpdated(t)).await?;
+    Ok(())
+}
+
+/// The order book pane's pump: the selected market's book, `depth` levels.
+pub fn spawn_orderbook(
+    tasks: &TaskManager,
+    feed: &FeedHandle,
+    store: StoreHandle,
+    selection: watch::Receiver<Selection>,
+    sinks: PriceSinks,
+) {
+    let proxy = Arc::new(feed.proxy("orderbook"));
+    tasks.spawn_supervised("console", "orderbook-pump", OnFailure::restart(), move |cancel| {
+        let proxy = proxy.clone();
+        let store = store.clone();
+        let sinks = sinks.clone();
+        let selection = selection.clone();
+        async move {
+            follow(cancel, selection, |sel| {
+                let proxy = proxy.clone();
+                let store = store.clone();
+                let sinks = sinks.clone();
+                async move {
+                    let Some(m) = sel.market else { return Ok(None) };
+                    proxy.unsubscribe_all();
+                    if let Ok(books) = proxy.orderbook(std::slice::from_ref(&m), u32::from(sel.depth)).await {
+                        for b in books {
+                            store.send(StoreEvent::BookUpdated(b)).await?;
+                        }
+                    }
+                    let sub = proxy.subscribe_orderbook(&[m], Strategy::CoalesceByMarket);
+                    Ok(Some(Pump::new(sub, move |b: crate::exchange::types::OrderBook| {
+                        let store = store.clone();
+                        let sinks = sinks.clone();
+                        async move {
+                            if let Some(m) = &b.market {
+                                sinks.board.set_book(m, b.best_bid(), b.best_ask());
+                            }
+                            if let Some(paper) = &sinks.paper {
+                                for o in paper.on_orderbook(&b) {
+                                    sinks.manager.apply_venue_update(o).await?;
+                                }
+                            }
+                            store.send(StoreEvent::BookUpdated(b)).await?;
+                            Ok(())
+                        }
+                    })))
+                }
+            })
+            .await
+        }
+    });
+}
+
+/// The trades tape's pump: recent trades by REST, then the stream.
+pub fn spawn_trades(
+    tasks: &TaskManager,
+    feed: &FeedHandle,
+    rest: Arc<RestClient>,
+    store: StoreHandle,
+    selection: watch::Receiver<Selection>,
+) {
+    let proxy = Arc::new(feed.proxy("trades"));
+    tasks.spawn_supervised("console", "trades-pump", OnFailure::restart(), move |cancel| {
+        let proxy = proxy.clone();
+        let rest = rest.clone();
+        let store = store.clone();
+        let selection = selection.clone();
+        async move {
+            follow(cancel, selection, |sel| {
+                let proxy = proxy.clone();
+                let rest = rest.clone();
+                let store = store.clone();
+                async move {
+                    let Some(m) = sel.market else { return Ok(None) };
+                    proxy.unsubscribe_all();
+                    // Every print counts on a tape: drop-oldest only under real overload.
+                    let sub = proxy.subscribe_trade(std::slice::from_ref(&m), Strategy::DropOldest);
+                    if let Ok(mut recent) = rest.trades(&m, 50).await {
+                        recent.reverse(); // REST is newest first; the tape appends.
+                        for t in recent {
+                            store.send(StoreEvent::TradePrinted(t)).await?;
+                        }
+                    }
+                    Ok(Some(Pump::new(sub, move |t| {
+                        let store = store.clone();
+                        async move {
+                            store.send(StoreEvent::TradePrinted(t)).await?;
+                            Ok(())
+                        }
+                    })))
+                }
+            })
+            .await
+        }
+    });
+}
+
+/// The chart's pump: candle history by REST (in parallel with the live stream, which is
+/// subscribed first so nothing between the two is missed), then live candles.
+pub fn spawn_chart(
+    tasks: &TaskManager,
+    feed: &FeedHandle,
+    store: StoreHandle,
+    selection: watch::Receiver<Selection>,
+) {
+    let proxy = Arc::new(feed.proxy("chart"));
+    tasks.spawn_supervised("console", "chart-pump", OnFailure::restart(), move |cancel| {
+        let proxy = proxy.clone();
+        let store = store.clone();
+        let selection = selection.clone();
+        async move {
+            follow(cancel, selection, |sel| {
+                let proxy = proxy.clone();
+                let store = store.clone();
+                async move {
+                    let Some(m) = sel.market else { return Ok(None) };
+                    proxy.unsubscribe_all();
+                    let tf = sel.timeframe;
+                    let sub = proxy.subscribe_candle(std::slice::from_ref(&m), tf, Strategy::CoalesceByMarket);
+                    match proxy.candles(&m, tf, 200).await {
+                        Ok(candles) => {
+                            store
+                                .send(StoreEvent::CandlesLoaded { market: m.clone(), timeframe: tf, candles })
+                                .await?
+                        }
+                        Err(e) => tracing::warn!(market = %m, tf = tf.label(), error = %e, "candle history not loaded"),
+                    }
+                    Ok(Some(Pump::new(sub, move |c| {
+                        let store = store.clone();
+                        async move {
+                            store.send(StoreEvent::CandleUpdated(c)).await?;
+                            Ok(())
+                        }
+                    })))
+                }
+            })
+            .await
+        }
+    });
+}
+
+type BoxFut = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// A subscription and what to do with each item.
+pub struct Pump<T> {
+    sub: Subscription<T>,
+    on_item: Box<dyn FnMut(T) -> BoxFut + Send>,
+}
+
+impl<T: FromFeed + Send + 'static> Pump<T> {
+    fn new<F, Fut>(sub: Subscription<T>, mut f: F) -> Self
+    where
+        F: FnMut(T) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        Pump { sub, on_item: Box::new(move |t| Box::pin(f(t))) }
+    }
+}
+
+/// Runs the pump `open` builds for the current selection until the selection changes,
+/// then builds the next one. Ends on cancel or when the selection's sender is gone.
+async fn follow<T, F, Fut>(
+    cancel: CancellationToken,
+    mut selection: watch::Receiver<Selection>,
+    mut open: F,
+) -> anyhow::Result<()>
+where
+    T: FromFeed + Send + 'static,
+    F: FnMut(Selection) -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<Pump<T>>>>,
+{
+    loop {
+        let sel = selection.borrow_and_update().clone();
+        let mut pump = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(()),
+            p = open(sel) => p?,
+        };
+        loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                changed = selection.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    break;
+                }
+                item = async {
+                    match pump.as_mut() {
+                        Some(p) => p.sub.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => match (item, pump.as_mut()) {
+                    (Some(item), Some(p)) => (p.on_item)(item).await?,
+                    // The feed ended this subscription (shutdown): wait for a new selection.
+                    _ => pump = None,
+                },
+            }
+        }
+    }
+}
+
+/// Samples the task table, feed health and bus counters into the store once a second.
+pub fn spawn_system(tasks: &TaskManager, feed: &FeedHandle, store: StoreHandle, bus: Bus<AppEvent>) {
+    let feed = feed.clone();
+    let table = tasks.clone();
+    tasks.spawn_supervised("console", "system-sampler", OnFailure::restart(), move |cancel| {
+        let feed = feed.clone();
+        let store = store.clone();
+        let bus = bus.clone();
+        let table = table.clone();
+        async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = every.tick() => {}
+                }
+                // try_send: a sample that does not fit is replaced by the next one.
+                store.try_send(StoreEvent::TasksUpdated(table.table()));
+                store.try_send(StoreEvent::FeedHealthUpdated(health_for_store(&feed.health())));
+                store.try_send(StoreEvent::BusUpdated(bus.metrics()));
+            }
+        }
+    });
+}
+
+/// The feed's health report in the store's (UI-facing) shape.
+pub fn health_for_store(h: &crate::feed::FeedHealth) -> FeedHealth {
+    use crate::feed::{ConnState, Health};
+    let public = h.connections.iter().find(|c| c.name.contains("public"));
+    let mut proxies: std::collections::BTreeMap<String, ProxyHealth> = Default::default();
+    let mut drops = 0;
+    for s in &h.subscribers {
+        drops += s.drops;
+        let p = proxies
+            .entry(s.proxy.clone())
+            .or_insert_with(|| ProxyHealth { name: s.proxy.clone(), ..ProxyHealth::default() });
+        p.subscriptions.push(format!("{} {} ({})", s.stream, s.markets.join(","), s.strategy));
+        p.drops += s.drops;
+    }
+    let upstream = h
+        .connections
+        .iter()
+        .flat_map(|c| c.upstream.iter())
+        .flat_map(|(kind, markets)| {
+            if markets.is_empty() {
+                vec![kind.clone()]
+            } else {
+                markets.iter().map(|m| format!("{kind}:{m}")).collect()
+            }
+        })
+        .collect();
+    FeedHealth {
+        connected: public.is_some_and(|c| c.state == ConnState::Connected),
+        epoch: public.map_or(0, |c| c.epoch),
+        reconnects: h.connections.iter().map(|c| c.reconnects).sum(),
+        upstream,
+        proxies: proxies.into_values().collect(),
+        drops,
+        msgs_per_sec: h.streams.iter().map(|s| s.per_sec.max(0.0) as u64).sum(),
+        latency_p50_us: h.exchange_latency.p50_us,
+        latency_p99_us: h.exchange_latency.p99_us,
+        level: match h.health {
+            Health::Healthy => HealthLevel::Healthy,
+            Health::Degraded => HealthLevel::Degraded,
+            Health::Critical => HealthLevel::Critical,
+        },
+        rate_headroom_pct: None,
+    }
+}
+
+/// Shared pointer to the latest selection, for the router.
+pub type SelectionTx = Arc<watch::Sender<Selection>>;

@@ -1,0 +1,429 @@
+//! The console: wires the simulator (demo), the feed, the store, trading and the UI
+//! together under one task manager, and takes them down in order.
+//!
+//! ```text
+//! sim (demo) ◄── REST/WS ──► feed::FeedManager ──proxies──► market/account pumps ──► store
+//!                               ▲                                  │ prices            │
+//!                               │                                  ▼                   ▼
+//!                        trading::OrderManager ◄── monitor ◄── TickSender        ui::App
+//!                               ▲                                                     │
+//!                               └────────── bus (Trading / Command lanes) ◄── UiCommand
+//! ```
+//!
+//! Nothing here draws or trades itself: it connects the parts and translates between
+//! their shapes.
+
+pub mod event;
+pub mod market;
+pub mod trade;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret;
+use tokio::sync::{mpsc, watch};
+
+use crate::bus::{Bus, BusConfig};
+use crate::cli::Cli;
+use crate::config::{self, Mode, Settings};
+use crate::exchange::types::Timeframe;
+use crate::exchange::upbit::rest::{RestClient, RestConfig};
+use crate::feed::{FeedConfig, FeedManager};
+use crate::kernel::{self, Deadlines, OnFailure, ShutdownHooks, TaskManager, terminal::TerminalGuard};
+use crate::logging::{self, LogOptions};
+use crate::notify::NotifyModes;
+use crate::notify::notifier::{NotifierConfig, WebhookConfig, spawn_notifier};
+use crate::store::{StoreConfig, StoreEvent, StoreHandle};
+use crate::trading::credentials::{self, ApiKeys, KeySource};
+use crate::trading::journal::Journal;
+use crate::trading::manager::{ManagerConfig, OrderManager};
+use crate::trading::mode::{VenueParams, arm_prompt, build_venue, journal_options};
+use crate::trading::monitor::{Monitor, MonitorConfig, MonitorDeps, TradingStateHandle};
+use crate::trading::paper::PaperConfig;
+use crate::trading::risk::RiskLimits;
+use crate::ui::{App, ColorSupport, Keymap, UiCommand, UiConfig};
+
+use event::AppEvent;
+use market::{PriceSinks, Selection};
+
+/// Where the exchange is, and with which keys.
+struct Endpoints {
+    rest: RestConfig,
+    ws_base: Option<String>,
+    keys: Option<ApiKeys>,
+    sim: Option<crate::sim::SimHandle>,
+}
+
+/// Runs the console until quit or a signal, then shuts down in order.
+pub async fn run(cli: &Cli) -> anyhow::Result<()> {
+    let settings = crate::cli::load_settings(cli)?;
+    let mode = settings.general.mode;
+    // Live: keys and the arm step happen on the plain terminal, before anything starts.
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let user_keys = credentials::load(&env, credentials::default_credentials_path().as_deref())?;
+    let arm = if mode == Mode::Live {
+        let stdin = std::io::stdin();
+        Some(arm_prompt(stdin.lock(), std::io::stderr(), mode, user_keys.as_ref())?)
+    } else {
+        None
+    };
+
+    let mut log = logging::init(&LogOptions::new(settings.log_dir(), settings.general.log_level.filter()))?;
+    tracing::info!(mode = mode.as_str(), "hoga console starting");
+
+    let tasks = TaskManager::new();
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let to_bus = bus.clone();
+    log.forward_to(move |rec| {
+        // Drop-oldest lane: never blocks the logging thread.
+        let _ = to_bus.try_publish("log", AppEvent::Log(rec.clone()));
+    });
+    let to_bus = bus.clone();
+    tasks.set_event_sink(move |ev| {
+        let _ = to_bus.try_publish("kernel", AppEvent::Task(ev));
+    });
+
+    let ep = endpoints(&settings, &tasks, user_keys).await?;
+    let store = crate::store::Store::start(&tasks, StoreConfig::default());
+    store
+        .send(StoreEvent::ModeSet {
+            mode: match mode {
+                Mode::Demo => crate::store::Mode::Demo,
+                Mode::Paper => crate::store::Mode::Paper,
+                Mode::Live => crate::store::Mode::Live,
+            },
+            exchange: if ep.sim.is_some() { "Upbit (simulator)".into() } else { "Upbit".into() },
+        })
+        .await?;
+    subscribe_store_to_bus(&bus, &store);
+
+    // Market data: a public client (no keys needed) and the feed.
+    let creds = ep.keys.as_ref().map(ApiKeys::to_credentials);
+    let market_rest = Arc::new(RestClient::new(ep.rest.clone(), creds.clone())?);
+    let mut feed_config =
+        FeedConfig::new(market_rest.clone(), if mode == Mode::Paper { None } else { creds });
+    if let Some(base) = &ep.ws_base {
+        feed_config = feed_config.with_ws_base(base);
+    }
+    feed_config.ws.idle_timeout = Duration::from_secs(settings.feed.idle_timeout_secs);
+    feed_config.grace = Duration::from_secs(settings.feed.grace_period_secs);
+    feed_config.debounce = Duration::from_millis(settings.feed.debounce_ms);
+    let feed = FeedManager::start(feed_config, &tasks);
+
+    // Trading: venue, journal, order manager, monitor, notifier.
+    let venue = build_venue(
+        mode,
+        VenueParams {
+            rest: ep.rest.clone(),
+            keys: ep.keys.clone(),
+            paper: PaperConfig { fee_rate: settings.trading.fee_rate, ..PaperConfig::default() },
+            arm,
+        },
+    )?;
+    let (journal, rules_journal) = open_journals(mode)?;
+    let mut manager_config = ManagerConfig { risk: risk_limits(&settings), ..ManagerConfig::default() };
+    let prices = manager_config.prices.clone();
+    manager_config.prices = prices.clone();
+    let (manager, order_events) = OrderManager::start(&tasks, manager_config, journal, venue.venue.clone())?;
+    let notifier = spawn_notifier(
+        &tasks,
+        NotifierConfig {
+            modes: NotifyModes::from_settings(&settings.alerts),
+            webhook: match &settings.alerts.webhook_url {
+                Some(url) => Some(WebhookConfig::new(url)?),
+                None => None,
+            },
+            ..NotifierConfig::default()
+        },
+        BellOnly,
+    )?;
+    let trading = TradingStateHandle::new();
+    let (monitor, monitor_actions) = Monitor::spawn(
+        &tasks,
+        MonitorConfig::default(),
+        MonitorDeps { journal: rules_journal, notify: notifier.sender(), trading: trading.clone() },
+    )?;
+    trade::spawn_trading_glue(
+        &tasks,
+        order_events,
+        monitor_actions,
+        manager.clone(),
+        monitor.clone(),
+        notifier.sender(),
+        store.clone(),
+    );
+    spawn_flash(&tasks, notifier.flash(), store.clone());
+
+    // Market panes and the account.
+    let (selection_tx, selection_rx) = watch::channel(Selection {
+        market: None,
+        timeframe: Timeframe::M1,
+        depth: settings.ui.orderbook_levels as u16,
+    });
+    let sinks = PriceSinks {
+        board: prices,
+        monitor: monitor.ticks(),
+        paper: venue.paper.clone(),
+        manager: manager.clone(),
+    };
+    market::spawn_markets(&tasks, &feed, market_rest.clone(), store.clone(), sinks.clone());
+    market::spawn_orderbook(&tasks, &feed, store.clone(), selection_rx.clone(), sinks);
+    market::spawn_trades(&tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
+    market::spawn_chart(&tasks, &feed, store.clone(), selection_rx);
+    trade::spawn_account(
+        &tasks,
+        &feed,
+        venue.rest.clone(),
+        venue.paper.clone(),
+        manager.clone(),
+        store.clone(),
+    );
+    market::spawn_system(&tasks, &feed, store.clone(), bus.clone());
+
+    // Console commands ride the bus to the router.
+    let router = trade::Router {
+        selection: Arc::new(selection_tx),
+        manager,
+        monitor,
+        trading,
+        store: store.clone(),
+        tasks: tasks.clone(),
+    };
+    bus.subscribe(
+        "console-router",
+        |env| matches!(env.payload, AppEvent::Ui(_)),
+        move |env| {
+            let router = router.clone();
+            async move {
+                if let AppEvent::Ui(cmd) = &env.payload {
+                    router.handle(cmd).await?;
+                }
+                Ok(())
+            }
+        },
+    );
+    bus.spawn_dispatcher(&tasks);
+
+    // The UI, last: it owns the terminal from here until shutdown's restore phase.
+    let (guard, terminal) = TerminalGuard::enter().context("cannot take over the terminal")?;
+    let (cmd_tx, cmd_rx) = mpsc::channel(crate::ui::app::COMMAND_CAPACITY);
+    spawn_command_forwarder(&tasks, cmd_rx, bus.clone());
+    let app = App::new(
+        terminal,
+        ui_config(&settings),
+        load_keymap()?,
+        ColorSupport::detect(),
+        store.subscribe(),
+        cmd_tx,
+    );
+    app.spawn(&tasks, crate::ui::app::crossterm_input());
+
+    let reason = kernel::shutdown::wait_for_trigger(&tasks).await;
+    let mut hooks = ShutdownHooks::default();
+    let sim = ep.sim;
+    hooks.on_close("simulator", async move {
+        if let Some(sim) = &sim {
+            sim.stop();
+        }
+    });
+    let log_guard = Arc::new(Mutex::new(log.take_guard()));
+    hooks.on_flush(move || drop(log_guard.lock().map(|mut g| g.take())));
+    hooks.on_restore(guard.restorer());
+    let report = kernel::shutdown::shutdown(&tasks, hooks, Deadlines::default(), reason).await;
+    drop(guard);
+    eprintln!("hoga: stopped ({})", report.reason);
+    Ok(())
+}
+
+/// Demo starts the simulator and trades on its demo account; paper and live talk to
+/// Upbit (paper without keys on the order path).
+async fn endpoints(
+    settings: &Settings,
+    tasks: &TaskManager,
+    user_keys: Option<ApiKeys>,
+) -> anyhow::Result<Endpoints> {
+    match settings.general.mode {
+        Mode::Demo => {
+            let sim = crate::sim::start(
+                crate::sim::SimConfig {
+                    seed: settings.demo.seed,
+                    markets: Some(settings.demo.markets as usize),
+                    ..crate::sim::SimConfig::default()
+                },
+                tasks,
+            )
+            .await
+            .context("cannot start the demo simulator")?;
+            let (access, secret) = &sim.credentials;
+            let keys = ApiKeys::new(access.clone(), secret.expose_secret().to_string(), KeySource::Env);
+            Ok(Endpoints {
+                rest: RestConfig { base_url: format!("{}/v1", sim.rest_base), ..RestConfig::default() },
+                ws_base: Some(sim.ws_public_url.trim_end_matches("/websocket/v1").to_string()),
+                keys: Some(keys),
+                sim: Some(sim),
+            })
+        }
+        Mode::Paper | Mode::Live => {
+            Ok(Endpoints { rest: RestConfig::default(), ws_base: None, keys: user_keys, sim: None })
+        }
+    }
+}
+
+/// The order journal and the monitor's rule journal. Demo trades against a simulator that
+/// forgets everything on exit, so its journals live in memory.
+fn open_journals(mode: Mode) -> anyhow::Result<(Journal, Option<crate::trading::monitor::SharedJournal>)> {
+    if mode == Mode::Demo {
+        let rules = Journal::in_memory()?;
+        return Ok((Journal::in_memory()?, Some(Arc::new(Mutex::new(rules)))));
+    }
+    let path: PathBuf = crate::trading::journal::default_path()
+        .context("no home directory for the order journal")?
+        .with_file_name(format!("journal-{}.sqlite", mode.as_str()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let opts = journal_options(mode, true);
+    let journal = Journal::open(&path, &opts)?;
+    // The order journal's lock is the instance lock; rules live beside it.
+    let rules = Journal::open(&path.with_file_name(format!("rules-{}.sqlite", mode.as_str())), &opts)?;
+    Ok((journal, Some(Arc::new(Mutex::new(rules)))))
+}
+
+fn risk_limits(s: &Settings) -> RiskLimits {
+    // Zero in the config means "no limit" for the optional limits.
+    let positive = |d: rust_decimal::Decimal| (d > rust_decimal::Decimal::ZERO).then_some(d);
+    RiskLimits {
+        max_notional_per_order: positive(s.trading.max_notional_per_order),
+        max_orders_per_minute: s.trading.max_orders_per_minute,
+        max_open_orders: s.trading.max_open_orders as usize,
+        price_band: positive(s.trading.price_band_pct / rust_decimal::Decimal::ONE_HUNDRED),
+        daily_loss_limit: positive(s.trading.daily_loss_limit),
+    }
+}
+
+fn ui_config(s: &Settings) -> UiConfig {
+    UiConfig {
+        fps: s.ui.fps,
+        theme: s.ui.theme.clone(),
+        layout: s.ui.layout.clone(),
+        favorites_path: directories::ProjectDirs::from("", "", "hoga")
+            .map(|d| d.data_dir().join("favorites.txt")),
+        ..UiConfig::default()
+    }
+}
+
+/// The built-in keymap with the user's `keymap.toml` (next to the config file) over it.
+fn load_keymap() -> anyhow::Result<Keymap> {
+    let user = config::user_config_file().map(|p| p.with_file_name("keymap.toml"));
+    match user.filter(|p| p.exists()) {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let name = path.display().to_string();
+            Ok(Keymap::load(Some((&name, &text)))?)
+        }
+        None => Ok(Keymap::default_keymap()?),
+    }
+}
+
+/// The UI's bounded command channel onto the bus (Trading / Command lanes).
+fn spawn_command_forwarder(tasks: &TaskManager, mut rx: mpsc::Receiver<UiCommand>, bus: Bus<AppEvent>) {
+    tasks.spawn("console", "commands", move |cancel| async move {
+        loop {
+            let cmd = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                c = rx.recv() => match c { Some(c) => c, None => return Ok(()) },
+            };
+            // Trading-lane commands wait for room rather than being dropped.
+            bus.publish("ui", AppEvent::Ui(cmd)).await?;
+        }
+    });
+}
+
+/// Log records and task events from the bus into the store (the Log and System panes).
+fn subscribe_store_to_bus(bus: &Bus<AppEvent>, store: &StoreHandle) {
+    let store = store.clone();
+    bus.subscribe(
+        "store-log",
+        |env| matches!(env.payload, AppEvent::Log(_) | AppEvent::CriticalFailure(_)),
+        move |env| {
+            let store = store.clone();
+            async move {
+                match &env.payload {
+                    AppEvent::Log(rec) => {
+                        store.try_send(StoreEvent::LogRecord {
+                            level: store_level(rec.level),
+                            target: rec.target.clone(),
+                            message: rec.message.clone(),
+                            time: rec.time,
+                        });
+                    }
+                    AppEvent::CriticalFailure(f) => {
+                        store.try_send(StoreEvent::Alert {
+                            time: chrono::Utc::now(),
+                            message: format!("{} failed: {}", f.handler, f.error),
+                        });
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
+        },
+    );
+}
+
+/// The notifier's latest flash onto the status bar.
+fn spawn_flash(
+    tasks: &TaskManager,
+    flash: watch::Receiver<Option<crate::notify::notifier::Flash>>,
+    store: StoreHandle,
+) {
+    tasks.spawn_supervised("console", "flash", OnFailure::restart(), move |cancel| {
+        let store = store.clone();
+        let mut flash = flash.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    changed = flash.changed() => if changed.is_err() { return Ok(()) },
+                }
+                let latest = flash.borrow_and_update().clone();
+                if let Some(f) = latest {
+                    store.send(StoreEvent::Alert { time: f.at, message: f.text }).await?;
+                }
+            }
+        }
+    });
+}
+
+/// The console's terminal for the notifier: the bell goes out (only while the console owns
+/// the terminal); the title is the UI's, which shows alerts itself.
+struct BellOnly;
+
+impl crate::notify::notifier::Terminal for BellOnly {
+    fn bell(&mut self) {
+        if kernel::terminal::is_active() {
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = out.write_all(b"\x07");
+            let _ = out.flush();
+        }
+    }
+
+    fn set_title(&mut self, _title: &str) {}
+}
+
+fn store_level(l: tracing::Level) -> crate::store::LogLevel {
+    use crate::store::LogLevel;
+    match l {
+        tracing::Level::TRACE => LogLevel::Trace,
+        tracing::Level::DEBUG => LogLevel::Debug,
+        tracing::Level::INFO => LogLevel::Info,
+        tracing::Level::WARN => LogLevel::Warn,
+        tracing::Level::ERROR => LogLevel::Error,
+    }
+}

@@ -1,0 +1,468 @@
+//! Trading glue: the console's commands to the order manager and the monitor, the private
+//! streams into the manager, and the manager's and monitor's facts into the store.
+//!
+//! The monitor never talks to the exchange: its exits go through the order manager here
+//! (journal first, risk gate, deterministic identifier), and the manager's answers go back
+//! to the monitor as [`ExitEvent`]s.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use tokio::sync::{mpsc, watch};
+
+use crate::exchange::api::OrderUpdate;
+use crate::exchange::types::{Balance, MarketId, Order, OrderState, OrderType};
+use crate::exchange::upbit::rest::RestClient;
+use crate::feed::{FeedHandle, MyAssetEvent, MyOrderEvent, Strategy};
+use crate::kernel::{OnFailure, TaskManager};
+use crate::notify::NotifySender;
+use crate::notify::{NotifyEvent, NotifyKind};
+use crate::store::{RuleRow, StoreEvent, StoreHandle};
+use crate::trading::input::{CancelTarget, TradeCommand, parse_command};
+use crate::trading::manager::{OrderCommand, OrderEvent, OrderManagerHandle, Origin, PlaceSpec};
+use crate::trading::monitor::{ExitEvent, MonitorAction, MonitorHandle, MonitorView, TradingStateHandle};
+use crate::trading::orders::{LocalState, OrderRequest, TrackedOrder};
+use crate::trading::paper::PaperVenue;
+use crate::trading::rules::{Alert, Rule, RuleKind};
+use crate::ui::UiCommand;
+
+use super::market::Selection;
+
+/// Everything a console command may touch.
+#[derive(Clone)]
+pub struct Router {
+    /// The market panes' selection.
+    pub selection: Arc<watch::Sender<Selection>>,
+    /// The order manager.
+    pub manager: OrderManagerHandle,
+    /// The trading monitor.
+    pub monitor: MonitorHandle,
+    /// The trading state (kill switch).
+    pub trading: TradingStateHandle,
+    /// The store (messages for the person).
+    pub store: StoreHandle,
+    /// Shutdown on `Quit`.
+    pub tasks: TaskManager,
+}
+
+impl Router {
+    /// Carries out one console command. Errors are the person's to read, so they go to the
+    /// log and the status bar; the handler itself only fails when trading is gone.
+    pub async fn handle(&self, cmd: &UiCommand) -> anyhow::Result<()> {
+        match cmd {
+            UiCommand::SelectMarket(m) => {
+                let m = m.clone();
+                self.selection.send_if_modified(|s| {
+                    let changed = s.market.as_ref() != Some(&m);
+                    s.market = Some(m);
+                    changed
+                });
+            }
+            UiCommand::SetTimeframe(tf) => {
+                let tf = *tf;
+                self.selection.send_if_modified(|s| std::mem::replace(&mut s.timeframe, tf) != tf);
+            }
+            UiCommand::SetDepth(d) => {
+                let d = *d;
+                self.selection.send_if_modified(|s| std::mem::replace(&mut s.depth, d) != d);
+            }
+            UiCommand::Trade(line) => self.trade_line(line).await?,
+            UiCommand::PlaceOrder { request } => self.place(PlaceSpec::Request(request.clone())).await?,
+            UiCommand::CancelOrder { uuid, .. } => {
+                self.manager.cancel(CancelTarget::Order(uuid.clone())).await?;
+            }
+            UiCommand::CancelAll { market } => self.manager.cancel_all(market.clone()).await?,
+            UiCommand::KillSwitch => self.kill("kill switch").await?,
+            UiCommand::AcknowledgeAlerts => {
+                let _ = self.store.send(StoreEvent::AlertsAcknowledged).await;
+            }
+            UiCommand::SaveLayout(name) => tracing::info!(layout = %name, "layout saved for this session"),
+            UiCommand::Quit => self.tasks.request_shutdown("quit from the console"),
+            UiCommand::SetTheme(_) | UiCommand::SetLayout(_) | UiCommand::SaveFavorites(_) => {}
+        }
+        Ok(())
+    }
+
+    async fn place(&self, spec: PlaceSpec) -> anyhow::Result<()> {
+        let selected = self.selection.borrow().market.clone();
+        self.manager
+            .command(OrderCommand::Place {
+                spec,
+                origin: Origin::Manual,
+                identifier: None,
+                selected,
+                reply: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn kill(&self, why: &str) -> anyhow::Result<()> {
+        self.trading.halt(why);
+        self.manager.command(OrderCommand::Kill(why.to_string())).await?;
+        self.say(format!("HALTED: {why}; cancelling every open order")).await;
+        Ok(())
+    }
+
+    async fn trade_line(&self, line: &str) -> anyhow::Result<()> {
+        let cmd = match parse_command(line) {
+            Ok(c) => c,
+            Err(e) => {
+                self.say(format!(":{line}: {e}")).await;
+                return Ok(());
+            }
+        };
+        match cmd {
+            TradeCommand::Order(input) => self.place(PlaceSpec::Input(input)).await?,
+            TradeCommand::Cancel(target) => self.manager.cancel(target).await?,
+            TradeCommand::Stop { market, level } => {
+                self.monitor.add_rule(Rule::new(market, RuleKind::StopLoss(level), None)).await?
+            }
+            TradeCommand::TakeProfit { market, level } => {
+                self.monitor.add_rule(Rule::new(market, RuleKind::TakeProfit(level), None)).await?
+            }
+            TradeCommand::Trail { market, ratio } => {
+                self.monitor
+                    .add_rule(Rule::new(market, RuleKind::Trailing { ratio, peak: None }, None))
+                    .await?
+            }
+            TradeCommand::Alert { market, condition } => {
+                self.monitor.add_alert(Alert::new(market, condition)).await?
+            }
+            TradeCommand::Kill => self.kill("kill switch (command line)").await?,
+        }
+        Ok(())
+    }
+
+    async fn say(&self, message: String) {
+        tracing::warn!("{message}");
+        let _ = self.store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await;
+    }
+}
+
+/// An order as the UI shows it, from what the manager tracks.
+pub fn tracked_to_order(t: &TrackedOrder) -> Order {
+    let r = &t.request;
+    let remaining = r.volume.map_or(Decimal::ZERO, |v| (v - t.executed_volume).max(Decimal::ZERO));
+    Order {
+        uuid: t.uuid.clone().unwrap_or_else(|| t.identifier.clone()),
+        identifier: Some(t.identifier.clone()),
+        market: r.market.clone(),
+        side: r.side,
+        ord_type: r.ord_type,
+        price: r.price,
+        volume: r.volume,
+        remaining_volume: remaining,
+        executed_volume: t.executed_volume,
+        executed_funds: Some(t.executed_funds),
+        reserved_fee: Decimal::ZERO,
+        remaining_fee: Decimal::ZERO,
+        paid_fee: t.paid_fee,
+        locked: Decimal::ZERO,
+        state: match t.state {
+            LocalState::Filled => OrderState::Done,
+            LocalState::Canceled | LocalState::Rejected => OrderState::Cancel,
+            _ => OrderState::Wait,
+        },
+        time_in_force: r.time_in_force,
+        created_at: String::new(),
+        trades_count: t.fill_ids.len() as u32,
+        trades: Vec::new(),
+    }
+}
+
+/// The venue's order from a private-stream update (Upbit `myOrder`).
+pub fn update_to_order(u: &OrderUpdate) -> Order {
+    Order {
+        uuid: u.uuid.clone(),
+        identifier: u.identifier.clone(),
+        market: u.market.clone(),
+        side: u.side,
+        ord_type: u.ord_type,
+        price: u.price,
+        volume: u.volume,
+        remaining_volume: u.remaining_volume.unwrap_or_default(),
+        executed_volume: u.executed_volume,
+        executed_funds: Some(u.executed_funds),
+        reserved_fee: Decimal::ZERO,
+        remaining_fee: Decimal::ZERO,
+        paid_fee: u.paid_fee,
+        locked: u.locked,
+        state: u.state,
+        time_in_force: u.time_in_force,
+        created_at: String::new(),
+        trades_count: u.trades_count,
+        trades: u.fill.iter().cloned().collect(),
+    }
+}
+
+/// The private streams (orders, balances) into the manager and the store. Paper mode has
+/// no private stream: the paper engine's balances are polled instead.
+pub fn spawn_account(
+    tasks: &TaskManager,
+    feed: &FeedHandle,
+    rest: Option<Arc<RestClient>>,
+    paper: Option<PaperVenue>,
+    manager: OrderManagerHandle,
+    store: StoreHandle,
+) {
+    let proxy = Arc::new(feed.proxy("account"));
+    tasks.spawn_supervised("console", "account-pump", OnFailure::restart(), move |cancel| {
+        let proxy = proxy.clone();
+        let rest = rest.clone();
+        let paper = paper.clone();
+        let manager = manager.clone();
+        let store = store.clone();
+        async move {
+            if let Some(paper) = paper {
+                let mut every = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => return Ok(()),
+                        _ = every.tick() => store.try_send(StoreEvent::BalancesUpdated(paper.balances_now())),
+                    };
+                }
+            }
+            let mut balances: BTreeMap<String, Balance> = BTreeMap::new();
+            if let Some(rest) = &rest {
+                match rest.accounts().await {
+                    Ok(list) => {
+                        balances = list.into_iter().map(|b| (b.currency.clone(), b)).collect();
+                        store.send(StoreEvent::BalancesUpdated(balances.values().cloned().collect())).await?;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "balances not loaded"),
+                }
+            }
+            // Lossless: an order update or a fill is never dropped.
+            let mut orders = proxy.subscribe_my_order(&[], Strategy::Lossless);
+            let mut assets = proxy.subscribe_my_asset(Strategy::Lossless);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    ev = orders.recv() => match ev {
+                        Some(MyOrderEvent::Update(u)) => {
+                            if let Some(f) = &u.fill {
+                                manager.apply_fill(f.clone()).await?;
+                            }
+                            manager.apply_venue_update(update_to_order(&u)).await?;
+                        }
+                        Some(MyOrderEvent::Snapshot(list)) => {
+                            for o in list {
+                                manager.apply_venue_update(o).await?;
+                            }
+                        }
+                        None => return Ok(()),
+                    },
+                    ev = assets.recv() => match ev {
+                        Some(MyAssetEvent::Snapshot(list)) => {
+                            balances = list.into_iter().map(|b| (b.currency.clone(), b)).collect();
+                            store.send(StoreEvent::BalancesUpdated(balances.values().cloned().collect())).await?;
+                        }
+                        Some(MyAssetEvent::Update(u)) => {
+                            for a in u.assets {
+                                let b = balances.entry(a.currency.clone()).or_insert_with(|| Balance {
+                                    currency: a.currency.clone(),
+                                    balance: Decimal::ZERO,
+                                    locked: Decimal::ZERO,
+                                    avg_buy_price: Decimal::ZERO,
+                                    unit_currency: "KRW".into(),
+                                });
+                                b.balance = a.balance;
+                                b.locked = a.locked;
+                            }
+                            store.send(StoreEvent::BalancesUpdated(balances.values().cloned().collect())).await?;
+                        }
+                        None => return Ok(()),
+                    },
+                }
+            }
+        }
+    });
+}
+
+/// Exits the monitor is waiting on, and markets whose open orders it asked to cancel.
+#[derive(Default)]
+struct ExitBook {
+    /// Exit identifier → requested volume.
+    exits: HashMap<String, Decimal>,
+    /// Markets waiting for all their open orders to be gone.
+    cancelling: HashSet<MarketId>,
+}
+
+/// The manager's facts into the store and the monitor; the monitor's actions into the
+/// manager.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_trading_glue(
+    tasks: &TaskManager,
+    mut events: mpsc::Receiver<OrderEvent>,
+    mut actions: mpsc::Receiver<MonitorAction>,
+    manager: OrderManagerHandle,
+    monitor: MonitorHandle,
+    notify: NotifySender,
+    store: StoreHandle,
+) {
+    let book = Arc::new(Mutex::new(ExitBook::default()));
+    // The receivers are owned by one task each: a restart would lose them, so these
+    // loops are plain (recorded) tasks whose bodies do not panic.
+    let (m2, mon2, st2, b2) = (manager.clone(), monitor.clone(), store.clone(), book.clone());
+    tasks.spawn("console", "order-events", move |cancel| async move {
+        let mut open: BTreeMap<String, TrackedOrder> = BTreeMap::new();
+        loop {
+            let ev = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                ev = events.recv() => match ev { Some(ev) => ev, None => return Ok(()) },
+            };
+            on_order_event(ev, &mut open, &m2, &mon2, &notify, &st2, &b2).await?;
+        }
+    });
+    tasks.spawn("console", "monitor-actions", move |cancel| async move {
+        loop {
+            let action = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                a = actions.recv() => match a { Some(a) => a, None => return Ok(()) },
+            };
+            match action {
+                MonitorAction::PlaceExit { identifier, rule_id, market, volume, kind, .. } => {
+                    lock(&book).exits.insert(identifier.clone(), volume);
+                    let request = match kind {
+                        OrderType::Market => OrderRequest::market_sell(market.clone(), volume),
+                        _ => OrderRequest::market_sell(market.clone(), volume),
+                    };
+                    manager
+                        .command(OrderCommand::Place {
+                            spec: PlaceSpec::Request(request),
+                            origin: Origin::Rule(rule_id),
+                            identifier: Some(identifier),
+                            selected: Some(market),
+                            reply: None,
+                        })
+                        .await?;
+                }
+                MonitorAction::CancelOpenOrders { market, .. } => {
+                    lock(&book).cancelling.insert(market.clone());
+                    manager.cancel_all(Some(market)).await?;
+                }
+            }
+        }
+    });
+    // The Monitor pane's rows.
+    let mut view = monitor.view();
+    tasks.spawn("console", "monitor-view", move |cancel| async move {
+        loop {
+            let rows = rule_rows(&view.borrow_and_update());
+            store.send(StoreEvent::RulesUpdated(rows)).await?;
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                changed = view.changed() => if changed.is_err() { return Ok(()) },
+            }
+        }
+    });
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn rule_rows(v: &MonitorView) -> Vec<RuleRow> {
+    v.rules
+        .iter()
+        .map(|r| RuleRow {
+            id: r.id.clone(),
+            market: r.market.clone(),
+            kind: r.label.clone(),
+            trigger: r.trigger.unwrap_or_default(),
+            state: format!("{:?}", r.state).to_lowercase(),
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn on_order_event(
+    ev: OrderEvent,
+    open: &mut BTreeMap<String, TrackedOrder>,
+    _manager: &OrderManagerHandle,
+    monitor: &MonitorHandle,
+    notify: &NotifySender,
+    store: &StoreHandle,
+    book: &Mutex<ExitBook>,
+) -> anyhow::Result<()> {
+    match ev {
+        OrderEvent::OrderUpdated(t) => {
+            let exit = lock(book).exits.get(&t.identifier).copied();
+            if let Some(asked) = exit {
+                match t.state {
+                    LocalState::Accepted => {
+                        monitor.result(ExitEvent::ExitAccepted { identifier: t.identifier.clone() }).await?
+                    }
+                    LocalState::Filled | LocalState::Canceled => {
+                        lock(book).exits.remove(&t.identifier);
+                        monitor
+                            .result(ExitEvent::ExitFilled {
+                                identifier: t.identifier.clone(),
+                                filled: t.executed_volume,
+                                partial: t.executed_volume < asked,
+                            })
+                            .await?;
+                    }
+                    _ => {}
+                }
+            }
+            let market = t.request.market.clone();
+            if t.state.is_terminal() {
+                open.remove(&t.identifier);
+            } else {
+                open.insert(t.identifier.clone(), t);
+            }
+            let waiting = lock(book).cancelling.contains(&market);
+            if waiting && !open.values().any(|o| o.request.market == market) {
+                lock(book).cancelling.remove(&market);
+                monitor.result(ExitEvent::OpenOrdersCancelled { market }).await?;
+            }
+            let orders = open.values().map(tracked_to_order).collect();
+            store.send(StoreEvent::OrdersUpdated(orders)).await?;
+        }
+        OrderEvent::Filled { fill, .. } => {
+            notify.notify(NotifyEvent::new(
+                NotifyKind::Fill,
+                Some(fill.market.clone()),
+                format!("{:?} {} @ {}", fill.side, fill.volume.normalize(), fill.price.normalize()),
+            ));
+            store.send(StoreEvent::FillApplied(fill)).await?;
+        }
+        OrderEvent::Rejected { identifier, reason } => {
+            tracing::warn!(identifier = identifier.as_deref().unwrap_or("-"), %reason, "order rejected");
+            if let Some(id) = identifier
+                && lock(book).exits.remove(&id).is_some()
+            {
+                let locked_funds = reason.contains("insufficient_funds");
+                monitor
+                    .result(ExitEvent::ExitRejected { identifier: id, reason: reason.clone(), locked_funds })
+                    .await?;
+            }
+            store
+                .send(StoreEvent::Alert { time: chrono::Utc::now(), message: format!("rejected: {reason}") })
+                .await?;
+        }
+        OrderEvent::Reconciled { resolved, adopted } => {
+            tracing::info!(resolved, adopted, "orders reconciled; trading allowed");
+            monitor.reconciled().await?;
+        }
+        OrderEvent::TradingState { state, reason, .. } => {
+            if let Some(r) = reason {
+                tracing::info!(state = ?state, reason = %r, "trading state");
+            }
+            store.send(StoreEvent::TradingState(state)).await?;
+        }
+        OrderEvent::Balances(b) => store.send(StoreEvent::BalancesUpdated(b)).await?,
+        OrderEvent::Position(p) => monitor.position(p.market, p.volume, p.avg_cost).await?,
+        OrderEvent::Info(s) => tracing::info!("{s}"),
+    }
+    Ok(())
+}
