@@ -19,7 +19,7 @@ use crate::exchange::types::{MarketId, Timeframe};
 use crate::exchange::upbit::rest::RestClient;
 use crate::feed::{FeedHandle, FeedProxy, FromFeed, Strategy, Subscription};
 use crate::kernel::{OnFailure, TaskManager};
-use crate::store::{FeedHealth, HealthLevel, ProxyHealth, StoreEvent, StoreHandle};
+use crate::store::{FeedHealth, HealthLevel, ProxyHealth, StoreEvent, StoreHandle, StreamState};
 use crate::trading::manager::PriceBoard;
 use crate::trading::monitor::TickSender;
 use crate::trading::paper::PaperVenue;
@@ -350,11 +350,31 @@ pub fn spawn_system(tasks: &TaskManager, feed: &FeedHandle, store: StoreHandle, 
                 }
                 // try_send: a sample that does not fit is replaced by the next one.
                 store.try_send(StoreEvent::TasksUpdated(table.table()));
-                store.try_send(StoreEvent::FeedHealthUpdated(health_for_store(&feed.health())));
+                let health = feed.health();
+                for c in &health.connections {
+                    let (state, retry_in) = stream_state(&c.state);
+                    store.try_send(StoreEvent::FeedStatus { stream: c.name.to_string(), state, retry_in });
+                }
+                store.try_send(StoreEvent::FeedHealthUpdated(health_for_store(&health)));
                 store.try_send(StoreEvent::BusUpdated(bus.metrics()));
             }
         }
     });
+}
+
+/// A connection's state as the status bar shows it.
+fn stream_state(s: &crate::feed::ConnState) -> (StreamState, Option<Duration>) {
+    use crate::feed::ConnState;
+    match s {
+        ConnState::Idle => (StreamState::Idle, None),
+        ConnState::Connecting(_) => (StreamState::Connecting, None),
+        ConnState::Connected => (StreamState::Connected, None),
+        ConnState::Backoff { retry_in_ms, .. } => {
+            (StreamState::Reconnecting, Some(Duration::from_millis(*retry_in_ms)))
+        }
+        // Polling by REST still delivers orders and balances, but not live: degraded.
+        ConnState::DegradedRest { .. } => (StreamState::Down, None),
+    }
 }
 
 /// The feed's health report in the store's (UI-facing) shape.
