@@ -895,3 +895,96 @@ async fn faults_are_observable_by_raw_clients() {
     assert_eq!(reqwest::get(&markets).await.unwrap().status().as_u16(), 500);
     sim.stop();
 }
+
+#[tokio::test]
+async fn flood_idle_timeout_ping_and_duplicated_private_events() {
+    // Flood: a fixed mix, each message stamped with its publish time in ns.
+    let tasks = TaskManager::new();
+    let cfg = SimConfig {
+        markets: Some(3),
+        history_secs: 60,
+        flood: Some(sim::FloodConfig { ticker: 1, trade: 1, orderbook: 1, rate: None, count: 300 }),
+        ..SimConfig::default()
+    };
+    let flood = sim::start(cfg, &tasks).await.unwrap();
+    let (_, _, all) = get_json(&format!("{}/v1/market/all", flood.rest_base)).await;
+    let codes: Vec<String> =
+        all.as_array().unwrap().iter().map(|m| m["market"].as_str().unwrap().to_string()).collect();
+    let mut ws = connect(&flood.ws_public_url).await;
+    send(
+        &mut ws,
+        json!([{"ticket":"f"},{"type":"ticker","codes":codes,"is_only_realtime":true},
+               {"type":"trade","codes":codes,"is_only_realtime":true},
+               {"type":"orderbook","codes":codes,"is_only_realtime":true}]),
+    )
+    .await;
+    let mut kinds = std::collections::BTreeMap::<String, u32>::new();
+    for _ in 0..300 {
+        let m = next_json(&mut ws).await;
+        assert!(m["sim_ns"].as_u64().unwrap() > 1_600_000_000_000_000_000, "{m}");
+        *kinds.entry(m["type"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(kinds.values().sum::<u32>(), 300);
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !flood.stats().flood_done {
+        assert!(tokio::time::Instant::now() < deadline, "flood never finished");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(flood.stats().flood_sent, 300);
+    flood.stop();
+
+    // Idle connections are closed (idle timeout shortened for the test); ping frames are
+    // answered with pongs.
+    let tasks = TaskManager::new();
+    let cfg = SimConfig {
+        markets: Some(3),
+        history_secs: 60,
+        tick_interval: Duration::ZERO,
+        idle_timeout: Duration::from_millis(300),
+        ..SimConfig::default()
+    };
+    let sim = sim::start(cfg, &tasks).await.unwrap();
+    let mut ws = connect(&sim.ws_public_url).await;
+    ws.send(Message::Ping(b"hi".to_vec().into())).await.unwrap();
+    let pong = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(pong, Message::Pong(b"hi".to_vec().into()));
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "idle connection was not closed");
+
+    // Duplicated private events: every myOrder arrives twice.
+    let api = Api::new(&sim);
+    let mut p = connect_private(&sim).await;
+    send(&mut p, json!([{"ticket":"d"},{"type":"myOrder","codes":["KRW-BTC"]},{"format":"SIMPLE"}])).await;
+    wait_subscribed(&sim, 1).await;
+    sim.faults.set_duplicate_private(true);
+    let (s, o) = api
+        .post(
+            "/v1/orders",
+            &[
+                ("market", "KRW-BTC"),
+                ("side", "bid"),
+                ("volume", "0.01"),
+                ("price", "1000000"),
+                ("ord_type", "limit"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 201, "{o}");
+    let a = next_json(&mut p).await;
+    let b = next_json(&mut p).await;
+    assert_eq!(a, b);
+    assert_eq!(
+        (a["ty"].as_str(), a["s"].as_str(), a["uid"].as_str()),
+        (Some("myOrder"), Some("wait"), o["uuid"].as_str())
+    );
+    sim.stop();
+}
