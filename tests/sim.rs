@@ -312,6 +312,22 @@ async fn websocket_snapshot_realtime_formats_and_replacement() {
     }
     assert_eq!(realtime.unwrap()["type"], "ticker");
 
+    // Candle and grouped-orderbook snapshots.
+    let mut wc = connect(&sim.ws_public_url).await;
+    send(&mut wc, json!([{"ticket":"c"},{"type":"candle.1m","codes":["KRW-BTC"],"is_only_snapshot":true}]))
+        .await;
+    let c = next_json(&mut wc).await;
+    assert_eq!((c["type"].as_str(), c["stream_type"].as_str()), (Some("candle.1m"), Some("SNAPSHOT")));
+    assert!(c["candle_date_time_kst"].is_string() && c["candle_acc_trade_volume"].is_number());
+    send(&mut wc, json!([{"ticket":"c"},{"type":"orderbook","codes":["KRW-BTC.15"],"level":10000,"is_only_snapshot":true}])).await;
+    let g = next_json(&mut wc).await;
+    assert_eq!(g["level"], json!(10000));
+    let units = g["orderbook_units"].as_array().unwrap();
+    assert!(!units.is_empty() && units.len() <= 15);
+    for u in units {
+        assert!((d(&u["ask_price"]) % Decimal::from(10000)).is_zero(), "grouped price {u}");
+    }
+
     // A new request replaces the subscription: only ETH orderbook (5 levels, SIMPLE) now.
     send(&mut ws, json!([{"ticket":"t2"},{"format":"SIMPLE"},{"type":"orderbook","codes":["KRW-ETH.5"]}]))
         .await;
