@@ -203,9 +203,10 @@ impl FaultControl {
         self.inner.silent.load(Ordering::SeqCst)
     }
 
-    /// Waits until `set_silent` is called.
-    pub async fn silent_changed(&self) {
-        self.inner.silent_changed.notified().await;
+    /// Notified on every `set_silent` (enable a `notified()` future before checking
+    /// [`FaultControl::is_silent`] so no change is missed).
+    pub fn silent_notify(&self) -> &tokio::sync::Notify {
+        &self.inner.silent_changed
     }
 
     /// Sends one bad frame on every websocket connection.

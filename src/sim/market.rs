@@ -79,7 +79,8 @@ impl MarketDef {
                     CONCENTRATION_OF_SMALL_ACCOUNTS: has("CONCENTRATION_OF_SMALL_ACCOUNTS"),
                 },
             }),
-            market_warning: None,
+            // The deprecated flag still comes with the details (older clients read it).
+            market_warning: details.then(|| if self.warning { "CAUTION" } else { "NONE" }.to_string()),
         }
     }
 }
@@ -496,8 +497,8 @@ impl MarketSim {
             lowest_52_week_price: self.low52.0,
             lowest_52_week_date: fmt_ts(self.low52.1, 0, "%Y-%m-%d"),
             market_state: is_ws.then(|| "ACTIVE".to_string()),
-            is_trading_suspended: None,
-            market_warning: None,
+            is_trading_suspended: is_ws.then_some(false),
+            market_warning: is_ws.then(|| if self.def.warning { "CAUTION" } else { "NONE" }.to_string()),
             delisting_date: None,
             timestamp: now,
             stream_type: ws,

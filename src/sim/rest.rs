@@ -632,7 +632,7 @@ fn exchange_inner(w: &mut World, m: &str, path: &str, p: &Pairs, body: &[u8]) ->
                 (Some(s), Some(e)) => (s, e),
                 (Some(s), None) => (s, s + week),
                 (None, Some(e)) => (e - week, e),
-                (None, None) => (now - week, now + 1),
+                (None, None) => (now - week, now),
             };
             if end - start > week || end < start {
                 return Err(bad("invalid_parameter", "start_time ~ end_time 은 7일 이내여야 합니다."));

@@ -461,6 +461,15 @@ async fn run_flood(sh: Arc<Shared>, cancel: CancellationToken) {
     let Some(fc) = sh.cfg.flood.clone() else { return };
     let weights = [fc.ticker, fc.trade, fc.orderbook];
     let total_w: u32 = weights.iter().sum::<u32>().max(1);
+    // Start when someone listens, so a benchmark sees the whole run.
+    while !lock(&sh.conns).values().any(|c| !c.types.is_empty()) {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            _ = sh.cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
+    }
     let mut sent: u64 = 0;
     let started = Instant::now();
     let mut pick: u32 = 0;

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -315,7 +315,10 @@ impl Conn {
                     if s.ty == "orderbook"
                         && let Value::Object(m) = &mut o
                     {
-                        m.insert("level".into(), serde_json::to_value(s.level).unwrap_or(Value::Null));
+                        m.insert(
+                            "level".into(),
+                            serde_json::from_str(&s.level.normalize().to_string()).unwrap_or(Value::Null),
+                        );
                     }
                     o
                 })
@@ -526,13 +529,17 @@ async fn run_conn(sh: Arc<Shared>, socket: WebSocket, private: bool) {
     let idle = sh.cfg.idle_timeout;
     let mut last_activity = Instant::now();
     'outer: loop {
+        // Registered before the check, so a `set_silent` in between still wakes us.
+        let silent_changed = sh.faults.silent_notify().notified();
+        tokio::pin!(silent_changed);
+        silent_changed.as_mut().enable();
         if sh.faults.is_silent() {
             // Half-open: read nothing, write nothing (no pongs), until the fault clears.
             tokio::select! {
                 biased;
                 _ = sh.cancel.cancelled() => break,
                 c = ctl.recv() => if matches!(c, Ok(WsControl::DropAll) | Err(RecvError::Closed)) { break },
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                _ = &mut silent_changed => {}
             }
             last_activity = Instant::now();
             continue;
@@ -546,6 +553,7 @@ async fn run_conn(sh: Arc<Shared>, socket: WebSocket, private: bool) {
                 Ok(WsControl::Frame(f)) => vec![bad_frame(&sh, f)],
                 Err(RecvError::Lagged(_)) => continue,
             },
+            _ = &mut silent_changed => continue,
             _ = tokio::time::sleep_until(deadline) => break,
             m = rx.next() => {
                 last_activity = Instant::now();
