@@ -51,6 +51,8 @@ enum PlaceMode {
     HangAfterStore,
     /// Never book, never answer (process killed before the request left).
     HangUnstored,
+    /// Panic inside the venue call (a bug), which takes the manager task down.
+    Panic,
 }
 
 #[derive(Clone)]
@@ -209,6 +211,7 @@ impl OrderVenue for FakeVenue {
                     std::future::pending().await
                 }
                 PlaceMode::HangUnstored => std::future::pending().await,
+                PlaceMode::Panic => panic!("injected venue panic"),
             }
         })
     }
@@ -296,6 +299,7 @@ fn config(prices: &PriceBoard) -> ManagerConfig {
         probe_interval: Duration::from_millis(10),
         retry_interval: Duration::from_millis(10),
         cancel_attempts: 3,
+        poll_every: None,
         command_capacity: 64,
         event_capacity: 256,
         prices: prices.clone(),
@@ -310,8 +314,12 @@ fn prices() -> PriceBoard {
 }
 
 fn start(journal: Journal, venue: Arc<dyn OrderVenue>) -> Rig {
+    start_with(config(&prices()), journal, venue)
+}
+
+fn start_with(config: ManagerConfig, journal: Journal, venue: Arc<dyn OrderVenue>) -> Rig {
     let tasks = TaskManager::new();
-    let (handle, events) = OrderManager::start(&tasks, config(&prices()), journal, venue).unwrap();
+    let (handle, events) = OrderManager::start(&tasks, config, journal, venue).unwrap();
     Rig { tasks, handle, events, seen: Vec::new() }
 }
 
@@ -641,6 +649,63 @@ async fn duplicate_and_out_of_order_fills_count_once() {
         .unwrap();
     assert_eq!(position.volume, dec!(0.002), "position counted once per fill");
     assert_eq!(Journal::open_read_only(&path).unwrap().fill_count().unwrap(), 2);
+}
+
+#[tokio::test]
+async fn cancel_while_the_create_is_unanswered_is_sent_after_the_ack() {
+    let venue = FakeVenue::new();
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let gate = Arc::new(Notify::new());
+    venue.script_place(PlaceMode::HoldAfterStore(gate.clone()));
+    let id = rig.place(limit_buy()).await.unwrap();
+    rig.handle.cancel(CancelTarget::Order(id.clone())).await.unwrap();
+    rig.order_in(&id, LocalState::PendingCancel).await;
+    assert_eq!(venue.cancel_calls(), 0, "no cancel before the create answered");
+    gate.notify_one();
+    rig.order_in(&id, LocalState::Canceled).await;
+    assert_eq!(venue.cancel_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_panicking_manager_restarts_and_reconciles_from_the_journal() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::Panic);
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    // The supervisor restarts the task; the journaled intent is looked up and closed.
+    let closed = rig.order_in(&id, LocalState::Rejected).await;
+    assert!(closed.reason.unwrap().contains("never booked"));
+    rig.handle.wait_reconciled().await.unwrap();
+    let task = rig.tasks.table().into_iter().find(|t| t.name == "order-manager").unwrap();
+    assert!(task.restarts >= 1, "{task:?}");
+    // Trading continues on the same handle.
+    let next = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&next, LocalState::Accepted).await;
+    assert_eq!(venue.place_calls(), vec![id, next]);
+}
+
+#[tokio::test]
+async fn periodic_poll_finds_fills_the_stream_missed() {
+    let venue = FakeVenue::new();
+    let cfg = ManagerConfig { poll_every: Some(Duration::from_millis(20)), ..config(&prices()) };
+    let mut rig = start_with(cfg, Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    let uuid = rig.order_in(&id, LocalState::Accepted).await.uuid.unwrap();
+    // Filled at the venue while the private stream was silent.
+    venue.update(&uuid, |o| {
+        o.state = OrderState::Done;
+        o.executed_volume = dec!(0.001);
+        o.remaining_volume = Decimal::ZERO;
+        o.trades = vec![fill("t-quiet", &uuid, dec!(0.001))];
+    });
+    rig.order_in(&id, LocalState::Filled).await;
+    assert!(
+        rig.seen.iter().any(|e| matches!(e, OrderEvent::Filled { fill, .. } if fill.trade_uuid == "t-quiet"))
+    );
+    assert_eq!(venue.place_calls().len(), 1);
 }
 
 #[tokio::test]
