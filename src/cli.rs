@@ -49,6 +49,8 @@ pub enum Command {
     /// Show, print or check configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the embedded Upbit-compatible exchange simulator until Ctrl-C.
+    Sim(crate::sim::SimArgs),
     /// Export the order journal (orders, then fills) as CSV or JSON.
     Journal(crate::trading::journal::JournalArgs),
 }
@@ -103,6 +105,13 @@ impl Cli {
 pub async fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Some(Command::Config(cmd)) => run_config(cmd),
+        Some(Command::Sim(args)) => match crate::sim::run_cli(args.clone()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hoga sim: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::Journal(args)) => match crate::trading::journal::run_journal_cli(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -4,6 +4,7 @@
 //! format). Everything above speaks the neutral types in [`types`], so a second exchange
 //! is a new folder, not a rewrite.
 
+pub mod api;
 pub mod types;
 pub mod upbit;
 

@@ -1,1 +1,156 @@
-//! feed (placeholder: filled in by its issue).
+//! The market-data feed: one [`FeedManager`] per process owns one public and one private
+//! upstream websocket and fans events out to many cheap [`FeedProxy`]s, one per pane
+//! (seed 004: GlobalWebSocketManager + WebSocketClientProxy).
+//!
+//! ```text
+//!  panes ── FeedProxy::subscribe_*(markets, strategy) ──► Subscription (bounded queue)
+//!                │ demand (ref-counted per stream × market)          ▲
+//!                ▼                                                   │ router
+//!  manager task: debounce → consolidated upstream set (+ grace) ──► connection tasks
+//!                                                 public / private ws, recovery, epochs
+//! ```
+//!
+//! Upbit replaces the subscription on every request, so each request carries the whole
+//! consolidated set. Every event carries the epoch of the connection it came from; a
+//! subscription never yields an event older than an epoch it has already seen.
+
+pub mod backpressure;
+pub mod manager;
+pub mod metrics;
+pub mod proxy;
+pub mod recovery;
+pub mod router;
+pub mod subscription;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::exchange::api::{StreamEvent, StreamKind};
+use crate::exchange::types::{Balance, MarketId, Order};
+use crate::exchange::upbit::auth::Credentials;
+use crate::exchange::upbit::rest::RestClient;
+use crate::exchange::upbit::ws::{PRIVATE_URL, PUBLIC_URL, WsConfig};
+
+pub use backpressure::Strategy;
+pub use manager::{FeedHandle, FeedManager};
+pub use metrics::{ConnSnapshot, ConnState, FeedHealth, FeedStats, Health, SubscriberSnapshot};
+pub use proxy::{FeedProxy, FromFeed, MyAssetEvent, MyOrderEvent, SubId, Subscription};
+
+/// What a subscriber receives.
+// Lives inside an `Arc<FeedEvent>` shared by all subscribers; boxing the big variant would
+// cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedPayload {
+    /// A streamed (or REST-snapshot) market/private event.
+    Stream(StreamEvent),
+    /// Open orders fetched by REST to close a private-stream gap or while polling.
+    OpenOrders(Vec<Order>),
+    /// Balances fetched by REST to close a private-stream gap or while polling.
+    Balances(Vec<Balance>),
+}
+
+/// One routed event, shared (`Arc`) between all subscribers that want it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    /// Epoch of the connection that produced it (REST gap fills use the new epoch).
+    pub epoch: u64,
+    /// When the frame was read (monotonic).
+    pub received: Instant,
+    /// The event.
+    pub payload: FeedPayload,
+}
+
+impl FeedEvent {
+    /// The stream kind this event belongs to.
+    pub fn kind(&self) -> StreamKind {
+        match &self.payload {
+            FeedPayload::Stream(e) => StreamKind::of(e),
+            FeedPayload::OpenOrders(_) => StreamKind::MyOrder,
+            FeedPayload::Balances(_) => StreamKind::MyAsset,
+        }
+    }
+
+    /// The market, when the event is about one.
+    pub fn market(&self) -> Option<&MarketId> {
+        match &self.payload {
+            FeedPayload::Stream(e) => e.market(),
+            _ => None,
+        }
+    }
+
+    /// Exchange timestamp (ms), 0 for REST lists.
+    pub fn exchange_ts(&self) -> i64 {
+        match &self.payload {
+            FeedPayload::Stream(e) => e.exchange_ts(),
+            _ => 0,
+        }
+    }
+}
+
+/// Feed settings. [`FeedConfig::new`] gives production values; tests shorten the timers.
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    /// Public quotation websocket (`wss://api.upbit.com/websocket/v1`, or the simulator).
+    pub ws_public_url: String,
+    /// Private websocket (`…/websocket/v1/private`).
+    pub ws_private_url: String,
+    /// REST client for snapshots, gap fills and private polling.
+    pub rest: Arc<RestClient>,
+    /// API keys for the private websocket; `None` = public data only.
+    pub credentials: Option<Credentials>,
+    /// Websocket session timing and size cap.
+    pub ws: WsConfig,
+    /// A released market stays upstream this long, so an immediate re-subscribe is free.
+    pub grace: Duration,
+    /// Subscription changes within this window are merged into one upstream request.
+    pub debounce: Duration,
+    /// First reconnect backoff (doubles, with jitter).
+    pub backoff_initial: Duration,
+    /// Reconnect backoff cap.
+    pub backoff_max: Duration,
+    /// Default queue capacity of lossy subscribers (events, or markets when coalescing).
+    pub queue_capacity: usize,
+    /// Capacity of lossless subscribers.
+    pub lossless_capacity: usize,
+    /// How long the router waits on a full lossless queue before dropping (and counting).
+    pub lossless_stall: Duration,
+    /// Fetch REST snapshots (tickers, books; open orders, balances) after each (re)connect.
+    pub rest_gap_fill: bool,
+    /// REST polling period when the private websocket is refused.
+    pub private_poll: Duration,
+    /// A wanted connection down longer than this makes health critical.
+    pub critical_after: Duration,
+}
+
+impl FeedConfig {
+    /// Production defaults against Upbit's real endpoints.
+    pub fn new(rest: Arc<RestClient>, credentials: Option<Credentials>) -> Self {
+        FeedConfig {
+            ws_public_url: PUBLIC_URL.to_string(),
+            ws_private_url: PRIVATE_URL.to_string(),
+            rest,
+            credentials,
+            ws: WsConfig::default(),
+            grace: Duration::from_secs(10),
+            debounce: Duration::from_millis(50),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            queue_capacity: 1024,
+            lossless_capacity: 65_536,
+            lossless_stall: Duration::from_secs(2),
+            rest_gap_fill: true,
+            private_poll: Duration::from_secs(5),
+            critical_after: Duration::from_secs(30),
+        }
+    }
+
+    /// Same defaults with both websocket URLs derived from one base (`ws://127.0.0.1:port`
+    /// → `…/websocket/v1` and `…/websocket/v1/private`).
+    pub fn with_ws_base(mut self, base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        self.ws_public_url = format!("{base}/websocket/v1");
+        self.ws_private_url = format!("{base}/websocket/v1/private");
+        self
+    }
+}

@@ -7,6 +7,7 @@
 pub mod runtime_guard;
 pub mod shutdown;
 pub mod task_manager;
+pub mod terminal;
 
 pub use shutdown::{Deadlines, Phase, ShutdownHooks, ShutdownReport};
 pub use task_manager::{OnFailure, TaskEvent, TaskId, TaskInfo, TaskManager, TaskState};

@@ -1,1 +1,270 @@
-//! sim (placeholder: filled in by its issue).
+//! Embedded Upbit-compatible exchange simulator: REST `/v1` and WebSocket
+//! `/websocket/v1[/private]` on loopback, driven by a seeded market generator
+//! ([`market`]) and a paper matching engine ([`matching`]), with Upbit's JWT rules
+//! ([`auth`]), rate limits ([`limits`]) and fault injection ([`faults`]). Demo mode, tests
+//! and benchmarks point the real client at it.
+//!
+//! ```text
+//! generator task ──step()──► World{Generator, Exchange} ──► public broadcast ──► ws conns
+//! REST handlers ──lock──────┘        └─ myOrder/myAsset ──► private broadcast ─┘
+//! ```
+
+pub mod auth;
+pub mod faults;
+pub mod limits;
+pub mod market;
+pub mod matching;
+mod rest;
+mod server;
+pub mod simple;
+mod ws;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use secrecy::SecretString;
+
+use crate::exchange::types::Side;
+use crate::kernel::TaskManager;
+
+pub use faults::{FaultCommand, FaultControl, FrameFault, RestFault};
+pub use server::{LoggedRequest, RequestKind, RequestLog, SimStats, SubscriptionInfo, TypeSubscription};
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The port could not be bound.
+    #[error("cannot bind 127.0.0.1:{0}: {1}")]
+    Bind(u16, std::io::Error),
+    /// The embedded market list is broken.
+    #[error(transparent)]
+    Markets(#[from] market::MarketError),
+}
+
+/// Access key of the seeded demo account.
+pub const DEMO_ACCESS_KEY: &str = "hoga-sim-access-key";
+/// Secret key of the seeded demo account.
+pub const DEMO_SECRET_KEY: &str = "hoga-sim-secret-key";
+
+/// Benchmark flood: a fixed mix of message types, at a rate or as fast as possible, for a
+/// number of messages. Each message carries `"sim_ns"` (Unix nanoseconds at publish) next
+/// to its ms `timestamp`, so a receiver can compute latency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloodConfig {
+    /// Weight of ticker messages.
+    pub ticker: u32,
+    /// Weight of trade messages.
+    pub trade: u32,
+    /// Weight of orderbook messages.
+    pub orderbook: u32,
+    /// Messages per second; `None` = as fast as the receivers drain them.
+    pub rate: Option<u32>,
+    /// How many messages in total.
+    pub count: u64,
+}
+
+impl Default for FloodConfig {
+    fn default() -> Self {
+        FloodConfig { ticker: 1, trade: 1, orderbook: 1, rate: None, count: 100_000 }
+    }
+}
+
+/// Simulator settings.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Random seed: same seed and start time → same market stream.
+    pub seed: u64,
+    /// TCP port on 127.0.0.1 (0 = any free port).
+    pub port: u16,
+    /// Keep only the first N KRW markets of the fixture (BTC/USDT markets always kept).
+    pub markets: Option<usize>,
+    /// One generated trade (with its ticker, book and candles) per interval, the virtual
+    /// clock following the wall clock. `Duration::ZERO` = manual: only
+    /// [`SimHandle::step`] advances the market (deterministic tests).
+    pub tick_interval: Duration,
+    /// Benchmark flood instead of the normal generator.
+    pub flood: Option<FloodConfig>,
+    /// Virtual clock start (Unix ms); `None` = wall clock at start.
+    pub start_ms: Option<i64>,
+    /// Virtual time per manual step (ms).
+    pub step_ms: i64,
+    /// Seconds of trade history generated before the start.
+    pub history_secs: i64,
+    /// Websocket idle timeout (Upbit: 120 s).
+    pub idle_timeout: Duration,
+    /// Enforce rate limits.
+    pub rate_limits: bool,
+    /// 429s in a row before a 418.
+    pub strikes_to_block: u32,
+    /// First 418 block length.
+    pub block_time: Duration,
+    /// Demo account access key.
+    pub access_key: String,
+    /// Demo account secret key.
+    pub secret_key: String,
+    /// Starting KRW.
+    pub krw: Decimal,
+    /// Starting coins: (currency, amount, average buy price in KRW).
+    pub coins: Vec<(String, Decimal, Decimal)>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 42,
+            port: 0,
+            markets: None,
+            tick_interval: Duration::from_millis(50),
+            flood: None,
+            start_ms: None,
+            step_ms: 100,
+            history_secs: 3600,
+            idle_timeout: Duration::from_secs(120),
+            rate_limits: true,
+            strikes_to_block: 10,
+            block_time: Duration::from_secs(5),
+            access_key: DEMO_ACCESS_KEY.to_string(),
+            secret_key: DEMO_SECRET_KEY.to_string(),
+            krw: dec!(10000000),
+            coins: vec![
+                ("BTC".to_string(), dec!(0.05), dec!(140000000)),
+                ("ETH".to_string(), dec!(1.2), dec!(5000000)),
+                ("XRP".to_string(), dec!(1500), dec!(3000)),
+            ],
+        }
+    }
+}
+
+/// A running simulator. Dropping it does not stop it; call [`SimHandle::stop`] or cancel
+/// the task manager.
+pub struct SimHandle {
+    /// The bound address (127.0.0.1:P).
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:P` (REST paths start with `/v1`).
+    pub rest_base: String,
+    /// `ws://127.0.0.1:P/websocket/v1`.
+    pub ws_public_url: String,
+    /// `ws://127.0.0.1:P/websocket/v1/private`.
+    pub ws_private_url: String,
+    /// The demo account's (access key, secret key).
+    pub credentials: (String, SecretString),
+    /// Fault switches (also reachable over `POST /admin/faults`).
+    pub faults: FaultControl,
+    /// Every REST request and websocket message received.
+    pub requests: RequestLog,
+    shared: Arc<server::Shared>,
+}
+
+impl fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .field("access_key", &self.credentials.0)
+            .finish()
+    }
+}
+
+impl SimHandle {
+    /// Current subscriptions per websocket connection id.
+    pub fn subscriptions(&self) -> BTreeMap<u64, SubscriptionInfo> {
+        self.shared.subscriptions()
+    }
+
+    /// Scripted price for tests: a trade at `price` (snapped to the tick grid) on
+    /// `market` is generated and published now; later generated trades walk on from it and
+    /// resting orders it crosses fill.
+    pub fn set_price(&self, market: &str, price: Decimal) {
+        self.script_trade(market, price, dec!(0.001), Side::Bid);
+    }
+
+    /// Forces a trade with the given size and taker side and publishes it; resting orders
+    /// it crosses fill.
+    pub fn script_trade(&self, market: &str, price: Decimal, volume: Decimal, side: Side) {
+        self.shared.scripted(market, price, volume, side);
+    }
+
+    /// Advances the generator `n` steps (`step_ms` virtual ms each) and publishes.
+    pub fn step(&self, n: usize) {
+        for _ in 0..n {
+            self.shared.step_world(self.shared.cfg.step_ms);
+        }
+    }
+
+    /// Virtual clock (Unix ms).
+    pub fn now_ms(&self) -> i64 {
+        self.shared.now_ms()
+    }
+
+    /// Counters (published, lagged, flood progress).
+    pub fn stats(&self) -> SimStats {
+        self.shared.stats()
+    }
+
+    /// Stops the server and its tasks.
+    pub fn stop(&self) {
+        self.shared.cancel.cancel();
+    }
+}
+
+/// Starts the simulator on 127.0.0.1 under `tasks`.
+pub async fn start(config: SimConfig, tasks: &TaskManager) -> Result<SimHandle, SimError> {
+    let (shared, addr) = server::start(config, tasks).await?;
+    Ok(SimHandle {
+        addr,
+        rest_base: format!("http://{addr}"),
+        ws_public_url: format!("ws://{addr}/websocket/v1"),
+        ws_private_url: format!("ws://{addr}/websocket/v1/private"),
+        credentials: (shared.cfg.access_key.clone(), SecretString::from(shared.cfg.secret_key.clone())),
+        faults: shared.faults.clone(),
+        requests: shared.log.clone(),
+        shared,
+    })
+}
+
+/// `hoga sim` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Keep only the first N KRW markets.
+    #[arg(long)]
+    pub markets: Option<usize>,
+    /// Milliseconds between generated trades (0 = frozen market).
+    #[arg(long, default_value_t = 50)]
+    pub tick_ms: u64,
+}
+
+/// Runs the simulator standalone until Ctrl-C (or another shutdown trigger).
+pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
+    let tasks = TaskManager::new();
+    let config = SimConfig {
+        port: args.port,
+        seed: args.seed,
+        markets: args.markets,
+        tick_interval: Duration::from_millis(args.tick_ms),
+        ..SimConfig::default()
+    };
+    let sim = start(config, &tasks).await?;
+    // The secret key is never printed: it is the built-in demo secret (see the docs).
+    println!("hoga sim (seed {}) listening on {}", args.seed, sim.addr);
+    println!("  REST        {}/v1", sim.rest_base);
+    println!("  WebSocket   {}", sim.ws_public_url);
+    println!("  private WS  {}", sim.ws_private_url);
+    println!("  faults      POST {}/admin/faults", sim.rest_base);
+    println!("  access key  {}", sim.credentials.0);
+    let reason = crate::kernel::shutdown::wait_for_trigger(&tasks).await;
+    sim.stop();
+    tasks.cancel_all();
+    eprintln!("hoga sim: stopped ({reason})");
+    Ok(())
+}

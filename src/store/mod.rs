@@ -1,1 +1,24 @@
-//! store (placeholder: filled in by its issue).
+//! The state store: the single writer of domain state.
+//!
+//! Producers (feed, trading, kernel, logging) send [`StoreEvent`]s, facts in past tense, to
+//! the store task. It applies them in batches and publishes an immutable
+//! [`Snapshot`] on a `watch` channel; the UI (and anyone else) reads the latest version
+//! without a lock. Each section of the snapshot sits behind its own `Arc` with its own
+//! version, so a batch that only touches market data shares the account and system
+//! sections with the previous snapshot.
+
+pub mod account;
+pub mod market;
+pub mod snapshot;
+#[allow(clippy::module_inception)]
+pub mod store;
+pub mod system;
+
+pub use account::{AccountSection, Mode, RuleRow, TradingState};
+pub use market::{MarketSection, Stamped};
+pub use snapshot::{Snapshot, Versions};
+pub use store::{Store, StoreClosed, StoreConfig, StoreEvent, StoreHandle};
+pub use system::{
+    AlertRecord, FeedHealth, HealthLevel, LogLevel, LogRecord, ProxyHealth, StreamState, StreamStatus,
+    SystemSection, SystemTable,
+};

@@ -14,6 +14,7 @@ pub mod input;
 pub mod journal;
 pub mod manager;
 pub mod mode;
+pub mod monitor;
 pub mod orders;
 pub mod paper;
 pub mod position;

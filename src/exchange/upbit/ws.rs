@@ -1,1 +1,423 @@
-//! Upbit WebSocket session.
+//! One Upbit WebSocket session over tokio-tungstenite: connect (public, or private with a
+//! JWT on the upgrade request), send subscription requests, read frames with keep-alive
+//! pings and an idle watchdog, and decode DEFAULT-format messages into neutral events.
+//!
+//! A session is one connection; reconnecting, epochs and resubscription belong to
+//! `feed::recovery`. Liveness rule (RELIABILITY case 22): only DATA frames count as life;
+//! pongs and pings alone do not, so a half-open connection that still answers pings is
+//! detected by the idle watchdog.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::header::HeaderValue;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsLibError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
+
+use crate::exchange::api::{AssetBalance, AssetUpdate, OrderUpdate, StreamEvent, StreamKind};
+use crate::exchange::types::MarketId;
+use crate::exchange::upbit::auth::Credentials;
+use crate::exchange::upbit::wire::{
+    self, ErrorBody, WireCandle, WireMyAsset, WireMyOrder, WireOrderBook, WireTicker, WireTrade,
+};
+
+/// Public quotation websocket.
+pub const PUBLIC_URL: &str = "wss://api.upbit.com/websocket/v1";
+/// Private (myOrder, myAsset) websocket.
+pub const PRIVATE_URL: &str = "wss://api.upbit.com/websocket/v1/private";
+
+/// Session timing and size limits.
+#[derive(Debug, Clone)]
+pub struct WsConfig {
+    /// TCP + TLS + upgrade must finish within this.
+    pub connect_timeout: Duration,
+    /// Send a ping frame this often (Upbit closes after 120 s idle).
+    pub ping_interval: Duration,
+    /// No DATA frame for this long → the connection is dead (well under 120 s).
+    pub idle_timeout: Duration,
+    /// Frames/messages larger than this end the session (tungstenite's default is 64 MiB).
+    pub max_message_size: usize,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            connect_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(65),
+            max_message_size: 4 << 20,
+        }
+    }
+}
+
+/// Why a session could not start or ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WsError {
+    /// TCP/TLS/upgrade failed.
+    #[error("websocket connect to {url} failed: {detail}")]
+    Connect {
+        /// URL.
+        url: String,
+        /// Why.
+        detail: String,
+    },
+    /// The upgrade did not finish in time (silent server).
+    #[error("websocket connect to {url} timed out after {after:?}")]
+    ConnectTimeout {
+        /// URL.
+        url: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The server refused our credentials (HTTP 401/403 on upgrade, or `INVALID_AUTH`).
+    #[error("websocket authentication refused: {detail}")]
+    Unauthorized {
+        /// Status or message.
+        detail: String,
+    },
+    /// The server closed the connection.
+    #[error("websocket closed by server: {detail}")]
+    Closed {
+        /// Close code/reason or "eof".
+        detail: String,
+    },
+    /// No data within the idle timeout.
+    #[error("websocket idle: no data for {after:?}")]
+    Idle {
+        /// The idle timeout.
+        after: Duration,
+    },
+    /// A frame over the size cap.
+    #[error("websocket frame over the {limit}-byte cap")]
+    Oversize {
+        /// The cap.
+        limit: usize,
+    },
+    /// Read/write failure.
+    #[error("websocket i/o: {0}")]
+    Io(String),
+}
+
+/// A decoded message.
+// The event variant dominates and is moved straight into an `Arc`; boxing it would add an
+// allocation per message for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    /// A market or private event.
+    Event(StreamEvent),
+    /// `{"status":"UP"}` (answer to a text `PING`).
+    Status,
+    /// `{"error":{"name":…,"message":…}}`.
+    Error {
+        /// `INVALID_AUTH`, `WRONG_FORMAT`, `Too Many Requests`…
+        name: String,
+        /// Message.
+        message: String,
+    },
+    /// A `LIST_SUBSCRIPTIONS` answer (raw JSON).
+    ListSubscriptions(serde_json::Value),
+    /// A message type we do not know (tolerated, counted).
+    Unknown(String),
+}
+
+/// A message that could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("undecodable websocket message ({detail}): {sample}")]
+pub struct DecodeError {
+    /// Parser message.
+    pub detail: String,
+    /// The first bytes of the message, lossily decoded.
+    pub sample: String,
+}
+
+fn bad(msg: &[u8], e: impl std::fmt::Display) -> DecodeError {
+    let n = msg.len().min(160);
+    DecodeError { detail: e.to_string(), sample: String::from_utf8_lossy(&msg[..n]).into_owned() }
+}
+
+/// Decodes one DEFAULT-format message: peek the `type`, then parse the concrete struct.
+pub fn decode(msg: &[u8]) -> Result<Decoded, DecodeError> {
+    let Some(ty) = wire::peek_type(msg) else {
+        return decode_untyped(msg);
+    };
+    let ev = match ty {
+        "ticker" => StreamEvent::Ticker(
+            serde_json::from_slice::<WireTicker>(msg).map_err(|e| bad(msg, e))?.to_ticker(),
+        ),
+        "trade" => {
+            StreamEvent::Trade(serde_json::from_slice::<WireTrade>(msg).map_err(|e| bad(msg, e))?.to_trade())
+        }
+        "orderbook" => StreamEvent::OrderBook(
+            serde_json::from_slice::<WireOrderBook>(msg).map_err(|e| bad(msg, e))?.to_book(),
+        ),
+        "myOrder" => StreamEvent::Order(order_update(&serde_json::from_slice(msg).map_err(|e| bad(msg, e))?)),
+        "myAsset" => StreamEvent::Asset(asset_update(&serde_json::from_slice(msg).map_err(|e| bad(msg, e))?)),
+        other if other.starts_with("candle.") => {
+            let Some(tf) = wire::timeframe_of_candle_type(other) else {
+                return Ok(Decoded::Unknown(other.to_string()));
+            };
+            let c: WireCandle = serde_json::from_slice(msg).map_err(|e| bad(msg, e))?;
+            StreamEvent::Candle(c.to_candle(tf).ok_or_else(|| bad(msg, "candle time does not parse"))?)
+        }
+        other => return Ok(Decoded::Unknown(other.to_string())),
+    };
+    Ok(Decoded::Event(ev))
+}
+
+/// Messages without a leading `"type":"…"`: status, errors, list answers, or a typed
+/// message whose key spelling `peek_type` did not find (parsed fully as a fallback).
+fn decode_untyped(msg: &[u8]) -> Result<Decoded, DecodeError> {
+    let v: serde_json::Value = serde_json::from_slice(msg).map_err(|e| bad(msg, e))?;
+    if v.get("status").is_some() {
+        return Ok(Decoded::Status);
+    }
+    if v.get("error").is_some() {
+        let b: ErrorBody = serde_json::from_value(v).map_err(|e| bad(msg, e))?;
+        return Ok(Decoded::Error { name: b.error.name.as_text(), message: b.error.message });
+    }
+    if v.get("method").and_then(|m| m.as_str()) == Some("LIST_SUBSCRIPTIONS") {
+        return Ok(Decoded::ListSubscriptions(v));
+    }
+    match v.get("type").and_then(|t| t.as_str()) {
+        // `"type" : "ticker"` with spaces: re-encode compactly and decode normally.
+        Some(_) => {
+            let compact = serde_json::to_vec(&v).map_err(|e| bad(msg, e))?;
+            if wire::peek_type(&compact).is_some() {
+                decode(&compact)
+            } else {
+                Err(bad(msg, "type key not found"))
+            }
+        }
+        None => Err(bad(msg, "no type, status or error key")),
+    }
+}
+
+fn order_update(w: &WireMyOrder) -> OrderUpdate {
+    OrderUpdate {
+        uuid: w.uuid.clone(),
+        identifier: w.identifier.clone(),
+        market: MarketId::new(&w.code),
+        side: w.ask_bid.into(),
+        ord_type: w.order_type,
+        state: w.state,
+        price: w.price,
+        avg_price: w.avg_price,
+        volume: w.volume,
+        remaining_volume: w.remaining_volume,
+        executed_volume: w.executed_volume,
+        executed_funds: w.executed_funds,
+        paid_fee: w.paid_fee,
+        locked: w.locked,
+        trades_count: w.trades_count,
+        time_in_force: w.time_in_force,
+        fill: w.fill(),
+        timestamp: w.timestamp,
+    }
+}
+
+fn asset_update(w: &WireMyAsset) -> AssetUpdate {
+    AssetUpdate {
+        assets: w
+            .assets
+            .iter()
+            .map(|a| AssetBalance { currency: a.currency.clone(), balance: a.balance, locked: a.locked })
+            .collect(),
+        timestamp: w.timestamp,
+    }
+}
+
+/// The Upbit `type` of a stream kind.
+pub fn wire_type(kind: StreamKind) -> String {
+    match kind {
+        StreamKind::Ticker => "ticker".into(),
+        StreamKind::Trade => "trade".into(),
+        StreamKind::OrderBook => "orderbook".into(),
+        StreamKind::Candle(tf) => wire::candle_stream_type(tf).unwrap_or_else(|| "candle.1m".into()),
+        StreamKind::MyOrder => "myOrder".into(),
+        StreamKind::MyAsset => "myAsset".into(),
+    }
+}
+
+/// Builds one request message carrying the WHOLE subscription set (Upbit replaces the
+/// previous subscription on every request): ticket, one object per stream kind, format.
+/// `myAsset` gets no `codes` (Upbit rejects them); `myOrder` with no markets means all.
+pub fn build_request(ticket: &str, streams: &[(StreamKind, Vec<MarketId>)]) -> String {
+    let mut items = vec![serde_json::json!({ "ticket": ticket })];
+    for (kind, markets) in streams {
+        let ty = wire_type(*kind);
+        let item = if *kind == StreamKind::MyAsset {
+            serde_json::json!({ "type": ty })
+        } else {
+            let codes: Vec<&str> = markets.iter().map(MarketId::as_str).collect();
+            serde_json::json!({ "type": ty, "codes": codes })
+        };
+        items.push(item);
+    }
+    items.push(serde_json::json!({ "format": "DEFAULT" }));
+    serde_json::Value::Array(items).to_string()
+}
+
+/// What [`WsSession::next_frame`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFrame {
+    /// The payload (text or binary frame; both carry UTF-8 JSON).
+    pub bytes: Bytes,
+    /// When it was read (monotonic).
+    pub received: Instant,
+}
+
+/// One open websocket connection.
+pub struct WsSession {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    config: WsConfig,
+    last_data: Instant,
+    next_ping: Instant,
+    url: String,
+}
+
+impl std::fmt::Debug for WsSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsSession").field("url", &self.url).finish()
+    }
+}
+
+impl WsSession {
+    /// Connects; with `credentials` the upgrade carries `Authorization: Bearer <jwt>` (a
+    /// new token per connect, since Upbit validates it only then).
+    pub async fn connect(
+        url: &str,
+        credentials: Option<&Credentials>,
+        config: &WsConfig,
+    ) -> Result<Self, WsError> {
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| WsError::Connect { url: url.to_string(), detail: e.to_string() })?;
+        if let Some(c) = credentials {
+            let token =
+                c.token().map_err(|e| WsError::Connect { url: url.to_string(), detail: e.to_string() })?;
+            let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|e| WsError::Connect { url: url.to_string(), detail: e.to_string() })?;
+            value.set_sensitive(true);
+            request.headers_mut().insert("Authorization", value);
+        }
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(config.max_message_size))
+            .max_frame_size(Some(config.max_message_size));
+        let connect = connect_async_with_config(request, Some(ws_config), true);
+        let (stream, _resp) = match tokio::time::timeout(config.connect_timeout, connect).await {
+            Err(_) => {
+                return Err(WsError::ConnectTimeout { url: url.to_string(), after: config.connect_timeout });
+            }
+            Ok(Err(WsLibError::Http(resp))) if matches!(resp.status().as_u16(), 401 | 403) => {
+                return Err(WsError::Unauthorized { detail: format!("HTTP {} on upgrade", resp.status()) });
+            }
+            Ok(Err(e)) => return Err(WsError::Connect { url: url.to_string(), detail: e.to_string() }),
+            Ok(Ok(x)) => x,
+        };
+        let now = Instant::now();
+        Ok(WsSession {
+            stream,
+            last_data: now,
+            next_ping: now + config.ping_interval,
+            config: config.clone(),
+            url: url.to_string(),
+        })
+    }
+
+    /// Sends a text message (a subscription request).
+    pub async fn send_text(&mut self, text: String) -> Result<(), WsError> {
+        self.stream.send(Message::text(text)).await.map_err(|e| WsError::Io(e.to_string()))
+    }
+
+    /// Reads the next data frame, answering pings, sending keep-alive pings and enforcing
+    /// the idle timeout. Cancel-safe between frames (use inside `select!`).
+    pub async fn next_frame(&mut self) -> Result<DataFrame, WsError> {
+        loop {
+            let idle_deadline = self.last_data + self.config.idle_timeout;
+            let next_ping = self.next_ping;
+            tokio::select! {
+                biased;
+                msg = self.stream.next() => match msg {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        let received = Instant::now();
+                        self.last_data = received;
+                        return Ok(DataFrame { bytes, received });
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        let received = Instant::now();
+                        self.last_data = received;
+                        return Ok(DataFrame { bytes: Bytes::from(text), received });
+                    }
+                    // Control frames: tungstenite queues the pong itself. Not liveness.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Close(frame))) => {
+                        let detail = frame.map_or_else(|| "close without code".to_string(), |f| format!("{} {}", f.code, f.reason));
+                        return Err(WsError::Closed { detail });
+                    }
+                    Some(Err(WsLibError::Capacity(CapacityError::MessageTooLong { .. }))) => {
+                        return Err(WsError::Oversize { limit: self.config.max_message_size });
+                    }
+                    Some(Err(e)) => return Err(WsError::Io(e.to_string())),
+                    None => return Err(WsError::Closed { detail: "eof".into() }),
+                },
+                _ = tokio::time::sleep_until(idle_deadline.into()) => {
+                    return Err(WsError::Idle { after: self.config.idle_timeout });
+                }
+                _ = tokio::time::sleep_until(next_ping.into()) => {
+                    self.next_ping = Instant::now() + self.config.ping_interval;
+                    self.stream.send(Message::Ping(Bytes::new())).await.map_err(|e| WsError::Io(e.to_string()))?;
+                }
+            }
+        }
+    }
+
+    /// Closes politely (best effort).
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::{Side, Timeframe};
+
+    #[test]
+    fn request_carries_every_stream_and_the_format_last() {
+        let r = build_request(
+            "t1",
+            &[
+                (StreamKind::Ticker, vec![MarketId::new("KRW-BTC"), MarketId::new("KRW-ETH")]),
+                (StreamKind::Candle(Timeframe::M1), vec![MarketId::new("KRW-BTC")]),
+                (StreamKind::MyAsset, vec![]),
+            ],
+        );
+        assert_eq!(
+            r,
+            r#"[{"ticket":"t1"},{"codes":["KRW-BTC","KRW-ETH"],"type":"ticker"},{"codes":["KRW-BTC"],"type":"candle.1m"},{"type":"myAsset"},{"format":"DEFAULT"}]"#
+        );
+    }
+
+    #[test]
+    fn decodes_each_kind_and_tolerates_garbage() {
+        let trade = br#"{"type":"trade","code":"KRW-BTC","timestamp":1,"trade_date":"2024-10-31","trade_time":"01:07:42","trade_timestamp":1,"trade_price":100,"trade_volume":0.5,"ask_bid":"ASK","prev_closing_price":1,"change":"FALL","change_price":1,"sequential_id":7,"stream_type":"REALTIME"}"#;
+        match decode(trade).unwrap() {
+            Decoded::Event(StreamEvent::Trade(t)) => assert_eq!((t.side, t.sequential_id), (Side::Ask, 7)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(decode(br#"{"status":"UP"}"#).unwrap(), Decoded::Status);
+        assert!(matches!(
+            decode(br#"{"error":{"name":"WRONG_FORMAT","message":"x"}}"#).unwrap(),
+            Decoded::Error { name, .. } if name == "WRONG_FORMAT"
+        ));
+        assert_eq!(decode(br#"{"type":"nft","x":1}"#).unwrap(), Decoded::Unknown("nft".into()));
+        assert!(decode(b"not json").is_err());
+        assert!(decode(&[0xff, 0xfe, b'{']).is_err());
+        assert!(decode(br#"{"type":"trade","code":"KRW-BTC"}"#).is_err());
+    }
+}

@@ -1,0 +1,169 @@
+//! Exchange-neutral streaming events: what a venue's websocket adapter produces and what
+//! the feed routes. Market data reuses [`crate::exchange::types`]; private order and asset
+//! updates get their own neutral shapes here.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::exchange::types::{
+    Candle, Fill, MarketId, OrderBook, OrderState, OrderType, Side, Ticker, TimeInForce, Trade,
+};
+
+/// A change to one of our orders (Upbit `myOrder`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderUpdate {
+    /// Exchange order id.
+    pub uuid: String,
+    /// Our client id, if set.
+    pub identifier: Option<String>,
+    /// Market.
+    pub market: MarketId,
+    /// Side.
+    pub side: Side,
+    /// Order type.
+    pub ord_type: OrderType,
+    /// New state (`Trade` = a fill happened).
+    pub state: OrderState,
+    /// Order price (or fill price on a fill).
+    pub price: Option<Decimal>,
+    /// Average fill price.
+    pub avg_price: Option<Decimal>,
+    /// Order volume (or fill volume on a fill).
+    pub volume: Option<Decimal>,
+    /// Volume still open.
+    pub remaining_volume: Option<Decimal>,
+    /// Volume filled so far.
+    pub executed_volume: Decimal,
+    /// Funds filled so far.
+    pub executed_funds: Decimal,
+    /// Fee paid so far.
+    pub paid_fee: Decimal,
+    /// Funds still locked.
+    pub locked: Decimal,
+    /// Fills so far.
+    pub trades_count: u32,
+    /// Time in force, if set.
+    pub time_in_force: Option<TimeInForce>,
+    /// The fill this update carries, when `state == Trade`.
+    pub fill: Option<Fill>,
+    /// Message time (ms).
+    pub timestamp: i64,
+}
+
+/// One currency's new balance (Upbit `myAsset` carries only the changed currencies).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetBalance {
+    /// Currency code.
+    pub currency: String,
+    /// Available.
+    pub balance: Decimal,
+    /// Locked.
+    pub locked: Decimal,
+}
+
+/// A balance change (Upbit `myAsset`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetUpdate {
+    /// Changed currencies.
+    pub assets: Vec<AssetBalance>,
+    /// Message time (ms).
+    pub timestamp: i64,
+}
+
+/// One decoded streaming message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// Ticker update.
+    Ticker(Ticker),
+    /// Trade print.
+    Trade(Trade),
+    /// Full top-N book.
+    OrderBook(OrderBook),
+    /// Candle update (the same bucket may repeat; last wins).
+    Candle(Candle),
+    /// One of our orders changed.
+    Order(OrderUpdate),
+    /// Our balances changed.
+    Asset(AssetUpdate),
+}
+
+impl StreamEvent {
+    /// The market the event is about (`None` for balance updates).
+    pub fn market(&self) -> Option<&MarketId> {
+        match self {
+            StreamEvent::Ticker(t) => t.market.as_ref(),
+            StreamEvent::Trade(t) => Some(&t.market),
+            StreamEvent::OrderBook(b) => b.market.as_ref(),
+            StreamEvent::Candle(c) => Some(&c.market),
+            StreamEvent::Order(o) => Some(&o.market),
+            StreamEvent::Asset(_) => None,
+        }
+    }
+
+    /// The exchange's timestamp of the message (ms), for latency measurement.
+    pub fn exchange_ts(&self) -> i64 {
+        match self {
+            StreamEvent::Ticker(t) => t.timestamp,
+            StreamEvent::Trade(t) => t.timestamp,
+            StreamEvent::OrderBook(b) => b.timestamp,
+            StreamEvent::Candle(c) => c.timestamp,
+            StreamEvent::Order(o) => o.timestamp,
+            StreamEvent::Asset(a) => a.timestamp,
+        }
+    }
+}
+
+/// A kind of stream a subscriber can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamKind {
+    /// Tickers.
+    Ticker,
+    /// Trade prints.
+    Trade,
+    /// Order books.
+    OrderBook,
+    /// Candles of one timeframe.
+    Candle(crate::exchange::types::Timeframe),
+    /// Our order updates (private).
+    MyOrder,
+    /// Our balance updates (private).
+    MyAsset,
+}
+
+impl StreamKind {
+    /// True for streams that need an authenticated connection.
+    pub fn is_private(self) -> bool {
+        matches!(self, StreamKind::MyOrder | StreamKind::MyAsset)
+    }
+
+    /// True when the stream is addressed by market (everything but `MyAsset`).
+    pub fn has_markets(self) -> bool {
+        !matches!(self, StreamKind::MyAsset)
+    }
+
+    /// Short label for tables and the CLI.
+    pub fn label(self) -> String {
+        match self {
+            StreamKind::Ticker => "ticker".into(),
+            StreamKind::Trade => "trade".into(),
+            StreamKind::OrderBook => "orderbook".into(),
+            StreamKind::Candle(tf) => format!("candle.{}", tf.label()),
+            StreamKind::MyOrder => "my_order".into(),
+            StreamKind::MyAsset => "my_asset".into(),
+        }
+    }
+
+    /// The kind of a decoded event.
+    pub fn of(event: &StreamEvent) -> StreamKind {
+        match event {
+            StreamEvent::Ticker(_) => StreamKind::Ticker,
+            StreamEvent::Trade(_) => StreamKind::Trade,
+            StreamEvent::OrderBook(_) => StreamKind::OrderBook,
+            StreamEvent::Candle(c) => StreamKind::Candle(c.timeframe),
+            StreamEvent::Order(_) => StreamKind::MyOrder,
+            StreamEvent::Asset(_) => StreamKind::MyAsset,
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! Per-subscriber bounded queues with an overflow strategy, so one slow pane never stalls
+//! the feed or the other panes (RELIABILITY case 26).
+//!
+//! - [`Strategy::Lossless`]: orders and fills. Never drops while there is room; when full
+//!   the router waits (backpressure) up to a stall timeout, then counts an overflow.
+//! - [`Strategy::DropOldest`]: a ring; the oldest event is dropped and counted.
+//! - [`Strategy::CoalesceByMarket`]: latest event per (stream, market); a replaced event
+//!   is counted as a drop. Memory is bounded by the number of markets.
+//! - [`Strategy::Throttle`]: coalesced, and handed out at most once per interval.
+//!
+//! Every queue counts what it drops; nothing is lost silently.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::exchange::api::StreamKind;
+use crate::exchange::types::MarketId;
+use crate::feed::FeedEvent;
+
+/// How a subscriber's queue behaves when the subscriber falls behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Never drop; the producer waits when the queue is full (orders, fills).
+    Lossless,
+    /// Drop the oldest queued event.
+    DropOldest,
+    /// Keep only the latest event per (stream, market).
+    CoalesceByMarket,
+    /// Latest per (stream, market), handed out at most once per interval.
+    Throttle(Duration),
+}
+
+impl Strategy {
+    /// Short label for tables.
+    pub fn label(&self) -> String {
+        match self {
+            Strategy::Lossless => "lossless".into(),
+            Strategy::DropOldest => "drop-oldest".into(),
+            Strategy::CoalesceByMarket => "coalesce".into(),
+            Strategy::Throttle(d) => format!("throttle {}ms", d.as_millis()),
+        }
+    }
+}
+
+type Key = (StreamKind, Option<MarketId>);
+
+#[derive(Default)]
+struct State {
+    fifo: VecDeque<Arc<FeedEvent>>,
+    latest: HashMap<Key, Arc<FeedEvent>>,
+    order: VecDeque<Key>,
+    next_allowed: Option<Instant>,
+}
+
+/// The outcome of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued without loss.
+    Queued,
+    /// Queued, and an older event was dropped or replaced.
+    Dropped,
+    /// The subscriber is gone.
+    Closed,
+}
+
+/// One subscriber's queue. Shared by the router (producer) and the subscription (consumer).
+pub struct SubQueue {
+    strategy: Strategy,
+    capacity: usize,
+    state: Mutex<State>,
+    /// Wakes the consumer; `Notify` stores one permit, so wake-ups conflate.
+    ready: Notify,
+    /// Wakes a lossless producer waiting for room.
+    space: Notify,
+    closed: AtomicBool,
+    drops: AtomicU64,
+    delivered: AtomicU64,
+}
+
+impl std::fmt::Debug for SubQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubQueue")
+            .field("strategy", &self.strategy)
+            .field("depth", &self.depth())
+            .field("drops", &self.drops())
+            .finish()
+    }
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SubQueue {
+    /// A queue holding at most `capacity` events (or distinct markets when coalescing).
+    pub fn new(strategy: Strategy, capacity: usize) -> Self {
+        SubQueue {
+            strategy,
+            capacity: capacity.max(1),
+            state: Mutex::new(State::default()),
+            ready: Notify::new(),
+            space: Notify::new(),
+            closed: AtomicBool::new(false),
+            drops: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+        }
+    }
+
+    /// The strategy.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// Events waiting.
+    pub fn depth(&self) -> usize {
+        let st = lock(&self.state);
+        st.fifo.len() + st.order.len()
+    }
+
+    /// Events dropped or replaced so far.
+    pub fn drops(&self) -> u64 {
+        self.drops.load(Ordering::Relaxed)
+    }
+
+    /// Events handed to the consumer so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// True once closed (subscriber dropped or unsubscribed).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the queue: the consumer drains what is left, then sees the end.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.ready.notify_one();
+        self.space.notify_waiters();
+    }
+
+    /// Counts a drop decided outside the queue (e.g. a lossless stall timeout).
+    pub fn count_drop(&self) {
+        self.drops.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Pushes without waiting. For `Lossless` a full queue returns the event back.
+    pub fn try_push(&self, ev: Arc<FeedEvent>) -> Result<Pushed, Arc<FeedEvent>> {
+        if self.is_closed() {
+            return Ok(Pushed::Closed);
+        }
+        let mut st = lock(&self.state);
+        let outcome = match self.strategy {
+            Strategy::Lossless => {
+                if st.fifo.len() >= self.capacity {
+                    return Err(ev);
+                }
+                st.fifo.push_back(ev);
+                Pushed::Queued
+            }
+            Strategy::DropOldest => {
+                let mut out = Pushed::Queued;
+                if st.fifo.len() >= self.capacity {
+                    st.fifo.pop_front();
+                    out = Pushed::Dropped;
+                }
+                st.fifo.push_back(ev);
+                out
+            }
+            Strategy::CoalesceByMarket | Strategy::Throttle(_) => {
+                let key: Key = (ev.kind(), ev.market().cloned());
+                let mut out = Pushed::Queued;
+                if st.latest.insert(key.clone(), ev).is_some() {
+                    out = Pushed::Dropped;
+                } else {
+                    st.order.push_back(key);
+                    if st.order.len() > self.capacity
+                        && let Some(old) = st.order.pop_front()
+                    {
+                        st.latest.remove(&old);
+                        out = Pushed::Dropped;
+                    }
+                }
+                out
+            }
+        };
+        drop(st);
+        if outcome == Pushed::Dropped {
+            self.drops.fetch_add(1, Ordering::Relaxed);
+        }
+        self.ready.notify_one();
+        Ok(outcome)
+    }
+
+    /// Pushes, waiting for room up to `stall` when the strategy is `Lossless`. A stall
+    /// past the timeout drops the event and counts it (the subscriber must resync).
+    pub async fn push(&self, ev: Arc<FeedEvent>, stall: Duration) -> Pushed {
+        let mut ev = ev;
+        let deadline = tokio::time::Instant::now() + stall;
+        loop {
+            let space = self.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            match self.try_push(ev) {
+                Ok(p) => return p,
+                Err(back) => ev = back,
+            }
+            tokio::select! {
+                _ = &mut space => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    self.count_drop();
+                    tracing::warn!("lossless subscriber stalled past {stall:?}; event dropped and counted");
+                    return Pushed::Dropped;
+                }
+            }
+        }
+    }
+
+    /// Takes the next event, waiting for one. `None` once closed and drained.
+    pub async fn recv(&self) -> Option<Arc<FeedEvent>> {
+        loop {
+            let ready = self.ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            let wait_until = {
+                let mut st = lock(&self.state);
+                let now = Instant::now();
+                match st.next_allowed {
+                    Some(t) if t > now && !st.order.is_empty() => Some(t),
+                    _ => {
+                        if let Some(ev) = self.pop(&mut st, now) {
+                            drop(st);
+                            self.delivered.fetch_add(1, Ordering::Relaxed);
+                            self.space.notify_one();
+                            return Some(ev);
+                        }
+                        None
+                    }
+                }
+            };
+            if let Some(t) = wait_until {
+                tokio::time::sleep_until(t.into()).await;
+                continue;
+            }
+            if self.is_closed() {
+                return None;
+            }
+            ready.await;
+        }
+    }
+
+    /// Takes the next event without waiting.
+    pub fn try_recv(&self) -> Option<Arc<FeedEvent>> {
+        let mut st = lock(&self.state);
+        let now = Instant::now();
+        if st.next_allowed.is_some_and(|t| t > now) {
+            return None;
+        }
+        let ev = self.pop(&mut st, now);
+        drop(st);
+        if ev.is_some() {
+            self.delivered.fetch_add(1, Ordering::Relaxed);
+            self.space.notify_one();
+        }
+        ev
+    }
+
+    fn pop(&self, st: &mut State, now: Instant) -> Option<Arc<FeedEvent>> {
+        match self.strategy {
+            Strategy::Lossless | Strategy::DropOldest => st.fifo.pop_front(),
+            Strategy::CoalesceByMarket => {
+                let key = st.order.pop_front()?;
+                st.latest.remove(&key)
+            }
+            Strategy::Throttle(interval) => {
+                let key = st.order.pop_front()?;
+                st.next_allowed = Some(now + interval);
+                st.latest.remove(&key)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::api::StreamEvent;
+    use crate::exchange::types::Ticker;
+    use crate::feed::FeedPayload;
+
+    fn tick(m: &str, ts: i64) -> Arc<FeedEvent> {
+        Arc::new(FeedEvent {
+            epoch: 1,
+            received: Instant::now(),
+            payload: FeedPayload::Stream(StreamEvent::Ticker(Ticker {
+                market: Some(MarketId::new(m)),
+                timestamp: ts,
+                ..Ticker::default()
+            })),
+        })
+    }
+
+    #[tokio::test]
+    async fn coalesce_keeps_latest_per_market_and_counts() {
+        let q = SubQueue::new(Strategy::CoalesceByMarket, 16);
+        for i in 0..10 {
+            q.try_push(tick("KRW-BTC", i)).unwrap();
+            q.try_push(tick("KRW-ETH", 100 + i)).unwrap();
+        }
+        assert_eq!(q.depth(), 2);
+        assert_eq!(q.drops(), 18);
+        let a = q.recv().await.unwrap();
+        let b = q.recv().await.unwrap();
+        assert_eq!((a.exchange_ts(), b.exchange_ts()), (9, 109));
+    }
+
+    #[tokio::test]
+    async fn drop_oldest_is_a_ring() {
+        let q = SubQueue::new(Strategy::DropOldest, 3);
+        for i in 0..5 {
+            q.try_push(tick("KRW-BTC", i)).unwrap();
+        }
+        assert_eq!(q.drops(), 2);
+        assert_eq!(q.recv().await.unwrap().exchange_ts(), 2);
+        q.close();
+        assert!(q.recv().await.is_some());
+        assert!(q.recv().await.is_some());
+        assert!(q.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn lossless_waits_for_room_then_times_out() {
+        let q = Arc::new(SubQueue::new(Strategy::Lossless, 1));
+        assert_eq!(q.push(tick("KRW-BTC", 1), Duration::from_secs(5)).await, Pushed::Queued);
+        assert!(q.try_push(tick("KRW-BTC", 2)).is_err());
+        let q2 = q.clone();
+        let consumer = tokio::spawn(async move { q2.recv().await.map(|e| e.exchange_ts()) });
+        assert_eq!(q.push(tick("KRW-BTC", 2), Duration::from_secs(5)).await, Pushed::Queued);
+        assert_eq!(consumer.await.unwrap(), Some(1));
+        assert_eq!(q.push(tick("KRW-BTC", 3), Duration::from_millis(10)).await, Pushed::Dropped);
+        assert_eq!(q.drops(), 1);
+    }
+}

@@ -1,0 +1,743 @@
+//! The feed manager: one per process. It owns the subscriber registry, the consolidated
+//! upstream plan and the two upstream connections (public, private), each a task under the
+//! [`TaskManager`].
+//!
+//! ```text
+//!  proxies ─ register/unregister ─► Registry ── notify ──► manager task
+//!                                     │ route table              │ debounce, count demand,
+//!                                     ▼                          │ grace (Planner)
+//!  connection task ─ decode ─► Router ─► SubQueues               ▼
+//!      ▲                                          watch<UpstreamSet> (latest desired set)
+//!      └─────────────── full set re-sent on every change and after every reconnect
+//! ```
+//!
+//! Recovery (RELIABILITY 21–28): a session that ends for any reason is replaced after a
+//! jittered exponential backoff; each successful connect starts a new epoch, the full set is
+//! re-sent and REST snapshots close the gap. Subscriptions never yield an event of an epoch
+//! older than one they already delivered. A private stream that cannot authenticate falls
+//! back to REST polling of open orders and balances, visibly.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::exchange::api::{StreamEvent, StreamKind};
+use crate::exchange::types::{MarketId, OrderState};
+use crate::exchange::upbit::ws::{self, Decoded, WsError, WsSession};
+use crate::feed::backpressure::{Strategy, SubQueue};
+use crate::feed::metrics::{ConnSnapshot, ConnState, FeedHealth, FeedMetrics, Health, SubscriberSnapshot};
+use crate::feed::proxy::FeedProxy;
+use crate::feed::recovery::{Backoff, MessageLimiter};
+use crate::feed::router::{self, CachedRoutes, RouteTable, Router};
+use crate::feed::subscription::{self, Planner, UpstreamSet};
+use crate::feed::{FeedConfig, FeedEvent, FeedPayload};
+use crate::kernel::TaskManager;
+
+/// Index of the public connection.
+pub(crate) const PUBLIC: usize = 0;
+/// Index of the private connection.
+pub(crate) const PRIVATE: usize = 1;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One registered subscriber.
+#[derive(Debug)]
+pub(crate) struct SubEntry {
+    pub proxy: Arc<str>,
+    pub kind: StreamKind,
+    pub markets: Vec<MarketId>,
+    pub queue: Arc<SubQueue>,
+}
+
+/// Mutable view of one upstream connection, for health.
+#[derive(Debug)]
+pub(crate) struct ConnStatus {
+    state: ConnState,
+    since: Instant,
+    /// The set last sent upstream.
+    upstream: UpstreamSet,
+}
+
+/// One upstream connection's shared state.
+#[derive(Debug)]
+pub(crate) struct ConnShared {
+    name: &'static str,
+    status: Mutex<ConnStatus>,
+    /// Epoch of the current (or last) session; 0 before the first connect.
+    pub epoch: AtomicU64,
+    reconnects: AtomicU64,
+    requests_sent: AtomicU64,
+    /// The desired set. `watch` conflates: the connection only ever needs the latest set,
+    /// because every Upbit request replaces the previous one.
+    desired: watch::Sender<UpstreamSet>,
+}
+
+impl ConnShared {
+    fn new(name: &'static str) -> Self {
+        ConnShared {
+            name,
+            status: Mutex::new(ConnStatus {
+                state: ConnState::Idle,
+                since: Instant::now(),
+                upstream: UpstreamSet::new(),
+            }),
+            epoch: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            requests_sent: AtomicU64::new(0),
+            desired: watch::Sender::new(UpstreamSet::new()),
+        }
+    }
+
+    fn set_state(&self, state: ConnState) {
+        let mut st = lock(&self.status);
+        if st.state != state {
+            st.state = state;
+            st.since = Instant::now();
+        }
+    }
+
+    fn set_upstream(&self, set: &UpstreamSet) {
+        lock(&self.status).upstream = set.clone();
+    }
+}
+
+/// State shared by the manager task, the connection tasks, proxies and subscriptions.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: FeedConfig,
+    registry: Mutex<BTreeMap<u64, SubEntry>>,
+    pub router: Router,
+    pub metrics: FeedMetrics,
+    /// Wakes the manager task. `Notify` keeps one permit, so bursts of changes conflate
+    /// into one wake-up (the manager re-reads the whole registry anyway).
+    demand_changed: Notify,
+    pub conns: [ConnShared; 2],
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    /// Adds a subscriber; returns its id and queue.
+    pub fn register(
+        &self,
+        proxy: &Arc<str>,
+        kind: StreamKind,
+        markets: &[MarketId],
+        strategy: Strategy,
+    ) -> (u64, Arc<SubQueue>) {
+        let capacity = match strategy {
+            Strategy::Lossless => self.config.lossless_capacity,
+            _ => self.config.queue_capacity,
+        };
+        let queue = Arc::new(SubQueue::new(strategy, capacity));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut markets = markets.to_vec();
+        markets.sort();
+        markets.dedup();
+        let mut reg = lock(&self.registry);
+        reg.insert(id, SubEntry { proxy: proxy.clone(), kind, markets, queue: queue.clone() });
+        self.publish_routes(&reg);
+        drop(reg);
+        self.demand_changed.notify_one();
+        (id, queue)
+    }
+
+    /// Removes a subscriber (idempotent); its queue is closed so `recv` ends after draining.
+    pub fn unregister(&self, id: u64) -> bool {
+        let mut reg = lock(&self.registry);
+        let Some(entry) = reg.remove(&id) else { return false };
+        entry.queue.close();
+        self.publish_routes(&reg);
+        drop(reg);
+        self.demand_changed.notify_one();
+        true
+    }
+
+    fn publish_routes(&self, reg: &BTreeMap<u64, SubEntry>) {
+        let table = RouteTable::build(reg.values().map(|e| (e.kind, e.markets.as_slice(), e.queue.clone())));
+        self.router.publish(table);
+    }
+
+    /// Subscribers, optionally of one proxy.
+    pub fn subscribers(&self, proxy: Option<&str>) -> Vec<SubscriberSnapshot> {
+        lock(&self.registry)
+            .iter()
+            .filter(|(_, e)| proxy.is_none_or(|p| &*e.proxy == p))
+            .map(|(id, e)| SubscriberSnapshot {
+                proxy: e.proxy.to_string(),
+                id: *id,
+                stream: e.kind.label(),
+                markets: e.markets.iter().map(|m| m.as_str().to_string()).collect(),
+                strategy: e.queue.strategy().label(),
+                depth: e.queue.depth(),
+                drops: e.queue.drops(),
+                delivered: e.queue.delivered(),
+            })
+            .collect()
+    }
+
+    /// Builds the health snapshot. Thresholds are documented in `feed::metrics`.
+    pub fn health(&self) -> FeedHealth {
+        let now = Instant::now();
+        let mut reasons = Vec::new();
+        let mut level = Health::Healthy;
+        let mut worse = |l: Health, why: String, reasons: &mut Vec<String>| {
+            if matches!((level, l), (Health::Healthy, _) | (Health::Degraded, Health::Critical)) {
+                level = l;
+            }
+            reasons.push(why);
+        };
+        let mut connections = Vec::new();
+        for c in &self.conns {
+            let st = lock(&c.status);
+            let wanted = !c.desired.borrow().is_empty();
+            let age = now.duration_since(st.since);
+            match &st.state {
+                ConnState::Connecting(_) | ConnState::Backoff { .. } if wanted => {
+                    if age > self.config.critical_after {
+                        worse(
+                            Health::Critical,
+                            format!("{} down for {}s: {}", c.name, age.as_secs(), st.state.label()),
+                            &mut reasons,
+                        );
+                    } else {
+                        worse(Health::Degraded, format!("{} {}", c.name, st.state.label()), &mut reasons);
+                    }
+                }
+                ConnState::DegradedRest { reason } if wanted => {
+                    worse(
+                        Health::Degraded,
+                        format!("{} stream on REST polling: {reason}", c.name),
+                        &mut reasons,
+                    );
+                }
+                _ => {}
+            }
+            connections.push(ConnSnapshot {
+                name: c.name,
+                state: st.state.clone(),
+                epoch: c.epoch.load(Ordering::Relaxed),
+                reconnects: c.reconnects.load(Ordering::Relaxed),
+                state_age_secs: age.as_secs_f64(),
+                upstream: st
+                    .upstream
+                    .iter()
+                    .map(|(k, ms)| (k.label(), ms.iter().map(|m| m.as_str().to_string()).collect()))
+                    .collect(),
+                requests_sent: c.requests_sent.load(Ordering::Relaxed),
+            });
+        }
+        let m = &self.metrics;
+        let parse_errors = m.parse_errors.load(Ordering::Relaxed);
+        let total = m.total_msgs() + parse_errors;
+        if total >= 20 && parse_errors * 20 > total {
+            worse(
+                Health::Degraded,
+                format!("{parse_errors} of {total} frames failed to parse (> 5%)"),
+                &mut reasons,
+            );
+        }
+        let delivery = m.delivery_latency.summary();
+        if delivery.p99_us > 1_000_000 {
+            worse(
+                Health::Critical,
+                format!("delivery p99 {} ms (> 1 s)", delivery.p99_us / 1000),
+                &mut reasons,
+            );
+        }
+        let subscribers = self.subscribers(None);
+        let lossless_drops: u64 =
+            subscribers.iter().filter(|s| s.strategy == Strategy::Lossless.label()).map(|s| s.drops).sum();
+        if lossless_drops > 0 {
+            worse(
+                Health::Degraded,
+                format!("{lossless_drops} events lost by stalled lossless subscribers"),
+                &mut reasons,
+            );
+        }
+        let rest = self.config.rest.limits_status();
+        if let Some(left) = rest.blocked_for {
+            worse(
+                Health::Critical,
+                format!("REST blocked (418) for another {}s", left.as_secs()),
+                &mut reasons,
+            );
+        }
+        FeedHealth {
+            health: level,
+            reasons,
+            uptime_secs: m.uptime().as_secs_f64(),
+            connections,
+            streams: m.stream_rates(),
+            exchange_latency: m.exchange_latency.summary(),
+            delivery_latency: delivery,
+            parse_errors,
+            unknown_types: m.unknown_types.load(Ordering::Relaxed),
+            error_frames: m.error_frames.load(Ordering::Relaxed),
+            oversize: m.oversize.load(Ordering::Relaxed),
+            idle_timeouts: m.idle_timeouts.load(Ordering::Relaxed),
+            unrouted: m.unrouted.load(Ordering::Relaxed),
+            handler_panics: m.handler_panics.load(Ordering::Relaxed),
+            subscribers,
+            stale_dropped: m.stale_dropped.load(Ordering::Relaxed),
+            rest,
+        }
+    }
+}
+
+/// The feed manager. [`FeedManager::start`] spawns its tasks and returns the handle.
+#[derive(Debug)]
+pub struct FeedManager;
+
+/// Handle to the running feed: makes proxies and reports health. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct FeedHandle {
+    shared: Arc<Shared>,
+}
+
+impl FeedManager {
+    /// Starts the manager task and the two connection tasks under `tasks`. Connections are
+    /// opened only while something is subscribed.
+    pub fn start(config: FeedConfig, tasks: &TaskManager) -> FeedHandle {
+        let shared = Arc::new(Shared {
+            config,
+            registry: Mutex::new(BTreeMap::new()),
+            router: Router::default(),
+            metrics: FeedMetrics::default(),
+            demand_changed: Notify::new(),
+            conns: [ConnShared::new("public"), ConnShared::new("private")],
+            next_id: AtomicU64::new(0),
+        });
+        let s = shared.clone();
+        tasks.spawn("feed", "feed-manager", move |cancel| run_manager(s, cancel));
+        for idx in [PUBLIC, PRIVATE] {
+            let s = shared.clone();
+            let name = format!("feed-{}", shared.conns[idx].name);
+            tasks.spawn("feed", name, move |cancel| run_connection(s, idx, cancel));
+        }
+        FeedHandle { shared }
+    }
+}
+
+impl FeedHandle {
+    /// A new proxy for one pane or component. Dropping it releases all its subscriptions.
+    pub fn proxy(&self, name: &str) -> FeedProxy {
+        FeedProxy::new(name, self.shared.clone())
+    }
+
+    /// Health and statistics for the System pane.
+    pub fn health(&self) -> FeedHealth {
+        self.shared.health()
+    }
+}
+
+/// Debounces demand changes, applies the grace period and publishes the desired sets.
+async fn run_manager(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<()> {
+    let mut planner = Planner::new();
+    let mut next_expiry: Option<Instant> = None;
+    loop {
+        let wake = next_expiry.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(()),
+            _ = shared.demand_changed.notified() => {
+                // Debounce: let a burst of pane changes settle into one upstream request.
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(shared.config.debounce) => {}
+                }
+            }
+            _ = tokio::time::sleep_until(wake.into()) => {}
+        }
+        let demand = {
+            let reg = lock(&shared.registry);
+            subscription::count_demand(reg.values().map(|e| (e.kind, e.markets.as_slice())))
+        };
+        let (keys, next) = planner.plan(&demand, Instant::now(), shared.config.grace);
+        next_expiry = next;
+        let (public, private) = subscription::split(&keys);
+        for (idx, set) in [(PUBLIC, public), (PRIVATE, private)] {
+            shared.conns[idx].desired.send_if_modified(|cur| {
+                if *cur == set {
+                    false
+                } else {
+                    *cur = set;
+                    true
+                }
+            });
+        }
+    }
+}
+
+/// How a session ended.
+enum SessionEnd {
+    Cancelled,
+    /// Nothing is wanted any more; the socket was closed on purpose.
+    Unwanted,
+    /// The server refused our credentials (private).
+    AuthRefused(String),
+    /// Anything else; `healthy` when the session had delivered data (resets the backoff).
+    Failed {
+        error: String,
+        healthy: bool,
+    },
+}
+
+/// Runs one upstream connection forever: idle while nothing is wanted, otherwise connect,
+/// subscribe, read, and recover.
+async fn run_connection(shared: Arc<Shared>, idx: usize, cancel: CancellationToken) -> anyhow::Result<()> {
+    let conn = &shared.conns[idx];
+    let mut desired = conn.desired.subscribe();
+    let cfg = &shared.config;
+    let url = if idx == PRIVATE { cfg.ws_private_url.clone() } else { cfg.ws_public_url.clone() };
+    let mut backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
+    let mut attempt: u32 = 0;
+    loop {
+        if desired.borrow_and_update().is_empty() {
+            conn.set_state(ConnState::Idle);
+            conn.set_upstream(&UpstreamSet::new());
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                r = desired.changed() => if r.is_err() { return Ok(()) },
+            }
+            continue;
+        }
+        let credentials = if idx == PRIVATE {
+            match &cfg.credentials {
+                Some(c) => Some(c),
+                None => {
+                    if !degraded(&shared, idx, "no API credentials configured", &mut desired, &cancel).await {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        attempt += 1;
+        conn.set_state(ConnState::Connecting(attempt));
+        let connected = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(()),
+            r = WsSession::connect(&url, credentials, &cfg.ws) => r,
+        };
+        let end = match connected {
+            Ok(session) => {
+                attempt = 0;
+                let epoch = conn.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+                if epoch > 1 {
+                    conn.reconnects.fetch_add(1, Ordering::Relaxed);
+                    shared.metrics.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::info!(conn = conn.name, epoch, "feed websocket connected");
+                run_session(&shared, idx, session, epoch, &mut desired, &cancel).await
+            }
+            Err(WsError::Unauthorized { detail }) => SessionEnd::AuthRefused(detail),
+            Err(e) => SessionEnd::Failed { error: e.to_string(), healthy: false },
+        };
+        match end {
+            SessionEnd::Cancelled => return Ok(()),
+            SessionEnd::Unwanted => {
+                backoff.reset();
+                continue;
+            }
+            SessionEnd::AuthRefused(why) => {
+                tracing::warn!(
+                    conn = conn.name,
+                    "private websocket refused our credentials: {why}; polling REST"
+                );
+                if !degraded(&shared, idx, &why, &mut desired, &cancel).await {
+                    return Ok(());
+                }
+            }
+            SessionEnd::Failed { error, healthy } => {
+                if healthy {
+                    backoff.reset();
+                }
+                let delay = backoff.next_delay();
+                tracing::warn!(conn = conn.name, "feed websocket ended: {error}; retry in {delay:?}");
+                conn.set_state(ConnState::Backoff { reason: error, retry_in_ms: delay.as_millis() as u64 });
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+/// One connected session: subscribe with the full set, gap-fill by REST, then read until
+/// something ends it.
+async fn run_session(
+    shared: &Arc<Shared>,
+    idx: usize,
+    mut session: WsSession,
+    epoch: u64,
+    desired: &mut watch::Receiver<UpstreamSet>,
+    cancel: &CancellationToken,
+) -> SessionEnd {
+    let conn = &shared.conns[idx];
+    let mut limiter = MessageLimiter::default();
+    let mut routes = CachedRoutes::default();
+    let mut set = desired.borrow_and_update().clone();
+    if set.is_empty() {
+        session.close().await;
+        return SessionEnd::Unwanted;
+    }
+    if let Err(e) = send_set(conn, &mut session, &mut limiter, &set).await {
+        return SessionEnd::Failed { error: e.to_string(), healthy: false };
+    }
+    conn.set_state(ConnState::Connected);
+    if shared.config.rest_gap_fill {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return SessionEnd::Cancelled,
+            _ = gap_fill(shared, idx, &set, epoch, &mut routes) => {}
+        }
+    }
+    let mut healthy = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                session.close().await;
+                return SessionEnd::Cancelled;
+            }
+            r = desired.changed() => {
+                if r.is_err() {
+                    return SessionEnd::Cancelled;
+                }
+                let new = desired.borrow_and_update().clone();
+                if new.is_empty() {
+                    session.close().await;
+                    return SessionEnd::Unwanted;
+                }
+                if new != set {
+                    set = new;
+                    if let Err(e) = send_set(conn, &mut session, &mut limiter, &set).await {
+                        return SessionEnd::Failed { error: e.to_string(), healthy };
+                    }
+                }
+            }
+            frame = session.next_frame() => match frame {
+                Ok(frame) => {
+                    healthy = true;
+                    if let Some(end) = handle_frame(shared, idx, epoch, &frame.bytes, frame.received, &mut routes).await {
+                        session.close().await;
+                        return end;
+                    }
+                }
+                Err(e) => {
+                    match e {
+                        WsError::Idle { .. } => shared.metrics.idle_timeouts.fetch_add(1, Ordering::Relaxed),
+                        WsError::Oversize { .. } => shared.metrics.oversize.fetch_add(1, Ordering::Relaxed),
+                        _ => 0,
+                    };
+                    return SessionEnd::Failed { error: e.to_string(), healthy };
+                }
+            },
+        }
+    }
+}
+
+/// Sends the whole set as one request (Upbit replaces the previous subscription).
+async fn send_set(
+    conn: &ConnShared,
+    session: &mut WsSession,
+    limiter: &mut MessageLimiter,
+    set: &UpstreamSet,
+) -> Result<(), WsError> {
+    limiter.acquire().await;
+    let ticket = uuid::Uuid::new_v4().to_string();
+    let request = ws::build_request(&ticket, &subscription::as_request(set));
+    session.send_text(request).await?;
+    conn.requests_sent.fetch_add(1, Ordering::Relaxed);
+    conn.set_upstream(set);
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Counts parse failures and logs a sample: the 1st, 2nd, 4th, 8th… so a flood of garbage
+/// cannot flood the log.
+fn note_parse_error(shared: &Shared, err: &ws::DecodeError) {
+    let n = shared.metrics.parse_errors.fetch_add(1, Ordering::Relaxed) + 1;
+    if n.is_power_of_two() {
+        tracing::warn!(count = n, "undecodable websocket frame: {err}");
+    }
+}
+
+/// Decodes and routes one frame. Returns `Some` when the session must end.
+async fn handle_frame(
+    shared: &Shared,
+    idx: usize,
+    epoch: u64,
+    bytes: &[u8],
+    received: Instant,
+    routes: &mut CachedRoutes,
+) -> Option<SessionEnd> {
+    match ws::decode(bytes) {
+        Ok(Decoded::Event(ev)) => {
+            route_event(shared, epoch, received, FeedPayload::Stream(ev), routes).await;
+            None
+        }
+        Ok(Decoded::Status | Decoded::ListSubscriptions(_)) => None,
+        Ok(Decoded::Unknown(ty)) => {
+            let n = shared.metrics.unknown_types.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::info!(count = n, "websocket message of unknown type {ty:?} ignored");
+            }
+            None
+        }
+        Ok(Decoded::Error { name, message }) => {
+            shared.metrics.error_frames.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(conn = shared.conns[idx].name, "websocket error frame {name}: {message}");
+            (idx == PRIVATE && name == "INVALID_AUTH")
+                .then(|| SessionEnd::AuthRefused(format!("{name}: {message}")))
+        }
+        Err(e) => {
+            note_parse_error(shared, &e);
+            None
+        }
+    }
+}
+
+/// Counts, timestamps and delivers one event to every queue that wants it.
+pub(crate) async fn route_event(
+    shared: &Shared,
+    epoch: u64,
+    received: Instant,
+    payload: FeedPayload,
+    routes: &mut CachedRoutes,
+) {
+    let ev = Arc::new(FeedEvent { epoch, received, payload });
+    let kind = ev.kind();
+    shared.metrics.count_msg(kind);
+    let ts = ev.exchange_ts();
+    if ts > 0 {
+        let lag = now_ms() - ts;
+        if lag >= 0 {
+            shared.metrics.exchange_latency.record(lag as u64 * 1000);
+        }
+    }
+    let table = shared.router.current(routes);
+    if router::deliver(table, ev, shared.config.lossless_stall).await == 0 {
+        shared.metrics.unrouted.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// REST snapshots after a (re)connect, stamped with the new epoch: tickers and books for
+/// the public set; open orders and balances for the private one.
+async fn gap_fill(shared: &Shared, idx: usize, set: &UpstreamSet, epoch: u64, routes: &mut CachedRoutes) {
+    let rest = shared.config.rest.clone();
+    if idx == PUBLIC {
+        let tickers = subscription::markets_of(set, StreamKind::Ticker);
+        if !tickers.is_empty() {
+            match rest.tickers(&tickers).await {
+                Ok(list) => {
+                    for t in list {
+                        route_event(
+                            shared,
+                            epoch,
+                            Instant::now(),
+                            FeedPayload::Stream(StreamEvent::Ticker(t)),
+                            routes,
+                        )
+                        .await;
+                    }
+                }
+                Err(e) => tracing::info!("ticker gap fill failed: {e}"),
+            }
+        }
+        let books = subscription::markets_of(set, StreamKind::OrderBook);
+        if !books.is_empty() {
+            match rest.orderbook(&books, 30).await {
+                Ok(list) => {
+                    for b in list {
+                        route_event(
+                            shared,
+                            epoch,
+                            Instant::now(),
+                            FeedPayload::Stream(StreamEvent::OrderBook(b)),
+                            routes,
+                        )
+                        .await;
+                    }
+                }
+                Err(e) => tracing::info!("orderbook gap fill failed: {e}"),
+            }
+        }
+    } else {
+        poll_private(shared, set, epoch, routes).await;
+    }
+}
+
+/// Open orders and balances by REST, routed to private subscribers.
+async fn poll_private(shared: &Shared, set: &UpstreamSet, epoch: u64, routes: &mut CachedRoutes) {
+    let rest = shared.config.rest.clone();
+    if !rest.has_credentials() {
+        return;
+    }
+    if set.contains_key(&StreamKind::MyOrder) {
+        match rest.open_orders(None, &[OrderState::Wait, OrderState::Watch], 1, 100).await {
+            Ok(orders) => {
+                route_event(shared, epoch, Instant::now(), FeedPayload::OpenOrders(orders), routes).await
+            }
+            Err(e) => tracing::info!("open-orders poll failed: {e}"),
+        }
+    }
+    if set.contains_key(&StreamKind::MyAsset) {
+        match rest.accounts().await {
+            Ok(balances) => {
+                route_event(shared, epoch, Instant::now(), FeedPayload::Balances(balances), routes).await
+            }
+            Err(e) => tracing::info!("balances poll failed: {e}"),
+        }
+    }
+}
+
+/// REST polling instead of the private websocket, until `backoff_max` passes (then the
+/// websocket is tried again) or nothing private is wanted. Returns false on cancel.
+async fn degraded(
+    shared: &Arc<Shared>,
+    idx: usize,
+    reason: &str,
+    desired: &mut watch::Receiver<UpstreamSet>,
+    cancel: &CancellationToken,
+) -> bool {
+    let conn = &shared.conns[idx];
+    conn.set_state(ConnState::DegradedRest { reason: reason.to_string() });
+    let retry_at = Instant::now() + shared.config.backoff_max;
+    let mut routes = CachedRoutes::default();
+    let epoch = conn.epoch.load(Ordering::Acquire);
+    loop {
+        let set = desired.borrow_and_update().clone();
+        if set.is_empty() {
+            return true;
+        }
+        conn.set_upstream(&set);
+        poll_private(shared, &set, epoch, &mut routes).await;
+        // Without credentials there is nothing to retry: wait for the set to change.
+        let retry = shared.config.credentials.is_some() && Instant::now() >= retry_at;
+        if retry {
+            return true;
+        }
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return false,
+            r = desired.changed() => if r.is_err() { return false },
+            _ = tokio::time::sleep(shared.config.private_poll) => {}
+        }
+    }
+}

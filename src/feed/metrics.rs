@@ -1,0 +1,338 @@
+//! Feed metrics and health: lock-free counters on the hot path, a log2 latency histogram,
+//! and a [`FeedHealth`] the System pane reads.
+//!
+//! Health thresholds (documented here because the UI shows the verdict, not the rules):
+//! - **critical**: a connection with demand has been down longer than
+//!   `FeedConfig::critical_after` (default 30 s), or REST is blocked by a 418.
+//! - **degraded**: a connection with demand is (re)connecting; the private stream fell
+//!   back to REST polling; more than 1 % of frames failed to parse; a subscriber dropped
+//!   events since the previous snapshot; delivery p99 above 100 ms.
+//! - **healthy**: otherwise.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::exchange::api::StreamKind;
+use crate::exchange::upbit::limits::LimitsStatus;
+
+const BUCKETS: usize = 40;
+
+/// A log2 histogram of microseconds: bucket i holds values < 2^i µs.
+#[derive(Debug)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS],
+    count: AtomicU64,
+    sum: AtomicU64,
+    max: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            count: AtomicU64::new(0),
+            sum: AtomicU64::new(0),
+            max: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Average / p99 / max of a histogram, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct LatencySummary {
+    /// Samples.
+    pub count: u64,
+    /// Mean (µs).
+    pub avg_us: u64,
+    /// 50th percentile upper bound (µs).
+    pub p50_us: u64,
+    /// 99th percentile upper bound (µs).
+    pub p99_us: u64,
+    /// Maximum (µs).
+    pub max_us: u64,
+}
+
+impl Histogram {
+    /// Records one sample.
+    pub fn record(&self, us: u64) {
+        let idx = (64 - us.leading_zeros() as usize).min(BUCKETS - 1);
+        self.buckets[idx].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum.fetch_add(us, Ordering::Relaxed);
+        self.max.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// Summary of everything recorded.
+    pub fn summary(&self) -> LatencySummary {
+        let count = self.count.load(Ordering::Relaxed);
+        if count == 0 {
+            return LatencySummary::default();
+        }
+        let max = self.max.load(Ordering::Relaxed);
+        let quantile = |q: f64| {
+            let target = ((count as f64) * q).ceil() as u64;
+            let mut seen = 0;
+            for (i, b) in self.buckets.iter().enumerate() {
+                seen += b.load(Ordering::Relaxed);
+                if seen >= target {
+                    return if i == 0 { 0 } else { (1u64 << i).min(max.max(1)) };
+                }
+            }
+            max
+        };
+        LatencySummary {
+            count,
+            avg_us: self.sum.load(Ordering::Relaxed) / count,
+            p50_us: quantile(0.50),
+            p99_us: quantile(0.99),
+            max_us: max,
+        }
+    }
+}
+
+/// Slot of a stream kind in the per-kind counters.
+fn slot(kind: StreamKind) -> usize {
+    match kind {
+        StreamKind::Ticker => 0,
+        StreamKind::Trade => 1,
+        StreamKind::OrderBook => 2,
+        StreamKind::Candle(_) => 3,
+        StreamKind::MyOrder => 4,
+        StreamKind::MyAsset => 5,
+    }
+}
+
+const SLOT_NAMES: [&str; 6] = ["ticker", "trade", "orderbook", "candle", "my_order", "my_asset"];
+
+/// Hot-path counters shared by the connection tasks and subscribers.
+#[derive(Debug)]
+pub struct FeedMetrics {
+    started: Instant,
+    msgs: [AtomicU64; 6],
+    /// Frames that failed to decode.
+    pub parse_errors: AtomicU64,
+    /// Frames of an unknown type.
+    pub unknown_types: AtomicU64,
+    /// `{"error":…}` frames from the server.
+    pub error_frames: AtomicU64,
+    /// Frames over the size cap.
+    pub oversize: AtomicU64,
+    /// Reconnects (sessions after the first).
+    pub reconnects: AtomicU64,
+    /// Sessions ended by the idle watchdog.
+    pub idle_timeouts: AtomicU64,
+    /// Events nobody wanted (e.g. still upstream during grace).
+    pub unrouted: AtomicU64,
+    /// Events dropped because an older epoch arrived after a newer one.
+    pub stale_dropped: AtomicU64,
+    /// Panics caught in subscriber handlers.
+    pub handler_panics: AtomicU64,
+    /// Exchange timestamp → frame received (µs; wall clocks, so skew shows here).
+    pub exchange_latency: Histogram,
+    /// Frame received → handed to the subscriber (µs, monotonic).
+    pub delivery_latency: Histogram,
+    rates: Mutex<(Instant, [u64; 6])>,
+}
+
+impl Default for FeedMetrics {
+    fn default() -> Self {
+        let now = Instant::now();
+        FeedMetrics {
+            started: now,
+            msgs: std::array::from_fn(|_| AtomicU64::new(0)),
+            parse_errors: AtomicU64::new(0),
+            unknown_types: AtomicU64::new(0),
+            error_frames: AtomicU64::new(0),
+            oversize: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            idle_timeouts: AtomicU64::new(0),
+            unrouted: AtomicU64::new(0),
+            stale_dropped: AtomicU64::new(0),
+            handler_panics: AtomicU64::new(0),
+            exchange_latency: Histogram::default(),
+            delivery_latency: Histogram::default(),
+            rates: Mutex::new((now, [0; 6])),
+        }
+    }
+}
+
+impl FeedMetrics {
+    /// Counts one decoded message of `kind`.
+    pub fn count_msg(&self, kind: StreamKind) {
+        self.msgs[slot(kind)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Total decoded messages.
+    pub fn total_msgs(&self) -> u64 {
+        self.msgs.iter().map(|m| m.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Time since the feed started.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Per-kind totals and rates since the previous call.
+    pub fn stream_rates(&self) -> Vec<StreamRate> {
+        let now = Instant::now();
+        let totals: [u64; 6] = std::array::from_fn(|i| self.msgs[i].load(Ordering::Relaxed));
+        let mut prev = self.rates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let dt = now.duration_since(prev.0).as_secs_f64().max(1e-3);
+        let out = (0..6)
+            .map(|i| StreamRate {
+                stream: SLOT_NAMES[i],
+                total: totals[i],
+                per_sec: (totals[i].saturating_sub(prev.1[i])) as f64 / dt,
+            })
+            .collect();
+        *prev = (now, totals);
+        out
+    }
+}
+
+/// Messages of one stream kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamRate {
+    /// Stream name.
+    pub stream: &'static str,
+    /// Total messages.
+    pub total: u64,
+    /// Messages per second since the previous snapshot.
+    pub per_sec: f64,
+}
+
+/// Overall verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Everything wanted is flowing.
+    Healthy,
+    /// Working, with a visible problem (reconnecting, REST fallback, drops).
+    Degraded,
+    /// Data is not flowing (down past the threshold, REST blocked).
+    Critical,
+}
+
+/// State of one upstream connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ConnState {
+    /// Nothing is wanted, so no connection is open.
+    Idle,
+    /// Connecting (attempt number).
+    Connecting(u32),
+    /// Connected and subscribed.
+    Connected,
+    /// Waiting before the next attempt.
+    Backoff {
+        /// Why the last session ended.
+        reason: String,
+        /// Milliseconds until the next attempt.
+        retry_in_ms: u64,
+    },
+    /// Private stream refused our credentials; REST polling instead.
+    DegradedRest {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ConnState {
+    /// Short label ("connecting (retry in 4s)").
+    pub fn label(&self) -> String {
+        match self {
+            ConnState::Idle => "idle".into(),
+            ConnState::Connecting(n) => format!("connecting (attempt {n})"),
+            ConnState::Connected => "connected".into(),
+            ConnState::Backoff { retry_in_ms, reason } => {
+                format!("connecting (retry in {}s): {reason}", retry_in_ms.div_ceil(1000))
+            }
+            ConnState::DegradedRest { reason } => format!("REST polling: {reason}"),
+        }
+    }
+}
+
+/// One upstream connection, as the System pane shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnSnapshot {
+    /// `public` / `private`.
+    pub name: &'static str,
+    /// State.
+    pub state: ConnState,
+    /// Current epoch (increments on every successful connect).
+    pub epoch: u64,
+    /// Sessions that ended and were replaced.
+    pub reconnects: u64,
+    /// Seconds since the state last changed.
+    pub state_age_secs: f64,
+    /// The consolidated set last requested: (stream, markets).
+    pub upstream: Vec<(String, Vec<String>)>,
+    /// Subscription requests sent on this connection (all sessions).
+    pub requests_sent: u64,
+}
+
+/// One subscriber.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubscriberSnapshot {
+    /// Owning proxy's name.
+    pub proxy: String,
+    /// Subscription id.
+    pub id: u64,
+    /// Stream.
+    pub stream: String,
+    /// Markets (empty = all / none).
+    pub markets: Vec<String>,
+    /// Strategy label.
+    pub strategy: String,
+    /// Events waiting.
+    pub depth: usize,
+    /// Events dropped or coalesced.
+    pub drops: u64,
+    /// Events delivered.
+    pub delivered: u64,
+}
+
+/// Everything the System pane shows about the feed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedHealth {
+    /// Verdict.
+    pub health: Health,
+    /// Why it is not healthy.
+    pub reasons: Vec<String>,
+    /// Seconds since start.
+    pub uptime_secs: f64,
+    /// Connections.
+    pub connections: Vec<ConnSnapshot>,
+    /// Message rates per stream.
+    pub streams: Vec<StreamRate>,
+    /// Exchange → received.
+    pub exchange_latency: LatencySummary,
+    /// Received → delivered.
+    pub delivery_latency: LatencySummary,
+    /// Parse failures.
+    pub parse_errors: u64,
+    /// Unknown message types.
+    pub unknown_types: u64,
+    /// Server error frames.
+    pub error_frames: u64,
+    /// Oversize frames.
+    pub oversize: u64,
+    /// Idle-timeout reconnects.
+    pub idle_timeouts: u64,
+    /// Unrouted events.
+    pub unrouted: u64,
+    /// Handler panics caught.
+    pub handler_panics: u64,
+    /// Subscribers (per proxy).
+    pub subscribers: Vec<SubscriberSnapshot>,
+    /// Events skipped because a newer epoch had already been delivered.
+    pub stale_dropped: u64,
+    /// REST limiter status.
+    #[serde(skip)]
+    pub rest: LimitsStatus,
+}
+
+/// The name the System pane uses for the same snapshot.
+pub type FeedStats = FeedHealth;

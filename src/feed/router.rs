@@ -1,0 +1,114 @@
+//! Routing: which subscriber queues want an event. The table is rebuilt on every
+//! subscription change (rare) and read on every message (hot): readers keep an `Arc` of
+//! the current table and only re-fetch it when the version counter moved, so the hot path
+//! takes no lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::exchange::api::StreamKind;
+use crate::exchange::types::MarketId;
+use crate::feed::FeedEvent;
+use crate::feed::backpressure::{Pushed, Strategy, SubQueue};
+
+/// Subscriber queues by stream and market.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    by_market: HashMap<StreamKind, HashMap<MarketId, Vec<Arc<SubQueue>>>>,
+    /// Subscribers of every market of a stream (myOrder without codes, myAsset).
+    all: HashMap<StreamKind, Vec<Arc<SubQueue>>>,
+}
+
+impl RouteTable {
+    /// Builds a table from (stream, markets, queue); empty markets = all markets.
+    pub fn build<'a>(entries: impl IntoIterator<Item = (StreamKind, &'a [MarketId], Arc<SubQueue>)>) -> Self {
+        let mut t = RouteTable::default();
+        for (kind, markets, q) in entries {
+            if markets.is_empty() || !kind.has_markets() {
+                t.all.entry(kind).or_default().push(q);
+            } else {
+                let per = t.by_market.entry(kind).or_default();
+                for m in markets {
+                    per.entry(m.clone()).or_default().push(q.clone());
+                }
+            }
+        }
+        t
+    }
+
+    /// Queues that want an event of `kind` about `market`.
+    pub fn targets<'a>(
+        &'a self,
+        kind: StreamKind,
+        market: Option<&MarketId>,
+    ) -> impl Iterator<Item = &'a Arc<SubQueue>> + 'a {
+        let specific = market.and_then(|m| self.by_market.get(&kind).and_then(|per| per.get(m)));
+        // A REST list (open orders, balances) has no market: it goes to every subscriber
+        // of the stream.
+        let everyone = if market.is_none() {
+            self.by_market
+                .get(&kind)
+                .map(|per| per.values().flatten().collect::<Vec<_>>())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        specific.into_iter().flatten().chain(self.all.get(&kind).into_iter().flatten()).chain(everyone)
+    }
+}
+
+/// The shared, versioned route table.
+#[derive(Debug, Default)]
+pub struct Router {
+    table: RwLock<Arc<RouteTable>>,
+    version: AtomicU64,
+}
+
+/// A reader's cached copy of the table.
+#[derive(Debug, Default)]
+pub struct CachedRoutes {
+    version: u64,
+    table: Arc<RouteTable>,
+}
+
+impl Router {
+    /// Replaces the table.
+    pub fn publish(&self, table: RouteTable) {
+        let mut slot = self.table.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Arc::new(table);
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current table, re-fetched only when it changed since `cache` was filled.
+    pub fn current<'a>(&self, cache: &'a mut CachedRoutes) -> &'a RouteTable {
+        let v = self.version.load(Ordering::Acquire);
+        if v != cache.version {
+            let t = self.table.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            *cache = CachedRoutes { version: v, table: t };
+        }
+        &cache.table
+    }
+}
+
+/// Hands one event to every queue that wants it. Lossy queues never block; a lossless
+/// queue may make the caller wait up to `stall`. Returns how many queues took it.
+pub async fn deliver(table: &RouteTable, ev: Arc<FeedEvent>, stall: Duration) -> usize {
+    let mut n = 0;
+    let kind = ev.kind();
+    let market = ev.market().cloned();
+    for q in table.targets(kind, market.as_ref()) {
+        let pushed = match q.strategy() {
+            Strategy::Lossless => match q.try_push(ev.clone()) {
+                Ok(p) => p,
+                Err(back) => q.push(back, stall).await,
+            },
+            _ => q.try_push(ev.clone()).unwrap_or(Pushed::Closed),
+        };
+        if pushed != Pushed::Closed {
+            n += 1;
+        }
+    }
+    n
+}

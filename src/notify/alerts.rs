@@ -1,0 +1,113 @@
+//! Price alerts: `:alert KRW-BTC > 100000000`, `<`, `crosses`, `move 5%`.
+//!
+//! The condition logic (fire once, latched) is [`crate::trading::rules::Alert`]; the
+//! command syntax is [`crate::trading::input::parse_command`]. This file keeps the set of
+//! alerts evaluated per tick (the monitor task owns one) and renders them for people.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use crate::exchange::types::{MarketId, Price};
+use crate::trading::input::{InputError, TradeCommand, parse_command};
+use crate::trading::rules::{Alert, AlertCondition};
+
+/// Why an `:alert` line was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AlertParseError {
+    /// The line did not parse.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The line parsed as another command.
+    #[error("not an alert command: {0:?}")]
+    NotAnAlert(String),
+}
+
+/// Parses `:alert KRW-BTC > 100000000` (leading `:` optional) into a new armed alert.
+pub fn parse_alert(line: &str) -> Result<Alert, AlertParseError> {
+    match parse_command(line)? {
+        TradeCommand::Alert { market, condition } => Ok(Alert::new(market, condition)),
+        _ => Err(AlertParseError::NotAnAlert(line.to_string())),
+    }
+}
+
+/// `KRW-BTC > 100000000`, `KRW-BTC move 5%`.
+pub fn describe_alert(a: &Alert) -> String {
+    match a.condition {
+        AlertCondition::Above(p) => format!("{} > {}", a.market, p.normalize()),
+        AlertCondition::Below(p) => format!("{} < {}", a.market, p.normalize()),
+        AlertCondition::Crosses(p) => format!("{} crosses {}", a.market, p.normalize()),
+        AlertCondition::MovePct(r) => format!("{} move {}%", a.market, (r * Decimal::from(100)).normalize()),
+    }
+}
+
+/// Every alert, evaluated per tick of its market.
+#[derive(Debug, Clone, Default)]
+pub struct AlertBook {
+    alerts: BTreeMap<String, Alert>,
+}
+
+impl AlertBook {
+    /// An empty book.
+    pub fn new() -> Self {
+        AlertBook::default()
+    }
+
+    /// Adds or replaces an alert.
+    pub fn insert(&mut self, alert: Alert) {
+        self.alerts.insert(alert.id.clone(), alert);
+    }
+
+    /// Removes an alert.
+    pub fn remove(&mut self, id: &str) -> Option<Alert> {
+        self.alerts.remove(id)
+    }
+
+    /// Every alert, by id.
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts.values()
+    }
+
+    /// Alerts not fired yet.
+    pub fn armed_count(&self) -> usize {
+        self.alerts.values().filter(|a| !a.fired).count()
+    }
+
+    /// Feeds a price of `market`; returns the alerts that fired now (each exactly once).
+    pub fn on_price(&mut self, market: &MarketId, price: Price) -> Vec<Alert> {
+        let mut fired = Vec::new();
+        for a in self.alerts.values_mut().filter(|a| &a.market == market && !a.fired) {
+            if a.on_price(price) {
+                fired.push(a.clone());
+            }
+        }
+        fired
+    }
+
+    /// Alerts whose `reference`/`previous` changed must be persisted too for `crosses`
+    /// and `move` to survive a restart; this returns the ones of `market` still armed.
+    pub fn armed_of(&self, market: &MarketId) -> Vec<&Alert> {
+        self.alerts.values().filter(|a| &a.market == market && !a.fired).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn parses_and_fires_once() {
+        let a = parse_alert(":alert KRW-BTC > 100000000").unwrap();
+        assert_eq!(describe_alert(&a), "KRW-BTC > 100000000");
+        assert!(matches!(parse_alert(":stop KRW-BTC -3%"), Err(AlertParseError::NotAnAlert(_))));
+        let mut book = AlertBook::new();
+        book.insert(a);
+        let m = MarketId::new("KRW-BTC");
+        assert!(book.on_price(&m, dec!(99000000)).is_empty());
+        assert_eq!(book.on_price(&m, dec!(100000001)).len(), 1);
+        assert!(book.on_price(&m, dec!(100000002)).is_empty());
+        assert!(book.on_price(&MarketId::new("KRW-ETH"), dec!(200000000)).is_empty());
+        assert_eq!(book.armed_count(), 0);
+    }
+}

@@ -1,0 +1,369 @@
+//! Fault injection, controllable in-process ([`FaultControl`] methods) and over the admin
+//! endpoint (`POST /admin/faults` with a [`FaultCommand`] JSON body): dropped or half-open
+//! websockets, bad frames, refused connections, slow / failing / truncated REST replies,
+//! orders accepted with the reply lost, duplicated or reordered private events, and forced
+//! 429 / 418 on a rate-limit group.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+/// A bad frame to send to every websocket connection once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FrameFault {
+    /// Binary frame that is not JSON.
+    Malformed,
+    /// The first half of a real JSON message.
+    Truncated,
+    /// A frame of this many bytes.
+    Oversize {
+        /// Size in bytes.
+        bytes: usize,
+    },
+}
+
+/// A command to every websocket connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsControl {
+    /// Close abruptly (no close frame).
+    DropAll,
+    /// Send one bad frame.
+    Frame(FrameFault),
+}
+
+/// How REST replies fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RestFault {
+    /// This status with an empty JSON error body.
+    Status {
+        /// 500, 502, 503, …
+        status: u16,
+    },
+    /// 502 with an HTML page (a proxy error page).
+    Html,
+    /// The real reply cut in half.
+    TruncatedJson,
+}
+
+/// Admin endpoint body: `{"action":"drop_websockets"}`, `{"action":"rest_delay","ms":50}`, …
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum FaultCommand {
+    /// Close every websocket abruptly.
+    DropWebsockets,
+    /// Go silent without closing (half-open) or resume.
+    Silent {
+        /// On or off.
+        on: bool,
+    },
+    /// Send a bad frame on every websocket.
+    Frame {
+        /// Which.
+        frame: FrameFault,
+    },
+    /// Refuse new TCP connections for this long.
+    Refuse {
+        /// Milliseconds.
+        ms: u64,
+    },
+    /// Delay every REST reply.
+    RestDelay {
+        /// Milliseconds (0 = off).
+        ms: u64,
+    },
+    /// Fail REST replies.
+    RestFault {
+        /// How.
+        fault: RestFault,
+        /// For this many requests (absent = until cleared).
+        count: Option<u32>,
+    },
+    /// Stop failing REST replies.
+    ClearRestFault,
+    /// Accept the next `count` orders, then lose the reply.
+    AmbiguousOrders {
+        /// How many.
+        count: u32,
+    },
+    /// Send every private event twice.
+    DuplicatePrivate {
+        /// On or off.
+        on: bool,
+    },
+    /// Swap consecutive private events.
+    ReorderPrivate {
+        /// On or off.
+        on: bool,
+    },
+    /// Answer a rate-limit group with 429 or 418.
+    ForceLimit {
+        /// Group literal (`order`, `ticker`, …).
+        group: String,
+        /// 429 or 418.
+        status: u16,
+        /// For this many requests (absent = until cleared).
+        count: Option<u32>,
+    },
+    /// Remove every fault.
+    ClearAll,
+}
+
+#[derive(Debug)]
+struct Inner {
+    control: broadcast::Sender<WsControl>,
+    silent: AtomicBool,
+    silent_changed: tokio::sync::Notify,
+    refuse_until: Mutex<Option<Instant>>,
+    rest_delay_ms: AtomicU64,
+    rest_fault: Mutex<Option<(RestFault, Option<u32>)>>,
+    ambiguous: AtomicU32,
+    duplicate_private: AtomicBool,
+    reorder_private: AtomicBool,
+    forced: Mutex<HashMap<String, (u16, Option<u32>)>>,
+    /// How long an ambiguous order reply hangs before the connection is dropped.
+    hang_ms: AtomicU64,
+}
+
+/// Shared fault switches. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct FaultControl {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Default for FaultControl {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FaultControl {
+    /// No faults.
+    pub fn new() -> Self {
+        // Capacity 16: control commands are rare and one-shot; a connection that lags past
+        // 16 of them simply misses the oldest (broadcast semantics).
+        let (control, _) = broadcast::channel(16);
+        FaultControl {
+            inner: Arc::new(Inner {
+                control,
+                silent: AtomicBool::new(false),
+                silent_changed: tokio::sync::Notify::new(),
+                refuse_until: Mutex::new(None),
+                rest_delay_ms: AtomicU64::new(0),
+                rest_fault: Mutex::new(None),
+                ambiguous: AtomicU32::new(0),
+                duplicate_private: AtomicBool::new(false),
+                reorder_private: AtomicBool::new(false),
+                forced: Mutex::new(HashMap::new()),
+                hang_ms: AtomicU64::new(3000),
+            }),
+        }
+    }
+
+    /// Applies an admin command.
+    pub fn apply(&self, cmd: FaultCommand) {
+        match cmd {
+            FaultCommand::DropWebsockets => self.drop_websockets(),
+            FaultCommand::Silent { on } => self.set_silent(on),
+            FaultCommand::Frame { frame } => self.send_bad_frame(frame),
+            FaultCommand::Refuse { ms } => self.refuse_connections(Duration::from_millis(ms)),
+            FaultCommand::RestDelay { ms } => self.set_rest_delay(Duration::from_millis(ms)),
+            FaultCommand::RestFault { fault, count } => self.set_rest_fault(fault, count),
+            FaultCommand::ClearRestFault => *lock(&self.inner.rest_fault) = None,
+            FaultCommand::AmbiguousOrders { count } => self.ambiguous_orders(count),
+            FaultCommand::DuplicatePrivate { on } => self.set_duplicate_private(on),
+            FaultCommand::ReorderPrivate { on } => self.set_reorder_private(on),
+            FaultCommand::ForceLimit { group, status, count } => self.force_limit(&group, status, count),
+            FaultCommand::ClearAll => self.clear_all(),
+        }
+    }
+
+    /// Closes every websocket connection abruptly.
+    pub fn drop_websockets(&self) {
+        let _ = self.inner.control.send(WsControl::DropAll);
+    }
+
+    /// Half-open: connections stay open but nothing is read or sent (no pongs either).
+    pub fn set_silent(&self, on: bool) {
+        self.inner.silent.store(on, Ordering::SeqCst);
+        self.inner.silent_changed.notify_waiters();
+    }
+
+    /// Whether connections are silent.
+    pub fn is_silent(&self) -> bool {
+        self.inner.silent.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `set_silent` is called.
+    pub async fn silent_changed(&self) {
+        self.inner.silent_changed.notified().await;
+    }
+
+    /// Sends one bad frame on every websocket connection.
+    pub fn send_bad_frame(&self, f: FrameFault) {
+        let _ = self.inner.control.send(WsControl::Frame(f));
+    }
+
+    /// Receiver of websocket commands (one per connection).
+    pub fn subscribe_control(&self) -> broadcast::Receiver<WsControl> {
+        self.inner.control.subscribe()
+    }
+
+    /// Drops new TCP connections for `d`.
+    pub fn refuse_connections(&self, d: Duration) {
+        *lock(&self.inner.refuse_until) = Some(Instant::now() + d);
+    }
+
+    /// True while connections are refused.
+    pub fn refusing(&self) -> bool {
+        lock(&self.inner.refuse_until).is_some_and(|u| Instant::now() < u)
+    }
+
+    /// Delays every REST reply.
+    pub fn set_rest_delay(&self, d: Duration) {
+        self.inner.rest_delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Current REST delay.
+    pub fn rest_delay(&self) -> Duration {
+        Duration::from_millis(self.inner.rest_delay_ms.load(Ordering::SeqCst))
+    }
+
+    /// Fails REST replies (for `count` requests or until cleared).
+    pub fn set_rest_fault(&self, f: RestFault, count: Option<u32>) {
+        *lock(&self.inner.rest_fault) = Some((f, count));
+    }
+
+    /// Takes the REST fault for one request, counting it down.
+    pub fn take_rest_fault(&self) -> Option<RestFault> {
+        let mut slot = lock(&self.inner.rest_fault);
+        let (f, count) = (*slot)?;
+        match count {
+            Some(0) => {
+                *slot = None;
+                None
+            }
+            Some(1) => {
+                *slot = None;
+                Some(f)
+            }
+            Some(n) => {
+                *slot = Some((f, Some(n - 1)));
+                Some(f)
+            }
+            None => Some(f),
+        }
+    }
+
+    /// The next `count` orders are booked but their reply is lost.
+    pub fn ambiguous_orders(&self, count: u32) {
+        self.inner.ambiguous.store(count, Ordering::SeqCst);
+    }
+
+    /// Takes one ambiguous-order token.
+    pub fn take_ambiguous(&self) -> bool {
+        self.inner.ambiguous.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
+
+    /// How long a lost reply hangs before the connection is dropped.
+    pub fn set_hang(&self, d: Duration) {
+        self.inner.hang_ms.store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// The hang time.
+    pub fn hang(&self) -> Duration {
+        Duration::from_millis(self.inner.hang_ms.load(Ordering::SeqCst))
+    }
+
+    /// Sends each private event twice.
+    pub fn set_duplicate_private(&self, on: bool) {
+        self.inner.duplicate_private.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether private events are duplicated.
+    pub fn duplicate_private(&self) -> bool {
+        self.inner.duplicate_private.load(Ordering::SeqCst)
+    }
+
+    /// Swaps consecutive private events.
+    pub fn set_reorder_private(&self, on: bool) {
+        self.inner.reorder_private.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether private events are reordered.
+    pub fn reorder_private(&self) -> bool {
+        self.inner.reorder_private.load(Ordering::SeqCst)
+    }
+
+    /// Answers `group` with `status` (429 or 418).
+    pub fn force_limit(&self, group: &str, status: u16, count: Option<u32>) {
+        lock(&self.inner.forced).insert(group.to_string(), (status, count));
+    }
+
+    /// Takes a forced status for one request of `group`.
+    pub fn take_forced(&self, group: &str) -> Option<u16> {
+        let mut m = lock(&self.inner.forced);
+        let (status, count) = *m.get(group)?;
+        match count {
+            Some(n) if n <= 1 => {
+                m.remove(group);
+                (n == 1).then_some(status)
+            }
+            Some(n) => {
+                m.insert(group.to_string(), (status, Some(n - 1)));
+                Some(status)
+            }
+            None => Some(status),
+        }
+    }
+
+    /// Removes every fault.
+    pub fn clear_all(&self) {
+        self.set_silent(false);
+        *lock(&self.inner.refuse_until) = None;
+        self.set_rest_delay(Duration::ZERO);
+        *lock(&self.inner.rest_fault) = None;
+        self.ambiguous_orders(0);
+        self.set_duplicate_private(false);
+        self.set_reorder_private(false);
+        lock(&self.inner.forced).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_faults_run_out() {
+        let f = FaultControl::new();
+        f.set_rest_fault(RestFault::Html, Some(2));
+        assert_eq!(f.take_rest_fault(), Some(RestFault::Html));
+        assert_eq!(f.take_rest_fault(), Some(RestFault::Html));
+        assert_eq!(f.take_rest_fault(), None);
+        f.force_limit("order", 429, Some(1));
+        assert_eq!(f.take_forced("order"), Some(429));
+        assert_eq!(f.take_forced("order"), None);
+        f.ambiguous_orders(1);
+        assert!(f.take_ambiguous());
+        assert!(!f.take_ambiguous());
+    }
+
+    #[test]
+    fn commands_parse_from_json() {
+        let c: FaultCommand = serde_json::from_str(r#"{"action":"rest_delay","ms":50}"#).unwrap();
+        assert_eq!(c, FaultCommand::RestDelay { ms: 50 });
+        let c: FaultCommand =
+            serde_json::from_str(r#"{"action":"frame","frame":{"kind":"oversize","bytes":100}}"#).unwrap();
+        assert_eq!(c, FaultCommand::Frame { frame: FrameFault::Oversize { bytes: 100 } });
+    }
+}

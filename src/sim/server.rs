@@ -1,0 +1,521 @@
+//! The simulator's shared state and its tasks: the world (generator + paper exchange)
+//! behind one mutex, the public and private broadcast channels the websocket connections
+//! read, the request log tests assert on, the axum server (REST, websocket, admin) and
+//! the generator / flood task, all spawned through the [`TaskManager`].
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rust_decimal::Decimal;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::auth::Authenticator;
+use super::faults::{FaultCommand, FaultControl};
+use super::limits::Limiter;
+use super::market::{Generator, SimEvent, load_markets};
+use super::matching::{Exchange, Holding, PrivEvent};
+use super::{SimConfig, SimError, rest, ws};
+use crate::exchange::types::Side;
+use crate::kernel::TaskManager;
+
+/// Capacity of the public broadcast: a connection that falls this many messages behind
+/// skips the oldest (broadcast lag semantics) and the skip is counted in
+/// [`SimStats::lagged`]. Market data is conflatable, so skipping beats blocking the
+/// generator.
+const PUBLIC_CAPACITY: usize = 8192;
+/// Capacity of the private broadcast (myOrder / myAsset); lag is counted the same way.
+const PRIVATE_CAPACITY: usize = 1024;
+/// Request-log entries kept (oldest dropped first; counts are kept for every request).
+const LOG_CAPACITY: usize = 10_000;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What kind of request the log recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// Public REST (`/v1/market`, `/v1/ticker`, …).
+    Quotation,
+    /// Authenticated GET.
+    ExchangeRead,
+    /// Authenticated POST / DELETE (orders, cancels, tests).
+    ExchangeWrite,
+    /// A websocket upgrade request.
+    WsConnect,
+    /// A message received on a websocket.
+    WsMessage,
+    /// Admin endpoint.
+    Admin,
+    /// A path the simulator does not serve.
+    Unknown,
+}
+
+/// One recorded request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedRequest {
+    /// Arrival order, from 1.
+    pub seq: u64,
+    /// HTTP method (`WS` for websocket messages).
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Raw query (REST) or message text (websocket).
+    pub detail: String,
+    /// Kind.
+    pub kind: RequestKind,
+    /// Response status (0 for websocket messages).
+    pub status: u16,
+}
+
+#[derive(Debug, Default)]
+struct LogInner {
+    entries: VecDeque<LoggedRequest>,
+    counts: BTreeMap<String, u64>,
+    writes: u64,
+    total: u64,
+    dropped: u64,
+}
+
+/// Every REST request and websocket message the simulator received. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog {
+    inner: Arc<Mutex<LogInner>>,
+}
+
+impl RequestLog {
+    pub(crate) fn record(&self, method: &str, path: &str, detail: &str, kind: RequestKind, status: u16) {
+        let mut l = lock(&self.inner);
+        l.total += 1;
+        let seq = l.total;
+        *l.counts.entry(format!("{method} {path}")).or_default() += 1;
+        if kind == RequestKind::ExchangeWrite {
+            l.writes += 1;
+        }
+        if l.entries.len() >= LOG_CAPACITY {
+            l.entries.pop_front();
+            l.dropped += 1;
+        }
+        l.entries.push_back(LoggedRequest {
+            seq,
+            method: method.to_string(),
+            path: path.to_string(),
+            detail: detail.to_string(),
+            kind,
+            status,
+        });
+    }
+
+    /// Requests seen for `"METHOD /path"` (e.g. `count("POST", "/v1/orders")`).
+    pub fn count(&self, method: &str, path: &str) -> u64 {
+        lock(&self.inner).counts.get(&format!("{method} {path}")).copied().unwrap_or(0)
+    }
+
+    /// Authenticated POST/DELETE calls (order create/test/cancel…), whatever their outcome.
+    pub fn writes(&self) -> u64 {
+        lock(&self.inner).writes
+    }
+
+    /// Everything received.
+    pub fn total(&self) -> u64 {
+        lock(&self.inner).total
+    }
+
+    /// Counts per `"METHOD /path"`.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.inner).counts.clone()
+    }
+
+    /// The most recent entries (up to 10,000), oldest first.
+    pub fn entries(&self) -> Vec<LoggedRequest> {
+        lock(&self.inner).entries.iter().cloned().collect()
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        *lock(&self.inner) = LogInner::default();
+    }
+}
+
+/// One type object of a connection's current subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeSubscription {
+    /// `ticker`, `trade`, `orderbook`, `candle.1m`, `myOrder`, `myAsset`.
+    pub ty: String,
+    /// Codes as requested (with any `.N` suffix).
+    pub codes: Vec<String>,
+    /// Orderbook grouping level.
+    pub level: Decimal,
+    /// Snapshot only.
+    pub only_snapshot: bool,
+    /// Realtime only.
+    pub only_realtime: bool,
+}
+
+/// A websocket connection's current subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionInfo {
+    /// Private endpoint.
+    pub private: bool,
+    /// Last ticket.
+    pub ticket: String,
+    /// `DEFAULT`, `SIMPLE`, `JSON_LIST`, `SIMPLE_LIST`.
+    pub format: String,
+    /// Type objects.
+    pub types: Vec<TypeSubscription>,
+}
+
+/// Counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SimStats {
+    /// Public events published.
+    pub published: u64,
+    /// Messages skipped by lagging websocket connections.
+    pub lagged: u64,
+    /// Flood messages published so far.
+    pub flood_sent: u64,
+    /// Flood finished.
+    pub flood_done: bool,
+    /// Open websocket connections.
+    pub connections: usize,
+}
+
+/// A public event as broadcast, with the flood stamp when in flood mode.
+#[derive(Debug, Clone)]
+pub(crate) struct Published {
+    pub ev: SimEvent,
+    /// Unix nanoseconds at publish (flood mode only).
+    pub sim_ns: Option<u128>,
+}
+
+/// Generator and exchange, mutated together so fills follow prices.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub gen_: Generator,
+    pub ex: Exchange,
+}
+
+/// State shared by every handler and task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub cfg: SimConfig,
+    pub world: Mutex<World>,
+    pub auth: Mutex<Authenticator>,
+    pub limiter: Mutex<Limiter>,
+    pub faults: FaultControl,
+    pub log: RequestLog,
+    pub public_tx: broadcast::Sender<Published>,
+    pub private_tx: broadcast::Sender<Arc<PrivEvent>>,
+    pub conns: Mutex<BTreeMap<u64, SubscriptionInfo>>,
+    pub next_conn: AtomicU64,
+    pub published: AtomicU64,
+    pub lagged: AtomicU64,
+    pub flood_sent: AtomicU64,
+    pub flood_done: AtomicBool,
+    /// Fires on `SimHandle::stop` or when the task manager cancels everything.
+    pub cancel: CancellationToken,
+}
+
+impl Shared {
+    pub fn now_ms(&self) -> i64 {
+        lock(&self.world).gen_.now
+    }
+
+    pub fn stats(&self) -> SimStats {
+        SimStats {
+            published: self.published.load(Ordering::Relaxed),
+            lagged: self.lagged.load(Ordering::Relaxed),
+            flood_sent: self.flood_sent.load(Ordering::Relaxed),
+            flood_done: self.flood_done.load(Ordering::Relaxed),
+            connections: lock(&self.conns).len(),
+        }
+    }
+
+    pub fn subscriptions(&self) -> BTreeMap<u64, SubscriptionInfo> {
+        lock(&self.conns).clone()
+    }
+
+    /// Publishes public events (no receivers is fine: nobody is subscribed).
+    pub fn publish(&self, events: Vec<SimEvent>, sim_ns: Option<u128>) {
+        for ev in events {
+            self.published.fetch_add(1, Ordering::Relaxed);
+            let _ = self.public_tx.send(Published { ev, sim_ns });
+        }
+    }
+
+    /// Publishes private events, applying the duplicate / reorder faults.
+    pub fn publish_private(&self, mut events: Vec<PrivEvent>) {
+        if self.faults.reorder_private() {
+            for pair in events.chunks_mut(2) {
+                pair.reverse();
+            }
+        }
+        let dup = self.faults.duplicate_private();
+        for ev in events {
+            let ev = Arc::new(ev);
+            if dup {
+                let _ = self.private_tx.send(ev.clone());
+            }
+            let _ = self.private_tx.send(ev);
+        }
+    }
+
+    /// Advances the generator, lets resting orders meet the new trades, publishes.
+    pub fn step_world(&self, dt_ms: i64) -> Vec<SimEvent> {
+        let (events, private) = {
+            let mut w = lock(&self.world);
+            let World { gen_, ex } = &mut *w;
+            let events = gen_.step(dt_ms);
+            let now = gen_.now;
+            for e in &events {
+                if let SimEvent::Trade(t) = e {
+                    ex.on_trade(&t.code, t.trade_price, t.trade_volume, now);
+                }
+            }
+            (events, ex.drain_events())
+        };
+        self.publish(events.clone(), None);
+        self.publish_private(private);
+        events
+    }
+
+    /// A scripted trade at `price` (tests and demos), with the fills it causes.
+    pub fn scripted(&self, market: &str, price: Decimal, volume: Decimal, side: Side) {
+        let (events, private) = {
+            let mut w = lock(&self.world);
+            let World { gen_, ex } = &mut *w;
+            let events = gen_.script_trade(market, price, volume, side);
+            let now = gen_.now;
+            for e in &events {
+                if let SimEvent::Trade(t) = e {
+                    ex.on_trade(&t.code, t.trade_price, t.trade_volume, now);
+                }
+            }
+            (events, ex.drain_events())
+        };
+        self.publish(events, None);
+        self.publish_private(private);
+    }
+}
+
+/// Accepts TCP connections, dropping them while the "refuse" fault is on.
+struct SimListener {
+    inner: TcpListener,
+    faults: FaultControl,
+}
+
+impl axum::serve::Listener for SimListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((s, a)) => {
+                    if self.faults.refusing() {
+                        drop(s);
+                        continue;
+                    }
+                    let _ = s.set_nodelay(true);
+                    return (s, a);
+                }
+                // Accept errors (EMFILE…) are transient; back off briefly and retry.
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+async fn admin_faults(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<FaultCommand>(&body) {
+        Ok(cmd) => {
+            sh.log.record("POST", "/admin/faults", &String::from_utf8_lossy(&body), RequestKind::Admin, 200);
+            sh.faults.apply(cmd);
+            (StatusCode::OK, "{\"ok\":true}").into_response()
+        }
+        Err(e) => {
+            sh.log.record("POST", "/admin/faults", &String::from_utf8_lossy(&body), RequestKind::Admin, 400);
+            (StatusCode::BAD_REQUEST, format!("bad fault command: {e}")).into_response()
+        }
+    }
+}
+
+/// Builds the world, binds, spawns the server and the generator.
+pub(crate) async fn start(
+    cfg: SimConfig,
+    tasks: &TaskManager,
+) -> Result<(Arc<Shared>, SocketAddr), SimError> {
+    let defs = load_markets(cfg.markets)?;
+    let start_ms = cfg.start_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    let codes: Vec<String> = defs.iter().map(|d| d.market.clone()).collect();
+    let gen_ = Generator::new(defs, cfg.seed, start_ms, cfg.history_secs);
+    let mut holdings = BTreeMap::new();
+    holdings.insert("KRW".to_string(), Holding { balance: cfg.krw, ..Default::default() });
+    for (c, amount, avg) in &cfg.coins {
+        holdings.insert(c.clone(), Holding { balance: *amount, locked: Decimal::ZERO, avg_buy_price: *avg });
+    }
+    let ex = Exchange::new(codes, holdings, cfg.seed);
+    let mut auth = Authenticator::default();
+    auth.add_key(&cfg.access_key, &cfg.secret_key);
+    let mut limiter = Limiter::default();
+    limiter.strikes_to_block = cfg.strikes_to_block;
+    limiter.first_block = cfg.block_time;
+    limiter.enabled = cfg.rate_limits;
+    let listener =
+        TcpListener::bind(("127.0.0.1", cfg.port)).await.map_err(|e| SimError::Bind(cfg.port, e))?;
+    let addr = listener.local_addr().map_err(|e| SimError::Bind(cfg.port, e))?;
+    let (public_tx, _) = broadcast::channel(PUBLIC_CAPACITY);
+    let (private_tx, _) = broadcast::channel(PRIVATE_CAPACITY);
+    let faults = FaultControl::new();
+    let shared = Arc::new(Shared {
+        cfg,
+        world: Mutex::new(World { gen_, ex }),
+        auth: Mutex::new(auth),
+        limiter: Mutex::new(limiter),
+        faults: faults.clone(),
+        log: RequestLog::default(),
+        public_tx,
+        private_tx,
+        conns: Mutex::new(BTreeMap::new()),
+        next_conn: AtomicU64::new(1),
+        published: AtomicU64::new(0),
+        lagged: AtomicU64::new(0),
+        flood_sent: AtomicU64::new(0),
+        flood_done: AtomicBool::new(false),
+        cancel: tasks.root_token().child_token(),
+    });
+
+    let app = Router::new()
+        .route("/websocket/v1", get(ws::public_upgrade))
+        .route("/websocket/v1/private", get(ws::private_upgrade))
+        .route("/admin/faults", post(admin_faults))
+        .fallback(rest::handle)
+        .with_state(shared.clone());
+    let listener = SimListener { inner: listener, faults };
+    let stop = shared.cancel.clone();
+    tasks.spawn("sim", format!("server {addr}"), move |cancel| async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = stop.cancelled() => {}
+                }
+                // Websocket loops watch the same token and end on their own.
+                stop.cancel();
+            })
+            .await?;
+        Ok(())
+    });
+
+    let sh = shared.clone();
+    if sh.cfg.flood.is_some() {
+        tasks.spawn("sim", "flood", move |cancel| async move {
+            run_flood(sh, cancel).await;
+            Ok(())
+        });
+    } else if !sh.cfg.tick_interval.is_zero() {
+        tasks.spawn("sim", "generator", move |cancel| async move {
+            run_generator(sh, cancel).await;
+            Ok(())
+        });
+    }
+    Ok((shared, addr))
+}
+
+/// Timed mode: one generator step per tick, the virtual clock following the wall clock.
+async fn run_generator(sh: Arc<Shared>, cancel: CancellationToken) {
+    let mut interval = tokio::time::interval(sh.cfg.tick_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            _ = sh.cancel.cancelled() => break,
+            _ = interval.tick() => {
+                let now = Instant::now();
+                let dt = now.duration_since(last).as_millis() as i64;
+                last = now;
+                sh.step_world(dt);
+            }
+        }
+    }
+}
+
+/// Flood mode: the configured ticker/trade/orderbook mix, stamped with publish time.
+async fn run_flood(sh: Arc<Shared>, cancel: CancellationToken) {
+    let Some(fc) = sh.cfg.flood.clone() else { return };
+    let weights = [fc.ticker, fc.trade, fc.orderbook];
+    let total_w: u32 = weights.iter().sum::<u32>().max(1);
+    let mut sent: u64 = 0;
+    let started = Instant::now();
+    let mut pick: u32 = 0;
+    while sent < fc.count {
+        if cancel.is_cancelled() || sh.cancel.is_cancelled() {
+            return;
+        }
+        if let Some(rate) = fc.rate {
+            let due = (started.elapsed().as_secs_f64() * f64::from(rate)) as u64;
+            if sent >= due {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return,
+                    _ = sh.cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+                }
+                continue;
+            }
+        } else if sh.public_tx.len() > PUBLIC_CAPACITY / 2 {
+            // "As fast as possible" = as fast as receivers drain: back off near capacity.
+            tokio::time::sleep(Duration::from_micros(200)).await;
+            continue;
+        }
+        let events = {
+            let mut w = lock(&sh.world);
+            w.gen_.step(1)
+        };
+        // Weighted round-robin over the three kinds.
+        let slot = pick % total_w;
+        pick = pick.wrapping_add(1);
+        let want = if slot < weights[0] {
+            0
+        } else if slot < weights[0] + weights[1] {
+            1
+        } else {
+            2
+        };
+        let chosen = events.into_iter().find(|e| {
+            matches!(
+                (want, e),
+                (0, SimEvent::Ticker(_)) | (1, SimEvent::Trade(_)) | (2, SimEvent::OrderBook(_))
+            )
+        });
+        if let Some(ev) = chosen {
+            let ns = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            sh.publish(vec![ev], Some(ns));
+            sent += 1;
+            sh.flood_sent.store(sent, Ordering::Relaxed);
+        }
+        if sent.is_multiple_of(256) {
+            tokio::task::yield_now().await;
+        }
+    }
+    sh.flood_done.store(true, Ordering::Relaxed);
+}

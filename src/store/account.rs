@@ -1,0 +1,115 @@
+//! Account section of the snapshot: mode, balances, open orders, fills, trading state and
+//! armed monitor rules.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::exchange::types::{Balance, Fill, MarketId, Order};
+
+/// How many recent fills the Orders pane keeps.
+pub const FILLS_KEPT: usize = 200;
+
+/// Which world orders go to. Always visible in the status bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Embedded simulator, paper money.
+    #[default]
+    Demo,
+    /// Real market data, local paper engine.
+    Paper,
+    /// Real orders.
+    Live,
+}
+
+impl Mode {
+    /// `DEMO` / `PAPER` / `LIVE`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Demo => "DEMO",
+            Mode::Paper => "PAPER",
+            Mode::Live => "LIVE",
+        }
+    }
+}
+
+/// The risk gate's trading state (owned by `trading::risk`, shown by the status bar).
+pub use crate::trading::risk::TradingState;
+
+impl From<crate::config::Mode> for Mode {
+    fn from(m: crate::config::Mode) -> Self {
+        match m {
+            crate::config::Mode::Demo => Mode::Demo,
+            crate::config::Mode::Paper => Mode::Paper,
+            crate::config::Mode::Live => Mode::Live,
+        }
+    }
+}
+
+/// One client-side monitor rule as the UI shows it (the trading module owns the logic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRow {
+    /// Deterministic rule id.
+    pub id: String,
+    /// Market watched.
+    pub market: MarketId,
+    /// `stop`, `tp`, `trail`, `oco`…
+    pub kind: String,
+    /// Price that fires it.
+    pub trigger: Decimal,
+    /// `armed`, `stale`, `firing`, `done`.
+    pub state: String,
+}
+
+impl RuleRow {
+    /// True while the rule can still fire (counts as "something to lose" on quit).
+    pub fn is_armed(&self) -> bool {
+        matches!(self.state.as_str(), "armed" | "stale" | "firing")
+    }
+}
+
+/// Account state as the exchange (or the paper engine) reports it.
+#[derive(Debug, Clone, Default)]
+pub struct AccountSection {
+    /// Bumped whenever anything in this section changes.
+    pub version: u64,
+    /// Demo, paper or live.
+    pub mode: Mode,
+    /// Exchange name for the status bar.
+    pub exchange: String,
+    /// Balances per currency.
+    pub balances: Arc<Vec<Balance>>,
+    /// Open (non-terminal) orders.
+    pub open_orders: Arc<Vec<Order>>,
+    /// Recent fills, newest first, deduplicated by trade id.
+    pub fills: Arc<VecDeque<Fill>>,
+    /// Risk gate state.
+    pub trading_state: TradingState,
+    /// Monitor rules.
+    pub rules: Arc<Vec<RuleRow>>,
+}
+
+impl AccountSection {
+    /// Rules that can still fire.
+    pub fn armed_rules(&self) -> usize {
+        self.rules.iter().filter(|r| r.is_armed()).count()
+    }
+
+    /// True when quitting would leave something behind (open orders or armed rules).
+    pub fn something_to_lose(&self) -> bool {
+        !self.open_orders.is_empty() || self.armed_rules() > 0
+    }
+
+    pub(crate) fn apply_fill(&mut self, fill: Fill) -> bool {
+        if self.fills.iter().any(|f| f.trade_uuid == fill.trade_uuid) {
+            return false;
+        }
+        let fills = Arc::make_mut(&mut self.fills);
+        fills.push_front(fill);
+        fills.truncate(FILLS_KEPT);
+        true
+    }
+}

@@ -1,0 +1,124 @@
+//! Market data section of the snapshot: market list, tickers, books, trades, candles.
+//!
+//! Every ticker and book carries the [`Instant`] it was received, so the UI can grey
+//! stale data with its age instead of showing it as live.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::exchange::types::{Candle, MarketId, MarketInfo, OrderBook, Ticker, Timeframe, Trade};
+
+/// A value and the moment the store received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stamped<T> {
+    /// The value.
+    pub value: T,
+    /// When the store applied it (monotonic clock).
+    pub received: Instant,
+}
+
+impl<T> Stamped<T> {
+    /// How old the value is at `now`.
+    pub fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.received)
+    }
+}
+
+/// How many trades per market the tape keeps (the pane shows at most a screenful).
+pub const TRADES_PER_MARKET: usize = 200;
+/// How many candles per series are kept (history load plus live bars).
+pub const CANDLES_PER_SERIES: usize = 1000;
+
+/// Market data, latest value per key. Sub-maps sit behind their own `Arc` so a batch that
+/// changes tickers does not copy the order books.
+#[derive(Debug, Clone, Default)]
+pub struct MarketSection {
+    /// Bumped whenever anything in this section changes.
+    pub version: u64,
+    /// Listed markets, in exchange order.
+    pub markets: Arc<Vec<MarketInfo>>,
+    /// Latest ticker per market.
+    pub tickers: Arc<HashMap<MarketId, Stamped<Ticker>>>,
+    /// Latest order book per market.
+    pub books: Arc<HashMap<MarketId, Stamped<OrderBook>>>,
+    /// Recent trades per market, newest first.
+    pub trades: Arc<HashMap<MarketId, VecDeque<Trade>>>,
+    /// Candle series per (market, timeframe), oldest first.
+    pub candles: Arc<HashMap<(MarketId, Timeframe), Vec<Candle>>>,
+}
+
+impl MarketSection {
+    /// The listing of one market.
+    pub fn info(&self, market: &MarketId) -> Option<&MarketInfo> {
+        self.markets.iter().find(|m| &m.market == market)
+    }
+
+    /// Candles of a series, oldest first (empty when not loaded).
+    pub fn series(&self, market: &MarketId, tf: Timeframe) -> &[Candle] {
+        self.candles.get(&(market.clone(), tf)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub(crate) fn set_markets(&mut self, list: Vec<MarketInfo>) {
+        self.markets = Arc::new(list);
+    }
+
+    pub(crate) fn put_ticker(&mut self, t: Ticker, now: Instant) -> bool {
+        let Some(m) = t.market.clone() else { return false };
+        Arc::make_mut(&mut self.tickers).insert(m, Stamped { value: t, received: now });
+        true
+    }
+
+    pub(crate) fn put_book(&mut self, b: OrderBook, now: Instant) -> bool {
+        let Some(m) = b.market.clone() else { return false };
+        Arc::make_mut(&mut self.books).insert(m, Stamped { value: b, received: now });
+        true
+    }
+
+    pub(crate) fn push_trade(&mut self, t: Trade) {
+        let tape = Arc::make_mut(&mut self.trades).entry(t.market.clone()).or_default();
+        tape.push_front(t);
+        tape.truncate(TRADES_PER_MARKET);
+    }
+
+    pub(crate) fn load_candles(&mut self, market: MarketId, tf: Timeframe, mut candles: Vec<Candle>) {
+        candles.sort_by_key(|c| c.start);
+        candles.dedup_by_key(|c| c.start);
+        let series = Arc::make_mut(&mut self.candles).entry((market, tf)).or_default();
+        // History may arrive after live bars: merge so live bars (newer data) win.
+        let live: Vec<Candle> = std::mem::take(series);
+        let mut merged = candles;
+        for c in live {
+            match merged.binary_search_by_key(&c.start, |x| x.start) {
+                Ok(i) => merged[i] = c,
+                Err(i) => merged.insert(i, c),
+            }
+        }
+        trim_front(&mut merged);
+        *series = merged;
+    }
+
+    pub(crate) fn update_candle(&mut self, c: Candle) {
+        let series = Arc::make_mut(&mut self.candles).entry((c.market.clone(), c.timeframe)).or_default();
+        match series.last() {
+            Some(last) if last.start == c.start => {
+                let n = series.len();
+                series[n - 1] = c;
+            }
+            Some(last) if last.start > c.start => {
+                if let Ok(i) = series.binary_search_by_key(&c.start, |x| x.start) {
+                    series[i] = c;
+                }
+            }
+            _ => series.push(c),
+        }
+        trim_front(series);
+    }
+}
+
+fn trim_front(series: &mut Vec<Candle>) {
+    if series.len() > CANDLES_PER_SERIES {
+        let extra = series.len() - CANDLES_PER_SERIES;
+        series.drain(..extra);
+    }
+}

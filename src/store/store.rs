@@ -1,0 +1,496 @@
+//! The store task: receives [`StoreEvent`]s on a bounded channel, applies them in batches
+//! and publishes an `Arc<Snapshot>` on a `watch` channel.
+//!
+//! Why this shape: one writer means no locks anywhere on the read side; `recv_many`
+//! batches a burst of ticks into one publish; `watch` is latest-wins, so a slow reader
+//! (the UI between frames) never queues old snapshots.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+
+use super::account::{Mode, RuleRow, TradingState};
+use super::snapshot::Snapshot;
+use super::system::{AlertRecord, FeedHealth, LogLevel, LogRecord, StreamState, StreamStatus, SystemTable};
+use crate::bus::BusMetrics;
+use crate::exchange::types::{
+    Balance, Candle, Fill, MarketId, MarketInfo, Order, OrderBook, Ticker, Timeframe, Trade,
+};
+use crate::kernel::{TaskInfo, TaskManager};
+
+/// A fact the store applies. Producers name what happened; the store decides where it goes.
+#[derive(Debug, Clone)]
+pub enum StoreEvent {
+    /// The exchange's market list was loaded (replaces the list).
+    MarketsLoaded(Vec<MarketInfo>),
+    /// A ticker arrived (latest wins per market).
+    TickerUpdated(Ticker),
+    /// A trade printed on the tape.
+    TradePrinted(Trade),
+    /// A full order book arrived (latest wins per market).
+    BookUpdated(OrderBook),
+    /// Candle history for a series was loaded from REST (merged with live bars).
+    CandlesLoaded {
+        /// Market.
+        market: MarketId,
+        /// Timeframe.
+        timeframe: Timeframe,
+        /// Bars in any order.
+        candles: Vec<Candle>,
+    },
+    /// A live candle was opened or updated.
+    CandleUpdated(Candle),
+    /// Balances were refreshed (replaces all).
+    BalancesUpdated(Vec<Balance>),
+    /// The open-order set was refreshed (replaces all; terminal orders are dropped).
+    OrdersUpdated(Vec<Order>),
+    /// A fill was applied (deduplicated by trade id).
+    FillApplied(Fill),
+    /// The process mode and exchange name became known.
+    ModeSet {
+        /// Demo, paper or live.
+        mode: Mode,
+        /// Exchange name for the status bar.
+        exchange: String,
+    },
+    /// A stream changed state.
+    FeedStatus {
+        /// Stream name (`public`, `private`).
+        stream: String,
+        /// New state.
+        state: StreamState,
+        /// Time to the next attempt when reconnecting.
+        retry_in: Option<Duration>,
+    },
+    /// The feed manager's periodic health report.
+    FeedHealthUpdated(FeedHealth),
+    /// The bus's lane counters were sampled.
+    BusUpdated(BusMetrics),
+    /// A log record was emitted.
+    LogRecord {
+        /// Level.
+        level: LogLevel,
+        /// Target (module path).
+        target: String,
+        /// Message.
+        message: String,
+        /// Wall-clock time.
+        time: DateTime<Utc>,
+    },
+    /// The kernel's task table was sampled.
+    TasksUpdated(Vec<TaskInfo>),
+    /// A generic system table (bus lanes, subscriptions…) was refreshed, by title.
+    SystemStats {
+        /// Table title; the same title replaces the previous rows.
+        title: String,
+        /// Column headers.
+        header: Vec<String>,
+        /// Rows of cells.
+        rows: Vec<Vec<String>>,
+    },
+    /// An alert fired.
+    Alert {
+        /// Wall-clock time.
+        time: DateTime<Utc>,
+        /// Text for the status bar.
+        message: String,
+    },
+    /// All alerts were seen by the user.
+    AlertsAcknowledged,
+    /// The risk gate changed state.
+    TradingState(TradingState),
+    /// The monitor's rule set changed (replaces all).
+    RulesUpdated(Vec<RuleRow>),
+}
+
+/// Which sections an event touches (coarse `Arc` sections and fine version counters).
+#[derive(Debug, Clone, Copy, Default)]
+struct Touched {
+    market: bool,
+    account: bool,
+    system: bool,
+    markets: bool,
+    books: bool,
+    trades: bool,
+    candles: bool,
+    orders: bool,
+    log: bool,
+}
+
+/// The pure state machine of the store: apply events, publish snapshots. The task wraps
+/// it; tests drive it directly.
+#[derive(Debug, Default)]
+pub struct Store {
+    current: Arc<Snapshot>,
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Self {
+        Store::default()
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.clone()
+    }
+
+    /// Applies a batch received at `now` and returns the new snapshot. Sections the batch
+    /// does not touch are shared with the previous snapshot (same `Arc`).
+    pub fn apply_batch(
+        &mut self,
+        events: impl IntoIterator<Item = StoreEvent>,
+        now: Instant,
+    ) -> Arc<Snapshot> {
+        let prev = &self.current;
+        let mut market = prev.market.clone();
+        let mut account = prev.account.clone();
+        let mut system = prev.system.clone();
+        let mut touched = Touched::default();
+        for ev in events {
+            apply(ev, now, &mut market, &mut account, &mut system, &mut touched);
+        }
+        if !(touched.market || touched.account || touched.system) {
+            return self.current.clone();
+        }
+        if touched.market {
+            Arc::make_mut(&mut market).version += 1;
+        }
+        if touched.account {
+            Arc::make_mut(&mut account).version += 1;
+        }
+        if touched.system {
+            Arc::make_mut(&mut system).version += 1;
+        }
+        let mut v = prev.versions;
+        let bump = |flag: bool, n: &mut u64| *n += u64::from(flag);
+        bump(touched.markets, &mut v.markets);
+        bump(touched.books, &mut v.books);
+        bump(touched.trades, &mut v.trades);
+        bump(touched.candles, &mut v.candles);
+        bump(touched.orders, &mut v.orders);
+        bump(touched.log, &mut v.log);
+        bump(touched.account && !touched.orders, &mut v.account);
+        bump(touched.system && !touched.log, &mut v.system);
+        self.current = Arc::new(Snapshot { version: prev.version + 1, versions: v, market, account, system });
+        self.current.clone()
+    }
+
+    /// Starts the store task under `tasks` and returns the handle producers and readers use.
+    pub fn start(tasks: &TaskManager, config: StoreConfig) -> StoreHandle {
+        // Capacity: one second of a busy feed. Overflow policy: market data producers use
+        // `try_send` and drop on full (counted; the next tick supersedes it anyway);
+        // order, fill and state producers use `send().await` and wait, so they are never
+        // dropped. Why bounded: a stalled store must push back, not grow without limit.
+        let (tx, mut rx) = mpsc::channel::<StoreEvent>(config.capacity.max(1));
+        let mut store = Store::new();
+        let (snap_tx, snap_rx) = watch::channel(store.snapshot());
+        let batch = config.batch.max(1);
+        tasks.spawn("store", "store", move |cancel| async move {
+            let mut buf = Vec::with_capacity(batch);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    n = rx.recv_many(&mut buf, batch) => {
+                        if n == 0 {
+                            break; // every producer is gone
+                        }
+                        let before = store.current.version;
+                        let snap = store.apply_batch(buf.drain(..), Instant::now());
+                        if snap.version != before {
+                            // `send_replace` never fails; readers may all be gone.
+                            snap_tx.send_replace(snap);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+        StoreHandle { tx, snapshots: snap_rx, dropped: Arc::new(AtomicU64::new(0)) }
+    }
+}
+
+/// Store task settings.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreConfig {
+    /// Event channel capacity.
+    pub capacity: usize,
+    /// Most events applied per publish.
+    pub batch: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { capacity: 4096, batch: 512 }
+    }
+}
+
+/// The store task has stopped; the event was not applied.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the store task has stopped")]
+pub struct StoreClosed;
+
+/// Cloneable handle: send events, read snapshots.
+#[derive(Debug, Clone)]
+pub struct StoreHandle {
+    tx: mpsc::Sender<StoreEvent>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl StoreHandle {
+    /// A clone of the event sender, for pumps that own their send policy (the feed pumps
+    /// use `try_send` for latest-wins market data and `send().await` for orders).
+    pub fn sender(&self) -> mpsc::Sender<StoreEvent> {
+        self.tx.clone()
+    }
+
+    /// Sends an event that must not be lost (orders, fills, state), waiting for room.
+    pub async fn send(&self, ev: StoreEvent) -> Result<(), StoreClosed> {
+        self.tx.send(ev).await.map_err(|_| StoreClosed)
+    }
+
+    /// Sends a latest-wins event (market data) without waiting; drops and counts it when
+    /// the channel is full. Returns whether it was queued.
+    pub fn try_send(&self, ev: StoreEvent) -> bool {
+        match self.tx.try_send(ev) {
+            Ok(()) => true,
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Events dropped by [`StoreHandle::try_send`] so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// A receiver of published snapshots (latest wins).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshots.borrow().clone()
+    }
+}
+
+fn apply(
+    ev: StoreEvent,
+    now: Instant,
+    market: &mut Arc<super::market::MarketSection>,
+    account: &mut Arc<super::account::AccountSection>,
+    system: &mut Arc<super::system::SystemSection>,
+    t: &mut Touched,
+) {
+    use StoreEvent as E;
+    match ev {
+        E::MarketsLoaded(list) => {
+            Arc::make_mut(market).set_markets(list);
+            t.market = true;
+            t.markets = true;
+        }
+        E::TickerUpdated(tk) => {
+            let changed = Arc::make_mut(market).put_ticker(tk, now);
+            t.market |= changed;
+            t.markets |= changed;
+        }
+        E::TradePrinted(tr) => {
+            Arc::make_mut(market).push_trade(tr);
+            t.market = true;
+            t.trades = true;
+        }
+        E::BookUpdated(b) => {
+            let changed = Arc::make_mut(market).put_book(b, now);
+            t.market |= changed;
+            t.books |= changed;
+        }
+        E::CandlesLoaded { market: m, timeframe, candles } => {
+            Arc::make_mut(market).load_candles(m, timeframe, candles);
+            t.market = true;
+            t.candles = true;
+        }
+        E::CandleUpdated(c) => {
+            Arc::make_mut(market).update_candle(c);
+            t.market = true;
+            t.candles = true;
+        }
+        E::BalancesUpdated(b) => {
+            Arc::make_mut(account).balances = Arc::new(b);
+            t.account = true;
+        }
+        E::OrdersUpdated(mut o) => {
+            o.retain(|o| !o.state.is_terminal());
+            Arc::make_mut(account).open_orders = Arc::new(o);
+            t.account = true;
+            t.orders = true;
+        }
+        E::FillApplied(f) => {
+            let changed = Arc::make_mut(account).apply_fill(f);
+            t.account |= changed;
+            t.orders |= changed;
+        }
+        E::ModeSet { mode, exchange } => {
+            let a = Arc::make_mut(account);
+            a.mode = mode;
+            a.exchange = exchange;
+            t.account = true;
+        }
+        E::TradingState(s) => {
+            Arc::make_mut(account).trading_state = s;
+            t.account = true;
+        }
+        E::RulesUpdated(r) => {
+            Arc::make_mut(account).rules = Arc::new(r);
+            t.account = true;
+        }
+        E::FeedStatus { stream, state, retry_in } => {
+            Arc::make_mut(system).set_stream(StreamStatus { name: stream, state, retry_in, since: now });
+            t.system = true;
+        }
+        E::FeedHealthUpdated(s) => {
+            Arc::make_mut(system).feed = s;
+            t.system = true;
+        }
+        E::BusUpdated(m) => {
+            Arc::make_mut(system).bus = Some(Arc::new(m));
+            t.system = true;
+        }
+        E::LogRecord { level, target, message, time } => {
+            Arc::make_mut(system).push_log(LogRecord { level, target, message, time });
+            t.system = true;
+            t.log = true;
+        }
+        E::TasksUpdated(tasks) => {
+            Arc::make_mut(system).tasks = Arc::new(tasks);
+            t.system = true;
+        }
+        E::SystemStats { title, header, rows } => {
+            Arc::make_mut(&mut Arc::make_mut(system).tables).insert(title, SystemTable { header, rows });
+            t.system = true;
+        }
+        E::Alert { time, message } => {
+            Arc::make_mut(system).push_alert(AlertRecord { time, message, acknowledged: false });
+            t.system = true;
+        }
+        E::AlertsAcknowledged => {
+            let sys = Arc::make_mut(system);
+            for a in Arc::make_mut(&mut sys.alerts).iter_mut() {
+                a.acknowledged = true;
+            }
+            t.system = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn ticker(m: &str, p: rust_decimal::Decimal) -> Ticker {
+        Ticker { market: Some(MarketId::new(m)), trade_price: p, ..Ticker::default() }
+    }
+
+    #[test]
+    fn untouched_sections_are_shared_and_versions_bump_per_section() {
+        let mut s = Store::new();
+        let t0 = Instant::now();
+        let a = s.apply_batch([StoreEvent::TickerUpdated(ticker("KRW-BTC", dec!(100)))], t0);
+        let b = s.apply_batch([StoreEvent::TickerUpdated(ticker("KRW-BTC", dec!(101)))], t0);
+        assert_eq!(b.version, a.version + 1);
+        assert_eq!(b.market.version, a.market.version + 1);
+        assert!(Arc::ptr_eq(&a.account, &b.account));
+        assert!(Arc::ptr_eq(&a.system, &b.system));
+        assert!(Arc::ptr_eq(&a.market.books, &b.market.books), "books untouched by a ticker");
+        assert_eq!(b.versions.markets, a.versions.markets + 1);
+        assert_eq!(b.versions.books, a.versions.books, "book version unchanged by a ticker");
+        assert_eq!(b.versions.log, a.versions.log);
+        let m = MarketId::new("KRW-BTC");
+        assert_eq!(b.market.tickers[&m].value.trade_price, dec!(101));
+        assert_eq!(a.market.tickers[&m].value.trade_price, dec!(100), "old snapshot unchanged");
+    }
+
+    #[test]
+    fn empty_or_ignored_batch_publishes_nothing() {
+        let mut s = Store::new();
+        let a = s.apply_batch([], Instant::now());
+        let b = s.apply_batch([StoreEvent::TickerUpdated(Ticker::default())], Instant::now());
+        assert_eq!(a.version, b.version, "a ticker without a market is ignored");
+    }
+
+    #[test]
+    fn fills_are_deduplicated_and_terminal_orders_dropped() {
+        let mut s = Store::new();
+        let fill = Fill {
+            trade_uuid: "t1".into(),
+            order_uuid: "o1".into(),
+            market: MarketId::new("KRW-BTC"),
+            side: crate::exchange::types::Side::Bid,
+            price: dec!(1),
+            volume: dec!(1),
+            funds: dec!(1),
+            fee: None,
+            is_maker: None,
+            timestamp: 0,
+        };
+        let snap = s.apply_batch(
+            [StoreEvent::FillApplied(fill.clone()), StoreEvent::FillApplied(fill)],
+            Instant::now(),
+        );
+        assert_eq!(snap.account.fills.len(), 1);
+    }
+
+    #[test]
+    fn live_candles_win_over_late_history() {
+        let mut s = Store::new();
+        let m = MarketId::new("KRW-BTC");
+        let c = |start: i64, close| Candle {
+            market: m.clone(),
+            timeframe: Timeframe::M1,
+            start,
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: dec!(1),
+            value: dec!(1),
+            timestamp: start,
+        };
+        s.apply_batch([StoreEvent::CandleUpdated(c(120, dec!(9)))], Instant::now());
+        let snap = s.apply_batch(
+            [StoreEvent::CandlesLoaded {
+                market: m.clone(),
+                timeframe: Timeframe::M1,
+                candles: vec![c(120, dec!(1)), c(0, dec!(1)), c(60, dec!(1))],
+            }],
+            Instant::now(),
+        );
+        let series = snap.market.series(&m, Timeframe::M1);
+        assert_eq!(series.iter().map(|c| c.start).collect::<Vec<_>>(), vec![0, 60, 120]);
+        assert_eq!(series[2].close, dec!(9));
+    }
+
+    #[tokio::test]
+    async fn task_publishes_snapshots() {
+        let tasks = TaskManager::new();
+        let h = Store::start(&tasks, StoreConfig::default());
+        let mut rx = h.subscribe();
+        h.send(StoreEvent::TradingState(TradingState::Halted)).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if rx.borrow_and_update().account.trading_state == TradingState::Halted {
+                break;
+            }
+            tokio::time::timeout_at(deadline, rx.changed()).await.unwrap().unwrap();
+        }
+        tasks.cancel_all();
+    }
+}

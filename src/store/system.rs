@@ -1,0 +1,248 @@
+//! System section of the snapshot: stream states, feed statistics, kernel tasks, log
+//! records, alerts and generic tables (bus lanes, subscriptions…) other modules fill.
+//!
+//! The generic [`SystemTable`] keeps the store ignorant of the bus and feed internals:
+//! whoever owns a table sends its rows as text, and the System pane draws them.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::bus::lane::BusMetrics;
+use crate::kernel::TaskInfo;
+
+/// How many log records the Log pane keeps.
+pub const LOGS_KEPT: usize = 1000;
+/// How many alerts are kept.
+pub const ALERTS_KEPT: usize = 100;
+
+/// Connection state of one stream (public, private…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamState {
+    /// Not started yet.
+    #[default]
+    Idle,
+    /// Dialing.
+    Connecting,
+    /// Receiving.
+    Connected,
+    /// Waiting before the next attempt.
+    Reconnecting,
+    /// Given up or stopped.
+    Down,
+}
+
+impl StreamState {
+    /// Short label.
+    pub fn label(self) -> &'static str {
+        match self {
+            StreamState::Idle => "idle",
+            StreamState::Connecting => "connecting",
+            StreamState::Connected => "up",
+            StreamState::Reconnecting => "retry",
+            StreamState::Down => "down",
+        }
+    }
+}
+
+/// One stream's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamStatus {
+    /// Stream name (`public`, `private`).
+    pub name: String,
+    /// State.
+    pub state: StreamState,
+    /// When reconnecting: time until the next attempt, measured from `since`.
+    pub retry_in: Option<Duration>,
+    /// When the status was received.
+    pub since: Instant,
+}
+
+/// Overall feed health as the feed manager classifies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthLevel {
+    /// All good.
+    #[default]
+    Healthy,
+    /// Lagging or dropping.
+    Degraded,
+    /// Unusable.
+    Critical,
+}
+
+impl HealthLevel {
+    /// Lower-case label.
+    pub fn label(self) -> &'static str {
+        match self {
+            HealthLevel::Healthy => "healthy",
+            HealthLevel::Degraded => "degraded",
+            HealthLevel::Critical => "critical",
+        }
+    }
+}
+
+/// One feed proxy (one per pane) and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProxyHealth {
+    /// Proxy name (`orderbook`, `markets`…).
+    pub name: String,
+    /// Its subscriptions, as `type:MARKET` strings.
+    pub subscriptions: Vec<String>,
+    /// Events its queue dropped or coalesced.
+    pub drops: u64,
+}
+
+/// Feed health, sent periodically by the feed manager. Plain fields so the store stays
+/// ignorant of the feed's internals.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FeedHealth {
+    /// The public stream is connected.
+    pub connected: bool,
+    /// Connection epoch (bumps on every reconnect).
+    pub epoch: u64,
+    /// Reconnects since start.
+    pub reconnects: u64,
+    /// The consolidated upstream subscription set, as `type:MARKET` strings.
+    pub upstream: Vec<String>,
+    /// Subscriptions per proxy.
+    pub proxies: Vec<ProxyHealth>,
+    /// Events dropped or coalesced in the feed, total.
+    pub drops: u64,
+    /// Messages per second over the last window.
+    pub msgs_per_sec: u64,
+    /// Latency (exchange stamp to receipt) p50, microseconds.
+    pub latency_p50_us: u64,
+    /// Latency p99, microseconds.
+    pub latency_p99_us: u64,
+    /// Health classification.
+    pub level: HealthLevel,
+    /// Remaining REST rate-limit headroom in percent, if known.
+    pub rate_headroom_pct: Option<u8>,
+}
+
+/// Log level of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    /// Trace.
+    Trace,
+    /// Debug.
+    Debug,
+    /// Info.
+    #[default]
+    Info,
+    /// Warn.
+    Warn,
+    /// Error.
+    Error,
+}
+
+impl LogLevel {
+    /// Upper-case label.
+    pub fn label(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "TRACE",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+
+    /// The next stricter filter, wrapping from Error back to Trace.
+    pub fn next(self) -> LogLevel {
+        match self {
+            LogLevel::Trace => LogLevel::Debug,
+            LogLevel::Debug => LogLevel::Info,
+            LogLevel::Info => LogLevel::Warn,
+            LogLevel::Warn => LogLevel::Error,
+            LogLevel::Error => LogLevel::Trace,
+        }
+    }
+}
+
+/// One application log record (tracing event streamed through the bus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Level.
+    pub level: LogLevel,
+    /// Module path / target.
+    pub target: String,
+    /// Message.
+    pub message: String,
+    /// Wall-clock time.
+    pub time: DateTime<Utc>,
+}
+
+/// An alert that fired (price alert, fill, stop fired, feed degraded…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecord {
+    /// Wall-clock time.
+    pub time: DateTime<Utc>,
+    /// Short text shown in the status bar.
+    pub message: String,
+    /// Whether the user has seen it (cleared by the UI's acknowledge command).
+    pub acknowledged: bool,
+}
+
+/// A generic titled table, filled by whichever module owns the data.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SystemTable {
+    /// Column headers.
+    pub header: Vec<String>,
+    /// Rows of cells.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Process health: streams, feed counters, tasks, logs, alerts, generic tables.
+#[derive(Debug, Clone, Default)]
+pub struct SystemSection {
+    /// Bumped whenever anything in this section changes.
+    pub version: u64,
+    /// Stream states by name.
+    pub streams: Arc<Vec<StreamStatus>>,
+    /// Latest feed health.
+    pub feed: FeedHealth,
+    /// Latest bus lane counters (None until the bus reports).
+    pub bus: Option<Arc<BusMetrics>>,
+    /// Kernel task table.
+    pub tasks: Arc<Vec<TaskInfo>>,
+    /// Log records, newest first.
+    pub logs: Arc<VecDeque<LogRecord>>,
+    /// Alerts, newest first.
+    pub alerts: Arc<VecDeque<AlertRecord>>,
+    /// Generic tables by title (`bus lanes`, `subscriptions`…), drawn in title order.
+    pub tables: Arc<BTreeMap<String, SystemTable>>,
+}
+
+impl SystemSection {
+    /// Alerts not yet acknowledged.
+    pub fn unread_alerts(&self) -> usize {
+        self.alerts.iter().filter(|a| !a.acknowledged).count()
+    }
+
+    pub(crate) fn set_stream(&mut self, status: StreamStatus) {
+        let streams = Arc::make_mut(&mut self.streams);
+        match streams.iter_mut().find(|s| s.name == status.name) {
+            Some(s) => *s = status,
+            None => streams.push(status),
+        }
+    }
+
+    pub(crate) fn push_log(&mut self, rec: LogRecord) {
+        let logs = Arc::make_mut(&mut self.logs);
+        logs.push_front(rec);
+        logs.truncate(LOGS_KEPT);
+    }
+
+    pub(crate) fn push_alert(&mut self, rec: AlertRecord) {
+        let alerts = Arc::make_mut(&mut self.alerts);
+        alerts.push_front(rec);
+        alerts.truncate(ALERTS_KEPT);
+    }
+}

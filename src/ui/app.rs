@@ -1,0 +1,426 @@
+//! The UI loop: the only place where keys, snapshots and frames meet.
+//!
+//! ```text
+//! select! { biased; cancel > input > snapshot changed > frame deadline }
+//! ```
+//!
+//! Input first so a key is never starved by a busy feed; snapshots only mark the screen
+//! dirty (latest wins on the `watch` channel, nothing queues); the frame deadline draws at
+//! most `fps` times a second and only when something changed, plus one refresh a second
+//! so the clock and data ages move while the market is quiet. [`App`] is generic over the
+//! ratatui backend: the binary uses crossterm, tests use `TestBackend` and feed key events
+//! through [`channel_input`].
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use crossterm::event::{Event, KeyEvent, KeyEventKind, KeyModifiers};
+use futures_util::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::layout::Rect;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::action::Action;
+use super::keymap::{Context, KeyChord, Keymap};
+use super::layout::ScreenLayout;
+use super::panes;
+use super::theme::{ColorSupport, Theme};
+use super::update::{self, UiCommand, UiConfig, UiState};
+use crate::exchange::types::MarketId;
+use crate::kernel::{TaskId, TaskManager, terminal};
+use crate::store::Snapshot;
+use crate::ui::widgets::format;
+
+/// Capacity of the UI command channel the caller creates for [`App::new`]. Commands come
+/// from key presses, so 64 is far more than a person can type between two reads by the
+/// lead's handler. Overflow policy: the app never waits on it (the UI must not freeze);
+/// a command that does not fit is dropped, counted and reported on the bottom line.
+pub const COMMAND_CAPACITY: usize = 64;
+
+/// An input event the app understands (a subset of crossterm's).
+pub type Input = Event;
+
+/// The UI loop stopped on an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Drawing to the terminal failed.
+    #[error("draw to the terminal: {0}")]
+    Draw(String),
+    /// Reading terminal input failed.
+    #[error("read terminal input: {0}")]
+    Input(#[from] io::Error),
+}
+
+/// The console: UI state, keymap, theme and a terminal to draw on.
+pub struct App<B: Backend> {
+    terminal: Terminal<B>,
+    ui: UiState,
+    keymap: Keymap,
+    theme: Theme,
+    colors: ColorSupport,
+    theme_dir: Option<PathBuf>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    snap: Arc<Snapshot>,
+    commands: mpsc::Sender<UiCommand>,
+    dropped_commands: u64,
+    dirty: bool,
+    frames: u64,
+    /// Frame counter for observers (tests, the pty demo check); conflating by design.
+    frames_tx: watch::Sender<u64>,
+    last_layout: Option<ScreenLayout>,
+    title: String,
+    fixed_clock: Option<(Instant, chrono::DateTime<Utc>)>,
+}
+
+impl<B: Backend> std::fmt::Debug for App<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("frames", &self.frames)
+            .field("dirty", &self.dirty)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> App<B> {
+    /// Builds the app. `commands` should be bounded at [`COMMAND_CAPACITY`]; the app
+    /// `try_send`s on it and counts what does not fit. `colors` decides the theme's
+    /// degradation (`ColorSupport::detect()` reads `NO_COLOR` and `COLORTERM`).
+    pub fn new(
+        terminal: Terminal<B>,
+        config: UiConfig,
+        keymap: Keymap,
+        colors: ColorSupport,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
+        commands: mpsc::Sender<UiCommand>,
+    ) -> Self {
+        let mut ui = UiState::new(config);
+        ui.help = keymap.help_rows();
+        let (theme, theme_error) = match Theme::load(&ui.theme, None, colors) {
+            Ok(t) => (t, None),
+            Err(e) => (Theme::load("dark", None, colors).unwrap_or_default(), Some(e.to_string())),
+        };
+        ui.theme = theme.name.clone();
+        if let Some(e) = theme_error {
+            ui.message = Some(update::Message { text: e, error: true });
+        }
+        if let Some(path) = ui.config.favorites_path.clone() {
+            ui.favorites = load_favorites(&path);
+        }
+        let snap = snapshots.borrow().clone();
+        App {
+            terminal,
+            ui,
+            keymap,
+            theme,
+            colors,
+            theme_dir: None,
+            snapshots,
+            snap,
+            commands,
+            dropped_commands: 0,
+            dirty: true,
+            frames: 0,
+            frames_tx: watch::Sender::new(0),
+            last_layout: None,
+            title: String::new(),
+            fixed_clock: None,
+        }
+    }
+
+    /// Also looks for `NAME.toml` themes in this directory (user themes).
+    pub fn with_theme_dir(mut self, dir: PathBuf) -> Self {
+        self.theme_dir = Some(dir);
+        self
+    }
+
+    /// Freezes the clock (ages and the KST clock) for reproducible snapshots in tests,
+    /// demo recordings and benches.
+    pub fn with_fixed_clock(mut self, now: Instant, wall: chrono::DateTime<Utc>) -> Self {
+        self.fixed_clock = Some((now, wall));
+        self.tick_clock();
+        self
+    }
+
+    /// The UI state (tests and the lead's wiring read it).
+    pub fn ui(&self) -> &UiState {
+        &self.ui
+    }
+
+    /// The terminal (tests read `TestBackend`'s buffer through it).
+    pub fn terminal(&self) -> &Terminal<B> {
+        &self.terminal
+    }
+
+    /// The theme in use.
+    pub fn theme(&self) -> &Theme {
+        &self.theme
+    }
+
+    /// The latest snapshot the app has seen.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snap
+    }
+
+    /// Frames drawn so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Watches the number of frames drawn (latest wins): lets a test wait for the first
+    /// frame drawn after some event instead of sleeping.
+    pub fn frames_watch(&self) -> watch::Receiver<u64> {
+        self.frames_tx.subscribe()
+    }
+
+    /// Commands dropped because the command channel was full.
+    pub fn dropped_commands(&self) -> u64 {
+        self.dropped_commands
+    }
+
+    /// The layout of the last frame (None when the terminal was too small).
+    pub fn last_layout(&self) -> Option<&ScreenLayout> {
+        self.last_layout.as_ref()
+    }
+
+    /// Runs the loop until `cancel` fires, the user quits, or `input` ends.
+    pub async fn run<S>(&mut self, cancel: CancellationToken, mut input: S) -> Result<(), AppError>
+    where
+        S: Stream<Item = io::Result<Event>> + Unpin,
+    {
+        let frame = Duration::from_secs(1) / self.ui.config.fps.clamp(1, 240);
+        // Even with nothing changing, redraw once a second: the clock and data ages move.
+        let refresh = Duration::from_secs(1);
+        let mut last_draw = tokio::time::Instant::now() - refresh;
+        let mut snapshots_open = true;
+        self.on_snapshot();
+        loop {
+            let deadline = if self.dirty { last_draw + frame } else { last_draw + refresh };
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break,
+                ev = input.next() => match ev {
+                    Some(Ok(ev)) => self.handle_event(ev),
+                    Some(Err(e)) => return Err(AppError::Input(e)),
+                    None => break,
+                },
+                changed = self.snapshots.changed(), if snapshots_open => match changed {
+                    Ok(()) => self.on_snapshot(),
+                    // The store is gone (shutdown): keep showing the last snapshot.
+                    Err(_) => snapshots_open = false,
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    self.draw()?;
+                    last_draw = tokio::time::Instant::now();
+                }
+            }
+            if self.ui.quit {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Spawns the loop under the task manager as `ui/console`. When the loop ends (quit,
+    /// input closed) it requests ordered shutdown, so a quit never depends on the command
+    /// channel having room.
+    pub fn spawn<S>(mut self, tasks: &TaskManager, input: S) -> TaskId
+    where
+        B: Send + 'static,
+        S: Stream<Item = io::Result<Event>> + Unpin + Send + 'static,
+    {
+        let shutdown = tasks.clone();
+        tasks.spawn("ui", "console", move |cancel| async move {
+            let result = self.run(cancel.clone(), input).await;
+            if !cancel.is_cancelled() {
+                shutdown.request_shutdown("quit from the console");
+            }
+            result.map_err(anyhow::Error::from)
+        })
+    }
+
+    /// Takes the latest snapshot and marks the screen dirty.
+    pub fn on_snapshot(&mut self) {
+        self.snap = self.snapshots.borrow_and_update().clone();
+        self.tick_clock();
+        let cmds = update::on_snapshot(&mut self.ui, &self.snap);
+        self.dispatch(cmds);
+        self.dirty = true;
+    }
+
+    /// Handles one terminal event.
+    pub fn handle_event(&mut self, ev: Event) {
+        match ev {
+            Event::Key(key) => self.handle_key(key),
+            Event::Resize(..) => self.dirty = true,
+            Event::Paste(text) => {
+                for c in text.chars().filter(|c| !c.is_control()) {
+                    self.apply(Action::InsertChar(c));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Resolves a key through the keymap in the current context and applies it.
+    pub fn handle_key(&mut self, key: KeyEvent) {
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        let Some(action) = self.resolve(&key) else { return };
+        self.apply(action);
+    }
+
+    /// The action a key means right now (None: ignored).
+    pub fn resolve(&self, key: &KeyEvent) -> Option<Action> {
+        let ctx = self.ui.context();
+        let chord = KeyChord::from_event(key)?;
+        if let Some(a) = self.keymap.resolve(ctx, chord) {
+            return Some(a);
+        }
+        // Unbound printable keys are typed into text inputs.
+        match (ctx, key.code) {
+            (Context::CommandLine | Context::Search | Context::Form, crossterm::event::KeyCode::Char(c))
+                if !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                Some(Action::InsertChar(c))
+            }
+            _ => None,
+        }
+    }
+
+    /// Applies an action through the reducer and sends out what it returns.
+    pub fn apply(&mut self, action: Action) {
+        self.tick_clock();
+        let cmds = update::update(&mut self.ui, action, &self.snap);
+        self.dispatch(cmds);
+        self.dirty = true;
+    }
+
+    fn tick_clock(&mut self) {
+        (self.ui.now, self.ui.wall) = self.fixed_clock.unwrap_or_else(|| (Instant::now(), Utc::now()));
+    }
+
+    fn dispatch(&mut self, cmds: Vec<UiCommand>) {
+        for cmd in cmds {
+            match &cmd {
+                UiCommand::SetTheme(name) => self.set_theme(name.clone()),
+                UiCommand::SaveFavorites(list) => {
+                    if let Some(path) = self.ui.config.favorites_path.clone()
+                        && let Err(e) = save_favorites(&path, list)
+                    {
+                        self.ui.message = Some(update::Message {
+                            text: format!("save favorites to {}: {e}", path.display()),
+                            error: true,
+                        });
+                    }
+                }
+                _ => {}
+            }
+            if cmd.is_local() {
+                continue;
+            }
+            if let Err(e) = self.commands.try_send(cmd) {
+                self.dropped_commands += 1;
+                let what = match e {
+                    mpsc::error::TrySendError::Full(c) => format!("busy, dropped {c:?}"),
+                    mpsc::error::TrySendError::Closed(c) => format!("no handler, dropped {c:?}"),
+                };
+                self.ui.message = Some(update::Message { text: what, error: true });
+            }
+        }
+    }
+
+    /// Loads and switches to a theme by name; an unknown name is reported, not fatal.
+    pub fn set_theme(&mut self, name: String) {
+        match Theme::load(&name, self.theme_dir.as_deref(), self.colors) {
+            Ok(t) => {
+                if self.colors == ColorSupport::NoColor && name != "mono" {
+                    self.ui.message = Some(update::Message {
+                        text: "NO_COLOR is set: staying monochrome".into(),
+                        error: false,
+                    });
+                }
+                self.ui.theme = t.name.clone();
+                self.theme = t;
+            }
+            Err(e) => {
+                self.ui.theme = self.theme.name.clone();
+                self.ui.message = Some(update::Message { text: e.to_string(), error: true });
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Draws one frame now (the loop calls this on the frame deadline when dirty).
+    pub fn draw(&mut self) -> Result<(), AppError> {
+        self.tick_clock();
+        let size = self.terminal.size().map_err(|e| AppError::Draw(e.to_string()))?;
+        self.ui.area = Rect::new(0, 0, size.width, size.height);
+        let (ui, snap, theme) = (&self.ui, &self.snap, &self.theme);
+        let mut layout = None;
+        self.terminal
+            .draw(|f| {
+                let area = f.area();
+                layout = panes::render(area, f.buffer_mut(), ui, snap, theme);
+            })
+            .map_err(|e| AppError::Draw(e.to_string()))?;
+        self.last_layout = layout;
+        self.frames += 1;
+        self.frames_tx.send_replace(self.frames);
+        self.dirty = false;
+        let title = window_title(&self.ui, &self.snap);
+        if title != self.title {
+            terminal::set_title(&title);
+            self.title = title;
+        }
+        Ok(())
+    }
+}
+
+/// `hoga KRW-BTC 95,000,000 +1.23%`: market and last price for the window title, which
+/// tmux shows in its status line.
+pub fn window_title(ui: &UiState, snap: &Snapshot) -> String {
+    let Some(m) = &ui.market else { return "hoga".into() };
+    match snap.market.tickers.get(m) {
+        Some(t) => format!(
+            "hoga {m} {} {}",
+            format::price(t.value.trade_price),
+            format::pct(t.value.signed_change_rate)
+        ),
+        None => format!("hoga {m}"),
+    }
+}
+
+/// Reads the favorites file: one market code per line; a missing file is an empty list.
+pub fn load_favorites(path: &std::path::Path) -> std::collections::BTreeSet<MarketId> {
+    std::fs::read_to_string(path)
+        .map(|text| text.lines().filter_map(|l| l.trim().parse::<MarketId>().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Writes the favorites file atomically (temp file + rename), creating the directory.
+pub fn save_favorites(path: &std::path::Path, list: &[MarketId]) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let text: String = list.iter().map(|m| format!("{m}\n")).collect();
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Key input from the real terminal.
+pub fn crossterm_input() -> crossterm::event::EventStream {
+    crossterm::event::EventStream::new()
+}
+
+/// Headless input: events sent on `rx` (tests, scripted demos). The stream ends when every
+/// sender is dropped, which ends [`App::run`].
+pub fn channel_input(rx: mpsc::Receiver<Event>) -> impl Stream<Item = io::Result<Event>> + Unpin + Send {
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|ev| (Ok(ev), rx)) }))
+}

@@ -1,0 +1,241 @@
+//! The `:` command line: input buffer, history, Tab completion and parsing into
+//! [`UiCommand`]s. Trading verbs the UI does not understand pass through as text for the
+//! trading module to parse.
+
+use std::str::FromStr;
+
+use crate::exchange::types::{MarketId, Timeframe};
+
+use super::update::UiCommand;
+
+/// Verbs offered by completion.
+pub const VERBS: [&str; 17] = [
+    "ack", "alert", "buy", "cancel", "help", "kill", "layout", "market", "oco", "q", "quit", "sell", "stop",
+    "tf", "theme", "tp", "trail",
+];
+
+/// Verbs passed through verbatim as [`UiCommand::Trade`] for the trading parser.
+pub const TRADE_VERBS: [&str; 9] = ["buy", "sell", "cancel", "stop", "tp", "trail", "alert", "oco", "kill"];
+
+/// Most history entries kept.
+pub const HISTORY_MAX: usize = 200;
+
+/// The command line's editing state. `input` excludes the leading `:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandLine {
+    /// Text typed so far.
+    pub input: String,
+    /// Position in `history` while browsing (None = editing a new line).
+    pub browsing: Option<usize>,
+}
+
+/// Commands entered before, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// Entries, oldest first.
+    pub entries: Vec<String>,
+}
+
+impl History {
+    /// Records an entry (skipping an immediate repeat).
+    pub fn push(&mut self, line: &str) {
+        if line.trim().is_empty() || self.entries.last().map(String::as_str) == Some(line) {
+            return;
+        }
+        self.entries.push(line.to_string());
+        if self.entries.len() > HISTORY_MAX {
+            self.entries.remove(0);
+        }
+    }
+}
+
+impl CommandLine {
+    /// Steps back in history (Up).
+    pub fn history_prev(&mut self, h: &History) {
+        if h.entries.is_empty() {
+            return;
+        }
+        let i = match self.browsing {
+            None => h.entries.len() - 1,
+            Some(i) => i.saturating_sub(1),
+        };
+        self.browsing = Some(i);
+        self.input = h.entries[i].clone();
+    }
+
+    /// Steps forward in history (Down); past the newest entry the line is empty again.
+    pub fn history_next(&mut self, h: &History) {
+        match self.browsing {
+            Some(i) if i + 1 < h.entries.len() => {
+                self.browsing = Some(i + 1);
+                self.input = h.entries[i + 1].clone();
+            }
+            Some(_) => {
+                self.browsing = None;
+                self.input.clear();
+            }
+            None => {}
+        }
+    }
+
+    /// Completes the word under the cursor (the last word) from `candidates` for that
+    /// position: to the unique match plus a space, or to the longest common prefix.
+    pub fn complete(&mut self, candidates: &dyn Fn(usize, &str) -> Vec<String>) {
+        let (head, word) = match self.input.rfind(' ') {
+            Some(i) => (self.input[..=i].to_string(), self.input[i + 1..].to_string()),
+            None => (String::new(), self.input.clone()),
+        };
+        let index = head.split_whitespace().count();
+        let verb = head.split_whitespace().next().unwrap_or("");
+        let lower = word.to_ascii_lowercase();
+        let matches: Vec<String> = candidates(index, verb)
+            .into_iter()
+            .filter(|c| c.to_ascii_lowercase().starts_with(&lower))
+            .collect();
+        match matches.as_slice() {
+            [] => {}
+            [one] => self.input = format!("{head}{one} "),
+            many => {
+                let prefix = common_prefix(many);
+                if prefix.len() > word.len() {
+                    self.input = format!("{head}{prefix}");
+                }
+            }
+        }
+    }
+}
+
+fn common_prefix(words: &[String]) -> String {
+    let first = &words[0];
+    let mut len = first.len();
+    for w in &words[1..] {
+        len = len.min(
+            first
+                .chars()
+                .zip(w.chars())
+                .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
+                .map(|(a, _)| a.len_utf8())
+                .sum(),
+        );
+    }
+    first[..len].to_string()
+}
+
+/// What a command line means to the UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// Show a market.
+    Market(MarketId),
+    /// Change the chart timeframe.
+    Timeframe(Timeframe),
+    /// Switch theme.
+    Theme(String),
+    /// Switch to a named layout.
+    Layout(String),
+    /// Quit (with confirmation when something is at stake).
+    Quit,
+    /// Show help.
+    Help,
+    /// Acknowledge alerts.
+    Ack,
+    /// Send a command to the rest of the app.
+    Forward(UiCommand),
+    /// A mistake the user should see.
+    Error(String),
+}
+
+/// Parses one command line (without the `:`).
+pub fn parse(line: &str) -> Parsed {
+    let line = line.trim();
+    let mut words = line.split_whitespace();
+    let verb = words.next().unwrap_or("");
+    let arg = words.next();
+    match (verb, arg) {
+        ("market" | "m", Some(m)) => match MarketId::from_str(m) {
+            Ok(m) => Parsed::Market(m),
+            Err(e) => Parsed::Error(e.to_string()),
+        },
+        ("market" | "m", None) => Parsed::Error("usage: :market KRW-ETH".into()),
+        ("tf", Some(t)) => match Timeframe::from_str(t) {
+            Ok(tf) => Parsed::Timeframe(tf),
+            Err(e) => Parsed::Error(e),
+        },
+        ("tf", None) => Parsed::Error("usage: :tf 5m".into()),
+        ("theme", Some(t)) => Parsed::Theme(t.to_string()),
+        ("theme", None) => Parsed::Error("usage: :theme light".into()),
+        ("layout", Some("save")) => match words.next() {
+            Some(name) => Parsed::Forward(UiCommand::SaveLayout(name.to_string())),
+            None => Parsed::Error("usage: :layout save NAME".into()),
+        },
+        ("layout", Some(name)) => Parsed::Layout(name.to_string()),
+        ("layout", None) => Parsed::Error("usage: :layout NAME".into()),
+        ("q" | "quit", _) => Parsed::Quit,
+        ("help", _) => Parsed::Help,
+        ("ack", _) => Parsed::Ack,
+        ("", _) => Parsed::Error(String::new()),
+        (v, _) if TRADE_VERBS.contains(&v) => Parsed::Forward(UiCommand::Trade(line.to_string())),
+        (v, _) => Parsed::Error(format!("unknown command :{v} (tab completes; :help lists keys)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_ui_commands_and_forwards_the_rest() {
+        assert_eq!(parse("market krw-eth"), Parsed::Market(MarketId::new("KRW-ETH")));
+        assert_eq!(parse("tf 5m"), Parsed::Timeframe(Timeframe::M5));
+        assert!(matches!(parse("tf 7m"), Parsed::Error(e) if e.contains("7m")));
+        assert_eq!(parse("theme light"), Parsed::Theme("light".into()));
+        assert_eq!(parse("layout trade"), Parsed::Layout("trade".into()));
+        assert_eq!(parse("q"), Parsed::Quit);
+        assert_eq!(
+            parse("buy 0.01 @ 95000000"),
+            Parsed::Forward(UiCommand::Trade("buy 0.01 @ 95000000".into()))
+        );
+        assert_eq!(parse("stop KRW-BTC -3%"), Parsed::Forward(UiCommand::Trade("stop KRW-BTC -3%".into())));
+        assert_eq!(parse("cancel all"), Parsed::Forward(UiCommand::Trade("cancel all".into())));
+        assert!(matches!(parse("fly away"), Parsed::Error(e) if e.contains(":fly")));
+    }
+
+    #[test]
+    fn completion_and_history() {
+        let cands = |i: usize, verb: &str| -> Vec<String> {
+            match (i, verb) {
+                (0, _) => VERBS.iter().map(|s| s.to_string()).collect(),
+                (1, "market") => vec!["KRW-BTC".into(), "KRW-BCH".into(), "KRW-ETH".into()],
+                _ => vec![],
+            }
+        };
+        let mut cl = CommandLine { input: "mar".into(), browsing: None };
+        cl.complete(&cands);
+        assert_eq!(cl.input, "market ");
+        cl.input.push_str("krw-e");
+        cl.complete(&cands);
+        assert_eq!(cl.input, "market KRW-ETH ");
+        let mut cl = CommandLine { input: "market KRW-B".into(), browsing: None };
+        cl.complete(&cands);
+        assert_eq!(cl.input, "market KRW-B", "ambiguous: common prefix only");
+        let mut cl = CommandLine { input: "t".into(), browsing: None };
+        cl.complete(&cands);
+        assert_eq!(cl.input, "t", "tf/theme/tp/trail share only 't'");
+
+        let mut h = History::default();
+        h.push("tf 5m");
+        h.push("market KRW-ETH");
+        h.push("market KRW-ETH");
+        assert_eq!(h.entries.len(), 2);
+        let mut cl = CommandLine::default();
+        cl.history_prev(&h);
+        assert_eq!(cl.input, "market KRW-ETH");
+        cl.history_prev(&h);
+        assert_eq!(cl.input, "tf 5m");
+        cl.history_prev(&h);
+        assert_eq!(cl.input, "tf 5m");
+        cl.history_next(&h);
+        assert_eq!(cl.input, "market KRW-ETH");
+        cl.history_next(&h);
+        assert_eq!(cl.input, "");
+    }
+}

@@ -1,0 +1,524 @@
+//! The keymap: key chords to [`Action`]s, per context, loaded from `config/keymap.toml`
+//! (embedded) with an optional user file merged over it.
+//!
+//! Keys are data so users can rebind them; a misspelt action name is rejected with the
+//! file and line, because a silently ignored binding is worse than a refusal to start.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde::{Deserialize, Serialize};
+
+use super::action::Action;
+
+/// The default keymap, embedded in the binary.
+pub const DEFAULT_KEYMAP: &str = include_str!("../../config/keymap.toml");
+
+/// Where a key is pressed; decides which bindings apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Context {
+    /// Everywhere outside text inputs (fallback for pane contexts).
+    Global,
+    /// The markets list has focus.
+    Markets,
+    /// The order book has focus.
+    Orderbook,
+    /// The chart has focus.
+    Chart,
+    /// The log pane has focus.
+    Log,
+    /// A yes/no dialog is open.
+    Dialog,
+    /// The `:` command line is open.
+    CommandLine,
+    /// The markets search is being typed.
+    Search,
+    /// The order entry form is open.
+    Form,
+}
+
+impl Context {
+    /// All contexts, in help order.
+    pub const ALL: [Context; 9] = [
+        Context::Global,
+        Context::Markets,
+        Context::Orderbook,
+        Context::Chart,
+        Context::Log,
+        Context::Dialog,
+        Context::CommandLine,
+        Context::Search,
+        Context::Form,
+    ];
+
+    /// The section name in the keymap file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Context::Global => "global",
+            Context::Markets => "markets",
+            Context::Orderbook => "orderbook",
+            Context::Chart => "chart",
+            Context::Log => "log",
+            Context::Dialog => "dialog",
+            Context::CommandLine => "command_line",
+            Context::Search => "search",
+            Context::Form => "order_form",
+        }
+    }
+
+    /// Text-input contexts do not fall back to global bindings.
+    pub fn is_text(self) -> bool {
+        matches!(self, Context::Dialog | Context::CommandLine | Context::Search | Context::Form)
+    }
+
+    fn from_name(s: &str) -> Option<Context> {
+        Context::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// One key with its modifiers, normalised so `G` and `shift-g` are the same chord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyChord {
+    /// Key code (characters kept in the case typed).
+    pub code: KeyCodeKey,
+    /// Ctrl held.
+    pub ctrl: bool,
+    /// Alt held.
+    pub alt: bool,
+}
+
+/// The subset of key codes the keymap can name (orderable, unlike crossterm's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyCodeKey {
+    /// A printable character.
+    Char(char),
+    /// A function key.
+    F(u8),
+    /// Enter.
+    Enter,
+    /// Escape.
+    Esc,
+    /// Tab.
+    Tab,
+    /// Shift-Tab.
+    BackTab,
+    /// Backspace.
+    Backspace,
+    /// Delete.
+    Delete,
+    /// Arrow up.
+    Up,
+    /// Arrow down.
+    Down,
+    /// Arrow left.
+    Left,
+    /// Arrow right.
+    Right,
+    /// Page up.
+    PageUp,
+    /// Page down.
+    PageDown,
+    /// Home.
+    Home,
+    /// End.
+    End,
+}
+
+impl KeyChord {
+    /// The chord of a crossterm key event, if the keymap can name it.
+    pub fn from_event(ev: &KeyEvent) -> Option<KeyChord> {
+        let code = match ev.code {
+            KeyCode::Char(c) => KeyCodeKey::Char(c),
+            KeyCode::F(n) => KeyCodeKey::F(n),
+            KeyCode::Enter => KeyCodeKey::Enter,
+            KeyCode::Esc => KeyCodeKey::Esc,
+            KeyCode::Tab => KeyCodeKey::Tab,
+            KeyCode::BackTab => KeyCodeKey::BackTab,
+            KeyCode::Backspace => KeyCodeKey::Backspace,
+            KeyCode::Delete => KeyCodeKey::Delete,
+            KeyCode::Up => KeyCodeKey::Up,
+            KeyCode::Down => KeyCodeKey::Down,
+            KeyCode::Left => KeyCodeKey::Left,
+            KeyCode::Right => KeyCodeKey::Right,
+            KeyCode::PageUp => KeyCodeKey::PageUp,
+            KeyCode::PageDown => KeyCodeKey::PageDown,
+            KeyCode::Home => KeyCodeKey::Home,
+            KeyCode::End => KeyCodeKey::End,
+            _ => return None,
+        };
+        // Shift is already in the character's case (and in BackTab); ignoring it keeps
+        // `G` equal to what terminals report as shift+G.
+        Some(KeyChord {
+            code,
+            ctrl: ev.modifiers.contains(KeyModifiers::CONTROL),
+            alt: ev.modifiers.contains(KeyModifiers::ALT),
+        })
+    }
+
+    /// The crossterm event for this chord (tests and headless input).
+    pub fn to_event(self) -> KeyEvent {
+        let code = match self.code {
+            KeyCodeKey::Char(c) => KeyCode::Char(c),
+            KeyCodeKey::F(n) => KeyCode::F(n),
+            KeyCodeKey::Enter => KeyCode::Enter,
+            KeyCodeKey::Esc => KeyCode::Esc,
+            KeyCodeKey::Tab => KeyCode::Tab,
+            KeyCodeKey::BackTab => KeyCode::BackTab,
+            KeyCodeKey::Backspace => KeyCode::Backspace,
+            KeyCodeKey::Delete => KeyCode::Delete,
+            KeyCodeKey::Up => KeyCode::Up,
+            KeyCodeKey::Down => KeyCode::Down,
+            KeyCodeKey::Left => KeyCode::Left,
+            KeyCodeKey::Right => KeyCode::Right,
+            KeyCodeKey::PageUp => KeyCode::PageUp,
+            KeyCodeKey::PageDown => KeyCode::PageDown,
+            KeyCodeKey::Home => KeyCode::Home,
+            KeyCodeKey::End => KeyCode::End,
+        };
+        let mut m = KeyModifiers::NONE;
+        if self.ctrl {
+            m |= KeyModifiers::CONTROL;
+        }
+        if self.alt {
+            m |= KeyModifiers::ALT;
+        }
+        if matches!(self.code, KeyCodeKey::BackTab) {
+            m |= KeyModifiers::SHIFT;
+        }
+        KeyEvent::new(code, m)
+    }
+}
+
+/// A key name that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown key {0:?}")]
+pub struct BadKey(pub String);
+
+impl FromStr for KeyChord {
+    type Err = BadKey;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadKey(s.to_string());
+        let (mut ctrl, mut alt, mut shift) = (false, false, false);
+        let mut rest = s;
+        // Modifier prefixes; a lone "-" is the minus key, not a separator.
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if let Some(r) = lower.strip_prefix("ctrl-").filter(|r| !r.is_empty()) {
+                ctrl = true;
+                rest = &rest[rest.len() - r.len()..];
+            } else if let Some(r) = lower.strip_prefix("alt-").filter(|r| !r.is_empty()) {
+                alt = true;
+                rest = &rest[rest.len() - r.len()..];
+            } else if let Some(r) = lower.strip_prefix("shift-").filter(|r| !r.is_empty()) {
+                shift = true;
+                rest = &rest[rest.len() - r.len()..];
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) => KeyCodeKey::Char(if shift { c.to_ascii_uppercase() } else { c }),
+            _ => match rest.to_ascii_lowercase().as_str() {
+                "enter" | "return" => KeyCodeKey::Enter,
+                "esc" | "escape" => KeyCodeKey::Esc,
+                "tab" if shift => KeyCodeKey::BackTab,
+                "tab" => KeyCodeKey::Tab,
+                "backtab" => KeyCodeKey::BackTab,
+                "backspace" => KeyCodeKey::Backspace,
+                "delete" | "del" => KeyCodeKey::Delete,
+                "up" => KeyCodeKey::Up,
+                "down" => KeyCodeKey::Down,
+                "left" => KeyCodeKey::Left,
+                "right" => KeyCodeKey::Right,
+                "pageup" | "pgup" => KeyCodeKey::PageUp,
+                "pagedown" | "pgdn" => KeyCodeKey::PageDown,
+                "home" => KeyCodeKey::Home,
+                "end" => KeyCodeKey::End,
+                "space" => KeyCodeKey::Char(' '),
+                f if f.starts_with('f') => KeyCodeKey::F(f[1..].parse().map_err(|_| bad())?),
+                _ => return Err(bad()),
+            },
+        };
+        Ok(KeyChord { code, ctrl, alt })
+    }
+}
+
+impl fmt::Display for KeyChord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("ctrl-")?;
+        }
+        if self.alt {
+            f.write_str("alt-")?;
+        }
+        match self.code {
+            KeyCodeKey::Char(' ') => f.write_str("space"),
+            KeyCodeKey::Char(c) => write!(f, "{c}"),
+            KeyCodeKey::F(n) => write!(f, "f{n}"),
+            KeyCodeKey::Enter => f.write_str("enter"),
+            KeyCodeKey::Esc => f.write_str("esc"),
+            KeyCodeKey::Tab => f.write_str("tab"),
+            KeyCodeKey::BackTab => f.write_str("shift-tab"),
+            KeyCodeKey::Backspace => f.write_str("backspace"),
+            KeyCodeKey::Delete => f.write_str("delete"),
+            KeyCodeKey::Up => f.write_str("up"),
+            KeyCodeKey::Down => f.write_str("down"),
+            KeyCodeKey::Left => f.write_str("left"),
+            KeyCodeKey::Right => f.write_str("right"),
+            KeyCodeKey::PageUp => f.write_str("pageup"),
+            KeyCodeKey::PageDown => f.write_str("pagedown"),
+            KeyCodeKey::Home => f.write_str("home"),
+            KeyCodeKey::End => f.write_str("end"),
+        }
+    }
+}
+
+/// A keymap file could not be used. Every variant names the file and line.
+#[derive(Debug, thiserror::Error)]
+pub enum KeymapError {
+    /// Not valid TOML of the shape `[context] action = ["key", ...]`.
+    #[error("{file}: {message}")]
+    Parse {
+        /// File name.
+        file: String,
+        /// Parser message (contains the line).
+        message: String,
+    },
+    /// A section that is not a known context.
+    #[error("{file}:{line}: unknown context [{context}] (known: {known})")]
+    UnknownContext {
+        /// File.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The bad name.
+        context: String,
+        /// Known names.
+        known: String,
+    },
+    /// An action name that does not exist.
+    #[error("{file}:{line}: unknown action {action:?} in [{context}]")]
+    UnknownAction {
+        /// File.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// Context.
+        context: String,
+        /// The bad name.
+        action: String,
+    },
+    /// A key that cannot be parsed.
+    #[error("{file}:{line}: action {action:?}: {source}")]
+    BadKey {
+        /// File.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// Action.
+        action: String,
+        /// The key error.
+        source: BadKey,
+    },
+}
+
+/// The resolved keymap.
+#[derive(Debug, Clone, Default)]
+pub struct Keymap {
+    bindings: BTreeMap<Context, BTreeMap<Action, Vec<KeyChord>>>,
+    index: HashMap<(Context, KeyChord), Action>,
+}
+
+type RawFile = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+
+/// 1-based line of `[section]` or of `key =` inside it, for error messages.
+fn line_of(text: &str, section: &str, key: Option<&str>) -> usize {
+    let mut in_section = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_section = t.trim_matches(|c| c == '[' || c == ']').trim() == section;
+            if in_section && key.is_none() {
+                return i + 1;
+            }
+            continue;
+        }
+        if let Some(k) = key
+            && in_section
+            && t.split('=').next().map(|s| s.trim().trim_matches('"')) == Some(k)
+        {
+            return i + 1;
+        }
+    }
+    0
+}
+
+impl Keymap {
+    /// The embedded default keymap.
+    pub fn default_keymap() -> Result<Keymap, KeymapError> {
+        let mut km = Keymap::default();
+        km.merge("config/keymap.toml", DEFAULT_KEYMAP)?;
+        Ok(km)
+    }
+
+    /// The default keymap with an optional user file merged over it.
+    pub fn load(user: Option<(&str, &str)>) -> Result<Keymap, KeymapError> {
+        let mut km = Keymap::default_keymap()?;
+        if let Some((file, text)) = user {
+            km.merge(file, text)?;
+        }
+        Ok(km)
+    }
+
+    /// Merges a keymap file: each action it names replaces that action's keys in that
+    /// context (an empty list unbinds it), and its keys are taken away from other actions.
+    pub fn merge(&mut self, file: &str, text: &str) -> Result<(), KeymapError> {
+        let raw: RawFile = toml::from_str(text)
+            .map_err(|e| KeymapError::Parse { file: file.to_string(), message: e.to_string() })?;
+        for (ctx_name, actions) in raw {
+            let ctx = Context::from_name(&ctx_name).ok_or_else(|| KeymapError::UnknownContext {
+                file: file.to_string(),
+                line: line_of(text, &ctx_name, None),
+                context: ctx_name.clone(),
+                known: Context::ALL.map(Context::name).join(", "),
+            })?;
+            for (action_name, keys) in actions {
+                let line = line_of(text, &ctx_name, Some(&action_name));
+                let action = Action::from_name(&action_name)
+                    .filter(|a| !matches!(a, Action::InsertChar(_)))
+                    .ok_or_else(|| KeymapError::UnknownAction {
+                        file: file.to_string(),
+                        line,
+                        context: ctx_name.clone(),
+                        action: action_name.clone(),
+                    })?;
+                let chords =
+                    keys.iter().map(|k| k.parse::<KeyChord>()).collect::<Result<Vec<_>, _>>().map_err(
+                        |source| KeymapError::BadKey {
+                            file: file.to_string(),
+                            line,
+                            action: action_name.clone(),
+                            source,
+                        },
+                    )?;
+                let ctx_map = self.bindings.entry(ctx).or_default();
+                for other in ctx_map.values_mut() {
+                    other.retain(|k| !chords.contains(k));
+                }
+                ctx_map.insert(action, chords);
+            }
+        }
+        self.reindex();
+        Ok(())
+    }
+
+    fn reindex(&mut self) {
+        self.index.clear();
+        for (ctx, actions) in &self.bindings {
+            for (action, keys) in actions {
+                for k in keys {
+                    self.index.insert((*ctx, *k), *action);
+                }
+            }
+        }
+    }
+
+    /// The action bound to `chord` in `ctx`, falling back to global outside text inputs.
+    pub fn resolve(&self, ctx: Context, chord: KeyChord) -> Option<Action> {
+        if let Some(a) = self.index.get(&(ctx, chord)) {
+            return Some(*a);
+        }
+        if ctx.is_text() {
+            return None;
+        }
+        self.index.get(&(Context::Global, chord)).copied()
+    }
+
+    /// Keys bound to `action` in `ctx` (for help and hints).
+    pub fn keys_for(&self, ctx: Context, action: Action) -> &[KeyChord] {
+        self.bindings.get(&ctx).and_then(|m| m.get(&action)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Help rows generated from the live bindings: (context, action, keys).
+    pub fn help_rows(&self) -> Vec<(String, String, String)> {
+        let mut rows = Vec::new();
+        for ctx in Context::ALL {
+            let Some(actions) = self.bindings.get(&ctx) else { continue };
+            for (action, keys) in actions {
+                if keys.is_empty() {
+                    continue;
+                }
+                let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
+                rows.push((ctx.name().to_string(), action.name(), keys.join(" ")));
+            }
+        }
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chord(s: &str) -> KeyChord {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn default_keymap_has_arrows_and_vim_and_avoids_tmux_prefixes() {
+        let km = Keymap::default_keymap().unwrap();
+        assert_eq!(km.resolve(Context::Markets, chord("k")), Some(Action::Up));
+        assert_eq!(km.resolve(Context::Markets, chord("up")), Some(Action::Up));
+        assert_eq!(km.resolve(Context::Orderbook, chord("j")), Some(Action::Down));
+        assert_eq!(km.resolve(Context::Orderbook, chord("s")), Some(Action::LadderSell));
+        assert_eq!(km.resolve(Context::Markets, chord("s")), Some(Action::SortNext));
+        for ctx in Context::ALL {
+            assert_eq!(km.resolve(ctx, chord("ctrl-b")), None);
+            assert_eq!(km.resolve(ctx, chord("ctrl-a")), None);
+        }
+        // Text contexts do not fall back to global: `q` is typed, not quit.
+        assert_eq!(km.resolve(Context::CommandLine, chord("q")), None);
+    }
+
+    #[test]
+    fn shift_letters_and_events_normalise() {
+        assert_eq!(chord("shift-g"), chord("G"));
+        let ev = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(KeyChord::from_event(&ev), Some(chord("G")));
+        assert_eq!(KeyChord::from_event(&chord("shift-tab").to_event()), Some(chord("shift-tab")));
+        assert_eq!(chord("ctrl-c").to_string(), "ctrl-c");
+        assert_eq!(chord("-"), KeyChord { code: KeyCodeKey::Char('-'), ctrl: false, alt: false });
+    }
+
+    #[test]
+    fn user_override_replaces_and_steals_keys() {
+        let km = Keymap::load(Some(("user.toml", "[global]\nhelp = [\"h\"]\nquit = []\n"))).unwrap();
+        assert_eq!(km.resolve(Context::Global, chord("h")), Some(Action::Help));
+        assert_eq!(km.resolve(Context::Global, chord("?")), None);
+        assert_eq!(km.resolve(Context::Global, chord("q")), None);
+    }
+
+    #[test]
+    fn unknown_action_names_file_and_line() {
+        let text = "[global]\nhelp = [\"h\"]\n\n[markets]\nfly_away = [\"w\"]\n";
+        let err = Keymap::load(Some(("my.toml", text))).unwrap_err().to_string();
+        assert!(err.contains("my.toml:5"), "{err}");
+        assert!(err.contains("fly_away"), "{err}");
+        let err = Keymap::load(Some(("my.toml", "[nowhere]\nhelp = [\"h\"]\n"))).unwrap_err().to_string();
+        assert!(err.contains("my.toml:1") && err.contains("nowhere"), "{err}");
+        let err =
+            Keymap::load(Some(("my.toml", "[global]\nhelp = [\"hyper-x\"]\n"))).unwrap_err().to_string();
+        assert!(err.contains("my.toml:2") && err.contains("hyper-x"), "{err}");
+    }
+
+    #[test]
+    fn help_rows_come_from_live_bindings() {
+        let km = Keymap::load(Some(("u.toml", "[global]\nhelp = [\"f2\"]\n"))).unwrap();
+        let rows = km.help_rows();
+        assert!(rows.iter().any(|(c, a, k)| c == "global" && a == "help" && k == "f2"));
+    }
+}

@@ -1,0 +1,133 @@
+//! Markets (watchlist): tabs, search, sortable columns, change colours, warning flag,
+//! favorites and the age of each ticker (stale rows greyed).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row, Table, Widget};
+use rust_decimal::Decimal;
+
+use super::pane_block;
+use crate::store::Snapshot;
+use crate::ui::layout::PaneId;
+use crate::ui::theme::Theme;
+use crate::ui::update::{MarketTab, UiState, display_name, visible_markets};
+use crate::ui::widgets::format;
+
+/// Draws the markets pane.
+pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
+    let view = &ui.markets;
+    let mut tabs = vec![Span::raw(" ")];
+    for t in MarketTab::ALL {
+        let st = if t == view.tab { theme.selection } else { theme.muted };
+        tabs.push(Span::styled(format!("{} ", t.label()), st));
+    }
+    let block = pane_block(PaneId::Markets, tabs, ui, theme);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.height < 2 {
+        return;
+    }
+    // Search line when typing or filtering.
+    let mut table_area = inner;
+    if view.searching || !view.query.is_empty() {
+        let cursor = if view.searching { "▏" } else { "" };
+        let line = Line::from(vec![
+            Span::styled("/", theme.accent),
+            Span::styled(format!("{}{cursor}", view.query), theme.text),
+        ]);
+        buf.set_line(inner.x, inner.y, &line, inner.width);
+        table_area = Rect { y: inner.y + 1, height: inner.height - 1, ..inner };
+    }
+    let rows_all = visible_markets(ui, snap);
+    let body_rows = table_area.height.saturating_sub(1) as usize;
+    // Keep the cursor on screen.
+    let offset = view.cursor.saturating_sub(body_rows.saturating_sub(1));
+    let wide = inner.width >= 50;
+    let mut rows = Vec::with_capacity(body_rows);
+    for (i, m) in rows_all.iter().enumerate().skip(offset).take(body_rows) {
+        let t = snap.market.tickers.get(&m.market);
+        let age = t.map(|t| t.age(ui.now));
+        let stale = age.is_none_or(|a| a >= ui.config.stale_after);
+        let (price, chg, value, chg_style) = match t {
+            Some(t) => {
+                let tv = &t.value;
+                let st =
+                    if stale { theme.stale } else { theme.change(tv.signed_change_rate.cmp(&Decimal::ZERO)) };
+                (
+                    format::price(tv.trade_price),
+                    format::pct(tv.signed_change_rate),
+                    format::value(tv.acc_trade_price_24h),
+                    st,
+                )
+            }
+            None => ("-".into(), "-".into(), "-".into(), theme.stale),
+        };
+        let fav = if ui.favorites.contains(&m.market) { "★" } else { " " };
+        let flag = if m.warning {
+            Span::styled("유의", theme.warning)
+        } else if m.caution {
+            Span::styled("주의", theme.warning)
+        } else {
+            Span::raw("")
+        };
+        let selected_market = ui.market.as_ref() == Some(&m.market);
+        let code_style = if selected_market { theme.accent } else { theme.text };
+        let age_text = age.map(format::age).unwrap_or_else(|| "-".into());
+        let mut cells = vec![Cell::from(Line::from(vec![
+            Span::styled(fav, theme.highlight),
+            Span::styled(m.market.base().to_string(), code_style),
+        ]))];
+        if wide {
+            cells.push(Cell::from(Span::styled(display_name(m, ui.config.names).to_string(), theme.muted)));
+        }
+        cells.push(Cell::from(Line::from(Span::styled(price, chg_style)).right_aligned()));
+        cells.push(Cell::from(Line::from(Span::styled(chg, chg_style)).right_aligned()));
+        if wide {
+            cells.push(Cell::from(
+                Line::from(Span::styled(value, if stale { theme.stale } else { theme.text })).right_aligned(),
+            ));
+        }
+        cells.push(Cell::from(flag));
+        cells.push(Cell::from(
+            Line::from(Span::styled(age_text, if stale { theme.stale } else { theme.muted })).right_aligned(),
+        ));
+        let row_style =
+            if i == view.cursor && ui.focus == PaneId::Markets { theme.selection } else { Style::new() };
+        rows.push(Row::new(cells).style(row_style));
+    }
+    let sort_mark = |label: &'static str| {
+        if ui.markets.sort.label() == label {
+            format!("{label}{}", if ui.markets.ascending { "▲" } else { "▼" })
+        } else {
+            label.to_string()
+        }
+    };
+    let mut header = vec![Cell::from(sort_mark("code"))];
+    let mut widths = vec![Constraint::Length(7)];
+    if wide {
+        header.push(Cell::from(sort_mark("name")));
+        widths.push(Constraint::Fill(1));
+    }
+    header.push(Cell::from(Line::from(sort_mark("price")).right_aligned()));
+    widths.push(Constraint::Length(13));
+    header.push(Cell::from(Line::from(sort_mark("chg")).right_aligned()));
+    widths.push(Constraint::Length(7));
+    if wide {
+        header.push(Cell::from(Line::from(sort_mark("value")).right_aligned()));
+        widths.push(Constraint::Length(9));
+    }
+    header.push(Cell::from("!"));
+    widths.push(Constraint::Length(4));
+    header.push(Cell::from(Line::from(sort_mark("age")).right_aligned()));
+    widths.push(Constraint::Length(4));
+    if rows_all.is_empty() {
+        let msg = if snap.market.markets.is_empty() { "loading markets…" } else { "no match" };
+        buf.set_stringn(table_area.x, table_area.y + 1, msg, table_area.width as usize, theme.muted);
+    }
+    Table::new(rows, widths)
+        .header(Row::new(header).style(theme.header))
+        .column_spacing(1)
+        .render(table_area, buf);
+}

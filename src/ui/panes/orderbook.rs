@@ -1,0 +1,111 @@
+//! Order book: asks above, bids below, depth bars, spread, totals, our open orders marked,
+//! and a cursor for ladder trading. A stale book is greyed with its age.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+use rust_decimal::Decimal;
+
+use super::pane_block;
+use crate::exchange::types::Side;
+use crate::store::Snapshot;
+use crate::ui::layout::PaneId;
+use crate::ui::theme::Theme;
+use crate::ui::update::UiState;
+use crate::ui::widgets::{depth_bar, format};
+
+/// Draws the order book pane.
+pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
+    let book = ui.market.as_ref().and_then(|m| snap.market.books.get(m));
+    let age = book.map(|b| b.age(ui.now));
+    let stale = age.is_some_and(|a| a >= ui.config.stale_after);
+    let mut extra = vec![Span::styled(format!("{} ", ui.book_depth), theme.muted)];
+    if let (true, Some(a)) = (stale, age) {
+        extra.push(Span::styled(format!("stale {} ", format::age(a)), theme.warning));
+    }
+    let block = pane_block(PaneId::Orderbook, extra, ui, theme);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let Some(book) = book else {
+        buf.set_stringn(inner.x + 1, inner.y, "no book yet", inner.width as usize, theme.muted);
+        return;
+    };
+    let b = &book.value;
+    let depth = ui.book_depth.min(b.levels.len());
+    if inner.height < 4 || inner.width < 20 || depth == 0 {
+        return;
+    }
+    // Rows: header, asks, spread line, bids, totals. Fewer levels when short of room,
+    // always the ones nearest the spread.
+    let fit = ((inner.height as usize).saturating_sub(3)) / 2;
+    let n = depth.min(fit);
+    let max_size = b.levels[..depth].iter().map(|l| l.ask_size.max(l.bid_size)).max().unwrap_or_default();
+    let price_w: u16 = 14;
+    let size_w: u16 = 12;
+    let bar_w = inner.width.saturating_sub(price_w + size_w + 3);
+    let our_prices: Vec<(Side, Decimal)> = snap
+        .account
+        .open_orders
+        .iter()
+        .filter(|o| Some(&o.market) == ui.market.as_ref())
+        .filter_map(|o| o.price.map(|p| (o.side, p)))
+        .collect();
+    let header = Line::from(vec![
+        Span::styled(format!(" {:>w$}", "price", w = price_w as usize), theme.header),
+        Span::styled(format!(" {:>w$}", "size", w = size_w as usize), theme.header),
+    ]);
+    buf.set_line(inner.x, inner.y, &header, inner.width);
+    let mut y = inner.y + 1;
+    let draw_row = |buf: &mut Buffer, y: u16, row: usize, side: Side, price: Decimal, size: Decimal| {
+        let side_style = if stale {
+            theme.stale
+        } else if side == Side::Ask {
+            theme.ask
+        } else {
+            theme.bid
+        };
+        let mine = our_prices.iter().any(|(s, p)| *s == side && *p == price);
+        let marker = if mine { "●" } else { " " };
+        let line = Line::from(vec![
+            Span::styled(marker, theme.highlight),
+            Span::styled(format!("{:>w$}", format::price(price), w = price_w as usize), side_style),
+            Span::styled(
+                format!(" {:>w$} ", format::qty(size, 4), w = size_w as usize),
+                if stale { theme.stale } else { theme.text },
+            ),
+            Span::styled(depth_bar::bar(size, max_size, bar_w), side_style),
+        ]);
+        buf.set_line(inner.x, y, &line, inner.width);
+        if row == ui.book_cursor && ui.focus == PaneId::Orderbook {
+            buf.set_style(Rect::new(inner.x, y, price_w + size_w + 3, 1), theme.selection);
+        }
+    };
+    for i in (0..n).rev() {
+        let l = &b.levels[i];
+        draw_row(buf, y, depth - 1 - i, Side::Ask, l.ask_price, l.ask_size);
+        y += 1;
+    }
+    if let (Some(ask), Some(bid)) = (b.best_ask(), b.best_bid()) {
+        let spread = ask - bid;
+        let pct = if bid.is_zero() { Decimal::ZERO } else { spread / bid };
+        let text =
+            format!(" spread {} ({})", format::price(spread), format::pct(pct).trim_start_matches('+'));
+        buf.set_stringn(inner.x, y, text, inner.width as usize, theme.muted);
+    }
+    y += 1;
+    for i in 0..n {
+        let l = &b.levels[i];
+        draw_row(buf, y, depth + i, Side::Bid, l.bid_price, l.bid_size);
+        y += 1;
+    }
+    let totals = Line::from(vec![
+        Span::styled(" Σask ", theme.muted),
+        Span::styled(format::qty(b.total_ask_size, 3), if stale { theme.stale } else { theme.ask }),
+        Span::styled("  Σbid ", theme.muted),
+        Span::styled(format::qty(b.total_bid_size, 3), if stale { theme.stale } else { theme.bid }),
+    ]);
+    if y < inner.y + inner.height {
+        buf.set_line(inner.x, y, &totals, inner.width);
+    }
+}

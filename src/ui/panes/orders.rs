@@ -1,0 +1,71 @@
+//! Orders: open orders, then recent fills.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row, Table, Widget};
+
+use super::pane_block;
+use crate::exchange::types::Side;
+use crate::store::Snapshot;
+use crate::ui::layout::PaneId;
+use crate::ui::theme::Theme;
+use crate::ui::update::UiState;
+use crate::ui::widgets::format;
+
+/// Draws the orders pane.
+pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
+    let acc = &snap.account;
+    let extra = vec![Span::styled(
+        format!("{} open · {} fills ", acc.open_orders.len(), acc.fills.len()),
+        theme.muted,
+    )];
+    let block = pane_block(PaneId::Orders, extra, ui, theme);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let side_style = |s: Side| if s == Side::Bid { theme.bid } else { theme.ask };
+    let mut rows = Vec::new();
+    for o in acc.open_orders.iter() {
+        rows.push(Row::new(vec![
+            Cell::from(Span::styled(o.market.to_string(), theme.text)),
+            Cell::from(Span::styled(o.side.label(), side_style(o.side))),
+            Cell::from(
+                Line::from(o.price.map(format::price).unwrap_or_else(|| "mkt".into())).right_aligned(),
+            ),
+            Cell::from(Line::from(format::qty(o.remaining_volume, 8)).right_aligned()),
+            Cell::from(Line::from(format::qty(o.executed_volume, 8)).right_aligned()),
+            Cell::from(Span::styled(format!("{:?}", o.state).to_lowercase(), theme.muted)),
+        ]));
+    }
+    if !acc.fills.is_empty() {
+        rows.push(Row::new(vec![Cell::from(Span::styled("fills", theme.header))]));
+    }
+    for f in acc.fills.iter() {
+        rows.push(Row::new(vec![
+            Cell::from(Span::styled(
+                format!("{} {}", format::ms_kst(f.timestamp), f.market.base()),
+                theme.muted,
+            )),
+            Cell::from(Span::styled(f.side.label(), side_style(f.side))),
+            Cell::from(Line::from(format::price(f.price)).right_aligned()),
+            Cell::from(Line::from(format::qty(f.volume, 8)).right_aligned()),
+            Cell::from(Line::from(f.fee.map(|x| format::qty(x, 2)).unwrap_or_default()).right_aligned()),
+            Cell::from(""),
+        ]));
+    }
+    if rows.is_empty() {
+        buf.set_stringn(inner.x + 1, inner.y, "no open orders", inner.width as usize, theme.muted);
+        return;
+    }
+    let skip = ui.scroll.get(&PaneId::Orders).copied().unwrap_or(0).min(rows.len().saturating_sub(1));
+    let header = Row::new(["market", "side", "price", "open", "filled", "state"]).style(theme.header);
+    let widths = [
+        Constraint::Length(13),
+        Constraint::Length(4),
+        Constraint::Fill(2),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Length(6),
+    ];
+    Table::new(rows.into_iter().skip(skip), widths).header(header).column_spacing(1).render(inner, buf);
+}

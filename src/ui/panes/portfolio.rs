@@ -1,0 +1,91 @@
+//! Portfolio: balances with average buy price, value at the last price and unrealized
+//! P&L (stale prices greyed).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row, Table, Widget};
+use rust_decimal::Decimal;
+
+use super::pane_block;
+use crate::exchange::types::MarketId;
+use crate::store::Snapshot;
+use crate::ui::layout::PaneId;
+use crate::ui::theme::Theme;
+use crate::ui::update::UiState;
+use crate::ui::widgets::format;
+
+/// Draws the portfolio pane.
+pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
+    let mut total_value = Decimal::ZERO;
+    let mut rows = Vec::new();
+    for b in snap.account.balances.iter() {
+        let qty = b.total();
+        let (value, pnl, stale) = if b.currency == "KRW" {
+            (qty, None, false)
+        } else {
+            let m = MarketId::new(&format!("{}-{}", b.unit_currency_or_krw(), b.currency));
+            match snap.market.tickers.get(&m) {
+                Some(t) => {
+                    let last = t.value.trade_price;
+                    let stale = t.age(ui.now) >= ui.config.stale_after;
+                    (qty * last, Some((last - b.avg_buy_price) * qty), stale)
+                }
+                None => (b.avg_buy_price * qty, None, true),
+            }
+        };
+        total_value += value;
+        let pnl_cell = match pnl {
+            Some(p) => {
+                let st = if stale { theme.stale } else { theme.change(p.cmp(&Decimal::ZERO)) };
+                Span::styled(format::price(p.round_dp(0)), st)
+            }
+            None => Span::styled("-", theme.muted),
+        };
+        rows.push(Row::new(vec![
+            Cell::from(Span::styled(b.currency.clone(), theme.text)),
+            Cell::from(Line::from(format::qty(qty, 8)).right_aligned()),
+            Cell::from(Line::from(Span::styled(format::qty(b.locked, 8), theme.muted)).right_aligned()),
+            Cell::from(Line::from(format::price(b.avg_buy_price)).right_aligned()),
+            Cell::from(
+                Line::from(Span::styled(
+                    format::price(value.round_dp(0)),
+                    if stale { theme.stale } else { theme.text },
+                ))
+                .right_aligned(),
+            ),
+            Cell::from(Line::from(pnl_cell).right_aligned()),
+        ]));
+    }
+    let extra = vec![Span::styled(format!("≈{} KRW ", format::price(total_value.round_dp(0))), theme.muted)];
+    let block = pane_block(PaneId::Portfolio, extra, ui, theme);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if rows.is_empty() {
+        buf.set_stringn(inner.x + 1, inner.y, "no balances", inner.width as usize, theme.muted);
+        return;
+    }
+    let header = Row::new(
+        ["cur", "qty", "locked", "avg", "value", "P&L"].map(|h| Cell::from(Line::from(h).right_aligned())),
+    )
+    .style(theme.header);
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Fill(2),
+        Constraint::Fill(1),
+        Constraint::Fill(2),
+        Constraint::Fill(2),
+        Constraint::Fill(2),
+    ];
+    Table::new(rows, widths).header(header).column_spacing(1).render(inner, buf);
+}
+
+trait UnitCurrency {
+    fn unit_currency_or_krw(&self) -> &str;
+}
+
+impl UnitCurrency for crate::exchange::types::Balance {
+    fn unit_currency_or_krw(&self) -> &str {
+        if self.unit_currency.is_empty() { "KRW" } else { &self.unit_currency }
+    }
+}

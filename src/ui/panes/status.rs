@@ -1,0 +1,81 @@
+//! Status bar: mode badge, exchange, streams, feed rate and latency, rate-limit headroom,
+//! trading state, armed rules, alerts and the KST clock.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use crate::store::{HealthLevel, Mode, Snapshot, StreamState, TradingState};
+use crate::ui::theme::Theme;
+use crate::ui::update::UiState;
+use crate::ui::widgets::format;
+
+/// Draws the status bar.
+pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
+    let acc = &snap.account;
+    let sys = &snap.system;
+    let mode_style = match acc.mode {
+        Mode::Demo => theme.mode_demo,
+        Mode::Paper => theme.mode_paper,
+        Mode::Live => theme.mode_live,
+    };
+    let sep = Span::styled(" │ ", theme.muted);
+    let mut spans = vec![Span::styled(format!(" {} ", acc.mode.label()), mode_style), Span::raw(" ")];
+    let exchange = if acc.exchange.is_empty() { "upbit" } else { acc.exchange.as_str() };
+    spans.push(Span::styled(exchange.to_string(), theme.header));
+    spans.push(sep.clone());
+    if sys.streams.is_empty() {
+        spans.push(Span::styled("feed idle", theme.muted));
+    }
+    for (i, s) in sys.streams.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" "));
+        }
+        let style = match s.state {
+            StreamState::Connected => theme.bid,
+            StreamState::Connecting | StreamState::Idle => theme.muted,
+            StreamState::Reconnecting => theme.warning,
+            StreamState::Down => theme.error,
+        };
+        let mut text = format!("{}:{}", s.name, s.state.label());
+        if let (StreamState::Reconnecting, Some(wait)) = (s.state, s.retry_in) {
+            let left = wait.saturating_sub(ui.now.saturating_duration_since(s.since));
+            text.push_str(&format!(" {}s", left.as_secs()));
+        }
+        spans.push(Span::styled(text, style));
+    }
+    spans.push(sep.clone());
+    let feed = &sys.feed;
+    let health_style = match feed.level {
+        HealthLevel::Healthy => theme.text,
+        HealthLevel::Degraded => theme.warning,
+        HealthLevel::Critical => theme.error,
+    };
+    spans.push(Span::styled(
+        format!("{} msg/s p99 {}", feed.msgs_per_sec, format::micros(feed.latency_p99_us)),
+        health_style,
+    ));
+    if let Some(h) = feed.rate_headroom_pct {
+        spans.push(Span::styled(format!(" rl {h}%"), if h < 20 { theme.warning } else { theme.muted }));
+    }
+    spans.push(sep.clone());
+    let ts = match acc.trading_state {
+        TradingState::Active => theme.bid,
+        TradingState::Reducing => theme.warning,
+        TradingState::Halted => theme.error,
+    };
+    spans.push(Span::styled(acc.trading_state.label(), ts));
+    spans.push(Span::styled(format!(" rules {}", acc.armed_rules()), theme.text));
+    let unread = sys.unread_alerts();
+    if unread > 0 {
+        spans.push(sep);
+        let latest = sys.alerts.front().map(|a| a.message.as_str()).unwrap_or("");
+        spans.push(Span::styled(format!("⚠ {unread} {latest}"), theme.warning));
+    }
+    Paragraph::new(Line::from(spans)).render(area, buf);
+    let clock = format!("{} KST ", format::clock_kst(ui.wall));
+    if area.width as usize > clock.len() + 40 {
+        Paragraph::new(Span::styled(clock, theme.muted)).alignment(Alignment::Right).render(area, buf);
+    }
+}

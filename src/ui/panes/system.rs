@@ -1,0 +1,144 @@
+//! System pane: kernel tasks, streams, feed counters and the generic tables (bus lanes,
+//! subscriptions per proxy and upstream…) other modules publish through the store.
+
+use std::time::SystemTime;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::pane_block;
+use crate::kernel::TaskState;
+use crate::store::{HealthLevel, Snapshot};
+use crate::ui::layout::PaneId;
+use crate::ui::theme::Theme;
+use crate::ui::update::UiState;
+use crate::ui::widgets::format;
+
+fn row_line<'a>(cells: &[String], widths: &[usize], style: ratatui::style::Style) -> Line<'a> {
+    let mut text = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        let w = widths.get(i).copied().unwrap_or(8);
+        text.push_str(&format!("{c:<w$} "));
+    }
+    Line::styled(text, style)
+}
+
+/// Draws the system pane.
+pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
+    let sys = &snap.system;
+    let mut lines: Vec<Line> = Vec::new();
+    let f = &sys.feed;
+    let health = match f.level {
+        HealthLevel::Healthy => Span::styled("healthy", theme.bid),
+        HealthLevel::Degraded => Span::styled("degraded", theme.warning),
+        HealthLevel::Critical => Span::styled("critical", theme.error),
+    };
+    lines.push(Line::from(vec![
+        Span::styled("feed ", theme.header),
+        health,
+        Span::styled(
+            if f.connected { "  connected" } else { "  disconnected" },
+            if f.connected { theme.text } else { theme.error },
+        ),
+        Span::styled(
+            format!(
+                "  {} msg/s  latency p50 {} p99 {}  drops {}  reconnects {}  epoch {}",
+                f.msgs_per_sec,
+                format::micros(f.latency_p50_us),
+                format::micros(f.latency_p99_us),
+                f.drops,
+                f.reconnects,
+                f.epoch
+            ),
+            theme.text,
+        ),
+    ]));
+    lines.push(Line::from(vec![
+        Span::styled(format!("  upstream ({}) ", f.upstream.len()), theme.muted),
+        Span::styled(f.upstream.join(" "), theme.text),
+    ]));
+    for p in &f.proxies {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  proxy {:<10} drops {:<5} ", p.name, p.drops), theme.muted),
+            Span::styled(p.subscriptions.join(" "), theme.text),
+        ]));
+    }
+    for s in sys.streams.iter() {
+        lines.push(Line::styled(format!("  stream {:<10} {}", s.name, s.state.label()), theme.text));
+    }
+    lines.push(Line::styled("tasks", theme.header));
+    let widths = [4, 8, 24, 10, 6, 3];
+    lines.push(row_line(
+        &["id", "comp", "name", "state", "age", "rs"].map(String::from),
+        &widths,
+        theme.muted,
+    ));
+    let wall: SystemTime = ui.wall.into();
+    for t in sys.tasks.iter() {
+        let age = wall.duration_since(t.started_at).unwrap_or_default();
+        let style = match t.state {
+            TaskState::Running => theme.text,
+            TaskState::Restarting => theme.warning,
+            TaskState::Failed | TaskState::Aborted => theme.error,
+            TaskState::Finished => theme.muted,
+        };
+        let mut cells = vec![
+            t.id.to_string(),
+            t.component.to_string(),
+            t.name.clone(),
+            t.state.label().to_string(),
+            format::age(age),
+            t.restarts.to_string(),
+        ];
+        if let Some(e) = &t.last_error {
+            cells.push(e.clone());
+        }
+        lines.push(row_line(&cells, &widths, style));
+    }
+    if let Some(bus) = &sys.bus {
+        lines.push(Line::styled("bus lanes", theme.header));
+        let widths = [9, 6, 6, 9, 9, 7, 7, 7, 5];
+        lines.push(row_line(
+            &["lane", "depth", "cap", "published", "delivered", "dropped", "conflat", "retried", "dead"]
+                .map(String::from),
+            &widths,
+            theme.muted,
+        ));
+        for l in &bus.lanes {
+            let cells = [
+                format!("{:?}", l.lane),
+                l.depth.to_string(),
+                l.capacity.to_string(),
+                l.published.to_string(),
+                l.delivered.to_string(),
+                l.dropped.to_string(),
+                l.conflated.to_string(),
+                l.retried.to_string(),
+                l.dead_lettered.to_string(),
+            ];
+            let style = if l.dead_lettered > 0 || l.dropped > 0 { theme.warning } else { theme.text };
+            lines.push(row_line(&cells, &widths, style));
+        }
+    }
+    for (title, table) in sys.tables.iter() {
+        lines.push(Line::styled(title.clone(), theme.header));
+        let n = table.header.len().max(table.rows.iter().map(Vec::len).max().unwrap_or(0));
+        let widths: Vec<usize> = (0..n)
+            .map(|i| {
+                let h = table.header.get(i).map(|s| s.chars().count()).unwrap_or(0);
+                let r =
+                    table.rows.iter().filter_map(|r| r.get(i)).map(|s| s.chars().count()).max().unwrap_or(0);
+                h.max(r).min(30)
+            })
+            .collect();
+        lines.push(row_line(&table.header, &widths, theme.muted));
+        for r in &table.rows {
+            lines.push(row_line(r, &widths, theme.text));
+        }
+    }
+    let skip = ui.scroll.get(&PaneId::System).copied().unwrap_or(0).min(lines.len().saturating_sub(1));
+    let block = pane_block(PaneId::System, vec![], ui, theme);
+    Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>()).block(block).render(area, buf);
+}

@@ -1,0 +1,798 @@
+//! UI state and the pure reducer: `update(&mut UiState, Action, &Snapshot) -> Vec<UiCommand>`.
+//!
+//! The reducer never does I/O and never writes the store: it changes UI-local state
+//! (focus, cursors, inputs) and returns [`Command`]s, requests the app sends out for the
+//! feed and trading handlers. That keeps every key's effect unit-testable.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::Rect;
+use rust_decimal::Decimal;
+
+use super::action::Action;
+use super::command_line::{self, CommandLine, History, Parsed};
+use super::keymap::Context;
+use super::layout::{self, PaneId};
+use crate::exchange::types::{MarketId, MarketInfo, OrderBook, Price, Side, Timeframe};
+use crate::store::{LogLevel, Snapshot};
+use crate::trading::orders::{OrderRequest, floor_volume};
+
+/// What leaves the UI: requests for the feed, trading and the kernel, sent by the app on
+/// a bounded channel. The app handles the UI-local ones itself (theme, layout, favorites)
+/// and forwards the rest; see [`UiCommand::is_local`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UiCommand {
+    /// Show this market: subscribe its ticker, book and trades, release the old ones.
+    /// Always followed by a [`UiCommand::SetTimeframe`] with the chart's timeframe.
+    SelectMarket(MarketId),
+    /// Show this chart timeframe for the selected market: load history, subscribe candles.
+    SetTimeframe(Timeframe),
+    /// Order book levels per side for the selected market (15 or 30).
+    SetDepth(u16),
+    /// A trading command line, verbatim without the `:` (`buy 0.01 @ 95000000`,
+    /// `sell 50% @ market`, `cancel all`, `stop KRW-BTC -3%`, `tp …`, `trail …`,
+    /// `alert …`, `kill`), for `trading::input::parse_command`.
+    Trade(String),
+    /// Place an order built by the order form or the ladder (already snapped to the tick
+    /// grid; trading still validates it and runs the risk gate).
+    PlaceOrder {
+        /// The request.
+        request: OrderRequest,
+    },
+    /// Cancel one open order (ladder cancel, orders pane).
+    CancelOrder {
+        /// Market of the order.
+        market: MarketId,
+        /// Exchange order uuid.
+        uuid: String,
+    },
+    /// Cancel all open orders of one market, or everywhere.
+    CancelAll {
+        /// Market, or None for all markets.
+        market: Option<MarketId>,
+    },
+    /// Kill switch: trading state HALTED and cancel everything.
+    KillSwitch,
+    /// The user saw the alerts (store: `AlertsAcknowledged`).
+    AcknowledgeAlerts,
+    /// Switch theme (UI-local: the app loads it).
+    SetTheme(String),
+    /// Switch to a named layout (UI-local).
+    SetLayout(String),
+    /// Save the current layout under a name (forwarded so config can persist it).
+    SaveLayout(String),
+    /// Favorites changed (UI-local: the app writes the favorites file).
+    SaveFavorites(Vec<MarketId>),
+    /// Quit the application (already confirmed when something was at stake).
+    Quit,
+}
+
+impl UiCommand {
+    /// Commands the app handles itself instead of sending them out.
+    pub fn is_local(&self) -> bool {
+        matches!(self, UiCommand::SetTheme(_) | UiCommand::SetLayout(_) | UiCommand::SaveFavorites(_))
+    }
+}
+
+/// Display language for market names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameLanguage {
+    /// 한국어 names.
+    #[default]
+    Korean,
+    /// English names.
+    English,
+}
+
+/// UI settings that come from the config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiConfig {
+    /// Market data older than this is shown as stale, with its age.
+    pub stale_after: Duration,
+    /// Trades worth at least this much (quote currency) are highlighted.
+    pub large_trade_value: Decimal,
+    /// Frames per second cap.
+    pub fps: u32,
+    /// Where favorites are persisted.
+    pub favorites_path: Option<PathBuf>,
+    /// Names in the markets list.
+    pub names: NameLanguage,
+    /// Theme at start.
+    pub theme: String,
+    /// Layout at start.
+    pub layout: String,
+    /// Ladder trading: quote amount (KRW) per ladder buy/sell.
+    pub ladder_quote: Decimal,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            stale_after: Duration::from_secs(10),
+            large_trade_value: Decimal::from(10_000_000),
+            fps: 30,
+            favorites_path: None,
+            names: NameLanguage::Korean,
+            theme: "dark".into(),
+            layout: "default".into(),
+            ladder_quote: Decimal::from(10_000),
+        }
+    }
+}
+
+/// Markets tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MarketTab {
+    /// KRW market.
+    #[default]
+    Krw,
+    /// BTC market.
+    Btc,
+    /// USDT market.
+    Usdt,
+    /// Favorites.
+    Favorites,
+}
+
+impl MarketTab {
+    /// All tabs in order.
+    pub const ALL: [MarketTab; 4] = [MarketTab::Krw, MarketTab::Btc, MarketTab::Usdt, MarketTab::Favorites];
+
+    /// Tab label.
+    pub fn label(self) -> &'static str {
+        match self {
+            MarketTab::Krw => "KRW",
+            MarketTab::Btc => "BTC",
+            MarketTab::Usdt => "USDT",
+            MarketTab::Favorites => "★Fav",
+        }
+    }
+}
+
+/// Columns the markets list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortColumn {
+    /// Market code.
+    Code,
+    /// Display name.
+    Name,
+    /// Last price.
+    Price,
+    /// Change %.
+    Change,
+    /// 24 h traded value.
+    #[default]
+    Value,
+    /// Data age.
+    Age,
+}
+
+impl SortColumn {
+    const ALL: [SortColumn; 6] = [
+        SortColumn::Code,
+        SortColumn::Name,
+        SortColumn::Price,
+        SortColumn::Change,
+        SortColumn::Value,
+        SortColumn::Age,
+    ];
+
+    /// Column label.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortColumn::Code => "code",
+            SortColumn::Name => "name",
+            SortColumn::Price => "price",
+            SortColumn::Change => "chg",
+            SortColumn::Value => "value",
+            SortColumn::Age => "age",
+        }
+    }
+}
+
+/// The markets list's view state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarketsView {
+    /// Active tab.
+    pub tab: MarketTab,
+    /// Sort column.
+    pub sort: SortColumn,
+    /// Sort ascending instead of the column's natural order.
+    pub ascending: bool,
+    /// Cursor row.
+    pub cursor: usize,
+    /// Search input is active.
+    pub searching: bool,
+    /// Search text (kept after Enter as a filter).
+    pub query: String,
+}
+
+/// A modal overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overlay {
+    /// None.
+    #[default]
+    None,
+    /// Key help, scrolled.
+    Help {
+        /// First row shown.
+        scroll: usize,
+    },
+    /// "Quit with open orders / armed rules? y/N".
+    ConfirmQuit,
+}
+
+/// A one-line message on the bottom line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Text.
+    pub text: String,
+    /// Shown in the error style.
+    pub error: bool,
+}
+
+/// Everything the UI owns (domain state lives in the store's snapshot).
+#[derive(Debug, Clone)]
+pub struct UiState {
+    /// Monotonic "now" of the frame (ages are measured against it).
+    pub now: Instant,
+    /// Wall-clock "now" of the frame (the KST clock).
+    pub wall: DateTime<Utc>,
+    /// Terminal size of the last frame (focus cycling needs the visible panes).
+    pub area: Rect,
+    /// Settings.
+    pub config: UiConfig,
+    /// Layout name.
+    pub layout: String,
+    /// Focused pane.
+    pub focus: PaneId,
+    /// Maximised pane.
+    pub maximized: Option<PaneId>,
+    /// Hidden panes.
+    pub hidden: BTreeSet<PaneId>,
+    /// Theme name in use.
+    pub theme: String,
+    /// Selected market.
+    pub market: Option<MarketId>,
+    /// Chart timeframe.
+    pub timeframe: Timeframe,
+    /// Markets list view.
+    pub markets: MarketsView,
+    /// Favorite markets.
+    pub favorites: BTreeSet<MarketId>,
+    /// Order book levels per side (15 or 30).
+    pub book_depth: usize,
+    /// Ladder cursor row (0 = top ask row).
+    pub book_cursor: usize,
+    /// Minimum level in the log pane.
+    pub log_level: LogLevel,
+    /// Scroll offsets of list panes.
+    pub scroll: BTreeMap<PaneId, usize>,
+    /// Modal overlay.
+    pub overlay: Overlay,
+    /// Open command line.
+    pub command_line: Option<CommandLine>,
+    /// Command-line history.
+    pub history: History,
+    /// Bottom-line message.
+    pub message: Option<Message>,
+    /// Help rows (context, action, keys) from the live keymap.
+    pub help: Vec<(String, String, String)>,
+    /// Set once quitting was decided.
+    pub quit: bool,
+}
+
+impl UiState {
+    /// Fresh state with the given settings.
+    pub fn new(config: UiConfig) -> Self {
+        UiState {
+            now: Instant::now(),
+            wall: Utc::now(),
+            area: Rect::new(0, 0, 120, 40),
+            layout: config.layout.clone(),
+            theme: config.theme.clone(),
+            config,
+            focus: PaneId::Markets,
+            maximized: None,
+            hidden: BTreeSet::new(),
+            market: None,
+            timeframe: Timeframe::M1,
+            markets: MarketsView::default(),
+            favorites: BTreeSet::new(),
+            book_depth: 15,
+            book_cursor: 15,
+            log_level: LogLevel::Info,
+            scroll: BTreeMap::new(),
+            overlay: Overlay::None,
+            command_line: None,
+            history: History::default(),
+            message: None,
+            help: Vec::new(),
+            quit: false,
+        }
+    }
+
+    /// The keymap context for the next key.
+    pub fn context(&self) -> Context {
+        if self.overlay == Overlay::ConfirmQuit {
+            Context::Dialog
+        } else if self.command_line.is_some() {
+            Context::CommandLine
+        } else if self.markets.searching {
+            Context::Search
+        } else {
+            match self.focus {
+                PaneId::Markets => Context::Markets,
+                PaneId::Orderbook => Context::Orderbook,
+                PaneId::Chart => Context::Chart,
+                PaneId::Log => Context::Log,
+                _ => Context::Global,
+            }
+        }
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.message = Some(Message { text: text.into(), error: false });
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message { text: text.into(), error: true });
+    }
+}
+
+/// The display name of a market in the configured language.
+pub fn display_name(info: &MarketInfo, lang: NameLanguage) -> &str {
+    match lang {
+        NameLanguage::Korean => &info.korean_name,
+        NameLanguage::English => &info.english_name,
+    }
+}
+
+/// Rows of the markets list in display order: tab, search filter and sort applied.
+pub fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a MarketInfo> {
+    let q = ui.markets.query.to_lowercase();
+    let mut rows: Vec<&MarketInfo> = snap
+        .market
+        .markets
+        .iter()
+        .filter(|m| match ui.markets.tab {
+            MarketTab::Krw => m.market.quote() == "KRW",
+            MarketTab::Btc => m.market.quote() == "BTC",
+            MarketTab::Usdt => m.market.quote() == "USDT",
+            MarketTab::Favorites => ui.favorites.contains(&m.market),
+        })
+        .filter(|m| {
+            q.is_empty()
+                || m.market.as_str().to_lowercase().contains(&q)
+                || m.korean_name.to_lowercase().contains(&q)
+                || m.english_name.to_lowercase().contains(&q)
+        })
+        .collect();
+    let tickers = &snap.market.tickers;
+    let now = ui.now;
+    let lang = ui.config.names;
+    // Natural order: text ascending, numbers descending (biggest first), age ascending.
+    rows.sort_by(|a, b| {
+        let (ta, tb) = (tickers.get(&a.market), tickers.get(&b.market));
+        let num = |f: fn(&crate::exchange::types::Ticker) -> Decimal| {
+            let x = ta.map(|t| f(&t.value)).unwrap_or(Decimal::MIN);
+            let y = tb.map(|t| f(&t.value)).unwrap_or(Decimal::MIN);
+            y.cmp(&x)
+        };
+        let ord = match ui.markets.sort {
+            SortColumn::Code => a.market.cmp(&b.market),
+            SortColumn::Name => display_name(a, lang).cmp(display_name(b, lang)),
+            SortColumn::Price => num(|t| t.trade_price),
+            SortColumn::Change => num(|t| t.signed_change_rate),
+            SortColumn::Value => num(|t| t.acc_trade_price_24h),
+            SortColumn::Age => {
+                let age =
+                    |t: Option<&crate::store::Stamped<_>>| t.map(|t| t.age(now)).unwrap_or(Duration::MAX);
+                age(ta).cmp(&age(tb))
+            }
+        };
+        let ord = if ui.markets.ascending { ord.reverse() } else { ord };
+        ord.then_with(|| a.market.cmp(&b.market))
+    });
+    rows
+}
+
+/// The price and side of ladder row `row` (asks on top, worst first; then bids).
+pub fn ladder_level(book: &OrderBook, depth: usize, row: usize) -> Option<(Side, Price)> {
+    let depth = depth.min(book.levels.len());
+    if row < depth {
+        book.levels.get(depth - 1 - row).map(|l| (Side::Ask, l.ask_price))
+    } else {
+        book.levels.get(row - depth).map(|l| (Side::Bid, l.bid_price))
+    }
+    .filter(|(_, p)| !p.is_zero())
+}
+
+fn move_cursor(cur: usize, len: usize, action: Action, page: usize) -> usize {
+    let last = len.saturating_sub(1);
+    match action {
+        Action::Up => cur.saturating_sub(1),
+        Action::Down => (cur + 1).min(last),
+        Action::PageUp => cur.saturating_sub(page),
+        Action::PageDown => (cur + page).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => cur,
+    }
+    .min(last)
+}
+
+fn select_market(ui: &mut UiState, m: MarketId) -> Vec<UiCommand> {
+    if ui.market.as_ref() == Some(&m) {
+        return Vec::new();
+    }
+    ui.market = Some(m.clone());
+    ui.book_cursor = ui.book_depth;
+    vec![UiCommand::SelectMarket(m.clone()), UiCommand::SetTimeframe(ui.timeframe)]
+}
+
+fn set_timeframe(ui: &mut UiState, tf: Timeframe) -> Vec<UiCommand> {
+    ui.timeframe = tf;
+    vec![UiCommand::SetTimeframe(tf)]
+}
+
+fn request_quit(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
+    if snap.account.something_to_lose() {
+        ui.overlay = Overlay::ConfirmQuit;
+        Vec::new()
+    } else {
+        ui.quit = true;
+        vec![UiCommand::Quit]
+    }
+}
+
+/// Called when a new snapshot arrives: picks a first market once the list is known.
+pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
+    if ui.market.is_none()
+        && let Some(first) = visible_markets(ui, snap).first()
+    {
+        let m = first.market.clone();
+        return select_market(ui, m);
+    }
+    Vec::new()
+}
+
+/// Candidates for command-line completion at word `index` after `verb`.
+pub fn completions(snap: &Snapshot, index: usize, verb: &str) -> Vec<String> {
+    match (index, verb) {
+        (0, _) => command_line::VERBS.iter().map(|s| s.to_string()).collect(),
+        (1, "market" | "m" | "stop" | "tp" | "trail" | "alert") => {
+            snap.market.markets.iter().map(|m| m.market.to_string()).collect()
+        }
+        (1, "tf") => Timeframe::ALL.iter().map(|t| t.label().to_string()).collect(),
+        (1, "theme") => super::theme::Theme::embedded_names().map(str::to_string).collect(),
+        (1, "layout") => layout::LAYOUTS.iter().map(|s| s.to_string()).chain(["save".to_string()]).collect(),
+        (1, "cancel") => vec!["all".into()],
+        _ => Vec::new(),
+    }
+}
+
+fn run_command_line(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiCommand> {
+    ui.history.push(line.trim());
+    match command_line::parse(line) {
+        Parsed::Market(m) => {
+            if snap.market.markets.is_empty() || snap.market.info(&m).is_some() {
+                select_market(ui, m)
+            } else {
+                ui.error(format!("unknown market {m}"));
+                Vec::new()
+            }
+        }
+        Parsed::Timeframe(tf) => set_timeframe(ui, tf),
+        Parsed::Theme(name) => {
+            ui.theme = name.clone();
+            vec![UiCommand::SetTheme(name)]
+        }
+        Parsed::Layout(name) => {
+            if layout::preset(&name, ui.area).is_some() {
+                ui.layout = name.clone();
+                ui.maximized = None;
+                ui.hidden.clear();
+                fix_focus(ui);
+                vec![UiCommand::SetLayout(name)]
+            } else {
+                ui.error(format!("unknown layout {name:?} (known: {})", layout::LAYOUTS.join(", ")));
+                Vec::new()
+            }
+        }
+        Parsed::Quit => request_quit(ui, snap),
+        Parsed::Help => {
+            ui.overlay = Overlay::Help { scroll: 0 };
+            Vec::new()
+        }
+        Parsed::Ack => vec![UiCommand::AcknowledgeAlerts],
+        Parsed::Forward(c) => {
+            ui.info(format!("sent: {line}"));
+            vec![c]
+        }
+        Parsed::Error(e) => {
+            if !e.is_empty() {
+                ui.error(e);
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// Keeps the focus on a visible pane.
+fn fix_focus(ui: &mut UiState) {
+    let visible = layout::visible_panes(ui, ui.area);
+    if !visible.contains(&ui.focus)
+        && let Some(p) = visible.first()
+    {
+        ui.focus = *p;
+    }
+}
+
+fn cycle_focus(ui: &mut UiState, forward: bool) {
+    let visible = layout::visible_panes(ui, ui.area);
+    if visible.is_empty() {
+        return;
+    }
+    let i = visible.iter().position(|p| *p == ui.focus).unwrap_or(0);
+    let n = visible.len();
+    ui.focus = visible[if forward { (i + 1) % n } else { (i + n - 1) % n }];
+}
+
+fn favorites_command(ui: &UiState) -> UiCommand {
+    UiCommand::SaveFavorites(ui.favorites.iter().cloned().collect())
+}
+
+/// The reducer: applies one action to the UI state, returns the commands it implies.
+pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
+    // Modal states first: they swallow every key.
+    match ui.overlay {
+        Overlay::ConfirmQuit => {
+            match action {
+                Action::Confirm => {
+                    ui.overlay = Overlay::None;
+                    ui.quit = true;
+                    return vec![UiCommand::Quit];
+                }
+                Action::Deny | Action::Back => ui.overlay = Overlay::None,
+                _ => {}
+            }
+            return Vec::new();
+        }
+        Overlay::Help { scroll } => {
+            let max = ui.help.len().saturating_sub(1);
+            ui.overlay = match action {
+                Action::Help | Action::Back | Action::Quit => Overlay::None,
+                Action::Up => Overlay::Help { scroll: scroll.saturating_sub(1) },
+                Action::Down => Overlay::Help { scroll: (scroll + 1).min(max) },
+                Action::PageUp => Overlay::Help { scroll: scroll.saturating_sub(10) },
+                Action::PageDown => Overlay::Help { scroll: (scroll + 10).min(max) },
+                _ => ui.overlay,
+            };
+            return Vec::new();
+        }
+        Overlay::None => {}
+    }
+    if let Some(cl) = ui.command_line.as_mut() {
+        match action {
+            Action::InsertChar(c) => {
+                cl.input.push(c);
+                cl.browsing = None;
+            }
+            Action::DeleteBack if cl.input.pop().is_none() => ui.command_line = None,
+            Action::Back => ui.command_line = None,
+            Action::HistoryPrev => cl.history_prev(&ui.history),
+            Action::HistoryNext => cl.history_next(&ui.history),
+            Action::Complete => cl.complete(&|i, verb| completions(snap, i, verb)),
+            Action::Submit => {
+                let line = cl.input.clone();
+                ui.command_line = None;
+                return run_command_line(ui, snap, &line);
+            }
+            _ => {}
+        }
+        return Vec::new();
+    }
+    if ui.markets.searching {
+        match action {
+            Action::InsertChar(c) => {
+                ui.markets.query.push(c);
+                ui.markets.cursor = 0;
+            }
+            Action::DeleteBack => {
+                ui.markets.query.pop();
+                ui.markets.cursor = 0;
+            }
+            Action::Back => {
+                ui.markets.searching = false;
+                ui.markets.query.clear();
+            }
+            Action::Submit => {
+                ui.markets.searching = false;
+                let rows = visible_markets(ui, snap);
+                if let Some(m) = rows.get(ui.markets.cursor).map(|m| m.market.clone()) {
+                    return select_market(ui, m);
+                }
+            }
+            Action::Up | Action::Down => {
+                let len = visible_markets(ui, snap).len();
+                ui.markets.cursor = move_cursor(ui.markets.cursor, len, action, 10);
+            }
+            _ => {}
+        }
+        return Vec::new();
+    }
+
+    match action {
+        Action::Quit | Action::ForceQuit => return request_quit(ui, snap),
+        Action::Help => ui.overlay = Overlay::Help { scroll: 0 },
+        Action::OpenCommandLine => ui.command_line = Some(CommandLine::default()),
+        Action::FocusNext => cycle_focus(ui, true),
+        Action::FocusPrev => cycle_focus(ui, false),
+        Action::Maximize => {
+            ui.maximized = if ui.maximized.is_some() { None } else { Some(ui.focus) };
+        }
+        Action::HidePane => {
+            if layout::visible_panes(ui, ui.area).len() > 1 {
+                ui.maximized = None;
+                ui.hidden.insert(ui.focus);
+                fix_focus(ui);
+            } else {
+                ui.error("cannot hide the last pane");
+            }
+        }
+        Action::ShowAllPanes => {
+            ui.hidden.clear();
+            ui.maximized = None;
+        }
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+            match ui.focus {
+                PaneId::Markets => {
+                    let len = visible_markets(ui, snap).len();
+                    ui.markets.cursor = move_cursor(ui.markets.cursor, len, action, 10);
+                }
+                PaneId::Orderbook => {
+                    let levels = ui
+                        .market
+                        .as_ref()
+                        .and_then(|m| snap.market.books.get(m))
+                        .map(|b| b.value.levels.len().min(ui.book_depth))
+                        .unwrap_or(ui.book_depth);
+                    ui.book_cursor = move_cursor(ui.book_cursor, levels * 2, action, 5);
+                }
+                pane => {
+                    let s = ui.scroll.entry(pane).or_default();
+                    *s = match action {
+                        Action::Up => s.saturating_sub(1),
+                        Action::Down => *s + 1,
+                        Action::PageUp => s.saturating_sub(10),
+                        Action::PageDown => *s + 10,
+                        Action::Top => 0,
+                        // Clamped by the pane when drawing.
+                        _ => usize::MAX / 2,
+                    };
+                }
+            }
+        }
+        Action::Select => {
+            if ui.focus == PaneId::Markets {
+                let rows = visible_markets(ui, snap);
+                if let Some(m) = rows.get(ui.markets.cursor).map(|m| m.market.clone()) {
+                    return select_market(ui, m);
+                }
+            }
+        }
+        Action::Back => {
+            ui.message = None;
+            ui.maximized = None;
+        }
+        Action::TimeframeNext | Action::TimeframePrev => {
+            let i = Timeframe::ALL.iter().position(|t| *t == ui.timeframe).unwrap_or(1);
+            let j = if action == Action::TimeframeNext {
+                (i + 1).min(Timeframe::ALL.len() - 1)
+            } else {
+                i.saturating_sub(1)
+            };
+            if i != j {
+                return set_timeframe(ui, Timeframe::ALL[j]);
+            }
+        }
+        Action::AckAlerts => return vec![UiCommand::AcknowledgeAlerts],
+        Action::KillSwitch => {
+            ui.error("KILL SWITCH: trading halted, cancelling every order");
+            return vec![UiCommand::KillSwitch];
+        }
+        Action::OrderForm => {}
+        Action::CancelAll => {
+            ui.info("cancel all sent");
+            return vec![UiCommand::CancelAll { market: ui.market.clone() }];
+        }
+        Action::TabNext | Action::TabPrev => {
+            let i = MarketTab::ALL.iter().position(|t| *t == ui.markets.tab).unwrap_or(0);
+            let n = MarketTab::ALL.len();
+            ui.markets.tab =
+                MarketTab::ALL[if action == Action::TabNext { (i + 1) % n } else { (i + n - 1) % n }];
+            ui.markets.cursor = 0;
+        }
+        Action::SortNext => {
+            let i = SortColumn::ALL.iter().position(|c| *c == ui.markets.sort).unwrap_or(0);
+            ui.markets.sort = SortColumn::ALL[(i + 1) % SortColumn::ALL.len()];
+            ui.markets.ascending = false;
+        }
+        Action::SortReverse => ui.markets.ascending = !ui.markets.ascending,
+        Action::Search => {
+            ui.markets.searching = true;
+            ui.markets.query.clear();
+            ui.markets.cursor = 0;
+        }
+        Action::ToggleFavorite => {
+            let rows = visible_markets(ui, snap);
+            if let Some(m) = rows.get(ui.markets.cursor).map(|m| m.market.clone()) {
+                if !ui.favorites.remove(&m) {
+                    ui.favorites.insert(m);
+                }
+                return vec![favorites_command(ui)];
+            }
+        }
+        Action::ToggleDepth => {
+            let old = ui.book_depth;
+            ui.book_depth = if old == 15 { 30 } else { 15 };
+            ui.book_cursor = (ui.book_cursor + ui.book_depth).saturating_sub(old);
+            return vec![UiCommand::SetDepth(ui.book_depth as u16)];
+        }
+        Action::LadderBuy | Action::LadderSell | Action::LadderCancel => {
+            let Some(market) = ui.market.clone() else { return Vec::new() };
+            let level = snap
+                .market
+                .books
+                .get(&market)
+                .and_then(|b| ladder_level(&b.value, ui.book_depth, ui.book_cursor));
+            let Some((_, price)) = level else {
+                ui.error("no book level under the cursor");
+                return Vec::new();
+            };
+            return match action {
+                Action::LadderBuy | Action::LadderSell => {
+                    let side = if action == Action::LadderBuy { Side::Bid } else { Side::Ask };
+                    let volume = floor_volume(ui.config.ladder_quote / price);
+                    if volume.is_zero() {
+                        ui.error(format!(
+                            "ladder size {} is below one unit at {price}",
+                            ui.config.ladder_quote
+                        ));
+                        return Vec::new();
+                    }
+                    ui.info(format!("{} {volume} {market} @ {price} sent", side.label()));
+                    vec![UiCommand::PlaceOrder { request: OrderRequest::limit(market, side, price, volume) }]
+                }
+                _ => {
+                    let cmds: Vec<UiCommand> = snap
+                        .account
+                        .open_orders
+                        .iter()
+                        .filter(|o| o.market == market && o.price == Some(price))
+                        .map(|o| UiCommand::CancelOrder { market: o.market.clone(), uuid: o.uuid.clone() })
+                        .collect();
+                    if cmds.is_empty() {
+                        ui.error(format!("no open order at {price}"));
+                    }
+                    cmds
+                }
+            };
+        }
+        Action::LogLevelNext => ui.log_level = ui.log_level.next(),
+        Action::Confirm
+        | Action::Deny
+        | Action::Submit
+        | Action::Complete
+        | Action::HistoryPrev
+        | Action::HistoryNext
+        | Action::DeleteBack
+        | Action::InsertChar(_) => {}
+    }
+    Vec::new()
+}

@@ -1,0 +1,222 @@
+//! The candle chart: candlesticks from box-drawing and block characters, volume bars,
+//! a simple moving average of closes, horizontal price lines (open orders, stops) and a
+//! price axis on the right.
+//!
+//! Scaling is done in `Decimal` (prices) and only the resulting row index becomes an
+//! integer, so no price ever passes through `f64`.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use super::format;
+use crate::exchange::types::{Candle, Price};
+use crate::ui::theme::Theme;
+
+/// Moving-average period drawn over the closes.
+pub const MA_PERIOD: usize = 20;
+/// Width of the price axis.
+const AXIS: u16 = 12;
+const VOL_EIGHTHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A horizontal line across the chart at a price.
+#[derive(Debug, Clone)]
+pub struct PriceLine {
+    /// Price.
+    pub price: Price,
+    /// Line style.
+    pub style: Style,
+}
+
+/// Simple moving averages of closes; `None` until `period` candles exist.
+pub fn moving_average(candles: &[Candle], period: usize) -> Vec<Option<Decimal>> {
+    let mut out = Vec::with_capacity(candles.len());
+    let mut sum = Decimal::ZERO;
+    for (i, c) in candles.iter().enumerate() {
+        sum += c.close;
+        if i >= period {
+            sum -= candles[i - period].close;
+        }
+        out.push((period > 0 && i + 1 >= period).then(|| sum / Decimal::from(period as u64)));
+    }
+    out
+}
+
+struct Scale {
+    hi: Decimal,
+    lo: Decimal,
+    top: u16,
+    rows: u16,
+}
+
+impl Scale {
+    /// Screen row of a price (clamped into the plot).
+    fn row(&self, p: Decimal) -> u16 {
+        if self.rows <= 1 || self.hi <= self.lo {
+            return self.top + self.rows / 2;
+        }
+        let frac = (self.hi - p) / (self.hi - self.lo);
+        let r = (frac * Decimal::from(self.rows - 1)).round().to_i64().unwrap_or(0);
+        self.top + r.clamp(0, i64::from(self.rows - 1)) as u16
+    }
+}
+
+fn put(buf: &mut Buffer, x: u16, y: u16, ch: char, style: Style) {
+    if let Some(cell) = buf.cell_mut((x, y)) {
+        cell.set_char(ch).set_style(style);
+    }
+}
+
+fn put_str(buf: &mut Buffer, x: u16, y: u16, s: &str, max_w: u16, style: Style) {
+    buf.set_stringn(x, y, s, max_w as usize, style);
+}
+
+/// Draws the chart into `area`. `stale` greys every candle (data not live).
+pub fn render(
+    area: Rect,
+    buf: &mut Buffer,
+    candles: &[Candle],
+    lines: &[PriceLine],
+    theme: &Theme,
+    stale: bool,
+) {
+    if area.width < AXIS + 4 || area.height < 4 {
+        return;
+    }
+    let plot_w = area.width - AXIS;
+    let vol_h = (area.height / 5).max(1);
+    let price_rows = area.height - vol_h;
+    // Two columns per candle (body + gap) when they fit, else one.
+    let per = if candles.len() * 2 <= plot_w as usize { 2 } else { 1 };
+    let n = (plot_w as usize / per).min(candles.len());
+    let shown = &candles[candles.len() - n..];
+    let ma_all = moving_average(candles, MA_PERIOD);
+    let ma = &ma_all[candles.len() - n..];
+    if shown.is_empty() {
+        put_str(buf, area.x + 1, area.y + area.height / 2, "no candles yet", plot_w, theme.muted);
+        return;
+    }
+    let mut hi = shown.iter().map(|c| c.high).max().unwrap_or_default();
+    let mut lo = shown.iter().map(|c| c.low).min().unwrap_or_default();
+    for m in ma.iter().flatten() {
+        hi = hi.max(*m);
+        lo = lo.min(*m);
+    }
+    let scale = Scale { hi, lo, top: area.y, rows: price_rows };
+    let style_for = |up: bool| {
+        if stale {
+            theme.stale
+        } else if up {
+            theme.up
+        } else {
+            theme.down
+        }
+    };
+
+    // Price lines first, so candles draw over them.
+    for l in lines {
+        if l.price < lo || l.price > hi {
+            continue;
+        }
+        let y = scale.row(l.price);
+        for x in area.x..area.x + plot_w {
+            put(buf, x, y, '┄', l.style);
+        }
+        put_str(buf, area.x + plot_w, y, &format!("─{}", format::price(l.price)), AXIS, l.style);
+    }
+
+    for (i, c) in shown.iter().enumerate() {
+        let x = area.x + (i * per) as u16;
+        let up = c.close >= c.open;
+        let style = style_for(up);
+        let (yh, yl) = (scale.row(c.high), scale.row(c.low));
+        let (yo, yc) = (scale.row(c.open), scale.row(c.close));
+        let (body_top, body_bot) = (yo.min(yc), yo.max(yc));
+        for y in yh..=yl {
+            let ch = if y >= body_top && y <= body_bot {
+                if body_top == body_bot && c.open == c.close { '─' } else { '█' }
+            } else {
+                '│'
+            };
+            put(buf, x, y, ch, style);
+        }
+    }
+
+    // Moving average: a dot in the gap column (or the candle column when packed).
+    let ma_style = if stale { theme.stale } else { theme.accent };
+    for (i, m) in ma.iter().enumerate() {
+        if let Some(m) = m {
+            let x = area.x + (i * per) as u16 + (per as u16 - 1);
+            let y = scale.row(*m);
+            let empty = buf.cell((x, y)).map(|c| c.symbol() == " ").unwrap_or(false);
+            if per == 2 || empty {
+                put(buf, x, y, '•', ma_style);
+            }
+        }
+    }
+
+    // Volume bars in eighths of a cell.
+    let max_vol = shown.iter().map(|c| c.volume).max().unwrap_or_default();
+    if max_vol > Decimal::ZERO {
+        let base = area.y + area.height - 1;
+        for (i, c) in shown.iter().enumerate() {
+            let x = area.x + (i * per) as u16;
+            let eighths =
+                (c.volume / max_vol * Decimal::from(u32::from(vol_h) * 8)).round().to_u32().unwrap_or(0);
+            let style = style_for(c.close >= c.open);
+            let (full, rest) = (eighths / 8, eighths % 8);
+            for k in 0..full.min(u32::from(vol_h)) {
+                put(buf, x, base - k as u16, '█', style);
+            }
+            if rest > 0 && full < u32::from(vol_h) {
+                put(buf, x, base - full as u16, VOL_EIGHTHS[rest as usize - 1], style);
+            }
+        }
+    }
+
+    // Axis: high, middle, low, and the last close marked in its colour.
+    let ax = area.x + plot_w;
+    let mid = (hi + lo) / Decimal::TWO;
+    for p in [hi, mid, lo] {
+        put_str(buf, ax, scale.row(p), &format!(" {}", format::price(p)), AXIS, theme.muted);
+    }
+    if let Some(last) = shown.last() {
+        let style = style_for(last.close >= last.open);
+        put_str(buf, ax, scale.row(last.close), &format!("◀{}", format::price(last.close)), AXIS, style);
+    }
+    put_str(buf, ax, area.y + price_rows, " vol", AXIS, theme.muted);
+    if let (Some(first), Some(last)) = (shown.first(), shown.last()) {
+        let y = area.y + price_rows;
+        put_str(buf, area.x, y, &format::ms_kst_short(first.start), plot_w / 2, theme.muted);
+        let label = format::ms_kst_short(last.start);
+        let lx = (area.x + plot_w).saturating_sub(label.len() as u16 + 1).max(area.x + plot_w / 2);
+        put_str(buf, lx, y, &label, plot_w / 2, theme.muted);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::{MarketId, Timeframe};
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn moving_average_of_closes() {
+        let c = |close| Candle {
+            market: MarketId::new("KRW-BTC"),
+            timeframe: Timeframe::M1,
+            start: 0,
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: dec!(1),
+            value: dec!(1),
+            timestamp: 0,
+        };
+        let v = moving_average(&[c(dec!(1)), c(dec!(2)), c(dec!(3)), c(dec!(4))], 2);
+        assert_eq!(v, vec![None, Some(dec!(1.5)), Some(dec!(2.5)), Some(dec!(3.5))]);
+    }
+}

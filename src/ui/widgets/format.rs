@@ -1,0 +1,130 @@
+//! Number, time and age formatting for narrow table cells. Money stays `Decimal`: the
+//! formatting works on its decimal text, never through `f64`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// A duration in microseconds as `850µs`, `1.2ms` or `3.4s`.
+pub fn micros(us: u64) -> String {
+    if us < 1000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1e3)
+    } else {
+        format!("{:.1}s", us as f64 / 1e6)
+    }
+}
+
+/// Inserts thousands separators into the integer part of a decimal string.
+fn group(text: &str) -> String {
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", text),
+    };
+    let (int, frac) = match rest.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (rest, None),
+    };
+    let mut out = String::with_capacity(text.len() + int.len() / 3);
+    out.push_str(sign);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
+}
+
+/// A price: grouped, with as many decimals as it has (at most 8), trailing zeros removed.
+pub fn price(p: Decimal) -> String {
+    group(&p.round_dp_with_strategy(8, RoundingStrategy::MidpointNearestEven).normalize().to_string())
+}
+
+/// A size: at most `dp` decimals, trailing zeros removed, grouped.
+pub fn qty(q: Decimal, dp: u32) -> String {
+    group(&q.round_dp_with_strategy(dp, RoundingStrategy::ToZero).normalize().to_string())
+}
+
+/// A traded value: millions for KRW-sized numbers (`1,234M`), plain otherwise.
+pub fn value(v: Decimal) -> String {
+    let million = Decimal::from(1_000_000);
+    if v.abs() >= million {
+        format!("{}M", group(&(v / million).round().normalize().to_string()))
+    } else {
+        group(&v.round_dp(2).normalize().to_string())
+    }
+}
+
+/// A signed ratio as percent (`0.0126` → `+1.26%`).
+pub fn pct(rate: Decimal) -> String {
+    let p = (rate * Decimal::ONE_HUNDRED).round_dp(2);
+    let sign = if p > Decimal::ZERO { "+" } else { "" };
+    format!("{sign}{p:.2}%")
+}
+
+/// A compact age: `0s`, `12s`, `3m`, `2h`, `5d`.
+pub fn age(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m", s / 60)
+    } else if s < 86400 {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{}d", s / 86400)
+    }
+}
+
+/// Korea Standard Time is UTC+9 all year (no daylight saving), so a fixed shift is exact.
+fn kst(t: DateTime<Utc>) -> chrono::NaiveDateTime {
+    t.naive_utc() + TimeDelta::hours(9)
+}
+
+/// `HH:MM:SS` in KST for a wall-clock time.
+pub fn clock_kst(t: DateTime<Utc>) -> String {
+    kst(t).format("%H:%M:%S").to_string()
+}
+
+/// `HH:MM:SS` in KST for exchange milliseconds.
+pub fn ms_kst(ms: i64) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(t) => clock_kst(t),
+        None => "--:--:--".into(),
+    }
+}
+
+/// `MM-DD HH:MM` in KST for exchange milliseconds (chart axis).
+pub fn ms_kst_short(ms: i64) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(t) => kst(t).format("%m-%d %H:%M").to_string(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn formats() {
+        assert_eq!(price(dec!(95000000)), "95,000,000");
+        assert_eq!(price(dec!(1234.50)), "1,234.5");
+        assert_eq!(price(dec!(0.00012345)), "0.00012345");
+        assert_eq!(price(dec!(-1234567)), "-1,234,567");
+        assert_eq!(qty(dec!(0.123456789), 4), "0.1234");
+        assert_eq!(value(dec!(123456789012)), "123,457M");
+        assert_eq!(pct(dec!(0.0126)), "+1.26%");
+        assert_eq!(pct(dec!(-0.005)), "-0.50%");
+        assert_eq!(age(Duration::from_secs(125)), "2m");
+        assert_eq!(ms_kst(0), "09:00:00");
+    }
+}

@@ -1,0 +1,6 @@
+//! Small drawing helpers shared by the panes: number formatting, age badges, the candle
+//! chart and depth bars.
+
+pub mod candles;
+pub mod depth_bar;
+pub mod format;

@@ -1,0 +1,533 @@
+//! The trading monitor, the trading state / kill switch and the notifier, end to end
+//! (RELIABILITY cases 14, 15, 17, 18, 19, 20 and the webhook path).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hoga::exchange::types::{MarketId, OrderType, Side};
+use hoga::kernel::{OnFailure, TaskManager};
+use hoga::notify::{
+    NotifierConfig, NotifyEvent, NotifyKind, NotifySender, Terminal, WebhookConfig, parse_alert,
+    spawn_notifier,
+};
+use hoga::trading::journal::{Journal, JournalOptions};
+use hoga::trading::monitor::{
+    ExitEvent, Monitor, MonitorAction, MonitorConfig, MonitorDeps, MonitorHandle, MonitorView, SharedJournal,
+    TradingStateHandle,
+};
+use hoga::trading::risk::TradingState;
+use hoga::trading::rules::{Level, Rule, RuleKind, RuleState};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use tokio::sync::mpsc;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn btc() -> MarketId {
+    MarketId::new("KRW-BTC")
+}
+
+struct Rig {
+    tasks: TaskManager,
+    monitor: MonitorHandle,
+    actions: mpsc::Receiver<MonitorAction>,
+    notes: mpsc::Receiver<NotifyEvent>,
+    trading: TradingStateHandle,
+}
+
+fn rig_with(config: MonitorConfig, journal: Option<SharedJournal>) -> Rig {
+    let tasks = TaskManager::new();
+    let (notify, notes) = NotifySender::channel(256);
+    let trading = TradingStateHandle::new();
+    let (monitor, actions) =
+        Monitor::spawn(&tasks, config, MonitorDeps { journal, notify, trading: trading.clone() }).unwrap();
+    Rig { tasks, monitor, actions, notes, trading }
+}
+
+fn rig() -> Rig {
+    rig_with(MonitorConfig::default(), None)
+}
+
+/// Polls the view until `pred` holds (no sleeps: waits for the next publication).
+async fn wait_view(m: &MonitorHandle, what: &str, pred: impl Fn(&MonitorView) -> bool) -> Arc<MonitorView> {
+    let mut rx = m.view();
+    let fut = async {
+        loop {
+            let v = rx.borrow_and_update().clone();
+            if pred(&v) {
+                return v;
+            }
+            rx.changed().await.unwrap();
+        }
+    };
+    tokio::time::timeout(DEADLINE, fut).await.unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
+}
+
+/// Sends one tick received now and waits until the monitor has evaluated it.
+async fn tick(m: &MonitorHandle, price: Decimal) {
+    tick_at(m, price, Instant::now()).await;
+}
+
+async fn tick_at(m: &MonitorHandle, price: Decimal, received: Instant) {
+    let before = m.view().borrow().ticks;
+    assert!(m.tick(&btc(), price, received));
+    wait_view(m, "tick evaluated", |v| v.ticks > before).await;
+}
+
+async fn next_action(rx: &mut mpsc::Receiver<MonitorAction>) -> MonitorAction {
+    tokio::time::timeout(DEADLINE, rx.recv()).await.expect("timed out waiting for an action").unwrap()
+}
+
+/// Actions are sent before the view is published, so after a `wait_view` barrier an empty
+/// channel means "none was sent".
+fn assert_no_action(rx: &mut mpsc::Receiver<MonitorAction>) {
+    if let Ok(a) = rx.try_recv() {
+        panic!("unexpected action {a:?}");
+    }
+}
+
+async fn next_note(rx: &mut mpsc::Receiver<NotifyEvent>, kind: NotifyKind) -> NotifyEvent {
+    let fut = async {
+        loop {
+            let n = rx.recv().await.unwrap();
+            if n.kind == kind {
+                return n;
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, fut).await.unwrap_or_else(|_| panic!("no {kind:?} notification"))
+}
+
+fn stop_rule(level: Decimal) -> Rule {
+    Rule::new(btc(), RuleKind::StopLoss(Level::Price(level)), None)
+}
+
+/// A reconciled monitor protecting 0.1 BTC (average cost 100M) with `rule`.
+async fn armed(rule: Rule) -> (Rig, String) {
+    let r = rig();
+    let id = rule.id.clone();
+    r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+    r.monitor.add_rule(rule).await.unwrap();
+    r.monitor.reconciled().await.unwrap();
+    wait_view(&r.monitor, "rule listed and reconciled", |v| v.reconciled && v.rule(&id).is_some()).await;
+    (r, id)
+}
+
+fn exit_fields(a: &MonitorAction) -> (String, Decimal) {
+    match a {
+        MonitorAction::PlaceExit { identifier, market, side, volume, kind, .. } => {
+            assert_eq!(market, &btc());
+            assert_eq!(*side, Side::Ask);
+            assert_eq!(*kind, OrderType::Market);
+            (identifier.clone(), *volume)
+        }
+        other => panic!("expected PlaceExit, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn oscillating_price_around_a_stop_sends_exactly_one_exit() {
+    let (mut r, id) = armed(stop_rule(dec!(97000000))).await;
+    tick(&r.monitor, dec!(98000000)).await;
+    assert_no_action(&mut r.actions);
+    tick(&r.monitor, dec!(96900000)).await;
+    let (ident, volume) = exit_fields(&next_action(&mut r.actions).await);
+    assert_eq!(volume, dec!(0.1));
+    assert_eq!(ident, hoga::trading::rules::exit_identifier(&id, 0));
+    // Oscillation and re-triggers while the exit is in flight: nothing more.
+    for p in [dec!(97100000), dec!(96000000), dec!(98000000), dec!(95000000), dec!(96999999)] {
+        tick(&r.monitor, p).await;
+    }
+    assert_no_action(&mut r.actions);
+    let v =
+        wait_view(&r.monitor, "firing", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Firing)).await;
+    let row = v.rule(&id).unwrap();
+    assert_eq!(row.trigger, Some(dec!(97000000)));
+    assert_eq!(row.last, Some(dec!(96999999)));
+    assert!(row.distance.unwrap() < Decimal::ZERO);
+    // The exit fills: the rule is done and never fires again.
+    r.monitor.result(ExitEvent::ExitAccepted { identifier: ident.clone() }).await.unwrap();
+    r.monitor
+        .result(ExitEvent::ExitFilled { identifier: ident, filled: dec!(0.1), partial: false })
+        .await
+        .unwrap();
+    wait_view(&r.monitor, "done", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Done)).await;
+    tick(&r.monitor, dec!(90000000)).await;
+    assert_no_action(&mut r.actions);
+    assert_eq!(r.monitor.metrics().exits_sent.load(Ordering::Relaxed), 1);
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn stale_feed_never_fires_shows_stale_and_alerts() {
+    let cfg = MonitorConfig {
+        stale_after: Duration::from_millis(300),
+        stale_check_every: Duration::from_millis(50),
+        ..MonitorConfig::default()
+    };
+    let mut r = rig_with(cfg, None);
+    let rule = stop_rule(dec!(97000000));
+    let id = rule.id.clone();
+    r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+    r.monitor.add_rule(rule).await.unwrap();
+    r.monitor.reconciled().await.unwrap();
+    tick(&r.monitor, dec!(98000000)).await;
+    wait_view(&r.monitor, "armed", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Armed)).await;
+    // The feed goes silent: the timer marks the rule STALE and raises an alert.
+    let v =
+        wait_view(&r.monitor, "stale", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Stale)).await;
+    assert!(v.rule(&id).unwrap().age.unwrap() > Duration::from_millis(300));
+    let note = next_note(&mut r.notes, NotifyKind::RuleStale).await;
+    assert_eq!(note.market, Some(btc()));
+    assert!(note.text.contains("NOT protected"));
+    // A price below the stop that is itself old (delayed, half-open socket): no fire.
+    let old = Instant::now().checked_sub(Duration::from_secs(2)).unwrap();
+    tick_at(&r.monitor, dec!(90000000), old).await;
+    assert_no_action(&mut r.actions);
+    assert_eq!(r.monitor.view().borrow().rule(&id).unwrap().state, RuleState::Stale);
+    // Fresh data again: protection resumes and fires once.
+    tick(&r.monitor, dec!(90000000)).await;
+    exit_fields(&next_action(&mut r.actions).await);
+    tick(&r.monitor, dec!(89000000)).await;
+    assert_no_action(&mut r.actions);
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn restart_after_crossing_fires_once_only_after_reconciliation_and_a_fresh_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let rule = Rule::new(btc(), RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))), None);
+    let id = rule.id.clone();
+    {
+        // First run: the rule is armed and persisted, then hoga stops.
+        let journal: SharedJournal =
+            Arc::new(Mutex::new(Journal::open(&path, &JournalOptions::default()).unwrap()));
+        let r = rig_with(MonitorConfig::default(), Some(journal.clone()));
+        r.monitor.add_rule(rule).await.unwrap();
+        wait_view(&r.monitor, "rule listed", |v| v.rule(&id).is_some()).await;
+        r.tasks.cancel_all();
+        assert!(r.tasks.wait_all(DEADLINE).await);
+        assert_eq!(journal.lock().unwrap().load_rules().unwrap().len(), 1);
+    }
+    // While hoga was down the price fell through the stop. Second run.
+    let journal: SharedJournal =
+        Arc::new(Mutex::new(Journal::open(&path, &JournalOptions::default()).unwrap()));
+    let mut r = rig_with(MonitorConfig::default(), Some(journal.clone()));
+    wait_view(&r.monitor, "rule re-loaded", |v| v.rule(&id).is_some() && !v.reconciled).await;
+    r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+    // Ticks before reconciliation has finished never fire.
+    tick(&r.monitor, dec!(90000000)).await;
+    tick(&r.monitor, dec!(89000000)).await;
+    assert_no_action(&mut r.actions);
+    // Reconciliation done; the price seen before it is not fresh enough to act on.
+    r.monitor.reconciled().await.unwrap();
+    wait_view(&r.monitor, "reconciled", |v| v.reconciled).await;
+    assert_no_action(&mut r.actions);
+    // The first fresh tick fires, once.
+    tick(&r.monitor, dec!(89500000)).await;
+    let (ident, volume) = exit_fields(&next_action(&mut r.actions).await);
+    assert_eq!(volume, dec!(0.1));
+    assert_eq!(ident, hoga::trading::rules::exit_identifier(&id, 0));
+    tick(&r.monitor, dec!(89000000)).await;
+    assert_no_action(&mut r.actions);
+    // Audited and persisted as firing.
+    let j = journal.lock().unwrap();
+    let events = j.events_for(&ident).unwrap();
+    assert!(events.iter().any(|(k, d)| k == "rule_fired" && d.contains("stop_loss")), "{events:?}");
+    let saved = j.load_rules().unwrap();
+    assert_eq!(saved[0].state, RuleState::Firing);
+    drop(j);
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn partial_fill_of_the_exit_sends_the_remainder_under_a_new_identifier() {
+    let (mut r, id) = armed(stop_rule(dec!(97000000))).await;
+    tick(&r.monitor, dec!(96000000)).await;
+    let (first, v1) = exit_fields(&next_action(&mut r.actions).await);
+    assert_eq!(v1, dec!(0.1));
+    r.monitor
+        .result(ExitEvent::ExitFilled { identifier: first.clone(), filled: dec!(0.04), partial: true })
+        .await
+        .unwrap();
+    // Re-evaluated at once on the last (fresh) price: the remainder goes out.
+    let (second, v2) = exit_fields(&next_action(&mut r.actions).await);
+    assert_eq!(v2, dec!(0.06));
+    assert_ne!(first, second);
+    assert_eq!(second, hoga::trading::rules::exit_identifier(&id, 1));
+    r.monitor
+        .result(ExitEvent::ExitFilled { identifier: second, filled: dec!(0.06), partial: false })
+        .await
+        .unwrap();
+    wait_view(&r.monitor, "done", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Done)).await;
+    tick(&r.monitor, dec!(95000000)).await;
+    assert_no_action(&mut r.actions);
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn dust_left_by_a_partial_exit_is_reported_not_looped_on() {
+    let (mut r, id) = armed(stop_rule(dec!(97000000))).await;
+    tick(&r.monitor, dec!(96000000)).await;
+    let (ident, _) = exit_fields(&next_action(&mut r.actions).await);
+    // 0.00005 BTC × 96M = 4,800 KRW < 5,000 KRW minimum.
+    r.monitor
+        .result(ExitEvent::ExitFilled { identifier: ident, filled: dec!(0.09995), partial: true })
+        .await
+        .unwrap();
+    let v = wait_view(&r.monitor, "done", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Done)).await;
+    assert!(v.rule(&id).unwrap().note.as_deref().unwrap_or_default().contains("dust"));
+    let mut saw_dust = false;
+    while let Ok(n) = r.notes.try_recv() {
+        saw_dust |= n.kind == NotifyKind::RuleFired && n.text.contains("dust");
+    }
+    assert!(saw_dust);
+    tick(&r.monitor, dec!(95000000)).await;
+    tick(&r.monitor, dec!(94000000)).await;
+    assert_no_action(&mut r.actions);
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn locked_funds_rejection_cancels_open_orders_then_sends_the_exit_once() {
+    let (mut r, id) = armed(stop_rule(dec!(97000000))).await;
+    tick(&r.monitor, dec!(96000000)).await;
+    let (first, _) = exit_fields(&next_action(&mut r.actions).await);
+    r.monitor
+        .result(ExitEvent::ExitRejected {
+            identifier: first.clone(),
+            reason: "insufficient_funds_ask".into(),
+            locked_funds: true,
+        })
+        .await
+        .unwrap();
+    match next_action(&mut r.actions).await {
+        MonitorAction::CancelOpenOrders { market, rule_id } => {
+            assert_eq!(market, btc());
+            assert_eq!(rule_id, id);
+        }
+        other => panic!("expected CancelOpenOrders, got {other:?}"),
+    }
+    // Still triggered, but nothing is re-sent before the cancels are confirmed.
+    tick(&r.monitor, dec!(95000000)).await;
+    assert_no_action(&mut r.actions);
+    r.monitor.result(ExitEvent::OpenOrdersCancelled { market: btc() }).await.unwrap();
+    let (second, volume) = exit_fields(&next_action(&mut r.actions).await);
+    assert_ne!(first, second);
+    assert_eq!(volume, dec!(0.1));
+    // A second locked-funds rejection is not looped on: the rule fails loudly.
+    r.monitor
+        .result(ExitEvent::ExitRejected {
+            identifier: second,
+            reason: "insufficient_funds_ask".into(),
+            locked_funds: true,
+        })
+        .await
+        .unwrap();
+    wait_view(&r.monitor, "failed", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Failed)).await;
+    let n = next_note(&mut r.notes, NotifyKind::RuleFailed).await;
+    assert!(n.text.contains("NOT closed"));
+    tick(&r.monitor, dec!(94000000)).await;
+    assert_no_action(&mut r.actions);
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn monitor_panic_restarts_raises_alarm_and_reduces_until_back() {
+    let cfg = MonitorConfig {
+        restart: OnFailure::Restart { initial: Duration::from_millis(20), max: Duration::from_millis(200) },
+        ..MonitorConfig::default()
+    };
+    let mut r = rig_with(cfg, None);
+    let rule = stop_rule(dec!(97000000));
+    let id = rule.id.clone();
+    r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+    r.monitor.add_rule(rule).await.unwrap();
+    r.monitor.reconciled().await.unwrap();
+    wait_view(&r.monitor, "first run", |v| v.runs == 1 && v.reconciled).await;
+    assert_eq!(r.trading.state(), TradingState::Active);
+
+    r.monitor.inject_panic().await.unwrap();
+    let alarm = next_note(&mut r.notes, NotifyKind::MonitorDown).await;
+    assert!(alarm.text.contains("NOT protected"));
+    wait_view(&r.monitor, "restarted", |v| v.runs == 2).await;
+    assert_eq!(r.trading.state(), TradingState::Active);
+    let states: Vec<TradingState> = r.trading.history().into_iter().map(|s| s.state).collect();
+    assert_eq!(states, vec![TradingState::Reducing, TradingState::Active]);
+    let row = r.tasks.table().into_iter().find(|t| t.name == "monitor").unwrap();
+    assert_eq!(row.restarts, 1);
+    assert!(row.last_error.unwrap().contains("injected monitor fault"));
+
+    // The rules survived the restart and still protect.
+    tick(&r.monitor, dec!(96000000)).await;
+    let (ident, _) = exit_fields(&next_action(&mut r.actions).await);
+    assert_eq!(ident, hoga::trading::rules::exit_identifier(&id, 0));
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn kill_switch_halts_new_orders_and_exits_but_resume_restores() {
+    let (mut r, id) = armed(stop_rule(dec!(97000000))).await;
+    r.trading.halt("kill switch");
+    assert_eq!(r.trading.state(), TradingState::Halted);
+    assert!(!r.trading.allows_new_order(false));
+    assert!(!r.trading.allows_new_order(true));
+    let n = next_note(&mut r.notes, NotifyKind::TradingHalted).await;
+    assert_eq!(n.text, "kill switch");
+    // A trigger while HALTED sends nothing and says so once.
+    tick(&r.monitor, dec!(96000000)).await;
+    tick(&r.monitor, dec!(95000000)).await;
+    assert_no_action(&mut r.actions);
+    let v = r.monitor.view().borrow().clone();
+    assert_eq!(v.rule(&id).unwrap().state, RuleState::Armed);
+    assert!(v.rule(&id).unwrap().note.as_deref().unwrap().contains("HALTED"));
+    let held = next_note(&mut r.notes, NotifyKind::RuleFailed).await;
+    assert!(held.text.contains("HALTED"));
+    assert!(r.notes.try_recv().is_err(), "held notice must come once");
+    // A monitor restart while halted must not lift the halt.
+    r.trading.set_reducing("monitor", None);
+    assert_eq!(r.trading.state(), TradingState::Halted);
+    r.trading.resume();
+    assert_eq!(r.trading.state(), TradingState::Active);
+    // The monitor's select takes the state change before the next tick.
+    tick(&r.monitor, dec!(95000000)).await;
+    exit_fields(&next_action(&mut r.actions).await);
+    r.tasks.cancel_all();
+}
+
+/// Records bell and title calls.
+#[derive(Clone, Default)]
+struct RecordingTerminal(Arc<Mutex<Vec<String>>>);
+
+impl Terminal for RecordingTerminal {
+    fn bell(&mut self) {
+        self.0.lock().unwrap().push("BEL".into());
+    }
+    fn set_title(&mut self, title: &str) {
+        self.0.lock().unwrap().push(format!("TITLE {title}"));
+    }
+}
+
+#[tokio::test]
+async fn webhook_receives_each_alert_once_retried_through_a_failure() {
+    use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
+
+    #[derive(Clone, Default)]
+    struct Receiver {
+        requests: Arc<AtomicU32>,
+        accepted: Arc<Mutex<Vec<serde_json::Value>>>,
+    }
+    async fn hook(State(rx): State<Receiver>, Json(body): Json<serde_json::Value>) -> StatusCode {
+        // The very first request fails: the notifier must retry it.
+        if rx.requests.fetch_add(1, Ordering::SeqCst) == 0 {
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        rx.accepted.lock().unwrap().push(body);
+        StatusCode::OK
+    }
+    let receiver = Receiver::default();
+    let app = Router::new().route("/hook/SECRET", post(hook)).with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tasks = TaskManager::new();
+    tasks.spawn("test", "webhook receiver", move |cancel| async move {
+        axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await?;
+        Ok(())
+    });
+
+    let mut hook_cfg = WebhookConfig::new(&format!("http://{addr}/hook/SECRET")).unwrap();
+    hook_cfg.initial_backoff = Duration::from_millis(20);
+    assert_eq!(hook_cfg.host(), "127.0.0.1");
+    let term = RecordingTerminal::default();
+    let notifier = spawn_notifier(
+        &tasks,
+        NotifierConfig { webhook: Some(hook_cfg), ..NotifierConfig::default() },
+        term.clone(),
+    )
+    .unwrap();
+
+    let journal: SharedJournal = Arc::new(Mutex::new(Journal::in_memory().unwrap()));
+    let trading = TradingStateHandle::new();
+    let (monitor, _actions) = Monitor::spawn(
+        &tasks,
+        MonitorConfig::default(),
+        MonitorDeps { journal: Some(journal.clone()), notify: notifier.sender(), trading },
+    )
+    .unwrap();
+    let above = parse_alert(":alert KRW-BTC > 100000000").unwrap();
+    let below = parse_alert("alert KRW-BTC < 90000000").unwrap();
+    monitor.add_alert(above.clone()).await.unwrap();
+    monitor.add_alert(below.clone()).await.unwrap();
+    wait_view(&monitor, "alerts listed", |v| v.alerts.len() == 2).await;
+    for p in
+        [dec!(95000000), dec!(101000000), dec!(102000000), dec!(89000000), dec!(88000000), dec!(101000000)]
+    {
+        tick(&monitor, p).await;
+    }
+    wait_view(&monitor, "both fired", |v| v.alerts.iter().all(|a| a.fired)).await;
+
+    let deadline = Instant::now() + DEADLINE;
+    while notifier.stats().webhook_sent.load(Ordering::SeqCst) < 2 {
+        assert!(Instant::now() < deadline, "webhook deliveries did not arrive");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let accepted = receiver.accepted.lock().unwrap().clone();
+    let ids: BTreeSet<String> = accepted.iter().map(|b| b["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, BTreeSet::from([above.id.clone(), below.id.clone()]));
+    assert_eq!(accepted.len(), 2, "each alert accepted exactly once");
+    assert_eq!(receiver.requests.load(Ordering::SeqCst), 3, "one failure, retried once");
+    assert_eq!(notifier.stats().webhook_retries.load(Ordering::SeqCst), 1);
+    for b in &accepted {
+        let text = b["content"].as_str().unwrap();
+        assert_eq!(b["text"].as_str().unwrap(), text);
+        assert!(text.contains("KRW-BTC"));
+        assert_eq!(b["kind"], "price_alert");
+    }
+    // Status flash, bell and title.
+    let flash = notifier.flash().borrow().clone().unwrap();
+    assert_eq!(flash.kind, NotifyKind::PriceAlert);
+    assert!(flash.loud);
+    let calls = term.0.lock().unwrap().clone();
+    assert_eq!(calls.iter().filter(|c| *c == "BEL").count(), 2);
+    assert!(calls.iter().any(|c| c.starts_with("TITLE hoga") && c.contains("KRW-BTC")));
+    // Persisted as fired.
+    let saved = journal.lock().unwrap().load_alerts().unwrap();
+    assert!(saved.iter().all(|a| a.fired));
+    assert_eq!(notifier.dropped(), 0);
+    tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn silent_and_off_modes_skip_bell_and_webhook() {
+    use hoga::notify::{NotifyMode, NotifyModes};
+    let tasks = TaskManager::new();
+    let term = RecordingTerminal::default();
+    let mut modes = NotifyModes::default();
+    modes.set(NotifyKind::Fill, NotifyMode::Silent).set(NotifyKind::PriceAlert, NotifyMode::Off);
+    let n =
+        spawn_notifier(&tasks, NotifierConfig { modes, ..NotifierConfig::default() }, term.clone()).unwrap();
+    let tx = n.sender();
+    assert!(tx.notify(NotifyEvent::new(NotifyKind::PriceAlert, Some(btc()), "muted")));
+    assert!(tx.notify(NotifyEvent::new(NotifyKind::Fill, Some(btc()), "bought 0.1")));
+    let mut flash = n.flash();
+    let f = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let Some(f) = flash.borrow_and_update().clone() {
+                return f;
+            }
+            flash.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(f.kind, NotifyKind::Fill);
+    assert!(!f.loud);
+    assert_eq!(f.seq, 1, "the muted alert made no flash");
+    assert!(term.0.lock().unwrap().is_empty());
+    assert_eq!(n.stats().muted.load(Ordering::SeqCst), 1);
+    tasks.cancel_all();
+}

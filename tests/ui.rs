@@ -1,0 +1,605 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The console, headless: a real `App` on ratatui's `TestBackend`, driven by store events
+//! and key events, checked through the rendered buffer (text snapshots plus explicit
+//! style assertions on key cells, since text snapshots do not show colour) and the
+//! `UiCommand`s it sends out.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use hoga::exchange::types::{
+    BookLevel, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, OrderType, Side, StreamType,
+    Ticker, Timeframe, Trade,
+};
+use hoga::kernel::TaskManager;
+use hoga::store::{Snapshot, Store, StoreConfig, StoreEvent};
+use hoga::ui::app::{COMMAND_CAPACITY, channel_input};
+use hoga::ui::keymap::Keymap;
+use hoga::ui::{App, ColorSupport, UiCommand, UiConfig};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use tokio::sync::{mpsc, watch};
+
+fn info(code: &str, ko: &str, en: &str) -> MarketInfo {
+    MarketInfo {
+        market: MarketId::new(code),
+        korean_name: ko.into(),
+        english_name: en.into(),
+        warning: false,
+        caution: false,
+    }
+}
+
+fn ticker(code: &str, price: Decimal, rate: Decimal, value: Decimal) -> Ticker {
+    Ticker {
+        market: Some(MarketId::new(code)),
+        trade_price: price,
+        signed_change_rate: rate,
+        acc_trade_price_24h: value,
+        ..Ticker::default()
+    }
+}
+
+fn book(code: &str, mid: Decimal, tick: Decimal) -> OrderBook {
+    let levels: Vec<BookLevel> = (0..15)
+        .map(|i| {
+            let i = Decimal::from(i);
+            BookLevel {
+                ask_price: mid + tick * (i + Decimal::ONE),
+                ask_size: dec!(0.5) + i / dec!(10),
+                bid_price: mid - tick * i,
+                bid_size: dec!(0.7) + i / dec!(20),
+            }
+        })
+        .collect();
+    OrderBook {
+        market: Some(MarketId::new(code)),
+        total_ask_size: levels.iter().map(|l| l.ask_size).sum(),
+        total_bid_size: levels.iter().map(|l| l.bid_size).sum(),
+        levels,
+        level: Decimal::ZERO,
+        timestamp: 0,
+        stream_type: StreamType::Realtime,
+    }
+}
+
+fn trade(code: &str, price: Decimal, volume: Decimal, side: Side, id: i64) -> Trade {
+    Trade {
+        market: MarketId::new(code),
+        price,
+        volume,
+        side,
+        trade_timestamp: 1_700_000_000_000 + id * 1000,
+        timestamp: 1_700_000_000_000 + id * 1000,
+        sequential_id: id,
+        stream_type: StreamType::Realtime,
+    }
+}
+
+fn candles(code: &str) -> Vec<Candle> {
+    (0..60)
+        .map(|i| {
+            let base = dec!(95_000_000) + Decimal::from((i * 37) % 23) * dec!(10_000);
+            Candle {
+                market: MarketId::new(code),
+                timeframe: Timeframe::M1,
+                start: 1_700_000_000_000 + i * 60_000,
+                open: base,
+                high: base + dec!(30_000),
+                low: base - dec!(20_000),
+                close: base + dec!(10_000),
+                volume: Decimal::from(i % 7 + 1),
+                value: dec!(1),
+                timestamp: 1_700_000_000_000 + i * 60_000,
+            }
+        })
+        .collect()
+}
+
+fn open_order(code: &str, price: Decimal) -> Order {
+    Order {
+        uuid: "u-1".into(),
+        identifier: Some("hoga-1".into()),
+        market: MarketId::new(code),
+        side: Side::Bid,
+        ord_type: OrderType::Limit,
+        price: Some(price),
+        volume: Some(dec!(0.01)),
+        remaining_volume: dec!(0.01),
+        executed_volume: Decimal::ZERO,
+        executed_funds: None,
+        reserved_fee: Decimal::ZERO,
+        remaining_fee: Decimal::ZERO,
+        paid_fee: Decimal::ZERO,
+        locked: dec!(950_000),
+        state: OrderState::Wait,
+        time_in_force: None,
+        created_at: "2026-11-23T00:00:00+09:00".into(),
+        trades_count: 0,
+        trades: vec![],
+    }
+}
+
+/// Market data for a small exchange, all stamped at `t0`.
+fn market_events() -> Vec<StoreEvent> {
+    let mut ev = vec![StoreEvent::MarketsLoaded(vec![
+        info("KRW-BTC", "비트코인", "Bitcoin"),
+        info("KRW-ETH", "이더리움", "Ethereum"),
+        info("KRW-XRP", "리플", "Ripple"),
+        info("BTC-ETH", "이더리움", "Ethereum"),
+        info("USDT-BTC", "비트코인", "Bitcoin"),
+    ])];
+    ev.push(StoreEvent::TickerUpdated(ticker(
+        "KRW-BTC",
+        dec!(95_000_000),
+        dec!(0.0123),
+        dec!(300_000_000_000),
+    )));
+    ev.push(StoreEvent::TickerUpdated(ticker(
+        "KRW-ETH",
+        dec!(4_500_000),
+        dec!(-0.021),
+        dec!(120_000_000_000),
+    )));
+    ev.push(StoreEvent::TickerUpdated(ticker("KRW-XRP", dec!(850), dec!(0), dec!(90_000_000_000))));
+    ev.push(StoreEvent::BookUpdated(book("KRW-BTC", dec!(95_000_000), dec!(1000))));
+    for i in 0..12 {
+        let side = if i % 2 == 0 { Side::Bid } else { Side::Ask };
+        let vol = if i == 5 { dec!(2) } else { dec!(0.001) };
+        ev.push(StoreEvent::TradePrinted(trade("KRW-BTC", dec!(95_000_000), vol, side, i)));
+    }
+    ev.push(StoreEvent::CandlesLoaded {
+        market: MarketId::new("KRW-BTC"),
+        timeframe: Timeframe::M1,
+        candles: candles("KRW-BTC"),
+    });
+    ev
+}
+
+struct Harness {
+    app: App<TestBackend>,
+    store: Store,
+    snap_tx: watch::Sender<Arc<Snapshot>>,
+    commands: mpsc::Receiver<UiCommand>,
+    t0: Instant,
+}
+
+impl Harness {
+    fn new(w: u16, h: u16) -> Self {
+        Self::with(w, h, Keymap::default_keymap().unwrap(), ColorSupport::TrueColor)
+    }
+
+    fn with(w: u16, h: u16, keymap: Keymap, colors: ColorSupport) -> Self {
+        let t0 = Instant::now();
+        let mut store = Store::new();
+        let snap = store.apply_batch(market_events(), t0);
+        let (snap_tx, snap_rx) = watch::channel(snap);
+        let (cmd_tx, commands) = mpsc::channel(COMMAND_CAPACITY);
+        let terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        let wall = Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap();
+        let app = App::new(terminal, UiConfig::default(), keymap, colors, snap_rx, cmd_tx)
+            .with_fixed_clock(t0 + Duration::from_millis(1500), wall);
+        let mut h = Harness { app, store, snap_tx, commands, t0 };
+        h.app.on_snapshot();
+        h.app.draw().unwrap();
+        h
+    }
+
+    fn publish(&mut self, events: Vec<StoreEvent>) {
+        let snap = self.store.apply_batch(events, self.t0);
+        self.snap_tx.send_replace(snap);
+        self.app.on_snapshot();
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        self.app.handle_key(KeyEvent::new(code, KeyModifiers::NONE));
+    }
+
+    fn keys(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    fn screen(&mut self) -> String {
+        self.app.draw().unwrap();
+        buffer_text(self.app.terminal().backend().buffer())
+    }
+
+    fn drain(&mut self) -> Vec<UiCommand> {
+        let mut out = Vec::new();
+        while let Ok(c) = self.commands.try_recv() {
+            out.push(c);
+        }
+        out
+    }
+}
+
+fn buffer_text(buf: &Buffer) -> String {
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut skip = false;
+        for x in 0..buf.area.width {
+            // The cell behind a double-width glyph is hidden by the terminal; skip it.
+            if std::mem::take(&mut skip) {
+                continue;
+            }
+            let sym = buf[(x, y)].symbol();
+            skip = sym.chars().next().is_some_and(unicode_wide);
+            line.push_str(sym);
+        }
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
+}
+
+/// Position of the first cell of `needle` on the screen.
+fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let text = buffer_text(buf);
+    for (y, line) in text.lines().enumerate() {
+        if let Some(byte) = line.find(needle) {
+            // Cells are one per char except wide glyphs; the panes put numbers left of
+            // Korean text only in the markets list, so count chars up to the match.
+            let mut x = 0u16;
+            for c in line[..byte].chars() {
+                x += if unicode_wide(c) { 2 } else { 1 };
+            }
+            return Some((x, y as u16));
+        }
+    }
+    None
+}
+
+fn unicode_wide(c: char) -> bool {
+    ('\u{1100}'..='\u{115F}').contains(&c) || ('\u{AC00}'..='\u{D7A3}').contains(&c)
+}
+
+#[test]
+fn renders_the_default_layout_at_120x40() {
+    let mut h = Harness::new(120, 40);
+    let screen = h.screen();
+    for needle in
+        ["DEMO", "Markets", "Order book", "Chart", "Trades", "KRW-BTC", "95,000,000", "12:04:05 KST"]
+    {
+        assert!(screen.contains(needle), "missing {needle:?}:\n{screen}");
+    }
+    insta::assert_snapshot!("default_120x40", screen);
+}
+
+#[test]
+fn renders_a_compact_layout_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    let screen = h.screen();
+    for needle in ["DEMO", "Markets", "Order book", "KRW-BTC"] {
+        assert!(screen.contains(needle), "missing {needle:?}:\n{screen}");
+    }
+    insta::assert_snapshot!("default_80x24", screen);
+}
+
+#[test]
+fn below_minimum_size_shows_a_message_not_a_panic() {
+    let mut h = Harness::new(60, 20);
+    let screen = h.screen();
+    assert!(screen.contains("terminal too small"), "{screen}");
+    assert!(screen.contains("80x24"), "{screen}");
+    assert!(h.app.last_layout().is_none());
+}
+
+#[test]
+fn first_market_is_selected_and_announced() {
+    let mut h = Harness::new(120, 40);
+    let cmds = h.drain();
+    assert_eq!(cmds[0], UiCommand::SelectMarket(MarketId::new("KRW-BTC")), "{cmds:?}");
+    assert_eq!(cmds[1], UiCommand::SetTimeframe(Timeframe::M1));
+}
+
+#[test]
+fn search_by_korean_or_english_name_then_enter_selects() {
+    let mut h = Harness::new(120, 40);
+    h.drain();
+    h.keys("/이더");
+    let screen = h.screen();
+    assert!(screen.contains(" ETH ") && !screen.contains(" XRP "), "{screen}");
+    h.key(KeyCode::Esc);
+    h.keys("/ripple");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.drain()[0], UiCommand::SelectMarket(MarketId::new("KRW-XRP")));
+}
+
+#[test]
+fn switching_market_on_the_command_line_emits_select_market() {
+    let mut h = Harness::new(120, 40);
+    h.drain();
+    h.keys(":market krw-eth");
+    h.key(KeyCode::Enter);
+    let cmds = h.drain();
+    assert_eq!(
+        cmds,
+        vec![UiCommand::SelectMarket(MarketId::new("KRW-ETH")), UiCommand::SetTimeframe(Timeframe::M1)]
+    );
+    assert_eq!(h.app.ui().market, Some(MarketId::new("KRW-ETH")));
+    // Tab completes the verb and the market; the history recalls the line.
+    h.keys(":mar");
+    h.key(KeyCode::Tab);
+    h.keys("krw-x");
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.ui().command_line.as_ref().unwrap().input, "market KRW-XRP ");
+    h.key(KeyCode::Esc);
+    h.keys(":");
+    h.key(KeyCode::Up);
+    assert_eq!(h.app.ui().command_line.as_ref().unwrap().input, "market krw-eth");
+}
+
+#[test]
+fn trading_lines_pass_through_verbatim() {
+    let mut h = Harness::new(120, 40);
+    h.drain();
+    h.keys(":stop KRW-BTC -3%");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.drain(), vec![UiCommand::Trade("stop KRW-BTC -3%".into())]);
+}
+
+#[test]
+fn timeframe_keys_emit_set_timeframe() {
+    let mut h = Harness::new(120, 40);
+    h.drain();
+    h.key(KeyCode::Char(']'));
+    h.key(KeyCode::Char(']'));
+    h.key(KeyCode::Char('['));
+    assert_eq!(
+        h.drain(),
+        vec![
+            UiCommand::SetTimeframe(Timeframe::M3),
+            UiCommand::SetTimeframe(Timeframe::M5),
+            UiCommand::SetTimeframe(Timeframe::M3)
+        ]
+    );
+    h.keys(":tf 1h");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.drain(), vec![UiCommand::SetTimeframe(Timeframe::H1)]);
+}
+
+#[test]
+fn help_lists_the_live_keymap() {
+    let km =
+        Keymap::load(Some(("user.toml", "[global]\nhelp = [\"f2\"]\ncancel_all = [\"ctrl-x\"]\n"))).unwrap();
+    let mut h = Harness::with(120, 40, km, ColorSupport::TrueColor);
+    h.key(KeyCode::Char('?'));
+    assert!(!h.screen().contains("Keys (from the live keymap)"), "? is no longer bound");
+    h.key(KeyCode::F(2));
+    let screen = h.screen();
+    assert!(screen.contains("Keys (from the live keymap)"), "{screen}");
+    assert!(screen.contains("ctrl-x"), "{screen}");
+}
+
+#[test]
+fn keymap_override_with_unknown_action_is_rejected_naming_file_and_line() {
+    let text = "[global]\nhelp = [\"f2\"]\n# comment\n[chart]\nzoom_in = [\"+\"]\n";
+    let err = Keymap::load(Some(("/home/me/.config/hoga/keymap.toml", text))).unwrap_err().to_string();
+    assert!(err.contains("/home/me/.config/hoga/keymap.toml:5"), "{err}");
+    assert!(err.contains("zoom_in"), "{err}");
+}
+
+#[test]
+fn order_book_cells_use_bid_and_ask_styles() {
+    let mut h = Harness::new(120, 40);
+    h.screen();
+    let theme = h.app.theme().clone();
+    let buf = h.app.terminal().backend().buffer().clone();
+    // Best ask is mid + 1 tick, best bid is mid.
+    let (x, y) = find(&buf, "95,001,000").expect("best ask on screen");
+    assert_eq!(buf[(x, y)].fg, theme.ask.fg.unwrap());
+    let (x, y) = find(&buf, "94,999,000").expect("a bid on screen");
+    assert_eq!(buf[(x, y)].fg, theme.bid.fg.unwrap());
+    // Change % in the markets list: up and down colours.
+    let (x, y) = find(&buf, "+1.23%").expect("up change");
+    assert_eq!(buf[(x, y)].fg, theme.up.fg.unwrap());
+    let (x, y) = find(&buf, "-2.10%").expect("down change");
+    assert_eq!(buf[(x, y)].fg, theme.down.fg.unwrap());
+}
+
+#[test]
+fn theme_switch_at_runtime_restyles_the_screen() {
+    let mut h = Harness::new(120, 40);
+    let dark_bid = h.app.theme().bid;
+    h.keys(":theme light");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.theme().name, "light");
+    assert_ne!(h.app.theme().bid, dark_bid);
+    h.screen();
+    let buf = h.app.terminal().backend().buffer().clone();
+    let (x, y) = find(&buf, "94,999,000").unwrap();
+    assert_eq!(buf[(x, y)].fg, h.app.theme().bid.fg.unwrap());
+    h.keys(":theme nosuch");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.theme().name, "light", "an unknown theme keeps the current one");
+    assert!(h.screen().contains("nosuch"));
+}
+
+#[test]
+fn no_color_draws_without_any_colour() {
+    let mut h = Harness::with(120, 40, Keymap::default_keymap().unwrap(), ColorSupport::NoColor);
+    h.screen();
+    let buf = h.app.terminal().backend().buffer();
+    for cell in buf.content() {
+        assert!(matches!(cell.fg, Color::Reset), "fg {:?} at {:?}", cell.fg, cell.symbol());
+        assert!(matches!(cell.bg, Color::Reset), "bg {:?}", cell.bg);
+    }
+    // Sides stay distinguishable by modifiers.
+    let (x, y) = find(buf, "95,001,000").unwrap();
+    assert!(buf[(x, y)].modifier.contains(Modifier::UNDERLINED));
+}
+
+#[test]
+fn stale_data_is_greyed_with_its_age() {
+    let mut h = Harness::new(120, 40);
+    let wall = Utc.with_ymd_and_hms(2026, 11, 23, 3, 5, 5).unwrap();
+    let t0 = h.t0;
+    let app = std::mem::replace(&mut h.app, {
+        let (tx, _rx) = mpsc::channel(1);
+        let (_s, r) = watch::channel(Arc::new(Snapshot::default()));
+        App::new(
+            Terminal::new(TestBackend::new(1, 1)).unwrap(),
+            UiConfig::default(),
+            Keymap::default_keymap().unwrap(),
+            ColorSupport::TrueColor,
+            r,
+            tx,
+        )
+    });
+    h.app = app.with_fixed_clock(t0 + Duration::from_secs(75), wall);
+    let screen = h.screen();
+    assert!(screen.contains("stale 1m"), "{screen}");
+    let theme = h.app.theme().clone();
+    let buf = h.app.terminal().backend().buffer();
+    let (x, y) = find(buf, "95,001,000").unwrap();
+    assert_eq!(buf[(x, y)].fg, theme.stale.fg.unwrap(), "stale book is not drawn in the ask colour");
+}
+
+#[test]
+fn quit_asks_when_orders_are_open_and_defaults_to_no() {
+    let mut h = Harness::new(120, 40);
+    h.drain();
+    h.publish(vec![StoreEvent::OrdersUpdated(vec![open_order("KRW-BTC", dec!(94_999_000))])]);
+    h.key(KeyCode::Char('q'));
+    assert!(h.screen().contains("Quit with 1 open order(s)"));
+    h.key(KeyCode::Enter);
+    assert!(!h.app.ui().quit, "enter means No");
+    h.key(KeyCode::Char('q'));
+    h.key(KeyCode::Char('y'));
+    assert!(h.app.ui().quit);
+    assert_eq!(h.drain(), vec![UiCommand::Quit]);
+}
+
+#[test]
+fn ladder_keys_place_and_cancel_at_the_cursor_level() {
+    let mut h = Harness::new(120, 40);
+    h.publish(vec![StoreEvent::OrdersUpdated(vec![open_order("KRW-BTC", dec!(94_999_000))])]);
+    h.drain();
+    h.key(KeyCode::Tab); // markets -> order book
+    assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
+    h.key(KeyCode::Down); // cursor starts on the best bid; one down is the second bid
+    h.key(KeyCode::Char('b'));
+    match h.drain().as_slice() {
+        [UiCommand::PlaceOrder { request }] => {
+            assert_eq!(request.side, Side::Bid);
+            assert_eq!(request.price, Some(dec!(94_999_000)));
+        }
+        other => panic!("{other:?}"),
+    }
+    h.key(KeyCode::Char('c'));
+    assert_eq!(
+        h.drain(),
+        vec![UiCommand::CancelOrder { market: MarketId::new("KRW-BTC"), uuid: "u-1".into() }]
+    );
+}
+
+#[test]
+fn favorites_are_persisted_to_the_given_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/favorites.txt");
+    let t0 = Instant::now();
+    let mut store = Store::new();
+    let (_snap_tx, snap_rx) = watch::channel(store.apply_batch(market_events(), t0));
+    let (cmd_tx, _rx) = mpsc::channel(COMMAND_CAPACITY);
+    let config = UiConfig { favorites_path: Some(path.clone()), ..UiConfig::default() };
+    let mut app = App::new(
+        Terminal::new(TestBackend::new(120, 40)).unwrap(),
+        config.clone(),
+        Keymap::default_keymap().unwrap(),
+        ColorSupport::TrueColor,
+        snap_rx.clone(),
+        cmd_tx.clone(),
+    );
+    app.on_snapshot();
+    app.handle_key(KeyEvent::new(KeyCode::Char('f'), KeyModifiers::NONE));
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(saved.trim(), "KRW-BTC");
+    let app2 = App::new(
+        Terminal::new(TestBackend::new(120, 40)).unwrap(),
+        config,
+        Keymap::default_keymap().unwrap(),
+        ColorSupport::TrueColor,
+        snap_rx,
+        cmd_tx,
+    );
+    assert!(app2.ui().favorites.contains(&MarketId::new("KRW-BTC")));
+}
+
+#[tokio::test]
+async fn headless_loop_follows_the_store_and_quits_on_q() {
+    let tasks = TaskManager::new();
+    let store = Store::start(&tasks, StoreConfig::default());
+    let (cmd_tx, mut cmd_rx) = mpsc::channel(COMMAND_CAPACITY);
+    let (key_tx, key_rx) = mpsc::channel(16);
+    let mut app = App::new(
+        Terminal::new(TestBackend::new(120, 40)).unwrap(),
+        UiConfig { fps: 60, ..UiConfig::default() },
+        Keymap::default_keymap().unwrap(),
+        ColorSupport::TrueColor,
+        store.subscribe(),
+        cmd_tx,
+    );
+    for ev in market_events() {
+        store.send(ev).await.unwrap();
+    }
+    let cancel = tasks.root_token();
+    let mut frames = app.frames_watch();
+    let mut published = store.subscribe();
+    let runner = async {
+        app.run(cancel.clone(), channel_input(key_rx)).await.unwrap();
+        app
+    };
+    let driver = async {
+        // The first market is selected once the list arrives.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let first = tokio::time::timeout_at(deadline, cmd_rx.recv()).await.unwrap().unwrap();
+        assert_eq!(first, UiCommand::SelectMarket(MarketId::new("KRW-BTC")));
+        // A new price flows store -> snapshot -> frame.
+        store
+            .send(StoreEvent::TickerUpdated(ticker("KRW-BTC", dec!(96_123_000), dec!(0.02), dec!(1))))
+            .await
+            .unwrap();
+        // Wait until the store has published it, then for a frame drawn after that: the
+        // loop takes a pending snapshot before it draws, so that frame shows the price.
+        loop {
+            let has = published
+                .borrow_and_update()
+                .market
+                .tickers
+                .values()
+                .any(|t| t.value.trade_price == dec!(96_123_000));
+            if has {
+                break;
+            }
+            tokio::time::timeout_at(deadline, published.changed()).await.unwrap().unwrap();
+        }
+        let n = *frames.borrow_and_update();
+        while *frames.borrow_and_update() <= n {
+            tokio::time::timeout_at(deadline, frames.changed()).await.unwrap().unwrap();
+        }
+        key_tx.send(Event::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE))).await.unwrap();
+        loop {
+            match tokio::time::timeout_at(deadline, cmd_rx.recv()).await.unwrap() {
+                Some(UiCommand::Quit) => break,
+                Some(_) => continue,
+                None => panic!("channel closed before Quit"),
+            }
+        }
+        key_tx
+    };
+    let (app, _keys) = tokio::join!(runner, driver);
+    assert!(app.ui().quit);
+    assert!(app.frames() >= 1);
+    let screen = buffer_text(app.terminal().backend().buffer());
+    assert!(screen.contains("96,123,000"), "{screen}");
+    tasks.cancel_all();
+}
