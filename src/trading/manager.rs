@@ -100,6 +100,9 @@ pub struct ManagerConfig {
     pub retry_interval: Duration,
     /// Cancel requests per order before it is left PENDING_CANCEL for the person.
     pub cancel_attempts: u32,
+    /// How often open orders are compared with the venue's list while trading (fills
+    /// missed by the private stream, orders closed elsewhere). `None` turns it off.
+    pub poll_every: Option<Duration>,
     /// Command channel capacity.
     pub command_capacity: usize,
     /// Event channel capacity.
@@ -116,6 +119,7 @@ impl Default for ManagerConfig {
             probe_interval: Duration::from_secs(1),
             retry_interval: Duration::from_secs(2),
             cancel_attempts: 3,
+            poll_every: Some(Duration::from_secs(30)),
             command_capacity: 256,
             event_capacity: 1024,
             prices: PriceBoard::default(),
@@ -420,13 +424,15 @@ enum Why {
     Duplicate,
     /// Confirming a cancel.
     CancelCheck,
+    /// An acknowledged order missing from the venue's open list: fetch its final state.
+    Poll,
 }
 
 enum Io {
     Placed { id: String, res: Result<Order, VenueError> },
     Canceled { id: String, res: Result<Order, VenueError> },
     Queried { id: String, why: Why, res: Result<Option<Order>, VenueError> },
-    Listed(Result<Vec<Order>, VenueError>),
+    Listed { soft: bool, res: Result<Vec<Order>, VenueError> },
     Balances(Result<Vec<Balance>, VenueError>),
 }
 
@@ -445,6 +451,8 @@ struct Engine {
     cancel_tries: HashMap<String, u32>,
     reconciling: HashSet<String>,
     listing_pending: bool,
+    // Ids with a probing lookup chain in flight (one chain per id, so probes stay spaced).
+    probing: HashSet<String>,
     resolved: usize,
     adopted: usize,
     reconciled: bool,
@@ -463,11 +471,16 @@ async fn run(sh: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<()> {
     let mut e = Engine::new(sh.clone())?;
     e.start_reconcile();
     e.flush().await;
+    let every = sh.config.poll_every.unwrap_or(Duration::from_secs(3600));
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    // A stalled runtime should not cause a burst of listings afterwards.
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
             Some(io) = e.inflight.next(), if !e.inflight.is_empty() => e.on_io(io),
+            _ = poll.tick(), if sh.config.poll_every.is_some() => e.poll(),
             cmd = rx.recv() => match cmd {
                 Some(cmd) => e.on_command(cmd),
                 None => break,
@@ -496,6 +509,7 @@ impl Engine {
             cancel_tries: HashMap::new(),
             reconciling: HashSet::new(),
             listing_pending: false,
+            probing: HashSet::new(),
             resolved: 0,
             adopted: 0,
             reconciled: false,
@@ -600,6 +614,9 @@ impl Engine {
     // ------------------------------------------------------------------ scheduling
 
     fn query(&mut self, id: &str, why: Why, delay: Duration) {
+        if matches!(why, Why::Reconcile | Why::Unknown | Why::NotSent | Why::Duplicate) {
+            self.probing.insert(id.to_string());
+        }
         let venue = self.sh.venue.clone();
         let target = self.vref(id);
         let id = id.to_string();
@@ -611,14 +628,16 @@ impl Engine {
         }));
     }
 
-    fn list_open(&mut self, delay: Duration) {
+    fn list_open(&mut self, delay: Duration, soft: bool) {
         let venue = self.sh.venue.clone();
-        self.listing_pending = true;
+        if !soft {
+            self.listing_pending = true;
+        }
         self.inflight.push(Box::pin(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            Io::Listed(venue.open_orders(None).await)
+            Io::Listed { soft, res: venue.open_orders(None).await }
         }));
     }
 
@@ -653,12 +672,13 @@ impl Engine {
             .map(|o| o.identifier.clone())
             .collect();
         for id in ids {
-            if self.reconciling.insert(id.clone()) {
+            // An id already being probed (an unknown send) resolves through that chain.
+            if self.reconciling.insert(id.clone()) && !self.probing.contains(&id) {
                 self.query(&id, Why::Reconcile, Duration::ZERO);
             }
         }
         if !self.listing_pending {
-            self.list_open(Duration::ZERO);
+            self.list_open(Duration::ZERO, false);
         }
         self.refresh_balances();
         self.state_event();
@@ -862,7 +882,7 @@ impl Engine {
             Io::Placed { id, res } => self.on_placed(&id, res),
             Io::Canceled { id, res } => self.on_canceled(&id, res),
             Io::Queried { id, why, res } => self.on_queried(&id, why, res),
-            Io::Listed(res) => self.on_listed(res),
+            Io::Listed { soft, res } => self.on_listed(soft, res),
             Io::Balances(res) => {
                 self.balances_inflight = false;
                 match res {
@@ -886,10 +906,6 @@ impl Engine {
             Ok(o) => {
                 self.journal_note(id, "ack", &o.uuid);
                 self.on_venue_order(o, "ack");
-                if self.cancel_after_ack.remove(id) {
-                    self.cancel_tries.remove(id);
-                    self.send_cancel(id);
-                }
             }
             Err(VenueError::Final { code, .. }) if code == DUPLICATE_IDENTIFIER => {
                 // The identifier is taken, so the order exists: find it (case 4).
@@ -967,6 +983,7 @@ impl Engine {
     }
 
     fn on_queried(&mut self, id: &str, why: Why, res: Result<Option<Order>, VenueError>) {
+        self.probing.remove(id);
         match res {
             Ok(Some(o)) => {
                 self.not_sent.remove(id);
@@ -1002,8 +1019,8 @@ impl Engine {
         };
         if o.uuid.is_some() || o.state.is_terminal() {
             // Acknowledged before, or already final: nothing to close.
-            if why == Why::CancelCheck {
-                self.info(format!("order {id} not found at the exchange while cancelling"));
+            if matches!(why, Why::CancelCheck | Why::Poll) {
+                self.info(format!("order {id} not found at the exchange"));
             }
             self.done_reconciling(id);
             return;
@@ -1034,24 +1051,51 @@ impl Engine {
         }
     }
 
-    fn on_listed(&mut self, res: Result<Vec<Order>, VenueError>) {
+    fn on_listed(&mut self, soft: bool, res: Result<Vec<Order>, VenueError>) {
         match res {
             Ok(list) => {
-                self.listing_pending = false;
+                let listed: HashSet<String> = list.iter().map(|o| o.uuid.clone()).collect();
                 for o in list {
                     let known = o.identifier.as_ref().is_some_and(|i| self.orders.contains_key(i))
                         || self.by_uuid.contains_key(&o.uuid);
-                    if !known {
+                    // Known orders: the listing carries cumulative figures (fills missed
+                    // during a stream gap); unknown ones are adopted.
+                    if !known || soft {
                         self.on_venue_order(o, "listing");
                     }
                 }
-                self.check_reconciled();
+                if soft {
+                    // Acknowledged orders the venue no longer lists have closed: fetch how.
+                    let gone: Vec<String> = self
+                        .orders
+                        .values()
+                        .filter(|t| !t.state.is_terminal() && !self.sending.contains(&t.identifier))
+                        .filter(|t| t.uuid.as_ref().is_some_and(|u| !listed.contains(u)))
+                        .map(|t| t.identifier.clone())
+                        .collect();
+                    for id in gone {
+                        self.query(&id, Why::Poll, Duration::ZERO);
+                    }
+                } else {
+                    self.listing_pending = false;
+                    self.check_reconciled();
+                }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "open-order listing failed; retrying");
-                let d = self.sh.config.retry_interval;
-                self.list_open(d);
+                tracing::warn!(error = %e, soft, "open-order listing failed");
+                if !soft {
+                    let d = self.sh.config.retry_interval;
+                    self.list_open(d, false);
+                }
             }
+        }
+    }
+
+    /// The periodic comparison with the venue (RELIABILITY rule 4, "on a timer").
+    fn poll(&mut self) {
+        let open = self.orders.values().any(|o| !o.state.is_terminal());
+        if self.reconciled && !self.listing_pending && open {
+            self.list_open(Duration::ZERO, true);
         }
     }
 
@@ -1135,6 +1179,10 @@ impl Engine {
             self.cancel_after_ack.remove(&id);
             self.refresh_balances();
             self.prune();
+        } else if !now_terminal && !self.sending.contains(&id) && self.cancel_after_ack.remove(&id) {
+            // A cancel asked for while the create was unanswered: its uuid is known now.
+            self.cancel_tries.remove(&id);
+            self.send_cancel(&id);
         }
     }
 

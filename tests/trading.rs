@@ -1,0 +1,1228 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Trading runtime: the order manager against a scriptable fake venue (timeouts, resets,
+//! rejections, duplicates, hangs), the paper venue, credentials and the live arm step.
+//! The RELIABILITY case each test covers is in docs/RELIABILITY-TESTS.md.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hoga::config::Mode;
+use hoga::exchange::types::{
+    Balance, BookLevel, Fill, MarketId, Order, OrderBook, OrderState, Side, StreamType, Ticker,
+};
+use hoga::kernel::TaskManager;
+use hoga::trading::credentials::{self, CredentialsError};
+use hoga::trading::input::{CancelTarget, TradeCommand, parse_command};
+use hoga::trading::journal::{Journal, JournalOptions};
+use hoga::trading::manager::{
+    ManagerConfig, ManagerError, OrderCommand, OrderEvent, OrderManager, OrderManagerHandle, Origin,
+    PlaceSpec, PriceBoard,
+};
+use hoga::trading::mode::{VenueParams, arm_prompt, build_venue};
+use hoga::trading::orders::{Denied, LocalState, OrderRequest, TrackedOrder, ValidOrder};
+use hoga::trading::paper::{PaperConfig, PaperVenue};
+use hoga::trading::risk::{RiskLimits, TradingState};
+use hoga::trading::venue::{DUPLICATE_IDENTIFIER, OrderVenue, VenueError, VenueFuture, VenueRef};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use tokio::sync::{Notify, mpsc, watch};
+
+// ------------------------------------------------------------------------------ fake venue
+
+/// What the next create does.
+#[derive(Clone)]
+enum PlaceMode {
+    /// Book it and answer.
+    Accept,
+    /// Book it, then lose the answer (timeout / reset after the venue accepted).
+    AcceptThenTimeout,
+    /// Lose the request before the venue books it (5xx from a gateway).
+    TimeoutUnstored,
+    /// Connect refused: nothing left.
+    NotSent,
+    /// Definitive refusal.
+    Reject(&'static str, bool),
+    /// Book it, then wait for the notify before answering.
+    HoldAfterStore(Arc<Notify>),
+    /// Book it and never answer (process killed before storing the reply).
+    HangAfterStore,
+    /// Never book, never answer (process killed before the request left).
+    HangUnstored,
+    /// Panic inside the venue call (a bug), which takes the manager task down.
+    Panic,
+}
+
+#[derive(Clone)]
+enum CancelMode {
+    Ok,
+    Timeout,
+}
+
+#[derive(Default)]
+struct FakeState {
+    orders: BTreeMap<String, Order>,
+    place_calls: Vec<String>,
+    cancel_calls: usize,
+    get_calls: usize,
+    place_modes: VecDeque<PlaceMode>,
+    cancel_modes: VecDeque<CancelMode>,
+    seq: u64,
+}
+
+struct FakeInner {
+    st: Mutex<FakeState>,
+    // Lookups wait while this is false (to hold reconciliation open).
+    gets_open: watch::Sender<bool>,
+}
+
+#[derive(Clone)]
+struct FakeVenue {
+    inner: Arc<FakeInner>,
+}
+
+fn btc() -> MarketId {
+    MarketId::new("KRW-BTC")
+}
+
+fn venue_order(uuid: &str, identifier: &str, v: &ValidOrder) -> Order {
+    let r = &v.request;
+    Order {
+        uuid: uuid.into(),
+        identifier: Some(identifier.into()),
+        market: r.market.clone(),
+        side: r.side,
+        ord_type: r.ord_type,
+        price: r.price,
+        volume: r.volume,
+        remaining_volume: r.volume.unwrap_or_default(),
+        executed_volume: Decimal::ZERO,
+        executed_funds: None,
+        reserved_fee: Decimal::ZERO,
+        remaining_fee: Decimal::ZERO,
+        paid_fee: Decimal::ZERO,
+        locked: Decimal::ZERO,
+        state: OrderState::Wait,
+        time_in_force: r.time_in_force,
+        created_at: String::new(),
+        trades_count: 0,
+        trades: vec![],
+    }
+}
+
+impl FakeVenue {
+    fn new() -> Self {
+        let (gets_open, _) = watch::channel(true);
+        FakeVenue { inner: Arc::new(FakeInner { st: Mutex::new(FakeState::default()), gets_open }) }
+    }
+
+    fn script_place(&self, m: PlaceMode) {
+        self.inner.st.lock().unwrap().place_modes.push_back(m);
+    }
+
+    fn script_cancel(&self, m: CancelMode) {
+        self.inner.st.lock().unwrap().cancel_modes.push_back(m);
+    }
+
+    fn hold_gets(&self, hold: bool) {
+        self.inner.gets_open.send_replace(!hold);
+    }
+
+    fn place_calls(&self) -> Vec<String> {
+        self.inner.st.lock().unwrap().place_calls.clone()
+    }
+
+    fn cancel_calls(&self) -> usize {
+        self.inner.st.lock().unwrap().cancel_calls
+    }
+
+    fn booked(&self) -> Vec<Order> {
+        self.inner.st.lock().unwrap().orders.values().cloned().collect()
+    }
+
+    fn by_identifier(&self, id: &str) -> Option<Order> {
+        self.booked().into_iter().find(|o| o.identifier.as_deref() == Some(id))
+    }
+
+    fn update(&self, uuid: &str, f: impl FnOnce(&mut Order)) {
+        let mut s = self.inner.st.lock().unwrap();
+        f(s.orders.get_mut(uuid).unwrap());
+    }
+
+    /// Books an order directly (an order that exists at the venue already).
+    fn book(&self, identifier: &str, v: &ValidOrder) -> Order {
+        let mut s = self.inner.st.lock().unwrap();
+        s.seq += 1;
+        let o = venue_order(&format!("u-{}", s.seq), identifier, v);
+        s.orders.insert(o.uuid.clone(), o.clone());
+        o
+    }
+
+    fn find(s: &FakeState, r: &VenueRef) -> Option<Order> {
+        match r {
+            VenueRef::Uuid(u) => s.orders.get(u).cloned(),
+            VenueRef::Identifier(i) => {
+                s.orders.values().find(|o| o.identifier.as_deref() == Some(i)).cloned()
+            }
+        }
+    }
+}
+
+impl OrderVenue for FakeVenue {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    fn place(&self, identifier: String, order: ValidOrder) -> VenueFuture<Order> {
+        let me = self.clone();
+        Box::pin(async move {
+            let mode = {
+                let mut s = me.inner.st.lock().unwrap();
+                s.place_calls.push(identifier.clone());
+                if s.orders.values().any(|o| o.identifier.as_deref() == Some(&identifier)) {
+                    return Err(VenueError::Final {
+                        code: DUPLICATE_IDENTIFIER.into(),
+                        message: "identifier already used".into(),
+                        halt: false,
+                    });
+                }
+                s.place_modes.pop_front().unwrap_or(PlaceMode::Accept)
+            };
+            match mode {
+                PlaceMode::Accept => Ok(me.book(&identifier, &order)),
+                PlaceMode::AcceptThenTimeout => {
+                    me.book(&identifier, &order);
+                    Err(VenueError::Ambiguous("POST /orders: timed out".into()))
+                }
+                PlaceMode::TimeoutUnstored => Err(VenueError::Ambiguous("POST /orders: HTTP 502".into())),
+                PlaceMode::NotSent => Err(VenueError::NotSent("connect refused".into())),
+                PlaceMode::Reject(code, halt) => {
+                    Err(VenueError::Final { code: code.into(), message: format!("refused: {code}"), halt })
+                }
+                PlaceMode::HoldAfterStore(n) => {
+                    let o = me.book(&identifier, &order);
+                    n.notified().await;
+                    Ok(o)
+                }
+                PlaceMode::HangAfterStore => {
+                    me.book(&identifier, &order);
+                    std::future::pending().await
+                }
+                PlaceMode::HangUnstored => std::future::pending().await,
+                PlaceMode::Panic => panic!("injected venue panic"),
+            }
+        })
+    }
+
+    fn cancel(&self, target: VenueRef) -> VenueFuture<Order> {
+        let me = self.clone();
+        Box::pin(async move {
+            let mut s = me.inner.st.lock().unwrap();
+            s.cancel_calls += 1;
+            let mode = s.cancel_modes.pop_front().unwrap_or(CancelMode::Ok);
+            let Some(o) = FakeVenue::find(&s, &target) else {
+                return Err(VenueError::Final {
+                    code: "order_not_found".into(),
+                    message: "not found".into(),
+                    halt: false,
+                });
+            };
+            match mode {
+                CancelMode::Timeout => Err(VenueError::Ambiguous("DELETE /order: timed out".into())),
+                CancelMode::Ok if o.state.is_terminal() => Err(VenueError::Final {
+                    code: "order_not_found".into(),
+                    message: "already closed".into(),
+                    halt: false,
+                }),
+                CancelMode::Ok => {
+                    // Upbit answers with the pre-cancel state.
+                    s.orders.get_mut(&o.uuid).unwrap().state = OrderState::Cancel;
+                    Ok(o)
+                }
+            }
+        })
+    }
+
+    fn get(&self, target: VenueRef) -> VenueFuture<Option<Order>> {
+        let me = self.clone();
+        let mut open = self.inner.gets_open.subscribe();
+        Box::pin(async move {
+            open.wait_for(|o| *o).await.unwrap();
+            let mut s = me.inner.st.lock().unwrap();
+            s.get_calls += 1;
+            Ok(FakeVenue::find(&s, &target))
+        })
+    }
+
+    fn open_orders(&self, market: Option<MarketId>) -> VenueFuture<Vec<Order>> {
+        let list: Vec<Order> = self
+            .booked()
+            .into_iter()
+            .filter(|o| !o.state.is_terminal() && market.as_ref().is_none_or(|m| &o.market == m))
+            .collect();
+        Box::pin(std::future::ready(Ok(list)))
+    }
+
+    fn balances(&self) -> VenueFuture<Vec<Balance>> {
+        let krw = Balance {
+            currency: "KRW".into(),
+            balance: dec!(10000000),
+            locked: Decimal::ZERO,
+            avg_buy_price: Decimal::ZERO,
+            unit_currency: "KRW".into(),
+        };
+        Box::pin(std::future::ready(Ok(vec![krw])))
+    }
+}
+
+// ------------------------------------------------------------------------------ harness
+
+struct Rig {
+    tasks: TaskManager,
+    handle: OrderManagerHandle,
+    events: mpsc::Receiver<OrderEvent>,
+    seen: Vec<OrderEvent>,
+}
+
+fn config(prices: &PriceBoard) -> ManagerConfig {
+    ManagerConfig {
+        risk: RiskLimits {
+            max_notional_per_order: Some(dec!(5000000)),
+            max_orders_per_minute: 1000,
+            max_open_orders: 100,
+            price_band: Some(dec!(0.1)),
+            daily_loss_limit: None,
+        },
+        probe_attempts: 3,
+        probe_interval: Duration::from_millis(10),
+        retry_interval: Duration::from_millis(10),
+        cancel_attempts: 3,
+        poll_every: None,
+        command_capacity: 64,
+        event_capacity: 256,
+        prices: prices.clone(),
+    }
+}
+
+fn prices() -> PriceBoard {
+    let p = PriceBoard::default();
+    p.set_last(&btc(), dec!(100000000));
+    p.set_book(&btc(), Some(dec!(99999000)), Some(dec!(100000000)));
+    p
+}
+
+fn start(journal: Journal, venue: Arc<dyn OrderVenue>) -> Rig {
+    start_with(config(&prices()), journal, venue)
+}
+
+fn start_with(config: ManagerConfig, journal: Journal, venue: Arc<dyn OrderVenue>) -> Rig {
+    let tasks = TaskManager::new();
+    let (handle, events) = OrderManager::start(&tasks, config, journal, venue).unwrap();
+    Rig { tasks, handle, events, seen: Vec::new() }
+}
+
+impl Rig {
+    /// Waits (with a deadline, never a fixed sleep) for an event matching `pred`.
+    async fn until(&mut self, what: &str, pred: impl Fn(&OrderEvent) -> bool) -> OrderEvent {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let e = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("deadline waiting for {what}; saw {:#?}", self.seen))
+                .expect("event channel closed");
+            self.seen.push(e.clone());
+            if pred(&e) {
+                return e;
+            }
+        }
+    }
+
+    async fn order_in(&mut self, id: &str, state: LocalState) -> TrackedOrder {
+        let e = self
+            .until(
+                &format!("{id} in {state:?}"),
+                |e| matches!(e, OrderEvent::OrderUpdated(o) if o.identifier == id && o.state == state),
+            )
+            .await;
+        match e {
+            OrderEvent::OrderUpdated(o) => o,
+            _ => unreachable!(),
+        }
+    }
+
+    async fn place(&self, req: OrderRequest) -> Result<String, Denied> {
+        self.handle.place(PlaceSpec::Request(req), Origin::Manual, None, None).await
+    }
+
+    /// Stops the manager as a kill would, and waits until the journal lock is free.
+    async fn kill(self, path: &Path) {
+        self.tasks.root_token().cancel();
+        drop(self.handle);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let j = Journal::open(path, &JournalOptions::default()).unwrap();
+            if !j.is_read_only() {
+                return;
+            }
+            drop(j);
+            assert!(tokio::time::Instant::now() < deadline, "journal lock never released");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+fn limit_buy() -> OrderRequest {
+    OrderRequest::limit(btc(), Side::Bid, dec!(100000000), dec!(0.001))
+}
+
+fn file_journal(dir: &tempfile::TempDir) -> (std::path::PathBuf, Journal) {
+    let path = dir.path().join("journal.sqlite");
+    let j = Journal::open(&path, &JournalOptions::default()).unwrap();
+    (path, j)
+}
+
+fn fill(trade: &str, order_uuid: &str, volume: Decimal) -> Fill {
+    Fill {
+        trade_uuid: trade.into(),
+        order_uuid: order_uuid.into(),
+        market: btc(),
+        side: Side::Bid,
+        price: dec!(100000000),
+        volume,
+        funds: dec!(100000000) * volume,
+        fee: Some(dec!(100000000) * volume * dec!(0.0005)),
+        is_maker: Some(true),
+        timestamp: 1,
+    }
+}
+
+// ------------------------------------------------------------------------------ tests
+
+#[tokio::test]
+async fn accepted_order_is_journaled_before_send_and_acknowledged() {
+    let venue = FakeVenue::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, journal) = file_journal(&dir);
+    let mut rig = start(journal, Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    assert!(id.starts_with("hoga-"), "{id}");
+    let uuid = uuid::Uuid::parse_str(id.trim_start_matches("hoga-")).unwrap();
+    assert_eq!(uuid.get_version_num(), 7, "identifier is a UUIDv7");
+    let acked = rig.order_in(&id, LocalState::Accepted).await;
+    assert_eq!(acked.uuid.as_deref(), Some("u-1"));
+    assert_eq!(venue.place_calls(), vec![id.clone()]);
+    let ro = Journal::open_read_only(&path).unwrap();
+    let kinds: Vec<String> = ro.events_for(&id).unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds[..2], ["intent".to_string(), "ack".to_string()], "{kinds:?}");
+}
+
+#[tokio::test]
+async fn ambiguous_create_stays_unknown_and_is_adopted_without_resend() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::AcceptThenTimeout);
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    let unknown = rig
+        .until("awaiting confirmation", |e| {
+            matches!(e, OrderEvent::OrderUpdated(o) if o.identifier == id
+                && o.state == LocalState::Submitted
+                && o.reason.as_deref().is_some_and(|r| r.contains("awaiting confirmation")))
+        })
+        .await;
+    assert!(matches!(unknown, OrderEvent::OrderUpdated(ref o) if o.uuid.is_none()));
+    let adopted = rig.order_in(&id, LocalState::Accepted).await;
+    assert_eq!(adopted.uuid, venue.by_identifier(&id).map(|o| o.uuid));
+    assert_eq!(venue.place_calls(), vec![id.clone()], "exactly one create, never re-sent");
+    assert_eq!(venue.booked().len(), 1, "exactly one order exists");
+    assert!(!rig.seen.iter().any(|e| matches!(e, OrderEvent::Rejected { .. })), "never shown as rejected");
+}
+
+#[tokio::test]
+async fn lost_create_that_never_landed_is_closed_after_probes_without_resend() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    let rejected = rig.order_in(&id, LocalState::Rejected).await;
+    assert!(rejected.reason.unwrap().contains("never booked"));
+    assert_eq!(venue.place_calls().len(), 1);
+    assert!(venue.inner.st.lock().unwrap().get_calls >= 3, "probed by identifier before closing");
+    assert!(venue.booked().is_empty());
+}
+
+#[tokio::test]
+async fn not_sent_create_is_verified_once_then_closed() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::NotSent);
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&id, LocalState::Rejected).await;
+    assert_eq!(venue.inner.st.lock().unwrap().get_calls, 1, "one identifier lookup");
+    assert_eq!(venue.place_calls().len(), 1);
+}
+
+#[tokio::test]
+async fn duplicate_identifier_means_it_exists_and_is_never_reminted() {
+    let venue = FakeVenue::new();
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    // The venue already holds this identifier (a previous attempt landed).
+    let v = hoga::trading::orders::validate(
+        &limit_buy(),
+        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
+        None,
+    )
+    .unwrap();
+    let booked = venue.book("rule-sl-1-a1", &v);
+    let id = rig
+        .handle
+        .place(
+            PlaceSpec::Request(limit_buy()),
+            Origin::Rule("sl-1".into()),
+            Some("rule-sl-1-a1".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(id, "rule-sl-1-a1");
+    let o = rig.order_in(&id, LocalState::Accepted).await;
+    assert_eq!(o.uuid.as_deref(), Some(booked.uuid.as_str()));
+    assert_eq!(o.rule_id.as_deref(), Some("sl-1"));
+    // The same deterministic identifier again: answered from the journal, not sent.
+    let again = rig
+        .handle
+        .place(
+            PlaceSpec::Request(limit_buy()),
+            Origin::Rule("sl-1".into()),
+            Some("rule-sl-1-a1".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, id);
+    assert_eq!(venue.place_calls(), vec![id.clone()]);
+    assert_eq!(venue.booked().len(), 1);
+}
+
+#[tokio::test]
+async fn business_rejection_is_final_and_auth_failure_halts_but_cancels_pass() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::Reject("insufficient_funds_bid", false));
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    let r = rig.order_in(&id, LocalState::Rejected).await;
+    assert!(r.reason.unwrap().contains("insufficient_funds_bid"));
+    // An order that rests, then an auth failure.
+    let resting = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&resting, LocalState::Accepted).await;
+    venue.script_place(PlaceMode::Reject("no_authorization_ip", true));
+    let id2 = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&id2, LocalState::Rejected).await;
+    rig.until("HALTED", |e| matches!(e, OrderEvent::TradingState { state: TradingState::Halted, .. })).await;
+    assert_eq!(rig.handle.status().trading_state, TradingState::Halted);
+    let denied = rig.place(limit_buy()).await.unwrap_err();
+    assert!(matches!(denied, Denied::State { .. }), "{denied:?}");
+    assert!(denied.to_string().contains("no_authorization_ip"), "{denied}");
+    assert_eq!(venue.place_calls().len(), 3, "nothing retried, nothing sent while halted");
+    // Cancels always pass.
+    rig.handle.cancel(CancelTarget::Order(resting.clone())).await.unwrap();
+    rig.order_in(&resting, LocalState::Canceled).await;
+}
+
+#[tokio::test]
+async fn cancel_timeout_stays_pending_then_a_late_fill_wins() {
+    let venue = FakeVenue::new();
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    let acked = rig.order_in(&id, LocalState::Accepted).await;
+    let uuid = acked.uuid.unwrap();
+    venue.script_cancel(CancelMode::Timeout);
+    rig.handle.cancel(CancelTarget::Order(uuid.clone())).await.unwrap();
+    rig.order_in(&id, LocalState::PendingCancel).await;
+    // Not guessed: the lookup sees it open, repeats the cancel, and it resolves.
+    rig.order_in(&id, LocalState::Canceled).await;
+    assert!(venue.cancel_calls() >= 2, "cancel retried: {}", venue.cancel_calls());
+    // A fill that happened before the cancel, reported late: Canceled -> Filled.
+    let mut done = venue.by_identifier(&id).unwrap();
+    done.state = OrderState::Done;
+    done.executed_volume = dec!(0.001);
+    done.remaining_volume = Decimal::ZERO;
+    done.trades = vec![fill("t-late", &uuid, dec!(0.001))];
+    rig.handle.apply_venue_update(done).await.unwrap();
+    rig.order_in(&id, LocalState::Filled).await;
+}
+
+#[tokio::test]
+async fn cancel_of_a_filled_order_takes_the_venue_state() {
+    let venue = FakeVenue::new();
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    let uuid = rig.order_in(&id, LocalState::Accepted).await.uuid.unwrap();
+    venue.update(&uuid, |o| {
+        o.state = OrderState::Done;
+        o.executed_volume = dec!(0.001);
+        o.remaining_volume = Decimal::ZERO;
+        o.trades = vec![fill("t-1", &uuid, dec!(0.001))];
+    });
+    rig.handle.cancel(CancelTarget::Order(id.clone())).await.unwrap();
+    let filled = rig.order_in(&id, LocalState::Filled).await;
+    assert_eq!(filled.executed_volume, dec!(0.001));
+    assert!(!rig.seen.iter().any(|e| matches!(e, OrderEvent::Rejected { .. })));
+}
+
+#[tokio::test]
+async fn duplicate_and_out_of_order_fills_count_once() {
+    let venue = FakeVenue::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, journal) = file_journal(&dir);
+    let mut rig = start(journal, Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    // Fill before ack: the venue books the order, a fill arrives, then the ack.
+    let gate = Arc::new(Notify::new());
+    venue.script_place(PlaceMode::HoldAfterStore(gate.clone()));
+    let id = rig.place(OrderRequest::limit(btc(), Side::Bid, dec!(100000000), dec!(0.002))).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let uuid = loop {
+        if let Some(o) = venue.by_identifier(&id) {
+            break o.uuid;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let f1 = fill("t-1", &uuid, dec!(0.001));
+    rig.handle.apply_fill(f1.clone()).await.unwrap();
+    rig.handle.apply_fill(f1.clone()).await.unwrap();
+    gate.notify_one();
+    rig.until("first fill", |e| matches!(e, OrderEvent::Filled { fill, .. } if fill.trade_uuid == "t-1"))
+        .await;
+    // The same fill again via the stream and inside a poll result; `done` before `wait`.
+    rig.handle.apply_fill(f1.clone()).await.unwrap();
+    let mut done = venue.by_identifier(&id).unwrap();
+    done.state = OrderState::Done;
+    done.executed_volume = dec!(0.002);
+    done.remaining_volume = Decimal::ZERO;
+    done.trades = vec![f1.clone(), fill("t-2", &uuid, dec!(0.001))];
+    rig.handle.apply_venue_update(done).await.unwrap();
+    let mut wait = venue.by_identifier(&id).unwrap();
+    wait.state = OrderState::Wait;
+    rig.handle.apply_venue_update(wait).await.unwrap();
+    // An overfill is refused, not applied.
+    rig.handle.apply_fill(fill("t-3", &uuid, dec!(0.5))).await.unwrap();
+    rig.until("overfill notice", |e| matches!(e, OrderEvent::Info(m) if m.contains("t-3"))).await;
+    let fills: Vec<String> = rig
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            OrderEvent::Filled { fill, .. } => Some(fill.trade_uuid.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fills, ["t-1", "t-2"]);
+    let last = rig
+        .seen
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            OrderEvent::OrderUpdated(o) if o.identifier == id => Some(o.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((last.state, last.executed_volume), (LocalState::Filled, dec!(0.002)));
+    let position = rig
+        .seen
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            OrderEvent::Position(p) => Some(p.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(position.volume, dec!(0.002), "position counted once per fill");
+    assert_eq!(Journal::open_read_only(&path).unwrap().fill_count().unwrap(), 2);
+}
+
+#[tokio::test]
+async fn cancel_while_the_create_is_unanswered_is_sent_after_the_ack() {
+    let venue = FakeVenue::new();
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let gate = Arc::new(Notify::new());
+    venue.script_place(PlaceMode::HoldAfterStore(gate.clone()));
+    let id = rig.place(limit_buy()).await.unwrap();
+    rig.handle.cancel(CancelTarget::Order(id.clone())).await.unwrap();
+    rig.order_in(&id, LocalState::PendingCancel).await;
+    assert_eq!(venue.cancel_calls(), 0, "no cancel before the create answered");
+    gate.notify_one();
+    rig.order_in(&id, LocalState::Canceled).await;
+    assert_eq!(venue.cancel_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_panicking_manager_restarts_and_reconciles_from_the_journal() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::Panic);
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    // The supervisor restarts the task; the journaled intent is looked up and closed.
+    let closed = rig.order_in(&id, LocalState::Rejected).await;
+    assert!(closed.reason.unwrap().contains("never booked"));
+    rig.handle.wait_reconciled().await.unwrap();
+    let task = rig.tasks.table().into_iter().find(|t| t.name == "order-manager").unwrap();
+    assert!(task.restarts >= 1, "{task:?}");
+    // Trading continues on the same handle.
+    let next = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&next, LocalState::Accepted).await;
+    assert_eq!(venue.place_calls(), vec![id, next]);
+}
+
+#[tokio::test]
+async fn periodic_poll_finds_fills_the_stream_missed() {
+    let venue = FakeVenue::new();
+    let cfg = ManagerConfig { poll_every: Some(Duration::from_millis(20)), ..config(&prices()) };
+    let mut rig = start_with(cfg, Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    let uuid = rig.order_in(&id, LocalState::Accepted).await.uuid.unwrap();
+    // Filled at the venue while the private stream was silent.
+    venue.update(&uuid, |o| {
+        o.state = OrderState::Done;
+        o.executed_volume = dec!(0.001);
+        o.remaining_volume = Decimal::ZERO;
+        o.trades = vec![fill("t-quiet", &uuid, dec!(0.001))];
+    });
+    rig.order_in(&id, LocalState::Filled).await;
+    assert!(
+        rig.seen.iter().any(|e| matches!(e, OrderEvent::Filled { fill, .. } if fill.trade_uuid == "t-quiet"))
+    );
+    assert_eq!(venue.place_calls().len(), 1);
+}
+
+#[tokio::test]
+async fn kill_between_intent_and_send_is_closed_on_restart_and_never_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, journal) = file_journal(&dir);
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::HangUnstored);
+    let mut rig = start(journal, Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&id, LocalState::Submitted).await;
+    rig.kill(&path).await;
+    // The intent is durable.
+    let j = Journal::open(&path, &JournalOptions::default()).unwrap();
+    assert_eq!(j.open_orders().unwrap().len(), 1);
+    let mut rig = start(j, Arc::new(venue.clone()));
+    let r = rig.order_in(&id, LocalState::Rejected).await;
+    assert!(r.reason.unwrap().contains("never booked"));
+    rig.handle.wait_reconciled().await.unwrap();
+    assert_eq!(venue.place_calls(), vec![id.clone()], "nothing sent twice");
+    assert!(venue.booked().is_empty());
+}
+
+#[tokio::test]
+async fn kill_between_send_and_reply_adopts_the_order_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, journal) = file_journal(&dir);
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::HangAfterStore);
+    let mut rig = start(journal, Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&id, LocalState::Submitted).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while venue.by_identifier(&id).is_none() {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    rig.kill(&path).await;
+    let j = Journal::open(&path, &JournalOptions::default()).unwrap();
+    let mut rig = start(j, Arc::new(venue.clone()));
+    let o = rig.order_in(&id, LocalState::Accepted).await;
+    assert_eq!(o.uuid, venue.by_identifier(&id).map(|o| o.uuid));
+    rig.handle.wait_reconciled().await.unwrap();
+    assert_eq!(venue.place_calls(), vec![id.clone()], "nothing sent twice");
+    assert_eq!(venue.booked().len(), 1);
+    assert!(!rig.seen.iter().any(|e| matches!(e, OrderEvent::Reconciled { adopted, .. } if *adopted > 0)));
+}
+
+#[tokio::test]
+async fn restart_reconciliation_blocks_new_orders_until_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, journal) = file_journal(&dir);
+    let t = TrackedOrder::new("hoga-crashed-1".into(), limit_buy());
+    journal.record_intent(&t, "manual").unwrap();
+    drop(journal);
+    let venue = FakeVenue::new();
+    venue.hold_gets(true);
+    let j = Journal::open(&path, &JournalOptions::default()).unwrap();
+    let mut rig = start(j, Arc::new(venue.clone()));
+    let denied = rig.place(limit_buy()).await.unwrap_err();
+    assert_eq!(denied, Denied::NotReconciled);
+    assert!(!rig.handle.status().reconciled);
+    assert!(venue.place_calls().is_empty());
+    venue.hold_gets(false);
+    rig.until("reconciled", |e| matches!(e, OrderEvent::Reconciled { resolved: 1, .. })).await;
+    let id = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&id, LocalState::Accepted).await;
+    assert_eq!(venue.place_calls(), vec![id]);
+    // A reconnect blocks again until the next reconciliation.
+    rig.handle.command(OrderCommand::StreamDown).await.unwrap();
+    assert_eq!(rig.place(limit_buy()).await.unwrap_err(), Denied::NotReconciled);
+    rig.handle.reconcile().await.unwrap();
+    rig.handle.wait_reconciled().await.unwrap();
+    assert!(rig.place(limit_buy()).await.is_ok());
+}
+
+#[tokio::test]
+async fn risk_gate_and_bad_input_never_reach_the_venue() {
+    let venue = FakeVenue::new();
+    let rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let cases = [
+        // notional 10,000,000 above max_notional_per_order 5,000,000
+        (OrderRequest::limit(btc(), Side::Bid, dec!(100000000), dec!(0.1)), "max_notional_per_order"),
+        // fat finger: 50 % from the last price
+        (OrderRequest::limit(btc(), Side::Bid, dec!(50000000), dec!(0.001)), "price_band"),
+        // below the 5,000 KRW minimum
+        (OrderRequest::limit(btc(), Side::Bid, dec!(100000000), dec!(0.00001)), "below the minimum"),
+        // off the tick grid
+        (OrderRequest::limit(btc(), Side::Bid, dec!(100000123), dec!(0.001)), "tick"),
+        // too many decimals
+        (OrderRequest::limit(btc(), Side::Bid, dec!(100000000), dec!(0.000000001)), "8 decimals"),
+        (OrderRequest::limit(btc(), Side::Bid, dec!(0), dec!(1)), "positive"),
+    ];
+    for (req, why) in cases {
+        let e = rig.place(req).await.unwrap_err();
+        assert!(e.to_string().contains(why), "{e} should mention {why}");
+    }
+    for bad in [
+        "buy 0 @ 95000000",
+        "buy -1 @ 1",
+        "buy abc",
+        "buy 1,000 @ 1",
+        "buy １ @ 1",
+        "buy 1e309",
+        "buy 1\n@ 1",
+    ] {
+        assert!(parse_command(bad).is_err(), "{bad:?} parsed");
+    }
+    // A parsed command goes through sizing, validation and the gate in the manager.
+    let TradeCommand::Order(input) = parse_command(":buy 0.00001 @ 100000000").unwrap() else { panic!() };
+    let e = rig.handle.place(PlaceSpec::Input(input), Origin::Manual, None, Some(btc())).await.unwrap_err();
+    assert!(matches!(e, Denied::BelowMinimum { .. }), "{e:?}");
+    // The kill switch: HALTED, new orders denied.
+    rig.handle.command(OrderCommand::Kill("kill switch".into())).await.unwrap();
+    let e = rig.place(limit_buy()).await.unwrap_err();
+    assert!(e.to_string().contains("HALTED"), "{e}");
+    assert!(venue.place_calls().is_empty(), "rejected input never reaches the venue");
+}
+
+#[tokio::test]
+async fn journal_write_failure_denies_orders_but_cancels_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, journal) = file_journal(&dir);
+    let venue = FakeVenue::new();
+    let mut rig = start(journal, Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&id, LocalState::Accepted).await;
+    // Another connection holds the write lock: the intent write fails with SQLITE_BUSY.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let e = rig.place(limit_buy()).await.unwrap_err();
+    assert!(matches!(e, Denied::Journal(_)), "{e:?}");
+    assert_eq!(venue.place_calls().len(), 1, "no order without a durable intent");
+    rig.handle.cancel(CancelTarget::All).await.unwrap();
+    rig.order_in(&id, LocalState::Canceled).await;
+    assert_eq!(venue.cancel_calls(), 1);
+    blocker.execute_batch("ROLLBACK").unwrap();
+}
+
+#[tokio::test]
+async fn second_instance_on_the_same_journal_refuses_to_trade() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, first) = file_journal(&dir);
+    let second = Journal::open(&path, &JournalOptions::default()).unwrap();
+    assert!(second.is_read_only());
+    let tasks = TaskManager::new();
+    let err = OrderManager::start(&tasks, ManagerConfig::default(), second, Arc::new(FakeVenue::new()))
+        .unwrap_err();
+    assert!(matches!(err, ManagerError::ReadOnly(_)), "{err}");
+    assert!(err.to_string().contains("another hoga instance"));
+    drop(first);
+}
+
+fn book(bid: Decimal, ask: Decimal) -> OrderBook {
+    OrderBook {
+        market: Some(btc()),
+        levels: vec![BookLevel { ask_price: ask, ask_size: dec!(1), bid_price: bid, bid_size: dec!(1) }],
+        total_ask_size: dec!(1),
+        total_bid_size: dec!(1),
+        level: Decimal::ZERO,
+        timestamp: 0,
+        stream_type: StreamType::Realtime,
+    }
+}
+
+fn ticker(price: Decimal) -> Ticker {
+    Ticker { market: Some(btc()), trade_price: price, ..Ticker::default() }
+}
+
+fn bal(v: &[Balance], c: &str) -> (Decimal, Decimal) {
+    v.iter().find(|b| b.currency == c).map_or((Decimal::ZERO, Decimal::ZERO), |b| (b.balance, b.locked))
+}
+
+#[tokio::test]
+async fn paper_venue_fills_against_fed_prices_and_keeps_balances() {
+    let paper =
+        PaperVenue::new(PaperConfig { fee_rate: dec!(0.0005), initial: vec![("KRW".into(), dec!(1000000))] });
+    let rules = hoga::trading::orders::MarketRules::upbit_default(&btc());
+    let valid = |r: OrderRequest, reference| hoga::trading::orders::validate(&r, &rules, reference).unwrap();
+    // No price yet: a market order cannot fill.
+    let e = paper
+        .place("p-0".into(), valid(OrderRequest::market_buy(btc(), dec!(10000)), None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("no_market_data"));
+    paper.on_orderbook(&book(dec!(99000000), dec!(100000000)));
+    // A resting limit buy locks price × volume + fee.
+    let resting =
+        paper.place("p-1".into(), valid(limit_rq(dec!(95000000), dec!(0.002)), None)).await.unwrap();
+    assert_eq!(resting.state, OrderState::Wait);
+    let (free, locked) = bal(&paper.balances_now(), "KRW");
+    assert_eq!(locked, dec!(190095));
+    assert_eq!(free, dec!(1000000) - dec!(190095));
+    // A trade below the limit fills it at the limit (maker).
+    let changed = paper.on_ticker(&ticker(dec!(94000000)));
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].state, OrderState::Done);
+    let b = paper.balances_now();
+    assert_eq!(bal(&b, "KRW"), (dec!(1000000) - dec!(190095), Decimal::ZERO));
+    assert_eq!(bal(&b, "BTC").0, dec!(0.002));
+    // A market sell fills at the best bid, minus the fee.
+    paper.on_orderbook(&book(dec!(99000000), dec!(100000000)));
+    let sold = paper
+        .place("p-2".into(), valid(OrderRequest::market_sell(btc(), dec!(0.001)), Some(dec!(99000000))))
+        .await
+        .unwrap();
+    assert_eq!(sold.state, OrderState::Done);
+    assert_eq!(sold.trades[0].price, dec!(99000000));
+    let b = paper.balances_now();
+    assert_eq!(bal(&b, "BTC").0, dec!(0.001));
+    assert_eq!(bal(&b, "KRW").0, dec!(1000000) - dec!(190095) + dec!(99000) - dec!(49.5));
+    // Insufficient funds is a final refusal; a used identifier is refused forever.
+    let e = paper.place("p-3".into(), valid(limit_rq(dec!(100000000), dec!(0.05)), None)).await.unwrap_err();
+    assert_eq!(e.code(), Some("insufficient_funds_bid"));
+    let e = paper.place("p-3".into(), valid(limit_rq(dec!(100000000), dec!(0.001)), None)).await.unwrap_err();
+    assert_eq!(e.code(), Some(DUPLICATE_IDENTIFIER));
+    // Cancel releases the lock.
+    let o = paper.place("p-4".into(), valid(limit_rq(dec!(90000000), dec!(0.001)), None)).await.unwrap();
+    paper.cancel(VenueRef::Uuid(o.uuid.clone())).await.unwrap();
+    assert_eq!(bal(&paper.balances_now(), "KRW").1, Decimal::ZERO);
+    assert_eq!(
+        paper.get(VenueRef::Identifier("p-4".into())).await.unwrap().unwrap().state,
+        OrderState::Cancel
+    );
+}
+
+fn limit_rq(price: Decimal, vol: Decimal) -> OrderRequest {
+    OrderRequest::limit(btc(), Side::Bid, price, vol)
+}
+
+#[tokio::test]
+async fn paper_mode_trades_through_the_manager_without_any_rest_client() {
+    let built = build_venue(Mode::Paper, VenueParams::default()).unwrap();
+    assert!(built.rest.is_none(), "paper mode has no REST client, so no write endpoint");
+    let paper = built.paper.clone().unwrap();
+    paper.on_orderbook(&book(dec!(99999000), dec!(100000000)));
+    let mut rig = start(Journal::in_memory().unwrap(), built.venue.clone());
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_rq(dec!(99000000), dec!(0.001))).await.unwrap();
+    rig.order_in(&id, LocalState::Accepted).await;
+    for o in paper.on_ticker(&ticker(dec!(98000000))) {
+        rig.handle.apply_venue_update(o).await.unwrap();
+    }
+    rig.until("paper fill", |e| matches!(e, OrderEvent::Filled { identifier, .. } if identifier == &id))
+        .await;
+    rig.order_in(&id, LocalState::Filled).await;
+}
+
+#[test]
+fn credentials_file_must_be_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hoga").join("credentials.toml");
+    credentials::write_file(&path, "ACCESSabcd1234wxyz", "SENTINEL-file-secret-9d1").unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    let keys = credentials::load(&HashMap::new(), Some(&path)).unwrap().unwrap();
+    assert_eq!(keys.masked_access_key(), "ACCE…wxyz");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = credentials::load(&HashMap::new(), Some(&path)).unwrap_err();
+    assert!(matches!(err, CredentialsError::TooOpen { mode: 0o644, .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&path.display().to_string()) && msg.contains("0644") && msg.contains("chmod 600"),
+        "{msg}"
+    );
+    assert!(!msg.contains("SENTINEL"), "{msg}");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(credentials::load_file(&path).is_err(), "group-readable is refused too");
+    // Environment wins over the file.
+    let mut env = HashMap::new();
+    env.insert("UPBIT_ACCESS_KEY".to_string(), "ENVKEYabcd1234wxyz".to_string());
+    env.insert("UPBIT_SECRET_KEY".to_string(), "env-secret".to_string());
+    let k = credentials::load(&env, Some(&path)).unwrap().unwrap();
+    assert_eq!(k.source(), &credentials::KeySource::Env);
+}
+
+/// A writer that keeps everything the tracing subscriber prints.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn sentinel_secret_never_appears_in_debug_logs_or_output() {
+    const SECRET: &str = "SENTINEL-SECRET-7c1e5a0b";
+    const ACCESS: &str = "SENTINELACCESS-0123456789";
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut env = HashMap::new();
+    env.insert("UPBIT_ACCESS_KEY".to_string(), ACCESS.to_string());
+    env.insert("UPBIT_SECRET_KEY".to_string(), SECRET.to_string());
+    let keys = credentials::load(&env, None).unwrap().unwrap();
+    let mut output = Vec::new();
+    let arm = arm_prompt(&b"LIVE\n"[..], &mut output, Mode::Live, Some(&keys)).unwrap();
+    // A whole trading scenario against a port where nothing listens: the create fails,
+    // is looked up, errors are logged.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let rest = hoga::exchange::upbit::rest::RestConfig {
+        base_url: format!("http://127.0.0.1:{port}/v1"),
+        read_attempts: 1,
+        ..Default::default()
+    };
+    let built = build_venue(
+        Mode::Live,
+        VenueParams { rest, keys: Some(keys.clone()), arm: Some(arm.clone()), ..Default::default() },
+    )
+    .unwrap();
+    let mut rig = start(Journal::in_memory().unwrap(), built.venue.clone());
+    // The listing fails (nothing listens), so reconciliation keeps retrying: force past
+    // it by checking the denial carries no secret, then drive a send via a second
+    // manager whose journal is empty and whose venue is the same client.
+    let denied = rig.place(limit_buy()).await.unwrap_err();
+    let e = built
+        .venue
+        .place(
+            "hoga-x".into(),
+            hoga::trading::orders::validate(
+                &limit_buy(),
+                &hoga::trading::orders::MarketRules::upbit_default(&btc()),
+                None,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    tracing::warn!(error = %e, "create failed");
+    let g = built.venue.get_by_identifier("hoga-x".into()).await.unwrap_err();
+    tracing::warn!(error = %g, "lookup failed");
+    rig.handle.command(OrderCommand::Kill("test".into())).await.unwrap();
+    rig.until("halted", |e| matches!(e, OrderEvent::TradingState { state: TradingState::Halted, .. })).await;
+    let texts = [
+        String::from_utf8(capture.0.lock().unwrap().clone()).unwrap(),
+        String::from_utf8(output).unwrap(),
+        format!("{keys:?}"),
+        format!("{:?}", keys.to_credentials()),
+        format!("{built:?}"),
+        format!("{:?}", built.rest),
+        format!("{arm:?}"),
+        format!("{denied:?} {denied} {e:?} {e} {g:?}"),
+        format!("{:?}", rig.seen),
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        assert!(!t.contains(SECRET), "secret in text #{i}: {t}");
+        assert!(!t.contains(ACCESS), "full access key in text #{i}: {t}");
+    }
+    assert!(texts[1].contains("SENT…6789"), "masked key shown: {}", texts[1]);
+    assert!(
+        texts[0].contains("create failed") && texts[0].contains("lookup failed"),
+        "logs captured: {}",
+        texts[0]
+    );
+}
+
+// ------------------------------------------------------------------------------ Upbit venue over real sockets
+
+/// What the loopback server does with the next request.
+enum Reply {
+    /// Read the request, never answer (the client times out after the venue "accepted").
+    Stall,
+    /// Answer with a status and body.
+    Raw(u16, &'static str),
+    /// Promise a body and close after a part of it.
+    Truncated,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    line: String,
+    headers: Vec<(String, String)>,
+}
+
+async fn read_request(s: &mut tokio::net::TcpStream) -> Option<Seen> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let line = lines.next()?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize =
+        headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    while buf.len() < head_end + 4 + len {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(Seen { line, headers })
+}
+
+#[tokio::test]
+async fn upbit_venue_maps_real_http_failures() {
+    use hoga::exchange::upbit::auth::Credentials;
+    use hoga::exchange::upbit::rest::{RestClient, RestConfig};
+    use hoga::trading::venue::UpbitVenue;
+    use tokio::io::AsyncWriteExt;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let script = Arc::new(Mutex::new(VecDeque::from([
+        Reply::Stall,
+        Reply::Raw(502, "<html><body>502 Bad Gateway</body></html>"),
+        Reply::Truncated,
+        Reply::Raw(400, r#"{"error":{"name":"insufficient_funds_bid","message":"not enough KRW"}}"#),
+        Reply::Raw(404, r#"{"error":{"name":"order_not_found","message":"not found"}}"#),
+        Reply::Raw(
+            200,
+            r#"{"uuid":"u-9","side":"bid","ord_type":"limit","price":"100000000","state":"wait","market":"KRW-BTC","created_at":"2026-01-01T00:00:00+09:00","volume":"0.001","remaining_volume":"0.001","executed_volume":"0","reserved_fee":"50","remaining_fee":"50","paid_fee":"0","locked":"100050","trades_count":0,"identifier":"hoga-x"}"#,
+        ),
+    ])));
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let tasks = TaskManager::new();
+    {
+        let (script, seen) = (script.clone(), seen.clone());
+        tasks.spawn("test", "fake-upbit", move |cancel| async move {
+            let mut held = Vec::new();
+            loop {
+                let (mut s, _) = tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    r = listener.accept() => r?,
+                };
+                let Some(req) = read_request(&mut s).await else { continue };
+                seen.lock().unwrap().push(req);
+                let reply = script.lock().unwrap().pop_front().unwrap_or(Reply::Raw(500, "{}"));
+                match reply {
+                    Reply::Stall => held.push(s),
+                    Reply::Raw(status, body) => {
+                        let msg = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        s.write_all(msg.as_bytes()).await?;
+                    }
+                    Reply::Truncated => {
+                        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\nConnection: close\r\n\r\n{\"uuid\":\"u-").await?;
+                    }
+                }
+            }
+        });
+    }
+    let rest = RestClient::new(
+        RestConfig {
+            base_url: format!("http://{addr}/v1"),
+            timeout: Duration::from_millis(500),
+            connect_timeout: Duration::from_millis(500),
+            read_attempts: 1,
+            retry_backoff: Duration::from_millis(1),
+        },
+        Some(Credentials::new("test-access-key-0123", "test-secret-key")),
+    )
+    .unwrap();
+    let venue = UpbitVenue::new(Arc::new(rest));
+    let valid = hoga::trading::orders::validate(
+        &limit_buy(),
+        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
+        None,
+    )
+    .unwrap();
+    for what in ["stall", "502 html", "truncated"] {
+        let e = venue.place("hoga-x".into(), valid.clone()).await.unwrap_err();
+        assert!(matches!(e, VenueError::Ambiguous(_)), "{what}: {e:?}");
+    }
+    let e = venue.place("hoga-x".into(), valid.clone()).await.unwrap_err();
+    assert!(
+        matches!(&e, VenueError::Final { code, halt: false, .. } if code == "insufficient_funds_bid"),
+        "{e:?}"
+    );
+    assert_eq!(venue.get_by_identifier("hoga-x".into()).await.unwrap(), None);
+    let o = venue.get_by_identifier("hoga-x".into()).await.unwrap().unwrap();
+    assert_eq!((o.uuid.as_str(), o.identifier.as_deref()), ("u-9", Some("hoga-x")));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 6, "{seen:#?}");
+    assert_eq!(
+        seen.iter().filter(|r| r.line.starts_with("POST /v1/orders ")).count(),
+        4,
+        "one request per create"
+    );
+    assert!(seen.iter().all(|r| !r.headers.iter().any(|(k, _)| k == "origin")), "no Origin header");
+    let auths: std::collections::HashSet<&str> = seen
+        .iter()
+        .filter_map(|r| r.headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str()))
+        .collect();
+    assert_eq!(auths.len(), 6, "every attempt signs a fresh token");
+    assert!(seen[4].line.contains("identifier=hoga-x"), "{}", seen[4].line);
+    tasks.root_token().cancel();
+}
