@@ -377,7 +377,8 @@ async fn kill_switch_halts_new_orders_and_exits_but_resume_restores() {
     assert!(!r.trading.allows_new_order(false));
     assert!(!r.trading.allows_new_order(true));
     let n = next_note(&mut r.notes, NotifyKind::TradingHalted).await;
-    assert_eq!(n.text, "kill switch");
+    assert!(n.text.starts_with("kill switch"), "{}", n.text);
+    assert!(n.text.contains("protection degraded: 1 TP/SL rules"), "{}", n.text);
     // A trigger while HALTED sends nothing and says so once.
     tick(&r.monitor, dec!(96000000)).await;
     tick(&r.monitor, dec!(95000000)).await;
@@ -393,9 +394,84 @@ async fn kill_switch_halts_new_orders_and_exits_but_resume_restores() {
     assert_eq!(r.trading.state(), TradingState::Halted);
     r.trading.resume();
     assert_eq!(r.trading.state(), TradingState::Active);
-    // The monitor's select takes the state change before the next tick.
-    tick(&r.monitor, dec!(95000000)).await;
+    // On resume the held rule acts on the last fresh price at once, without a new tick.
     exit_fields(&next_action(&mut r.actions).await);
+    tick(&r.monitor, dec!(94000000)).await;
+    assert_no_action(&mut r.actions);
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn trailing_stop_and_oco_from_average_cost_fire_once() {
+    let trail = Rule::new(btc(), RuleKind::Trailing { ratio: dec!(0.02), peak: None }, None);
+    let (mut r, tid) = armed(trail).await;
+    for p in [dec!(100000000), dec!(110000000), dec!(108000000)] {
+        tick(&r.monitor, p).await;
+    }
+    assert_no_action(&mut r.actions);
+    let v = r.monitor.view().borrow().clone();
+    assert_eq!(v.rule(&tid).unwrap().trigger, Some(dec!(107800000)));
+    assert_eq!(v.rule(&tid).unwrap().label, "trail 2%");
+    tick(&r.monitor, dec!(107700000)).await;
+    exit_fields(&next_action(&mut r.actions).await);
+    tick(&r.monitor, dec!(100000000)).await;
+    assert_no_action(&mut r.actions);
+    r.tasks.cancel_all();
+
+    // OCO −3 % / +5 % from the average cost (100M): the take side fires, the stop is gone.
+    let oco = Rule::new(
+        btc(),
+        RuleKind::Oco { stop: Level::PctFromAvg(dec!(-0.03)), take: Level::PctFromAvg(dec!(0.05)) },
+        None,
+    );
+    let (mut r, oid) = armed(oco).await;
+    tick(&r.monitor, dec!(104000000)).await;
+    assert_no_action(&mut r.actions);
+    tick(&r.monitor, dec!(105000000)).await;
+    match next_action(&mut r.actions).await {
+        MonitorAction::PlaceExit { reason, identifier, .. } => {
+            assert_eq!(reason, "oco_take");
+            r.monitor
+                .result(ExitEvent::ExitFilled { identifier, filled: dec!(0.1), partial: false })
+                .await
+                .unwrap();
+        }
+        other => panic!("expected PlaceExit, got {other:?}"),
+    }
+    wait_view(&r.monitor, "done", |v| v.rule(&oid).is_some_and(|x| x.state == RuleState::Done)).await;
+    tick(&r.monitor, dec!(96000000)).await;
+    assert_no_action(&mut r.actions);
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn rate_limited_exit_is_rearmed_under_the_next_identifier() {
+    let (mut r, id) = armed(stop_rule(dec!(97000000))).await;
+    tick(&r.monitor, dec!(96000000)).await;
+    let (first, _) = exit_fields(&next_action(&mut r.actions).await);
+    r.monitor
+        .result(ExitEvent::ExitRejected {
+            identifier: first.clone(),
+            reason: "rate_limited".into(),
+            locked_funds: false,
+        })
+        .await
+        .unwrap();
+    let (second, _) = exit_fields(&next_action(&mut r.actions).await);
+    assert_eq!(second, hoga::trading::rules::exit_identifier(&id, 1));
+    // A definitive rejection fails the rule and says so.
+    r.monitor
+        .result(ExitEvent::ExitRejected {
+            identifier: second,
+            reason: "under_min_total_ask".into(),
+            locked_funds: false,
+        })
+        .await
+        .unwrap();
+    wait_view(&r.monitor, "failed", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Failed)).await;
+    next_note(&mut r.notes, NotifyKind::RuleFailed).await;
+    tick(&r.monitor, dec!(95000000)).await;
+    assert_no_action(&mut r.actions);
     r.tasks.cancel_all();
 }
 

@@ -396,6 +396,7 @@ async fn deliver(
     let attempts = hook.max_attempts.max(1);
     for attempt in 1..=attempts {
         let outcome = client.post(hook.url.expose_secret()).json(&body).send().await;
+        let mut wait = backoff;
         let retryable = match outcome {
             Ok(resp) if resp.status().is_success() => {
                 stats.webhook_sent.fetch_add(1, Ordering::Relaxed);
@@ -404,6 +405,17 @@ async fn deliver(
             Ok(resp) => {
                 let status = resp.status();
                 tracing::warn!(host = %hook.host, status = status.as_u16(), attempt, "webhook delivery failed");
+                if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                    // Discord and Slack say how long to wait (seconds).
+                    let after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .filter(|s| s.is_finite() && *s >= 0.0)
+                        .map(Duration::from_secs_f64);
+                    wait = after.map_or(backoff, |a| a.max(backoff)).min(hook.max_backoff);
+                }
                 status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS
             }
             Err(e) => {
@@ -419,7 +431,7 @@ async fn deliver(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
         backoff = (backoff * 2).min(hook.max_backoff);
     }

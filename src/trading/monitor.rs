@@ -505,12 +505,22 @@ pub fn rule_label(kind: &RuleKind) -> String {
 // ---------------------------------------------------------------------------------------
 // The core (state that survives a restart of the task)
 
+/// Transient rejections re-arm the rule (next attempt) at most this many times.
+const MAX_TRANSIENT_RETRIES: u32 = 3;
+
+/// A rejection that says "not now" rather than "never": the rate limit.
+fn is_transient(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.contains("rate_limited") || r.contains("too_many_requests") || r == "429"
+}
+
 #[derive(Debug, Clone)]
 struct InFlight {
     rule_id: String,
     market: MarketId,
-    /// Position volume when the exit was sent (remaining = this − filled).
-    position_at_fire: Qty,
+    /// Position volume when the exit was sent (remaining = this − filled); `None` for
+    /// exits restored from the journal, where the current position is used instead.
+    position_at_fire: Option<Qty>,
 }
 
 struct Core {
@@ -523,6 +533,8 @@ struct Core {
     awaiting_cancel: HashMap<MarketId, Vec<String>>,
     /// Rules that already used their one cancel-and-retry.
     cancel_tried: HashSet<String>,
+    /// Transient rejections (rate limit) re-armed so far, per rule.
+    transient_retries: HashMap<String, u32>,
     /// Rules triggered while HALTED (alerted once, kept armed).
     held: HashSet<String>,
     reconciled: bool,
@@ -644,7 +656,7 @@ impl Core {
             InFlight {
                 rule_id: exit.rule_id.clone(),
                 market: exit.market.clone(),
-                position_at_fire: position,
+                position_at_fire: Some(position),
             },
         );
         let detail = format!(
@@ -755,6 +767,23 @@ impl Core {
                     fx.actions.push(MonitorAction::CancelOpenOrders { market: f.market, rule_id: f.rule_id });
                     return;
                 }
+                if is_transient(&reason) {
+                    let n = self.transient_retries.entry(f.rule_id.clone()).or_insert(0);
+                    *n += 1;
+                    if *n <= MAX_TRANSIENT_RETRIES
+                        && let Some(mut r) = self.book.get(&f.rule_id).cloned()
+                    {
+                        // The manager reports `rate_limited` only once the identifier is
+                        // known absent (case 5), so the next attempt's identifier is safe.
+                        r.attempt += 1;
+                        r.state = RuleState::Armed;
+                        r.note = Some(format!("exit refused ({reason}); re-armed, retry {n}"));
+                        self.book.insert(r.clone());
+                        fx.save_rules.push(r);
+                        self.reevaluate(&f.market, now, trading, fx);
+                        return;
+                    }
+                }
                 let min = Self::min_total(&f.market);
                 let last = self.last_price(&f.market);
                 self.book.on_exit_result(&f.rule_id, ExitResult::Failed(reason.clone()), min, last);
@@ -775,7 +804,11 @@ impl Core {
                     tracing::info!(%identifier, "fill for an unknown exit ignored");
                     return;
                 };
-                let remaining = (f.position_at_fire - filled).max(Decimal::ZERO);
+                let remaining = match f.position_at_fire {
+                    Some(p) => (p - filled).max(Decimal::ZERO),
+                    // Restored after a restart: the manager's reconciled position.
+                    None => self.pos(&f.market).volume,
+                };
                 // Our best knowledge until the next position update from the manager.
                 let avg = self.pos(&f.market).avg_cost;
                 self.positions.insert(f.market.clone(), PositionView { volume: remaining, avg_cost: avg });
@@ -1043,11 +1076,7 @@ impl Monitor {
                     // Its exit's outcome comes from the manager's reconciliation.
                     inflight.insert(
                         r.exit_identifier(),
-                        InFlight {
-                            rule_id: r.id.clone(),
-                            market: r.market.clone(),
-                            position_at_fire: Decimal::ZERO,
-                        },
+                        InFlight { rule_id: r.id.clone(), market: r.market.clone(), position_at_fire: None },
                     );
                 }
                 book.insert(r);
@@ -1064,6 +1093,7 @@ impl Monitor {
             inflight,
             awaiting_cancel: HashMap::new(),
             cancel_tried: HashSet::new(),
+            transient_retries: HashMap::new(),
             held: HashSet::new(),
             reconciled: false,
             ticks: 0,
@@ -1140,10 +1170,26 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
             changed = state_rx.changed() => {
                 if changed.is_err() { break Ok(()) }
                 let st = state_rx.borrow_and_update().clone();
-                if st.state == TradingState::Halted && trading != TradingState::Halted {
-                    fx.notes.push(NotifyEvent::new(NotifyKind::TradingHalted, None, st.reason.clone()));
-                }
+                let was = trading;
                 trading = st.state;
+                let mut core = lock(&shared.core);
+                if st.state == TradingState::Halted && was != TradingState::Halted {
+                    let n = core.book.active_count();
+                    let text = if n > 0 {
+                        format!("{}; protection degraded: {n} TP/SL rules cannot send exits while HALTED", st.reason)
+                    } else {
+                        st.reason.clone()
+                    };
+                    fx.notes.push(NotifyEvent::new(NotifyKind::TradingHalted, None, text));
+                } else if was == TradingState::Halted && st.state != TradingState::Halted {
+                    // Rules that triggered while halted act on the last (fresh) price now.
+                    core.held.clear();
+                    let markets: Vec<MarketId> = core.quotes.keys().cloned().collect();
+                    let now = Instant::now();
+                    for m in markets {
+                        core.reevaluate(&m, now, trading, &mut fx);
+                    }
+                }
             }
             _ = shared.wake.notified() => {
                 tick_only = true;
