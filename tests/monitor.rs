@@ -445,6 +445,22 @@ async fn trailing_stop_and_oco_from_average_cost_fire_once() {
 }
 
 #[tokio::test]
+async fn trailing_peak_is_persisted_for_a_restart() {
+    let journal: SharedJournal = Arc::new(Mutex::new(Journal::in_memory().unwrap()));
+    let r = rig_with(MonitorConfig::default(), Some(journal.clone()));
+    let rule = Rule::new(btc(), RuleKind::Trailing { ratio: dec!(0.02), peak: None }, None);
+    let id = rule.id.clone();
+    r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+    r.monitor.add_rule(rule).await.unwrap();
+    r.monitor.reconciled().await.unwrap();
+    tick(&r.monitor, dec!(100000000)).await;
+    let saved = journal.lock().unwrap().load_rules().unwrap();
+    let kind = &saved.iter().find(|x| x.id == id).unwrap().kind;
+    assert_eq!(kind, &RuleKind::Trailing { ratio: dec!(0.02), peak: Some(dec!(100000000)) });
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
 async fn rate_limited_exit_is_rearmed_under_the_next_identifier() {
     let (mut r, id) = armed(stop_rule(dec!(97000000))).await;
     tick(&r.monitor, dec!(96000000)).await;

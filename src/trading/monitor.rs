@@ -505,6 +505,29 @@ pub fn rule_label(kind: &RuleKind) -> String {
 // ---------------------------------------------------------------------------------------
 // The core (state that survives a restart of the task)
 
+/// A rising trailing peak is written to the journal at most this often per rule (a
+/// restart loses at most this much of the peak; writing every new high would put SQLite
+/// on the tick path).
+const PEAK_SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// The persisted facts of a rule that a tick may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RuleMark {
+    state: RuleState,
+    attempt: u32,
+    peak: Option<Price>,
+}
+
+impl RuleMark {
+    fn of(r: &Rule) -> RuleMark {
+        let peak = match &r.kind {
+            RuleKind::Trailing { peak, .. } => *peak,
+            _ => None,
+        };
+        RuleMark { state: r.state, attempt: r.attempt, peak }
+    }
+}
+
 /// Transient rejections re-arm the rule (next attempt) at most this many times.
 const MAX_TRANSIENT_RETRIES: u32 = 3;
 
@@ -535,6 +558,8 @@ struct Core {
     cancel_tried: HashSet<String>,
     /// Transient rejections (rate limit) re-armed so far, per rule.
     transient_retries: HashMap<String, u32>,
+    /// When each rule was last persisted because of its trailing peak.
+    peak_saved: HashMap<String, Instant>,
     /// Rules triggered while HALTED (alerted once, kept armed).
     held: HashSet<String>,
     reconciled: bool,
@@ -572,24 +597,33 @@ impl Core {
         self.positions.get(market).copied().unwrap_or_default()
     }
 
-    fn snapshot_states(&self, market: &MarketId) -> HashMap<String, (RuleState, u32)> {
-        self.book
-            .rules()
-            .filter(|r| &r.market == market)
-            .map(|r| (r.id.clone(), (r.state, r.attempt)))
-            .collect()
+    /// What persistence cares about, per rule of `market`, in book order (evaluation
+    /// never adds or removes rules, so the order is stable across one tick).
+    fn snapshot_states(&self, market: &MarketId) -> Vec<RuleMark> {
+        self.book.rules().filter(|r| &r.market == market).map(RuleMark::of).collect()
     }
 
-    /// Rules of `market` whose state or attempt changed since `before` are persisted.
-    fn collect_changed(
-        &self,
-        market: &MarketId,
-        before: &HashMap<String, (RuleState, u32)>,
-        fx: &mut Effects,
-    ) {
-        for r in self.book.rules().filter(|r| &r.market == market) {
-            if before.get(&r.id) != Some(&(r.state, r.attempt)) {
+    /// Persists rules of `market` whose state or attempt changed since `before`; a
+    /// trailing peak that rose is persisted at most every [`PEAK_SAVE_EVERY`] per rule.
+    fn collect_changed(&mut self, market: &MarketId, before: &[RuleMark], now: Instant, fx: &mut Effects) {
+        for (i, r) in self.book.rules().filter(|r| &r.market == market).enumerate() {
+            let after = RuleMark::of(r);
+            let Some(b) = before.get(i) else {
                 fx.save_rules.push(r.clone());
+                continue;
+            };
+            if (b.state, b.attempt) != (after.state, after.attempt) {
+                fx.save_rules.push(r.clone());
+                self.peak_saved.insert(r.id.clone(), now);
+            } else if b.peak != after.peak {
+                let due = self
+                    .peak_saved
+                    .get(&r.id)
+                    .is_none_or(|t| now.saturating_duration_since(*t) >= PEAK_SAVE_EVERY);
+                if due {
+                    fx.save_rules.push(r.clone());
+                    self.peak_saved.insert(r.id.clone(), now);
+                }
             }
         }
     }
@@ -636,7 +670,7 @@ impl Core {
             self.held.remove(&exit.rule_id);
             self.fire(exit, pos.volume, fx);
         }
-        self.collect_changed(market, &before, fx);
+        self.collect_changed(market, &before, now, fx);
         for a in self.alerts.on_price(market, quote.price) {
             fx.notes.push(
                 NotifyEvent::new(
@@ -1094,6 +1128,7 @@ impl Monitor {
             awaiting_cancel: HashMap::new(),
             cancel_tried: HashSet::new(),
             transient_retries: HashMap::new(),
+            peak_saved: HashMap::new(),
             held: HashSet::new(),
             reconciled: false,
             ticks: 0,
