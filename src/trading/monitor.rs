@@ -667,7 +667,12 @@ impl Core {
                 }
                 continue;
             }
-            self.held.remove(&exit.rule_id);
+            if self.held.remove(&exit.rule_id)
+                && let Some(mut r) = self.book.get(&exit.rule_id).cloned()
+            {
+                r.note = None;
+                self.book.insert(r);
+            }
             self.fire(exit, pos.volume, fx);
         }
         self.collect_changed(market, &before, now, fx);
@@ -1218,7 +1223,13 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
                     fx.notes.push(NotifyEvent::new(NotifyKind::TradingHalted, None, text));
                 } else if was == TradingState::Halted && st.state != TradingState::Halted {
                     // Rules that triggered while halted act on the last (fresh) price now.
-                    core.held.clear();
+                    let held: Vec<String> = core.held.drain().collect();
+                    for id in held {
+                        if let Some(mut r) = core.book.get(&id).cloned() {
+                            r.note = None;
+                            core.book.insert(r);
+                        }
+                    }
                     let markets: Vec<MarketId> = core.quotes.keys().cloned().collect();
                     let now = Instant::now();
                     for m in markets {
