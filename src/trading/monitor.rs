@@ -589,6 +589,23 @@ impl Effects {
 }
 
 impl Core {
+    fn new(book: RuleBook, alerts: AlertBook, inflight: HashMap<String, InFlight>) -> Core {
+        Core {
+            book,
+            alerts,
+            positions: HashMap::new(),
+            quotes: HashMap::new(),
+            inflight,
+            awaiting_cancel: HashMap::new(),
+            cancel_tried: HashSet::new(),
+            transient_retries: HashMap::new(),
+            peak_saved: HashMap::new(),
+            held: HashSet::new(),
+            reconciled: false,
+            ticks: 0,
+        }
+    }
+
     fn min_total(market: &MarketId) -> Decimal {
         ticks::min_total(market.quote())
     }
@@ -1124,20 +1141,7 @@ impl Monitor {
                 alerts.insert(a);
             }
         }
-        let core = Core {
-            book,
-            alerts,
-            positions: HashMap::new(),
-            quotes: HashMap::new(),
-            inflight,
-            awaiting_cancel: HashMap::new(),
-            cancel_tried: HashSet::new(),
-            transient_retries: HashMap::new(),
-            peak_saved: HashMap::new(),
-            held: HashSet::new(),
-            reconciled: false,
-            ticks: 0,
-        };
+        let core = Core::new(book, alerts, inflight);
         // Control: bounded, `control_capacity`; Block (senders wait): positions, results
         // and rule changes must never be lost.
         let (ctl_tx, ctl_rx) = mpsc::channel(config.control_capacity.max(1));
@@ -1417,5 +1421,108 @@ mod tests {
             rule_label(&RuleKind::Oco { stop: Level::Price(dec!(97)), take: Level::PctFromAvg(dec!(0.05)) }),
             "oco 97 / +5%"
         );
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Tick(u32),
+        Fill { partial: bool },
+        Reject { locked: bool, transient: bool },
+        CancelsDone,
+        Halt,
+        Resume,
+        Position(u32),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (90u32..111).prop_map(Op::Tick),
+            2 => any::<bool>().prop_map(|partial| Op::Fill { partial }),
+            1 => (any::<bool>(), any::<bool>()).prop_map(|(locked, transient)| Op::Reject { locked, transient }),
+            1 => Just(Op::CancelsDone),
+            1 => Just(Op::Halt),
+            1 => Just(Op::Resume),
+            1 => (0u32..20).prop_map(Op::Position),
+        ]
+    }
+
+    fn kind(i: u8) -> RuleKind {
+        use rust_decimal_macros::dec;
+        match i % 4 {
+            0 => RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))),
+            1 => RuleKind::TakeProfit(Level::Price(dec!(105))),
+            2 => RuleKind::Trailing { ratio: dec!(0.02), peak: None },
+            _ => RuleKind::Oco { stop: Level::Price(dec!(97)), take: Level::PctFromAvg(dec!(0.05)) },
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the prices, results, halts and position changes: every exit
+        /// identifier is new, a rule never has two exits in flight, nothing is sent while
+        /// HALTED, and the conflicting orders are cancelled at most once.
+        #[test]
+        fn exits_are_unique_single_flight_and_never_sent_while_halted(
+            k in 0u8..4,
+            ops in proptest::collection::vec(op(), 1..120),
+        ) {
+            use rust_decimal_macros::dec;
+            let m = MarketId::new("KRW-X");
+            let t0 = Instant::now();
+            let mut book = RuleBook::new(Duration::from_secs(3600));
+            book.set_ready(t0);
+            let rule = Rule::new(m.clone(), kind(k), None);
+            let rule_id = rule.id.clone();
+            book.insert(rule);
+            let mut core = Core::new(book, AlertBook::new(), HashMap::new());
+            core.reconciled = true;
+            // 1000 units at 100 KRW: 100,000 KRW, far above the 5,000 minimum.
+            core.positions.insert(m.clone(), PositionView { volume: dec!(1000), avg_cost: dec!(100) });
+            let mut trading = TradingState::Active;
+            let mut seen: HashSet<String> = HashSet::new();
+            let mut outstanding: Vec<(String, Qty)> = Vec::new();
+            let mut cancels = 0;
+            for op in ops {
+                let now = Instant::now();
+                let mut fx = Effects::default();
+                match op {
+                    Op::Tick(p) => core.evaluate(&m, Quote { price: Decimal::from(p), received: now }, now, trading, &mut fx),
+                    Op::Fill { partial } => {
+                        if let Some((id, v)) = outstanding.first().cloned() {
+                            outstanding.remove(0);
+                            let filled = if partial { (v / Decimal::TWO).floor() } else { v };
+                            core.on_result(ExitEvent::ExitFilled { identifier: id, filled, partial }, now, trading, &mut fx);
+                        }
+                    }
+                    Op::Reject { locked, transient } => {
+                        if let Some((id, _)) = outstanding.first().cloned() {
+                            outstanding.remove(0);
+                            let reason = if transient { "rate_limited" } else { "insufficient_funds_ask" };
+                            core.on_result(ExitEvent::ExitRejected { identifier: id, reason: reason.into(), locked_funds: locked }, now, trading, &mut fx);
+                        }
+                    }
+                    Op::CancelsDone => core.on_result(ExitEvent::OpenOrdersCancelled { market: m.clone() }, now, trading, &mut fx),
+                    Op::Halt => trading = TradingState::Halted,
+                    Op::Resume => trading = TradingState::Active,
+                    Op::Position(v) => {
+                        core.positions.insert(m.clone(), PositionView { volume: Decimal::from(v) * dec!(100), avg_cost: dec!(100) });
+                    }
+                }
+                for a in fx.actions {
+                    match a {
+                        MonitorAction::PlaceExit { identifier, volume, rule_id: rid, .. } => {
+                            proptest::prop_assert_eq!(&rid, &rule_id);
+                            proptest::prop_assert!(trading != TradingState::Halted, "exit while HALTED");
+                            proptest::prop_assert!(outstanding.is_empty(), "two exits in flight");
+                            proptest::prop_assert!(seen.insert(identifier.clone()), "identifier reused: {}", identifier);
+                            proptest::prop_assert!(volume > Decimal::ZERO);
+                            outstanding.push((identifier, volume));
+                        }
+                        MonitorAction::CancelOpenOrders { .. } => cancels += 1,
+                    }
+                }
+                proptest::prop_assert!(cancels <= 1);
+            }
+        }
     }
 }
