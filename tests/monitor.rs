@@ -623,3 +623,57 @@ async fn silent_and_off_modes_skip_bell_and_webhook() {
     assert_eq!(n.stats().muted.load(Ordering::SeqCst), 1);
     tasks.cancel_all();
 }
+
+/// Captures log output of the test thread.
+#[derive(Clone, Default)]
+struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn webhook_failures_log_the_host_never_the_token() {
+    let logs = LogBuf::default();
+    let w = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || w.clone()).with_ansi(false).finish();
+    // Current-thread test runtime: every task runs on this thread, under this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // A port nothing listens on: every attempt is a transport error (reqwest's error
+    // text would include the URL if it were logged as is).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut hook =
+        WebhookConfig::new(&format!("http://127.0.0.1:{port}/api/webhooks/42/TOPSECRETTOKEN")).unwrap();
+    hook.max_attempts = 2;
+    hook.initial_backoff = Duration::from_millis(10);
+    let tasks = TaskManager::new();
+    let n = spawn_notifier(
+        &tasks,
+        NotifierConfig { webhook: Some(hook), ..NotifierConfig::default() },
+        RecordingTerminal::default(),
+    )
+    .unwrap();
+    assert!(n.sender().notify(NotifyEvent::new(NotifyKind::TradingHalted, None, "kill switch")));
+    let deadline = Instant::now() + DEADLINE;
+    while n.stats().webhook_failed.load(Ordering::SeqCst) < 1 {
+        assert!(Instant::now() < deadline, "webhook never gave up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(n.stats().webhook_retries.load(Ordering::SeqCst), 1);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("webhook delivery failed"), "{text}");
+    assert!(text.contains("127.0.0.1"), "{text}");
+    assert!(!text.contains("TOPSECRETTOKEN"), "token leaked into the log: {text}");
+    assert!(!text.contains("/api/webhooks"), "path leaked into the log: {text}");
+    tasks.cancel_all();
+}
