@@ -222,6 +222,18 @@ impl Default for NotifierConfig {
     }
 }
 
+impl NotifierConfig {
+    /// From `[alerts]`: the per-kind modes and the webhook (validated; the error never
+    /// repeats the URL).
+    pub fn from_settings(s: &crate::config::AlertSettings) -> Result<Self, NotifyError> {
+        let webhook = match s.webhook_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => Some(WebhookConfig::new(url)?),
+            None => None,
+        };
+        Ok(NotifierConfig { modes: NotifyModes::from_settings(s), webhook, ..NotifierConfig::default() })
+    }
+}
+
 /// Counters of the notifier (System pane).
 #[derive(Debug, Default)]
 pub struct NotifierStats {
@@ -460,5 +472,14 @@ mod tests {
         assert!(WebhookConfig::new("https:///path").is_err());
         let err = WebhookConfig::new("gopher://secret").unwrap_err().to_string();
         assert!(!err.contains("secret"));
+        let settings = crate::config::AlertSettings {
+            webhook_url: Some("https://hooks.slack.com/services/T/B/X".into()),
+            fill: NotifyMode::Silent,
+            ..Default::default()
+        };
+        let cfg = NotifierConfig::from_settings(&settings).unwrap();
+        assert_eq!(cfg.webhook.unwrap().flavor, WebhookFlavor::Slack);
+        assert_eq!(cfg.modes.get(NotifyKind::Fill), NotifyMode::Silent);
+        assert_eq!(cfg.modes.get(NotifyKind::RuleStale), NotifyMode::On);
     }
 }

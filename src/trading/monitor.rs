@@ -330,6 +330,17 @@ impl Default for MonitorConfig {
     }
 }
 
+impl MonitorConfig {
+    /// Defaults with the stale budget of the feed: a price is stale once the feed would
+    /// itself give up on a silent socket (`[feed] idle_timeout_secs`, at least 1 s).
+    pub fn from_feed(feed: &crate::config::FeedSettings) -> Self {
+        MonitorConfig {
+            stale_after: Duration::from_secs(feed.idle_timeout_secs.max(1)),
+            ..MonitorConfig::default()
+        }
+    }
+}
+
 /// What the monitor needs from the rest of hoga.
 #[derive(Debug, Clone)]
 pub struct MonitorDeps {
