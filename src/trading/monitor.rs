@@ -513,6 +513,24 @@ pub fn rule_label(kind: &RuleKind) -> String {
     }
 }
 
+/// The rule a `:stop`, `:tp` or `:trail` command arms (whole position), or `None` for
+/// other commands. (`:alert` is [`crate::notify::parse_alert`].)
+pub fn rule_from_command(cmd: &crate::trading::input::TradeCommand) -> Option<Rule> {
+    use crate::trading::input::TradeCommand;
+    match cmd {
+        TradeCommand::Stop { market, level } => {
+            Some(Rule::new(market.clone(), RuleKind::StopLoss(*level), None))
+        }
+        TradeCommand::TakeProfit { market, level } => {
+            Some(Rule::new(market.clone(), RuleKind::TakeProfit(*level), None))
+        }
+        TradeCommand::Trail { market, ratio } => {
+            Some(Rule::new(market.clone(), RuleKind::Trailing { ratio: *ratio, peak: None }, None))
+        }
+        _ => None,
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The core (state that survives a restart of the task)
 
@@ -1422,6 +1440,19 @@ mod tests {
         assert_eq!(t.state(), TradingState::Active);
         let h: Vec<_> = t.history().into_iter().map(|s| s.state).collect();
         assert_eq!(h, vec![TradingState::Reducing, TradingState::Halted, TradingState::Active]);
+    }
+
+    #[test]
+    fn commands_become_rules() {
+        use crate::trading::input::parse_command;
+        let r = rule_from_command(&parse_command(":stop KRW-BTC -3%").unwrap()).unwrap();
+        assert_eq!(rule_label(&r.kind), "stop -3%");
+        assert_eq!(r.state, RuleState::Armed);
+        let t = rule_from_command(&parse_command(":trail KRW-BTC 2%").unwrap()).unwrap();
+        assert_eq!(rule_label(&t.kind), "trail 2%");
+        let tp = rule_from_command(&parse_command(":tp KRW-BTC +5%").unwrap()).unwrap();
+        assert_eq!(rule_label(&tp.kind), "tp +5%");
+        assert!(rule_from_command(&parse_command(":kill").unwrap()).is_none());
     }
 
     #[test]
