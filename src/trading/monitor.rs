@@ -722,7 +722,9 @@ impl Core {
             self.fire(exit, pos.volume, fx);
         }
         self.collect_changed(market, &before, now, fx);
-        for a in self.alerts.on_price(market, quote.price) {
+        let up = self.alerts.on_price(market, quote.price);
+        fx.save_alerts.extend(up.referenced);
+        for a in up.fired {
             fx.notes.push(
                 NotifyEvent::new(
                     NotifyKind::PriceAlert,
