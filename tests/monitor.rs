@@ -377,7 +377,8 @@ async fn kill_switch_halts_new_orders_and_exits_but_resume_restores() {
     assert!(!r.trading.allows_new_order(false));
     assert!(!r.trading.allows_new_order(true));
     let n = next_note(&mut r.notes, NotifyKind::TradingHalted).await;
-    assert_eq!(n.text, "kill switch");
+    assert!(n.text.starts_with("kill switch"), "{}", n.text);
+    assert!(n.text.contains("protection degraded: 1 TP/SL rules"), "{}", n.text);
     // A trigger while HALTED sends nothing and says so once.
     tick(&r.monitor, dec!(96000000)).await;
     tick(&r.monitor, dec!(95000000)).await;
@@ -393,9 +394,100 @@ async fn kill_switch_halts_new_orders_and_exits_but_resume_restores() {
     assert_eq!(r.trading.state(), TradingState::Halted);
     r.trading.resume();
     assert_eq!(r.trading.state(), TradingState::Active);
-    // The monitor's select takes the state change before the next tick.
-    tick(&r.monitor, dec!(95000000)).await;
+    // On resume the held rule acts on the last fresh price at once, without a new tick.
     exit_fields(&next_action(&mut r.actions).await);
+    tick(&r.monitor, dec!(94000000)).await;
+    assert_no_action(&mut r.actions);
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn trailing_stop_and_oco_from_average_cost_fire_once() {
+    let trail = Rule::new(btc(), RuleKind::Trailing { ratio: dec!(0.02), peak: None }, None);
+    let (mut r, tid) = armed(trail).await;
+    for p in [dec!(100000000), dec!(110000000), dec!(108000000)] {
+        tick(&r.monitor, p).await;
+    }
+    assert_no_action(&mut r.actions);
+    let v = r.monitor.view().borrow().clone();
+    assert_eq!(v.rule(&tid).unwrap().trigger, Some(dec!(107800000)));
+    assert_eq!(v.rule(&tid).unwrap().label, "trail 2%");
+    tick(&r.monitor, dec!(107700000)).await;
+    exit_fields(&next_action(&mut r.actions).await);
+    tick(&r.monitor, dec!(100000000)).await;
+    assert_no_action(&mut r.actions);
+    r.tasks.cancel_all();
+
+    // OCO −3 % / +5 % from the average cost (100M): the take side fires, the stop is gone.
+    let oco = Rule::new(
+        btc(),
+        RuleKind::Oco { stop: Level::PctFromAvg(dec!(-0.03)), take: Level::PctFromAvg(dec!(0.05)) },
+        None,
+    );
+    let (mut r, oid) = armed(oco).await;
+    tick(&r.monitor, dec!(104000000)).await;
+    assert_no_action(&mut r.actions);
+    tick(&r.monitor, dec!(105000000)).await;
+    match next_action(&mut r.actions).await {
+        MonitorAction::PlaceExit { reason, identifier, .. } => {
+            assert_eq!(reason, "oco_take");
+            r.monitor
+                .result(ExitEvent::ExitFilled { identifier, filled: dec!(0.1), partial: false })
+                .await
+                .unwrap();
+        }
+        other => panic!("expected PlaceExit, got {other:?}"),
+    }
+    wait_view(&r.monitor, "done", |v| v.rule(&oid).is_some_and(|x| x.state == RuleState::Done)).await;
+    tick(&r.monitor, dec!(96000000)).await;
+    assert_no_action(&mut r.actions);
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn trailing_peak_is_persisted_for_a_restart() {
+    let journal: SharedJournal = Arc::new(Mutex::new(Journal::in_memory().unwrap()));
+    let r = rig_with(MonitorConfig::default(), Some(journal.clone()));
+    let rule = Rule::new(btc(), RuleKind::Trailing { ratio: dec!(0.02), peak: None }, None);
+    let id = rule.id.clone();
+    r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+    r.monitor.add_rule(rule).await.unwrap();
+    r.monitor.reconciled().await.unwrap();
+    tick(&r.monitor, dec!(100000000)).await;
+    let saved = journal.lock().unwrap().load_rules().unwrap();
+    let kind = &saved.iter().find(|x| x.id == id).unwrap().kind;
+    assert_eq!(kind, &RuleKind::Trailing { ratio: dec!(0.02), peak: Some(dec!(100000000)) });
+    r.tasks.cancel_all();
+}
+
+#[tokio::test]
+async fn rate_limited_exit_is_rearmed_under_the_next_identifier() {
+    let (mut r, id) = armed(stop_rule(dec!(97000000))).await;
+    tick(&r.monitor, dec!(96000000)).await;
+    let (first, _) = exit_fields(&next_action(&mut r.actions).await);
+    r.monitor
+        .result(ExitEvent::ExitRejected {
+            identifier: first.clone(),
+            reason: "rate_limited".into(),
+            locked_funds: false,
+        })
+        .await
+        .unwrap();
+    let (second, _) = exit_fields(&next_action(&mut r.actions).await);
+    assert_eq!(second, hoga::trading::rules::exit_identifier(&id, 1));
+    // A definitive rejection fails the rule and says so.
+    r.monitor
+        .result(ExitEvent::ExitRejected {
+            identifier: second,
+            reason: "under_min_total_ask".into(),
+            locked_funds: false,
+        })
+        .await
+        .unwrap();
+    wait_view(&r.monitor, "failed", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Failed)).await;
+    next_note(&mut r.notes, NotifyKind::RuleFailed).await;
+    tick(&r.monitor, dec!(95000000)).await;
+    assert_no_action(&mut r.actions);
     r.tasks.cancel_all();
 }
 
@@ -529,5 +621,59 @@ async fn silent_and_off_modes_skip_bell_and_webhook() {
     assert_eq!(f.seq, 1, "the muted alert made no flash");
     assert!(term.0.lock().unwrap().is_empty());
     assert_eq!(n.stats().muted.load(Ordering::SeqCst), 1);
+    tasks.cancel_all();
+}
+
+/// Captures log output of the test thread.
+#[derive(Clone, Default)]
+struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn webhook_failures_log_the_host_never_the_token() {
+    let logs = LogBuf::default();
+    let w = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || w.clone()).with_ansi(false).finish();
+    // Current-thread test runtime: every task runs on this thread, under this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // A port nothing listens on: every attempt is a transport error (reqwest's error
+    // text would include the URL if it were logged as is).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut hook =
+        WebhookConfig::new(&format!("http://127.0.0.1:{port}/api/webhooks/42/TOPSECRETTOKEN")).unwrap();
+    hook.max_attempts = 2;
+    hook.initial_backoff = Duration::from_millis(10);
+    let tasks = TaskManager::new();
+    let n = spawn_notifier(
+        &tasks,
+        NotifierConfig { webhook: Some(hook), ..NotifierConfig::default() },
+        RecordingTerminal::default(),
+    )
+    .unwrap();
+    assert!(n.sender().notify(NotifyEvent::new(NotifyKind::TradingHalted, None, "kill switch")));
+    let deadline = Instant::now() + DEADLINE;
+    while n.stats().webhook_failed.load(Ordering::SeqCst) < 1 {
+        assert!(Instant::now() < deadline, "webhook never gave up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(n.stats().webhook_retries.load(Ordering::SeqCst), 1);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("webhook delivery failed"), "{text}");
+    assert!(text.contains("127.0.0.1"), "{text}");
+    assert!(!text.contains("TOPSECRETTOKEN"), "token leaked into the log: {text}");
+    assert!(!text.contains("/api/webhooks"), "path leaked into the log: {text}");
     tasks.cancel_all();
 }

@@ -41,6 +41,15 @@ pub fn describe_alert(a: &Alert) -> String {
     }
 }
 
+/// What one price did to the alerts of its market.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertUpdate {
+    /// Fired now (latched).
+    pub fired: Vec<Alert>,
+    /// Took their reference price now (first price seen).
+    pub referenced: Vec<Alert>,
+}
+
 /// Every alert, evaluated per tick of its market.
 #[derive(Debug, Clone, Default)]
 pub struct AlertBook {
@@ -73,19 +82,24 @@ impl AlertBook {
         self.alerts.values().filter(|a| !a.fired).count()
     }
 
-    /// Feeds a price of `market`; returns the alerts that fired now (each exactly once).
-    pub fn on_price(&mut self, market: &MarketId, price: Price) -> Vec<Alert> {
-        let mut fired = Vec::new();
+    /// Feeds a price of `market`. Returns the alerts that fired now (each exactly once)
+    /// and the ones that took their reference price now: both must be persisted, the
+    /// latter so a `move 5%` keeps measuring from the price it was armed at after a
+    /// restart.
+    pub fn on_price(&mut self, market: &MarketId, price: Price) -> AlertUpdate {
+        let mut up = AlertUpdate::default();
         for a in self.alerts.values_mut().filter(|a| &a.market == market && !a.fired) {
+            let unreferenced = a.reference.is_none();
             if a.on_price(price) {
-                fired.push(a.clone());
+                up.fired.push(a.clone());
+            } else if unreferenced && a.reference.is_some() {
+                up.referenced.push(a.clone());
             }
         }
-        fired
+        up
     }
 
-    /// Alerts whose `reference`/`previous` changed must be persisted too for `crosses`
-    /// and `move` to survive a restart; this returns the ones of `market` still armed.
+    /// The armed alerts of `market`.
     pub fn armed_of(&self, market: &MarketId) -> Vec<&Alert> {
         self.alerts.values().filter(|a| &a.market == market && !a.fired).collect()
     }
@@ -104,10 +118,15 @@ mod tests {
         let mut book = AlertBook::new();
         book.insert(a);
         let m = MarketId::new("KRW-BTC");
-        assert!(book.on_price(&m, dec!(99000000)).is_empty());
-        assert_eq!(book.on_price(&m, dec!(100000001)).len(), 1);
-        assert!(book.on_price(&m, dec!(100000002)).is_empty());
-        assert!(book.on_price(&MarketId::new("KRW-ETH"), dec!(200000000)).is_empty());
+        let first = book.on_price(&m, dec!(99000000));
+        assert!(first.fired.is_empty());
+        assert_eq!(first.referenced.len(), 1);
+        let up = book.on_price(&m, dec!(100000001));
+        assert_eq!(up.fired.len(), 1);
+        assert!(up.referenced.is_empty());
+        assert!(book.on_price(&m, dec!(100000002)).fired.is_empty());
+        assert!(book.on_price(&MarketId::new("KRW-ETH"), dec!(200000000)).fired.is_empty());
         assert_eq!(book.armed_count(), 0);
+        assert!(book.armed_of(&m).is_empty());
     }
 }

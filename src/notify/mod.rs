@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use crate::config::{AlertMode, AlertSettings};
 use crate::exchange::types::MarketId;
 
-pub use alerts::{AlertBook, AlertParseError, describe_alert, parse_alert};
+pub use alerts::{AlertBook, AlertParseError, AlertUpdate, describe_alert, parse_alert};
 pub use notifier::{
     Flash, NotifierConfig, NotifierHandle, NotifierStats, NotifyError, NullTerminal, StdoutTerminal,
     Terminal, WebhookConfig, WebhookFlavor, spawn_notifier,

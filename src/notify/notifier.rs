@@ -222,6 +222,18 @@ impl Default for NotifierConfig {
     }
 }
 
+impl NotifierConfig {
+    /// From `[alerts]`: the per-kind modes and the webhook (validated; the error never
+    /// repeats the URL).
+    pub fn from_settings(s: &crate::config::AlertSettings) -> Result<Self, NotifyError> {
+        let webhook = match s.webhook_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => Some(WebhookConfig::new(url)?),
+            None => None,
+        };
+        Ok(NotifierConfig { modes: NotifyModes::from_settings(s), webhook, ..NotifierConfig::default() })
+    }
+}
+
 /// Counters of the notifier (System pane).
 #[derive(Debug, Default)]
 pub struct NotifierStats {
@@ -396,6 +408,7 @@ async fn deliver(
     let attempts = hook.max_attempts.max(1);
     for attempt in 1..=attempts {
         let outcome = client.post(hook.url.expose_secret()).json(&body).send().await;
+        let mut wait = backoff;
         let retryable = match outcome {
             Ok(resp) if resp.status().is_success() => {
                 stats.webhook_sent.fetch_add(1, Ordering::Relaxed);
@@ -404,6 +417,17 @@ async fn deliver(
             Ok(resp) => {
                 let status = resp.status();
                 tracing::warn!(host = %hook.host, status = status.as_u16(), attempt, "webhook delivery failed");
+                if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                    // Discord and Slack say how long to wait (seconds).
+                    let after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .filter(|s| s.is_finite() && *s >= 0.0)
+                        .map(Duration::from_secs_f64);
+                    wait = after.map_or(backoff, |a| a.max(backoff)).min(hook.max_backoff);
+                }
                 status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS
             }
             Err(e) => {
@@ -419,7 +443,7 @@ async fn deliver(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
         backoff = (backoff * 2).min(hook.max_backoff);
     }
@@ -448,5 +472,14 @@ mod tests {
         assert!(WebhookConfig::new("https:///path").is_err());
         let err = WebhookConfig::new("gopher://secret").unwrap_err().to_string();
         assert!(!err.contains("secret"));
+        let settings = crate::config::AlertSettings {
+            webhook_url: Some("https://hooks.slack.com/services/T/B/X".into()),
+            fill: NotifyMode::Silent,
+            ..Default::default()
+        };
+        let cfg = NotifierConfig::from_settings(&settings).unwrap();
+        assert_eq!(cfg.webhook.unwrap().flavor, WebhookFlavor::Slack);
+        assert_eq!(cfg.modes.get(NotifyKind::Fill), NotifyMode::Silent);
+        assert_eq!(cfg.modes.get(NotifyKind::RuleStale), NotifyMode::On);
     }
 }

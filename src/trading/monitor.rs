@@ -330,6 +330,17 @@ impl Default for MonitorConfig {
     }
 }
 
+impl MonitorConfig {
+    /// Defaults with the stale budget of the feed: a price is stale once the feed would
+    /// itself give up on a silent socket (`[feed] idle_timeout_secs`, at least 1 s).
+    pub fn from_feed(feed: &crate::config::FeedSettings) -> Self {
+        MonitorConfig {
+            stale_after: Duration::from_secs(feed.idle_timeout_secs.max(1)),
+            ..MonitorConfig::default()
+        }
+    }
+}
+
 /// What the monitor needs from the rest of hoga.
 #[derive(Debug, Clone)]
 pub struct MonitorDeps {
@@ -502,15 +513,66 @@ pub fn rule_label(kind: &RuleKind) -> String {
     }
 }
 
+/// The rule a `:stop`, `:tp` or `:trail` command arms (whole position), or `None` for
+/// other commands. (`:alert` is [`crate::notify::parse_alert`].)
+pub fn rule_from_command(cmd: &crate::trading::input::TradeCommand) -> Option<Rule> {
+    use crate::trading::input::TradeCommand;
+    match cmd {
+        TradeCommand::Stop { market, level } => {
+            Some(Rule::new(market.clone(), RuleKind::StopLoss(*level), None))
+        }
+        TradeCommand::TakeProfit { market, level } => {
+            Some(Rule::new(market.clone(), RuleKind::TakeProfit(*level), None))
+        }
+        TradeCommand::Trail { market, ratio } => {
+            Some(Rule::new(market.clone(), RuleKind::Trailing { ratio: *ratio, peak: None }, None))
+        }
+        _ => None,
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The core (state that survives a restart of the task)
+
+/// A rising trailing peak is written to the journal at most this often per rule (a
+/// restart loses at most this much of the peak; writing every new high would put SQLite
+/// on the tick path).
+const PEAK_SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// The persisted facts of a rule that a tick may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RuleMark {
+    state: RuleState,
+    attempt: u32,
+    peak: Option<Price>,
+}
+
+impl RuleMark {
+    fn of(r: &Rule) -> RuleMark {
+        let peak = match &r.kind {
+            RuleKind::Trailing { peak, .. } => *peak,
+            _ => None,
+        };
+        RuleMark { state: r.state, attempt: r.attempt, peak }
+    }
+}
+
+/// Transient rejections re-arm the rule (next attempt) at most this many times.
+const MAX_TRANSIENT_RETRIES: u32 = 3;
+
+/// A rejection that says "not now" rather than "never": the rate limit.
+fn is_transient(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.contains("rate_limited") || r.contains("too_many_requests") || r == "429"
+}
 
 #[derive(Debug, Clone)]
 struct InFlight {
     rule_id: String,
     market: MarketId,
-    /// Position volume when the exit was sent (remaining = this − filled).
-    position_at_fire: Qty,
+    /// Position volume when the exit was sent (remaining = this − filled); `None` for
+    /// exits restored from the journal, where the current position is used instead.
+    position_at_fire: Option<Qty>,
 }
 
 struct Core {
@@ -523,6 +585,10 @@ struct Core {
     awaiting_cancel: HashMap<MarketId, Vec<String>>,
     /// Rules that already used their one cancel-and-retry.
     cancel_tried: HashSet<String>,
+    /// Transient rejections (rate limit) re-armed so far, per rule.
+    transient_retries: HashMap<String, u32>,
+    /// When each rule was last persisted because of its trailing peak.
+    peak_saved: HashMap<String, Instant>,
     /// Rules triggered while HALTED (alerted once, kept armed).
     held: HashSet<String>,
     reconciled: bool,
@@ -552,6 +618,23 @@ impl Effects {
 }
 
 impl Core {
+    fn new(book: RuleBook, alerts: AlertBook, inflight: HashMap<String, InFlight>) -> Core {
+        Core {
+            book,
+            alerts,
+            positions: HashMap::new(),
+            quotes: HashMap::new(),
+            inflight,
+            awaiting_cancel: HashMap::new(),
+            cancel_tried: HashSet::new(),
+            transient_retries: HashMap::new(),
+            peak_saved: HashMap::new(),
+            held: HashSet::new(),
+            reconciled: false,
+            ticks: 0,
+        }
+    }
+
     fn min_total(market: &MarketId) -> Decimal {
         ticks::min_total(market.quote())
     }
@@ -560,24 +643,33 @@ impl Core {
         self.positions.get(market).copied().unwrap_or_default()
     }
 
-    fn snapshot_states(&self, market: &MarketId) -> HashMap<String, (RuleState, u32)> {
-        self.book
-            .rules()
-            .filter(|r| &r.market == market)
-            .map(|r| (r.id.clone(), (r.state, r.attempt)))
-            .collect()
+    /// What persistence cares about, per rule of `market`, in book order (evaluation
+    /// never adds or removes rules, so the order is stable across one tick).
+    fn snapshot_states(&self, market: &MarketId) -> Vec<RuleMark> {
+        self.book.rules().filter(|r| &r.market == market).map(RuleMark::of).collect()
     }
 
-    /// Rules of `market` whose state or attempt changed since `before` are persisted.
-    fn collect_changed(
-        &self,
-        market: &MarketId,
-        before: &HashMap<String, (RuleState, u32)>,
-        fx: &mut Effects,
-    ) {
-        for r in self.book.rules().filter(|r| &r.market == market) {
-            if before.get(&r.id) != Some(&(r.state, r.attempt)) {
+    /// Persists rules of `market` whose state or attempt changed since `before`; a
+    /// trailing peak that rose is persisted at most every [`PEAK_SAVE_EVERY`] per rule.
+    fn collect_changed(&mut self, market: &MarketId, before: &[RuleMark], now: Instant, fx: &mut Effects) {
+        for (i, r) in self.book.rules().filter(|r| &r.market == market).enumerate() {
+            let after = RuleMark::of(r);
+            let Some(b) = before.get(i) else {
                 fx.save_rules.push(r.clone());
+                continue;
+            };
+            if (b.state, b.attempt) != (after.state, after.attempt) {
+                fx.save_rules.push(r.clone());
+                self.peak_saved.insert(r.id.clone(), now);
+            } else if b.peak != after.peak {
+                let due = self
+                    .peak_saved
+                    .get(&r.id)
+                    .is_none_or(|t| now.saturating_duration_since(*t) >= PEAK_SAVE_EVERY);
+                if due {
+                    fx.save_rules.push(r.clone());
+                    self.peak_saved.insert(r.id.clone(), now);
+                }
             }
         }
     }
@@ -621,11 +713,18 @@ impl Core {
                 }
                 continue;
             }
-            self.held.remove(&exit.rule_id);
+            if self.held.remove(&exit.rule_id)
+                && let Some(mut r) = self.book.get(&exit.rule_id).cloned()
+            {
+                r.note = None;
+                self.book.insert(r);
+            }
             self.fire(exit, pos.volume, fx);
         }
-        self.collect_changed(market, &before, fx);
-        for a in self.alerts.on_price(market, quote.price) {
+        self.collect_changed(market, &before, now, fx);
+        let up = self.alerts.on_price(market, quote.price);
+        fx.save_alerts.extend(up.referenced);
+        for a in up.fired {
             fx.notes.push(
                 NotifyEvent::new(
                     NotifyKind::PriceAlert,
@@ -644,7 +743,7 @@ impl Core {
             InFlight {
                 rule_id: exit.rule_id.clone(),
                 market: exit.market.clone(),
-                position_at_fire: position,
+                position_at_fire: Some(position),
             },
         );
         let detail = format!(
@@ -755,6 +854,23 @@ impl Core {
                     fx.actions.push(MonitorAction::CancelOpenOrders { market: f.market, rule_id: f.rule_id });
                     return;
                 }
+                if is_transient(&reason) {
+                    let n = self.transient_retries.entry(f.rule_id.clone()).or_insert(0);
+                    *n += 1;
+                    if *n <= MAX_TRANSIENT_RETRIES
+                        && let Some(mut r) = self.book.get(&f.rule_id).cloned()
+                    {
+                        // The manager reports `rate_limited` only once the identifier is
+                        // known absent (case 5), so the next attempt's identifier is safe.
+                        r.attempt += 1;
+                        r.state = RuleState::Armed;
+                        r.note = Some(format!("exit refused ({reason}); re-armed, retry {n}"));
+                        self.book.insert(r.clone());
+                        fx.save_rules.push(r);
+                        self.reevaluate(&f.market, now, trading, fx);
+                        return;
+                    }
+                }
                 let min = Self::min_total(&f.market);
                 let last = self.last_price(&f.market);
                 self.book.on_exit_result(&f.rule_id, ExitResult::Failed(reason.clone()), min, last);
@@ -775,7 +891,11 @@ impl Core {
                     tracing::info!(%identifier, "fill for an unknown exit ignored");
                     return;
                 };
-                let remaining = (f.position_at_fire - filled).max(Decimal::ZERO);
+                let remaining = match f.position_at_fire {
+                    Some(p) => (p - filled).max(Decimal::ZERO),
+                    // Restored after a restart: the manager's reconciled position.
+                    None => self.pos(&f.market).volume,
+                };
                 // Our best knowledge until the next position update from the manager.
                 let avg = self.pos(&f.market).avg_cost;
                 self.positions.insert(f.market.clone(), PositionView { volume: remaining, avg_cost: avg });
@@ -1043,11 +1163,7 @@ impl Monitor {
                     // Its exit's outcome comes from the manager's reconciliation.
                     inflight.insert(
                         r.exit_identifier(),
-                        InFlight {
-                            rule_id: r.id.clone(),
-                            market: r.market.clone(),
-                            position_at_fire: Decimal::ZERO,
-                        },
+                        InFlight { rule_id: r.id.clone(), market: r.market.clone(), position_at_fire: None },
                     );
                 }
                 book.insert(r);
@@ -1056,18 +1172,7 @@ impl Monitor {
                 alerts.insert(a);
             }
         }
-        let core = Core {
-            book,
-            alerts,
-            positions: HashMap::new(),
-            quotes: HashMap::new(),
-            inflight,
-            awaiting_cancel: HashMap::new(),
-            cancel_tried: HashSet::new(),
-            held: HashSet::new(),
-            reconciled: false,
-            ticks: 0,
-        };
+        let core = Core::new(book, alerts, inflight);
         // Control: bounded, `control_capacity`; Block (senders wait): positions, results
         // and rule changes must never be lost.
         let (ctl_tx, ctl_rx) = mpsc::channel(config.control_capacity.max(1));
@@ -1140,10 +1245,32 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
             changed = state_rx.changed() => {
                 if changed.is_err() { break Ok(()) }
                 let st = state_rx.borrow_and_update().clone();
-                if st.state == TradingState::Halted && trading != TradingState::Halted {
-                    fx.notes.push(NotifyEvent::new(NotifyKind::TradingHalted, None, st.reason.clone()));
-                }
+                let was = trading;
                 trading = st.state;
+                let mut core = lock(&shared.core);
+                if st.state == TradingState::Halted && was != TradingState::Halted {
+                    let n = core.book.active_count();
+                    let text = if n > 0 {
+                        format!("{}; protection degraded: {n} TP/SL rules cannot send exits while HALTED", st.reason)
+                    } else {
+                        st.reason.clone()
+                    };
+                    fx.notes.push(NotifyEvent::new(NotifyKind::TradingHalted, None, text));
+                } else if was == TradingState::Halted && st.state != TradingState::Halted {
+                    // Rules that triggered while halted act on the last (fresh) price now.
+                    let held: Vec<String> = core.held.drain().collect();
+                    for id in held {
+                        if let Some(mut r) = core.book.get(&id).cloned() {
+                            r.note = None;
+                            core.book.insert(r);
+                        }
+                    }
+                    let markets: Vec<MarketId> = core.quotes.keys().cloned().collect();
+                    let now = Instant::now();
+                    for m in markets {
+                        core.reevaluate(&m, now, trading, &mut fx);
+                    }
+                }
             }
             _ = shared.wake.notified() => {
                 tick_only = true;
@@ -1318,6 +1445,19 @@ mod tests {
     }
 
     #[test]
+    fn commands_become_rules() {
+        use crate::trading::input::parse_command;
+        let r = rule_from_command(&parse_command(":stop KRW-BTC -3%").unwrap()).unwrap();
+        assert_eq!(rule_label(&r.kind), "stop -3%");
+        assert_eq!(r.state, RuleState::Armed);
+        let t = rule_from_command(&parse_command(":trail KRW-BTC 2%").unwrap()).unwrap();
+        assert_eq!(rule_label(&t.kind), "trail 2%");
+        let tp = rule_from_command(&parse_command(":tp KRW-BTC +5%").unwrap()).unwrap();
+        assert_eq!(rule_label(&tp.kind), "tp +5%");
+        assert!(rule_from_command(&parse_command(":kill").unwrap()).is_none());
+    }
+
+    #[test]
     fn labels() {
         use rust_decimal_macros::dec;
         assert_eq!(rule_label(&RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03)))), "stop -3%");
@@ -1325,5 +1465,108 @@ mod tests {
             rule_label(&RuleKind::Oco { stop: Level::Price(dec!(97)), take: Level::PctFromAvg(dec!(0.05)) }),
             "oco 97 / +5%"
         );
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Tick(u32),
+        Fill { partial: bool },
+        Reject { locked: bool, transient: bool },
+        CancelsDone,
+        Halt,
+        Resume,
+        Position(u32),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (90u32..111).prop_map(Op::Tick),
+            2 => any::<bool>().prop_map(|partial| Op::Fill { partial }),
+            1 => (any::<bool>(), any::<bool>()).prop_map(|(locked, transient)| Op::Reject { locked, transient }),
+            1 => Just(Op::CancelsDone),
+            1 => Just(Op::Halt),
+            1 => Just(Op::Resume),
+            1 => (0u32..20).prop_map(Op::Position),
+        ]
+    }
+
+    fn kind(i: u8) -> RuleKind {
+        use rust_decimal_macros::dec;
+        match i % 4 {
+            0 => RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))),
+            1 => RuleKind::TakeProfit(Level::Price(dec!(105))),
+            2 => RuleKind::Trailing { ratio: dec!(0.02), peak: None },
+            _ => RuleKind::Oco { stop: Level::Price(dec!(97)), take: Level::PctFromAvg(dec!(0.05)) },
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the prices, results, halts and position changes: every exit
+        /// identifier is new, a rule never has two exits in flight, nothing is sent while
+        /// HALTED, and the conflicting orders are cancelled at most once.
+        #[test]
+        fn exits_are_unique_single_flight_and_never_sent_while_halted(
+            k in 0u8..4,
+            ops in proptest::collection::vec(op(), 1..120),
+        ) {
+            use rust_decimal_macros::dec;
+            let m = MarketId::new("KRW-X");
+            let t0 = Instant::now();
+            let mut book = RuleBook::new(Duration::from_secs(3600));
+            book.set_ready(t0);
+            let rule = Rule::new(m.clone(), kind(k), None);
+            let rule_id = rule.id.clone();
+            book.insert(rule);
+            let mut core = Core::new(book, AlertBook::new(), HashMap::new());
+            core.reconciled = true;
+            // 1000 units at 100 KRW: 100,000 KRW, far above the 5,000 minimum.
+            core.positions.insert(m.clone(), PositionView { volume: dec!(1000), avg_cost: dec!(100) });
+            let mut trading = TradingState::Active;
+            let mut seen: HashSet<String> = HashSet::new();
+            let mut outstanding: Vec<(String, Qty)> = Vec::new();
+            let mut cancels = 0;
+            for op in ops {
+                let now = Instant::now();
+                let mut fx = Effects::default();
+                match op {
+                    Op::Tick(p) => core.evaluate(&m, Quote { price: Decimal::from(p), received: now }, now, trading, &mut fx),
+                    Op::Fill { partial } => {
+                        if let Some((id, v)) = outstanding.first().cloned() {
+                            outstanding.remove(0);
+                            let filled = if partial { (v / Decimal::TWO).floor() } else { v };
+                            core.on_result(ExitEvent::ExitFilled { identifier: id, filled, partial }, now, trading, &mut fx);
+                        }
+                    }
+                    Op::Reject { locked, transient } => {
+                        if let Some((id, _)) = outstanding.first().cloned() {
+                            outstanding.remove(0);
+                            let reason = if transient { "rate_limited" } else { "insufficient_funds_ask" };
+                            core.on_result(ExitEvent::ExitRejected { identifier: id, reason: reason.into(), locked_funds: locked }, now, trading, &mut fx);
+                        }
+                    }
+                    Op::CancelsDone => core.on_result(ExitEvent::OpenOrdersCancelled { market: m.clone() }, now, trading, &mut fx),
+                    Op::Halt => trading = TradingState::Halted,
+                    Op::Resume => trading = TradingState::Active,
+                    Op::Position(v) => {
+                        core.positions.insert(m.clone(), PositionView { volume: Decimal::from(v) * dec!(100), avg_cost: dec!(100) });
+                    }
+                }
+                for a in fx.actions {
+                    match a {
+                        MonitorAction::PlaceExit { identifier, volume, rule_id: rid, .. } => {
+                            proptest::prop_assert_eq!(&rid, &rule_id);
+                            proptest::prop_assert!(trading != TradingState::Halted, "exit while HALTED");
+                            proptest::prop_assert!(outstanding.is_empty(), "two exits in flight");
+                            proptest::prop_assert!(seen.insert(identifier.clone()), "identifier reused: {}", identifier);
+                            proptest::prop_assert!(volume > Decimal::ZERO);
+                            outstanding.push((identifier, volume));
+                        }
+                        MonitorAction::CancelOpenOrders { .. } => cancels += 1,
+                    }
+                }
+                proptest::prop_assert!(cancels <= 1);
+            }
+        }
     }
 }
