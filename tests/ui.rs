@@ -603,3 +603,53 @@ async fn headless_loop_follows_the_store_and_quits_on_q() {
     assert!(screen.contains("96,123,000"), "{screen}");
     tasks.cancel_all();
 }
+
+#[test]
+fn order_form_previews_snapped_price_fee_and_total_and_live_mode_confirms() {
+    use hoga::exchange::types::Balance;
+    use hoga::store::Mode;
+    let mut h = Harness::new(120, 40);
+    h.publish(vec![
+        StoreEvent::BalancesUpdated(vec![Balance {
+            currency: "KRW".into(),
+            balance: dec!(10_000_000),
+            locked: Decimal::ZERO,
+            avg_buy_price: Decimal::ZERO,
+            unit_currency: "KRW".into(),
+        }]),
+        StoreEvent::ModeSet { mode: Mode::Live, exchange: "upbit".into() },
+    ]);
+    h.drain();
+    h.key(KeyCode::Char('o'));
+    // Price field is prefilled with the last price; replace it with an off-tick one.
+    for _ in 0..12 {
+        h.key(KeyCode::Backspace);
+    }
+    h.keys("95000999");
+    h.key(KeyCode::Down);
+    h.keys("0.01");
+    let screen = h.screen();
+    assert!(screen.contains("snapped  95,000,000"), "{screen}");
+    assert!(screen.contains("fee 475") && screen.contains("total 950,475 KRW"), "{screen}");
+    h.key(KeyCode::Enter);
+    assert!(h.drain().is_empty(), "live mode asks first");
+    let screen = h.screen();
+    assert!(screen.contains("Confirm LIVE order"), "{screen}");
+    h.key(KeyCode::Enter);
+    assert!(h.drain().is_empty(), "enter means No");
+    assert!(h.app.ui().pending_order.is_none());
+    // Again, and say yes.
+    h.key(KeyCode::Char('o'));
+    h.key(KeyCode::Down);
+    h.keys("0.01");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Char('y'));
+    match h.drain().as_slice() {
+        [UiCommand::PlaceOrder { request }] => {
+            assert_eq!(request.market, MarketId::new("KRW-BTC"));
+            assert_eq!(request.volume, Some(dec!(0.01)));
+            assert_eq!(request.price, Some(dec!(95_000_000)));
+        }
+        other => panic!("{other:?}"),
+    }
+}

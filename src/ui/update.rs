@@ -16,9 +16,10 @@ use super::action::Action;
 use super::command_line::{self, CommandLine, History, Parsed};
 use super::keymap::Context;
 use super::layout::{self, PaneId};
+use super::order_form::{self, OrderForm};
 use crate::exchange::types::{MarketId, MarketInfo, OrderBook, Price, Side, Timeframe};
-use crate::store::{LogLevel, Snapshot};
-use crate::trading::orders::{OrderRequest, floor_volume};
+use crate::store::{LogLevel, Mode, Snapshot};
+use crate::trading::orders::{MarketRules, OrderRequest, ValidOrder, floor_volume, validate};
 
 /// What leaves the UI: requests for the feed, trading and the kernel, sent by the app on
 /// a bounded channel. The app handles the UI-local ones itself (theme, layout, favorites)
@@ -224,6 +225,8 @@ pub enum Overlay {
     },
     /// "Quit with open orders / armed rules? y/N".
     ConfirmQuit,
+    /// Live mode: confirm `UiState::pending_order` (default No).
+    ConfirmOrder,
 }
 
 /// A one-line message on the bottom line.
@@ -284,6 +287,10 @@ pub struct UiState {
     pub help: Vec<(String, String, String)>,
     /// Set once quitting was decided.
     pub quit: bool,
+    /// The open order entry form.
+    pub form: Option<OrderForm>,
+    /// An order waiting for the live-mode confirmation.
+    pub pending_order: Option<ValidOrder>,
 }
 
 impl UiState {
@@ -313,15 +320,19 @@ impl UiState {
             message: None,
             help: Vec::new(),
             quit: false,
+            form: None,
+            pending_order: None,
         }
     }
 
     /// The keymap context for the next key.
     pub fn context(&self) -> Context {
-        if self.overlay == Overlay::ConfirmQuit {
+        if matches!(self.overlay, Overlay::ConfirmQuit | Overlay::ConfirmOrder) {
             Context::Dialog
         } else if self.command_line.is_some() {
             Context::CommandLine
+        } else if self.form.is_some() {
+            Context::Form
         } else if self.markets.searching {
             Context::Search
         } else {
@@ -450,6 +461,24 @@ fn request_quit(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
     }
 }
 
+/// Sends a validated manual order, or in live mode opens the confirmation (default No).
+fn send_or_confirm(ui: &mut UiState, snap: &Snapshot, valid: ValidOrder) -> Vec<UiCommand> {
+    if snap.account.mode == Mode::Live {
+        ui.pending_order = Some(valid);
+        ui.overlay = Overlay::ConfirmOrder;
+        return Vec::new();
+    }
+    let r = &valid.request;
+    ui.info(format!(
+        "sent {} {} {} @ {}",
+        r.side.label(),
+        r.volume.map(|v| v.normalize().to_string()).unwrap_or_default(),
+        r.market,
+        r.price.map(|p| p.normalize().to_string()).unwrap_or_else(|| "market".into())
+    ));
+    vec![UiCommand::PlaceOrder { request: valid.request }]
+}
+
 /// Called when a new snapshot arrives: picks a first market once the list is known.
 pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
     if ui.market.is_none()
@@ -563,6 +592,24 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
             }
             return Vec::new();
         }
+        Overlay::ConfirmOrder => {
+            match action {
+                Action::Confirm => {
+                    ui.overlay = Overlay::None;
+                    if let Some(v) = ui.pending_order.take() {
+                        ui.info(format!("sent {} {}", v.request.side.label(), v.request.market));
+                        return vec![UiCommand::PlaceOrder { request: v.request }];
+                    }
+                }
+                Action::Deny | Action::Back | Action::Submit => {
+                    ui.overlay = Overlay::None;
+                    ui.pending_order = None;
+                    ui.info("order not sent");
+                }
+                _ => {}
+            }
+            return Vec::new();
+        }
         Overlay::Help { scroll } => {
             let max = ui.help.len().saturating_sub(1);
             ui.overlay = match action {
@@ -593,6 +640,26 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
                 ui.command_line = None;
                 return run_command_line(ui, snap, &line);
             }
+            _ => {}
+        }
+        return Vec::new();
+    }
+    if let Some(form) = ui.form.as_mut() {
+        match action {
+            Action::InsertChar(c) => form.insert(c),
+            Action::DeleteBack => form.delete_back(),
+            Action::Up | Action::FocusPrev => form.move_field(false),
+            Action::Down | Action::FocusNext | Action::Complete => form.move_field(true),
+            Action::TabNext => form.cycle(true),
+            Action::TabPrev => form.cycle(false),
+            Action::Back => ui.form = None,
+            Action::Submit => match order_form::preview(form, snap) {
+                Ok(valid) => {
+                    ui.form = None;
+                    return send_or_confirm(ui, snap, valid);
+                }
+                Err(e) => ui.error(e),
+            },
             _ => {}
         }
         return Vec::new();
@@ -706,7 +773,13 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
             ui.error("KILL SWITCH: trading halted, cancelling every order");
             return vec![UiCommand::KillSwitch];
         }
-        Action::OrderForm => {}
+        Action::OrderForm => match ui.market.clone() {
+            Some(m) => {
+                let last = snap.market.tickers.get(&m).map(|t| t.value.trade_price);
+                ui.form = Some(OrderForm::new(m, last));
+            }
+            None => ui.error("select a market first"),
+        },
         Action::CancelAll => {
             ui.info("cancel all sent");
             return vec![UiCommand::CancelAll { market: ui.market.clone() }];
@@ -766,8 +839,15 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
                         ));
                         return Vec::new();
                     }
-                    ui.info(format!("{} {volume} {market} @ {price} sent", side.label()));
-                    vec![UiCommand::PlaceOrder { request: OrderRequest::limit(market, side, price, volume) }]
+                    let request = OrderRequest::limit(market.clone(), side, price, volume);
+                    let rules = MarketRules::upbit_default(&market);
+                    match validate(&request, &rules, Some(price)) {
+                        Ok(valid) => send_or_confirm(ui, snap, valid),
+                        Err(e) => {
+                            ui.error(e.to_string());
+                            Vec::new()
+                        }
+                    }
                 }
                 _ => {
                     let cmds: Vec<UiCommand> = snap
