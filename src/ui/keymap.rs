@@ -38,11 +38,13 @@ pub enum Context {
     Search,
     /// The order entry form is open.
     Form,
+    /// The orders pane has focus.
+    Orders,
 }
 
 impl Context {
     /// All contexts, in help order.
-    pub const ALL: [Context; 9] = [
+    pub const ALL: [Context; 10] = [
         Context::Global,
         Context::Markets,
         Context::Orderbook,
@@ -52,6 +54,7 @@ impl Context {
         Context::CommandLine,
         Context::Search,
         Context::Form,
+        Context::Orders,
     ];
 
     /// The section name in the keymap file.
@@ -66,6 +69,7 @@ impl Context {
             Context::CommandLine => "command_line",
             Context::Search => "search",
             Context::Form => "order_form",
+            Context::Orders => "orders",
         }
     }
 

@@ -271,6 +271,8 @@ pub struct UiState {
     pub book_depth: usize,
     /// Ladder cursor row (0 = top ask row).
     pub book_cursor: usize,
+    /// Cursor in the orders pane's open orders.
+    pub orders_cursor: usize,
     /// Minimum level in the log pane.
     pub log_level: LogLevel,
     /// Scroll offsets of list panes.
@@ -312,6 +314,7 @@ impl UiState {
             favorites: BTreeSet::new(),
             book_depth: 15,
             book_cursor: 15,
+            orders_cursor: 0,
             log_level: LogLevel::Info,
             scroll: BTreeMap::new(),
             overlay: Overlay::None,
@@ -341,6 +344,7 @@ impl UiState {
                 PaneId::Orderbook => Context::Orderbook,
                 PaneId::Chart => Context::Chart,
                 PaneId::Log => Context::Log,
+                PaneId::Orders => Context::Orders,
                 _ => Context::Global,
             }
         }
@@ -722,6 +726,10 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
                     let len = visible_markets(ui, snap).len();
                     ui.markets.cursor = move_cursor(ui.markets.cursor, len, action, 10);
                 }
+                PaneId::Orders => {
+                    let len = snap.account.open_orders.len();
+                    ui.orders_cursor = move_cursor(ui.orders_cursor, len, action, 5);
+                }
                 PaneId::Orderbook => {
                     let levels = ui
                         .market
@@ -769,6 +777,19 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
             }
         }
         Action::AckAlerts => return vec![UiCommand::AcknowledgeAlerts],
+        Action::CancelOrder => {
+            let order = snap
+                .account
+                .open_orders
+                .get(ui.orders_cursor.min(snap.account.open_orders.len().saturating_sub(1)));
+            match order {
+                Some(o) => {
+                    ui.info(format!("cancel {} {} sent", o.market, o.uuid));
+                    return vec![UiCommand::CancelOrder { market: o.market.clone(), uuid: o.uuid.clone() }];
+                }
+                None => ui.error("no open order to cancel"),
+            }
+        }
         Action::KillSwitch => {
             ui.error("KILL SWITCH: trading halted, cancelling every order");
             return vec![UiCommand::KillSwitch];
