@@ -97,7 +97,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         spans.push(Span::styled(format!("⚠ {unread} {latest}"), theme.warning));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
-    let clock = format!("{} KST ", format::clock_kst(ui.wall));
+    let clock = format!(" {} KST ", format::clock_kst(ui.wall));
     if area.width as usize > clock.len() + 40 {
         Paragraph::new(Span::styled(clock, theme.muted)).alignment(Alignment::Right).render(area, buf);
     }
