@@ -281,9 +281,17 @@ impl fmt::Display for KeyChord {
     }
 }
 
-/// A keymap file could not be used. Every variant names the file and line.
+/// A keymap file could not be used. Every variant names the file (and line where known).
 #[derive(Debug, thiserror::Error)]
 pub enum KeymapError {
+    /// The file exists but could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// File.
+        file: String,
+        /// The read error.
+        source: std::io::Error,
+    },
     /// Not valid TOML of the shape `[context] action = ["key", ...]`.
     #[error("{file}: {message}")]
     Parse {
@@ -376,6 +384,16 @@ impl Keymap {
             km.merge(file, text)?;
         }
         Ok(km)
+    }
+
+    /// The default keymap with the user's file merged over it; a missing file is not an
+    /// error (most people never write one).
+    pub fn load_file(path: Option<&std::path::Path>) -> Result<Keymap, KeymapError> {
+        let Some(path) = path.filter(|p| p.exists()) else { return Keymap::default_keymap() };
+        let file = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| KeymapError::Io { file: file.clone(), source })?;
+        Keymap::load(Some((&file, &text)))
     }
 
     /// Merges a keymap file: each action it names replaces that action's keys in that

@@ -57,7 +57,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     spans.push(Span::styled(format!(" rules {}", acc.armed_rules()), theme.text));
     spans.push(sep.clone());
     if sys.streams.is_empty() {
-        spans.push(Span::styled("feed idle", theme.muted));
+        // No per-stream status yet: fall back to the feed health report.
+        if sys.feed.connected {
+            spans.push(Span::styled("feed:up", theme.bid));
+        } else {
+            spans.push(Span::styled("feed idle", theme.muted));
+        }
     }
     for (i, s) in sys.streams.iter().enumerate() {
         if i > 0 {
