@@ -108,6 +108,27 @@ pub struct UiConfig {
     pub layout: String,
     /// Ladder trading: quote amount (KRW) per ladder buy/sell.
     pub ladder_quote: Decimal,
+    /// Order book levels per side at start (15 or 30).
+    pub book_depth: usize,
+}
+
+impl UiConfig {
+    /// The UI settings of the config file (`[ui]`), plus where favorites live (the
+    /// caller picks the XDG state directory).
+    pub fn from_settings(s: &crate::config::settings::UiSettings, favorites_path: Option<PathBuf>) -> Self {
+        UiConfig {
+            fps: s.fps,
+            theme: s.theme.clone(),
+            layout: s.layout.clone(),
+            names: match s.market_names {
+                crate::config::settings::MarketNames::Korean => NameLanguage::Korean,
+                crate::config::settings::MarketNames::English => NameLanguage::English,
+            },
+            book_depth: if s.orderbook_levels == 30 { 30 } else { 15 },
+            favorites_path,
+            ..UiConfig::default()
+        }
+    }
 }
 
 impl Default for UiConfig {
@@ -121,6 +142,7 @@ impl Default for UiConfig {
             theme: "dark".into(),
             layout: "default".into(),
             ladder_quote: Decimal::from(10_000),
+            book_depth: 15,
         }
     }
 }
@@ -298,6 +320,7 @@ pub struct UiState {
 impl UiState {
     /// Fresh state with the given settings.
     pub fn new(config: UiConfig) -> Self {
+        let depth = config.book_depth;
         UiState {
             now: Instant::now(),
             wall: Utc::now(),
@@ -312,8 +335,8 @@ impl UiState {
             timeframe: Timeframe::M1,
             markets: MarketsView::default(),
             favorites: BTreeSet::new(),
-            book_depth: 15,
-            book_cursor: 15,
+            book_depth: depth,
+            book_cursor: depth,
             orders_cursor: 0,
             log_level: LogLevel::Info,
             scroll: BTreeMap::new(),
@@ -896,4 +919,88 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
         | Action::InsertChar(_) => {}
     }
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::Ticker;
+    use crate::store::{Store, StoreEvent};
+
+    fn snap() -> std::sync::Arc<Snapshot> {
+        let info = |c: &str| MarketInfo {
+            market: MarketId::new(c),
+            korean_name: c.into(),
+            english_name: c.into(),
+            warning: false,
+            caution: false,
+        };
+        let mut s = Store::new();
+        s.apply_batch(
+            [
+                StoreEvent::MarketsLoaded(vec![info("KRW-BTC"), info("KRW-ETH")]),
+                StoreEvent::TickerUpdated(Ticker {
+                    market: Some(MarketId::new("KRW-BTC")),
+                    trade_price: Decimal::from(100),
+                    ..Ticker::default()
+                }),
+            ],
+            Instant::now(),
+        )
+    }
+
+    #[test]
+    fn maximise_hide_and_show_all() {
+        let s = snap();
+        let mut ui = UiState::new(UiConfig::default());
+        update(&mut ui, Action::Maximize, &s);
+        assert_eq!(layout::visible_panes(&ui, ui.area), vec![PaneId::Markets]);
+        update(&mut ui, Action::HidePane, &s);
+        assert!(ui.message.as_ref().is_some_and(|m| m.error), "cannot hide the only visible pane");
+        update(&mut ui, Action::Maximize, &s);
+        update(&mut ui, Action::HidePane, &s);
+        assert!(!layout::visible_panes(&ui, ui.area).contains(&PaneId::Markets));
+        assert_ne!(ui.focus, PaneId::Markets, "focus moves off a hidden pane");
+        update(&mut ui, Action::ShowAllPanes, &s);
+        assert!(layout::visible_panes(&ui, ui.area).contains(&PaneId::Markets));
+    }
+
+    #[test]
+    fn command_line_backspace_on_empty_closes_and_unknown_market_is_refused() {
+        let s = snap();
+        let mut ui = UiState::new(UiConfig::default());
+        update(&mut ui, Action::OpenCommandLine, &s);
+        update(&mut ui, Action::DeleteBack, &s);
+        assert!(ui.command_line.is_none());
+        update(&mut ui, Action::OpenCommandLine, &s);
+        for c in "market KRW-NOPE".chars() {
+            update(&mut ui, Action::InsertChar(c), &s);
+        }
+        assert!(update(&mut ui, Action::Submit, &s).is_empty());
+        assert!(ui.message.as_ref().is_some_and(|m| m.text.contains("KRW-NOPE")));
+    }
+
+    #[test]
+    fn depth_toggle_and_kill_switch_emit_commands() {
+        let s = snap();
+        let mut ui = UiState::new(UiConfig::default());
+        assert_eq!(update(&mut ui, Action::ToggleDepth, &s), vec![UiCommand::SetDepth(30)]);
+        assert_eq!(ui.book_cursor, 30, "cursor stays on the best bid");
+        assert_eq!(update(&mut ui, Action::KillSwitch, &s), vec![UiCommand::KillSwitch]);
+        assert!(update(&mut ui, Action::Quit, &s).contains(&UiCommand::Quit), "nothing to lose: quits");
+    }
+
+    #[test]
+    fn order_form_needs_a_market_and_closes_on_back() {
+        let s = snap();
+        let mut ui = UiState::new(UiConfig::default());
+        update(&mut ui, Action::OrderForm, &s);
+        assert!(ui.form.is_none());
+        on_snapshot(&mut ui, &s);
+        update(&mut ui, Action::OrderForm, &s);
+        assert_eq!(ui.form.as_ref().map(|f| f.price.as_str()), Some("100"));
+        assert_eq!(ui.context(), Context::Form);
+        update(&mut ui, Action::Back, &s);
+        assert!(ui.form.is_none());
+    }
 }
