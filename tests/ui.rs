@@ -794,3 +794,25 @@ fn markets_sort_by_column_and_tabs() {
     let s = h.screen();
     assert!(s.contains("│ ETH ") && !s.contains("│ XRP "), "BTC tab lists BTC-ETH only:\n{s}");
 }
+
+#[test]
+fn window_title_shows_market_and_last_price() {
+    let h = Harness::new(120, 40);
+    let title = hoga::ui::app::window_title(h.app.ui(), h.app.snapshot());
+    assert_eq!(title, "hoga KRW-BTC 95,000,000 +1.23%");
+}
+
+#[test]
+fn key_cell_styles_hold_at_80x24_too() {
+    let mut h = Harness::new(80, 24);
+    h.screen();
+    let theme = h.app.theme().clone();
+    let buf = h.app.terminal().backend().buffer();
+    let (x, y) = find(buf, "95,001,000").expect("best ask on screen");
+    assert_eq!(buf[(x, y)].fg, theme.ask.fg.unwrap());
+    let (x, y) = find(buf, "94,999,000").expect("a bid on screen");
+    assert_eq!(buf[(x, y)].fg, theme.bid.fg.unwrap());
+    // The status bar's mode badge uses the demo style.
+    let (x, y) = find(buf, "DEMO").unwrap();
+    assert_eq!(buf[(x, y)].bg, theme.mode_demo.bg.unwrap_or(Color::Reset));
+}
