@@ -100,6 +100,7 @@ impl<B: Backend> App<B> {
     ) -> Self {
         let mut ui = UiState::new(config);
         ui.help = keymap.help_rows();
+        ui.hints = keymap.hints();
         let (theme, theme_error) = match Theme::load(&ui.theme, None, colors) {
             Ok(t) => (t, None),
             Err(e) => (Theme::load("dark", None, colors).unwrap_or_default(), Some(e.to_string())),

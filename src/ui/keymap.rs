@@ -465,6 +465,29 @@ impl Keymap {
         self.bindings.get(&ctx).and_then(|m| m.get(&action)).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The bottom line's key hints (`? help  : command …`), from the live global bindings
+    /// so a rebound key is never advertised under its old name.
+    pub fn hints(&self) -> String {
+        // Most useful first: at 80 columns the tail is cut.
+        let items = [
+            (Context::Global, Action::Help, "help"),
+            (Context::Global, Action::OpenCommandLine, "command"),
+            (Context::Markets, Action::Search, "search"),
+            (Context::Global, Action::FocusNext, "focus"),
+            (Context::Global, Action::Maximize, "zoom"),
+            (Context::Global, Action::TimeframeNext, "timeframe"),
+            (Context::Global, Action::OrderForm, "order"),
+            (Context::Global, Action::Quit, "quit"),
+        ];
+        let parts: Vec<String> = items
+            .iter()
+            .filter_map(|(ctx, action, label)| {
+                self.keys_for(*ctx, *action).first().map(|k| format!("{k} {label}"))
+            })
+            .collect();
+        parts.join("  ")
+    }
+
     /// Help rows generated from the live bindings: (context, action, keys).
     pub fn help_rows(&self) -> Vec<(String, String, String)> {
         let mut rows = Vec::new();

@@ -309,6 +309,8 @@ pub struct UiState {
     pub message: Option<Message>,
     /// Help rows (context, action, keys) from the live keymap.
     pub help: Vec<(String, String, String)>,
+    /// Key hints for the bottom line, from the live keymap.
+    pub hints: String,
     /// Set once quitting was decided.
     pub quit: bool,
     /// The open order entry form.
@@ -345,6 +347,7 @@ impl UiState {
             history: History::default(),
             message: None,
             help: Vec::new(),
+            hints: String::new(),
             quit: false,
             form: None,
             pending_order: None,

@@ -29,10 +29,7 @@ pub fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
     } else if let Some(m) = &ui.message {
         Line::styled(m.text.clone(), if m.error { theme.error } else { theme.text })
     } else {
-        Line::styled(
-            "? help  : command  tab focus  z zoom  x hide  [ ] timeframe  / search  q quit",
-            theme.muted,
-        )
+        Line::styled(ui.hints.clone(), theme.muted)
     };
     buf.set_line(area.x, area.y, &line, area.width);
 }
