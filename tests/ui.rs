@@ -603,3 +603,216 @@ async fn headless_loop_follows_the_store_and_quits_on_q() {
     assert!(screen.contains("96,123,000"), "{screen}");
     tasks.cancel_all();
 }
+
+#[test]
+fn order_form_previews_snapped_price_fee_and_total_and_live_mode_confirms() {
+    use hoga::exchange::types::Balance;
+    use hoga::store::Mode;
+    let mut h = Harness::new(120, 40);
+    h.publish(vec![
+        StoreEvent::BalancesUpdated(vec![Balance {
+            currency: "KRW".into(),
+            balance: dec!(10_000_000),
+            locked: Decimal::ZERO,
+            avg_buy_price: Decimal::ZERO,
+            unit_currency: "KRW".into(),
+        }]),
+        StoreEvent::ModeSet { mode: Mode::Live, exchange: "upbit".into() },
+    ]);
+    h.drain();
+    h.key(KeyCode::Char('o'));
+    // Price field is prefilled with the last price; replace it with an off-tick one.
+    for _ in 0..12 {
+        h.key(KeyCode::Backspace);
+    }
+    h.keys("95000999");
+    h.key(KeyCode::Down);
+    h.keys("0.01");
+    let screen = h.screen();
+    assert!(screen.contains("snapped  95,000,000"), "{screen}");
+    assert!(screen.contains("fee 475") && screen.contains("total 950,475 KRW"), "{screen}");
+    h.key(KeyCode::Enter);
+    assert!(h.drain().is_empty(), "live mode asks first");
+    let screen = h.screen();
+    assert!(screen.contains("Confirm LIVE order"), "{screen}");
+    h.key(KeyCode::Enter);
+    assert!(h.drain().is_empty(), "enter means No");
+    assert!(h.app.ui().pending_order.is_none());
+    // Again, and say yes.
+    h.key(KeyCode::Char('o'));
+    h.key(KeyCode::Down);
+    h.keys("0.01");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Char('y'));
+    match h.drain().as_slice() {
+        [UiCommand::PlaceOrder { request }] => {
+            assert_eq!(request.market, MarketId::new("KRW-BTC"));
+            assert_eq!(request.volume, Some(dec!(0.01)));
+            assert_eq!(request.price, Some(dec!(95_000_000)));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn user_keymap_file_is_loaded_and_a_bad_one_names_the_path_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keymap.toml");
+    assert!(Keymap::load_file(Some(&path)).is_ok(), "missing file: defaults");
+    std::fs::write(&path, "[global]\nhelp = [\"f2\"]\n\n[markets]\nteleport = [\"t\"]\n").unwrap();
+    let err = Keymap::load_file(Some(&path)).unwrap_err().to_string();
+    assert!(err.contains(&format!("{}:5", path.display())), "{err}");
+    assert!(err.contains("teleport"), "{err}");
+}
+
+fn busy_events() -> Vec<StoreEvent> {
+    use hoga::exchange::types::{Balance, Fill};
+    use hoga::store::{FeedHealth, HealthLevel, LogLevel, ProxyHealth, RuleRow};
+    let mut ev = vec![
+        StoreEvent::BalancesUpdated(vec![
+            Balance {
+                currency: "KRW".into(),
+                balance: dec!(1_234_567),
+                locked: dec!(950_000),
+                avg_buy_price: Decimal::ZERO,
+                unit_currency: "KRW".into(),
+            },
+            Balance {
+                currency: "BTC".into(),
+                balance: dec!(0.05),
+                locked: Decimal::ZERO,
+                avg_buy_price: dec!(90_000_000),
+                unit_currency: "KRW".into(),
+            },
+        ]),
+        StoreEvent::OrdersUpdated(vec![open_order("KRW-BTC", dec!(94_999_000))]),
+        StoreEvent::FillApplied(Fill {
+            trade_uuid: "t-1".into(),
+            order_uuid: "u-0".into(),
+            market: MarketId::new("KRW-BTC"),
+            side: Side::Bid,
+            price: dec!(90_000_000),
+            volume: dec!(0.05),
+            funds: dec!(4_500_000),
+            fee: Some(dec!(2250)),
+            is_maker: Some(true),
+            timestamp: 1_700_000_000_000,
+        }),
+        StoreEvent::RulesUpdated(vec![RuleRow {
+            id: "stop-1".into(),
+            market: MarketId::new("KRW-BTC"),
+            kind: "stop".into(),
+            trigger: dec!(92_150_000),
+            state: "armed".into(),
+        }]),
+        StoreEvent::FeedHealthUpdated(FeedHealth {
+            connected: true,
+            epoch: 3,
+            reconnects: 2,
+            upstream: vec!["ticker:KRW-BTC".into(), "orderbook:KRW-BTC".into(), "trade:KRW-BTC".into()],
+            proxies: vec![ProxyHealth {
+                name: "orderbook".into(),
+                subscriptions: vec!["orderbook:KRW-BTC".into()],
+                drops: 4,
+            }],
+            drops: 4,
+            msgs_per_sec: 1234,
+            latency_p50_us: 180,
+            latency_p99_us: 2400,
+            level: HealthLevel::Healthy,
+            rate_headroom_pct: Some(80),
+        }),
+    ];
+    for (i, level) in
+        [LogLevel::Debug, LogLevel::Info, LogLevel::Warn, LogLevel::Error].into_iter().enumerate()
+    {
+        ev.push(StoreEvent::LogRecord {
+            level,
+            target: "hoga::feed".into(),
+            message: format!("{} record {i}", level.label()),
+            time: Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, i as u32).unwrap(),
+        });
+    }
+    ev
+}
+
+#[test]
+fn each_pane_maximised_at_120x40() {
+    let mut h = Harness::new(120, 40);
+    h.publish(busy_events());
+    h.keys(":layout all");
+    h.key(KeyCode::Enter);
+    let panes = hoga::ui::PaneId::ALL;
+    for _ in panes {
+        let pane = h.app.ui().focus;
+        h.key(KeyCode::Char('z'));
+        let screen = h.screen();
+        assert!(screen.contains(pane.title()), "{pane:?}:\n{screen}");
+        insta::assert_snapshot!(format!("pane_{pane:?}").to_lowercase(), screen);
+        h.key(KeyCode::Char('z'));
+        h.key(KeyCode::Tab);
+    }
+    assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Markets, "tab visited every pane once");
+}
+
+#[test]
+fn log_pane_filters_by_level() {
+    let mut h = Harness::new(120, 40);
+    h.publish(busy_events());
+    while h.app.ui().focus != hoga::ui::PaneId::Log {
+        h.key(KeyCode::Tab);
+    }
+    let screen = h.screen();
+    assert!(screen.contains("INFO record 1") && !screen.contains("DEBUG record 0"), "{screen}");
+    h.key(KeyCode::Char('v')); // Info -> Warn
+    let screen = h.screen();
+    assert!(!screen.contains("INFO record 1") && screen.contains("WARN record 2"), "{screen}");
+}
+
+#[test]
+fn markets_sort_by_column_and_tabs() {
+    let mut h = Harness::new(120, 40);
+    let order = |h: &mut Harness| {
+        let s = h.screen();
+        let pos = |n: &str| s.find(n).unwrap();
+        (pos("│ BTC "), pos("│ ETH "), pos("│ XRP "))
+    };
+    // Default: 24h value descending: BTC, ETH, XRP.
+    let (b, e, x) = order(&mut h);
+    assert!(b < e && e < x);
+    h.key(KeyCode::Char('s')); // value -> age
+    h.key(KeyCode::Char('s')); // age -> code
+    h.key(KeyCode::Char('s')); // code -> name
+    h.key(KeyCode::Char('s')); // name -> price
+    h.key(KeyCode::Char('s')); // price -> change
+    let (b, e, x) = order(&mut h);
+    assert!(b < x && x < e, "change descending: +1.23% > 0% > -2.10%");
+    h.key(KeyCode::Char('S'));
+    let (b, e, x) = order(&mut h);
+    assert!(e < x && x < b, "reversed {e} {x} {b}:\n{}", h.screen());
+    h.key(KeyCode::Char('l'));
+    let s = h.screen();
+    assert!(s.contains("│ ETH ") && !s.contains("│ XRP "), "BTC tab lists BTC-ETH only:\n{s}");
+}
+
+#[test]
+fn window_title_shows_market_and_last_price() {
+    let h = Harness::new(120, 40);
+    let title = hoga::ui::app::window_title(h.app.ui(), h.app.snapshot());
+    assert_eq!(title, "hoga KRW-BTC 95,000,000 +1.23%");
+}
+
+#[test]
+fn key_cell_styles_hold_at_80x24_too() {
+    let mut h = Harness::new(80, 24);
+    h.screen();
+    let theme = h.app.theme().clone();
+    let buf = h.app.terminal().backend().buffer();
+    let (x, y) = find(buf, "95,001,000").expect("best ask on screen");
+    assert_eq!(buf[(x, y)].fg, theme.ask.fg.unwrap());
+    let (x, y) = find(buf, "94,999,000").expect("a bid on screen");
+    assert_eq!(buf[(x, y)].fg, theme.bid.fg.unwrap());
+    // The status bar's mode badge uses the demo style.
+    let (x, y) = find(buf, "DEMO").unwrap();
+    assert_eq!(buf[(x, y)].bg, theme.mode_demo.bg.unwrap_or(Color::Reset));
+}

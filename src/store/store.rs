@@ -249,6 +249,28 @@ impl StoreHandle {
         self.tx.clone()
     }
 
+    /// Spawns `store/system-sampler`: every `every`, sends the kernel's task table
+    /// (`TaskManager::table()`) so the System pane shows live task states. Latest wins:
+    /// a sample that does not fit is dropped and counted, the next one replaces it.
+    pub fn spawn_task_sampler(&self, tasks: &TaskManager, every: Duration) {
+        let handle = self.clone();
+        let source = tasks.clone();
+        tasks.spawn("store", "system-sampler", move |cancel| async move {
+            let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    _ = tick.tick() => {
+                        handle.try_send(StoreEvent::TasksUpdated(source.table()));
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+
     /// Sends an event that must not be lost (orders, fills, state), waiting for room.
     pub async fn send(&self, ev: StoreEvent) -> Result<(), StoreClosed> {
         self.tx.send(ev).await.map_err(|_| StoreClosed)
@@ -487,6 +509,22 @@ mod tests {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             if rx.borrow_and_update().account.trading_state == TradingState::Halted {
+                break;
+            }
+            tokio::time::timeout_at(deadline, rx.changed()).await.unwrap().unwrap();
+        }
+        tasks.cancel_all();
+    }
+
+    #[tokio::test]
+    async fn task_sampler_publishes_the_kernel_task_table() {
+        let tasks = TaskManager::new();
+        let h = Store::start(&tasks, StoreConfig::default());
+        h.spawn_task_sampler(&tasks, Duration::from_millis(100));
+        let mut rx = h.subscribe();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if rx.borrow_and_update().system.tasks.iter().any(|t| t.name == "system-sampler") {
                 break;
             }
             tokio::time::timeout_at(deadline, rx.changed()).await.unwrap().unwrap();

@@ -54,6 +54,8 @@ pub enum Action {
     KillSwitch,
     /// Open the order entry form for the selected market.
     OrderForm,
+    /// Cancel the open order under the orders pane's cursor.
+    CancelOrder,
     /// Next markets tab (KRW, BTC, USDT, Favorites).
     TabNext,
     /// Previous markets tab.

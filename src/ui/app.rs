@@ -100,6 +100,7 @@ impl<B: Backend> App<B> {
     ) -> Self {
         let mut ui = UiState::new(config);
         ui.help = keymap.help_rows();
+        ui.hints = keymap.hints();
         let (theme, theme_error) = match Theme::load(&ui.theme, None, colors) {
             Ok(t) => (t, None),
             Err(e) => (Theme::load("dark", None, colors).unwrap_or_default(), Some(e.to_string())),
@@ -423,4 +424,37 @@ pub fn crossterm_input() -> crossterm::event::EventStream {
 /// sender is dropped, which ends [`App::run`].
 pub fn channel_input(rx: mpsc::Receiver<Event>) -> impl Stream<Item = io::Result<Event>> + Unpin + Send {
     Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|ev| (Ok(ev), rx)) }))
+}
+
+/// Starts the console on the real terminal: enters raw mode and the alternate screen,
+/// registers the terminal restore with the shutdown sequence (so SIGTERM and SIGHUP
+/// restore it), and spawns the UI loop as `ui/console` under the task manager. The loop
+/// stops when the shutdown's input token fires, when its task is cancelled, or on quit
+/// (which requests ordered shutdown). The terminal guard lives in the task, so the
+/// terminal is also restored when the loop ends for any reason.
+pub fn start_console(
+    tasks: &TaskManager,
+    hooks: &mut crate::kernel::ShutdownHooks,
+    config: UiConfig,
+    keymap: Keymap,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    commands: mpsc::Sender<UiCommand>,
+) -> io::Result<TaskId> {
+    let (guard, term) = terminal::TerminalGuard::enter()?;
+    hooks.on_restore(guard.restorer());
+    let input_stop = hooks.input.clone();
+    let mut app = App::new(term, config, keymap, ColorSupport::detect(), snapshots, commands);
+    let shutdown = tasks.clone();
+    Ok(tasks.spawn("ui", "console", move |cancel| async move {
+        let _guard = guard;
+        let result = tokio::select! {
+            biased;
+            _ = input_stop.cancelled() => Ok(()),
+            r = app.run(cancel.clone(), crossterm_input()) => r,
+        };
+        if !cancel.is_cancelled() && !input_stop.is_cancelled() {
+            shutdown.request_shutdown("quit from the console");
+        }
+        result.map_err(anyhow::Error::from)
+    }))
 }

@@ -38,11 +38,13 @@ pub enum Context {
     Search,
     /// The order entry form is open.
     Form,
+    /// The orders pane has focus.
+    Orders,
 }
 
 impl Context {
     /// All contexts, in help order.
-    pub const ALL: [Context; 9] = [
+    pub const ALL: [Context; 10] = [
         Context::Global,
         Context::Markets,
         Context::Orderbook,
@@ -52,6 +54,7 @@ impl Context {
         Context::CommandLine,
         Context::Search,
         Context::Form,
+        Context::Orders,
     ];
 
     /// The section name in the keymap file.
@@ -66,6 +69,7 @@ impl Context {
             Context::CommandLine => "command_line",
             Context::Search => "search",
             Context::Form => "order_form",
+            Context::Orders => "orders",
         }
     }
 
@@ -277,9 +281,17 @@ impl fmt::Display for KeyChord {
     }
 }
 
-/// A keymap file could not be used. Every variant names the file and line.
+/// A keymap file could not be used. Every variant names the file (and line where known).
 #[derive(Debug, thiserror::Error)]
 pub enum KeymapError {
+    /// The file exists but could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// File.
+        file: String,
+        /// The read error.
+        source: std::io::Error,
+    },
     /// Not valid TOML of the shape `[context] action = ["key", ...]`.
     #[error("{file}: {message}")]
     Parse {
@@ -374,6 +386,16 @@ impl Keymap {
         Ok(km)
     }
 
+    /// The default keymap with the user's file merged over it; a missing file is not an
+    /// error (most people never write one).
+    pub fn load_file(path: Option<&std::path::Path>) -> Result<Keymap, KeymapError> {
+        let Some(path) = path.filter(|p| p.exists()) else { return Keymap::default_keymap() };
+        let file = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| KeymapError::Io { file: file.clone(), source })?;
+        Keymap::load(Some((&file, &text)))
+    }
+
     /// Merges a keymap file: each action it names replaces that action's keys in that
     /// context (an empty list unbinds it), and its keys are taken away from other actions.
     pub fn merge(&mut self, file: &str, text: &str) -> Result<(), KeymapError> {
@@ -441,6 +463,29 @@ impl Keymap {
     /// Keys bound to `action` in `ctx` (for help and hints).
     pub fn keys_for(&self, ctx: Context, action: Action) -> &[KeyChord] {
         self.bindings.get(&ctx).and_then(|m| m.get(&action)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The bottom line's key hints (`? help  : command …`), from the live global bindings
+    /// so a rebound key is never advertised under its old name.
+    pub fn hints(&self) -> String {
+        // Most useful first: at 80 columns the tail is cut.
+        let items = [
+            (Context::Global, Action::Help, "help"),
+            (Context::Global, Action::OpenCommandLine, "command"),
+            (Context::Markets, Action::Search, "search"),
+            (Context::Global, Action::FocusNext, "focus"),
+            (Context::Global, Action::Maximize, "zoom"),
+            (Context::Global, Action::TimeframeNext, "timeframe"),
+            (Context::Global, Action::OrderForm, "order"),
+            (Context::Global, Action::Quit, "quit"),
+        ];
+        let parts: Vec<String> = items
+            .iter()
+            .filter_map(|(ctx, action, label)| {
+                self.keys_for(*ctx, *action).first().map(|k| format!("{k} {label}"))
+            })
+            .collect();
+        parts.join("  ")
     }
 
     /// Help rows generated from the live bindings: (context, action, keys).

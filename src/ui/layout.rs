@@ -32,11 +32,13 @@ pub enum PaneId {
     Log,
     /// Kernel, bus and feed health.
     System,
+    /// Client-side stop / take-profit / trailing rules.
+    Monitor,
 }
 
 impl PaneId {
     /// Every pane, in focus order.
-    pub const ALL: [PaneId; 8] = [
+    pub const ALL: [PaneId; 9] = [
         PaneId::Markets,
         PaneId::Orderbook,
         PaneId::Chart,
@@ -45,6 +47,7 @@ impl PaneId {
         PaneId::Orders,
         PaneId::Log,
         PaneId::System,
+        PaneId::Monitor,
     ];
 
     /// Title shown on the border.
@@ -58,6 +61,7 @@ impl PaneId {
             PaneId::Orders => "Orders",
             PaneId::Log => "Log",
             PaneId::System => "System",
+            PaneId::Monitor => "Monitor",
         }
     }
 }
@@ -71,10 +75,12 @@ pub fn preset(name: &str, area: Rect) -> Option<Vec<PaneId>> {
     let compact = area.width < 120 || area.height < 34;
     Some(match name {
         "default" if compact => vec![Markets, Orderbook, Chart, Trades],
-        "default" if area.height < 50 => vec![Markets, Orderbook, Chart, Trades, Portfolio, Orders, Log],
+        "default" if area.height < 50 => {
+            vec![Markets, Orderbook, Chart, Trades, Portfolio, Orders, Monitor, Log]
+        }
         "default" | "all" => PaneId::ALL.to_vec(),
-        "trade" => vec![Markets, Orderbook, Chart, Trades, Orders],
-        "account" => vec![Portfolio, Orders, Markets],
+        "trade" => vec![Markets, Orderbook, Chart, Trades, Orders, Monitor],
+        "account" => vec![Portfolio, Orders, Monitor, Markets],
         "system" => vec![System, Log],
         _ => return None,
     })
@@ -128,13 +134,13 @@ pub fn compute(ui: &UiState, area: Rect) -> Option<ScreenLayout> {
         let wide = area.width >= 120;
         let plan: Vec<Column> = if wide {
             vec![
-                (Some(38), vec![(Markets, 3), (Portfolio, 1), (Orders, 1)]),
+                (Some(38), vec![(Markets, 3), (Portfolio, 1), (Orders, 1), (Monitor, 1)]),
                 (None, vec![(Chart, 4), (Log, 1), (System, 2)]),
                 (Some(36), vec![(Orderbook, 3), (Trades, 2)]),
             ]
         } else {
             vec![
-                (Some(38), vec![(Markets, 3), (Trades, 2), (Portfolio, 1)]),
+                (Some(38), vec![(Markets, 3), (Trades, 2), (Portfolio, 1), (Monitor, 1)]),
                 (None, vec![(Orderbook, 3), (Chart, 3), (Orders, 1), (Log, 1), (System, 2)]),
             ]
         };

@@ -10,6 +10,7 @@ pub mod app;
 pub mod command_line;
 pub mod keymap;
 pub mod layout;
+pub mod order_form;
 pub mod panes;
 pub mod theme;
 pub mod update;

@@ -16,9 +16,10 @@ use super::action::Action;
 use super::command_line::{self, CommandLine, History, Parsed};
 use super::keymap::Context;
 use super::layout::{self, PaneId};
+use super::order_form::{self, OrderForm};
 use crate::exchange::types::{MarketId, MarketInfo, OrderBook, Price, Side, Timeframe};
-use crate::store::{LogLevel, Snapshot};
-use crate::trading::orders::{OrderRequest, floor_volume};
+use crate::store::{LogLevel, Mode, Snapshot};
+use crate::trading::orders::{MarketRules, OrderRequest, ValidOrder, floor_volume, validate};
 
 /// What leaves the UI: requests for the feed, trading and the kernel, sent by the app on
 /// a bounded channel. The app handles the UI-local ones itself (theme, layout, favorites)
@@ -107,6 +108,27 @@ pub struct UiConfig {
     pub layout: String,
     /// Ladder trading: quote amount (KRW) per ladder buy/sell.
     pub ladder_quote: Decimal,
+    /// Order book levels per side at start (15 or 30).
+    pub book_depth: usize,
+}
+
+impl UiConfig {
+    /// The UI settings of the config file (`[ui]`), plus where favorites live (the
+    /// caller picks the XDG state directory).
+    pub fn from_settings(s: &crate::config::settings::UiSettings, favorites_path: Option<PathBuf>) -> Self {
+        UiConfig {
+            fps: s.fps,
+            theme: s.theme.clone(),
+            layout: s.layout.clone(),
+            names: match s.market_names {
+                crate::config::settings::MarketNames::Korean => NameLanguage::Korean,
+                crate::config::settings::MarketNames::English => NameLanguage::English,
+            },
+            book_depth: if s.orderbook_levels == 30 { 30 } else { 15 },
+            favorites_path,
+            ..UiConfig::default()
+        }
+    }
 }
 
 impl Default for UiConfig {
@@ -120,6 +142,7 @@ impl Default for UiConfig {
             theme: "dark".into(),
             layout: "default".into(),
             ladder_quote: Decimal::from(10_000),
+            book_depth: 15,
         }
     }
 }
@@ -224,6 +247,8 @@ pub enum Overlay {
     },
     /// "Quit with open orders / armed rules? y/N".
     ConfirmQuit,
+    /// Live mode: confirm `UiState::pending_order` (default No).
+    ConfirmOrder,
 }
 
 /// A one-line message on the bottom line.
@@ -268,6 +293,8 @@ pub struct UiState {
     pub book_depth: usize,
     /// Ladder cursor row (0 = top ask row).
     pub book_cursor: usize,
+    /// Cursor in the orders pane's open orders.
+    pub orders_cursor: usize,
     /// Minimum level in the log pane.
     pub log_level: LogLevel,
     /// Scroll offsets of list panes.
@@ -282,13 +309,20 @@ pub struct UiState {
     pub message: Option<Message>,
     /// Help rows (context, action, keys) from the live keymap.
     pub help: Vec<(String, String, String)>,
+    /// Key hints for the bottom line, from the live keymap.
+    pub hints: String,
     /// Set once quitting was decided.
     pub quit: bool,
+    /// The open order entry form.
+    pub form: Option<OrderForm>,
+    /// An order waiting for the live-mode confirmation.
+    pub pending_order: Option<ValidOrder>,
 }
 
 impl UiState {
     /// Fresh state with the given settings.
     pub fn new(config: UiConfig) -> Self {
+        let depth = config.book_depth;
         UiState {
             now: Instant::now(),
             wall: Utc::now(),
@@ -303,8 +337,9 @@ impl UiState {
             timeframe: Timeframe::M1,
             markets: MarketsView::default(),
             favorites: BTreeSet::new(),
-            book_depth: 15,
-            book_cursor: 15,
+            book_depth: depth,
+            book_cursor: depth,
+            orders_cursor: 0,
             log_level: LogLevel::Info,
             scroll: BTreeMap::new(),
             overlay: Overlay::None,
@@ -312,16 +347,21 @@ impl UiState {
             history: History::default(),
             message: None,
             help: Vec::new(),
+            hints: String::new(),
             quit: false,
+            form: None,
+            pending_order: None,
         }
     }
 
     /// The keymap context for the next key.
     pub fn context(&self) -> Context {
-        if self.overlay == Overlay::ConfirmQuit {
+        if matches!(self.overlay, Overlay::ConfirmQuit | Overlay::ConfirmOrder) {
             Context::Dialog
         } else if self.command_line.is_some() {
             Context::CommandLine
+        } else if self.form.is_some() {
+            Context::Form
         } else if self.markets.searching {
             Context::Search
         } else {
@@ -330,6 +370,7 @@ impl UiState {
                 PaneId::Orderbook => Context::Orderbook,
                 PaneId::Chart => Context::Chart,
                 PaneId::Log => Context::Log,
+                PaneId::Orders => Context::Orders,
                 _ => Context::Global,
             }
         }
@@ -450,6 +491,24 @@ fn request_quit(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
     }
 }
 
+/// Sends a validated manual order, or in live mode opens the confirmation (default No).
+fn send_or_confirm(ui: &mut UiState, snap: &Snapshot, valid: ValidOrder) -> Vec<UiCommand> {
+    if snap.account.mode == Mode::Live {
+        ui.pending_order = Some(valid);
+        ui.overlay = Overlay::ConfirmOrder;
+        return Vec::new();
+    }
+    let r = &valid.request;
+    ui.info(format!(
+        "sent {} {} {} @ {}",
+        r.side.label(),
+        r.volume.map(|v| v.normalize().to_string()).unwrap_or_default(),
+        r.market,
+        r.price.map(|p| p.normalize().to_string()).unwrap_or_else(|| "market".into())
+    ));
+    vec![UiCommand::PlaceOrder { request: valid.request }]
+}
+
 /// Called when a new snapshot arrives: picks a first market once the list is known.
 pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
     if ui.market.is_none()
@@ -563,6 +622,24 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
             }
             return Vec::new();
         }
+        Overlay::ConfirmOrder => {
+            match action {
+                Action::Confirm => {
+                    ui.overlay = Overlay::None;
+                    if let Some(v) = ui.pending_order.take() {
+                        ui.info(format!("sent {} {}", v.request.side.label(), v.request.market));
+                        return vec![UiCommand::PlaceOrder { request: v.request }];
+                    }
+                }
+                Action::Deny | Action::Back | Action::Submit => {
+                    ui.overlay = Overlay::None;
+                    ui.pending_order = None;
+                    ui.info("order not sent");
+                }
+                _ => {}
+            }
+            return Vec::new();
+        }
         Overlay::Help { scroll } => {
             let max = ui.help.len().saturating_sub(1);
             ui.overlay = match action {
@@ -593,6 +670,26 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
                 ui.command_line = None;
                 return run_command_line(ui, snap, &line);
             }
+            _ => {}
+        }
+        return Vec::new();
+    }
+    if let Some(form) = ui.form.as_mut() {
+        match action {
+            Action::InsertChar(c) => form.insert(c),
+            Action::DeleteBack => form.delete_back(),
+            Action::Up | Action::FocusPrev => form.move_field(false),
+            Action::Down | Action::FocusNext | Action::Complete => form.move_field(true),
+            Action::TabNext => form.cycle(true),
+            Action::TabPrev => form.cycle(false),
+            Action::Back => ui.form = None,
+            Action::Submit => match order_form::preview(form, snap) {
+                Ok(valid) => {
+                    ui.form = None;
+                    return send_or_confirm(ui, snap, valid);
+                }
+                Err(e) => ui.error(e),
+            },
             _ => {}
         }
         return Vec::new();
@@ -655,6 +752,10 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
                     let len = visible_markets(ui, snap).len();
                     ui.markets.cursor = move_cursor(ui.markets.cursor, len, action, 10);
                 }
+                PaneId::Orders => {
+                    let len = snap.account.open_orders.len();
+                    ui.orders_cursor = move_cursor(ui.orders_cursor, len, action, 5);
+                }
                 PaneId::Orderbook => {
                     let levels = ui
                         .market
@@ -702,11 +803,30 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
             }
         }
         Action::AckAlerts => return vec![UiCommand::AcknowledgeAlerts],
+        Action::CancelOrder => {
+            let order = snap
+                .account
+                .open_orders
+                .get(ui.orders_cursor.min(snap.account.open_orders.len().saturating_sub(1)));
+            match order {
+                Some(o) => {
+                    ui.info(format!("cancel {} {} sent", o.market, o.uuid));
+                    return vec![UiCommand::CancelOrder { market: o.market.clone(), uuid: o.uuid.clone() }];
+                }
+                None => ui.error("no open order to cancel"),
+            }
+        }
         Action::KillSwitch => {
             ui.error("KILL SWITCH: trading halted, cancelling every order");
             return vec![UiCommand::KillSwitch];
         }
-        Action::OrderForm => {}
+        Action::OrderForm => match ui.market.clone() {
+            Some(m) => {
+                let last = snap.market.tickers.get(&m).map(|t| t.value.trade_price);
+                ui.form = Some(OrderForm::new(m, last));
+            }
+            None => ui.error("select a market first"),
+        },
         Action::CancelAll => {
             ui.info("cancel all sent");
             return vec![UiCommand::CancelAll { market: ui.market.clone() }];
@@ -766,8 +886,15 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
                         ));
                         return Vec::new();
                     }
-                    ui.info(format!("{} {volume} {market} @ {price} sent", side.label()));
-                    vec![UiCommand::PlaceOrder { request: OrderRequest::limit(market, side, price, volume) }]
+                    let request = OrderRequest::limit(market.clone(), side, price, volume);
+                    let rules = MarketRules::upbit_default(&market);
+                    match validate(&request, &rules, Some(price)) {
+                        Ok(valid) => send_or_confirm(ui, snap, valid),
+                        Err(e) => {
+                            ui.error(e.to_string());
+                            Vec::new()
+                        }
+                    }
                 }
                 _ => {
                     let cmds: Vec<UiCommand> = snap
@@ -795,4 +922,88 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
         | Action::InsertChar(_) => {}
     }
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::Ticker;
+    use crate::store::{Store, StoreEvent};
+
+    fn snap() -> std::sync::Arc<Snapshot> {
+        let info = |c: &str| MarketInfo {
+            market: MarketId::new(c),
+            korean_name: c.into(),
+            english_name: c.into(),
+            warning: false,
+            caution: false,
+        };
+        let mut s = Store::new();
+        s.apply_batch(
+            [
+                StoreEvent::MarketsLoaded(vec![info("KRW-BTC"), info("KRW-ETH")]),
+                StoreEvent::TickerUpdated(Ticker {
+                    market: Some(MarketId::new("KRW-BTC")),
+                    trade_price: Decimal::from(100),
+                    ..Ticker::default()
+                }),
+            ],
+            Instant::now(),
+        )
+    }
+
+    #[test]
+    fn maximise_hide_and_show_all() {
+        let s = snap();
+        let mut ui = UiState::new(UiConfig::default());
+        update(&mut ui, Action::Maximize, &s);
+        assert_eq!(layout::visible_panes(&ui, ui.area), vec![PaneId::Markets]);
+        update(&mut ui, Action::HidePane, &s);
+        assert!(ui.message.as_ref().is_some_and(|m| m.error), "cannot hide the only visible pane");
+        update(&mut ui, Action::Maximize, &s);
+        update(&mut ui, Action::HidePane, &s);
+        assert!(!layout::visible_panes(&ui, ui.area).contains(&PaneId::Markets));
+        assert_ne!(ui.focus, PaneId::Markets, "focus moves off a hidden pane");
+        update(&mut ui, Action::ShowAllPanes, &s);
+        assert!(layout::visible_panes(&ui, ui.area).contains(&PaneId::Markets));
+    }
+
+    #[test]
+    fn command_line_backspace_on_empty_closes_and_unknown_market_is_refused() {
+        let s = snap();
+        let mut ui = UiState::new(UiConfig::default());
+        update(&mut ui, Action::OpenCommandLine, &s);
+        update(&mut ui, Action::DeleteBack, &s);
+        assert!(ui.command_line.is_none());
+        update(&mut ui, Action::OpenCommandLine, &s);
+        for c in "market KRW-NOPE".chars() {
+            update(&mut ui, Action::InsertChar(c), &s);
+        }
+        assert!(update(&mut ui, Action::Submit, &s).is_empty());
+        assert!(ui.message.as_ref().is_some_and(|m| m.text.contains("KRW-NOPE")));
+    }
+
+    #[test]
+    fn depth_toggle_and_kill_switch_emit_commands() {
+        let s = snap();
+        let mut ui = UiState::new(UiConfig::default());
+        assert_eq!(update(&mut ui, Action::ToggleDepth, &s), vec![UiCommand::SetDepth(30)]);
+        assert_eq!(ui.book_cursor, 30, "cursor stays on the best bid");
+        assert_eq!(update(&mut ui, Action::KillSwitch, &s), vec![UiCommand::KillSwitch]);
+        assert!(update(&mut ui, Action::Quit, &s).contains(&UiCommand::Quit), "nothing to lose: quits");
+    }
+
+    #[test]
+    fn order_form_needs_a_market_and_closes_on_back() {
+        let s = snap();
+        let mut ui = UiState::new(UiConfig::default());
+        update(&mut ui, Action::OrderForm, &s);
+        assert!(ui.form.is_none());
+        on_snapshot(&mut ui, &s);
+        update(&mut ui, Action::OrderForm, &s);
+        assert_eq!(ui.form.as_ref().map(|f| f.price.as_str()), Some("100"));
+        assert_eq!(ui.context(), Context::Form);
+        update(&mut ui, Action::Back, &s);
+        assert!(ui.form.is_none());
+    }
 }

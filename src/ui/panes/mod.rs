@@ -5,6 +5,7 @@
 pub mod chart;
 pub mod log;
 pub mod markets;
+pub mod monitor;
 pub mod orderbook;
 pub mod orders;
 pub mod overlay;
@@ -70,6 +71,7 @@ pub fn render(
             PaneId::Orders => orders::render(rect, buf, ui, snap, theme),
             PaneId::Log => log::render(rect, buf, ui, snap, theme),
             PaneId::System => system::render(rect, buf, ui, snap, theme),
+            PaneId::Monitor => monitor::render(rect, buf, ui, snap, theme),
         }
     }
     overlay::bottom_line(screen.bottom, buf, ui, theme);

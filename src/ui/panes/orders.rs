@@ -25,17 +25,26 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     block.render(area, buf);
     let side_style = |s: Side| if s == Side::Bid { theme.bid } else { theme.ask };
     let mut rows = Vec::new();
-    for o in acc.open_orders.iter() {
-        rows.push(Row::new(vec![
-            Cell::from(Span::styled(o.market.to_string(), theme.text)),
-            Cell::from(Span::styled(o.side.label(), side_style(o.side))),
-            Cell::from(
-                Line::from(o.price.map(format::price).unwrap_or_else(|| "mkt".into())).right_aligned(),
-            ),
-            Cell::from(Line::from(format::qty(o.remaining_volume, 8)).right_aligned()),
-            Cell::from(Line::from(format::qty(o.executed_volume, 8)).right_aligned()),
-            Cell::from(Span::styled(format!("{:?}", o.state).to_lowercase(), theme.muted)),
-        ]));
+    let cursor = ui.orders_cursor.min(acc.open_orders.len().saturating_sub(1));
+    for (i, o) in acc.open_orders.iter().enumerate() {
+        let row_style = if ui.focus == PaneId::Orders && i == cursor {
+            theme.selection
+        } else {
+            ratatui::style::Style::new()
+        };
+        rows.push(
+            Row::new(vec![
+                Cell::from(Span::styled(o.market.to_string(), theme.text)),
+                Cell::from(Span::styled(o.side.label(), side_style(o.side))),
+                Cell::from(
+                    Line::from(o.price.map(format::price).unwrap_or_else(|| "mkt".into())).right_aligned(),
+                ),
+                Cell::from(Line::from(format::qty(o.remaining_volume, 8)).right_aligned()),
+                Cell::from(Line::from(format::qty(o.executed_volume, 8)).right_aligned()),
+                Cell::from(Span::styled(format!("{:?}", o.state).to_lowercase(), theme.muted)),
+            ])
+            .style(row_style),
+        );
     }
     if !acc.fills.is_empty() {
         rows.push(Row::new(vec![Cell::from(Span::styled("fills", theme.header))]));
@@ -57,7 +66,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         buf.set_stringn(inner.x + 1, inner.y, "no open orders", inner.width as usize, theme.muted);
         return;
     }
-    let skip = ui.scroll.get(&PaneId::Orders).copied().unwrap_or(0).min(rows.len().saturating_sub(1));
+    // Keep the cursor row in view.
+    let visible = (inner.height as usize).saturating_sub(1).max(1);
+    let skip = cursor.saturating_sub(visible - 1).min(rows.len().saturating_sub(1));
     let header = Row::new(["market", "side", "price", "open", "filled", "state"]).style(theme.header);
     let widths = [
         Constraint::Length(13),

@@ -6,9 +6,15 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Widget};
 
+use ratatui::style::Modifier;
+use rust_decimal::Decimal;
+
+use crate::exchange::types::Side;
 use crate::store::Snapshot;
+use crate::ui::order_form::{self, FormField, FormKind, OrderForm};
 use crate::ui::theme::Theme;
 use crate::ui::update::{Overlay, UiState};
+use crate::ui::widgets::format;
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
@@ -23,17 +29,59 @@ pub fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
     } else if let Some(m) = &ui.message {
         Line::styled(m.text.clone(), if m.error { theme.error } else { theme.text })
     } else {
-        Line::styled(
-            "? help  : command  tab focus  z zoom  x hide  [ ] timeframe  / search  q quit",
-            theme.muted,
-        )
+        Line::styled(ui.hints.clone(), theme.muted)
     };
     buf.set_line(area.x, area.y, &line, area.width);
 }
 
 /// Draws the open overlay, if any.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
+    if let Some(form) = &ui.form {
+        render_form(area, buf, form, snap, theme);
+    }
     match ui.overlay {
+        Overlay::ConfirmOrder => {
+            let Some(v) = &ui.pending_order else { return };
+            let r = &v.request;
+            let side_style = if r.side == Side::Bid { theme.bid } else { theme.ask };
+            let dec = |d: Option<Decimal>| d.map(format::price).unwrap_or_else(|| "market".into());
+            let rect = centered(area, 48, 9);
+            Clear.render(rect, buf);
+            let block = Block::bordered()
+                .title(Span::styled(" Confirm LIVE order ", theme.mode_live))
+                .border_style(theme.warning)
+                .style(theme.background);
+            Paragraph::new(vec![
+                Line::from(vec![
+                    Span::styled(
+                        format!(" {} ", r.side.label().to_uppercase()),
+                        side_style.add_modifier(Modifier::REVERSED),
+                    ),
+                    Span::styled(format!(" {} {}", r.market, format::order_type(r.ord_type)), theme.text),
+                ]),
+                Line::styled(format!(" price    {}", dec(r.price)), theme.text),
+                Line::styled(
+                    format!(
+                        " quantity {}",
+                        r.volume.map(|v| v.normalize().to_string()).unwrap_or_else(|| "-".into())
+                    ),
+                    theme.text,
+                ),
+                Line::styled(
+                    format!(" total    {} {}", format::price(v.total_with_fee()), r.market.quote()),
+                    theme.text,
+                ),
+                Line::styled(format!(" fee      {}", format::price(v.fee)), theme.text),
+                Line::from(vec![
+                    Span::styled(" y", theme.warning),
+                    Span::styled(" send   ", theme.text),
+                    Span::styled("N", theme.header),
+                    Span::styled(" cancel (default)", theme.text),
+                ]),
+            ])
+            .block(block)
+            .render(rect, buf);
+        }
         Overlay::None => {}
         Overlay::Help { scroll } => {
             let r = centered(area, 70, area.height.saturating_sub(4));
@@ -80,4 +128,63 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             .render(r, buf);
         }
     }
+}
+
+/// Draws the order entry form with its live preview.
+fn render_form(area: Rect, buf: &mut Buffer, form: &OrderForm, snap: &Snapshot, theme: &Theme) {
+    let rect = centered(area, 52, 13);
+    Clear.render(rect, buf);
+    let side_style = if form.side == Side::Bid { theme.bid } else { theme.ask };
+    let block = Block::bordered()
+        .title(Span::styled(format!(" Order {} ", form.market), theme.header))
+        .border_style(theme.focus_border)
+        .style(theme.background);
+    let tif = form.tif.map(crate::trading::orders::tif_str).unwrap_or("gtc");
+    let field = |f: FormField, value: String, style| {
+        let cursor = form.field == f;
+        Line::from(vec![
+            Span::styled(if cursor { "▸ " } else { "  " }, theme.accent),
+            Span::styled(format!("{:<8}", f.label()), theme.muted),
+            Span::styled(
+                if cursor { format!("{value}▏") } else { value },
+                if cursor { theme.selection } else { style },
+            ),
+        ])
+    };
+    let mut lines = vec![
+        field(FormField::Side, form.side.label().to_uppercase(), side_style),
+        field(FormField::Kind, form.kind.label().to_string(), theme.text),
+        field(FormField::Tif, tif.to_string(), theme.text),
+        field(
+            FormField::Price,
+            if form.kind == FormKind::Limit { form.price.clone() } else { "market".into() },
+            theme.text,
+        ),
+        field(FormField::Size, form.size.clone(), theme.text),
+        field(FormField::Unit, form.unit.label().to_string(), theme.text),
+        Line::raw(""),
+    ];
+    match order_form::preview(form, snap) {
+        Ok(v) => {
+            let r = &v.request;
+            if let Some(p) = r.price.filter(|_| form.kind == FormKind::Limit) {
+                lines.push(Line::styled(format!("  snapped  {}", format::price(p)), theme.text));
+            }
+            if let Some(q) = r.volume {
+                lines.push(Line::styled(format!("  qty      {}", q.normalize()), theme.text));
+            }
+            lines.push(Line::styled(
+                format!(
+                    "  fee {}   total {} {}",
+                    format::price(v.fee),
+                    format::price(v.total_with_fee()),
+                    r.market.quote()
+                ),
+                theme.header,
+            ));
+        }
+        Err(e) => lines.push(Line::styled(format!("  {e}"), theme.warning)),
+    }
+    lines.push(Line::styled("  ←/→ change  ↑/↓ field  enter send  esc close", theme.muted));
+    Paragraph::new(lines).block(block).render(rect, buf);
 }

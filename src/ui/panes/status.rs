@@ -23,10 +23,46 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let sep = Span::styled(" │ ", theme.muted);
     let mut spans = vec![Span::styled(format!(" {} ", acc.mode.label()), mode_style), Span::raw(" ")];
     let exchange = if acc.exchange.is_empty() { "upbit" } else { acc.exchange.as_str() };
-    spans.push(Span::styled(exchange.to_string(), theme.header));
+    if area.width >= 100 {
+        spans.push(Span::styled(exchange.to_string(), theme.header));
+        spans.push(sep.clone());
+    }
+    if let Some(m) = &ui.market {
+        spans.push(Span::styled(format!("{m} "), theme.header));
+        match snap.market.tickers.get(m) {
+            Some(t) => {
+                let stale = t.age(ui.now) >= ui.config.stale_after;
+                let rate = t.value.signed_change_rate;
+                let style =
+                    if stale { theme.stale } else { theme.change(rate.cmp(&rust_decimal::Decimal::ZERO)) };
+                spans.push(Span::styled(
+                    format!("{} {}", format::price(t.value.trade_price), format::pct(rate)),
+                    style,
+                ));
+                if stale {
+                    spans.push(Span::styled(format!(" ({} old)", format::age(t.age(ui.now))), theme.stale));
+                }
+            }
+            None => spans.push(Span::styled("no price yet", theme.muted)),
+        }
+        spans.push(sep.clone());
+    }
+    // Most important first: at 80 columns the tail is cut by the clock.
+    let ts = match acc.trading_state {
+        TradingState::Active => theme.bid,
+        TradingState::Reducing => theme.warning,
+        TradingState::Halted => theme.error,
+    };
+    spans.push(Span::styled(acc.trading_state.label(), ts));
+    spans.push(Span::styled(format!(" rules {}", acc.armed_rules()), theme.text));
     spans.push(sep.clone());
     if sys.streams.is_empty() {
-        spans.push(Span::styled("feed idle", theme.muted));
+        // No per-stream status yet: fall back to the feed health report.
+        if sys.feed.connected {
+            spans.push(Span::styled("feed:up", theme.bid));
+        } else {
+            spans.push(Span::styled("feed idle", theme.muted));
+        }
     }
     for (i, s) in sys.streams.iter().enumerate() {
         if i > 0 {
@@ -59,14 +95,6 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if let Some(h) = feed.rate_headroom_pct {
         spans.push(Span::styled(format!(" rl {h}%"), if h < 20 { theme.warning } else { theme.muted }));
     }
-    spans.push(sep.clone());
-    let ts = match acc.trading_state {
-        TradingState::Active => theme.bid,
-        TradingState::Reducing => theme.warning,
-        TradingState::Halted => theme.error,
-    };
-    spans.push(Span::styled(acc.trading_state.label(), ts));
-    spans.push(Span::styled(format!(" rules {}", acc.armed_rules()), theme.text));
     let unread = sys.unread_alerts();
     if unread > 0 {
         spans.push(sep);
@@ -74,7 +102,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         spans.push(Span::styled(format!("⚠ {unread} {latest}"), theme.warning));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
-    let clock = format!("{} KST ", format::clock_kst(ui.wall));
+    let clock = format!(" {} KST ", format::clock_kst(ui.wall));
     if area.width as usize > clock.len() + 40 {
         Paragraph::new(Span::styled(clock, theme.muted)).alignment(Alignment::Right).render(area, buf);
     }

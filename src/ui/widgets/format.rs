@@ -6,6 +6,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
+/// Order type label.
+pub fn order_type(t: crate::exchange::types::OrderType) -> &'static str {
+    crate::trading::orders::ord_type_str(t)
+}
+
 /// A duration in microseconds as `850µs`, `1.2ms` or `3.4s`.
 pub fn micros(us: u64) -> String {
     if us < 1000 {

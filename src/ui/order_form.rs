@@ -1,0 +1,337 @@
+//! The order entry form: side, type, time in force, price and size (by quantity, quote
+//! amount or % of the available balance), with a live preview of what would be sent.
+//!
+//! The preview is pure: it reuses the trading module's sizing (`trading::input::resolve`),
+//! tick snapping (`MarketRules::snap`) and validation (`trading::orders::validate`), so
+//! the snapped price, fee and total shown are exactly what trading will check again.
+
+use rust_decimal::Decimal;
+
+use crate::exchange::types::{MarketId, Side, TimeInForce};
+use crate::store::Snapshot;
+use crate::trading::input::{OrderInput, PriceSpec, Size, SizingContext, parse_decimal, resolve};
+use crate::trading::orders::{MarketRules, ValidOrder, validate};
+
+/// Order type as the form offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FormKind {
+    /// Limit at a price.
+    #[default]
+    Limit,
+    /// Market (buy by amount, sell by quantity).
+    Market,
+    /// Best price (ioc or fok).
+    Best,
+}
+
+impl FormKind {
+    /// Label.
+    pub fn label(self) -> &'static str {
+        match self {
+            FormKind::Limit => "limit",
+            FormKind::Market => "market",
+            FormKind::Best => "best",
+        }
+    }
+}
+
+/// What the size field means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SizeUnit {
+    /// Base-currency quantity.
+    #[default]
+    Qty,
+    /// Quote-currency amount (KRW).
+    Quote,
+    /// Percent of the available balance.
+    Percent,
+}
+
+impl SizeUnit {
+    /// Label.
+    pub fn label(self) -> &'static str {
+        match self {
+            SizeUnit::Qty => "qty",
+            SizeUnit::Quote => "amount",
+            SizeUnit::Percent => "% balance",
+        }
+    }
+}
+
+/// Fields of the form, in cursor order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FormField {
+    /// Buy / sell.
+    Side,
+    /// Limit / market / best.
+    Kind,
+    /// Time in force.
+    Tif,
+    /// Price (limit only).
+    #[default]
+    Price,
+    /// Size.
+    Size,
+    /// Size unit.
+    Unit,
+}
+
+impl FormField {
+    const ALL: [FormField; 6] = [
+        FormField::Side,
+        FormField::Kind,
+        FormField::Tif,
+        FormField::Price,
+        FormField::Size,
+        FormField::Unit,
+    ];
+
+    /// Label.
+    pub fn label(self) -> &'static str {
+        match self {
+            FormField::Side => "side",
+            FormField::Kind => "type",
+            FormField::Tif => "tif",
+            FormField::Price => "price",
+            FormField::Size => "size",
+            FormField::Unit => "size by",
+        }
+    }
+}
+
+/// The form's editing state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderForm {
+    /// Market the order is for (fixed when the form opens).
+    pub market: MarketId,
+    /// Buy or sell.
+    pub side: Side,
+    /// Order type.
+    pub kind: FormKind,
+    /// Time in force (None = good till cancelled).
+    pub tif: Option<TimeInForce>,
+    /// Price as typed.
+    pub price: String,
+    /// Size as typed.
+    pub size: String,
+    /// Size unit.
+    pub unit: SizeUnit,
+    /// Field under the cursor.
+    pub field: FormField,
+}
+
+impl OrderForm {
+    /// A buy form for `market`, the price prefilled with the last price.
+    pub fn new(market: MarketId, last: Option<Decimal>) -> Self {
+        OrderForm {
+            market,
+            side: Side::Bid,
+            kind: FormKind::Limit,
+            tif: None,
+            price: last.map(|p| p.normalize().to_string()).unwrap_or_default(),
+            size: String::new(),
+            unit: SizeUnit::Qty,
+            field: FormField::Price,
+        }
+    }
+
+    /// Moves the cursor to the next (or previous) field.
+    pub fn move_field(&mut self, forward: bool) {
+        let all = FormField::ALL;
+        let i = all.iter().position(|f| *f == self.field).unwrap_or(0);
+        let n = all.len();
+        self.field = all[if forward { (i + 1) % n } else { (i + n - 1) % n }];
+    }
+
+    /// Cycles the option under the cursor (side, type, tif, unit).
+    pub fn cycle(&mut self, forward: bool) {
+        fn step<T: Copy + PartialEq>(all: &[T], cur: T, forward: bool) -> T {
+            let i = all.iter().position(|x| *x == cur).unwrap_or(0);
+            let n = all.len();
+            all[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+        }
+        match self.field {
+            FormField::Side => self.side = self.side.opposite(),
+            FormField::Kind => {
+                self.kind = step(&[FormKind::Limit, FormKind::Market, FormKind::Best], self.kind, forward);
+                // Upbit only takes best orders as ioc or fok.
+                if self.kind == FormKind::Best
+                    && !matches!(self.tif, Some(TimeInForce::Ioc | TimeInForce::Fok))
+                {
+                    self.tif = Some(TimeInForce::Ioc);
+                }
+            }
+            FormField::Tif => {
+                self.tif = step(
+                    &[None, Some(TimeInForce::Ioc), Some(TimeInForce::Fok), Some(TimeInForce::PostOnly)],
+                    self.tif,
+                    forward,
+                )
+            }
+            FormField::Unit => {
+                self.unit = step(&[SizeUnit::Qty, SizeUnit::Quote, SizeUnit::Percent], self.unit, forward)
+            }
+            FormField::Price | FormField::Size => {}
+        }
+    }
+
+    /// Types a character into the price or size field (digits and one dot only).
+    pub fn insert(&mut self, c: char) {
+        let target = match self.field {
+            FormField::Price => &mut self.price,
+            FormField::Size => &mut self.size,
+            // A typed letter on an option field is a shortcut: b/s for the side.
+            FormField::Side => {
+                match c {
+                    'b' | 'B' => self.side = Side::Bid,
+                    's' | 'S' => self.side = Side::Ask,
+                    _ => {}
+                }
+                return;
+            }
+            _ => return,
+        };
+        if c.is_ascii_digit() || (c == '.' && !target.contains('.')) {
+            target.push(c);
+        }
+    }
+
+    /// Deletes the last character of the price or size field.
+    pub fn delete_back(&mut self) {
+        match self.field {
+            FormField::Price => {
+                self.price.pop();
+            }
+            FormField::Size => {
+                self.size.pop();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What the form would send: the validated order (snapped price, fee, total) or the
+/// reason it cannot be sent, naming the bad value.
+pub fn preview(form: &OrderForm, snap: &Snapshot) -> Result<ValidOrder, String> {
+    let m = &form.market;
+    let rules = MarketRules::upbit_default(m);
+    let size_value = parse_decimal(form.size.trim()).map_err(|e| format!("size: {e}"))?;
+    let size = match form.unit {
+        SizeUnit::Qty => Size::Qty(size_value),
+        SizeUnit::Quote => Size::Quote(size_value),
+        SizeUnit::Percent => Size::Percent(size_value),
+    };
+    let price = match form.kind {
+        FormKind::Limit => {
+            let typed = parse_decimal(form.price.trim()).map_err(|e| format!("price: {e}"))?;
+            PriceSpec::Limit(rules.snap(m, form.side, typed))
+        }
+        FormKind::Market => PriceSpec::Market,
+        FormKind::Best => PriceSpec::Best,
+    };
+    let balance = |cur: &str| snap.account.balances.iter().find(|b| b.currency == cur).map(|b| b.balance);
+    let book = snap.market.books.get(m).map(|b| &b.value);
+    let last = snap.market.tickers.get(m).map(|t| t.value.trade_price);
+    let ctx = SizingContext {
+        selected: Some(m.clone()),
+        available_quote: balance(m.quote()),
+        available_base: balance(m.base()),
+        best_ask: book.and_then(|b| b.best_ask()),
+        best_bid: book.and_then(|b| b.best_bid()),
+        rules: rules.clone(),
+    };
+    let input = OrderInput { side: form.side, market: Some(m.clone()), size, price, tif: form.tif };
+    let request = resolve(&input, &ctx).map_err(|e| e.to_string())?;
+    let reference = match form.side {
+        Side::Ask => ctx.best_bid.or(last),
+        Side::Bid => ctx.best_ask.or(last),
+    };
+    let valid = validate(&request, &rules, reference).map_err(|e| e.to_string())?;
+    // Balance check before anything is sent: a buy must fit the available quote.
+    if form.side == Side::Bid
+        && let Some(avail) = ctx.available_quote
+        && valid.total_with_fee() > avail
+    {
+        return Err(format!("total {} exceeds available {} {}", valid.total_with_fee(), avail, m.quote()));
+    }
+    if form.side == Side::Ask
+        && let (Some(avail), Some(v)) = (ctx.available_base, valid.request.volume)
+        && v > avail
+    {
+        return Err(format!("volume {v} exceeds available {avail} {}", m.base()));
+    }
+    Ok(valid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::Balance;
+    use crate::store::{Store, StoreEvent};
+    use rust_decimal_macros::dec;
+    use std::time::Instant;
+
+    fn snap_with_krw(krw: Decimal) -> std::sync::Arc<Snapshot> {
+        let mut s = Store::new();
+        s.apply_batch(
+            [StoreEvent::BalancesUpdated(vec![Balance {
+                currency: "KRW".into(),
+                balance: krw,
+                locked: Decimal::ZERO,
+                avg_buy_price: Decimal::ZERO,
+                unit_currency: "KRW".into(),
+            }])],
+            Instant::now(),
+        )
+    }
+
+    #[test]
+    fn limit_buy_snaps_down_and_shows_fee_and_total() {
+        let snap = snap_with_krw(dec!(10_000_000));
+        let mut f = OrderForm::new(MarketId::new("KRW-BTC"), None);
+        for c in "95000999".chars() {
+            f.insert(c);
+        }
+        f.field = FormField::Size;
+        for c in "0.01".chars() {
+            f.insert(c);
+        }
+        let v = preview(&f, &snap).unwrap();
+        assert_eq!(v.request.price, Some(dec!(95_000_000)), "buy rounds down to the 1,000 tick");
+        assert_eq!(v.notional, dec!(950_000));
+        assert_eq!(v.fee, dec!(475));
+        assert_eq!(v.total_with_fee(), dec!(950_475));
+    }
+
+    #[test]
+    fn over_balance_and_below_minimum_are_refused_with_the_value() {
+        let snap = snap_with_krw(dec!(100_000));
+        let mut f = OrderForm::new(MarketId::new("KRW-BTC"), Some(dec!(95_000_000)));
+        f.size = "0.01".into();
+        let e = preview(&f, &snap).unwrap_err();
+        assert!(e.contains("exceeds available 100000"), "{e}");
+        f.size = "0.00001".into();
+        let e = preview(&f, &snap).unwrap_err();
+        assert!(e.contains("minimum"), "{e}");
+        f.size = "abc".into();
+        assert!(preview(&f, &snap).unwrap_err().starts_with("size"));
+    }
+
+    #[test]
+    fn percent_of_balance_and_cycling() {
+        let snap = snap_with_krw(dec!(1_000_000));
+        let mut f = OrderForm::new(MarketId::new("KRW-BTC"), Some(dec!(100_000_000)));
+        f.field = FormField::Unit;
+        f.cycle(true);
+        f.cycle(true);
+        assert_eq!(f.unit, SizeUnit::Percent);
+        f.size = "50".into();
+        let v = preview(&f, &snap).unwrap();
+        assert!(v.total_with_fee() <= dec!(500_000), "{v:?}");
+        f.field = FormField::Kind;
+        f.cycle(true);
+        f.cycle(true);
+        assert_eq!(f.kind, FormKind::Best);
+        assert_eq!(f.tif, Some(TimeInForce::Ioc), "best needs ioc/fok");
+    }
+}
