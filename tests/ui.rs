@@ -816,3 +816,17 @@ fn key_cell_styles_hold_at_80x24_too() {
     let (x, y) = find(buf, "DEMO").unwrap();
     assert_eq!(buf[(x, y)].bg, theme.mode_demo.bg.unwrap_or(Color::Reset));
 }
+
+#[test]
+fn mouse_click_focuses_the_pane_under_it_and_wheel_scrolls() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut h = Harness::new(120, 40);
+    h.screen();
+    let book = h.app.last_layout().unwrap().rect(hoga::ui::PaneId::Orderbook).unwrap();
+    let click = |kind, column, row| MouseEvent { kind, column, row, modifiers: KeyModifiers::NONE };
+    h.app.handle_event(Event::Mouse(click(MouseEventKind::Down(MouseButton::Left), book.x + 2, book.y + 2)));
+    assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
+    let before = h.app.ui().book_cursor;
+    h.app.handle_event(Event::Mouse(click(MouseEventKind::ScrollDown, book.x + 2, book.y + 2)));
+    assert_eq!(h.app.ui().book_cursor, before + 1);
+}

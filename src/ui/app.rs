@@ -258,11 +258,36 @@ impl<B: Backend> App<B> {
         match ev {
             Event::Key(key) => self.handle_key(key),
             Event::Resize(..) => self.dirty = true,
+            Event::Mouse(m) => self.handle_mouse(m),
             Event::Paste(text) => {
                 for c in text.chars().filter(|c| !c.is_control()) {
                     self.apply(Action::InsertChar(c));
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Mouse (optional, only when the terminal was entered with mouse capture): a click
+    /// focuses the pane under it, the wheel scrolls the focused pane.
+    pub fn handle_mouse(&mut self, m: crossterm::event::MouseEvent) {
+        use crossterm::event::{MouseButton, MouseEventKind};
+        // Modal states own the keyboard; the mouse does not reach behind them.
+        if self.ui.context().is_text() || self.ui.overlay != update::Overlay::None {
+            return;
+        }
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                let hit = self.last_layout.as_ref().and_then(|l| {
+                    l.panes.iter().find(|(_, r)| r.contains(ratatui::layout::Position::new(m.column, m.row)))
+                });
+                if let Some((pane, _)) = hit {
+                    let pane = *pane;
+                    self.apply(Action::FocusPane(pane));
+                }
+            }
+            MouseEventKind::ScrollUp => self.apply(Action::Up),
+            MouseEventKind::ScrollDown => self.apply(Action::Down),
             _ => {}
         }
     }
@@ -440,7 +465,7 @@ pub fn start_console(
     snapshots: watch::Receiver<Arc<Snapshot>>,
     commands: mpsc::Sender<UiCommand>,
 ) -> io::Result<TaskId> {
-    let (guard, term) = terminal::TerminalGuard::enter()?;
+    let (guard, term) = terminal::TerminalGuard::enter_with(config.mouse)?;
     hooks.on_restore(guard.restorer());
     let input_stop = hooks.input.clone();
     let mut app = App::new(term, config, keymap, ColorSupport::detect(), snapshots, commands);
