@@ -830,3 +830,18 @@ fn mouse_click_focuses_the_pane_under_it_and_wheel_scrolls() {
     h.app.handle_event(Event::Mouse(click(MouseEventKind::ScrollDown, book.x + 2, book.y + 2)));
     assert_eq!(h.app.ui().book_cursor, before + 1);
 }
+
+#[test]
+fn large_prints_are_highlighted_on_the_tape() {
+    let mut h = Harness::new(120, 40);
+    h.screen();
+    let theme = h.app.theme().clone();
+    let buf = h.app.terminal().backend().buffer();
+    // The 2 BTC print (190M KRW) is over the 10M threshold; the 0.001 ones are not.
+    let (x, y) = find(buf, "◆").expect("marker on the large print");
+    assert_eq!(buf[(x, y)].fg, theme.highlight.fg.unwrap());
+    let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+    assert!(row.contains("  2 ◆") || row.contains(" 2 ◆"), "{row}");
+    let markers = buffer_text(buf).matches('◆').count();
+    assert_eq!(markers, 1, "only one large print");
+}
