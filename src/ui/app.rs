@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Input first so a key is never starved by a busy feed; snapshots only mark the screen
-//! dirty (latest wins on the `watch` channel, nothing queues); the frame deadline draws at
+//! dirty (latest wins on the `watch` channel, nothing queues, and while dirty the loop
+//! stops listening: the frame takes the newest snapshot just before drawing); the frame deadline draws at
 //! most `fps` times a second and only when something changed, plus one refresh a second
 //! so the clock and data ages move while the market is quiet. [`App`] is generic over the
 //! ratatui backend: the binary uses crossterm, tests use `TestBackend` and feed key events
@@ -209,12 +210,18 @@ impl<B: Backend> App<B> {
                     Some(Err(e)) => return Err(AppError::Input(e)),
                     None => break,
                 },
-                changed = self.snapshots.changed(), if snapshots_open => match changed {
+                // Once dirty, stop listening: the frame will take the newest snapshot
+                // anyway, so a flood of publishes costs one wakeup per frame, not one per
+                // publish, and can never starve the frame timer.
+                changed = self.snapshots.changed(), if snapshots_open && !self.dirty => match changed {
                     Ok(()) => self.on_snapshot(),
                     // The store is gone (shutdown): keep showing the last snapshot.
                     Err(_) => snapshots_open = false,
                 },
                 _ = tokio::time::sleep_until(deadline) => {
+                    if snapshots_open && self.snapshots.has_changed().unwrap_or(false) {
+                        self.on_snapshot();
+                    }
                     self.draw()?;
                     last_draw = tokio::time::Instant::now();
                 }
