@@ -845,3 +845,39 @@ fn large_prints_are_highlighted_on_the_tape() {
     let markers = buffer_text(buf).matches('◆').count();
     assert_eq!(markers, 1, "only one large print");
 }
+
+#[test]
+fn every_layout_renders_at_many_sizes_without_panicking() {
+    let t0 = Instant::now();
+    let mut store = Store::new();
+    store.apply_batch(market_events(), t0);
+    let snap = store.apply_batch(busy_events(), t0);
+    let theme = hoga::ui::Theme::default();
+    for layout in hoga::ui::layout::LAYOUTS {
+        for (w, h) in [
+            (1, 1),
+            (10, 5),
+            (79, 24),
+            (80, 23),
+            (80, 24),
+            (81, 25),
+            (100, 30),
+            (120, 40),
+            (200, 50),
+            (300, 90),
+        ] {
+            let mut ui = hoga::ui::UiState::new(UiConfig { layout: layout.into(), ..UiConfig::default() });
+            ui.now = t0;
+            hoga::ui::update::on_snapshot(&mut ui, &snap);
+            let area = ratatui::layout::Rect::new(0, 0, w, h);
+            ui.area = area;
+            let mut buf = Buffer::empty(area);
+            let screen = hoga::ui::render(area, &mut buf, &ui, &snap, &theme);
+            assert_eq!(screen.is_some(), w >= 80 && h >= 24, "{layout} {w}x{h}");
+            // Maximised and with the help overlay open too.
+            ui.maximized = Some(hoga::ui::PaneId::System);
+            ui.overlay = hoga::ui::update::Overlay::Help { scroll: 3 };
+            hoga::ui::render(area, &mut buf, &ui, &snap, &theme);
+        }
+    }
+}
