@@ -816,3 +816,68 @@ fn key_cell_styles_hold_at_80x24_too() {
     let (x, y) = find(buf, "DEMO").unwrap();
     assert_eq!(buf[(x, y)].bg, theme.mode_demo.bg.unwrap_or(Color::Reset));
 }
+
+#[test]
+fn mouse_click_focuses_the_pane_under_it_and_wheel_scrolls() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut h = Harness::new(120, 40);
+    h.screen();
+    let book = h.app.last_layout().unwrap().rect(hoga::ui::PaneId::Orderbook).unwrap();
+    let click = |kind, column, row| MouseEvent { kind, column, row, modifiers: KeyModifiers::NONE };
+    h.app.handle_event(Event::Mouse(click(MouseEventKind::Down(MouseButton::Left), book.x + 2, book.y + 2)));
+    assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
+    let before = h.app.ui().book_cursor;
+    h.app.handle_event(Event::Mouse(click(MouseEventKind::ScrollDown, book.x + 2, book.y + 2)));
+    assert_eq!(h.app.ui().book_cursor, before + 1);
+}
+
+#[test]
+fn large_prints_are_highlighted_on_the_tape() {
+    let mut h = Harness::new(120, 40);
+    h.screen();
+    let theme = h.app.theme().clone();
+    let buf = h.app.terminal().backend().buffer();
+    // The 2 BTC print (190M KRW) is over the 10M threshold; the 0.001 ones are not.
+    let (x, y) = find(buf, "◆").expect("marker on the large print");
+    assert_eq!(buf[(x, y)].fg, theme.highlight.fg.unwrap());
+    let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+    assert!(row.contains("  2 ◆") || row.contains(" 2 ◆"), "{row}");
+    let markers = buffer_text(buf).matches('◆').count();
+    assert_eq!(markers, 1, "only one large print");
+}
+
+#[test]
+fn every_layout_renders_at_many_sizes_without_panicking() {
+    let t0 = Instant::now();
+    let mut store = Store::new();
+    store.apply_batch(market_events(), t0);
+    let snap = store.apply_batch(busy_events(), t0);
+    let theme = hoga::ui::Theme::default();
+    for layout in hoga::ui::layout::LAYOUTS {
+        for (w, h) in [
+            (1, 1),
+            (10, 5),
+            (79, 24),
+            (80, 23),
+            (80, 24),
+            (81, 25),
+            (100, 30),
+            (120, 40),
+            (200, 50),
+            (300, 90),
+        ] {
+            let mut ui = hoga::ui::UiState::new(UiConfig { layout: layout.into(), ..UiConfig::default() });
+            ui.now = t0;
+            hoga::ui::update::on_snapshot(&mut ui, &snap);
+            let area = ratatui::layout::Rect::new(0, 0, w, h);
+            ui.area = area;
+            let mut buf = Buffer::empty(area);
+            let screen = hoga::ui::render(area, &mut buf, &ui, &snap, &theme);
+            assert_eq!(screen.is_some(), w >= 80 && h >= 24, "{layout} {w}x{h}");
+            // Maximised and with the help overlay open too.
+            ui.maximized = Some(hoga::ui::PaneId::System);
+            ui.overlay = hoga::ui::update::Overlay::Help { scroll: 3 };
+            hoga::ui::render(area, &mut buf, &ui, &snap, &theme);
+        }
+    }
+}

@@ -10,7 +10,9 @@ use std::io::{self, Stdout, Write};
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, SetTitle, disable_raw_mode, enable_raw_mode,
@@ -33,12 +35,21 @@ impl TerminalGuard {
     /// Enters raw mode and the alternate screen, installs the panic hook and returns the
     /// guard with a terminal drawing to stdout.
     pub fn enter() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+        Self::enter_with(false)
+    }
+
+    /// Like [`TerminalGuard::enter`], optionally capturing the mouse (click to focus,
+    /// wheel to scroll). Off by default: capture takes text selection away from tmux.
+    pub fn enter_with(mouse: bool) -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
         install_panic_hook();
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         let guard = TerminalGuard { _private: () };
         // From here on, an error still restores the terminal through the guard's drop.
         execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+        if mouse {
+            execute!(io::stdout(), EnableMouseCapture)?;
+        }
         let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         Ok((guard, terminal))
     }
@@ -62,7 +73,13 @@ pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let mut out = io::stdout();
         // Best effort: on a hung-up terminal these fail and there is nothing left to fix.
-        let _ = execute!(out, DisableBracketedPaste, LeaveAlternateScreen, crossterm::cursor::Show);
+        let _ = execute!(
+            out,
+            DisableMouseCapture,
+            DisableBracketedPaste,
+            LeaveAlternateScreen,
+            crossterm::cursor::Show
+        );
         let _ = disable_raw_mode();
         let _ = out.flush();
     }

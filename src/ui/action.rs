@@ -94,6 +94,8 @@ pub enum Action {
     DeleteBack,
     /// Type a character into the active text input (not bound in the keymap).
     InsertChar(char),
+    /// Focus a pane (mouse click; not bound in the keymap).
+    FocusPane(crate::ui::layout::PaneId),
 }
 
 impl Action {

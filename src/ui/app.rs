@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Input first so a key is never starved by a busy feed; snapshots only mark the screen
-//! dirty (latest wins on the `watch` channel, nothing queues); the frame deadline draws at
+//! dirty (latest wins on the `watch` channel, nothing queues, and while dirty the loop
+//! stops listening: the frame takes the newest snapshot just before drawing); the frame deadline draws at
 //! most `fps` times a second and only when something changed, plus one refresh a second
 //! so the clock and data ages move while the market is quiet. [`App`] is generic over the
 //! ratatui backend: the binary uses crossterm, tests use `TestBackend` and feed key events
@@ -209,12 +210,18 @@ impl<B: Backend> App<B> {
                     Some(Err(e)) => return Err(AppError::Input(e)),
                     None => break,
                 },
-                changed = self.snapshots.changed(), if snapshots_open => match changed {
+                // Once dirty, stop listening: the frame will take the newest snapshot
+                // anyway, so a flood of publishes costs one wakeup per frame, not one per
+                // publish, and can never starve the frame timer.
+                changed = self.snapshots.changed(), if snapshots_open && !self.dirty => match changed {
                     Ok(()) => self.on_snapshot(),
                     // The store is gone (shutdown): keep showing the last snapshot.
                     Err(_) => snapshots_open = false,
                 },
                 _ = tokio::time::sleep_until(deadline) => {
+                    if snapshots_open && self.snapshots.has_changed().unwrap_or(false) {
+                        self.on_snapshot();
+                    }
                     self.draw()?;
                     last_draw = tokio::time::Instant::now();
                 }
@@ -258,11 +265,36 @@ impl<B: Backend> App<B> {
         match ev {
             Event::Key(key) => self.handle_key(key),
             Event::Resize(..) => self.dirty = true,
+            Event::Mouse(m) => self.handle_mouse(m),
             Event::Paste(text) => {
                 for c in text.chars().filter(|c| !c.is_control()) {
                     self.apply(Action::InsertChar(c));
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Mouse (optional, only when the terminal was entered with mouse capture): a click
+    /// focuses the pane under it, the wheel scrolls the focused pane.
+    pub fn handle_mouse(&mut self, m: crossterm::event::MouseEvent) {
+        use crossterm::event::{MouseButton, MouseEventKind};
+        // Modal states own the keyboard; the mouse does not reach behind them.
+        if self.ui.context().is_text() || self.ui.overlay != update::Overlay::None {
+            return;
+        }
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                let hit = self.last_layout.as_ref().and_then(|l| {
+                    l.panes.iter().find(|(_, r)| r.contains(ratatui::layout::Position::new(m.column, m.row)))
+                });
+                if let Some((pane, _)) = hit {
+                    let pane = *pane;
+                    self.apply(Action::FocusPane(pane));
+                }
+            }
+            MouseEventKind::ScrollUp => self.apply(Action::Up),
+            MouseEventKind::ScrollDown => self.apply(Action::Down),
             _ => {}
         }
     }
@@ -440,7 +472,7 @@ pub fn start_console(
     snapshots: watch::Receiver<Arc<Snapshot>>,
     commands: mpsc::Sender<UiCommand>,
 ) -> io::Result<TaskId> {
-    let (guard, term) = terminal::TerminalGuard::enter()?;
+    let (guard, term) = terminal::TerminalGuard::enter_with(config.mouse)?;
     hooks.on_restore(guard.restorer());
     let input_stop = hooks.input.clone();
     let mut app = App::new(term, config, keymap, ColorSupport::detect(), snapshots, commands);

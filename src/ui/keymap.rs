@@ -411,7 +411,7 @@ impl Keymap {
             for (action_name, keys) in actions {
                 let line = line_of(text, &ctx_name, Some(&action_name));
                 let action = Action::from_name(&action_name)
-                    .filter(|a| !matches!(a, Action::InsertChar(_)))
+                    .filter(|a| !matches!(a, Action::InsertChar(_) | Action::FocusPane(_)))
                     .ok_or_else(|| KeymapError::UnknownAction {
                         file: file.to_string(),
                         line,

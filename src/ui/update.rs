@@ -110,6 +110,8 @@ pub struct UiConfig {
     pub ladder_quote: Decimal,
     /// Order book levels per side at start (15 or 30).
     pub book_depth: usize,
+    /// Capture the mouse (click to focus, wheel to scroll). Off: tmux keeps selection.
+    pub mouse: bool,
 }
 
 impl UiConfig {
@@ -143,6 +145,7 @@ impl Default for UiConfig {
             layout: "default".into(),
             ladder_quote: Decimal::from(10_000),
             book_depth: 15,
+            mouse: false,
         }
     }
 }
@@ -729,6 +732,11 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
         Action::Help => ui.overlay = Overlay::Help { scroll: 0 },
         Action::OpenCommandLine => ui.command_line = Some(CommandLine::default()),
         Action::FocusNext => cycle_focus(ui, true),
+        Action::FocusPane(p) => {
+            if layout::visible_panes(ui, ui.area).contains(&p) {
+                ui.focus = p;
+            }
+        }
         Action::FocusPrev => cycle_focus(ui, false),
         Action::Maximize => {
             ui.maximized = if ui.maximized.is_some() { None } else { Some(ui.focus) };
