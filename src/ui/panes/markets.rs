@@ -45,6 +45,18 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     // Keep the cursor on screen.
     let offset = view.cursor.saturating_sub(body_rows.saturating_sub(1));
     let wide = inner.width >= 50;
+    // The widths the table will give its columns, so numbers are shortened, never cut.
+    let mut layout = vec![Constraint::Length(7)];
+    if wide {
+        layout.push(Constraint::Fill(1));
+    }
+    layout.extend([Constraint::Length(13), Constraint::Length(7)]);
+    if wide {
+        layout.push(Constraint::Length(9));
+    }
+    layout.extend([Constraint::Length(4), Constraint::Length(4)]);
+    let price_w =
+        format::column_widths(table_area.width, &layout, 1).get(1 + usize::from(wide)).copied().unwrap_or(13);
     let mut rows = Vec::with_capacity(body_rows);
     for (i, m) in rows_all.iter().enumerate().skip(offset).take(body_rows) {
         let t = snap.market.tickers.get(&m.market);
@@ -56,7 +68,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 let st =
                     if stale { theme.stale } else { theme.change(tv.signed_change_rate.cmp(&Decimal::ZERO)) };
                 (
-                    format::price(tv.trade_price),
+                    format::fit(format::price(tv.trade_price), price_w),
                     format::pct(tv.signed_change_rate),
                     format::value(tv.acc_trade_price_24h),
                     st,

@@ -24,6 +24,17 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let inner = block.inner(area);
     block.render(area, buf);
     let side_style = |s: Side| if s == Side::Bid { theme.bid } else { theme.ask };
+    let widths = [
+        Constraint::Length(13),
+        Constraint::Length(4),
+        Constraint::Fill(2),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Length(6),
+    ];
+    // Numbers are shortened to their column, never cut (see `format::fit`).
+    let w = format::column_widths(inner.width, &widths, 1);
+    let col = |i: usize| w.get(i).copied().unwrap_or(8);
     let mut rows = Vec::new();
     let cursor = ui.orders_cursor.min(acc.open_orders.len().saturating_sub(1));
     for (i, o) in acc.open_orders.iter().enumerate() {
@@ -37,10 +48,19 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 Cell::from(Span::styled(o.market.to_string(), theme.text)),
                 Cell::from(Span::styled(o.side.label(), side_style(o.side))),
                 Cell::from(
-                    Line::from(o.price.map(format::price).unwrap_or_else(|| "mkt".into())).right_aligned(),
+                    Line::from(
+                        o.price
+                            .map(|p| format::fit(format::price(p), col(2)))
+                            .unwrap_or_else(|| "mkt".into()),
+                    )
+                    .right_aligned(),
                 ),
-                Cell::from(Line::from(format::qty(o.remaining_volume, 8)).right_aligned()),
-                Cell::from(Line::from(format::qty(o.executed_volume, 8)).right_aligned()),
+                Cell::from(
+                    Line::from(format::fit(format::qty(o.remaining_volume, 8), col(3))).right_aligned(),
+                ),
+                Cell::from(
+                    Line::from(format::fit(format::qty(o.executed_volume, 8), col(4))).right_aligned(),
+                ),
                 Cell::from(Span::styled(format!("{:?}", o.state).to_lowercase(), theme.muted)),
             ])
             .style(row_style),
@@ -56,9 +76,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 theme.muted,
             )),
             Cell::from(Span::styled(f.side.label(), side_style(f.side))),
-            Cell::from(Line::from(format::price(f.price)).right_aligned()),
-            Cell::from(Line::from(format::qty(f.volume, 8)).right_aligned()),
-            Cell::from(Line::from(f.fee.map(|x| format::qty(x, 2)).unwrap_or_default()).right_aligned()),
+            Cell::from(Line::from(format::fit(format::price(f.price), col(2))).right_aligned()),
+            Cell::from(Line::from(format::fit(format::qty(f.volume, 8), col(3))).right_aligned()),
+            Cell::from(
+                Line::from(f.fee.map(|x| format::fit(format::qty(x, 2), col(4))).unwrap_or_default())
+                    .right_aligned(),
+            ),
             Cell::from(""),
         ]));
     }
@@ -70,13 +93,5 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let visible = (inner.height as usize).saturating_sub(1).max(1);
     let skip = cursor.saturating_sub(visible - 1).min(rows.len().saturating_sub(1));
     let header = Row::new(["market", "side", "price", "open", "filled", "state"]).style(theme.header);
-    let widths = [
-        Constraint::Length(13),
-        Constraint::Length(4),
-        Constraint::Fill(2),
-        Constraint::Fill(1),
-        Constraint::Fill(1),
-        Constraint::Length(6),
-    ];
     Table::new(rows.into_iter().skip(skip), widths).header(header).column_spacing(1).render(inner, buf);
 }

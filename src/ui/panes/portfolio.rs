@@ -18,6 +18,17 @@ use crate::ui::widgets::format;
 /// Draws the portfolio pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let mut total_value = Decimal::ZERO;
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Fill(2),
+        Constraint::Fill(1),
+        Constraint::Fill(2),
+        Constraint::Fill(2),
+        Constraint::Fill(2),
+    ];
+    // Numbers are shortened to their column, never cut (see `format::fit`).
+    let w = format::column_widths(area.width.saturating_sub(2), &widths, 1);
+    let col = |i: usize| w.get(i).copied().unwrap_or(8);
     let mut rows = Vec::new();
     for b in snap.account.balances.iter() {
         let qty = b.total();
@@ -38,18 +49,21 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let pnl_cell = match pnl {
             Some(p) => {
                 let st = if stale { theme.stale } else { theme.change(p.cmp(&Decimal::ZERO)) };
-                Span::styled(format::price(p.round_dp(0)), st)
+                Span::styled(format::fit(format::price(p.round_dp(0)), col(5)), st)
             }
             None => Span::styled("-", theme.muted),
         };
         rows.push(Row::new(vec![
             Cell::from(Span::styled(b.currency.clone(), theme.text)),
-            Cell::from(Line::from(format::qty(qty, 8)).right_aligned()),
-            Cell::from(Line::from(Span::styled(format::qty(b.locked, 8), theme.muted)).right_aligned()),
-            Cell::from(Line::from(format::price(b.avg_buy_price)).right_aligned()),
+            Cell::from(Line::from(format::fit(format::qty(qty, 8), col(1))).right_aligned()),
+            Cell::from(
+                Line::from(Span::styled(format::fit(format::qty(b.locked, 8), col(2)), theme.muted))
+                    .right_aligned(),
+            ),
+            Cell::from(Line::from(format::fit(format::price(b.avg_buy_price), col(3))).right_aligned()),
             Cell::from(
                 Line::from(Span::styled(
-                    format::price(value.round_dp(0)),
+                    format::fit(format::price(value.round_dp(0)), col(4)),
                     if stale { theme.stale } else { theme.text },
                 ))
                 .right_aligned(),
@@ -69,14 +83,6 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         ["cur", "qty", "locked", "avg", "value", "P&L"].map(|h| Cell::from(Line::from(h).right_aligned())),
     )
     .style(theme.header);
-    let widths = [
-        Constraint::Length(5),
-        Constraint::Fill(2),
-        Constraint::Fill(1),
-        Constraint::Fill(2),
-        Constraint::Fill(2),
-        Constraint::Fill(2),
-    ];
     Table::new(rows, widths).header(header).column_spacing(1).render(inner, buf);
 }
 

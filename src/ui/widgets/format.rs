@@ -114,6 +114,54 @@ pub fn ms_kst_short(ms: i64) -> String {
     }
 }
 
+/// The text of a number cell that fits `width` columns. A number that does not fit is
+/// shortened by magnitude (`155,149,000` → `155.1M`), never cut: a table that truncates
+/// a right-aligned cell drops its leading digits, which would show a wrong price.
+pub fn fit(text: String, width: u16) -> String {
+    let width = width as usize;
+    if text.chars().count() <= width {
+        return text;
+    }
+    let digits: String = text.chars().filter(|c| *c != ',').collect();
+    let Ok(v) = digits.parse::<Decimal>() else { return "…".repeat(width.min(1)) };
+    let (neg, a) = (v.is_sign_negative(), v.abs());
+    for (unit, suffix) in [(1_000_000_000_000i64, "T"), (1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")]
+    {
+        let unit = Decimal::from(unit);
+        if a < unit {
+            continue;
+        }
+        for dp in (0..=2).rev() {
+            let short = (a / unit).round_dp_with_strategy(dp, RoundingStrategy::ToZero).normalize();
+            let s = format!("{}{short}{suffix}", if neg { "-" } else { "" });
+            if s.chars().count() <= width {
+                return s;
+            }
+        }
+    }
+    // Small numbers with many decimals: fewer decimals.
+    for dp in (0..=8).rev() {
+        let s = group(&v.round_dp_with_strategy(dp, RoundingStrategy::ToZero).normalize().to_string());
+        if s.chars().count() <= width {
+            return s;
+        }
+    }
+    "…".into()
+}
+
+/// The widths a ratatui `Table` gives its columns in `width` cells, so cells can be
+/// formatted to fit them (see [`fit`]).
+pub fn column_widths(width: u16, constraints: &[ratatui::layout::Constraint], spacing: u16) -> Vec<u16> {
+    use ratatui::layout::{Layout, Rect};
+    Layout::horizontal(constraints.iter().copied())
+        .spacing(spacing)
+        .flex(ratatui::layout::Flex::Start)
+        .split(Rect::new(0, 0, width, 1))
+        .iter()
+        .map(|r| r.width)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +179,16 @@ mod tests {
         assert_eq!(pct(dec!(-0.005)), "-0.50%");
         assert_eq!(age(Duration::from_secs(125)), "2m");
         assert_eq!(ms_kst(0), "09:00:00");
+    }
+
+    #[test]
+    fn fit_shortens_numbers_instead_of_cutting_them() {
+        assert_eq!(fit("155,149,000".into(), 11), "155,149,000");
+        assert_eq!(fit("155,149,000".into(), 8), "155.14M");
+        assert_eq!(fit("155,149,000".into(), 5), "155M");
+        assert_eq!(fit("-2,500,000".into(), 6), "-2.5M");
+        assert_eq!(fit("0.00012345".into(), 6), "0.0001");
+        assert_eq!(fit("28,837,150".into(), 6), "28.83M");
+        assert!(!fit("155,149,000".into(), 4).starts_with('5'));
     }
 }
