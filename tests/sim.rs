@@ -909,6 +909,16 @@ async fn faults_are_observable_by_raw_clients() {
     // (another rate-limit group: the ticker window may still be exhausted)
     let markets = format!("{}/v1/market/all", sim.rest_base);
     assert_eq!(reqwest::get(&markets).await.unwrap().status().as_u16(), 500);
+    let r = reqwest::Client::new()
+        .post(format!("{}/admin/price", sim.rest_base))
+        .body(r#"{"market":"KRW-ETH","price":"4000000"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // (trades/ticks: the ticker group's window may still be exhausted)
+    let (_, _, t) = get_json(&format!("{}/v1/trades/ticks?market=KRW-ETH", sim.rest_base)).await;
+    assert_eq!(d(&t[0]["trade_price"]), Decimal::from(4_000_000));
     sim.stop();
 }
 

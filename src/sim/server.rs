@@ -354,6 +354,33 @@ async fn admin_faults(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) ->
     }
 }
 
+/// `POST /admin/price` body: a scripted trade for manual demos.
+#[derive(Debug, serde::Deserialize)]
+struct PriceCommand {
+    market: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    price: Decimal,
+}
+
+async fn admin_price(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let detail = String::from_utf8_lossy(&body).into_owned();
+    match serde_json::from_slice::<PriceCommand>(&body) {
+        Ok(cmd) if lock(&sh.world).gen_.market(&cmd.market).is_some() => {
+            sh.log.record("POST", "/admin/price", &detail, RequestKind::Admin, 200);
+            sh.scripted(&cmd.market, cmd.price, Decimal::new(1, 3), Side::Bid);
+            (StatusCode::OK, "{\"ok\":true}").into_response()
+        }
+        Ok(cmd) => {
+            sh.log.record("POST", "/admin/price", &detail, RequestKind::Admin, 404);
+            (StatusCode::NOT_FOUND, format!("unknown market {}", cmd.market)).into_response()
+        }
+        Err(e) => {
+            sh.log.record("POST", "/admin/price", &detail, RequestKind::Admin, 400);
+            (StatusCode::BAD_REQUEST, format!("bad price command: {e}")).into_response()
+        }
+    }
+}
+
 /// Builds the world, binds, spawns the server and the generator.
 pub(crate) async fn start(
     cfg: SimConfig,
@@ -403,6 +430,7 @@ pub(crate) async fn start(
         .route("/websocket/v1", get(ws::public_upgrade))
         .route("/websocket/v1/private", get(ws::private_upgrade))
         .route("/admin/faults", post(admin_faults))
+        .route("/admin/price", post(admin_price))
         .fallback(rest::handle)
         .with_state(shared.clone());
     let listener = SimListener { inner: listener, faults };
