@@ -268,3 +268,83 @@ pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     eprintln!("hoga sim: stopped ({reason})");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::{MarketId, OrderState, Timeframe};
+    use crate::exchange::upbit::auth::Credentials;
+    use crate::exchange::upbit::rest::{CancelAllParams, OrderRef, RestClient, RestConfig};
+    use crate::exchange::upbit::wire::NewOrderBody;
+    use secrecy::ExposeSecret;
+
+    /// hoga's own REST client parses every reply of the simulator (the wire structs are
+    /// shared, so this catches shape drift on either side).
+    #[tokio::test]
+    async fn hoga_rest_client_round_trips_against_the_sim() {
+        let tasks = TaskManager::new();
+        let cfg = SimConfig {
+            markets: Some(5),
+            tick_interval: Duration::ZERO,
+            history_secs: 600,
+            ..SimConfig::default()
+        };
+        let sim = start(cfg, &tasks).await.unwrap();
+        let creds =
+            Credentials::new(sim.credentials.0.clone(), sim.credentials.1.expose_secret().to_string());
+        let rc = RestConfig {
+            base_url: format!("{}/v1", sim.rest_base),
+            read_attempts: 1,
+            ..RestConfig::default()
+        };
+        let client = RestClient::new(rc, Some(creds)).unwrap();
+        let btc = MarketId::new("KRW-BTC");
+
+        assert!(client.market_all().await.unwrap().len() >= 5);
+        let t = client.tickers(std::slice::from_ref(&btc)).await.unwrap();
+        let last = t[0].trade_price;
+        assert_eq!(client.orderbook(std::slice::from_ref(&btc), 15).await.unwrap()[0].levels.len(), 15);
+        assert_eq!(client.instruments(std::slice::from_ref(&btc)).await.unwrap()[0].tick_size, dec!(1000));
+        assert_eq!(client.trades(&btc, 5).await.unwrap().len(), 5);
+        assert!(!client.candles(&btc, Timeframe::M1, 3, None).await.unwrap().is_empty());
+        assert!(!client.candles(&btc, Timeframe::D1, 3, None).await.unwrap().is_empty());
+        assert!(
+            client
+                .accounts()
+                .await
+                .unwrap()
+                .iter()
+                .any(|b| b.currency == "KRW" && b.balance == dec!(10000000))
+        );
+        client.chance(&btc).await.unwrap();
+
+        let price = ((last / dec!(1000)).floor() * dec!(1000) - dec!(1000000)).to_string();
+        let body = NewOrderBody {
+            market: "KRW-BTC".into(),
+            side: "bid".into(),
+            volume: Some("0.001".into()),
+            price: Some(price),
+            ord_type: "limit".into(),
+            identifier: Some("compat-1".into()),
+            ..NewOrderBody::default()
+        };
+        client.orders_test(&body).await.unwrap();
+        let o = client.create_order(&body).await.unwrap();
+        assert_eq!(o.state, OrderState::Wait);
+        let by_id = client.get_order(&OrderRef::Identifier("compat-1".into())).await.unwrap();
+        assert_eq!(by_id.uuid, o.uuid);
+        assert_eq!(client.open_orders(Some(&btc), &[OrderState::Wait], 1, 100).await.unwrap().len(), 1);
+        assert_eq!(client.orders_by_uuids(std::slice::from_ref(&o.uuid)).await.unwrap().len(), 1);
+        assert_eq!(client.orders_by_identifiers(&["compat-1".to_string()]).await.unwrap().len(), 1);
+        let c = client.cancel_order(&OrderRef::Uuid(o.uuid.clone())).await.unwrap();
+        assert_eq!(c.state, OrderState::Wait);
+        assert_eq!(client.closed_orders(Some(&btc), None, None, 100).await.unwrap().len(), 1);
+        let mut body2 = body.clone();
+        body2.identifier = Some("compat-2".into());
+        client.create_order(&body2).await.unwrap();
+        let bulk = client.cancel_all_open(&CancelAllParams::default()).await.unwrap();
+        assert_eq!(bulk.success.count, 1);
+        assert_eq!(sim.requests.count("POST", "/v1/orders"), 2);
+        sim.stop();
+    }
+}
