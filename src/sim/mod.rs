@@ -8,6 +8,20 @@
 //! generator task ──step()──► World{Generator, Exchange} ──► public broadcast ──► ws conns
 //! REST handlers ──lock──────┘        └─ myOrder/myAsset ──► private broadcast ─┘
 //! ```
+//!
+//! Entry points: [`start`] (in-process, under the caller's `TaskManager`, returns a
+//! [`SimHandle`] with the URLs, the demo credentials, [`FaultControl`] and the
+//! [`RequestLog`]) and `hoga sim --port P --seed S` ([`run_cli`]).
+//!
+//! Clock: with `tick_interval > 0` one generated trade per interval, the virtual clock
+//! following the wall clock; with `Duration::ZERO` nothing moves until
+//! [`SimHandle::step`] / [`SimHandle::set_price`], and a fixed `start_ms` makes every
+//! message (timestamps included) a pure function of the seed.
+//!
+//! Admin endpoints (loopback, no auth): `POST /admin/faults` with a [`FaultCommand`]
+//! (`{"action":"drop_websockets"}`, `{"action":"rest_delay","ms":200}`,
+//! `{"action":"rest_fault","fault":{"kind":"html"},"count":3}`, …) and
+//! `POST /admin/price` with `{"market":"KRW-BTC","price":"150000000"}`.
 
 pub mod auth;
 pub mod faults;
@@ -76,7 +90,7 @@ impl Default for FloodConfig {
 }
 
 /// Simulator settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimConfig {
     /// Random seed: same seed and start time → same market stream.
     pub seed: u64,
@@ -138,6 +152,22 @@ impl Default for SimConfig {
                 ("XRP".to_string(), dec!(1500), dec!(3000)),
             ],
         }
+    }
+}
+
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Everything but the secret key.
+        f.debug_struct("SimConfig")
+            .field("seed", &self.seed)
+            .field("port", &self.port)
+            .field("markets", &self.markets)
+            .field("tick_interval", &self.tick_interval)
+            .field("flood", &self.flood)
+            .field("start_ms", &self.start_ms)
+            .field("rate_limits", &self.rate_limits)
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
     }
 }
 
