@@ -69,11 +69,21 @@ struct Claims {
 const NONCE_MEMORY: usize = 200_000;
 
 /// Known keys and used nonces.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Authenticator {
     keys: HashMap<String, String>,
     nonces: HashSet<(String, String)>,
     nonce_order: VecDeque<(String, String)>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Access keys only; secrets never reach a log.
+        f.debug_struct("Authenticator")
+            .field("access_keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("nonces", &self.nonces.len())
+            .finish()
+    }
 }
 
 /// What the hash must cover.

@@ -76,6 +76,9 @@ pub struct LoggedRequest {
     pub kind: RequestKind,
     /// Response status (0 for websocket messages).
     pub status: u16,
+    /// The `Origin` header, when the client sent one (hoga never should: Upbit then
+    /// limits quotation calls to one per 10 s).
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +88,7 @@ struct LogInner {
     writes: u64,
     total: u64,
     dropped: u64,
+    with_origin: u64,
 }
 
 /// Every REST request and websocket message the simulator received. Cheap to clone.
@@ -95,6 +99,18 @@ pub struct RequestLog {
 
 impl RequestLog {
     pub(crate) fn record(&self, method: &str, path: &str, detail: &str, kind: RequestKind, status: u16) {
+        self.record_origin(method, path, detail, kind, status, None);
+    }
+
+    pub(crate) fn record_origin(
+        &self,
+        method: &str,
+        path: &str,
+        detail: &str,
+        kind: RequestKind,
+        status: u16,
+        origin: Option<&str>,
+    ) {
         let mut l = lock(&self.inner);
         l.total += 1;
         let seq = l.total;
@@ -113,7 +129,16 @@ impl RequestLog {
             detail: detail.to_string(),
             kind,
             status,
+            origin: origin.map(str::to_string),
         });
+        if origin.is_some() {
+            l.with_origin += 1;
+        }
+    }
+
+    /// Requests (REST or websocket upgrades) that carried an `Origin` header.
+    pub fn with_origin(&self) -> u64 {
+        lock(&self.inner).with_origin
     }
 
     /// Requests seen for `"METHOD /path"` (e.g. `count("POST", "/v1/orders")`).
