@@ -953,6 +953,14 @@ async fn faults_are_observable_by_raw_clients() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(sim.requests.with_origin(), 1);
+    // …and limited to one per 10 s, as Upbit does for browsers.
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/market/all", sim.rest_base))
+        .header("Origin", "https://example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
 
     // Refused connections.
     sim.faults.refuse_connections(Duration::from_millis(300));

@@ -128,8 +128,18 @@ pub(crate) async fn handle(
             _ = tokio::time::sleep(delay) => {}
         }
     }
-    let resp = respond(&sh, &m, &path, &raw_query, &headers, &body, group, kind).await;
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    // Browser policy: with `Origin`, quotation calls are allowed once per 10 s.
+    let origin_ok = origin.is_none()
+        || kind != RequestKind::Quotation
+        || matches!(lock(&sh.limiter).check(limits::ORIGIN, "ip", Instant::now()), Verdict::Allowed { .. });
+    let resp = if origin_ok {
+        respond(&sh, &m, &path, &raw_query, &headers, &body, group, kind).await
+    } else {
+        let body = serde_json::to_vec(&ErrorBody::new("too_many_requests", "Too many API requests."))
+            .unwrap_or_default();
+        response(429, body, Some((group, 0)), JSON)
+    };
     sh.log.record_origin(&m, &path, &raw_query, kind, resp.status().as_u16(), origin);
     resp
 }
