@@ -272,6 +272,32 @@ pub struct SimArgs {
     /// Milliseconds between generated trades (0 = frozen market).
     #[arg(long, default_value_t = 50)]
     pub tick_ms: u64,
+    /// Benchmark flood: publish this many messages (stamped with `sim_ns`) once a
+    /// websocket client has subscribed, instead of the normal generator.
+    #[arg(long, value_name = "COUNT")]
+    pub flood: Option<u64>,
+    /// Flood rate in messages per second (0 = as fast as the clients drain).
+    #[arg(long, default_value_t = 0, value_name = "PER_SEC")]
+    pub flood_rate: u32,
+    /// Flood mix as ticker:trade:orderbook weights.
+    #[arg(long, default_value = "1:1:1", value_name = "T:TR:OB")]
+    pub flood_mix: String,
+    /// Turn Upbit's rate limits off (benchmarks).
+    #[arg(long)]
+    pub no_rate_limits: bool,
+}
+
+/// Parses `ticker:trade:orderbook` weights (`1:1:1`).
+fn parse_mix(s: &str) -> anyhow::Result<(u32, u32, u32)> {
+    let parts: Vec<u32> = s
+        .split(':')
+        .map(|p| p.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("bad --flood-mix {s:?}: {e}"))?;
+    match parts.as_slice() {
+        [t, tr, ob] if t + tr + ob > 0 => Ok((*t, *tr, *ob)),
+        _ => anyhow::bail!("bad --flood-mix {s:?}: want three weights like 1:1:1, not all zero"),
+    }
 }
 
 /// Runs the simulator standalone until Ctrl-C (or another shutdown trigger).
@@ -282,6 +308,15 @@ pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
         seed: args.seed,
         markets: args.markets,
         tick_interval: Duration::from_millis(args.tick_ms),
+        rate_limits: !args.no_rate_limits,
+        flood: match args.flood {
+            Some(count) => {
+                let (ticker, trade, orderbook) = parse_mix(&args.flood_mix)?;
+                let rate = (args.flood_rate > 0).then_some(args.flood_rate);
+                Some(FloodConfig { ticker, trade, orderbook, rate, count })
+            }
+            None => None,
+        },
         ..SimConfig::default()
     };
     let sim = start(config, &tasks).await?;
@@ -292,6 +327,9 @@ pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     println!("  private WS  {}", sim.ws_private_url);
     println!("  faults      POST {}/admin/faults", sim.rest_base);
     println!("  access key  {}", sim.credentials.0);
+    if let Some(f) = &sim.shared.cfg.flood {
+        println!("  flood       {} messages once a client subscribes (field sim_ns = publish time)", f.count);
+    }
     let reason = crate::kernel::shutdown::wait_for_trigger(&tasks).await;
     sim.stop();
     tasks.cancel_all();
@@ -307,6 +345,14 @@ mod tests {
     use crate::exchange::upbit::rest::{CancelAllParams, OrderRef, RestClient, RestConfig};
     use crate::exchange::upbit::wire::NewOrderBody;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn flood_mix_parses() {
+        assert_eq!(parse_mix("1:2:3").unwrap(), (1, 2, 3));
+        assert!(parse_mix("0:0:0").is_err());
+        assert!(parse_mix("1:2").is_err());
+        assert!(parse_mix("a:b:c").is_err());
+    }
 
     /// hoga's own REST client parses every reply of the simulator (the wire structs are
     /// shared, so this catches shape drift on either side).
