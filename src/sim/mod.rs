@@ -172,7 +172,8 @@ impl fmt::Debug for SimConfig {
 }
 
 /// A running simulator. Dropping it does not stop it; call [`SimHandle::stop`] or cancel
-/// the task manager.
+/// the task manager. Clones share the same simulator.
+#[derive(Clone)]
 pub struct SimHandle {
     /// The bound address (127.0.0.1:P).
     pub addr: SocketAddr,
