@@ -76,7 +76,10 @@ impl Api {
             format!("{}{path}?{query}", self.base)
         };
         let t = jwt(&self.access, &self.secret, (!query.is_empty()).then_some(query), Algorithm::HS512);
-        let r = self.http.request(method, url).bearer_auth(t).send().await.unwrap();
+        // A lost reply (ambiguous-cancel fault) shows as status 0.
+        let Ok(r) = self.http.request(method, url).bearer_auth(t).send().await else {
+            return (0, Value::Null);
+        };
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -837,6 +840,30 @@ async fn faults_are_observable_by_raw_clients() {
     sim.faults.set_silent(false);
     assert_eq!(next_json(&mut ws).await, json!({"status":"UP"}));
 
+    // More bad frames: an error object, invalid UTF-8, numbers a parser must refuse.
+    sim.faults.send_bad_frame(FrameFault::ErrorFrame);
+    assert_eq!(next_json(&mut ws).await["error"]["name"], "WRONG_FORMAT");
+    sim.faults.send_bad_frame(FrameFault::InvalidUtf8);
+    let raw = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap() {
+            Message::Binary(b) => break b,
+            _ => continue,
+        }
+    };
+    assert!(std::str::from_utf8(&raw).is_err());
+    sim.faults.send_bad_frame(FrameFault::BadNumbers);
+    assert_eq!(next_json(&mut ws).await["trade_price"], "1e309");
+
+    // A silent server accepts TCP but never answers the upgrade.
+    sim.faults.set_silent(true);
+    let stalled = tokio::time::timeout(
+        Duration::from_millis(300),
+        tokio_tungstenite::connect_async(sim.ws_public_url.as_str()),
+    )
+    .await;
+    assert!(stalled.is_err(), "upgrade answered while silent");
+    sim.faults.set_silent(false);
+
     // REST: 5xx, HTML, truncated JSON, forced 429/418 with Remaining-Req.
     sim.faults.set_rest_fault(RestFault::Status { status: 503 }, Some(1));
     assert_eq!(reqwest::get(&ticker).await.unwrap().status().as_u16(), 503);
@@ -889,6 +916,52 @@ async fn faults_are_observable_by_raw_clients() {
     assert_eq!((s, o["state"].as_str()), (200, Some("wait")));
     assert_eq!(sim.requests.count("POST", "/v1/orders"), 1, "exactly one order call");
 
+    // Ambiguous cancel: applied, reply lost.
+    sim.faults.ambiguous_cancels(1);
+    let (s, _) = api.delete("/v1/order", "identifier=amb-1").await;
+    assert!(s == 0 || s == 200, "reply must be unusable");
+    let (_, o) = api.get("/v1/order", "identifier=amb-1").await;
+    assert_eq!(o["state"], "cancel");
+
+    // Forced business and auth errors.
+    sim.faults.force_error("POST", "/v1/orders", 400, "insufficient_funds_ask", Some(1));
+    let (s, e) = api
+        .post(
+            "/v1/orders",
+            &[
+                ("market", "KRW-BTC"),
+                ("side", "bid"),
+                ("volume", "0.01"),
+                ("price", "1000000"),
+                ("ord_type", "limit"),
+            ],
+        )
+        .await;
+    assert_eq!((s, e["error"]["name"].as_str()), (400, Some("insufficient_funds_ask")));
+    sim.faults.force_error("*", "*", 401, "expired_access_key", Some(1));
+    let (s, e) = api.get("/v1/accounts", "").await;
+    assert_eq!((s, e["error"]["name"].as_str()), (401, Some("expired_access_key")));
+    assert_eq!(api.get("/v1/accounts", "").await.0, 200, "counted error ran out");
+
+    // Requests carrying `Origin` are recorded (hoga must never send one).
+    assert_eq!(sim.requests.with_origin(), 0);
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/market/all", sim.rest_base))
+        .header("Origin", "https://example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(sim.requests.with_origin(), 1);
+    // …and limited to one per 10 s, as Upbit does for browsers.
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/market/all", sim.rest_base))
+        .header("Origin", "https://example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+
     // Refused connections.
     sim.faults.refuse_connections(Duration::from_millis(300));
     assert!(tokio_tungstenite::connect_async(sim.ws_public_url.as_str()).await.is_err());
@@ -909,6 +982,16 @@ async fn faults_are_observable_by_raw_clients() {
     // (another rate-limit group: the ticker window may still be exhausted)
     let markets = format!("{}/v1/market/all", sim.rest_base);
     assert_eq!(reqwest::get(&markets).await.unwrap().status().as_u16(), 500);
+    let r = reqwest::Client::new()
+        .post(format!("{}/admin/price", sim.rest_base))
+        .body(r#"{"market":"KRW-ETH","price":"4000000"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // (trades/ticks: the ticker group's window may still be exhausted)
+    let (_, _, t) = get_json(&format!("{}/v1/trades/ticks?market=KRW-ETH", sim.rest_base)).await;
+    assert_eq!(d(&t[0]["trade_price"]), Decimal::from(4_000_000));
     sim.stop();
 }
 

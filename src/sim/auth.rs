@@ -3,7 +3,7 @@
 //! recomputed from the percent-decoded raw query in order or from the JSON body keys in
 //! order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -63,11 +63,27 @@ struct Claims {
     query_hash_alg: Option<String>,
 }
 
+/// Nonces remembered per simulator. Upbit's replay window is undocumented (reference
+/// open question 13); a FIFO of this many keeps a long demo session's memory bounded
+/// (~20 MB) while any realistic replay (seconds to hours later) is still caught.
+const NONCE_MEMORY: usize = 200_000;
+
 /// Known keys and used nonces.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Authenticator {
     keys: HashMap<String, String>,
     nonces: HashSet<(String, String)>,
+    nonce_order: VecDeque<(String, String)>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Access keys only; secrets never reach a log.
+        f.debug_struct("Authenticator")
+            .field("access_keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("nonces", &self.nonces.len())
+            .finish()
+    }
 }
 
 /// What the hash must cover.
@@ -132,6 +148,12 @@ impl Authenticator {
             }
         }
         // The nonce is burned only by a token whose signature verified.
+        if self.nonce_order.len() >= NONCE_MEMORY
+            && let Some(old) = self.nonce_order.pop_front()
+        {
+            self.nonces.remove(&old);
+        }
+        self.nonce_order.push_back(key.clone());
         self.nonces.insert(key);
         Ok(claims.access_key)
     }

@@ -25,6 +25,14 @@ pub enum FrameFault {
         /// Size in bytes.
         bytes: usize,
     },
+    /// An Upbit error object (`{"error":{"name":"WRONG_FORMAT",…}}`).
+    ErrorFrame,
+    /// Bytes that are not UTF-8.
+    InvalidUtf8,
+    /// Valid JSON of a `type` no client knows.
+    UnknownType,
+    /// A ticker whose numbers are out of range or of the wrong kind (`"1e309"`, 0, -1).
+    BadNumbers,
 }
 
 /// A command to every websocket connection.
@@ -91,6 +99,26 @@ pub enum FaultCommand {
         /// How many.
         count: u32,
     },
+    /// Accept the next `count` cancels (`DELETE /v1/order`), then lose the reply.
+    AmbiguousCancels {
+        /// How many.
+        count: u32,
+    },
+    /// Answer `method path` with this status and Upbit error name (for example
+    /// `POST /v1/orders` → 400 `insufficient_funds_ask`, or any path → 401
+    /// `expired_access_key`); `path` `*` matches every exchange path.
+    ForceError {
+        /// `GET`, `POST`, `DELETE` or `*`.
+        method: String,
+        /// `/v1/orders`, … or `*`.
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// `error.name`.
+        name: String,
+        /// For this many requests (absent = until cleared).
+        count: Option<u32>,
+    },
     /// Send every private event twice.
     DuplicatePrivate {
         /// On or off.
@@ -114,6 +142,16 @@ pub enum FaultCommand {
     ClearAll,
 }
 
+/// A forced exchange error.
+#[derive(Debug, Clone)]
+struct ForcedError {
+    method: String,
+    path: String,
+    status: u16,
+    name: String,
+    count: Option<u32>,
+}
+
 #[derive(Debug)]
 struct Inner {
     control: broadcast::Sender<WsControl>,
@@ -123,6 +161,8 @@ struct Inner {
     rest_delay_ms: AtomicU64,
     rest_fault: Mutex<Option<(RestFault, Option<u32>)>>,
     ambiguous: AtomicU32,
+    ambiguous_cancels: AtomicU32,
+    forced_errors: Mutex<Vec<ForcedError>>,
     duplicate_private: AtomicBool,
     reorder_private: AtomicBool,
     forced: Mutex<HashMap<String, (u16, Option<u32>)>>,
@@ -161,6 +201,8 @@ impl FaultControl {
                 rest_delay_ms: AtomicU64::new(0),
                 rest_fault: Mutex::new(None),
                 ambiguous: AtomicU32::new(0),
+                ambiguous_cancels: AtomicU32::new(0),
+                forced_errors: Mutex::new(Vec::new()),
                 duplicate_private: AtomicBool::new(false),
                 reorder_private: AtomicBool::new(false),
                 forced: Mutex::new(HashMap::new()),
@@ -180,6 +222,10 @@ impl FaultControl {
             FaultCommand::RestFault { fault, count } => self.set_rest_fault(fault, count),
             FaultCommand::ClearRestFault => *lock(&self.inner.rest_fault) = None,
             FaultCommand::AmbiguousOrders { count } => self.ambiguous_orders(count),
+            FaultCommand::AmbiguousCancels { count } => self.ambiguous_cancels(count),
+            FaultCommand::ForceError { method, path, status, name, count } => {
+                self.force_error(&method, &path, status, &name, count)
+            }
             FaultCommand::DuplicatePrivate { on } => self.set_duplicate_private(on),
             FaultCommand::ReorderPrivate { on } => self.set_reorder_private(on),
             FaultCommand::ForceLimit { group, status, count } => self.force_limit(&group, status, count),
@@ -275,6 +321,48 @@ impl FaultControl {
         self.inner.ambiguous.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
     }
 
+    /// The next `count` cancels are applied but their reply is lost.
+    pub fn ambiguous_cancels(&self, count: u32) {
+        self.inner.ambiguous_cancels.store(count, Ordering::SeqCst);
+    }
+
+    /// Takes one ambiguous-cancel token.
+    pub fn take_ambiguous_cancel(&self) -> bool {
+        self.inner
+            .ambiguous_cancels
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Answers `method path` (`*` = any) with `status` and Upbit error `name`.
+    pub fn force_error(&self, method: &str, path: &str, status: u16, name: &str, count: Option<u32>) {
+        lock(&self.inner.forced_errors).push(ForcedError {
+            method: method.to_string(),
+            path: path.to_string(),
+            status,
+            name: name.to_string(),
+            count,
+        });
+    }
+
+    /// Takes the forced error for one request, counting it down: (status, name).
+    pub fn take_forced_error(&self, method: &str, path: &str) -> Option<(u16, String)> {
+        let mut list = lock(&self.inner.forced_errors);
+        let i = list.iter().position(|f| {
+            (f.method == "*" || f.method.eq_ignore_ascii_case(method)) && (f.path == "*" || f.path == path)
+        })?;
+        let f = &mut list[i];
+        let out = (f.status, f.name.clone());
+        match f.count {
+            Some(n) if n <= 1 => {
+                list.remove(i);
+            }
+            Some(n) => f.count = Some(n - 1),
+            None => {}
+        }
+        Some(out)
+    }
+
     /// How long a lost reply hangs before the connection is dropped.
     pub fn set_hang(&self, d: Duration) {
         self.inner.hang_ms.store(d.as_millis() as u64, Ordering::SeqCst);
@@ -334,6 +422,8 @@ impl FaultControl {
         self.set_rest_delay(Duration::ZERO);
         *lock(&self.inner.rest_fault) = None;
         self.ambiguous_orders(0);
+        self.ambiguous_cancels(0);
+        lock(&self.inner.forced_errors).clear();
         self.set_duplicate_private(false);
         self.set_reorder_private(false);
         lock(&self.inner.forced).clear();

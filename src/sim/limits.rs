@@ -38,6 +38,9 @@ pub const ORDER_TEST: Group = Group { name: "order-test", limit: 8, window: SEC 
 /// `DELETE /orders/open`: one per 2 s.
 pub const ORDER_CANCEL_ALL: Group =
     Group { name: "order-cancel-all", limit: 1, window: Duration::from_secs(2) };
+/// Requests carrying an `Origin` header (browsers): one per 10 s for quotation REST and
+/// websocket upgrades.
+pub const ORIGIN: Group = Group { name: "origin", limit: 1, window: Duration::from_secs(10) };
 /// WebSocket upgrades.
 pub const WS_CONNECT: Group = Group { name: "websocket-connect", limit: 5, window: SEC };
 

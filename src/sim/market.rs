@@ -792,7 +792,10 @@ impl Generator {
     pub fn script_trade(&mut self, code: &str, price: Decimal, volume: Decimal, side: Side) -> Vec<SimEvent> {
         let Some(&i) = self.index.get(code) else { return Vec::new() };
         let quote = self.markets[i].quote().to_string();
-        let price = ticks::snap(&quote, price, Rounding::Nearest);
+        // Never at or below zero: the lowest price is one minimum tick.
+        let price =
+            ticks::snap(&quote, price, Rounding::Nearest).max(ticks::tick_size(&quote, Decimal::ZERO));
+        let volume = volume.max(Decimal::new(1, ticks::VOLUME_SCALE));
         self.trade_at(i, price, volume, side)
     }
 

@@ -8,6 +8,20 @@
 //! generator task ──step()──► World{Generator, Exchange} ──► public broadcast ──► ws conns
 //! REST handlers ──lock──────┘        └─ myOrder/myAsset ──► private broadcast ─┘
 //! ```
+//!
+//! Entry points: [`start`] (in-process, under the caller's `TaskManager`, returns a
+//! [`SimHandle`] with the URLs, the demo credentials, [`FaultControl`] and the
+//! [`RequestLog`]) and `hoga sim --port P --seed S` ([`run_cli`]).
+//!
+//! Clock: with `tick_interval > 0` one generated trade per interval, the virtual clock
+//! following the wall clock; with `Duration::ZERO` nothing moves until
+//! [`SimHandle::step`] / [`SimHandle::set_price`], and a fixed `start_ms` makes every
+//! message (timestamps included) a pure function of the seed.
+//!
+//! Admin endpoints (loopback, no auth): `POST /admin/faults` with a [`FaultCommand`]
+//! (`{"action":"drop_websockets"}`, `{"action":"rest_delay","ms":200}`,
+//! `{"action":"rest_fault","fault":{"kind":"html"},"count":3}`, …) and
+//! `POST /admin/price` with `{"market":"KRW-BTC","price":"150000000"}`.
 
 pub mod auth;
 pub mod faults;
@@ -76,7 +90,7 @@ impl Default for FloodConfig {
 }
 
 /// Simulator settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimConfig {
     /// Random seed: same seed and start time → same market stream.
     pub seed: u64,
@@ -141,8 +155,25 @@ impl Default for SimConfig {
     }
 }
 
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Everything but the secret key.
+        f.debug_struct("SimConfig")
+            .field("seed", &self.seed)
+            .field("port", &self.port)
+            .field("markets", &self.markets)
+            .field("tick_interval", &self.tick_interval)
+            .field("flood", &self.flood)
+            .field("start_ms", &self.start_ms)
+            .field("rate_limits", &self.rate_limits)
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A running simulator. Dropping it does not stop it; call [`SimHandle::stop`] or cancel
-/// the task manager.
+/// the task manager. Clones share the same simulator.
+#[derive(Clone)]
 pub struct SimHandle {
     /// The bound address (127.0.0.1:P).
     pub addr: SocketAddr,
@@ -242,6 +273,32 @@ pub struct SimArgs {
     /// Milliseconds between generated trades (0 = frozen market).
     #[arg(long, default_value_t = 50)]
     pub tick_ms: u64,
+    /// Benchmark flood: publish this many messages (stamped with `sim_ns`) once a
+    /// websocket client has subscribed, instead of the normal generator.
+    #[arg(long, value_name = "COUNT")]
+    pub flood: Option<u64>,
+    /// Flood rate in messages per second (0 = as fast as the clients drain).
+    #[arg(long, default_value_t = 0, value_name = "PER_SEC")]
+    pub flood_rate: u32,
+    /// Flood mix as ticker:trade:orderbook weights.
+    #[arg(long, default_value = "1:1:1", value_name = "T:TR:OB")]
+    pub flood_mix: String,
+    /// Turn Upbit's rate limits off (benchmarks).
+    #[arg(long)]
+    pub no_rate_limits: bool,
+}
+
+/// Parses `ticker:trade:orderbook` weights (`1:1:1`).
+fn parse_mix(s: &str) -> anyhow::Result<(u32, u32, u32)> {
+    let parts: Vec<u32> = s
+        .split(':')
+        .map(|p| p.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("bad --flood-mix {s:?}: {e}"))?;
+    match parts.as_slice() {
+        [t, tr, ob] if t + tr + ob > 0 => Ok((*t, *tr, *ob)),
+        _ => anyhow::bail!("bad --flood-mix {s:?}: want three weights like 1:1:1, not all zero"),
+    }
 }
 
 /// Runs the simulator standalone until Ctrl-C (or another shutdown trigger).
@@ -252,6 +309,15 @@ pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
         seed: args.seed,
         markets: args.markets,
         tick_interval: Duration::from_millis(args.tick_ms),
+        rate_limits: !args.no_rate_limits,
+        flood: match args.flood {
+            Some(count) => {
+                let (ticker, trade, orderbook) = parse_mix(&args.flood_mix)?;
+                let rate = (args.flood_rate > 0).then_some(args.flood_rate);
+                Some(FloodConfig { ticker, trade, orderbook, rate, count })
+            }
+            None => None,
+        },
         ..SimConfig::default()
     };
     let sim = start(config, &tasks).await?;
@@ -262,9 +328,100 @@ pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     println!("  private WS  {}", sim.ws_private_url);
     println!("  faults      POST {}/admin/faults", sim.rest_base);
     println!("  access key  {}", sim.credentials.0);
+    if let Some(f) = &sim.shared.cfg.flood {
+        println!("  flood       {} messages once a client subscribes (field sim_ns = publish time)", f.count);
+    }
     let reason = crate::kernel::shutdown::wait_for_trigger(&tasks).await;
     sim.stop();
     tasks.cancel_all();
     eprintln!("hoga sim: stopped ({reason})");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::{MarketId, OrderState, Timeframe};
+    use crate::exchange::upbit::auth::Credentials;
+    use crate::exchange::upbit::rest::{CancelAllParams, OrderRef, RestClient, RestConfig};
+    use crate::exchange::upbit::wire::NewOrderBody;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn flood_mix_parses() {
+        assert_eq!(parse_mix("1:2:3").unwrap(), (1, 2, 3));
+        assert!(parse_mix("0:0:0").is_err());
+        assert!(parse_mix("1:2").is_err());
+        assert!(parse_mix("a:b:c").is_err());
+    }
+
+    /// hoga's own REST client parses every reply of the simulator (the wire structs are
+    /// shared, so this catches shape drift on either side).
+    #[tokio::test]
+    async fn hoga_rest_client_round_trips_against_the_sim() {
+        let tasks = TaskManager::new();
+        let cfg = SimConfig {
+            markets: Some(5),
+            tick_interval: Duration::ZERO,
+            history_secs: 600,
+            ..SimConfig::default()
+        };
+        let sim = start(cfg, &tasks).await.unwrap();
+        let creds =
+            Credentials::new(sim.credentials.0.clone(), sim.credentials.1.expose_secret().to_string());
+        let rc = RestConfig {
+            base_url: format!("{}/v1", sim.rest_base),
+            read_attempts: 1,
+            ..RestConfig::default()
+        };
+        let client = RestClient::new(rc, Some(creds)).unwrap();
+        let btc = MarketId::new("KRW-BTC");
+
+        assert!(client.market_all().await.unwrap().len() >= 5);
+        let t = client.tickers(std::slice::from_ref(&btc)).await.unwrap();
+        let last = t[0].trade_price;
+        assert_eq!(client.orderbook(std::slice::from_ref(&btc), 15).await.unwrap()[0].levels.len(), 15);
+        assert_eq!(client.instruments(std::slice::from_ref(&btc)).await.unwrap()[0].tick_size, dec!(1000));
+        assert_eq!(client.trades(&btc, 5).await.unwrap().len(), 5);
+        assert!(!client.candles(&btc, Timeframe::M1, 3, None).await.unwrap().is_empty());
+        assert!(!client.candles(&btc, Timeframe::D1, 3, None).await.unwrap().is_empty());
+        assert!(
+            client
+                .accounts()
+                .await
+                .unwrap()
+                .iter()
+                .any(|b| b.currency == "KRW" && b.balance == dec!(10000000))
+        );
+        client.chance(&btc).await.unwrap();
+
+        let price = ((last / dec!(1000)).floor() * dec!(1000) - dec!(1000000)).to_string();
+        let body = NewOrderBody {
+            market: "KRW-BTC".into(),
+            side: "bid".into(),
+            volume: Some("0.001".into()),
+            price: Some(price),
+            ord_type: "limit".into(),
+            identifier: Some("compat-1".into()),
+            ..NewOrderBody::default()
+        };
+        client.orders_test(&body).await.unwrap();
+        let o = client.create_order(&body).await.unwrap();
+        assert_eq!(o.state, OrderState::Wait);
+        let by_id = client.get_order(&OrderRef::Identifier("compat-1".into())).await.unwrap();
+        assert_eq!(by_id.uuid, o.uuid);
+        assert_eq!(client.open_orders(Some(&btc), &[OrderState::Wait], 1, 100).await.unwrap().len(), 1);
+        assert_eq!(client.orders_by_uuids(std::slice::from_ref(&o.uuid)).await.unwrap().len(), 1);
+        assert_eq!(client.orders_by_identifiers(&["compat-1".to_string()]).await.unwrap().len(), 1);
+        let c = client.cancel_order(&OrderRef::Uuid(o.uuid.clone())).await.unwrap();
+        assert_eq!(c.state, OrderState::Wait);
+        assert_eq!(client.closed_orders(Some(&btc), None, None, 100).await.unwrap().len(), 1);
+        let mut body2 = body.clone();
+        body2.identifier = Some("compat-2".into());
+        client.create_order(&body2).await.unwrap();
+        let bulk = client.cancel_all_open(&CancelAllParams::default()).await.unwrap();
+        assert_eq!(bulk.success.count, 1);
+        assert_eq!(sim.requests.count("POST", "/v1/orders"), 2);
+        sim.stop();
+    }
 }

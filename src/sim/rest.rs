@@ -128,8 +128,19 @@ pub(crate) async fn handle(
             _ = tokio::time::sleep(delay) => {}
         }
     }
-    let resp = respond(&sh, &m, &path, &raw_query, &headers, &body, group, kind).await;
-    sh.log.record(&m, &path, &raw_query, kind, resp.status().as_u16());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    // Browser policy: with `Origin`, quotation calls are allowed once per 10 s.
+    let origin_ok = origin.is_none()
+        || kind != RequestKind::Quotation
+        || matches!(lock(&sh.limiter).check(limits::ORIGIN, "ip", Instant::now()), Verdict::Allowed { .. });
+    let resp = if origin_ok {
+        respond(&sh, &m, &path, &raw_query, &headers, &body, group, kind).await
+    } else {
+        let body = serde_json::to_vec(&ErrorBody::new("too_many_requests", "Too many API requests."))
+            .unwrap_or_default();
+        response(429, body, Some((group, 0)), JSON)
+    };
+    sh.log.record_origin(&m, &path, &raw_query, kind, resp.status().as_u16(), origin);
     resp
 }
 
@@ -189,7 +200,12 @@ async fn respond(
         }
         _ => {}
     }
-    let ambiguous = m == "POST" && path == "/v1/orders" && sh.faults.take_ambiguous();
+    if !quotation && let Some((status, name)) = sh.faults.take_forced_error(m, path) {
+        let body = serde_json::to_vec(&ErrorBody::new(&name, "forced by the simulator")).unwrap_or_default();
+        return response(status, body, Some((group, remaining)), JSON);
+    }
+    let ambiguous = (m == "POST" && path == "/v1/orders" && sh.faults.take_ambiguous())
+        || (m == "DELETE" && path == "/v1/order" && sh.faults.take_ambiguous_cancel());
     let reply = if quotation {
         let w = lock(&sh.world);
         quotation_reply(&w, path, &query_pairs(raw_query))
@@ -200,7 +216,8 @@ async fn respond(
     sh.publish(public, None);
     sh.publish_private(private);
     if ambiguous {
-        // The order is booked; the reply is lost: hang, then break the connection.
+        // The order is booked (or cancelled); the reply is lost: hang, then break the
+        // connection.
         tokio::select! {
             _ = sh.cancel.cancelled() => {}
             _ = tokio::time::sleep(sh.faults.hang()) => {}

@@ -76,6 +76,9 @@ pub struct LoggedRequest {
     pub kind: RequestKind,
     /// Response status (0 for websocket messages).
     pub status: u16,
+    /// The `Origin` header, when the client sent one (hoga never should: Upbit then
+    /// limits quotation calls to one per 10 s).
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +88,7 @@ struct LogInner {
     writes: u64,
     total: u64,
     dropped: u64,
+    with_origin: u64,
 }
 
 /// Every REST request and websocket message the simulator received. Cheap to clone.
@@ -95,6 +99,18 @@ pub struct RequestLog {
 
 impl RequestLog {
     pub(crate) fn record(&self, method: &str, path: &str, detail: &str, kind: RequestKind, status: u16) {
+        self.record_origin(method, path, detail, kind, status, None);
+    }
+
+    pub(crate) fn record_origin(
+        &self,
+        method: &str,
+        path: &str,
+        detail: &str,
+        kind: RequestKind,
+        status: u16,
+        origin: Option<&str>,
+    ) {
         let mut l = lock(&self.inner);
         l.total += 1;
         let seq = l.total;
@@ -113,7 +129,16 @@ impl RequestLog {
             detail: detail.to_string(),
             kind,
             status,
+            origin: origin.map(str::to_string),
         });
+        if origin.is_some() {
+            l.with_origin += 1;
+        }
+    }
+
+    /// Requests (REST or websocket upgrades) that carried an `Origin` header.
+    pub fn with_origin(&self) -> u64 {
+        lock(&self.inner).with_origin
     }
 
     /// Requests seen for `"METHOD /path"` (e.g. `count("POST", "/v1/orders")`).
@@ -354,6 +379,33 @@ async fn admin_faults(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) ->
     }
 }
 
+/// `POST /admin/price` body: a scripted trade for manual demos.
+#[derive(Debug, serde::Deserialize)]
+struct PriceCommand {
+    market: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    price: Decimal,
+}
+
+async fn admin_price(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let detail = String::from_utf8_lossy(&body).into_owned();
+    match serde_json::from_slice::<PriceCommand>(&body) {
+        Ok(cmd) if lock(&sh.world).gen_.market(&cmd.market).is_some() => {
+            sh.log.record("POST", "/admin/price", &detail, RequestKind::Admin, 200);
+            sh.scripted(&cmd.market, cmd.price, Decimal::new(1, 3), Side::Bid);
+            (StatusCode::OK, "{\"ok\":true}").into_response()
+        }
+        Ok(cmd) => {
+            sh.log.record("POST", "/admin/price", &detail, RequestKind::Admin, 404);
+            (StatusCode::NOT_FOUND, format!("unknown market {}", cmd.market)).into_response()
+        }
+        Err(e) => {
+            sh.log.record("POST", "/admin/price", &detail, RequestKind::Admin, 400);
+            (StatusCode::BAD_REQUEST, format!("bad price command: {e}")).into_response()
+        }
+    }
+}
+
 /// Builds the world, binds, spawns the server and the generator.
 pub(crate) async fn start(
     cfg: SimConfig,
@@ -403,6 +455,7 @@ pub(crate) async fn start(
         .route("/websocket/v1", get(ws::public_upgrade))
         .route("/websocket/v1/private", get(ws::private_upgrade))
         .route("/admin/faults", post(admin_faults))
+        .route("/admin/price", post(admin_price))
         .fallback(rest::handle)
         .with_state(shared.clone());
     let listener = SimListener { inner: listener, faults };

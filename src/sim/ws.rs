@@ -441,16 +441,34 @@ fn connect_allowed(sh: &Shared) -> Result<(), (StatusCode, String)> {
     }
 }
 
+/// While the "silent" fault is on, an upgrade request is accepted at the TCP level but never
+/// answered (a silent server), until the fault clears.
+async fn stall_while_silent(sh: &Shared) {
+    loop {
+        let changed = sh.faults.silent_notify().notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if !sh.faults.is_silent() {
+            return;
+        }
+        tokio::select! {
+            _ = sh.cancel.cancelled() => return,
+            _ = &mut changed => {}
+        }
+    }
+}
+
 /// `GET /websocket/v1`.
-pub(crate) async fn public_upgrade(State(sh): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+pub(crate) async fn public_upgrade(
+    State(sh): State<Arc<Shared>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    stall_while_silent(&sh).await;
     let allowed = connect_allowed(&sh);
-    sh.log.record(
-        "GET",
-        "/websocket/v1",
-        "",
-        RequestKind::WsConnect,
-        if allowed.is_ok() { 101 } else { 429 },
-    );
+    let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+    let status = if allowed.is_ok() { 101 } else { 429 };
+    sh.log.record_origin("GET", "/websocket/v1", "", RequestKind::WsConnect, status, origin);
     if let Err(r) = allowed {
         return r.into_response();
     }
@@ -463,6 +481,7 @@ pub(crate) async fn private_upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    stall_while_silent(&sh).await;
     let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let verified = lock(&sh.auth).verify(header, Params::None);
     let status = match (&verified, connect_allowed(&sh)) {
@@ -470,7 +489,8 @@ pub(crate) async fn private_upgrade(
         (Ok(_), Err(_)) => 429,
         (Ok(_), Ok(())) => 101,
     };
-    sh.log.record("GET", "/websocket/v1/private", "", RequestKind::WsConnect, status);
+    let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+    sh.log.record_origin("GET", "/websocket/v1/private", "", RequestKind::WsConnect, status, origin);
     if verified.is_err() {
         let body = serde_json::to_string(&ErrorBody::new("INVALID_AUTH", "인증 정보가 올바르지 않습니다."))
             .unwrap_or_default();
@@ -497,6 +517,12 @@ fn bad_frame(sh: &Shared, f: FrameFault) -> Vec<u8> {
                 })
                 .unwrap_or_else(|| b"{\"type\":\"ticker\"}".to_vec());
             full[..full.len() / 2].to_vec()
+        }
+        FrameFault::ErrorFrame => error_frame("WRONG_FORMAT", "요청 형식이 올바르지 않습니다."),
+        FrameFault::InvalidUtf8 => vec![b'{', 0xff, 0xfe, b'}'],
+        FrameFault::UnknownType => br#"{"type":"futureThing","code":"KRW-BTC","value":1,"stream_type":"REALTIME"}"#.to_vec(),
+        FrameFault::BadNumbers => {
+            br#"{"type":"ticker","code":"KRW-BTC","trade_price":"1e309","opening_price":0,"high_price":-1,"timestamp":1,"stream_type":"REALTIME"}"#.to_vec()
         }
         FrameFault::Oversize { bytes } => {
             let mut v = Vec::with_capacity(bytes);
