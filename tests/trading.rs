@@ -1316,3 +1316,70 @@ async fn paper_mode_fills_on_simulator_prices_with_zero_write_calls() {
     sim.stop();
     sim_tasks.root_token().cancel();
 }
+
+#[tokio::test]
+async fn monitor_exits_round_trip_through_the_bridge() {
+    use hoga::exchange::types::OrderType;
+    use hoga::trading::bridge::ExitBridge;
+    use hoga::trading::monitor::{ExitEvent, MonitorAction};
+
+    let venue = FakeVenue::new();
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let mut bridge = ExitBridge::new();
+    let exit = |id: &str| MonitorAction::PlaceExit {
+        identifier: id.into(),
+        rule_id: "sl-1".into(),
+        market: btc(),
+        side: Side::Ask,
+        volume: dec!(0.001),
+        kind: OrderType::Market,
+        reason: "stop_loss".into(),
+        trigger_price: dec!(99000000),
+        last_price: dec!(98900000),
+    };
+    rig.handle.command(bridge.command(exit("sl-1-a1"))).await.unwrap();
+    let mut exits = Vec::new();
+    while !exits.iter().any(|e| matches!(e, ExitEvent::ExitAccepted { .. })) {
+        let e = rig.until("any event", |_| true).await;
+        exits.extend(bridge.on_event(&e));
+    }
+    let booked = venue.by_identifier("sl-1-a1").unwrap();
+    assert_eq!((booked.side, booked.ord_type), (Side::Ask, OrderType::Market));
+    // The same action again (a monitor restart): not sent twice.
+    rig.handle.command(bridge.command(exit("sl-1-a1"))).await.unwrap();
+    let mut done = booked.clone();
+    done.state = OrderState::Done;
+    done.executed_volume = dec!(0.0006);
+    done.trades = vec![Fill { side: Side::Ask, ..fill("t-exit", &booked.uuid, dec!(0.0006)) }];
+    rig.handle.apply_venue_update(done).await.unwrap();
+    while !exits.iter().any(|e| matches!(e, ExitEvent::ExitFilled { .. })) {
+        let e = rig.until("any event", |_| true).await;
+        exits.extend(bridge.on_event(&e));
+    }
+    assert!(exits.contains(&ExitEvent::ExitFilled {
+        identifier: "sl-1-a1".into(),
+        filled: dec!(0.0006),
+        partial: true
+    }));
+    assert_eq!(venue.place_calls(), vec!["sl-1-a1".to_string()]);
+    // Cancel the market's open orders for the monitor, confirmed when all are final.
+    let resting = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&resting, LocalState::Accepted).await;
+    rig.handle
+        .command(bridge.command(MonitorAction::CancelOpenOrders { market: btc(), rule_id: "sl-1".into() }))
+        .await
+        .unwrap();
+    while !exits.iter().any(|e| matches!(e, ExitEvent::OpenOrdersCancelled { .. })) {
+        let e = rig.until("any event", |_| true).await;
+        exits.extend(bridge.on_event(&e));
+    }
+    // A denied exit (HALTED) is reported as rejected under its identifier.
+    rig.handle.command(OrderCommand::Kill("test".into())).await.unwrap();
+    rig.handle.command(bridge.command(exit("sl-1-a2"))).await.unwrap();
+    while !exits.iter().any(|e| matches!(e, ExitEvent::ExitRejected { .. })) {
+        let e = rig.until("any event", |_| true).await;
+        exits.extend(bridge.on_event(&e));
+    }
+    assert_eq!(bridge.in_flight(), 0);
+}

@@ -9,6 +9,7 @@
 //! the order manager is async and talks to a [`venue::OrderVenue`], which the REST
 //! client, the paper engine and the tests' fake venue implement.
 
+pub mod bridge;
 pub mod credentials;
 pub mod input;
 pub mod journal;
