@@ -1226,3 +1226,160 @@ async fn upbit_venue_maps_real_http_failures() {
     assert!(seen[4].line.contains("identifier=hoga-x"), "{}", seen[4].line);
     tasks.root_token().cancel();
 }
+
+// ------------------------------------------------------------------------------ against the simulator
+
+async fn sim() -> (TaskManager, hoga::sim::SimHandle) {
+    let tasks = TaskManager::new();
+    let cfg = hoga::sim::SimConfig {
+        tick_interval: Duration::ZERO,
+        markets: Some(5),
+        history_secs: 60,
+        ..hoga::sim::SimConfig::default()
+    };
+    let sim = hoga::sim::start(cfg, &tasks).await.unwrap();
+    sim.set_price("KRW-BTC", dec!(100000000));
+    (tasks, sim)
+}
+
+fn sim_rest(sim: &hoga::sim::SimHandle) -> hoga::exchange::upbit::rest::RestConfig {
+    hoga::exchange::upbit::rest::RestConfig {
+        base_url: format!("{}/v1", sim.rest_base),
+        timeout: Duration::from_millis(500),
+        connect_timeout: Duration::from_millis(500),
+        read_attempts: 2,
+        retry_backoff: Duration::from_millis(10),
+    }
+}
+
+#[tokio::test]
+async fn demo_mode_against_the_simulator_adopts_an_ambiguous_create_exactly_once() {
+    let (sim_tasks, sim) = sim().await;
+    let keys = credentials::ApiKeys::new(
+        hoga::sim::DEMO_ACCESS_KEY,
+        hoga::sim::DEMO_SECRET_KEY,
+        credentials::KeySource::Env,
+    );
+    let built =
+        build_venue(Mode::Demo, VenueParams { rest: sim_rest(&sim), keys: Some(keys), ..Default::default() })
+            .unwrap();
+    // The simulator books the next order and loses the reply (hangs past our timeout).
+    sim.faults.ambiguous_orders(1);
+    sim.faults.set_hang(Duration::from_secs(1));
+    let mut rig = start(Journal::in_memory().unwrap(), built.venue.clone());
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.001))).await.unwrap();
+    rig.until("awaiting confirmation", |e| {
+        matches!(e, OrderEvent::OrderUpdated(o) if o.identifier == id
+            && o.reason.as_deref().is_some_and(|r| r.contains("awaiting confirmation")))
+    })
+    .await;
+    let adopted = rig.order_in(&id, LocalState::Accepted).await;
+    assert!(adopted.uuid.is_some());
+    let open = built.venue.open_orders(None).await.unwrap();
+    assert_eq!(open.len(), 1, "exactly one order exists: {open:?}");
+    assert_eq!(open[0].identifier.as_deref(), Some(id.as_str()));
+    // No second create: the simulator logs a request when its reply ends, so the lost
+    // one (whose connection our client dropped) may not be logged at all.
+    assert!(sim.requests.count("POST", "/v1/orders") <= 1, "{:?}", sim.requests.counts());
+    // Cancel through the same client; confirmed by a lookup.
+    rig.handle.cancel(CancelTarget::Order(id.clone())).await.unwrap();
+    rig.order_in(&id, LocalState::Canceled).await;
+    assert!(sim.requests.count("POST", "/v1/orders") <= 1, "{:?}", sim.requests.counts());
+    assert!(built.venue.open_orders(None).await.unwrap().is_empty());
+    sim.stop();
+    sim_tasks.root_token().cancel();
+}
+
+#[tokio::test]
+async fn paper_mode_fills_on_simulator_prices_with_zero_write_calls() {
+    let (sim_tasks, sim) = sim().await;
+    let built = build_venue(Mode::Paper, VenueParams::default()).unwrap();
+    let paper = built.paper.clone().unwrap();
+    // Real (simulated) market data through the public REST client, no keys.
+    let public = hoga::exchange::upbit::rest::RestClient::new(sim_rest(&sim), None).unwrap();
+    for t in public.tickers(&[btc()]).await.unwrap() {
+        paper.on_ticker(&t);
+    }
+    for b in public.orderbook(&[btc()], 5).await.unwrap() {
+        paper.on_orderbook(&b);
+    }
+    let mut rig = start(Journal::in_memory().unwrap(), built.venue.clone());
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(OrderRequest::market_buy(btc(), dec!(100000))).await.unwrap();
+    rig.until("paper fill", |e| matches!(e, OrderEvent::Filled { identifier, .. } if identifier == &id))
+        .await;
+    rig.order_in(&id, LocalState::Filled).await;
+    assert!(sim.requests.total() >= 2, "market data came from the simulator");
+    assert_eq!(sim.requests.writes(), 0, "paper mode never calls a write endpoint");
+    assert_eq!(sim.requests.count("POST", "/v1/orders"), 0);
+    sim.stop();
+    sim_tasks.root_token().cancel();
+}
+
+#[tokio::test]
+async fn monitor_exits_round_trip_through_the_bridge() {
+    use hoga::exchange::types::OrderType;
+    use hoga::trading::bridge::ExitBridge;
+    use hoga::trading::monitor::{ExitEvent, MonitorAction};
+
+    let venue = FakeVenue::new();
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let mut bridge = ExitBridge::new();
+    let exit = |id: &str| MonitorAction::PlaceExit {
+        identifier: id.into(),
+        rule_id: "sl-1".into(),
+        market: btc(),
+        side: Side::Ask,
+        volume: dec!(0.001),
+        kind: OrderType::Market,
+        reason: "stop_loss".into(),
+        trigger_price: dec!(99000000),
+        last_price: dec!(98900000),
+    };
+    rig.handle.command(bridge.command(exit("sl-1-a1"))).await.unwrap();
+    let mut exits = Vec::new();
+    while !exits.iter().any(|e| matches!(e, ExitEvent::ExitAccepted { .. })) {
+        let e = rig.until("any event", |_| true).await;
+        exits.extend(bridge.on_event(&e));
+    }
+    let booked = venue.by_identifier("sl-1-a1").unwrap();
+    assert_eq!((booked.side, booked.ord_type), (Side::Ask, OrderType::Market));
+    // The same action again (a monitor restart): not sent twice.
+    rig.handle.command(bridge.command(exit("sl-1-a1"))).await.unwrap();
+    let mut done = booked.clone();
+    done.state = OrderState::Done;
+    done.executed_volume = dec!(0.0006);
+    done.trades = vec![Fill { side: Side::Ask, ..fill("t-exit", &booked.uuid, dec!(0.0006)) }];
+    rig.handle.apply_venue_update(done).await.unwrap();
+    while !exits.iter().any(|e| matches!(e, ExitEvent::ExitFilled { .. })) {
+        let e = rig.until("any event", |_| true).await;
+        exits.extend(bridge.on_event(&e));
+    }
+    assert!(exits.contains(&ExitEvent::ExitFilled {
+        identifier: "sl-1-a1".into(),
+        filled: dec!(0.0006),
+        partial: true
+    }));
+    assert_eq!(venue.place_calls(), vec!["sl-1-a1".to_string()]);
+    // Cancel the market's open orders for the monitor, confirmed when all are final.
+    let resting = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&resting, LocalState::Accepted).await;
+    rig.handle
+        .command(bridge.command(MonitorAction::CancelOpenOrders { market: btc(), rule_id: "sl-1".into() }))
+        .await
+        .unwrap();
+    while !exits.iter().any(|e| matches!(e, ExitEvent::OpenOrdersCancelled { .. })) {
+        let e = rig.until("any event", |_| true).await;
+        exits.extend(bridge.on_event(&e));
+    }
+    // A denied exit (HALTED) is reported as rejected under its identifier.
+    rig.handle.command(OrderCommand::Kill("test".into())).await.unwrap();
+    rig.handle.command(bridge.command(exit("sl-1-a2"))).await.unwrap();
+    while !exits.iter().any(|e| matches!(e, ExitEvent::ExitRejected { .. })) {
+        let e = rig.until("any event", |_| true).await;
+        exits.extend(bridge.on_event(&e));
+    }
+    assert_eq!(bridge.in_flight(), 0);
+}

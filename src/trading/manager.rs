@@ -236,6 +236,11 @@ pub enum OrderEvent {
         /// Whether new orders are allowed by reconciliation.
         reconciled: bool,
     },
+    /// Every order a cancel-all (of one market, or all) targeted is now final.
+    CancelsDone {
+        /// The market, or `None` for all markets.
+        market: Option<MarketId>,
+    },
     /// Fresh balances from the venue.
     Balances(Vec<Balance>),
     /// A position changed.
@@ -361,7 +366,7 @@ impl OrderManagerHandle {
 pub struct OrderManager;
 
 struct Shared {
-    journal: Mutex<Journal>,
+    journal: Arc<Mutex<Journal>>,
     // The receiver outlives a restart of the task: no command is lost when it panics.
     rx: tokio::sync::Mutex<mpsc::Receiver<OrderCommand>>,
     events: mpsc::Sender<OrderEvent>,
@@ -375,15 +380,30 @@ struct Shared {
 impl OrderManager {
     /// Starts the manager under `tasks` (component `trading`, supervised: a panic
     /// restarts it, and a restart reconciles from the journal before trading again).
-    /// Returns the handle and the event receiver.
+    /// Returns the handle and the event receiver. Takes the journal by value; use
+    /// [`OrderManager::start_shared`] when the monitor writes the same journal.
     pub fn start(
         tasks: &TaskManager,
         config: ManagerConfig,
         journal: Journal,
         venue: Arc<dyn OrderVenue>,
     ) -> Result<(OrderManagerHandle, mpsc::Receiver<OrderEvent>), ManagerError> {
-        if journal.is_read_only() {
-            return Err(ManagerError::ReadOnly(journal.path().to_string()));
+        Self::start_shared(tasks, config, Arc::new(Mutex::new(journal)), venue)
+    }
+
+    /// [`OrderManager::start`] over a journal shared with other writers (the monitor's
+    /// `SharedJournal`): one file, one lock, one writable connection per process.
+    pub fn start_shared(
+        tasks: &TaskManager,
+        config: ManagerConfig,
+        journal: Arc<Mutex<Journal>>,
+        venue: Arc<dyn OrderVenue>,
+    ) -> Result<(OrderManagerHandle, mpsc::Receiver<OrderEvent>), ManagerError> {
+        {
+            let j = lock(&journal);
+            if j.is_read_only() {
+                return Err(ManagerError::ReadOnly(j.path().to_string()));
+            }
         }
         // Commands: bounded, lossless (senders wait); a few hundred covers any burst of
         // key presses plus the private stream's updates.
@@ -393,7 +413,7 @@ impl OrderManager {
         let (ev_tx, ev_rx) = mpsc::channel(config.event_capacity.max(1));
         let (status_tx, status_rx) = watch::channel(ManagerStatus::default());
         let shared = Arc::new(Shared {
-            journal: Mutex::new(journal),
+            journal,
             rx: tokio::sync::Mutex::new(rx),
             events: ev_tx,
             status: status_tx,
@@ -463,6 +483,8 @@ struct Engine {
     positions: HashMap<MarketId, Position>,
     rules: HashMap<MarketId, MarketRules>,
     orphan_fills: Vec<Fill>,
+    // Cancel-alls waiting for their orders to become final.
+    cancels_waiting: Vec<(Option<MarketId>, HashSet<String>)>,
     outbox: Vec<OrderEvent>,
 }
 
@@ -520,6 +542,7 @@ impl Engine {
             positions: HashMap::new(),
             rules: HashMap::new(),
             orphan_fills: Vec::new(),
+            cancels_waiting: Vec::new(),
             outbox: Vec::new(),
         };
         for o in open {
@@ -602,6 +625,9 @@ impl Engine {
             self.emit(OrderEvent::Info(format!("journal update failed for {id}: {e}")));
         }
         self.emit(OrderEvent::OrderUpdated(o));
+        if !self.cancels_waiting.is_empty() {
+            self.check_cancels();
+        }
     }
 
     fn vref(&self, id: &str) -> VenueRef {
@@ -706,10 +732,12 @@ impl Engine {
     fn on_command(&mut self, cmd: OrderCommand) {
         match cmd {
             OrderCommand::Place { spec, origin, identifier, selected, reply } => {
+                let fixed = identifier.clone();
                 let res = self.place(spec, origin, identifier, selected);
                 if let Err(d) = &res {
                     tracing::info!(reason = %d, "order denied");
-                    self.emit(OrderEvent::Rejected { identifier: None, reason: d.to_string() });
+                    // A fixed (rule) identifier is named so the monitor can match it.
+                    self.emit(OrderEvent::Rejected { identifier: fixed, reason: d.to_string() });
                 }
                 if let Some(r) = reply {
                     // The asker may have gone away; the event above still reports it.
@@ -766,9 +794,13 @@ impl Engine {
         if let Some(id) = &identifier {
             check_identifier(id)?;
             // A latched rule firing again, or a replayed command: never send twice.
-            let known = self.orders.contains_key(id)
-                || self.journal().order(id).map_err(|e| Denied::Journal(e.to_string()))?.is_some();
-            if known {
+            let known = match self.orders.get(id) {
+                Some(o) => Some(o.clone()),
+                None => self.journal().order(id).map_err(|e| Denied::Journal(e.to_string()))?,
+            };
+            if let Some(o) = known {
+                // Re-report it so whoever asked again learns where it stands.
+                self.emit(OrderEvent::OrderUpdated(o));
                 return Ok(id.clone());
             }
         }
@@ -851,9 +883,11 @@ impl Engine {
         if ids.is_empty() {
             self.info("no open orders to cancel".into());
         }
+        self.cancels_waiting.push((market.cloned(), ids.iter().cloned().collect()));
         for id in ids {
             self.cancel_one(&id);
         }
+        self.check_cancels();
     }
 
     fn cancel_one(&mut self, id: &str) {
@@ -1009,6 +1043,19 @@ impl Engine {
                 let d = self.sh.config.retry_interval;
                 self.query(id, why, d);
             }
+        }
+    }
+
+    fn check_cancels(&mut self) {
+        let orders = &self.orders;
+        for (_, ids) in self.cancels_waiting.iter_mut() {
+            ids.retain(|id| orders.get(id).is_some_and(|o| !o.state.is_terminal()));
+        }
+        let (done, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.cancels_waiting).into_iter().partition(|(_, ids)| ids.is_empty());
+        self.cancels_waiting = waiting;
+        for (market, _) in done {
+            self.emit(OrderEvent::CancelsDone { market });
         }
     }
 
@@ -1178,6 +1225,7 @@ impl Engine {
         if now_terminal && !was_terminal {
             self.cancel_after_ack.remove(&id);
             self.refresh_balances();
+            self.check_cancels();
             self.prune();
         } else if !now_terminal && !self.sending.contains(&id) && self.cancel_after_ack.remove(&id) {
             // A cancel asked for while the create was unanswered: its uuid is known now.

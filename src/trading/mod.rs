@@ -3,12 +3,14 @@
 //! gate and trading state (`risk`), client-side stop/take-profit/trailing rules and alerts
 //! (`rules`), the venue abstraction over the Upbit REST client (`venue`), the order
 //! manager with reconciliation (`manager`), the local paper venue (`paper`), API keys
-//! (`credentials`) and mode selection with the live arm step (`mode`).
+//! (`credentials`), mode selection with the live arm step (`mode`), the trading monitor
+//! (`monitor`) and the bridge between monitor exits and the manager (`bridge`).
 //!
 //! Pure parts (orders, input, position, risk, rules) are synchronous and property-tested;
 //! the order manager is async and talks to a [`venue::OrderVenue`], which the REST
 //! client, the paper engine and the tests' fake venue implement.
 
+pub mod bridge;
 pub mod credentials;
 pub mod input;
 pub mod journal;
