@@ -122,11 +122,12 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             arm,
         },
     )?;
-    let (journal, rules_journal) = open_journals(mode)?;
+    let journal = open_journal(mode)?;
     let mut manager_config = ManagerConfig { risk: risk_limits(&settings), ..ManagerConfig::default() };
     let prices = manager_config.prices.clone();
     manager_config.prices = prices.clone();
-    let (manager, order_events) = OrderManager::start(&tasks, manager_config, journal, venue.venue.clone())?;
+    let (manager, order_events) =
+        OrderManager::start_shared(&tasks, manager_config, journal.clone(), venue.venue.clone())?;
     let notifier = spawn_notifier(
         &tasks,
         NotifierConfig {
@@ -143,7 +144,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     let (monitor, monitor_actions) = Monitor::spawn(
         &tasks,
         MonitorConfig::default(),
-        MonitorDeps { journal: rules_journal, notify: notifier.sender(), trading: trading.clone() },
+        MonitorDeps { journal: Some(journal), notify: notifier.sender(), trading: trading.clone() },
     )?;
     trade::spawn_trading_glue(
         &tasks,
@@ -177,7 +178,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         &feed,
         venue.rest.clone(),
         venue.paper.clone(),
-        manager.clone(),
+        (manager.clone(), monitor.clone()),
         store.clone(),
     );
     market::spawn_system(&tasks, &feed, store.clone(), bus.clone());
@@ -271,24 +272,23 @@ async fn endpoints(
     }
 }
 
-/// The order journal and the monitor's rule journal. Demo trades against a simulator that
-/// forgets everything on exit, so its journals live in memory.
-fn open_journals(mode: Mode) -> anyhow::Result<(Journal, Option<crate::trading::monitor::SharedJournal>)> {
-    if mode == Mode::Demo {
-        let rules = Journal::in_memory()?;
-        return Ok((Journal::in_memory()?, Some(Arc::new(Mutex::new(rules)))));
-    }
-    let path: PathBuf = crate::trading::journal::default_path()
-        .context("no home directory for the order journal")?
-        .with_file_name(format!("journal-{}.sqlite", mode.as_str()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let opts = journal_options(mode, true);
-    let journal = Journal::open(&path, &opts)?;
-    // The order journal's lock is the instance lock; rules live beside it.
-    let rules = Journal::open(&path.with_file_name(format!("rules-{}.sqlite", mode.as_str())), &opts)?;
-    Ok((journal, Some(Arc::new(Mutex::new(rules)))))
+/// The order journal (orders, fills, rules, alerts), shared by the order manager and the
+/// monitor. Demo trades against a simulator that forgets everything on exit, so its
+/// journal lives in memory; paper and live each have their own file, whose lock stops a
+/// second console from trading it.
+fn open_journal(mode: Mode) -> anyhow::Result<crate::trading::monitor::SharedJournal> {
+    let journal = if mode == Mode::Demo {
+        Journal::in_memory()?
+    } else {
+        let path: PathBuf = crate::trading::journal::default_path()
+            .context("no home directory for the order journal")?
+            .with_file_name(format!("journal-{}.sqlite", mode.as_str()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        Journal::open(&path, &journal_options(mode, true))?
+    };
+    Ok(Arc::new(Mutex::new(journal)))
 }
 
 fn risk_limits(s: &Settings) -> RiskLimits {

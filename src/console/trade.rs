@@ -5,7 +5,7 @@
 //! (journal first, risk gate, deterministic identifier), and the manager's answers go back
 //! to the monitor as [`ExitEvent`]s.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use tokio::sync::{mpsc, watch};
 
 use crate::exchange::api::OrderUpdate;
-use crate::exchange::types::{Balance, MarketId, Order, OrderState, OrderType};
+use crate::exchange::types::{Balance, Order, OrderState};
 use crate::exchange::upbit::rest::RestClient;
 use crate::feed::{FeedHandle, MyAssetEvent, MyOrderEvent, Strategy};
 use crate::kernel::{OnFailure, TaskManager};
@@ -22,8 +22,9 @@ use crate::notify::{NotifyEvent, NotifyKind};
 use crate::store::{RuleRow, StoreEvent, StoreHandle};
 use crate::trading::input::{CancelTarget, TradeCommand, parse_command};
 use crate::trading::manager::{OrderCommand, OrderEvent, OrderManagerHandle, Origin, PlaceSpec};
-use crate::trading::monitor::{ExitEvent, MonitorAction, MonitorHandle, MonitorView, TradingStateHandle};
-use crate::trading::orders::{LocalState, OrderRequest, TrackedOrder};
+use crate::trading::monitor::{MonitorAction, MonitorHandle, MonitorView, TradingStateHandle};
+use crate::trading::bridge::ExitBridge;
+use crate::trading::orders::{LocalState, TrackedOrder};
 use crate::trading::paper::PaperVenue;
 use crate::trading::rules::{Alert, Rule, RuleKind};
 use crate::ui::UiCommand;
@@ -205,16 +206,19 @@ pub fn spawn_account(
     feed: &FeedHandle,
     rest: Option<Arc<RestClient>>,
     paper: Option<PaperVenue>,
-    manager: OrderManagerHandle,
+    (manager, monitor): (OrderManagerHandle, MonitorHandle),
     store: StoreHandle,
 ) {
     let proxy = Arc::new(feed.proxy("account"));
+    let feed = feed.clone();
     tasks.spawn_supervised("console", "account-pump", OnFailure::restart(), move |cancel| {
         let proxy = proxy.clone();
         let rest = rest.clone();
         let paper = paper.clone();
         let manager = manager.clone();
+        let monitor = monitor.clone();
         let store = store.clone();
+        let feed = feed.clone();
         async move {
             if let Some(paper) = paper {
                 let mut every = tokio::time::interval(Duration::from_secs(1));
@@ -239,10 +243,29 @@ pub fn spawn_account(
             // Lossless: an order update or a fill is never dropped.
             let mut orders = proxy.subscribe_my_order(&[], Strategy::Lossless);
             let mut assets = proxy.subscribe_my_asset(Strategy::Lossless);
+            // While the private stream is down, fills may be missed: new orders wait, and
+            // after it is back every open intent is looked up again before trading resumes.
+            let mut private_up = true;
+            let mut check = tokio::time::interval(Duration::from_secs(1));
+            check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Ok(()),
+                    _ = check.tick() => {
+                        let up = private_connected(&feed);
+                        if up != private_up {
+                            private_up = up;
+                            if up {
+                                tracing::info!("private stream back; reconciling orders");
+                                manager.command(OrderCommand::Reconcile).await?;
+                            } else {
+                                tracing::warn!("private stream down; new orders wait for reconciliation");
+                                manager.command(OrderCommand::StreamDown).await?;
+                                monitor.not_reconciled().await?;
+                            }
+                        }
+                    }
                     ev = orders.recv() => match ev {
                         Some(MyOrderEvent::Update(u)) => {
                             if let Some(f) = &u.fill {
@@ -284,13 +307,13 @@ pub fn spawn_account(
     });
 }
 
-/// Exits the monitor is waiting on, and markets whose open orders it asked to cancel.
-#[derive(Default)]
-struct ExitBook {
-    /// Exit identifier → requested volume.
-    exits: HashMap<String, Decimal>,
-    /// Markets waiting for all their open orders to be gone.
-    cancelling: HashSet<MarketId>,
+/// Whether the private stream is delivering (REST polling counts as down: fills arrive late).
+fn private_connected(feed: &FeedHandle) -> bool {
+    feed.health()
+        .connections
+        .iter()
+        .filter(|c| c.name.contains("private"))
+        .all(|c| c.state == crate::feed::ConnState::Connected)
 }
 
 /// The manager's facts into the store and the monitor; the monitor's actions into the
@@ -305,10 +328,11 @@ pub fn spawn_trading_glue(
     notify: NotifySender,
     store: StoreHandle,
 ) {
-    let book = Arc::new(Mutex::new(ExitBook::default()));
+    // Exits in flight between the monitor and the manager, seen from both loops.
+    let bridge = Arc::new(Mutex::new(ExitBridge::new()));
     // The receivers are owned by one task each: a restart would lose them, so these
     // loops are plain (recorded) tasks whose bodies do not panic.
-    let (m2, mon2, st2, b2) = (manager.clone(), monitor.clone(), store.clone(), book.clone());
+    let (mon2, st2, b2) = (monitor.clone(), store.clone(), bridge.clone());
     tasks.spawn("console", "order-events", move |cancel| async move {
         let mut open: BTreeMap<String, TrackedOrder> = BTreeMap::new();
         loop {
@@ -317,7 +341,7 @@ pub fn spawn_trading_glue(
                 _ = cancel.cancelled() => return Ok(()),
                 ev = events.recv() => match ev { Some(ev) => ev, None => return Ok(()) },
             };
-            on_order_event(ev, &mut open, &m2, &mon2, &notify, &st2, &b2).await?;
+            on_order_event(ev, &mut open, &mon2, &notify, &st2, &b2).await?;
         }
     });
     tasks.spawn("console", "monitor-actions", move |cancel| async move {
@@ -327,28 +351,8 @@ pub fn spawn_trading_glue(
                 _ = cancel.cancelled() => return Ok(()),
                 a = actions.recv() => match a { Some(a) => a, None => return Ok(()) },
             };
-            match action {
-                MonitorAction::PlaceExit { identifier, rule_id, market, volume, kind, .. } => {
-                    lock(&book).exits.insert(identifier.clone(), volume);
-                    let request = match kind {
-                        OrderType::Market => OrderRequest::market_sell(market.clone(), volume),
-                        _ => OrderRequest::market_sell(market.clone(), volume),
-                    };
-                    manager
-                        .command(OrderCommand::Place {
-                            spec: PlaceSpec::Request(request),
-                            origin: Origin::Rule(rule_id),
-                            identifier: Some(identifier),
-                            selected: Some(market),
-                            reply: None,
-                        })
-                        .await?;
-                }
-                MonitorAction::CancelOpenOrders { market, .. } => {
-                    lock(&book).cancelling.insert(market.clone());
-                    manager.cancel_all(Some(market)).await?;
-                }
-            }
+            let cmd = lock(&bridge).command(action);
+            manager.command(cmd).await?;
         }
     });
     // The Monitor pane's rows.
@@ -383,47 +387,24 @@ fn rule_rows(v: &MonitorView) -> Vec<RuleRow> {
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn on_order_event(
     ev: OrderEvent,
     open: &mut BTreeMap<String, TrackedOrder>,
-    _manager: &OrderManagerHandle,
     monitor: &MonitorHandle,
     notify: &NotifySender,
     store: &StoreHandle,
-    book: &Mutex<ExitBook>,
+    bridge: &Mutex<ExitBridge>,
 ) -> anyhow::Result<()> {
+    let exits = lock(bridge).on_event(&ev);
+    for e in exits {
+        monitor.result(e).await?;
+    }
     match ev {
         OrderEvent::OrderUpdated(t) => {
-            let exit = lock(book).exits.get(&t.identifier).copied();
-            if let Some(asked) = exit {
-                match t.state {
-                    LocalState::Accepted => {
-                        monitor.result(ExitEvent::ExitAccepted { identifier: t.identifier.clone() }).await?
-                    }
-                    LocalState::Filled | LocalState::Canceled => {
-                        lock(book).exits.remove(&t.identifier);
-                        monitor
-                            .result(ExitEvent::ExitFilled {
-                                identifier: t.identifier.clone(),
-                                filled: t.executed_volume,
-                                partial: t.executed_volume < asked,
-                            })
-                            .await?;
-                    }
-                    _ => {}
-                }
-            }
-            let market = t.request.market.clone();
             if t.state.is_terminal() {
                 open.remove(&t.identifier);
             } else {
                 open.insert(t.identifier.clone(), t);
-            }
-            let waiting = lock(book).cancelling.contains(&market);
-            if waiting && !open.values().any(|o| o.request.market == market) {
-                lock(book).cancelling.remove(&market);
-                monitor.result(ExitEvent::OpenOrdersCancelled { market }).await?;
             }
             let orders = open.values().map(tracked_to_order).collect();
             store.send(StoreEvent::OrdersUpdated(orders)).await?;
@@ -432,23 +413,13 @@ async fn on_order_event(
             notify.notify(NotifyEvent::new(
                 NotifyKind::Fill,
                 Some(fill.market.clone()),
-                format!("{:?} {} @ {}", fill.side, fill.volume.normalize(), fill.price.normalize()),
+                format!("{} {} @ {}", fill.side.label(), fill.volume.normalize(), fill.price.normalize()),
             ));
             store.send(StoreEvent::FillApplied(fill)).await?;
         }
         OrderEvent::Rejected { identifier, reason } => {
             tracing::warn!(identifier = identifier.as_deref().unwrap_or("-"), %reason, "order rejected");
-            if let Some(id) = identifier
-                && lock(book).exits.remove(&id).is_some()
-            {
-                let locked_funds = reason.contains("insufficient_funds");
-                monitor
-                    .result(ExitEvent::ExitRejected { identifier: id, reason: reason.clone(), locked_funds })
-                    .await?;
-            }
-            store
-                .send(StoreEvent::Alert { time: chrono::Utc::now(), message: format!("rejected: {reason}") })
-                .await?;
+            store.send(StoreEvent::Alert { time: chrono::Utc::now(), message: format!("rejected: {reason}") }).await?;
         }
         OrderEvent::Reconciled { resolved, adopted } => {
             tracing::info!(resolved, adopted, "orders reconciled; trading allowed");
@@ -459,6 +430,9 @@ async fn on_order_event(
                 tracing::info!(state = ?state, reason = %r, "trading state");
             }
             store.send(StoreEvent::TradingState(state)).await?;
+        }
+        OrderEvent::CancelsDone { market } => {
+            tracing::info!(market = market.as_ref().map_or("all", |m| m.as_str()), "cancels done");
         }
         OrderEvent::Balances(b) => store.send(StoreEvent::BalancesUpdated(b)).await?,
         OrderEvent::Position(p) => monitor.position(p.market, p.volume, p.avg_cost).await?,
