@@ -49,6 +49,8 @@ pub enum Command {
     /// Show, print or check configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Stream normalized market events from a websocket as JSON lines.
+    Stream(crate::feed::stream_cli::StreamArgs),
 }
 
 /// `hoga config …`
@@ -101,6 +103,7 @@ impl Cli {
 pub async fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Some(Command::Config(cmd)) => run_config(cmd),
+        Some(Command::Stream(args)) => crate::feed::stream_cli::run(args).await,
         None => match run_kernel(&cli).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod recovery;
 pub mod router;
+pub mod stream_cli;
 pub mod subscription;
 
 use std::sync::Arc;
