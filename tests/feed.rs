@@ -567,3 +567,141 @@ async fn silent_server_hits_the_connect_timeout_and_backs_off() {
     })
     .await;
 }
+
+// ------------------------------------------------------------------ fake upbit REST
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use hoga::exchange::upbit::error::{AuthKind, UpbitError};
+
+/// What the REST fake answers: (status, body) queue consumed first, then the default.
+#[derive(Clone, Default)]
+struct RestFake {
+    script: Arc<Mutex<std::collections::VecDeque<(u16, String)>>>,
+    hits: Arc<AtomicUsize>,
+    price: Arc<std::sync::atomic::AtomicI64>,
+}
+
+async fn rest_answer(State(f): State<RestFake>, headers: HeaderMap) -> (StatusCode, HeaderMap, String) {
+    assert!(headers.get("origin").is_none(), "client must never send Origin");
+    f.hits.fetch_add(1, Ordering::SeqCst);
+    let mut h = HeaderMap::new();
+    h.insert("Remaining-Req", "group=ticker; min=600; sec=9".parse().unwrap());
+    if let Some((status, body)) = f.script.lock().unwrap().pop_front() {
+        return (StatusCode::from_u16(status).unwrap(), h, body);
+    }
+    let price = f.price.load(Ordering::SeqCst);
+    let body = String::from_utf8(ticker("KRW-BTC", price))
+        .unwrap()
+        .replace(r#""type":"ticker","code""#, r#""market""#);
+    (StatusCode::OK, h, format!("[{body}]"))
+}
+
+async fn rest_fake() -> (RestFake, String) {
+    let f = RestFake::default();
+    let app = axum::Router::new().fallback(rest_answer).with_state(f.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (f, url)
+}
+
+fn rest_client(url: &str, credentials: Option<Credentials>) -> Arc<RestClient> {
+    let cfg = RestConfig { base_url: url.into(), read_attempts: 1, ..RestConfig::default() };
+    Arc::new(RestClient::new(cfg, credentials).unwrap())
+}
+
+#[tokio::test]
+async fn every_connect_closes_the_gap_with_a_rest_snapshot_in_its_epoch() {
+    let fake = Fake::start().await;
+    let (rest, url) = rest_fake().await;
+    rest.price.store(777, Ordering::SeqCst);
+    let mut cfg = config(&fake);
+    cfg.rest = rest_client(&url, None);
+    cfg.rest_gap_fill = true;
+    let (feed, _tasks) = start(cfg);
+    let p = feed.proxy("p");
+    let mut t = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::Lossless);
+    // Nothing was emitted on the websocket yet: this is the REST snapshot.
+    let ev = within(t.recv_event()).await.unwrap();
+    assert_eq!(ev.epoch, 1);
+    rest.price.store(888, Ordering::SeqCst);
+    fake.drop_all().await;
+    let ev = within(t.recv_event()).await.unwrap();
+    assert_eq!(ev.epoch, 2, "the snapshot after the reconnect carries the new epoch");
+    match &ev.payload {
+        hoga::feed::FeedPayload::Stream(hoga::exchange::api::StreamEvent::Ticker(tk)) => {
+            assert_eq!(tk.trade_price, rust_decimal::Decimal::from(888));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(rest.hits.load(Ordering::SeqCst) >= 2);
+    // REST snapshots through the proxy too.
+    let snap = p.ticker(&[m("KRW-BTC")]).await.unwrap();
+    assert_eq!(snap[0].trade_price, rust_decimal::Decimal::from(888));
+}
+
+#[tokio::test]
+async fn rest_429_pauses_the_group_and_recovers_without_a_418() {
+    let (rest, url) = rest_fake().await;
+    rest.price.store(5, Ordering::SeqCst);
+    rest.script.lock().unwrap().push_back((429, "Too many API requests.".into()));
+    let client = rest_client(&url, None);
+    let err = client.tickers(&[m("KRW-BTC")]).await.unwrap_err();
+    assert!(matches!(err, UpbitError::RateLimited { .. }), "{err:?}");
+    let status = client.limits_status();
+    assert!(!status.paused.is_empty(), "the ticker group is paused");
+    assert_eq!(status.rate_limited, 1);
+    // The next call waits out the pause instead of hammering, then succeeds.
+    let ok = client.tickers(&[m("KRW-BTC")]).await.unwrap();
+    assert_eq!(ok[0].trade_price, rust_decimal::Decimal::from(5));
+    assert_eq!(rest.hits.load(Ordering::SeqCst), 2, "no request was sent during the pause");
+    assert_eq!(client.limits_status().blocks, 0);
+}
+
+#[tokio::test]
+async fn rest_auth_errors_map_to_typed_errors_with_hints() {
+    let (rest, url) = rest_fake().await;
+    let client = rest_client(&url, Some(Credentials::new("k", "s")));
+    let cases = [
+        (401, "no_authorization_ip", AuthKind::IpNotAllowed),
+        (401, "expired_access_key", AuthKind::ExpiredKey),
+        (403, "out_of_scope", AuthKind::OutOfScope),
+        (401, "nonce_used", AuthKind::NonceUsed),
+        (401, "jwt_verification", AuthKind::JwtVerification),
+        (401, "invalid_query_payload", AuthKind::InvalidQueryPayload),
+        (401, "invalid_access_key", AuthKind::InvalidAccessKey),
+        (401, "no_authorization_token", AuthKind::NoToken),
+    ];
+    for (status, name, kind) in cases {
+        let body = format!(r#"{{"error":{{"name":"{name}","message":"m"}}}}"#);
+        rest.script.lock().unwrap().push_back((status, body));
+        match client.accounts().await.unwrap_err() {
+            UpbitError::Auth { kind: k, name: n, .. } => {
+                assert_eq!((k, n.as_str()), (kind, name));
+                assert!(!kind.hint().is_empty());
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn hoga_stream_prints_events_from_any_upbit_compatible_server() {
+    let fake = Fake::start().await;
+    let args = hoga::feed::stream_cli::StreamArgs {
+        args: vec!["trade".into(), "KRW-BTC".into()],
+        url: format!("{}/websocket/v1", fake.base()),
+        rest_url: None,
+        count: Some(3),
+        format: "jsonl".into(),
+        stats: true,
+        quiet: true,
+    };
+    let run = tokio::spawn(async move { hoga::feed::stream_cli::run(&args).await });
+    until("stream subscribed", || fake.public_sub() == sub_of(&[("trade", &["KRW-BTC"])])).await;
+    for i in 0..3 {
+        fake.emit("trade", "KRW-BTC", trade("KRW-BTC", i)).await;
+    }
+    within(run).await.unwrap();
+}
