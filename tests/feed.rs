@@ -705,3 +705,24 @@ async fn hoga_stream_prints_events_from_any_upbit_compatible_server() {
     }
     within(run).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_silent_subscribed_market_degrades_health_and_ages() {
+    let fake = Fake::start().await;
+    let mut cfg = config(&fake);
+    cfg.silent_after = Duration::from_millis(150);
+    let (feed, _tasks) = start(cfg);
+    let p = feed.proxy("p");
+    let mut t = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::CoalesceByMarket);
+    until("subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
+    let kind = hoga::exchange::api::StreamKind::Ticker;
+    assert!(feed.last_event_age(kind, &m("KRW-BTC")).is_none());
+    until("silence reported", || {
+        let h = feed.health();
+        h.health == Health::Degraded && h.reasons.iter().any(|r| r.contains("KRW-BTC ticker silent"))
+    })
+    .await;
+    fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 1)).await;
+    within(t.recv()).await.unwrap();
+    assert!(feed.last_event_age(kind, &m("KRW-BTC")).is_some());
+}
