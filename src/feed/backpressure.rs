@@ -369,4 +369,18 @@ mod tests {
         assert_eq!(q.recv().await.unwrap().exchange_ts(), 2);
         assert_eq!(q.push(tick("KRW-BTC", 5), Duration::from_secs(5)).await, Pushed::Queued);
     }
+
+    #[tokio::test]
+    async fn throttle_hands_out_the_latest_at_most_once_per_interval() {
+        let q = SubQueue::new(Strategy::Throttle(Duration::from_millis(300)), 16);
+        q.try_push(tick("KRW-BTC", 1)).unwrap();
+        q.try_push(tick("KRW-BTC", 2)).unwrap();
+        assert_eq!(q.recv().await.unwrap().exchange_ts(), 2);
+        q.try_push(tick("KRW-BTC", 3)).unwrap();
+        q.try_push(tick("KRW-BTC", 4)).unwrap();
+        assert!(q.try_recv().is_none(), "held back until the interval passes");
+        assert_eq!(q.depth(), 1);
+        assert_eq!(q.recv().await.unwrap().exchange_ts(), 4);
+        assert_eq!(q.drops(), 2);
+    }
 }

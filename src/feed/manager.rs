@@ -623,7 +623,7 @@ async fn handle_frame(
 ) -> Option<SessionEnd> {
     match ws::decode(bytes) {
         Ok(Decoded::Event(ev)) => {
-            route_event(shared, epoch, received, FeedPayload::Stream(ev), routes).await;
+            route_event(shared, epoch, received, FeedPayload::Stream(ev), true, routes).await;
             None
         }
         Ok(Decoded::Status | Decoded::ListSubscriptions(_)) => None,
@@ -653,6 +653,7 @@ pub(crate) async fn route_event(
     epoch: u64,
     received: Instant,
     payload: FeedPayload,
+    from_ws: bool,
     routes: &mut CachedRoutes,
 ) {
     let ev = Arc::new(FeedEvent { epoch, received, payload });
@@ -662,7 +663,8 @@ pub(crate) async fn route_event(
         lock(&shared.last_seen).insert((kind, market.clone()), received);
     }
     let ts = ev.exchange_ts();
-    if ts > 0 {
+    // REST snapshots carry old exchange times; only websocket events measure the pipe.
+    if ts > 0 && from_ws {
         let lag = now_ms() - ts;
         if lag >= 0 {
             shared.metrics.exchange_latency.record(lag as u64 * 1000);
@@ -689,6 +691,7 @@ async fn gap_fill(shared: &Shared, idx: usize, set: &UpstreamSet, epoch: u64, ro
                             epoch,
                             Instant::now(),
                             FeedPayload::Stream(StreamEvent::Ticker(t)),
+                            false,
                             routes,
                         )
                         .await;
@@ -707,6 +710,7 @@ async fn gap_fill(shared: &Shared, idx: usize, set: &UpstreamSet, epoch: u64, ro
                             epoch,
                             Instant::now(),
                             FeedPayload::Stream(StreamEvent::OrderBook(b)),
+                            false,
                             routes,
                         )
                         .await;
@@ -729,7 +733,8 @@ async fn poll_private(shared: &Shared, set: &UpstreamSet, epoch: u64, routes: &m
     if set.contains_key(&StreamKind::MyOrder) {
         match rest.open_orders(None, &[OrderState::Wait, OrderState::Watch], 1, 100).await {
             Ok(orders) => {
-                route_event(shared, epoch, Instant::now(), FeedPayload::OpenOrders(orders), routes).await
+                route_event(shared, epoch, Instant::now(), FeedPayload::OpenOrders(orders), false, routes)
+                    .await
             }
             Err(e) => tracing::info!("open-orders poll failed: {e}"),
         }
@@ -737,7 +742,8 @@ async fn poll_private(shared: &Shared, set: &UpstreamSet, epoch: u64, routes: &m
     if set.contains_key(&StreamKind::MyAsset) {
         match rest.accounts().await {
             Ok(balances) => {
-                route_event(shared, epoch, Instant::now(), FeedPayload::Balances(balances), routes).await
+                route_event(shared, epoch, Instant::now(), FeedPayload::Balances(balances), false, routes)
+                    .await
             }
             Err(e) => tracing::info!("balances poll failed: {e}"),
         }
