@@ -582,13 +582,26 @@ struct RestFake {
     price: Arc<std::sync::atomic::AtomicI64>,
 }
 
-async fn rest_answer(State(f): State<RestFake>, headers: HeaderMap) -> (StatusCode, HeaderMap, String) {
+async fn rest_answer(
+    State(f): State<RestFake>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> (StatusCode, HeaderMap, String) {
     assert!(headers.get("origin").is_none(), "client must never send Origin");
     f.hits.fetch_add(1, Ordering::SeqCst);
     let mut h = HeaderMap::new();
     h.insert("Remaining-Req", "group=ticker; min=600; sec=9".parse().unwrap());
     if let Some((status, body)) = f.script.lock().unwrap().pop_front() {
         return (StatusCode::from_u16(status).unwrap(), h, body);
+    }
+    match uri.path() {
+        "/v1/accounts" => {
+            assert!(headers.get("authorization").is_some());
+            let body = r#"[{"currency":"KRW","balance":"1000000.0","locked":"0.0","avg_buy_price":"0","avg_buy_price_modified":false,"unit_currency":"KRW"}]"#;
+            return (StatusCode::OK, h, body.into());
+        }
+        "/v1/orders/open" => return (StatusCode::OK, h, "[]".into()),
+        _ => {}
     }
     let price = f.price.load(Ordering::SeqCst);
     let body = String::from_utf8(ticker("KRW-BTC", price))
@@ -725,4 +738,44 @@ async fn a_silent_subscribed_market_degrades_health_and_ages() {
     fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 1)).await;
     within(t.recv()).await.unwrap();
     assert!(feed.last_event_age(kind, &m("KRW-BTC")).is_some());
+}
+
+#[tokio::test]
+async fn private_gap_is_closed_by_rest_on_connect_and_while_refused() {
+    use hoga::feed::{MyAssetEvent, MyOrderEvent};
+    let (rest, url) = rest_fake().await;
+    let creds = Credentials::new("k", "s");
+    // Connected: the REST snapshot closes the gap, stamped with the session's epoch.
+    let fake = Fake::start().await;
+    let mut cfg = config(&fake);
+    cfg.credentials = Some(creds.clone());
+    cfg.rest = rest_client(&url, Some(creds.clone()));
+    cfg.rest_gap_fill = true;
+    let (feed, _tasks) = start(cfg);
+    let p = feed.proxy("wallet");
+    let mut assets = p.subscribe_my_asset(Strategy::Lossless);
+    let mut orders = p.subscribe_my_order(&[], Strategy::Lossless);
+    match within(assets.recv()).await.unwrap() {
+        MyAssetEvent::Snapshot(b) => assert_eq!(b[0].currency, "KRW"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(assets.epoch(), 1);
+    assert_eq!(within(orders.recv()).await.unwrap(), MyOrderEvent::Snapshot(vec![]));
+
+    // Refused: REST polling keeps delivering snapshots.
+    let refusing = Fake::start().await;
+    refusing.refuse_private.store(true, Ordering::SeqCst);
+    let mut cfg = config(&refusing);
+    cfg.credentials = Some(creds.clone());
+    cfg.rest = rest_client(&url, Some(creds));
+    cfg.private_poll = Duration::from_millis(50);
+    cfg.backoff_max = Duration::from_secs(30);
+    let (feed, _tasks2) = start(cfg);
+    let p = feed.proxy("wallet");
+    let mut assets = p.subscribe_my_asset(Strategy::CoalesceByMarket);
+    for _ in 0..2 {
+        assert!(matches!(within(assets.recv()).await.unwrap(), MyAssetEvent::Snapshot(_)));
+    }
+    assert!(matches!(feed.health().connections[1].state, ConnState::DegradedRest { .. }));
+    assert!(rest.hits.load(Ordering::SeqCst) >= 4, "gap fill + at least two polls");
 }
