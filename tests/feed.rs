@@ -779,3 +779,25 @@ async fn private_gap_is_closed_by_rest_on_connect_and_while_refused() {
     assert!(matches!(feed.health().connections[1].state, ConnState::DegradedRest { .. }));
     assert!(rest.hits.load(Ordering::SeqCst) >= 4, "gap fill + at least two polls");
 }
+
+#[tokio::test]
+async fn changes_made_while_disconnected_are_in_the_restored_subscription() {
+    let fake = Fake::start().await;
+    let mut cfg = config(&fake);
+    cfg.backoff_initial = Duration::from_millis(300);
+    cfg.grace = Duration::ZERO;
+    let (feed, _tasks) = start(cfg);
+    let p = feed.proxy("p");
+    let btc = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::CoalesceByMarket);
+    until("subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
+    fake.drop_all().await;
+    until("noticed", || feed.health().connections[0].state != ConnState::Connected).await;
+    drop(btc);
+    let _eth = p.subscribe_ticker(&[m("KRW-ETH")], Strategy::CoalesceByMarket);
+    let _book = p.subscribe_orderbook(&[m("KRW-XRP")], Strategy::CoalesceByMarket);
+    let want = sub_of(&[("ticker", &["KRW-ETH"]), ("orderbook", &["KRW-XRP"])]);
+    until("restored with the new set", || {
+        fake.live("/v1").iter().any(|(id, s, _)| *id >= 1 && *s.lock().unwrap() == want)
+    })
+    .await;
+}
