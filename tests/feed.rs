@@ -801,3 +801,30 @@ async fn changes_made_while_disconnected_are_in_the_restored_subscription() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_stuck_lossless_subscriber_costs_one_stall_then_is_counted_not_waited_on() {
+    let fake = Fake::start().await;
+    let mut cfg = config(&fake);
+    cfg.lossless_capacity = 4;
+    cfg.lossless_stall = Duration::from_millis(200);
+    let (feed, _tasks) = start(cfg);
+    let p = feed.proxy("p");
+    let stuck = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
+    let mut live = p.subscribe_trade(&[m("KRW-BTC")], Strategy::DropOldest);
+    until("subscribed", || fake.public_sub() == sub_of(&[("trade", &["KRW-BTC"])])).await;
+    for i in 0..100 {
+        fake.emit("trade", "KRW-BTC", trade("KRW-BTC", i)).await;
+    }
+    // The other subscriber keeps receiving up to the last event.
+    loop {
+        if within(live.recv()).await.unwrap().sequential_id == 99 {
+            break;
+        }
+    }
+    assert_eq!(stuck.depth(), 4);
+    assert_eq!(stuck.drops(), 96, "every lost event is counted");
+    let h = feed.health();
+    assert_eq!(h.health, Health::Degraded);
+    assert!(h.reasons.iter().any(|r| r.contains("lossless")), "{:?}", h.reasons);
+}
