@@ -4,6 +4,21 @@
 //! frames. It records every subscription request, can drop connections, go silent, refuse
 //! the private upgrade, and send garbage — enough to check consolidation, replace
 //! semantics, grace, recovery with epochs, the idle watchdog and frame tolerance.
+//!
+//! RELIABILITY cases covered here:
+//! - 21 reset / reconnect, full resubscribe, REST gap fill: `thirty_forced_disconnects_…`,
+//!   `every_connect_closes_the_gap_…`, `private_gap_is_closed_by_rest_…`
+//! - 22 half-open, pongs are not life: `idle_watchdog_reconnects_when_only_pongs_arrive`
+//! - 23 silent server: `silent_server_hits_the_connect_timeout_and_backs_off`
+//! - 24 auth refusal does not hot-loop: `refused_private_upgrade_degrades_to_rest_polling_visibly`
+//! - 25 malformed / oversize frames: `malformed_frames_are_counted_and_oversize_reconnects`
+//! - 26 slow consumer: `slow_subscriber_coalesces_…`, `a_stuck_lossless_subscriber_…`
+//! - 27 capped jittered backoff: unit tests in `feed::recovery` + the silent-server test
+//! - 28 changes while disconnected: `changes_made_while_disconnected_…`
+//! - 9 / 31 typed auth errors, fresh JWT per upgrade: `rest_auth_errors_map_…`,
+//!   `private_stream_presents_a_fresh_jwt_on_every_upgrade`
+//! - 5 429 pauses the group: `rest_429_pauses_the_group_and_recovers_without_a_418`
+//! - 33 no `Origin` header: asserted by both fakes on every request
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
