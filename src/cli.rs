@@ -49,6 +49,8 @@ pub enum Command {
     Sim(crate::sim::SimArgs),
     /// Export the order journal (orders, then fills) as CSV or JSON.
     Journal(crate::trading::journal::JournalArgs),
+    /// Stream normalized market events from a websocket as JSON lines.
+    Stream(crate::feed::stream_cli::StreamArgs),
 }
 
 /// `hoga config …`
@@ -101,27 +103,23 @@ impl Cli {
 pub async fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Some(Command::Config(cmd)) => run_config(cmd),
-        Some(Command::Sim(args)) => match crate::sim::run_cli(args.clone()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("hoga sim: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Some(Command::Journal(args)) => match crate::trading::journal::run_journal_cli(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("hoga: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-        None => match crate::console::run(&cli).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("hoga: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Some(Command::Sim(args)) => exit_code("hoga sim", crate::sim::run_cli(args.clone()).await),
+        Some(Command::Journal(args)) => {
+            exit_code("hoga journal", crate::trading::journal::run_journal_cli(args))
+        }
+        Some(Command::Stream(args)) => crate::feed::stream_cli::run(args).await,
+        None => exit_code("hoga", crate::console::run(&cli).await),
+    }
+}
+
+/// Prints an error (with its causes) and turns the outcome into an exit code.
+fn exit_code(what: &str, result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{what}: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

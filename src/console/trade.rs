@@ -20,10 +20,10 @@ use crate::kernel::{OnFailure, TaskManager};
 use crate::notify::NotifySender;
 use crate::notify::{NotifyEvent, NotifyKind};
 use crate::store::{RuleRow, StoreEvent, StoreHandle};
+use crate::trading::bridge::ExitBridge;
 use crate::trading::input::{CancelTarget, TradeCommand, parse_command};
 use crate::trading::manager::{OrderCommand, OrderEvent, OrderManagerHandle, Origin, PlaceSpec};
 use crate::trading::monitor::{MonitorAction, MonitorHandle, MonitorView, TradingStateHandle};
-use crate::trading::bridge::ExitBridge;
 use crate::trading::orders::{LocalState, TrackedOrder};
 use crate::trading::paper::PaperVenue;
 use crate::trading::rules::{Alert, Rule, RuleKind};
@@ -419,7 +419,9 @@ async fn on_order_event(
         }
         OrderEvent::Rejected { identifier, reason } => {
             tracing::warn!(identifier = identifier.as_deref().unwrap_or("-"), %reason, "order rejected");
-            store.send(StoreEvent::Alert { time: chrono::Utc::now(), message: format!("rejected: {reason}") }).await?;
+            store
+                .send(StoreEvent::Alert { time: chrono::Utc::now(), message: format!("rejected: {reason}") })
+                .await?;
         }
         OrderEvent::Reconciled { resolved, adopted } => {
             tracing::info!(resolved, adopted, "orders reconciled; trading allowed");

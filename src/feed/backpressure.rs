@@ -2,7 +2,9 @@
 //! the feed or the other panes (RELIABILITY case 26).
 //!
 //! - [`Strategy::Lossless`]: orders and fills. Never drops while there is room; when full
-//!   the router waits (backpressure) up to a stall timeout, then counts an overflow.
+//!   the router waits (backpressure) up to a stall timeout, then counts an overflow and
+//!   drops without waiting until the consumer moves again (the subscriber must resync;
+//!   health turns degraded).
 //! - [`Strategy::DropOldest`]: a ring; the oldest event is dropped and counted.
 //! - [`Strategy::CoalesceByMarket`]: latest event per (stream, market); a replaced event
 //!   is counted as a drop. Memory is bounded by the number of markets.
@@ -77,6 +79,10 @@ pub struct SubQueue {
     /// Wakes a lossless producer waiting for room.
     space: Notify,
     closed: AtomicBool,
+    /// Set when a lossless push timed out; until the consumer takes something, further
+    /// pushes to a full queue drop at once, so one stuck consumer costs the feed one stall
+    /// per episode, not one per event.
+    stalled: AtomicBool,
     drops: AtomicU64,
     delivered: AtomicU64,
 }
@@ -105,6 +111,7 @@ impl SubQueue {
             ready: Notify::new(),
             space: Notify::new(),
             closed: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
             drops: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
         }
@@ -200,6 +207,15 @@ impl SubQueue {
     /// past the timeout drops the event and counts it (the subscriber must resync).
     pub async fn push(&self, ev: Arc<FeedEvent>, stall: Duration) -> Pushed {
         let mut ev = ev;
+        if self.stalled.load(Ordering::Acquire) {
+            return match self.try_push(ev) {
+                Ok(p) => p,
+                Err(_) => {
+                    self.count_drop();
+                    Pushed::Dropped
+                }
+            };
+        }
         let deadline = tokio::time::Instant::now() + stall;
         loop {
             let space = self.space.notified();
@@ -212,6 +228,7 @@ impl SubQueue {
             tokio::select! {
                 _ = &mut space => {}
                 _ = tokio::time::sleep_until(deadline) => {
+                    self.stalled.store(true, Ordering::Release);
                     self.count_drop();
                     tracing::warn!("lossless subscriber stalled past {stall:?}; event dropped and counted");
                     return Pushed::Dropped;
@@ -234,6 +251,7 @@ impl SubQueue {
                     _ => {
                         if let Some(ev) = self.pop(&mut st, now) {
                             drop(st);
+                            self.stalled.store(false, Ordering::Release);
                             self.delivered.fetch_add(1, Ordering::Relaxed);
                             self.space.notify_one();
                             return Some(ev);
@@ -263,6 +281,7 @@ impl SubQueue {
         let ev = self.pop(&mut st, now);
         drop(st);
         if ev.is_some() {
+            self.stalled.store(false, Ordering::Release);
             self.delivered.fetch_add(1, Ordering::Relaxed);
             self.space.notify_one();
         }
@@ -343,5 +362,25 @@ mod tests {
         assert_eq!(consumer.await.unwrap(), Some(1));
         assert_eq!(q.push(tick("KRW-BTC", 3), Duration::from_millis(10)).await, Pushed::Dropped);
         assert_eq!(q.drops(), 1);
+        // Stalled: the next push to the full queue drops at once instead of waiting again.
+        assert_eq!(q.push(tick("KRW-BTC", 4), Duration::from_secs(3600)).await, Pushed::Dropped);
+        assert_eq!(q.drops(), 2);
+        // Once the consumer takes something, lossless delivery resumes.
+        assert_eq!(q.recv().await.unwrap().exchange_ts(), 2);
+        assert_eq!(q.push(tick("KRW-BTC", 5), Duration::from_secs(5)).await, Pushed::Queued);
+    }
+
+    #[tokio::test]
+    async fn throttle_hands_out_the_latest_at_most_once_per_interval() {
+        let q = SubQueue::new(Strategy::Throttle(Duration::from_millis(300)), 16);
+        q.try_push(tick("KRW-BTC", 1)).unwrap();
+        q.try_push(tick("KRW-BTC", 2)).unwrap();
+        assert_eq!(q.recv().await.unwrap().exchange_ts(), 2);
+        q.try_push(tick("KRW-BTC", 3)).unwrap();
+        q.try_push(tick("KRW-BTC", 4)).unwrap();
+        assert!(q.try_recv().is_none(), "held back until the interval passes");
+        assert_eq!(q.depth(), 1);
+        assert_eq!(q.recv().await.unwrap().exchange_ts(), 4);
+        assert_eq!(q.drops(), 2);
     }
 }

@@ -17,7 +17,7 @@
 //! older than one they already delivered. A private stream that cannot authenticate falls
 //! back to REST polling of open orders and balances, visibly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -119,6 +119,9 @@ pub(crate) struct Shared {
     demand_changed: Notify,
     pub conns: [ConnShared; 2],
     next_id: AtomicU64,
+    /// Last event per (stream, market): silence detection and staleness for consumers.
+    /// One writer (the connection task); readers are rare.
+    last_seen: Mutex<HashMap<(StreamKind, MarketId), Instant>>,
 }
 
 impl Shared {
@@ -218,6 +221,30 @@ impl Shared {
                 }
                 _ => {}
             }
+            if st.state == ConnState::Connected && age > self.config.silent_after {
+                let seen = lock(&self.last_seen);
+                for (kind, markets) in &st.upstream {
+                    if !matches!(kind, StreamKind::Ticker | StreamKind::OrderBook) {
+                        continue;
+                    }
+                    for market in markets {
+                        let quiet =
+                            seen.get(&(*kind, market.clone())).map_or(age, |t| now.duration_since(*t));
+                        if quiet > self.config.silent_after {
+                            worse(
+                                Health::Degraded,
+                                format!(
+                                    "{} {} silent for {}s",
+                                    market.as_str(),
+                                    kind.label(),
+                                    quiet.as_secs()
+                                ),
+                                &mut reasons,
+                            );
+                        }
+                    }
+                }
+            }
             connections.push(ConnSnapshot {
                 name: c.name,
                 state: st.state.clone(),
@@ -312,6 +339,7 @@ impl FeedManager {
             demand_changed: Notify::new(),
             conns: [ConnShared::new("public"), ConnShared::new("private")],
             next_id: AtomicU64::new(0),
+            last_seen: Mutex::new(HashMap::new()),
         });
         let s = shared.clone();
         tasks.spawn("feed", "feed-manager", move |cancel| run_manager(s, cancel));
@@ -333,6 +361,12 @@ impl FeedHandle {
     /// Health and statistics for the System pane.
     pub fn health(&self) -> FeedHealth {
         self.shared.health()
+    }
+
+    /// Time since the last event of `kind` for `market` (websocket or REST snapshot);
+    /// `None` if none has arrived. Consumers use it to refuse acting on stale data.
+    pub fn last_event_age(&self, kind: StreamKind, market: &MarketId) -> Option<Duration> {
+        lock(&self.shared.last_seen).get(&(kind, market.clone())).map(Instant::elapsed)
     }
 }
 
@@ -589,7 +623,7 @@ async fn handle_frame(
 ) -> Option<SessionEnd> {
     match ws::decode(bytes) {
         Ok(Decoded::Event(ev)) => {
-            route_event(shared, epoch, received, FeedPayload::Stream(ev), routes).await;
+            route_event(shared, epoch, received, FeedPayload::Stream(ev), true, routes).await;
             None
         }
         Ok(Decoded::Status | Decoded::ListSubscriptions(_)) => None,
@@ -619,13 +653,18 @@ pub(crate) async fn route_event(
     epoch: u64,
     received: Instant,
     payload: FeedPayload,
+    from_ws: bool,
     routes: &mut CachedRoutes,
 ) {
     let ev = Arc::new(FeedEvent { epoch, received, payload });
     let kind = ev.kind();
     shared.metrics.count_msg(kind);
+    if let Some(market) = ev.market() {
+        lock(&shared.last_seen).insert((kind, market.clone()), received);
+    }
     let ts = ev.exchange_ts();
-    if ts > 0 {
+    // REST snapshots carry old exchange times; only websocket events measure the pipe.
+    if ts > 0 && from_ws {
         let lag = now_ms() - ts;
         if lag >= 0 {
             shared.metrics.exchange_latency.record(lag as u64 * 1000);
@@ -652,6 +691,7 @@ async fn gap_fill(shared: &Shared, idx: usize, set: &UpstreamSet, epoch: u64, ro
                             epoch,
                             Instant::now(),
                             FeedPayload::Stream(StreamEvent::Ticker(t)),
+                            false,
                             routes,
                         )
                         .await;
@@ -670,6 +710,7 @@ async fn gap_fill(shared: &Shared, idx: usize, set: &UpstreamSet, epoch: u64, ro
                             epoch,
                             Instant::now(),
                             FeedPayload::Stream(StreamEvent::OrderBook(b)),
+                            false,
                             routes,
                         )
                         .await;
@@ -692,7 +733,8 @@ async fn poll_private(shared: &Shared, set: &UpstreamSet, epoch: u64, routes: &m
     if set.contains_key(&StreamKind::MyOrder) {
         match rest.open_orders(None, &[OrderState::Wait, OrderState::Watch], 1, 100).await {
             Ok(orders) => {
-                route_event(shared, epoch, Instant::now(), FeedPayload::OpenOrders(orders), routes).await
+                route_event(shared, epoch, Instant::now(), FeedPayload::OpenOrders(orders), false, routes)
+                    .await
             }
             Err(e) => tracing::info!("open-orders poll failed: {e}"),
         }
@@ -700,7 +742,8 @@ async fn poll_private(shared: &Shared, set: &UpstreamSet, epoch: u64, routes: &m
     if set.contains_key(&StreamKind::MyAsset) {
         match rest.accounts().await {
             Ok(balances) => {
-                route_event(shared, epoch, Instant::now(), FeedPayload::Balances(balances), routes).await
+                route_event(shared, epoch, Instant::now(), FeedPayload::Balances(balances), false, routes)
+                    .await
             }
             Err(e) => tracing::info!("balances poll failed: {e}"),
         }

@@ -2,12 +2,15 @@
 //! and a [`FeedHealth`] the System pane reads.
 //!
 //! Health thresholds (documented here because the UI shows the verdict, not the rules):
-//! - **critical**: a connection with demand has been down longer than
-//!   `FeedConfig::critical_after` (default 30 s), or REST is blocked by a 418.
-//! - **degraded**: a connection with demand is (re)connecting; the private stream fell
-//!   back to REST polling; more than 1 % of frames failed to parse; a subscriber dropped
-//!   events since the previous snapshot; delivery p99 above 100 ms.
-//! - **healthy**: otherwise.
+//! - **critical**: a connection with demand has been down (connecting / backing off) longer
+//!   than `FeedConfig::critical_after` (default 30 s); REST blocked by a 418; delivery
+//!   latency p99 over 1 s.
+//! - **degraded**: a connection with demand is (re)connecting; the private stream is on
+//!   REST polling (auth refused or no keys); more than 5 % of frames failed to parse (after
+//!   at least 20 frames); a lossless subscriber lost events (stall timeout); a subscribed
+//!   ticker or order book has been silent longer than `FeedConfig::silent_after` (10 s).
+//!   Coalescing and drop-oldest losses are by design and do not degrade health.
+//! - **healthy**: otherwise. `reasons` lists every finding.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod recovery;
 pub mod router;
+pub mod stream_cli;
 pub mod subscription;
 
 use std::sync::Arc;
@@ -121,6 +122,8 @@ pub struct FeedConfig {
     pub private_poll: Duration,
     /// A wanted connection down longer than this makes health critical.
     pub critical_after: Duration,
+    /// A subscribed ticker or order book with no event for this long makes health degraded.
+    pub silent_after: Duration,
 }
 
 impl FeedConfig {
@@ -142,6 +145,7 @@ impl FeedConfig {
             rest_gap_fill: true,
             private_poll: Duration::from_secs(5),
             critical_after: Duration::from_secs(30),
+            silent_after: Duration::from_secs(10),
         }
     }
 

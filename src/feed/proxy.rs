@@ -92,16 +92,28 @@ impl FromFeed for Arc<FeedEvent> {
 
 /// A live subscription: a bounded queue with a strategy. Dropping it releases its demand.
 pub struct Subscription<T> {
+    inner: SubInner,
+    _item: PhantomData<fn() -> T>,
+}
+
+/// The untyped part; its `Drop` releases the demand (so a subscription can change its item
+/// type without releasing anything).
+struct SubInner {
     id: SubId,
     queue: Arc<SubQueue>,
     shared: Arc<Shared>,
     last_epoch: u64,
-    _item: PhantomData<fn() -> T>,
+}
+
+impl Drop for SubInner {
+    fn drop(&mut self) {
+        self.shared.unregister(self.id);
+    }
 }
 
 impl<T> std::fmt::Debug for Subscription<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscription").field("id", &self.id).field("queue", &self.queue).finish()
+        f.debug_struct("Subscription").field("id", &self.inner.id).field("queue", &self.inner.queue).finish()
     }
 }
 
@@ -119,7 +131,7 @@ impl<T: FromFeed> Subscription<T> {
     /// The next item without waiting.
     pub fn try_recv(&mut self) -> Option<T> {
         loop {
-            let ev = self.queue.try_recv()?;
+            let ev = self.inner.queue.try_recv()?;
             if let Some(ev) = self.accept(ev)
                 && let Some(item) = T::from_feed(&ev)
             {
@@ -133,7 +145,7 @@ impl<T> Subscription<T> {
     /// The next raw event, with its epoch and receive time.
     pub async fn recv_event(&mut self) -> Option<Arc<FeedEvent>> {
         loop {
-            let ev = self.queue.recv().await?;
+            let ev = self.inner.queue.recv().await?;
             if let Some(ev) = self.accept(ev) {
                 return Some(ev);
             }
@@ -143,40 +155,39 @@ impl<T> Subscription<T> {
     /// Epoch filter and delivery latency: an event older than the newest epoch already
     /// delivered is skipped and counted (it describes a connection that no longer exists).
     fn accept(&mut self, ev: Arc<FeedEvent>) -> Option<Arc<FeedEvent>> {
-        let m = &self.shared.metrics;
-        if ev.epoch < self.last_epoch {
+        let m = &self.inner.shared.metrics;
+        if ev.epoch < self.inner.last_epoch {
             m.stale_dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        self.last_epoch = ev.epoch;
+        self.inner.last_epoch = ev.epoch;
         m.delivery_latency.record(ev.received.elapsed().as_micros() as u64);
         Some(ev)
     }
 
     /// This subscription's id (for [`FeedProxy::unsubscribe`]).
     pub fn id(&self) -> SubId {
-        self.id
+        self.inner.id
     }
 
     /// Events dropped or coalesced for this subscriber.
     pub fn drops(&self) -> u64 {
-        self.queue.drops()
+        self.inner.queue.drops()
     }
 
     /// Events waiting.
     pub fn depth(&self) -> usize {
-        self.queue.depth()
+        self.inner.queue.depth()
     }
 
     /// Newest epoch delivered so far (0 before the first event).
     pub fn epoch(&self) -> u64 {
-        self.last_epoch
+        self.inner.last_epoch
     }
-}
 
-impl<T> Drop for Subscription<T> {
-    fn drop(&mut self) {
-        self.shared.unregister(self.id);
+    /// The same subscription yielding raw events (`Arc<FeedEvent>`); demand is kept.
+    pub fn into_raw(self) -> Subscription<Arc<FeedEvent>> {
+        Subscription { inner: self.inner, _item: PhantomData }
     }
 }
 
@@ -211,7 +222,10 @@ impl FeedProxy {
     ) -> Subscription<T> {
         let (id, queue) = self.shared.register(&self.name, kind, markets, strategy);
         self.ids.lock().unwrap_or_else(PoisonError::into_inner).push(id);
-        Subscription { id, queue, shared: self.shared.clone(), last_epoch: 0, _item: PhantomData }
+        Subscription {
+            inner: SubInner { id, queue, shared: self.shared.clone(), last_epoch: 0 },
+            _item: PhantomData,
+        }
     }
 
     /// Tickers of `markets`.

@@ -231,25 +231,30 @@ fn asset_update(w: &WireMyAsset) -> AssetUpdate {
     }
 }
 
-/// The Upbit `type` of a stream kind.
-pub fn wire_type(kind: StreamKind) -> String {
-    match kind {
+/// The Upbit `type` of a stream kind; `None` for candle timeframes Upbit does not stream
+/// (days and longer: those come from REST only).
+pub fn wire_type(kind: StreamKind) -> Option<String> {
+    Some(match kind {
         StreamKind::Ticker => "ticker".into(),
         StreamKind::Trade => "trade".into(),
         StreamKind::OrderBook => "orderbook".into(),
-        StreamKind::Candle(tf) => wire::candle_stream_type(tf).unwrap_or_else(|| "candle.1m".into()),
+        StreamKind::Candle(tf) => wire::candle_stream_type(tf)?,
         StreamKind::MyOrder => "myOrder".into(),
         StreamKind::MyAsset => "myAsset".into(),
-    }
+    })
 }
 
 /// Builds one request message carrying the WHOLE subscription set (Upbit replaces the
 /// previous subscription on every request): ticket, one object per stream kind, format.
 /// `myAsset` gets no `codes` (Upbit rejects them); `myOrder` with no markets means all.
+/// Kinds Upbit cannot stream are left out (their subscribers get REST data only).
 pub fn build_request(ticket: &str, streams: &[(StreamKind, Vec<MarketId>)]) -> String {
     let mut items = vec![serde_json::json!({ "ticket": ticket })];
     for (kind, markets) in streams {
-        let ty = wire_type(*kind);
+        let Some(ty) = wire_type(*kind) else {
+            tracing::debug!("{} is not streamed by Upbit; left out of the request", kind.label());
+            continue;
+        };
         let item = if *kind == StreamKind::MyAsset {
             serde_json::json!({ "type": ty })
         } else {
@@ -394,6 +399,7 @@ mod tests {
             &[
                 (StreamKind::Ticker, vec![MarketId::new("KRW-BTC"), MarketId::new("KRW-ETH")]),
                 (StreamKind::Candle(Timeframe::M1), vec![MarketId::new("KRW-BTC")]),
+                (StreamKind::Candle(Timeframe::D1), vec![MarketId::new("KRW-BTC")]),
                 (StreamKind::MyAsset, vec![]),
             ],
         );
