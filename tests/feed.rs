@@ -145,6 +145,10 @@ impl Fake {
         loop {
             tokio::select! {
                 msg = ws.next() => match msg {
+                    // The keep-alive text PING: Upbit answers {"status":"UP"}; this fake plays a
+                    // server whose application is stuck (only the TCP stack answers pings), so
+                    // it stays silent and the idle watchdog must fire.
+                    Some(Ok(Message::Text(t))) if t.as_str() == "PING" => {}
                     Some(Ok(Message::Text(t))) => {
                         requests.lock().unwrap().push(t.to_string());
                         *sub.lock().unwrap() = parse_request(&t);
@@ -842,4 +846,42 @@ async fn a_stuck_lossless_subscriber_costs_one_stall_then_is_counted_not_waited_
     let h = feed.health();
     assert_eq!(h.health, Health::Degraded);
     assert!(h.reasons.iter().any(|r| r.contains("lossless")), "{:?}", h.reasons);
+}
+
+/// A healthy but quiet private stream (no orders: Upbit's `myOrder`/`myAsset` can be silent
+/// for hours) must not be torn down by the idle watchdog: the keep-alive text `PING` is
+/// answered with `{"status":"UP"}` by the real protocol (here the simulator), and that
+/// answer counts as data. The fake above, which answers only control frames, still trips it.
+#[tokio::test]
+async fn quiet_private_stream_stays_up_on_status_answers() {
+    use secrecy::ExposeSecret;
+    let sim_tasks = TaskManager::new();
+    let sim = hoga::sim::start(hoga::sim::SimConfig::default(), &sim_tasks).await.unwrap();
+    let creds = Credentials::new(&sim.credentials.0, sim.credentials.1.expose_secret());
+    let rest = Arc::new(
+        RestClient::new(
+            RestConfig { base_url: format!("{}/v1", sim.rest_base), ..RestConfig::default() },
+            None,
+        )
+        .unwrap(),
+    );
+    let mut cfg =
+        FeedConfig::new(rest, Some(creds)).with_ws_base(sim.ws_public_url.trim_end_matches("/websocket/v1"));
+    cfg.ws.idle_timeout = Duration::from_millis(900);
+    cfg.ws.ping_interval = Duration::from_millis(300);
+    let (feed, _tasks) = start(cfg);
+    let p = feed.proxy("account");
+    let _o = p.subscribe_my_order(&[], Strategy::Lossless);
+    until("private stream up for three idle budgets", || {
+        feed.health()
+            .connections
+            .iter()
+            .any(|c| c.name.contains("private") && c.state == ConnState::Connected && c.state_age_secs >= 2.7)
+    })
+    .await;
+    let h = feed.health();
+    let private = h.connections.iter().find(|c| c.name.contains("private")).unwrap();
+    assert_eq!(private.epoch, 1, "the quiet private stream was reconnected");
+    assert_eq!(h.idle_timeouts, 0);
+    sim.stop();
 }

@@ -108,6 +108,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         feed_config = feed_config.with_ws_base(base);
     }
     feed_config.ws.idle_timeout = Duration::from_secs(settings.feed.idle_timeout_secs);
+    // Three keep-alives per idle budget: one lost answer does not cost a reconnect.
+    feed_config.ws.ping_interval = feed_config.ws.idle_timeout / 3;
     feed_config.grace = Duration::from_secs(settings.feed.grace_period_secs);
     feed_config.debounce = Duration::from_millis(settings.feed.debounce_ms);
     let feed = FeedManager::start(feed_config, &tasks);

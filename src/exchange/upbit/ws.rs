@@ -376,6 +376,11 @@ impl WsSession {
                 _ = tokio::time::sleep_until(next_ping.into()) => {
                     self.next_ping = Instant::now() + self.config.ping_interval;
                     self.stream.send(Message::Ping(Bytes::new())).await.map_err(|e| WsError::Io(e.to_string()))?;
+                    // Also the text `PING`: its `{"status":"UP"}` answer is data from the
+                    // server's application, so a quiet but healthy stream (the private one
+                    // with no orders; `myAsset` can be silent for hours) stays alive, while a
+                    // half-open socket still goes idle. Pongs alone never count.
+                    self.stream.send(Message::text("PING")).await.map_err(|e| WsError::Io(e.to_string()))?;
                 }
             }
         }
