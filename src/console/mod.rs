@@ -357,7 +357,7 @@ fn subscribe_store_to_bus(bus: &Bus<AppEvent>, store: &StoreHandle) {
                 match &env.payload {
                     AppEvent::Log(rec) => {
                         store.try_send(StoreEvent::LogRecord {
-                            level: store_level(rec.level),
+                            level: crate::store::LogLevel::of(rec.level),
                             target: rec.target.clone(),
                             message: rec.message.clone(),
                             time: rec.time,
@@ -417,15 +417,4 @@ impl crate::notify::notifier::Terminal for BellOnly {
     }
 
     fn set_title(&mut self, _title: &str) {}
-}
-
-fn store_level(l: tracing::Level) -> crate::store::LogLevel {
-    use crate::store::LogLevel;
-    match l {
-        tracing::Level::TRACE => LogLevel::Trace,
-        tracing::Level::DEBUG => LogLevel::Debug,
-        tracing::Level::INFO => LogLevel::Info,
-        tracing::Level::WARN => LogLevel::Warn,
-        tracing::Level::ERROR => LogLevel::Error,
-    }
 }

@@ -226,7 +226,7 @@ pub fn spawn_account(
                     tokio::select! {
                         biased;
                         _ = cancel.cancelled() => return Ok(()),
-                        _ = every.tick() => store.try_send(StoreEvent::BalancesUpdated(paper.balances_now())),
+                        _ = every.tick() => publish_balances(&store, &monitor, paper.balances_now()).await?,
                     };
                 }
             }
@@ -235,7 +235,7 @@ pub fn spawn_account(
                 match rest.accounts().await {
                     Ok(list) => {
                         balances = list.into_iter().map(|b| (b.currency.clone(), b)).collect();
-                        store.send(StoreEvent::BalancesUpdated(balances.values().cloned().collect())).await?;
+                        publish_balances(&store, &monitor, balances.values().cloned().collect()).await?;
                     }
                     Err(e) => tracing::warn!(error = %e, "balances not loaded"),
                 }
@@ -245,7 +245,8 @@ pub fn spawn_account(
             let mut assets = proxy.subscribe_my_asset(Strategy::Lossless);
             // While the private stream is down, fills may be missed: new orders wait, and
             // after it is back every open intent is looked up again before trading resumes.
-            let mut private_up = true;
+            // Unknown until first seen: the first observation only sets it.
+            let mut private_up: Option<bool> = None;
             let mut check = tokio::time::interval(Duration::from_secs(1));
             check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
@@ -254,8 +255,8 @@ pub fn spawn_account(
                     _ = cancel.cancelled() => return Ok(()),
                     _ = check.tick() => {
                         let up = private_connected(&feed);
-                        if up != private_up {
-                            private_up = up;
+                        let was = private_up.replace(up);
+                        if was.is_some_and(|was| was != up) {
                             if up {
                                 tracing::info!("private stream back; reconciling orders");
                                 manager.command(OrderCommand::Reconcile).await?;
@@ -283,7 +284,7 @@ pub fn spawn_account(
                     ev = assets.recv() => match ev {
                         Some(MyAssetEvent::Snapshot(list)) => {
                             balances = list.into_iter().map(|b| (b.currency.clone(), b)).collect();
-                            store.send(StoreEvent::BalancesUpdated(balances.values().cloned().collect())).await?;
+                            publish_balances(&store, &monitor, balances.values().cloned().collect()).await?;
                         }
                         Some(MyAssetEvent::Update(u)) => {
                             for a in u.assets {
@@ -297,7 +298,7 @@ pub fn spawn_account(
                                 b.balance = a.balance;
                                 b.locked = a.locked;
                             }
-                            store.send(StoreEvent::BalancesUpdated(balances.values().cloned().collect())).await?;
+                            publish_balances(&store, &monitor, balances.values().cloned().collect()).await?;
                         }
                         None => return Ok(()),
                     },
@@ -305,6 +306,24 @@ pub fn spawn_account(
             }
         }
     });
+}
+
+/// Balances to the store, and each coin held as a position to the monitor (its average
+/// buy price is what `:stop KRW-BTC -3%` is measured from).
+async fn publish_balances(
+    store: &StoreHandle,
+    monitor: &MonitorHandle,
+    balances: Vec<Balance>,
+) -> anyhow::Result<()> {
+    for b in &balances {
+        let quote = if b.unit_currency.is_empty() { "KRW" } else { b.unit_currency.as_str() };
+        if b.currency != quote {
+            let market = crate::exchange::types::MarketId::new(&format!("{quote}-{}", b.currency));
+            monitor.position(market, b.balance + b.locked, b.avg_buy_price).await?;
+        }
+    }
+    store.send(StoreEvent::BalancesUpdated(balances)).await?;
+    Ok(())
 }
 
 /// Whether the private stream is delivering (REST polling counts as down: fills arrive late).

@@ -125,46 +125,8 @@ pub struct FeedHealth {
     pub rate_headroom_pct: Option<u8>,
 }
 
-/// Log level of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum LogLevel {
-    /// Trace.
-    Trace,
-    /// Debug.
-    Debug,
-    /// Info.
-    #[default]
-    Info,
-    /// Warn.
-    Warn,
-    /// Error.
-    Error,
-}
-
-impl LogLevel {
-    /// Upper-case label.
-    pub fn label(self) -> &'static str {
-        match self {
-            LogLevel::Trace => "TRACE",
-            LogLevel::Debug => "DEBUG",
-            LogLevel::Info => "INFO",
-            LogLevel::Warn => "WARN",
-            LogLevel::Error => "ERROR",
-        }
-    }
-
-    /// The next stricter filter, wrapping from Error back to Trace.
-    pub fn next(self) -> LogLevel {
-        match self {
-            LogLevel::Trace => LogLevel::Debug,
-            LogLevel::Debug => LogLevel::Info,
-            LogLevel::Info => LogLevel::Warn,
-            LogLevel::Warn => LogLevel::Error,
-            LogLevel::Error => LogLevel::Trace,
-        }
-    }
-}
+/// Log level of a record: the config's level type (same names, same order).
+pub use crate::config::LogLevel;
 
 /// One application log record (tracing event streamed through the bus).
 #[derive(Debug, Clone, PartialEq, Eq)]

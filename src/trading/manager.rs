@@ -838,8 +838,15 @@ impl Engine {
         };
         let valid = validate(&req, &rules, reference)?;
         let open = self.orders.values().filter(|o| !o.state.is_terminal()).count();
-        self.risk()
-            .check(&valid, &RiskContext { open_orders: open, last_price: q.last, now: Instant::now() })?;
+        self.risk().check(
+            &valid,
+            &RiskContext {
+                open_orders: open,
+                last_price: q.last,
+                now: Instant::now(),
+                protective: matches!(origin, Origin::Rule(_)),
+            },
+        )?;
         let id = identifier.unwrap_or_else(new_identifier);
         let mut t = TrackedOrder::new(id.clone(), req);
         if let Origin::Rule(r) = &origin {

@@ -75,6 +75,10 @@ pub struct RiskContext {
     pub last_price: Option<Price>,
     /// Monotonic now.
     pub now: Instant,
+    /// A protective exit fired by a monitor rule (a sell that only reduces a position):
+    /// the size and count limits, meant against fat fingers and runaway entries, must
+    /// not stand between a position and its stop-loss. The trading state still applies.
+    pub protective: bool,
 }
 
 /// The gate: limits, state and the counters it keeps.
@@ -155,7 +159,9 @@ impl RiskGate {
             }
             _ => {}
         }
+        let protective = ctx.protective && reduces;
         if let Some(max) = self.limits.max_notional_per_order
+            && !protective
             && order.notional > max
         {
             return Err(Denied::Risk(format!(
@@ -163,7 +169,7 @@ impl RiskGate {
                 order.notional
             )));
         }
-        if ctx.open_orders >= self.limits.max_open_orders {
+        if !protective && ctx.open_orders >= self.limits.max_open_orders {
             return Err(Denied::Risk(format!(
                 "{} open orders, max_open_orders is {}",
                 ctx.open_orders, self.limits.max_open_orders
@@ -223,7 +229,26 @@ mod tests {
     }
 
     fn ctx(now: Instant) -> RiskContext {
-        RiskContext { open_orders: 0, last_price: Some(dec!(100000000)), now }
+        RiskContext { open_orders: 0, last_price: Some(dec!(100000000)), now, protective: false }
+    }
+
+    #[test]
+    fn protective_exits_pass_size_limits_but_not_a_halt() {
+        let now = Instant::now();
+        let mut g = RiskGate::new(RiskLimits {
+            max_notional_per_order: Some(dec!(1000000)),
+            max_open_orders: 1,
+            ..RiskLimits::default()
+        });
+        let big_sell = order(Side::Ask, dec!(100000000), dec!(0.1));
+        let exit = RiskContext { protective: true, open_orders: 5, ..ctx(now) };
+        g.check(&big_sell, &exit).unwrap();
+        // Only sells are protective: a rule cannot smuggle a large buy past the gate.
+        let e = g.check(&order(Side::Bid, dec!(100000000), dec!(0.1)), &exit).unwrap_err();
+        assert!(e.to_string().contains("max_notional_per_order"), "{e}");
+        g.set_state(TradingState::Halted, "kill switch");
+        let e = g.check(&big_sell, &exit).unwrap_err();
+        assert!(e.to_string().contains("HALTED"), "{e}");
     }
 
     #[test]
