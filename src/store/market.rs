@@ -77,6 +77,10 @@ impl MarketSection {
 
     pub(crate) fn push_trade(&mut self, t: Trade) {
         let tape = Arc::make_mut(&mut self.trades).entry(t.market.clone()).or_default();
+        // The REST history and the stream's snapshot overlap: one print is shown once.
+        if t.sequential_id != 0 && tape.iter().any(|x| x.sequential_id == t.sequential_id) {
+            return;
+        }
         tape.push_front(t);
         tape.truncate(TRADES_PER_MARKET);
     }

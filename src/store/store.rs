@@ -441,6 +441,26 @@ mod tests {
     }
 
     #[test]
+    fn a_print_seen_by_rest_and_by_the_stream_is_shown_once() {
+        let mut s = Store::new();
+        let print = |seq: i64| {
+            StoreEvent::TradePrinted(Trade {
+                market: MarketId::new("KRW-BTC"),
+                price: dec!(100),
+                volume: dec!(1),
+                side: crate::exchange::types::Side::Bid,
+                trade_timestamp: 0,
+                timestamp: 0,
+                sequential_id: seq,
+                stream_type: Default::default(),
+            })
+        };
+        let snap = s.apply_batch([print(1), print(2), print(2), print(3)], Instant::now());
+        let tape = &snap.market.trades[&MarketId::new("KRW-BTC")];
+        assert_eq!(tape.iter().map(|t| t.sequential_id).collect::<Vec<_>>(), vec![3, 2, 1]);
+    }
+
+    #[test]
     fn empty_or_ignored_batch_publishes_nothing() {
         let mut s = Store::new();
         let a = s.apply_batch([], Instant::now());
