@@ -33,6 +33,10 @@ pub struct Cli {
     /// Where data and orders come from (overrides [general] mode).
     #[arg(long, global = true, value_name = "MODE", value_enum)]
     pub mode: Option<Mode>,
+    /// Live mode: allow starting with a new, empty order journal. Without it, a missing or
+    /// unreadable journal stops live trading (it is what reconciliation relies on).
+    #[arg(long, global = true)]
+    pub new_journal: bool,
     /// What to do; without one, hoga starts the console.
     #[command(subcommand)]
     pub command: Option<Command>,

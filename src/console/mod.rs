@@ -124,7 +124,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             arm,
         },
     )?;
-    let journal = open_journal(mode)?;
+    let journal = open_journal(mode, cli.new_journal)?;
     let mut manager_config = ManagerConfig { risk: risk_limits(&settings), ..ManagerConfig::default() };
     let prices = manager_config.prices.clone();
     manager_config.prices = prices.clone();
@@ -278,7 +278,10 @@ async fn endpoints(
 /// monitor. Demo trades against a simulator that forgets everything on exit, so its
 /// journal lives in memory; paper and live each have their own file, whose lock stops a
 /// second console from trading it.
-fn open_journal(mode: Mode) -> anyhow::Result<crate::trading::monitor::SharedJournal> {
+fn open_journal(
+    mode: Mode,
+    allow_fresh_live: bool,
+) -> anyhow::Result<crate::trading::monitor::SharedJournal> {
     let journal = if mode == Mode::Demo {
         Journal::in_memory()?
     } else {
@@ -288,7 +291,9 @@ fn open_journal(mode: Mode) -> anyhow::Result<crate::trading::monitor::SharedJou
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        Journal::open(&path, &journal_options(mode, true))?
+        Journal::open(&path, &journal_options(mode, allow_fresh_live || mode != Mode::Live)).with_context(
+            || "live mode needs its order journal; start once with --new-journal to create one",
+        )?
     };
     Ok(Arc::new(Mutex::new(journal)))
 }
