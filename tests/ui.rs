@@ -800,6 +800,11 @@ fn window_title_shows_market_and_last_price() {
     let h = Harness::new(120, 40);
     let title = hoga::ui::app::window_title(h.app.ui(), h.app.snapshot());
     assert_eq!(title, "hoga KRW-BTC 95,000,000 +1.23%");
+    // An unread alert leads the title (seen in a tmux status line from another window).
+    let mut h = h;
+    h.publish(vec![StoreEvent::Alert { time: chrono::Utc::now(), message: "stop fired".into() }]);
+    let title = hoga::ui::app::window_title(h.app.ui(), h.app.snapshot());
+    assert_eq!(title, "(!1) hoga KRW-BTC 95,000,000 +1.23%");
 }
 
 #[test]

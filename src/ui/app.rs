@@ -418,6 +418,13 @@ impl<B: Backend> App<B> {
 /// `hoga KRW-BTC 95,000,000 +1.23%`: market and last price for the window title, which
 /// tmux shows in its status line.
 pub fn window_title(ui: &UiState, snap: &Snapshot) -> String {
+    // Unread alerts lead the title, so a tmux status line shows them from another window.
+    let unread = snap.system.unread_alerts();
+    let flag = if unread > 0 { format!("(!{unread}) ") } else { String::new() };
+    format!("{flag}{}", market_title(ui, snap))
+}
+
+fn market_title(ui: &UiState, snap: &Snapshot) -> String {
     let Some(m) = &ui.market else { return "hoga".into() };
     match snap.market.tickers.get(m) {
         Some(t) => format!(

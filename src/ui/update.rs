@@ -263,6 +263,9 @@ pub struct Message {
     pub error: bool,
 }
 
+/// How long the first press of the kill switch waits for its confirming second press.
+pub const KILL_CONFIRM_WINDOW: Duration = Duration::from_secs(2);
+
 /// Everything the UI owns (domain state lives in the store's snapshot).
 #[derive(Debug, Clone)]
 pub struct UiState {
@@ -318,6 +321,9 @@ pub struct UiState {
     pub quit: bool,
     /// The open order entry form.
     pub form: Option<OrderForm>,
+    /// When the kill switch was pressed once: a second press (or the key held down, which
+    /// repeats) within [`KILL_CONFIRM_WINDOW`] fires it, so a stray key cannot halt trading.
+    pub kill_armed_at: Option<Instant>,
     /// An order waiting for the live-mode confirmation.
     pub pending_order: Option<ValidOrder>,
 }
@@ -349,6 +355,7 @@ impl UiState {
             command_line: None,
             history: History::default(),
             message: None,
+            kill_armed_at: None,
             help: Vec::new(),
             hints: String::new(),
             quit: false,
@@ -825,8 +832,19 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
             }
         }
         Action::KillSwitch => {
-            ui.error("KILL SWITCH: trading halted, cancelling every order");
-            return vec![UiCommand::KillSwitch];
+            let now = ui.now;
+            match ui.kill_armed_at.take() {
+                Some(at) if now.saturating_duration_since(at) <= KILL_CONFIRM_WINDOW => {
+                    ui.error("KILL SWITCH: trading halted, cancelling every order");
+                    return vec![UiCommand::KillSwitch];
+                }
+                _ => {
+                    ui.kill_armed_at = Some(now);
+                    ui.error(
+                        "kill switch: press (or hold) it again within 2 s to HALT and cancel every order",
+                    );
+                }
+            }
         }
         Action::OrderForm => match ui.market.clone() {
             Some(m) => {
@@ -997,7 +1015,13 @@ mod tests {
         let mut ui = UiState::new(UiConfig::default());
         assert_eq!(update(&mut ui, Action::ToggleDepth, &s), vec![UiCommand::SetDepth(30)]);
         assert_eq!(ui.book_cursor, 30, "cursor stays on the best bid");
+        assert!(update(&mut ui, Action::KillSwitch, &s).is_empty(), "one press only arms it");
+        assert!(ui.message.as_ref().is_some_and(|m| m.text.contains("again")));
         assert_eq!(update(&mut ui, Action::KillSwitch, &s), vec![UiCommand::KillSwitch]);
+        // A press long after the first one arms again instead of firing.
+        assert!(update(&mut ui, Action::KillSwitch, &s).is_empty());
+        ui.now += KILL_CONFIRM_WINDOW + Duration::from_millis(1);
+        assert!(update(&mut ui, Action::KillSwitch, &s).is_empty());
         assert!(update(&mut ui, Action::Quit, &s).contains(&UiCommand::Quit), "nothing to lose: quits");
     }
 
