@@ -285,9 +285,11 @@ fn open_journal(
     let journal = if mode == Mode::Demo {
         Journal::in_memory()?
     } else {
-        let path: PathBuf = crate::trading::journal::default_path()
-            .context("no home directory for the order journal")?
-            .with_file_name(format!("journal-{}.sqlite", mode.as_str()));
+        // Live uses the journal `hoga journal` exports by default; paper keeps its own
+        // beside it so paper orders never mix with real ones.
+        let live: PathBuf =
+            crate::trading::journal::default_path().context("no home directory for the order journal")?;
+        let path = if mode == Mode::Live { live } else { live.with_file_name("journal-paper.sqlite") };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
