@@ -430,6 +430,13 @@ impl Balance {
     pub fn total(&self) -> Decimal {
         self.balance + self.locked
     }
+
+    /// The market this balance is valued in (`KRW-BTC` for BTC bought with KRW); `None`
+    /// for cash (a currency valued in itself).
+    pub fn market(&self) -> Option<MarketId> {
+        let unit = if self.unit_currency.is_empty() { "KRW" } else { &self.unit_currency };
+        (self.currency != unit).then(|| MarketId::new(&format!("{unit}-{}", self.currency)))
+    }
 }
 
 /// Order type as Upbit defines them.

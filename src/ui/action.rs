@@ -56,6 +56,9 @@ pub enum Action {
     OrderForm,
     /// Cancel the open order under the orders pane's cursor.
     CancelOrder,
+    /// Protect the selected market's position: opens the command line with a stop-loss
+    /// to edit (`stop KRW-BTC -3%`); `tp` and `trail` are one word away.
+    Protect,
     /// Next markets tab (KRW, BTC, USDT, Favorites).
     TabNext,
     /// Previous markets tab.

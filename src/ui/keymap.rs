@@ -40,11 +40,13 @@ pub enum Context {
     Form,
     /// The orders pane has focus.
     Orders,
+    /// The portfolio pane has focus.
+    Portfolio,
 }
 
 impl Context {
     /// All contexts, in help order.
-    pub const ALL: [Context; 10] = [
+    pub const ALL: [Context; 11] = [
         Context::Global,
         Context::Markets,
         Context::Orderbook,
@@ -55,6 +57,7 @@ impl Context {
         Context::Search,
         Context::Form,
         Context::Orders,
+        Context::Portfolio,
     ];
 
     /// The section name in the keymap file.
@@ -70,6 +73,7 @@ impl Context {
             Context::Search => "search",
             Context::Form => "order_form",
             Context::Orders => "orders",
+            Context::Portfolio => "portfolio",
         }
     }
 

@@ -301,6 +301,8 @@ pub struct UiState {
     pub book_cursor: usize,
     /// Cursor in the orders pane's open orders.
     pub orders_cursor: usize,
+    /// Cursor row in the portfolio pane (one row per balance).
+    pub portfolio_cursor: usize,
     /// Minimum level in the log pane.
     pub log_level: LogLevel,
     /// Scroll offsets of list panes.
@@ -349,6 +351,7 @@ impl UiState {
             book_depth: depth,
             book_cursor: depth,
             orders_cursor: 0,
+            portfolio_cursor: 0,
             log_level: LogLevel::Info,
             scroll: BTreeMap::new(),
             overlay: Overlay::None,
@@ -381,6 +384,7 @@ impl UiState {
                 PaneId::Chart => Context::Chart,
                 PaneId::Log => Context::Log,
                 PaneId::Orders => Context::Orders,
+                PaneId::Portfolio => Context::Portfolio,
                 _ => Context::Global,
             }
         }
@@ -616,6 +620,16 @@ fn favorites_command(ui: &UiState) -> UiCommand {
     UiCommand::SaveFavorites(ui.favorites.iter().cloned().collect())
 }
 
+/// The market of the coin under the portfolio cursor (`KRW-BTC` for a BTC balance), or
+/// the selected market when the portfolio is empty. Cash has nothing to protect.
+fn protect_market(ui: &UiState, snap: &Snapshot) -> Option<MarketId> {
+    let balances = &snap.account.balances;
+    if balances.is_empty() {
+        return ui.market.clone();
+    }
+    balances.get(ui.portfolio_cursor.min(balances.len() - 1))?.market()
+}
+
 /// The reducer: applies one action to the UI state, returns the commands it implies.
 pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
     // Modal states first: they swallow every key.
@@ -738,6 +752,14 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
         Action::Quit | Action::ForceQuit => return request_quit(ui, snap),
         Action::Help => ui.overlay = Overlay::Help { scroll: 0 },
         Action::OpenCommandLine => ui.command_line = Some(CommandLine::default()),
+        Action::Protect => match protect_market(ui, snap) {
+            Some(m) => {
+                ui.command_line =
+                    Some(CommandLine { input: format!("stop {m} -3%"), ..CommandLine::default() });
+                ui.info("edit the stop and press enter (tp / trail work the same way)");
+            }
+            None => ui.error("no coin under the cursor to protect (KRW is cash)"),
+        },
         Action::FocusNext => cycle_focus(ui, true),
         Action::FocusPane(p) => {
             if layout::visible_panes(ui, ui.area).contains(&p) {
@@ -770,6 +792,10 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
                 PaneId::Orders => {
                     let len = snap.account.open_orders.len();
                     ui.orders_cursor = move_cursor(ui.orders_cursor, len, action, 5);
+                }
+                PaneId::Portfolio => {
+                    let len = snap.account.balances.len();
+                    ui.portfolio_cursor = move_cursor(ui.portfolio_cursor, len, action, 5);
                 }
                 PaneId::Orderbook => {
                     let levels = ui
@@ -1007,6 +1033,39 @@ mod tests {
         }
         assert!(update(&mut ui, Action::Submit, &s).is_empty());
         assert!(ui.message.as_ref().is_some_and(|m| m.text.contains("KRW-NOPE")));
+    }
+
+    #[test]
+    fn protect_key_in_the_portfolio_prefills_a_stop_for_the_coin_under_the_cursor() {
+        use rust_decimal::Decimal;
+        use std::sync::Arc;
+        let mut s = snap();
+        let mut ui = UiState::new(UiConfig::default());
+        ui.focus = PaneId::Portfolio;
+        assert_eq!(ui.context(), Context::Portfolio);
+        // Empty portfolio: falls back to the selected market, or says why not.
+        ui.market = None;
+        update(&mut ui, Action::Protect, &s);
+        assert!(ui.command_line.is_none());
+        ui.market = Some(MarketId::new("KRW-BTC"));
+        update(&mut ui, Action::Protect, &s);
+        assert_eq!(ui.command_line.as_ref().map(|c| c.input.as_str()), Some("stop KRW-BTC -3%"));
+        ui.command_line = None;
+        let bal = |c: &str| crate::exchange::types::Balance {
+            currency: c.into(),
+            unit_currency: "KRW".into(),
+            balance: Decimal::ONE,
+            ..Default::default()
+        };
+        let mut snapshot = (*s).clone();
+        Arc::make_mut(&mut snapshot.account).balances = Arc::new(vec![bal("KRW"), bal("ETH")]);
+        s = Arc::new(snapshot);
+        // Cursor on cash: nothing to protect.
+        update(&mut ui, Action::Protect, &s);
+        assert!(ui.command_line.is_none());
+        update(&mut ui, Action::Down, &s);
+        update(&mut ui, Action::Protect, &s);
+        assert_eq!(ui.command_line.as_ref().map(|c| c.input.as_str()), Some("stop KRW-ETH -3%"));
     }
 
     #[test]

@@ -8,7 +8,6 @@ use ratatui::widgets::{Cell, Row, Table, Widget};
 use rust_decimal::Decimal;
 
 use super::pane_block;
-use crate::exchange::types::MarketId;
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
 use crate::ui::theme::Theme;
@@ -30,20 +29,19 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let w = format::column_widths(area.width.saturating_sub(2), &widths, 1);
     let col = |i: usize| w.get(i).copied().unwrap_or(8);
     let mut rows = Vec::new();
-    for b in snap.account.balances.iter() {
+    let cursor = ui.portfolio_cursor.min(snap.account.balances.len().saturating_sub(1));
+    for (i, b) in snap.account.balances.iter().enumerate() {
         let qty = b.total();
-        let (value, pnl, stale) = if b.currency == "KRW" {
-            (qty, None, false)
-        } else {
-            let m = MarketId::new(&format!("{}-{}", b.unit_currency_or_krw(), b.currency));
-            match snap.market.tickers.get(&m) {
+        let (value, pnl, stale) = match b.market() {
+            None => (qty, None, false),
+            Some(m) => match snap.market.tickers.get(&m) {
                 Some(t) => {
                     let last = t.value.trade_price;
                     let stale = t.age(ui.now) >= ui.config.stale_after;
                     (qty * last, Some((last - b.avg_buy_price) * qty), stale)
                 }
                 None => (b.avg_buy_price * qty, None, true),
-            }
+            },
         };
         total_value += value;
         let pnl_cell = match pnl {
@@ -53,23 +51,30 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             }
             None => Span::styled("-", theme.muted),
         };
-        rows.push(Row::new(vec![
-            Cell::from(Span::styled(b.currency.clone(), theme.text)),
-            Cell::from(Line::from(format::fit(format::qty(qty, 8), col(1))).right_aligned()),
-            Cell::from(
-                Line::from(Span::styled(format::fit(format::qty(b.locked, 8), col(2)), theme.muted))
+        rows.push(
+            Row::new(vec![
+                Cell::from(Span::styled(b.currency.clone(), theme.text)),
+                Cell::from(Line::from(format::fit(format::qty(qty, 8), col(1))).right_aligned()),
+                Cell::from(
+                    Line::from(Span::styled(format::fit(format::qty(b.locked, 8), col(2)), theme.muted))
+                        .right_aligned(),
+                ),
+                Cell::from(Line::from(format::fit(format::price(b.avg_buy_price), col(3))).right_aligned()),
+                Cell::from(
+                    Line::from(Span::styled(
+                        format::fit(format::price(value.round_dp(0)), col(4)),
+                        if stale { theme.stale } else { theme.text },
+                    ))
                     .right_aligned(),
-            ),
-            Cell::from(Line::from(format::fit(format::price(b.avg_buy_price), col(3))).right_aligned()),
-            Cell::from(
-                Line::from(Span::styled(
-                    format::fit(format::price(value.round_dp(0)), col(4)),
-                    if stale { theme.stale } else { theme.text },
-                ))
-                .right_aligned(),
-            ),
-            Cell::from(Line::from(pnl_cell).right_aligned()),
-        ]));
+                ),
+                Cell::from(Line::from(pnl_cell).right_aligned()),
+            ])
+            .style(if ui.focus == PaneId::Portfolio && i == cursor {
+                theme.selection
+            } else {
+                ratatui::style::Style::new()
+            }),
+        );
     }
     let extra = vec![Span::styled(format!("≈{} KRW ", format::price(total_value.round_dp(0))), theme.muted)];
     let block = pane_block(PaneId::Portfolio, extra, ui, theme);
@@ -84,14 +89,4 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     )
     .style(theme.header);
     Table::new(rows, widths).header(header).column_spacing(1).render(inner, buf);
-}
-
-trait UnitCurrency {
-    fn unit_currency_or_krw(&self) -> &str;
-}
-
-impl UnitCurrency for crate::exchange::types::Balance {
-    fn unit_currency_or_krw(&self) -> &str {
-        if self.unit_currency.is_empty() { "KRW" } else { &self.unit_currency }
-    }
 }
