@@ -202,13 +202,14 @@ pub struct DemoSettings {
     pub seed: u64,
     /// Number of simulated markets.
     pub markets: u32,
-    /// Messages per second.
+    /// Simulated trades per second across all markets (each also moves its market's
+    /// ticker, order book and candles).
     pub rate: u32,
 }
 
 impl Default for DemoSettings {
     fn default() -> Self {
-        DemoSettings { seed: 42, markets: 20, rate: 200 }
+        DemoSettings { seed: 42, markets: 20, rate: 20 }
     }
 }
 
@@ -342,7 +343,7 @@ pub fn expectation(path: &str) -> Option<&'static str> {
         "ui.layout" => "a layout name (non-empty string)",
         "demo.seed" => "a non-negative integer",
         "demo.markets" => "an integer 1..=200",
-        "demo.rate" => "an integer 1..=1000000 (messages per second)",
+        "demo.rate" => "an integer 1..=1000000 (trades per second)",
         "feed.idle_timeout_secs" => "an integer 5..=110 (seconds; Upbit cuts idle sockets at 120)",
         "feed.debounce_ms" => "an integer 0..=5000",
         "feed.grace_period_secs" => "an integer 0..=3600",

@@ -245,7 +245,10 @@ pub fn spawn_chart(
                     let Some(m) = sel.market else { return Ok(None) };
                     proxy.unsubscribe_all();
                     let tf = sel.timeframe;
-                    let sub = proxy.subscribe_candle(std::slice::from_ref(&m), tf, Strategy::CoalesceByMarket);
+                    let streamable = crate::exchange::upbit::wire::candle_stream_type(tf).is_some();
+                    // Subscribed before the history is fetched, so nothing between is missed.
+                    let sub = streamable
+                        .then(|| proxy.subscribe_candle(std::slice::from_ref(&m), tf, Strategy::CoalesceByMarket));
                     match proxy.candles(&m, tf, 200).await {
                         Ok(candles) => {
                             store
@@ -254,10 +257,33 @@ pub fn spawn_chart(
                         }
                         Err(e) => tracing::warn!(market = %m, tf = tf.label(), error = %e, "candle history not loaded"),
                     }
-                    Ok(Some(Pump::new(sub, move |c| {
-                        let store = store.clone();
+                    if let Some(sub) = sub {
+                        return Ok(Some(Pump::new(sub, move |c| {
+                            let store = store.clone();
+                            async move {
+                                store.send(StoreEvent::CandleUpdated(c)).await?;
+                                Ok(())
+                            }
+                        })));
+                    }
+                    // Upbit streams candles up to 240m only: day, week and month candles are
+                    // refreshed by REST, at most every few seconds and only while the market
+                    // trades (a throttled ticker is the trigger).
+                    let ticks = proxy.subscribe_ticker(
+                        std::slice::from_ref(&m),
+                        Strategy::Throttle(LONG_CANDLE_REFRESH),
+                    );
+                    Ok(Some(Pump::new(ticks, move |_| {
+                        let (proxy, store, m) = (proxy.clone(), store.clone(), m.clone());
                         async move {
-                            store.send(StoreEvent::CandleUpdated(c)).await?;
+                            match proxy.candles(&m, tf, 2).await {
+                                Ok(latest) => {
+                                    for c in latest.into_iter().rev() {
+                                        store.send(StoreEvent::CandleUpdated(c)).await?;
+                                    }
+                                }
+                                Err(e) => tracing::debug!(market = %m, tf = tf.label(), error = %e, "candle refresh failed"),
+                            }
                             Ok(())
                         }
                     })))
@@ -268,6 +294,9 @@ pub fn spawn_chart(
     });
 }
 
+/// How often a day / week / month candle is refreshed by REST while its market trades.
+const LONG_CANDLE_REFRESH: Duration = Duration::from_secs(5);
+
 type BoxFut = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// A subscription and what to do with each item.
@@ -277,26 +306,42 @@ pub struct Pump<T> {
 }
 
 impl<T: FromFeed + Send + 'static> Pump<T> {
-    fn new<F, Fut>(sub: Subscription<T>, mut f: F) -> Self
+    fn new<F, Fut>(sub: Subscription<T>, mut f: F) -> Box<dyn Source>
     where
         F: FnMut(T) -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        Pump { sub, on_item: Box::new(move |t| Box::pin(f(t))) }
+        Box::new(Pump { sub, on_item: Box::new(move |t| Box::pin(f(t))) })
+    }
+}
+
+/// A pump with its item type erased, so one follower can switch between item types (the
+/// chart streams minute candles but polls day candles on ticker activity).
+pub trait Source: Send {
+    /// Waits for the next item (cancel-safe) and returns the work it implies, or `None`
+    /// when the feed ended the subscription.
+    fn next(&mut self) -> std::pin::Pin<Box<dyn Future<Output = Option<BoxFut>> + Send + '_>>;
+}
+
+impl<T: FromFeed + Send + 'static> Source for Pump<T> {
+    fn next(&mut self) -> std::pin::Pin<Box<dyn Future<Output = Option<BoxFut>> + Send + '_>> {
+        Box::pin(async move {
+            let item = self.sub.recv().await?;
+            Some((self.on_item)(item))
+        })
     }
 }
 
 /// Runs the pump `open` builds for the current selection until the selection changes,
 /// then builds the next one. Ends on cancel or when the selection's sender is gone.
-async fn follow<T, F, Fut>(
+async fn follow<F, Fut>(
     cancel: CancellationToken,
     mut selection: watch::Receiver<Selection>,
     mut open: F,
 ) -> anyhow::Result<()>
 where
-    T: FromFeed + Send + 'static,
     F: FnMut(Selection) -> Fut,
-    Fut: Future<Output = anyhow::Result<Option<Pump<T>>>>,
+    Fut: Future<Output = anyhow::Result<Option<Box<dyn Source>>>>,
 {
     loop {
         let sel = selection.borrow_and_update().clone();
@@ -315,15 +360,15 @@ where
                     }
                     break;
                 }
-                item = async {
+                work = async {
                     match pump.as_mut() {
-                        Some(p) => p.sub.recv().await,
+                        Some(p) => p.next().await,
                         None => std::future::pending().await,
                     }
-                } => match (item, pump.as_mut()) {
-                    (Some(item), Some(p)) => (p.on_item)(item).await?,
+                } => match work {
+                    Some(work) => work.await?,
                     // The feed ended this subscription (shutdown): wait for a new selection.
-                    _ => pump = None,
+                    None => pump = None,
                 },
             }
         }

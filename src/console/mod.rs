@@ -80,152 +80,26 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         // Drop-oldest lane: never blocks the logging thread.
         let _ = to_bus.try_publish("log", AppEvent::Log(rec.clone()));
     });
-    let to_bus = bus.clone();
-    tasks.set_event_sink(move |ev| {
-        let _ = to_bus.try_publish("kernel", AppEvent::Task(ev));
-    });
 
-    let ep = endpoints(&settings, &tasks, user_keys).await?;
-    let store = crate::store::Store::start(&tasks, StoreConfig::default());
-    store
-        .send(StoreEvent::ModeSet {
-            mode: match mode {
-                Mode::Demo => crate::store::Mode::Demo,
-                Mode::Paper => crate::store::Mode::Paper,
-                Mode::Live => crate::store::Mode::Live,
-            },
-            exchange: if ep.sim.is_some() { "Upbit (simulator)".into() } else { "Upbit".into() },
-        })
-        .await?;
-    subscribe_store_to_bus(&bus, &store);
-
-    // Market data: a public client (no keys needed) and the feed.
-    let creds = ep.keys.as_ref().map(ApiKeys::to_credentials);
-    let market_rest = Arc::new(RestClient::new(ep.rest.clone(), creds.clone())?);
-    let mut feed_config =
-        FeedConfig::new(market_rest.clone(), if mode == Mode::Paper { None } else { creds });
-    if let Some(base) = &ep.ws_base {
-        feed_config = feed_config.with_ws_base(base);
-    }
-    feed_config.ws.idle_timeout = Duration::from_secs(settings.feed.idle_timeout_secs);
-    // Three keep-alives per idle budget: one lost answer does not cost a reconnect.
-    feed_config.ws.ping_interval = feed_config.ws.idle_timeout / 3;
-    feed_config.grace = Duration::from_secs(settings.feed.grace_period_secs);
-    feed_config.debounce = Duration::from_millis(settings.feed.debounce_ms);
-    let feed = FeedManager::start(feed_config, &tasks);
-
-    // Trading: venue, journal, order manager, monitor, notifier.
-    let venue = build_venue(
-        mode,
-        VenueParams {
-            rest: ep.rest.clone(),
-            keys: ep.keys.clone(),
-            paper: PaperConfig { fee_rate: settings.trading.fee_rate, ..PaperConfig::default() },
-            arm,
-        },
-    )?;
-    let journal = open_journal(mode, cli.new_journal)?;
-    let mut manager_config = ManagerConfig { risk: risk_limits(&settings), ..ManagerConfig::default() };
-    let prices = manager_config.prices.clone();
-    manager_config.prices = prices.clone();
-    let (manager, order_events) =
-        OrderManager::start_shared(&tasks, manager_config, journal.clone(), venue.venue.clone())?;
-    let notifier = spawn_notifier(
-        &tasks,
-        NotifierConfig {
-            modes: NotifyModes::from_settings(&settings.alerts),
-            webhook: match &settings.alerts.webhook_url {
-                Some(url) => Some(WebhookConfig::new(url)?),
-                None => None,
-            },
-            ..NotifierConfig::default()
-        },
-        BellOnly,
-    )?;
-    let trading = TradingStateHandle::new();
-    let (monitor, monitor_actions) = Monitor::spawn(
-        &tasks,
-        MonitorConfig::default(),
-        MonitorDeps { journal: Some(journal), notify: notifier.sender(), trading: trading.clone() },
-    )?;
-    trade::spawn_trading_glue(
-        &tasks,
-        order_events,
-        monitor_actions,
-        manager.clone(),
-        monitor.clone(),
-        notifier.sender(),
-        store.clone(),
-    );
-    spawn_flash(&tasks, notifier.flash(), store.clone());
-
-    // Market panes and the account.
-    let (selection_tx, selection_rx) = watch::channel(Selection {
-        market: None,
-        timeframe: Timeframe::M1,
-        depth: settings.ui.orderbook_levels as u16,
-    });
-    let sinks = PriceSinks {
-        board: prices,
-        monitor: monitor.ticks(),
-        paper: venue.paper.clone(),
-        manager: manager.clone(),
-    };
-    market::spawn_markets(&tasks, &feed, market_rest.clone(), store.clone(), sinks.clone());
-    market::spawn_orderbook(&tasks, &feed, store.clone(), selection_rx.clone(), sinks);
-    market::spawn_trades(&tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
-    market::spawn_chart(&tasks, &feed, store.clone(), selection_rx);
-    trade::spawn_account(
-        &tasks,
-        &feed,
-        venue.rest.clone(),
-        venue.paper.clone(),
-        (manager.clone(), monitor.clone()),
-        store.clone(),
-    );
-    market::spawn_system(&tasks, &feed, store.clone(), bus.clone());
-
-    // Console commands ride the bus to the router.
-    let router = trade::Router {
-        selection: Arc::new(selection_tx),
-        manager,
-        monitor,
-        trading,
-        store: store.clone(),
-        tasks: tasks.clone(),
-    };
-    bus.subscribe(
-        "console-router",
-        |env| matches!(env.payload, AppEvent::Ui(_)),
-        move |env| {
-            let router = router.clone();
-            async move {
-                if let AppEvent::Ui(cmd) = &env.payload {
-                    router.handle(cmd).await?;
-                }
-                Ok(())
-            }
-        },
-    );
-    bus.spawn_dispatcher(&tasks);
+    let core =
+        Core::start(&settings, CoreOptions { user_keys, arm, new_journal: cli.new_journal }, &tasks, bus)
+            .await?;
 
     // The UI, last: it owns the terminal from here until shutdown's restore phase.
     let (guard, terminal) = TerminalGuard::enter().context("cannot take over the terminal")?;
-    let (cmd_tx, cmd_rx) = mpsc::channel(crate::ui::app::COMMAND_CAPACITY);
-    spawn_command_forwarder(&tasks, cmd_rx, bus.clone());
     let app = App::new(
         terminal,
         ui_config(&settings),
         load_keymap()?,
         ColorSupport::detect(),
-        store.subscribe(),
-        cmd_tx,
+        core.store.subscribe(),
+        core.commands.clone(),
     );
     app.spawn(&tasks, crate::ui::app::crossterm_input());
 
     let reason = kernel::shutdown::wait_for_trigger(&tasks).await;
     let mut hooks = ShutdownHooks::default();
-    let sim = ep.sim;
+    let sim = core.sim;
     hooks.on_close("simulator", async move {
         if let Some(sim) = &sim {
             sim.stop();
@@ -238,6 +112,173 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     drop(guard);
     eprintln!("hoga: stopped ({})", report.reason);
     Ok(())
+}
+
+/// What the core needs besides the settings.
+#[derive(Default)]
+pub struct CoreOptions {
+    /// Keys from the environment or the credentials file (paper and live).
+    pub user_keys: Option<ApiKeys>,
+    /// Live only: the result of the arm step.
+    pub arm: Option<crate::trading::mode::LiveArm>,
+    /// Live only: allow a new, empty journal.
+    pub new_journal: bool,
+}
+
+/// Everything but the terminal: the exchange (or the simulator), the feed, the store,
+/// trading and the command router, running under `tasks`. The UI attaches to it with
+/// [`Core::store`] (snapshots) and [`Core::commands`] (what the keys ask for); tests
+/// attach a headless UI the same way.
+pub struct Core {
+    /// The store the panes draw from.
+    pub store: StoreHandle,
+    /// The UI's commands, forwarded onto the bus (Trading / Command lanes).
+    pub commands: mpsc::Sender<UiCommand>,
+    /// The embedded simulator (demo mode).
+    pub sim: Option<crate::sim::SimHandle>,
+}
+
+impl Core {
+    /// Starts the core under `tasks`, with `bus` as the event bus (its dispatcher is
+    /// started here).
+    pub async fn start(
+        settings: &Settings,
+        opts: CoreOptions,
+        tasks: &TaskManager,
+        bus: Bus<AppEvent>,
+    ) -> anyhow::Result<Core> {
+        let mode = settings.general.mode;
+        let to_bus = bus.clone();
+        tasks.set_event_sink(move |ev| {
+            let _ = to_bus.try_publish("kernel", AppEvent::Task(ev));
+        });
+
+        let ep = endpoints(settings, tasks, opts.user_keys).await?;
+        let store = crate::store::Store::start(tasks, StoreConfig::default());
+        store
+            .send(StoreEvent::ModeSet {
+                mode: match mode {
+                    Mode::Demo => crate::store::Mode::Demo,
+                    Mode::Paper => crate::store::Mode::Paper,
+                    Mode::Live => crate::store::Mode::Live,
+                },
+                exchange: if ep.sim.is_some() { "Upbit (simulator)".into() } else { "Upbit".into() },
+            })
+            .await?;
+        subscribe_store_to_bus(&bus, &store);
+
+        // Market data: a public client (no keys needed) and the feed.
+        let creds = ep.keys.as_ref().map(ApiKeys::to_credentials);
+        let market_rest = Arc::new(RestClient::new(ep.rest.clone(), creds.clone())?);
+        let mut feed_config =
+            FeedConfig::new(market_rest.clone(), if mode == Mode::Paper { None } else { creds });
+        if let Some(base) = &ep.ws_base {
+            feed_config = feed_config.with_ws_base(base);
+        }
+        feed_config.ws.idle_timeout = Duration::from_secs(settings.feed.idle_timeout_secs);
+        // Three keep-alives per idle budget: one lost answer does not cost a reconnect.
+        feed_config.ws.ping_interval = feed_config.ws.idle_timeout / 3;
+        feed_config.grace = Duration::from_secs(settings.feed.grace_period_secs);
+        feed_config.debounce = Duration::from_millis(settings.feed.debounce_ms);
+        let feed = FeedManager::start(feed_config, tasks);
+
+        // Trading: venue, journal, order manager, monitor, notifier.
+        let venue = build_venue(
+            mode,
+            VenueParams {
+                rest: ep.rest.clone(),
+                keys: ep.keys.clone(),
+                paper: PaperConfig { fee_rate: settings.trading.fee_rate, ..PaperConfig::default() },
+                arm: opts.arm,
+            },
+        )?;
+        let journal = open_journal(mode, opts.new_journal)?;
+        let manager_config = ManagerConfig { risk: risk_limits(settings), ..ManagerConfig::default() };
+        let prices = manager_config.prices.clone();
+        let (manager, order_events) =
+            OrderManager::start_shared(tasks, manager_config, journal.clone(), venue.venue.clone())?;
+        let notifier = spawn_notifier(
+            tasks,
+            NotifierConfig {
+                modes: NotifyModes::from_settings(&settings.alerts),
+                webhook: match &settings.alerts.webhook_url {
+                    Some(url) => Some(WebhookConfig::new(url)?),
+                    None => None,
+                },
+                ..NotifierConfig::default()
+            },
+            BellOnly,
+        )?;
+        let trading = TradingStateHandle::new();
+        let (monitor, monitor_actions) = Monitor::spawn(
+            tasks,
+            MonitorConfig::default(),
+            MonitorDeps { journal: Some(journal), notify: notifier.sender(), trading: trading.clone() },
+        )?;
+        trade::spawn_trading_glue(
+            tasks,
+            order_events,
+            monitor_actions,
+            manager.clone(),
+            monitor.clone(),
+            notifier.sender(),
+            store.clone(),
+        );
+        spawn_flash(tasks, notifier.flash(), store.clone());
+
+        // Market panes and the account.
+        let (selection_tx, selection_rx) = watch::channel(Selection {
+            market: None,
+            timeframe: Timeframe::M1,
+            depth: settings.ui.orderbook_levels as u16,
+        });
+        let sinks = PriceSinks {
+            board: prices,
+            monitor: monitor.ticks(),
+            paper: venue.paper.clone(),
+            manager: manager.clone(),
+        };
+        market::spawn_markets(tasks, &feed, market_rest.clone(), store.clone(), sinks.clone());
+        market::spawn_orderbook(tasks, &feed, store.clone(), selection_rx.clone(), sinks);
+        market::spawn_trades(tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
+        market::spawn_chart(tasks, &feed, store.clone(), selection_rx);
+        trade::spawn_account(
+            tasks,
+            &feed,
+            venue.rest.clone(),
+            venue.paper.clone(),
+            (manager.clone(), monitor.clone()),
+            store.clone(),
+        );
+        market::spawn_system(tasks, &feed, store.clone(), bus.clone());
+
+        // Console commands ride the bus to the router.
+        let router = trade::Router {
+            selection: Arc::new(selection_tx),
+            manager,
+            monitor,
+            trading,
+            store: store.clone(),
+            tasks: tasks.clone(),
+        };
+        bus.subscribe(
+            "console-router",
+            |env| matches!(env.payload, AppEvent::Ui(_)),
+            move |env| {
+                let router = router.clone();
+                async move {
+                    if let AppEvent::Ui(cmd) = &env.payload {
+                        router.handle(cmd).await?;
+                    }
+                    Ok(())
+                }
+            },
+        );
+        bus.spawn_dispatcher(tasks);
+        let (commands, cmd_rx) = mpsc::channel(crate::ui::app::COMMAND_CAPACITY);
+        spawn_command_forwarder(tasks, cmd_rx, bus);
+        Ok(Core { store, commands, sim: ep.sim })
+    }
 }
 
 /// Demo starts the simulator and trades on its demo account; paper and live talk to
@@ -253,6 +294,7 @@ async fn endpoints(
                 crate::sim::SimConfig {
                     seed: settings.demo.seed,
                     markets: Some(settings.demo.markets as usize),
+                    tick_interval: Duration::from_secs(1) / settings.demo.rate.max(1),
                     ..crate::sim::SimConfig::default()
                 },
                 tasks,

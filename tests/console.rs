@@ -1,0 +1,162 @@
+//! The whole console core (simulator, feed, store, trading, command router) with a
+//! headless UI: keys go in as terminal events, the store and the screen are read back.
+//! Everything between is the code a user runs: real sockets to the embedded simulator,
+//! the bus, the router, the pumps following the selection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use hoga::bus::{Bus, BusConfig};
+use hoga::config::Settings;
+use hoga::console::event::AppEvent;
+use hoga::console::{Core, CoreOptions};
+use hoga::exchange::types::{MarketId, Timeframe};
+use hoga::kernel::TaskManager;
+use hoga::store::Snapshot;
+use hoga::ui::app::channel_input;
+use hoga::ui::keymap::Keymap;
+use hoga::ui::{App, ColorSupport, UiConfig};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use rust_decimal::Decimal;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// Waits until `pred` holds for a published snapshot, or fails naming `what`.
+async fn until(
+    snaps: &mut watch::Receiver<Arc<Snapshot>>,
+    deadline: Instant,
+    what: &str,
+    pred: impl Fn(&Snapshot) -> bool,
+) -> Arc<Snapshot> {
+    loop {
+        let s = snaps.borrow_and_update().clone();
+        if pred(&s) {
+            return s;
+        }
+        match tokio::time::timeout_at(deadline, snaps.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => panic!("store closed while waiting for {what}"),
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+async fn keys(tx: &mpsc::Sender<Event>, text: &str) {
+    for c in text.chars() {
+        key(tx, KeyCode::Char(c)).await;
+    }
+}
+
+async fn key(tx: &mpsc::Sender<Event>, code: KeyCode) {
+    tx.send(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_orders() {
+    let tasks = TaskManager::new();
+    let mut settings = Settings::default();
+    settings.demo.rate = 50;
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let core = Core::start(&settings, CoreOptions::default(), &tasks, bus).await.unwrap();
+    let (key_tx, key_rx) = mpsc::channel(256);
+    let mut app = App::new(
+        Terminal::new(TestBackend::new(120, 40)).unwrap(),
+        UiConfig { fps: 30, ..UiConfig::default() },
+        Keymap::default_keymap().unwrap(),
+        ColorSupport::TrueColor,
+        core.store.subscribe(),
+        core.commands.clone(),
+    );
+    let cancel = tasks.root_token();
+    let mut snaps = core.store.subscribe();
+    let mut frames = app.frames_watch();
+    let driver = async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let btc = MarketId::new("KRW-BTC");
+        let eth = MarketId::new("KRW-ETH");
+
+        // Markets and live prices arrive; the first market gets its book and candles.
+        let first =
+            until(&mut snaps, deadline, "KRW-BTC ticker", |s| s.market.tickers.contains_key(&btc)).await;
+        let first_ts = first.market.tickers[&btc].value.timestamp;
+        until(&mut snaps, deadline, "a newer KRW-BTC ticker", |s| {
+            s.market.tickers.get(&btc).is_some_and(|t| t.value.timestamp > first_ts)
+        })
+        .await;
+        // The first market of the list is selected: its book and 1m candles arrive.
+        let s = until(&mut snaps, deadline, "a book and 1m candles", |s| {
+            s.market
+                .books
+                .keys()
+                .any(|m| s.market.candles.get(&(m.clone(), Timeframe::M1)).is_some_and(|c| !c.is_empty()))
+        })
+        .await;
+        assert!(!s.market.books.contains_key(&eth), "start on another market than the one switched to");
+
+        // `:market`: the selection moves, and the panes follow it upstream.
+        key(&key_tx, KeyCode::Char(':')).await;
+        keys(&key_tx, "market KRW-ETH").await;
+        key(&key_tx, KeyCode::Enter).await;
+        until(&mut snaps, deadline, "KRW-ETH book", |s| s.market.books.contains_key(&eth)).await;
+
+        // Day candles: loaded by REST (Upbit does not stream them).
+        key(&key_tx, KeyCode::Char(':')).await;
+        keys(&key_tx, "tf 1D").await;
+        key(&key_tx, KeyCode::Enter).await;
+        let day = (eth.clone(), Timeframe::D1);
+        let s = until(&mut snaps, deadline, "KRW-ETH day candles", |s| {
+            s.market.candles.get(&day).is_some_and(|c| !c.is_empty())
+        })
+        .await;
+        // ... and kept current by REST while the market trades.
+        let loaded = s.market.candles[&day].last().map(|c| c.timestamp).unwrap_or_default();
+        until(&mut snaps, deadline, "a refreshed KRW-ETH day candle", |s| {
+            s.market.candles.get(&day).and_then(|c| c.last()).is_some_and(|c| c.timestamp > loaded)
+        })
+        .await;
+
+        // A market buy on the command line: it reaches the simulator and the fill comes
+        // back as an ETH balance.
+        key(&key_tx, KeyCode::Char(':')).await;
+        keys(&key_tx, "buy 0.05 KRW-ETH @ market").await;
+        key(&key_tx, KeyCode::Enter).await;
+        until(&mut snaps, deadline, "an ETH balance after the buy", |s| {
+            s.account.balances.iter().any(|b| b.currency == "ETH" && b.total() > Decimal::ZERO)
+        })
+        .await;
+        until(&mut snaps, deadline, "the fill in the account", |s| {
+            s.account.fills.iter().any(|f| f.market == eth)
+        })
+        .await;
+        // Two more frames after everything above (the screen has caught up), then stop.
+        let n = *frames.borrow_and_update();
+        while *frames.borrow_and_update() <= n + 1 {
+            tokio::time::timeout_at(deadline, frames.changed()).await.unwrap().unwrap();
+        }
+        cancel.cancel();
+    };
+    let (run, ()) = tokio::join!(app.run(tasks.root_token(), channel_input(key_rx)), driver);
+    run.unwrap();
+    let screen = screen_text(app.terminal().backend().buffer());
+    assert!(screen.contains("DEMO"), "{screen}");
+    assert!(screen.contains("KRW-ETH"), "{screen}");
+    assert!(screen.contains("1D"), "{screen}");
+    if let Some(sim) = &core.sim {
+        sim.stop();
+    }
+    tasks.cancel_all();
+}
+
+fn screen_text(buf: &ratatui::buffer::Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        for x in 0..area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
