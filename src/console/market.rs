@@ -157,7 +157,7 @@ pub fn spawn_orderbook(
                         }
                     }
                     let sub = proxy.subscribe_orderbook(&[m], Strategy::CoalesceByMarket);
-                    Ok(Some(Pump::new(sub, move |b: crate::exchange::types::OrderBook| {
+                    Ok(Some(Pump::boxed(sub, move |b: crate::exchange::types::OrderBook| {
                         let store = store.clone();
                         let sinks = sinks.clone();
                         async move {
@@ -210,7 +210,7 @@ pub fn spawn_trades(
                             store.send(StoreEvent::TradePrinted(t)).await?;
                         }
                     }
-                    Ok(Some(Pump::new(sub, move |t| {
+                    Ok(Some(Pump::boxed(sub, move |t| {
                         let store = store.clone();
                         async move {
                             store.send(StoreEvent::TradePrinted(t)).await?;
@@ -258,7 +258,7 @@ pub fn spawn_chart(
                         Err(e) => tracing::warn!(market = %m, tf = tf.label(), error = %e, "candle history not loaded"),
                     }
                     if let Some(sub) = sub {
-                        return Ok(Some(Pump::new(sub, move |c| {
+                        return Ok(Some(Pump::boxed(sub, move |c| {
                             let store = store.clone();
                             async move {
                                 store.send(StoreEvent::CandleUpdated(c)).await?;
@@ -273,7 +273,7 @@ pub fn spawn_chart(
                         std::slice::from_ref(&m),
                         Strategy::Throttle(LONG_CANDLE_REFRESH),
                     );
-                    Ok(Some(Pump::new(ticks, move |_| {
+                    Ok(Some(Pump::boxed(ticks, move |_| {
                         let (proxy, store, m) = (proxy.clone(), store.clone(), m.clone());
                         async move {
                             match proxy.candles(&m, tf, 2).await {
@@ -306,7 +306,7 @@ pub struct Pump<T> {
 }
 
 impl<T: FromFeed + Send + 'static> Pump<T> {
-    fn new<F, Fut>(sub: Subscription<T>, mut f: F) -> Box<dyn Source>
+    fn boxed<F, Fut>(sub: Subscription<T>, mut f: F) -> Box<dyn Source>
     where
         F: FnMut(T) -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
