@@ -3,6 +3,8 @@
 //! Everything between is the code a user runs: real sockets to the embedded simulator,
 //! the bus, the router, the pumps following the selection.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
