@@ -15,7 +15,7 @@ use hoga::console::event::AppEvent;
 use hoga::console::{Core, CoreOptions};
 use hoga::exchange::types::{MarketId, Timeframe};
 use hoga::kernel::TaskManager;
-use hoga::store::Snapshot;
+use hoga::store::{Snapshot, TradingState};
 use hoga::ui::app::channel_input;
 use hoga::ui::keymap::Keymap;
 use hoga::ui::{App, ColorSupport, UiConfig};
@@ -49,6 +49,13 @@ async fn keys(tx: &mpsc::Sender<Event>, text: &str) {
     for c in text.chars() {
         key(tx, KeyCode::Char(c)).await;
     }
+}
+
+/// `:` + `line` + Enter.
+async fn command(tx: &mpsc::Sender<Event>, line: &str) {
+    key(tx, KeyCode::Char(':')).await;
+    keys(tx, line).await;
+    key(tx, KeyCode::Enter).await;
 }
 
 async fn key(tx: &mpsc::Sender<Event>, code: KeyCode) {
@@ -132,6 +139,30 @@ async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_o
             s.account.fills.iter().any(|f| f.market == eth)
         })
         .await;
+        // An OCO on the position, then disarmed by market.
+        command(&key_tx, "oco KRW-ETH -50% +50%").await;
+        until(&mut snaps, deadline, "the OCO rule in the monitor", |s| {
+            s.account.rules.iter().any(|r| r.market == eth && r.kind.starts_with("oco"))
+        })
+        .await;
+        command(&key_tx, "unarm KRW-ETH").await;
+        until(&mut snaps, deadline, "no rules left on KRW-ETH", |s| {
+            s.account.rules.iter().all(|r| r.market != eth)
+        })
+        .await;
+
+        // Kill switch: HALTED in the status bar and at the gate; `:resume` lifts it.
+        command(&key_tx, "kill").await;
+        until(&mut snaps, deadline, "HALTED", |s| s.account.trading_state == TradingState::Halted).await;
+        command(&key_tx, "buy 0.01 KRW-ETH @ market").await;
+        until(&mut snaps, deadline, "the halted buy refused", |s| {
+            s.system.alerts.iter().any(|a| a.message.starts_with("rejected: trading state HALTED"))
+        })
+        .await;
+        command(&key_tx, "resume").await;
+        until(&mut snaps, deadline, "ACTIVE again", |s| s.account.trading_state == TradingState::Active)
+            .await;
+
         // Two more frames after everything above (the screen has caught up), then stop.
         let n = *frames.borrow_and_update();
         while *frames.borrow_and_update() <= n + 1 {

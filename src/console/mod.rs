@@ -223,6 +223,7 @@ impl Core {
             monitor.clone(),
             notifier.sender(),
             store.clone(),
+            trading.clone(),
         );
         spawn_flash(tasks, notifier.flash(), store.clone());
 

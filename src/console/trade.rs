@@ -21,11 +21,12 @@ use crate::notify::NotifySender;
 use crate::notify::{NotifyEvent, NotifyKind};
 use crate::store::{RuleRow, StoreEvent, StoreHandle};
 use crate::trading::bridge::ExitBridge;
-use crate::trading::input::{CancelTarget, TradeCommand, parse_command};
+use crate::trading::input::{CancelTarget, TradeCommand, UnarmTarget, parse_command};
 use crate::trading::manager::{OrderCommand, OrderEvent, OrderManagerHandle, Origin, PlaceSpec};
 use crate::trading::monitor::{MonitorAction, MonitorHandle, MonitorView, TradingStateHandle};
 use crate::trading::orders::{LocalState, TrackedOrder};
 use crate::trading::paper::PaperVenue;
+use crate::trading::risk::TradingState;
 use crate::trading::rules::{Alert, Rule, RuleKind};
 use crate::ui::UiCommand;
 
@@ -132,8 +133,53 @@ impl Router {
             TradeCommand::Alert { market, condition } => {
                 self.monitor.add_alert(Alert::new(market, condition)).await?
             }
+            TradeCommand::Oco { market, stop, take } => {
+                self.monitor.add_rule(Rule::new(market, RuleKind::Oco { stop, take }, None)).await?
+            }
+            TradeCommand::Unarm(target) => self.unarm(target).await?,
             TradeCommand::Kill => self.kill("kill switch (command line)").await?,
+            TradeCommand::Resume => self.resume().await,
         }
+        Ok(())
+    }
+
+    /// Lifts a halt; what remains (REDUCING while the monitor is down) is said.
+    async fn resume(&self) {
+        if self.trading.state() != TradingState::Halted {
+            self.say(format!("trading is {}, not halted", self.trading.state().label())).await;
+            return;
+        }
+        self.trading.resume();
+        let now = self.trading.status();
+        let why = if now.reason.is_empty() { String::new() } else { format!(" ({})", now.reason) };
+        self.say(format!("trading resumed: {}{why}", now.state.label())).await;
+    }
+
+    async fn unarm(&self, target: UnarmTarget) -> anyhow::Result<()> {
+        let ids: Vec<String> = {
+            let view = self.monitor.view();
+            let view = view.borrow();
+            view.rules
+                .iter()
+                .filter(|r| match &target {
+                    UnarmTarget::Market(m) => &r.market == m,
+                    UnarmTarget::Rule(id) => &r.id == id,
+                })
+                .map(|r| r.id.clone())
+                .collect()
+        };
+        if ids.is_empty() {
+            self.say(match target {
+                UnarmTarget::Market(m) => format!("no rules on {m}"),
+                UnarmTarget::Rule(id) => format!("no rule {id}"),
+            })
+            .await;
+            return Ok(());
+        }
+        for id in &ids {
+            self.monitor.remove_rule(id.clone()).await?;
+        }
+        tracing::info!(rules = ids.len(), "rules disarmed");
         Ok(())
     }
 
@@ -346,13 +392,16 @@ pub fn spawn_trading_glue(
     monitor: MonitorHandle,
     notify: NotifySender,
     store: StoreHandle,
+    trading: TradingStateHandle,
 ) {
+    spawn_trading_state(tasks, trading.clone(), manager.clone(), store.clone());
     // Exits in flight between the monitor and the manager, seen from both loops.
     let bridge = Arc::new(Mutex::new(ExitBridge::new()));
     // The receivers are owned by one task each: a restart would lose them, so these
     // loops are plain (recorded) tasks whose bodies do not panic.
     let (mon2, st2, b2) = (monitor.clone(), store.clone(), bridge.clone());
     tasks.spawn("console", "order-events", move |cancel| async move {
+        let trading = trading;
         let mut open: BTreeMap<String, TrackedOrder> = BTreeMap::new();
         loop {
             let ev = tokio::select! {
@@ -360,7 +409,7 @@ pub fn spawn_trading_glue(
                 _ = cancel.cancelled() => return Ok(()),
                 ev = events.recv() => match ev { Some(ev) => ev, None => return Ok(()) },
             };
-            on_order_event(ev, &mut open, &mon2, &notify, &st2, &b2).await?;
+            on_order_event(ev, &mut open, &mon2, &notify, &st2, &b2, &trading).await?;
         }
     });
     tasks.spawn("console", "monitor-actions", move |cancel| async move {
@@ -384,6 +433,39 @@ pub fn spawn_trading_glue(
                 biased;
                 _ = cancel.cancelled() => return Ok(()),
                 changed = view.changed() => if changed.is_err() { return Ok(()) },
+            }
+        }
+    });
+}
+
+/// One trading state for the whole console: the kill switch, `:resume`, the monitor's
+/// dead-man switch (REDUCING while it is down) and the manager's own halts all meet in
+/// [`TradingStateHandle`]; every change is applied to the order manager's risk gate and
+/// shown in the status bar.
+fn spawn_trading_state(
+    tasks: &TaskManager,
+    trading: TradingStateHandle,
+    manager: OrderManagerHandle,
+    store: StoreHandle,
+) {
+    tasks.spawn_supervised("console", "trading-state", OnFailure::restart(), move |cancel| {
+        let (manager, store) = (manager.clone(), store.clone());
+        let mut rx = trading.subscribe();
+        async move {
+            let mut applied = None;
+            loop {
+                let now = rx.borrow_and_update().clone();
+                if applied.as_ref() != Some(&now) {
+                    tracing::info!(state = now.state.label(), reason = %now.reason, "trading state");
+                    manager.command(OrderCommand::SetTradingState(now.state, now.reason.clone())).await?;
+                    store.send(StoreEvent::TradingState(now.state)).await?;
+                    applied = Some(now);
+                }
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    changed = rx.changed() => if changed.is_err() { return Ok(()) },
+                }
             }
         }
     });
@@ -413,6 +495,7 @@ async fn on_order_event(
     notify: &NotifySender,
     store: &StoreHandle,
     bridge: &Mutex<ExitBridge>,
+    trading: &TradingStateHandle,
 ) -> anyhow::Result<()> {
     let exits = lock(bridge).on_event(&ev);
     for e in exits {
@@ -447,10 +530,12 @@ async fn on_order_event(
             monitor.reconciled().await?;
         }
         OrderEvent::TradingState { state, reason, .. } => {
-            if let Some(r) = reason {
-                tracing::info!(state = ?state, reason = %r, "trading state");
+            // The manager halts by itself on some exchange errors (a blocked key, 418):
+            // that becomes the console's halt, lifted only by `:resume`. Everything else
+            // flows the other way (see `spawn_trading_state`).
+            if state == TradingState::Halted && trading.state() != TradingState::Halted {
+                trading.halt(reason.unwrap_or_else(|| "halted by the order manager".into()));
             }
-            store.send(StoreEvent::TradingState(state)).await?;
         }
         OrderEvent::CancelsDone { market } => {
             tracing::info!(market = market.as_ref().map_or("all", |m| m.as_str()), "cancels done");

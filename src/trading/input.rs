@@ -145,8 +145,31 @@ pub enum TradeCommand {
         /// Condition.
         condition: AlertCondition,
     },
+    /// Arm a stop-loss and a take-profit as one rule: whichever triggers first fires.
+    Oco {
+        /// Market.
+        market: MarketId,
+        /// Stop level.
+        stop: Level,
+        /// Take-profit level.
+        take: Level,
+    },
+    /// Disarm rules: every rule of a market, or one rule by id.
+    Unarm(UnarmTarget),
     /// Kill switch: HALTED + cancel all.
     Kill,
+    /// Lift a HALT (kill switch or a halting exchange error). REDUCING causes (the
+    /// monitor being down) stay until they clear.
+    Resume,
+}
+
+/// What `:unarm` targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnarmTarget {
+    /// Every rule of one market.
+    Market(MarketId),
+    /// One rule by its id (as the Monitor pane shows it).
+    Rule(String),
 }
 
 /// Strict decimal: ASCII digits with at most one dot, at least one digit, positive, and
@@ -293,7 +316,33 @@ pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
             }
             _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET > PRICE" }),
         },
+        "oco" => match rest {
+            [m, s, t] => Ok(TradeCommand::Oco {
+                market: parse_market(m)?,
+                stop: parse_level(s)?,
+                take: parse_level(t)?,
+            }),
+            _ => Err(InputError::Syntax {
+                found: rest.join(" "),
+                expected: "MARKET -3% +5% (stop, then take)",
+            }),
+        },
+        "unarm" => match rest {
+            [m] if m.contains('-') && parse_market(m).is_ok() && m.len() <= 20 => {
+                Ok(TradeCommand::Unarm(UnarmTarget::Market(parse_market(m)?)))
+            }
+            [id] if id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')) =>
+            {
+                Ok(TradeCommand::Unarm(UnarmTarget::Rule((*id).to_string())))
+            }
+            _ => Err(InputError::Syntax { found: rest.join(" "), expected: "a market or a rule id" }),
+        },
         "kill" | "halt" => Ok(TradeCommand::Kill),
+        "resume" => match rest {
+            [] => Ok(TradeCommand::Resume),
+            _ => Err(InputError::Syntax { found: rest.join(" "), expected: "nothing after resume" }),
+        },
         other => Err(InputError::UnknownCommand(other.to_string())),
     }
 }
@@ -417,6 +466,29 @@ mod tests {
     use crate::trading::orders::validate;
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn oco_unarm_and_resume_parse_and_reject_what_they_do_not_understand() {
+        let btc = MarketId::new("KRW-BTC");
+        assert_eq!(
+            parse_command(":oco KRW-BTC -3% 105000000"),
+            Ok(TradeCommand::Oco {
+                market: btc.clone(),
+                stop: Level::PctFromAvg(dec!(-0.03)),
+                take: Level::Price(dec!(105000000)),
+            })
+        );
+        assert!(parse_command("oco KRW-BTC -3%").is_err());
+        assert_eq!(parse_command("unarm KRW-BTC"), Ok(TradeCommand::Unarm(UnarmTarget::Market(btc))));
+        assert_eq!(
+            parse_command("unarm stop:KRW-BTC:1"),
+            Ok(TradeCommand::Unarm(UnarmTarget::Rule("stop:KRW-BTC:1".into())))
+        );
+        assert!(parse_command("unarm").is_err());
+        assert!(parse_command("unarm a b").is_err());
+        assert_eq!(parse_command("resume"), Ok(TradeCommand::Resume));
+        assert!(parse_command("resume now").is_err());
+    }
 
     fn ctx() -> SizingContext {
         let m = MarketId::new("KRW-BTC");

@@ -513,7 +513,7 @@ pub fn rule_label(kind: &RuleKind) -> String {
     }
 }
 
-/// The rule a `:stop`, `:tp` or `:trail` command arms (whole position), or `None` for
+/// The rule a `:stop`, `:tp`, `:trail` or `:oco` command arms (whole position), or `None` for
 /// other commands. (`:alert` is [`crate::notify::parse_alert`].)
 pub fn rule_from_command(cmd: &crate::trading::input::TradeCommand) -> Option<Rule> {
     use crate::trading::input::TradeCommand;
@@ -526,6 +526,9 @@ pub fn rule_from_command(cmd: &crate::trading::input::TradeCommand) -> Option<Ru
         }
         TradeCommand::Trail { market, ratio } => {
             Some(Rule::new(market.clone(), RuleKind::Trailing { ratio: *ratio, peak: None }, None))
+        }
+        TradeCommand::Oco { market, stop, take } => {
+            Some(Rule::new(market.clone(), RuleKind::Oco { stop: *stop, take: *take }, None))
         }
         _ => None,
     }

@@ -9,13 +9,14 @@ use crate::exchange::types::{MarketId, Timeframe};
 use super::update::UiCommand;
 
 /// Verbs offered by completion.
-pub const VERBS: [&str; 17] = [
-    "ack", "alert", "buy", "cancel", "help", "kill", "layout", "market", "oco", "q", "quit", "sell", "stop",
-    "tf", "theme", "tp", "trail",
+pub const VERBS: [&str; 19] = [
+    "ack", "alert", "buy", "cancel", "help", "kill", "layout", "market", "oco", "q", "quit", "resume",
+    "sell", "stop", "tf", "theme", "tp", "trail", "unarm",
 ];
 
 /// Verbs passed through verbatim as [`UiCommand::Trade`] for the trading parser.
-pub const TRADE_VERBS: [&str; 9] = ["buy", "sell", "cancel", "stop", "tp", "trail", "alert", "oco", "kill"];
+pub const TRADE_VERBS: [&str; 11] =
+    ["buy", "sell", "cancel", "stop", "tp", "trail", "alert", "oco", "kill", "resume", "unarm"];
 
 /// Most history entries kept.
 pub const HISTORY_MAX: usize = 200;
