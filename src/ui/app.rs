@@ -73,6 +73,9 @@ pub struct App<B: Backend> {
     frames: u64,
     /// Frame counter for observers (tests, the pty demo check); conflating by design.
     frames_tx: watch::Sender<u64>,
+    /// Version of the snapshot the last frame showed (latency benches: an event is on
+    /// screen once a frame of its version or later is drawn).
+    drawn_tx: watch::Sender<u64>,
     last_layout: Option<ScreenLayout>,
     title: String,
     fixed_clock: Option<(Instant, chrono::DateTime<Utc>)>,
@@ -128,6 +131,7 @@ impl<B: Backend> App<B> {
             dirty: true,
             frames: 0,
             frames_tx: watch::Sender::new(0),
+            drawn_tx: watch::Sender::new(0),
             last_layout: None,
             title: String::new(),
             fixed_clock: None,
@@ -177,6 +181,12 @@ impl<B: Backend> App<B> {
     /// frame drawn after some event instead of sleeping.
     pub fn frames_watch(&self) -> watch::Receiver<u64> {
         self.frames_tx.subscribe()
+    }
+
+    /// Watches the store version of the snapshot last drawn: what is in a snapshot of
+    /// version `v` is on screen once this reaches `v`.
+    pub fn drawn_version_watch(&self) -> watch::Receiver<u64> {
+        self.drawn_tx.subscribe()
     }
 
     /// Commands dropped because the command channel was full.
@@ -405,6 +415,7 @@ impl<B: Backend> App<B> {
         self.last_layout = layout;
         self.frames += 1;
         self.frames_tx.send_replace(self.frames);
+        self.drawn_tx.send_replace(self.snap.version);
         self.dirty = false;
         let title = window_title(&self.ui, &self.snap);
         if title != self.title {

@@ -1,0 +1,154 @@
+//! Orders: (1) the journal's cost per intent — one durable `record_intent` (SQLite WAL,
+//! synchronous FULL, a real file) and the ack update after it; (2) key press → order
+//! acknowledged on screen in demo mode: the whole console core (embedded simulator over
+//! loopback, feed, bus, router, order manager, journal) with a headless UI; `:buy`
+//! typed and Enter pressed, timed from the Enter key event to a frame drawn from the
+//! store version that holds the fill (a market order's acknowledgement is its fill). `cargo bench --bench orders`; `HOGA_BENCH_ORDERS`
+//! (default 100) and `HOGA_BENCH_INTENTS` (default 500) override the counts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use hoga::bus::{Bus, BusConfig};
+use hoga::config::Settings;
+use hoga::console::event::AppEvent;
+use hoga::console::{Core, CoreOptions};
+use hoga::exchange::types::{MarketId, Side};
+use hoga::kernel::TaskManager;
+use hoga::trading::journal::{Journal, JournalOptions};
+use hoga::trading::orders::{LocalState, OrderRequest, TrackedOrder};
+use hoga::ui::app::channel_input;
+use hoga::ui::keymap::Keymap;
+use hoga::ui::{App, ColorSupport, UiConfig};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use rust_decimal_macros::dec;
+use tokio::sync::mpsc;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{what}: n={} p50={:.3} ms p99={:.3} ms max={:.3} ms",
+        samples.len(),
+        percentile(&samples, 0.50).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+}
+
+fn journal_cost(n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("journal.sqlite"), &JournalOptions::default()).unwrap();
+    let mut intents = Vec::with_capacity(n);
+    let mut acks = Vec::with_capacity(n);
+    for i in 0..n {
+        let req = OrderRequest::limit(MarketId::new("KRW-BTC"), Side::Bid, dec!(95000000), dec!(0.001));
+        let mut t = TrackedOrder::new(format!("bench-{i:06}"), req);
+        let start = Instant::now();
+        journal.record_intent(&t, "manual").unwrap();
+        intents.push(start.elapsed());
+        t.uuid = Some(format!("uuid-{i}"));
+        t.state = LocalState::Accepted;
+        let start = Instant::now();
+        journal.update_order(&t).unwrap();
+        acks.push(start.elapsed());
+    }
+    report("journal record_intent (fsync'd, WAL)", intents);
+    report("journal ack update", acks);
+}
+
+async fn key(tx: &mpsc::Sender<Event>, code: KeyCode) {
+    tx.send(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))).await.unwrap();
+}
+
+async fn key_to_ack(n: usize) {
+    let tasks = TaskManager::new();
+    let mut settings = Settings::default();
+    // The subject is the order path, not the gate's per-minute limit.
+    settings.trading.max_orders_per_minute = 100_000;
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let core = Core::start(&settings, CoreOptions::default(), &tasks, bus).await.unwrap();
+    let (key_tx, key_rx) = mpsc::channel(1024);
+    let mut app = App::new(
+        Terminal::new(TestBackend::new(120, 40)).unwrap(),
+        UiConfig { fps: settings.ui.fps, ..UiConfig::default() },
+        Keymap::default_keymap().unwrap(),
+        ColorSupport::TrueColor,
+        core.store.subscribe(),
+        core.commands.clone(),
+    );
+    let mut drawn = app.drawn_version_watch();
+    let mut snaps = core.store.subscribe();
+    let cancel = tasks.root_token();
+    let driver = async {
+        // Wait for a live price of the market traded.
+        let eth = MarketId::new("KRW-ETH");
+        loop {
+            if snaps.borrow_and_update().market.tickers.contains_key(&eth) {
+                break;
+            }
+            snaps.changed().await.unwrap();
+        }
+        eprintln!("live price seen; placing {n} orders");
+        let mut samples = Vec::with_capacity(n);
+        let mut to_store = Vec::with_capacity(n);
+        for i in 0..n {
+            // Alternate buys and sells so the demo account neither runs dry nor piles up.
+            let line = if i % 2 == 0 { "buy 0.01 KRW-ETH @ market" } else { "sell 0.01 KRW-ETH @ market" };
+            let last_fill = |s: &hoga::store::Snapshot| s.account.fills.front().map(|f| f.trade_uuid.clone());
+            let before = last_fill(&snaps.borrow_and_update());
+            key(&key_tx, KeyCode::Char(':')).await;
+            for c in line.chars() {
+                key(&key_tx, KeyCode::Char(c)).await;
+            }
+            let start = Instant::now();
+            key(&key_tx, KeyCode::Enter).await;
+            // The fill (the demo's acknowledgement of a market order) in the store...
+            let version = loop {
+                let s = snaps.borrow_and_update().clone();
+                if last_fill(&s) != before {
+                    break s.version;
+                }
+                if tokio::time::timeout(Duration::from_secs(10), snaps.changed()).await.is_err() {
+                    let s = snaps.borrow();
+                    panic!(
+                        "order {i}: no fill within 10 s; alerts: {:?}; open orders: {}",
+                        s.system.alerts.iter().map(|a| &a.message).collect::<Vec<_>>(),
+                        s.account.open_orders.len()
+                    );
+                }
+            };
+            to_store.push(start.elapsed());
+            // ... and a frame showing that snapshot (or a later one) drawn.
+            while *drawn.borrow_and_update() < version {
+                drawn.changed().await.unwrap();
+            }
+            samples.push(start.elapsed());
+        }
+        report("key press (Enter) -> fill in the store, demo", to_store);
+        report("key press (Enter) -> fill on screen, demo", samples);
+        cancel.cancel();
+    };
+    let (run, ()) = tokio::join!(app.run(tasks.root_token(), channel_input(key_rx)), driver);
+    run.unwrap();
+    if let Some(sim) = &core.sim {
+        sim.stop();
+    }
+    tasks.cancel_all();
+}
+
+fn main() {
+    journal_cost(env_or("HOGA_BENCH_INTENTS", 500) as usize);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(key_to_ack(env_or("HOGA_BENCH_ORDERS", 100) as usize));
+}
