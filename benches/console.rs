@@ -403,6 +403,12 @@ fn measure_window(pid: u32, bytes: impl Fn() -> u64, hz: f64) -> Window {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not, and
+    // gets a quick skip instead of minutes of measuring.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("console bench: skipped (run it with `cargo bench --bench console`)");
+        return;
+    }
     let Some(bin) = locate_binary() else {
         eprintln!(
             "console bench: no release `hoga` binary next to {:?}.\n\

@@ -250,6 +250,12 @@ async fn run() {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not, and
+    // gets a quick skip instead of minutes of measuring.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("startup bench: skipped (run it with `cargo bench --bench startup`)");
+        return;
+    }
     // The bench's one runtime, shaped like the binary's (two workers).
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(run());
