@@ -158,6 +158,12 @@ async fn bench_end_to_end(n: usize) {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not, and
+    // gets a quick skip instead of minutes of measuring.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("feed bench: skipped (run it with `cargo bench --bench feed`)");
+        return;
+    }
     let n: usize = std::env::var("FEED_BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     bench_decode("decode ticker", &ticker("KRW-BTC", 100), n);
     bench_decode("decode trade", &trade("KRW-BTC", 1, 1), n);

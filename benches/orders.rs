@@ -148,6 +148,11 @@ async fn key_to_ack(n: usize) {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("orders bench: skipped (run it with `cargo bench --bench orders`)");
+        return;
+    }
     journal_cost(env_or("HOGA_BENCH_INTENTS", 500) as usize);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(key_to_ack(env_or("HOGA_BENCH_ORDERS", 100) as usize));

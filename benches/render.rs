@@ -128,6 +128,12 @@ fn percentiles(name: &str, mut samples: Vec<Duration>) {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not, and
+    // gets a quick skip instead of minutes of measuring.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("render bench: skipped (run it with `cargo bench --bench render`)");
+        return;
+    }
     let iters: usize = std::env::var("RENDER_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
     let t0 = Instant::now();
     let (mut store, snap) = fixture(t0);
