@@ -81,21 +81,35 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         let _ = to_bus.try_publish("log", AppEvent::Log(rec.clone()));
     });
 
-    let core =
-        Core::start(&settings, CoreOptions { user_keys, arm, new_journal: cli.new_journal }, &tasks, bus)
-            .await?;
-
-    // The UI, last: it owns the terminal from here until shutdown's restore phase.
+    // The screen first: the status bar (mode, DEMO) is up while the simulator and the
+    // feed start behind it, and each pane fills in as its data arrives.
+    let store = crate::store::Store::start(&tasks, StoreConfig::default());
+    store.send(mode_event(&settings)).await?;
+    let (commands, cmd_rx) = mpsc::channel(crate::ui::app::COMMAND_CAPACITY);
     let (guard, terminal) = TerminalGuard::enter().context("cannot take over the terminal")?;
     let app = App::new(
         terminal,
         ui_config(&settings),
         load_keymap()?,
         ColorSupport::detect(),
-        core.store.subscribe(),
-        core.commands.clone(),
+        store.subscribe(),
+        commands.clone(),
     );
     app.spawn(&tasks, crate::ui::app::crossterm_input());
+
+    let opts = CoreOptions { user_keys, arm, new_journal: cli.new_journal };
+    let core = match Core::start_with(&settings, opts, &tasks, bus, (store, commands, cmd_rx)).await {
+        Ok(core) => core,
+        Err(e) => {
+            // Give the terminal back before the error is printed.
+            let mut hooks = ShutdownHooks::default();
+            hooks.on_restore(guard.restorer());
+            kernel::shutdown::shutdown(&tasks, hooks, Deadlines::default(), format!("start failed: {e:#}"))
+                .await;
+            drop(guard);
+            return Err(e);
+        }
+    };
 
     let reason = kernel::shutdown::wait_for_trigger(&tasks).await;
     let mut hooks = ShutdownHooks::default();
@@ -138,14 +152,32 @@ pub struct Core {
     pub sim: Option<crate::sim::SimHandle>,
 }
 
+/// The store and the UI's command channel, made before the core so the screen can be up
+/// while the core starts.
+pub type UiLink = (StoreHandle, mpsc::Sender<UiCommand>, mpsc::Receiver<UiCommand>);
+
 impl Core {
     /// Starts the core under `tasks`, with `bus` as the event bus (its dispatcher is
-    /// started here).
+    /// started here), and a store of its own.
     pub async fn start(
         settings: &Settings,
         opts: CoreOptions,
         tasks: &TaskManager,
         bus: Bus<AppEvent>,
+    ) -> anyhow::Result<Core> {
+        let store = crate::store::Store::start(tasks, StoreConfig::default());
+        store.send(mode_event(settings)).await?;
+        let (commands, cmd_rx) = mpsc::channel(crate::ui::app::COMMAND_CAPACITY);
+        Core::start_with(settings, opts, tasks, bus, (store, commands, cmd_rx)).await
+    }
+
+    /// Starts the core on a store and command channel the UI already holds.
+    pub async fn start_with(
+        settings: &Settings,
+        opts: CoreOptions,
+        tasks: &TaskManager,
+        bus: Bus<AppEvent>,
+        (store, commands, cmd_rx): UiLink,
     ) -> anyhow::Result<Core> {
         let mode = settings.general.mode;
         let to_bus = bus.clone();
@@ -154,17 +186,6 @@ impl Core {
         });
 
         let ep = endpoints(settings, tasks, opts.user_keys).await?;
-        let store = crate::store::Store::start(tasks, StoreConfig::default());
-        store
-            .send(StoreEvent::ModeSet {
-                mode: match mode {
-                    Mode::Demo => crate::store::Mode::Demo,
-                    Mode::Paper => crate::store::Mode::Paper,
-                    Mode::Live => crate::store::Mode::Live,
-                },
-                exchange: if ep.sim.is_some() { "Upbit (simulator)".into() } else { "Upbit".into() },
-            })
-            .await?;
         subscribe_store_to_bus(&bus, &store);
 
         // Market data: a public client (no keys needed) and the feed.
@@ -276,10 +297,19 @@ impl Core {
             },
         );
         bus.spawn_dispatcher(tasks);
-        let (commands, cmd_rx) = mpsc::channel(crate::ui::app::COMMAND_CAPACITY);
         spawn_command_forwarder(tasks, cmd_rx, bus);
         Ok(Core { store, commands, sim: ep.sim })
     }
+}
+
+/// The status bar's mode and exchange, known from the settings alone.
+fn mode_event(settings: &Settings) -> StoreEvent {
+    let (mode, exchange) = match settings.general.mode {
+        Mode::Demo => (crate::store::Mode::Demo, "Upbit (simulator)"),
+        Mode::Paper => (crate::store::Mode::Paper, "Upbit"),
+        Mode::Live => (crate::store::Mode::Live, "Upbit"),
+    };
+    StoreEvent::ModeSet { mode, exchange: exchange.into() }
 }
 
 /// Demo starts the simulator and trades on its demo account; paper and live talk to
