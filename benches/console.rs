@@ -10,8 +10,8 @@
 //!   hoga process (utime + stime from `/proc/PID/stat` in clock ticks, and the sum of the
 //!   threads' `schedstat` run time in ns, which has finer resolution), under
 //!   1. the demo's default stream,
-//!   2. `HOGA_DEMO__RATE=1` (the config key exists and is validated, but src does not
-//!      pass it to the simulator yet, so this window should match the first),
+//!   2. `HOGA_DEMO__RATE=1000` and `=5000` (simulated trades per second across the demo
+//!      markets; each also moves its ticker, book and candles),
 //!   3. idle: the embedded simulator told to go silent over its admin endpoint
 //!      (`POST /admin/faults {"action":"silent","on":true}`), so nothing changes;
 //! - the same CPU figures for `hoga sim` alone (demo seed and market count, no client):
@@ -104,7 +104,13 @@ impl Session {
             .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
             .unwrap();
         let mut cmd = CommandBuilder::new(bin);
-        cmd.args(["--demo", "--seed", "7"]);
+        // `--demo` applies the demo preset (30 markets, 300 trades/s) over the environment;
+        // a window that sets its own rate runs demo mode (the default) without it.
+        if env.iter().any(|(k, _)| *k == "HOGA_DEMO__RATE") {
+            cmd.args(["--seed", "7"]);
+        } else {
+            cmd.args(["--demo", "--seed", "7"]);
+        }
         cmd.env_clear();
         let h = home.path();
         for (k, v) in [
@@ -467,15 +473,14 @@ fn main() {
         "mean",
         "RSS MB"
     );
-    // `demo.rate` is read and validated from the config, but the console starts its
-    // simulator at the fixed generator interval (src/console/mod.rs `endpoints`), so the
-    // second window is expected to look like the first; it stays here to show it.
     /// Name, extra environment, silence the simulator first.
     type StreamWindow<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
-    let windows: [StreamWindow; 3] = [
-        ("default demo stream", &[], false),
-        ("HOGA_DEMO__RATE=1", &[("HOGA_DEMO__RATE", "1")], false),
-        ("idle (simulator silent)", &[], true),
+    let windows: [StreamWindow; 5] = [
+        ("--demo preset (300 trades/s)", &[], false),
+        ("HOGA_DEMO__RATE=20 (default)", &[("HOGA_DEMO__RATE", "20")], false),
+        ("HOGA_DEMO__RATE=1000", &[("HOGA_DEMO__RATE", "1000")], false),
+        ("HOGA_DEMO__RATE=5000", &[("HOGA_DEMO__RATE", "5000")], false),
+        ("idle (rate 1, then silent)", &[("HOGA_DEMO__RATE", "1")], true),
     ];
     for (name, env, silent) in windows {
         let mut s = Session::start(&bin, env);

@@ -453,6 +453,21 @@ pub fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a MarketIn
         let ord = if ui.markets.ascending { ord.reverse() } else { ord };
         ord.then_with(|| a.market.cmp(&b.market))
     });
+    if !q.is_empty() {
+        // What was typed exactly comes first (`eth` → KRW-ETH before Ethereum Classic),
+        // then codes starting with it; the column order holds within each group.
+        let rank = |m: &MarketInfo| {
+            let base = m.market.base().to_lowercase();
+            if base == q || m.korean_name.to_lowercase() == q || m.english_name.to_lowercase() == q {
+                0
+            } else if base.starts_with(&q) {
+                1
+            } else {
+                2
+            }
+        };
+        rows.sort_by_key(|m| rank(m));
+    }
     rows
 }
 
@@ -1033,6 +1048,27 @@ mod tests {
         }
         assert!(update(&mut ui, Action::Submit, &s).is_empty());
         assert!(ui.message.as_ref().is_some_and(|m| m.text.contains("KRW-NOPE")));
+    }
+
+    #[test]
+    fn search_puts_the_exact_code_first_then_prefixes() {
+        let mut s = (*snap()).clone();
+        let info = |c: &str, en: &str| MarketInfo {
+            market: MarketId::new(c),
+            korean_name: c.into(),
+            english_name: en.into(),
+            warning: false,
+            caution: false,
+        };
+        std::sync::Arc::make_mut(&mut s.market).markets = std::sync::Arc::new(vec![
+            info("KRW-ETC", "Ethereum Classic"),
+            info("KRW-ETHFI", "Ether.fi"),
+            info("KRW-ETH", "Ethereum"),
+        ]);
+        let mut ui = UiState::new(UiConfig::default());
+        ui.markets.query = "eth".into();
+        let rows: Vec<&str> = visible_markets(&ui, &s).iter().map(|m| m.market.as_str()).collect();
+        assert_eq!(rows, ["KRW-ETH", "KRW-ETHFI", "KRW-ETC"]);
     }
 
     #[test]
