@@ -1,10 +1,12 @@
-//! Orders: (1) the journal's cost per intent — one durable `record_intent` (SQLite WAL,
-//! synchronous FULL, a real file) and the ack update after it; (2) key press → order
-//! acknowledged on screen in demo mode: the whole console core (embedded simulator over
-//! loopback, feed, bus, router, order manager, journal) with a headless UI; `:buy`
-//! typed and Enter pressed, timed from the Enter key event to a frame drawn from the
-//! store version that holds the fill (a market order's acknowledgement is its fill). `cargo bench --bench orders`; `HOGA_BENCH_ORDERS`
-//! (default 100) and `HOGA_BENCH_INTENTS` (default 500) override the counts.
+//! Orders and keys: (1) the journal's cost per intent — one durable `record_intent`
+//! (SQLite WAL, synchronous FULL, a real file) and the ack update after it; (2) the whole
+//! console core in demo mode (embedded simulator over loopback, feed, bus, router, order
+//! manager, journal) with a headless UI, under a demo stream of `HOGA_BENCH_RATE`
+//! simulated trades/s (default 1000): key press → next frame drawn (cursor keys in the
+//! markets pane), then key press → order acknowledged on screen (`:buy` typed, timed
+//! from the Enter key event to a frame drawn from the store version that holds the fill;
+//! a market order's acknowledgement is its fill). `cargo bench --bench orders`;
+//! `HOGA_BENCH_ORDERS` (default 100) and `HOGA_BENCH_INTENTS` (default 500) set the counts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -76,6 +78,11 @@ async fn key_to_ack(n: usize) {
     let mut settings = Settings::default();
     // The subject is the order path, not the gate's per-minute limit.
     settings.trading.max_orders_per_minute = 100_000;
+    settings.demo.rate = env_or("HOGA_BENCH_RATE", 1000) as u32;
+    println!(
+        "demo stream: {} simulated trades/s (each with its ticker, book and candle)",
+        settings.demo.rate
+    );
     let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
     let core = Core::start(&settings, CoreOptions::default(), &tasks, bus).await.unwrap();
     let (key_tx, key_rx) = mpsc::channel(1024);
@@ -88,6 +95,7 @@ async fn key_to_ack(n: usize) {
         core.commands.clone(),
     );
     let mut drawn = app.drawn_version_watch();
+    let mut frames = app.frames_watch();
     let mut snaps = core.store.subscribe();
     let cancel = tasks.root_token();
     let driver = async {
@@ -99,27 +107,53 @@ async fn key_to_ack(n: usize) {
             }
             snaps.changed().await.unwrap();
         }
-        eprintln!("live price seen; placing {n} orders");
+        // Key press -> next frame: cursor up / down in the markets pane.
+        let mut key_frames = Vec::with_capacity(200);
+        for i in 0..200 {
+            let before = *frames.borrow_and_update();
+            let start = Instant::now();
+            key(&key_tx, if i % 2 == 0 { KeyCode::Down } else { KeyCode::Up }).await;
+            while *frames.borrow_and_update() <= before {
+                frames.changed().await.unwrap();
+            }
+            key_frames.push(start.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        report("key press -> next frame drawn", key_frames);
+        eprintln!("placing {n} orders");
         let mut samples = Vec::with_capacity(n);
         let mut to_store = Vec::with_capacity(n);
+        let mut rejected = 0;
         for i in 0..n {
             // Alternate buys and sells so the demo account neither runs dry nor piles up.
             let line = if i % 2 == 0 { "buy 0.01 KRW-ETH @ market" } else { "sell 0.01 KRW-ETH @ market" };
             let last_fill = |s: &hoga::store::Snapshot| s.account.fills.front().map(|f| f.trade_uuid.clone());
+            // Newest alert first: a new "rejected: …" at the front is this order's.
+            let newest =
+                |s: &hoga::store::Snapshot| s.system.alerts.front().map(|a| (a.time, a.message.clone()));
+            let alerts_before = newest(&snaps.borrow());
             let before = last_fill(&snaps.borrow_and_update());
             key(&key_tx, KeyCode::Char(':')).await;
             for c in line.chars() {
                 key(&key_tx, KeyCode::Char(c)).await;
             }
             let start = Instant::now();
+            let order_deadline = tokio::time::Instant::now() + Duration::from_secs(10);
             key(&key_tx, KeyCode::Enter).await;
             // The fill (the demo's acknowledgement of a market order) in the store...
             let version = loop {
                 let s = snaps.borrow_and_update().clone();
                 if last_fill(&s) != before {
-                    break s.version;
+                    break Some(s.version);
                 }
-                if tokio::time::timeout(Duration::from_secs(10), snaps.changed()).await.is_err() {
+                if let Some((t, m)) = newest(&s)
+                    && Some((t, m.clone())) != alerts_before
+                    && m.starts_with("rejected")
+                {
+                    eprintln!("order {i} {m}");
+                    break None;
+                }
+                if tokio::time::timeout_at(order_deadline, snaps.changed()).await.is_err() {
                     let s = snaps.borrow();
                     panic!(
                         "order {i}: no fill within 10 s; alerts: {:?}; open orders: {}",
@@ -128,13 +162,21 @@ async fn key_to_ack(n: usize) {
                     );
                 }
             };
+            let Some(version) = version else {
+                rejected += 1;
+                continue;
+            };
             to_store.push(start.elapsed());
             // ... and a frame showing that snapshot (or a later one) drawn.
             while *drawn.borrow_and_update() < version {
                 drawn.changed().await.unwrap();
             }
             samples.push(start.elapsed());
+            // Upbit allows 12 orders/s per key; faster than that the client rests the
+            // order group for a second (a 1 s tail here). 8/s stays clear of it.
+            tokio::time::sleep(Duration::from_millis(125)).await;
         }
+        println!("{n} orders, {rejected} rejected");
         report("key press (Enter) -> fill in the store, demo", to_store);
         report("key press (Enter) -> fill on screen, demo", samples);
         cancel.cancel();

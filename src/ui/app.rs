@@ -57,6 +57,9 @@ pub enum AppError {
     Input(#[from] io::Error),
 }
 
+/// Least time between two frames when a key, a click or a paste is waiting to be shown.
+const INPUT_FRAME_GAP: Duration = Duration::from_millis(4);
+
 /// The console: UI state, keymap, theme and a terminal to draw on.
 pub struct App<B: Backend> {
     terminal: Terminal<B>,
@@ -209,14 +212,27 @@ impl<B: Backend> App<B> {
         let refresh = Duration::from_secs(1);
         let mut last_draw = tokio::time::Instant::now() - refresh;
         let mut snapshots_open = true;
+        // A key answers at once (a few ms at most), whatever the frame cap: the cap is for
+        // market data, which may change a thousand times a second; a person types far
+        // slower. Our own orders, fills, balances and trading state are as urgent as a key.
+        let mut urgent = false;
         self.on_snapshot();
         loop {
-            let deadline = if self.dirty { last_draw + frame } else { last_draw + refresh };
+            let deadline = if urgent && self.dirty {
+                last_draw + INPUT_FRAME_GAP.min(frame)
+            } else if self.dirty {
+                last_draw + frame
+            } else {
+                last_draw + refresh
+            };
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break,
                 ev = input.next() => match ev {
-                    Some(Ok(ev)) => self.handle_event(ev),
+                    Some(Ok(ev)) => {
+                        urgent |= matches!(ev, Event::Key(_) | Event::Mouse(_) | Event::Paste(_));
+                        self.handle_event(ev);
+                    }
                     Some(Err(e)) => return Err(AppError::Input(e)),
                     None => break,
                 },
@@ -224,7 +240,11 @@ impl<B: Backend> App<B> {
                 // anyway, so a flood of publishes costs one wakeup per frame, not one per
                 // publish, and can never starve the frame timer.
                 changed = self.snapshots.changed(), if snapshots_open && !self.dirty => match changed {
-                    Ok(()) => self.on_snapshot(),
+                    Ok(()) => {
+                        let before = (self.snap.versions.account, self.snap.versions.orders);
+                        self.on_snapshot();
+                        urgent |= before != (self.snap.versions.account, self.snap.versions.orders);
+                    }
                     // The store is gone (shutdown): keep showing the last snapshot.
                     Err(_) => snapshots_open = false,
                 },
@@ -234,6 +254,7 @@ impl<B: Backend> App<B> {
                     }
                     self.draw()?;
                     last_draw = tokio::time::Instant::now();
+                    urgent = false;
                 }
             }
             if self.ui.quit {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use governor::clock::DefaultClock;
 use governor::state::{InMemoryState, NotKeyed};
@@ -201,11 +201,11 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Time until the next wall-clock second boundary (Upbit's windows are per second).
-fn until_next_second() -> Duration {
-    let sub = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    Duration::from_nanos(u64::from(1_000_000_000u32.saturating_sub(sub))) + Duration::from_millis(5)
-}
+/// How long a group rests after `sec=0`: one whole window from now. Upbit counts per
+/// second, but where its window starts is not ours to know (a window opened by the first
+/// request of a burst ends up to a second later than the next wall-clock second), so
+/// resting to the wall-clock boundary could still draw a 429.
+const SEC_ZERO_REST: Duration = Duration::from_millis(1005);
 
 impl RestLimits {
     /// Limiters at Upbit's published per-group limits.
@@ -237,13 +237,13 @@ impl RestLimits {
         Ok(())
     }
 
-    /// Applies a `Remaining-Req` header: `sec=0` pauses the group to the next second.
+    /// Applies a `Remaining-Req` header: `sec=0` rests the group for one window.
     pub fn on_remaining(&self, header: &RemainingReq, fallback: Group) {
         let group = Group::from_header(&header.group).unwrap_or(fallback);
         if header.sec == 0 {
             let mut st = lock(&self.state);
             let g = st.groups.entry(group).or_default();
-            let until = Instant::now() + until_next_second();
+            let until = Instant::now() + SEC_ZERO_REST;
             g.paused_until = Some(g.paused_until.map_or(until, |p| p.max(until)));
         }
     }
