@@ -106,7 +106,10 @@ impl Session {
         let mut cmd = CommandBuilder::new(bin);
         // `--demo` applies the demo preset (30 markets, 300 trades/s) over the environment;
         // a window that sets its own rate runs demo mode (the default) without it.
-        if env.iter().any(|(k, _)| *k == "HOGA_DEMO__RATE") {
+        if env.iter().any(|(k, _)| *k == "HOGA_EXCHANGE__REST_URL") {
+            // Paper mode on an external `hoga sim`: the console's own cost, alone.
+            cmd.args(["--mode", "paper"]);
+        } else if env.iter().any(|(k, _)| *k == "HOGA_DEMO__RATE") {
             cmd.args(["--seed", "7"]);
         } else {
             cmd.args(["--demo", "--seed", "7"]);
@@ -158,7 +161,7 @@ impl Session {
                 p.bytes += n as u64;
                 if p.first_price.is_none() {
                     let contents = p.parser.screen().contents();
-                    if p.first_frame.is_none() && contents.contains("DEMO") {
+                    if p.first_frame.is_none() && (contents.contains("DEMO") || contents.contains("PAPER")) {
                         p.first_frame = Some(now);
                     }
                     if contents.contains("KRW-") && has_market_price_row(&contents) {
@@ -502,6 +505,28 @@ fn main() {
         }
         s.stop();
     }
+    for (name, tick_ms, port) in [
+        ("paper, external sim 20 trades/s", "50", 17_731u16),
+        ("paper, external sim 1000 trades/s", "1", 17_732),
+    ] {
+        let Some(mut sim) = external_sim(&bin, tick_ms, port) else {
+            println!("{name:<30} could not start `hoga sim`; skipped");
+            continue;
+        };
+        let rest = format!("http://127.0.0.1:{port}/v1");
+        let ws = format!("ws://127.0.0.1:{port}");
+        let mut s = Session::start(
+            &bin,
+            &[("HOGA_EXCHANGE__REST_URL", rest.as_str()), ("HOGA_EXCHANGE__WS_URL", ws.as_str())],
+        );
+        s.wait_ready();
+        std::thread::sleep(Duration::from_secs(2));
+        let w = measure_window(s.pid, || s.bytes(), hz);
+        print_window(name, &w);
+        s.stop();
+        let _ = sim.kill();
+        let _ = sim.wait();
+    }
     match sim_alone(&bin, hz) {
         Some(w) => print_window("hoga sim alone, no client", &w),
         None => println!("{:<30} could not start `hoga sim`; skipped", "hoga sim alone, no client"),
@@ -531,6 +556,27 @@ fn print_window(name: &str, w: &Window) {
 /// The demo's simulator as its own process (`hoga sim` with the demo's seed and market
 /// count, nobody connected), measured like the console: the generator's share of the
 /// demo console's CPU. Stopped with SIGINT, as Ctrl-C would.
+/// `hoga sim` on a fixed port, one trade per `tick_ms`; ready when its port answers.
+fn external_sim(bin: &PathBuf, tick_ms: &str, port: u16) -> Option<std::process::Child> {
+    let mut child = std::process::Command::new(bin)
+        .args(["sim", "--seed", "7", "--markets", "20", "--tick-ms", tick_ms, "--port", &port.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
 fn sim_alone(bin: &PathBuf, hz: f64) -> Option<Window> {
     let mut child = std::process::Command::new(bin)
         .args(["sim", "--seed", "7", "--markets", "20"])

@@ -392,4 +392,23 @@ mod tests {
         s.alerts.webhook_url = Some("https://hooks/secret-token".into());
         assert!(!format!("{s:?}").contains("secret-token"));
     }
+
+    #[test]
+    fn exchange_urls_are_checked() {
+        let env = |pairs: &[(&str, &str)]| LoadOptions {
+            skip_user_file: true,
+            env: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..LoadOptions::default()
+        };
+        let ok = load(&env(&[
+            ("HOGA_EXCHANGE__REST_URL", "http://127.0.0.1:7700/v1"),
+            ("HOGA_EXCHANGE__WS_URL", "ws://127.0.0.1:7700"),
+        ]))
+        .unwrap();
+        assert_eq!(ok.settings.exchange.rest_url, "http://127.0.0.1:7700/v1");
+        let err = load(&env(&[("HOGA_EXCHANGE__REST_URL", "127.0.0.1:7700")])).unwrap_err().to_string();
+        assert!(err.contains("exchange.rest_url") && err.contains("127.0.0.1:7700"), "{err}");
+        let err = load(&env(&[("HOGA_EXCHANGE__WS_URL", "http://x")])).unwrap_err().to_string();
+        assert!(err.contains("exchange.ws_url"), "{err}");
+    }
 }

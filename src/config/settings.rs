@@ -30,6 +30,19 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[bus]`
     pub bus: BusSettings,
+    /// `[exchange]`
+    pub exchange: ExchangeSettings,
+}
+
+/// `[exchange]` — where paper mode reads market data (empty = Upbit). Live always talks
+/// to Upbit: keys are never sent anywhere else.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExchangeSettings {
+    /// REST base URL ending in `/v1` (e.g. a `hoga sim`: `http://127.0.0.1:7700/v1`).
+    pub rest_url: String,
+    /// Websocket base URL (`ws://127.0.0.1:7700`; `/websocket/v1` is appended).
+    pub ws_url: String,
 }
 
 /// Where data and orders come from.
@@ -355,6 +368,8 @@ pub fn expectation(path: &str) -> Option<&'static str> {
         "trading.daily_loss_limit" => "a positive decimal amount of KRW",
         "trading.cancel_open_orders_on_exit" => "true or false",
         "alerts.webhook_url" => "an http:// or https:// URL",
+        "exchange.rest_url" => "empty (Upbit) or an http:// or https:// URL ending in /v1",
+        "exchange.ws_url" => "empty (Upbit) or a ws:// or wss:// URL",
         "alerts.price"
         | "alerts.fill"
         | "alerts.stop_fired"
@@ -420,6 +435,15 @@ impl Settings {
                 "<redacted>",
             )?;
         }
+        let x = &self.exchange;
+        let scheme = |u: &str, a: &str, b: &str| u.is_empty() || u.starts_with(a) || u.starts_with(b);
+        check(
+            scheme(&x.rest_url, "http://", "https://")
+                && (x.rest_url.is_empty() || x.rest_url.ends_with("/v1")),
+            "exchange.rest_url",
+            quoted(&x.rest_url),
+        )?;
+        check(scheme(&x.ws_url, "ws://", "wss://"), "exchange.ws_url", quoted(&x.ws_url))?;
         check((1..=60_000).contains(&b.retry_backoff_ms), "bus.retry_backoff_ms", b.retry_backoff_ms)?;
         check((1..=10).contains(&b.max_attempts), "bus.max_attempts", b.max_attempts)?;
         check((1..=100_000).contains(&b.trace_capacity), "bus.trace_capacity", b.trace_capacity)?;

@@ -342,7 +342,31 @@ async fn endpoints(
             })
         }
         Mode::Paper | Mode::Live => {
-            Ok(Endpoints { rest: RestConfig::default(), ws_base: None, keys: user_keys, sim: None })
+            let x = &settings.exchange;
+            if x.rest_url.is_empty() {
+                return Ok(Endpoints {
+                    rest: RestConfig::default(),
+                    ws_base: None,
+                    keys: user_keys,
+                    sim: None,
+                });
+            }
+            // Another server: market data only, and keys never leave for it.
+            anyhow::ensure!(
+                !x.ws_url.is_empty(),
+                "[exchange] rest_url is set but ws_url is empty: set both, or neither for Upbit"
+            );
+            anyhow::ensure!(
+                settings.general.mode == Mode::Paper,
+                "[exchange] rest_url / ws_url apply to paper mode only: live trading always talks to Upbit"
+            );
+            tracing::info!(rest = %x.rest_url, ws = %x.ws_url, "paper mode on another Upbit-protocol server");
+            Ok(Endpoints {
+                rest: RestConfig { base_url: x.rest_url.clone(), ..RestConfig::default() },
+                ws_base: Some(x.ws_url.clone()),
+                keys: None,
+                sim: None,
+            })
         }
     }
 }
