@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::exchange::types::{
-    Candle, Fill, MarketId, OrderBook, OrderState, OrderType, Side, Ticker, TimeInForce, Trade,
+    Candle, Fill, MarketId, OrderBook, OrderState, OrderType, Side, StreamType, Ticker, TimeInForce, Trade,
 };
 
 /// A change to one of our orders (Upbit `myOrder`).
@@ -112,6 +112,20 @@ impl StreamEvent {
             StreamEvent::Asset(a) => a.timestamp,
         }
     }
+
+    /// Whether the event is news: a live update, not the state replayed on subscribing
+    /// (a quiet market's ticker snapshot can be minutes old). Candles are not counted as
+    /// news either: they are pushed at most once a second and their snapshot may be an
+    /// older bucket. Only news measures how far behind the exchange we are.
+    pub fn is_live_news(&self) -> bool {
+        match self {
+            StreamEvent::Ticker(t) => t.stream_type == StreamType::Realtime,
+            StreamEvent::Trade(t) => t.stream_type == StreamType::Realtime,
+            StreamEvent::OrderBook(b) => b.stream_type == StreamType::Realtime,
+            StreamEvent::Candle(_) => false,
+            StreamEvent::Order(_) | StreamEvent::Asset(_) => true,
+        }
+    }
 }
 
 /// A kind of stream a subscriber can ask for.
@@ -165,5 +179,19 @@ impl StreamKind {
             StreamEvent::Order(_) => StreamKind::MyOrder,
             StreamEvent::Asset(_) => StreamKind::MyAsset,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_live_updates_count_as_news() {
+        let snapshot = Ticker { stream_type: StreamType::Snapshot, ..Ticker::default() };
+        assert!(!StreamEvent::Ticker(snapshot).is_live_news());
+        assert!(StreamEvent::Ticker(Ticker::default()).is_live_news());
+        let book = OrderBook { stream_type: StreamType::Snapshot, ..OrderBook::default() };
+        assert!(!StreamEvent::OrderBook(book).is_live_news());
     }
 }

@@ -663,8 +663,10 @@ pub(crate) async fn route_event(
         lock(&shared.last_seen).insert((kind, market.clone()), received);
     }
     let ts = ev.exchange_ts();
-    // REST snapshots carry old exchange times; only websocket events measure the pipe.
-    if ts > 0 && from_ws {
+    // REST snapshots and the state replayed on subscribing carry old exchange times: only
+    // live websocket updates measure how far behind the exchange we are.
+    let news = matches!(&ev.payload, FeedPayload::Stream(e) if e.is_live_news());
+    if ts > 0 && from_ws && news {
         let lag = now_ms() - ts;
         if lag >= 0 {
             shared.metrics.exchange_latency.record(lag as u64 * 1000);
