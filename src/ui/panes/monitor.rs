@@ -31,6 +31,17 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         );
         return;
     }
+    let widths = [
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Fill(1),
+        Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(6),
+    ];
+    // Numbers are shortened to their column, never cut (see `format::fit`).
+    let w = format::column_widths(inner.width, &widths, 1);
+    let trigger_width = w.get(2).copied().unwrap_or(8);
     let rows = acc.rules.iter().map(|r| {
         let ticker = snap.market.tickers.get(&r.market);
         let age = ticker.map(|t| t.age(ui.now));
@@ -50,7 +61,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         Row::new(vec![
             Cell::from(Span::styled(r.market.base().to_string(), theme.text)),
             Cell::from(Span::styled(r.kind.clone(), theme.text)),
-            Cell::from(Line::from(format::price(r.trigger)).right_aligned()),
+            Cell::from(Line::from(format::fit(format::price(r.trigger), trigger_width)).right_aligned()),
             Cell::from(Line::from(distance).right_aligned()),
             Cell::from(Span::styled(
                 age.map(format::age).unwrap_or_else(|| "-".into()),
@@ -59,15 +70,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             Cell::from(Span::styled(r.state.clone(), state_style)),
         ])
     });
-    let widths = [
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Fill(1),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(6),
-    ];
     Table::new(rows, widths)
+        .column_spacing(1)
         .header(Row::new(["coin", "kind", "trigger", "dist", "age", "state"]).style(theme.header))
         .render(inner, buf);
 }

@@ -84,9 +84,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         buf.set_stringn(inner.x + 1, inner.y, "no balances", inner.width as usize, theme.muted);
         return;
     }
-    let header = Row::new(
-        ["cur", "qty", "locked", "avg", "value", "P&L"].map(|h| Cell::from(Line::from(h).right_aligned())),
-    )
+    // A narrow column shows the head of its title ("lock" → "loc"), never its tail.
+    let titles = ["cur", "qty", "locked", "avg", "value", "P&L"];
+    let header = Row::new(titles.iter().enumerate().map(|(i, h)| {
+        let w = if i == 0 { h.len() } else { col(i) as usize };
+        Cell::from(Line::from(h.chars().take(w.max(1)).collect::<String>()).right_aligned())
+    }))
     .style(theme.header);
     Table::new(rows, widths).header(header).column_spacing(1).render(inner, buf);
 }
