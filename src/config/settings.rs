@@ -309,6 +309,12 @@ pub struct AlertSettings {
     pub order_rejected: AlertMode,
     /// Critical failure on the bus.
     pub critical_failure: AlertMode,
+    /// A protection rule went stale (prices too old to protect the position).
+    pub rule_stale: AlertMode,
+    /// Trading halted (kill switch, blocked key, 418).
+    pub trading_halted: AlertMode,
+    /// The TP/SL monitor died (trading is REDUCING until it is back).
+    pub monitor_down: AlertMode,
 }
 
 impl std::fmt::Debug for AlertSettings {
@@ -321,6 +327,9 @@ impl std::fmt::Debug for AlertSettings {
             .field("feed_degraded", &self.feed_degraded)
             .field("order_rejected", &self.order_rejected)
             .field("critical_failure", &self.critical_failure)
+            .field("rule_stale", &self.rule_stale)
+            .field("trading_halted", &self.trading_halted)
+            .field("monitor_down", &self.monitor_down)
             .finish()
     }
 }
@@ -375,7 +384,10 @@ pub fn expectation(path: &str) -> Option<&'static str> {
         | "alerts.stop_fired"
         | "alerts.feed_degraded"
         | "alerts.order_rejected"
-        | "alerts.critical_failure" => r#"one of "on", "silent", "off""#,
+        | "alerts.critical_failure"
+        | "alerts.rule_stale"
+        | "alerts.trading_halted"
+        | "alerts.monitor_down" => r#"one of "on", "silent", "off""#,
         "bus.retry_backoff_ms" => "an integer 1..=60000",
         "bus.max_attempts" => "an integer 1..=10",
         "bus.trace_capacity" => "an integer 1..=100000",

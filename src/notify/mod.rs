@@ -122,7 +122,10 @@ impl NotifyModes {
             .set(NotifyKind::Fill, s.fill)
             .set(NotifyKind::RuleFired, s.stop_fired)
             .set(NotifyKind::RuleFailed, s.order_rejected)
-            .set(NotifyKind::FeedDegraded, s.feed_degraded);
+            .set(NotifyKind::FeedDegraded, s.feed_degraded)
+            .set(NotifyKind::RuleStale, s.rule_stale)
+            .set(NotifyKind::TradingHalted, s.trading_halted)
+            .set(NotifyKind::MonitorDown, s.monitor_down);
         m
     }
 }

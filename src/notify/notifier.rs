@@ -475,11 +475,14 @@ mod tests {
         let settings = crate::config::AlertSettings {
             webhook_url: Some("https://hooks.slack.com/services/T/B/X".into()),
             fill: NotifyMode::Silent,
+            trading_halted: NotifyMode::Off,
             ..Default::default()
         };
         let cfg = NotifierConfig::from_settings(&settings).unwrap();
         assert_eq!(cfg.webhook.unwrap().flavor, WebhookFlavor::Slack);
         assert_eq!(cfg.modes.get(NotifyKind::Fill), NotifyMode::Silent);
         assert_eq!(cfg.modes.get(NotifyKind::RuleStale), NotifyMode::On);
+        assert_eq!(cfg.modes.get(NotifyKind::TradingHalted), NotifyMode::Off);
+        assert_eq!(cfg.modes.get(NotifyKind::MonitorDown), NotifyMode::On);
     }
 }
