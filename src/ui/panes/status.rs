@@ -81,29 +81,43 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         spans.push(Span::styled(text, style));
     }
-    spans.push(sep.clone());
+    // From here on, a part that does not fit whole is left out, never cut mid-number.
+    let clock = format!(" {} KST ", format::clock_kst(ui.wall));
+    let show_clock = area.width as usize > clock.len() + 40;
+    let budget = (area.width as usize).saturating_sub(if show_clock { clock.len() } else { 0 });
+    let width = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
     let feed = &sys.feed;
     let health_style = match feed.level {
         HealthLevel::Healthy => theme.text,
         HealthLevel::Degraded => theme.warning,
         HealthLevel::Critical => theme.error,
     };
-    spans.push(Span::styled(
-        format!("{} msg/s p99 {}", feed.msgs_per_sec, format::micros(feed.latency_p99_us)),
-        health_style,
-    ));
+    let mut feed_part = vec![
+        sep.clone(),
+        Span::styled(
+            format!("{} msg/s p99 {}", feed.msgs_per_sec, format::micros(feed.latency_p99_us)),
+            health_style,
+        ),
+    ];
     if let Some(h) = feed.rate_headroom_pct {
-        spans.push(Span::styled(format!(" rl {h}%"), if h < 20 { theme.warning } else { theme.muted }));
+        feed_part.push(Span::styled(format!(" rl {h}%"), if h < 20 { theme.warning } else { theme.muted }));
     }
     let unread = sys.unread_alerts();
-    if unread > 0 {
-        spans.push(sep);
+    let alert_part = (unread > 0).then(|| {
         let latest = sys.alerts.front().map(|a| a.message.as_str()).unwrap_or("");
-        spans.push(Span::styled(format!("⚠ {unread} {latest}"), theme.warning));
+        vec![sep.clone(), Span::styled(format!("⚠ {unread} {latest}"), theme.warning)]
+    });
+    // Unread alerts outrank the feed figures: the feed part goes first when both cannot fit.
+    let alert_width = alert_part.as_deref().map_or(0, |a| width(a).min(16));
+    if width(&spans) + width(&feed_part) + alert_width <= budget {
+        spans.extend(feed_part);
+    }
+    // The alert text is the one part that may be cut (it is words, not a number).
+    if let Some(a) = alert_part {
+        spans.extend(a);
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
-    let clock = format!(" {} KST ", format::clock_kst(ui.wall));
-    if area.width as usize > clock.len() + 40 {
+    if show_clock {
         Paragraph::new(Span::styled(clock, theme.muted)).alignment(Alignment::Right).render(area, buf);
     }
 }
