@@ -356,10 +356,10 @@ mod tests {
         let q = Arc::new(SubQueue::new(Strategy::Lossless, 1));
         assert_eq!(q.push(tick("KRW-BTC", 1), Duration::from_secs(5)).await, Pushed::Queued);
         assert!(q.try_push(tick("KRW-BTC", 2)).is_err());
-        let q2 = q.clone();
-        let consumer = tokio::spawn(async move { q2.recv().await.map(|e| e.exchange_ts()) });
-        assert_eq!(q.push(tick("KRW-BTC", 2), Duration::from_secs(5)).await, Pushed::Queued);
-        assert_eq!(consumer.await.unwrap(), Some(1));
+        // A consumer makes room while the push waits (both polled by this one task).
+        let (pushed, taken) = tokio::join!(q.push(tick("KRW-BTC", 2), Duration::from_secs(5)), q.recv());
+        assert_eq!(pushed, Pushed::Queued);
+        assert_eq!(taken.map(|e| e.exchange_ts()), Some(1));
         assert_eq!(q.push(tick("KRW-BTC", 3), Duration::from_millis(10)).await, Pushed::Dropped);
         assert_eq!(q.drops(), 1);
         // Stalled: the next push to the full queue drops at once instead of waiting again.
