@@ -47,7 +47,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         spans.push(sep.clone());
     }
-    // Most important first: at 80 columns the tail is cut by the clock.
+    // Most important first: at 80 columns the tail gives way to the clock.
     let ts = match acc.trading_state {
         TradingState::Active => theme.bid,
         TradingState::Reducing => theme.warning,
@@ -55,18 +55,23 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     };
     spans.push(Span::styled(acc.trading_state.label(), ts));
     spans.push(Span::styled(format!(" rules {}", acc.armed_rules()), theme.text));
-    spans.push(sep.clone());
+    // From here on, a part that does not fit whole is left out, never cut mid-word.
+    let clock = format!(" {} KST ", format::clock_kst(ui.wall));
+    let show_clock = area.width as usize > clock.len() + 40;
+    let budget = (area.width as usize).saturating_sub(if show_clock { clock.len() } else { 0 });
+    let width = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
+    let mut streams = vec![sep.clone()];
     if sys.streams.is_empty() {
         // No per-stream status yet: fall back to the feed health report.
         if sys.feed.connected {
-            spans.push(Span::styled("feed:up", theme.bid));
+            streams.push(Span::styled("feed:up", theme.bid));
         } else {
-            spans.push(Span::styled("feed idle", theme.muted));
+            streams.push(Span::styled("feed idle", theme.muted));
         }
     }
     for (i, s) in sys.streams.iter().enumerate() {
         if i > 0 {
-            spans.push(Span::raw(" "));
+            streams.push(Span::raw(" "));
         }
         let style = match s.state {
             StreamState::Connected => theme.bid,
@@ -79,13 +84,11 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             let left = wait.saturating_sub(ui.now.saturating_duration_since(s.since));
             text.push_str(&format!(" {}s", left.as_secs()));
         }
-        spans.push(Span::styled(text, style));
+        streams.push(Span::styled(text, style));
     }
-    // From here on, a part that does not fit whole is left out, never cut mid-number.
-    let clock = format!(" {} KST ", format::clock_kst(ui.wall));
-    let show_clock = area.width as usize > clock.len() + 40;
-    let budget = (area.width as usize).saturating_sub(if show_clock { clock.len() } else { 0 });
-    let width = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
+    if width(&spans) + width(&streams) <= budget {
+        spans.extend(streams);
+    }
     let feed = &sys.feed;
     let health_style = match feed.level {
         HealthLevel::Healthy => theme.text,
