@@ -23,7 +23,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let sep = Span::styled(" │ ", theme.muted);
     let mut spans = vec![Span::styled(format!(" {} ", acc.mode.label()), mode_style), Span::raw(" ")];
     let exchange = if acc.exchange.is_empty() { "upbit" } else { acc.exchange.as_str() };
-    if area.width >= 100 {
+    // The mode badge says enough where room is short; the exchange name is for wide screens.
+    if area.width >= 140 {
         spans.push(Span::styled(exchange.to_string(), theme.header));
         spans.push(sep.clone());
     }
