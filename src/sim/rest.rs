@@ -75,6 +75,19 @@ fn param<'a>(p: &'a Pairs, k: &str) -> Option<&'a str> {
     p.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 
+/// `uuids[]` or `identifiers[]` (exactly one of them), at most `max` in all.
+fn uuids_or_identifiers(p: &Pairs, max: usize) -> Result<(Vec<&str>, Vec<&str>), OrderError> {
+    let uuids = params(p, "uuids[]");
+    let ids = params(p, "identifiers[]");
+    if uuids.is_empty() == ids.is_empty() {
+        return Err(bad("validation_error", "uuids[] or identifiers[] is required (not both)"));
+    }
+    if uuids.len() + ids.len() > max {
+        return Err(bad("invalid_parameter", format!("at most {max} uuids or identifiers")));
+    }
+    Ok((uuids, ids))
+}
+
 fn params<'a>(p: &'a Pairs, k: &str) -> Vec<&'a str> {
     p.iter().filter(|(key, _)| key == k).map(|(_, v)| v.as_str()).collect()
 }
@@ -667,14 +680,7 @@ fn exchange_inner(w: &mut World, m: &str, path: &str, p: &Pairs, body: &[u8]) ->
             Ok(Reply::json(200, &out))
         }
         ("GET", "/v1/orders/uuids") => {
-            let uuids = params(p, "uuids[]");
-            let ids = params(p, "identifiers[]");
-            if uuids.is_empty() == ids.is_empty() {
-                return Err(bad("validation_error", "uuids[] or identifiers[] is required (not both)"));
-            }
-            if uuids.len() + ids.len() > 100 {
-                return Err(bad("invalid_parameter", "at most 100 uuids or identifiers"));
-            }
+            let (uuids, ids) = uuids_or_identifiers(p, 100)?;
             let market = param(p, "market");
             let asc = order_by_asc(p)?;
             let all = w.ex.list(
@@ -688,14 +694,7 @@ fn exchange_inner(w: &mut World, m: &str, path: &str, p: &Pairs, body: &[u8]) ->
             Ok(Reply::json(200, &all.iter().map(|o| o.wire(false, true)).collect::<Vec<_>>()))
         }
         ("DELETE", "/v1/orders/uuids") => {
-            let uuids = params(p, "uuids[]");
-            let ids = params(p, "identifiers[]");
-            if uuids.is_empty() == ids.is_empty() {
-                return Err(bad("validation_error", "uuids[] or identifiers[] is required (not both)"));
-            }
-            if uuids.len() + ids.len() > 20 {
-                return Err(bad("invalid_parameter", "at most 20 uuids or identifiers"));
-            }
+            let (uuids, ids) = uuids_or_identifiers(p, 20)?;
             let targets = uuids
                 .iter()
                 .map(|u| (Some(u.to_string()), None))

@@ -72,12 +72,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                     theme.text,
                 ),
                 Line::styled(format!(" fee      {}", format::price(v.fee)), theme.text),
-                Line::from(vec![
-                    Span::styled(" y", theme.warning),
-                    Span::styled(" send   ", theme.text),
-                    Span::styled("N", theme.header),
-                    Span::styled(" cancel (default)", theme.text),
-                ]),
+                yes_no(" y", " send   ", " cancel (default)", theme),
             ])
             .block(block)
             .render(rect, buf);
@@ -117,12 +112,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 .style(theme.background);
             Paragraph::new(vec![
                 Line::styled(text, theme.text),
-                Line::from(vec![
-                    Span::styled("y", theme.warning),
-                    Span::styled(" quit   ", theme.text),
-                    Span::styled("N", theme.header),
-                    Span::styled(" stay (default)", theme.text),
-                ]),
+                yes_no("y", " quit   ", " stay (default)", theme),
             ])
             .block(block)
             .render(r, buf);
@@ -187,4 +177,14 @@ fn render_form(area: Rect, buf: &mut Buffer, form: &OrderForm, snap: &Snapshot, 
     }
     lines.push(Line::styled("  ←/→ change  ↑/↓ field  enter send  esc close", theme.muted));
     Paragraph::new(lines).block(block).render(rect, buf);
+}
+
+/// The answer line of a confirmation: `y` does it, `N` (the default) does not.
+fn yes_no<'a>(y: &'a str, yes: &'a str, no: &'a str, theme: &Theme) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(y, theme.warning),
+        Span::styled(yes, theme.text),
+        Span::styled("N", theme.header),
+        Span::styled(no, theme.text),
+    ])
 }
