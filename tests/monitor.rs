@@ -677,3 +677,32 @@ async fn webhook_failures_log_the_host_never_the_token() {
     assert!(!text.contains("/api/webhooks"), "path leaked into the log: {text}");
     tasks.cancel_all();
 }
+
+#[tokio::test]
+async fn ticks_of_unwatched_markets_wait_and_are_taken_in_when_a_rule_arrives() {
+    // The stale check runs every 10 ms and republishes the view each time: two
+    // publications after the tick prove the loop went round without evaluating it.
+    let config = MonitorConfig { stale_check_every: Duration::from_millis(10), ..MonitorConfig::default() };
+    let mut r = rig_with(config, None);
+    r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+    r.monitor.reconciled().await.unwrap();
+    wait_view(&r.monitor, "reconciled", |v| v.reconciled).await;
+    // No rule on KRW-BTC yet: the tick is kept (latest per market), not evaluated.
+    let mut views = r.monitor.view();
+    views.borrow_and_update();
+    assert!(r.monitor.tick(&btc(), dec!(96000000), Instant::now()));
+    for _ in 0..2 {
+        tokio::time::timeout(DEADLINE, views.changed()).await.unwrap().unwrap();
+    }
+    assert_eq!(views.borrow().ticks, 0, "an unwatched tick must not run the monitor");
+    // A stop above that price arrives: the waiting tick is evaluated first, so it fires at
+    // once instead of waiting for the next tick.
+    let rule = stop_rule(dec!(97000000));
+    r.monitor.add_rule(rule).await.unwrap();
+    let (_, volume) = exit_fields(&next_action(&mut r.actions).await);
+    assert_eq!(volume, dec!(0.1));
+    // From now on the market is watched: a tick alone is evaluated.
+    let before = r.monitor.view().borrow().ticks;
+    tick(&r.monitor, dec!(95000000)).await;
+    assert!(r.monitor.view().borrow().ticks > before);
+}

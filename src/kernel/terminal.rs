@@ -6,7 +6,7 @@
 //! shutdown sequence's restore phase ([`TerminalGuard::restorer`], which is how SIGTERM and
 //! SIGHUP restore it). A process-wide flag makes every path idempotent.
 
-use std::io::{self, Stdout, Write};
+use std::io::{self, Write};
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,8 +17,9 @@ use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, SetTitle, disable_raw_mode, enable_raw_mode,
 };
-use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 
 /// True while the terminal is in raw mode / the alternate screen because of us.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -34,13 +35,13 @@ pub struct TerminalGuard {
 impl TerminalGuard {
     /// Enters raw mode and the alternate screen, installs the panic hook and returns the
     /// guard with a terminal drawing to stdout.
-    pub fn enter() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+    pub fn enter() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<FrameWriter>>)> {
         Self::enter_with(false)
     }
 
     /// Like [`TerminalGuard::enter`], optionally capturing the mouse (click to focus,
     /// wheel to scroll). Off by default: capture takes text selection away from tmux.
-    pub fn enter_with(mouse: bool) -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+    pub fn enter_with(mouse: bool) -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<FrameWriter>>)> {
         install_panic_hook();
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
@@ -50,7 +51,13 @@ impl TerminalGuard {
         if mouse {
             execute!(io::stdout(), EnableMouseCapture)?;
         }
-        let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        // A fixed viewport, resized by the UI on each resize event: a fullscreen one asks
+        // the terminal its size before every frame, and crossterm opens /dev/tty to do it.
+        let (cols, rows) = crossterm::terminal::size()?;
+        let terminal = Terminal::with_options(
+            CrosstermBackend::new(FrameWriter::default()),
+            TerminalOptions { viewport: Viewport::Fixed(Rect::new(0, 0, cols, rows)) },
+        )?;
         Ok((guard, terminal))
     }
 
@@ -64,6 +71,38 @@ impl TerminalGuard {
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
+    }
+}
+
+/// The console's output: a frame's escape sequences collect in memory and reach the
+/// terminal in one `write` when ratatui flushes at the end of the frame.
+///
+/// Why not `io::stdout()`: its `LineWriter` takes the stdout lock for every queued
+/// command and writes whenever 1 KiB fills or a newline appears, so one frame became
+/// several system calls. Why not `BufWriter`: after a panic the hook restores the terminal
+/// first, and a `BufWriter` dropped during unwinding would then flush half a frame onto
+/// the user's normal screen. This writer sends nothing once the terminal is given back.
+#[derive(Debug, Default)]
+pub struct FrameWriter {
+    buf: Vec<u8>,
+}
+
+impl Write for FrameWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let result = if is_active() && !self.buf.is_empty() {
+            let mut out = io::stdout().lock();
+            out.write_all(&self.buf).and_then(|()| out.flush())
+        } else {
+            Ok(())
+        };
+        // Written or not, a frame is never sent twice: the next one starts clean.
+        self.buf.clear();
+        result
     }
 }
 
@@ -113,6 +152,16 @@ pub fn set_title(title: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_writer_sends_nothing_when_the_terminal_is_not_ours() {
+        let mut w = FrameWriter::default();
+        w.write_all(b"\x1b[2Jhalf a frame").unwrap();
+        assert_eq!(w.buf.len(), 16);
+        // Not active (never entered): the bytes are discarded, not written to stdout.
+        w.flush().unwrap();
+        assert!(w.buf.is_empty());
+    }
 
     #[test]
     fn restore_without_enter_is_a_no_op_and_idempotent() {

@@ -38,10 +38,12 @@ pub struct MarketSection {
     pub version: u64,
     /// Listed markets, in exchange order.
     pub markets: Arc<Vec<MarketInfo>>,
-    /// Latest ticker per market.
-    pub tickers: Arc<HashMap<MarketId, Stamped<Ticker>>>,
-    /// Latest order book per market.
-    pub books: Arc<HashMap<MarketId, Stamped<OrderBook>>>,
+    /// Latest ticker per market. Values sit behind their own `Arc`: the map is copied
+    /// whenever a batch changes a ticker while the UI still holds the previous snapshot,
+    /// and with every KRW market streaming that copy must be pointers, not tickers.
+    pub tickers: Arc<HashMap<MarketId, Arc<Stamped<Ticker>>>>,
+    /// Latest order book per market (values shared like the tickers').
+    pub books: Arc<HashMap<MarketId, Arc<Stamped<OrderBook>>>>,
     /// Recent trades per market, newest first.
     pub trades: Arc<HashMap<MarketId, VecDeque<Trade>>>,
     /// Candle series per (market, timeframe), oldest first.
@@ -65,13 +67,13 @@ impl MarketSection {
 
     pub(crate) fn put_ticker(&mut self, t: Ticker, now: Instant) -> bool {
         let Some(m) = t.market.clone() else { return false };
-        Arc::make_mut(&mut self.tickers).insert(m, Stamped { value: t, received: now });
+        Arc::make_mut(&mut self.tickers).insert(m, Arc::new(Stamped { value: t, received: now }));
         true
     }
 
     pub(crate) fn put_book(&mut self, b: OrderBook, now: Instant) -> bool {
         let Some(m) = b.market.clone() else { return false };
-        Arc::make_mut(&mut self.books).insert(m, Stamped { value: b, received: now });
+        Arc::make_mut(&mut self.books).insert(m, Arc::new(Stamped { value: b, received: now }));
         true
     }
 

@@ -365,6 +365,10 @@ struct TickIn {
 #[derive(Debug, Default)]
 struct TickSlot {
     latest: HashMap<MarketId, TickIn>,
+    /// Markets with at least one rule: only their ticks wake the monitor. The others wait
+    /// in `latest` (one per market) and are taken in before the next rule change, so a
+    /// console streaming every KRW market does not run the monitor for every ticker.
+    watched: HashSet<MarketId>,
 }
 
 /// Counters of the monitor (System pane).
@@ -419,6 +423,9 @@ impl TickSender {
                 None => {
                     slot.latest.insert(market.clone(), TickIn { price, received });
                 }
+            }
+            if !slot.watched.contains(market) {
+                return true;
             }
         }
         self.wake.notify_one();
@@ -1226,6 +1233,7 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
     let mut stale_timer = tokio::time::interval(shared.config.stale_check_every);
     stale_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     publish_view(&shared, runs);
+    watch_markets(&shared);
     let view_every = shared.config.view_every;
     let mut last_publish = Instant::now();
     let mut view_dirty = false;
@@ -1243,11 +1251,13 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
                     // Simulates a bug in rule evaluation (RELIABILITY case 18).
                     panic!("injected monitor fault");
                 }
+                take_ticks(&shared, trading, &mut fx);
                 on_control(&shared, msg, trading, &mut fx);
             }
             changed = state_rx.changed() => {
                 if changed.is_err() { break Ok(()) }
                 let st = state_rx.borrow_and_update().clone();
+                take_ticks(&shared, trading, &mut fx);
                 let was = trading;
                 trading = st.state;
                 let mut core = lock(&shared.core);
@@ -1277,13 +1287,7 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
             }
             _ = shared.wake.notified() => {
                 tick_only = true;
-                let batch: Vec<(MarketId, TickIn)> = lock(&shared.slot).latest.drain().collect();
-                let now = Instant::now();
-                let mut core = lock(&shared.core);
-                for (market, t) in batch {
-                    shared.metrics.ticks_evaluated.fetch_add(1, Ordering::Relaxed);
-                    core.evaluate(&market, Quote { price: t.price, received: t.received }, now, trading, &mut fx);
-                }
+                take_ticks(&shared, trading, &mut fx);
             }
             _ = stale_timer.tick() => {
                 let now = Instant::now();
@@ -1304,6 +1308,10 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
             }
             _ = tokio::time::sleep_until((last_publish + view_every).into()), if view_dirty => {}
         }
+        if !tick_only {
+            // Rules or alerts may have come or gone: wake on exactly their markets.
+            watch_markets(&shared);
+        }
         let quiet = tick_only && fx.is_empty();
         if let Err(e) = apply(&shared, fx, &cancel).await {
             break Err(e);
@@ -1320,6 +1328,33 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
         switch.armed = false;
     }
     result
+}
+
+/// Makes the ticks of the markets with a rule or a price alert wake the monitor.
+fn watch_markets(shared: &Shared) {
+    let watched: HashSet<MarketId> = {
+        let core = lock(&shared.core);
+        core.book
+            .rules()
+            .map(|r| r.market.clone())
+            .chain(core.alerts.alerts().map(|a| a.market.clone()))
+            .collect()
+    };
+    lock(&shared.slot).watched = watched;
+}
+
+/// Evaluates the latest tick of every market that has one waiting.
+fn take_ticks(shared: &Shared, trading: TradingState, fx: &mut Effects) {
+    let batch: Vec<(MarketId, TickIn)> = lock(&shared.slot).latest.drain().collect();
+    if batch.is_empty() {
+        return;
+    }
+    let now = Instant::now();
+    let mut core = lock(&shared.core);
+    for (market, t) in batch {
+        shared.metrics.ticks_evaluated.fetch_add(1, Ordering::Relaxed);
+        core.evaluate(&market, Quote { price: t.price, received: t.received }, now, trading, fx);
+    }
 }
 
 fn on_control(shared: &Shared, msg: MonitorInput, trading: TradingState, fx: &mut Effects) {

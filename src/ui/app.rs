@@ -295,7 +295,14 @@ impl<B: Backend> App<B> {
     pub fn handle_event(&mut self, ev: Event) {
         match ev {
             Event::Key(key) => self.handle_key(key),
-            Event::Resize(..) => self.dirty = true,
+            Event::Resize(cols, rows) => {
+                // The terminal's viewport is fixed (see `kernel::terminal`): it follows the
+                // resize events instead of asking the terminal its size every frame.
+                if let Err(e) = self.terminal.resize(Rect::new(0, 0, cols, rows)) {
+                    tracing::warn!(error = %e, cols, rows, "resize the terminal buffers");
+                }
+                self.dirty = true;
+            }
             Event::Mouse(m) => self.handle_mouse(m),
             Event::Paste(text) => {
                 for c in text.chars().filter(|c| !c.is_control()) {
@@ -423,16 +430,16 @@ impl<B: Backend> App<B> {
     /// Draws one frame now (the loop calls this on the frame deadline when dirty).
     pub fn draw(&mut self) -> Result<(), AppError> {
         self.tick_clock();
-        let size = self.terminal.size().map_err(|e| AppError::Draw(e.to_string()))?;
-        self.ui.area = Rect::new(0, 0, size.width, size.height);
         let (ui, snap, theme) = (&self.ui, &self.snap, &self.theme);
         let mut layout = None;
+        let mut area = ui.area;
         self.terminal
             .draw(|f| {
-                let area = f.area();
+                area = f.area();
                 layout = panes::render(area, f.buffer_mut(), ui, snap, theme);
             })
             .map_err(|e| AppError::Draw(e.to_string()))?;
+        self.ui.area = area;
         self.last_layout = layout;
         self.frames += 1;
         self.frames_tx.send_replace(self.frames);

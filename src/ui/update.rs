@@ -445,8 +445,9 @@ pub fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a MarketIn
             SortColumn::Change => num(|t| t.signed_change_rate),
             SortColumn::Value => num(|t| t.acc_trade_price_24h),
             SortColumn::Age => {
-                let age =
-                    |t: Option<&crate::store::Stamped<_>>| t.map(|t| t.age(now)).unwrap_or(Duration::MAX);
+                let age = |t: Option<&std::sync::Arc<crate::store::Stamped<_>>>| {
+                    t.map(|t| t.age(now)).unwrap_or(Duration::MAX)
+                };
                 age(ta).cmp(&age(tb))
             }
         };
