@@ -541,14 +541,25 @@ fn send_or_confirm(ui: &mut UiState, snap: &Snapshot, valid: ValidOrder) -> Vec<
 
 /// Called when a new snapshot arrives: picks a first market once the list is known.
 pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
-    if ui.market.is_none()
-        && let Some(first) = visible_markets(ui, snap).first()
-    {
-        let m = first.market.clone();
-        return select_market(ui, m);
+    if ui.market.is_some() || snap.market.markets.is_empty() {
+        return Vec::new();
     }
-    Vec::new()
+    // The first market shown is the exchange's main one when it is listed: the list's own
+    // first row depends on which tickers happened to arrive first.
+    let btc = MarketId::new(DEFAULT_MARKET);
+    let m = if snap.market.info(&btc).is_some() {
+        Some(btc)
+    } else {
+        visible_markets(ui, snap).first().map(|m| m.market.clone())
+    };
+    match m {
+        Some(m) => select_market(ui, m),
+        None => Vec::new(),
+    }
 }
+
+/// The market selected at start when the exchange lists it.
+pub const DEFAULT_MARKET: &str = "KRW-BTC";
 
 /// Candidates for command-line completion at word `index` after `verb`.
 pub fn completions(snap: &Snapshot, index: usize, verb: &str) -> Vec<String> {
@@ -1018,6 +1029,42 @@ mod tests {
             ],
             Instant::now(),
         )
+    }
+
+    #[test]
+    fn the_first_market_is_krw_btc_whatever_ticker_came_first() {
+        let info = |c: &str| MarketInfo {
+            market: MarketId::new(c),
+            korean_name: c.into(),
+            english_name: c.into(),
+            warning: false,
+            caution: false,
+        };
+        let mut store = Store::new();
+        let mut ui = UiState::new(UiConfig::default());
+        // Nothing listed yet: nothing to select.
+        assert!(on_snapshot(&mut ui, &store.snapshot()).is_empty());
+        assert_eq!(ui.market, None);
+        let eth_first = store.apply_batch(
+            [
+                StoreEvent::MarketsLoaded(vec![info("KRW-ADA"), info("KRW-BTC"), info("KRW-ETH")]),
+                StoreEvent::TickerUpdated(Ticker {
+                    market: Some(MarketId::new("KRW-ETH")),
+                    trade_price: Decimal::from(100),
+                    acc_trade_price_24h: Decimal::from(1_000_000),
+                    ..Ticker::default()
+                }),
+            ],
+            Instant::now(),
+        );
+        on_snapshot(&mut ui, &eth_first);
+        assert_eq!(ui.market, Some(MarketId::new("KRW-BTC")));
+        // Without KRW-BTC listed, the list's first row is taken.
+        let mut ui = UiState::new(UiConfig::default());
+        let no_btc =
+            Store::new().apply_batch([StoreEvent::MarketsLoaded(vec![info("KRW-XRP")])], Instant::now());
+        on_snapshot(&mut ui, &no_btc);
+        assert_eq!(ui.market, Some(MarketId::new("KRW-XRP")));
     }
 
     #[test]
