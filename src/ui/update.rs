@@ -430,9 +430,11 @@ pub fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a MarketIn
     let tickers = &snap.market.tickers;
     let now = ui.now;
     let lang = ui.config.names;
+    // Each row's ticker is looked up once, not twice per comparison: the list is sorted
+    // for every frame and Upbit lists a few hundred markets.
+    let mut keyed: Vec<_> = rows.iter().map(|m| (*m, tickers.get(&m.market))).collect();
     // Natural order: text ascending, numbers descending (biggest first), age ascending.
-    rows.sort_by(|a, b| {
-        let (ta, tb) = (tickers.get(&a.market), tickers.get(&b.market));
+    keyed.sort_by(|&(a, ta), &(b, tb)| {
         let num = |f: fn(&crate::exchange::types::Ticker) -> Decimal| {
             let x = ta.map(|t| f(&t.value)).unwrap_or(Decimal::MIN);
             let y = tb.map(|t| f(&t.value)).unwrap_or(Decimal::MIN);
@@ -454,6 +456,7 @@ pub fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a MarketIn
         let ord = if ui.markets.ascending { ord.reverse() } else { ord };
         ord.then_with(|| a.market.cmp(&b.market))
     });
+    let mut rows: Vec<&MarketInfo> = keyed.into_iter().map(|(m, _)| m).collect();
     if !q.is_empty() {
         // What was typed exactly comes first (`eth` → KRW-ETH before Ethereum Classic),
         // then codes starting with it; the column order holds within each group.

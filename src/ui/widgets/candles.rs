@@ -13,6 +13,7 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::format;
 use crate::exchange::types::{Candle, Price};
+use crate::exchange::upbit::ticks::{self, Rounding};
 use crate::ui::theme::Theme;
 
 /// Moving-average period drawn over the closes.
@@ -46,19 +47,23 @@ pub fn moving_average(candles: &[Candle], period: usize) -> Vec<Option<Decimal>>
 
 struct Scale {
     hi: Decimal,
-    lo: Decimal,
     top: u16,
     rows: u16,
+    /// Rows per unit of price (`None` when the range is flat or one row tall): one
+    /// division per frame, a multiplication per point.
+    per_unit: Option<Decimal>,
 }
 
 impl Scale {
+    fn new(hi: Decimal, lo: Decimal, top: u16, rows: u16) -> Scale {
+        let per_unit = (rows > 1 && hi > lo).then(|| Decimal::from(rows - 1) / (hi - lo));
+        Scale { hi, top, rows, per_unit }
+    }
+
     /// Screen row of a price (clamped into the plot).
     fn row(&self, p: Decimal) -> u16 {
-        if self.rows <= 1 || self.hi <= self.lo {
-            return self.top + self.rows / 2;
-        }
-        let frac = (self.hi - p) / (self.hi - self.lo);
-        let r = (frac * Decimal::from(self.rows - 1)).round().to_i64().unwrap_or(0);
+        let Some(k) = self.per_unit else { return self.top + self.rows / 2 };
+        let r = ((self.hi - p) * k).round().to_i64().unwrap_or(0);
         self.top + r.clamp(0, i64::from(self.rows - 1)) as u16
     }
 }
@@ -91,9 +96,13 @@ pub fn render(
     // Two columns per candle (body + gap) when they fit, else one.
     let per = if candles.len() * 2 <= plot_w as usize { 2 } else { 1 };
     let n = (plot_w as usize / per).min(candles.len());
-    let shown = &candles[candles.len() - n..];
-    let ma_all = moving_average(candles, MA_PERIOD);
-    let ma = &ma_all[candles.len() - n..];
+    let first = candles.len() - n;
+    let shown = &candles[first..];
+    // The average of the shown candles only needs the `MA_PERIOD - 1` before them, not
+    // the whole history (a thousand divisions per frame).
+    let from = first.saturating_sub(MA_PERIOD - 1);
+    let ma_tail = moving_average(&candles[from..], MA_PERIOD);
+    let ma = &ma_tail[first - from..];
     if shown.is_empty() {
         put_str(buf, area.x + 1, area.y + area.height / 2, "no candles yet", plot_w, theme.muted);
         return;
@@ -104,7 +113,7 @@ pub fn render(
         hi = hi.max(*m);
         lo = lo.min(*m);
     }
-    let scale = Scale { hi, lo, top: area.y, rows: price_rows };
+    let scale = Scale::new(hi, lo, area.y, price_rows);
     let style_for = |up: bool| {
         if stale {
             theme.stale
@@ -176,11 +185,15 @@ pub fn render(
         }
     }
 
-    // Axis: high, middle, low, and the last close marked in its colour.
+    // Axis: high, middle, low, and the last close marked in its colour. The average can
+    // stretch the range past any traded price and the middle falls anywhere: the labels
+    // are put on the market's tick grid, as a price on Upbit is.
     let ax = area.x + plot_w;
     let mid = (hi + lo) / Decimal::TWO;
+    let quote = shown[0].market.quote();
     for p in [hi, mid, lo] {
-        put_str(buf, ax, scale.row(p), &format!(" {}", format::price(p)), AXIS, theme.muted);
+        let label = ticks::snap(quote, p, Rounding::Nearest);
+        put_str(buf, ax, scale.row(p), &format!(" {}", format::price(label)), AXIS, theme.muted);
     }
     if let Some(last) = shown.last() {
         let style = style_for(last.close >= last.open);
@@ -201,6 +214,41 @@ mod tests {
     use super::*;
     use crate::exchange::types::{MarketId, Timeframe};
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn axis_labels_are_on_the_tick_grid() {
+        // KRW prices between 1,000 and 10,000 move in steps of 5 (or 1 under the old
+        // table); the average and the middle of the range are not on any grid.
+        let c = |i: i64, close: Decimal| Candle {
+            market: MarketId::new("KRW-APT"),
+            timeframe: Timeframe::M1,
+            start: i * 60_000,
+            open: close - dec!(5),
+            high: close + dec!(5),
+            low: close - dec!(10),
+            close,
+            volume: dec!(1),
+            value: dec!(1),
+            timestamp: 0,
+        };
+        let candles: Vec<Candle> =
+            (0..40).map(|i| c(i, dec!(7800) + Decimal::from(5 * ((i * 7) % 13)))).collect();
+        let area = Rect::new(0, 0, 60, 20);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &candles, &[], &Theme::default(), false);
+        let mut labels = 0;
+        for y in 0..area.height {
+            let text: String = (area.width - AXIS..area.width).map(|x| buf[(x, y)].symbol()).collect();
+            let digits: String = text.chars().filter(|ch| ch.is_ascii_digit() || *ch == '.').collect();
+            if digits.is_empty() {
+                continue;
+            }
+            let p: Decimal = digits.parse().unwrap();
+            assert!(ticks::is_on_tick("KRW", p), "axis label {text:?} is not on the KRW tick grid");
+            labels += 1;
+        }
+        assert!(labels >= 3, "high, middle, low and last are labelled");
+    }
 
     #[test]
     fn moving_average_of_closes() {
