@@ -410,7 +410,7 @@ pub fn display_name(info: &MarketInfo, lang: NameLanguage) -> &str {
 /// Rows of the markets list in display order: tab, search filter and sort applied.
 pub fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a MarketInfo> {
     let q = ui.markets.query.to_lowercase();
-    let mut rows: Vec<&MarketInfo> = snap
+    let rows: Vec<&MarketInfo> = snap
         .market
         .markets
         .iter()
