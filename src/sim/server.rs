@@ -493,19 +493,39 @@ pub(crate) async fn start(
 async fn run_generator(sh: Arc<Shared>, cancel: CancellationToken) {
     let mut interval = tokio::time::interval(sh.cfg.tick_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last = Instant::now();
+    let mut clock = WallClock::new();
     loop {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
             _ = sh.cancel.cancelled() => break,
             _ = interval.tick() => {
-                let now = Instant::now();
-                let dt = now.duration_since(last).as_millis() as i64;
-                last = now;
-                sh.step_world(dt);
+                sh.step_world(clock.advance());
             }
         }
+    }
+}
+
+/// Keeps the generator's virtual clock on the wall clock: each step advances it by the
+/// whole milliseconds elapsed since the start minus those already given. Measuring each
+/// step on its own and truncating lost up to a millisecond per step, so after a minute
+/// of 50 ms ticks every timestamp was ~0.6 s old and clients showed that as latency.
+struct WallClock {
+    start: Instant,
+    given_ms: i64,
+}
+
+impl WallClock {
+    fn new() -> WallClock {
+        WallClock { start: Instant::now(), given_ms: 0 }
+    }
+
+    /// Milliseconds to advance the virtual clock by now.
+    fn advance(&mut self) -> i64 {
+        let now_ms = i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let dt = now_ms - self.given_ms;
+        self.given_ms = now_ms;
+        dt
     }
 }
 
@@ -525,6 +545,7 @@ async fn run_flood(sh: Arc<Shared>, cancel: CancellationToken) {
     }
     let mut sent: u64 = 0;
     let started = Instant::now();
+    let mut clock = WallClock::new();
     let mut pick: u32 = 0;
     while sent < fc.count {
         if cancel.is_cancelled() || sh.cancel.is_cancelled() {
@@ -548,7 +569,9 @@ async fn run_flood(sh: Arc<Shared>, cancel: CancellationToken) {
         }
         let events = {
             let mut w = lock(&sh.world);
-            w.gen_.step(1)
+            // The virtual clock follows the wall clock here too (it advanced 1 ms per
+            // message before, so timestamps ran ahead of real time at any flood rate).
+            w.gen_.step(clock.advance())
         };
         // Weighted round-robin over the three kinds.
         let slot = pick % total_w;
@@ -580,4 +603,25 @@ async fn run_flood(sh: Arc<Shared>, cancel: CancellationToken) {
         }
     }
     sh.flood_done.store(true, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_virtual_clock_loses_no_time_over_many_short_steps() {
+        let mut clock = WallClock::new();
+        let mut total = 0i64;
+        // Many steps, most shorter than a millisecond: truncating each one on its own
+        // would add up to (almost) nothing.
+        let end = Instant::now() + Duration::from_millis(30);
+        while Instant::now() < end {
+            total += clock.advance();
+        }
+        total += clock.advance();
+        let elapsed = i64::try_from(clock.start.elapsed().as_millis()).unwrap();
+        assert!(total >= 30, "30 ms of wall time gave {total} virtual ms");
+        assert!(total <= elapsed, "the virtual clock never runs ahead ({total} > {elapsed})");
+    }
 }
