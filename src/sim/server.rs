@@ -534,6 +534,8 @@ async fn run_flood(sh: Arc<Shared>, cancel: CancellationToken) {
     let Some(fc) = sh.cfg.flood.clone() else { return };
     let weights = [fc.ticker, fc.trade, fc.orderbook];
     let total_w: u32 = weights.iter().sum::<u32>().max(1);
+    // From the simulator's start, not the flood's: the wait below is real time too.
+    let mut clock = WallClock::new();
     // Start when someone listens, so a benchmark sees the whole run.
     while !lock(&sh.conns).values().any(|c| !c.types.is_empty()) {
         tokio::select! {
@@ -545,7 +547,6 @@ async fn run_flood(sh: Arc<Shared>, cancel: CancellationToken) {
     }
     let mut sent: u64 = 0;
     let started = Instant::now();
-    let mut clock = WallClock::new();
     let mut pick: u32 = 0;
     while sent < fc.count {
         if cancel.is_cancelled() || sh.cancel.is_cancelled() {
