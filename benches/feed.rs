@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use hoga::exchange::api::StreamKind;
 use hoga::exchange::types::MarketId;
 use hoga::exchange::upbit::rest::{RestClient, RestConfig};
-use hoga::exchange::upbit::ws::{Decoded, decode};
+use hoga::exchange::upbit::ws::{Decoded, Decoder, decode};
 use hoga::feed::backpressure::{Strategy, SubQueue};
 use hoga::feed::router::{RouteTable, deliver};
 use hoga::feed::{FeedConfig, FeedEvent, FeedManager, FeedPayload};
@@ -71,10 +71,11 @@ fn report(name: &str, mut samples: Vec<Duration>, total: Duration) {
 
 fn bench_decode(name: &str, frame: &[u8], n: usize) {
     let mut samples = Vec::with_capacity(n);
+    let mut decoder = Decoder::default();
     let t0 = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
-        let d = decode(std::hint::black_box(frame)).unwrap();
+        let d = decoder.decode(std::hint::black_box(frame)).unwrap();
         samples.push(t.elapsed());
         assert!(matches!(d, Decoded::Event(_)));
     }

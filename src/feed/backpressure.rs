@@ -58,6 +58,14 @@ struct State {
     next_allowed: Option<Instant>,
 }
 
+/// What the consumer found.
+enum Take {
+    Event(Arc<FeedEvent>),
+    /// Throttled: something is queued but may be handed out only at this time.
+    Until(Instant),
+    Empty,
+}
+
 /// The outcome of a push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
@@ -157,6 +165,23 @@ impl SubQueue {
 
     /// Pushes without waiting. For `Lossless` a full queue returns the event back.
     pub fn try_push(&self, ev: Arc<FeedEvent>) -> Result<Pushed, Arc<FeedEvent>> {
+        let r = self.try_push_quiet(ev);
+        if matches!(r, Ok(Pushed::Queued | Pushed::Dropped)) {
+            self.wake();
+        }
+        r
+    }
+
+    /// Wakes the consumer (if it waits). A push made with [`Self::try_push_quiet`] must be
+    /// followed by this, at the latest when the producer's burst ends.
+    pub fn wake(&self) {
+        self.ready.notify_one();
+    }
+
+    /// [`Self::try_push`] without waking the consumer: a reader draining a burst of frames
+    /// pushes them all, then wakes each touched queue once (`router::Wakeups`), instead of
+    /// waking a sleeping consumer per event.
+    pub fn try_push_quiet(&self, ev: Arc<FeedEvent>) -> Result<Pushed, Arc<FeedEvent>> {
         if self.is_closed() {
             return Ok(Pushed::Closed);
         }
@@ -199,7 +224,6 @@ impl SubQueue {
         if outcome == Pushed::Dropped {
             self.drops.fetch_add(1, Ordering::Relaxed);
         }
-        self.ready.notify_one();
         Ok(outcome)
     }
 
@@ -225,6 +249,9 @@ impl SubQueue {
                 Ok(p) => return p,
                 Err(back) => ev = back,
             }
+            // Full: the consumer may hold quietly pushed events it was not yet told about
+            // (`try_push_quiet`); wake it before waiting for room, or both would wait.
+            self.wake();
             tokio::select! {
                 _ = &mut space => {}
                 _ = tokio::time::sleep_until(deadline) => {
@@ -240,35 +267,63 @@ impl SubQueue {
     /// Takes the next event, waiting for one. `None` once closed and drained.
     pub async fn recv(&self) -> Option<Arc<FeedEvent>> {
         loop {
+            // Fast path: while events are queued, take one without registering as a waiter
+            // (registering and deregistering costs two locks inside `Notify`, and a
+            // registered waiter turns every push into a wake-up).
+            match self.take() {
+                Take::Event(ev) => return Some(ev),
+                Take::Until(t) => {
+                    tokio::time::sleep_until(t.into()).await;
+                    continue;
+                }
+                Take::Empty => {}
+            }
             let ready = self.ready.notified();
             tokio::pin!(ready);
             ready.as_mut().enable();
-            let wait_until = {
-                let mut st = lock(&self.state);
-                let now = Instant::now();
-                match st.next_allowed {
-                    Some(t) if t > now && !st.order.is_empty() => Some(t),
-                    _ => {
-                        if let Some(ev) = self.pop(&mut st, now) {
-                            drop(st);
-                            self.stalled.store(false, Ordering::Release);
-                            self.delivered.fetch_add(1, Ordering::Relaxed);
-                            self.space.notify_one();
-                            return Some(ev);
-                        }
-                        None
-                    }
+            // Re-check after registering: a push between the first check and `enable` left
+            // a permit or an event, never a lost wake-up.
+            match self.take() {
+                Take::Event(ev) => return Some(ev),
+                Take::Until(t) => {
+                    tokio::time::sleep_until(t.into()).await;
+                    continue;
                 }
-            };
-            if let Some(t) = wait_until {
-                tokio::time::sleep_until(t.into()).await;
-                continue;
+                Take::Empty => {}
             }
             if self.is_closed() {
                 return None;
             }
             ready.await;
         }
+    }
+
+    fn take(&self) -> Take {
+        let mut st = lock(&self.state);
+        let now = Instant::now();
+        match st.next_allowed {
+            Some(t) if t > now && !st.order.is_empty() => Take::Until(t),
+            _ => match self.pop(&mut st, now) {
+                Some(ev) => {
+                    drop(st);
+                    self.took();
+                    Take::Event(ev)
+                }
+                None => Take::Empty,
+            },
+        }
+    }
+
+    /// Bookkeeping after the consumer took an event.
+    fn took(&self) {
+        // Load first: the flag is almost always clear, and a store would pull the cache
+        // line away from the producer on every event.
+        if self.stalled.load(Ordering::Relaxed) {
+            self.stalled.store(false, Ordering::Release);
+        }
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        // Cheap when nobody waits: `Notify` keeps one permit, so this is a load once set.
+        self.space.notify_one();
     }
 
     /// Takes the next event without waiting.
@@ -281,9 +336,7 @@ impl SubQueue {
         let ev = self.pop(&mut st, now);
         drop(st);
         if ev.is_some() {
-            self.stalled.store(false, Ordering::Release);
-            self.delivered.fetch_add(1, Ordering::Relaxed);
-            self.space.notify_one();
+            self.took();
         }
         ev
     }

@@ -3,10 +3,11 @@
 //! the current table and only re-fetch it when the version counter moved, so the hot path
 //! takes no lock.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::exchange::api::StreamKind;
 use crate::exchange::types::MarketId;
@@ -92,21 +93,67 @@ impl Router {
     }
 }
 
-/// Hands one event to every queue that wants it. Lossy queues never block; a lossless
-/// queue may make the caller wait up to `stall`. Returns how many queues took it.
+/// Hands one event to every queue that wants it, waking each consumer at once. Lossy
+/// queues never block; a lossless queue may make the caller wait up to `stall`. Returns
+/// how many queues took it.
 pub async fn deliver(table: &RouteTable, ev: Arc<FeedEvent>, stall: Duration) -> usize {
+    let mut wakeups = Wakeups::default();
+    let n = deliver_deferred(table, ev, stall, &mut wakeups).await;
+    wakeups.flush();
+    n
+}
+
+/// Queues that received events during a burst and whose consumers have not been woken
+/// yet. Bounded by the number of subscribers (each queue appears once).
+#[derive(Debug, Default)]
+pub struct Wakeups {
+    queues: Vec<Arc<SubQueue>>,
+}
+
+impl Wakeups {
+    fn add(&mut self, q: &Arc<SubQueue>) {
+        // Linear: a burst touches a handful of queues, and the last one is the usual hit.
+        if !self.queues.iter().rev().any(|x| Arc::ptr_eq(x, q)) {
+            self.queues.push(q.clone());
+        }
+    }
+
+    /// Wakes every touched consumer once.
+    pub fn flush(&mut self) {
+        for q in self.queues.drain(..) {
+            q.wake();
+        }
+    }
+
+    /// True when nothing waits to be woken.
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+}
+
+/// [`deliver`] without waking the consumers: the touched queues are added to `wakeups`,
+/// which the caller must [`Wakeups::flush`] when its burst ends. Order per queue is
+/// unchanged (events are queued at once; only the wake-up is deferred). A lossless queue
+/// found full wakes its consumer before waiting for room.
+pub async fn deliver_deferred(
+    table: &RouteTable,
+    ev: Arc<FeedEvent>,
+    stall: Duration,
+    wakeups: &mut Wakeups,
+) -> usize {
     let mut n = 0;
     let kind = ev.kind();
-    let market = ev.market().cloned();
-    for q in table.targets(kind, market.as_ref()) {
+    let market = ev.market();
+    for q in table.targets(kind, market) {
         let pushed = match q.strategy() {
-            Strategy::Lossless => match q.try_push(ev.clone()) {
+            Strategy::Lossless => match q.try_push_quiet(ev.clone()) {
                 Ok(p) => p,
                 Err(back) => q.push(back, stall).await,
             },
-            _ => q.try_push(ev.clone()).unwrap_or(Pushed::Closed),
+            _ => q.try_push_quiet(ev.clone()).unwrap_or(Pushed::Closed),
         };
         if pushed != Pushed::Closed {
+            wakeups.add(q);
             n += 1;
         }
     }

@@ -1130,6 +1130,330 @@ pub fn peek_type(msg: &[u8]) -> Option<&str> {
     std::str::from_utf8(&msg[start..start + len]).ok()
 }
 
+// ---------------------------------------------------------------------------------------
+// Websocket fast path: borrowed views
+//
+// The `Wire*` structs above are the full shapes, shared with REST and with the simulator's
+// serializer. Decoding a websocket frame through them costs a `String` per number
+// (serde_json's `arbitrary_precision`), a `String` per text field and the parsing of every
+// field, used or not. The views below borrow from the frame instead: numbers arrive as
+// the exact JSON text (`&RawValue`, no allocation) and go straight into a `Decimal` by
+// [`decimal_from_json`]; codes are borrowed; fields the neutral types do not carry are
+// skipped unparsed. They are only ever read with `serde_json::from_slice` (borrowing);
+// the field names are the DEFAULT-format names of the `Wire*` structs. Optional codes are
+// `&str`: market codes never carry JSON escapes, and one that did would fail to decode
+// (counted as a parse error), not be misread.
+
+/// A JSON number (or decimal string) that is not a valid `Decimal`: names the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a decimal number: {text:?} ({why})")]
+pub struct BadDecimal {
+    /// The offending JSON text (cut to 64 bytes).
+    pub text: String,
+    /// Why.
+    pub why: String,
+}
+
+fn bad_decimal(text: &str, why: impl std::fmt::Display) -> BadDecimal {
+    let mut end = text.len().min(64);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    BadDecimal { text: text[..end].to_string(), why: why.to_string() }
+}
+
+/// Parses the exact text of a JSON value into a `Decimal`, never through `f64`.
+///
+/// Accepts a JSON number (`100473000`, `-0.5`, `0.00014208`, `1.5e-7`, `2E+3`) or a
+/// string holding one (`"1.5"`), as the `num` adapter does. Up to 19 significant digits
+/// take a fast path (integer accumulation, no allocation); longer numbers and exponent
+/// forms go to `rust_decimal`'s own parsers (more than 28 fractional digits round there,
+/// as everywhere else in hoga). Anything else (`null`, `true`, objects, out-of-range
+/// values such as `1e309`) is an error, never a panic.
+pub fn decimal_from_json(text: &str) -> Result<Decimal, BadDecimal> {
+    let b = text.as_bytes();
+    if let Some(inner) = text.strip_prefix('"') {
+        let inner = inner.strip_suffix('"').ok_or_else(|| bad_decimal(text, "unterminated string"))?;
+        if inner.contains('\\') || inner.trim() != inner || inner.is_empty() {
+            return Err(bad_decimal(text, "not a plain decimal string"));
+        }
+        return slow_decimal(inner).map_err(|e| bad_decimal(text, e));
+    }
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'0'..=b'9') => (false, b),
+        _ => return Err(bad_decimal(text, "not a number")),
+    };
+    let mut mantissa: u64 = 0;
+    let mut count = 0u32;
+    let mut scale: Option<u32> = None;
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                count += 1;
+                if count > 19 {
+                    return slow_decimal(text).map_err(|e| bad_decimal(text, e));
+                }
+                // 19 decimal digits always fit a u64.
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                if let Some(s) = scale.as_mut() {
+                    *s += 1;
+                }
+            }
+            b'.' if scale.is_none() => scale = Some(0),
+            b'e' | b'E' => return slow_decimal(text).map_err(|e| bad_decimal(text, e)),
+            _ => return Err(bad_decimal(text, "not a number")),
+        }
+    }
+    if count == 0 || scale == Some(0) {
+        return Err(bad_decimal(text, "no digits"));
+    }
+    let signed = if neg { -i128::from(mantissa) } else { i128::from(mantissa) };
+    Decimal::try_from_i128_with_scale(signed, scale.unwrap_or(0)).map_err(|e| bad_decimal(text, e))
+}
+
+fn slow_decimal(t: &str) -> Result<Decimal, rust_decimal::Error> {
+    use std::str::FromStr;
+    if t.bytes().any(|c| c == b'e' || c == b'E') { Decimal::from_scientific(t) } else { Decimal::from_str(t) }
+}
+
+/// Views and their serde helpers (`#[serde(deserialize_with)]` targets).
+pub mod view {
+    use std::borrow::Cow;
+
+    use rust_decimal::Decimal;
+    use serde::de::{Error as _, SeqAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
+    use serde_json::value::RawValue;
+
+    use super::{AskBid, decimal_from_json};
+    use crate::exchange::types::{BookLevel, Change, StreamType};
+
+    /// A required number, from its borrowed JSON text.
+    pub fn dec<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        decimal_from_json(raw.get()).map_err(D::Error::custom)
+    }
+
+    /// An optional number (`null` or absent → `None`).
+    pub fn dec_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        match Option::<&'de RawValue>::deserialize(d)? {
+            None => Ok(None),
+            Some(raw) => decimal_from_json(raw.get()).map(Some).map_err(D::Error::custom),
+        }
+    }
+
+    /// `trade` message.
+    #[derive(Debug, Deserialize)]
+    pub struct Trade<'a> {
+        /// Market.
+        #[serde(borrow)]
+        pub code: Cow<'a, str>,
+        /// Price.
+        #[serde(deserialize_with = "dec")]
+        pub trade_price: Decimal,
+        /// Size.
+        #[serde(deserialize_with = "dec")]
+        pub trade_volume: Decimal,
+        /// Taker side.
+        pub ask_bid: AskBid,
+        /// Trade time (ms).
+        pub trade_timestamp: i64,
+        /// Message time (ms).
+        pub timestamp: i64,
+        /// Unique id.
+        pub sequential_id: i64,
+        /// Snapshot or realtime.
+        #[serde(default)]
+        pub stream_type: StreamType,
+    }
+
+    /// `ticker` message.
+    #[derive(Debug, Deserialize)]
+    pub struct Ticker<'a> {
+        /// Market (websocket).
+        #[serde(borrow, default)]
+        pub code: Option<&'a str>,
+        /// Market (REST spelling).
+        #[serde(borrow, default)]
+        pub market: Option<&'a str>,
+        /// Last trade time (ms).
+        pub trade_timestamp: i64,
+        /// Day open.
+        #[serde(deserialize_with = "dec")]
+        pub opening_price: Decimal,
+        /// Day high.
+        #[serde(deserialize_with = "dec")]
+        pub high_price: Decimal,
+        /// Day low.
+        #[serde(deserialize_with = "dec")]
+        pub low_price: Decimal,
+        /// Last price.
+        #[serde(deserialize_with = "dec")]
+        pub trade_price: Decimal,
+        /// Previous close.
+        #[serde(deserialize_with = "dec")]
+        pub prev_closing_price: Decimal,
+        /// Direction.
+        pub change: Change,
+        /// Signed change.
+        #[serde(deserialize_with = "dec")]
+        pub signed_change_price: Decimal,
+        /// Signed change ratio.
+        #[serde(deserialize_with = "dec")]
+        pub signed_change_rate: Decimal,
+        /// Last trade size.
+        #[serde(deserialize_with = "dec")]
+        pub trade_volume: Decimal,
+        /// Value since UTC 00:00.
+        #[serde(deserialize_with = "dec")]
+        pub acc_trade_price: Decimal,
+        /// Value over 24 h.
+        #[serde(deserialize_with = "dec")]
+        pub acc_trade_price_24h: Decimal,
+        /// Volume over 24 h.
+        #[serde(deserialize_with = "dec")]
+        pub acc_trade_volume_24h: Decimal,
+        /// 52-week high.
+        #[serde(deserialize_with = "dec")]
+        pub highest_52_week_price: Decimal,
+        /// 52-week low.
+        #[serde(deserialize_with = "dec")]
+        pub lowest_52_week_price: Decimal,
+        /// Message time (ms).
+        pub timestamp: i64,
+        /// Snapshot or realtime.
+        #[serde(default)]
+        pub stream_type: Option<StreamType>,
+    }
+
+    impl Ticker<'_> {
+        /// The market code, websocket or REST spelling.
+        pub fn code(&self) -> &str {
+            self.code.or(self.market).unwrap_or_default()
+        }
+    }
+
+    /// One orderbook unit.
+    #[derive(Debug, Clone, Copy, Deserialize)]
+    struct Unit {
+        #[serde(deserialize_with = "dec")]
+        ask_price: Decimal,
+        #[serde(deserialize_with = "dec")]
+        bid_price: Decimal,
+        #[serde(deserialize_with = "dec")]
+        ask_size: Decimal,
+        #[serde(deserialize_with = "dec")]
+        bid_size: Decimal,
+    }
+
+    /// `orderbook_units`, read straight into the neutral levels (one allocation).
+    #[derive(Debug, Default)]
+    pub struct Levels(pub Vec<BookLevel>);
+
+    impl<'de> Deserialize<'de> for Levels {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Levels;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an array of orderbook units")
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Levels, A::Error> {
+                    // Upbit sends 15 or 30 levels; cap the hint so a lying peer cannot make
+                    // us reserve much.
+                    let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(30).min(64));
+                    while let Some(u) = seq.next_element::<Unit>()? {
+                        out.push(BookLevel {
+                            ask_price: u.ask_price,
+                            ask_size: u.ask_size,
+                            bid_price: u.bid_price,
+                            bid_size: u.bid_size,
+                        });
+                    }
+                    Ok(Levels(out))
+                }
+            }
+            d.deserialize_seq(V)
+        }
+    }
+
+    /// `orderbook` message.
+    #[derive(Debug, Deserialize)]
+    pub struct OrderBook<'a> {
+        /// Market (websocket).
+        #[serde(borrow, default)]
+        pub code: Option<&'a str>,
+        /// Market (REST spelling).
+        #[serde(borrow, default)]
+        pub market: Option<&'a str>,
+        /// Message time (ms).
+        pub timestamp: i64,
+        /// Total ask size.
+        #[serde(deserialize_with = "dec")]
+        pub total_ask_size: Decimal,
+        /// Total bid size.
+        #[serde(deserialize_with = "dec")]
+        pub total_bid_size: Decimal,
+        /// Levels, best first.
+        pub orderbook_units: Levels,
+        /// Grouping unit.
+        #[serde(default, deserialize_with = "dec_opt")]
+        pub level: Option<Decimal>,
+        /// Snapshot or realtime.
+        #[serde(default)]
+        pub stream_type: Option<StreamType>,
+    }
+
+    impl OrderBook<'_> {
+        /// The market code, websocket or REST spelling.
+        pub fn code(&self) -> &str {
+            self.code.or(self.market).unwrap_or_default()
+        }
+    }
+
+    /// `candle.*` message.
+    #[derive(Debug, Deserialize)]
+    pub struct Candle<'a> {
+        /// Market (websocket).
+        #[serde(borrow, default)]
+        pub code: Option<&'a str>,
+        /// Market (REST spelling).
+        #[serde(borrow, default)]
+        pub market: Option<&'a str>,
+        /// Bucket start UTC, `yyyy-MM-ddTHH:mm:ss`.
+        #[serde(borrow)]
+        pub candle_date_time_utc: Cow<'a, str>,
+        /// Open.
+        #[serde(deserialize_with = "dec")]
+        pub opening_price: Decimal,
+        /// High.
+        #[serde(deserialize_with = "dec")]
+        pub high_price: Decimal,
+        /// Low.
+        #[serde(deserialize_with = "dec")]
+        pub low_price: Decimal,
+        /// Close.
+        #[serde(deserialize_with = "dec")]
+        pub trade_price: Decimal,
+        /// Last tick time (ms).
+        pub timestamp: i64,
+        /// Value.
+        #[serde(deserialize_with = "dec")]
+        pub candle_acc_trade_price: Decimal,
+        /// Volume.
+        #[serde(deserialize_with = "dec")]
+        pub candle_acc_trade_volume: Decimal,
+    }
+
+    impl Candle<'_> {
+        /// The market code, websocket or REST spelling.
+        pub fn code(&self) -> &str {
+            self.code.or(self.market).unwrap_or_default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1193,5 +1517,102 @@ mod tests {
             let raw = format!(r#"{{"currency":"KRW","balance":{bad},"locked":0}}"#);
             assert!(serde_json::from_str::<WireAsset>(&raw).is_err(), "{raw}");
         }
+    }
+
+    #[test]
+    fn decimal_from_json_keeps_the_exact_text() {
+        let d = |t: &str| decimal_from_json(t).unwrap();
+        let s = |t: &str| Decimal::from_str(t).unwrap();
+        assert_eq!(d("100473000"), s("100473000"));
+        assert_eq!(d("100473000.00000000"), s("100473000"));
+        assert_eq!(d("100473000.00000000").scale(), 8, "same scale as Decimal::from_str");
+        assert_eq!(d("0.00014208"), s("0.00014208"));
+        assert_eq!(d("-98000.5"), s("-98000.5"));
+        assert_eq!(d("0"), Decimal::ZERO);
+        assert_eq!(d("-0"), Decimal::ZERO);
+        // Exponent forms, never through f64.
+        assert_eq!(d("1.5e-7"), s("0.00000015"));
+        assert_eq!(d("1.5E-7"), s("0.00000015"));
+        assert_eq!(d("2e3"), s("2000"));
+        assert_eq!(d("2E+3"), s("2000"));
+        assert_eq!(d("-4.25e2"), s("-425"));
+        // Big: 19 digits on the fast path, more through rust_decimal, all exact.
+        assert_eq!(d("9999999999999999999"), s("9999999999999999999"));
+        assert_eq!(d("17303368620470000"), s("17303368620470000"));
+        assert_eq!(d("1386929.37231066771348207").to_string(), "1386929.37231066771348207");
+        assert_eq!(d("79228162514264337593543950335"), Decimal::MAX);
+        assert_eq!(d("-79228162514264337593543950335"), Decimal::MIN);
+        // Decimal strings, as the `num` adapter accepts.
+        assert_eq!(d("\"0.5\""), s("0.5"));
+        assert_eq!(d("\"1e-2\""), s("0.01"));
+    }
+
+    #[test]
+    fn decimal_from_json_rejects_what_is_not_a_decimal() {
+        for bad in [
+            "",
+            "null",
+            "true",
+            "{}",
+            "[1]",
+            "\"\"",
+            "\"abc\"",
+            "\" 1\"",
+            "\"1\\u0030\"",
+            "\"1",
+            "-",
+            "1.",
+            ".5",
+            "1.2.3",
+            "1x",
+            "--1",
+            "1e309",
+            "1e",
+            "1e-",
+            "79228162514264337593543950336",
+            "792281625142643375935439503350000",
+        ] {
+            let e = decimal_from_json(bad);
+            assert!(e.is_err(), "{bad:?} → {e:?}");
+            if let Err(e) = e {
+                assert!(e.to_string().contains("not a decimal number"), "{e}");
+            }
+        }
+        // Long junk is named, cut, and never splits a character.
+        let long = format!("\"{}\"", "가".repeat(100));
+        let e = decimal_from_json(&long).unwrap_err();
+        assert!(e.text.len() <= 64 && e.text.starts_with('"'), "{e:?}");
+    }
+
+    #[test]
+    fn decimal_from_json_never_panics() {
+        use proptest::prelude::*;
+        proptest!(|(t in "[-+0-9.eE\"a ]{0,40}")| {
+            let _ = decimal_from_json(&t);
+        });
+        proptest!(|(m in any::<i64>(), scale in 0u32..=18)| {
+            let text = Decimal::new(m, scale).to_string();
+            prop_assert_eq!(decimal_from_json(&text).unwrap(), Decimal::from_str(&text).unwrap());
+        });
+    }
+
+    #[test]
+    fn views_read_the_same_values_as_the_wire_structs() {
+        let raw = r#"{"type":"orderbook","code":"KRW-BTC","timestamp":1751606867762,"total_ask_size":10.37591054,
+ "total_bid_size":9.49577219,"orderbook_units":[{"ask_price":148520000,"bid_price":148490000,"ask_size":0.0134662,
+ "bid_size":0.04296774},{"ask_price":1.4853e8,"bid_price":148480000,"ask_size":1e-8,"bid_size":2}],"level":0,
+ "stream_type":"REALTIME"}"#;
+        let full: WireOrderBook = serde_json::from_str(raw).unwrap();
+        let v: view::OrderBook<'_> = serde_json::from_str(raw).unwrap();
+        let want = full.to_book();
+        assert_eq!(v.code(), "KRW-BTC");
+        assert_eq!(v.orderbook_units.0, want.levels);
+        assert_eq!((v.total_ask_size, v.total_bid_size), (want.total_ask_size, want.total_bid_size));
+        assert_eq!(v.level, Some(Decimal::ZERO));
+        assert_eq!(v.orderbook_units.0[1].ask_price, Decimal::from(148_530_000));
+        assert_eq!(v.orderbook_units.0[1].ask_size, Decimal::from_str("0.00000001").unwrap());
+        let bad = raw.replace("10.37591054", "\"ten\"");
+        let e = serde_json::from_str::<view::OrderBook<'_>>(&bad).unwrap_err();
+        assert!(e.to_string().contains("ten"), "{e}");
     }
 }

@@ -19,11 +19,9 @@ use tokio_tungstenite::tungstenite::{Bytes, Error as WsLibError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use crate::exchange::api::{AssetBalance, AssetUpdate, OrderUpdate, StreamEvent, StreamKind};
-use crate::exchange::types::MarketId;
+use crate::exchange::types::{Candle, MarketId, OrderBook, Ticker, Trade};
 use crate::exchange::upbit::auth::Credentials;
-use crate::exchange::upbit::wire::{
-    self, ErrorBody, WireCandle, WireMyAsset, WireMyOrder, WireOrderBook, WireTicker, WireTrade,
-};
+use crate::exchange::upbit::wire::{self, ErrorBody, WireMyAsset, WireMyOrder, view};
 
 /// Public quotation websocket.
 pub const PUBLIC_URL: &str = "wss://api.upbit.com/websocket/v1";
@@ -141,32 +139,128 @@ fn bad(msg: &[u8], e: impl std::fmt::Display) -> DecodeError {
 }
 
 /// Decodes one DEFAULT-format message: peek the `type`, then parse the concrete struct.
+/// Builds a fresh market id per message; a session keeps a [`Decoder`] instead.
 pub fn decode(msg: &[u8]) -> Result<Decoded, DecodeError> {
-    let Some(ty) = wire::peek_type(msg) else {
-        return decode_untyped(msg);
-    };
-    let ev = match ty {
-        "ticker" => StreamEvent::Ticker(
-            serde_json::from_slice::<WireTicker>(msg).map_err(|e| bad(msg, e))?.to_ticker(),
-        ),
-        "trade" => {
-            StreamEvent::Trade(serde_json::from_slice::<WireTrade>(msg).map_err(|e| bad(msg, e))?.to_trade())
+    Decoder::default().decode(msg)
+}
+
+/// Most distinct market codes a [`Decoder`] remembers; past that (only a peer sending
+/// garbage codes gets there) it forgets them all and starts again.
+const MARKET_CACHE_CAP: usize = 4096;
+
+/// A decoder that remembers market ids, so the `Arc<str>` of a code is built once per
+/// market instead of once per message. One per session (not shared: no lock).
+#[derive(Debug, Default)]
+pub struct Decoder {
+    markets: rustc_hash::FxHashMap<Box<str>, MarketId>,
+}
+
+impl Decoder {
+    /// The market id of a code (as `MarketId::new` builds it), cached.
+    pub fn market(&mut self, code: &str) -> MarketId {
+        if let Some(m) = self.markets.get(code) {
+            return m.clone();
         }
-        "orderbook" => StreamEvent::OrderBook(
-            serde_json::from_slice::<WireOrderBook>(msg).map_err(|e| bad(msg, e))?.to_book(),
-        ),
-        "myOrder" => StreamEvent::Order(order_update(&serde_json::from_slice(msg).map_err(|e| bad(msg, e))?)),
-        "myAsset" => StreamEvent::Asset(asset_update(&serde_json::from_slice(msg).map_err(|e| bad(msg, e))?)),
-        other if other.starts_with("candle.") => {
-            let Some(tf) = wire::timeframe_of_candle_type(other) else {
-                return Ok(Decoded::Unknown(other.to_string()));
-            };
-            let c: WireCandle = serde_json::from_slice(msg).map_err(|e| bad(msg, e))?;
-            StreamEvent::Candle(c.to_candle(tf).ok_or_else(|| bad(msg, "candle time does not parse"))?)
+        if self.markets.len() >= MARKET_CACHE_CAP {
+            self.markets.clear();
         }
-        other => return Ok(Decoded::Unknown(other.to_string())),
-    };
-    Ok(Decoded::Event(ev))
+        let m = MarketId::new(code);
+        self.markets.insert(code.into(), m.clone());
+        m
+    }
+
+    /// Decodes one DEFAULT-format message (see [`decode`]). Market data (ticker, trade,
+    /// orderbook, candle) goes through the borrowed views of `wire::view`: numbers are
+    /// parsed from their exact JSON text, unused fields are skipped.
+    pub fn decode(&mut self, msg: &[u8]) -> Result<Decoded, DecodeError> {
+        // Validate UTF-8 once for the whole frame (std's check is word-at-a-time): parsing
+        // from `&str` then spares serde_json a separate check of every key and string.
+        let text = std::str::from_utf8(msg).map_err(|e| bad(msg, e))?;
+        let Some(ty) = wire::peek_type(msg) else {
+            return decode_untyped(msg);
+        };
+        let ev = match ty {
+            "trade" => {
+                let t: view::Trade<'_> = serde_json::from_str(text).map_err(|e| bad(msg, e))?;
+                StreamEvent::Trade(Trade {
+                    market: self.market(&t.code),
+                    price: t.trade_price,
+                    volume: t.trade_volume,
+                    side: t.ask_bid.into(),
+                    trade_timestamp: t.trade_timestamp,
+                    timestamp: t.timestamp,
+                    sequential_id: t.sequential_id,
+                    stream_type: t.stream_type,
+                })
+            }
+            "orderbook" => {
+                let b: view::OrderBook<'_> = serde_json::from_str(text).map_err(|e| bad(msg, e))?;
+                StreamEvent::OrderBook(OrderBook {
+                    market: Some(self.market(b.code())),
+                    levels: b.orderbook_units.0,
+                    total_ask_size: b.total_ask_size,
+                    total_bid_size: b.total_bid_size,
+                    level: b.level.unwrap_or_default(),
+                    timestamp: b.timestamp,
+                    stream_type: b.stream_type.unwrap_or_default(),
+                })
+            }
+            "ticker" => {
+                let t: view::Ticker<'_> = serde_json::from_str(text).map_err(|e| bad(msg, e))?;
+                StreamEvent::Ticker(Ticker {
+                    market: Some(self.market(t.code())),
+                    trade_price: t.trade_price,
+                    opening_price: t.opening_price,
+                    high_price: t.high_price,
+                    low_price: t.low_price,
+                    prev_closing_price: t.prev_closing_price,
+                    change: t.change,
+                    signed_change_price: t.signed_change_price,
+                    signed_change_rate: t.signed_change_rate,
+                    trade_volume: t.trade_volume,
+                    acc_trade_price: t.acc_trade_price,
+                    acc_trade_price_24h: t.acc_trade_price_24h,
+                    acc_trade_volume_24h: t.acc_trade_volume_24h,
+                    highest_52_week_price: t.highest_52_week_price,
+                    lowest_52_week_price: t.lowest_52_week_price,
+                    trade_timestamp: t.trade_timestamp,
+                    timestamp: t.timestamp,
+                    stream_type: t.stream_type.unwrap_or_default(),
+                })
+            }
+            "myOrder" => {
+                StreamEvent::Order(order_update(&serde_json::from_str(text).map_err(|e| bad(msg, e))?))
+            }
+            "myAsset" => {
+                StreamEvent::Asset(asset_update(&serde_json::from_str(text).map_err(|e| bad(msg, e))?))
+            }
+            other if other.starts_with("candle.") => {
+                let Some(tf) = wire::timeframe_of_candle_type(other) else {
+                    return Ok(Decoded::Unknown(other.to_string()));
+                };
+                let c: view::Candle<'_> = serde_json::from_str(text).map_err(|e| bad(msg, e))?;
+                let start =
+                    chrono::NaiveDateTime::parse_from_str(&c.candle_date_time_utc, "%Y-%m-%dT%H:%M:%S")
+                        .map_err(|_| bad(msg, "candle time does not parse"))?
+                        .and_utc()
+                        .timestamp_millis();
+                StreamEvent::Candle(Candle {
+                    market: self.market(c.code()),
+                    timeframe: tf,
+                    start,
+                    open: c.opening_price,
+                    high: c.high_price,
+                    low: c.low_price,
+                    close: c.trade_price,
+                    volume: c.candle_acc_trade_volume,
+                    value: c.candle_acc_trade_price,
+                    timestamp: c.timestamp,
+                })
+            }
+            other => return Ok(Decoded::Unknown(other.to_string())),
+        };
+        Ok(Decoded::Event(ev))
+    }
 }
 
 /// Messages without a leading `"type":"…"`: status, errors, list answers, or a typed
@@ -386,6 +480,45 @@ impl WsSession {
         }
     }
 
+    /// The next data frame if one is already readable, without waiting: `None` when the
+    /// socket has nothing buffered (the caller then goes back to [`Self::next_frame`]).
+    /// Lets a reader drain a burst of frames and wake its consumers once per burst.
+    /// Control frames are handled as in `next_frame`; errors end the session the same way.
+    pub async fn try_next_frame(&mut self) -> Option<Result<DataFrame, WsError>> {
+        loop {
+            let polled =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(self.stream.poll_next_unpin(cx))).await;
+            let msg = match polled {
+                std::task::Poll::Pending => return None,
+                std::task::Poll::Ready(m) => m,
+            };
+            let received = Instant::now();
+            return Some(match msg {
+                Some(Ok(Message::Binary(bytes))) => {
+                    self.last_data = received;
+                    Ok(DataFrame { bytes, received })
+                }
+                Some(Ok(Message::Text(text))) => {
+                    self.last_data = received;
+                    Ok(DataFrame { bytes: Bytes::from(text), received })
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(Message::Close(frame))) => {
+                    let detail = frame.map_or_else(
+                        || "close without code".to_string(),
+                        |f| format!("{} {}", f.code, f.reason),
+                    );
+                    Err(WsError::Closed { detail })
+                }
+                Some(Err(WsLibError::Capacity(CapacityError::MessageTooLong { .. }))) => {
+                    Err(WsError::Oversize { limit: self.config.max_message_size })
+                }
+                Some(Err(e)) => Err(WsError::Io(e.to_string())),
+                None => Err(WsError::Closed { detail: "eof".into() }),
+            });
+        }
+    }
+
     /// Closes politely (best effort).
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
@@ -430,5 +563,61 @@ mod tests {
         assert!(decode(b"not json").is_err());
         assert!(decode(&[0xff, 0xfe, b'{']).is_err());
         assert!(decode(br#"{"type":"trade","code":"KRW-BTC"}"#).is_err());
+    }
+
+    #[test]
+    fn decoder_reads_what_the_full_wire_structs_read() {
+        use crate::exchange::upbit::wire::{WireCandle, WireTicker, WireTrade};
+        let ticker = br#"{"type":"ticker","code":"KRW-BTC","opening_price":1.5e3,"high_price":2,"low_price":1,"trade_price":100473000.5,"prev_closing_price":1,"change":"RISE","change_price":0,"signed_change_price":-3,"change_rate":0,"signed_change_rate":-0.0126,"trade_volume":0.00014208,"acc_trade_volume":1,"acc_trade_volume_24h":1,"acc_trade_price":105514711074.18726,"acc_trade_price_24h":1386929.37231066771348207,"trade_date":"20241031","trade_time":"010742","trade_timestamp":1730336862047,"ask_bid":"BID","acc_ask_volume":1,"acc_bid_volume":1,"highest_52_week_price":1,"highest_52_week_date":"2024-01-01","lowest_52_week_price":1,"lowest_52_week_date":"2024-01-01","market_state":"ACTIVE","timestamp":1730336862082,"stream_type":"SNAPSHOT"}"#;
+        let trade = br#"{"type":"trade","code":"krw-eth","timestamp":2,"trade_date":"2024-10-31","trade_time":"01:07:42","trade_timestamp":1,"trade_price":1e2,"trade_volume":0.5,"ask_bid":"BID","prev_closing_price":1,"change":"FALL","change_price":1,"sequential_id":17303368620470000}"#;
+        let candle = br#"{"type":"candle.1s","code":"KRW-BTC","candle_date_time_utc":"2025-01-02T03:04:05","candle_date_time_kst":"2025-01-02T12:04:05","opening_price":1,"high_price":3,"low_price":0.5,"trade_price":2,"candle_acc_trade_volume":1.25,"candle_acc_trade_price":2.5,"timestamp":1735787045000,"stream_type":"REALTIME"}"#;
+        let mut d = Decoder::default();
+        let want = serde_json::from_slice::<WireTicker>(ticker).unwrap().to_ticker();
+        assert_eq!(d.decode(ticker).unwrap(), Decoded::Event(StreamEvent::Ticker(want)));
+        let want = serde_json::from_slice::<WireTrade>(trade).unwrap().to_trade();
+        assert_eq!(want.market.as_str(), "KRW-ETH");
+        assert_eq!(d.decode(trade).unwrap(), Decoded::Event(StreamEvent::Trade(want.clone())));
+        // The cached market id is the same value the second time.
+        assert_eq!(d.decode(trade).unwrap(), Decoded::Event(StreamEvent::Trade(want)));
+        let want = serde_json::from_slice::<WireCandle>(candle).unwrap().to_candle(Timeframe::S1).unwrap();
+        assert_eq!(d.decode(candle).unwrap(), Decoded::Event(StreamEvent::Candle(want)));
+        assert_eq!(decode(candle).unwrap(), d.decode(candle).unwrap());
+    }
+
+    #[test]
+    fn malformed_numbers_and_frames_are_errors_naming_the_value() {
+        let mut d = Decoder::default();
+        for (bad, needle) in [
+            (
+                r#"{"type":"trade","code":"KRW-BTC","trade_price":"1O0","trade_volume":1,"ask_bid":"BID","trade_timestamp":1,"timestamp":1,"sequential_id":1}"#,
+                "1O0",
+            ),
+            (
+                r#"{"type":"trade","code":"KRW-BTC","trade_price":1e999,"trade_volume":1,"ask_bid":"BID","trade_timestamp":1,"timestamp":1,"sequential_id":1}"#,
+                "1e999",
+            ),
+            (
+                r#"{"type":"trade","code":"KRW-BTC","trade_price":null,"trade_volume":1,"ask_bid":"BID","trade_timestamp":1,"timestamp":1,"sequential_id":1}"#,
+                "null",
+            ),
+            (
+                r#"{"type":"orderbook","code":"KRW-BTC","timestamp":1,"total_ask_size":1,"total_bid_size":1,"orderbook_units":[{"ask_price":true,"bid_price":1,"ask_size":1,"bid_size":1}]}"#,
+                "true",
+            ),
+            (
+                r#"{"type":"orderbook","code":"KRW-BTC","timestamp":1,"total_ask_size":1,"total_bid_size":1,"orderbook_units":7}"#,
+                "orderbook units",
+            ),
+            (
+                r#"{"type":"trade","code":"KRW-BTC","trade_price":1,"trade_volume":1,"ask_bid":"BID","trade_timestamp":1"#,
+                "EOF",
+            ),
+        ] {
+            let e = d.decode(bad.as_bytes()).unwrap_err();
+            assert!(e.detail.contains(needle), "{bad}: {e}");
+        }
+        let mut invalid = br#"{"type":"trade","code":"KRW-"#.to_vec();
+        invalid.extend_from_slice(&[0xff, b'"', b'}']);
+        assert!(d.decode(&invalid).is_err());
     }
 }
