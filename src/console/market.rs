@@ -95,37 +95,49 @@ async fn markets_loop(
     store.send(StoreEvent::MarketsLoaded(markets)).await?;
     // Start from a REST snapshot so the list is full before the first stream message.
     if let Ok(tickers) = proxy.ticker(&ids).await {
-        for t in tickers {
-            forward_ticker(&store, &sinks, t).await?;
+        for t in &tickers {
+            price_sinks(&sinks, t).await?;
         }
+        store.send(StoreEvent::TickersUpdated(tickers)).await?;
     }
     // Coalesced: the markets pane and the monitor only ever need the latest price.
     let mut sub = proxy.subscribe_ticker(&ids, Strategy::CoalesceByMarket);
+    let mut burst = Vec::with_capacity(ids.len().min(TICKER_BURST));
     loop {
         let t = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(()),
             t = sub.recv() => match t { Some(t) => t, None => return Ok(()) },
         };
-        forward_ticker(&store, &sinks, t).await?;
+        // Whatever else is already queued goes with it: one store event (one snapshot)
+        // per burst off the socket instead of one per ticker.
+        burst.push(t);
+        while burst.len() < TICKER_BURST
+            && let Some(t) = sub.try_recv()
+        {
+            burst.push(t);
+        }
+        for t in &burst {
+            price_sinks(&sinks, t).await?;
+        }
+        store.send(StoreEvent::TickersUpdated(std::mem::take(&mut burst))).await?;
     }
 }
 
-async fn forward_ticker(
-    store: &StoreHandle,
-    sinks: &PriceSinks,
-    t: crate::exchange::types::Ticker,
-) -> anyhow::Result<()> {
+/// Most tickers handed to the store as one event (a burst beyond it makes two).
+const TICKER_BURST: usize = 256;
+
+/// The monitor, the price board and the paper venue see every ticker before the screen.
+async fn price_sinks(sinks: &PriceSinks, t: &crate::exchange::types::Ticker) -> anyhow::Result<()> {
     if let Some(m) = &t.market {
         sinks.board.set_last(m, t.trade_price);
         sinks.monitor.send(m, t.trade_price, Instant::now());
     }
     if let Some(paper) = &sinks.paper {
-        for o in paper.on_ticker(&t) {
+        for o in paper.on_ticker(t) {
             sinks.manager.apply_venue_update(o).await?;
         }
     }
-    store.send(StoreEvent::TickerUpdated(t)).await?;
     Ok(())
 }
 

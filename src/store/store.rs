@@ -28,6 +28,9 @@ pub enum StoreEvent {
     MarketsLoaded(Vec<MarketInfo>),
     /// A ticker arrived (latest wins per market).
     TickerUpdated(Ticker),
+    /// Several tickers that arrived together (one burst off the socket): one event, so
+    /// the store applies and publishes them as one batch.
+    TickersUpdated(Vec<Ticker>),
     /// A trade printed on the tape.
     TradePrinted(Trade),
     /// A full order book arrived (latest wins per market).
@@ -324,6 +327,14 @@ fn apply(
             t.market |= changed;
             t.markets |= changed;
         }
+        E::TickersUpdated(list) => {
+            let section = Arc::make_mut(market);
+            for tk in list {
+                let changed = section.put_ticker(tk, now);
+                t.market |= changed;
+                t.markets |= changed;
+            }
+        }
         E::TradePrinted(tr) => {
             Arc::make_mut(market).push_trade(tr);
             t.market = true;
@@ -419,6 +430,28 @@ mod tests {
 
     fn ticker(m: &str, p: rust_decimal::Decimal) -> Ticker {
         Ticker { market: Some(MarketId::new(m)), trade_price: p, ..Ticker::default() }
+    }
+
+    #[test]
+    fn a_burst_of_tickers_is_one_publish_and_the_latest_per_market_wins() {
+        let mut s = Store::new();
+        let a = s.snapshot();
+        let b = s.apply_batch(
+            [StoreEvent::TickersUpdated(vec![
+                ticker("KRW-BTC", dec!(100)),
+                ticker("KRW-ETH", dec!(5)),
+                ticker("KRW-BTC", dec!(101)),
+                Ticker::default(), // no market: ignored
+            ])],
+            Instant::now(),
+        );
+        assert_eq!(b.version, a.version + 1);
+        assert_eq!(b.versions.markets, a.versions.markets + 1);
+        assert_eq!(b.market.tickers.len(), 2);
+        assert_eq!(b.market.tickers[&MarketId::new("KRW-BTC")].value.trade_price, dec!(101));
+        // An empty burst changes nothing and publishes nothing new.
+        let c = s.apply_batch([StoreEvent::TickersUpdated(Vec::new())], Instant::now());
+        assert_eq!(c.version, b.version);
     }
 
     #[test]
