@@ -14,7 +14,7 @@ use hoga::exchange::types::{
     Ticker, Timeframe, Trade,
 };
 use hoga::kernel::TaskManager;
-use hoga::store::{Snapshot, Store, StoreConfig, StoreEvent};
+use hoga::store::{FeedHealth, Snapshot, Store, StoreConfig, StoreEvent};
 use hoga::ui::app::{COMMAND_CAPACITY, channel_input};
 use hoga::ui::keymap::Keymap;
 use hoga::ui::{App, ColorSupport, UiCommand, UiConfig};
@@ -667,7 +667,7 @@ fn user_keymap_file_is_loaded_and_a_bad_one_names_the_path_and_line() {
 
 fn busy_events() -> Vec<StoreEvent> {
     use hoga::exchange::types::{Balance, Fill};
-    use hoga::store::{FeedHealth, HealthLevel, LogLevel, ProxyHealth, RuleRow};
+    use hoga::store::{HealthLevel, LogLevel, ProxyHealth, RuleRow};
     let mut ev = vec![
         StoreEvent::BalancesUpdated(vec![
             Balance {
@@ -885,4 +885,28 @@ fn every_layout_renders_at_many_sizes_without_panicking() {
             hoga::ui::render(area, &mut buf, &ui, &snap, &theme);
         }
     }
+}
+
+#[test]
+fn system_samples_redraw_only_while_the_system_pane_is_shown() {
+    let mut h = Harness::new(120, 40);
+    assert!(!h.app.needs_draw());
+    // The default layout hides the System pane: a task table sample is not news.
+    h.publish(vec![StoreEvent::TasksUpdated(Vec::new())]);
+    assert!(!h.app.needs_draw(), "a sample only the hidden System pane shows must not redraw");
+    // The same report twice is no change either (the feed reports every second).
+    h.publish(vec![StoreEvent::FeedHealthUpdated(FeedHealth::default())]);
+    assert!(!h.app.needs_draw(), "an unchanged feed report must not redraw");
+    // The status bar shows the feed figures: a new figure redraws.
+    h.publish(vec![StoreEvent::FeedHealthUpdated(FeedHealth { msgs_per_sec: 42, ..FeedHealth::default() })]);
+    assert!(h.app.needs_draw());
+    h.app.draw().unwrap();
+    assert!(h.screen().contains("42 msg/s"));
+    // With the System pane on screen, samples redraw again.
+    h.keys(":layout system");
+    h.key(KeyCode::Enter);
+    h.app.draw().unwrap();
+    assert!(h.app.last_layout().is_some_and(|l| l.rect(hoga::ui::PaneId::System).is_some()));
+    h.publish(vec![StoreEvent::TasksUpdated(Vec::new())]);
+    assert!(h.app.needs_draw(), "the System pane shows the task table");
 }

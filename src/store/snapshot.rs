@@ -24,10 +24,20 @@ pub struct Versions {
     pub account: u64,
     /// Open orders and fills.
     pub orders: u64,
-    /// Streams, feed health, tasks, bus, alerts, tables.
+    /// Streams, feed health and alerts (what the status bar shows).
     pub system: u64,
     /// Log records.
     pub log: u64,
+    /// The System pane's samples: kernel tasks, bus lanes, named tables. Sampled every
+    /// second or so; nothing else shows them, so a hidden System pane ignores them.
+    pub tables: u64,
+}
+
+impl Versions {
+    /// True when nothing but the System pane's samples changed from `before`.
+    pub fn only_tables_changed_since(&self, before: &Versions) -> bool {
+        *self != *before && Versions { tables: before.tables, ..*self } == *before
+    }
 }
 
 /// One published version of the domain state.

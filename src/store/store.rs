@@ -121,6 +121,10 @@ struct Touched {
     candles: bool,
     orders: bool,
     log: bool,
+    /// Streams, feed health, alerts.
+    status: bool,
+    /// Tasks, bus lanes, named tables.
+    tables: bool,
 }
 
 /// The pure state machine of the store: apply events, publish snapshots. The task wraps
@@ -177,7 +181,8 @@ impl Store {
         bump(touched.orders, &mut v.orders);
         bump(touched.log, &mut v.log);
         bump(touched.account && !touched.orders, &mut v.account);
-        bump(touched.system && !touched.log, &mut v.system);
+        bump(touched.status, &mut v.system);
+        bump(touched.tables, &mut v.tables);
         self.current = Arc::new(Snapshot { version: prev.version + 1, versions: v, market, account, system });
         self.current.clone()
     }
@@ -387,14 +392,20 @@ fn apply(
         E::FeedStatus { stream, state, retry_in } => {
             Arc::make_mut(system).set_stream(StreamStatus { name: stream, state, retry_in, since: now });
             t.system = true;
+            t.status = true;
         }
         E::FeedHealthUpdated(s) => {
-            Arc::make_mut(system).feed = s;
-            t.system = true;
+            // The report comes every second; an unchanged one (a quiet feed) is no news.
+            if system.feed != s {
+                Arc::make_mut(system).feed = s;
+                t.system = true;
+                t.status = true;
+            }
         }
         E::BusUpdated(m) => {
             Arc::make_mut(system).bus = Some(Arc::new(m));
             t.system = true;
+            t.tables = true;
         }
         E::LogRecord { level, target, message, time } => {
             Arc::make_mut(system).push_log(LogRecord { level, target, message, time });
@@ -404,14 +415,17 @@ fn apply(
         E::TasksUpdated(tasks) => {
             Arc::make_mut(system).tasks = Arc::new(tasks);
             t.system = true;
+            t.tables = true;
         }
         E::SystemStats { title, header, rows } => {
             Arc::make_mut(&mut Arc::make_mut(system).tables).insert(title, SystemTable { header, rows });
             t.system = true;
+            t.tables = true;
         }
         E::Alert { time, message } => {
             Arc::make_mut(system).push_alert(AlertRecord { time, message, acknowledged: false });
             t.system = true;
+            t.status = true;
         }
         E::AlertsAcknowledged => {
             let sys = Arc::make_mut(system);
@@ -419,6 +433,7 @@ fn apply(
                 a.acknowledged = true;
             }
             t.system = true;
+            t.status = true;
         }
     }
 }

@@ -28,13 +28,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::action::Action;
 use super::keymap::{Context, KeyChord, Keymap};
-use super::layout::ScreenLayout;
+use super::layout::{PaneId, ScreenLayout};
 use super::panes;
 use super::theme::{ColorSupport, Theme};
 use super::update::{self, UiCommand, UiConfig, UiState};
 use crate::exchange::types::MarketId;
 use crate::kernel::{TaskId, TaskManager, terminal};
-use crate::store::Snapshot;
+use crate::store::{Snapshot, Versions};
 use crate::ui::widgets::format;
 
 /// Capacity of the UI command channel the caller creates for [`App::new`]. Commands come
@@ -80,6 +80,8 @@ pub struct App<B: Backend> {
     /// screen once a frame of its version or later is drawn).
     drawn_tx: watch::Sender<u64>,
     last_layout: Option<ScreenLayout>,
+    /// Section versions of the snapshot the last frame showed.
+    drawn_versions: Versions,
     title: String,
     fixed_clock: Option<(Instant, chrono::DateTime<Utc>)>,
 }
@@ -136,6 +138,7 @@ impl<B: Backend> App<B> {
             frames_tx: watch::Sender::new(0),
             drawn_tx: watch::Sender::new(0),
             last_layout: None,
+            drawn_versions: Versions::default(),
             title: String::new(),
             fixed_clock: None,
         }
@@ -190,6 +193,12 @@ impl<B: Backend> App<B> {
     /// version `v` is on screen once this reaches `v`.
     pub fn drawn_version_watch(&self) -> watch::Receiver<u64> {
         self.drawn_tx.subscribe()
+    }
+
+    /// Whether something changed since the last frame (the loop draws it on the next
+    /// frame deadline).
+    pub fn needs_draw(&self) -> bool {
+        self.dirty
     }
 
     /// Commands dropped because the command channel was full.
@@ -282,13 +291,21 @@ impl<B: Backend> App<B> {
         })
     }
 
-    /// Takes the latest snapshot and marks the screen dirty.
+    /// Takes the latest snapshot and marks the screen dirty, unless all that changed is
+    /// what no visible pane shows (the System pane's samples while it is hidden): those
+    /// arrive every second and would keep an idle console drawing.
     pub fn on_snapshot(&mut self) {
         self.snap = self.snapshots.borrow_and_update().clone();
         self.tick_clock();
+        let market = self.ui.market.clone();
         let cmds = update::on_snapshot(&mut self.ui, &self.snap);
+        let ui_changed = !cmds.is_empty() || market != self.ui.market;
         self.dispatch(cmds);
-        self.dirty = true;
+        let system_shown = self.last_layout.as_ref().is_none_or(|l| l.rect(PaneId::System).is_some());
+        let unseen = !system_shown && self.snap.versions.only_tables_changed_since(&self.drawn_versions);
+        if ui_changed || !unseen {
+            self.dirty = true;
+        }
     }
 
     /// Handles one terminal event.
@@ -444,6 +461,7 @@ impl<B: Backend> App<B> {
         self.frames += 1;
         self.frames_tx.send_replace(self.frames);
         self.drawn_tx.send_replace(self.snap.version);
+        self.drawn_versions = self.snap.versions;
         self.dirty = false;
         let title = window_title(&self.ui, &self.snap);
         if title != self.title {
