@@ -2,13 +2,21 @@
 //!
 //! Run: `cargo bench --bench feed` (prints throughput and latency percentiles; plain main
 //! because divan reports means/medians but not the tail we care about).
+//!
+//! The socket cases run the websocket server on its own OS thread ("bench-server", sync
+//! tungstenite for the handshake, then pre-encoded frames written straight to the TCP
+//! socket in large writes, so the server costs little). The client is the real
+//! `FeedManager` on a 2-worker tokio runtime plus the subscriber on the main thread.
+//! "client CPU" is the CPU time of every thread of this process except the server thread
+//! (`/proc/self/task/*/schedstat`, ns), over the measured window; "msgs/CPU-s" is messages
+//! delivered per second of that CPU time, i.e. the per-core throughput of the client.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use hoga::exchange::api::StreamKind;
 use hoga::exchange::types::MarketId;
 use hoga::exchange::upbit::rest::{RestClient, RestConfig};
@@ -17,7 +25,6 @@ use hoga::feed::backpressure::{Strategy, SubQueue};
 use hoga::feed::router::{RouteTable, deliver};
 use hoga::feed::{FeedConfig, FeedEvent, FeedManager, FeedPayload};
 use hoga::kernel::TaskManager;
-use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 fn ticker(code: &str, price: i64) -> Vec<u8> {
     format!(
@@ -33,8 +40,8 @@ fn trade(code: &str, seq: i64, ts: i64) -> Vec<u8> {
     .into_bytes()
 }
 
-fn orderbook(code: &str) -> Vec<u8> {
-    let units: Vec<String> = (0..30)
+fn orderbook(code: &str, levels: i64) -> Vec<u8> {
+    let units: Vec<String> = (0..levels)
         .map(|i| {
             format!(
                 r#"{{"ask_price":{},"bid_price":{},"ask_size":0.0134662,"bid_size":0.04296774}}"#,
@@ -111,24 +118,92 @@ async fn bench_route(n: usize) {
     report("decode+route trade → 50 subs", samples, t0.elapsed());
 }
 
-/// The whole path: loopback websocket server → FeedManager → subscriber.
-async fn bench_end_to_end(n: usize) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// Websocket frames (server → client: unmasked, binary), pre-encoded.
+fn encode_frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(payload.len() + 10);
+    f.push(0x82);
+    match payload.len() {
+        n if n < 126 => f.push(n as u8),
+        n if n <= 0xffff => {
+            f.push(126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A loopback websocket server on its own thread: accepts one client, waits for its
+/// subscription, then sends `total` frames cycling through `frames`, as fast as the socket
+/// takes them (`rate` None) or paced by a deadline clock at `rate` msgs/s (each 100 µs
+/// slot sends what is due since the start, so pacing error never accumulates).
+fn start_server(frames: Vec<Vec<u8>>, total: usize, rate: Option<u32>) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-        // Wait for the subscription, then stream.
-        while let Some(Ok(msg)) = ws.next().await {
-            if msg.is_text() {
-                break;
+    std::thread::Builder::new()
+        .name("bench-server".into())
+        .spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            tcp.set_nodelay(true).unwrap();
+            let mut ws = tokio_tungstenite::tungstenite::accept(tcp).unwrap();
+            // The subscription request.
+            while !ws.read().unwrap().is_text() {}
+            let frames: Vec<Vec<u8>> = frames.iter().map(|p| encode_frame(p)).collect();
+            let mut buf = Vec::with_capacity(1 << 20);
+            let mut sent = 0usize;
+            let start = Instant::now();
+            let slot = Duration::from_micros(100);
+            let mut next = start;
+            while sent < total {
+                let due = match rate {
+                    None => (sent + 512).min(total),
+                    Some(r) => ((start.elapsed().as_secs_f64() * f64::from(r)) as usize).min(total),
+                };
+                buf.clear();
+                while sent < due {
+                    buf.extend_from_slice(&frames[sent % frames.len()]);
+                    sent += 1;
+                }
+                if !buf.is_empty() {
+                    ws.get_mut().write_all(&buf).unwrap();
+                }
+                if rate.is_some() {
+                    next += slot;
+                    if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
             }
+            // Keep the connection until the client goes away.
+            while ws.read().is_ok() {}
+        })
+        .unwrap();
+    addr
+}
+
+/// CPU time (ns) of every thread of this process except the bench server.
+fn client_cpu_ns() -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let dir = task.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() == "bench-server" {
+            continue;
         }
-        for i in 0..n {
-            ws.send(Message::Binary(Bytes::from(trade("KRW-BTC", i as i64, 1)))).await.unwrap();
-        }
-        while ws.next().await.is_some() {}
-    });
+        let sched = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
+        total += sched.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    }
+    total
+}
+
+/// The whole path: loopback websocket server → FeedManager → one lossless subscriber
+/// (plus a coalescing one on the same market, as a pane would have).
+async fn bench_socket(name: &str, kind: StreamKind, frames: Vec<Vec<u8>>, n: usize, rate: Option<u32>) {
+    let addr = start_server(frames, n, rate);
     let rest = RestClient::new(
         RestConfig { base_url: "http://127.0.0.1:9/v1".into(), ..RestConfig::default() },
         None,
@@ -139,23 +214,47 @@ async fn bench_end_to_end(n: usize) {
     let tasks = TaskManager::new();
     let feed = FeedManager::start(cfg, &tasks);
     let proxy = feed.proxy("bench");
-    let mut sub = proxy.subscribe_trade(&[MarketId::new("KRW-BTC")], Strategy::Lossless);
-    let _other = proxy.subscribe_trade(&[MarketId::new("KRW-BTC")], Strategy::CoalesceByMarket);
-    let mut samples = Vec::with_capacity(n);
-    let first = sub.recv_event().await.unwrap();
-    samples.push(first.received.elapsed());
-    let t0 = Instant::now();
-    for _ in 1..n {
-        let ev = sub.recv_event().await.unwrap();
-        samples.push(ev.received.elapsed());
-    }
-    report("socket → decode → route → recv", samples, t0.elapsed());
+    let btc = [MarketId::new("KRW-BTC")];
+    let (mut sub, _other) = match kind {
+        StreamKind::OrderBook => (
+            proxy.subscribe_orderbook(&btc, Strategy::Lossless).into_raw(),
+            proxy.subscribe_orderbook(&btc, Strategy::CoalesceByMarket).into_raw(),
+        ),
+        _ => (
+            proxy.subscribe_trade(&btc, Strategy::Lossless).into_raw(),
+            proxy.subscribe_trade(&btc, Strategy::CoalesceByMarket).into_raw(),
+        ),
+    };
+    // The subscriber is a task on the runtime, as a pane is in the console.
+    let (samples, wall, cpu) = tokio::spawn(async move {
+        let mut samples = Vec::with_capacity(n);
+        let first = sub.recv_event().await.unwrap();
+        samples.push(first.received.elapsed());
+        let cpu0 = client_cpu_ns();
+        let t0 = Instant::now();
+        for _ in 1..n {
+            let ev = sub.recv_event().await.unwrap();
+            samples.push(ev.received.elapsed());
+        }
+        let wall = t0.elapsed();
+        (samples, wall, Duration::from_nanos(client_cpu_ns() - cpu0))
+    })
+    .await
+    .unwrap();
+    report(name, samples, wall);
     let h = feed.health();
+    let drops: u64 = h.subscribers.iter().filter(|s| s.strategy == "lossless").map(|s| s.drops).sum();
     println!(
-        "  feed health: {:?}; delivery latency avg={}µs p99≤{}µs max={}µs",
-        h.health, h.delivery_latency.avg_us, h.delivery_latency.p99_us, h.delivery_latency.max_us
+        "  client CPU {:.3}s over {:.3}s wall = {:.1}% of one core; {:.0} msgs/CPU-s; lossless drops {drops}; parse errors {}; health {:?}",
+        cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+        100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+        (n - 1) as f64 / cpu.as_secs_f64(),
+        h.parse_errors,
+        h.health,
     );
     tasks.cancel_all();
+    tasks.wait_all(Duration::from_secs(2)).await;
 }
 
 fn main() {
@@ -165,11 +264,45 @@ fn main() {
         println!("feed bench: skipped (run it with `cargo bench --bench feed`)");
         return;
     }
-    let n: usize = std::env::var("FEED_BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    bench_decode("decode ticker", &ticker("KRW-BTC", 100), n);
-    bench_decode("decode trade", &trade("KRW-BTC", 1, 1), n);
-    bench_decode("decode orderbook (30 levels)", &orderbook("KRW-BTC"), n / 4);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(bench_route(n));
-    rt.block_on(bench_end_to_end(n));
+    let n: usize = std::env::var("FEED_BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000);
+    let only = std::env::var("FEED_BENCH_ONLY").unwrap_or_default();
+    let want = |tag: &str| only.is_empty() || only.split(',').any(|o| o == tag);
+    if want("decode") {
+        bench_decode("decode ticker", &ticker("KRW-BTC", 100), n);
+        bench_decode("decode trade", &trade("KRW-BTC", 1, 1), n);
+        bench_decode("decode orderbook (15 levels)", &orderbook("KRW-BTC", 15), n / 2);
+        bench_decode("decode orderbook (30 levels)", &orderbook("KRW-BTC", 30), n / 4);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    if want("route") {
+        rt.block_on(bench_route(n));
+    }
+    let trades: Vec<Vec<u8>> = (0..1024).map(|i| trade("KRW-BTC", i, 1_730_336_862_047)).collect();
+    let books: Vec<Vec<u8>> = vec![orderbook("KRW-BTC", 15)];
+    if want("socket") {
+        rt.block_on(bench_socket(
+            "socket → recv, trades, unpaced",
+            StreamKind::Trade,
+            trades.clone(),
+            n * 5,
+            None,
+        ));
+        rt.block_on(bench_socket("socket → recv, 15-level books", StreamKind::OrderBook, books, n * 2, None));
+    }
+    if want("paced") {
+        rt.block_on(bench_socket(
+            "socket → recv, trades @ 50k/s",
+            StreamKind::Trade,
+            trades.clone(),
+            150_000,
+            Some(50_000),
+        ));
+        rt.block_on(bench_socket(
+            "socket → recv, trades @ 5k/s",
+            StreamKind::Trade,
+            trades,
+            25_000,
+            Some(5_000),
+        ));
+    }
 }

@@ -12,7 +12,7 @@
 //!
 //! Every queue counts what it drops; nothing is lost silently.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -53,7 +53,7 @@ type Key = (StreamKind, Option<MarketId>);
 #[derive(Default)]
 struct State {
     fifo: VecDeque<Arc<FeedEvent>>,
-    latest: HashMap<Key, Arc<FeedEvent>>,
+    latest: rustc_hash::FxHashMap<Key, Arc<FeedEvent>>,
     order: VecDeque<Key>,
     next_allowed: Option<Instant>,
 }
@@ -93,6 +93,8 @@ pub struct SubQueue {
     stalled: AtomicBool,
     drops: AtomicU64,
     delivered: AtomicU64,
+    /// A fixed instant standing in for "now" where the strategy ignores time.
+    created: Instant,
 }
 
 impl std::fmt::Debug for SubQueue {
@@ -122,6 +124,7 @@ impl SubQueue {
             stalled: AtomicBool::new(false),
             drops: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
+            created: Instant::now(),
         }
     }
 
@@ -300,7 +303,11 @@ impl SubQueue {
 
     fn take(&self) -> Take {
         let mut st = lock(&self.state);
-        let now = Instant::now();
+        // Only a throttled queue needs the clock.
+        let now = match self.strategy {
+            Strategy::Throttle(_) => Instant::now(),
+            _ => self.created,
+        };
         match st.next_allowed {
             Some(t) if t > now && !st.order.is_empty() => Take::Until(t),
             _ => match self.pop(&mut st, now) {
@@ -329,7 +336,10 @@ impl SubQueue {
     /// Takes the next event without waiting.
     pub fn try_recv(&self) -> Option<Arc<FeedEvent>> {
         let mut st = lock(&self.state);
-        let now = Instant::now();
+        let now = match self.strategy {
+            Strategy::Throttle(_) => Instant::now(),
+            _ => self.created,
+        };
         if st.next_allowed.is_some_and(|t| t > now) {
             return None;
         }

@@ -1184,32 +1184,43 @@ pub fn decimal_from_json(text: &str) -> Result<Decimal, BadDecimal> {
         Some(b'0'..=b'9') => (false, b),
         _ => return Err(bad_decimal(text, "not a number")),
     };
+    // Integer part, then fraction; the mantissa may wrap when there are more than 19
+    // digits, in which case it is discarded for the slow path below.
     let mut mantissa: u64 = 0;
-    let mut count = 0u32;
-    let mut scale: Option<u32> = None;
-    for &c in digits {
-        match c {
-            b'0'..=b'9' => {
-                count += 1;
-                if count > 19 {
-                    return slow_decimal(text).map_err(|e| bad_decimal(text, e));
-                }
-                // 19 decimal digits always fit a u64.
-                mantissa = mantissa * 10 + u64::from(c - b'0');
-                if let Some(s) = scale.as_mut() {
-                    *s += 1;
-                }
-            }
-            b'.' if scale.is_none() => scale = Some(0),
-            b'e' | b'E' => return slow_decimal(text).map_err(|e| bad_decimal(text, e)),
-            _ => return Err(bad_decimal(text, "not a number")),
+    let mut i = 0;
+    while let Some(c) = digits.get(i).filter(|c| c.is_ascii_digit()) {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        i += 1;
+    }
+    let int_digits = i;
+    let mut scale = 0usize;
+    if digits.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(c) = digits.get(i).filter(|c| c.is_ascii_digit()) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            i += 1;
+        }
+        scale = i - start;
+        if scale == 0 {
+            return Err(bad_decimal(text, "no digits after the point"));
         }
     }
-    if count == 0 || scale == Some(0) {
+    if int_digits == 0 {
         return Err(bad_decimal(text, "no digits"));
     }
+    if i != digits.len() {
+        return match digits[i] {
+            b'e' | b'E' => slow_decimal(text).map_err(|e| bad_decimal(text, e)),
+            _ => Err(bad_decimal(text, "not a number")),
+        };
+    }
+    if int_digits + scale > 19 {
+        // 19 decimal digits always fit a u64; longer numbers go to rust_decimal.
+        return slow_decimal(text).map_err(|e| bad_decimal(text, e));
+    }
     let signed = if neg { -i128::from(mantissa) } else { i128::from(mantissa) };
-    Decimal::try_from_i128_with_scale(signed, scale.unwrap_or(0)).map_err(|e| bad_decimal(text, e))
+    Decimal::try_from_i128_with_scale(signed, scale as u32).map_err(|e| bad_decimal(text, e))
 }
 
 fn slow_decimal(t: &str) -> Result<Decimal, rust_decimal::Error> {

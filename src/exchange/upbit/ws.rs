@@ -376,8 +376,18 @@ pub struct WsSession {
     config: WsConfig,
     last_data: Instant,
     next_ping: Instant,
+    /// One timer for both the idle watchdog and the keep-alive ping, armed for the earlier
+    /// of the two. It is not moved on every frame: when it fires, the deadlines are
+    /// checked against the current `last_data` and it is re-armed, so a busy stream costs
+    /// one timer update per idle period instead of two timer registrations per frame.
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
     url: String,
 }
+
+/// tungstenite's read buffer. Every read zero-fills the whole buffer before the syscall
+/// (128 KiB by default: two 128 KiB memsets per wake-up at low rates, the final read being
+/// the one that finds the socket empty); 16 KiB still takes ~30 trade frames per read.
+const READ_BUFFER: usize = 16 << 10;
 
 impl std::fmt::Debug for WsSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -406,7 +416,8 @@ impl WsSession {
         }
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(config.max_message_size))
-            .max_frame_size(Some(config.max_message_size));
+            .max_frame_size(Some(config.max_message_size))
+            .read_buffer_size(READ_BUFFER);
         let connect = connect_async_with_config(request, Some(ws_config), true);
         let (stream, _resp) = match tokio::time::timeout(config.connect_timeout, connect).await {
             Err(_) => {
@@ -423,6 +434,9 @@ impl WsSession {
             stream,
             last_data: now,
             next_ping: now + config.ping_interval,
+            timer: Box::pin(tokio::time::sleep_until(
+                (now + config.ping_interval.min(config.idle_timeout)).into(),
+            )),
             config: config.clone(),
             url: url.to_string(),
         })
@@ -437,8 +451,6 @@ impl WsSession {
     /// the idle timeout. Cancel-safe between frames (use inside `select!`).
     pub async fn next_frame(&mut self) -> Result<DataFrame, WsError> {
         loop {
-            let idle_deadline = self.last_data + self.config.idle_timeout;
-            let next_ping = self.next_ping;
             tokio::select! {
                 biased;
                 msg = self.stream.next() => match msg {
@@ -464,17 +476,22 @@ impl WsSession {
                     Some(Err(e)) => return Err(WsError::Io(e.to_string())),
                     None => return Err(WsError::Closed { detail: "eof".into() }),
                 },
-                _ = tokio::time::sleep_until(idle_deadline.into()) => {
-                    return Err(WsError::Idle { after: self.config.idle_timeout });
-                }
-                _ = tokio::time::sleep_until(next_ping.into()) => {
-                    self.next_ping = Instant::now() + self.config.ping_interval;
-                    self.stream.send(Message::Ping(Bytes::new())).await.map_err(|e| WsError::Io(e.to_string()))?;
-                    // Also the text `PING`: its `{"status":"UP"}` answer is data from the
-                    // server's application, so a quiet but healthy stream (the private one
-                    // with no orders; `myAsset` can be silent for hours) stays alive, while a
-                    // half-open socket still goes idle. Pongs alone never count.
-                    self.stream.send(Message::text("PING")).await.map_err(|e| WsError::Io(e.to_string()))?;
+                _ = self.timer.as_mut() => {
+                    let now = Instant::now();
+                    if now >= self.last_data + self.config.idle_timeout {
+                        return Err(WsError::Idle { after: self.config.idle_timeout });
+                    }
+                    if now >= self.next_ping {
+                        self.next_ping = now + self.config.ping_interval;
+                        self.stream.send(Message::Ping(Bytes::new())).await.map_err(|e| WsError::Io(e.to_string()))?;
+                        // Also the text `PING`: its `{"status":"UP"}` answer is data from the
+                        // server's application, so a quiet but healthy stream (the private one
+                        // with no orders; `myAsset` can be silent for hours) stays alive, while a
+                        // half-open socket still goes idle. Pongs alone never count.
+                        self.stream.send(Message::text("PING")).await.map_err(|e| WsError::Io(e.to_string()))?;
+                    }
+                    let next = (self.last_data + self.config.idle_timeout).min(self.next_ping);
+                    self.timer.as_mut().reset(next.into());
                 }
             }
         }
