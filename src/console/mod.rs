@@ -95,7 +95,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         store.subscribe(),
         commands.clone(),
     );
-    app.spawn(&tasks, crate::ui::app::crossterm_input());
+    app.spawn(&tasks, crate::ui::app::crossterm_input(&tasks));
 
     let opts = CoreOptions { user_keys, arm, new_journal: cli.new_journal };
     let core = match Core::start_with(&settings, opts, &tasks, bus, (store, commands, cmd_rx)).await {

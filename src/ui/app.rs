@@ -511,9 +511,38 @@ pub fn save_favorites(path: &std::path::Path, list: &[MarketId]) -> io::Result<(
     std::fs::rename(&tmp, path)
 }
 
-/// Key input from the real terminal.
-pub fn crossterm_input() -> crossterm::event::EventStream {
-    crossterm::event::EventStream::new()
+/// Capacity of the channel between the terminal reader and the UI loop: far more keys
+/// than a person types between two turns of the loop. Policy: the reader waits for room
+/// (keys are never dropped).
+const INPUT_CAPACITY: usize = 256;
+
+/// Key input from the real terminal, read by its own task `ui/input` and handed over on a
+/// channel.
+///
+/// Why not poll crossterm's `EventStream` in the UI loop's `select!`: each poll of it
+/// takes crossterm's global reader lock, which its waker thread holds while it waits in
+/// `poll(2)`, so every turn of the loop (every snapshot, every frame) spun on that lock
+/// with a burst of `sched_yield` calls. Read here, the stream is polled only when a key
+/// has actually arrived.
+pub fn crossterm_input(tasks: &TaskManager) -> impl Stream<Item = io::Result<Event>> + Unpin + Send + use<> {
+    let (tx, rx) = mpsc::channel::<io::Result<Event>>(INPUT_CAPACITY);
+    tasks.spawn("ui", "input", move |cancel| async move {
+        let mut events = crossterm::event::EventStream::new();
+        loop {
+            let ev = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break,
+                ev = events.next() => ev,
+            };
+            let Some(ev) = ev else { break };
+            let failed = ev.is_err();
+            if tx.send(ev).await.is_err() || failed {
+                break; // the UI is gone, or the terminal cannot be read any more
+            }
+        }
+        Ok(())
+    });
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|ev| (ev, rx)) }))
 }
 
 /// Headless input: events sent on `rx` (tests, scripted demos). The stream ends when every
@@ -540,13 +569,14 @@ pub fn start_console(
     hooks.on_restore(guard.restorer());
     let input_stop = hooks.input.clone();
     let mut app = App::new(term, config, keymap, ColorSupport::detect(), snapshots, commands);
+    let input = crossterm_input(tasks);
     let shutdown = tasks.clone();
     Ok(tasks.spawn("ui", "console", move |cancel| async move {
         let _guard = guard;
         let result = tokio::select! {
             biased;
             _ = input_stop.cancelled() => Ok(()),
-            r = app.run(cancel.clone(), crossterm_input()) => r,
+            r = app.run(cancel.clone(), input) => r,
         };
         if !cancel.is_cancelled() && !input_stop.is_cancelled() {
             shutdown.request_shutdown("quit from the console");
