@@ -360,15 +360,21 @@ fn apply(
             t.market = true;
             t.candles = true;
         }
+        // Balances and orders are also refreshed by polls (every second in paper mode):
+        // a refresh that changes nothing is no news, so an idle console does not redraw.
         E::BalancesUpdated(b) => {
-            Arc::make_mut(account).balances = Arc::new(b);
-            t.account = true;
+            if *account.balances != b {
+                Arc::make_mut(account).balances = Arc::new(b);
+                t.account = true;
+            }
         }
         E::OrdersUpdated(mut o) => {
             o.retain(|o| !o.state.is_terminal());
-            Arc::make_mut(account).open_orders = Arc::new(o);
-            t.account = true;
-            t.orders = true;
+            if *account.open_orders != o {
+                Arc::make_mut(account).open_orders = Arc::new(o);
+                t.account = true;
+                t.orders = true;
+            }
         }
         E::FillApplied(f) => {
             let changed = Arc::make_mut(account).apply_fill(f);
@@ -386,8 +392,10 @@ fn apply(
             t.account = true;
         }
         E::RulesUpdated(r) => {
-            Arc::make_mut(account).rules = Arc::new(r);
-            t.account = true;
+            if *account.rules != r {
+                Arc::make_mut(account).rules = Arc::new(r);
+                t.account = true;
+            }
         }
         E::FeedStatus { stream, state, retry_in } => {
             Arc::make_mut(system).set_stream(StreamStatus { name: stream, state, retry_in, since: now });
@@ -445,6 +453,21 @@ mod tests {
 
     fn ticker(m: &str, p: rust_decimal::Decimal) -> Ticker {
         Ticker { market: Some(MarketId::new(m)), trade_price: p, ..Ticker::default() }
+    }
+
+    #[test]
+    fn a_refresh_that_changes_nothing_publishes_nothing() {
+        let mut s = Store::new();
+        let krw = Balance { currency: "KRW".into(), balance: dec!(1000), ..Balance::default() };
+        let a = s.apply_batch([StoreEvent::BalancesUpdated(vec![krw.clone()])], Instant::now());
+        let b = s.apply_batch(
+            [StoreEvent::BalancesUpdated(vec![krw.clone()]), StoreEvent::RulesUpdated(Vec::new())],
+            Instant::now(),
+        );
+        assert_eq!(b.version, a.version, "the same balances and no rules again: no new snapshot");
+        let more = Balance { balance: dec!(2000), ..krw };
+        let c = s.apply_batch([StoreEvent::BalancesUpdated(vec![more])], Instant::now());
+        assert_eq!(c.versions.account, a.versions.account + 1);
     }
 
     #[test]
