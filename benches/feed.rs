@@ -328,6 +328,32 @@ fn main() {
         ));
         rt.block_on(bench_socket("socket → recv, 15-level books", StreamKind::OrderBook, books, n * 2, None));
     }
+    if want("single") {
+        // The same client on a current-thread runtime: everything on one thread, no
+        // cross-thread wake-ups (what the console's runtime flavour would cost or save).
+        let st = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        st.block_on(bench_socket(
+            "1-thread rt: trades, unpaced",
+            StreamKind::Trade,
+            trades.clone(),
+            n * 5,
+            None,
+        ));
+        st.block_on(bench_socket(
+            "1-thread rt: trades @ 50k/s",
+            StreamKind::Trade,
+            trades.clone(),
+            150_000,
+            Some(50_000),
+        ));
+        st.block_on(bench_socket(
+            "1-thread rt: trades @ 5k/s",
+            StreamKind::Trade,
+            trades.clone(),
+            25_000,
+            Some(5_000),
+        ));
+    }
     if want("paced") {
         rt.block_on(bench_socket(
             "socket → recv, trades @ 50k/s",
