@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use hoga::exchange::api::StreamKind;
 use hoga::exchange::types::MarketId;
 use hoga::exchange::upbit::rest::{RestClient, RestConfig};
+use hoga::exchange::upbit::wire::{WireOrderBook, WireTicker, WireTrade};
 use hoga::exchange::upbit::ws::{Decoded, Decoder, decode};
 use hoga::feed::backpressure::{Strategy, SubQueue};
 use hoga::feed::router::{RouteTable, deliver};
@@ -85,6 +86,26 @@ fn bench_decode(name: &str, frame: &[u8], n: usize) {
         let d = decoder.decode(std::hint::black_box(frame)).unwrap();
         samples.push(t.elapsed());
         assert!(matches!(d, Decoded::Event(_)));
+    }
+    report(name, samples, t0.elapsed());
+}
+
+/// The decode path before the borrowed views (kept for comparison in the same run): the
+/// full `Wire*` structs through serde_json with `arbitrary_precision` numbers, then the
+/// neutral conversion, as `ws::decode` did.
+fn bench_decode_full<T: serde::de::DeserializeOwned>(
+    name: &str,
+    frame: &[u8],
+    n: usize,
+    convert: impl Fn(T) -> usize,
+) {
+    let mut samples = Vec::with_capacity(n);
+    let t0 = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        let w: T = serde_json::from_slice(std::hint::black_box(frame)).unwrap();
+        std::hint::black_box(convert(w));
+        samples.push(t.elapsed());
     }
     report(name, samples, t0.elapsed());
 }
@@ -272,6 +293,24 @@ fn main() {
         bench_decode("decode trade", &trade("KRW-BTC", 1, 1), n);
         bench_decode("decode orderbook (15 levels)", &orderbook("KRW-BTC", 15), n / 2);
         bench_decode("decode orderbook (30 levels)", &orderbook("KRW-BTC", 30), n / 4);
+        bench_decode_full("old decode ticker (Wire structs)", &ticker("KRW-BTC", 100), n, |w: WireTicker| {
+            w.to_ticker().timestamp as usize
+        });
+        bench_decode_full("old decode trade (Wire structs)", &trade("KRW-BTC", 1, 1), n, |w: WireTrade| {
+            w.to_trade().sequential_id as usize
+        });
+        bench_decode_full(
+            "old decode book 15 (Wire structs)",
+            &orderbook("KRW-BTC", 15),
+            n / 2,
+            |w: WireOrderBook| w.to_book().levels.len(),
+        );
+        bench_decode_full(
+            "old decode book 30 (Wire structs)",
+            &orderbook("KRW-BTC", 30),
+            n / 4,
+            |w: WireOrderBook| w.to_book().levels.len(),
+        );
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     if want("route") {
@@ -288,6 +327,32 @@ fn main() {
             None,
         ));
         rt.block_on(bench_socket("socket → recv, 15-level books", StreamKind::OrderBook, books, n * 2, None));
+    }
+    if want("single") {
+        // The same client on a current-thread runtime: everything on one thread, no
+        // cross-thread wake-ups (what the console's runtime flavour would cost or save).
+        let st = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        st.block_on(bench_socket(
+            "1-thread rt: trades, unpaced",
+            StreamKind::Trade,
+            trades.clone(),
+            n * 5,
+            None,
+        ));
+        st.block_on(bench_socket(
+            "1-thread rt: trades @ 50k/s",
+            StreamKind::Trade,
+            trades.clone(),
+            150_000,
+            Some(50_000),
+        ));
+        st.block_on(bench_socket(
+            "1-thread rt: trades @ 5k/s",
+            StreamKind::Trade,
+            trades.clone(),
+            25_000,
+            Some(5_000),
+        ));
     }
     if want("paced") {
         rt.block_on(bench_socket(

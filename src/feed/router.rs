@@ -133,8 +133,8 @@ impl Wakeups {
 
 /// [`deliver`] without waking the consumers: the touched queues are added to `wakeups`,
 /// which the caller must [`Wakeups::flush`] when its burst ends. Order per queue is
-/// unchanged (events are queued at once; only the wake-up is deferred). A lossless queue
-/// found full wakes its consumer before waiting for room.
+/// unchanged (events are queued at once; only the wake-up is deferred). Before waiting on
+/// a full lossless queue, every pending wake-up (and that queue's consumer) is done.
 pub async fn deliver_deferred(
     table: &RouteTable,
     ev: Arc<FeedEvent>,
@@ -148,7 +148,12 @@ pub async fn deliver_deferred(
         let pushed = match q.strategy() {
             Strategy::Lossless => match q.try_push_quiet(ev.clone()) {
                 Ok(p) => p,
-                Err(back) => q.push(back, stall).await,
+                Err(back) => {
+                    // About to wait for room: first wake everyone already served in this
+                    // burst, so the others are not held back by the stalled one.
+                    wakeups.flush();
+                    q.push(back, stall).await
+                }
             },
             _ => q.try_push_quiet(ev.clone()).unwrap_or(Pushed::Closed),
         };
@@ -158,4 +163,90 @@ pub async fn deliver_deferred(
         }
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Context, Poll};
+    use std::time::Instant;
+
+    use futures_util::FutureExt;
+    use futures_util::task::{ArcWake, waker};
+
+    use super::*;
+    use crate::exchange::api::StreamEvent;
+    use crate::exchange::types::Ticker;
+    use crate::feed::FeedPayload;
+
+    struct Wakes(AtomicUsize);
+    impl ArcWake for Wakes {
+        fn wake_by_ref(a: &Arc<Self>) {
+            a.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn tick(ts: i64) -> Arc<FeedEvent> {
+        Arc::new(FeedEvent {
+            epoch: 1,
+            received: Instant::now(),
+            payload: FeedPayload::Stream(StreamEvent::Ticker(Ticker {
+                market: Some(MarketId::new("KRW-BTC")),
+                timestamp: ts,
+                ..Ticker::default()
+            })),
+        })
+    }
+
+    #[test]
+    fn a_burst_wakes_each_consumer_once_at_the_end_and_keeps_order() {
+        let m = [MarketId::new("KRW-BTC")];
+        let q = Arc::new(SubQueue::new(Strategy::Lossless, 8));
+        let table = RouteTable::build([(StreamKind::Ticker, &m[..], q.clone())]);
+        let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
+        let w = waker(wakes.clone());
+        let mut cx = Context::from_waker(&w);
+        let mut recv = Box::pin(q.recv());
+        assert!(recv.as_mut().poll(&mut cx).is_pending(), "nothing queued yet");
+        let mut pending = Wakeups::default();
+        for ts in 1..=3 {
+            let n = deliver_deferred(&table, tick(ts), Duration::from_secs(1), &mut pending).now_or_never();
+            assert_eq!(n, Some(1));
+        }
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "no wake-up inside the burst");
+        assert!(!pending.is_empty());
+        pending.flush();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "one wake-up for the burst");
+        match recv.as_mut().poll(&mut cx) {
+            Poll::Ready(Some(ev)) => assert_eq!(ev.exchange_ts(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(q.try_recv().map(|e| e.exchange_ts()), Some(2));
+        assert_eq!(q.try_recv().map(|e| e.exchange_ts()), Some(3));
+    }
+
+    #[tokio::test]
+    async fn a_full_lossless_queue_wakes_the_others_before_waiting() {
+        let m = [MarketId::new("KRW-BTC")];
+        let lossy = Arc::new(SubQueue::new(Strategy::CoalesceByMarket, 8));
+        let full = Arc::new(SubQueue::new(Strategy::Lossless, 1));
+        full.try_push(tick(0)).unwrap();
+        let table = RouteTable::build([
+            (StreamKind::Ticker, &m[..], lossy.clone()),
+            (StreamKind::Ticker, &m[..], full.clone()),
+        ]);
+        let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
+        let w = waker(wakes.clone());
+        let mut cx = Context::from_waker(&w);
+        let mut recv = Box::pin(lossy.recv());
+        assert!(recv.as_mut().poll(&mut cx).is_pending());
+        let mut pending = Wakeups::default();
+        // The lossless consumer never reads: the push stalls, drops and counts.
+        let n = deliver_deferred(&table, tick(1), Duration::from_millis(20), &mut pending).await;
+        assert_eq!(n, 2);
+        assert_eq!(full.drops(), 1);
+        assert!(wakes.0.load(Ordering::SeqCst) >= 1, "the lossy consumer was woken before the stall");
+        assert!(matches!(recv.as_mut().poll(&mut cx), Poll::Ready(Some(_))));
+    }
 }
