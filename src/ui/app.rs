@@ -5,9 +5,9 @@
 //! ```
 //!
 //! Input first so a key is never starved by a busy feed; snapshots only mark the screen
-//! dirty (latest wins on the `watch` channel, nothing queues, and while dirty the loop
-//! stops listening: the frame takes the newest snapshot just before drawing); the frame deadline draws at
-//! most `fps` times a second and only when something changed, plus one refresh a second
+//! dirty (latest wins on the `watch` channel, nothing queues, and while dirty the loop only
+//! peeks at versions for news of our own orders: the frame takes the newest snapshot just
+//! before drawing); the frame deadline draws at most `fps` times a second and only when something changed, plus one refresh a second
 //! so the clock and data ages move while the market is quiet. [`App`] is generic over the
 //! ratatui backend: the binary uses crossterm, tests use `TestBackend` and feed key events
 //! through [`channel_input`].
@@ -245,10 +245,16 @@ impl<B: Backend> App<B> {
                     Some(Err(e)) => return Err(AppError::Input(e)),
                     None => break,
                 },
-                // Once dirty, stop listening: the frame will take the newest snapshot
-                // anyway, so a flood of publishes costs one wakeup per frame, not one per
-                // publish, and can never starve the frame timer.
-                changed = self.snapshots.changed(), if snapshots_open && !self.dirty => match changed {
+                // Once dirty, a publish only matters if it brings our own orders, fills,
+                // balances or trading state (those are drawn as promptly as a key): the
+                // loop peeks at the versions and leaves the snapshot for the frame. Once
+                // urgent too, it stops listening, so a flood of publishes costs at most one
+                // cheap wakeup each while a frame is pending and can never starve the timer.
+                changed = self.snapshots.changed(), if snapshots_open && !(self.dirty && urgent) => match changed {
+                    Ok(()) if self.dirty => {
+                        let v = self.snapshots.borrow_and_update().versions;
+                        urgent |= (v.account, v.orders) != (self.snap.versions.account, self.snap.versions.orders);
+                    }
                     Ok(()) => {
                         let before = (self.snap.versions.account, self.snap.versions.orders);
                         self.on_snapshot();
@@ -258,7 +264,8 @@ impl<B: Backend> App<B> {
                     Err(_) => snapshots_open = false,
                 },
                 _ = tokio::time::sleep_until(deadline) => {
-                    if snapshots_open && self.snapshots.has_changed().unwrap_or(false) {
+                    // The newest snapshot, whether or not the loop has peeked at it.
+                    if self.snapshots.borrow().version != self.snap.version {
                         self.on_snapshot();
                     }
                     self.draw()?;
