@@ -54,7 +54,12 @@ pub fn price(p: Decimal) -> String {
 
 /// A size: at most `dp` decimals, trailing zeros removed, grouped.
 pub fn qty(q: Decimal, dp: u32) -> String {
-    group(&q.round_dp_with_strategy(dp, RoundingStrategy::ToZero).normalize().to_string())
+    let mut shown = q.round_dp_with_strategy(dp, RoundingStrategy::ToZero);
+    if shown.is_zero() && !q.is_zero() {
+        // A real but tiny size is not "0": keep its digits, up to Upbit's 8 decimals.
+        shown = q.round_dp_with_strategy(8, RoundingStrategy::ToZero);
+    }
+    group(&shown.normalize().to_string())
 }
 
 /// A traded value: millions for KRW-sized numbers (`1,234M`), plain otherwise.
@@ -174,6 +179,10 @@ mod tests {
         assert_eq!(price(dec!(0.00012345)), "0.00012345");
         assert_eq!(price(dec!(-1234567)), "-1,234,567");
         assert_eq!(qty(dec!(0.123456789), 4), "0.1234");
+        // A tiny print is shown with its digits, never as a zero size.
+        assert_eq!(qty(dec!(0.00003456), 4), "0.00003456");
+        assert_eq!(qty(dec!(0.000000019), 4), "0.00000001");
+        assert_eq!(qty(dec!(0), 4), "0");
         assert_eq!(value(dec!(123456789012)), "123,457M");
         assert_eq!(pct(dec!(0.0126)), "+1.26%");
         assert_eq!(pct(dec!(-0.005)), "-0.50%");
