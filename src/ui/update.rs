@@ -1012,14 +1012,17 @@ mod tests {
     use crate::exchange::types::Ticker;
     use crate::store::{Store, StoreEvent};
 
-    fn snap() -> std::sync::Arc<Snapshot> {
-        let info = |c: &str| MarketInfo {
-            market: MarketId::new(c),
-            korean_name: c.into(),
-            english_name: c.into(),
+    fn info(code: &str) -> MarketInfo {
+        MarketInfo {
+            market: MarketId::new(code),
+            korean_name: code.into(),
+            english_name: code.into(),
             warning: false,
             caution: false,
-        };
+        }
+    }
+
+    fn snap() -> std::sync::Arc<Snapshot> {
         let mut s = Store::new();
         s.apply_batch(
             [
@@ -1036,13 +1039,6 @@ mod tests {
 
     #[test]
     fn the_first_market_is_krw_btc_whatever_ticker_came_first() {
-        let info = |c: &str| MarketInfo {
-            market: MarketId::new(c),
-            korean_name: c.into(),
-            english_name: c.into(),
-            warning: false,
-            caution: false,
-        };
         let mut store = Store::new();
         let mut ui = UiState::new(UiConfig::default());
         // Nothing listed yet: nothing to select.
