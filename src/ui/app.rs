@@ -7,8 +7,9 @@
 //! Input first so a key is never starved by a busy feed; snapshots only mark the screen
 //! dirty (latest wins on the `watch` channel, nothing queues, and while dirty the loop only
 //! peeks at versions for news of our own orders: the frame takes the newest snapshot just
-//! before drawing); the frame deadline draws at most `fps` times a second and only when something changed, plus one refresh a second
-//! so the clock and data ages move while the market is quiet. [`App`] is generic over the
+//! before drawing); the frame deadline draws at most `fps` times a second and only when
+//! something changed, plus one refresh a second so the clock and data ages move while the
+//! market is quiet. [`App`] is generic over the
 //! ratatui backend: the binary uses crossterm, tests use `TestBackend` and feed key events
 //! through [`channel_input`].
 
