@@ -358,6 +358,31 @@ mod tests {
     /// hoga's own REST client parses every reply of the simulator (the wire structs are
     /// shared, so this catches shape drift on either side).
     #[tokio::test]
+    async fn on_the_wall_clock_timestamps_are_current_after_building_history() {
+        let tasks = TaskManager::new();
+        // An hour of history takes a while to build (longer in a debug build): the clock
+        // must make that time up at its first step instead of staying behind for good.
+        let cfg = SimConfig {
+            markets: None,
+            tick_interval: Duration::from_millis(10),
+            history_secs: 3600,
+            ..SimConfig::default()
+        };
+        let sim = start(cfg, &tasks).await.unwrap();
+        let first = sim.now_ms();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while sim.now_ms() == first {
+            assert!(std::time::Instant::now() < deadline, "the generator never stepped");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let behind = chrono::Utc::now().timestamp_millis() - sim.now_ms();
+        // One tick (10 ms) plus scheduling; before the fix it was the whole build time
+        // (~290 ms for every market in a debug build here).
+        assert!(behind < 150, "virtual clock {behind} ms behind the wall clock");
+        tasks.cancel_all();
+    }
+
+    #[tokio::test]
     async fn hoga_rest_client_round_trips_against_the_sim() {
         let tasks = TaskManager::new();
         let cfg = SimConfig {

@@ -493,7 +493,7 @@ pub(crate) async fn start(
 async fn run_generator(sh: Arc<Shared>, cancel: CancellationToken) {
     let mut interval = tokio::time::interval(sh.cfg.tick_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut clock = WallClock::new();
+    let mut clock = WallClock::following(&sh);
     loop {
         tokio::select! {
             biased;
@@ -520,6 +520,19 @@ impl WallClock {
         WallClock { start: Instant::now(), given_ms: 0 }
     }
 
+    /// A clock for `sh`'s generator. When the simulator started on the wall clock (no fixed
+    /// `start_ms`), the first step also makes up the time spent since then (building an
+    /// hour of history, waiting for a flood's subscriber), so timestamps are current, not
+    /// ~50 ms old for the rest of the run.
+    fn following(sh: &Shared) -> WallClock {
+        let mut clock = WallClock::new();
+        if sh.cfg.start_ms.is_none() {
+            let behind = chrono::Utc::now().timestamp_millis() - sh.now_ms();
+            clock.given_ms = -behind.max(0);
+        }
+        clock
+    }
+
     /// Milliseconds to advance the virtual clock by now.
     fn advance(&mut self) -> i64 {
         let now_ms = i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -535,7 +548,7 @@ async fn run_flood(sh: Arc<Shared>, cancel: CancellationToken) {
     let weights = [fc.ticker, fc.trade, fc.orderbook];
     let total_w: u32 = weights.iter().sum::<u32>().max(1);
     // From the simulator's start, not the flood's: the wait below is real time too.
-    let mut clock = WallClock::new();
+    let mut clock = WallClock::following(&sh);
     // Start when someone listens, so a benchmark sees the whole run.
     while !lock(&sh.conns).values().any(|c| !c.types.is_empty()) {
         tokio::select! {
