@@ -269,30 +269,28 @@ impl SubQueue {
 
     /// Takes the next event, waiting for one. `None` once closed and drained.
     pub async fn recv(&self) -> Option<Arc<FeedEvent>> {
-        loop {
-            // Fast path: while events are queued, take one without registering as a waiter
-            // (registering and deregistering costs two locks inside `Notify`, and a
-            // registered waiter turns every push into a wake-up).
-            match self.take() {
-                Take::Event(ev) => return Some(ev),
-                Take::Until(t) => {
-                    tokio::time::sleep_until(t.into()).await;
-                    continue;
-                }
-                Take::Empty => {}
-            }
+        'wait: loop {
             let ready = self.ready.notified();
             tokio::pin!(ready);
-            ready.as_mut().enable();
-            // Re-check after registering: a push between the first check and `enable` left
-            // a permit or an event, never a lost wake-up.
-            match self.take() {
-                Take::Event(ev) => return Some(ev),
-                Take::Until(t) => {
-                    tokio::time::sleep_until(t.into()).await;
-                    continue;
+            // Fast path: while events are queued, take one without registering as a waiter
+            // (registering and deregistering costs two locks inside `Notify`, and a
+            // registered waiter turns every push into a wake-up). Only an empty queue
+            // registers, then looks once more: a push between the first look and `enable`
+            // left a permit or an event, never a lost wake-up.
+            let mut registered = false;
+            loop {
+                match self.take() {
+                    Take::Event(ev) => return Some(ev),
+                    Take::Until(t) => {
+                        tokio::time::sleep_until(t.into()).await;
+                        continue 'wait;
+                    }
+                    Take::Empty if registered => break,
+                    Take::Empty => {
+                        ready.as_mut().enable();
+                        registered = true;
+                    }
                 }
-                Take::Empty => {}
             }
             if self.is_closed() {
                 return None;
