@@ -278,6 +278,56 @@ async fn bench_socket(name: &str, kind: StreamKind, frames: Vec<Vec<u8>>, n: usi
     tasks.wait_all(Duration::from_secs(2)).await;
 }
 
+/// The ceiling PERFORMANCE.md's reference table calls "bare Rust reader": tokio-tungstenite
+/// + serde_json into the wire structs, no routing, no queues, one task reading the socket.
+/// Same server, same CPU accounting as `bench_socket`, so the two rows compare directly.
+async fn bench_bare(name: &str, kind: StreamKind, frames: Vec<Vec<u8>>, n: usize, rate: Option<u32>) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let addr = start_server(frames, n, rate);
+    let (samples, wall, cpu) = tokio::spawn(async move {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}")).await.unwrap();
+        ws.send(Message::text(r#"[{"ticket":"bare"},{"type":"trade","codes":["KRW-BTC"]}]"#)).await.unwrap();
+        let mut read_one = async || -> usize {
+            loop {
+                let bytes = match ws.next().await.unwrap().unwrap() {
+                    Message::Binary(b) => b,
+                    Message::Text(t) => t.into(),
+                    _ => continue,
+                };
+                return match kind {
+                    StreamKind::OrderBook => {
+                        serde_json::from_slice::<WireOrderBook>(&bytes).unwrap().to_book().levels.len()
+                    }
+                    _ => serde_json::from_slice::<WireTrade>(&bytes).unwrap().to_trade().sequential_id as usize,
+                };
+            }
+        };
+        let mut samples = Vec::with_capacity(n);
+        let mut sink = read_one().await;
+        let cpu0 = client_cpu_ns();
+        let t0 = Instant::now();
+        for _ in 1..n {
+            let t = Instant::now();
+            sink = sink.wrapping_add(read_one().await);
+            samples.push(t.elapsed());
+        }
+        std::hint::black_box(sink);
+        let wall = t0.elapsed();
+        (samples, wall, Duration::from_nanos(client_cpu_ns() - cpu0))
+    })
+    .await
+    .unwrap();
+    report(name, samples, wall);
+    println!(
+        "  client CPU {:.3}s over {:.3}s wall = {:.1}% of one core; {:.0} msgs/CPU-s (latency column: time awaiting each message, not exchange → delivered)",
+        cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+        100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+        (n - 1) as f64 / cpu.as_secs_f64(),
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not, and
     // gets a quick skip instead of minutes of measuring.
@@ -353,6 +403,18 @@ fn main() {
             25_000,
             Some(5_000),
         ));
+    }
+    if want("bare") {
+        rt.block_on(bench_bare("bare reader: trades, unpaced", StreamKind::Trade, trades.clone(), n * 5, None));
+        rt.block_on(bench_bare(
+            "bare reader: 15-level books",
+            StreamKind::OrderBook,
+            vec![orderbook("KRW-BTC", 15)],
+            n * 2,
+            None,
+        ));
+        rt.block_on(bench_bare("bare reader: trades @ 50k/s", StreamKind::Trade, trades.clone(), 150_000, Some(50_000)));
+        rt.block_on(bench_bare("bare reader: trades @ 5k/s", StreamKind::Trade, trades.clone(), 25_000, Some(5_000)));
     }
     if want("paced") {
         rt.block_on(bench_socket(
