@@ -299,7 +299,9 @@ async fn bench_bare(name: &str, kind: StreamKind, frames: Vec<Vec<u8>>, n: usize
                     StreamKind::OrderBook => {
                         serde_json::from_slice::<WireOrderBook>(&bytes).unwrap().to_book().levels.len()
                     }
-                    _ => serde_json::from_slice::<WireTrade>(&bytes).unwrap().to_trade().sequential_id as usize,
+                    _ => {
+                        serde_json::from_slice::<WireTrade>(&bytes).unwrap().to_trade().sequential_id as usize
+                    }
                 };
             }
         };
@@ -405,7 +407,13 @@ fn main() {
         ));
     }
     if want("bare") {
-        rt.block_on(bench_bare("bare reader: trades, unpaced", StreamKind::Trade, trades.clone(), n * 5, None));
+        rt.block_on(bench_bare(
+            "bare reader: trades, unpaced",
+            StreamKind::Trade,
+            trades.clone(),
+            n * 5,
+            None,
+        ));
         rt.block_on(bench_bare(
             "bare reader: 15-level books",
             StreamKind::OrderBook,
@@ -413,8 +421,20 @@ fn main() {
             n * 2,
             None,
         ));
-        rt.block_on(bench_bare("bare reader: trades @ 50k/s", StreamKind::Trade, trades.clone(), 150_000, Some(50_000)));
-        rt.block_on(bench_bare("bare reader: trades @ 5k/s", StreamKind::Trade, trades.clone(), 25_000, Some(5_000)));
+        rt.block_on(bench_bare(
+            "bare reader: trades @ 50k/s",
+            StreamKind::Trade,
+            trades.clone(),
+            150_000,
+            Some(50_000),
+        ));
+        rt.block_on(bench_bare(
+            "bare reader: trades @ 5k/s",
+            StreamKind::Trade,
+            trades.clone(),
+            25_000,
+            Some(5_000),
+        ));
     }
     if want("paced") {
         rt.block_on(bench_socket(

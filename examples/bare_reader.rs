@@ -41,8 +41,7 @@ async fn main() {
     let config = std::env::var("BARE_READ_BUFFER").ok().and_then(|v| v.parse().ok()).map(|size| {
         tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(size)
     });
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(url.as_str(), config, true).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), config, true).await.unwrap();
     ws.send(Message::text(request)).await.unwrap();
     let mut n = 0u64;
     let mut sink = 0usize;
@@ -54,9 +53,15 @@ async fn main() {
             _ => continue,
         };
         sink = sink.wrapping_add(match serde_json::from_slice::<Kind>(&bytes).map(|k| k.ty) {
-            Ok("ticker") => serde_json::from_slice::<WireTicker>(&bytes).unwrap().to_ticker().timestamp as usize,
-            Ok("trade") => serde_json::from_slice::<WireTrade>(&bytes).unwrap().to_trade().sequential_id as usize,
-            Ok("orderbook") => serde_json::from_slice::<WireOrderBook>(&bytes).unwrap().to_book().levels.len(),
+            Ok("ticker") => {
+                serde_json::from_slice::<WireTicker>(&bytes).unwrap().to_ticker().timestamp as usize
+            }
+            Ok("trade") => {
+                serde_json::from_slice::<WireTrade>(&bytes).unwrap().to_trade().sequential_id as usize
+            }
+            Ok("orderbook") => {
+                serde_json::from_slice::<WireOrderBook>(&bytes).unwrap().to_book().levels.len()
+            }
             _ => 0,
         });
         let (t0, c0) = *start.get_or_insert_with(|| (Instant::now(), cpu_ns()));

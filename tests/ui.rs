@@ -21,6 +21,7 @@ use hoga::ui::{App, ColorSupport, UiCommand, UiConfig};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -909,4 +910,161 @@ fn system_samples_redraw_only_while_the_system_pane_is_shown() {
     assert!(h.app.last_layout().is_some_and(|l| l.rect(hoga::ui::PaneId::System).is_some()));
     h.publish(vec![StoreEvent::TasksUpdated(Vec::new())]);
     assert!(h.app.needs_draw(), "the System pane shows the task table");
+}
+
+/// One change of each kind the store knows, each alone (so a pane reading a section it
+/// does not declare in `panes::reads` would keep showing the old value).
+fn one_change_of_each_kind() -> Vec<(&'static str, StoreEvent)> {
+    use hoga::exchange::types::{Balance, Fill};
+    use hoga::store::{RuleRow, StreamState, TradingState};
+    let mut moved = candles("KRW-BTC").pop().unwrap();
+    moved.close = dec!(97_500_000);
+    moved.high = dec!(97_500_000);
+    let at = |s| Utc.with_ymd_and_hms(2026, 11, 23, 3, 1, s).unwrap();
+    vec![
+        (
+            "ticker of another market",
+            StoreEvent::TickerUpdated(ticker("KRW-ETH", dec!(4_700_000), dec!(0.03), dec!(1))),
+        ),
+        (
+            "ticker of the selected market",
+            StoreEvent::TickerUpdated(ticker("KRW-BTC", dec!(96_000_000), dec!(-0.05), dec!(2))),
+        ),
+        ("order book", StoreEvent::BookUpdated(book("KRW-BTC", dec!(96_000_000), dec!(1000)))),
+        ("trade", StoreEvent::TradePrinted(trade("KRW-BTC", dec!(96_100_000), dec!(3), Side::Ask, 99))),
+        ("candle", StoreEvent::CandleUpdated(moved)),
+        (
+            "balances",
+            StoreEvent::BalancesUpdated(vec![Balance {
+                currency: "KRW".into(),
+                balance: dec!(7_654_321),
+                locked: Decimal::ZERO,
+                avg_buy_price: Decimal::ZERO,
+                unit_currency: "KRW".into(),
+            }]),
+        ),
+        // At a level of the book above, so the ladder marks it.
+        ("open orders", StoreEvent::OrdersUpdated(vec![open_order("KRW-BTC", dec!(95_998_000))])),
+        (
+            "fill",
+            StoreEvent::FillApplied(Fill {
+                trade_uuid: "t-9".into(),
+                order_uuid: "u-9".into(),
+                market: MarketId::new("KRW-BTC"),
+                side: Side::Ask,
+                price: dec!(96_000_000),
+                volume: dec!(0.01),
+                funds: dec!(960_000),
+                fee: Some(dec!(480)),
+                is_maker: Some(false),
+                timestamp: 1_700_000_100_000,
+            }),
+        ),
+        (
+            "rules",
+            StoreEvent::RulesUpdated(vec![RuleRow {
+                id: "tp-2".into(),
+                market: MarketId::new("KRW-BTC"),
+                kind: "take-profit".into(),
+                trigger: dec!(99_000_000),
+                state: "armed".into(),
+            }]),
+        ),
+        ("trading state", StoreEvent::TradingState(TradingState::Halted)),
+        (
+            "stream state",
+            StoreEvent::FeedStatus {
+                stream: "upbit-public".into(),
+                state: StreamState::Reconnecting,
+                retry_in: Some(Duration::from_secs(4)),
+            },
+        ),
+        (
+            "feed health",
+            StoreEvent::FeedHealthUpdated(FeedHealth {
+                msgs_per_sec: 777,
+                epoch: 9,
+                ..FeedHealth::default()
+            }),
+        ),
+        (
+            "log record",
+            StoreEvent::LogRecord {
+                level: hoga::store::LogLevel::Error,
+                target: "hoga::test".into(),
+                message: "a fresh error line".into(),
+                time: at(30),
+            },
+        ),
+        (
+            "system table",
+            StoreEvent::SystemStats {
+                title: "bench".into(),
+                header: vec!["k".into()],
+                rows: vec![vec!["v".into()]],
+            },
+        ),
+        ("alert", StoreEvent::Alert { time: at(40), message: "price alert KRW-BTC".into() }),
+        ("alerts acknowledged", StoreEvent::AlertsAcknowledged),
+    ]
+}
+
+/// The frame the app drew (reusing panes) equals a frame drawn from scratch.
+fn assert_matches_a_fresh_frame(h: &mut Harness, after: &str) {
+    let mut drawn = Buffer::empty(Rect::default());
+    h.app.draw_and_inspect(|frame| drawn = frame.clone()).unwrap();
+    let mut fresh = Buffer::empty(drawn.area);
+    hoga::ui::panes::render(drawn.area, &mut fresh, h.app.ui(), &h.store.snapshot(), h.app.theme());
+    let differs: Vec<(u16, u16)> = (0..drawn.area.height)
+        .flat_map(|y| (0..drawn.area.width).map(move |x| (x, y)))
+        .filter(|&p| drawn[p] != fresh[p])
+        .collect();
+    assert!(
+        differs.is_empty(),
+        "after {after}, the drawn frame differs from a fresh one at {:?}\n--- drawn:\n{}\n--- fresh:\n{}",
+        &differs[..differs.len().min(8)],
+        buffer_text(&drawn),
+        buffer_text(&fresh)
+    );
+}
+
+#[test]
+fn reused_panes_never_show_old_data() {
+    for layout in ["default", "all", "trade", "account", "system"] {
+        let mut h = Harness::new(120, 40);
+        h.publish(busy_events());
+        h.keys(&format!(":layout {layout}"));
+        h.key(KeyCode::Enter);
+        assert_matches_a_fresh_frame(&mut h, &format!("layout {layout}"));
+        for (what, ev) in one_change_of_each_kind() {
+            h.publish(vec![ev]);
+            assert_matches_a_fresh_frame(&mut h, &format!("{what} ({layout})"));
+        }
+        // Keys, focus, a resize and a theme switch change what every pane looks like.
+        for (what, code) in [("down", KeyCode::Down), ("tab", KeyCode::Tab), ("down", KeyCode::Down)] {
+            h.key(code);
+            assert_matches_a_fresh_frame(&mut h, &format!("key {what} ({layout})"));
+        }
+        h.app.handle_event(Event::Resize(100, 30));
+        assert_matches_a_fresh_frame(&mut h, &format!("resize ({layout})"));
+        h.keys(":theme light");
+        h.key(KeyCode::Enter);
+        assert_matches_a_fresh_frame(&mut h, &format!("theme ({layout})"));
+        let (drawn, reused) = h.app.pane_counts();
+        assert!(reused > drawn / 3, "{layout}: panes are reused ({drawn} drawn, {reused} reused)");
+    }
+}
+
+#[test]
+fn a_ticker_of_one_market_redraws_only_the_panes_that_show_prices() {
+    let mut h = Harness::new(120, 40);
+    h.publish(busy_events());
+    h.app.draw().unwrap();
+    let shown = h.app.last_layout().unwrap().panes.len() as u64;
+    let (drawn0, _) = h.app.pane_counts();
+    h.publish(vec![StoreEvent::TickerUpdated(ticker("KRW-XRP", dec!(900), dec!(0.05), dec!(1)))]);
+    h.app.draw().unwrap();
+    let (drawn1, _) = h.app.pane_counts();
+    let redrawn = drawn1 - drawn0;
+    assert!(redrawn >= 1 && redrawn < shown, "{redrawn} of {shown} panes redrawn for one ticker");
 }

@@ -83,6 +83,11 @@ pub struct App<B: Backend> {
     last_layout: Option<ScreenLayout>,
     /// Section versions of the snapshot the last frame showed.
     drawn_versions: Versions,
+    /// Pane renderings reused while their inputs stay the same.
+    panes: panes::PaneCache,
+    /// Bumped whenever the UI state or the theme may have changed (keys, resizes, mouse,
+    /// commands, theme switches, the first market chosen): cached panes are then redrawn.
+    ui_generation: u64,
     title: String,
     fixed_clock: Option<(Instant, chrono::DateTime<Utc>)>,
 }
@@ -140,6 +145,8 @@ impl<B: Backend> App<B> {
             drawn_tx: watch::Sender::new(0),
             last_layout: None,
             drawn_versions: Versions::default(),
+            panes: panes::PaneCache::default(),
+            ui_generation: 0,
             title: String::new(),
             fixed_clock: None,
         }
@@ -200,6 +207,11 @@ impl<B: Backend> App<B> {
     /// frame deadline).
     pub fn needs_draw(&self) -> bool {
         self.dirty
+    }
+
+    /// Panes drawn afresh and panes reused from an earlier frame, since the start.
+    pub fn pane_counts(&self) -> (u64, u64) {
+        self.panes.counts
     }
 
     /// Commands dropped because the command channel was full.
@@ -308,6 +320,9 @@ impl<B: Backend> App<B> {
         let market = self.ui.market.clone();
         let cmds = update::on_snapshot(&mut self.ui, &self.snap);
         let ui_changed = !cmds.is_empty() || market != self.ui.market;
+        if ui_changed {
+            self.ui_generation += 1;
+        }
         self.dispatch(cmds);
         let system_shown = self.last_layout.as_ref().is_none_or(|l| l.rect(PaneId::System).is_some());
         let unseen = !system_shown && self.snap.versions.only_tables_changed_since(&self.drawn_versions);
@@ -318,6 +333,7 @@ impl<B: Backend> App<B> {
 
     /// Handles one terminal event.
     pub fn handle_event(&mut self, ev: Event) {
+        self.ui_generation += 1;
         match ev {
             Event::Key(key) => self.handle_key(key),
             Event::Resize(cols, rows) => {
@@ -391,6 +407,7 @@ impl<B: Backend> App<B> {
 
     /// Applies an action through the reducer and sends out what it returns.
     pub fn apply(&mut self, action: Action) {
+        self.ui_generation += 1;
         self.tick_clock();
         let cmds = update::update(&mut self.ui, action, &self.snap);
         self.dispatch(cmds);
@@ -433,6 +450,7 @@ impl<B: Backend> App<B> {
 
     /// Loads and switches to a theme by name; an unknown name is reported, not fatal.
     pub fn set_theme(&mut self, name: String) {
+        self.ui_generation += 1;
         match Theme::load(&name, self.theme_dir.as_deref(), self.colors) {
             Ok(t) => {
                 if self.colors == ColorSupport::NoColor && name != "mono" {
@@ -454,16 +472,29 @@ impl<B: Backend> App<B> {
 
     /// Draws one frame now (the loop calls this on the frame deadline when dirty).
     pub fn draw(&mut self) -> Result<(), AppError> {
+        self.draw_and_inspect(|_| {})
+    }
+
+    /// Draws one frame now and hands the frame's whole buffer to `inspect` (tests compare
+    /// it with a frame drawn from scratch: a backend's own buffer is not the screen behind
+    /// double-width glyphs, which a diff never rewrites).
+    pub fn draw_and_inspect(
+        &mut self,
+        inspect: impl FnOnce(&ratatui::buffer::Buffer),
+    ) -> Result<(), AppError> {
         self.tick_clock();
-        let (ui, snap, theme) = (&self.ui, &self.snap, &self.theme);
+        let (ui, snap, theme, cache) = (&self.ui, &self.snap, &self.theme, &mut self.panes);
+        let generation = self.ui_generation;
         let mut layout = None;
         let mut area = ui.area;
-        self.terminal
+        let frame = self
+            .terminal
             .draw(|f| {
                 area = f.area();
-                layout = panes::render(area, f.buffer_mut(), ui, snap, theme);
+                layout = panes::render_cached(area, f.buffer_mut(), ui, generation, snap, theme, cache);
             })
             .map_err(|e| AppError::Draw(e.to_string()))?;
+        inspect(frame.buffer);
         self.ui.area = area;
         self.last_layout = layout;
         self.frames += 1;

@@ -1,6 +1,11 @@
 //! The panes and the frame renderer. [`render`] is a pure function of the UI state, the
 //! snapshot and the theme: no locks, no I/O, no awaiting. It returns the layout it used so
 //! callers can hit-test mouse clicks.
+//!
+//! [`render_cached`] draws the same frame but reuses a pane's cells from an earlier frame
+//! when nothing that pane shows has changed: its area, the UI state, the quarter-second of
+//! the clock (ages, staleness) and the snapshot sections it reads ([`reads`]). A tick of
+//! one market then redraws the markets list, not the chart, the book and the tape.
 
 pub mod chart;
 pub mod log;
@@ -14,7 +19,10 @@ pub mod status;
 pub mod system;
 pub mod trades;
 
-use ratatui::buffer::Buffer;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use ratatui::buffer::{Buffer, Cell};
 use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
@@ -22,7 +30,7 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 use super::layout::{self, MIN_HEIGHT, MIN_WIDTH, PaneId, ScreenLayout};
 use super::theme::Theme;
 use super::update::UiState;
-use crate::store::Snapshot;
+use crate::store::{Snapshot, Versions};
 
 /// The bordered block of a pane, highlighted when focused.
 pub(crate) fn pane_block<'a>(pane: PaneId, extra: Vec<Span<'a>>, ui: &UiState, theme: &Theme) -> Block<'a> {
@@ -44,6 +52,32 @@ pub fn render(
     snap: &Snapshot,
     theme: &Theme,
 ) -> Option<ScreenLayout> {
+    render_frame(area, buf, ui, snap, theme, None)
+}
+
+/// Draws one whole frame like [`render`], reusing from `cache` the panes whose inputs did
+/// not change. `ui_generation` must change whenever the UI state or the theme may have
+/// changed (the app counts its key presses, resizes, commands and theme switches).
+pub fn render_cached(
+    area: Rect,
+    buf: &mut Buffer,
+    ui: &UiState,
+    ui_generation: u64,
+    snap: &Snapshot,
+    theme: &Theme,
+    cache: &mut PaneCache,
+) -> Option<ScreenLayout> {
+    render_frame(area, buf, ui, snap, theme, Some((cache, ui_generation)))
+}
+
+fn render_frame(
+    area: Rect,
+    buf: &mut Buffer,
+    ui: &UiState,
+    snap: &Snapshot,
+    theme: &Theme,
+    mut cache: Option<(&mut PaneCache, u64)>,
+) -> Option<ScreenLayout> {
     buf.set_style(area, theme.background);
     let Some(screen) = layout::compute(ui, area) else {
         let msg = format!(
@@ -61,20 +95,137 @@ pub fn render(
     };
     status::render(screen.status, buf, ui, snap, theme);
     for (pane, rect) in &screen.panes {
-        let rect = *rect;
-        match pane {
-            PaneId::Markets => markets::render(rect, buf, ui, snap, theme),
-            PaneId::Orderbook => orderbook::render(rect, buf, ui, snap, theme),
-            PaneId::Chart => chart::render(rect, buf, ui, snap, theme),
-            PaneId::Trades => trades::render(rect, buf, ui, snap, theme),
-            PaneId::Portfolio => portfolio::render(rect, buf, ui, snap, theme),
-            PaneId::Orders => orders::render(rect, buf, ui, snap, theme),
-            PaneId::Log => log::render(rect, buf, ui, snap, theme),
-            PaneId::System => system::render(rect, buf, ui, snap, theme),
-            PaneId::Monitor => monitor::render(rect, buf, ui, snap, theme),
+        let (pane, rect) = (*pane, *rect);
+        match cache.as_mut() {
+            Some((cache, ui_generation)) => {
+                let key = PaneKey {
+                    rect,
+                    ui: *ui_generation,
+                    clock: cache.clock(ui.now),
+                    data: reads(pane, &snap.versions),
+                };
+                if !cache.reuse(pane, key, buf) {
+                    render_pane(pane, rect, buf, ui, snap, theme);
+                    cache.keep(pane, key, buf);
+                }
+            }
+            None => render_pane(pane, rect, buf, ui, snap, theme),
         }
+    }
+    if let Some((cache, _)) = cache {
+        cache.entries.retain(|pane, _| screen.rect(*pane).is_some());
     }
     overlay::bottom_line(screen.bottom, buf, ui, theme);
     overlay::render(area, buf, ui, snap, theme);
     Some(screen)
+}
+
+fn render_pane(pane: PaneId, rect: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
+    match pane {
+        PaneId::Markets => markets::render(rect, buf, ui, snap, theme),
+        PaneId::Orderbook => orderbook::render(rect, buf, ui, snap, theme),
+        PaneId::Chart => chart::render(rect, buf, ui, snap, theme),
+        PaneId::Trades => trades::render(rect, buf, ui, snap, theme),
+        PaneId::Portfolio => portfolio::render(rect, buf, ui, snap, theme),
+        PaneId::Orders => orders::render(rect, buf, ui, snap, theme),
+        PaneId::Log => log::render(rect, buf, ui, snap, theme),
+        PaneId::System => system::render(rect, buf, ui, snap, theme),
+        PaneId::Monitor => monitor::render(rect, buf, ui, snap, theme),
+    }
+}
+
+/// The snapshot sections a pane's drawing reads, as their versions. Reading more than is
+/// listed here would leave the pane showing old data, so `tests/ui.rs` checks every pane
+/// against an uncached frame after each kind of store event. Everything in the account
+/// section is keyed on both `account` and `orders` (a batch touching both bumps only
+/// `orders`).
+pub fn reads(pane: PaneId, v: &Versions) -> [u64; 4] {
+    match pane {
+        PaneId::Markets => [v.markets, 0, 0, 0],
+        // Our own orders are marked on the ladder.
+        PaneId::Orderbook => [v.books, v.account, v.orders, 0],
+        // The ticker's age, and our orders and armed rules drawn as lines.
+        PaneId::Chart => [v.candles, v.markets, v.account, v.orders],
+        PaneId::Trades => [v.trades, 0, 0, 0],
+        // Balances valued at the last prices.
+        PaneId::Portfolio | PaneId::Monitor => [v.account, v.orders, v.markets, 0],
+        PaneId::Orders => [v.account, v.orders, 0, 0],
+        PaneId::Log => [v.log, 0, 0, 0],
+        PaneId::System => [v.system, v.tables, v.log, 0],
+    }
+}
+
+/// Pane renderings of earlier frames, kept while their inputs stay the same.
+#[derive(Debug)]
+pub struct PaneCache {
+    epoch: Instant,
+    entries: BTreeMap<PaneId, CachedPane>,
+    /// Panes drawn afresh / reused, since the start.
+    pub counts: (u64, u64),
+}
+
+impl Default for PaneCache {
+    fn default() -> Self {
+        PaneCache { epoch: Instant::now(), entries: BTreeMap::new(), counts: (0, 0) }
+    }
+}
+
+#[derive(Debug)]
+struct CachedPane {
+    key: PaneKey,
+    cells: Vec<Cell>,
+}
+
+/// Everything a pane's cells depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PaneKey {
+    rect: Rect,
+    ui: u64,
+    clock: u128,
+    data: [u64; 4],
+}
+
+/// Ages are shown in whole seconds and staleness is judged against the clock: a pane whose
+/// data did not change is still redrawn every quarter second, so an age or a stale mark
+/// is at most this late.
+const CLOCK_STEP: Duration = Duration::from_millis(250);
+
+impl PaneCache {
+    fn clock(&self, now: Instant) -> u128 {
+        now.saturating_duration_since(self.epoch).as_millis() / CLOCK_STEP.as_millis()
+    }
+
+    /// Copies the pane's cells into `buf` when its key is unchanged.
+    fn reuse(&mut self, pane: PaneId, key: PaneKey, buf: &mut Buffer) -> bool {
+        let Some(hit) = self.entries.get(&pane).filter(|c| c.key == key) else {
+            return false;
+        };
+        let (w, area) = (usize::from(key.rect.width), key.rect.intersection(buf.area));
+        if area != key.rect || w == 0 {
+            return false;
+        }
+        for (row, y) in (area.top()..area.bottom()).enumerate() {
+            let start = buf.index_of(area.x, y);
+            buf.content[start..start + w].clone_from_slice(&hit.cells[row * w..(row + 1) * w]);
+        }
+        self.counts.1 += 1;
+        true
+    }
+
+    /// Keeps the cells just drawn for the pane.
+    fn keep(&mut self, pane: PaneId, key: PaneKey, buf: &Buffer) {
+        self.counts.0 += 1;
+        let area = key.rect.intersection(buf.area);
+        if area != key.rect {
+            self.entries.remove(&pane);
+            return;
+        }
+        let w = usize::from(area.width);
+        let mut cells = Vec::with_capacity(w * usize::from(area.height));
+        for y in area.top()..area.bottom() {
+            let start = buf.index_of(area.x, y);
+            cells.extend_from_slice(&buf.content[start..start + w]);
+        }
+        self.entries.insert(pane, CachedPane { key, cells });
+    }
 }
