@@ -279,7 +279,7 @@ async fn bench_socket(name: &str, kind: StreamKind, frames: Vec<Vec<u8>>, n: usi
 }
 
 /// The ceiling PERFORMANCE.md's reference table calls "bare Rust reader": tokio-tungstenite
-/// + serde_json into the wire structs, no routing, no queues, one task reading the socket.
+/// and serde_json into the wire structs, no routing, no queues, one task reading the socket.
 /// Same server, same CPU accounting as `bench_socket`, so the two rows compare directly.
 async fn bench_bare(name: &str, kind: StreamKind, frames: Vec<Vec<u8>>, n: usize, rate: Option<u32>) {
     use futures_util::{SinkExt, StreamExt};
