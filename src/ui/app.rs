@@ -290,6 +290,8 @@ impl<B: Backend> App<B> {
                 break;
             }
         }
+        let (drawn, reused) = self.panes.counts;
+        tracing::info!(frames = self.frames, panes_drawn = drawn, panes_reused = reused, "console closed");
         Ok(())
     }
 

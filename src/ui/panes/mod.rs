@@ -30,7 +30,8 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 use super::layout::{self, MIN_HEIGHT, MIN_WIDTH, PaneId, ScreenLayout};
 use super::theme::Theme;
 use super::update::UiState;
-use crate::store::{Snapshot, Versions};
+use crate::exchange::types::MarketId;
+use crate::store::Snapshot;
 
 /// The bordered block of a pane, highlighted when focused.
 pub(crate) fn pane_block<'a>(pane: PaneId, extra: Vec<Span<'a>>, ui: &UiState, theme: &Theme) -> Block<'a> {
@@ -102,7 +103,7 @@ fn render_frame(
                     rect,
                     ui: *ui_generation,
                     clock: cache.clock(ui.now),
-                    data: reads(pane, &snap.versions),
+                    data: reads(pane, ui, snap),
                 };
                 if !cache.reuse(pane, key, buf) {
                     render_pane(pane, rect, buf, ui, snap, theme);
@@ -139,20 +140,44 @@ fn render_pane(pane: PaneId, rect: Rect, buf: &mut Buffer, ui: &UiState, snap: &
 /// against an uncached frame after each kind of store event. Everything in the account
 /// section is keyed on both `account` and `orders` (a batch touching both bumps only
 /// `orders`).
-pub fn reads(pane: PaneId, v: &Versions) -> [u64; 4] {
+pub fn reads(pane: PaneId, ui: &UiState, snap: &Snapshot) -> [u64; 4] {
+    let v = &snap.versions;
     match pane {
         PaneId::Markets => [v.markets, 0, 0, 0],
         // Our own orders are marked on the ladder.
         PaneId::Orderbook => [v.books, v.account, v.orders, 0],
-        // The ticker's age, and our orders and armed rules drawn as lines.
-        PaneId::Chart => [v.candles, v.markets, v.account, v.orders],
+        // Of the tickers, only the selected market's age (not every market's tick); our
+        // orders and armed rules are drawn as lines.
+        PaneId::Chart => [v.candles, tickers_stamp(snap, ui.market.iter()), v.account, v.orders],
         PaneId::Trades => [v.trades, 0, 0, 0],
-        // Balances valued at the last prices.
-        PaneId::Portfolio | PaneId::Monitor => [v.account, v.orders, v.markets, 0],
+        // Balances valued at the last prices of the coins held, not every market's.
+        PaneId::Portfolio => {
+            let held: Vec<_> = snap.account.balances.iter().filter_map(|b| b.market()).collect();
+            [v.account, v.orders, tickers_stamp(snap, held.iter()), 0]
+        }
+        // Distances from the last prices of the markets with rules.
+        PaneId::Monitor => {
+            [v.account, v.orders, tickers_stamp(snap, snap.account.rules.iter().map(|r| &r.market)), 0]
+        }
         PaneId::Orders => [v.account, v.orders, 0, 0],
         PaneId::Log => [v.log, 0, 0, 0],
         PaneId::System => [v.system, v.tables, v.log, 0],
     }
+}
+
+/// The last price and arrival time of some markets' tickers, as one key (a hash: only
+/// equality matters). Panes that show a few markets' prices and ages use it instead of
+/// the version of all tickers, so a tick elsewhere does not redraw them.
+fn tickers_stamp<'a>(snap: &Snapshot, markets: impl Iterator<Item = &'a MarketId>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for m in markets {
+        m.hash(&mut h);
+        if let Some(t) = snap.market.tickers.get(m) {
+            (t.received, t.value.trade_price).hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 /// Pane renderings of earlier frames, kept while their inputs stay the same.
