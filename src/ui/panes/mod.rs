@@ -246,7 +246,10 @@ impl PaneCache {
             return;
         }
         let w = usize::from(area.width);
-        let mut cells = Vec::with_capacity(w * usize::from(area.height));
+        // The pane's previous cells make room for the new ones (no allocation per frame).
+        let mut cells = self.entries.remove(&pane).map(|c| c.cells).unwrap_or_default();
+        cells.clear();
+        cells.reserve(w * usize::from(area.height));
         for y in area.top()..area.bottom() {
             let start = buf.index_of(area.x, y);
             cells.extend_from_slice(&buf.content[start..start + w]);
