@@ -892,3 +892,33 @@ async fn quiet_private_stream_stays_up_on_status_answers() {
     assert_eq!(h.idle_timeouts, 0);
     sim.stop();
 }
+
+#[tokio::test]
+async fn a_gathering_public_stream_reads_again_only_after_the_gather() {
+    let fake = Fake::start().await;
+    let mut cfg = config(&fake);
+    // Long enough that only the gather can explain the wait.
+    let gather = Duration::from_secs(1);
+    cfg.public_read_gather = gather;
+    let (feed, _tasks) = start(cfg);
+    let p = feed.proxy("p");
+    let mut trades = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
+    until("subscribed", || fake.public_sub() == sub_of(&[("trade", &["KRW-BTC"])])).await;
+    // The first message after a quiet spell is read at once...
+    fake.emit("trade", "KRW-BTC", trade("KRW-BTC", 1)).await;
+    assert_eq!(within(trades.recv()).await.unwrap().sequential_id, 1);
+    let got_first = std::time::Instant::now();
+    // ...and what comes right after it waits for the gather that burst started (the burst
+    // ended before the first message was delivered, so at least `gather` minus the delivery
+    // time passes; half of it is a bound no scheduler delay can break).
+    for i in 2..=5 {
+        fake.emit("trade", "KRW-BTC", trade("KRW-BTC", i)).await;
+    }
+    assert_eq!(within(trades.recv()).await.unwrap().sequential_id, 2);
+    let waited = got_first.elapsed();
+    assert!(waited >= gather / 2, "read again after {waited:?}, before the {gather:?} gather");
+    // The rest came in the same read: already queued, in order.
+    for i in 3..=5 {
+        assert_eq!(trades.try_recv().map(|t| t.sequential_id), Some(i), "gathered together");
+    }
+}

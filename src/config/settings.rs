@@ -236,11 +236,14 @@ pub struct FeedSettings {
     pub debounce_ms: u64,
     /// Seconds a released subscription is kept.
     pub grace_period_secs: u64,
+    /// Milliseconds the public stream waits after a light burst before reading again, so a
+    /// busy stream wakes the console once per gather instead of once per message.
+    pub read_gather_ms: u64,
 }
 
 impl Default for FeedSettings {
     fn default() -> Self {
-        FeedSettings { idle_timeout_secs: 30, debounce_ms: 50, grace_period_secs: 10 }
+        FeedSettings { idle_timeout_secs: 30, debounce_ms: 50, grace_period_secs: 10, read_gather_ms: 2 }
     }
 }
 
@@ -369,6 +372,7 @@ pub fn expectation(path: &str) -> Option<&'static str> {
         "feed.idle_timeout_secs" => "an integer 5..=110 (seconds; Upbit cuts idle sockets at 120)",
         "feed.debounce_ms" => "an integer 0..=5000",
         "feed.grace_period_secs" => "an integer 0..=3600",
+        "feed.read_gather_ms" => "an integer 0..=10 (milliseconds)",
         "trading.fee_rate" => "a decimal 0..=0.01 (0.0005 = 0.05 %)",
         "trading.max_notional_per_order" => "a positive decimal amount of KRW",
         "trading.max_orders_per_minute" => "an integer 1..=600",
@@ -421,6 +425,7 @@ impl Settings {
         check((5..=110).contains(&f.idle_timeout_secs), "feed.idle_timeout_secs", f.idle_timeout_secs)?;
         check(f.debounce_ms <= 5000, "feed.debounce_ms", f.debounce_ms)?;
         check(f.grace_period_secs <= 3600, "feed.grace_period_secs", f.grace_period_secs)?;
+        check(f.read_gather_ms <= 10, "feed.read_gather_ms", f.read_gather_ms)?;
         check(t.fee_rate >= Decimal::ZERO && t.fee_rate <= dec!(0.01), "trading.fee_rate", t.fee_rate)?;
         check(
             t.max_notional_per_order > Decimal::ZERO,

@@ -201,6 +201,7 @@ impl Core {
         feed_config.ws.ping_interval = feed_config.ws.idle_timeout / 3;
         feed_config.grace = Duration::from_secs(settings.feed.grace_period_secs);
         feed_config.debounce = Duration::from_millis(settings.feed.debounce_ms);
+        feed_config.public_read_gather = Duration::from_millis(settings.feed.read_gather_ms);
         let feed = FeedManager::start(feed_config, tasks);
 
         // Trading: venue, journal, order manager, monitor, notifier.

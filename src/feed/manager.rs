@@ -541,12 +541,18 @@ async fn run_session(
         }
     }
     let mut healthy = false;
+    let gather = if conn.name == "public" { shared.config.public_read_gather } else { Duration::ZERO };
+    // Set after a light burst when gathering: no read until then (see `public_read_gather`).
+    let mut hold: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => {
                 session.close().await;
                 return SessionEnd::Cancelled;
+            }
+            _ = async { if let Some(t) = hold { tokio::time::sleep_until(t).await } }, if hold.is_some() => {
+                hold = None;
             }
             r = desired.changed() => {
                 if r.is_err() {
@@ -564,7 +570,7 @@ async fn run_session(
                     }
                 }
             }
-            frame = session.next_frame() => match frame {
+            frame = session.next_frame(), if hold.is_none() => match frame {
                 Ok(frame) => {
                     healthy = true;
                     // Drain the burst already readable (up to MAX_BURST frames), routing each
@@ -592,6 +598,9 @@ async fn run_session(
                         next = if n < MAX_BURST { session.try_next_frame().await } else { None };
                     }
                     batch.flush(shared);
+                    if !gather.is_zero() && n < crate::feed::GATHER_BELOW {
+                        hold = Some(tokio::time::Instant::now() + gather);
+                    }
                 }
                 Err(e) => return session_failed(shared, e, healthy),
             },
