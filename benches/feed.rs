@@ -224,6 +224,18 @@ fn client_cpu_ns() -> u64 {
 /// The whole path: loopback websocket server → FeedManager → one lossless subscriber
 /// (plus a coalescing one on the same market, as a pane would have).
 async fn bench_socket(name: &str, kind: StreamKind, frames: Vec<Vec<u8>>, n: usize, rate: Option<u32>) {
+    bench_socket_with(name, kind, frames, n, rate, Duration::ZERO).await
+}
+
+/// [`bench_socket`] with the public stream's read gather set (the console's setting).
+async fn bench_socket_with(
+    name: &str,
+    kind: StreamKind,
+    frames: Vec<Vec<u8>>,
+    n: usize,
+    rate: Option<u32>,
+    gather: Duration,
+) {
     let addr = start_server(frames, n, rate);
     let rest = RestClient::new(
         RestConfig { base_url: "http://127.0.0.1:9/v1".into(), ..RestConfig::default() },
@@ -232,6 +244,7 @@ async fn bench_socket(name: &str, kind: StreamKind, frames: Vec<Vec<u8>>, n: usi
     .unwrap();
     let mut cfg = FeedConfig::new(Arc::new(rest), None).with_ws_base(&format!("ws://{addr}"));
     cfg.rest_gap_fill = false;
+    cfg.public_read_gather = gather;
     let tasks = TaskManager::new();
     let feed = FeedManager::start(cfg, &tasks);
     let proxy = feed.proxy("bench");
@@ -434,6 +447,34 @@ fn main() {
             trades.clone(),
             25_000,
             Some(5_000),
+        ));
+    }
+    if want("gather") {
+        // The console reads the public stream with a 2 ms gather ([feed] read_gather_ms).
+        let g = Duration::from_millis(2);
+        rt.block_on(bench_socket_with(
+            "gather 2 ms: trades, unpaced",
+            StreamKind::Trade,
+            trades.clone(),
+            n * 5,
+            None,
+            g,
+        ));
+        rt.block_on(bench_socket_with(
+            "gather 2 ms: trades @ 50k/s",
+            StreamKind::Trade,
+            trades.clone(),
+            150_000,
+            Some(50_000),
+            g,
+        ));
+        rt.block_on(bench_socket_with(
+            "gather 2 ms: trades @ 5k/s",
+            StreamKind::Trade,
+            trades.clone(),
+            25_000,
+            Some(5_000),
+            g,
         ));
     }
     if want("paced") {
