@@ -898,27 +898,32 @@ async fn a_gathering_public_stream_reads_again_only_after_the_gather() {
     let fake = Fake::start().await;
     let mut cfg = config(&fake);
     // Long enough that only the gather can explain the wait.
-    let gather = Duration::from_secs(1);
+    let gather = Duration::from_secs(2);
     cfg.public_read_gather = gather;
     let (feed, _tasks) = start(cfg);
     let p = feed.proxy("p");
     let mut trades = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
     until("subscribed", || fake.public_sub() == sub_of(&[("trade", &["KRW-BTC"])])).await;
-    // The first message after a quiet spell is read at once...
+    // A lone message after a quiet spell is read at once, and so is the next one...
+    let start = std::time::Instant::now();
     fake.emit("trade", "KRW-BTC", trade("KRW-BTC", 1)).await;
     assert_eq!(within(trades.recv()).await.unwrap().sequential_id, 1);
-    let got_first = std::time::Instant::now();
-    // ...and what comes right after it waits for the gather that burst started (the burst
-    // ended before the first message was delivered, so at least `gather` minus the delivery
-    // time passes; half of it is a bound no scheduler delay can break).
-    for i in 2..=5 {
+    fake.emit("trade", "KRW-BTC", trade("KRW-BTC", 2)).await;
+    assert_eq!(within(trades.recv()).await.unwrap().sequential_id, 2);
+    assert!(start.elapsed() < gather, "a quiet stream is not held: {:?}", start.elapsed());
+    let got_second = std::time::Instant::now();
+    // ...but two bursts in a row mean a busy stream: what comes next waits for the gather
+    // the second burst started (that burst ended before its message was delivered, so at
+    // least `gather` minus the delivery time passes; half of it is a bound no scheduler
+    // delay can break).
+    for i in 3..=6 {
         fake.emit("trade", "KRW-BTC", trade("KRW-BTC", i)).await;
     }
-    assert_eq!(within(trades.recv()).await.unwrap().sequential_id, 2);
-    let waited = got_first.elapsed();
+    assert_eq!(within(trades.recv()).await.unwrap().sequential_id, 3);
+    let waited = got_second.elapsed();
     assert!(waited >= gather / 2, "read again after {waited:?}, before the {gather:?} gather");
     // The rest came in the same read: already queued, in order.
-    for i in 3..=5 {
+    for i in 4..=6 {
         assert_eq!(trades.try_recv().map(|t| t.sequential_id), Some(i), "gathered together");
     }
 }

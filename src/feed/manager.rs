@@ -542,8 +542,12 @@ async fn run_session(
     }
     let mut healthy = false;
     let gather = if conn.name == "public" { shared.config.public_read_gather } else { Duration::ZERO };
-    // Set after a light burst when gathering: no read until then (see `public_read_gather`).
+    // Set after a light burst that came soon after the previous one, when gathering: no
+    // read until then (see `public_read_gather`). A lone message (a quiet stream) is not
+    // followed by a hold: there is nothing to gather and the timer would be a second
+    // wake-up for it.
     let mut hold: Option<tokio::time::Instant> = None;
+    let mut last_burst: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             biased;
@@ -598,8 +602,13 @@ async fn run_session(
                         next = if n < MAX_BURST { session.try_next_frame().await } else { None };
                     }
                     batch.flush(shared);
-                    if !gather.is_zero() && n < crate::feed::GATHER_BELOW {
-                        hold = Some(tokio::time::Instant::now() + gather);
+                    if !gather.is_zero() {
+                        let now = tokio::time::Instant::now();
+                        let busy = last_burst.is_some_and(|t| now - t < gather * crate::feed::GATHER_IF_WITHIN);
+                        if busy && n < crate::feed::GATHER_BELOW {
+                            hold = Some(now + gather);
+                        }
+                        last_burst = Some(now);
                     }
                 }
                 Err(e) => return session_failed(shared, e, healthy),

@@ -125,7 +125,8 @@ pub struct FeedConfig {
     /// A subscribed ticker or order book with no event for this long makes health degraded.
     pub silent_after: Duration,
     /// Public stream only: after a light burst (fewer than [`GATHER_BELOW`] frames, so the
-    /// socket is not saturated) wait this long before reading again, so the messages that
+    /// socket is not saturated) that followed another within [`GATHER_IF_WITHIN`] gathers,
+    /// wait this long before reading again, so the messages that
     /// arrive meanwhile are read, routed and delivered with one wake-up instead of one
     /// each. Zero (the default) reads as soon as anything arrives. A screen drawn at 30 fps
     /// loses nothing to a couple of milliseconds; the private stream (our orders and fills)
@@ -135,6 +136,10 @@ pub struct FeedConfig {
 
 /// A burst of at least this many frames means the socket is busy: read on at once.
 pub const GATHER_BELOW: usize = 16;
+
+/// Gather only when the previous burst ended less than this many gathers ago: a stream
+/// that sends a message now and then is read as it comes.
+pub const GATHER_IF_WITHIN: u32 = 4;
 
 impl FeedConfig {
     /// Production defaults against Upbit's real endpoints.
