@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use chrono::{Datelike, TimeZone, Utc};
+use chrono::{Datelike, TimeZone, Timelike, Utc};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rust_decimal::Decimal;
@@ -178,8 +178,22 @@ pub fn iso_naive(ts: i64, offset_ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn fmt_ts(ts: i64, offset_ms: i64, fmt: &str) -> String {
-    Utc.timestamp_millis_opt(ts + offset_ms).single().map(|d| d.format(fmt).to_string()).unwrap_or_default()
+/// The date of a ms time shifted by `offset_ms`: `yyyy{sep}MM{sep}dd`. Written field by
+/// field: chrono's `format` parses its pattern on every call, and a ticker has four of
+/// these.
+fn date_str(ts: i64, offset_ms: i64, sep: &str) -> String {
+    Utc.timestamp_millis_opt(ts + offset_ms)
+        .single()
+        .map(|d| format!("{:04}{sep}{:02}{sep}{:02}", d.year(), d.month(), d.day()))
+        .unwrap_or_default()
+}
+
+/// The time of day of a ms time shifted by `offset_ms`: `HH{sep}mm{sep}ss`.
+fn time_str(ts: i64, offset_ms: i64, sep: &str) -> String {
+    Utc.timestamp_millis_opt(ts + offset_ms)
+        .single()
+        .map(|d| format!("{:02}{sep}{:02}{sep}{:02}", d.hour(), d.minute(), d.second()))
+        .unwrap_or_default()
 }
 
 /// The live state of one market.
@@ -219,6 +233,17 @@ pub struct MarketSim {
     pub book_ts: i64,
 }
 
+/// The message kinds of the benchmark flood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloodKind {
+    /// A ticker.
+    Ticker,
+    /// A trade.
+    Trade,
+    /// A full order book.
+    OrderBook,
+}
+
 /// A generated message, shared by every connection that wants it.
 #[derive(Debug, Clone)]
 pub enum SimEvent {
@@ -246,6 +271,19 @@ impl SimEvent {
 
 fn dec(v: f64) -> Decimal {
     Decimal::from_f64(v).unwrap_or(Decimal::ONE)
+}
+
+/// A generated volume at the exchange's volume scale (8 decimals), at least one unit.
+/// Counted in units as an integer: `Decimal::from_f64` + `round_dp` cost ~1 µs each, and
+/// a book rebuild draws 30 volumes per trade (most of a flood's CPU).
+fn volume_units(v: f64) -> Decimal {
+    let scale = 10f64.powi(ticks::VOLUME_SCALE as i32);
+    let units = (v * scale).round();
+    if units.is_finite() && units < i64::MAX as f64 {
+        Decimal::new((units as i64).max(1), ticks::VOLUME_SCALE)
+    } else {
+        dec(v).round_dp(ticks::VOLUME_SCALE)
+    }
 }
 
 /// Standard normal sample (Box–Muller). The walk's arithmetic is in f64 because it is a
@@ -335,7 +373,7 @@ impl MarketSim {
     fn next_volume(&self, rng: &mut StdRng, price: Decimal) -> Decimal {
         let value = self.notional * (normal(rng) * 1.2).exp();
         let p = price.to_f64().unwrap_or(1.0).max(1e-12);
-        dec(value / p).round_dp(ticks::VOLUME_SCALE).max(Decimal::new(1, ticks::VOLUME_SCALE))
+        volume_units(value / p)
     }
 
     /// Applies a trade to every statistic. Returns the trade.
@@ -469,10 +507,10 @@ impl MarketSim {
             ty: is_ws.then(|| "ticker".to_string()),
             market: (!is_ws).then(|| self.def.market.clone()),
             code: is_ws.then(|| self.def.market.clone()),
-            trade_date: fmt_ts(last_ts, 0, "%Y%m%d"),
-            trade_time: fmt_ts(last_ts, 0, "%H%M%S"),
-            trade_date_kst: (!is_ws).then(|| fmt_ts(last_ts, KST_MS, "%Y%m%d")),
-            trade_time_kst: (!is_ws).then(|| fmt_ts(last_ts, KST_MS, "%H%M%S")),
+            trade_date: date_str(last_ts, 0, ""),
+            trade_time: time_str(last_ts, 0, ""),
+            trade_date_kst: (!is_ws).then(|| date_str(last_ts, KST_MS, "")),
+            trade_time_kst: (!is_ws).then(|| time_str(last_ts, KST_MS, "")),
             trade_timestamp: last_ts,
             opening_price: self.open,
             high_price: self.high,
@@ -493,9 +531,9 @@ impl MarketSim {
             acc_ask_volume: is_ws.then_some(self.acc_ask),
             acc_bid_volume: is_ws.then_some(self.acc_bid),
             highest_52_week_price: self.high52.0,
-            highest_52_week_date: fmt_ts(self.high52.1, 0, "%Y-%m-%d"),
+            highest_52_week_date: date_str(self.high52.1, 0, "-"),
             lowest_52_week_price: self.low52.0,
-            lowest_52_week_date: fmt_ts(self.low52.1, 0, "%Y-%m-%d"),
+            lowest_52_week_date: date_str(self.low52.1, 0, "-"),
             market_state: is_ws.then(|| "ACTIVE".to_string()),
             is_trading_suspended: is_ws.then_some(false),
             market_warning: is_ws.then(|| if self.def.warning { "CAUTION" } else { "NONE" }.to_string()),
@@ -517,8 +555,8 @@ impl MarketSim {
             prev_closing_price: self.prev_close,
             change: change_of(change_price),
             change_price: change_price.abs(),
-            trade_date: fmt_ts(t.ts, 0, "%Y-%m-%d"),
-            trade_time: fmt_ts(t.ts, 0, "%H:%M:%S"),
+            trade_date: date_str(t.ts, 0, "-"),
+            trade_time: time_str(t.ts, 0, ":"),
             trade_timestamp: t.ts,
             timestamp: now,
             sequential_id: t.seq,
@@ -535,8 +573,8 @@ impl MarketSim {
         let change_price = t.price - self.prev_close;
         RestTradeTick {
             market: self.def.market.clone(),
-            trade_date_utc: fmt_ts(t.ts, 0, "%Y-%m-%d"),
-            trade_time_utc: fmt_ts(t.ts, 0, "%H:%M:%S"),
+            trade_date_utc: date_str(t.ts, 0, "-"),
+            trade_time_utc: time_str(t.ts, 0, ":"),
             timestamp: t.ts,
             trade_price: t.price,
             trade_volume: t.volume,
@@ -635,7 +673,7 @@ impl MarketSim {
                 }
             }),
             first_day_of_period: (matches!(tf, Timeframe::W1 | Timeframe::Mo1) && !is_ws)
-                .then(|| fmt_ts(c.start, 0, "%Y-%m-%d")),
+                .then(|| date_str(c.start, 0, "-")),
             stream_type: ws,
         }
     }
@@ -773,10 +811,42 @@ impl Generator {
     /// Advances the clock by `dt_ms` and produces one trade on a random market (weighted
     /// toward the first, most liquid markets) with the ticker, book and candles it causes.
     pub fn step(&mut self, dt_ms: i64) -> Vec<SimEvent> {
+        match self.next_trade(dt_ms) {
+            Some((i, price, volume, side)) => self.trade_at(i, price, volume, side),
+            None => Vec::new(),
+        }
+    }
+
+    /// One generated trade, as [`Generator::step`], but only the message of `kind` is built
+    /// (the benchmark flood sends one kind per message). The trade updates the market's
+    /// price, statistics and candles as always; the book is rebuilt only when it is the
+    /// kind asked for, so between book messages REST serves the last book built.
+    pub fn step_one(&mut self, dt_ms: i64, kind: FloodKind) -> Option<SimEvent> {
+        let (i, price, volume, side) = self.next_trade(dt_ms)?;
+        let t = self.record_trade(i, price, volume, side);
+        let now = self.now;
+        let m = &mut self.markets[i];
+        Some(match kind {
+            FloodKind::Ticker => SimEvent::Ticker(Arc::new(m.ticker(now, Some(StreamType::Realtime)))),
+            FloodKind::Trade => SimEvent::Trade(Arc::new(m.wire_trade(&t, now, StreamType::Realtime))),
+            FloodKind::OrderBook => {
+                m.rebuild_book(&mut self.rng, side, now);
+                SimEvent::OrderBook(Arc::new(m.book(
+                    BOOK_DEPTH,
+                    Decimal::ZERO,
+                    Some(StreamType::Realtime),
+                )?))
+            }
+        })
+    }
+
+    /// Advances the clock by `dt_ms` and draws the next trade: (market index, price,
+    /// volume, side).
+    fn next_trade(&mut self, dt_ms: i64) -> Option<(usize, Decimal, Decimal, Side)> {
         self.now += dt_ms.max(0);
         let n = self.markets.len();
         if n == 0 {
-            return Vec::new();
+            return None;
         }
         // Square of a uniform: low indices (BTC, ETH, …) trade more often.
         let u: f64 = self.rng.random_range(0.0..1.0);
@@ -785,7 +855,16 @@ impl Generator {
         let price = m.next_price(&mut self.rng);
         let volume = m.next_volume(&mut self.rng, price);
         let side = side_for(m.price, price, &mut self.rng);
-        self.trade_at(i, price, volume, side)
+        Some((i, price, volume, side))
+    }
+
+    /// Applies a trade on market `i` at the current time to its statistics.
+    fn record_trade(&mut self, i: usize, price: Decimal, volume: Decimal, side: Side) -> TradeRec {
+        self.seq += 1;
+        let now = self.now;
+        let t = TradeRec { price, volume, side, ts: now, seq: now * 10_000 + self.seq % 10_000 };
+        self.markets[i].apply_trade(&t);
+        t
     }
 
     /// Forces a trade at `price` (snapped onto the grid) on `code`: scripted ticks for tests.
@@ -800,11 +879,9 @@ impl Generator {
     }
 
     fn trade_at(&mut self, i: usize, price: Decimal, volume: Decimal, side: Side) -> Vec<SimEvent> {
-        self.seq += 1;
+        let t = self.record_trade(i, price, volume, side);
         let now = self.now;
-        let t = TradeRec { price, volume, side, ts: now, seq: now * 10_000 + self.seq % 10_000 };
         let m = &mut self.markets[i];
-        m.apply_trade(&t);
         m.rebuild_book(&mut self.rng, side, now);
         let mut out = Vec::with_capacity(4);
         out.push(SimEvent::Trade(Arc::new(m.wire_trade(&t, now, StreamType::Realtime))));
@@ -910,6 +987,29 @@ fn seed_daily_history(m: &mut MarketSim, rng: &mut StdRng, start: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_and_times_are_written_like_upbit() {
+        // 2024-10-31T01:07:42.047Z
+        let ts = 1_730_336_862_047;
+        assert_eq!(date_str(ts, 0, ""), "20241031");
+        assert_eq!(time_str(ts, 0, ""), "010742");
+        assert_eq!(date_str(ts, 0, "-"), "2024-10-31");
+        assert_eq!(time_str(ts, 0, ":"), "01:07:42");
+        assert_eq!(time_str(ts, KST_MS, ""), "100742");
+        assert_eq!(date_str(ts + 23 * 3_600_000, KST_MS, ""), "20241101");
+    }
+
+    #[test]
+    fn volume_units_are_exact_at_eight_decimals_and_never_zero() {
+        assert_eq!(volume_units(0.123456789), Decimal::new(12345679, 8));
+        assert_eq!(volume_units(1500.0), Decimal::new(1500, 0));
+        assert_eq!(volume_units(1e-12), Decimal::new(1, 8));
+        assert_eq!(volume_units(0.0), Decimal::new(1, 8));
+        // Past i64 units: the slow exact path, still at the scale.
+        assert_eq!(volume_units(1e12).scale(), 0);
+        assert!(volume_units(1e12) > Decimal::from(999_999_999_999u64));
+    }
 
     #[test]
     fn fixture_has_enough_krw_markets_with_events() {

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::auth::Authenticator;
 use super::faults::{FaultCommand, FaultControl};
 use super::limits::Limiter;
-use super::market::{Generator, SimEvent, load_markets};
+use super::market::{FloodKind, Generator, SimEvent, load_markets};
 use super::matching::{Exchange, Holding, PrivEvent};
 use super::{SimConfig, SimError, rest, ws};
 use crate::exchange::types::Side;
@@ -581,28 +581,22 @@ async fn run_flood(sh: Arc<Shared>, cancel: CancellationToken) {
             tokio::time::sleep(Duration::from_micros(200)).await;
             continue;
         }
-        let events = {
-            let mut w = lock(&sh.world);
-            // The virtual clock follows the wall clock here too (it advanced 1 ms per
-            // message before, so timestamps ran ahead of real time at any flood rate).
-            w.gen_.step(clock.advance())
-        };
         // Weighted round-robin over the three kinds.
         let slot = pick % total_w;
         pick = pick.wrapping_add(1);
         let want = if slot < weights[0] {
-            0
+            FloodKind::Ticker
         } else if slot < weights[0] + weights[1] {
-            1
+            FloodKind::Trade
         } else {
-            2
+            FloodKind::OrderBook
         };
-        let chosen = events.into_iter().find(|e| {
-            matches!(
-                (want, e),
-                (0, SimEvent::Ticker(_)) | (1, SimEvent::Trade(_)) | (2, SimEvent::OrderBook(_))
-            )
-        });
+        let chosen = {
+            let mut w = lock(&sh.world);
+            // The virtual clock follows the wall clock here too (it advanced 1 ms per
+            // message before, so timestamps ran ahead of real time at any flood rate).
+            w.gen_.step_one(clock.advance(), want)
+        };
         if let Some(ev) = chosen {
             let ns = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
