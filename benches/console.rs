@@ -35,6 +35,9 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
+mod common;
+use common::{cpu_ns, external_sim, locate_binary};
+
 const COLS: u16 = 120;
 const ROWS: u16 = 40;
 /// Measured launches for the startup figures (after one unmeasured warm-up).
@@ -43,21 +46,6 @@ const LAUNCHES: usize = 10;
 const SAMPLES: usize = 10;
 /// Give up on a launch after this long.
 const LAUNCH_DEADLINE: Duration = Duration::from_secs(20);
-
-/// The release console binary.
-fn locate_binary() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("HOGA_BENCH_BIN") {
-        return Some(PathBuf::from(p));
-    }
-    if let Some(p) = option_env!("CARGO_BIN_EXE_hoga") {
-        let p = PathBuf::from(p);
-        if p.is_file() {
-            return Some(p);
-        }
-    }
-    let exe = std::env::current_exe().ok()?;
-    exe.ancestors().skip(1).map(|d| d.join("hoga")).find(|p| p.is_file())
-}
 
 /// What the output pump has seen so far.
 struct Probe {
@@ -279,15 +267,6 @@ fn cpu_ticks(pid: u32) -> u64 {
     let f: Vec<&str> = after.split_whitespace().collect();
     // Fields 14 and 15 of proc(5); `after` starts at field 3.
     f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-/// Run time of the live threads, in ns (finer than clock ticks).
-fn cpu_ns(pid: u32) -> u64 {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
-    dir.filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read_to_string(e.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
-        .sum()
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -567,29 +546,6 @@ fn print_window(name: &str, w: &Window) {
 /// The demo's simulator as its own process (`hoga sim` with the demo's seed and market
 /// count, nobody connected), measured like the console: the generator's share of the
 /// demo console's CPU. Stopped with SIGINT, as Ctrl-C would.
-/// `hoga sim` on a fixed port with `args` (a trade every `--tick-ms`, or a flood); ready
-/// when its port answers.
-fn external_sim(bin: &PathBuf, args: &[&str], port: u16) -> Option<std::process::Child> {
-    let mut child = std::process::Command::new(bin)
-        .args(["sim", "--seed", "7", "--markets", "20", "--port", &port.to_string()])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    let end = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < end {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(child);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
 fn sim_alone(bin: &PathBuf, hz: f64) -> Option<Window> {
     let mut child = std::process::Command::new(bin)
         .args(["sim", "--seed", "7", "--markets", "20"])

@@ -5,8 +5,12 @@
 //! simulated trades/s (default 1000): key press → next frame drawn (cursor keys in the
 //! markets pane), then key press → order acknowledged on screen (`:buy` typed, timed
 //! from the Enter key event to a frame drawn from the store version that holds the fill;
-//! a market order's acknowledgement is its fill). `cargo bench --bench orders`;
-//! `HOGA_BENCH_ORDERS` (default 100) and `HOGA_BENCH_INTENTS` (default 500) set the counts.
+//! a market order's acknowledgement is its fill); (3) key press → next frame again, in
+//! paper mode against a `hoga sim` process flooding tickers at `HOGA_BENCH_FLOOD` msgs/s
+//! (default 50000, 0 skips it; PERFORMANCE.md: "also under a 50k msgs/s feed"), with the
+//! rate the feed actually received and the bench process's CPU over the window.
+//! `cargo bench --bench orders`; `HOGA_BENCH_ORDERS` (default 100) and
+//! `HOGA_BENCH_INTENTS` (default 500) set the counts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -26,7 +30,9 @@ use hoga::ui::{App, ColorSupport, UiConfig};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rust_decimal_macros::dec;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+
+mod common;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -73,6 +79,102 @@ async fn key(tx: &mpsc::Sender<Event>, code: KeyCode) {
     tx.send(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))).await.unwrap();
 }
 
+/// Key press → next frame: cursor down / up in the markets pane, `n` times, 20 ms apart.
+async fn key_to_frame(
+    key_tx: &mpsc::Sender<Event>,
+    frames: &mut watch::Receiver<u64>,
+    n: usize,
+) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let before = *frames.borrow_and_update();
+        let start = Instant::now();
+        key(key_tx, if i % 2 == 0 { KeyCode::Down } else { KeyCode::Up }).await;
+        while *frames.borrow_and_update() <= before {
+            frames.changed().await.unwrap();
+        }
+        samples.push(start.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    samples
+}
+
+/// The headless console (120x40 `TestBackend`) on `core`, fed keys from the returned
+/// sender.
+fn headless_app(
+    settings: &Settings,
+    core: &Core,
+) -> (App<TestBackend>, mpsc::Sender<Event>, mpsc::Receiver<Event>) {
+    let (key_tx, key_rx) = mpsc::channel(1024);
+    let app = App::new(
+        Terminal::new(TestBackend::new(120, 40)).unwrap(),
+        UiConfig { fps: settings.ui.fps, ..UiConfig::default() },
+        Keymap::default_keymap().unwrap(),
+        ColorSupport::TrueColor,
+        core.store.subscribe(),
+        core.commands.clone(),
+    );
+    (app, key_tx, key_rx)
+}
+
+/// Key press → next frame while a `hoga sim` process floods tickers over its 20 KRW
+/// markets (and the BTC / USDT ones) at `rate` msgs/s; the console subscribes to every
+/// ticker, so all of them reach it. Paper mode, the real feed and store, headless UI.
+async fn key_under_flood(rate: u64) {
+    let Some(bin) = common::locate_binary() else {
+        println!("key press under a flood: no release `hoga` binary (cargo build --release); skipped");
+        return;
+    };
+    let port = 17_741u16;
+    let rate_arg = rate.to_string();
+    let flood =
+        ["--flood", "1000000000", "--flood-rate", &rate_arg, "--flood-mix", "1:0:0", "--no-rate-limits"];
+    let Some(mut sim) = common::external_sim(&bin, &flood, port) else {
+        println!("key press under a flood: could not start `hoga sim`; skipped");
+        return;
+    };
+    let tasks = TaskManager::new();
+    let mut settings = Settings::default();
+    settings.general.mode = hoga::config::Mode::Paper;
+    settings.exchange.rest_url = format!("http://127.0.0.1:{port}/v1");
+    settings.exchange.ws_url = format!("ws://127.0.0.1:{port}");
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let core = Core::start(&settings, CoreOptions::default(), &tasks, bus).await.unwrap();
+    let (mut app, key_tx, key_rx) = headless_app(&settings, &core);
+    let mut frames = app.frames_watch();
+    let mut snaps = core.store.subscribe();
+    let cancel = tasks.root_token();
+    let driver = async {
+        // Wait for the flood to reach the store, then for the rate to settle.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while snaps.borrow_and_update().system.feed.msgs_per_sec == 0 {
+            if tokio::time::timeout_at(deadline, snaps.changed()).await.is_err() {
+                println!("key press under a flood: no feed rate within 20 s; skipped");
+                cancel.cancel();
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let cpu0 = common::cpu_ns(std::process::id());
+        let t0 = Instant::now();
+        let samples = key_to_frame(&key_tx, &mut frames, 400).await;
+        let cpu = (common::cpu_ns(std::process::id()) - cpu0) as f64 / t0.elapsed().as_nanos() as f64;
+        let received = snaps.borrow().system.feed.msgs_per_sec;
+        println!(
+            "under a ticker flood of {rate} msgs/s: the feed received {received} msgs/s (status bar figure), \
+             bench process CPU {:.1}% of one core",
+            cpu * 100.0
+        );
+        report("key press -> next frame drawn, flood", samples);
+        cancel.cancel();
+    };
+    let (run, ()) = tokio::join!(app.run(tasks.root_token(), channel_input(key_rx)), driver);
+    run.unwrap();
+    tasks.cancel_all();
+    let _ = sim.kill();
+    let _ = sim.wait();
+}
+
 async fn key_to_ack(n: usize) {
     let tasks = TaskManager::new();
     let mut settings = Settings::default();
@@ -85,15 +187,7 @@ async fn key_to_ack(n: usize) {
     );
     let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
     let core = Core::start(&settings, CoreOptions::default(), &tasks, bus).await.unwrap();
-    let (key_tx, key_rx) = mpsc::channel(1024);
-    let mut app = App::new(
-        Terminal::new(TestBackend::new(120, 40)).unwrap(),
-        UiConfig { fps: settings.ui.fps, ..UiConfig::default() },
-        Keymap::default_keymap().unwrap(),
-        ColorSupport::TrueColor,
-        core.store.subscribe(),
-        core.commands.clone(),
-    );
+    let (mut app, key_tx, key_rx) = headless_app(&settings, &core);
     let mut drawn = app.drawn_version_watch();
     let mut frames = app.frames_watch();
     let mut snaps = core.store.subscribe();
@@ -107,19 +201,7 @@ async fn key_to_ack(n: usize) {
             }
             snaps.changed().await.unwrap();
         }
-        // Key press -> next frame: cursor up / down in the markets pane.
-        let mut key_frames = Vec::with_capacity(200);
-        for i in 0..200 {
-            let before = *frames.borrow_and_update();
-            let start = Instant::now();
-            key(&key_tx, if i % 2 == 0 { KeyCode::Down } else { KeyCode::Up }).await;
-            while *frames.borrow_and_update() <= before {
-                frames.changed().await.unwrap();
-            }
-            key_frames.push(start.elapsed());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        report("key press -> next frame drawn", key_frames);
+        report("key press -> next frame drawn", key_to_frame(&key_tx, &mut frames, 200).await);
         eprintln!("placing {n} orders");
         let mut samples = Vec::with_capacity(n);
         let mut to_store = Vec::with_capacity(n);
@@ -195,7 +277,18 @@ fn main() {
         println!("orders bench: skipped (run it with `cargo bench --bench orders`)");
         return;
     }
+    // Paper mode keeps its journal (and its lock) under the data directory: give the
+    // bench its own, so it neither writes into the user's nor collides with a running
+    // console. Set before any other thread exists.
+    let data = tempfile::tempdir().unwrap();
+    // SAFETY: main has not started any thread yet; nothing reads the environment
+    // concurrently.
+    unsafe { std::env::set_var("XDG_DATA_HOME", data.path()) };
     journal_cost(env_or("HOGA_BENCH_INTENTS", 500) as usize);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(key_to_ack(env_or("HOGA_BENCH_ORDERS", 100) as usize));
+    let flood = env_or("HOGA_BENCH_FLOOD", 50_000);
+    if flood > 0 {
+        rt.block_on(key_under_flood(flood));
+    }
 }

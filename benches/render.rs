@@ -1,11 +1,14 @@
-//! Render cost of one full frame: `cargo bench --bench render`.
+//! Render cost of one full frame, and the store's cost to apply what the feed delivers:
+//! `cargo bench --bench render`.
 //!
 //! A busy screen (200 KRW markets with tickers, a 30-level book, a full trade tape, 200
 //! candles, open orders, logs and tasks) is drawn at 120x40 and 200x50, two ways:
 //! `render` alone into a fresh buffer (the pure function), and `Terminal::draw` on
 //! `TestBackend` with a changing price (render + ratatui's diff + backend write), which
-//! is what the app pays per frame. Prints p50 / p90 / p99 / max per case; figures go to
-//! BENCHMARKS.md, never into assertions.
+//! is what the app pays per frame. Then `Store::apply_batch` on that store (one ticker, a
+//! burst of 64 tickers as the feed hands them over, one trade onto the full tape, one
+//! 15-level book): PERFORMANCE.md's "apply to store". Prints p50 / p90 / p99 / max per
+//! case; figures go to BENCHMARKS.md, never into assertions.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -179,4 +182,64 @@ fn main() {
         }
         percentiles(&format!("terminal.draw {w}x{h}"), samples);
     }
+    apply_to_store(&mut store, t0, iters * 20);
+}
+
+/// `Store::apply_batch` on the busy store: each sample is one batch, applied and
+/// published as a new snapshot (what the store task does per wake-up).
+fn apply_to_store(store: &mut Store, t0: Instant, iters: usize) {
+    let ticker = |i: usize, m: usize| Ticker {
+        market: Some(MarketId::new(&format!("KRW-C{:03}", m % 200))),
+        trade_price: Decimal::from(1000 + (i % 50) * 7),
+        signed_change_rate: Decimal::new((i % 200) as i64 - 100, 4),
+        acc_trade_price_24h: Decimal::from(1_000_000 + i),
+        ..Ticker::default()
+    };
+    let m = MarketId::new("KRW-C000");
+    let book = |i: usize| OrderBook {
+        market: Some(m.clone()),
+        levels: (0..15)
+            .map(|l| BookLevel {
+                ask_price: Decimal::from(95_001_000 + l * 1000 + (i % 5) * 1000),
+                ask_size: Decimal::new(5 + l as i64, 1),
+                bid_price: Decimal::from(95_000_000 - l * 1000 + (i % 5) * 1000),
+                bid_size: Decimal::new(7 + l as i64, 1),
+            })
+            .collect(),
+        total_ask_size: Decimal::from(100),
+        total_bid_size: Decimal::from(120),
+        level: Decimal::ZERO,
+        timestamp: i as i64,
+        stream_type: StreamType::Realtime,
+    };
+    let trade = |i: usize| Trade {
+        market: m.clone(),
+        price: Decimal::from(95_000_000 + (i % 5) * 1000),
+        volume: Decimal::new(1 + (i % 300) as i64, 3),
+        side: if i.is_multiple_of(3) { Side::Ask } else { Side::Bid },
+        trade_timestamp: 1_700_000_100_000 + i as i64,
+        timestamp: 1_700_000_100_000 + i as i64,
+        sequential_id: 1_000 + i as i64,
+        stream_type: StreamType::Realtime,
+    };
+    // Events are built outside the timed part: the feed hands them over already decoded.
+    let mut time = |name: &str, per_batch: usize, make: &dyn Fn(usize) -> Vec<StoreEvent>| {
+        let mut samples = Vec::with_capacity(iters);
+        for i in 0..iters {
+            let batch = make(i);
+            let start = Instant::now();
+            black_box(store.apply_batch(batch, t0));
+            samples.push(start.elapsed());
+        }
+        let total: Duration = samples.iter().sum();
+        let per_sec = (iters * per_batch) as f64 / total.as_secs_f64();
+        percentiles(name, samples);
+        println!("{:<28} {per_sec:.0} messages/s applied (sum of the samples)", "");
+    };
+    time("store: 1 ticker", 1, &|i| vec![StoreEvent::TickerUpdated(ticker(i, i))]);
+    time("store: 64 tickers, 1 batch", 64, &|i| {
+        vec![StoreEvent::TickersUpdated((0..64).map(|k| ticker(i, i * 64 + k)).collect())]
+    });
+    time("store: 1 trade (full tape)", 1, &|i| vec![StoreEvent::TradePrinted(trade(i))]);
+    time("store: 1 15-level book", 1, &|i| vec![StoreEvent::BookUpdated(book(i))]);
 }
