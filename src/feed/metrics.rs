@@ -137,7 +137,24 @@ pub struct FeedMetrics {
     pub exchange_latency: Histogram,
     /// Frame received → handed to the subscriber (µs, monotonic).
     pub delivery_latency: Histogram,
-    rates: Mutex<(Instant, [u64; 6])>,
+    rates: Mutex<RateWindow>,
+}
+
+/// The shortest window a message rate is measured over.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Message rates measured over whole windows of at least [`RATE_WINDOW`], so the figure
+/// does not depend on who asks or how often: `health()` is called by the 1 s sampler
+/// and by others (the trade pump asks whether the private stream is up), and a rate "since
+/// the previous call" flickered between 0 and double the real rate on screen.
+#[derive(Debug)]
+struct RateWindow {
+    /// Start of the window being counted.
+    start: Instant,
+    /// Totals at `start`.
+    totals: [u64; 6],
+    /// Rates of the last completed window.
+    last: Option<[f64; 6]>,
 }
 
 impl Default for FeedMetrics {
@@ -157,7 +174,7 @@ impl Default for FeedMetrics {
             handler_panics: AtomicU64::new(0),
             exchange_latency: Histogram::default(),
             delivery_latency: Histogram::default(),
-            rates: Mutex::new((now, [0; 6])),
+            rates: Mutex::new(RateWindow { start: now, totals: [0; 6], last: None }),
         }
     }
 }
@@ -178,21 +195,24 @@ impl FeedMetrics {
         self.started.elapsed()
     }
 
-    /// Per-kind totals and rates since the previous call.
+    /// Per-kind totals, and rates over the last completed window of at least a second
+    /// (before the first one completes: since the start). Any number of callers may ask.
     pub fn stream_rates(&self) -> Vec<StreamRate> {
-        let now = Instant::now();
+        self.stream_rates_at(Instant::now())
+    }
+
+    fn stream_rates_at(&self, now: Instant) -> Vec<StreamRate> {
         let totals: [u64; 6] = std::array::from_fn(|i| self.msgs[i].load(Ordering::Relaxed));
-        let mut prev = self.rates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let dt = now.duration_since(prev.0).as_secs_f64().max(1e-3);
-        let out = (0..6)
-            .map(|i| StreamRate {
-                stream: SLOT_NAMES[i],
-                total: totals[i],
-                per_sec: (totals[i].saturating_sub(prev.1[i])) as f64 / dt,
-            })
-            .collect();
-        *prev = (now, totals);
-        out
+        let mut w = self.rates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let elapsed = now.saturating_duration_since(w.start);
+        let dt = elapsed.as_secs_f64().max(1e-3);
+        let since_start: [f64; 6] =
+            std::array::from_fn(|i| totals[i].saturating_sub(w.totals[i]) as f64 / dt);
+        if elapsed >= RATE_WINDOW {
+            *w = RateWindow { start: now, totals, last: Some(since_start) };
+        }
+        let per_sec = w.last.unwrap_or(since_start);
+        (0..6).map(|i| StreamRate { stream: SLOT_NAMES[i], total: totals[i], per_sec: per_sec[i] }).collect()
     }
 }
 
@@ -339,3 +359,36 @@ pub struct FeedHealth {
 
 /// The name the System pane uses for the same snapshot.
 pub type FeedStats = FeedHealth;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trade_rate(m: &FeedMetrics, at: Instant) -> f64 {
+        m.stream_rates_at(at).iter().find(|r| r.stream == "trade").map(|r| r.per_sec).unwrap_or(-1.0)
+    }
+
+    #[test]
+    fn the_rate_does_not_depend_on_how_often_it_is_asked() {
+        let m = FeedMetrics::default();
+        let t0 = m.started;
+        let count = |n: usize| (0..n).for_each(|_| m.count_msg(StreamKind::Trade));
+        // Half a second in, 50 messages: a provisional rate since the start.
+        count(50);
+        assert_eq!(trade_rate(&m, t0 + Duration::from_millis(500)), 100.0);
+        // The first whole window: 100 messages in 1 s.
+        count(50);
+        assert_eq!(trade_rate(&m, t0 + Duration::from_secs(1)), 100.0);
+        // Asked again at once (another caller), and again before the window ends, with
+        // messages in between: the same completed-window rate, not 0 or a burst.
+        assert_eq!(trade_rate(&m, t0 + Duration::from_millis(1001)), 100.0);
+        count(30);
+        assert_eq!(trade_rate(&m, t0 + Duration::from_millis(1300)), 100.0);
+        count(30);
+        // The next window closes: 60 messages in 1 s.
+        assert_eq!(trade_rate(&m, t0 + Duration::from_secs(2)), 60.0);
+        // Totals are always current.
+        let total = m.stream_rates_at(t0 + Duration::from_secs(2)).iter().map(|r| r.total).sum::<u64>();
+        assert_eq!(total, 160);
+    }
+}
