@@ -91,8 +91,11 @@ pub fn render(
         return;
     }
     let plot_w = area.width - AXIS;
-    let vol_h = (area.height / 5).max(1);
-    let price_rows = area.height - vol_h;
+    // The time labels get a row of their own between the candles and the volume bars
+    // when there is room: on a bar's row they cut the bars into pieces.
+    let label_rows = u16::from(area.height >= 8);
+    let vol_h = ((area.height - label_rows) / 5).max(1);
+    let price_rows = area.height - vol_h - label_rows;
     // Two columns per candle (body + gap) when they fit, else one.
     let per = if candles.len() * 2 <= plot_w as usize { 2 } else { 1 };
     let n = (plot_w as usize / per).min(candles.len());
@@ -199,8 +202,8 @@ pub fn render(
         let style = style_for(last.close >= last.open);
         put_str(buf, ax, scale.row(last.close), &format!("◀{}", format::price(last.close)), AXIS, style);
     }
-    put_str(buf, ax, area.y + price_rows, " vol", AXIS, theme.muted);
-    if let (Some(first), Some(last)) = (shown.first(), shown.last()) {
+    put_str(buf, ax, area.y + price_rows + label_rows, " vol", AXIS, theme.muted);
+    if let (1, Some(first), Some(last)) = (label_rows, shown.first(), shown.last()) {
         let y = area.y + price_rows;
         put_str(buf, area.x, y, &format::ms_kst_short(first.start), plot_w / 2, theme.muted);
         let label = format::ms_kst_short(last.start);
@@ -248,6 +251,47 @@ mod tests {
             labels += 1;
         }
         assert!(labels >= 3, "high, middle, low and last are labelled");
+    }
+
+    #[test]
+    fn time_labels_have_their_own_row_above_the_volume_bars() {
+        let candles: Vec<Candle> = (0..30)
+            .map(|i| Candle {
+                market: MarketId::new("KRW-BTC"),
+                timeframe: Timeframe::M1,
+                start: 1_730_336_820_000 + i * 60_000,
+                open: dec!(95000000),
+                high: dec!(95100000),
+                low: dec!(94900000),
+                close: dec!(95050000),
+                // Every bar full height: any overlap with the labels would show.
+                volume: dec!(1),
+                value: dec!(1),
+                timestamp: 0,
+            })
+            .collect();
+        // 80x24's chart (10 rows) and 120x40's (24 rows).
+        for h in [10u16, 24] {
+            let area = Rect::new(0, 0, 60, h);
+            let mut buf = Buffer::empty(area);
+            render(area, &mut buf, &candles, &[], &Theme::default(), false);
+            let row = |y: u16| -> String { (0..area.width - AXIS).map(|x| buf[(x, y)].symbol()).collect() };
+            let label_y = (0..h).find(|&y| row(y).contains("10-31")).expect("a time label row");
+            let labels = row(label_y);
+            assert!(
+                !labels.contains('█') && !labels.contains('▁'),
+                "bars on the label row at h={h}: {labels:?}"
+            );
+            assert!(row(h - 1).contains('█'), "volume bars at the bottom at h={h}");
+            assert!(row(label_y + 1).contains('█'), "volume right under the labels at h={h}");
+        }
+        // Too short for a label row: bars only, no labels.
+        let area = Rect::new(0, 0, 60, 6);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &candles, &[], &Theme::default(), false);
+        let all: String =
+            (0..6).flat_map(|y| (0..area.width).map(move |x| (x, y))).map(|p| buf[p].symbol()).collect();
+        assert!(!all.contains("10-31"), "no time labels in 6 rows");
     }
 
     #[test]
