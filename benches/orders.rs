@@ -238,9 +238,17 @@ async fn key_to_ack(n: usize) {
                 if tokio::time::timeout_at(order_deadline, snaps.changed()).await.is_err() {
                     let s = snaps.borrow();
                     panic!(
-                        "order {i}: no fill within 10 s; alerts: {:?}; open orders: {}",
-                        s.system.alerts.iter().map(|a| &a.message).collect::<Vec<_>>(),
-                        s.account.open_orders.len()
+                        "order {i}: no fill within 10 s; newest alerts: {:?}; open orders: {:#?}; \
+                         last log lines: {:#?}",
+                        s.system.alerts.iter().take(5).map(|a| &a.message).collect::<Vec<_>>(),
+                        s.account.open_orders,
+                        s.system
+                            .logs
+                            .iter()
+                            .rev()
+                            .take(30)
+                            .map(|l| format!("{} {}", l.target, l.message))
+                            .collect::<Vec<_>>()
                     );
                 }
             };
@@ -284,6 +292,13 @@ fn main() {
     // SAFETY: main has not started any thread yet; nothing reads the environment
     // concurrently.
     unsafe { std::env::set_var("XDG_DATA_HOME", data.path()) };
+    // HOGA_BENCH_LOG=debug (an env filter) writes the console's log to stderr.
+    if let Ok(filter) = std::env::var("HOGA_BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     journal_cost(env_or("HOGA_BENCH_INTENTS", 500) as usize);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(key_to_ack(env_or("HOGA_BENCH_ORDERS", 100) as usize));

@@ -507,6 +507,55 @@ fn base64_url(b: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
+/// The client's keep-alive `PING` (a text frame) must not cut the private stream: events
+/// already queued for the connection are still delivered. The socket is held silent while
+/// the order is placed and the `PING` sent, so both are waiting when it wakes.
+#[tokio::test]
+async fn a_keepalive_ping_does_not_drop_queued_private_events() {
+    let tasks = TaskManager::new();
+    let sim = manual(5, &tasks).await;
+    let api = Api::new(&sim);
+    let mut priv_ws = connect_private(&sim).await;
+    send(&mut priv_ws, json!([{"ticket":"p"},{"type":"myOrder"}])).await;
+    wait_subscribed(&sim, 1).await;
+    let (_, _, t) = get_json(&format!("{}/v1/ticker?markets=KRW-BTC", sim.rest_base)).await;
+    let bid = (d(&t[0]["trade_price"]) / Decimal::from(1000)).floor() * Decimal::from(1000)
+        - Decimal::from(100_000);
+
+    sim.faults.set_silent(true);
+    let bid_s = bid.to_string();
+    let (s, o) = api
+        .post(
+            "/v1/orders",
+            &[
+                ("market", "KRW-BTC"),
+                ("side", "bid"),
+                ("volume", "0.01"),
+                ("price", &bid_s),
+                ("ord_type", "limit"),
+                ("identifier", "kept-1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 201, "{o}");
+    priv_ws.send(Message::Text("PING".into())).await.unwrap();
+    // Let the runtime park once, so the server's reactor has seen the `PING` arrive before
+    // the socket wakes: then the `PING` and the queued events are ready together, the
+    // case that lost the events. The pass does not depend on this pause; only how surely
+    // the old fault would show.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    sim.faults.set_silent(false);
+
+    let (mut up, mut order) = (false, false);
+    while !(up && order) {
+        let ev = next_json(&mut priv_ws).await;
+        up |= ev["status"] == "UP";
+        order |= ev["type"] == "myOrder" && ev["identifier"] == "kept-1";
+    }
+    sim.stop();
+    tasks.cancel_all();
+}
+
 #[tokio::test]
 async fn order_lifecycle_fills_fees_and_private_events() {
     let tasks = TaskManager::new();

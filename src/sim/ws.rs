@@ -257,6 +257,8 @@ struct Conn {
     ticket: String,
     format: Format,
     subs: Vec<TypeSub>,
+    /// Counts subscription requests applied (each replaces `subs`).
+    subs_set: u64,
     limiter: WsMessageLimiter,
 }
 
@@ -336,6 +338,7 @@ impl Conn {
         }
         // A new request replaces the whole subscription (Upbit semantics).
         self.subs = req.types;
+        self.subs_set += 1;
         lock(&sh.conns).insert(self.id, self.info());
         (self.snapshots(sh), false)
     }
@@ -545,6 +548,7 @@ async fn run_conn(sh: Arc<Shared>, socket: WebSocket, private: bool) {
         ticket: String::new(),
         format: Format::Default,
         subs: Vec::new(),
+        subs_set: 0,
         limiter: WsMessageLimiter::new(Instant::now()),
     };
     lock(&sh.conns).insert(id, conn.info());
@@ -591,10 +595,20 @@ async fn run_conn(sh: Arc<Shared>, socket: WebSocket, private: bool) {
                     Some(Ok(_)) => continue,
                 };
                 sh.log.record("WS", path, &text, RequestKind::WsMessage, 0);
-                // Start the live streams from now: nothing queued before the snapshot.
-                pub_rx = pub_rx.resubscribe();
-                priv_rx = priv_rx.resubscribe();
+                let had_private = conn.has_private();
+                let subs_before = conn.subs_set;
                 let (frames, close) = conn.on_text(&sh, &text);
+                // A new subscription starts the market streams from now: nothing queued
+                // before its snapshot. A `PING` or a listing changes nothing, and the
+                // private stream is never cut while it stays subscribed: its queue holds
+                // our orders' events, which Upbit does not drop when a client re-sends
+                // its subscription (it dropped them here on every keep-alive `PING`).
+                if conn.subs_set != subs_before {
+                    pub_rx = pub_rx.resubscribe();
+                    if !had_private {
+                        priv_rx = priv_rx.resubscribe();
+                    }
+                }
                 if close {
                     for f in frames {
                         let _ = tx.send(Message::Binary(f.into())).await;
