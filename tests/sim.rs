@@ -176,6 +176,26 @@ fn d(v: &Value) -> Decimal {
     }
 }
 
+/// A KRW-BTC price on the 1,000 grid, 100,000 under the last trade: a bid there rests.
+async fn resting_bid_price(sim: &SimHandle) -> Decimal {
+    let (_, _, t) = get_json(&format!("{}/v1/ticker?markets=KRW-BTC", sim.rest_base)).await;
+    (d(&t[0]["trade_price"]) / Decimal::from(1000)).floor() * Decimal::from(1000) - Decimal::from(100_000)
+}
+
+/// A limit bid for 0.01 KRW-BTC at `price` under `identifier`: (status, body).
+async fn limit_bid(api: &Api, price: Decimal, identifier: &str) -> (u16, Value) {
+    let price = price.to_string();
+    let body = [
+        ("market", "KRW-BTC"),
+        ("side", "bid"),
+        ("volume", "0.01"),
+        ("price", price.as_str()),
+        ("ord_type", "limit"),
+        ("identifier", identifier),
+    ];
+    api.post("/v1/orders", &body).await
+}
+
 #[tokio::test]
 async fn quotation_rest_matches_the_reference_shapes() {
     let tasks = TaskManager::new();
@@ -518,25 +538,10 @@ async fn a_keepalive_ping_does_not_drop_queued_private_events() {
     let mut priv_ws = connect_private(&sim).await;
     send(&mut priv_ws, json!([{"ticket":"p"},{"type":"myOrder"}])).await;
     wait_subscribed(&sim, 1).await;
-    let (_, _, t) = get_json(&format!("{}/v1/ticker?markets=KRW-BTC", sim.rest_base)).await;
-    let bid = (d(&t[0]["trade_price"]) / Decimal::from(1000)).floor() * Decimal::from(1000)
-        - Decimal::from(100_000);
+    let bid = resting_bid_price(&sim).await;
 
     sim.faults.set_silent(true);
-    let bid_s = bid.to_string();
-    let (s, o) = api
-        .post(
-            "/v1/orders",
-            &[
-                ("market", "KRW-BTC"),
-                ("side", "bid"),
-                ("volume", "0.01"),
-                ("price", &bid_s),
-                ("ord_type", "limit"),
-                ("identifier", "kept-1"),
-            ],
-        )
-        .await;
+    let (s, o) = limit_bid(&api, bid, "kept-1").await;
     assert_eq!(s, 201, "{o}");
     priv_ws.send(Message::Text("PING".into())).await.unwrap();
     // Let the runtime park once, so the server's reactor has seen the `PING` arrive before
@@ -565,27 +570,13 @@ async fn order_lifecycle_fills_fees_and_private_events() {
     send(&mut priv_ws, json!([{"ticket":"p"},{"type":"myOrder"},{"type":"myAsset"}])).await;
     wait_subscribed(&sim, 2).await;
 
-    let (_, _, t) = get_json(&format!("{}/v1/ticker?markets=KRW-BTC", sim.rest_base)).await;
-    let last = d(&t[0]["trade_price"]);
-    let bid = (last / Decimal::from(1000)).floor() * Decimal::from(1000) - Decimal::from(100_000);
+    let bid = resting_bid_price(&sim).await;
+    let bid_s = bid.to_string();
     let (_, acc0) = api.get("/v1/accounts", "").await;
     let krw0 = d(&acc0.as_array().unwrap().iter().find(|a| a["currency"] == "KRW").unwrap()["balance"]);
 
     // Limit bid below the market rests with price × volume + fee locked.
-    let bid_s = bid.to_string();
-    let (s, o) = api
-        .post(
-            "/v1/orders",
-            &[
-                ("market", "KRW-BTC"),
-                ("side", "bid"),
-                ("volume", "0.01"),
-                ("price", &bid_s),
-                ("ord_type", "limit"),
-                ("identifier", "lim-1"),
-            ],
-        )
-        .await;
+    let (s, o) = limit_bid(&api, bid, "lim-1").await;
     assert_eq!(s, 201, "{o}");
     assert_eq!(o["state"], "wait");
     assert!(o["price"].is_string() && o["locked"].is_string(), "exchange amounts are decimal strings");
@@ -609,19 +600,7 @@ async fn order_lifecycle_fills_fees_and_private_events() {
     assert_eq!(ev["type"], "myAsset");
 
     // The identifier is burned forever.
-    let (s, e) = api
-        .post(
-            "/v1/orders",
-            &[
-                ("market", "KRW-BTC"),
-                ("side", "bid"),
-                ("volume", "0.01"),
-                ("price", &bid_s),
-                ("ord_type", "limit"),
-                ("identifier", "lim-1"),
-            ],
-        )
-        .await;
+    let (s, e) = limit_bid(&api, bid, "lim-1").await;
     assert_eq!((s, e["error"]["name"].as_str()), (400, Some("duplicated_identifier")));
 
     // A trade through the price fills it (maker).
