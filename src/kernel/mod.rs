@@ -4,6 +4,7 @@
 //! (every task is spawned through it), the runtime guard, and the ordered shutdown
 //! sequence. `main` builds the one tokio runtime and hands control to [`run`].
 
+pub mod failpoint;
 pub mod runtime_guard;
 pub mod shutdown;
 pub mod task_manager;
