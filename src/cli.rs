@@ -37,6 +37,16 @@ pub struct Cli {
     /// unreadable journal stops live trading (it is what reconciliation relies on).
     #[arg(long, global = true)]
     pub new_journal: bool,
+    /// Demo mode against an already-running `hoga sim` at this loopback URL (for example
+    /// `http://127.0.0.1:9000`) instead of the embedded simulator. The console trades on the
+    /// simulator's built-in demo account (`sim::DEMO_ACCESS_KEY`), so a console restarted
+    /// against the same simulator finds the orders it left there.
+    #[arg(long = "sim", value_name = "URL")]
+    pub sim_url: Option<String>,
+    /// The order journal file to use instead of the mode's default. In demo mode it makes
+    /// the journal a real file (demo's is in memory otherwise), so a restart reconciles it.
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
     /// What to do; without one, hoga starts the console.
     #[command(subcommand)]
     pub command: Option<Command>,

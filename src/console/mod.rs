@@ -97,7 +97,13 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     );
     app.spawn(&tasks, crate::ui::app::crossterm_input(&tasks));
 
-    let opts = CoreOptions { user_keys, arm, new_journal: cli.new_journal };
+    let opts = CoreOptions {
+        user_keys,
+        arm,
+        new_journal: cli.new_journal,
+        sim_url: cli.sim_url.clone(),
+        journal: cli.journal.clone(),
+    };
     let core = match Core::start_with(&settings, opts, &tasks, bus, (store, commands, cmd_rx)).await {
         Ok(core) => core,
         Err(e) => {
@@ -137,6 +143,12 @@ pub struct CoreOptions {
     pub arm: Option<crate::trading::mode::LiveArm>,
     /// Live only: allow a new, empty journal.
     pub new_journal: bool,
+    /// Demo only (`--sim`): an already-running simulator to trade on instead of the
+    /// embedded one.
+    pub sim_url: Option<String>,
+    /// `--journal`: the journal file instead of the mode's default (demo: a file instead of
+    /// memory).
+    pub journal: Option<PathBuf>,
 }
 
 /// Everything but the terminal: the exchange (or the simulator), the feed, the store,
@@ -185,7 +197,7 @@ impl Core {
             let _ = to_bus.try_publish("kernel", AppEvent::Task(ev));
         });
 
-        let ep = endpoints(settings, tasks, opts.user_keys).await?;
+        let ep = endpoints(settings, tasks, opts.user_keys, opts.sim_url.as_deref()).await?;
         subscribe_store_to_bus(&bus, &store);
 
         // Market data: a public client (no keys needed) and the feed.
@@ -214,7 +226,7 @@ impl Core {
                 arm: opts.arm,
             },
         )?;
-        let journal = open_journal(mode, opts.new_journal)?;
+        let journal = open_journal(mode, opts.new_journal, opts.journal.as_deref())?;
         let manager_config = ManagerConfig { risk: risk_limits(settings), ..ManagerConfig::default() };
         let prices = manager_config.prices.clone();
         let (manager, order_events) =
@@ -313,13 +325,22 @@ fn mode_event(settings: &Settings) -> StoreEvent {
     StoreEvent::ModeSet { mode, exchange: exchange.into() }
 }
 
-/// Demo starts the simulator and trades on its demo account; paper and live talk to
-/// Upbit (paper without keys on the order path).
+/// Demo starts the simulator (or uses the one at `--sim`) and trades on its demo account;
+/// paper and live talk to Upbit (paper without keys on the order path).
 async fn endpoints(
     settings: &Settings,
     tasks: &TaskManager,
     user_keys: Option<ApiKeys>,
+    sim_url: Option<&str>,
 ) -> anyhow::Result<Endpoints> {
+    if let Some(url) = sim_url {
+        anyhow::ensure!(
+            settings.general.mode == Mode::Demo,
+            "--sim applies to demo mode only (mode in use: {}); add --demo",
+            settings.general.mode.as_str()
+        );
+        return external_sim(url);
+    }
     match settings.general.mode {
         Mode::Demo => {
             let sim = crate::sim::start(
@@ -372,15 +393,46 @@ async fn endpoints(
     }
 }
 
+/// Demo on an already-running `hoga sim` (`--sim URL`): REST at `URL/v1`, websockets at
+/// `ws://…/websocket/v1`, and the simulator's fixed demo account. The URL must be plain
+/// `http` on loopback (the simulator only listens there), so the demo keys can never be
+/// sent anywhere else, Upbit included.
+fn external_sim(url: &str) -> anyhow::Result<Endpoints> {
+    let base = url.trim_end_matches('/');
+    let hostport = base.strip_prefix("http://").with_context(|| {
+        format!("--sim {url}: want the simulator's http:// URL, e.g. http://127.0.0.1:9000")
+    })?;
+    let host = match hostport.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => hostport,
+    };
+    anyhow::ensure!(
+        matches!(host, "127.0.0.1" | "localhost" | "[::1]") && !hostport.contains('/'),
+        "--sim {url}: the simulator runs on loopback only; want http://127.0.0.1:PORT"
+    );
+    tracing::info!(sim = %base, "demo mode on an external simulator");
+    let keys = ApiKeys::new(crate::sim::DEMO_ACCESS_KEY, crate::sim::DEMO_SECRET_KEY, KeySource::Env);
+    Ok(Endpoints {
+        rest: RestConfig { base_url: format!("{base}/v1"), ..RestConfig::default() },
+        ws_base: Some(format!("ws://{hostport}")),
+        keys: Some(keys),
+        sim: None,
+    })
+}
+
 /// The order journal (orders, fills, rules, alerts), shared by the order manager and the
 /// monitor. Demo trades against a simulator that forgets everything on exit, so its
-/// journal lives in memory; paper and live each have their own file, whose lock stops a
-/// second console from trading it.
+/// journal lives in memory unless `--journal` names a file; paper and live each have their
+/// own file (or the `--journal` one), whose lock stops a second console from trading it.
 fn open_journal(
     mode: Mode,
     allow_fresh_live: bool,
+    path_flag: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::trading::monitor::SharedJournal> {
-    let journal = if mode == Mode::Demo {
+    let journal = if let Some(path) = path_flag {
+        Journal::open(path, &journal_options(mode, allow_fresh_live || mode != Mode::Live))
+            .with_context(|| format!("cannot open the order journal {} (--journal)", path.display()))?
+    } else if mode == Mode::Demo {
         Journal::in_memory()?
     } else {
         // Live uses the journal `hoga journal` exports by default; paper keeps its own
