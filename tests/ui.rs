@@ -75,7 +75,7 @@ fn trade(code: &str, price: Decimal, volume: Decimal, side: Side, id: i64) -> Tr
         market: MarketId::new(code),
         price,
         volume,
-        side,
+        side: Some(side),
         trade_timestamp: 1_700_000_000_000 + id * 1000,
         timestamp: 1_700_000_000_000 + id * 1000,
         sequential_id: id,

@@ -16,6 +16,191 @@ pub type Price = Decimal;
 /// A quantity of the base currency.
 pub type Qty = Decimal;
 
+// ---------------------------------------------------------------------------------------
+// Values the exchange may add later
+
+/// Most distinct (field, value) pairs [`note_unknown`] remembers. Past that (only a peer
+/// inventing values gets there) new ones are no longer logged, so memory stays bounded.
+const MAX_UNKNOWN_SEEN: usize = 256;
+
+static UNKNOWN_SEEN: std::sync::Mutex<std::collections::BTreeSet<(&'static str, String)>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Records a value of a wire enum this version of hoga does not know (`change:
+/// "NEUTRAL"`, a new `stream_type`, a new order `state`) and logs it once per (field,
+/// value) for the whole process. The value is cut to 40 characters.
+pub fn note_unknown(field: &'static str, value: &str) {
+    let value: String = value.chars().take(40).collect();
+    let mut seen = UNKNOWN_SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.len() >= MAX_UNKNOWN_SEEN || seen.contains(&(field, value.clone())) {
+        return;
+    }
+    tracing::warn!(field, value = %value.escape_debug(), "the exchange sent a value hoga does not know; the rest of the message is used");
+    seen.insert((field, value));
+}
+
+/// True when [`note_unknown`] has seen this (field, value) (for tests and diagnostics).
+pub fn unknown_seen(field: &str, value: &str) -> bool {
+    let seen = UNKNOWN_SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    seen.iter().any(|(f, v)| *f == field && v == value)
+}
+
+/// A `Deserialize` for a wire enum that maps each known spelling to its variant and any
+/// other string to `Unknown` (noted once by [`note_unknown`]), without allocating.
+macro_rules! lenient_enum {
+    ($ty:ident, $field:literal, { $($text:literal => $var:ident),* $(,)? }) => {
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl serde::de::Visitor<'_> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str(concat!("a string (", $field, ")"))
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$ty, E> {
+                        Ok(match v {
+                            $($text => $ty::$var,)*
+                            other => {
+                                $crate::exchange::types::note_unknown($field, other);
+                                $ty::Unknown
+                            }
+                        })
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+    };
+}
+pub(crate) use lenient_enum;
+
+// ---------------------------------------------------------------------------------------
+// The band of numbers accepted from the network
+
+/// The band every number from the exchange must fall in before anything uses it
+/// (RELIABILITY case 16). A message with a number outside it is refused as malformed,
+/// like a frame that does not parse, and counted the same way.
+///
+/// | kind | band | why |
+/// |---|---|---|
+/// | price | `1e-12 ≤ p ≤ 1e15` | no real quote is below 1e-12 or above a quadrillion |
+/// | price that may be unknown (ticker open/high/low, previous close, 52-week, order-book slot) | `0` or a price | a new listing has no previous close; an empty book slot is 0 |
+/// | size (volume, balance of a coin) | `0 ≤ s ≤ 1e15` | |
+/// | value (price × size, funds, fees, accumulated traded value, cash balance) | `0 ≤ v ≤ 1e20` | |
+/// | change (signed price change) | `|c| ≤ 1e15`; ratio `|r| ≤ 1e6` | |
+/// | time | `0 ≤ ms ≤ 253402300799999` (year 9999) | |
+///
+/// Every product of a price and a size is checked against the value band too. The bands
+/// keep every sum and product hoga makes of such numbers far below `Decimal::MAX`
+/// (≈7.9e28); arithmetic downstream is still checked (`checked_*`), because the paper
+/// venue, REST replies and the simulator feed numbers in as well.
+pub mod band {
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    /// Smallest price accepted.
+    pub const MIN_PRICE: Decimal = dec!(0.000000000001);
+    /// Largest price accepted.
+    pub const MAX_PRICE: Decimal = dec!(1_000_000_000_000_000);
+    /// Largest size accepted.
+    pub const MAX_SIZE: Decimal = dec!(1_000_000_000_000_000);
+    /// Largest value (quote amount) accepted.
+    pub const MAX_VALUE: Decimal = dec!(100_000_000_000_000_000_000);
+    /// Largest absolute change ratio accepted.
+    pub const MAX_RATIO: Decimal = dec!(1_000_000);
+    /// Latest timestamp accepted (9999-12-31T23:59:59.999Z).
+    pub const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
+
+    /// A number outside its band: names the field and the value.
+    #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    #[error("{field} = {value} is outside the accepted band ({band})")]
+    pub struct OutOfBand {
+        /// The field.
+        pub field: &'static str,
+        /// The value as text.
+        pub value: String,
+        /// The band, for people.
+        pub band: &'static str,
+    }
+
+    fn out(field: &'static str, value: impl ToString, band: &'static str) -> OutOfBand {
+        OutOfBand { field, value: value.to_string(), band }
+    }
+
+    /// A price: `1e-12 ≤ p ≤ 1e15`.
+    pub fn price(field: &'static str, v: Decimal) -> Result<Decimal, OutOfBand> {
+        if (MIN_PRICE..=MAX_PRICE).contains(&v) {
+            Ok(v)
+        } else {
+            Err(out(field, v, "1e-12 ≤ price ≤ 1e15"))
+        }
+    }
+
+    /// A price that may be 0 (not known).
+    pub fn price_or_zero(field: &'static str, v: Decimal) -> Result<Decimal, OutOfBand> {
+        if v.is_zero() || (MIN_PRICE..=MAX_PRICE).contains(&v) {
+            Ok(v)
+        } else {
+            Err(out(field, v, "0, or 1e-12 ≤ price ≤ 1e15"))
+        }
+    }
+
+    /// A size: `0 ≤ s ≤ 1e15`.
+    pub fn size(field: &'static str, v: Decimal) -> Result<Decimal, OutOfBand> {
+        if (Decimal::ZERO..=MAX_SIZE).contains(&v) {
+            Ok(v)
+        } else {
+            Err(out(field, v, "0 ≤ size ≤ 1e15"))
+        }
+    }
+
+    /// A value: `0 ≤ v ≤ 1e20`.
+    pub fn value(field: &'static str, v: Decimal) -> Result<Decimal, OutOfBand> {
+        if (Decimal::ZERO..=MAX_VALUE).contains(&v) {
+            Ok(v)
+        } else {
+            Err(out(field, v, "0 ≤ value ≤ 1e20"))
+        }
+    }
+
+    /// A signed price change: `|c| ≤ 1e15`.
+    pub fn change(field: &'static str, v: Decimal) -> Result<Decimal, OutOfBand> {
+        if v.abs() <= MAX_PRICE { Ok(v) } else { Err(out(field, v, "|change| ≤ 1e15")) }
+    }
+
+    /// A signed ratio: `|r| ≤ 1e6`.
+    pub fn ratio(field: &'static str, v: Decimal) -> Result<Decimal, OutOfBand> {
+        if v.abs() <= MAX_RATIO { Ok(v) } else { Err(out(field, v, "|ratio| ≤ 1e6")) }
+    }
+
+    /// A time in Unix milliseconds: `0 ≤ ms ≤ 253402300799999`.
+    pub fn time(field: &'static str, ms: i64) -> Result<i64, OutOfBand> {
+        if (0..=MAX_TIMESTAMP_MS).contains(&ms) {
+            Ok(ms)
+        } else {
+            Err(out(field, ms, "0 ≤ ms ≤ year 9999"))
+        }
+    }
+
+    /// Price × size, checked and within the value band.
+    pub fn notional(field: &'static str, price: Decimal, size: Decimal) -> Result<Decimal, OutOfBand> {
+        match price.checked_mul(size) {
+            Some(v) => value(field, v),
+            None => Err(out(field, format!("{price} × {size}"), "price × size ≤ 1e20")),
+        }
+    }
+
+    /// An optional value checked by `f`.
+    pub fn opt(
+        v: Option<Decimal>,
+        f: impl FnOnce(Decimal) -> Result<Decimal, OutOfBand>,
+    ) -> Result<(), OutOfBand> {
+        v.map_or(Ok(()), |v| f(v).map(|_| ()))
+    }
+}
+
+pub use band::OutOfBand;
+
 /// A market code such as `KRW-BTC` (`QUOTE-BASE`, upper case). Cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -110,7 +295,7 @@ impl Side {
 }
 
 /// Direction against the previous close.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Change {
     /// Above the previous close.
@@ -120,10 +305,14 @@ pub enum Change {
     Even,
     /// Below the previous close.
     Fall,
+    /// A value this version of hoga does not know (logged once; the frame is used).
+    Unknown,
 }
 
+lenient_enum!(Change, "change", { "RISE" => Rise, "EVEN" => Even, "FALL" => Fall });
+
 /// Whether a streamed message is the one-off snapshot or a live update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum StreamType {
     /// The state at subscription time.
@@ -131,7 +320,12 @@ pub enum StreamType {
     /// A live update.
     #[default]
     Realtime,
+    /// A value this version of hoga does not know (logged once; the frame is used as a
+    /// live update).
+    Unknown,
 }
+
+lenient_enum!(StreamType, "stream_type", { "SNAPSHOT" => Snapshot, "REALTIME" => Realtime });
 
 /// A market listed by the exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,8 +392,9 @@ pub struct Trade {
     pub price: Price,
     /// Size.
     pub volume: Qty,
-    /// Taker side (`Bid` = a buyer lifted the offer).
-    pub side: Side,
+    /// Taker side (`Bid` = a buyer lifted the offer); `None` when the exchange sent a
+    /// side this version of hoga does not know.
+    pub side: Option<Side>,
     /// Trade time (ms).
     pub trade_timestamp: i64,
     /// Message time (ms).
@@ -426,9 +621,9 @@ pub struct Balance {
 }
 
 impl Balance {
-    /// Available plus locked.
+    /// Available plus locked (saturating: both come from the network).
     pub fn total(&self) -> Decimal {
-        self.balance + self.locked
+        self.balance.saturating_add(self.locked)
     }
 
     /// The market this balance is valued in (`KRW-BTC` for BTC bought with KRW); `None`
@@ -466,7 +661,7 @@ pub enum TimeInForce {
 }
 
 /// Order state as the exchange reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
     /// Resting / accepted.
@@ -481,7 +676,16 @@ pub enum OrderState {
     Cancel,
     /// Cancelled by self-match prevention.
     Prevented,
+    /// A state this version of hoga does not know (logged once). Never terminal: the
+    /// order manager keeps such an order as it was and looks it up again, it never takes
+    /// it for done.
+    Unknown,
 }
+
+lenient_enum!(OrderState, "state", {
+    "wait" => Wait, "watch" => Watch, "trade" => Trade, "done" => Done, "cancel" => Cancel,
+    "prevented" => Prevented,
+});
 
 impl OrderState {
     /// True when the order can no longer change.
@@ -556,6 +760,139 @@ pub struct Order {
     pub trades_count: u32,
     /// Fills (only from single-order queries).
     pub trades: Vec<Fill>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Band checks (see [`band`])
+
+impl Ticker {
+    /// Checks every number against [`band`]: the last price must be a price; open, high,
+    /// low, previous close and the 52-week figures a price or 0 (not known).
+    pub fn check(&self) -> Result<(), OutOfBand> {
+        band::price("trade_price", self.trade_price)?;
+        for (f, v) in [
+            ("opening_price", self.opening_price),
+            ("high_price", self.high_price),
+            ("low_price", self.low_price),
+            ("prev_closing_price", self.prev_closing_price),
+            ("highest_52_week_price", self.highest_52_week_price),
+            ("lowest_52_week_price", self.lowest_52_week_price),
+        ] {
+            band::price_or_zero(f, v)?;
+        }
+        band::change("signed_change_price", self.signed_change_price)?;
+        band::ratio("signed_change_rate", self.signed_change_rate)?;
+        band::size("trade_volume", self.trade_volume)?;
+        band::notional("trade_price × trade_volume", self.trade_price, self.trade_volume)?;
+        band::value("acc_trade_price", self.acc_trade_price)?;
+        band::value("acc_trade_price_24h", self.acc_trade_price_24h)?;
+        band::size("acc_trade_volume_24h", self.acc_trade_volume_24h)?;
+        band::time("trade_timestamp", self.trade_timestamp)?;
+        band::time("timestamp", self.timestamp)?;
+        Ok(())
+    }
+}
+
+impl Trade {
+    /// Checks price, size, their product and the times against [`band`].
+    pub fn check(&self) -> Result<(), OutOfBand> {
+        band::price("trade_price", self.price)?;
+        band::size("trade_volume", self.volume)?;
+        band::notional("trade_price × trade_volume", self.price, self.volume)?;
+        band::time("trade_timestamp", self.trade_timestamp)?;
+        band::time("timestamp", self.timestamp)?;
+        Ok(())
+    }
+}
+
+impl OrderBook {
+    /// Checks every level against [`band`]: a price is a price, or 0 for an empty slot
+    /// (whose size must then be 0 too); sizes, price × size and the totals are bounded.
+    pub fn check(&self) -> Result<(), OutOfBand> {
+        for l in &self.levels {
+            for (pf, p, sf, q) in [
+                ("ask_price", l.ask_price, "ask_size", l.ask_size),
+                ("bid_price", l.bid_price, "bid_size", l.bid_size),
+            ] {
+                band::size(sf, q)?;
+                if p.is_zero() && !q.is_zero() {
+                    band::price(pf, p)?;
+                }
+                band::price_or_zero(pf, p)?;
+                band::notional("price × size", p, q)?;
+            }
+        }
+        band::size("total_ask_size", self.total_ask_size)?;
+        band::size("total_bid_size", self.total_bid_size)?;
+        band::value("level", self.level)?;
+        band::time("timestamp", self.timestamp)?;
+        Ok(())
+    }
+}
+
+impl Candle {
+    /// Checks open, high, low, close (prices), volume (a size), value and the times
+    /// against [`band`].
+    pub fn check(&self) -> Result<(), OutOfBand> {
+        band::price("opening_price", self.open)?;
+        band::price("high_price", self.high)?;
+        band::price("low_price", self.low)?;
+        band::price("trade_price", self.close)?;
+        band::size("candle_acc_trade_volume", self.volume)?;
+        band::value("candle_acc_trade_price", self.value)?;
+        band::time("candle start", self.start)?;
+        band::time("timestamp", self.timestamp)?;
+        Ok(())
+    }
+}
+
+impl Balance {
+    /// Checks the amounts against [`band`] (a balance is a value: cash can exceed any
+    /// coin size) and the average buy price (a price, or 0 for cash).
+    pub fn check(&self) -> Result<(), OutOfBand> {
+        band::value("balance", self.balance)?;
+        band::value("locked", self.locked)?;
+        band::price_or_zero("avg_buy_price", self.avg_buy_price)?;
+        Ok(())
+    }
+}
+
+impl Fill {
+    /// Checks price, volume, funds, fee and their product against [`band`].
+    pub fn check(&self) -> Result<(), OutOfBand> {
+        band::price("fill price", self.price)?;
+        band::size("fill volume", self.volume)?;
+        band::notional("fill price × volume", self.price, self.volume)?;
+        band::value("fill funds", self.funds)?;
+        band::opt(self.fee, |v| band::value("fill fee", v))?;
+        Ok(())
+    }
+}
+
+impl Order {
+    /// Checks every amount against [`band`]. `price` is a unit price (limit) or a total
+    /// (market buy), so it is checked as a positive value.
+    pub fn check(&self) -> Result<(), OutOfBand> {
+        if let Some(p) = self.price {
+            band::value("price", p)?;
+            if p.is_zero() {
+                band::price("price", p)?;
+            }
+        }
+        band::opt(self.volume, |v| band::size("volume", v))?;
+        band::size("remaining_volume", self.remaining_volume)?;
+        band::size("executed_volume", self.executed_volume)?;
+        band::opt(self.executed_funds, |v| band::value("executed_funds", v))?;
+        for (f, v) in [
+            ("reserved_fee", self.reserved_fee),
+            ("remaining_fee", self.remaining_fee),
+            ("paid_fee", self.paid_fee),
+            ("locked", self.locked),
+        ] {
+            band::value(f, v)?;
+        }
+        self.trades.iter().try_for_each(Fill::check)
+    }
 }
 
 /// What an exchange can do natively. hoga fills the gaps client-side.

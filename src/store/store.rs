@@ -519,7 +519,7 @@ mod tests {
                 market: MarketId::new("KRW-BTC"),
                 price: dec!(100),
                 volume: dec!(1),
-                side: crate::exchange::types::Side::Bid,
+                side: Some(crate::exchange::types::Side::Bid),
                 trade_timestamp: 0,
                 timestamp: 0,
                 sequential_id: seq,

@@ -378,7 +378,8 @@ pub struct MonitorMetrics {
     pub ticks_in: AtomicU64,
     /// Ticks replaced by a newer one of the same market before evaluation.
     pub ticks_conflated: AtomicU64,
-    /// Ticks refused: price ≤ 0, or too many markets waiting.
+    /// Ticks refused: price outside the band (≤ 0, too small, too large), or too many
+    /// markets waiting.
     pub ticks_rejected: AtomicU64,
     /// Ticks evaluated.
     pub ticks_evaluated: AtomicU64,
@@ -403,8 +404,10 @@ impl TickSender {
     /// Returns false when the tick was refused (counted).
     pub fn send(&self, market: &MarketId, price: Price, received: Instant) -> bool {
         self.metrics.ticks_in.fetch_add(1, Ordering::Relaxed);
-        if price <= Decimal::ZERO {
-            // Outliers never reach a trigger (case 16).
+        if crate::exchange::types::band::price("price", price).is_err() {
+            // Outliers never reach a trigger (case 16): ≤ 0, or outside the band of
+            // `exchange::types::band` (the decoder refuses those; this also guards prices
+            // from elsewhere).
             self.metrics.ticks_rejected.fetch_add(1, Ordering::Relaxed);
             return false;
         }
@@ -499,7 +502,7 @@ impl MonitorView {
 }
 
 fn pct(r: Decimal) -> String {
-    let p = (r * Decimal::ONE_HUNDRED).normalize();
+    let p = r.saturating_mul(Decimal::ONE_HUNDRED).normalize();
     if p > Decimal::ZERO { format!("+{p}%") } else { format!("{p}%") }
 }
 
@@ -515,7 +518,9 @@ pub fn rule_label(kind: &RuleKind) -> String {
     match kind {
         RuleKind::StopLoss(l) => format!("stop {}", level_label(l)),
         RuleKind::TakeProfit(l) => format!("tp {}", level_label(l)),
-        RuleKind::Trailing { ratio, .. } => format!("trail {}%", (*ratio * Decimal::ONE_HUNDRED).normalize()),
+        RuleKind::Trailing { ratio, .. } => {
+            format!("trail {}%", ratio.saturating_mul(Decimal::ONE_HUNDRED).normalize())
+        }
         RuleKind::Oco { stop, take } => format!("oco {} / {}", level_label(stop), level_label(take)),
     }
 }
@@ -902,7 +907,7 @@ impl Core {
                     return;
                 };
                 let remaining = match f.position_at_fire {
-                    Some(p) => (p - filled).max(Decimal::ZERO),
+                    Some(p) => p.saturating_sub(filled).max(Decimal::ZERO),
                     // Restored after a restart: the manager's reconciled position.
                     None => self.pos(&f.market).volume,
                 };
@@ -963,7 +968,10 @@ impl Core {
         let last = self.last_price(market);
         let volume = floor_volume(r.volume.map_or(pos.volume, |v| v.min(pos.volume)));
         r.attempt += 1;
-        if trading == TradingState::Halted || volume <= Decimal::ZERO || volume * last < min {
+        if trading == TradingState::Halted
+            || volume <= Decimal::ZERO
+            || volume.checked_mul(last).is_some_and(|v| v < min)
+        {
             r.state = RuleState::Failed;
             r.note = Some(if trading == TradingState::Halted {
                 "trading HALTED while cancelling conflicting orders".into()
@@ -1008,7 +1016,9 @@ impl Core {
                 let trigger = r.trigger_price(self.pos(&r.market).avg_cost);
                 let last = q.map(|q| q.price);
                 let distance = match (trigger, last) {
-                    (Some(t), Some(l)) if l > Decimal::ZERO => Some((l - t) / l),
+                    (Some(t), Some(l)) if l > Decimal::ZERO => {
+                        l.checked_sub(t).and_then(|d| d.checked_div(l))
+                    }
                     _ => None,
                 };
                 RuleRow {

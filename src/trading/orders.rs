@@ -260,8 +260,8 @@ impl ValidOrder {
     /// What a buy locks (notional + fee) or a sell yields (notional − fee).
     pub fn total_with_fee(&self) -> Decimal {
         match self.request.side {
-            Side::Bid => self.notional + self.fee,
-            Side::Ask => self.notional - self.fee,
+            Side::Bid => self.notional.saturating_add(self.fee),
+            Side::Ask => self.notional.saturating_sub(self.fee),
         }
     }
 
@@ -310,7 +310,12 @@ pub fn tif_str(t: TimeInForce) -> &'static str {
 
 /// Fee for a notional at a rate.
 pub fn fee(notional: Decimal, rate: Decimal) -> Decimal {
-    notional * rate
+    notional.saturating_mul(rate)
+}
+
+/// `a × b`, or a denial naming the order total that cannot be computed.
+fn total(a: Decimal, b: Decimal) -> Result<Decimal, Denied> {
+    a.checked_mul(b).ok_or_else(|| Denied::Risk(format!("order total {a} × {b} is too large to compute")))
 }
 
 /// Floors a volume to Upbit's 8 decimals.
@@ -377,14 +382,14 @@ pub fn validate(
             let volume = positive("volume", req.volume, ord)?;
             volume_ok(volume)?;
             let tick = rules.tick(&req.market, price);
-            if !(price % tick).is_zero() {
+            if price.checked_rem(tick).is_none_or(|r| !r.is_zero()) {
                 return Err(Denied::OffTick {
                     price,
                     tick,
                     nearest: ticks::snap_to(price, tick, Rounding::Nearest),
                 });
             }
-            (price * volume, ())
+            (total(price, volume)?, ())
         }
         (OrderType::Price, _) | (OrderType::Best, Side::Bid) => {
             if req.volume.is_some() {
@@ -407,7 +412,7 @@ pub fn validate(
             let reference = reference
                 .filter(|p| *p > Decimal::ZERO)
                 .ok_or_else(|| Denied::NoReferencePrice(req.market.clone()))?;
-            (volume * reference, ())
+            (total(volume, reference)?, ())
         }
     };
     if notional < rules.min_total {
@@ -596,15 +601,17 @@ impl TrackedOrder {
             return FillOutcome::Buffered;
         }
         if let Some(req) = self.requested_volume() {
-            let remaining = req - self.executed_volume;
+            // Saturating: fills come from the network (bounded by the decoder's band, but
+            // the sums here must not panic whatever arrives).
+            let remaining = req.saturating_sub(self.executed_volume);
             if fill.volume > remaining {
                 return FillOutcome::Overfill { volume: fill.volume, remaining };
             }
         }
         self.fill_ids.insert(fill.trade_uuid.clone());
-        self.executed_volume += fill.volume;
-        self.executed_funds += fill.funds;
-        self.paid_fee += fill.fee.unwrap_or_default();
+        self.executed_volume = self.executed_volume.saturating_add(fill.volume);
+        self.executed_funds = self.executed_funds.saturating_add(fill.funds);
+        self.paid_fee = self.paid_fee.saturating_add(fill.fee.unwrap_or_default());
         let full = self.requested_volume().is_some_and(|v| self.executed_volume >= v);
         if full {
             self.transition(LocalState::Filled);
@@ -658,6 +665,9 @@ impl TrackedOrder {
             OrderState::Trade => LocalState::PartiallyFilled,
             OrderState::Done => LocalState::Filled,
             OrderState::Cancel | OrderState::Prevented => LocalState::Canceled,
+            // A state hoga does not know: never taken for done; the order stays as it was
+            // and is looked up again (open orders are polled and queried).
+            OrderState::Unknown => self.state,
         };
         // PendingCancel stays pending while the venue still shows the order open.
         if !(self.state == LocalState::PendingCancel

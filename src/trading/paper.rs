@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use rust_decimal::Decimal;
 
 use crate::exchange::types::{
-    Balance, Fill, MarketId, Order, OrderBook, OrderState, OrderType, Price, Side, Ticker, TimeInForce,
+    Balance, Fill, MarketId, Order, OrderBook, OrderState, OrderType, Price, Side, Ticker, TimeInForce, band,
 };
 use crate::trading::orders::{DEFAULT_FEE_RATE, ValidOrder, floor_volume};
 use crate::trading::venue::{
@@ -68,6 +68,11 @@ pub struct PaperVenue {
     state: Arc<Mutex<State>>,
 }
 
+/// `n + n × rate`, checked.
+fn with_fee(n: Decimal, rate: Decimal) -> Option<Decimal> {
+    n.checked_add(n.checked_mul(rate)?)
+}
+
 fn final_err(code: &str, message: String) -> VenueError {
     VenueError::Final { code: code.into(), message, halt: false }
 }
@@ -100,6 +105,10 @@ impl PaperVenue {
     /// resting orders), for the order manager.
     pub fn on_ticker(&self, t: &Ticker) -> Vec<Order> {
         let Some(market) = t.market.clone() else { return Vec::new() };
+        if band::price("trade_price", t.trade_price).is_err() {
+            // Never fill against a price outside the band (case 16), whatever fed it.
+            return Vec::new();
+        }
         let mut s = self.lock();
         s.quotes.entry(market.clone()).or_default().last = Some(t.trade_price);
         s.match_resting(&market)
@@ -110,8 +119,8 @@ impl PaperVenue {
         let Some(market) = b.market.clone() else { return Vec::new() };
         let mut s = self.lock();
         let q = s.quotes.entry(market.clone()).or_default();
-        q.bid = b.best_bid();
-        q.ask = b.best_ask();
+        q.bid = b.best_bid().filter(|p| band::price("bid_price", *p).is_ok());
+        q.ask = b.best_ask().filter(|p| band::price("ask_price", *p).is_ok());
         s.match_resting(&market)
     }
 
@@ -182,16 +191,21 @@ impl State {
         let rate = self.fee_rate;
         let taker = self.taker_price(&r.market, r.side);
         // What the order locks: quote (price × volume + fee) for buys, base volume for sells.
+        // Checked: an amount that cannot be computed refuses the order.
         let lock = match (r.side, r.ord_type) {
-            (Side::Bid, OrderType::Limit) => {
-                let n = r.price.unwrap_or_default() * r.volume.unwrap_or_default();
-                n + n * rate
-            }
-            (Side::Bid, _) => {
-                let n = r.price.unwrap_or_default();
-                n + n * rate
-            }
-            (Side::Ask, _) => r.volume.unwrap_or_default(),
+            (Side::Bid, OrderType::Limit) => r
+                .price
+                .unwrap_or_default()
+                .checked_mul(r.volume.unwrap_or_default())
+                .and_then(|n| with_fee(n, rate)),
+            (Side::Bid, _) => with_fee(r.price.unwrap_or_default(), rate),
+            (Side::Ask, _) => Some(r.volume.unwrap_or_default()),
+        };
+        let Some(lock) = lock else {
+            return Err(final_err(
+                "invalid_amount",
+                format!("order total of {} too large to compute", r.market),
+            ));
         };
         let market_like = r.ord_type != OrderType::Limit;
         if market_like && taker.is_none() {
@@ -209,8 +223,8 @@ impl State {
                     format!("insufficient {cur}: need {lock}, available {}", h.free),
                 ));
             }
-            h.free -= lock;
-            h.locked += lock;
+            h.free = h.free.saturating_sub(lock);
+            h.locked = h.locked.saturating_add(lock);
         }
         let uuid = self.next_id("order");
         self.identifiers.insert(identifier.clone(), Some(uuid.clone()));
@@ -256,8 +270,11 @@ impl State {
             }
             OrderType::Price | OrderType::Best if r.side == Side::Bid => {
                 let p = taker.unwrap_or_default();
-                let vol = floor_volume(r.price.unwrap_or_default() / p);
-                self.fill(&uuid, p, vol, false);
+                match r.price.unwrap_or_default().checked_div(p) {
+                    Some(v) => self.fill(&uuid, p, floor_volume(v), false),
+                    // A volume that cannot be computed: nothing fills, the reserve returns.
+                    None => self.cancel_order(&uuid),
+                }
             }
             _ => {
                 let p = taker.unwrap_or_default();
@@ -274,49 +291,62 @@ impl State {
             return;
         }
         let (quote, base) = (o.market.quote().to_string(), o.market.base().to_string());
-        let funds = price * volume;
-        let fee = funds * rate;
+        // Checked: prices come from the network. A fill whose funds cannot be computed
+        // does not happen (the order stays open).
+        let Some((funds, fee)) = price.checked_mul(volume).and_then(|f| Some((f, f.checked_mul(rate)?)))
+        else {
+            tracing::warn!(%uuid, %price, %volume, "paper fill too large to compute; not filled");
+            return;
+        };
         let mut o = o;
         match o.side {
             Side::Bid => {
                 // Release the reserve for this volume (everything for a market buy), pay
                 // the cost plus fee, return the difference.
                 let release = match o.ord_type {
-                    OrderType::Limit => {
-                        let n = o.price.unwrap_or_default() * volume;
-                        (n + n * rate).min(o.locked)
-                    }
+                    OrderType::Limit => o
+                        .price
+                        .unwrap_or_default()
+                        .checked_mul(volume)
+                        .and_then(|n| with_fee(n, rate))
+                        .map_or(o.locked, |n| n.min(o.locked)),
                     _ => o.locked,
                 };
-                o.locked -= release;
+                o.locked = o.locked.saturating_sub(release);
                 let q = self.holding(&quote);
-                q.locked -= release;
-                q.free += release - funds - fee;
+                q.locked = q.locked.saturating_sub(release);
+                q.free = q.free.saturating_add(release.saturating_sub(funds).saturating_sub(fee));
                 let b = self.holding(&base);
-                let held = b.free + b.locked;
-                b.avg = if held + volume > Decimal::ZERO {
-                    (b.avg * held + funds) / (held + volume)
-                } else {
-                    b.avg
-                };
-                b.free += volume;
+                let held = b.free.saturating_add(b.locked);
+                let total = held.saturating_add(volume);
+                if total > Decimal::ZERO
+                    && let Some(avg) = b
+                        .avg
+                        .checked_mul(held)
+                        .and_then(|c| c.checked_add(funds))
+                        .and_then(|c| c.checked_div(total))
+                {
+                    b.avg = avg;
+                }
+                b.free = b.free.saturating_add(volume);
             }
             Side::Ask => {
-                o.locked -= volume;
+                o.locked = o.locked.saturating_sub(volume);
                 let b = self.holding(&base);
-                b.locked -= volume;
-                if (b.free + b.locked).is_zero() {
+                b.locked = b.locked.saturating_sub(volume);
+                if b.free.saturating_add(b.locked).is_zero() {
                     b.avg = Decimal::ZERO;
                 }
-                self.holding(&quote).free += funds - fee;
+                let q = self.holding(&quote);
+                q.free = q.free.saturating_add(funds.saturating_sub(fee));
             }
         }
         self.seq += 1;
         let trade_uuid = format!("paper-trade-{:08}", self.seq);
-        o.executed_volume += volume;
-        o.remaining_volume = (o.remaining_volume - volume).max(Decimal::ZERO);
-        o.executed_funds = Some(o.executed_funds.unwrap_or_default() + funds);
-        o.paid_fee += fee;
+        o.executed_volume = o.executed_volume.saturating_add(volume);
+        o.remaining_volume = o.remaining_volume.saturating_sub(volume).max(Decimal::ZERO);
+        o.executed_funds = Some(o.executed_funds.unwrap_or_default().saturating_add(funds));
+        o.paid_fee = o.paid_fee.saturating_add(fee);
         o.trades_count += 1;
         o.trades.push(Fill {
             trade_uuid,
@@ -339,8 +369,8 @@ impl State {
             // Leftover reserve (a market buy's rounding): give it back.
             let (cur, left) = (if o.side == Side::Bid { quote } else { base }, o.locked);
             let h = self.holding(&cur);
-            h.locked -= left;
-            h.free += left;
+            h.locked = h.locked.saturating_sub(left);
+            h.free = h.free.saturating_add(left);
             o.locked = Decimal::ZERO;
         }
         self.orders.insert(o.uuid.clone(), o);
@@ -357,8 +387,8 @@ impl State {
         };
         let left = o.locked;
         let h = self.holding(&cur);
-        h.locked -= left;
-        h.free += left;
+        h.locked = h.locked.saturating_sub(left);
+        h.free = h.free.saturating_add(left);
         o.locked = Decimal::ZERO;
         o.state = OrderState::Cancel;
         self.orders.insert(o.uuid.clone(), o);

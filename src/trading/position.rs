@@ -45,14 +45,31 @@ impl Position {
 
     /// Applies one fill; `fee_rate` is used when the fill carries no fee. Returns the P&L
     /// this fill realized (zero for buys).
+    ///
+    /// Every operation is checked (fills come from the network, the paper venue and the
+    /// simulator). A cost or P&L that cannot be computed is logged and counted as zero;
+    /// the volume is still tracked (saturating), so a position is never lost.
     pub fn apply(&mut self, side: Side, price: Price, volume: Qty, fee: Decimal) -> Decimal {
-        self.fees += fee;
+        self.fees = self.fees.saturating_add(fee);
         match side {
             Side::Bid => {
-                let cost = self.avg_cost * self.volume + price * volume + fee;
-                self.volume += volume;
-                if !self.volume.is_zero() {
-                    self.avg_cost = cost / self.volume;
+                let cost = self
+                    .avg_cost
+                    .checked_mul(self.volume)
+                    .zip(price.checked_mul(volume))
+                    .and_then(|(held, bought)| held.checked_add(bought)?.checked_add(fee));
+                self.volume = self.volume.saturating_add(volume);
+                match cost {
+                    Some(cost) if !self.volume.is_zero() => {
+                        if let Some(avg) = cost.checked_div(self.volume) {
+                            self.avg_cost = avg;
+                        }
+                    }
+                    Some(_) => {}
+                    None => tracing::warn!(
+                        market = %self.market, %price, %volume,
+                        "fill too large to average into the position cost; the average is kept"
+                    ),
                 }
                 Decimal::ZERO
             }
@@ -60,9 +77,19 @@ impl Position {
                 // Selling more than we track (holdings from before hoga): realize against
                 // the tracked part only and clamp at flat.
                 let closed = volume.min(self.volume);
-                let pnl = price * closed - self.avg_cost * closed - fee;
-                self.realized += pnl;
-                self.volume -= closed;
+                let pnl = price
+                    .checked_mul(closed)
+                    .zip(self.avg_cost.checked_mul(closed))
+                    .and_then(|(got, paid)| got.checked_sub(paid)?.checked_sub(fee));
+                let pnl = pnl.unwrap_or_else(|| {
+                    tracing::warn!(
+                        market = %self.market, %price, %volume,
+                        "fill too large to compute its realized P&L; counted as zero"
+                    );
+                    Decimal::ZERO
+                });
+                self.realized = self.realized.saturating_add(pnl);
+                self.volume = self.volume.saturating_sub(closed);
                 if self.volume.is_zero() {
                     self.avg_cost = Decimal::ZERO;
                 }
@@ -73,20 +100,24 @@ impl Position {
 
     /// Applies an exchange fill.
     pub fn apply_fill(&mut self, f: &Fill, fee_rate: Decimal) -> Decimal {
-        let fee = f.fee.unwrap_or(f.funds * fee_rate);
+        let fee = f.fee.unwrap_or_else(|| f.funds.saturating_mul(fee_rate));
         self.apply(f.side, f.price, f.volume, fee)
     }
 
-    /// Unrealized P&L at `mark`, net of the fee of selling there.
-    pub fn unrealized(&self, mark: Price, ask_fee_rate: Decimal) -> Decimal {
-        let value = mark * self.volume;
-        value - value * ask_fee_rate - self.avg_cost * self.volume
+    /// Unrealized P&L at `mark`, net of the fee of selling there; `None` when it cannot be
+    /// computed (a mark from the network too large to value the position).
+    pub fn unrealized(&self, mark: Price, ask_fee_rate: Decimal) -> Option<Decimal> {
+        let value = mark.checked_mul(self.volume)?;
+        value
+            .checked_sub(value.checked_mul(ask_fee_rate)?)?
+            .checked_sub(self.avg_cost.checked_mul(self.volume)?)
     }
 
-    /// Unrealized P&L as a ratio of the cost basis (0.05 = +5 %), `None` when flat.
+    /// Unrealized P&L as a ratio of the cost basis (0.05 = +5 %), `None` when flat or
+    /// when it cannot be computed.
     pub fn unrealized_ratio(&self, mark: Price, ask_fee_rate: Decimal) -> Option<Decimal> {
-        let basis = self.avg_cost * self.volume;
-        if basis.is_zero() { None } else { Some(self.unrealized(mark, ask_fee_rate) / basis) }
+        let basis = self.avg_cost.checked_mul(self.volume)?;
+        if basis.is_zero() { None } else { self.unrealized(mark, ask_fee_rate)?.checked_div(basis) }
     }
 }
 
@@ -103,7 +134,7 @@ mod tests {
         p.apply(Side::Bid, dec!(200), dec!(1), dec!(0.1));
         assert_eq!(p.volume, dec!(2));
         assert_eq!(p.avg_cost, dec!(150.075));
-        assert_eq!(p.unrealized(dec!(150.075), Decimal::ZERO), Decimal::ZERO);
+        assert_eq!(p.unrealized(dec!(150.075), Decimal::ZERO), Some(Decimal::ZERO));
         let r = p.apply(Side::Ask, dec!(300), dec!(1), dec!(0.15));
         assert_eq!(r, dec!(300) - dec!(150.075) - dec!(0.15));
         assert_eq!(p.realized, r);

@@ -132,7 +132,8 @@ impl RiskGate {
             self.day = Some(day);
             self.realized_today = Decimal::ZERO;
         }
-        self.realized_today += pnl;
+        // Saturating: fills come from the network; a sum past `Decimal::MAX` stays there.
+        self.realized_today = self.realized_today.saturating_add(pnl);
     }
 
     /// Realized P&L today.
@@ -182,12 +183,20 @@ impl RiskGate {
             let last = ctx.last_price.filter(|p| *p > Decimal::ZERO).ok_or_else(|| {
                 Denied::Risk(format!("no last price for {} to check the price band", req.market))
             })?;
-            let dist = (price - last).abs() / last;
+            // Checked: `last` comes from the network (a last price of 1e-28 made this
+            // division overflow on every order). A distance that cannot be computed is
+            // certainly outside the band.
+            let Some(dist) = price.checked_sub(last).and_then(|d| d.abs().checked_div(last)) else {
+                return Err(Denied::Risk(format!(
+                    "price {price} is too far from the last price {last} to measure; price_band is {:.1}%",
+                    band.saturating_mul(Decimal::ONE_HUNDRED)
+                )));
+            };
             if dist > band {
                 return Err(Denied::Risk(format!(
                     "price {price} is {:.1}% from the last price {last}; price_band is {:.1}%",
-                    dist * Decimal::ONE_HUNDRED,
-                    band * Decimal::ONE_HUNDRED
+                    dist.saturating_mul(Decimal::ONE_HUNDRED),
+                    band.saturating_mul(Decimal::ONE_HUNDRED)
                 )));
             }
         }

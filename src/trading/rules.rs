@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::exchange::types::{MarketId, Price, Qty};
+use crate::exchange::types::{MarketId, Price, Qty, band};
 use crate::trading::orders::floor_volume;
 
 /// A trigger level: absolute, or relative to the position's average cost.
@@ -34,7 +34,11 @@ impl Level {
     pub fn resolve(&self, avg_cost: Price) -> Option<Price> {
         match *self {
             Level::Price(p) => Some(p),
-            Level::PctFromAvg(r) if avg_cost > Decimal::ZERO => Some(avg_cost * (Decimal::ONE + r)),
+            // Checked: the cost basis comes from fills; a level that cannot be computed
+            // never triggers.
+            Level::PctFromAvg(r) if avg_cost > Decimal::ZERO => {
+                Decimal::ONE.checked_add(r).and_then(|k| avg_cost.checked_mul(k))
+            }
             Level::PctFromAvg(_) => None,
         }
     }
@@ -121,7 +125,7 @@ impl Rule {
     pub fn trigger_price(&self, avg_cost: Price) -> Option<Price> {
         match &self.kind {
             RuleKind::StopLoss(l) | RuleKind::TakeProfit(l) => l.resolve(avg_cost),
-            RuleKind::Trailing { ratio, peak } => peak.map(|p| p * (Decimal::ONE - ratio)),
+            RuleKind::Trailing { ratio, peak } => peak.and_then(|p| trail_level(p, *ratio)),
             RuleKind::Oco { stop, .. } => stop.resolve(avg_cost),
         }
     }
@@ -133,9 +137,10 @@ impl Rule {
             RuleKind::TakeProfit(l) => {
                 l.resolve(avg_cost).filter(|t| price >= *t).map(|t| (t, "take_profit"))
             }
-            RuleKind::Trailing { ratio, peak } => {
-                peak.map(|p| p * (Decimal::ONE - ratio)).filter(|t| price <= *t).map(|t| (t, "trailing_stop"))
-            }
+            RuleKind::Trailing { ratio, peak } => peak
+                .and_then(|p| trail_level(p, *ratio))
+                .filter(|t| price <= *t)
+                .map(|t| (t, "trailing_stop")),
             RuleKind::Oco { stop, take } => stop
                 .resolve(avg_cost)
                 .filter(|t| price <= *t)
@@ -143,6 +148,11 @@ impl Rule {
                 .or_else(|| take.resolve(avg_cost).filter(|t| price >= *t).map(|t| (t, "oco_take"))),
         }
     }
+}
+
+/// The trailing stop level `peak × (1 − ratio)`, checked (`None` never triggers).
+fn trail_level(peak: Price, ratio: Decimal) -> Option<Price> {
+    Decimal::ONE.checked_sub(ratio).and_then(|k| peak.checked_mul(k))
 }
 
 /// `hoga-r-{rule id}-{attempt}`.
@@ -295,8 +305,9 @@ impl RuleBook {
         pos: PositionView,
         min_total: Decimal,
     ) -> (Vec<Exit>, Vec<RuleNotice>) {
-        if quote.price <= Decimal::ZERO {
-            // Outliers never reach a trigger (case 16).
+        if band::price("price", quote.price).is_err() {
+            // Outliers never reach a trigger (case 16): the decoder refuses them, and a
+            // price from elsewhere (paper venue, simulator) outside the band is ignored too.
             return (vec![], vec![]);
         }
         self.quotes.insert(market.clone(), quote);
@@ -326,7 +337,8 @@ impl RuleBook {
             }
             let Some((trigger, reason)) = rule.triggered(quote.price, pos.avg_cost) else { continue };
             let volume = floor_volume(rule.volume.map_or(pos.volume, |v| v.min(pos.volume)));
-            if volume * quote.price < min_total {
+            // Checked: a value too large to compute is certainly not dust.
+            if volume.checked_mul(quote.price).is_some_and(|v| v < min_total) {
                 rule.state = RuleState::Done;
                 rule.note = Some(format!("dust {volume} below the minimum order total {min_total}"));
                 notices.push(RuleNotice::Dust { rule_id: rule.id.clone(), volume });
@@ -379,7 +391,10 @@ impl RuleBook {
         match result {
             ExitResult::Finished { remaining } => {
                 let whole_position = rule.volume.is_none();
-                if whole_position && remaining > Decimal::ZERO && remaining * last_price >= min_total {
+                if whole_position
+                    && remaining > Decimal::ZERO
+                    && remaining.checked_mul(last_price).is_none_or(|v| v >= min_total)
+                {
                     rule.attempt += 1;
                     rule.state = RuleState::Armed;
                 } else {
@@ -445,7 +460,7 @@ impl Alert {
 
     /// Feeds a fresh price; true exactly once, when the condition first holds.
     pub fn on_price(&mut self, price: Price) -> bool {
-        if self.fired || price <= Decimal::ZERO {
+        if self.fired || band::price("price", price).is_err() {
             return false;
         }
         let reference = *self.reference.get_or_insert(price);
@@ -455,7 +470,11 @@ impl Alert {
             AlertCondition::Crosses(l) => {
                 self.previous.is_some_and(|p| (p < l && price >= l) || (p > l && price <= l))
             }
-            AlertCondition::MovePct(r) => ((price - reference) / reference).abs() >= r,
+            // Checked: a move too large to compute is certainly a move.
+            AlertCondition::MovePct(r) => price
+                .checked_sub(reference)
+                .and_then(|d| d.checked_div(reference))
+                .is_none_or(|m| m.abs() >= r),
         };
         self.previous = Some(price);
         if hit {

@@ -14,7 +14,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::de::DeserializeOwned;
 
 use crate::exchange::types::{
-    Balance, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, Ticker, Timeframe, Trade,
+    Balance, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, OutOfBand, Ticker, Timeframe, Trade,
 };
 use crate::exchange::upbit::auth::{Credentials, SignedBody, SignedQuery};
 use crate::exchange::upbit::error::{AuthKind, NetworkKind, UpbitError, snippet};
@@ -124,6 +124,54 @@ impl std::fmt::Debug for RestClient {
     }
 }
 
+/// Market data of a REST reply: the items with a number outside the band
+/// ([`crate::exchange::types::band`]) are dropped and logged, as a malformed websocket
+/// frame is; the others are used.
+fn in_band<T>(path: &str, items: Vec<T>, check: impl Fn(&T) -> Result<(), OutOfBand>) -> Vec<T> {
+    items
+        .into_iter()
+        .filter(|item| match check(item) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(path, error = %e, "item of a REST reply refused");
+                false
+            }
+        })
+        .collect()
+}
+
+/// Orders and balances of a REST reply: one number outside the band refuses the whole
+/// reply as a bad body (dropping one order or balance could make a missing order look
+/// gone, or a balance look empty).
+fn all_in_band<T>(
+    method: &str,
+    path: &str,
+    items: Vec<T>,
+    check: impl Fn(&T) -> Result<(), OutOfBand>,
+) -> Result<Vec<T>, UpbitError> {
+    match items.iter().try_for_each(check) {
+        Ok(()) => Ok(items),
+        Err(e) => Err(out_of_band(method, path, &e)),
+    }
+}
+
+/// One order of a REST reply, refused as a bad body when a number is outside the band.
+fn one_in_band(method: &str, path: &str, o: Order) -> Result<Order, UpbitError> {
+    match o.check() {
+        Ok(()) => Ok(o),
+        Err(e) => Err(out_of_band(method, path, &e)),
+    }
+}
+
+fn out_of_band(method: &str, path: &str, e: &OutOfBand) -> UpbitError {
+    UpbitError::Network {
+        kind: NetworkKind::BadBody,
+        method: method.to_string(),
+        path: path.to_string(),
+        detail: e.to_string(),
+    }
+}
+
 fn join(markets: &[MarketId]) -> String {
     markets.iter().map(MarketId::as_str).collect::<Vec<_>>().join(",")
 }
@@ -178,14 +226,14 @@ impl RestClient {
     pub async fn tickers(&self, markets: &[MarketId]) -> Result<Vec<Ticker>, UpbitError> {
         let items: Vec<WireTicker> =
             self.get("/ticker", Group::Ticker, vec![p("markets", join(markets))], false).await?;
-        Ok(items.iter().map(WireTicker::to_ticker).collect())
+        Ok(in_band("/ticker", items.iter().map(WireTicker::to_ticker).collect(), Ticker::check))
     }
 
     /// `GET /orderbook?markets=…&count=…` (count 1…30).
     pub async fn orderbook(&self, markets: &[MarketId], count: u32) -> Result<Vec<OrderBook>, UpbitError> {
         let q = vec![p("markets", join(markets)), p("count", count.clamp(1, 30).to_string())];
         let items: Vec<WireOrderBook> = self.get("/orderbook", Group::Orderbook, q, false).await?;
-        Ok(items.iter().map(WireOrderBook::to_book).collect())
+        Ok(in_band("/orderbook", items.iter().map(WireOrderBook::to_book).collect(), OrderBook::check))
     }
 
     /// `GET /orderbook/instruments?markets=…` (tick sizes).
@@ -197,7 +245,7 @@ impl RestClient {
     pub async fn trades(&self, market: &MarketId, count: u32) -> Result<Vec<Trade>, UpbitError> {
         let q = vec![p("market", market.as_str()), p("count", count.clamp(1, 500).to_string())];
         let items: Vec<RestTradeTick> = self.get("/trades/ticks", Group::Trade, q, false).await?;
-        Ok(items.iter().map(RestTradeTick::to_trade).collect())
+        Ok(in_band("/trades/ticks", items.iter().map(RestTradeTick::to_trade).collect(), Trade::check))
     }
 
     /// `GET /candles/…?market=…&count=…[&to=…]` (newest first, gaps omitted by Upbit).
@@ -221,7 +269,7 @@ impl RestClient {
         }
         q.push(p("count", count.clamp(1, 200).to_string()));
         let items: Vec<WireCandle> = self.get(&path, Group::Candle, q, false).await?;
-        Ok(items.iter().filter_map(|c| c.to_candle(tf)).collect())
+        Ok(in_band(&path, items.iter().filter_map(|c| c.to_candle(tf)).collect(), Candle::check))
     }
 
     // ---------------------------------------------------------------- exchange
@@ -229,7 +277,7 @@ impl RestClient {
     /// `GET /accounts`.
     pub async fn accounts(&self) -> Result<Vec<Balance>, UpbitError> {
         let items: Vec<WireAccount> = self.get("/accounts", Group::Default, vec![], true).await?;
-        Ok(items.iter().map(Balance::from).collect())
+        all_in_band("GET", "/accounts", items.iter().map(Balance::from).collect(), Balance::check)
     }
 
     /// `GET /orders/chance?market=…`.
@@ -249,7 +297,15 @@ impl RestClient {
             kind: CallKind::Create,
         };
         let o: WireOrder = self.call(call).await?;
-        Ok(o.to_order())
+        // A reply with a number outside the band: the order may exist, so its outcome is
+        // unknown (looked up by identifier), never "refused".
+        let o = o.to_order();
+        o.check().map_err(|e| UpbitError::UnknownOutcome {
+            kind: NetworkKind::BadBody,
+            path: "/orders".into(),
+            detail: e.to_string(),
+        })?;
+        Ok(o)
     }
 
     /// `POST /orders/test`: validates without creating. Retried like a read (no side effect).
@@ -264,20 +320,20 @@ impl RestClient {
             kind: CallKind::Retryable,
         };
         let o: WireOrder = self.call(call).await?;
-        Ok(o.to_order())
+        one_in_band("POST", "/orders/test", o.to_order())
     }
 
     /// `GET /order?uuid=…|identifier=…` (with fills).
     pub async fn get_order(&self, r: &OrderRef) -> Result<Order, UpbitError> {
         let o: WireOrder = self.get("/order", Group::Default, vec![r.pair()], true).await?;
-        Ok(o.to_order())
+        one_in_band("GET", "/order", o.to_order())
     }
 
     /// `DELETE /order?uuid=…|identifier=…`: a cancel request; returns the pre-cancel state.
     /// Retried on network failure: a second cancel is harmless (404 at worst).
     pub async fn cancel_order(&self, r: &OrderRef) -> Result<Order, UpbitError> {
         let o: WireOrder = self.delete("/order", Group::Default, vec![r.pair()]).await?;
-        Ok(o.to_order())
+        one_in_band("DELETE", "/order", o.to_order())
     }
 
     /// `GET /orders/open` with `states[]` (`wait`, `watch`), page and limit (≤100).
@@ -298,7 +354,7 @@ impl RestClient {
         q.push(p("page", page.max(1).to_string()));
         q.push(p("limit", limit.clamp(1, 100).to_string()));
         let items: Vec<WireOrder> = self.get("/orders/open", Group::Default, q, true).await?;
-        Ok(items.iter().map(WireOrder::to_order).collect())
+        all_in_band("GET", "/orders/open", items.iter().map(WireOrder::to_order).collect(), Order::check)
     }
 
     /// `GET /orders/closed` within a ≤7-day window (ISO 8601 or ms), limit ≤1000.
@@ -321,21 +377,21 @@ impl RestClient {
         }
         q.push(p("limit", limit.clamp(1, 1000).to_string()));
         let items: Vec<WireOrder> = self.get("/orders/closed", Group::Default, q, true).await?;
-        Ok(items.iter().map(WireOrder::to_order).collect())
+        all_in_band("GET", "/orders/closed", items.iter().map(WireOrder::to_order).collect(), Order::check)
     }
 
     /// `GET /orders/uuids?uuids[]=…` (≤100).
     pub async fn orders_by_uuids(&self, uuids: &[String]) -> Result<Vec<Order>, UpbitError> {
         let q = uuids.iter().map(|u| p("uuids[]", u.as_str())).collect();
         let items: Vec<WireOrder> = self.get("/orders/uuids", Group::Default, q, true).await?;
-        Ok(items.iter().map(WireOrder::to_order).collect())
+        all_in_band("GET", "/orders/uuids", items.iter().map(WireOrder::to_order).collect(), Order::check)
     }
 
     /// `GET /orders/uuids?identifiers[]=…` (≤100).
     pub async fn orders_by_identifiers(&self, ids: &[String]) -> Result<Vec<Order>, UpbitError> {
         let q = ids.iter().map(|u| p("identifiers[]", u.as_str())).collect();
         let items: Vec<WireOrder> = self.get("/orders/uuids", Group::Default, q, true).await?;
-        Ok(items.iter().map(WireOrder::to_order).collect())
+        all_in_band("GET", "/orders/uuids", items.iter().map(WireOrder::to_order).collect(), Order::check)
     }
 
     /// `DELETE /orders/open` (query parameters only; a body is rejected by Upbit).
@@ -513,6 +569,8 @@ fn state_name(s: OrderState) -> &'static str {
         OrderState::Done => "done",
         OrderState::Cancel => "cancel",
         OrderState::Prevented => "prevented",
+        // Never asked for: a state hoga does not know cannot be a filter.
+        OrderState::Unknown => "wait",
     }
 }
 

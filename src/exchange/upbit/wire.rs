@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exchange::types::{
     Balance, BookLevel, Candle, Change, Fill, MarketId, MarketInfo, Order, OrderBook, OrderState, OrderType,
-    Side, StreamType, Ticker, TimeInForce, Timeframe, Trade,
+    Side, StreamType, Ticker, TimeInForce, Timeframe, Trade, lenient_enum, note_unknown,
 };
 
 /// Serde adapter: `Decimal` written as an exact JSON number, read from a number or string.
@@ -86,7 +86,7 @@ pub mod dec_str {
 }
 
 /// `ASK` / `BID` as websocket payloads spell them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum AskBid {
     /// Sell side.
     #[serde(rename = "ASK")]
@@ -94,15 +94,71 @@ pub enum AskBid {
     /// Buy side.
     #[serde(rename = "BID")]
     Bid,
+    /// A side this version of hoga does not know (logged once). A public trade keeps it
+    /// as "side not known"; an order or fill with it is refused (see [`known_side`]).
+    #[serde(rename = "UNKNOWN")]
+    Unknown,
 }
 
-impl From<AskBid> for Side {
-    fn from(v: AskBid) -> Side {
-        match v {
-            AskBid::Ask => Side::Ask,
-            AskBid::Bid => Side::Bid,
+lenient_enum!(AskBid, "ask_bid", { "ASK" => Ask, "BID" => Bid });
+
+impl AskBid {
+    /// The neutral side; `None` when unknown.
+    pub fn side(self) -> Option<Side> {
+        match self {
+            AskBid::Ask => Some(Side::Ask),
+            AskBid::Bid => Some(Side::Bid),
+            AskBid::Unknown => None,
         }
     }
+}
+
+/// Serde adapter for the `side` of an order or fill (`bid` / `ask`). Any other value is
+/// noted once (see [`note_unknown`]) and refuses the order: acting on a guessed side
+/// could buy what was meant to be sold, while a refused order is looked up again.
+pub fn known_side<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Side, D::Error> {
+    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    match s.as_ref() {
+        "bid" => Ok(Side::Bid),
+        "ask" => Ok(Side::Ask),
+        other => {
+            note_unknown("side", other);
+            Err(serde::de::Error::custom(format!("unknown order side {other:?}; the order is not used")))
+        }
+    }
+}
+
+/// Serde adapter for an order's `ord_type`. Like [`known_side`], an unknown type is noted
+/// once and refuses the order (hoga cannot reason about an order whose type it does not
+/// know; it is looked up again later).
+pub fn known_ord_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<OrderType, D::Error> {
+    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    match s.as_ref() {
+        "limit" => Ok(OrderType::Limit),
+        "price" => Ok(OrderType::Price),
+        "market" => Ok(OrderType::Market),
+        "best" => Ok(OrderType::Best),
+        other => {
+            note_unknown("ord_type", other);
+            Err(serde::de::Error::custom(format!("unknown ord_type {other:?}; the order is not used")))
+        }
+    }
+}
+
+/// Serde adapter for an order's optional `time_in_force`: an unknown value is noted once
+/// and read as "none" (the time in force only matters when hoga sends an order).
+pub fn lenient_tif<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TimeInForce>, D::Error> {
+    let s = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
+    Ok(match s.as_deref() {
+        None => None,
+        Some("ioc") => Some(TimeInForce::Ioc),
+        Some("fok") => Some(TimeInForce::Fok),
+        Some("post_only") => Some(TimeInForce::PostOnly),
+        Some(other) => {
+            note_unknown("time_in_force", other);
+            None
+        }
+    })
 }
 
 impl From<Side> for AskBid {
@@ -432,7 +488,7 @@ impl WireTrade {
             market: MarketId::new(&self.code),
             price: self.trade_price,
             volume: self.trade_volume,
-            side: self.ask_bid.into(),
+            side: self.ask_bid.side(),
             trade_timestamp: self.trade_timestamp,
             timestamp: self.timestamp,
             sequential_id: self.sequential_id,
@@ -477,7 +533,7 @@ impl RestTradeTick {
             market: MarketId::new(&self.market),
             price: self.trade_price,
             volume: self.trade_volume,
-            side: self.ask_bid.into(),
+            side: self.ask_bid.side(),
             trade_timestamp: self.timestamp,
             timestamp: self.timestamp,
             sequential_id: self.sequential_id,
@@ -734,6 +790,7 @@ pub struct WireOrderTrade {
     /// ISO time.
     pub created_at: String,
     /// `bid` / `ask`.
+    #[serde(deserialize_with = "known_side")]
     pub side: Side,
 }
 
@@ -743,8 +800,10 @@ pub struct WireOrder {
     /// Exchange id.
     pub uuid: String,
     /// Side.
+    #[serde(deserialize_with = "known_side")]
     pub side: Side,
     /// Type.
+    #[serde(deserialize_with = "known_ord_type")]
     pub ord_type: OrderType,
     /// Price or null.
     #[serde(default, with = "dec_str::opt")]
@@ -789,7 +848,7 @@ pub struct WireOrder {
     #[serde(deserialize_with = "int_or_string")]
     pub trades_count: u32,
     /// Time in force.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient_tif", skip_serializing_if = "Option::is_none")]
     pub time_in_force: Option<TimeInForce>,
     /// Client id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -997,6 +1056,7 @@ pub struct WireMyOrder {
     /// Side.
     pub ask_bid: AskBid,
     /// Order type.
+    #[serde(deserialize_with = "known_ord_type")]
     pub order_type: OrderType,
     /// `wait`, `trade`, `done`, `cancel`, …
     pub state: OrderState,
@@ -1036,7 +1096,7 @@ pub struct WireMyOrder {
     #[serde(with = "num")]
     pub executed_funds: Decimal,
     /// Time in force.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_tif")]
     pub time_in_force: Option<TimeInForce>,
     /// Fee of this fill.
     #[serde(default, with = "num::opt")]
@@ -1074,10 +1134,11 @@ impl WireMyOrder {
             trade_uuid: self.trade_uuid.clone()?,
             order_uuid: self.uuid.clone(),
             market: MarketId::new(&self.code),
-            side: self.ask_bid.into(),
+            side: self.ask_bid.side()?,
             price,
             volume,
-            funds: price * volume,
+            // Checked: an out-of-band product is refused by `check` before this is used.
+            funds: price.checked_mul(volume).unwrap_or(Decimal::MAX),
             fee: self.trade_fee,
             is_maker: self.is_maker,
             timestamp: self.trade_timestamp.unwrap_or(self.timestamp),
@@ -1481,7 +1542,7 @@ mod tests {
         let n = t.to_trade();
         assert_eq!(n.price, Decimal::from_str("100473000").unwrap());
         assert_eq!(n.volume, Decimal::from_str("0.00014208").unwrap());
-        assert_eq!(n.side, Side::Bid);
+        assert_eq!(n.side, Some(Side::Bid));
         assert_eq!(n.stream_type, StreamType::Snapshot);
         assert_eq!(peek_type(raw.as_bytes()), Some("trade"));
     }

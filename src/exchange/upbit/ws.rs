@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Error as WsLibError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use crate::exchange::api::{AssetBalance, AssetUpdate, OrderUpdate, StreamEvent, StreamKind};
-use crate::exchange::types::{Candle, MarketId, OrderBook, Ticker, Trade};
+use crate::exchange::types::{Candle, Fill, MarketId, OrderBook, OutOfBand, Ticker, Trade, band};
 use crate::exchange::upbit::auth::Credentials;
 use crate::exchange::upbit::wire::{self, ErrorBody, WireMyAsset, WireMyOrder, view};
 
@@ -186,7 +186,7 @@ impl Decoder {
                     market: self.market(&t.code),
                     price: t.trade_price,
                     volume: t.trade_volume,
-                    side: t.ask_bid.into(),
+                    side: t.ask_bid.side(),
                     trade_timestamp: t.trade_timestamp,
                     timestamp: t.timestamp,
                     sequential_id: t.sequential_id,
@@ -228,9 +228,10 @@ impl Decoder {
                     stream_type: t.stream_type.unwrap_or_default(),
                 })
             }
-            "myOrder" => {
-                StreamEvent::Order(order_update(&serde_json::from_str(text).map_err(|e| bad(msg, e))?))
-            }
+            "myOrder" => StreamEvent::Order(
+                order_update(&serde_json::from_str(text).map_err(|e| bad(msg, e))?)
+                    .map_err(|e| bad(msg, e))?,
+            ),
             "myAsset" => {
                 StreamEvent::Asset(asset_update(&serde_json::from_str(text).map_err(|e| bad(msg, e))?))
             }
@@ -259,7 +260,45 @@ impl Decoder {
             }
             other => return Ok(Decoded::Unknown(other.to_string())),
         };
+        check_event(&ev).map_err(|e| bad(msg, e))?;
         Ok(Decoded::Event(ev))
+    }
+}
+
+/// Checks every number of a decoded event against the band of
+/// [`crate::exchange::types::band`]; an event outside it is a malformed message (counted
+/// with the parse errors, never delivered).
+pub fn check_event(ev: &StreamEvent) -> Result<(), OutOfBand> {
+    match ev {
+        StreamEvent::Ticker(t) => t.check(),
+        StreamEvent::Trade(t) => t.check(),
+        StreamEvent::OrderBook(b) => b.check(),
+        StreamEvent::Candle(c) => c.check(),
+        StreamEvent::Order(o) => {
+            // `price` is a unit price, a total (market buy) or a fill price: a positive value.
+            if let Some(p) = o.price {
+                if p.is_zero() {
+                    band::price("price", p)?;
+                }
+                band::value("price", p)?;
+            }
+            band::opt(o.avg_price, |v| band::value("avg_price", v))?;
+            band::opt(o.volume, |v| band::size("volume", v))?;
+            band::opt(o.remaining_volume, |v| band::size("remaining_volume", v))?;
+            band::size("executed_volume", o.executed_volume)?;
+            band::value("executed_funds", o.executed_funds)?;
+            band::value("paid_fee", o.paid_fee)?;
+            band::value("locked", o.locked)?;
+            band::time("timestamp", o.timestamp)?;
+            o.fill.as_ref().map_or(Ok(()), Fill::check)
+        }
+        StreamEvent::Asset(a) => {
+            for x in &a.assets {
+                band::value("balance", x.balance)?;
+                band::value("locked", x.locked)?;
+            }
+            band::time("timestamp", a.timestamp).map(|_| ())
+        }
     }
 }
 
@@ -291,12 +330,15 @@ fn decode_untyped(msg: &[u8]) -> Result<Decoded, DecodeError> {
     }
 }
 
-fn order_update(w: &WireMyOrder) -> OrderUpdate {
-    OrderUpdate {
+/// The neutral order update; refused when the side is not one hoga knows (acting on a
+/// guessed side could buy what was meant to be sold; the order is looked up again).
+fn order_update(w: &WireMyOrder) -> Result<OrderUpdate, String> {
+    let side = w.ask_bid.side().ok_or_else(|| "myOrder with an unknown ask_bid; not used".to_string())?;
+    Ok(OrderUpdate {
         uuid: w.uuid.clone(),
         identifier: w.identifier.clone(),
         market: MarketId::new(&w.code),
-        side: w.ask_bid.into(),
+        side,
         ord_type: w.order_type,
         state: w.state,
         price: w.price,
@@ -311,7 +353,7 @@ fn order_update(w: &WireMyOrder) -> OrderUpdate {
         time_in_force: w.time_in_force,
         fill: w.fill(),
         timestamp: w.timestamp,
-    }
+    })
 }
 
 fn asset_update(w: &WireMyAsset) -> AssetUpdate {
@@ -568,7 +610,9 @@ mod tests {
     fn decodes_each_kind_and_tolerates_garbage() {
         let trade = br#"{"type":"trade","code":"KRW-BTC","timestamp":1,"trade_date":"2024-10-31","trade_time":"01:07:42","trade_timestamp":1,"trade_price":100,"trade_volume":0.5,"ask_bid":"ASK","prev_closing_price":1,"change":"FALL","change_price":1,"sequential_id":7,"stream_type":"REALTIME"}"#;
         match decode(trade).unwrap() {
-            Decoded::Event(StreamEvent::Trade(t)) => assert_eq!((t.side, t.sequential_id), (Side::Ask, 7)),
+            Decoded::Event(StreamEvent::Trade(t)) => {
+                assert_eq!((t.side, t.sequential_id), (Some(Side::Ask), 7))
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(decode(br#"{"status":"UP"}"#).unwrap(), Decoded::Status);

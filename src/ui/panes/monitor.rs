@@ -50,7 +50,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let distance = ticker
             .map(|t| t.value.trade_price)
             .filter(|p| !p.is_zero())
-            .map(|p| format::pct((r.trigger - p) / p))
+            .map(|p| {
+                r.trigger
+                    .checked_sub(p)
+                    .and_then(|d| d.checked_div(p))
+                    .map_or_else(|| "—".into(), format::pct)
+            })
             .unwrap_or_else(|| "-".into());
         let state_style = match r.state.as_str() {
             "armed" => theme.bid,

@@ -87,10 +87,15 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         y += 1;
     }
     if let (Some(ask), Some(bid)) = (b.best_ask(), b.best_bid()) {
-        let spread = ask - bid;
-        let pct = if bid.is_zero() { Decimal::ZERO } else { spread / bid };
-        let text =
-            format!(" spread {} ({})", format::price(spread), format::pct(pct).trim_start_matches('+'));
+        // Checked: the prices come from the exchange.
+        let text = match ask.checked_sub(bid) {
+            Some(spread) => {
+                let pct = if bid.is_zero() { Some(Decimal::ZERO) } else { spread.checked_div(bid) };
+                let pct = pct.map_or_else(|| "—".to_string(), format::pct);
+                format!(" spread {} ({})", format::price(spread), pct.trim_start_matches('+'))
+            }
+            None => " spread —".to_string(),
+        };
         buf.set_stringn(inner.x, y, text, inner.width as usize, theme.muted);
     }
     y += 1;

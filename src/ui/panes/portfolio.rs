@@ -16,7 +16,9 @@ use crate::ui::widgets::format;
 
 /// Draws the portfolio pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
-    let mut total_value = Decimal::ZERO;
+    // Every product and sum is checked (the numbers come from the exchange): a value
+    // that cannot be computed shows as "—" and leaves the total unknown.
+    let mut total_value = Some(Decimal::ZERO);
     let widths = [
         Constraint::Length(5),
         Constraint::Fill(2),
@@ -33,19 +35,23 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     for (i, b) in snap.account.balances.iter().enumerate() {
         let qty = b.total();
         let (value, pnl, stale) = match b.market() {
-            None => (qty, None, false),
+            None => (Some(qty), None, false),
             Some(m) => match snap.market.tickers.get(&m) {
                 Some(t) => {
                     let last = t.value.trade_price;
                     let stale = t.age(ui.now) >= ui.config.stale_after;
-                    (qty * last, Some((last - b.avg_buy_price) * qty), stale)
+                    let pnl = last.checked_sub(b.avg_buy_price).and_then(|d| d.checked_mul(qty));
+                    (qty.checked_mul(last), Some(pnl), stale)
                 }
-                None => (b.avg_buy_price * qty, None, true),
+                None => (b.avg_buy_price.checked_mul(qty), None, true),
             },
         };
-        total_value += value;
+        total_value = total_value.zip(value).and_then(|(t, v)| t.checked_add(v));
+        let value_text = value.map_or_else(|| "—".to_string(), |v| format::price(v.round_dp(0)));
+        // `pnl`: None = no price to value it ("-"), Some(None) = could not be computed ("—").
         let pnl_cell = match pnl {
-            Some(p) => {
+            Some(None) => Span::styled("—", theme.muted),
+            Some(Some(p)) => {
                 let st = if stale { theme.stale } else { theme.change(p.cmp(&Decimal::ZERO)) };
                 Span::styled(format::fit(format::price(p.round_dp(0)), col(5)), st)
             }
@@ -62,7 +68,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 Cell::from(Line::from(format::fit(format::price(b.avg_buy_price), col(3))).right_aligned()),
                 Cell::from(
                     Line::from(Span::styled(
-                        format::fit(format::price(value.round_dp(0)), col(4)),
+                        format::fit(value_text, col(4)),
                         if stale { theme.stale } else { theme.text },
                     ))
                     .right_aligned(),
@@ -76,7 +82,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             }),
         );
     }
-    let extra = vec![Span::styled(format!("≈{} KRW ", format::price(total_value.round_dp(0))), theme.muted)];
+    let total = total_value.map_or_else(|| "—".to_string(), |v| format::price(v.round_dp(0)));
+    let extra = vec![Span::styled(format!("≈{total} KRW "), theme.muted)];
     let block = pane_block(PaneId::Portfolio, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);

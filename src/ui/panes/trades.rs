@@ -1,5 +1,5 @@
-//! Trades tape: time (KST), price and size coloured by taker side, large prints
-//! highlighted.
+//! Trades tape: time (KST), price and size coloured by taker side (plain when the side
+//! is not known), large prints highlighted.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -25,8 +25,13 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     };
     let skip = ui.scroll.get(&PaneId::Trades).copied().unwrap_or(0).min(tape.len().saturating_sub(1));
     let rows = tape.iter().skip(skip).take(inner.height as usize).map(|t| {
-        let style = if t.side == Side::Bid { theme.bid } else { theme.ask };
-        let large = t.price * t.volume >= ui.config.large_trade_value;
+        let style = match t.side {
+            Some(Side::Bid) => theme.bid,
+            Some(Side::Ask) => theme.ask,
+            None => theme.text,
+        };
+        // Checked: a print too large to multiply is certainly large.
+        let large = t.price.checked_mul(t.volume).is_none_or(|v| v >= ui.config.large_trade_value);
         let size_style = if large { theme.highlight } else { theme.text };
         Row::new(vec![
             Cell::from(Span::styled(format::ms_kst(t.trade_timestamp), theme.muted)),

@@ -31,16 +31,35 @@ pub struct PriceLine {
     pub style: Style,
 }
 
-/// Simple moving averages of closes; `None` until `period` candles exist.
+/// Simple moving averages of closes; `None` until `period` candles exist. Closes come
+/// from the network, so the running sum is checked: when it cannot be kept (a close near
+/// `Decimal::MAX`), the window is summed again with each close divided first, and a point
+/// that still cannot be computed is left out instead of panicking.
 pub fn moving_average(candles: &[Candle], period: usize) -> Vec<Option<Decimal>> {
     let mut out = Vec::with_capacity(candles.len());
-    let mut sum = Decimal::ZERO;
+    if period == 0 {
+        out.resize(candles.len(), None);
+        return out;
+    }
+    let n = Decimal::from(period as u64);
+    let mut sum = Some(Decimal::ZERO);
     for (i, c) in candles.iter().enumerate() {
-        sum += c.close;
+        let window = &candles[(i + 1).saturating_sub(period)..=i];
+        sum = sum.and_then(|s| s.checked_add(c.close));
         if i >= period {
-            sum -= candles[i - period].close;
+            sum = sum.and_then(|s| s.checked_sub(candles[i - period].close));
         }
-        out.push((period > 0 && i + 1 >= period).then(|| sum / Decimal::from(period as u64)));
+        if sum.is_none() {
+            sum = window.iter().try_fold(Decimal::ZERO, |s, c| s.checked_add(c.close));
+        }
+        let avg = (i + 1 >= period)
+            .then(|| {
+                sum.and_then(|s| s.checked_div(n)).or_else(|| {
+                    window.iter().try_fold(Decimal::ZERO, |s, c| s.checked_add(c.close.checked_div(n)?))
+                })
+            })
+            .flatten();
+        out.push(avg);
     }
     out
 }
@@ -56,15 +75,23 @@ struct Scale {
 
 impl Scale {
     fn new(hi: Decimal, lo: Decimal, top: u16, rows: u16) -> Scale {
-        let per_unit = (rows > 1 && hi > lo).then(|| Decimal::from(rows - 1) / (hi - lo));
+        // Checked: a range too wide (or too narrow) to divide draws flat.
+        let per_unit = (rows > 1 && hi > lo)
+            .then(|| hi.checked_sub(lo).and_then(|range| Decimal::from(rows - 1).checked_div(range)))
+            .flatten();
         Scale { hi, top, rows, per_unit }
     }
 
     /// Screen row of a price (clamped into the plot).
     fn row(&self, p: Decimal) -> u16 {
         let Some(k) = self.per_unit else { return self.top + self.rows / 2 };
-        let r = ((self.hi - p) * k).round().to_i64().unwrap_or(0);
-        self.top + r.clamp(0, i64::from(self.rows - 1)) as u16
+        let r = match self.hi.checked_sub(p).and_then(|d| d.checked_mul(k)) {
+            Some(r) => r.round().to_i64().unwrap_or(0),
+            // Only a price far outside the range gets here: clamp it to the nearer edge.
+            None if p > self.hi => 0,
+            None => i64::from(self.rows),
+        };
+        self.top + r.clamp(0, i64::from(self.rows.saturating_sub(1))) as u16
     }
 }
 
@@ -175,8 +202,12 @@ pub fn render(
         let base = area.y + area.height - 1;
         for (i, c) in shown.iter().enumerate() {
             let x = area.x + (i * per) as u16;
-            let eighths =
-                (c.volume / max_vol * Decimal::from(u32::from(vol_h) * 8)).round().to_u32().unwrap_or(0);
+            let eighths = c
+                .volume
+                .checked_div(max_vol)
+                .and_then(|r| r.checked_mul(Decimal::from(u32::from(vol_h) * 8)))
+                .and_then(|e| e.round().to_u32())
+                .unwrap_or(0);
             let style = style_for(c.close >= c.open);
             let (full, rest) = (eighths / 8, eighths % 8);
             for k in 0..full.min(u32::from(vol_h)) {
@@ -192,7 +223,8 @@ pub fn render(
     // stretch the range past any traded price and the middle falls anywhere: the labels
     // are put on the market's tick grid, as a price on Upbit is.
     let ax = area.x + plot_w;
-    let mid = (hi + lo) / Decimal::TWO;
+    // Halves first: `hi + lo` can overflow where each half cannot.
+    let mid = (hi / Decimal::TWO).checked_add(lo / Decimal::TWO).unwrap_or(hi);
     let quote = shown[0].market.quote();
     for p in [hi, mid, lo] {
         let label = ticks::snap(quote, p, Rounding::Nearest);

@@ -12,7 +12,13 @@ pub fn bar(size: Decimal, max: Decimal, width: u16) -> String {
         return String::new();
     }
     // Eighths of a cell; integer arithmetic on Decimal, converted only as a cell count.
-    let eighths = (size / max * Decimal::from(u32::from(width) * 8)).round().to_u32().unwrap_or(0).max(1);
+    // Checked: sizes come from the exchange (a size over `max` is a full bar).
+    let eighths = size
+        .checked_div(max)
+        .map(|r| r.min(Decimal::ONE))
+        .and_then(|r| r.checked_mul(Decimal::from(u32::from(width) * 8)))
+        .map_or(u32::from(width) * 8, |e| e.round().to_u32().unwrap_or(0))
+        .max(1);
     let full = (eighths / 8) as usize;
     let rest = (eighths % 8) as usize;
     let mut s = "█".repeat(full.min(width as usize));

@@ -72,9 +72,10 @@ pub fn value(v: Decimal) -> String {
     }
 }
 
-/// A signed ratio as percent (`0.0126` → `+1.26%`).
+/// A signed ratio as percent (`0.0126` → `+1.26%`); `—` when too large to scale.
 pub fn pct(rate: Decimal) -> String {
-    let p = (rate * Decimal::ONE_HUNDRED).round_dp(2);
+    let Some(p) = rate.checked_mul(Decimal::ONE_HUNDRED) else { return "—".into() };
+    let p = p.round_dp(2);
     let sign = if p > Decimal::ZERO { "+" } else { "" };
     format!("{sign}{p:.2}%")
 }
@@ -94,13 +95,14 @@ pub fn age(d: Duration) -> String {
 }
 
 /// Korea Standard Time is UTC+9 all year (no daylight saving), so a fixed shift is exact.
-fn kst(t: DateTime<Utc>) -> chrono::NaiveDateTime {
-    t.naive_utc() + TimeDelta::hours(9)
+/// `None` at the very end of chrono's range (a time from the network can be anything).
+fn kst(t: DateTime<Utc>) -> Option<chrono::NaiveDateTime> {
+    t.naive_utc().checked_add_signed(TimeDelta::hours(9))
 }
 
 /// `HH:MM:SS` in KST for a wall-clock time.
 pub fn clock_kst(t: DateTime<Utc>) -> String {
-    kst(t).format("%H:%M:%S").to_string()
+    kst(t).map_or_else(|| "--:--:--".into(), |t| t.format("%H:%M:%S").to_string())
 }
 
 /// `HH:MM:SS` in KST for exchange milliseconds.
@@ -113,8 +115,8 @@ pub fn ms_kst(ms: i64) -> String {
 
 /// `MM-DD HH:MM` in KST for exchange milliseconds (chart axis).
 pub fn ms_kst_short(ms: i64) -> String {
-    match Utc.timestamp_millis_opt(ms).single() {
-        Some(t) => kst(t).format("%m-%d %H:%M").to_string(),
+    match Utc.timestamp_millis_opt(ms).single().and_then(kst) {
+        Some(t) => t.format("%m-%d %H:%M").to_string(),
         None => String::new(),
     }
 }
