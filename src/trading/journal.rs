@@ -425,6 +425,8 @@ impl Journal {
                 ],
             )
             .map_err(|e| self.sql(e))?;
+        // Between the fill row and the order row the manager stores next.
+        crate::kernel::failpoint::hit("journal.fill_write");
         Ok(n > 0)
     }
 
@@ -603,6 +605,7 @@ impl Journal {
     pub fn save_rule(&self, rule: &Rule) -> Result<(), JournalError> {
         let json =
             serde_json::to_string(rule).map_err(|e| JournalError::BadRow(rule.id.clone(), e.to_string()))?;
+        crate::kernel::failpoint::hit("journal.rule_save");
         self.save_json("rules", &rule.id, json)
     }
 

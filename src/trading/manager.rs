@@ -854,6 +854,7 @@ impl Engine {
         }
         // Journal first: committed (synchronous=FULL) before the send starts.
         self.journal().record_intent(&t, origin.label()).map_err(|e| Denied::Journal(e.to_string()))?;
+        crate::kernel::failpoint::hit("manager.after_intent");
         t.transition(LocalState::Submitted);
         self.orders.insert(id.clone(), t.clone());
         self.sending.insert(id.clone());
@@ -862,6 +863,7 @@ impl Engine {
         let pid = id.clone();
         self.inflight.push(Box::pin(async move {
             let res = venue.place(pid.clone(), valid).await;
+            crate::kernel::failpoint::hit("manager.after_send");
             Io::Placed { id: pid, res }
         }));
         Ok(id)
