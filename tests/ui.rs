@@ -1068,3 +1068,144 @@ fn a_ticker_of_one_market_redraws_only_the_panes_that_show_prices() {
     let redrawn = drawn1 - drawn0;
     assert!(redrawn >= 1 && redrawn < shown, "{redrawn} of {shown} panes redrawn for one ticker");
 }
+
+/// Live mode with 10,000,000 KRW and 0.05 BTC.
+fn live_harness() -> Harness {
+    use hoga::exchange::types::Balance;
+    use hoga::store::Mode;
+    let mut h = Harness::new(120, 40);
+    let balance = |currency: &str, amount: Decimal| Balance {
+        currency: currency.into(),
+        balance: amount,
+        locked: Decimal::ZERO,
+        avg_buy_price: if currency == "KRW" { Decimal::ZERO } else { dec!(90_000_000) },
+        unit_currency: "KRW".into(),
+    };
+    h.publish(vec![
+        StoreEvent::BalancesUpdated(vec![balance("KRW", dec!(10_000_000)), balance("BTC", dec!(0.05))]),
+        StoreEvent::ModeSet { mode: Mode::Live, exchange: "upbit".into() },
+    ]);
+    h.drain();
+    h
+}
+
+/// The confirmation is on screen with the side in its colour, and nothing was sent.
+fn assert_confirmation(h: &mut Harness, side: Side, expect: &[&str]) {
+    assert!(h.drain().is_empty(), "live mode asks first");
+    let screen = h.screen();
+    assert!(screen.contains("Confirm LIVE order"), "{screen}");
+    for e in expect {
+        assert!(screen.contains(e), "{e:?} missing:\n{screen}");
+    }
+    let theme = h.app.theme().clone();
+    let buf = h.app.terminal().backend().buffer().clone();
+    let (label, style) = match side {
+        Side::Bid => (" BUY ", theme.bid),
+        Side::Ask => (" SELL ", theme.ask),
+    };
+    let (x, y) = find(&buf, label).expect("side label");
+    let cell = &buf[(x + 1, y)];
+    assert!(cell.modifier.contains(Modifier::REVERSED), "{cell:?}");
+    assert_eq!(cell.fg, style.fg.unwrap(), "side colour");
+}
+
+#[test]
+fn live_command_line_buy_asks_first_default_no_and_sends_what_was_confirmed() {
+    let mut h = live_harness();
+    h.keys(":buy 0.01 @ 95000000");
+    h.key(KeyCode::Enter);
+    assert_confirmation(&mut h, Side::Bid, &["KRW-BTC", "95,000,000", "0.01", "total    950,475 KRW"]);
+    h.key(KeyCode::Enter);
+    assert!(h.drain().is_empty(), "enter means No");
+    assert!(h.app.ui().pending_order.is_none());
+    assert!(!h.screen().contains("Confirm LIVE order"));
+    // Again from history, and say yes: the exact request shown is what leaves the UI.
+    h.key(KeyCode::Char(':'));
+    h.key(KeyCode::Up);
+    h.key(KeyCode::Enter);
+    assert_confirmation(&mut h, Side::Bid, &["950,475"]);
+    h.key(KeyCode::Char('y'));
+    match h.drain().as_slice() {
+        [UiCommand::PlaceOrder { request }] => {
+            assert_eq!(request.market, MarketId::new("KRW-BTC"));
+            assert_eq!(request.side, Side::Bid);
+            assert_eq!(request.volume, Some(dec!(0.01)));
+            assert_eq!(request.price, Some(dec!(95_000_000)));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn live_command_line_sell_at_market_asks_and_esc_cancels() {
+    let mut h = live_harness();
+    h.keys(":sell 0.02 @ market");
+    h.key(KeyCode::Enter);
+    assert_confirmation(&mut h, Side::Ask, &["KRW-BTC", "price    market", "quantity 0.02", "KRW"]);
+    h.key(KeyCode::Esc);
+    assert!(h.drain().is_empty());
+    assert!(h.app.ui().pending_order.is_none());
+    // An order that cannot be sized or is too big is refused here, not sent unconfirmed.
+    h.keys(":sell 1 @ market");
+    h.key(KeyCode::Enter);
+    assert!(h.drain().is_empty());
+    assert!(h.screen().contains("not sent"));
+    // Verbs that are not orders still pass through.
+    h.keys(":cancel all");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.drain(), vec![UiCommand::Trade("cancel all".into())]);
+}
+
+#[test]
+fn paper_command_line_orders_still_pass_through_verbatim() {
+    let mut h = Harness::new(120, 40);
+    h.drain();
+    h.keys(":buy 0.01 @ 95000000");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.drain(), vec![UiCommand::Trade("buy 0.01 @ 95000000".into())]);
+}
+
+#[test]
+fn live_ladder_buy_and_sell_ask_first() {
+    let mut h = live_harness();
+    h.key(KeyCode::Tab); // markets -> order book
+    assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
+    h.key(KeyCode::Char('b'));
+    assert_confirmation(&mut h, Side::Bid, &["KRW-BTC", "95,000,000"]);
+    h.key(KeyCode::Char('n'));
+    assert!(h.drain().is_empty());
+    h.key(KeyCode::Char('s'));
+    assert_confirmation(&mut h, Side::Ask, &["KRW-BTC"]);
+    h.key(KeyCode::Char('y'));
+    assert!(matches!(h.drain().as_slice(), [UiCommand::PlaceOrder { request }] if request.side == Side::Ask));
+}
+
+#[test]
+fn live_portfolio_protect_line_edited_into_an_order_asks_first() {
+    let mut h = live_harness();
+    for _ in 0..12 {
+        if h.app.ui().focus == hoga::ui::PaneId::Portfolio {
+            break;
+        }
+        h.key(KeyCode::Tab);
+    }
+    assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Portfolio);
+    h.key(KeyCode::Down); // KRW (cash) -> BTC
+    h.key(KeyCode::Char('p'));
+    let line = h.app.ui().command_line.clone().expect("protect opens the command line").input;
+    assert!(line.starts_with("stop "), "{line}");
+    for _ in 0..line.chars().count() {
+        h.key(KeyCode::Backspace);
+    }
+    h.keys("sell 100% @ market KRW-BTC");
+    h.key(KeyCode::Enter);
+    assert_confirmation(&mut h, Side::Ask, &["KRW-BTC", "quantity 0.05"]);
+    h.key(KeyCode::Enter);
+    assert!(h.drain().is_empty(), "default No");
+    // The form opened from the portfolio asks too.
+    h.key(KeyCode::Char('o'));
+    h.key(KeyCode::Down);
+    h.keys("0.01");
+    h.key(KeyCode::Enter);
+    assert_confirmation(&mut h, Side::Bid, &["KRW-BTC", "0.01"]);
+}

@@ -164,7 +164,10 @@ pub struct GeneralSettings {
     pub mode: Mode,
     /// Log level of the file.
     pub log_level: LogLevel,
-    /// Log directory; `None` means the XDG state directory.
+    /// Log directory; `None` means the XDG state directory. A missing directory is
+    /// created 0700; an existing one is never chmod'ed, and one writable by group or others
+    /// (`/tmp`, `/var/tmp`) is refused with a message naming it and its mode: anyone could
+    /// plant a file or link there under the name of tomorrow's log.
     pub log_dir: Option<PathBuf>,
 }
 

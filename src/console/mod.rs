@@ -440,12 +440,11 @@ fn open_journal(
         let live: PathBuf =
             crate::trading::journal::default_path().context("no home directory for the order journal")?;
         let path = if mode == Mode::Live { live } else { live.with_file_name("journal-paper.sqlite") };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        Journal::open(&path, &journal_options(mode, allow_fresh_live || mode != Mode::Live)).with_context(
-            || "live mode needs its order journal; start once with --new-journal to create one",
-        )?
+        // Journal::open creates a missing data directory 0700 and leaves an existing one
+        // alone; its errors name the path, the mode and (only when the file is missing or
+        // corrupt in live mode) the real --new-journal flag.
+        Journal::open(&path, &journal_options(mode, allow_fresh_live || mode != Mode::Live))
+            .with_context(|| format!("{} mode: cannot open the order journal", mode.as_str()))?
     };
     Ok(Arc::new(Mutex::new(journal)))
 }

@@ -10,7 +10,7 @@
 //! second instance read-only (case 36). Persisted rules and alerts live here too.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -51,18 +51,37 @@ pub enum JournalError {
     ReadOnly(String),
     /// Live mode and the file does not exist.
     #[error(
-        "journal {0} does not exist; live trading refuses to start with a fresh journal (it would forget in-flight orders). Restore it, or start with --fresh-journal to create one and reconcile from the exchange"
+        "live journal {0} does not exist; live trading refuses to start without it (it is the record of in-flight orders). Restore it from a backup; only if there is none, start once with `{cmd}` to create an empty one (open orders are then reconciled from the exchange)",
+        cmd = LIVE_NEW_JOURNAL_COMMAND
     )]
     Missing(String),
-    /// The file is not a valid hoga journal.
-    #[error(
-        "journal {path} is corrupt ({why}); live trading refuses to start. Restore it from a backup or move it aside and start with --fresh-journal"
-    )]
+    /// The file is not a valid hoga journal (SQLite says corrupt or not a database, or
+    /// the schema is missing). Never used for a file that merely cannot be read or
+    /// written: that is [`JournalError::Permission`].
+    #[error("{}", corrupt_message(.path, .why, *.live))]
     Corrupt {
         /// File.
         path: String,
         /// What was wrong.
         why: String,
+        /// Live mode (the advice differs: paper may simply start a new file).
+        live: bool,
+    },
+    /// The file or its directory may not be read or written (permissions, read-only
+    /// filesystem). The journal itself is not damaged, so no fresh journal is advised.
+    #[error(
+        "{mode} journal {path}: permission denied while {action} ({source}). The journal is not corrupt and was not changed: make the file and its directory readable and writable by this user (or remount a read-only filesystem read-write), then start again"
+    )]
+    Permission {
+        /// `live` or `paper`.
+        mode: &'static str,
+        /// The file or directory that refused.
+        path: String,
+        /// What hoga was doing.
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
     },
     /// An intent with this identifier already exists.
     #[error("identifier {0} is already in the journal")]
@@ -70,6 +89,90 @@ pub enum JournalError {
     /// A stored row did not parse.
     #[error("journal row {0}: {1}")]
     BadRow(String, String),
+}
+
+/// The command that creates a new, empty live journal (named in the messages above).
+pub const LIVE_NEW_JOURNAL_COMMAND: &str = "hoga --mode live --new-journal";
+
+fn corrupt_message(path: &str, why: &str, live: bool) -> String {
+    if live {
+        format!(
+            "live journal {path} is corrupt ({why}); live trading refuses to start. Restore it from a backup; only if there is none, move it aside and start once with `{LIVE_NEW_JOURNAL_COMMAND}` (open orders are then reconciled from the exchange)"
+        )
+    } else {
+        format!(
+            "paper journal {path} is corrupt ({why}); paper trading cannot start with it. Move it aside (or restore a backup): paper mode then starts a new one"
+        )
+    }
+}
+
+fn mode_name(opts: &JournalOptions) -> &'static str {
+    if opts.live { "live" } else { "paper" }
+}
+
+/// An I/O error on `path` while doing `action`: a permission or read-only-filesystem
+/// error becomes [`JournalError::Permission`], a symbolic link is refused by name, the
+/// rest stays [`JournalError::Io`].
+fn io_error(
+    opts: &JournalOptions,
+    action: &'static str,
+    path: &Path,
+    source: std::io::Error,
+) -> JournalError {
+    let p = path.display().to_string();
+    match source.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            JournalError::Permission { mode: mode_name(opts), path: p, action, source }
+        }
+        _ if source.raw_os_error() == Some(libc::ELOOP) => JournalError::Io {
+            path: p,
+            source: std::io::Error::new(
+                source.kind(),
+                "is a symbolic link; hoga does not follow links for its journal files",
+            ),
+        },
+        _ => JournalError::Io { path: p, source },
+    }
+}
+
+/// A SQLite error while opening or checking the file: corrupt / not-a-database is
+/// [`JournalError::Corrupt`]; "cannot open", "read-only" and permission codes mean the
+/// file or its directory (where SQLite creates `-wal` and `-shm`) is not writable, which
+/// is [`JournalError::Permission`]; anything else stays [`JournalError::Sqlite`].
+fn sqlite_open_error(opts: &JournalOptions, path: &Path, source: rusqlite::Error) -> JournalError {
+    use rusqlite::ErrorCode as C;
+    let p = path.display().to_string();
+    match source.sqlite_error_code() {
+        Some(C::DatabaseCorrupt | C::NotADatabase) => {
+            JournalError::Corrupt { path: p, why: source.to_string(), live: opts.live }
+        }
+        Some(C::CannotOpen | C::ReadOnly | C::PermissionDenied | C::AuthorizationForStatementDenied) => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            JournalError::Permission {
+                mode: mode_name(opts),
+                path: format!("{p} (or its directory {})", dir.display()),
+                action: "opening it with SQLite",
+                source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, source.to_string()),
+            }
+        }
+        _ => JournalError::Sqlite { path: p, source },
+    }
+}
+
+/// [`io_error`] as a `map_err` argument.
+fn io_at<'a>(
+    opts: &'a JournalOptions,
+    action: &'static str,
+    at: &'a Path,
+) -> impl FnOnce(std::io::Error) -> JournalError + 'a {
+    move |e| io_error(opts, action, at, e)
+}
+
+/// Options for opening journal files: never follow a symbolic link, create 0600.
+fn private_file_options() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    o
 }
 
 /// How to open the journal.
@@ -189,29 +292,38 @@ pub fn default_path() -> Option<PathBuf> {
 impl Journal {
     /// Opens (creating when allowed) the journal at `path`, takes the instance lock, and
     /// checks the schema. A second instance gets a read-only journal.
+    ///
+    /// A missing directory is created 0700 (an existing one is left as it is); the file
+    /// and its lock are created 0600 and never opened through a symbolic link. A file or
+    /// directory that cannot be read or written is a [`JournalError::Permission`], never
+    /// "corrupt".
     pub fn open(path: &Path, opts: &JournalOptions) -> Result<Journal, JournalError> {
         let p = path.display().to_string();
-        let io = |source| JournalError::Io { path: p.clone(), source };
-        let existed = path.exists();
+        // symlink_metadata: a link (even a dangling one) counts as existing, and is
+        // refused below by O_NOFOLLOW rather than silently replaced.
+        let existed = path.symlink_metadata().is_ok();
         if !existed && opts.live && !opts.allow_fresh {
             return Err(JournalError::Missing(p));
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_at(
+                opts,
+                "creating its directory",
+                dir,
+            ))?;
         }
         // The lock file: the first instance holds an exclusive flock for its lifetime.
         let lock_path = path.with_extension("lock");
-        let lock = OpenOptions::new()
+        let lock = private_file_options()
             .create(true)
             .truncate(false)
             .write(true)
-            .mode(0o600)
             .open(&lock_path)
-            .map_err(io)?;
+            .map_err(io_at(opts, "creating its lock file", &lock_path))?;
         let locked = match lock.try_lock() {
             Ok(()) => true,
             Err(std::fs::TryLockError::WouldBlock) => false,
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(opts, "locking it", &lock_path, e)),
         };
         if !locked {
             if !existed {
@@ -221,36 +333,60 @@ impl Journal {
         }
         if !existed {
             // Created with 0600 from the first byte, not chmod'ed afterwards.
-            OpenOptions::new().create_new(true).write(true).mode(0o600).open(path).map_err(io)?;
+            private_file_options().create_new(true).write(true).open(path).map_err(io_at(
+                opts,
+                "creating it",
+                path,
+            ))?;
         } else {
-            let meta = std::fs::metadata(path).map_err(io)?;
+            // Opened for reading and writing, as SQLite will: a read-only file is named
+            // here as a permission problem before SQLite can call it anything else.
+            let file = private_file_options().read(true).write(true).open(path).map_err(io_at(
+                opts,
+                "opening it for reading and writing",
+                path,
+            ))?;
+            let meta = file.metadata().map_err(io_at(opts, "reading its metadata", path))?;
             if meta.len() == 0 && opts.live && !opts.allow_fresh {
-                return Err(JournalError::Corrupt { path: p, why: "empty file".into() });
+                return Err(JournalError::Corrupt { path: p, why: "empty file".into(), live: opts.live });
             }
             if meta.permissions().mode() & 0o077 != 0 {
                 tracing::warn!(path = %p, "journal file is readable by others; tightening to 0600");
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+                file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io_at(
+                    opts,
+                    "tightening its mode to 0600",
+                    path,
+                ))?;
             }
         }
         let sql = |source| JournalError::Sqlite { path: p.clone(), source };
-        let conn = Connection::open(path).map_err(sql)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_open_error(opts, path, e))?;
         conn.busy_timeout(opts.busy_timeout).map_err(sql)?;
         let check: Result<String, _> = conn.query_row("PRAGMA quick_check", [], |r| r.get(0));
         match check {
             Ok(s) if s == "ok" => {}
-            Ok(s) => return Err(JournalError::Corrupt { path: p, why: s }),
-            Err(e) => return Err(JournalError::Corrupt { path: p, why: e.to_string() }),
+            Ok(s) => return Err(JournalError::Corrupt { path: p, why: s, live: opts.live }),
+            Err(e) => return Err(sqlite_open_error(opts, path, e)),
         }
         let has_schema: bool = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'", [], |r| {
                 r.get::<_, i64>(0)
             })
             .map(|n| n > 0)
-            .map_err(|e| JournalError::Corrupt { path: p.clone(), why: e.to_string() })?;
+            .map_err(|e| sqlite_open_error(opts, path, e))?;
         if existed && !has_schema && opts.live && !opts.allow_fresh {
-            return Err(JournalError::Corrupt { path: p, why: "no hoga journal schema".into() });
+            return Err(JournalError::Corrupt {
+                path: p,
+                why: "no hoga journal schema".into(),
+                live: opts.live,
+            });
         }
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| sqlite_open_error(opts, path, e))?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         let j = Journal { conn, path: p, read_only: false, _lock: Some(lock) };
         j.migrate()?;
@@ -956,5 +1092,176 @@ mod tests {
         let mut s = String::new();
         push_csv_row(&mut s, &["a,b".into(), "say \"hi\"".into(), "=cmd()".into(), "-5".into()]);
         assert_eq!(s, "\"a,b\",\"say \"\"hi\"\"\",'=cmd(),-5\n");
+    }
+}
+
+/// Opening the journal: permissions, modes, links and the advice in the messages.
+#[cfg(test)]
+mod open_tests {
+    use super::*;
+
+    /// Runs `f` with file access checked as an ordinary user. As root (the CI container)
+    /// permission bits do not apply, so this thread's filesystem uid becomes 65534 —
+    /// which drops CAP_DAC_OVERRIDE for this thread only — after `owned` are chowned to
+    /// it; it is restored afterwards.
+    fn as_ordinary_user<T>(owned: &[&Path], f: impl FnOnce() -> T) -> T {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return f();
+        }
+        for p in owned {
+            std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+        }
+        struct Restore(libc::uid_t);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                // SAFETY: setfsuid only changes this thread's filesystem uid.
+                unsafe { libc::setfsuid(self.0) };
+            }
+        }
+        // SAFETY: as above.
+        let _restore = Restore(unsafe { libc::setfsuid(65534) } as libc::uid_t);
+        f()
+    }
+
+    fn chmod(p: &Path, mode: u32) {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn mode_of(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    /// A valid journal with one intent at `dir/journal.sqlite`, closed again.
+    fn existing_journal(dir: &Path) -> PathBuf {
+        let path = dir.join("journal.sqlite");
+        let j = Journal::open(&path, &JournalOptions::default()).unwrap();
+        j.record_intent(&tests_order("keep-me"), "manual").unwrap();
+        drop(j);
+        path
+    }
+
+    fn tests_order(id: &str) -> TrackedOrder {
+        use rust_decimal_macros::dec;
+        TrackedOrder::new(
+            id.into(),
+            OrderRequest::limit(MarketId::new("KRW-BTC"), Side::Bid, dec!(95000000), dec!(0.01)),
+        )
+    }
+
+    fn assert_permission_message(e: &JournalError, path: &Path, mode: &str) {
+        let msg = e.to_string();
+        assert!(matches!(e, JournalError::Permission { .. }), "{msg}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("permission denied"), "{msg}");
+        assert!(msg.contains(&format!("{mode} journal")), "{msg}");
+        assert!(!msg.to_lowercase().contains("corrupt ("), "{msg}");
+        assert!(!msg.contains("--new-journal") && !msg.contains("fresh"), "{msg}");
+    }
+
+    #[test]
+    fn read_only_directory_is_a_permission_error_naming_the_path_not_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        std::fs::create_dir(&dir).unwrap();
+        let path = existing_journal(&dir);
+        let lock = path.with_extension("lock");
+        let live = JournalOptions { live: true, ..Default::default() };
+        // The lock file from the last run is still there; the directory became read-only.
+        chmod(&dir, 0o500);
+        let e = as_ordinary_user(&[&dir, &path, &lock], || Journal::open(&path, &live).unwrap_err());
+        assert_permission_message(&e, &path, "live");
+        // Without the lock file: its creation is what fails, and it is named.
+        chmod(&dir, 0o700);
+        std::fs::remove_file(&lock).unwrap();
+        chmod(&dir, 0o500);
+        let e = as_ordinary_user(&[&dir, &path], || {
+            Journal::open(&path, &JournalOptions::default()).unwrap_err()
+        });
+        assert_permission_message(&e, &lock, "paper");
+        // A read-only file in a writable directory.
+        chmod(&dir, 0o700);
+        chmod(&path, 0o400);
+        let e = as_ordinary_user(&[&dir, &path], || Journal::open(&path, &live).unwrap_err());
+        assert_permission_message(&e, &path, "live");
+        // Nothing was lost: made writable again, the journal opens with its order.
+        chmod(&path, 0o600);
+        let j = Journal::open(&path, &live).unwrap();
+        assert!(j.order("keep-me").unwrap().is_some());
+    }
+
+    /// Every `--flag` a message advises, parsed with the real command line.
+    #[test]
+    fn advised_flags_exist_in_the_cli() {
+        use clap::Parser as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("j.sqlite");
+        let live = JournalOptions { live: true, ..Default::default() };
+        let missing = Journal::open(&path, &live).unwrap_err().to_string();
+        std::fs::write(&path, b"this is not a database at all, just garbage bytes..........").unwrap();
+        let corrupt = Journal::open(&path, &live).unwrap_err().to_string();
+        for msg in [missing, corrupt] {
+            let cmd = msg.split('`').nth(1).unwrap_or_else(|| panic!("no command in backticks: {msg}"));
+            let cli = crate::cli::Cli::try_parse_from(cmd.split_whitespace()).unwrap();
+            assert_eq!(cli.mode, Some(crate::config::Mode::Live), "{cmd}");
+            assert!(cli.new_journal, "{cmd}");
+            // No other flag is advised outside the command.
+            for word in msg.split_whitespace().filter(|w| w.starts_with("--")) {
+                assert!(
+                    cmd.contains(word.trim_end_matches(|c: char| !c.is_alphanumeric())),
+                    "{word} in {msg}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_message_names_the_mode_in_use() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("j.sqlite");
+        std::fs::write(&path, b"this is not a database at all, just garbage bytes..........").unwrap();
+        let paper = Journal::open(&path, &JournalOptions { allow_fresh: true, ..Default::default() })
+            .unwrap_err()
+            .to_string();
+        assert!(paper.starts_with("paper journal"), "{paper}");
+        assert!(!paper.contains("live") && !paper.contains("--"), "{paper}");
+        let live = Journal::open(&path, &JournalOptions { live: true, ..Default::default() })
+            .unwrap_err()
+            .to_string();
+        assert!(live.starts_with("live journal") && live.contains("--new-journal"), "{live}");
+    }
+
+    #[test]
+    fn data_directory_is_created_0700_and_files_0600() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outer = tmp.path().join("share");
+        let dir = outer.join("hoga");
+        let path = dir.join("journal.sqlite");
+        drop(Journal::open(&path, &JournalOptions::default()).unwrap());
+        assert_eq!(mode_of(&outer), 0o700);
+        assert_eq!(mode_of(&dir), 0o700);
+        assert_eq!(mode_of(&path), 0o600);
+        assert_eq!(mode_of(&path.with_extension("lock")), 0o600);
+        // An existing directory keeps its mode.
+        chmod(&dir, 0o750);
+        drop(Journal::open(&path, &JournalOptions::default()).unwrap());
+        assert_eq!(mode_of(&dir), 0o750);
+    }
+
+    #[test]
+    fn symlinked_journal_or_lock_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("elsewhere");
+        std::fs::write(&target, b"precious").unwrap();
+        let path = tmp.path().join("journal.sqlite");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let e = Journal::open(&path, &JournalOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(path.with_extension("lock")).unwrap();
+        std::os::unix::fs::symlink(&target, path.with_extension("lock")).unwrap();
+        let e = Journal::open(&path, &JournalOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
     }
 }

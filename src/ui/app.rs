@@ -544,6 +544,11 @@ pub fn load_favorites(path: &std::path::Path) -> std::collections::BTreeSet<Mark
 /// Writes the favorites file atomically (temp file + rename), creating the directory.
 pub fn save_favorites(path: &std::path::Path, list: &[MarketId]) -> io::Result<()> {
     if let Some(dir) = path.parent() {
+        // The data directory (shared with the journal): created 0700, never chmod'ed.
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(dir)?;
+        #[cfg(not(unix))]
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("tmp");

@@ -229,6 +229,26 @@ pub fn preview(form: &OrderForm, snap: &Snapshot) -> Result<ValidOrder, String> 
         FormKind::Market => PriceSpec::Market,
         FormKind::Best => PriceSpec::Best,
     };
+    let input = OrderInput { side: form.side, market: Some(m.clone()), size, price, tif: form.tif };
+    preview_input(&input, None, snap)
+}
+
+/// What a parsed order line (`:buy 0.01 @ 95000000`, the form's fields) would send: sized
+/// from the snapshot's balances and book, validated and checked against the available
+/// balance, exactly as the confirmation dialog shows it. `selected` is the market used
+/// when the line names none.
+pub fn preview_input(
+    input: &OrderInput,
+    selected: Option<&MarketId>,
+    snap: &Snapshot,
+) -> Result<ValidOrder, String> {
+    let m = input
+        .market
+        .clone()
+        .or_else(|| selected.cloned())
+        .ok_or_else(|| "no market: name one (e.g. KRW-BTC) or select one".to_string())?;
+    let m = &m;
+    let rules = MarketRules::upbit_default(m);
     let balance = |cur: &str| snap.account.balances.iter().find(|b| b.currency == cur).map(|b| b.balance);
     let book = snap.market.books.get(m).map(|b| &b.value);
     let last = snap.market.tickers.get(m).map(|t| t.value.trade_price);
@@ -240,21 +260,20 @@ pub fn preview(form: &OrderForm, snap: &Snapshot) -> Result<ValidOrder, String> 
         best_bid: book.and_then(|b| b.best_bid()),
         rules: rules.clone(),
     };
-    let input = OrderInput { side: form.side, market: Some(m.clone()), size, price, tif: form.tif };
-    let request = resolve(&input, &ctx).map_err(|e| e.to_string())?;
-    let reference = match form.side {
+    let request = resolve(input, &ctx).map_err(|e| e.to_string())?;
+    let reference = match input.side {
         Side::Ask => ctx.best_bid.or(last),
         Side::Bid => ctx.best_ask.or(last),
     };
     let valid = validate(&request, &rules, reference).map_err(|e| e.to_string())?;
     // Balance check before anything is sent: a buy must fit the available quote.
-    if form.side == Side::Bid
+    if input.side == Side::Bid
         && let Some(avail) = ctx.available_quote
         && valid.total_with_fee() > avail
     {
         return Err(format!("total {} exceeds available {} {}", valid.total_with_fee(), avail, m.quote()));
     }
-    if form.side == Side::Ask
+    if input.side == Side::Ask
         && let (Some(avail), Some(v)) = (ctx.available_base, valid.request.volume)
         && v > avail
     {

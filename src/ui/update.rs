@@ -613,6 +613,9 @@ fn run_command_line(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComm
             Vec::new()
         }
         Parsed::Ack => vec![UiCommand::AcknowledgeAlerts],
+        Parsed::Forward(UiCommand::Trade(text)) if snap.account.mode == Mode::Live => {
+            live_trade_line(ui, snap, text)
+        }
         Parsed::Forward(c) => {
             ui.info(format!("sent: {line}"));
             vec![c]
@@ -622,6 +625,27 @@ fn run_command_line(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComm
                 ui.error(e);
             }
             Vec::new()
+        }
+    }
+}
+
+/// A trading line typed in live mode. An order (`:buy`, `:sell`) is sized and validated
+/// here from the snapshot and goes through the same confirmation as the form and the
+/// ladder (default No); what is confirmed is the exact request sent. Other trading verbs
+/// (cancel, stop, alert, kill…) pass through as text.
+fn live_trade_line(ui: &mut UiState, snap: &Snapshot, text: String) -> Vec<UiCommand> {
+    use crate::trading::input::{TradeCommand, parse_command};
+    match parse_command(&text) {
+        Ok(TradeCommand::Order(input)) => match order_form::preview_input(&input, ui.market.as_ref(), snap) {
+            Ok(valid) => send_or_confirm(ui, snap, valid),
+            Err(e) => {
+                ui.error(format!(":{text}: {e} (not sent)"));
+                Vec::new()
+            }
+        },
+        _ => {
+            ui.info(format!("sent: {text}"));
+            vec![UiCommand::Trade(text)]
         }
     }
 }

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Widget};
 use ratatui::style::Modifier;
 use rust_decimal::Decimal;
 
-use crate::exchange::types::Side;
+use crate::exchange::types::{OrderType, Side};
 use crate::store::Snapshot;
 use crate::ui::order_form::{self, FormField, FormKind, OrderForm};
 use crate::ui::theme::Theme;
@@ -59,7 +59,18 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                     ),
                     Span::styled(format!(" {} {}", r.market, format::order_type(r.ord_type)), theme.text),
                 ]),
-                Line::styled(format!(" price    {}", dec(r.price)), theme.text),
+                // A market buy's `price` is its KRW total (shown on the total line).
+                Line::styled(
+                    format!(
+                        " price    {}",
+                        match r.ord_type {
+                            OrderType::Limit => dec(r.price),
+                            OrderType::Price | OrderType::Market => "market".into(),
+                            OrderType::Best => "best".into(),
+                        }
+                    ),
+                    theme.text,
+                ),
                 Line::styled(
                     format!(
                         " quantity {}",
