@@ -1183,10 +1183,17 @@ pub struct WireAsset {
 
 /// Finds the value of the top-level `"type"` key of a websocket message without parsing
 /// the whole message: Upbit puts `type` first, so this is a short scan. Falls back to
-/// `None` when the key is not found in the expected spelling; callers then parse fully.
+/// `None` when the key is not found in the expected spelling, or when something nested
+/// comes before it; callers then parse fully.
 pub fn peek_type(msg: &[u8]) -> Option<&str> {
     const KEY: &[u8] = b"\"type\":\"";
-    let start = msg.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let at = msg.windows(KEY.len()).position(|w| w == KEY)?;
+    // Only the top-level key: when anything nested comes before it (fields in another
+    // order), the caller parses the whole message instead.
+    if msg[..at].iter().filter(|&&b| b == b'{' || b == b'[').count() != 1 {
+        return None;
+    }
+    let start = at + KEY.len();
     let len = msg[start..].iter().position(|&b| b == b'"')?;
     std::str::from_utf8(&msg[start..start + len]).ok()
 }

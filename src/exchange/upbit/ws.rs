@@ -176,9 +176,14 @@ impl Decoder {
         // Validate UTF-8 once for the whole frame (std's check is word-at-a-time): parsing
         // from `&str` then spares serde_json a separate check of every key and string.
         let text = std::str::from_utf8(msg).map_err(|e| bad(msg, e))?;
-        let Some(ty) = wire::peek_type(msg) else {
-            return decode_untyped(msg);
-        };
+        match wire::peek_type(msg) {
+            Some(ty) => self.decode_typed(ty, msg, text),
+            None => self.decode_untyped(msg, text),
+        }
+    }
+
+    /// Decodes a message whose top-level `type` is `ty`.
+    fn decode_typed(&mut self, ty: &str, msg: &[u8], text: &str) -> Result<Decoded, DecodeError> {
         let ev = match ty {
             "trade" => {
                 let t: view::Trade<'_> = serde_json::from_str(text).map_err(|e| bad(msg, e))?;
@@ -263,6 +268,28 @@ impl Decoder {
         check_event(&ev).map_err(|e| bad(msg, e))?;
         Ok(Decoded::Event(ev))
     }
+
+    /// Messages without a leading `"type":"…"`: status, errors, list answers, or a typed
+    /// message whose `type` key `peek_type` did not find first (spaces around the colon,
+    /// fields in another order): parsed fully to find it, then decoded as that type.
+    fn decode_untyped(&mut self, msg: &[u8], text: &str) -> Result<Decoded, DecodeError> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(msg, e))?;
+        if v.get("status").is_some() {
+            return Ok(Decoded::Status);
+        }
+        if v.get("error").is_some() {
+            let b: ErrorBody = serde_json::from_value(v).map_err(|e| bad(msg, e))?;
+            return Ok(Decoded::Error { name: b.error.name.as_text(), message: b.error.message });
+        }
+        if v.get("method").and_then(|m| m.as_str()) == Some("LIST_SUBSCRIPTIONS") {
+            return Ok(Decoded::ListSubscriptions(v));
+        }
+        match v.get("type") {
+            Some(serde_json::Value::String(ty)) => self.decode_typed(ty, msg, text),
+            Some(_) => Err(bad(msg, "type is not a string")),
+            None => Err(bad(msg, "no type, status or error key")),
+        }
+    }
 }
 
 /// Checks every number of a decoded event against the band of
@@ -299,34 +326,6 @@ pub fn check_event(ev: &StreamEvent) -> Result<(), OutOfBand> {
             }
             band::time("timestamp", a.timestamp).map(|_| ())
         }
-    }
-}
-
-/// Messages without a leading `"type":"…"`: status, errors, list answers, or a typed
-/// message whose key spelling `peek_type` did not find (parsed fully as a fallback).
-fn decode_untyped(msg: &[u8]) -> Result<Decoded, DecodeError> {
-    let v: serde_json::Value = serde_json::from_slice(msg).map_err(|e| bad(msg, e))?;
-    if v.get("status").is_some() {
-        return Ok(Decoded::Status);
-    }
-    if v.get("error").is_some() {
-        let b: ErrorBody = serde_json::from_value(v).map_err(|e| bad(msg, e))?;
-        return Ok(Decoded::Error { name: b.error.name.as_text(), message: b.error.message });
-    }
-    if v.get("method").and_then(|m| m.as_str()) == Some("LIST_SUBSCRIPTIONS") {
-        return Ok(Decoded::ListSubscriptions(v));
-    }
-    match v.get("type").and_then(|t| t.as_str()) {
-        // `"type" : "ticker"` with spaces: re-encode compactly and decode normally.
-        Some(_) => {
-            let compact = serde_json::to_vec(&v).map_err(|e| bad(msg, e))?;
-            if wire::peek_type(&compact).is_some() {
-                decode(&compact)
-            } else {
-                Err(bad(msg, "type key not found"))
-            }
-        }
-        None => Err(bad(msg, "no type, status or error key")),
     }
 }
 
