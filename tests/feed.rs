@@ -702,6 +702,7 @@ async fn rest_auth_errors_map_to_typed_errors_with_hints() {
     let (rest, url) = rest_fake().await;
     let client = rest_client(&url, Some(Credentials::new("k", "s")));
     let cases = [
+        (401, "no_authorization_i_p", AuthKind::IpNotAllowed),
         (401, "no_authorization_ip", AuthKind::IpNotAllowed),
         (401, "expired_access_key", AuthKind::ExpiredKey),
         (403, "out_of_scope", AuthKind::OutOfScope),
@@ -926,4 +927,162 @@ async fn a_gathering_public_stream_reads_again_only_after_the_gather() {
     for i in 4..=6 {
         assert_eq!(trades.try_recv().map(|t| t.sequential_id), Some(i), "gathered together");
     }
+}
+
+// ------------------------------------------------------------------ issue 15: headers, health, bodies
+
+/// A REST server that answers every request the same way (status, extra headers, body),
+/// counting requests by path.
+async fn fixed_rest(
+    status: u16,
+    headers: &[(&'static str, &'static str)],
+    body: String,
+) -> (Arc<Mutex<Vec<String>>>, String) {
+    let hits: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (h2, headers) = (hits.clone(), headers.to_vec());
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (hits, headers, body) = (h2.clone(), headers.clone(), body.clone());
+        async move {
+            hits.lock().unwrap().push(uri.path().to_string());
+            let mut h = HeaderMap::new();
+            for (k, v) in headers {
+                h.insert(k, v.parse().unwrap());
+            }
+            (StatusCode::from_u16(status).unwrap(), h, body)
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (hits, url)
+}
+
+/// The 418 of issue 15: `Retry-After` of 10^19 seconds, past what an `Instant` can add.
+const HUGE_RETRY_AFTER: &str = "10000000000000000000";
+
+/// Issue 15 item 3, the reproduction: `hoga stream` with a REST snapshot server that
+/// answers 418 with a huge `Retry-After`, while the websocket sends valid tickers. The gap
+/// fill's 418 panicked the connection task (never restarted) and the stream ended with
+/// `events=0 health=Healthy`; now the 418 is a bounded block and the tickers flow.
+#[tokio::test]
+async fn hoga_stream_delivers_tickers_while_rest_answers_418_with_a_huge_retry_after() {
+    let fake = Fake::start().await;
+    let (hits, rest_url) = fixed_rest(418, &[("Retry-After", HUGE_RETRY_AFTER)], String::new()).await;
+    let args = hoga::feed::stream_cli::StreamArgs {
+        args: vec!["ticker".into(), "KRW-BTC".into()],
+        url: format!("{}/websocket/v1", fake.base()),
+        rest_url: Some(rest_url),
+        count: Some(3),
+        format: "jsonl".into(),
+        stats: true,
+        quiet: true,
+    };
+    let run = tokio::spawn(async move { hoga::feed::stream_cli::run(&args).await });
+    until("stream subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
+    until("the gap fill asked REST", || !hits.lock().unwrap().is_empty()).await;
+    // Tickers until the stream has its three (sent spaced out: the reader may still be in
+    // the gap fill when the first arrives, which is fine, they queue).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !run.is_finished() {
+        assert!(tokio::time::Instant::now() < deadline, "hoga stream got no tickers");
+        fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 5)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    within(run).await.unwrap();
+}
+
+/// Issue 15 item 3: the same 418 in the gap fill of a running feed is a bounded block on
+/// the REST client, the connection keeps reading, and health says REST is blocked.
+#[tokio::test]
+async fn a_huge_retry_after_in_the_gap_fill_is_a_bounded_block_and_the_socket_keeps_reading() {
+    let fake = Fake::start().await;
+    let (_hits, rest_url) = fixed_rest(418, &[("Retry-After", HUGE_RETRY_AFTER)], String::new()).await;
+    let mut cfg = config(&fake);
+    cfg.rest = rest_client(&rest_url, None);
+    cfg.rest_gap_fill = true;
+    let (feed, tasks) = start(cfg);
+    let p = feed.proxy("p");
+    let mut t = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::Lossless);
+    until("subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
+    until("blocked", || feed.health().rest.blocked_for.is_some()).await;
+    fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 7)).await;
+    assert_eq!(within(t.recv()).await.unwrap().trade_price, rust_decimal::Decimal::from(7));
+    let h = feed.health();
+    let left = h.rest.blocked_for.unwrap();
+    assert!(left <= hoga::exchange::upbit::limits::MAX_BLOCK, "{left:?}");
+    assert_eq!(h.health, Health::Critical, "{:?}", h.reasons);
+    assert!(tasks.table().iter().all(|t| t.restarts == 0 && t.last_error.is_none()), "{:#?}", tasks.table());
+}
+
+/// Issue 15 item 3: a connection task that fails is restarted by the supervisor (with
+/// backoff), and the restarted task reconnects and delivers again.
+#[tokio::test]
+async fn a_failed_feed_connection_task_is_restarted_and_delivers_again() {
+    use hoga::kernel::failpoint::{self, Action};
+    let fake = Fake::start().await;
+    let cfg = config(&fake);
+    // Unique to this test: the point's name carries the fake's address.
+    let point = format!("feed.connected.{}", cfg.ws_public_url);
+    failpoint::set(&point, Action::Panic, Some(1));
+    let (feed, tasks) = start(cfg);
+    let p = feed.proxy("p");
+    let mut t = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::Lossless);
+    until("the restarted task subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
+    failpoint::clear(&point);
+    fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 3)).await;
+    assert_eq!(within(t.recv()).await.unwrap().trade_price, rust_decimal::Decimal::from(3));
+    let row = tasks.table().into_iter().find(|t| t.name == "feed-public").unwrap();
+    assert!(row.restarts >= 1, "{row:?}");
+    assert_eq!(fake.count("/v1"), 2, "the panic dropped the first socket; the restart opened a second");
+}
+
+/// Issue 15 item 3: connected is not healthy. A socket that is open and subscribed but
+/// delivers nothing (or only frames that do not decode) is degraded until an event
+/// arrives on the current connection.
+#[tokio::test]
+async fn health_is_not_healthy_until_the_connection_delivers() {
+    let fake = Fake::start().await;
+    let (feed, _tasks) = start(config(&fake));
+    let p = feed.proxy("p");
+    let mut t = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::Lossless);
+    until("subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
+    until("connected", || feed.health().connections[0].state == ConnState::Connected).await;
+    for _ in 0..3 {
+        fake.raw(b"{\"type\":\"ticker\",\"code\":".to_vec()).await;
+    }
+    until("garbage read", || feed.health().parse_errors == 3).await;
+    let h = feed.health();
+    assert_eq!(h.connections[0].state, ConnState::Connected);
+    assert_eq!(h.health, Health::Degraded, "{:?}", h.reasons);
+    assert!(h.reasons.iter().any(|r| r.contains("no data yet")), "{:?}", h.reasons);
+    fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 1)).await;
+    within(t.recv()).await.unwrap();
+    until("healthy once data arrived", || feed.health().health == Health::Healthy).await;
+    // A new connection starts over: degraded until it delivers.
+    fake.drop_all().await;
+    until("reconnected, no data yet", || {
+        let h = feed.health();
+        h.connections[0].epoch == 2
+            && h.connections[0].state == ConnState::Connected
+            && h.health == Health::Degraded
+    })
+    .await;
+}
+
+/// Issue 15 item 10: a REST body is read with a size cap; a larger one is an error, not
+/// an allocation the server controls. (Valid JSON: without the cap it would parse.)
+#[tokio::test]
+async fn an_oversize_rest_body_is_refused() {
+    use hoga::exchange::upbit::error::NetworkKind;
+    use hoga::exchange::upbit::rest::MAX_BODY_BYTES;
+    let one =
+        String::from_utf8(ticker("KRW-BTC", 1)).unwrap().replace(r#""type":"ticker","code""#, r#""market""#);
+    let n = MAX_BODY_BYTES / one.len() + 1;
+    let body = format!("[{}]", vec![one.as_str(); n].join(","));
+    let (hits, url) = fixed_rest(200, &[], body).await;
+    let client = rest_client(&url, None);
+    let err = client.tickers(&[m("KRW-BTC")]).await.unwrap_err();
+    assert!(matches!(&err, UpbitError::Network { kind: NetworkKind::BadBody, .. }), "{err:?}");
+    assert!(err.to_string().contains("limit"), "{err}");
+    assert_eq!(hits.lock().unwrap().len(), 1);
 }

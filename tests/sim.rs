@@ -1002,6 +1002,7 @@ async fn faults_are_observable_by_raw_clients() {
     // The admin endpoint drives the same switches.
     let r = reqwest::Client::new()
         .post(format!("{}/admin/faults", sim.rest_base))
+        .bearer_auth(sim.admin_token())
         .body(r#"{"action":"rest_fault","fault":{"kind":"status","status":500},"count":1}"#)
         .send()
         .await
@@ -1012,6 +1013,7 @@ async fn faults_are_observable_by_raw_clients() {
     assert_eq!(reqwest::get(&markets).await.unwrap().status().as_u16(), 500);
     let r = reqwest::Client::new()
         .post(format!("{}/admin/price", sim.rest_base))
+        .header("X-Hoga-Admin-Token", sim.admin_token())
         .body(r#"{"market":"KRW-ETH","price":"4000000"}"#)
         .send()
         .await
@@ -1113,5 +1115,206 @@ async fn flood_idle_timeout_ping_and_duplicated_private_events() {
         (a["ty"].as_str(), a["s"].as_str(), a["uid"].as_str()),
         (Some("myOrder"), Some("wait"), o["uuid"].as_str())
     );
+    sim.stop();
+}
+
+// ------------------------------------------------------------------------------ issue 15: order faults
+
+const RESTING_BID: [(&str, &str); 5] =
+    [("market", "KRW-BTC"), ("side", "bid"), ("volume", "0.01"), ("price", "1000000"), ("ord_type", "limit")];
+
+fn with_identifier<'a>(id: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut b = RESTING_BID.to_vec();
+    b.push(("identifier", id));
+    b
+}
+
+#[tokio::test]
+async fn late_orders_are_answered_5xx_then_booked_and_published() {
+    let tasks = TaskManager::new();
+    let sim = manual(21, &tasks).await;
+    let api = Api::new(&sim);
+    let mut p = connect_private(&sim).await;
+    send(&mut p, json!([{"ticket":"late"},{"type":"myOrder","codes":["KRW-BTC"]},{"format":"SIMPLE"}])).await;
+    wait_subscribed(&sim, 1).await;
+    sim.faults.late_orders(1, Duration::from_millis(300), 503);
+    let (s, _) = api.post("/v1/orders", &with_identifier("late-1")).await;
+    assert_eq!(s, 503, "the create is answered as failed");
+    assert_eq!(api.get("/v1/order", "identifier=late-1").await.0, 404, "not booked yet");
+    // Booked at the first request once its time has come.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let order = loop {
+        let (s, o) = api.get("/v1/order", "identifier=late-1").await;
+        if s == 200 {
+            break o;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "late order never booked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(order["state"], "wait");
+    let ev = next_json(&mut p).await;
+    assert_eq!((ev["ty"].as_str(), ev["uid"].as_str()), (Some("myOrder"), order["uuid"].as_str()));
+    // The next create is normal again; exactly one late-1 exists.
+    assert_eq!(api.post("/v1/orders", &with_identifier("late-2")).await.0, 201);
+    let (_, open) = api.get("/v1/orders/open", "").await;
+    let ids: Vec<&str> = open.as_array().unwrap().iter().filter_map(|o| o["identifier"].as_str()).collect();
+    assert_eq!(ids.iter().filter(|i| **i == "late-1").count(), 1, "{ids:?}");
+    sim.stop();
+}
+
+#[tokio::test]
+async fn lookup_lag_hides_a_fresh_order_from_single_lookups_only() {
+    let tasks = TaskManager::new();
+    let sim = manual(22, &tasks).await;
+    let api = Api::new(&sim);
+    sim.faults.set_lookup_lag(Duration::from_millis(400));
+    let (s, o) = api.post("/v1/orders", &with_identifier("lag-1")).await;
+    assert_eq!(s, 201, "{o}");
+    let (s, e) = api.get("/v1/order", "identifier=lag-1").await;
+    assert_eq!((s, e["error"]["name"].as_str()), (404, Some("order_not_found")), "the lookup lags the book");
+    let (_, open) = api.get("/v1/orders/open", "").await;
+    assert_eq!(open.as_array().unwrap().len(), 1, "the open-order list is not delayed");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while api.get("/v1/order", "identifier=lag-1").await.0 != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "lookup never caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sim.stop();
+}
+
+#[tokio::test]
+async fn a_429_storm_on_the_order_group_lasts_its_time_and_spares_the_other_groups() {
+    let tasks = TaskManager::new();
+    let sim = manual(23, &tasks).await;
+    let api = Api::new(&sim);
+    let ticker = format!("{}/v1/ticker?markets=KRW-BTC", sim.rest_base);
+    sim.faults.limit_storm("order", 429, Duration::from_millis(500), None);
+    let (s, e) = api.post("/v1/orders", &RESTING_BID).await;
+    assert_eq!((s, e["error"]["name"].as_str()), (429, Some("too_many_requests")));
+    assert_eq!(api.post("/v1/orders", &RESTING_BID).await.0, 429, "a storm is not one answer");
+    assert_eq!(get_json(&ticker).await.0, 200, "quotation calls proceed");
+    assert_eq!(api.get("/v1/accounts", "").await.0, 200, "the default group proceeds");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while api.post("/v1/orders", &RESTING_BID).await.0 != 201 {
+        assert!(tokio::time::Instant::now() < deadline, "storm never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sim.stop();
+}
+
+#[tokio::test]
+async fn a_418_carries_the_retry_after_it_was_given_verbatim() {
+    let tasks = TaskManager::new();
+    let sim = manual(24, &tasks).await;
+    let ticker = format!("{}/v1/ticker?markets=KRW-BTC", sim.rest_base);
+    sim.faults.limit_storm("ticker", 418, Duration::from_secs(60), Some("30".into()));
+    let (s, h, e) = get_json(&ticker).await;
+    assert_eq!((s, e["error"]["name"].as_str()), (418, Some("blocked")));
+    assert_eq!(h.get("retry-after").unwrap().to_str().unwrap(), "30");
+    // Hostile values reach the client untouched (the client must bound them).
+    sim.faults.limit_storm("ticker", 418, Duration::from_secs(60), Some("18446744073709551615".into()));
+    let (_, h, _) = get_json(&ticker).await;
+    assert_eq!(h.get("retry-after").unwrap().to_str().unwrap(), "18446744073709551615");
+    sim.faults.clear_all();
+    assert_eq!(get_json(&ticker).await.0, 200);
+    sim.stop();
+}
+
+#[tokio::test]
+async fn admin_needs_the_token_and_refuses_browsers() {
+    let tasks = TaskManager::new();
+    let sim = manual(31, &tasks).await;
+    let http = reqwest::Client::new();
+    let faults = format!("{}/admin/faults", sim.rest_base);
+    let price = format!("{}/admin/price", sim.rest_base);
+    let silent = r#"{"action":"rest_fault","fault":{"kind":"status","status":500},"count":1}"#;
+    let status = |r: reqwest::Response| r.status().as_u16();
+    // No token, a wrong one: 401, and nothing happened.
+    assert_eq!(status(http.post(&faults).body(silent).send().await.unwrap()), 401);
+    let wrong = http.post(&faults).bearer_auth("0000000000000000000000").body(silent).send().await.unwrap();
+    assert_eq!(status(wrong), 401);
+    let moved = http.post(&price).body(r#"{"market":"KRW-ETH","price":"1000"}"#).send().await.unwrap();
+    assert_eq!(status(moved), 401);
+    assert_eq!(get_json(&format!("{}/v1/market/all", sim.rest_base)).await.0, 200, "no fault was armed");
+    // A browser (any Origin), even with the token: 403.
+    let cross = http
+        .post(&faults)
+        .bearer_auth(sim.admin_token())
+        .header("Origin", "http://evil.example")
+        .body(silent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(cross), 403);
+    // A CORS preflight finds no OPTIONS route.
+    let preflight = http.request(reqwest::Method::OPTIONS, &faults).send().await.unwrap();
+    assert_eq!(status(preflight), 405);
+    // With the token and no Origin: accepted.
+    let ok = http.post(&faults).bearer_auth(sim.admin_token()).body(silent).send().await.unwrap();
+    assert_eq!(status(ok), 200);
+    assert_eq!(get_json(&format!("{}/v1/market/all", sim.rest_base)).await.0, 500);
+    sim.stop();
+}
+
+#[tokio::test]
+async fn routes_answer_only_their_methods() {
+    let tasks = TaskManager::new();
+    let sim = manual(32, &tasks).await;
+    let http = reqwest::Client::new();
+    let base = &sim.rest_base;
+    for (method, path) in [
+        (reqwest::Method::POST, "/v1/ticker?markets=KRW-BTC"),
+        (reqwest::Method::DELETE, "/v1/market/all"),
+        (reqwest::Method::PUT, "/v1/orderbook?markets=KRW-BTC"),
+        (reqwest::Method::POST, "/v1/candles/minutes/1?market=KRW-BTC"),
+        (reqwest::Method::PATCH, "/v1/trades/ticks?market=KRW-BTC"),
+        (reqwest::Method::GET, "/v1/orders/test"),
+        (reqwest::Method::GET, "/admin/faults"),
+    ] {
+        let r = http.request(method.clone(), format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{method} {path}");
+    }
+    // A trailing slash does not slip past the method check.
+    let r = http.post(format!("{base}/v1/ticker/?markets=KRW-BTC")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(get_json(&format!("{base}/v1/ticker?markets=KRW-BTC")).await.0, 200);
+    sim.stop();
+}
+
+#[tokio::test]
+async fn a_hostile_flood_of_long_queries_keeps_the_request_log_bounded() {
+    let tasks = TaskManager::new();
+    let cfg = SimConfig { rate_limits: false, ..SimConfig::default() };
+    let cfg = SimConfig { tick_interval: Duration::ZERO, markets: Some(5), history_secs: 60, ..cfg };
+    let sim = sim::start(cfg, &tasks).await.unwrap();
+    let http = reqwest::Client::new();
+    let long = "x".repeat(60_000);
+    let medium = "y".repeat(15_000);
+    // 1,500 requests with 60 kB queries (a third on unknown paths, each one different),
+    // then 1,500 with 15 kB queries, under the URI limit, on 1,500 distinct unknown paths.
+    let requests: Vec<String> = (0..1500)
+        .map(|i| match i % 3 {
+            0 => format!("{}/v1/ticker?markets=KRW-BTC&junk={long}", sim.rest_base),
+            1 => format!("{}/nope/{i}?junk={long}", sim.rest_base),
+            _ => format!("{}/v1/candles/minutes/{i}?junk={long}", sim.rest_base),
+        })
+        .chain((0..1500).map(|i| format!("{}/hostile/{i}?junk={medium}", sim.rest_base)))
+        .collect();
+    for chunk in requests.chunks(50) {
+        let sent = futures_util::future::join_all(chunk.iter().map(|u| http.get(u).send())).await;
+        for r in sent {
+            let s = r.unwrap().status().as_u16();
+            assert!(matches!(s, 404 | 414), "{s}");
+        }
+    }
+    let log = &sim.requests;
+    assert!(log.total() >= 3000, "every request was seen: {}", log.total());
+    let bytes = log.stored_bytes();
+    // 3,000 entries of at most ~2.3 kB of text each, far below the 100+ MB of raw queries.
+    assert!(bytes <= 3000 * (2 * sim::LOG_DETAIL_MAX + 64), "log holds {bytes} bytes");
+    assert!(log.entries().iter().all(|e| e.detail.len() <= sim::LOG_DETAIL_MAX + 32));
+    let counts = log.counts();
+    assert!(counts.len() <= sim::COUNT_KEYS_MAX + 1, "{} counters", counts.len());
+    assert!(counts.get(sim::OTHER_KEY).copied().unwrap_or(0) >= 2000, "unknown paths count as other");
     sim.stop();
 }

@@ -297,6 +297,8 @@ fn config(prices: &PriceBoard) -> ManagerConfig {
         },
         probe_attempts: 3,
         probe_interval: Duration::from_millis(10),
+        unconfirmed_window: Duration::from_secs(600),
+        unconfirmed_backoff_max: Duration::from_millis(50),
         retry_interval: Duration::from_millis(10),
         cancel_attempts: 3,
         poll_every: None,
@@ -443,17 +445,28 @@ async fn ambiguous_create_stays_unknown_and_is_adopted_without_resend() {
 }
 
 #[tokio::test]
-async fn lost_create_that_never_landed_is_closed_after_probes_without_resend() {
+async fn lost_create_that_never_landed_is_unconfirmed_not_rejected_and_never_resent() {
+    // Issue 15 item 7: three lookups used to close it as REJECTED for ever.
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::TimeoutUnstored);
     let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
     rig.handle.wait_reconciled().await.unwrap();
     let id = rig.place(limit_buy()).await.unwrap();
-    let rejected = rig.order_in(&id, LocalState::Rejected).await;
-    assert!(rejected.reason.unwrap().contains("never booked"));
+    let unconfirmed = rig.order_in(&id, LocalState::Unconfirmed).await;
+    assert!(unconfirmed.reason.unwrap().contains("unconfirmed"));
     assert_eq!(venue.place_calls().len(), 1);
-    assert!(venue.inner.st.lock().unwrap().get_calls >= 3, "probed by identifier before closing");
+    assert!(venue.inner.st.lock().unwrap().get_calls >= 3, "probed by identifier first");
+    // Still probed with backoff after it became unconfirmed.
+    let before = venue.inner.st.lock().unwrap().get_calls;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while venue.inner.st.lock().unwrap().get_calls < before + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "unconfirmed order no longer probed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert!(venue.booked().is_empty());
+    assert_eq!(rig.handle.status().unconfirmed, 1);
+    assert!(rig.handle.status().reconciled, "an unconfirmed order does not hold trading");
+    assert!(!rig.seen.iter().any(|e| matches!(e, OrderEvent::Rejected { .. })), "never counted as rejected");
 }
 
 #[tokio::test]
@@ -674,9 +687,9 @@ async fn a_panicking_manager_restarts_and_reconciles_from_the_journal() {
     let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
     rig.handle.wait_reconciled().await.unwrap();
     let id = rig.place(limit_buy()).await.unwrap();
-    // The supervisor restarts the task; the journaled intent is looked up and closed.
-    let closed = rig.order_in(&id, LocalState::Rejected).await;
-    assert!(closed.reason.unwrap().contains("never booked"));
+    // The supervisor restarts the task; the journaled intent is looked up and, not found,
+    // stays unconfirmed (it may have left before the panic).
+    rig.order_in(&id, LocalState::Unconfirmed).await;
     rig.handle.wait_reconciled().await.unwrap();
     let task = rig.tasks.table().into_iter().find(|t| t.name == "order-manager").unwrap();
     assert!(task.restarts >= 1, "{task:?}");
@@ -723,8 +736,8 @@ async fn kill_between_intent_and_send_is_closed_on_restart_and_never_sent() {
     let j = Journal::open(&path, &JournalOptions::default()).unwrap();
     assert_eq!(j.open_orders().unwrap().len(), 1);
     let mut rig = start(j, Arc::new(venue.clone()));
-    let r = rig.order_in(&id, LocalState::Rejected).await;
-    assert!(r.reason.unwrap().contains("never booked"));
+    // The journal cannot tell whether the send left: unconfirmed, never rejected.
+    rig.order_in(&id, LocalState::Unconfirmed).await;
     rig.handle.wait_reconciled().await.unwrap();
     assert_eq!(venue.place_calls(), vec![id.clone()], "nothing sent twice");
     assert!(venue.booked().is_empty());
@@ -1382,4 +1395,368 @@ async fn monitor_exits_round_trip_through_the_bridge() {
         exits.extend(bridge.on_event(&e));
     }
     assert_eq!(bridge.in_flight(), 0);
+}
+
+// ------------------------------------------------------------------------------ issue 15: unconfirmed orders, rate-limited exits
+
+fn unconfirmed_config(window: Duration, poll: Option<Duration>) -> ManagerConfig {
+    ManagerConfig { unconfirmed_window: window, poll_every: poll, ..config(&prices()) }
+}
+
+#[tokio::test]
+async fn late_booking_after_a_5xx_is_adopted_by_lookup_and_exactly_one_order_exists() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    let cfg = unconfirmed_config(Duration::from_secs(600), None);
+    let mut rig = start_with(cfg, Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let req = limit_buy();
+    let id = rig.place(req.clone()).await.unwrap();
+    rig.order_in(&id, LocalState::Unconfirmed).await;
+    // The venue books it late (its engine was still working behind the 5xx).
+    let v = hoga::trading::orders::validate(
+        &req,
+        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
+        None,
+    )
+    .unwrap();
+    let booked = venue.book(&id, &v);
+    let adopted = rig.order_in(&id, LocalState::Accepted).await;
+    assert_eq!(adopted.uuid.as_deref(), Some(booked.uuid.as_str()));
+    assert_eq!(venue.place_calls(), vec![id.clone()], "never re-sent");
+    assert_eq!(venue.booked().len(), 1, "exactly one order exists");
+    assert!(!rig.seen.iter().any(|e| matches!(e, OrderEvent::Rejected { .. })), "never shown as rejected");
+    assert_eq!(rig.handle.status().unconfirmed, 0);
+}
+
+#[tokio::test]
+async fn unconfirmed_order_is_adopted_from_the_private_stream() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    // No backoff probes left (window over at once), no poll: only the stream can tell.
+    let cfg = unconfirmed_config(Duration::ZERO, None);
+    let mut rig = start_with(cfg, Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let req = limit_buy();
+    let id = rig.place(req.clone()).await.unwrap();
+    rig.order_in(&id, LocalState::Unconfirmed).await;
+    let v = hoga::trading::orders::validate(
+        &req,
+        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
+        None,
+    )
+    .unwrap();
+    let mut o = venue_order("u-late", &id, &v);
+    o.state = OrderState::Wait;
+    // A myOrder event of the late booking, with a fill.
+    rig.handle.apply_fill(fill("t-late", "u-late", dec!(0.0004))).await.unwrap();
+    rig.handle.apply_venue_update(o).await.unwrap();
+    let adopted = rig.order_in(&id, LocalState::PartiallyFilled).await;
+    assert_eq!(adopted.uuid.as_deref(), Some("u-late"));
+    assert_eq!(adopted.executed_volume, dec!(0.0004), "the early fill is counted once");
+    assert_eq!(venue.place_calls().len(), 1);
+}
+
+#[tokio::test]
+async fn unconfirmed_order_past_its_window_is_still_checked_and_adopted_by_the_poll() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    let cfg = unconfirmed_config(Duration::ZERO, Some(Duration::from_millis(20)));
+    let mut rig = start_with(cfg, Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let req = limit_buy();
+    let id = rig.place(req.clone()).await.unwrap();
+    rig.order_in(&id, LocalState::Unconfirmed).await;
+    let v = hoga::trading::orders::validate(
+        &req,
+        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
+        None,
+    )
+    .unwrap();
+    let booked = venue.book(&id, &v);
+    // Filled at once (a market order would never show in the open list): the poll's
+    // lookup by identifier finds it anyway.
+    venue.update(&booked.uuid, |o| {
+        o.state = OrderState::Done;
+        o.executed_volume = dec!(0.001);
+        o.remaining_volume = Decimal::ZERO;
+        o.trades = vec![fill("t-poll", &booked.uuid, dec!(0.001))];
+    });
+    rig.order_in(&id, LocalState::Filled).await;
+    assert!(
+        rig.seen.iter().any(|e| matches!(e, OrderEvent::Filled { fill, .. } if fill.trade_uuid == "t-poll"))
+    );
+    assert_eq!(venue.place_calls().len(), 1);
+}
+
+#[tokio::test]
+async fn cancel_of_an_unconfirmed_order_waits_for_it_to_appear() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    let mut rig = start_with(
+        unconfirmed_config(Duration::from_secs(600), None),
+        Journal::in_memory().unwrap(),
+        Arc::new(venue.clone()),
+    );
+    rig.handle.wait_reconciled().await.unwrap();
+    let req = limit_buy();
+    let id = rig.place(req.clone()).await.unwrap();
+    rig.order_in(&id, LocalState::Unconfirmed).await;
+    rig.handle.cancel_all(None).await.unwrap();
+    rig.until("cancels done", |e| matches!(e, OrderEvent::CancelsDone { market: None })).await;
+    let v = hoga::trading::orders::validate(
+        &req,
+        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
+        None,
+    )
+    .unwrap();
+    venue.book(&id, &v);
+    rig.order_in(&id, LocalState::Canceled).await;
+    assert!(venue.cancel_calls() >= 1);
+}
+
+#[tokio::test]
+async fn rate_limited_create_is_looked_up_before_it_is_closed() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::Reject("rate_limited", false));
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let gets_before = venue.inner.st.lock().unwrap().get_calls;
+    let id = rig.place(limit_buy()).await.unwrap();
+    let closed = rig.order_in(&id, LocalState::Rejected).await;
+    let reason = closed.reason.unwrap();
+    assert!(reason.contains("rate_limited") && reason.contains("confirmed absent"), "{reason}");
+    assert_eq!(venue.inner.st.lock().unwrap().get_calls, gets_before + 1, "one lookup before closing");
+}
+
+#[tokio::test]
+async fn private_stream_drop_resyncs_orders_and_balances_at_once() {
+    let venue = FakeVenue::new();
+    // No poll: only the resync can find what the stream lost.
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
+    let uuid = rig.order_in(&id, LocalState::Accepted).await.uuid.unwrap();
+    // Filled while the stream's queue dropped the update.
+    venue.update(&uuid, |o| {
+        o.state = OrderState::Done;
+        o.executed_volume = dec!(0.001);
+        o.remaining_volume = Decimal::ZERO;
+        o.trades = vec![fill("t-lost", &uuid, dec!(0.001))];
+    });
+    rig.handle
+        .command(OrderCommand::Resync("private stream lagged (3 event(s) dropped)".into()))
+        .await
+        .unwrap();
+    rig.order_in(&id, LocalState::Filled).await;
+    rig.until("balances", |e| matches!(e, OrderEvent::Balances(_))).await;
+    assert!(rig.seen.iter().any(|e| matches!(e, OrderEvent::Info(s) if s.contains("resynced"))), "visible");
+}
+
+async fn sim_with_btc() -> (TaskManager, hoga::sim::SimHandle) {
+    let tasks = TaskManager::new();
+    let cfg = hoga::sim::SimConfig {
+        tick_interval: Duration::ZERO,
+        markets: Some(5),
+        history_secs: 60,
+        coins: vec![("BTC".into(), dec!(1), dec!(90000000))],
+        ..hoga::sim::SimConfig::default()
+    };
+    let sim = hoga::sim::start(cfg, &tasks).await.unwrap();
+    sim.set_price("KRW-BTC", dec!(100000000));
+    (tasks, sim)
+}
+
+fn sim_venue(
+    sim: &hoga::sim::SimHandle,
+) -> (Arc<hoga::exchange::upbit::rest::RestClient>, Arc<dyn OrderVenue>) {
+    let creds =
+        hoga::exchange::upbit::auth::Credentials::new(hoga::sim::DEMO_ACCESS_KEY, hoga::sim::DEMO_SECRET_KEY);
+    let rest = Arc::new(hoga::exchange::upbit::rest::RestClient::new(sim_rest(sim), Some(creds)).unwrap());
+    let venue: Arc<dyn OrderVenue> = Arc::new(hoga::trading::venue::UpbitVenue::new(rest.clone()));
+    (rest, venue)
+}
+
+fn sim_config(window: Duration) -> ManagerConfig {
+    ManagerConfig {
+        probe_interval: Duration::from_millis(50),
+        unconfirmed_window: window,
+        unconfirmed_backoff_max: Duration::from_millis(400),
+        ..config(&prices())
+    }
+}
+
+#[tokio::test]
+async fn simulator_books_an_order_late_after_a_503_and_it_is_adopted_exactly_once() {
+    let (sim_tasks, sim) = sim_with_btc().await;
+    let (_rest, venue) = sim_venue(&sim);
+    // Answered 503, booked 1.5 s later: three lookups 50 ms apart all miss it.
+    sim.faults.late_orders(1, Duration::from_millis(1500), 503);
+    let mut rig =
+        start_with(sim_config(Duration::from_secs(60)), Journal::in_memory().unwrap(), venue.clone());
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.001))).await.unwrap();
+    rig.order_in(&id, LocalState::Unconfirmed).await;
+    let adopted = rig.order_in(&id, LocalState::Accepted).await;
+    assert!(adopted.uuid.is_some());
+    let open = venue.open_orders(None).await.unwrap();
+    assert_eq!(open.len(), 1, "exactly one order exists: {open:?}");
+    assert_eq!(open[0].identifier.as_deref(), Some(id.as_str()));
+    assert_eq!(sim.requests.count("POST", "/v1/orders"), 1, "{:?}", sim.requests.counts());
+    assert!(!rig.seen.iter().any(|e| matches!(e, OrderEvent::Rejected { .. })), "never rejected");
+    sim.stop();
+    sim_tasks.root_token().cancel();
+}
+
+#[tokio::test]
+async fn simulator_lookup_lagging_the_book_does_not_close_the_order() {
+    let (sim_tasks, sim) = sim_with_btc().await;
+    let (_rest, venue) = sim_venue(&sim);
+    // Booked, reply lost; the lookups miss it for 1.5 s.
+    sim.faults.set_lookup_lag(Duration::from_millis(1500));
+    sim.faults.ambiguous_orders(1);
+    sim.faults.set_hang(Duration::from_millis(600));
+    let mut rig =
+        start_with(sim_config(Duration::from_secs(60)), Journal::in_memory().unwrap(), venue.clone());
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.001))).await.unwrap();
+    let adopted = rig.order_in(&id, LocalState::Accepted).await;
+    assert!(adopted.uuid.is_some());
+    assert!(rig.seen.iter().any(
+        |e| matches!(e, OrderEvent::OrderUpdated(o) if o.identifier == id && o.state == LocalState::Unconfirmed)
+    ));
+    assert!(!rig.seen.iter().any(|e| matches!(e, OrderEvent::Rejected { .. })), "never rejected");
+    assert_eq!(venue.open_orders(None).await.unwrap().len(), 1);
+    sim.stop();
+    sim_tasks.root_token().cancel();
+}
+
+#[tokio::test]
+async fn protective_exit_under_a_429_storm_is_looked_up_before_each_resend_and_exists_once() {
+    exit_through_a_429_storm(Duration::from_secs(3), 6).await;
+}
+
+/// The issue's figure: a 30-second storm (the test runs about 31 s).
+#[tokio::test]
+async fn protective_exit_under_a_30_second_429_storm_sends_a_bounded_number_of_creates() {
+    exit_through_a_429_storm(Duration::from_secs(30), 8).await;
+}
+
+/// The order group answers 429 for `storm` (the limiter pauses it 1 s, 2 s, 4 s, … 16 s);
+/// the exit is re-sent under its next identifier after each refusal, as the monitor
+/// does, and each refused identifier must have been looked up first.
+async fn exit_through_a_429_storm(storm: Duration, max_creates: u64) {
+    use hoga::trading::bridge::ExitBridge;
+    use hoga::trading::monitor::{ExitEvent, MonitorAction};
+
+    let (sim_tasks, sim) = sim_with_btc().await;
+    let (rest, venue) = sim_venue(&sim);
+    let mut rig =
+        start_with(sim_config(Duration::from_secs(60)), Journal::in_memory().unwrap(), venue.clone());
+    rig.handle.wait_reconciled().await.unwrap();
+    sim.faults.limit_storm("order", 429, storm, None);
+    let started = tokio::time::Instant::now();
+    let mut bridge = ExitBridge::new();
+    // A resting limit sell stands in for the exit, so it is still open at the end.
+    let exit = |attempt: u32| MonitorAction::PlaceExit {
+        identifier: format!("sl-storm-a{attempt}"),
+        rule_id: "sl-storm".into(),
+        market: btc(),
+        side: Side::Ask,
+        volume: dec!(0.001),
+        kind: hoga::exchange::types::OrderType::Limit,
+        reason: "stop_loss".into(),
+        trigger_price: dec!(99000000),
+        last_price: dec!(98900000),
+    };
+    let place = |cmd: OrderCommand| match cmd {
+        OrderCommand::Place { origin, identifier, selected, .. } => OrderCommand::Place {
+            spec: PlaceSpec::Request(OrderRequest::limit(btc(), Side::Ask, dec!(105000000), dec!(0.001))),
+            origin,
+            identifier,
+            selected,
+            reply: None,
+        },
+        other => other,
+    };
+    let mut attempt = 0;
+    rig.handle.command(place(bridge.command(exit(attempt)))).await.unwrap();
+    // Quotation calls proceed during the storm (their group is not paused).
+    let t = rest.tickers(&[btc()]).await.unwrap();
+    assert_eq!(t.len(), 1);
+    loop {
+        // The limiter's pause between creates grows to 16 s: wait longer than `until` does.
+        let e = tokio::time::timeout(Duration::from_secs(60), rig.events.recv())
+            .await
+            .expect("deadline waiting for an exit result")
+            .expect("event channel closed");
+        match bridge.on_event(&e).pop() {
+            Some(ExitEvent::ExitAccepted { identifier }) => {
+                assert_eq!(identifier, format!("sl-storm-a{attempt}"));
+                break;
+            }
+            Some(ExitEvent::ExitRejected { identifier, reason, .. }) => {
+                assert!(reason.contains("rate_limited"), "{reason}");
+                // The refused identifier was looked up before anyone may re-send.
+                let looked_up =
+                    sim.requests.entries().iter().any(|r| {
+                        r.method == "GET" && r.path == "/v1/order" && r.detail.contains(&identifier)
+                    });
+                assert!(looked_up, "{identifier} not looked up before the re-send");
+                attempt += 1;
+                assert!(u64::from(attempt) < max_creates, "too many attempts");
+                rig.handle.command(place(bridge.command(exit(attempt)))).await.unwrap();
+            }
+            _ => {}
+        }
+    }
+    assert!(started.elapsed() >= storm, "the exit went through only after the storm");
+    let creates = sim.requests.count("POST", "/v1/orders");
+    let lookups = sim.requests.count("GET", "/v1/order");
+    eprintln!("429 storm of {storm:?}: {attempt} re-sends, {creates} creates, {lookups} lookups");
+    assert!(creates <= max_creates, "bounded creates during a {storm:?} storm: {creates}");
+    let open = venue.open_orders(None).await.unwrap();
+    let exits: Vec<_> =
+        open.iter().filter(|o| o.identifier.as_deref().is_some_and(|i| i.starts_with("sl-storm"))).collect();
+    assert_eq!(exits.len(), 1, "exactly one exit order exists: {open:?}");
+    sim.stop();
+    sim_tasks.root_token().cancel();
+}
+
+#[test]
+fn a_version_1_journal_is_migrated_and_keeps_its_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite");
+    {
+        // The schema as version 1 wrote it, with one in-flight intent.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO meta VALUES('schema_version','1');
+             CREATE TABLE orders(
+                identifier TEXT PRIMARY KEY, uuid TEXT, market TEXT NOT NULL, side TEXT NOT NULL,
+                ord_type TEXT NOT NULL, price TEXT, volume TEXT, time_in_force TEXT,
+                state TEXT NOT NULL, executed_volume TEXT NOT NULL, executed_funds TEXT NOT NULL,
+                paid_fee TEXT NOT NULL, reason TEXT, rule_id TEXT, origin TEXT NOT NULL,
+                probes INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+             INSERT INTO orders VALUES('old-1',NULL,'KRW-BTC','bid','limit','100','1',NULL,'submitted',
+                '0','0','0',NULL,NULL,'manual',0,1,1);",
+        )
+        .unwrap();
+    }
+    let j = Journal::open(&path, &JournalOptions::default()).unwrap();
+    assert_eq!(j.schema_version().unwrap(), 2);
+    let open = j.open_orders().unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].state, LocalState::Submitted);
+    let since = j.mark_unconfirmed("old-1").unwrap();
+    let mut o = open[0].clone();
+    o.state = LocalState::Unconfirmed;
+    j.update_order(&o).unwrap();
+    drop(j);
+    // Reopened: migrated once; the unconfirmed state and its start time are kept.
+    let j = Journal::open(&path, &JournalOptions::default()).unwrap();
+    assert_eq!(j.schema_version().unwrap(), 2);
+    assert_eq!(j.open_orders().unwrap()[0].state, LocalState::Unconfirmed, "still open, not rejected");
+    assert_eq!(j.mark_unconfirmed("old-1").unwrap(), since, "the window does not restart");
 }

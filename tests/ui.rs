@@ -722,6 +722,7 @@ fn busy_events() -> Vec<StoreEvent> {
             latency_p99_us: 2400,
             level: HealthLevel::Healthy,
             rate_headroom_pct: Some(80),
+            rest_blocked_secs: None,
         }),
     ];
     for (i, level) in

@@ -476,6 +476,8 @@ pub fn health_for_store(h: &crate::feed::FeedHealth) -> FeedHealth {
             Health::Critical => HealthLevel::Critical,
         },
         rate_headroom_pct: None,
+        // Rounded up: the bar never shows 0 s while calls are still refused.
+        rest_blocked_secs: h.rest.blocked_for.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0)),
     }
 }
 

@@ -189,6 +189,32 @@ impl Router {
     }
 }
 
+/// What [`tracked_to_order`] writes in `created_at` for an UNCONFIRMED order (sent, not
+/// found yet, still looked up): the Orders pane shows it as the order's state.
+pub const UNCONFIRMED_MARK: &str = "unconfirmed";
+
+/// Notices events dropped by the private stream's lossless queues (a consumer that
+/// stalled past the feed's `lossless_stall`): each new drop means an order update, fill
+/// or balance change was lost, so orders and balances must be resynced by REST at once.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DropWatch {
+    seen: u64,
+}
+
+impl DropWatch {
+    /// Starts from the drops already counted.
+    pub fn new(total: u64) -> Self {
+        DropWatch { seen: total }
+    }
+
+    /// The drops since the last call, if any (`total` is the queues' running count).
+    pub fn check(&mut self, total: u64) -> Option<u64> {
+        let new = total.checked_sub(self.seen).filter(|n| *n > 0);
+        self.seen = self.seen.max(total);
+        new
+    }
+}
+
 /// An order as the UI shows it, from what the manager tracks.
 pub fn tracked_to_order(t: &TrackedOrder) -> Order {
     let r = &t.request;
@@ -214,7 +240,13 @@ pub fn tracked_to_order(t: &TrackedOrder) -> Order {
             _ => OrderState::Wait,
         },
         time_in_force: r.time_in_force,
-        created_at: String::new(),
+        // The Orders pane shows this marker as the state of an unconfirmed order (the
+        // venue's state vocabulary has no word for "maybe booked").
+        created_at: if t.state == LocalState::Unconfirmed {
+            UNCONFIRMED_MARK.to_string()
+        } else {
+            String::new()
+        },
         trades_count: t.fill_ids.len() as u32,
         trades: Vec::new(),
     }
@@ -289,6 +321,8 @@ pub fn spawn_account(
             // Lossless: an order update or a fill is never dropped.
             let mut orders = proxy.subscribe_my_order(&[], Strategy::Lossless);
             let mut assets = proxy.subscribe_my_asset(Strategy::Lossless);
+            // A lossless queue that overflowed lost updates: resync by REST right away.
+            let mut drops = DropWatch::new(orders.drops().saturating_add(assets.drops()));
             // While the private stream is down, fills may be missed: new orders wait, and
             // after it is back every open intent is looked up again before trading resumes.
             // Unknown until first seen: the first observation only sets it.
@@ -296,6 +330,23 @@ pub fn spawn_account(
             let mut check = tokio::time::interval(Duration::from_secs(1));
             check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
+                if let Some(lost) = drops.check(orders.drops().saturating_add(assets.drops())) {
+                    let why = format!("private stream lagged ({lost} event(s) dropped)");
+                    tracing::warn!("{why}; resyncing orders and balances from REST");
+                    manager.command(OrderCommand::Resync(why.clone())).await?;
+                    if let Some(rest) = &rest {
+                        match rest.accounts().await {
+                            Ok(list) => {
+                                balances = list.into_iter().map(|b| (b.currency.clone(), b)).collect();
+                                publish_balances(&store, &monitor, balances.values().cloned().collect())
+                                    .await?;
+                            }
+                            Err(e) => tracing::warn!(error = %e, "balances not resynced"),
+                        }
+                    }
+                    let message = format!("{why}: orders and balances resynced from REST");
+                    store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await?;
+                }
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Ok(()),
@@ -545,4 +596,19 @@ async fn on_order_event(
         OrderEvent::Info(s) => tracing::info!("{s}"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_drop_on_the_private_queues_asks_for_one_resync() {
+        let mut w = DropWatch::new(3);
+        assert_eq!(w.check(3), None, "drops from before are not new");
+        assert_eq!(w.check(5), Some(2));
+        assert_eq!(w.check(5), None, "one resync per new drop");
+        assert_eq!(w.check(4), None, "a count that went back is no drop");
+        assert_eq!(w.check(6), Some(1));
+    }
 }

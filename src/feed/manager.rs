@@ -18,7 +18,7 @@
 //! back to REST polling of open orders and balances, visibly.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +35,7 @@ use crate::feed::recovery::{Backoff, MessageLimiter};
 use crate::feed::router::{self, CachedRoutes, RouteTable, Router};
 use crate::feed::subscription::{self, Planner, UpstreamSet};
 use crate::feed::{FeedConfig, FeedEvent, FeedPayload};
-use crate::kernel::TaskManager;
+use crate::kernel::{OnFailure, TaskManager};
 
 /// Index of the public connection.
 pub(crate) const PUBLIC: usize = 0;
@@ -73,6 +73,9 @@ pub(crate) struct ConnShared {
     pub epoch: AtomicU64,
     reconnects: AtomicU64,
     requests_sent: AtomicU64,
+    /// True once the current session delivered a decoded event: until then a connected
+    /// socket is not counted as healthy (it may be open and saying nothing we can use).
+    delivering: AtomicBool,
     /// The desired set. `watch` conflates: the connection only ever needs the latest set,
     /// because every Upbit request replaces the previous one.
     desired: watch::Sender<UpstreamSet>,
@@ -90,6 +93,7 @@ impl ConnShared {
             epoch: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             requests_sent: AtomicU64::new(0),
+            delivering: AtomicBool::new(false),
             desired: watch::Sender::new(UpstreamSet::new()),
         }
     }
@@ -104,6 +108,35 @@ impl ConnShared {
 
     fn set_upstream(&self, set: &UpstreamSet) {
         lock(&self.status).upstream = set.clone();
+    }
+
+    /// Notes that the current session delivered an event (cheap after the first).
+    fn mark_delivering(&self) {
+        if !self.delivering.load(Ordering::Relaxed) {
+            self.delivering.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Keeps a connection's state truthful when its task ends for any reason, a panic
+/// included: a task that is gone is not connected. On cancellation (shutdown) the
+/// connection is idle; otherwise it is waiting for the supervisor's restart.
+struct ConnTaskGuard<'a> {
+    conn: &'a ConnShared,
+    cancel: &'a CancellationToken,
+}
+
+impl Drop for ConnTaskGuard<'_> {
+    fn drop(&mut self) {
+        self.conn.delivering.store(false, Ordering::Relaxed);
+        if self.cancel.is_cancelled() {
+            self.conn.set_state(ConnState::Idle);
+        } else {
+            self.conn.set_state(ConnState::Backoff {
+                reason: "connection task failed; restarting".into(),
+                retry_in_ms: 0,
+            });
+        }
     }
 }
 
@@ -220,6 +253,23 @@ impl Shared {
                     );
                 }
                 _ => {}
+            }
+            // Connected is not healthy until the session delivered something: a socket that
+            // is open but silent (or that sends only what we cannot decode) is degraded.
+            // Only where data is due at once: Upbit answers a ticker or orderbook
+            // subscription with a snapshot; the private streams speak only on changes.
+            let streaming =
+                st.upstream.keys().any(|k| matches!(k, StreamKind::Ticker | StreamKind::OrderBook));
+            if st.state == ConnState::Connected
+                && wanted
+                && streaming
+                && !c.delivering.load(Ordering::Relaxed)
+            {
+                worse(
+                    Health::Degraded,
+                    format!("{} connected for {}s but no data yet", c.name, age.as_secs()),
+                    &mut reasons,
+                );
             }
             if st.state == ConnState::Connected && age > self.config.silent_after {
                 let seen = lock(&self.last_seen);
@@ -341,12 +391,19 @@ impl FeedManager {
             next_id: AtomicU64::new(0),
             last_seen: Mutex::new(rustc_hash::FxHashMap::default()),
         });
+        // Supervised: a task that fails or panics is run again after a backoff (the
+        // reconnect pacing of the feed's own backoff), never left dead behind a state
+        // that still says "connected".
+        let restart =
+            OnFailure::Restart { initial: shared.config.backoff_initial, max: shared.config.backoff_max };
         let s = shared.clone();
-        tasks.spawn("feed", "feed-manager", move |cancel| run_manager(s, cancel));
+        tasks.spawn_supervised("feed", "feed-manager", restart, move |cancel| run_manager(s.clone(), cancel));
         for idx in [PUBLIC, PRIVATE] {
             let s = shared.clone();
             let name = format!("feed-{}", shared.conns[idx].name);
-            tasks.spawn("feed", name, move |cancel| run_connection(s, idx, cancel));
+            tasks.spawn_supervised("feed", name, restart, move |cancel| {
+                run_connection(s.clone(), idx, cancel)
+            });
         }
         FeedHandle { shared }
     }
@@ -374,20 +431,31 @@ impl FeedHandle {
 async fn run_manager(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<()> {
     let mut planner = Planner::new();
     let mut next_expiry: Option<Instant> = None;
+    // A (re)started manager plans after one debounce without waiting for news: the
+    // registry may have changed while a failed run was down.
+    let mut first = true;
     loop {
         let wake = next_expiry.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Ok(()),
-            _ = shared.demand_changed.notified() => {
-                // Debounce: let a burst of pane changes settle into one upstream request.
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(shared.config.debounce) => {}
-                }
+        if std::mem::take(&mut first) {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(shared.config.debounce) => {}
             }
-            _ = tokio::time::sleep_until(wake.into()) => {}
+        } else {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                _ = shared.demand_changed.notified() => {
+                    // Debounce: let a burst of pane changes settle into one upstream request.
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(shared.config.debounce) => {}
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
         }
         let demand = {
             let reg = lock(&shared.registry);
@@ -427,6 +495,7 @@ enum SessionEnd {
 /// subscribe, read, and recover.
 async fn run_connection(shared: Arc<Shared>, idx: usize, cancel: CancellationToken) -> anyhow::Result<()> {
     let conn = &shared.conns[idx];
+    let _guard = ConnTaskGuard { conn, cancel: &cancel };
     let mut desired = conn.desired.subscribe();
     let cfg = &shared.config;
     let url = if idx == PRIVATE { cfg.ws_private_url.clone() } else { cfg.ws_public_url.clone() };
@@ -465,6 +534,11 @@ async fn run_connection(shared: Arc<Shared>, idx: usize, cancel: CancellationTok
         };
         let end = match connected {
             Ok(session) => {
+                // Tests make the task fail right here (in-process, by this URL, so only the
+                // test's own feed is hit) to prove the supervisor restarts it.
+                if crate::kernel::failpoint::any_armed() {
+                    crate::kernel::failpoint::hit(&format!("feed.connected.{url}"));
+                }
                 attempt = 0;
                 let epoch = conn.epoch.fetch_add(1, Ordering::AcqRel) + 1;
                 if epoch > 1 {
@@ -532,6 +606,8 @@ async fn run_session(
     if let Err(e) = send_set(conn, &mut session, &mut limiter, &set).await {
         return SessionEnd::Failed { error: e.to_string(), healthy: false };
     }
+    // Connected, but not healthy until the first event arrives (see `Shared::health`).
+    conn.delivering.store(false, Ordering::Relaxed);
     conn.set_state(ConnState::Connected);
     if shared.config.rest_gap_fill {
         tokio::select! {
@@ -709,6 +785,7 @@ async fn handle_frame(
     let received = frame.received;
     match decoder.decode(&frame.bytes) {
         Ok(Decoded::Event(ev)) => {
+            shared.conns[idx].mark_delivering();
             route_batched(shared, epoch, received, FeedPayload::Stream(ev), true, routes, batch).await;
             None
         }

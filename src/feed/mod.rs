@@ -115,6 +115,8 @@ pub struct FeedConfig {
     /// Capacity of lossless subscribers.
     pub lossless_capacity: usize,
     /// How long the router waits on a full lossless queue before dropping (and counting).
+    /// A drop on the private stream is not silent: the account pump sees the count grow
+    /// and resyncs orders and balances by REST at once (`console::trade::DropWatch`).
     pub lossless_stall: Duration,
     /// Fetch REST snapshots (tickers, books; open orders, balances) after each (re)connect.
     pub rest_gap_fill: bool,

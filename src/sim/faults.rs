@@ -1,8 +1,10 @@
 //! Fault injection, controllable in-process ([`FaultControl`] methods) and over the admin
 //! endpoint (`POST /admin/faults` with a [`FaultCommand`] JSON body): dropped or half-open
 //! websockets, bad frames, refused connections, slow / failing / truncated REST replies,
-//! orders accepted with the reply lost, duplicated or reordered private events, and forced
-//! 429 / 418 on a rate-limit group.
+//! orders accepted with the reply lost, orders booked late after a 5xx, single-order
+//! lookups that lag the book, duplicated or reordered private events, and forced 429 / 418
+//! on a rate-limit group (counted, or a storm lasting a given time, with any
+//! `Retry-After`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -129,6 +131,40 @@ pub enum FaultCommand {
         /// On or off.
         on: bool,
     },
+    /// Answer the next `count` order creates with `status` (a gateway 5xx, 503 when
+    /// absent) and book each of them `ms` later: at the first request the simulator
+    /// handles once that time has passed (any route), which also publishes its
+    /// `myOrder` event. The client was told "failed" for an order that exists.
+    LateOrders {
+        /// How many creates.
+        count: u32,
+        /// Delay before the booking, milliseconds.
+        ms: u64,
+        /// The status the create is answered with.
+        #[serde(default)]
+        status: Option<u16>,
+    },
+    /// Single-order lookups (`GET /v1/order`) answer 404 `order_not_found` for an order
+    /// booked less than `ms` ago, as a lookup that lags the book (0 = off). The open-order
+    /// list and the private stream are not delayed.
+    LookupLag {
+        /// Lag, milliseconds.
+        ms: u64,
+    },
+    /// Answer every request of a rate-limit group with `status` (429 or 418) for `ms`
+    /// milliseconds. A 418 carries `Retry-After: retry_after` verbatim (any text, hostile
+    /// values included), or the simulator's block time when absent.
+    LimitStorm {
+        /// Group literal (`order`, `default`, `ticker`, …).
+        group: String,
+        /// 429 or 418.
+        status: u16,
+        /// How long, milliseconds.
+        ms: u64,
+        /// The `Retry-After` header of a 418.
+        #[serde(default)]
+        retry_after: Option<String>,
+    },
     /// Answer a rate-limit group with 429 or 418.
     ForceLimit {
         /// Group literal (`order`, `ticker`, …).
@@ -168,7 +204,24 @@ struct Inner {
     forced: Mutex<HashMap<String, (u16, Option<u32>)>>,
     /// How long an ambiguous order reply hangs before the connection is dropped.
     hang_ms: AtomicU64,
+    /// Late-order tokens: (count left, delay, status).
+    late: Mutex<Option<(u32, Duration, u16)>>,
+    /// Order bodies to book when their time comes (authenticated when received).
+    late_pending: Mutex<Vec<(Instant, Vec<u8>)>>,
+    lookup_lag_ms: AtomicU64,
+    /// Order uuid → when it was booked, kept while the lookup lag is on.
+    booked_at: Mutex<HashMap<String, Instant>>,
+    /// Group → storm.
+    storms: Mutex<HashMap<String, Storm>>,
 }
+
+/// A forced answer for a group until a time: (status, until, `Retry-After` text).
+type Storm = (u16, Instant, Option<String>);
+
+/// Booked-order times kept for the lookup lag (older entries are pruned first).
+const MAX_BOOKED_TIMES: usize = 10_000;
+/// Late bookings held at most (further late creates are answered, never booked).
+const MAX_LATE_PENDING: usize = 1_000;
 
 /// Shared fault switches. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -207,6 +260,11 @@ impl FaultControl {
                 reorder_private: AtomicBool::new(false),
                 forced: Mutex::new(HashMap::new()),
                 hang_ms: AtomicU64::new(3000),
+                late: Mutex::new(None),
+                late_pending: Mutex::new(Vec::new()),
+                lookup_lag_ms: AtomicU64::new(0),
+                booked_at: Mutex::new(HashMap::new()),
+                storms: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -229,6 +287,13 @@ impl FaultControl {
             FaultCommand::DuplicatePrivate { on } => self.set_duplicate_private(on),
             FaultCommand::ReorderPrivate { on } => self.set_reorder_private(on),
             FaultCommand::ForceLimit { group, status, count } => self.force_limit(&group, status, count),
+            FaultCommand::LateOrders { count, ms, status } => {
+                self.late_orders(count, Duration::from_millis(ms), status.unwrap_or(503))
+            }
+            FaultCommand::LookupLag { ms } => self.set_lookup_lag(Duration::from_millis(ms)),
+            FaultCommand::LimitStorm { group, status, ms, retry_after } => {
+                self.limit_storm(&group, status, Duration::from_millis(ms), retry_after)
+            }
             FaultCommand::ClearAll => self.clear_all(),
         }
     }
@@ -415,6 +480,104 @@ impl FaultControl {
         }
     }
 
+    /// The next `count` order creates are answered `status` and booked `delay` later.
+    pub fn late_orders(&self, count: u32, delay: Duration, status: u16) {
+        *lock(&self.inner.late) = (count > 0).then_some((count, delay, status));
+    }
+
+    /// Takes one late-order token: (delay, status).
+    pub fn take_late_order(&self) -> Option<(Duration, u16)> {
+        let mut slot = lock(&self.inner.late);
+        let (count, delay, status) = (*slot)?;
+        *slot = (count > 1).then(|| (count - 1, delay, status));
+        Some((delay, status))
+    }
+
+    /// Holds an authenticated order body to book at `due`. False when too many are held.
+    pub fn push_late(&self, due: Instant, body: Vec<u8>) -> bool {
+        let mut q = lock(&self.inner.late_pending);
+        if q.len() >= MAX_LATE_PENDING {
+            return false;
+        }
+        q.push((due, body));
+        true
+    }
+
+    /// The held order bodies whose time has come, oldest first.
+    pub fn take_due_late(&self, now: Instant) -> Vec<Vec<u8>> {
+        let mut q = lock(&self.inner.late_pending);
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut *q).into_iter().partition(|(t, _)| *t <= now);
+        *q = keep;
+        due.into_iter().map(|(_, b)| b).collect()
+    }
+
+    /// Late bookings still waiting.
+    pub fn late_pending(&self) -> usize {
+        lock(&self.inner.late_pending).len()
+    }
+
+    /// Single-order lookups miss orders booked less than `d` ago (zero = off).
+    pub fn set_lookup_lag(&self, d: Duration) {
+        self.inner.lookup_lag_ms.store(u64::try_from(d.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+        if d.is_zero() {
+            lock(&self.inner.booked_at).clear();
+        }
+    }
+
+    /// The lookup lag.
+    pub fn lookup_lag(&self) -> Duration {
+        Duration::from_millis(self.inner.lookup_lag_ms.load(Ordering::SeqCst))
+    }
+
+    /// Notes that `uuid` was booked now (kept only while the lookup lag is on).
+    pub fn note_booked(&self, uuid: &str) {
+        let lag = self.lookup_lag();
+        if lag.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let mut m = lock(&self.inner.booked_at);
+        m.retain(|_, t| now.saturating_duration_since(*t) < lag);
+        if m.len() >= MAX_BOOKED_TIMES {
+            return;
+        }
+        m.insert(uuid.to_string(), now);
+    }
+
+    /// True while a lookup of `uuid` must still miss it.
+    pub fn lookup_lags(&self, uuid: &str) -> bool {
+        let lag = self.lookup_lag();
+        !lag.is_zero() && lock(&self.inner.booked_at).get(uuid).is_some_and(|t| t.elapsed() < lag)
+    }
+
+    /// Answers every request of `group` with `status` for `d`; a 418 carries
+    /// `retry_after` as its `Retry-After` header when given.
+    pub fn limit_storm(&self, group: &str, status: u16, d: Duration, retry_after: Option<String>) {
+        let until = Instant::now().checked_add(d).unwrap_or_else(Instant::now);
+        lock(&self.inner.storms).insert(group.to_string(), (status, until, retry_after));
+    }
+
+    /// The forced status for one request of `group` — a storm first, then a counted
+    /// [`FaultControl::force_limit`] — with the `Retry-After` text of a storm's 418.
+    pub fn take_forced_limit(&self, group: &str) -> Option<(u16, Option<String>)> {
+        {
+            let mut storms = lock(&self.inner.storms);
+            match storms.get(group) {
+                Some((status, until, retry)) if Instant::now() < *until => {
+                    return Some((*status, retry.clone()));
+                }
+                Some(_) => {
+                    storms.remove(group);
+                }
+                None => {}
+            }
+        }
+        self.take_forced(group).map(|s| (s, None))
+    }
+
     /// Removes every fault.
     pub fn clear_all(&self) {
         self.set_silent(false);
@@ -427,6 +590,10 @@ impl FaultControl {
         self.set_duplicate_private(false);
         self.set_reorder_private(false);
         lock(&self.inner.forced).clear();
+        *lock(&self.inner.late) = None;
+        lock(&self.inner.late_pending).clear();
+        self.set_lookup_lag(Duration::ZERO);
+        lock(&self.inner.storms).clear();
     }
 }
 
@@ -447,6 +614,44 @@ mod tests {
         f.ambiguous_orders(1);
         assert!(f.take_ambiguous());
         assert!(!f.take_ambiguous());
+    }
+
+    #[test]
+    fn late_orders_lookup_lag_and_storms() {
+        let f = FaultControl::new();
+        f.late_orders(2, Duration::from_secs(5), 503);
+        assert_eq!(f.take_late_order(), Some((Duration::from_secs(5), 503)));
+        assert_eq!(f.take_late_order(), Some((Duration::from_secs(5), 503)));
+        assert_eq!(f.take_late_order(), None);
+        let now = Instant::now();
+        assert!(f.push_late(now + Duration::from_secs(60), b"later".to_vec()));
+        assert!(f.push_late(now, b"now".to_vec()));
+        assert_eq!(f.take_due_late(now), vec![b"now".to_vec()]);
+        assert_eq!(f.late_pending(), 1);
+        f.note_booked("u-before-lag");
+        assert!(!f.lookup_lags("u-before-lag"), "nothing is noted while the lag is off");
+        f.set_lookup_lag(Duration::from_secs(60));
+        f.note_booked("u1");
+        assert!(f.lookup_lags("u1"));
+        assert!(!f.lookup_lags("u2"));
+        f.limit_storm("order", 418, Duration::from_secs(60), Some("30".into()));
+        assert_eq!(f.take_forced_limit("order"), Some((418, Some("30".into()))));
+        assert_eq!(f.take_forced_limit("order"), Some((418, Some("30".into()))), "a storm is not counted");
+        assert_eq!(f.take_forced_limit("ticker"), None);
+        f.limit_storm("ticker", 429, Duration::ZERO, None);
+        assert_eq!(f.take_forced_limit("ticker"), None, "a storm ends on time");
+        f.clear_all();
+        assert_eq!(f.take_forced_limit("order"), None);
+        assert!(!f.lookup_lags("u1"));
+        assert_eq!(f.late_pending(), 0);
+        let c: FaultCommand =
+            serde_json::from_str(r#"{"action":"late_orders","count":1,"ms":5000}"#).unwrap();
+        assert_eq!(c, FaultCommand::LateOrders { count: 1, ms: 5000, status: None });
+        let c: FaultCommand = serde_json::from_str(
+            r#"{"action":"limit_storm","group":"order","status":418,"ms":1000,"retry_after":"18446744073709551615"}"#,
+        )
+        .unwrap();
+        assert!(matches!(c, FaultCommand::LimitStorm { status: 418, .. }));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! REST `/v1/...`: quotation endpoints (no auth, integer error names) and exchange
 //! endpoints (JWT per [`super::auth`], string error names), each answered with a
 //! `Remaining-Req` header from [`super::limits`], through the REST faults of
-//! [`super::faults`] (delay, forced 429/418, 5xx, HTML page, truncated JSON, lost order
-//! reply). Every request lands in the request log.
+//! [`super::faults`] (delay, forced 429/418 and storms, 5xx, HTML page, truncated JSON, lost
+//! order reply, orders booked late after a 5xx, lookups lagging the book). Every request
+//! lands in the request log.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -171,8 +172,9 @@ async fn respond(
     if kind == RequestKind::Unknown {
         return response(404, qerr(404, "Not found").body, None, JSON);
     }
+    book_late_orders(sh);
     let quotation = kind == RequestKind::Quotation;
-    let limited = |status: u16, block: Duration| {
+    let limited = |status: u16, block: Duration, retry_after: Option<String>| {
         let (name, msg) = if status == 418 {
             ("blocked", format!("Too many API requests. Blocked for {} seconds.", block.as_secs().max(1)))
         } else {
@@ -184,21 +186,22 @@ async fn respond(
             Some((group, 0)),
             JSON,
         );
+        let retry_after = retry_after.unwrap_or_else(|| block.as_secs().max(1).to_string());
         if status == 418
-            && let Ok(v) = HeaderValue::from_str(&block.as_secs().max(1).to_string())
+            && let Ok(v) = HeaderValue::from_str(&retry_after)
         {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
         r
     };
-    if let Some(status) = sh.faults.take_forced(group.name) {
-        return limited(status, sh.cfg.block_time);
+    if let Some((status, retry_after)) = sh.faults.take_forced_limit(group.name) {
+        return limited(status, sh.cfg.block_time, retry_after);
     }
     let verdict = lock(&sh.limiter).check(group, if quotation { "ip" } else { "pocket" }, Instant::now());
     let remaining = match verdict {
         Verdict::Allowed { remaining } => remaining,
-        Verdict::TooMany => return limited(429, Duration::ZERO),
-        Verdict::Blocked(d) => return limited(418, d),
+        Verdict::TooMany => return limited(429, Duration::ZERO, None),
+        Verdict::Blocked(d) => return limited(418, d, None),
     };
     let fault = sh.faults.take_rest_fault();
     match fault {
@@ -217,7 +220,36 @@ async fn respond(
         let body = serde_json::to_vec(&ErrorBody::new(&name, "forced by the simulator")).unwrap_or_default();
         return response(status, body, Some((group, remaining)), JSON);
     }
-    let ambiguous = (m == "POST" && path == "/v1/orders" && sh.faults.take_ambiguous())
+    let create = m == "POST" && path == "/v1/orders";
+    if create && let Some((delay, status)) = sh.faults.take_late_order() {
+        // Authenticated now (a token is good once), booked later: the client is told the
+        // create failed while the order is on its way into the book.
+        let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let verified = lock(&sh.auth).verify(auth, Params::Body(body));
+        match verified {
+            Err(e) => {
+                return response(
+                    401,
+                    Reply::json(401, &ErrorBody::new(e.name(), e.message())).body,
+                    None,
+                    JSON,
+                );
+            }
+            Ok(_) => {
+                let due = Instant::now().checked_add(delay).unwrap_or_else(Instant::now);
+                if !sh.faults.push_late(due, body.to_vec()) {
+                    tracing::warn!("simulator: too many late orders held; this one is never booked");
+                }
+                let body = serde_json::to_vec(&ErrorBody::new(
+                    "server_error",
+                    "Bad gateway (the order may be booked late)",
+                ))
+                .unwrap_or_default();
+                return response(status, body, Some((group, remaining)), JSON);
+            }
+        }
+    }
+    let ambiguous = (create && sh.faults.take_ambiguous())
         || (m == "DELETE" && path == "/v1/order" && sh.faults.take_ambiguous_cancel());
     let reply = if quotation {
         let w = lock(&sh.world);
@@ -225,9 +257,23 @@ async fn respond(
     } else {
         exchange_reply(sh, m, path, raw_query, headers, body)
     };
-    let Reply { status, mut body, public, private } = reply;
+    let Reply { mut status, mut body, public, private } = reply;
     sh.publish(public, None);
     sh.publish_private(private);
+    if create && status == 201 {
+        if let Some(uuid) = reply_uuid(&body) {
+            sh.faults.note_booked(&uuid);
+        }
+    } else if m == "GET"
+        && path == "/v1/order"
+        && status == 200
+        && reply_uuid(&body).is_some_and(|u| sh.faults.lookup_lags(&u))
+    {
+        // The lookup lags the book: not there yet.
+        status = 404;
+        body = serde_json::to_vec(&ErrorBody::new("order_not_found", "주문을 찾지 못했습니다."))
+            .unwrap_or_default();
+    }
     if ambiguous {
         // The order is booked (or cancelled); the reply is lost: hang, then break the
         // connection.
@@ -249,6 +295,44 @@ async fn respond(
         body.truncate(body.len() / 2);
     }
     response(status, body, Some((group, remaining)), JSON)
+}
+
+/// The `uuid` of an order reply.
+fn reply_uuid(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.get("uuid")?.as_str().map(str::to_string)
+}
+
+/// Books the late orders whose time has come (see `FaultCommand::LateOrders`), publishing
+/// their trades and private events like any create.
+fn book_late_orders(sh: &Shared) {
+    let due = sh.faults.take_due_late(Instant::now());
+    for body in due {
+        let (public, private, uuid) = {
+            let mut w = lock(&sh.world);
+            let req = match body_pairs(&body) {
+                Ok(b) => new_order_from(&b, ""),
+                Err(e) => {
+                    tracing::warn!(error = %e.message, "simulator: late order body unreadable; not booked");
+                    continue;
+                }
+            };
+            match place(&mut w, &req) {
+                Ok((placed, events)) => (events, w.ex.drain_events(), placed.uuid),
+                Err(e) => {
+                    tracing::info!(error = %e.message, "simulator: late order refused at booking");
+                    let private = w.ex.drain_events();
+                    drop(w);
+                    sh.publish_private(private);
+                    continue;
+                }
+            }
+        };
+        tracing::info!(%uuid, "simulator: late order booked");
+        sh.faults.note_booked(&uuid);
+        sh.publish(public, None);
+        sh.publish_private(private);
+    }
 }
 
 // ---------------------------------------------------------------------------------------

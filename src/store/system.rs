@@ -123,6 +123,8 @@ pub struct FeedHealth {
     pub level: HealthLevel,
     /// Remaining REST rate-limit headroom in percent, if known.
     pub rate_headroom_pct: Option<u8>,
+    /// Seconds left on a 418 ban of the exchange host (every REST call is halted), if any.
+    pub rest_blocked_secs: Option<u64>,
 }
 
 /// Log level of a record: the config's level type (same names, same order).

@@ -23,7 +23,10 @@ use crate::exchange::types::{Fill, MarketId, OrderType, Side, TimeInForce};
 use crate::trading::orders::{LocalState, OrderRequest, TrackedOrder, ord_type_str, side_str, tif_str};
 use crate::trading::rules::{Alert, Rule};
 
-const SCHEMA_VERSION: i64 = 1;
+/// Version 2 added `orders.unconfirmed_since_ms` (when an unanswered create was first
+/// found missing, so the unconfirmed probing window survives a restart). Version-1 files
+/// are migrated in place on open; the new column is NULL for their rows.
+const SCHEMA_VERSION: i64 = 2;
 
 /// Journal failures. Any of them on an intent means "do not send".
 #[derive(Debug, thiserror::Error)]
@@ -456,12 +459,68 @@ impl Journal {
             )
             .map_err(|e| self.sql(e))?;
         self.conn
+            .execute("INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1')", [])
+            .map_err(|e| self.sql(e))?;
+        self.migrate_to_2()?;
+        Ok(())
+    }
+
+    /// Schema 1 → 2: the `unconfirmed_since_ms` column. Idempotent (the column is added
+    /// only when missing), so a half-finished migration is finished on the next open.
+    fn migrate_to_2(&self) -> Result<(), JournalError> {
+        let has_column: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('orders') WHERE name='unconfirmed_since_ms'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.sql(e))?;
+        if !has_column {
+            self.conn
+                .execute_batch("ALTER TABLE orders ADD COLUMN unconfirmed_since_ms INTEGER")
+                .map_err(|e| self.sql(e))?;
+        }
+        self.conn
             .execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?1)",
-                params![SCHEMA_VERSION.to_string()],
+                "UPDATE meta SET value=?1 WHERE key='schema_version' AND CAST(value AS INTEGER) < ?2",
+                params![SCHEMA_VERSION.to_string(), SCHEMA_VERSION],
             )
             .map_err(|e| self.sql(e))?;
         Ok(())
+    }
+
+    /// The schema version stored in the file.
+    pub fn schema_version(&self) -> Result<i64, JournalError> {
+        let v: String = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        Ok(v.parse().unwrap_or(0))
+    }
+
+    /// Marks an order unconfirmed from now unless it already is; returns when it first
+    /// became unconfirmed (Unix ms), so the probing window survives a restart.
+    pub fn mark_unconfirmed(&self, identifier: &str) -> Result<i64, JournalError> {
+        self.writable()?;
+        self.conn
+            .execute(
+                "UPDATE orders SET unconfirmed_since_ms = COALESCE(unconfirmed_since_ms, ?2) WHERE identifier=?1",
+                params![identifier, now_ms()],
+            )
+            .map_err(|e| self.sql(e))?;
+        let since: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT unconfirmed_since_ms FROM orders WHERE identifier=?1",
+                params![identifier],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .flatten();
+        Ok(since.unwrap_or_else(now_ms))
     }
 
     /// Records a new intent durably (committed before this returns). `origin` is

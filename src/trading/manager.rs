@@ -11,13 +11,29 @@
 //!   identifier before its send starts; if the write fails nothing is sent.
 //! - **Unknown stays unknown.** An ambiguous send (timeout, reset, 5xx, truncated body)
 //!   leaves the order SUBMITTED ("awaiting confirmation") and it is looked up by its
-//!   identifier; it is never re-sent, and never under a new identifier. A provably unsent
-//!   request is still verified by one lookup before its intent is closed.
+//!   identifier; it is never re-sent, and never under a new identifier. After
+//!   `probe_attempts` "not found" lookups it becomes UNCONFIRMED, never REJECTED: Upbit
+//!   may book it late (a gateway 5xx while its engine works) or its lookups may lag the
+//!   book. An unconfirmed order is looked up again with doubling waits (from
+//!   `probe_interval` up to `unconfirmed_backoff_max`) for `unconfirmed_window` from the
+//!   moment it was first missing (persisted, so a restart does not reset it), then once
+//!   per periodic poll, for as long as it stays unconfirmed; whenever the venue shows it
+//!   (lookup, poll or private stream) it is adopted in the venue's state. It counts as an
+//!   open order for the risk gate (it may exist), and it holds its monitor rule: the
+//!   bridge reports no result for it, so the monitor never sends a second exit while the
+//!   first may exist. A provably unsent request, and a create refused with 429
+//!   (`rate_limited`), is verified absent by one lookup before its intent is closed as
+//!   REJECTED (RELIABILITY case 5: only then may the monitor re-send an exit under a new
+//!   identifier).
 //! - **Reconcile before trading.** On start, after a restart of the task, and on
 //!   [`OrderCommand::Reconcile`] (the lead sends it after a private-stream reconnect),
 //!   every non-terminal intent is looked up; new orders are refused with
 //!   [`Denied::NotReconciled`] until all are resolved. An intent the venue does not know
-//!   after `probe_attempts` lookups is closed as REJECTED (never booked).
+//!   after `probe_attempts` lookups counts as resolved once it is UNCONFIRMED (it keeps
+//!   being probed in the background; trading does not wait minutes for it).
+//! - **Resync on a gap.** [`OrderCommand::Resync`] (the account pump sends it when the
+//!   private stream's lossless queue dropped events) compares every order with the venue
+//!   and refreshes balances at once, instead of waiting for the next poll.
 //! - **Idempotent facts.** Fills are deduplicated by trade uuid (in memory and by the
 //!   journal's primary key); early fills are buffered until the order's uuid is known.
 //! - **One gate.** Every new order passes validation and the risk gate; cancels always
@@ -47,6 +63,9 @@ use crate::trading::orders::{
 use crate::trading::position::Position;
 use crate::trading::risk::{RiskContext, RiskGate, RiskLimits, TradingState};
 use crate::trading::venue::{DUPLICATE_IDENTIFIER, OrderVenue, VenueError, VenueRef};
+
+/// The venue error name [`crate::trading::venue::classify`] gives a 429.
+const RATE_LIMITED: &str = "rate_limited";
 
 /// Latest prices per market, shared with the feed. Conflating by nature: a write replaces
 /// the previous value, so the feed never queues ticks for the manager.
@@ -94,8 +113,14 @@ pub struct ManagerConfig {
     pub risk: RiskLimits,
     /// "Not found" lookups before an unacknowledged intent is closed as never booked.
     pub probe_attempts: u32,
-    /// Wait between those lookups (an in-transit create may land late).
+    /// Wait between those lookups (an in-transit create may land late); the first wait
+    /// of the unconfirmed backoff.
     pub probe_interval: Duration,
+    /// How long an unconfirmed order is probed with backoff after it was first missing;
+    /// afterwards only the periodic poll looks it up.
+    pub unconfirmed_window: Duration,
+    /// Cap of the doubling wait between unconfirmed probes.
+    pub unconfirmed_backoff_max: Duration,
     /// Wait before repeating a lookup or listing that failed.
     pub retry_interval: Duration,
     /// Cancel requests per order before it is left PENDING_CANCEL for the person.
@@ -117,6 +142,8 @@ impl Default for ManagerConfig {
             risk: RiskLimits::default(),
             probe_attempts: 3,
             probe_interval: Duration::from_secs(1),
+            unconfirmed_window: Duration::from_secs(600),
+            unconfirmed_backoff_max: Duration::from_secs(60),
             retry_interval: Duration::from_secs(2),
             cancel_attempts: 3,
             poll_every: Some(Duration::from_secs(30)),
@@ -187,6 +214,9 @@ pub enum OrderCommand {
     Reconcile,
     /// The private stream was lost: new orders wait for the next `Reconcile`.
     StreamDown,
+    /// The private stream dropped events (a lagging consumer): compare every order with
+    /// the venue and refresh balances now. Trading is not blocked meanwhile.
+    Resync(String),
     /// The venue's view of an order (private stream `myOrder`, a poll).
     ApplyVenueUpdate(Order),
     /// A fill from the private stream.
@@ -258,8 +288,10 @@ pub struct ManagerStatus {
     pub trading_state: TradingState,
     /// Non-terminal orders.
     pub open_orders: usize,
-    /// Orders whose outcome is unknown (sent, no answer yet).
+    /// Orders whose outcome is unknown (sent, no answer yet, or unconfirmed).
     pub unknown: usize,
+    /// Of those, orders UNCONFIRMED (not found for seconds; still looked up).
+    pub unconfirmed: usize,
     /// Events not delivered because the consumer was gone.
     pub events_dropped: u64,
 }
@@ -436,7 +468,7 @@ type IoFuture = Pin<Box<dyn Future<Output = Io> + Send + 'static>>;
 enum Why {
     /// Startup / reconnect reconciliation.
     Reconcile,
-    /// An ambiguous send.
+    /// An ambiguous send (and the backoff probes of an unconfirmed order).
     Unknown,
     /// A provably unsent request: one lookup before closing.
     NotSent,
@@ -468,6 +500,11 @@ struct Engine {
     sending: HashSet<String>,
     cancel_after_ack: HashSet<String>,
     not_sent: HashSet<String>,
+    // Creates the venue refused with 429: id → the refusal, closed with it once a lookup
+    // confirmed the identifier absent.
+    rate_limited: HashMap<String, String>,
+    // Unconfirmed orders: id → when first missing (Unix ms, from the journal).
+    unconfirmed_since: HashMap<String, i64>,
     cancel_tries: HashMap<String, u32>,
     reconciling: HashSet<String>,
     listing_pending: bool,
@@ -528,6 +565,8 @@ impl Engine {
             sending: HashSet::new(),
             cancel_after_ack: HashSet::new(),
             not_sent: HashSet::new(),
+            rate_limited: HashMap::new(),
+            unconfirmed_since: HashMap::new(),
             cancel_tries: HashMap::new(),
             reconciling: HashSet::new(),
             listing_pending: false,
@@ -580,10 +619,11 @@ impl Engine {
                 .orders
                 .values()
                 .filter(|o| {
-                    matches!(o.state, LocalState::Intent | LocalState::Submitted)
+                    matches!(o.state, LocalState::Intent | LocalState::Submitted | LocalState::Unconfirmed)
                         && !self.sending.contains(&o.identifier)
                 })
                 .count(),
+            unconfirmed: self.orders.values().filter(|o| o.state == LocalState::Unconfirmed).count(),
             events_dropped: self.sh.dropped.load(Ordering::Relaxed),
         };
         self.sh.status.send_if_modified(|s| {
@@ -754,6 +794,7 @@ impl Engine {
                 self.reconciled = false;
                 self.state_event();
             }
+            OrderCommand::Resync(why) => self.resync(&why),
             OrderCommand::ApplyVenueUpdate(o) => self.on_venue_order(o, "stream"),
             OrderCommand::ApplyFill(f) => self.on_stream_fill(f),
             OrderCommand::SetMarketRules(m, r) => {
@@ -892,7 +933,14 @@ impl Engine {
         if ids.is_empty() {
             self.info("no open orders to cancel".into());
         }
-        self.cancels_waiting.push((market.cloned(), ids.iter().cloned().collect()));
+        // An unconfirmed order is cancelled when it appears; a cancel-all does not wait
+        // for it (it may never appear).
+        let waiting = ids
+            .iter()
+            .filter(|id| self.orders.get(*id).is_some_and(|o| o.state != LocalState::Unconfirmed))
+            .cloned()
+            .collect();
+        self.cancels_waiting.push((market.cloned(), waiting));
         for id in ids {
             self.cancel_one(&id);
         }
@@ -904,6 +952,13 @@ impl Engine {
         if o.state.is_terminal() {
             let msg = format!("order {id} is already {}", o.state.as_str());
             self.info(msg);
+            return;
+        }
+        if o.state == LocalState::Unconfirmed {
+            // Nothing known to cancel: it is cancelled the moment the venue shows it.
+            self.cancel_after_ack.insert(id.to_string());
+            self.journal_note(id, "cancel_requested", "unconfirmed: cancelled if it appears");
+            self.info(format!("order {id} is unconfirmed: it will be cancelled if the exchange shows it"));
             return;
         }
         o.transition(LocalState::PendingCancel);
@@ -934,7 +989,10 @@ impl Engine {
                         self.balances = b.clone();
                         self.emit(OrderEvent::Balances(b));
                     }
-                    Err(e) => tracing::warn!(error = %e, "balances not refreshed"),
+                    Err(e) => {
+                        self.halt_on(&e);
+                        tracing::warn!(error = %e, "balances not refreshed");
+                    }
                 }
                 if std::mem::take(&mut self.balances_dirty) {
                     self.refresh_balances();
@@ -954,6 +1012,24 @@ impl Engine {
                 // The identifier is taken, so the order exists: find it (case 4).
                 self.journal_note(id, "duplicate_identifier", "");
                 self.query(id, Why::Duplicate, Duration::ZERO);
+            }
+            Err(VenueError::Final { code, message, .. }) if code == RATE_LIMITED => {
+                // Upbit refused this request with 429. Before anyone may send the same
+                // thing under a new identifier (a monitor exit's next attempt), one lookup
+                // confirms the identifier is absent; only then is it closed as REJECTED
+                // with this reason (RELIABILITY case 5). Found: it is adopted instead.
+                let reason = format!("{code}: {message}");
+                if let Some(o) = self.orders.get_mut(id) {
+                    o.reason = Some(format!("{reason}; checking the identifier is absent"));
+                }
+                tracing::warn!(
+                    identifier = id,
+                    "create rate-limited; looking the identifier up before closing it"
+                );
+                self.rate_limited.insert(id.to_string(), reason.clone());
+                self.journal_note(id, "rate_limited", &reason);
+                self.save(id);
+                self.query(id, Why::NotSent, Duration::ZERO);
             }
             Err(VenueError::Final { code, message, halt }) => {
                 let reason = format!("{code}: {message}");
@@ -1009,7 +1085,10 @@ impl Engine {
                     self.query(id, Why::CancelCheck, d);
                 }
             }
-            Err(VenueError::Final { code, message, .. }) => {
+            Err(VenueError::Final { code, message, halt }) => {
+                if halt {
+                    self.halt_on(&VenueError::Final { code: code.clone(), message: message.clone(), halt });
+                }
                 // Already filled or cancelled, or unknown: take the venue's word (case 11).
                 self.journal_note(id, "cancel_refused", &code);
                 tracing::info!(identifier = id, code = %code, message = %message, "cancel refused; querying the order");
@@ -1025,11 +1104,21 @@ impl Engine {
         }
     }
 
+    /// Any venue answer that says trading must stop (an auth failure such as a 401, a 418
+    /// block) halts it with the venue's hint, whichever call drew it. Cancels still pass.
+    fn halt_on(&mut self, e: &VenueError) {
+        if let VenueError::Final { halt: true, message, .. } = e {
+            self.risk().set_state(TradingState::Halted, message.clone());
+            self.state_event();
+        }
+    }
+
     fn on_queried(&mut self, id: &str, why: Why, res: Result<Option<Order>, VenueError>) {
         self.probing.remove(id);
         match res {
             Ok(Some(o)) => {
                 self.not_sent.remove(id);
+                self.rate_limited.remove(id);
                 self.on_venue_order(o, "query");
                 if why == Why::CancelCheck {
                     let pending = self.orders.get(id).is_some_and(|o| o.state == LocalState::PendingCancel);
@@ -1047,6 +1136,12 @@ impl Engine {
                 if let VenueError::Final { halt: true, message, .. } = &e {
                     self.risk().set_state(TradingState::Halted, message.clone());
                     self.state_event();
+                }
+                if why == Why::Poll && self.orders.get(id).is_some_and(|o| o.state == LocalState::Unconfirmed)
+                {
+                    // The next poll looks it up again.
+                    tracing::warn!(identifier = id, error = %e, "unconfirmed order lookup failed");
+                    return;
                 }
                 tracing::warn!(identifier = id, error = %e, "order lookup failed; retrying");
                 let d = self.sh.config.retry_interval;
@@ -1088,9 +1183,16 @@ impl Engine {
                 u32::MAX
             }
         };
-        let limit = if self.not_sent.contains(id) { 1 } else { self.sh.config.probe_attempts.max(1) };
-        if probes >= limit {
-            let reason = format!("not found at the exchange after {probes} lookup(s): never booked");
+        let verify_once = self.not_sent.contains(id) || self.rate_limited.contains_key(id);
+        let limit = if verify_once { 1 } else { self.sh.config.probe_attempts.max(1) };
+        if probes >= limit && !verify_once {
+            // Sent (or maybe sent) and still missing: UNCONFIRMED, never REJECTED.
+            self.unconfirmed(id, why, probes.saturating_sub(limit));
+        } else if probes >= limit {
+            let reason = match self.rate_limited.remove(id) {
+                Some(refused) => format!("{refused} (identifier confirmed absent by lookup)"),
+                None => format!("not found at the exchange after {probes} lookup(s): never booked"),
+            };
             if let Some(o) = self.orders.get_mut(id) {
                 o.reason = Some(reason.clone());
                 o.transition(LocalState::Rejected);
@@ -1105,6 +1207,84 @@ impl Engine {
             let d = self.sh.config.probe_interval;
             self.query(id, why, d);
         }
+    }
+
+    /// An order whose create may have reached the venue and that lookups have not found:
+    /// UNCONFIRMED (once), counted as resolved for reconciliation, and probed again after
+    /// a doubling wait while inside its window (`extra` probes made so far past the first
+    /// ones). After the window only the periodic poll looks it up (see [`Engine::poll`]).
+    fn unconfirmed(&mut self, id: &str, why: Why, extra: u32) {
+        let since = match self.unconfirmed_since.get(id) {
+            Some(s) => *s,
+            None => {
+                let s = self.journal().mark_unconfirmed(id).unwrap_or_else(|e| {
+                    tracing::warn!(identifier = id, error = %e, "unconfirmed time not written");
+                    chrono::Utc::now().timestamp_millis()
+                });
+                self.unconfirmed_since.insert(id.to_string(), s);
+                s
+            }
+        };
+        let newly = self.orders.get(id).is_some_and(|o| o.state != LocalState::Unconfirmed);
+        if newly {
+            let reason =
+                "unconfirmed: not found at the exchange yet; still looking it up (adopted if it was booked)"
+                    .to_string();
+            if let Some(o) = self.orders.get_mut(id) {
+                o.reason = Some(reason.clone());
+                o.transition(LocalState::Unconfirmed);
+            }
+            tracing::warn!(
+                identifier = id,
+                "order unconfirmed: not found after its first lookups; probing with backoff"
+            );
+            self.journal_note(id, "unconfirmed", &reason);
+            self.save(id);
+            self.info(format!(
+                "order {id} is unconfirmed (not found yet); it is not re-sent and is still checked"
+            ));
+        }
+        self.done_reconciling(id);
+        let elapsed_ms = chrono::Utc::now().timestamp_millis().saturating_sub(since).max(0);
+        let elapsed = Duration::from_millis(u64::try_from(elapsed_ms).unwrap_or(0));
+        let cfg = &self.sh.config;
+        if why == Why::Poll {
+            return;
+        }
+        if elapsed < cfg.unconfirmed_window {
+            let factor = 2u32.saturating_pow(extra.min(20));
+            let delay = cfg.probe_interval.saturating_mul(factor).min(cfg.unconfirmed_backoff_max);
+            self.query(id, Why::Unknown, delay);
+        } else {
+            tracing::warn!(
+                identifier = id,
+                "unconfirmed past its probing window; the periodic poll keeps checking it"
+            );
+            self.journal_note(id, "unconfirmed_window_over", "checked by the periodic poll from now on");
+        }
+    }
+
+    /// After the private stream dropped events: the venue's open orders (cumulative fills
+    /// of known orders, adoption of unknown ones, final state of vanished ones), a lookup
+    /// of every order whose outcome is unknown, and fresh balances — now, not at the next
+    /// poll.
+    fn resync(&mut self, why: &str) {
+        tracing::warn!(reason = why, "resyncing orders and balances with the exchange");
+        if !self.listing_pending {
+            self.list_open(Duration::ZERO, true);
+        }
+        let ids: Vec<String> = self
+            .orders
+            .values()
+            .filter(|o| matches!(o.state, LocalState::Submitted | LocalState::Unconfirmed))
+            .filter(|o| !self.sending.contains(&o.identifier) && !self.probing.contains(&o.identifier))
+            .map(|o| o.identifier.clone())
+            .collect();
+        for id in ids {
+            self.query(&id, Why::Poll, Duration::ZERO);
+        }
+        self.refresh_balances();
+        self.info(format!("{why}: orders and balances resynced from the exchange"));
     }
 
     fn on_listed(&mut self, soft: bool, res: Result<Vec<Order>, VenueError>) {
@@ -1138,6 +1318,7 @@ impl Engine {
                 }
             }
             Err(e) => {
+                self.halt_on(&e);
                 tracing::warn!(error = %e, soft, "open-order listing failed");
                 if !soft {
                     let d = self.sh.config.retry_interval;
@@ -1148,10 +1329,21 @@ impl Engine {
     }
 
     /// The periodic comparison with the venue (RELIABILITY rule 4, "on a timer").
+    /// Unconfirmed orders not being probed are looked up once per poll, for as long as
+    /// they stay unconfirmed (one lookup each, in the default group).
     fn poll(&mut self) {
         let open = self.orders.values().any(|o| !o.state.is_terminal());
         if self.reconciled && !self.listing_pending && open {
             self.list_open(Duration::ZERO, true);
+        }
+        let unconfirmed: Vec<String> = self
+            .orders
+            .values()
+            .filter(|o| o.state == LocalState::Unconfirmed && !self.probing.contains(&o.identifier))
+            .map(|o| o.identifier.clone())
+            .collect();
+        for id in unconfirmed {
+            self.query(&id, Why::Poll, Duration::ZERO);
         }
     }
 
@@ -1209,13 +1401,23 @@ impl Engine {
             return;
         };
         self.by_uuid.insert(o.uuid.clone(), id.clone());
-        let (released, was_terminal) = match self.orders.get_mut(&id) {
+        let (released, was_terminal, was_unconfirmed) = match self.orders.get_mut(&id) {
             Some(t) => {
                 let was = t.state.is_terminal();
-                (t.apply_venue(&o), was)
+                let unconfirmed = t.state == LocalState::Unconfirmed;
+                (t.apply_venue(&o), was, unconfirmed)
             }
             None => return,
         };
+        if was_unconfirmed {
+            // Booked late, or its lookup lagged: the venue's state wins (adopted).
+            self.unconfirmed_since.remove(&id);
+            if let Some(t) = self.orders.get_mut(&id) {
+                t.reason = None;
+            }
+            self.journal_note(&id, "confirmed_late", source);
+            self.info(format!("order {id} found at the exchange ({source}): adopted"));
+        }
         for (f, out) in released {
             self.after_fill(&id, f, out);
         }

@@ -572,8 +572,14 @@ impl RuleMark {
     }
 }
 
-/// Transient rejections re-arm the rule (next attempt) at most this many times.
-const MAX_TRANSIENT_RETRIES: u32 = 3;
+/// Transient rejections (429) re-arm the rule (next attempt) for this long after the
+/// first one: a protective exit keeps trying through a rate-limit storm. The pace is the
+/// REST limiter's: a 429 pauses the order group with a doubling wait (1 s … 16 s), so a
+/// 30-second storm costs about six creates, and the lookups that confirm each refused
+/// identifier absent run in the default group.
+const TRANSIENT_RETRY_WINDOW: Duration = Duration::from_secs(600);
+/// And at most this many times (a cap on identifiers burnt by one rule).
+const MAX_TRANSIENT_RETRIES: u32 = 64;
 
 /// A rejection that says "not now" rather than "never": the rate limit.
 fn is_transient(reason: &str) -> bool {
@@ -600,8 +606,8 @@ struct Core {
     awaiting_cancel: HashMap<MarketId, Vec<String>>,
     /// Rules that already used their one cancel-and-retry.
     cancel_tried: HashSet<String>,
-    /// Transient rejections (rate limit) re-armed so far, per rule.
-    transient_retries: HashMap<String, u32>,
+    /// Transient rejections (rate limit) re-armed so far, per rule, and when the first was.
+    transient_retries: HashMap<String, (u32, Instant)>,
     /// When each rule was last persisted because of its trailing peak.
     peak_saved: HashMap<String, Instant>,
     /// Rules triggered while HALTED (alerted once, kept armed).
@@ -870,13 +876,18 @@ impl Core {
                     return;
                 }
                 if is_transient(&reason) {
-                    let n = self.transient_retries.entry(f.rule_id.clone()).or_insert(0);
-                    *n += 1;
-                    if *n <= MAX_TRANSIENT_RETRIES
+                    let (count, first) = self.transient_retries.entry(f.rule_id.clone()).or_insert((0, now));
+                    *count = count.saturating_add(1);
+                    let n = *count;
+                    let in_window = now.saturating_duration_since(*first) < TRANSIENT_RETRY_WINDOW;
+                    if n <= MAX_TRANSIENT_RETRIES
+                        && in_window
                         && let Some(mut r) = self.book.get(&f.rule_id).cloned()
                     {
-                        // The manager reports `rate_limited` only once the identifier is
-                        // known absent (case 5), so the next attempt's identifier is safe.
+                        // The manager closes a rate-limited create as REJECTED only after a
+                        // lookup confirmed its identifier absent (case 5); an exit whose
+                        // outcome is unknown stays UNCONFIRMED and reaches no result here,
+                        // so the next attempt's identifier never duplicates an exit.
                         r.attempt += 1;
                         r.state = RuleState::Armed;
                         r.note = Some(format!("exit refused ({reason}); re-armed, retry {n}"));

@@ -451,6 +451,12 @@ pub enum LocalState {
     Intent,
     /// Sent; the outcome is not known yet (a timeout leaves it here: UNKNOWN).
     Submitted,
+    /// Sent, and still not found by the lookups of its first seconds: it may yet be
+    /// booked (a gateway 5xx while the engine works, a lookup that lags the book). Never
+    /// counted as rejected: it is looked up again with backoff for a window of minutes,
+    /// then by every periodic poll, and adopted whenever the venue shows it (lookup, poll
+    /// or private stream). Not terminal: it counts as an open order.
+    Unconfirmed,
     /// The venue holds it (`wait`/`watch`).
     Accepted,
     /// Some volume filled, still open.
@@ -476,6 +482,7 @@ impl LocalState {
         match self {
             LocalState::Intent => "intent",
             LocalState::Submitted => "submitted",
+            LocalState::Unconfirmed => "unconfirmed",
             LocalState::Accepted => "accepted",
             LocalState::PartiallyFilled => "partially_filled",
             LocalState::PendingCancel => "pending_cancel",
@@ -490,6 +497,7 @@ impl LocalState {
         Some(match s {
             "intent" => LocalState::Intent,
             "submitted" => LocalState::Submitted,
+            "unconfirmed" => LocalState::Unconfirmed,
             "accepted" => LocalState::Accepted,
             "partially_filled" => LocalState::PartiallyFilled,
             "pending_cancel" => LocalState::PendingCancel,
@@ -581,8 +589,10 @@ impl TrackedOrder {
             (s, _) if s.is_terminal() => false,
             // Never step backwards into the pre-ack states.
             (_, Intent) => false,
-            (Accepted | PartiallyFilled | PendingCancel, Submitted) => false,
+            (Accepted | PartiallyFilled | PendingCancel | Unconfirmed, Submitted) => false,
             (PartiallyFilled | PendingCancel, Accepted) => false,
+            // Only an order whose outcome is unknown can become unconfirmed.
+            (Accepted | PartiallyFilled | PendingCancel, Unconfirmed) => false,
             _ => true,
         };
         if ok {
@@ -615,7 +625,10 @@ impl TrackedOrder {
         let full = self.requested_volume().is_some_and(|v| self.executed_volume >= v);
         if full {
             self.transition(LocalState::Filled);
-        } else if matches!(self.state, LocalState::Submitted | LocalState::Accepted | LocalState::Intent) {
+        } else if matches!(
+            self.state,
+            LocalState::Submitted | LocalState::Accepted | LocalState::Intent | LocalState::Unconfirmed
+        ) {
             self.transition(LocalState::PartiallyFilled);
         }
         FillOutcome::Applied

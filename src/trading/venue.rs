@@ -236,7 +236,7 @@ mod tests {
         assert_eq!(classify(biz).code(), Some("insufficient_funds_bid"));
         let auth = UpbitError::from_response(
             401,
-            r#"{"error":{"name":"no_authorization_ip","message":"ip"}}"#,
+            r#"{"error":{"name":"no_authorization_i_p","message":"ip"}}"#,
             "/orders",
             "POST",
         );

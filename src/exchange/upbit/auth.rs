@@ -51,6 +51,12 @@ impl Credentials {
         mask(self.access_key.expose_secret())
     }
 
+    /// A stable identifier of the access key that reveals nothing about it (the first 16
+    /// hex digits of its SHA-512): the key under which the process shares rate limits.
+    pub fn key_id(&self) -> String {
+        sha512_hex(self.access_key.expose_secret()).chars().take(16).collect()
+    }
+
     /// Signs a token carrying only `access_key` and `nonce` (WebSocket upgrade, REST calls
     /// without parameters).
     pub fn token(&self) -> Result<String, AuthError> {

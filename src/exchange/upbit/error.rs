@@ -44,7 +44,8 @@ impl fmt::Display for NetworkKind {
 /// Authentication failures Upbit names, each with a fix a person can apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthKind {
-    /// `no_authorization_ip`: the caller's IP is not on the key's allowlist.
+    /// `no_authorization_i_p` (Upbit's published spelling; `no_authorization_ip` is
+    /// accepted too): the caller's IP is not on the key's allowlist.
     IpNotAllowed,
     /// `expired_access_key`: keys live one year and cannot be extended.
     ExpiredKey,
@@ -60,13 +61,16 @@ pub enum AuthKind {
     InvalidAccessKey,
     /// `no_authorization_token`: no token was sent (no credentials configured).
     NoToken,
+    /// Any other 401: a name hoga does not know (or no JSON body at all). Still an
+    /// authentication failure, so trading halts all the same.
+    Unauthorized,
 }
 
 impl AuthKind {
     /// Maps an Upbit `error.name` to an auth kind.
     pub fn from_name(name: &str) -> Option<AuthKind> {
         Some(match name {
-            "no_authorization_ip" => AuthKind::IpNotAllowed,
+            "no_authorization_i_p" | "no_authorization_ip" => AuthKind::IpNotAllowed,
             "expired_access_key" => AuthKind::ExpiredKey,
             "out_of_scope" => AuthKind::OutOfScope,
             "nonce_used" => AuthKind::NonceUsed,
@@ -101,6 +105,9 @@ impl AuthKind {
                 "the access key is unknown to Upbit; check the configured access key"
             }
             AuthKind::NoToken => "no API key is configured; set one to use account endpoints",
+            AuthKind::Unauthorized => {
+                "Upbit refused the API key (401); check the keys, their permissions and the IP allowlist on upbit.com"
+            }
         }
     }
 }
@@ -194,9 +201,19 @@ impl UpbitError {
         }
     }
 
-    /// Classifies a non-2xx answer that is not 429/418 from its status and body.
+    /// Classifies a non-2xx answer that is not 429/418 from its status and body. Any 401
+    /// is an [`UpbitError::Auth`], whatever its body says: an unknown name is
+    /// [`AuthKind::Unauthorized`], never a plain rejection that the next order repeats.
     pub fn from_response(status: u16, body: &str, path: &str, method: &str) -> UpbitError {
         let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
+        if status == 401 {
+            let (name, message) = match parsed {
+                Some(b) => (b.error.name.as_text(), b.error.message),
+                None => ("unauthorized".to_string(), snippet(body)),
+            };
+            let kind = AuthKind::from_name(&name).unwrap_or(AuthKind::Unauthorized);
+            return UpbitError::Auth { kind, status, name, message, path: path.to_string() };
+        }
         if status >= 500 && parsed.is_none() {
             return UpbitError::Network {
                 kind: NetworkKind::ServerError,
@@ -246,7 +263,7 @@ mod tests {
     fn names_map_to_types() {
         let e = UpbitError::from_response(
             401,
-            r#"{"error":{"name":"no_authorization_ip","message":"This is not a verified IP."}}"#,
+            r#"{"error":{"name":"no_authorization_i_p","message":"This is not a verified IP."}}"#,
             "/v1/accounts",
             "GET",
         );
@@ -265,5 +282,49 @@ mod tests {
         assert!(e.is_retryable());
         let e = UpbitError::from_response(400, "<html>oops</html>", "/x", "GET");
         assert!(matches!(e, UpbitError::Network { kind: NetworkKind::BadBody, .. }));
+    }
+
+    #[test]
+    fn both_ip_spellings_and_any_401_are_auth_failures() {
+        for name in ["no_authorization_i_p", "no_authorization_ip"] {
+            let body = format!(r#"{{"error":{{"name":"{name}","message":"This is not a verified IP."}}}}"#);
+            let e = UpbitError::from_response(401, &body, "/v1/orders", "POST");
+            assert!(matches!(e, UpbitError::Auth { kind: AuthKind::IpNotAllowed, .. }), "{e:?}");
+            assert!(e.to_string().contains("allowlist"), "{e}");
+        }
+        for body in [r#"{"error":{"name":"brand_new_401","message":"?"}}"#, "<html>401</html>", ""] {
+            let e = UpbitError::from_response(401, body, "/v1/orders", "POST");
+            assert!(matches!(e, UpbitError::Auth { kind: AuthKind::Unauthorized, status: 401, .. }), "{e:?}");
+            assert!(e.to_string().contains("hint"), "{e}");
+        }
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            /// Any status and any body (non-JSON, odd JSON, unknown names) classify without a
+            /// panic, and every 401 is an authentication failure.
+            #[test]
+            fn any_error_answer_classifies(
+                status in prop_oneof![Just(401u16), Just(400), Just(403), Just(404), Just(500), 300u16..600],
+                body in prop_oneof![
+                    any::<String>(),
+                    "[a-z_]{0,30}".prop_map(|n| format!(r#"{{"error":{{"name":"{n}","message":"m"}}}}"#)),
+                    any::<i64>().prop_map(|n| format!(r#"{{"error":{{"name":{n},"message":"m"}}}}"#)),
+                    Just(r#"{"error":{"name":null}}"#.to_string()),
+                    Just(format!(r#"{{"error":{{"name":"x","message":"{}"}}}}"#, "é".repeat(100_000))),
+                ],
+            ) {
+                let e = UpbitError::from_response(status, &body, "/v1/x", "GET");
+                let _ = e.to_string();
+                if status == 401 {
+                    prop_assert!(matches!(e, UpbitError::Auth { .. }), "{e:?}");
+                }
+            }
+        }
     }
 }

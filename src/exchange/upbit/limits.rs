@@ -4,10 +4,16 @@
 //! Rate limits are a contract with the venue (RELIABILITY rule 7): we throttle before
 //! Upbit has to, and when it does push back we stop that group (429) or everything (418)
 //! instead of hammering it into a longer block.
+//!
+//! The state is process-wide per host and key ([`RestLimits::shared`]): Upbit counts the
+//! quotation groups per IP and the exchange groups per API key, and a 418 bans the IP, so
+//! two clients of one process (market data, orders) must not keep separate books. Every
+//! duration that comes from the network is bounded ([`MAX_BLOCK`]) and every deadline is
+//! computed with checked arithmetic.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use governor::clock::DefaultClock;
@@ -145,10 +151,34 @@ impl RemainingReq {
 
 /// Default 418 block when the response does not say how long.
 pub const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
+/// The longest 418 block hoga honours: 24 hours. A `Retry-After` (or a body) asking for
+/// longer is capped here: the number comes from the network, and a ban past a day is
+/// something for a person to look at, not a timer to wait out. After the cap the next
+/// call goes out and, if the ban still holds, Upbit answers 418 again and the block starts
+/// over.
+pub const MAX_BLOCK: Duration = Duration::from_secs(24 * 60 * 60);
+/// The shortest 418 block: even `Retry-After: 0` (or a date in the past) rests a second
+/// rather than calling straight back into a ban.
+pub const MIN_BLOCK: Duration = Duration::from_secs(1);
 /// First 429 pause; doubles per consecutive 429 of the same group.
 const PAUSE_429_INITIAL: Duration = Duration::from_secs(1);
 /// Cap of the 429 pause.
 const PAUSE_429_MAX: Duration = Duration::from_secs(16);
+
+impl Group {
+    /// True for the exchange (account) groups, whose limits Upbit counts per API key;
+    /// the quotation groups are counted per IP address.
+    pub fn is_exchange(self) -> bool {
+        matches!(self, Group::Default | Group::Order | Group::OrderTest | Group::OrderCancelAll)
+    }
+}
+
+/// `now + d`, checked. Every `d` handed in here is bounded (by [`MAX_BLOCK`] or a constant),
+/// so the fallback (no wait at all) is unreachable on any real clock; it is there so that a
+/// number from the network can never panic the process.
+fn deadline(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d).unwrap_or(now)
+}
 
 #[derive(Debug, Default)]
 struct GroupState {
@@ -159,6 +189,7 @@ struct GroupState {
 #[derive(Debug, Default)]
 struct State {
     groups: HashMap<Group, GroupState>,
+    /// Only used in the per-host scope: a 418 is an IP ban.
     blocked_until: Option<Instant>,
     blocks: u32,
     rate_limited: u64,
@@ -179,10 +210,28 @@ pub struct LimitsStatus {
 
 type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
 
-/// Per-group limiters plus the pause/block state. Shared by every REST call.
-pub struct RestLimits {
+/// Limiters and pause/block state of one scope: a host (the quotation groups and the 418
+/// block, which Upbit counts per IP) or a host and API key (the exchange groups).
+struct Scope {
     limiters: HashMap<Group, Limiter>,
     state: Mutex<State>,
+}
+
+impl Scope {
+    fn new() -> Self {
+        let limiters = Group::ALL.iter().map(|g| (*g, RateLimiter::direct(g.quota()))).collect();
+        Scope { limiters, state: Mutex::new(State::default()) }
+    }
+}
+
+/// Per-group limiters plus the pause/block state, in two scopes: one per host (quotation
+/// groups and the 418 block) and one per host and API key (exchange groups). Clients made
+/// with [`RestLimits::shared`] for the same host (and key) share the same scopes, so the
+/// market-data client and the order client of one process draw on one budget, and a 418
+/// seen by either pauses both.
+pub struct RestLimits {
+    host: Arc<Scope>,
+    key: Arc<Scope>,
 }
 
 impl std::fmt::Debug for RestLimits {
@@ -207,31 +256,78 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 /// resting to the wall-clock boundary could still draw a 429.
 const SEC_ZERO_REST: Duration = Duration::from_millis(1005);
 
+/// The process-wide table of scopes, by `host <host:port>` or `key <host:port> <key id>`.
+/// It holds weak references: a scope lives as long as some client uses it, so clients
+/// alive at the same time share it, and a test's server port reused later by another test
+/// does not inherit an old ban.
+static SCOPES: LazyLock<Mutex<HashMap<String, Weak<Scope>>>> = LazyLock::new(Default::default);
+
+fn scope(id: String) -> Arc<Scope> {
+    let mut table = SCOPES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(s) = table.get(&id).and_then(Weak::upgrade) {
+        return s;
+    }
+    table.retain(|_, w| w.strong_count() > 0);
+    let s = Arc::new(Scope::new());
+    table.insert(id, Arc::downgrade(&s));
+    s
+}
+
+/// `host:port` of a base URL (the part Upbit's per-IP limits and bans are about); the
+/// whole URL when it does not parse.
+fn host_of(base_url: &str) -> String {
+    match reqwest::Url::parse(base_url) {
+        Ok(u) => format!(
+            "{}:{}",
+            u.host_str().unwrap_or_default().to_ascii_lowercase(),
+            u.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => base_url.to_string(),
+    }
+}
+
 impl RestLimits {
-    /// Limiters at Upbit's published per-group limits.
+    /// Fresh limiters at Upbit's published per-group limits, shared with nobody.
     pub fn new() -> Self {
-        let limiters = Group::ALL.iter().map(|g| (*g, RateLimiter::direct(g.quota()))).collect();
-        RestLimits { limiters, state: Mutex::new(State::default()) }
+        RestLimits { host: Arc::new(Scope::new()), key: Arc::new(Scope::new()) }
+    }
+
+    /// The process-wide limiters for `base_url` and an API key (`key_id`, a non-secret
+    /// identifier of the key such as a hash; `None` for keyless clients). Every live client
+    /// of the same host shares the host scope; those with the same key share the key scope.
+    pub fn shared(base_url: &str, key_id: Option<&str>) -> Self {
+        let host = host_of(base_url);
+        RestLimits {
+            host: scope(format!("host {host}")),
+            key: scope(format!("key {host} {}", key_id.unwrap_or("public"))),
+        }
+    }
+
+    fn scope_of(&self, group: Group) -> &Scope {
+        if group.is_exchange() { &self.key } else { &self.host }
     }
 
     /// Waits for a slot in `group`. Fails at once while a 418 block is active (REST is
     /// halted; the caller must not queue behind a minute-long block).
     pub async fn acquire(&self, group: Group) -> Result<(), UpbitError> {
+        let scope = self.scope_of(group);
         loop {
-            let wait = {
-                let st = lock(&self.state);
-                let now = Instant::now();
-                if let Some(until) = st.blocked_until.filter(|u| *u > now) {
-                    return Err(UpbitError::Blocked { remaining: until - now });
-                }
-                st.groups.get(&group).and_then(|g| g.paused_until).filter(|u| *u > now).map(|u| u - now)
-            };
+            let now = Instant::now();
+            if let Some(until) = lock(&self.host.state).blocked_until.filter(|u| *u > now) {
+                return Err(UpbitError::Blocked { remaining: until - now });
+            }
+            let wait = lock(&scope.state)
+                .groups
+                .get(&group)
+                .and_then(|g| g.paused_until)
+                .filter(|u| *u > now)
+                .map(|u| u - now);
             match wait {
                 Some(d) => tokio::time::sleep(d).await,
                 None => break,
             }
         }
-        if let Some(l) = self.limiters.get(&group) {
+        if let Some(l) = scope.limiters.get(&group) {
             l.until_ready().await;
         }
         Ok(())
@@ -241,16 +337,16 @@ impl RestLimits {
     pub fn on_remaining(&self, header: &RemainingReq, fallback: Group) {
         let group = Group::from_header(&header.group).unwrap_or(fallback);
         if header.sec == 0 {
-            let mut st = lock(&self.state);
+            let mut st = lock(&self.scope_of(group).state);
             let g = st.groups.entry(group).or_default();
-            let until = Instant::now() + SEC_ZERO_REST;
+            let until = deadline(Instant::now(), SEC_ZERO_REST);
             g.paused_until = Some(g.paused_until.map_or(until, |p| p.max(until)));
         }
     }
 
     /// A success in `group` resets its 429 backoff.
     pub fn on_success(&self, group: Group) {
-        let mut st = lock(&self.state);
+        let mut st = lock(&self.scope_of(group).state);
         if let Some(g) = st.groups.get_mut(&group) {
             g.consecutive_429 = 0;
         }
@@ -258,53 +354,72 @@ impl RestLimits {
 
     /// A 429 in `group`: pause it, doubling per consecutive 429. Returns the pause.
     pub fn on_429(&self, group: Group) -> Duration {
-        let mut st = lock(&self.state);
+        let mut st = lock(&self.scope_of(group).state);
         st.rate_limited += 1;
         let g = st.groups.entry(group).or_default();
         let factor = 1u32 << g.consecutive_429.min(4);
         g.consecutive_429 = g.consecutive_429.saturating_add(1);
-        let pause = (PAUSE_429_INITIAL * factor).min(PAUSE_429_MAX);
-        g.paused_until = Some(Instant::now() + pause);
+        let pause = PAUSE_429_INITIAL.saturating_mul(factor).min(PAUSE_429_MAX);
+        g.paused_until = Some(deadline(Instant::now(), pause));
         tracing::warn!(group = group.name(), ?pause, "upbit 429: pausing the group");
         pause
     }
 
-    /// A 418: halt every REST call for `block` (or [`DEFAULT_BLOCK`]).
+    /// A 418: halt every REST call to this host (it is an IP ban: quotation and exchange
+    /// calls alike, from every client of the process) for `block`, or [`DEFAULT_BLOCK`],
+    /// kept within [`MIN_BLOCK`]…[`MAX_BLOCK`]. Returns the block applied.
     pub fn on_418(&self, block: Option<Duration>) -> Duration {
-        let block = block.unwrap_or(DEFAULT_BLOCK);
-        let mut st = lock(&self.state);
-        st.blocks += 1;
-        let until = Instant::now() + block;
+        let block = block.unwrap_or(DEFAULT_BLOCK).clamp(MIN_BLOCK, MAX_BLOCK);
+        let mut st = lock(&self.host.state);
+        st.blocks = st.blocks.saturating_add(1);
+        let until = deadline(Instant::now(), block);
         st.blocked_until = Some(st.blocked_until.map_or(until, |b| b.max(until)));
         tracing::error!(?block, "upbit 418: all REST calls halted until the block ends");
         block
     }
 
-    /// Current status.
+    /// Current status (both scopes).
     pub fn status(&self) -> LimitsStatus {
-        let st = lock(&self.state);
         let now = Instant::now();
-        let mut paused: Vec<(Group, Duration)> = st
-            .groups
-            .iter()
-            .filter_map(|(g, s)| s.paused_until.filter(|u| *u > now).map(|u| (*g, u - now)))
-            .collect();
-        paused.sort();
-        LimitsStatus {
-            blocked_for: st.blocked_until.filter(|u| *u > now).map(|u| u - now),
-            paused,
-            blocks: st.blocks,
-            rate_limited: st.rate_limited,
+        let mut out = LimitsStatus::default();
+        for (i, scope) in [&self.host, &self.key].into_iter().enumerate() {
+            let st = lock(&scope.state);
+            out.paused.extend(
+                st.groups
+                    .iter()
+                    // Each group lives in one scope only.
+                    .filter(|(g, _)| g.is_exchange() == (i == 1))
+                    .filter_map(|(g, s)| s.paused_until.filter(|u| *u > now).map(|u| (*g, u - now))),
+            );
+            out.rate_limited = out.rate_limited.saturating_add(st.rate_limited);
+            if i == 0 {
+                out.blocked_for = st.blocked_until.filter(|u| *u > now).map(|u| u - now);
+                out.blocks = st.blocks;
+            }
         }
+        out.paused.sort();
+        out
     }
 }
 
-/// Reads a block duration out of a 418 answer: `Retry-After` seconds first, then the
-/// first number in the body followed by a unit (`30 seconds`, `5분`, `2 min`), else `None`.
+/// How much of a 418 body is searched for a duration: the message is a sentence, and a
+/// hostile megabyte of digits must not cost more than a glance.
+const BODY_SCAN_LIMIT: usize = 4096;
+
+/// Reads a block duration out of a 418 answer: `Retry-After` first (delta seconds, or an
+/// HTTP date), then the first number in the body followed by a unit (`30 seconds`, `5분`,
+/// `2 min`), else `None`. Every result is at most [`MAX_BLOCK`]: numbers too large for any
+/// type (and products that would overflow) saturate to it; a negative or malformed
+/// `Retry-After` is ignored.
 pub fn parse_block_duration(retry_after: Option<&str>, body: &str) -> Option<Duration> {
-    if let Some(secs) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
-        return Some(Duration::from_secs(secs));
+    if let Some(d) = retry_after.and_then(parse_retry_after) {
+        return Some(d.min(MAX_BLOCK));
     }
+    let mut end = body.len().min(BODY_SCAN_LIMIT);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    let body = &body[..end];
     let bytes = body.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -313,25 +428,42 @@ pub fn parse_block_duration(retry_after: Option<&str>, body: &str) -> Option<Dur
             while i < bytes.len() && bytes[i].is_ascii_digit() {
                 i += 1;
             }
-            let n: u64 = body[start..i].parse().ok()?;
-            let rest = body[i..].trim_start().to_ascii_lowercase();
-            if rest.starts_with("ms") || rest.starts_with("millis") {
-                return Some(Duration::from_millis(n));
-            }
-            if rest.starts_with("min") || rest.starts_with("분") {
-                return Some(Duration::from_secs(n * 60));
-            }
-            if rest.starts_with('h') || rest.starts_with("시간") {
-                return Some(Duration::from_secs(n * 3600));
-            }
-            if rest.starts_with('s') || rest.starts_with("초") {
-                return Some(Duration::from_secs(n));
+            // Too many digits for a u64 is "very long": saturate (capped below).
+            let n: u64 = body[start..i].parse().unwrap_or(u64::MAX);
+            // The unit is in the next few characters; lowercase only those.
+            let unit: String = body[i..].trim_start().chars().take(8).collect::<String>().to_lowercase();
+            let secs = |mul: u64| Duration::from_secs(n.saturating_mul(mul));
+            let d = if unit.starts_with("ms") || unit.starts_with("millis") {
+                Some(Duration::from_millis(n))
+            } else if unit.starts_with("min") || unit.starts_with("분") {
+                Some(secs(60))
+            } else if unit.starts_with('h') || unit.starts_with("시간") {
+                Some(secs(3600))
+            } else if unit.starts_with('s') || unit.starts_with("초") {
+                Some(secs(1))
+            } else {
+                None
+            };
+            if let Some(d) = d {
+                return Some(d.min(MAX_BLOCK));
             }
         } else {
             i += 1;
         }
     }
     None
+}
+
+/// `Retry-After` as delta seconds (digits only; overlong saturates) or an HTTP date (a
+/// date in the past is zero). Anything else is `None`.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(v.parse().unwrap_or(u64::MAX)));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let left = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(left.to_std().unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -367,5 +499,108 @@ mod tests {
         let p2 = l.on_429(Group::Ticker);
         assert!(p2 > p);
         assert_eq!(l.status().paused.first().map(|x| x.0), Some(Group::Ticker));
+    }
+
+    #[test]
+    fn hostile_block_durations_are_bounded() {
+        // The 418 reproduction of issue 15: 10^19 s does not fit an Instant offset.
+        let huge = parse_block_duration(Some("10000000000000000000"), "");
+        assert_eq!(huge, Some(MAX_BLOCK));
+        assert_eq!(parse_block_duration(Some("99999999999999999999999999"), ""), Some(MAX_BLOCK));
+        // Negative and malformed headers are ignored (then the body, then the default).
+        assert_eq!(parse_block_duration(Some("-5"), ""), None);
+        assert_eq!(parse_block_duration(Some("1.5"), "wait 3 seconds"), Some(Duration::from_secs(3)));
+        // HTTP dates: in the past is zero, far future is capped.
+        assert_eq!(parse_block_duration(Some("Wed, 21 Oct 2015 07:28:00 GMT"), ""), Some(Duration::ZERO));
+        assert_eq!(parse_block_duration(Some("Fri, 31 Dec 9999 23:59:59 GMT"), ""), Some(MAX_BLOCK));
+        // Products that would wrap in release builds saturate.
+        assert_eq!(parse_block_duration(None, "blocked 18446744073709551615 hours"), Some(MAX_BLOCK));
+        assert_eq!(parse_block_duration(None, "blocked 307445734561825861 min"), Some(MAX_BLOCK));
+        assert_eq!(parse_block_duration(None, "99999999999999999999999 seconds"), Some(MAX_BLOCK));
+        let l = RestLimits::new();
+        assert_eq!(l.on_418(huge), MAX_BLOCK);
+        assert!(l.status().blocked_for.is_some_and(|d| d <= MAX_BLOCK));
+        assert_eq!(l.on_418(Some(Duration::MAX)), MAX_BLOCK);
+        assert_eq!(l.on_418(Some(Duration::ZERO)), MIN_BLOCK);
+    }
+
+    #[test]
+    fn clients_of_one_host_share_the_ban_and_keys_keep_their_own_budget() {
+        let base = "http://limits-share.invalid:81/v1";
+        let quotes = RestLimits::shared(base, None);
+        let orders = RestLimits::shared(base, Some("key-a"));
+        let other_key = RestLimits::shared(base, Some("key-b"));
+        let elsewhere = RestLimits::shared("http://limits-other.invalid:81/v1", Some("key-a"));
+        orders.on_418(Some(Duration::from_secs(30)));
+        assert!(quotes.status().blocked_for.is_some(), "a 418 is an IP ban: every client of the host stops");
+        assert!(other_key.status().blocked_for.is_some());
+        assert!(elsewhere.status().blocked_for.is_none());
+        // Exchange groups are per key; quotation groups per host.
+        orders.on_429(Group::Order);
+        assert!(other_key.status().paused.iter().all(|(g, _)| *g != Group::Order));
+        let again = RestLimits::shared(base, Some("key-a"));
+        assert!(again.status().paused.iter().any(|(g, _)| *g == Group::Order));
+        other_key.on_429(Group::Ticker);
+        assert!(quotes.status().paused.iter().any(|(g, _)| *g == Group::Ticker));
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn retry_after() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                "[0-9]{15,40}",
+                " *-?[0-9]{0,30}(\\.[0-9]{0,5})? *",
+                any::<i64>().prop_map(|t| {
+                    let t = t.rem_euclid(253_402_300_799);
+                    chrono::DateTime::from_timestamp(t, 0)
+                        .map(|d| d.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+                        .unwrap_or_default()
+                }),
+            ]
+        }
+
+        fn body() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                "([0-9]{1,30} ?(ms|millis|min|분|h|시간|s|초|x)? ?){0,6}",
+                (any::<u64>(), "(ms|min|분|hours|시간|seconds|초)").prop_map(|(n, u)| format!("{n} {u}")),
+                Just("9".repeat(100_000)),
+                Just("1 ".repeat(50_000)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_418_answer_gives_a_bounded_block(ra in proptest::option::of(retry_after()), body in body()) {
+                let d = parse_block_duration(ra.as_deref(), &body);
+                prop_assert!(d.is_none_or(|d| d <= MAX_BLOCK));
+                let l = RestLimits::new();
+                let applied = l.on_418(d);
+                prop_assert!(applied >= MIN_BLOCK && applied <= MAX_BLOCK);
+                prop_assert!(l.status().blocked_for.is_some_and(|b| b <= MAX_BLOCK));
+            }
+
+            #[test]
+            fn any_remaining_req_header_is_safe(
+                raw in prop_oneof![
+                    any::<String>(),
+                    "group=[a-z-]{0,12}; ?min=-?[0-9]{0,25}; ?sec=?-?[0-9]{0,25}",
+                    "[a-z=;0-9 ]{0,40}",
+                ],
+            ) {
+                let l = RestLimits::new();
+                if let Some(rr) = RemainingReq::parse(&raw) {
+                    l.on_remaining(&rr, Group::Default);
+                }
+                prop_assert!(l.status().paused.iter().all(|(_, d)| *d <= SEC_ZERO_REST));
+            }
+        }
     }
 }

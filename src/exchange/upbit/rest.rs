@@ -190,11 +190,14 @@ impl RestClient {
             .build()
             .map_err(|e| UpbitError::Request { path: config.base_url.clone(), detail: e.to_string() })?;
         let base_url = config.base_url.trim_end_matches('/').to_string();
+        // One limiter and ban state per host and key for the whole process: the market-data
+        // client and the order client must not keep separate books (issue 15, item 5).
+        let limits = RestLimits::shared(&base_url, credentials.as_ref().map(Credentials::key_id).as_deref());
         Ok(RestClient {
             http,
             config: Arc::new(RestConfig { base_url, ..config }),
             credentials: credentials.map(Arc::new),
-            limits: Arc::new(RestLimits::new()),
+            limits: Arc::new(limits),
         })
     }
 
@@ -524,7 +527,7 @@ impl RestClient {
             self.limits.on_remaining(&rr, call.group);
         }
         let retry_after = resp.headers().get("Retry-After").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let text = resp.text().await.map_err(|e| network(method, call.path, &e))?;
+        let text = read_body(resp, method, call.path).await?;
         match status {
             200..=299 => {
                 self.limits.on_success(call.group);
@@ -546,6 +549,38 @@ impl RestClient {
             _ => Err(UpbitError::from_response(status, &text, call.path, method)),
         }
     }
+}
+
+/// The largest REST response body read: 8 MiB. Upbit's largest answers (a 1000-order page
+/// of `/orders/closed`, the whole market list) are well under 1 MiB; a body past the cap
+/// is refused as [`NetworkKind::BadBody`] (for an order creation: an unknown outcome)
+/// instead of growing memory without bound.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Reads the body, at most [`MAX_BODY_BYTES`] (checked against `Content-Length` first,
+/// then while reading, since a chunked body has none). Invalid UTF-8 is replaced, as
+/// `Response::text` would.
+async fn read_body(mut resp: reqwest::Response, method: &str, path: &str) -> Result<String, UpbitError> {
+    let too_large = |n: String| UpbitError::Network {
+        kind: NetworkKind::BadBody,
+        method: method.to_string(),
+        path: path.to_string(),
+        detail: format!("response body of {n} bytes exceeds the {MAX_BODY_BYTES}-byte limit"),
+    };
+    if let Some(len) = resp.content_length().filter(|n| *n > MAX_BODY_BYTES as u64) {
+        return Err(too_large(len.to_string()));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| network(method, path, &e))? {
+        if bytes.len().saturating_add(chunk.len()) > MAX_BODY_BYTES {
+            return Err(too_large(format!("more than {}", bytes.len())));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 fn network(method: &str, path: &str, e: &reqwest::Error) -> UpbitError {

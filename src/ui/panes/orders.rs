@@ -61,7 +61,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 Cell::from(
                     Line::from(format::fit(format::qty(o.executed_volume, 8), col(4))).right_aligned(),
                 ),
-                Cell::from(Span::styled(format!("{:?}", o.state).to_lowercase(), theme.muted)),
+                Cell::from(Span::styled(state_label(o), theme.muted)),
             ])
             .style(row_style),
         );
@@ -94,4 +94,13 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let skip = cursor.saturating_sub(visible - 1).min(rows.len().saturating_sub(1));
     let header = Row::new(["market", "side", "price", "open", "filled", "state"]).style(theme.header);
     Table::new(rows.into_iter().skip(skip), widths).header(header).column_spacing(1).render(inner, buf);
+}
+
+/// The State column: the venue's state, or `unconfirmed` for an order hoga sent and has
+/// not found at the exchange yet (marked by `console::trade::tracked_to_order`).
+fn state_label(o: &crate::exchange::types::Order) -> String {
+    if o.created_at == crate::console::trade::UNCONFIRMED_MARK {
+        return crate::console::trade::UNCONFIRMED_MARK.to_string();
+    }
+    format!("{:?}", o.state).to_lowercase()
 }

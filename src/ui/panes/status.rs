@@ -55,6 +55,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         TradingState::Halted => theme.error,
     };
     spans.push(Span::styled(acc.trading_state.label(), ts));
+    // A 418 ban halts every REST call of the process: as loud as the trading state, with
+    // the time left.
+    if let Some(left) = sys.feed.rest_blocked_secs {
+        let text = format!(" REST BANNED {}", countdown(left));
+        spans.push(Span::styled(text, theme.error));
+    }
     spans.push(Span::styled(format!(" rules {}", acc.armed_rules()), theme.text));
     // From here on, a part that does not fit whole is left out, never cut mid-word.
     let clock = format!(" {} KST ", format::clock_kst(ui.wall));
@@ -123,5 +129,14 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     Paragraph::new(Line::from(spans)).render(area, buf);
     if show_clock {
         Paragraph::new(Span::styled(clock, theme.muted)).alignment(Alignment::Right).render(area, buf);
+    }
+}
+
+/// Seconds left as a countdown that visibly ticks: `42s`, `4m05s`, `23h59m`.
+fn countdown(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
     }
 }
