@@ -446,7 +446,7 @@ async fn thirty_forced_disconnects_each_resubscribe_with_a_new_epoch() {
         })
         .await;
         fake.emit("trade", "KRW-BTC", trade("KRW-BTC", round as i64)).await;
-        fake.emit("ticker", "KRW-ETH", ticker("KRW-ETH", round as i64)).await;
+        fake.emit("ticker", "KRW-ETH", ticker("KRW-ETH", round as i64 + 1)).await;
         let ev = within(trades.recv_event()).await.unwrap();
         assert_eq!(ev.epoch, round + 1, "epoch increments per connection");
         let t = within(tickers.recv_event()).await.unwrap();
@@ -477,10 +477,15 @@ async fn malformed_frames_are_counted_and_oversize_reconnects() {
     fake.raw(br#"{"error":{"name":"WRONG_FORMAT","message":"bad"}}"#.to_vec()).await;
     fake.raw(br#"{"type":"announcement","x":1}"#.to_vec()).await;
     fake.raw(br#"{"status":"UP"}"#.to_vec()).await;
+    // Numbers outside the band (issue 15, item 2): malformed like any bad frame.
+    for price in ["0", "-5"] {
+        let frame = String::from_utf8(trade("KRW-BTC", 90)).unwrap();
+        fake.raw(frame.replace(r#""trade_price":100"#, &format!(r#""trade_price":{price}"#)).into_bytes()).await;
+    }
     fake.emit("trade", "KRW-BTC", trade("KRW-BTC", 1)).await;
     assert_eq!(within(trades.recv()).await.unwrap().sequential_id, 1, "garbage is not fatal");
     let h = feed.health();
-    assert_eq!((h.parse_errors, h.error_frames, h.unknown_types), (3, 1, 1));
+    assert_eq!((h.parse_errors, h.error_frames, h.unknown_types), (5, 1, 1));
     assert_eq!(fake.count("/v1"), 1, "no reconnect for bad frames");
 
     // A frame over the cap ends the session; the feed reconnects and resubscribes.

@@ -927,6 +927,52 @@ mod tests {
     }
 
     #[test]
+    fn band_edges() {
+        use rust_decimal_macros::dec;
+        assert!(band::price("p", dec!(0.000000000001)).is_ok());
+        assert!(band::price("p", dec!(1_000_000_000_000_000)).is_ok());
+        for bad in [dec!(0), dec!(-5), dec!(0.000000000000999), dec!(1_000_000_000_000_000.1), Decimal::MAX] {
+            let e = band::price("trade_price", bad).unwrap_err();
+            assert!(e.to_string().contains("trade_price") && e.to_string().contains("band"), "{e}");
+        }
+        assert!(band::price_or_zero("p", Decimal::ZERO).is_ok());
+        assert!(band::price_or_zero("p", dec!(-0.1)).is_err());
+        assert!(band::size("s", Decimal::ZERO).is_ok() && band::size("s", dec!(-0.00000001)).is_err());
+        assert!(band::notional("n", dec!(1_000_000_000_000_000), dec!(100_000)).is_ok());
+        assert!(band::notional("n", dec!(1_000_000_000_000_000), dec!(100_001)).is_err());
+        assert!(
+            band::notional("n", Decimal::MAX, Decimal::MAX).is_err(),
+            "overflow is out of band, not a panic"
+        );
+        assert!(band::time("t", -1).is_err() && band::time("t", band::MAX_TIMESTAMP_MS + 1).is_err());
+        // A ticker may have no previous close yet; its last price must be a price.
+        let t = Ticker { trade_price: dec!(100), ..Ticker::default() };
+        assert!(t.check().is_ok());
+        assert!(Ticker { trade_price: Decimal::ZERO, ..t.clone() }.check().is_err());
+        assert!(Ticker { acc_trade_price_24h: dec!(-1), ..t }.check().is_err());
+    }
+
+    #[test]
+    fn unknown_values_are_kept_and_noted_once() {
+        let c: Change = serde_json::from_str(r#""NEUTRAL""#).unwrap();
+        assert_eq!(c, Change::Unknown);
+        assert!(unknown_seen("change", "NEUTRAL"));
+        let s: OrderState = serde_json::from_str(r#""pending""#).unwrap();
+        assert!(s == OrderState::Unknown && !s.is_terminal());
+        let s: StreamType = serde_json::from_str(r#""SNAPSHOT""#).unwrap();
+        assert_eq!(s, StreamType::Snapshot);
+        assert!(serde_json::from_str::<Change>("7").is_err(), "not a string: malformed");
+        // Long values are cut; the set is bounded.
+        note_unknown("change", &"X".repeat(100));
+        assert!(unknown_seen("change", &"X".repeat(40)));
+        for i in 0..2 * MAX_UNKNOWN_SEEN {
+            note_unknown("stream_type", &format!("V{i}"));
+        }
+        let n = UNKNOWN_SEEN.lock().unwrap().len();
+        assert!(n <= MAX_UNKNOWN_SEEN, "{n}");
+    }
+
+    #[test]
     fn timeframes_round_trip_and_minutes_differ_from_months() {
         for tf in Timeframe::ALL {
             assert_eq!(tf.label().parse::<Timeframe>().unwrap(), tf);

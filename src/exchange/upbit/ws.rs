@@ -645,6 +645,36 @@ mod tests {
     }
 
     #[test]
+    fn my_order_with_an_unknown_side_or_an_out_of_band_number_is_refused() {
+        let o = r#"{"type":"myOrder","code":"KRW-BTC","uuid":"u","ask_bid":"BID","order_type":"limit","state":"trade","trade_uuid":"t","price":100,"volume":1,"remaining_volume":0,"executed_volume":1,"trades_count":1,"reserved_fee":0,"remaining_fee":0,"paid_fee":0,"locked":0,"executed_funds":100,"order_timestamp":1,"timestamp":1}"#;
+        match decode(o.as_bytes()).unwrap() {
+            Decoded::Event(StreamEvent::Order(u)) => {
+                assert_eq!(
+                    u.fill.map(|f| (f.side, f.funds)),
+                    Some((Side::Bid, rust_decimal::Decimal::from(100)))
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = decode(o.replace(r#""BID""#, r#""BOTH""#).as_bytes()).unwrap_err();
+        assert!(e.detail.contains("unknown ask_bid"), "{e}");
+        let e = decode(o.replace(r#""price":100"#, r#""price":0"#).as_bytes()).unwrap_err();
+        assert!(e.detail.contains("band"), "{e}");
+        let e = decode(o.replace(r#""locked":0"#, r#""locked":-1"#).as_bytes()).unwrap_err();
+        assert!(e.detail.contains("locked"), "{e}");
+        // An unknown state is kept (never taken for done).
+        match decode(o.replace(r#""trade""#, r#""held""#).as_bytes()).unwrap() {
+            Decoded::Event(StreamEvent::Order(u)) => {
+                assert_eq!(u.state, crate::exchange::types::OrderState::Unknown)
+            }
+            other => panic!("{other:?}"),
+        }
+        // A nested object before the top-level type: parsed fully, decoded as its type.
+        let nested = o.replacen('{', r#"{"extra":{"type":"x"},"#, 1);
+        assert!(matches!(decode(nested.as_bytes()).unwrap(), Decoded::Event(StreamEvent::Order(_))));
+    }
+
+    #[test]
     fn malformed_numbers_and_frames_are_errors_naming_the_value() {
         let mut d = Decoder::default();
         for (bad, needle) in [
