@@ -275,6 +275,10 @@ pub struct Journal {
     read_only: bool,
     // Held for the life of the journal: the flock is released when this file closes.
     _lock: Option<File>,
+    /// (device, inode) of the file at `path` when it was opened: every write checks the
+    /// path still names that file (see [`Journal::check_identity`]). `None` in memory and
+    /// read-only.
+    identity: Option<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -285,6 +289,12 @@ impl std::fmt::Debug for Journal {
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// (device, inode) of the file at `path`, without following a symbolic link.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// The default journal file: `~/.local/share/hoga/journal.sqlite`.
@@ -391,7 +401,7 @@ impl Journal {
         }
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| sqlite_open_error(opts, path, e))?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        let j = Journal { conn, path: p, read_only: false, _lock: Some(lock) };
+        let j = Journal { conn, path: p, read_only: false, _lock: Some(lock), identity: file_identity(path) };
         j.migrate()?;
         Ok(j)
     }
@@ -404,14 +414,14 @@ impl Journal {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|source| JournalError::Sqlite { path: p.clone(), source })?;
-        Ok(Journal { conn, path: p, read_only: true, _lock: None })
+        Ok(Journal { conn, path: p, read_only: true, _lock: None, identity: None })
     }
 
     /// A private in-memory journal (tests, demo).
     pub fn in_memory() -> Result<Journal, JournalError> {
         let conn = Connection::open_in_memory()
             .map_err(|source| JournalError::Sqlite { path: ":memory:".into(), source })?;
-        let j = Journal { conn, path: ":memory:".into(), read_only: false, _lock: None };
+        let j = Journal { conn, path: ":memory:".into(), read_only: false, _lock: None, identity: None };
         j.migrate()?;
         Ok(j)
     }
@@ -431,7 +441,30 @@ impl Journal {
     }
 
     fn writable(&self) -> Result<(), JournalError> {
-        if self.read_only { Err(JournalError::ReadOnly(self.path.clone())) } else { Ok(()) }
+        if self.read_only {
+            return Err(JournalError::ReadOnly(self.path.clone()));
+        }
+        self.check_identity()
+    }
+
+    /// Fails when the path no longer names the file this journal opened: it was renamed
+    /// away, deleted, or replaced by another file while hoga was running. SQLite would go
+    /// on writing to the old file through its open descriptor, and the next start would
+    /// open the new one and never see those intents; so every write refuses instead (new
+    /// orders are denied with this message, cancels still go out). One `stat` per write.
+    pub fn check_identity(&self) -> Result<(), JournalError> {
+        let Some(opened) = self.identity else { return Ok(()) };
+        let now = file_identity(Path::new(&self.path));
+        if now == Some(opened) {
+            return Ok(());
+        }
+        let what = if now.is_none() { "removed or renamed" } else { "replaced by another file" };
+        Err(JournalError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(format!(
+                "the journal file was {what} while hoga was running; new orders are refused because their intents would not be found by the next start. Put the file back, or quit and restart hoga (open orders are reconciled from the exchange)"
+            )),
+        })
     }
 
     fn migrate(&self) -> Result<(), JournalError> {
