@@ -111,6 +111,8 @@ impl Session {
             ("XDG_DATA_HOME", h.join("data").to_string_lossy().into_owned()),
             ("TERM", "xterm-256color".to_string()),
             ("PATH", std::env::var("PATH").unwrap_or_default()),
+            // The embedded simulator's admin token, so the idle window can silence it.
+            ("HOGA_SIM_ADMIN_TOKEN", BENCH_ADMIN_TOKEN.to_string()),
         ] {
             cmd.env(k, v);
         }
@@ -309,6 +311,9 @@ fn listening_ports(pid: u32) -> Vec<u16> {
     ports
 }
 
+/// The admin token the console's embedded simulator is given (`HOGA_SIM_ADMIN_TOKEN`).
+const BENCH_ADMIN_TOKEN: &str = "hoga-bench-admin-token-0001";
+
 /// Tells the console's embedded simulator to go silent; true when one listener accepted.
 fn silence_simulator(pid: u32) -> bool {
     let body = r#"{"action":"silent","on":true}"#;
@@ -317,7 +322,7 @@ fn silence_simulator(pid: u32) -> bool {
         let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
         let req = format!(
             "POST /admin/faults HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+             Authorization: Bearer {BENCH_ADMIN_TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         if s.write_all(req.as_bytes()).is_err() {

@@ -275,6 +275,108 @@ mod base64_lite {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// The admin endpoints' guard
+
+/// Header carrying the admin token (the alternative is `Authorization: Bearer <token>`).
+pub const ADMIN_TOKEN_HEADER: &str = "x-hoga-admin-token";
+
+/// Environment variable that fixes the admin token instead of a random one (a parent
+/// process that starts `hoga sim` or a demo console and drives its admin endpoints, such
+/// as a benchmark, sets it; at least 16 characters).
+pub const ADMIN_TOKEN_ENV: &str = "HOGA_SIM_ADMIN_TOKEN";
+
+/// Why an admin request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AdminDenied {
+    /// No token, or a wrong one: 401.
+    #[error("admin endpoints need the token hoga sim printed at start (Authorization: Bearer TOKEN)")]
+    Unauthorized,
+    /// Sent by a browser or from another origin (an `Origin` or cross-site
+    /// `Sec-Fetch-Site` header), or to a host name that is not loopback: 403. A web page
+    /// on the same machine must not move prices or inject faults.
+    #[error("cross-origin or non-loopback requests to the admin endpoints are refused")]
+    Forbidden,
+}
+
+impl AdminDenied {
+    /// The HTTP status.
+    pub fn status(self) -> u16 {
+        match self {
+            AdminDenied::Unauthorized => 401,
+            AdminDenied::Forbidden => 403,
+        }
+    }
+}
+
+/// The random token that guards `/admin/*`. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct AdminToken(String);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(..)")
+    }
+}
+
+impl AdminToken {
+    /// `fixed` when given and at least 16 characters, else [`ADMIN_TOKEN_ENV`] when set
+    /// and long enough, else 122 random bits (a v4 UUID) as 32 hex digits.
+    pub fn new(fixed: Option<&str>) -> AdminToken {
+        let env = std::env::var(ADMIN_TOKEN_ENV).ok();
+        let chosen = fixed.map(str::to_string).or(env).map(|t| t.trim().to_string()).filter(|t| {
+            t.len() >= 16 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+        AdminToken(chosen.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()))
+    }
+
+    /// The token, to print at start or to send.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Admits an admin request: no `Origin`, no cross-site `Sec-Fetch-Site`, a loopback
+    /// `Host`, and the token in `Authorization: Bearer` or [`ADMIN_TOKEN_HEADER`].
+    pub fn check(&self, headers: &axum::http::HeaderMap) -> Result<(), AdminDenied> {
+        use axum::http::header;
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        if headers.contains_key(header::ORIGIN) {
+            return Err(AdminDenied::Forbidden);
+        }
+        if text("sec-fetch-site").is_some_and(|s| !s.eq_ignore_ascii_case("none")) {
+            return Err(AdminDenied::Forbidden);
+        }
+        if let Some(host) = text(header::HOST.as_str())
+            && !is_loopback_host(host)
+        {
+            return Err(AdminDenied::Forbidden);
+        }
+        let bearer =
+            text(header::AUTHORIZATION.as_str()).and_then(|a| a.strip_prefix("Bearer ")).map(str::trim);
+        let given = bearer.or_else(|| text(ADMIN_TOKEN_HEADER));
+        match given {
+            Some(t) if constant_time_eq(t.as_bytes(), self.0.as_bytes()) => Ok(()),
+            _ => Err(AdminDenied::Unauthorized),
+        }
+    }
+}
+
+/// `127.0.0.1`, `localhost` or `[::1]`, with or without a port: a DNS-rebinding page
+/// reaches the simulator under its own host name, which is refused.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost") || name == "::1"
+}
+
+/// Compares without stopping at the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,5 +424,45 @@ mod tests {
         let mut c = Authenticator::default();
         c.add_key("test-access-key", "test-secret-key");
         assert_eq!(c.verify(Some(&h), Params::Query("market=KRW-ETH")), Err(AuthError::InvalidQueryPayload));
+    }
+
+    #[test]
+    fn admin_guard_wants_the_token_and_refuses_browsers_and_foreign_hosts() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let token = AdminToken::new(Some("0123456789abcdef0123"));
+        let with = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        let bearer = "Bearer 0123456789abcdef0123";
+        assert_eq!(token.check(&with(&[("host", "127.0.0.1:9000"), ("authorization", bearer)])), Ok(()));
+        assert_eq!(token.check(&with(&[(ADMIN_TOKEN_HEADER, "0123456789abcdef0123")])), Ok(()));
+        assert_eq!(token.check(&with(&[])), Err(AdminDenied::Unauthorized));
+        assert_eq!(
+            token.check(&with(&[("authorization", "Bearer 0123456789abcdef0124")])),
+            Err(AdminDenied::Unauthorized)
+        );
+        assert_eq!(
+            token.check(&with(&[("authorization", bearer), ("origin", "http://evil.example")])),
+            Err(AdminDenied::Forbidden)
+        );
+        assert_eq!(
+            token.check(&with(&[("authorization", bearer), ("sec-fetch-site", "cross-site")])),
+            Err(AdminDenied::Forbidden)
+        );
+        assert_eq!(
+            token.check(&with(&[("authorization", bearer), ("host", "rebound.example:9000")])),
+            Err(AdminDenied::Forbidden)
+        );
+        for host in ["localhost:1", "[::1]:80", "127.0.0.1"] {
+            assert_eq!(token.check(&with(&[("authorization", bearer), ("host", host)])), Ok(()), "{host}");
+        }
+        assert_eq!(format!("{token:?}"), "AdminToken(..)");
+        // Random tokens differ and are long.
+        let (a, b) = (AdminToken::new(None), AdminToken::new(None));
+        assert!(a.expose().len() >= 32 && a.expose() != b.expose());
     }
 }

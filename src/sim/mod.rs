@@ -18,10 +18,20 @@
 //! [`SimHandle::step`] / [`SimHandle::set_price`], and a fixed `start_ms` makes every
 //! message (timestamps included) a pure function of the seed.
 //!
-//! Admin endpoints (loopback, no auth): `POST /admin/faults` with a [`FaultCommand`]
+//! Admin endpoints: `POST /admin/faults` with a [`FaultCommand`]
 //! (`{"action":"drop_websockets"}`, `{"action":"rest_delay","ms":200}`,
 //! `{"action":"rest_fault","fault":{"kind":"html"},"count":3}`, …) and
-//! `POST /admin/price` with `{"market":"KRW-BTC","price":"150000000"}`.
+//! `POST /admin/price` with `{"market":"KRW-BTC","price":"150000000"}`. They move prices
+//! and break things, so they are guarded even on loopback: a random token made at start
+//! (printed by `hoga sim`, [`SimHandle::admin_token`] in process; fixed by
+//! `HOGA_SIM_ADMIN_TOKEN` for a parent process that drives a child) must come as
+//! `Authorization: Bearer TOKEN` or `X-Hoga-Admin-Token: TOKEN` (401 otherwise), and a
+//! request with an `Origin` header (a browser, another site), a cross-site
+//! `Sec-Fetch-Site` or a non-loopback `Host` is refused with 403.
+//!
+//! Hostile traffic: every route answers only its methods (405), a path + query over
+//! 16 kB is refused (414), and the request log is a ring of 10,000 entries of at most
+//! 1 kB each with at most 256 per-path counters (unknown paths count as `other`).
 
 pub mod auth;
 pub mod faults;
@@ -48,7 +58,10 @@ use crate::exchange::types::Side;
 use crate::kernel::TaskManager;
 
 pub use faults::{FaultCommand, FaultControl, FrameFault, RestFault};
-pub use server::{LoggedRequest, RequestKind, RequestLog, SimStats, SubscriptionInfo, TypeSubscription};
+pub use server::{
+    COUNT_KEYS_MAX, LOG_CAPACITY, LOG_DETAIL_MAX, LoggedRequest, MAX_URI_LEN, OTHER_KEY, RequestKind,
+    RequestLog, SimStats, SubscriptionInfo, TypeSubscription,
+};
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +139,9 @@ pub struct SimConfig {
     pub krw: Decimal,
     /// Starting coins: (currency, amount, average buy price in KRW).
     pub coins: Vec<(String, Decimal, Decimal)>,
+    /// The admin token; `None` = `HOGA_SIM_ADMIN_TOKEN` when set, else random. At least
+    /// 16 characters of `[A-Za-z0-9_-]` (a shorter one is replaced by a random one).
+    pub admin_token: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -151,6 +167,7 @@ impl Default for SimConfig {
                 ("ETH".to_string(), dec!(1.2), dec!(5000000)),
                 ("XRP".to_string(), dec!(1500), dec!(3000)),
             ],
+            admin_token: None,
         }
     }
 }
@@ -235,6 +252,11 @@ impl SimHandle {
     /// Counters (published, lagged, flood progress).
     pub fn stats(&self) -> SimStats {
         self.shared.stats()
+    }
+
+    /// The token `/admin/*` wants (`Authorization: Bearer TOKEN`).
+    pub fn admin_token(&self) -> &str {
+        self.shared.admin.expose()
     }
 
     /// Stops the server and its tasks.
@@ -326,7 +348,8 @@ pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     println!("  REST        {}/v1", sim.rest_base);
     println!("  WebSocket   {}", sim.ws_public_url);
     println!("  private WS  {}", sim.ws_private_url);
-    println!("  faults      POST {}/admin/faults", sim.rest_base);
+    println!("  faults      POST {}/admin/faults  (header Authorization: Bearer TOKEN)", sim.rest_base);
+    println!("  admin token {}", sim.admin_token());
     println!("  access key  {}", sim.credentials.0);
     if let Some(f) = &sim.shared.cfg.flood {
         println!("  flood       {} messages once a client subscribes (field sim_ns = publish time)", f.count);

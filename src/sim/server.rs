@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::Request;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rust_decimal::Decimal;
@@ -19,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::auth::Authenticator;
+use super::auth::{AdminDenied, AdminToken, Authenticator};
 use super::faults::{FaultCommand, FaultControl};
 use super::limits::Limiter;
 use super::market::{FloodKind, Generator, SimEvent, load_markets};
@@ -36,7 +38,19 @@ const PUBLIC_CAPACITY: usize = 8192;
 /// Capacity of the private broadcast (myOrder / myAsset); lag is counted the same way.
 const PRIVATE_CAPACITY: usize = 1024;
 /// Request-log entries kept (oldest dropped first; counts are kept for every request).
-const LOG_CAPACITY: usize = 10_000;
+pub const LOG_CAPACITY: usize = 10_000;
+/// Bytes of a request's query (or websocket message) and path kept in its log entry; the
+/// rest is replaced by a `…[+N bytes]` note. With [`LOG_CAPACITY`] this bounds the log
+/// (a flood of 60 kB queries once grew it by ~90 MB).
+pub const LOG_DETAIL_MAX: usize = 1024;
+/// Distinct `"METHOD /path"` counters kept; later new keys, and every path the simulator
+/// does not serve, count under [`OTHER_KEY`].
+pub const COUNT_KEYS_MAX: usize = 256;
+/// The counter of unknown paths and of keys beyond [`COUNT_KEYS_MAX`].
+pub const OTHER_KEY: &str = "other";
+/// Longest path + query accepted; longer requests are answered 414 (hoga's own longest,
+/// 100 order uuids, is under 5 kB).
+pub const MAX_URI_LEN: usize = 16 * 1024;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -114,7 +128,15 @@ impl RequestLog {
         let mut l = lock(&self.inner);
         l.total += 1;
         let seq = l.total;
-        *l.counts.entry(format!("{method} {path}")).or_default() += 1;
+        let key = format!("{} {}", clip(method, 16), clip(path, LOG_DETAIL_MAX));
+        let key = if kind == RequestKind::Unknown
+            || (l.counts.len() >= COUNT_KEYS_MAX && !l.counts.contains_key(&key))
+        {
+            OTHER_KEY.to_string()
+        } else {
+            key
+        };
+        *l.counts.entry(key).or_default() += 1;
         if kind == RequestKind::ExchangeWrite {
             l.writes += 1;
         }
@@ -124,12 +146,12 @@ impl RequestLog {
         }
         l.entries.push_back(LoggedRequest {
             seq,
-            method: method.to_string(),
-            path: path.to_string(),
-            detail: detail.to_string(),
+            method: clip(method, 16),
+            path: clip(path, LOG_DETAIL_MAX),
+            detail: clip(detail, LOG_DETAIL_MAX),
             kind,
             status,
-            origin: origin.map(str::to_string),
+            origin: origin.map(|o| clip(o, 256)),
         });
         if origin.is_some() {
             l.with_origin += 1;
@@ -139,6 +161,18 @@ impl RequestLog {
     /// Requests (REST or websocket upgrades) that carried an `Origin` header.
     pub fn with_origin(&self) -> u64 {
         lock(&self.inner).with_origin
+    }
+
+    /// Bytes of text the kept entries hold (method, path, detail, origin): bounded by
+    /// [`LOG_CAPACITY`] × about 2.3 × [`LOG_DETAIL_MAX`] whatever the traffic.
+    pub fn stored_bytes(&self) -> usize {
+        lock(&self.inner)
+            .entries
+            .iter()
+            .map(|e| {
+                e.method.len() + e.path.len() + e.detail.len() + e.origin.as_ref().map_or(0, String::len)
+            })
+            .sum()
     }
 
     /// Requests seen for `"METHOD /path"` (e.g. `count("POST", "/v1/orders")`).
@@ -170,6 +204,18 @@ impl RequestLog {
     pub fn clear(&self) {
         *lock(&self.inner) = LogInner::default();
     }
+}
+
+/// `s` cut to at most `max` bytes (on a character boundary) with a note of what was cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[+{} bytes]", &s[..end], s.len() - end)
 }
 
 /// One type object of a connection's current subscription.
@@ -239,6 +285,8 @@ pub(crate) struct Shared {
     pub limiter: Mutex<Limiter>,
     pub faults: FaultControl,
     pub log: RequestLog,
+    /// Guards `/admin/*`.
+    pub admin: AdminToken,
     pub public_tx: broadcast::Sender<Published>,
     pub private_tx: broadcast::Sender<Arc<PrivEvent>>,
     pub conns: Mutex<BTreeMap<u64, SubscriptionInfo>>,
@@ -365,7 +413,35 @@ impl axum::serve::Listener for SimListener {
     }
 }
 
-async fn admin_faults(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+/// Refuses an admin request without the token (401) or from a browser / another origin /
+/// a non-loopback host name (403); the refusal is logged like any admin call.
+fn admin_denied(sh: &Shared, path: &str, headers: &HeaderMap) -> Option<Response> {
+    let denied = sh.admin.check(headers).err()?;
+    let status = denied.status();
+    sh.log.record_origin(
+        "POST",
+        path,
+        "",
+        RequestKind::Admin,
+        status,
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+    );
+    let mut r =
+        (StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN), denied.to_string()).into_response();
+    if denied == AdminDenied::Unauthorized {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    Some(r)
+}
+
+async fn admin_faults(
+    State(sh): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(r) = admin_denied(&sh, "/admin/faults", &headers) {
+        return r;
+    }
     match serde_json::from_slice::<FaultCommand>(&body) {
         Ok(cmd) => {
             sh.log.record("POST", "/admin/faults", &String::from_utf8_lossy(&body), RequestKind::Admin, 200);
@@ -387,7 +463,10 @@ struct PriceCommand {
     price: Decimal,
 }
 
-async fn admin_price(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+async fn admin_price(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Some(r) = admin_denied(&sh, "/admin/price", &headers) {
+        return r;
+    }
     let detail = String::from_utf8_lossy(&body).into_owned();
     match serde_json::from_slice::<PriceCommand>(&body) {
         Ok(cmd) if lock(&sh.world).gen_.market(&cmd.market).is_some() => {
@@ -406,11 +485,75 @@ async fn admin_price(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> 
     }
 }
 
+/// The REST paths the simulator serves and their methods. Quotation routes are GET only.
+const REST_ROUTES: &[(&str, &[&str])] = &[
+    ("/v1/market/all", &["GET"]),
+    ("/v1/ticker", &["GET"]),
+    ("/v1/ticker/all", &["GET"]),
+    ("/v1/orderbook", &["GET"]),
+    ("/v1/orderbook/instruments", &["GET"]),
+    ("/v1/trades/ticks", &["GET"]),
+    ("/v1/candles/{*kind}", &["GET"]),
+    ("/v1/accounts", &["GET"]),
+    ("/v1/orders/chance", &["GET"]),
+    ("/v1/order", &["GET", "DELETE"]),
+    ("/v1/orders", &["POST"]),
+    ("/v1/orders/test", &["POST"]),
+    ("/v1/orders/open", &["GET", "DELETE"]),
+    ("/v1/orders/closed", &["GET"]),
+    ("/v1/orders/uuids", &["GET", "DELETE"]),
+    ("/v1/orders/cancel_and_new", &["POST"]),
+];
+
+/// A path no route serves: 404 in Upbit's shape, counted under [`OTHER_KEY`]. Other
+/// `/v1/…` paths still go to the REST handler (it names them "not an endpoint", after
+/// authentication), except spellings of a served path with a trailing slash, which would
+/// otherwise slip past the method check.
+async fn unknown_path(
+    state: State<Arc<Shared>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let path = uri.path();
+    if path.starts_with("/v1/") && !path.ends_with('/') {
+        return rest::handle(state, method, uri, headers, body).await;
+    }
+    state.log.record(method.as_str(), path, uri.query().unwrap_or(""), RequestKind::Unknown, 404);
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"error":{"name":404,"message":"Not found"}}"#,
+    )
+        .into_response()
+}
+
+/// Refuses a path + query longer than [`MAX_URI_LEN`] with 414 before any handler (or
+/// the request log) keeps a copy of it.
+async fn bound_uri(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let len = uri.path().len().saturating_add(uri.query().map_or(0, str::len));
+    if len > MAX_URI_LEN {
+        sh.log.record(
+            req.method().as_str(),
+            uri.path(),
+            &format!("refused: {len} bytes of path and query"),
+            RequestKind::Unknown,
+            414,
+        );
+        return (StatusCode::URI_TOO_LONG, format!("path and query longer than {MAX_URI_LEN} bytes"))
+            .into_response();
+    }
+    next.run(req).await
+}
+
 /// Builds the world, binds, spawns the server and the generator.
 pub(crate) async fn start(
     cfg: SimConfig,
     tasks: &TaskManager,
 ) -> Result<(Arc<Shared>, SocketAddr), SimError> {
+    let admin_token = cfg.admin_token.clone();
     let defs = load_markets(cfg.markets)?;
     let start_ms = cfg.start_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
     let codes: Vec<String> = defs.iter().map(|d| d.market.clone()).collect();
@@ -440,6 +583,7 @@ pub(crate) async fn start(
         limiter: Mutex::new(limiter),
         faults: faults.clone(),
         log: RequestLog::default(),
+        admin: AdminToken::new(admin_token.as_deref()),
         public_tx,
         private_tx,
         conns: Mutex::new(BTreeMap::new()),
@@ -451,12 +595,26 @@ pub(crate) async fn start(
         cancel: tasks.root_token().child_token(),
     });
 
-    let app = Router::new()
+    // Every route answers only its methods (405 otherwise, before any handler runs).
+    let mut app = Router::new()
         .route("/websocket/v1", get(ws::public_upgrade))
         .route("/websocket/v1/private", get(ws::private_upgrade))
         .route("/admin/faults", post(admin_faults))
-        .route("/admin/price", post(admin_price))
-        .fallback(rest::handle)
+        .route("/admin/price", post(admin_price));
+    for (path, methods) in REST_ROUTES {
+        let mut route = axum::routing::MethodRouter::new();
+        for m in *methods {
+            route = match *m {
+                "GET" => route.get(rest::handle),
+                "POST" => route.post(rest::handle),
+                _ => route.delete(rest::handle),
+            };
+        }
+        app = app.route(path, route);
+    }
+    let app = app
+        .fallback(unknown_path)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), bound_uri))
         .with_state(shared.clone());
     let listener = SimListener { inner: listener, faults };
     let stop = shared.cancel.clone();
