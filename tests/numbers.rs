@@ -488,6 +488,43 @@ proptest! {
         }
     }
 
+    /// The tick grid and order sizing meet exchange prices and balances too (a tick
+    /// from `orderbook/instruments`, a best bid, an available balance): never a panic.
+    #[test]
+    fn tick_grid_and_order_sizing_never_panic(p in any_decimal(), q in any_decimal(), pct in any_decimal()) {
+        use hoga::exchange::upbit::ticks::{self, Rounding, TickTable};
+        use hoga::trading::input::{OrderInput, PriceSpec, Size, SizingContext, resolve};
+        for quote in ["KRW", "USDT", "BTC"] {
+            for r in [Rounding::Down, Rounding::Up, Rounding::Nearest] {
+                let _ = ticks::snap(quote, p, r);
+            }
+            let _ = ticks::is_on_tick(quote, p);
+            let _ = ticks::step(quote, p.abs(), 3);
+            let _ = ticks::step(quote, p.abs(), -3);
+        }
+        let mut table = TickTable::default();
+        table.set(btc(), q.abs());
+        let _ = table.snap(&btc(), p, Rounding::Nearest);
+        let ctx = SizingContext {
+            selected: Some(btc()),
+            available_quote: Some(q),
+            available_base: Some(p),
+            best_ask: Some(p),
+            best_bid: Some(q),
+            rules: MarketRules::upbit_default(&btc()),
+        };
+        for side in [Side::Bid, Side::Ask] {
+            for size in [Size::Qty(q), Size::Quote(q), Size::Percent(pct)] {
+                for price in [PriceSpec::Limit(p), PriceSpec::Market, PriceSpec::Best] {
+                    let input = OrderInput { side, market: None, size, price, tif: None };
+                    if let Ok(req) = resolve(&input, &ctx) {
+                        let _ = validate(&req, &MarketRules::upbit_default(&btc()), Some(p));
+                    }
+                }
+            }
+        }
+    }
+
     /// Every band check is total: no panic, and `check` agrees with the band.
     #[test]
     fn band_checks_never_panic(a in any_decimal(), b in any_decimal()) {

@@ -411,6 +411,20 @@ fn floor_quote(market: &MarketId, v: Decimal) -> Decimal {
     v.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::ToZero)
 }
 
+/// A size that cannot be computed (prices and balances come from the exchange).
+const TOO_LARGE: InputError =
+    InputError::Unknown("a size within range (the numbers are too large or too small)");
+
+/// `a / b`, checked.
+fn div(a: Decimal, b: Decimal) -> Result<Decimal, InputError> {
+    a.checked_div(b).ok_or(TOO_LARGE)
+}
+
+/// `p` percent of `v`, checked.
+fn pct(v: Decimal, p: Decimal) -> Result<Decimal, InputError> {
+    v.checked_mul(p).and_then(|x| x.checked_div(Decimal::ONE_HUNDRED)).ok_or(TOO_LARGE)
+}
+
 /// Turns a parsed order into a request (still to be validated).
 pub fn resolve(input: &OrderInput, ctx: &SizingContext) -> Result<OrderRequest, InputError> {
     let market = input.market.clone().or_else(|| ctx.selected.clone()).ok_or(InputError::NoMarket)?;
@@ -419,16 +433,17 @@ pub fn resolve(input: &OrderInput, ctx: &SizingContext) -> Result<OrderRequest, 
     let base_avail = || ctx.available_base.ok_or(InputError::Unknown("available base balance"));
     // Spendable quote for a % buy: leave room for the fee.
     let pct_quote = |p: Decimal| -> Result<Decimal, InputError> {
-        Ok(floor_quote(&market, quote_avail()? * p / Decimal::ONE_HUNDRED / (Decimal::ONE + fee)))
+        let spendable = pct(quote_avail()?, p)?.checked_div(Decimal::ONE + fee).ok_or(TOO_LARGE)?;
+        Ok(floor_quote(&market, spendable))
     };
     let req = match (input.side, input.price) {
         (side, PriceSpec::Limit(price)) => {
             let volume = match input.size {
                 Size::Qty(q) => q,
-                Size::Quote(a) => floor_volume(a / price),
+                Size::Quote(a) => floor_volume(div(a, price)?),
                 Size::Percent(p) => match side {
-                    Side::Bid => floor_volume(pct_quote(p)? / price),
-                    Side::Ask => floor_volume(base_avail()? * p / Decimal::ONE_HUNDRED),
+                    Side::Bid => floor_volume(div(pct_quote(p)?, price)?),
+                    Side::Ask => floor_volume(pct(base_avail()?, p)?),
                 },
             };
             OrderRequest { time_in_force: input.tif, ..OrderRequest::limit(market, side, price, volume) }
@@ -439,7 +454,8 @@ pub fn resolve(input: &OrderInput, ctx: &SizingContext) -> Result<OrderRequest, 
                 Size::Percent(p) => pct_quote(p)?,
                 Size::Qty(q) => floor_quote(
                     &market,
-                    q * ctx.best_ask.ok_or(InputError::Unknown("best ask to price a quantity"))?,
+                    q.checked_mul(ctx.best_ask.ok_or(InputError::Unknown("best ask to price a quantity"))?)
+                        .ok_or(TOO_LARGE)?,
                 ),
             };
             let ord_type = if spec == PriceSpec::Best { OrderType::Best } else { OrderType::Price };
@@ -448,10 +464,11 @@ pub fn resolve(input: &OrderInput, ctx: &SizingContext) -> Result<OrderRequest, 
         (Side::Ask, spec) => {
             let volume = match input.size {
                 Size::Qty(q) => q,
-                Size::Percent(p) => floor_volume(base_avail()? * p / Decimal::ONE_HUNDRED),
-                Size::Quote(a) => {
-                    floor_volume(a / ctx.best_bid.ok_or(InputError::Unknown("best bid to size an amount"))?)
-                }
+                Size::Percent(p) => floor_volume(pct(base_avail()?, p)?),
+                Size::Quote(a) => floor_volume(div(
+                    a,
+                    ctx.best_bid.ok_or(InputError::Unknown("best bid to size an amount"))?,
+                )?),
             };
             let ord_type = if spec == PriceSpec::Best { OrderType::Best } else { OrderType::Market };
             OrderRequest { ord_type, time_in_force: input.tif, ..OrderRequest::market_sell(market, volume) }

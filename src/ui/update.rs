@@ -984,7 +984,8 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
             return match action {
                 Action::LadderBuy | Action::LadderSell => {
                     let side = if action == Action::LadderBuy { Side::Bid } else { Side::Ask };
-                    let volume = floor_volume(ui.config.ladder_quote / price);
+                    // Checked: the level's price comes from the exchange (0 in an empty slot).
+                    let volume = floor_volume(ui.config.ladder_quote.checked_div(price).unwrap_or_default());
                     if volume.is_zero() {
                         ui.error(format!(
                             "ladder size {} is below one unit at {price}",

@@ -72,12 +72,13 @@ pub fn tick_size(quote: &str, price: Decimal) -> Decimal {
     bands.iter().find(|(lower, _)| p >= *lower).map(|(_, tick)| *tick).unwrap_or(d(1, 8))
 }
 
-/// Moves `price` onto the grid of `tick`.
+/// Moves `price` onto the grid of `tick`. Checked: a price and a tick from the network
+/// whose quotient or product cannot be computed leave the price as it is.
 pub fn snap_to(price: Decimal, tick: Decimal, rounding: Rounding) -> Decimal {
     if tick.is_zero() {
         return price;
     }
-    let units = price / tick;
+    let Some(units) = price.checked_div(tick) else { return price };
     let whole = match rounding {
         Rounding::Down => units.floor(),
         Rounding::Up => units.ceil(),
@@ -85,7 +86,7 @@ pub fn snap_to(price: Decimal, tick: Decimal, rounding: Rounding) -> Decimal {
             units.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
         }
     };
-    (whole * tick).normalize()
+    whole.checked_mul(tick).unwrap_or(price).normalize()
 }
 
 /// Moves `price` onto Upbit's grid for its quote currency and band.
@@ -93,13 +94,18 @@ pub fn snap(quote: &str, price: Decimal, rounding: Rounding) -> Decimal {
     let snapped = snap_to(price, tick_size(quote, price), rounding);
     // Rounding up can cross into a coarser band whose grid the result must also be on.
     let tick = tick_size(quote, snapped);
-    if (snapped % tick).is_zero() { snapped } else { snap_to(snapped, tick, rounding) }
+    if on_grid(snapped, tick) { snapped } else { snap_to(snapped, tick, rounding) }
+}
+
+/// `price % tick == 0`, checked (false when it cannot be computed).
+fn on_grid(price: Decimal, tick: Decimal) -> bool {
+    price.checked_rem(tick).is_some_and(|r| r.is_zero())
 }
 
 /// True when `price` lies on the grid of its band.
 pub fn is_on_tick(quote: &str, price: Decimal) -> bool {
     let tick = tick_size(quote, price);
-    !tick.is_zero() && (price % tick).is_zero()
+    !tick.is_zero() && on_grid(price, tick)
 }
 
 /// The next price level up (`steps` > 0) or down (`steps` < 0) from an on-grid price.
@@ -107,11 +113,11 @@ pub fn step(quote: &str, price: Decimal, steps: i32) -> Decimal {
     let mut p = price;
     for _ in 0..steps.unsigned_abs() {
         if steps > 0 {
-            p += tick_size(quote, p);
+            p = p.saturating_add(tick_size(quote, p));
         } else {
-            let below = p - tick_size(quote, p);
+            let below = p.saturating_sub(tick_size(quote, p));
             // Crossing down into a finer band: use the finer band's tick.
-            p = p - tick_size(quote, below.max(Decimal::ZERO)).min(tick_size(quote, p));
+            p = p.saturating_sub(tick_size(quote, below.max(Decimal::ZERO)).min(tick_size(quote, p)));
             if p < Decimal::ZERO {
                 p = Decimal::ZERO;
             }
@@ -168,7 +174,7 @@ impl TickTable {
         let tick = self.tick(market, price);
         let snapped = snap_to(price, tick, rounding);
         let tick2 = self.tick(market, snapped);
-        if (snapped % tick2).is_zero() { snapped } else { snap_to(snapped, tick2, rounding) }
+        if on_grid(snapped, tick2) { snapped } else { snap_to(snapped, tick2, rounding) }
     }
 }
 
