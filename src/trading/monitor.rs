@@ -1526,6 +1526,58 @@ mod tests {
         );
     }
 
+    /// Issue 15 item 8: a 429 storm refuses many exits in a row; the rule keeps
+    /// re-arming under new identifiers inside the window (three used to fail it, leaving
+    /// the position unprotected), and stops once the window is over.
+    #[test]
+    fn a_rate_limit_storm_keeps_the_exit_re_arming_within_its_window() {
+        use rust_decimal_macros::dec;
+        let m = MarketId::new("KRW-X");
+        let t0 = Instant::now();
+        let mut book = RuleBook::new(Duration::from_secs(3600));
+        book.set_ready(t0);
+        let rule = Rule::new(m.clone(), RuleKind::StopLoss(Level::Price(dec!(97))), None);
+        let rule_id = rule.id.clone();
+        book.insert(rule);
+        let mut core = Core::new(book, AlertBook::new(), HashMap::new());
+        core.reconciled = true;
+        core.positions.insert(m.clone(), PositionView { volume: dec!(1000), avg_cost: dec!(100) });
+        let mut fx = Effects::default();
+        core.evaluate(&m, Quote { price: dec!(96), received: t0 }, t0, TradingState::Active, &mut fx);
+        let exit = |fx: &Effects| {
+            fx.actions.iter().find_map(|a| match a {
+                MonitorAction::PlaceExit { identifier, .. } => Some(identifier.clone()),
+                _ => None,
+            })
+        };
+        let mut id = exit(&fx).expect("the stop fired");
+        let mut ids = HashSet::from([id.clone()]);
+        for n in 1..=10u32 {
+            let now = t0 + Duration::from_secs(u64::from(n) * 5);
+            let mut fx = Effects::default();
+            let rejected = ExitEvent::ExitRejected {
+                identifier: id.clone(),
+                reason: "rate_limited: upbit 429 (identifier confirmed absent by lookup)".into(),
+                locked_funds: false,
+            };
+            core.quotes.insert(m.clone(), Quote { price: dec!(96), received: now });
+            core.on_result(rejected, now, TradingState::Active, &mut fx);
+            id = exit(&fx).unwrap_or_else(|| panic!("rejection {n} of a storm failed the rule"));
+            assert!(ids.insert(id.clone()), "identifier reused: {id}");
+        }
+        assert_eq!(core.book.get(&rule_id).map(|r| r.state), Some(RuleState::Firing));
+        // Past the window: the rule fails and says so.
+        // (The window runs from the first refusal, at t0 + 5 s.)
+        let late = t0 + Duration::from_secs(5) + TRANSIENT_RETRY_WINDOW + Duration::from_secs(1);
+        let mut fx = Effects::default();
+        core.quotes.insert(m.clone(), Quote { price: dec!(96), received: late });
+        let rejected =
+            ExitEvent::ExitRejected { identifier: id, reason: "rate_limited".into(), locked_funds: false };
+        core.on_result(rejected, late, TradingState::Active, &mut fx);
+        assert!(exit(&fx).is_none());
+        assert_eq!(core.book.get(&rule_id).map(|r| r.state), Some(RuleState::Failed));
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Tick(u32),

@@ -874,6 +874,27 @@ mod tests {
         assert_eq!(t.state, LocalState::Filled);
     }
 
+    #[test]
+    fn unconfirmed_is_open_and_adopted_by_any_venue_view_but_never_goes_back() {
+        assert!(!LocalState::Unconfirmed.is_terminal(), "it may exist: an open order");
+        assert_eq!(LocalState::parse(LocalState::Unconfirmed.as_str()), Some(LocalState::Unconfirmed));
+        let mut t = TrackedOrder::new("id".into(), OrderRequest::limit(btc(), Side::Bid, dec!(100), dec!(1)));
+        t.transition(LocalState::Submitted);
+        assert!(t.transition(LocalState::Unconfirmed));
+        assert!(!t.transition(LocalState::Submitted), "no step back to submitted");
+        // A fill of the late booking is held until its uuid is known, then counted.
+        assert_eq!(t.apply_fill(&fill("f1", dec!(0.25))), FillOutcome::Buffered);
+        t.apply_venue(&venue(OrderState::Wait, Decimal::ZERO));
+        assert_eq!((t.state, t.executed_volume), (LocalState::PartiallyFilled, dec!(0.25)));
+        assert!(!t.transition(LocalState::Unconfirmed), "an acknowledged order is never unconfirmed");
+        // Adopted straight into a final state too.
+        let mut done =
+            TrackedOrder::new("id".into(), OrderRequest::limit(btc(), Side::Bid, dec!(100), dec!(1)));
+        done.transition(LocalState::Unconfirmed);
+        done.apply_venue(&venue(OrderState::Done, dec!(1)));
+        assert_eq!(done.state, LocalState::Filled);
+    }
+
     fn arb_event() -> impl Strategy<Value = (u8, u8, u8)> {
         (0u8..4, 0u8..6, 0u8..10)
     }

@@ -104,3 +104,21 @@ fn state_label(o: &crate::exchange::types::Order) -> String {
     }
     format!("{:?}", o.state).to_lowercase()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::MarketId;
+    use crate::trading::orders::{LocalState, OrderRequest, TrackedOrder};
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn an_unconfirmed_order_is_shown_as_unconfirmed() {
+        let req = OrderRequest::limit(MarketId::new("KRW-BTC"), Side::Bid, Decimal::from(100), Decimal::ONE);
+        let mut t = TrackedOrder::new("hoga-x".into(), req);
+        t.state = LocalState::Submitted;
+        assert_eq!(state_label(&crate::console::trade::tracked_to_order(&t)), "wait");
+        t.state = LocalState::Unconfirmed;
+        assert_eq!(state_label(&crate::console::trade::tracked_to_order(&t)), "unconfirmed");
+    }
+}
