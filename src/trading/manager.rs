@@ -1485,7 +1485,7 @@ impl Engine {
                     self.positions.entry(f.market.clone()).or_insert_with(|| Position::new(f.market.clone()));
                 let realized = pos.apply_fill(&f, rate);
                 let pos = pos.clone();
-                self.risk().record_realized(realized, chrono::Utc::now().date_naive());
+                self.risk().record_realized_now(realized);
                 self.emit(OrderEvent::Filled { identifier: id.to_string(), fill: f, realized });
                 self.emit(OrderEvent::Position(pos));
                 self.refresh_balances();

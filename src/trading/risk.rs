@@ -4,8 +4,18 @@
 //! maximum notional per order, orders per minute, open orders, a price band around the
 //! last price (fat finger) and the daily realized-loss limit. Cancels never come here:
 //! they always pass (RELIABILITY rule 6).
+//!
+//! The daily loss limit counts per UTC day, read from a [`UtcClock`] (the wall clock; tests
+//! inject one). The day only moves forward: at the first fill or check on a later date
+//! the count starts again from zero, and a wall clock that steps back (NTP, a manual
+//! change) neither resets today's count nor brings back a previous day's losses; fills
+//! recorded while it is behind count toward the latest day seen. A step back that undoes a
+//! mistaken step forward therefore keeps the new day's (smaller) count: the gate never
+//! reopens a day it has left, because that would need the old day's figures, which it
+//! drops when the day ends (RELIABILITY case 30).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
@@ -81,6 +91,40 @@ pub struct RiskContext {
     pub protective: bool,
 }
 
+/// Where the gate reads the date for the daily loss limit: the wall clock
+/// (`Utc::now`) unless a test injects another.
+#[derive(Clone)]
+pub struct UtcClock(Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>);
+
+impl UtcClock {
+    /// The wall clock.
+    pub fn system() -> Self {
+        UtcClock(Arc::new(chrono::Utc::now))
+    }
+
+    /// A clock that reads `now` (tests: a settable time behind a mutex or an atomic).
+    pub fn new(now: impl Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync + 'static) -> Self {
+        UtcClock(Arc::new(now))
+    }
+
+    /// The time now.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.0)()
+    }
+}
+
+impl Default for UtcClock {
+    fn default() -> Self {
+        UtcClock::system()
+    }
+}
+
+impl std::fmt::Debug for UtcClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UtcClock")
+    }
+}
+
 /// The gate: limits, state and the counters it keeps.
 #[derive(Debug, Clone)]
 pub struct RiskGate {
@@ -89,12 +133,19 @@ pub struct RiskGate {
     reason: Option<String>,
     recent: VecDeque<Instant>,
     realized_today: Decimal,
+    /// The latest UTC day seen (fills and checks); only ever moves forward.
     day: Option<chrono::NaiveDate>,
+    clock: UtcClock,
 }
 
 impl RiskGate {
-    /// A gate in ACTIVE state.
+    /// A gate in ACTIVE state on the wall clock.
     pub fn new(limits: RiskLimits) -> Self {
+        RiskGate::with_clock(limits, UtcClock::system())
+    }
+
+    /// A gate in ACTIVE state reading the date from `clock`.
+    pub fn with_clock(limits: RiskLimits, clock: UtcClock) -> Self {
         RiskGate {
             limits,
             state: TradingState::Active,
@@ -102,6 +153,16 @@ impl RiskGate {
             recent: VecDeque::new(),
             realized_today: Decimal::ZERO,
             day: None,
+            clock,
+        }
+    }
+
+    /// Moves the loss day to `day` when it is later than the current one (the count starts
+    /// again); an earlier `day` (the clock stepped back) changes nothing.
+    fn roll_day(&mut self, day: chrono::NaiveDate) {
+        if self.day.is_none_or(|current| day > current) {
+            self.day = Some(day);
+            self.realized_today = Decimal::ZERO;
         }
     }
 
@@ -126,19 +187,25 @@ impl RiskGate {
         self.reason = Some(reason.into());
     }
 
-    /// Adds realized P&L of a fill on `day` (UTC); the counter resets when the day changes.
+    /// Adds realized P&L of a fill on `day` (UTC). A later day starts the count again; an
+    /// earlier one (a clock that stepped back, a late fill) counts toward the current day.
     pub fn record_realized(&mut self, pnl: Decimal, day: chrono::NaiveDate) {
-        if self.day != Some(day) {
-            self.day = Some(day);
-            self.realized_today = Decimal::ZERO;
-        }
+        self.roll_day(day);
         // Saturating: fills come from the network; a sum past `Decimal::MAX` stays there.
         self.realized_today = self.realized_today.saturating_add(pnl);
     }
 
-    /// Realized P&L today.
+    /// [`RiskGate::record_realized`] on the gate's clock's date.
+    pub fn record_realized_now(&mut self, pnl: Decimal) {
+        let today = self.clock.now().date_naive();
+        self.record_realized(pnl, today);
+    }
+
+    /// Realized P&L of the current UTC day (zero once the clock has passed into a later
+    /// day than the last fill's).
     pub fn realized_today(&self) -> Decimal {
-        self.realized_today
+        let today = self.clock.now().date_naive();
+        if self.day.is_some_and(|d| today > d) { Decimal::ZERO } else { self.realized_today }
     }
 
     /// Checks a validated order. On success the order counts toward the per-minute limit.
@@ -200,6 +267,9 @@ impl RiskGate {
                 )));
             }
         }
+        // The day can end without a fill: a new day's first order sees a fresh count.
+        let today = self.clock.now().date_naive();
+        self.roll_day(today);
         if let Some(limit) = self.limits.daily_loss_limit
             && !reduces
             && self.realized_today <= -limit
@@ -260,16 +330,29 @@ mod tests {
         assert!(e.to_string().contains("HALTED"), "{e}");
     }
 
+    /// A clock the test sets.
+    fn settable(at: &str) -> (UtcClock, Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>) {
+        let t = Arc::new(std::sync::Mutex::new(at.parse::<chrono::DateTime<chrono::Utc>>().unwrap()));
+        let read = t.clone();
+        (UtcClock::new(move || *read.lock().unwrap()), t)
+    }
+
+    fn set(t: &std::sync::Mutex<chrono::DateTime<chrono::Utc>>, at: &str) {
+        *t.lock().unwrap() = at.parse().unwrap();
+    }
+
     #[test]
     fn each_limit_denies_by_name() {
         let now = Instant::now();
-        let mut g = RiskGate::new(RiskLimits {
+        let (clock, t) = settable("2026-01-01T12:00:00Z");
+        let limits = RiskLimits {
             max_notional_per_order: Some(dec!(1000000)),
             max_orders_per_minute: 2,
             max_open_orders: 3,
             price_band: Some(dec!(0.05)),
             daily_loss_limit: Some(dec!(50000)),
-        });
+        };
+        let mut g = RiskGate::with_clock(limits, clock);
         let ok = order(Side::Bid, dec!(100000000), dec!(0.001));
         let e = g.check(&order(Side::Bid, dec!(100000000), dec!(0.1)), &ctx(now)).unwrap_err();
         assert!(e.to_string().contains("max_notional_per_order"), "{e}");
@@ -290,8 +373,75 @@ mod tests {
         let e = g.check(&ok, &ctx(later)).unwrap_err();
         assert!(e.to_string().contains("daily realized loss"), "{e}");
         g.check(&order(Side::Ask, dec!(100000000), dec!(0.001)), &ctx(later)).unwrap();
-        g.record_realized(dec!(0), day.succ_opt().unwrap());
+        set(&t, "2026-01-02T00:00:00Z");
         g.check(&ok, &ctx(later)).unwrap();
+    }
+
+    fn loss_gate(at: &str) -> (RiskGate, Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>) {
+        let (clock, t) = settable(at);
+        let limits = RiskLimits {
+            max_orders_per_minute: 1000,
+            daily_loss_limit: Some(dec!(100000)),
+            ..RiskLimits::default()
+        };
+        (RiskGate::with_clock(limits, clock), t)
+    }
+
+    fn denied_for_loss(g: &mut RiskGate) -> bool {
+        let buy = order(Side::Bid, dec!(100000000), dec!(0.001));
+        match g.check(&buy, &ctx(Instant::now())) {
+            Ok(()) => false,
+            Err(e) if e.to_string().contains("daily realized loss") => true,
+            Err(e) => panic!("denied for another reason: {e}"),
+        }
+    }
+
+    #[test]
+    fn the_daily_loss_limit_counts_up_to_midnight_utc_and_resets_after_it_without_a_fill() {
+        let (mut g, t) = loss_gate("2026-03-01T23:59:58Z");
+        g.record_realized_now(dec!(-60000));
+        assert!(!denied_for_loss(&mut g));
+        set(&t, "2026-03-01T23:59:59.999Z");
+        // The last moment of day 1 still counts against day 1.
+        g.record_realized_now(dec!(-50000));
+        assert_eq!(g.realized_today(), dec!(-110000));
+        assert!(denied_for_loss(&mut g), "110,000 lost on day 1, limit 100,000");
+        g.check(&order(Side::Ask, dec!(100000000), dec!(0.001)), &ctx(Instant::now())).unwrap();
+        // 00:00 UTC: a new day, and the limit is lifted with no fill needed to notice.
+        set(&t, "2026-03-02T00:00:00Z");
+        assert_eq!(g.realized_today(), Decimal::ZERO);
+        assert!(!denied_for_loss(&mut g), "the limit resets at the UTC day boundary");
+        g.record_realized_now(dec!(-99999));
+        assert!(!denied_for_loss(&mut g));
+        g.record_realized_now(dec!(-1));
+        assert!(denied_for_loss(&mut g), "day 2 counts from zero up to its own limit");
+    }
+
+    #[test]
+    fn a_clock_stepping_back_neither_resets_today_nor_brings_back_yesterday() {
+        let (mut g, t) = loss_gate("2026-03-01T23:00:00Z");
+        g.record_realized_now(dec!(-120000));
+        assert!(denied_for_loss(&mut g));
+        set(&t, "2026-03-02T00:00:05Z");
+        g.record_realized_now(dec!(-30000));
+        assert!(!denied_for_loss(&mut g));
+
+        // The wall clock steps back into day 1: day 1's 120,000 does not come back...
+        set(&t, "2026-03-01T23:59:50Z");
+        assert_eq!(g.realized_today(), dec!(-30000));
+        assert!(!denied_for_loss(&mut g), "an old day's losses are not resurrected");
+        // ...and a loss recorded meanwhile adds to day 2's count instead of restarting it.
+        g.record_realized_now(dec!(-80000));
+        assert_eq!(g.realized_today(), dec!(-110000));
+        assert!(denied_for_loss(&mut g), "day 2's losses are not forgotten by the step back");
+
+        // The clock comes forward again, still day 2: nothing resets.
+        set(&t, "2026-03-02T00:10:00Z");
+        assert_eq!(g.realized_today(), dec!(-110000));
+        assert!(denied_for_loss(&mut g));
+        // A fill stamped with an older date counts toward the current day too.
+        g.record_realized(dec!(5000), chrono::NaiveDate::from_ymd_opt(2026, 2, 27).unwrap());
+        assert_eq!(g.realized_today(), dec!(-105000));
     }
 
     #[test]
