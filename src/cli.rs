@@ -122,7 +122,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             exit_code("hoga journal", crate::trading::journal::run_journal_cli(args))
         }
         Some(Command::Stream(args)) => crate::feed::stream_cli::run(args).await,
-        None => exit_code("hoga", crate::console::run(&cli).await),
+        // The console's status: 0 on quit, 1 on a fatal failure, 128 + N on signal N.
+        None => crate::console::run(&cli).await.unwrap_or_else(|e| exit_code("hoga", Err(e))),
     }
 }
 
@@ -131,7 +132,8 @@ fn exit_code(what: &str, result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{what}: {e:#}");
+            // Not `eprintln!`: it panics when the terminal has hung up.
+            crate::kernel::terminal::report(&format!("{what}: {e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -3,6 +3,9 @@
 
 use clap::Parser;
 
+/// Exit status of a process a panic ended (what Rust itself uses).
+const EXIT_PANIC: u8 = 101;
+
 fn main() -> std::process::ExitCode {
     let cli = hoga::cli::Cli::parse();
     // The one runtime of the process. Nothing else may build a runtime or block_on.
@@ -14,12 +17,27 @@ fn main() -> std::process::ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("hoga: cannot start the tokio runtime: {e}");
+            hoga::kernel::terminal::report(&format!("hoga: cannot start the tokio runtime: {e}"));
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        hoga::kernel::runtime_guard::record_main_runtime();
-        hoga::cli::run(cli).await
-    })
+    // A panic in a task is caught by the task manager; one here (the console's own wiring)
+    // ends the process. Unwinding has restored the terminal (the guard's drop); the panic
+    // hook kept quiet while the console's screen was up, so the message is printed now.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            hoga::kernel::runtime_guard::record_main_runtime();
+            hoga::cli::run(cli).await
+        })
+    }));
+    match outcome {
+        Ok(code) => code,
+        Err(_) => {
+            hoga::kernel::terminal::restore();
+            if let Some(text) = hoga::kernel::terminal::take_last_panic() {
+                hoga::kernel::terminal::report(&text);
+            }
+            std::process::ExitCode::from(EXIT_PANIC)
+        }
+    }
 }

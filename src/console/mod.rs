@@ -56,8 +56,10 @@ struct Endpoints {
     sim: Option<crate::sim::SimHandle>,
 }
 
-/// Runs the console until quit or a signal, then shuts down in order.
-pub async fn run(cli: &Cli) -> anyhow::Result<()> {
+/// Runs the console until quit or a signal, then shuts down in order. Returns the exit
+/// status: 0 after a quit, 1 when a vital task failed for good, 128 + N after signal N
+/// (SIGHUP 129, SIGTERM 143).
+pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
     let settings = crate::cli::load_settings(cli)?;
     let mode = settings.general.mode;
     // Live: keys and the arm step happen on the plain terminal, before anything starts.
@@ -74,6 +76,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     tracing::info!(mode = mode.as_str(), "hoga console starting");
 
     let tasks = TaskManager::new();
+    // From here on SIGTERM / SIGHUP / SIGINT shut down in order (and restore the terminal).
+    let signals = kernel::shutdown::Signals::register();
     let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
     let to_bus = bus.clone();
     log.forward_to(move |rec| {
@@ -117,7 +121,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         }
     };
 
-    let reason = kernel::shutdown::wait_for_trigger(&tasks).await;
+    let trigger = signals.wait(&tasks).await;
     let mut hooks = ShutdownHooks::default();
     let sim = core.sim;
     hooks.on_close("simulator", async move {
@@ -128,10 +132,11 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     let log_guard = Arc::new(Mutex::new(log.take_guard()));
     hooks.on_flush(move || drop(log_guard.lock().map(|mut g| g.take())));
     hooks.on_restore(guard.restorer());
-    let report = kernel::shutdown::shutdown(&tasks, hooks, Deadlines::default(), reason).await;
+    let report = kernel::shutdown::shutdown(&tasks, hooks, Deadlines::default(), trigger.reason).await;
     drop(guard);
-    eprintln!("hoga: stopped ({})", report.reason);
-    Ok(())
+    // Not `eprintln!`: after a hang-up stderr is a dead terminal, and it would panic.
+    kernel::terminal::report(&format!("hoga: stopped ({})", report.reason));
+    Ok(std::process::ExitCode::from(trigger.status))
 }
 
 /// What the core needs besides the settings.
@@ -244,6 +249,7 @@ impl Core {
             BellOnly,
         )?;
         let trading = TradingStateHandle::new();
+        tasks.set_event_sink(task_event_sink(bus.clone(), trading.clone()));
         let (monitor, monitor_actions) = Monitor::spawn(
             tasks,
             MonitorConfig::default(),
@@ -501,12 +507,70 @@ fn spawn_command_forwarder(tasks: &TaskManager, mut rx: mpsc::Receiver<UiCommand
     });
 }
 
-/// Log records and task events from the bus into the store (the Log and System panes).
+/// Where the task manager's events go once trading exists: onto the bus (the alarm, see
+/// [`task_alarm`]), and, for the monitor task, straight into the trading state (RELIABILITY
+/// case 18: while the monitor task is down, trading is REDUCING). That part is done here,
+/// synchronously on the supervisor's side, so "down" and "running again" can never be seen
+/// in the wrong order, and it holds however the monitor died: a panic before its own
+/// dead-man switch was armed, or an error.
+fn task_event_sink(
+    bus: Bus<AppEvent>,
+    trading: TradingStateHandle,
+) -> impl Fn(kernel::TaskEvent) + Send + Sync {
+    move |ev| {
+        monitor_task_state(&trading, &ev);
+        let _ = bus.try_publish("kernel", AppEvent::Task(ev));
+    }
+}
+
+/// The REDUCING cause the supervisor sets while the monitor task is down.
+const MONITOR_TASK_CAUSE: &str = "monitor-task";
+
+/// Case 18 from the supervisor's side: the monitor task failing sets REDUCING; its
+/// restart lifts it (the monitor's own dead-man switch has its own cause).
+fn monitor_task_state(trading: &TradingStateHandle, ev: &kernel::TaskEvent) {
+    use kernel::TaskEvent;
+    let is_monitor = |component: &str, name: &str| component == "trading" && name == "monitor";
+    match ev {
+        TaskEvent::Panicked { component, name, .. } | TaskEvent::Failed { component, name, .. }
+            if is_monitor(component, name) =>
+        {
+            trading.set_reducing(
+                MONITOR_TASK_CAUSE,
+                Some("the TP/SL monitor task is down: positions are not protected".into()),
+            );
+        }
+        TaskEvent::Restarted { component, name, .. } if is_monitor(component, name) => {
+            trading.set_reducing(MONITOR_TASK_CAUSE, None);
+        }
+        _ => {}
+    }
+}
+
+/// The alarm a task event raises, if any: every panic, and a failure that ends a task for
+/// good. (A failure followed by a restart is in the log; a restarting feed connection
+/// would otherwise fill the alerts.)
+fn task_alarm(ev: &kernel::TaskEvent) -> Option<String> {
+    use kernel::TaskEvent;
+    match ev {
+        TaskEvent::Panicked { component, name, message, restarting, .. } => Some(format!(
+            "PANIC {component}/{name}: {message} ({})",
+            if *restarting { "restarted" } else { "stopped" }
+        )),
+        TaskEvent::Failed { component, name, error, restarting: false, .. } => {
+            Some(format!("task {component}/{name} failed and stopped: {error}"))
+        }
+        TaskEvent::Failed { .. } | TaskEvent::Restarted { .. } => None,
+    }
+}
+
+/// Log records, task alarms and critical failures from the bus into the store (the Log
+/// and System panes, the status bar's alerts).
 fn subscribe_store_to_bus(bus: &Bus<AppEvent>, store: &StoreHandle) {
     let store = store.clone();
     bus.subscribe(
         "store-log",
-        |env| matches!(env.payload, AppEvent::Log(_) | AppEvent::CriticalFailure(_)),
+        |env| matches!(env.payload, AppEvent::Log(_) | AppEvent::CriticalFailure(_) | AppEvent::Task(_)),
         move |env| {
             let store = store.clone();
             async move {
@@ -524,6 +588,12 @@ fn subscribe_store_to_bus(bus: &Bus<AppEvent>, store: &StoreHandle) {
                             time: chrono::Utc::now(),
                             message: format!("{} failed: {}", f.handler, f.error),
                         });
+                    }
+                    AppEvent::Task(ev) => {
+                        if let Some(message) = task_alarm(ev) {
+                            // Waits for room: an alarm is never dropped.
+                            store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await?;
+                        }
                     }
                     _ => {}
                 }
@@ -573,4 +643,56 @@ impl crate::notify::notifier::Terminal for BellOnly {
     }
 
     fn set_title(&mut self, _title: &str) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::TaskEvent;
+    use crate::trading::risk::TradingState;
+
+    fn panicked(component: &'static str, name: &str, restarting: bool) -> TaskEvent {
+        TaskEvent::Panicked { id: 7, component, name: name.into(), message: "boom".into(), restarting }
+    }
+
+    #[test]
+    fn the_monitor_task_down_is_reducing_until_it_is_restarted() {
+        let trading = TradingStateHandle::new();
+        monitor_task_state(&trading, &panicked("console", "markets-pump", true));
+        assert_eq!(trading.state(), TradingState::Active, "only the monitor matters here");
+        monitor_task_state(&trading, &panicked("trading", "monitor", true));
+        assert_eq!(trading.state(), TradingState::Reducing);
+        let failed = TaskEvent::Failed {
+            id: 7,
+            component: "trading",
+            name: "monitor".into(),
+            error: "x".into(),
+            restarting: true,
+        };
+        monitor_task_state(&trading, &failed);
+        assert_eq!(trading.state(), TradingState::Reducing);
+        monitor_task_state(
+            &trading,
+            &TaskEvent::Restarted { id: 7, component: "trading", name: "monitor".into(), restarts: 2 },
+        );
+        assert_eq!(trading.state(), TradingState::Active);
+    }
+
+    #[test]
+    fn every_panic_and_every_final_failure_is_an_alarm() {
+        assert_eq!(
+            task_alarm(&panicked("console", "markets-pump", true)).as_deref(),
+            Some("PANIC console/markets-pump: boom (restarted)")
+        );
+        assert!(task_alarm(&panicked("ui", "console", false)).unwrap().ends_with("(stopped)"));
+        let failed = |restarting| TaskEvent::Failed {
+            id: 1,
+            component: "feed",
+            name: "public".into(),
+            error: "reset".into(),
+            restarting,
+        };
+        assert_eq!(task_alarm(&failed(true)), None, "a restarting failure is in the log only");
+        assert_eq!(task_alarm(&failed(false)).as_deref(), Some("task feed/public failed and stopped: reset"));
+    }
 }

@@ -19,8 +19,8 @@
 //!   ever, so the test can `SIGKILL` the process while it stands there.
 //!
 //! Names in use: `manager.after_intent`, `manager.after_send`, `journal.fill_write`,
-//! `journal.rule_save`, and `task.COMPONENT.NAME` at the start of every run of a task the
-//! task manager spawns.
+//! `journal.rule_save`, `ui.draw` (each frame the console draws), and `task.COMPONENT.NAME`
+//! at the start of every run of a task the task manager spawns.
 
 /// What an armed failpoint does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +36,13 @@ pub enum Action {
 #[cfg(debug_assertions)]
 mod imp {
     use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Mutex, OnceLock, PoisonError};
 
     use super::Action;
+
+    /// Whether any point was ever armed: lets hot paths skip building a name.
+    static ANY: AtomicBool = AtomicBool::new(false);
 
     struct Point {
         action: Action,
@@ -51,16 +55,24 @@ mod imp {
         static POINTS: OnceLock<Mutex<HashMap<String, Point>>> = OnceLock::new();
         POINTS.get_or_init(|| {
             let spec = std::env::var("HOGA_FAILPOINTS").unwrap_or_default();
-            Mutex::new(
-                super::parse(&spec)
-                    .into_iter()
-                    .map(|(n, a, at)| (n, Point { action: a, on_hit: at, hits: 0 }))
-                    .collect(),
-            )
+            let map: HashMap<String, Point> = super::parse(&spec)
+                .into_iter()
+                .map(|(n, a, at)| (n, Point { action: a, on_hit: at, hits: 0 }))
+                .collect();
+            if !map.is_empty() {
+                ANY.store(true, Ordering::SeqCst);
+            }
+            Mutex::new(map)
         })
     }
 
+    pub fn any_armed() -> bool {
+        let _ = points();
+        ANY.load(Ordering::Relaxed)
+    }
+
     pub fn set(name: &str, action: Action, on_hit: Option<u64>) {
+        ANY.store(true, Ordering::SeqCst);
         points()
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -128,6 +140,26 @@ pub fn hit(name: &str) {
     let _ = name;
 }
 
+/// Whether any failpoint is (or ever was) armed in this process: false in release builds
+/// and, in debug builds, when `HOGA_FAILPOINTS` is empty and nothing called [`set`]. Lets a
+/// hot path skip formatting a point's name.
+#[inline]
+pub fn any_armed() -> bool {
+    #[cfg(debug_assertions)]
+    return imp::any_armed();
+    #[cfg(not(debug_assertions))]
+    false
+}
+
+/// Passes the failpoint `task.COMPONENT.NAME` (the task manager calls it at the start of
+/// every run of every task). Allocates the name only when some failpoint is armed.
+#[inline]
+pub fn hit_task(component: &str, name: &str) {
+    if any_armed() {
+        hit(&format!("task.{component}.{name}"));
+    }
+}
+
 /// Arms `name` in this process (debug builds only; a no-op in release).
 pub fn set(name: &str, action: Action, on_hit: Option<u64>) {
     #[cfg(debug_assertions)]
@@ -168,6 +200,7 @@ mod tests {
         let second = std::panic::catch_unwind(|| hit("failpoint.test.second"));
         assert!(second.is_err(), "the second hit must panic");
         hit("failpoint.test.second");
+        assert!(any_armed());
         clear("failpoint.test.second");
         hit("failpoint.test.unarmed");
     }

@@ -109,37 +109,98 @@ pub struct ShutdownReport {
     pub abandoned_closers: Vec<String>,
 }
 
+/// Why the process shuts down: the reason for the log, and the exit status it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    /// `SIGTERM`, `quit from the console`, `task … failed: …`.
+    pub reason: String,
+    /// 0 for a quit, 1 for a fatal task failure, 128 + the signal's number for a signal
+    /// (SIGHUP 129, SIGINT 130, SIGTERM 143), as shells report a death by that signal.
+    pub status: u8,
+}
+
+/// Exit status for a signal: 128 + its number.
+pub const fn signal_status(signal: i32) -> u8 {
+    (128 + signal) as u8
+}
+
 /// Waits for a reason to shut down: a request through the task manager (quit, fatal task
 /// failure), SIGINT, SIGTERM or SIGHUP. Returns the reason.
 pub async fn wait_for_trigger(tasks: &TaskManager) -> String {
-    let requested = tasks.shutdown_requested();
+    wait_for_shutdown(tasks).await.reason
+}
+
+/// Like [`wait_for_trigger`], with the exit status the trigger asks for.
+pub async fn wait_for_shutdown(tasks: &TaskManager) -> Trigger {
+    Signals::register().wait(tasks).await
+}
+
+/// The shutdown signals (SIGINT, SIGTERM, SIGHUP), listened to from the moment this is
+/// made: register early, so a signal that arrives while the console is still starting is
+/// a clean shutdown rather than the default death with the terminal left raw.
+#[derive(Debug)]
+pub struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).ok();
-        let mut hup = signal(SignalKind::hangup()).ok();
-        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
-            match s {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending().await,
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Starts listening (must be called inside the runtime). A signal that cannot be
+    /// listened to is left at its default action.
+    pub fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
             }
         }
-        tokio::select! {
-            biased;
-            _ = requested.cancelled() => tasks.shutdown_reason().unwrap_or_else(|| "requested".into()),
-            _ = tokio::signal::ctrl_c() => "SIGINT".into(),
-            _ = recv(&mut term) => "SIGTERM".into(),
-            _ = recv(&mut hup) => "SIGHUP".into(),
-        }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
-        tokio::select! {
-            biased;
-            _ = requested.cancelled() => tasks.shutdown_reason().unwrap_or_else(|| "requested".into()),
-            _ = tokio::signal::ctrl_c() => "SIGINT".into(),
+
+    /// Waits for a reason to shut down: a request through the task manager (quit, fatal
+    /// task failure) or a signal.
+    pub async fn wait(mut self, tasks: &TaskManager) -> Trigger {
+        let requested = tasks.shutdown_requested();
+        let requested_trigger = || Trigger {
+            reason: tasks.shutdown_reason().unwrap_or_else(|| "requested".into()),
+            status: tasks.shutdown_status(),
+        };
+        let signalled =
+            |name: &str, number: i32| Trigger { reason: name.into(), status: signal_status(number) };
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = requested.cancelled() => requested_trigger(),
+                _ = recv(&mut self.int) => signalled("SIGINT", 2),
+                _ = recv(&mut self.term) => signalled("SIGTERM", 15),
+                _ = recv(&mut self.hup) => signalled("SIGHUP", 1),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            tokio::select! {
+                biased;
+                _ = requested.cancelled() => requested_trigger(),
+                _ = tokio::signal::ctrl_c() => signalled("SIGINT", 2),
+            }
         }
     }
 }
@@ -270,5 +331,16 @@ mod tests {
         tasks.request_shutdown("quit key");
         tasks.request_shutdown("second reason loses");
         assert_eq!(wait_for_trigger(&tasks).await, "quit key");
+    }
+
+    #[tokio::test]
+    async fn a_fatal_request_asks_for_its_status_and_signals_for_128_plus_n() {
+        let tasks = TaskManager::new();
+        tasks.request_shutdown_with_status("task ui/console failed", 1);
+        assert_eq!(
+            wait_for_shutdown(&tasks).await,
+            Trigger { reason: "task ui/console failed".into(), status: 1 }
+        );
+        assert_eq!((signal_status(1), signal_status(2), signal_status(15)), (129, 130, 143));
     }
 }

@@ -101,6 +101,8 @@ pub enum TaskEvent {
     Restarted {
         /// Task id.
         id: TaskId,
+        /// Component.
+        component: &'static str,
         /// Task name.
         name: String,
         /// Restart count so far.
@@ -122,6 +124,20 @@ pub enum OnFailure {
     },
     /// Start ordered shutdown of the whole process (for tasks hoga cannot live without).
     Shutdown,
+    /// Restart like [`OnFailure::Restart`], unless the task failed more than `limit` times
+    /// within `window`: then it is gone for good, and ordered shutdown starts (exit status
+    /// 1). For a task the process is useless without but that may survive a one-off bug:
+    /// the UI loop.
+    RestartOrShutdown {
+        /// First backoff.
+        initial: Duration,
+        /// Backoff cap.
+        max: Duration,
+        /// Failures tolerated within `window`.
+        limit: u32,
+        /// The window the failures are counted in.
+        window: Duration,
+    },
 }
 
 impl OnFailure {
@@ -129,7 +145,30 @@ impl OnFailure {
     pub fn restart() -> Self {
         OnFailure::Restart { initial: Duration::from_millis(100), max: Duration::from_secs(10) }
     }
+
+    /// The UI loop's policy: restart quickly (50 ms doubling to 2 s), but 5 failures within
+    /// a minute mean it cannot draw, and the process shuts down.
+    pub fn vital() -> Self {
+        OnFailure::RestartOrShutdown {
+            initial: Duration::from_millis(50),
+            max: Duration::from_secs(2),
+            limit: 5,
+            window: Duration::from_secs(60),
+        }
+    }
+
+    fn backoff(self) -> Option<(Duration, Duration)> {
+        match self {
+            OnFailure::Restart { initial, max } | OnFailure::RestartOrShutdown { initial, max, .. } => {
+                Some((initial, max))
+            }
+            OnFailure::Record | OnFailure::Shutdown => None,
+        }
+    }
 }
+
+/// Exit status for a shutdown a task's failure caused.
+pub const EXIT_TASK_FAILED: u8 = 1;
 
 type EventSink = Arc<dyn Fn(TaskEvent) + Send + Sync>;
 
@@ -137,7 +176,8 @@ struct Inner {
     root: CancellationToken,
     /// Cancelled to ask the kernel for ordered shutdown (quit, signal, fatal task failure).
     shutdown_request: CancellationToken,
-    shutdown_reason: Mutex<Option<String>>,
+    /// The first reason given, with the exit status it asks for.
+    shutdown_reason: Mutex<Option<(String, u8)>>,
     tracker: TaskTracker,
     next_id: AtomicU64,
     table: Mutex<BTreeMap<TaskId, TaskInfo>>,
@@ -212,11 +252,19 @@ impl TaskManager {
         self.inner.shutdown_request.clone()
     }
 
-    /// Asks the kernel to shut down in order; the first reason given wins.
+    /// Asks the kernel to shut down in order (exit status 0: a quit); the first reason
+    /// given wins.
     pub fn request_shutdown(&self, reason: impl Into<String>) {
+        self.request_shutdown_with_status(reason, 0);
+    }
+
+    /// Asks the kernel to shut down in order and the process to exit with `status` (a
+    /// fatal task failure: [`EXIT_TASK_FAILED`]; the terminal hung up: 129). The first
+    /// request wins, reason and status together.
+    pub fn request_shutdown_with_status(&self, reason: impl Into<String>, status: u8) {
         let mut slot = lock(&self.inner.shutdown_reason);
         if slot.is_none() {
-            *slot = Some(reason.into());
+            *slot = Some((reason.into(), status));
         }
         drop(slot);
         self.inner.shutdown_request.cancel();
@@ -224,7 +272,12 @@ impl TaskManager {
 
     /// Why shutdown was requested, if it was.
     pub fn shutdown_reason(&self) -> Option<String> {
-        lock(&self.inner.shutdown_reason).clone()
+        lock(&self.inner.shutdown_reason).as_ref().map(|(r, _)| r.clone())
+    }
+
+    /// The exit status the shutdown request asked for (0 when none was made).
+    pub fn shutdown_status(&self) -> u8 {
+        lock(&self.inner.shutdown_reason).as_ref().map_or(0, |(_, s)| *s)
     }
 
     /// Spawns a one-shot task; a failure is recorded and reported but nothing restarts it.
@@ -291,12 +344,17 @@ impl TaskManager {
         // The tracker lets shutdown wait for every task; the abort handle lets it end the
         // ones that ignore cancellation.
         let handle = self.inner.tracker.spawn(async move {
-            let mut backoff = match on_failure {
-                OnFailure::Restart { initial, .. } => initial,
-                _ => Duration::ZERO,
-            };
+            let mut backoff = on_failure.backoff().map_or(Duration::ZERO, |(initial, _)| initial);
+            // When the recent failures happened (RestartOrShutdown counts them).
+            let mut failures: std::collections::VecDeque<tokio::time::Instant> = Default::default();
             loop {
-                let outcome = AssertUnwindSafe(make(token.clone())).catch_unwind().await;
+                // The failpoint `task.COMPONENT.NAME` and the making of the future are inside
+                // the catch too: a panic there is a failure of this run like any other.
+                let run = async {
+                    super::failpoint::hit_task(component, &span_name);
+                    make(token.clone()).await
+                };
+                let outcome = AssertUnwindSafe(run).catch_unwind().await;
                 let failure = match outcome {
                     Ok(Ok(())) => None,
                     Ok(Err(e)) => Some((false, format!("{e:#}"))),
@@ -306,10 +364,26 @@ impl TaskManager {
                     manager.set_state(id, TaskState::Finished, None);
                     break;
                 };
-                let restarting =
-                    matches!(on_failure, OnFailure::Restart { .. }) && !token.is_cancelled();
+                // Where it panicked, for the log (the hook notes it on this thread).
+                let location = if panicked { super::terminal::take_panic_location() } else { None };
+                let now = tokio::time::Instant::now();
+                failures.push_back(now);
+                let gone_for_good = match on_failure {
+                    OnFailure::RestartOrShutdown { limit, window, .. } => {
+                        while failures.front().is_some_and(|t| now.duration_since(*t) > window) {
+                            failures.pop_front();
+                        }
+                        failures.len() > limit as usize
+                    }
+                    _ => {
+                        failures.clear();
+                        false
+                    }
+                };
+                let restarting = on_failure.backoff().is_some() && !gone_for_good && !token.is_cancelled();
                 if panicked {
-                    tracing::error!(task = %span_name, component, panic = %message, restarting, "task panicked");
+                    let at = location.as_deref().unwrap_or("unknown location");
+                    tracing::error!(task = %span_name, component, panic = %message, at, restarting, "task panicked");
                 } else {
                     tracing::error!(task = %span_name, component, error = %message, restarting, "task failed");
                 }
@@ -331,7 +405,7 @@ impl TaskManager {
                     }
                 });
                 match on_failure {
-                    OnFailure::Restart { max, .. } if restarting => {
+                    OnFailure::Restart { max, .. } | OnFailure::RestartOrShutdown { max, .. } if restarting => {
                         manager.set_state(id, TaskState::Restarting, Some(message));
                         tokio::select! {
                             biased;
@@ -343,11 +417,26 @@ impl TaskManager {
                         }
                         backoff = (backoff * 2).min(max);
                         let restarts = manager.bump_restarts(id);
-                        manager.emit(TaskEvent::Restarted { id, name: span_name.clone(), restarts });
+                        manager.emit(TaskEvent::Restarted { id, component, name: span_name.clone(), restarts });
                     }
                     OnFailure::Shutdown => {
                         manager.set_state(id, TaskState::Failed, Some(message.clone()));
-                        manager.request_shutdown(format!("task {span_name} failed: {message}"));
+                        manager.request_shutdown_with_status(
+                            format!("task {span_name} failed: {message}"),
+                            EXIT_TASK_FAILED,
+                        );
+                        break;
+                    }
+                    OnFailure::RestartOrShutdown { limit, window, .. } if gone_for_good => {
+                        manager.set_state(id, TaskState::Failed, Some(message.clone()));
+                        manager.request_shutdown_with_status(
+                            format!(
+                                "task {component}/{span_name} failed {} times within {}s, last: {message}",
+                                limit + 1,
+                                window.as_secs()
+                            ),
+                            EXIT_TASK_FAILED,
+                        );
                         break;
                     }
                     _ => {
@@ -518,6 +607,82 @@ mod tests {
         });
         tokio::time::timeout(Duration::from_secs(5), tm.shutdown_requested().cancelled()).await.unwrap();
         assert!(tm.shutdown_reason().unwrap().contains("disk on fire"));
+    }
+
+    #[tokio::test]
+    async fn the_task_failpoint_panics_a_run_and_the_supervisor_restarts_it() {
+        crate::kernel::failpoint::set(
+            "task.test.failpoint-target",
+            crate::kernel::failpoint::Action::Panic,
+            Some(1),
+        );
+        let tm = TaskManager::new();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        tm.set_event_sink(move |e| sink.lock().unwrap().push(e));
+        let runs = Arc::new(AtomicU32::new(0));
+        let r = runs.clone();
+        let id = tm.spawn_supervised(
+            "test",
+            "failpoint-target",
+            OnFailure::Restart { initial: Duration::from_millis(1), max: Duration::from_millis(4) },
+            move |cancel| {
+                r.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    cancel.cancelled().await;
+                    Ok(())
+                }
+            },
+        );
+        // The first run panicked before its future was even made; the second one runs.
+        wait_until(|| runs.load(Ordering::SeqCst) == 1).await;
+        let row = tm.table().into_iter().find(|t| t.id == id).unwrap();
+        assert_eq!((row.restarts, row.state), (1, TaskState::Running));
+        assert!(row.last_error.unwrap().contains("failpoint task.test.failpoint-target"));
+        assert!(
+            events
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e, TaskEvent::Panicked { component: "test", restarting: true, .. }))
+        );
+        crate::kernel::failpoint::clear("task.test.failpoint-target");
+        tm.cancel_all();
+        assert!(tm.wait_all(Duration::from_secs(5)).await);
+    }
+
+    #[tokio::test]
+    async fn a_vital_task_failing_too_often_is_given_up_and_shuts_the_process_down() {
+        let tm = TaskManager::new();
+        let runs = Arc::new(AtomicU32::new(0));
+        let r = runs.clone();
+        let policy = OnFailure::RestartOrShutdown {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+            limit: 3,
+            window: Duration::from_secs(60),
+        };
+        let id = tm.spawn_supervised("test", "vital-ui", policy, move |_c| {
+            r.fetch_add(1, Ordering::SeqCst);
+            async { anyhow::bail!("cannot draw") }
+        });
+        tokio::time::timeout(Duration::from_secs(5), tm.shutdown_requested().cancelled()).await.unwrap();
+        // Three failures are tolerated and restarted; the fourth is one too many.
+        assert_eq!(runs.load(Ordering::SeqCst), 4);
+        let row = tm.table().into_iter().find(|t| t.id == id).unwrap();
+        assert_eq!((row.state, row.restarts), (TaskState::Failed, 3));
+        assert!(tm.shutdown_reason().unwrap().contains("cannot draw"));
+        assert_eq!(tm.shutdown_status(), EXIT_TASK_FAILED);
+    }
+
+    #[tokio::test]
+    async fn a_quit_asks_for_status_zero_and_the_first_request_wins() {
+        let tm = TaskManager::new();
+        assert_eq!(tm.shutdown_status(), 0);
+        tm.request_shutdown_with_status("terminal hung up", 129);
+        tm.request_shutdown("quit");
+        assert_eq!(tm.shutdown_reason().as_deref(), Some("terminal hung up"));
+        assert_eq!(tm.shutdown_status(), 129);
     }
 
     #[tokio::test]

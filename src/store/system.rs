@@ -190,6 +190,19 @@ impl SystemSection {
         self.alerts.iter().filter(|a| !a.acknowledged).count()
     }
 
+    /// Tasks that are down right now: waiting to restart after a failure, or failed for
+    /// good (as of the last sample of the task table).
+    pub fn tasks_down(&self) -> impl Iterator<Item = &TaskInfo> {
+        use crate::kernel::TaskState;
+        self.tasks.iter().filter(|t| matches!(t.state, TaskState::Restarting | TaskState::Failed))
+    }
+
+    /// Tasks that failed at least once in this session (restarted or failed for good).
+    pub fn tasks_faulted(&self) -> impl Iterator<Item = &TaskInfo> {
+        use crate::kernel::TaskState;
+        self.tasks.iter().filter(|t| t.restarts > 0 || t.state == TaskState::Failed)
+    }
+
     pub(crate) fn set_stream(&mut self, status: StreamStatus) {
         let streams = Arc::make_mut(&mut self.streams);
         match streams.iter_mut().find(|s| s.name == status.name) {

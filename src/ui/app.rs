@@ -34,7 +34,7 @@ use super::panes;
 use super::theme::{ColorSupport, Theme};
 use super::update::{self, UiCommand, UiConfig, UiState};
 use crate::exchange::types::MarketId;
-use crate::kernel::{TaskId, TaskManager, terminal};
+use crate::kernel::{OnFailure, TaskId, TaskManager, terminal};
 use crate::store::{Snapshot, Versions};
 use crate::ui::widgets::format;
 
@@ -295,22 +295,50 @@ impl<B: Backend> App<B> {
         Ok(())
     }
 
-    /// Spawns the loop under the task manager as `ui/console`. When the loop ends (quit,
-    /// input closed) it requests ordered shutdown, so a quit never depends on the command
-    /// channel having room.
-    pub fn spawn<S>(mut self, tasks: &TaskManager, input: S) -> TaskId
+    /// Spawns the loop under the task manager as `ui/console`, supervised: a panic in the
+    /// loop (a rendering bug) restarts it on the same app and terminal, which is redrawn
+    /// whole; only a loop that keeps failing (see [`OnFailure::vital`]) is given up, and
+    /// then the process shuts down and the terminal is given back. When the loop ends
+    /// (quit, input closed) it requests ordered shutdown, so a quit never depends on the
+    /// command channel having room; when the terminal cannot be read or written any more
+    /// (hung up) it requests shutdown with status 129, as SIGHUP would.
+    pub fn spawn<S>(self, tasks: &TaskManager, input: S) -> TaskId
     where
         B: Send + 'static,
         S: Stream<Item = io::Result<Event>> + Unpin + Send + 'static,
     {
-        let shutdown = tasks.clone();
-        tasks.spawn("ui", "console", move |cancel| async move {
-            let result = self.run(cancel.clone(), input).await;
-            if !cancel.is_cancelled() {
-                shutdown.request_shutdown("quit from the console");
+        spawn_ui(tasks, self, input, None, None)
+    }
+
+    /// After the loop panicked: whatever the terminal shows may be half a frame, and the
+    /// cached panes may be half drawn. Draw everything again.
+    fn after_restart(&mut self) {
+        self.panes = panes::PaneCache::default();
+        self.redraw_all();
+        tracing::warn!("console loop restarted after a fault");
+    }
+
+    /// Forgets what the terminal shows, so the next frame draws every cell (after a
+    /// restart or a suspend, whose alternate screen comes back blank).
+    pub fn redraw_all(&mut self) {
+        if let Ok(size) = self.terminal.size() {
+            // `resize` clears the screen and the back buffer without asking the terminal
+            // where its cursor is (`clear` would, and wait for the answer).
+            if let Err(e) = self.terminal.resize(Rect::new(0, 0, size.width, size.height)) {
+                tracing::warn!(error = %e, "clear the terminal for a full redraw");
             }
-            result.map_err(anyhow::Error::from)
-        })
+        }
+        self.ui_generation += 1;
+        self.dirty = true;
+    }
+
+    /// Ctrl-Z: gives the terminal to the shell and stops the process until it is continued
+    /// (`fg`), then draws everything again. (Headless, with no terminal of ours, nothing
+    /// happens.)
+    pub fn suspend(&mut self) {
+        if terminal::suspend() {
+            self.redraw_all();
+        }
     }
 
     /// Takes the latest snapshot and marks the screen dirty, unless all that changed is
@@ -383,6 +411,11 @@ impl<B: Backend> App<B> {
     /// Resolves a key through the keymap in the current context and applies it.
     pub fn handle_key(&mut self, key: KeyEvent) {
         if key.kind == KeyEventKind::Release {
+            return;
+        }
+        // Raw mode turns the terminal's Ctrl-Z into a key: it means what it means in a shell.
+        if key.code == crossterm::event::KeyCode::Char('z') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            self.suspend();
             return;
         }
         let Some(action) = self.resolve(&key) else { return };
@@ -484,6 +517,10 @@ impl<B: Backend> App<B> {
         &mut self,
         inspect: impl FnOnce(&ratatui::buffer::Buffer),
     ) -> Result<(), AppError> {
+        // Tests make a frame panic here (`ui.draw=panic@N`): a rendering bug mid-session.
+        if crate::kernel::failpoint::any_armed() {
+            crate::kernel::failpoint::hit("ui.draw");
+        }
         self.tick_clock();
         let (ui, snap, theme, cache) = (&self.ui, &self.snap, &self.theme, &mut self.panes);
         let generation = self.ui_generation;
@@ -570,25 +607,124 @@ const INPUT_CAPACITY: usize = 256;
 /// `poll(2)`, so every turn of the loop (every snapshot, every frame) spun on that lock
 /// with a burst of `sched_yield` calls. Read here, the stream is polled only when a key
 /// has actually arrived.
+///
+/// The task is supervised (a panic restarts it). It also listens for `SIGCONT`: after the
+/// process was stopped and continued by someone else than Ctrl-Z (`kill -STOP`, then
+/// `-CONT`), it takes the terminal again and hands the UI a resize event, which redraws
+/// the whole screen.
 pub fn crossterm_input(tasks: &TaskManager) -> impl Stream<Item = io::Result<Event>> + Unpin + Send + use<> {
     let (tx, rx) = mpsc::channel::<io::Result<Event>>(INPUT_CAPACITY);
-    tasks.spawn("ui", "input", move |cancel| async move {
-        let mut events = crossterm::event::EventStream::new();
-        loop {
-            let ev = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => break,
-                ev = events.next() => ev,
-            };
-            let Some(ev) = ev else { break };
-            let failed = ev.is_err();
-            if tx.send(ev).await.is_err() || failed {
-                break; // the UI is gone, or the terminal cannot be read any more
+    tasks.spawn_supervised("ui", "input", OnFailure::restart(), move |cancel| {
+        let tx = tx.clone();
+        async move {
+            let mut events = crossterm::event::EventStream::new();
+            let mut continued = continue_signal();
+            loop {
+                let ev = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    () = next_continue(&mut continued) => {
+                        if !terminal::reenter() {
+                            continue;
+                        }
+                        match crossterm::terminal::size() {
+                            Ok((cols, rows)) => Some(Ok(Event::Resize(cols, rows))),
+                            Err(_) => continue,
+                        }
+                    }
+                    ev = events.next() => ev,
+                };
+                let Some(ev) = ev else { break };
+                let failed = ev.is_err();
+                if tx.send(ev).await.is_err() || failed {
+                    break; // the UI is gone, or the terminal cannot be read any more
+                }
             }
+            Ok(())
         }
-        Ok(())
     });
     Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|ev| (ev, rx)) }))
+}
+
+#[cfg(unix)]
+type ContinueSignal = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type ContinueSignal = ();
+
+/// Listens for `SIGCONT` (listening does not stop the process from being continued).
+fn continue_signal() -> ContinueSignal {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        signal(SignalKind::from_raw(signal_hook::consts::SIGCONT)).ok()
+    }
+}
+
+/// The next `SIGCONT`; never, where there is none.
+async fn next_continue(signal: &mut ContinueSignal) {
+    #[cfg(unix)]
+    if let Some(s) = signal {
+        s.recv().await;
+        return;
+    }
+    let _ = signal;
+    std::future::pending::<()>().await
+}
+
+/// The exit status when the terminal is gone (hung up: the same as SIGHUP).
+const EXIT_TERMINAL_GONE: u8 = 129;
+
+/// Spawns the UI loop, supervised (see [`App::spawn`]). `input_stop` ends the loop quietly
+/// (the shutdown's first phase); `guard`, when given, lives as long as the task.
+fn spawn_ui<B, S>(
+    tasks: &TaskManager,
+    app: App<B>,
+    input: S,
+    input_stop: Option<CancellationToken>,
+    guard: Option<terminal::TerminalGuard>,
+) -> TaskId
+where
+    B: Backend + Send + 'static,
+    S: Stream<Item = io::Result<Event>> + Unpin + Send + 'static,
+{
+    let shutdown = tasks.clone();
+    // The app and its input outlive a panic of the loop: the next run takes them again
+    // (the lock is released while the panic unwinds).
+    let parts = Arc::new(tokio::sync::Mutex::new((app, input)));
+    let input_stop = input_stop.unwrap_or_default();
+    let mut runs = 0u64;
+    tasks.spawn_supervised("ui", "console", OnFailure::vital(), move |cancel| {
+        let _ = &guard;
+        runs += 1;
+        let restarted = runs > 1;
+        let parts = parts.clone();
+        let shutdown = shutdown.clone();
+        let input_stop = input_stop.clone();
+        async move {
+            let mut parts = parts.lock_owned().await;
+            let (app, input) = &mut *parts;
+            if restarted {
+                app.after_restart();
+            }
+            let result = tokio::select! {
+                biased;
+                _ = input_stop.cancelled() => return Ok(()),
+                r = app.run(cancel.clone(), input) => r,
+            };
+            if cancel.is_cancelled() || input_stop.is_cancelled() {
+                return Ok(());
+            }
+            match result {
+                Ok(()) => shutdown.request_shutdown("quit from the console"),
+                Err(e) => {
+                    // Not a bug to restart for: the terminal itself is gone.
+                    tracing::error!(error = %e, "the terminal is gone");
+                    shutdown.request_shutdown_with_status(format!("terminal gone: {e}"), EXIT_TERMINAL_GONE);
+                }
+            }
+            Ok(())
+        }
+    })
 }
 
 /// Headless input: events sent on `rx` (tests, scripted demos). The stream ends when every
@@ -614,19 +750,7 @@ pub fn start_console(
     let (guard, term) = terminal::TerminalGuard::enter_with(config.mouse)?;
     hooks.on_restore(guard.restorer());
     let input_stop = hooks.input.clone();
-    let mut app = App::new(term, config, keymap, ColorSupport::detect(), snapshots, commands);
+    let app = App::new(term, config, keymap, ColorSupport::detect(), snapshots, commands);
     let input = crossterm_input(tasks);
-    let shutdown = tasks.clone();
-    Ok(tasks.spawn("ui", "console", move |cancel| async move {
-        let _guard = guard;
-        let result = tokio::select! {
-            biased;
-            _ = input_stop.cancelled() => Ok(()),
-            r = app.run(cancel.clone(), input) => r,
-        };
-        if !cancel.is_cancelled() && !input_stop.is_cancelled() {
-            shutdown.request_shutdown("quit from the console");
-        }
-        result.map_err(anyhow::Error::from)
-    }))
+    Ok(spawn_ui(tasks, app, input, Some(input_stop), Some(guard)))
 }

@@ -1,5 +1,5 @@
 //! Status bar: mode badge, exchange, streams, feed rate and latency, rate-limit headroom,
-//! trading state, armed rules, alerts and the KST clock.
+//! trading state, tasks that are down, armed rules, alerts and the KST clock.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
@@ -60,6 +60,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if let Some(left) = sys.feed.rest_blocked_secs {
         let text = format!(" REST BANNED {}", countdown(left));
         spans.push(Span::styled(text, theme.error));
+    }
+    // A task that is down (restarting or failed) is as loud as the trading state.
+    let down: Vec<String> = sys.tasks_down().map(|t| format!("{}/{}", t.component, t.name)).collect();
+    if let Some(first) = down.first() {
+        let more = if down.len() > 1 { format!(" +{}", down.len() - 1) } else { String::new() };
+        spans.push(Span::styled(format!(" TASK DOWN {first}{more}"), theme.error));
     }
     spans.push(Span::styled(format!(" rules {}", acc.armed_rules()), theme.text));
     // From here on, a part that does not fit whole is left out, never cut mid-word.

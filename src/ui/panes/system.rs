@@ -29,6 +29,19 @@ fn row_line<'a>(cells: &[String], widths: &[usize], style: ratatui::style::Style
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let sys = &snap.system;
     let mut lines: Vec<Line> = Vec::new();
+    // Faults first: a task that panicked or failed is what this pane is opened for.
+    for t in sys.tasks_faulted() {
+        let what = match t.state {
+            TaskState::Failed => "failed for good".to_string(),
+            TaskState::Restarting => format!("restarting (restarts {})", t.restarts),
+            _ => format!("restarted {} time{}", t.restarts, if t.restarts == 1 { "" } else { "s" }),
+        };
+        lines.push(Line::from(vec![
+            Span::styled("fault ", theme.error),
+            Span::styled(format!("{}/{} {what}", t.component, t.name), theme.warning),
+            Span::styled(format!("  {}", t.last_error.as_deref().unwrap_or("")), theme.text),
+        ]));
+    }
     let f = &sys.feed;
     let health = match f.level {
         HealthLevel::Healthy => Span::styled("healthy", theme.bid),
