@@ -695,4 +695,26 @@ mod tests {
         assert_eq!(task_alarm(&failed(true)), None, "a restarting failure is in the log only");
         assert_eq!(task_alarm(&failed(false)).as_deref(), Some("task feed/public failed and stopped: reset"));
     }
+
+    #[test]
+    fn sim_flag_takes_a_loopback_simulator_only() {
+        let ep = external_sim("http://127.0.0.1:9000/").unwrap();
+        assert_eq!(ep.rest.base_url, "http://127.0.0.1:9000/v1");
+        assert_eq!(ep.ws_base.as_deref(), Some("ws://127.0.0.1:9000"));
+        assert_eq!(ep.keys.as_ref().map(|k| k.masked_access_key()), Some("hoga…-key".to_string()));
+        assert!(external_sim("http://localhost:9000").is_ok());
+        assert!(external_sim("http://[::1]:9000").is_ok());
+        // The demo keys never leave loopback: not for Upbit, not for anything else.
+        for url in [
+            "https://api.upbit.com",
+            "http://api.upbit.com:9000",
+            "http://127.0.0.1.example.com:9000",
+            "http://127.0.0.1:9000/v1",
+            "ws://127.0.0.1:9000",
+            "127.0.0.1:9000",
+        ] {
+            let e = external_sim(url).err().unwrap_or_else(|| panic!("{url} accepted"));
+            assert!(e.to_string().contains("--sim"), "{e}");
+        }
+    }
 }
