@@ -85,8 +85,8 @@ pub(crate) use lenient_enum;
 /// |---|---|---|
 /// | price | `1e-12 ≤ p ≤ 1e15` | no real quote is below 1e-12 or above a quadrillion |
 /// | price that may be unknown (ticker open/high/low, previous close, 52-week, order-book slot) | `0` or a price | a new listing has no previous close; an empty book slot is 0 |
-/// | size (volume, balance of a coin) | `0 ≤ s ≤ 1e15` | |
-/// | value (price × size, funds, fees, accumulated traded value, cash balance) | `0 ≤ v ≤ 1e20` | |
+/// | size (of one trade, order, fill or book level) | `0 ≤ s ≤ 1e15` | |
+/// | value (price × size, funds, fees, balances, accumulations: traded value and volume, book totals) | `0 ≤ v ≤ 1e20` | |
 /// | change (signed price change) | `|c| ≤ 1e15`; ratio `|r| ≤ 1e6` | |
 /// | time | `0 ≤ ms ≤ 253402300799999` (year 9999) | |
 ///
@@ -786,7 +786,7 @@ impl Ticker {
         band::notional("trade_price × trade_volume", self.trade_price, self.trade_volume)?;
         band::value("acc_trade_price", self.acc_trade_price)?;
         band::value("acc_trade_price_24h", self.acc_trade_price_24h)?;
-        band::size("acc_trade_volume_24h", self.acc_trade_volume_24h)?;
+        band::value("acc_trade_volume_24h", self.acc_trade_volume_24h)?;
         band::time("trade_timestamp", self.trade_timestamp)?;
         band::time("timestamp", self.timestamp)?;
         Ok(())
@@ -822,8 +822,8 @@ impl OrderBook {
                 band::notional("price × size", p, q)?;
             }
         }
-        band::size("total_ask_size", self.total_ask_size)?;
-        band::size("total_bid_size", self.total_bid_size)?;
+        band::value("total_ask_size", self.total_ask_size)?;
+        band::value("total_bid_size", self.total_bid_size)?;
         band::value("level", self.level)?;
         band::time("timestamp", self.timestamp)?;
         Ok(())
@@ -831,14 +831,14 @@ impl OrderBook {
 }
 
 impl Candle {
-    /// Checks open, high, low, close (prices), volume (a size), value and the times
-    /// against [`band`].
+    /// Checks open, high, low, close (prices), volume and value (accumulations: the value
+    /// band) and the times against [`band`].
     pub fn check(&self) -> Result<(), OutOfBand> {
         band::price("opening_price", self.open)?;
         band::price("high_price", self.high)?;
         band::price("low_price", self.low)?;
         band::price("trade_price", self.close)?;
-        band::size("candle_acc_trade_volume", self.volume)?;
+        band::value("candle_acc_trade_volume", self.volume)?;
         band::value("candle_acc_trade_price", self.value)?;
         band::time("candle start", self.start)?;
         band::time("timestamp", self.timestamp)?;
@@ -871,14 +871,11 @@ impl Fill {
 
 impl Order {
     /// Checks every amount against [`band`]. `price` is a unit price (limit) or a total
-    /// (market buy), so it is checked as a positive value.
+    /// (market buy), so it is checked as a value; 0 is read as "not given", like `null`
+    /// (nothing divides by an order's price, and refusing a whole order list for it would
+    /// stall reconciliation). Fill prices must be prices.
     pub fn check(&self) -> Result<(), OutOfBand> {
-        if let Some(p) = self.price {
-            band::value("price", p)?;
-            if p.is_zero() {
-                band::price("price", p)?;
-            }
-        }
+        band::opt(self.price, |v| band::value("price", v))?;
         band::opt(self.volume, |v| band::size("volume", v))?;
         band::size("remaining_volume", self.remaining_volume)?;
         band::size("executed_volume", self.executed_volume)?;

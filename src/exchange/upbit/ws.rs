@@ -302,13 +302,9 @@ pub fn check_event(ev: &StreamEvent) -> Result<(), OutOfBand> {
         StreamEvent::OrderBook(b) => b.check(),
         StreamEvent::Candle(c) => c.check(),
         StreamEvent::Order(o) => {
-            // `price` is a unit price, a total (market buy) or a fill price: a positive value.
-            if let Some(p) = o.price {
-                if p.is_zero() {
-                    band::price("price", p)?;
-                }
-                band::value("price", p)?;
-            }
+            // `price` is a unit price, a total (market buy) or, on a fill, the fill price
+            // (checked as a price with the fill below): a value here, like REST's.
+            band::opt(o.price, |v| band::value("price", v))?;
             band::opt(o.avg_price, |v| band::value("avg_price", v))?;
             band::opt(o.volume, |v| band::size("volume", v))?;
             band::opt(o.remaining_volume, |v| band::size("remaining_volume", v))?;
@@ -658,8 +654,9 @@ mod tests {
         }
         let e = decode(o.replace(r#""BID""#, r#""BOTH""#).as_bytes()).unwrap_err();
         assert!(e.detail.contains("unknown ask_bid"), "{e}");
+        // On a fill the price is the fill price: 0 is refused.
         let e = decode(o.replace(r#""price":100"#, r#""price":0"#).as_bytes()).unwrap_err();
-        assert!(e.detail.contains("band"), "{e}");
+        assert!(e.detail.contains("fill price"), "{e}");
         let e = decode(o.replace(r#""locked":0"#, r#""locked":-1"#).as_bytes()).unwrap_err();
         assert!(e.detail.contains("locked"), "{e}");
         // An unknown state is kept (never taken for done).
