@@ -1091,3 +1091,46 @@ async fn an_oversize_rest_body_is_refused() {
     assert!(err.to_string().contains("limit"), "{err}");
     assert_eq!(hits.lock().unwrap().len(), 1);
 }
+
+/// Issue 15 item 3, "headers too", on the webhook path: a 429 whose `Retry-After` is a
+/// number no `Duration` can hold is ignored (the wait stays capped), not a panic of the
+/// webhook sender that loses the alert.
+#[tokio::test]
+async fn a_webhook_retry_after_of_any_size_neither_panics_nor_loses_the_alert() {
+    use hoga::notify::notifier::{NotifierConfig, Terminal, WebhookConfig, spawn_notifier};
+    use hoga::notify::{NotifyEvent, NotifyKind};
+    struct Quiet;
+    impl Terminal for Quiet {
+        fn bell(&mut self) {}
+        fn set_title(&mut self, _: &str) {}
+    }
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let app = axum::Router::new().fallback(move || {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut h = HeaderMap::new();
+            if n == 0 {
+                h.insert("Retry-After", "1e300".parse().unwrap());
+                return (StatusCode::TOO_MANY_REQUESTS, h);
+            }
+            (StatusCode::OK, h)
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let tasks = TaskManager::new();
+    let mut hook = WebhookConfig::new(&format!("http://{addr}/hook/T")).unwrap();
+    hook.initial_backoff = Duration::from_millis(10);
+    hook.max_backoff = Duration::from_millis(50);
+    let notifier =
+        spawn_notifier(&tasks, NotifierConfig { webhook: Some(hook), ..NotifierConfig::default() }, Quiet)
+            .unwrap();
+    let ev = NotifyEvent::new(NotifyKind::PriceAlert, Some(m("KRW-BTC")), "KRW-BTC above 1").with_id("a-1");
+    assert!(notifier.sender().notify(ev));
+    until("delivered after the 429", || notifier.stats().webhook_sent.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(tasks.table().iter().all(|t| t.last_error.is_none()), "{:#?}", tasks.table());
+    tasks.cancel_all();
+}

@@ -1210,3 +1210,24 @@ fn live_portfolio_protect_line_edited_into_an_order_asks_first() {
     h.key(KeyCode::Enter);
     assert_confirmation(&mut h, Side::Bid, &["KRW-BTC", "0.01"]);
 }
+
+/// Issue 15 item 5: a 418 ban of the exchange host is on the status bar with its
+/// countdown, at 80 columns too, and leaves when the ban ends.
+#[test]
+fn a_rest_ban_shows_its_countdown_on_the_status_bar() {
+    for (w, hgt) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, hgt);
+        h.publish(vec![StoreEvent::FeedHealthUpdated(FeedHealth {
+            rest_blocked_secs: Some(245),
+            ..FeedHealth::default()
+        })]);
+        assert!(h.screen().contains("REST BANNED 4m05s"), "{w}x{hgt}:\n{}", h.screen());
+        h.publish(vec![StoreEvent::FeedHealthUpdated(FeedHealth {
+            rest_blocked_secs: Some(244),
+            ..FeedHealth::default()
+        })]);
+        assert!(h.screen().contains("REST BANNED 4m04s"), "the countdown ticks");
+        h.publish(vec![StoreEvent::FeedHealthUpdated(FeedHealth::default())]);
+        assert!(!h.screen().contains("REST BANNED"), "gone when the ban ends");
+    }
+}

@@ -5,7 +5,10 @@
 //! - **critical**: a connection with demand has been down (connecting / backing off) longer
 //!   than `FeedConfig::critical_after` (default 30 s); REST blocked by a 418; delivery
 //!   latency p99 over 1 s.
-//! - **degraded**: a connection with demand is (re)connecting; the private stream is on
+//! - **degraded**: a connection with demand is (re)connecting; the public connection is
+//!   connected with tickers or order books subscribed but has not delivered one decoded
+//!   event yet on this session (open but silent, or sending only what does not decode:
+//!   connected is not healthy until data arrives); the private stream is on
 //!   REST polling (auth refused or no keys); more than 5 % of frames failed to parse (after
 //!   at least 20 frames); a lossless subscriber lost events (stall timeout); a subscribed
 //!   ticker or order book has been silent longer than `FeedConfig::silent_after` (10 s).

@@ -32,9 +32,11 @@ impl Backoff {
     /// The delay before the next attempt (jittered), and doubles the base for the one after.
     pub fn next_delay(&mut self) -> Duration {
         let base = self.current;
-        self.current = (self.current * 2).min(self.max);
+        // Checked both ways: a configured maximum near `Duration::MAX` must not overflow
+        // the doubling or the jitter (either would panic).
+        self.current = self.current.saturating_mul(2).min(self.max);
         let factor = 0.8 + 0.4 * unit_random();
-        base.mul_f64(factor).min(self.max)
+        Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(self.max).min(self.max)
     }
 
     /// Back to `initial` (after a session that delivered data).
@@ -112,6 +114,15 @@ mod tests {
         assert!(delays[9] >= Duration::from_secs(48));
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(1200));
+    }
+
+    #[test]
+    fn backoff_with_an_unbounded_cap_never_overflows() {
+        let mut b = Backoff::new(Duration::from_secs(1), Duration::MAX);
+        for _ in 0..200 {
+            let _ = b.next_delay();
+        }
+        assert!(b.next_delay() > Duration::from_secs(1 << 40));
     }
 
     #[test]

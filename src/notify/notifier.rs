@@ -424,8 +424,9 @@ async fn deliver(
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<f64>().ok())
-                        .filter(|s| s.is_finite() && *s >= 0.0)
-                        .map(Duration::from_secs_f64);
+                        // Checked: a negative, non-finite or huge value is ignored
+                        // (`from_secs_f64` panics on `1e300`); the wait is capped below.
+                        .and_then(|s| Duration::try_from_secs_f64(s).ok());
                     wait = after.map_or(backoff, |a| a.max(backoff)).min(hook.max_backoff);
                 }
                 status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS
