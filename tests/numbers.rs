@@ -450,7 +450,7 @@ proptest! {
         now_or_never(venue.place("hoga-a".into(), limit(Side::Ask, dec!(96_000_000), dec!(0.01)))).unwrap();
         let mut filled = venue.on_ticker(&ticker(p, q));
         filled.extend(venue.on_orderbook(&book(p, q)));
-        prop_assert!(!(out_of_band && !filled.is_empty()), "paper filled on a price of {p}");
+        prop_assert!(!out_of_band || filled.is_empty(), "paper filled on a price of {p}");
         let buy = validate(&OrderRequest::market_buy(btc(), dec!(10_000)), &MarketRules::upbit_default(&btc()), None)
             .unwrap();
         let placed = now_or_never(venue.place("hoga-m".into(), buy));
@@ -481,7 +481,7 @@ proptest! {
         }
         let pos = PositionView { volume: dec!(1), avg_cost: q.abs() };
         let (exits, _) = rules.on_tick(&btc(), Quote { price: p, received: t0 }, t0, pos, dec!(5000));
-        prop_assert!(!(out_of_band && !exits.is_empty()), "a rule fired on a price of {p}");
+        prop_assert!(!out_of_band || exits.is_empty(), "a rule fired on a price of {p}");
         for condition in [AlertCondition::MovePct(dec!(0.05)), AlertCondition::Above(q), AlertCondition::Below(q)] {
             let mut alert = Alert::new(btc(), condition);
             alert.on_price(dec!(95_000_000));
@@ -544,8 +544,11 @@ proptest! {
 // ---------------------------------------------------------------------------------------
 // Frames fuzzed: unknown enum values, new, reordered and missing optional fields
 
-/// A base frame per kind: (fields, the enum fields, the optional fields).
-fn base_frames() -> Vec<(Vec<(&'static str, Value)>, Vec<&'static str>, Vec<&'static str>)> {
+/// A frame: its fields in order, the enum fields, the optional fields.
+type BaseFrame = (Vec<(&'static str, Value)>, Vec<&'static str>, Vec<&'static str>);
+
+/// A base frame per kind.
+fn base_frames() -> Vec<BaseFrame> {
     let ticker = vec![
         ("type", json!("ticker")),
         ("code", json!("KRW-BTC")),
