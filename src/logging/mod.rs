@@ -39,7 +39,8 @@ pub const NOISY_TARGETS: &[&str] = &[
 /// Where and how much to log.
 #[derive(Debug, Clone)]
 pub struct LogOptions {
-    /// Directory of the log files (created 0700).
+    /// Directory of the log files: created 0700 when missing; an existing one is never
+    /// chmod'ed, and one writable by group or others is refused (see [`mod@file`]).
     pub dir: PathBuf,
     /// Most verbose level for hoga's own records.
     pub level: LevelFilter,
