@@ -153,8 +153,14 @@ pub struct TickTable {
 }
 
 impl TickTable {
-    /// Records the exchange's tick for a market (valid for its current price band).
+    /// Records the exchange's tick for a market (valid for its current price band). A
+    /// tick outside the price band of `exchange::types::band` (0, negative, absurdly
+    /// small or large) is ignored with a warning: the built-in table stays in force.
     pub fn set(&mut self, market: MarketId, tick: Decimal) {
+        if let Err(e) = crate::exchange::types::band::price("tick_size", tick) {
+            tracing::warn!(%market, error = %e, "tick size from the exchange ignored");
+            return;
+        }
         self.overrides.insert(market, tick);
     }
 

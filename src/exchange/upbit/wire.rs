@@ -285,6 +285,9 @@ impl MarketCaution {
 impl From<&MarketAllItem> for MarketInfo {
     fn from(m: &MarketAllItem) -> MarketInfo {
         let event = m.market_event.clone().unwrap_or_default();
+        if let Some(w) = m.market_warning.as_deref().filter(|w| !matches!(*w, "NONE" | "CAUTION")) {
+            note_unknown("market_warning", w);
+        }
         MarketInfo {
             market: MarketId::new(&m.market),
             korean_name: m.korean_name.clone(),
@@ -404,8 +407,17 @@ pub struct WireTicker {
 }
 
 impl WireTicker {
-    /// Converts into the neutral ticker.
+    /// Converts into the neutral ticker. A `market_state` or `market_warning` hoga does
+    /// not know is noted once (neither is carried further).
     pub fn to_ticker(&self) -> Ticker {
+        if let Some(s) =
+            self.market_state.as_deref().filter(|s| !matches!(*s, "PREVIEW" | "ACTIVE" | "DELISTED"))
+        {
+            note_unknown("market_state", s);
+        }
+        if let Some(w) = self.market_warning.as_deref().filter(|w| !matches!(*w, "NONE" | "CAUTION")) {
+            note_unknown("market_warning", w);
+        }
         let code = self.code.as_deref().or(self.market.as_deref()).unwrap_or_default();
         Ticker {
             market: Some(MarketId::new(code)),
