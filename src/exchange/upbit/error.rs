@@ -86,7 +86,7 @@ impl AuthKind {
     pub fn hint(self) -> &'static str {
         match self {
             AuthKind::IpNotAllowed => {
-                "add this machine's public IP to the API key's IP allowlist on upbit.com"
+                "this machine's public IP is not on the API key's IP allowlist (did it change: VPN, DHCP?); add it on upbit.com"
             }
             AuthKind::ExpiredKey => "the API key expired (keys live one year); issue a new key",
             AuthKind::OutOfScope => {
