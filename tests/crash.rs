@@ -385,7 +385,8 @@ async fn kill_after_the_send_adopts_the_order_once() {
     let rows = journal_orders(&rig.journal);
     assert_eq!(rows.len(), 1, "{rows:#?}");
     let id = rows[0].identifier.clone();
-    assert!(rows[0].uuid.is_none(), "the reply was never stored: {:?}", rows[0]);
+    // The reply was never stored; the private stream's event for the new order may have
+    // been, if it came in before the reply (then the journal has the uuid already).
     let sim = sim_orders(&rig.client).await;
     assert_eq!(sim.len(), 1, "the send reached the simulator: {sim:#?}");
     assert_eq!(sim[0].identifier.as_deref(), Some(id.as_str()));
