@@ -324,6 +324,17 @@ impl Journal {
                 "creating its directory",
                 dir,
             ))?;
+            // Never chmod'ed (it may be shared on purpose), but said: in a directory others
+            // may write, they could plant SQLite's -wal / -shm files next to the journal.
+            if let Ok(meta) = std::fs::metadata(dir)
+                && meta.permissions().mode() & 0o022 != 0
+            {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format!("{:04o}", meta.permissions().mode() & 0o7777),
+                    "the journal's directory is writable by group or others; keep journals in a private directory"
+                );
+            }
         }
         // The lock file: the first instance holds an exclusive flock for its lifetime.
         let lock_path = path.with_extension("lock");
