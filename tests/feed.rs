@@ -1134,3 +1134,44 @@ async fn a_webhook_retry_after_of_any_size_neither_panics_nor_loses_the_alert() 
     assert!(tasks.table().iter().all(|t| t.last_error.is_none()), "{:#?}", tasks.table());
     tasks.cancel_all();
 }
+
+/// Issue 15 items 1/3/5 end to end: the paper console on a server that answers every REST
+/// call 418 with `Retry-After: 10^19`. The markets pump panicked on the first answer; now
+/// every task stays up and the store carries the (capped) ban countdown the status bar
+/// shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_console_on_a_418_server_keeps_every_task_up_and_carries_the_ban() {
+    use hoga::bus::{Bus, BusConfig};
+    use hoga::console::event::AppEvent;
+    use hoga::console::{Core, CoreOptions};
+    let fake = Fake::start().await;
+    let (hits, rest_url) = fixed_rest(418, &[("Retry-After", HUGE_RETRY_AFTER)], String::new()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = hoga::config::Settings::default();
+    settings.general.mode = hoga::config::Mode::Paper;
+    settings.exchange.rest_url = rest_url;
+    settings.exchange.ws_url = fake.base();
+    let tasks = TaskManager::new();
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let opts = CoreOptions { journal: Some(dir.path().join("journal.sqlite")), ..CoreOptions::default() };
+    let core = Core::start(&settings, opts, &tasks, bus).await.unwrap();
+    let mut snaps = core.store.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let banned = loop {
+        let s = snaps.borrow_and_update().clone();
+        if let Some(left) = s.system.feed.rest_blocked_secs {
+            break left;
+        }
+        tokio::time::timeout_at(deadline, snaps.changed())
+            .await
+            .expect("the ban never reached the store")
+            .unwrap();
+    };
+    assert!(banned <= hoga::exchange::upbit::limits::MAX_BLOCK.as_secs(), "{banned}");
+    assert!(!hits.lock().unwrap().is_empty());
+    let broken: Vec<_> =
+        tasks.table().into_iter().filter(|t| t.restarts > 0 || t.last_error.is_some()).collect();
+    assert!(broken.is_empty(), "tasks failed on a 418: {broken:#?}");
+    tasks.cancel_all();
+    tasks.wait_all(Duration::from_secs(5)).await;
+}
