@@ -436,8 +436,9 @@ fn open_journal(
     path_flag: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::trading::monitor::SharedJournal> {
     let journal = if let Some(path) = path_flag {
-        Journal::open(path, &journal_options(mode, allow_fresh_live || mode != Mode::Live))
-            .with_context(|| format!("cannot open the order journal {} (--journal)", path.display()))?
+        Journal::open(path, &journal_options(mode, allow_fresh_live || mode != Mode::Live)).with_context(
+            || format!("{} mode: cannot open the journal {} (--journal)", mode.as_str(), path.display()),
+        )?
     } else if mode == Mode::Demo {
         Journal::in_memory()?
     } else {
