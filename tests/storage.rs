@@ -283,6 +283,29 @@ async fn a_read_only_filesystem_refuses_the_journal_with_a_permission_message() 
     }
 }
 
+#[test]
+fn a_read_only_directory_and_file_refuse_the_journal_with_a_permission_message() {
+    // The same without a mount, by permissions: runs where the test is not root (root
+    // writes through any mode bits, so there it says so and passes).
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    drop(Journal::open(&path, &JournalOptions::default()).unwrap());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o500)).unwrap();
+    let writable = std::fs::File::create(dir.path().join("probe")).is_ok();
+    let result = Journal::open(&path, &JournalOptions::default());
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    if writable {
+        eprintln!("SKIPPED: running as root, permissions do not stop writes here");
+        return;
+    }
+    let msg = result.unwrap_err().to_string();
+    assert!(msg.to_lowercase().contains("permission"), "says why: {msg}");
+    assert!(msg.contains(dir.path().to_str().unwrap()), "names the file: {msg}");
+    assert!(!msg.contains("is corrupt") && !msg.contains("--new-journal"), "{msg}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journal_replaced_while_running_is_detected_and_denies_new_orders() {
     let dir = tempfile::tempdir().unwrap();
