@@ -460,3 +460,30 @@ fn a_resize_storm_leaves_a_correct_screen() {
     c.wait_for_live_screen();
     c.quit();
 }
+
+/// Stopped and continued by someone else (`kill -STOP`, `kill -CONT`; a shell may have
+/// used the terminal meanwhile): on SIGCONT the console takes the terminal again and
+/// redraws every cell, not only the ones that changed.
+#[test]
+fn sigstop_then_sigcont_redraws_the_whole_screen() {
+    let c = Console::start("");
+    c.wait_until_up();
+    c.signal("STOP");
+    let stat = format!("/proc/{}/stat", c.pid());
+    let end = Instant::now() + DEADLINE;
+    while !std::fs::read_to_string(&stat).unwrap().split(") ").nth(1).unwrap().starts_with('T') {
+        assert!(Instant::now() < end, "hoga did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What the terminal shows while it is stopped is not the console's any more.
+    c.screen.lock().unwrap().process(b"\x1b[2J\x1b[Hsomething else was here");
+    c.signal("CONT");
+    c.wait_for("the whole console drawn again", |s| {
+        let text = s.contents();
+        !text.contains("something else")
+            && text.contains("DEMO")
+            && text.contains("Markets")
+            && text.contains("Order book")
+    });
+    c.wait_for_live_screen();
+}
