@@ -384,6 +384,41 @@ fn an_unknown_order_state_is_kept_as_unknown_and_an_unknown_side_refuses_the_ord
     assert!(e.to_string().contains("unknown ord_type"), "{e}");
 }
 
+#[tokio::test]
+async fn the_monitor_refuses_ticks_outside_the_band_and_fires_on_the_next_good_one() {
+    use hoga::kernel::TaskManager;
+    use hoga::notify::NotifySender;
+    use hoga::trading::monitor::{Monitor, MonitorAction, MonitorConfig, MonitorDeps, TradingStateHandle};
+    let tasks = TaskManager::new();
+    let (notify, _notes) = NotifySender::channel(256);
+    let deps = MonitorDeps { journal: None, notify, trading: TradingStateHandle::new() };
+    let (m, mut actions) = Monitor::spawn(&tasks, MonitorConfig::default(), deps).unwrap();
+    // A stop at the top of the band: any price at all would trigger it.
+    let rule = Rule::new(btc(), RuleKind::StopLoss(Level::Price(band::MAX_PRICE)), None);
+    let id = rule.id.clone();
+    m.position(btc(), dec!(0.1), dec!(100_000_000)).await.unwrap();
+    m.add_rule(rule).await.unwrap();
+    m.reconciled().await.unwrap();
+    let mut view = m.view();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !(view.borrow_and_update().reconciled && view.borrow().rule(&id).is_some()) {
+            view.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    for p in nasty().into_iter().filter(|p| !in_price_band(*p)) {
+        assert!(!m.tick(&btc(), p, Instant::now()), "a tick of {p} was taken in");
+    }
+    assert!(actions.try_recv().is_err(), "no exit on a price outside the band");
+    // The next good price fires the stop: the monitor was listening all along.
+    assert!(m.tick(&btc(), dec!(96_000_000), Instant::now()));
+    let a = tokio::time::timeout(Duration::from_secs(10), actions.recv()).await.unwrap().unwrap();
+    assert!(matches!(a, MonitorAction::PlaceExit { .. }), "{a:?}");
+    tasks.cancel_all();
+    assert!(tasks.wait_all(Duration::from_secs(10)).await);
+}
+
 // ---------------------------------------------------------------------------------------
 // Numbers end to end
 
