@@ -199,12 +199,25 @@ impl Console {
     }
 
     /// `SIGKILL`: no destructor, no flush, no terminal restore.
-    fn kill9(mut self) {
+    fn kill9(&mut self) {
         let pid = self.child.process_id().unwrap();
         let status = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
         assert!(status.success(), "kill -KILL {pid}");
         let status = self.child.wait().unwrap();
         assert!(!status.success(), "killed, not exited: {status:?}");
+    }
+}
+
+impl Drop for Console {
+    /// A test that failed half-way leaves no console behind (a paused one would not
+    /// even answer a hang-up).
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait()
+            && let Some(pid) = self.child.process_id()
+        {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -357,7 +370,7 @@ async fn kill_after_the_intent_commit_never_sends_it() {
     assert_eq!(rows[0].state, "intent");
 
     // The restart looks the identifier up, finds nothing, and closes the intent.
-    let c =
+    let mut c =
         rig.restart_and_settle(2, |rows| rows.iter().all(|r| r.state != "intent" && r.state != "submitted"));
     c.kill9();
     let rows = journal_orders(&rig.journal);
@@ -392,7 +405,7 @@ async fn kill_after_the_send_adopts_the_order_once() {
     assert_eq!(sim[0].identifier.as_deref(), Some(id.as_str()));
 
     // The restart finds it by identifier and takes its uuid; it is never sent again.
-    let c = rig.restart_and_settle(2, |rows| rows.iter().all(|r| r.uuid.is_some()));
+    let mut c = rig.restart_and_settle(2, |rows| rows.iter().all(|r| r.uuid.is_some()));
     c.kill9();
     let rows = journal_orders(&rig.journal);
     assert_eq!(rows.len(), 1, "no second intent: {rows:#?}");
@@ -418,7 +431,7 @@ async fn kill_in_the_middle_of_a_fill_write_counts_the_fill_once() {
     let (_, fills_before) = journal_fills(&rig.journal, &id);
     assert!(fills_before >= 1, "killed after the fill row was written");
 
-    let c = rig.restart_and_settle(2, |rows| {
+    let mut c = rig.restart_and_settle(2, |rows| {
         // A market bid by amount ends `cancel` at Upbit with what it bought executed.
         rows.iter()
             .all(|r| matches!(r.state.as_str(), "filled" | "canceled") && r.executed_volume > Decimal::ZERO)
@@ -452,7 +465,7 @@ async fn kill_in_the_middle_of_a_rule_save_sends_one_exit() {
 
     // Restarted, the rule is loaded again and fires; its exit identifier is the same as
     // before the kill, so whatever reached the journal or the simulator is not repeated.
-    let c = rig.restart_and_settle(2, |rows| {
+    let mut c = rig.restart_and_settle(2, |rows| {
         rows.iter().any(|r| r.side == "ask" && r.origin == "rule")
             && rows.iter().all(|r| !matches!(r.state.as_str(), "intent" | "submitted"))
     });
