@@ -419,6 +419,73 @@ async fn the_monitor_refuses_ticks_outside_the_band_and_fires_on_the_next_good_o
     assert!(tasks.wait_all(Duration::from_secs(10)).await);
 }
 
+/// A loopback Upbit whose replies each carry one number outside the band.
+async fn hostile_rest() -> String {
+    use axum::http::{StatusCode, Uri};
+    let ticker = |code: &str, price: &str| {
+        format!(
+            r#"{{"market":"{code}","trade_date":"20260101","trade_time":"000000","trade_timestamp":1767225600000,"opening_price":1,"high_price":1,"low_price":1,"trade_price":{price},"prev_closing_price":1,"change":"EVEN","change_price":0,"change_rate":0,"signed_change_price":0,"signed_change_rate":0,"trade_volume":1,"acc_trade_price":1,"acc_trade_price_24h":1,"acc_trade_volume":1,"acc_trade_volume_24h":1,"highest_52_week_price":1,"highest_52_week_date":"2025-01-01","lowest_52_week_price":1,"lowest_52_week_date":"2025-01-01","timestamp":1767225600000}}"#
+        )
+    };
+    let tick = |price: &str| {
+        format!(
+            r#"{{"market":"KRW-BTC","trade_date_utc":"2026-01-01","trade_time_utc":"00:00:00","timestamp":1767225600000,"trade_price":{price},"trade_volume":1,"prev_closing_price":1,"change_price":0,"ask_bid":"ASK","sequential_id":1}}"#
+        )
+    };
+    let order = |volume: &str| {
+        format!(
+            r#"{{"uuid":"u1","side":"bid","ord_type":"limit","price":"100","state":"wait","market":"KRW-BTC","created_at":"2026-01-01T00:00:00+09:00","volume":"{volume}","remaining_volume":"1","executed_volume":"0","reserved_fee":"0","remaining_fee":"0","paid_fee":"0","locked":"100","trades_count":0,"identifier":"hoga-x"}}"#
+        )
+    };
+    let app = axum::Router::new().fallback(move |uri: Uri| {
+        let body = match uri.path() {
+            "/v1/ticker" => format!("[{},{}]", ticker("KRW-BTC", "100000000"), ticker("KRW-ETH", "0")),
+            "/v1/trades/ticks" => format!("[{},{}]", tick("100"), tick("-5")),
+            "/v1/accounts" => r#"[{"currency":"KRW","balance":"-1","locked":"0","avg_buy_price":"0","avg_buy_price_modified":false,"unit_currency":"KRW"}]"#.to_string(),
+            "/v1/orders/open" => format!("[{},{}]", order("1"), order("-1")),
+            "/v1/orders" => order("79228162514264337593543950335"),
+            _ => String::new(),
+        };
+        async move { (StatusCode::OK, [("content-type", "application/json")], body) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn rest_market_data_drops_items_outside_the_band_and_orders_and_balances_refuse_the_reply() {
+    use hoga::exchange::upbit::auth::Credentials;
+    use hoga::exchange::upbit::error::UpbitError;
+    use hoga::exchange::upbit::rest::{RestClient, RestConfig};
+    use hoga::exchange::upbit::wire::NewOrderBody;
+    let url = hostile_rest().await;
+    let config = RestConfig { base_url: url, read_attempts: 1, ..RestConfig::default() };
+    let rest =
+        RestClient::new(config, Some(Credentials::new("test-access-key-0123", "test-secret-key"))).unwrap();
+    let tickers = rest.tickers(&[btc(), MarketId::new("KRW-ETH")]).await.unwrap();
+    assert_eq!(tickers.iter().map(|t| t.market.clone().unwrap()).collect::<Vec<_>>(), vec![btc()]);
+    let trades = rest.trades(&btc(), 2).await.unwrap();
+    assert_eq!(trades.len(), 1, "{trades:?}");
+    let e = rest.accounts().await.unwrap_err();
+    assert!(matches!(e, UpbitError::Network { .. }) && e.to_string().contains("balance"), "{e}");
+    let e = rest.open_orders(None, &[OrderState::Wait], 1, 100).await.unwrap_err();
+    assert!(e.to_string().contains("volume"), "{e}");
+    let body = NewOrderBody {
+        market: "KRW-BTC".into(),
+        side: "bid".into(),
+        volume: Some("1".into()),
+        price: Some("100".into()),
+        ord_type: "limit".into(),
+        identifier: Some("hoga-x".into()),
+        ..NewOrderBody::default()
+    };
+    // The order may exist: its outcome is unknown (looked up), never "refused".
+    let e = rest.create_order(&body).await.unwrap_err();
+    assert!(matches!(e, UpbitError::UnknownOutcome { .. }), "{e}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Numbers end to end
 
