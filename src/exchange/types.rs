@@ -847,12 +847,13 @@ impl Candle {
 }
 
 impl Balance {
-    /// Checks the amounts against [`band`] (a balance is a value: cash can exceed any
-    /// coin size) and the average buy price (a price, or 0 for cash).
+    /// Checks the amounts against [`band`]: balances are values (cash can exceed any coin
+    /// size), and so is the average buy price (an average the exchange computed, 0 for
+    /// cash and airdrops; one odd average must not refuse every balance).
     pub fn check(&self) -> Result<(), OutOfBand> {
         band::value("balance", self.balance)?;
         band::value("locked", self.locked)?;
-        band::price_or_zero("avg_buy_price", self.avg_buy_price)?;
+        band::value("avg_buy_price", self.avg_buy_price)?;
         Ok(())
     }
 }
