@@ -13,6 +13,8 @@
 //! - every order at the simulator carries an identifier the journal holds, and no
 //!   identifier was booked twice;
 //! - every intent in the journal maps to at most one order at the simulator;
+//! - the simulator's request log (`GET /admin/requests`) counts one create call per booked
+//!   order: nothing was sent a second time;
 //! - an intent killed before its send was never sent;
 //! - fills and executed figures agree between the journal and the simulator.
 //!
@@ -48,6 +50,8 @@ const DEADLINE: Duration = Duration::from_secs(30);
 struct Sim {
     child: Child,
     url: String,
+    /// For `/admin/*` (printed at start).
+    admin_token: String,
 }
 
 impl Sim {
@@ -67,9 +71,33 @@ impl Sim {
                 break addr.trim().to_string();
             }
         };
+        // "  admin token TOKEN"
+        let admin_token = loop {
+            let line = lines.next().expect("hoga sim printed no admin token").unwrap();
+            if let Some((_, token)) = line.split_once("admin token ") {
+                break token.trim().to_string();
+            }
+        };
         // Keep draining what it prints so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        Sim { child, url: format!("http://{addr}") }
+        Sim { child, url: format!("http://{addr}"), admin_token }
+    }
+
+    /// How many create calls (`POST /v1/orders`) reached the simulator, from its request
+    /// log (`GET /admin/requests`).
+    async fn creates(&self) -> u64 {
+        let counts: std::collections::BTreeMap<String, u64> = reqwest::Client::new()
+            .get(format!("{}/admin/requests", self.url))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        counts.get("POST /v1/orders").copied().unwrap_or(0)
     }
 
     /// The demo account's REST client (the simulator's fixed demo keys).
@@ -299,6 +327,14 @@ fn assert_exactly_once(journal: &[Row], sim: &[Order]) {
     }
 }
 
+/// [`assert_exactly_once`] plus the request log: one create call per booked order, so no
+/// identifier was sent a second time (a re-send would be refused as a duplicate and
+/// show only here).
+async fn assert_sent_once(rig: &Rig, journal: &[Row], sim: &[Order]) {
+    assert_exactly_once(journal, sim);
+    assert_eq!(rig.sim.creates().await, sim.len() as u64, "create calls vs booked orders: {sim:#?}");
+}
+
 /// The KRW-BTC price now, and a limit bid 20 % under it on the tick grid.
 async fn resting_bid_price(client: &RestClient) -> Decimal {
     let t = client.tickers(&[MarketId::new("KRW-BTC")]).await.unwrap();
@@ -383,12 +419,15 @@ async fn kill_after_the_intent_commit_never_sends_it() {
     let sim = sim_orders(&rig.client).await;
     assert!(sim.iter().all(|o| o.identifier.as_deref() != Some(id.as_str())), "sent after all: {sim:#?}");
     assert!(sim.is_empty(), "{sim:#?}");
-    assert_exactly_once(&rows, &sim);
+    assert_sent_once(&rig, &rows, &sim).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_after_the_send_adopts_the_order_once() {
     let rig = rig();
+    // The request log is an admin route: the token printed at start, or nothing.
+    let anonymous = reqwest::get(format!("{}/admin/requests", rig.sim.url)).await.unwrap();
+    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
     let price = resting_bid_price(&rig.client).await;
     let mut c = rig.console(Some("manager.after_send=pause"), 1);
     c.command(&format!("buy 0.001 @ {price} KRW-BTC"));
@@ -413,7 +452,7 @@ async fn kill_after_the_send_adopts_the_order_once() {
     let sim = sim_orders(&rig.client).await;
     assert_eq!(sim.len(), 1, "sent exactly once: {sim:#?}");
     assert_eq!(rows[0].uuid.as_deref(), Some(sim[0].uuid.as_str()));
-    assert_exactly_once(&rows, &sim);
+    assert_sent_once(&rig, &rows, &sim).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -441,7 +480,7 @@ async fn kill_in_the_middle_of_a_fill_write_counts_the_fill_once() {
     assert_eq!(rows.len(), 1, "no second intent: {rows:#?}");
     let sim = sim_orders(&rig.client).await;
     assert_eq!(sim.len(), 1, "sent exactly once: {sim:#?}");
-    assert_exactly_once(&rows, &sim);
+    assert_sent_once(&rig, &rows, &sim).await;
     let (filled, _) = journal_fills(&rig.journal, &id);
     assert!(filled > Decimal::ZERO);
     assert_eq!(filled, sim[0].executed_volume, "the journal's fills equal the simulator's execution");
@@ -472,7 +511,7 @@ async fn kill_in_the_middle_of_a_rule_save_sends_one_exit() {
     c.kill9();
     let rows = journal_orders(&rig.journal);
     let sim = sim_orders(&rig.client).await;
-    assert_exactly_once(&rows, &sim);
+    assert_sent_once(&rig, &rows, &sim).await;
     let exits: Vec<&Order> = sim.iter().filter(|o| o.side == hoga::exchange::types::Side::Ask).collect();
     assert_eq!(exits.len(), 1, "exactly one exit order: {sim:#?}\njournal: {rows:#?}");
     for r in &rows {

@@ -21,7 +21,8 @@
 //! Admin endpoints: `POST /admin/faults` with a [`FaultCommand`]
 //! (`{"action":"drop_websockets"}`, `{"action":"rest_delay","ms":200}`,
 //! `{"action":"rest_fault","fault":{"kind":"html"},"count":3}`, …) and
-//! `POST /admin/price` with `{"market":"KRW-BTC","price":"150000000"}`. They move prices
+//! `POST /admin/price` with `{"market":"KRW-BTC","price":"150000000"}`; `GET
+//! /admin/requests` reads the request counters (`{"POST /v1/orders":3,…}`). They move prices
 //! and break things, so they are guarded even on loopback: a random token made at start
 //! (printed by `hoga sim`, [`SimHandle::admin_token`] in process; fixed by
 //! `HOGA_SIM_ADMIN_TOKEN` for a parent process that drives a child) must come as
@@ -349,6 +350,7 @@ pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     println!("  WebSocket   {}", sim.ws_public_url);
     println!("  private WS  {}", sim.ws_private_url);
     println!("  faults      POST {}/admin/faults  (header Authorization: Bearer TOKEN)", sim.rest_base);
+    println!("  requests    GET {}/admin/requests  (same header)", sim.rest_base);
     println!("  admin token {}", sim.admin_token());
     println!("  access key  {}", sim.credentials.0);
     if let Some(f) = &sim.shared.cfg.flood {

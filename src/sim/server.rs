@@ -455,6 +455,19 @@ async fn admin_faults(
     }
 }
 
+/// `GET /admin/requests`: the request counters (`{"POST /v1/orders": 3, …}`), so a test
+/// or the soak script driving a `hoga sim` child can compare what reached the exchange
+/// with the journal. Read-only, but guarded like the other admin routes.
+async fn admin_requests(State(sh): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(r) = admin_denied(&sh, "/admin/requests", &headers) {
+        return r;
+    }
+    match serde_json::to_string(&sh.log.counts()) {
+        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 /// `POST /admin/price` body: a scripted trade for manual demos.
 #[derive(Debug, serde::Deserialize)]
 struct PriceCommand {
@@ -600,7 +613,8 @@ pub(crate) async fn start(
         .route("/websocket/v1", get(ws::public_upgrade))
         .route("/websocket/v1/private", get(ws::private_upgrade))
         .route("/admin/faults", post(admin_faults))
-        .route("/admin/price", post(admin_price));
+        .route("/admin/price", post(admin_price))
+        .route("/admin/requests", get(admin_requests));
     for (path, methods) in REST_ROUTES {
         let mut route = axum::routing::MethodRouter::new();
         for m in *methods {
