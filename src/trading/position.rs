@@ -156,4 +156,15 @@ mod tests {
             prop_assert!(p.volume.is_zero());
         }
     }
+
+    #[test]
+    fn fills_too_large_to_average_keep_the_position_and_never_panic() {
+        let mut p = Position::new(MarketId::new("KRW-BTC"));
+        p.apply(Side::Bid, dec!(100), dec!(1), Decimal::ZERO);
+        p.apply(Side::Bid, Decimal::MAX, dec!(2), Decimal::ZERO);
+        assert_eq!((p.volume, p.avg_cost), (dec!(3), dec!(100)), "volume tracked, average kept");
+        assert_eq!(p.unrealized(Decimal::MAX, dec!(0.0005)), None);
+        assert_eq!(p.apply(Side::Ask, Decimal::MAX, dec!(3), Decimal::ZERO), Decimal::ZERO);
+        assert!(p.volume.is_zero());
+    }
 }

@@ -455,4 +455,18 @@ mod tests {
         let e = g.check(&order(Side::Ask, dec!(100000000), dec!(0.001)), &ctx(now)).unwrap_err();
         assert!(e.to_string().contains("kill switch"), "{e}");
     }
+
+    #[test]
+    fn a_last_price_too_small_to_divide_by_is_denied_not_a_panic() {
+        let now = Instant::now();
+        let mut g = RiskGate::new(RiskLimits::default());
+        for last in [dec!(0.0000000000000000000000000001), Decimal::MAX] {
+            let ctx = RiskContext { last_price: Some(last), ..ctx(now) };
+            let e = g.check(&order(Side::Bid, dec!(100000000), dec!(0.001)), &ctx).unwrap_err();
+            assert!(e.to_string().contains("price_band"), "{e}");
+        }
+        g.record_realized_now(Decimal::MAX);
+        g.record_realized_now(Decimal::MAX);
+        assert_eq!(g.realized_today(), Decimal::MAX, "saturates");
+    }
 }

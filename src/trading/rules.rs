@@ -657,4 +657,31 @@ mod tests {
             prop_assert!(n <= 1);
         }
     }
+
+    #[test]
+    fn prices_outside_the_band_and_levels_that_overflow_never_fire() {
+        let t0 = Instant::now();
+        let mut book = RuleBook::new(Duration::from_secs(10));
+        book.set_ready(t0);
+        book.insert(Rule::new(m(), RuleKind::StopLoss(Level::Price(dec!(1000000000000000))), None));
+        book.insert(Rule::new(m(), RuleKind::TakeProfit(Level::PctFromAvg(Decimal::MAX)), None));
+        book.insert(Rule::new(
+            m(),
+            RuleKind::Trailing { ratio: Decimal::MIN, peak: Some(Decimal::MAX) },
+            None,
+        ));
+        let pos = PositionView { volume: dec!(1), avg_cost: Decimal::MAX };
+        for p in [dec!(0), dec!(-5), dec!(0.0000000000000000000000000001), Decimal::MAX] {
+            let (exits, _) = book.on_tick(&m(), Quote { price: p, received: t0 }, t0, pos, dec!(5000));
+            assert!(exits.is_empty(), "fired on {p}");
+        }
+        // A level that cannot be computed never triggers; the stop at 1e15 does.
+        let (exits, _) =
+            book.on_tick(&m(), Quote { price: dec!(100000000), received: t0 }, t0, pos, dec!(5000));
+        assert_eq!(exits.len(), 1, "{exits:?}");
+        let mut alert = Alert::new(m(), AlertCondition::MovePct(dec!(0.05)));
+        assert!(!alert.on_price(dec!(0.000000000001)));
+        assert!(!alert.on_price(Decimal::MAX), "outside the band");
+        assert!(alert.on_price(dec!(1000000000000000)), "a move too large to compute is a move");
+    }
 }

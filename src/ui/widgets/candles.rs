@@ -343,4 +343,29 @@ mod tests {
         let v = moving_average(&[c(dec!(1)), c(dec!(2)), c(dec!(3)), c(dec!(4))], 2);
         assert_eq!(v, vec![None, Some(dec!(1.5)), Some(dec!(2.5)), Some(dec!(3.5))]);
     }
+
+    #[test]
+    fn huge_candles_average_and_draw_without_a_panic() {
+        let c = |close: Decimal| Candle {
+            market: MarketId::new("USDT-BTC"),
+            timeframe: Timeframe::M1,
+            start: 0,
+            open: close,
+            high: Decimal::MAX,
+            low: Decimal::MIN,
+            close,
+            volume: Decimal::MAX,
+            value: dec!(1),
+            timestamp: 0,
+        };
+        let candles: Vec<Candle> = (0..30)
+            .map(|i| c(if i % 2 == 0 { Decimal::MAX } else { dec!(0.0000000000000000000000000001) }))
+            .collect();
+        let ma = moving_average(&candles, 20);
+        assert!(ma[19..].iter().all(Option::is_some), "{ma:?}");
+        let area = Rect::new(0, 0, 60, 20);
+        let mut buf = Buffer::empty(area);
+        let lines = [PriceLine { price: Decimal::MIN, style: Style::new() }];
+        render(area, &mut buf, &candles, &lines, &Theme::default(), false);
+    }
 }

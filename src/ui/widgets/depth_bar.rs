@@ -40,4 +40,10 @@ mod tests {
         assert_eq!(bar(dec!(0), dec!(10), 4), "");
         assert_eq!(bar(dec!(0.0001), dec!(10), 4), "▏", "tiny sizes still show");
     }
+
+    #[test]
+    fn sizes_far_above_a_tiny_max_are_full_bars() {
+        assert_eq!(bar(Decimal::MAX, dec!(0.0000000000000000000000000001), 4), "████");
+        assert_eq!(bar(dec!(20), dec!(10), 2), "██");
+    }
 }

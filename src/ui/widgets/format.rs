@@ -202,4 +202,15 @@ mod tests {
         assert_eq!(fit("28,837,150".into(), 6), "28.83M");
         assert!(!fit("155,149,000".into(), 4).starts_with('5'));
     }
+
+    #[test]
+    fn edges_of_decimal_and_time_never_panic() {
+        assert_eq!(pct(Decimal::MAX), "—");
+        assert_eq!(pct(Decimal::MIN), "—");
+        let last = chrono::DateTime::<Utc>::MAX_UTC.timestamp_millis();
+        assert_eq!(ms_kst(last), "--:--:--");
+        assert_eq!(ms_kst_short(last), "");
+        assert_eq!(ms_kst(i64::MIN), "--:--:--");
+        assert_eq!(value(Decimal::MAX).chars().last(), Some('M'));
+    }
 }
