@@ -536,14 +536,14 @@ async fn business_rejection_is_final_and_auth_failure_halts_but_cancels_pass() {
     // An order that rests, then an auth failure.
     let resting = rig.place(limit_buy()).await.unwrap();
     rig.order_in(&resting, LocalState::Accepted).await;
-    venue.script_place(PlaceMode::Reject("no_authorization_ip", true));
+    venue.script_place(PlaceMode::Reject("no_authorization_i_p", true));
     let id2 = rig.place(limit_buy()).await.unwrap();
     rig.order_in(&id2, LocalState::Rejected).await;
     rig.until("HALTED", |e| matches!(e, OrderEvent::TradingState { state: TradingState::Halted, .. })).await;
     assert_eq!(rig.handle.status().trading_state, TradingState::Halted);
     let denied = rig.place(limit_buy()).await.unwrap_err();
     assert!(matches!(denied, Denied::State { .. }), "{denied:?}");
-    assert!(denied.to_string().contains("no_authorization_ip"), "{denied}");
+    assert!(denied.to_string().contains("no_authorization_i_p"), "{denied}");
     assert_eq!(venue.place_calls().len(), 3, "nothing retried, nothing sent while halted");
     // Cancels always pass.
     rig.handle.cancel(CancelTarget::Order(resting.clone())).await.unwrap();
@@ -1604,6 +1604,7 @@ async fn simulator_books_an_order_late_after_a_503_and_it_is_adopted_exactly_onc
     assert_eq!(open[0].identifier.as_deref(), Some(id.as_str()));
     assert_eq!(sim.requests.count("POST", "/v1/orders"), 1, "{:?}", sim.requests.counts());
     assert!(!rig.seen.iter().any(|e| matches!(e, OrderEvent::Rejected { .. })), "never rejected");
+    rig.tasks.root_token().cancel();
     sim.stop();
     sim_tasks.root_token().cancel();
 }
@@ -1627,6 +1628,7 @@ async fn simulator_lookup_lagging_the_book_does_not_close_the_order() {
     ));
     assert!(!rig.seen.iter().any(|e| matches!(e, OrderEvent::Rejected { .. })), "never rejected");
     assert_eq!(venue.open_orders(None).await.unwrap().len(), 1);
+    rig.tasks.root_token().cancel();
     sim.stop();
     sim_tasks.root_token().cancel();
 }
@@ -1719,8 +1721,71 @@ async fn exit_through_a_429_storm(storm: Duration, max_creates: u64) {
     let exits: Vec<_> =
         open.iter().filter(|o| o.identifier.as_deref().is_some_and(|i| i.starts_with("sl-storm"))).collect();
     assert_eq!(exits.len(), 1, "exactly one exit order exists: {open:?}");
+    rig.tasks.root_token().cancel();
     sim.stop();
     sim_tasks.root_token().cancel();
+}
+
+/// Issue 15 items 7 and 8: an exit whose create went unanswered and is not found becomes
+/// UNCONFIRMED; the bridge reports no result for it, so the monitor neither fails the
+/// rule nor sends a second exit while the first may exist; when it appears it is adopted
+/// and reported as accepted.
+#[tokio::test]
+async fn an_unconfirmed_exit_holds_its_rule_and_is_never_sent_twice() {
+    use hoga::exchange::types::OrderType;
+    use hoga::trading::bridge::ExitBridge;
+    use hoga::trading::monitor::{ExitEvent, MonitorAction};
+
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    let mut rig = start_with(
+        unconfirmed_config(Duration::from_secs(600), None),
+        Journal::in_memory().unwrap(),
+        Arc::new(venue.clone()),
+    );
+    rig.handle.wait_reconciled().await.unwrap();
+    let mut bridge = ExitBridge::new();
+    let exit = MonitorAction::PlaceExit {
+        identifier: "sl-u-a0".into(),
+        rule_id: "sl-u".into(),
+        market: btc(),
+        side: Side::Ask,
+        volume: dec!(0.001),
+        kind: OrderType::Market,
+        reason: "stop_loss".into(),
+        trigger_price: dec!(99000000),
+        last_price: dec!(98900000),
+    };
+    rig.handle.command(bridge.command(exit.clone())).await.unwrap();
+    let mut results = Vec::new();
+    loop {
+        let e = rig.until("unconfirmed exit", |_| true).await;
+        results.extend(bridge.on_event(&e));
+        if matches!(&e, OrderEvent::OrderUpdated(o) if o.identifier == "sl-u-a0" && o.state == LocalState::Unconfirmed)
+        {
+            break;
+        }
+    }
+    assert!(results.is_empty(), "no result for an unconfirmed exit: {results:?}");
+    assert_eq!(bridge.in_flight(), 1, "the exit stays in flight");
+    // The same action again (a monitor restart) is answered from the journal, not sent.
+    rig.handle.command(bridge.command(exit)).await.unwrap();
+    // It was booked after all.
+    let req = OrderRequest::market_sell(btc(), dec!(0.001));
+    let v = hoga::trading::orders::validate(
+        &req,
+        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
+        Some(dec!(99999000)),
+    )
+    .unwrap();
+    venue.book("sl-u-a0", &v);
+    while !results.iter().any(|e| matches!(e, ExitEvent::ExitAccepted { .. })) {
+        let e = rig.until("adopted exit", |_| true).await;
+        results.extend(bridge.on_event(&e));
+    }
+    assert!(!results.iter().any(|e| matches!(e, ExitEvent::ExitRejected { .. })));
+    assert_eq!(venue.place_calls(), vec!["sl-u-a0".to_string()], "exactly one create");
+    assert_eq!(venue.booked().len(), 1, "exactly one exit exists");
 }
 
 #[test]
@@ -1759,4 +1824,315 @@ fn a_version_1_journal_is_migrated_and_keeps_its_orders() {
     assert_eq!(j.schema_version().unwrap(), 2);
     assert_eq!(j.open_orders().unwrap()[0].state, LocalState::Unconfirmed, "still open, not rejected");
     assert_eq!(j.mark_unconfirmed("old-1").unwrap(), since, "the window does not restart");
+}
+
+/// Issue 15 item 9 end to end: the account pump stalls (the manager it feeds is blocked),
+/// the private stream's lossless queue overflows and drops, and as soon as the pump moves
+/// again it resyncs orders and balances by REST and says so in the store's alerts.
+#[tokio::test]
+async fn private_stream_queue_drop_triggers_an_immediate_visible_rest_resync() {
+    use hoga::feed::{ConnState, FeedConfig, FeedManager};
+    use hoga::store::{Store, StoreConfig};
+    use hoga::trading::monitor::{Monitor, MonitorConfig, MonitorDeps, TradingStateHandle};
+
+    let (sim_tasks, sim) = sim_with_btc().await;
+    let (rest, venue) = sim_venue(&sim);
+    let tasks = TaskManager::new();
+    // A manager whose events nobody reads yet: it blocks, and so does the pump feeding it.
+    let cfg = ManagerConfig { command_capacity: 1, event_capacity: 1, ..config(&prices()) };
+    let (manager, mut events) =
+        OrderManager::start(&tasks, cfg, Journal::in_memory().unwrap(), venue.clone()).unwrap();
+    let (notify, _notes) = hoga::notify::NotifySender::channel(256);
+    let (monitor, _actions) = Monitor::spawn(
+        &tasks,
+        MonitorConfig::default(),
+        MonitorDeps { journal: None, notify, trading: TradingStateHandle::new() },
+    )
+    .unwrap();
+    let store = Store::start(&tasks, StoreConfig::default());
+    let creds =
+        hoga::exchange::upbit::auth::Credentials::new(hoga::sim::DEMO_ACCESS_KEY, hoga::sim::DEMO_SECRET_KEY);
+    let mut fc = FeedConfig::new(rest.clone(), Some(creds))
+        .with_ws_base(sim.ws_public_url.trim_end_matches("/websocket/v1"));
+    fc.lossless_capacity = 2;
+    fc.lossless_stall = Duration::from_millis(50);
+    fc.rest_gap_fill = false;
+    let feed = FeedManager::start(fc, &tasks);
+    hoga::console::trade::spawn_account(
+        &tasks,
+        &feed,
+        Some(rest.clone()),
+        None,
+        (manager.clone(), monitor),
+        store.clone(),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(feed
+        .health()
+        .connections
+        .iter()
+        .any(|c| c.name.contains("private") && c.state == ConnState::Connected)
+        && sim.subscriptions().values().any(|s| s.private && s.types.iter().any(|t| t.ty == "myOrder")))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "private stream never subscribed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A burst of private events (an order and a balance change each) while the pump is stuck.
+    let rules = hoga::trading::orders::MarketRules::upbit_default(&btc());
+    for i in 0..6 {
+        let req = OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.001));
+        let v = hoga::trading::orders::validate(&req, &rules, None).unwrap();
+        venue.place(format!("burst-{i}"), v).await.unwrap();
+    }
+    let lists_before = sim.requests.count("GET", "/v1/orders/open");
+    let accounts_before = sim.requests.count("GET", "/v1/accounts");
+    // Let the router give up on the full queue (it waits `lossless_stall` per stall).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Unblock: read the manager's events from now on.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    tasks.spawn("test", "drain", move |cancel| async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                e = events.recv() => match e { Some(e) => s2.lock().unwrap().push(e), None => return Ok(()) },
+            }
+        }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let alert = loop {
+        let snap = store.snapshot();
+        if let Some(a) = snap.system.alerts.iter().find(|a| a.message.contains("private stream lagged")) {
+            break a.message.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no resync alert");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(alert.contains("resynced"), "{alert}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.lock().unwrap().iter().any(|e| matches!(e, OrderEvent::Info(s) if s.contains("resynced"))) {
+        assert!(tokio::time::Instant::now() < deadline, "the manager never resynced");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(sim.requests.count("GET", "/v1/orders/open") > lists_before, "open orders fetched again");
+    assert!(sim.requests.count("GET", "/v1/accounts") > accounts_before, "balances fetched again");
+    // The resync adopted the burst's orders the stream lost.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while manager.status().open_orders < 6 {
+        assert!(tokio::time::Instant::now() < deadline, "orders not resynced: {:?}", manager.status());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tasks.root_token().cancel();
+    sim.stop();
+    sim_tasks.root_token().cancel();
+}
+
+// ------------------------------------------------------------------ issue 15: shared limits, 401s
+
+/// A small stateful Upbit on loopback for the REST tests of issue 15: books limit orders
+/// (echoing our identifier), answers lookups, cancels and listings, serves one ticker, and
+/// answers `POST /orders` from `create_script` first (status, extra header, body).
+#[derive(Clone, Default)]
+struct MiniUpbit {
+    /// (uuid, identifier, state).
+    orders: Arc<Mutex<Vec<(String, String, String)>>>,
+    create_script: Arc<Mutex<VecDeque<MiniAnswer>>>,
+    hits: Arc<Mutex<Vec<String>>>,
+}
+
+/// A scripted answer: status, one extra header, body.
+type MiniAnswer = (u16, Option<(&'static str, &'static str)>, String);
+
+fn mini_order_json(uuid: &str, identifier: &str, state: &str) -> String {
+    format!(
+        r#"{{"uuid":"{uuid}","side":"bid","ord_type":"limit","price":"100000000","state":"{state}","market":"KRW-BTC","created_at":"2026-01-01T00:00:00+09:00","volume":"0.001","remaining_volume":"0.001","executed_volume":"0","reserved_fee":"50","remaining_fee":"50","paid_fee":"0","locked":"100050","trades_count":0,"identifier":"{identifier}"}}"#
+    )
+}
+
+impl MiniUpbit {
+    async fn start() -> (MiniUpbit, String) {
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        let me = MiniUpbit::default();
+        let s = me.clone();
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: String| {
+            let s = s.clone();
+            async move {
+                let path = uri.path().to_string();
+                s.hits.lock().unwrap().push(format!("{method} {path}"));
+                let query: HashMap<String, String> = uri
+                    .query()
+                    .unwrap_or("")
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                let mut headers = HeaderMap::new();
+                let find = |orders: &[(String, String, String)]| {
+                    orders
+                        .iter()
+                        .position(|(u, i, _)| query.get("uuid") == Some(u) || query.get("identifier") == Some(i))
+                };
+                let (status, body) = match (method.as_str(), path.as_str()) {
+                    ("POST", "/v1/orders") => match s.create_script.lock().unwrap().pop_front() {
+                        Some((status, header, body)) => {
+                            if let Some((k, v)) = header {
+                                headers.insert(k, v.parse().unwrap());
+                            }
+                            (status, body)
+                        }
+                        None => {
+                            let req: serde_json::Value = serde_json::from_str(&body).unwrap();
+                            let id = req["identifier"].as_str().unwrap().to_string();
+                            let mut orders = s.orders.lock().unwrap();
+                            let uuid = format!("u-{}", orders.len() + 1);
+                            orders.push((uuid.clone(), id.clone(), "wait".into()));
+                            (201, mini_order_json(&uuid, &id, "wait"))
+                        }
+                    },
+                    ("GET", "/v1/order") | ("DELETE", "/v1/order") => {
+                        let mut orders = s.orders.lock().unwrap();
+                        match find(&orders) {
+                            Some(i) => {
+                                let answer = mini_order_json(&orders[i].0, &orders[i].1, &orders[i].2);
+                                if method == Method::DELETE {
+                                    orders[i].2 = "cancel".into();
+                                }
+                                (200, answer)
+                            }
+                            None => (404, r#"{"error":{"name":"order_not_found","message":"none"}}"#.into()),
+                        }
+                    }
+                    ("GET", "/v1/orders/open") => {
+                        let orders = s.orders.lock().unwrap();
+                        let open: Vec<String> = orders
+                            .iter()
+                            .filter(|(_, _, st)| st == "wait")
+                            .map(|(u, i, st)| mini_order_json(u, i, st))
+                            .collect();
+                        (200, format!("[{}]", open.join(",")))
+                    }
+                    ("GET", "/v1/accounts") => (200, "[]".into()),
+                    ("GET", "/v1/ticker") => (
+                        200,
+                        r#"[{"market":"KRW-BTC","trade_date":"20260101","trade_time":"000000","trade_date_kst":"20260101","trade_time_kst":"090000","trade_timestamp":1767225600000,"opening_price":1,"high_price":1,"low_price":1,"trade_price":100000000,"prev_closing_price":1,"change":"EVEN","change_price":0,"change_rate":0,"signed_change_price":0,"signed_change_rate":0,"trade_volume":1,"acc_trade_price":1,"acc_trade_price_24h":1,"acc_trade_volume":1,"acc_trade_volume_24h":1,"highest_52_week_price":1,"highest_52_week_date":"2025-01-01","lowest_52_week_price":1,"lowest_52_week_date":"2025-01-01","timestamp":1767225600000}]"#.into(),
+                    ),
+                    _ => (404, r#"{"error":{"name":404,"message":"Code not found"}}"#.into()),
+                };
+                (StatusCode::from_u16(status).unwrap(), headers, body)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (me, url)
+    }
+
+    fn count(&self, what: &str) -> usize {
+        self.hits.lock().unwrap().iter().filter(|h| *h == what).count()
+    }
+}
+
+fn mini_rest_config(url: &str) -> hoga::exchange::upbit::rest::RestConfig {
+    hoga::exchange::upbit::rest::RestConfig {
+        base_url: url.to_string(),
+        timeout: Duration::from_secs(5),
+        read_attempts: 1,
+        ..hoga::exchange::upbit::rest::RestConfig::default()
+    }
+}
+
+fn mini_keys() -> hoga::trading::credentials::ApiKeys {
+    hoga::trading::credentials::ApiKeys::new(
+        "mini-access-key-0123",
+        "mini-secret-key",
+        hoga::trading::credentials::KeySource::Env,
+    )
+}
+
+/// Issue 15 item 5: the order client and the market-data client are built apart (as the
+/// console builds them) yet share one limiter and ban state per host: a 418 drawn by an
+/// order call pauses quotation calls too, for keyed and keyless clients alike, and no
+/// quotation request reaches the host during the ban.
+#[tokio::test]
+async fn a_418_on_an_order_call_pauses_quotation_calls_too() {
+    use hoga::exchange::upbit::error::UpbitError;
+    use hoga::exchange::upbit::rest::RestClient;
+    let (upbit, url) = MiniUpbit::start().await;
+    upbit.create_script.lock().unwrap().push_back((418, Some(("Retry-After", "30")), String::new()));
+    let built = build_venue(
+        Mode::Demo,
+        VenueParams { rest: mini_rest_config(&url), keys: Some(mini_keys()), ..VenueParams::default() },
+    )
+    .unwrap();
+    let market = RestClient::new(mini_rest_config(&url), Some(mini_keys().to_credentials())).unwrap();
+    let public = RestClient::new(mini_rest_config(&url), None).unwrap();
+    market.tickers(&[btc()]).await.unwrap();
+    assert_eq!(upbit.count("GET /v1/ticker"), 1);
+
+    let valid = hoga::trading::orders::validate(
+        &limit_buy(),
+        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
+        None,
+    )
+    .unwrap();
+    let e = built.venue.place("hoga-418".into(), valid).await.unwrap_err();
+    assert!(matches!(&e, VenueError::Final { code, halt: true, .. } if code == "blocked"), "{e:?}");
+
+    for client in [&market, &public] {
+        let e = client.tickers(&[btc()]).await.unwrap_err();
+        assert!(matches!(e, UpbitError::Blocked { .. }), "{e:?}");
+        let left = client.limits_status().blocked_for.unwrap();
+        assert!(left <= Duration::from_secs(30), "{left:?}");
+    }
+    assert_eq!(upbit.count("GET /v1/ticker"), 1, "no quotation call reached the banned host");
+}
+
+/// Starts an order manager over the real Upbit venue on `MiniUpbit`, rests one order,
+/// then scripts `status`/`body` for the next create and places it: returns the rig, the
+/// resting order's id, and the halt reason.
+async fn halt_by_create_answer(status: u16, body: &str) -> (Rig, MiniUpbit, String, String) {
+    let (upbit, url) = MiniUpbit::start().await;
+    let built = build_venue(
+        Mode::Demo,
+        VenueParams { rest: mini_rest_config(&url), keys: Some(mini_keys()), ..VenueParams::default() },
+    )
+    .unwrap();
+    let mut rig = start(Journal::in_memory().unwrap(), built.venue.clone());
+    rig.handle.wait_reconciled().await.unwrap();
+    let resting = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&resting, LocalState::Accepted).await;
+    upbit.create_script.lock().unwrap().push_back((status, None, body.to_string()));
+    let refused = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&refused, LocalState::Rejected).await;
+    let halted = rig
+        .until("HALTED", |e| matches!(e, OrderEvent::TradingState { state: TradingState::Halted, .. }))
+        .await;
+    let OrderEvent::TradingState { reason, .. } = halted else { unreachable!() };
+    assert_eq!(rig.handle.status().trading_state, TradingState::Halted);
+    let denied = rig.place(limit_buy()).await.unwrap_err();
+    assert!(matches!(denied, Denied::State { .. }), "{denied:?}");
+    assert_eq!(upbit.count("POST /v1/orders"), 2, "nothing sent while halted");
+    (rig, upbit, resting, reason.unwrap_or_default())
+}
+
+/// Issue 15 item 6: Upbit's published IP-allowlist name, over real HTTP, halts trading
+/// with the allowlist hint; the resting order can still be cancelled.
+#[tokio::test]
+async fn no_authorization_i_p_halts_trading_with_the_ip_hint_and_cancels_still_pass() {
+    let body = r#"{"error":{"name":"no_authorization_i_p","message":"This is not a verified IP."}}"#;
+    let (mut rig, upbit, resting, reason) = halt_by_create_answer(401, body).await;
+    assert!(reason.contains("allowlist"), "{reason}");
+    rig.handle.cancel(CancelTarget::Order(resting.clone())).await.unwrap();
+    rig.order_in(&resting, LocalState::Canceled).await;
+    assert_eq!(upbit.count("DELETE /v1/order"), 1);
+}
+
+/// Issue 15 item 6: a 401 whose name hoga does not know still halts, with a hint.
+#[tokio::test]
+async fn an_unknown_401_halts_trading_with_a_hint() {
+    let body = r#"{"error":{"name":"some_new_auth_failure","message":"refused"}}"#;
+    let (mut rig, _upbit, resting, reason) = halt_by_create_answer(401, body).await;
+    assert!(reason.contains("some_new_auth_failure") && reason.contains("hint"), "{reason}");
+    rig.handle.cancel(CancelTarget::Order(resting.clone())).await.unwrap();
+    rig.order_in(&resting, LocalState::Canceled).await;
 }
