@@ -487,3 +487,10 @@ fn sigstop_then_sigcont_redraws_the_whole_screen() {
     });
     c.wait_for_live_screen();
 }
+
+/// The store (everything on screen goes through it) panics: it is restarted from its last
+/// snapshot, and the alarm — which itself travels through the store — is on screen.
+#[test]
+fn a_panic_in_the_store_is_an_alarm_on_a_live_screen() {
+    panic_in_task_keeps_the_screen("store.store");
+}

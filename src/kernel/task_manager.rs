@@ -183,7 +183,13 @@ struct Inner {
     table: Mutex<BTreeMap<TaskId, TaskInfo>>,
     aborts: Mutex<BTreeMap<TaskId, AbortHandle>>,
     sink: Mutex<Option<EventSink>>,
+    /// Events emitted before any sink was installed (a task that failed while the process
+    /// was still starting), handed to the first sink: an alarm is never lost to timing.
+    early: Mutex<std::collections::VecDeque<TaskEvent>>,
 }
+
+/// Most events kept for a sink not installed yet (the oldest are dropped beyond).
+const EARLY_EVENTS: usize = 256;
 
 /// Spawns, tracks and supervises every task of the process. Cheap to clone.
 #[derive(Clone)]
@@ -233,13 +239,21 @@ impl TaskManager {
                 table: Mutex::new(BTreeMap::new()),
                 aborts: Mutex::new(BTreeMap::new()),
                 sink: Mutex::new(None),
+                early: Mutex::new(std::collections::VecDeque::new()),
             }),
         }
     }
 
     /// Installs the function that receives task events (the kernel points it at the bus).
+    /// The first sink also receives the events emitted before it was installed.
     pub fn set_event_sink(&self, sink: impl Fn(TaskEvent) + Send + Sync + 'static) {
-        *lock(&self.inner.sink) = Some(Arc::new(sink));
+        let sink: EventSink = Arc::new(sink);
+        // Held while the early events are replayed, so a new event cannot overtake them.
+        let mut slot = lock(&self.inner.sink);
+        for event in std::mem::take(&mut *lock(&self.inner.early)) {
+            sink(event);
+        }
+        *slot = Some(sink);
     }
 
     /// The root token; cancelling it asks every task to stop.
@@ -475,7 +489,18 @@ impl TaskManager {
     }
 
     fn emit(&self, event: TaskEvent) {
-        let sink = lock(&self.inner.sink).clone();
+        let sink = {
+            let slot = lock(&self.inner.sink);
+            if slot.is_none() {
+                let mut early = lock(&self.inner.early);
+                if early.len() == EARLY_EVENTS {
+                    early.pop_front();
+                }
+                early.push_back(event);
+                return;
+            }
+            slot.clone()
+        };
         if let Some(sink) = sink {
             sink(event);
         }
@@ -673,6 +698,17 @@ mod tests {
         assert_eq!((row.state, row.restarts), (TaskState::Failed, 3));
         assert!(tm.shutdown_reason().unwrap().contains("cannot draw"));
         assert_eq!(tm.shutdown_status(), EXIT_TASK_FAILED);
+    }
+
+    #[tokio::test]
+    async fn events_before_the_sink_is_installed_reach_the_first_sink() {
+        let tm = TaskManager::new();
+        tm.spawn("test", "early-bird", |_c| async { anyhow::bail!("failed while starting") });
+        wait_until(|| tm.table().iter().any(|t| t.state == TaskState::Failed)).await;
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        tm.set_event_sink(move |e| sink.lock().unwrap().push(e));
+        assert!(matches!(events.lock().unwrap().as_slice(), [TaskEvent::Failed { restarting: false, .. }]));
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ use crate::bus::BusMetrics;
 use crate::exchange::types::{
     Balance, Candle, Fill, MarketId, MarketInfo, Order, OrderBook, Ticker, Timeframe, Trade,
 };
-use crate::kernel::{TaskInfo, TaskManager};
+use crate::kernel::{OnFailure, TaskInfo, TaskManager};
 
 /// A fact the store applies. Producers name what happened; the store decides where it goes.
 #[derive(Debug, Clone)]
@@ -193,30 +193,40 @@ impl Store {
         // `try_send` and drop on full (counted; the next tick supersedes it anyway);
         // order, fill and state producers use `send().await` and wait, so they are never
         // dropped. Why bounded: a stalled store must push back, not grow without limit.
-        let (tx, mut rx) = mpsc::channel::<StoreEvent>(config.capacity.max(1));
-        let mut store = Store::new();
+        let (tx, rx) = mpsc::channel::<StoreEvent>(config.capacity.max(1));
+        let store = Store::new();
         let (snap_tx, snap_rx) = watch::channel(store.snapshot());
         let batch = config.batch.max(1);
-        tasks.spawn("store", "store", move |cancel| async move {
-            let mut buf = Vec::with_capacity(batch);
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => break,
-                    n = rx.recv_many(&mut buf, batch) => {
-                        if n == 0 {
-                            break; // every producer is gone
-                        }
-                        let before = store.current.version;
-                        let snap = store.apply_batch(buf.drain(..), Instant::now());
-                        if snap.version != before {
-                            // `send_replace` never fails; readers may all be gone.
-                            snap_tx.send_replace(snap);
+        // Supervised: everything the screen shows comes through here, so a panic (a bug
+        // in applying some event) must not freeze it. The state outlives the run: a batch
+        // replaces the snapshot only once it is fully applied, so the restart goes on from
+        // the last good snapshot (the batch that panicked is lost).
+        let parts = Arc::new(tokio::sync::Mutex::new((store, rx, snap_tx, Vec::with_capacity(batch))));
+        tasks.spawn_supervised("store", "store", OnFailure::restart(), move |cancel| {
+            let parts = parts.clone();
+            async move {
+                let mut parts = parts.lock_owned().await;
+                let (store, rx, snap_tx, buf) = &mut *parts;
+                buf.clear();
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => break,
+                        n = rx.recv_many(buf, batch) => {
+                            if n == 0 {
+                                break; // every producer is gone
+                            }
+                            let before = store.current.version;
+                            let snap = store.apply_batch(buf.drain(..), Instant::now());
+                            if snap.version != before {
+                                // `send_replace` never fails; readers may all be gone.
+                                snap_tx.send_replace(snap);
+                            }
                         }
                     }
                 }
+                Ok(())
             }
-            Ok(())
         });
         StoreHandle { tx, snapshots: snap_rx, dropped: Arc::new(AtomicU64::new(0)) }
     }
