@@ -2136,3 +2136,33 @@ async fn an_unknown_401_halts_trading_with_a_hint() {
     rig.handle.cancel(CancelTarget::Order(resting.clone())).await.unwrap();
     rig.order_in(&resting, LocalState::Canceled).await;
 }
+
+#[tokio::test]
+async fn a_cancel_asked_before_any_answer_waits_while_unconfirmed_and_is_sent_when_it_appears() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    let mut rig = start_with(
+        unconfirmed_config(Duration::from_secs(600), None),
+        Journal::in_memory().unwrap(),
+        Arc::new(venue.clone()),
+    );
+    rig.handle.wait_reconciled().await.unwrap();
+    let req = limit_buy();
+    let id = rig.place(req.clone()).await.unwrap();
+    rig.until("awaiting confirmation", |e| {
+        matches!(e, OrderEvent::OrderUpdated(o) if o.identifier == id
+            && o.reason.as_deref().is_some_and(|r| r.contains("awaiting confirmation")))
+    })
+    .await;
+    rig.handle.cancel(CancelTarget::Order(id.clone())).await.unwrap();
+    rig.order_in(&id, LocalState::Unconfirmed).await;
+    let v = hoga::trading::orders::validate(
+        &req,
+        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
+        None,
+    )
+    .unwrap();
+    venue.book(&id, &v);
+    rig.order_in(&id, LocalState::Canceled).await;
+    assert_eq!(venue.place_calls().len(), 1);
+}

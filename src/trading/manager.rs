@@ -1226,6 +1226,10 @@ impl Engine {
             }
         };
         let newly = self.orders.get(id).is_some_and(|o| o.state != LocalState::Unconfirmed);
+        if self.orders.get(id).is_some_and(|o| o.state == LocalState::PendingCancel) {
+            // A cancel asked for before any answer: sent the moment the order appears.
+            self.cancel_after_ack.insert(id.to_string());
+        }
         if newly {
             let reason =
                 "unconfirmed: not found at the exchange yet; still looking it up (adopted if it was booked)"

@@ -591,8 +591,10 @@ impl TrackedOrder {
             (_, Intent) => false,
             (Accepted | PartiallyFilled | PendingCancel | Unconfirmed, Submitted) => false,
             (PartiallyFilled | PendingCancel, Accepted) => false,
-            // Only an order whose outcome is unknown can become unconfirmed.
-            (Accepted | PartiallyFilled | PendingCancel, Unconfirmed) => false,
+            // Only an order whose outcome is unknown can become unconfirmed (a cancel
+            // asked for before any answer included).
+            (Accepted | PartiallyFilled, Unconfirmed) => false,
+            (PendingCancel, Unconfirmed) => self.uuid.is_none(),
             _ => true,
         };
         if ok {
