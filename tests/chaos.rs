@@ -313,6 +313,10 @@ fn a_monitor_that_keeps_panicking_shows_reducing_and_the_alarm_while_the_screen_
         status.contains("REDUCING") && status.contains("TASK DOWN trading/monitor")
     });
     c.wait_for_live_screen();
+    // The System pane leads with the fault.
+    c.keys(b":layout system");
+    c.keys(b"\r");
+    c.wait_for_text("fault trading/monitor");
     c.quit();
 }
 
