@@ -1123,7 +1123,7 @@ async fn flood_idle_timeout_ping_and_duplicated_private_events() {
 const RESTING_BID: [(&str, &str); 5] =
     [("market", "KRW-BTC"), ("side", "bid"), ("volume", "0.01"), ("price", "1000000"), ("ord_type", "limit")];
 
-fn with_identifier<'a>(id: &'a str) -> Vec<(&'a str, &'a str)> {
+fn with_identifier(id: &str) -> Vec<(&str, &str)> {
     let mut b = RESTING_BID.to_vec();
     b.push(("identifier", id));
     b
