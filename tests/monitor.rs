@@ -706,3 +706,31 @@ async fn ticks_of_unwatched_markets_wait_and_are_taken_in_when_a_rule_arrives() 
     tick(&r.monitor, dec!(95000000)).await;
     assert!(r.monitor.view().borrow().ticks > before);
 }
+
+/// Issue 15 item 8: a 429 storm refuses the exit again and again; each refusal (closed by
+/// the manager only once its identifier was confirmed absent) re-arms the rule under the
+/// next identifier — three refusals used to fail the rule and leave the position open.
+#[tokio::test]
+async fn a_rate_limit_storm_keeps_re_arming_the_exit_under_new_identifiers() {
+    let (mut r, id) = armed(stop_rule(dec!(97000000))).await;
+    tick(&r.monitor, dec!(96000000)).await;
+    let (mut current, _) = exit_fields(&next_action(&mut r.actions).await);
+    let mut seen = BTreeSet::from([current.clone()]);
+    for attempt in 1..=6u32 {
+        r.monitor
+            .result(ExitEvent::ExitRejected {
+                identifier: current.clone(),
+                reason: "rate_limited: too many requests (identifier confirmed absent by lookup)".into(),
+                locked_funds: false,
+            })
+            .await
+            .unwrap();
+        let (next, _) = exit_fields(&next_action(&mut r.actions).await);
+        assert_eq!(next, hoga::trading::rules::exit_identifier(&id, attempt));
+        assert!(seen.insert(next.clone()), "identifier reused: {next}");
+        current = next;
+    }
+    let v = r.monitor.view();
+    assert_ne!(v.borrow().rule(&id).map(|x| x.state), Some(RuleState::Failed));
+    r.tasks.cancel_all();
+}
