@@ -336,6 +336,10 @@ impl<B: Backend> App<B> {
     /// (`fg`), then draws everything again. (Headless, with no terminal of ours, nothing
     /// happens.)
     pub fn suspend(&mut self) {
+        if terminal::is_owned() {
+            // The whole process stops: the TP/SL monitor too.
+            tracing::warn!("suspended by Ctrl-Z: nothing runs, TP/SL rules included, until `fg`");
+        }
         if terminal::suspend() {
             self.redraw_all();
         }
@@ -737,8 +741,9 @@ pub fn channel_input(rx: mpsc::Receiver<Event>) -> impl Stream<Item = io::Result
 /// registers the terminal restore with the shutdown sequence (so SIGTERM and SIGHUP
 /// restore it), and spawns the UI loop as `ui/console` under the task manager. The loop
 /// stops when the shutdown's input token fires, when its task is cancelled, or on quit
-/// (which requests ordered shutdown). The terminal guard lives in the task, so the
-/// terminal is also restored when the loop ends for any reason.
+/// (which requests ordered shutdown); a panic restarts it (see [`App::spawn`]). The
+/// terminal guard lives as long as the task, so the terminal is also restored when the
+/// task ends for good, whatever the reason.
 pub fn start_console(
     tasks: &TaskManager,
     hooks: &mut crate::kernel::ShutdownHooks,
