@@ -512,7 +512,8 @@ async fn kill_in_the_middle_of_a_rule_save_sends_one_exit() {
     let rows = journal_orders(&rig.journal);
     let sim = sim_orders(&rig.client).await;
     assert_sent_once(&rig, &rows, &sim).await;
-    let exits: Vec<&Order> = sim.iter().filter(|o| o.side == hoga::exchange::types::Side::Ask).collect();
+    let exits: Vec<&Order> =
+        sim.iter().filter(|o| o.side == Some(hoga::exchange::types::Side::Ask)).collect();
     assert_eq!(exits.len(), 1, "exactly one exit order: {sim:#?}\njournal: {rows:#?}");
     for r in &rows {
         let events = journal_events(&rig.journal, &r.identifier);

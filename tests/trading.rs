@@ -93,7 +93,7 @@ fn venue_order(uuid: &str, identifier: &str, v: &ValidOrder) -> Order {
         uuid: uuid.into(),
         identifier: Some(identifier.into()),
         market: r.market.clone(),
-        side: r.side,
+        side: Some(r.side),
         ord_type: r.ord_type,
         price: r.price,
         volume: r.volume,
@@ -391,7 +391,7 @@ fn fill(trade: &str, order_uuid: &str, volume: Decimal) -> Fill {
         trade_uuid: trade.into(),
         order_uuid: order_uuid.into(),
         market: btc(),
-        side: Side::Bid,
+        side: Some(Side::Bid),
         price: dec!(100000000),
         volume,
         funds: dec!(100000000) * volume,
@@ -1358,13 +1358,13 @@ async fn monitor_exits_round_trip_through_the_bridge() {
         exits.extend(bridge.on_event(&e));
     }
     let booked = venue.by_identifier("sl-1-a1").unwrap();
-    assert_eq!((booked.side, booked.ord_type), (Side::Ask, OrderType::Market));
+    assert_eq!((booked.side, booked.ord_type), (Some(Side::Ask), OrderType::Market));
     // The same action again (a monitor restart): not sent twice.
     rig.handle.command(bridge.command(exit("sl-1-a1"))).await.unwrap();
     let mut done = booked.clone();
     done.state = OrderState::Done;
     done.executed_volume = dec!(0.0006);
-    done.trades = vec![Fill { side: Side::Ask, ..fill("t-exit", &booked.uuid, dec!(0.0006)) }];
+    done.trades = vec![Fill { side: Some(Side::Ask), ..fill("t-exit", &booked.uuid, dec!(0.0006)) }];
     rig.handle.apply_venue_update(done).await.unwrap();
     while !exits.iter().any(|e| matches!(e, ExitEvent::ExitFilled { .. })) {
         let e = rig.until("any event", |_| true).await;
@@ -2165,4 +2165,163 @@ async fn a_cancel_asked_before_any_answer_waits_while_unconfirmed_and_is_sent_wh
     venue.book(&id, &v);
     rig.order_in(&id, LocalState::Canceled).await;
     assert_eq!(venue.place_calls().len(), 1);
+}
+
+// ------------------------------------------------------------------------------ values hoga does not know (issue 15, item 4)
+
+/// A loopback Upbit for the order manager: `GET /v1/orders/open` lists an order of a type
+/// hoga does not know (`stop_limit`), a normal limit order and a foreign order whose side
+/// hoga does not know; creates are booked under the identifier sent; a cancel answers
+/// `cancel`. Returns the base URL and the create calls seen.
+async fn upbit_with_odd_open_orders(tasks: &TaskManager) -> (String, Arc<Mutex<Vec<String>>>) {
+    use axum::http::{Method, StatusCode, Uri};
+    let order = |uuid: &str, side: &str, ord_type: &str, state: &str, identifier: Option<&str>| {
+        let identifier = identifier.map(|i| format!(r#","identifier":"{i}""#)).unwrap_or_default();
+        format!(
+            r#"{{"uuid":"{uuid}","side":"{side}","ord_type":"{ord_type}","price":"90000000","state":"{state}","market":"KRW-BTC","created_at":"2026-01-01T00:00:00+09:00","volume":"0.01","remaining_volume":"0.01","executed_volume":"0","reserved_fee":"0","remaining_fee":"0","paid_fee":"0","locked":"0.01","trades_count":0{identifier}}}"#
+        )
+    };
+    let creates: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = creates.clone();
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: String| {
+        let seen = seen.clone();
+        async move {
+            let query = uri.query().unwrap_or_default().to_string();
+            let (status, body) = match (method.as_str(), uri.path()) {
+                ("GET", "/v1/orders/open") => (
+                    StatusCode::OK,
+                    format!(
+                        "[{},{},{}]",
+                        order("u-stop", "ask", "stop_limit", "watch", None),
+                        order("u-limit", "bid", "limit", "wait", Some("web-1")),
+                        order("u-odd", "both", "limit", "wait", None),
+                    ),
+                ),
+                ("GET", "/v1/accounts") => (
+                    StatusCode::OK,
+                    r#"[{"currency":"KRW","balance":"100000000","locked":"0","avg_buy_price":"0","avg_buy_price_modified":false,"unit_currency":"KRW"}]"#.to_string(),
+                ),
+                ("POST", "/v1/orders") => {
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                    let id = v["identifier"].as_str().unwrap_or_default().to_string();
+                    seen.lock().unwrap().push(id.clone());
+                    (StatusCode::CREATED, order("u-new", "bid", "limit", "wait", Some(&id)))
+                }
+                ("DELETE", "/v1/order") if query.contains("u-stop") => {
+                    (StatusCode::OK, order("u-stop", "ask", "stop_limit", "cancel", None))
+                }
+                _ => (
+                    StatusCode::NOT_FOUND,
+                    r#"{"error":{"name":"order_not_found","message":"not found"}}"#.to_string(),
+                ),
+            };
+            (status, [("content-type", "application/json")], body)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tasks.spawn("test", "odd-upbit", move |cancel| async move {
+        axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await?;
+        Ok(())
+    });
+    (url, creates)
+}
+
+#[tokio::test]
+async fn open_orders_of_a_type_hoga_does_not_know_are_tracked_and_reconciliation_completes() {
+    use hoga::exchange::types::OrderType;
+    use hoga::exchange::upbit::auth::Credentials;
+    use hoga::exchange::upbit::rest::{RestClient, RestConfig};
+    use hoga::trading::venue::UpbitVenue;
+    let tasks = TaskManager::new();
+    let (url, creates) = upbit_with_odd_open_orders(&tasks).await;
+    let rest = RestClient::new(
+        RestConfig { base_url: url, read_attempts: 1, ..RestConfig::default() },
+        Some(Credentials::new("test-access-key-0123", "test-secret-key")),
+    )
+    .unwrap();
+    let venue: Arc<dyn OrderVenue> = Arc::new(UpbitVenue::new(Arc::new(rest)));
+    let mut rig = start(Journal::in_memory().unwrap(), venue);
+    // Before the fix the whole listing failed to decode: reconciliation never completed.
+    let done = rig.until("reconciliation", |e| matches!(e, OrderEvent::Reconciled { .. })).await;
+    assert!(matches!(done, OrderEvent::Reconciled { adopted: 2, .. }), "{done:?}");
+    // Adopted while the listing was read, before reconciliation was reported.
+    let stop = rig
+        .seen
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            OrderEvent::OrderUpdated(o) if o.identifier == "uuid:u-stop" => Some(o.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(stop.state, LocalState::Accepted);
+    assert_eq!((stop.request.ord_type, stop.request.side), (OrderType::Other("stop_limit"), Side::Ask));
+    assert_eq!(stop.request.ord_type.as_str(), "stop_limit");
+    let status = rig.handle.status();
+    assert!(status.reconciled, "{status:?}");
+    assert_eq!(status.open_orders, 2, "both known-side orders are tracked and count as open");
+    assert_eq!(status.unsided_foreign, 1, "the order with an unknown side is counted, not tracked");
+    // New orders are allowed, and reach the exchange.
+    let id = rig.place(limit_buy()).await.unwrap();
+    rig.order_in(&id, LocalState::Accepted).await;
+    assert_eq!(*creates.lock().unwrap(), vec![id]);
+    // The order of an unknown type can be cancelled, never sent.
+    rig.handle.cancel(CancelTarget::Order("uuid:u-stop".into())).await.unwrap();
+    rig.order_in("uuid:u-stop", LocalState::Canceled).await;
+    let again = OrderRequest { ord_type: OrderType::Other("stop_limit"), ..limit_buy() };
+    assert!(matches!(rig.place(again).await, Err(Denied::Combination(_))));
+    assert_eq!(creates.lock().unwrap().len(), 1);
+    tasks.root_token().cancel();
+    rig.tasks.root_token().cancel();
+}
+
+#[tokio::test]
+async fn a_my_order_frame_with_an_unknown_side_still_moves_our_order_and_fills_it_on_our_side() {
+    use hoga::console::trade::update_to_order;
+    use hoga::exchange::api::StreamEvent;
+    use hoga::exchange::upbit::ws::{Decoded, decode};
+    let venue = FakeVenue::new();
+    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
+    rig.handle.wait_reconciled().await.unwrap();
+    let id = rig.place(OrderRequest::limit(btc(), Side::Bid, dec!(100000000), dec!(0.002))).await.unwrap();
+    let acked = rig.order_in(&id, LocalState::Accepted).await;
+    let uuid = acked.uuid.unwrap();
+    // Upbit names the side with a value hoga does not know: the frame is still used (state,
+    // executed volume, fill), with the side of the order hoga placed.
+    let frame = format!(
+        r#"{{"type":"myOrder","code":"KRW-BTC","uuid":"{uuid}","ask_bid":"BOTH","order_type":"limit","state":"trade","trade_uuid":"t-odd","price":100000000,"volume":0.001,"remaining_volume":0.001,"executed_volume":0.001,"trades_count":1,"reserved_fee":0,"remaining_fee":0,"paid_fee":50,"locked":100050,"executed_funds":100000,"trade_fee":50,"identifier":"{id}","order_timestamp":1,"timestamp":1}}"#
+    );
+    let update = match decode(frame.as_bytes()).unwrap() {
+        Decoded::Event(StreamEvent::Order(u)) => u,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(update.side, None, "never guessed");
+    // As the account pump forwards it.
+    if let Some(f) = &update.fill {
+        rig.handle.apply_fill(f.clone()).await.unwrap();
+    }
+    rig.handle.apply_venue_update(update_to_order(&update)).await.unwrap();
+    let filled = rig
+        .until("the fill", |e| matches!(e, OrderEvent::Filled { fill, .. } if fill.trade_uuid == "t-odd"))
+        .await;
+    match filled {
+        OrderEvent::Filled { fill, identifier, .. } => {
+            assert_eq!((identifier.as_str(), fill.side), (id.as_str(), Some(Side::Bid)));
+        }
+        _ => unreachable!(),
+    }
+    let moved = rig.order_in(&id, LocalState::PartiallyFilled).await;
+    assert_eq!(moved.executed_volume, dec!(0.001));
+    let position = rig
+        .seen
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            OrderEvent::Position(p) => Some(p.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(position.volume, dec!(0.001), "bought, on the order's own side");
+    rig.tasks.root_token().cancel();
 }

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use tokio::sync::{mpsc, watch};
 
 use crate::exchange::api::OrderUpdate;
-use crate::exchange::types::{Balance, Order, OrderState};
+use crate::exchange::types::{Balance, Order, OrderState, Side};
 use crate::exchange::upbit::rest::RestClient;
 use crate::feed::{FeedHandle, MyAssetEvent, MyOrderEvent, Strategy};
 use crate::kernel::{OnFailure, TaskManager};
@@ -223,7 +223,7 @@ pub fn tracked_to_order(t: &TrackedOrder) -> Order {
         uuid: t.uuid.clone().unwrap_or_else(|| t.identifier.clone()),
         identifier: Some(t.identifier.clone()),
         market: r.market.clone(),
-        side: r.side,
+        side: Some(r.side),
         ord_type: r.ord_type,
         price: r.price,
         volume: r.volume,
@@ -566,7 +566,12 @@ async fn on_order_event(
             notify.notify(NotifyEvent::new(
                 NotifyKind::Fill,
                 Some(fill.market.clone()),
-                format!("{} {} @ {}", fill.side.label(), fill.volume.normalize(), fill.price.normalize()),
+                format!(
+                    "{} {} @ {}",
+                    fill.side.map_or("?", Side::label),
+                    fill.volume.normalize(),
+                    fill.price.normalize()
+                ),
             ));
             store.send(StoreEvent::FillApplied(fill)).await?;
         }

@@ -18,8 +18,9 @@ pub struct OrderUpdate {
     pub identifier: Option<String>,
     /// Market.
     pub market: MarketId,
-    /// Side.
-    pub side: Side,
+    /// Side; `None` when the exchange sent one hoga does not know (never guessed: the
+    /// order manager uses the side of the order it tracks).
+    pub side: Option<Side>,
     /// Order type.
     pub ord_type: OrderType,
     /// New state (`Trade` = a fill happened).

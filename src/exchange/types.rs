@@ -635,8 +635,11 @@ impl Balance {
 }
 
 /// Order type as Upbit defines them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+///
+/// `Copy` on purpose (it travels by value through validation, the risk gate, the paper
+/// engine and the simulator), so a type hoga does not know keeps its wire spelling as an
+/// interned `&'static str` (see [`OrderType::other`]) rather than a `String`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderType {
     /// Limit order at a unit price.
     Limit,
@@ -646,6 +649,87 @@ pub enum OrderType {
     Market,
     /// Best-price order (needs ioc or fok).
     Best,
+    /// A type this version of hoga does not know (a new Upbit order type, or one placed on
+    /// Upbit's web site), with its wire spelling. Such an order is kept and tracked like any
+    /// other (state, fills, cancel; it counts as an open order), but hoga never sends one:
+    /// [`crate::trading::orders::validate`] refuses it, and nothing computes a notional,
+    /// lock or fill rule for it. Shown as its wire spelling.
+    Other(&'static str),
+}
+
+/// Most distinct unknown order-type spellings interned; past that (only a peer inventing
+/// values gets there) they all read as `"unknown"`, so memory stays bounded.
+const MAX_OTHER_TYPES: usize = 64;
+
+static OTHER_TYPES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+impl OrderType {
+    /// The type of a wire spelling: a known one, or [`OrderType::Other`] (noted once by
+    /// [`note_unknown`]). Never fails.
+    pub fn from_wire(s: &str) -> OrderType {
+        match s {
+            "limit" => OrderType::Limit,
+            "price" => OrderType::Price,
+            "market" => OrderType::Market,
+            "best" => OrderType::Best,
+            other => {
+                note_unknown("ord_type", other);
+                OrderType::other(other)
+            }
+        }
+    }
+
+    /// An unknown type, its spelling cut to 40 characters and interned (a bounded set, so
+    /// each spelling is leaked at most once; past [`MAX_OTHER_TYPES`] it reads `"unknown"`).
+    pub fn other(s: &str) -> OrderType {
+        let cut: String = s.chars().take(40).collect();
+        let mut set = OTHER_TYPES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(known) = set.get(cut.as_str()) {
+            return OrderType::Other(known);
+        }
+        if set.len() >= MAX_OTHER_TYPES {
+            return OrderType::Other("unknown");
+        }
+        let leaked: &'static str = Box::leak(cut.into_boxed_str());
+        set.insert(leaked);
+        OrderType::Other(leaked)
+    }
+
+    /// The wire spelling: `limit`, `price`, `market`, `best`, or an unknown type's own.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderType::Limit => "limit",
+            OrderType::Price => "price",
+            OrderType::Market => "market",
+            OrderType::Best => "best",
+            OrderType::Other(s) => s,
+        }
+    }
+
+    /// True for a type hoga knows (and may send).
+    pub fn is_known(self) -> bool {
+        !matches!(self, OrderType::Other(_))
+    }
+}
+
+impl fmt::Display for OrderType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for OrderType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for OrderType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(OrderType::from_wire(&s))
+    }
 }
 
 /// Time in force.
@@ -703,8 +787,11 @@ pub struct Fill {
     pub order_uuid: String,
     /// Market.
     pub market: MarketId,
-    /// Side of our order.
-    pub side: Side,
+    /// Side of the order. `None` when the exchange sent a side this version of hoga does
+    /// not know: hoga never guesses one. The order manager resolves it from the tracked
+    /// order (for an order hoga placed its own side is authoritative) before the fill is
+    /// journaled, counted in a position or shown; a fill it cannot resolve is not used.
+    pub side: Option<Side>,
     /// Fill price.
     pub price: Price,
     /// Fill size.
@@ -728,9 +815,13 @@ pub struct Order {
     pub identifier: Option<String>,
     /// Market.
     pub market: MarketId,
-    /// Side.
-    pub side: Side,
-    /// Type.
+    /// Side; `None` when the exchange sent a side this version of hoga does not know
+    /// (noted once, never guessed). The order manager uses its own side for an order it
+    /// tracks and leaves a foreign order with no known side out of tracking and position
+    /// maths (counted and logged once); the rest of the order (state, volumes, fills) is
+    /// still used.
+    pub side: Option<Side>,
+    /// Type ([`OrderType::Other`] for one hoga does not know).
     pub ord_type: OrderType,
     /// Unit price (limit) or total amount (price / best bid).
     pub price: Option<Price>,
@@ -968,6 +1059,28 @@ mod tests {
         }
         let n = UNKNOWN_SEEN.lock().unwrap().len();
         assert!(n <= MAX_UNKNOWN_SEEN, "{n}");
+    }
+
+    #[test]
+    fn an_unknown_order_type_keeps_its_wire_name_and_round_trips() {
+        let t: OrderType = serde_json::from_str(r#""stop_limit""#).unwrap();
+        assert_eq!((t, t.as_str(), t.is_known()), (OrderType::Other("stop_limit"), "stop_limit", false));
+        assert!(unknown_seen("ord_type", "stop_limit"));
+        assert_eq!(serde_json::to_string(&t).unwrap(), r#""stop_limit""#);
+        for known in [OrderType::Limit, OrderType::Price, OrderType::Market, OrderType::Best] {
+            let back: OrderType = serde_json::from_str(&serde_json::to_string(&known).unwrap()).unwrap();
+            assert_eq!(back, known);
+            assert!(known.is_known());
+        }
+        // Interned once; the set is bounded.
+        assert!(
+            matches!((OrderType::other("x"), OrderType::other("x")), (OrderType::Other(a), OrderType::Other(b)) if std::ptr::eq(a, b))
+        );
+        for i in 0..2 * MAX_OTHER_TYPES {
+            let _ = OrderType::other(&format!("t{i}"));
+        }
+        assert!(OTHER_TYPES.lock().unwrap().len() <= MAX_OTHER_TYPES);
+        assert!(OrderType::other(&"y".repeat(100)).as_str().len() <= 40);
     }
 
     #[test]

@@ -131,7 +131,7 @@ impl SimOrder {
             || (self.ord_type == OrderType::Best && self.side == Side::Bid);
         WireOrder {
             uuid: self.uuid.clone(),
-            side: self.side,
+            side: Some(self.side),
             ord_type: self.ord_type,
             price: self.price,
             state: self.state,
@@ -162,7 +162,7 @@ impl SimOrder {
                         funds: f.price * f.volume,
                         trend: Some(if self.side == Side::Bid { "up" } else { "down" }.to_string()),
                         created_at: kst_iso(f.ts, true),
-                        side: self.side,
+                        side: Some(self.side),
                     })
                     .collect()
             }),

@@ -556,7 +556,7 @@ mod tests {
             trade_uuid: "t1".into(),
             order_uuid: "o1".into(),
             market: MarketId::new("KRW-BTC"),
-            side: crate::exchange::types::Side::Bid,
+            side: Some(crate::exchange::types::Side::Bid),
             price: dec!(1),
             volume: dec!(1),
             funds: dec!(1),

@@ -655,7 +655,8 @@ impl Journal {
                     f.order_uuid,
                     identifier,
                     f.market.as_str(),
-                    side_str(f.side),
+                    // The manager journals resolved fills only; never a guessed side.
+                    f.side.map_or("unknown", side_str),
                     f.price.to_string(),
                     f.volume.to_string(),
                     f.funds.to_string(),
@@ -695,11 +696,9 @@ impl Journal {
             Some("ask") => Side::Ask,
             other => return Err(bad(&format!("side {other:?}"))),
         };
+        // A type hoga does not know (an adopted order of a new kind) is kept as written.
         let ord_type = match get(4)?.as_deref() {
-            Some("limit") => OrderType::Limit,
-            Some("price") => OrderType::Price,
-            Some("market") => OrderType::Market,
-            Some("best") => OrderType::Best,
+            Some(t) if !t.is_empty() => OrderType::from_wire(t),
             other => return Err(bad(&format!("ord_type {other:?}"))),
         };
         let time_in_force = match get(7)?.as_deref() {
@@ -1085,7 +1084,7 @@ mod tests {
             trade_uuid: id.into(),
             order_uuid: "u1".into(),
             market: MarketId::new("KRW-BTC"),
-            side: Side::Bid,
+            side: Some(Side::Bid),
             price: dec!(95000000),
             volume: dec!(0.005),
             funds: dec!(475000),

@@ -294,6 +294,10 @@ pub struct ManagerStatus {
     pub unconfirmed: usize,
     /// Events not delivered because the consumer was gone.
     pub events_dropped: u64,
+    /// Foreign open orders left untracked because the exchange gave a side hoga does not
+    /// know (distinct orders seen since start; each logged once). See
+    /// [`crate::exchange::types::Order::side`].
+    pub unsided_foreign: usize,
 }
 
 /// Why the manager could not start.
@@ -492,6 +496,9 @@ enum Io {
 const KEEP_TERMINAL: usize = 500;
 /// Fills for unknown order uuids held until the order is known (case 13).
 const MAX_ORPHAN_FILLS: usize = 1000;
+/// Foreign orders with an unknown side remembered (so each is logged once); past that they
+/// are still skipped, only no longer logged.
+const MAX_UNSIDED: usize = 1000;
 
 struct Engine {
     sh: Arc<Shared>,
@@ -523,6 +530,9 @@ struct Engine {
     // Cancel-alls waiting for their orders to become final.
     cancels_waiting: Vec<(Option<MarketId>, HashSet<String>)>,
     outbox: Vec<OrderEvent>,
+    // Uuids of foreign orders not adopted because their side is unknown (bounded by
+    // MAX_UNSIDED; each one is logged once).
+    unsided_foreign: HashSet<String>,
 }
 
 async fn run(sh: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<()> {
@@ -583,6 +593,7 @@ impl Engine {
             orphan_fills: Vec::new(),
             cancels_waiting: Vec::new(),
             outbox: Vec::new(),
+            unsided_foreign: HashSet::new(),
         };
         for o in open {
             if let Some(u) = &o.uuid {
@@ -625,6 +636,7 @@ impl Engine {
                 .count(),
             unconfirmed: self.orders.values().filter(|o| o.state == LocalState::Unconfirmed).count(),
             events_dropped: self.sh.dropped.load(Ordering::Relaxed),
+            unsided_foreign: self.unsided_foreign.len(),
         };
         self.sh.status.send_if_modified(|s| {
             if *s == status {
@@ -1378,11 +1390,30 @@ impl Engine {
         if o.state.is_terminal() {
             return None;
         }
-        // A venue order hoga did not place (another client, or a lost journal): adopt it.
+        // A venue order hoga did not place (another client, or a lost journal): adopt it,
+        // unless its side is one hoga does not know. Such an order is left out of tracking
+        // and position maths (a side is never guessed), and only it: the rest of the
+        // listing or stream is used. Counted in the status and logged once per order.
+        let Some(side) = o.side else {
+            if self.unsided_foreign.len() < MAX_UNSIDED && self.unsided_foreign.insert(o.uuid.clone()) {
+                tracing::warn!(
+                    uuid = %o.uuid,
+                    market = %o.market,
+                    ord_type = %o.ord_type,
+                    "foreign open order with a side hoga does not know: not tracked"
+                );
+                self.info(format!(
+                    "open order {} on {} has a side hoga does not know: not tracked \
+                     (cancel it on Upbit if needed)",
+                    o.uuid, o.market
+                ));
+            }
+            return None;
+        };
         let id = o.identifier.clone().unwrap_or_else(|| format!("uuid:{}", o.uuid));
         let req = OrderRequest {
             market: o.market.clone(),
-            side: o.side,
+            side,
             ord_type: o.ord_type,
             price: o.price,
             volume: o.volume,
@@ -1399,11 +1430,23 @@ impl Engine {
         Some(id)
     }
 
-    fn on_venue_order(&mut self, o: Order, source: &str) {
+    fn on_venue_order(&mut self, mut o: Order, source: &str) {
         let Some(id) = self.identify(&o) else {
-            tracing::debug!(uuid = %o.uuid, source, "venue update for an unknown final order ignored");
+            tracing::debug!(
+                uuid = %o.uuid,
+                source,
+                "venue update for an unknown final order (or an unknown side) ignored"
+            );
             return;
         };
+        // The tracked order's side is authoritative: the venue's may be one hoga does not
+        // know (`None`), and its fills then carry none either.
+        if let Some(side) = self.orders.get(&id).map(|t| t.request.side) {
+            o.side = Some(side);
+            for f in &mut o.trades {
+                resolve_side(&id, side, f);
+            }
+        }
         self.by_uuid.insert(o.uuid.clone(), id.clone());
         let (released, was_terminal, was_unconfirmed) = match self.orders.get_mut(&id) {
             Some(t) => {
@@ -1465,8 +1508,9 @@ impl Engine {
         }
     }
 
-    fn apply_fill_to(&mut self, id: &str, f: Fill) {
+    fn apply_fill_to(&mut self, id: &str, mut f: Fill) {
         let Some(t) = self.orders.get_mut(id) else { return };
+        resolve_side(id, t.request.side, &mut f);
         let out = t.apply_fill(&f);
         self.after_fill(id, f, out);
     }
@@ -1484,7 +1528,12 @@ impl Engine {
                 if !fresh {
                     return;
                 }
-                let rate = self.rules_for(&f.market).fee_rate(f.side);
+                // Every fill reaching here was resolved against its tracked order.
+                let Some(side) = f.side else {
+                    tracing::error!(trade = %f.trade_uuid, "fill without a side; not counted in the position");
+                    return;
+                };
+                let rate = self.rules_for(&f.market).fee_rate(side);
                 let pos =
                     self.positions.entry(f.market.clone()).or_insert_with(|| Position::new(f.market.clone()));
                 let realized = pos.apply_fill(&f, rate);
@@ -1537,4 +1586,19 @@ impl Engine {
             self.cancel_tries.remove(id);
         }
     }
+}
+
+/// Gives a fill of a tracked order that order's side, which is authoritative (hoga placed
+/// it, or adopted it with the side the venue gave then): a side the venue sent that hoga
+/// does not know (`None`) is filled in, never guessed; a different one is logged and
+/// overridden.
+fn resolve_side(id: &str, side: Side, f: &mut Fill) {
+    if f.side.is_some_and(|s| s != side) {
+        tracing::warn!(
+            identifier = id,
+            trade = %f.trade_uuid,
+            "fill side differs from the order's; the order's is used"
+        );
+    }
+    f.side = Some(side);
 }

@@ -289,14 +289,10 @@ pub fn side_str(side: Side) -> &'static str {
     }
 }
 
-/// `limit` / `price` / `market` / `best`.
+/// `limit` / `price` / `market` / `best`, or the wire spelling of a type hoga does not
+/// know ([`OrderType::Other`]).
 pub fn ord_type_str(t: OrderType) -> &'static str {
-    match t {
-        OrderType::Limit => "limit",
-        OrderType::Price => "price",
-        OrderType::Market => "market",
-        OrderType::Best => "best",
-    }
+    t.as_str()
 }
 
 /// `ioc` / `fok` / `post_only`.
@@ -350,6 +346,13 @@ pub fn validate(
     let quote = req.market.quote().to_string();
     // The side × type × tif matrix (protocol §5.3).
     match (req.ord_type, req.side, req.time_in_force) {
+        // A type hoga does not know (seen on an order it did not place): it can be tracked
+        // and cancelled, never sent, and nothing here knows how to size or price it.
+        (OrderType::Other(name), _, _) => {
+            return Err(Denied::Combination(format!(
+                "order type `{name}` is not one hoga can send (limit, price, market, best)"
+            )));
+        }
         (OrderType::Limit, _, _) => {}
         (OrderType::Price, Side::Bid, None) | (OrderType::Market, Side::Ask, None) => {}
         (OrderType::Price, Side::Ask, _) => {
@@ -399,6 +402,10 @@ pub fn validate(
                 });
             }
             (positive("price (total amount)", req.price, ord)?, ())
+        }
+        // Refused by the matrix above; no notional is ever computed for an unknown type.
+        (OrderType::Other(name), _) => {
+            return Err(Denied::Combination(format!("order type `{name}` is not one hoga can send")));
         }
         (OrderType::Market, _) | (OrderType::Best, Side::Ask) => {
             if req.price.is_some() {
@@ -814,7 +821,7 @@ mod tests {
             trade_uuid: id.into(),
             order_uuid: "u1".into(),
             market: btc(),
-            side: Side::Bid,
+            side: Some(Side::Bid),
             price: dec!(100),
             volume: vol,
             funds: dec!(100) * vol,
@@ -829,7 +836,7 @@ mod tests {
             uuid: "u1".into(),
             identifier: Some("id".into()),
             market: btc(),
-            side: Side::Bid,
+            side: Some(Side::Bid),
             ord_type: OrderType::Limit,
             price: Some(dec!(100)),
             volume: Some(dec!(1)),

@@ -187,6 +187,13 @@ impl State {
         // Burned even if the order is refused below, as on Upbit.
         self.identifiers.insert(identifier.clone(), None);
         let r = v.request.clone();
+        if !r.ord_type.is_known() {
+            // Validation refuses these; the engine does not guess how one would trade.
+            return Err(final_err(
+                "invalid_ord_type",
+                format!("order type `{}` is not supported", r.ord_type),
+            ));
+        }
         let (quote, base) = (r.market.quote().to_string(), r.market.base().to_string());
         let rate = self.fee_rate;
         let taker = self.taker_price(&r.market, r.side);
@@ -232,7 +239,7 @@ impl State {
             uuid: uuid.clone(),
             identifier: Some(identifier),
             market: r.market.clone(),
-            side: r.side,
+            side: Some(r.side),
             ord_type: r.ord_type,
             price: r.price,
             volume: r.volume,
@@ -298,8 +305,10 @@ impl State {
             tracing::warn!(%uuid, %price, %volume, "paper fill too large to compute; not filled");
             return;
         };
+        // Every paper order is one the engine placed, so its side is known.
+        let Some(side) = o.side else { return };
         let mut o = o;
-        match o.side {
+        match side {
             Side::Bid => {
                 // Release the reserve for this volume (everything for a market buy), pay
                 // the cost plus fee, return the difference.
@@ -362,12 +371,12 @@ impl State {
         });
         let complete = match o.ord_type {
             OrderType::Limit | OrderType::Market => o.remaining_volume.is_zero(),
-            _ => o.side == Side::Bid || o.remaining_volume.is_zero(),
+            _ => side == Side::Bid || o.remaining_volume.is_zero(),
         };
         o.state = if complete { OrderState::Done } else { OrderState::Trade };
         if complete && !o.locked.is_zero() {
             // Leftover reserve (a market buy's rounding): give it back.
-            let (cur, left) = (if o.side == Side::Bid { quote } else { base }, o.locked);
+            let (cur, left) = (if side == Side::Bid { quote } else { base }, o.locked);
             let h = self.holding(&cur);
             h.locked = h.locked.saturating_sub(left);
             h.free = h.free.saturating_add(left);
@@ -382,8 +391,10 @@ impl State {
             return;
         }
         let cur = match o.side {
-            Side::Bid => o.market.quote().to_string(),
-            Side::Ask => o.market.base().to_string(),
+            Some(Side::Bid) => o.market.quote().to_string(),
+            Some(Side::Ask) => o.market.base().to_string(),
+            // Never: every paper order is one the engine placed.
+            None => return,
         };
         let left = o.locked;
         let h = self.holding(&cur);
@@ -400,7 +411,7 @@ impl State {
             .orders
             .values()
             .filter(|o| &o.market == market && o.ord_type == OrderType::Limit && !o.state.is_terminal())
-            .map(|o| (o.uuid.clone(), o.side, o.price.unwrap_or_default(), o.remaining_volume))
+            .filter_map(|o| Some((o.uuid.clone(), o.side?, o.price.unwrap_or_default(), o.remaining_volume)))
             .collect();
         resting.sort_by(|a, b| a.0.cmp(&b.0));
         let mut changed = Vec::new();

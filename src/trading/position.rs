@@ -98,10 +98,13 @@ impl Position {
         }
     }
 
-    /// Applies an exchange fill.
+    /// Applies an exchange fill. A fill whose side is not known (the order manager
+    /// resolves every fill it passes on, so only a caller that skipped it gets here) moves
+    /// nothing and realizes nothing: a position is never built on a guessed side.
     pub fn apply_fill(&mut self, f: &Fill, fee_rate: Decimal) -> Decimal {
+        let Some(side) = f.side else { return Decimal::ZERO };
         let fee = f.fee.unwrap_or_else(|| f.funds.saturating_mul(fee_rate));
-        self.apply(f.side, f.price, f.volume, fee)
+        self.apply(side, f.price, f.volume, fee)
     }
 
     /// Unrealized P&L at `mark`, net of the fee of selling there; `None` when it cannot be

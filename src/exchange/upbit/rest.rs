@@ -6,12 +6,15 @@
 //! [`UpbitError::UnknownOutcome`] and the caller looks the order up by its `identifier`.
 //! Every attempt signs a fresh token (new nonce), so a retry is never a replay.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::exchange::types::{
     Balance, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, OutOfBand, Ticker, Timeframe, Trade,
@@ -124,35 +127,90 @@ impl std::fmt::Debug for RestClient {
     }
 }
 
-/// Market data of a REST reply: the items with a number outside the band
-/// ([`crate::exchange::types::band`]) are dropped and logged, as a malformed websocket
-/// frame is; the others are used.
-fn in_band<T>(path: &str, items: Vec<T>, check: impl Fn(&T) -> Result<(), OutOfBand>) -> Vec<T> {
-    items
-        .into_iter()
-        .filter(|item| match check(item) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(path, error = %e, "item of a REST reply refused");
-                false
-            }
-        })
-        .collect()
+/// Items of list replies skipped so far (see [`usable_items`]), for diagnostics and tests.
+static SKIPPED_ITEMS: AtomicU64 = AtomicU64::new(0);
+
+/// Most distinct (path, reason) pairs [`skip_item`] remembers; past that (only a peer
+/// inventing errors gets there) skipped items are counted but no longer logged.
+const MAX_SKIP_REASONS: usize = 256;
+
+static SKIP_REASONS: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+
+/// How many items of REST list replies were skipped since the process started (an item
+/// that did not decode, or had a number outside the band).
+pub fn skipped_items() -> u64 {
+    SKIPPED_ITEMS.load(Ordering::Relaxed)
 }
 
-/// Orders and balances of a REST reply: one number outside the band refuses the whole
-/// reply as a bad body (dropping one order or balance could make a missing order look
-/// gone, or a balance look empty).
-fn all_in_band<T>(
+/// Counts a skipped item and logs it once per (path, reason), with the index of the first
+/// item skipped for that reason. The reason is cut to 120 characters.
+fn skip_item(path: &str, index: usize, reason: &str) {
+    SKIPPED_ITEMS.fetch_add(1, Ordering::Relaxed);
+    let reason: String = reason.chars().take(120).collect();
+    let key = (path.to_string(), reason);
+    let mut seen = SKIP_REASONS.lock().unwrap_or_else(PoisonError::into_inner);
+    if seen.len() >= MAX_SKIP_REASONS || seen.contains(&key) {
+        return;
+    }
+    tracing::warn!(
+        path,
+        index,
+        reason = %key.1.escape_debug(),
+        "item of a REST list reply skipped; the other items are used (logged once per reason)"
+    );
+    seen.insert(key);
+}
+
+/// Decodes a list reply item by item (issue 15, item 4): an item that does not decode as
+/// `W`, that `convert` cannot use, or whose numbers `check` finds outside the band
+/// ([`crate::exchange::types::band`]) is skipped and logged once ([`skip_item`]); the other
+/// items are used. One odd item (a new field shape, an airdropped token's balance, a
+/// malformed number) never refuses the whole reply.
+fn usable_items<W: DeserializeOwned, T>(
+    path: &str,
+    raw: Vec<Box<RawValue>>,
+    convert: impl Fn(W) -> Result<T, String>,
+    check: impl Fn(&T) -> Result<(), OutOfBand>,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(raw.len());
+    for (index, item) in raw.iter().enumerate() {
+        let usable = serde_json::from_str::<W>(item.get())
+            .map_err(|e| e.to_string())
+            .and_then(&convert)
+            .and_then(|t| check(&t).map(|()| t).map_err(|e| e.to_string()));
+        match usable {
+            Ok(t) => out.push(t),
+            Err(reason) => skip_item(path, index, &reason),
+        }
+    }
+    out
+}
+
+/// Decodes a list reply whole: the first item that cannot be used refuses the reply as a
+/// bad body. Only for lookups of named orders, where skipping is unsafe: an answer without
+/// the item would read as "no such order", and an intent read as never booked may be
+/// closed and its order sent again.
+fn all_items<W: DeserializeOwned, T>(
     method: &str,
     path: &str,
-    items: Vec<T>,
+    raw: Vec<Box<RawValue>>,
+    convert: impl Fn(W) -> T,
     check: impl Fn(&T) -> Result<(), OutOfBand>,
 ) -> Result<Vec<T>, UpbitError> {
-    match items.iter().try_for_each(check) {
-        Ok(()) => Ok(items),
-        Err(e) => Err(out_of_band(method, path, &e)),
+    let bad = |index: usize, detail: String| UpbitError::Network {
+        kind: NetworkKind::BadBody,
+        method: method.to_string(),
+        path: path.to_string(),
+        detail: format!("item {index}: {detail}"),
+    };
+    let mut out = Vec::with_capacity(raw.len());
+    for (index, item) in raw.iter().enumerate() {
+        let w = serde_json::from_str::<W>(item.get()).map_err(|e| bad(index, e.to_string()))?;
+        let t = convert(w);
+        check(&t).map_err(|e| bad(index, e.to_string()))?;
+        out.push(t);
     }
+    Ok(out)
 }
 
 /// One order of a REST reply, refused as a bad body when a number is outside the band.
@@ -220,35 +278,36 @@ impl RestClient {
 
     /// `GET /market/all?is_details=true`.
     pub async fn market_all(&self) -> Result<Vec<MarketInfo>, UpbitError> {
-        let items: Vec<MarketAllItem> =
-            self.get("/market/all", Group::Market, vec![p("is_details", "true")], false).await?;
-        Ok(items.iter().map(MarketInfo::from).collect())
+        let raw = self.get("/market/all", Group::Market, vec![p("is_details", "true")], false).await?;
+        Ok(usable_items("/market/all", raw, |m: MarketAllItem| Ok(MarketInfo::from(&m)), |_| Ok(())))
     }
 
     /// `GET /ticker?markets=…`.
     pub async fn tickers(&self, markets: &[MarketId]) -> Result<Vec<Ticker>, UpbitError> {
-        let items: Vec<WireTicker> =
-            self.get("/ticker", Group::Ticker, vec![p("markets", join(markets))], false).await?;
-        Ok(in_band("/ticker", items.iter().map(WireTicker::to_ticker).collect(), Ticker::check))
+        let raw = self.get("/ticker", Group::Ticker, vec![p("markets", join(markets))], false).await?;
+        Ok(usable_items("/ticker", raw, |t: WireTicker| Ok(t.to_ticker()), Ticker::check))
     }
 
     /// `GET /orderbook?markets=…&count=…` (count 1…30).
     pub async fn orderbook(&self, markets: &[MarketId], count: u32) -> Result<Vec<OrderBook>, UpbitError> {
         let q = vec![p("markets", join(markets)), p("count", count.clamp(1, 30).to_string())];
-        let items: Vec<WireOrderBook> = self.get("/orderbook", Group::Orderbook, q, false).await?;
-        Ok(in_band("/orderbook", items.iter().map(WireOrderBook::to_book).collect(), OrderBook::check))
+        let raw = self.get("/orderbook", Group::Orderbook, q, false).await?;
+        Ok(usable_items("/orderbook", raw, |b: WireOrderBook| Ok(b.to_book()), OrderBook::check))
     }
 
     /// `GET /orderbook/instruments?markets=…` (tick sizes).
     pub async fn instruments(&self, markets: &[MarketId]) -> Result<Vec<OrderbookInstrument>, UpbitError> {
-        self.get("/orderbook/instruments", Group::Orderbook, vec![p("markets", join(markets))], false).await
+        let raw = self
+            .get("/orderbook/instruments", Group::Orderbook, vec![p("markets", join(markets))], false)
+            .await?;
+        Ok(usable_items("/orderbook/instruments", raw, Ok, |_| Ok(())))
     }
 
     /// `GET /trades/ticks?market=…&count=…` (newest first).
     pub async fn trades(&self, market: &MarketId, count: u32) -> Result<Vec<Trade>, UpbitError> {
         let q = vec![p("market", market.as_str()), p("count", count.clamp(1, 500).to_string())];
-        let items: Vec<RestTradeTick> = self.get("/trades/ticks", Group::Trade, q, false).await?;
-        Ok(in_band("/trades/ticks", items.iter().map(RestTradeTick::to_trade).collect(), Trade::check))
+        let raw = self.get("/trades/ticks", Group::Trade, q, false).await?;
+        Ok(usable_items("/trades/ticks", raw, |t: RestTradeTick| Ok(t.to_trade()), Trade::check))
     }
 
     /// `GET /candles/…?market=…&count=…[&to=…]` (newest first, gaps omitted by Upbit).
@@ -271,16 +330,20 @@ impl RestClient {
             q.push(p("to", to));
         }
         q.push(p("count", count.clamp(1, 200).to_string()));
-        let items: Vec<WireCandle> = self.get(&path, Group::Candle, q, false).await?;
-        Ok(in_band(&path, items.iter().filter_map(|c| c.to_candle(tf)).collect(), Candle::check))
+        let raw = self.get(&path, Group::Candle, q, false).await?;
+        let candle = |c: WireCandle| c.to_candle(tf).ok_or_else(|| "candle time does not parse".to_string());
+        Ok(usable_items(&path, raw, candle, Candle::check))
     }
 
     // ---------------------------------------------------------------- exchange
 
-    /// `GET /accounts`.
+    /// `GET /accounts`. Decoded item by item: a balance that cannot be used (a new field
+    /// shape, an airdropped token with an odd number) is skipped and logged once; the
+    /// others are used. Safe: a currency missing from the list reads as nothing available,
+    /// which can only refuse an order, never send one.
     pub async fn accounts(&self) -> Result<Vec<Balance>, UpbitError> {
-        let items: Vec<WireAccount> = self.get("/accounts", Group::Default, vec![], true).await?;
-        all_in_band("GET", "/accounts", items.iter().map(Balance::from).collect(), Balance::check)
+        let raw = self.get("/accounts", Group::Default, vec![], true).await?;
+        Ok(usable_items("/accounts", raw, |a: WireAccount| Ok(Balance::from(&a)), Balance::check))
     }
 
     /// `GET /orders/chance?market=…`.
@@ -340,6 +403,14 @@ impl RestClient {
     }
 
     /// `GET /orders/open` with `states[]` (`wait`, `watch`), page and limit (≤100).
+    ///
+    /// Decoded item by item: an order that cannot be used (a malformed number, a missing
+    /// field) is skipped and logged once; the others are used, so one odd order never
+    /// stalls reconciliation or blinds the periodic poll. Skipping is safe here: an order
+    /// hoga tracks that is missing from a listing is looked up on its own (never taken for
+    /// gone), and a foreign one is merely not adopted. Unknown types and sides are not
+    /// "cannot be used": they decode ([`crate::exchange::types::OrderType::Other`], side
+    /// `None`).
     pub async fn open_orders(
         &self,
         market: Option<&MarketId>,
@@ -356,11 +427,12 @@ impl RestClient {
         }
         q.push(p("page", page.max(1).to_string()));
         q.push(p("limit", limit.clamp(1, 100).to_string()));
-        let items: Vec<WireOrder> = self.get("/orders/open", Group::Default, q, true).await?;
-        all_in_band("GET", "/orders/open", items.iter().map(WireOrder::to_order).collect(), Order::check)
+        let raw = self.get("/orders/open", Group::Default, q, true).await?;
+        Ok(usable_items("/orders/open", raw, |o: WireOrder| Ok(o.to_order()), Order::check))
     }
 
-    /// `GET /orders/closed` within a ≤7-day window (ISO 8601 or ms), limit ≤1000.
+    /// `GET /orders/closed` within a ≤7-day window (ISO 8601 or ms), limit ≤1000. Decoded
+    /// item by item like [`RestClient::open_orders`] (history: a skipped order is logged).
     pub async fn closed_orders(
         &self,
         market: Option<&MarketId>,
@@ -379,22 +451,25 @@ impl RestClient {
             q.push(p("end_time", e));
         }
         q.push(p("limit", limit.clamp(1, 1000).to_string()));
-        let items: Vec<WireOrder> = self.get("/orders/closed", Group::Default, q, true).await?;
-        all_in_band("GET", "/orders/closed", items.iter().map(WireOrder::to_order).collect(), Order::check)
+        let raw = self.get("/orders/closed", Group::Default, q, true).await?;
+        Ok(usable_items("/orders/closed", raw, |o: WireOrder| Ok(o.to_order()), Order::check))
     }
 
-    /// `GET /orders/uuids?uuids[]=…` (≤100).
+    /// `GET /orders/uuids?uuids[]=…` (≤100). A lookup of named orders: an item that
+    /// cannot be used refuses the whole reply (see [`all_items`]: skipping it would read as
+    /// "no such order"). Unknown types and sides still decode.
     pub async fn orders_by_uuids(&self, uuids: &[String]) -> Result<Vec<Order>, UpbitError> {
         let q = uuids.iter().map(|u| p("uuids[]", u.as_str())).collect();
-        let items: Vec<WireOrder> = self.get("/orders/uuids", Group::Default, q, true).await?;
-        all_in_band("GET", "/orders/uuids", items.iter().map(WireOrder::to_order).collect(), Order::check)
+        let raw = self.get("/orders/uuids", Group::Default, q, true).await?;
+        all_items("GET", "/orders/uuids", raw, |o: WireOrder| o.to_order(), Order::check)
     }
 
-    /// `GET /orders/uuids?identifiers[]=…` (≤100).
+    /// `GET /orders/uuids?identifiers[]=…` (≤100). Refused whole like
+    /// [`RestClient::orders_by_uuids`].
     pub async fn orders_by_identifiers(&self, ids: &[String]) -> Result<Vec<Order>, UpbitError> {
         let q = ids.iter().map(|u| p("identifiers[]", u.as_str())).collect();
-        let items: Vec<WireOrder> = self.get("/orders/uuids", Group::Default, q, true).await?;
-        all_in_band("GET", "/orders/uuids", items.iter().map(WireOrder::to_order).collect(), Order::check)
+        let raw = self.get("/orders/uuids", Group::Default, q, true).await?;
+        all_items("GET", "/orders/uuids", raw, |o: WireOrder| o.to_order(), Order::check)
     }
 
     /// `DELETE /orders/open` (query parameters only; a body is rejected by Upbit).

@@ -95,7 +95,7 @@ pub enum AskBid {
     #[serde(rename = "BID")]
     Bid,
     /// A side this version of hoga does not know (logged once). A public trade keeps it
-    /// as "side not known"; an order or fill with it is refused (see [`known_side`]).
+    /// as "side not known"; an order or fill carries it as `None` (see [`lenient_side`]).
     #[serde(rename = "UNKNOWN")]
     Unknown,
 }
@@ -114,35 +114,22 @@ impl AskBid {
 }
 
 /// Serde adapter for the `side` of an order or fill (`bid` / `ask`). Any other value is
-/// noted once (see [`note_unknown`]) and refuses the order: acting on a guessed side
-/// could buy what was meant to be sold, while a refused order is looked up again.
-pub fn known_side<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Side, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    match s.as_ref() {
-        "bid" => Ok(Side::Bid),
-        "ask" => Ok(Side::Ask),
-        other => {
+/// noted once (see [`note_unknown`]) and read as `None`: hoga never guesses a side (acting
+/// on a guessed side could buy what was meant to be sold). The rest of the order is still
+/// used; the order manager takes the side of an order it tracks from its own record and
+/// keeps a foreign order with no known side out of tracking (see
+/// `crate::trading::manager`). `null` or a missing side reads as `None` too.
+pub fn lenient_side<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Side>, D::Error> {
+    let s = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
+    Ok(match s.as_deref() {
+        Some("bid") => Some(Side::Bid),
+        Some("ask") => Some(Side::Ask),
+        Some(other) => {
             note_unknown("side", other);
-            Err(serde::de::Error::custom(format!("unknown order side {other:?}; the order is not used")))
+            None
         }
-    }
-}
-
-/// Serde adapter for an order's `ord_type`. Like [`known_side`], an unknown type is noted
-/// once and refuses the order (hoga cannot reason about an order whose type it does not
-/// know; it is looked up again later).
-pub fn known_ord_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<OrderType, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    match s.as_ref() {
-        "limit" => Ok(OrderType::Limit),
-        "price" => Ok(OrderType::Price),
-        "market" => Ok(OrderType::Market),
-        "best" => Ok(OrderType::Best),
-        other => {
-            note_unknown("ord_type", other);
-            Err(serde::de::Error::custom(format!("unknown ord_type {other:?}; the order is not used")))
-        }
-    }
+        None => None,
+    })
 }
 
 /// Serde adapter for an order's optional `time_in_force`: an unknown value is noted once
@@ -801,9 +788,9 @@ pub struct WireOrderTrade {
     pub trend: Option<String>,
     /// ISO time.
     pub created_at: String,
-    /// `bid` / `ask`.
-    #[serde(deserialize_with = "known_side")]
-    pub side: Side,
+    /// `bid` / `ask`; `None` when not one hoga knows (see [`lenient_side`]).
+    #[serde(default, deserialize_with = "lenient_side")]
+    pub side: Option<Side>,
 }
 
 /// The REST order object (§5.9).
@@ -811,11 +798,10 @@ pub struct WireOrderTrade {
 pub struct WireOrder {
     /// Exchange id.
     pub uuid: String,
-    /// Side.
-    #[serde(deserialize_with = "known_side")]
-    pub side: Side,
-    /// Type.
-    #[serde(deserialize_with = "known_ord_type")]
+    /// Side; `None` when missing or not one hoga knows (see [`lenient_side`]).
+    #[serde(default, deserialize_with = "lenient_side")]
+    pub side: Option<Side>,
+    /// Type; [`OrderType::Other`] (noted once) for one hoga does not know.
     pub ord_type: OrderType,
     /// Price or null.
     #[serde(default, with = "dec_str::opt")]
@@ -917,7 +903,9 @@ impl WireOrder {
                     trade_uuid: t.uuid.clone(),
                     order_uuid: self.uuid.clone(),
                     market: market.clone(),
-                    side: self.side,
+                    // The order's side; a fill never gets a side the order does not have
+                    // (both unknown: `None`, resolved by the order manager).
+                    side: self.side.or(t.side),
                     price: t.price,
                     volume: t.volume,
                     funds: t.funds,
@@ -1067,8 +1055,7 @@ pub struct WireMyOrder {
     pub uuid: String,
     /// Side.
     pub ask_bid: AskBid,
-    /// Order type.
-    #[serde(deserialize_with = "known_ord_type")]
+    /// Order type; [`OrderType::Other`] (noted once) for one hoga does not know.
     pub order_type: OrderType,
     /// `wait`, `trade`, `done`, `cancel`, …
     pub state: OrderState,
@@ -1146,7 +1133,8 @@ impl WireMyOrder {
             trade_uuid: self.trade_uuid.clone()?,
             order_uuid: self.uuid.clone(),
             market: MarketId::new(&self.code),
-            side: self.ask_bid.side()?,
+            // `None` when unknown: the order manager takes the side of the order it tracks.
+            side: self.ask_bid.side(),
             price,
             volume,
             // Checked: an out-of-band product is refused by `check` before this is used.

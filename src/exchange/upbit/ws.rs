@@ -325,10 +325,11 @@ pub fn check_event(ev: &StreamEvent) -> Result<(), OutOfBand> {
     }
 }
 
-/// The neutral order update; refused when the side is not one hoga knows (acting on a
-/// guessed side could buy what was meant to be sold; the order is looked up again).
+/// The neutral order update. A side hoga does not know is `None` (noted once, never
+/// guessed): the order manager takes the side of the order it tracks, so the state, the
+/// volumes and the fill of the frame are still used (issue 15, item 4).
 fn order_update(w: &WireMyOrder) -> Result<OrderUpdate, String> {
-    let side = w.ask_bid.side().ok_or_else(|| "myOrder with an unknown ask_bid; not used".to_string())?;
+    let side = w.ask_bid.side();
     Ok(OrderUpdate {
         uuid: w.uuid.clone(),
         identifier: w.identifier.clone(),
@@ -641,19 +642,26 @@ mod tests {
     }
 
     #[test]
-    fn my_order_with_an_unknown_side_or_an_out_of_band_number_is_refused() {
+    fn my_order_with_an_unknown_side_is_kept_and_an_out_of_band_number_refused() {
         let o = r#"{"type":"myOrder","code":"KRW-BTC","uuid":"u","ask_bid":"BID","order_type":"limit","state":"trade","trade_uuid":"t","price":100,"volume":1,"remaining_volume":0,"executed_volume":1,"trades_count":1,"reserved_fee":0,"remaining_fee":0,"paid_fee":0,"locked":0,"executed_funds":100,"order_timestamp":1,"timestamp":1}"#;
         match decode(o.as_bytes()).unwrap() {
             Decoded::Event(StreamEvent::Order(u)) => {
                 assert_eq!(
                     u.fill.map(|f| (f.side, f.funds)),
-                    Some((Side::Bid, rust_decimal::Decimal::from(100)))
+                    Some((Some(Side::Bid), rust_decimal::Decimal::from(100)))
                 )
             }
             other => panic!("{other:?}"),
         }
-        let e = decode(o.replace(r#""BID""#, r#""BOTH""#).as_bytes()).unwrap_err();
-        assert!(e.detail.contains("unknown ask_bid"), "{e}");
+        // An unknown side (and type): the frame is used, the side is not guessed.
+        let odd = o.replace(r#""BID""#, r#""BOTH""#).replace(r#""limit""#, r#""stop_limit""#);
+        match decode(odd.as_bytes()).unwrap() {
+            Decoded::Event(StreamEvent::Order(u)) => {
+                assert_eq!((u.side, u.ord_type.as_str(), u.executed_volume), (None, "stop_limit", 1.into()));
+                assert_eq!(u.fill.map(|f| (f.side, f.volume)), Some((None, 1.into())));
+            }
+            other => panic!("{other:?}"),
+        }
         // On a fill the price is the fill price: 0 is refused.
         let e = decode(o.replace(r#""price":100"#, r#""price":0"#).as_bytes()).unwrap_err();
         assert!(e.detail.contains("fill price"), "{e}");

@@ -49,7 +49,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         .open_orders
         .iter()
         .filter(|o| Some(&o.market) == ui.market.as_ref())
-        .filter_map(|o| o.price.map(|p| (o.side, p)))
+        .filter_map(|o| Some((o.side?, o.price?)))
         .collect();
     let header = Line::from(vec![
         Span::styled(format!(" {:>w$}", "price", w = price_w as usize), theme.header),

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
 use super::pane_block;
-use crate::exchange::types::Side;
+use crate::exchange::types::{OrderType, Side};
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
 use crate::ui::theme::Theme;
@@ -23,7 +23,14 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let block = pane_block(PaneId::Orders, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);
-    let side_style = |s: Side| if s == Side::Bid { theme.bid } else { theme.ask };
+    // A side hoga does not know never reaches here from the order manager (it resolves
+    // sides against its own orders); shown as `?` all the same, never guessed.
+    let side_style = |s: Option<Side>| match s {
+        Some(Side::Bid) => theme.bid,
+        Some(Side::Ask) => theme.ask,
+        None => theme.muted,
+    };
+    let side_label = |s: Option<Side>| s.map_or("?", Side::label);
     let widths = [
         Constraint::Length(13),
         Constraint::Length(4),
@@ -46,15 +53,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         rows.push(
             Row::new(vec![
                 Cell::from(Span::styled(o.market.to_string(), theme.text)),
-                Cell::from(Span::styled(o.side.label(), side_style(o.side))),
-                Cell::from(
-                    Line::from(
-                        o.price
-                            .map(|p| format::fit(format::price(p), col(2)))
-                            .unwrap_or_else(|| "mkt".into()),
-                    )
-                    .right_aligned(),
-                ),
+                Cell::from(Span::styled(side_label(o.side), side_style(o.side))),
+                Cell::from(Line::from(price_label(o, col(2))).right_aligned()),
                 Cell::from(
                     Line::from(format::fit(format::qty(o.remaining_volume, 8), col(3))).right_aligned(),
                 ),
@@ -75,7 +75,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 format!("{} {}", format::ms_kst(f.timestamp), f.market.base()),
                 theme.muted,
             )),
-            Cell::from(Span::styled(f.side.label(), side_style(f.side))),
+            Cell::from(Span::styled(side_label(f.side), side_style(f.side))),
             Cell::from(Line::from(format::fit(format::price(f.price), col(2))).right_aligned()),
             Cell::from(Line::from(format::fit(format::qty(f.volume, 8), col(3))).right_aligned()),
             Cell::from(
@@ -94,6 +94,22 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let skip = cursor.saturating_sub(visible - 1).min(rows.len().saturating_sub(1));
     let header = Row::new(["market", "side", "price", "open", "filled", "state"]).style(theme.header);
     Table::new(rows.into_iter().skip(skip), widths).header(header).column_spacing(1).render(inner, buf);
+}
+
+/// The Price column: the price (or `mkt`); an order of a type hoga does not know
+/// ([`OrderType::Other`]) is shown by its wire name, with its price when both fit.
+fn price_label(o: &crate::exchange::types::Order, width: u16) -> String {
+    let price = o.price.map(|p| format::fit(format::price(p), width));
+    match (o.ord_type, price) {
+        (OrderType::Other(name), Some(p))
+            if name.chars().count() + 1 + p.chars().count() <= usize::from(width) =>
+        {
+            format!("{name} {p}")
+        }
+        (OrderType::Other(name), _) => name.chars().take(usize::from(width.max(1))).collect(),
+        (_, Some(p)) => p,
+        (_, None) => "mkt".into(),
+    }
 }
 
 /// The State column: the venue's state, or `unconfirmed` for an order hoga sent and has
@@ -120,5 +136,19 @@ mod tests {
         assert_eq!(state_label(&crate::console::trade::tracked_to_order(&t)), "wait");
         t.state = LocalState::Unconfirmed;
         assert_eq!(state_label(&crate::console::trade::tracked_to_order(&t)), "unconfirmed");
+    }
+
+    #[test]
+    fn an_order_of_an_unknown_type_shows_its_wire_name() {
+        let mut req =
+            OrderRequest::limit(MarketId::new("KRW-BTC"), Side::Bid, Decimal::from(100), Decimal::ONE);
+        req.ord_type = OrderType::from_wire("stop_limit");
+        let o = crate::console::trade::tracked_to_order(&TrackedOrder::new("uuid:x".into(), req));
+        assert_eq!(price_label(&o, 20), "stop_limit 100");
+        assert_eq!(price_label(&o, 6), "stop_l");
+        let limit =
+            OrderRequest::limit(MarketId::new("KRW-BTC"), Side::Bid, Decimal::from(100), Decimal::ONE);
+        let o = crate::console::trade::tracked_to_order(&TrackedOrder::new("x".into(), limit));
+        assert_eq!(price_label(&o, 20), "100");
     }
 }

@@ -67,6 +67,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                             OrderType::Limit => dec(r.price),
                             OrderType::Price | OrderType::Market => "market".into(),
                             OrderType::Best => "best".into(),
+                            // Never confirmed (validation refuses it); shown as written.
+                            OrderType::Other(t) => t.into(),
                         }
                     ),
                     theme.text,
