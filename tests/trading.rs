@@ -2325,3 +2325,44 @@ async fn a_my_order_frame_with_an_unknown_side_still_moves_our_order_and_fills_i
     assert_eq!(position.volume, dec!(0.001), "bought, on the order's own side");
     rig.tasks.root_token().cancel();
 }
+
+#[tokio::test]
+async fn a_skipped_order_on_a_full_page_does_not_end_the_open_order_paging() {
+    use axum::http::Uri;
+    use hoga::exchange::upbit::auth::Credentials;
+    use hoga::exchange::upbit::rest::{RestClient, RestConfig};
+    use hoga::trading::venue::UpbitVenue;
+    let order = |n: usize| {
+        format!(
+            r#"{{"uuid":"u-{n}","side":"bid","ord_type":"limit","price":"100","state":"wait","market":"KRW-BTC","created_at":"2026-01-01T00:00:00+09:00","volume":"1","remaining_volume":"1","executed_volume":"0","reserved_fee":"0","remaining_fee":"0","paid_fee":"0","locked":"100","trades_count":0}}"#
+        )
+    };
+    // Page 1: 100 items, one of them unusable; page 2: one more order.
+    let app = axum::Router::new().fallback(move |uri: Uri| async move {
+        let q = uri.query().unwrap_or_default();
+        let items: Vec<String> = if q.contains("page=1&") {
+            (0..100).map(|n| if n == 50 { r#"{"uuid":"broken"}"#.to_string() } else { order(n) }).collect()
+        } else if q.contains("page=2&") {
+            vec![order(100)]
+        } else {
+            vec![]
+        };
+        ([("content-type", "application/json")], format!("[{}]", items.join(",")))
+    });
+    let tasks = TaskManager::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tasks.spawn("test", "paged-upbit", move |cancel| async move {
+        axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await?;
+        Ok(())
+    });
+    let rest = RestClient::new(
+        RestConfig { base_url: url, read_attempts: 1, ..RestConfig::default() },
+        Some(Credentials::new("test-access-key-0123", "test-secret-key")),
+    )
+    .unwrap();
+    let open = UpbitVenue::new(Arc::new(rest)).open_orders(None).await.unwrap();
+    assert_eq!(open.len(), 100, "99 usable orders of page 1 and the one of page 2");
+    assert!(open.iter().any(|o| o.uuid == "u-100"));
+    tasks.root_token().cancel();
+}

@@ -186,11 +186,12 @@ impl OrderVenue for UpbitVenue {
             let mut out = Vec::new();
             // Pages of 100 until a short page; capped so a broken server cannot loop us.
             for page in 1..=20 {
-                let batch = rest
-                    .open_orders(market.as_ref(), &[OrderState::Wait, OrderState::Watch], page, 100)
+                // `n` counts the page's items, skipped ones included (see
+                // `RestClient::open_orders_page`).
+                let (batch, n) = rest
+                    .open_orders_page(market.as_ref(), &[OrderState::Wait, OrderState::Watch], page, 100)
                     .await
                     .map_err(classify)?;
-                let n = batch.len();
                 out.extend(batch);
                 if n < 100 {
                     break;

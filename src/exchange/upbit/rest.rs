@@ -418,6 +418,19 @@ impl RestClient {
         page: u32,
         limit: u32,
     ) -> Result<Vec<Order>, UpbitError> {
+        Ok(self.open_orders_page(market, states, page, limit).await?.0)
+    }
+
+    /// [`RestClient::open_orders`], with the number of items the page held (skipped ones
+    /// included): a pager must compare that with the limit, not the usable orders, or one
+    /// skipped order on a full page would end the paging early.
+    pub async fn open_orders_page(
+        &self,
+        market: Option<&MarketId>,
+        states: &[OrderState],
+        page: u32,
+        limit: u32,
+    ) -> Result<(Vec<Order>, usize), UpbitError> {
         let mut q = Vec::new();
         if let Some(m) = market {
             q.push(p("market", m.as_str()));
@@ -427,8 +440,9 @@ impl RestClient {
         }
         q.push(p("page", page.max(1).to_string()));
         q.push(p("limit", limit.clamp(1, 100).to_string()));
-        let raw = self.get("/orders/open", Group::Default, q, true).await?;
-        Ok(usable_items("/orders/open", raw, |o: WireOrder| Ok(o.to_order()), Order::check))
+        let raw: Vec<Box<RawValue>> = self.get("/orders/open", Group::Default, q, true).await?;
+        let n = raw.len();
+        Ok((usable_items("/orders/open", raw, |o: WireOrder| Ok(o.to_order()), Order::check), n))
     }
 
     /// `GET /orders/closed` within a ≤7-day window (ISO 8601 or ms), limit ≤1000. Decoded
