@@ -10,8 +10,13 @@
 //!   `every_connect_closes_the_gap_…`, `private_gap_is_closed_by_rest_…`
 //! - 22 half-open, pongs are not life: `idle_watchdog_reconnects_when_only_pongs_arrive`
 //! - 23 silent server: `silent_server_hits_the_connect_timeout_and_backs_off`
-//! - 24 auth refusal does not hot-loop: `refused_private_upgrade_degrades_to_rest_polling_visibly`
-//! - 25 malformed / oversize frames: `malformed_frames_are_counted_and_oversize_reconnects`
+//! - 24 auth refusal does not hot-loop: `refused_private_upgrade_degrades_to_rest_polling_visibly`,
+//!   `an_invalid_auth_error_frame_…`, `an_auth_close_frame_…`; server close / 1006:
+//!   `a_server_close_frame_or_an_abnormal_drop_reconnects_and_resubscribes`
+//! - 25 malformed / oversize frames: `malformed_frames_are_counted_and_oversize_reconnects`,
+//!   `a_text_frame_that_is_not_utf8_is_counted_and_a_new_enum_value_is_delivered`
+//! - 29 snapshot replay after resubscribe: `a_snapshot_replayed_after_a_reconnect_…`
+//!   (the full map of all 40 cases is docs/RELIABILITY-TESTS.md)
 //! - 26 slow consumer: `slow_subscriber_coalesces_…`, `a_stuck_lossless_subscriber_…`
 //! - 27 capped jittered backoff: unit tests in `feed::recovery` + the silent-server test
 //! - 28 changes while disconnected: `changes_made_while_disconnected_…`
@@ -44,6 +49,8 @@ use tokio_tungstenite::tungstenite::{Bytes, Message};
 #[derive(Debug, Clone)]
 enum Cmd {
     Frame(Vec<u8>),
+    /// Any websocket message as it is (a text frame, a raw frame, a Close frame).
+    Msg(Message),
     Drop,
 }
 
@@ -162,6 +169,12 @@ impl Fake {
                             break;
                         }
                     }
+                    Some(Cmd::Msg(msg)) => {
+                        let close = matches!(msg, Message::Close(_));
+                        if ws.send(msg).await.is_err() || close {
+                            break;
+                        }
+                    }
                     Some(Cmd::Drop) | None => break,
                 },
             }
@@ -214,6 +227,13 @@ impl Fake {
     async fn raw(&self, frame: Vec<u8>) {
         for (_, _, tx) in self.live("/v1") {
             tx.send(Cmd::Frame(frame.clone())).await.unwrap();
+        }
+    }
+
+    /// Sends `msg` on every live connection whose path ends with `path_suffix`.
+    async fn send_on(&self, path_suffix: &str, msg: Message) {
+        for (_, _, tx) in self.live(path_suffix) {
+            tx.send(Cmd::Msg(msg.clone())).await.unwrap();
         }
     }
 
@@ -480,7 +500,8 @@ async fn malformed_frames_are_counted_and_oversize_reconnects() {
     // Numbers outside the band (issue 15, item 2): malformed like any bad frame.
     for price in ["0", "-5"] {
         let frame = String::from_utf8(trade("KRW-BTC", 90)).unwrap();
-        fake.raw(frame.replace(r#""trade_price":100"#, &format!(r#""trade_price":{price}"#)).into_bytes()).await;
+        fake.raw(frame.replace(r#""trade_price":100"#, &format!(r#""trade_price":{price}"#)).into_bytes())
+            .await;
     }
     fake.emit("trade", "KRW-BTC", trade("KRW-BTC", 1)).await;
     assert_eq!(within(trades.recv()).await.unwrap().sequential_id, 1, "garbage is not fatal");
@@ -1174,4 +1195,179 @@ async fn paper_console_on_a_418_server_keeps_every_task_up_and_carries_the_ban()
     assert!(broken.is_empty(), "tasks failed on a 418: {broken:#?}");
     tasks.cancel_all();
     tasks.wait_all(Duration::from_secs(5)).await;
+}
+
+// ------------------------------------------------------------------ issue 15: cases 24, 25, 29
+
+/// A Close frame from the server with `code` and `reason`.
+fn close_frame(code: u16, reason: &str) -> Message {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    Message::Close(Some(CloseFrame { code: code.into(), reason: reason.into() }))
+}
+
+/// RELIABILITY case 24 on the private stream: the server refuses our credentials after
+/// the upgrade, once by `{"error":{"name":"INVALID_AUTH"}}` and once by a Close frame
+/// naming it. Either way the stream does not reconnect at the short backoff (a hot loop
+/// against a key that cannot authenticate): it falls back to REST polling until
+/// `backoff_max` and says why in health (the System pane and status bar's "private down").
+/// The Close frame used to be a plain close, retried after 10-80 ms.
+async fn private_auth_refusal_backs_off_long(refusal: Message, why: &str) {
+    let fake = Fake::start().await;
+    let mut cfg = config(&fake);
+    cfg.credentials = Some(Credentials::new("k", "s"));
+    cfg.backoff_max = Duration::from_secs(30);
+    let (feed, _tasks) = start(cfg);
+    let p = feed.proxy("orders");
+    let _o = p.subscribe_my_order(&[], Strategy::Lossless);
+    until("private subscribed", || {
+        fake.live("/private").first().is_some_and(|(_, s, _)| !s.lock().unwrap().is_empty())
+    })
+    .await;
+    fake.send_on("/private", refusal).await;
+    until("degraded to REST polling", || {
+        matches!(feed.health().connections[1].state, ConnState::DegradedRest { .. })
+    })
+    .await;
+    let h = feed.health();
+    assert_eq!(h.health, Health::Degraded);
+    assert!(h.reasons.iter().any(|r| r.contains("REST polling") && r.contains(why)), "{:?}", h.reasons);
+    // A hot loop at this backoff (10-80 ms) would make several attempts in this time.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.private_attempts.load(Ordering::SeqCst), 1, "no reconnect before backoff_max");
+    assert!(matches!(feed.health().connections[1].state, ConnState::DegradedRest { .. }));
+}
+
+#[tokio::test]
+async fn an_invalid_auth_error_frame_on_the_private_stream_backs_off_long_and_shows() {
+    let frame = r#"{"error":{"name":"INVALID_AUTH","message":"Invalid auth"}}"#;
+    private_auth_refusal_backs_off_long(Message::text(frame), "INVALID_AUTH").await;
+}
+
+#[tokio::test]
+async fn an_auth_close_frame_on_the_private_stream_backs_off_long_and_shows() {
+    private_auth_refusal_backs_off_long(close_frame(1008, "INVALID_AUTH"), "INVALID_AUTH").await;
+}
+
+/// RELIABILITY case 24 on the public stream: a server Close frame (1001 going away) and
+/// an abnormal end (1006: the TCP connection dropped with no Close frame) are both
+/// followed by a reconnect that restores the subscription and delivers again.
+#[tokio::test]
+async fn a_server_close_frame_or_an_abnormal_drop_reconnects_and_resubscribes() {
+    let fake = Fake::start().await;
+    let (feed, _tasks) = start(config(&fake));
+    let p = feed.proxy("p");
+    let mut trades = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
+    let want = sub_of(&[("trade", &["KRW-BTC"])]);
+    until("subscribed", || fake.public_sub() == want).await;
+    fake.send_on("/v1", close_frame(1001, "going away")).await;
+    until("reconnected after the Close frame", || {
+        fake.live("/v1").iter().any(|(id, s, _)| *id == 1 && *s.lock().unwrap() == want)
+    })
+    .await;
+    fake.drop_all().await;
+    until("reconnected after the abnormal drop", || {
+        fake.live("/v1").iter().any(|(id, s, _)| *id == 2 && *s.lock().unwrap() == want)
+    })
+    .await;
+    fake.emit("trade", "KRW-BTC", trade("KRW-BTC", 5)).await;
+    let ev = within(trades.recv_event()).await.unwrap();
+    assert_eq!(ev.epoch, 3);
+    assert_eq!(feed.health().connections[0].reconnects, 2);
+}
+
+/// RELIABILITY case 25, the variants `malformed_frames_are_counted_and_oversize_reconnects`
+/// does not send: a TEXT frame that is not UTF-8 (RFC 6455 makes the client fail the
+/// connection; tungstenite ends the stream) is counted with the parse errors — it used to
+/// be an uncounted i/o error — and the feed reconnects and delivers again; a frame with a
+/// new enum value (`change: "NEUTRAL"`) and an unknown field is delivered, not dropped.
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_is_counted_and_a_new_enum_value_is_delivered() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let fake = Fake::start().await;
+    let (feed, _tasks) = start(config(&fake));
+    let p = feed.proxy("p");
+    let mut tickers = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::Lossless);
+    let want = sub_of(&[("ticker", &["KRW-BTC"])]);
+    until("subscribed", || fake.public_sub() == want).await;
+
+    let odd = String::from_utf8(ticker("KRW-BTC", 7))
+        .unwrap()
+        .replace(r#""change":"RISE""#, r#""change":"NEUTRAL","brand_new_field":[1,2]"#);
+    fake.emit("ticker", "KRW-BTC", odd.into_bytes()).await;
+    let t = within(tickers.recv()).await.unwrap();
+    assert_eq!(t.trade_price, rust_decimal::Decimal::from(7), "the rest of the frame is used");
+
+    let bad = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    fake.send_on("/v1", Message::Frame(bad)).await;
+    until("reconnected", || fake.live("/v1").iter().any(|(id, s, _)| *id == 1 && *s.lock().unwrap() == want))
+        .await;
+    assert_eq!(feed.health().parse_errors, 1, "the bad text frame is counted");
+    fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 8)).await;
+    let ev = within(tickers.recv_event()).await.unwrap();
+    assert_eq!(ev.epoch, 2);
+}
+
+fn book(code: &str, bid: i64, stream_type: &str) -> Vec<u8> {
+    let ts = now_ms();
+    let ask = bid + 1;
+    format!(
+        r#"{{"type":"orderbook","code":"{code}","timestamp":{ts},"total_ask_size":1,"total_bid_size":1,"orderbook_units":[{{"ask_price":{ask},"bid_price":{bid},"ask_size":1,"bid_size":1}}],"level":0,"stream_type":"{stream_type}"}}"#
+    )
+    .into_bytes()
+}
+
+/// RELIABILITY case 29: after a reconnect the server replays a snapshot — the order book
+/// and trades already printed — then goes on in real time. Through the feed into the
+/// store (as the console's book and tape pumps apply them) the book is the snapshot's
+/// (replaced, not merged) and every trade is printed once, deduplicated by
+/// `sequential_id` across the two sessions.
+#[tokio::test]
+async fn a_snapshot_replayed_after_a_reconnect_replaces_the_book_and_prints_each_trade_once() {
+    use hoga::store::{Store, StoreEvent};
+    let fake = Fake::start().await;
+    let (feed, _tasks) = start(config(&fake));
+    let p = feed.proxy("p");
+    let mut trades = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
+    let mut books = p.subscribe_orderbook(&[m("KRW-BTC")], Strategy::Lossless);
+    let want = sub_of(&[("orderbook", &["KRW-BTC"]), ("trade", &["KRW-BTC"])]);
+    until("subscribed", || fake.public_sub() == want).await;
+    let mut store = Store::new();
+    let now = std::time::Instant::now();
+    fake.emit("orderbook", "KRW-BTC", book("KRW-BTC", 100, "SNAPSHOT")).await;
+    for seq in 1..=3 {
+        fake.emit("trade", "KRW-BTC", trade("KRW-BTC", seq)).await;
+    }
+    store.apply_batch([StoreEvent::BookUpdated(within(books.recv()).await.unwrap())], now);
+    for _ in 1..=3 {
+        store.apply_batch([StoreEvent::TradePrinted(within(trades.recv()).await.unwrap())], now);
+    }
+
+    fake.drop_all().await;
+    until("resubscribed", || {
+        fake.live("/v1").iter().any(|(id, s, _)| *id == 1 && *s.lock().unwrap() == want)
+    })
+    .await;
+    // The replay: the new book snapshot, trades 2 and 3 again, then the new trade 4.
+    fake.emit("orderbook", "KRW-BTC", book("KRW-BTC", 200, "SNAPSHOT")).await;
+    for seq in [2, 3, 4] {
+        let frame = String::from_utf8(trade("KRW-BTC", seq)).unwrap();
+        let frame = if seq < 4 { frame.replace("REALTIME", "SNAPSHOT") } else { frame };
+        fake.emit("trade", "KRW-BTC", frame.into_bytes()).await;
+    }
+    let ev = within(books.recv_event()).await.unwrap();
+    assert_eq!(ev.epoch, 2);
+    let hoga::feed::FeedPayload::Stream(hoga::exchange::api::StreamEvent::OrderBook(b)) = &ev.payload else {
+        panic!("not a book: {ev:?}")
+    };
+    store.apply_batch([StoreEvent::BookUpdated(b.clone())], now);
+    for _ in 0..3 {
+        store.apply_batch([StoreEvent::TradePrinted(within(trades.recv()).await.unwrap())], now);
+    }
+    let snap = store.snapshot();
+    let tape: Vec<i64> = snap.market.trades[&m("KRW-BTC")].iter().map(|t| t.sequential_id).collect();
+    assert_eq!(tape, [4, 3, 2, 1], "each print once, across the reconnect");
+    let shown = &snap.market.books[&m("KRW-BTC")].value;
+    assert_eq!(shown.levels.len(), 1, "replaced, not merged");
+    assert_eq!(shown.best_bid(), Some(rust_decimal::Decimal::from(200)));
 }

@@ -662,7 +662,7 @@ async fn run_session(
                             Ok(f) => f,
                             Err(e) => {
                                 batch.flush(shared);
-                                return session_failed(shared, e, healthy);
+                                return session_failed(shared, idx, e, healthy);
                             }
                         };
                         let end = handle_frame(
@@ -687,7 +687,7 @@ async fn run_session(
                         last_burst = Some(now);
                     }
                 }
-                Err(e) => return session_failed(shared, e, healthy),
+                Err(e) => return session_failed(shared, idx, e, healthy),
             },
         }
     }
@@ -698,13 +698,26 @@ async fn run_session(
 /// frame of a burst (64 × well under 1 µs) while amortising wake-ups under load.
 const MAX_BURST: usize = 64;
 
-/// Counts a session-ending read error and says how the session ended.
-fn session_failed(shared: &Shared, e: WsError, healthy: bool) -> SessionEnd {
-    match e {
-        WsError::Idle { .. } => shared.metrics.idle_timeouts.fetch_add(1, Ordering::Relaxed),
-        WsError::Oversize { .. } => shared.metrics.oversize.fetch_add(1, Ordering::Relaxed),
-        _ => 0,
-    };
+/// Counts a session-ending read error and says how the session ended. A refusal of our
+/// credentials on the private stream (a Close frame about auth) is `AuthRefused`: the long
+/// REST-polling backoff, not a quick reconnect (RELIABILITY case 24).
+fn session_failed(shared: &Shared, idx: usize, e: WsError, healthy: bool) -> SessionEnd {
+    match &e {
+        WsError::Idle { .. } => {
+            shared.metrics.idle_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        WsError::Oversize { .. } => {
+            shared.metrics.oversize.fetch_add(1, Ordering::Relaxed);
+        }
+        WsError::InvalidText { detail } => {
+            let err = ws::DecodeError { detail: detail.clone(), sample: "(text frame, not UTF-8)".into() };
+            note_parse_error(shared, &err);
+        }
+        WsError::Unauthorized { detail } if idx == PRIVATE => {
+            return SessionEnd::AuthRefused(detail.clone());
+        }
+        _ => {}
+    }
     SessionEnd::Failed { error: e.to_string(), healthy }
 }
 

@@ -71,7 +71,8 @@ pub enum WsError {
         /// The timeout.
         after: Duration,
     },
-    /// The server refused our credentials (HTTP 401/403 on upgrade, or `INVALID_AUTH`).
+    /// The server refused our credentials (HTTP 401/403 on upgrade, or a Close frame whose
+    /// reason is about authentication, such as `INVALID_AUTH`).
     #[error("websocket authentication refused: {detail}")]
     Unauthorized {
         /// Status or message.
@@ -95,9 +96,32 @@ pub enum WsError {
         /// The cap.
         limit: usize,
     },
+    /// A text frame that is not UTF-8. RFC 6455 (§8.1) makes the client fail the
+    /// connection, and tungstenite ends the stream after it: the feed counts it with the
+    /// parse errors and reconnects. (Upbit sends binary frames; a binary frame that is not
+    /// UTF-8 is only a parse error and the session goes on.)
+    #[error("websocket text frame is not UTF-8: {detail}")]
+    InvalidText {
+        /// The decoder's message.
+        detail: String,
+    },
     /// Read/write failure.
     #[error("websocket i/o: {0}")]
     Io(String),
+}
+
+/// The error a Close frame from the server ends the session with. A close whose reason
+/// speaks of authentication (`INVALID_AUTH`, "unauthorized"…) is a refusal of our
+/// credentials, like a 401 on the upgrade, so the private stream backs off for long
+/// instead of reconnecting at once (RELIABILITY case 24); any other close is a plain end.
+fn closed(frame: Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>) -> WsError {
+    let Some(f) = frame else { return WsError::Closed { detail: "close without code".into() } };
+    let detail = format!("{} {}", f.code, f.reason);
+    if f.reason.to_ascii_lowercase().contains("auth") {
+        WsError::Unauthorized { detail: format!("close frame {detail}") }
+    } else {
+        WsError::Closed { detail }
+    }
 }
 
 /// A decoded message.
@@ -491,28 +515,10 @@ impl WsSession {
         loop {
             tokio::select! {
                 biased;
-                msg = self.stream.next() => match msg {
-                    Some(Ok(Message::Binary(bytes))) => {
-                        let received = Instant::now();
-                        self.last_data = received;
-                        return Ok(DataFrame { bytes, received });
-                    }
-                    Some(Ok(Message::Text(text))) => {
-                        let received = Instant::now();
-                        self.last_data = received;
-                        return Ok(DataFrame { bytes: Bytes::from(text), received });
-                    }
+                msg = self.stream.next() => match self.classify(msg) {
+                    Some(r) => return r,
                     // Control frames: tungstenite queues the pong itself. Not liveness.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                    Some(Ok(Message::Close(frame))) => {
-                        let detail = frame.map_or_else(|| "close without code".to_string(), |f| format!("{} {}", f.code, f.reason));
-                        return Err(WsError::Closed { detail });
-                    }
-                    Some(Err(WsLibError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                        return Err(WsError::Oversize { limit: self.config.max_message_size });
-                    }
-                    Some(Err(e)) => return Err(WsError::Io(e.to_string())),
-                    None => return Err(WsError::Closed { detail: "eof".into() }),
+                    None => continue,
                 },
                 _ = self.timer.as_mut() => {
                     let now = Instant::now();
@@ -547,31 +553,36 @@ impl WsSession {
                 std::task::Poll::Pending => return None,
                 std::task::Poll::Ready(m) => m,
             };
-            let received = Instant::now();
-            return Some(match msg {
-                Some(Ok(Message::Binary(bytes))) => {
-                    self.last_data = received;
-                    Ok(DataFrame { bytes, received })
-                }
-                Some(Ok(Message::Text(text))) => {
-                    self.last_data = received;
-                    Ok(DataFrame { bytes: Bytes::from(text), received })
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                Some(Ok(Message::Close(frame))) => {
-                    let detail = frame.map_or_else(
-                        || "close without code".to_string(),
-                        |f| format!("{} {}", f.code, f.reason),
-                    );
-                    Err(WsError::Closed { detail })
-                }
-                Some(Err(WsLibError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                    Err(WsError::Oversize { limit: self.config.max_message_size })
-                }
-                Some(Err(e)) => Err(WsError::Io(e.to_string())),
-                None => Err(WsError::Closed { detail: "eof".into() }),
-            });
+            match self.classify(msg) {
+                Some(r) => return Some(r),
+                None => continue,
+            }
         }
+    }
+
+    /// What one read from the socket means for the session: a data frame, the end of the
+    /// session (`Some(Err)`), or a control frame to skip (`None`). Data frames refresh
+    /// the idle watchdog; control frames never do.
+    fn classify(&mut self, msg: Option<Result<Message, WsLibError>>) -> Option<Result<DataFrame, WsError>> {
+        let received = Instant::now();
+        Some(match msg {
+            Some(Ok(Message::Binary(bytes))) => {
+                self.last_data = received;
+                Ok(DataFrame { bytes, received })
+            }
+            Some(Ok(Message::Text(text))) => {
+                self.last_data = received;
+                Ok(DataFrame { bytes: Bytes::from(text), received })
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => return None,
+            Some(Ok(Message::Close(frame))) => Err(closed(frame)),
+            Some(Err(WsLibError::Capacity(CapacityError::MessageTooLong { .. }))) => {
+                Err(WsError::Oversize { limit: self.config.max_message_size })
+            }
+            Some(Err(WsLibError::Utf8(detail))) => Err(WsError::InvalidText { detail }),
+            Some(Err(e)) => Err(WsError::Io(e.to_string())),
+            None => Err(WsError::Closed { detail: "eof".into() }),
+        })
     }
 
     /// Closes politely (best effort).
