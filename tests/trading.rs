@@ -2366,3 +2366,99 @@ async fn a_skipped_order_on_a_full_page_does_not_end_the_open_order_paging() {
     assert!(open.iter().any(|o| o.uuid == "u-100"));
     tasks.root_token().cancel();
 }
+
+// ------------------------------------------------------------------ issue 15: case 39, the key probe
+
+/// A loopback Upbit for the startup key probe: answers `GET /orders/chance` and
+/// `POST /orders/test` with the given (status, body) and records every call.
+async fn key_probe_fake(
+    chance: (u16, &'static str),
+    dry_run: (u16, &'static str),
+) -> (Arc<Mutex<Vec<String>>>, String) {
+    use axum::http::{Method, StatusCode, Uri};
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let h = hits.clone();
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri| {
+        let h = h.clone();
+        async move {
+            let call = format!("{method} {}", uri.path());
+            h.lock().unwrap().push(call.clone());
+            let (status, body) = match call.as_str() {
+                "GET /v1/orders/chance" => chance,
+                "POST /v1/orders/test" => dry_run,
+                _ => (404, r#"{"error":{"name":404,"message":"Code not found"}}"#),
+            };
+            (StatusCode::from_u16(status).unwrap(), body.to_string())
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (hits, url)
+}
+
+const OUT_OF_SCOPE: &str = r#"{"error":{"name":"out_of_scope","message":"권한이 부족합니다."}}"#;
+
+/// RELIABILITY case 39: a live key without the Make Orders permission is reported at
+/// startup — trading HALTED with the finding and the hint, an alert in the store — by
+/// the harmless probes only (a read and Upbit's dry-run order), never a real create.
+/// Before, nothing looked: the first order found out.
+#[tokio::test]
+async fn a_live_key_without_make_orders_is_reported_at_startup_by_a_harmless_probe() {
+    use hoga::store::{Store, StoreConfig};
+    use hoga::trading::monitor::TradingStateHandle;
+    let (hits, url) = key_probe_fake((200, "{}"), (401, OUT_OF_SCOPE)).await;
+    let rest = Arc::new(
+        hoga::exchange::upbit::rest::RestClient::new(
+            mini_rest_config(&url),
+            Some(mini_keys().to_credentials()),
+        )
+        .unwrap(),
+    );
+    let findings = hoga::trading::mode::probe_key(&rest, &btc()).await;
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].contains("Make Orders") && findings[0].contains("out_of_scope"), "{findings:?}");
+    assert!(findings[0].contains("permission"), "the hint: {findings:?}");
+
+    let tasks = TaskManager::new();
+    let store = Store::start(&tasks, StoreConfig::default());
+    let trading = TradingStateHandle::new();
+    hoga::trading::mode::spawn_key_probe(&tasks, rest.clone(), btc(), trading.clone(), store.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while trading.state() != TradingState::Halted
+        || !store.snapshot().system.alerts.iter().any(|a| a.message.contains("Make Orders"))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "not reported: {:?}", trading.status());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(trading.status().reason.contains("Make Orders"), "{:?}", trading.status());
+    let hits = hits.lock().unwrap();
+    assert!(hits.iter().all(|h| h == "GET /v1/orders/chance" || h == "POST /v1/orders/test"), "{hits:?}");
+    assert!(!hits.iter().any(|h| h == "POST /v1/orders"), "no real order");
+    tasks.root_token().cancel();
+}
+
+/// The probe's other answers: a business refusal of the dry run (the key may trade; this
+/// account has no funds) finds nothing; a key refused on the read names View Orders.
+#[tokio::test]
+async fn the_key_probe_tells_a_missing_permission_from_a_business_refusal() {
+    let funds =
+        r#"{"error":{"name":"insufficient_funds_bid","message":"주문가능한 금액(KRW)이 부족합니다."}}"#;
+    let (_hits, url) = key_probe_fake((200, "{}"), (400, funds)).await;
+    let rest = hoga::exchange::upbit::rest::RestClient::new(
+        mini_rest_config(&url),
+        Some(mini_keys().to_credentials()),
+    )
+    .unwrap();
+    assert!(hoga::trading::mode::probe_key(&rest, &btc()).await.is_empty());
+
+    let (_hits, url) = key_probe_fake((401, OUT_OF_SCOPE), (201, "{}")).await;
+    let rest = hoga::exchange::upbit::rest::RestClient::new(
+        mini_rest_config(&url),
+        Some(mini_keys().to_credentials()),
+    )
+    .unwrap();
+    let findings = hoga::trading::mode::probe_key(&rest, &btc()).await;
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].contains("View Orders"), "{findings:?}");
+}

@@ -337,6 +337,33 @@ mod tests {
         }
     }
 
+    /// RELIABILITY case 39: a key hoga does not know (a typo) fails the whole load, and
+    /// the message names the file and the dotted key, in a section and at the top level;
+    /// with no file at all the mode is not live.
+    #[test]
+    fn unknown_config_keys_fail_the_load_naming_the_file_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, key) in [
+            ("[general]\nmode = \"paper\"\nmoed = \"live\"\n", "general.moed"),
+            ("[trading]\nmax_notional_per_ordr = 1\n", "trading.max_notional_per_ordr"),
+            ("live = true\n", "live"),
+        ] {
+            let path = dir.path().join("hoga.toml");
+            std::fs::write(&path, text).unwrap();
+            let opts = LoadOptions { config_file: Some(path.clone()), ..LoadOptions::default() };
+            let e = load(&opts).unwrap_err();
+            assert!(matches!(&e, ConfigError::UnknownKey { key: k, .. } if k == key), "{e:?}");
+            let msg = e.to_string();
+            assert!(msg.contains("hoga.toml") && msg.contains(key), "{msg}");
+        }
+        let none = LoadOptions { skip_user_file: true, ..LoadOptions::default() };
+        assert_ne!(
+            load(&none).unwrap().settings.general.mode,
+            crate::config::Mode::Live,
+            "live is never the default"
+        );
+    }
+
     #[test]
     fn demo_preset_is_valid() {
         let layer = parse_layer("demo", DEMO_TOML).unwrap();

@@ -266,6 +266,14 @@ impl Core {
             trading.clone(),
         );
         spawn_flash(tasks, notifier.flash(), store.clone());
+        // Live: a key without a needed permission is reported (and trading HALTED) now,
+        // not at the first order (RELIABILITY case 39).
+        if mode == Mode::Live
+            && let Some(rest) = &venue.rest
+        {
+            let btc = crate::exchange::types::MarketId::new("KRW-BTC");
+            crate::trading::mode::spawn_key_probe(tasks, rest.clone(), btc, trading.clone(), store.clone());
+        }
 
         // Market panes and the account.
         let (selection_tx, selection_rx) = watch::channel(Selection {

@@ -12,10 +12,15 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use crate::config::Mode;
-use crate::exchange::upbit::error::UpbitError;
+use crate::exchange::types::MarketId;
+use crate::exchange::upbit::error::{AuthKind, UpbitError};
 use crate::exchange::upbit::rest::{RestClient, RestConfig};
+use crate::exchange::upbit::wire::NewOrderBody;
+use crate::kernel::TaskManager;
+use crate::store::{StoreEvent, StoreHandle};
 use crate::trading::credentials::ApiKeys;
 use crate::trading::journal::JournalOptions;
+use crate::trading::monitor::TradingStateHandle;
 use crate::trading::paper::{PaperConfig, PaperVenue};
 use crate::trading::venue::{OrderVenue, UpbitVenue};
 
@@ -156,6 +161,83 @@ pub fn build_venue(mode: Mode, params: VenueParams) -> Result<BuiltVenue, ModeEr
             })
         }
     }
+}
+
+/// What the startup key probe checks, in order: the permission, the call that needs it
+/// (and nothing else), and why that call is harmless.
+///
+/// - View Orders (주문조회): `GET /v1/orders/chance?market=KRW-BTC`, a read;
+/// - Make Orders (주문하기): `POST /v1/orders/test`, Upbit's dry-run order. It takes the
+///   same checks as a real create and needs the same permission (Upbit: "[주문하기] 권한",
+///   `out_of_scope` otherwise), but never books an order. It is sent without an
+///   identifier (a dry run must not spend one), for the minimum KRW total (5,000 KRW), so
+///   a key that may trade answers 201 or a business refusal (funds, market offline) —
+///   anything but `401 out_of_scope`.
+///
+/// `GET /v1/api_keys` needs no permission and lists keys with their expiry only, not their
+/// permissions, so it cannot tell; hoga does not call it.
+const PROBES: [(&str, &str); 2] =
+    [("View Orders", "GET /v1/orders/chance"), ("Make Orders", "POST /v1/orders/test")];
+
+/// Probes the key with harmless calls (see [`PROBES`]) and returns one finding per call
+/// refused for authentication: the permission, Upbit's error name and the hint (a missing
+/// permission, an IP not on the allowlist, an expired key…). Empty when the key may
+/// trade. Anything but a 401 (a business refusal, a network error, a 5xx) proves nothing
+/// either way and is only logged: the first real order reports it then.
+pub async fn probe_key(rest: &RestClient, market: &MarketId) -> Vec<String> {
+    let dry_run = NewOrderBody {
+        market: market.as_str().to_string(),
+        side: "bid".into(),
+        volume: Some("1".into()),
+        price: Some("5000".into()),
+        ord_type: "limit".into(),
+        ..NewOrderBody::default()
+    };
+    let answers = [rest.chance(market).await.map(|_| ()), rest.orders_test(&dry_run).await.map(|_| ())];
+    let mut findings = Vec::new();
+    for ((permission, call), answer) in PROBES.iter().zip(answers) {
+        match answer {
+            Err(UpbitError::Auth { kind, name, .. }) => {
+                let what = match kind {
+                    AuthKind::OutOfScope => format!("the API key lacks the {permission} permission"),
+                    _ => "the API key was refused".to_string(),
+                };
+                findings.push(format!("{what} ({call}: {name}); hint: {}", kind.hint()));
+            }
+            Err(e) => tracing::info!(permission, "key probe {call} told nothing: {e}"),
+            Ok(()) => tracing::debug!(permission, "key probe {call}: permission present"),
+        }
+    }
+    findings
+}
+
+/// Runs [`probe_key`] once at startup (live mode) and makes every finding impossible to
+/// miss: trading goes HALTED with the finding as the reason (status bar), an alert is
+/// raised and the log says it, before any order is tried (RELIABILITY case 39: the
+/// `out_of_scope` of a key without Make Orders is reported at startup).
+pub fn spawn_key_probe(
+    tasks: &TaskManager,
+    rest: Arc<RestClient>,
+    market: MarketId,
+    trading: TradingStateHandle,
+    store: StoreHandle,
+) {
+    tasks.spawn("trading", "key-probe", move |cancel| async move {
+        let findings = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(()),
+            f = probe_key(&rest, &market) => f,
+        };
+        if findings.is_empty() {
+            return Ok(());
+        }
+        let reason = findings.join("; ");
+        tracing::error!("API key check at startup: {reason}");
+        trading.halt(format!("key check: {reason}"));
+        let message = format!("API key check: {reason}");
+        store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await?;
+        Ok(())
+    });
 }
 
 #[cfg(test)]
