@@ -2462,3 +2462,135 @@ async fn the_key_probe_tells_a_missing_permission_from_a_business_refusal() {
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(findings[0].contains("View Orders"), "{findings:?}");
 }
+
+// ------------------------------------------------------------------ issue 15: case 6, the whole row
+
+/// RELIABILITY case 6, the whole row against the simulator, wired as the console wires it
+/// (order manager, monitor, trading-state glue, store, feed): a create answered 418 with
+/// a block time (`Retry-After`)
+/// - stops all REST: a quotation call is refused locally and never reaches the host, and
+///   the status bar shows the countdown ("REST BANNED");
+/// - sends trading HALTED (the manager's halt becomes the console's);
+/// - leaves the websocket running: a new price still arrives over it during the ban;
+/// - makes the monitor raise "protection degraded" for the armed rule (its exits cannot
+///   be sent while HALTED; the monitor has no REST price fallback, so a ban takes nothing
+///   from it — its prices are the websocket's).
+#[tokio::test]
+async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protection_degraded() {
+    use hoga::feed::{FeedConfig, FeedManager, Strategy};
+    use hoga::notify::{NotifyKind, NotifySender};
+    use hoga::store::{Store, StoreConfig, StoreEvent};
+    use hoga::trading::monitor::{Monitor, MonitorConfig, MonitorDeps, TradingStateHandle};
+    use hoga::trading::rules::{Level, Rule, RuleKind};
+
+    let sim_tasks = TaskManager::new();
+    let cfg = hoga::sim::SimConfig {
+        tick_interval: Duration::ZERO,
+        markets: Some(5),
+        history_secs: 60,
+        coins: vec![("BTC".into(), dec!(1), dec!(90000000))],
+        block_time: Duration::from_secs(600),
+        ..hoga::sim::SimConfig::default()
+    };
+    let sim = hoga::sim::start(cfg, &sim_tasks).await.unwrap();
+    sim.set_price("KRW-BTC", dec!(100000000));
+    let (rest, venue) = sim_venue(&sim);
+
+    let tasks = TaskManager::new();
+    let (manager, events) =
+        OrderManager::start(&tasks, config(&prices()), Journal::in_memory().unwrap(), venue).unwrap();
+    let (notify, mut notes) = NotifySender::channel(256);
+    let trading = TradingStateHandle::new();
+    let (monitor, actions) = Monitor::spawn(
+        &tasks,
+        MonitorConfig::default(),
+        MonitorDeps { journal: None, notify: notify.clone(), trading: trading.clone() },
+    )
+    .unwrap();
+    let store = Store::start(&tasks, StoreConfig::default());
+    hoga::console::trade::spawn_trading_glue(
+        &tasks,
+        events,
+        actions,
+        manager.clone(),
+        monitor.clone(),
+        notify,
+        store.clone(),
+        trading.clone(),
+    );
+    let mut fc =
+        FeedConfig::new(rest.clone(), None).with_ws_base(sim.ws_public_url.trim_end_matches("/websocket/v1"));
+    fc.rest_gap_fill = false;
+    let feed = FeedManager::start(fc, &tasks);
+    let proxy = feed.proxy("prices");
+    let mut tickers = proxy.subscribe_ticker(&[btc()], Strategy::Lossless);
+
+    // A protected position: the rule is armed (a stop far below the price).
+    let stop = Rule::new(btc(), RuleKind::StopLoss(Level::Price(dec!(50000000))), None);
+    monitor.position(btc(), dec!(0.01), dec!(100000000)).await.unwrap();
+    monitor.add_rule(stop).await.unwrap();
+    manager.wait_reconciled().await.unwrap();
+
+    // The 418 on a create.
+    sim.faults.force_limit("order", 418, Some(1));
+    manager.place(PlaceSpec::Request(limit_buy()), Origin::Manual, None, None).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while trading.state() != TradingState::Halted {
+        assert!(tokio::time::Instant::now() < deadline, "not HALTED: {:?}", trading.status());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let degraded = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let n = notes.recv().await.unwrap();
+            if n.kind == NotifyKind::TradingHalted {
+                return n;
+            }
+        }
+    })
+    .await
+    .expect("no halt notification");
+    assert!(degraded.text.contains("protection degraded: 1 TP/SL rules"), "{}", degraded.text);
+
+    // All REST stops, quotation included; nothing reaches the host.
+    let tickers_before = sim.requests.count("GET", "/v1/ticker");
+    let e = rest.tickers(&[btc()]).await.unwrap_err();
+    assert!(matches!(e, hoga::exchange::upbit::error::UpbitError::Blocked { .. }), "{e:?}");
+    assert_eq!(sim.requests.count("GET", "/v1/ticker"), tickers_before, "no call during the ban");
+    let left = rest.limits_status().blocked_for.expect("banned");
+    assert!(left > Duration::from_secs(60) && left <= Duration::from_secs(600), "{left:?}");
+    assert!(
+        store
+            .try_send(StoreEvent::FeedHealthUpdated(hoga::console::market::health_for_store(&feed.health()))),
+        "store full"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.snapshot().system.feed.rest_blocked_secs.is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "no countdown in the store");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let snap = store.snapshot();
+    let area = ratatui::layout::Rect::new(0, 0, 120, 30);
+    let mut buf = ratatui::buffer::Buffer::empty(area);
+    let ui = hoga::ui::UiState::new(hoga::ui::UiConfig::default());
+    hoga::ui::render(area, &mut buf, &ui, &snap, &hoga::ui::Theme::default());
+    let screen: String = buf.content.iter().map(|c| c.symbol()).collect();
+    assert!(screen.contains("REST BANNED"), "the status bar shows the countdown");
+
+    // Market data over the websocket goes on during the ban.
+    sim.set_price("KRW-BTC", dec!(100500000));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = tokio::time::timeout_at(deadline, tickers.recv())
+            .await
+            .expect("no ticker during the ban")
+            .unwrap();
+        if t.trade_price == dec!(100500000) {
+            break;
+        }
+    }
+    assert!(rest.limits_status().blocked_for.is_some(), "still banned when the tick came");
+    assert_eq!(sim.requests.count("POST", "/v1/orders"), 1, "one create, the refused one");
+    tasks.root_token().cancel();
+    sim.stop();
+    sim_tasks.root_token().cancel();
+}
