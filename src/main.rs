@@ -6,6 +6,9 @@ use clap::Parser;
 /// Exit status of a process a panic ended (what Rust itself uses).
 const EXIT_PANIC: u8 = 101;
 
+/// How long the runtime's threads get to stop once `main` is done with them.
+const RUNTIME_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn main() -> std::process::ExitCode {
     let cli = hoga::cli::Cli::parse();
     // The one runtime of the process. Nothing else may build a runtime or block_on.
@@ -30,6 +33,11 @@ fn main() -> std::process::ExitCode {
             hoga::cli::run(cli).await
         })
     }));
+    // Ordered shutdown has run (or a panic skipped it). A worker still stuck inside a
+    // task's poll must not keep the process alive: on a hung-up terminal crossterm's
+    // reader spins on end-of-file inside the input task's poll, and dropping the runtime
+    // would wait for that worker for ever.
+    runtime.shutdown_timeout(RUNTIME_GRACE);
     match outcome {
         Ok(code) => code,
         Err(_) => {

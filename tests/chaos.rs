@@ -197,9 +197,64 @@ impl Console {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < end, "hoga did not exit\n--- screen ---\n{}", self.contents());
+            assert!(
+                Instant::now() < end,
+                "hoga did not exit\n{}\n--- screen ---\n{}",
+                self.diagnose(),
+                self.contents()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// What a stuck process is doing: each thread's state and wait channel, and the end of
+    /// its log file.
+    fn diagnose(&self) -> String {
+        let pid = self.pid();
+        let mut out = String::new();
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for t in tasks.flatten() {
+                let p = t.path();
+                let read = |f: &str| std::fs::read_to_string(p.join(f)).unwrap_or_default();
+                let stat = read("stat");
+                let state = stat.split(") ").nth(1).and_then(|s| s.chars().next()).unwrap_or('?');
+                out.push_str(&format!(
+                    "thread {} {} {state} {}\n",
+                    t.file_name().to_string_lossy(),
+                    read("comm").trim(),
+                    read("wchan")
+                ));
+            }
+        }
+        if std::env::var("CHAOS_GDB").is_ok() {
+            let bt = std::process::Command::new("gdb")
+                .args(["-p", &pid.to_string(), "-batch", "-ex", "thread apply all bt 30"])
+                .output()
+                .unwrap();
+            out.push_str(&String::from_utf8_lossy(&bt.stdout));
+        }
+        let mut logs = Vec::new();
+        let mut dirs = vec![self._home.path().to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.to_string_lossy().contains("log") {
+                    logs.push(p);
+                }
+            }
+        }
+        for l in logs {
+            let text = std::fs::read_to_string(&l).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(25).collect();
+            out.push_str(&format!("--- {} ---\n", l.display()));
+            for line in tail.into_iter().rev() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
     }
 
     /// The terminal's local modes (`ICANON`, `ECHO`… as words), read on the master side.
@@ -399,6 +454,8 @@ fn a_hung_up_terminal_ends_the_process_without_a_panic() {
     let status = c.wait_exit();
     assert_ne!(status.exit_code(), 101, "hoga panicked on the hung-up terminal: {status:?}");
     assert!(status.signal().is_none(), "hoga died of a signal: {status:?}");
+    // SIGHUP, or the terminal's input / output failing first: the same status.
+    assert_eq!(status.exit_code(), 129, "{status:?}");
     assert!(!before.contains("panicked"), "{before}");
 }
 

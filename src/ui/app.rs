@@ -638,7 +638,10 @@ pub fn crossterm_input(tasks: &TaskManager) -> impl Stream<Item = io::Result<Eve
                     }
                     ev = events.next() => ev,
                 };
-                let Some(ev) = ev else { break };
+                // The end of the terminal's input is the terminal gone, not a quit.
+                let ev = ev.unwrap_or_else(|| {
+                    Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the terminal's input ended"))
+                });
                 let failed = ev.is_err();
                 if tx.send(ev).await.is_err() || failed {
                     break; // the UI is gone, or the terminal cannot be read any more
