@@ -2594,3 +2594,66 @@ async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protec
     sim.stop();
     sim_tasks.root_token().cancel();
 }
+
+/// RELIABILITY case 6 when the ban is drawn by a quotation call (the market panes' client,
+/// keyless, built apart from the order client): the ban is the host's, so orders and
+/// exits cannot go out either, and trading goes HALTED at once with the time left —
+/// with the monitor's "protection degraded" for the armed rule. It used to stay ACTIVE
+/// (and the rule "protected") until the next order call met the ban.
+#[tokio::test]
+async fn a_418_drawn_by_a_quotation_call_halts_trading_at_once_and_flags_protection_degraded() {
+    use axum::http::{HeaderMap, StatusCode};
+    use hoga::exchange::upbit::rest::RestClient;
+    use hoga::notify::{NotifyKind, NotifySender};
+    use hoga::trading::monitor::{Monitor, MonitorConfig, MonitorDeps, TradingStateHandle};
+    use hoga::trading::rules::{Level, Rule, RuleKind};
+
+    let app = axum::Router::new().fallback(|| async {
+        let mut h = HeaderMap::new();
+        h.insert("Retry-After", "120".parse().unwrap());
+        (StatusCode::IM_A_TEAPOT, h, String::new())
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let orders =
+        Arc::new(RestClient::new(mini_rest_config(&url), Some(mini_keys().to_credentials())).unwrap());
+    let quotation = RestClient::new(mini_rest_config(&url), None).unwrap();
+
+    let tasks = TaskManager::new();
+    let (notify, mut notes) = NotifySender::channel(256);
+    let trading = TradingStateHandle::new();
+    let (monitor, _actions) = Monitor::spawn(
+        &tasks,
+        MonitorConfig::default(),
+        MonitorDeps { journal: None, notify, trading: trading.clone() },
+    )
+    .unwrap();
+    monitor.position(btc(), dec!(0.01), dec!(100000000)).await.unwrap();
+    monitor.add_rule(Rule::new(btc(), RuleKind::StopLoss(Level::Price(dec!(50000000))), None)).await.unwrap();
+    monitor.reconciled().await.unwrap();
+    hoga::trading::venue::spawn_ban_watch(&tasks, orders.clone(), trading.clone(), Duration::from_millis(10));
+
+    let e = quotation.tickers(&[btc()]).await.unwrap_err();
+    assert!(matches!(e, hoga::exchange::upbit::error::UpbitError::Blocked { .. }), "{e:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while trading.state() != TradingState::Halted {
+        assert!(tokio::time::Instant::now() < deadline, "not HALTED: {:?}", trading.status());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let reason = trading.status().reason;
+    assert!(reason.contains("418") && reason.contains("s:"), "{reason}");
+    let note = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let n = notes.recv().await.unwrap();
+            if n.kind == NotifyKind::TradingHalted {
+                return n;
+            }
+        }
+    })
+    .await
+    .expect("no halt notification");
+    assert!(note.text.contains("protection degraded: 1 TP/SL rules"), "{}", note.text);
+    assert!(orders.limits_status().blocked_for.is_some(), "the order client sees the same ban");
+    tasks.root_token().cancel();
+}

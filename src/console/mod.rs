@@ -266,13 +266,22 @@ impl Core {
             trading.clone(),
         );
         spawn_flash(tasks, notifier.flash(), store.clone());
-        // Live: a key without a needed permission is reported (and trading HALTED) now,
-        // not at the first order (RELIABILITY case 39).
-        if mode == Mode::Live
-            && let Some(rest) = &venue.rest
-        {
-            let btc = crate::exchange::types::MarketId::new("KRW-BTC");
-            crate::trading::mode::spawn_key_probe(tasks, rest.clone(), btc, trading.clone(), store.clone());
+        if let Some(rest) = &venue.rest {
+            // A REST ban drawn by any call halts trading at once (RELIABILITY case 6).
+            let every = Duration::from_secs(1);
+            crate::trading::venue::spawn_ban_watch(tasks, rest.clone(), trading.clone(), every);
+            // Live: a key without a needed permission is reported (and trading HALTED)
+            // now, not at the first order (RELIABILITY case 39).
+            if mode == Mode::Live {
+                let btc = crate::exchange::types::MarketId::new("KRW-BTC");
+                crate::trading::mode::spawn_key_probe(
+                    tasks,
+                    rest.clone(),
+                    btc,
+                    trading.clone(),
+                    store.clone(),
+                );
+            }
         }
 
         // Market panes and the account.

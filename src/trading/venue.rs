@@ -207,6 +207,46 @@ impl OrderVenue for UpbitVenue {
     }
 }
 
+/// Makes a REST ban (418) the trading state, whichever call drew it. The ban is one per
+/// host for the whole process, so a 418 answered to a quotation call of the market panes
+/// stops orders and protective exits as surely as one answered to an order; without this
+/// the state said ACTIVE (and the monitor "protected") until the next order call met the
+/// ban. Every `every`, the client's ban is read (a lock, no request); when a ban starts,
+/// trading goes HALTED with the time left as the reason — lifted by `:resume`, like the
+/// halt of an order call's 418 — so the status bar and the monitor's "protection
+/// degraded" alarm say so at once (RELIABILITY case 6).
+pub fn spawn_ban_watch(
+    tasks: &crate::kernel::TaskManager,
+    rest: Arc<RestClient>,
+    trading: crate::trading::monitor::TradingStateHandle,
+    every: std::time::Duration,
+) {
+    tasks.spawn("trading", "rest-ban-watch", move |cancel| async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut banned = false;
+        loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tick.tick() => {}
+            }
+            let left = rest.limits_status().blocked_for;
+            if let Some(left) = left
+                && !banned
+                && trading.state() != crate::trading::risk::TradingState::Halted
+            {
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                tracing::warn!(secs, "REST banned by the exchange (418); trading halted");
+                trading.halt(format!(
+                    "REST banned by the exchange (418) for {secs}s: no order or exit can be sent; :resume after it ends"
+                ));
+            }
+            banned = left.is_some();
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
