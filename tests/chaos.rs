@@ -559,3 +559,20 @@ fn sigstop_then_sigcont_redraws_the_whole_screen() {
 fn a_panic_in_the_store_is_an_alarm_on_a_live_screen() {
     panic_in_task_keeps_the_screen("store.store");
 }
+
+/// The glue between the order manager and the rest (fills to the store and the monitor,
+/// the monitor's exits to the manager) is supervised like every pump: after a panic it
+/// comes back with its channel, and a fill placed afterwards still reaches the screen.
+#[test]
+fn a_panic_in_the_order_event_glue_restarts_it_and_fills_still_reach_the_screen() {
+    let mut c = Console::start("task.console.order-events=panic@1;task.console.monitor-actions=panic@1");
+    c.wait_until_up();
+    c.wait_for_text("PANIC console/");
+    c.keys(b":buy 0.001 @ market\r");
+    c.wait_for("the fill in the Orders pane", |s| {
+        let text = s.contents();
+        text.contains(" open \u{b7} ") && !text.contains(" open \u{b7} 0 fills")
+    });
+    c.wait_for_live_screen();
+    c.quit();
+}

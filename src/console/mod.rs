@@ -511,16 +511,23 @@ fn load_keymap() -> anyhow::Result<Keymap> {
 }
 
 /// The UI's bounded command channel onto the bus (Trading / Command lanes).
-fn spawn_command_forwarder(tasks: &TaskManager, mut rx: mpsc::Receiver<UiCommand>, bus: Bus<AppEvent>) {
-    tasks.spawn("console", "commands", move |cancel| async move {
-        loop {
-            let cmd = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Ok(()),
-                c = rx.recv() => match c { Some(c) => c, None => return Ok(()) },
-            };
-            // Trading-lane commands wait for room rather than being dropped.
-            bus.publish("ui", AppEvent::Ui(cmd)).await?;
+fn spawn_command_forwarder(tasks: &TaskManager, rx: mpsc::Receiver<UiCommand>, bus: Bus<AppEvent>) {
+    // Supervised: the receiver lives behind an async lock the run holds, so a restarted
+    // run takes it again and no command is lost with the task.
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    tasks.spawn_supervised("console", "commands", OnFailure::restart(), move |cancel| {
+        let (rx, bus) = (rx.clone(), bus.clone());
+        async move {
+            let mut rx = rx.lock().await;
+            loop {
+                let cmd = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    c = rx.recv() => match c { Some(c) => c, None => return Ok(()) },
+                };
+                // Trading-lane commands wait for room rather than being dropped.
+                bus.publish("ui", AppEvent::Ui(cmd)).await?;
+            }
         }
     });
 }

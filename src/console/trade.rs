@@ -437,8 +437,8 @@ fn private_connected(feed: &FeedHandle) -> bool {
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_trading_glue(
     tasks: &TaskManager,
-    mut events: mpsc::Receiver<OrderEvent>,
-    mut actions: mpsc::Receiver<MonitorAction>,
+    events: mpsc::Receiver<OrderEvent>,
+    actions: mpsc::Receiver<MonitorAction>,
     manager: OrderManagerHandle,
     monitor: MonitorHandle,
     notify: NotifySender,
@@ -448,42 +448,58 @@ pub fn spawn_trading_glue(
     spawn_trading_state(tasks, trading.clone(), manager.clone(), store.clone());
     // Exits in flight between the monitor and the manager, seen from both loops.
     let bridge = Arc::new(Mutex::new(ExitBridge::new()));
-    // The receivers are owned by one task each: a restart would lose them, so these
-    // loops are plain (recorded) tasks whose bodies do not panic.
+    // Supervised like every other pump (a panic here would otherwise stop fills reaching
+    // the monitor and exits reaching the manager, silently). Each loop's receiver, and the
+    // order loop's open-order table, live behind an async lock the run holds: a panic
+    // unwinds the run, releases the lock, and the restarted run takes them again with
+    // nothing lost.
     let (mon2, st2, b2) = (monitor.clone(), store.clone(), bridge.clone());
-    tasks.spawn("console", "order-events", move |cancel| async move {
-        let trading = trading;
-        let mut open: BTreeMap<String, TrackedOrder> = BTreeMap::new();
-        loop {
-            let ev = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Ok(()),
-                ev = events.recv() => match ev { Some(ev) => ev, None => return Ok(()) },
-            };
-            on_order_event(ev, &mut open, &mon2, &notify, &st2, &b2, &trading).await?;
+    let order_side = Arc::new(tokio::sync::Mutex::new((events, BTreeMap::<String, TrackedOrder>::new())));
+    tasks.spawn_supervised("console", "order-events", OnFailure::restart(), move |cancel| {
+        let (mon2, st2, b2, notify, trading) =
+            (mon2.clone(), st2.clone(), b2.clone(), notify.clone(), trading.clone());
+        let order_side = order_side.clone();
+        async move {
+            let mut guard = order_side.lock().await;
+            let (events, open) = &mut *guard;
+            loop {
+                let ev = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    ev = events.recv() => match ev { Some(ev) => ev, None => return Ok(()) },
+                };
+                on_order_event(ev, open, &mon2, &notify, &st2, &b2, &trading).await?;
+            }
         }
     });
-    tasks.spawn("console", "monitor-actions", move |cancel| async move {
-        loop {
-            let action = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Ok(()),
-                a = actions.recv() => match a { Some(a) => a, None => return Ok(()) },
-            };
-            let cmd = lock(&bridge).command(action);
-            manager.command(cmd).await?;
+    let actions = Arc::new(tokio::sync::Mutex::new(actions));
+    tasks.spawn_supervised("console", "monitor-actions", OnFailure::restart(), move |cancel| {
+        let (manager, bridge, actions) = (manager.clone(), bridge.clone(), actions.clone());
+        async move {
+            let mut actions = actions.lock().await;
+            loop {
+                let action = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    a = actions.recv() => match a { Some(a) => a, None => return Ok(()) },
+                };
+                let cmd = lock(&bridge).command(action);
+                manager.command(cmd).await?;
+            }
         }
     });
     // The Monitor pane's rows.
-    let mut view = monitor.view();
-    tasks.spawn("console", "monitor-view", move |cancel| async move {
-        loop {
-            let rows = rule_rows(&view.borrow_and_update());
-            store.send(StoreEvent::RulesUpdated(rows)).await?;
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Ok(()),
-                changed = view.changed() => if changed.is_err() { return Ok(()) },
+    tasks.spawn_supervised("console", "monitor-view", OnFailure::restart(), move |cancel| {
+        let (store, mut view) = (store.clone(), monitor.view());
+        async move {
+            loop {
+                let rows = rule_rows(&view.borrow_and_update());
+                store.send(StoreEvent::RulesUpdated(rows)).await?;
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    changed = view.changed() => if changed.is_err() { return Ok(()) },
+                }
             }
         }
     });

@@ -146,9 +146,14 @@ pub fn fit(text: String, width: u16) -> String {
             }
         }
     }
-    // Small numbers with many decimals: fewer decimals.
+    // Small numbers with many decimals: fewer decimals, but never so few that a non-zero
+    // number reads as zero (a fill of 0.00045 in a two-column cell is `…`, not `0`).
     for dp in (0..=8).rev() {
-        let s = group(&v.round_dp_with_strategy(dp, RoundingStrategy::ToZero).normalize().to_string());
+        let short = v.round_dp_with_strategy(dp, RoundingStrategy::ToZero);
+        if short.is_zero() && !v.is_zero() {
+            break;
+        }
+        let s = group(&short.normalize().to_string());
         if s.chars().count() <= width {
             return s;
         }
@@ -201,6 +206,16 @@ mod tests {
         assert_eq!(fit("0.00012345".into(), 6), "0.0001");
         assert_eq!(fit("28,837,150".into(), 6), "28.83M");
         assert!(!fit("155,149,000".into(), 4).starts_with('5'));
+    }
+
+    #[test]
+    fn fit_never_shows_a_non_zero_number_as_zero() {
+        // A 0.00045 BTC fill in a two-column cell used to read "0".
+        assert_eq!(fit("0.00045".into(), 2), "…");
+        assert_eq!(fit("0.00045".into(), 6), "0.0004");
+        assert_eq!(fit("-0.00045".into(), 2), "…");
+        assert_eq!(fit("0".into(), 1), "0");
+        assert_eq!(fit("0.00000000".into(), 1), "0");
     }
 
     #[test]
