@@ -1231,3 +1231,33 @@ fn a_rest_ban_shows_its_countdown_on_the_status_bar() {
         assert!(!h.screen().contains("REST BANNED"), "gone when the ban ends");
     }
 }
+
+/// Ctrl-Z stops the whole process, the stop-loss monitor with it: with a rule armed it
+/// asks first (default No) instead of silently leaving the position unprotected.
+#[test]
+fn ctrl_z_with_an_armed_rule_asks_before_suspending() {
+    let mut h = Harness::new(120, 40);
+    h.publish(vec![StoreEvent::RulesUpdated(vec![hoga::store::RuleRow {
+        id: "stop-1".into(),
+        market: MarketId::new("KRW-BTC"),
+        kind: "stop".into(),
+        trigger: dec!(92_150_000),
+        state: "armed".into(),
+    }])]);
+    h.app.handle_key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
+    let screen = h.screen();
+    assert!(screen.contains("Suspend? 1 armed rule(s) will not fire"), "{screen}");
+    // No: the dialog closes and nothing else happens (a headless app has no terminal to
+    // give back, so a "yes" would only be visible as the flag being consumed).
+    h.keys("n");
+    let screen = h.screen();
+    assert!(!screen.contains("Suspend?"), "{screen}");
+    assert!(!h.app.ui().suspend);
+    // Yes: the suspend goes ahead (headless, the console owns no terminal, so it returns at
+    // once) and the request is consumed.
+    h.app.handle_key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
+    h.keys("y");
+    let screen = h.screen();
+    assert!(!screen.contains("Suspend?"), "{screen}");
+    assert!(!h.app.ui().suspend);
+}

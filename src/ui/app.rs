@@ -418,12 +418,24 @@ impl<B: Backend> App<B> {
             return;
         }
         // Raw mode turns the terminal's Ctrl-Z into a key: it means what it means in a shell.
+        // While rules are armed it asks first: a stopped process fires no stop-loss.
         if key.code == crossterm::event::KeyCode::Char('z') && key.modifiers.contains(KeyModifiers::CONTROL) {
-            self.suspend();
+            if self.snap.account.armed_rules() > 0 {
+                if self.ui.overlay == update::Overlay::None {
+                    self.ui.overlay = update::Overlay::ConfirmSuspend;
+                    self.ui_generation += 1;
+                    self.dirty = true;
+                }
+            } else {
+                self.suspend();
+            }
             return;
         }
         let Some(action) = self.resolve(&key) else { return };
         self.apply(action);
+        if std::mem::take(&mut self.ui.suspend) {
+            self.suspend();
+        }
     }
 
     /// The action a key means right now (None: ignored).

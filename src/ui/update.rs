@@ -252,6 +252,9 @@ pub enum Overlay {
     ConfirmQuit,
     /// Live mode: confirm `UiState::pending_order` (default No).
     ConfirmOrder,
+    /// Ctrl-Z while rules are armed: "Suspend? armed rules will not fire while stopped.
+    /// y/N" (a stopped process watches nothing).
+    ConfirmSuspend,
 }
 
 /// A one-line message on the bottom line.
@@ -321,6 +324,8 @@ pub struct UiState {
     pub hints: String,
     /// Set once quitting was decided.
     pub quit: bool,
+    /// Set when suspending (Ctrl-Z) was confirmed; the app stops the process and clears it.
+    pub suspend: bool,
     /// The open order entry form.
     pub form: Option<OrderForm>,
     /// When the kill switch was pressed once: a second press (or the key held down, which
@@ -362,6 +367,7 @@ impl UiState {
             help: Vec::new(),
             hints: String::new(),
             quit: false,
+            suspend: false,
             form: None,
             pending_order: None,
         }
@@ -369,7 +375,7 @@ impl UiState {
 
     /// The keymap context for the next key.
     pub fn context(&self) -> Context {
-        if matches!(self.overlay, Overlay::ConfirmQuit | Overlay::ConfirmOrder) {
+        if matches!(self.overlay, Overlay::ConfirmQuit | Overlay::ConfirmOrder | Overlay::ConfirmSuspend) {
             Context::Dialog
         } else if self.command_line.is_some() {
             Context::CommandLine
@@ -688,6 +694,17 @@ fn protect_market(ui: &UiState, snap: &Snapshot) -> Option<MarketId> {
 pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
     // Modal states first: they swallow every key.
     match ui.overlay {
+        Overlay::ConfirmSuspend => {
+            match action {
+                Action::Confirm => {
+                    ui.overlay = Overlay::None;
+                    ui.suspend = true;
+                }
+                Action::Deny | Action::Back => ui.overlay = Overlay::None,
+                _ => {}
+            }
+            return Vec::new();
+        }
         Overlay::ConfirmQuit => {
             match action {
                 Action::Confirm => {

@@ -110,6 +110,24 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 .block(block)
                 .render(r, buf);
         }
+        Overlay::ConfirmSuspend => {
+            let text = format!(
+                "Suspend? {} armed rule(s) will not fire while hoga is stopped.",
+                snap.account.armed_rules()
+            );
+            let r = centered(area, (text.chars().count() as u16 + 4).max(30), 5);
+            Clear.render(r, buf);
+            let block = Block::bordered()
+                .title(Span::styled(" Suspend (Ctrl-Z) ", theme.warning))
+                .border_style(theme.warning)
+                .style(theme.background);
+            Paragraph::new(vec![
+                Line::styled(text, theme.text),
+                yes_no("y", " suspend   ", " stay (default)", theme),
+            ])
+            .block(block)
+            .render(r, buf);
+        }
         Overlay::ConfirmQuit => {
             let acc = &snap.account;
             let text = format!(
