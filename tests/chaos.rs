@@ -385,7 +385,11 @@ fn a_monitor_that_panicked_once_is_back_and_trading_is_active_again() {
     let mut c = Console::start("task.trading.monitor=panic@1");
     c.wait_until_up();
     c.wait_for_text("PANIC trading/monitor: failpoint");
-    c.wait_for("trading ACTIVE again", |s| s.contents().contains("ACTIVE"));
+    // On the status bar (the Log pane shows older "state=ACTIVE" lines): REDUCING first,
+    // then ACTIVE once the restarted monitor has run for its grace period.
+    let status_bar = |s: &vt100::Screen| s.contents().lines().next().unwrap_or_default().to_string();
+    c.wait_for("REDUCING on the status bar", |s| status_bar(s).contains("REDUCING"));
+    c.wait_for("trading ACTIVE again", |s| status_bar(s).contains("ACTIVE"));
     c.wait_for_live_screen();
     c.quit();
 }

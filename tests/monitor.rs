@@ -340,6 +340,7 @@ async fn locked_funds_rejection_cancels_open_orders_then_sends_the_exit_once() {
 async fn monitor_panic_restarts_raises_alarm_and_reduces_until_back() {
     let cfg = MonitorConfig {
         restart: OnFailure::Restart { initial: Duration::from_millis(20), max: Duration::from_millis(200) },
+        recovery_grace: Duration::from_secs(3),
         ..MonitorConfig::default()
     };
     let mut r = rig_with(cfg, None);
@@ -355,7 +356,14 @@ async fn monitor_panic_restarts_raises_alarm_and_reduces_until_back() {
     let alarm = next_note(&mut r.notes, NotifyKind::MonitorDown).await;
     assert!(alarm.text.contains("NOT protected"));
     wait_view(&r.monitor, "restarted", |v| v.runs == 2).await;
-    assert_eq!(r.trading.state(), TradingState::Active);
+    // Running again is not yet trusted: REDUCING until the run has stayed up for its grace
+    // (a monitor that died again at once would otherwise flap ACTIVE between deaths).
+    assert_eq!(r.trading.state(), TradingState::Reducing);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while r.trading.state() != TradingState::Active {
+        assert!(tokio::time::Instant::now() < deadline, "trading never left REDUCING");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let states: Vec<TradingState> = r.trading.history().into_iter().map(|s| s.state).collect();
     assert_eq!(states, vec![TradingState::Reducing, TradingState::Active]);
     let row = r.tasks.table().into_iter().find(|t| t.name == "monitor").unwrap();
@@ -366,6 +374,32 @@ async fn monitor_panic_restarts_raises_alarm_and_reduces_until_back() {
     tick(&r.monitor, dec!(96000000)).await;
     let (ident, _) = exit_fields(&next_action(&mut r.actions).await);
     assert_eq!(ident, hoga::trading::rules::exit_identifier(&id, 0));
+    r.tasks.cancel_all();
+}
+
+/// RELIABILITY case 18, a monitor that dies again right after its restart (a rule whose
+/// evaluation panics on every tick): trading stays REDUCING the whole time. It used to
+/// flap back to ACTIVE at every restart, and a buy placed in that moment passed while
+/// nothing protected it.
+#[tokio::test]
+async fn a_monitor_that_dies_again_right_after_a_restart_keeps_trading_reducing() {
+    let cfg = MonitorConfig {
+        restart: OnFailure::Restart { initial: Duration::from_millis(20), max: Duration::from_millis(200) },
+        recovery_grace: Duration::from_secs(3),
+        ..MonitorConfig::default()
+    };
+    let mut r = rig_with(cfg, None);
+    r.monitor.reconciled().await.unwrap();
+    wait_view(&r.monitor, "first run", |v| v.runs == 1 && v.reconciled).await;
+    r.monitor.inject_panic().await.unwrap();
+    next_note(&mut r.notes, NotifyKind::MonitorDown).await;
+    wait_view(&r.monitor, "restarted", |v| v.runs == 2).await;
+    r.monitor.inject_panic().await.unwrap();
+    next_note(&mut r.notes, NotifyKind::MonitorDown).await;
+    wait_view(&r.monitor, "restarted again", |v| v.runs == 3).await;
+    let states: Vec<TradingState> = r.trading.history().into_iter().map(|s| s.state).collect();
+    assert_eq!(states, vec![TradingState::Reducing], "never ACTIVE between two deaths");
+    assert!(!r.trading.allows_new_order(false), "no new buy while the monitor is not trusted");
     r.tasks.cancel_all();
 }
 

@@ -548,11 +548,9 @@ fn task_event_sink(
     }
 }
 
-/// The REDUCING cause the supervisor sets while the monitor task is down.
-const MONITOR_TASK_CAUSE: &str = "monitor-task";
-
-/// Case 18 from the supervisor's side: the monitor task failing sets REDUCING; its
-/// restart lifts it (the monitor's own dead-man switch has its own cause).
+/// Case 18 from the supervisor's side: the monitor task failing sets REDUCING. The
+/// restart does not lift it: the monitor does, once the restarted run has stayed up for
+/// [`crate::trading::monitor::RECOVERY_GRACE`] (its own dead-man switch has its own cause).
 fn monitor_task_state(trading: &TradingStateHandle, ev: &kernel::TaskEvent) {
     use kernel::TaskEvent;
     let is_monitor = |component: &str, name: &str| component == "trading" && name == "monitor";
@@ -561,12 +559,9 @@ fn monitor_task_state(trading: &TradingStateHandle, ev: &kernel::TaskEvent) {
             if is_monitor(component, name) =>
         {
             trading.set_reducing(
-                MONITOR_TASK_CAUSE,
+                crate::trading::monitor::MONITOR_TASK_CAUSE,
                 Some("the TP/SL monitor task is down: positions are not protected".into()),
             );
-        }
-        TaskEvent::Restarted { component, name, .. } if is_monitor(component, name) => {
-            trading.set_reducing(MONITOR_TASK_CAUSE, None);
         }
         _ => {}
     }
@@ -700,6 +695,9 @@ mod tests {
             &trading,
             &TaskEvent::Restarted { id: 7, component: "trading", name: "monitor".into(), restarts: 2 },
         );
+        assert_eq!(trading.state(), TradingState::Reducing, "a restart alone lifts nothing");
+        // The restarted monitor lifts it after its grace period (monitor::run).
+        trading.set_reducing(crate::trading::monitor::MONITOR_TASK_CAUSE, None);
         assert_eq!(trading.state(), TradingState::Active);
     }
 

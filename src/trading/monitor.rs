@@ -138,6 +138,11 @@ impl TradingStateHandle {
         self.publish(&mut c);
     }
 
+    /// Whether `cause` is one of the reasons for REDUCING right now.
+    pub fn is_reducing_for(&self, cause: &str) -> bool {
+        lock(&self.causes).reducing.contains_key(cause)
+    }
+
     /// Whether a new order may be placed now; `reduces` = it only reduces a position
     /// (spot: a sell). Cancels are not asked: they always pass.
     pub fn allows_new_order(&self, reduces: bool) -> bool {
@@ -314,6 +319,9 @@ pub struct MonitorConfig {
     /// Price-only changes refresh the Monitor pane's view at most this often (building
     /// it per tick under a flood would cost more than evaluating the rules).
     pub view_every: Duration,
+    /// How long a restarted run must stay up before trading leaves REDUCING
+    /// ([`RECOVERY_GRACE`] by default).
+    pub recovery_grace: Duration,
 }
 
 impl Default for MonitorConfig {
@@ -326,6 +334,7 @@ impl Default for MonitorConfig {
             action_capacity: 64,
             max_markets: 1024,
             view_every: Duration::from_millis(50),
+            recovery_grace: RECOVERY_GRACE,
         }
     }
 }
@@ -1146,6 +1155,18 @@ struct DeadManSwitch {
 
 const MONITOR_CAUSE: &str = "monitor";
 
+/// The REDUCING cause the supervisor sets when the monitor task panics or fails (the
+/// console's task-event sink). The monitor lifts it itself once a restarted run has stayed
+/// up for [`RECOVERY_GRACE`], not the moment the supervisor starts it again.
+pub const MONITOR_TASK_CAUSE: &str = "monitor-task";
+
+/// How long a restarted monitor must run before trading leaves REDUCING (the default of
+/// [`MonitorConfig::recovery_grace`]). A monitor that
+/// dies again at once (a rule whose evaluation panics on every tick) keeps trading
+/// REDUCING, instead of flapping back to ACTIVE for a moment between deaths, during which
+/// a new buy would pass while nothing protects it.
+pub const RECOVERY_GRACE: Duration = Duration::from_secs(5);
+
 impl Drop for DeadManSwitch {
     fn drop(&mut self) {
         if self.armed {
@@ -1244,10 +1265,22 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
         armed: true,
     };
     let mut control = shared.control.lock().await;
-    // Back: lift the REDUCING this task's death caused.
-    shared.deps.trading.set_reducing(MONITOR_CAUSE, None);
-    if runs > 1 {
-        tracing::warn!(runs, "monitor restarted");
+    // Back: the REDUCING this task's death caused is lifted at once on the first run, and
+    // after RECOVERY_GRACE of running on a restart.
+    let lift = |shared: &Shared| {
+        shared.deps.trading.set_reducing(MONITOR_CAUSE, None);
+        shared.deps.trading.set_reducing(MONITOR_TASK_CAUSE, None);
+    };
+    let mut recovering = None;
+    // A restart, or a first run after the task failed before it got here (a panic at the
+    // task's start): either way trading is REDUCING because of this task.
+    let failed_before = shared.deps.trading.is_reducing_for(MONITOR_CAUSE)
+        || shared.deps.trading.is_reducing_for(MONITOR_TASK_CAUSE);
+    if runs > 1 || failed_before {
+        tracing::warn!(runs, "monitor restarted; trading stays REDUCING until it has run for a while");
+        recovering = Some(tokio::time::Instant::now() + shared.config.recovery_grace);
+    } else {
+        lift(&shared);
     }
     let mut state_rx = shared.deps.trading.subscribe();
     let mut trading = state_rx.borrow_and_update().state;
@@ -1259,6 +1292,11 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
     let mut last_publish = Instant::now();
     let mut view_dirty = false;
     let result = loop {
+        if recovering.is_some_and(|at| tokio::time::Instant::now() >= at) {
+            recovering = None;
+            lift(&shared);
+            tracing::info!(runs, "monitor running again: the REDUCING its failure caused is lifted");
+        }
         let mut fx = Effects::default();
         // Ticks that change nothing but prices refresh the view at most every
         // `view_every`; anything else publishes at once.
