@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use hoga::config::Mode;
 use hoga::exchange::types::{
-    Balance, BookLevel, Fill, MarketId, Order, OrderBook, OrderState, Side, StreamType, Ticker,
+    Balance, BookLevel, Fill, MarketId, Order, OrderBook, OrderState, OrderType, Side, StreamType, Ticker,
 };
 use hoga::kernel::TaskManager;
+use hoga::trading::bridge::ExitBridge;
 use hoga::trading::credentials::{self, CredentialsError};
 use hoga::trading::input::{CancelTarget, TradeCommand, parse_command};
 use hoga::trading::journal::{Journal, JournalOptions};
@@ -22,8 +23,10 @@ use hoga::trading::manager::{
     PlaceSpec, PriceBoard,
 };
 use hoga::trading::mode::{VenueParams, arm_prompt, build_venue};
+use hoga::trading::monitor::{ExitEvent, MonitorAction};
 use hoga::trading::orders::{Denied, LocalState, OrderRequest, TrackedOrder, ValidOrder};
 use hoga::trading::paper::{PaperConfig, PaperVenue};
+use hoga::trading::position::Position;
 use hoga::trading::risk::{RiskLimits, TradingState};
 use hoga::trading::venue::{DUPLICATE_IDENTIFIER, OrderVenue, VenueError, VenueFuture, VenueRef};
 use rust_decimal::Decimal;
@@ -149,6 +152,11 @@ impl FakeVenue {
     fn update(&self, uuid: &str, f: impl FnOnce(&mut Order)) {
         let mut s = self.inner.st.lock().unwrap();
         f(s.orders.get_mut(uuid).unwrap());
+    }
+
+    /// Fills the booked order `uuid` completely at the venue, by one trade of `volume`.
+    fn fill_completely(&self, uuid: &str, trade: &str, volume: Decimal) {
+        self.update(uuid, |o| fill_completely(o, trade, volume));
     }
 
     /// Books an order directly (an order that exists at the venue already).
@@ -325,6 +333,18 @@ fn start_with(config: ManagerConfig, journal: Journal, venue: Arc<dyn OrderVenue
     Rig { tasks, handle, events, seen: Vec::new() }
 }
 
+/// Starts a manager on an in-memory journal and waits until its first reconciliation is done.
+async fn reconciled(venue: Arc<dyn OrderVenue>) -> Rig {
+    reconciled_with(config(&prices()), venue).await
+}
+
+/// `reconciled` with another config.
+async fn reconciled_with(config: ManagerConfig, venue: Arc<dyn OrderVenue>) -> Rig {
+    let rig = start_with(config, Journal::in_memory().unwrap(), venue);
+    rig.handle.wait_reconciled().await.unwrap();
+    rig
+}
+
 impl Rig {
     /// Waits (with a deadline, never a fixed sleep) for an event matching `pred`.
     async fn until(&mut self, what: &str, pred: impl Fn(&OrderEvent) -> bool) -> OrderEvent {
@@ -356,6 +376,37 @@ impl Rig {
 
     async fn place(&self, req: OrderRequest) -> Result<String, Denied> {
         self.handle.place(PlaceSpec::Request(req), Origin::Manual, None, None).await
+    }
+
+    /// The last update of order `id` seen so far.
+    fn last_update(&self, id: &str) -> TrackedOrder {
+        self.seen
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                OrderEvent::OrderUpdated(o) if o.identifier == id => Some(o.clone()),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// The last position seen so far.
+    fn last_position(&self) -> Position {
+        self.seen
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                OrderEvent::Position(p) => Some(p.clone()),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// Places `limit_buy()` and waits until the venue accepted it: (identifier, venue uuid).
+    async fn accepted_limit_buy(&mut self) -> (String, String) {
+        let id = self.place(limit_buy()).await.unwrap();
+        let uuid = self.order_in(&id, LocalState::Accepted).await.uuid.unwrap();
+        (id, uuid)
     }
 
     /// Stops the manager as a kill would, and waits until the journal lock is free.
@@ -401,6 +452,20 @@ fn fill(trade: &str, order_uuid: &str, volume: Decimal) -> Fill {
     }
 }
 
+/// Marks `order` done at the venue, filled completely by one trade of `volume`.
+fn fill_completely(order: &mut Order, trade: &str, volume: Decimal) {
+    order.state = OrderState::Done;
+    order.executed_volume = volume;
+    order.remaining_volume = Decimal::ZERO;
+    order.trades = vec![fill(trade, &order.uuid, volume)];
+}
+
+/// `req` validated against the default KRW-BTC rules, with no reference price.
+fn valid_order(req: &OrderRequest) -> ValidOrder {
+    hoga::trading::orders::validate(req, &hoga::trading::orders::MarketRules::upbit_default(&btc()), None)
+        .unwrap()
+}
+
 // ------------------------------------------------------------------------------ tests
 
 #[tokio::test]
@@ -426,8 +491,7 @@ async fn accepted_order_is_journaled_before_send_and_acknowledged() {
 async fn ambiguous_create_stays_unknown_and_is_adopted_without_resend() {
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::AcceptThenTimeout);
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
     let id = rig.place(limit_buy()).await.unwrap();
     let unknown = rig
         .until("awaiting confirmation", |e| {
@@ -449,8 +513,7 @@ async fn lost_create_that_never_landed_is_unconfirmed_not_rejected_and_never_res
     // Issue 15 item 7: three lookups used to close it as REJECTED for ever.
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::TimeoutUnstored);
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
     let id = rig.place(limit_buy()).await.unwrap();
     let unconfirmed = rig.order_in(&id, LocalState::Unconfirmed).await;
     assert!(unconfirmed.reason.unwrap().contains("unconfirmed"));
@@ -473,8 +536,7 @@ async fn lost_create_that_never_landed_is_unconfirmed_not_rejected_and_never_res
 async fn not_sent_create_is_verified_once_then_closed() {
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::NotSent);
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
     let id = rig.place(limit_buy()).await.unwrap();
     rig.order_in(&id, LocalState::Rejected).await;
     assert_eq!(venue.inner.st.lock().unwrap().get_calls, 1, "one identifier lookup");
@@ -484,15 +546,9 @@ async fn not_sent_create_is_verified_once_then_closed() {
 #[tokio::test]
 async fn duplicate_identifier_means_it_exists_and_is_never_reminted() {
     let venue = FakeVenue::new();
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
     // The venue already holds this identifier (a previous attempt landed).
-    let v = hoga::trading::orders::validate(
-        &limit_buy(),
-        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
-        None,
-    )
-    .unwrap();
+    let v = valid_order(&limit_buy());
     let booked = venue.book("rule-sl-1-a1", &v);
     let id = rig
         .handle
@@ -528,14 +584,12 @@ async fn duplicate_identifier_means_it_exists_and_is_never_reminted() {
 async fn business_rejection_is_final_and_auth_failure_halts_but_cancels_pass() {
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::Reject("insufficient_funds_bid", false));
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
     let id = rig.place(limit_buy()).await.unwrap();
     let r = rig.order_in(&id, LocalState::Rejected).await;
     assert!(r.reason.unwrap().contains("insufficient_funds_bid"));
     // An order that rests, then an auth failure.
-    let resting = rig.place(limit_buy()).await.unwrap();
-    rig.order_in(&resting, LocalState::Accepted).await;
+    let (resting, _) = rig.accepted_limit_buy().await;
     venue.script_place(PlaceMode::Reject("no_authorization_i_p", true));
     let id2 = rig.place(limit_buy()).await.unwrap();
     rig.order_in(&id2, LocalState::Rejected).await;
@@ -553,11 +607,8 @@ async fn business_rejection_is_final_and_auth_failure_halts_but_cancels_pass() {
 #[tokio::test]
 async fn cancel_timeout_stays_pending_then_a_late_fill_wins() {
     let venue = FakeVenue::new();
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
-    let id = rig.place(limit_buy()).await.unwrap();
-    let acked = rig.order_in(&id, LocalState::Accepted).await;
-    let uuid = acked.uuid.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
+    let (id, uuid) = rig.accepted_limit_buy().await;
     venue.script_cancel(CancelMode::Timeout);
     rig.handle.cancel(CancelTarget::Order(uuid.clone())).await.unwrap();
     rig.order_in(&id, LocalState::PendingCancel).await;
@@ -566,10 +617,7 @@ async fn cancel_timeout_stays_pending_then_a_late_fill_wins() {
     assert!(venue.cancel_calls() >= 2, "cancel retried: {}", venue.cancel_calls());
     // A fill that happened before the cancel, reported late: Canceled -> Filled.
     let mut done = venue.by_identifier(&id).unwrap();
-    done.state = OrderState::Done;
-    done.executed_volume = dec!(0.001);
-    done.remaining_volume = Decimal::ZERO;
-    done.trades = vec![fill("t-late", &uuid, dec!(0.001))];
+    fill_completely(&mut done, "t-late", dec!(0.001));
     rig.handle.apply_venue_update(done).await.unwrap();
     rig.order_in(&id, LocalState::Filled).await;
 }
@@ -577,16 +625,9 @@ async fn cancel_timeout_stays_pending_then_a_late_fill_wins() {
 #[tokio::test]
 async fn cancel_of_a_filled_order_takes_the_venue_state() {
     let venue = FakeVenue::new();
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
-    let id = rig.place(limit_buy()).await.unwrap();
-    let uuid = rig.order_in(&id, LocalState::Accepted).await.uuid.unwrap();
-    venue.update(&uuid, |o| {
-        o.state = OrderState::Done;
-        o.executed_volume = dec!(0.001);
-        o.remaining_volume = Decimal::ZERO;
-        o.trades = vec![fill("t-1", &uuid, dec!(0.001))];
-    });
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
+    let (id, uuid) = rig.accepted_limit_buy().await;
+    venue.fill_completely(&uuid, "t-1", dec!(0.001));
     rig.handle.cancel(CancelTarget::Order(id.clone())).await.unwrap();
     let filled = rig.order_in(&id, LocalState::Filled).await;
     assert_eq!(filled.executed_volume, dec!(0.001));
@@ -641,25 +682,9 @@ async fn duplicate_and_out_of_order_fills_count_once() {
         })
         .collect();
     assert_eq!(fills, ["t-1", "t-2"]);
-    let last = rig
-        .seen
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            OrderEvent::OrderUpdated(o) if o.identifier == id => Some(o.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let last = rig.last_update(&id);
     assert_eq!((last.state, last.executed_volume), (LocalState::Filled, dec!(0.002)));
-    let position = rig
-        .seen
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            OrderEvent::Position(p) => Some(p.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let position = rig.last_position();
     assert_eq!(position.volume, dec!(0.002), "position counted once per fill");
     assert_eq!(Journal::open_read_only(&path).unwrap().fill_count().unwrap(), 2);
 }
@@ -667,8 +692,7 @@ async fn duplicate_and_out_of_order_fills_count_once() {
 #[tokio::test]
 async fn cancel_while_the_create_is_unanswered_is_sent_after_the_ack() {
     let venue = FakeVenue::new();
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
     let gate = Arc::new(Notify::new());
     venue.script_place(PlaceMode::HoldAfterStore(gate.clone()));
     let id = rig.place(limit_buy()).await.unwrap();
@@ -684,8 +708,7 @@ async fn cancel_while_the_create_is_unanswered_is_sent_after_the_ack() {
 async fn a_panicking_manager_restarts_and_reconciles_from_the_journal() {
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::Panic);
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
     let id = rig.place(limit_buy()).await.unwrap();
     // The supervisor restarts the task; the journaled intent is looked up and, not found,
     // stays unconfirmed (it may have left before the panic).
@@ -694,8 +717,7 @@ async fn a_panicking_manager_restarts_and_reconciles_from_the_journal() {
     let task = rig.tasks.table().into_iter().find(|t| t.name == "order-manager").unwrap();
     assert!(task.restarts >= 1, "{task:?}");
     // Trading continues on the same handle.
-    let next = rig.place(limit_buy()).await.unwrap();
-    rig.order_in(&next, LocalState::Accepted).await;
+    let (next, _) = rig.accepted_limit_buy().await;
     assert_eq!(venue.place_calls(), vec![id, next]);
 }
 
@@ -703,17 +725,10 @@ async fn a_panicking_manager_restarts_and_reconciles_from_the_journal() {
 async fn periodic_poll_finds_fills_the_stream_missed() {
     let venue = FakeVenue::new();
     let cfg = ManagerConfig { poll_every: Some(Duration::from_millis(20)), ..config(&prices()) };
-    let mut rig = start_with(cfg, Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
-    let id = rig.place(limit_buy()).await.unwrap();
-    let uuid = rig.order_in(&id, LocalState::Accepted).await.uuid.unwrap();
+    let mut rig = reconciled_with(cfg, Arc::new(venue.clone())).await;
+    let (id, uuid) = rig.accepted_limit_buy().await;
     // Filled at the venue while the private stream was silent.
-    venue.update(&uuid, |o| {
-        o.state = OrderState::Done;
-        o.executed_volume = dec!(0.001);
-        o.remaining_volume = Decimal::ZERO;
-        o.trades = vec![fill("t-quiet", &uuid, dec!(0.001))];
-    });
+    venue.fill_completely(&uuid, "t-quiet", dec!(0.001));
     rig.order_in(&id, LocalState::Filled).await;
     assert!(
         rig.seen.iter().any(|e| matches!(e, OrderEvent::Filled { fill, .. } if fill.trade_uuid == "t-quiet"))
@@ -786,8 +801,7 @@ async fn restart_reconciliation_blocks_new_orders_until_done() {
     assert!(venue.place_calls().is_empty());
     venue.hold_gets(false);
     rig.until("reconciled", |e| matches!(e, OrderEvent::Reconciled { resolved: 1, .. })).await;
-    let id = rig.place(limit_buy()).await.unwrap();
-    rig.order_in(&id, LocalState::Accepted).await;
+    let (id, _) = rig.accepted_limit_buy().await;
     assert_eq!(venue.place_calls(), vec![id]);
     // A reconnect blocks again until the next reconciliation.
     rig.handle.command(OrderCommand::StreamDown).await.unwrap();
@@ -800,8 +814,7 @@ async fn restart_reconciliation_blocks_new_orders_until_done() {
 #[tokio::test]
 async fn risk_gate_and_bad_input_never_reach_the_venue() {
     let venue = FakeVenue::new();
-    let rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let rig = reconciled(Arc::new(venue.clone())).await;
     let cases = [
         // notional 10,000,000 above max_notional_per_order 5,000,000
         (OrderRequest::limit(btc(), Side::Bid, dec!(100000000), dec!(0.1)), "max_notional_per_order"),
@@ -848,8 +861,7 @@ async fn journal_write_failure_denies_orders_but_cancels_pass() {
     let venue = FakeVenue::new();
     let mut rig = start(journal, Arc::new(venue.clone()));
     rig.handle.wait_reconciled().await.unwrap();
-    let id = rig.place(limit_buy()).await.unwrap();
-    rig.order_in(&id, LocalState::Accepted).await;
+    let (id, _) = rig.accepted_limit_buy().await;
     // Another connection holds the write lock: the intent write fails with SQLITE_BUSY.
     let blocker = rusqlite::Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
@@ -959,8 +971,7 @@ async fn paper_mode_trades_through_the_manager_without_any_rest_client() {
     assert!(built.rest.is_none(), "paper mode has no REST client, so no write endpoint");
     let paper = built.paper.clone().unwrap();
     paper.on_orderbook(&book(dec!(99999000), dec!(100000000)));
-    let mut rig = start(Journal::in_memory().unwrap(), built.venue.clone());
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(built.venue.clone()).await;
     let id = rig.place(limit_rq(dec!(99000000), dec!(0.001))).await.unwrap();
     rig.order_in(&id, LocalState::Accepted).await;
     for o in paper.on_ticker(&ticker(dec!(98000000))) {
@@ -1051,19 +1062,7 @@ async fn sentinel_secret_never_appears_in_debug_logs_or_output() {
     // it by checking the denial carries no secret, then drive a send via a second
     // manager whose journal is empty and whose venue is the same client.
     let denied = rig.place(limit_buy()).await.unwrap_err();
-    let e = built
-        .venue
-        .place(
-            "hoga-x".into(),
-            hoga::trading::orders::validate(
-                &limit_buy(),
-                &hoga::trading::orders::MarketRules::upbit_default(&btc()),
-                None,
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap_err();
+    let e = built.venue.place("hoga-x".into(), valid_order(&limit_buy())).await.unwrap_err();
     tracing::warn!(error = %e, "create failed");
     let g = built.venue.get_by_identifier("hoga-x".into()).await.unwrap_err();
     tracing::warn!(error = %g, "lookup failed");
@@ -1205,12 +1204,7 @@ async fn upbit_venue_maps_real_http_failures() {
     )
     .unwrap();
     let venue = UpbitVenue::new(Arc::new(rest));
-    let valid = hoga::trading::orders::validate(
-        &limit_buy(),
-        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
-        None,
-    )
-    .unwrap();
+    let valid = valid_order(&limit_buy());
     for what in ["stall", "502 html", "truncated"] {
         let e = venue.place("hoga-x".into(), valid.clone()).await.unwrap_err();
         assert!(matches!(e, VenueError::Ambiguous(_)), "{what}: {e:?}");
@@ -1279,8 +1273,7 @@ async fn demo_mode_against_the_simulator_adopts_an_ambiguous_create_exactly_once
     // The simulator books the next order and loses the reply (hangs past our timeout).
     sim.faults.ambiguous_orders(1);
     sim.faults.set_hang(Duration::from_secs(1));
-    let mut rig = start(Journal::in_memory().unwrap(), built.venue.clone());
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(built.venue.clone()).await;
     let id = rig.place(OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.001))).await.unwrap();
     rig.until("awaiting confirmation", |e| {
         matches!(e, OrderEvent::OrderUpdated(o) if o.identifier == id
@@ -1317,8 +1310,7 @@ async fn paper_mode_fills_on_simulator_prices_with_zero_write_calls() {
     for b in public.orderbook(&[btc()], 5).await.unwrap() {
         paper.on_orderbook(&b);
     }
-    let mut rig = start(Journal::in_memory().unwrap(), built.venue.clone());
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(built.venue.clone()).await;
     let id = rig.place(OrderRequest::market_buy(btc(), dec!(100000))).await.unwrap();
     rig.until("paper fill", |e| matches!(e, OrderEvent::Filled { identifier, .. } if identifier == &id))
         .await;
@@ -1330,33 +1322,48 @@ async fn paper_mode_fills_on_simulator_prices_with_zero_write_calls() {
     sim_tasks.root_token().cancel();
 }
 
-#[tokio::test]
-async fn monitor_exits_round_trip_through_the_bridge() {
-    use hoga::exchange::types::OrderType;
-    use hoga::trading::bridge::ExitBridge;
-    use hoga::trading::monitor::{ExitEvent, MonitorAction};
-
-    let venue = FakeVenue::new();
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
-    let mut bridge = ExitBridge::new();
-    let exit = |id: &str| MonitorAction::PlaceExit {
-        identifier: id.into(),
-        rule_id: "sl-1".into(),
+/// A stop-loss exit selling 0.001 BTC for `rule_id`, as the monitor asks for it.
+fn stop_loss_exit(identifier: &str, rule_id: &str, kind: OrderType) -> MonitorAction {
+    MonitorAction::PlaceExit {
+        identifier: identifier.into(),
+        rule_id: rule_id.into(),
         market: btc(),
         side: Side::Ask,
         volume: dec!(0.001),
-        kind: OrderType::Market,
+        kind,
         reason: "stop_loss".into(),
         trigger_price: dec!(99000000),
         last_price: dec!(98900000),
-    };
+    }
+}
+
+/// Feeds the manager's events to `bridge`, adding the exit results it gives to `results`,
+/// until one of them matches `done`.
+async fn exits_until(
+    rig: &mut Rig,
+    bridge: &mut ExitBridge,
+    results: &mut Vec<ExitEvent>,
+    what: &str,
+    done: impl Fn(&ExitEvent) -> bool,
+) {
+    while !results.iter().any(&done) {
+        let e = rig.until(what, |_| true).await;
+        results.extend(bridge.on_event(&e));
+    }
+}
+
+#[tokio::test]
+async fn monitor_exits_round_trip_through_the_bridge() {
+    let venue = FakeVenue::new();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
+    let mut bridge = ExitBridge::new();
+    let exit = |id: &str| stop_loss_exit(id, "sl-1", OrderType::Market);
     rig.handle.command(bridge.command(exit("sl-1-a1"))).await.unwrap();
     let mut exits = Vec::new();
-    while !exits.iter().any(|e| matches!(e, ExitEvent::ExitAccepted { .. })) {
-        let e = rig.until("any event", |_| true).await;
-        exits.extend(bridge.on_event(&e));
-    }
+    exits_until(&mut rig, &mut bridge, &mut exits, "any event", |e| {
+        matches!(e, ExitEvent::ExitAccepted { .. })
+    })
+    .await;
     let booked = venue.by_identifier("sl-1-a1").unwrap();
     assert_eq!((booked.side, booked.ord_type), (Some(Side::Ask), OrderType::Market));
     // The same action again (a monitor restart): not sent twice.
@@ -1366,10 +1373,10 @@ async fn monitor_exits_round_trip_through_the_bridge() {
     done.executed_volume = dec!(0.0006);
     done.trades = vec![Fill { side: Some(Side::Ask), ..fill("t-exit", &booked.uuid, dec!(0.0006)) }];
     rig.handle.apply_venue_update(done).await.unwrap();
-    while !exits.iter().any(|e| matches!(e, ExitEvent::ExitFilled { .. })) {
-        let e = rig.until("any event", |_| true).await;
-        exits.extend(bridge.on_event(&e));
-    }
+    exits_until(&mut rig, &mut bridge, &mut exits, "any event", |e| {
+        matches!(e, ExitEvent::ExitFilled { .. })
+    })
+    .await;
     assert!(exits.contains(&ExitEvent::ExitFilled {
         identifier: "sl-1-a1".into(),
         filled: dec!(0.0006),
@@ -1377,23 +1384,22 @@ async fn monitor_exits_round_trip_through_the_bridge() {
     }));
     assert_eq!(venue.place_calls(), vec!["sl-1-a1".to_string()]);
     // Cancel the market's open orders for the monitor, confirmed when all are final.
-    let resting = rig.place(limit_buy()).await.unwrap();
-    rig.order_in(&resting, LocalState::Accepted).await;
+    rig.accepted_limit_buy().await;
     rig.handle
         .command(bridge.command(MonitorAction::CancelOpenOrders { market: btc(), rule_id: "sl-1".into() }))
         .await
         .unwrap();
-    while !exits.iter().any(|e| matches!(e, ExitEvent::OpenOrdersCancelled { .. })) {
-        let e = rig.until("any event", |_| true).await;
-        exits.extend(bridge.on_event(&e));
-    }
+    exits_until(&mut rig, &mut bridge, &mut exits, "any event", |e| {
+        matches!(e, ExitEvent::OpenOrdersCancelled { .. })
+    })
+    .await;
     // A denied exit (HALTED) is reported as rejected under its identifier.
     rig.handle.command(OrderCommand::Kill("test".into())).await.unwrap();
     rig.handle.command(bridge.command(exit("sl-1-a2"))).await.unwrap();
-    while !exits.iter().any(|e| matches!(e, ExitEvent::ExitRejected { .. })) {
-        let e = rig.until("any event", |_| true).await;
-        exits.extend(bridge.on_event(&e));
-    }
+    exits_until(&mut rig, &mut bridge, &mut exits, "any event", |e| {
+        matches!(e, ExitEvent::ExitRejected { .. })
+    })
+    .await;
     assert_eq!(bridge.in_flight(), 0);
 }
 
@@ -1408,19 +1414,12 @@ async fn late_booking_after_a_5xx_is_adopted_by_lookup_and_exactly_one_order_exi
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::TimeoutUnstored);
     let cfg = unconfirmed_config(Duration::from_secs(600), None);
-    let mut rig = start_with(cfg, Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled_with(cfg, Arc::new(venue.clone())).await;
     let req = limit_buy();
     let id = rig.place(req.clone()).await.unwrap();
     rig.order_in(&id, LocalState::Unconfirmed).await;
     // The venue books it late (its engine was still working behind the 5xx).
-    let v = hoga::trading::orders::validate(
-        &req,
-        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
-        None,
-    )
-    .unwrap();
-    let booked = venue.book(&id, &v);
+    let booked = venue.book(&id, &valid_order(&req));
     let adopted = rig.order_in(&id, LocalState::Accepted).await;
     assert_eq!(adopted.uuid.as_deref(), Some(booked.uuid.as_str()));
     assert_eq!(venue.place_calls(), vec![id.clone()], "never re-sent");
@@ -1435,17 +1434,11 @@ async fn unconfirmed_order_is_adopted_from_the_private_stream() {
     venue.script_place(PlaceMode::TimeoutUnstored);
     // No backoff probes left (window over at once), no poll: only the stream can tell.
     let cfg = unconfirmed_config(Duration::ZERO, None);
-    let mut rig = start_with(cfg, Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled_with(cfg, Arc::new(venue.clone())).await;
     let req = limit_buy();
     let id = rig.place(req.clone()).await.unwrap();
     rig.order_in(&id, LocalState::Unconfirmed).await;
-    let v = hoga::trading::orders::validate(
-        &req,
-        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
-        None,
-    )
-    .unwrap();
+    let v = valid_order(&req);
     let mut o = venue_order("u-late", &id, &v);
     o.state = OrderState::Wait;
     // A myOrder event of the late booking, with a fill.
@@ -1462,26 +1455,14 @@ async fn unconfirmed_order_past_its_window_is_still_checked_and_adopted_by_the_p
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::TimeoutUnstored);
     let cfg = unconfirmed_config(Duration::ZERO, Some(Duration::from_millis(20)));
-    let mut rig = start_with(cfg, Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled_with(cfg, Arc::new(venue.clone())).await;
     let req = limit_buy();
     let id = rig.place(req.clone()).await.unwrap();
     rig.order_in(&id, LocalState::Unconfirmed).await;
-    let v = hoga::trading::orders::validate(
-        &req,
-        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
-        None,
-    )
-    .unwrap();
-    let booked = venue.book(&id, &v);
+    let booked = venue.book(&id, &valid_order(&req));
     // Filled at once (a market order would never show in the open list): the poll's
     // lookup by identifier finds it anyway.
-    venue.update(&booked.uuid, |o| {
-        o.state = OrderState::Done;
-        o.executed_volume = dec!(0.001);
-        o.remaining_volume = Decimal::ZERO;
-        o.trades = vec![fill("t-poll", &booked.uuid, dec!(0.001))];
-    });
+    venue.fill_completely(&booked.uuid, "t-poll", dec!(0.001));
     rig.order_in(&id, LocalState::Filled).await;
     assert!(
         rig.seen.iter().any(|e| matches!(e, OrderEvent::Filled { fill, .. } if fill.trade_uuid == "t-poll"))
@@ -1493,24 +1474,14 @@ async fn unconfirmed_order_past_its_window_is_still_checked_and_adopted_by_the_p
 async fn cancel_of_an_unconfirmed_order_waits_for_it_to_appear() {
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::TimeoutUnstored);
-    let mut rig = start_with(
-        unconfirmed_config(Duration::from_secs(600), None),
-        Journal::in_memory().unwrap(),
-        Arc::new(venue.clone()),
-    );
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig =
+        reconciled_with(unconfirmed_config(Duration::from_secs(600), None), Arc::new(venue.clone())).await;
     let req = limit_buy();
     let id = rig.place(req.clone()).await.unwrap();
     rig.order_in(&id, LocalState::Unconfirmed).await;
     rig.handle.cancel_all(None).await.unwrap();
     rig.until("cancels done", |e| matches!(e, OrderEvent::CancelsDone { market: None })).await;
-    let v = hoga::trading::orders::validate(
-        &req,
-        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
-        None,
-    )
-    .unwrap();
-    venue.book(&id, &v);
+    venue.book(&id, &valid_order(&req));
     rig.order_in(&id, LocalState::Canceled).await;
     assert!(venue.cancel_calls() >= 1);
 }
@@ -1519,8 +1490,7 @@ async fn cancel_of_an_unconfirmed_order_waits_for_it_to_appear() {
 async fn rate_limited_create_is_looked_up_before_it_is_closed() {
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::Reject("rate_limited", false));
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
     let gets_before = venue.inner.st.lock().unwrap().get_calls;
     let id = rig.place(limit_buy()).await.unwrap();
     let closed = rig.order_in(&id, LocalState::Rejected).await;
@@ -1533,17 +1503,10 @@ async fn rate_limited_create_is_looked_up_before_it_is_closed() {
 async fn private_stream_drop_resyncs_orders_and_balances_at_once() {
     let venue = FakeVenue::new();
     // No poll: only the resync can find what the stream lost.
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
-    let id = rig.place(limit_buy()).await.unwrap();
-    let uuid = rig.order_in(&id, LocalState::Accepted).await.uuid.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
+    let (id, uuid) = rig.accepted_limit_buy().await;
     // Filled while the stream's queue dropped the update.
-    venue.update(&uuid, |o| {
-        o.state = OrderState::Done;
-        o.executed_volume = dec!(0.001);
-        o.remaining_volume = Decimal::ZERO;
-        o.trades = vec![fill("t-lost", &uuid, dec!(0.001))];
-    });
+    venue.fill_completely(&uuid, "t-lost", dec!(0.001));
     rig.handle
         .command(OrderCommand::Resync("private stream lagged (3 event(s) dropped)".into()))
         .await
@@ -1592,9 +1555,7 @@ async fn simulator_books_an_order_late_after_a_503_and_it_is_adopted_exactly_onc
     let (_rest, venue) = sim_venue(&sim);
     // Answered 503, booked 1.5 s later: three lookups 50 ms apart all miss it.
     sim.faults.late_orders(1, Duration::from_millis(1500), 503);
-    let mut rig =
-        start_with(sim_config(Duration::from_secs(60)), Journal::in_memory().unwrap(), venue.clone());
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled_with(sim_config(Duration::from_secs(60)), venue.clone()).await;
     let id = rig.place(OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.001))).await.unwrap();
     rig.order_in(&id, LocalState::Unconfirmed).await;
     let adopted = rig.order_in(&id, LocalState::Accepted).await;
@@ -1617,9 +1578,7 @@ async fn simulator_lookup_lagging_the_book_does_not_close_the_order() {
     sim.faults.set_lookup_lag(Duration::from_millis(1500));
     sim.faults.ambiguous_orders(1);
     sim.faults.set_hang(Duration::from_millis(600));
-    let mut rig =
-        start_with(sim_config(Duration::from_secs(60)), Journal::in_memory().unwrap(), venue.clone());
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled_with(sim_config(Duration::from_secs(60)), venue.clone()).await;
     let id = rig.place(OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.001))).await.unwrap();
     let adopted = rig.order_in(&id, LocalState::Accepted).await;
     assert!(adopted.uuid.is_some());
@@ -1648,29 +1607,14 @@ async fn protective_exit_under_a_30_second_429_storm_sends_a_bounded_number_of_c
 /// the exit is re-sent under its next identifier after each refusal, as the monitor
 /// does, and each refused identifier must have been looked up first.
 async fn exit_through_a_429_storm(storm: Duration, max_creates: u64) {
-    use hoga::trading::bridge::ExitBridge;
-    use hoga::trading::monitor::{ExitEvent, MonitorAction};
-
     let (sim_tasks, sim) = sim_with_btc().await;
     let (rest, venue) = sim_venue(&sim);
-    let mut rig =
-        start_with(sim_config(Duration::from_secs(60)), Journal::in_memory().unwrap(), venue.clone());
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled_with(sim_config(Duration::from_secs(60)), venue.clone()).await;
     sim.faults.limit_storm("order", 429, storm, None);
     let started = tokio::time::Instant::now();
     let mut bridge = ExitBridge::new();
     // A resting limit sell stands in for the exit, so it is still open at the end.
-    let exit = |attempt: u32| MonitorAction::PlaceExit {
-        identifier: format!("sl-storm-a{attempt}"),
-        rule_id: "sl-storm".into(),
-        market: btc(),
-        side: Side::Ask,
-        volume: dec!(0.001),
-        kind: hoga::exchange::types::OrderType::Limit,
-        reason: "stop_loss".into(),
-        trigger_price: dec!(99000000),
-        last_price: dec!(98900000),
-    };
+    let exit = |attempt: u32| stop_loss_exit(&format!("sl-storm-a{attempt}"), "sl-storm", OrderType::Limit);
     let place = |cmd: OrderCommand| match cmd {
         OrderCommand::Place { origin, identifier, selected, .. } => OrderCommand::Place {
             spec: PlaceSpec::Request(OrderRequest::limit(btc(), Side::Ask, dec!(105000000), dec!(0.001))),
@@ -1732,30 +1676,12 @@ async fn exit_through_a_429_storm(storm: Duration, max_creates: u64) {
 /// and reported as accepted.
 #[tokio::test]
 async fn an_unconfirmed_exit_holds_its_rule_and_is_never_sent_twice() {
-    use hoga::exchange::types::OrderType;
-    use hoga::trading::bridge::ExitBridge;
-    use hoga::trading::monitor::{ExitEvent, MonitorAction};
-
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::TimeoutUnstored);
-    let mut rig = start_with(
-        unconfirmed_config(Duration::from_secs(600), None),
-        Journal::in_memory().unwrap(),
-        Arc::new(venue.clone()),
-    );
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig =
+        reconciled_with(unconfirmed_config(Duration::from_secs(600), None), Arc::new(venue.clone())).await;
     let mut bridge = ExitBridge::new();
-    let exit = MonitorAction::PlaceExit {
-        identifier: "sl-u-a0".into(),
-        rule_id: "sl-u".into(),
-        market: btc(),
-        side: Side::Ask,
-        volume: dec!(0.001),
-        kind: OrderType::Market,
-        reason: "stop_loss".into(),
-        trigger_price: dec!(99000000),
-        last_price: dec!(98900000),
-    };
+    let exit = stop_loss_exit("sl-u-a0", "sl-u", OrderType::Market);
     rig.handle.command(bridge.command(exit.clone())).await.unwrap();
     let mut results = Vec::new();
     loop {
@@ -1779,10 +1705,10 @@ async fn an_unconfirmed_exit_holds_its_rule_and_is_never_sent_twice() {
     )
     .unwrap();
     venue.book("sl-u-a0", &v);
-    while !results.iter().any(|e| matches!(e, ExitEvent::ExitAccepted { .. })) {
-        let e = rig.until("adopted exit", |_| true).await;
-        results.extend(bridge.on_event(&e));
-    }
+    exits_until(&mut rig, &mut bridge, &mut results, "adopted exit", |e| {
+        matches!(e, ExitEvent::ExitAccepted { .. })
+    })
+    .await;
     assert!(!results.iter().any(|e| matches!(e, ExitEvent::ExitRejected { .. })));
     assert_eq!(venue.place_calls(), vec!["sl-u-a0".to_string()], "exactly one create");
     assert_eq!(venue.booked().len(), 1, "exactly one exit exists");
@@ -2069,12 +1995,7 @@ async fn a_418_on_an_order_call_pauses_quotation_calls_too() {
     market.tickers(&[btc()]).await.unwrap();
     assert_eq!(upbit.count("GET /v1/ticker"), 1);
 
-    let valid = hoga::trading::orders::validate(
-        &limit_buy(),
-        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
-        None,
-    )
-    .unwrap();
+    let valid = valid_order(&limit_buy());
     let e = built.venue.place("hoga-418".into(), valid).await.unwrap_err();
     assert!(matches!(&e, VenueError::Final { code, halt: true, .. } if code == "blocked"), "{e:?}");
 
@@ -2097,10 +2018,8 @@ async fn halt_by_create_answer(status: u16, body: &str) -> (Rig, MiniUpbit, Stri
         VenueParams { rest: mini_rest_config(&url), keys: Some(mini_keys()), ..VenueParams::default() },
     )
     .unwrap();
-    let mut rig = start(Journal::in_memory().unwrap(), built.venue.clone());
-    rig.handle.wait_reconciled().await.unwrap();
-    let resting = rig.place(limit_buy()).await.unwrap();
-    rig.order_in(&resting, LocalState::Accepted).await;
+    let mut rig = reconciled(built.venue.clone()).await;
+    let (resting, _) = rig.accepted_limit_buy().await;
     upbit.create_script.lock().unwrap().push_back((status, None, body.to_string()));
     let refused = rig.place(limit_buy()).await.unwrap();
     rig.order_in(&refused, LocalState::Rejected).await;
@@ -2141,12 +2060,8 @@ async fn an_unknown_401_halts_trading_with_a_hint() {
 async fn a_cancel_asked_before_any_answer_waits_while_unconfirmed_and_is_sent_when_it_appears() {
     let venue = FakeVenue::new();
     venue.script_place(PlaceMode::TimeoutUnstored);
-    let mut rig = start_with(
-        unconfirmed_config(Duration::from_secs(600), None),
-        Journal::in_memory().unwrap(),
-        Arc::new(venue.clone()),
-    );
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig =
+        reconciled_with(unconfirmed_config(Duration::from_secs(600), None), Arc::new(venue.clone())).await;
     let req = limit_buy();
     let id = rig.place(req.clone()).await.unwrap();
     rig.until("awaiting confirmation", |e| {
@@ -2156,13 +2071,7 @@ async fn a_cancel_asked_before_any_answer_waits_while_unconfirmed_and_is_sent_wh
     .await;
     rig.handle.cancel(CancelTarget::Order(id.clone())).await.unwrap();
     rig.order_in(&id, LocalState::Unconfirmed).await;
-    let v = hoga::trading::orders::validate(
-        &req,
-        &hoga::trading::orders::MarketRules::upbit_default(&btc()),
-        None,
-    )
-    .unwrap();
-    venue.book(&id, &v);
+    venue.book(&id, &valid_order(&req));
     rig.order_in(&id, LocalState::Canceled).await;
     assert_eq!(venue.place_calls().len(), 1);
 }
@@ -2246,15 +2155,7 @@ async fn open_orders_of_a_type_hoga_does_not_know_are_tracked_and_reconciliation
     let done = rig.until("reconciliation", |e| matches!(e, OrderEvent::Reconciled { .. })).await;
     assert!(matches!(done, OrderEvent::Reconciled { adopted: 2, .. }), "{done:?}");
     // Adopted while the listing was read, before reconciliation was reported.
-    let stop = rig
-        .seen
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            OrderEvent::OrderUpdated(o) if o.identifier == "uuid:u-stop" => Some(o.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let stop = rig.last_update("uuid:u-stop");
     assert_eq!(stop.state, LocalState::Accepted);
     assert_eq!((stop.request.ord_type, stop.request.side), (OrderType::Other("stop_limit"), Side::Ask));
     assert_eq!(stop.request.ord_type.as_str(), "stop_limit");
@@ -2263,8 +2164,7 @@ async fn open_orders_of_a_type_hoga_does_not_know_are_tracked_and_reconciliation
     assert_eq!(status.open_orders, 2, "both known-side orders are tracked and count as open");
     assert_eq!(status.unsided_foreign, 1, "the order with an unknown side is counted, not tracked");
     // New orders are allowed, and reach the exchange.
-    let id = rig.place(limit_buy()).await.unwrap();
-    rig.order_in(&id, LocalState::Accepted).await;
+    let (id, _) = rig.accepted_limit_buy().await;
     assert_eq!(*creates.lock().unwrap(), vec![id]);
     // The order of an unknown type can be cancelled, never sent.
     rig.handle.cancel(CancelTarget::Order("uuid:u-stop".into())).await.unwrap();
@@ -2282,8 +2182,7 @@ async fn a_my_order_frame_with_an_unknown_side_still_moves_our_order_and_fills_i
     use hoga::exchange::api::StreamEvent;
     use hoga::exchange::upbit::ws::{Decoded, decode};
     let venue = FakeVenue::new();
-    let mut rig = start(Journal::in_memory().unwrap(), Arc::new(venue.clone()));
-    rig.handle.wait_reconciled().await.unwrap();
+    let mut rig = reconciled(Arc::new(venue.clone())).await;
     let id = rig.place(OrderRequest::limit(btc(), Side::Bid, dec!(100000000), dec!(0.002))).await.unwrap();
     let acked = rig.order_in(&id, LocalState::Accepted).await;
     let uuid = acked.uuid.unwrap();
@@ -2313,15 +2212,7 @@ async fn a_my_order_frame_with_an_unknown_side_still_moves_our_order_and_fills_i
     }
     let moved = rig.order_in(&id, LocalState::PartiallyFilled).await;
     assert_eq!(moved.executed_volume, dec!(0.001));
-    let position = rig
-        .seen
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            OrderEvent::Position(p) => Some(p.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let position = rig.last_position();
     assert_eq!(position.volume, dec!(0.001), "bought, on the order's own side");
     rig.tasks.root_token().cancel();
 }
