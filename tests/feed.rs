@@ -192,6 +192,18 @@ impl Fake {
             .collect()
     }
 
+    /// Waits until the live public connection is subscribed to exactly `want`.
+    async fn until_subscribed(&self, want: &Sub) {
+        until("subscribed", || self.public_sub() == *want).await;
+    }
+
+    /// Waits until public connection `id` (numbered from 0 in the order accepted) is live
+    /// and subscribed to exactly `want`.
+    async fn until_resubscribed(&self, what: &str, id: usize, want: &Sub) {
+        until(what, || self.live("/v1").iter().any(|(i, s, _)| *i == id && *s.lock().unwrap() == *want))
+            .await;
+    }
+
     fn count(&self, path_suffix: &str) -> usize {
         self.conns.lock().unwrap().iter().filter(|c| c.path.ends_with(path_suffix)).count()
     }
@@ -305,6 +317,15 @@ fn config(fake: &Fake) -> FeedConfig {
     c.grace = Duration::from_millis(200);
     c.backoff_initial = Duration::from_millis(10);
     c.backoff_max = Duration::from_millis(80);
+    c
+}
+
+/// `config` with keys for the private stream and a long `backoff_max` (30 s), so a refused
+/// private stream stays on REST polling for the rest of the test.
+fn keyed_config(fake: &Fake) -> FeedConfig {
+    let mut c = config(fake);
+    c.credentials = Some(Credentials::new("k", "s"));
+    c.backoff_max = Duration::from_secs(30);
     c
 }
 
@@ -428,7 +449,7 @@ async fn slow_subscriber_coalesces_while_others_get_all_1000_in_order() {
     let mut fast = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
     let slow = p.subscribe_trade(&[m("KRW-BTC")], Strategy::CoalesceByMarket);
     let ring = p.subscribe_trade(&[m("KRW-BTC")], Strategy::DropOldest);
-    until("subscribed", || fake.public_sub() == sub_of(&[("trade", &["KRW-BTC"])])).await;
+    fake.until_subscribed(&sub_of(&[("trade", &["KRW-BTC"])])).await;
     let f = fake.clone();
     let producer = tokio::spawn(async move {
         for i in 0..1000 {
@@ -461,10 +482,7 @@ async fn thirty_forced_disconnects_each_resubscribe_with_a_new_epoch() {
     let want = sub_of(&[("ticker", &["KRW-ETH"]), ("trade", &["KRW-BTC"])]);
     for round in 0..31u64 {
         // Wait for the NEW connection (id = round) to carry the full set again.
-        until("resubscribed", || {
-            fake.live("/v1").iter().any(|(id, s, _)| *id == round as usize && *s.lock().unwrap() == want)
-        })
-        .await;
+        fake.until_resubscribed("resubscribed", round as usize, &want).await;
         fake.emit("trade", "KRW-BTC", trade("KRW-BTC", round as i64)).await;
         fake.emit("ticker", "KRW-ETH", ticker("KRW-ETH", round as i64 + 1)).await;
         let ev = within(trades.recv_event()).await.unwrap();
@@ -490,7 +508,7 @@ async fn malformed_frames_are_counted_and_oversize_reconnects() {
     let (feed, _tasks) = start(cfg);
     let p = feed.proxy("p");
     let mut trades = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
-    until("subscribed", || fake.public_sub() == sub_of(&[("trade", &["KRW-BTC"])])).await;
+    fake.until_subscribed(&sub_of(&[("trade", &["KRW-BTC"])])).await;
     fake.raw(b"not json".to_vec()).await;
     fake.raw(vec![0xff, 0xfe, b'{']).await;
     fake.raw(br#"{"type":"trade","code":"KRW-BTC"}"#.to_vec()).await;
@@ -578,10 +596,7 @@ async fn private_stream_presents_a_fresh_jwt_on_every_upgrade() {
 async fn refused_private_upgrade_degrades_to_rest_polling_visibly() {
     let fake = Fake::start().await;
     fake.refuse_private.store(true, Ordering::SeqCst);
-    let mut cfg = config(&fake);
-    cfg.credentials = Some(Credentials::new("k", "s"));
-    cfg.backoff_max = Duration::from_secs(30);
-    let (feed, _tasks) = start(cfg);
+    let (feed, _tasks) = start(keyed_config(&fake));
     let p = feed.proxy("orders");
     let _o = p.subscribe_my_order(&[], Strategy::Lossless);
     until("degraded", || matches!(feed.health().connections[1].state, ConnState::DegradedRest { .. })).await;
@@ -779,7 +794,7 @@ async fn a_silent_subscribed_market_degrades_health_and_ages() {
     let (feed, _tasks) = start(cfg);
     let p = feed.proxy("p");
     let mut t = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::CoalesceByMarket);
-    until("subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
+    fake.until_subscribed(&sub_of(&[("ticker", &["KRW-BTC"])])).await;
     let kind = hoga::exchange::api::StreamKind::Ticker;
     assert!(feed.last_event_age(kind, &m("KRW-BTC")).is_none());
     until("silence reported", || {
@@ -841,7 +856,7 @@ async fn changes_made_while_disconnected_are_in_the_restored_subscription() {
     let (feed, _tasks) = start(cfg);
     let p = feed.proxy("p");
     let btc = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::CoalesceByMarket);
-    until("subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
+    fake.until_subscribed(&sub_of(&[("ticker", &["KRW-BTC"])])).await;
     fake.drop_all().await;
     until("noticed", || feed.health().connections[0].state != ConnState::Connected).await;
     drop(btc);
@@ -864,7 +879,7 @@ async fn a_stuck_lossless_subscriber_costs_one_stall_then_is_counted_not_waited_
     let p = feed.proxy("p");
     let stuck = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
     let mut live = p.subscribe_trade(&[m("KRW-BTC")], Strategy::DropOldest);
-    until("subscribed", || fake.public_sub() == sub_of(&[("trade", &["KRW-BTC"])])).await;
+    fake.until_subscribed(&sub_of(&[("trade", &["KRW-BTC"])])).await;
     for i in 0..100 {
         fake.emit("trade", "KRW-BTC", trade("KRW-BTC", i)).await;
     }
@@ -930,7 +945,7 @@ async fn a_gathering_public_stream_reads_again_only_after_the_gather() {
     let (feed, _tasks) = start(cfg);
     let p = feed.proxy("p");
     let mut trades = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
-    until("subscribed", || fake.public_sub() == sub_of(&[("trade", &["KRW-BTC"])])).await;
+    fake.until_subscribed(&sub_of(&[("trade", &["KRW-BTC"])])).await;
     // A lone message after a quiet spell is read at once, and so is the next one...
     let start = std::time::Instant::now();
     fake.emit("trade", "KRW-BTC", trade("KRW-BTC", 1)).await;
@@ -1029,7 +1044,7 @@ async fn a_huge_retry_after_in_the_gap_fill_is_a_bounded_block_and_the_socket_ke
     let (feed, tasks) = start(cfg);
     let p = feed.proxy("p");
     let mut t = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::Lossless);
-    until("subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
+    fake.until_subscribed(&sub_of(&[("ticker", &["KRW-BTC"])])).await;
     until("blocked", || feed.health().rest.blocked_for.is_some()).await;
     fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 7)).await;
     assert_eq!(within(t.recv()).await.unwrap().trade_price, rust_decimal::Decimal::from(7));
@@ -1071,7 +1086,7 @@ async fn health_is_not_healthy_until_the_connection_delivers() {
     let (feed, _tasks) = start(config(&fake));
     let p = feed.proxy("p");
     let mut t = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::Lossless);
-    until("subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
+    fake.until_subscribed(&sub_of(&[("ticker", &["KRW-BTC"])])).await;
     until("connected", || feed.health().connections[0].state == ConnState::Connected).await;
     for _ in 0..3 {
         fake.raw(b"{\"type\":\"ticker\",\"code\":".to_vec()).await;
@@ -1213,10 +1228,7 @@ fn close_frame(code: u16, reason: &str) -> Message {
 /// The Close frame used to be a plain close, retried after 10-80 ms.
 async fn private_auth_refusal_backs_off_long(refusal: Message, why: &str) {
     let fake = Fake::start().await;
-    let mut cfg = config(&fake);
-    cfg.credentials = Some(Credentials::new("k", "s"));
-    cfg.backoff_max = Duration::from_secs(30);
-    let (feed, _tasks) = start(cfg);
+    let (feed, _tasks) = start(keyed_config(&fake));
     let p = feed.proxy("orders");
     let _o = p.subscribe_my_order(&[], Strategy::Lossless);
     until("private subscribed", || {
@@ -1258,17 +1270,11 @@ async fn a_server_close_frame_or_an_abnormal_drop_reconnects_and_resubscribes() 
     let p = feed.proxy("p");
     let mut trades = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
     let want = sub_of(&[("trade", &["KRW-BTC"])]);
-    until("subscribed", || fake.public_sub() == want).await;
+    fake.until_subscribed(&want).await;
     fake.send_on("/v1", close_frame(1001, "going away")).await;
-    until("reconnected after the Close frame", || {
-        fake.live("/v1").iter().any(|(id, s, _)| *id == 1 && *s.lock().unwrap() == want)
-    })
-    .await;
+    fake.until_resubscribed("reconnected after the Close frame", 1, &want).await;
     fake.drop_all().await;
-    until("reconnected after the abnormal drop", || {
-        fake.live("/v1").iter().any(|(id, s, _)| *id == 2 && *s.lock().unwrap() == want)
-    })
-    .await;
+    fake.until_resubscribed("reconnected after the abnormal drop", 2, &want).await;
     fake.emit("trade", "KRW-BTC", trade("KRW-BTC", 5)).await;
     let ev = within(trades.recv_event()).await.unwrap();
     assert_eq!(ev.epoch, 3);
@@ -1289,7 +1295,7 @@ async fn a_text_frame_that_is_not_utf8_is_counted_and_a_new_enum_value_is_delive
     let p = feed.proxy("p");
     let mut tickers = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::Lossless);
     let want = sub_of(&[("ticker", &["KRW-BTC"])]);
-    until("subscribed", || fake.public_sub() == want).await;
+    fake.until_subscribed(&want).await;
 
     let odd = String::from_utf8(ticker("KRW-BTC", 7))
         .unwrap()
@@ -1300,8 +1306,7 @@ async fn a_text_frame_that_is_not_utf8_is_counted_and_a_new_enum_value_is_delive
 
     let bad = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
     fake.send_on("/v1", Message::Frame(bad)).await;
-    until("reconnected", || fake.live("/v1").iter().any(|(id, s, _)| *id == 1 && *s.lock().unwrap() == want))
-        .await;
+    fake.until_resubscribed("reconnected", 1, &want).await;
     assert_eq!(feed.health().parse_errors, 1, "the bad text frame is counted");
     fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 8)).await;
     let ev = within(tickers.recv_event()).await.unwrap();
@@ -1331,7 +1336,7 @@ async fn a_snapshot_replayed_after_a_reconnect_replaces_the_book_and_prints_each
     let mut trades = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
     let mut books = p.subscribe_orderbook(&[m("KRW-BTC")], Strategy::Lossless);
     let want = sub_of(&[("orderbook", &["KRW-BTC"]), ("trade", &["KRW-BTC"])]);
-    until("subscribed", || fake.public_sub() == want).await;
+    fake.until_subscribed(&want).await;
     let mut store = Store::new();
     let now = std::time::Instant::now();
     fake.emit("orderbook", "KRW-BTC", book("KRW-BTC", 100, "SNAPSHOT")).await;
@@ -1344,10 +1349,7 @@ async fn a_snapshot_replayed_after_a_reconnect_replaces_the_book_and_prints_each
     }
 
     fake.drop_all().await;
-    until("resubscribed", || {
-        fake.live("/v1").iter().any(|(id, s, _)| *id == 1 && *s.lock().unwrap() == want)
-    })
-    .await;
+    fake.until_resubscribed("resubscribed", 1, &want).await;
     // The replay: the new book snapshot, trades 2 and 3 again, then the new trade 4.
     fake.emit("orderbook", "KRW-BTC", book("KRW-BTC", 200, "SNAPSHOT")).await;
     for seq in [2, 3, 4] {
