@@ -574,6 +574,19 @@ mod tests {
         }
     }
 
+    /// Installs an event sink that keeps every task event, and returns what it keeps.
+    fn record_events(tm: &TaskManager) -> Arc<Mutex<Vec<TaskEvent>>> {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        tm.set_event_sink(move |e| sink.lock().unwrap().push(e));
+        events
+    }
+
+    /// Restarts after 1 ms, backing off to 4 ms at the most.
+    fn quick_restart() -> OnFailure {
+        OnFailure::Restart { initial: Duration::from_millis(1), max: Duration::from_millis(4) }
+    }
+
     #[tokio::test]
     async fn spawned_task_is_tracked_and_finishes() {
         let tm = TaskManager::new();
@@ -588,26 +601,19 @@ mod tests {
     #[tokio::test]
     async fn panic_is_caught_reported_and_restarted() {
         let tm = TaskManager::new();
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        tm.set_event_sink(move |e| sink.lock().unwrap().push(e));
+        let events = record_events(&tm);
         let runs = Arc::new(AtomicU32::new(0));
         let r = runs.clone();
-        let id = tm.spawn_supervised(
-            "test",
-            "flaky",
-            OnFailure::Restart { initial: Duration::from_millis(1), max: Duration::from_millis(4) },
-            move |cancel| {
-                let n = r.fetch_add(1, Ordering::SeqCst);
-                async move {
-                    if n < 2 {
-                        panic!("boom {n}");
-                    }
-                    cancel.cancelled().await;
-                    Ok(())
+        let id = tm.spawn_supervised("test", "flaky", quick_restart(), move |cancel| {
+            let n = r.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < 2 {
+                    panic!("boom {n}");
                 }
-            },
-        );
+                cancel.cancelled().await;
+                Ok(())
+            }
+        });
         wait_until(|| runs.load(Ordering::SeqCst) >= 3).await;
         let row = tm.table().into_iter().find(|t| t.id == id).unwrap();
         assert_eq!(row.restarts, 2);
@@ -642,23 +648,16 @@ mod tests {
             Some(1),
         );
         let tm = TaskManager::new();
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        tm.set_event_sink(move |e| sink.lock().unwrap().push(e));
+        let events = record_events(&tm);
         let runs = Arc::new(AtomicU32::new(0));
         let r = runs.clone();
-        let id = tm.spawn_supervised(
-            "test",
-            "failpoint-target",
-            OnFailure::Restart { initial: Duration::from_millis(1), max: Duration::from_millis(4) },
-            move |cancel| {
-                r.fetch_add(1, Ordering::SeqCst);
-                async move {
-                    cancel.cancelled().await;
-                    Ok(())
-                }
-            },
-        );
+        let id = tm.spawn_supervised("test", "failpoint-target", quick_restart(), move |cancel| {
+            r.fetch_add(1, Ordering::SeqCst);
+            async move {
+                cancel.cancelled().await;
+                Ok(())
+            }
+        });
         // The first run panicked before its future was even made; the second one runs.
         wait_until(|| runs.load(Ordering::SeqCst) == 1).await;
         let row = tm.table().into_iter().find(|t| t.id == id).unwrap();
@@ -705,9 +704,7 @@ mod tests {
         let tm = TaskManager::new();
         tm.spawn("test", "early-bird", |_c| async { anyhow::bail!("failed while starting") });
         wait_until(|| tm.table().iter().any(|t| t.state == TaskState::Failed)).await;
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        tm.set_event_sink(move |e| sink.lock().unwrap().push(e));
+        let events = record_events(&tm);
         assert!(matches!(events.lock().unwrap().as_slice(), [TaskEvent::Failed { restarting: false, .. }]));
     }
 
