@@ -1975,6 +1975,12 @@ fn mini_keys() -> hoga::trading::credentials::ApiKeys {
     )
 }
 
+/// A REST client with `mini_keys()` for the loopback server at `url`.
+fn keyed_mini_rest(url: &str) -> hoga::exchange::upbit::rest::RestClient {
+    hoga::exchange::upbit::rest::RestClient::new(mini_rest_config(url), Some(mini_keys().to_credentials()))
+        .unwrap()
+}
+
 /// Issue 15 item 5: the order client and the market-data client are built apart (as the
 /// console builds them) yet share one limiter and ban state per host: a 418 drawn by an
 /// order call pauses quotation calls too, for keyed and keyless clients alike, and no
@@ -1990,7 +1996,7 @@ async fn a_418_on_an_order_call_pauses_quotation_calls_too() {
         VenueParams { rest: mini_rest_config(&url), keys: Some(mini_keys()), ..VenueParams::default() },
     )
     .unwrap();
-    let market = RestClient::new(mini_rest_config(&url), Some(mini_keys().to_credentials())).unwrap();
+    let market = keyed_mini_rest(&url);
     let public = RestClient::new(mini_rest_config(&url), None).unwrap();
     market.tickers(&[btc()]).await.unwrap();
     assert_eq!(upbit.count("GET /v1/ticker"), 1);
@@ -2136,19 +2142,23 @@ async fn upbit_with_odd_open_orders(tasks: &TaskManager) -> (String, Arc<Mutex<V
     (url, creates)
 }
 
-#[tokio::test]
-async fn open_orders_of_a_type_hoga_does_not_know_are_tracked_and_reconciliation_completes() {
-    use hoga::exchange::types::OrderType;
+/// A keyed REST client for a loopback Upbit at `url`, one attempt per read.
+fn loopback_rest(url: String) -> hoga::exchange::upbit::rest::RestClient {
     use hoga::exchange::upbit::auth::Credentials;
     use hoga::exchange::upbit::rest::{RestClient, RestConfig};
-    use hoga::trading::venue::UpbitVenue;
-    let tasks = TaskManager::new();
-    let (url, creates) = upbit_with_odd_open_orders(&tasks).await;
-    let rest = RestClient::new(
+    RestClient::new(
         RestConfig { base_url: url, read_attempts: 1, ..RestConfig::default() },
         Some(Credentials::new("test-access-key-0123", "test-secret-key")),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn open_orders_of_a_type_hoga_does_not_know_are_tracked_and_reconciliation_completes() {
+    use hoga::trading::venue::UpbitVenue;
+    let tasks = TaskManager::new();
+    let (url, creates) = upbit_with_odd_open_orders(&tasks).await;
+    let rest = loopback_rest(url);
     let venue: Arc<dyn OrderVenue> = Arc::new(UpbitVenue::new(Arc::new(rest)));
     let mut rig = start(Journal::in_memory().unwrap(), venue);
     // Before the fix the whole listing failed to decode: reconciliation never completed.
@@ -2220,8 +2230,6 @@ async fn a_my_order_frame_with_an_unknown_side_still_moves_our_order_and_fills_i
 #[tokio::test]
 async fn a_skipped_order_on_a_full_page_does_not_end_the_open_order_paging() {
     use axum::http::Uri;
-    use hoga::exchange::upbit::auth::Credentials;
-    use hoga::exchange::upbit::rest::{RestClient, RestConfig};
     use hoga::trading::venue::UpbitVenue;
     let order = |n: usize| {
         format!(
@@ -2247,11 +2255,7 @@ async fn a_skipped_order_on_a_full_page_does_not_end_the_open_order_paging() {
         axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await?;
         Ok(())
     });
-    let rest = RestClient::new(
-        RestConfig { base_url: url, read_attempts: 1, ..RestConfig::default() },
-        Some(Credentials::new("test-access-key-0123", "test-secret-key")),
-    )
-    .unwrap();
+    let rest = loopback_rest(url);
     let open = UpbitVenue::new(Arc::new(rest)).open_orders(None).await.unwrap();
     assert_eq!(open.len(), 100, "99 usable orders of page 1 and the one of page 2");
     assert!(open.iter().any(|o| o.uuid == "u-100"));
@@ -2299,13 +2303,7 @@ async fn a_live_key_without_make_orders_is_reported_at_startup_by_a_harmless_pro
     use hoga::store::{Store, StoreConfig};
     use hoga::trading::monitor::TradingStateHandle;
     let (hits, url) = key_probe_fake((200, "{}"), (401, OUT_OF_SCOPE)).await;
-    let rest = Arc::new(
-        hoga::exchange::upbit::rest::RestClient::new(
-            mini_rest_config(&url),
-            Some(mini_keys().to_credentials()),
-        )
-        .unwrap(),
-    );
+    let rest = Arc::new(keyed_mini_rest(&url));
     let findings = hoga::trading::mode::probe_key(&rest, &btc()).await;
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(findings[0].contains("Make Orders") && findings[0].contains("out_of_scope"), "{findings:?}");
@@ -2336,25 +2334,42 @@ async fn the_key_probe_tells_a_missing_permission_from_a_business_refusal() {
     let funds =
         r#"{"error":{"name":"insufficient_funds_bid","message":"주문가능한 금액(KRW)이 부족합니다."}}"#;
     let (_hits, url) = key_probe_fake((200, "{}"), (400, funds)).await;
-    let rest = hoga::exchange::upbit::rest::RestClient::new(
-        mini_rest_config(&url),
-        Some(mini_keys().to_credentials()),
-    )
-    .unwrap();
+    let rest = keyed_mini_rest(&url);
     assert!(hoga::trading::mode::probe_key(&rest, &btc()).await.is_empty());
 
     let (_hits, url) = key_probe_fake((401, OUT_OF_SCOPE), (201, "{}")).await;
-    let rest = hoga::exchange::upbit::rest::RestClient::new(
-        mini_rest_config(&url),
-        Some(mini_keys().to_credentials()),
-    )
-    .unwrap();
+    let rest = keyed_mini_rest(&url);
     let findings = hoga::trading::mode::probe_key(&rest, &btc()).await;
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(findings[0].contains("View Orders"), "{findings:?}");
 }
 
 // ------------------------------------------------------------------ issue 15: case 6, the whole row
+
+/// Waits until the console's trading state is HALTED.
+async fn until_halted(trading: &hoga::trading::monitor::TradingStateHandle) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while trading.state() != TradingState::Halted {
+        assert!(tokio::time::Instant::now() < deadline, "not HALTED: {:?}", trading.status());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits for the next "trading halted" notification (what the notifier would send).
+async fn halt_notification(
+    notes: &mut mpsc::Receiver<hoga::notify::NotifyEvent>,
+) -> hoga::notify::NotifyEvent {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let n = notes.recv().await.unwrap();
+            if n.kind == hoga::notify::NotifyKind::TradingHalted {
+                return n;
+            }
+        }
+    })
+    .await
+    .expect("no halt notification")
+}
 
 /// RELIABILITY case 6, the whole row against the simulator, wired as the console wires it
 /// (order manager, monitor, trading-state glue, store, feed): a create answered 418 with
@@ -2369,7 +2384,7 @@ async fn the_key_probe_tells_a_missing_permission_from_a_business_refusal() {
 #[tokio::test]
 async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protection_degraded() {
     use hoga::feed::{FeedConfig, FeedManager, Strategy};
-    use hoga::notify::{NotifyKind, NotifySender};
+    use hoga::notify::NotifySender;
     use hoga::store::{Store, StoreConfig, StoreEvent};
     use hoga::trading::monitor::{Monitor, MonitorConfig, MonitorDeps, TradingStateHandle};
     use hoga::trading::rules::{Level, Rule, RuleKind};
@@ -2425,21 +2440,8 @@ async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protec
     // The 418 on a create.
     sim.faults.force_limit("order", 418, Some(1));
     manager.place(PlaceSpec::Request(limit_buy()), Origin::Manual, None, None).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while trading.state() != TradingState::Halted {
-        assert!(tokio::time::Instant::now() < deadline, "not HALTED: {:?}", trading.status());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let degraded = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let n = notes.recv().await.unwrap();
-            if n.kind == NotifyKind::TradingHalted {
-                return n;
-            }
-        }
-    })
-    .await
-    .expect("no halt notification");
+    until_halted(&trading).await;
+    let degraded = halt_notification(&mut notes).await;
     assert!(degraded.text.contains("protection degraded: 1 TP/SL rules"), "{}", degraded.text);
 
     // All REST stops, quotation included; nothing reaches the host.
@@ -2495,7 +2497,7 @@ async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protec
 async fn a_418_drawn_by_a_quotation_call_halts_trading_at_once_and_flags_protection_degraded() {
     use axum::http::{HeaderMap, StatusCode};
     use hoga::exchange::upbit::rest::RestClient;
-    use hoga::notify::{NotifyKind, NotifySender};
+    use hoga::notify::NotifySender;
     use hoga::trading::monitor::{Monitor, MonitorConfig, MonitorDeps, TradingStateHandle};
     use hoga::trading::rules::{Level, Rule, RuleKind};
 
@@ -2507,8 +2509,7 @@ async fn a_418_drawn_by_a_quotation_call_halts_trading_at_once_and_flags_protect
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let orders =
-        Arc::new(RestClient::new(mini_rest_config(&url), Some(mini_keys().to_credentials())).unwrap());
+    let orders = Arc::new(keyed_mini_rest(&url));
     let quotation = RestClient::new(mini_rest_config(&url), None).unwrap();
 
     let tasks = TaskManager::new();
@@ -2527,23 +2528,10 @@ async fn a_418_drawn_by_a_quotation_call_halts_trading_at_once_and_flags_protect
 
     let e = quotation.tickers(&[btc()]).await.unwrap_err();
     assert!(matches!(e, hoga::exchange::upbit::error::UpbitError::Blocked { .. }), "{e:?}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while trading.state() != TradingState::Halted {
-        assert!(tokio::time::Instant::now() < deadline, "not HALTED: {:?}", trading.status());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_halted(&trading).await;
     let reason = trading.status().reason;
     assert!(reason.contains("418") && reason.contains("s:"), "{reason}");
-    let note = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let n = notes.recv().await.unwrap();
-            if n.kind == NotifyKind::TradingHalted {
-                return n;
-            }
-        }
-    })
-    .await
-    .expect("no halt notification");
+    let note = halt_notification(&mut notes).await;
     assert!(note.text.contains("protection degraded: 1 TP/SL rules"), "{}", note.text);
     assert!(orders.limits_status().blocked_for.is_some(), "the order client sees the same ban");
     tasks.root_token().cancel();
