@@ -289,6 +289,13 @@ impl Console {
         self.assert_terminal_restored();
     }
 
+    /// Waits for the exit, expects status `code`, and the terminal given back.
+    fn expect_exit(&mut self, code: u32) {
+        let status = self.wait_exit();
+        assert_eq!(status.exit_code(), code, "{status:?}\n--- output ---\n{}", self.raw_text());
+        self.assert_terminal_restored();
+    }
+
     /// Closes every descriptor of the master side: the terminal hangs up.
     fn hang_up(&mut self) {
         self.stop_pump.store(true, Ordering::SeqCst);
@@ -420,9 +427,7 @@ fn a_panic_in_the_ui_task_at_start_is_restarted() {
 #[test]
 fn a_ui_loop_that_keeps_panicking_gives_the_terminal_back_and_exits_1() {
     let mut c = Console::start("ui.draw=panic");
-    let status = c.wait_exit();
-    assert_eq!(status.exit_code(), 1, "{status:?}\n--- output ---\n{}", c.raw_text());
-    c.assert_terminal_restored();
+    c.expect_exit(1);
     c.wait_for_text("ui/console failed");
 }
 
@@ -431,9 +436,7 @@ fn sigterm_exits_143_with_the_terminal_restored() {
     let mut c = Console::start("");
     c.wait_until_up();
     c.signal("TERM");
-    let status = c.wait_exit();
-    assert_eq!(status.exit_code(), 143, "{status:?}\n--- output ---\n{}", c.raw_text());
-    c.assert_terminal_restored();
+    c.expect_exit(143);
     c.wait_for_text("hoga: stopped (SIGTERM)");
 }
 
@@ -442,9 +445,7 @@ fn sighup_exits_129_with_the_terminal_restored() {
     let mut c = Console::start("");
     c.wait_until_up();
     c.signal("HUP");
-    let status = c.wait_exit();
-    assert_eq!(status.exit_code(), 129, "{status:?}\n--- output ---\n{}", c.raw_text());
-    c.assert_terminal_restored();
+    c.expect_exit(129);
 }
 
 /// The terminal goes away under the console (the window closed, the ssh link dropped):
