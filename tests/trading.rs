@@ -378,6 +378,21 @@ impl Rig {
         self.handle.place(PlaceSpec::Request(req), Origin::Manual, None, None).await
     }
 
+    /// Places `limit_buy()` (the venue scripted to lose the create) and waits until it is
+    /// UNCONFIRMED: returns its identifier.
+    async fn unconfirmed_limit_buy(&mut self) -> String {
+        let id = self.place(limit_buy()).await.unwrap();
+        self.order_in(&id, LocalState::Unconfirmed).await;
+        id
+    }
+
+    /// Whether a fill of trade `trade_uuid` was seen so far.
+    fn saw_fill(&self, trade_uuid: &str) -> bool {
+        self.seen
+            .iter()
+            .any(|e| matches!(e, OrderEvent::Filled { fill, .. } if fill.trade_uuid == trade_uuid))
+    }
+
     /// The last update of order `id` seen so far.
     fn last_update(&self, id: &str) -> TrackedOrder {
         self.seen
@@ -730,9 +745,7 @@ async fn periodic_poll_finds_fills_the_stream_missed() {
     // Filled at the venue while the private stream was silent.
     venue.fill_completely(&uuid, "t-quiet", dec!(0.001));
     rig.order_in(&id, LocalState::Filled).await;
-    assert!(
-        rig.seen.iter().any(|e| matches!(e, OrderEvent::Filled { fill, .. } if fill.trade_uuid == "t-quiet"))
-    );
+    assert!(rig.saw_fill("t-quiet"));
     assert_eq!(venue.place_calls().len(), 1);
 }
 
@@ -1415,11 +1428,9 @@ async fn late_booking_after_a_5xx_is_adopted_by_lookup_and_exactly_one_order_exi
     venue.script_place(PlaceMode::TimeoutUnstored);
     let cfg = unconfirmed_config(Duration::from_secs(600), None);
     let mut rig = reconciled_with(cfg, Arc::new(venue.clone())).await;
-    let req = limit_buy();
-    let id = rig.place(req.clone()).await.unwrap();
-    rig.order_in(&id, LocalState::Unconfirmed).await;
+    let id = rig.unconfirmed_limit_buy().await;
     // The venue books it late (its engine was still working behind the 5xx).
-    let booked = venue.book(&id, &valid_order(&req));
+    let booked = venue.book(&id, &valid_order(&limit_buy()));
     let adopted = rig.order_in(&id, LocalState::Accepted).await;
     assert_eq!(adopted.uuid.as_deref(), Some(booked.uuid.as_str()));
     assert_eq!(venue.place_calls(), vec![id.clone()], "never re-sent");
@@ -1435,11 +1446,8 @@ async fn unconfirmed_order_is_adopted_from_the_private_stream() {
     // No backoff probes left (window over at once), no poll: only the stream can tell.
     let cfg = unconfirmed_config(Duration::ZERO, None);
     let mut rig = reconciled_with(cfg, Arc::new(venue.clone())).await;
-    let req = limit_buy();
-    let id = rig.place(req.clone()).await.unwrap();
-    rig.order_in(&id, LocalState::Unconfirmed).await;
-    let v = valid_order(&req);
-    let mut o = venue_order("u-late", &id, &v);
+    let id = rig.unconfirmed_limit_buy().await;
+    let mut o = venue_order("u-late", &id, &valid_order(&limit_buy()));
     o.state = OrderState::Wait;
     // A myOrder event of the late booking, with a fill.
     rig.handle.apply_fill(fill("t-late", "u-late", dec!(0.0004))).await.unwrap();
@@ -1456,17 +1464,13 @@ async fn unconfirmed_order_past_its_window_is_still_checked_and_adopted_by_the_p
     venue.script_place(PlaceMode::TimeoutUnstored);
     let cfg = unconfirmed_config(Duration::ZERO, Some(Duration::from_millis(20)));
     let mut rig = reconciled_with(cfg, Arc::new(venue.clone())).await;
-    let req = limit_buy();
-    let id = rig.place(req.clone()).await.unwrap();
-    rig.order_in(&id, LocalState::Unconfirmed).await;
-    let booked = venue.book(&id, &valid_order(&req));
+    let id = rig.unconfirmed_limit_buy().await;
+    let booked = venue.book(&id, &valid_order(&limit_buy()));
     // Filled at once (a market order would never show in the open list): the poll's
     // lookup by identifier finds it anyway.
     venue.fill_completely(&booked.uuid, "t-poll", dec!(0.001));
     rig.order_in(&id, LocalState::Filled).await;
-    assert!(
-        rig.seen.iter().any(|e| matches!(e, OrderEvent::Filled { fill, .. } if fill.trade_uuid == "t-poll"))
-    );
+    assert!(rig.saw_fill("t-poll"));
     assert_eq!(venue.place_calls().len(), 1);
 }
 
@@ -1476,12 +1480,10 @@ async fn cancel_of_an_unconfirmed_order_waits_for_it_to_appear() {
     venue.script_place(PlaceMode::TimeoutUnstored);
     let mut rig =
         reconciled_with(unconfirmed_config(Duration::from_secs(600), None), Arc::new(venue.clone())).await;
-    let req = limit_buy();
-    let id = rig.place(req.clone()).await.unwrap();
-    rig.order_in(&id, LocalState::Unconfirmed).await;
+    let id = rig.unconfirmed_limit_buy().await;
     rig.handle.cancel_all(None).await.unwrap();
     rig.until("cancels done", |e| matches!(e, OrderEvent::CancelsDone { market: None })).await;
-    venue.book(&id, &valid_order(&req));
+    venue.book(&id, &valid_order(&limit_buy()));
     rig.order_in(&id, LocalState::Canceled).await;
     assert!(venue.cancel_calls() >= 1);
 }
@@ -2068,8 +2070,7 @@ async fn a_cancel_asked_before_any_answer_waits_while_unconfirmed_and_is_sent_wh
     venue.script_place(PlaceMode::TimeoutUnstored);
     let mut rig =
         reconciled_with(unconfirmed_config(Duration::from_secs(600), None), Arc::new(venue.clone())).await;
-    let req = limit_buy();
-    let id = rig.place(req.clone()).await.unwrap();
+    let id = rig.place(limit_buy()).await.unwrap();
     rig.until("awaiting confirmation", |e| {
         matches!(e, OrderEvent::OrderUpdated(o) if o.identifier == id
             && o.reason.as_deref().is_some_and(|r| r.contains("awaiting confirmation")))
@@ -2077,7 +2078,7 @@ async fn a_cancel_asked_before_any_answer_waits_while_unconfirmed_and_is_sent_wh
     .await;
     rig.handle.cancel(CancelTarget::Order(id.clone())).await.unwrap();
     rig.order_in(&id, LocalState::Unconfirmed).await;
-    venue.book(&id, &valid_order(&req));
+    venue.book(&id, &valid_order(&limit_buy()));
     rig.order_in(&id, LocalState::Canceled).await;
     assert_eq!(venue.place_calls().len(), 1);
 }
