@@ -472,6 +472,7 @@ class Soak:
         self.log_lines_seen = 0
         self.cause_times: list[float] = []
         self.last_drawn = (0, -1)
+        self.resume_at = 0.0
         self.denials: collections.Counter = collections.Counter()
         self.rejections: collections.Counter = collections.Counter()
         self.max_convergence = 0.0
@@ -751,6 +752,9 @@ class Soak:
             self.faults[f"admin_fail:{name}"] += 1
             return
         self.faults[name] += 1
+        if name == "order_418":
+            # A 418 halts trading until the user resumes it: do so once the block is over.
+            self.resume_at = time.time() + 8
         if undo:
             self.timers.append((time.time() + r.uniform(2, 12), undo))
 
@@ -1064,6 +1068,10 @@ class Soak:
                 if now >= next_prices:
                     self.refresh_prices()
                     next_prices = now + 10
+                if self.resume_at and now >= self.resume_at:
+                    self.resume_at = 0.0
+                    self.console.command("resume")
+                    self.counts["cmd:resume"] += 1
                 if now >= next_cmd:
                     self.type_command()
                     next_cmd = now + self.rng.uniform(0.5, 2 * a.order_every - 0.5)

@@ -676,7 +676,7 @@ mod tests {
     }
 
     #[test]
-    fn the_monitor_task_down_is_reducing_until_it_is_restarted() {
+    fn the_monitor_task_down_is_reducing_until_the_restarted_monitor_lifts_it() {
         let trading = TradingStateHandle::new();
         monitor_task_state(&trading, &panicked("console", "markets-pump", true));
         assert_eq!(trading.state(), TradingState::Active, "only the monitor matters here");
