@@ -622,6 +622,20 @@ fn run_command_line(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComm
         Parsed::Forward(UiCommand::Trade(text)) if snap.account.mode == Mode::Live => {
             live_trade_line(ui, snap, text)
         }
+        Parsed::Forward(UiCommand::Trade(text)) => {
+            // A line the trading parser refuses is said to be refused here, not "sent"
+            // (the trading side would only refuse it again, as an alert).
+            match crate::trading::input::parse_command(&text) {
+                Ok(_) => {
+                    ui.info(format!("sent: {text}"));
+                    vec![UiCommand::Trade(text)]
+                }
+                Err(e) => {
+                    ui.error(format!(":{text}: {e} (not sent)"));
+                    Vec::new()
+                }
+            }
+        }
         Parsed::Forward(c) => {
             ui.info(format!("sent: {line}"));
             vec![c]
@@ -649,9 +663,13 @@ fn live_trade_line(ui: &mut UiState, snap: &Snapshot, text: String) -> Vec<UiCom
                 Vec::new()
             }
         },
-        _ => {
+        Ok(_) => {
             ui.info(format!("sent: {text}"));
             vec![UiCommand::Trade(text)]
+        }
+        Err(e) => {
+            ui.error(format!(":{text}: {e} (not sent)"));
+            Vec::new()
         }
     }
 }
@@ -1221,5 +1239,28 @@ mod tests {
         assert_eq!(ui.context(), Context::Form);
         update(&mut ui, Action::Back, &s);
         assert!(ui.form.is_none());
+    }
+
+    #[test]
+    fn a_trading_line_the_parser_refuses_is_not_said_to_be_sent() {
+        // `:unarm` without a target used to show "sent: unarm" while the trading side
+        // refused it (an alert elsewhere on the screen).
+        for mode in [Mode::Demo, Mode::Paper, Mode::Live] {
+            let mut ui = UiState::new(UiConfig::default());
+            let mut snapshot = Snapshot::default();
+            std::sync::Arc::make_mut(&mut snapshot.account).mode = mode;
+            let cmds = run_command_line(&mut ui, &snapshot, "unarm");
+            assert!(cmds.is_empty(), "{mode:?}: {cmds:?}");
+            let msg = ui.message.as_ref().expect("a message");
+            assert!(
+                msg.error && msg.text.contains("not sent") && !msg.text.starts_with("sent"),
+                "{mode:?}: {}",
+                msg.text
+            );
+            // A line it accepts is still forwarded and said to be sent.
+            let cmds = run_command_line(&mut ui, &snapshot, "unarm KRW-BTC");
+            assert_eq!(cmds, vec![UiCommand::Trade("unarm KRW-BTC".into())], "{mode:?}");
+            assert!(ui.message.as_ref().is_some_and(|m| !m.error && m.text == "sent: unarm KRW-BTC"));
+        }
     }
 }
