@@ -561,8 +561,15 @@ proptest! {
                     let empty_slot = a.is_zero() && b.is_zero() && frame.contains("orderbook");
                     prop_assert!(in_price_band(a) || empty_slot, "{a} accepted as a price in {frame}");
                     // A candle's volume is an accumulation (the value band), the others sizes.
-                    let b_ok = if frame.contains("candle") { band::value("v", b) } else { band::size("s", b) };
-                    prop_assert!(b_ok.is_ok(), "{b} accepted as a size in {frame}");
+                    // A ticker's last-trade volume is context: out of band it is kept as 0
+                    // ("not known") and the price is used (`Ticker::context_in_band`).
+                    if let StreamEvent::Ticker(t) = &ev {
+                        let kept = band::size("s", b).is_ok() && band::notional("n", a, b).is_ok();
+                        prop_assert_eq!(t.trade_volume, if kept { b } else { Decimal::ZERO });
+                    } else {
+                        let b_ok = if frame.contains("candle") { band::value("v", b) } else { band::size("s", b) };
+                        prop_assert!(b_ok.is_ok(), "{b} accepted as a size in {frame}");
+                    }
                     accepted.push(ev);
                 }
                 Ok(other) => prop_assert!(false, "{other:?}"),

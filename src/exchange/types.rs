@@ -30,13 +30,30 @@ static UNKNOWN_SEEN: std::sync::Mutex<std::collections::BTreeSet<(&'static str, 
 /// "NEUTRAL"`, a new `stream_type`, a new order `state`) and logs it once per (field,
 /// value) for the whole process. The value is cut to 40 characters.
 pub fn note_unknown(field: &'static str, value: &str) {
+    if first_sighting(field, value) {
+        tracing::warn!(field, value = %value.escape_debug(), "the exchange sent a value hoga does not know; the rest of the message is used");
+    }
+}
+
+/// Records a secondary number outside its band that was dropped ("not known") so the rest
+/// of the message could be used (see [`Ticker::context_in_band`]); logged once per
+/// (field, value), like [`note_unknown`].
+pub fn note_out_of_band(field: &'static str, value: &str) {
+    if first_sighting(field, value) {
+        tracing::warn!(field, value = %value.escape_debug(), "the exchange sent a number outside its band; it is shown as not known and the rest of the message is used");
+    }
+}
+
+/// True the first time (field, value) is seen (the value cut to 40 characters); the set
+/// is bounded by [`MAX_UNKNOWN_SEEN`].
+fn first_sighting(field: &'static str, value: &str) -> bool {
     let value: String = value.chars().take(40).collect();
     let mut seen = UNKNOWN_SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if seen.len() >= MAX_UNKNOWN_SEEN || seen.contains(&(field, value.clone())) {
-        return;
+        return false;
     }
-    tracing::warn!(field, value = %value.escape_debug(), "the exchange sent a value hoga does not know; the rest of the message is used");
     seen.insert((field, value));
+    true
 }
 
 /// True when [`note_unknown`] has seen this (field, value) (for tests and diagnostics).
@@ -857,6 +874,41 @@ pub struct Order {
 // Band checks (see [`band`])
 
 impl Ticker {
+    /// The ticker with its context figures kept in [`band`]: open, high, low, previous
+    /// close, the 52-week figures, the change, the last trade's volume and the
+    /// accumulations are context, not the price, and one of them outside its band is set
+    /// to 0 ("not known", noted once by [`note_out_of_band`]) rather than refusing the
+    /// whole ticker. Refusing it would silence the market's price for as long as the bad
+    /// figure lasts (one absurd print stays the day's high until midnight) and turn every
+    /// stop on it STALE. The last price and the times are checked by [`Ticker::check`].
+    pub fn context_in_band(mut self) -> Ticker {
+        let keep = |field: &'static str,
+                    v: &mut Decimal,
+                    ok: fn(&'static str, Decimal) -> Result<Decimal, OutOfBand>| {
+            if ok(field, *v).is_err() {
+                note_out_of_band(field, &v.to_string());
+                *v = Decimal::ZERO;
+            }
+        };
+        keep("opening_price", &mut self.opening_price, band::price_or_zero);
+        keep("high_price", &mut self.high_price, band::price_or_zero);
+        keep("low_price", &mut self.low_price, band::price_or_zero);
+        keep("prev_closing_price", &mut self.prev_closing_price, band::price_or_zero);
+        keep("highest_52_week_price", &mut self.highest_52_week_price, band::price_or_zero);
+        keep("lowest_52_week_price", &mut self.lowest_52_week_price, band::price_or_zero);
+        keep("signed_change_price", &mut self.signed_change_price, band::change);
+        keep("signed_change_rate", &mut self.signed_change_rate, band::ratio);
+        keep("trade_volume", &mut self.trade_volume, band::size);
+        if band::notional("trade_price × trade_volume", self.trade_price, self.trade_volume).is_err() {
+            note_out_of_band("trade_volume", &self.trade_volume.to_string());
+            self.trade_volume = Decimal::ZERO;
+        }
+        keep("acc_trade_price", &mut self.acc_trade_price, band::value);
+        keep("acc_trade_price_24h", &mut self.acc_trade_price_24h, band::value);
+        keep("acc_trade_volume_24h", &mut self.acc_trade_volume_24h, band::value);
+        self
+    }
+
     /// Checks every number against [`band`]: the last price must be a price; open, high,
     /// low, previous close and the 52-week figures a price or 0 (not known).
     pub fn check(&self) -> Result<(), OutOfBand> {

@@ -285,7 +285,7 @@ impl RestClient {
     /// `GET /ticker?markets=…`.
     pub async fn tickers(&self, markets: &[MarketId]) -> Result<Vec<Ticker>, UpbitError> {
         let raw = self.get("/ticker", Group::Ticker, vec![p("markets", join(markets))], false).await?;
-        Ok(usable_items("/ticker", raw, |t: WireTicker| Ok(t.to_ticker()), Ticker::check))
+        Ok(usable_items("/ticker", raw, |t: WireTicker| Ok(t.to_ticker().context_in_band()), Ticker::check))
     }
 
     /// `GET /orderbook?markets=…&count=…` (count 1…30).

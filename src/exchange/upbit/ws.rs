@@ -236,26 +236,29 @@ impl Decoder {
             }
             "ticker" => {
                 let t: view::Ticker<'_> = serde_json::from_str(text).map_err(|e| bad(msg, e))?;
-                StreamEvent::Ticker(Ticker {
-                    market: Some(self.market(t.code())),
-                    trade_price: t.trade_price,
-                    opening_price: t.opening_price,
-                    high_price: t.high_price,
-                    low_price: t.low_price,
-                    prev_closing_price: t.prev_closing_price,
-                    change: t.change,
-                    signed_change_price: t.signed_change_price,
-                    signed_change_rate: t.signed_change_rate,
-                    trade_volume: t.trade_volume,
-                    acc_trade_price: t.acc_trade_price,
-                    acc_trade_price_24h: t.acc_trade_price_24h,
-                    acc_trade_volume_24h: t.acc_trade_volume_24h,
-                    highest_52_week_price: t.highest_52_week_price,
-                    lowest_52_week_price: t.lowest_52_week_price,
-                    trade_timestamp: t.trade_timestamp,
-                    timestamp: t.timestamp,
-                    stream_type: t.stream_type.unwrap_or_default(),
-                })
+                StreamEvent::Ticker(
+                    Ticker {
+                        market: Some(self.market(t.code())),
+                        trade_price: t.trade_price,
+                        opening_price: t.opening_price,
+                        high_price: t.high_price,
+                        low_price: t.low_price,
+                        prev_closing_price: t.prev_closing_price,
+                        change: t.change,
+                        signed_change_price: t.signed_change_price,
+                        signed_change_rate: t.signed_change_rate,
+                        trade_volume: t.trade_volume,
+                        acc_trade_price: t.acc_trade_price,
+                        acc_trade_price_24h: t.acc_trade_price_24h,
+                        acc_trade_volume_24h: t.acc_trade_volume_24h,
+                        highest_52_week_price: t.highest_52_week_price,
+                        lowest_52_week_price: t.lowest_52_week_price,
+                        trade_timestamp: t.trade_timestamp,
+                        timestamp: t.timestamp,
+                        stream_type: t.stream_type.unwrap_or_default(),
+                    }
+                    .context_in_band(),
+                )
             }
             "myOrder" => StreamEvent::Order(
                 order_update(&serde_json::from_str(text).map_err(|e| bad(msg, e))?)
@@ -688,6 +691,35 @@ mod tests {
         // A nested object before the top-level type: parsed fully, decoded as its type.
         let nested = o.replacen('{', r#"{"extra":{"type":"x"},"#, 1);
         assert!(matches!(decode(nested.as_bytes()).unwrap(), Decoded::Event(StreamEvent::Order(_))));
+    }
+
+    /// One absurd print becomes the day's high (and stays it until midnight): the ticker's
+    /// price must still arrive, with the figure outside its band shown as not known. It
+    /// used to refuse every ticker of the market for the rest of the day, and every stop
+    /// on it went STALE.
+    #[test]
+    fn a_context_figure_out_of_band_is_not_known_and_the_price_still_arrives() {
+        let mut d = Decoder::default();
+        let frame = br#"{"type":"ticker","code":"KRW-BTC","opening_price":1,"high_price":79000000000000000000000000000,"low_price":1,"trade_price":146000000,"prev_closing_price":-4,"change":"RISE","signed_change_price":1e20,"signed_change_rate":1e9,"trade_volume":1e20,"acc_trade_price":-1,"acc_trade_price_24h":1,"acc_trade_volume_24h":1,"highest_52_week_price":1,"lowest_52_week_price":1,"trade_timestamp":1730336862047,"timestamp":1730336862082,"stream_type":"REALTIME"}"#;
+        let Ok(Decoded::Event(StreamEvent::Ticker(t))) = d.decode(frame) else {
+            panic!("the ticker was refused: {:?}", d.decode(frame));
+        };
+        assert_eq!(t.trade_price, rust_decimal_macros::dec!(146000000));
+        for v in [
+            t.high_price,
+            t.prev_closing_price,
+            t.signed_change_price,
+            t.signed_change_rate,
+            t.trade_volume,
+            t.acc_trade_price,
+        ] {
+            assert_eq!(v, rust_decimal::Decimal::ZERO, "out of band: not known");
+        }
+        assert_eq!(t.opening_price, rust_decimal::Decimal::ONE, "in-band figures are kept");
+        // (Noted once in the log: `note_out_of_band`.)
+        // The price itself is still checked: out of band, the ticker is refused.
+        let bad = String::from_utf8_lossy(frame).replace("\"trade_price\":146000000", "\"trade_price\":0");
+        assert!(d.decode(bad.as_bytes()).is_err());
     }
 
     #[test]
