@@ -168,11 +168,36 @@ impl FeedConfig {
     }
 
     /// Same defaults with both websocket URLs derived from one base (`ws://127.0.0.1:port`
-    /// → `…/websocket/v1` and `…/websocket/v1/private`).
+    /// → `…/websocket/v1` and `…/websocket/v1/private`). A base given as the public URL
+    /// itself (`…/websocket/v1`, as `hoga sim` prints it) is taken as meant, not doubled.
     pub fn with_ws_base(mut self, base: &str) -> Self {
         let base = base.trim_end_matches('/');
+        let base = base.strip_suffix("/websocket/v1/private").unwrap_or(base);
+        let base = base.strip_suffix("/websocket/v1").unwrap_or(base);
         self.ws_public_url = format!("{base}/websocket/v1");
         self.ws_private_url = format!("{base}/websocket/v1/private");
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::upbit::rest::RestConfig;
+
+    #[test]
+    fn a_ws_base_given_as_the_public_url_is_not_doubled() {
+        let rest = Arc::new(RestClient::new(RestConfig::default(), None).unwrap());
+        for base in [
+            "ws://127.0.0.1:9000",
+            "ws://127.0.0.1:9000/",
+            "ws://127.0.0.1:9000/websocket/v1",
+            "ws://127.0.0.1:9000/websocket/v1/",
+            "ws://127.0.0.1:9000/websocket/v1/private",
+        ] {
+            let c = FeedConfig::new(rest.clone(), None).with_ws_base(base);
+            assert_eq!(c.ws_public_url, "ws://127.0.0.1:9000/websocket/v1", "{base}");
+            assert_eq!(c.ws_private_url, "ws://127.0.0.1:9000/websocket/v1/private", "{base}");
+        }
     }
 }
