@@ -161,7 +161,15 @@ fn run_config(cmd: &ConfigCommand) -> ExitCode {
                 return ExitCode::FAILURE;
             };
             match config::check_file(&path) {
-                Ok(_) => {
+                Ok(settings) => {
+                    // What startup would refuse is not "ok": a shared log directory.
+                    if let Some(dir) = &settings.general.log_dir
+                        && let Err(e) = crate::logging::file::check_private_dir(dir)
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        eprintln!("{}: [general] log_dir = {:?}: {e}", config::display_path(&path), dir);
+                        return ExitCode::FAILURE;
+                    }
                     println!("{}: ok", config::display_path(&path));
                     ExitCode::SUCCESS
                 }

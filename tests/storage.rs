@@ -338,3 +338,31 @@ async fn a_journal_replaced_while_running_is_detected_and_denies_new_orders() {
     rig.every_sent_order_is_journaled(&path).await;
     rig.tasks.cancel_all();
 }
+
+/// `hoga config check` says what startup would refuse: a `log_dir` that group or others
+/// may write (it said "ok" for `/tmp`, then the console refused to start).
+#[test]
+fn config_check_refuses_a_shared_log_dir_as_startup_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let shared = tmp.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let private = tmp.path().join("private-logs");
+    for (dir, ok) in [(&shared, false), (&private, true)] {
+        let file = tmp.path().join("config.toml");
+        std::fs::write(&file, format!("[general]\nlog_dir = {:?}\n", dir.display().to_string())).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hoga"))
+            .args(["config", "check"])
+            .arg(&file)
+            .env("HOME", tmp.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.success(), ok, "{dir:?}: {stderr}");
+        if !ok {
+            assert!(stderr.contains("log_dir") && stderr.contains("1777"), "{stderr}");
+        }
+    }
+    assert!(!private.exists(), "a check creates nothing");
+}

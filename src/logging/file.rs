@@ -37,9 +37,27 @@ pub fn file_for(dir: &Path, day: NaiveDate) -> PathBuf {
 /// directory is never chmod'ed; one writable by group or others is refused with an error
 /// that names it and its mode.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    match check_private_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+            }
+            #[cfg(not(unix))]
+            std::fs::create_dir_all(dir)
+        }
+        other => other,
+    }
+}
+
+/// The check of [`ensure_private_dir`] without creating anything (`hoga config check`):
+/// `NotFound` for a missing directory (startup creates it 0700), an error naming the path
+/// and mode for one that group or others may write, or that is not a directory.
+pub fn check_private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use std::os::unix::fs::PermissionsExt;
         match std::fs::metadata(dir) {
             Ok(meta) => {
                 if !meta.is_dir() {
@@ -61,14 +79,11 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
                     ));
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-            }
             Err(e) => return Err(e),
         }
     }
     #[cfg(not(unix))]
-    std::fs::create_dir_all(dir)?;
+    std::fs::metadata(dir)?;
     Ok(())
 }
 
