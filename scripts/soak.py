@@ -736,7 +736,7 @@ class Soak:
         if "lookup_lag" in self.fault_kinds:
             choices.append(("lookup_lag", {"action": "lookup_lag", "ms": ms(1000, 8000)},
                             {"action": "lookup_lag", "ms": 0}))
-        if "limit_storm" in self.fault_kinds and r.random() < 0.06:
+        if "limit_storm" in self.fault_kinds and r.random() < 0.015:
             # A 30-45 s 429 storm on the order group (RELIABILITY item 8), or a short one on
             # the other exchange calls.
             choices = [r.choice([
