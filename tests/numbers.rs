@@ -1013,6 +1013,10 @@ proptest! {
         if let Ok(Decoded::Event(ev)) = decode(text.as_bytes()) {
             // What gets through is inside the band.
             prop_assert!(hoga::exchange::upbit::ws::check_event(&ev).is_ok());
+            // A ticker's context figures too (kept in band, or 0 "not known").
+            if let StreamEvent::Ticker(t) = &ev {
+                prop_assert!(t.check().is_ok(), "{:?}", t.check());
+            }
         }
     }
 }

@@ -324,7 +324,8 @@ impl Decoder {
 /// with the parse errors, never delivered).
 pub fn check_event(ev: &StreamEvent) -> Result<(), OutOfBand> {
     match ev {
-        StreamEvent::Ticker(t) => t.check(),
+        // The decoder kept the context figures in band (`Ticker::context_in_band`).
+        StreamEvent::Ticker(t) => t.check_price_and_times(),
         StreamEvent::Trade(t) => t.check(),
         StreamEvent::OrderBook(b) => b.check(),
         StreamEvent::Candle(c) => c.check(),
