@@ -2537,3 +2537,53 @@ async fn a_418_drawn_by_a_quotation_call_halts_trading_at_once_and_flags_protect
     assert!(orders.limits_status().blocked_for.is_some(), "the order client sees the same ban");
     tasks.root_token().cancel();
 }
+
+/// Found by the soak: a create the exchange never booked stays UNCONFIRMED (still looked
+/// up, adopted if it ever appears) but, past its probing window, no longer holds an
+/// open-order slot. They used to pile up until `max_open_orders` stopped trading for good.
+#[tokio::test]
+async fn an_unconfirmed_order_past_its_window_holds_no_open_order_slot() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    let mut cfg = unconfirmed_config(Duration::ZERO, None);
+    cfg.risk.max_open_orders = 2;
+    let mut rig = reconciled_with(cfg, Arc::new(venue.clone())).await;
+    rig.unconfirmed_limit_buy().await;
+    rig.unconfirmed_limit_buy().await;
+    assert_eq!(rig.handle.status().unconfirmed, 2, "both still unconfirmed (and still checked)");
+    let id = rig.place(limit_buy()).await.expect("never-booked orders hold no slot");
+    rig.order_in(&id, LocalState::Accepted).await;
+}
+
+/// Within its window an unconfirmed order may exist: it counts as open.
+#[tokio::test]
+async fn an_unconfirmed_order_inside_its_window_counts_as_open() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    let mut cfg = unconfirmed_config(Duration::from_secs(600), None);
+    cfg.risk.max_open_orders = 1;
+    let mut rig = reconciled_with(cfg, Arc::new(venue.clone())).await;
+    rig.unconfirmed_limit_buy().await;
+    let denied = rig.place(limit_buy()).await.unwrap_err();
+    assert!(denied.to_string().contains("max_open_orders"), "{denied}");
+}
+
+/// Found by the soak: a reconnect's reconciliation while an UNCONFIRMED order waits for
+/// its next probe (up to a minute away) used to wait for that probe, denying every new
+/// order as "reconciliation has not finished" meanwhile.
+#[tokio::test]
+async fn a_reconnect_does_not_wait_for_an_unconfirmed_orders_next_probe() {
+    let venue = FakeVenue::new();
+    venue.script_place(PlaceMode::TimeoutUnstored);
+    let cfg = unconfirmed_config(Duration::from_secs(600), None);
+    let mut rig = reconciled_with(cfg, Arc::new(venue.clone())).await;
+    let id = rig.unconfirmed_limit_buy().await;
+    // Its next lookup never answers: only the fix lets reconciliation finish.
+    venue.hold_gets(true);
+    rig.handle.command(OrderCommand::Reconcile).await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(20), rig.handle.wait_reconciled()).await;
+    assert!(next.is_ok(), "reconciliation waited for the unconfirmed order's next lookup");
+    let placed = rig.place(limit_buy()).await.unwrap();
+    assert_ne!(placed, id);
+}

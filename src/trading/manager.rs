@@ -739,6 +739,27 @@ impl Engine {
 
     // ------------------------------------------------------------------ reconciliation
 
+    /// Orders the risk gate counts against `max_open_orders`: every order not final,
+    /// except an UNCONFIRMED one past its probing window. That one is still looked up by
+    /// every poll and adopted if it ever appears, but a create the exchange never booked
+    /// must not hold an open-order slot for ever (the soak piled up 38 in an hour of
+    /// faults: past the default limit of 20, trading would have stopped for good).
+    fn orders_counted_open(&self) -> usize {
+        let window_ms = i64::try_from(self.sh.config.unconfirmed_window.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        self.orders
+            .values()
+            .filter(|o| !o.state.is_terminal())
+            .filter(|o| {
+                o.state != LocalState::Unconfirmed
+                    || self
+                        .unconfirmed_since
+                        .get(&o.identifier)
+                        .is_none_or(|since| now_ms.saturating_sub(*since) < window_ms)
+            })
+            .count()
+    }
+
     fn start_reconcile(&mut self) {
         self.reconciled = false;
         self.resolved = 0;
@@ -750,6 +771,15 @@ impl Engine {
             .map(|o| o.identifier.clone())
             .collect();
         for id in ids {
+            // An UNCONFIRMED order is already resolved for reconciliation: it is looked up
+            // now unless a probe is pending, and never holds new orders back (a reconnect
+            // used to wait up to a minute for its next probe, denying every order).
+            if self.orders.get(&id).is_some_and(|o| o.state == LocalState::Unconfirmed) {
+                if !self.probing.contains(&id) {
+                    self.query(&id, Why::Poll, Duration::ZERO);
+                }
+                continue;
+            }
             // An id already being probed (an unknown send) resolves through that chain.
             if self.reconciling.insert(id.clone()) && !self.probing.contains(&id) {
                 self.query(&id, Why::Reconcile, Duration::ZERO);
@@ -890,7 +920,7 @@ impl Engine {
             _ => q.last,
         };
         let valid = validate(&req, &rules, reference)?;
-        let open = self.orders.values().filter(|o| !o.state.is_terminal()).count();
+        let open = self.orders_counted_open();
         self.risk().check(
             &valid,
             &RiskContext {
