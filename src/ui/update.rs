@@ -622,20 +622,7 @@ fn run_command_line(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComm
         Parsed::Forward(UiCommand::Trade(text)) if snap.account.mode == Mode::Live => {
             live_trade_line(ui, snap, text)
         }
-        Parsed::Forward(UiCommand::Trade(text)) => {
-            // A line the trading parser refuses is said to be refused here, not "sent"
-            // (the trading side would only refuse it again, as an alert).
-            match crate::trading::input::parse_command(&text) {
-                Ok(_) => {
-                    ui.info(format!("sent: {text}"));
-                    vec![UiCommand::Trade(text)]
-                }
-                Err(e) => {
-                    ui.error(format!(":{text}: {e} (not sent)"));
-                    Vec::new()
-                }
-            }
-        }
+        Parsed::Forward(UiCommand::Trade(text)) => forward_trade_line(ui, text),
         Parsed::Forward(c) => {
             ui.info(format!("sent: {line}"));
             vec![c]
@@ -663,6 +650,15 @@ fn live_trade_line(ui: &mut UiState, snap: &Snapshot, text: String) -> Vec<UiCom
                 Vec::new()
             }
         },
+        _ => forward_trade_line(ui, text),
+    }
+}
+
+/// A trading line passed to the trading side as text. A line the trading parser refuses
+/// is said to be refused here, not "sent" (the trading side would only refuse it again,
+/// as an alert).
+fn forward_trade_line(ui: &mut UiState, text: String) -> Vec<UiCommand> {
+    match crate::trading::input::parse_command(&text) {
         Ok(_) => {
             ui.info(format!("sent: {text}"));
             vec![UiCommand::Trade(text)]
