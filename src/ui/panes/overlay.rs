@@ -115,18 +115,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 "Suspend? {} armed rule(s) will not fire while hoga is stopped.",
                 snap.account.armed_rules()
             );
-            let r = centered(area, (text.chars().count() as u16 + 4).max(30), 5);
-            Clear.render(r, buf);
-            let block = Block::bordered()
-                .title(Span::styled(" Suspend (Ctrl-Z) ", theme.warning))
-                .border_style(theme.warning)
-                .style(theme.background);
-            Paragraph::new(vec![
-                Line::styled(text, theme.text),
-                yes_no("y", " suspend   ", " stay (default)", theme),
-            ])
-            .block(block)
-            .render(r, buf);
+            warning_question(area, buf, " Suspend (Ctrl-Z) ", text, " suspend   ", theme);
         }
         Overlay::ConfirmQuit => {
             let acc = &snap.account;
@@ -135,18 +124,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 acc.open_orders.len(),
                 acc.armed_rules()
             );
-            let r = centered(area, (text.chars().count() as u16 + 4).max(30), 5);
-            Clear.render(r, buf);
-            let block = Block::bordered()
-                .title(Span::styled(" Quit ", theme.warning))
-                .border_style(theme.warning)
-                .style(theme.background);
-            Paragraph::new(vec![
-                Line::styled(text, theme.text),
-                yes_no("y", " quit   ", " stay (default)", theme),
-            ])
-            .block(block)
-            .render(r, buf);
+            warning_question(area, buf, " Quit ", text, " quit   ", theme);
         }
     }
 }
@@ -211,6 +189,19 @@ fn render_form(area: Rect, buf: &mut Buffer, form: &OrderForm, snap: &Snapshot, 
 }
 
 /// The answer line of a confirmation: `y` does it, `N` (the default) does not.
+/// A centred warning box asking `text`, `y` for `yes`, anything else stays (the default).
+fn warning_question(area: Rect, buf: &mut Buffer, title: &str, text: String, yes: &str, theme: &Theme) {
+    let r = centered(area, (text.chars().count() as u16 + 4).max(30), 5);
+    Clear.render(r, buf);
+    let block = Block::bordered()
+        .title(Span::styled(title, theme.warning))
+        .border_style(theme.warning)
+        .style(theme.background);
+    Paragraph::new(vec![Line::styled(text, theme.text), yes_no("y", yes, " stay (default)", theme)])
+        .block(block)
+        .render(r, buf);
+}
+
 fn yes_no<'a>(y: &'a str, yes: &'a str, no: &'a str, theme: &Theme) -> Line<'a> {
     Line::from(vec![
         Span::styled(y, theme.warning),
