@@ -19,12 +19,56 @@ pub type Qty = Decimal;
 // ---------------------------------------------------------------------------------------
 // Values the exchange may add later
 
-/// Most distinct (field, value) pairs [`note_unknown`] remembers. Past that (only a peer
-/// inventing values gets there) new ones are no longer logged, so memory stays bounded.
+/// A bounded, process-wide set of (key, detail) pairs already reported: "log this once".
+/// Past its capacity (only a peer inventing values gets there) nothing new is recorded,
+/// so memory stays bounded and the caller stops logging.
+#[derive(Debug)]
+pub struct SeenOnce {
+    cap: usize,
+    set: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
+}
+
+impl SeenOnce {
+    /// An empty set holding at most `cap` pairs.
+    pub const fn new(cap: usize) -> Self {
+        SeenOnce { cap, set: std::sync::Mutex::new(std::collections::BTreeSet::new()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<(String, String)>> {
+        self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// True the first time (key, detail) is offered while there is room (and records it).
+    pub fn first(&self, key: &str, detail: &str) -> bool {
+        let mut set = self.lock();
+        let pair = (key.to_string(), detail.to_string());
+        if set.len() >= self.cap || set.contains(&pair) {
+            return false;
+        }
+        set.insert(pair);
+        true
+    }
+
+    /// Whether (key, detail) was recorded.
+    pub fn contains(&self, key: &str, detail: &str) -> bool {
+        self.lock().contains(&(key.to_string(), detail.to_string()))
+    }
+
+    /// How many pairs are recorded.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Most distinct (field, value) pairs [`note_unknown`] and [`note_out_of_band`] remember.
 const MAX_UNKNOWN_SEEN: usize = 256;
 
-static UNKNOWN_SEEN: std::sync::Mutex<std::collections::BTreeSet<(&'static str, String)>> =
-    std::sync::Mutex::new(std::collections::BTreeSet::new());
+static UNKNOWN_SEEN: SeenOnce = SeenOnce::new(MAX_UNKNOWN_SEEN);
 
 /// Records a value of a wire enum this version of hoga does not know (`change:
 /// "NEUTRAL"`, a new `stream_type`, a new order `state`) and logs it once per (field,
@@ -44,22 +88,15 @@ pub fn note_out_of_band(field: &'static str, value: &str) {
     }
 }
 
-/// True the first time (field, value) is seen (the value cut to 40 characters); the set
-/// is bounded by [`MAX_UNKNOWN_SEEN`].
+/// True the first time (field, value) is seen (the value cut to 40 characters).
 fn first_sighting(field: &'static str, value: &str) -> bool {
     let value: String = value.chars().take(40).collect();
-    let mut seen = UNKNOWN_SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if seen.len() >= MAX_UNKNOWN_SEEN || seen.contains(&(field, value.clone())) {
-        return false;
-    }
-    seen.insert((field, value));
-    true
+    UNKNOWN_SEEN.first(field, &value)
 }
 
 /// True when [`note_unknown`] has seen this (field, value) (for tests and diagnostics).
 pub fn unknown_seen(field: &str, value: &str) -> bool {
-    let seen = UNKNOWN_SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    seen.iter().any(|(f, v)| *f == field && v == value)
+    UNKNOWN_SEEN.contains(field, value)
 }
 
 /// A `Deserialize` for a wire enum that maps each known spelling to its variant and any
@@ -1125,7 +1162,7 @@ mod tests {
         for i in 0..2 * MAX_UNKNOWN_SEEN {
             note_unknown("stream_type", &format!("V{i}"));
         }
-        let n = UNKNOWN_SEEN.lock().unwrap().len();
+        let n = UNKNOWN_SEEN.len();
         assert!(n <= MAX_UNKNOWN_SEEN, "{n}");
     }
 

@@ -6,9 +6,8 @@
 //! [`UpbitError::UnknownOutcome`] and the caller looks the order up by its `identifier`.
 //! Every attempt signs a fresh token (new nonce), so a retry is never a replay.
 
-use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -17,7 +16,8 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::exchange::types::{
-    Balance, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, OutOfBand, Ticker, Timeframe, Trade,
+    Balance, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, OutOfBand, SeenOnce, Ticker,
+    Timeframe, Trade,
 };
 use crate::exchange::upbit::auth::{Credentials, SignedBody, SignedQuery};
 use crate::exchange::upbit::error::{AuthKind, NetworkKind, UpbitError, snippet};
@@ -130,11 +130,9 @@ impl std::fmt::Debug for RestClient {
 /// Items of list replies skipped so far (see [`usable_items`]), for diagnostics and tests.
 static SKIPPED_ITEMS: AtomicU64 = AtomicU64::new(0);
 
-/// Most distinct (path, reason) pairs [`skip_item`] remembers; past that (only a peer
-/// inventing errors gets there) skipped items are counted but no longer logged.
-const MAX_SKIP_REASONS: usize = 256;
-
-static SKIP_REASONS: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+/// The (path, reason) pairs [`skip_item`] logged; past 256 (only a peer inventing errors
+/// gets there) skipped items are counted but no longer logged.
+static SKIP_REASONS: SeenOnce = SeenOnce::new(256);
 
 /// How many items of REST list replies were skipped since the process started (an item
 /// that did not decode, or had a number outside the band).
@@ -147,18 +145,14 @@ pub fn skipped_items() -> u64 {
 fn skip_item(path: &str, index: usize, reason: &str) {
     SKIPPED_ITEMS.fetch_add(1, Ordering::Relaxed);
     let reason: String = reason.chars().take(120).collect();
-    let key = (path.to_string(), reason);
-    let mut seen = SKIP_REASONS.lock().unwrap_or_else(PoisonError::into_inner);
-    if seen.len() >= MAX_SKIP_REASONS || seen.contains(&key) {
-        return;
+    if SKIP_REASONS.first(path, &reason) {
+        tracing::warn!(
+            path,
+            index,
+            reason = %reason.escape_debug(),
+            "item of a REST list reply skipped; the other items are used (logged once per reason)"
+        );
     }
-    tracing::warn!(
-        path,
-        index,
-        reason = %key.1.escape_debug(),
-        "item of a REST list reply skipped; the other items are used (logged once per reason)"
-    );
-    seen.insert(key);
 }
 
 /// Decodes a list reply item by item (issue 15, item 4): an item that does not decode as
