@@ -1,12 +1,15 @@
-//! The kernel: the Rust form of the seeds' AppKernel, LoopGuard and TaskManager.
+//! The kernel: the process-wide resources that everything else borrows.
 //!
-//! It owns the process-wide resources that everything else borrows: the task manager
-//! (every task is spawned through it), the runtime guard, and the ordered shutdown
-//! sequence. `main` builds the one tokio runtime and hands control to [`run`].
+//! The task manager (every task is spawned through it, supervised and named), the
+//! runtime guard (one runtime per process, checked), the ordered shutdown sequence, the
+//! terminal guard and the failpoints the crash tests use. `main` builds the one tokio
+//! runtime and hands control to [`crate::cli::run`], which runs the console
+//! ([`crate::console::run`]) or another subcommand.
 
 pub mod failpoint;
 pub mod runtime_guard;
 pub mod shutdown;
+pub(crate) mod sync;
 pub mod task_manager;
 pub mod terminal;
 

@@ -1,4 +1,4 @@
-//! The runtime guard: the Rust form of the seeds' LoopGuard (000, 001).
+//! The runtime guard: one tokio runtime per process, checked where it matters.
 //!
 //! hoga runs on exactly one tokio runtime. `main` records that runtime's id at bootstrap;
 //! code that must only run on it (the store writer, the UI, anything holding

@@ -1,5 +1,5 @@
-//! Ordered shutdown: the seeds' "cancel all → gather → close sessions" (001) as phases
-//! with deadlines.
+//! Ordered shutdown: "cancel every task → gather them → close sessions" as phases with
+//! deadlines (docs/ARCHITECTURE.md, "Shutdown").
 //!
 //! Phases, in order: stop input → cancel tasks → await tasks (deadline) → abort
 //! stragglers → close connections (deadline) → flush logs → restore terminal. Each phase

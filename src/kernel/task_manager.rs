@@ -1,10 +1,10 @@
 //! `TaskManager`: the only place in hoga that spawns tokio tasks.
 //!
-//! The Rust form of the seeds' TaskManager (000, 001): every task has a component and a
-//! name, runs under a child of the root cancellation token, is tracked until it ends, and
-//! shows up in a live table the System pane reads. A panic inside a task is caught here
-//! (never silently lost), logged, published to the kernel's event sink, and then handled
-//! as the spawner chose: restart with backoff, or start ordered shutdown.
+//! Every task has a component and a name, runs under a child of the root cancellation
+//! token, is tracked until it ends, and shows up in a live table the System pane reads.
+//! A panic inside a task is caught here (never silently lost), logged, published to the
+//! kernel's event sink, and then handled as the spawner chose: restart with backoff, or
+//! start ordered shutdown.
 
 use std::collections::BTreeMap;
 use std::future::Future;
