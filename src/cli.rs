@@ -18,19 +18,19 @@ pub struct Cli {
     /// Config file to use instead of ~/.config/hoga/config.toml.
     #[arg(long, global = true, value_name = "FILE", env = "HOGA_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Colour theme (overrides [ui] theme).
+    /// Colour theme (overrides `theme` in `[ui]`).
     #[arg(long, global = true, value_name = "NAME")]
     pub theme: Option<String>,
-    /// Log level of the log file (overrides [general] log_level).
+    /// Log level of the log file (overrides `log_level` in `[general]`).
     #[arg(long, global = true, value_name = "LEVEL", value_enum)]
     pub log_level: Option<LogLevel>,
     /// Demo mode with the built-in demo preset (simulated exchange, paper money).
     #[arg(long, global = true, conflicts_with = "mode")]
     pub demo: bool,
-    /// Seed of the demo market generator (overrides [demo] seed).
+    /// Seed of the demo market generator (overrides `seed` in `[demo]`).
     #[arg(long, global = true, value_name = "N")]
     pub seed: Option<u64>,
-    /// Where data and orders come from (overrides [general] mode).
+    /// Where data and orders come from (overrides `mode` in `[general]`).
     #[arg(long, global = true, value_name = "MODE", value_enum)]
     pub mode: Option<Mode>,
     /// Live mode: allow starting with a new, empty order journal. Without it, a missing or

@@ -741,7 +741,7 @@ impl OrderType {
     }
 
     /// An unknown type, its spelling cut to 40 characters and interned (a bounded set, so
-    /// each spelling is leaked at most once; past [`MAX_OTHER_TYPES`] it reads `"unknown"`).
+    /// each spelling is leaked at most once; past the set's bound (`MAX_OTHER_TYPES`) it reads `"unknown"`).
     pub fn other(s: &str) -> OrderType {
         let cut: String = s.chars().take(40).collect();
         let mut set = OTHER_TYPES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -4,8 +4,8 @@
 //!
 //! Producers (the monitor, the order manager, the feed) hand a [`NotifyEvent`] to a
 //! [`NotifySender`]: a bounded queue that never blocks the producer and counts what it
-//! drops. The [`notifier::Notifier`] task, off the UI path, applies the per-kind mode
-//! (on / silent / off), publishes the latest status-bar flash on a `watch`, rings the
+//! drops. The notifier task ([`notifier::spawn_notifier`]), off the UI path, applies the
+//! per-kind mode (on / silent / off), publishes the latest status-bar flash on a `watch`, rings the
 //! terminal bell, sets the window title, and hands loud events to the webhook sender,
 //! which POSTs JSON that Discord, Slack and Telegram bots accept, with retries and backoff.
 //! Price alerts (`:alert KRW-BTC > 100000000`) live in [`alerts`].

@@ -71,7 +71,7 @@ impl LiveArm {
     }
 }
 
-/// The live arm step, run by the lead before the console takes the terminal: checks the
+/// The live arm step, run before the console takes the terminal: checks the
 /// config mode and the keys, prints what is about to happen, and reads one line. Only
 /// exactly `LIVE` arms. `config_mode` is the mode from the config file.
 pub fn arm_prompt<R: BufRead, W: Write>(
@@ -118,7 +118,7 @@ pub struct VenueParams {
     pub arm: Option<LiveArm>,
 }
 
-/// The venue of a mode, plus the concrete parts the lead wires elsewhere.
+/// The venue of a mode, plus the concrete parts the console wires elsewhere.
 #[derive(Clone)]
 pub struct BuiltVenue {
     /// The mode.
@@ -179,7 +179,8 @@ pub fn build_venue(mode: Mode, params: VenueParams) -> Result<BuiltVenue, ModeEr
 const PROBES: [(&str, &str); 2] =
     [("View Orders", "GET /v1/orders/chance"), ("Make Orders", "POST /v1/orders/test")];
 
-/// Probes the key with harmless calls (see [`PROBES`]) and returns one finding per call
+/// Probes the key with harmless calls (`GET /v1/orders/chance` for View Orders,
+/// `POST /v1/orders/test` for Make Orders) and returns one finding per call
 /// refused for authentication: the permission, Upbit's error name and the hint (a missing
 /// permission, an IP not on the allowlist, an expired key…). Empty when the key may
 /// trade. Anything but a 401 (a business refusal, a network error, a 5xx) proves nothing

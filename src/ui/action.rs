@@ -1,6 +1,6 @@
 //! UI intents. Keys resolve to an [`Action`] through the keymap (names are the serde
 //! snake_case names in `config/keymap.toml`); the reducer turns actions into state
-//! changes and [`crate::ui::Command`]s.
+//! changes and [`crate::ui::UiCommand`]s.
 
 use serde::{Deserialize, Serialize};
 

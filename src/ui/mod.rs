@@ -1,5 +1,5 @@
 //! The terminal console: keys become [`Action`]s through the [`keymap`], the pure
-//! [`update`] reducer turns them into UI state changes and [`UiCommand`]s, and
+//! [`update()`] reducer turns them into UI state changes and [`UiCommand`]s, and
 //! [`render`] draws the store's [`crate::store::Snapshot`] with the UI state.
 //!
 //! [`App`] runs the loop (`select! { biased; cancel > input > snapshot > frame tick }`),
@@ -11,7 +11,7 @@
 //! ```text
 //! let store = Store::start(&tasks, StoreConfig::default());       // feed pumps: store.sender()
 //! store.spawn_task_sampler(&tasks, Duration::from_secs(1));
-//! let (cmd_tx, cmd_rx) = mpsc::channel(ui::app::COMMAND_CAPACITY); // lead handles cmd_rx
+//! let (cmd_tx, cmd_rx) = mpsc::channel(ui::app::COMMAND_CAPACITY); // console handles cmd_rx
 //! let keymap = Keymap::load_file(user_keymap_path.as_deref())?;     // error names file:line
 //! let config = UiConfig::from_settings(&settings.ui, Some(favorites_path));
 //! ui::app::start_console(&tasks, &mut hooks, config, keymap, store.subscribe(), cmd_tx)?;

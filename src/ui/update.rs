@@ -1,7 +1,7 @@
 //! UI state and the pure reducer: `update(&mut UiState, Action, &Snapshot) -> Vec<UiCommand>`.
 //!
 //! The reducer never does I/O and never writes the store: it changes UI-local state
-//! (focus, cursors, inputs) and returns [`Command`]s, requests the app sends out for the
+//! (focus, cursors, inputs) and returns [`UiCommand`]s, requests the app sends out for the
 //! feed and trading handlers. That keeps every key's effect unit-testable.
 
 use std::collections::{BTreeMap, BTreeSet};

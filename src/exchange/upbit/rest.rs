@@ -464,7 +464,7 @@ impl RestClient {
     }
 
     /// `GET /orders/uuids?uuids[]=…` (≤100). A lookup of named orders: an item that
-    /// cannot be used refuses the whole reply (see [`all_items`]: skipping it would read as
+    /// cannot be used refuses the whole reply (skipping it would read as
     /// "no such order"). Unknown types and sides still decode.
     pub async fn orders_by_uuids(&self, uuids: &[String]) -> Result<Vec<Order>, UpbitError> {
         let q = uuids.iter().map(|u| p("uuids[]", u.as_str())).collect();
