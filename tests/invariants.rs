@@ -1,5 +1,5 @@
-//! The one-runtime invariants, checked over the source tree (seed 001: "invariants
-//! enforced by CI static check"):
+//! The one-runtime invariants, checked over the source tree by CI (the compiler cannot
+//! enforce them, so a static check does):
 //!
 //! - no second runtime and no `block_on` outside `src/main.rs`;
 //! - no bare `tokio::spawn` (or any other task spawn) outside the task manager;

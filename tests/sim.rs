@@ -1,6 +1,6 @@
 //! Conformance tests of the embedded Upbit simulator, over real sockets with plain
 //! reqwest / tokio-tungstenite clients (not hoga's own client), against the wire formats
-//! of `docs/upbit-protocol.md`.
+//! of Upbit's developer documentation (`docs.upbit.com`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;

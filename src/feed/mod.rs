@@ -1,6 +1,6 @@
 //! The market-data feed: one [`FeedManager`] per process owns one public and one private
 //! upstream websocket and fans events out to many cheap [`FeedProxy`]s, one per pane
-//! (seed 004: GlobalWebSocketManager + WebSocketClientProxy).
+//! (docs/ARCHITECTURE.md, "Market data").
 //!
 //! ```text
 //!  panes ── FeedProxy::subscribe_*(markets, strategy) ──► Subscription (bounded queue)

@@ -1,4 +1,4 @@
-//! `FeedProxy`: the cheap per-pane face of the feed (seed 004's WebSocketClientProxy).
+//! `FeedProxy`: the cheap per-pane face of the feed.
 //!
 //! A proxy registers demand with the manager and hands back typed [`Subscription`]s, each
 //! with its own bounded queue and strategy. Dropping a subscription releases its demand;

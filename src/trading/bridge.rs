@@ -1,6 +1,6 @@
 //! The bridge between the trading monitor and the order manager: turns a
 //! [`MonitorAction`] into an [`OrderCommand`], and the manager's [`OrderEvent`]s back into
-//! the [`ExitEvent`]s the monitor waits for. Pure and synchronous; the lead's router owns
+//! the [`ExitEvent`]s the monitor waits for. Pure and synchronous; the console's router owns
 //! one and calls it on both paths.
 //!
 //! An exit is placed under the monitor's deterministic identifier, so a repeated action

@@ -26,7 +26,7 @@
 //!   REJECTED (RELIABILITY case 5: only then may the monitor re-send an exit under a new
 //!   identifier).
 //! - **Reconcile before trading.** On start, after a restart of the task, and on
-//!   [`OrderCommand::Reconcile`] (the lead sends it after a private-stream reconnect),
+//!   [`OrderCommand::Reconcile`] (the console sends it after a private-stream reconnect),
 //!   every non-terminal intent is looked up; new orders are refused with
 //!   [`Denied::NotReconciled`] until all are resolved. An intent the venue does not know
 //!   after `probe_attempts` lookups counts as resolved once it is UNCONFIRMED (it keeps
@@ -132,7 +132,7 @@ pub struct ManagerConfig {
     pub command_capacity: usize,
     /// Event channel capacity.
     pub event_capacity: usize,
-    /// Latest prices (fed by the lead from the market stream).
+    /// Latest prices (fed by the console's market pumps from the ticker stream).
     pub prices: PriceBoard,
 }
 

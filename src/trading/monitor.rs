@@ -2,9 +2,10 @@
 //! take-profit, trailing stop, OCO) and every price alert on every tick, and the shared
 //! trading state (ACTIVE / REDUCING / HALTED) with its kill switch.
 //!
-//! Seed 000's `TradingMonitorService` polled positions every 30 s; hoga evaluates per tick.
+//! Rules are evaluated on every tick, not by polling positions on a timer (a 30 s poll
+//! would let a stop slip by up to 30 s).
 //! The monitor never talks to the exchange: it emits [`MonitorAction`]s on a bounded,
-//! lossless channel that the lead routes to the order manager (Trading lane), and it is
+//! lossless channel that the console routes to the order manager (Trading lane), and it is
 //! told how they went with [`ExitEvent`]s. The pure firing logic is
 //! [`crate::trading::rules::RuleBook`]; this file adds the task, the inputs, the journal,
 //! the locked-funds path, notifications and the Monitor pane's view.
@@ -1069,7 +1070,7 @@ impl Core {
 // ---------------------------------------------------------------------------------------
 // The task
 
-/// What the lead keeps of the monitor.
+/// What the console keeps of the monitor.
 #[derive(Debug, Clone)]
 pub struct MonitorHandle {
     ticks: TickSender,

@@ -166,7 +166,7 @@ impl<B: Backend> App<B> {
         self
     }
 
-    /// The UI state (tests and the lead's wiring read it).
+    /// The UI state (tests and the console's wiring read it).
     pub fn ui(&self) -> &UiState {
         &self.ui
     }
