@@ -737,8 +737,8 @@ class Soak:
             choices.append(("lookup_lag", {"action": "lookup_lag", "ms": ms(1000, 8000)},
                             {"action": "lookup_lag", "ms": 0}))
         if "limit_storm" in self.fault_kinds and r.random() < 0.015:
-            # A 30-45 s 429 storm on the order group (RELIABILITY item 8), or a short one on
-            # the other exchange calls.
+            # A 30-45 s 429 storm on the order group (issue 15 item 8 in
+            # docs/RELIABILITY-TESTS.md), or a short one on the other exchange calls.
             choices = [r.choice([
                 ("storm_order_429", {"action": "limit_storm", "group": "order", "status": 429,
                                      "ms": ms(30_000, 45_000)}, None),

@@ -366,7 +366,7 @@ fn a_panic_in_the_account_task_is_an_alarm_on_a_live_screen() {
     panic_in_task_keeps_the_screen("console.account-pump");
 }
 
-/// RELIABILITY case 18 on screen: while the monitor task is down, trading is REDUCING and
+/// docs/RELIABILITY.md case 18 on screen: while the monitor task is down, trading is REDUCING and
 /// the status bar says which task is down.
 #[test]
 fn a_monitor_that_keeps_panicking_shows_reducing_and_the_alarm_while_the_screen_draws() {

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Hostile numbers end to end (issue 15, item 2; RELIABILITY case 16) and wire enums with
+//! Hostile numbers end to end (issue 15, item 2; docs/RELIABILITY.md case 16) and wire enums with
 //! values hoga does not know (item 4).
 //!
 //! Arbitrary decimals — 0, ±1e-28, `Decimal::MAX` (≈7.9e28), long fractions, negatives,

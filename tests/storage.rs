@@ -1,4 +1,4 @@
-//! Storage faults under a running order manager (RELIABILITY case 34 beyond `SQLITE_BUSY`):
+//! Storage faults under a running order manager (docs/RELIABILITY.md case 34 beyond `SQLITE_BUSY`):
 //! the disk fills up, the filesystem turns read-only, the journal file is replaced. In
 //! each, new orders are denied with a reason that says what happened, cancels still reach
 //! the exchange, and nothing is ever sent without a durable intent.

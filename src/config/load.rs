@@ -337,7 +337,7 @@ mod tests {
         }
     }
 
-    /// RELIABILITY case 39: a key hoga does not know (a typo) fails the whole load, and
+    /// docs/RELIABILITY.md case 39: a key hoga does not know (a typo) fails the whole load, and
     /// the message names the file and the dotted key, in a section and at the top level;
     /// with no file at all the mode is not live.
     #[test]

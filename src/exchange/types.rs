@@ -132,7 +132,7 @@ pub(crate) use lenient_enum;
 // The band of numbers accepted from the network
 
 /// The band every number from the exchange must fall in before anything uses it
-/// (RELIABILITY case 16). A message with a number outside it is refused as malformed,
+/// (docs/RELIABILITY.md case 16). A message with a number outside it is refused as malformed,
 /// like a frame that does not parse, and counted the same way.
 ///
 /// | kind | band | why |

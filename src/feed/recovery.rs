@@ -2,7 +2,7 @@
 //! websocket message limiter (Upbit: 5 requests/s and 100/min per connection).
 //!
 //! Jitter spreads reconnects of many clients after a server-side drop; the cap keeps a
-//! refusing server from being hammered (RELIABILITY case 27). Both connections together
+//! refusing server from being hammered (docs/RELIABILITY.md case 27). Both connections together
 //! stay far below Upbit's 5 connects/s because every attempt waits at least `initial`.
 
 use std::collections::VecDeque;

@@ -4,7 +4,7 @@
 //! one and calls it on both paths.
 //!
 //! An exit is placed under the monitor's deterministic identifier, so a repeated action
-//! is answered from the journal and never sent twice (RELIABILITY case 14); a duplicate
+//! is answered from the journal and never sent twice (docs/RELIABILITY.md case 14); a duplicate
 //! identifier at the venue is treated as "it exists" by the manager (case 4).
 
 use std::collections::{HashMap, HashSet};

@@ -5,7 +5,7 @@
 //! Never command-line arguments (they show in `ps` and shell history). Keys are held as
 //! `secrecy::SecretString`; `Debug` shows the access key masked and the secret as
 //! `[REDACTED]`; no `Display` exists. A looser file is refused with the file named, the
-//! mode found and the fix (RELIABILITY rule 10, security checklist).
+//! mode found and the fix (docs/RELIABILITY.md rule 10, security checklist).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -7,7 +7,7 @@
 //! Numbers are parsed strictly into `Decimal` (ASCII digits and one dot; no sign, no
 //! exponent, no thousands separators, no full-width digits): anything else is an
 //! [`InputError`] naming the bad token, so bad input never becomes an order
-//! (RELIABILITY case 38). [`resolve`] then turns a parsed size (quantity, quote amount
+//! (docs/RELIABILITY.md case 38). [`resolve`] then turns a parsed size (quantity, quote amount
 //! or % of available) into an [`OrderRequest`] that still goes through validation.
 
 use std::str::FromStr;

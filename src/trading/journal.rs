@@ -5,7 +5,7 @@
 //! fills (deduped by trade uuid, the primary key), state changes and cancels are
 //! appended. Non-terminal intents are what reconciliation walks on start and after a
 //! reconnect. If a write fails (disk full, `SQLITE_BUSY`, read-only file) the caller must
-//! not send (RELIABILITY case 34). In live mode a missing or corrupt file refuses to open
+//! not send (docs/RELIABILITY.md case 34). In live mode a missing or corrupt file refuses to open
 //! unless the user explicitly allows a fresh one (case 35). An exclusive lock file makes a
 //! second instance read-only (case 36). Persisted rules and alerts live here too.
 

@@ -6,7 +6,7 @@
 //!   in this mode's venue, so no write endpoint can be called;
 //! - live: [`UpbitVenue`] against Upbit, only with `mode = "live"` in the config, keys,
 //!   and a [`LiveArm`] token that only [`arm_prompt`] hands out after the person typed
-//!   `LIVE` (RELIABILITY case 39, security checklist "explicit confirmation").
+//!   `LIVE` (docs/RELIABILITY.md case 39, security checklist "explicit confirmation").
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! Pure and synchronous. Everything the venue would reject for a reason we can know in
 //! advance (tick grid, minimum/maximum total, the side × `ord_type` × `time_in_force`
 //! matrix, 8-decimal volumes) is a local [`Denied`] here, so it never reaches a venue call
-//! (RELIABILITY cases 8 and 38). The state machine applies venue facts idempotently:
+//! (docs/RELIABILITY.md cases 8 and 38). The state machine applies venue facts idempotently:
 //! fills are deduped by trade uuid, early fills are buffered, overfills are refused, and
 //! the only transition out of a terminal state is Canceled → Filled (case 5, 12, 13).
 

@@ -3,7 +3,7 @@
 //! Every new order passes one gate: the trading state (ACTIVE / REDUCING / HALTED), the
 //! maximum notional per order, orders per minute, open orders, a price band around the
 //! last price (fat finger) and the daily realized-loss limit. Cancels never come here:
-//! they always pass (RELIABILITY rule 6).
+//! they always pass (docs/RELIABILITY.md rule 6).
 //!
 //! The daily loss limit counts per UTC day, read from a [`UtcClock`] (the wall clock; tests
 //! inject one). The day only moves forward: at the first fill or check on a later date

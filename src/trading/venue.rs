@@ -2,7 +2,7 @@
 //! and [`UpbitVenue`], the implementation over the Upbit REST client (live and demo
 //! mode; demo points the same client at the simulator).
 //!
-//! The error split is the heart of RELIABILITY rule 1: a venue call ends in a definitive
+//! The error split is the heart of docs/RELIABILITY.md rule 1: a venue call ends in a definitive
 //! answer ([`VenueError::Final`]), a provable non-send ([`VenueError::NotSent`]), or an
 //! unknown outcome ([`VenueError::Ambiguous`]). Only the first two may close an intent,
 //! and even a non-send is verified by one identifier query before it is closed. An

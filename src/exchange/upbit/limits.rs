@@ -1,7 +1,7 @@
 //! Client-side rate limiting for Upbit REST: one governor limiter per Upbit group,
 //! corrected by the `Remaining-Req` header, paused on 429, halted globally on 418.
 //!
-//! Rate limits are a contract with the venue (RELIABILITY rule 7): we throttle before
+//! Rate limits are a contract with the venue (docs/RELIABILITY.md rule 7): we throttle before
 //! Upbit has to, and when it does push back we stop that group (429) or everything (418)
 //! instead of hammering it into a longer block.
 //!

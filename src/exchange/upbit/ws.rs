@@ -3,7 +3,7 @@
 //! pings and an idle watchdog, and decode DEFAULT-format messages into neutral events.
 //!
 //! A session is one connection; reconnecting, epochs and resubscription belong to
-//! `feed::recovery`. Liveness rule (RELIABILITY case 22): only DATA frames count as life;
+//! `feed::recovery`. Liveness rule (docs/RELIABILITY.md case 22): only DATA frames count as life;
 //! pongs and pings alone do not, so a half-open connection that still answers pings is
 //! detected by the idle watchdog.
 
