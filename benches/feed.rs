@@ -291,7 +291,7 @@ async fn bench_socket_with(
     tasks.wait_all(Duration::from_secs(2)).await;
 }
 
-/// The ceiling PERFORMANCE.md's reference table calls "bare Rust reader": tokio-tungstenite
+/// The ceiling docs/PERFORMANCE.md's reference table calls "bare Rust reader": tokio-tungstenite
 /// and serde_json into the wire structs, no routing, no queues, one task reading the socket.
 /// Same server, same CPU accounting as `bench_socket`, so the two rows compare directly.
 async fn bench_bare(name: &str, kind: StreamKind, frames: Vec<Vec<u8>>, n: usize, rate: Option<u32>) {

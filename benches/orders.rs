@@ -7,7 +7,7 @@
 //! from the Enter key event to a frame drawn from the store version that holds the fill;
 //! a market order's acknowledgement is its fill); (3) key press → next frame again, in
 //! paper mode against a `hoga sim` process flooding tickers at `HOGA_BENCH_FLOOD` msgs/s
-//! (default 50000, 0 skips it; PERFORMANCE.md: "also under a 50k msgs/s feed"), with the
+//! (default 50000, 0 skips it; docs/PERFORMANCE.md: "also under a 50k msgs/s feed"), with the
 //! rate the feed actually received and the bench process's CPU over the window.
 //! `cargo bench --bench orders`; `HOGA_BENCH_ORDERS` (default 100) and
 //! `HOGA_BENCH_INTENTS` (default 500) set the counts.

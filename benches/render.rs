@@ -7,7 +7,7 @@
 //! `TestBackend` with a changing price (render + ratatui's diff + backend write), which
 //! is what the app pays per frame. Then `Store::apply_batch` on that store (one ticker, a
 //! burst of 64 tickers as the feed hands them over, one trade onto the full tape, one
-//! 15-level book): PERFORMANCE.md's "apply to store". Prints p50 / p90 / p99 / max per
+//! 15-level book): docs/PERFORMANCE.md's "apply to store". Prints p50 / p90 / p99 / max per
 //! case; figures go to BENCHMARKS.md, never into assertions.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,4 +1,4 @@
-//! The "bare Rust reader" of PERFORMANCE.md's reference table, as a program: one
+//! The "bare Rust reader" of docs/PERFORMANCE.md's reference table, as a program: one
 //! tokio-tungstenite connection, serde_json into the wire structs, no routing, no store,
 //! no screen. It is the ceiling any client can reach on a machine, so the console's and
 //! the feed's CPU figures are reported against it, measured on the same stream.
