@@ -31,18 +31,18 @@ use super::action::Action;
 use super::keymap::{Context, KeyChord, Keymap};
 use super::layout::{PaneId, ScreenLayout};
 use super::panes;
+use super::sink::CommandSink;
+use super::state::{Message, Overlay, UiConfig, UiState};
 use super::theme::{ColorSupport, Theme};
-use super::update::{self, UiCommand, UiConfig, UiState};
+use super::update::{self, UiCommand};
+use crate::config::change::ConfigChange;
 use crate::exchange::types::MarketId;
 use crate::kernel::{OnFailure, TaskId, TaskManager, terminal};
 use crate::store::{Snapshot, Versions};
 use crate::ui::widgets::format;
 
-/// Capacity of the UI command channel the caller creates for [`App::new`]. Commands come
-/// from key presses, so 64 is far more than a person can type between two reads by the
-/// lead's handler. Overflow policy: the app never waits on it (the UI must not freeze);
-/// a command that does not fit is dropped, counted and reported on the bottom line.
-pub const COMMAND_CAPACITY: usize = 64;
+/// Capacity of the bounded command channel (also at its home, [`super::sink`]).
+pub use super::sink::COMMAND_CAPACITY;
 
 /// An input event the app understands (a subset of crossterm's).
 pub type Input = Event;
@@ -71,8 +71,9 @@ pub struct App<B: Backend> {
     theme_dir: Option<PathBuf>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     snap: Arc<Snapshot>,
-    commands: mpsc::Sender<UiCommand>,
-    dropped_commands: u64,
+    commands: CommandSink,
+    /// The user's keymap file, read again on an accepted `:reload keymap`.
+    keymap_file: Option<PathBuf>,
     dirty: bool,
     frames: u64,
     /// Frame counter for observers (tests, the pty demo check); conflating by design.
@@ -102,16 +103,17 @@ impl<B: Backend> std::fmt::Debug for App<B> {
 }
 
 impl<B: Backend> App<B> {
-    /// Builds the app. `commands` should be bounded at [`COMMAND_CAPACITY`]; the app
-    /// `try_send`s on it and counts what does not fit. `colors` decides the theme's
-    /// degradation (`ColorSupport::detect()` reads `NO_COLOR` and `COLORTERM`).
+    /// Builds the app. Commands leave through `commands` (see [`super::sink`]: Trading and
+    /// Safety ones are never dropped; the app never waits on the others, and counts and
+    /// reports what does not fit). `colors` decides the theme's degradation
+    /// (`ColorSupport::detect()` reads `NO_COLOR` and `COLORTERM`).
     pub fn new(
         terminal: Terminal<B>,
         config: UiConfig,
         keymap: Keymap,
         colors: ColorSupport,
         snapshots: watch::Receiver<Arc<Snapshot>>,
-        commands: mpsc::Sender<UiCommand>,
+        commands: CommandSink,
     ) -> Self {
         let mut ui = UiState::new(config);
         ui.help = keymap.help_rows();
@@ -122,7 +124,7 @@ impl<B: Backend> App<B> {
         };
         ui.theme = theme.name.clone();
         if let Some(e) = theme_error {
-            ui.message = Some(update::Message { text: e, error: true });
+            ui.message = Some(Message { text: e, error: true });
         }
         if let Some(path) = ui.config.favorites_path.clone() {
             ui.favorites = load_favorites(&path);
@@ -138,7 +140,7 @@ impl<B: Backend> App<B> {
             snapshots,
             snap,
             commands,
-            dropped_commands: 0,
+            keymap_file: Keymap::user_file(),
             dirty: true,
             frames: 0,
             frames_tx: watch::Sender::new(0),
@@ -155,6 +157,13 @@ impl<B: Backend> App<B> {
     /// Also looks for `NAME.toml` themes in this directory (user themes).
     pub fn with_theme_dir(mut self, dir: PathBuf) -> Self {
         self.theme_dir = Some(dir);
+        self
+    }
+
+    /// Reads this keymap file on `:reload keymap` instead of [`Keymap::user_file`]
+    /// (tests).
+    pub fn with_keymap_file(mut self, path: PathBuf) -> Self {
+        self.keymap_file = Some(path);
         self
     }
 
@@ -214,9 +223,10 @@ impl<B: Backend> App<B> {
         self.panes.counts
     }
 
-    /// Commands dropped because the command channel was full.
+    /// Commands dropped because the bounded command channel was full (never a Trading or
+    /// Safety one) or nobody read it any more.
     pub fn dropped_commands(&self) -> u64 {
-        self.dropped_commands
+        self.commands.dropped()
     }
 
     /// The layout of the last frame (None when the terminal was too small).
@@ -307,7 +317,7 @@ impl<B: Backend> App<B> {
         B: Send + 'static,
         S: Stream<Item = io::Result<Event>> + Unpin + Send + 'static,
     {
-        spawn_ui(tasks, self, input, None, None)
+        spawn_ui(tasks, self, input)
     }
 
     /// After the loop panicked: whatever the terminal shows may be half a frame, and the
@@ -353,11 +363,13 @@ impl<B: Backend> App<B> {
         self.tick_clock();
         let market = self.ui.market.clone();
         let cmds = update::on_snapshot(&mut self.ui, &self.snap);
-        let ui_changed = !cmds.is_empty() || market != self.ui.market;
+        let answered = update::on_replies(&mut self.ui, &self.snap);
+        let ui_changed = answered || !cmds.is_empty() || market != self.ui.market;
         if ui_changed {
             self.ui_generation += 1;
         }
         self.dispatch(cmds);
+        self.apply_accepted();
         let system_shown = self.last_layout.as_ref().is_none_or(|l| l.rect(PaneId::System).is_some());
         let unseen = !system_shown && self.snap.versions.only_tables_changed_since(&self.drawn_versions);
         if ui_changed || !unseen {
@@ -393,7 +405,7 @@ impl<B: Backend> App<B> {
     pub fn handle_mouse(&mut self, m: crossterm::event::MouseEvent) {
         use crossterm::event::{MouseButton, MouseEventKind};
         // Modal states own the keyboard; the mouse does not reach behind them.
-        if self.ui.context().is_text() || self.ui.overlay != update::Overlay::None {
+        if self.ui.context().is_text() || self.ui.overlay != Overlay::None {
             return;
         }
         match m.kind {
@@ -421,8 +433,8 @@ impl<B: Backend> App<B> {
         // While rules are armed it asks first: a stopped process fires no stop-loss.
         if key.code == crossterm::event::KeyCode::Char('z') && key.modifiers.contains(KeyModifiers::CONTROL) {
             if self.snap.account.armed_rules() > 0 {
-                if self.ui.overlay == update::Overlay::None {
-                    self.ui.overlay = update::Overlay::ConfirmSuspend;
+                if self.ui.overlay == Overlay::None {
+                    self.ui.overlay = Overlay::ConfirmSuspend;
                     self.ui_generation += 1;
                     self.dirty = true;
                 }
@@ -469,33 +481,54 @@ impl<B: Backend> App<B> {
         (self.ui.now, self.ui.wall) = self.fixed_clock.unwrap_or_else(|| (Instant::now(), Utc::now()));
     }
 
+    /// Sends out what the reducer returned (the favorites file is written here). A command
+    /// that could not be sent is said so on the message line, and its request is no
+    /// longer followed.
     fn dispatch(&mut self, cmds: Vec<UiCommand>) {
         for cmd in cmds {
-            match &cmd {
-                UiCommand::SetTheme(name) => self.set_theme(name.clone()),
-                UiCommand::SaveFavorites(list) => {
-                    if let Some(path) = self.ui.config.favorites_path.clone()
-                        && let Err(e) = save_favorites(&path, list)
-                    {
-                        self.ui.message = Some(update::Message {
-                            text: format!("save favorites to {}: {e}", path.display()),
-                            error: true,
-                        });
-                    }
+            if let UiCommand::SaveFavorites(list) = &cmd {
+                if let Some(path) = self.ui.config.favorites_path.clone()
+                    && let Err(e) = save_favorites(&path, list)
+                {
+                    self.ui.error(format!("save favorites to {}: {e}", path.display()));
                 }
-                _ => {}
-            }
-            if cmd.is_local() {
                 continue;
             }
-            if let Err(e) = self.commands.try_send(cmd) {
-                self.dropped_commands += 1;
-                let what = match e {
-                    mpsc::error::TrySendError::Full(c) => format!("busy, dropped {c:?}"),
-                    mpsc::error::TrySendError::Closed(c) => format!("no handler, dropped {c:?}"),
-                };
-                self.ui.message = Some(update::Message { text: what, error: true });
+            let id = cmd.id();
+            if let Err(e) = self.commands.send(cmd) {
+                if let Some(id) = id {
+                    self.ui.requests.forget(id);
+                }
+                self.ui.error(e.to_string());
             }
+        }
+    }
+
+    /// Applies the config changes the change gate accepted that the app holds: the theme
+    /// and the keymap.
+    fn apply_accepted(&mut self) {
+        for change in std::mem::take(&mut self.ui.accepted) {
+            match change {
+                ConfigChange::Theme(name) => self.set_theme(name),
+                ConfigChange::ReloadKeymap => self.reload_keymap(),
+                ConfigChange::Layout(_) | ConfigChange::Trading { .. } => {}
+            }
+        }
+    }
+
+    /// Reads the user's keymap file again; a bad file keeps the keymap in use and says
+    /// where the mistake is.
+    pub fn reload_keymap(&mut self) {
+        self.ui_generation += 1;
+        self.dirty = true;
+        match Keymap::load_file(self.keymap_file.as_deref()) {
+            Ok(keymap) => {
+                self.ui.help = keymap.help_rows();
+                self.ui.hints = keymap.hints();
+                self.keymap = keymap;
+                self.ui.info("keymap reloaded");
+            }
+            Err(e) => self.ui.error(format!("keymap not reloaded: {e}")),
         }
     }
 
@@ -505,17 +538,14 @@ impl<B: Backend> App<B> {
         match Theme::load(&name, self.theme_dir.as_deref(), self.colors) {
             Ok(t) => {
                 if self.colors == ColorSupport::NoColor && name != "mono" {
-                    self.ui.message = Some(update::Message {
-                        text: "NO_COLOR is set: staying monochrome".into(),
-                        error: false,
-                    });
+                    self.ui.info("NO_COLOR is set: staying monochrome");
                 }
                 self.ui.theme = t.name.clone();
                 self.theme = t;
             }
             Err(e) => {
                 self.ui.theme = self.theme.name.clone();
-                self.ui.message = Some(update::Message { text: e.to_string(), error: true });
+                self.ui.error(e.to_string());
             }
         }
         self.dirty = true;
@@ -693,15 +723,8 @@ async fn next_continue(signal: &mut ContinueSignal) {
 /// The exit status when the terminal is gone (hung up: the same as SIGHUP).
 const EXIT_TERMINAL_GONE: u8 = 129;
 
-/// Spawns the UI loop, supervised (see [`App::spawn`]). `input_stop` ends the loop quietly
-/// (the shutdown's first phase); `guard`, when given, lives as long as the task.
-fn spawn_ui<B, S>(
-    tasks: &TaskManager,
-    app: App<B>,
-    input: S,
-    input_stop: Option<CancellationToken>,
-    guard: Option<terminal::TerminalGuard>,
-) -> TaskId
+/// Spawns the UI loop, supervised (see [`App::spawn`]).
+fn spawn_ui<B, S>(tasks: &TaskManager, app: App<B>, input: S) -> TaskId
 where
     B: Backend + Send + 'static,
     S: Stream<Item = io::Result<Event>> + Unpin + Send + 'static,
@@ -710,27 +733,20 @@ where
     // The app and its input outlive a panic of the loop: the next run takes them again
     // (the lock is released while the panic unwinds).
     let parts = Arc::new(tokio::sync::Mutex::new((app, input)));
-    let input_stop = input_stop.unwrap_or_default();
     let mut runs = 0u64;
     tasks.spawn_supervised("ui", "console", OnFailure::vital(), move |cancel| {
-        let _ = &guard;
         runs += 1;
         let restarted = runs > 1;
         let parts = parts.clone();
         let shutdown = shutdown.clone();
-        let input_stop = input_stop.clone();
         async move {
             let mut parts = parts.lock_owned().await;
             let (app, input) = &mut *parts;
             if restarted {
                 app.after_restart();
             }
-            let result = tokio::select! {
-                biased;
-                _ = input_stop.cancelled() => return Ok(()),
-                r = app.run(cancel.clone(), input) => r,
-            };
-            if cancel.is_cancelled() || input_stop.is_cancelled() {
+            let result = app.run(cancel.clone(), input).await;
+            if cancel.is_cancelled() {
                 return Ok(());
             }
             match result {
@@ -750,27 +766,4 @@ where
 /// sender is dropped, which ends [`App::run`].
 pub fn channel_input(rx: mpsc::Receiver<Event>) -> impl Stream<Item = io::Result<Event>> + Unpin + Send {
     Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|ev| (Ok(ev), rx)) }))
-}
-
-/// Starts the console on the real terminal: enters raw mode and the alternate screen,
-/// registers the terminal restore with the shutdown sequence (so SIGTERM and SIGHUP
-/// restore it), and spawns the UI loop as `ui/console` under the task manager. The loop
-/// stops when the shutdown's input token fires, when its task is cancelled, or on quit
-/// (which requests ordered shutdown); a panic restarts it (see [`App::spawn`]). The
-/// terminal guard lives as long as the task, so the terminal is also restored when the
-/// task ends for good, whatever the reason.
-pub fn start_console(
-    tasks: &TaskManager,
-    hooks: &mut crate::kernel::ShutdownHooks,
-    config: UiConfig,
-    keymap: Keymap,
-    snapshots: watch::Receiver<Arc<Snapshot>>,
-    commands: mpsc::Sender<UiCommand>,
-) -> io::Result<TaskId> {
-    let (guard, term) = terminal::TerminalGuard::enter_with(config.mouse)?;
-    hooks.on_restore(guard.restorer());
-    let input_stop = hooks.input.clone();
-    let app = App::new(term, config, keymap, ColorSupport::detect(), snapshots, commands);
-    let input = crossterm_input(tasks);
-    Ok(spawn_ui(tasks, app, input, Some(input_stop), Some(guard)))
 }

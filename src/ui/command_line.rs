@@ -1,20 +1,18 @@
-//! The `:` command line: input buffer, history, Tab completion and parsing into
-//! [`UiCommand`]s. Trading verbs the UI does not understand pass through as text for the
-//! trading module to parse.
+//! The `:` command line: input buffer, history, Tab completion, and what a line means
+//! ([`parse`]). Trading lines are handed on as text to `trading::intent::parse_line`.
 
 use std::str::FromStr;
 
+use crate::config::change::{ConfigChange, parse_set};
 use crate::exchange::types::{MarketId, Timeframe};
 
-use super::update::UiCommand;
-
 /// Verbs offered by completion.
-pub const VERBS: [&str; 19] = [
-    "ack", "alert", "buy", "cancel", "help", "kill", "layout", "market", "oco", "q", "quit", "resume",
-    "sell", "stop", "tf", "theme", "tp", "trail", "unarm",
+pub const VERBS: [&str; 21] = [
+    "ack", "alert", "buy", "cancel", "help", "kill", "layout", "market", "oco", "q", "quit", "reload",
+    "resume", "sell", "set", "stop", "tf", "theme", "tp", "trail", "unarm",
 ];
 
-/// Verbs passed through verbatim as [`UiCommand::Trade`] for the trading parser.
+/// Verbs of trading lines ([`Parsed::Trade`]), for the trading parser.
 pub const TRADE_VERBS: [&str; 11] =
     ["buy", "sell", "cancel", "stop", "tp", "trail", "alert", "oco", "kill", "resume", "unarm"];
 
@@ -133,14 +131,24 @@ pub enum Parsed {
     Theme(String),
     /// Switch to a named layout.
     Layout(String),
+    /// Save the current layout under a name.
+    SaveLayout(String),
+    /// A config change: `:set key value` (`:set!`: cannot wait), `:reload keymap`.
+    Config {
+        /// The change.
+        change: ConfigChange,
+        /// False for `:set!`: refused rather than held while orders are in flight.
+        can_wait: bool,
+    },
     /// Quit (with confirmation when something is at stake).
     Quit,
     /// Show help.
     Help,
     /// Acknowledge alerts.
     Ack,
-    /// Send a command to the rest of the app.
-    Forward(UiCommand),
+    /// A trading line, verbatim (`buy 0.01 @ 95000000`, `cancel all`, `stop KRW-BTC -3%`,
+    /// `kill`, `resume`…), for `trading::intent::parse_line`.
+    Trade(String),
     /// A mistake the user should see.
     Error(String),
 }
@@ -165,7 +173,7 @@ pub fn parse(line: &str) -> Parsed {
         ("theme", Some(t)) => Parsed::Theme(t.to_string()),
         ("theme", None) => Parsed::Error("usage: :theme light".into()),
         ("layout", Some("save")) => match words.next() {
-            Some(name) => Parsed::Forward(UiCommand::SaveLayout(name.to_string())),
+            Some(name) => Parsed::SaveLayout(name.to_string()),
             None => Parsed::Error("usage: :layout save NAME".into()),
         },
         ("layout", Some(name)) => Parsed::Layout(name.to_string()),
@@ -173,8 +181,14 @@ pub fn parse(line: &str) -> Parsed {
         ("q" | "quit", _) => Parsed::Quit,
         ("help", _) => Parsed::Help,
         ("ack", _) => Parsed::Ack,
+        ("set" | "set!", _) => match parse_set(line[verb.len()..].trim()) {
+            Ok(change) => Parsed::Config { change, can_wait: verb == "set" },
+            Err(e) => Parsed::Error(format!(":{verb}: {e}")),
+        },
+        ("reload", Some("keymap")) => Parsed::Config { change: ConfigChange::ReloadKeymap, can_wait: true },
+        ("reload", _) => Parsed::Error("usage: :reload keymap".into()),
         ("", _) => Parsed::Error(String::new()),
-        (v, _) if TRADE_VERBS.contains(&v) => Parsed::Forward(UiCommand::Trade(line.to_string())),
+        (v, _) if TRADE_VERBS.contains(&v) => Parsed::Trade(line.to_string()),
         (v, _) => Parsed::Error(format!("unknown command :{v} (tab completes; :help lists keys)")),
     }
 }
@@ -191,13 +205,26 @@ mod tests {
         assert_eq!(parse("theme light"), Parsed::Theme("light".into()));
         assert_eq!(parse("layout trade"), Parsed::Layout("trade".into()));
         assert_eq!(parse("q"), Parsed::Quit);
-        assert_eq!(
-            parse("buy 0.01 @ 95000000"),
-            Parsed::Forward(UiCommand::Trade("buy 0.01 @ 95000000".into()))
-        );
-        assert_eq!(parse("stop KRW-BTC -3%"), Parsed::Forward(UiCommand::Trade("stop KRW-BTC -3%".into())));
-        assert_eq!(parse("cancel all"), Parsed::Forward(UiCommand::Trade("cancel all".into())));
+        assert_eq!(parse("buy 0.01 @ 95000000"), Parsed::Trade("buy 0.01 @ 95000000".into()));
+        assert_eq!(parse("stop KRW-BTC -3%"), Parsed::Trade("stop KRW-BTC -3%".into()));
+        assert_eq!(parse("cancel all"), Parsed::Trade("cancel all".into()));
+        assert_eq!(parse("layout save mine"), Parsed::SaveLayout("mine".into()));
         assert!(matches!(parse("fly away"), Parsed::Error(e) if e.contains(":fly")));
+    }
+
+    #[test]
+    fn set_and_reload_are_config_changes_and_set_bang_cannot_wait() {
+        use crate::config::change::TradingKey;
+        let five =
+            ConfigChange::Trading { key: TradingKey::MaxOpenOrders, value: rust_decimal::Decimal::from(5) };
+        assert_eq!(parse("set max_open_orders 5"), Parsed::Config { change: five.clone(), can_wait: true });
+        assert_eq!(parse("set! max_open_orders 5"), Parsed::Config { change: five, can_wait: false });
+        assert!(matches!(parse("set colour red"), Parsed::Error(e) if e.contains("colour")));
+        assert_eq!(
+            parse("reload keymap"),
+            Parsed::Config { change: ConfigChange::ReloadKeymap, can_wait: true }
+        );
+        assert!(matches!(parse("reload"), Parsed::Error(e) if e.contains("usage")));
     }
 
     #[test]

@@ -400,6 +400,19 @@ impl Keymap {
         Keymap::load(Some((&file, &text)))
     }
 
+    /// Where the user's keymap lives: `keymap.toml` next to the config file
+    /// (`~/.config/hoga/keymap.toml` on Linux); `None` without a home directory.
+    pub fn user_file() -> Option<std::path::PathBuf> {
+        crate::config::user_config_file().map(|p| p.with_file_name("keymap.toml"))
+    }
+
+    /// The keymap the console uses: the built-in one with the user's
+    /// [`Keymap::user_file`] merged over it (a missing file is not an error). Read at
+    /// start and again on `:reload keymap`; an error names the file and line.
+    pub fn load_user() -> Result<Keymap, KeymapError> {
+        Keymap::load_file(Keymap::user_file().as_deref())
+    }
+
     /// Merges a keymap file: each action it names replaces that action's keys in that
     /// context (an empty list unbinds it), and its keys are taken away from other actions.
     pub fn merge(&mut self, file: &str, text: &str) -> Result<(), KeymapError> {

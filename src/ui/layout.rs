@@ -5,7 +5,7 @@
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use serde::{Deserialize, Serialize};
 
-use super::update::UiState;
+use super::state::UiState;
 
 /// Smallest usable terminal.
 pub const MIN_WIDTH: u16 = 80;

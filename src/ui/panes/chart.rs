@@ -10,8 +10,8 @@ use super::pane_block;
 use crate::exchange::types::Side;
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::update::UiState;
 use crate::ui::widgets::candles::{self, PriceLine};
 use crate::ui::widgets::format;
 
@@ -43,8 +43,11 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 });
             }
         }
+        // A rule relative to the average cost has no trigger price until there is a position.
         for r in snap.account.rules.iter().filter(|r| &r.market == m && r.is_armed()) {
-            lines.push(PriceLine { price: r.trigger, style: theme.warning });
+            if let Some(price) = r.trigger {
+                lines.push(PriceLine { price, style: theme.warning });
+            }
         }
     }
     candles::render(inner, buf, series, &lines, theme, stale);

@@ -8,8 +8,8 @@ use ratatui::widgets::Widget;
 use super::pane_block;
 use crate::store::{LogLevel, Snapshot};
 use crate::ui::layout::PaneId;
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::update::UiState;
 use crate::ui::widgets::format;
 
 /// Draws the log pane.

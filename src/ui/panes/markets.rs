@@ -11,8 +11,8 @@ use rust_decimal::Decimal;
 use super::pane_block;
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
+use crate::ui::state::{MarketTab, UiState, display_name, visible_markets};
 use crate::ui::theme::Theme;
-use crate::ui::update::{MarketTab, UiState, display_name, visible_markets};
 use crate::ui::widgets::format;
 
 /// Draws the markets pane.

@@ -28,8 +28,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use super::layout::{self, MIN_HEIGHT, MIN_WIDTH, PaneId, ScreenLayout};
+use super::state::UiState;
 use super::theme::Theme;
-use super::update::UiState;
 use crate::exchange::types::MarketId;
 use crate::store::Snapshot;
 

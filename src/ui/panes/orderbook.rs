@@ -11,8 +11,8 @@ use super::pane_block;
 use crate::exchange::types::Side;
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::update::UiState;
 use crate::ui::widgets::{depth_bar, format};
 
 /// Draws the order book pane.

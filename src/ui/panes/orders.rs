@@ -9,8 +9,8 @@ use super::pane_block;
 use crate::exchange::types::{OrderType, Side};
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::update::UiState;
 use crate::ui::widgets::format;
 
 /// Draws the orders pane.

@@ -12,8 +12,8 @@ use rust_decimal::Decimal;
 use crate::exchange::types::{OrderType, Side};
 use crate::store::Snapshot;
 use crate::ui::order_form::{self, FormField, FormKind, OrderForm};
+use crate::ui::state::{Overlay, UiState};
 use crate::ui::theme::Theme;
-use crate::ui::update::{Overlay, UiState};
 use crate::ui::widgets::format;
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -41,7 +41,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     match ui.overlay {
         Overlay::ConfirmOrder => {
-            let Some(v) = &ui.pending_order else { return };
+            let Some(v) = ui.pending_order.as_ref().map(|p| &p.order) else { return };
             let r = &v.request;
             let side_style = if r.side == Side::Bid { theme.bid } else { theme.ask };
             let dec = |d: Option<Decimal>| d.map(format::price).unwrap_or_else(|| "market".into());

@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use super::pane_block;
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::update::UiState;
 use crate::ui::widgets::format;
 
 /// Draws the portfolio pane.

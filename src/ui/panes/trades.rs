@@ -10,8 +10,8 @@ use super::pane_block;
 use crate::exchange::types::Side;
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::update::UiState;
 use crate::ui::widgets::format;
 
 /// Draws the trades pane.
@@ -57,7 +57,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
 mod tests {
     use super::*;
     use crate::exchange::types::{MarketId, StreamType, Trade};
-    use crate::ui::update::UiConfig;
+    use crate::ui::state::UiConfig;
     use rust_decimal::Decimal;
     use std::collections::{HashMap, VecDeque};
     use std::str::FromStr;

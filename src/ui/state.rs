@@ -1,0 +1,444 @@
+//! Everything the UI owns besides the store's snapshot: focus, cursors, inputs, the
+//! open overlay, the message line and the requests it is waiting to hear about. The
+//! reducer ([`super::update`]) changes it; the panes read it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::Rect;
+use rust_decimal::Decimal;
+
+use super::command_line::{CommandLine, History};
+use super::keymap::Context;
+use super::layout::PaneId;
+use super::order_form::OrderForm;
+use super::requests::Requests;
+use crate::config::change::ConfigChange;
+use crate::exchange::types::{MarketId, MarketInfo, Timeframe};
+use crate::store::{LogLevel, Snapshot};
+use crate::trading::manager::Origin;
+use crate::trading::orders::ValidOrder;
+
+/// Display language for market names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameLanguage {
+    /// 한국어 names.
+    #[default]
+    Korean,
+    /// English names.
+    English,
+}
+
+/// UI settings that come from the config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiConfig {
+    /// Market data older than this is shown as stale, with its age.
+    pub stale_after: Duration,
+    /// Trades worth at least this much (quote currency) are highlighted.
+    pub large_trade_value: Decimal,
+    /// Frames per second cap.
+    pub fps: u32,
+    /// Where favorites are persisted.
+    pub favorites_path: Option<PathBuf>,
+    /// Names in the markets list.
+    pub names: NameLanguage,
+    /// Theme at start.
+    pub theme: String,
+    /// Layout at start.
+    pub layout: String,
+    /// Ladder trading: quote amount (KRW) per ladder buy/sell.
+    pub ladder_quote: Decimal,
+    /// Order book levels per side at start (15 or 30).
+    pub book_depth: usize,
+    /// Capture the mouse (click to focus, wheel to scroll). Off: tmux keeps selection.
+    pub mouse: bool,
+}
+
+impl UiConfig {
+    /// The UI settings of the config file (`[ui]`), plus where favorites live (the
+    /// caller picks the XDG state directory).
+    pub fn from_settings(s: &crate::config::settings::UiSettings, favorites_path: Option<PathBuf>) -> Self {
+        UiConfig {
+            fps: s.fps,
+            theme: s.theme.clone(),
+            layout: s.layout.clone(),
+            names: match s.market_names {
+                crate::config::settings::MarketNames::Korean => NameLanguage::Korean,
+                crate::config::settings::MarketNames::English => NameLanguage::English,
+            },
+            book_depth: if s.orderbook_levels == 30 { 30 } else { 15 },
+            favorites_path,
+            ..UiConfig::default()
+        }
+    }
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            stale_after: Duration::from_secs(10),
+            large_trade_value: Decimal::from(10_000_000),
+            fps: 30,
+            favorites_path: None,
+            names: NameLanguage::Korean,
+            theme: "dark".into(),
+            layout: "default".into(),
+            ladder_quote: Decimal::from(10_000),
+            book_depth: 15,
+            mouse: false,
+        }
+    }
+}
+
+/// Markets tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MarketTab {
+    /// KRW market.
+    #[default]
+    Krw,
+    /// BTC market.
+    Btc,
+    /// USDT market.
+    Usdt,
+    /// Favorites.
+    Favorites,
+}
+
+impl MarketTab {
+    /// All tabs in order.
+    pub const ALL: [MarketTab; 4] = [MarketTab::Krw, MarketTab::Btc, MarketTab::Usdt, MarketTab::Favorites];
+
+    /// Tab label.
+    pub fn label(self) -> &'static str {
+        match self {
+            MarketTab::Krw => "KRW",
+            MarketTab::Btc => "BTC",
+            MarketTab::Usdt => "USDT",
+            MarketTab::Favorites => "★Fav",
+        }
+    }
+}
+
+/// Columns the markets list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortColumn {
+    /// Market code.
+    Code,
+    /// Display name.
+    Name,
+    /// Last price.
+    Price,
+    /// Change %.
+    Change,
+    /// 24 h traded value.
+    #[default]
+    Value,
+    /// Data age.
+    Age,
+}
+
+impl SortColumn {
+    /// Every column, in the order the sort key cycles through them.
+    pub const ALL: [SortColumn; 6] = [
+        SortColumn::Code,
+        SortColumn::Name,
+        SortColumn::Price,
+        SortColumn::Change,
+        SortColumn::Value,
+        SortColumn::Age,
+    ];
+
+    /// Column label.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortColumn::Code => "code",
+            SortColumn::Name => "name",
+            SortColumn::Price => "price",
+            SortColumn::Change => "chg",
+            SortColumn::Value => "value",
+            SortColumn::Age => "age",
+        }
+    }
+}
+
+/// The markets list's view state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarketsView {
+    /// Active tab.
+    pub tab: MarketTab,
+    /// Sort column.
+    pub sort: SortColumn,
+    /// Sort ascending instead of the column's natural order.
+    pub ascending: bool,
+    /// Cursor row.
+    pub cursor: usize,
+    /// Search input is active.
+    pub searching: bool,
+    /// Search text (kept after Enter as a filter).
+    pub query: String,
+}
+
+/// A modal overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overlay {
+    /// None.
+    #[default]
+    None,
+    /// Key help, scrolled.
+    Help {
+        /// First row shown.
+        scroll: usize,
+    },
+    /// "Quit with open orders / armed rules? y/N".
+    ConfirmQuit,
+    /// Live mode: confirm [`UiState::pending_order`] (default No).
+    ConfirmOrder,
+    /// Ctrl-Z while rules are armed: "Suspend? armed rules will not fire while stopped.
+    /// y/N" (a stopped process watches nothing).
+    ConfirmSuspend,
+}
+
+/// A one-line message on the bottom line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Text.
+    pub text: String,
+    /// Shown in the error style.
+    pub error: bool,
+}
+
+/// An order validated and waiting for the live-mode confirmation, with who made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingOrder {
+    /// The exact order sent on Yes.
+    pub order: ValidOrder,
+    /// The order form or a command line ([`Origin::Manual`]), or the ladder.
+    pub origin: Origin,
+}
+
+/// How long the first press of the kill switch waits for its confirming second press.
+pub const KILL_CONFIRM_WINDOW: Duration = Duration::from_secs(2);
+
+/// Everything the UI owns (domain state lives in the store's snapshot).
+#[derive(Debug, Clone)]
+pub struct UiState {
+    /// Monotonic "now" of the frame (ages are measured against it).
+    pub now: Instant,
+    /// Wall-clock "now" of the frame (the KST clock).
+    pub wall: DateTime<Utc>,
+    /// Terminal size of the last frame (focus cycling needs the visible panes).
+    pub area: Rect,
+    /// Settings.
+    pub config: UiConfig,
+    /// Layout name.
+    pub layout: String,
+    /// Focused pane.
+    pub focus: PaneId,
+    /// Maximised pane.
+    pub maximized: Option<PaneId>,
+    /// Hidden panes.
+    pub hidden: BTreeSet<PaneId>,
+    /// Theme name in use.
+    pub theme: String,
+    /// Selected market.
+    pub market: Option<MarketId>,
+    /// Chart timeframe.
+    pub timeframe: Timeframe,
+    /// Markets list view.
+    pub markets: MarketsView,
+    /// Favorite markets.
+    pub favorites: BTreeSet<MarketId>,
+    /// Order book levels per side (15 or 30).
+    pub book_depth: usize,
+    /// Ladder cursor row (0 = top ask row).
+    pub book_cursor: usize,
+    /// Cursor in the orders pane's open orders.
+    pub orders_cursor: usize,
+    /// Cursor row in the portfolio pane (one row per balance).
+    pub portfolio_cursor: usize,
+    /// Minimum level in the log pane.
+    pub log_level: LogLevel,
+    /// Scroll offsets of list panes.
+    pub scroll: BTreeMap<PaneId, usize>,
+    /// Modal overlay.
+    pub overlay: Overlay,
+    /// Open command line.
+    pub command_line: Option<CommandLine>,
+    /// Command-line history.
+    pub history: History,
+    /// Bottom-line message.
+    pub message: Option<Message>,
+    /// Help rows (context, action, keys) from the live keymap.
+    pub help: Vec<(String, String, String)>,
+    /// Key hints for the bottom line, from the live keymap.
+    pub hints: String,
+    /// Set once quitting was decided.
+    pub quit: bool,
+    /// Set when suspending (Ctrl-Z) was confirmed; the app stops the process and clears it.
+    pub suspend: bool,
+    /// The open order entry form.
+    pub form: Option<OrderForm>,
+    /// When the kill switch was pressed once: a second press (or the key held down, which
+    /// repeats) within [`KILL_CONFIRM_WINDOW`] fires it, so a stray key cannot halt trading.
+    pub kill_armed_at: Option<Instant>,
+    /// An order waiting for the live-mode confirmation.
+    pub pending_order: Option<PendingOrder>,
+    /// The requests sent and not yet fully answered (their replies go on the message line).
+    pub requests: Requests,
+    /// Config changes the change gate accepted that the app applies (theme, keymap);
+    /// the app takes them after each snapshot.
+    pub accepted: Vec<ConfigChange>,
+}
+
+impl UiState {
+    /// Fresh state with the given settings.
+    pub fn new(config: UiConfig) -> Self {
+        let depth = config.book_depth;
+        UiState {
+            now: Instant::now(),
+            wall: Utc::now(),
+            area: Rect::new(0, 0, 120, 40),
+            layout: config.layout.clone(),
+            theme: config.theme.clone(),
+            config,
+            focus: PaneId::Markets,
+            maximized: None,
+            hidden: BTreeSet::new(),
+            market: None,
+            timeframe: Timeframe::M1,
+            markets: MarketsView::default(),
+            favorites: BTreeSet::new(),
+            book_depth: depth,
+            book_cursor: depth,
+            orders_cursor: 0,
+            portfolio_cursor: 0,
+            log_level: LogLevel::Info,
+            scroll: BTreeMap::new(),
+            overlay: Overlay::None,
+            command_line: None,
+            history: History::default(),
+            message: None,
+            kill_armed_at: None,
+            help: Vec::new(),
+            hints: String::new(),
+            quit: false,
+            suspend: false,
+            form: None,
+            pending_order: None,
+            requests: Requests::default(),
+            accepted: Vec::new(),
+        }
+    }
+
+    /// The keymap context for the next key.
+    pub fn context(&self) -> Context {
+        if matches!(self.overlay, Overlay::ConfirmQuit | Overlay::ConfirmOrder | Overlay::ConfirmSuspend) {
+            Context::Dialog
+        } else if self.command_line.is_some() {
+            Context::CommandLine
+        } else if self.form.is_some() {
+            Context::Form
+        } else if self.markets.searching {
+            Context::Search
+        } else {
+            match self.focus {
+                PaneId::Markets => Context::Markets,
+                PaneId::Orderbook => Context::Orderbook,
+                PaneId::Chart => Context::Chart,
+                PaneId::Log => Context::Log,
+                PaneId::Orders => Context::Orders,
+                PaneId::Portfolio => Context::Portfolio,
+                _ => Context::Global,
+            }
+        }
+    }
+
+    /// Puts an informational message on the bottom line.
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.message = Some(Message { text: text.into(), error: false });
+    }
+
+    /// Puts an error on the bottom line.
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message { text: text.into(), error: true });
+    }
+}
+
+/// The display name of a market in the configured language.
+pub fn display_name(info: &MarketInfo, lang: NameLanguage) -> &str {
+    match lang {
+        NameLanguage::Korean => &info.korean_name,
+        NameLanguage::English => &info.english_name,
+    }
+}
+
+/// Rows of the markets list in display order: tab, search filter and sort applied.
+pub fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a MarketInfo> {
+    let q = ui.markets.query.to_lowercase();
+    let rows: Vec<&MarketInfo> = snap
+        .market
+        .markets
+        .iter()
+        .filter(|m| match ui.markets.tab {
+            MarketTab::Krw => m.market.quote() == "KRW",
+            MarketTab::Btc => m.market.quote() == "BTC",
+            MarketTab::Usdt => m.market.quote() == "USDT",
+            MarketTab::Favorites => ui.favorites.contains(&m.market),
+        })
+        .filter(|m| {
+            q.is_empty()
+                || m.market.as_str().to_lowercase().contains(&q)
+                || m.korean_name.to_lowercase().contains(&q)
+                || m.english_name.to_lowercase().contains(&q)
+        })
+        .collect();
+    let tickers = &snap.market.tickers;
+    let now = ui.now;
+    let lang = ui.config.names;
+    // Each row's ticker is looked up once, not twice per comparison: the list is sorted
+    // for every frame and Upbit lists a few hundred markets.
+    let mut keyed: Vec<_> = rows.iter().map(|m| (*m, tickers.get(&m.market))).collect();
+    // Natural order: text ascending, numbers descending (biggest first), age ascending.
+    keyed.sort_by(|&(a, ta), &(b, tb)| {
+        let num = |f: fn(&crate::exchange::types::Ticker) -> Decimal| {
+            let x = ta.map(|t| f(&t.value)).unwrap_or(Decimal::MIN);
+            let y = tb.map(|t| f(&t.value)).unwrap_or(Decimal::MIN);
+            y.cmp(&x)
+        };
+        let ord = match ui.markets.sort {
+            SortColumn::Code => a.market.cmp(&b.market),
+            SortColumn::Name => display_name(a, lang).cmp(display_name(b, lang)),
+            SortColumn::Price => num(|t| t.trade_price),
+            SortColumn::Change => num(|t| t.signed_change_rate),
+            SortColumn::Value => num(|t| t.acc_trade_price_24h),
+            SortColumn::Age => {
+                let age = |t: Option<&std::sync::Arc<crate::store::Stamped<_>>>| {
+                    t.map(|t| t.age(now)).unwrap_or(Duration::MAX)
+                };
+                age(ta).cmp(&age(tb))
+            }
+        };
+        let ord = if ui.markets.ascending { ord.reverse() } else { ord };
+        ord.then_with(|| a.market.cmp(&b.market))
+    });
+    let mut rows: Vec<&MarketInfo> = keyed.into_iter().map(|(m, _)| m).collect();
+    if !q.is_empty() {
+        // What was typed exactly comes first (`eth` → KRW-ETH before Ethereum Classic),
+        // then codes starting with it; the column order holds within each group.
+        let rank = |m: &MarketInfo| {
+            let base = m.market.base().to_lowercase();
+            if base == q || m.korean_name.to_lowercase() == q || m.english_name.to_lowercase() == q {
+                0
+            } else if base.starts_with(&q) {
+                1
+            } else {
+                2
+            }
+        };
+        rows.sort_by_key(|m| rank(m));
+    }
+    rows
+}

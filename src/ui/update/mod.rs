@@ -1,0 +1,244 @@
+//! The pure reducer: `update(&mut UiState, Action, &Snapshot) -> Vec<UiCommand>`.
+//!
+//! The reducer never does I/O and never writes the store: it changes UI-local state
+//! (focus, cursors, inputs) and returns [`UiCommand`]s, requests the app sends out for the
+//! feed, trading and config handlers. That keeps every key's effect unit-testable.
+//!
+//! A key goes to the topmost modal layer that is open, which takes it: an overlay
+//! (`overlay`: confirmations, help), the command line (`command_line`), the order form
+//! (`order_form`), the markets search (`search`). With none open it acts on the focused
+//! pane (`normal`; the order book's ladder keys in `ladder`). The answers to what was sent
+//! come back in snapshots ([`on_replies`]).
+
+mod command_line;
+mod ladder;
+mod normal;
+mod order_form;
+mod overlay;
+mod replies;
+mod search;
+#[cfg(test)]
+mod tests;
+
+pub use command_line::completions;
+pub use ladder::ladder_level;
+pub use replies::on_replies;
+
+use super::action::Action;
+use super::layout;
+use super::state::{Overlay, PendingOrder, UiState, visible_markets};
+use crate::bus::{CorrelationId, Lane};
+use crate::config::change::{ConfigChange, ConfigRequest};
+use crate::exchange::types::{MarketId, Timeframe};
+use crate::store::{Mode, Snapshot};
+use crate::trading::intent::{Requester, TradeIntent, TradeRequest};
+use crate::trading::manager::{Origin, PlaceSpec};
+use crate::trading::orders::{OrderRequest, ValidOrder};
+
+/// What leaves the UI: typed requests for the feed, trading, the safety side and config,
+/// each for one bus lane ([`UiCommand::lane`]). The app sends them through a
+/// [`super::sink::CommandSink`], which never drops a Trading or Safety one; it handles
+/// [`UiCommand::SaveFavorites`] itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UiCommand {
+    /// Show this market: subscribe its ticker, book and trades, release the old ones.
+    /// Always followed by a [`UiCommand::SetTimeframe`] with the chart's timeframe.
+    SelectMarket(MarketId),
+    /// Show this chart timeframe for the selected market: load history, subscribe candles.
+    SetTimeframe(Timeframe),
+    /// Order book levels per side for the selected market (15 or 30).
+    SetDepth(u16),
+    /// A trading request: the order form, the ladder, a trading command line (parsed
+    /// here), a cancel, cancel all, the kill switch. Its reply comes back in the store
+    /// (`snapshot.account.replies`) under its id.
+    Trade(TradeRequest),
+    /// `:resume`: lift a halt (Safety lane), numbered like a request.
+    Resume(CorrelationId),
+    /// A config change: theme, layout, `:reload keymap`, `:set key value` (`:set!`
+    /// cannot wait). Theme, layout and keymap changes are applied by the UI only when the
+    /// reply for this request says accepted.
+    Config(ConfigRequest),
+    /// The user saw the alerts (store: `AlertsAcknowledged`).
+    AcknowledgeAlerts,
+    /// Save the current layout under a name (forwarded so config can persist it).
+    SaveLayout(String),
+    /// Favorites changed (UI-local: the app writes the favorites file).
+    SaveFavorites(Vec<MarketId>),
+    /// Quit the application (already confirmed when something was at stake).
+    Quit,
+}
+
+impl UiCommand {
+    /// The bus lane the command travels on.
+    pub fn lane(&self) -> Lane {
+        match self {
+            UiCommand::Trade(_) => Lane::Trading,
+            UiCommand::Resume(_) => Lane::Safety,
+            UiCommand::Config(_) => Lane::Config,
+            UiCommand::SelectMarket(_)
+            | UiCommand::SetTimeframe(_)
+            | UiCommand::SetDepth(_)
+            | UiCommand::AcknowledgeAlerts
+            | UiCommand::SaveLayout(_)
+            | UiCommand::SaveFavorites(_)
+            | UiCommand::Quit => Lane::Command,
+        }
+    }
+
+    /// Commands the app handles itself instead of sending them out.
+    pub fn is_local(&self) -> bool {
+        matches!(self, UiCommand::SaveFavorites(_))
+    }
+
+    /// The id of a numbered request (trade, resume, config).
+    pub fn id(&self) -> Option<CorrelationId> {
+        match self {
+            UiCommand::Trade(r) => Some(r.id),
+            UiCommand::Resume(id) => Some(*id),
+            UiCommand::Config(r) => Some(r.id),
+            _ => None,
+        }
+    }
+}
+
+/// The market selected at start when the exchange lists it.
+pub const DEFAULT_MARKET: &str = "KRW-BTC";
+
+/// The reducer: applies one action to the UI state, returns the commands it implies.
+pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
+    // Modal layers first, topmost first: each swallows every key.
+    if ui.overlay != Overlay::None {
+        overlay::key(ui, action)
+    } else if ui.command_line.is_some() {
+        command_line::key(ui, action, snap)
+    } else if ui.form.is_some() {
+        order_form::key(ui, action, snap)
+    } else if ui.markets.searching {
+        search::key(ui, action, snap)
+    } else {
+        normal::key(ui, action, snap)
+    }
+}
+
+/// Called when a new snapshot arrives: picks a first market once the list is known.
+pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
+    if ui.market.is_some() || snap.market.markets.is_empty() {
+        return Vec::new();
+    }
+    // The first market shown is the exchange's main one when it is listed: the list's own
+    // first row depends on which tickers happened to arrive first.
+    let btc = MarketId::new(DEFAULT_MARKET);
+    let m = if snap.market.info(&btc).is_some() {
+        Some(btc)
+    } else {
+        visible_markets(ui, snap).first().map(|m| m.market.clone())
+    };
+    match m {
+        Some(m) => select_market(ui, m),
+        None => Vec::new(),
+    }
+}
+
+/// Sends a trading intent: numbered, followed until its reply, and announced as being
+/// sent (never as done: the reply says how it went).
+fn trade(ui: &mut UiState, intent: TradeIntent, label: &str) -> Vec<UiCommand> {
+    let req = TradeRequest::new(Requester::Ui, intent);
+    ui.requests.track(req.id, req.intent.summary(), None);
+    ui.info(format!("{label} {}: sending", req.id));
+    vec![UiCommand::Trade(req)]
+}
+
+/// Sends an order the form, a command line or the ladder built, in venue terms.
+fn place(ui: &mut UiState, request: OrderRequest, origin: Origin) -> Vec<UiCommand> {
+    let label = format!(
+        "{} {} {} @ {}",
+        request.side.label(),
+        request.market,
+        request.volume.map(|v| v.normalize().to_string()).unwrap_or_default(),
+        request.price.map(|p| p.normalize().to_string()).unwrap_or_else(|| "market".into())
+    );
+    let intent = TradeIntent::Place {
+        spec: PlaceSpec::Request(request),
+        origin,
+        identifier: None,
+        selected: ui.market.clone(),
+    };
+    trade(ui, intent, &label)
+}
+
+/// Sends a config change. Theme, layout and keymap changes are applied once accepted
+/// (see [`on_replies`]); `can_wait: false` asks to be refused rather than held.
+fn config(ui: &mut UiState, change: ConfigChange, can_wait: bool) -> Vec<UiCommand> {
+    let req = ConfigRequest { can_wait, ..ConfigRequest::new(change) };
+    let what = req.change.summary();
+    ui.requests.track(req.id, what.clone(), Some(req.change.clone()));
+    ui.info(format!("{what} {}: sending", req.id));
+    vec![UiCommand::Config(req)]
+}
+
+/// Sends `:resume`.
+fn resume(ui: &mut UiState) -> Vec<UiCommand> {
+    let id = CorrelationId::mint();
+    ui.requests.track(id, "resume", None);
+    ui.info(format!("resume {id}: sending"));
+    vec![UiCommand::Resume(id)]
+}
+
+/// Sends a validated manual or ladder order, or in live mode opens the confirmation
+/// (default No).
+fn send_or_confirm(ui: &mut UiState, snap: &Snapshot, valid: ValidOrder, origin: Origin) -> Vec<UiCommand> {
+    if snap.account.mode == Mode::Live {
+        ui.pending_order = Some(PendingOrder { order: valid, origin });
+        ui.overlay = Overlay::ConfirmOrder;
+        return Vec::new();
+    }
+    place(ui, valid.request, origin)
+}
+
+fn move_cursor(cur: usize, len: usize, action: Action, page: usize) -> usize {
+    let last = len.saturating_sub(1);
+    match action {
+        Action::Up => cur.saturating_sub(1),
+        Action::Down => (cur + 1).min(last),
+        Action::PageUp => cur.saturating_sub(page),
+        Action::PageDown => (cur + page).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => cur,
+    }
+    .min(last)
+}
+
+fn select_market(ui: &mut UiState, m: MarketId) -> Vec<UiCommand> {
+    if ui.market.as_ref() == Some(&m) {
+        return Vec::new();
+    }
+    ui.market = Some(m.clone());
+    ui.book_cursor = ui.book_depth;
+    vec![UiCommand::SelectMarket(m.clone()), UiCommand::SetTimeframe(ui.timeframe)]
+}
+
+fn set_timeframe(ui: &mut UiState, tf: Timeframe) -> Vec<UiCommand> {
+    ui.timeframe = tf;
+    vec![UiCommand::SetTimeframe(tf)]
+}
+
+fn request_quit(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
+    if snap.account.something_to_lose() {
+        ui.overlay = Overlay::ConfirmQuit;
+        Vec::new()
+    } else {
+        ui.quit = true;
+        vec![UiCommand::Quit]
+    }
+}
+
+/// Keeps the focus on a visible pane.
+fn fix_focus(ui: &mut UiState) {
+    let visible = layout::visible_panes(ui, ui.area);
+    if !visible.contains(&ui.focus)
+        && let Some(p) = visible.first()
+    {
+        ui.focus = *p;
+    }
+}

@@ -1,0 +1,231 @@
+//! Keys with no modal layer open: focus and panes, cursors, the markets list, selection,
+//! cancels, the kill switch, and opening the command line, the form or the search.
+
+use super::{UiCommand, fix_focus, ladder, move_cursor, request_quit, select_market, set_timeframe, trade};
+use crate::exchange::types::{MarketId, Timeframe};
+use crate::store::Snapshot;
+use crate::trading::input::CancelTarget;
+use crate::trading::intent::TradeIntent;
+use crate::ui::action::Action;
+use crate::ui::command_line::CommandLine;
+use crate::ui::layout::{self, PaneId};
+use crate::ui::order_form::OrderForm;
+use crate::ui::state::{KILL_CONFIRM_WINDOW, MarketTab, Overlay, SortColumn, UiState, visible_markets};
+
+/// A key with no modal layer open.
+pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
+    match action {
+        Action::Quit | Action::ForceQuit => return request_quit(ui, snap),
+        Action::Help => ui.overlay = Overlay::Help { scroll: 0 },
+        Action::OpenCommandLine => ui.command_line = Some(CommandLine::default()),
+        Action::Protect => match protect_market(ui, snap) {
+            Some(m) => {
+                ui.command_line =
+                    Some(CommandLine { input: format!("stop {m} -3%"), ..CommandLine::default() });
+                ui.info("edit the stop and press enter (tp / trail work the same way)");
+            }
+            None => ui.error("no coin under the cursor to protect (KRW is cash)"),
+        },
+        Action::FocusNext => cycle_focus(ui, true),
+        Action::FocusPane(p) => {
+            if layout::visible_panes(ui, ui.area).contains(&p) {
+                ui.focus = p;
+            }
+        }
+        Action::FocusPrev => cycle_focus(ui, false),
+        Action::Maximize => {
+            ui.maximized = if ui.maximized.is_some() { None } else { Some(ui.focus) };
+        }
+        Action::HidePane => {
+            if layout::visible_panes(ui, ui.area).len() > 1 {
+                ui.maximized = None;
+                ui.hidden.insert(ui.focus);
+                fix_focus(ui);
+            } else {
+                ui.error("cannot hide the last pane");
+            }
+        }
+        Action::ShowAllPanes => {
+            ui.hidden.clear();
+            ui.maximized = None;
+        }
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+            move_in_pane(ui, action, snap)
+        }
+        Action::Select => {
+            if ui.focus == PaneId::Markets {
+                let rows = visible_markets(ui, snap);
+                if let Some(m) = rows.get(ui.markets.cursor).map(|m| m.market.clone()) {
+                    return select_market(ui, m);
+                }
+            }
+        }
+        Action::Back => {
+            ui.message = None;
+            ui.maximized = None;
+        }
+        Action::TimeframeNext | Action::TimeframePrev => {
+            let i = Timeframe::ALL.iter().position(|t| *t == ui.timeframe).unwrap_or(1);
+            let j = if action == Action::TimeframeNext {
+                (i + 1).min(Timeframe::ALL.len() - 1)
+            } else {
+                i.saturating_sub(1)
+            };
+            if i != j {
+                return set_timeframe(ui, Timeframe::ALL[j]);
+            }
+        }
+        Action::AckAlerts => return vec![UiCommand::AcknowledgeAlerts],
+        Action::CancelOrder => {
+            let orders = &snap.account.open_orders;
+            match orders.get(ui.orders_cursor.min(orders.len().saturating_sub(1))) {
+                Some(o) => {
+                    let label = format!("cancel {} {}", o.market, o.uuid);
+                    return trade(ui, TradeIntent::Cancel(CancelTarget::Order(o.uuid.clone())), &label);
+                }
+                None => ui.error("no open order to cancel"),
+            }
+        }
+        Action::KillSwitch => {
+            let now = ui.now;
+            match ui.kill_armed_at.take() {
+                Some(at) if now.saturating_duration_since(at) <= KILL_CONFIRM_WINDOW => {
+                    let intent = TradeIntent::Kill { why: "kill switch".into() };
+                    let cmds = trade(ui, intent, "KILL SWITCH (halt trading, cancel every order)");
+                    if let Some(m) = ui.message.as_mut() {
+                        m.error = true;
+                    }
+                    return cmds;
+                }
+                _ => {
+                    ui.kill_armed_at = Some(now);
+                    ui.error(
+                        "kill switch: press (or hold) it again within 2 s to HALT and cancel every order",
+                    );
+                }
+            }
+        }
+        Action::OrderForm => match ui.market.clone() {
+            Some(m) => {
+                let last = snap.market.tickers.get(&m).map(|t| t.value.trade_price);
+                ui.form = Some(OrderForm::new(m, last));
+            }
+            None => ui.error("select a market first"),
+        },
+        Action::CancelAll => {
+            // The selected market's orders; every market's when none is selected.
+            let target = match ui.market.clone() {
+                Some(m) => CancelTarget::Market(m),
+                None => CancelTarget::All,
+            };
+            let intent = TradeIntent::Cancel(target);
+            let label = intent.summary();
+            return trade(ui, intent, &label);
+        }
+        Action::TabNext | Action::TabPrev => {
+            let i = MarketTab::ALL.iter().position(|t| *t == ui.markets.tab).unwrap_or(0);
+            let n = MarketTab::ALL.len();
+            ui.markets.tab =
+                MarketTab::ALL[if action == Action::TabNext { (i + 1) % n } else { (i + n - 1) % n }];
+            ui.markets.cursor = 0;
+        }
+        Action::SortNext => {
+            let i = SortColumn::ALL.iter().position(|c| *c == ui.markets.sort).unwrap_or(0);
+            ui.markets.sort = SortColumn::ALL[(i + 1) % SortColumn::ALL.len()];
+            ui.markets.ascending = false;
+        }
+        Action::SortReverse => ui.markets.ascending = !ui.markets.ascending,
+        Action::Search => {
+            ui.markets.searching = true;
+            ui.markets.query.clear();
+            ui.markets.cursor = 0;
+        }
+        Action::ToggleFavorite => {
+            let rows = visible_markets(ui, snap);
+            if let Some(m) = rows.get(ui.markets.cursor).map(|m| m.market.clone()) {
+                if !ui.favorites.remove(&m) {
+                    ui.favorites.insert(m);
+                }
+                return vec![UiCommand::SaveFavorites(ui.favorites.iter().cloned().collect())];
+            }
+        }
+        Action::ToggleDepth => {
+            let old = ui.book_depth;
+            ui.book_depth = if old == 15 { 30 } else { 15 };
+            ui.book_cursor = (ui.book_cursor + ui.book_depth).saturating_sub(old);
+            return vec![UiCommand::SetDepth(ui.book_depth as u16)];
+        }
+        Action::LadderBuy | Action::LadderSell | Action::LadderCancel => {
+            return ladder::key(ui, action, snap);
+        }
+        Action::LogLevelNext => ui.log_level = ui.log_level.next(),
+        Action::Confirm
+        | Action::Deny
+        | Action::Submit
+        | Action::Complete
+        | Action::HistoryPrev
+        | Action::HistoryNext
+        | Action::DeleteBack
+        | Action::InsertChar(_) => {}
+    }
+    Vec::new()
+}
+
+/// Up, Down, Page, Top, Bottom: the focused pane's cursor or scroll.
+fn move_in_pane(ui: &mut UiState, action: Action, snap: &Snapshot) {
+    match ui.focus {
+        PaneId::Markets => {
+            let len = visible_markets(ui, snap).len();
+            ui.markets.cursor = move_cursor(ui.markets.cursor, len, action, 10);
+        }
+        PaneId::Orders => {
+            let len = snap.account.open_orders.len();
+            ui.orders_cursor = move_cursor(ui.orders_cursor, len, action, 5);
+        }
+        PaneId::Portfolio => {
+            let len = snap.account.balances.len();
+            ui.portfolio_cursor = move_cursor(ui.portfolio_cursor, len, action, 5);
+        }
+        PaneId::Orderbook => {
+            let levels = ui
+                .market
+                .as_ref()
+                .and_then(|m| snap.market.books.get(m))
+                .map(|b| b.value.levels.len().min(ui.book_depth))
+                .unwrap_or(ui.book_depth);
+            ui.book_cursor = move_cursor(ui.book_cursor, levels * 2, action, 5);
+        }
+        pane => {
+            let s = ui.scroll.entry(pane).or_default();
+            *s = match action {
+                Action::Up => s.saturating_sub(1),
+                Action::Down => *s + 1,
+                Action::PageUp => s.saturating_sub(10),
+                Action::PageDown => *s + 10,
+                Action::Top => 0,
+                // Clamped by the pane when drawing.
+                _ => usize::MAX / 2,
+            };
+        }
+    }
+}
+
+fn cycle_focus(ui: &mut UiState, forward: bool) {
+    let visible = layout::visible_panes(ui, ui.area);
+    if visible.is_empty() {
+        return;
+    }
+    let i = visible.iter().position(|p| *p == ui.focus).unwrap_or(0);
+    let n = visible.len();
+    ui.focus = visible[if forward { (i + 1) % n } else { (i + n - 1) % n }];
+}
+
+/// The market of the coin under the portfolio cursor (`KRW-BTC` for a BTC balance), or
+/// the selected market when the portfolio is empty. Cash has nothing to protect.
+fn protect_market(ui: &UiState, snap: &Snapshot) -> Option<MarketId> {
+    let balances = &snap.account.balances;
+    if balances.is_empty() {
+        return ui.market.clone();
+    }
+    balances.get(ui.portfolio_cursor.min(balances.len() - 1))?.market()
+}

@@ -1,0 +1,32 @@
+//! The order entry form's keys: typing, moving between fields, cycling a field's choices,
+//! and Enter, which sends the previewed order (or asks first in live mode).
+
+use super::{UiCommand, send_or_confirm};
+use crate::store::Snapshot;
+use crate::trading::manager::Origin;
+use crate::ui::action::Action;
+use crate::ui::order_form::preview;
+use crate::ui::state::UiState;
+
+/// A key while the order form is open.
+pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
+    let Some(form) = ui.form.as_mut() else { return Vec::new() };
+    match action {
+        Action::InsertChar(c) => form.insert(c),
+        Action::DeleteBack => form.delete_back(),
+        Action::Up | Action::FocusPrev => form.move_field(false),
+        Action::Down | Action::FocusNext | Action::Complete => form.move_field(true),
+        Action::TabNext => form.cycle(true),
+        Action::TabPrev => form.cycle(false),
+        Action::Back => ui.form = None,
+        Action::Submit => match preview(form, snap) {
+            Ok(valid) => {
+                ui.form = None;
+                return send_or_confirm(ui, snap, valid, Origin::Manual);
+            }
+            Err(e) => ui.error(e),
+        },
+        _ => {}
+    }
+    Vec::new()
+}

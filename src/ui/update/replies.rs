@@ -1,0 +1,49 @@
+//! The answers to what the UI sent, read from each new snapshot: each goes on the message
+//! line under its request's id, and an accepted config change is applied then (held
+//! changes wait for their accepted answer).
+
+use super::fix_focus;
+use crate::config::change::ConfigChange;
+use crate::store::Snapshot;
+use crate::trading::intent::Outcome;
+use crate::ui::state::UiState;
+
+/// Reads the replies in `snap`: every answer that moved one of our requests forward is
+/// shown (`#12 buy KRW-BTC: accepted (…)`, `…: denied: …` and `…: rejected by the
+/// exchange: …` in the error style, `…: held: …`); an accepted layout is switched to here,
+/// an accepted theme or keymap reload is left in [`UiState::accepted`] for the app.
+/// Returns whether the UI state changed.
+pub fn on_replies(ui: &mut UiState, snap: &Snapshot) -> bool {
+    let answers = ui.requests.on_replies(&snap.account.replies);
+    let changed = !answers.is_empty();
+    for a in answers {
+        let head = format!("{} {}", a.id, a.what);
+        match &a.outcome {
+            Outcome::Accepted(d) if d.is_empty() => ui.info(format!("{head}: accepted")),
+            Outcome::Accepted(d) => ui.info(format!("{head}: accepted ({d})")),
+            Outcome::Denied(why) => ui.error(format!("{head}: denied: {why}")),
+            Outcome::Rejected(why) => ui.error(format!("{head}: rejected by the exchange: {why}")),
+            Outcome::Held(why) => ui.info(format!("{head}: held: {why}")),
+        }
+        if let Some(change) = a.apply {
+            apply(ui, change);
+        }
+    }
+    changed
+}
+
+/// Applies an accepted config change that belongs to the screen.
+fn apply(ui: &mut UiState, change: ConfigChange) {
+    match change {
+        ConfigChange::Layout(name) => {
+            ui.layout = name;
+            ui.maximized = None;
+            ui.hidden.clear();
+            fix_focus(ui);
+        }
+        // The app holds the theme and the keymap.
+        ConfigChange::Theme(_) | ConfigChange::ReloadKeymap => ui.accepted.push(change),
+        // Applied on the trading side; the reply said so.
+        ConfigChange::Trading { .. } => {}
+    }
+}
