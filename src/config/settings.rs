@@ -67,6 +67,15 @@ impl Mode {
             Mode::Live => "live",
         }
     }
+
+    /// Upper-case badge (`DEMO` / `PAPER` / `LIVE`), always visible in the status bar.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Demo => "DEMO",
+            Mode::Paper => "PAPER",
+            Mode::Live => "LIVE",
+        }
+    }
 }
 
 /// Log verbosity.

@@ -5,49 +5,17 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 
 use crate::exchange::types::{Balance, Fill, MarketId, Order};
 
 /// How many recent fills the Orders pane keeps.
 pub const FILLS_KEPT: usize = 200;
 
-/// Which world orders go to. Always visible in the status bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Embedded simulator, paper money.
-    #[default]
-    Demo,
-    /// Real market data, local paper engine.
-    Paper,
-    /// Real orders.
-    Live,
-}
-
-impl Mode {
-    /// `DEMO` / `PAPER` / `LIVE`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Mode::Demo => "DEMO",
-            Mode::Paper => "PAPER",
-            Mode::Live => "LIVE",
-        }
-    }
-}
+/// Which world orders go to (demo, paper, live): the config's mode, carried as is.
+pub use crate::config::Mode;
 
 /// The risk gate's trading state (owned by `trading::risk`, shown by the status bar).
 pub use crate::trading::risk::TradingState;
-
-impl From<crate::config::Mode> for Mode {
-    fn from(m: crate::config::Mode) -> Self {
-        match m {
-            crate::config::Mode::Demo => Mode::Demo,
-            crate::config::Mode::Paper => Mode::Paper,
-            crate::config::Mode::Live => Mode::Live,
-        }
-    }
-}
 
 /// One client-side monitor rule as the UI shows it (the trading module owns the logic).
 #[derive(Debug, Clone, PartialEq, Eq)]
