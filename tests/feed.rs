@@ -1195,7 +1195,7 @@ async fn paper_console_on_a_418_server_keeps_every_task_up_and_carries_the_ban()
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let banned = loop {
         let s = snaps.borrow_and_update().clone();
-        if let Some(left) = s.system.feed.rest_blocked_secs {
+        if let Some(left) = s.system.feed.rest_blocked_secs() {
             break left;
         }
         tokio::time::timeout_at(deadline, snaps.changed())

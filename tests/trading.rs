@@ -2452,13 +2452,9 @@ async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protec
     assert_eq!(sim.requests.count("GET", "/v1/ticker"), tickers_before, "no call during the ban");
     let left = rest.limits_status().blocked_for.expect("banned");
     assert!(left > Duration::from_secs(60) && left <= Duration::from_secs(600), "{left:?}");
-    assert!(
-        store
-            .try_send(StoreEvent::FeedHealthUpdated(hoga::console::market::health_for_store(&feed.health()))),
-        "store full"
-    );
+    assert!(store.try_send(StoreEvent::FeedHealthUpdated(Arc::new(feed.health()))), "store full");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while store.snapshot().system.feed.rest_blocked_secs.is_none() {
+    while store.snapshot().system.feed.rest_blocked_secs().is_none() {
         assert!(tokio::time::Instant::now() < deadline, "no countdown in the store");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

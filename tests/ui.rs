@@ -13,8 +13,9 @@ use hoga::exchange::types::{
     BookLevel, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, OrderType, Side, StreamType,
     Ticker, Timeframe, Trade,
 };
+use hoga::feed::{ConnSnapshot, ConnState, FeedHealth, StreamRate};
 use hoga::kernel::TaskManager;
-use hoga::store::{FeedHealth, Snapshot, Store, StoreConfig, StoreEvent};
+use hoga::store::{Snapshot, Store, StoreConfig, StoreEvent};
 use hoga::ui::app::{COMMAND_CAPACITY, channel_input};
 use hoga::ui::keymap::Keymap;
 use hoga::ui::{App, ColorSupport, UiCommand, UiConfig};
@@ -666,9 +667,38 @@ fn user_keymap_file_is_loaded_and_a_bad_one_names_the_path_and_line() {
     assert!(err.contains("teleport"), "{err}");
 }
 
+/// The public connection as the feed reports it: connected, at `epoch`, after `reconnects`.
+fn public_stream(epoch: u64, reconnects: u64) -> ConnSnapshot {
+    ConnSnapshot {
+        name: "public",
+        state: ConnState::Connected,
+        epoch,
+        reconnects,
+        state_age_secs: 1.0,
+        upstream: Vec::new(),
+        requests_sent: 1,
+    }
+}
+
+/// A feed report with `per_sec` ticker messages a second.
+fn feed_rate(per_sec: f64) -> Arc<FeedHealth> {
+    let streams = vec![StreamRate { stream: "ticker", total: 0, per_sec }];
+    Arc::new(FeedHealth { connections: vec![public_stream(1, 0)], streams, ..FeedHealth::default() })
+}
+
+/// A feed report during a 418 ban of the exchange host with `secs` left.
+fn feed_banned(secs: Option<u64>) -> Arc<FeedHealth> {
+    let rest = hoga::exchange::upbit::limits::LimitsStatus {
+        blocked_for: secs.map(Duration::from_secs),
+        ..Default::default()
+    };
+    Arc::new(FeedHealth { rest, ..FeedHealth::default() })
+}
+
 fn busy_events() -> Vec<StoreEvent> {
     use hoga::exchange::types::{Balance, Fill};
-    use hoga::store::{HealthLevel, LogLevel, ProxyHealth, RuleRow};
+    use hoga::feed::{LatencySummary, SubscriberSnapshot};
+    use hoga::store::{LogLevel, RuleRow};
     let mut ev = vec![
         StoreEvent::BalancesUpdated(vec![
             Balance {
@@ -706,24 +736,33 @@ fn busy_events() -> Vec<StoreEvent> {
             trigger: dec!(92_150_000),
             state: "armed".into(),
         }]),
-        StoreEvent::FeedHealthUpdated(FeedHealth {
-            connected: true,
-            epoch: 3,
-            reconnects: 2,
-            upstream: vec!["ticker:KRW-BTC".into(), "orderbook:KRW-BTC".into(), "trade:KRW-BTC".into()],
-            proxies: vec![ProxyHealth {
-                name: "orderbook".into(),
-                subscriptions: vec!["orderbook:KRW-BTC".into()],
-                drops: 4,
+        StoreEvent::FeedHealthUpdated(Arc::new(FeedHealth {
+            connections: vec![ConnSnapshot {
+                upstream: ["ticker", "orderbook", "trade"]
+                    .map(|kind| (kind.to_string(), vec!["KRW-BTC".to_string()]))
+                    .into(),
+                ..public_stream(3, 2)
             }],
-            drops: 4,
-            msgs_per_sec: 1234,
-            latency_p50_us: 180,
-            latency_p99_us: 2400,
-            level: HealthLevel::Healthy,
-            rate_headroom_pct: Some(80),
-            rest_blocked_secs: None,
-        }),
+            streams: vec![StreamRate { stream: "ticker", total: 123_400, per_sec: 1234.0 }],
+            subscribers: vec![SubscriberSnapshot {
+                proxy: "orderbook".into(),
+                id: 1,
+                stream: "orderbook".into(),
+                markets: vec!["KRW-BTC".into()],
+                strategy: "coalesce".into(),
+                depth: 0,
+                drops: 4,
+                delivered: 100,
+            }],
+            exchange_latency: LatencySummary {
+                count: 100,
+                avg_us: 300,
+                p50_us: 180,
+                p99_us: 2400,
+                max_us: 3000,
+            },
+            ..FeedHealth::default()
+        })),
     ];
     for (i, level) in
         [LogLevel::Debug, LogLevel::Info, LogLevel::Warn, LogLevel::Error].into_iter().enumerate()
@@ -897,10 +936,10 @@ fn system_samples_redraw_only_while_the_system_pane_is_shown() {
     h.publish(vec![StoreEvent::TasksUpdated(Vec::new())]);
     assert!(!h.app.needs_draw(), "a sample only the hidden System pane shows must not redraw");
     // The same report twice is no change either (the feed reports every second).
-    h.publish(vec![StoreEvent::FeedHealthUpdated(FeedHealth::default())]);
+    h.publish(vec![StoreEvent::FeedHealthUpdated(Arc::default())]);
     assert!(!h.app.needs_draw(), "an unchanged feed report must not redraw");
     // The status bar shows the feed figures: a new figure redraws.
-    h.publish(vec![StoreEvent::FeedHealthUpdated(FeedHealth { msgs_per_sec: 42, ..FeedHealth::default() })]);
+    h.publish(vec![StoreEvent::FeedHealthUpdated(feed_rate(42.0))]);
     assert!(h.app.needs_draw());
     h.app.draw().unwrap();
     assert!(h.screen().contains("42 msg/s"));
@@ -980,14 +1019,7 @@ fn one_change_of_each_kind() -> Vec<(&'static str, StoreEvent)> {
                 retry_in: Some(Duration::from_secs(4)),
             },
         ),
-        (
-            "feed health",
-            StoreEvent::FeedHealthUpdated(FeedHealth {
-                msgs_per_sec: 777,
-                epoch: 9,
-                ..FeedHealth::default()
-            }),
-        ),
+        ("feed health", StoreEvent::FeedHealthUpdated(feed_rate(777.0))),
         (
             "log record",
             StoreEvent::LogRecord {
@@ -1217,17 +1249,11 @@ fn live_portfolio_protect_line_edited_into_an_order_asks_first() {
 fn a_rest_ban_shows_its_countdown_on_the_status_bar() {
     for (w, hgt) in [(120, 40), (80, 24)] {
         let mut h = Harness::new(w, hgt);
-        h.publish(vec![StoreEvent::FeedHealthUpdated(FeedHealth {
-            rest_blocked_secs: Some(245),
-            ..FeedHealth::default()
-        })]);
+        h.publish(vec![StoreEvent::FeedHealthUpdated(feed_banned(Some(245)))]);
         assert!(h.screen().contains("REST BANNED 4m05s"), "{w}x{hgt}:\n{}", h.screen());
-        h.publish(vec![StoreEvent::FeedHealthUpdated(FeedHealth {
-            rest_blocked_secs: Some(244),
-            ..FeedHealth::default()
-        })]);
+        h.publish(vec![StoreEvent::FeedHealthUpdated(feed_banned(Some(244)))]);
         assert!(h.screen().contains("REST BANNED 4m04s"), "the countdown ticks");
-        h.publish(vec![StoreEvent::FeedHealthUpdated(FeedHealth::default())]);
+        h.publish(vec![StoreEvent::FeedHealthUpdated(feed_banned(None))]);
         assert!(!h.screen().contains("REST BANNED"), "gone when the ban ends");
     }
 }

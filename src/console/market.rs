@@ -19,7 +19,7 @@ use crate::exchange::types::{MarketId, Timeframe};
 use crate::exchange::upbit::rest::RestClient;
 use crate::feed::{FeedHandle, FeedProxy, FromFeed, Strategy, Subscription};
 use crate::kernel::{OnFailure, TaskManager};
-use crate::store::{FeedHealth, HealthLevel, ProxyHealth, StoreEvent, StoreHandle, StreamState};
+use crate::store::{StoreEvent, StoreHandle, StreamState};
 use crate::trading::manager::PriceBoard;
 use crate::trading::monitor::TickSender;
 use crate::trading::paper::PaperVenue;
@@ -412,7 +412,7 @@ pub fn spawn_system(tasks: &TaskManager, feed: &FeedHandle, store: StoreHandle, 
                     let (state, retry_in) = stream_state(&c.state);
                     store.try_send(StoreEvent::FeedStatus { stream: c.name.to_string(), state, retry_in });
                 }
-                store.try_send(StoreEvent::FeedHealthUpdated(health_for_store(&health)));
+                store.try_send(StoreEvent::FeedHealthUpdated(Arc::new(health)));
                 store.try_send(StoreEvent::BusUpdated(bus.metrics()));
             }
         }
@@ -431,53 +431,6 @@ fn stream_state(s: &crate::feed::ConnState) -> (StreamState, Option<Duration>) {
         }
         // Polling by REST still delivers orders and balances, but not live: degraded.
         ConnState::DegradedRest { .. } => (StreamState::Down, None),
-    }
-}
-
-/// The feed's health report in the store's (UI-facing) shape.
-pub fn health_for_store(h: &crate::feed::FeedHealth) -> FeedHealth {
-    use crate::feed::{ConnState, Health};
-    let public = h.connections.iter().find(|c| c.name.contains("public"));
-    let mut proxies: std::collections::BTreeMap<String, ProxyHealth> = Default::default();
-    let mut drops = 0;
-    for s in &h.subscribers {
-        drops += s.drops;
-        let p = proxies
-            .entry(s.proxy.clone())
-            .or_insert_with(|| ProxyHealth { name: s.proxy.clone(), ..ProxyHealth::default() });
-        p.subscriptions.push(format!("{} {} ({})", s.stream, s.markets.join(","), s.strategy));
-        p.drops += s.drops;
-    }
-    let upstream = h
-        .connections
-        .iter()
-        .flat_map(|c| c.upstream.iter())
-        .flat_map(|(kind, markets)| {
-            if markets.is_empty() {
-                vec![kind.clone()]
-            } else {
-                markets.iter().map(|m| format!("{kind}:{m}")).collect()
-            }
-        })
-        .collect();
-    FeedHealth {
-        connected: public.is_some_and(|c| c.state == ConnState::Connected),
-        epoch: public.map_or(0, |c| c.epoch),
-        reconnects: h.connections.iter().map(|c| c.reconnects).sum(),
-        upstream,
-        proxies: proxies.into_values().collect(),
-        drops,
-        msgs_per_sec: h.streams.iter().map(|s| s.per_sec.max(0.0) as u64).sum(),
-        latency_p50_us: h.exchange_latency.p50_us,
-        latency_p99_us: h.exchange_latency.p99_us,
-        level: match h.health {
-            Health::Healthy => HealthLevel::Healthy,
-            Health::Degraded => HealthLevel::Degraded,
-            Health::Critical => HealthLevel::Critical,
-        },
-        rate_headroom_pct: None,
-        // Rounded up: the bar never shows 0 s while calls are still refused.
-        rest_blocked_secs: h.rest.blocked_for.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0)),
     }
 }
 

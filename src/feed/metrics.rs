@@ -1,5 +1,6 @@
 //! Feed metrics and health: lock-free counters on the hot path, a log2 latency histogram,
-//! and a [`FeedHealth`] the System pane reads.
+//! and a [`FeedHealth`]: the one health report, carried as is into the store and drawn
+//! by the status bar and the System pane.
 //!
 //! Health thresholds (documented here because the UI shows the verdict, not the rules):
 //! - **critical**: a connection with demand has been down (connecting / backing off) longer
@@ -231,10 +232,11 @@ pub struct StreamRate {
 }
 
 /// Overall verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
-    /// Everything wanted is flowing.
+    /// Everything wanted is flowing (also the verdict before the first report).
+    #[default]
     Healthy,
     /// Working, with a visible problem (reconnecting, REST fallback, drops).
     Degraded,
@@ -320,8 +322,9 @@ pub struct SubscriberSnapshot {
     pub delivered: u64,
 }
 
-/// Everything the System pane shows about the feed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Everything the status bar and the System pane show about the feed. The default is the
+/// report before the feed has made one: healthy, nothing connected, nothing counted.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct FeedHealth {
     /// Verdict.
     pub health: Health,
@@ -360,8 +363,83 @@ pub struct FeedHealth {
     pub rest: LimitsStatus,
 }
 
-/// The name the System pane uses for the same snapshot.
-pub type FeedStats = FeedHealth;
+impl FeedHealth {
+    /// The public connection (market data).
+    fn public(&self) -> Option<&ConnSnapshot> {
+        self.connections.iter().find(|c| c.name == "public")
+    }
+
+    /// The public stream is connected.
+    pub fn public_connected(&self) -> bool {
+        self.public().is_some_and(|c| c.state == ConnState::Connected)
+    }
+
+    /// The public connection's epoch (bumps on every reconnect).
+    pub fn public_epoch(&self) -> u64 {
+        self.public().map_or(0, |c| c.epoch)
+    }
+
+    /// Reconnects of all connections.
+    pub fn reconnects(&self) -> u64 {
+        self.connections.iter().map(|c| c.reconnects).sum()
+    }
+
+    /// The consolidated upstream subscription set, as `type:MARKET` (or `type` alone for a
+    /// stream without markets).
+    pub fn upstream(&self) -> Vec<String> {
+        self.connections
+            .iter()
+            .flat_map(|c| c.upstream.iter())
+            .flat_map(|(kind, markets)| {
+                if markets.is_empty() {
+                    vec![kind.clone()]
+                } else {
+                    markets.iter().map(|m| format!("{kind}:{m}")).collect()
+                }
+            })
+            .collect()
+    }
+
+    /// Subscribers grouped by their proxy, in proxy name order.
+    pub fn by_proxy(&self) -> std::collections::BTreeMap<&str, Vec<&SubscriberSnapshot>> {
+        let mut out: std::collections::BTreeMap<&str, Vec<&SubscriberSnapshot>> = Default::default();
+        for s in &self.subscribers {
+            out.entry(s.proxy.as_str()).or_default().push(s);
+        }
+        out
+    }
+
+    /// Events dropped or coalesced by all subscriber queues.
+    pub fn drops(&self) -> u64 {
+        self.subscribers.iter().map(|s| s.drops).sum()
+    }
+
+    /// Decoded messages per second, all streams.
+    pub fn msgs_per_sec(&self) -> u64 {
+        self.streams.iter().map(|s| s.per_sec.max(0.0) as u64).sum()
+    }
+
+    /// Whole seconds left on a 418 ban of the exchange host (every REST call is halted),
+    /// rounded up: a countdown never shows 0 s while calls are still refused.
+    pub fn rest_blocked_secs(&self) -> Option<u64> {
+        self.rest.blocked_for.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+    }
+
+    /// Whether this report says anything `prev` did not. The clocks (uptime, time in the
+    /// current connection state) move on every report and are left out, so the report of
+    /// a quiet feed, sent every second, is no news and redraws nothing.
+    pub fn is_news_since(&self, prev: &FeedHealth) -> bool {
+        fn without_clocks(h: &FeedHealth) -> FeedHealth {
+            let mut h = h.clone();
+            h.uptime_secs = 0.0;
+            for c in &mut h.connections {
+                c.state_age_secs = 0.0;
+            }
+            h
+        }
+        without_clocks(self) != without_clocks(prev)
+    }
+}
 
 #[cfg(test)]
 mod tests {

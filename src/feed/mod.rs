@@ -34,7 +34,9 @@ use crate::exchange::upbit::ws::{PRIVATE_URL, PUBLIC_URL, WsConfig};
 
 pub use backpressure::Strategy;
 pub use manager::{FeedHandle, FeedManager};
-pub use metrics::{ConnSnapshot, ConnState, FeedHealth, FeedStats, Health, SubscriberSnapshot};
+pub use metrics::{
+    ConnSnapshot, ConnState, FeedHealth, Health, LatencySummary, StreamRate, SubscriberSnapshot,
+};
 pub use proxy::{FeedProxy, FromFeed, MyAssetEvent, MyOrderEvent, SubId, Subscription};
 
 /// What a subscriber receives.

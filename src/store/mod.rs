@@ -18,7 +18,4 @@ pub use account::{AccountSection, Mode, RuleRow, TradingState};
 pub use market::{MarketSection, Stamped};
 pub use snapshot::{Snapshot, Versions};
 pub use store::{Store, StoreClosed, StoreConfig, StoreEvent, StoreHandle};
-pub use system::{
-    AlertRecord, FeedHealth, HealthLevel, LogLevel, LogRecord, ProxyHealth, StreamState, StreamStatus,
-    SystemSection, SystemTable,
-};
+pub use system::{AlertRecord, LogLevel, LogRecord, StreamState, StreamStatus, SystemSection, SystemTable};

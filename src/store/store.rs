@@ -14,11 +14,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::account::{Mode, RuleRow, TradingState};
 use super::snapshot::Snapshot;
-use super::system::{AlertRecord, FeedHealth, LogLevel, LogRecord, StreamState, StreamStatus, SystemTable};
+use super::system::{AlertRecord, LogLevel, LogRecord, StreamState, StreamStatus, SystemTable};
 use crate::bus::BusMetrics;
 use crate::exchange::types::{
     Balance, Candle, Fill, MarketId, MarketInfo, Order, OrderBook, Ticker, Timeframe, Trade,
 };
+use crate::feed::FeedHealth;
 use crate::kernel::{OnFailure, TaskInfo, TaskManager};
 
 /// A fact the store applies. Producers name what happened; the store decides where it goes.
@@ -68,8 +69,9 @@ pub enum StoreEvent {
         /// Time to the next attempt when reconnecting.
         retry_in: Option<Duration>,
     },
-    /// The feed manager's periodic health report.
-    FeedHealthUpdated(FeedHealth),
+    /// The feed manager's periodic health report (shared: it is large, and the snapshot
+    /// keeps it as is).
+    FeedHealthUpdated(Arc<FeedHealth>),
     /// The bus's lane counters were sampled.
     BusUpdated(BusMetrics),
     /// A log record was emitted.
@@ -267,28 +269,6 @@ impl StoreHandle {
         self.tx.clone()
     }
 
-    /// Spawns `store/system-sampler`: every `every`, sends the kernel's task table
-    /// (`TaskManager::table()`) so the System pane shows live task states. Latest wins:
-    /// a sample that does not fit is dropped and counted, the next one replaces it.
-    pub fn spawn_task_sampler(&self, tasks: &TaskManager, every: Duration) {
-        let handle = self.clone();
-        let source = tasks.clone();
-        tasks.spawn("store", "system-sampler", move |cancel| async move {
-            let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {
-                        handle.try_send(StoreEvent::TasksUpdated(source.table()));
-                    }
-                }
-            }
-            Ok(())
-        });
-    }
-
     /// Sends an event that must not be lost (orders, fills, state), waiting for room.
     pub async fn send(&self, ev: StoreEvent) -> Result<(), StoreClosed> {
         self.tx.send(ev).await.map_err(|_| StoreClosed)
@@ -414,7 +394,7 @@ fn apply(
         }
         E::FeedHealthUpdated(s) => {
             // The report comes every second; an unchanged one (a quiet feed) is no news.
-            if system.feed != s {
+            if s.is_news_since(&system.feed) {
                 Arc::make_mut(system).feed = s;
                 t.system = true;
                 t.status = true;
@@ -478,6 +458,39 @@ mod tests {
         let more = Balance { balance: dec!(2000), ..krw };
         let c = s.apply_batch([StoreEvent::BalancesUpdated(vec![more])], Instant::now());
         assert_eq!(c.versions.account, a.versions.account + 1);
+    }
+
+    #[test]
+    fn a_feed_report_that_only_aged_is_no_news_but_a_new_verdict_is() {
+        use crate::feed::{ConnSnapshot, ConnState, Health};
+        let report = |uptime_secs: f64, state_age_secs: f64, health: Health| {
+            Arc::new(FeedHealth {
+                health,
+                uptime_secs,
+                connections: vec![ConnSnapshot {
+                    name: "public",
+                    state: ConnState::Connected,
+                    epoch: 1,
+                    reconnects: 0,
+                    state_age_secs,
+                    upstream: Vec::new(),
+                    requests_sent: 1,
+                }],
+                ..FeedHealth::default()
+            })
+        };
+        let mut s = Store::new();
+        let a =
+            s.apply_batch([StoreEvent::FeedHealthUpdated(report(1.0, 1.0, Health::Healthy))], Instant::now());
+        assert!(a.system.feed.public_connected());
+        // A second later the feed is as quiet as before: only its clocks moved.
+        let b =
+            s.apply_batch([StoreEvent::FeedHealthUpdated(report(2.0, 2.0, Health::Healthy))], Instant::now());
+        assert_eq!(b.version, a.version, "a quiet feed's report redraws nothing");
+        let c = s
+            .apply_batch([StoreEvent::FeedHealthUpdated(report(3.0, 3.0, Health::Degraded))], Instant::now());
+        assert_eq!(c.versions.system, a.versions.system + 1);
+        assert_eq!(c.system.feed.health, Health::Degraded);
     }
 
     #[test]
@@ -610,22 +623,6 @@ mod tests {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             if rx.borrow_and_update().account.trading_state == TradingState::Halted {
-                break;
-            }
-            tokio::time::timeout_at(deadline, rx.changed()).await.unwrap().unwrap();
-        }
-        tasks.cancel_all();
-    }
-
-    #[tokio::test]
-    async fn task_sampler_publishes_the_kernel_task_table() {
-        let tasks = TaskManager::new();
-        let h = Store::start(&tasks, StoreConfig::default());
-        h.spawn_task_sampler(&tasks, Duration::from_millis(100));
-        let mut rx = h.subscribe();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            if rx.borrow_and_update().system.tasks.iter().any(|t| t.name == "system-sampler") {
                 break;
             }
             tokio::time::timeout_at(deadline, rx.changed()).await.unwrap().unwrap();

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::bus::lane::BusMetrics;
+use crate::feed::FeedHealth;
 use crate::kernel::TaskInfo;
 
 /// How many log records the Log pane keeps.
@@ -62,71 +63,6 @@ pub struct StreamStatus {
     pub since: Instant,
 }
 
-/// Overall feed health as the feed manager classifies it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum HealthLevel {
-    /// All good.
-    #[default]
-    Healthy,
-    /// Lagging or dropping.
-    Degraded,
-    /// Unusable.
-    Critical,
-}
-
-impl HealthLevel {
-    /// Lower-case label.
-    pub fn label(self) -> &'static str {
-        match self {
-            HealthLevel::Healthy => "healthy",
-            HealthLevel::Degraded => "degraded",
-            HealthLevel::Critical => "critical",
-        }
-    }
-}
-
-/// One feed proxy (one per pane) and what it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ProxyHealth {
-    /// Proxy name (`orderbook`, `markets`…).
-    pub name: String,
-    /// Its subscriptions, as `type:MARKET` strings.
-    pub subscriptions: Vec<String>,
-    /// Events its queue dropped or coalesced.
-    pub drops: u64,
-}
-
-/// Feed health, sent periodically by the feed manager. Plain fields so the store stays
-/// ignorant of the feed's internals.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FeedHealth {
-    /// The public stream is connected.
-    pub connected: bool,
-    /// Connection epoch (bumps on every reconnect).
-    pub epoch: u64,
-    /// Reconnects since start.
-    pub reconnects: u64,
-    /// The consolidated upstream subscription set, as `type:MARKET` strings.
-    pub upstream: Vec<String>,
-    /// Subscriptions per proxy.
-    pub proxies: Vec<ProxyHealth>,
-    /// Events dropped or coalesced in the feed, total.
-    pub drops: u64,
-    /// Messages per second over the last window.
-    pub msgs_per_sec: u64,
-    /// Latency (exchange stamp to receipt) p50, microseconds.
-    pub latency_p50_us: u64,
-    /// Latency p99, microseconds.
-    pub latency_p99_us: u64,
-    /// Health classification.
-    pub level: HealthLevel,
-    /// Remaining REST rate-limit headroom in percent, if known.
-    pub rate_headroom_pct: Option<u8>,
-    /// Seconds left on a 418 ban of the exchange host (every REST call is halted), if any.
-    pub rest_blocked_secs: Option<u64>,
-}
-
 /// Log level of a record: the config's level type (same names, same order).
 pub use crate::config::LogLevel;
 
@@ -170,8 +106,8 @@ pub struct SystemSection {
     pub version: u64,
     /// Stream states by name.
     pub streams: Arc<Vec<StreamStatus>>,
-    /// Latest feed health.
-    pub feed: FeedHealth,
+    /// Latest feed health report, as the feed made it (healthy and empty until the first).
+    pub feed: Arc<FeedHealth>,
     /// Latest bus lane counters (None until the bus reports).
     pub bus: Option<Arc<BusMetrics>>,
     /// Kernel task table.

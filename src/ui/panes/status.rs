@@ -1,4 +1,4 @@
-//! Status bar: mode badge, exchange, streams, feed rate and latency, rate-limit headroom,
+//! Status bar: mode badge, exchange, streams, feed rate and latency, a REST ban's countdown,
 //! trading state, tasks that are down, armed rules, alerts and the KST clock.
 
 use ratatui::buffer::Buffer;
@@ -6,9 +6,10 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use crate::store::{HealthLevel, Mode, Snapshot, StreamState, TradingState};
+use crate::feed::Health;
+use crate::store::{Mode, Snapshot, StreamState, TradingState};
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::update::UiState;
 use crate::ui::widgets::format;
 
 /// Draws the status bar.
@@ -57,7 +58,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     spans.push(Span::styled(acc.trading_state.label(), ts));
     // A 418 ban halts every REST call of the process: as loud as the trading state, with
     // the time left.
-    if let Some(left) = sys.feed.rest_blocked_secs {
+    if let Some(left) = sys.feed.rest_blocked_secs() {
         let text = format!(" REST BANNED {}", countdown(left));
         spans.push(Span::styled(text, theme.error));
     }
@@ -76,7 +77,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let mut streams = vec![sep.clone()];
     if sys.streams.is_empty() {
         // No per-stream status yet: fall back to the feed health report.
-        if sys.feed.connected {
+        if sys.feed.public_connected() {
             streams.push(Span::styled("feed:up", theme.bid));
         } else {
             streams.push(Span::styled("feed idle", theme.muted));
@@ -103,21 +104,18 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         spans.extend(streams);
     }
     let feed = &sys.feed;
-    let health_style = match feed.level {
-        HealthLevel::Healthy => theme.text,
-        HealthLevel::Degraded => theme.warning,
-        HealthLevel::Critical => theme.error,
+    let health_style = match feed.health {
+        Health::Healthy => theme.text,
+        Health::Degraded => theme.warning,
+        Health::Critical => theme.error,
     };
-    let mut feed_part = vec![
+    let feed_part = vec![
         sep.clone(),
         Span::styled(
-            format!("{} msg/s p99 {}", feed.msgs_per_sec, format::micros(feed.latency_p99_us)),
+            format!("{} msg/s p99 {}", feed.msgs_per_sec(), format::micros(feed.exchange_latency.p99_us)),
             health_style,
         ),
     ];
-    if let Some(h) = feed.rate_headroom_pct {
-        feed_part.push(Span::styled(format!(" rl {h}%"), if h < 20 { theme.warning } else { theme.muted }));
-    }
     let unread = sys.unread_alerts();
     let alert_part = (unread > 0).then(|| {
         let latest = sys.alerts.front().map(|a| a.message.as_str()).unwrap_or("");

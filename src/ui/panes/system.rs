@@ -9,11 +9,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::pane_block;
+use crate::feed::Health;
 use crate::kernel::TaskState;
-use crate::store::{HealthLevel, Snapshot};
+use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::update::UiState;
 use crate::ui::widgets::format;
 
 fn row_line<'a>(cells: &[String], widths: &[usize], style: ratatui::style::Style) -> Line<'a> {
@@ -43,39 +44,48 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         ]));
     }
     let f = &sys.feed;
-    let health = match f.level {
-        HealthLevel::Healthy => Span::styled("healthy", theme.bid),
-        HealthLevel::Degraded => Span::styled("degraded", theme.warning),
-        HealthLevel::Critical => Span::styled("critical", theme.error),
+    let health = match f.health {
+        Health::Healthy => Span::styled("healthy", theme.bid),
+        Health::Degraded => Span::styled("degraded", theme.warning),
+        Health::Critical => Span::styled("critical", theme.error),
     };
+    let connected = f.public_connected();
     lines.push(Line::from(vec![
         Span::styled("feed ", theme.header),
         health,
         Span::styled(
-            if f.connected { "  connected" } else { "  disconnected" },
-            if f.connected { theme.text } else { theme.error },
+            if connected { "  connected" } else { "  disconnected" },
+            if connected { theme.text } else { theme.error },
         ),
         Span::styled(
             format!(
                 "  {} msg/s  latency p50 {} p99 {}  drops {}  reconnects {}  epoch {}",
-                f.msgs_per_sec,
-                format::micros(f.latency_p50_us),
-                format::micros(f.latency_p99_us),
-                f.drops,
-                f.reconnects,
-                f.epoch
+                f.msgs_per_sec(),
+                format::micros(f.exchange_latency.p50_us),
+                format::micros(f.exchange_latency.p99_us),
+                f.drops(),
+                f.reconnects(),
+                f.public_epoch()
             ),
             theme.text,
         ),
     ]));
+    // Why it is not healthy: the verdict alone does not say what to look at.
+    for why in &f.reasons {
+        lines.push(Line::styled(format!("  {why}"), theme.warning));
+    }
+    let upstream = f.upstream();
     lines.push(Line::from(vec![
-        Span::styled(format!("  upstream ({}) ", f.upstream.len()), theme.muted),
-        Span::styled(f.upstream.join(" "), theme.text),
+        Span::styled(format!("  upstream ({}) ", upstream.len()), theme.muted),
+        Span::styled(upstream.join(" "), theme.text),
     ]));
-    for p in &f.proxies {
+    for (proxy, subs) in f.by_proxy() {
+        let drops: u64 = subs.iter().map(|s| s.drops).sum();
+        let what: Vec<String> =
+            subs.iter().map(|s| format!("{} {} ({})", s.stream, s.markets.join(","), s.strategy)).collect();
         lines.push(Line::from(vec![
-            Span::styled(format!("  proxy {:<10} drops {:<5} ", p.name, p.drops), theme.muted),
-            Span::styled(p.subscriptions.join(" "), theme.text),
+            Span::styled(format!("  proxy {proxy:<10} drops {drops:<5} "), theme.muted),
+            Span::styled(what.join(" "), theme.text),
         ]));
     }
     for s in sys.streams.iter() {
