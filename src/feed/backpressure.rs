@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use crate::exchange::api::StreamKind;
 use crate::exchange::types::MarketId;
 use crate::feed::FeedEvent;
+use crate::kernel::latest::{LatestByKey, WhenFull};
 
 /// How a subscriber's queue behaves when the subscriber falls behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +51,11 @@ impl Strategy {
 
 type Key = (StreamKind, Option<MarketId>);
 
-#[derive(Default)]
 struct State {
+    /// Lossless and drop-oldest queues.
     fifo: VecDeque<Arc<FeedEvent>>,
-    latest: rustc_hash::FxHashMap<Key, Arc<FeedEvent>>,
-    order: VecDeque<Key>,
+    /// Coalescing and throttled queues: a full one drops the oldest market's event.
+    latest: LatestByKey<Key, Arc<FeedEvent>, rustc_hash::FxBuildHasher>,
     next_allowed: Option<Instant>,
 }
 
@@ -117,7 +118,15 @@ impl SubQueue {
         SubQueue {
             strategy,
             capacity: capacity.max(1),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                fifo: VecDeque::new(),
+                latest: LatestByKey::with_hasher(
+                    capacity.max(1),
+                    WhenFull::EvictOldest,
+                    rustc_hash::FxBuildHasher,
+                ),
+                next_allowed: None,
+            }),
             ready: Notify::new(),
             space: Notify::new(),
             closed: AtomicBool::new(false),
@@ -136,7 +145,7 @@ impl SubQueue {
     /// Events waiting.
     pub fn depth(&self) -> usize {
         let st = lock(&self.state);
-        st.fifo.len() + st.order.len()
+        st.fifo.len() + st.latest.len()
     }
 
     /// Events dropped or replaced so far.
@@ -208,19 +217,7 @@ impl SubQueue {
             }
             Strategy::CoalesceByMarket | Strategy::Throttle(_) => {
                 let key: Key = (ev.kind(), ev.market().cloned());
-                let mut out = Pushed::Queued;
-                if st.latest.insert(key.clone(), ev).is_some() {
-                    out = Pushed::Dropped;
-                } else {
-                    st.order.push_back(key);
-                    if st.order.len() > self.capacity
-                        && let Some(old) = st.order.pop_front()
-                    {
-                        st.latest.remove(&old);
-                        out = Pushed::Dropped;
-                    }
-                }
-                out
+                if st.latest.push(key, ev).lost_one() { Pushed::Dropped } else { Pushed::Queued }
             }
         };
         drop(st);
@@ -307,7 +304,7 @@ impl SubQueue {
             _ => self.created,
         };
         match st.next_allowed {
-            Some(t) if t > now && !st.order.is_empty() => Take::Until(t),
+            Some(t) if t > now && !st.latest.is_empty() => Take::Until(t),
             _ => match self.pop(&mut st, now) {
                 Some(ev) => {
                     drop(st);
@@ -352,14 +349,11 @@ impl SubQueue {
     fn pop(&self, st: &mut State, now: Instant) -> Option<Arc<FeedEvent>> {
         match self.strategy {
             Strategy::Lossless | Strategy::DropOldest => st.fifo.pop_front(),
-            Strategy::CoalesceByMarket => {
-                let key = st.order.pop_front()?;
-                st.latest.remove(&key)
-            }
+            Strategy::CoalesceByMarket => st.latest.pop().map(|(_, ev)| ev),
             Strategy::Throttle(interval) => {
-                let key = st.order.pop_front()?;
+                let (_, ev) = st.latest.pop()?;
                 st.next_allowed = Some(now + interval);
-                st.latest.remove(&key)
+                Some(ev)
             }
         }
     }

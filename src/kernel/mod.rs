@@ -7,6 +7,7 @@
 //! ([`crate::console::run`]) or another subcommand.
 
 pub mod failpoint;
+pub mod latest;
 pub mod runtime_guard;
 pub mod shutdown;
 pub(crate) mod sync;
