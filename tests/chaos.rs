@@ -13,11 +13,14 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::TempHome;
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
 /// How long the console gets to start, or to show what a check waits for. Generous: the
@@ -36,26 +39,14 @@ struct Console {
     raw: Arc<Mutex<Vec<u8>>>,
     stop_pump: Arc<AtomicBool>,
     pump: Option<std::thread::JoinHandle<()>>,
-    _home: tempfile::TempDir,
+    _home: TempHome,
 }
 
-/// The environment of a clean run: a fresh HOME, no user config.
-fn command(program: &str, args: &[&str], failpoints: &str, home: &std::path::Path) -> CommandBuilder {
-    let mut cmd = CommandBuilder::new(program);
+/// The environment of a clean run (a fresh HOME, no user config), with these failpoints.
+fn command(program: &str, args: &[&str], failpoints: &str, home: &TempHome) -> CommandBuilder {
+    let mut cmd = home.command(program);
     cmd.args(args);
-    cmd.env_clear();
-    for (k, v) in [
-        ("HOME", home.to_str().unwrap().to_string()),
-        ("XDG_CONFIG_HOME", home.join("config").to_string_lossy().into_owned()),
-        ("XDG_STATE_HOME", home.join("state").to_string_lossy().into_owned()),
-        ("XDG_DATA_HOME", home.join("data").to_string_lossy().into_owned()),
-        ("TERM", "xterm-256color".to_string()),
-        ("PATH", std::env::var("PATH").unwrap_or_default()),
-        ("HOGA_FAILPOINTS", failpoints.to_string()),
-    ] {
-        cmd.env(k, v);
-    }
-    cmd.cwd(home);
+    cmd.env("HOGA_FAILPOINTS", failpoints);
     cmd
 }
 
@@ -67,12 +58,12 @@ impl Console {
         })
     }
 
-    fn spawn(make: impl FnOnce(&std::path::Path) -> CommandBuilder) -> Console {
+    fn spawn(make: impl FnOnce(&TempHome) -> CommandBuilder) -> Console {
         let (rows, cols) = (40, 200);
-        let home = tempfile::tempdir().unwrap();
+        let home = TempHome::new();
         let pty =
             native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
-        let child = pty.slave.spawn_command(make(home.path())).unwrap();
+        let child = pty.slave.spawn_command(make(&home)).unwrap();
         drop(pty.slave);
         let screen: Screen = Arc::new(Mutex::new(vt100::Parser::new(nz(rows), nz(cols), 0)));
         let raw = Arc::new(Mutex::new(Vec::new()));

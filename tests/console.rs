@@ -5,45 +5,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
+use common::{frames_past, headless_app, screen_text, snapshot_until, start_core};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use hoga::bus::{Bus, BusConfig};
 use hoga::config::Settings;
-use hoga::console::event::AppEvent;
-use hoga::console::{Core, CoreOptions};
 use hoga::exchange::types::{MarketId, Timeframe};
-use hoga::kernel::TaskManager;
-use hoga::store::{Snapshot, TradingState};
+use hoga::store::TradingState;
+use hoga::ui::UiConfig;
 use hoga::ui::app::channel_input;
-use hoga::ui::keymap::Keymap;
-use hoga::ui::{App, ColorSupport, UiConfig};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use rust_decimal::Decimal;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-/// Waits until `pred` holds for a published snapshot, or fails naming `what`.
-async fn until(
-    snaps: &mut watch::Receiver<Arc<Snapshot>>,
-    deadline: Instant,
-    what: &str,
-    pred: impl Fn(&Snapshot) -> bool,
-) -> Arc<Snapshot> {
-    loop {
-        let s = snaps.borrow_and_update().clone();
-        if pred(&s) {
-            return s;
-        }
-        match tokio::time::timeout_at(deadline, snaps.changed()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => panic!("store closed while waiting for {what}"),
-            Err(_) => panic!("timed out waiting for {what}"),
-        }
-    }
-}
 
 async fn keys(tx: &mpsc::Sender<Event>, text: &str) {
     for c in text.chars() {
@@ -64,17 +39,14 @@ async fn key(tx: &mpsc::Sender<Event>, code: KeyCode) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_orders() {
-    let tasks = TaskManager::new();
     let mut settings = Settings::default();
     settings.demo.rate = 50;
-    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
-    let core = Core::start(&settings, CoreOptions::default(), &tasks, bus).await.unwrap();
+    let (tasks, core) = start_core(&settings, None).await;
     let (key_tx, key_rx) = mpsc::channel(256);
-    let mut app = App::new(
-        Terminal::new(TestBackend::new(120, 40)).unwrap(),
+    let mut app = headless_app(
+        120,
+        40,
         UiConfig { fps: 30, ..UiConfig::default() },
-        Keymap::default_keymap().unwrap(),
-        ColorSupport::TrueColor,
         core.store.subscribe(),
         core.commands.clone(),
     );
@@ -88,14 +60,15 @@ async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_o
 
         // Markets and live prices arrive; the first market gets its book and candles.
         let first =
-            until(&mut snaps, deadline, "KRW-BTC ticker", |s| s.market.tickers.contains_key(&btc)).await;
+            snapshot_until(&mut snaps, deadline, "KRW-BTC ticker", |s| s.market.tickers.contains_key(&btc))
+                .await;
         let first_ts = first.market.tickers[&btc].value.timestamp;
-        until(&mut snaps, deadline, "a newer KRW-BTC ticker", |s| {
+        snapshot_until(&mut snaps, deadline, "a newer KRW-BTC ticker", |s| {
             s.market.tickers.get(&btc).is_some_and(|t| t.value.timestamp > first_ts)
         })
         .await;
         // The first market of the list is selected: its book and 1m candles arrive.
-        let s = until(&mut snaps, deadline, "a book and 1m candles", |s| {
+        let s = snapshot_until(&mut snaps, deadline, "a book and 1m candles", |s| {
             s.market
                 .books
                 .keys()
@@ -108,20 +81,20 @@ async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_o
         key(&key_tx, KeyCode::Char(':')).await;
         keys(&key_tx, "market KRW-ETH").await;
         key(&key_tx, KeyCode::Enter).await;
-        until(&mut snaps, deadline, "KRW-ETH book", |s| s.market.books.contains_key(&eth)).await;
+        snapshot_until(&mut snaps, deadline, "KRW-ETH book", |s| s.market.books.contains_key(&eth)).await;
 
         // Day candles: loaded by REST (Upbit does not stream them).
         key(&key_tx, KeyCode::Char(':')).await;
         keys(&key_tx, "tf 1D").await;
         key(&key_tx, KeyCode::Enter).await;
         let day = (eth.clone(), Timeframe::D1);
-        let s = until(&mut snaps, deadline, "KRW-ETH day candles", |s| {
+        let s = snapshot_until(&mut snaps, deadline, "KRW-ETH day candles", |s| {
             s.market.candles.get(&day).is_some_and(|c| !c.is_empty())
         })
         .await;
         // ... and kept current by REST while the market trades.
         let loaded = s.market.candles[&day].last().map(|c| c.timestamp).unwrap_or_default();
-        until(&mut snaps, deadline, "a refreshed KRW-ETH day candle", |s| {
+        snapshot_until(&mut snaps, deadline, "a refreshed KRW-ETH day candle", |s| {
             s.market.candles.get(&day).and_then(|c| c.last()).is_some_and(|c| c.timestamp > loaded)
         })
         .await;
@@ -131,43 +104,44 @@ async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_o
         key(&key_tx, KeyCode::Char(':')).await;
         keys(&key_tx, "buy 0.05 KRW-ETH @ market").await;
         key(&key_tx, KeyCode::Enter).await;
-        until(&mut snaps, deadline, "an ETH balance after the buy", |s| {
+        snapshot_until(&mut snaps, deadline, "an ETH balance after the buy", |s| {
             s.account.balances.iter().any(|b| b.currency == "ETH" && b.total() > Decimal::ZERO)
         })
         .await;
-        until(&mut snaps, deadline, "the fill in the account", |s| {
+        snapshot_until(&mut snaps, deadline, "the fill in the account", |s| {
             s.account.fills.iter().any(|f| f.market == eth)
         })
         .await;
         // An OCO on the position, then disarmed by market.
         command(&key_tx, "oco KRW-ETH -50% +50%").await;
-        until(&mut snaps, deadline, "the OCO rule in the monitor", |s| {
+        snapshot_until(&mut snaps, deadline, "the OCO rule in the monitor", |s| {
             s.account.rules.iter().any(|r| r.market == eth && r.kind.starts_with("oco"))
         })
         .await;
         command(&key_tx, "unarm KRW-ETH").await;
-        until(&mut snaps, deadline, "no rules left on KRW-ETH", |s| {
+        snapshot_until(&mut snaps, deadline, "no rules left on KRW-ETH", |s| {
             s.account.rules.iter().all(|r| r.market != eth)
         })
         .await;
 
         // Kill switch: HALTED in the status bar and at the gate; `:resume` lifts it.
         command(&key_tx, "kill").await;
-        until(&mut snaps, deadline, "HALTED", |s| s.account.trading_state == TradingState::Halted).await;
+        snapshot_until(&mut snaps, deadline, "HALTED", |s| s.account.trading_state == TradingState::Halted)
+            .await;
         command(&key_tx, "buy 0.01 KRW-ETH @ market").await;
-        until(&mut snaps, deadline, "the halted buy refused", |s| {
+        snapshot_until(&mut snaps, deadline, "the halted buy refused", |s| {
             s.system.alerts.iter().any(|a| a.message.starts_with("rejected: trading state HALTED"))
         })
         .await;
         command(&key_tx, "resume").await;
-        until(&mut snaps, deadline, "ACTIVE again", |s| s.account.trading_state == TradingState::Active)
-            .await;
+        snapshot_until(&mut snaps, deadline, "ACTIVE again", |s| {
+            s.account.trading_state == TradingState::Active
+        })
+        .await;
 
         // Two more frames after everything above (the screen has caught up), then stop.
         let n = *frames.borrow_and_update();
-        while *frames.borrow_and_update() <= n + 1 {
-            tokio::time::timeout_at(deadline, frames.changed()).await.unwrap().unwrap();
-        }
+        frames_past(&mut frames, n + 1, deadline).await;
         cancel.cancel();
     };
     let (run, ()) = tokio::join!(app.run(tasks.root_token(), channel_input(key_rx)), driver);
@@ -180,16 +154,4 @@ async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_o
         sim.stop();
     }
     tasks.cancel_all();
-}
-
-fn screen_text(buf: &ratatui::buffer::Buffer) -> String {
-    let area = buf.area;
-    let mut out = String::new();
-    for y in 0..area.height {
-        for x in 0..area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }

@@ -29,16 +29,19 @@
 //! is hoga's): the announcement is read there, never from the drawn screen.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::TempHome;
 use hoga::exchange::types::{MarketId, Order, OrderState};
 use hoga::exchange::upbit::auth::Credentials;
 use hoga::exchange::upbit::rest::{RestClient, RestConfig};
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use portable_pty::{PtySize, native_pty_system};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -127,35 +130,23 @@ struct Console {
 }
 
 impl Console {
-    fn start(home: &Path, sim: &Sim, journal: &Path, failpoints: Option<&str>, run: u32) -> Console {
+    fn start(home: &TempHome, sim: &Sim, journal: &Path, failpoints: Option<&str>, run: u32) -> Console {
         let pty = native_pty_system()
             .openpty(PtySize { rows: 40, cols: 140, pixel_width: 0, pixel_height: 0 })
             .unwrap();
-        let stderr = home.join(format!("stderr-{run}.txt"));
-        let mut cmd = CommandBuilder::new("/bin/sh");
+        let stderr = home.path().join(format!("stderr-{run}.txt"));
+        let mut cmd = home.command("/bin/sh");
         // exec: the pid the test kills is hoga's own.
         cmd.args(["-c", "exec \"$0\" \"$@\" 2>>\"$HOGA_TEST_STDERR\""]);
         cmd.arg(BIN);
         cmd.args(["--demo", "--sim", &sim.url, "--journal"]);
         cmd.arg(journal);
-        cmd.env_clear();
-        for (k, v) in [
-            ("HOME", home.to_str().unwrap()),
-            ("XDG_CONFIG_HOME", &home.join("config").to_string_lossy()),
-            ("XDG_STATE_HOME", &home.join("state").to_string_lossy()),
-            ("XDG_DATA_HOME", &home.join("data").to_string_lossy()),
-            ("TERM", "xterm-256color"),
-            ("PATH", &std::env::var("PATH").unwrap_or_default()),
-            ("HOGA_TEST_STDERR", stderr.to_str().unwrap()),
-            // Limit bids 20 % under the market stay inside the band and never fill.
-            ("HOGA_TRADING__PRICE_BAND_PCT", "50"),
-        ] {
-            cmd.env(k, v);
-        }
+        cmd.env("HOGA_TEST_STDERR", &stderr);
+        // Limit bids 20 % under the market stay inside the band and never fill.
+        cmd.env("HOGA_TRADING__PRICE_BAND_PCT", "50");
         if let Some(fp) = failpoints {
             cmd.env("HOGA_FAILPOINTS", fp);
         }
-        cmd.cwd(home);
         let child = pty.slave.spawn_command(cmd).unwrap();
         drop(pty.slave);
         let screen: Screen = Arc::new(Mutex::new(vt100::Parser::new(
@@ -344,14 +335,14 @@ async fn resting_bid_price(client: &RestClient) -> Decimal {
 
 /// A fresh home, a simulator, the journal path.
 struct Rig {
-    home: tempfile::TempDir,
+    home: TempHome,
     sim: Sim,
     journal: PathBuf,
     client: RestClient,
 }
 
 fn rig() -> Rig {
-    let home = tempfile::tempdir().unwrap();
+    let home = TempHome::new();
     let sim = Sim::start();
     let journal = home.path().join("journal.sqlite");
     let client = sim.client();
@@ -361,7 +352,7 @@ fn rig() -> Rig {
 impl Rig {
     /// The console, up and showing live market data.
     fn console(&self, failpoints: Option<&str>, run: u32) -> Console {
-        let mut c = Console::start(self.home.path(), &self.sim, &self.journal, failpoints, run);
+        let mut c = Console::start(&self.home, &self.sim, &self.journal, failpoints, run);
         c.wait_screen("public:up");
         c.wait_screen("KRW-BTC");
         c

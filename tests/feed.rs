@@ -25,12 +25,15 @@
 //! - 5 429 pauses the group: `rest_429_pauses_the_group_and_recovers_without_a_418`
 //! - 33 no `Origin` header: asserted by both fakes on every request
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{DEADLINE, poll, snapshot_until, start_core, until, within};
 use futures_util::{SinkExt, StreamExt};
 use hoga::exchange::types::MarketId;
 use hoga::exchange::upbit::auth::Credentials;
@@ -282,20 +285,6 @@ fn m(s: &str) -> MarketId {
 
 fn sub_of(pairs: &[(&str, &[&str])]) -> Sub {
     pairs.iter().map(|(t, cs)| (t.to_string(), cs.iter().map(|c| c.to_string()).collect())).collect()
-}
-
-/// Polls `cond` every 5 ms until it holds; panics with `what` after 10 s.
-async fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// Awaits `fut` for at most 10 s (a hung receive fails the test instead of hanging it).
-async fn within<T>(fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), fut).await.expect("timed out waiting for an event")
 }
 
 /// A REST client pointed at a closed port: gap fills fail fast and are only logged.
@@ -1023,12 +1012,14 @@ async fn hoga_stream_delivers_tickers_while_rest_answers_418_with_a_huge_retry_a
     until("the gap fill asked REST", || !hits.lock().unwrap().is_empty()).await;
     // Tickers until the stream has its three (sent spaced out: the reader may still be in
     // the gap fill when the first arrives, which is fine, they queue).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !run.is_finished() {
-        assert!(tokio::time::Instant::now() < deadline, "hoga stream got no tickers");
+    poll("hoga stream to get its tickers", DEADLINE, Duration::from_millis(20), async || {
+        if run.is_finished() {
+            return Some(());
+        }
         fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 5)).await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        None
+    })
+    .await;
     within(run).await.unwrap();
 }
 
@@ -1177,9 +1168,6 @@ async fn a_webhook_retry_after_of_any_size_neither_panics_nor_loses_the_alert() 
 /// shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paper_console_on_a_418_server_keeps_every_task_up_and_carries_the_ban() {
-    use hoga::bus::{Bus, BusConfig};
-    use hoga::console::event::AppEvent;
-    use hoga::console::{Core, CoreOptions};
     let fake = Fake::start().await;
     let (hits, rest_url) = fixed_rest(418, &[("Retry-After", HUGE_RETRY_AFTER)], String::new()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -1187,22 +1175,14 @@ async fn paper_console_on_a_418_server_keeps_every_task_up_and_carries_the_ban()
     settings.general.mode = hoga::config::Mode::Paper;
     settings.exchange.rest_url = rest_url;
     settings.exchange.ws_url = fake.base();
-    let tasks = TaskManager::new();
-    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
-    let opts = CoreOptions { journal: Some(dir.path().join("journal.sqlite")), ..CoreOptions::default() };
-    let core = Core::start(&settings, opts, &tasks, bus).await.unwrap();
+    let (tasks, core) = start_core(&settings, Some(dir.path().join("journal.sqlite"))).await;
     let mut snaps = core.store.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let banned = loop {
-        let s = snaps.borrow_and_update().clone();
-        if let Some(left) = s.system.feed.rest_blocked_secs() {
-            break left;
-        }
-        tokio::time::timeout_at(deadline, snaps.changed())
-            .await
-            .expect("the ban never reached the store")
-            .unwrap();
-    };
+    let s = snapshot_until(&mut snaps, deadline, "the ban in the store", |s| {
+        s.system.feed.rest_blocked_secs().is_some()
+    })
+    .await;
+    let banned = s.system.feed.rest_blocked_secs().unwrap();
     assert!(banned <= hoga::exchange::upbit::limits::MAX_BLOCK.as_secs(), "{banned}");
     assert!(!hits.lock().unwrap().is_empty());
     let broken: Vec<_> =

@@ -2,11 +2,14 @@
 //! (RELIABILITY cases 14, 15, 17, 18, 19, 20 and the webhook path).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{DEADLINE, poll, until};
 use hoga::exchange::types::{MarketId, OrderType, Side};
 use hoga::kernel::{OnFailure, TaskManager};
 use hoga::notify::{
@@ -23,8 +26,6 @@ use hoga::trading::rules::{Level, Rule, RuleKind, RuleState};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio::sync::mpsc;
-
-const DEADLINE: Duration = Duration::from_secs(10);
 
 fn btc() -> MarketId {
     MarketId::new("KRW-BTC")
@@ -359,11 +360,8 @@ async fn monitor_panic_restarts_raises_alarm_and_reduces_until_back() {
     // Running again is not yet trusted: REDUCING until the run has stayed up for its grace
     // (a monitor that died again at once would otherwise flap ACTIVE between deaths).
     assert_eq!(r.trading.state(), TradingState::Reducing);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while r.trading.state() != TradingState::Active {
-        assert!(tokio::time::Instant::now() < deadline, "trading never left REDUCING");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let active = async || (r.trading.state() == TradingState::Active).then_some(());
+    poll("trading out of REDUCING", Duration::from_secs(30), Duration::from_millis(50), active).await;
     let states: Vec<TradingState> = r.trading.history().into_iter().map(|s| s.state).collect();
     assert_eq!(states, vec![TradingState::Reducing, TradingState::Active]);
     let row = r.tasks.table().into_iter().find(|t| t.name == "monitor").unwrap();
@@ -596,11 +594,7 @@ async fn webhook_receives_each_alert_once_retried_through_a_failure() {
     }
     wait_view(&monitor, "both fired", |v| v.alerts.iter().all(|a| a.fired)).await;
 
-    let deadline = Instant::now() + DEADLINE;
-    while notifier.stats().webhook_sent.load(Ordering::SeqCst) < 2 {
-        assert!(Instant::now() < deadline, "webhook deliveries did not arrive");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("both webhook deliveries", || notifier.stats().webhook_sent.load(Ordering::SeqCst) >= 2).await;
     let accepted = receiver.accepted.lock().unwrap().clone();
     let ids: BTreeSet<String> = accepted.iter().map(|b| b["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids, BTreeSet::from([above.id.clone(), below.id.clone()]));
@@ -698,11 +692,7 @@ async fn webhook_failures_log_the_host_never_the_token() {
     )
     .unwrap();
     assert!(n.sender().notify(NotifyEvent::new(NotifyKind::TradingHalted, None, "kill switch")));
-    let deadline = Instant::now() + DEADLINE;
-    while n.stats().webhook_failed.load(Ordering::SeqCst) < 1 {
-        assert!(Instant::now() < deadline, "webhook never gave up");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("the webhook to give up", || n.stats().webhook_failed.load(Ordering::SeqCst) >= 1).await;
     assert_eq!(n.stats().webhook_retries.load(Ordering::SeqCst), 1);
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("webhook delivery failed"), "{text}");

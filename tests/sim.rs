@@ -3,8 +3,11 @@
 //! of Upbit's developer documentation (`docs.upbit.com`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
+use common::{DEADLINE, poll, until};
 use futures_util::{SinkExt, StreamExt};
 use hoga::kernel::TaskManager;
 use hoga::sim::{self, FrameFault, RestFault, SimConfig, SimHandle};
@@ -161,11 +164,7 @@ async fn next_json(ws: &mut Ws) -> Value {
 /// Waits until the simulator has registered a subscription with `n` type objects on some
 /// connection (there is no ack on success).
 async fn wait_subscribed(sim: &SimHandle, n: usize) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !sim.subscriptions().values().any(|s| s.types.len() == n) {
-        assert!(tokio::time::Instant::now() < deadline, "subscription never registered");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until("the subscription registered", || sim.subscriptions().values().any(|s| s.types.len() == n)).await;
 }
 
 fn d(v: &Value) -> Decimal {
@@ -993,11 +992,10 @@ async fn faults_are_observable_by_raw_clients() {
     // Refused connections.
     sim.faults.refuse_connections(Duration::from_millis(300));
     assert!(tokio_tungstenite::connect_async(sim.ws_public_url.as_str()).await.is_err());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while tokio_tungstenite::connect_async(sim.ws_public_url.as_str()).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "connections still refused");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll("connections accepted again", DEADLINE, Duration::from_millis(20), async || {
+        tokio_tungstenite::connect_async(sim.ws_public_url.as_str()).await.ok().map(drop)
+    })
+    .await;
 
     // The admin endpoint drives the same switches.
     let r = reqwest::Client::new()
@@ -1055,11 +1053,7 @@ async fn flood_idle_timeout_ping_and_duplicated_private_events() {
     }
     assert_eq!(kinds.values().sum::<u32>(), 300);
     assert_eq!(kinds.len(), 3, "{kinds:?}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !flood.stats().flood_done {
-        assert!(tokio::time::Instant::now() < deadline, "flood never finished");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until("the flood finished", || flood.stats().flood_done).await;
     assert_eq!(flood.stats().flood_sent, 300);
     flood.stop();
 
@@ -1142,15 +1136,11 @@ async fn late_orders_are_answered_5xx_then_booked_and_published() {
     assert_eq!(s, 503, "the create is answered as failed");
     assert_eq!(api.get("/v1/order", "identifier=late-1").await.0, 404, "not booked yet");
     // Booked at the first request once its time has come.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let order = loop {
+    let order = poll("the late order booked", DEADLINE, Duration::from_millis(20), async || {
         let (s, o) = api.get("/v1/order", "identifier=late-1").await;
-        if s == 200 {
-            break o;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "late order never booked");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+        (s == 200).then_some(o)
+    })
+    .await;
     assert_eq!(order["state"], "wait");
     let ev = next_json(&mut p).await;
     assert_eq!((ev["ty"].as_str(), ev["uid"].as_str()), (Some("myOrder"), order["uuid"].as_str()));
@@ -1174,11 +1164,10 @@ async fn lookup_lag_hides_a_fresh_order_from_single_lookups_only() {
     assert_eq!((s, e["error"]["name"].as_str()), (404, Some("order_not_found")), "the lookup lags the book");
     let (_, open) = api.get("/v1/orders/open", "").await;
     assert_eq!(open.as_array().unwrap().len(), 1, "the open-order list is not delayed");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while api.get("/v1/order", "identifier=lag-1").await.0 != 200 {
-        assert!(tokio::time::Instant::now() < deadline, "lookup never caught up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll("the lookup caught up", DEADLINE, Duration::from_millis(20), async || {
+        (api.get("/v1/order", "identifier=lag-1").await.0 == 200).then_some(())
+    })
+    .await;
     sim.stop();
 }
 
@@ -1194,11 +1183,10 @@ async fn a_429_storm_on_the_order_group_lasts_its_time_and_spares_the_other_grou
     assert_eq!(api.post("/v1/orders", &RESTING_BID).await.0, 429, "a storm is not one answer");
     assert_eq!(get_json(&ticker).await.0, 200, "quotation calls proceed");
     assert_eq!(api.get("/v1/accounts", "").await.0, 200, "the default group proceeds");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while api.post("/v1/orders", &RESTING_BID).await.0 != 201 {
-        assert!(tokio::time::Instant::now() < deadline, "storm never ended");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll("the storm over", DEADLINE, Duration::from_millis(50), async || {
+        (api.post("/v1/orders", &RESTING_BID).await.0 == 201).then_some(())
+    })
+    .await;
     sim.stop();
 }
 

@@ -11,12 +11,15 @@
 //! without running (`SKIPPED` in the output). The replaced-journal test runs everywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{DEADLINE, poll};
 use hoga::exchange::types::{MarketId, OrderState, Side};
 use hoga::exchange::upbit::auth::Credentials;
 use hoga::exchange::upbit::rest::{OrderRef, RestClient, RestConfig};
@@ -29,7 +32,7 @@ use hoga::trading::manager::{
 };
 use hoga::trading::orders::{Denied, OrderRequest};
 use hoga::trading::risk::RiskLimits;
-use hoga::trading::venue::UpbitVenue;
+use hoga::exchange::upbit::venue::UpbitVenue;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio::sync::mpsc;
@@ -154,16 +157,12 @@ impl Rig {
 
     /// Waits until the simulator holds `id` in `state`.
     async fn at_sim(&self, id: &str, state: OrderState) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(o) = self.client.get_order(&OrderRef::Identifier(id.to_string())).await
-                && o.state == state
-            {
-                return;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{id} never {state:?} at the simulator");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("{id} {state:?} at the simulator");
+        poll(&what, Duration::from_secs(20), Duration::from_millis(20), async || {
+            let o = self.client.get_order(&OrderRef::Identifier(id.to_string())).await;
+            o.is_ok_and(|o| o.state == state).then_some(())
+        })
+        .await;
     }
 
     /// A denial is also an event the console shows as an alert.
@@ -259,17 +258,11 @@ async fn a_read_only_filesystem_refuses_the_journal_with_a_permission_message() 
         rig.at_sim(&id, OrderState::Wait).await;
         rig.tasks.cancel_all();
         // The manager task releases the journal as it stops.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while Command::new("mount")
-            .args(["-o", "remount,ro"])
-            .arg(fs.path())
-            .status()
-            .map(|s| !s.success())
-            .unwrap_or(true)
-        {
-            assert!(tokio::time::Instant::now() < deadline, "the journal was never closed");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        poll("the journal closed (a read-only remount)", DEADLINE, Duration::from_millis(50), async || {
+            let remounted = Command::new("mount").args(["-o", "remount,ro"]).arg(fs.path()).status();
+            remounted.is_ok_and(|s| s.success()).then_some(())
+        })
+        .await;
     }
     for live in [false, true] {
         let err = Journal::open(&path, &JournalOptions { live, ..JournalOptions::default() }).unwrap_err();

@@ -11,11 +11,14 @@
 //! every check waits for its condition with a deadline instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use common::TempHome;
+use portable_pty::{PtySize, native_pty_system};
 
 /// One instruction of the tape, as this player understands it.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,24 +219,12 @@ fn demo_tape_plays_against_the_real_binary() {
     let tape = parse_tape(&text).unwrap();
     assert!(tape.steps.iter().any(|s| matches!(s, Step::Expect(_))), "the tape has no checkpoints");
 
-    let home = tempfile::tempdir().unwrap();
+    let home = TempHome::new();
     let pty = native_pty_system()
         .openpty(PtySize { rows: tape.rows, cols: tape.cols, pixel_width: 0, pixel_height: 0 })
         .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_hoga"));
+    let mut cmd = home.command(env!("CARGO_BIN_EXE_hoga"));
     cmd.args(&tape.args);
-    cmd.env_clear();
-    for (k, v) in [
-        ("HOME", home.path().to_str().unwrap()),
-        ("XDG_CONFIG_HOME", &home.path().join("config").to_string_lossy()),
-        ("XDG_STATE_HOME", &home.path().join("state").to_string_lossy()),
-        ("XDG_DATA_HOME", &home.path().join("data").to_string_lossy()),
-        ("TERM", "xterm-256color"),
-        ("PATH", &std::env::var("PATH").unwrap_or_default()),
-    ] {
-        cmd.env(k, v);
-    }
-    cmd.cwd(home.path());
     let mut child = pty.slave.spawn_command(cmd).unwrap();
     drop(pty.slave);
 

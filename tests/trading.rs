@@ -3,12 +3,15 @@
 //! rejections, duplicates, hangs), the paper venue, credentials and the live arm step.
 //! The RELIABILITY case each test covers is in docs/RELIABILITY-TESTS.md.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{still_sim, until, until_some};
 use hoga::config::Mode;
 use hoga::exchange::types::{
     Balance, BookLevel, Fill, MarketId, Order, OrderBook, OrderState, OrderType, Side, StreamType, Ticker,
@@ -428,17 +431,10 @@ impl Rig {
     async fn kill(self, path: &Path) {
         self.tasks.root_token().cancel();
         drop(self.handle);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let j = Journal::open(path, &JournalOptions::default()).unwrap();
-            if !j.is_read_only() {
-                return;
-            }
-            drop(j);
-            assert!(tokio::time::Instant::now() < deadline, "journal lock never released");
-            tokio::task::yield_now().await;
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        until("the journal lock released", || {
+            !Journal::open(path, &JournalOptions::default()).unwrap().is_read_only()
+        })
+        .await;
     }
 }
 
@@ -536,11 +532,8 @@ async fn lost_create_that_never_landed_is_unconfirmed_not_rejected_and_never_res
     assert!(venue.inner.st.lock().unwrap().get_calls >= 3, "probed by identifier first");
     // Still probed with backoff after it became unconfirmed.
     let before = venue.inner.st.lock().unwrap().get_calls;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while venue.inner.st.lock().unwrap().get_calls < before + 2 {
-        assert!(tokio::time::Instant::now() < deadline, "unconfirmed order no longer probed");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until("the unconfirmed order probed again", || venue.inner.st.lock().unwrap().get_calls >= before + 2)
+        .await;
     assert!(venue.booked().is_empty());
     assert_eq!(rig.handle.status().unconfirmed, 1);
     assert!(rig.handle.status().reconciled, "an unconfirmed order does not hold trading");
@@ -660,14 +653,7 @@ async fn duplicate_and_out_of_order_fills_count_once() {
     let gate = Arc::new(Notify::new());
     venue.script_place(PlaceMode::HoldAfterStore(gate.clone()));
     let id = rig.place(OrderRequest::limit(btc(), Side::Bid, dec!(100000000), dec!(0.002))).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let uuid = loop {
-        if let Some(o) = venue.by_identifier(&id) {
-            break o.uuid;
-        }
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
+    let uuid = until_some("the order at the venue", || venue.by_identifier(&id).map(|o| o.uuid)).await;
     let f1 = fill("t-1", &uuid, dec!(0.001));
     rig.handle.apply_fill(f1.clone()).await.unwrap();
     rig.handle.apply_fill(f1.clone()).await.unwrap();
@@ -781,11 +767,7 @@ async fn kill_between_send_and_reply_adopts_the_order_on_restart() {
     rig.handle.wait_reconciled().await.unwrap();
     let id = rig.place(limit_buy()).await.unwrap();
     rig.order_in(&id, LocalState::Submitted).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while venue.by_identifier(&id).is_none() {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    until("the order at the venue", || venue.by_identifier(&id).is_some()).await;
     rig.kill(&path).await;
     let j = Journal::open(&path, &JournalOptions::default()).unwrap();
     let mut rig = start(j, Arc::new(venue.clone()));
@@ -1250,14 +1232,7 @@ async fn upbit_venue_maps_real_http_failures() {
 // ------------------------------------------------------------------------------ against the simulator
 
 async fn sim() -> (TaskManager, hoga::sim::SimHandle) {
-    let tasks = TaskManager::new();
-    let cfg = hoga::sim::SimConfig {
-        tick_interval: Duration::ZERO,
-        markets: Some(5),
-        history_secs: 60,
-        ..hoga::sim::SimConfig::default()
-    };
-    let sim = hoga::sim::start(cfg, &tasks).await.unwrap();
+    let (tasks, sim) = still_sim(5, |_| {}).await;
     sim.set_price("KRW-BTC", dec!(100000000));
     (tasks, sim)
 }
@@ -1519,15 +1494,7 @@ async fn private_stream_drop_resyncs_orders_and_balances_at_once() {
 }
 
 async fn sim_with_btc() -> (TaskManager, hoga::sim::SimHandle) {
-    let tasks = TaskManager::new();
-    let cfg = hoga::sim::SimConfig {
-        tick_interval: Duration::ZERO,
-        markets: Some(5),
-        history_secs: 60,
-        coins: vec![("BTC".into(), dec!(1), dec!(90000000))],
-        ..hoga::sim::SimConfig::default()
-    };
-    let sim = hoga::sim::start(cfg, &tasks).await.unwrap();
+    let (tasks, sim) = still_sim(5, |c| c.coins = vec![("BTC".into(), dec!(1), dec!(90000000))]).await;
     sim.set_price("KRW-BTC", dec!(100000000));
     (tasks, sim)
 }
@@ -1794,17 +1761,14 @@ async fn private_stream_queue_drop_triggers_an_immediate_visible_rest_resync() {
         (manager.clone(), monitor),
         store.clone(),
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !(feed
-        .health()
-        .connections
-        .iter()
-        .any(|c| c.name.contains("private") && c.state == ConnState::Connected)
-        && sim.subscriptions().values().any(|s| s.private && s.types.iter().any(|t| t.ty == "myOrder")))
-    {
-        assert!(tokio::time::Instant::now() < deadline, "private stream never subscribed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("the private stream subscribed", || {
+        feed.health()
+            .connections
+            .iter()
+            .any(|c| c.name.contains("private") && c.state == ConnState::Connected)
+            && sim.subscriptions().values().any(|s| s.private && s.types.iter().any(|t| t.ty == "myOrder"))
+    })
+    .await;
     // A burst of private events (an order and a balance change each) while the pump is stuck.
     let rules = hoga::trading::orders::MarketRules::upbit_default(&btc());
     for i in 0..6 {
@@ -1827,21 +1791,20 @@ async fn private_stream_queue_drop_triggers_an_immediate_visible_rest_resync() {
             }
         }
     });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let alert = loop {
+    let alert = until_some("the resync alert", || {
         let snap = store.snapshot();
-        if let Some(a) = snap.system.alerts.iter().find(|a| a.message.contains("private stream lagged")) {
-            break a.message.clone();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no resync alert");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+        snap.system
+            .alerts
+            .iter()
+            .find(|a| a.message.contains("private stream lagged"))
+            .map(|a| a.message.clone())
+    })
+    .await;
     assert!(alert.contains("resynced"), "{alert}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen.lock().unwrap().iter().any(|e| matches!(e, OrderEvent::Info(s) if s.contains("resynced"))) {
-        assert!(tokio::time::Instant::now() < deadline, "the manager never resynced");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("the manager's resync", || {
+        seen.lock().unwrap().iter().any(|e| matches!(e, OrderEvent::Info(s) if s.contains("resynced")))
+    })
+    .await;
     assert!(sim.requests.count("GET", "/v1/orders/open") > lists_before, "open orders fetched again");
     assert!(sim.requests.count("GET", "/v1/accounts") > accounts_before, "balances fetched again");
     // The resync adopted the burst's orders the stream lost.
@@ -2390,16 +2353,11 @@ async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protec
     use hoga::trading::monitor::{Monitor, MonitorConfig, MonitorDeps, TradingStateHandle};
     use hoga::trading::rules::{Level, Rule, RuleKind};
 
-    let sim_tasks = TaskManager::new();
-    let cfg = hoga::sim::SimConfig {
-        tick_interval: Duration::ZERO,
-        markets: Some(5),
-        history_secs: 60,
-        coins: vec![("BTC".into(), dec!(1), dec!(90000000))],
-        block_time: Duration::from_secs(600),
-        ..hoga::sim::SimConfig::default()
-    };
-    let sim = hoga::sim::start(cfg, &sim_tasks).await.unwrap();
+    let (sim_tasks, sim) = still_sim(5, |c| {
+        c.coins = vec![("BTC".into(), dec!(1), dec!(90000000))];
+        c.block_time = Duration::from_secs(600);
+    })
+    .await;
     sim.set_price("KRW-BTC", dec!(100000000));
     let (rest, venue) = sim_venue(&sim);
 
@@ -2453,11 +2411,7 @@ async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protec
     let left = rest.limits_status().blocked_for.expect("banned");
     assert!(left > Duration::from_secs(60) && left <= Duration::from_secs(600), "{left:?}");
     assert!(store.try_send(StoreEvent::FeedHealthUpdated(Arc::new(feed.health()))), "store full");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while store.snapshot().system.feed.rest_blocked_secs().is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "no countdown in the store");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("the countdown in the store", || store.snapshot().system.feed.rest_blocked_secs().is_some()).await;
     let snap = store.snapshot();
     let area = ratatui::layout::Rect::new(0, 0, 120, 30);
     let mut buf = ratatui::buffer::Buffer::empty(area);

@@ -4,10 +4,13 @@
 //! style assertions on key cells, since text snapshots do not show colour) and the
 //! `UiCommand`s it sends out.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
+use common::{command_channel, frames_past, headless_app, screen_text, snapshot_until, wide};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use hoga::exchange::types::{
     BookLevel, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, OrderType, Side, StreamType,
@@ -16,7 +19,7 @@ use hoga::exchange::types::{
 use hoga::feed::{ConnSnapshot, ConnState, FeedHealth, StreamRate};
 use hoga::kernel::TaskManager;
 use hoga::store::{Snapshot, Store, StoreConfig, StoreEvent};
-use hoga::ui::app::{COMMAND_CAPACITY, channel_input};
+use hoga::ui::app::channel_input;
 use hoga::ui::keymap::Keymap;
 use hoga::ui::{App, ColorSupport, UiCommand, UiConfig};
 use ratatui::Terminal;
@@ -182,7 +185,7 @@ impl Harness {
         let mut store = Store::new();
         let snap = store.apply_batch(market_events(), t0);
         let (snap_tx, snap_rx) = watch::channel(snap);
-        let (cmd_tx, commands) = mpsc::channel(COMMAND_CAPACITY);
+        let (cmd_tx, commands) = command_channel();
         let terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
         let wall = Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap();
         let app = App::new(terminal, UiConfig::default(), keymap, colors, snap_rx, cmd_tx)
@@ -211,7 +214,7 @@ impl Harness {
 
     fn screen(&mut self) -> String {
         self.app.draw().unwrap();
-        buffer_text(self.app.terminal().backend().buffer())
+        screen_text(self.app.terminal().backend().buffer())
     }
 
     fn drain(&mut self) -> Vec<UiCommand> {
@@ -223,45 +226,21 @@ impl Harness {
     }
 }
 
-fn buffer_text(buf: &Buffer) -> String {
-    let mut s = String::new();
-    for y in 0..buf.area.height {
-        let mut line = String::new();
-        let mut skip = false;
-        for x in 0..buf.area.width {
-            // The cell behind a double-width glyph is hidden by the terminal; skip it.
-            if std::mem::take(&mut skip) {
-                continue;
-            }
-            let sym = buf[(x, y)].symbol();
-            skip = sym.chars().next().is_some_and(unicode_wide);
-            line.push_str(sym);
-        }
-        s.push_str(line.trim_end());
-        s.push('\n');
-    }
-    s
-}
-
 /// Position of the first cell of `needle` on the screen.
 fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
-    let text = buffer_text(buf);
+    let text = screen_text(buf);
     for (y, line) in text.lines().enumerate() {
         if let Some(byte) = line.find(needle) {
             // Cells are one per char except wide glyphs; the panes put numbers left of
             // Korean text only in the markets list, so count chars up to the match.
             let mut x = 0u16;
             for c in line[..byte].chars() {
-                x += if unicode_wide(c) { 2 } else { 1 };
+                x += if wide(c) { 2 } else { 1 };
             }
             return Some((x, y as u16));
         }
     }
     None
-}
-
-fn unicode_wide(c: char) -> bool {
-    ('\u{1100}'..='\u{115F}').contains(&c) || ('\u{AC00}'..='\u{D7A3}').contains(&c)
 }
 
 #[test]
@@ -448,14 +427,7 @@ fn stale_data_is_greyed_with_its_age() {
     let app = std::mem::replace(&mut h.app, {
         let (tx, _rx) = mpsc::channel(1);
         let (_s, r) = watch::channel(Arc::new(Snapshot::default()));
-        App::new(
-            Terminal::new(TestBackend::new(1, 1)).unwrap(),
-            UiConfig::default(),
-            Keymap::default_keymap().unwrap(),
-            ColorSupport::TrueColor,
-            r,
-            tx,
-        )
+        headless_app(1, 1, UiConfig::default(), r, tx)
     });
     h.app = app.with_fixed_clock(t0 + Duration::from_secs(75), wall);
     let screen = h.screen();
@@ -511,28 +483,14 @@ fn favorites_are_persisted_to_the_given_file() {
     let t0 = Instant::now();
     let mut store = Store::new();
     let (_snap_tx, snap_rx) = watch::channel(store.apply_batch(market_events(), t0));
-    let (cmd_tx, _rx) = mpsc::channel(COMMAND_CAPACITY);
+    let (cmd_tx, _rx) = command_channel();
     let config = UiConfig { favorites_path: Some(path.clone()), ..UiConfig::default() };
-    let mut app = App::new(
-        Terminal::new(TestBackend::new(120, 40)).unwrap(),
-        config.clone(),
-        Keymap::default_keymap().unwrap(),
-        ColorSupport::TrueColor,
-        snap_rx.clone(),
-        cmd_tx.clone(),
-    );
+    let mut app = headless_app(120, 40, config.clone(), snap_rx.clone(), cmd_tx.clone());
     app.on_snapshot();
     app.handle_key(KeyEvent::new(KeyCode::Char('f'), KeyModifiers::NONE));
     let saved = std::fs::read_to_string(&path).unwrap();
     assert_eq!(saved.trim(), "KRW-BTC");
-    let app2 = App::new(
-        Terminal::new(TestBackend::new(120, 40)).unwrap(),
-        config,
-        Keymap::default_keymap().unwrap(),
-        ColorSupport::TrueColor,
-        snap_rx,
-        cmd_tx,
-    );
+    let app2 = headless_app(120, 40, config, snap_rx, cmd_tx);
     assert!(app2.ui().favorites.contains(&MarketId::new("KRW-BTC")));
 }
 
@@ -540,16 +498,10 @@ fn favorites_are_persisted_to_the_given_file() {
 async fn headless_loop_follows_the_store_and_quits_on_q() {
     let tasks = TaskManager::new();
     let store = Store::start(&tasks, StoreConfig::default());
-    let (cmd_tx, mut cmd_rx) = mpsc::channel(COMMAND_CAPACITY);
+    let (cmd_tx, mut cmd_rx) = command_channel();
     let (key_tx, key_rx) = mpsc::channel(16);
-    let mut app = App::new(
-        Terminal::new(TestBackend::new(120, 40)).unwrap(),
-        UiConfig { fps: 60, ..UiConfig::default() },
-        Keymap::default_keymap().unwrap(),
-        ColorSupport::TrueColor,
-        store.subscribe(),
-        cmd_tx,
-    );
+    let mut app =
+        headless_app(120, 40, UiConfig { fps: 60, ..UiConfig::default() }, store.subscribe(), cmd_tx);
     for ev in market_events() {
         store.send(ev).await.unwrap();
     }
@@ -572,22 +524,12 @@ async fn headless_loop_follows_the_store_and_quits_on_q() {
             .unwrap();
         // Wait until the store has published it, then for a frame drawn after that: the
         // loop takes a pending snapshot before it draws, so that frame shows the price.
-        loop {
-            let has = published
-                .borrow_and_update()
-                .market
-                .tickers
-                .values()
-                .any(|t| t.value.trade_price == dec!(96_123_000));
-            if has {
-                break;
-            }
-            tokio::time::timeout_at(deadline, published.changed()).await.unwrap().unwrap();
-        }
+        snapshot_until(&mut published, deadline, "the new price published", |s| {
+            s.market.tickers.values().any(|t| t.value.trade_price == dec!(96_123_000))
+        })
+        .await;
         let n = *frames.borrow_and_update();
-        while *frames.borrow_and_update() <= n {
-            tokio::time::timeout_at(deadline, frames.changed()).await.unwrap().unwrap();
-        }
+        frames_past(&mut frames, n, deadline).await;
         key_tx.send(Event::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE))).await.unwrap();
         loop {
             match tokio::time::timeout_at(deadline, cmd_rx.recv()).await.unwrap() {
@@ -601,7 +543,7 @@ async fn headless_loop_follows_the_store_and_quits_on_q() {
     let (app, _keys) = tokio::join!(runner, driver);
     assert!(app.ui().quit);
     assert!(app.frames() >= 1);
-    let screen = buffer_text(app.terminal().backend().buffer());
+    let screen = screen_text(app.terminal().backend().buffer());
     assert!(screen.contains("96,123,000"), "{screen}");
     tasks.cancel_all();
 }
@@ -888,7 +830,7 @@ fn large_prints_are_highlighted_on_the_tape() {
     assert_eq!(buf[(x, y)].fg, theme.highlight.fg.unwrap());
     let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
     assert!(row.contains("  2 ◆") || row.contains(" 2 ◆"), "{row}");
-    let markers = buffer_text(buf).matches('◆').count();
+    let markers = screen_text(buf).matches('◆').count();
     assert_eq!(markers, 1, "only one large print");
 }
 
@@ -1056,8 +998,8 @@ fn assert_matches_a_fresh_frame(h: &mut Harness, after: &str) {
         differs.is_empty(),
         "after {after}, the drawn frame differs from a fresh one at {:?}\n--- drawn:\n{}\n--- fresh:\n{}",
         &differs[..differs.len().min(8)],
-        buffer_text(&drawn),
-        buffer_text(&fresh)
+        screen_text(&drawn),
+        screen_text(&fresh)
     );
 }
 
