@@ -250,12 +250,12 @@ fn an_order_says_sending_then_what_the_reply_said_under_its_id() {
     let accepted = reply_to(cmd, Outcome::Accepted("o-7".into()));
     assert!(on_replies(&mut ui, &with_replies(&s, vec![accepted.clone()])));
     let msg = ui.message.clone().expect("a message");
-    assert_eq!((msg.text.as_str(), msg.error), (format!("{id} buy KRW-BTC: accepted (o-7)").as_str(), false));
+    assert_eq!((msg.text.as_str(), msg.error), (format!("{id} BUY KRW-BTC: accepted (o-7)").as_str(), false));
     let rejected = reply_to(cmd, Outcome::Rejected("insufficient funds".into()));
     on_replies(&mut ui, &with_replies(&s, vec![accepted.clone(), rejected.clone()]));
     let msg = ui.message.clone().expect("a message");
     assert!(msg.error, "{msg:?}");
-    assert_eq!(msg.text, format!("{id} buy KRW-BTC: rejected by the exchange: insufficient funds"));
+    assert_eq!(msg.text, format!("{id} BUY KRW-BTC: rejected by the exchange: insufficient funds"));
     // The same ring again changes nothing.
     ui.message = None;
     assert!(!on_replies(&mut ui, &with_replies(&s, vec![accepted, rejected])));
