@@ -21,6 +21,9 @@ use hoga::kernel::TaskManager;
 use hoga::store::{Snapshot, Store, StoreConfig, StoreEvent};
 use hoga::ui::app::channel_input;
 use hoga::ui::keymap::Keymap;
+use hoga::trading::input::CancelTarget;
+use hoga::trading::intent::{Outcome, Requester, TradeIntent, TradeReply};
+use hoga::trading::manager::{Origin, PlaceSpec};
 use hoga::ui::{App, ColorSupport, UiCommand, UiConfig};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -171,7 +174,7 @@ struct Harness {
     app: App<TestBackend>,
     store: Store,
     snap_tx: watch::Sender<Arc<Snapshot>>,
-    commands: mpsc::Receiver<UiCommand>,
+    commands: hoga::ui::CommandSource,
     t0: Instant,
 }
 
@@ -219,10 +222,32 @@ impl Harness {
 
     fn drain(&mut self) -> Vec<UiCommand> {
         let mut out = Vec::new();
-        while let Ok(c) = self.commands.try_recv() {
+        while let Some(c) = self.commands.try_recv() {
             out.push(c);
         }
         out
+    }
+
+    /// Answers a request the UI sent, as the console would through the store.
+    fn reply(&mut self, cmd: &UiCommand, outcome: Outcome) {
+        let id = cmd.id().expect("a numbered request");
+        let reply = TradeReply { id, to: Requester::Ui, what: String::new(), outcome };
+        self.publish(vec![StoreEvent::Reply(reply)]);
+    }
+
+    /// Types a command line and presses Enter; the config changes it asks for are
+    /// accepted (nothing is in flight). Returns what else it sent.
+    fn command(&mut self, line: &str) -> Vec<UiCommand> {
+        self.keys(&format!(":{line}"));
+        self.key(KeyCode::Enter);
+        let mut rest = Vec::new();
+        for cmd in self.drain() {
+            match cmd {
+                UiCommand::Config(_) => self.reply(&cmd, Outcome::Accepted(String::new())),
+                other => rest.push(other),
+            }
+        }
+        rest
     }
 }
 
@@ -320,12 +345,27 @@ fn switching_market_on_the_command_line_emits_select_market() {
 }
 
 #[test]
-fn trading_lines_pass_through_verbatim() {
+fn trading_lines_are_parsed_into_typed_requests_and_a_bad_one_stays_here() {
+    use hoga::trading::rules::{Level, RuleKind};
     let mut h = Harness::new(120, 40);
     h.drain();
     h.keys(":stop KRW-BTC -3%");
     h.key(KeyCode::Enter);
-    assert_eq!(h.drain(), vec![UiCommand::Trade("stop KRW-BTC -3%".into())]);
+    let cmds = h.drain();
+    let [UiCommand::Trade(r)] = cmds.as_slice() else { panic!("{cmds:?}") };
+    let TradeIntent::ArmRule { market, kind: RuleKind::StopLoss(Level::PctFromAvg(_)) } = &r.intent else {
+        panic!("{r:?}")
+    };
+    assert_eq!(market, &MarketId::new("KRW-BTC"));
+    assert!(h.screen().contains(&format!("stop KRW-BTC -3% {}: sending", r.id)));
+    // Its reply goes on the message line under its id.
+    h.reply(&cmds[0], Outcome::Accepted("stop-1".into()));
+    assert!(h.screen().contains(&format!("{} stop KRW-BTC: accepted (stop-1)", r.id)), "{}", h.screen());
+    // A line the parser refuses is said so where it was typed and is not sent.
+    h.keys(":stop KRW-BTC");
+    h.key(KeyCode::Enter);
+    assert!(h.drain().is_empty());
+    assert!(h.screen().contains("(not sent)"), "{}", h.screen());
 }
 
 #[test]
@@ -390,17 +430,25 @@ fn order_book_cells_use_bid_and_ask_styles() {
 #[test]
 fn theme_switch_at_runtime_restyles_the_screen() {
     let mut h = Harness::new(120, 40);
+    h.drain();
     let dark_bid = h.app.theme().bid;
     h.keys(":theme light");
     h.key(KeyCode::Enter);
+    // A config request: applied only once the change gate accepts it.
+    let cmds = h.drain();
+    assert!(matches!(cmds.as_slice(), [UiCommand::Config(_)]), "{cmds:?}");
+    assert_eq!(h.app.theme().name, "dark", "not before its reply");
+    h.reply(&cmds[0], Outcome::Held("1 order in flight".into()));
+    assert_eq!(h.app.theme().name, "dark", "held");
+    assert!(h.screen().contains("theme light: held: 1 order in flight"), "{}", h.screen());
+    h.reply(&cmds[0], Outcome::Accepted(String::new()));
     assert_eq!(h.app.theme().name, "light");
     assert_ne!(h.app.theme().bid, dark_bid);
     h.screen();
     let buf = h.app.terminal().backend().buffer().clone();
     let (x, y) = find(&buf, "94,999,000").unwrap();
     assert_eq!(buf[(x, y)].fg, h.app.theme().bid.fg.unwrap());
-    h.keys(":theme nosuch");
-    h.key(KeyCode::Enter);
+    h.command("theme nosuch");
     assert_eq!(h.app.theme().name, "light", "an unknown theme keeps the current one");
     assert!(h.screen().contains("nosuch"));
 }
@@ -425,7 +473,7 @@ fn stale_data_is_greyed_with_its_age() {
     let wall = Utc.with_ymd_and_hms(2026, 11, 23, 3, 5, 5).unwrap();
     let t0 = h.t0;
     let app = std::mem::replace(&mut h.app, {
-        let (tx, _rx) = mpsc::channel(1);
+        let (tx, _rx) = command_channel();
         let (_s, r) = watch::channel(Arc::new(Snapshot::default()));
         headless_app(1, 1, UiConfig::default(), r, tx)
     });
@@ -462,18 +510,27 @@ fn ladder_keys_place_and_cancel_at_the_cursor_level() {
     assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
     h.key(KeyCode::Down); // cursor starts on the best bid; one down is the second bid
     h.key(KeyCode::Char('b'));
-    match h.drain().as_slice() {
-        [UiCommand::PlaceOrder { request }] => {
-            assert_eq!(request.side, Side::Bid);
-            assert_eq!(request.price, Some(dec!(94_999_000)));
-        }
+    let (request, origin) = placed(&h.drain());
+    assert_eq!(request.side, Side::Bid);
+    assert_eq!(request.price, Some(dec!(94_999_000)));
+    assert_eq!(origin, Origin::Ladder);
+    h.key(KeyCode::Char('c'));
+    let cmds = h.drain();
+    let [UiCommand::Trade(r)] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert_eq!(r.intent, TradeIntent::Cancel(CancelTarget::Order("u-1".into())));
+}
+
+/// The one order a list of commands places, and who made it.
+fn placed(cmds: &[UiCommand]) -> (hoga::trading::orders::OrderRequest, Origin) {
+    match cmds {
+        [UiCommand::Trade(r)] => match &r.intent {
+            TradeIntent::Place { spec: PlaceSpec::Request(request), origin, .. } => {
+                (request.clone(), origin.clone())
+            }
+            other => panic!("{other:?}"),
+        },
         other => panic!("{other:?}"),
     }
-    h.key(KeyCode::Char('c'));
-    assert_eq!(
-        h.drain(),
-        vec![UiCommand::CancelOrder { market: MarketId::new("KRW-BTC"), uuid: "u-1".into() }]
-    );
 }
 
 #[test]
@@ -588,14 +645,64 @@ fn order_form_previews_snapped_price_fee_and_total_and_live_mode_confirms() {
     h.keys("0.01");
     h.key(KeyCode::Enter);
     h.key(KeyCode::Char('y'));
-    match h.drain().as_slice() {
-        [UiCommand::PlaceOrder { request }] => {
-            assert_eq!(request.market, MarketId::new("KRW-BTC"));
-            assert_eq!(request.volume, Some(dec!(0.01)));
-            assert_eq!(request.price, Some(dec!(95_000_000)));
-        }
-        other => panic!("{other:?}"),
+    let (request, origin) = placed(&h.drain());
+    assert_eq!(request.market, MarketId::new("KRW-BTC"));
+    assert_eq!(request.volume, Some(dec!(0.01)));
+    assert_eq!(request.price, Some(dec!(95_000_000)));
+    assert_eq!(origin, Origin::Manual);
+}
+
+#[test]
+fn the_kill_switch_behind_a_flood_of_commands_nobody_reads_is_still_sent() {
+    let mut h = Harness::new(120, 40);
+    h.drain();
+    // Nobody reads: 10,000 timeframe switches fill the bounded channel and are dropped.
+    for i in 0..10_000 {
+        h.key(KeyCode::Char(if i % 2 == 0 { ']' } else { '[' }));
     }
+    let dropped = 10_000 - hoga::ui::sink::COMMAND_CAPACITY as u64;
+    assert_eq!(h.app.dropped_commands(), dropped);
+    assert!(h.screen().contains("busy, dropped"), "drops are reported");
+    let ctrl_k = || KeyEvent::new(KeyCode::Char('k'), KeyModifiers::CONTROL);
+    h.app.handle_key(ctrl_k());
+    h.app.handle_key(ctrl_k());
+    assert_eq!(h.app.dropped_commands(), dropped, "the kill switch is not dropped");
+    // It is read first, before the flood.
+    let first = h.commands.try_recv();
+    assert!(
+        matches!(&first, Some(UiCommand::Trade(r)) if matches!(r.intent, TradeIntent::Kill { .. })),
+        "{first:?}"
+    );
+    assert!(h.screen().contains("KILL SWITCH"), "{}", h.screen());
+}
+
+#[test]
+fn reload_keymap_reads_the_file_again_once_accepted_and_a_bad_file_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keymap.toml");
+    let mut h = Harness::new(120, 40);
+    let (tx, _rx) = command_channel();
+    let (_s, r) = watch::channel(Arc::new(Snapshot::default()));
+    let app = std::mem::replace(&mut h.app, headless_app(1, 1, UiConfig::default(), r, tx));
+    h.app = app.with_keymap_file(path.clone());
+    h.drain();
+    std::fs::write(&path, "[global]\nhelp = [\"f2\"]\n").unwrap();
+    h.keys(":reload keymap");
+    h.key(KeyCode::Enter);
+    let cmds = h.drain();
+    assert!(matches!(cmds.as_slice(), [UiCommand::Config(_)]), "{cmds:?}");
+    h.key(KeyCode::F(2));
+    assert!(!h.screen().contains("Keys (from the live keymap)"), "not before its reply");
+    h.reply(&cmds[0], Outcome::Accepted(String::new()));
+    h.key(KeyCode::F(2));
+    assert!(h.screen().contains("Keys (from the live keymap)"), "{}", h.screen());
+    h.key(KeyCode::Esc);
+    std::fs::write(&path, "[global]\nhelp = [\"f3\"]\nteleport = [\"t\"]\n").unwrap();
+    h.command("reload keymap");
+    let screen = h.screen();
+    assert!(screen.contains("keymap not reloaded") && screen.contains(":3"), "{screen}");
+    h.key(KeyCode::F(2));
+    assert!(h.screen().contains("Keys (from the live keymap)"), "the old keymap stays");
 }
 
 #[test]
@@ -723,8 +830,8 @@ fn busy_events() -> Vec<StoreEvent> {
 fn each_pane_maximised_at_120x40() {
     let mut h = Harness::new(120, 40);
     h.publish(busy_events());
-    h.keys(":layout all");
-    h.key(KeyCode::Enter);
+    h.command("layout all");
+    h.key(KeyCode::Esc); // the reply's message (its id depends on the other tests)
     let panes = hoga::ui::PaneId::ALL;
     for _ in panes {
         let pane = h.app.ui().focus;
@@ -864,7 +971,7 @@ fn every_layout_renders_at_many_sizes_without_panicking() {
             assert_eq!(screen.is_some(), w >= 80 && h >= 24, "{layout} {w}x{h}");
             // Maximised and with the help overlay open too.
             ui.maximized = Some(hoga::ui::PaneId::System);
-            ui.overlay = hoga::ui::update::Overlay::Help { scroll: 3 };
+            ui.overlay = hoga::ui::state::Overlay::Help { scroll: 3 };
             hoga::ui::render(area, &mut buf, &ui, &snap, &theme);
         }
     }
@@ -886,8 +993,7 @@ fn system_samples_redraw_only_while_the_system_pane_is_shown() {
     h.app.draw().unwrap();
     assert!(h.screen().contains("42 msg/s"));
     // With the System pane on screen, samples redraw again.
-    h.keys(":layout system");
-    h.key(KeyCode::Enter);
+    h.command("layout system");
     h.app.draw().unwrap();
     assert!(h.app.last_layout().is_some_and(|l| l.rect(hoga::ui::PaneId::System).is_some()));
     h.publish(vec![StoreEvent::TasksUpdated(Vec::new())]);
@@ -1008,8 +1114,7 @@ fn reused_panes_never_show_old_data() {
     for layout in ["default", "all", "trade", "account", "system"] {
         let mut h = Harness::new(120, 40);
         h.publish(busy_events());
-        h.keys(&format!(":layout {layout}"));
-        h.key(KeyCode::Enter);
+        h.command(&format!("layout {layout}"));
         assert_matches_a_fresh_frame(&mut h, &format!("layout {layout}"));
         for (what, ev) in one_change_of_each_kind() {
             h.publish(vec![ev]);
@@ -1022,8 +1127,7 @@ fn reused_panes_never_show_old_data() {
         }
         h.app.handle_event(Event::Resize(100, 30));
         assert_matches_a_fresh_frame(&mut h, &format!("resize ({layout})"));
-        h.keys(":theme light");
-        h.key(KeyCode::Enter);
+        h.command("theme light");
         assert_matches_a_fresh_frame(&mut h, &format!("theme ({layout})"));
         let (drawn, reused) = h.app.pane_counts();
         assert!(reused > drawn / 3, "{layout}: panes are reused ({drawn} drawn, {reused} reused)");
@@ -1100,15 +1204,12 @@ fn live_command_line_buy_asks_first_default_no_and_sends_what_was_confirmed() {
     h.key(KeyCode::Enter);
     assert_confirmation(&mut h, Side::Bid, &["950,475"]);
     h.key(KeyCode::Char('y'));
-    match h.drain().as_slice() {
-        [UiCommand::PlaceOrder { request }] => {
-            assert_eq!(request.market, MarketId::new("KRW-BTC"));
-            assert_eq!(request.side, Side::Bid);
-            assert_eq!(request.volume, Some(dec!(0.01)));
-            assert_eq!(request.price, Some(dec!(95_000_000)));
-        }
-        other => panic!("{other:?}"),
-    }
+    let (request, origin) = placed(&h.drain());
+    assert_eq!(request.market, MarketId::new("KRW-BTC"));
+    assert_eq!(request.side, Side::Bid);
+    assert_eq!(request.volume, Some(dec!(0.01)));
+    assert_eq!(request.price, Some(dec!(95_000_000)));
+    assert_eq!(origin, Origin::Manual);
 }
 
 #[test]
@@ -1125,19 +1226,29 @@ fn live_command_line_sell_at_market_asks_and_esc_cancels() {
     h.key(KeyCode::Enter);
     assert!(h.drain().is_empty());
     assert!(h.screen().contains("not sent"));
-    // Verbs that are not orders still pass through.
+    // Verbs that are not orders are sent at once.
     h.keys(":cancel all");
     h.key(KeyCode::Enter);
-    assert_eq!(h.drain(), vec![UiCommand::Trade("cancel all".into())]);
+    let cmds = h.drain();
+    assert!(
+        matches!(cmds.as_slice(), [UiCommand::Trade(r)] if r.intent == TradeIntent::Cancel(CancelTarget::All)),
+        "{cmds:?}"
+    );
 }
 
 #[test]
-fn paper_command_line_orders_still_pass_through_verbatim() {
+fn paper_command_line_orders_are_sent_as_typed_inputs_with_the_selected_market() {
     let mut h = Harness::new(120, 40);
     h.drain();
     h.keys(":buy 0.01 @ 95000000");
     h.key(KeyCode::Enter);
-    assert_eq!(h.drain(), vec![UiCommand::Trade("buy 0.01 @ 95000000".into())]);
+    let cmds = h.drain();
+    let [UiCommand::Trade(r)] = cmds.as_slice() else { panic!("{cmds:?}") };
+    let TradeIntent::Place { spec: PlaceSpec::Input(input), origin, selected, .. } = &r.intent else {
+        panic!("{r:?}")
+    };
+    assert_eq!(input.side, Side::Bid);
+    assert_eq!((origin, selected), (&Origin::Manual, &Some(MarketId::new("KRW-BTC"))));
 }
 
 #[test]
@@ -1152,7 +1263,8 @@ fn live_ladder_buy_and_sell_ask_first() {
     h.key(KeyCode::Char('s'));
     assert_confirmation(&mut h, Side::Ask, &["KRW-BTC"]);
     h.key(KeyCode::Char('y'));
-    assert!(matches!(h.drain().as_slice(), [UiCommand::PlaceOrder { request }] if request.side == Side::Ask));
+    let (request, origin) = placed(&h.drain());
+    assert_eq!((request.side, origin), (Side::Ask, Origin::Ladder));
 }
 
 #[test]
