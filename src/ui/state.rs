@@ -1,6 +1,6 @@
 //! Everything the UI owns besides the store's snapshot: focus, cursors, inputs, the
 //! open overlay, the message line and the requests it is waiting to hear about. The
-//! reducer ([`super::update`]) changes it; the panes read it.
+//! reducer ([`super::update()`]) changes it; the panes read it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
