@@ -12,8 +12,11 @@ use std::time::Duration;
 use common::{frames_past, headless_app, screen_text, snapshot_until, start_core};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use hoga::config::Settings;
+use hoga::config::change::{ConfigChange, ConfigRequest, TradingKey};
 use hoga::exchange::types::{MarketId, Timeframe};
 use hoga::store::TradingState;
+use hoga::trading::intent::{LineIntent, Outcome, Requester, TradeIntent, TradeRequest, parse_line};
+use hoga::ui::UiCommand;
 use hoga::ui::UiConfig;
 use hoga::ui::app::channel_input;
 use rust_decimal::Decimal;
@@ -115,7 +118,7 @@ async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_o
         // An OCO on the position, then disarmed by market.
         command(&key_tx, "oco KRW-ETH -50% +50%").await;
         snapshot_until(&mut snaps, deadline, "the OCO rule in the monitor", |s| {
-            s.account.rules.iter().any(|r| r.market == eth && r.kind.starts_with("oco"))
+            s.account.rules.iter().any(|r| r.market == eth && r.label.starts_with("oco"))
         })
         .await;
         command(&key_tx, "unarm KRW-ETH").await;
@@ -129,8 +132,12 @@ async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_o
         snapshot_until(&mut snaps, deadline, "HALTED", |s| s.account.trading_state == TradingState::Halted)
             .await;
         command(&key_tx, "buy 0.01 KRW-ETH @ market").await;
-        snapshot_until(&mut snaps, deadline, "the halted buy refused", |s| {
-            s.system.alerts.iter().any(|a| a.message.starts_with("rejected: trading state HALTED"))
+        // Refused before anything was sent: a denial, answered to the request.
+        snapshot_until(&mut snaps, deadline, "the halted buy denied", |s| {
+            s.account.replies.iter().any(|r| {
+                matches!(&r.outcome, Outcome::Denied(why) if why.contains("HALTED"))
+                    && r.what == "buy KRW-ETH"
+            })
         })
         .await;
         command(&key_tx, "resume").await;
@@ -150,6 +157,132 @@ async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_o
     assert!(screen.contains("DEMO"), "{screen}");
     assert!(screen.contains("KRW-ETH"), "{screen}");
     assert!(screen.contains("1D"), "{screen}");
+    if let Some(sim) = &core.sim {
+        sim.stop();
+    }
+    tasks.cancel_all();
+}
+
+/// A `:buy` typed as the UI sends it: parsed in the UI into a typed request.
+fn buy_request(line: &str) -> TradeRequest {
+    match parse_line(line, None).unwrap() {
+        LineIntent::Trade(intent) => TradeRequest::new(Requester::Ui, intent),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The reply to request `id` in the snapshot, if it came.
+fn reply_to(s: &hoga::store::Snapshot, id: hoga::bus::CorrelationId) -> Option<Outcome> {
+    s.account.replies.iter().rev().find(|r| r.id == id).map(|r| r.outcome.clone())
+}
+
+/// Issue 16's gate end to end: a config change asked for while an order is in flight is
+/// held (the status line says what waits and why), and applied after the fill, in the
+/// console as it runs (simulator, bus, order manager, store). Before, `ChangeGate` was
+/// used only by its own tests: the change applied at once, mid-order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_change_asked_while_an_order_is_in_flight_is_held_and_applied_after_the_fill() {
+    let (tasks, core) = start_core(&Settings::default(), None).await;
+    let sim = core.sim.clone().unwrap();
+    let mut snaps = core.store.subscribe();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let btc = MarketId::new("KRW-BTC");
+    snapshot_until(&mut snaps, deadline, "KRW-BTC ticker and KRW", |s| {
+        s.market.tickers.contains_key(&btc) && s.account.balances.iter().any(|b| b.currency == "KRW")
+    })
+    .await;
+    // An idle change applies at once.
+    let idle =
+        ConfigRequest::new(ConfigChange::Trading { key: TradingKey::MaxOpenOrders, value: Decimal::from(9) });
+    core.commands.send(UiCommand::Config(idle.clone())).unwrap();
+    let s =
+        snapshot_until(&mut snaps, deadline, "the idle change answered", |s| reply_to(s, idle.id).is_some())
+            .await;
+    assert!(matches!(reply_to(&s, idle.id), Some(Outcome::Accepted(_))), "{:?}", reply_to(&s, idle.id));
+
+    // The exchange answers slowly: the buy stays in flight for a while.
+    sim.faults.set_rest_delay(Duration::from_millis(1500));
+    let buy = buy_request("buy 10000krw @ market KRW-BTC");
+    core.commands.send(UiCommand::Trade(buy.clone())).unwrap();
+    snapshot_until(&mut snaps, deadline, "the buy on the Orders pane", |s| {
+        s.account.open_orders.iter().any(|o| o.market == btc)
+    })
+    .await;
+    let change =
+        ConfigRequest::new(ConfigChange::Trading { key: TradingKey::MaxOpenOrders, value: Decimal::from(3) });
+    core.commands.send(UiCommand::Config(change.clone())).unwrap();
+    let s =
+        snapshot_until(&mut snaps, deadline, "the change held", |s| reply_to(s, change.id).is_some()).await;
+    assert!(matches!(reply_to(&s, change.id), Some(Outcome::Held(_))), "{:?}", reply_to(&s, change.id));
+    let waiting = s.account.config_waiting.clone().unwrap_or_default();
+    assert!(waiting.contains("max_open_orders = 3") && waiting.contains("in flight"), "{waiting}");
+    assert!(s.account.fills.is_empty(), "held before the fill");
+
+    // The fill, then the change.
+    let s = snapshot_until(&mut snaps, deadline, "the change applied", |s| {
+        matches!(reply_to(s, change.id), Some(Outcome::Accepted(_)))
+    })
+    .await;
+    assert!(s.account.fills.iter().any(|f| f.market == btc), "applied only after the fill");
+    assert!(matches!(reply_to(&s, buy.id), Some(Outcome::Accepted(_))), "{:?}", reply_to(&s, buy.id));
+    assert_eq!(s.account.config_waiting, None, "nothing waits any more");
+    // A change that cannot wait is refused while an order is in flight, with the reason.
+    let buy2 = buy_request("buy 10000krw @ market KRW-BTC");
+    core.commands.send(UiCommand::Trade(buy2)).unwrap();
+    snapshot_until(&mut snaps, deadline, "the second buy in flight", |s| {
+        s.account.open_orders.iter().any(|o| o.market == btc)
+    })
+    .await;
+    let now = ConfigRequest {
+        can_wait: false,
+        ..ConfigRequest::new(ConfigChange::Trading {
+            key: TradingKey::MaxOpenOrders,
+            value: Decimal::from(4),
+        })
+    };
+    core.commands.send(UiCommand::Config(now.clone())).unwrap();
+    let s = snapshot_until(&mut snaps, deadline, "the cannot-wait change answered", |s| {
+        reply_to(s, now.id).is_some()
+    })
+    .await;
+    assert!(
+        matches!(reply_to(&s, now.id), Some(Outcome::Denied(why)) if why.contains("cannot wait")),
+        "{:?}",
+        reply_to(&s, now.id)
+    );
+    sim.stop();
+    tasks.cancel_all();
+}
+
+/// The UI never drops a Trading or Safety command: with its bounded command channel
+/// flooded (10 000 selections, far past its capacity), a kill switch still arrives,
+/// promptly, and is answered. Before, the UI `try_send`ed everything on one 64-slot
+/// channel: the kill switch was dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_switch_behind_a_flood_of_ui_commands_still_arrives() {
+    let (tasks, core) = start_core(&Settings::default(), None).await;
+    let mut snaps = core.store.subscribe();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let btc = MarketId::new("KRW-BTC");
+    snapshot_until(&mut snaps, deadline, "KRW-BTC ticker", |s| s.market.tickers.contains_key(&btc)).await;
+    let mut dropped = 0;
+    for i in 0..10_000 {
+        let m = if i % 2 == 0 { "KRW-BTC" } else { "KRW-ETH" };
+        if core.commands.send(UiCommand::SelectMarket(MarketId::new(m))).is_err() {
+            dropped += 1;
+        }
+    }
+    assert!(dropped > 0, "the flood must overflow the bounded channel to mean anything");
+    let kill = TradeRequest::new(Requester::Ui, TradeIntent::Kill { why: "kill switch".into() });
+    let sent = Instant::now();
+    core.commands.send(UiCommand::Trade(kill.clone())).unwrap();
+    let s = snapshot_until(&mut snaps, deadline, "HALTED and the kill answered", |s| {
+        s.account.trading_state == TradingState::Halted && reply_to(s, kill.id).is_some()
+    })
+    .await;
+    assert!(matches!(reply_to(&s, kill.id), Some(Outcome::Accepted(_))));
+    let took = sent.elapsed();
+    assert!(took < Duration::from_secs(10), "the kill switch took {took:?}");
     if let Some(sim) = &core.sim {
         sim.stop();
     }

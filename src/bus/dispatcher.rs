@@ -1,26 +1,29 @@
-//! The bus itself: publishing into lanes, and the dispatcher task that drains them into
-//! handlers by priority, retries failing handlers and reports what it gives up on.
+//! The bus itself: publishing into lanes, and one worker per lane that delivers its
+//! messages to the handlers, retries failing handlers and reports what it gives up on.
 //!
-//! One dispatcher task (spawned through the kernel's `TaskManager`) consumes every lane.
-//! Scheduling is strict priority with a per-round budget: the highest non-empty lane that
-//! still has budget goes next, and when every non-empty lane has spent its `batch`, all
-//! budgets refill. So a trading event never waits behind a queue of log lines, and a
-//! saturated trading lane still lets every lower lane move `batch` messages per round.
+//! Each lane has its own worker task (spawned through the kernel's `TaskManager`), so a
+//! slow handler holds up only the lane it serves: the order manager being busy never
+//! delays a log line, and a flood of log lines never delays a trading message. Inside a
+//! lane, messages are delivered in acceptance order and handlers run in registration
+//! order. Priority between lanes: after `batch` messages a lower lane's worker yields
+//! while a higher lane has work waiting, so under load the runtime's threads go to the
+//! higher lane first.
 //!
-//! Handlers run one after another on the dispatcher task, in lane order; they must be
-//! quick (hand long work to a task of their own). A handler that errors or panics is
-//! retried after `attempt × retry_backoff` (2 s, 4 s by default) without holding up the
-//! other messages; after `max_attempts` it is dead-lettered and a
-//! [`CriticalFailure`](super::CriticalFailure) goes out on the safety lane.
+//! A handler that errors or panics is retried after `attempt × retry_backoff` (2 s, 4 s
+//! by default) without holding up the other messages of its lane; after `max_attempts` it
+//! is dead-lettered and a [`CriticalFailure`](super::CriticalFailure) goes out on the
+//! safety lane.
 //!
-//! The queue mutex is a plain `std` mutex held for a push or a pop only, never across an
-//! `.await`, and nothing logs while holding it (the log layer may publish to the bus).
+//! Each lane's queue mutex is a plain `std` mutex held for a push or a pop only, never
+//! across an `.await`, and nothing logs while holding it (the log layer may publish to
+//! the bus).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -29,14 +32,14 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::conflate::{ConflatingQueue, Key, Pushed};
-use super::event::{BusMessage, Cause, CriticalFailure, Envelope, Receipt};
-use super::lane::{BusMetrics, Lane, LaneCounters, LaneSpec, Overflow};
+use super::event::{BusMessage, Cause, CorrelationId, CriticalFailure, Envelope, Receipt};
+use super::lane::{BusMetrics, Lane, LaneCounters, LaneSpec, Overflow, SLOW_HANDLER};
 use super::trace::TraceRing;
+use crate::kernel::sync::lock;
 use crate::kernel::{OnFailure, TaskId, TaskManager, task_manager::panic_message};
 
-/// Most handler retries waiting at once. Beyond this a failure is dead-lettered at once
-/// (counted), so a storm of failing handlers cannot grow memory without bound.
+/// Most handler retries waiting at once per lane. Beyond this a failure is dead-lettered
+/// at once (counted), so a storm of failing handlers cannot grow memory without bound.
 const MAX_PENDING_RETRIES: usize = 1024;
 
 /// Bus settings: one [`LaneSpec`] per lane, retry policy, trace ring size.
@@ -95,7 +98,7 @@ pub enum PublishError {
         /// The publisher.
         from: &'static str,
     },
-    /// The dispatcher has stopped (shutdown); nothing will be delivered any more.
+    /// The bus has stopped (shutdown); nothing will be delivered any more.
     #[error("bus is closed (dispatcher stopped); message from {from} on lane {lane} refused")]
     Closed {
         /// The lane.
@@ -115,35 +118,20 @@ struct Handler<M> {
     call: Box<HandlerFn<M>>,
 }
 
-enum Queue<M> {
-    Fifo(std::collections::VecDeque<Arc<Envelope<M>>>),
-    Conflating(ConflatingQueue<Arc<Envelope<M>>>),
-}
-
-impl<M> Queue<M> {
-    fn len(&self) -> usize {
-        match self {
-            Queue::Fifo(q) => q.len(),
-            Queue::Conflating(q) => q.len(),
-        }
-    }
-    fn pop(&mut self) -> Option<Arc<Envelope<M>>> {
-        match self {
-            Queue::Fifo(q) => q.pop_front(),
-            Queue::Conflating(q) => q.pop(),
-        }
-    }
+/// One lane: its queue, its counters, and the two wake-ups around it.
+struct LaneQueue<M> {
+    queue: Mutex<VecDeque<Arc<Envelope<M>>>>,
+    counters: LaneCounters,
+    /// Wakes publishers blocked on a full lane when the worker takes from it.
+    space: Notify,
+    /// Wakes the lane's worker when something was queued (`notify_one` keeps a permit,
+    /// so a push between "found nothing" and "wait" is not missed).
+    work: Notify,
 }
 
 struct Shared<M> {
     config: BusConfig,
-    queues: Mutex<Vec<Queue<M>>>,
-    counters: [LaneCounters; Lane::COUNT],
-    /// Wakes publishers blocked on a full lane when the dispatcher takes from it.
-    space: [Notify; Lane::COUNT],
-    /// Wakes the dispatcher when something was queued (`notify_one` keeps a permit, so a
-    /// push between "found nothing" and "wait" is not missed).
-    work: Notify,
+    lanes: [LaneQueue<M>; Lane::COUNT],
     next_seq: AtomicU64,
     closed: AtomicBool,
     handlers: RwLock<Arc<[Arc<Handler<M>>]>>,
@@ -167,17 +155,11 @@ impl<M> std::fmt::Debug for Bus<M> {
     }
 }
 
-/// Locks a mutex even if poisoned: the queues hold plain data, consistent between
-/// statements, so the poison flag carries no information.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// A message on its way in, before it gets its sequence number.
 struct Pending<M> {
     lane: Lane,
     source: &'static str,
-    parent: Option<(u64, u64)>,
+    parent: Option<(u64, CorrelationId)>,
     failure_depth: u8,
     payload: M,
 }
@@ -200,24 +182,17 @@ impl<M: BusMessage> Bus<M> {
     /// A bus with the given lane specs; nothing is delivered until [`Bus::run`] (or
     /// [`Bus::spawn_dispatcher`]) runs.
     pub fn new(config: BusConfig) -> Self {
-        let queues = Lane::ALL
-            .iter()
-            .map(|lane| {
-                let spec = config.lanes[lane.index()];
-                match spec.overflow {
-                    Overflow::Conflate => Queue::Conflating(ConflatingQueue::new(spec.capacity)),
-                    _ => Queue::Fifo(std::collections::VecDeque::with_capacity(spec.capacity.min(1024))),
-                }
-            })
-            .collect();
+        let lanes = std::array::from_fn(|i| LaneQueue {
+            queue: Mutex::new(VecDeque::with_capacity(config.lanes[i].capacity.min(1024))),
+            counters: LaneCounters::default(),
+            space: Notify::new(),
+            work: Notify::new(),
+        });
         let trace = TraceRing::new(config.trace_capacity);
         Bus {
             shared: Arc::new(Shared {
                 config,
-                queues: Mutex::new(queues),
-                counters: std::array::from_fn(|_| LaneCounters::default()),
-                space: std::array::from_fn(|_| Notify::new()),
-                work: Notify::new(),
+                lanes,
                 next_seq: AtomicU64::new(1),
                 closed: AtomicBool::new(false),
                 handlers: RwLock::new(Arc::from(Vec::new())),
@@ -232,7 +207,8 @@ impl<M: BusMessage> Bus<M> {
     }
 
     /// Registers a handler for every message `filter` accepts. Handlers run in
-    /// registration order. A handler may be added while the dispatcher runs.
+    /// registration order on the worker of the message's lane. A handler may be added
+    /// while the workers run.
     pub fn subscribe<F, H, Fut>(&self, name: impl Into<String>, filter: F, handler: H)
     where
         F: Fn(&Envelope<M>) -> bool + Send + Sync + 'static,
@@ -250,8 +226,9 @@ impl<M: BusMessage> Bus<M> {
         *slot = Arc::from(list);
     }
 
-    /// Publishes a message that starts a new causal chain. On a blocking lane this waits
-    /// for room (backpressure); on other lanes it never waits.
+    /// Publishes a message that starts a new causal chain (or joins the one it names,
+    /// see [`BusMessage::correlation`]). On a blocking lane this waits for room
+    /// (backpressure); on other lanes it never waits.
     pub async fn publish(&self, source: &'static str, msg: M) -> Result<Receipt, PublishError> {
         self.publish_inner(source, msg, None).await
     }
@@ -284,18 +261,40 @@ impl<M: BusMessage> Bus<M> {
         self.try_publish_inner(source, msg, Some((parent.cause_seq(), parent.cause_correlation())))
     }
 
+    /// Publishes a message a lane's own work produced (a reply to a request, the order
+    /// manager's facts about an order a request placed), joining `parent`'s chain when
+    /// given. It never waits: on a full lane it is queued past the capacity (counted as
+    /// `over_capacity`). Waiting here could wait on the very worker that must make room —
+    /// the trading worker waits on the order manager, which waits on whoever forwards its
+    /// facts onto the trading lane — so these are bounded by the work that caused them
+    /// instead of by the lane.
+    pub fn publish_follow_up(
+        &self,
+        parent: Option<&dyn Cause>,
+        source: &'static str,
+        msg: M,
+    ) -> Result<Receipt, PublishError> {
+        let lane = msg.lane();
+        let parent = parent.map(|p| (p.cause_seq(), p.cause_correlation()));
+        let pending = Pending { lane, source, parent, failure_depth: 0, payload: msg };
+        match self.push(pending, true)? {
+            PushResult::Accepted(r) => Ok(r),
+            PushResult::Full(_) => Err(self.full_error(lane, source)),
+        }
+    }
+
     fn try_publish_inner(
         &self,
         source: &'static str,
         msg: M,
-        parent: Option<(u64, u64)>,
+        parent: Option<(u64, CorrelationId)>,
     ) -> Result<Receipt, PublishError> {
         let lane = msg.lane();
         let pending = Pending { lane, source, parent, failure_depth: 0, payload: msg };
         match self.push(pending, false)? {
             PushResult::Accepted(r) => Ok(r),
             PushResult::Full(_) => {
-                LaneCounters::bump(&self.shared.counters[lane.index()].dropped);
+                LaneCounters::bump(&self.shared.lanes[lane.index()].counters.dropped);
                 Err(self.full_error(lane, source))
             }
         }
@@ -305,14 +304,14 @@ impl<M: BusMessage> Bus<M> {
         &self,
         source: &'static str,
         msg: M,
-        parent: Option<(u64, u64)>,
+        parent: Option<(u64, CorrelationId)>,
     ) -> Result<Receipt, PublishError> {
         let lane = msg.lane();
         let mut pending = Pending { lane, source, parent, failure_depth: 0, payload: msg };
         loop {
             // Register for the wake-up before looking, so a pop between the look and the
             // wait is not missed.
-            let space = self.shared.space[lane.index()].notified();
+            let space = self.shared.lanes[lane.index()].space.notified();
             tokio::pin!(space);
             space.as_mut().enable();
             match self.push(pending, false)? {
@@ -328,8 +327,8 @@ impl<M: BusMessage> Bus<M> {
     }
 
     /// Queues a message according to its lane's policy. `force` ignores the capacity of a
-    /// blocking lane (used only by the dispatcher for its own failure reports: it is the
-    /// lane's only consumer and must not wait on itself).
+    /// blocking lane (used only by a worker for its own failure reports, which must not
+    /// wait on a lane whose worker may be itself).
     fn push(&self, p: Pending<M>, force: bool) -> Result<PushResult<M>, PublishError> {
         let shared = &*self.shared;
         let lane = p.lane;
@@ -338,24 +337,19 @@ impl<M: BusMessage> Bus<M> {
             return Err(PublishError::Closed { lane, from: p.source });
         }
         let spec = shared.config.lanes[i];
-        let counters = &shared.counters[i];
-        let key = match spec.overflow {
-            Overflow::Conflate => Some(p.payload.conflation_key()),
-            _ => None,
-        };
-        let mut queues = lock(&shared.queues);
-        let queue = &mut queues[i];
+        let slot = &shared.lanes[i];
+        // The message's own id wins (a command its sender numbered, a reply to it); then
+        // the parent's chain; else a new chain.
+        let own = p.payload.correlation();
+        let mut queue = lock(&slot.queue);
         let full = queue.len() >= spec.capacity;
-        if full && !force {
-            match spec.overflow {
-                Overflow::Block | Overflow::RejectNew => return Ok(PushResult::Full(p)),
-                Overflow::DropOldest | Overflow::Conflate => {}
-            }
+        if full && !force && spec.overflow != Overflow::DropOldest {
+            return Ok(PushResult::Full(p));
         }
         let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
         let (caused_by, correlation) = match p.parent {
-            Some((parent_seq, corr)) => (Some(parent_seq), corr),
-            None => (None, seq),
+            Some((parent_seq, corr)) => (Some(parent_seq), own.unwrap_or(corr)),
+            None => (None, own.unwrap_or_else(CorrelationId::mint)),
         };
         let env = Arc::new(Envelope {
             seq,
@@ -367,43 +361,23 @@ impl<M: BusMessage> Bus<M> {
             failure_depth: p.failure_depth,
             payload: p.payload,
         });
-        // Dropped envelopes are released after the lock is gone (their payload's drop
-        // could be arbitrary code).
-        let mut released = None;
-        match queue {
-            Queue::Fifo(q) => {
-                if full && spec.overflow == Overflow::DropOldest {
-                    released = q.pop_front();
-                    LaneCounters::bump(&counters.dropped);
-                } else {
-                    counters.depth.fetch_add(1, Ordering::Relaxed);
-                }
-                q.push_back(env);
+        // A dropped envelope is released after the lock is gone (its payload's drop could
+        // be arbitrary code).
+        let released = if full && spec.overflow == Overflow::DropOldest && !force {
+            LaneCounters::bump(&slot.counters.dropped);
+            queue.pop_front()
+        } else {
+            if full {
+                LaneCounters::bump(&slot.counters.over_capacity);
             }
-            Queue::Conflating(q) => {
-                let key = match key.flatten() {
-                    Some(k) => Key::Named(k),
-                    None => Key::Unique(seq),
-                };
-                match q.push(key, env) {
-                    Pushed::Inserted => {
-                        counters.depth.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Pushed::Replaced(old) => {
-                        released = Some(old);
-                        LaneCounters::bump(&counters.conflated);
-                    }
-                    Pushed::Evicted(old) => {
-                        released = Some(old);
-                        LaneCounters::bump(&counters.dropped);
-                    }
-                }
-            }
-        }
-        drop(queues);
+            slot.counters.depth.fetch_add(1, Ordering::Relaxed);
+            None
+        };
+        queue.push_back(env);
+        drop(queue);
         drop(released);
-        LaneCounters::bump(&counters.published);
-        shared.work.notify_one();
+        LaneCounters::bump(&slot.counters.published);
+        slot.work.notify_one();
         Ok(PushResult::Accepted(Receipt { seq, correlation, lane }))
     }
 
@@ -413,7 +387,7 @@ impl<M: BusMessage> Bus<M> {
         BusMetrics {
             lanes: Lane::ALL
                 .iter()
-                .map(|l| s.counters[l.index()].snapshot(*l, &s.config.lanes[l.index()]))
+                .map(|l| s.lanes[l.index()].counters.snapshot(*l, &s.config.lanes[l.index()]))
                 .collect(),
         }
     }
@@ -424,122 +398,148 @@ impl<M: BusMessage> Bus<M> {
     }
 
     /// Every delivered envelope of one causal chain still in the trace ring.
-    pub fn chain(&self, correlation: u64) -> Vec<Arc<Envelope<M>>> {
+    pub fn chain(&self, correlation: CorrelationId) -> Vec<Arc<Envelope<M>>> {
         lock(&self.shared.trace).chain(correlation)
     }
 
-    /// True once the dispatcher has stopped; publishes then fail with `Closed`.
+    /// True once the workers have stopped; publishes then fail with `Closed`.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }
 
-    /// Spawns the dispatcher under the task manager (component `bus`, task
-    /// `bus-dispatcher`), restarted with backoff should it ever fail.
-    pub fn spawn_dispatcher(&self, tasks: &TaskManager) -> TaskId {
-        let bus = self.clone();
-        tasks.spawn_supervised("bus", "bus-dispatcher", OnFailure::restart(), move |cancel| {
-            bus.clone().run(cancel)
-        })
+    /// Spawns one worker per lane under the task manager (component `bus`, task
+    /// `lane-<name>`), each restarted with backoff should it ever fail. The bus closes
+    /// once every worker has stopped (shutdown).
+    pub fn spawn_dispatcher(&self, tasks: &TaskManager) -> Vec<TaskId> {
+        let running = Arc::new(AtomicU64::new(Lane::COUNT as u64));
+        Lane::ALL
+            .iter()
+            .map(|&lane| {
+                let (bus, running) = (self.clone(), running.clone());
+                let name = format!("lane-{}", lane.label());
+                tasks.spawn_supervised("bus", name, OnFailure::restart(), move |cancel| {
+                    let (bus, running) = (bus.clone(), running.clone());
+                    async move {
+                        bus.run_lane(lane, cancel).await;
+                        // The last worker to stop closes the bus (a restarted worker never
+                        // gets here: it only returns on cancel).
+                        if running.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            bus.close();
+                        }
+                        Ok(())
+                    }
+                })
+            })
+            .collect()
     }
 
-    /// The dispatcher loop: drains lanes into handlers until `cancel` fires, then closes
-    /// the bus (blocked publishers are released with `Closed`).
+    /// Every lane's worker on the calling task, until `cancel` fires; then the bus closes
+    /// (blocked publishers are released with `Closed`). For tests and tools without a task
+    /// manager; the console uses [`Bus::spawn_dispatcher`].
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut budget = [0usize; Lane::COUNT];
+        futures_util::future::join_all(Lane::ALL.map(|lane| self.run_lane(lane, cancel.clone()))).await;
+        self.close();
+        Ok(())
+    }
+
+    /// One lane's worker: delivers the lane's messages in order, runs due retries, and
+    /// yields to higher lanes after each batch while they have work.
+    async fn run_lane(&self, lane: Lane, cancel: CancellationToken) {
+        let slot = &self.shared.lanes[lane.index()];
+        let batch = self.shared.config.lanes[lane.index()].batch.max(1);
         let mut retries: Vec<Retry<M>> = Vec::new();
-        loop {
-            if cancel.is_cancelled() {
-                break;
-            }
+        let mut run = 0usize;
+        while !cancel.is_cancelled() {
             let now = Instant::now();
             if let Some(i) = retries.iter().position(|r| r.due <= now) {
                 let r = retries.swap_remove(i);
                 self.run_retry(r, &mut retries).await;
-                tokio::task::consume_budget().await;
                 continue;
             }
-            if let Some(env) = self.pick(&mut budget) {
+            if run >= batch {
+                run = 0;
+                if self.higher_lane_busy(lane) {
+                    tokio::task::yield_now().await;
+                }
+            }
+            if let Some(env) = self.pop(lane) {
+                run += 1;
                 self.deliver(env, &mut retries).await;
                 // Keep the worker thread fair to other tasks under a flood.
                 tokio::task::consume_budget().await;
                 continue;
             }
+            run = 0;
             let next_due = retries.iter().map(|r| r.due).min();
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break,
-                _ = self.shared.work.notified() => {}
+                _ = slot.work.notified() => {}
                 _ = sleep_until_opt(next_due) => {}
             }
         }
-        self.close();
-        let left: u64 = self.shared.counters.iter().map(|c| c.depth.load(Ordering::Relaxed)).sum::<u64>();
-        tracing::info!(undelivered = left, pending_retries = retries.len(), "bus dispatcher stopped");
-        Ok(())
+        let left = slot.counters.depth.load(Ordering::Relaxed);
+        tracing::debug!(lane = %lane, undelivered = left, pending_retries = retries.len(), "bus lane stopped");
+    }
+
+    fn higher_lane_busy(&self, lane: Lane) -> bool {
+        Lane::ALL[..lane.index()]
+            .iter()
+            .any(|l| self.shared.lanes[l.index()].counters.depth.load(Ordering::Relaxed) > 0)
+    }
+
+    fn pop(&self, lane: Lane) -> Option<Arc<Envelope<M>>> {
+        let slot = &self.shared.lanes[lane.index()];
+        let env = lock(&slot.queue).pop_front()?;
+        slot.counters.depth.fetch_sub(1, Ordering::Relaxed);
+        slot.space.notify_waiters();
+        Some(env)
     }
 
     fn close(&self) {
         self.shared.closed.store(true, Ordering::Release);
-        for n in &self.shared.space {
-            n.notify_waiters();
+        for l in &self.shared.lanes {
+            l.space.notify_waiters();
         }
-    }
-
-    /// Takes the next envelope: the highest non-empty lane with budget left; when every
-    /// non-empty lane has spent its budget, all budgets refill (a new round).
-    fn pick(&self, budget: &mut [usize; Lane::COUNT]) -> Option<Arc<Envelope<M>>> {
-        let shared = &*self.shared;
-        let mut queues = lock(&shared.queues);
-        for _round in 0..2 {
-            for lane in Lane::ALL {
-                let i = lane.index();
-                if budget[i] == 0 {
-                    continue;
-                }
-                if let Some(env) = queues[i].pop() {
-                    budget[i] -= 1;
-                    drop(queues);
-                    shared.counters[i].depth.fetch_sub(1, Ordering::Relaxed);
-                    shared.space[i].notify_waiters();
-                    return Some(env);
-                }
-            }
-            if queues.iter().all(|q| q.len() == 0) {
-                return None;
-            }
-            for lane in Lane::ALL {
-                budget[lane.index()] = shared.config.lanes[lane.index()].batch.max(1);
-            }
-        }
-        None
     }
 
     async fn deliver(&self, env: Arc<Envelope<M>>, retries: &mut Vec<Retry<M>>) {
         let shared = &*self.shared;
-        LaneCounters::bump(&shared.counters[env.lane.index()].delivered);
+        LaneCounters::bump(&shared.lanes[env.lane.index()].counters.delivered);
         lock(&shared.trace).record(env.clone());
         let handlers = shared.handlers.read().unwrap_or_else(PoisonError::into_inner).clone();
         for h in handlers.iter() {
             if !(h.filter)(&env) {
                 continue;
             }
-            if let Err(error) = call(h, env.clone()).await {
-                self.failed(h.clone(), env.clone(), 1, error, retries).await;
+            if let Err(error) = self.call(h, env.clone()).await {
+                self.failed(h.clone(), env.clone(), 1, error, retries);
             }
         }
     }
 
     async fn run_retry(&self, r: Retry<M>, retries: &mut Vec<Retry<M>>) {
-        LaneCounters::bump(&self.shared.counters[r.env.lane.index()].retried);
-        if let Err(error) = call(&r.handler, r.env.clone()).await {
-            self.failed(r.handler, r.env, r.attempt, error, retries).await;
+        LaneCounters::bump(&self.shared.lanes[r.env.lane.index()].counters.retried);
+        if let Err(error) = self.call(&r.handler, r.env.clone()).await {
+            self.failed(r.handler, r.env, r.attempt, error, retries);
         } else {
             tracing::info!(handler = %r.handler.name, seq = r.env.seq, attempt = r.attempt, "bus handler succeeded on retry");
         }
     }
 
+    /// Runs one handler on one envelope; a panic becomes an error, a slow call is counted.
+    async fn call(&self, h: &Handler<M>, env: Arc<Envelope<M>>) -> Result<(), String> {
+        let lane = env.lane;
+        let started = Instant::now();
+        let out = call(h, env).await;
+        if started.elapsed() > SLOW_HANDLER {
+            LaneCounters::bump(&self.shared.lanes[lane.index()].counters.slow);
+        }
+        out
+    }
+
     /// Attempt `attempt` of `handler` on `env` failed: schedule the next one, or give up.
-    async fn failed(
+    fn failed(
         &self,
         handler: Arc<Handler<M>>,
         env: Arc<Envelope<M>>,
@@ -555,7 +555,7 @@ impl<M: BusMessage> Bus<M> {
             retries.push(Retry { due: Instant::now() + delay, env, handler, attempt: attempt + 1 });
             return;
         }
-        LaneCounters::bump(&self.shared.counters[env.lane.index()].dead_lettered);
+        LaneCounters::bump(&self.shared.lanes[env.lane.index()].counters.dead_lettered);
         tracing::error!(handler = %handler.name, seq = env.seq, lane = %env.lane, attempts = attempt, %error,
             "bus handler gave up; message dead-lettered");
         if env.failure_depth > 0 {
@@ -598,5 +598,206 @@ async fn sleep_until_opt(due: Option<Instant>) {
     match due {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use tokio::time::timeout;
+
+    /// A test payload: a lane and a label.
+    #[derive(Debug)]
+    enum Msg {
+        On(Lane, &'static str, Option<CorrelationId>),
+        Failure(Box<CriticalFailure<Msg>>),
+    }
+
+    impl BusMessage for Msg {
+        fn lane(&self) -> Lane {
+            match self {
+                Msg::On(l, ..) => *l,
+                Msg::Failure(_) => Lane::Safety,
+            }
+        }
+        fn correlation(&self) -> Option<CorrelationId> {
+            match self {
+                Msg::On(_, _, c) => *c,
+                Msg::Failure(_) => None,
+            }
+        }
+        fn critical_failure(failure: CriticalFailure<Self>) -> Self {
+            Msg::Failure(Box::new(failure))
+        }
+    }
+
+    fn label(m: &Msg) -> &'static str {
+        match m {
+            Msg::On(_, l, _) => l,
+            Msg::Failure(_) => "failure",
+        }
+    }
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// A bus whose handler records every label it sees, started under a task manager.
+    fn started(config: BusConfig) -> (Bus<Msg>, TaskManager, Arc<Mutex<Vec<&'static str>>>) {
+        let bus = Bus::new(config);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        bus.subscribe(
+            "record",
+            |_| true,
+            move |env| {
+                let s = s.clone();
+                async move {
+                    lock(&s).push(label(&env.payload));
+                    Ok(())
+                }
+            },
+        );
+        let tasks = TaskManager::new();
+        bus.spawn_dispatcher(&tasks);
+        (bus, tasks, seen)
+    }
+
+    async fn until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stuck_trading_handler_holds_up_only_its_own_lane() {
+        // The old single dispatcher ran every handler on one task: a trading handler
+        // waiting on a slow order manager stopped the log lines, the safety events, all.
+        let (bus, tasks, seen) = started(BusConfig::default());
+        let release = Arc::new(Notify::new());
+        let r = release.clone();
+        bus.subscribe(
+            "stuck-trading",
+            |env| env.lane == Lane::Trading,
+            move |_| {
+                let r = r.clone();
+                async move {
+                    r.notified().await;
+                    Ok(())
+                }
+            },
+        );
+        bus.publish("t", Msg::On(Lane::Trading, "order", None)).await.unwrap();
+        bus.publish("t", Msg::On(Lane::Trading, "order-2", None)).await.unwrap();
+        bus.publish("t", Msg::On(Lane::Safety, "halt", None)).await.unwrap();
+        bus.publish("t", Msg::On(Lane::Logging, "log", None)).await.unwrap();
+        until("safety and logging delivered past a stuck trading handler", || {
+            let s = lock(&seen);
+            s.contains(&"halt") && s.contains(&"log")
+        })
+        .await;
+        assert!(!lock(&seen).contains(&"order-2"), "the trading lane waits for its own handler");
+        release.notify_one();
+        until("the trading lane moves again", || lock(&seen).contains(&"order-2")).await;
+        tasks.cancel_all();
+    }
+
+    #[tokio::test]
+    async fn a_lane_delivers_in_order_and_its_chain_can_be_followed() {
+        let (bus, tasks, seen) = started(BusConfig::default());
+        let id = CorrelationId::mint();
+        let root = bus.publish("ui", Msg::On(Lane::Trading, "buy", Some(id))).await.unwrap();
+        assert_eq!(root.correlation, id, "a message that names its chain keeps it");
+        let reply =
+            bus.publish_follow_up(Some(&root), "desk", Msg::On(Lane::Trading, "accepted", None)).unwrap();
+        assert_eq!(reply.correlation, id, "a follow-up joins its cause's chain");
+        let other = bus.publish("x", Msg::On(Lane::Trading, "other", None)).await.unwrap();
+        assert_ne!(other.correlation, id, "a root without an id gets a fresh chain");
+        until("three delivered", || lock(&seen).len() == 3).await;
+        assert_eq!(*lock(&seen), vec!["buy", "accepted", "other"]);
+        let chain: Vec<_> = bus.chain(id).iter().map(|e| label(&e.payload)).collect();
+        assert_eq!(chain, vec!["buy", "accepted"]);
+        assert_eq!(bus.chain(id)[1].caused_by, Some(root.seq));
+        tasks.cancel_all();
+    }
+
+    #[tokio::test]
+    async fn a_failing_handler_is_retried_then_reported_on_the_safety_lane() {
+        let config =
+            BusConfig { retry_backoff: Duration::from_millis(10), max_attempts: 3, ..BusConfig::default() };
+        let (bus, tasks, seen) = started(config);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        bus.subscribe(
+            "broken",
+            |env| matches!(env.payload, Msg::On(Lane::Config, ..)),
+            move |_| {
+                c.fetch_add(1, Ordering::SeqCst);
+                async { anyhow::bail!("disk full") }
+            },
+        );
+        let reported = Arc::new(Mutex::new(None));
+        let r = reported.clone();
+        bus.subscribe(
+            "failures",
+            |env| matches!(env.payload, Msg::Failure(_)),
+            move |env| {
+                if let Msg::Failure(f) = &env.payload {
+                    *lock(&r) = Some((f.handler.clone(), f.error.clone(), f.attempts, env.lane));
+                }
+                async { Ok(()) }
+            },
+        );
+        bus.publish("t", Msg::On(Lane::Config, "theme", None)).await.unwrap();
+        until("the critical failure", || lock(&seen).contains(&"failure")).await;
+        until("the failure handled", || lock(&reported).is_some()).await;
+        assert_eq!(*lock(&reported), Some(("broken".into(), "disk full".into(), 3, Lane::Safety)));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        let m = bus.metrics();
+        assert_eq!(m.lane(Lane::Config).retried, 2);
+        assert_eq!(m.lane(Lane::Config).dead_lettered, 1);
+        tasks.cancel_all();
+    }
+
+    #[tokio::test]
+    async fn overflow_policies_hold_and_are_counted() {
+        let small = |overflow| LaneSpec { capacity: 2, overflow, batch: 1 };
+        let bus: Bus<Msg> = Bus::new(
+            BusConfig::default()
+                .with_lane(Lane::Logging, small(Overflow::DropOldest))
+                .with_lane(Lane::Command, small(Overflow::RejectNew))
+                .with_lane(Lane::Trading, small(Overflow::Block)),
+        );
+        // No workers yet: everything stays queued.
+        for l in ["a", "b", "c"] {
+            bus.try_publish("t", Msg::On(Lane::Logging, l, None)).unwrap();
+        }
+        assert_eq!(bus.metrics().lane(Lane::Logging).dropped, 1);
+        bus.try_publish("t", Msg::On(Lane::Command, "1", None)).unwrap();
+        bus.try_publish("t", Msg::On(Lane::Command, "2", None)).unwrap();
+        assert!(matches!(
+            bus.try_publish("t", Msg::On(Lane::Command, "3", None)),
+            Err(PublishError::Full { .. })
+        ));
+        bus.publish("t", Msg::On(Lane::Trading, "x", None)).await.unwrap();
+        bus.publish("t", Msg::On(Lane::Trading, "y", None)).await.unwrap();
+        let blocked =
+            timeout(Duration::from_millis(50), bus.publish("t", Msg::On(Lane::Trading, "z", None))).await;
+        assert!(blocked.is_err(), "a full blocking lane makes the publisher wait");
+        bus.publish_follow_up(None, "desk", Msg::On(Lane::Trading, "reply", None)).unwrap();
+        let t = bus.metrics().lane(Lane::Trading).clone();
+        assert_eq!((t.depth, t.over_capacity), (3, 1), "a follow-up never waits, and is counted");
+    }
+
+    #[tokio::test]
+    async fn a_stopped_bus_refuses_with_closed() {
+        let (bus, tasks, _seen) = started(BusConfig::default());
+        tasks.cancel_all();
+        until("closed", || bus.is_closed()).await;
+        assert!(matches!(
+            bus.publish("t", Msg::On(Lane::Trading, "late", None)).await,
+            Err(PublishError::Closed { .. })
+        ));
     }
 }

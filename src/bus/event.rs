@@ -2,32 +2,55 @@
 //! [`Envelope`] the bus wraps around each message, and [`CriticalFailure`], the report a
 //! handler's final failure turns into.
 //!
-//! The bus is generic over the payload so each layer can define its own event enum; the
-//! kernel's first payload is [`SystemEvent`] (logs, task events, critical failures).
+//! The bus is generic over the payload; the console's is `console::event::AppEvent`.
+//!
+//! Every envelope carries a [`CorrelationId`]: the id of the chain it belongs to. Whoever
+//! starts a chain mints one (the UI, for each command it sends); replies and the facts a
+//! command causes join its chain, so one `:buy` can be followed from the key to the fill.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::lane::Lane;
-use crate::kernel::TaskEvent;
-use crate::logging::LogRecord;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A payload the bus can carry.
 pub trait BusMessage: std::fmt::Debug + Send + Sync + Sized + 'static {
     /// The lane this message travels on.
     fn lane(&self) -> Lane;
 
-    /// For market-lane messages: the key whose latest value wins (for example
-    /// `"ticker/KRW-BTC"`). `None` queues the message without conflation. Ignored on
-    /// other lanes.
-    fn conflation_key(&self) -> Option<String> {
+    /// The chain this message belongs to when it names one itself (a command carrying
+    /// the id its sender minted, a reply carrying its command's). `None`: the bus mints a
+    /// new id, or uses the parent's when published with a cause.
+    fn correlation(&self) -> Option<CorrelationId> {
         None
     }
 
     /// Wraps a handler's final failure as a message of this type. The bus publishes it on
     /// the safety lane whatever [`BusMessage::lane`] says of it.
     fn critical_failure(failure: CriticalFailure<Self>) -> Self;
+}
+
+/// The id of a causal chain: minted once by whoever starts the chain, carried by every
+/// message of it. One process-wide counter, so ids from the UI, the monitor and the bus
+/// never collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct CorrelationId(pub u64);
+
+static NEXT_CORRELATION: AtomicU64 = AtomicU64::new(1);
+
+impl CorrelationId {
+    /// A fresh id, never handed out before in this process.
+    pub fn mint() -> Self {
+        CorrelationId(NEXT_CORRELATION.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl std::fmt::Display for CorrelationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
 }
 
 /// A message with its bookkeeping. Handlers receive `Arc<Envelope<M>>`.
@@ -41,9 +64,9 @@ pub struct Envelope<M> {
     pub source: &'static str,
     /// Wall-clock time of acceptance.
     pub published_at: DateTime<Utc>,
-    /// Sequence number of the first envelope of its causal chain (its own `seq` for a
-    /// root), so a chain of events can be followed through the trace ring.
-    pub correlation: u64,
+    /// The causal chain it belongs to, so a chain of events can be followed through the
+    /// trace ring.
+    pub correlation: CorrelationId,
     /// Sequence number of the envelope that caused this one, if any.
     pub caused_by: Option<u64>,
     /// How many critical-failure reports deep this envelope is (0 for ordinary
@@ -59,14 +82,14 @@ pub trait Cause {
     /// Sequence number of the cause.
     fn cause_seq(&self) -> u64;
     /// Correlation id of the cause's chain.
-    fn cause_correlation(&self) -> u64;
+    fn cause_correlation(&self) -> CorrelationId;
 }
 
 impl<M> Cause for Envelope<M> {
     fn cause_seq(&self) -> u64 {
         self.seq
     }
-    fn cause_correlation(&self) -> u64 {
+    fn cause_correlation(&self) -> CorrelationId {
         self.correlation
     }
 }
@@ -77,7 +100,7 @@ pub struct Receipt {
     /// Sequence number given to the message.
     pub seq: u64,
     /// Its correlation id.
-    pub correlation: u64,
+    pub correlation: CorrelationId,
     /// The lane it went to.
     pub lane: Lane,
 }
@@ -86,13 +109,12 @@ impl Cause for Receipt {
     fn cause_seq(&self) -> u64 {
         self.seq
     }
-    fn cause_correlation(&self) -> u64 {
+    fn cause_correlation(&self) -> CorrelationId {
         self.correlation
     }
 }
 
-/// A handler failed on every attempt; published on the safety lane (seed 002:
-/// retry, then `CriticalFailureEvent`).
+/// A handler failed on every attempt (after its retries); published on the safety lane.
 #[derive(Debug, Clone)]
 pub struct CriticalFailure<M> {
     /// The envelope the handler could not process.
@@ -103,28 +125,4 @@ pub struct CriticalFailure<M> {
     pub error: String,
     /// How many attempts were made.
     pub attempts: u32,
-}
-
-/// The kernel's own payload until the application defines a richer event enum.
-#[derive(Debug)]
-pub enum SystemEvent {
-    /// A log record for the Log pane.
-    Log(LogRecord),
-    /// Something happened to a kernel task (failure, panic, restart).
-    Task(TaskEvent),
-    /// A handler gave up on a message.
-    CriticalFailure(Box<CriticalFailure<SystemEvent>>),
-}
-
-impl BusMessage for SystemEvent {
-    fn lane(&self) -> Lane {
-        match self {
-            SystemEvent::Log(_) => Lane::Logging,
-            SystemEvent::Task(_) | SystemEvent::CriticalFailure(_) => Lane::Safety,
-        }
-    }
-
-    fn critical_failure(failure: CriticalFailure<Self>) -> Self {
-        SystemEvent::CriticalFailure(Box::new(failure))
-    }
 }

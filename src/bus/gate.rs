@@ -1,17 +1,18 @@
 //! The change gate: config and profile change requests wait while orders are in flight
-//! (seed 002: "거래 중 설정 변경 요청 → 안전하게 대기/거부").
+//! ("a settings change requested during trading waits safely, or is refused").
 //!
 //! While the trading state reports orders in flight, requests are held in arrival order
 //! and released, still in order, once it reports idle. A request that cannot wait is
 //! rejected at once with a reason. The gate is plain synchronous state: the config-lane
-//! handler calls [`ChangeGate::submit`], and whoever sees trading turn idle (a handler of
-//! the trading lane) calls [`ChangeGate::release_if_idle`] and applies what comes out.
+//! handler calls [`ChangeGate::submit`], and when trading turns idle (the console's watch
+//! puts "trading idle" on the config lane) calls [`ChangeGate::release_if_idle`] and
+//! applies what comes out.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// What the gate asks of the trading side.
-pub trait TradingState: Send + Sync {
+/// What the gate asks of the trading side: how many orders are in flight.
+pub trait InFlight: Send + Sync {
     /// Orders sent and not yet acknowledged, filled or cancelled. Zero means idle.
     fn orders_in_flight(&self) -> usize;
 }
@@ -49,7 +50,7 @@ pub enum Admission<R> {
 
 /// Holds change requests while orders are in flight.
 pub struct ChangeGate<R> {
-    trading: Arc<dyn TradingState>,
+    trading: Arc<dyn InFlight>,
     held: VecDeque<ChangeRequest<R>>,
     /// Bound on held requests (overflow: reject-new, with a reason): a user who keeps
     /// changing settings during a stuck order gets told instead of queueing forever.
@@ -67,13 +68,18 @@ impl<R> std::fmt::Debug for ChangeGate<R> {
 
 impl<R> ChangeGate<R> {
     /// A gate reading `trading`, holding at most `max_held` requests.
-    pub fn new(trading: Arc<dyn TradingState>, max_held: usize) -> Self {
+    pub fn new(trading: Arc<dyn InFlight>, max_held: usize) -> Self {
         ChangeGate { trading, held: VecDeque::new(), max_held: max_held.max(1) }
     }
 
     /// Requests waiting now.
     pub fn held(&self) -> usize {
         self.held.len()
+    }
+
+    /// The requests waiting now, in arrival order.
+    pub fn held_requests(&self) -> impl ExactSizeIterator<Item = &ChangeRequest<R>> {
+        self.held.iter()
     }
 
     /// Submits a request: applied now when trading is idle (after anything held before
@@ -119,7 +125,7 @@ mod tests {
 
     #[derive(Default)]
     struct FakeTrading(AtomicUsize);
-    impl TradingState for FakeTrading {
+    impl InFlight for FakeTrading {
         fn orders_in_flight(&self) -> usize {
             self.0.load(Ordering::SeqCst)
         }

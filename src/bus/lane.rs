@@ -1,9 +1,12 @@
 //! Lanes: the bus's priority classes, each a bounded queue with a declared overflow policy.
 //!
-//! The seed (002) orders work as trading > safety > config > logging > cleanup; hoga adds a
-//! command lane (user intents from the UI) and a conflating market lane (ticks, where only
-//! the latest value per key matters). This file declares the lanes, their default
-//! capacity / overflow / batch, and the per-lane counters the System pane shows.
+//! Trading > Safety > Config > Command > Logging. There is no market-data lane: market
+//! data keeps the feed's own design (one upstream socket, per-pane proxy queues with
+//! declared backpressure policies, then the store's single writer), and a conflating lane
+//! on top would be a second queue for the same ticks. There is no cleanup lane either:
+//! shutdown runs in `kernel::shutdown`'s ordered phases, which a lane could only reorder.
+//! This file declares the lanes, their default capacity / overflow / batch, and the
+//! per-lane counters the System pane shows.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,31 +19,19 @@ pub enum Lane {
     Safety,
     /// Config and profile change requests (held by the gate while orders are in flight).
     Config,
-    /// User intents from the UI (`Command`s of the reducer).
+    /// The UI's other requests: selection, acknowledgements, layout saves, quit.
     Command,
-    /// Market data, conflated: only the latest value per key waits in the queue. Placed
-    /// above logging because a fresh price is worth more than an old log line.
-    Market,
     /// Log records on their way to the Log pane. Drops the oldest when full.
     Logging,
-    /// Housekeeping: cache trims, backups. Lowest priority.
-    Cleanup,
 }
 
 impl Lane {
     /// Number of lanes.
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 5;
 
     /// Every lane, highest priority first.
-    pub const ALL: [Lane; Lane::COUNT] = [
-        Lane::Trading,
-        Lane::Safety,
-        Lane::Config,
-        Lane::Command,
-        Lane::Market,
-        Lane::Logging,
-        Lane::Cleanup,
-    ];
+    pub const ALL: [Lane; Lane::COUNT] =
+        [Lane::Trading, Lane::Safety, Lane::Config, Lane::Command, Lane::Logging];
 
     /// Position in [`Lane::ALL`] (0 = highest priority).
     pub fn index(self) -> usize {
@@ -54,9 +45,7 @@ impl Lane {
             Lane::Safety => "safety",
             Lane::Config => "config",
             Lane::Command => "command",
-            Lane::Market => "market",
             Lane::Logging => "logging",
-            Lane::Cleanup => "cleanup",
         }
     }
 }
@@ -76,10 +65,6 @@ pub enum Overflow {
     DropOldest,
     /// The new message is refused (counted); the publisher gets an error and decides.
     RejectNew,
-    /// Latest value per conflation key; a new key beyond capacity evicts the oldest key
-    /// (counted as dropped), a repeated key replaces the queued value (counted as
-    /// conflated).
-    Conflate,
 }
 
 impl Overflow {
@@ -89,7 +74,6 @@ impl Overflow {
             Overflow::Block => "block",
             Overflow::DropOldest => "drop-oldest",
             Overflow::RejectNew => "reject-new",
-            Overflow::Conflate => "conflate",
         }
     }
 }
@@ -97,12 +81,12 @@ impl Overflow {
 /// Capacity, overflow policy and drain batch of one lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LaneSpec {
-    /// Most messages (or, for the market lane, distinct keys) queued at once.
+    /// Most messages queued at once.
     pub capacity: usize,
     /// What happens when the lane is full.
     pub overflow: Overflow,
-    /// Most messages taken from this lane per scheduling round, so lower lanes progress
-    /// even while this one is saturated.
+    /// Messages the lane's worker handles before it yields to a higher lane that has
+    /// work waiting (so a flood of log lines never keeps a trading message waiting).
     pub batch: usize,
 }
 
@@ -114,23 +98,22 @@ impl LaneSpec {
     /// - config 64 / block / 8: rare user changes, must not be lost.
     /// - command 256 / reject-new / 16: the UI must never freeze on a full lane; a refused
     ///   command is reported to the user instead.
-    /// - market 4096 keys / conflate / 64: one slot per (market, stream); ticks overwrite.
     /// - logging 4096 / drop-oldest / 32: logs must never slow trading; drops are counted
     ///   (the log file, written separately, keeps everything).
-    /// - cleanup 128 / reject-new / 4: housekeeping can be asked again later.
     pub fn default_for(lane: Lane) -> LaneSpec {
         let (capacity, overflow, batch) = match lane {
             Lane::Trading => (1024, Overflow::Block, 64),
             Lane::Safety => (256, Overflow::Block, 32),
             Lane::Config => (64, Overflow::Block, 8),
             Lane::Command => (256, Overflow::RejectNew, 16),
-            Lane::Market => (4096, Overflow::Conflate, 64),
             Lane::Logging => (4096, Overflow::DropOldest, 32),
-            Lane::Cleanup => (128, Overflow::RejectNew, 4),
         };
         LaneSpec { capacity, overflow, batch }
     }
 }
+
+/// A handler call longer than this is counted as slow on its lane.
+pub const SLOW_HANDLER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One lane's counters as the System pane shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,10 +130,12 @@ pub struct LaneMetrics {
     pub published: u64,
     /// Messages taken off the lane and handed to handlers.
     pub delivered: u64,
+    /// Handler calls that took longer than [`SLOW_HANDLER`] (they hold up their lane only).
+    pub slow: u64,
+    /// Follow-up messages queued past the capacity (see `Bus::publish_follow_up`).
+    pub over_capacity: u64,
     /// Messages lost to the overflow policy (drop-oldest, reject-new, key eviction).
     pub dropped: u64,
-    /// Queued market values replaced by a newer value for the same key.
-    pub conflated: u64,
     /// Handler retries run.
     pub retried: u64,
     /// Handler deliveries given up after the last attempt.
@@ -177,8 +162,9 @@ pub(crate) struct LaneCounters {
     pub depth: AtomicU64,
     pub published: AtomicU64,
     pub delivered: AtomicU64,
+    pub slow: AtomicU64,
+    pub over_capacity: AtomicU64,
     pub dropped: AtomicU64,
-    pub conflated: AtomicU64,
     pub retried: AtomicU64,
     pub dead_lettered: AtomicU64,
 }
@@ -197,8 +183,9 @@ impl LaneCounters {
             depth: get(&self.depth),
             published: get(&self.published),
             delivered: get(&self.delivered),
+            slow: get(&self.slow),
+            over_capacity: get(&self.over_capacity),
             dropped: get(&self.dropped),
-            conflated: get(&self.conflated),
             retried: get(&self.retried),
             dead_lettered: get(&self.dead_lettered),
         }

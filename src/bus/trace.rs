@@ -1,40 +1,49 @@
-//! The trace ring: the last N delivered envelopes, for the System pane's event monitor
-//! and for following a causal chain (seed 002: "event chain tracing").
+//! The trace ring: the last N delivered envelopes of each lane, for the System pane's
+//! event monitor and for following a causal chain.
 //!
-//! Bounded (capacity from `[bus] trace_capacity`), oldest overwritten; it holds `Arc`s
-//! of envelopes the dispatcher already has, so recording costs one clone of a pointer.
+//! One ring per lane (capacity from `[bus] trace_capacity`, oldest overwritten), so a
+//! flood of log lines never pushes the last trading envelopes out. It holds `Arc`s of
+//! envelopes the workers already have, so recording costs one clone of a pointer.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::event::Envelope;
+use super::event::{CorrelationId, Envelope};
+use super::lane::Lane;
 
-/// Ring of recent envelopes.
+/// Rings of recent envelopes, one per lane.
 #[derive(Debug)]
 pub(crate) struct TraceRing<M> {
-    items: VecDeque<Arc<Envelope<M>>>,
+    lanes: [VecDeque<Arc<Envelope<M>>>; Lane::COUNT],
     capacity: usize,
 }
 
 impl<M> TraceRing<M> {
     pub fn new(capacity: usize) -> Self {
-        TraceRing { items: VecDeque::with_capacity(capacity.min(4096)), capacity: capacity.max(1) }
+        let capacity = capacity.max(1);
+        TraceRing { lanes: std::array::from_fn(|_| VecDeque::with_capacity(capacity.min(4096))), capacity }
     }
 
     pub fn record(&mut self, env: Arc<Envelope<M>>) {
-        if self.items.len() >= self.capacity {
-            self.items.pop_front();
+        let ring = &mut self.lanes[env.lane.index()];
+        if ring.len() >= self.capacity {
+            ring.pop_front();
         }
-        self.items.push_back(env);
+        ring.push_back(env);
     }
 
-    /// Oldest first.
+    /// Every lane's ring merged, oldest (lowest sequence number) first.
     pub fn recent(&self) -> Vec<Arc<Envelope<M>>> {
-        self.items.iter().cloned().collect()
+        let mut all: Vec<_> = self.lanes.iter().flatten().cloned().collect();
+        all.sort_by_key(|e| e.seq);
+        all
     }
 
-    /// Every recorded envelope of one causal chain, in delivery order.
-    pub fn chain(&self, correlation: u64) -> Vec<Arc<Envelope<M>>> {
-        self.items.iter().filter(|e| e.correlation == correlation).cloned().collect()
+    /// Every recorded envelope of one causal chain, in sequence order.
+    pub fn chain(&self, correlation: CorrelationId) -> Vec<Arc<Envelope<M>>> {
+        let mut all: Vec<_> =
+            self.lanes.iter().flatten().filter(|e| e.correlation == correlation).cloned().collect();
+        all.sort_by_key(|e| e.seq);
+        all
     }
 }

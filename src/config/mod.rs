@@ -3,6 +3,7 @@
 //! variables, then command-line flags. Unknown keys and bad values fail the load with
 //! the file, the key and the value named.
 
+pub mod change;
 pub mod load;
 pub mod settings;
 

@@ -413,10 +413,37 @@ pub fn spawn_system(tasks: &TaskManager, feed: &FeedHandle, store: StoreHandle, 
                     store.try_send(StoreEvent::FeedStatus { stream: c.name.to_string(), state, retry_in });
                 }
                 store.try_send(StoreEvent::FeedHealthUpdated(Arc::new(health)));
-                store.try_send(StoreEvent::BusUpdated(bus.metrics()));
+                store.try_send(StoreEvent::BusUpdated(bus.metrics(), envelope_rows(&bus)));
             }
         }
     });
+}
+
+/// Envelopes the System pane lists (the newest this many).
+const ENVELOPES_SHOWN: usize = 32;
+
+/// The bus's last delivered envelopes as the System pane lists them, oldest first. Log
+/// records are left out: they have their own pane, and would push every trading envelope
+/// off the list.
+fn envelope_rows(bus: &Bus<AppEvent>) -> Vec<crate::store::system::EnvelopeRow> {
+    let recent = bus.recent();
+    let mut rows: Vec<_> = recent
+        .iter()
+        .rev()
+        .filter(|e| e.lane != crate::bus::Lane::Logging)
+        .take(ENVELOPES_SHOWN)
+        .map(|e| crate::store::system::EnvelopeRow {
+            seq: e.seq,
+            lane: e.lane,
+            source: e.source,
+            correlation: e.correlation,
+            caused_by: e.caused_by,
+            what: e.payload.describe(),
+            at: e.published_at,
+        })
+        .collect();
+    rows.reverse();
+    rows
 }
 
 /// A connection's state as the status bar shows it.

@@ -5,16 +5,23 @@
 //! sim (demo) ◄── REST/WS ──► feed::FeedManager ──proxies──► market/account pumps ──► store
 //!                               ▲                                  │ prices            │
 //!                               │                                  ▼                   ▼
-//!                        trading::OrderManager ◄── monitor ◄── TickSender        ui::App
-//!                               ▲                                                     │
-//!                               └────────── bus (Trading / Command lanes) ◄── UiCommand
+//!                        trading::OrderManager     monitor ◄── TickSender          ui::App
+//!                               ▲     │ facts         │ exits                         │
+//!                               │     ▼               ▼                               │
+//!    bus lanes:  trading ── trade::Desk ◄── requests (UI, monitor) ◄──────────────────┤
+//!                safety ─── safety (halts, resume, bans, feed, tasks) ◄──────────────┤
+//!                config ─── changes (the change gate) ◄────────────────────────────────────┤
+//!                command ── selection, acknowledgements, quit ◄───────────────────────┘
+//!                logging ── Log pane
 //! ```
 //!
 //! Nothing here draws or trades itself: it connects the parts and translates between
-//! their shapes.
+//! their shapes. `event` says what each lane carries.
 
+pub mod changes;
 pub mod event;
 pub mod market;
+pub mod safety;
 pub mod trade;
 
 use std::path::PathBuf;
@@ -23,11 +30,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use secrecy::ExposeSecret;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::bus::{Bus, BusConfig};
 use crate::cli::Cli;
-use crate::config::{self, Mode, Settings};
+use crate::config::{Mode, Settings};
 use crate::exchange::types::Timeframe;
 use crate::exchange::upbit::rest::{RestClient, RestConfig};
 use crate::feed::{FeedConfig, FeedManager};
@@ -43,6 +50,7 @@ use crate::trading::mode::{VenueParams, arm_prompt, build_venue, journal_options
 use crate::trading::monitor::{Monitor, MonitorConfig, MonitorDeps, TradingStateHandle};
 use crate::trading::paper::PaperConfig;
 use crate::trading::risk::RiskLimits;
+use crate::ui::sink::{CommandSink, CommandSource};
 use crate::ui::{App, ColorSupport, Keymap, UiCommand, UiConfig};
 
 use event::AppEvent;
@@ -89,12 +97,12 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
     // feed start behind it, and each pane fills in as its data arrives.
     let store = crate::store::Store::start(&tasks, StoreConfig::default());
     store.send(mode_event(&settings)).await?;
-    let (commands, cmd_rx) = mpsc::channel(crate::ui::app::COMMAND_CAPACITY);
+    let (commands, cmd_rx) = crate::ui::sink::command_channel(crate::ui::app::COMMAND_CAPACITY);
     let (guard, terminal) = TerminalGuard::enter().context("cannot take over the terminal")?;
     let app = App::new(
         terminal,
         ui_config(&settings),
-        load_keymap()?,
+        Keymap::load_user()?,
         ColorSupport::detect(),
         store.subscribe(),
         commands.clone(),
@@ -163,15 +171,17 @@ pub struct CoreOptions {
 pub struct Core {
     /// The store the panes draw from.
     pub store: StoreHandle,
-    /// The UI's commands, forwarded onto the bus (Trading / Command lanes).
-    pub commands: mpsc::Sender<UiCommand>,
+    /// The UI's commands, forwarded onto the bus (each to its lane).
+    pub commands: CommandSink,
+    /// The bus (tests and tools follow envelopes on it).
+    pub bus: Bus<AppEvent>,
     /// The embedded simulator (demo mode).
     pub sim: Option<crate::sim::SimHandle>,
 }
 
 /// The store and the UI's command channel, made before the core so the screen can be up
 /// while the core starts.
-pub type UiLink = (StoreHandle, mpsc::Sender<UiCommand>, mpsc::Receiver<UiCommand>);
+pub type UiLink = (StoreHandle, CommandSink, CommandSource);
 
 impl Core {
     /// Starts the core under `tasks`, with `bus` as the event bus (its dispatcher is
@@ -184,7 +194,7 @@ impl Core {
     ) -> anyhow::Result<Core> {
         let store = crate::store::Store::start(tasks, StoreConfig::default());
         store.send(mode_event(settings)).await?;
-        let (commands, cmd_rx) = mpsc::channel(crate::ui::app::COMMAND_CAPACITY);
+        let (commands, cmd_rx) = crate::ui::sink::command_channel(crate::ui::app::COMMAND_CAPACITY);
         Core::start_with(settings, opts, tasks, bus, (store, commands, cmd_rx)).await
     }
 
@@ -199,11 +209,11 @@ impl Core {
         let mode = settings.general.mode;
         let to_bus = bus.clone();
         tasks.set_event_sink(move |ev| {
-            let _ = to_bus.try_publish("kernel", AppEvent::Task(ev));
+            let _ = to_bus.try_publish("kernel", AppEvent::Safety(event::SafetyEvent::Task(ev)));
         });
 
         let ep = endpoints(settings, tasks, opts.user_keys, opts.sim_url.as_deref()).await?;
-        subscribe_store_to_bus(&bus, &store);
+        subscribe_log(&bus, &store);
 
         // Market data: a public client (no keys needed) and the feed.
         let creds = ep.keys.as_ref().map(ApiKeys::to_credentials);
@@ -232,7 +242,8 @@ impl Core {
             },
         )?;
         let journal = open_journal(mode, opts.new_journal, opts.journal.as_deref())?;
-        let manager_config = ManagerConfig { risk: risk_limits(settings), ..ManagerConfig::default() };
+        let manager_config =
+            ManagerConfig { risk: risk_limits(&settings.trading), ..ManagerConfig::default() };
         let prices = manager_config.prices.clone();
         let (manager, order_events) =
             OrderManager::start_shared(tasks, manager_config, journal.clone(), venue.venue.clone())?;
@@ -249,27 +260,38 @@ impl Core {
             BellOnly,
         )?;
         let trading = TradingStateHandle::new();
-        tasks.set_event_sink(task_event_sink(bus.clone(), trading.clone()));
+        tasks.set_event_sink(safety::task_event_sink(bus.clone(), trading.clone()));
         let (monitor, monitor_actions) = Monitor::spawn(
             tasks,
             MonitorConfig::default(),
             MonitorDeps { journal: Some(journal), notify: notifier.sender(), trading: trading.clone() },
         )?;
-        trade::spawn_trading_glue(
+        wire_trading(
             tasks,
-            order_events,
-            monitor_actions,
-            manager.clone(),
-            monitor.clone(),
-            notifier.sender(),
+            &bus,
+            TradingParts {
+                manager: manager.clone(),
+                events: order_events,
+                monitor: monitor.clone(),
+                actions: monitor_actions,
+                notify: notifier.sender(),
+                store: store.clone(),
+                trading: trading.clone(),
+            },
+        );
+        safety::spawn_watch(tasks, bus.clone(), venue.rest.clone(), feed.clone());
+        changes::start(
+            tasks,
+            &bus,
             store.clone(),
-            trading.clone(),
+            changes::Appliers {
+                manager: manager.clone(),
+                paper: venue.paper.clone(),
+                trading: Arc::new(Mutex::new(settings.trading.clone())),
+            },
         );
         spawn_flash(tasks, notifier.flash(), store.clone());
         if let Some(rest) = &venue.rest {
-            // A REST ban drawn by any call halts trading at once (RELIABILITY case 6).
-            let every = Duration::from_secs(1);
-            crate::trading::venue::spawn_ban_watch(tasks, rest.clone(), trading.clone(), every);
             // Live: a key without a needed permission is reported (and trading HALTED)
             // now, not at the first order (RELIABILITY case 39).
             if mode == Mode::Live {
@@ -310,32 +332,59 @@ impl Core {
         );
         market::spawn_system(tasks, &feed, store.clone(), bus.clone());
 
-        // Console commands ride the bus to the router.
-        let router = trade::Router {
-            selection: Arc::new(selection_tx),
-            manager,
-            monitor,
-            trading,
-            store: store.clone(),
-            tasks: tasks.clone(),
-        };
+        // The Command lane: the UI's requests that are neither trading, safety nor config.
+        let commands_handler =
+            Commands { selection: Arc::new(selection_tx), store: store.clone(), tasks: tasks.clone() };
         bus.subscribe(
-            "console-router",
+            "console-commands",
             |env| matches!(env.payload, AppEvent::Ui(_)),
             move |env| {
-                let router = router.clone();
+                let handler = commands_handler.clone();
                 async move {
                     if let AppEvent::Ui(cmd) = &env.payload {
-                        router.handle(cmd).await?;
+                        handler.handle(cmd).await;
                     }
                     Ok(())
                 }
             },
         );
         bus.spawn_dispatcher(tasks);
-        spawn_command_forwarder(tasks, cmd_rx, bus);
-        Ok(Core { store, commands, sim: ep.sim })
+        spawn_command_forwarder(tasks, cmd_rx, bus.clone());
+        Ok(Core { store, commands, bus, sim: ep.sim })
     }
+}
+
+/// What the Trading and Safety lanes' handlers work with.
+pub struct TradingParts {
+    /// The order manager.
+    pub manager: crate::trading::manager::OrderManagerHandle,
+    /// The order manager's facts.
+    pub events: tokio::sync::mpsc::Receiver<crate::trading::manager::OrderEvent>,
+    /// The monitor.
+    pub monitor: crate::trading::monitor::MonitorHandle,
+    /// The monitor's exits.
+    pub actions: tokio::sync::mpsc::Receiver<crate::trading::monitor::MonitorAction>,
+    /// The notifier (fills).
+    pub notify: crate::notify::NotifySender,
+    /// The store.
+    pub store: StoreHandle,
+    /// The trading state the Safety lane drives.
+    pub trading: TradingStateHandle,
+}
+
+/// The Trading and Safety lanes' handlers and the loops that feed them: the desk
+/// (requests, replies, the manager's facts), the manager's facts and the monitor's exits
+/// onto the Trading lane, the Monitor pane's rows and the trading state, and the safety
+/// handler. The caller starts the bus's workers.
+pub fn wire_trading(tasks: &TaskManager, bus: &Bus<AppEvent>, parts: TradingParts) -> trade::Desk {
+    let TradingParts { manager, events, monitor, actions, notify, store, trading } = parts;
+    let desk = trade::Desk::new(bus.clone(), manager.clone(), monitor.clone(), store.clone(), notify);
+    desk.subscribe(bus);
+    trade::spawn_order_events(tasks, events, bus.clone(), desk.chains.clone());
+    trade::spawn_monitor_actions(tasks, actions, bus.clone(), desk.bridge.clone());
+    trade::spawn_views(tasks, monitor, store.clone(), trading.clone(), manager);
+    safety::subscribe(bus, store, trading);
+    desk
 }
 
 /// The status bar's mode and exchange, known from the settings alone.
@@ -473,15 +522,16 @@ fn open_journal(
     Ok(Arc::new(Mutex::new(journal)))
 }
 
-fn risk_limits(s: &Settings) -> RiskLimits {
+/// The risk gate's limits from `[trading]` (at start, and after a `:set`).
+pub(crate) fn risk_limits(s: &crate::config::TradingSettings) -> RiskLimits {
     // Zero in the config means "no limit" for the optional limits.
     let positive = |d: rust_decimal::Decimal| (d > rust_decimal::Decimal::ZERO).then_some(d);
     RiskLimits {
-        max_notional_per_order: positive(s.trading.max_notional_per_order),
-        max_orders_per_minute: s.trading.max_orders_per_minute,
-        max_open_orders: s.trading.max_open_orders as usize,
-        price_band: positive(s.trading.price_band_pct / rust_decimal::Decimal::ONE_HUNDRED),
-        daily_loss_limit: positive(s.trading.daily_loss_limit),
+        max_notional_per_order: positive(s.max_notional_per_order),
+        max_orders_per_minute: s.max_orders_per_minute,
+        max_open_orders: s.max_open_orders as usize,
+        price_band: positive(s.price_band_pct / rust_decimal::Decimal::ONE_HUNDRED),
+        daily_loss_limit: positive(s.daily_loss_limit),
     }
 }
 
@@ -496,27 +546,19 @@ fn ui_config(s: &Settings) -> UiConfig {
     }
 }
 
-/// The built-in keymap with the user's `keymap.toml` (next to the config file) over it.
-fn load_keymap() -> anyhow::Result<Keymap> {
-    let user = config::user_config_file().map(|p| p.with_file_name("keymap.toml"));
-    match user.filter(|p| p.exists()) {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let name = path.display().to_string();
-            Ok(Keymap::load(Some((&name, &text)))?)
-        }
-        None => Ok(Keymap::default_keymap()?),
-    }
-}
-
-/// The UI's bounded command channel onto the bus (Trading / Command lanes).
-fn spawn_command_forwarder(tasks: &TaskManager, rx: mpsc::Receiver<UiCommand>, bus: Bus<AppEvent>) {
-    // Supervised: the receiver lives behind an async lock the run holds, so a restarted
+/// The UI's commands onto the bus, each to its lane. Trading and Safety commands come
+/// first (a kill switch never waits behind a flood of selections) and wait for room on
+/// their lane rather than being dropped; each kind has its own loop, so a full Trading
+/// lane never holds up a Safety command.
+fn spawn_command_forwarder(tasks: &TaskManager, source: CommandSource, bus: Bus<AppEvent>) {
+    // Supervised: each receiver lives behind an async lock the run holds, so a restarted
     // run takes it again and no command is lost with the task.
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    tasks.spawn_supervised("console", "commands", OnFailure::restart(), move |cancel| {
-        let (rx, bus) = (rx.clone(), bus.clone());
+    let CommandSource { urgent, other } = source;
+    let urgent = Arc::new(tokio::sync::Mutex::new(urgent));
+    let other = Arc::new(tokio::sync::Mutex::new(other));
+    let to_bus = bus.clone();
+    tasks.spawn_supervised("console", "commands-urgent", OnFailure::restart(), move |cancel| {
+        let (rx, bus) = (urgent.clone(), to_bus.clone());
         async move {
             let mut rx = rx.lock().await;
             loop {
@@ -525,97 +567,98 @@ fn spawn_command_forwarder(tasks: &TaskManager, rx: mpsc::Receiver<UiCommand>, b
                     _ = cancel.cancelled() => return Ok(()),
                     c = rx.recv() => match c { Some(c) => c, None => return Ok(()) },
                 };
-                // Trading-lane commands wait for room rather than being dropped.
-                bus.publish("ui", AppEvent::Ui(cmd)).await?;
+                forward(&bus, cmd).await?;
+            }
+        }
+    });
+    tasks.spawn_supervised("console", "commands", OnFailure::restart(), move |cancel| {
+        let (rx, bus) = (other.clone(), bus.clone());
+        async move {
+            let mut rx = rx.lock().await;
+            loop {
+                let cmd = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    c = rx.recv() => match c { Some(c) => c, None => return Ok(()) },
+                };
+                forward(&bus, cmd).await?;
             }
         }
     });
 }
 
-/// Where the task manager's events go once trading exists: onto the bus (the alarm, see
-/// [`task_alarm`]), and, for the monitor task, straight into the trading state (RELIABILITY
-/// case 18: while the monitor task is down, trading is REDUCING). That part is done here,
-/// synchronously on the supervisor's side, so "down" and "running again" can never be seen
-/// in the wrong order, and it holds however the monitor died: a panic before its own
-/// dead-man switch was armed, or an error.
-fn task_event_sink(
-    bus: Bus<AppEvent>,
-    trading: TradingStateHandle,
-) -> impl Fn(kernel::TaskEvent) + Send + Sync {
-    move |ev| {
-        monitor_task_state(&trading, &ev);
-        let _ = bus.try_publish("kernel", AppEvent::Task(ev));
-    }
-}
-
-/// Case 18 from the supervisor's side: the monitor task failing sets REDUCING. The
-/// restart does not lift it: the monitor does, once the restarted run has stayed up for
-/// [`crate::trading::monitor::RECOVERY_GRACE`] (its own dead-man switch has its own cause).
-fn monitor_task_state(trading: &TradingStateHandle, ev: &kernel::TaskEvent) {
-    use kernel::TaskEvent;
-    let is_monitor = |component: &str, name: &str| component == "trading" && name == "monitor";
-    match ev {
-        TaskEvent::Panicked { component, name, .. } | TaskEvent::Failed { component, name, .. }
-            if is_monitor(component, name) =>
-        {
-            trading.set_reducing(
-                crate::trading::monitor::MONITOR_TASK_CAUSE,
-                Some("the TP/SL monitor task is down: positions are not protected".into()),
-            );
+/// One UI command onto its lane. A Command-lane command refused by a full lane is said on
+/// the Log pane (the UI already counted it as sent); every other lane waits for room.
+async fn forward(bus: &Bus<AppEvent>, cmd: UiCommand) -> anyhow::Result<()> {
+    match bus.publish("ui", AppEvent::from_ui(cmd)).await {
+        Ok(_) => Ok(()),
+        Err(e @ crate::bus::PublishError::Full { .. }) => {
+            tracing::warn!(error = %e, "console command dropped");
+            Ok(())
         }
-        _ => {}
+        Err(e) => Err(e.into()),
     }
 }
 
-/// The alarm a task event raises, if any: every panic, and a failure that ends a task for
-/// good. (A failure followed by a restart is in the log; a restarting feed connection
-/// would otherwise fill the alerts.)
-fn task_alarm(ev: &kernel::TaskEvent) -> Option<String> {
-    use kernel::TaskEvent;
-    match ev {
-        TaskEvent::Panicked { component, name, message, restarting, .. } => Some(format!(
-            "PANIC {component}/{name}: {message} ({})",
-            if *restarting { "restarted" } else { "stopped" }
-        )),
-        TaskEvent::Failed { component, name, error, restarting: false, .. } => {
-            Some(format!("task {component}/{name} failed and stopped: {error}"))
+/// The Command lane's handler: the UI's requests that are neither trading, safety nor
+/// config.
+#[derive(Clone)]
+struct Commands {
+    selection: Arc<watch::Sender<Selection>>,
+    store: StoreHandle,
+    tasks: TaskManager,
+}
+
+impl Commands {
+    async fn handle(&self, cmd: &UiCommand) {
+        match cmd {
+            UiCommand::SelectMarket(m) => {
+                let m = m.clone();
+                self.selection.send_if_modified(|s| {
+                    let changed = s.market.as_ref() != Some(&m);
+                    s.market = Some(m);
+                    changed
+                });
+            }
+            UiCommand::SetTimeframe(tf) => {
+                let tf = *tf;
+                self.selection.send_if_modified(|s| std::mem::replace(&mut s.timeframe, tf) != tf);
+            }
+            UiCommand::SetDepth(d) => {
+                let d = *d;
+                self.selection.send_if_modified(|s| std::mem::replace(&mut s.depth, d) != d);
+            }
+            UiCommand::AcknowledgeAlerts => {
+                let _ = self.store.send(StoreEvent::AlertsAcknowledged).await;
+            }
+            UiCommand::SaveLayout(name) => tracing::info!(layout = %name, "layout saved for this session"),
+            UiCommand::Quit => self.tasks.request_shutdown("quit from the console"),
+            // Other lanes' commands never reach this lane (`AppEvent::from_ui`); favorites
+            // are the UI's own file.
+            UiCommand::Trade(_)
+            | UiCommand::Resume(_)
+            | UiCommand::Config(_)
+            | UiCommand::SaveFavorites(_) => {}
         }
-        TaskEvent::Failed { .. } | TaskEvent::Restarted { .. } => None,
     }
 }
 
-/// Log records, task alarms and critical failures from the bus into the store (the Log
-/// and System panes, the status bar's alerts).
-fn subscribe_store_to_bus(bus: &Bus<AppEvent>, store: &StoreHandle) {
+/// Log records from the Logging lane into the store (the Log pane).
+fn subscribe_log(bus: &Bus<AppEvent>, store: &StoreHandle) {
     let store = store.clone();
     bus.subscribe(
         "store-log",
-        |env| matches!(env.payload, AppEvent::Log(_) | AppEvent::CriticalFailure(_) | AppEvent::Task(_)),
+        |env| matches!(env.payload, AppEvent::Log(_)),
         move |env| {
             let store = store.clone();
             async move {
-                match &env.payload {
-                    AppEvent::Log(rec) => {
-                        store.try_send(StoreEvent::LogRecord {
-                            level: crate::store::LogLevel::of(rec.level),
-                            target: rec.target.clone(),
-                            message: rec.message.clone(),
-                            time: rec.time,
-                        });
-                    }
-                    AppEvent::CriticalFailure(f) => {
-                        store.try_send(StoreEvent::Alert {
-                            time: chrono::Utc::now(),
-                            message: format!("{} failed: {}", f.handler, f.error),
-                        });
-                    }
-                    AppEvent::Task(ev) => {
-                        if let Some(message) = task_alarm(ev) {
-                            // Waits for room: an alarm is never dropped.
-                            store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await?;
-                        }
-                    }
-                    _ => {}
+                if let AppEvent::Log(rec) = &env.payload {
+                    store.try_send(StoreEvent::LogRecord {
+                        level: crate::store::LogLevel::of(rec.level),
+                        target: rec.target.clone(),
+                        message: rec.message.clone(),
+                        time: rec.time,
+                    });
                 }
                 Ok(())
             }
@@ -668,56 +711,6 @@ impl crate::notify::notifier::Terminal for BellOnly {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::TaskEvent;
-    use crate::trading::risk::TradingState;
-
-    fn panicked(component: &'static str, name: &str, restarting: bool) -> TaskEvent {
-        TaskEvent::Panicked { id: 7, component, name: name.into(), message: "boom".into(), restarting }
-    }
-
-    #[test]
-    fn the_monitor_task_down_is_reducing_until_the_restarted_monitor_lifts_it() {
-        let trading = TradingStateHandle::new();
-        monitor_task_state(&trading, &panicked("console", "markets-pump", true));
-        assert_eq!(trading.state(), TradingState::Active, "only the monitor matters here");
-        monitor_task_state(&trading, &panicked("trading", "monitor", true));
-        assert_eq!(trading.state(), TradingState::Reducing);
-        let failed = TaskEvent::Failed {
-            id: 7,
-            component: "trading",
-            name: "monitor".into(),
-            error: "x".into(),
-            restarting: true,
-        };
-        monitor_task_state(&trading, &failed);
-        assert_eq!(trading.state(), TradingState::Reducing);
-        monitor_task_state(
-            &trading,
-            &TaskEvent::Restarted { id: 7, component: "trading", name: "monitor".into(), restarts: 2 },
-        );
-        assert_eq!(trading.state(), TradingState::Reducing, "a restart alone lifts nothing");
-        // The restarted monitor lifts it after its grace period (monitor::run).
-        trading.set_reducing(crate::trading::monitor::MONITOR_TASK_CAUSE, None);
-        assert_eq!(trading.state(), TradingState::Active);
-    }
-
-    #[test]
-    fn every_panic_and_every_final_failure_is_an_alarm() {
-        assert_eq!(
-            task_alarm(&panicked("console", "markets-pump", true)).as_deref(),
-            Some("PANIC console/markets-pump: boom (restarted)")
-        );
-        assert!(task_alarm(&panicked("ui", "console", false)).unwrap().ends_with("(stopped)"));
-        let failed = |restarting| TaskEvent::Failed {
-            id: 1,
-            component: "feed",
-            name: "public".into(),
-            error: "reset".into(),
-            restarting,
-        };
-        assert_eq!(task_alarm(&failed(true)), None, "a restarting failure is in the log only");
-        assert_eq!(task_alarm(&failed(false)).as_deref(), Some("task feed/public failed and stopped: reset"));
-    }
 
     #[test]
     fn sim_flag_takes_a_loopback_simulator_only() {

@@ -1,167 +1,263 @@
-//! Trading glue: the console's commands to the order manager and the monitor, the private
-//! streams into the manager, and the manager's and monitor's facts into the store.
+//! The Trading lane: the desk that carries out every trading request (from the UI and
+//! the monitor) and answers it, the order manager's facts onto the lane, the monitor's
+//! exits onto the lane, and the private streams into the manager.
 //!
-//! The monitor never talks to the exchange: its exits go through the order manager here
-//! (journal first, risk gate, deterministic identifier), and the manager's answers go back
-//! to the monitor as [`ExitEvent`]s.
+//! The monitor never talks to the exchange: its exits are requests on the Trading lane
+//! like the person's (journal first, risk gate, deterministic identifier), and the
+//! manager's facts go back to the monitor as [`ExitEvent`]s through the bridge.
+//!
+//! [`ExitEvent`]: crate::trading::monitor::ExitEvent
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
+use crate::bus::{Bus, CorrelationId, Envelope};
 use crate::exchange::api::OrderUpdate;
 use crate::exchange::types::{Balance, Order, OrderState, Side};
 use crate::exchange::upbit::rest::RestClient;
 use crate::feed::{FeedHandle, MyAssetEvent, MyOrderEvent, Strategy};
+use crate::kernel::sync::lock;
 use crate::kernel::{OnFailure, TaskManager};
 use crate::notify::NotifySender;
 use crate::notify::{NotifyEvent, NotifyKind};
 use crate::store::{RuleRow, StoreEvent, StoreHandle};
 use crate::trading::bridge::ExitBridge;
-use crate::trading::input::{CancelTarget, TradeCommand, UnarmTarget, parse_command};
-use crate::trading::manager::{OrderCommand, OrderEvent, OrderManagerHandle, Origin, PlaceSpec};
+use crate::trading::input::UnarmTarget;
+use crate::trading::intent::{Outcome, Requester, TradeIntent, TradeReply, TradeRequest};
+use crate::trading::manager::{OrderCommand, OrderEvent, OrderManagerHandle};
 use crate::trading::monitor::{MonitorAction, MonitorHandle, MonitorView, TradingStateHandle};
-use crate::trading::orders::{LocalState, TrackedOrder};
+use crate::trading::orders::{LocalState, TrackedOrder, new_identifier};
 use crate::trading::paper::PaperVenue;
 use crate::trading::risk::TradingState;
-use crate::trading::rules::{Alert, Rule, RuleKind};
-use crate::ui::UiCommand;
+use crate::trading::rules::{Alert, Rule};
 
-use super::market::Selection;
+use super::event::{AppEvent, SafetyEvent};
 
-/// Everything a console command may touch.
+/// The Trading lane's handler: carries out every [`TradeRequest`] (from the UI and the
+/// monitor) and turns the order manager's facts into the store's, the monitor's and the
+/// requester's. One per console; cheap to clone.
 #[derive(Clone)]
-pub struct Router {
-    /// The market panes' selection.
-    pub selection: Arc<watch::Sender<Selection>>,
+pub struct Desk {
+    /// The bus (replies and follow-ups go back on it).
+    pub bus: Bus<AppEvent>,
     /// The order manager.
     pub manager: OrderManagerHandle,
     /// The trading monitor.
     pub monitor: MonitorHandle,
-    /// The trading state (kill switch).
-    pub trading: TradingStateHandle,
-    /// The store (messages for the person).
+    /// The store (screen).
     pub store: StoreHandle,
-    /// Shutdown on `Quit`.
-    pub tasks: TaskManager,
+    /// The notifier (fills).
+    pub notify: NotifySender,
+    /// Which request placed which order (identifier → chain).
+    pub chains: Arc<Mutex<Chains>>,
+    /// Exits in flight between the monitor and the manager.
+    pub bridge: Arc<Mutex<ExitBridge>>,
+    /// Open orders as the Orders pane shows them.
+    open: Arc<Mutex<BTreeMap<String, TrackedOrder>>>,
 }
 
-impl Router {
-    /// Carries out one console command. Errors are the person's to read, so they go to the
-    /// log and the status bar; the handler itself only fails when trading is gone.
-    pub async fn handle(&self, cmd: &UiCommand) -> anyhow::Result<()> {
-        match cmd {
-            UiCommand::SelectMarket(m) => {
-                let m = m.clone();
-                self.selection.send_if_modified(|s| {
-                    let changed = s.market.as_ref() != Some(&m);
-                    s.market = Some(m);
-                    changed
-                });
-            }
-            UiCommand::SetTimeframe(tf) => {
-                let tf = *tf;
-                self.selection.send_if_modified(|s| std::mem::replace(&mut s.timeframe, tf) != tf);
-            }
-            UiCommand::SetDepth(d) => {
-                let d = *d;
-                self.selection.send_if_modified(|s| std::mem::replace(&mut s.depth, d) != d);
-            }
-            UiCommand::Trade(line) => self.trade_line(line).await?,
-            UiCommand::PlaceOrder { request } => self.place(PlaceSpec::Request(request.clone())).await?,
-            UiCommand::CancelOrder { uuid, .. } => {
-                self.manager.cancel(CancelTarget::Order(uuid.clone())).await?;
-            }
-            UiCommand::CancelAll { market } => self.manager.cancel_all(market.clone()).await?,
-            UiCommand::KillSwitch => self.kill("kill switch").await?,
-            UiCommand::AcknowledgeAlerts => {
-                let _ = self.store.send(StoreEvent::AlertsAcknowledged).await;
-            }
-            UiCommand::SaveLayout(name) => tracing::info!(layout = %name, "layout saved for this session"),
-            UiCommand::Quit => self.tasks.request_shutdown("quit from the console"),
-            UiCommand::SetTheme(_) | UiCommand::SetLayout(_) | UiCommand::SaveFavorites(_) => {}
+/// Which request placed which order, so the order's facts join the request's chain and a
+/// later refusal by the exchange reaches whoever asked. Bounded: the oldest entries go
+/// first (an order that never ends is still traced, just not to its request).
+#[derive(Debug, Default)]
+pub struct Chains {
+    by_identifier: HashMap<String, Chain>,
+    order: VecDeque<String>,
+}
+
+/// One order's request.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// The request's id.
+    pub id: CorrelationId,
+    /// Who asked.
+    pub from: Requester,
+    /// What was asked.
+    pub what: String,
+}
+
+/// Orders whose request [`Chains`] remembers at most.
+const CHAINS_KEPT: usize = 4096;
+
+impl Chains {
+    fn insert(&mut self, identifier: String, chain: Chain) {
+        if self.by_identifier.len() >= CHAINS_KEPT
+            && let Some(old) = self.order.pop_front()
+        {
+            self.by_identifier.remove(&old);
         }
-        Ok(())
+        if self.by_identifier.insert(identifier.clone(), chain).is_none() {
+            self.order.push_back(identifier);
+        }
     }
 
-    async fn place(&self, spec: PlaceSpec) -> anyhow::Result<()> {
-        let selected = self.selection.borrow().market.clone();
-        self.manager
-            .command(OrderCommand::Place {
-                spec,
-                origin: Origin::Manual,
-                identifier: None,
-                selected,
-                reply: None,
-            })
-            .await?;
-        Ok(())
+    /// The chain of an order, if its request is known.
+    pub fn get(&self, identifier: &str) -> Option<&Chain> {
+        self.by_identifier.get(identifier)
     }
 
-    async fn kill(&self, why: &str) -> anyhow::Result<()> {
-        self.trading.halt(why);
-        self.manager.command(OrderCommand::Kill(why.to_string())).await?;
-        self.say(format!("HALTED: {why}; cancelling every open order")).await;
-        Ok(())
+    fn remove(&mut self, identifier: &str) -> Option<Chain> {
+        let c = self.by_identifier.remove(identifier)?;
+        self.order.retain(|i| i != identifier);
+        Some(c)
     }
 
-    async fn trade_line(&self, line: &str) -> anyhow::Result<()> {
-        let cmd = match parse_command(line) {
-            Ok(c) => c,
-            Err(e) => {
-                self.say(format!(":{line}: {e}")).await;
-                return Ok(());
+    /// The request id an order event belongs to.
+    pub fn chain_of(&self, ev: &OrderEvent) -> Option<CorrelationId> {
+        let id = match ev {
+            OrderEvent::OrderUpdated(t) => Some(t.identifier.as_str()),
+            OrderEvent::Filled { identifier, .. } => Some(identifier.as_str()),
+            OrderEvent::Rejected { identifier, .. } => identifier.as_deref(),
+            _ => None,
+        }?;
+        self.get(id).map(|c| c.id)
+    }
+}
+
+impl Desk {
+    /// A desk over these parts.
+    pub fn new(
+        bus: Bus<AppEvent>,
+        manager: OrderManagerHandle,
+        monitor: MonitorHandle,
+        store: StoreHandle,
+        notify: NotifySender,
+    ) -> Self {
+        Desk {
+            bus,
+            manager,
+            monitor,
+            store,
+            notify,
+            chains: Arc::default(),
+            bridge: Arc::new(Mutex::new(ExitBridge::new())),
+            open: Arc::default(),
+        }
+    }
+
+    /// Subscribes the desk to the Trading lane: requests, the manager's facts, and the
+    /// replies (to the screen).
+    pub fn subscribe(&self, bus: &Bus<AppEvent>) {
+        let desk = self.clone();
+        bus.subscribe(
+            "trading-desk",
+            |env| matches!(env.payload, AppEvent::Trade(_) | AppEvent::Order { .. }),
+            move |env| {
+                let desk = desk.clone();
+                async move {
+                    match &env.payload {
+                        AppEvent::Trade(req) => desk.handle(&env, req).await,
+                        AppEvent::Order { event, .. } => desk.on_order_event(&env, event.clone()).await,
+                        _ => Ok(()),
+                    }
+                }
+            },
+        );
+        let store = self.store.clone();
+        bus.subscribe(
+            "replies",
+            |env| matches!(env.payload, AppEvent::Reply(_)),
+            move |env| {
+                let store = store.clone();
+                async move {
+                    if let AppEvent::Reply(r) = &env.payload {
+                        if r.outcome.is_refusal() {
+                            tracing::warn!(id = %r.id, to = r.to.label(), what = %r.what, outcome = r.outcome.label(), detail = %r.outcome.detail(), "request refused");
+                        } else {
+                            tracing::info!(id = %r.id, to = r.to.label(), what = %r.what, outcome = r.outcome.label(), detail = %r.outcome.detail(), "request answered");
+                        }
+                        // The monitor learns how its exits went from the order facts (the
+                        // bridge); the screen learns from the reply.
+                        if r.to == Requester::Ui {
+                            store.send(StoreEvent::Reply(r.clone())).await?;
+                        }
+                    }
+                    Ok(())
+                }
+            },
+        );
+    }
+
+    /// Carries out one request and answers it. Fails only when trading is gone.
+    async fn handle(&self, env: &Envelope<AppEvent>, req: &TradeRequest) -> anyhow::Result<()> {
+        let outcome = match &req.intent {
+            TradeIntent::Place { spec, origin, identifier, selected } => {
+                // The desk names a manual order itself, so the manager's very first fact
+                // about it already belongs to this request's chain.
+                let identifier = identifier.clone().unwrap_or_else(new_identifier);
+                let chain = Chain { id: req.id, from: req.from, what: req.intent.summary() };
+                lock(&self.chains).insert(identifier.clone(), chain);
+                let placed = self
+                    .manager
+                    .place(spec.clone(), origin.clone(), Some(identifier.clone()), selected.clone())
+                    .await;
+                match placed {
+                    Ok(id) => Outcome::Accepted(format!("order {id} journaled and sent")),
+                    Err(d) => {
+                        lock(&self.chains).remove(&identifier);
+                        Outcome::Denied(d.to_string())
+                    }
+                }
             }
+            TradeIntent::Cancel(target) => {
+                self.manager.cancel(target.clone()).await?;
+                Outcome::Accepted("cancel requested".into())
+            }
+            TradeIntent::Kill { why } => {
+                self.safety(env, SafetyEvent::Halt { why: why.clone() });
+                self.manager.command(OrderCommand::Kill(why.clone())).await?;
+                Outcome::Accepted("HALTED; cancelling every open order".into())
+            }
+            TradeIntent::ArmRule { market, kind } => {
+                let rule = Rule::new(market.clone(), kind.clone(), None);
+                let id = rule.id.clone();
+                self.monitor.add_rule(rule).await?;
+                Outcome::Accepted(format!("rule {id} armed"))
+            }
+            TradeIntent::ArmAlert { market, condition } => {
+                let alert = Alert::new(market.clone(), *condition);
+                let id = alert.id.clone();
+                self.monitor.add_alert(alert).await?;
+                Outcome::Accepted(format!("alert {id} armed"))
+            }
+            TradeIntent::Unarm(target) => self.unarm(target).await?,
         };
-        match cmd {
-            TradeCommand::Order(input) => self.place(PlaceSpec::Input(input)).await?,
-            TradeCommand::Cancel(target) => self.manager.cancel(target).await?,
-            TradeCommand::Stop { market, level } => {
-                self.monitor.add_rule(Rule::new(market, RuleKind::StopLoss(level), None)).await?
-            }
-            TradeCommand::TakeProfit { market, level } => {
-                self.monitor.add_rule(Rule::new(market, RuleKind::TakeProfit(level), None)).await?
-            }
-            TradeCommand::Trail { market, ratio } => {
-                self.monitor
-                    .add_rule(Rule::new(market, RuleKind::Trailing { ratio, peak: None }, None))
-                    .await?
-            }
-            TradeCommand::Alert { market, condition } => {
-                self.monitor.add_alert(Alert::new(market, condition)).await?
-            }
-            TradeCommand::Oco { market, stop, take } => {
-                self.monitor.add_rule(Rule::new(market, RuleKind::Oco { stop, take }, None)).await?
-            }
-            TradeCommand::Unarm(target) => self.unarm(target).await?,
-            TradeCommand::Kill => self.kill("kill switch (command line)").await?,
-            TradeCommand::Resume => self.resume().await,
-        }
+        self.reply(env, req.id, req.from, req.intent.summary(), outcome);
         Ok(())
     }
 
-    /// Lifts a halt; what remains (REDUCING while the monitor is down) is said.
-    async fn resume(&self) {
-        if self.trading.state() != TradingState::Halted {
-            self.say(format!("trading is {}, not halted", self.trading.state().label())).await;
-            return;
+    /// Answers a request on the Trading lane (never waits: see `Bus::publish_follow_up`).
+    fn reply(
+        &self,
+        cause: &Envelope<AppEvent>,
+        id: CorrelationId,
+        to: Requester,
+        what: String,
+        outcome: Outcome,
+    ) {
+        let reply = TradeReply { id, to, what, outcome };
+        if let Err(e) = self.bus.publish_follow_up(Some(cause), "trading-desk", AppEvent::Reply(reply)) {
+            tracing::warn!(error = %e, "reply not delivered");
         }
-        self.trading.resume();
-        let now = self.trading.status();
-        let why = if now.reason.is_empty() { String::new() } else { format!(" ({})", now.reason) };
-        self.say(format!("trading resumed: {}{why}", now.state.label())).await;
     }
 
-    async fn unarm(&self, target: UnarmTarget) -> anyhow::Result<()> {
+    fn safety(&self, cause: &Envelope<AppEvent>, ev: SafetyEvent) {
+        if let Err(e) = self.bus.publish_follow_up(Some(cause), "trading-desk", AppEvent::Safety(ev)) {
+            tracing::warn!(error = %e, "safety event not delivered");
+        }
+    }
+
+    async fn unarm(&self, target: &UnarmTarget) -> anyhow::Result<Outcome> {
         let ids: Vec<String> = {
             let view = self.monitor.view();
             let view = view.borrow();
             view.rules
                 .iter()
-                .filter(|r| match &target {
+                .filter(|r| match target {
                     UnarmTarget::Market(m) => &r.market == m,
                     UnarmTarget::Rule(id) => &r.id == id,
                 })
@@ -169,24 +265,149 @@ impl Router {
                 .collect()
         };
         if ids.is_empty() {
-            self.say(match target {
+            return Ok(Outcome::Denied(match target {
                 UnarmTarget::Market(m) => format!("no rules on {m}"),
                 UnarmTarget::Rule(id) => format!("no rule {id}"),
-            })
-            .await;
-            return Ok(());
+            }));
         }
         for id in &ids {
             self.monitor.remove_rule(id.clone()).await?;
         }
-        tracing::info!(rules = ids.len(), "rules disarmed");
-        Ok(())
+        Ok(Outcome::Accepted(format!("{} rule(s) disarmed", ids.len())))
     }
 
-    async fn say(&self, message: String) {
-        tracing::warn!("{message}");
-        let _ = self.store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await;
+    /// One fact from the order manager: to the monitor (exits), the requester (a refusal
+    /// by the exchange), the store and the notifier.
+    async fn on_order_event(&self, env: &Envelope<AppEvent>, ev: OrderEvent) -> anyhow::Result<()> {
+        let exits = lock(&self.bridge).on_event(&ev);
+        for e in exits {
+            self.monitor.result(e).await?;
+        }
+        match ev {
+            OrderEvent::OrderUpdated(t) => {
+                let orders = {
+                    let mut open = lock(&self.open);
+                    if t.state.is_terminal() {
+                        open.remove(&t.identifier);
+                        // A refusal is answered below from its Rejected fact; anything
+                        // else that ended needs no more tracing to its request.
+                        if t.state != LocalState::Rejected {
+                            lock(&self.chains).remove(&t.identifier);
+                        }
+                    } else {
+                        open.insert(t.identifier.clone(), t);
+                    }
+                    open.values().map(tracked_to_order).collect()
+                };
+                self.store.send(StoreEvent::OrdersUpdated(orders)).await?;
+            }
+            OrderEvent::Filled { fill, .. } => {
+                self.notify.notify(NotifyEvent::new(
+                    NotifyKind::Fill,
+                    Some(fill.market.clone()),
+                    format!(
+                        "{} {} @ {}",
+                        fill.side.map_or("?", Side::label),
+                        fill.volume.normalize(),
+                        fill.price.normalize()
+                    ),
+                ));
+                self.store.send(StoreEvent::FillApplied(fill)).await?;
+            }
+            OrderEvent::Rejected { identifier, reason } => {
+                tracing::warn!(identifier = identifier.as_deref().unwrap_or("-"), %reason, "order rejected");
+                // The exchange refused an order a request placed: its requester hears it
+                // as a second reply. (A local denial was answered by the place itself.)
+                let chain = identifier.as_deref().and_then(|id| lock(&self.chains).remove(id));
+                match chain {
+                    Some(c) => self.reply(env, c.id, c.from, c.what, Outcome::Rejected(reason)),
+                    None => {
+                        let message = format!("rejected: {reason}");
+                        self.store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await?;
+                    }
+                }
+            }
+            OrderEvent::Reconciled { resolved, adopted } => {
+                tracing::info!(resolved, adopted, "orders reconciled; trading allowed");
+                self.monitor.reconciled().await?;
+            }
+            OrderEvent::TradingState { state, reason, .. } => {
+                // The manager halts by itself on some exchange errors (a blocked key, 418):
+                // that becomes the console's halt, on the Safety lane, lifted only by
+                // `:resume`. Everything else flows the other way (`spawn_trading_state`).
+                if state == TradingState::Halted {
+                    let why = reason.unwrap_or_else(|| "halted by the order manager".into());
+                    self.safety(env, SafetyEvent::Halt { why });
+                }
+            }
+            OrderEvent::CancelsDone { market } => {
+                tracing::info!(market = market.as_ref().map_or("all", |m| m.as_str()), "cancels done");
+            }
+            OrderEvent::Balances(b) => self.store.send(StoreEvent::BalancesUpdated(b)).await?,
+            OrderEvent::Position(p) => self.monitor.position(p.market, p.volume, p.avg_cost).await?,
+            OrderEvent::Info(s) => tracing::info!("{s}"),
+        }
+        Ok(())
     }
+}
+
+/// The order manager's facts onto the Trading lane, each in the chain of the request that
+/// placed its order.
+pub fn spawn_order_events(
+    tasks: &TaskManager,
+    events: mpsc::Receiver<OrderEvent>,
+    bus: Bus<AppEvent>,
+    chains: Arc<Mutex<Chains>>,
+) {
+    // Supervised; the receiver lives behind an async lock the run holds, so a restarted
+    // run takes it again and no fact is lost with the task.
+    let events = Arc::new(tokio::sync::Mutex::new(events));
+    tasks.spawn_supervised("console", "order-events", OnFailure::restart(), move |cancel| {
+        let (events, bus, chains) = (events.clone(), bus.clone(), chains.clone());
+        async move {
+            let mut events = events.lock().await;
+            loop {
+                let event = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    ev = events.recv() => match ev { Some(ev) => ev, None => return Ok(()) },
+                };
+                let chain = lock(&chains).chain_of(&event);
+                // A follow-up: the trading worker may be waiting on the manager, which
+                // waits on this loop (see `Bus::publish_follow_up`).
+                bus.publish_follow_up(None, "order-manager", AppEvent::Order { event, chain })?;
+            }
+        }
+    });
+}
+
+/// The monitor's exits onto the Trading lane, as requests from the monitor.
+pub fn spawn_monitor_actions(
+    tasks: &TaskManager,
+    actions: mpsc::Receiver<MonitorAction>,
+    bus: Bus<AppEvent>,
+    bridge: Arc<Mutex<ExitBridge>>,
+) {
+    let actions = Arc::new(tokio::sync::Mutex::new(actions));
+    tasks.spawn_supervised("console", "monitor-actions", OnFailure::restart(), move |cancel| {
+        let (actions, bus, bridge) = (actions.clone(), bus.clone(), bridge.clone());
+        async move {
+            let mut actions = actions.lock().await;
+            loop {
+                let action = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    a = actions.recv() => match a { Some(a) => a, None => return Ok(()) },
+                };
+                let intent = lock(&bridge).intent(action);
+                let req = TradeRequest::new(Requester::Monitor, intent);
+                tracing::info!(id = %req.id, what = %req.intent.summary(), "monitor exit on the trading lane");
+                // A follow-up of the prices and fills that fired the rule; never waits on
+                // the trading worker, which may be waiting on the monitor.
+                bus.publish_follow_up(None, "monitor", AppEvent::Trade(req))?;
+            }
+        }
+    });
 }
 
 /// What [`tracked_to_order`] writes in `created_at` for an UNCONFIRMED order (sent, not
@@ -432,63 +653,15 @@ fn private_connected(feed: &FeedHandle) -> bool {
         .all(|c| c.state == crate::feed::ConnState::Connected)
 }
 
-/// The manager's facts into the store and the monitor; the monitor's actions into the
-/// manager.
-#[allow(clippy::too_many_arguments)]
-pub fn spawn_trading_glue(
+/// The Monitor pane's rows and the trading state, kept current.
+pub fn spawn_views(
     tasks: &TaskManager,
-    events: mpsc::Receiver<OrderEvent>,
-    actions: mpsc::Receiver<MonitorAction>,
-    manager: OrderManagerHandle,
     monitor: MonitorHandle,
-    notify: NotifySender,
     store: StoreHandle,
     trading: TradingStateHandle,
+    manager: OrderManagerHandle,
 ) {
-    spawn_trading_state(tasks, trading.clone(), manager.clone(), store.clone());
-    // Exits in flight between the monitor and the manager, seen from both loops.
-    let bridge = Arc::new(Mutex::new(ExitBridge::new()));
-    // Supervised like every other pump (a panic here would otherwise stop fills reaching
-    // the monitor and exits reaching the manager, silently). Each loop's receiver, and the
-    // order loop's open-order table, live behind an async lock the run holds: a panic
-    // unwinds the run, releases the lock, and the restarted run takes them again with
-    // nothing lost.
-    let (mon2, st2, b2) = (monitor.clone(), store.clone(), bridge.clone());
-    let order_side = Arc::new(tokio::sync::Mutex::new((events, BTreeMap::<String, TrackedOrder>::new())));
-    tasks.spawn_supervised("console", "order-events", OnFailure::restart(), move |cancel| {
-        let (mon2, st2, b2, notify, trading) =
-            (mon2.clone(), st2.clone(), b2.clone(), notify.clone(), trading.clone());
-        let order_side = order_side.clone();
-        async move {
-            let mut guard = order_side.lock().await;
-            let (events, open) = &mut *guard;
-            loop {
-                let ev = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(()),
-                    ev = events.recv() => match ev { Some(ev) => ev, None => return Ok(()) },
-                };
-                on_order_event(ev, open, &mon2, &notify, &st2, &b2, &trading).await?;
-            }
-        }
-    });
-    let actions = Arc::new(tokio::sync::Mutex::new(actions));
-    tasks.spawn_supervised("console", "monitor-actions", OnFailure::restart(), move |cancel| {
-        let (manager, bridge, actions) = (manager.clone(), bridge.clone(), actions.clone());
-        async move {
-            let mut actions = actions.lock().await;
-            loop {
-                let action = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(()),
-                    a = actions.recv() => match a { Some(a) => a, None => return Ok(()) },
-                };
-                let cmd = lock(&bridge).command(action);
-                manager.command(cmd).await?;
-            }
-        }
-    });
-    // The Monitor pane's rows.
+    spawn_trading_state(tasks, trading, manager, store.clone());
     tasks.spawn_supervised("console", "monitor-view", OnFailure::restart(), move |cancel| {
         let (store, mut view) = (store.clone(), monitor.view());
         async move {
@@ -538,85 +711,8 @@ fn spawn_trading_state(
     });
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 fn rule_rows(v: &MonitorView) -> Vec<RuleRow> {
-    v.rules
-        .iter()
-        .map(|r| RuleRow {
-            id: r.id.clone(),
-            market: r.market.clone(),
-            kind: r.label.clone(),
-            trigger: r.trigger.unwrap_or_default(),
-            state: format!("{:?}", r.state).to_lowercase(),
-        })
-        .collect()
-}
-
-async fn on_order_event(
-    ev: OrderEvent,
-    open: &mut BTreeMap<String, TrackedOrder>,
-    monitor: &MonitorHandle,
-    notify: &NotifySender,
-    store: &StoreHandle,
-    bridge: &Mutex<ExitBridge>,
-    trading: &TradingStateHandle,
-) -> anyhow::Result<()> {
-    let exits = lock(bridge).on_event(&ev);
-    for e in exits {
-        monitor.result(e).await?;
-    }
-    match ev {
-        OrderEvent::OrderUpdated(t) => {
-            if t.state.is_terminal() {
-                open.remove(&t.identifier);
-            } else {
-                open.insert(t.identifier.clone(), t);
-            }
-            let orders = open.values().map(tracked_to_order).collect();
-            store.send(StoreEvent::OrdersUpdated(orders)).await?;
-        }
-        OrderEvent::Filled { fill, .. } => {
-            notify.notify(NotifyEvent::new(
-                NotifyKind::Fill,
-                Some(fill.market.clone()),
-                format!(
-                    "{} {} @ {}",
-                    fill.side.map_or("?", Side::label),
-                    fill.volume.normalize(),
-                    fill.price.normalize()
-                ),
-            ));
-            store.send(StoreEvent::FillApplied(fill)).await?;
-        }
-        OrderEvent::Rejected { identifier, reason } => {
-            tracing::warn!(identifier = identifier.as_deref().unwrap_or("-"), %reason, "order rejected");
-            store
-                .send(StoreEvent::Alert { time: chrono::Utc::now(), message: format!("rejected: {reason}") })
-                .await?;
-        }
-        OrderEvent::Reconciled { resolved, adopted } => {
-            tracing::info!(resolved, adopted, "orders reconciled; trading allowed");
-            monitor.reconciled().await?;
-        }
-        OrderEvent::TradingState { state, reason, .. } => {
-            // The manager halts by itself on some exchange errors (a blocked key, 418):
-            // that becomes the console's halt, lifted only by `:resume`. Everything else
-            // flows the other way (see `spawn_trading_state`).
-            if state == TradingState::Halted && trading.state() != TradingState::Halted {
-                trading.halt(reason.unwrap_or_else(|| "halted by the order manager".into()));
-            }
-        }
-        OrderEvent::CancelsDone { market } => {
-            tracing::info!(market = market.as_ref().map_or("all", |m| m.as_str()), "cancels done");
-        }
-        OrderEvent::Balances(b) => store.send(StoreEvent::BalancesUpdated(b)).await?,
-        OrderEvent::Position(p) => monitor.position(p.market, p.volume, p.avg_cost).await?,
-        OrderEvent::Info(s) => tracing::info!("{s}"),
-    }
-    Ok(())
+    v.rules.clone()
 }
 
 #[cfg(test)]

@@ -4,9 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use rust_decimal::Decimal;
-
-use crate::exchange::types::{Balance, Fill, MarketId, Order};
+use crate::exchange::types::{Balance, Fill, Order};
 
 /// How many recent fills the Orders pane keeps.
 pub const FILLS_KEPT: usize = 200;
@@ -17,27 +15,9 @@ pub use crate::config::Mode;
 /// The risk gate's trading state (owned by `trading::risk`, shown by the status bar).
 pub use crate::trading::risk::TradingState;
 
-/// One client-side monitor rule as the UI shows it (the trading module owns the logic).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleRow {
-    /// Deterministic rule id.
-    pub id: String,
-    /// Market watched.
-    pub market: MarketId,
-    /// `stop`, `tp`, `trail`, `oco`…
-    pub kind: String,
-    /// Price that fires it.
-    pub trigger: Decimal,
-    /// `armed`, `stale`, `firing`, `done`.
-    pub state: String,
-}
-
-impl RuleRow {
-    /// True while the rule can still fire (counts as "something to lose" on quit).
-    pub fn is_armed(&self) -> bool {
-        matches!(self.state.as_str(), "armed" | "stale" | "firing")
-    }
-}
+/// One client-side monitor rule as the Monitor pane shows it: the monitor's own typed row
+/// (state, trigger, distance and age computed there), carried as is.
+pub use crate::trading::monitor::RuleRow;
 
 /// Account state as the exchange (or the paper engine) reports it.
 #[derive(Debug, Clone, Default)]
@@ -58,7 +38,16 @@ pub struct AccountSection {
     pub trading_state: TradingState,
     /// Monitor rules.
     pub rules: Arc<Vec<RuleRow>>,
+    /// The last replies to trading and config requests, oldest first (at most
+    /// [`REPLIES_KEPT`]): the UI finds the answer to what it sent here by its id.
+    pub replies: Arc<VecDeque<crate::trading::intent::TradeReply>>,
+    /// Config changes held by the change gate, and why ("theme dark waits: 1 order in
+    /// flight"); `None` when nothing waits. The status line shows it.
+    pub config_waiting: Option<String>,
 }
+
+/// Replies the account section keeps.
+pub const REPLIES_KEPT: usize = 64;
 
 impl AccountSection {
     /// Rules that can still fire.

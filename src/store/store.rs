@@ -72,8 +72,8 @@ pub enum StoreEvent {
     /// The feed manager's periodic health report (shared: it is large, and the snapshot
     /// keeps it as is).
     FeedHealthUpdated(Arc<FeedHealth>),
-    /// The bus's lane counters were sampled.
-    BusUpdated(BusMetrics),
+    /// The bus's lane counters were sampled, with the last envelopes it delivered.
+    BusUpdated(BusMetrics, Vec<super::system::EnvelopeRow>),
     /// A log record was emitted.
     LogRecord {
         /// Level.
@@ -109,6 +109,10 @@ pub enum StoreEvent {
     TradingState(TradingState),
     /// The monitor's rule set changed (replaces all).
     RulesUpdated(Vec<RuleRow>),
+    /// The answer to a trading or config request (routed to the UI by its id).
+    Reply(crate::trading::intent::TradeReply),
+    /// What the change gate holds now, and why (`None`: nothing waits).
+    ConfigWaiting(Option<String>),
 }
 
 /// Which sections an event touches (coarse `Arc` sections and fine version counters).
@@ -381,6 +385,23 @@ fn apply(
             Arc::make_mut(account).trading_state = s;
             t.account = true;
         }
+        E::Reply(r) => {
+            let acc = Arc::make_mut(account);
+            let replies = Arc::make_mut(&mut acc.replies);
+            if replies.len() >= crate::store::account::REPLIES_KEPT {
+                replies.pop_front();
+            }
+            replies.push_back(r);
+            t.account = true;
+            t.status = true;
+        }
+        E::ConfigWaiting(w) => {
+            if account.config_waiting != w {
+                Arc::make_mut(account).config_waiting = w;
+                t.account = true;
+                t.status = true;
+            }
+        }
         E::RulesUpdated(r) => {
             if *account.rules != r {
                 Arc::make_mut(account).rules = Arc::new(r);
@@ -400,8 +421,12 @@ fn apply(
                 t.status = true;
             }
         }
-        E::BusUpdated(m) => {
-            Arc::make_mut(system).bus = Some(Arc::new(m));
+        E::BusUpdated(m, envelopes) => {
+            let sys = Arc::make_mut(system);
+            sys.bus = Some(Arc::new(m));
+            if *sys.envelopes != envelopes {
+                sys.envelopes = Arc::new(envelopes);
+            }
             t.system = true;
             t.tables = true;
         }

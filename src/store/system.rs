@@ -99,6 +99,25 @@ pub struct SystemTable {
     pub rows: Vec<Vec<String>>,
 }
 
+/// One delivered bus envelope, as the System pane lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeRow {
+    /// Bus sequence number.
+    pub seq: u64,
+    /// Lane it travelled on.
+    pub lane: crate::bus::Lane,
+    /// Who published it.
+    pub source: &'static str,
+    /// The chain it belongs to.
+    pub correlation: crate::bus::CorrelationId,
+    /// The envelope that caused it, if any.
+    pub caused_by: Option<u64>,
+    /// What it was, in a few words.
+    pub what: String,
+    /// When the bus accepted it.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Process health: streams, feed counters, tasks, logs, alerts, generic tables.
 #[derive(Debug, Clone, Default)]
 pub struct SystemSection {
@@ -110,6 +129,9 @@ pub struct SystemSection {
     pub feed: Arc<FeedHealth>,
     /// Latest bus lane counters (None until the bus reports).
     pub bus: Option<Arc<BusMetrics>>,
+    /// The last envelopes the bus delivered, oldest first, with their correlation ids:
+    /// one `:buy` can be followed from the UI through the Trading lane to its fill.
+    pub envelopes: Arc<Vec<EnvelopeRow>>,
     /// Kernel task table.
     pub tasks: Arc<Vec<TaskInfo>>,
     /// Log records, newest first.

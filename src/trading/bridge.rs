@@ -1,7 +1,7 @@
 //! The bridge between the trading monitor and the order manager: turns a
-//! [`MonitorAction`] into an [`OrderCommand`], and the manager's [`OrderEvent`]s back into
-//! the [`ExitEvent`]s the monitor waits for. Pure and synchronous; the console's router owns
-//! one and calls it on both paths.
+//! [`MonitorAction`] into a Trading-lane [`TradeIntent`], and the manager's [`OrderEvent`]s
+//! back into the [`ExitEvent`]s the monitor waits for. Pure and synchronous; the console's
+//! trading desk owns one and calls it on both paths.
 //!
 //! An exit is placed under the monitor's deterministic identifier, so a repeated action
 //! is answered from the journal and never sent twice (docs/RELIABILITY.md case 14); a duplicate
@@ -10,6 +10,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::exchange::types::{MarketId, OrderType, Qty};
+use crate::trading::input::CancelTarget;
+use crate::trading::intent::TradeIntent;
 use crate::trading::manager::{OrderCommand, OrderEvent, Origin, PlaceSpec};
 use crate::trading::monitor::{ExitEvent, MonitorAction};
 use crate::trading::orders::{LocalState, OrderRequest};
@@ -30,8 +32,8 @@ impl ExitBridge {
         Self::default()
     }
 
-    /// The command for a monitor action.
-    pub fn command(&mut self, action: MonitorAction) -> OrderCommand {
+    /// The Trading-lane request for a monitor action (the console's path).
+    pub fn intent(&mut self, action: MonitorAction) -> TradeIntent {
         match action {
             MonitorAction::PlaceExit { identifier, rule_id, market, side, volume, kind, .. } => {
                 self.exits.insert(identifier.clone(), volume);
@@ -42,18 +44,29 @@ impl ExitBridge {
                     OrderType::Market => base,
                     other => OrderRequest { side, ord_type: other, ..base },
                 };
-                OrderCommand::Place {
+                TradeIntent::Place {
                     spec: PlaceSpec::Request(request),
                     origin: Origin::Rule(rule_id),
                     identifier: Some(identifier),
                     selected: None,
-                    reply: None,
                 }
             }
             MonitorAction::CancelOpenOrders { market, .. } => {
                 self.cancels.insert(market.clone());
-                OrderCommand::CancelAll(Some(market))
+                TradeIntent::Cancel(CancelTarget::Market(market))
             }
+        }
+    }
+
+    /// The same step for a caller that talks to the order manager directly (tests, tools).
+    pub fn command(&mut self, action: MonitorAction) -> OrderCommand {
+        match self.intent(action) {
+            TradeIntent::Place { spec, origin, identifier, selected } => {
+                OrderCommand::Place { spec, origin, identifier, selected, reply: None }
+            }
+            TradeIntent::Cancel(target) => OrderCommand::Cancel(target),
+            // `intent` builds only the two shapes above; anything else is not an exit.
+            other => OrderCommand::Resync(format!("not a monitor exit: {}", other.summary())),
         }
     }
 

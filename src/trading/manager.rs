@@ -53,6 +53,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::exchange::types::{Balance, Fill, MarketId, Order, OrderType, Price, Side};
+use crate::kernel::sync::lock;
 use crate::kernel::{OnFailure, TaskManager};
 use crate::trading::input::{self, CancelTarget, OrderInput, SizingContext};
 use crate::trading::journal::{Journal, JournalError};
@@ -71,12 +72,14 @@ const RATE_LIMITED: &str = "rate_limited";
 /// the previous value, so the feed never queues ticks for the manager.
 #[derive(Debug, Clone, Default)]
 pub struct PriceBoard {
-    inner: Arc<RwLock<HashMap<MarketId, Quote>>>,
+    inner: Arc<RwLock<HashMap<MarketId, MarketPrices>>>,
 }
 
-/// What the manager knows of a market's price.
+/// What the manager knows of a market's prices, to size and check orders: the last trade
+/// and the top of the book, each as the feed last wrote it. (The timed price a rule fires
+/// on is [`crate::trading::rules::Quote`], the one `Quote`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Quote {
+pub struct MarketPrices {
     /// Last trade price.
     pub last: Option<Price>,
     /// Best bid.
@@ -101,7 +104,7 @@ impl PriceBoard {
     }
 
     /// The quote of a market.
-    pub fn get(&self, market: &MarketId) -> Quote {
+    pub fn get(&self, market: &MarketId) -> MarketPrices {
         self.inner.read().unwrap_or_else(PoisonError::into_inner).get(market).copied().unwrap_or_default()
     }
 }
@@ -225,6 +228,8 @@ pub enum OrderCommand {
     SetMarketRules(MarketId, MarketRules),
     /// Sets the trading state.
     SetTradingState(TradingState, String),
+    /// New risk limits (a config change that passed the change gate).
+    SetRiskLimits(RiskLimits),
     /// Kill switch: HALTED + cancel all.
     Kill(String),
 }
@@ -292,12 +297,31 @@ pub struct ManagerStatus {
     pub unknown: usize,
     /// Of those, orders UNCONFIRMED (not found for seconds; still looked up).
     pub unconfirmed: usize,
+    /// Orders in flight: being sent, sent without an answer yet, unconfirmed, being
+    /// cancelled, partly filled, or accepted as an order that executes at once (market,
+    /// best, IOC and FOK). A limit order resting on the book is not in flight: it may rest for
+    /// days. The change gate holds config changes while this is not zero.
+    pub in_flight: usize,
     /// Events not delivered because the consumer was gone.
     pub events_dropped: u64,
     /// Foreign open orders left untracked because the exchange gave a side hoga does not
     /// know (distinct orders seen since start; each logged once). See
     /// [`crate::exchange::types::Order::side`].
     pub unsided_foreign: usize,
+}
+
+/// Whether an order is in flight (see [`ManagerStatus::in_flight`]).
+fn in_flight(o: &TrackedOrder) -> bool {
+    match o.state {
+        LocalState::Intent
+        | LocalState::Submitted
+        | LocalState::Unconfirmed
+        | LocalState::PendingCancel
+        | LocalState::PartiallyFilled => true,
+        // IOC / FOK limits execute or end at once, like market orders.
+        LocalState::Accepted => o.request.ord_type != OrderType::Limit || o.request.time_in_force.is_some(),
+        LocalState::Filled | LocalState::Canceled | LocalState::Rejected => false,
+    }
 }
 
 /// Why the manager could not start.
@@ -560,11 +584,6 @@ async fn run(sh: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Plain data, consistent between statements: a poison flag carries no information.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Engine {
     fn new(sh: Arc<Shared>) -> Result<Self, JournalError> {
         let open = lock(&sh.journal).open_orders()?;
@@ -635,6 +654,7 @@ impl Engine {
                 })
                 .count(),
             unconfirmed: self.orders.values().filter(|o| o.state == LocalState::Unconfirmed).count(),
+            in_flight: self.orders.values().filter(|o| in_flight(o)).count(),
             events_dropped: self.sh.dropped.load(Ordering::Relaxed),
             unsided_foreign: self.unsided_foreign.len(),
         };
@@ -841,6 +861,10 @@ impl Engine {
             OrderCommand::ApplyFill(f) => self.on_stream_fill(f),
             OrderCommand::SetMarketRules(m, r) => {
                 self.rules.insert(m, r);
+            }
+            OrderCommand::SetRiskLimits(limits) => {
+                tracing::info!(?limits, "risk limits changed");
+                self.risk().set_limits(limits);
             }
             OrderCommand::SetTradingState(s, why) => {
                 self.risk().set_state(s, why);

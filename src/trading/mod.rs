@@ -13,6 +13,7 @@
 pub mod bridge;
 pub mod credentials;
 pub mod input;
+pub mod intent;
 pub mod journal;
 pub mod manager;
 pub mod mode;

@@ -171,6 +171,12 @@ impl RiskGate {
         &self.limits
     }
 
+    /// New limits (a `:set` that passed the change gate); the state, the order rate window
+    /// and the day's realized P&L carry over.
+    pub fn set_limits(&mut self, limits: RiskLimits) {
+        self.limits = limits;
+    }
+
     /// The trading state.
     pub fn state(&self) -> TradingState {
         self.state

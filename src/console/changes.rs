@@ -1,0 +1,202 @@
+//! The Config lane: every config change (theme, layout, keymap reload, risk limits, fee)
+//! passes the [`ChangeGate`] here.
+//!
+//! While an order is in flight ([`ManagerStatus::in_flight`]) a change is held, in
+//! arrival order, and the status line says what waits and why; a change that cannot wait
+//! is refused with the reason. When the order manager reports nothing in flight, a watch
+//! puts [`AppEvent::TradingIdle`] on the lane and what was held is applied. Every request
+//! is answered: held, applied (accepted) or refused (denied).
+//!
+//! Trading changes (`:set`) are applied here, to the order manager's risk gate and the
+//! paper engine's fee. Screen changes (theme, layout, keymap) are applied by the UI when
+//! it reads the accepted reply: the gate decides when, the UI owns the screen.
+//!
+//! [`ManagerStatus::in_flight`]: crate::trading::manager::ManagerStatus::in_flight
+
+use std::sync::{Arc, Mutex};
+
+use crate::bus::{Admission, Bus, ChangeGate, ChangeRequest, Envelope, InFlight};
+use crate::config::TradingSettings;
+use crate::config::change::{ConfigChange, ConfigRequest, TradingKey};
+use crate::kernel::sync::lock;
+use crate::kernel::{OnFailure, TaskManager};
+use crate::store::{StoreEvent, StoreHandle};
+use crate::trading::intent::{Outcome, Requester, TradeReply};
+use crate::trading::manager::{OrderCommand, OrderManagerHandle};
+use crate::trading::paper::PaperVenue;
+
+use super::event::AppEvent;
+
+/// Most changes held at once; more are refused with the reason.
+const MAX_HELD: usize = 16;
+
+/// Orders in flight, from the order manager's status.
+struct ManagerInFlight(OrderManagerHandle);
+
+impl InFlight for ManagerInFlight {
+    fn orders_in_flight(&self) -> usize {
+        self.0.status().in_flight
+    }
+}
+
+/// What applying a trading change needs.
+#[derive(Clone)]
+pub struct Appliers {
+    /// The order manager (risk limits).
+    pub manager: OrderManagerHandle,
+    /// The paper engine (fee), in paper mode.
+    pub paper: Option<PaperVenue>,
+    /// The `[trading]` settings as they stand now (changed by `:set`).
+    pub trading: Arc<Mutex<TradingSettings>>,
+}
+
+/// Subscribes the Config lane's handler and starts the watch that releases held changes
+/// when trading goes idle.
+pub fn start(tasks: &TaskManager, bus: &Bus<AppEvent>, store: StoreHandle, appliers: Appliers) {
+    let gate = Arc::new(Mutex::new(ChangeGate::<ConfigRequest>::new(
+        Arc::new(ManagerInFlight(appliers.manager.clone())),
+        MAX_HELD,
+    )));
+    spawn_idle_watch(tasks, bus.clone(), appliers.manager.clone());
+    let to_bus = bus.clone();
+    bus.subscribe(
+        "config-gate",
+        |env| matches!(env.payload, AppEvent::Config(_) | AppEvent::TradingIdle),
+        move |env| {
+            let (gate, store, appliers, bus) =
+                (gate.clone(), store.clone(), appliers.clone(), to_bus.clone());
+            async move {
+                let (apply, answers, waiting) = {
+                    let mut gate = lock(&gate);
+                    let (apply, answers) = match &env.payload {
+                        AppEvent::Config(req) => admit(&mut gate, req.clone()),
+                        _ => (gate.release_if_idle(), Vec::new()),
+                    };
+                    (apply, answers, waiting_line(&gate, &appliers))
+                };
+                let mut replies = answers;
+                for r in apply {
+                    let outcome = apply_change(&r.change.change, &appliers).await?;
+                    replies.push((r.change, outcome));
+                }
+                for (req, outcome) in replies {
+                    reply(&bus, &env, &req, outcome);
+                }
+                store.send(StoreEvent::ConfigWaiting(waiting)).await?;
+                Ok(())
+            }
+        },
+    );
+}
+
+/// Submits a request to the gate: what to apply now, and the answers that are not
+/// "applied" (held, refused).
+fn admit(
+    gate: &mut ChangeGate<ConfigRequest>,
+    req: ConfigRequest,
+) -> (Vec<ChangeRequest<ConfigRequest>>, Vec<(ConfigRequest, Outcome)>) {
+    let can_wait = req.can_wait;
+    match gate.submit(ChangeRequest { change: req.clone(), requester: "user".into(), can_wait }) {
+        Admission::Apply(list) => (list, Vec::new()),
+        Admission::Held { position } => {
+            let why = format!("waits for the order(s) in flight (place {position} in line)");
+            (Vec::new(), vec![(req, Outcome::Held(why))])
+        }
+        Admission::Rejected { request, reason } => {
+            (Vec::new(), vec![(request.change, Outcome::Denied(reason))])
+        }
+    }
+}
+
+/// The status line's words for what the gate holds, or `None`.
+fn waiting_line(gate: &ChangeGate<ConfigRequest>, appliers: &Appliers) -> Option<String> {
+    let what: Vec<String> = gate.held_requests().map(|r| r.change.change.summary()).collect();
+    if what.is_empty() {
+        return None;
+    }
+    let n = appliers.manager.status().in_flight;
+    Some(format!(
+        "{} wait{}: {n} order(s) in flight",
+        what.join(", "),
+        if what.len() == 1 { "s" } else { "" }
+    ))
+}
+
+/// Applies one admitted change. Screen changes are the UI's to apply on the reply.
+async fn apply_change(change: &ConfigChange, appliers: &Appliers) -> anyhow::Result<Outcome> {
+    let ConfigChange::Trading { key, value } = change else {
+        return Ok(Outcome::Accepted("applied".into()));
+    };
+    let limits = {
+        let mut t = lock(&appliers.trading);
+        match key {
+            TradingKey::FeeRate => t.fee_rate = *value,
+            TradingKey::MaxNotionalPerOrder => t.max_notional_per_order = *value,
+            TradingKey::MaxOrdersPerMinute => t.max_orders_per_minute = whole(*value),
+            TradingKey::MaxOpenOrders => t.max_open_orders = whole(*value),
+            TradingKey::PriceBandPct => t.price_band_pct = *value,
+            TradingKey::DailyLossLimit => t.daily_loss_limit = *value,
+        }
+        super::risk_limits(&t)
+    };
+    if *key == TradingKey::FeeRate {
+        return Ok(match &appliers.paper {
+            Some(paper) => {
+                paper.set_fee_rate(*value);
+                Outcome::Accepted(format!("applied: paper fills from now on pay {value}"))
+            }
+            None => Outcome::Denied("fee_rate applies to paper mode only: the exchange sets the fee".into()),
+        });
+    }
+    appliers.manager.command(OrderCommand::SetRiskLimits(limits)).await?;
+    Ok(Outcome::Accepted("applied to the risk gate".into()))
+}
+
+/// A whole number `:set` already checked, as `u32` (saturating: the parser refuses more).
+fn whole(v: rust_decimal::Decimal) -> u32 {
+    use rust_decimal::prelude::ToPrimitive;
+    v.trunc().to_u32().unwrap_or(u32::MAX)
+}
+
+fn reply(bus: &Bus<AppEvent>, cause: &Envelope<AppEvent>, req: &ConfigRequest, outcome: Outcome) {
+    let reply = TradeReply { id: req.id, to: Requester::Ui, what: req.change.summary(), outcome };
+    if let Err(e) = bus.publish_follow_up(Some(cause), "config-gate", AppEvent::Reply(reply)) {
+        tracing::warn!(error = %e, "config reply not delivered");
+    }
+}
+
+/// Puts [`AppEvent::TradingIdle`] on the Config lane each time the order manager's
+/// in-flight count falls to zero.
+fn spawn_idle_watch(tasks: &TaskManager, bus: Bus<AppEvent>, manager: OrderManagerHandle) {
+    tasks.spawn_supervised("console", "config-idle-watch", OnFailure::restart(), move |cancel| {
+        let (bus, mut status) = (bus.clone(), manager.status_watch());
+        async move {
+            let mut busy = status.borrow_and_update().in_flight > 0;
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    changed = status.changed() => if changed.is_err() { return Ok(()) },
+                }
+                let now_busy = status.borrow_and_update().in_flight > 0;
+                if busy && !now_busy {
+                    bus.publish("config-idle-watch", AppEvent::TradingIdle).await?;
+                }
+                busy = now_busy;
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn whole_numbers_convert_exactly() {
+        assert_eq!(whole(dec!(5)), 5);
+        assert_eq!(whole(dec!(5.0)), 5);
+        assert_eq!(whole(dec!(4294967296)), u32::MAX);
+    }
+}

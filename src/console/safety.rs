@@ -1,0 +1,233 @@
+//! The Safety lane: halts, the kill switch's halt, `:resume`, feed health, REST bans, the
+//! monitor being down, task failures and the bus's own critical failures. The trading
+//! state ([`TradingStateHandle`]) and the screen's alarm follow what arrives here.
+//!
+//! Who publishes what: the trading desk (kill switch, a halt of the order manager), the UI
+//! (`:resume`), the task manager's event sink (task failures; the monitor task's failure
+//! as [`SafetyEvent::MonitorDown`]), the bus (critical failures), and the watch in this
+//! file (REST bans, the feed's health level).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::bus::{Bus, Envelope};
+use crate::exchange::upbit::rest::RestClient;
+use crate::feed::{FeedHandle, Health};
+use crate::kernel::{self, OnFailure, TaskManager};
+use crate::store::{StoreEvent, StoreHandle};
+use crate::trading::intent::{Outcome, Requester, TradeReply};
+use crate::trading::monitor::{MONITOR_TASK_CAUSE, TradingStateHandle};
+use crate::trading::risk::TradingState;
+
+use super::event::{AppEvent, SafetyEvent};
+
+/// Subscribes the Safety lane's handler.
+pub fn subscribe(bus: &Bus<AppEvent>, store: StoreHandle, trading: TradingStateHandle) {
+    let to_bus = bus.clone();
+    bus.subscribe(
+        "safety",
+        |env| matches!(env.payload, AppEvent::Safety(_) | AppEvent::CriticalFailure(_)),
+        move |env| {
+            let (store, trading, bus) = (store.clone(), trading.clone(), to_bus.clone());
+            async move {
+                let alarm = match &env.payload {
+                    AppEvent::Safety(ev) => apply(ev, &trading, &bus, &env),
+                    AppEvent::CriticalFailure(f) => Some(format!("{} failed: {}", f.handler, f.error)),
+                    _ => None,
+                };
+                if let Some(message) = alarm {
+                    // Waits for room: an alarm is never dropped.
+                    store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await?;
+                }
+                Ok(())
+            }
+        },
+    );
+}
+
+/// What one safety event does to the trading state; returns the alarm to raise, if any.
+fn apply(
+    ev: &SafetyEvent,
+    trading: &TradingStateHandle,
+    bus: &Bus<AppEvent>,
+    env: &Envelope<AppEvent>,
+) -> Option<String> {
+    match ev {
+        SafetyEvent::Halt { why } => {
+            if trading.state() == TradingState::Halted {
+                return None;
+            }
+            trading.halt(why.clone());
+            Some(format!("HALTED: {why}"))
+        }
+        SafetyEvent::RestBanned { secs } => {
+            let why = format!(
+                "REST banned by the exchange (418) for {secs}s: no order or exit can be sent; :resume after it ends"
+            );
+            if trading.state() != TradingState::Halted {
+                trading.halt(why.clone());
+            }
+            Some(why)
+        }
+        SafetyEvent::Resume { id } => {
+            let outcome = if trading.state() != TradingState::Halted {
+                Outcome::Denied(format!("trading is {}, not halted", trading.state().label()))
+            } else {
+                trading.resume();
+                let now = trading.status();
+                let why = if now.reason.is_empty() { String::new() } else { format!(" ({})", now.reason) };
+                Outcome::Accepted(format!("trading resumed: {}{why}", now.state.label()))
+            };
+            let reply = TradeReply { id: *id, to: Requester::Ui, what: "resume".into(), outcome };
+            if let Err(e) = bus.publish_follow_up(Some(env), "safety", AppEvent::Reply(reply)) {
+                tracing::warn!(error = %e, "resume reply not delivered");
+            }
+            None
+        }
+        SafetyEvent::MonitorDown { why } => {
+            trading.set_reducing(MONITOR_TASK_CAUSE, Some(why.clone()));
+            Some(format!("REDUCING: {why}"))
+        }
+        SafetyEvent::FeedHealth { health, reasons } => Some(match health {
+            Health::Healthy => "feed healthy again".to_string(),
+            other => format!("feed {}: {}", format!("{other:?}").to_lowercase(), reasons.join("; ")),
+        }),
+        SafetyEvent::Task(ev) => task_alarm(ev),
+    }
+}
+
+/// Where the task manager's events go: onto the Safety lane. The monitor task failing is
+/// also a [`SafetyEvent::MonitorDown`] (while it is down, trading is REDUCING); should the
+/// lane be full, that one is applied at once instead of being lost.
+pub fn task_event_sink(
+    bus: Bus<AppEvent>,
+    trading: TradingStateHandle,
+) -> impl Fn(kernel::TaskEvent) + Send + Sync {
+    move |ev| {
+        if let Some(why) = monitor_down(&ev) {
+            let down = SafetyEvent::MonitorDown { why: why.clone() };
+            if bus.try_publish("kernel", AppEvent::Safety(down)).is_err() {
+                trading.set_reducing(MONITOR_TASK_CAUSE, Some(why));
+            }
+        }
+        let _ = bus.try_publish("kernel", AppEvent::Safety(SafetyEvent::Task(ev)));
+    }
+}
+
+/// The monitor task failing (a panic, or an error) means positions are not protected.
+/// A restart alone lifts nothing: the restarted monitor does, after its grace period.
+fn monitor_down(ev: &kernel::TaskEvent) -> Option<String> {
+    use kernel::TaskEvent;
+    match ev {
+        TaskEvent::Panicked { component, name, .. } | TaskEvent::Failed { component, name, .. }
+            if *component == "trading" && name == "monitor" =>
+        {
+            Some("the TP/SL monitor task is down: positions are not protected".into())
+        }
+        _ => None,
+    }
+}
+
+/// The alarm a task event raises, if any: every panic, and a failure that ends a task for
+/// good. (A failure followed by a restart is in the log; a restarting feed connection
+/// would otherwise fill the alerts.)
+fn task_alarm(ev: &kernel::TaskEvent) -> Option<String> {
+    use kernel::TaskEvent;
+    match ev {
+        TaskEvent::Panicked { component, name, message, restarting, .. } => Some(format!(
+            "PANIC {component}/{name}: {message} ({})",
+            if *restarting { "restarted" } else { "stopped" }
+        )),
+        TaskEvent::Failed { component, name, error, restarting: false, .. } => {
+            Some(format!("task {component}/{name} failed and stopped: {error}"))
+        }
+        TaskEvent::Failed { .. } | TaskEvent::Restarted { .. } => None,
+    }
+}
+
+/// Watches what no request announces: a REST ban drawn by any call (RELIABILITY case 6:
+/// every order and exit would fail, so trading halts at once), and the feed's health
+/// level. Each change goes onto the Safety lane. Reads a lock and a counter per second; no
+/// request.
+pub fn spawn_watch(tasks: &TaskManager, bus: Bus<AppEvent>, rest: Option<Arc<RestClient>>, feed: FeedHandle) {
+    tasks.spawn_supervised("console", "safety-watch", OnFailure::restart(), move |cancel| {
+        let (bus, rest, feed) = (bus.clone(), rest.clone(), feed.clone());
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut banned = false;
+            // The first reading only sets the level: starting up is not a change.
+            let mut level: Option<Health> = None;
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tick.tick() => {}
+                }
+                if let Some(rest) = &rest {
+                    let left = rest.limits_status().blocked_for;
+                    if let Some(left) = left
+                        && !banned
+                    {
+                        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                        tracing::warn!(secs, "REST banned by the exchange (418); halting trading");
+                        bus.publish("safety-watch", AppEvent::Safety(SafetyEvent::RestBanned { secs }))
+                            .await?;
+                    }
+                    banned = left.is_some();
+                }
+                let health = feed.health();
+                if level.replace(health.health).is_some_and(|was| was != health.health) {
+                    let ev =
+                        SafetyEvent::FeedHealth { health: health.health, reasons: health.reasons.clone() };
+                    bus.publish("safety-watch", AppEvent::Safety(ev)).await?;
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::TaskEvent;
+
+    fn panicked(component: &'static str, name: &str, restarting: bool) -> TaskEvent {
+        TaskEvent::Panicked { id: 7, component, name: name.into(), message: "boom".into(), restarting }
+    }
+
+    #[test]
+    fn only_the_monitor_task_failing_is_monitor_down() {
+        assert_eq!(monitor_down(&panicked("console", "markets-pump", true)), None);
+        assert!(monitor_down(&panicked("trading", "monitor", true)).is_some());
+        let failed = TaskEvent::Failed {
+            id: 7,
+            component: "trading",
+            name: "monitor".into(),
+            error: "x".into(),
+            restarting: true,
+        };
+        assert!(monitor_down(&failed).is_some());
+        let restarted =
+            TaskEvent::Restarted { id: 7, component: "trading", name: "monitor".into(), restarts: 2 };
+        assert_eq!(monitor_down(&restarted), None, "a restart alone lifts nothing");
+    }
+
+    #[test]
+    fn every_panic_and_every_final_failure_is_an_alarm() {
+        assert_eq!(
+            task_alarm(&panicked("console", "markets-pump", true)).as_deref(),
+            Some("PANIC console/markets-pump: boom (restarted)")
+        );
+        assert!(task_alarm(&panicked("ui", "console", false)).unwrap().ends_with("(stopped)"));
+        let failed = |restarting| TaskEvent::Failed {
+            id: 1,
+            component: "feed",
+            name: "public".into(),
+            error: "reset".into(),
+            restarting,
+        };
+        assert_eq!(task_alarm(&failed(true)), None, "a restarting failure is in the log only");
+        assert_eq!(task_alarm(&failed(false)).as_deref(), Some("task feed/public failed and stopped: reset"));
+    }
+}
