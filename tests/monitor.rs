@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, poll, until};
+use common::{DEADLINE, LogCapture, poll, until};
 use hoga::exchange::types::{MarketId, OrderType, Side};
 use hoga::kernel::{OnFailure, TaskManager};
 use hoga::notify::{
@@ -652,23 +652,9 @@ async fn silent_and_off_modes_skip_bell_and_webhook() {
     tasks.cancel_all();
 }
 
-/// Captures log output of the test thread.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn webhook_failures_log_the_host_never_the_token() {
-    let logs = LogBuf::default();
+    let logs = LogCapture::default();
     let w = logs.clone();
     let subscriber = tracing_subscriber::fmt().with_writer(move || w.clone()).with_ansi(false).finish();
     // Current-thread test runtime: every task runs on this thread, under this subscriber.
@@ -694,7 +680,7 @@ async fn webhook_failures_log_the_host_never_the_token() {
     assert!(n.sender().notify(NotifyEvent::new(NotifyKind::TradingHalted, None, "kill switch")));
     until("the webhook to give up", || n.stats().webhook_failed.load(Ordering::SeqCst) >= 1).await;
     assert_eq!(n.stats().webhook_retries.load(Ordering::SeqCst), 1);
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("webhook delivery failed"), "{text}");
     assert!(text.contains("127.0.0.1"), "{text}");
     assert!(!text.contains("TOPSECRETTOKEN"), "token leaked into the log: {text}");
