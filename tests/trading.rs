@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{still_sim, until, until_some};
+use common::{LogCapture, still_sim, until, until_some};
 use hoga::config::Mode;
 use hoga::exchange::types::{
     Balance, BookLevel, Fill, MarketId, Order, OrderBook, OrderState, OrderType, Side, StreamType, Ticker,
@@ -1005,25 +1005,11 @@ fn credentials_file_must_be_0600() {
     assert_eq!(k.source(), &credentials::KeySource::Env);
 }
 
-/// A writer that keeps everything the tracing subscriber prints.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn sentinel_secret_never_appears_in_debug_logs_or_output() {
     const SECRET: &str = "SENTINEL-SECRET-7c1e5a0b";
     const ACCESS: &str = "SENTINELACCESS-0123456789";
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -1064,7 +1050,7 @@ async fn sentinel_secret_never_appears_in_debug_logs_or_output() {
     rig.handle.command(OrderCommand::Kill("test".into())).await.unwrap();
     rig.until("halted", |e| matches!(e, OrderEvent::TradingState { state: TradingState::Halted, .. })).await;
     let texts = [
-        String::from_utf8(capture.0.lock().unwrap().clone()).unwrap(),
+        capture.text(),
         String::from_utf8(output).unwrap(),
         format!("{keys:?}"),
         format!("{:?}", keys.to_credentials()),
@@ -1141,7 +1127,7 @@ async fn read_request(s: &mut tokio::net::TcpStream) -> Option<Seen> {
 async fn upbit_venue_maps_real_http_failures() {
     use hoga::exchange::upbit::auth::Credentials;
     use hoga::exchange::upbit::rest::{RestClient, RestConfig};
-    use hoga::trading::venue::UpbitVenue;
+    use hoga::exchange::upbit::venue::UpbitVenue;
     use tokio::io::AsyncWriteExt;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1505,7 +1491,7 @@ fn sim_venue(
     let creds =
         hoga::exchange::upbit::auth::Credentials::new(hoga::sim::DEMO_ACCESS_KEY, hoga::sim::DEMO_SECRET_KEY);
     let rest = Arc::new(hoga::exchange::upbit::rest::RestClient::new(sim_rest(sim), Some(creds)).unwrap());
-    let venue: Arc<dyn OrderVenue> = Arc::new(hoga::trading::venue::UpbitVenue::new(rest.clone()));
+    let venue: Arc<dyn OrderVenue> = Arc::new(hoga::exchange::upbit::venue::UpbitVenue::new(rest.clone()));
     (rest, venue)
 }
 
@@ -2119,7 +2105,7 @@ fn loopback_rest(url: String) -> hoga::exchange::upbit::rest::RestClient {
 
 #[tokio::test]
 async fn open_orders_of_a_type_hoga_does_not_know_are_tracked_and_reconciliation_completes() {
-    use hoga::trading::venue::UpbitVenue;
+    use hoga::exchange::upbit::venue::UpbitVenue;
     let tasks = TaskManager::new();
     let (url, creates) = upbit_with_odd_open_orders(&tasks).await;
     let rest = loopback_rest(url);
@@ -2194,7 +2180,7 @@ async fn a_my_order_frame_with_an_unknown_side_still_moves_our_order_and_fills_i
 #[tokio::test]
 async fn a_skipped_order_on_a_full_page_does_not_end_the_open_order_paging() {
     use axum::http::Uri;
-    use hoga::trading::venue::UpbitVenue;
+    use hoga::exchange::upbit::venue::UpbitVenue;
     let order = |n: usize| {
         format!(
             r#"{{"uuid":"u-{n}","side":"bid","ord_type":"limit","price":"100","state":"wait","market":"KRW-BTC","created_at":"2026-01-01T00:00:00+09:00","volume":"1","remaining_volume":"1","executed_volume":"0","reserved_fee":"0","remaining_fee":"0","paid_fee":"0","locked":"100","trades_count":0}}"#
@@ -2268,7 +2254,7 @@ async fn a_live_key_without_make_orders_is_reported_at_startup_by_a_harmless_pro
     use hoga::trading::monitor::TradingStateHandle;
     let (hits, url) = key_probe_fake((200, "{}"), (401, OUT_OF_SCOPE)).await;
     let rest = Arc::new(keyed_mini_rest(&url));
-    let findings = hoga::trading::mode::probe_key(&rest, &btc()).await;
+    let findings = hoga::exchange::rest::RestApi::probe_key(&*rest, &btc()).await;
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(findings[0].contains("Make Orders") && findings[0].contains("out_of_scope"), "{findings:?}");
     assert!(findings[0].contains("permission"), "the hint: {findings:?}");
@@ -2299,11 +2285,11 @@ async fn the_key_probe_tells_a_missing_permission_from_a_business_refusal() {
         r#"{"error":{"name":"insufficient_funds_bid","message":"주문가능한 금액(KRW)이 부족합니다."}}"#;
     let (_hits, url) = key_probe_fake((200, "{}"), (400, funds)).await;
     let rest = keyed_mini_rest(&url);
-    assert!(hoga::trading::mode::probe_key(&rest, &btc()).await.is_empty());
+    assert!(hoga::exchange::rest::RestApi::probe_key(&rest, &btc()).await.is_empty());
 
     let (_hits, url) = key_probe_fake((401, OUT_OF_SCOPE), (201, "{}")).await;
     let rest = keyed_mini_rest(&url);
-    let findings = hoga::trading::mode::probe_key(&rest, &btc()).await;
+    let findings = hoga::exchange::rest::RestApi::probe_key(&rest, &btc()).await;
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(findings[0].contains("View Orders"), "{findings:?}");
 }
@@ -2373,16 +2359,21 @@ async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protec
     )
     .unwrap();
     let store = Store::start(&tasks, StoreConfig::default());
-    hoga::console::trade::spawn_trading_glue(
+    let bus: hoga::bus::Bus<hoga::console::event::AppEvent> = hoga::bus::Bus::new(Default::default());
+    hoga::console::wire_trading(
         &tasks,
-        events,
-        actions,
-        manager.clone(),
-        monitor.clone(),
-        notify,
-        store.clone(),
-        trading.clone(),
+        &bus,
+        hoga::console::TradingParts {
+            manager: manager.clone(),
+            events,
+            monitor: monitor.clone(),
+            actions,
+            notify,
+            store: store.clone(),
+            trading: trading.clone(),
+        },
     );
+    bus.spawn_dispatcher(&tasks);
     let mut fc =
         FeedConfig::new(rest.clone(), None).with_ws_base(sim.ws_public_url.trim_end_matches("/websocket/v1"));
     fc.rest_gap_fill = false;
