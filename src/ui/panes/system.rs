@@ -124,7 +124,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         lines.push(Line::styled("bus lanes", theme.header));
         let widths = [9, 6, 6, 9, 9, 7, 7, 7, 5];
         lines.push(row_line(
-            &["lane", "depth", "cap", "published", "delivered", "dropped", "conflat", "retried", "dead"]
+            &["lane", "depth", "cap", "published", "delivered", "dropped", "slow", "retried", "dead"]
                 .map(String::from),
             &widths,
             theme.muted,
@@ -137,7 +137,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 l.published.to_string(),
                 l.delivered.to_string(),
                 l.dropped.to_string(),
-                l.conflated.to_string(),
+                l.slow.to_string(),
                 l.retried.to_string(),
                 l.dead_lettered.to_string(),
             ];
