@@ -1,29 +1,42 @@
 //! hoga — a keyboard trading console for the Upbit exchange.
 //!
-//! One process, one tokio runtime. Data flows in one direction:
+//! One process, one tokio runtime; every task is spawned through
+//! [`kernel::TaskManager`]. The wiring as it runs (`console` connects the parts):
 //!
 //! ```text
-//! keys (crossterm EventStream)
-//!   └─► ui::app  select! { biased; cancel > input > snapshot.changed() > frame tick }
-//!         │ keymap.resolve(context, chord) ─► Action
-//!         │ ui::update(&mut UiState, Action, &Snapshot) ─► Vec<Command>      (pure reducer)
-//!         ▼
-//!       bus ── lanes: Trading > Safety > Config > Command > Logging > Cleanup
-//!         │          + Market (conflating: latest value per (market, stream))
-//!         ▼
-//!   handlers: feed::FeedManager ◄─► exchange::upbit::{rest, ws}
-//!             trading::{orders, monitor, journal}     notify::Notifier
-//!         │ Events (facts: TickerUpdated, OrderFilled, StreamReconnected…)
-//!         ▼
-//!       store::Store  (single writer; applies events in batches)
-//!         │ watch::Sender<Arc<Snapshot>>   (version per section; unchanged parts shared)
-//!         ▼
-//!       ui::app marks dirty ─► next frame: render(&UiState, &Snapshot)      (pure)
+//! keys (crossterm) ─► ui::app ─► keymap ─► ui::update (pure reducer) ─► UiCommand
+//!        │ parsed in the UI: `:buy …` is a typed TradeRequest, a typo never leaves it
+//!        ▼
+//!   ui::sink ── urgent (Trading, Safety: never dropped) │ other (bounded, drops counted)
+//!        ▼
+//!   bus  (one worker per lane; envelopes carry a CorrelationId)
+//!    ├ trading ─► console::trade::Desk ─► trading::manager (journal, risk gate, venue)
+//!    │              ▲  requests from the UI and the monitor's exits    │ OrderEvents
+//!    │              └──────────── order facts, replies ◄───────────────┘
+//!    ├ safety ──► console::safety: halts, kill, resume, feed health, bans, task panics
+//!    │              └─► trading::monitor::TradingStateHandle (ACTIVE/REDUCING/HALTED)
+//!    ├ config ──► console::changes: bus::ChangeGate (held while orders are in flight)
+//!    ├ command ─► selection (market, timeframe, depth), acknowledgements, quit
+//!    └ logging ─► the Log pane
+//!
+//! exchange::upbit::{rest, ws} ◄─► feed::FeedManager (one socket, per-pane proxies)
+//!        ─► console::market pumps ─► store::Store (single writer; snapshots)
+//!        ─► trading::monitor (ticks: stop / take-profit / trailing / OCO)
+//! store ─► watch<Arc<Snapshot>> ─► ui::app ─► render (pure) ─► the screen
 //! ```
 //!
-//! Every task is spawned through [`kernel::TaskManager`]; the simulator in [`sim`] speaks
-//! Upbit's wire protocol on loopback so demo mode, tests and benchmarks exercise the real
-//! client code.
+//! Following one `:buy`: [`ui::update()`] parses it into a [`trading::intent::TradeRequest`]
+//! → [`ui::sink`] → the Trading lane → `console::trade::Desk::handle` →
+//! [`trading::manager`] journals and sends it → its [`trading::manager::OrderEvent`]s come
+//! back on the Trading lane in the request's chain → the desk answers with a
+//! [`trading::intent::TradeReply`] and updates the [`store`] → the message line and the
+//! Orders pane. A stop-loss exit: [`trading::monitor`] fires a `MonitorAction` → the
+//! console puts it on the Trading lane as a request from the monitor → the same desk →
+//! the manager → its facts go back to the monitor through [`trading::bridge`].
+//!
+//! The simulator in [`sim`] speaks Upbit's wire protocol on loopback, so demo mode, tests
+//! and benchmarks exercise the real client code. `docs/ARCHITECTURE.md` has the whole
+//! picture.
 
 pub mod bus;
 pub mod cli;

@@ -11,7 +11,7 @@
 //!
 //! A handler that errors or panics is retried after `attempt × retry_backoff` (2 s, 4 s
 //! by default) without holding up the other messages of its lane; after `max_attempts` it
-//! is dead-lettered and a [`CriticalFailure`](super::CriticalFailure) goes out on the
+//! is dead-lettered and a [`CriticalFailure`] goes out on the
 //! safety lane.
 //!
 //! Each lane's queue mutex is a plain `std` mutex held for a push or a pop only, never
