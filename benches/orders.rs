@@ -147,7 +147,7 @@ async fn key_under_flood(rate: u64) {
     let driver = async {
         // Wait for the flood to reach the store, then for the rate to settle.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while snaps.borrow_and_update().system.feed.msgs_per_sec == 0 {
+        while snaps.borrow_and_update().system.feed.msgs_per_sec() == 0 {
             if tokio::time::timeout_at(deadline, snaps.changed()).await.is_err() {
                 println!("key press under a flood: no feed rate within 20 s; skipped");
                 cancel.cancel();
@@ -159,7 +159,7 @@ async fn key_under_flood(rate: u64) {
         let t0 = Instant::now();
         let samples = key_to_frame(&key_tx, &mut frames, 400).await;
         let cpu = (common::cpu_ns(std::process::id()) - cpu0) as f64 / t0.elapsed().as_nanos() as f64;
-        let received = snaps.borrow().system.feed.msgs_per_sec;
+        let received = snaps.borrow().system.feed.msgs_per_sec();
         println!(
             "under a ticker flood of {rate} msgs/s: the feed received {received} msgs/s (status bar figure), \
              bench process CPU {:.1}% of one core",
