@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{Notify, watch};
@@ -35,16 +35,13 @@ use crate::feed::recovery::{Backoff, MessageLimiter};
 use crate::feed::router::{self, CachedRoutes, RouteTable, Router};
 use crate::feed::subscription::{self, Planner, UpstreamSet};
 use crate::feed::{FeedConfig, FeedEvent, FeedPayload};
+use crate::kernel::sync::lock;
 use crate::kernel::{OnFailure, TaskManager};
 
 /// Index of the public connection.
 pub(crate) const PUBLIC: usize = 0;
 /// Index of the private connection.
 pub(crate) const PRIVATE: usize = 1;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// One registered subscriber.
 #[derive(Debug)]

@@ -10,13 +10,15 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use crate::kernel::sync::lock;
 
 /// Identifies one spawned task for its whole life (restarts keep the id).
 pub type TaskId = u64;
@@ -207,12 +209,6 @@ impl Default for TaskManager {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Locks a mutex even if a panicking thread poisoned it: the tables hold plain data that
-/// stays consistent between statements, so a poison flag carries no information here.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Renders a panic payload (usually `&str` or `String`) as text.

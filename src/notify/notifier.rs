@@ -13,13 +13,14 @@
 //! `without_url()`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
+use crate::kernel::sync::lock;
 use crate::kernel::{OnFailure, TaskManager};
 use crate::notify::{NotifyEvent, NotifyKind, NotifyMode, NotifyModes, NotifySender};
 
@@ -279,10 +280,6 @@ impl NotifierHandle {
     pub fn dropped(&self) -> u64 {
         self.sender.dropped()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Starts the notifier (and, with a webhook, its sender) under `tasks`, supervised.

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -29,6 +29,7 @@ use super::matching::{Exchange, Holding, PrivEvent};
 use super::{SimConfig, SimError, rest, ws};
 use crate::exchange::types::Side;
 use crate::kernel::TaskManager;
+pub(crate) use crate::kernel::sync::lock;
 
 /// Capacity of the public broadcast: a connection that falls this many messages behind
 /// skips the oldest (broadcast lag semantics) and the skip is counted in
@@ -51,10 +52,6 @@ pub const OTHER_KEY: &str = "other";
 /// Longest path + query accepted; longer requests are answered 414 (hoga's own longest,
 /// 100 order uuids, is under 5 kB).
 pub const MAX_URI_LEN: usize = 16 * 1024;
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// What kind of request the log recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
