@@ -287,6 +287,28 @@ impl std::fmt::Debug for Journal {
     }
 }
 
+/// Runs `f` where a tokio task may block: inside [`tokio::task::block_in_place`] on a
+/// multi-thread runtime worker, inline anywhere else.
+///
+/// Why: every journal write is a SQLite commit with `synchronous=FULL`, which waits for an
+/// fsync (milliseconds, more on a busy disk). The writers are the order manager and the
+/// monitor, both async tasks that call the journal synchronously (an intent must be
+/// committed before its order is sent, and the manager's code holds the journal lock
+/// across plain method calls, not across awaits). `block_in_place` hands this worker's
+/// other tasks to another thread for the duration and keeps every caller and the
+/// commit-before-send order unchanged; `spawn_blocking` or a journal thread would have
+/// turned every call site into an await and the journal lock into an async one. It is
+/// not available on a current-thread runtime (tests, where nothing else waits on the
+/// worker) and not needed outside a runtime (the `journal` subcommand), so those run
+/// inline. Nested calls (a write inside a monitor batch) run inline too.
+pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -451,6 +473,20 @@ impl Journal {
         JournalError::Sqlite { path: self.path.clone(), source }
     }
 
+    /// One write: refused when this instance may not write; otherwise run through
+    /// [`blocking`], because the commit waits for its fsync (the identity check's `stat`
+    /// is file I/O too). An in-memory journal has no fsync and runs inline.
+    fn write<R>(&self, f: impl FnOnce() -> Result<R, JournalError>) -> Result<R, JournalError> {
+        if self.path == ":memory:" {
+            self.writable()?;
+            return f();
+        }
+        blocking(|| {
+            self.writable()?;
+            f()
+        })
+    }
+
     fn writable(&self) -> Result<(), JournalError> {
         if self.read_only {
             return Err(JournalError::ReadOnly(self.path.clone()));
@@ -547,141 +583,147 @@ impl Journal {
     /// Marks an order unconfirmed from now unless it already is; returns when it first
     /// became unconfirmed (Unix ms), so the probing window survives a restart.
     pub fn mark_unconfirmed(&self, identifier: &str) -> Result<i64, JournalError> {
-        self.writable()?;
-        self.conn
-            .execute(
-                "UPDATE orders SET unconfirmed_since_ms = COALESCE(unconfirmed_since_ms, ?2) WHERE identifier=?1",
-                params![identifier, now_ms()],
-            )
-            .map_err(|e| self.sql(e))?;
-        let since: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT unconfirmed_since_ms FROM orders WHERE identifier=?1",
-                params![identifier],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql(e))?
-            .flatten();
-        Ok(since.unwrap_or_else(now_ms))
+        self.write(|| {
+            self.conn
+                .execute(
+                    "UPDATE orders SET unconfirmed_since_ms = COALESCE(unconfirmed_since_ms, ?2) WHERE identifier=?1",
+                    params![identifier, now_ms()],
+                )
+                .map_err(|e| self.sql(e))?;
+            let since: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT unconfirmed_since_ms FROM orders WHERE identifier=?1",
+                    params![identifier],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.sql(e))?
+                .flatten();
+            Ok(since.unwrap_or_else(now_ms))
+        })
     }
 
     /// Records a new intent durably (committed before this returns). `origin` is
     /// `manual`, `rule` or `adopted`.
     pub fn record_intent(&self, o: &TrackedOrder, origin: &str) -> Result<(), JournalError> {
-        self.writable()?;
-        let r = &o.request;
-        let now = now_ms();
-        let res = self.conn.execute(
-            "INSERT INTO orders(identifier, uuid, market, side, ord_type, price, volume, time_in_force, state,
-                executed_volume, executed_funds, paid_fee, reason, rule_id, origin, created_ms, updated_ms)
-             VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?16)",
-            params![
-                o.identifier,
-                o.uuid,
-                r.market.as_str(),
-                side_str(r.side),
-                ord_type_str(r.ord_type),
-                r.price.map(|v| v.to_string()),
-                r.volume.map(|v| v.to_string()),
-                r.time_in_force.map(tif_str),
-                o.state.as_str(),
-                o.executed_volume.to_string(),
-                o.executed_funds.to_string(),
-                o.paid_fee.to_string(),
-                o.reason,
-                o.rule_id,
-                origin,
-                now
-            ],
-        );
-        match res {
-            Ok(_) => {}
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                return Err(JournalError::DuplicateIdentifier(o.identifier.clone()));
-            }
-            Err(e) => return Err(self.sql(e)),
-        }
-        self.event(Some(&o.identifier), "intent", origin)
-    }
-
-    /// Stores the current state of an order (ack, state change, cumulative figures).
-    pub fn update_order(&self, o: &TrackedOrder) -> Result<(), JournalError> {
-        self.writable()?;
-        self.conn
-            .execute(
-                "UPDATE orders SET uuid=?2, state=?3, executed_volume=?4, executed_funds=?5, paid_fee=?6,
-                    reason=?7, updated_ms=?8 WHERE identifier=?1",
+        self.write(|| {
+            let r = &o.request;
+            let now = now_ms();
+            let res = self.conn.execute(
+                "INSERT INTO orders(identifier, uuid, market, side, ord_type, price, volume, time_in_force, state,
+                    executed_volume, executed_funds, paid_fee, reason, rule_id, origin, created_ms, updated_ms)
+                 VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?16)",
                 params![
                     o.identifier,
                     o.uuid,
+                    r.market.as_str(),
+                    side_str(r.side),
+                    ord_type_str(r.ord_type),
+                    r.price.map(|v| v.to_string()),
+                    r.volume.map(|v| v.to_string()),
+                    r.time_in_force.map(tif_str),
                     o.state.as_str(),
                     o.executed_volume.to_string(),
                     o.executed_funds.to_string(),
                     o.paid_fee.to_string(),
                     o.reason,
-                    now_ms()
+                    o.rule_id,
+                    origin,
+                    now
                 ],
-            )
-            .map_err(|e| self.sql(e))?;
-        Ok(())
+            );
+            match res {
+                Ok(_) => {}
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    return Err(JournalError::DuplicateIdentifier(o.identifier.clone()));
+                }
+                Err(e) => return Err(self.sql(e)),
+            }
+            self.event(Some(&o.identifier), "intent", origin)
+        })
+    }
+
+    /// Stores the current state of an order (ack, state change, cumulative figures).
+    pub fn update_order(&self, o: &TrackedOrder) -> Result<(), JournalError> {
+        self.write(|| {
+            self.conn
+                .execute(
+                    "UPDATE orders SET uuid=?2, state=?3, executed_volume=?4, executed_funds=?5, paid_fee=?6,
+                        reason=?7, updated_ms=?8 WHERE identifier=?1",
+                    params![
+                        o.identifier,
+                        o.uuid,
+                        o.state.as_str(),
+                        o.executed_volume.to_string(),
+                        o.executed_funds.to_string(),
+                        o.paid_fee.to_string(),
+                        o.reason,
+                        now_ms()
+                    ],
+                )
+                .map_err(|e| self.sql(e))?;
+            Ok(())
+        })
     }
 
     /// Appends an audit event (`sent`, `ack`, `cancel_requested`, `reconciled`, …).
     pub fn event(&self, identifier: Option<&str>, kind: &str, detail: &str) -> Result<(), JournalError> {
-        self.writable()?;
-        self.conn
-            .execute(
-                "INSERT INTO events(identifier, kind, detail, at_ms) VALUES(?1,?2,?3,?4)",
-                params![identifier, kind, detail, now_ms()],
-            )
-            .map_err(|e| self.sql(e))?;
-        Ok(())
+        self.write(|| {
+            self.conn
+                .execute(
+                    "INSERT INTO events(identifier, kind, detail, at_ms) VALUES(?1,?2,?3,?4)",
+                    params![identifier, kind, detail, now_ms()],
+                )
+                .map_err(|e| self.sql(e))?;
+            Ok(())
+        })
     }
 
     /// Records a fill; false when this trade uuid was already recorded.
     pub fn record_fill(&self, identifier: Option<&str>, f: &Fill) -> Result<bool, JournalError> {
-        self.writable()?;
-        let n = self
-            .conn
-            .execute(
-                "INSERT OR IGNORE INTO fills(trade_uuid, order_uuid, identifier, market, side, price, volume, funds, fee, ts)
-                 VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
-                params![
-                    f.trade_uuid,
-                    f.order_uuid,
-                    identifier,
-                    f.market.as_str(),
-                    // The manager journals resolved fills only; never a guessed side.
-                    f.side.map_or("unknown", side_str),
-                    f.price.to_string(),
-                    f.volume.to_string(),
-                    f.funds.to_string(),
-                    f.fee.map(|v| v.to_string()),
-                    f.timestamp
-                ],
-            )
-            .map_err(|e| self.sql(e))?;
-        // Between the fill row and the order row the manager stores next.
-        crate::kernel::failpoint::hit("journal.fill_write");
-        Ok(n > 0)
+        self.write(|| {
+            let n = self
+                .conn
+                .execute(
+                    "INSERT OR IGNORE INTO fills(trade_uuid, order_uuid, identifier, market, side, price, volume, funds, fee, ts)
+                     VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                    params![
+                        f.trade_uuid,
+                        f.order_uuid,
+                        identifier,
+                        f.market.as_str(),
+                        // The manager journals resolved fills only; never a guessed side.
+                        f.side.map_or("unknown", side_str),
+                        f.price.to_string(),
+                        f.volume.to_string(),
+                        f.funds.to_string(),
+                        f.fee.map(|v| v.to_string()),
+                        f.timestamp
+                    ],
+                )
+                .map_err(|e| self.sql(e))?;
+            // Between the fill row and the order row the manager stores next.
+            crate::kernel::failpoint::hit("journal.fill_write");
+            Ok(n > 0)
+        })
     }
 
     /// Counts one more "not found" probe of an intent during reconciliation; returns the
     /// new count.
     pub fn bump_probe(&self, identifier: &str) -> Result<u32, JournalError> {
-        self.writable()?;
-        self.conn
-            .execute("UPDATE orders SET probes = probes + 1 WHERE identifier=?1", params![identifier])
-            .map_err(|e| self.sql(e))?;
-        let n: i64 = self
-            .conn
-            .query_row("SELECT probes FROM orders WHERE identifier=?1", params![identifier], |r| r.get(0))
-            .map_err(|e| self.sql(e))?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        self.write(|| {
+            self.conn
+                .execute("UPDATE orders SET probes = probes + 1 WHERE identifier=?1", params![identifier])
+                .map_err(|e| self.sql(e))?;
+            let n: i64 = self
+                .conn
+                .query_row("SELECT probes FROM orders WHERE identifier=?1", params![identifier], |r| r.get(0))
+                .map_err(|e| self.sql(e))?;
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        })
     }
 
     fn row_to_order(&self, row: &rusqlite::Row<'_>) -> Result<TrackedOrder, JournalError> {
@@ -814,14 +856,15 @@ impl Journal {
     // ---- rules and alerts
 
     fn save_json(&self, table: &str, id: &str, json: String) -> Result<(), JournalError> {
-        self.writable()?;
-        self.conn
-            .execute(
-                &format!("INSERT INTO {table}(id, json, updated_ms) VALUES(?1,?2,?3) ON CONFLICT(id) DO UPDATE SET json=?2, updated_ms=?3"),
-                params![id, json, now_ms()],
-            )
-            .map_err(|e| self.sql(e))?;
-        Ok(())
+        self.write(|| {
+            self.conn
+                .execute(
+                    &format!("INSERT INTO {table}(id, json, updated_ms) VALUES(?1,?2,?3) ON CONFLICT(id) DO UPDATE SET json=?2, updated_ms=?3"),
+                    params![id, json, now_ms()],
+                )
+                .map_err(|e| self.sql(e))?;
+            Ok(())
+        })
     }
 
     fn load_json<T: serde::de::DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, JournalError> {
@@ -854,9 +897,10 @@ impl Journal {
 
     /// Deletes a rule.
     pub fn delete_rule(&self, id: &str) -> Result<(), JournalError> {
-        self.writable()?;
-        self.conn.execute("DELETE FROM rules WHERE id=?1", params![id]).map_err(|e| self.sql(e))?;
-        Ok(())
+        self.write(|| {
+            self.conn.execute("DELETE FROM rules WHERE id=?1", params![id]).map_err(|e| self.sql(e))?;
+            Ok(())
+        })
     }
 
     /// Persists an alert.
@@ -1170,6 +1214,50 @@ mod tests {
         assert!(matches!(j.record_intent(&order("x"), "manual"), Err(JournalError::Sqlite { .. })));
         other.execute_batch("COMMIT;").unwrap();
         j.record_intent(&order("x"), "manual").unwrap();
+    }
+
+    /// A write that waits inside SQLite (here for another connection's lock, as a commit
+    /// waits for its fsync) waits off the runtime's worker: another task on the same, only
+    /// worker keeps running meanwhile. It used to stand still until the write returned.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_waiting_write_does_not_stall_the_runtime_worker() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let opts = JournalOptions { busy_timeout: Duration::from_secs(5), ..Default::default() };
+        let j = Journal::open(&path, &opts).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN EXCLUSIVE;").unwrap();
+        let ticks = Arc::new(AtomicU64::new(0));
+        let writing = Arc::new(AtomicBool::new(false));
+        let t = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                t.fetch_add(1, SeqCst);
+            }
+        });
+        let w = writing.clone();
+        let writer = tokio::spawn(async move {
+            w.store(true, SeqCst);
+            j.event(None, "probe", "")
+        });
+        // This test body runs on its own thread (not the worker), so it may block to watch.
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while !writing.load(SeqCst) {
+            assert!(std::time::Instant::now() < deadline, "the writer never started");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let start = ticks.load(SeqCst);
+        while ticks.load(SeqCst) < start + 20 {
+            assert!(std::time::Instant::now() < deadline, "the worker stalled behind a journal write");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(!writer.is_finished(), "the write should still be waiting for the lock");
+        other.execute_batch("COMMIT;").unwrap();
+        writer.await.unwrap().unwrap();
+        ticker.abort();
     }
 
     #[test]
