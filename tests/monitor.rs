@@ -13,13 +13,12 @@ use common::{DEADLINE, LogCapture, poll, until};
 use hoga::exchange::types::{MarketId, OrderType, Side};
 use hoga::kernel::{OnFailure, TaskManager};
 use hoga::notify::{
-    NotifierConfig, NotifyEvent, NotifyKind, NotifySender, Terminal, WebhookConfig, parse_alert,
-    spawn_notifier,
+    NotifierConfig, NotifyEvent, NotifyKind, NotifySender, Terminal, WebhookConfig, spawn_notifier,
 };
 use hoga::trading::journal::{Journal, JournalOptions};
 use hoga::trading::monitor::{
     ExitEvent, Monitor, MonitorAction, MonitorConfig, MonitorDeps, MonitorHandle, MonitorView, SharedJournal,
-    TradingStateHandle,
+    TradingStateHandle, parse_alert,
 };
 use hoga::trading::risk::TradingState;
 use hoga::trading::rules::{Level, Rule, RuleKind, RuleState};
@@ -148,7 +147,8 @@ async fn oscillating_price_around_a_stop_sends_exactly_one_exit() {
     let row = v.rule(&id).unwrap();
     assert_eq!(row.trigger, Some(dec!(97000000)));
     assert_eq!(row.last, Some(dec!(96999999)));
-    assert!(row.distance.unwrap() < Decimal::ZERO);
+    // Past the stop: the move left to the trigger is up (the price is below it).
+    assert!(row.distance.unwrap() > Decimal::ZERO);
     // The exit fills: the rule is done and never fires again.
     r.monitor.result(ExitEvent::ExitAccepted { identifier: ident.clone() }).await.unwrap();
     r.monitor

@@ -241,9 +241,16 @@ fn events(a: Decimal, b: Decimal) -> Vec<StoreEvent> {
         StoreEvent::RulesUpdated(vec![RuleRow {
             id: "r1".into(),
             market: btc(),
-            kind: "stop".into(),
-            trigger: b,
-            state: "armed".into(),
+            label: "stop".into(),
+            kind: RuleKind::StopLoss(Level::Price(b)),
+            trigger: Some(b),
+            last: Some(a),
+            // Hostile figures reach the pane through the monitor's row too.
+            distance: Some(a),
+            age: Some(Duration::MAX),
+            state: hoga::trading::rules::RuleState::Armed,
+            attempt: 0,
+            note: None,
         }]),
     ]
 }

@@ -748,6 +748,7 @@ fn busy_events() -> Vec<StoreEvent> {
     use hoga::exchange::types::{Balance, Fill};
     use hoga::feed::{LatencySummary, SubscriberSnapshot};
     use hoga::store::{LogLevel, RuleRow};
+    use hoga::trading::rules::{Level, RuleKind, RuleState};
     let mut ev = vec![
         StoreEvent::BalancesUpdated(vec![
             Balance {
@@ -778,12 +779,19 @@ fn busy_events() -> Vec<StoreEvent> {
             is_maker: Some(true),
             timestamp: 1_700_000_000_000,
         }),
+        // The monitor's row: distance and age as the monitor computed them.
         StoreEvent::RulesUpdated(vec![RuleRow {
             id: "stop-1".into(),
             market: MarketId::new("KRW-BTC"),
-            kind: "stop".into(),
-            trigger: dec!(92_150_000),
-            state: "armed".into(),
+            label: "stop".into(),
+            kind: RuleKind::StopLoss(Level::Price(dec!(92_150_000))),
+            trigger: Some(dec!(92_150_000)),
+            last: Some(dec!(95_000_000)),
+            distance: Some(dec!(-0.03)),
+            age: Some(Duration::from_secs(1)),
+            state: RuleState::Armed,
+            attempt: 0,
+            note: None,
         }]),
         StoreEvent::FeedHealthUpdated(Arc::new(FeedHealth {
             connections: vec![ConnSnapshot {
@@ -1005,6 +1013,7 @@ fn system_samples_redraw_only_while_the_system_pane_is_shown() {
 fn one_change_of_each_kind() -> Vec<(&'static str, StoreEvent)> {
     use hoga::exchange::types::{Balance, Fill};
     use hoga::store::{RuleRow, StreamState, TradingState};
+    use hoga::trading::rules::{Level, RuleKind, RuleState};
     let mut moved = candles("KRW-BTC").pop().unwrap();
     moved.close = dec!(97_500_000);
     moved.high = dec!(97_500_000);
@@ -1053,9 +1062,15 @@ fn one_change_of_each_kind() -> Vec<(&'static str, StoreEvent)> {
             StoreEvent::RulesUpdated(vec![RuleRow {
                 id: "tp-2".into(),
                 market: MarketId::new("KRW-BTC"),
-                kind: "take-profit".into(),
-                trigger: dec!(99_000_000),
-                state: "armed".into(),
+                label: "take-profit".into(),
+                kind: RuleKind::TakeProfit(Level::Price(dec!(99_000_000))),
+                trigger: Some(dec!(99_000_000)),
+                last: Some(dec!(97_500_000)),
+                distance: Some(dec!(0.0154)),
+                age: Some(Duration::from_secs(1)),
+                state: RuleState::Armed,
+                attempt: 0,
+                note: None,
             }]),
         ),
         ("trading state", StoreEvent::TradingState(TradingState::Halted)),
@@ -1320,9 +1335,15 @@ fn ctrl_z_with_an_armed_rule_asks_before_suspending() {
     h.publish(vec![StoreEvent::RulesUpdated(vec![hoga::store::RuleRow {
         id: "stop-1".into(),
         market: MarketId::new("KRW-BTC"),
-        kind: "stop".into(),
-        trigger: dec!(92_150_000),
-        state: "armed".into(),
+        label: "stop".into(),
+        kind: hoga::trading::rules::RuleKind::StopLoss(hoga::trading::rules::Level::Price(dec!(92_150_000))),
+        trigger: Some(dec!(92_150_000)),
+        last: None,
+        distance: None,
+        age: None,
+        state: hoga::trading::rules::RuleState::Armed,
+        attempt: 0,
+        note: None,
     }])]);
     h.app.handle_key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
     let screen = h.screen();

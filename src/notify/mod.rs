@@ -8,9 +8,10 @@
 //! per-kind mode (on / silent / off), publishes the latest status-bar flash on a `watch`, rings the
 //! terminal bell, sets the window title, and hands loud events to the webhook sender,
 //! which POSTs JSON that Discord, Slack and Telegram bots accept, with retries and backoff.
-//! Price alerts (`:alert KRW-BTC > 100000000`) live in [`alerts`].
+//! Price alerts (`:alert KRW-BTC > 100000000`) are evaluated by the trading monitor
+//! ([`crate::trading::monitor::alerts`]); they reach people through here like any other
+//! event. This module depends on nothing in `trading`: producers depend on it.
 
-pub mod alerts;
 pub mod notifier;
 
 use std::sync::Arc;
@@ -22,7 +23,6 @@ use tokio::sync::mpsc;
 use crate::config::{AlertMode, AlertSettings};
 use crate::exchange::types::MarketId;
 
-pub use alerts::{AlertBook, AlertParseError, AlertUpdate, describe_alert, parse_alert};
 pub use notifier::{
     Flash, NotifierConfig, NotifierHandle, NotifierStats, NotifyError, NullTerminal, StdoutTerminal,
     Terminal, WebhookConfig, WebhookFlavor, spawn_notifier,

@@ -83,6 +83,24 @@ pub enum RuleState {
     Failed,
 }
 
+impl RuleState {
+    /// `armed`, `stale`, `firing`, `done`, `failed` (the Monitor pane's state column).
+    pub fn label(self) -> &'static str {
+        match self {
+            RuleState::Armed => "armed",
+            RuleState::Stale => "stale",
+            RuleState::Firing => "firing",
+            RuleState::Done => "done",
+            RuleState::Failed => "failed",
+        }
+    }
+
+    /// Still protecting or in flight (armed, stale, firing): the rule may yet sell.
+    pub fn is_active(self) -> bool {
+        matches!(self, RuleState::Armed | RuleState::Stale | RuleState::Firing)
+    }
+}
+
 /// A persisted protection rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
@@ -273,10 +291,7 @@ impl RuleBook {
 
     /// Rules still protecting or in flight (armed, stale, firing).
     pub fn active_count(&self) -> usize {
-        self.rules
-            .values()
-            .filter(|r| matches!(r.state, RuleState::Armed | RuleState::Stale | RuleState::Firing))
-            .count()
+        self.rules.values().filter(|r| r.state.is_active()).count()
     }
 
     /// Allows firing on prices received at or after `at` (call when reconciliation is

@@ -1,8 +1,9 @@
 //! Price alerts: `:alert KRW-BTC > 100000000`, `<`, `crosses`, `move 5%`.
 //!
 //! The condition logic (fire once, latched) is [`crate::trading::rules::Alert`]; the
-//! command syntax is [`crate::trading::input::parse_command`]. This file keeps the set of
-//! alerts evaluated per tick (the monitor task owns one) and renders them for people.
+//! command syntax is [`crate::trading::input::parse_command`]. This module keeps the set
+//! of alerts evaluated per tick (the monitor task owns one) and renders them for people;
+//! a fired alert leaves as a [`crate::notify::NotifyEvent`].
 
 use std::collections::BTreeMap;
 

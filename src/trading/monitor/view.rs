@@ -1,0 +1,171 @@
+//! What the Monitor pane draws: one typed row per rule and per alert, computed by the
+//! monitor (trigger, distance, data age, state), carried as is through the store.
+
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+
+use super::alerts::describe_alert;
+use super::evaluation::Core;
+use crate::exchange::types::{MarketId, Price};
+use crate::trading::rules::{Level, Rule, RuleKind, RuleState};
+
+/// One rule as the Monitor pane shows it: the one row type from the monitor to the pane
+/// (the store carries it as is). Everything in it is computed by the monitor, from the
+/// prices and the position it evaluates the rule with, so the pane shows the figures the
+/// rule fires on rather than recomputing them from another price source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRow {
+    /// Rule id.
+    pub id: String,
+    /// Market.
+    pub market: MarketId,
+    /// `stop -3%`, `tp 105000000`, `trail 2%`, `oco -3% / +5%`.
+    pub label: String,
+    /// The rule itself.
+    pub kind: RuleKind,
+    /// Trigger price now (trailing: from the peak; OCO: the stop).
+    pub trigger: Option<Price>,
+    /// Last price the monitor evaluated.
+    pub last: Option<Price>,
+    /// The move the last price needs to reach the trigger, `(trigger − last) / last`, as a
+    /// ratio: −0.03 for a stop 3 % below the price, +0.05 for a take-profit 5 % above.
+    pub distance: Option<Decimal>,
+    /// Age of the last price when the view was published (the monitor republishes at
+    /// least every `stale_check_every`, so this lags by no more than that).
+    pub age: Option<Duration>,
+    /// State (armed / stale / firing / done / failed).
+    pub state: RuleState,
+    /// Exit attempt.
+    pub attempt: u32,
+    /// Dust, failure reason, halted, cancelling…
+    pub note: Option<String>,
+}
+
+impl RuleRow {
+    /// True while the rule can still fire (counts as "something to lose" on quit).
+    pub fn is_armed(&self) -> bool {
+        self.state.is_active()
+    }
+}
+
+/// `(trigger − last) / last`: the signed move to the trigger (`None` without a positive
+/// last price, or when it cannot be computed).
+pub(super) fn distance(trigger: Option<Price>, last: Option<Price>) -> Option<Decimal> {
+    match (trigger, last) {
+        (Some(t), Some(l)) if l > Decimal::ZERO => t.checked_sub(l).and_then(|d| d.checked_div(l)),
+        _ => None,
+    }
+}
+
+/// One alert row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    /// Alert id.
+    pub id: String,
+    /// `KRW-BTC > 100000000`.
+    pub label: String,
+    /// Fired (latched).
+    pub fired: bool,
+}
+
+/// Everything the Monitor pane draws.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonitorView {
+    /// Rules by id.
+    pub rules: Vec<RuleRow>,
+    /// Alerts by id.
+    pub alerts: Vec<AlertRow>,
+    /// Whether reconciliation has finished (rules may fire).
+    pub reconciled: bool,
+    /// Ticks evaluated so far.
+    pub ticks: u64,
+    /// Times the monitor task started (1 = never restarted).
+    pub runs: u64,
+}
+
+impl MonitorView {
+    /// A rule row by id.
+    pub fn rule(&self, id: &str) -> Option<&RuleRow> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+fn pct(r: Decimal) -> String {
+    let p = r.saturating_mul(Decimal::ONE_HUNDRED).normalize();
+    if p > Decimal::ZERO { format!("+{p}%") } else { format!("{p}%") }
+}
+
+fn level_label(l: &Level) -> String {
+    match l {
+        Level::Price(p) => p.normalize().to_string(),
+        Level::PctFromAvg(r) => pct(*r),
+    }
+}
+
+/// `stop -3%`, `tp 105000000`, `trail 2%`, `oco -3% / +5%`.
+pub fn rule_label(kind: &RuleKind) -> String {
+    match kind {
+        RuleKind::StopLoss(l) => format!("stop {}", level_label(l)),
+        RuleKind::TakeProfit(l) => format!("tp {}", level_label(l)),
+        RuleKind::Trailing { ratio, .. } => {
+            format!("trail {}%", ratio.saturating_mul(Decimal::ONE_HUNDRED).normalize())
+        }
+        RuleKind::Oco { stop, take } => format!("oco {} / {}", level_label(stop), level_label(take)),
+    }
+}
+
+/// The rule a `:stop`, `:tp`, `:trail` or `:oco` command arms (whole position), or `None` for
+/// other commands. (`:alert` is [`super::parse_alert`].)
+pub fn rule_from_command(cmd: &crate::trading::input::TradeCommand) -> Option<Rule> {
+    use crate::trading::input::TradeCommand;
+    match cmd {
+        TradeCommand::Stop { market, level } => {
+            Some(Rule::new(market.clone(), RuleKind::StopLoss(*level), None))
+        }
+        TradeCommand::TakeProfit { market, level } => {
+            Some(Rule::new(market.clone(), RuleKind::TakeProfit(*level), None))
+        }
+        TradeCommand::Trail { market, ratio } => {
+            Some(Rule::new(market.clone(), RuleKind::Trailing { ratio: *ratio, peak: None }, None))
+        }
+        TradeCommand::Oco { market, stop, take } => {
+            Some(Rule::new(market.clone(), RuleKind::Oco { stop: *stop, take: *take }, None))
+        }
+        _ => None,
+    }
+}
+
+impl Core {
+    /// The Monitor pane's view at `now`.
+    pub(super) fn view(&self, now: Instant, runs: u64) -> MonitorView {
+        let rules = self
+            .book
+            .rules()
+            .map(|r| {
+                let q = self.quotes.get(&r.market);
+                let trigger = r.trigger_price(self.pos(&r.market).avg_cost);
+                let last = q.map(|q| q.price);
+                RuleRow {
+                    id: r.id.clone(),
+                    market: r.market.clone(),
+                    label: rule_label(&r.kind),
+                    kind: r.kind.clone(),
+                    trigger,
+                    last,
+                    distance: distance(trigger, last),
+                    age: q.map(|q| now.saturating_duration_since(q.received)),
+                    state: r.state,
+                    attempt: r.attempt,
+                    note: r.note.clone(),
+                }
+            })
+            .collect();
+        let alerts = self
+            .alerts
+            .alerts()
+            .map(|a| AlertRow { id: a.id.clone(), label: describe_alert(a), fired: a.fired })
+            .collect();
+        MonitorView { rules, alerts, reconciled: self.reconciled, ticks: self.ticks, runs }
+    }
+}
