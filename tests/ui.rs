@@ -19,11 +19,11 @@ use hoga::exchange::types::{
 use hoga::feed::{ConnSnapshot, ConnState, FeedHealth, StreamRate};
 use hoga::kernel::TaskManager;
 use hoga::store::{Snapshot, Store, StoreConfig, StoreEvent};
-use hoga::ui::app::channel_input;
-use hoga::ui::keymap::Keymap;
 use hoga::trading::input::CancelTarget;
 use hoga::trading::intent::{Outcome, Requester, TradeIntent, TradeReply};
 use hoga::trading::manager::{Origin, PlaceSpec};
+use hoga::ui::app::channel_input;
+use hoga::ui::keymap::Keymap;
 use hoga::ui::{App, ColorSupport, UiCommand, UiConfig};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -1361,4 +1361,70 @@ fn ctrl_z_with_an_armed_rule_asks_before_suspending() {
     let screen = h.screen();
     assert!(!screen.contains("Suspend?"), "{screen}");
     assert!(!h.app.ui().suspend);
+}
+
+/// Issue 16 item 6 and item 3's status line: the System pane lists the bus's last
+/// envelopes with their chain ids (a `:buy`, its reply and its order's facts share one),
+/// each lane's traffic; the status bar says which config change the gate holds and why.
+#[test]
+fn the_system_pane_follows_a_chain_and_the_status_bar_says_what_the_gate_holds() {
+    use hoga::bus::{BusMetrics, CorrelationId, Lane, LaneMetrics, LaneSpec};
+    use hoga::store::system::EnvelopeRow;
+    let mut h = Harness::new(160, 50);
+    let at = Utc.with_ymd_and_hms(2026, 12, 5, 4, 0, 0).unwrap();
+    let chain = CorrelationId(4242);
+    let row = |seq, lane, source, cause, what: &str| EnvelopeRow {
+        seq,
+        lane,
+        source,
+        correlation: chain,
+        caused_by: cause,
+        what: what.into(),
+        at,
+    };
+    let envelopes = vec![
+        row(101, Lane::Trading, "ui", None, "buy KRW-BTC from ui"),
+        row(102, Lane::Trading, "trading-desk", Some(101), "reply to ui: buy KRW-BTC accepted"),
+        row(107, Lane::Trading, "order-manager", None, "fill KRW-BTC"),
+    ];
+    let lanes = Lane::ALL
+        .iter()
+        .map(|&lane| {
+            let spec = LaneSpec::default_for(lane);
+            LaneMetrics {
+                lane,
+                capacity: spec.capacity,
+                overflow: spec.overflow,
+                depth: 0,
+                published: if lane == Lane::Trading { 3 } else { 0 },
+                delivered: if lane == Lane::Trading { 3 } else { 0 },
+                slow: 0,
+                over_capacity: 0,
+                dropped: 0,
+                retried: 0,
+                dead_lettered: 0,
+            }
+        })
+        .collect();
+    h.publish(vec![
+        StoreEvent::BusUpdated(BusMetrics { lanes }, envelopes),
+        StoreEvent::ConfigWaiting(Some("max_open_orders = 3 waits: 1 order(s) in flight".into())),
+    ]);
+    h.command("layout system");
+    h.app.draw().unwrap();
+    let screen = h.screen();
+    assert!(screen.contains("held: max_open_orders = 3 waits: 1 order(s) in flight"), "{screen}");
+    assert!(screen.contains("bus envelopes"), "{screen}");
+    for what in ["buy KRW-BTC from ui", "reply to ui: buy KRW-BTC accepted", "fill KRW-BTC"] {
+        let line = screen.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {screen}"));
+        assert!(line.contains("#4242") && line.contains("trading"), "{line}");
+    }
+    // The lane table: the trading row counts the three envelopes.
+    let trading = screen
+        .lines()
+        .map(|l| l.trim_matches(|c: char| c == '│' || c.is_whitespace()))
+        .find(|l| l.starts_with("trading ") && l.split_whitespace().nth(1).is_some_and(|d| d == "0"))
+        .unwrap_or_else(|| panic!("the trading lane row: {screen}"));
+    let cells: Vec<&str> = trading.split_whitespace().collect();
+    assert_eq!(&cells[..5], ["trading", "0", "1024", "3", "3"], "{trading}");
 }

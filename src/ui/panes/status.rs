@@ -69,6 +69,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         spans.push(Span::styled(format!(" TASK DOWN {first}{more}"), theme.error));
     }
     spans.push(Span::styled(format!(" rules {}", acc.armed_rules()), theme.text));
+    // A config change the gate holds while orders are in flight: say what waits and why.
+    if let Some(waiting) = &acc.config_waiting {
+        spans.push(Span::styled(format!(" held: {waiting}"), theme.warning));
+    }
     // From here on, a part that does not fit whole is left out, never cut mid-word.
     let clock = format!(" {} KST ", format::clock_kst(ui.wall));
     let show_clock = area.width as usize > clock.len() + 40;

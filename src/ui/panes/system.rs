@@ -26,6 +26,9 @@ fn row_line<'a>(cells: &[String], widths: &[usize], style: ratatui::style::Style
     Line::styled(text, style)
 }
 
+/// Envelopes listed (the newest).
+const ENVELOPES_SHOWN: usize = 16;
+
 /// Draws the system pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let sys = &snap.system;
@@ -131,7 +134,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         ));
         for l in &bus.lanes {
             let cells = [
-                format!("{:?}", l.lane),
+                l.lane.label().to_string(),
                 l.depth.to_string(),
                 l.capacity.to_string(),
                 l.published.to_string(),
@@ -142,6 +145,32 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 l.dead_lettered.to_string(),
             ];
             let style = if l.dead_lettered > 0 || l.dropped > 0 { theme.warning } else { theme.text };
+            lines.push(row_line(&cells, &widths, style));
+        }
+    }
+    if !sys.envelopes.is_empty() {
+        // The last envelopes, newest last: one `:buy` can be followed by its chain id
+        // from the UI through the Trading lane to its fill.
+        lines.push(Line::styled(
+            "bus envelopes (chain #id: a request, its reply and its order's facts)",
+            theme.header,
+        ));
+        let widths = [7, 8, 6, 6, 14, 40];
+        lines.push(row_line(
+            &["seq", "lane", "chain", "cause", "from", "what"].map(String::from),
+            &widths,
+            theme.muted,
+        ));
+        for e in sys.envelopes.iter().rev().take(ENVELOPES_SHOWN).collect::<Vec<_>>().into_iter().rev() {
+            let cells = [
+                e.seq.to_string(),
+                e.lane.label().to_string(),
+                e.correlation.to_string(),
+                e.caused_by.map_or_else(|| "-".to_string(), |c| c.to_string()),
+                e.source.to_string(),
+                e.what.clone(),
+            ];
+            let style = if e.lane == crate::bus::Lane::Safety { theme.warning } else { theme.text };
             lines.push(row_line(&cells, &widths, style));
         }
     }
