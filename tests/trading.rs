@@ -2466,7 +2466,18 @@ async fn a_418_drawn_by_a_quotation_call_halts_trading_at_once_and_flags_protect
     monitor.position(btc(), dec!(0.01), dec!(100000000)).await.unwrap();
     monitor.add_rule(Rule::new(btc(), RuleKind::StopLoss(Level::Price(dec!(50000000))), None)).await.unwrap();
     monitor.reconciled().await.unwrap();
-    hoga::trading::venue::spawn_ban_watch(&tasks, orders.clone(), trading.clone(), Duration::from_millis(10));
+    // The console's way: the watch puts the ban on the Safety lane, whose handler halts.
+    let bus: hoga::bus::Bus<hoga::console::event::AppEvent> = hoga::bus::Bus::new(Default::default());
+    let store = hoga::store::Store::start(&tasks, hoga::store::StoreConfig::default());
+    hoga::console::safety::subscribe(&bus, store, trading.clone());
+    hoga::console::safety::spawn_watch(
+        &tasks,
+        bus.clone(),
+        Some(orders.clone()),
+        None,
+        Duration::from_millis(10),
+    );
+    bus.spawn_dispatcher(&tasks);
 
     let e = quotation.tickers(&[btc()]).await.unwrap_err();
     assert!(matches!(e, hoga::exchange::upbit::error::UpbitError::Blocked { .. }), "{e:?}");

@@ -279,7 +279,13 @@ impl Core {
                 trading: trading.clone(),
             },
         );
-        safety::spawn_watch(tasks, bus.clone(), venue.rest.clone(), feed.clone());
+        safety::spawn_watch(
+            tasks,
+            bus.clone(),
+            venue.rest.clone(),
+            Some(feed.clone()),
+            Duration::from_secs(1),
+        );
         changes::start(
             tasks,
             &bus,

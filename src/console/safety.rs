@@ -149,11 +149,17 @@ fn task_alarm(ev: &kernel::TaskEvent) -> Option<String> {
 /// every order and exit would fail, so trading halts at once), and the feed's health
 /// level. Each change goes onto the Safety lane. Reads a lock and a counter per second; no
 /// request.
-pub fn spawn_watch(tasks: &TaskManager, bus: Bus<AppEvent>, rest: Option<Arc<RestClient>>, feed: FeedHandle) {
+pub fn spawn_watch(
+    tasks: &TaskManager,
+    bus: Bus<AppEvent>,
+    rest: Option<Arc<RestClient>>,
+    feed: Option<FeedHandle>,
+    every: Duration,
+) {
     tasks.spawn_supervised("console", "safety-watch", OnFailure::restart(), move |cancel| {
         let (bus, rest, feed) = (bus.clone(), rest.clone(), feed.clone());
         async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut banned = false;
             // The first reading only sets the level: starting up is not a change.
@@ -176,11 +182,15 @@ pub fn spawn_watch(tasks: &TaskManager, bus: Bus<AppEvent>, rest: Option<Arc<Res
                     }
                     banned = left.is_some();
                 }
-                let health = feed.health();
-                if level.replace(health.health).is_some_and(|was| was != health.health) {
-                    let ev =
-                        SafetyEvent::FeedHealth { health: health.health, reasons: health.reasons.clone() };
-                    bus.publish("safety-watch", AppEvent::Safety(ev)).await?;
+                if let Some(feed) = &feed {
+                    let health = feed.health();
+                    if level.replace(health.health).is_some_and(|was| was != health.health) {
+                        let ev = SafetyEvent::FeedHealth {
+                            health: health.health,
+                            reasons: health.reasons.clone(),
+                        };
+                        bus.publish("safety-watch", AppEvent::Safety(ev)).await?;
+                    }
                 }
             }
         }
