@@ -67,8 +67,9 @@ fn scan_source(rel: &str, text: &str) -> Vec<Violation> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let trimmed = raw.trim_start();
-        // hoga's convention: the test module closes the file.
-        if trimmed.starts_with("#[cfg(test)]") {
+        // hoga's convention: the test module closes the file, or is a file of its own
+        // that says so with `#![cfg(test)]`.
+        if trimmed.starts_with("#[cfg(test)]") || trimmed.starts_with("#![cfg(test)]") {
             break;
         }
         let line = code_only(raw);

@@ -1,5 +1,6 @@
 //! Unit tests of the monitor's core: the trading state, rule labels and commands, and
 //! the exit-identifier properties under rejections, halts and position changes.
+#![cfg(test)]
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};

@@ -1,4 +1,5 @@
 //! The reducer's own tests; the console's are in `tests/ui.rs`.
+#![cfg(test)]
 
 use std::collections::VecDeque;
 use std::sync::Arc;
