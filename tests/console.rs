@@ -176,6 +176,28 @@ fn reply_to(s: &hoga::store::Snapshot, id: hoga::bus::CorrelationId) -> Option<O
     s.account.replies.iter().rev().find(|r| r.id == id).map(|r| r.outcome.clone())
 }
 
+/// Sends `:buy 10000krw @ market KRW-BTC` until it is accepted (the manager refuses new
+/// orders while it reconciles at start), and returns the accepted request. Accepted means
+/// journaled and being sent: in flight until its fill.
+async fn accepted_buy(
+    core: &hoga::console::Core,
+    snaps: &mut tokio::sync::watch::Receiver<std::sync::Arc<hoga::store::Snapshot>>,
+    deadline: Instant,
+) -> TradeRequest {
+    loop {
+        let buy = buy_request("buy 10000krw @ market KRW-BTC");
+        core.commands.send(UiCommand::Trade(buy.clone())).unwrap();
+        let s = snapshot_until(snaps, deadline, "the buy answered", |s| reply_to(s, buy.id).is_some()).await;
+        match reply_to(&s, buy.id) {
+            Some(Outcome::Accepted(_)) => return buy,
+            Some(Outcome::Denied(why)) if why.contains("reconciliation") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => panic!("the buy: {other:?}"),
+        }
+    }
+}
+
 /// Issue 16's gate end to end: a config change asked for while an order is in flight is
 /// held (the status line says what waits and why), and applied after the fill, in the
 /// console as it runs (simulator, bus, order manager, store). Before, `ChangeGate` was
@@ -202,12 +224,7 @@ async fn a_config_change_asked_while_an_order_is_in_flight_is_held_and_applied_a
 
     // The exchange answers slowly: the buy stays in flight for a while.
     sim.faults.set_rest_delay(Duration::from_millis(1500));
-    let buy = buy_request("buy 10000krw @ market KRW-BTC");
-    core.commands.send(UiCommand::Trade(buy.clone())).unwrap();
-    snapshot_until(&mut snaps, deadline, "the buy on the Orders pane", |s| {
-        s.account.open_orders.iter().any(|o| o.market == btc)
-    })
-    .await;
+    let buy = accepted_buy(&core, &mut snaps, deadline).await;
     let change =
         ConfigRequest::new(ConfigChange::Trading { key: TradingKey::MaxOpenOrders, value: Decimal::from(3) });
     core.commands.send(UiCommand::Config(change.clone())).unwrap();
@@ -227,12 +244,8 @@ async fn a_config_change_asked_while_an_order_is_in_flight_is_held_and_applied_a
     assert!(matches!(reply_to(&s, buy.id), Some(Outcome::Accepted(_))), "{:?}", reply_to(&s, buy.id));
     assert_eq!(s.account.config_waiting, None, "nothing waits any more");
     // A change that cannot wait is refused while an order is in flight, with the reason.
-    let buy2 = buy_request("buy 10000krw @ market KRW-BTC");
-    core.commands.send(UiCommand::Trade(buy2)).unwrap();
-    snapshot_until(&mut snaps, deadline, "the second buy in flight", |s| {
-        s.account.open_orders.iter().any(|o| o.market == btc)
-    })
-    .await;
+    // A second buy, in flight (accepted: journaled and being sent, slowly).
+    accepted_buy(&core, &mut snaps, deadline).await;
     let now = ConfigRequest {
         can_wait: false,
         ..ConfigRequest::new(ConfigChange::Trading {
