@@ -16,6 +16,9 @@
 //! `cargo bench --bench bus`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{env_or, percentile};
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,15 +32,6 @@ use hoga::store::{Store, StoreConfig, StoreEvent, StoreHandle};
 use hoga::trading::input::CancelTarget;
 use hoga::trading::intent::{Requester, TradeIntent, TradeRequest};
 use tokio::sync::mpsc;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn summary(mut samples: Vec<Duration>) -> (usize, Duration, Duration) {
     samples.sort();

@@ -5,6 +5,9 @@
 //! `HOGA_BENCH_FLOOD` (msgs/s) override the defaults.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{env_or, percentile};
+
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -17,15 +20,6 @@ use hoga::trading::monitor::{
 use hoga::trading::rules::{Level, Rule, RuleKind};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not, and

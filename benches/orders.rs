@@ -33,15 +33,7 @@ use rust_decimal_macros::dec;
 use tokio::sync::{mpsc, watch};
 
 mod common;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
+use common::{env_or, percentile};
 
 fn report(what: &str, mut samples: Vec<Duration>) {
     samples.sort();

@@ -1,4 +1,5 @@
-//! Helpers shared by the benches that run the release binary (`console`, `orders`).
+//! Helpers shared by the benches: settings from the environment, percentiles, and for
+//! the benches that run the release binary (`console`, `orders`), finding and starting it.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -49,4 +50,15 @@ pub fn cpu_ns(pid: u32) -> u64 {
         .filter_map(|e| std::fs::read_to_string(e.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
         .sum()
+}
+
+/// A count from the environment (`HOGA_BENCH_…`), or `default`.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The `p` quantile (0..=1) of sorted samples, nearest rank.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }

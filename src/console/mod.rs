@@ -38,6 +38,7 @@ use crate::config::{Mode, Settings};
 use crate::exchange::types::Timeframe;
 use crate::exchange::upbit::rest::{RestClient, RestConfig};
 use crate::feed::{FeedConfig, FeedManager};
+use crate::kernel::pump::spawn_pump;
 use crate::kernel::{self, Deadlines, OnFailure, ShutdownHooks, TaskManager, terminal::TerminalGuard};
 use crate::logging::{self, LogOptions};
 use crate::notify::NotifyModes;
@@ -552,44 +553,20 @@ fn ui_config(s: &Settings) -> UiConfig {
     }
 }
 
-/// The UI's commands onto the bus, each to its lane. Trading and Safety commands come
-/// first (a kill switch never waits behind a flood of selections) and wait for room on
-/// their lane rather than being dropped; each kind has its own loop, so a full Trading
-/// lane never holds up a Safety command.
+/// The UI's commands onto the bus, each to its lane. Trading and Safety commands travel
+/// on the UI's urgent channel with a loop of their own, so a kill switch never waits
+/// behind a flood of selections, and wait for room on their lane rather than being
+/// dropped; the Command lane's loop drops what its full lane refuses.
 fn spawn_command_forwarder(tasks: &TaskManager, source: CommandSource, bus: Bus<AppEvent>) {
-    // Supervised: each receiver lives behind an async lock the run holds, so a restarted
-    // run takes it again and no command is lost with the task.
     let CommandSource { urgent, other } = source;
-    let urgent = Arc::new(tokio::sync::Mutex::new(urgent));
-    let other = Arc::new(tokio::sync::Mutex::new(other));
     let to_bus = bus.clone();
-    tasks.spawn_supervised("console", "commands-urgent", OnFailure::restart(), move |cancel| {
-        let (rx, bus) = (urgent.clone(), to_bus.clone());
-        async move {
-            let mut rx = rx.lock().await;
-            loop {
-                let cmd = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(()),
-                    c = rx.recv() => match c { Some(c) => c, None => return Ok(()) },
-                };
-                forward(&bus, cmd).await?;
-            }
-        }
+    spawn_pump(tasks, "console", "commands-urgent", urgent, move |cmd| {
+        let bus = to_bus.clone();
+        async move { forward(&bus, cmd).await }
     });
-    tasks.spawn_supervised("console", "commands", OnFailure::restart(), move |cancel| {
-        let (rx, bus) = (other.clone(), bus.clone());
-        async move {
-            let mut rx = rx.lock().await;
-            loop {
-                let cmd = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(()),
-                    c = rx.recv() => match c { Some(c) => c, None => return Ok(()) },
-                };
-                forward(&bus, cmd).await?;
-            }
-        }
+    spawn_pump(tasks, "console", "commands", other, move |cmd| {
+        let bus = bus.clone();
+        async move { forward(&bus, cmd).await }
     });
 }
 

@@ -20,6 +20,7 @@ use crate::exchange::api::OrderUpdate;
 use crate::exchange::types::{Balance, Order, OrderState, Side};
 use crate::exchange::upbit::rest::RestClient;
 use crate::feed::{FeedHandle, MyAssetEvent, MyOrderEvent, Strategy};
+use crate::kernel::pump::spawn_pump;
 use crate::kernel::sync::lock;
 use crate::kernel::{OnFailure, TaskManager};
 use crate::notify::NotifySender;
@@ -359,25 +360,12 @@ pub fn spawn_order_events(
     bus: Bus<AppEvent>,
     chains: Arc<Mutex<Chains>>,
 ) {
-    // Supervised; the receiver lives behind an async lock the run holds, so a restarted
-    // run takes it again and no fact is lost with the task.
-    let events = Arc::new(tokio::sync::Mutex::new(events));
-    tasks.spawn_supervised("console", "order-events", OnFailure::restart(), move |cancel| {
-        let (events, bus, chains) = (events.clone(), bus.clone(), chains.clone());
-        async move {
-            let mut events = events.lock().await;
-            loop {
-                let event = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(()),
-                    ev = events.recv() => match ev { Some(ev) => ev, None => return Ok(()) },
-                };
-                let chain = lock(&chains).chain_of(&event);
-                // A follow-up: the trading worker may be waiting on the manager, which
-                // waits on this loop (see `Bus::publish_follow_up`).
-                bus.publish_follow_up(None, "order-manager", AppEvent::Order { event, chain })?;
-            }
-        }
+    spawn_pump(tasks, "console", "order-events", events, move |event| {
+        let chain = lock(&chains).chain_of(&event);
+        // A follow-up: the trading worker may be waiting on the manager, which waits on
+        // this loop (see `Bus::publish_follow_up`).
+        let sent = bus.publish_follow_up(None, "order-manager", AppEvent::Order { event, chain });
+        std::future::ready(sent.map(drop).map_err(anyhow::Error::from))
     });
 }
 
@@ -388,25 +376,14 @@ pub fn spawn_monitor_actions(
     bus: Bus<AppEvent>,
     bridge: Arc<Mutex<ExitBridge>>,
 ) {
-    let actions = Arc::new(tokio::sync::Mutex::new(actions));
-    tasks.spawn_supervised("console", "monitor-actions", OnFailure::restart(), move |cancel| {
-        let (actions, bus, bridge) = (actions.clone(), bus.clone(), bridge.clone());
-        async move {
-            let mut actions = actions.lock().await;
-            loop {
-                let action = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(()),
-                    a = actions.recv() => match a { Some(a) => a, None => return Ok(()) },
-                };
-                let intent = lock(&bridge).intent(action);
-                let req = TradeRequest::new(Requester::Monitor, intent);
-                tracing::info!(id = %req.id, what = %req.intent.summary(), "monitor exit on the trading lane");
-                // A follow-up of the prices and fills that fired the rule; never waits on
-                // the trading worker, which may be waiting on the monitor.
-                bus.publish_follow_up(None, "monitor", AppEvent::Trade(req))?;
-            }
-        }
+    spawn_pump(tasks, "console", "monitor-actions", actions, move |action| {
+        let intent = lock(&bridge).intent(action);
+        let req = TradeRequest::new(Requester::Monitor, intent);
+        tracing::info!(id = %req.id, what = %req.intent.summary(), "monitor exit on the trading lane");
+        // A follow-up of the prices and fills that fired the rule; never waits on the
+        // trading worker, which may be waiting on the monitor.
+        let sent = bus.publish_follow_up(None, "monitor", AppEvent::Trade(req));
+        std::future::ready(sent.map(drop).map_err(anyhow::Error::from))
     });
 }
 

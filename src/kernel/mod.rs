@@ -10,6 +10,7 @@ pub mod failpoint;
 pub mod latest;
 pub mod runtime_guard;
 pub mod shutdown;
+pub mod pump;
 pub(crate) mod sync;
 pub mod task_manager;
 pub mod terminal;
