@@ -18,6 +18,8 @@
 //! back to REST polling of open orders and balances, visibly.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -26,8 +28,8 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::exchange::api::{StreamEvent, StreamKind};
-use crate::exchange::types::{MarketId, OrderState};
-use crate::exchange::upbit::ws::{self, Decoded, WsError, WsSession};
+use crate::exchange::stream::{DataFrame, DecodeError, Decoded, StreamDecoder, StreamSession, WsError};
+use crate::exchange::types::MarketId;
 use crate::feed::backpressure::{Strategy, SubQueue};
 use crate::feed::metrics::{ConnSnapshot, ConnState, FeedHealth, FeedMetrics, Health, SubscriberSnapshot};
 use crate::feed::proxy::FeedProxy;
@@ -364,6 +366,36 @@ impl Shared {
     }
 }
 
+/// A connection task's future (one per task start, not per frame).
+type ConnectionFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// The venue's stream session type, carried as plain functions so that [`FeedConfig`]
+/// stays one type whatever the venue: each connection task runs [`run_connection`]
+/// monomorphized for the session, so reading and decoding a frame has no dynamic
+/// dispatch; only starting the task goes through the pointer.
+#[derive(Clone, Copy)]
+pub(crate) struct SessionType {
+    run: fn(Arc<Shared>, usize, CancellationToken) -> ConnectionFuture,
+    /// The venue's public and private URLs under one base.
+    pub urls_for_base: fn(&str) -> (String, String),
+}
+
+impl SessionType {
+    /// The functions of session type `S`.
+    pub fn of<S: StreamSession>() -> Self {
+        SessionType {
+            run: |shared, idx, cancel| Box::pin(run_connection::<S>(shared, idx, cancel)),
+            urls_for_base: S::urls_for_base,
+        }
+    }
+}
+
+impl std::fmt::Debug for SessionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionType")
+    }
+}
+
 /// The feed manager. [`FeedManager::start`] spawns its tasks and returns the handle.
 #[derive(Debug)]
 pub struct FeedManager;
@@ -399,7 +431,7 @@ impl FeedManager {
             let s = shared.clone();
             let name = format!("feed-{}", shared.conns[idx].name);
             tasks.spawn_supervised("feed", name, restart, move |cancel| {
-                run_connection(s.clone(), idx, cancel)
+                (s.config.session.run)(s.clone(), idx, cancel)
             });
         }
         FeedHandle { shared }
@@ -490,7 +522,11 @@ enum SessionEnd {
 
 /// Runs one upstream connection forever: idle while nothing is wanted, otherwise connect,
 /// subscribe, read, and recover.
-async fn run_connection(shared: Arc<Shared>, idx: usize, cancel: CancellationToken) -> anyhow::Result<()> {
+async fn run_connection<S: StreamSession>(
+    shared: Arc<Shared>,
+    idx: usize,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
     let conn = &shared.conns[idx];
     let _guard = ConnTaskGuard { conn, cancel: &cancel };
     let mut desired = conn.desired.subscribe();
@@ -527,7 +563,7 @@ async fn run_connection(shared: Arc<Shared>, idx: usize, cancel: CancellationTok
         let connected = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(()),
-            r = WsSession::connect(&url, credentials, &cfg.ws) => r,
+            r = S::connect(&url, credentials, &cfg.ws) => r,
         };
         let end = match connected {
             Ok(session) => {
@@ -582,10 +618,10 @@ async fn run_connection(shared: Arc<Shared>, idx: usize, cancel: CancellationTok
 
 /// One connected session: subscribe with the full set, gap-fill by REST, then read until
 /// something ends it.
-async fn run_session(
+async fn run_session<S: StreamSession>(
     shared: &Arc<Shared>,
     idx: usize,
-    mut session: WsSession,
+    mut session: S,
     epoch: u64,
     desired: &mut watch::Receiver<UpstreamSet>,
     cancel: &CancellationToken,
@@ -593,7 +629,7 @@ async fn run_session(
     let conn = &shared.conns[idx];
     let mut limiter = MessageLimiter::default();
     let mut routes = CachedRoutes::default();
-    let mut decoder = ws::Decoder::default();
+    let mut decoder = S::Decoder::default();
     let mut batch = Batch::default();
     let mut set = desired.borrow_and_update().clone();
     if set.is_empty() {
@@ -707,7 +743,7 @@ fn session_failed(shared: &Shared, idx: usize, e: WsError, healthy: bool) -> Ses
             shared.metrics.oversize.fetch_add(1, Ordering::Relaxed);
         }
         WsError::InvalidText { detail } => {
-            let err = ws::DecodeError { detail: detail.clone(), sample: "(text frame, not UTF-8)".into() };
+            let err = DecodeError { detail: detail.clone(), sample: "(text frame, not UTF-8)".into() };
             note_parse_error(shared, &err);
         }
         WsError::Unauthorized { detail } if idx == PRIVATE => {
@@ -754,16 +790,14 @@ impl Batch {
 }
 
 /// Sends the whole set as one request (Upbit replaces the previous subscription).
-async fn send_set(
+async fn send_set<S: StreamSession>(
     conn: &ConnShared,
-    session: &mut WsSession,
+    session: &mut S,
     limiter: &mut MessageLimiter,
     set: &UpstreamSet,
 ) -> Result<(), WsError> {
     limiter.acquire().await;
-    let ticket = uuid::Uuid::new_v4().to_string();
-    let request = ws::build_request(&ticket, &subscription::as_request(set));
-    session.send_text(request).await?;
+    session.subscribe(&subscription::as_request(set)).await?;
     conn.requests_sent.fetch_add(1, Ordering::Relaxed);
     conn.set_upstream(set);
     Ok(())
@@ -775,7 +809,7 @@ fn now_ms() -> i64 {
 
 /// Counts parse failures and logs a sample: the 1st, 2nd, 4th, 8th… so a flood of garbage
 /// cannot flood the log.
-fn note_parse_error(shared: &Shared, err: &ws::DecodeError) {
+fn note_parse_error(shared: &Shared, err: &DecodeError) {
     let n = shared.metrics.parse_errors.fetch_add(1, Ordering::Relaxed) + 1;
     if n.is_power_of_two() {
         tracing::warn!(count = n, "undecodable websocket frame: {err}");
@@ -783,12 +817,12 @@ fn note_parse_error(shared: &Shared, err: &ws::DecodeError) {
 }
 
 /// Decodes and routes one frame. Returns `Some` when the session must end.
-async fn handle_frame(
+async fn handle_frame<D: StreamDecoder>(
     shared: &Shared,
     idx: usize,
     epoch: u64,
-    decoder: &mut ws::Decoder,
-    frame: &ws::DataFrame,
+    decoder: &mut D,
+    frame: &DataFrame,
     routes: &mut CachedRoutes,
     batch: &mut Batch,
 ) -> Option<SessionEnd> {
@@ -807,11 +841,10 @@ async fn handle_frame(
             }
             None
         }
-        Ok(Decoded::Error { name, message }) => {
+        Ok(Decoded::Error { name, message, refuses_auth }) => {
             shared.metrics.error_frames.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(conn = shared.conns[idx].name, "websocket error frame {name}: {message}");
-            (idx == PRIVATE && name == "INVALID_AUTH")
-                .then(|| SessionEnd::AuthRefused(format!("{name}: {message}")))
+            (idx == PRIVATE && refuses_auth).then(|| SessionEnd::AuthRefused(format!("{name}: {message}")))
         }
         Err(e) => {
             note_parse_error(shared, &e);
@@ -923,7 +956,7 @@ async fn poll_private(shared: &Shared, set: &UpstreamSet, epoch: u64, routes: &m
         return;
     }
     if set.contains_key(&StreamKind::MyOrder) {
-        match rest.open_orders(None, &[OrderState::Wait, OrderState::Watch], 1, 100).await {
+        match rest.open_orders().await {
             Ok(orders) => {
                 route_event(shared, epoch, Instant::now(), FeedPayload::OpenOrders(orders), false, routes)
                     .await
@@ -932,7 +965,7 @@ async fn poll_private(shared: &Shared, set: &UpstreamSet, epoch: u64, routes: &m
         }
     }
     if set.contains_key(&StreamKind::MyAsset) {
-        match rest.accounts().await {
+        match rest.balances().await {
             Ok(balances) => {
                 route_event(shared, epoch, Instant::now(), FeedPayload::Balances(balances), false, routes)
                     .await

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::exchange::api::StreamKind;
-use crate::exchange::upbit::limits::LimitsStatus;
+use crate::exchange::rest::LimitsStatus;
 
 const BUCKETS: usize = 40;
 

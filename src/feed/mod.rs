@@ -27,10 +27,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::exchange::api::{StreamEvent, StreamKind};
+use crate::exchange::credentials::Credentials;
+use crate::exchange::rest::RestApi;
+use crate::exchange::stream::{StreamSession, StreamVenue, WsConfig};
 use crate::exchange::types::{Balance, MarketId, Order};
-use crate::exchange::upbit::auth::Credentials;
-use crate::exchange::upbit::rest::RestClient;
-use crate::exchange::upbit::ws::{PRIVATE_URL, PUBLIC_URL, WsConfig};
 
 pub use backpressure::Strategy;
 pub use manager::{FeedHandle, FeedManager};
@@ -94,12 +94,14 @@ impl FeedEvent {
 /// Feed settings. [`FeedConfig::new`] gives production values; tests shorten the timers.
 #[derive(Debug, Clone)]
 pub struct FeedConfig {
-    /// Public quotation websocket (`wss://api.upbit.com/websocket/v1`, or the simulator).
+    /// Public quotation stream (the venue's, or the simulator's).
     pub ws_public_url: String,
-    /// Private websocket (`…/websocket/v1/private`).
+    /// Private stream.
     pub ws_private_url: String,
     /// REST client for snapshots, gap fills and private polling.
-    pub rest: Arc<RestClient>,
+    pub rest: Arc<dyn RestApi>,
+    /// The venue's stream session, fixed by the client given to [`FeedConfig::new`].
+    pub(crate) session: manager::SessionType,
     /// API keys for the private websocket; `None` = public data only.
     pub credentials: Option<Credentials>,
     /// Websocket session timing and size cap.
@@ -146,12 +148,14 @@ pub const GATHER_BELOW: usize = 16;
 pub const GATHER_IF_WITHIN: u32 = 4;
 
 impl FeedConfig {
-    /// Production defaults against Upbit's real endpoints.
-    pub fn new(rest: Arc<RestClient>, credentials: Option<Credentials>) -> Self {
+    /// Production defaults against the endpoints of the client's venue; the streams are
+    /// that venue's sessions ([`StreamVenue::Session`]).
+    pub fn new<R: StreamVenue>(rest: Arc<R>, credentials: Option<Credentials>) -> Self {
         FeedConfig {
-            ws_public_url: PUBLIC_URL.to_string(),
-            ws_private_url: PRIVATE_URL.to_string(),
+            ws_public_url: R::Session::PUBLIC_URL.to_string(),
+            ws_private_url: R::Session::PRIVATE_URL.to_string(),
             rest,
+            session: manager::SessionType::of::<R::Session>(),
             credentials,
             ws: WsConfig::default(),
             grace: Duration::from_secs(10),
@@ -169,37 +173,11 @@ impl FeedConfig {
         }
     }
 
-    /// Same defaults with both websocket URLs derived from one base (`ws://127.0.0.1:port`
-    /// → `…/websocket/v1` and `…/websocket/v1/private`). A base given as the public URL
-    /// itself (`…/websocket/v1`, as `hoga sim` prints it) is taken as meant, not doubled.
+    /// Same defaults with both stream URLs derived from one base, as the venue lays them
+    /// out (Upbit: `ws://127.0.0.1:port` → `…/websocket/v1` and `…/websocket/v1/private`;
+    /// a base given as the public URL itself, as `hoga sim` prints it, is not doubled).
     pub fn with_ws_base(mut self, base: &str) -> Self {
-        let base = base.trim_end_matches('/');
-        let base = base.strip_suffix("/websocket/v1/private").unwrap_or(base);
-        let base = base.strip_suffix("/websocket/v1").unwrap_or(base);
-        self.ws_public_url = format!("{base}/websocket/v1");
-        self.ws_private_url = format!("{base}/websocket/v1/private");
+        (self.ws_public_url, self.ws_private_url) = (self.session.urls_for_base)(base);
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::exchange::upbit::rest::RestConfig;
-
-    #[test]
-    fn a_ws_base_given_as_the_public_url_is_not_doubled() {
-        let rest = Arc::new(RestClient::new(RestConfig::default(), None).unwrap());
-        for base in [
-            "ws://127.0.0.1:9000",
-            "ws://127.0.0.1:9000/",
-            "ws://127.0.0.1:9000/websocket/v1",
-            "ws://127.0.0.1:9000/websocket/v1/",
-            "ws://127.0.0.1:9000/websocket/v1/private",
-        ] {
-            let c = FeedConfig::new(rest.clone(), None).with_ws_base(base);
-            assert_eq!(c.ws_public_url, "ws://127.0.0.1:9000/websocket/v1", "{base}");
-            assert_eq!(c.ws_private_url, "ws://127.0.0.1:9000/websocket/v1/private", "{base}");
-        }
     }
 }

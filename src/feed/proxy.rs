@@ -10,8 +10,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::exchange::api::{AssetUpdate, OrderUpdate, StreamEvent, StreamKind};
+use crate::exchange::error::ExchangeError;
 use crate::exchange::types::{Balance, Candle, MarketId, Order, OrderBook, Ticker, Timeframe, Trade};
-use crate::exchange::upbit::error::UpbitError;
 use crate::feed::backpressure::{Strategy, SubQueue};
 use crate::feed::manager::Shared;
 use crate::feed::metrics::{FeedHealth, SubscriberSnapshot};
@@ -292,12 +292,12 @@ impl FeedProxy {
     }
 
     /// REST ticker snapshot.
-    pub async fn ticker(&self, markets: &[MarketId]) -> Result<Vec<Ticker>, UpbitError> {
+    pub async fn ticker(&self, markets: &[MarketId]) -> Result<Vec<Ticker>, ExchangeError> {
         self.shared.config.rest.tickers(markets).await
     }
 
     /// REST order-book snapshot (`count` levels, ≤ 30).
-    pub async fn orderbook(&self, markets: &[MarketId], count: u32) -> Result<Vec<OrderBook>, UpbitError> {
+    pub async fn orderbook(&self, markets: &[MarketId], count: u32) -> Result<Vec<OrderBook>, ExchangeError> {
         self.shared.config.rest.orderbook(markets, count).await
     }
 
@@ -307,8 +307,8 @@ impl FeedProxy {
         market: &MarketId,
         tf: Timeframe,
         count: u32,
-    ) -> Result<Vec<Candle>, UpbitError> {
-        self.shared.config.rest.candles(market, tf, count, None).await
+    ) -> Result<Vec<Candle>, ExchangeError> {
+        self.shared.config.rest.candles(market, tf, count).await
     }
 }
 

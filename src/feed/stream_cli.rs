@@ -1,6 +1,6 @@
 //! `hoga stream`: runs the real feed path headlessly (websocket → decode → route →
-//! subscriber) against any server speaking Upbit's public websocket protocol, printing
-//! normalized events as JSON lines; `--stats` prints throughput, CPU time, latency
+//! subscriber) against any server speaking the exchange's public websocket protocol
+//! ([`Active`]'s), printing normalized events as JSON lines; `--stats` prints throughput, CPU time, latency
 //! percentiles and drops at the end. Useful for debugging and as a benchmark harness.
 
 use std::process::ExitCode;
@@ -8,12 +8,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::exchange::api::StreamKind;
+use crate::exchange::stream::{StreamSession, StreamVenue};
 use crate::exchange::types::{MarketId, Timeframe};
-use crate::exchange::upbit::rest::{RestClient, RestConfig};
-use crate::exchange::upbit::wire;
-use crate::exchange::upbit::ws::PUBLIC_URL;
+use crate::exchange::{Active, Exchange};
 use crate::feed::{FeedConfig, FeedEvent, FeedManager, FeedPayload, Strategy, Subscription};
 use crate::kernel::TaskManager;
+
+/// The stream session of the venue this build uses.
+type Session = <<Active as Exchange>::Rest as StreamVenue>::Session;
+
+/// Its public stream: where `hoga stream` connects unless told otherwise.
+const PUBLIC_URL: &str = <Session as StreamSession>::PUBLIC_URL;
 
 /// `hoga stream [TYPE] MARKETS… [--url URL] [--count N] [--format jsonl] [--stats]`
 #[derive(Debug, Clone, clap::Args)]
@@ -22,7 +27,7 @@ pub struct StreamArgs {
     /// then market codes (`KRW-BTC KRW-ETH`).
     #[arg(required = true, value_name = "[TYPE] MARKET")]
     pub args: Vec<String>,
-    /// Public websocket URL (default: Upbit's).
+    /// Public websocket URL (default: the exchange's).
     #[arg(long, default_value = PUBLIC_URL)]
     pub url: String,
     /// REST base URL for the initial snapshot (omit to skip REST).
@@ -42,20 +47,14 @@ pub struct StreamArgs {
     pub quiet: bool,
 }
 
-/// Parses `ticker`, `trade`, `orderbook`, `candle.1m` / `candle.1s` … (Upbit names).
+/// Parses a public stream type: the venue's name (Upbit: `ticker`, `trade`, `orderbook`,
+/// `candle.1s`, `candle.60m` …), else hoga's own candle label (`candle.1h`).
 pub fn parse_kind(s: &str) -> Option<StreamKind> {
-    match s {
-        "ticker" => Some(StreamKind::Ticker),
-        "trade" => Some(StreamKind::Trade),
-        "orderbook" => Some(StreamKind::OrderBook),
-        other => wire::timeframe_of_candle_type(other)
-            .or_else(|| {
-                other
-                    .strip_prefix("candle.")
-                    .and_then(|l| Timeframe::ALL.into_iter().find(|t| t.label() == l))
-            })
-            .map(StreamKind::Candle),
-    }
+    Session::kind_of(s).filter(|k| !k.is_private()).or_else(|| {
+        s.strip_prefix("candle.")
+            .and_then(|l| Timeframe::ALL.into_iter().find(|t| t.label() == l))
+            .map(StreamKind::Candle)
+    })
 }
 
 /// User CPU + system CPU of this process (Linux `/proc`; `None` elsewhere).
@@ -105,9 +104,8 @@ pub async fn run(args: &StreamArgs) -> ExitCode {
         eprintln!("hoga stream: name at least one market, e.g. KRW-BTC");
         return ExitCode::FAILURE;
     }
-    let rest_cfg =
-        RestConfig { base_url: args.rest_url.clone().unwrap_or_default(), ..RestConfig::default() };
-    let rest = match RestClient::new(rest_cfg, None) {
+    let rest_cfg = Active::rest_config(args.rest_url.as_deref().unwrap_or_default());
+    let rest = match Active::connect_rest(rest_cfg, None) {
         Ok(r) => Arc::new(r),
         Err(e) => {
             eprintln!("hoga stream: {e}");

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::exchange::upbit::auth::Credentials;
+use crate::exchange::credentials::Credentials;
 
 /// Environment variable of the access key.
 pub const ENV_ACCESS_KEY: &str = "UPBIT_ACCESS_KEY";

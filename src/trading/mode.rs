@@ -1,28 +1,34 @@
 //! Trading modes: which venue orders go to, and the arm step of live mode.
 //!
-//! - demo: [`UpbitVenue`] over a REST client pointed at the embedded simulator (the same
-//!   client code as live; only the base URL and the demo account's keys differ);
+//! - demo: the venue of [`Active`] over a REST client pointed at the embedded simulator
+//!   (the same client code as live; only the base URL and the demo account's keys differ);
 //! - paper: [`PaperVenue`], a local engine fed with real prices; no REST client exists
 //!   in this mode's venue, so no write endpoint can be called;
-//! - live: [`UpbitVenue`] against Upbit, only with `mode = "live"` in the config, keys,
-//!   and a [`LiveArm`] token that only [`arm_prompt`] hands out after the person typed
-//!   `LIVE` (docs/RELIABILITY.md case 39, security checklist "explicit confirmation").
+//! - live: the venue of [`Active`] against the exchange, only with `mode = "live"` in the
+//!   config, keys, and a [`LiveArm`] token that only [`arm_prompt`] hands out after the
+//!   person typed `LIVE` (docs/RELIABILITY.md case 39, security checklist "explicit
+//!   confirmation").
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use crate::config::Mode;
+use crate::exchange::error::ExchangeError;
+use crate::exchange::rest::RestApi;
 use crate::exchange::types::MarketId;
-use crate::exchange::upbit::error::{AuthKind, UpbitError};
-use crate::exchange::upbit::rest::{RestClient, RestConfig};
-use crate::exchange::upbit::wire::NewOrderBody;
+use crate::exchange::{Active, Exchange};
 use crate::kernel::TaskManager;
 use crate::store::{StoreEvent, StoreHandle};
 use crate::trading::credentials::ApiKeys;
 use crate::trading::journal::JournalOptions;
 use crate::trading::monitor::TradingStateHandle;
 use crate::trading::paper::{PaperConfig, PaperVenue};
-use crate::trading::venue::{OrderVenue, UpbitVenue};
+use crate::trading::venue::OrderVenue;
+
+/// REST settings of the venue this build trades on.
+type RestConfig = <Active as Exchange>::RestConfig;
+/// Its REST client.
+type RestClient = <Active as Exchange>::Rest;
 
 /// What the person must type to arm live trading.
 pub const ARM_PHRASE: &str = "LIVE";
@@ -49,7 +55,7 @@ pub enum ModeError {
     Io(#[from] std::io::Error),
     /// The REST client could not be built.
     #[error(transparent)]
-    Rest(#[from] UpbitError),
+    Rest(#[from] ExchangeError),
 }
 
 /// Proof that the person armed live trading this session. Only [`arm_prompt`] makes one.
@@ -85,7 +91,7 @@ pub fn arm_prompt<R: BufRead, W: Write>(
     }
     let keys = keys.ok_or(ModeError::NoKeys("live"))?;
     let masked = keys.masked_access_key();
-    writeln!(output, "hoga is about to trade LIVE on Upbit with API key {masked}.")?;
+    writeln!(output, "hoga is about to trade LIVE on {} with API key {masked}.", Active::NAME)?;
     writeln!(output, "Orders are real and spend real money. Every manual order asks for confirmation.")?;
     write!(output, "Type {ARM_PHRASE} to continue (anything else quits): ")?;
     output.flush()?;
@@ -108,7 +114,7 @@ pub fn journal_options(mode: Mode, allow_fresh: bool) -> JournalOptions {
 /// What to build a venue from.
 #[derive(Debug, Clone, Default)]
 pub struct VenueParams {
-    /// REST settings (demo: the simulator's base URL; live: Upbit's).
+    /// REST settings (demo: the simulator's base URL; live: the exchange's).
     pub rest: RestConfig,
     /// Keys (demo: the simulator's demo account; live: the user's). Ignored in paper.
     pub keys: Option<ApiKeys>,
@@ -149,76 +155,23 @@ pub fn build_venue(mode: Mode, params: VenueParams) -> Result<BuiltVenue, ModeEr
                 return Err(ModeError::NotArmed { typed: String::new() });
             }
             let keys = params.keys.ok_or(ModeError::NoKeys(mode.as_str()))?;
+            let rest = Arc::new(Active::connect_rest(params.rest, Some(keys.to_credentials()))?);
             if mode == Mode::Live {
-                tracing::warn!(key = %keys.masked_access_key(), base = %params.rest.base_url, "LIVE trading venue");
+                tracing::warn!(key = %keys.masked_access_key(), base = %rest.base_url(), "LIVE trading venue");
             }
-            let rest = Arc::new(RestClient::new(params.rest, Some(keys.to_credentials()))?);
-            Ok(BuiltVenue {
-                mode,
-                venue: Arc::new(UpbitVenue::new(rest.clone())),
-                paper: None,
-                rest: Some(rest),
-            })
+            Ok(BuiltVenue { mode, venue: Active::order_venue(rest.clone()), paper: None, rest: Some(rest) })
         }
     }
 }
 
-/// What the startup key probe checks, in order: the permission, the call that needs it
-/// (and nothing else), and why that call is harmless.
-///
-/// - View Orders (주문조회): `GET /v1/orders/chance?market=KRW-BTC`, a read;
-/// - Make Orders (주문하기): `POST /v1/orders/test`, Upbit's dry-run order. It takes the
-///   same checks as a real create and needs the same permission (Upbit: "[주문하기] 권한",
-///   `out_of_scope` otherwise), but never books an order. It is sent without an
-///   identifier (a dry run must not spend one), for the minimum KRW total (5,000 KRW), so
-///   a key that may trade answers 201 or a business refusal (funds, market offline) —
-///   anything but `401 out_of_scope`.
-///
-/// `GET /v1/api_keys` needs no permission and lists keys with their expiry only, not their
-/// permissions, so it cannot tell; hoga does not call it.
-const PROBES: [(&str, &str); 2] =
-    [("View Orders", "GET /v1/orders/chance"), ("Make Orders", "POST /v1/orders/test")];
-
-/// Probes the key with harmless calls (`GET /v1/orders/chance` for View Orders,
-/// `POST /v1/orders/test` for Make Orders) and returns one finding per call
-/// refused for authentication: the permission, Upbit's error name and the hint (a missing
-/// permission, an IP not on the allowlist, an expired key…). Empty when the key may
-/// trade. Anything but a 401 (a business refusal, a network error, a 5xx) proves nothing
-/// either way and is only logged: the first real order reports it then.
-pub async fn probe_key(rest: &RestClient, market: &MarketId) -> Vec<String> {
-    let dry_run = NewOrderBody {
-        market: market.as_str().to_string(),
-        side: "bid".into(),
-        volume: Some("1".into()),
-        price: Some("5000".into()),
-        ord_type: "limit".into(),
-        ..NewOrderBody::default()
-    };
-    let answers = [rest.chance(market).await.map(|_| ()), rest.orders_test(&dry_run).await.map(|_| ())];
-    let mut findings = Vec::new();
-    for ((permission, call), answer) in PROBES.iter().zip(answers) {
-        match answer {
-            Err(UpbitError::Auth { kind, name, .. }) => {
-                let what = match kind {
-                    AuthKind::OutOfScope => format!("the API key lacks the {permission} permission"),
-                    _ => "the API key was refused".to_string(),
-                };
-                findings.push(format!("{what} ({call}: {name}); hint: {}", kind.hint()));
-            }
-            Err(e) => tracing::info!(permission, "key probe {call} told nothing: {e}"),
-            Ok(()) => tracing::debug!(permission, "key probe {call}: permission present"),
-        }
-    }
-    findings
-}
-
-/// Runs [`probe_key`] once at startup (live mode) and makes every finding impossible to
-/// miss: trading goes HALTED with the finding as the reason (status bar), an alert is
-/// raised and the log says it, before any order is tried (RELIABILITY case 39: the
-/// `out_of_scope` of a key without Make Orders is reported at startup).
+/// Runs the venue's key probe ([`RestApi::probe_key`]: harmless calls only) once at
+/// startup (live mode) and makes every finding impossible to miss: trading goes HALTED
+/// with the finding as the reason (status bar), an alert is raised and the log says it,
+/// before any order is tried (RELIABILITY case 39: the `out_of_scope` of a key without
+/// Make Orders is reported at startup).
 pub fn spawn_key_probe(
     tasks: &TaskManager,
-    rest: Arc<RestClient>,
+    rest: Arc<dyn RestApi>,
     market: MarketId,
     trading: TradingStateHandle,
     store: StoreHandle,
@@ -227,7 +180,7 @@ pub fn spawn_key_probe(
         let findings = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(()),
-            f = probe_key(&rest, &market) => f,
+            f = rest.probe_key(&market) => f,
         };
         if findings.is_empty() {
             return Ok(());

@@ -1,5 +1,7 @@
-//! Order domain: validation of what Upbit accepts, fees, the request body, and the local
-//! order state machine.
+//! Order domain: validation of what the venue accepts (the price grid and order limits
+//! of [`crate::exchange::rules`]; the side × `ord_type` × `time_in_force` matrix is
+//! Upbit's, the only venue whose order types hoga has), fees, and the local order state
+//! machine. The request body is the venue adapter's to build from a [`ValidOrder`].
 //!
 //! Pure and synchronous. Everything the venue would reject for a reason we can know in
 //! advance (tick grid, minimum/maximum total, the side × `ord_type` × `time_in_force`
@@ -13,9 +15,9 @@ use std::collections::{BTreeMap, HashSet};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::exchange::rules::{self, Rounding, TickTable};
 use crate::exchange::types::{Fill, MarketId, Order, OrderState, OrderType, Price, Qty, Side, TimeInForce};
-use crate::exchange::upbit::ticks::{self, Rounding, TickTable, VOLUME_SCALE};
-use crate::exchange::upbit::wire::NewOrderBody;
+pub use crate::exchange::venue::{OrderRequest, ValidOrder};
 
 /// Upbit's KRW-market fee (0.05 %), used until `orders/chance` tells otherwise.
 pub const DEFAULT_FEE_RATE: Decimal = Decimal::from_parts(5, 0, 0, false, 4);
@@ -135,25 +137,26 @@ pub struct MarketRules {
     pub min_total: Decimal,
     /// Maximum order total (quote currency).
     pub max_total: Option<Decimal>,
-    /// Per-market tick override (`orderbook/instruments`), over the built-in table.
+    /// Per-market tick override (Upbit: `orderbook/instruments`), over the venue's grid.
     pub tick_override: Option<Decimal>,
 }
 
 impl MarketRules {
-    /// Upbit's published defaults for a market's quote currency.
+    /// The defaults of the venue ([`crate::exchange::Active`], Upbit) for a market's quote
+    /// currency: its grid's order totals and Upbit's default fee.
     pub fn upbit_default(market: &MarketId) -> Self {
         MarketRules {
             bid_fee: DEFAULT_FEE_RATE,
             ask_fee: DEFAULT_FEE_RATE,
-            min_total: ticks::min_total(market.quote()),
-            max_total: ticks::max_total(market.quote()),
+            min_total: crate::exchange::grid().min_total(market.quote()),
+            max_total: crate::exchange::grid().max_total(market.quote()),
             tick_override: None,
         }
     }
 
     /// The tick at a price of this market.
     pub fn tick(&self, market: &MarketId, price: Decimal) -> Decimal {
-        let mut table = TickTable::default();
+        let mut table = TickTable::new(crate::exchange::grid());
         if let Some(t) = self.tick_override {
             table.set(market.clone(), t);
         }
@@ -162,7 +165,7 @@ impl MarketRules {
 
     /// Snaps a price onto the grid: buys round down (never pay more than typed), sells up.
     pub fn snap(&self, market: &MarketId, side: Side, price: Decimal) -> Decimal {
-        let mut table = TickTable::default();
+        let mut table = TickTable::new(crate::exchange::grid());
         if let Some(t) = self.tick_override {
             table.set(market.clone(), t);
         }
@@ -178,105 +181,6 @@ impl MarketRules {
         match side {
             Side::Bid => self.bid_fee,
             Side::Ask => self.ask_fee,
-        }
-    }
-}
-
-/// What the user (or a rule) wants, in Upbit's vocabulary, before validation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderRequest {
-    /// Market.
-    pub market: MarketId,
-    /// Side.
-    pub side: Side,
-    /// `limit`, `price` (market buy by total), `market` (market sell by volume), `best`.
-    pub ord_type: OrderType,
-    /// Unit price (`limit`) or total amount (`price`, `best` bid).
-    pub price: Option<Price>,
-    /// Volume (`limit`, `market`, `best` ask).
-    pub volume: Option<Qty>,
-    /// Time in force.
-    pub time_in_force: Option<TimeInForce>,
-}
-
-impl OrderRequest {
-    /// A limit order.
-    pub fn limit(market: MarketId, side: Side, price: Price, volume: Qty) -> Self {
-        OrderRequest {
-            market,
-            side,
-            ord_type: OrderType::Limit,
-            price: Some(price),
-            volume: Some(volume),
-            time_in_force: None,
-        }
-    }
-
-    /// A market buy spending `total` of the quote currency.
-    pub fn market_buy(market: MarketId, total: Decimal) -> Self {
-        OrderRequest {
-            market,
-            side: Side::Bid,
-            ord_type: OrderType::Price,
-            price: Some(total),
-            volume: None,
-            time_in_force: None,
-        }
-    }
-
-    /// A market sell of `volume`.
-    pub fn market_sell(market: MarketId, volume: Qty) -> Self {
-        OrderRequest {
-            market,
-            side: Side::Ask,
-            ord_type: OrderType::Market,
-            price: None,
-            volume: Some(volume),
-            time_in_force: None,
-        }
-    }
-
-    /// The same request with a time in force.
-    pub fn with_tif(mut self, tif: TimeInForce) -> Self {
-        self.time_in_force = Some(tif);
-        self
-    }
-}
-
-/// A request that passed [`validate`], with its money figures for the confirmation dialog
-/// and the risk gate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ValidOrder {
-    /// The request.
-    pub request: OrderRequest,
-    /// Notional in the quote currency (price × volume, the total of a market buy, or
-    /// volume × reference price of a market sell; zero when unknown).
-    pub notional: Decimal,
-    /// Estimated fee in the quote currency.
-    pub fee: Decimal,
-}
-
-impl ValidOrder {
-    /// What a buy locks (notional + fee) or a sell yields (notional − fee).
-    pub fn total_with_fee(&self) -> Decimal {
-        match self.request.side {
-            Side::Bid => self.notional.saturating_add(self.fee),
-            Side::Ask => self.notional.saturating_sub(self.fee),
-        }
-    }
-
-    /// The `POST /v1/orders` body with our identifier. Strings, absent fields omitted.
-    pub fn to_body(&self, identifier: &str) -> NewOrderBody {
-        let r = &self.request;
-        NewOrderBody {
-            market: r.market.to_string(),
-            side: side_str(r.side).to_string(),
-            volume: r.volume.map(|v| v.normalize().to_string()),
-            price: r.price.map(|p| p.normalize().to_string()),
-            ord_type: ord_type_str(r.ord_type).to_string(),
-            identifier: Some(identifier.to_string()),
-            time_in_force: r.time_in_force.map(|t| tif_str(t).to_string()),
-            smp_type: None,
         }
     }
 }
@@ -314,9 +218,9 @@ fn total(a: Decimal, b: Decimal) -> Result<Decimal, Denied> {
     a.checked_mul(b).ok_or_else(|| Denied::Risk(format!("order total {a} × {b} is too large to compute")))
 }
 
-/// Floors a volume to Upbit's 8 decimals.
+/// Floors a volume to the venue's precision (Upbit's: 8 decimals).
 pub fn floor_volume(v: Decimal) -> Decimal {
-    v.round_dp_with_strategy(VOLUME_SCALE, rust_decimal::RoundingStrategy::ToZero)
+    crate::exchange::grid().floor_volume(v)
 }
 
 fn positive(field: &'static str, v: Option<Decimal>, ord: &'static str) -> Result<Decimal, Denied> {
@@ -328,7 +232,7 @@ fn positive(field: &'static str, v: Option<Decimal>, ord: &'static str) -> Resul
 }
 
 fn volume_ok(v: Decimal) -> Result<(), Denied> {
-    if v.normalize().scale() > VOLUME_SCALE {
+    if v.normalize().scale() > crate::exchange::grid().volume_scale() {
         return Err(Denied::VolumePrecision(v));
     }
     Ok(())
@@ -389,7 +293,7 @@ pub fn validate(
                 return Err(Denied::OffTick {
                     price,
                     tick,
-                    nearest: ticks::snap_to(price, tick, Rounding::Nearest),
+                    nearest: rules::snap_to(price, tick, Rounding::Nearest),
                 });
             }
             (total(price, volume)?, ())
@@ -716,35 +620,12 @@ mod tests {
     }
 
     #[test]
-    fn limit_buy_body_has_strings_and_omits_nulls() {
+    fn limit_buy_carries_notional_and_fee() {
         let v = validate(&OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.01)), &rules(), None)
             .unwrap();
         assert_eq!(v.notional, dec!(950000));
         assert_eq!(v.fee, dec!(475));
-        let body = v.to_body("hoga-x");
-        let json = serde_json::to_string(&body).unwrap();
-        assert_eq!(
-            json,
-            r#"{"market":"KRW-BTC","side":"bid","volume":"0.01","price":"95000000","ord_type":"limit","identifier":"hoga-x"}"#
-        );
-    }
-
-    #[test]
-    fn market_buy_has_no_volume_and_market_sell_no_price() {
-        let b =
-            validate(&OrderRequest::market_buy(btc(), dec!(100000)), &rules(), None).unwrap().to_body("a");
-        assert_eq!(
-            (b.ord_type.as_str(), b.price.as_deref(), b.volume.as_deref()),
-            ("price", Some("100000"), None)
-        );
-        let s = validate(&OrderRequest::market_sell(btc(), dec!(0.001)), &rules(), Some(dec!(95000000)))
-            .unwrap()
-            .to_body("b");
-        assert_eq!(
-            (s.ord_type.as_str(), s.price.as_deref(), s.volume.as_deref()),
-            ("market", None, Some("0.001"))
-        );
-        assert!(!serde_json::to_string(&s).unwrap().contains("null"));
+        assert_eq!(v.total_with_fee(), dec!(950475));
     }
 
     #[test]
@@ -939,10 +820,9 @@ mod tests {
             let volume = Decimal::new(vol as i64, 8);
             let side = if side { Side::Bid } else { Side::Ask };
             if let Ok(v) = validate(&OrderRequest::limit(btc(), side, price, volume), &rules(), None) {
-                prop_assert!(ticks::is_on_tick("KRW", price));
+                prop_assert!(crate::exchange::grid().is_on_tick("KRW", price));
                 prop_assert!(v.notional >= dec!(5000) && v.notional <= dec!(1000000000));
-                let body = v.to_body("x");
-                prop_assert_eq!(body.price.as_deref().map(|p| p.parse::<Decimal>().unwrap()), Some(price));
+                prop_assert_eq!(v.request.price, Some(price));
             }
         }
     }

@@ -1,5 +1,6 @@
-//! Upbit authentication: API credentials, the ordered query that is both sent and hashed,
-//! and the HS512 JWT carried in `Authorization: Bearer …`.
+//! Upbit authentication: the ordered query that is both sent and hashed, and the HS512
+//! JWT carried in `Authorization: Bearer …`, signed with the neutral [`Credentials`]
+//! through [`Sign`].
 //!
 //! The one rule that matters most (protocol §1.2): the string that is hashed must be the
 //! un-encoded form of the query actually sent, in send order. So a request's parameters
@@ -10,13 +11,10 @@
 //! Every token gets a fresh UUIDv4 nonce: a retried request signs a new token, because a
 //! replayed nonce is rejected with `nonce_used`.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::{Digest, Sha512};
 
@@ -29,49 +27,33 @@ const NAME_SET: &AsciiSet = &VALUE_SET.remove(b'[').remove(b']');
 /// own samples and the test vectors have it).
 const HS512_HEADER_B64: &str = "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9";
 
-/// An Upbit API key pair. Both halves are secrets: `Debug` shows only a masked access key.
-#[derive(Clone)]
-pub struct Credentials {
-    access_key: SecretString,
-    secret_key: SecretString,
-}
+pub use crate::exchange::credentials::Credentials;
 
-impl Credentials {
-    /// Wraps an access key and a secret key (the secret is used as raw UTF-8 bytes, never
-    /// base64-decoded).
-    pub fn new(access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
-        Credentials {
-            access_key: SecretString::from(access_key.into()),
-            secret_key: SecretString::from(secret_key.into()),
-        }
-    }
-
-    /// The access key masked for logs and screens: first 4 and last 4 characters.
-    pub fn access_key_masked(&self) -> String {
-        mask(self.access_key.expose_secret())
-    }
-
-    /// A stable identifier of the access key that reveals nothing about it (the first 16
-    /// hex digits of its SHA-512): the key under which the process shares rate limits.
-    pub fn key_id(&self) -> String {
-        sha512_hex(self.access_key.expose_secret()).chars().take(16).collect()
-    }
-
+/// Upbit's request signing over a neutral key pair: HS512 JWTs with a fresh nonce.
+pub trait Sign {
     /// Signs a token carrying only `access_key` and `nonce` (WebSocket upgrade, REST calls
     /// without parameters).
-    pub fn token(&self) -> Result<String, AuthError> {
+    fn token(&self) -> Result<String, AuthError>;
+
+    /// Signs a token for a request whose hash input is `hash_input` (may be empty).
+    fn token_for(&self, hash_input: &str) -> Result<String, AuthError>;
+
+    /// Signs a token with a given nonce and optional query hash. Only tests should pass a
+    /// fixed nonce; everything else goes through [`Sign::token`] / [`Sign::token_for`].
+    fn token_with_nonce(&self, query_hash: Option<&str>, nonce: &str) -> Result<String, AuthError>;
+}
+
+impl Sign for Credentials {
+    fn token(&self) -> Result<String, AuthError> {
         self.token_with_nonce(None, &uuid::Uuid::new_v4().to_string())
     }
 
-    /// Signs a token for a request whose hash input is `hash_input` (may be empty).
-    pub fn token_for(&self, hash_input: &str) -> Result<String, AuthError> {
+    fn token_for(&self, hash_input: &str) -> Result<String, AuthError> {
         let hash = if hash_input.is_empty() { None } else { Some(sha512_hex(hash_input)) };
         self.token_with_nonce(hash.as_deref(), &uuid::Uuid::new_v4().to_string())
     }
 
-    /// Signs a token with a given nonce and optional query hash. Only tests should pass a
-    /// fixed nonce; everything else goes through [`Credentials::token`] / [`Credentials::token_for`].
-    pub fn token_with_nonce(&self, query_hash: Option<&str>, nonce: &str) -> Result<String, AuthError> {
+    fn token_with_nonce(&self, query_hash: Option<&str>, nonce: &str) -> Result<String, AuthError> {
         // Field order is claim order in the JSON: access_key, nonce, query_hash, query_hash_alg.
         #[derive(Serialize)]
         struct Claims<'a> {
@@ -83,7 +65,7 @@ impl Credentials {
             query_hash_alg: Option<&'a str>,
         }
         let claims = Claims {
-            access_key: self.access_key.expose_secret(),
+            access_key: self.expose_access_key(),
             nonce,
             query_hash,
             query_hash_alg: query_hash.map(|_| "SHA512"),
@@ -93,33 +75,13 @@ impl Credentials {
         message.push_str(HS512_HEADER_B64);
         message.push('.');
         message.push_str(&URL_SAFE_NO_PAD.encode(&payload));
-        let key = EncodingKey::from_secret(self.secret_key.expose_secret().as_bytes());
+        let key = EncodingKey::from_secret(self.expose_secret_key().as_bytes());
         let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS512)
             .map_err(|e| AuthError::Sign(e.to_string()))?;
         message.push('.');
         message.push_str(&signature);
         Ok(message)
     }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key", &self.access_key_masked())
-            .field("secret_key", &"[REDACTED]")
-            .finish()
-    }
-}
-
-/// Masks a key as `abcd****wxyz`; short keys are fully masked.
-fn mask(key: &str) -> String {
-    let chars: Vec<char> = key.chars().collect();
-    if chars.len() < 12 {
-        return "****".to_string();
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}****{tail}")
 }
 
 /// Signing failed (bad key material); names no secret.
@@ -284,16 +246,6 @@ mod tests {
             c.token_with_nonce(None, FIXED_NONCE).unwrap(),
             "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.eyJhY2Nlc3Nfa2V5IjoidGVzdC1hY2Nlc3Mta2V5Iiwibm9uY2UiOiIwMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDAifQ.IRJz1h69PFYpG6JidEP0Y7SNH2i1SnvFduGtOARTFPBx0pCfnB-MV5ZWqAKjTvoF7jTUs6VoVvORZD91huR9gA"
         );
-    }
-
-    #[test]
-    fn debug_never_shows_the_secret_or_the_whole_access_key() {
-        let c = Credentials::new("AKIAabcdefghijklmnopWXYZ", "super-secret-value-123");
-        let d = format!("{c:?}");
-        assert!(d.contains("AKIA****WXYZ"), "{d}");
-        assert!(!d.contains("super-secret"), "{d}");
-        assert!(!d.contains("abcdefghijklmnop"), "{d}");
-        assert_eq!(Credentials::new("short", "x").access_key_masked(), "****");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::exchange::error::{ErrorKind, ExchangeError};
 use crate::exchange::upbit::wire::ErrorBody;
 
 /// What went wrong on the network path.
@@ -246,6 +247,36 @@ impl UpbitError {
                 detail: format!("HTTP {status}: {}", snippet(body)),
             },
         }
+    }
+}
+
+impl From<UpbitError> for ExchangeError {
+    /// Upbit's split onto the neutral kinds; `Display` stays Upbit's full description.
+    fn from(e: UpbitError) -> ExchangeError {
+        let message = e.to_string();
+        let (kind, code, status, reason, hint) = match e {
+            UpbitError::Network { kind: NetworkKind::Connect, path, detail, .. }
+            | UpbitError::UnknownOutcome { kind: NetworkKind::Connect, path, detail } => {
+                // A connect failure wrote no byte of the request.
+                (ErrorKind::Connect, None, None, format!("{path}: connect failed: {detail}"), None)
+            }
+            UpbitError::Network { detail, .. } => (ErrorKind::Network, None, None, detail, None),
+            UpbitError::UnknownOutcome { detail, .. } => {
+                (ErrorKind::UnknownOutcome, None, None, detail, None)
+            }
+            UpbitError::Request { path, detail } => {
+                (ErrorKind::NotSent, None, None, format!("{path}: {detail}"), None)
+            }
+            UpbitError::Exchange { status, name, message, .. } => {
+                (ErrorKind::Rejected, Some(name), Some(status), message, None)
+            }
+            UpbitError::Auth { kind, status, name, message, .. } => {
+                (ErrorKind::Auth, Some(name), Some(status), message, Some(kind.hint()))
+            }
+            UpbitError::RateLimited { .. } => (ErrorKind::RateLimited, None, None, message.clone(), None),
+            UpbitError::Blocked { .. } => (ErrorKind::Blocked, None, None, message.clone(), None),
+        };
+        ExchangeError { kind, code, status, reason, message, hint }
     }
 }
 

@@ -195,18 +195,7 @@ struct State {
     rate_limited: u64,
 }
 
-/// What the limiter is doing, for the System pane.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LimitsStatus {
-    /// Time left on a 418 block, if REST is halted.
-    pub blocked_for: Option<Duration>,
-    /// Groups paused after 429 or `sec=0`, with time left.
-    pub paused: Vec<(Group, Duration)>,
-    /// 418 blocks seen.
-    pub blocks: u32,
-    /// 429 answers seen.
-    pub rate_limited: u64,
-}
+pub use crate::exchange::rest::LimitsStatus;
 
 type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
 
@@ -382,9 +371,10 @@ impl RestLimits {
     pub fn status(&self) -> LimitsStatus {
         let now = Instant::now();
         let mut out = LimitsStatus::default();
+        let mut paused: Vec<(Group, Duration)> = Vec::new();
         for (i, scope) in [&self.host, &self.key].into_iter().enumerate() {
             let st = lock(&scope.state);
-            out.paused.extend(
+            paused.extend(
                 st.groups
                     .iter()
                     // Each group lives in one scope only.
@@ -397,7 +387,8 @@ impl RestLimits {
                 out.blocks = st.blocks;
             }
         }
-        out.paused.sort();
+        paused.sort();
+        out.paused = paused.into_iter().map(|(g, left)| (g.name(), left)).collect();
         out
     }
 }
@@ -498,7 +489,7 @@ mod tests {
         let p = l.on_429(Group::Ticker);
         let p2 = l.on_429(Group::Ticker);
         assert!(p2 > p);
-        assert_eq!(l.status().paused.first().map(|x| x.0), Some(Group::Ticker));
+        assert_eq!(l.status().paused.first().map(|x| x.0), Some(Group::Ticker.name()));
     }
 
     #[test]
@@ -537,11 +528,11 @@ mod tests {
         assert!(elsewhere.status().blocked_for.is_none());
         // Exchange groups are per key; quotation groups per host.
         orders.on_429(Group::Order);
-        assert!(other_key.status().paused.iter().all(|(g, _)| *g != Group::Order));
+        assert!(other_key.status().paused.iter().all(|(g, _)| *g != Group::Order.name()));
         let again = RestLimits::shared(base, Some("key-a"));
-        assert!(again.status().paused.iter().any(|(g, _)| *g == Group::Order));
+        assert!(again.status().paused.iter().any(|(g, _)| *g == Group::Order.name()));
         other_key.on_429(Group::Ticker);
-        assert!(quotes.status().paused.iter().any(|(g, _)| *g == Group::Ticker));
+        assert!(quotes.status().paused.iter().any(|(g, _)| *g == Group::Ticker.name()));
     }
 
     mod fuzz {

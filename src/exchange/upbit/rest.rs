@@ -19,7 +19,7 @@ use crate::exchange::types::{
     Balance, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, OutOfBand, SeenOnce, Ticker,
     Timeframe, Trade,
 };
-use crate::exchange::upbit::auth::{Credentials, SignedBody, SignedQuery};
+use crate::exchange::upbit::auth::{Credentials, Sign as _, SignedBody, SignedQuery};
 use crate::exchange::upbit::error::{AuthKind, NetworkKind, UpbitError, snippet};
 use crate::exchange::upbit::limits::{Group, LimitsStatus, RemainingReq, RestLimits, parse_block_duration};
 use crate::exchange::upbit::wire::{

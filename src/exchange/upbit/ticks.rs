@@ -1,26 +1,16 @@
-//! Upbit's price grid and order-total limits (protocol reference §8.3, §8.4).
+//! Upbit's price grid and order-total limits (protocol reference §8.3, §8.4): the Upbit
+//! implementation of [`PriceGrid`].
 //!
 //! Pure functions, shared by the client's order validation, the simulator's matching
-//! engine and the UI's price display. The tick depends on the quote currency and on the
-//! price band the price falls in; `GET /v1/orderbook/instruments` is the live source of
-//! truth, and [`TickTable`] lets its answers override the built-in table per market.
-
-use std::collections::HashMap;
+//! engine and the UI's price display (those two through [`PriceGrid`]). The tick depends
+//! on the quote currency and on the price band the price falls in; `GET
+//! /v1/orderbook/instruments` is the live source of truth, and [`TickTable`] lets its
+//! answers override the built-in table per market.
 
 use rust_decimal::Decimal;
 
-use crate::exchange::types::MarketId;
-
-/// Which way to move an off-grid price onto the grid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rounding {
-    /// Toward zero (a buyer never pays more than typed).
-    Down,
-    /// Away from zero (a seller never receives less than typed).
-    Up,
-    /// To the nearest tick, halves up.
-    Nearest,
-}
+use crate::exchange::rules::{self, PriceGrid};
+pub use crate::exchange::rules::{Rounding, snap_to};
 
 const fn d(num: i64, scale: u32) -> Decimal {
     Decimal::from_parts(num as u32, (num >> 32) as u32, 0, false, scale)
@@ -72,58 +62,19 @@ pub fn tick_size(quote: &str, price: Decimal) -> Decimal {
     bands.iter().find(|(lower, _)| p >= *lower).map(|(_, tick)| *tick).unwrap_or(d(1, 8))
 }
 
-/// Moves `price` onto the grid of `tick`. Checked: a price and a tick from the network
-/// whose quotient or product cannot be computed leave the price as it is.
-pub fn snap_to(price: Decimal, tick: Decimal, rounding: Rounding) -> Decimal {
-    if tick.is_zero() {
-        return price;
-    }
-    let Some(units) = price.checked_div(tick) else { return price };
-    let whole = match rounding {
-        Rounding::Down => units.floor(),
-        Rounding::Up => units.ceil(),
-        Rounding::Nearest => {
-            units.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-        }
-    };
-    whole.checked_mul(tick).unwrap_or(price).normalize()
-}
-
 /// Moves `price` onto Upbit's grid for its quote currency and band.
 pub fn snap(quote: &str, price: Decimal, rounding: Rounding) -> Decimal {
-    let snapped = snap_to(price, tick_size(quote, price), rounding);
-    // Rounding up can cross into a coarser band whose grid the result must also be on.
-    let tick = tick_size(quote, snapped);
-    if on_grid(snapped, tick) { snapped } else { snap_to(snapped, tick, rounding) }
-}
-
-/// `price % tick == 0`, checked (false when it cannot be computed).
-fn on_grid(price: Decimal, tick: Decimal) -> bool {
-    price.checked_rem(tick).is_some_and(|r| r.is_zero())
+    UpbitGrid.snap(quote, price, rounding)
 }
 
 /// True when `price` lies on the grid of its band.
 pub fn is_on_tick(quote: &str, price: Decimal) -> bool {
-    let tick = tick_size(quote, price);
-    !tick.is_zero() && on_grid(price, tick)
+    UpbitGrid.is_on_tick(quote, price)
 }
 
 /// The next price level up (`steps` > 0) or down (`steps` < 0) from an on-grid price.
 pub fn step(quote: &str, price: Decimal, steps: i32) -> Decimal {
-    let mut p = price;
-    for _ in 0..steps.unsigned_abs() {
-        if steps > 0 {
-            p = p.saturating_add(tick_size(quote, p));
-        } else {
-            let below = p.saturating_sub(tick_size(quote, p));
-            // Crossing down into a finer band: use the finer band's tick.
-            p = p.saturating_sub(tick_size(quote, below.max(Decimal::ZERO)).min(tick_size(quote, p)));
-            if p < Decimal::ZERO {
-                p = Decimal::ZERO;
-            }
-        }
-    }
-    p.normalize()
+    UpbitGrid.step(quote, price, steps)
 }
 
 /// Minimum order total in the quote currency.
@@ -145,44 +96,30 @@ pub fn max_total(quote: &str) -> Option<Decimal> {
     }
 }
 
-/// Per-market tick overrides learned from `orderbook/instruments`, over the built-in
-/// table.
-#[derive(Debug, Clone, Default)]
-pub struct TickTable {
-    overrides: HashMap<MarketId, Decimal>,
-}
+/// Upbit's built-in grid and limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpbitGrid;
 
-impl TickTable {
-    /// Records the exchange's tick for a market (valid for its current price band). A
-    /// tick outside the price band of `exchange::types::band` (0, negative, absurdly
-    /// small or large) is ignored with a warning: the built-in table stays in force.
-    pub fn set(&mut self, market: MarketId, tick: Decimal) {
-        if let Err(e) = crate::exchange::types::band::price("tick_size", tick) {
-            tracing::warn!(%market, error = %e, "tick size from the exchange ignored");
-            return;
-        }
-        self.overrides.insert(market, tick);
+impl PriceGrid for UpbitGrid {
+    fn tick_size(&self, quote: &str, price: Decimal) -> Decimal {
+        tick_size(quote, price)
     }
 
-    /// The tick for a price in a market. An override applies only while it is at least
-    /// as coarse as the table's band tick, so a stale override from a lower band never
-    /// allows an off-grid price.
-    pub fn tick(&self, market: &MarketId, price: Decimal) -> Decimal {
-        let table = tick_size(market.quote(), price);
-        match self.overrides.get(market) {
-            Some(t) if *t >= table => *t,
-            _ => table,
-        }
+    fn volume_scale(&self) -> u32 {
+        VOLUME_SCALE
     }
 
-    /// Snaps a price for a market.
-    pub fn snap(&self, market: &MarketId, price: Decimal, rounding: Rounding) -> Decimal {
-        let tick = self.tick(market, price);
-        let snapped = snap_to(price, tick, rounding);
-        let tick2 = self.tick(market, snapped);
-        if on_grid(snapped, tick2) { snapped } else { snap_to(snapped, tick2, rounding) }
+    fn min_total(&self, quote: &str) -> Decimal {
+        min_total(quote)
+    }
+
+    fn max_total(&self, quote: &str) -> Option<Decimal> {
+        max_total(quote)
     }
 }
+
+/// Per-market tick overrides learned from `orderbook/instruments`, over Upbit's table.
+pub type TickTable = rules::TickTable<UpbitGrid>;
 
 #[cfg(test)]
 mod tests {

@@ -1,13 +1,15 @@
 //! One Upbit WebSocket session over tokio-tungstenite: connect (public, or private with a
 //! JWT on the upgrade request), send subscription requests, read frames with keep-alive
 //! pings and an idle watchdog, and decode DEFAULT-format messages into neutral events.
+//! [`WsSession`] and [`Decoder`] are Upbit's [`StreamSession`] and [`StreamDecoder`].
 //!
 //! A session is one connection; reconnecting, epochs and resubscription belong to
 //! `feed::recovery`. Liveness rule (docs/RELIABILITY.md case 22): only DATA frames count as life;
 //! pongs and pings alone do not, so a half-open connection that still answers pings is
 //! detected by the idle watchdog.
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::header::HeaderValue;
@@ -19,96 +21,16 @@ use tokio_tungstenite::tungstenite::{Bytes, Error as WsLibError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use crate::exchange::api::{AssetBalance, AssetUpdate, OrderUpdate, StreamEvent, StreamKind};
+pub use crate::exchange::stream::{DataFrame, DecodeError, Decoded, WsConfig, WsError};
+use crate::exchange::stream::{StreamDecoder, StreamSession};
 use crate::exchange::types::{Candle, Fill, MarketId, OrderBook, OutOfBand, Ticker, Trade, band};
-use crate::exchange::upbit::auth::Credentials;
+use crate::exchange::upbit::auth::{Credentials, Sign as _};
 use crate::exchange::upbit::wire::{self, ErrorBody, WireMyAsset, WireMyOrder, view};
 
 /// Public quotation websocket.
 pub const PUBLIC_URL: &str = "wss://api.upbit.com/websocket/v1";
 /// Private (myOrder, myAsset) websocket.
 pub const PRIVATE_URL: &str = "wss://api.upbit.com/websocket/v1/private";
-
-/// Session timing and size limits.
-#[derive(Debug, Clone)]
-pub struct WsConfig {
-    /// TCP + TLS + upgrade must finish within this.
-    pub connect_timeout: Duration,
-    /// Send a ping frame this often (Upbit closes after 120 s idle).
-    pub ping_interval: Duration,
-    /// No DATA frame for this long → the connection is dead (well under 120 s).
-    pub idle_timeout: Duration,
-    /// Frames/messages larger than this end the session (tungstenite's default is 64 MiB).
-    pub max_message_size: usize,
-}
-
-impl Default for WsConfig {
-    fn default() -> Self {
-        WsConfig {
-            connect_timeout: Duration::from_secs(10),
-            ping_interval: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(65),
-            max_message_size: 4 << 20,
-        }
-    }
-}
-
-/// Why a session could not start or ended.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WsError {
-    /// TCP/TLS/upgrade failed.
-    #[error("websocket connect to {url} failed: {detail}")]
-    Connect {
-        /// URL.
-        url: String,
-        /// Why.
-        detail: String,
-    },
-    /// The upgrade did not finish in time (silent server).
-    #[error("websocket connect to {url} timed out after {after:?}")]
-    ConnectTimeout {
-        /// URL.
-        url: String,
-        /// The timeout.
-        after: Duration,
-    },
-    /// The server refused our credentials (HTTP 401/403 on upgrade, or a Close frame whose
-    /// reason is about authentication, such as `INVALID_AUTH`).
-    #[error("websocket authentication refused: {detail}")]
-    Unauthorized {
-        /// Status or message.
-        detail: String,
-    },
-    /// The server closed the connection.
-    #[error("websocket closed by server: {detail}")]
-    Closed {
-        /// Close code/reason or "eof".
-        detail: String,
-    },
-    /// No data within the idle timeout.
-    #[error("websocket idle: no data for {after:?}")]
-    Idle {
-        /// The idle timeout.
-        after: Duration,
-    },
-    /// A frame over the size cap.
-    #[error("websocket frame over the {limit}-byte cap")]
-    Oversize {
-        /// The cap.
-        limit: usize,
-    },
-    /// A text frame that is not UTF-8. RFC 6455 (§8.1) makes the client fail the
-    /// connection, and tungstenite ends the stream after it: the feed counts it with the
-    /// parse errors and reconnects. (Upbit sends binary frames; a binary frame that is not
-    /// UTF-8 is only a parse error and the session goes on.)
-    #[error("websocket text frame is not UTF-8: {detail}")]
-    InvalidText {
-        /// The decoder's message.
-        detail: String,
-    },
-    /// Read/write failure.
-    #[error("websocket i/o: {0}")]
-    Io(String),
-}
 
 /// The error a Close frame from the server ends the session with. A close whose reason
 /// speaks of authentication (`INVALID_AUTH`, "unauthorized"…) is a refusal of our
@@ -122,39 +44,6 @@ fn closed(frame: Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>) -
     } else {
         WsError::Closed { detail }
     }
-}
-
-/// A decoded message.
-// The event variant dominates and is moved straight into an `Arc`; boxing it would add an
-// allocation per message for nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decoded {
-    /// A market or private event.
-    Event(StreamEvent),
-    /// `{"status":"UP"}` (answer to a text `PING`).
-    Status,
-    /// `{"error":{"name":…,"message":…}}`.
-    Error {
-        /// `INVALID_AUTH`, `WRONG_FORMAT`, `Too Many Requests`…
-        name: String,
-        /// Message.
-        message: String,
-    },
-    /// A `LIST_SUBSCRIPTIONS` answer (raw JSON).
-    ListSubscriptions(serde_json::Value),
-    /// A message type we do not know (tolerated, counted).
-    Unknown(String),
-}
-
-/// A message that could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("undecodable websocket message ({detail}): {sample}")]
-pub struct DecodeError {
-    /// Parser message.
-    pub detail: String,
-    /// The first bytes of the message, lossily decoded.
-    pub sample: String,
 }
 
 fn bad(msg: &[u8], e: impl std::fmt::Display) -> DecodeError {
@@ -306,7 +195,9 @@ impl Decoder {
         }
         if v.get("error").is_some() {
             let b: ErrorBody = serde_json::from_value(v).map_err(|e| bad(msg, e))?;
-            return Ok(Decoded::Error { name: b.error.name.as_text(), message: b.error.message });
+            let name = b.error.name.as_text();
+            let refuses_auth = name == "INVALID_AUTH";
+            return Ok(Decoded::Error { name, message: b.error.message, refuses_auth });
         }
         if v.get("method").and_then(|m| m.as_str()) == Some("LIST_SUBSCRIPTIONS") {
             return Ok(Decoded::ListSubscriptions(v));
@@ -425,15 +316,6 @@ pub fn build_request(ticket: &str, streams: &[(StreamKind, Vec<MarketId>)]) -> S
     }
     items.push(serde_json::json!({ "format": "DEFAULT" }));
     serde_json::Value::Array(items).to_string()
-}
-
-/// What [`WsSession::next_frame`] returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataFrame {
-    /// The payload (text or binary frame; both carry UTF-8 JSON).
-    pub bytes: Bytes,
-    /// When it was read (monotonic).
-    pub received: Instant,
 }
 
 /// One open websocket connection.
@@ -595,6 +477,69 @@ impl WsSession {
     }
 }
 
+impl StreamDecoder for Decoder {
+    fn decode(&mut self, msg: &[u8]) -> Result<Decoded, DecodeError> {
+        Decoder::decode(self, msg)
+    }
+}
+
+/// Both URLs under a base (`ws://127.0.0.1:port` → `…/websocket/v1` and
+/// `…/websocket/v1/private`). A base given as the public URL itself (`…/websocket/v1`, as
+/// `hoga sim` prints it) is taken as meant, not doubled.
+pub fn urls_for_base(base: &str) -> (String, String) {
+    let base = base.trim_end_matches('/');
+    let base = base.strip_suffix("/websocket/v1/private").unwrap_or(base);
+    let base = base.strip_suffix("/websocket/v1").unwrap_or(base);
+    (format!("{base}/websocket/v1"), format!("{base}/websocket/v1/private"))
+}
+
+impl StreamSession for WsSession {
+    const PUBLIC_URL: &'static str = PUBLIC_URL;
+    const PRIVATE_URL: &'static str = PRIVATE_URL;
+
+    type Decoder = Decoder;
+
+    fn urls_for_base(base: &str) -> (String, String) {
+        urls_for_base(base)
+    }
+
+    fn kind_of(name: &str) -> Option<StreamKind> {
+        match name {
+            "ticker" => Some(StreamKind::Ticker),
+            "trade" => Some(StreamKind::Trade),
+            "orderbook" => Some(StreamKind::OrderBook),
+            "myOrder" => Some(StreamKind::MyOrder),
+            "myAsset" => Some(StreamKind::MyAsset),
+            other => wire::timeframe_of_candle_type(other).map(StreamKind::Candle),
+        }
+    }
+
+    fn connect(
+        url: &str,
+        credentials: Option<&Credentials>,
+        config: &WsConfig,
+    ) -> impl Future<Output = Result<Self, WsError>> + Send {
+        WsSession::connect(url, credentials, config)
+    }
+
+    async fn subscribe(&mut self, streams: &[(StreamKind, Vec<MarketId>)]) -> Result<(), WsError> {
+        let ticket = uuid::Uuid::new_v4().to_string();
+        self.send_text(build_request(&ticket, streams)).await
+    }
+
+    fn next_frame(&mut self) -> impl Future<Output = Result<DataFrame, WsError>> + Send {
+        WsSession::next_frame(self)
+    }
+
+    fn try_next_frame(&mut self) -> impl Future<Output = Option<Result<DataFrame, WsError>>> + Send {
+        WsSession::try_next_frame(self)
+    }
+
+    fn close(self) -> impl Future<Output = ()> + Send {
+        WsSession::close(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,6 +563,21 @@ mod tests {
     }
 
     #[test]
+    fn a_ws_base_given_as_the_public_url_is_not_doubled() {
+        for base in [
+            "ws://127.0.0.1:9000",
+            "ws://127.0.0.1:9000/",
+            "ws://127.0.0.1:9000/websocket/v1",
+            "ws://127.0.0.1:9000/websocket/v1/",
+            "ws://127.0.0.1:9000/websocket/v1/private",
+        ] {
+            let (public, private) = urls_for_base(base);
+            assert_eq!(public, "ws://127.0.0.1:9000/websocket/v1", "{base}");
+            assert_eq!(private, "ws://127.0.0.1:9000/websocket/v1/private", "{base}");
+        }
+    }
+
+    #[test]
     fn decodes_each_kind_and_tolerates_garbage() {
         let trade = br#"{"type":"trade","code":"KRW-BTC","timestamp":1,"trade_date":"2024-10-31","trade_time":"01:07:42","trade_timestamp":1,"trade_price":100,"trade_volume":0.5,"ask_bid":"ASK","prev_closing_price":1,"change":"FALL","change_price":1,"sequential_id":7,"stream_type":"REALTIME"}"#;
         match decode(trade).unwrap() {
@@ -629,7 +589,11 @@ mod tests {
         assert_eq!(decode(br#"{"status":"UP"}"#).unwrap(), Decoded::Status);
         assert!(matches!(
             decode(br#"{"error":{"name":"WRONG_FORMAT","message":"x"}}"#).unwrap(),
-            Decoded::Error { name, .. } if name == "WRONG_FORMAT"
+            Decoded::Error { name, refuses_auth: false, .. } if name == "WRONG_FORMAT"
+        ));
+        assert!(matches!(
+            decode(br#"{"error":{"name":"INVALID_AUTH","message":"x"}}"#).unwrap(),
+            Decoded::Error { refuses_auth: true, .. }
         ));
         assert_eq!(decode(br#"{"type":"nft","x":1}"#).unwrap(), Decoded::Unknown("nft".into()));
         assert!(decode(b"not json").is_err());

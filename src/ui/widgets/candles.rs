@@ -12,8 +12,8 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::format;
+use crate::exchange::rules::Rounding;
 use crate::exchange::types::{Candle, Price};
-use crate::exchange::upbit::ticks::{self, Rounding};
 use crate::ui::theme::Theme;
 
 /// Moving-average period drawn over the closes.
@@ -221,13 +221,13 @@ pub fn render(
 
     // Axis: high, middle, low, and the last close marked in its colour. The average can
     // stretch the range past any traded price and the middle falls anywhere: the labels
-    // are put on the market's tick grid, as a price on Upbit is.
+    // are put on the market's tick grid, as a price on the exchange is.
     let ax = area.x + plot_w;
     // Halves first: `hi + lo` can overflow where each half cannot.
     let mid = (hi / Decimal::TWO).checked_add(lo / Decimal::TWO).unwrap_or(hi);
     let quote = shown[0].market.quote();
     for p in [hi, mid, lo] {
-        let label = ticks::snap(quote, p, Rounding::Nearest);
+        let label = crate::exchange::grid().snap(quote, p, Rounding::Nearest);
         put_str(buf, ax, scale.row(p), &format!(" {}", format::price(label)), AXIS, theme.muted);
     }
     if let Some(last) = shown.last() {
@@ -279,7 +279,10 @@ mod tests {
                 continue;
             }
             let p: Decimal = digits.parse().unwrap();
-            assert!(ticks::is_on_tick("KRW", p), "axis label {text:?} is not on the KRW tick grid");
+            assert!(
+                crate::exchange::grid().is_on_tick("KRW", p),
+                "axis label {text:?} is not on the KRW tick grid"
+            );
             labels += 1;
         }
         assert!(labels >= 3, "high, middle, low and last are labelled");

@@ -1,0 +1,71 @@
+//! What neutral code asks of a venue's REST client: the feed's snapshots, pane reads and
+//! private polling, the rate-limit state health and the ban watch read, and the startup
+//! key check. [`RestApi`] is object-safe (`Arc<dyn RestApi>`): these calls are rare next
+//! to a network round trip, so one boxed future per call costs nothing that matters.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::exchange::error::ExchangeError;
+use crate::exchange::types::{Balance, Candle, MarketId, Order, OrderBook, Ticker, Timeframe};
+
+/// A REST call in flight.
+pub type RestFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ExchangeError>> + Send + 'a>>;
+
+/// What the client's rate limiter is doing, for health and the System pane.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LimitsStatus {
+    /// Time left on a ban (Upbit: 418), if REST is halted.
+    pub blocked_for: Option<Duration>,
+    /// Rate-limit groups paused after a 429 (or an exhausted budget), by the venue's group
+    /// name, with time left.
+    pub paused: Vec<(&'static str, Duration)>,
+    /// Bans seen.
+    pub blocks: u32,
+    /// 429 answers seen.
+    pub rate_limited: u64,
+}
+
+/// The REST reads neutral code makes of a venue.
+pub trait RestApi: Send + Sync + fmt::Debug + 'static {
+    /// True when account endpoints can be called (keys configured).
+    fn has_credentials(&self) -> bool;
+
+    /// The base URL calls go to (the exchange, the simulator, a test server).
+    fn base_url(&self) -> &str;
+
+    /// The rate limiter's state (a lock, no request).
+    fn limits_status(&self) -> LimitsStatus;
+
+    /// Tickers of some markets.
+    fn tickers<'a>(&'a self, markets: &'a [MarketId]) -> RestFuture<'a, Vec<Ticker>>;
+
+    /// Order books of some markets, `depth` levels a side.
+    fn orderbook<'a>(&'a self, markets: &'a [MarketId], depth: u32) -> RestFuture<'a, Vec<OrderBook>>;
+
+    /// The latest `count` candles of a market, newest first.
+    fn candles<'a>(
+        &'a self,
+        market: &'a MarketId,
+        timeframe: Timeframe,
+        count: u32,
+    ) -> RestFuture<'a, Vec<Candle>>;
+
+    /// Open orders of every market: the first page (Upbit: 100), enough for a poll that
+    /// stands in for the private stream, not an inventory.
+    fn open_orders(&self) -> RestFuture<'_, Vec<Order>>;
+
+    /// Account balances.
+    fn balances(&self) -> RestFuture<'_, Vec<Balance>>;
+
+    /// Checks the keys with harmless calls and returns one finding per permission the
+    /// venue refused for authentication (the permission, the venue's error name and the
+    /// fix). Empty when the keys may trade; anything that proves nothing either way (a
+    /// business refusal, a network error) is only logged.
+    fn probe_key<'a>(
+        &'a self,
+        market: &'a MarketId,
+    ) -> Pin<Box<dyn Future<Output = Vec<String>> + Send + 'a>>;
+}
