@@ -19,7 +19,7 @@
 //!    ├ command ─► selection (market, timeframe, depth), acknowledgements, quit
 //!    └ logging ─► the Log pane
 //!
-//! exchange::upbit::{rest, ws} ◄─► feed::FeedManager (one socket, per-pane proxies)
+//! exchange::{rest, stream} (Upbit's) ◄─► feed::FeedManager (one socket, per-pane proxies)
 //!        ─► console::market pumps ─► store::Store (single writer; snapshots)
 //!        ─► trading::monitor (ticks: stop / take-profit / trailing / OCO)
 //! store ─► watch<Arc<Snapshot>> ─► ui::app ─► render (pure) ─► the screen
