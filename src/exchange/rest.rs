@@ -1,5 +1,5 @@
-//! What neutral code asks of a venue's REST client: the feed's snapshots, pane reads and
-//! private polling, the rate-limit state health and the ban watch read, and the startup
+//! What neutral code asks of a venue's REST client: the market list, the feed's
+//! snapshots, pane reads and private polling, the rate-limit state health and the ban watch read, and the startup
 //! key check. [`RestApi`] is object-safe (`Arc<dyn RestApi>`): these calls are rare next
 //! to a network round trip, so one boxed future per call costs nothing that matters.
 
@@ -9,7 +9,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::exchange::error::ExchangeError;
-use crate::exchange::types::{Balance, Candle, MarketId, Order, OrderBook, Ticker, Timeframe};
+use crate::exchange::types::{
+    Balance, Candle, MarketId, MarketInfo, Order, OrderBook, Ticker, Timeframe, Trade,
+};
 
 /// A REST call in flight.
 pub type RestFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ExchangeError>> + Send + 'a>>;
@@ -38,6 +40,12 @@ pub trait RestApi: Send + Sync + fmt::Debug + 'static {
 
     /// The rate limiter's state (a lock, no request).
     fn limits_status(&self) -> LimitsStatus;
+
+    /// Every listed market, with its names and warnings.
+    fn markets(&self) -> RestFuture<'_, Vec<MarketInfo>>;
+
+    /// The latest `count` trades of a market, newest first.
+    fn trades<'a>(&'a self, market: &'a MarketId, count: u32) -> RestFuture<'a, Vec<Trade>>;
 
     /// Tickers of some markets.
     fn tickers<'a>(&'a self, markets: &'a [MarketId]) -> RestFuture<'a, Vec<Ticker>>;

@@ -164,6 +164,10 @@ pub trait StreamSession: Sized + Send + 'static {
     /// given as the public URL itself is taken as meant, not extended twice.
     fn urls_for_base(base: &str) -> (String, String);
 
+    /// True when the venue streams `kind` (Upbit streams candles up to 240m only; longer
+    /// ones come from REST).
+    fn can_stream(kind: StreamKind) -> bool;
+
     /// The stream kind a venue's type name stands for (Upbit: `trade`, `candle.60m`).
     fn kind_of(name: &str) -> Option<StreamKind>;
 

@@ -378,6 +378,8 @@ pub(crate) struct SessionType {
     run: fn(Arc<Shared>, usize, CancellationToken) -> ConnectionFuture,
     /// The venue's public and private URLs under one base.
     pub urls_for_base: fn(&str) -> (String, String),
+    /// Whether the venue streams a kind.
+    can_stream: fn(StreamKind) -> bool,
 }
 
 impl SessionType {
@@ -386,6 +388,7 @@ impl SessionType {
         SessionType {
             run: |shared, idx, cancel| Box::pin(run_connection::<S>(shared, idx, cancel)),
             urls_for_base: S::urls_for_base,
+            can_stream: S::can_stream,
         }
     }
 }
@@ -442,6 +445,13 @@ impl FeedHandle {
     /// A new proxy for one pane or component. Dropping it releases all its subscriptions.
     pub fn proxy(&self, name: &str) -> FeedProxy {
         FeedProxy::new(name, self.shared.clone())
+    }
+
+    /// True when the venue streams `kind`; a kind it does not (Upbit: day candles and
+    /// longer) is left out of the upstream request, so its subscribers get nothing and the
+    /// caller refreshes it by REST.
+    pub fn can_stream(&self, kind: StreamKind) -> bool {
+        (self.shared.config.session.can_stream)(kind)
     }
 
     /// Health and statistics for the System pane.

@@ -11,7 +11,8 @@ use crate::exchange::error::ExchangeError;
 use crate::exchange::rest::{LimitsStatus, RestApi, RestFuture};
 use crate::exchange::stream::StreamVenue;
 use crate::exchange::types::{
-    Balance, Candle, MarketId, Order, OrderBook, OrderState, Side, Ticker, TimeInForce, Timeframe,
+    Balance, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, Side, Ticker, TimeInForce,
+    Timeframe, Trade,
 };
 use crate::exchange::upbit::error::{AuthKind, UpbitError};
 use crate::exchange::upbit::rest::{OrderRef, RestClient};
@@ -192,6 +193,14 @@ impl RestApi for RestClient {
 
     fn limits_status(&self) -> LimitsStatus {
         RestClient::limits_status(self)
+    }
+
+    fn markets(&self) -> RestFuture<'_, Vec<MarketInfo>> {
+        Box::pin(async move { self.market_all().await.map_err(ExchangeError::from) })
+    }
+
+    fn trades<'a>(&'a self, market: &'a MarketId, count: u32) -> RestFuture<'a, Vec<Trade>> {
+        Box::pin(async move { RestClient::trades(self, market, count).await.map_err(ExchangeError::from) })
     }
 
     fn tickers<'a>(&'a self, markets: &'a [MarketId]) -> RestFuture<'a, Vec<Ticker>> {

@@ -503,6 +503,10 @@ impl StreamSession for WsSession {
         urls_for_base(base)
     }
 
+    fn can_stream(kind: StreamKind) -> bool {
+        wire_type(kind).is_some()
+    }
+
     fn kind_of(name: &str) -> Option<StreamKind> {
         match name {
             "ticker" => Some(StreamKind::Ticker),
@@ -575,6 +579,16 @@ mod tests {
             assert_eq!(public, "ws://127.0.0.1:9000/websocket/v1", "{base}");
             assert_eq!(private, "ws://127.0.0.1:9000/websocket/v1/private", "{base}");
         }
+    }
+
+    #[test]
+    fn stream_names_and_what_upbit_streams() {
+        assert!(<WsSession as StreamSession>::can_stream(StreamKind::Candle(Timeframe::H4)));
+        assert!(!<WsSession as StreamSession>::can_stream(StreamKind::Candle(Timeframe::D1)));
+        assert!(<WsSession as StreamSession>::can_stream(StreamKind::MyAsset));
+        assert_eq!(WsSession::kind_of("candle.60m"), Some(StreamKind::Candle(Timeframe::H1)));
+        assert_eq!(WsSession::kind_of("myOrder"), Some(StreamKind::MyOrder));
+        assert_eq!(WsSession::kind_of("candle.1h"), None, "hoga's label, not Upbit's name");
     }
 
     #[test]
