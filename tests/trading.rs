@@ -2262,7 +2262,11 @@ async fn a_live_key_without_make_orders_is_reported_at_startup_by_a_harmless_pro
     let tasks = TaskManager::new();
     let store = Store::start(&tasks, StoreConfig::default());
     let trading = TradingStateHandle::new();
-    hoga::trading::mode::spawn_key_probe(&tasks, rest.clone(), btc(), trading.clone(), store.clone());
+    // The console's way: the finding is a halt on the Safety lane.
+    let bus: hoga::bus::Bus<hoga::console::event::AppEvent> = hoga::bus::Bus::new(Default::default());
+    hoga::console::safety::subscribe(&bus, store.clone(), trading.clone());
+    hoga::console::safety::spawn_key_probe(&tasks, bus.clone(), rest.clone(), btc());
+    bus.spawn_dispatcher(&tasks);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while trading.state() != TradingState::Halted
         || !store.snapshot().system.alerts.iter().any(|a| a.message.contains("Make Orders"))

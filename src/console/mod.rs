@@ -283,7 +283,7 @@ impl Core {
         safety::spawn_watch(
             tasks,
             bus.clone(),
-            venue.rest.clone(),
+            venue.rest.clone().map(|r| r as Arc<dyn crate::exchange::rest::RestApi>),
             Some(feed.clone()),
             Duration::from_secs(1),
         );
@@ -298,19 +298,13 @@ impl Core {
             },
         );
         spawn_flash(tasks, notifier.flash(), store.clone());
-        if let Some(rest) = &venue.rest {
+        if let Some(rest) = &venue.rest
+            && mode == Mode::Live
+        {
             // Live: a key without a needed permission is reported (and trading HALTED)
-            // now, not at the first order (RELIABILITY case 39).
-            if mode == Mode::Live {
-                let btc = crate::exchange::types::MarketId::new("KRW-BTC");
-                crate::trading::mode::spawn_key_probe(
-                    tasks,
-                    rest.clone(),
-                    btc,
-                    trading.clone(),
-                    store.clone(),
-                );
-            }
+            // now, not at the first order (docs/RELIABILITY.md case 39).
+            let btc = crate::exchange::types::MarketId::new("KRW-BTC");
+            safety::spawn_key_probe(tasks, bus.clone(), rest.clone(), btc);
         }
 
         // Market panes and the account.

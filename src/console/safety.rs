@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bus::{Bus, Envelope};
-use crate::exchange::upbit::rest::RestClient;
+use crate::exchange::rest::RestApi;
+use crate::exchange::types::MarketId;
 use crate::feed::{FeedHandle, Health};
 use crate::kernel::{self, OnFailure, TaskManager};
 use crate::store::{StoreEvent, StoreHandle};
@@ -152,7 +153,7 @@ fn task_alarm(ev: &kernel::TaskEvent) -> Option<String> {
 pub fn spawn_watch(
     tasks: &TaskManager,
     bus: Bus<AppEvent>,
-    rest: Option<Arc<RestClient>>,
+    rest: Option<Arc<dyn RestApi>>,
     feed: Option<FeedHandle>,
     every: Duration,
 ) {
@@ -194,6 +195,29 @@ pub fn spawn_watch(
                 }
             }
         }
+    });
+}
+
+/// Runs the venue's key probe (`RestApi::probe_key`: harmless calls only) once at startup
+/// (live mode) and makes every finding impossible to miss: a halt on the Safety lane with
+/// the finding as the reason (status bar, alert, log), before any order is tried
+/// (docs/RELIABILITY.md case 39: the `out_of_scope` of a key without Make Orders is
+/// reported at startup).
+pub fn spawn_key_probe(tasks: &TaskManager, bus: Bus<AppEvent>, rest: Arc<dyn RestApi>, market: MarketId) {
+    tasks.spawn("console", "key-probe", move |cancel| async move {
+        let findings = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(()),
+            f = rest.probe_key(&market) => f,
+        };
+        if findings.is_empty() {
+            return Ok(());
+        }
+        let reason = findings.join("; ");
+        tracing::error!("API key check at startup: {reason}");
+        bus.publish("key-probe", AppEvent::Safety(SafetyEvent::Halt { why: format!("key check: {reason}") }))
+            .await?;
+        Ok(())
     });
 }
 

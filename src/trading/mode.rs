@@ -14,14 +14,9 @@ use std::sync::Arc;
 
 use crate::config::Mode;
 use crate::exchange::error::ExchangeError;
-use crate::exchange::rest::RestApi;
-use crate::exchange::types::MarketId;
 use crate::exchange::{Active, Exchange};
-use crate::kernel::TaskManager;
-use crate::store::{StoreEvent, StoreHandle};
 use crate::trading::credentials::ApiKeys;
 use crate::trading::journal::JournalOptions;
-use crate::trading::monitor::TradingStateHandle;
 use crate::trading::paper::{PaperConfig, PaperVenue};
 use crate::trading::venue::OrderVenue;
 
@@ -162,36 +157,6 @@ pub fn build_venue(mode: Mode, params: VenueParams) -> Result<BuiltVenue, ModeEr
             Ok(BuiltVenue { mode, venue: Active::order_venue(rest.clone()), paper: None, rest: Some(rest) })
         }
     }
-}
-
-/// Runs the venue's key probe ([`RestApi::probe_key`]: harmless calls only) once at
-/// startup (live mode) and makes every finding impossible to miss: trading goes HALTED
-/// with the finding as the reason (status bar), an alert is raised and the log says it,
-/// before any order is tried (RELIABILITY case 39: the `out_of_scope` of a key without
-/// Make Orders is reported at startup).
-pub fn spawn_key_probe(
-    tasks: &TaskManager,
-    rest: Arc<dyn RestApi>,
-    market: MarketId,
-    trading: TradingStateHandle,
-    store: StoreHandle,
-) {
-    tasks.spawn("trading", "key-probe", move |cancel| async move {
-        let findings = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Ok(()),
-            f = rest.probe_key(&market) => f,
-        };
-        if findings.is_empty() {
-            return Ok(());
-        }
-        let reason = findings.join("; ");
-        tracing::error!("API key check at startup: {reason}");
-        trading.halt(format!("key check: {reason}"));
-        let message = format!("API key check: {reason}");
-        store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await?;
-        Ok(())
-    });
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::alerts::{AlertBook, describe_alert};
 use super::view::rule_label;
 use super::{ExitEvent, MonitorAction};
 use crate::exchange::types::{MarketId, OrderType, Price, Qty, Side};
-use crate::exchange::upbit::ticks;
+
 use crate::notify::{NotifyEvent, NotifyKind};
 use crate::trading::orders::floor_volume;
 use crate::trading::risk::TradingState;
@@ -128,7 +128,7 @@ impl Core {
     }
 
     fn min_total(market: &MarketId) -> Decimal {
-        ticks::min_total(market.quote())
+        crate::exchange::grid().min_total(market.quote())
     }
 
     pub(super) fn pos(&self, market: &MarketId) -> PositionView {
