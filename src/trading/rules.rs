@@ -5,7 +5,7 @@
 //! every tick with the monotonic time it was received. A rule fires **once**: firing
 //! latches it (`Firing`) and names the exit with a deterministic identifier derived from
 //! the rule id and attempt number, so a re-evaluation, a restart or a retry can never
-//! produce a second, differently-named exit (RELIABILITY case 14). It never fires on
+//! produce a second, differently-named exit (docs/RELIABILITY.md case 14). It never fires on
 //! stale data (case 15) nor before the book is made ready after reconciliation with a
 //! price received after that moment (case 19). Partial exits re-arm with the next attempt;
 //! dust below the minimum order total is reported, not looped on (case 20).

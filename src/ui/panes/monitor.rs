@@ -14,8 +14,8 @@ use super::pane_block;
 use crate::store::Snapshot;
 use crate::trading::rules::RuleState;
 use crate::ui::layout::PaneId;
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::update::UiState;
 use crate::ui::widgets::format;
 
 /// Draws the monitor pane.
