@@ -46,8 +46,20 @@ pub struct PriceSinks {
     pub monitor: TickSender,
     /// Paper mode: the local engine fills resting orders against prices.
     pub paper: Option<PaperVenue>,
-    /// Paper fills go to the order manager as venue updates.
-    pub manager: crate::trading::manager::OrderManagerHandle,
+    /// Paper fills, on their way to the order manager as venue updates. Handed off, never
+    /// awaited: a busy order manager must not hold up the price pumps (and with them the
+    /// monitor's ticks). Unbounded, and bounded in practice by the paper engine's open
+    /// orders: each fills once.
+    pub paper_fills: tokio::sync::mpsc::UnboundedSender<crate::exchange::types::Order>,
+}
+
+impl PriceSinks {
+    fn paper_filled(&self, orders: Vec<crate::exchange::types::Order>) -> anyhow::Result<()> {
+        for o in orders {
+            self.paper_fills.send(o).map_err(|_| anyhow::anyhow!("the paper fills forwarder has stopped"))?;
+        }
+        Ok(())
+    }
 }
 
 /// Loads the market list, then streams every market's ticker into the store and sinks.
@@ -134,9 +146,7 @@ async fn price_sinks(sinks: &PriceSinks, t: &crate::exchange::types::Ticker) -> 
         sinks.monitor.send(m, t.trade_price, Instant::now());
     }
     if let Some(paper) = &sinks.paper {
-        for o in paper.on_ticker(t) {
-            sinks.manager.apply_venue_update(o).await?;
-        }
+        sinks.paper_filled(paper.on_ticker(t))?;
     }
     Ok(())
 }
@@ -177,9 +187,7 @@ pub fn spawn_orderbook(
                                 sinks.board.set_book(m, b.best_bid(), b.best_ask());
                             }
                             if let Some(paper) = &sinks.paper {
-                                for o in paper.on_orderbook(&b) {
-                                    sinks.manager.apply_venue_update(o).await?;
-                                }
+                                sinks.paper_filled(paper.on_orderbook(&b))?;
                             }
                             store.send(StoreEvent::BookUpdated(b)).await?;
                             Ok(())

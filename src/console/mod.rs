@@ -313,12 +313,14 @@ impl Core {
             timeframe: Timeframe::M1,
             depth: settings.ui.orderbook_levels as u16,
         });
-        let sinks = PriceSinks {
-            board: prices,
-            monitor: monitor.ticks(),
-            paper: venue.paper.clone(),
-            manager: manager.clone(),
-        };
+        let (paper_fills, paper_rx) = tokio::sync::mpsc::unbounded_channel();
+        let to_manager = manager.clone();
+        spawn_pump(tasks, "console", "paper-fills", paper_rx, move |order| {
+            let manager = to_manager.clone();
+            async move { Ok(manager.apply_venue_update(order).await?) }
+        });
+        let sinks =
+            PriceSinks { board: prices, monitor: monitor.ticks(), paper: venue.paper.clone(), paper_fills };
         market::spawn_markets(tasks, &feed, market_rest.clone(), store.clone(), sinks.clone());
         market::spawn_orderbook(tasks, &feed, store.clone(), selection_rx.clone(), sinks);
         market::spawn_trades(tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
