@@ -11,7 +11,7 @@ use sha2::{Digest, Sha512};
 
 /// An authentication failure, named as Upbit names it (all answered with 401).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// No or empty `Authorization` header.
     #[error("no_authorization_token")]
     NoToken,
@@ -70,7 +70,7 @@ const NONCE_MEMORY: usize = 200_000;
 
 /// Known keys and used nonces.
 #[derive(Default)]
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     keys: HashMap<String, String>,
     nonces: HashSet<(String, String)>,
     nonce_order: VecDeque<(String, String)>,
@@ -88,7 +88,7 @@ impl std::fmt::Debug for Authenticator {
 
 /// What the hash must cover.
 #[derive(Debug, Clone, Copy)]
-pub enum Params<'a> {
+pub(crate) enum Params<'a> {
     /// No parameters: the token must not need a query_hash.
     None,
     /// Raw (still percent-encoded) query string.
@@ -99,12 +99,12 @@ pub enum Params<'a> {
 
 impl Authenticator {
     /// Registers an access/secret key pair.
-    pub fn add_key(&mut self, access: &str, secret: &str) {
+    pub(crate) fn add_key(&mut self, access: &str, secret: &str) {
         self.keys.insert(access.to_string(), secret.to_string());
     }
 
     /// Verifies an `Authorization` header value; returns the access key.
-    pub fn verify(&mut self, header: Option<&str>, params: Params<'_>) -> Result<String, AuthError> {
+    pub(crate) fn verify(&mut self, header: Option<&str>, params: Params<'_>) -> Result<String, AuthError> {
         let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(AuthError::NoToken)?;
         let token = header
             .strip_prefix("Bearer ")
@@ -167,12 +167,12 @@ fn unverified_claims(token: &str) -> Result<Claims, AuthError> {
 }
 
 /// Lowercase hex SHA-512.
-pub fn sha512_hex(input: &str) -> String {
+pub(crate) fn sha512_hex(input: &str) -> String {
     hex::encode(Sha512::digest(input.as_bytes()))
 }
 
 /// Percent-decodes (and `+` → space is NOT applied: Upbit clients encode spaces as %20).
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -192,13 +192,13 @@ pub fn percent_decode(s: &str) -> String {
 }
 
 /// Hash input of a GET/DELETE: each `k=v` of the raw query percent-decoded, same order.
-pub fn query_hash_input(raw: &str) -> String {
+pub(crate) fn query_hash_input(raw: &str) -> String {
     raw.split('&').filter(|p| !p.is_empty()).map(percent_decode).collect::<Vec<_>>().join("&")
 }
 
 /// Hash input of a POST: body keys in order, `k=v` joined by `&`; strings raw, other
 /// values as their JSON text (open question 6 of the reference).
-pub fn body_hash_input(body: &[u8]) -> Option<String> {
+pub(crate) fn body_hash_input(body: &[u8]) -> Option<String> {
     let v: OrderedBody = serde_json::from_slice(body).ok()?;
     Some(
         v.0.iter()
@@ -213,7 +213,7 @@ pub fn body_hash_input(body: &[u8]) -> Option<String> {
 
 /// A JSON object's members in document order (serde_json's map sorts keys).
 #[derive(Debug, Default)]
-pub struct OrderedBody(pub Vec<(String, serde_json::Value)>);
+pub(crate) struct OrderedBody(pub Vec<(String, serde_json::Value)>);
 
 impl<'de> serde::Deserialize<'de> for OrderedBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -236,7 +236,7 @@ impl<'de> serde::Deserialize<'de> for OrderedBody {
 }
 
 /// Parses a raw query into decoded pairs, in order.
-pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(raw: &str) -> Vec<(String, String)> {
     raw.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -249,7 +249,7 @@ pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
 /// Minimal unpadded base64url decoding (only used to peek at the access key before the
 /// signature check).
 mod base64_lite {
-    pub fn decode_url(s: &str) -> Option<Vec<u8>> {
+    pub(crate) fn decode_url(s: &str) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(s.len() * 3 / 4);
         let mut acc = 0u32;
         let mut bits = 0u32;
@@ -279,16 +279,16 @@ mod base64_lite {
 // The admin endpoints' guard
 
 /// Header carrying the admin token (the alternative is `Authorization: Bearer <token>`).
-pub const ADMIN_TOKEN_HEADER: &str = "x-hoga-admin-token";
+pub(crate) const ADMIN_TOKEN_HEADER: &str = "x-hoga-admin-token";
 
 /// Environment variable that fixes the admin token instead of a random one (a parent
 /// process that starts `hoga sim` or a demo console and drives its admin endpoints, such
 /// as a benchmark, sets it; at least 16 characters).
-pub const ADMIN_TOKEN_ENV: &str = "HOGA_SIM_ADMIN_TOKEN";
+pub(crate) const ADMIN_TOKEN_ENV: &str = "HOGA_SIM_ADMIN_TOKEN";
 
 /// Why an admin request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum AdminDenied {
+pub(crate) enum AdminDenied {
     /// No token, or a wrong one: 401.
     #[error("admin endpoints need the token hoga sim printed at start (Authorization: Bearer TOKEN)")]
     Unauthorized,
@@ -311,7 +311,7 @@ impl AdminDenied {
 
 /// The random token that guards `/admin/*`. Its `Debug` never shows it.
 #[derive(Clone)]
-pub struct AdminToken(String);
+pub(crate) struct AdminToken(String);
 
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -331,7 +331,7 @@ impl AdminToken {
     }
 
     /// The token, to print at start or to send.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 

@@ -41,7 +41,7 @@ pub enum FrameFault {
 
 /// A command to every websocket connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WsControl {
+pub(crate) enum WsControl {
     /// Close abruptly (no close frame).
     DropAll,
     /// Send one bad frame.
@@ -308,13 +308,13 @@ impl FaultControl {
     }
 
     /// Whether connections are silent.
-    pub fn is_silent(&self) -> bool {
+    pub(crate) fn is_silent(&self) -> bool {
         self.inner.silent.load(Ordering::SeqCst)
     }
 
     /// Notified on every `set_silent` (enable a `notified()` future before checking
     /// [`FaultControl::is_silent`] so no change is missed).
-    pub fn silent_notify(&self) -> &tokio::sync::Notify {
+    pub(crate) fn silent_notify(&self) -> &tokio::sync::Notify {
         &self.inner.silent_changed
     }
 
@@ -324,7 +324,7 @@ impl FaultControl {
     }
 
     /// Receiver of websocket commands (one per connection).
-    pub fn subscribe_control(&self) -> broadcast::Receiver<WsControl> {
+    pub(crate) fn subscribe_control(&self) -> broadcast::Receiver<WsControl> {
         self.inner.control.subscribe()
     }
 
@@ -344,7 +344,7 @@ impl FaultControl {
     }
 
     /// Current REST delay.
-    pub fn rest_delay(&self) -> Duration {
+    pub(crate) fn rest_delay(&self) -> Duration {
         Duration::from_millis(self.inner.rest_delay_ms.load(Ordering::SeqCst))
     }
 
@@ -354,7 +354,7 @@ impl FaultControl {
     }
 
     /// Takes the REST fault for one request, counting it down.
-    pub fn take_rest_fault(&self) -> Option<RestFault> {
+    pub(crate) fn take_rest_fault(&self) -> Option<RestFault> {
         let mut slot = lock(&self.inner.rest_fault);
         let (f, count) = (*slot)?;
         match count {
@@ -380,7 +380,7 @@ impl FaultControl {
     }
 
     /// Takes one ambiguous-order token.
-    pub fn take_ambiguous(&self) -> bool {
+    pub(crate) fn take_ambiguous(&self) -> bool {
         self.inner.ambiguous.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
     }
 
@@ -390,7 +390,7 @@ impl FaultControl {
     }
 
     /// Takes one ambiguous-cancel token.
-    pub fn take_ambiguous_cancel(&self) -> bool {
+    pub(crate) fn take_ambiguous_cancel(&self) -> bool {
         self.inner
             .ambiguous_cancels
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -409,7 +409,7 @@ impl FaultControl {
     }
 
     /// Takes the forced error for one request, counting it down: (status, name).
-    pub fn take_forced_error(&self, method: &str, path: &str) -> Option<(u16, String)> {
+    pub(crate) fn take_forced_error(&self, method: &str, path: &str) -> Option<(u16, String)> {
         let mut list = lock(&self.inner.forced_errors);
         let i = list.iter().position(|f| {
             (f.method == "*" || f.method.eq_ignore_ascii_case(method)) && (f.path == "*" || f.path == path)
@@ -442,17 +442,17 @@ impl FaultControl {
     }
 
     /// Whether private events are duplicated.
-    pub fn duplicate_private(&self) -> bool {
+    pub(crate) fn duplicate_private(&self) -> bool {
         self.inner.duplicate_private.load(Ordering::SeqCst)
     }
 
     /// Swaps consecutive private events.
-    pub fn set_reorder_private(&self, on: bool) {
+    pub(crate) fn set_reorder_private(&self, on: bool) {
         self.inner.reorder_private.store(on, Ordering::SeqCst);
     }
 
     /// Whether private events are reordered.
-    pub fn reorder_private(&self) -> bool {
+    pub(crate) fn reorder_private(&self) -> bool {
         self.inner.reorder_private.load(Ordering::SeqCst)
     }
 
@@ -462,7 +462,7 @@ impl FaultControl {
     }
 
     /// Takes a forced status for one request of `group`.
-    pub fn take_forced(&self, group: &str) -> Option<u16> {
+    pub(crate) fn take_forced(&self, group: &str) -> Option<u16> {
         let mut m = lock(&self.inner.forced);
         let (status, count) = *m.get(group)?;
         match count {
@@ -484,7 +484,7 @@ impl FaultControl {
     }
 
     /// Takes one late-order token: (delay, status).
-    pub fn take_late_order(&self) -> Option<(Duration, u16)> {
+    pub(crate) fn take_late_order(&self) -> Option<(Duration, u16)> {
         let mut slot = lock(&self.inner.late);
         let (count, delay, status) = (*slot)?;
         *slot = (count > 1).then(|| (count - 1, delay, status));
@@ -492,7 +492,7 @@ impl FaultControl {
     }
 
     /// Holds an authenticated order body to book at `due`. False when too many are held.
-    pub fn push_late(&self, due: Instant, body: Vec<u8>) -> bool {
+    pub(crate) fn push_late(&self, due: Instant, body: Vec<u8>) -> bool {
         let mut q = lock(&self.inner.late_pending);
         if q.len() >= MAX_LATE_PENDING {
             return false;
@@ -502,7 +502,7 @@ impl FaultControl {
     }
 
     /// The held order bodies whose time has come, oldest first.
-    pub fn take_due_late(&self, now: Instant) -> Vec<Vec<u8>> {
+    pub(crate) fn take_due_late(&self, now: Instant) -> Vec<Vec<u8>> {
         let mut q = lock(&self.inner.late_pending);
         if q.is_empty() {
             return Vec::new();
@@ -513,7 +513,8 @@ impl FaultControl {
     }
 
     /// Late bookings still waiting.
-    pub fn late_pending(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn late_pending(&self) -> usize {
         lock(&self.inner.late_pending).len()
     }
 
@@ -526,12 +527,12 @@ impl FaultControl {
     }
 
     /// The lookup lag.
-    pub fn lookup_lag(&self) -> Duration {
+    pub(crate) fn lookup_lag(&self) -> Duration {
         Duration::from_millis(self.inner.lookup_lag_ms.load(Ordering::SeqCst))
     }
 
     /// Notes that `uuid` was booked now (kept only while the lookup lag is on).
-    pub fn note_booked(&self, uuid: &str) {
+    pub(crate) fn note_booked(&self, uuid: &str) {
         let lag = self.lookup_lag();
         if lag.is_zero() {
             return;
@@ -546,7 +547,7 @@ impl FaultControl {
     }
 
     /// True while a lookup of `uuid` must still miss it.
-    pub fn lookup_lags(&self, uuid: &str) -> bool {
+    pub(crate) fn lookup_lags(&self, uuid: &str) -> bool {
         let lag = self.lookup_lag();
         !lag.is_zero() && lock(&self.inner.booked_at).get(uuid).is_some_and(|t| t.elapsed() < lag)
     }
@@ -560,7 +561,7 @@ impl FaultControl {
 
     /// The forced status for one request of `group` — a storm first, then a counted
     /// [`FaultControl::force_limit`] — with the `Retry-After` text of a storm's 418.
-    pub fn take_forced_limit(&self, group: &str) -> Option<(u16, Option<String>)> {
+    pub(crate) fn take_forced_limit(&self, group: &str) -> Option<(u16, Option<String>)> {
         {
             let mut storms = lock(&self.inner.storms);
             match storms.get(group) {

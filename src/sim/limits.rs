@@ -20,32 +20,32 @@ pub struct Group {
 const SEC: Duration = Duration::from_secs(1);
 
 /// `GET /market/all`.
-pub const MARKET: Group = Group { name: "market", limit: 10, window: SEC };
+pub(crate) const MARKET: Group = Group { name: "market", limit: 10, window: SEC };
 /// Candles.
-pub const CANDLES: Group = Group { name: "candles", limit: 10, window: SEC };
+pub(crate) const CANDLES: Group = Group { name: "candles", limit: 10, window: SEC };
 /// `GET /trades/ticks`.
-pub const TRADES: Group = Group { name: "crix-trades", limit: 10, window: SEC };
+pub(crate) const TRADES: Group = Group { name: "crix-trades", limit: 10, window: SEC };
 /// Tickers.
-pub const TICKER: Group = Group { name: "ticker", limit: 10, window: SEC };
+pub(crate) const TICKER: Group = Group { name: "ticker", limit: 10, window: SEC };
 /// Order books and instruments.
-pub const ORDERBOOK: Group = Group { name: "orderbook", limit: 10, window: SEC };
+pub(crate) const ORDERBOOK: Group = Group { name: "orderbook", limit: 10, window: SEC };
 /// Exchange default.
 pub const DEFAULT: Group = Group { name: "default", limit: 30, window: SEC };
 /// Order creation and cancel_and_new.
 pub const ORDER: Group = Group { name: "order", limit: 12, window: SEC };
 /// `POST /orders/test`.
-pub const ORDER_TEST: Group = Group { name: "order-test", limit: 8, window: SEC };
+pub(crate) const ORDER_TEST: Group = Group { name: "order-test", limit: 8, window: SEC };
 /// `DELETE /orders/open`: one per 2 s.
-pub const ORDER_CANCEL_ALL: Group =
+pub(crate) const ORDER_CANCEL_ALL: Group =
     Group { name: "order-cancel-all", limit: 1, window: Duration::from_secs(2) };
 /// Requests carrying an `Origin` header (browsers): one per 10 s for quotation REST and
 /// websocket upgrades.
-pub const ORIGIN: Group = Group { name: "origin", limit: 1, window: Duration::from_secs(10) };
+pub(crate) const ORIGIN: Group = Group { name: "origin", limit: 1, window: Duration::from_secs(10) };
 /// WebSocket upgrades.
-pub const WS_CONNECT: Group = Group { name: "websocket-connect", limit: 5, window: SEC };
+pub(crate) const WS_CONNECT: Group = Group { name: "websocket-connect", limit: 5, window: SEC };
 
 /// The group of a REST route.
-pub fn group_of(method: &str, path: &str) -> Group {
+pub(crate) fn group_of(method: &str, path: &str) -> Group {
     let p = path.trim_end_matches('/');
     match (method, p) {
         (_, "/v1/market/all") => MARKET,
@@ -61,13 +61,13 @@ pub fn group_of(method: &str, path: &str) -> Group {
 }
 
 /// True for the quotation groups (counted per IP, integer error names).
-pub fn is_quotation(g: Group) -> bool {
+pub(crate) fn is_quotation(g: Group) -> bool {
     matches!(g.name, "market" | "candles" | "crix-trades" | "ticker" | "orderbook")
 }
 
 /// Outcome of one admission check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Allowed; requests left in the window.
     Allowed {
         /// `sec=` value.
@@ -90,14 +90,14 @@ struct Window {
 
 /// Fixed-window counters for every (group, scope).
 #[derive(Debug)]
-pub struct Limiter {
+pub(crate) struct Limiter {
     windows: HashMap<(&'static str, String), Window>,
     /// 429s in a row before a 418.
-    pub strikes_to_block: u32,
+    pub(crate) strikes_to_block: u32,
     /// First block length (doubles on each further block).
-    pub first_block: Duration,
+    pub(crate) first_block: Duration,
     /// Off: every request is allowed (benchmarks).
-    pub enabled: bool,
+    pub(crate) enabled: bool,
 }
 
 impl Default for Limiter {
@@ -155,7 +155,7 @@ impl Limiter {
 }
 
 /// `group=…; min=…; sec=…`.
-pub fn remaining_req(group: Group, remaining: u32) -> String {
+pub(crate) fn remaining_req(group: Group, remaining: u32) -> String {
     let per_sec = (u64::from(group.limit) * 1000 / group.window.as_millis().max(1) as u64).max(1);
     let min =
         if group.window > SEC { 60 * 1000 / group.window.as_millis().max(1) as u64 } else { per_sec * 60 };
@@ -164,13 +164,13 @@ pub fn remaining_req(group: Group, remaining: u32) -> String {
 
 /// A per-connection websocket message limiter: 5/s and 100/min fixed windows.
 #[derive(Debug)]
-pub struct WsMessageLimiter {
+pub(crate) struct WsMessageLimiter {
     sec_start: Instant,
     sec_count: u32,
     min_start: Instant,
     min_count: u32,
     /// Violations in a row.
-    pub strikes: u32,
+    pub(crate) strikes: u32,
 }
 
 impl WsMessageLimiter {
@@ -180,7 +180,7 @@ impl WsMessageLimiter {
     }
 
     /// Counts one message; false when over either limit.
-    pub fn admit(&mut self, now: Instant) -> bool {
+    pub(crate) fn admit(&mut self, now: Instant) -> bool {
         if now.duration_since(self.sec_start) >= SEC {
             self.sec_start = now;
             self.sec_count = 0;

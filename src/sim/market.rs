@@ -24,7 +24,7 @@ use crate::exchange::upbit::wire::{
 };
 
 /// Book depth the generator keeps (Upbit's maximum).
-pub const BOOK_DEPTH: usize = 30;
+pub(crate) const BOOK_DEPTH: usize = 30;
 /// Trades kept per market for `/trades/ticks`.
 const TRADE_HISTORY: usize = 2000;
 /// Candles kept per market and timeframe.
@@ -36,7 +36,7 @@ const FIXTURE: &str = include_str!("markets.json");
 
 /// One market of the fixture.
 #[derive(Debug, Clone, Deserialize)]
-pub struct MarketDef {
+pub(crate) struct MarketDef {
     /// Code, `KRW-BTC`.
     pub market: String,
     /// Korean name.
@@ -57,13 +57,8 @@ impl MarketDef {
         self.market.split('-').next().unwrap_or("KRW")
     }
 
-    /// Base currency (`BTC` of `KRW-BTC`).
-    pub fn base(&self) -> &str {
-        self.market.split('-').nth(1).unwrap_or("")
-    }
-
     /// The `/market/all` item.
-    pub fn all_item(&self, details: bool) -> MarketAllItem {
+    pub(crate) fn all_item(&self, details: bool) -> MarketAllItem {
         let has = |f: &str| self.caution.iter().any(|c| c == f);
         MarketAllItem {
             market: self.market.clone(),
@@ -95,7 +90,7 @@ pub enum MarketError {
 
 /// The embedded market list, optionally cut to the first `limit` KRW markets (other quotes
 /// are kept so BTC/USDT markets always exist).
-pub fn load_markets(limit: Option<usize>) -> Result<Vec<MarketDef>, MarketError> {
+pub(crate) fn load_markets(limit: Option<usize>) -> Result<Vec<MarketDef>, MarketError> {
     let all: Vec<MarketDef> = serde_json::from_str(FIXTURE)?;
     let Some(limit) = limit else { return Ok(all) };
     let mut krw = 0usize;
@@ -114,7 +109,7 @@ pub fn load_markets(limit: Option<usize>) -> Result<Vec<MarketDef>, MarketError>
 
 /// One generated trade, the source of every other statistic.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TradeRec {
+pub(crate) struct TradeRec {
     /// Price.
     pub price: Decimal,
     /// Size.
@@ -129,7 +124,7 @@ pub struct TradeRec {
 
 /// A candle under construction or finished.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CandleRec {
+pub(crate) struct CandleRec {
     /// Bucket start (ms, UTC).
     pub start: i64,
     /// Open.
@@ -145,13 +140,13 @@ pub struct CandleRec {
     /// Value.
     pub value: Decimal,
     /// Last tick (ms).
-    pub last_ts: i64,
+    pub(crate) last_ts: i64,
     /// Close of the bucket before (days: previous close).
-    pub prev_close: Decimal,
+    pub(crate) prev_close: Decimal,
 }
 
 /// Bucket start of `ts` for a timeframe (UTC; weeks start on Monday, months on the 1st).
-pub fn bucket_start(tf: Timeframe, ts: i64) -> i64 {
+pub(crate) fn bucket_start(tf: Timeframe, ts: i64) -> i64 {
     match tf {
         Timeframe::W1 | Timeframe::Mo1 => {
             let Some(dt) = Utc.timestamp_millis_opt(ts).single() else { return ts };
@@ -171,7 +166,7 @@ pub fn bucket_start(tf: Timeframe, ts: i64) -> i64 {
 }
 
 /// `yyyy-MM-ddTHH:mm:ss` of a ms time shifted by `offset_ms`.
-pub fn iso_naive(ts: i64, offset_ms: i64) -> String {
+pub(crate) fn iso_naive(ts: i64, offset_ms: i64) -> String {
     Utc.timestamp_millis_opt(ts + offset_ms)
         .single()
         .map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string())
@@ -198,9 +193,9 @@ fn time_str(ts: i64, offset_ms: i64, sep: &str) -> String {
 
 /// The live state of one market.
 #[derive(Debug, Clone)]
-pub struct MarketSim {
+pub(crate) struct MarketSim {
     /// Fixture entry.
-    pub def: MarketDef,
+    pub(crate) def: MarketDef,
     /// Last price.
     pub price: Decimal,
     /// Current volatility per step (log-return standard deviation).
@@ -230,12 +225,12 @@ pub struct MarketSim {
     /// Bids, best first.
     pub bids: Vec<(Decimal, Decimal)>,
     /// Time of the last book change (ms).
-    pub book_ts: i64,
+    pub(crate) book_ts: i64,
 }
 
 /// The message kinds of the benchmark flood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FloodKind {
+pub(crate) enum FloodKind {
     /// A ticker.
     Ticker,
     /// A trade.
@@ -246,7 +241,7 @@ pub enum FloodKind {
 
 /// A generated message, shared by every connection that wants it.
 #[derive(Debug, Clone)]
-pub enum SimEvent {
+pub(crate) enum SimEvent {
     /// Ticker after a trade.
     Ticker(Arc<WireTicker>),
     /// A trade.
@@ -377,7 +372,7 @@ impl MarketSim {
     }
 
     /// Applies a trade to every statistic. Returns the trade.
-    pub fn apply_trade(&mut self, t: &TradeRec) {
+    pub(crate) fn apply_trade(&mut self, t: &TradeRec) {
         // Day rollover at UTC midnight (Upbit resets day statistics at 00:00 UTC).
         let day = bucket_start(Timeframe::D1, t.ts);
         if day > self.day_start {
@@ -544,7 +539,7 @@ impl MarketSim {
     }
 
     /// A websocket trade message for a trade record.
-    pub fn wire_trade(&self, t: &TradeRec, now: i64, st: StreamType) -> WireTrade {
+    pub(crate) fn wire_trade(&self, t: &TradeRec, now: i64, st: StreamType) -> WireTrade {
         let change_price = t.price - self.prev_close;
         WireTrade {
             ty: "trade".to_string(),
@@ -569,7 +564,7 @@ impl MarketSim {
     }
 
     /// A REST trade tick.
-    pub fn rest_trade(&self, t: &TradeRec) -> RestTradeTick {
+    pub(crate) fn rest_trade(&self, t: &TradeRec) -> RestTradeTick {
         let change_price = t.price - self.prev_close;
         RestTradeTick {
             market: self.def.market.clone(),
@@ -619,7 +614,7 @@ impl MarketSim {
     }
 
     /// Grouping levels `orderbook/instruments` advertises (KRW only; `0` everywhere).
-    pub fn supported_levels(&self) -> Vec<Decimal> {
+    pub(crate) fn supported_levels(&self) -> Vec<Decimal> {
         let mut v = vec![Decimal::ZERO];
         if self.quote() == "KRW" {
             let tick = self.tick();
@@ -635,7 +630,7 @@ impl MarketSim {
     }
 
     /// A candle in wire shape.
-    pub fn wire_candle(&self, tf: Timeframe, c: &CandleRec, ws: Option<StreamType>) -> WireCandle {
+    pub(crate) fn wire_candle(&self, tf: Timeframe, c: &CandleRec, ws: Option<StreamType>) -> WireCandle {
         let is_ws = ws.is_some();
         let is_day = tf == Timeframe::D1;
         let unit = match tf {
@@ -679,7 +674,7 @@ impl MarketSim {
     }
 
     /// Candles newest first, strictly before `to` (ms), at most `count`.
-    pub fn candles_before(&self, tf: Timeframe, to: i64, count: usize) -> Vec<WireCandle> {
+    pub(crate) fn candles_before(&self, tf: Timeframe, to: i64, count: usize) -> Vec<WireCandle> {
         self.candles
             .get(&tf)
             .map(|l| {
@@ -728,7 +723,7 @@ fn group(levels: &[(Decimal, Decimal)], unit: Decimal, r: Rounding) -> Vec<(Deci
 
 /// All markets plus the seeded random source and the virtual clock.
 #[derive(Debug)]
-pub struct Generator {
+pub(crate) struct Generator {
     rng: StdRng,
     /// Markets in fixture order.
     pub markets: Vec<MarketSim>,
@@ -770,7 +765,7 @@ impl Generator {
     }
 
     /// A market by code, mutable (orders take liquidity from its book).
-    pub fn market_mut(&mut self, code: &str) -> Option<&mut MarketSim> {
+    pub(crate) fn market_mut(&mut self, code: &str) -> Option<&mut MarketSim> {
         let i = *self.index.get(code)?;
         self.markets.get_mut(i)
     }
@@ -778,7 +773,7 @@ impl Generator {
     /// Records fills an order took from the book as public trades (the book itself is
     /// not regenerated: the taken levels stay gone until the next generated trade) and
     /// returns the trade, ticker, book and candle events they cause.
-    pub fn record_fills(&mut self, code: &str, fills: &[(Decimal, Decimal, Side)]) -> Vec<SimEvent> {
+    pub(crate) fn record_fills(&mut self, code: &str, fills: &[(Decimal, Decimal, Side)]) -> Vec<SimEvent> {
         let Some(&i) = self.index.get(code) else { return Vec::new() };
         if fills.is_empty() {
             return Vec::new();
@@ -821,7 +816,7 @@ impl Generator {
     /// (the benchmark flood sends one kind per message). The trade updates the market's
     /// price, statistics and candles as always; the book is rebuilt only when it is the
     /// kind asked for, so between book messages REST serves the last book built.
-    pub fn step_one(&mut self, dt_ms: i64, kind: FloodKind) -> Option<SimEvent> {
+    pub(crate) fn step_one(&mut self, dt_ms: i64, kind: FloodKind) -> Option<SimEvent> {
         let (i, price, volume, side) = self.next_trade(dt_ms)?;
         let t = self.record_trade(i, price, volume, side);
         let now = self.now;
@@ -891,11 +886,6 @@ impl Generator {
         }
         out.push(SimEvent::Candles(Arc::new(m.stream_candles())));
         out
-    }
-
-    /// The last trade of a market.
-    pub fn last_trade(&self, code: &str) -> Option<TradeRec> {
-        self.market(code).and_then(|m| m.trades.back().cloned())
     }
 }
 

@@ -20,7 +20,7 @@ use crate::exchange::upbit::wire::{
 /// A rejected exchange request: HTTP status and Upbit's `error.name`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {name}: {message}")]
-pub struct OrderError {
+pub(crate) struct OrderError {
     /// HTTP status.
     pub status: u16,
     /// `error.name`.
@@ -42,7 +42,7 @@ fn side_name(side: Side) -> &'static str {
 
 /// One currency of the account.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Holding {
+pub(crate) struct Holding {
     /// Available.
     pub balance: Decimal,
     /// Reserved by open orders.
@@ -53,7 +53,7 @@ pub struct Holding {
 
 /// One fill of an order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SimFill {
+pub(crate) struct SimFill {
     /// Fill id.
     pub uuid: String,
     /// Price.
@@ -70,7 +70,7 @@ pub struct SimFill {
 
 /// An order as the exchange keeps it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SimOrder {
+pub(crate) struct SimOrder {
     /// Exchange id.
     pub uuid: String,
     /// Client id.
@@ -106,7 +106,7 @@ pub struct SimOrder {
     /// SMP type.
     pub smp_type: Option<String>,
     /// Creation (ms).
-    pub created: i64,
+    pub(crate) created: i64,
     /// Fills.
     pub fills: Vec<SimFill>,
     /// Fee rate.
@@ -114,7 +114,7 @@ pub struct SimOrder {
 }
 
 /// Formats ms as Upbit's KST ISO time; `micros` adds the fraction fills carry.
-pub fn kst_iso(ts: i64, micros: bool) -> String {
+pub(crate) fn kst_iso(ts: i64, micros: bool) -> String {
     let Some(kst) = FixedOffset::east_opt(9 * 3600) else { return String::new() };
     let Some(t) = kst.timestamp_millis_opt(ts).single() else { return String::new() };
     if micros {
@@ -214,7 +214,7 @@ impl SimOrder {
 
 /// A private event for the `/websocket/v1/private` streams.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PrivEvent {
+pub(crate) enum PrivEvent {
     /// Order change.
     MyOrder(Box<WireMyOrder>),
     /// Balance change.
@@ -223,7 +223,7 @@ pub enum PrivEvent {
 
 /// A parsed new-order request (strings already validated as decimals where present).
 #[derive(Debug, Clone, Default)]
-pub struct NewOrder {
+pub(crate) struct NewOrder {
     /// Market.
     pub market: String,
     /// `bid` / `ask`.
@@ -243,7 +243,7 @@ pub struct NewOrder {
 }
 
 /// Mutable view of one market's book: asks and bids best first, (price, size).
-pub struct BookView<'a> {
+pub(crate) struct BookView<'a> {
     /// Asks.
     pub asks: &'a mut Vec<(Decimal, Decimal)>,
     /// Bids.
@@ -252,13 +252,13 @@ pub struct BookView<'a> {
 
 /// The exchange state.
 #[derive(Debug)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     /// Balances by currency.
-    pub holdings: BTreeMap<String, Holding>,
+    pub(crate) holdings: BTreeMap<String, Holding>,
     /// Orders by uuid.
     pub orders: HashMap<String, SimOrder>,
     /// Creation order of uuids (time priority).
-    pub order_seq: Vec<String>,
+    pub(crate) order_seq: Vec<String>,
     identifiers: HashSet<String>,
     by_identifier: HashMap<String, String>,
     /// Markets that exist.
@@ -337,7 +337,7 @@ impl Exchange {
     }
 
     /// One currency's row, zero when absent.
-    pub fn account_of(&self, c: &str) -> WireAccount {
+    pub(crate) fn account_of(&self, c: &str) -> WireAccount {
         let h = self.holdings.get(c).cloned().unwrap_or_default();
         self.account(c, &h)
     }
@@ -844,11 +844,6 @@ impl Exchange {
         }
     }
 
-    /// Open orders, newest first unless `asc`.
-    pub fn open_orders(&self, market: Option<&str>, asc: bool) -> Vec<&SimOrder> {
-        self.list(|o| o.is_open() && market.is_none_or(|m| m == o.market), asc)
-    }
-
     /// Orders matching a filter in creation order (or reversed).
     pub fn list(&self, f: impl Fn(&SimOrder) -> bool, asc: bool) -> Vec<&SimOrder> {
         let mut v: Vec<&SimOrder> =
@@ -860,7 +855,7 @@ impl Exchange {
     }
 
     /// Cancels several orders; (success, failed).
-    pub fn cancel_many(
+    pub(crate) fn cancel_many(
         &mut self,
         targets: Vec<(Option<String>, Option<String>)>,
         now: i64,
@@ -886,7 +881,7 @@ impl Exchange {
     }
 
     /// Drains the pending private events.
-    pub fn drain_events(&mut self) -> Vec<PrivEvent> {
+    pub(crate) fn drain_events(&mut self) -> Vec<PrivEvent> {
         std::mem::take(&mut self.events)
     }
 }
@@ -1024,7 +1019,7 @@ mod tests {
                     3 => req("ask", "market", None, Some(&volume)),
                     4 => { x.on_trade("KRW-BTC", dec!(99000000) + Decimal::from(px * 50000), dec!(0.003), 1); continue; }
                     _ => {
-                        if let Some(u) = x.open_orders(None, true).first().map(|o| o.uuid.clone()) {
+                        if let Some(u) = x.list(|o| o.is_open(), true).first().map(|o| o.uuid.clone()) {
                             x.cancel(Some(&u), None, 2).unwrap();
                         }
                         continue;

@@ -41,7 +41,7 @@ pub mod market;
 pub mod matching;
 mod rest;
 mod server;
-pub mod simple;
+pub(crate) mod simple;
 mod ws;
 
 use std::collections::BTreeMap;
@@ -58,11 +58,17 @@ use secrecy::SecretString;
 use crate::exchange::types::Side;
 use crate::kernel::TaskManager;
 
-pub use faults::{FaultCommand, FaultControl, FrameFault, RestFault};
-pub use server::{
-    COUNT_KEYS_MAX, LOG_CAPACITY, LOG_DETAIL_MAX, LoggedRequest, MAX_URI_LEN, OTHER_KEY, RequestKind,
-    RequestLog, SimStats, SubscriptionInfo, TypeSubscription,
-};
+pub use faults::FaultControl;
+
+pub use faults::FaultCommand;
+pub use faults::{FrameFault, RestFault};
+pub use server::LoggedRequest;
+pub use server::RequestKind;
+pub use server::RequestLog;
+pub use server::SimStats;
+pub use server::SubscriptionInfo;
+pub use server::TypeSubscription;
+pub use server::{COUNT_KEYS_MAX, LOG_DETAIL_MAX, OTHER_KEY};
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -295,7 +301,7 @@ pub struct SimArgs {
     pub markets: Option<usize>,
     /// Milliseconds between generated trades (0 = frozen market).
     #[arg(long, default_value_t = 50)]
-    pub tick_ms: u64,
+    pub(crate) tick_ms: u64,
     /// Benchmark flood: publish this many messages (stamped with `sim_ns`) once a
     /// websocket client has subscribed, instead of the normal generator.
     #[arg(long, value_name = "COUNT")]
@@ -305,10 +311,10 @@ pub struct SimArgs {
     pub flood_rate: u32,
     /// Flood mix as ticker:trade:orderbook weights.
     #[arg(long, default_value = "1:1:1", value_name = "T:TR:OB")]
-    pub flood_mix: String,
+    pub(crate) flood_mix: String,
     /// Turn Upbit's rate limits off (benchmarks).
     #[arg(long)]
-    pub no_rate_limits: bool,
+    pub(crate) no_rate_limits: bool,
 }
 
 /// Parses `ticker:trade:orderbook` weights (`1:1:1`).
@@ -325,7 +331,7 @@ fn parse_mix(s: &str) -> anyhow::Result<(u32, u32, u32)> {
 }
 
 /// Runs the simulator standalone until Ctrl-C (or another shutdown trigger).
-pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
+pub(crate) async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     let tasks = TaskManager::new();
     let config = SimConfig {
         port: args.port,

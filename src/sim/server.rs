@@ -39,7 +39,7 @@ const PUBLIC_CAPACITY: usize = 8192;
 /// Capacity of the private broadcast (myOrder / myAsset); lag is counted the same way.
 const PRIVATE_CAPACITY: usize = 1024;
 /// Request-log entries kept (oldest dropped first; counts are kept for every request).
-pub const LOG_CAPACITY: usize = 10_000;
+pub(crate) const LOG_CAPACITY: usize = 10_000;
 /// Bytes of a request's query (or websocket message) and path kept in its log entry; the
 /// rest is replaced by a `…[+N bytes]` note. With [`LOG_CAPACITY`] this bounds the log
 /// (a flood of 60 kB queries once grew it by ~90 MB).
@@ -51,7 +51,7 @@ pub const COUNT_KEYS_MAX: usize = 256;
 pub const OTHER_KEY: &str = "other";
 /// Longest path + query accepted; longer requests are answered 414 (hoga's own longest,
 /// 100 order uuids, is under 5 kB).
-pub const MAX_URI_LEN: usize = 16 * 1024;
+pub(crate) const MAX_URI_LEN: usize = 16 * 1024;
 
 /// What kind of request the log recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,9 +225,9 @@ pub struct TypeSubscription {
     /// Orderbook grouping level.
     pub level: Decimal,
     /// Snapshot only.
-    pub only_snapshot: bool,
+    pub(crate) only_snapshot: bool,
     /// Realtime only.
-    pub only_realtime: bool,
+    pub(crate) only_realtime: bool,
 }
 
 /// A websocket connection's current subscription.
@@ -269,7 +269,7 @@ pub(crate) struct Published {
 /// Generator and exchange, mutated together so fills follow prices.
 #[derive(Debug)]
 pub(crate) struct World {
-    pub gen_: Generator,
+    pub(crate) gen_: Generator,
     pub ex: Exchange,
 }
 
@@ -277,17 +277,17 @@ pub(crate) struct World {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub cfg: SimConfig,
-    pub world: Mutex<World>,
+    pub(crate) world: Mutex<World>,
     pub auth: Mutex<Authenticator>,
     pub limiter: Mutex<Limiter>,
     pub faults: FaultControl,
     pub log: RequestLog,
     /// Guards `/admin/*`.
     pub admin: AdminToken,
-    pub public_tx: broadcast::Sender<Published>,
-    pub private_tx: broadcast::Sender<Arc<PrivEvent>>,
+    pub(crate) public_tx: broadcast::Sender<Published>,
+    pub(crate) private_tx: broadcast::Sender<Arc<PrivEvent>>,
     pub conns: Mutex<BTreeMap<u64, SubscriptionInfo>>,
-    pub next_conn: AtomicU64,
+    pub(crate) next_conn: AtomicU64,
     pub published: AtomicU64,
     pub lagged: AtomicU64,
     pub flood_sent: AtomicU64,
@@ -324,7 +324,7 @@ impl Shared {
     }
 
     /// Publishes private events, applying the duplicate / reorder faults.
-    pub fn publish_private(&self, mut events: Vec<PrivEvent>) {
+    pub(crate) fn publish_private(&self, mut events: Vec<PrivEvent>) {
         if self.faults.reorder_private() {
             for pair in events.chunks_mut(2) {
                 pair.reverse();
@@ -341,7 +341,7 @@ impl Shared {
     }
 
     /// Advances the generator, lets resting orders meet the new trades, publishes.
-    pub fn step_world(&self, dt_ms: i64) -> Vec<SimEvent> {
+    pub(crate) fn step_world(&self, dt_ms: i64) -> Vec<SimEvent> {
         let (events, private) = {
             let mut w = lock(&self.world);
             let World { gen_, ex } = &mut *w;

@@ -94,7 +94,7 @@ fn abbreviation(ty: &str, key: &str) -> Option<&'static str> {
 }
 
 /// Renames every key of a DEFAULT message (recursively) to its SIMPLE abbreviation.
-pub fn simplify(v: Value) -> Value {
+pub(crate) fn simplify(v: Value) -> Value {
     let ty = v.get("type").and_then(Value::as_str).unwrap_or("").to_string();
     rename(v, &ty)
 }
