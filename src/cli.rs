@@ -23,7 +23,7 @@ pub struct Cli {
     pub theme: Option<String>,
     /// Log level of the log file (overrides `log_level` in `[general]`).
     #[arg(long, global = true, value_name = "LEVEL", value_enum)]
-    pub log_level: Option<LogLevel>,
+    pub(crate) log_level: Option<LogLevel>,
     /// Demo mode with the built-in demo preset (simulated exchange, paper money).
     #[arg(long, global = true, conflicts_with = "mode")]
     pub demo: bool,
@@ -36,13 +36,13 @@ pub struct Cli {
     /// Live mode: allow starting with a new, empty order journal. Without it, a missing or
     /// unreadable journal stops live trading (it is what reconciliation relies on).
     #[arg(long, global = true)]
-    pub new_journal: bool,
+    pub(crate) new_journal: bool,
     /// Demo mode against an already-running `hoga sim` at this loopback URL (for example
     /// `http://127.0.0.1:9000`) instead of the embedded simulator. The console trades on the
     /// simulator's built-in demo account (`sim::DEMO_ACCESS_KEY`), so a console restarted
     /// against the same simulator finds the orders it left there.
     #[arg(long = "sim", value_name = "URL")]
-    pub sim_url: Option<String>,
+    pub(crate) sim_url: Option<String>,
     /// The order journal file to use instead of the mode's default. In demo mode it makes
     /// the journal a real file (demo's is in memory otherwise), so a restart reconciles it.
     #[arg(long, value_name = "PATH")]
@@ -84,7 +84,7 @@ pub enum ConfigCommand {
 
 impl Cli {
     /// The load options these flags ask for, reading the process environment.
-    pub fn load_options(&self) -> LoadOptions {
+    pub(crate) fn load_options(&self) -> LoadOptions {
         let mut overrides = toml::Table::new();
         if let Some(theme) = &self.theme {
             config::set_path(&mut overrides, "ui.theme", toml::Value::String(theme.clone()));
@@ -183,6 +183,6 @@ fn run_config(cmd: &ConfigCommand) -> ExitCode {
 }
 
 /// Loads the settings for the console or the kernel.
-pub fn load_settings(cli: &Cli) -> Result<Settings, config::ConfigError> {
+pub(crate) fn load_settings(cli: &Cli) -> Result<Settings, config::ConfigError> {
     Ok(config::load(&cli.load_options())?.settings)
 }

@@ -84,11 +84,6 @@ impl ConfigChange {
             ConfigChange::Trading { key, value } => format!("{} = {value}", key.name()),
         }
     }
-
-    /// Whether the change touches trading (risk limits, fee) rather than the screen.
-    pub fn is_trading(&self) -> bool {
-        matches!(self, ConfigChange::Trading { .. })
-    }
 }
 
 /// A change request on the Config lane.
@@ -111,7 +106,7 @@ impl ConfigRequest {
 
 /// Parses the arguments of `:set` (`max_open_orders 5`). The error names the key or
 /// value that was wrong and what is accepted.
-pub fn parse_set(args: &str) -> Result<ConfigChange, String> {
+pub(crate) fn parse_set(args: &str) -> Result<ConfigChange, String> {
     let mut it = args.split_whitespace();
     let (Some(name), Some(raw), None) = (it.next(), it.next(), it.next()) else {
         return Err(format!("usage: set <key> <value>; keys: {}", key_list()));

@@ -13,12 +13,12 @@ use toml::{Table, Value};
 use super::settings::{Settings, expectation};
 
 /// The defaults, embedded; `hoga config default` prints this text.
-pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+pub(crate) const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 /// The `--demo` preset, embedded.
-pub const DEMO_TOML: &str = include_str!("../../config/demo.toml");
+pub(crate) const DEMO_TOML: &str = include_str!("../../config/demo.toml");
 
 /// Prefix of configuration environment variables: `HOGA_<SECTION>__<KEY>`.
-pub const ENV_PREFIX: &str = "HOGA_";
+pub(crate) const ENV_PREFIX: &str = "HOGA_";
 
 /// A configuration problem, naming where it is.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +73,7 @@ pub enum ConfigError {
 
 /// One source of settings.
 #[derive(Debug, Clone)]
-pub struct Layer {
+pub(crate) struct Layer {
     /// Where it came from, as shown in errors.
     pub origin: String,
     /// Its keys.
@@ -84,16 +84,16 @@ pub struct Layer {
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// `--config FILE`: must exist. When `None`, the XDG user file is read if present.
-    pub config_file: Option<PathBuf>,
+    pub(crate) config_file: Option<PathBuf>,
     /// Skip the XDG user file (tests).
-    pub skip_user_file: bool,
+    pub(crate) skip_user_file: bool,
     /// Environment variables to consider (normally `std::env::vars()`); only
     /// `HOGA_<SECTION>__<KEY>` names are read.
     pub env: Vec<(String, String)>,
     /// Apply the `--demo` preset.
-    pub demo_preset: bool,
+    pub(crate) demo_preset: bool,
     /// Command-line flags as a table (`ui.theme`, `general.mode`…), applied last.
-    pub overrides: Table,
+    pub(crate) overrides: Table,
 }
 
 /// The loaded settings and the layers they came from.
@@ -101,18 +101,16 @@ pub struct LoadOptions {
 pub struct Loaded {
     /// The merged, validated settings.
     pub settings: Settings,
-    /// Origins of the layers applied, in order.
-    pub origins: Vec<String>,
 }
 
 /// The user's config file: `~/.config/hoga/config.toml` on Linux.
-pub fn user_config_file() -> Option<PathBuf> {
+pub(crate) fn user_config_file() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "hoga").map(|d| d.config_dir().join("config.toml"))
 }
 
 /// The default log directory: `~/.local/state/hoga/` on Linux (platforms without a state
 /// directory use `<local data dir>/logs`).
-pub fn default_log_dir() -> Option<PathBuf> {
+pub(crate) fn default_log_dir() -> Option<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "hoga")?;
     Some(match dirs.state_dir() {
         Some(s) => s.to_path_buf(),
@@ -121,7 +119,7 @@ pub fn default_log_dir() -> Option<PathBuf> {
 }
 
 /// A path for messages, with the home directory shown as `~`.
-pub fn display_path(p: &Path) -> String {
+pub(crate) fn display_path(p: &Path) -> String {
     if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf())
         && let Ok(rest) = p.strip_prefix(&home)
     {
@@ -131,7 +129,7 @@ pub fn display_path(p: &Path) -> String {
 }
 
 /// Parses TOML text as a layer.
-pub fn parse_layer(origin: &str, text: &str) -> Result<Layer, ConfigError> {
+pub(crate) fn parse_layer(origin: &str, text: &str) -> Result<Layer, ConfigError> {
     match text.parse::<Table>() {
         Ok(table) => Ok(Layer { origin: origin.to_string(), table }),
         Err(e) => {
@@ -150,7 +148,7 @@ pub fn parse_layer(origin: &str, text: &str) -> Result<Layer, ConfigError> {
 }
 
 /// Reads a file as a layer; the origin is the path with `~` for home.
-pub fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
+pub(crate) fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
     let origin = display_path(path);
     let text =
         std::fs::read_to_string(path).map_err(|error| ConfigError::Read { origin: origin.clone(), error })?;
@@ -159,7 +157,7 @@ pub fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
 
 /// Turns one `HOGA_<SECTION>__<KEY>=value` variable into a layer; `None` for other
 /// names. The value is read as a TOML value (`60`, `true`, `"x"`), else as a string.
-pub fn env_layer(name: &str, value: &str) -> Result<Option<Layer>, ConfigError> {
+pub(crate) fn env_layer(name: &str, value: &str) -> Result<Option<Layer>, ConfigError> {
     let Some(rest) = name.strip_prefix(ENV_PREFIX) else { return Ok(None) };
     let Some((section, key)) = rest.split_once("__") else { return Ok(None) };
     let origin = format!("environment variable {name}");
@@ -178,7 +176,7 @@ pub fn env_layer(name: &str, value: &str) -> Result<Option<Layer>, ConfigError> 
 }
 
 /// Sets a dotted path (`ui.theme`) in a table, creating sections.
-pub fn set_path(table: &mut Table, path: &str, value: Value) {
+pub(crate) fn set_path(table: &mut Table, path: &str, value: Value) {
     let mut parts: Vec<&str> = path.split('.').collect();
     let Some(last) = parts.pop() else { return };
     let mut cur = table;
@@ -203,7 +201,7 @@ fn get_path<'a>(table: &'a Table, path: &str) -> Option<&'a Value> {
 }
 
 /// Lays `over` onto `base`: tables merge key by key, anything else replaces.
-pub fn merge(base: &mut Table, over: &Table) {
+pub(crate) fn merge(base: &mut Table, over: &Table) {
     for (k, v) in over {
         match (base.get_mut(k), v) {
             (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
@@ -231,7 +229,7 @@ fn unknown_field(msg: &str) -> Option<(String, String)> {
 }
 
 /// Deserializes and validates one table; errors name `origin`.
-pub fn check_table(origin: &str, table: &Table) -> Result<Settings, ConfigError> {
+pub(crate) fn check_table(origin: &str, table: &Table) -> Result<Settings, ConfigError> {
     let settings: Settings = match serde_path_to_error::deserialize(Value::Table(table.clone())) {
         Ok(s) => s,
         Err(e) => {
@@ -268,7 +266,7 @@ pub fn check_table(origin: &str, table: &Table) -> Result<Settings, ConfigError>
 }
 
 /// Checks a config file on its own (over the defaults): `hoga config check FILE`.
-pub fn check_file(path: &Path) -> Result<Settings, ConfigError> {
+pub(crate) fn check_file(path: &Path) -> Result<Settings, ConfigError> {
     let layer = read_layer(path)?;
     check_table(&layer.origin, &layer.table)
 }
@@ -304,7 +302,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
         merge(&mut merged, &layer.table);
     }
     let settings = check_table("merged configuration", &merged)?;
-    Ok(Loaded { settings, origins: layers.into_iter().map(|l| l.origin).collect() })
+    Ok(Loaded { settings })
 }
 
 impl Settings {
@@ -393,7 +391,6 @@ mod tests {
         assert_eq!(loaded.settings.ui.theme, "mono");
         assert_eq!(loaded.settings.trading.fee_rate, rust_decimal_macros::dec!(0.001));
         assert_eq!(loaded.settings.demo.seed, 7);
-        assert_eq!(loaded.origins.last().unwrap(), "command line");
     }
 
     #[test]

@@ -7,11 +7,18 @@ pub mod change;
 pub mod load;
 pub mod settings;
 
-pub use load::{
-    ConfigError, DEFAULT_TOML, DEMO_TOML, LoadOptions, Loaded, check_file, default_log_dir, display_path,
-    load, set_path, user_config_file,
-};
-pub use settings::{
-    AlertMode, AlertSettings, BusSettings, DemoSettings, FeedSettings, GeneralSettings, LogLevel,
-    MarketNames, Mode, Settings, TradingSettings, UiSettings,
-};
+pub use load::ConfigError;
+
+pub use load::LoadOptions;
+
+pub(crate) use load::{DEFAULT_TOML, check_file, default_log_dir, display_path, set_path, user_config_file};
+pub use load::{Loaded, load};
+pub use settings::AlertMode;
+pub use settings::AlertSettings;
+pub use settings::BusSettings;
+pub use settings::DemoSettings;
+pub use settings::FeedSettings;
+pub use settings::GeneralSettings;
+pub use settings::TradingSettings;
+pub use settings::UiSettings;
+pub use settings::{LogLevel, Mode, Settings};

@@ -172,7 +172,7 @@ pub struct GeneralSettings {
     /// demo / paper / live.
     pub mode: Mode,
     /// Log level of the file.
-    pub log_level: LogLevel,
+    pub(crate) log_level: LogLevel,
     /// Log directory; `None` means the XDG state directory. A missing directory is
     /// created 0700; an existing one is never chmod'ed, and one writable by group or others
     /// (`/tmp`, `/var/tmp`) is refused with a message naming it and its mode: anyone could
@@ -183,7 +183,7 @@ pub struct GeneralSettings {
 /// Names shown next to market codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum MarketNames {
+pub(crate) enum MarketNames {
     /// 한글 이름.
     #[default]
     Korean,
@@ -200,9 +200,9 @@ pub struct UiSettings {
     /// Frame rate cap.
     pub fps: u32,
     /// Korean or English market names.
-    pub market_names: MarketNames,
+    pub(crate) market_names: MarketNames,
     /// Order book levels per side (15 or 30).
-    pub orderbook_levels: u32,
+    pub(crate) orderbook_levels: u32,
     /// Starting layout name.
     pub layout: String,
 }
@@ -243,11 +243,11 @@ impl Default for DemoSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct FeedSettings {
     /// Seconds without data before reconnecting.
-    pub idle_timeout_secs: u64,
+    pub(crate) idle_timeout_secs: u64,
     /// Subscription-change debounce.
-    pub debounce_ms: u64,
+    pub(crate) debounce_ms: u64,
     /// Seconds a released subscription is kept.
-    pub grace_period_secs: u64,
+    pub(crate) grace_period_secs: u64,
     /// Milliseconds the public stream waits after a light burst before reading again, so a
     /// busy stream wakes the console once per gather instead of once per message.
     pub read_gather_ms: u64,
@@ -272,11 +272,11 @@ pub struct TradingSettings {
     /// Open orders at once.
     pub max_open_orders: u32,
     /// Fat-finger band, percent.
-    pub price_band_pct: Decimal,
+    pub(crate) price_band_pct: Decimal,
     /// Daily realized loss limit, KRW.
     pub daily_loss_limit: Decimal,
     /// Cancel open orders when exiting.
-    pub cancel_open_orders_on_exit: bool,
+    pub(crate) cancel_open_orders_on_exit: bool,
 }
 
 impl Default for TradingSettings {
@@ -311,25 +311,25 @@ pub enum AlertMode {
 #[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {
     /// Webhook URL, if any.
-    pub webhook_url: Option<String>,
+    pub(crate) webhook_url: Option<String>,
     /// Price alerts.
     pub price: AlertMode,
     /// Fills.
     pub fill: AlertMode,
     /// Monitor rule fired.
-    pub stop_fired: AlertMode,
+    pub(crate) stop_fired: AlertMode,
     /// Feed degraded.
-    pub feed_degraded: AlertMode,
+    pub(crate) feed_degraded: AlertMode,
     /// Order rejected or denied.
-    pub order_rejected: AlertMode,
+    pub(crate) order_rejected: AlertMode,
     /// Critical failure on the bus.
-    pub critical_failure: AlertMode,
+    pub(crate) critical_failure: AlertMode,
     /// A protection rule went stale (prices too old to protect the position).
-    pub rule_stale: AlertMode,
+    pub(crate) rule_stale: AlertMode,
     /// Trading halted (kill switch, blocked key, 418).
-    pub trading_halted: AlertMode,
+    pub(crate) trading_halted: AlertMode,
     /// The TP/SL monitor died (trading is REDUCING until it is back).
-    pub monitor_down: AlertMode,
+    pub(crate) monitor_down: AlertMode,
 }
 
 impl std::fmt::Debug for AlertSettings {
@@ -354,11 +354,11 @@ impl std::fmt::Debug for AlertSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct BusSettings {
     /// Backoff unit, ms.
-    pub retry_backoff_ms: u64,
+    pub(crate) retry_backoff_ms: u64,
     /// Attempts before a critical failure.
     pub max_attempts: u32,
     /// Trace ring size.
-    pub trace_capacity: usize,
+    pub(crate) trace_capacity: usize,
 }
 
 impl Default for BusSettings {
@@ -368,7 +368,7 @@ impl Default for BusSettings {
 }
 
 /// What a key accepts, in words, for error messages (`expected …`).
-pub fn expectation(path: &str) -> Option<&'static str> {
+pub(crate) fn expectation(path: &str) -> Option<&'static str> {
     Some(match path {
         "general.mode" => r#"one of "demo", "paper", "live""#,
         "general.log_level" => r#"one of "trace", "debug", "info", "warn", "error""#,

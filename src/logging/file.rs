@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDate, Utc};
 
 /// File name prefix; files are `hoga.log.YYYY-MM-DD`.
-pub const FILE_PREFIX: &str = "hoga.log";
+pub(crate) const FILE_PREFIX: &str = "hoga.log";
 
 /// A `Write` that appends to today's file and rolls over at UTC midnight.
 #[derive(Debug)]
-pub struct DailyFile {
+pub(crate) struct DailyFile {
     dir: PathBuf,
     keep: usize,
     day: NaiveDate,
@@ -29,14 +29,14 @@ pub struct DailyFile {
 }
 
 /// Today's log file path in `dir`.
-pub fn file_for(dir: &Path, day: NaiveDate) -> PathBuf {
+pub(crate) fn file_for(dir: &Path, day: NaiveDate) -> PathBuf {
     dir.join(format!("{FILE_PREFIX}.{}", day.format("%Y-%m-%d")))
 }
 
 /// Creates `dir` (and parents) with mode 0700 where it is missing. An existing
 /// directory is never chmod'ed; one writable by group or others is refused with an error
 /// that names it and its mode.
-pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     match check_private_dir(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             #[cfg(unix)]
@@ -54,7 +54,7 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
 /// The check of [`ensure_private_dir`] without creating anything (`hoga config check`):
 /// `NotFound` for a missing directory (startup creates it 0700), an error naming the path
 /// and mode for one that group or others may write, or that is not a directory.
-pub fn check_private_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn check_private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -129,7 +129,7 @@ impl DailyFile {
     }
 
     /// The file being written now.
-    pub fn current_path(&self) -> PathBuf {
+    pub(crate) fn current_path(&self) -> PathBuf {
         file_for(&self.dir, self.day)
     }
 

@@ -76,7 +76,8 @@ impl LogRing {
     }
 
     /// Sequence number of the newest record (0 when none): a cheap "anything new?" check.
-    pub fn last_seq(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn last_seq(&self) -> u64 {
         self.next_seq.load(Ordering::Relaxed).saturating_sub(1)
     }
 
@@ -91,7 +92,7 @@ type Forwarder = Box<dyn Fn(&LogRecord) + Send + Sync>;
 /// State shared by the layer and the [`super::LoggingHandle`].
 pub(crate) struct ForwardShared {
     pub ring: std::sync::Arc<LogRing>,
-    pub forwarder: RwLock<Option<Forwarder>>,
+    pub(crate) forwarder: RwLock<Option<Forwarder>>,
 }
 
 thread_local! {
@@ -99,7 +100,7 @@ thread_local! {
 }
 
 /// The tracing layer feeding the ring and the forwarder.
-pub struct ForwardLayer {
+pub(crate) struct ForwardLayer {
     pub(crate) shared: std::sync::Arc<ForwardShared>,
 }
 

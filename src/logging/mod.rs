@@ -20,10 +20,12 @@ use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 
-pub use layer::{ForwardLayer, LogRecord, LogRing};
+pub(crate) use layer::ForwardLayer;
+pub use layer::LogRecord;
+pub use layer::LogRing;
 
 /// Crates whose debug output is noise (and can carry request details): never above info.
-pub const NOISY_TARGETS: &[&str] = &[
+pub(crate) const NOISY_TARGETS: &[&str] = &[
     "hyper",
     "hyper_util",
     "h2",
@@ -45,9 +47,9 @@ pub struct LogOptions {
     /// Most verbose level for hoga's own records.
     pub level: LevelFilter,
     /// Records the Log pane's ring keeps.
-    pub ring_capacity: usize,
+    pub(crate) ring_capacity: usize,
     /// Daily files kept.
-    pub keep_files: usize,
+    pub(crate) keep_files: usize,
 }
 
 impl LogOptions {
@@ -97,13 +99,13 @@ impl LoggingHandle {
 
     /// Sends every record also to `f` (for example: `bus.try_publish` on the logging
     /// lane). `f` runs inline where the record is logged and must not block.
-    pub fn forward_to(&self, f: impl Fn(&LogRecord) + Send + Sync + 'static) {
+    pub(crate) fn forward_to(&self, f: impl Fn(&LogRecord) + Send + Sync + 'static) {
         *self.shared.forwarder.write().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(f));
     }
 
     /// Takes the appender's guard; dropping it flushes the file. Register the drop in
     /// shutdown's flush phase: `hooks.on_flush(move || drop(guard))`.
-    pub fn take_guard(&mut self) -> Option<WorkerGuard> {
+    pub(crate) fn take_guard(&mut self) -> Option<WorkerGuard> {
         self.guard.take()
     }
 }

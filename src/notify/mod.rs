@@ -23,10 +23,17 @@ use tokio::sync::mpsc;
 use crate::config::{AlertMode, AlertSettings};
 use crate::exchange::types::MarketId;
 
-pub use notifier::{
-    Flash, NotifierConfig, NotifierHandle, NotifierStats, NotifyError, NullTerminal, StdoutTerminal,
-    Terminal, WebhookConfig, WebhookFlavor, spawn_notifier,
-};
+pub use notifier::NotifierHandle;
+
+pub use notifier::WebhookFlavor;
+
+pub use notifier::NotifyError;
+
+pub use notifier::NotifierStats;
+
+pub use notifier::Flash;
+
+pub use notifier::{NotifierConfig, Terminal, WebhookConfig, spawn_notifier};
 
 /// How loudly one kind of event is delivered (`[alerts]` in config): `on` = flash, bell,
 /// title and webhook; `silent` = status-bar flash only; `off` = nothing.
@@ -56,7 +63,7 @@ pub enum NotifyKind {
 
 impl NotifyKind {
     /// Number of kinds.
-    pub const COUNT: usize = 8;
+    pub(crate) const COUNT: usize = 8;
 
     /// Every kind.
     pub const ALL: [NotifyKind; NotifyKind::COUNT] = [

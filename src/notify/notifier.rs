@@ -154,36 +154,6 @@ pub trait Terminal: Send + 'static {
     fn set_title(&mut self, title: &str);
 }
 
-/// Writes BEL and the OSC 0 title sequence to stdout. Each write is one small `write_all`
-/// of a complete sequence, so it cannot split a frame's escape sequence in half.
-#[derive(Debug, Default)]
-pub struct StdoutTerminal;
-
-impl Terminal for StdoutTerminal {
-    fn bell(&mut self) {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(b"\x07").and_then(|()| out.flush());
-    }
-
-    fn set_title(&mut self, title: &str) {
-        use std::io::Write;
-        // Control characters in the title would end the sequence early.
-        let clean: String = title.chars().filter(|c| !c.is_control()).take(120).collect();
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(format!("\x1b]0;{clean}\x07").as_bytes()).and_then(|()| out.flush());
-    }
-}
-
-/// Discards bell and title (tests, headless runs, or a UI that draws them itself).
-#[derive(Debug, Default)]
-pub struct NullTerminal;
-
-impl Terminal for NullTerminal {
-    fn bell(&mut self) {}
-    fn set_title(&mut self, _title: &str) {}
-}
-
 /// The latest status-bar flash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flash {
@@ -249,7 +219,7 @@ pub struct NotifierStats {
     /// Events the webhook gave up on.
     pub webhook_failed: AtomicU64,
     /// Events dropped because the webhook queue was full.
-    pub webhook_dropped: AtomicU64,
+    pub(crate) webhook_dropped: AtomicU64,
 }
 
 /// What the rest of hoga keeps of the notifier.
