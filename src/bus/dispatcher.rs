@@ -52,7 +52,7 @@ pub struct BusConfig {
     /// Attempts per handler and message, the first included (at least 1).
     pub max_attempts: u32,
     /// How many delivered envelopes the trace ring keeps.
-    pub trace_capacity: usize,
+    pub(crate) trace_capacity: usize,
 }
 
 impl Default for BusConfig {
@@ -68,7 +68,8 @@ impl Default for BusConfig {
 
 impl BusConfig {
     /// Replaces one lane's spec (tests and tuning).
-    pub fn with_lane(mut self, lane: Lane, spec: LaneSpec) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_lane(mut self, lane: Lane, spec: LaneSpec) -> Self {
         self.lanes[lane.index()] = spec;
         self
     }
@@ -233,32 +234,11 @@ impl<M: BusMessage> Bus<M> {
         self.publish_inner(source, msg, None).await
     }
 
-    /// Publishes a message caused by `parent` (an envelope being handled, or a receipt):
-    /// it joins the parent's chain (same correlation id).
-    pub async fn publish_caused_by(
-        &self,
-        parent: &impl Cause,
-        source: &'static str,
-        msg: M,
-    ) -> Result<Receipt, PublishError> {
-        self.publish_inner(source, msg, Some((parent.cause_seq(), parent.cause_correlation()))).await
-    }
-
     /// Publishes without waiting: on a full blocking lane this fails with
     /// [`PublishError::Full`] (counted as dropped). For synchronous callers such as the
     /// log layer and the task manager's event sink.
     pub fn try_publish(&self, source: &'static str, msg: M) -> Result<Receipt, PublishError> {
         self.try_publish_inner(source, msg, None)
-    }
-
-    /// [`Bus::try_publish`] joining `parent`'s chain.
-    pub fn try_publish_caused_by(
-        &self,
-        parent: &impl Cause,
-        source: &'static str,
-        msg: M,
-    ) -> Result<Receipt, PublishError> {
-        self.try_publish_inner(source, msg, Some((parent.cause_seq(), parent.cause_correlation())))
     }
 
     /// Publishes a message a lane's own work produced (a reply to a request, the order
@@ -268,7 +248,7 @@ impl<M: BusMessage> Bus<M> {
     /// the trading worker waits on the order manager, which waits on whoever forwards its
     /// facts onto the trading lane — so these are bounded by the work that caused them
     /// instead of by the lane.
-    pub fn publish_follow_up(
+    pub(crate) fn publish_follow_up(
         &self,
         parent: Option<&dyn Cause>,
         source: &'static str,
@@ -403,7 +383,8 @@ impl<M: BusMessage> Bus<M> {
     }
 
     /// True once the workers have stopped; publishes then fail with `Closed`.
-    pub fn is_closed(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }
 

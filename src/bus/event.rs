@@ -42,7 +42,7 @@ static NEXT_CORRELATION: AtomicU64 = AtomicU64::new(1);
 
 impl CorrelationId {
     /// A fresh id, never handed out before in this process.
-    pub fn mint() -> Self {
+    pub(crate) fn mint() -> Self {
         CorrelationId(NEXT_CORRELATION.fetch_add(1, Ordering::Relaxed))
     }
 }
@@ -63,7 +63,7 @@ pub struct Envelope<M> {
     /// Who published it (component name).
     pub source: &'static str,
     /// Wall-clock time of acceptance.
-    pub published_at: DateTime<Utc>,
+    pub(crate) published_at: DateTime<Utc>,
     /// The causal chain it belongs to, so a chain of events can be followed through the
     /// trace ring.
     pub correlation: CorrelationId,
@@ -72,13 +72,13 @@ pub struct Envelope<M> {
     /// How many critical-failure reports deep this envelope is (0 for ordinary
     /// messages); the bus never reports the failure of a failure report, so a broken
     /// failure handler cannot loop.
-    pub failure_depth: u8,
+    pub(crate) failure_depth: u8,
     /// The message.
     pub payload: M,
 }
 
 /// Anything that can be named as the cause of a new message.
-pub trait Cause {
+pub(crate) trait Cause {
     /// Sequence number of the cause.
     fn cause_seq(&self) -> u64;
     /// Correlation id of the cause's chain.

@@ -19,18 +19,18 @@ pub trait InFlight: Send + Sync {
 
 /// A config or profile change someone asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeRequest<R> {
+pub(crate) struct ChangeRequest<R> {
     /// The change itself.
     pub change: R,
     /// Who asked (component or "user").
-    pub requester: String,
+    pub(crate) requester: String,
     /// False when the change is useless later (it is then rejected instead of held).
     pub can_wait: bool,
 }
 
 /// The gate's answer to a submitted request.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Admission<R> {
+pub(crate) enum Admission<R> {
     /// Apply these now, in this order: requests held earlier (released because trading is
     /// idle), then the one just submitted.
     Apply(Vec<ChangeRequest<R>>),
@@ -78,14 +78,14 @@ impl<R> ChangeGate<R> {
     }
 
     /// The requests waiting now, in arrival order.
-    pub fn held_requests(&self) -> impl ExactSizeIterator<Item = &ChangeRequest<R>> {
+    pub(crate) fn held_requests(&self) -> impl ExactSizeIterator<Item = &ChangeRequest<R>> {
         self.held.iter()
     }
 
     /// Submits a request: applied now when trading is idle (after anything held before
     /// it), held while orders are in flight, or rejected when it cannot wait or the
     /// queue is full.
-    pub fn submit(&mut self, request: ChangeRequest<R>) -> Admission<R> {
+    pub(crate) fn submit(&mut self, request: ChangeRequest<R>) -> Admission<R> {
         let in_flight = self.trading.orders_in_flight();
         if in_flight == 0 {
             let mut out: Vec<_> = self.held.drain(..).collect();
@@ -113,7 +113,7 @@ impl<R> ChangeGate<R> {
 
     /// When trading is idle, returns every held request in arrival order (to apply now);
     /// otherwise nothing.
-    pub fn release_if_idle(&mut self) -> Vec<ChangeRequest<R>> {
+    pub(crate) fn release_if_idle(&mut self) -> Vec<ChangeRequest<R>> {
         if self.trading.orders_in_flight() == 0 { self.held.drain(..).collect() } else { Vec::new() }
     }
 }

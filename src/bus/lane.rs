@@ -27,14 +27,14 @@ pub enum Lane {
 
 impl Lane {
     /// Number of lanes.
-    pub const COUNT: usize = 5;
+    pub(crate) const COUNT: usize = 5;
 
     /// Every lane, highest priority first.
     pub const ALL: [Lane; Lane::COUNT] =
         [Lane::Trading, Lane::Safety, Lane::Config, Lane::Command, Lane::Logging];
 
     /// Position in [`Lane::ALL`] (0 = highest priority).
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 
@@ -113,7 +113,7 @@ impl LaneSpec {
 }
 
 /// A handler call longer than this is counted as slow on its lane.
-pub const SLOW_HANDLER: std::time::Duration = std::time::Duration::from_millis(100);
+pub(crate) const SLOW_HANDLER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One lane's counters as the System pane shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +170,7 @@ pub(crate) struct LaneCounters {
 }
 
 impl LaneCounters {
-    pub fn bump(counter: &AtomicU64) {
+    pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -21,6 +21,7 @@ pub mod lane;
 mod trace;
 
 pub use dispatcher::{Bus, BusConfig, PublishError};
-pub use event::{BusMessage, Cause, CorrelationId, CriticalFailure, Envelope, Receipt};
-pub use gate::{Admission, ChangeGate, ChangeRequest, InFlight};
+pub use event::{BusMessage, CorrelationId, CriticalFailure, Envelope, Receipt};
+pub(crate) use gate::{Admission, ChangeRequest};
+pub use gate::{ChangeGate, InFlight};
 pub use lane::{BusMetrics, Lane, LaneMetrics, LaneSpec, Overflow};

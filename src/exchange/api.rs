@@ -103,7 +103,7 @@ impl StreamEvent {
     }
 
     /// The exchange's timestamp of the message (ms), for latency measurement.
-    pub fn exchange_ts(&self) -> i64 {
+    pub(crate) fn exchange_ts(&self) -> i64 {
         match self {
             StreamEvent::Ticker(t) => t.timestamp,
             StreamEvent::Trade(t) => t.timestamp,
@@ -118,7 +118,7 @@ impl StreamEvent {
     /// (a quiet market's ticker snapshot can be minutes old). Candles are not counted as
     /// news either: they are pushed at most once a second and their snapshot may be an
     /// older bucket. Only news measures how far behind the exchange we are.
-    pub fn is_live_news(&self) -> bool {
+    pub(crate) fn is_live_news(&self) -> bool {
         match self {
             StreamEvent::Ticker(t) => t.stream_type == StreamType::Realtime,
             StreamEvent::Trade(t) => t.stream_type == StreamType::Realtime,
@@ -149,12 +149,12 @@ pub enum StreamKind {
 
 impl StreamKind {
     /// True for streams that need an authenticated connection.
-    pub fn is_private(self) -> bool {
+    pub(crate) fn is_private(self) -> bool {
         matches!(self, StreamKind::MyOrder | StreamKind::MyAsset)
     }
 
     /// True when the stream is addressed by market (everything but `MyAsset`).
-    pub fn has_markets(self) -> bool {
+    pub(crate) fn has_markets(self) -> bool {
         !matches!(self, StreamKind::MyAsset)
     }
 

@@ -25,23 +25,23 @@ impl Credentials {
     }
 
     /// The access key masked for logs and screens: first 4 and last 4 characters.
-    pub fn access_key_masked(&self) -> String {
+    pub(crate) fn access_key_masked(&self) -> String {
         mask(self.access_key.expose_secret())
     }
 
     /// A stable identifier of the access key that reveals nothing about it (the first 16
     /// hex digits of its SHA-512): the key under which the process shares rate limits.
-    pub fn key_id(&self) -> String {
+    pub(crate) fn key_id(&self) -> String {
         hex::encode(Sha512::digest(self.access_key.expose_secret().as_bytes())).chars().take(16).collect()
     }
 
     /// The access key, for a signer that must send it.
-    pub fn expose_access_key(&self) -> &str {
+    pub(crate) fn expose_access_key(&self) -> &str {
         self.access_key.expose_secret()
     }
 
     /// The secret key, for a signer.
-    pub fn expose_secret_key(&self) -> &str {
+    pub(crate) fn expose_secret_key(&self) -> &str {
         self.secret_key.expose_secret()
     }
 }

@@ -14,7 +14,7 @@ use crate::exchange::types::{
 };
 
 /// A REST call in flight.
-pub type RestFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ExchangeError>> + Send + 'a>>;
+pub(crate) type RestFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ExchangeError>> + Send + 'a>>;
 
 /// What the client's rate limiter is doing, for health and the System pane.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -27,7 +27,7 @@ pub enum Rounding {
 
 /// Moves `price` onto the grid of `tick`. Checked: a price and a tick from the network
 /// whose quotient or product cannot be computed leave the price as it is.
-pub fn snap_to(price: Decimal, tick: Decimal, rounding: Rounding) -> Decimal {
+pub(crate) fn snap_to(price: Decimal, tick: Decimal, rounding: Rounding) -> Decimal {
     if tick.is_zero() {
         return price;
     }
@@ -43,7 +43,7 @@ pub fn snap_to(price: Decimal, tick: Decimal, rounding: Rounding) -> Decimal {
 }
 
 /// `price % tick == 0`, checked (false when it cannot be computed).
-pub fn on_grid(price: Decimal, tick: Decimal) -> bool {
+pub(crate) fn on_grid(price: Decimal, tick: Decimal) -> bool {
     price.checked_rem(tick).is_some_and(|r| r.is_zero())
 }
 

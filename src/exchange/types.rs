@@ -23,7 +23,7 @@ pub type Qty = Decimal;
 /// Past its capacity (only a peer inventing values gets there) nothing new is recorded,
 /// so memory stays bounded and the caller stops logging.
 #[derive(Debug)]
-pub struct SeenOnce {
+pub(crate) struct SeenOnce {
     cap: usize,
     set: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
 }
@@ -55,13 +55,9 @@ impl SeenOnce {
     }
 
     /// How many pairs are recorded.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
-    }
-
-    /// Whether nothing is recorded.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -73,7 +69,7 @@ static UNKNOWN_SEEN: SeenOnce = SeenOnce::new(MAX_UNKNOWN_SEEN);
 /// Records a value of a wire enum this version of hoga does not know (`change:
 /// "NEUTRAL"`, a new `stream_type`, a new order `state`) and logs it once per (field,
 /// value) for the whole process. The value is cut to 40 characters.
-pub fn note_unknown(field: &'static str, value: &str) {
+pub(crate) fn note_unknown(field: &'static str, value: &str) {
     if first_sighting(field, value) {
         tracing::warn!(field, value = %value.escape_debug(), "the exchange sent a value hoga does not know; the rest of the message is used");
     }
@@ -82,7 +78,7 @@ pub fn note_unknown(field: &'static str, value: &str) {
 /// Records a secondary number outside its band that was dropped ("not known") so the rest
 /// of the message could be used (see [`Ticker::context_in_band`]); logged once per
 /// (field, value), like [`note_unknown`].
-pub fn note_out_of_band(field: &'static str, value: &str) {
+pub(crate) fn note_out_of_band(field: &'static str, value: &str) {
     if first_sighting(field, value) {
         tracing::warn!(field, value = %value.escape_debug(), "the exchange sent a number outside its band; it is shown as not known and the rest of the message is used");
     }
@@ -153,17 +149,17 @@ pub mod band {
     use rust_decimal_macros::dec;
 
     /// Smallest price accepted.
-    pub const MIN_PRICE: Decimal = dec!(0.000000000001);
+    pub(crate) const MIN_PRICE: Decimal = dec!(0.000000000001);
     /// Largest price accepted.
     pub const MAX_PRICE: Decimal = dec!(1_000_000_000_000_000);
     /// Largest size accepted.
-    pub const MAX_SIZE: Decimal = dec!(1_000_000_000_000_000);
+    pub(crate) const MAX_SIZE: Decimal = dec!(1_000_000_000_000_000);
     /// Largest value (quote amount) accepted.
     pub const MAX_VALUE: Decimal = dec!(100_000_000_000_000_000_000);
     /// Largest absolute change ratio accepted.
-    pub const MAX_RATIO: Decimal = dec!(1_000_000);
+    pub(crate) const MAX_RATIO: Decimal = dec!(1_000_000);
     /// Latest timestamp accepted (9999-12-31T23:59:59.999Z).
-    pub const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
+    pub(crate) const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 
     /// A number outside its band: names the field and the value.
     #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -191,7 +187,7 @@ pub mod band {
     }
 
     /// A price that may be 0 (not known).
-    pub fn price_or_zero(field: &'static str, v: Decimal) -> Result<Decimal, OutOfBand> {
+    pub(crate) fn price_or_zero(field: &'static str, v: Decimal) -> Result<Decimal, OutOfBand> {
         if v.is_zero() || (MIN_PRICE..=MAX_PRICE).contains(&v) {
             Ok(v)
         } else {
@@ -251,7 +247,7 @@ pub mod band {
     }
 
     /// An optional value checked by `f`.
-    pub fn opt(
+    pub(crate) fn opt(
         v: Option<Decimal>,
         f: impl FnOnce(Decimal) -> Result<Decimal, OutOfBand>,
     ) -> Result<(), OutOfBand> {
@@ -338,7 +334,7 @@ pub enum Side {
 
 impl Side {
     /// The other side.
-    pub fn opposite(self) -> Side {
+    pub(crate) fn opposite(self) -> Side {
         match self {
             Side::Bid => Side::Ask,
             Side::Ask => Side::Bid,
@@ -727,7 +723,7 @@ static OTHER_TYPES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
 impl OrderType {
     /// The type of a wire spelling: a known one, or [`OrderType::Other`] (noted once by
     /// [`note_unknown`]). Never fails.
-    pub fn from_wire(s: &str) -> OrderType {
+    pub(crate) fn from_wire(s: &str) -> OrderType {
         match s {
             "limit" => OrderType::Limit,
             "price" => OrderType::Price,
@@ -955,7 +951,7 @@ impl Ticker {
     /// The checks [`Ticker::context_in_band`] does not make: the last price and the times.
     /// Enough for a ticker that went through it (the websocket decoder), where running
     /// [`Ticker::check`] would compare every context figure a second time.
-    pub fn check_price_and_times(&self) -> Result<(), OutOfBand> {
+    pub(crate) fn check_price_and_times(&self) -> Result<(), OutOfBand> {
         band::price("trade_price", self.trade_price)?;
         band::time("trade_timestamp", self.trade_timestamp)?;
         band::time("timestamp", self.timestamp)?;
@@ -1088,23 +1084,6 @@ impl Order {
         self.trades.iter().try_for_each(Fill::check)
     }
 }
-
-/// What an exchange can do natively. hoga fills the gaps client-side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capabilities {
-    /// Native stop / take-profit orders (Upbit: no, so the monitor does it).
-    pub native_stop_orders: bool,
-    /// Client order ids usable for lookups (Upbit: `identifier`).
-    pub client_order_ids: bool,
-    /// A dry-run order endpoint (Upbit: `POST /v1/orders/test`).
-    pub test_orders: bool,
-    /// Cancel every open order in one call (Upbit: `DELETE /v1/orders/open`).
-    pub cancel_all: bool,
-}
-
-/// Upbit's capabilities.
-pub const UPBIT_CAPABILITIES: Capabilities =
-    Capabilities { native_stop_orders: false, client_order_ids: true, test_orders: true, cancel_all: true };
 
 #[cfg(test)]
 mod tests {

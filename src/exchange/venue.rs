@@ -28,7 +28,7 @@ pub type VenueFuture<T> = Pin<Box<dyn Future<Output = Result<T, VenueError>> + S
 /// venue calls it (Upbit's own name is this spelling).
 pub const DUPLICATE_IDENTIFIER: &str = "duplicated_identifier";
 /// The code of a refusal for an order the venue does not know (Upbit's spelling).
-pub const ORDER_NOT_FOUND: &str = "order_not_found";
+pub(crate) const ORDER_NOT_FOUND: &str = "order_not_found";
 
 /// How a venue call failed. Never carries a secret or a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,7 +68,7 @@ impl VenueError {
 /// Cuts a venue's error into the split: a connect failure or a request never built was
 /// not sent; a lost answer is ambiguous; a refusal is final, and halts trading when it is
 /// about our keys or a ban.
-pub fn classify(e: ExchangeError) -> VenueError {
+pub(crate) fn classify(e: ExchangeError) -> VenueError {
     match e.kind {
         ErrorKind::Connect | ErrorKind::NotSent => VenueError::NotSent(e.reason),
         ErrorKind::Network | ErrorKind::UnknownOutcome => VenueError::Ambiguous(e.message),
@@ -152,7 +152,8 @@ impl OrderRequest {
     }
 
     /// The same request with a time in force.
-    pub fn with_tif(mut self, tif: TimeInForce) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_tif(mut self, tif: TimeInForce) -> Self {
         self.time_in_force = Some(tif);
         self
     }
@@ -174,7 +175,7 @@ pub struct ValidOrder {
 
 impl ValidOrder {
     /// What a buy locks (notional + fee) or a sell yields (notional − fee).
-    pub fn total_with_fee(&self) -> Decimal {
+    pub(crate) fn total_with_fee(&self) -> Decimal {
         match self.request.side {
             Side::Bid => self.notional.saturating_add(self.fee),
             Side::Ask => self.notional.saturating_sub(self.fee),

@@ -66,7 +66,7 @@ mod imp {
         })
     }
 
-    pub fn any_armed() -> bool {
+    pub(crate) fn any_armed() -> bool {
         let _ = points();
         ANY.load(Ordering::Relaxed)
     }
@@ -144,7 +144,7 @@ pub fn hit(name: &str) {
 /// and, in debug builds, when `HOGA_FAILPOINTS` is empty and nothing called [`set`]. Lets a
 /// hot path skip formatting a point's name.
 #[inline]
-pub fn any_armed() -> bool {
+pub(crate) fn any_armed() -> bool {
     #[cfg(debug_assertions)]
     return imp::any_armed();
     #[cfg(not(debug_assertions))]
@@ -154,7 +154,7 @@ pub fn any_armed() -> bool {
 /// Passes the failpoint `task.COMPONENT.NAME` (the task manager calls it at the start of
 /// every run of every task). Allocates the name only when some failpoint is armed.
 #[inline]
-pub fn hit_task(component: &str, name: &str) {
+pub(crate) fn hit_task(component: &str, name: &str) {
     if any_armed() {
         hit(&format!("task.{component}.{name}"));
     }

@@ -12,7 +12,7 @@ use std::hash::{BuildHasher, Hash, RandomState};
 
 /// What a full queue does with a value of a new key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WhenFull {
+pub(crate) enum WhenFull {
     /// Drop the oldest key's value to make room (the newest data matters most).
     EvictOldest,
     /// Refuse the new key (what is waiting must not be lost).
@@ -21,7 +21,7 @@ pub enum WhenFull {
 
 /// What a push did.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Pushed<V> {
+pub(crate) enum Pushed<V> {
     /// A new key was queued.
     Inserted,
     /// The key was queued already; its older value is returned.
@@ -34,14 +34,14 @@ pub enum Pushed<V> {
 
 impl<V> Pushed<V> {
     /// True when a value was replaced, evicted or refused.
-    pub fn lost_one(&self) -> bool {
+    pub(crate) fn lost_one(&self) -> bool {
         !matches!(self, Pushed::Inserted)
     }
 }
 
 /// Latest value per key, oldest key first, at most `capacity` keys.
 #[derive(Debug, Clone)]
-pub struct LatestByKey<K, V, S = RandomState> {
+pub(crate) struct LatestByKey<K, V, S = RandomState> {
     order: VecDeque<K>,
     values: HashMap<K, V, S>,
     capacity: usize,
@@ -57,7 +57,7 @@ impl<K: Hash + Eq + Clone, V> LatestByKey<K, V> {
 
 impl<K: Hash + Eq + Clone, V, S: BuildHasher> LatestByKey<K, V, S> {
     /// [`LatestByKey::new`] with a chosen hasher (a fast one on hot paths).
-    pub fn with_hasher(capacity: usize, when_full: WhenFull, hasher: S) -> Self {
+    pub(crate) fn with_hasher(capacity: usize, when_full: WhenFull, hasher: S) -> Self {
         LatestByKey {
             order: VecDeque::new(),
             values: HashMap::with_hasher(hasher),

@@ -8,12 +8,14 @@
 
 pub mod failpoint;
 pub mod latest;
+pub mod pump;
 pub mod runtime_guard;
 pub mod shutdown;
-pub mod pump;
 pub(crate) mod sync;
 pub mod task_manager;
 pub mod terminal;
 
-pub use shutdown::{Deadlines, Phase, ShutdownHooks, ShutdownReport};
-pub use task_manager::{OnFailure, TaskEvent, TaskId, TaskInfo, TaskManager, TaskState};
+pub use shutdown::{Deadlines, ShutdownHooks, ShutdownReport};
+
+pub(crate) use task_manager::TaskId;
+pub use task_manager::{OnFailure, TaskEvent, TaskInfo, TaskManager, TaskState};

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::{OnFailure, TaskId, TaskManager};
 
 /// A channel's receiving end.
-pub trait Inbox: Send + 'static {
+pub(crate) trait Inbox: Send + 'static {
     /// What it carries.
     type Item: Send + 'static;
     /// The next message; `None` once every sender is gone.
@@ -38,7 +38,7 @@ impl<T: Send + 'static> Inbox for mpsc::UnboundedReceiver<T> {
 /// Spawns `component/name`, restarted on failure, calling `each` on every message of
 /// `inbox` in order until the channel closes or the task is cancelled. An error from
 /// `each` fails the run (and the supervisor restarts it; the message is not retried).
-pub fn spawn_pump<I, F, Fut>(
+pub(crate) fn spawn_pump<I, F, Fut>(
     tasks: &TaskManager,
     component: &'static str,
     name: &'static str,

@@ -33,11 +33,6 @@ pub fn record_main_runtime() -> bool {
     *MAIN_RUNTIME.get_or_init(|| id) == id
 }
 
-/// The recorded main runtime, if any.
-pub fn main_runtime_id() -> Option<Id> {
-    MAIN_RUNTIME.get().copied()
-}
-
 /// Checks that the caller runs on the main runtime. `place` names the caller and is part
 /// of the error. In debug builds a violation also panics, so tests catch it at once.
 ///

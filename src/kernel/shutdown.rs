@@ -17,7 +17,7 @@ use super::task_manager::TaskManager;
 
 /// One phase of ordered shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Stop reading keys and accepting commands.
     StopInput,
     /// Cancel every task's token.
@@ -40,7 +40,7 @@ pub struct Deadlines {
     /// How long tasks get to end after cancellation.
     pub tasks: Duration,
     /// How long aborted tasks get to unwind.
-    pub abort: Duration,
+    pub(crate) abort: Duration,
     /// How long connection closers get, together.
     pub connections: Duration,
 }
@@ -81,17 +81,21 @@ impl std::fmt::Debug for ShutdownHooks {
 
 impl ShutdownHooks {
     /// Adds a connection closer (for example: send websocket close frames).
-    pub fn on_close(&mut self, name: impl Into<String>, fut: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) fn on_close(
+        &mut self,
+        name: impl Into<String>,
+        fut: impl Future<Output = ()> + Send + 'static,
+    ) {
         self.closers.push((name.into(), Box::pin(fut)));
     }
 
     /// Adds a log flush step (usually: drop the appender's worker guard).
-    pub fn on_flush(&mut self, hook: impl FnOnce() + Send + 'static) {
+    pub(crate) fn on_flush(&mut self, hook: impl FnOnce() + Send + 'static) {
         self.flush.push(Box::new(hook));
     }
 
     /// Adds a terminal restore step.
-    pub fn on_restore(&mut self, hook: impl FnOnce() + Send + 'static) {
+    pub(crate) fn on_restore(&mut self, hook: impl FnOnce() + Send + 'static) {
         self.restore.push(Box::new(hook));
     }
 }
@@ -102,16 +106,37 @@ pub struct ShutdownReport {
     /// Why it ran.
     pub reason: String,
     /// Each phase with its duration.
-    pub phases: Vec<(Phase, Duration)>,
+    #[cfg_attr(
+        not(test),
+        allow(
+            dead_code,
+            reason = "read by the shutdown tests; shutdown logs aborted tasks and abandoned closers as it goes"
+        )
+    )]
+    pub(crate) phases: Vec<(Phase, Duration)>,
     /// Tasks aborted because they ignored cancellation.
-    pub aborted: Vec<String>,
+    #[cfg_attr(
+        not(test),
+        allow(
+            dead_code,
+            reason = "read by the shutdown tests; shutdown logs aborted tasks and abandoned closers as it goes"
+        )
+    )]
+    pub(crate) aborted: Vec<String>,
     /// Closers that did not finish in time.
-    pub abandoned_closers: Vec<String>,
+    #[cfg_attr(
+        not(test),
+        allow(
+            dead_code,
+            reason = "read by the shutdown tests; shutdown logs aborted tasks and abandoned closers as it goes"
+        )
+    )]
+    pub(crate) abandoned_closers: Vec<String>,
 }
 
 /// Why the process shuts down: the reason for the log, and the exit status it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trigger {
+pub(crate) struct Trigger {
     /// `SIGTERM`, `quit from the console`, `task … failed: …`.
     pub reason: String,
     /// 0 for a quit, 1 for a fatal task failure, 128 + the signal's number for a signal
@@ -120,18 +145,18 @@ pub struct Trigger {
 }
 
 /// Exit status for a signal: 128 + its number.
-pub const fn signal_status(signal: i32) -> u8 {
+pub(crate) const fn signal_status(signal: i32) -> u8 {
     (128 + signal) as u8
 }
 
 /// Waits for a reason to shut down: a request through the task manager (quit, fatal task
 /// failure), SIGINT, SIGTERM or SIGHUP. Returns the reason.
-pub async fn wait_for_trigger(tasks: &TaskManager) -> String {
+pub(crate) async fn wait_for_trigger(tasks: &TaskManager) -> String {
     wait_for_shutdown(tasks).await.reason
 }
 
 /// Like [`wait_for_trigger`], with the exit status the trigger asks for.
-pub async fn wait_for_shutdown(tasks: &TaskManager) -> Trigger {
+pub(crate) async fn wait_for_shutdown(tasks: &TaskManager) -> Trigger {
     Signals::register().wait(tasks).await
 }
 
@@ -139,7 +164,7 @@ pub async fn wait_for_shutdown(tasks: &TaskManager) -> Trigger {
 /// made: register early, so a signal that arrives while the console is still starting is
 /// a clean shutdown rather than the default death with the terminal left raw.
 #[derive(Debug)]
-pub struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -151,7 +176,7 @@ pub struct Signals {
 impl Signals {
     /// Starts listening (must be called inside the runtime). A signal that cannot be
     /// listened to is left at its default action.
-    pub fn register() -> Self {
+    pub(crate) fn register() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};

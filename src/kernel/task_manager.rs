@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use crate::kernel::sync::lock;
 
 /// Identifies one spawned task for its whole life (restarts keep the id).
-pub type TaskId = u64;
+pub(crate) type TaskId = u64;
 
 /// What a task is doing right now, as the System pane shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub struct TaskInfo {
     /// Current state.
     pub state: TaskState,
     /// When the task was first spawned.
-    pub started_at: SystemTime,
+    pub(crate) started_at: SystemTime,
     /// How many times the supervisor restarted it.
     pub restarts: u32,
     /// The last error or panic message, if any.
@@ -150,7 +150,7 @@ impl OnFailure {
 
     /// The UI loop's policy: restart quickly (50 ms doubling to 2 s), but 5 failures within
     /// a minute mean it cannot draw, and the process shuts down.
-    pub fn vital() -> Self {
+    pub(crate) fn vital() -> Self {
         OnFailure::RestartOrShutdown {
             initial: Duration::from_millis(50),
             max: Duration::from_secs(2),
@@ -170,7 +170,7 @@ impl OnFailure {
 }
 
 /// Exit status for a shutdown a task's failure caused.
-pub const EXIT_TASK_FAILED: u8 = 1;
+pub(crate) const EXIT_TASK_FAILED: u8 = 1;
 
 type EventSink = Arc<dyn Fn(TaskEvent) + Send + Sync>;
 
@@ -212,7 +212,7 @@ impl Default for TaskManager {
 }
 
 /// Renders a panic payload (usually `&str` or `String`) as text.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -242,7 +242,7 @@ impl TaskManager {
 
     /// Installs the function that receives task events (the kernel points it at the bus).
     /// The first sink also receives the events emitted before it was installed.
-    pub fn set_event_sink(&self, sink: impl Fn(TaskEvent) + Send + Sync + 'static) {
+    pub(crate) fn set_event_sink(&self, sink: impl Fn(TaskEvent) + Send + Sync + 'static) {
         let sink: EventSink = Arc::new(sink);
         // Held while the early events are replayed, so a new event cannot overtake them.
         let mut slot = lock(&self.inner.sink);
@@ -258,20 +258,20 @@ impl TaskManager {
     }
 
     /// A token that fires when someone requested ordered shutdown.
-    pub fn shutdown_requested(&self) -> CancellationToken {
+    pub(crate) fn shutdown_requested(&self) -> CancellationToken {
         self.inner.shutdown_request.clone()
     }
 
     /// Asks the kernel to shut down in order (exit status 0: a quit); the first reason
     /// given wins.
-    pub fn request_shutdown(&self, reason: impl Into<String>) {
+    pub(crate) fn request_shutdown(&self, reason: impl Into<String>) {
         self.request_shutdown_with_status(reason, 0);
     }
 
     /// Asks the kernel to shut down in order and the process to exit with `status` (a
     /// fatal task failure: [`EXIT_TASK_FAILED`]; the terminal hung up: 129). The first
     /// request wins, reason and status together.
-    pub fn request_shutdown_with_status(&self, reason: impl Into<String>, status: u8) {
+    pub(crate) fn request_shutdown_with_status(&self, reason: impl Into<String>, status: u8) {
         let mut slot = lock(&self.inner.shutdown_reason);
         if slot.is_none() {
             *slot = Some((reason.into(), status));
@@ -281,12 +281,12 @@ impl TaskManager {
     }
 
     /// Why shutdown was requested, if it was.
-    pub fn shutdown_reason(&self) -> Option<String> {
+    pub(crate) fn shutdown_reason(&self) -> Option<String> {
         lock(&self.inner.shutdown_reason).as_ref().map(|(r, _)| r.clone())
     }
 
     /// The exit status the shutdown request asked for (0 when none was made).
-    pub fn shutdown_status(&self) -> u8 {
+    pub(crate) fn shutdown_status(&self) -> u8 {
         lock(&self.inner.shutdown_reason).as_ref().map_or(0, |(_, s)| *s)
     }
 
@@ -309,7 +309,7 @@ impl TaskManager {
     }
 
     /// Spawns a task that the manager runs again, with backoff, when it fails or panics.
-    pub fn spawn_supervised<F, Fut>(
+    pub(crate) fn spawn_supervised<F, Fut>(
         &self,
         component: &'static str,
         name: impl Into<String>,
@@ -518,7 +518,8 @@ impl TaskManager {
     }
 
     /// Tasks currently alive (running or waiting to restart).
-    pub fn live_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn live_count(&self) -> usize {
         lock(&self.inner.table)
             .values()
             .filter(|t| matches!(t.state, TaskState::Running | TaskState::Restarting))
@@ -538,7 +539,7 @@ impl TaskManager {
 
     /// Aborts tasks that are still alive (shutdown phase "abort stragglers"); returns
     /// their names.
-    pub fn abort_stragglers(&self) -> Vec<String> {
+    pub(crate) fn abort_stragglers(&self) -> Vec<String> {
         let aborts: Vec<(TaskId, AbortHandle)> =
             std::mem::take(&mut *lock(&self.inner.aborts)).into_iter().collect();
         let mut names = Vec::new();

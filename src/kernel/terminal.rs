@@ -54,7 +54,7 @@ thread_local! {
 
 /// Owns raw mode and the alternate screen; restores them on drop.
 #[derive(Debug)]
-pub struct TerminalGuard {
+pub(crate) struct TerminalGuard {
     _private: (),
 }
 
@@ -67,7 +67,9 @@ impl TerminalGuard {
 
     /// Like [`TerminalGuard::enter`], optionally capturing the mouse (click to focus,
     /// wheel to scroll). Off by default: capture takes text selection away from tmux.
-    pub fn enter_with(mouse: bool) -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<FrameWriter>>)> {
+    pub(crate) fn enter_with(
+        mouse: bool,
+    ) -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<FrameWriter>>)> {
         install_panic_hook();
         enable_raw_mode()?;
         MOUSE.store(mouse, Ordering::SeqCst);
@@ -88,7 +90,7 @@ impl TerminalGuard {
 
     /// A hook for [`crate::kernel::ShutdownHooks::on_restore`]: restores the terminal in the
     /// shutdown's last phase (SIGTERM, SIGHUP, fatal task failure).
-    pub fn restorer(&self) -> impl FnOnce() + Send + 'static {
+    pub(crate) fn restorer(&self) -> impl FnOnce() + Send + 'static {
         restore
     }
 }
@@ -109,7 +111,7 @@ impl Drop for TerminalGuard {
 /// terminal was given back. This writer sends whole frames only, and nothing while the
 /// terminal is not the console's (suspended or given back).
 #[derive(Debug, Default)]
-pub struct FrameWriter {
+pub(crate) struct FrameWriter {
     buf: Vec<u8>,
 }
 
@@ -167,13 +169,13 @@ pub fn restore() {
 }
 
 /// Whether the terminal is currently in the console's mode.
-pub fn is_active() -> bool {
+pub(crate) fn is_active() -> bool {
     ACTIVE.load(Ordering::SeqCst)
 }
 
 /// Whether the console owns the terminal (entered and not yet given back for good), even
 /// if it is suspended right now.
-pub fn is_owned() -> bool {
+pub(crate) fn is_owned() -> bool {
     OWNED.load(Ordering::SeqCst)
 }
 
@@ -183,7 +185,7 @@ pub fn is_owned() -> bool {
 /// it back. The caller redraws the whole screen afterwards (the alternate screen comes
 /// back blank). Does nothing once the terminal was given back for good; returns whether
 /// the terminal is the console's.
-pub fn reenter() -> bool {
+pub(crate) fn reenter() -> bool {
     if !is_owned() {
         return false;
     }
@@ -232,7 +234,7 @@ pub fn report(line: &str) {
 }
 
 /// Where the last panic on this thread happened (`file:line:col`), taken once.
-pub fn take_panic_location() -> Option<String> {
+pub(crate) fn take_panic_location() -> Option<String> {
     PANIC_LOCATION.with(|l| l.borrow_mut().take())
 }
 
@@ -246,7 +248,7 @@ pub fn take_last_panic() -> Option<String> {
 /// panic (location for the task manager's log line, text for `main`): a task's panic is
 /// caught, restarted and shown as an alarm by the console, and printing it would scribble
 /// over the screen. Otherwise the previous hook prints it as usual.
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {

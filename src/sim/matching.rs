@@ -20,7 +20,7 @@ use crate::exchange::upbit::wire::{
 /// A rejected exchange request: HTTP status and Upbit's `error.name`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {name}: {message}")]
-pub(crate) struct OrderError {
+pub struct OrderError {
     /// HTTP status.
     pub status: u16,
     /// `error.name`.
@@ -42,7 +42,7 @@ fn side_name(side: Side) -> &'static str {
 
 /// One currency of the account.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Holding {
+pub struct Holding {
     /// Available.
     pub balance: Decimal,
     /// Reserved by open orders.
@@ -53,7 +53,7 @@ pub(crate) struct Holding {
 
 /// One fill of an order.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SimFill {
+pub struct SimFill {
     /// Fill id.
     pub uuid: String,
     /// Price.
@@ -70,7 +70,7 @@ pub(crate) struct SimFill {
 
 /// An order as the exchange keeps it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SimOrder {
+pub struct SimOrder {
     /// Exchange id.
     pub uuid: String,
     /// Client id.
@@ -214,7 +214,7 @@ impl SimOrder {
 
 /// A private event for the `/websocket/v1/private` streams.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum PrivEvent {
+pub enum PrivEvent {
     /// Order change.
     MyOrder(Box<WireMyOrder>),
     /// Balance change.
@@ -223,7 +223,7 @@ pub(crate) enum PrivEvent {
 
 /// A parsed new-order request (strings already validated as decimals where present).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct NewOrder {
+pub struct NewOrder {
     /// Market.
     pub market: String,
     /// `bid` / `ask`.
@@ -243,7 +243,7 @@ pub(crate) struct NewOrder {
 }
 
 /// Mutable view of one market's book: asks and bids best first, (price, size).
-pub(crate) struct BookView<'a> {
+pub struct BookView<'a> {
     /// Asks.
     pub asks: &'a mut Vec<(Decimal, Decimal)>,
     /// Bids.
@@ -252,7 +252,7 @@ pub(crate) struct BookView<'a> {
 
 /// The exchange state.
 #[derive(Debug)]
-pub(crate) struct Exchange {
+pub struct Exchange {
     /// Balances by currency.
     pub(crate) holdings: BTreeMap<String, Holding>,
     /// Orders by uuid.

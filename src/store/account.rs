@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::exchange::types::{Balance, Fill, Order};
 
 /// How many recent fills the Orders pane keeps.
-pub const FILLS_KEPT: usize = 200;
+pub(crate) const FILLS_KEPT: usize = 200;
 
 /// Which world orders go to (demo, paper, live): the config's mode, carried as is.
 pub use crate::config::Mode;
@@ -47,16 +47,16 @@ pub struct AccountSection {
 }
 
 /// Replies the account section keeps.
-pub const REPLIES_KEPT: usize = 64;
+pub(crate) const REPLIES_KEPT: usize = 64;
 
 impl AccountSection {
     /// Rules that can still fire.
-    pub fn armed_rules(&self) -> usize {
+    pub(crate) fn armed_rules(&self) -> usize {
         self.rules.iter().filter(|r| r.is_armed()).count()
     }
 
     /// True when quitting would leave something behind (open orders or armed rules).
-    pub fn something_to_lose(&self) -> bool {
+    pub(crate) fn something_to_lose(&self) -> bool {
         !self.open_orders.is_empty() || self.armed_rules() > 0
     }
 

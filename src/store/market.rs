@@ -26,9 +26,9 @@ impl<T> Stamped<T> {
 }
 
 /// How many trades per market the tape keeps (the pane shows at most a screenful).
-pub const TRADES_PER_MARKET: usize = 200;
+pub(crate) const TRADES_PER_MARKET: usize = 200;
 /// How many candles per series are kept (history load plus live bars).
-pub const CANDLES_PER_SERIES: usize = 1000;
+pub(crate) const CANDLES_PER_SERIES: usize = 1000;
 
 /// Market data, latest value per key. Sub-maps sit behind their own `Arc` so a batch that
 /// changes tickers does not copy the order books.
@@ -57,7 +57,7 @@ impl MarketSection {
     }
 
     /// Candles of a series, oldest first (empty when not loaded).
-    pub fn series(&self, market: &MarketId, tf: Timeframe) -> &[Candle] {
+    pub(crate) fn series(&self, market: &MarketId, tf: Timeframe) -> &[Candle] {
         self.candles.get(&(market.clone(), tf)).map(Vec::as_slice).unwrap_or(&[])
     }
 

@@ -16,6 +16,7 @@ pub mod system;
 
 pub use account::{AccountSection, Mode, RuleRow, TradingState};
 pub use market::{MarketSection, Stamped};
-pub use snapshot::{Snapshot, Versions};
+pub use snapshot::Snapshot;
+pub(crate) use snapshot::Versions;
 pub use store::{Store, StoreClosed, StoreConfig, StoreEvent, StoreHandle};
-pub use system::{AlertRecord, LogLevel, LogRecord, StreamState, StreamStatus, SystemSection, SystemTable};
+pub use system::{AlertRecord, LogLevel, LogRecord, StreamState, StreamStatus, SystemSection};

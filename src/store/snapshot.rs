@@ -11,7 +11,7 @@ use super::system::SystemSection;
 
 /// Version counters per section; each bumps when a batch changed that part.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Versions {
+pub(crate) struct Versions {
     /// Market list and tickers.
     pub markets: u64,
     /// Order books.
@@ -30,12 +30,12 @@ pub struct Versions {
     pub log: u64,
     /// The System pane's samples: kernel tasks, bus lanes, named tables. Sampled every
     /// second or so; nothing else shows them, so a hidden System pane ignores them.
-    pub tables: u64,
+    pub(crate) tables: u64,
 }
 
 impl Versions {
     /// True when nothing but the System pane's samples changed from `before`.
-    pub fn only_tables_changed_since(&self, before: &Versions) -> bool {
+    pub(crate) fn only_tables_changed_since(&self, before: &Versions) -> bool {
         *self != *before && Versions { tables: before.tables, ..*self } == *before
     }
 }
@@ -46,7 +46,7 @@ pub struct Snapshot {
     /// Bumped on every publish.
     pub version: u64,
     /// Per-section versions.
-    pub versions: Versions,
+    pub(crate) versions: Versions,
     /// Market data.
     pub market: Arc<MarketSection>,
     /// Account, orders, rules, trading state.

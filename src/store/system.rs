@@ -16,9 +16,9 @@ use crate::feed::FeedHealth;
 use crate::kernel::TaskInfo;
 
 /// How many log records the Log pane keeps.
-pub const LOGS_KEPT: usize = 1000;
+pub(crate) const LOGS_KEPT: usize = 1000;
 /// How many alerts are kept.
-pub const ALERTS_KEPT: usize = 100;
+pub(crate) const ALERTS_KEPT: usize = 100;
 
 /// Connection state of one stream (public, private…).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -92,7 +92,7 @@ pub struct AlertRecord {
 
 /// A generic titled table, filled by whichever module owns the data.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SystemTable {
+pub(crate) struct SystemTable {
     /// Column headers.
     pub header: Vec<String>,
     /// Rows of cells.
@@ -139,24 +139,24 @@ pub struct SystemSection {
     /// Alerts, newest first.
     pub alerts: Arc<VecDeque<AlertRecord>>,
     /// Generic tables by title (`bus lanes`, `subscriptions`…), drawn in title order.
-    pub tables: Arc<BTreeMap<String, SystemTable>>,
+    pub(crate) tables: Arc<BTreeMap<String, SystemTable>>,
 }
 
 impl SystemSection {
     /// Alerts not yet acknowledged.
-    pub fn unread_alerts(&self) -> usize {
+    pub(crate) fn unread_alerts(&self) -> usize {
         self.alerts.iter().filter(|a| !a.acknowledged).count()
     }
 
     /// Tasks that are down right now: waiting to restart after a failure, or failed for
     /// good (as of the last sample of the task table).
-    pub fn tasks_down(&self) -> impl Iterator<Item = &TaskInfo> {
+    pub(crate) fn tasks_down(&self) -> impl Iterator<Item = &TaskInfo> {
         use crate::kernel::TaskState;
         self.tasks.iter().filter(|t| matches!(t.state, TaskState::Restarting | TaskState::Failed))
     }
 
     /// Tasks that failed at least once in this session (restarted or failed for good).
-    pub fn tasks_faulted(&self) -> impl Iterator<Item = &TaskInfo> {
+    pub(crate) fn tasks_faulted(&self) -> impl Iterator<Item = &TaskInfo> {
         use crate::kernel::TaskState;
         self.tasks.iter().filter(|t| t.restarts > 0 || t.state == TaskState::Failed)
     }

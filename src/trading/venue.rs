@@ -3,6 +3,5 @@
 //! the paper engine use them). A REST ban becomes the trading state on the Safety lane
 //! (`console::safety::spawn_watch`).
 
-pub use crate::exchange::venue::{
-    DUPLICATE_IDENTIFIER, ORDER_NOT_FOUND, OrderVenue, VenueError, VenueFuture, VenueRef, classify,
-};
+pub(crate) use crate::exchange::venue::ORDER_NOT_FOUND;
+pub use crate::exchange::venue::{DUPLICATE_IDENTIFIER, OrderVenue, VenueError, VenueFuture, VenueRef};

@@ -30,7 +30,7 @@ const HS512_HEADER_B64: &str = "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9";
 pub use crate::exchange::credentials::Credentials;
 
 /// Upbit's request signing over a neutral key pair: HS512 JWTs with a fresh nonce.
-pub trait Sign {
+pub(crate) trait Sign {
     /// Signs a token carrying only `access_key` and `nonce` (WebSocket upgrade, REST calls
     /// without parameters).
     fn token(&self) -> Result<String, AuthError>;
@@ -86,21 +86,21 @@ impl Sign for Credentials {
 
 /// Signing failed (bad key material); names no secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// The HMAC or claim serialization failed.
     #[error("cannot sign the Upbit JWT: {0}")]
     Sign(String),
 }
 
 /// Lowercase hex SHA-512 of a string: the `query_hash` claim.
-pub fn sha512_hex(input: &str) -> String {
+pub(crate) fn sha512_hex(input: &str) -> String {
     hex::encode(Sha512::digest(input.as_bytes()))
 }
 
 /// A request's parameters rendered once: the percent-encoded wire query and the
 /// un-encoded hash input, always in the same order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SignedQuery {
+pub(crate) struct SignedQuery {
     /// `k=v&…` as sent on the wire (values percent-encoded, `[]` in names kept).
     pub wire: String,
     /// `k=v&…` un-encoded: the string whose SHA-512 is `query_hash`.
@@ -132,16 +132,11 @@ impl SignedQuery {
     pub fn is_empty(&self) -> bool {
         self.wire.is_empty()
     }
-
-    /// The `query_hash` claim value.
-    pub fn query_hash(&self) -> String {
-        sha512_hex(&self.hash_input)
-    }
 }
 
 /// A POST body rendered once from ordered pairs: the JSON text sent and the hash input.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SignedBody {
+pub(crate) struct SignedBody {
     /// `{"k":"v",…}` in pair order.
     pub json: String,
     /// `k=v&…` in the same order, un-encoded.
@@ -174,7 +169,8 @@ impl SignedBody {
 
 /// Percent-decodes one query component (used by tests and fake servers to check that the
 /// hashed string equals the decoded wire query).
-pub fn percent_decode(s: &str) -> String {
+#[cfg(test)]
+pub(crate) fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
@@ -200,7 +196,7 @@ mod tests {
         assert_eq!(q.wire, "market=KRW-BTC&states[]=wait&states[]=watch&limit=10");
         assert_eq!(q.hash_input, "market=KRW-BTC&states[]=wait&states[]=watch&limit=10");
         assert_eq!(
-            q.query_hash(),
+            sha512_hex(&q.hash_input),
             "e3cfc649139c595e1c26a8aa2b3c8504f4b15011fc2b819081451e5e845172bd\
              5dbbb5110ec5d7a3d1d32ff71f46a78323a040e8bedf8672021fd2206190a3a8"
         );
@@ -210,7 +206,7 @@ mod tests {
         assert_eq!(q.wire, "market=KRW-BTC&start_time=2025-06-24T13%3A56%3A53%2B09%3A00");
         assert_eq!(q.hash_input, "market=KRW-BTC&start_time=2025-06-24T13:56:53+09:00");
         assert_eq!(
-            q.query_hash(),
+            sha512_hex(&q.hash_input),
             "8dd42a0dae179c46b4fb6740a12b097979d92d5a7d002b3dcfe797762ec78291\
              9a1d9851c2290082e6ad62196f8abd4883fc8458ec9ddea0d49234e440cf9687"
         );

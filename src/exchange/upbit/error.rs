@@ -69,7 +69,7 @@ pub enum AuthKind {
 
 impl AuthKind {
     /// Maps an Upbit `error.name` to an auth kind.
-    pub fn from_name(name: &str) -> Option<AuthKind> {
+    pub(crate) fn from_name(name: &str) -> Option<AuthKind> {
         Some(match name {
             "no_authorization_i_p" | "no_authorization_ip" => AuthKind::IpNotAllowed,
             "expired_access_key" => AuthKind::ExpiredKey,
@@ -190,7 +190,7 @@ pub enum UpbitError {
 
 impl UpbitError {
     /// True for errors where repeating a READ may succeed.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         matches!(self, UpbitError::Network { .. } | UpbitError::RateLimited { .. })
     }
 
@@ -205,7 +205,7 @@ impl UpbitError {
     /// Classifies a non-2xx answer that is not 429/418 from its status and body. Any 401
     /// is an [`UpbitError::Auth`], whatever its body says: an unknown name is
     /// [`AuthKind::Unauthorized`], never a plain rejection that the next order repeats.
-    pub fn from_response(status: u16, body: &str, path: &str, method: &str) -> UpbitError {
+    pub(crate) fn from_response(status: u16, body: &str, path: &str, method: &str) -> UpbitError {
         let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
         if status == 401 {
             let (name, message) = match parsed {
@@ -281,7 +281,7 @@ impl From<UpbitError> for ExchangeError {
 }
 
 /// The first 120 characters of a body, on one line, for error messages.
-pub fn snippet(body: &str) -> String {
+pub(crate) fn snippet(body: &str) -> String {
     let s: String = body.chars().take(120).map(|c| if c.is_control() { ' ' } else { c }).collect();
     if body.chars().count() > 120 { format!("{s}…") } else { s }
 }

@@ -24,7 +24,7 @@ use crate::exchange::upbit::error::UpbitError;
 
 /// Upbit REST rate-limit groups (protocol §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Group {
+pub(crate) enum Group {
     /// `/market/all`, 10/s.
     Market,
     /// `/candles/*`, 10/s.
@@ -76,7 +76,7 @@ impl Group {
 
     /// Maps a `Remaining-Req` group literal (which differs from the doc names for some
     /// groups: `candles`, `crix-trades`) to a group.
-    pub fn from_header(name: &str) -> Option<Group> {
+    pub(crate) fn from_header(name: &str) -> Option<Group> {
         Some(match name.trim() {
             "market" => Group::Market,
             "candle" | "candles" => Group::Candle,
@@ -113,7 +113,7 @@ impl std::fmt::Display for Group {
 
 /// A parsed `Remaining-Req: group=default; min=1800; sec=29` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemainingReq {
+pub(crate) struct RemainingReq {
     /// Group literal as sent.
     pub group: String,
     /// Deprecated per-minute figure (ignored).
@@ -150,7 +150,7 @@ impl RemainingReq {
 }
 
 /// Default 418 block when the response does not say how long.
-pub const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
 /// The longest 418 block hoga honours: 24 hours. A `Retry-After` (or a body) asking for
 /// longer is capped here: the number comes from the network, and a ban past a day is
 /// something for a person to look at, not a timer to wait out. After the cap the next
@@ -159,7 +159,7 @@ pub const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
 pub const MAX_BLOCK: Duration = Duration::from_secs(24 * 60 * 60);
 /// The shortest 418 block: even `Retry-After: 0` (or a date in the past) rests a second
 /// rather than calling straight back into a ban.
-pub const MIN_BLOCK: Duration = Duration::from_secs(1);
+pub(crate) const MIN_BLOCK: Duration = Duration::from_secs(1);
 /// First 429 pause; doubles per consecutive 429 of the same group.
 const PAUSE_429_INITIAL: Duration = Duration::from_secs(1);
 /// Cap of the 429 pause.
@@ -168,7 +168,7 @@ const PAUSE_429_MAX: Duration = Duration::from_secs(16);
 impl Group {
     /// True for the exchange (account) groups, whose limits Upbit counts per API key;
     /// the quotation groups are counted per IP address.
-    pub fn is_exchange(self) -> bool {
+    pub(crate) fn is_exchange(self) -> bool {
         matches!(self, Group::Default | Group::Order | Group::OrderTest | Group::OrderCancelAll)
     }
 }
@@ -218,7 +218,7 @@ impl Scope {
 /// with [`RestLimits::shared`] for the same host (and key) share the same scopes, so the
 /// market-data client and the order client of one process draw on one budget, and a 418
 /// seen by either pauses both.
-pub struct RestLimits {
+pub(crate) struct RestLimits {
     host: Arc<Scope>,
     key: Arc<Scope>,
 }
@@ -298,7 +298,7 @@ impl RestLimits {
 
     /// Waits for a slot in `group`. Fails at once while a 418 block is active (REST is
     /// halted; the caller must not queue behind a minute-long block).
-    pub async fn acquire(&self, group: Group) -> Result<(), UpbitError> {
+    pub(crate) async fn acquire(&self, group: Group) -> Result<(), UpbitError> {
         let scope = self.scope_of(group);
         loop {
             let now = Instant::now();
@@ -323,7 +323,7 @@ impl RestLimits {
     }
 
     /// Applies a `Remaining-Req` header: `sec=0` rests the group for one window.
-    pub fn on_remaining(&self, header: &RemainingReq, fallback: Group) {
+    pub(crate) fn on_remaining(&self, header: &RemainingReq, fallback: Group) {
         let group = Group::from_header(&header.group).unwrap_or(fallback);
         if header.sec == 0 {
             let mut st = lock(&self.scope_of(group).state);
@@ -334,7 +334,7 @@ impl RestLimits {
     }
 
     /// A success in `group` resets its 429 backoff.
-    pub fn on_success(&self, group: Group) {
+    pub(crate) fn on_success(&self, group: Group) {
         let mut st = lock(&self.scope_of(group).state);
         if let Some(g) = st.groups.get_mut(&group) {
             g.consecutive_429 = 0;
@@ -342,7 +342,7 @@ impl RestLimits {
     }
 
     /// A 429 in `group`: pause it, doubling per consecutive 429. Returns the pause.
-    pub fn on_429(&self, group: Group) -> Duration {
+    pub(crate) fn on_429(&self, group: Group) -> Duration {
         let mut st = lock(&self.scope_of(group).state);
         st.rate_limited += 1;
         let g = st.groups.entry(group).or_default();
@@ -357,7 +357,7 @@ impl RestLimits {
     /// A 418: halt every REST call to this host (it is an IP ban: quotation and exchange
     /// calls alike, from every client of the process) for `block`, or [`DEFAULT_BLOCK`],
     /// kept within [`MIN_BLOCK`]…[`MAX_BLOCK`]. Returns the block applied.
-    pub fn on_418(&self, block: Option<Duration>) -> Duration {
+    pub(crate) fn on_418(&self, block: Option<Duration>) -> Duration {
         let block = block.unwrap_or(DEFAULT_BLOCK).clamp(MIN_BLOCK, MAX_BLOCK);
         let mut st = lock(&self.host.state);
         st.blocks = st.blocks.saturating_add(1);
@@ -402,7 +402,7 @@ const BODY_SCAN_LIMIT: usize = 4096;
 /// `2 min`), else `None`. Every result is at most [`MAX_BLOCK`]: numbers too large for any
 /// type (and products that would overflow) saturate to it; a negative or malformed
 /// `Retry-After` is ignored.
-pub fn parse_block_duration(retry_after: Option<&str>, body: &str) -> Option<Duration> {
+pub(crate) fn parse_block_duration(retry_after: Option<&str>, body: &str) -> Option<Duration> {
     if let Some(d) = retry_after.and_then(parse_retry_after) {
         return Some(d.min(MAX_BLOCK));
     }

@@ -23,12 +23,12 @@ use crate::exchange::upbit::auth::{Credentials, Sign as _, SignedBody, SignedQue
 use crate::exchange::upbit::error::{AuthKind, NetworkKind, UpbitError, snippet};
 use crate::exchange::upbit::limits::{Group, LimitsStatus, RemainingReq, RestLimits, parse_block_duration};
 use crate::exchange::upbit::wire::{
-    MarketAllItem, NewOrderBody, OrderbookInstrument, RestTradeTick, WireAccount, WireBulkCancel, WireCandle,
-    WireChance, WireOrder, WireOrderBook, WireTicker,
+    MarketAllItem, NewOrderBody, OrderbookInstrument, RestTradeTick, WireAccount, WireCandle, WireChance,
+    WireOrder, WireOrderBook, WireTicker,
 };
 
 /// Upbit's REST base (KR).
-pub const DEFAULT_REST_URL: &str = "https://api.upbit.com/v1";
+pub(crate) const DEFAULT_REST_URL: &str = "https://api.upbit.com/v1";
 
 /// REST client settings.
 #[derive(Debug, Clone)]
@@ -73,21 +73,6 @@ impl OrderRef {
             OrderRef::Identifier(i) => ("identifier".into(), i.clone()),
         }
     }
-}
-
-/// Parameters of `DELETE /v1/orders/open`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CancelAllParams {
-    /// `all` (default), `bid` or `ask`.
-    pub cancel_side: Option<String>,
-    /// Only these markets (≤20).
-    pub pairs: Vec<MarketId>,
-    /// All but these markets (≤20).
-    pub excluded_pairs: Vec<MarketId>,
-    /// Only these quote currencies.
-    pub quote_currencies: Vec<String>,
-    /// How many (≤300, default 20).
-    pub count: Option<u32>,
 }
 
 /// Whether a call may be repeated after a network failure.
@@ -180,33 +165,6 @@ fn usable_items<W: DeserializeOwned, T>(
     out
 }
 
-/// Decodes a list reply whole: the first item that cannot be used refuses the reply as a
-/// bad body. Only for lookups of named orders, where skipping is unsafe: an answer without
-/// the item would read as "no such order", and an intent read as never booked may be
-/// closed and its order sent again.
-fn all_items<W: DeserializeOwned, T>(
-    method: &str,
-    path: &str,
-    raw: Vec<Box<RawValue>>,
-    convert: impl Fn(W) -> T,
-    check: impl Fn(&T) -> Result<(), OutOfBand>,
-) -> Result<Vec<T>, UpbitError> {
-    let bad = |index: usize, detail: String| UpbitError::Network {
-        kind: NetworkKind::BadBody,
-        method: method.to_string(),
-        path: path.to_string(),
-        detail: format!("item {index}: {detail}"),
-    };
-    let mut out = Vec::with_capacity(raw.len());
-    for (index, item) in raw.iter().enumerate() {
-        let w = serde_json::from_str::<W>(item.get()).map_err(|e| bad(index, e.to_string()))?;
-        let t = convert(w);
-        check(&t).map_err(|e| bad(index, e.to_string()))?;
-        out.push(t);
-    }
-    Ok(out)
-}
-
 /// One order of a REST reply, refused as a bad body when a number is outside the band.
 fn one_in_band(method: &str, path: &str, o: Order) -> Result<Order, UpbitError> {
     match o.check() {
@@ -254,7 +212,7 @@ impl RestClient {
     }
 
     /// True when account endpoints can be called.
-    pub fn has_credentials(&self) -> bool {
+    pub(crate) fn has_credentials(&self) -> bool {
         self.credentials.is_some()
     }
 
@@ -369,7 +327,7 @@ impl RestClient {
     }
 
     /// `POST /orders/test`: validates without creating. Retried like a read (no side effect).
-    pub async fn orders_test(&self, body: &NewOrderBody) -> Result<Order, UpbitError> {
+    pub(crate) async fn orders_test(&self, body: &NewOrderBody) -> Result<Order, UpbitError> {
         let call = Call {
             method: Method::POST,
             path: "/orders/test",
@@ -391,7 +349,7 @@ impl RestClient {
 
     /// `DELETE /order?uuid=…|identifier=…`: a cancel request; returns the pre-cancel state.
     /// Retried on network failure: a second cancel is harmless (404 at worst).
-    pub async fn cancel_order(&self, r: &OrderRef) -> Result<Order, UpbitError> {
+    pub(crate) async fn cancel_order(&self, r: &OrderRef) -> Result<Order, UpbitError> {
         let o: WireOrder = self.delete("/order", Group::Default, vec![r.pair()]).await?;
         one_in_band("DELETE", "/order", o.to_order())
     }
@@ -418,7 +376,7 @@ impl RestClient {
     /// [`RestClient::open_orders`], with the number of items the page held (skipped ones
     /// included): a pager must compare that with the limit, not the usable orders, or one
     /// skipped order on a full page would end the paging early.
-    pub async fn open_orders_page(
+    pub(crate) async fn open_orders_page(
         &self,
         market: Option<&MarketId>,
         states: &[OrderState],
@@ -461,44 +419,6 @@ impl RestClient {
         q.push(p("limit", limit.clamp(1, 1000).to_string()));
         let raw = self.get("/orders/closed", Group::Default, q, true).await?;
         Ok(usable_items("/orders/closed", raw, |o: WireOrder| Ok(o.to_order()), Order::check))
-    }
-
-    /// `GET /orders/uuids?uuids[]=…` (≤100). A lookup of named orders: an item that
-    /// cannot be used refuses the whole reply (skipping it would read as
-    /// "no such order"). Unknown types and sides still decode.
-    pub async fn orders_by_uuids(&self, uuids: &[String]) -> Result<Vec<Order>, UpbitError> {
-        let q = uuids.iter().map(|u| p("uuids[]", u.as_str())).collect();
-        let raw = self.get("/orders/uuids", Group::Default, q, true).await?;
-        all_items("GET", "/orders/uuids", raw, |o: WireOrder| o.to_order(), Order::check)
-    }
-
-    /// `GET /orders/uuids?identifiers[]=…` (≤100). Refused whole like
-    /// [`RestClient::orders_by_uuids`].
-    pub async fn orders_by_identifiers(&self, ids: &[String]) -> Result<Vec<Order>, UpbitError> {
-        let q = ids.iter().map(|u| p("identifiers[]", u.as_str())).collect();
-        let raw = self.get("/orders/uuids", Group::Default, q, true).await?;
-        all_items("GET", "/orders/uuids", raw, |o: WireOrder| o.to_order(), Order::check)
-    }
-
-    /// `DELETE /orders/open` (query parameters only; a body is rejected by Upbit).
-    pub async fn cancel_all_open(&self, params: &CancelAllParams) -> Result<WireBulkCancel, UpbitError> {
-        let mut q = Vec::new();
-        if let Some(s) = &params.cancel_side {
-            q.push(p("cancel_side", s.as_str()));
-        }
-        if !params.pairs.is_empty() {
-            q.push(p("pairs", join(&params.pairs)));
-        }
-        if !params.excluded_pairs.is_empty() {
-            q.push(p("excluded_pairs", join(&params.excluded_pairs)));
-        }
-        if !params.quote_currencies.is_empty() {
-            q.push(p("quote_currencies", params.quote_currencies.join(",")));
-        }
-        if let Some(c) = params.count {
-            q.push(p("count", c.to_string()));
-        }
-        self.delete("/orders/open", Group::OrderCancelAll, q).await
     }
 
     // ---------------------------------------------------------------- plumbing
@@ -693,7 +613,7 @@ fn state_name(s: OrderState) -> &'static str {
 }
 
 /// The order body as ordered pairs, in the struct's field order (absent fields omitted).
-pub fn order_pairs(b: &NewOrderBody) -> Vec<(String, String)> {
+pub(crate) fn order_pairs(b: &NewOrderBody) -> Vec<(String, String)> {
     let mut v = vec![p("market", b.market.as_str()), p("side", b.side.as_str())];
     if let Some(x) = &b.volume {
         v.push(p("volume", x.as_str()));

@@ -9,8 +9,9 @@
 
 use rust_decimal::Decimal;
 
+pub use crate::exchange::rules::Rounding;
+pub(crate) use crate::exchange::rules::snap_to;
 use crate::exchange::rules::{self, PriceGrid};
-pub use crate::exchange::rules::{Rounding, snap_to};
 
 const fn d(num: i64, scale: u32) -> Decimal {
     Decimal::from_parts(num as u32, (num >> 32) as u32, 0, false, scale)
@@ -48,7 +49,7 @@ const USDT_BANDS: [(Decimal, Decimal); 7] = [
 ];
 
 /// Volume precision: 8 decimals.
-pub const VOLUME_SCALE: u32 = 8;
+pub(crate) const VOLUME_SCALE: u32 = 8;
 
 /// The tick for a price in a quote currency, from the built-in table.
 pub fn tick_size(quote: &str, price: Decimal) -> Decimal {
@@ -88,7 +89,7 @@ pub fn min_total(quote: &str) -> Decimal {
 }
 
 /// Maximum order total in the quote currency, when there is one.
-pub fn max_total(quote: &str) -> Option<Decimal> {
+pub(crate) fn max_total(quote: &str) -> Option<Decimal> {
     match quote {
         "KRW" => Some(d(1_000_000_000, 0)),
         "BTC" => Some(d(10, 0)),

@@ -24,7 +24,7 @@ use crate::exchange::venue::{
 
 /// The `POST /v1/orders` body of a validated order, under our identifier. Strings, absent
 /// fields omitted.
-pub fn order_body(order: &OrderRequest, identifier: Option<&str>) -> NewOrderBody {
+pub(crate) fn order_body(order: &OrderRequest, identifier: Option<&str>) -> NewOrderBody {
     NewOrderBody {
         market: order.market.to_string(),
         side: match order.side {

@@ -21,22 +21,22 @@ pub mod num {
     use serde::{Deserializer, Serializer};
 
     /// Writes an exact JSON number.
-    pub fn serialize<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
         rust_decimal::serde::arbitrary_precision::serialize(v, s)
     }
 
     /// Reads a number or a decimal string.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
         rust_decimal::serde::arbitrary_precision::deserialize(d)
     }
 
     /// The same for optional values (`null` or absent → `None`).
-    pub mod opt {
+    pub(crate) mod opt {
         use rust_decimal::Decimal;
         use serde::{Deserializer, Serializer};
 
         /// Writes an exact JSON number or `null`.
-        pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        pub(crate) fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
             match v {
                 Some(v) => rust_decimal::serde::arbitrary_precision::serialize(v, s),
                 None => s.serialize_none(),
@@ -44,34 +44,34 @@ pub mod num {
         }
 
         /// Reads a number, a decimal string or `null`.
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
             rust_decimal::serde::arbitrary_precision_option::deserialize(d)
         }
     }
 }
 
 /// Serde adapter: `Decimal` written as a JSON string (exchange REST), read from either.
-pub mod dec_str {
+pub(crate) mod dec_str {
     use rust_decimal::Decimal;
     use serde::{Deserializer, Serializer};
 
     /// Writes a decimal string.
-    pub fn serialize<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(v)
     }
 
     /// Reads a number or a decimal string.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
         rust_decimal::serde::arbitrary_precision::deserialize(d)
     }
 
     /// The same for optional values.
-    pub mod opt {
+    pub(crate) mod opt {
         use rust_decimal::Decimal;
         use serde::{Deserializer, Serializer};
 
         /// Writes a decimal string or `null`.
-        pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        pub(crate) fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
             match v {
                 Some(v) => s.collect_str(v),
                 None => s.serialize_none(),
@@ -79,7 +79,7 @@ pub mod dec_str {
         }
 
         /// Reads a number, a decimal string or `null`.
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
             rust_decimal::serde::arbitrary_precision_option::deserialize(d)
         }
     }
@@ -119,7 +119,7 @@ impl AskBid {
 /// used; the order manager takes the side of an order it tracks from its own record and
 /// keeps a foreign order with no known side out of tracking (see
 /// `crate::trading::manager`). `null` or a missing side reads as `None` too.
-pub fn lenient_side<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Side>, D::Error> {
+pub(crate) fn lenient_side<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Side>, D::Error> {
     let s = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
     Ok(match s.as_deref() {
         Some("bid") => Some(Side::Bid),
@@ -134,7 +134,7 @@ pub fn lenient_side<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Sid
 
 /// Serde adapter for an order's optional `time_in_force`: an unknown value is noted once
 /// and read as "none" (the time in force only matters when hoga sends an order).
-pub fn lenient_tif<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TimeInForce>, D::Error> {
+pub(crate) fn lenient_tif<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TimeInForce>, D::Error> {
     let s = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
     Ok(match s.as_deref() {
         None => None,
@@ -163,14 +163,14 @@ impl From<Side> for AskBid {
 /// `{"error":{"name":…,"message":…}}`; `name` is a string (exchange) or an integer
 /// (quotation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// The inside of an error body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorDetail {
+pub(crate) struct ErrorDetail {
     /// `insufficient_funds_bid`, `INVALID_AUTH`, or an HTTP status as a number.
     pub name: ErrorName,
     /// Human message (often Korean).
@@ -181,7 +181,7 @@ pub struct ErrorDetail {
 /// Error name: string code or integer status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum ErrorName {
+pub(crate) enum ErrorName {
     /// Exchange API and websocket codes.
     Code(String),
     /// Quotation API: the HTTP status.
@@ -190,7 +190,7 @@ pub enum ErrorName {
 
 impl ErrorName {
     /// The name as text.
-    pub fn as_text(&self) -> String {
+    pub(crate) fn as_text(&self) -> String {
         match self {
             ErrorName::Code(s) => s.clone(),
             ErrorName::Status(n) => n.to_string(),
@@ -212,7 +212,7 @@ impl ErrorBody {
 
 /// `GET /v1/market/all` item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MarketAllItem {
+pub(crate) struct MarketAllItem {
     /// Code.
     pub market: String,
     /// Korean name.
@@ -229,7 +229,7 @@ pub struct MarketAllItem {
 
 /// Warning flags of a market.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct MarketEvent {
+pub(crate) struct MarketEvent {
     /// Investment warning.
     pub warning: bool,
     /// Caution sub-flags.
@@ -240,7 +240,7 @@ pub struct MarketEvent {
 /// Caution sub-flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[allow(non_snake_case)]
-pub struct MarketCaution {
+pub(crate) struct MarketCaution {
     /// Price fluctuations.
     #[serde(default)]
     pub PRICE_FLUCTUATIONS: bool,
@@ -498,7 +498,7 @@ impl WireTrade {
 
 /// REST `/v1/trades/ticks` item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RestTradeTick {
+pub(crate) struct RestTradeTick {
     /// Market.
     pub market: String,
     /// UTC `yyyy-MM-dd`.
@@ -624,13 +624,13 @@ pub struct OrderbookInstrument {
     #[serde(with = "dec_str")]
     pub tick_size: Decimal,
     /// Supported grouping levels.
-    pub supported_levels: Vec<String>,
+    pub(crate) supported_levels: Vec<String>,
 }
 
 /// Candle, REST (`market`, `unit`, `first_day_of_period`, …) or websocket
 /// (`type` = `candle.1m`, `code`, `stream_type`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireCandle {
+pub(crate) struct WireCandle {
     /// `candle.{unit}` on the websocket.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub ty: Option<String>,
@@ -678,7 +678,7 @@ pub struct WireCandle {
     pub change_rate: Option<Decimal>,
     /// Week/month candles: first day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_day_of_period: Option<String>,
+    pub(crate) first_day_of_period: Option<String>,
     /// Websocket: snapshot or realtime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_type: Option<StreamType>,
@@ -687,7 +687,7 @@ pub struct WireCandle {
 impl WireCandle {
     /// Converts into the neutral candle for the given timeframe. `None` when the bucket
     /// time does not parse.
-    pub fn to_candle(&self, timeframe: Timeframe) -> Option<Candle> {
+    pub(crate) fn to_candle(&self, timeframe: Timeframe) -> Option<Candle> {
         let code = self.code.as_deref().or(self.market.as_deref()).unwrap_or_default();
         let start = chrono::NaiveDateTime::parse_from_str(&self.candle_date_time_utc, "%Y-%m-%dT%H:%M:%S")
             .ok()?
@@ -709,7 +709,7 @@ impl WireCandle {
 }
 
 /// The websocket candle type name for a timeframe (`candle.1m`), if streamable.
-pub fn candle_stream_type(tf: Timeframe) -> Option<String> {
+pub(crate) fn candle_stream_type(tf: Timeframe) -> Option<String> {
     match tf {
         Timeframe::S1 => Some("candle.1s".to_string()),
         other => other.minutes().map(|m| format!("candle.{m}m")),
@@ -717,7 +717,7 @@ pub fn candle_stream_type(tf: Timeframe) -> Option<String> {
 }
 
 /// The timeframe of a websocket candle type name.
-pub fn timeframe_of_candle_type(ty: &str) -> Option<Timeframe> {
+pub(crate) fn timeframe_of_candle_type(ty: &str) -> Option<Timeframe> {
     match ty.strip_prefix("candle.")? {
         "1s" => Some(Timeframe::S1),
         "1m" => Some(Timeframe::M1),
@@ -785,7 +785,7 @@ pub struct WireOrderTrade {
     pub funds: Decimal,
     /// `up` (caused by a buy) / `down`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trend: Option<String>,
+    pub(crate) trend: Option<String>,
     /// ISO time.
     pub created_at: String,
     /// `bid` / `ask`; `None` when not one hoga knows (see [`lenient_side`]).
@@ -838,10 +838,10 @@ pub struct WireOrder {
     pub locked: Decimal,
     /// SMP volume.
     #[serde(default, with = "dec_str::opt", skip_serializing_if = "Option::is_none")]
-    pub prevented_volume: Option<Decimal>,
+    pub(crate) prevented_volume: Option<Decimal>,
     /// SMP funds.
     #[serde(default, with = "dec_str::opt", skip_serializing_if = "Option::is_none")]
-    pub prevented_locked: Option<Decimal>,
+    pub(crate) prevented_locked: Option<Decimal>,
     /// Number of fills (a string in some cancel_and_new replies).
     #[serde(deserialize_with = "int_or_string")]
     pub trades_count: u32,
@@ -955,19 +955,19 @@ pub struct WireChance {
     pub bid_fee: Decimal,
     /// Taker sell fee.
     #[serde(with = "dec_str")]
-    pub ask_fee: Decimal,
+    pub(crate) ask_fee: Decimal,
     /// Maker buy fee.
     #[serde(with = "dec_str")]
-    pub maker_bid_fee: Decimal,
+    pub(crate) maker_bid_fee: Decimal,
     /// Maker sell fee.
     #[serde(with = "dec_str")]
-    pub maker_ask_fee: Decimal,
+    pub(crate) maker_ask_fee: Decimal,
     /// Market rules.
     pub market: WireChanceMarket,
     /// Quote account.
-    pub bid_account: WireAccount,
+    pub(crate) bid_account: WireAccount,
     /// Base account.
-    pub ask_account: WireAccount,
+    pub(crate) ask_account: WireAccount,
 }
 
 /// Market rules inside `orders/chance`.
@@ -979,20 +979,20 @@ pub struct WireChanceMarket {
     pub name: String,
     /// Deprecated.
     #[serde(default)]
-    pub order_types: Vec<String>,
+    pub(crate) order_types: Vec<String>,
     /// `ask`, `bid`.
-    pub order_sides: Vec<String>,
+    pub(crate) order_sides: Vec<String>,
     /// Allowed buy types (`limit`, `limit_ioc`, `price`, `best_fok`, …).
-    pub bid_types: Vec<String>,
+    pub(crate) bid_types: Vec<String>,
     /// Allowed sell types.
-    pub ask_types: Vec<String>,
+    pub(crate) ask_types: Vec<String>,
     /// Buy side limits.
     pub bid: WireChanceSide,
     /// Sell side limits.
     pub ask: WireChanceSide,
     /// Max order total.
     #[serde(with = "dec_str")]
-    pub max_total: Decimal,
+    pub(crate) max_total: Decimal,
     /// `active`.
     pub state: String,
 }
@@ -1004,7 +1004,7 @@ pub struct WireChanceSide {
     pub currency: String,
     /// Deprecated.
     #[serde(default)]
-    pub price_unit: Option<String>,
+    pub(crate) price_unit: Option<String>,
     /// Minimum total.
     #[serde(with = "dec_str")]
     pub min_total: Decimal,
@@ -1012,7 +1012,7 @@ pub struct WireChanceSide {
 
 /// Bulk cancel response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireBulkCancel {
+pub(crate) struct WireBulkCancel {
     /// Accepted cancels.
     pub success: WireBulkCancelPart,
     /// Rejected cancels.
@@ -1021,7 +1021,7 @@ pub struct WireBulkCancel {
 
 /// One half of a bulk cancel response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct WireBulkCancelPart {
+pub(crate) struct WireBulkCancelPart {
     /// How many.
     pub count: u32,
     /// Which.
@@ -1030,7 +1030,7 @@ pub struct WireBulkCancelPart {
 
 /// An order named in a bulk cancel response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireBulkCancelOrder {
+pub(crate) struct WireBulkCancelOrder {
     /// Exchange id.
     pub uuid: String,
     /// Market.
@@ -1185,7 +1185,7 @@ pub struct WireAsset {
 /// the whole message: Upbit puts `type` first, so this is a short scan. Falls back to
 /// `None` when the key is not found in the expected spelling, or when something nested
 /// comes before it; callers then parse fully.
-pub fn peek_type(msg: &[u8]) -> Option<&str> {
+pub(crate) fn peek_type(msg: &[u8]) -> Option<&str> {
     const KEY: &[u8] = b"\"type\":\"";
     let at = msg.windows(KEY.len()).position(|w| w == KEY)?;
     // Only the top-level key: when anything nested comes before it (fields in another
@@ -1215,7 +1215,7 @@ pub fn peek_type(msg: &[u8]) -> Option<&str> {
 /// A JSON number (or decimal string) that is not a valid `Decimal`: names the text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a decimal number: {text:?} ({why})")]
-pub struct BadDecimal {
+pub(crate) struct BadDecimal {
     /// The offending JSON text (cut to 64 bytes).
     pub text: String,
     /// Why.
@@ -1238,7 +1238,7 @@ fn bad_decimal(text: &str, why: impl std::fmt::Display) -> BadDecimal {
 /// forms go to `rust_decimal`'s own parsers (more than 28 fractional digits round there,
 /// as everywhere else in hoga). Anything else (`null`, `true`, objects, out-of-range
 /// values such as `1e309`) is an error, never a panic.
-pub fn decimal_from_json(text: &str) -> Result<Decimal, BadDecimal> {
+pub(crate) fn decimal_from_json(text: &str) -> Result<Decimal, BadDecimal> {
     let b = text.as_bytes();
     if let Some(inner) = text.strip_prefix('"') {
         let inner = inner.strip_suffix('"').ok_or_else(|| bad_decimal(text, "unterminated string"))?;
@@ -1315,7 +1315,7 @@ pub mod view {
     }
 
     /// An optional number (`null` or absent → `None`).
-    pub fn dec_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    pub(crate) fn dec_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
         match Option::<&'de RawValue>::deserialize(d)? {
             None => Ok(None),
             Some(raw) => decimal_from_json(raw.get()).map(Some).map_err(D::Error::custom),

@@ -28,9 +28,9 @@ use crate::exchange::upbit::auth::{Credentials, Sign as _};
 use crate::exchange::upbit::wire::{self, ErrorBody, WireMyAsset, WireMyOrder, view};
 
 /// Public quotation websocket.
-pub const PUBLIC_URL: &str = "wss://api.upbit.com/websocket/v1";
+pub(crate) const PUBLIC_URL: &str = "wss://api.upbit.com/websocket/v1";
 /// Private (myOrder, myAsset) websocket.
-pub const PRIVATE_URL: &str = "wss://api.upbit.com/websocket/v1/private";
+pub(crate) const PRIVATE_URL: &str = "wss://api.upbit.com/websocket/v1/private";
 
 /// The error a Close frame from the server ends the session with. A close whose reason
 /// speaks of authentication (`INVALID_AUTH`, "unauthorized"…) is a refusal of our
@@ -284,7 +284,7 @@ fn asset_update(w: &WireMyAsset) -> AssetUpdate {
 
 /// The Upbit `type` of a stream kind; `None` for candle timeframes Upbit does not stream
 /// (days and longer: those come from REST only).
-pub fn wire_type(kind: StreamKind) -> Option<String> {
+pub(crate) fn wire_type(kind: StreamKind) -> Option<String> {
     Some(match kind {
         StreamKind::Ticker => "ticker".into(),
         StreamKind::Trade => "trade".into(),
@@ -299,7 +299,7 @@ pub fn wire_type(kind: StreamKind) -> Option<String> {
 /// previous subscription on every request): ticket, one object per stream kind, format.
 /// `myAsset` gets no `codes` (Upbit rejects them); `myOrder` with no markets means all.
 /// Kinds Upbit cannot stream are left out (their subscribers get REST data only).
-pub fn build_request(ticket: &str, streams: &[(StreamKind, Vec<MarketId>)]) -> String {
+pub(crate) fn build_request(ticket: &str, streams: &[(StreamKind, Vec<MarketId>)]) -> String {
     let mut items = vec![serde_json::json!({ "ticket": ticket })];
     for (kind, markets) in streams {
         let Some(ty) = wire_type(*kind) else {
@@ -391,7 +391,7 @@ impl WsSession {
     }
 
     /// Sends a text message (a subscription request).
-    pub async fn send_text(&mut self, text: String) -> Result<(), WsError> {
+    pub(crate) async fn send_text(&mut self, text: String) -> Result<(), WsError> {
         self.stream.send(Message::text(text)).await.map_err(|e| WsError::Io(e.to_string()))
     }
 
@@ -431,7 +431,7 @@ impl WsSession {
     /// socket has nothing buffered (the caller then goes back to [`Self::next_frame`]).
     /// Lets a reader drain a burst of frames and wake its consumers once per burst.
     /// Control frames are handled as in `next_frame`; errors end the session the same way.
-    pub async fn try_next_frame(&mut self) -> Option<Result<DataFrame, WsError>> {
+    pub(crate) async fn try_next_frame(&mut self) -> Option<Result<DataFrame, WsError>> {
         loop {
             let polled =
                 std::future::poll_fn(|cx| std::task::Poll::Ready(self.stream.poll_next_unpin(cx))).await;
@@ -486,7 +486,7 @@ impl StreamDecoder for Decoder {
 /// Both URLs under a base (`ws://127.0.0.1:port` → `…/websocket/v1` and
 /// `…/websocket/v1/private`). A base given as the public URL itself (`…/websocket/v1`, as
 /// `hoga sim` prints it) is taken as meant, not doubled.
-pub fn urls_for_base(base: &str) -> (String, String) {
+pub(crate) fn urls_for_base(base: &str) -> (String, String) {
     let base = base.trim_end_matches('/');
     let base = base.strip_suffix("/websocket/v1/private").unwrap_or(base);
     let base = base.strip_suffix("/websocket/v1").unwrap_or(base);
