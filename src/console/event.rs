@@ -116,7 +116,7 @@ impl BusMessage for AppEvent {
 
 impl AppEvent {
     /// The UI's command as a bus message on its lane.
-    pub fn from_ui(cmd: UiCommand) -> AppEvent {
+    pub(crate) fn from_ui(cmd: UiCommand) -> AppEvent {
         match cmd {
             UiCommand::Trade(r) => AppEvent::Trade(r),
             UiCommand::Resume(id) => AppEvent::Safety(SafetyEvent::Resume { id }),
@@ -126,7 +126,7 @@ impl AppEvent {
     }
 
     /// One line for the System pane's envelope list: what it is, without the figures.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             AppEvent::Trade(r) => format!("{} from {}", r.intent.summary(), r.from.label()),
             AppEvent::Reply(r) => format!("reply to {}: {} {}", r.to.label(), r.what, r.outcome.label()),

@@ -28,7 +28,7 @@ use super::event::AppEvent;
 
 /// What the market panes show; changed by the UI's commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Selected market.
     pub market: Option<MarketId>,
     /// Chart timeframe.
@@ -39,9 +39,9 @@ pub struct Selection {
 
 /// Where the price of every market goes besides the store.
 #[derive(Clone)]
-pub struct PriceSinks {
+pub(crate) struct PriceSinks {
     /// The order manager's latest prices (market orders, price band).
-    pub board: PriceBoard,
+    pub(crate) board: PriceBoard,
     /// The trading monitor's conflating tick slot.
     pub monitor: TickSender,
     /// Paper mode: the local engine fills resting orders against prices.
@@ -50,7 +50,7 @@ pub struct PriceSinks {
     /// awaited: a busy order manager must not hold up the price pumps (and with them the
     /// monitor's ticks). Unbounded, and bounded in practice by the paper engine's open
     /// orders: each fills once.
-    pub paper_fills: tokio::sync::mpsc::UnboundedSender<crate::exchange::types::Order>,
+    pub(crate) paper_fills: tokio::sync::mpsc::UnboundedSender<crate::exchange::types::Order>,
 }
 
 impl PriceSinks {
@@ -63,7 +63,7 @@ impl PriceSinks {
 }
 
 /// Loads the market list, then streams every market's ticker into the store and sinks.
-pub fn spawn_markets(
+pub(crate) fn spawn_markets(
     tasks: &TaskManager,
     feed: &FeedHandle,
     rest: Arc<RestClient>,
@@ -152,7 +152,7 @@ async fn price_sinks(sinks: &PriceSinks, t: &crate::exchange::types::Ticker) -> 
 }
 
 /// The order book pane's pump: the selected market's book, `depth` levels.
-pub fn spawn_orderbook(
+pub(crate) fn spawn_orderbook(
     tasks: &TaskManager,
     feed: &FeedHandle,
     store: StoreHandle,
@@ -201,7 +201,7 @@ pub fn spawn_orderbook(
 }
 
 /// The trades tape's pump: recent trades by REST, then the stream.
-pub fn spawn_trades(
+pub(crate) fn spawn_trades(
     tasks: &TaskManager,
     feed: &FeedHandle,
     rest: Arc<RestClient>,
@@ -246,26 +246,28 @@ pub fn spawn_trades(
 
 /// The chart's pump: candle history by REST (in parallel with the live stream, which is
 /// subscribed first so nothing between the two is missed), then live candles.
-pub fn spawn_chart(
+pub(crate) fn spawn_chart(
     tasks: &TaskManager,
     feed: &FeedHandle,
     store: StoreHandle,
     selection: watch::Receiver<Selection>,
 ) {
     let proxy = Arc::new(feed.proxy("chart"));
+    let feed = feed.clone();
     tasks.spawn_supervised("console", "chart-pump", OnFailure::restart(), move |cancel| {
         let proxy = proxy.clone();
+        let feed = feed.clone();
         let store = store.clone();
         let selection = selection.clone();
         async move {
             follow(cancel, selection, |sel| {
                 let proxy = proxy.clone();
                 let store = store.clone();
+                let streamable = feed.can_stream(crate::exchange::api::StreamKind::Candle(sel.timeframe));
                 async move {
                     let Some(m) = sel.market else { return Ok(None) };
                     proxy.unsubscribe_all();
                     let tf = sel.timeframe;
-                    let streamable = crate::exchange::upbit::wire::candle_stream_type(tf).is_some();
                     // Subscribed before the history is fetched, so nothing between is missed.
                     let sub = streamable
                         .then(|| proxy.subscribe_candle(std::slice::from_ref(&m), tf, Strategy::CoalesceByMarket));
@@ -320,7 +322,7 @@ const LONG_CANDLE_REFRESH: Duration = Duration::from_secs(5);
 type BoxFut = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// A subscription and what to do with each item.
-pub struct Pump<T> {
+pub(crate) struct Pump<T> {
     sub: Subscription<T>,
     on_item: Box<dyn FnMut(T) -> BoxFut + Send>,
 }
@@ -396,7 +398,7 @@ where
 }
 
 /// Samples the task table, feed health and bus counters into the store once a second.
-pub fn spawn_system(tasks: &TaskManager, feed: &FeedHandle, store: StoreHandle, bus: Bus<AppEvent>) {
+pub(crate) fn spawn_system(tasks: &TaskManager, feed: &FeedHandle, store: StoreHandle, bus: Bus<AppEvent>) {
     let feed = feed.clone();
     let table = tasks.clone();
     tasks.spawn_supervised("console", "system-sampler", OnFailure::restart(), move |cancel| {
@@ -468,6 +470,3 @@ fn stream_state(s: &crate::feed::ConnState) -> (StreamState, Option<Duration>) {
         ConnState::DegradedRest { .. } => (StreamState::Down, None),
     }
 }
-
-/// Shared pointer to the latest selection, for the router.
-pub type SelectionTx = Arc<watch::Sender<Selection>>;

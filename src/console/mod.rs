@@ -182,7 +182,7 @@ pub struct Core {
 
 /// The store and the UI's command channel, made before the core so the screen can be up
 /// while the core starts.
-pub type UiLink = (StoreHandle, CommandSink, CommandSource);
+pub(crate) type UiLink = (StoreHandle, CommandSink, CommandSource);
 
 impl Core {
     /// Starts the core under `tasks`, with `bus` as the event bus (its dispatcher is

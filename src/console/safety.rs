@@ -100,7 +100,7 @@ fn apply(
 /// Where the task manager's events go: onto the Safety lane. The monitor task failing is
 /// also a [`SafetyEvent::MonitorDown`] (while it is down, trading is REDUCING); should the
 /// lane be full, that one is applied at once instead of being lost.
-pub fn task_event_sink(
+pub(crate) fn task_event_sink(
     bus: Bus<AppEvent>,
     trading: TradingStateHandle,
 ) -> impl Fn(kernel::TaskEvent) + Send + Sync {

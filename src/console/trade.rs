@@ -54,7 +54,7 @@ pub struct Desk {
     /// The notifier (fills).
     pub notify: NotifySender,
     /// Which request placed which order (identifier → chain).
-    pub chains: Arc<Mutex<Chains>>,
+    pub(crate) chains: Arc<Mutex<Chains>>,
     /// Exits in flight between the monitor and the manager.
     pub bridge: Arc<Mutex<ExitBridge>>,
     /// Open orders as the Orders pane shows them.
@@ -65,14 +65,14 @@ pub struct Desk {
 /// later refusal by the exchange reaches whoever asked. Bounded: the oldest entries go
 /// first (an order that never ends is still traced, just not to its request).
 #[derive(Debug, Default)]
-pub struct Chains {
+pub(crate) struct Chains {
     by_identifier: HashMap<String, Chain>,
     order: VecDeque<String>,
 }
 
 /// One order's request.
 #[derive(Debug, Clone)]
-pub struct Chain {
+pub(crate) struct Chain {
     /// The request's id.
     pub id: CorrelationId,
     /// Who asked.
@@ -108,7 +108,7 @@ impl Chains {
     }
 
     /// The request id an order event belongs to.
-    pub fn chain_of(&self, ev: &OrderEvent) -> Option<CorrelationId> {
+    pub(crate) fn chain_of(&self, ev: &OrderEvent) -> Option<CorrelationId> {
         let id = match ev {
             OrderEvent::OrderUpdated(t) => Some(t.identifier.as_str()),
             OrderEvent::Filled { identifier, .. } => Some(identifier.as_str()),
@@ -354,7 +354,7 @@ impl Desk {
 
 /// The order manager's facts onto the Trading lane, each in the chain of the request that
 /// placed its order.
-pub fn spawn_order_events(
+pub(crate) fn spawn_order_events(
     tasks: &TaskManager,
     events: mpsc::Receiver<OrderEvent>,
     bus: Bus<AppEvent>,
@@ -370,7 +370,7 @@ pub fn spawn_order_events(
 }
 
 /// The monitor's exits onto the Trading lane, as requests from the monitor.
-pub fn spawn_monitor_actions(
+pub(crate) fn spawn_monitor_actions(
     tasks: &TaskManager,
     actions: mpsc::Receiver<MonitorAction>,
     bus: Bus<AppEvent>,
@@ -389,13 +389,13 @@ pub fn spawn_monitor_actions(
 
 /// What [`tracked_to_order`] writes in `created_at` for an UNCONFIRMED order (sent, not
 /// found yet, still looked up): the Orders pane shows it as the order's state.
-pub const UNCONFIRMED_MARK: &str = "unconfirmed";
+pub(crate) const UNCONFIRMED_MARK: &str = "unconfirmed";
 
 /// Notices events dropped by the private stream's lossless queues (a consumer that
 /// stalled past the feed's `lossless_stall`): each new drop means an order update, fill
 /// or balance change was lost, so orders and balances must be resynced by REST at once.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct DropWatch {
+pub(crate) struct DropWatch {
     seen: u64,
 }
 
@@ -414,7 +414,7 @@ impl DropWatch {
 }
 
 /// An order as the UI shows it, from what the manager tracks.
-pub fn tracked_to_order(t: &TrackedOrder) -> Order {
+pub(crate) fn tracked_to_order(t: &TrackedOrder) -> Order {
     let r = &t.request;
     let remaining = r.volume.map_or(Decimal::ZERO, |v| (v - t.executed_volume).max(Decimal::ZERO));
     Order {
@@ -631,7 +631,7 @@ fn private_connected(feed: &FeedHandle) -> bool {
 }
 
 /// The Monitor pane's rows and the trading state, kept current.
-pub fn spawn_views(
+pub(crate) fn spawn_views(
     tasks: &TaskManager,
     monitor: MonitorHandle,
     store: StoreHandle,

@@ -159,7 +159,7 @@ impl SubQueue {
     }
 
     /// True once closed (subscriber dropped or unsubscribed).
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 
@@ -171,12 +171,12 @@ impl SubQueue {
     }
 
     /// Counts a drop decided outside the queue (e.g. a lossless stall timeout).
-    pub fn count_drop(&self) {
+    pub(crate) fn count_drop(&self) {
         self.drops.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Pushes without waiting. For `Lossless` a full queue returns the event back.
-    pub fn try_push(&self, ev: Arc<FeedEvent>) -> Result<Pushed, Arc<FeedEvent>> {
+    pub(crate) fn try_push(&self, ev: Arc<FeedEvent>) -> Result<Pushed, Arc<FeedEvent>> {
         let r = self.try_push_quiet(ev);
         if matches!(r, Ok(Pushed::Queued | Pushed::Dropped)) {
             self.wake();
@@ -193,7 +193,7 @@ impl SubQueue {
     /// [`Self::try_push`] without waking the consumer: a reader draining a burst of frames
     /// pushes them all, then wakes each touched queue once (`router::Wakeups`), instead of
     /// waking a sleeping consumer per event.
-    pub fn try_push_quiet(&self, ev: Arc<FeedEvent>) -> Result<Pushed, Arc<FeedEvent>> {
+    pub(crate) fn try_push_quiet(&self, ev: Arc<FeedEvent>) -> Result<Pushed, Arc<FeedEvent>> {
         if self.is_closed() {
             return Ok(Pushed::Closed);
         }

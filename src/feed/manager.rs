@@ -158,7 +158,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Adds a subscriber; returns its id and queue.
-    pub fn register(
+    pub(crate) fn register(
         &self,
         proxy: &Arc<str>,
         kind: StreamKind,
@@ -183,7 +183,7 @@ impl Shared {
     }
 
     /// Removes a subscriber (idempotent); its queue is closed so `recv` ends after draining.
-    pub fn unregister(&self, id: u64) -> bool {
+    pub(crate) fn unregister(&self, id: u64) -> bool {
         let mut reg = lock(&self.registry);
         let Some(entry) = reg.remove(&id) else { return false };
         entry.queue.close();
@@ -377,7 +377,7 @@ type ConnectionFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>
 pub(crate) struct SessionType {
     run: fn(Arc<Shared>, usize, CancellationToken) -> ConnectionFuture,
     /// The venue's public and private URLs under one base.
-    pub urls_for_base: fn(&str) -> (String, String),
+    pub(crate) urls_for_base: fn(&str) -> (String, String),
     /// Whether the venue streams a kind.
     can_stream: fn(StreamKind) -> bool,
 }
@@ -450,7 +450,7 @@ impl FeedHandle {
     /// True when the venue streams `kind`; a kind it does not (Upbit: day candles and
     /// longer) is left out of the upstream request, so its subscribers get nothing and the
     /// caller refreshes it by REST.
-    pub fn can_stream(&self, kind: StreamKind) -> bool {
+    pub(crate) fn can_stream(&self, kind: StreamKind) -> bool {
         (self.shared.config.session.can_stream)(kind)
     }
 

@@ -29,7 +29,7 @@ const BUCKETS: usize = 40;
 
 /// A log2 histogram of microseconds: bucket i holds values < 2^i µs.
 #[derive(Debug)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     buckets: [AtomicU64; BUCKETS],
     count: AtomicU64,
     sum: AtomicU64,
@@ -116,7 +116,7 @@ const SLOT_NAMES: [&str; 6] = ["ticker", "trade", "orderbook", "candle", "my_ord
 
 /// Hot-path counters shared by the connection tasks and subscribers.
 #[derive(Debug)]
-pub struct FeedMetrics {
+pub(crate) struct FeedMetrics {
     started: Instant,
     msgs: [AtomicU64; 6],
     /// Frames that failed to decode.
@@ -132,15 +132,15 @@ pub struct FeedMetrics {
     /// Sessions ended by the idle watchdog.
     pub idle_timeouts: AtomicU64,
     /// Events nobody wanted (e.g. still upstream during grace).
-    pub unrouted: AtomicU64,
+    pub(crate) unrouted: AtomicU64,
     /// Events dropped because an older epoch arrived after a newer one.
     pub stale_dropped: AtomicU64,
     /// Panics caught in subscriber handlers.
-    pub handler_panics: AtomicU64,
+    pub(crate) handler_panics: AtomicU64,
     /// Exchange timestamp → frame received (µs; wall clocks, so skew shows here).
     pub exchange_latency: Histogram,
     /// Frame received → handed to the subscriber (µs, monotonic).
-    pub delivery_latency: Histogram,
+    pub(crate) delivery_latency: Histogram,
     rates: Mutex<RateWindow>,
 }
 
@@ -185,23 +185,23 @@ impl Default for FeedMetrics {
 
 impl FeedMetrics {
     /// Counts one decoded message of `kind`.
-    pub fn count_msg(&self, kind: StreamKind) {
+    pub(crate) fn count_msg(&self, kind: StreamKind) {
         self.msgs[slot(kind)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Total decoded messages.
-    pub fn total_msgs(&self) -> u64 {
+    pub(crate) fn total_msgs(&self) -> u64 {
         self.msgs.iter().map(|m| m.load(Ordering::Relaxed)).sum()
     }
 
     /// Time since the feed started.
-    pub fn uptime(&self) -> Duration {
+    pub(crate) fn uptime(&self) -> Duration {
         self.started.elapsed()
     }
 
     /// Per-kind totals, and rates over the last completed window of at least a second
     /// (before the first one completes: since the start). Any number of callers may ask.
-    pub fn stream_rates(&self) -> Vec<StreamRate> {
+    pub(crate) fn stream_rates(&self) -> Vec<StreamRate> {
         self.stream_rates_at(Instant::now())
     }
 
@@ -370,12 +370,12 @@ impl FeedHealth {
     }
 
     /// The public stream is connected.
-    pub fn public_connected(&self) -> bool {
+    pub(crate) fn public_connected(&self) -> bool {
         self.public().is_some_and(|c| c.state == ConnState::Connected)
     }
 
     /// The public connection's epoch (bumps on every reconnect).
-    pub fn public_epoch(&self) -> u64 {
+    pub(crate) fn public_epoch(&self) -> u64 {
         self.public().map_or(0, |c| c.epoch)
     }
 
@@ -401,7 +401,7 @@ impl FeedHealth {
     }
 
     /// Subscribers grouped by their proxy, in proxy name order.
-    pub fn by_proxy(&self) -> std::collections::BTreeMap<&str, Vec<&SubscriberSnapshot>> {
+    pub(crate) fn by_proxy(&self) -> std::collections::BTreeMap<&str, Vec<&SubscriberSnapshot>> {
         let mut out: std::collections::BTreeMap<&str, Vec<&SubscriberSnapshot>> = Default::default();
         for s in &self.subscribers {
             out.entry(s.proxy.as_str()).or_default().push(s);
@@ -428,7 +428,7 @@ impl FeedHealth {
     /// Whether this report says anything `prev` did not. The clocks (uptime, time in the
     /// current connection state) move on every report and are left out, so the report of
     /// a quiet feed, sent every second, is no news and redraws nothing.
-    pub fn is_news_since(&self, prev: &FeedHealth) -> bool {
+    pub(crate) fn is_news_since(&self, prev: &FeedHealth) -> bool {
         fn without_clocks(h: &FeedHealth) -> FeedHealth {
             let mut h = h.clone();
             h.uptime_secs = 0.0;

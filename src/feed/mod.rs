@@ -37,7 +37,7 @@ pub use manager::{FeedHandle, FeedManager};
 pub use metrics::{
     ConnSnapshot, ConnState, FeedHealth, Health, LatencySummary, StreamRate, SubscriberSnapshot,
 };
-pub use proxy::{FeedProxy, FromFeed, MyAssetEvent, MyOrderEvent, SubId, Subscription};
+pub use proxy::{FeedProxy, FromFeed, MyAssetEvent, MyOrderEvent, Subscription};
 
 /// What a subscriber receives.
 // Lives inside an `Arc<FeedEvent>` shared by all subscribers; boxing the big variant would
@@ -83,7 +83,7 @@ impl FeedEvent {
     }
 
     /// Exchange timestamp (ms), 0 for REST lists.
-    pub fn exchange_ts(&self) -> i64 {
+    pub(crate) fn exchange_ts(&self) -> i64 {
         match &self.payload {
             FeedPayload::Stream(e) => e.exchange_ts(),
             _ => 0,
@@ -127,7 +127,7 @@ pub struct FeedConfig {
     /// REST polling period when the private websocket is refused.
     pub private_poll: Duration,
     /// A wanted connection down longer than this makes health critical.
-    pub critical_after: Duration,
+    pub(crate) critical_after: Duration,
     /// A subscribed ticker or order book with no event for this long makes health degraded.
     pub silent_after: Duration,
     /// Public stream only: after a light burst (fewer than [`GATHER_BELOW`] frames, so the
@@ -141,11 +141,11 @@ pub struct FeedConfig {
 }
 
 /// A burst of at least this many frames means the socket is busy: read on at once.
-pub const GATHER_BELOW: usize = 16;
+pub(crate) const GATHER_BELOW: usize = 16;
 
 /// Gather only when the previous burst ended less than this many gathers ago: a stream
 /// that sends a message now and then is read as it comes.
-pub const GATHER_IF_WITHIN: u32 = 4;
+pub(crate) const GATHER_IF_WITHIN: u32 = 4;
 
 impl FeedConfig {
     /// Production defaults against the endpoints of the client's venue; the streams are

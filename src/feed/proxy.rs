@@ -18,7 +18,7 @@ use crate::feed::metrics::{FeedHealth, SubscriberSnapshot};
 use crate::feed::{FeedEvent, FeedPayload};
 
 /// Identifies one subscription.
-pub type SubId = u64;
+pub(crate) type SubId = u64;
 
 /// Extracts a subscriber's item type from a routed event.
 pub trait FromFeed: Sized {
@@ -244,7 +244,7 @@ impl FeedProxy {
     }
 
     /// Candles of one timeframe (Upbit streams 1s … 240m).
-    pub fn subscribe_candle(
+    pub(crate) fn subscribe_candle(
         &self,
         markets: &[MarketId],
         tf: Timeframe,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Exponential backoff with ±20 % jitter.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     initial: Duration,
     max: Duration,
     current: Duration,
@@ -30,7 +30,7 @@ impl Backoff {
     }
 
     /// The delay before the next attempt (jittered), and doubles the base for the one after.
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let base = self.current;
         // Checked both ways: a configured maximum near `Duration::MAX` must not overflow
         // the doubling or the jitter (either would panic).
@@ -47,7 +47,7 @@ impl Backoff {
 
 /// Fixed-window limits on request messages sent on one websocket connection.
 #[derive(Debug, Clone)]
-pub struct MessageLimiter {
+pub(crate) struct MessageLimiter {
     sent: VecDeque<Instant>,
     per_sec: usize,
     per_min: usize,
@@ -88,7 +88,7 @@ impl MessageLimiter {
     }
 
     /// Waits until a message may be sent, then records it.
-    pub async fn acquire(&mut self) {
+    pub(crate) async fn acquire(&mut self) {
         loop {
             let d = self.delay(Instant::now());
             if d.is_zero() {

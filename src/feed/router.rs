@@ -106,7 +106,7 @@ pub async fn deliver(table: &RouteTable, ev: Arc<FeedEvent>, stall: Duration) ->
 /// Queues that received events during a burst and whose consumers have not been woken
 /// yet. Bounded by the number of subscribers (each queue appears once).
 #[derive(Debug, Default)]
-pub struct Wakeups {
+pub(crate) struct Wakeups {
     queues: Vec<Arc<SubQueue>>,
 }
 
@@ -124,18 +124,13 @@ impl Wakeups {
             q.wake();
         }
     }
-
-    /// True when nothing waits to be woken.
-    pub fn is_empty(&self) -> bool {
-        self.queues.is_empty()
-    }
 }
 
 /// [`deliver`] without waking the consumers: the touched queues are added to `wakeups`,
 /// which the caller must [`Wakeups::flush`] when its burst ends. Order per queue is
 /// unchanged (events are queued at once; only the wake-up is deferred). Before waiting on
 /// a full lossless queue, every pending wake-up (and that queue's consumer) is done.
-pub async fn deliver_deferred(
+pub(crate) async fn deliver_deferred(
     table: &RouteTable,
     ev: Arc<FeedEvent>,
     stall: Duration,
@@ -215,7 +210,7 @@ mod tests {
             assert_eq!(n, Some(1));
         }
         assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "no wake-up inside the burst");
-        assert!(!pending.is_empty());
+        assert!(!pending.queues.is_empty());
         pending.flush();
         assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "one wake-up for the burst");
         match recv.as_mut().poll(&mut cx) {

@@ -49,7 +49,7 @@ pub struct StreamArgs {
 
 /// Parses a public stream type: the venue's name (Upbit: `ticker`, `trade`, `orderbook`,
 /// `candle.1s`, `candle.60m` …), else hoga's own candle label (`candle.1h`).
-pub fn parse_kind(s: &str) -> Option<StreamKind> {
+pub(crate) fn parse_kind(s: &str) -> Option<StreamKind> {
     Session::kind_of(s).filter(|k| !k.is_private()).or_else(|| {
         s.strip_prefix("candle.")
             .and_then(|l| Timeframe::ALL.into_iter().find(|t| t.label() == l))

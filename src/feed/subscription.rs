@@ -10,14 +10,14 @@ use crate::exchange::api::StreamKind;
 use crate::exchange::types::MarketId;
 
 /// One unit of demand: a stream of one market (`None` = every market / no market).
-pub type DemandKey = (StreamKind, Option<MarketId>);
+pub(crate) type DemandKey = (StreamKind, Option<MarketId>);
 
 /// What one connection must request: stream kind → markets (empty = all / not addressed).
-pub type UpstreamSet = BTreeMap<StreamKind, BTreeSet<MarketId>>;
+pub(crate) type UpstreamSet = BTreeMap<StreamKind, BTreeSet<MarketId>>;
 
 /// Counts demand per key from subscribers' (kind, markets) lists. An empty market list
 /// means "all markets" for `MyOrder` and "no market" for `MyAsset`.
-pub fn count_demand<'a>(
+pub(crate) fn count_demand<'a>(
     subs: impl IntoIterator<Item = (StreamKind, &'a [MarketId])>,
 ) -> BTreeMap<DemandKey, usize> {
     let mut out = BTreeMap::new();
@@ -35,7 +35,7 @@ pub fn count_demand<'a>(
 
 /// Tracks what is upstream and when released keys expire.
 #[derive(Debug, Default)]
-pub struct Planner {
+pub(crate) struct Planner {
     released: HashMap<DemandKey, Instant>,
     upstream: BTreeSet<DemandKey>,
 }
@@ -48,7 +48,7 @@ impl Planner {
 
     /// Computes the keys to keep upstream at `now`: everything demanded, plus released
     /// keys still inside their grace period. Returns the keys and the next grace expiry.
-    pub fn plan(
+    pub(crate) fn plan(
         &mut self,
         demand: &BTreeMap<DemandKey, usize>,
         now: Instant,
@@ -88,12 +88,12 @@ pub fn split(keys: &BTreeSet<DemandKey>) -> (UpstreamSet, UpstreamSet) {
 }
 
 /// The set as the request builder wants it.
-pub fn as_request(set: &UpstreamSet) -> Vec<(StreamKind, Vec<MarketId>)> {
+pub(crate) fn as_request(set: &UpstreamSet) -> Vec<(StreamKind, Vec<MarketId>)> {
     set.iter().map(|(k, ms)| (*k, ms.iter().cloned().collect())).collect()
 }
 
 /// Every market in a set (for REST gap fills).
-pub fn markets_of(set: &UpstreamSet, kind: StreamKind) -> Vec<MarketId> {
+pub(crate) fn markets_of(set: &UpstreamSet, kind: StreamKind) -> Vec<MarketId> {
     set.get(&kind).map(|s| s.iter().cloned().collect()).unwrap_or_default()
 }
 

@@ -18,9 +18,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::exchange::credentials::Credentials;
 
 /// Environment variable of the access key.
-pub const ENV_ACCESS_KEY: &str = "UPBIT_ACCESS_KEY";
+pub(crate) const ENV_ACCESS_KEY: &str = "UPBIT_ACCESS_KEY";
 /// Environment variable of the secret key.
-pub const ENV_SECRET_KEY: &str = "UPBIT_SECRET_KEY";
+pub(crate) const ENV_SECRET_KEY: &str = "UPBIT_SECRET_KEY";
 
 /// Why keys could not be loaded. Names files and variables, never key material.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +119,7 @@ impl fmt::Debug for ApiKeys {
 }
 
 /// `abcd…wxyz`; keys shorter than 12 characters show as `****`.
-pub fn mask(key: &str) -> String {
+pub(crate) fn mask(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     if chars.len() < 12 {
         return "****".into();
@@ -130,7 +130,7 @@ pub fn mask(key: &str) -> String {
 }
 
 /// The default credentials file: `~/.config/hoga/credentials.toml`.
-pub fn default_credentials_path() -> Option<PathBuf> {
+pub(crate) fn default_credentials_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "hoga").map(|d| d.config_dir().join("credentials.toml"))
 }
 

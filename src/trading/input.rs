@@ -20,7 +20,7 @@ use crate::trading::orders::{Denied, MarketRules, OrderRequest, floor_volume};
 use crate::trading::rules::{AlertCondition, Level};
 
 /// Longest command accepted (a paste of a whole document is refused, not parsed).
-pub const MAX_INPUT_LEN: usize = 200;
+pub(crate) const MAX_INPUT_LEN: usize = 200;
 
 /// Why a command did not parse or resolve.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,7 +174,7 @@ pub enum UnarmTarget {
 
 /// Strict decimal: ASCII digits with at most one dot, at least one digit, positive, and
 /// at most 28 significant digits (no `1e309`, no `1,000`, no `-1`, no full-width digits).
-pub fn parse_decimal(s: &str) -> Result<Decimal, InputError> {
+pub(crate) fn parse_decimal(s: &str) -> Result<Decimal, InputError> {
     let bad = || InputError::BadNumber(s.to_string());
     if s.is_empty() || s.len() > 30 {
         return Err(bad());

@@ -146,7 +146,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// True for the two refusals.
-    pub fn is_refusal(&self) -> bool {
+    pub(crate) fn is_refusal(&self) -> bool {
         matches!(self, Outcome::Denied(_) | Outcome::Rejected(_))
     }
 

@@ -95,7 +95,7 @@ pub enum JournalError {
 }
 
 /// The command that creates a new, empty live journal (named in the messages above).
-pub const LIVE_NEW_JOURNAL_COMMAND: &str = "hoga --mode live --new-journal";
+pub(crate) const LIVE_NEW_JOURNAL_COMMAND: &str = "hoga --mode live --new-journal";
 
 fn corrupt_message(path: &str, why: &str, live: bool) -> String {
     if live {
@@ -197,7 +197,7 @@ impl Default for JournalOptions {
 
 /// Export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
+pub(crate) enum ExportFormat {
     /// Two CSV tables (orders, then fills) separated by a blank line.
     Csv,
     /// `{"orders":[…],"fills":[…]}`.
@@ -245,7 +245,7 @@ pub struct OrderRow {
 
 /// One fill row, as exported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FillRow {
+pub(crate) struct FillRow {
     /// Trade uuid.
     pub trade_uuid: String,
     /// Order uuid.
@@ -320,7 +320,7 @@ fn file_identity(path: &Path) -> Option<(u64, u64)> {
 }
 
 /// The default journal file: `~/.local/share/hoga/journal.sqlite`.
-pub fn default_path() -> Option<PathBuf> {
+pub(crate) fn default_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "hoga").map(|d| d.data_dir().join("journal.sqlite"))
 }
 
@@ -499,7 +499,7 @@ impl Journal {
     /// on writing to the old file through its open descriptor, and the next start would
     /// open the new one and never see those intents; so every write refuses instead (new
     /// orders are denied with this message, cancels still go out). One `stat` per write.
-    pub fn check_identity(&self) -> Result<(), JournalError> {
+    pub(crate) fn check_identity(&self) -> Result<(), JournalError> {
         let Some(opened) = self.identity else { return Ok(()) };
         let now = file_identity(Path::new(&self.path));
         if now == Some(opened) {
@@ -683,7 +683,7 @@ impl Journal {
     }
 
     /// Records a fill; false when this trade uuid was already recorded.
-    pub fn record_fill(&self, identifier: Option<&str>, f: &Fill) -> Result<bool, JournalError> {
+    pub(crate) fn record_fill(&self, identifier: Option<&str>, f: &Fill) -> Result<bool, JournalError> {
         self.write(|| {
             let n = self
                 .conn
@@ -713,7 +713,7 @@ impl Journal {
 
     /// Counts one more "not found" probe of an intent during reconciliation; returns the
     /// new count.
-    pub fn bump_probe(&self, identifier: &str) -> Result<u32, JournalError> {
+    pub(crate) fn bump_probe(&self, identifier: &str) -> Result<u32, JournalError> {
         self.write(|| {
             self.conn
                 .execute("UPDATE orders SET probes = probes + 1 WHERE identifier=?1", params![identifier])
@@ -814,18 +814,13 @@ impl Journal {
         self.load_where("WHERE state NOT IN ('filled','canceled','rejected')", None)
     }
 
-    /// Every order.
-    pub fn all_orders(&self) -> Result<Vec<TrackedOrder>, JournalError> {
-        self.load_where("", None)
-    }
-
     /// One order by identifier.
     pub fn order(&self, identifier: &str) -> Result<Option<TrackedOrder>, JournalError> {
         Ok(self.load_where("WHERE identifier=?1", Some(identifier))?.pop())
     }
 
     /// Identifier of the order with this venue uuid.
-    pub fn identifier_for_uuid(&self, uuid: &str) -> Result<Option<String>, JournalError> {
+    pub(crate) fn identifier_for_uuid(&self, uuid: &str) -> Result<Option<String>, JournalError> {
         self.conn
             .query_row("SELECT identifier FROM orders WHERE uuid=?1", params![uuid], |r| r.get(0))
             .optional()
@@ -883,7 +878,7 @@ impl Journal {
     }
 
     /// Persists a rule (insert or update).
-    pub fn save_rule(&self, rule: &Rule) -> Result<(), JournalError> {
+    pub(crate) fn save_rule(&self, rule: &Rule) -> Result<(), JournalError> {
         let json =
             serde_json::to_string(rule).map_err(|e| JournalError::BadRow(rule.id.clone(), e.to_string()))?;
         crate::kernel::failpoint::hit("journal.rule_save");
@@ -896,7 +891,7 @@ impl Journal {
     }
 
     /// Deletes a rule.
-    pub fn delete_rule(&self, id: &str) -> Result<(), JournalError> {
+    pub(crate) fn delete_rule(&self, id: &str) -> Result<(), JournalError> {
         self.write(|| {
             self.conn.execute("DELETE FROM rules WHERE id=?1", params![id]).map_err(|e| self.sql(e))?;
             Ok(())
@@ -904,7 +899,7 @@ impl Journal {
     }
 
     /// Persists an alert.
-    pub fn save_alert(&self, alert: &Alert) -> Result<(), JournalError> {
+    pub(crate) fn save_alert(&self, alert: &Alert) -> Result<(), JournalError> {
         let json = serde_json::to_string(alert)
             .map_err(|e| JournalError::BadRow(alert.id.clone(), e.to_string()))?;
         self.save_json("alerts", &alert.id, json)
@@ -956,7 +951,7 @@ impl Journal {
     }
 
     /// Every fill row for export.
-    pub fn fill_rows(&self) -> Result<Vec<FillRow>, JournalError> {
+    pub(crate) fn fill_rows(&self) -> Result<Vec<FillRow>, JournalError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -986,7 +981,7 @@ impl Journal {
     }
 
     /// Orders and fills as CSV or JSON.
-    pub fn export(&self, format: ExportFormat) -> Result<String, JournalError> {
+    pub(crate) fn export(&self, format: ExportFormat) -> Result<String, JournalError> {
         let orders = self.order_rows()?;
         let fills = self.fill_rows()?;
         match format {
@@ -1078,7 +1073,7 @@ fn push_csv_row(out: &mut String, cells: &[String]) {
 pub struct JournalArgs {
     /// Export as CSV (orders, a blank line, then fills). The default.
     #[arg(long, conflicts_with = "json")]
-    pub csv: bool,
+    pub(crate) csv: bool,
     /// Export as JSON.
     #[arg(long)]
     pub json: bool,
@@ -1089,7 +1084,7 @@ pub struct JournalArgs {
 
 /// Runs `hoga journal`: prints the export to stdout. Opens read-only, so it works while a
 /// console is running.
-pub fn run_journal_cli(args: &JournalArgs) -> anyhow::Result<()> {
+pub(crate) fn run_journal_cli(args: &JournalArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
     use std::io::Write as _;
     let path = match &args.journal {

@@ -190,7 +190,7 @@ pub enum PlaceSpec {
 }
 
 /// Answer to a place command: the identifier (intent journaled, send started) or why not.
-pub type PlaceReply = oneshot::Sender<Result<String, Denied>>;
+pub(crate) type PlaceReply = oneshot::Sender<Result<String, Denied>>;
 
 /// Commands to the manager.
 #[derive(Debug)]
@@ -303,7 +303,7 @@ pub struct ManagerStatus {
     /// days. The change gate holds config changes while this is not zero.
     pub in_flight: usize,
     /// Events not delivered because the consumer was gone.
-    pub events_dropped: u64,
+    pub(crate) events_dropped: u64,
     /// Foreign open orders left untracked because the exchange gave a side hoga does not
     /// know (distinct orders seen since start; each logged once). See
     /// [`crate::exchange::types::Order::side`].
@@ -351,14 +351,6 @@ impl OrderManagerHandle {
     /// Sends a command, waiting for room (lossless).
     pub async fn command(&self, cmd: OrderCommand) -> Result<(), ManagerGone> {
         self.tx.send(cmd).await.map_err(|_| ManagerGone)
-    }
-
-    /// Sends a command without waiting; gives it back when the queue is full or closed
-    /// (the UI path, which must never block).
-    pub fn try_command(&self, cmd: OrderCommand) -> Result<(), Box<OrderCommand>> {
-        self.tx.try_send(cmd).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(c) | mpsc::error::TrySendError::Closed(c) => Box::new(c),
-        })
     }
 
     /// Places an order and waits for the manager's answer: the identifier once the
@@ -410,7 +402,7 @@ impl OrderManagerHandle {
     }
 
     /// A receiver that wakes on every status change.
-    pub fn status_watch(&self) -> watch::Receiver<ManagerStatus> {
+    pub(crate) fn status_watch(&self) -> watch::Receiver<ManagerStatus> {
         self.status.clone()
     }
 
@@ -453,7 +445,7 @@ impl OrderManager {
 
     /// [`OrderManager::start`] over a journal shared with other writers (the monitor's
     /// `SharedJournal`): one file, one lock, one writable connection per process.
-    pub fn start_shared(
+    pub(crate) fn start_shared(
         tasks: &TaskManager,
         config: ManagerConfig,
         journal: Arc<Mutex<Journal>>,

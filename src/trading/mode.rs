@@ -26,7 +26,7 @@ type RestConfig = <Active as Exchange>::RestConfig;
 type RestClient = <Active as Exchange>::Rest;
 
 /// What the person must type to arm live trading.
-pub const ARM_PHRASE: &str = "LIVE";
+pub(crate) const ARM_PHRASE: &str = "LIVE";
 
 /// Why a mode cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -56,16 +56,10 @@ pub enum ModeError {
 /// Proof that the person armed live trading this session. Only [`arm_prompt`] makes one.
 #[derive(Debug, Clone)]
 pub struct LiveArm {
-    masked_key: String,
     at: chrono::DateTime<chrono::Utc>,
 }
 
 impl LiveArm {
-    /// The masked access key that was armed.
-    pub fn masked_key(&self) -> &str {
-        &self.masked_key
-    }
-
     /// When it was armed.
     pub fn at(&self) -> chrono::DateTime<chrono::Utc> {
         self.at
@@ -97,12 +91,12 @@ pub fn arm_prompt<R: BufRead, W: Write>(
         return Err(ModeError::NotArmed { typed: typed.trim().chars().take(20).collect() });
     }
     writeln!(output, "LIVE trading armed.")?;
-    Ok(LiveArm { masked_key: masked, at: chrono::Utc::now() })
+    Ok(LiveArm { at: chrono::Utc::now() })
 }
 
 /// Journal options for a mode: live refuses a missing or corrupt journal unless the
 /// person explicitly allowed a fresh one.
-pub fn journal_options(mode: Mode, allow_fresh: bool) -> JournalOptions {
+pub(crate) fn journal_options(mode: Mode, allow_fresh: bool) -> JournalOptions {
     JournalOptions { live: mode == Mode::Live, allow_fresh, ..JournalOptions::default() }
 }
 
@@ -172,7 +166,7 @@ mod tests {
     fn only_the_exact_phrase_arms_and_only_in_live_config() {
         let mut out = Vec::new();
         let arm = arm_prompt(&b"LIVE\n"[..], &mut out, Mode::Live, Some(&keys())).unwrap();
-        assert_eq!(arm.masked_key(), "abcd…mnop");
+        assert!(arm.at() <= chrono::Utc::now());
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("abcd…mnop") && !text.contains("s3cr3t"), "{text}");
         for typed in ["live\n", "LIVE \n", "yes\n", "\n", ""] {

@@ -20,10 +20,10 @@ use crate::exchange::types::{Fill, MarketId, Order, OrderState, OrderType, Price
 pub use crate::exchange::venue::{OrderRequest, ValidOrder};
 
 /// Upbit's KRW-market fee (0.05 %), used until `orders/chance` tells otherwise.
-pub const DEFAULT_FEE_RATE: Decimal = Decimal::from_parts(5, 0, 0, false, 4);
+pub(crate) const DEFAULT_FEE_RATE: Decimal = Decimal::from_parts(5, 0, 0, false, 4);
 
 /// Upbit's limit on `identifier` length.
-pub const MAX_IDENTIFIER_LEN: usize = 64;
+pub(crate) const MAX_IDENTIFIER_LEN: usize = 64;
 
 /// A local refusal: the order is not sent and the reason names the bad value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -132,13 +132,13 @@ pub struct MarketRules {
     /// Taker fee rate for buys.
     pub bid_fee: Decimal,
     /// Taker fee rate for sells.
-    pub ask_fee: Decimal,
+    pub(crate) ask_fee: Decimal,
     /// Minimum order total (quote currency).
     pub min_total: Decimal,
     /// Maximum order total (quote currency).
-    pub max_total: Option<Decimal>,
+    pub(crate) max_total: Option<Decimal>,
     /// Per-market tick override (Upbit: `orderbook/instruments`), over the venue's grid.
-    pub tick_override: Option<Decimal>,
+    pub(crate) tick_override: Option<Decimal>,
 }
 
 impl MarketRules {
@@ -186,7 +186,7 @@ impl MarketRules {
 }
 
 /// `bid` / `ask`.
-pub fn side_str(side: Side) -> &'static str {
+pub(crate) fn side_str(side: Side) -> &'static str {
     match side {
         Side::Bid => "bid",
         Side::Ask => "ask",
@@ -195,12 +195,12 @@ pub fn side_str(side: Side) -> &'static str {
 
 /// `limit` / `price` / `market` / `best`, or the wire spelling of a type hoga does not
 /// know ([`OrderType::Other`]).
-pub fn ord_type_str(t: OrderType) -> &'static str {
+pub(crate) fn ord_type_str(t: OrderType) -> &'static str {
     t.as_str()
 }
 
 /// `ioc` / `fok` / `post_only`.
-pub fn tif_str(t: TimeInForce) -> &'static str {
+pub(crate) fn tif_str(t: TimeInForce) -> &'static str {
     match t {
         TimeInForce::Ioc => "ioc",
         TimeInForce::Fok => "fok",
@@ -219,7 +219,7 @@ fn total(a: Decimal, b: Decimal) -> Result<Decimal, Denied> {
 }
 
 /// Floors a volume to the venue's precision (Upbit's: 8 decimals).
-pub fn floor_volume(v: Decimal) -> Decimal {
+pub(crate) fn floor_volume(v: Decimal) -> Decimal {
     crate::exchange::grid().floor_volume(v)
 }
 
@@ -339,7 +339,7 @@ pub fn validate(
 }
 
 /// Checks an identifier against Upbit's length rule.
-pub fn check_identifier(id: &str) -> Result<(), Denied> {
+pub(crate) fn check_identifier(id: &str) -> Result<(), Denied> {
     if id.is_empty() || id.len() > MAX_IDENTIFIER_LEN {
         return Err(Denied::Identifier(id.to_string()));
     }
@@ -456,9 +456,9 @@ pub struct TrackedOrder {
     /// Fees paid.
     pub paid_fee: Decimal,
     /// Counted fill ids.
-    pub fill_ids: HashSet<String>,
+    pub(crate) fill_ids: HashSet<String>,
     /// Fills that arrived before the ack (keyed by trade uuid for determinism).
-    pub buffered: BTreeMap<String, Fill>,
+    pub(crate) buffered: BTreeMap<String, Fill>,
     /// Venue reason for a rejection, or our note.
     pub reason: Option<String>,
     /// Rule that created it, if any.
@@ -484,13 +484,13 @@ impl TrackedOrder {
     }
 
     /// The requested volume, when the order has one (not for market buys).
-    pub fn requested_volume(&self) -> Option<Qty> {
+    pub(crate) fn requested_volume(&self) -> Option<Qty> {
         self.request.volume
     }
 
     /// Moves to `next` if the transition is allowed; returns whether it moved.
     /// Terminal states are never left, except Canceled → Filled.
-    pub fn transition(&mut self, next: LocalState) -> bool {
+    pub(crate) fn transition(&mut self, next: LocalState) -> bool {
         use LocalState::*;
         if self.state == next {
             return false;
@@ -549,7 +549,7 @@ impl TrackedOrder {
 
     /// Applies the venue's view of the order (ack, query, myOrder). Returns the buffered
     /// fills released by learning the uuid, already applied.
-    pub fn apply_venue(&mut self, o: &Order) -> Vec<(Fill, FillOutcome)> {
+    pub(crate) fn apply_venue(&mut self, o: &Order) -> Vec<(Fill, FillOutcome)> {
         let first_ack = self.uuid.is_none();
         if first_ack {
             self.uuid = Some(o.uuid.clone());

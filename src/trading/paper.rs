@@ -80,7 +80,7 @@ fn final_err(code: &str, message: String) -> VenueError {
 impl PaperVenue {
     /// A new fee rate for the fills from now on (a `:set fee_rate` that passed the
     /// change gate); fills already booked keep theirs.
-    pub fn set_fee_rate(&self, rate: Decimal) {
+    pub(crate) fn set_fee_rate(&self, rate: Decimal) {
         crate::kernel::sync::lock(&self.state).fee_rate = rate;
     }
 

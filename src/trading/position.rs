@@ -21,9 +21,9 @@ pub struct Position {
     /// Average cost per unit, fees included (quote currency).
     pub avg_cost: Price,
     /// Realized P&L, fees included.
-    pub realized: Decimal,
+    pub(crate) realized: Decimal,
     /// Fees paid in total.
-    pub fees: Decimal,
+    pub(crate) fees: Decimal,
 }
 
 impl Position {
@@ -39,7 +39,7 @@ impl Position {
     }
 
     /// Seeds from an exchange balance (volume and its average buy price).
-    pub fn from_balance(market: MarketId, volume: Qty, avg_buy_price: Price) -> Self {
+    pub(crate) fn from_balance(market: MarketId, volume: Qty, avg_buy_price: Price) -> Self {
         Position { volume, avg_cost: avg_buy_price, ..Position::new(market) }
     }
 

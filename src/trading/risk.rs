@@ -94,7 +94,7 @@ pub struct RiskContext {
 /// Where the gate reads the date for the daily loss limit: the wall clock
 /// (`Utc::now`) unless a test injects another.
 #[derive(Clone)]
-pub struct UtcClock(Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>);
+pub(crate) struct UtcClock(Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>);
 
 impl UtcClock {
     /// The wall clock.
@@ -103,7 +103,8 @@ impl UtcClock {
     }
 
     /// A clock that reads `now` (tests: a settable time behind a mutex or an atomic).
-    pub fn new(now: impl Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync + 'static) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(now: impl Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync + 'static) -> Self {
         UtcClock(Arc::new(now))
     }
 
@@ -145,7 +146,7 @@ impl RiskGate {
     }
 
     /// A gate in ACTIVE state reading the date from `clock`.
-    pub fn with_clock(limits: RiskLimits, clock: UtcClock) -> Self {
+    pub(crate) fn with_clock(limits: RiskLimits, clock: UtcClock) -> Self {
         RiskGate {
             limits,
             state: TradingState::Active,
@@ -173,7 +174,7 @@ impl RiskGate {
 
     /// New limits (a `:set` that passed the change gate); the state, the order rate window
     /// and the day's realized P&L carry over.
-    pub fn set_limits(&mut self, limits: RiskLimits) {
+    pub(crate) fn set_limits(&mut self, limits: RiskLimits) {
         self.limits = limits;
     }
 
@@ -188,30 +189,31 @@ impl RiskGate {
     }
 
     /// Sets the trading state with a reason shown to the user.
-    pub fn set_state(&mut self, state: TradingState, reason: impl Into<String>) {
+    pub(crate) fn set_state(&mut self, state: TradingState, reason: impl Into<String>) {
         self.state = state;
         self.reason = Some(reason.into());
     }
 
     /// Adds realized P&L of a fill on `day` (UTC). A later day starts the count again; an
     /// earlier one (a clock that stepped back, a late fill) counts toward the current day.
-    pub fn record_realized(&mut self, pnl: Decimal, day: chrono::NaiveDate) {
+    pub(crate) fn record_realized(&mut self, pnl: Decimal, day: chrono::NaiveDate) {
         self.roll_day(day);
         // Saturating: fills come from the network; a sum past `Decimal::MAX` stays there.
         self.realized_today = self.realized_today.saturating_add(pnl);
     }
 
-    /// [`RiskGate::record_realized`] on the gate's clock's date.
-    pub fn record_realized_now(&mut self, pnl: Decimal) {
-        let today = self.clock.now().date_naive();
-        self.record_realized(pnl, today);
-    }
-
     /// Realized P&L of the current UTC day (zero once the clock has passed into a later
     /// day than the last fill's).
-    pub fn realized_today(&self) -> Decimal {
+    #[cfg(test)]
+    pub(crate) fn realized_today(&self) -> Decimal {
         let today = self.clock.now().date_naive();
         if self.day.is_some_and(|d| today > d) { Decimal::ZERO } else { self.realized_today }
+    }
+
+    /// [`RiskGate::record_realized`] on the gate's clock's date.
+    pub(crate) fn record_realized_now(&mut self, pnl: Decimal) {
+        let today = self.clock.now().date_naive();
+        self.record_realized(pnl, today);
     }
 
     /// Checks a validated order. On success the order counts toward the per-minute limit.

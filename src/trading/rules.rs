@@ -96,7 +96,7 @@ impl RuleState {
     }
 
     /// Still protecting or in flight (armed, stale, firing): the rule may yet sell.
-    pub fn is_active(self) -> bool {
+    pub(crate) fn is_active(self) -> bool {
         matches!(self, RuleState::Armed | RuleState::Stale | RuleState::Firing)
     }
 }
@@ -214,7 +214,7 @@ pub struct Exit {
     /// The price that hit it.
     pub last_price: Price,
     /// Age of that price when it fired (audit).
-    pub data_age_ms: u64,
+    pub(crate) data_age_ms: u64,
     /// `stop_loss`, `take_profit`, `trailing_stop`, `oco_stop`, `oco_take`.
     pub reason: String,
 }
@@ -243,7 +243,7 @@ pub enum RuleNotice {
 
 /// How an exit ended, reported back by the order manager.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExitResult {
+pub(crate) enum ExitResult {
     /// The exit is terminal; `remaining` is the position volume left afterwards.
     Finished {
         /// Volume left.
@@ -290,7 +290,7 @@ impl RuleBook {
     }
 
     /// Rules still protecting or in flight (armed, stale, firing).
-    pub fn active_count(&self) -> usize {
+    pub(crate) fn active_count(&self) -> usize {
         self.rules.values().filter(|r| r.state.is_active()).count()
     }
 
@@ -301,7 +301,7 @@ impl RuleBook {
     }
 
     /// Stops firing (disconnect, reconciliation running).
-    pub fn set_not_ready(&mut self) {
+    pub(crate) fn set_not_ready(&mut self) {
         self.ready_since = None;
     }
 
@@ -378,7 +378,7 @@ impl RuleBook {
 
     /// Marks rules stale whose market has had no fresh price for `stale_after` (call on a
     /// timer: a silent websocket produces no ticks to notice it with).
-    pub fn check_stale(&mut self, now: Instant) -> Vec<RuleNotice> {
+    pub(crate) fn check_stale(&mut self, now: Instant) -> Vec<RuleNotice> {
         let mut out = Vec::new();
         for rule in self.rules.values_mut().filter(|r| r.state == RuleState::Armed) {
             let fresh = self.quotes.get(&rule.market).is_some_and(|q| {
@@ -395,7 +395,7 @@ impl RuleBook {
 
     /// Reports how an exit ended. A partial exit re-arms with the next attempt (a new,
     /// still deterministic identifier); a full one or dust ends the rule.
-    pub fn on_exit_result(
+    pub(crate) fn on_exit_result(
         &mut self,
         rule_id: &str,
         result: ExitResult,

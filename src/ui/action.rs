@@ -111,7 +111,7 @@ impl Action {
     }
 
     /// Parses a keymap action name.
-    pub fn from_name(name: &str) -> Option<Action> {
+    pub(crate) fn from_name(name: &str) -> Option<Action> {
         serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
     }
 }

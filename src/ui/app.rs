@@ -154,12 +154,6 @@ impl<B: Backend> App<B> {
         }
     }
 
-    /// Also looks for `NAME.toml` themes in this directory (user themes).
-    pub fn with_theme_dir(mut self, dir: PathBuf) -> Self {
-        self.theme_dir = Some(dir);
-        self
-    }
-
     /// Reads this keymap file on `:reload keymap` instead of [`Keymap::user_file`]
     /// (tests).
     pub fn with_keymap_file(mut self, path: PathBuf) -> Self {
@@ -330,7 +324,7 @@ impl<B: Backend> App<B> {
 
     /// Forgets what the terminal shows, so the next frame draws every cell (after a
     /// restart or a suspend, whose alternate screen comes back blank).
-    pub fn redraw_all(&mut self) {
+    pub(crate) fn redraw_all(&mut self) {
         if let Ok(size) = self.terminal.size() {
             // `resize` clears the screen and the back buffer without asking the terminal
             // where its cursor is (`clear` would, and wait for the answer).
@@ -402,7 +396,7 @@ impl<B: Backend> App<B> {
 
     /// Mouse (optional, only when the terminal was entered with mouse capture): a click
     /// focuses the pane under it, the wheel scrolls the focused pane.
-    pub fn handle_mouse(&mut self, m: crossterm::event::MouseEvent) {
+    pub(crate) fn handle_mouse(&mut self, m: crossterm::event::MouseEvent) {
         use crossterm::event::{MouseButton, MouseEventKind};
         // Modal states own the keyboard; the mouse does not reach behind them.
         if self.ui.context().is_text() || self.ui.overlay != Overlay::None {
@@ -518,7 +512,7 @@ impl<B: Backend> App<B> {
 
     /// Reads the user's keymap file again; a bad file keeps the keymap in use and says
     /// where the mistake is.
-    pub fn reload_keymap(&mut self) {
+    pub(crate) fn reload_keymap(&mut self) {
         self.ui_generation += 1;
         self.dirty = true;
         match Keymap::load_file(self.keymap_file.as_deref()) {
@@ -533,7 +527,7 @@ impl<B: Backend> App<B> {
     }
 
     /// Loads and switches to a theme by name; an unknown name is reported, not fatal.
-    pub fn set_theme(&mut self, name: String) {
+    pub(crate) fn set_theme(&mut self, name: String) {
         self.ui_generation += 1;
         match Theme::load(&name, self.theme_dir.as_deref(), self.colors) {
             Ok(t) => {
@@ -618,14 +612,14 @@ fn market_title(ui: &UiState, snap: &Snapshot) -> String {
 }
 
 /// Reads the favorites file: one market code per line; a missing file is an empty list.
-pub fn load_favorites(path: &std::path::Path) -> std::collections::BTreeSet<MarketId> {
+pub(crate) fn load_favorites(path: &std::path::Path) -> std::collections::BTreeSet<MarketId> {
     std::fs::read_to_string(path)
         .map(|text| text.lines().filter_map(|l| l.trim().parse::<MarketId>().ok()).collect())
         .unwrap_or_default()
 }
 
 /// Writes the favorites file atomically (temp file + rename), creating the directory.
-pub fn save_favorites(path: &std::path::Path, list: &[MarketId]) -> io::Result<()> {
+pub(crate) fn save_favorites(path: &std::path::Path, list: &[MarketId]) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         // The data directory (shared with the journal): created 0700, never chmod'ed.
         #[cfg(unix)]
@@ -658,7 +652,9 @@ const INPUT_CAPACITY: usize = 256;
 /// process was stopped and continued by someone else than Ctrl-Z (`kill -STOP`, then
 /// `-CONT`), it takes the terminal again and hands the UI a resize event, which redraws
 /// the whole screen.
-pub fn crossterm_input(tasks: &TaskManager) -> impl Stream<Item = io::Result<Event>> + Unpin + Send + use<> {
+pub(crate) fn crossterm_input(
+    tasks: &TaskManager,
+) -> impl Stream<Item = io::Result<Event>> + Unpin + Send + use<> {
     let (tx, rx) = mpsc::channel::<io::Result<Event>>(INPUT_CAPACITY);
     tasks.spawn_supervised("ui", "input", OnFailure::restart(), move |cancel| {
         let tx = tx.clone();

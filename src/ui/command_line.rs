@@ -7,17 +7,17 @@ use crate::config::change::{ConfigChange, parse_set};
 use crate::exchange::types::{MarketId, Timeframe};
 
 /// Verbs offered by completion.
-pub const VERBS: [&str; 21] = [
+pub(crate) const VERBS: [&str; 21] = [
     "ack", "alert", "buy", "cancel", "help", "kill", "layout", "market", "oco", "q", "quit", "reload",
     "resume", "sell", "set", "stop", "tf", "theme", "tp", "trail", "unarm",
 ];
 
 /// Verbs of trading lines ([`Parsed::Trade`]), for the trading parser.
-pub const TRADE_VERBS: [&str; 11] =
+pub(crate) const TRADE_VERBS: [&str; 11] =
     ["buy", "sell", "cancel", "stop", "tp", "trail", "alert", "oco", "kill", "resume", "unarm"];
 
 /// Most history entries kept.
-pub const HISTORY_MAX: usize = 200;
+pub(crate) const HISTORY_MAX: usize = 200;
 
 /// The command line's editing state. `input` excludes the leading `:`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub struct CommandLine {
     /// Text typed so far.
     pub input: String,
     /// Position in `history` while browsing (None = editing a new line).
-    pub browsing: Option<usize>,
+    pub(crate) browsing: Option<usize>,
 }
 
 /// Commands entered before, oldest first.
@@ -50,7 +50,7 @@ impl History {
 
 impl CommandLine {
     /// Steps back in history (Up).
-    pub fn history_prev(&mut self, h: &History) {
+    pub(crate) fn history_prev(&mut self, h: &History) {
         if h.entries.is_empty() {
             return;
         }
@@ -63,7 +63,7 @@ impl CommandLine {
     }
 
     /// Steps forward in history (Down); past the newest entry the line is empty again.
-    pub fn history_next(&mut self, h: &History) {
+    pub(crate) fn history_next(&mut self, h: &History) {
         match self.browsing {
             Some(i) if i + 1 < h.entries.len() => {
                 self.browsing = Some(i + 1);

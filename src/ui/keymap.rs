@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::action::Action;
 
 /// The default keymap, embedded in the binary.
-pub const DEFAULT_KEYMAP: &str = include_str!("../../config/keymap.toml");
+pub(crate) const DEFAULT_KEYMAP: &str = include_str!("../../config/keymap.toml");
 
 /// Where a key is pressed; decides which bindings apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -95,7 +95,7 @@ pub struct KeyChord {
     /// Ctrl held.
     pub ctrl: bool,
     /// Alt held.
-    pub alt: bool,
+    pub(crate) alt: bool,
 }
 
 /// The subset of key codes the keymap can name (orderable, unlike crossterm's).
@@ -137,7 +137,7 @@ pub enum KeyCodeKey {
 
 impl KeyChord {
     /// The chord of a crossterm key event, if the keymap can name it.
-    pub fn from_event(ev: &KeyEvent) -> Option<KeyChord> {
+    pub(crate) fn from_event(ev: &KeyEvent) -> Option<KeyChord> {
         let code = match ev.code {
             KeyCode::Char(c) => KeyCodeKey::Char(c),
             KeyCode::F(n) => KeyCodeKey::F(n),
@@ -167,7 +167,8 @@ impl KeyChord {
     }
 
     /// The crossterm event for this chord (tests and headless input).
-    pub fn to_event(self) -> KeyEvent {
+    #[cfg(test)]
+    pub(crate) fn to_event(self) -> KeyEvent {
         let code = match self.code {
             KeyCodeKey::Char(c) => KeyCode::Char(c),
             KeyCodeKey::F(n) => KeyCode::F(n),
@@ -402,20 +403,20 @@ impl Keymap {
 
     /// Where the user's keymap lives: `keymap.toml` next to the config file
     /// (`~/.config/hoga/keymap.toml` on Linux); `None` without a home directory.
-    pub fn user_file() -> Option<std::path::PathBuf> {
+    pub(crate) fn user_file() -> Option<std::path::PathBuf> {
         crate::config::user_config_file().map(|p| p.with_file_name("keymap.toml"))
     }
 
     /// The keymap the console uses: the built-in one with the user's
     /// [`Keymap::user_file`] merged over it (a missing file is not an error). Read at
     /// start and again on `:reload keymap`; an error names the file and line.
-    pub fn load_user() -> Result<Keymap, KeymapError> {
+    pub(crate) fn load_user() -> Result<Keymap, KeymapError> {
         Keymap::load_file(Keymap::user_file().as_deref())
     }
 
     /// Merges a keymap file: each action it names replaces that action's keys in that
     /// context (an empty list unbinds it), and its keys are taken away from other actions.
-    pub fn merge(&mut self, file: &str, text: &str) -> Result<(), KeymapError> {
+    pub(crate) fn merge(&mut self, file: &str, text: &str) -> Result<(), KeymapError> {
         let raw: RawFile = toml::from_str(text)
             .map_err(|e| KeymapError::Parse { file: file.to_string(), message: e.to_string() })?;
         for (ctx_name, actions) in raw {
@@ -478,7 +479,7 @@ impl Keymap {
     }
 
     /// Keys bound to `action` in `ctx` (for help and hints).
-    pub fn keys_for(&self, ctx: Context, action: Action) -> &[KeyChord] {
+    pub(crate) fn keys_for(&self, ctx: Context, action: Action) -> &[KeyChord] {
         self.bindings.get(&ctx).and_then(|m| m.get(&action)).map(Vec::as_slice).unwrap_or(&[])
     }
 
@@ -506,7 +507,7 @@ impl Keymap {
     }
 
     /// Help rows generated from the live bindings: (context, action, keys).
-    pub fn help_rows(&self) -> Vec<(String, String, String)> {
+    pub(crate) fn help_rows(&self) -> Vec<(String, String, String)> {
         let mut rows = Vec::new();
         for ctx in Context::ALL {
             let Some(actions) = self.bindings.get(&ctx) else { continue };

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::state::UiState;
 
 /// Smallest usable terminal.
-pub const MIN_WIDTH: u16 = 80;
+pub(crate) const MIN_WIDTH: u16 = 80;
 /// Smallest usable terminal.
-pub const MIN_HEIGHT: u16 = 24;
+pub(crate) const MIN_HEIGHT: u16 = 24;
 
 /// A pane of the main screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -105,7 +105,7 @@ impl ScreenLayout {
 }
 
 /// Panes visible under the current layout, hidden set and maximised pane.
-pub fn visible_panes(ui: &UiState, area: Rect) -> Vec<PaneId> {
+pub(crate) fn visible_panes(ui: &UiState, area: Rect) -> Vec<PaneId> {
     if let Some(p) = ui.maximized {
         return vec![p];
     }
@@ -118,7 +118,7 @@ pub fn visible_panes(ui: &UiState, area: Rect) -> Vec<PaneId> {
 type Column = (Option<u16>, Vec<(PaneId, u16)>);
 
 /// Computes the screen layout, or None when the terminal is below 80x24.
-pub fn compute(ui: &UiState, area: Rect) -> Option<ScreenLayout> {
+pub(crate) fn compute(ui: &UiState, area: Rect) -> Option<ScreenLayout> {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return None;
     }

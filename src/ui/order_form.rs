@@ -136,7 +136,7 @@ impl OrderForm {
     }
 
     /// Moves the cursor to the next (or previous) field.
-    pub fn move_field(&mut self, forward: bool) {
+    pub(crate) fn move_field(&mut self, forward: bool) {
         let all = FormField::ALL;
         let i = all.iter().position(|f| *f == self.field).unwrap_or(0);
         let n = all.len();
@@ -144,7 +144,7 @@ impl OrderForm {
     }
 
     /// Cycles the option under the cursor (side, type, tif, unit).
-    pub fn cycle(&mut self, forward: bool) {
+    pub(crate) fn cycle(&mut self, forward: bool) {
         fn step<T: Copy + PartialEq>(all: &[T], cur: T, forward: bool) -> T {
             let i = all.iter().position(|x| *x == cur).unwrap_or(0);
             let n = all.len();
@@ -197,7 +197,7 @@ impl OrderForm {
     }
 
     /// Deletes the last character of the price or size field.
-    pub fn delete_back(&mut self) {
+    pub(crate) fn delete_back(&mut self) {
         match self.field {
             FormField::Price => {
                 self.price.pop();
@@ -212,7 +212,7 @@ impl OrderForm {
 
 /// What the form would send: the validated order (snapped price, fee, total) or the
 /// reason it cannot be sent, naming the bad value.
-pub fn preview(form: &OrderForm, snap: &Snapshot) -> Result<ValidOrder, String> {
+pub(crate) fn preview(form: &OrderForm, snap: &Snapshot) -> Result<ValidOrder, String> {
     let m = &form.market;
     let rules = MarketRules::upbit_default(m);
     let size_value = parse_decimal(form.size.trim()).map_err(|e| format!("size: {e}"))?;
@@ -237,7 +237,7 @@ pub fn preview(form: &OrderForm, snap: &Snapshot) -> Result<ValidOrder, String> 
 /// from the snapshot's balances and book, validated and checked against the available
 /// balance, exactly as the confirmation dialog shows it. `selected` is the market used
 /// when the line names none.
-pub fn preview_input(
+pub(crate) fn preview_input(
     input: &OrderInput,
     selected: Option<&MarketId>,
     snap: &Snapshot,

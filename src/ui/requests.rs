@@ -16,7 +16,7 @@ use crate::trading::intent::{Outcome, Requester, TradeReply};
 
 /// Most requests followed at once. Far more than a person has in flight; past it the
 /// oldest is forgotten (its reply is then not shown), answered ones first.
-pub const REQUESTS_KEPT: usize = 32;
+pub(crate) const REQUESTS_KEPT: usize = 32;
 
 /// One request sent and followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ fn rank(outcome: &Outcome) -> u8 {
 
 impl Requests {
     /// Follows a request just made. `change` is the config change to apply once accepted.
-    pub fn track(&mut self, id: CorrelationId, what: impl Into<String>, change: Option<ConfigChange>) {
+    pub(crate) fn track(&mut self, id: CorrelationId, what: impl Into<String>, change: Option<ConfigChange>) {
         if self.sent.len() >= REQUESTS_KEPT {
             // Forget an answered one first: one still unanswered may yet say something.
             let i = self.sent.iter().position(|s| s.shown.is_some()).unwrap_or(0);
@@ -73,7 +73,7 @@ impl Requests {
     }
 
     /// Stops following a request (it never left the UI).
-    pub fn forget(&mut self, id: CorrelationId) {
+    pub(crate) fn forget(&mut self, id: CorrelationId) {
         self.sent.retain(|s| s.id != id);
     }
 
@@ -90,7 +90,7 @@ impl Requests {
     /// Reads the store's reply ring and returns, oldest first, the replies that moved one
     /// of our requests forward. A request whose story is over (refused, or a config
     /// change accepted) is no longer followed.
-    pub fn on_replies(&mut self, replies: &Arc<VecDeque<TradeReply>>) -> Vec<Answer> {
+    pub(crate) fn on_replies(&mut self, replies: &Arc<VecDeque<TradeReply>>) -> Vec<Answer> {
         if self.read.as_ref().is_some_and(|r| Arc::ptr_eq(r, replies)) {
             return Vec::new();
         }

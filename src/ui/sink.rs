@@ -56,7 +56,7 @@ pub struct CommandSink {
 #[derive(Debug)]
 pub struct CommandSource {
     /// Trading and Safety commands, never dropped.
-    pub urgent: mpsc::UnboundedReceiver<UiCommand>,
+    pub(crate) urgent: mpsc::UnboundedReceiver<UiCommand>,
     /// The rest, bounded.
     pub other: mpsc::Receiver<UiCommand>,
 }

@@ -172,11 +172,11 @@ pub struct MarketsView {
     /// Sort column.
     pub sort: SortColumn,
     /// Sort ascending instead of the column's natural order.
-    pub ascending: bool,
+    pub(crate) ascending: bool,
     /// Cursor row.
     pub cursor: usize,
     /// Search input is active.
-    pub searching: bool,
+    pub(crate) searching: bool,
     /// Search text (kept after Enter as a filter).
     pub query: String,
 }
@@ -220,7 +220,7 @@ pub struct PendingOrder {
 }
 
 /// How long the first press of the kill switch waits for its confirming second press.
-pub const KILL_CONFIRM_WINDOW: Duration = Duration::from_secs(2);
+pub(crate) const KILL_CONFIRM_WINDOW: Duration = Duration::from_secs(2);
 
 /// Everything the UI owns (domain state lives in the store's snapshot).
 #[derive(Debug, Clone)]
@@ -252,15 +252,15 @@ pub struct UiState {
     /// Favorite markets.
     pub favorites: BTreeSet<MarketId>,
     /// Order book levels per side (15 or 30).
-    pub book_depth: usize,
+    pub(crate) book_depth: usize,
     /// Ladder cursor row (0 = top ask row).
     pub book_cursor: usize,
     /// Cursor in the orders pane's open orders.
-    pub orders_cursor: usize,
+    pub(crate) orders_cursor: usize,
     /// Cursor row in the portfolio pane (one row per balance).
-    pub portfolio_cursor: usize,
+    pub(crate) portfolio_cursor: usize,
     /// Minimum level in the log pane.
-    pub log_level: LogLevel,
+    pub(crate) log_level: LogLevel,
     /// Scroll offsets of list panes.
     pub scroll: BTreeMap<PaneId, usize>,
     /// Modal overlay.
@@ -283,7 +283,7 @@ pub struct UiState {
     pub form: Option<OrderForm>,
     /// When the kill switch was pressed once: a second press (or the key held down, which
     /// repeats) within [`KILL_CONFIRM_WINDOW`] fires it, so a stray key cannot halt trading.
-    pub kill_armed_at: Option<Instant>,
+    pub(crate) kill_armed_at: Option<Instant>,
     /// An order waiting for the live-mode confirmation.
     pub pending_order: Option<PendingOrder>,
     /// The requests sent and not yet fully answered (their replies go on the message line).
@@ -368,7 +368,7 @@ impl UiState {
 }
 
 /// The display name of a market in the configured language.
-pub fn display_name(info: &MarketInfo, lang: NameLanguage) -> &str {
+pub(crate) fn display_name(info: &MarketInfo, lang: NameLanguage) -> &str {
     match lang {
         NameLanguage::Korean => &info.korean_name,
         NameLanguage::English => &info.english_name,
@@ -376,7 +376,7 @@ pub fn display_name(info: &MarketInfo, lang: NameLanguage) -> &str {
 }
 
 /// Rows of the markets list in display order: tab, search filter and sort applied.
-pub fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a MarketInfo> {
+pub(crate) fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a MarketInfo> {
     let q = ui.markets.query.to_lowercase();
     let rows: Vec<&MarketInfo> = snap
         .market

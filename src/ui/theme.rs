@@ -11,7 +11,7 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
 /// Themes shipped in the binary: (name, TOML text).
-pub const EMBEDDED: [(&str, &str); 4] = [
+pub(crate) const EMBEDDED: [(&str, &str); 4] = [
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
     ("high-contrast", include_str!("../../themes/high-contrast.toml")),
@@ -31,7 +31,7 @@ pub enum ColorSupport {
 
 impl ColorSupport {
     /// Decides from the values of `NO_COLOR` and `COLORTERM` (pure, for tests).
-    pub fn from_env_values(no_color: Option<&str>, colorterm: Option<&str>) -> Self {
+    pub(crate) fn from_env_values(no_color: Option<&str>, colorterm: Option<&str>) -> Self {
         // no-color.org: any non-empty value disables colour.
         if no_color.is_some_and(|v| !v.is_empty()) {
             return ColorSupport::NoColor;
@@ -43,7 +43,7 @@ impl ColorSupport {
     }
 
     /// Reads the process environment.
-    pub fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         let no_color = std::env::var("NO_COLOR").ok();
         let colorterm = std::env::var("COLORTERM").ok();
         Self::from_env_values(no_color.as_deref(), colorterm.as_deref())
@@ -198,7 +198,7 @@ fn parse_style(value: &str) -> Option<Style> {
 }
 
 /// Nearest xterm-256 index for an RGB colour (6x6x6 cube or the grey ramp).
-pub fn rgb_to_256(r: u8, g: u8, b: u8) -> u8 {
+pub(crate) fn rgb_to_256(r: u8, g: u8, b: u8) -> u8 {
     fn cube(v: u8) -> u8 {
         if v < 48 {
             0
@@ -280,7 +280,7 @@ impl Theme {
     }
 
     /// Names of the embedded themes.
-    pub fn embedded_names() -> impl Iterator<Item = &'static str> {
+    pub(crate) fn embedded_names() -> impl Iterator<Item = &'static str> {
         EMBEDDED.iter().map(|(n, _)| *n)
     }
 

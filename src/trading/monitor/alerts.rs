@@ -33,7 +33,7 @@ pub fn parse_alert(line: &str) -> Result<Alert, AlertParseError> {
 }
 
 /// `KRW-BTC > 100000000`, `KRW-BTC move 5%`.
-pub fn describe_alert(a: &Alert) -> String {
+pub(crate) fn describe_alert(a: &Alert) -> String {
     match a.condition {
         AlertCondition::Above(p) => format!("{} > {}", a.market, p.normalize()),
         AlertCondition::Below(p) => format!("{} < {}", a.market, p.normalize()),
@@ -44,16 +44,16 @@ pub fn describe_alert(a: &Alert) -> String {
 
 /// What one price did to the alerts of its market.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AlertUpdate {
+pub(crate) struct AlertUpdate {
     /// Fired now (latched).
     pub fired: Vec<Alert>,
     /// Took their reference price now (first price seen).
-    pub referenced: Vec<Alert>,
+    pub(crate) referenced: Vec<Alert>,
 }
 
 /// Every alert, evaluated per tick of its market.
 #[derive(Debug, Clone, Default)]
-pub struct AlertBook {
+pub(crate) struct AlertBook {
     alerts: BTreeMap<String, Alert>,
 }
 
@@ -79,7 +79,8 @@ impl AlertBook {
     }
 
     /// Alerts not fired yet.
-    pub fn armed_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn armed_count(&self) -> usize {
         self.alerts.values().filter(|a| !a.fired).count()
     }
 
@@ -101,7 +102,8 @@ impl AlertBook {
     }
 
     /// The armed alerts of `market`.
-    pub fn armed_of(&self, market: &MarketId) -> Vec<&Alert> {
+    #[cfg(test)]
+    pub(crate) fn armed_of(&self, market: &MarketId) -> Vec<&Alert> {
         self.alerts.values().filter(|a| &a.market == market && !a.fired).collect()
     }
 }

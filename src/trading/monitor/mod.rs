@@ -47,11 +47,16 @@ use crate::notify::NotifySender;
 use crate::trading::journal::Journal;
 use crate::trading::rules::{Alert, Rule};
 
-pub use alerts::{AlertBook, AlertParseError, AlertUpdate, describe_alert, parse_alert};
+#[cfg(test)]
+use alerts::AlertBook;
+pub use alerts::{AlertParseError, parse_alert};
 pub use state::{TradingStateHandle, TradingStatus};
-pub use task::{MONITOR_TASK_CAUSE, Monitor, MonitorHandle, RECOVERY_GRACE};
+pub(crate) use task::{MONITOR_TASK_CAUSE, RECOVERY_GRACE};
+pub use task::{Monitor, MonitorHandle};
 pub use ticks::{MonitorMetrics, TickSender};
-pub use view::{AlertRow, MonitorView, RuleRow, rule_from_command, rule_label};
+pub use view::{AlertRow, MonitorView, RuleRow};
+#[cfg(test)]
+use view::{rule_from_command, rule_label};
 
 /// The journal shared by the tasks that write it (it is `Send` but not `Sync`).
 pub type SharedJournal = Arc<Mutex<Journal>>;
@@ -205,17 +210,6 @@ impl Default for MonitorConfig {
             max_markets: 1024,
             view_every: Duration::from_millis(50),
             recovery_grace: RECOVERY_GRACE,
-        }
-    }
-}
-
-impl MonitorConfig {
-    /// Defaults with the stale budget of the feed: a price is stale once the feed would
-    /// itself give up on a silent socket (`[feed] idle_timeout_secs`, at least 1 s).
-    pub fn from_feed(feed: &crate::config::FeedSettings) -> Self {
-        MonitorConfig {
-            stale_after: Duration::from_secs(feed.idle_timeout_secs.max(1)),
-            ..MonitorConfig::default()
         }
     }
 }

@@ -96,7 +96,7 @@ impl TradingStateHandle {
     }
 
     /// Whether `cause` is one of the reasons for REDUCING right now.
-    pub fn is_reducing_for(&self, cause: &str) -> bool {
+    pub(crate) fn is_reducing_for(&self, cause: &str) -> bool {
         lock(&self.causes).reducing.contains_key(cause)
     }
 

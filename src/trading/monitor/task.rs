@@ -81,7 +81,7 @@ impl MonitorHandle {
     }
 
     /// Reconciliation restarted (reconnect): stop firing until [`MonitorHandle::reconciled`].
-    pub async fn not_reconciled(&self) -> Result<(), MonitorError> {
+    pub(crate) async fn not_reconciled(&self) -> Result<(), MonitorError> {
         self.send(MonitorInput::NotReconciled).await
     }
 
@@ -114,14 +114,14 @@ const MONITOR_CAUSE: &str = "monitor";
 /// The REDUCING cause the supervisor sets when the monitor task panics or fails (the
 /// console's task-event sink). The monitor lifts it itself once a restarted run has stayed
 /// up for [`RECOVERY_GRACE`], not the moment the supervisor starts it again.
-pub const MONITOR_TASK_CAUSE: &str = "monitor-task";
+pub(crate) const MONITOR_TASK_CAUSE: &str = "monitor-task";
 
 /// How long a restarted monitor must run before trading leaves REDUCING (the default of
 /// [`MonitorConfig::recovery_grace`]). A monitor that
 /// dies again at once (a rule whose evaluation panics on every tick) keeps trading
 /// REDUCING, instead of flapping back to ACTIVE for a moment between deaths, during which
 /// a new buy would pass while nothing protects it.
-pub const RECOVERY_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const RECOVERY_GRACE: Duration = Duration::from_secs(5);
 
 impl Drop for DeadManSwitch {
     fn drop(&mut self) {

@@ -8,7 +8,9 @@ use rust_decimal::Decimal;
 use super::alerts::describe_alert;
 use super::evaluation::Core;
 use crate::exchange::types::{MarketId, Price};
-use crate::trading::rules::{Level, Rule, RuleKind, RuleState};
+#[cfg(test)]
+use crate::trading::rules::Rule;
+use crate::trading::rules::{Level, RuleKind, RuleState};
 
 /// One rule as the Monitor pane shows it: the one row type from the monitor to the pane
 /// (the store carries it as is). Everything in it is computed by the monitor, from the
@@ -44,7 +46,7 @@ pub struct RuleRow {
 
 impl RuleRow {
     /// True while the rule can still fire (counts as "something to lose" on quit).
-    pub fn is_armed(&self) -> bool {
+    pub(crate) fn is_armed(&self) -> bool {
         self.state.is_active()
     }
 }
@@ -104,7 +106,7 @@ fn level_label(l: &Level) -> String {
 }
 
 /// `stop -3%`, `tp 105000000`, `trail 2%`, `oco -3% / +5%`.
-pub fn rule_label(kind: &RuleKind) -> String {
+pub(crate) fn rule_label(kind: &RuleKind) -> String {
     match kind {
         RuleKind::StopLoss(l) => format!("stop {}", level_label(l)),
         RuleKind::TakeProfit(l) => format!("tp {}", level_label(l)),
@@ -117,7 +119,8 @@ pub fn rule_label(kind: &RuleKind) -> String {
 
 /// The rule a `:stop`, `:tp`, `:trail` or `:oco` command arms (whole position), or `None` for
 /// other commands. (`:alert` is [`super::parse_alert`].)
-pub fn rule_from_command(cmd: &crate::trading::input::TradeCommand) -> Option<Rule> {
+#[cfg(test)]
+pub(crate) fn rule_from_command(cmd: &crate::trading::input::TradeCommand) -> Option<Rule> {
     use crate::trading::input::TradeCommand;
     match cmd {
         TradeCommand::Stop { market, level } => {

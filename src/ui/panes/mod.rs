@@ -59,7 +59,7 @@ pub fn render(
 /// Draws one whole frame like [`render`], reusing from `cache` the panes whose inputs did
 /// not change. `ui_generation` must change whenever the UI state or the theme may have
 /// changed (the app counts its key presses, resizes, commands and theme switches).
-pub fn render_cached(
+pub(crate) fn render_cached(
     area: Rect,
     buf: &mut Buffer,
     ui: &UiState,
@@ -182,7 +182,7 @@ fn tickers_stamp<'a>(snap: &Snapshot, markets: impl Iterator<Item = &'a MarketId
 
 /// Pane renderings of earlier frames, kept while their inputs stay the same.
 #[derive(Debug)]
-pub struct PaneCache {
+pub(crate) struct PaneCache {
     epoch: Instant,
     entries: BTreeMap<PaneId, CachedPane>,
     /// Panes drawn afresh / reused, since the start.

@@ -23,7 +23,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 /// Draws the bottom line.
-pub fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
+pub(crate) fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
     let line = if let Some(cl) = &ui.command_line {
         Line::from(vec![Span::styled(":", theme.accent), Span::styled(format!("{}▏", cl.input), theme.text)])
     } else if let Some(m) = &ui.message {

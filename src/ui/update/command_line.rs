@@ -39,7 +39,7 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
 }
 
 /// Candidates for command-line completion at word `index` after `verb`.
-pub fn completions(snap: &Snapshot, index: usize, verb: &str) -> Vec<String> {
+pub(crate) fn completions(snap: &Snapshot, index: usize, verb: &str) -> Vec<String> {
     match (index, verb) {
         (0, _) => cl::VERBS.iter().map(|s| s.to_string()).collect(),
         (1, "market" | "m" | "stop" | "tp" | "trail" | "alert") => {

@@ -12,7 +12,7 @@ use crate::ui::action::Action;
 use crate::ui::state::UiState;
 
 /// The price and side of ladder row `row` (asks on top, worst first; then bids).
-pub fn ladder_level(book: &OrderBook, depth: usize, row: usize) -> Option<(Side, Price)> {
+pub(crate) fn ladder_level(book: &OrderBook, depth: usize, row: usize) -> Option<(Side, Price)> {
     let depth = depth.min(book.levels.len());
     if row < depth {
         book.levels.get(depth - 1 - row).map(|l| (Side::Ask, l.ask_price))

@@ -20,9 +20,7 @@ mod search;
 #[cfg(test)]
 mod tests;
 
-pub use command_line::completions;
-pub use ladder::ladder_level;
-pub use replies::on_replies;
+pub(crate) use replies::on_replies;
 
 use super::action::Action;
 use super::layout;
@@ -85,11 +83,6 @@ impl UiCommand {
         }
     }
 
-    /// Commands the app handles itself instead of sending them out.
-    pub fn is_local(&self) -> bool {
-        matches!(self, UiCommand::SaveFavorites(_))
-    }
-
     /// The id of a numbered request (trade, resume, config).
     pub fn id(&self) -> Option<CorrelationId> {
         match self {
@@ -102,7 +95,7 @@ impl UiCommand {
 }
 
 /// The market selected at start when the exchange lists it.
-pub const DEFAULT_MARKET: &str = "KRW-BTC";
+pub(crate) const DEFAULT_MARKET: &str = "KRW-BTC";
 
 /// The reducer: applies one action to the UI state, returns the commands it implies.
 pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {

@@ -17,7 +17,7 @@ use crate::exchange::types::{Candle, Price};
 use crate::ui::theme::Theme;
 
 /// Moving-average period drawn over the closes.
-pub const MA_PERIOD: usize = 20;
+pub(crate) const MA_PERIOD: usize = 20;
 /// Width of the price axis.
 const AXIS: u16 = 12;
 const VOL_EIGHTHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

@@ -12,7 +12,7 @@ pub fn order_type(t: crate::exchange::types::OrderType) -> &'static str {
 }
 
 /// A duration in microseconds as `850µs`, `1.2ms` or `3.4s`.
-pub fn micros(us: u64) -> String {
+pub(crate) fn micros(us: u64) -> String {
     if us < 1000 {
         format!("{us}µs")
     } else if us < 1_000_000 {
@@ -53,7 +53,7 @@ pub fn price(p: Decimal) -> String {
 }
 
 /// A size: at most `dp` decimals, trailing zeros removed, grouped.
-pub fn qty(q: Decimal, dp: u32) -> String {
+pub(crate) fn qty(q: Decimal, dp: u32) -> String {
     let mut shown = q.round_dp_with_strategy(dp, RoundingStrategy::ToZero);
     if shown.is_zero() && !q.is_zero() {
         // A real but tiny size is not "0": keep its digits, up to Upbit's 8 decimals.
@@ -101,12 +101,12 @@ fn kst(t: DateTime<Utc>) -> Option<chrono::NaiveDateTime> {
 }
 
 /// `HH:MM:SS` in KST for a wall-clock time.
-pub fn clock_kst(t: DateTime<Utc>) -> String {
+pub(crate) fn clock_kst(t: DateTime<Utc>) -> String {
     kst(t).map_or_else(|| "--:--:--".into(), |t| t.format("%H:%M:%S").to_string())
 }
 
 /// `HH:MM:SS` in KST for exchange milliseconds.
-pub fn ms_kst(ms: i64) -> String {
+pub(crate) fn ms_kst(ms: i64) -> String {
     match Utc.timestamp_millis_opt(ms).single() {
         Some(t) => clock_kst(t),
         None => "--:--:--".into(),
@@ -114,7 +114,7 @@ pub fn ms_kst(ms: i64) -> String {
 }
 
 /// `MM-DD HH:MM` in KST for exchange milliseconds (chart axis).
-pub fn ms_kst_short(ms: i64) -> String {
+pub(crate) fn ms_kst_short(ms: i64) -> String {
     match Utc.timestamp_millis_opt(ms).single().and_then(kst) {
         Some(t) => t.format("%m-%d %H:%M").to_string(),
         None => String::new(),
@@ -163,7 +163,11 @@ pub fn fit(text: String, width: u16) -> String {
 
 /// The widths a ratatui `Table` gives its columns in `width` cells, so cells can be
 /// formatted to fit them (see [`fit`]).
-pub fn column_widths(width: u16, constraints: &[ratatui::layout::Constraint], spacing: u16) -> Vec<u16> {
+pub(crate) fn column_widths(
+    width: u16,
+    constraints: &[ratatui::layout::Constraint],
+    spacing: u16,
+) -> Vec<u16> {
     use ratatui::layout::{Layout, Rect};
     Layout::horizontal(constraints.iter().copied())
         .spacing(spacing)

@@ -2,5 +2,5 @@
 //! chart and depth bars.
 
 pub mod candles;
-pub mod depth_bar;
+pub(crate) mod depth_bar;
 pub mod format;
