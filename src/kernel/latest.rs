@@ -21,7 +21,7 @@ pub(crate) enum WhenFull {
 
 /// What a push did.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Pushed<V> {
+pub enum Pushed<V> {
     /// A new key was queued.
     Inserted,
     /// The key was queued already; its older value is returned.
