@@ -381,7 +381,14 @@ pub struct TradingParts {
 /// handler. The caller starts the bus's workers.
 pub fn wire_trading(tasks: &TaskManager, bus: &Bus<AppEvent>, parts: TradingParts) -> trade::Desk {
     let TradingParts { manager, events, monitor, actions, notify, store, trading } = parts;
-    let desk = trade::Desk::new(bus.clone(), manager.clone(), monitor.clone(), store.clone(), notify);
+    let desk = trade::Desk::new(
+        bus.clone(),
+        manager.clone(),
+        monitor.clone(),
+        store.clone(),
+        notify,
+        trading.clone(),
+    );
     desk.subscribe(bus);
     trade::spawn_order_events(tasks, events, bus.clone(), desk.chains.clone());
     trade::spawn_monitor_actions(tasks, actions, bus.clone(), desk.bridge.clone());

@@ -59,6 +59,9 @@ pub struct Desk {
     pub bridge: Arc<Mutex<ExitBridge>>,
     /// Open orders as the Orders pane shows them.
     open: Arc<Mutex<BTreeMap<String, TrackedOrder>>>,
+    /// The console's trading state (the Safety lane drives it; read here so the manager's
+    /// echo of a halt the console already holds is not raised again).
+    trading: TradingStateHandle,
 }
 
 /// Which request placed which order, so the order's facts join the request's chain and a
@@ -127,6 +130,7 @@ impl Desk {
         monitor: MonitorHandle,
         store: StoreHandle,
         notify: NotifySender,
+        trading: TradingStateHandle,
     ) -> Self {
         Desk {
             bus,
@@ -134,6 +138,7 @@ impl Desk {
             monitor,
             store,
             notify,
+            trading,
             chains: Arc::default(),
             bridge: Arc::new(Mutex::new(ExitBridge::new())),
             open: Arc::default(),
@@ -336,7 +341,7 @@ impl Desk {
                 // The manager halts by itself on some exchange errors (a blocked key, 418):
                 // that becomes the console's halt, on the Safety lane, lifted only by
                 // `:resume`. Everything else flows the other way (`spawn_trading_state`).
-                if state == TradingState::Halted {
+                if state == TradingState::Halted && self.trading.state() != TradingState::Halted {
                     let why = reason.unwrap_or_else(|| "halted by the order manager".into());
                     self.safety(env, SafetyEvent::Halt { why });
                 }

@@ -94,35 +94,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     for s in sys.streams.iter() {
         lines.push(Line::styled(format!("  stream {:<10} {}", s.name, s.state.label()), theme.text));
     }
-    lines.push(Line::styled("tasks", theme.header));
-    let widths = [4, 8, 24, 10, 6, 3];
-    lines.push(row_line(
-        &["id", "comp", "name", "state", "age", "rs"].map(String::from),
-        &widths,
-        theme.muted,
-    ));
-    let wall: SystemTime = ui.wall.into();
-    for t in sys.tasks.iter() {
-        let age = wall.duration_since(t.started_at).unwrap_or_default();
-        let style = match t.state {
-            TaskState::Running => theme.text,
-            TaskState::Restarting => theme.warning,
-            TaskState::Failed | TaskState::Aborted => theme.error,
-            TaskState::Finished => theme.muted,
-        };
-        let mut cells = vec![
-            t.id.to_string(),
-            t.component.to_string(),
-            t.name.clone(),
-            t.state.label().to_string(),
-            format::age(age),
-            t.restarts.to_string(),
-        ];
-        if let Some(e) = &t.last_error {
-            cells.push(e.clone());
-        }
-        lines.push(row_line(&cells, &widths, style));
-    }
+    // The bus before the task table: which lanes carry traffic, and the last envelopes
+    // by chain, are what one follows a command with.
     if let Some(bus) = &sys.bus {
         lines.push(Line::styled("bus lanes", theme.header));
         let widths = [9, 6, 6, 9, 9, 7, 7, 7, 5];
@@ -173,6 +146,35 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             let style = if e.lane == crate::bus::Lane::Safety { theme.warning } else { theme.text };
             lines.push(row_line(&cells, &widths, style));
         }
+    }
+    lines.push(Line::styled("tasks", theme.header));
+    let widths = [4, 8, 24, 10, 6, 3];
+    lines.push(row_line(
+        &["id", "comp", "name", "state", "age", "rs"].map(String::from),
+        &widths,
+        theme.muted,
+    ));
+    let wall: SystemTime = ui.wall.into();
+    for t in sys.tasks.iter() {
+        let age = wall.duration_since(t.started_at).unwrap_or_default();
+        let style = match t.state {
+            TaskState::Running => theme.text,
+            TaskState::Restarting => theme.warning,
+            TaskState::Failed | TaskState::Aborted => theme.error,
+            TaskState::Finished => theme.muted,
+        };
+        let mut cells = vec![
+            t.id.to_string(),
+            t.component.to_string(),
+            t.name.clone(),
+            t.state.label().to_string(),
+            format::age(age),
+            t.restarts.to_string(),
+        ];
+        if let Some(e) = &t.last_error {
+            cells.push(e.clone());
+        }
+        lines.push(row_line(&cells, &widths, style));
     }
     for (title, table) in sys.tables.iter() {
         lines.push(Line::styled(title.clone(), theme.header));
