@@ -511,3 +511,19 @@ async fn kill_in_the_middle_of_a_rule_save_sends_one_exit() {
         assert_eq!(events.iter().filter(|e| *e == "intent").count(), 1, "{}: {events:?}", r.identifier);
     }
 }
+
+/// Found by a tester pasting orders into tmux: a burst of input longer than one read of
+/// the terminal (crossterm reads 1 KiB at a time) stopped half-way, and the rest — pasted
+/// `:buy` lines included — was only handled when some later key arrived (crossterm's mio
+/// source reads one buffer per edge-triggered wake-up). Now every byte of a burst is read
+/// at once: the whole line arrives, and its Enter runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_burst_longer_than_one_read_is_handled_whole_without_another_key() {
+    let rig = rig();
+    let mut c = rig.console(None, 1);
+    let line = format!(":{}\r", "x".repeat(2500));
+    c.writer.write_all(line.as_bytes()).unwrap();
+    c.writer.flush().unwrap();
+    // Nothing else is typed: the Enter at the end of the burst must run the line.
+    c.wait_screen("unknown command");
+}
