@@ -68,6 +68,8 @@ pub enum SafetyEvent {
     },
     /// The feed's health changed level (degraded, critical, healthy again).
     FeedHealth {
+        /// The level before.
+        from: crate::feed::Health,
         /// The new level.
         health: crate::feed::Health,
         /// Why, one line per cause.

@@ -89,11 +89,24 @@ fn apply(
             trading.set_reducing(MONITOR_TASK_CAUSE, Some(why.clone()));
             Some(format!("REDUCING: {why}"))
         }
-        SafetyEvent::FeedHealth { health, reasons } => Some(match health {
-            Health::Healthy => "feed healthy again".to_string(),
-            other => format!("feed {}: {}", format!("{other:?}").to_lowercase(), reasons.join("; ")),
-        }),
+        SafetyEvent::FeedHealth { from, health, reasons } => feed_alarm(*from, *health, reasons),
         SafetyEvent::Task(ev) => task_alarm(ev),
+    }
+}
+
+/// The alarm a change of the feed's health level raises: entering CRITICAL (no live
+/// prices: the monitor cannot protect), and leaving it. DEGRADED comes and goes with a
+/// quiet market's ticker (one silent stream is enough), so it is on the status bar and in
+/// the log, not an alert: an alert counter climbing every few seconds buries the fills
+/// and halts a trader must see.
+fn feed_alarm(from: Health, to: Health, reasons: &[String]) -> Option<String> {
+    match (from, to) {
+        (_, Health::Critical) => Some(format!("feed CRITICAL: {}", reasons.join("; "))),
+        (Health::Critical, to) => Some(format!("feed recovered: {}", format!("{to:?}").to_lowercase())),
+        _ => {
+            tracing::info!(from = ?from, to = ?to, reasons = %reasons.join("; "), "feed health changed");
+            None
+        }
     }
 }
 
@@ -185,8 +198,11 @@ pub fn spawn_watch(
                 }
                 if let Some(feed) = &feed {
                     let health = feed.health();
-                    if level.replace(health.health).is_some_and(|was| was != health.health) {
+                    if let Some(from) = level.replace(health.health)
+                        && from != health.health
+                    {
                         let ev = SafetyEvent::FeedHealth {
+                            from,
                             health: health.health,
                             reasons: health.reasons.clone(),
                         };
@@ -245,6 +261,21 @@ mod tests {
         let restarted =
             TaskEvent::Restarted { id: 7, component: "trading", name: "monitor".into(), restarts: 2 };
         assert_eq!(monitor_down(&restarted), None, "a restart alone lifts nothing");
+    }
+
+    #[test]
+    fn only_critical_feed_health_and_its_end_are_alarms() {
+        let why = vec!["USDT-SOL ticker silent".to_string()];
+        assert_eq!(feed_alarm(Health::Healthy, Health::Degraded, &why), None, "a quiet ticker is no alarm");
+        assert_eq!(feed_alarm(Health::Degraded, Health::Healthy, &why), None);
+        assert_eq!(
+            feed_alarm(Health::Degraded, Health::Critical, &why).as_deref(),
+            Some("feed CRITICAL: USDT-SOL ticker silent")
+        );
+        assert_eq!(
+            feed_alarm(Health::Critical, Health::Degraded, &why).as_deref(),
+            Some("feed recovered: degraded")
+        );
     }
 
     #[test]
