@@ -301,3 +301,75 @@ async fn a_kill_switch_behind_a_flood_of_ui_commands_still_arrives() {
     }
     tasks.cancel_all();
 }
+
+/// Found by a tester: a `:set` typed right after a `:buy` was sometimes applied before
+/// the buy — the gate counted only what the order manager had already seen — and the new
+/// limit refused the order typed before it. Now a place request counts as in flight from
+/// the moment it is forwarded, and config changes travel in the order typed, so the `:set`
+/// is always held until the buy has ended, then applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_typed_right_after_a_buy_waits_for_that_buy() {
+    let (tasks, core) = start_core(&Settings::default(), None).await;
+    let mut snaps = core.store.subscribe();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let btc = MarketId::new("KRW-BTC");
+    // The private stream up too: its first connect reconciles, and new orders wait
+    // meanwhile.
+    snapshot_until(&mut snaps, deadline, "KRW-BTC ticker, KRW and the private stream", |s| {
+        s.market.tickers.contains_key(&btc)
+            && s.account.balances.iter().any(|b| b.currency == "KRW")
+            && s.system
+                .streams
+                .iter()
+                .any(|st| st.name.contains("private") && st.state == hoga::store::StreamState::Connected)
+    })
+    .await;
+    accepted_buy(&core, &mut snaps, deadline).await; // reconciled, so the next ones are placed
+    snapshot_until(&mut snaps, deadline, "idle", |s| s.account.open_orders.is_empty()).await;
+    let mut rounds = 0;
+    let mut round = 0;
+    while rounds < 5 {
+        round += 1;
+        let buy = buy_request("buy 10000krw @ market KRW-BTC");
+        // The limit would refuse this very buy (10 000 KRW) were it applied first.
+        let limit = ConfigRequest::new(ConfigChange::Trading {
+            key: TradingKey::MaxNotionalPerOrder,
+            value: Decimal::from(5000 + round),
+        });
+        core.commands.send(UiCommand::Trade(buy.clone())).unwrap();
+        core.commands.send(UiCommand::Config(limit.clone())).unwrap();
+        let s = snapshot_until(&mut snaps, deadline, "both answered", |s| {
+            reply_to(s, buy.id).is_some() && matches!(reply_to(s, limit.id), Some(Outcome::Accepted(_)))
+        })
+        .await;
+        match reply_to(&s, buy.id) {
+            Some(Outcome::Accepted(_)) => {
+                let held = s
+                    .account
+                    .replies
+                    .iter()
+                    .any(|r| r.id == limit.id && matches!(r.outcome, Outcome::Held(_)));
+                assert!(held, "round {round}: the limit was applied without waiting for the buy");
+                rounds += 1;
+            }
+            // The private stream's first connect reconciles once more after start; a buy
+            // refused for that proves nothing either way.
+            Some(Outcome::Denied(why)) if why.contains("reconciliation") => {}
+            other => panic!("round {round}: {other:?}"),
+        }
+        // Lift it again for the next round (idle: applied at once).
+        let lift = ConfigRequest::new(ConfigChange::Trading {
+            key: TradingKey::MaxNotionalPerOrder,
+            value: Decimal::from(10_000_000),
+        });
+        core.commands.send(UiCommand::Config(lift.clone())).unwrap();
+        snapshot_until(&mut snaps, deadline, "the limit lifted", |s| {
+            matches!(reply_to(s, lift.id), Some(Outcome::Accepted(_)))
+        })
+        .await;
+    }
+    if let Some(sim) = &core.sim {
+        sim.stop();
+    }
+    tasks.cancel_all();
+}

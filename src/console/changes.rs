@@ -1,25 +1,25 @@
 //! The Config lane: every config change (theme, layout, keymap reload, risk limits, fee)
 //! passes the [`ChangeGate`] here.
 //!
-//! While an order is in flight ([`ManagerStatus::in_flight`]) a change is held, in
-//! arrival order, and the status line says what waits and why; a change that cannot wait
-//! is refused with the reason. When the order manager reports nothing in flight, a watch
-//! puts [`AppEvent::TradingIdle`] on the lane and what was held is applied. Every request
+//! While an order is in flight (the trading desk's [`InFlightBook`]: a place request on
+//! its way, or an order whose outcome still moves) a change is held, in arrival order,
+//! and the status line says what waits and why; a change that cannot wait is refused
+//! with the reason. When the last order in flight ends, the desk puts
+//! [`AppEvent::TradingIdle`] on the lane and what was held is applied. Every request
 //! is answered: held, applied (accepted) or refused (denied).
 //!
 //! Trading changes (`:set`) are applied here, to the order manager's risk gate and the
 //! paper engine's fee. Screen changes (theme, layout, keymap) are applied by the UI when
 //! it reads the accepted reply: the gate decides when, the UI owns the screen.
 //!
-//! [`ManagerStatus::in_flight`]: crate::trading::manager::ManagerStatus::in_flight
+//! [`InFlightBook`]: super::trade::InFlightBook
 
 use std::sync::{Arc, Mutex};
 
-use crate::bus::{Admission, Bus, ChangeGate, ChangeRequest, Envelope, InFlight};
+use crate::bus::{Admission, Bus, ChangeGate, ChangeRequest, Envelope};
 use crate::config::TradingSettings;
 use crate::config::change::{ConfigChange, ConfigRequest, TradingKey};
 use crate::kernel::sync::lock;
-use crate::kernel::{OnFailure, TaskManager};
 use crate::store::{StoreEvent, StoreHandle};
 use crate::trading::intent::{Outcome, Requester, TradeReply};
 use crate::trading::manager::{OrderCommand, OrderManagerHandle};
@@ -30,18 +30,11 @@ use super::event::AppEvent;
 /// Most changes held at once; more are refused with the reason.
 const MAX_HELD: usize = 16;
 
-/// Orders in flight, from the order manager's status.
-struct ManagerInFlight(OrderManagerHandle);
-
-impl InFlight for ManagerInFlight {
-    fn orders_in_flight(&self) -> usize {
-        self.0.status().in_flight
-    }
-}
-
 /// What applying a trading change needs.
 #[derive(Clone)]
 pub struct Appliers {
+    /// Orders in flight, as the trading desk counts them.
+    pub in_flight: Arc<super::trade::InFlightBook>,
     /// The order manager (risk limits).
     pub manager: OrderManagerHandle,
     /// The paper engine (fee), in paper mode.
@@ -50,14 +43,10 @@ pub struct Appliers {
     pub trading: Arc<Mutex<TradingSettings>>,
 }
 
-/// Subscribes the Config lane's handler and starts the watch that releases held changes
-/// when trading goes idle.
-pub fn start(tasks: &TaskManager, bus: &Bus<AppEvent>, store: StoreHandle, appliers: Appliers) {
-    let gate = Arc::new(Mutex::new(ChangeGate::<ConfigRequest>::new(
-        Arc::new(ManagerInFlight(appliers.manager.clone())),
-        MAX_HELD,
-    )));
-    spawn_idle_watch(tasks, bus.clone(), appliers.manager.clone());
+/// Subscribes the Config lane's handler (the trading desk tells it when trading goes
+/// idle).
+pub fn start(bus: &Bus<AppEvent>, store: StoreHandle, appliers: Appliers) {
+    let gate = Arc::new(Mutex::new(ChangeGate::<ConfigRequest>::new(appliers.in_flight.clone(), MAX_HELD)));
     let to_bus = bus.clone();
     bus.subscribe(
         "config-gate",
@@ -114,7 +103,7 @@ fn waiting_line(gate: &ChangeGate<ConfigRequest>, appliers: &Appliers) -> Option
     if what.is_empty() {
         return None;
     }
-    let n = appliers.manager.status().in_flight;
+    let n = appliers.in_flight.count();
     Some(format!(
         "{} wait{}: {n} order(s) in flight",
         what.join(", "),
@@ -163,29 +152,6 @@ fn reply(bus: &Bus<AppEvent>, cause: &Envelope<AppEvent>, req: &ConfigRequest, o
     if let Err(e) = bus.publish_follow_up(Some(cause), "config-gate", AppEvent::Reply(reply)) {
         tracing::warn!(error = %e, "config reply not delivered");
     }
-}
-
-/// Puts [`AppEvent::TradingIdle`] on the Config lane each time the order manager's
-/// in-flight count falls to zero.
-fn spawn_idle_watch(tasks: &TaskManager, bus: Bus<AppEvent>, manager: OrderManagerHandle) {
-    tasks.spawn_supervised("console", "config-idle-watch", OnFailure::restart(), move |cancel| {
-        let (bus, mut status) = (bus.clone(), manager.status_watch());
-        async move {
-            let mut busy = status.borrow_and_update().in_flight > 0;
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(()),
-                    changed = status.changed() => if changed.is_err() { return Ok(()) },
-                }
-                let now_busy = status.borrow_and_update().in_flight > 0;
-                if busy && !now_busy {
-                    bus.publish("config-idle-watch", AppEvent::TradingIdle).await?;
-                }
-                busy = now_busy;
-            }
-        }
-    });
 }
 
 #[cfg(test)]

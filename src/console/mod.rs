@@ -45,6 +45,7 @@ use crate::notify::NotifyModes;
 use crate::notify::notifier::{NotifierConfig, WebhookConfig, spawn_notifier};
 use crate::store::{StoreConfig, StoreEvent, StoreHandle};
 use crate::trading::credentials::{self, ApiKeys, KeySource};
+use crate::trading::intent::{TradeIntent, TradeRequest};
 use crate::trading::journal::Journal;
 use crate::trading::manager::{ManagerConfig, OrderManager};
 use crate::trading::mode::{VenueParams, arm_prompt, build_venue, journal_options};
@@ -267,7 +268,7 @@ impl Core {
             MonitorConfig::default(),
             MonitorDeps { journal: Some(journal), notify: notifier.sender(), trading: trading.clone() },
         )?;
-        wire_trading(
+        let desk = wire_trading(
             tasks,
             &bus,
             TradingParts {
@@ -288,10 +289,10 @@ impl Core {
             Duration::from_secs(1),
         );
         changes::start(
-            tasks,
             &bus,
             store.clone(),
             changes::Appliers {
+                in_flight: desk.in_flight.clone(),
                 manager: manager.clone(),
                 paper: venue.paper.clone(),
                 trading: Arc::new(Mutex::new(settings.trading.clone())),
@@ -352,7 +353,7 @@ impl Core {
             },
         );
         bus.spawn_dispatcher(tasks);
-        spawn_command_forwarder(tasks, cmd_rx, bus.clone());
+        spawn_command_forwarder(tasks, cmd_rx, bus.clone(), desk.in_flight.clone());
         Ok(Core { store, commands, bus, sim: ep.sim })
     }
 }
@@ -391,7 +392,7 @@ pub fn wire_trading(tasks: &TaskManager, bus: &Bus<AppEvent>, parts: TradingPart
     );
     desk.subscribe(bus);
     trade::spawn_order_events(tasks, events, bus.clone(), desk.chains.clone());
-    trade::spawn_monitor_actions(tasks, actions, bus.clone(), desk.bridge.clone());
+    trade::spawn_monitor_actions(tasks, actions, bus.clone(), desk.bridge.clone(), desk.in_flight.clone());
     trade::spawn_views(tasks, monitor, store.clone(), trading.clone(), manager);
     safety::subscribe(bus, store, trading);
     desk
@@ -556,14 +557,24 @@ fn ui_config(s: &Settings) -> UiConfig {
     }
 }
 
-/// The UI's commands onto the bus, each to its lane. Trading and Safety commands travel
-/// on the UI's urgent channel with a loop of their own, so a kill switch never waits
-/// behind a flood of selections, and wait for room on their lane rather than being
-/// dropped; the Command lane's loop drops what its full lane refuses.
-fn spawn_command_forwarder(tasks: &TaskManager, source: CommandSource, bus: Bus<AppEvent>) {
+/// The UI's commands onto the bus, each to its lane. Trading, Safety and Config commands
+/// travel on the UI's urgent channel, in the order typed, with a loop of their own, so a
+/// kill switch never waits behind a flood of selections, and wait for room on their lane
+/// rather than being dropped; the Command lane's loop drops what its full lane refuses.
+fn spawn_command_forwarder(
+    tasks: &TaskManager,
+    source: CommandSource,
+    bus: Bus<AppEvent>,
+    in_flight: Arc<trade::InFlightBook>,
+) {
     let CommandSource { urgent, other } = source;
     let to_bus = bus.clone();
     spawn_pump(tasks, "console", "commands-urgent", urgent, move |cmd| {
+        // Counted before it is on the lane: a config change forwarded next (the same
+        // channel, in the order typed) finds this order in flight.
+        if let UiCommand::Trade(TradeRequest { intent: TradeIntent::Place { .. }, .. }) = &cmd {
+            in_flight.queued();
+        }
         let bus = to_bus.clone();
         async move { forward(&bus, cmd).await }
     });

@@ -8,7 +8,7 @@
 //!
 //! [`ExitEvent`]: crate::trading::monitor::ExitEvent
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ use crate::store::{RuleRow, StoreEvent, StoreHandle};
 use crate::trading::bridge::ExitBridge;
 use crate::trading::input::UnarmTarget;
 use crate::trading::intent::{Outcome, Requester, TradeIntent, TradeReply, TradeRequest};
-use crate::trading::manager::{OrderCommand, OrderEvent, OrderManagerHandle};
+use crate::trading::manager::{OrderCommand, OrderEvent, OrderManagerHandle, in_flight};
 use crate::trading::monitor::{MonitorAction, MonitorHandle, MonitorView, TradingStateHandle};
 use crate::trading::orders::{LocalState, TrackedOrder, new_identifier};
 use crate::trading::paper::PaperVenue;
@@ -57,11 +57,64 @@ pub struct Desk {
     pub(crate) chains: Arc<Mutex<Chains>>,
     /// Exits in flight between the monitor and the manager.
     pub bridge: Arc<Mutex<ExitBridge>>,
+    /// Orders in flight (the change gate's count).
+    pub in_flight: Arc<InFlightBook>,
     /// Open orders as the Orders pane shows them.
     open: Arc<Mutex<BTreeMap<String, TrackedOrder>>>,
     /// The console's trading state (the Safety lane drives it; read here so the manager's
     /// echo of a halt the console already holds is not raised again).
     trading: TradingStateHandle,
+}
+
+/// Orders in flight as the Trading lane sees them: requests to place an order that are
+/// queued or being carried out, and orders whose outcome is still moving
+/// ([`in_flight`]). The change gate reads it. Counted from the moment the UI's
+/// forwarder (or the monitor's) puts a place request on the lane, so a `:set` typed right
+/// after a `:buy` finds the buy in flight even before the order manager has seen it.
+#[derive(Debug, Default)]
+pub struct InFlightBook {
+    state: Mutex<(usize, HashSet<String>)>,
+}
+
+impl InFlightBook {
+    /// Orders in flight now.
+    pub fn count(&self) -> usize {
+        let s = lock(&self.state);
+        s.0 + s.1.len()
+    }
+
+    /// A place request entered the Trading lane.
+    pub fn queued(&self) {
+        lock(&self.state).0 += 1;
+    }
+
+    /// A place request was answered: `placed` is the order it put in flight (none when it
+    /// was denied). True when nothing is in flight any more.
+    fn answered(&self, placed: Option<&str>) -> bool {
+        let mut s = lock(&self.state);
+        s.0 = s.0.saturating_sub(1);
+        if let Some(id) = placed {
+            s.1.insert(id.to_string());
+        }
+        s.0 + s.1.len() == 0
+    }
+
+    /// An order's new state. True when this left nothing in flight.
+    fn on_order(&self, t: &TrackedOrder) -> bool {
+        let mut s = lock(&self.state);
+        if in_flight(t) {
+            s.1.insert(t.identifier.clone());
+            false
+        } else {
+            s.1.remove(&t.identifier) && s.0 + s.1.len() == 0
+        }
+    }
+}
+
+impl crate::bus::InFlight for InFlightBook {
+    fn orders_in_flight(&self) -> usize {
+        self.count()
+    }
 }
 
 /// Which request placed which order, so the order's facts join the request's chain and a
@@ -141,6 +194,7 @@ impl Desk {
             trading,
             chains: Arc::default(),
             bridge: Arc::new(Mutex::new(ExitBridge::new())),
+            in_flight: Arc::default(),
             open: Arc::default(),
         }
     }
@@ -201,13 +255,20 @@ impl Desk {
                     .manager
                     .place(spec.clone(), origin.clone(), Some(identifier.clone()), selected.clone())
                     .await;
-                match placed {
-                    Ok(id) => Outcome::Accepted(format!("order {id} journaled and sent")),
+                let (outcome, idle) = match placed {
+                    Ok(id) => {
+                        let idle = self.in_flight.answered(Some(&id));
+                        (Outcome::Accepted(format!("order {id} journaled and sent")), idle)
+                    }
                     Err(d) => {
                         lock(&self.chains).remove(&identifier);
-                        Outcome::Denied(d.to_string())
+                        (Outcome::Denied(d.to_string()), self.in_flight.answered(None))
                     }
+                };
+                if idle {
+                    self.trading_idle(env);
                 }
+                outcome
             }
             TradeIntent::Cancel(target) => {
                 self.manager.cancel(target.clone()).await?;
@@ -251,6 +312,13 @@ impl Desk {
         }
     }
 
+    /// Nothing is in flight any more: the change gate may release what it holds.
+    fn trading_idle(&self, cause: &Envelope<AppEvent>) {
+        if let Err(e) = self.bus.publish_follow_up(Some(cause), "trading-desk", AppEvent::TradingIdle) {
+            tracing::warn!(error = %e, "trading idle not delivered");
+        }
+    }
+
     fn safety(&self, cause: &Envelope<AppEvent>, ev: SafetyEvent) {
         if let Err(e) = self.bus.publish_follow_up(Some(cause), "trading-desk", AppEvent::Safety(ev)) {
             tracing::warn!(error = %e, "safety event not delivered");
@@ -291,6 +359,9 @@ impl Desk {
         }
         match ev {
             OrderEvent::OrderUpdated(t) => {
+                if self.in_flight.on_order(&t) {
+                    self.trading_idle(env);
+                }
                 let orders = {
                     let mut open = lock(&self.open);
                     if t.state.is_terminal() {
@@ -380,9 +451,13 @@ pub(crate) fn spawn_monitor_actions(
     actions: mpsc::Receiver<MonitorAction>,
     bus: Bus<AppEvent>,
     bridge: Arc<Mutex<ExitBridge>>,
+    in_flight: Arc<InFlightBook>,
 ) {
     spawn_pump(tasks, "console", "monitor-actions", actions, move |action| {
         let intent = lock(&bridge).intent(action);
+        if matches!(intent, TradeIntent::Place { .. }) {
+            in_flight.queued();
+        }
         let req = TradeRequest::new(Requester::Monitor, intent);
         tracing::info!(id = %req.id, what = %req.intent.summary(), "monitor exit on the trading lane");
         // A follow-up of the prices and fills that fired the rule; never waits on the

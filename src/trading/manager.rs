@@ -297,11 +297,6 @@ pub struct ManagerStatus {
     pub unknown: usize,
     /// Of those, orders UNCONFIRMED (not found for seconds; still looked up).
     pub unconfirmed: usize,
-    /// Orders in flight: being sent, sent without an answer yet, unconfirmed, being
-    /// cancelled, partly filled, or accepted as an order that executes at once (market,
-    /// best, IOC and FOK). A limit order resting on the book is not in flight: it may rest for
-    /// days. The change gate holds config changes while this is not zero.
-    pub in_flight: usize,
     /// Events not delivered because the consumer was gone.
     pub(crate) events_dropped: u64,
     /// Foreign open orders left untracked because the exchange gave a side hoga does not
@@ -310,8 +305,11 @@ pub struct ManagerStatus {
     pub unsided_foreign: usize,
 }
 
-/// Whether an order is in flight (see [`ManagerStatus::in_flight`]).
-fn in_flight(o: &TrackedOrder) -> bool {
+/// Whether an order is in flight: being sent, sent without an answer yet, unconfirmed,
+/// being cancelled, partly filled, or accepted as an order that executes at once (market,
+/// best, IOC and FOK). A limit order resting on the book is not in flight: it may rest for
+/// days. The console's change gate holds config changes while any order is in flight.
+pub(crate) fn in_flight(o: &TrackedOrder) -> bool {
     match o.state {
         LocalState::Intent
         | LocalState::Submitted
@@ -399,11 +397,6 @@ impl OrderManagerHandle {
     /// Current status.
     pub fn status(&self) -> ManagerStatus {
         self.status.borrow().clone()
-    }
-
-    /// A receiver that wakes on every status change.
-    pub(crate) fn status_watch(&self) -> watch::Receiver<ManagerStatus> {
-        self.status.clone()
     }
 
     /// Waits until reconciliation is complete (or the manager stopped).
@@ -646,7 +639,6 @@ impl Engine {
                 })
                 .count(),
             unconfirmed: self.orders.values().filter(|o| o.state == LocalState::Unconfirmed).count(),
-            in_flight: self.orders.values().filter(|o| in_flight(o)).count(),
             events_dropped: self.sh.dropped.load(Ordering::Relaxed),
             unsided_foreign: self.unsided_foreign.len(),
         };

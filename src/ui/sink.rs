@@ -1,12 +1,14 @@
 //! The UI's way out: [`command_channel`] makes the two channels the UI's commands travel
 //! on to the console, which reads them with [`CommandSource::recv`] (urgent first).
 //!
-//! Trading and Safety commands (an order, a cancel, the kill switch, `:resume`) go on an
-//! unbounded channel and are never dropped. Unbounded is safe here because the producer
+//! Trading, Safety and Config commands (an order, a cancel, the kill switch, `:resume`, a
+//! config change) go on an unbounded channel and are never dropped. They share one channel
+//! so they reach the console in the order they were typed: a `:set` typed after a `:buy`
+//! finds that buy in flight at the change gate, never before it. Unbounded is safe here because the producer
 //! is a person's keystrokes: a few commands a second at most, each from a key press the
 //! UI loop has already handled, so the queue cannot grow faster than someone types, while
 //! a bound would mean either dropping a kill switch or freezing the UI loop on a full
-//! channel, both worse. Everything else (selection, timeframe, depth, config changes,
+//! channel, both worse. Everything else (selection, timeframe, depth,
 //! acknowledgements, quit) goes on a bounded channel the UI never waits on: a command
 //! that does not fit is dropped, counted ([`CommandSink::dropped`]) and reported.
 
@@ -18,7 +20,7 @@ use tokio::sync::mpsc;
 use super::update::UiCommand;
 use crate::bus::Lane;
 
-/// Capacity of the bounded channel for the UI's Command- and Config-lane commands: far
+/// Capacity of the bounded channel for the UI's Command-lane commands: far
 /// more than a person can type between two reads of the console's forwarder.
 pub const COMMAND_CAPACITY: usize = 64;
 
@@ -55,7 +57,7 @@ pub struct CommandSink {
 /// does).
 #[derive(Debug)]
 pub struct CommandSource {
-    /// Trading and Safety commands, never dropped.
+    /// Trading, Safety and Config commands, in the order typed, never dropped.
     pub(crate) urgent: mpsc::UnboundedReceiver<UiCommand>,
     /// The rest, bounded.
     pub other: mpsc::Receiver<UiCommand>,
@@ -71,11 +73,13 @@ pub fn command_channel(capacity: usize) -> (CommandSink, CommandSource) {
 }
 
 impl CommandSink {
-    /// Sends a command without waiting: Trading and Safety commands always fit; another
+    /// Sends a command without waiting: Trading, Safety and Config commands always fit; another
     /// one that does not fit is dropped and counted.
     pub fn send(&self, cmd: UiCommand) -> Result<(), Dropped> {
         let result = match cmd.lane() {
-            Lane::Trading | Lane::Safety => self.urgent.send(cmd).map_err(|e| Dropped::Closed(Box::new(e.0))),
+            Lane::Trading | Lane::Safety | Lane::Config => {
+                self.urgent.send(cmd).map_err(|e| Dropped::Closed(Box::new(e.0)))
+            }
             _ => self.other.try_send(cmd).map_err(|e| match e {
                 mpsc::error::TrySendError::Full(c) => Dropped::Full(Box::new(c)),
                 mpsc::error::TrySendError::Closed(c) => Dropped::Closed(Box::new(c)),
