@@ -9,6 +9,7 @@
 use rust_decimal::Decimal;
 
 use crate::bus::CorrelationId;
+use crate::config::settings::{Settings, TradingSettings, expectation};
 
 /// A `[trading]` key `:set` may change while running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,21 @@ impl TradingKey {
             TradingKey::MaxOpenOrders => "max_open_orders",
             TradingKey::PriceBandPct => "price_band_pct",
             TradingKey::DailyLossLimit => "daily_loss_limit",
+        }
+    }
+
+    /// Writes `value` into the key's field (whole-number keys take the integer part;
+    /// [`parse_set`] has refused anything else, and values past `u32` saturate).
+    pub fn set(self, t: &mut TradingSettings, value: Decimal) {
+        use rust_decimal::prelude::ToPrimitive;
+        let whole = || value.trunc().to_u32().unwrap_or(u32::MAX);
+        match self {
+            TradingKey::FeeRate => t.fee_rate = value,
+            TradingKey::MaxNotionalPerOrder => t.max_notional_per_order = value,
+            TradingKey::MaxOrdersPerMinute => t.max_orders_per_minute = whole(),
+            TradingKey::MaxOpenOrders => t.max_open_orders = whole(),
+            TradingKey::PriceBandPct => t.price_band_pct = value,
+            TradingKey::DailyLossLimit => t.daily_loss_limit = value,
         }
     }
 
@@ -123,11 +139,15 @@ pub(crate) fn parse_set(args: &str) -> Result<ConfigChange, String> {
     if key.whole() && !value.fract().is_zero() {
         return Err(format!("{name}: {raw} is not a whole number"));
     }
-    if key.whole() && value > Decimal::from(u32::MAX) {
-        return Err(format!("{name}: {raw} is too large"));
-    }
-    if key == TradingKey::FeeRate && value >= Decimal::ONE {
-        return Err(format!("fee_rate: {raw} is a ratio (0.0005 = 0.05 %), must be below 1"));
+    // The same ranges as the config file: a value the file would refuse is refused here
+    // (0 is not "no limit" on the command line either; it is refused).
+    let mut trading = TradingSettings::default();
+    key.set(&mut trading, value);
+    let path = format!("trading.{name}");
+    let settings = Settings { trading, ..Settings::default() };
+    if let Err(v) = settings.validate() {
+        let want = expectation(v.path).unwrap_or("a valid value");
+        return Err(format!("{path}: {raw} is out of range; want {want}"));
     }
     Ok(ConfigChange::Trading { key, value: value.normalize() })
 }
@@ -157,7 +177,21 @@ mod tests {
         );
         assert!(parse_set("max_open_orders 2.5").unwrap_err().contains("whole"));
         assert!(parse_set("max_open_orders -1").unwrap_err().contains("negative"));
-        assert!(parse_set("fee_rate 5").unwrap_err().contains("ratio"));
+        assert!(parse_set("fee_rate 5").unwrap_err().contains("trading.fee_rate: 5 is out of range"));
+        // The config file's ranges: 0 is not "no limit" here either.
+        for (line, want) in [
+            ("max_notional_per_order 0", "positive"),
+            ("price_band_pct 0", "more than 0"),
+            ("price_band_pct 1000", "at most 100"),
+            ("daily_loss_limit 0", "positive"),
+            ("max_open_orders 1001", "1..=1000"),
+            ("max_orders_per_minute 0", "1..=600"),
+            ("max_orders_per_minute 100000", "1..=600"),
+            ("max_open_orders 1e30", "not a number"),
+        ] {
+            let e = parse_set(line).unwrap_err();
+            assert!(e.contains(want), "{line}: {e}");
+        }
         assert!(parse_set("colour red").unwrap_err().contains("unknown key \"colour\""));
         assert!(parse_set("max_open_orders").unwrap_err().starts_with("usage"));
         assert!(parse_set("max_open_orders ten").unwrap_err().contains("not a number"));

@@ -118,14 +118,7 @@ async fn apply_change(change: &ConfigChange, appliers: &Appliers) -> anyhow::Res
     };
     let limits = {
         let mut t = lock(&appliers.trading);
-        match key {
-            TradingKey::FeeRate => t.fee_rate = *value,
-            TradingKey::MaxNotionalPerOrder => t.max_notional_per_order = *value,
-            TradingKey::MaxOrdersPerMinute => t.max_orders_per_minute = whole(*value),
-            TradingKey::MaxOpenOrders => t.max_open_orders = whole(*value),
-            TradingKey::PriceBandPct => t.price_band_pct = *value,
-            TradingKey::DailyLossLimit => t.daily_loss_limit = *value,
-        }
+        key.set(&mut t, *value);
         super::risk_limits(&t)
     };
     if *key == TradingKey::FeeRate {
@@ -141,28 +134,9 @@ async fn apply_change(change: &ConfigChange, appliers: &Appliers) -> anyhow::Res
     Ok(Outcome::Accepted("applied to the risk gate".into()))
 }
 
-/// A whole number `:set` already checked, as `u32` (saturating: the parser refuses more).
-fn whole(v: rust_decimal::Decimal) -> u32 {
-    use rust_decimal::prelude::ToPrimitive;
-    v.trunc().to_u32().unwrap_or(u32::MAX)
-}
-
 fn reply(bus: &Bus<AppEvent>, cause: &Envelope<AppEvent>, req: &ConfigRequest, outcome: Outcome) {
     let reply = TradeReply { id: req.id, to: Requester::Ui, what: req.change.summary(), outcome };
     if let Err(e) = bus.publish_follow_up(Some(cause), "config-gate", AppEvent::Reply(reply)) {
         tracing::warn!(error = %e, "config reply not delivered");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rust_decimal_macros::dec;
-
-    #[test]
-    fn whole_numbers_convert_exactly() {
-        assert_eq!(whole(dec!(5)), 5);
-        assert_eq!(whole(dec!(5.0)), 5);
-        assert_eq!(whole(dec!(4294967296)), u32::MAX);
     }
 }
