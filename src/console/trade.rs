@@ -396,13 +396,15 @@ impl Desk {
                 // The exchange refused an order a request placed: its requester hears it
                 // as a second reply. (A local denial was answered by the place itself.)
                 let chain = identifier.as_deref().and_then(|id| lock(&self.chains).remove(id));
-                match chain {
-                    Some(c) => self.reply(env, c.id, c.from, c.what, Outcome::Rejected(reason)),
-                    None => {
-                        let message = format!("rejected: {reason}");
-                        self.store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await?;
-                    }
+                // An alert too: the message line may be telling a newer request's story.
+                let message = match &chain {
+                    Some(c) => format!("rejected: {} {}: {reason}", c.id, c.what),
+                    None => format!("rejected: {reason}"),
+                };
+                if let Some(c) = chain {
+                    self.reply(env, c.id, c.from, c.what, Outcome::Rejected(reason));
                 }
+                self.store.send(StoreEvent::Alert { time: chrono::Utc::now(), message }).await?;
             }
             OrderEvent::Reconciled { resolved, adopted } => {
                 tracing::info!(resolved, adopted, "orders reconciled; trading allowed");

@@ -78,11 +78,12 @@ impl TradeIntent {
     /// never a figure that was not in the request.
     pub fn summary(&self) -> String {
         match self {
-            TradeIntent::Place { spec, .. } => match spec {
+            TradeIntent::Place { spec, selected, .. } => match spec {
+                // `:buy 0.01 @ …` names no market: it is for the one on screen.
                 PlaceSpec::Input(i) => format!(
                     "{} {}",
                     i.side.label().to_lowercase(),
-                    i.market.as_ref().map_or("", |m| m.as_str())
+                    i.market.as_ref().or(selected.as_ref()).map_or("", |m| m.as_str())
                 ),
                 PlaceSpec::Request(r) => format!("{} {}", r.side.label().to_lowercase(), r.market),
             }

@@ -50,6 +50,8 @@ pub struct Requests {
     sent: VecDeque<Sent>,
     /// The reply ring read last: an unchanged ring (the same `Arc`) is not read again.
     read: Option<Arc<VecDeque<TradeReply>>>,
+    /// The newest request made: the message line tells its story only.
+    newest: Option<CorrelationId>,
 }
 
 /// How far along an answer is: a request only moves forward.
@@ -70,6 +72,12 @@ impl Requests {
             self.sent.remove(i);
         }
         self.sent.push_back(Sent { id, what: what.into(), change, shown: None });
+        self.newest = Some(id);
+    }
+
+    /// The newest request made (answered or not).
+    pub(crate) fn newest(&self) -> Option<CorrelationId> {
+        self.newest
     }
 
     /// Stops following a request (it never left the UI).

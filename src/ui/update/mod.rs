@@ -136,13 +136,7 @@ pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
 /// sent (never as done: the reply says how it went).
 fn trade(ui: &mut UiState, intent: TradeIntent, label: &str) -> Vec<UiCommand> {
     let req = TradeRequest::new(Requester::Ui, intent);
-    let what = match &req.intent {
-        // `:buy 0.01 @ …` names no market: it is for the one on screen.
-        TradeIntent::Place { spec: PlaceSpec::Input(i), selected: Some(m), .. } if i.market.is_none() => {
-            format!("{} {m}", i.side.label())
-        }
-        intent => intent.summary(),
-    };
+    let what = req.intent.summary();
     ui.requests.track(req.id, what, None);
     ui.info(format!("{label} {}: sending", req.id));
     vec![UiCommand::Trade(req)]

@@ -17,6 +17,15 @@ pub(crate) fn on_replies(ui: &mut UiState, snap: &Snapshot) -> bool {
     let answers = ui.requests.on_replies(&snap.account.replies);
     let changed = !answers.is_empty();
     for a in answers {
+        if let Some(change) = a.apply.clone() {
+            apply(ui, change);
+        }
+        // The message line tells the story of the newest request only: an older one's
+        // answer would overwrite what the person just asked about. (The exchange's
+        // refusal of an older order is an alert as well.)
+        if ui.requests.newest() != Some(a.id) {
+            continue;
+        }
         let head = format!("{} {}", a.id, a.what);
         match &a.outcome {
             Outcome::Accepted(d) if d.is_empty() => ui.info(format!("{head}: accepted")),
@@ -24,9 +33,6 @@ pub(crate) fn on_replies(ui: &mut UiState, snap: &Snapshot) -> bool {
             Outcome::Denied(why) => ui.error(format!("{head}: denied: {why}")),
             Outcome::Rejected(why) => ui.error(format!("{head}: rejected by the exchange: {why}")),
             Outcome::Held(why) => ui.info(format!("{head}: held: {why}")),
-        }
-        if let Some(change) = a.apply {
-            apply(ui, change);
         }
     }
     changed

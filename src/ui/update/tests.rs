@@ -251,12 +251,12 @@ fn an_order_says_sending_then_what_the_reply_said_under_its_id() {
     let accepted = reply_to(cmd, Outcome::Accepted("o-7".into()));
     assert!(on_replies(&mut ui, &with_replies(&s, vec![accepted.clone()])));
     let msg = ui.message.clone().expect("a message");
-    assert_eq!((msg.text.as_str(), msg.error), (format!("{id} BUY KRW-BTC: accepted (o-7)").as_str(), false));
+    assert_eq!((msg.text.as_str(), msg.error), (format!("{id} buy KRW-BTC: accepted (o-7)").as_str(), false));
     let rejected = reply_to(cmd, Outcome::Rejected("insufficient funds".into()));
     on_replies(&mut ui, &with_replies(&s, vec![accepted.clone(), rejected.clone()]));
     let msg = ui.message.clone().expect("a message");
     assert!(msg.error, "{msg:?}");
-    assert_eq!(msg.text, format!("{id} BUY KRW-BTC: rejected by the exchange: insufficient funds"));
+    assert_eq!(msg.text, format!("{id} buy KRW-BTC: rejected by the exchange: insufficient funds"));
     // The same ring again changes nothing.
     ui.message = None;
     assert!(!on_replies(&mut ui, &with_replies(&s, vec![accepted, rejected])));
@@ -314,4 +314,27 @@ fn a_layout_or_theme_switch_waits_for_its_accepted_reply() {
     // `:resume` is a Safety request.
     let cmds = run_command_line(&mut ui, &s, "resume");
     assert!(matches!(cmds.as_slice(), [c @ UiCommand::Resume(_)] if c.lane() == Lane::Safety));
+}
+
+/// Found by a tester: the message line showed whichever reply arrived last, so a late
+/// answer to an older request (an old order's acceptance, an old rejection) overwrote the
+/// answer to what the person had just asked. It tells the newest request's story only.
+#[test]
+fn the_message_line_follows_the_newest_request_only() {
+    let s = snap();
+    let mut ui = UiState::new(UiConfig::default());
+    on_snapshot(&mut ui, &s);
+    let first = run_command_line(&mut ui, &s, "buy 0.01 @ 95000000");
+    let [older] = first.as_slice() else { panic!("{first:?}") };
+    let second = run_command_line(&mut ui, &s, "set max_open_orders 3");
+    let [newer] = second.as_slice() else { panic!("{second:?}") };
+    let newer_id = newer.id().expect("numbered");
+    let applied = reply_to(newer, Outcome::Accepted("applied to the risk gate".into()));
+    on_replies(&mut ui, &with_replies(&s, vec![applied.clone()]));
+    let shown = ui.message.clone().expect("a message").text;
+    assert!(shown.starts_with(&format!("{newer_id} max_open_orders = 3: accepted")), "{shown}");
+    // The older order's answers come later: the line keeps the newer request's.
+    let late = reply_to(older, Outcome::Rejected("insufficient funds".into()));
+    on_replies(&mut ui, &with_replies(&s, vec![applied, late]));
+    assert_eq!(ui.message.clone().expect("a message").text, shown);
 }
