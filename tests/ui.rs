@@ -1408,12 +1408,12 @@ fn the_system_pane_follows_a_chain_and_the_status_bar_says_what_the_gate_holds()
         .collect();
     h.publish(vec![
         StoreEvent::BusUpdated(BusMetrics { lanes }, envelopes),
-        StoreEvent::ConfigWaiting(Some("max_open_orders = 3 waits: 1 order(s) in flight".into())),
+        StoreEvent::ConfigWaiting(Some("max_open_orders = 3 (1 order in flight)".into())),
     ]);
     h.command("layout system");
     h.app.draw().unwrap();
     let screen = h.screen();
-    assert!(screen.contains("held: max_open_orders = 3 waits: 1 order(s) in flight"), "{screen}");
+    assert!(screen.contains("held: max_open_orders = 3 (1 order in flight)"), "{screen}");
     assert!(screen.contains("bus envelopes"), "{screen}");
     for what in ["buy KRW-BTC from ui", "reply to ui: buy KRW-BTC accepted", "fill KRW-BTC"] {
         let line = screen.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {screen}"));

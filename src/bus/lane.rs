@@ -19,7 +19,7 @@ pub enum Lane {
     Safety,
     /// Config and profile change requests (held by the gate while orders are in flight).
     Config,
-    /// The UI's other requests: selection, acknowledgements, layout saves, quit.
+    /// The UI's other requests: selection, acknowledgements, quit.
     Command,
     /// Log records on their way to the Log pane. Drops the oldest when full.
     Logging,

@@ -104,11 +104,8 @@ fn waiting_line(gate: &ChangeGate<ConfigRequest>, appliers: &Appliers) -> Option
         return None;
     }
     let n = appliers.in_flight.count();
-    Some(format!(
-        "{} wait{}: {n} order(s) in flight",
-        what.join(", "),
-        if what.len() == 1 { "s" } else { "" }
-    ))
+    // Short: it shares the status bar with the trading state and the clock.
+    Some(format!("{} ({n} order{} in flight)", what.join(", "), if n == 1 { "" } else { "s" }))
 }
 
 /// Applies one admitted change. Screen changes are the UI's to apply on the reply.

@@ -5,7 +5,7 @@
 //! | trading | [`TradeRequest`]s (UI, monitor), their [`TradeReply`]s, the order manager's [`OrderEvent`]s |
 //! | safety  | [`SafetyEvent`]s: halts, kill switch, resume, feed health, task failures, REST bans, monitor down/up, critical failures |
 //! | config  | [`ConfigRequest`]s and the "trading is idle" release of the change gate |
-//! | command | the UI's other requests: selection, acknowledgements, layout save, quit |
+//! | command | the UI's other requests: selection, acknowledgements, quit |
 //! | logging | log records for the Log pane                                           |
 //!
 //! Requests carry the [`CorrelationId`] their sender minted, replies the id of their
@@ -41,7 +41,7 @@ pub enum AppEvent {
     Config(ConfigRequest),
     /// Trading went idle (no order in flight): the change gate may release what it holds.
     TradingIdle,
-    /// One of the UI's other requests (selection, acknowledgements, layout save, quit).
+    /// One of the UI's other requests (selection, acknowledgements, quit).
     Ui(UiCommand),
     /// A log record for the Log pane.
     Log(LogRecord),

@@ -628,7 +628,6 @@ impl Commands {
             UiCommand::AcknowledgeAlerts => {
                 let _ = self.store.send(StoreEvent::AlertsAcknowledged).await;
             }
-            UiCommand::SaveLayout(name) => tracing::info!(layout = %name, "layout saved for this session"),
             UiCommand::Quit => self.tasks.request_shutdown("quit from the console"),
             // Other lanes' commands never reach this lane (`AppEvent::from_ui`); favorites
             // are the UI's own file.

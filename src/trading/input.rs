@@ -269,7 +269,8 @@ pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
         "buy" | "b" => parse_order(Side::Bid, rest),
         "sell" | "s" => parse_order(Side::Ask, rest),
         "cancel" => match rest {
-            ["all"] | [] => Ok(TradeCommand::Cancel(CancelTarget::All)),
+            // A bare `cancel` is a question, not "cancel everything".
+            ["all"] => Ok(TradeCommand::Cancel(CancelTarget::All)),
             [m] if m.contains('-') && parse_market(m).is_ok() && m.len() <= 20 => {
                 Ok(TradeCommand::Cancel(CancelTarget::Market(parse_market(m)?)))
             }
@@ -558,6 +559,9 @@ mod tests {
         );
 
         assert_eq!(parse_command(":cancel all").unwrap(), TradeCommand::Cancel(CancelTarget::All));
+        // Found by a tester: a bare `:cancel` cancelled every order.
+        let e = parse_command(":cancel").unwrap_err().to_string();
+        assert!(e.contains("`all`, a market or an order id"), "{e}");
         assert_eq!(
             parse_command(":stop KRW-BTC -3%").unwrap(),
             TradeCommand::Stop { market: MarketId::new("KRW-BTC"), level: Level::PctFromAvg(dec!(-0.03)) }

@@ -77,9 +77,13 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
                 Vec::new()
             }
         }
+        // Said so rather than pretended: the console had only logged "saved".
         Parsed::SaveLayout(name) => {
-            ui.info(format!("layout save {name}: sending"));
-            vec![UiCommand::SaveLayout(name)]
+            ui.error(format!(
+                "layout save {name}: saving layouts is not built yet; the layouts are {}",
+                layout::LAYOUTS.join(", ")
+            ));
+            Vec::new()
         }
         Parsed::Config { change, can_wait } => config(ui, change, can_wait),
         Parsed::Quit => request_quit(ui, snap),

@@ -58,8 +58,6 @@ pub enum UiCommand {
     Config(ConfigRequest),
     /// The user saw the alerts (store: `AlertsAcknowledged`).
     AcknowledgeAlerts,
-    /// Save the current layout under a name (forwarded so config can persist it).
-    SaveLayout(String),
     /// Favorites changed (UI-local: the app writes the favorites file).
     SaveFavorites(Vec<MarketId>),
     /// Quit the application (already confirmed when something was at stake).
@@ -77,7 +75,6 @@ impl UiCommand {
             | UiCommand::SetTimeframe(_)
             | UiCommand::SetDepth(_)
             | UiCommand::AcknowledgeAlerts
-            | UiCommand::SaveLayout(_)
             | UiCommand::SaveFavorites(_)
             | UiCommand::Quit => Lane::Command,
         }
