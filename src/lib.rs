@@ -7,7 +7,8 @@
 //! keys (crossterm) ─► ui::app ─► keymap ─► ui::update (pure reducer) ─► UiCommand
 //!        │ parsed in the UI: `:buy …` is a typed TradeRequest, a typo never leaves it
 //!        ▼
-//!   ui::sink ── urgent (Trading, Safety: never dropped) │ other (bounded, drops counted)
+//!   ui::sink ── urgent (Trading, Safety, Config: in order, never dropped)
+//!            └─ other (Command: bounded, drops counted)      forwarded by kernel::pump
 //!        ▼
 //!   bus  (one worker per lane; envelopes carry a CorrelationId)
 //!    ├ trading ─► console::trade::Desk ─► trading::manager (journal, risk gate, venue)
@@ -15,7 +16,8 @@
 //!    │              └──────────── order facts, replies ◄───────────────┘
 //!    ├ safety ──► console::safety: halts, kill, resume, feed health, bans, task panics
 //!    │              └─► trading::monitor::TradingStateHandle (ACTIVE/REDUCING/HALTED)
-//!    ├ config ──► console::changes: bus::ChangeGate (held while orders are in flight)
+//!    ├ config ──► console::changes: bus::ChangeGate, held while the desk's InFlightBook
+//!    │              counts an order in flight; the desk says when trading is idle
 //!    ├ command ─► selection (market, timeframe, depth), acknowledgements, quit
 //!    └ logging ─► the Log pane
 //!
