@@ -3,8 +3,9 @@
 //!
 //! One supervised task drains the [`NotifySender`] queue and applies the per-kind mode.
 //! The latest flash is published on a `watch` the UI reads when it draws; the bell and the
-//! title go to a [`Terminal`] (the real one writes escape sequences to stdout; the UI may
-//! pass [`NullTerminal`] and render them itself from [`Flash::loud`]). Loud events are
+//! title go to a [`Terminal`] (the console's rings the bell only while it owns the
+//! terminal, and leaves the title to the UI, which renders alerts itself from
+//! [`Flash::loud`]). Loud events are
 //! handed to a second supervised task that POSTs them to the webhook with retries and
 //! exponential backoff, so a slow webhook never delays the bell.
 //!
