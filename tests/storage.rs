@@ -23,6 +23,7 @@ use common::{DEADLINE, poll};
 use hoga::exchange::types::{MarketId, OrderState, Side};
 use hoga::exchange::upbit::auth::Credentials;
 use hoga::exchange::upbit::rest::{OrderRef, RestClient, RestConfig};
+use hoga::exchange::upbit::venue::UpbitVenue;
 use hoga::kernel::TaskManager;
 use hoga::sim::{SimConfig, SimHandle};
 use hoga::trading::input::CancelTarget;
@@ -32,7 +33,6 @@ use hoga::trading::manager::{
 };
 use hoga::trading::orders::{Denied, OrderRequest};
 use hoga::trading::risk::RiskLimits;
-use hoga::exchange::upbit::venue::UpbitVenue;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio::sync::mpsc;
