@@ -1415,10 +1415,18 @@ fn the_system_pane_follows_a_chain_and_the_status_bar_says_what_the_gate_holds()
     let screen = h.screen();
     assert!(screen.contains("held: max_open_orders = 3 (1 order in flight)"), "{screen}");
     assert!(screen.contains("bus envelopes"), "{screen}");
+    let mut rows = Vec::new();
     for what in ["buy KRW-BTC from ui", "reply to ui: buy KRW-BTC accepted", "fill KRW-BTC"] {
-        let line = screen.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {screen}"));
+        let (row, line) = screen
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains(what))
+            .unwrap_or_else(|| panic!("{what}: {screen}"));
         assert!(line.contains("#4242") && line.contains("trading"), "{line}");
+        rows.push(row);
     }
+    // Newest first: a short pane still shows the newest.
+    assert!(rows[2] < rows[1] && rows[1] < rows[0], "{rows:?}: {screen}");
     // The lane table: the trading row counts the three envelopes.
     let trading = screen
         .lines()

@@ -94,6 +94,47 @@ fn apply(
     }
 }
 
+/// How long a new feed health level must hold before the Safety lane hears of it
+/// (CRITICAL excepted: at once). A quiet market's ticker flips the level between healthy
+/// and degraded every few seconds; each flip on the lane would push the order chains out
+/// of the System pane's envelope list.
+const FEED_LEVEL_SETTLE: Duration = Duration::from_secs(5);
+
+/// The feed health level the Safety lane last heard, and a new one waiting to settle.
+#[derive(Debug, Default)]
+struct Settled {
+    told: Option<Health>,
+    pending: Option<(Health, std::time::Instant)>,
+}
+
+impl Settled {
+    /// A reading of the level at `now`; returns the level it changes from when the lane
+    /// should hear of it. The first reading only sets it (starting up is no change).
+    fn see(&mut self, level: Health, now: std::time::Instant) -> Option<Health> {
+        let Some(told) = self.told else {
+            self.told = Some(level);
+            return None;
+        };
+        if level == told {
+            self.pending = None;
+            return None;
+        }
+        let since = match self.pending {
+            Some((l, since)) if l == level => since,
+            _ => {
+                self.pending = Some((level, now));
+                now
+            }
+        };
+        if level == Health::Critical || now.duration_since(since) >= FEED_LEVEL_SETTLE {
+            self.told = Some(level);
+            self.pending = None;
+            return Some(told);
+        }
+        None
+    }
+}
+
 /// The alarm a change of the feed's health level raises: entering CRITICAL (no live
 /// prices: the monitor cannot protect), and leaving it. DEGRADED comes and goes with a
 /// quiet market's ticker (one silent stream is enough), so it is on the status bar and in
@@ -177,7 +218,7 @@ pub fn spawn_watch(
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut banned = false;
             // The first reading only sets the level: starting up is not a change.
-            let mut level: Option<Health> = None;
+            let mut level = Settled::default();
             loop {
                 tokio::select! {
                     biased;
@@ -198,9 +239,7 @@ pub fn spawn_watch(
                 }
                 if let Some(feed) = &feed {
                     let health = feed.health();
-                    if let Some(from) = level.replace(health.health)
-                        && from != health.health
-                    {
+                    if let Some(from) = level.see(health.health, std::time::Instant::now()) {
                         let ev = SafetyEvent::FeedHealth {
                             from,
                             health: health.health,
@@ -261,6 +300,22 @@ mod tests {
         let restarted =
             TaskEvent::Restarted { id: 7, component: "trading", name: "monitor".into(), restarts: 2 };
         assert_eq!(monitor_down(&restarted), None, "a restart alone lifts nothing");
+    }
+
+    #[test]
+    fn a_feed_level_reaches_the_lane_once_it_has_held_and_critical_at_once() {
+        let t0 = std::time::Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut l = Settled::default();
+        assert_eq!(l.see(Health::Healthy, at(0)), None, "the first reading sets the level");
+        // A flip that does not hold is never told.
+        assert_eq!(l.see(Health::Degraded, at(1)), None);
+        assert_eq!(l.see(Health::Healthy, at(3)), None);
+        assert_eq!(l.see(Health::Degraded, at(4)), None);
+        assert_eq!(l.see(Health::Degraded, at(8)), None);
+        assert_eq!(l.see(Health::Degraded, at(9)), Some(Health::Healthy), "held 5 s");
+        assert_eq!(l.see(Health::Degraded, at(10)), None, "told once");
+        assert_eq!(l.see(Health::Critical, at(11)), Some(Health::Degraded), "CRITICAL at once");
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         // The last envelopes, newest last: one `:buy` can be followed by its chain id
         // from the UI through the Trading lane to its fill.
         lines.push(Line::styled(
-            "bus envelopes (chain #id: a request, its reply and its order's facts)",
+            "bus envelopes, newest first (chain #id: a request, its reply and its order's facts)",
             theme.header,
         ));
         let widths = [7, 8, 6, 6, 14, 40];
@@ -134,7 +134,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             &widths,
             theme.muted,
         ));
-        for e in sys.envelopes.iter().rev().take(ENVELOPES_SHOWN).collect::<Vec<_>>().into_iter().rev() {
+        // Newest first: the pane may be short, and the newest is what one follows.
+        for e in sys.envelopes.iter().rev().take(ENVELOPES_SHOWN) {
             let cells = [
                 e.seq.to_string(),
                 e.lane.label().to_string(),
