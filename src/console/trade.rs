@@ -258,7 +258,10 @@ impl Desk {
                 let (outcome, idle) = match placed {
                     Ok(id) => {
                         let idle = self.in_flight.answered(Some(&id));
-                        (Outcome::Accepted(format!("order {id} journaled and sent")), idle)
+                        // Journaled and handed to the sender, which may still wait on the
+                        // exchange's rate limit: "being sent", not "sent". The Orders pane
+                        // and the later facts say when the exchange has it.
+                        (Outcome::Accepted(format!("order {id} journaled, being sent")), idle)
                     }
                     Err(d) => {
                         lock(&self.chains).remove(&identifier);

@@ -132,7 +132,7 @@ impl TradeRequest {
 /// How a request ended (or, for an accepted order, how it stands now).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Carried out: the order journaled and sent (its identifier), the rule armed, the
+    /// Carried out: the order journaled and being sent (its identifier), the rule armed, the
     /// cancel sent. An accepted order can still be rejected by the exchange later: that is
     /// a second reply, [`Outcome::Rejected`].
     Accepted(String),
