@@ -116,7 +116,7 @@ impl Cli {
 /// Runs what the command line asks for; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match &cli.command {
-        Some(Command::Config(cmd)) => run_config(cmd),
+        Some(Command::Config(cmd)) => run_config(cmd, cli.config.as_deref()),
         Some(Command::Sim(args)) => exit_code("hoga sim", crate::sim::run_cli(args.clone()).await),
         Some(Command::Journal(args)) => {
             exit_code("hoga journal", crate::trading::journal::run_journal_cli(args))
@@ -139,13 +139,16 @@ fn exit_code(what: &str, result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn run_config(cmd: &ConfigCommand) -> ExitCode {
+/// `hoga config …`. `given` is `--config FILE` / `HOGA_CONFIG`: the file the console would
+/// load, so `path` and `check` speak of it rather than of the default.
+fn run_config(cmd: &ConfigCommand, given: Option<&std::path::Path>) -> ExitCode {
+    let config_file = || given.map(std::path::Path::to_path_buf).or_else(config::user_config_file);
     match cmd {
         ConfigCommand::Path => {
             let show = |p: Option<PathBuf>| {
                 p.map_or_else(|| "(no home directory)".into(), |p| config::display_path(&p))
             };
-            let file = config::user_config_file();
+            let file = config_file();
             let exists = file.as_ref().is_some_and(|p| p.exists());
             println!("config: {}{}", show(file), if exists { "" } else { " (not present; defaults apply)" });
             println!("logs:   {}", show(config::default_log_dir()));
@@ -156,7 +159,7 @@ fn run_config(cmd: &ConfigCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
         ConfigCommand::Check { file } => {
-            let Some(path) = file.clone().or_else(config::user_config_file) else {
+            let Some(path) = file.clone().or_else(config_file) else {
                 eprintln!("hoga: no config file given and no home directory to find one");
                 return ExitCode::FAILURE;
             };

@@ -359,3 +359,29 @@ fn config_check_refuses_a_shared_log_dir_as_startup_does() {
     }
     assert!(!private.exists(), "a check creates nothing");
 }
+
+/// Found by a tester: `hoga --config FILE config check` (and `HOGA_CONFIG=FILE`) checked
+/// the default file instead of FILE, and `config path` named the default: the file the
+/// console would load is the one they speak of.
+#[test]
+fn config_check_and_path_speak_of_the_file_the_console_would_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("mine.toml");
+    std::fs::write(&file, "[ui]\nfps = 0\n").unwrap();
+    let run = |args: &[&str], env: Option<&std::path::Path>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hoga"));
+        cmd.args(args).env("HOME", tmp.path()).env_remove("HOGA_CONFIG");
+        if let Some(f) = env {
+            cmd.env("HOGA_CONFIG", f);
+        }
+        cmd.output().unwrap()
+    };
+    let flag = file.to_str().unwrap();
+    for out in [run(&["--config", flag, "config", "check"], None), run(&["config", "check"], Some(&file))] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "the bad file was not checked: {stderr}");
+        assert!(stderr.contains("mine.toml") && stderr.contains("ui.fps"), "{stderr}");
+    }
+    let out = run(&["--config", flag, "config", "path"], None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mine.toml"), "{out:?}");
+}
