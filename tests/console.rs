@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{frames_past, headless_app, screen_text, snapshot_until, start_core};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use hoga::bus::Lane;
 use hoga::config::Settings;
 use hoga::config::change::{ConfigChange, ConfigRequest, TradingKey};
 use hoga::exchange::types::{MarketId, Timeframe};
@@ -145,6 +146,25 @@ async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_o
             s.account.trading_state == TradingState::Active
         })
         .await;
+
+        // A theme change: a Config-lane request through the gate. After the tour (an
+        // order, rules, a kill and a resume, a theme) the bus shows traffic on the
+        // Trading, Safety and Config lanes: every intent took the bus (issue 16).
+        command(&key_tx, "theme light").await;
+        let s =
+            snapshot_until(&mut snaps, deadline, "traffic on the trading, safety and config lanes", |s| {
+                s.system.bus.as_ref().is_some_and(|b| {
+                    [Lane::Trading, Lane::Safety, Lane::Config].iter().all(|l| b.lane(*l).delivered > 0)
+                })
+            })
+            .await;
+        let bus = s.system.bus.clone().unwrap();
+        assert_eq!(bus.lanes.len(), 5, "trading, safety, config, command, logging: {bus:?}");
+        assert!(bus.lanes.iter().all(|l| l.dead_lettered == 0), "{bus:?}");
+        assert!(
+            [Lane::Trading, Lane::Safety, Lane::Config].iter().all(|l| bus.lane(*l).dropped == 0),
+            "{bus:?}"
+        );
 
         // Two more frames after everything above (the screen has caught up), then stop.
         let n = *frames.borrow_and_update();
