@@ -74,6 +74,21 @@ pub enum TradeIntent {
 }
 
 impl TradeIntent {
+    /// The market it names (or, for an order that names none, the one on screen).
+    pub fn market(&self) -> Option<&MarketId> {
+        match self {
+            TradeIntent::Place { spec: PlaceSpec::Input(i), selected, .. } => {
+                i.market.as_ref().or(selected.as_ref())
+            }
+            TradeIntent::Place { spec: PlaceSpec::Request(r), .. } => Some(&r.market),
+            TradeIntent::Cancel(CancelTarget::Market(m))
+            | TradeIntent::Unarm(UnarmTarget::Market(m))
+            | TradeIntent::ArmRule { market: m, .. }
+            | TradeIntent::ArmAlert { market: m, .. } => Some(m),
+            TradeIntent::Cancel(_) | TradeIntent::Kill { .. } | TradeIntent::Unarm(_) => None,
+        }
+    }
+
     /// A short description for the message line and the System pane: what was asked,
     /// never a figure that was not in the request.
     pub fn summary(&self) -> String {

@@ -113,6 +113,15 @@ fn trade_line(ui: &mut UiState, snap: &Snapshot, text: &str) -> Vec<UiCommand> {
     };
     match parse_line(text, ui.market.as_ref()) {
         Err(e) => refused(ui, &e),
+        // A market the exchange does not list: say so, rather than a rule that goes
+        // STALE or an order that "cannot be sized" (once the list is loaded).
+        Ok(LineIntent::Trade(intent))
+            if !snap.market.markets.is_empty()
+                && intent.market().is_some_and(|m| snap.market.info(m).is_none()) =>
+        {
+            let m = intent.market().map(|m| m.to_string()).unwrap_or_default();
+            refused(ui, &format!("unknown market {m}"))
+        }
         Ok(LineIntent::Resume) => resume(ui),
         Ok(LineIntent::Trade(TradeIntent::Place { spec: PlaceSpec::Input(input), .. }))
             if snap.account.mode == Mode::Live =>

@@ -338,3 +338,27 @@ fn the_message_line_follows_the_newest_request_only() {
     on_replies(&mut ui, &with_replies(&s, vec![applied, late]));
     assert_eq!(ui.message.clone().expect("a message").text, shown);
 }
+
+/// Found by two testers: `:stop KRW-BTX -3%` armed a rule on a market that does not
+/// exist (it went STALE), and `:buy 0.001 KRW-NOPE @ market` said "cannot size the
+/// order". A trading line naming a market the exchange does not list is refused here,
+/// saying so, and nothing is sent.
+#[test]
+fn a_trading_line_naming_an_unknown_market_is_refused_in_the_ui() {
+    let s = snap();
+    let mut ui = UiState::new(UiConfig::default());
+    on_snapshot(&mut ui, &s);
+    for line in ["stop KRW-BTX -3%", "buy 0.001 KRW-NOPE @ market", "tp KRW-XXX +5%", "alert KRW-NOPE > 100"]
+    {
+        let cmds = run_command_line(&mut ui, &s, line);
+        assert!(cmds.is_empty(), "{line}: {cmds:?}");
+        let msg = ui.message.clone().expect("a message");
+        assert!(
+            msg.error && msg.text.contains("unknown market") && msg.text.ends_with("(not sent)"),
+            "{line}: {msg:?}"
+        );
+    }
+    // A listed market still goes out.
+    let cmds = run_command_line(&mut ui, &s, "stop KRW-ETH -3%");
+    assert!(matches!(cmds.as_slice(), [UiCommand::Trade(_)]), "{cmds:?}");
+}
