@@ -485,6 +485,10 @@ async fn kill_in_the_middle_of_a_rule_save_sends_one_exit() {
     // first save is the rule being added, the second its firing.
     let mut c = rig.console(Some("journal.rule_save=pause@2"), 1);
     c.command("stop KRW-BTC 9000000000");
+    // Already past the trigger: the console asks before it arms a stop that sells now.
+    c.wait_screen("Already past the trigger");
+    c.writer.write_all(b"y").unwrap();
+    c.writer.flush().unwrap();
     c.wait_failpoint("journal.rule_save");
     c.kill9();
 

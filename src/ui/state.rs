@@ -199,6 +199,20 @@ pub enum Overlay {
     /// Ctrl-Z while rules are armed: "Suspend? armed rules will not fire while stopped.
     /// y/N" (a stopped process watches nothing).
     ConfirmSuspend,
+    /// A rule whose trigger the price is already past: arming it sells at once. Confirm
+    /// [`UiState::pending_rule`] (default No).
+    ConfirmRule,
+}
+
+/// A rule waiting for "already past the trigger — sell now?".
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingRule {
+    /// The request sent on Yes.
+    pub intent: crate::trading::intent::TradeIntent,
+    /// The line as typed (the message line's label).
+    pub text: String,
+    /// What the price and the trigger are, for the question.
+    pub why: String,
 }
 
 /// A one-line message on the bottom line.
@@ -286,6 +300,8 @@ pub struct UiState {
     pub(crate) kill_armed_at: Option<Instant>,
     /// An order waiting for the live-mode confirmation.
     pub pending_order: Option<PendingOrder>,
+    /// A rule waiting for its "sell now?" answer.
+    pub pending_rule: Option<PendingRule>,
     /// The requests sent and not yet fully answered (their replies go on the message line).
     pub requests: Requests,
     /// Config changes the change gate accepted that the app applies (theme, keymap);
@@ -328,6 +344,7 @@ impl UiState {
             suspend: false,
             form: None,
             pending_order: None,
+            pending_rule: None,
             requests: Requests::default(),
             accepted: Vec::new(),
         }
@@ -335,7 +352,10 @@ impl UiState {
 
     /// The keymap context for the next key.
     pub fn context(&self) -> Context {
-        if matches!(self.overlay, Overlay::ConfirmQuit | Overlay::ConfirmOrder | Overlay::ConfirmSuspend) {
+        if matches!(
+            self.overlay,
+            Overlay::ConfirmQuit | Overlay::ConfirmOrder | Overlay::ConfirmSuspend | Overlay::ConfirmRule
+        ) {
             Context::Dialog
         } else if self.command_line.is_some() {
             Context::CommandLine

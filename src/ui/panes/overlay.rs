@@ -110,6 +110,25 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 .block(block)
                 .render(r, buf);
         }
+        Overlay::ConfirmRule => {
+            let Some(p) = &ui.pending_rule else { return };
+            // Wrapped: the price, the trigger and its anchor must all be read at 80x24.
+            let r = centered(area, 64, 8);
+            Clear.render(r, buf);
+            let block = Block::bordered()
+                .title(Span::styled(" Already past the trigger ", theme.warning))
+                .border_style(theme.warning)
+                .style(theme.background);
+            Paragraph::new(vec![
+                Line::styled(format!(":{}", p.text), theme.header),
+                Line::styled(p.why.clone(), theme.text),
+                Line::styled("Arming it sells now, at market.", theme.warning),
+                yes_no("y", " arm and sell now   ", " do not arm (default)", theme),
+            ])
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(block)
+            .render(r, buf);
+        }
         Overlay::ConfirmSuspend => {
             let text = format!(
                 "Suspend? {} armed rule(s) will not fire while hoga is stopped.",

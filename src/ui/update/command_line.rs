@@ -8,12 +8,15 @@ use crate::exchange::types::Timeframe;
 use crate::store::{Mode, Snapshot};
 use crate::trading::intent::{LineIntent, TradeIntent, parse_line};
 use crate::trading::manager::{Origin, PlaceSpec};
+use crate::trading::rules::{Level, RuleKind};
 use crate::ui::action::Action;
 use crate::ui::command_line::{self as cl, Parsed};
 use crate::ui::layout;
 use crate::ui::order_form::preview_input;
-use crate::ui::state::{Overlay, UiState};
+use crate::ui::state::{Overlay, PendingRule, UiState};
 use crate::ui::theme::Theme;
+use crate::ui::widgets::format;
+use rust_decimal::Decimal;
 
 /// A key while the command line is open.
 pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
@@ -131,6 +134,46 @@ fn trade_line(ui: &mut UiState, snap: &Snapshot, text: &str) -> Vec<UiCommand> {
                 Err(e) => refused(ui, &e),
             }
         }
-        Ok(LineIntent::Trade(intent)) => trade(ui, intent, text),
+        Ok(LineIntent::Trade(intent)) => match crossed(&intent, snap) {
+            // The price is already past the trigger: arming it sells at once. Asked,
+            // default No (a `:tp +5%` measured from an old average cost sold a whole
+            // position the moment it was typed).
+            Some(why) => {
+                ui.pending_rule = Some(PendingRule { intent, text: text.to_string(), why });
+                ui.overlay = Overlay::ConfirmRule;
+                Vec::new()
+            }
+            None => trade(ui, intent, text),
+        },
     }
+}
+
+/// For a stop, take-profit or OCO, when the last price is already past its trigger:
+/// what the price and the trigger are. Relative levels resolve from the average cost, as
+/// the monitor resolves them; without a price or a cost basis nothing can be said.
+fn crossed(intent: &TradeIntent, snap: &Snapshot) -> Option<String> {
+    let TradeIntent::ArmRule { market, kind } = intent else { return None };
+    let last = snap.market.tickers.get(market)?.value.trade_price;
+    let avg = snap
+        .account
+        .balances
+        .iter()
+        .find(|b| b.currency == market.base())
+        .map_or(Decimal::ZERO, |b| b.avg_buy_price);
+    let stop = |l: &Level| l.resolve(avg).filter(|t| last <= *t).map(|t| ("stop", t));
+    let take = |l: &Level| l.resolve(avg).filter(|t| last >= *t).map(|t| ("take-profit", t));
+    let (what, trigger) = match kind {
+        RuleKind::StopLoss(l) => stop(l),
+        RuleKind::TakeProfit(l) => take(l),
+        RuleKind::Oco { stop: s, take: t } => stop(s).or_else(|| take(t)),
+        // A trailing stop starts from the price now: never past at arming.
+        RuleKind::Trailing { .. } => None,
+    }?;
+    let anchor =
+        if avg > Decimal::ZERO { format!(" (average cost {})", format::price(avg)) } else { String::new() };
+    Some(format!(
+        "{market} last {} is already past the {what} trigger {}{anchor}",
+        format::price(last),
+        format::price(trigger)
+    ))
 }

@@ -39,6 +39,21 @@ pub(super) fn key(ui: &mut UiState, action: Action) -> Vec<UiCommand> {
             }
             _ => {}
         },
+        Overlay::ConfirmRule => match action {
+            Action::Confirm => {
+                ui.overlay = Overlay::None;
+                if let Some(p) = ui.pending_rule.take() {
+                    return super::trade(ui, p.intent, &p.text);
+                }
+            }
+            Action::Deny | Action::Back | Action::Submit => {
+                ui.overlay = Overlay::None;
+                if let Some(p) = ui.pending_rule.take() {
+                    ui.info(format!(":{}: not armed", p.text));
+                }
+            }
+            _ => {}
+        },
         Overlay::Help { scroll } => {
             let max = ui.help.len().saturating_sub(1);
             ui.overlay = match action {

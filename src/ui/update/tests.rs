@@ -362,3 +362,53 @@ fn a_trading_line_naming_an_unknown_market_is_refused_in_the_ui() {
     let cmds = run_command_line(&mut ui, &s, "stop KRW-ETH -3%");
     assert!(matches!(cmds.as_slice(), [UiCommand::Trade(_)]), "{cmds:?}");
 }
+
+/// Issue 17 item 1, found by a trader: `:tp KRW-BTC +5%` measured from a 140 M average
+/// cost while the market stood at 148 M sold the whole position the moment it was typed.
+/// A stop, take-profit or OCO whose trigger the price is already past asks "sell now?",
+/// default No; one that is not past is sent as before.
+#[test]
+fn a_rule_already_past_its_trigger_asks_before_it_arms_default_no() {
+    use crate::exchange::types::Balance;
+    let mut store = Store::new();
+    let s = store.apply_batch(
+        [
+            StoreEvent::MarketsLoaded(vec![info("KRW-BTC"), info("KRW-ETH")]),
+            StoreEvent::TickerUpdated(Ticker {
+                market: Some(MarketId::new("KRW-BTC")),
+                trade_price: Decimal::from(148_000_000),
+                ..Ticker::default()
+            }),
+            StoreEvent::BalancesUpdated(vec![Balance {
+                currency: "BTC".into(),
+                balance: Decimal::new(51, 3),
+                avg_buy_price: Decimal::from(140_000_000),
+                ..Balance::default()
+            }]),
+        ],
+        Instant::now(),
+    );
+    let mut ui = UiState::new(UiConfig::default());
+    on_snapshot(&mut ui, &s);
+    // +5 % from 140 M is 147 M: the price (148 M) is past it.
+    let cmds = run_command_line(&mut ui, &s, "tp KRW-BTC +5%");
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert_eq!(ui.overlay, Overlay::ConfirmRule);
+    let why = ui.pending_rule.as_ref().map(|p| p.why.clone()).unwrap_or_default();
+    assert!(
+        why.contains("148,000,000") && why.contains("147,000,000") && why.contains("140,000,000"),
+        "{why}"
+    );
+    // Enter (the default) does not arm it.
+    assert!(update(&mut ui, Action::Submit, &s).is_empty());
+    assert_eq!(ui.overlay, Overlay::None);
+    assert!(ui.message.as_ref().is_some_and(|m| m.text.contains("not armed")), "{:?}", ui.message);
+    // Asked again and confirmed: sent.
+    run_command_line(&mut ui, &s, "tp KRW-BTC +5%");
+    let cmds = update(&mut ui, Action::Confirm, &s);
+    assert!(matches!(cmds.as_slice(), [UiCommand::Trade(_)]), "{cmds:?}");
+    // A stop below the price is not past: sent at once. A stop above it asks.
+    assert!(matches!(run_command_line(&mut ui, &s, "stop KRW-BTC -3%").as_slice(), [UiCommand::Trade(_)]));
+    assert!(run_command_line(&mut ui, &s, "stop KRW-BTC 150000000").is_empty());
+    assert_eq!(ui.overlay, Overlay::ConfirmRule);
+}
