@@ -160,17 +160,24 @@ fn crossed(intent: &TradeIntent, snap: &Snapshot) -> Option<String> {
         .iter()
         .find(|b| b.currency == market.base())
         .map_or(Decimal::ZERO, |b| b.avg_buy_price);
-    let stop = |l: &Level| l.resolve(avg).filter(|t| last <= *t).map(|t| ("stop", t));
-    let take = |l: &Level| l.resolve(avg).filter(|t| last >= *t).map(|t| ("take-profit", t));
-    let (what, trigger) = match kind {
+    let past = |what: &'static str, l: &Level, crossed: fn(Decimal, Decimal) -> bool| {
+        l.resolve(avg).filter(|t| crossed(last, *t)).map(|t| (what, t, matches!(l, Level::PctFromAvg(_))))
+    };
+    let stop = |l: &Level| past("stop", l, |last, t| last <= t);
+    let take = |l: &Level| past("take-profit", l, |last, t| last >= t);
+    let (what, trigger, relative) = match kind {
         RuleKind::StopLoss(l) => stop(l),
         RuleKind::TakeProfit(l) => take(l),
         RuleKind::Oco { stop: s, take: t } => stop(s).or_else(|| take(t)),
         // A trailing stop starts from the price now: never past at arming.
         RuleKind::Trailing { .. } => None,
     }?;
-    let anchor =
-        if avg > Decimal::ZERO { format!(" (average cost {})", format::price(avg)) } else { String::new() };
+    // A relative level is measured from the average cost: say so, it is the surprise.
+    let anchor = if relative {
+        format!(" (measured from the average cost {})", format::price(avg))
+    } else {
+        String::new()
+    };
     Some(format!(
         "{market} last {} is already past the {what} trigger {}{anchor}",
         format::price(last),
