@@ -124,7 +124,7 @@ impl<B: Backend> App<B> {
         };
         ui.theme = theme.name.clone();
         if let Some(e) = theme_error {
-            ui.message = Some(Message { text: e, error: true });
+            ui.message = Some(Message { text: e, error: true, at: ui.now });
         }
         if let Some(path) = ui.config.favorites_path.clone() {
             ui.favorites = load_favorites(&path);

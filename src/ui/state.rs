@@ -215,13 +215,28 @@ pub struct PendingRule {
     pub why: String,
 }
 
-/// A one-line message on the bottom line.
+/// A one-line message on the bottom line. It stays until the next message, or until it is
+/// older than [`Message::ttl`] (an `unknown timeframe` stayed for minutes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// Text.
     pub text: String,
     /// Shown in the error style.
     pub error: bool,
+    /// When it was said (the UI's clock, [`UiState::now`]).
+    pub at: Instant,
+}
+
+impl Message {
+    /// How long it is shown: a refusal longer than news, so it is read.
+    pub fn ttl(&self) -> Duration {
+        if self.error { Duration::from_secs(30) } else { Duration::from_secs(10) }
+    }
+
+    /// Whether it is still shown at `now`.
+    pub fn shown_at(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.at) < self.ttl()
+    }
 }
 
 /// An order validated and waiting for the live-mode confirmation, with who made it.
@@ -378,12 +393,12 @@ impl UiState {
 
     /// Puts an informational message on the bottom line.
     pub fn info(&mut self, text: impl Into<String>) {
-        self.message = Some(Message { text: text.into(), error: false });
+        self.message = Some(Message { text: text.into(), error: false, at: self.now });
     }
 
     /// Puts an error on the bottom line.
     pub fn error(&mut self, text: impl Into<String>) {
-        self.message = Some(Message { text: text.into(), error: true });
+        self.message = Some(Message { text: text.into(), error: true, at: self.now });
     }
 }
 

@@ -26,7 +26,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 pub(crate) fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
     let line = if let Some(cl) = &ui.command_line {
         Line::from(vec![Span::styled(":", theme.accent), Span::styled(format!("{}▏", cl.input), theme.text)])
-    } else if let Some(m) = &ui.message {
+    } else if let Some(m) = ui.message.as_ref().filter(|m| m.shown_at(ui.now)) {
         Line::styled(m.text.clone(), if m.error { theme.error } else { theme.text })
     } else {
         Line::styled(ui.hints.clone(), theme.muted)
@@ -228,4 +228,35 @@ fn yes_no<'a>(y: &'a str, yes: &'a str, no: &'a str, theme: &Theme) -> Line<'a> 
         Span::styled("N", theme.header),
         Span::styled(no, theme.text),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::UiConfig;
+    use std::time::Duration;
+
+    fn bottom(ui: &UiState) -> String {
+        let area = Rect::new(0, 0, 60, 1);
+        let mut buf = Buffer::empty(area);
+        bottom_line(area, &mut buf, ui, &Theme::default());
+        buf.content.iter().map(|c| c.symbol()).collect::<String>().trim_end().to_string()
+    }
+
+    /// Issue 17 item 3: an old message expires (an `unknown timeframe` stayed for
+    /// minutes); a refusal stays longer than news, and the key hints come back.
+    #[test]
+    fn a_message_stays_until_it_is_old_then_the_hints_come_back() {
+        let mut ui = UiState::new(UiConfig::default());
+        ui.hints = "? help".into();
+        ui.error("unknown timeframe 7m");
+        assert_eq!(bottom(&ui), "unknown timeframe 7m");
+        ui.now += Duration::from_secs(29);
+        assert_eq!(bottom(&ui), "unknown timeframe 7m", "a refusal is read");
+        ui.now += Duration::from_secs(2);
+        assert_eq!(bottom(&ui), "? help");
+        ui.info("market KRW-ETH");
+        ui.now += Duration::from_secs(11);
+        assert_eq!(bottom(&ui), "? help");
+    }
 }
