@@ -326,7 +326,7 @@ async fn a_kill_switch_behind_a_flood_of_ui_commands_still_arrives() {
 /// the buy — the gate counted only what the order manager had already seen — and the new
 /// limit refused the order typed before it. Now a place request counts as in flight from
 /// the moment it is forwarded, and config changes travel in the order typed, so the `:set`
-/// is always held until the buy has ended, then applied.
+/// is never applied before the buy typed ahead of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_set_typed_right_after_a_buy_waits_for_that_buy() {
     let (tasks, core) = start_core(&Settings::default(), None).await;
@@ -363,15 +363,11 @@ async fn a_set_typed_right_after_a_buy_waits_for_that_buy() {
         })
         .await;
         match reply_to(&s, buy.id) {
-            Some(Outcome::Accepted(_)) => {
-                let held = s
-                    .account
-                    .replies
-                    .iter()
-                    .any(|r| r.id == limit.id && matches!(r.outcome, Outcome::Held(_)));
-                assert!(held, "round {round}: the limit was applied without waiting for the buy");
-                rounds += 1;
-            }
+            // The buy typed first is never refused by the limit typed after it: the limit
+            // was held while the buy was in flight (or, on a slow machine, applied once
+            // the buy had already ended). Before, it was applied first: "round 1:
+            // Denied(risk: notional 10000 above max_notional_per_order 5001)".
+            Some(Outcome::Accepted(_)) => rounds += 1,
             // The private stream's first connect reconciles once more after start; a buy
             // refused for that proves nothing either way.
             Some(Outcome::Denied(why)) if why.contains("reconciliation") => {}
