@@ -1226,17 +1226,25 @@ mod tests {
         other.execute_batch("BEGIN EXCLUSIVE;").unwrap();
         let ticks = Arc::new(AtomicU64::new(0));
         let writing = Arc::new(AtomicBool::new(false));
+        // Both through the task manager, as every task of hoga is.
+        let tasks = crate::kernel::TaskManager::new();
         let t = ticks.clone();
-        let ticker = tokio::spawn(async move {
+        tasks.spawn("test", "ticker", move |cancel| async move {
             loop {
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_millis(2)) => {}
+                }
                 t.fetch_add(1, SeqCst);
             }
         });
         let w = writing.clone();
-        let writer = tokio::spawn(async move {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        tasks.spawn("test", "writer", move |_| async move {
             w.store(true, SeqCst);
-            j.event(None, "probe", "")
+            let written = j.event(None, "probe", "");
+            let _ = done_tx.send(written.is_ok());
+            Ok(())
         });
         // This test body runs on its own thread (not the worker), so it may block to watch.
         let deadline = std::time::Instant::now() + Duration::from_secs(3);
@@ -1249,10 +1257,10 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "the worker stalled behind a journal write");
             std::thread::sleep(Duration::from_millis(2));
         }
-        assert!(!writer.is_finished(), "the write should still be waiting for the lock");
+        assert!(done_rx.try_recv().is_err(), "the write should still be waiting for the lock");
         other.execute_batch("COMMIT;").unwrap();
-        writer.await.unwrap().unwrap();
-        ticker.abort();
+        assert!(done_rx.recv_timeout(Duration::from_secs(5)).unwrap(), "the write failed");
+        tasks.cancel_all();
     }
 
     #[test]
