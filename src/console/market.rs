@@ -108,7 +108,7 @@ async fn markets_loop(
     // Start from a REST snapshot so the list is full before the first stream message.
     if let Ok(tickers) = proxy.ticker(&ids).await {
         for t in &tickers {
-            price_sinks(&sinks, t).await?;
+            price_sinks(&sinks, t)?;
         }
         store.send(StoreEvent::TickersUpdated(tickers)).await?;
     }
@@ -130,7 +130,7 @@ async fn markets_loop(
             burst.push(t);
         }
         for t in &burst {
-            price_sinks(&sinks, t).await?;
+            price_sinks(&sinks, t)?;
         }
         store.send(StoreEvent::TickersUpdated(std::mem::take(&mut burst))).await?;
     }
@@ -140,7 +140,7 @@ async fn markets_loop(
 const TICKER_BURST: usize = 256;
 
 /// The monitor, the price board and the paper venue see every ticker before the screen.
-async fn price_sinks(sinks: &PriceSinks, t: &crate::exchange::types::Ticker) -> anyhow::Result<()> {
+fn price_sinks(sinks: &PriceSinks, t: &crate::exchange::types::Ticker) -> anyhow::Result<()> {
     if let Some(m) = &t.market {
         sinks.board.set_last(m, t.trade_price);
         sinks.monitor.send(m, t.trade_price, Instant::now());
