@@ -205,6 +205,31 @@ pub struct UiSettings {
     pub(crate) orderbook_levels: u32,
     /// Starting layout name.
     pub layout: String,
+    /// Which colours mean rise / bid and fall / ask, in every pane.
+    pub colors: ColorConvention,
+    /// Capture the mouse: click to focus and select, wheel to scroll.
+    pub mouse: bool,
+}
+
+/// Which colours mean up and down, buy and sell — one convention in every pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorConvention {
+    /// Upbit's: a rise and the bid side red, a fall and the ask side blue.
+    #[default]
+    Korean,
+    /// A rise and the bid side green, a fall and the ask side red.
+    Western,
+}
+
+impl ColorConvention {
+    /// `korean` / `western`, as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColorConvention::Korean => "korean",
+            ColorConvention::Western => "western",
+        }
+    }
 }
 
 impl Default for UiSettings {
@@ -215,6 +240,8 @@ impl Default for UiSettings {
             market_names: MarketNames::Korean,
             orderbook_levels: 15,
             layout: "default".into(),
+            colors: ColorConvention::Korean,
+            mouse: true,
         }
     }
 }
@@ -277,6 +304,31 @@ pub struct TradingSettings {
     pub daily_loss_limit: Decimal,
     /// Cancel open orders when exiting.
     pub(crate) cancel_open_orders_on_exit: bool,
+    /// What a protection rule's exit does when it is larger than `max_notional_per_order`.
+    pub protective_exit_over_cap: ProtectiveExitOverCap,
+}
+
+/// What a protective exit (a stop, take-profit, trailing stop or OCO firing) does when it
+/// is larger than `max_notional_per_order`: a visible, configured choice, shown before a
+/// rule arms and when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtectiveExitOverCap {
+    /// Split into market sells each within the cap, sent one after another.
+    #[default]
+    Slice,
+    /// One market sell past the cap, with the reason recorded.
+    Exceed,
+}
+
+impl ProtectiveExitOverCap {
+    /// `slice` / `exceed`, as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtectiveExitOverCap::Slice => "slice",
+            ProtectiveExitOverCap::Exceed => "exceed",
+        }
+    }
 }
 
 impl Default for TradingSettings {
@@ -289,6 +341,7 @@ impl Default for TradingSettings {
             price_band_pct: dec!(5),
             daily_loss_limit: dec!(100000),
             cancel_open_orders_on_exit: false,
+            protective_exit_over_cap: ProtectiveExitOverCap::Slice,
         }
     }
 }
@@ -373,11 +426,13 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
         "general.mode" => r#"one of "demo", "paper", "live""#,
         "general.log_level" => r#"one of "trace", "debug", "info", "warn", "error""#,
         "general.log_dir" => "a directory path (string)",
-        "ui.theme" => "a theme name (non-empty string)",
+        "ui.theme" => r#"one of "dark", "light", "high-contrast", "mono""#,
         "ui.fps" => "an integer 1..=120",
         "ui.market_names" => r#""korean" or "english""#,
         "ui.orderbook_levels" => "15 or 30",
         "ui.layout" => "a layout name (non-empty string)",
+        "ui.colors" => r#""korean" (rise and bid red, fall and ask blue) or "western" (rise and bid green, fall and ask red)"#,
+        "ui.mouse" => "true or false",
         "demo.seed" => "a non-negative integer",
         "demo.markets" => "an integer 1..=200",
         "demo.rate" => "an integer 1..=1000000 (trades per second)",
@@ -392,6 +447,7 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
         "trading.price_band_pct" => "a decimal percentage, more than 0 and at most 100",
         "trading.daily_loss_limit" => "a positive decimal amount of KRW",
         "trading.cancel_open_orders_on_exit" => "true or false",
+        "trading.protective_exit_over_cap" => r#""slice" or "exceed""#,
         "alerts.webhook_url" => "an http:// or https:// URL",
         "exchange.rest_url" => "empty (Upbit) or an http:// or https:// URL ending in /v1",
         "exchange.ws_url" => "empty (Upbit) or a ws:// or wss:// URL",
@@ -428,7 +484,7 @@ impl Settings {
         }
         let quoted = |s: &str| format!("{s:?}");
         let (u, d, f, t, b) = (&self.ui, &self.demo, &self.feed, &self.trading, &self.bus);
-        check(!u.theme.trim().is_empty(), "ui.theme", quoted(&u.theme))?;
+        check(crate::ui::theme::Theme::embedded_names().any(|n| n == u.theme), "ui.theme", quoted(&u.theme))?;
         check((1..=120).contains(&u.fps), "ui.fps", u.fps)?;
         check(matches!(u.orderbook_levels, 15 | 30), "ui.orderbook_levels", u.orderbook_levels)?;
         check(!u.layout.trim().is_empty(), "ui.layout", quoted(&u.layout))?;

@@ -34,9 +34,18 @@ use crate::trading::monitor::{MonitorAction, MonitorHandle, MonitorView, Trading
 use crate::trading::orders::{LocalState, TrackedOrder, new_identifier};
 use crate::trading::paper::PaperVenue;
 use crate::trading::risk::TradingState;
-use crate::trading::rules::{Alert, Rule};
+use crate::trading::rules::{Alert, Level, Rule, RuleKind};
 
 use super::event::{AppEvent, SafetyEvent};
+
+/// The levels of a rule (none for a trailing stop).
+fn rule_levels(kind: &RuleKind) -> Vec<Level> {
+    match kind {
+        RuleKind::StopLoss(l) | RuleKind::TakeProfit(l) => vec![*l],
+        RuleKind::Oco { stop, take } => vec![*stop, *take],
+        RuleKind::Trailing { .. } => Vec::new(),
+    }
+}
 
 /// The Trading lane's handler: carries out every [`TradeRequest`] (from the UI and the
 /// monitor) and turns the order manager's facts into the store's, the monitor's and the
@@ -282,11 +291,27 @@ impl Desk {
                 self.manager.command(OrderCommand::Kill(why.clone())).await?;
                 Outcome::Accepted("HALTED; cancelling every open order".into())
             }
-            TradeIntent::ArmRule { market, kind } => {
-                let rule = Rule::new(market.clone(), kind.clone(), None);
-                let id = rule.id.clone();
-                self.monitor.add_rule(rule).await?;
-                Outcome::Accepted(format!("rule {id} armed"))
+            TradeIntent::ArmRule { market, kind, future } => {
+                if rule_levels(kind).iter().any(|l| l.is_from_last()) {
+                    // The screen fixes a level measured from the last price (it shows the
+                    // price it resolved to before anything arms); one that arrives
+                    // unresolved was never previewed, so it is not armed.
+                    Outcome::Denied(
+                        "a % level from the last price must be fixed to a price before arming".into(),
+                    )
+                } else {
+                    let rule = Rule {
+                        for_future_position: *future,
+                        ..Rule::new(market.clone(), kind.clone(), None)
+                    };
+                    let id = rule.id.clone();
+                    self.monitor.add_rule(rule).await?;
+                    Outcome::Accepted(if *future {
+                        format!("rule {id} armed for a future position")
+                    } else {
+                        format!("rule {id} armed")
+                    })
+                }
             }
             TradeIntent::ArmAlert { market, condition } => {
                 let alert = Alert::new(market.clone(), *condition);
@@ -335,6 +360,7 @@ impl Desk {
             view.rules
                 .iter()
                 .filter(|r| match target {
+                    UnarmTarget::All => true,
                     UnarmTarget::Market(m) => &r.market == m,
                     UnarmTarget::Rule(id) => &r.id == id,
                 })
@@ -343,6 +369,7 @@ impl Desk {
         };
         if ids.is_empty() {
             return Ok(Outcome::Denied(match target {
+                UnarmTarget::All => "no rules to disarm".into(),
                 UnarmTarget::Market(m) => format!("no rules on {m}"),
                 UnarmTarget::Rule(id) => format!("no rule {id}"),
             }));
@@ -381,7 +408,7 @@ impl Desk {
                 };
                 self.store.send(StoreEvent::OrdersUpdated(orders)).await?;
             }
-            OrderEvent::Filled { fill, .. } => {
+            OrderEvent::Filled { fill, realized, .. } => {
                 self.notify.notify(NotifyEvent::new(
                     NotifyKind::Fill,
                     Some(fill.market.clone()),
@@ -393,6 +420,8 @@ impl Desk {
                     ),
                 ));
                 self.store.send(StoreEvent::FillApplied(fill)).await?;
+                // Today's P&L in the Portfolio pane and the status bar.
+                self.store.send(StoreEvent::Realized { pnl: realized, at: chrono::Utc::now() }).await?;
             }
             OrderEvent::Rejected { identifier, reason } => {
                 tracing::warn!(identifier = identifier.as_deref().unwrap_or("-"), %reason, "order rejected");
@@ -426,7 +455,10 @@ impl Desk {
                 tracing::info!(market = market.as_ref().map_or("all", |m| m.as_str()), "cancels done");
             }
             OrderEvent::Balances(b) => self.store.send(StoreEvent::BalancesUpdated(b)).await?,
-            OrderEvent::Position(p) => self.monitor.position(p.market, p.volume, p.avg_cost).await?,
+            OrderEvent::Position(p) => {
+                self.store.send(StoreEvent::PositionUpdated(p.clone())).await?;
+                self.monitor.position(p.market, p.volume, p.avg_cost).await?
+            }
             OrderEvent::Info(s) => tracing::info!("{s}"),
         }
         Ok(())
@@ -667,6 +699,11 @@ pub fn spawn_account(
                             publish_balances(&store, &monitor, balances.values().cloned().collect()).await?;
                         }
                         Some(MyAssetEvent::Update(u)) => {
+                            // `myAsset` carries no average buy price: a coin whose holding
+                            // grew (a buy at another price) has a new average only REST
+                            // knows. Kept as it was, the old one stayed on screen and under
+                            // `:tp … avg` (140M after a buy at 145M).
+                            let mut grew = false;
                             for a in u.assets {
                                 let b = balances.entry(a.currency.clone()).or_insert_with(|| Balance {
                                     currency: a.currency.clone(),
@@ -675,8 +712,16 @@ pub fn spawn_account(
                                     avg_buy_price: Decimal::ZERO,
                                     unit_currency: "KRW".into(),
                                 });
+                                grew |= b.currency != b.unit_currency
+                                    && a.balance.saturating_add(a.locked) > b.balance.saturating_add(b.locked);
                                 b.balance = a.balance;
                                 b.locked = a.locked;
+                            }
+                            if grew && let Some(rest) = &rest {
+                                match rest.accounts().await {
+                                    Ok(list) => balances = list.into_iter().map(|b| (b.currency.clone(), b)).collect(),
+                                    Err(e) => tracing::warn!(error = %e, "average buy price not refreshed"),
+                                }
                             }
                             publish_balances(&store, &monitor, balances.values().cloned().collect()).await?;
                         }

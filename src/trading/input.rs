@@ -1,8 +1,11 @@
 //! Parser for trading commands typed on the command line or in the order form.
 //!
 //! `:buy 0.01 @ 95000000`, `:sell 50% @ market`, `:buy 100000krw @ market`,
-//! `:buy 0.01 @ best ioc`, `:cancel all`, `:stop KRW-BTC -3%`, `:tp KRW-BTC +5%`,
-//! `:trail KRW-BTC 2%`, `:alert KRW-BTC > 100000000`.
+//! `:buy 0.01 @ best ioc`, `:cancel all`, `:stop KRW-BTC -3%`, `:tp KRW-BTC +5% avg`,
+//! `:trail KRW-BTC 2%`, `:alert KRW-BTC > 100000000`, `:unarm`.
+//!
+//! A rule's `%` level is measured from the last price unless the line says `avg` (from
+//! the average cost); `future` (or `wait`) arms a rule for a position not held yet.
 //!
 //! Numbers are parsed strictly into `Decimal` (ASCII digits and one dot; no sign, no
 //! exponent, no thousands separators, no full-width digits): anything else is an
@@ -123,6 +126,8 @@ pub enum TradeCommand {
         market: MarketId,
         /// Trigger level.
         level: Level,
+        /// Armed for a position not held yet (`future`).
+        future: bool,
     },
     /// Arm a take-profit.
     TakeProfit {
@@ -130,6 +135,8 @@ pub enum TradeCommand {
         market: MarketId,
         /// Trigger level.
         level: Level,
+        /// Armed for a position not held yet (`future`).
+        future: bool,
     },
     /// Arm a trailing stop `pct` percent below the peak.
     Trail {
@@ -137,6 +144,8 @@ pub enum TradeCommand {
         market: MarketId,
         /// Ratio (0.02 = 2 %).
         ratio: Decimal,
+        /// Armed for a position not held yet (`future`).
+        future: bool,
     },
     /// Arm a price alert.
     Alert {
@@ -153,8 +162,10 @@ pub enum TradeCommand {
         stop: Level,
         /// Take-profit level.
         take: Level,
+        /// Armed for a position not held yet (`future`).
+        future: bool,
     },
-    /// Disarm rules: every rule of a market, or one rule by id.
+    /// Disarm rules: every rule, every rule of a market, or one rule by id.
     Unarm(UnarmTarget),
     /// Kill switch: HALTED + cancel all.
     Kill,
@@ -166,6 +177,8 @@ pub enum TradeCommand {
 /// What `:unarm` targets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UnarmTarget {
+    /// Every rule (`:unarm` alone; the screen asks first).
+    All,
     /// Every rule of one market.
     Market(MarketId),
     /// One rule by its id (as the Monitor pane shows it).
@@ -248,12 +261,57 @@ fn parse_tif(tok: &str) -> Option<TimeInForce> {
     }
 }
 
-fn parse_level(tok: &str) -> Result<Level, InputError> {
+/// What a rule line's words after the market say besides its levels.
+struct RuleWords<'a> {
+    /// The levels (or the trailing ratio), in order.
+    levels: Vec<&'a str>,
+    /// `avg`: the `%` levels are measured from the average cost.
+    avg: bool,
+    /// `future` / `wait`: armed for a position not held yet.
+    future: bool,
+}
+
+/// Splits the anchor (`avg`, `last`) and `future` / `wait` words from the levels.
+fn rule_words<'a>(toks: &[&'a str]) -> Result<RuleWords<'a>, InputError> {
+    let mut w = RuleWords { levels: Vec::new(), avg: false, future: false };
+    let mut anchors = 0;
+    for tok in toks {
+        match tok.to_ascii_lowercase().as_str() {
+            "avg" | "average" => {
+                w.avg = true;
+                anchors += 1;
+            }
+            "last" => anchors += 1,
+            "future" | "wait" => w.future = true,
+            _ => w.levels.push(tok),
+        }
+    }
+    if anchors > 1 {
+        return Err(InputError::Syntax { found: toks.join(" "), expected: "one anchor: `avg` or `last`" });
+    }
+    Ok(w)
+}
+
+/// A level: an absolute price, or a `%` from the last price (default) or, with `avg`, from
+/// the average cost.
+fn parse_level(tok: &str, avg: bool) -> Result<Level, InputError> {
     if tok.ends_with('%') {
-        Ok(Level::PctFromAvg(parse_percent(tok)?))
+        let r = parse_percent(tok)?;
+        Ok(if avg { Level::PctFromAvg(r) } else { Level::PctFromLast(r) })
     } else {
         Ok(Level::Price(parse_decimal(tok)?))
     }
+}
+
+/// `avg` names the anchor of a `%` level: said with only absolute prices it is a mistake.
+fn check_avg(words: &RuleWords<'_>) -> Result<(), InputError> {
+    if words.avg && !words.levels.iter().any(|l| l.ends_with('%')) {
+        return Err(InputError::Syntax {
+            found: "avg".into(),
+            expected: "`avg` only with a % level (it measures the % from the average cost)",
+        });
+    }
+    Ok(())
 }
 
 /// Parses one command line (with or without the leading `:`).
@@ -283,24 +341,53 @@ pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
                 Err(InputError::Syntax { found: rest.join(" "), expected: "`all`, a market or an order id" })
             }
         },
-        "stop" | "sl" => match rest {
-            [m, l] => Ok(TradeCommand::Stop { market: parse_market(m)?, level: parse_level(l)? }),
-            _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET -3% or MARKET PRICE" }),
-        },
-        "tp" => match rest {
-            [m, l] => Ok(TradeCommand::TakeProfit { market: parse_market(m)?, level: parse_level(l)? }),
-            _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET +5% or MARKET PRICE" }),
-        },
-        "trail" => match rest {
-            [m, p] => {
-                let r = parse_percent(p)?;
-                if r <= Decimal::ZERO {
-                    return Err(InputError::BadPercent(r * Decimal::ONE_HUNDRED));
+        "stop" | "sl" => {
+            let (m, w) = rule_line(rest, "MARKET -3% [avg] [future] or MARKET PRICE")?;
+            match w.levels.as_slice() {
+                [l] => {
+                    check_avg(&w)?;
+                    Ok(TradeCommand::Stop { market: m, level: parse_level(l, w.avg)?, future: w.future })
                 }
-                Ok(TradeCommand::Trail { market: parse_market(m)?, ratio: r })
+                _ => Err(InputError::Syntax {
+                    found: rest.join(" "),
+                    expected: "MARKET -3% [avg] [future] or MARKET PRICE",
+                }),
             }
-            _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET 2%" }),
-        },
+        }
+        "tp" => {
+            let (m, w) = rule_line(rest, "MARKET +5% [avg] [future] or MARKET PRICE")?;
+            match w.levels.as_slice() {
+                [l] => {
+                    check_avg(&w)?;
+                    Ok(TradeCommand::TakeProfit {
+                        market: m,
+                        level: parse_level(l, w.avg)?,
+                        future: w.future,
+                    })
+                }
+                _ => Err(InputError::Syntax {
+                    found: rest.join(" "),
+                    expected: "MARKET +5% [avg] [future] or MARKET PRICE",
+                }),
+            }
+        }
+        "trail" => {
+            let (m, w) = rule_line(rest, "MARKET 2% [future]")?;
+            match w.levels.as_slice() {
+                [p] if !w.avg => {
+                    let r = parse_percent(p)?;
+                    if r <= Decimal::ZERO {
+                        return Err(InputError::BadPercent(r * Decimal::ONE_HUNDRED));
+                    }
+                    Ok(TradeCommand::Trail { market: m, ratio: r, future: w.future })
+                }
+                [_] => Err(InputError::Syntax {
+                    found: "avg".into(),
+                    expected: "no anchor: a trailing stop follows the highest price since arming",
+                }),
+                _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET 2% [future]" }),
+            }
+        }
         "alert" => match rest {
             [m, op, v] => {
                 let market = parse_market(m)?;
@@ -317,18 +404,27 @@ pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
             }
             _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET > PRICE" }),
         },
-        "oco" => match rest {
-            [m, s, t] => Ok(TradeCommand::Oco {
-                market: parse_market(m)?,
-                stop: parse_level(s)?,
-                take: parse_level(t)?,
-            }),
-            _ => Err(InputError::Syntax {
-                found: rest.join(" "),
-                expected: "MARKET -3% +5% (stop, then take)",
-            }),
-        },
+        "oco" => {
+            let (m, w) = rule_line(rest, "MARKET -3% +5% [avg] [future] (stop, then take)")?;
+            match w.levels.as_slice() {
+                [s, t] => {
+                    check_avg(&w)?;
+                    Ok(TradeCommand::Oco {
+                        market: m,
+                        stop: parse_level(s, w.avg)?,
+                        take: parse_level(t, w.avg)?,
+                        future: w.future,
+                    })
+                }
+                _ => Err(InputError::Syntax {
+                    found: rest.join(" "),
+                    expected: "MARKET -3% +5% [avg] [future] (stop, then take)",
+                }),
+            }
+        }
         "unarm" => match rest {
+            // Every rule: the screen asks "remove all N rules? y/N" before it is sent.
+            [] => Ok(TradeCommand::Unarm(UnarmTarget::All)),
             [m] if m.contains('-') && parse_market(m).is_ok() && m.len() <= 20 => {
                 Ok(TradeCommand::Unarm(UnarmTarget::Market(parse_market(m)?)))
             }
@@ -346,6 +442,12 @@ pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
         },
         other => Err(InputError::UnknownCommand(other.to_string())),
     }
+}
+
+/// A rule line's market and the words after it.
+fn rule_line<'a>(rest: &[&'a str], expected: &'static str) -> Result<(MarketId, RuleWords<'a>), InputError> {
+    let (m, more) = rest.split_first().ok_or(InputError::Syntax { found: String::new(), expected })?;
+    Ok((parse_market(m)?, rule_words(more)?))
 }
 
 fn parse_order(side: Side, toks: &[&str]) -> Result<TradeCommand, InputError> {

@@ -55,12 +55,16 @@ pub enum TradeIntent {
         /// Why (shown with the halt).
         why: String,
     },
-    /// Arm a stop-loss, take-profit, trailing stop or OCO on a market.
+    /// Arm a stop-loss, take-profit, trailing stop or OCO on a market. Its levels are
+    /// absolute or from the average cost: a level typed relative to the last price is fixed
+    /// to a price on the screen, where it was previewed, before it is sent.
     ArmRule {
         /// Market.
         market: MarketId,
         /// The rule.
         kind: RuleKind,
+        /// Armed for a position not held yet (`future`): said so, not refused.
+        future: bool,
     },
     /// Arm a price alert.
     ArmAlert {
@@ -108,10 +112,11 @@ impl TradeIntent {
             TradeIntent::Cancel(CancelTarget::Market(m)) => format!("cancel {m}"),
             TradeIntent::Cancel(CancelTarget::Order(id)) => format!("cancel {id}"),
             TradeIntent::Kill { .. } => "kill switch".into(),
-            TradeIntent::ArmRule { market, kind } => format!("{} {market}", rule_word(kind)),
+            TradeIntent::ArmRule { market, kind, .. } => format!("{} {market}", rule_word(kind)),
             TradeIntent::ArmAlert { market, .. } => format!("alert {market}"),
             TradeIntent::Unarm(UnarmTarget::Market(m)) => format!("unarm {m}"),
             TradeIntent::Unarm(UnarmTarget::Rule(id)) => format!("unarm {id}"),
+            TradeIntent::Unarm(UnarmTarget::All) => "unarm all".into(),
         }
     }
 }
@@ -220,17 +225,19 @@ pub fn parse_line(line: &str, selected: Option<&MarketId>) -> Result<LineIntent,
             selected: selected.cloned(),
         }),
         TradeCommand::Cancel(target) => LineIntent::Trade(TradeIntent::Cancel(target)),
-        TradeCommand::Stop { market, level } => {
-            LineIntent::Trade(TradeIntent::ArmRule { market, kind: RuleKind::StopLoss(level) })
+        TradeCommand::Stop { market, level, future } => {
+            LineIntent::Trade(TradeIntent::ArmRule { market, kind: RuleKind::StopLoss(level), future })
         }
-        TradeCommand::TakeProfit { market, level } => {
-            LineIntent::Trade(TradeIntent::ArmRule { market, kind: RuleKind::TakeProfit(level) })
+        TradeCommand::TakeProfit { market, level, future } => {
+            LineIntent::Trade(TradeIntent::ArmRule { market, kind: RuleKind::TakeProfit(level), future })
         }
-        TradeCommand::Trail { market, ratio } => {
-            LineIntent::Trade(TradeIntent::ArmRule { market, kind: RuleKind::Trailing { ratio, peak: None } })
-        }
-        TradeCommand::Oco { market, stop, take } => {
-            LineIntent::Trade(TradeIntent::ArmRule { market, kind: RuleKind::Oco { stop, take } })
+        TradeCommand::Trail { market, ratio, future } => LineIntent::Trade(TradeIntent::ArmRule {
+            market,
+            kind: RuleKind::Trailing { ratio, peak: None },
+            future,
+        }),
+        TradeCommand::Oco { market, stop, take, future } => {
+            LineIntent::Trade(TradeIntent::ArmRule { market, kind: RuleKind::Oco { stop, take }, future })
         }
         TradeCommand::Alert { market, condition } => {
             LineIntent::Trade(TradeIntent::ArmAlert { market, condition })

@@ -16,21 +16,52 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::config::settings::{ProtectiveExitOverCap, TradingSettings};
+use crate::exchange::rules::Rounding;
 use crate::exchange::types::{MarketId, Price, Qty, band};
 use crate::trading::orders::floor_volume;
 
-/// A trigger level: absolute, or relative to the position's average cost.
+/// A trigger level: absolute, or relative to the last price or to the average cost.
+///
+/// A level relative to the last price (`:stop KRW-BTC -3%`, the default) is measured once,
+/// when the rule is armed, and armed as the absolute [`Level::Price`] it resolved to, so
+/// the armed rule shows a fixed trigger. A level relative to the average cost
+/// (`:stop KRW-BTC -3% avg`) stays relative: it follows the cost basis as it changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Level {
     /// An absolute price.
     Price(Price),
     /// A ratio from the average cost (−0.03 = 3 % below).
     PctFromAvg(Decimal),
+    /// A ratio from the last price at arming (−0.03 = 3 % below). Only ever typed: it is
+    /// turned into a [`Level::Price`] before the rule arms ([`Level::fixed`]), and never
+    /// triggers by itself.
+    PctFromLast(Decimal),
+}
+
+/// Which way a trigger fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// When the price falls to or below it (stop-loss, trailing stop, OCO stop).
+    Falls,
+    /// When the price rises to or above it (take-profit, OCO take).
+    Rises,
+}
+
+/// `price` on the tick grid of `quote`, rounded so the trigger never fires later than
+/// asked: a falling trigger (stop) rounds up, a rising one (take-profit) rounds down. The
+/// difference is less than one tick, always toward the side that sells sooner.
+pub fn snap_trigger(quote: &str, price: Price, dir: Direction) -> Price {
+    let rounding = match dir {
+        Direction::Falls => Rounding::Up,
+        Direction::Rises => Rounding::Down,
+    };
+    crate::exchange::grid().snap(quote, price, rounding)
 }
 
 impl Level {
     /// The price this level means for a position with `avg_cost` (`None` when relative
-    /// and there is no cost basis).
+    /// and there is no cost basis, and always for an unresolved [`Level::PctFromLast`]).
     pub fn resolve(&self, avg_cost: Price) -> Option<Price> {
         match *self {
             Level::Price(p) => Some(p),
@@ -39,8 +70,34 @@ impl Level {
             Level::PctFromAvg(r) if avg_cost > Decimal::ZERO => {
                 Decimal::ONE.checked_add(r).and_then(|k| avg_cost.checked_mul(k))
             }
-            Level::PctFromAvg(_) => None,
+            Level::PctFromAvg(_) | Level::PctFromLast(_) => None,
         }
+    }
+
+    /// The trigger price on the tick grid of `quote` (see [`snap_trigger`]).
+    pub fn trigger(&self, avg_cost: Price, quote: &str, dir: Direction) -> Option<Price> {
+        self.resolve(avg_cost).map(|p| snap_trigger(quote, p, dir))
+    }
+
+    /// The level as it is armed: a price relative to `last` becomes that absolute price,
+    /// an absolute price is put on the tick grid, a level from the average cost stays
+    /// relative. `None` when a relative level has no last price to be measured from (or
+    /// the figure cannot be computed).
+    pub fn fixed(&self, last: Option<Price>, quote: &str, dir: Direction) -> Option<Level> {
+        match *self {
+            Level::Price(p) => Some(Level::Price(snap_trigger(quote, p, dir))),
+            Level::PctFromLast(r) => {
+                let last = last.filter(|l| *l > Decimal::ZERO)?;
+                let p = Decimal::ONE.checked_add(r).and_then(|k| last.checked_mul(k))?;
+                (p > Decimal::ZERO).then(|| Level::Price(snap_trigger(quote, p, dir)))
+            }
+            Level::PctFromAvg(_) => Some(*self),
+        }
+    }
+
+    /// True for a level measured from the last price that still has to be fixed.
+    pub fn is_from_last(&self) -> bool {
+        matches!(self, Level::PctFromLast(_))
     }
 }
 
@@ -118,6 +175,15 @@ pub struct Rule {
     pub attempt: u32,
     /// Last note (dust, failure reason).
     pub note: Option<String>,
+    /// Armed explicitly for a position not held yet (`:stop … future`): with no position
+    /// it says "waiting for a position" rather than "position gone".
+    #[serde(default)]
+    pub for_future_position: bool,
+    /// While a sliced exit is under way (an exit larger than the per-order cap with
+    /// `protective_exit_over_cap = "slice"`): the volume this firing still has to sell.
+    /// Each slice is one more attempt, under its own deterministic identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_left: Option<Qty>,
 }
 
 impl Rule {
@@ -131,6 +197,8 @@ impl Rule {
             state: RuleState::Armed,
             attempt: 0,
             note: None,
+            for_future_position: false,
+            exit_left: None,
         }
     }
 
@@ -139,31 +207,112 @@ impl Rule {
         exit_identifier(&self.id, self.attempt)
     }
 
-    /// The price that would trigger it now (for OCO: the stop), for display.
+    /// The price that would trigger it now (for OCO: the stop), on the tick grid, for
+    /// display.
     pub fn trigger_price(&self, avg_cost: Price) -> Option<Price> {
+        let q = self.market.quote();
         match &self.kind {
-            RuleKind::StopLoss(l) | RuleKind::TakeProfit(l) => l.resolve(avg_cost),
+            RuleKind::StopLoss(l) => l.trigger(avg_cost, q, Direction::Falls),
+            RuleKind::TakeProfit(l) => l.trigger(avg_cost, q, Direction::Rises),
             RuleKind::Trailing { ratio, peak } => peak.and_then(|p| trail_level(p, *ratio)),
-            RuleKind::Oco { stop, .. } => stop.resolve(avg_cost),
+            RuleKind::Oco { stop, .. } => stop.trigger(avg_cost, q, Direction::Falls),
         }
     }
 
     /// Whether `price` triggers this rule; returns the trigger level that was hit.
     fn triggered(&self, price: Price, avg_cost: Price) -> Option<(Price, &'static str)> {
+        let q = self.market.quote();
+        let falls = |l: &Level| l.trigger(avg_cost, q, Direction::Falls).filter(|t| price <= *t);
+        let rises = |l: &Level| l.trigger(avg_cost, q, Direction::Rises).filter(|t| price >= *t);
         match &self.kind {
-            RuleKind::StopLoss(l) => l.resolve(avg_cost).filter(|t| price <= *t).map(|t| (t, "stop_loss")),
-            RuleKind::TakeProfit(l) => {
-                l.resolve(avg_cost).filter(|t| price >= *t).map(|t| (t, "take_profit"))
-            }
+            RuleKind::StopLoss(l) => falls(l).map(|t| (t, "stop_loss")),
+            RuleKind::TakeProfit(l) => rises(l).map(|t| (t, "take_profit")),
             RuleKind::Trailing { ratio, peak } => peak
                 .and_then(|p| trail_level(p, *ratio))
                 .filter(|t| price <= *t)
                 .map(|t| (t, "trailing_stop")),
-            RuleKind::Oco { stop, take } => stop
-                .resolve(avg_cost)
-                .filter(|t| price <= *t)
-                .map(|t| (t, "oco_stop"))
-                .or_else(|| take.resolve(avg_cost).filter(|t| price >= *t).map(|t| (t, "oco_take"))),
+            RuleKind::Oco { stop, take } => {
+                falls(stop).map(|t| (t, "oco_stop")).or_else(|| rises(take).map(|t| (t, "oco_take")))
+            }
+        }
+    }
+}
+
+/// What a protective exit may do past the per-order cap, as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitPolicy {
+    /// `[trading] max_notional_per_order` (`None`: no cap).
+    pub cap: Option<Decimal>,
+    /// `[trading] protective_exit_over_cap`.
+    pub over_cap: ProtectiveExitOverCap,
+}
+
+impl Default for ExitPolicy {
+    fn default() -> Self {
+        ExitPolicy::from_settings(&TradingSettings::default())
+    }
+}
+
+/// How one protective exit goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitPlan {
+    /// One market sell within the cap (or no cap).
+    One,
+    /// Market sells each within the cap, one after another: `orders` of them, the first
+    /// selling `first`.
+    Sliced {
+        /// First slice's volume.
+        first: Qty,
+        /// How many orders (at the price it was planned with).
+        orders: u64,
+    },
+    /// One market sell past the cap, by configuration.
+    Exceeds,
+}
+
+/// Recorded with an exit that goes past the cap by configuration.
+pub const EXCEEDS_CAP: &str = "protective exit exceeds the per-order cap by config";
+
+impl ExitPolicy {
+    /// The policy of `[trading]`.
+    pub fn from_settings(t: &TradingSettings) -> Self {
+        ExitPolicy {
+            cap: (t.max_notional_per_order > Decimal::ZERO).then_some(t.max_notional_per_order),
+            over_cap: t.protective_exit_over_cap,
+        }
+    }
+
+    /// How selling `volume` at `price` goes out. Slices are even (`left / n`, floored to
+    /// the volume scale, the last takes the rest), so each is within the cap at `price`;
+    /// when even slices would fall below the minimum order total (a cap under twice the
+    /// minimum), the exit goes out whole rather than not at all.
+    pub fn plan(&self, volume: Qty, price: Price, min_total: Decimal) -> ExitPlan {
+        let Some(cap) = self.cap.filter(|c| *c > Decimal::ZERO) else { return ExitPlan::One };
+        // Checked: a value too large to compute is certainly over the cap.
+        let over = volume.checked_mul(price).is_none_or(|v| v > cap);
+        if !over || volume <= Decimal::ZERO || price <= Decimal::ZERO {
+            return ExitPlan::One;
+        }
+        if self.over_cap == ProtectiveExitOverCap::Exceed {
+            return ExitPlan::Exceeds;
+        }
+        let orders = volume.checked_mul(price).and_then(|v| v.checked_div(cap)).map(|n| n.ceil());
+        let first = orders.and_then(|n| volume.checked_div(n)).map(floor_volume);
+        match (orders.and_then(|n| u64::try_from(n).ok()), first) {
+            (Some(orders), Some(first))
+                if first > Decimal::ZERO && first.checked_mul(price).is_some_and(|v| v >= min_total) =>
+            {
+                ExitPlan::Sliced { first, orders }
+            }
+            _ => ExitPlan::Exceeds,
+        }
+    }
+
+    /// The next slice's volume of a sliced exit with `left` still to sell at `price`.
+    pub fn next_slice(&self, left: Qty, price: Price, min_total: Decimal) -> Qty {
+        match self.plan(left, price, min_total) {
+            ExitPlan::Sliced { first, .. } => first,
+            ExitPlan::One | ExitPlan::Exceeds => left,
         }
     }
 }
@@ -391,6 +540,61 @@ impl RuleBook {
             }
         }
         out
+    }
+
+    /// One slice of a sliced exit ended with `filled` sold; `pos` is the position now and
+    /// `last` the last price. Returns the next slice to send at once (the rule stays
+    /// latched in `Firing`: a sliced exit continues whatever the price does, it was decided
+    /// when the trigger was hit), under the next attempt's deterministic identifier; or
+    /// `None` when the exit is complete (the rule is done). `None` too for a rule that is
+    /// not slicing.
+    pub(crate) fn next_slice(
+        &mut self,
+        rule_id: &str,
+        filled: Qty,
+        pos: PositionView,
+        last: Price,
+        min_total: Decimal,
+        policy: &ExitPolicy,
+    ) -> Option<Exit> {
+        let rule = self.rules.get_mut(rule_id)?;
+        let left = rule.exit_left?;
+        let left = left.saturating_sub(filled).min(pos.volume).max(Decimal::ZERO);
+        let left = floor_volume(left);
+        let dust = last > Decimal::ZERO && left.checked_mul(last).is_some_and(|v| v < min_total);
+        if left <= Decimal::ZERO || dust {
+            rule.exit_left = None;
+            rule.state = RuleState::Done;
+            rule.note =
+                dust.then(|| format!("sliced exit done; dust {left} left below the minimum order total"));
+            return None;
+        }
+        let volume = if last > Decimal::ZERO { policy.next_slice(left, last, min_total) } else { left };
+        rule.attempt += 1;
+        rule.state = RuleState::Firing;
+        rule.exit_left = Some(left);
+        rule.note = Some(format!("sliced exit: {} left to sell", left.normalize()));
+        let trigger = rule.trigger_price(pos.avg_cost).unwrap_or(last);
+        Some(Exit {
+            rule_id: rule.id.clone(),
+            market: rule.market.clone(),
+            identifier: rule.exit_identifier(),
+            attempt: rule.attempt,
+            volume,
+            trigger_price: trigger,
+            last_price: last,
+            data_age_ms: 0,
+            reason: "exit_slice".into(),
+        })
+    }
+
+    /// Ends a sliced exit early (trading halted between slices): the rule fails with why.
+    pub(crate) fn stop_slicing(&mut self, rule_id: &str, why: String) {
+        if let Some(rule) = self.rules.get_mut(rule_id) {
+            rule.exit_left = None;
+            rule.state = RuleState::Failed;
+            rule.note = Some(why);
+        }
     }
 
     /// Reports how an exit ended. A partial exit re-arms with the next attempt (a new,

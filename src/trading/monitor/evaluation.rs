@@ -4,6 +4,7 @@
 //! after the core lock is released.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
@@ -13,11 +14,14 @@ use super::view::rule_label;
 use super::{ExitEvent, MonitorAction};
 use crate::exchange::types::{MarketId, OrderType, Price, Qty, Side};
 
+use crate::config::TradingSettings;
+use crate::kernel::sync::lock;
 use crate::notify::{NotifyEvent, NotifyKind};
 use crate::trading::orders::floor_volume;
 use crate::trading::risk::TradingState;
 use crate::trading::rules::{
-    Alert, Exit, ExitResult, PositionView, Quote, Rule, RuleBook, RuleKind, RuleNotice, RuleState,
+    Alert, EXCEEDS_CAP, Exit, ExitPlan, ExitPolicy, ExitResult, PositionView, Quote, Rule, RuleBook,
+    RuleKind, RuleNotice, RuleState,
 };
 
 /// A rising trailing peak is written to the journal at most this often per rule (a
@@ -85,6 +89,8 @@ pub(super) struct Core {
     pub(super) held: HashSet<String>,
     pub(super) reconciled: bool,
     pub(super) ticks: u64,
+    /// The `[trading]` settings (per-order cap, what an exit does past it).
+    exits: Option<Arc<Mutex<TradingSettings>>>,
 }
 
 /// Side effects of handling one input, performed after the core lock is released.
@@ -110,7 +116,12 @@ impl Effects {
 }
 
 impl Core {
-    pub(super) fn new(book: RuleBook, alerts: AlertBook, inflight: HashMap<String, InFlight>) -> Core {
+    pub(super) fn new(
+        book: RuleBook,
+        alerts: AlertBook,
+        inflight: HashMap<String, InFlight>,
+        exits: Option<Arc<Mutex<TradingSettings>>>,
+    ) -> Core {
         Core {
             book,
             alerts,
@@ -124,6 +135,15 @@ impl Core {
             held: HashSet::new(),
             reconciled: false,
             ticks: 0,
+            exits,
+        }
+    }
+
+    /// The exit policy as configured now (`:set max_notional_per_order` changes it).
+    fn exit_policy(&self) -> ExitPolicy {
+        match &self.exits {
+            Some(t) => ExitPolicy::from_settings(&lock(t)),
+            None => ExitPolicy { cap: None, ..ExitPolicy::default() },
         }
     }
 
@@ -229,7 +249,36 @@ impl Core {
         }
     }
 
-    fn fire(&mut self, exit: Exit, position: Qty, fx: &mut Effects) {
+    /// Sends an exit. Past the per-order cap it is planned as configured: the first of
+    /// even slices (the rule remembers what is left to sell), or one order past the cap
+    /// with the reason recorded.
+    fn fire(&mut self, mut exit: Exit, position: Qty, fx: &mut Effects) {
+        let min = Self::min_total(&exit.market);
+        let policy = self.exit_policy();
+        let mut how = String::new();
+        if let Some(mut r) = self.book.get(&exit.rule_id).cloned() {
+            let total = r.exit_left.map_or(exit.volume, |l| l.min(exit.volume));
+            let cap = policy.cap.map(|c| c.normalize().to_string()).unwrap_or_default();
+            match policy.plan(total, exit.last_price, min) {
+                ExitPlan::One => exit.volume = total,
+                ExitPlan::Sliced { first, orders } => {
+                    exit.volume = first;
+                    r.exit_left = Some(total);
+                    r.note = Some(format!("sliced exit: {} left to sell", total.normalize()));
+                    how = format!(
+                        " of {} in about {orders} orders each within the per-order cap {cap} (protective_exit_over_cap = slice)",
+                        total.normalize()
+                    );
+                }
+                ExitPlan::Exceeds => {
+                    exit.volume = total;
+                    r.note = Some(format!("{EXCEEDS_CAP} ({cap})"));
+                    how = format!(" — {EXCEEDS_CAP} ({cap})");
+                }
+            }
+            self.book.insert(r.clone());
+            fx.save_rules.push(r);
+        }
         self.inflight.insert(
             exit.identifier.clone(),
             InFlight {
@@ -239,7 +288,7 @@ impl Core {
             },
         );
         let detail = format!(
-            "rule={} reason={} trigger={} last={} volume={} data_age_ms={} attempt={}",
+            "rule={} reason={} trigger={} last={} volume={} data_age_ms={} attempt={}{how}",
             exit.rule_id,
             exit.reason,
             exit.trigger_price,
@@ -253,13 +302,17 @@ impl Core {
             NotifyEvent::new(
                 NotifyKind::RuleFired,
                 Some(exit.market.clone()),
-                format!(
-                    "{} hit {} at {}: selling {}",
-                    exit.reason,
-                    exit.trigger_price.normalize(),
-                    exit.last_price.normalize(),
-                    exit.volume.normalize()
-                ),
+                if exit.reason == "exit_slice" {
+                    format!("sliced exit: selling {} more{how}", exit.volume.normalize())
+                } else {
+                    format!(
+                        "{} hit {} at {}: selling {}{how}",
+                        exit.reason,
+                        exit.trigger_price.normalize(),
+                        exit.last_price.normalize(),
+                        exit.volume.normalize()
+                    )
+                },
             )
             .with_id(exit.identifier.clone()),
         );
@@ -404,6 +457,15 @@ impl Core {
                 self.positions.insert(f.market.clone(), PositionView { volume: remaining, avg_cost: avg });
                 let min = Self::min_total(&f.market);
                 let last = self.last_price(&f.market);
+                if self.book.get(&f.rule_id).is_some_and(|r| r.exit_left.is_some()) {
+                    fx.audit.push((
+                        Some(identifier.clone()),
+                        "exit_filled",
+                        format!("filled={filled} partial={partial} remaining={remaining} sliced"),
+                    ));
+                    self.next_slice(&f.rule_id, &f.market, filled, identifier, trading, fx);
+                    return;
+                }
                 self.book.on_exit_result(&f.rule_id, ExitResult::Finished { remaining }, min, last);
                 fx.audit.push((
                     Some(identifier.clone()),
@@ -437,6 +499,60 @@ impl Core {
         }
     }
 
+    /// One slice of a sliced exit filled: the next goes out at once under the next
+    /// attempt's identifier (persisted with the rule before it is sent), or the exit is
+    /// done. Trading HALTED between slices stops it: the rule fails, saying what is left.
+    fn next_slice(
+        &mut self,
+        rule_id: &str,
+        market: &MarketId,
+        filled: Qty,
+        identifier: String,
+        trading: TradingState,
+        fx: &mut Effects,
+    ) {
+        let min = Self::min_total(market);
+        let last = self.last_price(market);
+        let pos = self.pos(market);
+        let policy = self.exit_policy();
+        let left = self.book.get(rule_id).and_then(|r| r.exit_left).unwrap_or_default();
+        let next = if trading == TradingState::Halted {
+            let left = left.saturating_sub(filled).min(pos.volume).max(Decimal::ZERO);
+            self.book.stop_slicing(
+                rule_id,
+                format!("trading HALTED during a sliced exit: {} left unsold", left.normalize()),
+            );
+            None
+        } else {
+            self.book.next_slice(rule_id, filled, pos, last, min, &policy)
+        };
+        let Some(r) = self.book.get(rule_id).cloned() else { return };
+        fx.save_rules.push(r.clone());
+        match next {
+            Some(exit) => {
+                fx.notes.push(
+                    NotifyEvent::new(
+                        NotifyKind::RuleFired,
+                        Some(market.clone()),
+                        format!("exit slice filled {}; selling the next slice", filled.normalize()),
+                    )
+                    .with_id(identifier),
+                );
+                self.fire(exit, pos.volume, fx);
+            }
+            None => {
+                let (kind, text) = match r.state {
+                    RuleState::Failed => (NotifyKind::RuleFailed, r.note.clone().unwrap_or_default()),
+                    _ => (
+                        NotifyKind::RuleFired,
+                        format!("sliced exit done, last slice sold {}", filled.normalize()),
+                    ),
+                };
+                fx.notes.push(NotifyEvent::new(kind, Some(market.clone()), text).with_id(identifier));
+            }
+        }
+    }
+
     /// After the conflicting orders are gone, the exit is sent once more under the next
     /// attempt's identifier (the rejected one is burnt: Upbit identifiers are unique for
     /// ever, even for failed orders).
@@ -454,7 +570,8 @@ impl Core {
         let min = Self::min_total(market);
         let pos = self.pos(market);
         let last = self.last_price(market);
-        let volume = floor_volume(r.volume.map_or(pos.volume, |v| v.min(pos.volume)));
+        let want = r.exit_left.or(r.volume);
+        let volume = floor_volume(want.map_or(pos.volume, |v| v.min(pos.volume)));
         r.attempt += 1;
         if trading == TradingState::Halted
             || volume <= Decimal::ZERO

@@ -197,6 +197,9 @@ pub struct MonitorConfig {
     /// How long a restarted run must stay up before trading leaves REDUCING
     /// ([`RECOVERY_GRACE`] by default).
     pub recovery_grace: Duration,
+    /// The `[trading]` settings as `:set` changes them, read when an exit fires: the
+    /// per-order cap and what a protective exit does past it. `None`: no cap (tests).
+    pub exits: Option<Arc<Mutex<crate::config::TradingSettings>>>,
 }
 
 impl Default for MonitorConfig {
@@ -210,6 +213,7 @@ impl Default for MonitorConfig {
             max_markets: 1024,
             view_every: Duration::from_millis(50),
             recovery_grace: RECOVERY_GRACE,
+            exits: None,
         }
     }
 }

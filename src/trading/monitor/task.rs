@@ -180,7 +180,7 @@ impl Monitor {
                 alerts.insert(a);
             }
         }
-        let core = Core::new(book, alerts, inflight);
+        let core = Core::new(book, alerts, inflight, config.exits.clone());
         // Control: bounded, `control_capacity`; Block (senders wait): positions, results
         // and rule changes must never be lost.
         let (ctl_tx, ctl_rx) = mpsc::channel(config.control_capacity.max(1));

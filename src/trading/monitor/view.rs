@@ -101,11 +101,13 @@ fn pct(r: Decimal) -> String {
 fn level_label(l: &Level) -> String {
     match l {
         Level::Price(p) => p.normalize().to_string(),
-        Level::PctFromAvg(r) => pct(*r),
+        // As typed: a level from the average cost says so (`-3% avg`).
+        Level::PctFromAvg(r) => format!("{} avg", pct(*r)),
+        Level::PctFromLast(r) => format!("{} last", pct(*r)),
     }
 }
 
-/// `stop -3%`, `tp 105000000`, `trail 2%`, `oco -3% / +5%`.
+/// `stop 97000000`, `stop -3% avg`, `trail 2%`, `oco -3% avg / 105000000`.
 pub(crate) fn rule_label(kind: &RuleKind) -> String {
     match kind {
         RuleKind::StopLoss(l) => format!("stop {}", level_label(l)),

@@ -6,9 +6,10 @@ use super::{UiCommand, config, request_quit, resume, select_market, send_or_conf
 use crate::config::change::{ConfigChange, TradingKey};
 use crate::exchange::types::Timeframe;
 use crate::store::{Mode, Snapshot};
+use crate::trading::input::UnarmTarget;
 use crate::trading::intent::{LineIntent, TradeIntent, parse_line};
 use crate::trading::manager::{Origin, PlaceSpec};
-use crate::trading::rules::{Level, RuleKind};
+use crate::trading::rules::{Direction, ExitPlan, Level, RuleKind};
 use crate::ui::action::Action;
 use crate::ui::command_line::{self as cl, Parsed};
 use crate::ui::layout;
@@ -50,7 +51,11 @@ pub(crate) fn completions(snap: &Snapshot, index: usize, verb: &str) -> Vec<Stri
         }
         (1, "tf") => Timeframe::ALL.iter().map(|t| t.label().to_string()).collect(),
         (1, "theme") => Theme::embedded_names().map(str::to_string).collect(),
-        (1, "layout") => layout::LAYOUTS.iter().map(|s| s.to_string()).chain(["save".to_string()]).collect(),
+        (1, "layout") => layout::LAYOUTS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["save".to_string(), "rm".to_string()])
+            .collect(),
         (1, "cancel") => vec!["all".into()],
         (1, "set" | "set!") => TradingKey::ALL.iter().map(|k| k.name().to_string()).collect(),
         (1, "reload") => vec!["keymap".into()],
@@ -72,20 +77,32 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
         }
         Parsed::Timeframe(tf) => set_timeframe(ui, tf),
         Parsed::Theme(name) => config(ui, ConfigChange::Theme(name), true),
+        // A built-in or a saved layout (see `layout::switch`).
         Parsed::Layout(name) => {
-            if layout::preset(&name, ui.area).is_some() {
+            if layout::exists(ui, &name) {
                 config(ui, ConfigChange::Layout(name), true)
             } else {
-                ui.error(format!("unknown layout {name:?} (known: {})", layout::LAYOUTS.join(", ")));
+                ui.error(layout::unknown(ui, &name));
                 Vec::new()
             }
         }
-        // Said so rather than pretended: the console had only logged "saved".
+        // Saved in the UI state; the app writes the layouts file (`ui::persist`).
         Parsed::SaveLayout(name) => {
-            ui.error(format!(
-                "layout save {name}: saving layouts is not built yet; the layouts are {}",
-                layout::LAYOUTS.join(", ")
-            ));
+            match layout::save(ui, &name) {
+                Ok(done) => ui.info(done),
+                Err(e) => ui.error(format!("layout save {name}: {e}")),
+            }
+            Vec::new()
+        }
+        Parsed::RemoveLayout(name) => {
+            match layout::remove(ui, &name) {
+                Ok(done) => ui.info(done),
+                Err(e) => ui.error(format!("layout rm {name}: {e}")),
+            }
+            Vec::new()
+        }
+        Parsed::ListLayouts => {
+            ui.info(format!("layouts: {}", layout::list(ui)));
             Vec::new()
         }
         Parsed::Config { change, can_wait } => config(ui, change, can_wait),
@@ -95,6 +112,7 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
             Vec::new()
         }
         Parsed::Ack => vec![UiCommand::AcknowledgeAlerts],
+        Parsed::Alerts => super::open_alerts(ui, snap),
         Parsed::Trade(text) => trade_line(ui, snap, &text),
         Parsed::Error(e) => {
             if !e.is_empty() {
@@ -134,53 +152,208 @@ fn trade_line(ui: &mut UiState, snap: &Snapshot, text: &str) -> Vec<UiCommand> {
                 Err(e) => refused(ui, &e),
             }
         }
-        Ok(LineIntent::Trade(intent)) => match crossed(&intent, snap) {
-            // The price is already past the trigger: arming it sells at once. Asked,
-            // default No (a `:tp +5%` measured from an old average cost sold a whole
-            // position the moment it was typed).
-            Some(why) => {
-                ui.pending_rule = Some(PendingRule { intent, text: text.to_string(), why });
+        // Every rule is previewed before it arms; `:unarm` alone asks before it removes
+        // every rule.
+        Ok(LineIntent::Trade(
+            intent @ (TradeIntent::ArmRule { .. } | TradeIntent::Unarm(UnarmTarget::All)),
+        )) => match preview(ui, snap, text, intent) {
+            Ok(p) => {
+                ui.pending_rule = Some(p);
                 ui.overlay = Overlay::ConfirmRule;
                 Vec::new()
             }
-            None => trade(ui, intent, text),
+            Err(e) => refused(ui, &e),
         },
+        Ok(LineIntent::Trade(intent)) => trade(ui, intent, text),
     }
 }
 
-/// For a stop, take-profit or OCO, when the last price is already past its trigger:
-/// what the price and the trigger are. Relative levels resolve from the average cost, as
-/// the monitor resolves them; without a price or a cost basis nothing can be said.
-fn crossed(intent: &TradeIntent, snap: &Snapshot) -> Option<String> {
-    let TradeIntent::ArmRule { market, kind } = intent else { return None };
-    let last = snap.market.tickers.get(market)?.value.trade_price;
-    let avg = snap
-        .account
-        .balances
-        .iter()
-        .find(|b| b.currency == market.base())
-        .map_or(Decimal::ZERO, |b| b.avg_buy_price);
-    let past = |what: &'static str, l: &Level, crossed: fn(Decimal, Decimal) -> bool| {
-        l.resolve(avg).filter(|t| crossed(last, *t)).map(|t| (what, t, matches!(l, Level::PctFromAvg(_))))
+/// A trigger further than this from the last price is unusual: the preview says so.
+const FAR: Decimal = Decimal::from_parts(10, 0, 0, false, 2);
+
+/// What a rule line resolved to, for its confirmation; or why it cannot be armed.
+fn preview(ui: &UiState, snap: &Snapshot, text: &str, intent: TradeIntent) -> Result<PendingRule, String> {
+    let TradeIntent::ArmRule { market, kind, future } = intent else {
+        let n = snap.account.rules.len();
+        if n == 0 {
+            return Err("no rules to disarm".into());
+        }
+        return Ok(PendingRule {
+            intent,
+            text: text.to_string(),
+            title: " Remove every rule ".into(),
+            lines: vec![format!("remove all {n} rule{}? y/N", if n == 1 { "" } else { "s" })],
+            warnings: Vec::new(),
+            default_no: true,
+        });
     };
-    let stop = |l: &Level| past("stop", l, |last, t| last <= t);
-    let take = |l: &Level| past("take-profit", l, |last, t| last >= t);
-    let (what, trigger, relative) = match kind {
-        RuleKind::StopLoss(l) => stop(l),
-        RuleKind::TakeProfit(l) => take(l),
-        RuleKind::Oco { stop: s, take: t } => stop(s).or_else(|| take(t)),
-        // A trailing stop starts from the price now: never past at arming.
-        RuleKind::Trailing { .. } => None,
-    }?;
-    // A relative level is measured from the average cost: say so, it is the surprise.
-    let anchor = if relative {
-        format!(" (measured from the average cost {})", format::price(avg))
+    let quote = market.quote().to_string();
+    let base = market.base().to_string();
+    let last = snap.market.tickers.get(&market).map(|t| t.value.trade_price).filter(|p| *p > Decimal::ZERO);
+    let bal = snap.account.balances.iter().find(|b| b.currency == base);
+    let held = bal.map_or(Decimal::ZERO, |b| b.total());
+    let avg = bal.map_or(Decimal::ZERO, |b| b.avg_buy_price);
+    if held <= Decimal::ZERO && !future {
+        return Err(format!(
+            "no {base} position to protect: nothing to sell (add `future` to arm it for a future position)"
+        ));
+    }
+    let levels = levels(&kind);
+    if levels.iter().any(|(_, l, _)| l.is_from_last()) && last.is_none() {
+        return Err(format!(
+            "no last price for {market} yet: a % level is measured from it (or add `avg` for the average cost)"
+        ));
+    }
+    if levels.iter().any(|(_, l, _)| matches!(l, Level::PctFromAvg(_))) && avg <= Decimal::ZERO {
+        return Err(format!("no average cost for {market}: `avg` has nothing to measure from"));
+    }
+    let fix =
+        |l: &Level, dir| l.fixed(last, &quote, dir).ok_or_else(|| format!("cannot compute the level {l:?}"));
+    let fixed = match &kind {
+        RuleKind::StopLoss(l) => RuleKind::StopLoss(fix(l, Direction::Falls)?),
+        RuleKind::TakeProfit(l) => RuleKind::TakeProfit(fix(l, Direction::Rises)?),
+        RuleKind::Oco { stop, take } => {
+            RuleKind::Oco { stop: fix(stop, Direction::Falls)?, take: fix(take, Direction::Rises)? }
+        }
+        RuleKind::Trailing { .. } => kind.clone(),
+    };
+    let price = |p: Decimal| format::market_price(&quote, p);
+    let from_last = |t: Decimal| {
+        last.and_then(|l| t.checked_sub(l).and_then(|d| d.checked_div(l))).map_or(String::new(), |d| {
+            format!("  {} from last {}", format::pct(d), price(last.unwrap_or_default()))
+        })
+    };
+    let mut lines = Vec::new();
+    let mut warnings = Vec::new();
+    let mut crossed = None;
+    let mut value_at = last;
+    for ((name, typed, dir), (_, armed, _)) in levels.iter().copied().zip(self::levels(&fixed)) {
+        let Some(t) = armed.trigger(avg, &quote, dir) else {
+            return Err(format!("cannot compute the {name} trigger"));
+        };
+        value_at = value_at.or(Some(t));
+        lines.push(format!("{name:<9}{}{}", price(t), from_last(t)));
+        lines.push(format!("{:<9}{}", "", anchor(&typed, t, last, avg, &price)));
+        if let Some(l) = last {
+            let past = match dir {
+                Direction::Falls => l <= t,
+                Direction::Rises => l >= t,
+            };
+            if past && crossed.is_none() {
+                let from_avg = if matches!(typed, Level::PctFromAvg(_)) {
+                    format!(" (measured from the average cost {})", price(avg))
+                } else {
+                    String::new()
+                };
+                crossed = Some(format!(
+                    "{market} last {} is already past the {name} trigger {}{from_avg}",
+                    price(l),
+                    price(t)
+                ));
+            }
+            if t.checked_sub(l).and_then(|d| d.checked_div(l)).is_some_and(|d| d.abs() > FAR) {
+                warnings.push(format!(
+                    "the {name} trigger is {} from the last price (more than {})",
+                    from_last(t).trim_start().split(" from").next().unwrap_or_default(),
+                    format::pct(FAR).trim_start_matches('+')
+                ));
+            }
+        }
+    }
+    if let RuleKind::Trailing { ratio, .. } = &fixed {
+        let r = format::pct(*ratio).trim_start_matches('+').to_string();
+        lines.push(format!("{:<9}{r} below the highest price since arming", "trail"));
+        if let Some(l) = last {
+            let now = Decimal::ONE.checked_sub(*ratio).and_then(|k| l.checked_mul(k)).unwrap_or_default();
+            lines.push(format!("{:<9}fires at {} or lower if the price never rises", "", price(now)));
+        }
+    }
+    // What is sold, and how.
+    let policy = ui.config.exits;
+    let min = crate::exchange::grid().min_total(&quote);
+    let cap = policy.cap.map(|c| format!("{} {quote}", format::amount(c, &quote)));
+    let value = value_at.and_then(|p| held.checked_mul(p));
+    let value_text = value.map(|v| format!(" ≈ {} {quote}", format::amount(v, &quote))).unwrap_or_default();
+    if held > Decimal::ZERO {
+        lines.push(format!(
+            "{:<9}whole position at firing time (now {} {base}{value_text})",
+            "sells",
+            format::qty(held, 8)
+        ));
     } else {
-        String::new()
+        lines.push(format!("{:<9}whole position at firing time (none now)", "sells"));
+        warnings.push(
+            "no position now: armed for a future position; it sells what you hold when it fires".into(),
+        );
+    }
+    let plan = value_at.map_or(ExitPlan::One, |p| policy.plan(held, p, min));
+    let how = match (plan, &cap) {
+        (ExitPlan::Sliced { orders, .. }, Some(cap)) => {
+            warnings.push(format!(
+                "the exit{value_text} is larger than the {cap} per-order cap: it is sliced into about {orders} orders"
+            ));
+            format!("market sells, about {orders} orders each within the {cap} per-order cap (slice)")
+        }
+        (ExitPlan::Exceeds, Some(cap)) => {
+            warnings.push(format!(
+                "the exit{value_text} is larger than the {cap} per-order cap: one order past it (protective_exit_over_cap = exceed)"
+            ));
+            format!("one market sell past the {cap} per-order cap (exceed, by config)")
+        }
+        (_, Some(cap)) => format!("one market sell (within the {cap} per-order cap)"),
+        (_, None) => "one market sell".into(),
     };
-    Some(format!(
-        "{market} last {} is already past the {what} trigger {}{anchor}",
-        format::price(last),
-        format::price(trigger)
-    ))
+    lines.push(format!("{:<9}{how}", "how"));
+    let word = text.split_whitespace().next().unwrap_or("rule").trim_start_matches(':');
+    let (title, default_no) = match crossed {
+        Some(why) => {
+            warnings.insert(0, why);
+            warnings.insert(1, "already past the trigger — arming it sells now, at market".into());
+            (" Already past the trigger — sell now? ".to_string(), true)
+        }
+        None => (format!(" Arm {word} {market}? "), false),
+    };
+    Ok(PendingRule {
+        intent: TradeIntent::ArmRule { market, kind: fixed, future },
+        text: text.to_string(),
+        title,
+        lines,
+        warnings,
+        default_no,
+    })
+}
+
+/// A rule's levels with their names and the way each fires.
+fn levels(kind: &RuleKind) -> Vec<(&'static str, Level, Direction)> {
+    match kind {
+        RuleKind::StopLoss(l) => vec![("stop", *l, Direction::Falls)],
+        RuleKind::TakeProfit(l) => vec![("tp", *l, Direction::Rises)],
+        RuleKind::Oco { stop, take } => {
+            vec![("stop", *stop, Direction::Falls), ("tp", *take, Direction::Rises)]
+        }
+        RuleKind::Trailing { .. } => Vec::new(),
+    }
+}
+
+/// The anchor of a level, in words: where the trigger was measured from.
+fn anchor(
+    typed: &Level,
+    trigger: Decimal,
+    last: Option<Decimal>,
+    avg: Decimal,
+    price: &dyn Fn(Decimal) -> String,
+) -> String {
+    let pct = |r: Decimal| format::pct(r);
+    match typed {
+        Level::PctFromLast(r) => format!(
+            "{} from the last price {} (fixed now, on the tick grid)",
+            pct(*r),
+            last.map(price).unwrap_or_default()
+        ),
+        Level::PctFromAvg(r) => {
+            format!("{} from the average cost {} (follows the average cost)", pct(*r), price(avg))
+        }
+        Level::Price(p) if *p == trigger => "the price typed".into(),
+        Level::Price(p) => format!("the price typed {} put on the tick grid", format::price(*p)),
+    }
 }

@@ -39,21 +39,31 @@ pub(super) fn key(ui: &mut UiState, action: Action) -> Vec<UiCommand> {
             }
             _ => {}
         },
-        Overlay::ConfirmRule => match action {
-            Action::Confirm => {
-                ui.overlay = Overlay::None;
-                if let Some(p) = ui.pending_rule.take() {
-                    return super::trade(ui, p.intent, &p.text);
+        // A rule's preview: `y` arms it, and so does Enter unless arming would sell at
+        // once or remove every rule (then Enter is the default No).
+        Overlay::ConfirmRule => {
+            let default_no = ui.pending_rule.as_ref().is_none_or(|p| p.default_no);
+            match action {
+                Action::Confirm | Action::Submit if action == Action::Confirm || !default_no => {
+                    ui.overlay = Overlay::None;
+                    if let Some(p) = ui.pending_rule.take() {
+                        return super::trade(ui, p.intent, &p.text);
+                    }
                 }
-            }
-            Action::Deny | Action::Back | Action::Submit => {
-                ui.overlay = Overlay::None;
-                if let Some(p) = ui.pending_rule.take() {
-                    ui.info(format!(":{}: not armed", p.text));
+                Action::Deny | Action::Back | Action::Submit => {
+                    ui.overlay = Overlay::None;
+                    if let Some(p) = ui.pending_rule.take() {
+                        let what = if matches!(p.intent, crate::trading::intent::TradeIntent::Unarm(_)) {
+                            "nothing removed"
+                        } else {
+                            "not armed"
+                        };
+                        ui.info(format!(":{}: {what}", p.text));
+                    }
                 }
+                _ => {}
             }
-            _ => {}
-        },
+        }
         Overlay::Help { scroll } => {
             let max = ui.help.len().saturating_sub(1);
             ui.overlay = match action {
@@ -65,7 +75,29 @@ pub(super) fn key(ui: &mut UiState, action: Action) -> Vec<UiCommand> {
                 _ => ui.overlay,
             };
         }
-        Overlay::None => {}
+        // Its keys need the snapshot (how many alerts there are): see `alerts_key`.
+        Overlay::Alerts { .. } | Overlay::None => {}
     }
     Vec::new()
+}
+
+/// A key while the alert history is open: the cursor keys scroll it (one alert per
+/// line, never past the last), Esc, `q` or `:` close it.
+pub(super) fn alerts_key(ui: &mut UiState, action: Action, alerts: usize) {
+    let Overlay::Alerts { scroll, new } = ui.overlay else { return };
+    let last = alerts.saturating_sub(1);
+    let scroll = match action {
+        Action::Back | Action::Quit | Action::Help | Action::OpenCommandLine => {
+            ui.overlay = Overlay::None;
+            return;
+        }
+        Action::Up => scroll.saturating_sub(1),
+        Action::Down => scroll + 1,
+        Action::PageUp => scroll.saturating_sub(10),
+        Action::PageDown => scroll + 10,
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => scroll,
+    };
+    ui.overlay = Overlay::Alerts { scroll: scroll.min(last), new };
 }
