@@ -422,9 +422,9 @@ fn order_book_cells_use_bid_and_ask_styles() {
     assert_eq!(buf[(x, y)].fg, theme.bid.fg.unwrap());
     // Change % in the markets list: up and down colours.
     let (x, y) = find(&buf, "+1.23%").expect("up change");
-    assert_eq!(buf[(x, y)].fg, theme.up.fg.unwrap());
+    assert_eq!(buf[(x, y)].fg, theme.rise.fg.unwrap());
     let (x, y) = find(&buf, "-2.10%").expect("down change");
-    assert_eq!(buf[(x, y)].fg, theme.down.fg.unwrap());
+    assert_eq!(buf[(x, y)].fg, theme.fall.fg.unwrap());
 }
 
 #[test]

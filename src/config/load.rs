@@ -435,4 +435,37 @@ mod tests {
         let err = load(&env(&[("HOGA_EXCHANGE__WS_URL", "http://x")])).unwrap_err().to_string();
         assert!(err.contains("exchange.ws_url"), "{err}");
     }
+
+    /// `hoga config check` (this function) refused nothing but an empty theme name: a typo
+    /// started the console on the fallback theme with one line of error.
+    #[test]
+    fn an_unknown_theme_or_colour_convention_is_refused_naming_file_key_value_and_choices() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hoga.toml");
+        std::fs::write(&path, "[ui]\ntheme = \"nope\"\n").unwrap();
+        let msg = check_file(&path).unwrap_err().to_string();
+        assert!(msg.contains("hoga.toml") && msg.contains("ui.theme") && msg.contains("\"nope\""), "{msg}");
+        for name in crate::ui::theme::Theme::embedded_names() {
+            assert!(msg.contains(&format!("\"{name}\"")), "{msg} lists {name}");
+        }
+        for name in crate::ui::theme::Theme::embedded_names() {
+            std::fs::write(&path, format!("[ui]\ntheme = \"{name}\"\n")).unwrap();
+            check_file(&path).unwrap();
+        }
+        std::fs::write(&path, "[ui]\ncolors = \"purple\"\n").unwrap();
+        let msg = check_file(&path).unwrap_err().to_string();
+        assert!(msg.contains("hoga.toml") && msg.contains("ui.colors") && msg.contains("purple"), "{msg}");
+        assert!(msg.contains("\"korean\"") && msg.contains("\"western\""), "{msg}");
+        std::fs::write(&path, "[ui]\ncolors = \"western\"\nmouse = false\n").unwrap();
+        let ui = check_file(&path).unwrap().ui;
+        assert_eq!((ui.colors, ui.mouse), (crate::config::settings::ColorConvention::Western, false));
+        std::fs::write(&path, "[ui]\nmouse = \"no\"\n").unwrap();
+        let msg = check_file(&path).unwrap_err().to_string();
+        assert!(msg.contains("ui.mouse") && msg.contains("true or false"), "{msg}");
+        let defaults = Settings::default().ui;
+        assert_eq!(
+            (defaults.colors, defaults.mouse),
+            (crate::config::settings::ColorConvention::Korean, true)
+        );
+    }
 }

@@ -100,7 +100,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
     let store = crate::store::Store::start(&tasks, StoreConfig::default());
     store.send(mode_event(&settings)).await?;
     let (commands, cmd_rx) = crate::ui::sink::command_channel(crate::ui::app::COMMAND_CAPACITY);
-    let (guard, terminal) = TerminalGuard::enter().context("cannot take over the terminal")?;
+    let (guard, terminal) = TerminalGuard::enter(settings.ui.mouse).context("cannot take over the terminal")?;
     let app = App::new(
         terminal,
         ui_config(&settings),
@@ -551,6 +551,8 @@ fn ui_config(s: &Settings) -> UiConfig {
         fps: s.ui.fps,
         theme: s.ui.theme.clone(),
         layout: s.ui.layout.clone(),
+        colors: s.ui.colors,
+        mouse: s.ui.mouse,
         favorites_path: directories::ProjectDirs::from("", "", "hoga")
             .map(|d| d.data_dir().join("favorites.txt")),
         ..UiConfig::default()

@@ -22,9 +22,7 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 
-use crossterm::event::{
-    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-};
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, SetTitle, disable_raw_mode, enable_raw_mode,
@@ -59,17 +57,11 @@ pub(crate) struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    /// Enters raw mode and the alternate screen, installs the panic hook and returns the
-    /// guard with a terminal drawing to stdout.
-    pub fn enter() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<FrameWriter>>)> {
-        Self::enter_with(false)
-    }
-
-    /// Like [`TerminalGuard::enter`], optionally capturing the mouse (click to focus,
-    /// wheel to scroll). Off by default: capture takes text selection away from tmux.
-    pub(crate) fn enter_with(
-        mouse: bool,
-    ) -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<FrameWriter>>)> {
+    /// Enters raw mode and the alternate screen, optionally capturing the mouse (`[ui]
+    /// mouse`: clicks and the wheel; capture takes plain text selection away from the
+    /// terminal and tmux), installs the panic hook and returns the guard with a terminal
+    /// drawing to stdout.
+    pub fn enter(mouse: bool) -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<FrameWriter>>)> {
         install_panic_hook();
         enable_raw_mode()?;
         MOUSE.store(mouse, Ordering::SeqCst);
@@ -134,16 +126,40 @@ impl Write for FrameWriter {
     }
 }
 
+/// Mouse reporting of presses, releases and the wheel (`?1000h`), in SGR encoding
+/// (`?1006h`: no limit at column 223). Not crossterm's `EnableMouseCapture`, which also
+/// asks for every motion (`?1003h`): each move of the pointer over the window would wake
+/// the console for nothing. Turned off with crossterm's `DisableMouseCapture`, which
+/// clears every mode either could have set.
+#[derive(Debug, Clone, Copy)]
+struct EnableMouseClicks;
+
+/// The bytes of [`EnableMouseClicks`].
+const MOUSE_CLICKS_ON: &str = "\x1b[?1000h\x1b[?1006h";
+
+impl crossterm::Command for EnableMouseClicks {
+    fn write_ansi(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        f.write_str(MOUSE_CLICKS_ON)
+    }
+
+    #[cfg(windows)]
+    fn execute_winapi(&self) -> io::Result<()> {
+        crossterm::event::EnableMouseCapture.execute_winapi()
+    }
+}
+
 /// The alternate screen, bracketed paste and (when asked) the mouse.
 fn enter_screen() -> io::Result<()> {
     execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
     if MOUSE.load(Ordering::SeqCst) {
-        execute!(io::stdout(), EnableMouseCapture)?;
+        execute!(io::stdout(), EnableMouseClicks)?;
     }
     Ok(())
 }
 
-/// Leaves the console's mode if it is on. Best effort: on a hung-up terminal the writes
+/// Leaves the console's mode if it is on (mouse reporting included, whether or not it was
+/// asked for: a terminal left reporting clicks prints escape sequences into the shell).
+/// Best effort: on a hung-up terminal the writes
 /// fail and there is nothing left to fix.
 fn leave() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
@@ -349,6 +365,18 @@ mod tests {
         assert!(take_panic_location().is_none(), "taken once");
         let text = take_last_panic().unwrap();
         assert!(text.contains("a task's bug") && text.contains("src/kernel/terminal.rs"), "{text}");
+    }
+
+    #[test]
+    fn mouse_reporting_is_clicks_and_wheel_in_sgr_and_disable_clears_it() {
+        let mut on = String::new();
+        crossterm::Command::write_ansi(&EnableMouseClicks, &mut on).unwrap();
+        assert_eq!(on, "\x1b[?1000h\x1b[?1006h", "no motion tracking (?1003h)");
+        let mut off = String::new();
+        crossterm::Command::write_ansi(&DisableMouseCapture, &mut off).unwrap();
+        for mode in ["?1000l", "?1006l"] {
+            assert!(off.contains(mode), "disable clears {mode}: {off:?}");
+        }
     }
 
     #[test]

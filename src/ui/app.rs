@@ -82,6 +82,8 @@ pub struct App<B: Backend> {
     /// screen once a frame of its version or later is drawn).
     drawn_tx: watch::Sender<u64>,
     last_layout: Option<ScreenLayout>,
+    /// The snapshot the last frame was drawn from: a click selects what was on screen.
+    drawn_snap: Arc<Snapshot>,
     /// Section versions of the snapshot the last frame showed.
     drawn_versions: Versions,
     /// Pane renderings reused while their inputs stay the same.
@@ -119,8 +121,11 @@ impl<B: Backend> App<B> {
         ui.help = keymap.help_rows();
         ui.hints = keymap.hints();
         let (theme, theme_error) = match Theme::load(&ui.theme, None, colors) {
-            Ok(t) => (t, None),
-            Err(e) => (Theme::load("dark", None, colors).unwrap_or_default(), Some(e.to_string())),
+            Ok(t) => (t.with_colors(ui.config.colors), None),
+            Err(e) => (
+                Theme::load("dark", None, colors).unwrap_or_default().with_colors(ui.config.colors),
+                Some(e.to_string()),
+            ),
         };
         ui.theme = theme.name.clone();
         if let Some(e) = theme_error {
@@ -146,6 +151,7 @@ impl<B: Backend> App<B> {
             frames_tx: watch::Sender::new(0),
             drawn_tx: watch::Sender::new(0),
             last_layout: None,
+            drawn_snap: Arc::default(),
             drawn_versions: Versions::default(),
             panes: panes::PaneCache::default(),
             ui_generation: 0,
@@ -394,27 +400,57 @@ impl<B: Backend> App<B> {
         }
     }
 
-    /// Mouse (optional, only when the terminal was entered with mouse capture): a click
-    /// focuses the pane under it, the wheel scrolls the focused pane.
+    /// Mouse (`[ui] mouse`, on by default): a left click focuses the pane under it and
+    /// selects the row under it (a market of the markets table, which becomes the market
+    /// shown; a price level of the order book; an open order); the wheel focuses the pane
+    /// under the pointer and scrolls it. Hit-testing uses the frame on screen
+    /// ([`super::mouse`]).
     pub(crate) fn handle_mouse(&mut self, m: crossterm::event::MouseEvent) {
+        use super::mouse::RowHit;
         use crossterm::event::{MouseButton, MouseEventKind};
         // Modal states own the keyboard; the mouse does not reach behind them.
         if self.ui.context().is_text() || self.ui.overlay != Overlay::None {
             return;
         }
-        match m.kind {
-            MouseEventKind::Down(MouseButton::Left) => {
-                let hit = self.last_layout.as_ref().and_then(|l| {
-                    l.panes.iter().find(|(_, r)| r.contains(ratatui::layout::Position::new(m.column, m.row)))
-                });
-                if let Some((pane, _)) = hit {
-                    let pane = *pane;
-                    self.apply(Action::FocusPane(pane));
+        let action = match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => None,
+            MouseEventKind::ScrollUp => Some(Action::Up),
+            MouseEventKind::ScrollDown => Some(Action::Down),
+            _ => return,
+        };
+        let Some(layout) = self.last_layout.as_ref() else { return };
+        let Some(hit) = super::mouse::hit(layout, &self.ui, &self.drawn_snap, m.column, m.row) else { return };
+        self.apply(Action::FocusPane(hit.pane));
+        if self.ui.focus != hit.pane {
+            return;
+        }
+        if let Some(action) = action {
+            self.apply(action);
+            return;
+        }
+        match hit.row {
+            Some(RowHit::Market { index, market }) => {
+                // The market clicked, wherever newer data has sorted it since the frame
+                // (`index` is its row on screen); gone from the list: nothing selected.
+                let rows = super::state::visible_markets(&self.ui, &self.snap);
+                let Some(now) = rows.get(index).filter(|m| m.market == market).map(|_| index).or_else(|| {
+                    rows.iter().position(|m| m.market == market)
+                }) else {
+                    return;
+                };
+                self.ui.markets.cursor = now;
+                self.apply(Action::Select);
+            }
+            // Through the reducer's own moves (top, then down row by row), so the ladder
+            // cursor keeps whatever it holds (a row, or the price on it).
+            Some(RowHit::Book { row, .. }) => {
+                self.apply(Action::Top);
+                for _ in 0..row {
+                    self.apply(Action::Down);
                 }
             }
-            MouseEventKind::ScrollUp => self.apply(Action::Up),
-            MouseEventKind::ScrollDown => self.apply(Action::Down),
-            _ => {}
+            Some(RowHit::Order(index)) => self.ui.orders_cursor = index,
+            None => {}
         }
     }
 
@@ -531,6 +567,7 @@ impl<B: Backend> App<B> {
         self.ui_generation += 1;
         match Theme::load(&name, self.theme_dir.as_deref(), self.colors) {
             Ok(t) => {
+                let t = t.with_colors(self.ui.config.colors);
                 if self.colors == ColorSupport::NoColor && name != "mono" {
                     self.ui.info("NO_COLOR is set: staying monochrome");
                 }
@@ -576,6 +613,7 @@ impl<B: Backend> App<B> {
         inspect(frame.buffer);
         self.ui.area = area;
         self.last_layout = layout;
+        self.drawn_snap = self.snap.clone();
         self.frames += 1;
         self.frames_tx.send_replace(self.frames);
         self.drawn_tx.send_replace(self.snap.version);

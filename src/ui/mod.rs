@@ -11,7 +11,7 @@
 //! ```text
 //! let store = Store::start(&tasks, StoreConfig::default());        // feed pumps: store.sender()
 //! let (sink, source) = ui::sink::command_channel(ui::sink::COMMAND_CAPACITY);
-//! let (guard, terminal) = TerminalGuard::enter()?;                  // restored on drop
+//! let (guard, terminal) = TerminalGuard::enter(settings.ui.mouse)?; // restored on drop
 //! let keymap = Keymap::load_user()?;                                // error names file:line
 //! let config = UiConfig::from_settings(&settings.ui, Some(favorites_path));
 //! App::new(terminal, config, keymap, ColorSupport::detect(), store.subscribe(), sink)
@@ -32,6 +32,7 @@ pub mod app;
 pub mod command_line;
 pub mod keymap;
 pub mod layout;
+pub(crate) mod mouse;
 pub mod order_form;
 pub mod panes;
 pub mod requests;

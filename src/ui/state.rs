@@ -53,8 +53,11 @@ pub struct UiConfig {
     pub ladder_quote: Decimal,
     /// Order book levels per side at start (15 or 30).
     pub book_depth: usize,
-    /// Capture the mouse (click to focus, wheel to scroll). Off: tmux keeps selection.
+    /// Capture the mouse (click to focus and select, wheel to scroll). Off: the terminal
+    /// (and tmux) keeps the mouse for selecting text.
     pub mouse: bool,
+    /// Which colours mean rise / bid and fall / ask.
+    pub colors: crate::config::settings::ColorConvention,
 }
 
 impl UiConfig {
@@ -70,6 +73,8 @@ impl UiConfig {
                 crate::config::settings::MarketNames::English => NameLanguage::English,
             },
             book_depth: if s.orderbook_levels == 30 { 30 } else { 15 },
+            colors: s.colors,
+            mouse: s.mouse,
             favorites_path,
             ..UiConfig::default()
         }
@@ -88,7 +93,8 @@ impl Default for UiConfig {
             layout: "default".into(),
             ladder_quote: Decimal::from(10_000),
             book_depth: 15,
-            mouse: false,
+            mouse: true,
+            colors: crate::config::settings::ColorConvention::Korean,
         }
     }
 }

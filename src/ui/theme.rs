@@ -1,4 +1,4 @@
-//! Themes: semantic roles (bid, ask, up, down, stale…) mapped to styles, loaded from
+//! Themes: semantic roles (rise, fall, bid, ask, stale…) mapped to styles, loaded from
 //! `themes/*.toml` (embedded) or a user directory, degraded to what the terminal supports.
 //!
 //! Panes never name a colour; they ask the theme for a role, so `:theme light` and
@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
+
+pub use crate::config::settings::ColorConvention;
 
 /// Themes shipped in the binary: (name, TOML text).
 pub(crate) const EMBEDDED: [(&str, &str); 4] = [
@@ -102,10 +104,28 @@ struct ThemeFile {
 macro_rules! roles {
     ($($(#[$doc:meta])* $role:ident),* $(,)?) => {
         /// Styles per semantic role. Roles missing from a file fall back to the dark theme.
+        ///
+        /// The price and side roles panes use (`rise`, `fall`, `bid`, `ask`, `buy`,
+        /// `sell`) are not in theme files: they follow the colour convention
+        /// ([`ColorConvention`]), so one colour means one thing in every pane.
         #[derive(Debug, Clone, PartialEq)]
         pub struct Theme {
             /// Theme name.
             pub name: String,
+            /// The colour convention the side and direction styles follow.
+            pub colors: ColorConvention,
+            /// Price rise (Korean: red; Western: green).
+            pub rise: Style,
+            /// Price fall (Korean: blue; Western: red).
+            pub fall: Style,
+            /// Bid side of the book: the colour of a rise.
+            pub bid: Style,
+            /// Ask side of the book: the colour of a fall.
+            pub ask: Style,
+            /// A buy (order, fill, taker): the colour of a rise.
+            pub buy: Style,
+            /// A sell: the colour of a fall.
+            pub sell: Style,
             $($(#[$doc])* pub $role: Style,)*
         }
 
@@ -122,7 +142,18 @@ macro_rules! roles {
             }
 
             fn blank(name: &str) -> Theme {
-                Theme { name: name.to_string(), $($role: Style::new(),)* }
+                let plain = Style::new();
+                Theme {
+                    name: name.to_string(),
+                    colors: ColorConvention::Korean,
+                    rise: plain,
+                    fall: plain,
+                    bid: plain,
+                    ask: plain,
+                    buy: plain,
+                    sell: plain,
+                    $($role: plain,)*
+                }
             }
         }
     };
@@ -137,22 +168,25 @@ roles! {
     background,
     /// Table headers, pane titles.
     header,
-    /// Selected row.
+    /// Selected row. Spans on the row keep their own colour, so its background must
+    /// differ from every role's foreground (or the row must be `reversed`).
     selection,
     /// Border of the focused pane.
     focus_border,
     /// Border of other panes.
     border,
-    /// Buy side.
-    bid,
-    /// Sell side.
-    ask,
-    /// Price rise (Korean convention: red).
-    up,
-    /// Price fall (Korean convention: blue).
-    down,
+    /// Rise (and the buy side) under the Korean convention: red.
+    korean_rise,
+    /// Fall (and the sell side) under the Korean convention: blue.
+    korean_fall,
+    /// Rise (and the buy side) under the Western convention: green.
+    western_rise,
+    /// Fall (and the sell side) under the Western convention: red.
+    western_fall,
     /// Unchanged.
     even,
+    /// Healthy, connected, active: a state that is fine (never a price direction).
+    ok,
     /// Stale data.
     stale,
     /// Warnings.
@@ -249,7 +283,23 @@ impl Theme {
                 None => return Err(ThemeError::UnknownRole { name: theme_name, role }),
             }
         }
-        Ok(theme)
+        let colors = theme.colors;
+        Ok(theme.with_colors(colors))
+    }
+
+    /// The same theme with its side and direction styles following `colors`: under the
+    /// Korean convention (Upbit's) a rise and the bid side are red, a fall and the ask
+    /// side blue; under the Western one a rise and the bid side are green, a fall and the
+    /// ask side red.
+    pub fn with_colors(mut self, colors: ColorConvention) -> Theme {
+        let (rise, fall) = match colors {
+            ColorConvention::Korean => (self.korean_rise, self.korean_fall),
+            ColorConvention::Western => (self.western_rise, self.western_fall),
+        };
+        self.colors = colors;
+        (self.rise, self.bid, self.buy) = (rise, rise, rise);
+        (self.fall, self.ask, self.sell) = (fall, fall, fall);
+        self
     }
 
     /// The built-in dark theme (always parses; falls back to plain styles if it did not).
@@ -276,7 +326,8 @@ impl Theme {
         if support == ColorSupport::Palette256 {
             theme.map_styles(|s| Style { fg: degrade(s.fg), bg: degrade(s.bg), ..s });
         }
-        Ok(theme)
+        let colors = theme.colors;
+        Ok(theme.with_colors(colors))
     }
 
     /// Names of the embedded themes.
@@ -284,11 +335,11 @@ impl Theme {
         EMBEDDED.iter().map(|(n, _)| *n)
     }
 
-    /// Style for a signed change: up, down or even.
+    /// Style for a signed change: rise, fall or even.
     pub fn change(&self, sign: std::cmp::Ordering) -> Style {
         match sign {
-            std::cmp::Ordering::Greater => self.up,
-            std::cmp::Ordering::Less => self.down,
+            std::cmp::Ordering::Greater => self.rise,
+            std::cmp::Ordering::Less => self.fall,
             std::cmp::Ordering::Equal => self.even,
         }
     }
@@ -335,6 +386,150 @@ mod tests {
         assert_eq!(rgb_to_256(255, 0, 0), 196);
         assert_eq!(rgb_to_256(0, 0, 0), 16);
         assert_eq!(rgb_to_256(128, 128, 128), 244);
+    }
+
+    use crate::ui::layout::PaneId;
+    use crate::ui::mouse::tests::{line, snapshot, ui};
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+
+    /// Draws the whole screen (120x40, KRW-BTC shown, `focus` focused) in `theme`.
+    fn draw(theme: &Theme, focus: PaneId, cursor: usize) -> (Buffer, crate::ui::layout::ScreenLayout) {
+        let mut snap = snapshot(12);
+        let mut section = (*snap.market).clone();
+        let btc = crate::exchange::types::MarketId::new("KRW-BTC");
+        let trade = |side, price: i64| crate::exchange::types::Trade {
+            market: btc.clone(),
+            price: rust_decimal::Decimal::from(price),
+            volume: rust_decimal::Decimal::ONE,
+            side: Some(side),
+            trade_timestamp: 0,
+            timestamp: 0,
+            sequential_id: 0,
+            stream_type: crate::exchange::types::StreamType::Realtime,
+        };
+        let tape = [
+            trade(crate::exchange::types::Side::Bid, 100_100),
+            trade(crate::exchange::types::Side::Ask, 100_000),
+        ];
+        section.trades =
+            std::sync::Arc::new([(btc.clone(), tape.into_iter().collect())].into_iter().collect());
+        snap.market = std::sync::Arc::new(section);
+        let mut ui = ui(120, 40);
+        ui.focus = focus;
+        ui.markets.cursor = cursor;
+        let area = Rect::new(0, 0, 120, 40);
+        let mut buf = Buffer::empty(area);
+        let layout = crate::ui::panes::render(area, &mut buf, &ui, &snap, theme).expect("a layout");
+        (buf, layout)
+    }
+
+    /// The foreground of the first cell of `text` on the first row of `rect` showing it.
+    fn fg_of(buf: &Buffer, rect: Rect, text: &str) -> Color {
+        for y in rect.y..rect.y + rect.height {
+            let row: Vec<String> =
+                (rect.x..rect.x + rect.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            let joined = row.concat();
+            if let Some(byte) = joined.find(text) {
+                let col = joined[..byte].chars().count() as u16;
+                return buf[(rect.x + col, y)].fg;
+            }
+        }
+        panic!("{text:?} not drawn in {rect:?}");
+    }
+
+    #[test]
+    fn one_colour_language_in_every_pane_korean_by_default_western_by_setting() {
+        let korean = Theme::load("dark", None, ColorSupport::TrueColor).unwrap();
+        assert_eq!(korean.colors, ColorConvention::Korean, "Korean by default");
+        let western = korean.clone().with_colors(ColorConvention::Western);
+        let mut seen = Vec::new();
+        for theme in [&korean, &western] {
+            let (buf, layout) = draw(theme, PaneId::Orderbook, 0);
+            let book = layout.rect(PaneId::Orderbook).unwrap();
+            let markets = layout.rect(PaneId::Markets).unwrap();
+            let trades = layout.rect(PaneId::Trades).unwrap();
+            // A bid level, an ask level; a rising market (BTC +1.2 %), a falling one (C01
+            // -3.4 %); a buy print and a sell print on the tape.
+            let bid = fg_of(&buf, book, "99,900");
+            let ask = fg_of(&buf, book, "100,200");
+            let rise = fg_of(&buf, markets, "+1.2");
+            let fall = fg_of(&buf, markets, "-3.4");
+            let buy = fg_of(&buf, trades, "100,100");
+            let sell = fg_of(&buf, trades, "100,000");
+            assert_ne!(bid, ask, "{}", theme.colors.as_str());
+            assert_eq!(bid, rise, "{}: a bid is the colour of a rise", theme.colors.as_str());
+            assert_eq!(ask, fall, "{}: an ask is the colour of a fall", theme.colors.as_str());
+            assert_eq!((buy, sell), (bid, ask), "{}: the tape speaks as the book", theme.colors.as_str());
+            seen.push((bid, ask));
+        }
+        let [(k_bid, k_ask), (w_bid, w_ask)] = seen[..] else { unreachable!() };
+        assert_eq!(k_bid, korean.korean_rise.fg.unwrap(), "Korean: bid and rise red");
+        assert_eq!(k_ask, korean.korean_fall.fg.unwrap(), "Korean: ask and fall blue");
+        assert_eq!(w_bid, korean.western_rise.fg.unwrap(), "Western: bid and rise green");
+        assert_eq!(w_ask, k_bid, "Western: ask and fall red, the Korean rise");
+    }
+
+    /// Whether a cell's text shows: its colours differ once `reversed` is applied (the
+    /// terminal's default foreground and background, both `Reset`, differ).
+    fn readable(cell: &ratatui::buffer::Cell) -> bool {
+        let (fg, bg) =
+            if cell.modifier.contains(Modifier::REVERSED) { (cell.bg, cell.fg) } else { (cell.fg, cell.bg) };
+        fg != bg || fg == Color::Reset
+    }
+
+    #[test]
+    fn the_selected_row_is_readable_in_every_theme() {
+        for (name, _) in EMBEDDED {
+            let theme = Theme::load(name, None, ColorSupport::TrueColor).unwrap();
+            // No role draws its text in the selection's background: spans on the selected
+            // row keep their own colour (high-contrast had white text on a white bar).
+            if let Some(bg) = theme.selection.bg {
+                for (role, style) in [
+                    ("text", theme.text),
+                    ("accent", theme.accent),
+                    ("rise", theme.rise),
+                    ("fall", theme.fall),
+                    ("muted", theme.muted),
+                    ("highlight", theme.highlight),
+                ] {
+                    assert_ne!(style.fg, Some(bg), "{name}: {role} on the selection bar");
+                }
+            }
+            // Drawn: the cursor on the market shown (accent code) and on another (text code).
+            for cursor in [0, 1] {
+                let (buf, layout) = draw(&theme, PaneId::Markets, cursor);
+                let markets = layout.rect(PaneId::Markets).unwrap();
+                let y = (markets.y..markets.y + markets.height)
+                    .find(|&y| {
+                        let text = line(&buf, y);
+                        text.contains(if cursor == 0 { "BTC" } else { "C01" }) && !text.contains("KRW-BTC")
+                    })
+                    .unwrap();
+                for x in markets.x + 1..markets.x + markets.width - 1 {
+                    let cell = &buf[(x, y)];
+                    if cell.symbol() != " " {
+                        assert!(
+                            readable(cell),
+                            "{name}: {:?} at ({x},{y}) is {:?} on {:?}",
+                            cell.symbol(),
+                            cell.fg,
+                            cell.bg
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn light_paints_its_background() {
+        let theme = Theme::load("light", None, ColorSupport::TrueColor).unwrap();
+        let bg = theme.background.bg.expect("light sets a background");
+        assert_ne!(bg, Color::Reset);
+        let (buf, _) = draw(&theme, PaneId::Markets, 0);
+        let unpainted = buf.content.iter().filter(|c| c.bg == Color::Reset).count();
+        assert_eq!(unpainted, 0, "cells left on the terminal's own (maybe dark) background");
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             if let Some(p) = o.price {
                 lines.push(PriceLine {
                     price: p,
-                    style: if o.side == Some(Side::Bid) { theme.bid } else { theme.ask },
+                    style: if o.side == Some(Side::Bid) { theme.buy } else { theme.sell },
                 });
             }
         }

@@ -52,7 +52,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let distance = r.distance.map_or_else(|| "-".into(), format::pct);
         let trigger = r.trigger.map_or_else(|| "-".into(), |t| format::fit(format::price(t), trigger_width));
         let state_style = match r.state {
-            RuleState::Armed => theme.bid,
+            RuleState::Armed => theme.ok,
             RuleState::Stale => theme.stale,
             RuleState::Firing => theme.warning,
             RuleState::Done | RuleState::Failed => theme.muted,

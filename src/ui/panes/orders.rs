@@ -26,8 +26,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     // A side hoga does not know never reaches here from the order manager (it resolves
     // sides against its own orders); shown as `?` all the same, never guessed.
     let side_style = |s: Option<Side>| match s {
-        Some(Side::Bid) => theme.bid,
-        Some(Side::Ask) => theme.ask,
+        Some(Side::Bid) => theme.buy,
+        Some(Side::Ask) => theme.sell,
         None => theme.muted,
     };
     let side_label = |s: Option<Side>| s.map_or("?", Side::label);

@@ -43,7 +43,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         Overlay::ConfirmOrder => {
             let Some(v) = ui.pending_order.as_ref().map(|p| &p.order) else { return };
             let r = &v.request;
-            let side_style = if r.side == Side::Bid { theme.bid } else { theme.ask };
+            let side_style = if r.side == Side::Bid { theme.buy } else { theme.sell };
             let dec = |d: Option<Decimal>| d.map(format::price).unwrap_or_else(|| "market".into());
             let rect = centered(area, 48, 9);
             Clear.render(rect, buf);

@@ -51,7 +51,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     // Most important first: at 80 columns the tail gives way to the clock.
     let ts = match acc.trading_state {
-        TradingState::Active => theme.bid,
+        TradingState::Active => theme.ok,
         TradingState::Reducing => theme.warning,
         TradingState::Halted => theme.error,
     };
@@ -82,7 +82,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if sys.streams.is_empty() {
         // No per-stream status yet: fall back to the feed health report.
         if sys.feed.public_connected() {
-            streams.push(Span::styled("feed:up", theme.bid));
+            streams.push(Span::styled("feed:up", theme.ok));
         } else {
             streams.push(Span::styled("feed idle", theme.muted));
         }
@@ -92,7 +92,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             streams.push(Span::raw(" "));
         }
         let style = match s.state {
-            StreamState::Connected => theme.bid,
+            StreamState::Connected => theme.ok,
             StreamState::Connecting | StreamState::Idle => theme.muted,
             StreamState::Reconnecting => theme.warning,
             StreamState::Down => theme.error,

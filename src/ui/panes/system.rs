@@ -48,7 +48,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     let f = &sys.feed;
     let health = match f.health {
-        Health::Healthy => Span::styled("healthy", theme.bid),
+        Health::Healthy => Span::styled("healthy", theme.ok),
         Health::Degraded => Span::styled("degraded", theme.warning),
         Health::Critical => Span::styled("critical", theme.error),
     };

@@ -31,8 +31,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let skip = ui.scroll.get(&PaneId::Trades).copied().unwrap_or(0).min(tape.len().saturating_sub(1));
     let rows = tape.iter().skip(skip).take(inner.height as usize).map(|t| {
         let style = match t.side {
-            Some(Side::Bid) => theme.bid,
-            Some(Side::Ask) => theme.ask,
+            Some(Side::Bid) => theme.buy,
+            Some(Side::Ask) => theme.sell,
             None => theme.text,
         };
         // Checked: a print too large to multiply is certainly large.

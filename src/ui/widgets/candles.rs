@@ -20,6 +20,8 @@ use crate::ui::theme::Theme;
 pub(crate) const MA_PERIOD: usize = 20;
 /// Width of the price axis.
 const AXIS: u16 = 12;
+/// The body of a rising candle where colour does not show the direction.
+pub(crate) const HOLLOW_BODY: char = '▯';
 const VOL_EIGHTHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// A horizontal line across the chart at a price.
@@ -148,11 +150,14 @@ pub fn render(
         if stale {
             theme.stale
         } else if up {
-            theme.up
+            theme.rise
         } else {
-            theme.down
+            theme.fall
         }
     };
+    // Where colour cannot tell a rising candle from a falling one (mono, NO_COLOR, or a
+    // stale chart greyed whole), the body does: hollow for a rise, filled for a fall.
+    let hollow_rise = stale || theme.rise.fg == theme.fall.fg;
 
     // Price lines first, so candles draw over them.
     for l in lines {
@@ -175,7 +180,13 @@ pub fn render(
         let (body_top, body_bot) = (yo.min(yc), yo.max(yc));
         for y in yh..=yl {
             let ch = if y >= body_top && y <= body_bot {
-                if body_top == body_bot && c.open == c.close { '─' } else { '█' }
+                if body_top == body_bot && c.open == c.close {
+                    '─'
+                } else if up && hollow_rise {
+                    HOLLOW_BODY
+                } else {
+                    '█'
+                }
             } else {
                 '│'
             };
@@ -231,8 +242,23 @@ pub fn render(
         put_str(buf, ax, scale.row(p), &format!(" {}", format::price(label)), AXIS, theme.muted);
     }
     if let Some(last) = shown.last() {
-        let style = style_for(last.close >= last.open);
-        put_str(buf, ax, scale.row(last.close), &format!("◀{}", format::price(last.close)), AXIS, style);
+        let up = last.close >= last.open;
+        // The last close's arrow says its direction where colour cannot.
+        let mark = if !hollow_rise || last.close == last.open {
+            '◀'
+        } else if up {
+            '▲'
+        } else {
+            '▼'
+        };
+        put_str(
+            buf,
+            ax,
+            scale.row(last.close),
+            &format!("{mark}{}", format::price(last.close)),
+            AXIS,
+            style_for(up),
+        );
     }
     put_str(buf, ax, area.y + price_rows + label_rows, " vol", AXIS, theme.muted);
     if let (1, Some(first), Some(last)) = (label_rows, shown.first(), shown.last()) {
@@ -327,6 +353,45 @@ mod tests {
         let all: String =
             (0..6).flat_map(|y| (0..area.width).map(move |x| (x, y))).map(|p| buf[p].symbol()).collect();
         assert!(!all.contains("10-31"), "no time labels in 6 rows");
+    }
+
+    /// Symbols of the candle columns (the first of each two) drawn in `theme`.
+    fn candle_glyphs(theme: &Theme, stale: bool) -> Vec<std::collections::BTreeSet<String>> {
+        let c = |i: i64, open: Decimal, close: Decimal| Candle {
+            market: MarketId::new("KRW-BTC"),
+            timeframe: Timeframe::M1,
+            start: i * 60_000,
+            open,
+            high: open.max(close) + dec!(1000),
+            low: open.min(close) - dec!(1000),
+            close,
+            volume: dec!(1),
+            value: dec!(1),
+            timestamp: 0,
+        };
+        // A rising candle, then a falling one, with bodies several rows tall.
+        let candles = [c(0, dec!(90000000), dec!(95000000)), c(1, dec!(95000000), dec!(90000000))];
+        let area = Rect::new(0, 0, 40, 20);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &candles, &[], theme, stale);
+        (0..2u16)
+            .map(|i| (0..14).map(|y| buf[(i * 2, y)].symbol().to_string()).filter(|s| s != " ").collect())
+            .collect()
+    }
+
+    #[test]
+    fn without_colour_rising_and_falling_candles_have_different_bodies() {
+        let mono = Theme::load("mono", None, crate::ui::theme::ColorSupport::NoColor).unwrap();
+        let (rise, fall) = (&candle_glyphs(&mono, false)[0], &candle_glyphs(&mono, false)[1]);
+        assert!(rise.contains(&HOLLOW_BODY.to_string()) && !rise.contains("█"), "rise: {rise:?}");
+        assert!(fall.contains("█") && !fall.contains(&HOLLOW_BODY.to_string()), "fall: {fall:?}");
+        // A stale chart greys every candle: the bodies still differ.
+        let dark = Theme::dark();
+        let stale = candle_glyphs(&dark, true);
+        assert_ne!(stale[0], stale[1]);
+        // In colour the bodies are both filled; the colour tells them apart.
+        let live = candle_glyphs(&dark, false);
+        assert!(live[0].contains("█") && live[1].contains("█"), "{live:?}");
     }
 
     #[test]
