@@ -82,7 +82,56 @@ pub enum ConfigCommand {
     },
 }
 
+/// The global flags a subcommand reads, by subcommand; its help hides the others (clap
+/// lists every global flag under every subcommand, promising effects they do not have).
+/// A subcommand not named here shows them all. A flag read there with a meaning of its own
+/// says so in that help.
+const SUBCOMMAND_GLOBALS: [(&str, &[(&str, Option<&str>)]); 3] = [
+    ("config", &[("config", None)]),
+    ("sim", &[]),
+    (
+        "stream",
+        &[
+            ("demo", Some("Stream from an embedded simulator instead of --url")),
+            ("seed", Some("Seed of the --demo simulator's market generator")),
+        ],
+    ),
+];
+
 impl Cli {
+    /// The command-line grammar, with each subcommand's help listing only the global flags
+    /// it reads ([`SUBCOMMAND_GLOBALS`]).
+    pub fn command() -> clap::Command {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let globals: &[clap::Arg] =
+            &cmd.get_arguments().filter(|a| a.is_global_set()).cloned().collect::<Vec<_>>();
+        for (name, reads) in SUBCOMMAND_GLOBALS {
+            // A subcommand that already has an argument of a global's id keeps the global
+            // out; a hidden copy given here does the same, so the flag still parses there
+            // (and reaches `Cli`) but its help does not list it.
+            cmd = cmd.mut_subcommand(name, |mut sub| {
+                for arg in globals {
+                    if sub.get_arguments().any(|a| a.get_id() == arg.get_id()) {
+                        continue;
+                    }
+                    match reads.iter().find(|(id, _)| arg.get_id() == *id) {
+                        Some((_, Some(help))) => sub = sub.arg(arg.clone().help(*help)),
+                        Some((_, None)) => {}
+                        None => sub = sub.arg(arg.clone().hide(true)),
+                    }
+                }
+                sub
+            });
+        }
+        cmd
+    }
+
+    /// Parses the process's arguments (exits with clap's message on a mistake or `--help`).
+    pub fn parse_args() -> Cli {
+        let matches = Cli::command().get_matches();
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
     /// The load options these flags ask for, reading the process environment.
     pub(crate) fn load_options(&self) -> LoadOptions {
         let mut overrides = toml::Table::new();
@@ -121,7 +170,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Journal(args)) => {
             exit_code("hoga journal", crate::trading::journal::run_journal_cli(args))
         }
-        Some(Command::Stream(args)) => crate::feed::stream_cli::run(args).await,
+        Some(Command::Stream(args)) => crate::feed::stream_cli::run(args, cli.demo, cli.seed).await,
         // The console's status: 0 on quit, 1 on a fatal failure, 128 + N on signal N.
         None => crate::console::run(&cli).await.unwrap_or_else(|e| exit_code("hoga", Err(e))),
     }

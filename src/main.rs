@@ -1,8 +1,6 @@
 //! The `hoga` binary: parse the command line, build the one tokio runtime, hand over to
 //! [`hoga::cli::run`].
 
-use clap::Parser;
-
 /// Exit status of a process a panic ended (what Rust itself uses).
 const EXIT_PANIC: u8 = 101;
 
@@ -10,7 +8,7 @@ const EXIT_PANIC: u8 = 101;
 const RUNTIME_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn main() -> std::process::ExitCode {
-    let cli = hoga::cli::Cli::parse();
+    let cli = hoga::cli::Cli::parse_args();
     // The one runtime of the process. Nothing else may build a runtime or block_on.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
