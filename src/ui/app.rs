@@ -408,8 +408,9 @@ impl<B: Backend> App<B> {
     pub(crate) fn handle_mouse(&mut self, m: crossterm::event::MouseEvent) {
         use super::mouse::RowHit;
         use crossterm::event::{MouseButton, MouseEventKind};
-        // Modal states own the keyboard; the mouse does not reach behind them.
-        if self.ui.context().is_text() || self.ui.overlay != Overlay::None {
+        // Modal states own the keyboard; the mouse does not reach behind them. With
+        // `mouse = false` nothing was asked of the terminal: a stray report is ignored.
+        if !self.ui.config.mouse || self.ui.context().is_text() || self.ui.overlay != Overlay::None {
             return;
         }
         let action = match m.kind {
