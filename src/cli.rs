@@ -37,6 +37,11 @@ pub struct Cli {
     /// unreadable journal stops live trading (it is what reconciliation relies on).
     #[arg(long, global = true)]
     pub(crate) new_journal: bool,
+    /// Demo mode: start a new demo session. The kept one (the demo account's balances and
+    /// orders, the demo journal with its rules and alerts) is moved to
+    /// `demo-sessions/<UTC time>/` in the data directory, not deleted.
+    #[arg(long)]
+    pub(crate) fresh: bool,
     /// Demo mode against an already-running `hoga sim` at this loopback URL (for example
     /// `http://127.0.0.1:9000`) instead of the embedded simulator. The console trades on the
     /// simulator's built-in demo account (`sim::DEMO_ACCESS_KEY`), so a console restarted
@@ -167,9 +172,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Some(Command::Config(cmd)) => run_config(cmd, cli.config.as_deref()),
         Some(Command::Sim(args)) => exit_code("hoga sim", crate::sim::run_cli(args.clone()).await),
-        Some(Command::Journal(args)) => {
-            exit_code("hoga journal", crate::trading::journal::run_journal_cli(args))
-        }
+        Some(Command::Journal(args)) => exit_code("hoga journal", run_journal(&cli, args)),
         Some(Command::Stream(args)) => crate::feed::stream_cli::run(args, cli.demo, cli.seed).await,
         // The console's status: 0 on quit, 1 on a fatal failure, 128 + N on signal N.
         None => crate::console::run(&cli).await.unwrap_or_else(|e| exit_code("hoga", Err(e))),
@@ -232,6 +235,21 @@ fn run_config(cmd: &ConfigCommand, given: Option<&std::path::Path>) -> ExitCode 
             }
         }
     }
+}
+
+/// `hoga journal`: exports the `--journal` file, else the journal of the mode the console
+/// would run in (`--demo`, `--mode`, the config's `mode`): `journal-demo.sqlite`,
+/// `journal-paper.sqlite` or `journal.sqlite` in the data directory.
+fn run_journal(cli: &Cli, args: &crate::trading::journal::JournalArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if args.journal.is_some() {
+        return crate::trading::journal::run_journal_cli(args, None);
+    }
+    let mode = load_settings(cli)?.general.mode;
+    let dir = crate::datadir::default_dir()
+        .context("no home directory to find the journal in; pass --journal FILE")?;
+    let file = crate::console::journal_file(mode, &dir);
+    crate::trading::journal::run_journal_cli(args, Some((file, mode.as_str())))
 }
 
 /// Loads the settings for the console or the kernel.

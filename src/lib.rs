@@ -49,6 +49,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod datadir;
 pub mod exchange;
 pub mod feed;
 pub mod kernel;

@@ -100,10 +100,11 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
     let store = crate::store::Store::start(&tasks, StoreConfig::default());
     store.send(mode_event(&settings)).await?;
     let (commands, cmd_rx) = crate::ui::sink::command_channel(crate::ui::app::COMMAND_CAPACITY);
-    let (guard, terminal) = TerminalGuard::enter(settings.ui.mouse).context("cannot take over the terminal")?;
+    let (guard, terminal) =
+        TerminalGuard::enter(settings.ui.mouse).context("cannot take over the terminal")?;
     let app = App::new(
         terminal,
-        ui_config(&settings),
+        ui_config(&settings, cli),
         Keymap::load_user()?,
         ColorSupport::detect(),
         store.subscribe(),
@@ -117,6 +118,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         new_journal: cli.new_journal,
         sim_url: cli.sim_url.clone(),
         journal: cli.journal.clone(),
+        data_dir: crate::datadir::default_dir(),
+        fresh: cli.fresh,
     };
     let core = match Core::start_with(&settings, opts, &tasks, bus, (store, commands, cmd_rx)).await {
         Ok(core) => core,
@@ -136,6 +139,10 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
     let sim = core.sim;
     hooks.on_close("simulator", async move {
         if let Some(sim) = &sim {
+            // The account is saved after every change; this is the last word.
+            if let Err(e) = sim.save_state() {
+                tracing::warn!(error = %e, "cannot save the demo account at exit");
+            }
             sim.stop();
         }
     });
@@ -161,9 +168,14 @@ pub struct CoreOptions {
     /// Demo only (`--sim`): an already-running simulator to trade on instead of the
     /// embedded one.
     pub sim_url: Option<String>,
-    /// `--journal`: the journal file instead of the mode's default (demo: a file instead of
-    /// memory).
+    /// `--journal`: the journal file instead of the mode's default.
     pub journal: Option<PathBuf>,
+    /// The data directory: the journals, and in demo mode the demo account, live there
+    /// (see [`crate::datadir`]). None: paper and live use the default one, and a demo
+    /// session is kept in memory only (tests).
+    pub data_dir: Option<PathBuf>,
+    /// `--fresh` (demo): move the kept demo session aside and start a new one.
+    pub fresh: bool,
 }
 
 /// Everything but the terminal: the exchange (or the simulator), the feed, the store,
@@ -214,8 +226,35 @@ impl Core {
             let _ = to_bus.try_publish("kernel", AppEvent::Safety(event::SafetyEvent::Task(ev)));
         });
 
-        let ep = endpoints(settings, tasks, opts.user_keys, opts.sim_url.as_deref()).await?;
         subscribe_log(&bus, &store);
+        // The journal first: in demo mode it says whether this console keeps the session
+        // (another console may hold it), which the simulator needs to know.
+        let demo = DemoFiles::new(mode, &opts);
+        if opts.fresh {
+            anyhow::ensure!(
+                mode == Mode::Demo,
+                "--fresh applies to demo mode only (mode in use: {})",
+                mode.as_str()
+            );
+            demo.start_afresh()?;
+        }
+        let journal = match demo.journal() {
+            Some(path) => open_journal(mode, false, Some(&path), None)?,
+            None => open_journal(mode, opts.new_journal, opts.journal.as_deref(), opts.data_dir.as_deref())?,
+        };
+        let keeps_demo = demo.kept() && !journal.lock().is_ok_and(|j| j.is_read_only());
+        if demo.kept() && !keeps_demo {
+            tracing::warn!(
+                "another console holds the demo session: this one trades a demo account of its own, forgotten on exit"
+            );
+        }
+        let state_file = demo.account().filter(|_| keeps_demo);
+        let ep = endpoints(settings, tasks, opts.user_keys, opts.sim_url.as_deref(), state_file).await?;
+        if let Some(sim) = &ep.sim
+            && keeps_demo
+        {
+            tell_demo_session(sim.state_at_start(), &journal, &demo);
+        }
 
         // Market data: a public client (no keys needed) and the feed.
         let creds = ep.keys.as_ref().map(ApiKeys::to_credentials);
@@ -243,7 +282,6 @@ impl Core {
                 arm: opts.arm,
             },
         )?;
-        let journal = open_journal(mode, opts.new_journal, opts.journal.as_deref())?;
         let manager_config =
             ManagerConfig { risk: risk_limits(&settings.trading), ..ManagerConfig::default() };
         let prices = manager_config.prices.clone();
@@ -415,6 +453,7 @@ async fn endpoints(
     tasks: &TaskManager,
     user_keys: Option<ApiKeys>,
     sim_url: Option<&str>,
+    state_file: Option<PathBuf>,
 ) -> anyhow::Result<Endpoints> {
     if let Some(url) = sim_url {
         anyhow::ensure!(
@@ -431,6 +470,7 @@ async fn endpoints(
                     seed: settings.demo.seed,
                     markets: Some(settings.demo.markets as usize),
                     tick_interval: Duration::from_secs(1) / settings.demo.rate.max(1),
+                    state_file,
                     ..crate::sim::SimConfig::default()
                 },
                 tasks,
@@ -504,13 +544,16 @@ fn external_sim(url: &str) -> anyhow::Result<Endpoints> {
 }
 
 /// The order journal (orders, fills, rules, alerts), shared by the order manager and the
-/// monitor. Demo trades against a simulator that forgets everything on exit, so its
-/// journal lives in memory unless `--journal` names a file; paper and live each have their
-/// own file (or the `--journal` one), whose lock stops a second console from trading it.
+/// monitor: the `--journal` file, else the mode's own file in the data directory
+/// (`journal.sqlite` live, `journal-paper.sqlite` paper; a kept demo session passes its
+/// `journal-demo.sqlite` as `path_flag`), whose lock stops a second console from trading
+/// it. A demo session that is not kept (`--sim` without `--journal`, tests) has its
+/// journal in memory.
 fn open_journal(
     mode: Mode,
     allow_fresh_live: bool,
     path_flag: Option<&std::path::Path>,
+    data_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::trading::monitor::SharedJournal> {
     let journal = if let Some(path) = path_flag {
         Journal::open(path, &journal_options(mode, allow_fresh_live || mode != Mode::Live)).with_context(
@@ -519,11 +562,11 @@ fn open_journal(
     } else if mode == Mode::Demo {
         Journal::in_memory()?
     } else {
-        // Live uses the journal `hoga journal` exports by default; paper keeps its own
-        // beside it so paper orders never mix with real ones.
-        let live: PathBuf =
-            crate::trading::journal::default_path().context("no home directory for the order journal")?;
-        let path = if mode == Mode::Live { live } else { live.with_file_name("journal-paper.sqlite") };
+        let dir = match data_dir {
+            Some(dir) => dir.to_path_buf(),
+            None => crate::datadir::default_dir().context("no home directory for the order journal")?,
+        };
+        let path = journal_file(mode, &dir);
         // Journal::open creates a missing data directory 0700 and leaves an existing one
         // alone; its errors name the path, the mode and (only when the file is missing or
         // corrupt in live mode) the real --new-journal flag.
@@ -531,6 +574,127 @@ fn open_journal(
             .with_context(|| format!("{} mode: cannot open the order journal", mode.as_str()))?
     };
     Ok(Arc::new(Mutex::new(journal)))
+}
+
+/// The live journal's file name in the data directory.
+const JOURNAL_LIVE: &str = "journal.sqlite";
+/// The paper journal's file name in the data directory.
+const JOURNAL_PAPER: &str = "journal-paper.sqlite";
+/// The demo journal's file name in the data directory.
+pub const JOURNAL_DEMO: &str = "journal-demo.sqlite";
+/// The demo account's file name in the data directory.
+pub const DEMO_ACCOUNT: &str = "demo-account.json";
+/// Where `--fresh` moves a demo session it sets aside, under the data directory.
+pub const DEMO_SESSIONS: &str = "demo-sessions";
+
+/// A mode's own journal in the data directory `dir` (what `hoga journal` exports for the
+/// mode): live's is the one `hoga journal` always exported; paper and demo keep their own
+/// beside it so their orders never mix with real ones.
+pub(crate) fn journal_file(mode: Mode, dir: &std::path::Path) -> PathBuf {
+    dir.join(match mode {
+        Mode::Live => JOURNAL_LIVE,
+        Mode::Paper => JOURNAL_PAPER,
+        Mode::Demo => JOURNAL_DEMO,
+    })
+}
+
+/// The files of a kept demo session: the embedded simulator's demo account and the demo
+/// journal, in the data directory. Kept when the console runs the embedded simulator
+/// with its own journal (not `--sim`, not `--journal`) and has a data directory.
+struct DemoFiles {
+    dir: Option<PathBuf>,
+}
+
+impl DemoFiles {
+    fn new(mode: Mode, opts: &CoreOptions) -> DemoFiles {
+        let kept = mode == Mode::Demo && opts.sim_url.is_none() && opts.journal.is_none();
+        DemoFiles { dir: opts.data_dir.clone().filter(|_| kept) }
+    }
+
+    fn kept(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    fn journal(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| journal_file(Mode::Demo, d))
+    }
+
+    fn account(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(DEMO_ACCOUNT))
+    }
+
+    /// `--fresh`: moves the kept session (the account, the journal and SQLite's files
+    /// beside it) into `demo-sessions/<UTC time>/` and says where. Refused while another
+    /// console holds the session.
+    fn start_afresh(&self) -> anyhow::Result<()> {
+        let (Some(dir), Some(journal)) = (&self.dir, self.journal()) else {
+            anyhow::bail!(
+                "--fresh: this demo session is not kept (it runs on --sim or --journal), so there is nothing to start afresh"
+            );
+        };
+        if journal.exists() {
+            let j = Journal::open(&journal, &journal_options(Mode::Demo, true))
+                .with_context(|| format!("--fresh: cannot open the demo journal {}", journal.display()))?;
+            anyhow::ensure!(
+                !j.is_read_only(),
+                "--fresh: another hoga console is running the demo session ({}); quit it first",
+                journal.display()
+            );
+        }
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let to = dir.join(DEMO_SESSIONS).join(&stamp);
+        let mut moved = Vec::new();
+        for name in [DEMO_ACCOUNT, JOURNAL_DEMO, "journal-demo.sqlite-wal", "journal-demo.sqlite-shm"] {
+            let from = dir.join(name);
+            if from.symlink_metadata().is_err() {
+                continue;
+            }
+            crate::datadir::create_dir(&to)
+                .with_context(|| format!("--fresh: cannot create {}", to.display()))?;
+            std::fs::rename(&from, to.join(name))
+                .with_context(|| format!("--fresh: cannot move {} to {}", from.display(), to.display()))?;
+            moved.push(name);
+        }
+        if moved.is_empty() {
+            tracing::info!("--fresh: no demo session was kept yet; a new one starts");
+        } else {
+            tracing::info!(
+                "--fresh: a new demo session starts; the previous one ({}) is kept in {}",
+                moved.join(", "),
+                to.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Says at start what a kept demo session brought back: `demo session resumed (2 open
+/// orders, 1 rule, 0 alerts)`, or that it is new, or that its account was unreadable.
+fn tell_demo_session(
+    at_start: &crate::sim::StateAtStart,
+    journal: &crate::trading::monitor::SharedJournal,
+    demo: &DemoFiles,
+) {
+    use crate::sim::StateAtStart;
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let (rules, alerts) = match journal.lock() {
+        Ok(j) => (j.load_rules().map_or(0, |r| r.len()), j.load_alerts().map_or(0, |a| a.len())),
+        Err(_) => (0, 0),
+    };
+    let dir = demo.dir.as_deref().map(crate::config::display_path).unwrap_or_default();
+    match at_start {
+        StateAtStart::Resumed { open_orders } => tracing::info!(
+            "demo session resumed ({}, {}, {}) from {dir}; --fresh starts a new one",
+            count(*open_orders, "open order"),
+            count(rules, "rule"),
+            count(alerts, "alert"),
+        ),
+        StateAtStart::Fresh => {
+            tracing::info!("new demo session, kept in {dir} across restarts; --fresh starts a new one")
+        }
+        StateAtStart::Unreadable(why) => tracing::warn!("demo account not resumed: {why}"),
+        StateAtStart::NotKept => {}
+    }
 }
 
 /// The risk gate's limits from `[trading]` (at start, and after a `:set`).
@@ -546,15 +710,18 @@ pub(crate) fn risk_limits(s: &crate::config::TradingSettings) -> RiskLimits {
     }
 }
 
-fn ui_config(s: &Settings) -> UiConfig {
+/// The UI settings, and where the UI keeps its state (see [`crate::ui::persist`]).
+fn ui_config(s: &Settings, cli: &Cli) -> UiConfig {
+    let data_dir = crate::datadir::default_dir();
     UiConfig {
         fps: s.ui.fps,
         theme: s.ui.theme.clone(),
         layout: s.ui.layout.clone(),
         colors: s.ui.colors,
         mouse: s.ui.mouse,
-        favorites_path: directories::ProjectDirs::from("", "", "hoga")
-            .map(|d| d.data_dir().join("favorites.txt")),
+        favorites_path: data_dir.as_ref().map(|d| d.join("favorites.txt")),
+        state_dir: data_dir,
+        theme_from_flag: cli.theme.is_some(),
         ..UiConfig::default()
     }
 }

@@ -41,7 +41,7 @@ fn side_name(side: Side) -> &'static str {
 }
 
 /// One currency of the account.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Holding {
     /// Available.
     pub balance: Decimal,
@@ -52,7 +52,7 @@ pub struct Holding {
 }
 
 /// One fill of an order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SimFill {
     /// Fill id.
     pub uuid: String,
@@ -69,7 +69,7 @@ pub struct SimFill {
 }
 
 /// An order as the exchange keeps it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SimOrder {
     /// Exchange id.
     pub uuid: String,
@@ -883,6 +883,58 @@ impl Exchange {
     /// Drains the pending private events.
     pub(crate) fn drain_events(&mut self) -> Vec<PrivEvent> {
         std::mem::take(&mut self.events)
+    }
+
+    /// The account as a state file keeps it: the holdings, every open order and the
+    /// newest `closed` finished ones (so a lookup of a recent order still finds it after a
+    /// restart) with their identifiers, and the id counter (new ids never repeat one a
+    /// journal already knows).
+    pub(crate) fn saved(&self, closed: usize) -> super::persist::SavedAccount {
+        let mut kept_closed = 0;
+        let mut orders: Vec<SimOrder> = self
+            .order_seq
+            .iter()
+            .rev()
+            .filter_map(|u| self.orders.get(u))
+            .filter(|o| {
+                o.is_open() || {
+                    kept_closed += 1;
+                    kept_closed <= closed
+                }
+            })
+            .cloned()
+            .collect();
+        orders.reverse();
+        super::persist::SavedAccount {
+            version: super::persist::VERSION,
+            holdings: self.holdings.clone(),
+            orders,
+            next_id: self.next_id,
+        }
+    }
+
+    /// Puts a saved account in place of the starting one.
+    pub(crate) fn restore(&mut self, saved: super::persist::SavedAccount) {
+        self.holdings = saved.holdings;
+        self.orders.clear();
+        self.order_seq.clear();
+        self.by_identifier.clear();
+        self.identifiers.clear();
+        for o in saved.orders {
+            if let Some(id) = &o.identifier {
+                self.identifiers.insert(id.clone());
+                self.by_identifier.insert(id.clone(), o.uuid.clone());
+            }
+            self.order_seq.push(o.uuid.clone());
+            self.orders.insert(o.uuid.clone(), o);
+        }
+        self.next_id = self.next_id.max(saved.next_id);
+        self.events.clear();
+    }
+
+    /// Open orders.
+    pub(crate) fn open_orders(&self) -> usize {
+        self.orders.values().filter(|o| o.is_open()).count()
     }
 }
 

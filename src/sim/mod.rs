@@ -39,6 +39,7 @@ pub mod faults;
 pub mod limits;
 pub mod market;
 pub mod matching;
+pub mod persist;
 mod rest;
 mod server;
 pub(crate) mod simple;
@@ -59,6 +60,7 @@ use crate::exchange::types::Side;
 use crate::kernel::TaskManager;
 
 pub use faults::FaultControl;
+pub use persist::StateAtStart;
 
 pub use faults::{FaultCommand, FrameFault, RestFault};
 pub use server::{
@@ -145,6 +147,10 @@ pub struct SimConfig {
     /// The admin token; `None` = `HOGA_SIM_ADMIN_TOKEN` when set, else random. At least
     /// 16 characters of `[A-Za-z0-9_-]` (a shorter one is replaced by a random one).
     pub admin_token: Option<String>,
+    /// Where the demo account (balances and orders) is kept across restarts: read at start
+    /// (in place of `krw` and `coins`) and written after every change ([`persist`]). None:
+    /// forgotten on exit.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -171,6 +177,7 @@ impl Default for SimConfig {
                 ("XRP".to_string(), dec!(1500), dec!(3000)),
             ],
             admin_token: None,
+            state_file: None,
         }
     }
 }
@@ -255,6 +262,17 @@ impl SimHandle {
     /// Counters (published, lagged, flood progress).
     pub fn stats(&self) -> SimStats {
         self.shared.stats()
+    }
+
+    /// What the state file held at start ([`SimConfig::state_file`]).
+    pub fn state_at_start(&self) -> &StateAtStart {
+        &self.shared.state_at_start
+    }
+
+    /// Writes the account to the state file now (it is written after every change
+    /// anyway; this is for a last word at shutdown). Without a state file, nothing.
+    pub fn save_state(&self) -> std::io::Result<()> {
+        self.shared.save_state()
     }
 
     /// The token `/admin/*` wants (`Authorization: Bearer TOKEN`).

@@ -26,6 +26,7 @@ use super::faults::{FaultCommand, FaultControl};
 use super::limits::Limiter;
 use super::market::{FloodKind, Generator, SimEvent, load_markets};
 use super::matching::{Exchange, Holding, PrivEvent};
+use super::persist::{self, StateAtStart};
 use super::{SimConfig, SimError, rest, ws};
 use crate::exchange::types::Side;
 use crate::kernel::TaskManager;
@@ -294,6 +295,12 @@ pub(crate) struct Shared {
     pub flood_done: AtomicBool,
     /// Fires on `SimHandle::stop` or when the task manager cancels everything.
     pub cancel: CancellationToken,
+    /// What the state file held at start.
+    pub(crate) state_at_start: StateAtStart,
+    /// One writer of the state file at a time, so an older account never lands last.
+    pub(crate) saving: Mutex<()>,
+    /// The last failure to write the state file was logged (said once, not per change).
+    pub(crate) save_failed: AtomicBool,
 }
 
 impl Shared {
@@ -323,8 +330,32 @@ impl Shared {
         }
     }
 
-    /// Publishes private events, applying the duplicate / reorder faults.
+    /// Writes the account to the state file (when there is one).
+    pub(crate) fn save_state(&self) -> std::io::Result<()> {
+        let Some(path) = &self.cfg.state_file else { return Ok(()) };
+        let _one_writer = lock(&self.saving);
+        let account = lock(&self.world).ex.saved(persist::CLOSED_KEPT);
+        persist::save(path, &account)
+    }
+
+    /// Publishes private events, applying the duplicate / reorder faults. The account
+    /// changed with them: it is on disk before anyone hears of the change (see
+    /// [`persist`]).
     pub(crate) fn publish_private(&self, mut events: Vec<PrivEvent>) {
+        if !events.is_empty() && self.cfg.state_file.is_some() {
+            match self.save_state() {
+                Ok(()) => {
+                    if self.save_failed.swap(false, Ordering::Relaxed) {
+                        tracing::info!("simulator: the demo account is saved again");
+                    }
+                }
+                Err(e) => {
+                    if !self.save_failed.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "simulator: cannot save the demo account; a restart loses what changed since");
+                    }
+                }
+            }
+        }
         if self.faults.reorder_private() {
             for pair in events.chunks_mut(2) {
                 pair.reverse();
@@ -573,7 +604,22 @@ pub(crate) async fn start(
     for (c, amount, avg) in &cfg.coins {
         holdings.insert(c.clone(), Holding { balance: *amount, locked: Decimal::ZERO, avg_buy_price: *avg });
     }
-    let ex = Exchange::new(codes, holdings, cfg.seed);
+    let mut ex = Exchange::new(codes, holdings, cfg.seed);
+    let state_at_start = match &cfg.state_file {
+        None => StateAtStart::NotKept,
+        Some(path) => match persist::load(path) {
+            Ok(None) => StateAtStart::Fresh,
+            Ok(Some(saved)) => {
+                ex.restore(saved);
+                StateAtStart::Resumed { open_orders: ex.open_orders() }
+            }
+            Err(e) => {
+                let said = persist::set_aside(path, e);
+                tracing::warn!("simulator: {said}");
+                StateAtStart::Unreadable(said)
+            }
+        },
+    };
     let mut auth = Authenticator::default();
     auth.add_key(&cfg.access_key, &cfg.secret_key);
     let mut limiter = Limiter::default();
@@ -603,6 +649,9 @@ pub(crate) async fn start(
         flood_sent: AtomicU64::new(0),
         flood_done: AtomicBool::new(false),
         cancel: tasks.root_token().child_token(),
+        state_at_start,
+        saving: Mutex::new(()),
+        save_failed: AtomicBool::new(false),
     });
 
     // Every route answers only its methods (405 otherwise, before any handler runs).

@@ -1077,22 +1077,35 @@ pub struct JournalArgs {
     /// Export as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Journal file (default: the data directory's journal.sqlite).
+    /// Journal file (default: the journal of the mode in use — `--demo`, `--mode`, the
+    /// config's `mode` — in the data directory).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
 }
 
 /// Runs `hoga journal`: prints the export to stdout. Opens read-only, so it works while a
-/// console is running.
-pub(crate) fn run_journal_cli(args: &JournalArgs) -> anyhow::Result<()> {
+/// console is running. `mode_file` is the mode's own journal and the mode's name, used
+/// without `--journal`.
+pub(crate) fn run_journal_cli(args: &JournalArgs, mode_file: Option<(PathBuf, &str)>) -> anyhow::Result<()> {
     use anyhow::Context as _;
     use std::io::Write as _;
-    let path = match &args.journal {
-        Some(p) => p.clone(),
-        None => default_path().context("no home directory to find the journal in; pass --journal FILE")?,
+    let (path, mode) = match (&args.journal, mode_file) {
+        (Some(p), _) => (p.clone(), None),
+        (None, Some((p, mode))) => (p, Some(mode)),
+        (None, None) => {
+            (default_path().context("no home directory to find the journal in; pass --journal FILE")?, None)
+        }
     };
     if !path.exists() {
-        anyhow::bail!("no journal at {} (nothing traded yet, or pass --journal FILE)", path.display());
+        match mode {
+            Some(mode) => anyhow::bail!(
+                "no {mode} journal at {} (nothing traded in {mode} mode yet; --demo, --mode paper|live or --journal FILE for another)",
+                path.display()
+            ),
+            None => {
+                anyhow::bail!("no journal at {} (nothing traded yet, or pass --journal FILE)", path.display())
+            }
+        }
     }
     let j = Journal::open_read_only(&path).with_context(|| format!("open journal {}", path.display()))?;
     let format = if args.json { ExportFormat::Json } else { ExportFormat::Csv };

@@ -93,6 +93,8 @@ pub struct App<B: Backend> {
     ui_generation: u64,
     title: String,
     fixed_clock: Option<(Instant, chrono::DateTime<Utc>)>,
+    /// Writes the UI state and the saved layouts when they change.
+    saver: super::persist::Saver,
 }
 
 impl<B: Backend> std::fmt::Debug for App<B> {
@@ -118,6 +120,9 @@ impl<B: Backend> App<B> {
         commands: CommandSink,
     ) -> Self {
         let mut ui = UiState::new(config);
+        // The saved theme, layout, market and timeframe, before the theme is loaded.
+        let restore_problems = super::persist::restore(&mut ui);
+        let asked_theme = ui.theme.clone();
         ui.help = keymap.help_rows();
         ui.hints = keymap.hints();
         let (theme, theme_error) = match Theme::load(&ui.theme, None, colors) {
@@ -128,8 +133,12 @@ impl<B: Backend> App<B> {
             ),
         };
         ui.theme = theme.name.clone();
-        if let Some(e) = theme_error {
+        if let Some(e) = theme_error.into_iter().chain(restore_problems).reduce(|a, b| format!("{a}; {b}")) {
             ui.message = Some(Message { text: e, error: true, at: ui.now });
+        }
+        let mut saver = super::persist::Saver::new(&ui);
+        if colors == ColorSupport::NoColor {
+            saver.pin_theme(asked_theme);
         }
         if let Some(path) = ui.config.favorites_path.clone() {
             ui.favorites = load_favorites(&path);
@@ -157,6 +166,7 @@ impl<B: Backend> App<B> {
             ui_generation: 0,
             title: String::new(),
             fixed_clock: None,
+            saver,
         }
     }
 
@@ -370,6 +380,9 @@ impl<B: Backend> App<B> {
         }
         self.dispatch(cmds);
         self.apply_accepted();
+        if ui_changed {
+            self.saver.save(&mut self.ui);
+        }
         let system_shown = self.last_layout.as_ref().is_none_or(|l| l.rect(PaneId::System).is_some());
         let unseen = !system_shown && self.snap.versions.only_tables_changed_since(&self.drawn_versions);
         if ui_changed || !unseen {
@@ -505,6 +518,7 @@ impl<B: Backend> App<B> {
         self.tick_clock();
         let cmds = update::update(&mut self.ui, action, &self.snap);
         self.dispatch(cmds);
+        self.saver.save(&mut self.ui);
         self.dirty = true;
     }
 

@@ -133,6 +133,10 @@ pub enum Parsed {
     Layout(String),
     /// Save the current layout under a name.
     SaveLayout(String),
+    /// Remove a saved layout.
+    RemoveLayout(String),
+    /// List the built-in and saved layouts.
+    ListLayouts,
     /// A config change: `:set key value` (`:set!`: cannot wait), `:reload keymap`.
     Config {
         /// The change.
@@ -172,12 +176,17 @@ pub fn parse(line: &str) -> Parsed {
         ("tf", None) => Parsed::Error("usage: :tf 5m".into()),
         ("theme", Some(t)) => Parsed::Theme(t.to_string()),
         ("theme", None) => Parsed::Error("usage: :theme light".into()),
-        ("layout", Some("save")) => match words.next() {
-            Some(name) => Parsed::SaveLayout(name.to_string()),
-            None => Parsed::Error("usage: :layout save NAME".into()),
+        // The rest of the line is the name, so a name with a space is refused as one.
+        ("layout", Some("save")) => match words.collect::<Vec<_>>().join(" ") {
+            name if name.is_empty() => Parsed::Error("usage: :layout save NAME".into()),
+            name => Parsed::SaveLayout(name),
+        },
+        ("layout", Some("rm")) => match words.collect::<Vec<_>>().join(" ") {
+            name if name.is_empty() => Parsed::Error("usage: :layout rm NAME".into()),
+            name => Parsed::RemoveLayout(name),
         },
         ("layout", Some(name)) => Parsed::Layout(name.to_string()),
-        ("layout", None) => Parsed::Error("usage: :layout NAME".into()),
+        ("layout", None) => Parsed::ListLayouts,
         ("q" | "quit", _) => Parsed::Quit,
         ("help", _) => Parsed::Help,
         ("ack", _) => Parsed::Ack,
@@ -209,6 +218,9 @@ mod tests {
         assert_eq!(parse("stop KRW-BTC -3%"), Parsed::Trade("stop KRW-BTC -3%".into()));
         assert_eq!(parse("cancel all"), Parsed::Trade("cancel all".into()));
         assert_eq!(parse("layout save mine"), Parsed::SaveLayout("mine".into()));
+        assert_eq!(parse("layout save my one"), Parsed::SaveLayout("my one".into()));
+        assert_eq!(parse("layout rm mine"), Parsed::RemoveLayout("mine".into()));
+        assert_eq!(parse("layout"), Parsed::ListLayouts);
         assert!(matches!(parse("fly away"), Parsed::Error(e) if e.contains(":fly")));
     }
 

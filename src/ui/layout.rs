@@ -2,6 +2,8 @@
 //! given terminal size. Pure: the rects are returned as a value (also usable for mouse
 //! hit-testing), nothing is stored.
 
+use std::collections::BTreeSet;
+
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +86,165 @@ pub fn preset(name: &str, area: Rect) -> Option<Vec<PaneId>> {
         "system" => vec![System, Log],
         _ => return None,
     })
+}
+
+/// Most layouts a person may save (a file edited by hand past this keeps its first ones).
+pub const MAX_SAVED: usize = 64;
+
+/// Longest name of a saved layout.
+pub const MAX_NAME_LEN: usize = 32;
+
+/// A layout as the layout model holds it: the built-in arrangement it starts from, the
+/// panes hidden from it, the pane maximised and the focused pane. Pane sizes follow the
+/// terminal (see [`compute`]), so they are not part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arrangement {
+    /// The built-in layout it starts from (one of [`LAYOUTS`]).
+    pub base: String,
+    /// Panes hidden from it.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub hidden: BTreeSet<PaneId>,
+    /// The maximised pane.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximized: Option<PaneId>,
+    /// The focused pane.
+    pub focus: PaneId,
+}
+
+impl Arrangement {
+    /// The arrangement on screen now.
+    pub fn of(ui: &UiState) -> Arrangement {
+        Arrangement {
+            base: ui.layout.clone(),
+            hidden: ui.hidden.clone(),
+            maximized: ui.maximized,
+            focus: ui.focus,
+        }
+    }
+
+    /// Puts it on screen (the focus moves to a visible pane if it is not one).
+    pub fn apply(&self, ui: &mut UiState) {
+        ui.layout = self.base.clone();
+        ui.hidden = self.hidden.clone();
+        ui.maximized = self.maximized;
+        ui.focus = self.focus;
+        let visible = visible_panes(ui, ui.area);
+        if !visible.contains(&ui.focus)
+            && let Some(p) = visible.first()
+        {
+            ui.focus = *p;
+        }
+    }
+
+    /// Why it cannot be used (a file edited by hand): its base is not a built-in layout.
+    pub fn check(&self) -> Result<(), String> {
+        if LAYOUTS.contains(&self.base.as_str()) {
+            Ok(())
+        } else {
+            Err(format!("base {:?} is not a built-in layout ({})", self.base, LAYOUTS.join(", ")))
+        }
+    }
+
+    /// `trade, hiding trades, chart maximised, focus order book`.
+    pub fn describe(&self) -> String {
+        let mut s = self.base.clone();
+        if !self.hidden.is_empty() {
+            let hidden: Vec<String> = self.hidden.iter().map(|p| p.title().to_lowercase()).collect();
+            s.push_str(&format!(", hiding {}", hidden.join(" and ")));
+        }
+        if let Some(p) = self.maximized {
+            s.push_str(&format!(", {} maximised", p.title().to_lowercase()));
+        }
+        s.push_str(&format!(", focus {}", self.focus.title().to_lowercase()));
+        s
+    }
+}
+
+/// The layouts a person saved, by name.
+pub type SavedLayouts = std::collections::BTreeMap<String, Arrangement>;
+
+/// Why `name` cannot name a saved layout: 1 to 32 letters, digits, `-` or `_`, not starting
+/// with `-`, and not a built-in layout or a word of the `:layout` command.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a layout needs a name".into());
+    }
+    if LAYOUTS.contains(&name) {
+        return Err(format!("{name:?} is a built-in layout and cannot be changed; pick another name"));
+    }
+    if matches!(name, "save" | "rm") {
+        return Err(format!("{name:?} is a word of the :layout command; pick another name"));
+    }
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok_chars || name.starts_with('-') || name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "bad layout name {name:?}: use 1 to {MAX_NAME_LEN} letters, digits, - or _ (not starting with -)"
+        ));
+    }
+    Ok(())
+}
+
+/// Saves the arrangement on screen as `name` (replacing a saved one of that name); the
+/// message says what was saved. The app writes the layouts file when they change.
+pub fn save(ui: &mut UiState, name: &str) -> Result<String, String> {
+    check_name(name)?;
+    if !ui.saved_layouts.contains_key(name) && ui.saved_layouts.len() >= MAX_SAVED {
+        return Err(format!("{MAX_SAVED} layouts are saved already; remove one with :layout rm NAME"));
+    }
+    let arrangement = Arrangement::of(ui);
+    let what = arrangement.describe();
+    let replaced = ui.saved_layouts.insert(name.to_string(), arrangement).is_some();
+    Ok(format!("layout {name} {} ({what})", if replaced { "replaced" } else { "saved" }))
+}
+
+/// Removes a saved layout.
+pub fn remove(ui: &mut UiState, name: &str) -> Result<String, String> {
+    if LAYOUTS.contains(&name) {
+        return Err(format!("{name:?} is a built-in layout and cannot be removed"));
+    }
+    match ui.saved_layouts.remove(name) {
+        Some(_) => Ok(format!("layout {name} removed")),
+        None => Err(unknown(ui, name)),
+    }
+}
+
+/// Whether `name` is a built-in or a saved layout.
+pub fn exists(ui: &UiState, name: &str) -> bool {
+    LAYOUTS.contains(&name) || ui.saved_layouts.contains_key(name)
+}
+
+/// `unknown layout "x" (built-in: …; saved: …)`.
+pub fn unknown(ui: &UiState, name: &str) -> String {
+    format!("unknown layout {name:?} ({})", list(ui))
+}
+
+/// `built-in: default, trade, …; saved: mine` (`saved: none` when there are none).
+pub fn list(ui: &UiState) -> String {
+    let saved: Vec<&str> = ui.saved_layouts.keys().map(String::as_str).collect();
+    let saved = if saved.is_empty() { "none (:layout save NAME)".to_string() } else { saved.join(", ") };
+    format!("built-in: {}; saved: {saved}", LAYOUTS.join(", "))
+}
+
+/// Switches to a built-in layout (every pane of it shown, none maximised) or a saved one
+/// (as it was saved). False when there is no such layout (removed meanwhile).
+pub fn switch(ui: &mut UiState, name: &str) -> bool {
+    if let Some(saved) = ui.saved_layouts.get(name).cloned() {
+        saved.apply(ui);
+        true
+    } else if LAYOUTS.contains(&name) {
+        ui.layout = name.to_string();
+        ui.maximized = None;
+        ui.hidden.clear();
+        let visible = visible_panes(ui, ui.area);
+        if !visible.contains(&ui.focus)
+            && let Some(p) = visible.first()
+        {
+            ui.focus = *p;
+        }
+        true
+    } else {
+        false
+    }
 }
 
 /// Where everything goes on one frame.

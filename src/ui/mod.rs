@@ -35,6 +35,7 @@ pub mod layout;
 pub(crate) mod mouse;
 pub mod order_form;
 pub mod panes;
+pub mod persist;
 pub mod requests;
 pub mod sink;
 pub mod state;

@@ -58,6 +58,11 @@ pub struct UiConfig {
     pub mouse: bool,
     /// Which colours mean rise / bid and fall / ask.
     pub colors: crate::config::settings::ColorConvention,
+    /// Where the UI state (theme, layout, market, timeframe) and the saved layouts are kept
+    /// across restarts (the data directory); None: nothing is read or written.
+    pub state_dir: Option<PathBuf>,
+    /// `--theme` was given: for this run it wins over the saved theme.
+    pub theme_from_flag: bool,
 }
 
 impl UiConfig {
@@ -95,6 +100,8 @@ impl Default for UiConfig {
             book_depth: 15,
             mouse: true,
             colors: crate::config::settings::ColorConvention::Korean,
+            state_dir: None,
+            theme_from_flag: false,
         }
     }
 }
@@ -286,6 +293,11 @@ pub struct UiState {
     pub markets: MarketsView,
     /// Favorite markets.
     pub favorites: BTreeSet<MarketId>,
+    /// Layouts saved with `:layout save NAME`.
+    pub saved_layouts: super::layout::SavedLayouts,
+    /// The market to show first when the exchange lists it (the last one shown before a
+    /// restart); None: the exchange's main market.
+    pub start_market: Option<MarketId>,
     /// Order book levels per side (15 or 30).
     pub(crate) book_depth: usize,
     /// Ladder cursor row (0 = top ask row).
@@ -348,6 +360,8 @@ impl UiState {
             timeframe: Timeframe::M1,
             markets: MarketsView::default(),
             favorites: BTreeSet::new(),
+            saved_layouts: Default::default(),
+            start_market: None,
             book_depth: depth,
             book_cursor: depth,
             orders_cursor: 0,

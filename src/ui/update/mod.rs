@@ -115,10 +115,13 @@ pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
     if ui.market.is_some() || snap.market.markets.is_empty() {
         return Vec::new();
     }
-    // The first market shown is the exchange's main one when it is listed: the list's own
-    // first row depends on which tickers happened to arrive first.
+    // The first market shown is the one shown last before a restart, else the exchange's
+    // main one, when listed: the list's own first row depends on which tickers happened to
+    // arrive first.
     let btc = MarketId::new(DEFAULT_MARKET);
-    let m = if snap.market.info(&btc).is_some() {
+    let m = if let Some(last) = ui.start_market.clone().filter(|m| snap.market.info(m).is_some()) {
+        Some(last)
+    } else if snap.market.info(&btc).is_some() {
         Some(btc)
     } else {
         visible_markets(ui, snap).first().map(|m| m.market.clone())

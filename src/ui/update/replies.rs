@@ -2,7 +2,6 @@
 //! line under its request's id, and an accepted config change is applied then (held
 //! changes wait for their accepted answer).
 
-use super::fix_focus;
 use crate::config::change::ConfigChange;
 use crate::store::Snapshot;
 use crate::trading::intent::Outcome;
@@ -42,10 +41,10 @@ pub(crate) fn on_replies(ui: &mut UiState, snap: &Snapshot) -> bool {
 fn apply(ui: &mut UiState, change: ConfigChange) {
     match change {
         ConfigChange::Layout(name) => {
-            ui.layout = name;
-            ui.maximized = None;
-            ui.hidden.clear();
-            fix_focus(ui);
+            // A built-in layout, or a saved one as it was saved.
+            if !crate::ui::layout::switch(ui, &name) {
+                ui.error(format!("layout {name} was removed meanwhile"));
+            }
         }
         // The app holds the theme and the keymap.
         ConfigChange::Theme(_) | ConfigChange::ReloadKeymap => ui.accepted.push(change),

@@ -412,3 +412,50 @@ fn a_rule_already_past_its_trigger_asks_before_it_arms_default_no() {
     assert!(run_command_line(&mut ui, &s, "stop KRW-BTC 150000000").is_empty());
     assert_eq!(ui.overlay, Overlay::ConfirmRule);
 }
+
+/// `:layout save NAME` keeps the arrangement on screen (the panes hidden, the one
+/// maximised, the focus); `:layout NAME` brings it back once accepted, `:layout` lists it,
+/// `:layout rm NAME` removes it; built-in and bad names are refused with the reason.
+/// Before, saving said "not built yet" and `:layout mine` answered `unknown layout "mine"`.
+#[test]
+fn a_saved_layout_comes_back_by_name() {
+    let s = snap();
+    let mut ui = UiState::new(UiConfig::default());
+    let switch = |ui: &mut UiState, line: &str| {
+        let cmds = run_command_line(ui, &s, line);
+        let [cmd @ UiCommand::Config(_)] = cmds.as_slice() else { panic!("{line}: {cmds:?}") };
+        on_replies(ui, &with_replies(&s, vec![reply_to(cmd, Outcome::Accepted(String::new()))]));
+    };
+    switch(&mut ui, "layout trade");
+    ui.hidden.insert(PaneId::Trades);
+    ui.focus = PaneId::Orders;
+    assert!(run_command_line(&mut ui, &s, "layout save mine").is_empty());
+    let said = |ui: &UiState| ui.message.as_ref().map(|m| (m.text.clone(), m.error)).unwrap_or_default();
+    let (text, error) = said(&ui);
+    assert!(text.contains("layout mine saved") && !error, "{text}");
+
+    switch(&mut ui, "layout system");
+    assert_eq!((ui.layout.as_str(), ui.hidden.len()), ("system", 0));
+    switch(&mut ui, "layout mine");
+    assert_eq!((ui.layout.as_str(), ui.focus), ("trade", PaneId::Orders));
+    assert_eq!(ui.hidden.iter().copied().collect::<Vec<_>>(), vec![PaneId::Trades]);
+
+    run_command_line(&mut ui, &s, "layout");
+    let (text, _) = said(&ui);
+    assert!(text.contains("built-in: default, trade") && text.contains("saved: mine"), "{text}");
+    for (line, why) in [
+        ("layout save default", "built-in layout and cannot be changed"),
+        ("layout save my one", "bad layout name"),
+        ("layout save ../x", "bad layout name"),
+        ("layout rm trade", "cannot be removed"),
+        ("layout rm nothing", "unknown layout \"nothing\""),
+    ] {
+        run_command_line(&mut ui, &s, line);
+        let (text, error) = said(&ui);
+        assert!(error && text.contains(why), "{line}: {text}");
+    }
+    run_command_line(&mut ui, &s, "layout rm mine");
+    assert!(ui.saved_layouts.is_empty());
+    assert!(run_command_line(&mut ui, &s, "layout mine").is_empty());
+    assert!(said(&ui).0.contains("unknown layout \"mine\""));
+}

@@ -1,0 +1,165 @@
+//! The demo account on disk ([`SimConfig::state_file`]): balances, open orders and the
+//! newest finished ones, so a demo session survives a restart.
+//!
+//! The file is written whole (temporary file, then rename; 0600) after every change of the
+//! account, before the change is told to anyone (the reply to a create, the private
+//! websocket's myOrder / myAsset): whatever a client has heard of is on disk, so a process
+//! killed at any moment restarts with an account at least as new as what its journal knows.
+//! A file that cannot be read is moved aside (`….corrupt`) and the starting account is
+//! used; it never stops the simulator.
+//!
+//! [`SimConfig::state_file`]: super::SimConfig::state_file
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::matching::{Holding, SimOrder};
+
+/// Format version of the file.
+pub(crate) const VERSION: u32 = 1;
+
+/// Finished orders kept in the file (besides every open one).
+pub(crate) const CLOSED_KEPT: usize = 500;
+
+/// What the state file holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SavedAccount {
+    /// [`VERSION`].
+    pub version: u32,
+    /// Balances by currency.
+    pub holdings: BTreeMap<String, Holding>,
+    /// Orders in creation order.
+    pub orders: Vec<SimOrder>,
+    /// The exchange's id counter.
+    pub next_id: u64,
+}
+
+/// What the simulator found in its state file at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateAtStart {
+    /// No state file: the account is forgotten on exit.
+    NotKept,
+    /// No file yet: the starting account (it is kept from now on).
+    Fresh,
+    /// The saved account, with this many open orders.
+    Resumed {
+        /// Open orders restored.
+        open_orders: usize,
+    },
+    /// The file could not be used (the message says why and where it was moved); the
+    /// starting account instead.
+    Unreadable(String),
+}
+
+/// Reads the state file: None when there is none.
+pub(crate) fn load(path: &Path) -> Result<Option<SavedAccount>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let saved: SavedAccount = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not a demo account ({e})", path.display()))?;
+    if saved.version != VERSION {
+        return Err(format!(
+            "{}: format version {} (this hoga reads {VERSION})",
+            path.display(),
+            saved.version
+        ));
+    }
+    Ok(Some(saved))
+}
+
+/// Writes the state file.
+pub(crate) fn save(path: &Path, account: &SavedAccount) -> std::io::Result<()> {
+    let json = serde_json::to_vec(account).map_err(std::io::Error::other)?;
+    crate::datadir::write_atomic(path, &json)
+}
+
+/// A file that could not be used: moved aside (when it can be), and the message to say.
+pub(crate) fn set_aside(path: &Path, problem: String) -> String {
+    match crate::datadir::move_aside(path, "corrupt") {
+        Ok(Some(to)) => {
+            format!("{problem}; the demo account starts afresh (the file is kept as {})", to.display())
+        }
+        _ => format!("{problem}; the demo account starts afresh"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::OrderState;
+    use crate::sim::matching::{BookView, Exchange, NewOrder};
+    use rust_decimal_macros::dec;
+
+    fn exchange() -> Exchange {
+        let mut h = BTreeMap::new();
+        h.insert("KRW".to_string(), Holding { balance: dec!(10000000), ..Default::default() });
+        Exchange::new(["KRW-BTC".to_string()], h, 7)
+    }
+
+    fn bid(price: &str, id: &str) -> NewOrder {
+        NewOrder {
+            market: "KRW-BTC".into(),
+            side: "bid".into(),
+            volume: Some("0.001".into()),
+            price: Some(price.into()),
+            ord_type: "limit".into(),
+            identifier: Some(id.into()),
+            ..NewOrder::default()
+        }
+    }
+
+    #[test]
+    fn an_account_with_open_orders_round_trips_exactly_and_ids_never_repeat() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo-account.json");
+        let mut x = exchange();
+        let (mut asks, mut bids) = (vec![(dec!(150000000), dec!(1))], vec![(dec!(149000000), dec!(1))]);
+        let open = x.place(&bid("140000000", "a"), BookView { asks: &mut asks, bids: &mut bids }, 1).unwrap();
+        x.place(&bid("141000000", "b"), BookView { asks: &mut asks, bids: &mut bids }, 2).unwrap();
+        x.cancel(None, Some("b"), 3).unwrap();
+        save(&path, &x.saved(CLOSED_KEPT)).unwrap();
+
+        let mut y = exchange();
+        y.restore(load(&path).unwrap().unwrap());
+        assert_eq!(y.accounts(), x.accounts());
+        assert_eq!(y.open_orders(), 1);
+        assert_eq!(y.find(Some(&open.uuid), None).unwrap(), x.find(Some(&open.uuid), None).unwrap());
+        assert_eq!(y.find(None, Some("b")).unwrap().state, OrderState::Cancel);
+        // A used identifier stays used; a new order gets an id never seen before.
+        assert!(y.place(&bid("140000000", "a"), BookView { asks: &mut asks, bids: &mut bids }, 4).is_err());
+        let c = y.place(&bid("140000000", "c"), BookView { asks: &mut asks, bids: &mut bids }, 5).unwrap();
+        assert!(x.find(Some(&c.uuid), None).is_err());
+        assert_ne!(c.uuid, open.uuid);
+    }
+
+    #[test]
+    fn only_the_newest_finished_orders_are_kept() {
+        let mut x = exchange();
+        let (mut asks, mut bids) = (vec![(dec!(150000000), dec!(1))], vec![(dec!(149000000), dec!(1))]);
+        for i in 0..5 {
+            x.place(&bid("140000000", &format!("o{i}")), BookView { asks: &mut asks, bids: &mut bids }, i)
+                .unwrap();
+            if i < 4 {
+                x.cancel(None, Some(&format!("o{i}")), i).unwrap();
+            }
+        }
+        let kept: Vec<_> = x.saved(2).orders.into_iter().map(|o| o.identifier.unwrap()).collect();
+        assert_eq!(kept, ["o2", "o3", "o4"]);
+    }
+
+    #[test]
+    fn a_file_of_another_version_or_garbage_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo-account.json");
+        assert_eq!(load(&path).unwrap(), None);
+        std::fs::write(&path, b"{\"version\":").unwrap();
+        assert!(load(&path).unwrap_err().contains("not a demo account"));
+        std::fs::write(&path, b"{\"version\":9,\"holdings\":{},\"orders\":[],\"next_id\":0}").unwrap();
+        assert!(load(&path).unwrap_err().contains("version 9"));
+    }
+}

@@ -1,0 +1,231 @@
+//! A demo session survives a restart: the real core (embedded simulator, order manager,
+//! monitor, journal) with its data directory in a temporary one, stopped without a last
+//! save (as a killed process would be) and started again; `--fresh` sets it aside; and
+//! `hoga journal` exports the demo journal.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{TempHome, snapshot_until};
+use hoga::bus::{Bus, BusConfig};
+use hoga::config::Settings;
+use hoga::console::event::AppEvent;
+use hoga::console::{Core, CoreOptions};
+use hoga::exchange::types::MarketId;
+use hoga::kernel::TaskManager;
+use hoga::store::Snapshot;
+use hoga::trading::intent::{LineIntent, Outcome, Requester, TradeRequest, parse_line};
+use hoga::trading::journal::Journal;
+use hoga::trading::rules::RuleState;
+use hoga::ui::UiCommand;
+use rust_decimal::Decimal;
+use tokio::time::Instant;
+
+async fn start(settings: &Settings, data_dir: &Path, fresh: bool) -> (TaskManager, Core) {
+    let tasks = TaskManager::new();
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let opts = CoreOptions { data_dir: Some(data_dir.to_path_buf()), fresh, ..CoreOptions::default() };
+    let core = Core::start(settings, opts, &tasks, bus).await.unwrap();
+    (tasks, core)
+}
+
+/// Stops everything without the console's shutdown hooks (no last save of the demo
+/// account: what is on disk is what a SIGKILL would leave), and waits until the journal's
+/// lock is free for the next start.
+async fn kill(tasks: TaskManager, core: Core, data_dir: &Path) {
+    tasks.cancel_all();
+    assert!(tasks.wait_all(Duration::from_secs(10)).await, "tasks did not stop");
+    drop(core);
+    drop(tasks);
+    let lock = data_dir.join("journal-demo.lock");
+    common::until("the demo journal's lock is free", || {
+        std::fs::File::open(&lock).is_ok_and(|f| f.try_lock().is_ok())
+    })
+    .await;
+}
+
+fn request(line: &str) -> TradeRequest {
+    match parse_line(line, None).unwrap() {
+        LineIntent::Trade(intent) => TradeRequest::new(Requester::Ui, intent),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn reply_to(s: &Snapshot, id: hoga::bus::CorrelationId) -> Option<Outcome> {
+    s.account.replies.iter().rev().find(|r| r.id == id).map(|r| r.outcome.clone())
+}
+
+/// Sends `line` until it is accepted (the manager refuses orders while it reconciles at
+/// start).
+async fn accepted(
+    core: &Core,
+    snaps: &mut tokio::sync::watch::Receiver<std::sync::Arc<Snapshot>>,
+    line: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let req = request(line);
+        core.commands.send(UiCommand::Trade(req.clone())).unwrap();
+        let s = snapshot_until(snaps, deadline, line, |s| reply_to(s, req.id).is_some()).await;
+        match reply_to(&s, req.id) {
+            Some(Outcome::Accepted(_)) => return,
+            Some(Outcome::Denied(why)) if why.contains("reconcil") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+}
+
+fn armed(state: RuleState) -> bool {
+    matches!(state, RuleState::Armed | RuleState::Stale)
+}
+
+fn krw(s: &Snapshot) -> Option<(Decimal, Decimal)> {
+    s.account.balances.iter().find(|b| b.currency == "KRW").map(|b| (b.balance, b.locked))
+}
+
+/// What the test remembers of a session to compare after the restart.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    krw: (Decimal, Decimal),
+    orders: Vec<(String, Option<Decimal>)>,
+    rules: Vec<String>,
+}
+
+fn seen(s: &Snapshot) -> Seen {
+    let mut orders: Vec<_> =
+        s.account.open_orders.iter().map(|o| (o.uuid.clone(), o.price)).collect::<Vec<_>>();
+    orders.sort();
+    let mut rules: Vec<String> = s
+        .account
+        .rules
+        .iter()
+        .filter(|r| armed(r.state))
+        .map(|r| format!("{} {}", r.market, r.label))
+        .collect();
+    rules.sort();
+    Seen { krw: krw(s).unwrap_or_default(), orders, rules }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_session_s_account_orders_rules_and_alerts_survive_a_restart_and_fresh_sets_them_aside() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("hoga");
+    let mut settings = Settings::default();
+    // A slow market: the resting buy stays where it was put.
+    settings.demo.rate = 2;
+    let btc = MarketId::new("KRW-BTC");
+    let deadline = Instant::now() + Duration::from_secs(60);
+
+    // The first session: a resting buy, a stop and an alert.
+    let (tasks, core) = start(&settings, &data, false).await;
+    let mut snaps = core.store.subscribe();
+    let s = snapshot_until(&mut snaps, deadline, "a KRW-BTC price and the account", |s| {
+        s.market.tickers.contains_key(&btc) && krw(s).is_some()
+    })
+    .await;
+    let last = s.market.tickers[&btc].value.trade_price;
+    // 3 % under the market (inside the risk gate's price band), on BTC's 1,000 KRW grid.
+    let price = (last * Decimal::new(97, 2) / Decimal::from(1000)).floor() * Decimal::from(1000);
+    accepted(&core, &mut snaps, &format!("buy 0.001 @ {price} KRW-BTC")).await;
+    let stop = (last * Decimal::new(90, 2) / Decimal::from(1000)).floor() * Decimal::from(1000);
+    accepted(&core, &mut snaps, &format!("stop KRW-BTC {stop}")).await;
+    accepted(&core, &mut snaps, "alert KRW-BTC > 999999999999").await;
+    let before = snapshot_until(&mut snaps, deadline, "the order resting and the stop armed", |s| {
+        s.account.open_orders.iter().any(|o| o.price == Some(price))
+            && s.account.rules.iter().any(|r| armed(r.state))
+            && krw(s).is_some_and(|(_, locked)| locked > Decimal::ZERO)
+    })
+    .await;
+    let before = seen(&before);
+    assert_eq!(before.orders.len(), 1, "{before:?}");
+    assert_eq!(before.rules.len(), 1, "{before:?}");
+    kill(tasks, core, &data).await;
+
+    // The account file is private.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("demo-account.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // The second session finds all of it again.
+    let (tasks, core) = start(&settings, &data, false).await;
+    let mut snaps = core.store.subscribe();
+    let after =
+        snapshot_until(&mut snaps, deadline, "the same account, order and stop", |s| seen(s) == before).await;
+    assert_eq!(seen(&after), before);
+    // The journal reconciled the order with the restored account: it is open, not lost.
+    let journal = Journal::open_read_only(&data.join("journal-demo.sqlite")).unwrap();
+    assert_eq!(journal.load_alerts().unwrap().len(), 1, "the alert is kept");
+    assert_eq!(journal.open_orders().unwrap().len(), 1);
+    drop(journal);
+    kill(tasks, core, &data).await;
+
+    // `--fresh`: a new session; the old one is moved aside, not deleted.
+    let (tasks, core) = start(&settings, &data, true).await;
+    let mut snaps = core.store.subscribe();
+    let s = snapshot_until(&mut snaps, deadline, "the starting account", |s| {
+        krw(s) == Some((Decimal::from(10_000_000), Decimal::ZERO))
+    })
+    .await;
+    assert!(s.account.open_orders.is_empty() && s.account.rules.is_empty(), "{:?}", seen(&s));
+    let sessions: Vec<_> =
+        std::fs::read_dir(data.join("demo-sessions")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    for f in ["demo-account.json", "journal-demo.sqlite"] {
+        assert!(sessions[0].join(f).exists(), "{f} kept in {}", sessions[0].display());
+    }
+    kill(tasks, core, &data).await;
+}
+
+/// `hoga journal` exports the demo journal when the mode in use is demo (`--demo`): before,
+/// it only ever read the live journal and said "nothing traded yet" after demo trades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hoga_journal_exports_the_demo_journal() {
+    let home = TempHome::new();
+    let data = home.path().join("data").join("hoga");
+    let mut settings = Settings::default();
+    settings.demo.rate = 2;
+    let btc = MarketId::new("KRW-BTC");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (tasks, core) = start(&settings, &data, false).await;
+    let mut snaps = core.store.subscribe();
+    snapshot_until(&mut snaps, deadline, "a KRW-BTC price", |s| s.market.tickers.contains_key(&btc)).await;
+    accepted(&core, &mut snaps, "buy 10000krw @ market KRW-BTC").await;
+    snapshot_until(&mut snaps, deadline, "the fill", |s| s.account.fills.iter().any(|f| f.market == btc))
+        .await;
+    kill(tasks, core, &data).await;
+
+    let run = |args: &[&str]| {
+        let h = home.path();
+        std::process::Command::new(env!("CARGO_BIN_EXE_hoga"))
+            .args(args)
+            .env_clear()
+            .env("HOME", h)
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env("XDG_STATE_HOME", h.join("state"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&["journal", "--demo", "--csv"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("KRW-BTC"), "{text}");
+    // With no flag the mode in use is the default one (demo): the same journal.
+    let out = run(&["journal", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("KRW-BTC"));
+    // Paper's is another file, and where it is not, it says which mode's is missing.
+    let out = run(&["journal", "--mode", "paper"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no paper journal") && err.contains("journal-paper.sqlite"), "{err}");
+}
