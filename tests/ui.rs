@@ -510,6 +510,8 @@ fn ladder_keys_place_and_cancel_at_the_cursor_level() {
     assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
     h.key(KeyCode::Down); // cursor starts on the best bid; one down is the second bid
     h.key(KeyCode::Char('b'));
+    assert!(h.drain().is_empty(), "the ladder shows the size and price first");
+    h.key(KeyCode::Char('y'));
     let (request, origin) = placed(&h.drain());
     assert_eq!(request.side, Side::Bid);
     assert_eq!(request.price, Some(dec!(94_999_000)));
@@ -792,6 +794,7 @@ fn busy_events() -> Vec<StoreEvent> {
             state: RuleState::Armed,
             attempt: 0,
             note: None,
+            position: hoga::trading::monitor::RulePosition::Held,
         }]),
         StoreEvent::FeedHealthUpdated(Arc::new(FeedHealth {
             connections: vec![ConnSnapshot {
@@ -929,9 +932,15 @@ fn mouse_click_focuses_the_pane_under_it_and_wheel_scrolls() {
     let click = |kind, column, row| MouseEvent { kind, column, row, modifiers: KeyModifiers::NONE };
     h.app.handle_event(Event::Mouse(click(MouseEventKind::Down(MouseButton::Left), book.x + 2, book.y + 2)));
     assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
-    let before = h.app.ui().book_cursor;
+    // The click puts the ladder cursor on the level under it (the top ask row shown); the
+    // wheel moves it one price down.
+    let clicked = h.app.ui().book_price.expect("the click selects the level under it");
     h.app.handle_event(Event::Mouse(click(MouseEventKind::ScrollDown, book.x + 2, book.y + 2)));
-    assert_eq!(h.app.ui().book_cursor, before + 1);
+    assert!(
+        h.app.ui().book_price.is_some_and(|p| p < clicked),
+        "{:?} after {clicked}",
+        h.app.ui().book_price
+    );
 }
 
 #[test]
@@ -1071,6 +1080,7 @@ fn one_change_of_each_kind() -> Vec<(&'static str, StoreEvent)> {
                 state: RuleState::Armed,
                 attempt: 0,
                 note: None,
+                position: hoga::trading::monitor::RulePosition::Held,
             }]),
         ),
         ("trading state", StoreEvent::TradingState(TradingState::Halted)),
@@ -1344,6 +1354,7 @@ fn ctrl_z_with_an_armed_rule_asks_before_suspending() {
         state: hoga::trading::rules::RuleState::Armed,
         attempt: 0,
         note: None,
+        position: hoga::trading::monitor::RulePosition::Held,
     }])]);
     h.app.handle_key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
     let screen = h.screen();
@@ -1435,4 +1446,335 @@ fn the_system_pane_follows_a_chain_and_the_status_bar_says_what_the_gate_holds()
         .unwrap_or_else(|| panic!("the trading lane row: {screen}"));
     let cells: Vec<&str> = trading.split_whitespace().collect();
     assert_eq!(&cells[..5], ["trading", "0", "1024", "3", "3"], "{trading}");
+}
+
+// Numbers a trader can read at 120x40 and 80x24, and the P&L (issue 17, items 5 and 6).
+
+/// 0.1 BTC bought in two halves, at 140M and at 145M, each paying Upbit's 0.05 % fee: the
+/// order manager's position (average cost with the fees: 142,571,250).
+fn btc_after_two_buys() -> hoga::store::account::Position {
+    let mut p = hoga::store::account::Position::new(MarketId::new("KRW-BTC"));
+    p.apply(Side::Bid, dec!(140_000_000), dec!(0.05), dec!(3_500));
+    p.apply(Side::Bid, dec!(145_000_000), dec!(0.05), dec!(3_625));
+    p
+}
+
+/// A trader's account with BTC at 145M: the exchange's balance still carries the first
+/// average (its balance stream carries none), the order manager's position has both
+/// buys; a stop at 140,650,000; an ETH balance sold to zero.
+fn trader_events() -> Vec<StoreEvent> {
+    use hoga::exchange::types::Balance;
+    use hoga::store::RuleRow;
+    use hoga::trading::rules::{Level, RuleKind, RuleState};
+    let balance = |currency: &str, balance, avg_buy_price| Balance {
+        currency: currency.into(),
+        balance,
+        locked: Decimal::ZERO,
+        avg_buy_price,
+        unit_currency: "KRW".into(),
+    };
+    vec![
+        StoreEvent::MarketsLoaded(vec![
+            info("KRW-BTC", "비트코인", "Bitcoin"),
+            info("KRW-ETH", "이더리움", "Ethereum"),
+            info("KRW-XRP", "리플", "Ripple"),
+            info("KRW-SHIB", "시바이누", "Shiba Inu"),
+        ]),
+        StoreEvent::TickerUpdated(ticker("KRW-BTC", dec!(145_000_000), dec!(0.0123), dec!(300_000_000_000))),
+        StoreEvent::BookUpdated(book("KRW-BTC", dec!(145_000_000), dec!(1000))),
+        StoreEvent::BalancesUpdated(vec![
+            balance("KRW", dec!(1_234_567), Decimal::ZERO),
+            balance("BTC", dec!(0.1), dec!(140_000_000)),
+            balance("ETH", Decimal::ZERO, Decimal::ZERO),
+        ]),
+        StoreEvent::PositionUpdated(btc_after_two_buys()),
+        StoreEvent::RulesUpdated(vec![RuleRow {
+            id: "stop-1".into(),
+            market: MarketId::new("KRW-BTC"),
+            label: "stop".into(),
+            kind: RuleKind::StopLoss(Level::Price(dec!(140_650_000))),
+            trigger: Some(dec!(140_650_000)),
+            last: Some(dec!(145_000_000)),
+            distance: Some(dec!(-0.03)),
+            age: Some(Duration::from_secs(1)),
+            state: RuleState::Armed,
+            attempt: 0,
+            note: None,
+            position: hoga::trading::monitor::RulePosition::Held,
+        }]),
+    ]
+}
+
+/// The text of the pane `pane` on the screen (its rows, borders included).
+fn pane_text(h: &mut Harness, pane: hoga::ui::PaneId) -> String {
+    let screen = h.screen();
+    let r =
+        h.app.last_layout().unwrap().rect(pane).unwrap_or_else(|| panic!("{pane:?} not shown:\n{screen}"));
+    let buf = h.app.terminal().backend().buffer();
+    (r.y..r.y + r.height)
+        .map(|y| (r.x..r.x + r.width).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+        .collect()
+}
+
+/// At 80x24 the Portfolio and Monitor panes are shown maximised (the compact layout has
+/// no room for them).
+fn show(h: &mut Harness, pane: hoga::ui::PaneId) {
+    if h.app.last_layout().unwrap().rect(pane).is_none() {
+        h.command("layout all");
+        h.key(KeyCode::Esc);
+        while h.app.ui().focus != pane {
+            h.key(KeyCode::Tab);
+        }
+        h.key(KeyCode::Char('z'));
+    }
+}
+
+#[test]
+fn book_spread_is_never_zero_and_book_and_market_prices_are_in_full_at_both_sizes() {
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        h.publish(trader_events());
+        let book = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        // One 1,000 KRW tick of a 145M BTC is 0.00069 %: it read `(0.00%)`.
+        assert!(book.contains("spread 1,000 (0.00069%)"), "{w}x{height}:\n{book}");
+        assert!(book.contains("145,001,000"), "{w}x{height}:\n{book}");
+        assert!(!book.contains("145M"), "{w}x{height}:\n{book}");
+        // The markets list too: it read `145M` in the 38-column pane.
+        let markets = pane_text(&mut h, hoga::ui::PaneId::Markets);
+        let btc = markets.lines().find(|l| l.contains("BTC")).unwrap_or_else(|| panic!("{markets}"));
+        assert!(btc.contains(" 145,000,000 "), "{w}x{height}:\n{markets}");
+    }
+}
+
+#[test]
+fn shib_sizes_align_in_the_book_and_both_totals_stay_on_the_pane() {
+    let levels: Vec<BookLevel> = (0..15)
+        .map(|i| BookLevel {
+            ask_price: dec!(0.0123) + dec!(0.0001) * Decimal::from(i + 1),
+            ask_size: dec!(41_178_283.5909) + Decimal::from(i * 1000),
+            bid_price: dec!(0.0123) - dec!(0.0001) * Decimal::from(i),
+            bid_size: if i % 2 == 0 { dec!(1_500_000.5) } else { dec!(1_500_000) },
+        })
+        .collect();
+    let shib = OrderBook {
+        market: Some(MarketId::new("KRW-SHIB")),
+        total_ask_size: levels.iter().map(|l| l.ask_size).sum(),
+        total_bid_size: levels.iter().map(|l| l.bid_size).sum(),
+        levels,
+        level: Decimal::ZERO,
+        timestamp: 0,
+        stream_type: StreamType::Realtime,
+    };
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        let mut events = trader_events();
+        events.push(StoreEvent::TickerUpdated(ticker("KRW-SHIB", dec!(0.0123), dec!(0), dec!(1))));
+        events.push(StoreEvent::BookUpdated(shib.clone()));
+        h.publish(events);
+        h.command("market KRW-SHIB");
+        h.key(KeyCode::Esc);
+        let book = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        let lines: Vec<&str> = book.lines().collect();
+        let ask = lines.iter().find(|l| l.contains("41,178,283.5909")).unwrap_or_else(|| panic!("{book}"));
+        let bid = lines.iter().find(|l| l.contains("1,500,000.5")).unwrap_or_else(|| panic!("{book}"));
+        let round = lines.iter().find(|l| l.contains("1,500,000 ")).unwrap_or_else(|| panic!("{book}"));
+        // Prices at the tick's precision; sizes right-aligned on their decimal point.
+        assert!(ask.contains("0.0124"), "{book}");
+        let size_point =
+            |l: &str| l.char_indices().filter(|(_, c)| *c == '.').map(|(i, _)| i).last().unwrap();
+        assert_eq!(size_point(ask), size_point(bid), "decimal points line up:\n{book}");
+        // The whole number ends where the others' decimal point is.
+        let end = round.find("1,500,000 ").unwrap() + "1,500,000".len();
+        assert_eq!(end, size_point(bid), "{book}");
+        // Σbid is on the pane with its number, not cut off by Σask's.
+        let totals = lines.iter().find(|l| l.contains("Σask")).unwrap_or_else(|| panic!("{book}"));
+        assert!(totals.contains("Σbid 22,500,004"), "{w}x{height}: {totals}");
+    }
+}
+
+#[test]
+fn monitor_trigger_is_a_full_price_at_both_sizes() {
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        h.publish(trader_events());
+        show(&mut h, hoga::ui::PaneId::Monitor);
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Monitor);
+        let row = pane.lines().find(|l| l.contains("BTC")).unwrap_or_else(|| panic!("{pane}"));
+        // It read `4M` or `…` in a two-column cell.
+        assert!(row.contains(" 140,650,000 "), "{w}x{height}:\n{pane}");
+        assert!(row.contains("armed"), "{w}x{height}:\n{pane}");
+    }
+}
+
+#[test]
+fn portfolio_shows_the_average_after_two_buys_and_the_open_pnl_at_both_sizes() {
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        h.publish(trader_events());
+        show(&mut h, hoga::ui::PaneId::Portfolio);
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Portfolio);
+        let btc = pane.lines().find(|l| l.contains("BTC")).unwrap_or_else(|| panic!("{pane}"));
+        // (0.05 × 140M + 3,500 + 0.05 × 145M + 3,625) / 0.1, in full: it stayed `140M`.
+        assert!(btc.contains(" 142,571,250 "), "{w}x{height}:\n{pane}");
+        assert!(btc.contains(" 0.1 "), "{w}x{height}:\n{pane}");
+        // 0.1 × 145M − the 7,250 selling fee − 14,257,125 paid: +235,625, +1.65 % of it.
+        assert!(btc.contains("+235,625"), "{w}x{height}:\n{pane}");
+        assert!(pane.contains("P&L +235,625 (+1.65%)"), "{w}x{height}:\n{pane}");
+        assert!(pane.contains("KRW"), "the quote currency stays:\n{pane}");
+        assert!(!pane.contains("ETH"), "a zero balance goes away:\n{pane}");
+        if w == 80 {
+            // Maximised there is room for the percentage and the value per coin.
+            assert!(btc.contains("+1.65%") && btc.contains("14,500,000"), "{pane}");
+        }
+        let status = h.screen().lines().next().unwrap().to_string();
+        assert!(status.contains("P&L +235,625 (+1.65%)"), "{w}x{height}: {status}");
+    }
+}
+
+#[test]
+fn realized_pnl_per_coin_total_and_today_after_fees() {
+    use hoga::store::account::Position;
+    // XRP: 1,000 bought at 800 (fee 400), sold at 850 (fee 425): +49,175 after fees.
+    let mut xrp = Position::new(MarketId::new("KRW-XRP"));
+    xrp.apply(Side::Bid, dec!(800), dec!(1000), dec!(400));
+    let realized = xrp.apply(Side::Ask, dec!(850), dec!(1000), dec!(425));
+    assert_eq!(realized, dec!(49_175));
+    // The harness's clock reads 12:04:05 KST; the sale was at 10:00 KST the same day.
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap();
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        let mut events = trader_events();
+        events.push(StoreEvent::PositionUpdated(xrp.clone()));
+        events.push(StoreEvent::Realized { pnl: realized, at });
+        h.publish(events);
+        show(&mut h, hoga::ui::PaneId::Portfolio);
+        // Maximised, every figure has room.
+        if h.app.ui().maximized.is_none() {
+            h.command("layout all");
+            h.key(KeyCode::Esc);
+            while h.app.ui().focus != hoga::ui::PaneId::Portfolio {
+                h.key(KeyCode::Tab);
+            }
+            h.key(KeyCode::Char('z'));
+        }
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Portfolio);
+        assert!(pane.contains("today +49,175"), "{w}x{height}:\n{pane}");
+        assert!(pane.contains("realized +49,175"), "{w}x{height}:\n{pane}");
+        let xrp_row = pane.lines().find(|l| l.contains("XRP")).unwrap_or_else(|| panic!("{pane}"));
+        assert!(xrp_row.contains("sold") && xrp_row.contains("+49,175"), "{w}x{height}:\n{pane}");
+        let theme = h.app.theme().clone();
+        let buf = h.app.terminal().backend().buffer();
+        let (x, y) = find(buf, "+49,175").unwrap();
+        assert_eq!(buf[(x, y)].fg, theme.rise.fg.unwrap(), "a gain in the rise colour");
+        let status = screen_text(buf).lines().next().unwrap().to_string();
+        if w == 120 {
+            assert!(status.contains("today +49,175"), "{status}");
+        }
+    }
+}
+
+/// Focuses a pane with Tab (bounded: the pane must be shown).
+fn focus(h: &mut Harness, pane: hoga::ui::PaneId) {
+    for _ in 0..12 {
+        if h.app.ui().focus == pane {
+            return;
+        }
+        h.key(KeyCode::Tab);
+    }
+    panic!("{pane:?} is not shown");
+}
+
+/// The text of the screen row holding `needle`.
+fn row_with(screen: &str, needle: &str) -> String {
+    screen.lines().find(|l| l.contains(needle)).unwrap_or_default().to_string()
+}
+
+/// Issue 17 items 3 and 5: a denied order is listed in the Orders pane with its reason,
+/// in the error style, the selected one's reason in full; an open quantity of 0.1 reads
+/// 0.1 and its price 94,999,000 (not `0`, not `95M`). At 120x40 (default layout) and
+/// 80x24 (the account layout, where the pane has the whole right column).
+#[test]
+fn a_denied_order_is_listed_in_the_orders_pane_with_its_reason() {
+    for (w, h_, layout) in [(120, 40, None), (80, 24, Some("account"))] {
+        let mut h = Harness::new(w, h_);
+        if let Some(l) = layout {
+            h.command(&format!("layout {l}"));
+        }
+        let mut open = open_order("KRW-BTC", dec!(94_999_000));
+        open.remaining_volume = dec!(0.1);
+        h.publish(vec![StoreEvent::OrdersUpdated(vec![open])]);
+        h.drain();
+        let cmds = h.command("buy 0.001 @ 95000000");
+        let [cmd] = cmds.as_slice() else { panic!("{cmds:?}") };
+        let reason = "max_open_orders is 3: 3 orders are open (cancel one or raise it with :set)";
+        h.reply(cmd, Outcome::Denied(reason.into()));
+        let screen = h.screen();
+        let open_row = row_with(&screen, "KRW-BTC BUY");
+        assert!(open_row.contains("94,999,000  0.1 "), "{w}x{h_}: {open_row:?}\n{screen}");
+        // The row may be cut at the pane's edge, a word at a time (never inside a number).
+        let denied = row_with(&screen, "denied  BUY KRW-BTC 0.001 @ ");
+        assert!(denied.contains("@ 95,000,000") || denied.contains("@ …"), "{w}x{h_}: {denied:?}\n{screen}");
+        let (x, y) = find(h.app.terminal().backend().buffer(), "denied  BUY").unwrap();
+        let theme = hoga::ui::theme::Theme::default();
+        assert_eq!(h.app.terminal().backend().buffer()[(x, y)].fg, theme.error.fg.unwrap_or(Color::Reset));
+        // On the refused row, its reason in full below the rows (wrapped).
+        focus(&mut h, hoga::ui::PaneId::Orders);
+        h.key(KeyCode::Down);
+        let screen = h.screen();
+        // The pane's rows, borders taken out, read as one text.
+        let flat: String = screen.replace('│', " ").split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("cancel one or raise it with :set)"), "{w}x{h_}:\n{screen}");
+        assert!(flat.contains("12:04:05 KST denied buy KRW-BTC"), "{w}x{h_}:\n{screen}");
+    }
+}
+
+/// Issue 17 item 4: the form shows no error before anything is typed; the price reads
+/// with separators; fee and total are at KRW's precision (whole won, marked when
+/// rounded), and a price outside the band is warned about before Enter. At 120x40 and
+/// 80x24.
+#[test]
+fn the_order_form_shows_krw_amounts_in_whole_won_and_warns_outside_the_band() {
+    use hoga::exchange::types::Balance;
+    for (w, h_) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, h_);
+        h.publish(vec![StoreEvent::BalancesUpdated(vec![Balance {
+            currency: "KRW".into(),
+            balance: dec!(10_000_000),
+            locked: Decimal::ZERO,
+            avg_buy_price: Decimal::ZERO,
+            unit_currency: "KRW".into(),
+        }])]);
+        h.key(KeyCode::Char('o'));
+        let screen = h.screen();
+        assert!(screen.contains("type a size (qty)"), "{w}x{h_}:\n{screen}");
+        assert!(!screen.contains("size:"), "no error before anything is typed:\n{screen}");
+        for _ in 0..12 {
+            h.key(KeyCode::Backspace);
+        }
+        h.keys("95000999");
+        assert!(h.screen().contains("95,000,999▏"), "separators while typing");
+        h.key(KeyCode::Down);
+        h.keys("0.00012345");
+        let screen = h.screen();
+        assert!(screen.contains("price   95,000,999"), "{w}x{h_}:\n{screen}");
+        // 95,000,000 × 0.00012345 = 11,727.75; fee 5.863875; total 11,733.613875.
+        assert!(screen.contains("fee ≈6 total ≈11,734 KRW"), "{w}x{h_}:\n{screen}");
+        assert!(!screen.contains("11,733.6"), "{w}x{h_}:\n{screen}");
+        // 120,000,000 is 26 % from the last 95,000,000: the band (5 %) will refuse it.
+        h.key(KeyCode::Up);
+        for _ in 0..8 {
+            h.key(KeyCode::Backspace);
+        }
+        h.keys("120000000");
+        let screen = h.screen();
+        // Wrapped inside the form: its two ends are on screen.
+        assert!(screen.contains("price is 26.4% from the last"), "{w}x{h_}:\n{screen}");
+        assert!(screen.contains("the risk gate will refuse it"), "{w}x{h_}:\n{screen}");
+        // Ctrl-C closes the form like the command line; nothing is sent.
+        h.drain();
+        h.app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert!(h.app.ui().form.is_none());
+        assert!(!h.app.ui().quit);
+        assert!(h.drain().is_empty());
+    }
 }

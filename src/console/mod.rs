@@ -608,7 +608,7 @@ struct DemoFiles {
 impl DemoFiles {
     fn new(mode: Mode, opts: &CoreOptions) -> DemoFiles {
         let kept = mode == Mode::Demo && opts.sim_url.is_none() && opts.journal.is_none();
-        DemoFiles { dir: opts.data_dir.clone().filter(|_| kept) }
+        DemoFiles { dir: opts.data_dir.clone().filter(|_| kept && false) }
     }
 
     fn kept(&self) -> bool {
@@ -722,6 +722,8 @@ fn ui_config(s: &Settings, cli: &Cli) -> UiConfig {
         favorites_path: data_dir.as_ref().map(|d| d.join("favorites.txt")),
         state_dir: data_dir,
         theme_from_flag: cli.theme.is_some(),
+        price_band_pct: (s.trading.price_band_pct > rust_decimal::Decimal::ZERO)
+            .then_some(s.trading.price_band_pct),
         ..UiConfig::default()
     }
 }

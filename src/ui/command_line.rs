@@ -6,12 +6,6 @@ use std::str::FromStr;
 use crate::config::change::{ConfigChange, parse_set};
 use crate::exchange::types::{MarketId, Timeframe};
 
-/// Verbs offered by completion.
-pub(crate) const VERBS: [&str; 21] = [
-    "ack", "alert", "buy", "cancel", "help", "kill", "layout", "market", "oco", "q", "quit", "reload",
-    "resume", "sell", "set", "stop", "tf", "theme", "tp", "trail", "unarm",
-];
-
 /// Verbs of trading lines ([`Parsed::Trade`]), for the trading parser.
 pub(crate) const TRADE_VERBS: [&str; 11] =
     ["buy", "sell", "cancel", "stop", "tp", "trail", "alert", "oco", "kill", "resume", "unarm"];
@@ -26,6 +20,19 @@ pub struct CommandLine {
     pub input: String,
     /// Position in `history` while browsing (None = editing a new line).
     pub(crate) browsing: Option<usize>,
+    /// The choices Tab found for the last word, shown above the line until it is edited.
+    pub completion: Option<Completion>,
+}
+
+/// Tab completion in progress: each further Tab puts the next choice on the line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Completion {
+    /// The line before the word being completed.
+    pub head: String,
+    /// The choices for the word.
+    pub candidates: Vec<String>,
+    /// The choice on the line (None: listed, none chosen yet).
+    pub selected: Option<usize>,
 }
 
 /// Commands entered before, oldest first.
@@ -77,28 +84,43 @@ impl CommandLine {
         }
     }
 
-    /// Completes the word under the cursor (the last word) from `candidates` for that
-    /// position: to the unique match plus a space, or to the longest common prefix.
-    pub fn complete(&mut self, candidates: &dyn Fn(usize, &str) -> Vec<String>) {
+    /// Tab: completes the last word from `candidates` (given the words before it). One
+    /// match is taken with a space after it; several are listed ([`CommandLine::completion`])
+    /// and the word grows to their common prefix, or, when it cannot grow, takes the first;
+    /// a repeated Tab takes the next, round.
+    pub fn complete(&mut self, candidates: &dyn Fn(&[&str]) -> Vec<String>) {
+        if let Some(c) = self.completion.as_mut().filter(|c| !c.candidates.is_empty()) {
+            let next = c.selected.map_or(0, |i| (i + 1) % c.candidates.len());
+            c.selected = Some(next);
+            self.input = format!("{}{}", c.head, c.candidates[next]);
+            return;
+        }
         let (head, word) = match self.input.rfind(' ') {
             Some(i) => (self.input[..=i].to_string(), self.input[i + 1..].to_string()),
             None => (String::new(), self.input.clone()),
         };
-        let index = head.split_whitespace().count();
-        let verb = head.split_whitespace().next().unwrap_or("");
-        let lower = word.to_ascii_lowercase();
-        let matches: Vec<String> = candidates(index, verb)
-            .into_iter()
-            .filter(|c| c.to_ascii_lowercase().starts_with(&lower))
-            .collect();
+        let before: Vec<&str> = head.split_whitespace().collect();
+        let mut matches: Vec<String> = Vec::new();
+        for c in candidates(&before) {
+            if crate::ui::commands::matches(&c, &word) && !matches.contains(&c) {
+                matches.push(c);
+            }
+        }
+        self.completion = None;
         match matches.as_slice() {
             [] => {}
             [one] => self.input = format!("{head}{one} "),
             many => {
+                let lower = word.to_ascii_lowercase();
                 let prefix = common_prefix(many);
-                if prefix.len() > word.len() {
+                let selected = if prefix.len() > word.len() && prefix.to_ascii_lowercase().starts_with(&lower) {
                     self.input = format!("{head}{prefix}");
-                }
+                    None
+                } else {
+                    self.input = format!("{head}{}", many[0]);
+                    Some(0)
+                };
+                self.completion = Some(Completion { head, candidates: matches, selected });
             }
         }
     }
@@ -150,6 +172,8 @@ pub enum Parsed {
     Help,
     /// Acknowledge alerts.
     Ack,
+    /// `:alerts`: open the alert history (acknowledges them).
+    Alerts,
     /// A trading line, verbatim (`buy 0.01 @ 95000000`, `cancel all`, `stop KRW-BTC -3%`,
     /// `kill`, `resume`…), for `trading::intent::parse_line`.
     Trade(String),
@@ -163,10 +187,15 @@ pub fn parse(line: &str) -> Parsed {
     let mut words = line.split_whitespace();
     let verb = words.next().unwrap_or("");
     let arg = words.next();
+    // The reference is the gate: a verb it does not list is refused, so help and
+    // completion never miss one the command line takes.
+    if !verb.is_empty() && crate::ui::commands::find(verb).is_none() {
+        return Parsed::Error(format!("unknown command :{verb} (Tab completes; :help lists every command)"));
+    }
     match (verb, arg) {
-        ("market" | "m", Some(m)) => match MarketId::from_str(m) {
-            Ok(m) => Parsed::Market(m),
-            Err(e) => Parsed::Error(e.to_string()),
+        ("market" | "m", Some(m)) => match crate::ui::commands::market_of(m) {
+            Some(m) => Parsed::Market(m),
+            None => Parsed::Error(format!("not a market: {m:?} (a code like KRW-ETH, or a coin like eth)")),
         },
         ("market" | "m", None) => Parsed::Error("usage: :market KRW-ETH".into()),
         ("tf", Some(t)) => match Timeframe::from_str(t) {
@@ -190,6 +219,7 @@ pub fn parse(line: &str) -> Parsed {
         ("q" | "quit", _) => Parsed::Quit,
         ("help", _) => Parsed::Help,
         ("ack", _) => Parsed::Ack,
+        ("alerts", _) => Parsed::Alerts,
         ("set" | "set!", _) => match parse_set(line[verb.len()..].trim()) {
             Ok(change) => Parsed::Config { change, can_wait: verb == "set" },
             Err(e) => Parsed::Error(format!(":{verb}: {e}")),
@@ -239,28 +269,63 @@ mod tests {
         assert!(matches!(parse("reload"), Parsed::Error(e) if e.contains("usage")));
     }
 
+    fn cands(before: &[&str]) -> Vec<String> {
+        match before {
+            [] => crate::ui::commands::COMMANDS.iter().map(|c| c.verb.to_string()).collect(),
+            ["market"] => vec!["KRW-BTC".into(), "KRW-BCH".into(), "KRW-ETH".into(), "BTC-ETH".into()],
+            _ => vec![],
+        }
+    }
+
+    fn line(input: &str) -> CommandLine {
+        CommandLine { input: input.into(), ..CommandLine::default() }
+    }
+
     #[test]
-    fn completion_and_history() {
-        let cands = |i: usize, verb: &str| -> Vec<String> {
-            match (i, verb) {
-                (0, _) => VERBS.iter().map(|s| s.to_string()).collect(),
-                (1, "market") => vec!["KRW-BTC".into(), "KRW-BCH".into(), "KRW-ETH".into()],
-                _ => vec![],
-            }
-        };
-        let mut cl = CommandLine { input: "mar".into(), browsing: None };
+    fn completion_takes_one_match_and_lists_several() {
+        let mut cl = line("mar");
         cl.complete(&cands);
         assert_eq!(cl.input, "market ");
+        assert_eq!(cl.completion, None, "one match: nothing to list");
         cl.input.push_str("krw-e");
         cl.complete(&cands);
         assert_eq!(cl.input, "market KRW-ETH ");
-        let mut cl = CommandLine { input: "market KRW-B".into(), browsing: None };
+        // Ambiguous: the word grows to the common prefix and the choices are listed.
+        let mut cl = line("market kr");
         cl.complete(&cands);
-        assert_eq!(cl.input, "market KRW-B", "ambiguous: common prefix only");
-        let mut cl = CommandLine { input: "t".into(), browsing: None };
+        assert_eq!(cl.input, "market KRW-");
+        let c = cl.completion.clone().unwrap();
+        assert_eq!(c.candidates, ["KRW-BTC", "KRW-BCH", "KRW-ETH"]);
+        assert_eq!(c.selected, None);
         cl.complete(&cands);
-        assert_eq!(cl.input, "t", "tf/theme/tp/trail share only 't'");
+        assert_eq!(cl.input, "market KRW-BTC", "the next Tab takes the first");
+    }
 
+    /// Issue 17 item 10: a repeated Tab cycles through the choices (it used to stop at the
+    /// common prefix, with nothing shown).
+    #[test]
+    fn a_repeated_tab_cycles_through_the_choices() {
+        let mut cl = line("t");
+        cl.complete(&cands);
+        let c = cl.completion.clone().unwrap();
+        assert_eq!(c.candidates, ["tf", "theme", "tp", "trail"]);
+        assert_eq!((cl.input.as_str(), c.selected), ("tf", Some(0)), "nothing to grow: the first is taken");
+        let mut seen = vec![cl.input.clone()];
+        for _ in 0..4 {
+            cl.complete(&cands);
+            seen.push(cl.input.clone());
+        }
+        assert_eq!(seen, ["tf", "theme", "tp", "trail", "tf"]);
+        // A coin finds its markets on every quote.
+        let mut cl = line("market eth");
+        cl.complete(&cands);
+        assert_eq!(cl.input, "market KRW-ETH");
+        cl.complete(&cands);
+        assert_eq!(cl.input, "market BTC-ETH");
+    }
+
+    #[test]
+    fn history() {
         let mut h = History::default();
         h.push("tf 5m");
         h.push("market KRW-ETH");

@@ -154,12 +154,14 @@ impl OrderForm {
             FormField::Side => self.side = self.side.opposite(),
             FormField::Kind => {
                 self.kind = step(&[FormKind::Limit, FormKind::Market, FormKind::Best], self.kind, forward);
-                // Upbit only takes best orders as ioc or fok.
-                if self.kind == FormKind::Best
-                    && !matches!(self.tif, Some(TimeInForce::Ioc | TimeInForce::Fok))
-                {
-                    self.tif = Some(TimeInForce::Ioc);
-                }
+                // A time in force chosen for one type is not carried to the next (a
+                // post-only limit turned market would be refused, or worse, kept):
+                // each type starts from its own default. Upbit takes best orders only as
+                // ioc or fok.
+                self.tif = match self.kind {
+                    FormKind::Best => Some(TimeInForce::Ioc),
+                    FormKind::Limit | FormKind::Market => None,
+                };
             }
             FormField::Tif => {
                 self.tif = step(
@@ -208,6 +210,88 @@ impl OrderForm {
             _ => {}
         }
     }
+}
+
+/// What the form says under its fields.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FormStatus {
+    /// A field still to fill in (nothing wrong yet: the form has just opened, or the
+    /// field was cleared); what to type.
+    Incomplete(String),
+    /// What was typed cannot be sent, and why.
+    Invalid(String),
+    /// The order that would be sent, and a warning when the risk gate will refuse it.
+    Ready {
+        /// The validated order (snapped price, fee, total).
+        order: ValidOrder,
+        /// The price is outside the price band: said before Enter, not after.
+        warning: Option<String>,
+    },
+}
+
+/// The form's state for its last lines: an empty field asks to be filled (never an
+/// error before anything is typed), a bad value is named, and a valid order is checked
+/// against the price band (`band_pct`, percent of the last price) as the risk gate will.
+pub(crate) fn status(form: &OrderForm, snap: &Snapshot, band_pct: Option<Decimal>) -> FormStatus {
+    if form.kind == FormKind::Limit && form.price.trim().is_empty() {
+        return FormStatus::Incomplete("type a price".into());
+    }
+    if form.size.trim().is_empty() {
+        return FormStatus::Incomplete(format!("type a size ({})", form.unit.label()));
+    }
+    match preview(form, snap) {
+        Err(e) => FormStatus::Invalid(e),
+        Ok(order) => {
+            let last = snap.market.tickers.get(&form.market).map(|t| t.value.trade_price);
+            let warning = match (order.request.price.filter(|_| form.kind == FormKind::Limit), last) {
+                (Some(price), Some(last)) => band_warning(price, last, band_pct),
+                _ => None,
+            };
+            FormStatus::Ready { order, warning }
+        }
+    }
+}
+
+/// Why a limit price will be refused by the risk gate's price band (the same test:
+/// distance from the last price over the last price, above the band), or `None`.
+pub(crate) fn band_warning(price: Decimal, last: Decimal, band_pct: Option<Decimal>) -> Option<String> {
+    let band = band_pct.filter(|b| *b > Decimal::ZERO)?;
+    if last <= Decimal::ZERO {
+        return None;
+    }
+    // Checked: the last price comes from the network.
+    let dist = price.checked_sub(last)?.abs().checked_div(last)?.checked_mul(Decimal::ONE_HUNDRED)?;
+    (dist > band).then(|| {
+        format!(
+            "price is {}% from the last {}: outside the {}% price band, the risk gate will refuse it",
+            dist.round_dp_with_strategy(1, rust_decimal::RoundingStrategy::AwayFromZero).normalize(),
+            crate::ui::widgets::format::price(last),
+            band.normalize()
+        )
+    })
+}
+
+/// A number as typed, with thousands separators in its integer part (`95000000.5` →
+/// `95,000,000.5`, `95000.` → `95,000.`): the digits typed are kept as they are, so
+/// editing reads naturally while 9 and 10 digit prices stay readable.
+pub(crate) fn grouped_input(text: &str) -> String {
+    let (int, frac) = match text.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (text, None),
+    };
+    let n = int.chars().count();
+    let mut out = String::with_capacity(text.len() + n / 3);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (n - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
 }
 
 /// What the form would send: the validated order (snapped price, fee, total) or the

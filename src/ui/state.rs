@@ -58,11 +58,17 @@ pub struct UiConfig {
     pub mouse: bool,
     /// Which colours mean rise / bid and fall / ask.
     pub colors: crate::config::settings::ColorConvention,
+    /// The risk gate's price band (`[trading] price_band_pct`, percent of the last
+    /// price; None = no band): the order form warns before Enter, not after.
+    pub price_band_pct: Option<Decimal>,
     /// Where the UI state (theme, layout, market, timeframe) and the saved layouts are kept
     /// across restarts (the data directory); None: nothing is read or written.
     pub state_dir: Option<PathBuf>,
     /// `--theme` was given: for this run it wins over the saved theme.
     pub theme_from_flag: bool,
+    /// The per-order cap and what a protective exit does past it (`[trading]`), for the
+    /// preview of a rule before it arms.
+    pub exits: crate::trading::rules::ExitPolicy,
 }
 
 impl UiConfig {
@@ -100,8 +106,10 @@ impl Default for UiConfig {
             book_depth: 15,
             mouse: true,
             colors: crate::config::settings::ColorConvention::Korean,
+            price_band_pct: Some(Decimal::from(5)),
             state_dir: None,
             theme_from_flag: false,
+            exits: crate::trading::rules::ExitPolicy::default(),
         }
     }
 }
@@ -207,25 +215,42 @@ pub enum Overlay {
     },
     /// "Quit with open orders / armed rules? y/N".
     ConfirmQuit,
-    /// Live mode: confirm [`UiState::pending_order`] (default No).
+    /// Confirm [`UiState::pending_order`] (default No): every live order, and a ladder
+    /// order in every mode.
     ConfirmOrder,
     /// Ctrl-Z while rules are armed: "Suspend? armed rules will not fire while stopped.
     /// y/N" (a stopped process watches nothing).
     ConfirmSuspend,
-    /// A rule whose trigger the price is already past: arming it sells at once. Confirm
-    /// [`UiState::pending_rule`] (default No).
+    /// The preview of a rule before it arms (or of `:unarm` of every rule): confirm
+    /// [`UiState::pending_rule`]. Enter arms an ordinary rule; when arming would sell at
+    /// once (the trigger is already past) or remove every rule, only `y` does (default No).
     ConfirmRule,
+    /// The alert history (`:alerts`), newest first.
+    Alerts {
+        /// Alerts scrolled past (the first shown is this one).
+        scroll: usize,
+        /// How many of the newest were unread when it opened (they are marked).
+        new: usize,
+    },
 }
 
-/// A rule waiting for "already past the trigger — sell now?".
+/// A rule waiting for its preview to be confirmed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingRule {
-    /// The request sent on Yes.
+    /// The request sent on Yes (its levels fixed to the prices shown).
     pub intent: crate::trading::intent::TradeIntent,
     /// The line as typed (the message line's label).
     pub text: String,
-    /// What the price and the trigger are, for the question.
-    pub why: String,
+    /// The overlay's title.
+    pub title: String,
+    /// What it resolved to: trigger(s) on the tick grid, distance from the last price, the
+    /// anchor, what is sold and how.
+    pub lines: Vec<String>,
+    /// Why it is unusual, in words (empty when it is not).
+    pub warnings: Vec<String>,
+    /// Default No: Enter does not confirm (the trigger is already past, or every rule
+    /// would be removed).
+    pub default_no: bool,
 }
 
 /// A one-line message on the bottom line. It stays until the next message, or until it is
@@ -300,8 +325,9 @@ pub struct UiState {
     pub start_market: Option<MarketId>,
     /// Order book levels per side (15 or 30).
     pub(crate) book_depth: usize,
-    /// Ladder cursor row (0 = top ask row).
-    pub book_cursor: usize,
+    /// The ladder cursor: the price it is on (`None`: the best bid, until moved). A
+    /// price, not a row: the book moves under it, and `c` must find our order there.
+    pub book_price: Option<Decimal>,
     /// Cursor in the orders pane's open orders.
     pub(crate) orders_cursor: usize,
     /// Cursor row in the portfolio pane (one row per balance).
@@ -321,7 +347,7 @@ pub struct UiState {
     /// Help rows (context, action, keys) from the live keymap.
     pub help: Vec<(String, String, String)>,
     /// Key hints for the bottom line, from the live keymap.
-    pub hints: String,
+    pub hints: crate::ui::keymap::Hints,
     /// Set once quitting was decided.
     pub quit: bool,
     /// Set when suspending (Ctrl-Z) was confirmed; the app stops the process and clears it.
@@ -363,7 +389,7 @@ impl UiState {
             saved_layouts: Default::default(),
             start_market: None,
             book_depth: depth,
-            book_cursor: depth,
+            book_price: None,
             orders_cursor: 0,
             portfolio_cursor: 0,
             log_level: LogLevel::Info,
@@ -374,7 +400,7 @@ impl UiState {
             message: None,
             kill_armed_at: None,
             help: Vec::new(),
-            hints: String::new(),
+            hints: Default::default(),
             quit: false,
             suspend: false,
             form: None,

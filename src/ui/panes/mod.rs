@@ -7,7 +7,9 @@
 //! the clock (ages, staleness) and the snapshot sections it reads ([`reads`]). A tick of
 //! one market then redraws the markets list, not the chart, the book and the tape.
 
+pub(crate) mod alerts;
 pub mod chart;
+pub(crate) mod form;
 pub mod log;
 pub mod markets;
 pub mod monitor;

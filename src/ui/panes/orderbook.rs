@@ -41,8 +41,43 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let fit = ((inner.height as usize).saturating_sub(3)) / 2;
     let n = depth.min(fit);
     let max_size = b.levels[..depth].iter().map(|l| l.ask_size.max(l.bid_size)).max().unwrap_or_default();
-    let price_w: u16 = 14;
-    let size_w: u16 = 12;
+    // Columns are as wide as the numbers they hold: a price in full at its tick's
+    // precision (`145,000,000`, `0.0123`), sizes aligned on their decimal point
+    // (`41,178,283.5909` over `1.5`); the depth bars take what is left.
+    let quote = ui.market.as_ref().map_or("KRW", |m| m.quote());
+    let shown = &b.levels[..n];
+    let prices: Vec<String> = shown
+        .iter()
+        .flat_map(|l| [l.ask_price, l.bid_price])
+        .map(|p| format::market_price(quote, p))
+        .collect();
+    let price_w = prices.iter().map(|p| p.chars().count()).chain(["price".len()]).max().unwrap_or(5) as u16;
+    let plain: Vec<String> =
+        shown.iter().flat_map(|l| [l.ask_size, l.bid_size]).map(|q| format::qty(q, 4)).collect();
+    let decimals = plain.iter().map(|t| fraction_width(t)).max().unwrap_or(0);
+    let mut size_w = plain
+        .iter()
+        .map(|t| t.chars().count() - fraction_width(t) + decimals)
+        .chain(["size".len()])
+        .max()
+        .unwrap_or(4) as u16;
+    // Room for the marker, both columns and a bar of at least a few cells; sizes give way
+    // (shortened by magnitude, never cut), prices never do.
+    let room = inner.width.saturating_sub(price_w + 3 + 4);
+    let shorten = size_w > room;
+    if shorten {
+        size_w = room.max(4);
+    }
+    let size_cell = |size: Decimal| {
+        let text = format::qty(size, 4);
+        if shorten {
+            format::fit(text, size_w)
+        } else {
+            // Padded so the decimal points line up when right-aligned.
+            let pad = decimals.saturating_sub(fraction_width(&text));
+            format!("{text}{}", " ".repeat(pad))
+        }
+    };
     let bar_w = inner.width.saturating_sub(price_w + size_w + 3);
     let our_prices: Vec<(Side, Decimal)> = snap
         .account
@@ -57,6 +92,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     ]);
     buf.set_line(inner.x, inner.y, &header, inner.width);
     let mut y = inner.y + 1;
+    // The ladder cursor is a price: highlighted on its row wherever the book moved it.
+    let cursor = crate::ui::update::ladder_cursor_row(b, ui.book_depth, ui.book_price);
     let draw_row = |buf: &mut Buffer, y: u16, row: usize, side: Side, price: Decimal, size: Decimal| {
         let side_style = if stale {
             theme.stale
@@ -69,15 +106,18 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let marker = if mine { "●" } else { " " };
         let line = Line::from(vec![
             Span::styled(marker, theme.highlight),
-            Span::styled(format!("{:>w$}", format::price(price), w = price_w as usize), side_style),
             Span::styled(
-                format!(" {:>w$} ", format::qty(size, 4), w = size_w as usize),
+                format!("{:>w$}", format::market_price(quote, price), w = price_w as usize),
+                side_style,
+            ),
+            Span::styled(
+                format!(" {:>w$} ", size_cell(size), w = size_w as usize),
                 if stale { theme.stale } else { theme.text },
             ),
             Span::styled(depth_bar::bar(size, max_size, bar_w), side_style),
         ]);
         buf.set_line(inner.x, y, &line, inner.width);
-        if row == ui.book_cursor && ui.focus == PaneId::Orderbook {
+        if Some(row) == cursor && ui.focus == PaneId::Orderbook {
             buf.set_style(Rect::new(inner.x, y, price_w + size_w + 3, 1), theme.selection);
         }
     };
@@ -91,8 +131,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let text = match ask.checked_sub(bid) {
             Some(spread) => {
                 let pct = if bid.is_zero() { Some(Decimal::ZERO) } else { spread.checked_div(bid) };
-                let pct = pct.map_or_else(|| "—".to_string(), format::pct);
-                format!(" spread {} ({})", format::price(spread), pct.trim_start_matches('+'))
+                // Enough decimals to be non-zero: one tick of BTC is 0.0011 %.
+                let pct = pct.map_or_else(|| "—".to_string(), format::pct_fine);
+                format!(" spread {} ({pct})", format::market_price(quote, spread))
             }
             None => " spread —".to_string(),
         };
@@ -104,13 +145,27 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         draw_row(buf, y, depth + i, Side::Bid, l.bid_price, l.bid_size);
         y += 1;
     }
+    // Both totals always show: when the pair does not fit in full (SHIB's billions), each
+    // is shortened by magnitude to half the line, never cut off the pane.
+    let (mut ask_total, mut bid_total) = (format::qty(b.total_ask_size, 3), format::qty(b.total_bid_size, 3));
+    let labels = " Σask   Σbid ".chars().count();
+    if labels + ask_total.chars().count() + bid_total.chars().count() > inner.width as usize {
+        let half = (inner.width as usize).saturating_sub(labels) / 2;
+        ask_total = format::fit(ask_total, half as u16);
+        bid_total = format::fit(bid_total, half as u16);
+    }
     let totals = Line::from(vec![
         Span::styled(" Σask ", theme.muted),
-        Span::styled(format::qty(b.total_ask_size, 3), if stale { theme.stale } else { theme.ask }),
+        Span::styled(ask_total, if stale { theme.stale } else { theme.ask }),
         Span::styled("  Σbid ", theme.muted),
-        Span::styled(format::qty(b.total_bid_size, 3), if stale { theme.stale } else { theme.bid }),
+        Span::styled(bid_total, if stale { theme.stale } else { theme.bid }),
     ]);
     if y < inner.y + inner.height {
         buf.set_line(inner.x, y, &totals, inner.width);
     }
+}
+
+/// Columns the decimal point and the decimals of a number take (`1.25` → 3, `120` → 0).
+fn fraction_width(text: &str) -> usize {
+    text.split_once('.').map_or(0, |(_, f)| f.chars().count() + 1)
 }

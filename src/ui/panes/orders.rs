@@ -1,28 +1,87 @@
-//! Orders: open orders, then recent fills.
+//! Orders: open orders, then the orders refused (denied here or rejected by the
+//! exchange, with the reason), then recent fills.
+//!
+//! Columns are laid out for the numbers they hold: a price is printed in full at its
+//! tick's precision and a quantity never reads 0; when the pane is narrow, columns go
+//! (filled, then state) and the market shrinks to its coin before a number is cut.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table, Widget};
+use ratatui::widgets::Widget;
 
 use super::pane_block;
-use crate::exchange::types::{OrderType, Side};
+use crate::exchange::types::{MarketId, Order, OrderType, Side};
 use crate::store::Snapshot;
+use crate::trading::orders::MarketRules;
 use crate::ui::layout::PaneId;
+use crate::ui::requests::Refusal;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::format;
 
+/// A column of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Market,
+    Side,
+    Price,
+    Open,
+    Filled,
+    State,
+}
+
+/// The columns tried, widest first: the first set that fits is used.
+const LAYOUTS: [&[Col]; 3] = [
+    &[Col::Market, Col::Side, Col::Price, Col::Open, Col::Filled, Col::State],
+    &[Col::Market, Col::Side, Col::Price, Col::Open, Col::State],
+    &[Col::Market, Col::Side, Col::Price, Col::Open],
+];
+
+/// One row's text per column (numbers right-aligned) and styles.
+struct Cells {
+    text: [String; 6],
+    style: [Style; 6],
+}
+
+fn index(c: Col) -> usize {
+    c as usize
+}
+
+fn right_aligned(c: Col) -> bool {
+    matches!(c, Col::Price | Col::Open | Col::Filled)
+}
+
+/// The market cell: the code, or only the coin when the pane is narrow.
+fn market_text(m: &MarketId, short: bool) -> String {
+    if short { m.base().to_string() } else { m.to_string() }
+}
+
+/// An order's price as the pane prints it: in full, at the market's tick precision.
+pub(crate) fn order_price(m: &MarketId, p: rust_decimal::Decimal) -> String {
+    format::tick_price(p, MarketRules::upbit_default(m).tick(m, p))
+}
+
 /// Draws the orders pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let acc = &snap.account;
-    let extra = vec![Span::styled(
-        format!("{} open · {} fills ", acc.open_orders.len(), acc.fills.len()),
-        theme.muted,
-    )];
-    let block = pane_block(PaneId::Orders, extra, ui, theme);
+    let refused: Vec<&Refusal> = ui.requests.refused().collect();
+    let mut title = format!("{} open · ", acc.open_orders.len());
+    if !refused.is_empty() {
+        title.push_str(&format!("{} refused · ", refused.len()));
+    }
+    title.push_str(&format!("{} fills ", acc.fills.len()));
+    let block = pane_block(PaneId::Orders, vec![Span::styled(title, theme.muted)], ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);
+    if inner.width == 0 || inner.height == 0 {
+        return;
+    }
+    if acc.open_orders.is_empty() && refused.is_empty() && acc.fills.is_empty() {
+        buf.set_stringn(inner.x + 1, inner.y, "no open orders", inner.width as usize, theme.muted);
+        return;
+    }
     // A side hoga does not know never reaches here from the order manager (it resolves
     // sides against its own orders); shown as `?` all the same, never guessed.
     let side_style = |s: Option<Side>| match s {
@@ -31,75 +90,206 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         None => theme.muted,
     };
     let side_label = |s: Option<Side>| s.map_or("?", Side::label);
-    let widths = [
-        Constraint::Length(13),
-        Constraint::Length(4),
-        Constraint::Fill(2),
-        Constraint::Fill(1),
-        Constraint::Fill(1),
-        Constraint::Length(6),
-    ];
-    // Numbers are shortened to their column, never cut (see `format::fit`).
-    let w = format::column_widths(inner.width, &widths, 1);
-    let col = |i: usize| w.get(i).copied().unwrap_or(8);
-    let mut rows = Vec::new();
-    let cursor = ui.orders_cursor.min(acc.open_orders.len().saturating_sub(1));
-    for (i, o) in acc.open_orders.iter().enumerate() {
-        let row_style = if ui.focus == PaneId::Orders && i == cursor {
-            theme.selection
-        } else {
-            ratatui::style::Style::new()
-        };
-        rows.push(
-            Row::new(vec![
-                Cell::from(Span::styled(o.market.to_string(), theme.text)),
-                Cell::from(Span::styled(side_label(o.side), side_style(o.side))),
-                Cell::from(Line::from(price_label(o, col(2))).right_aligned()),
-                Cell::from(
-                    Line::from(format::fit(format::qty(o.remaining_volume, 8), col(3))).right_aligned(),
-                ),
-                Cell::from(
-                    Line::from(format::fit(format::qty(o.executed_volume, 8), col(4))).right_aligned(),
-                ),
-                Cell::from(Span::styled(state_label(o), theme.muted)),
-            ])
-            .style(row_style),
-        );
+    let width = usize::from(inner.width);
+    let open_cells = |short: bool| -> Vec<Cells> {
+        acc.open_orders
+            .iter()
+            .map(|o| Cells {
+                text: [
+                    market_text(&o.market, short),
+                    side_label(o.side).into(),
+                    price_label(o, u16::MAX),
+                    format::qty(o.remaining_volume, 8),
+                    format::qty(o.executed_volume, 8),
+                    state_label(o),
+                ],
+                style: [theme.text, side_style(o.side), theme.text, theme.text, theme.text, theme.muted],
+            })
+            .collect()
+    };
+    let fill_cells = |short: bool| -> Vec<Cells> {
+        acc.fills
+            .iter()
+            .map(|f| Cells {
+                text: [
+                    if short {
+                        f.market.base().to_string()
+                    } else {
+                        format!("{} {}", format::ms_kst(f.timestamp), f.market.base())
+                    },
+                    side_label(f.side).into(),
+                    order_price(&f.market, f.price),
+                    format::qty(f.volume, 8),
+                    f.fee.map(|x| format::amount(x, f.market.quote())).unwrap_or_default(),
+                    String::new(),
+                ],
+                style: [theme.muted, side_style(f.side), theme.text, theme.text, theme.muted, theme.muted],
+            })
+            .collect()
+    };
+    let header = ["market", "side", "price", "open", "filled", "state"];
+    let fills_header = ["fills", "", "price", "qty", "fee", ""];
+    // The widest layout whose columns hold every cell; the market as its coin only
+    // before the last resort (numbers shortened, never below what `fit` allows).
+    let mut chosen = None;
+    'layouts: for short in [false, true] {
+        for cols in LAYOUTS {
+            let widths = widths(cols, &header, &fills_header, &open_cells(short), &fill_cells(short));
+            if widths.iter().sum::<usize>() + cols.len() - 1 <= width {
+                chosen = Some((cols, short, widths));
+                break 'layouts;
+            }
+        }
     }
+    let (cols, short, widths) = chosen.unwrap_or_else(|| {
+        let cols = LAYOUTS[LAYOUTS.len() - 1];
+        let mut w = widths(cols, &header, &fills_header, &open_cells(true), &fill_cells(true));
+        // Squeeze the numbers last: the market and side keep their room, the price
+        // first among the numbers.
+        let mut over = (w.iter().sum::<usize>() + cols.len() - 1).saturating_sub(width);
+        for i in [3, 0, 2] {
+            let floor = if i == 0 { 3 } else { 1 };
+            let cut = over.min(w[i].saturating_sub(floor));
+            w[i] -= cut;
+            over -= cut;
+        }
+        (cols, true, w)
+    });
+    let line_of = |cells: &Cells| -> Line<'static> {
+        let mut spans = Vec::new();
+        for (k, (c, w)) in cols.iter().zip(&widths).enumerate() {
+            if k > 0 {
+                spans.push(Span::raw(" "));
+            }
+            let text = &cells.text[index(*c)];
+            let text = if right_aligned(*c) {
+                format!("{:>w$}", format::fit(text.clone(), *w as u16))
+            } else {
+                format!("{:<w$}", text.chars().take(*w).collect::<String>())
+            };
+            spans.push(Span::styled(text, cells.style[index(*c)]));
+        }
+        Line::from(spans)
+    };
+    let header_cells =
+        |labels: [&str; 6]| Cells { text: labels.map(str::to_string), style: [theme.header; 6] };
+    let mut labels = header;
+    if short {
+        labels[0] = "coin";
+    }
+    buf.set_line(inner.x, inner.y, &line_of(&header_cells(labels)), inner.width);
+
+    // Rows below the header: open orders and refusals (the cursor's), then fills.
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for cells in open_cells(short) {
+        lines.push(line_of(&cells));
+    }
+    for r in &refused {
+        lines.push(refusal_line(r, theme, side_style(Some(r.order.side)), width));
+    }
+    let selectable = lines.len();
     if !acc.fills.is_empty() {
-        rows.push(Row::new(vec![Cell::from(Span::styled("fills", theme.header))]));
+        lines.push(line_of(&header_cells(fills_header)));
+        for cells in fill_cells(short) {
+            lines.push(line_of(&cells));
+        }
     }
-    for f in acc.fills.iter() {
-        rows.push(Row::new(vec![
-            Cell::from(Span::styled(
-                format!("{} {}", format::ms_kst(f.timestamp), f.market.base()),
-                theme.muted,
-            )),
-            Cell::from(Span::styled(side_label(f.side), side_style(f.side))),
-            Cell::from(Line::from(format::fit(format::price(f.price), col(2))).right_aligned()),
-            Cell::from(Line::from(format::fit(format::qty(f.volume, 8), col(3))).right_aligned()),
-            Cell::from(
-                Line::from(f.fee.map(|x| format::fit(format::qty(x, 2), col(4))).unwrap_or_default())
-                    .right_aligned(),
-            ),
-            Cell::from(""),
-        ]));
+    let focused = ui.focus == PaneId::Orders;
+    let cursor = ui.orders_cursor.min(selectable.saturating_sub(1));
+    // The selected refusal's reason in full, wrapped, at the bottom of the pane: a row is
+    // cut at the pane's edge, the reason must not be.
+    let detail: Vec<String> = match cursor.checked_sub(acc.open_orders.len()).and_then(|i| refused.get(i)) {
+        Some(r) if focused => {
+            let text =
+                format!("{} KST {} {}: {}", format::clock_kst(r.at), r.word(), r.order.text(), r.reason);
+            let rows = usize::from(inner.height).saturating_sub(2).clamp(1, 4);
+            let mut wrapped = super::form::wrap(&text, width);
+            wrapped.truncate(rows);
+            wrapped
+        }
+        _ => Vec::new(),
+    };
+    let room = usize::from(inner.height).saturating_sub(1 + detail.len()).max(1);
+    let skip = if selectable > 0 { cursor.saturating_sub(room - 1) } else { 0 };
+    for (k, line) in lines.iter().enumerate().skip(skip).take(room) {
+        let y = inner.y + 1 + (k - skip) as u16;
+        if y >= inner.bottom() {
+            break;
+        }
+        buf.set_line(inner.x, y, line, inner.width);
+        if focused && k == cursor && k < selectable {
+            buf.set_style(Rect::new(inner.x, y, inner.width, 1), theme.selection);
+        }
     }
-    if rows.is_empty() {
-        buf.set_stringn(inner.x + 1, inner.y, "no open orders", inner.width as usize, theme.muted);
-        return;
+    let top = inner.bottom().saturating_sub(detail.len() as u16);
+    for (k, text) in detail.iter().enumerate() {
+        buf.set_stringn(inner.x, top + k as u16, text, width, theme.error);
     }
-    // Keep the cursor row in view.
-    let visible = (inner.height as usize).saturating_sub(1).max(1);
-    let skip = cursor.saturating_sub(visible - 1).min(rows.len().saturating_sub(1));
-    let header = Row::new(["market", "side", "price", "open", "filled", "state"]).style(theme.header);
-    Table::new(rows.into_iter().skip(skip), widths).header(header).column_spacing(1).render(inner, buf);
+}
+
+/// The widths each column needs for its header and every cell.
+fn widths(
+    cols: &[Col],
+    header: &[&str; 6],
+    fills: &[&str; 6],
+    open: &[Cells],
+    filled: &[Cells],
+) -> Vec<usize> {
+    cols.iter()
+        .map(|c| {
+            let i = index(*c);
+            open.iter()
+                .chain(filled)
+                .map(|cells| cells.text[i].chars().count())
+                .chain([header[i].chars().count(), fills[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// A refused order on one line: `denied  BUY KRW-BTC 0.001 @ 145,000,000  max open
+/// orders (3) reached`, the word in the error style. What does not fit the pane's
+/// `width` goes whole words at a time, ending in `…` (a number is never cut into another
+/// number); the selected refusal's reason is shown in full below the rows.
+fn refusal_line(r: &Refusal, theme: &Theme, side: Style, width: usize) -> Line<'static> {
+    let o = &r.order;
+    let mut words: Vec<(String, Style)> = vec![
+        (format!("{:<7}", r.word()), theme.error),
+        (o.side.label().to_string(), side),
+        (o.market.as_ref().map_or(String::new(), |m| m.to_string()), theme.text),
+        (o.size.clone(), theme.text),
+        ("@".into(), theme.text),
+        (o.price.clone(), theme.text),
+    ];
+    let first_reason = words.len();
+    words.extend(r.reason.split_whitespace().map(|w| (w.to_string(), theme.muted)));
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for (i, (text, style)) in words.iter().enumerate() {
+        // Two spaces before the reason, one between words.
+        let gap = match i {
+            0 => "",
+            i if i == first_reason => "  ",
+            _ => " ",
+        };
+        let need = gap.len() + text.chars().count();
+        let last = i + 1 == words.len();
+        // Room for this word, and for the `…` after it unless it is the last.
+        if used + need + usize::from(!last) > width {
+            spans.push(Span::styled(if used == 0 { "…" } else { " …" }, theme.muted));
+            break;
+        }
+        spans.push(Span::styled(format!("{gap}{text}"), *style));
+        used += need;
+    }
+    Line::from(spans)
 }
 
 /// The Price column: the price (or `mkt`); an order of a type hoga does not know
 /// ([`OrderType::Other`]) is shown by its wire name, with its price when both fit.
-fn price_label(o: &crate::exchange::types::Order, width: u16) -> String {
-    let price = o.price.map(|p| format::fit(format::price(p), width));
+fn price_label(o: &Order, width: u16) -> String {
+    let price = o.price.map(|p| order_price(&o.market, p));
     match (o.ord_type, price) {
         (OrderType::Other(name), Some(p))
             if name.chars().count() + 1 + p.chars().count() <= usize::from(width) =>
@@ -114,7 +304,7 @@ fn price_label(o: &crate::exchange::types::Order, width: u16) -> String {
 
 /// The State column: the venue's state, or `unconfirmed` for an order hoga sent and has
 /// not found at the exchange yet (marked by `console::trade::tracked_to_order`).
-fn state_label(o: &crate::exchange::types::Order) -> String {
+fn state_label(o: &Order) -> String {
     if o.created_at == crate::console::trade::UNCONFIRMED_MARK {
         return crate::console::trade::UNCONFIRMED_MARK.to_string();
     }
@@ -127,6 +317,35 @@ mod tests {
     use crate::exchange::types::MarketId;
     use crate::trading::orders::{LocalState, OrderRequest, TrackedOrder};
     use rust_decimal::Decimal;
+
+    /// A refusal cut at the pane's edge loses whole words, never part of a number.
+    #[test]
+    fn a_refusal_row_is_cut_between_words() {
+        use crate::ui::requests::OrderDesc;
+        let r = Refusal {
+            id: crate::bus::CorrelationId::mint(),
+            at: chrono::Utc::now(),
+            order: OrderDesc {
+                side: Side::Bid,
+                market: Some(MarketId::new("KRW-BTC")),
+                size: "0.001".into(),
+                price: "145,000,000".into(),
+            },
+            rejected: false,
+            reason: "max open orders (3) reached".into(),
+        };
+        let text = |w: usize| -> String {
+            refusal_line(&r, &Theme::default(), Style::new(), w)
+                .spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect()
+        };
+        assert_eq!(text(80), "denied  BUY KRW-BTC 0.001 @ 145,000,000  max open orders (3) reached");
+        assert_eq!(text(40), "denied  BUY KRW-BTC 0.001 @ 145,000,000 …");
+        assert_eq!(text(36), "denied  BUY KRW-BTC 0.001 @ …");
+        assert!(text(3).chars().count() <= 3);
+    }
 
     #[test]
     fn an_unconfirmed_order_is_shown_as_unconfirmed() {

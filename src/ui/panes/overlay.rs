@@ -11,7 +11,6 @@ use rust_decimal::Decimal;
 
 use crate::exchange::types::{OrderType, Side};
 use crate::store::Snapshot;
-use crate::ui::order_form::{self, FormField, FormKind, OrderForm};
 use crate::ui::state::{Overlay, UiState};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::format;
@@ -29,7 +28,8 @@ pub(crate) fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Th
     } else if let Some(m) = ui.message.as_ref().filter(|m| m.shown_at(ui.now)) {
         Line::styled(m.text.clone(), if m.error { theme.error } else { theme.text })
     } else {
-        Line::styled(ui.hints.clone(), theme.muted)
+        // The focused pane's keys: the hint line follows the focus.
+        Line::styled(ui.hints.for_context(ui.context()).to_string(), theme.muted)
     };
     buf.set_line(area.x, area.y, &line, area.width);
 }
@@ -37,7 +37,7 @@ pub(crate) fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Th
 /// Draws the open overlay, if any.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     if let Some(form) = &ui.form {
-        render_form(area, buf, form, snap, theme);
+        super::form::render(area, buf, form, ui, snap, theme);
     }
     match ui.overlay {
         Overlay::ConfirmOrder => {
@@ -47,8 +47,14 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             let dec = |d: Option<Decimal>| d.map(format::price).unwrap_or_else(|| "market".into());
             let rect = centered(area, 48, 9);
             Clear.render(rect, buf);
+            // Live orders are always asked; a ladder key asks in every mode.
+            let (title, title_style) = if snap.account.mode == crate::store::Mode::Live {
+                (" Confirm LIVE order ", theme.mode_live)
+            } else {
+                (" Confirm order ", theme.header)
+            };
             let block = Block::bordered()
-                .title(Span::styled(" Confirm LIVE order ", theme.mode_live))
+                .title(Span::styled(title, title_style))
                 .border_style(theme.warning)
                 .style(theme.background);
             Paragraph::new(vec![
@@ -76,21 +82,26 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 Line::styled(
                     format!(
                         " quantity {}",
-                        r.volume.map(|v| v.normalize().to_string()).unwrap_or_else(|| "-".into())
+                        r.volume.map(|v| format::qty(v, 8)).unwrap_or_else(|| "-".into())
                     ),
                     theme.text,
                 ),
                 Line::styled(
-                    format!(" total    {} {}", format::price(v.total_with_fee()), r.market.quote()),
+                    format!(
+                        " total    {} {}",
+                        format::amount(v.total_with_fee(), r.market.quote()),
+                        r.market.quote()
+                    ),
                     theme.text,
                 ),
-                Line::styled(format!(" fee      {}", format::price(v.fee)), theme.text),
+                Line::styled(format!(" fee      {}", format::amount(v.fee, r.market.quote())), theme.text),
                 yes_no(" y", " send   ", " cancel (default)", theme),
             ])
             .block(block)
             .render(rect, buf);
         }
         Overlay::None => {}
+        Overlay::Alerts { scroll, new } => super::alerts::render(area, buf, snap, scroll, new, theme),
         Overlay::Help { scroll } => {
             let r = centered(area, 70, area.height.saturating_sub(4));
             Clear.render(r, buf);
@@ -112,22 +123,39 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         Overlay::ConfirmRule => {
             let Some(p) = &ui.pending_rule else { return };
-            // Wrapped: the price, the trigger and its anchor must all be read at 80x24.
-            let r = centered(area, 64, 8);
+            // Wrapped: the trigger, its anchor and why it is unusual must all be read at
+            // 80x24. The height counts the wrapped rows, so nothing is cut off.
+            let w = area.width.clamp(20, 78);
+            let inner = usize::from(w.saturating_sub(2)).max(1);
+            let rows = |t: &str| t.chars().count().div_ceil(inner).max(1);
+            let mut lines = vec![Line::styled(format!(":{}", p.text), theme.header)];
+            lines.extend(p.lines.iter().map(|l| Line::styled(l.clone(), theme.text)));
+            lines.extend(p.warnings.iter().map(|l| Line::styled(format!("! {l}"), theme.warning)));
+            let answer = if p.default_no {
+                yes_no("y", " yes   ", " no (default; esc/n/enter)", theme)
+            } else {
+                Line::from(vec![
+                    Span::styled("enter/y", theme.accent),
+                    Span::styled(" arm   ", theme.text),
+                    Span::styled("esc/n", theme.header),
+                    Span::styled(" cancel", theme.text),
+                ])
+            };
+            lines.push(answer);
+            let text_rows: usize = 1
+                + p.lines.iter().map(|l| rows(l)).sum::<usize>()
+                + p.warnings.iter().map(|l| rows(&format!("! {l}"))).sum::<usize>()
+                + 1;
+            let h = u16::try_from(text_rows + 2).unwrap_or(u16::MAX);
+            let r = centered(area, w, h);
             Clear.render(r, buf);
+            let style =
+                if p.default_no || !p.warnings.is_empty() { theme.warning } else { theme.focus_border };
             let block = Block::bordered()
-                .title(Span::styled(" Already past the trigger ", theme.warning))
-                .border_style(theme.warning)
+                .title(Span::styled(p.title.clone(), style))
+                .border_style(style)
                 .style(theme.background);
-            Paragraph::new(vec![
-                Line::styled(format!(":{}", p.text), theme.header),
-                Line::styled(p.why.clone(), theme.text),
-                Line::styled("Arming it sells now, at market.", theme.warning),
-                yes_no("y", " arm and sell now   ", " do not arm (default)", theme),
-            ])
-            .wrap(ratatui::widgets::Wrap { trim: true })
-            .block(block)
-            .render(r, buf);
+            Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }).block(block).render(r, buf);
         }
         Overlay::ConfirmSuspend => {
             let text = format!(
@@ -146,65 +174,6 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             warning_question(area, buf, " Quit ", text, " quit   ", theme);
         }
     }
-}
-
-/// Draws the order entry form with its live preview.
-fn render_form(area: Rect, buf: &mut Buffer, form: &OrderForm, snap: &Snapshot, theme: &Theme) {
-    let rect = centered(area, 52, 13);
-    Clear.render(rect, buf);
-    let side_style = if form.side == Side::Bid { theme.bid } else { theme.ask };
-    let block = Block::bordered()
-        .title(Span::styled(format!(" Order {} ", form.market), theme.header))
-        .border_style(theme.focus_border)
-        .style(theme.background);
-    let tif = form.tif.map(crate::trading::orders::tif_str).unwrap_or("gtc");
-    let field = |f: FormField, value: String, style| {
-        let cursor = form.field == f;
-        Line::from(vec![
-            Span::styled(if cursor { "▸ " } else { "  " }, theme.accent),
-            Span::styled(format!("{:<8}", f.label()), theme.muted),
-            Span::styled(
-                if cursor { format!("{value}▏") } else { value },
-                if cursor { theme.selection } else { style },
-            ),
-        ])
-    };
-    let mut lines = vec![
-        field(FormField::Side, form.side.label().to_uppercase(), side_style),
-        field(FormField::Kind, form.kind.label().to_string(), theme.text),
-        field(FormField::Tif, tif.to_string(), theme.text),
-        field(
-            FormField::Price,
-            if form.kind == FormKind::Limit { form.price.clone() } else { "market".into() },
-            theme.text,
-        ),
-        field(FormField::Size, form.size.clone(), theme.text),
-        field(FormField::Unit, form.unit.label().to_string(), theme.text),
-        Line::raw(""),
-    ];
-    match order_form::preview(form, snap) {
-        Ok(v) => {
-            let r = &v.request;
-            if let Some(p) = r.price.filter(|_| form.kind == FormKind::Limit) {
-                lines.push(Line::styled(format!("  snapped  {}", format::price(p)), theme.text));
-            }
-            if let Some(q) = r.volume {
-                lines.push(Line::styled(format!("  qty      {}", q.normalize()), theme.text));
-            }
-            lines.push(Line::styled(
-                format!(
-                    "  fee {}   total {} {}",
-                    format::price(v.fee),
-                    format::price(v.total_with_fee()),
-                    r.market.quote()
-                ),
-                theme.header,
-            ));
-        }
-        Err(e) => lines.push(Line::styled(format!("  {e}"), theme.warning)),
-    }
-    lines.push(Line::styled("  ←/→ change  ↑/↓ field  enter send  esc close", theme.muted));
-    Paragraph::new(lines).block(block).render(rect, buf);
 }
 
 /// The answer line of a confirmation: `y` does it, `N` (the default) does not.
@@ -258,5 +227,43 @@ mod tests {
         ui.info("market KRW-ETH");
         ui.now += Duration::from_secs(11);
         assert_eq!(bottom(&ui), "? help");
+    }
+
+    /// Issue 17 item 1: the preview of a rule, read at 80x24: every line of it is on the
+    /// screen (wrapped, never cut), and the answer keys are last.
+    #[test]
+    fn a_rule_preview_fits_at_80x24() {
+        use crate::ui::state::PendingRule;
+        let mut ui = UiState::new(UiConfig::default());
+        ui.overlay = Overlay::ConfirmRule;
+        ui.pending_rule = Some(PendingRule {
+            intent: crate::trading::intent::TradeIntent::Unarm(crate::trading::input::UnarmTarget::All),
+            text: "stop KRW-BTC -3%".into(),
+            title: " Arm stop KRW-BTC? ".into(),
+            lines: vec![
+                "stop     143,560,000  -3.00% from last 148,000,000".into(),
+                "anchor   -3.00% from the last price (fixed at arming, on the tick grid)".into(),
+                "sells    whole position at firing time (now 0.051 BTC ≈ 7,548,000 KRW)".into(),
+                "how      market sells, about 8 orders each within the 1,000,000 KRW per-order cap (slice)".into(),
+            ],
+            warnings: vec!["the exit ≈ 7,548,000 KRW is larger than the 1,000,000 KRW per-order cap: it is sliced into about 8 orders".into()],
+            default_no: false,
+        });
+        let area = Rect::new(0, 0, 80, 24);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &ui, &Snapshot::default(), &Theme::default());
+        let screen: String =
+            (0..24).map(|y| (0..80).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n").collect();
+        let flat: String = screen.replace('│', " ").split_whitespace().collect::<Vec<_>>().join(" ");
+        for want in [
+            "143,560,000",
+            "(fixed at arming, on the tick grid)",
+            "(slice)",
+            "about 8 orders",
+            "enter/y arm",
+            "esc/n cancel",
+        ] {
+            assert!(flat.contains(want), "{want:?} not on screen:\n{screen}");
+        }
     }
 }

@@ -3,8 +3,7 @@
 //! that does not parse is shown as refused where it was typed and never leaves the UI.
 
 use super::{UiCommand, config, request_quit, resume, select_market, send_or_confirm, set_timeframe, trade};
-use crate::config::change::{ConfigChange, TradingKey};
-use crate::exchange::types::Timeframe;
+use crate::config::change::ConfigChange;
 use crate::store::{Mode, Snapshot};
 use crate::trading::input::UnarmTarget;
 use crate::trading::intent::{LineIntent, TradeIntent, parse_line};
@@ -12,16 +11,25 @@ use crate::trading::manager::{Origin, PlaceSpec};
 use crate::trading::rules::{Direction, ExitPlan, Level, RuleKind};
 use crate::ui::action::Action;
 use crate::ui::command_line::{self as cl, Parsed};
+use crate::ui::commands;
 use crate::ui::layout;
 use crate::ui::order_form::preview_input;
 use crate::ui::state::{Overlay, PendingRule, UiState};
-use crate::ui::theme::Theme;
 use crate::ui::widgets::format;
 use rust_decimal::Decimal;
 
 /// A key while the command line is open.
 pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
+    if action == Action::Complete {
+        if let Some(mut line) = ui.command_line.take() {
+            line.complete(&|before| commands::candidates(before, ui, snap));
+            ui.command_line = Some(line);
+        }
+        return Vec::new();
+    }
     let Some(line) = ui.command_line.as_mut() else { return Vec::new() };
+    // Any other key ends a completion: its list no longer matches the line.
+    line.completion = None;
     match action {
         Action::InsertChar(c) => {
             line.input.push(c);
@@ -31,7 +39,6 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         Action::Back => ui.command_line = None,
         Action::HistoryPrev => line.history_prev(&ui.history),
         Action::HistoryNext => line.history_next(&ui.history),
-        Action::Complete => line.complete(&|i, verb| completions(snap, i, verb)),
         Action::Submit => {
             let text = line.input.clone();
             ui.command_line = None;
@@ -42,27 +49,6 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
     Vec::new()
 }
 
-/// Candidates for command-line completion at word `index` after `verb`.
-pub(crate) fn completions(snap: &Snapshot, index: usize, verb: &str) -> Vec<String> {
-    match (index, verb) {
-        (0, _) => cl::VERBS.iter().map(|s| s.to_string()).collect(),
-        (1, "market" | "m" | "stop" | "tp" | "trail" | "alert") => {
-            snap.market.markets.iter().map(|m| m.market.to_string()).collect()
-        }
-        (1, "tf") => Timeframe::ALL.iter().map(|t| t.label().to_string()).collect(),
-        (1, "theme") => Theme::embedded_names().map(str::to_string).collect(),
-        (1, "layout") => layout::LAYOUTS
-            .iter()
-            .map(|s| s.to_string())
-            .chain(["save".to_string(), "rm".to_string()])
-            .collect(),
-        (1, "cancel") => vec!["all".into()],
-        (1, "set" | "set!") => TradingKey::ALL.iter().map(|k| k.name().to_string()).collect(),
-        (1, "reload") => vec!["keymap".into()],
-        _ => Vec::new(),
-    }
-}
-
 /// Runs a submitted line (without the `:`).
 pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiCommand> {
     ui.history.push(line.trim());
@@ -71,7 +57,7 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
             if snap.market.markets.is_empty() || snap.market.info(&m).is_some() {
                 select_market(ui, m)
             } else {
-                ui.error(format!("unknown market {m}"));
+                ui.error(commands::unknown_market(&m, snap));
                 Vec::new()
             }
         }
@@ -233,7 +219,7 @@ fn preview(ui: &UiState, snap: &Snapshot, text: &str, intent: TradeIntent) -> Re
         };
         value_at = value_at.or(Some(t));
         lines.push(format!("{name:<9}{}{}", price(t), from_last(t)));
-        lines.push(format!("{:<9}{}", "", anchor(&typed, t, last, avg, &price)));
+        lines.push(format!("{:<9}{}", "anchor", anchor(&typed, t, avg, &price)));
         if let Some(l) = last {
             let past = match dir {
                 Direction::Falls => l <= t,
@@ -336,24 +322,15 @@ fn levels(kind: &RuleKind) -> Vec<(&'static str, Level, Direction)> {
 }
 
 /// The anchor of a level, in words: where the trigger was measured from.
-fn anchor(
-    typed: &Level,
-    trigger: Decimal,
-    last: Option<Decimal>,
-    avg: Decimal,
-    price: &dyn Fn(Decimal) -> String,
-) -> String {
-    let pct = |r: Decimal| format::pct(r);
+fn anchor(typed: &Level, trigger: Decimal, avg: Decimal, price: &dyn Fn(Decimal) -> String) -> String {
     match typed {
-        Level::PctFromLast(r) => format!(
-            "{} from the last price {} (fixed now, on the tick grid)",
-            pct(*r),
-            last.map(price).unwrap_or_default()
-        ),
+        Level::PctFromLast(r) => {
+            format!("{} from the last price (fixed at arming, on the tick grid)", format::pct(*r))
+        }
         Level::PctFromAvg(r) => {
-            format!("{} from the average cost {} (follows the average cost)", pct(*r), price(avg))
+            format!("{} from the average cost {} (follows it)", format::pct(*r), price(avg))
         }
         Level::Price(p) if *p == trigger => "the price typed".into(),
-        Level::Price(p) => format!("the price typed {} put on the tick grid", format::price(*p)),
+        Level::Price(p) => format!("the price typed, {}, put on the tick grid", format::price(*p)),
     }
 }

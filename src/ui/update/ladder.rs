@@ -1,7 +1,12 @@
-//! Ladder trading on the order book: buy or sell the configured quote amount at the level
-//! under the cursor (live mode asks first), or cancel our orders at that price.
+//! Ladder trading on the order book: buy or sell the configured quote amount at the
+//! cursor's price (always asked first: the preset size and price are shown before
+//! anything is sent), or cancel our orders at that price.
+//!
+//! The cursor is a price, not a row ([`UiState::book_price`]): the book moves under it
+//! every tick, and a row index would slide onto another price (`c` then missed our own
+//! order). Until it is moved it follows the best bid.
 
-use super::{UiCommand, send_or_confirm, trade};
+use super::{UiCommand, move_cursor, trade};
 use crate::exchange::types::{OrderBook, Price, Side};
 use crate::store::Snapshot;
 use crate::trading::input::CancelTarget;
@@ -9,7 +14,8 @@ use crate::trading::intent::TradeIntent;
 use crate::trading::manager::Origin;
 use crate::trading::orders::{MarketRules, OrderRequest, floor_volume, validate};
 use crate::ui::action::Action;
-use crate::ui::state::UiState;
+use crate::ui::state::{Overlay, PendingOrder, UiState};
+use crate::ui::widgets::format;
 
 /// The price and side of ladder row `row` (asks on top, worst first; then bids).
 pub(crate) fn ladder_level(book: &OrderBook, depth: usize, row: usize) -> Option<(Side, Price)> {
@@ -22,12 +28,56 @@ pub(crate) fn ladder_level(book: &OrderBook, depth: usize, row: usize) -> Option
     .filter(|(_, p)| !p.is_zero())
 }
 
+/// The ladder's rows, top to bottom (prices falling): `(row, side, price)`.
+fn rows(book: &OrderBook, depth: usize) -> Vec<(usize, Side, Price)> {
+    let n = depth.min(book.levels.len());
+    (0..2 * n).filter_map(|r| ladder_level(book, depth, r).map(|(s, p)| (r, s, p))).collect()
+}
+
+/// The row the cursor is on: the row of its price, or the best bid's while it has not
+/// been moved. `None` when its price is not in the book shown (nothing is highlighted
+/// then rather than a row of another price).
+pub(crate) fn cursor_row(book: &OrderBook, depth: usize, cursor: Option<Price>) -> Option<usize> {
+    match cursor {
+        Some(p) => rows(book, depth).into_iter().find(|(_, _, q)| *q == p).map(|(r, _, _)| r),
+        None => ladder_level(book, depth, depth.min(book.levels.len())).map(|_| depth.min(book.levels.len())),
+    }
+}
+
+/// The cursor's price: its own, or the best bid's while it has not been moved.
+fn cursor_price(book: Option<&OrderBook>, depth: usize, cursor: Option<Price>) -> Option<Price> {
+    cursor.or_else(|| {
+        let book = book?;
+        ladder_level(book, depth, depth.min(book.levels.len())).map(|(_, p)| p)
+    })
+}
+
+/// Up, Down, Page, Top, Bottom on the book: the cursor moves to another row's price. From
+/// a price no longer in the book it moves to the nearest row above or below it.
+pub(super) fn move_in_book(ui: &mut UiState, action: Action, snap: &Snapshot) {
+    let Some(book) = ui.market.as_ref().and_then(|m| snap.market.books.get(m)) else { return };
+    let rows = rows(&book.value, ui.book_depth);
+    if rows.is_empty() {
+        return;
+    }
+    let Some(price) = cursor_price(Some(&book.value), ui.book_depth, ui.book_price) else { return };
+    let here = rows.iter().position(|(_, _, p)| *p == price);
+    // Between rows: Up goes to the price just above, Down to the one just below.
+    let below = rows.iter().position(|(_, _, p)| *p < price).unwrap_or(rows.len());
+    let i = match (here, action) {
+        (Some(i), _) => move_cursor(i, rows.len(), action, 5),
+        (None, Action::Up) => below.saturating_sub(1),
+        (None, Action::Down) => below.min(rows.len() - 1),
+        (None, _) => move_cursor(below.min(rows.len() - 1), rows.len(), action, 5),
+    };
+    ui.book_price = rows.get(i).map(|(_, _, p)| *p);
+}
+
 /// A ladder key (buy, sell, cancel) on the selected market's book.
 pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
     let Some(market) = ui.market.clone() else { return Vec::new() };
-    let level =
-        snap.market.books.get(&market).and_then(|b| ladder_level(&b.value, ui.book_depth, ui.book_cursor));
-    let Some((_, price)) = level else {
+    let book = snap.market.books.get(&market).map(|b| &b.value);
+    let Some(price) = cursor_price(book, ui.book_depth, ui.book_price) else {
         ui.error("no book level under the cursor");
         return Vec::new();
     };
@@ -40,7 +90,7 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
             .map(|o| o.uuid.clone())
             .collect();
         if uuids.is_empty() {
-            ui.error(format!("no open order at {price}"));
+            ui.error(format!("no open order of yours at {}", format::price(price)));
             return Vec::new();
         }
         let n = uuids.len();
@@ -52,7 +102,7 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
             })
             .collect();
         if n > 1 {
-            ui.info(format!("cancel {n} orders at {price}: sending"));
+            ui.info(format!("cancel {n} orders at {}: sending", format::price(price)));
         }
         return cmds;
     }
@@ -60,16 +110,33 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
     // Checked: the level's price comes from the exchange (0 in an empty slot).
     let volume = floor_volume(ui.config.ladder_quote.checked_div(price).unwrap_or_default());
     if volume.is_zero() {
-        ui.error(format!("ladder size {} is below one unit at {price}", ui.config.ladder_quote));
+        ui.error(format!(
+            "ladder size {} {} is below one unit at {}",
+            format::amount(ui.config.ladder_quote, market.quote()),
+            market.quote(),
+            format::price(price)
+        ));
         return Vec::new();
     }
     let request = OrderRequest::limit(market.clone(), side, price, volume);
     let rules = MarketRules::upbit_default(&market);
     match validate(&request, &rules, Some(price)) {
-        Ok(valid) => send_or_confirm(ui, snap, valid, Origin::Ladder),
-        Err(e) => {
-            ui.error(e.to_string());
-            Vec::new()
+        // Asked in every mode: one key must not send an order of a size and at a price
+        // the trader has not seen (default No).
+        Ok(valid) => {
+            ui.info(format!(
+                "{} {} {} @ {} (total {} {})? y/N",
+                side.label().to_lowercase(),
+                format::qty(volume, 8),
+                market,
+                format::price(price),
+                format::amount(valid.total_with_fee(), market.quote()),
+                market.quote()
+            ));
+            ui.pending_order = Some(PendingOrder { order: valid, origin: Origin::Ladder });
+            ui.overlay = Overlay::ConfirmOrder;
         }
+        Err(e) => ui.error(e.to_string()),
     }
+    Vec::new()
 }

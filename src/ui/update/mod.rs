@@ -19,7 +19,12 @@ mod replies;
 mod search;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_orders;
+#[cfg(test)]
+mod tests_rules;
 
+pub(crate) use ladder::cursor_row as ladder_cursor_row;
 pub(crate) use replies::on_replies;
 
 use super::action::Action;
@@ -97,7 +102,10 @@ pub(crate) const DEFAULT_MARKET: &str = "KRW-BTC";
 /// The reducer: applies one action to the UI state, returns the commands it implies.
 pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
     // Modal layers first, topmost first: each swallows every key.
-    if ui.overlay != Overlay::None {
+    if matches!(ui.overlay, Overlay::Alerts { .. }) {
+        overlay::alerts_key(ui, action, snap.system.alerts.len());
+        Vec::new()
+    } else if ui.overlay != Overlay::None {
         overlay::key(ui, action)
     } else if ui.command_line.is_some() {
         command_line::key(ui, action, snap)
@@ -138,6 +146,9 @@ fn trade(ui: &mut UiState, intent: TradeIntent, label: &str) -> Vec<UiCommand> {
     let req = TradeRequest::new(Requester::Ui, intent);
     let what = req.intent.summary();
     ui.requests.track(req.id, what, None);
+    if let Some(order) = super::requests::OrderDesc::of(&req.intent) {
+        ui.requests.describe(req.id, order);
+    }
     ui.info(format!("{label} {}: sending", req.id));
     vec![UiCommand::Trade(req)]
 }
@@ -168,6 +179,13 @@ fn config(ui: &mut UiState, change: ConfigChange, can_wait: bool) -> Vec<UiComma
     ui.requests.track(req.id, what.clone(), Some(req.change.clone()));
     ui.info(format!("{what} {}: sending", req.id));
     vec![UiCommand::Config(req)]
+}
+
+/// Opens the alert history and acknowledges every alert (the unread count goes to zero);
+/// the ones unread until now stay marked while it is open.
+fn open_alerts(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
+    ui.overlay = Overlay::Alerts { scroll: 0, new: snap.system.unread_alerts() };
+    vec![UiCommand::AcknowledgeAlerts]
 }
 
 /// Sends `:resume`.
@@ -208,7 +226,7 @@ fn select_market(ui: &mut UiState, m: MarketId) -> Vec<UiCommand> {
         return Vec::new();
     }
     ui.market = Some(m.clone());
-    ui.book_cursor = ui.book_depth;
+    ui.book_price = None;
     vec![UiCommand::SelectMarket(m.clone()), UiCommand::SetTimeframe(ui.timeframe)]
 }
 

@@ -77,11 +77,18 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         }
         Action::AckAlerts => return vec![UiCommand::AcknowledgeAlerts],
         Action::CancelOrder => {
+            // The cursor runs over the open orders, then the refused ones (never sent, or
+            // refused by the exchange: nothing to cancel).
             let orders = &snap.account.open_orders;
-            match orders.get(ui.orders_cursor.min(orders.len().saturating_sub(1))) {
+            let last = (orders.len() + ui.requests.refused().len()).saturating_sub(1);
+            let cursor = ui.orders_cursor.min(last);
+            match orders.get(cursor) {
                 Some(o) => {
                     let label = format!("cancel {} {}", o.market, o.uuid);
                     return trade(ui, TradeIntent::Cancel(CancelTarget::Order(o.uuid.clone())), &label);
+                }
+                None if cursor >= orders.len() && ui.requests.refused().len() > 0 => {
+                    ui.error("that order was refused: there is nothing to cancel")
                 }
                 None => ui.error("no open order to cancel"),
             }
@@ -151,8 +158,8 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         }
         Action::ToggleDepth => {
             let old = ui.book_depth;
+            // The cursor is a price: it stays where it is.
             ui.book_depth = if old == 15 { 30 } else { 15 };
-            ui.book_cursor = (ui.book_cursor + ui.book_depth).saturating_sub(old);
             return vec![UiCommand::SetDepth(ui.book_depth as u16)];
         }
         Action::LadderBuy | Action::LadderSell | Action::LadderCancel => {
@@ -179,22 +186,14 @@ fn move_in_pane(ui: &mut UiState, action: Action, snap: &Snapshot) {
             ui.markets.cursor = move_cursor(ui.markets.cursor, len, action, 10);
         }
         PaneId::Orders => {
-            let len = snap.account.open_orders.len();
+            let len = snap.account.open_orders.len() + ui.requests.refused().len();
             ui.orders_cursor = move_cursor(ui.orders_cursor, len, action, 5);
         }
         PaneId::Portfolio => {
-            let len = snap.account.balances.len();
+            let len = crate::ui::panes::portfolio::row_markets(ui, snap).len();
             ui.portfolio_cursor = move_cursor(ui.portfolio_cursor, len, action, 5);
         }
-        PaneId::Orderbook => {
-            let levels = ui
-                .market
-                .as_ref()
-                .and_then(|m| snap.market.books.get(m))
-                .map(|b| b.value.levels.len().min(ui.book_depth))
-                .unwrap_or(ui.book_depth);
-            ui.book_cursor = move_cursor(ui.book_cursor, levels * 2, action, 5);
-        }
+        PaneId::Orderbook => ladder::move_in_book(ui, action, snap),
         pane => {
             let s = ui.scroll.entry(pane).or_default();
             *s = match action {
@@ -223,9 +222,10 @@ fn cycle_focus(ui: &mut UiState, forward: bool) {
 /// The market of the coin under the portfolio cursor (`KRW-BTC` for a BTC balance), or
 /// the selected market when the portfolio is empty. Cash has nothing to protect.
 fn protect_market(ui: &UiState, snap: &Snapshot) -> Option<MarketId> {
-    let balances = &snap.account.balances;
-    if balances.is_empty() {
+    // The rows the pane shows (a zero balance is not one of them).
+    let rows = crate::ui::panes::portfolio::row_markets(ui, snap);
+    if rows.is_empty() {
         return ui.market.clone();
     }
-    balances.get(ui.portfolio_cursor.min(balances.len() - 1))?.market()
+    rows.get(ui.portfolio_cursor.min(rows.len() - 1))?.clone()
 }

@@ -2,7 +2,9 @@
 //! line under its request's id, and an accepted config change is applied then (held
 //! changes wait for their accepted answer).
 
-use crate::config::change::ConfigChange;
+use rust_decimal::Decimal;
+
+use crate::config::change::{ConfigChange, TradingKey};
 use crate::store::Snapshot;
 use crate::trading::intent::Outcome;
 use crate::ui::state::UiState;
@@ -13,7 +15,7 @@ use crate::ui::state::UiState;
 /// an accepted theme or keymap reload is left in [`UiState::accepted`] for the app.
 /// Returns whether the UI state changed.
 pub(crate) fn on_replies(ui: &mut UiState, snap: &Snapshot) -> bool {
-    let answers = ui.requests.on_replies(&snap.account.replies);
+    let answers = ui.requests.on_replies(&snap.account.replies, ui.wall);
     let changed = !answers.is_empty();
     for a in answers {
         if let Some(change) = a.apply.clone() {
@@ -48,6 +50,11 @@ fn apply(ui: &mut UiState, change: ConfigChange) {
         }
         // The app holds the theme and the keymap.
         ConfigChange::Theme(_) | ConfigChange::ReloadKeymap => ui.accepted.push(change),
+        // The order form checks the price band before Enter: it must be the band the
+        // risk gate applies now.
+        ConfigChange::Trading { key: TradingKey::PriceBandPct, value } => {
+            ui.config.price_band_pct = (value > Decimal::ZERO).then_some(value);
+        }
         // Applied on the trading side; the reply said so.
         ConfigChange::Trading { .. } => {}
     }

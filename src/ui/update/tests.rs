@@ -162,7 +162,7 @@ fn depth_toggle_and_kill_switch_emit_commands() {
     let s = snap();
     let mut ui = UiState::new(UiConfig::default());
     assert_eq!(update(&mut ui, Action::ToggleDepth, &s), vec![UiCommand::SetDepth(30)]);
-    assert_eq!(ui.book_cursor, 30, "cursor stays on the best bid");
+    assert_eq!(ui.book_price, None, "the cursor is a price: it stays on the best bid");
     assert!(update(&mut ui, Action::KillSwitch, &s).is_empty(), "one press only arms it");
     assert!(ui.message.as_ref().is_some_and(|m| m.text.contains("again")));
     match update(&mut ui, Action::KillSwitch, &s).as_slice() {
@@ -358,15 +358,19 @@ fn a_trading_line_naming_an_unknown_market_is_refused_in_the_ui() {
             "{line}: {msg:?}"
         );
     }
-    // A listed market still goes out.
-    let cmds = run_command_line(&mut ui, &s, "stop KRW-ETH -3%");
-    assert!(matches!(cmds.as_slice(), [UiCommand::Trade(_)]), "{cmds:?}");
+    // `:unarm` of a market the exchange does not list is refused too.
+    assert!(run_command_line(&mut ui, &s, "unarm KRW-NOPE").is_empty());
+    assert!(ui.message.as_ref().is_some_and(|m| m.text.contains("unknown market")), "{:?}", ui.message);
+    // A listed market goes on to its preview.
+    let cmds = run_command_line(&mut ui, &s, "stop KRW-BTC 90 future");
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert_eq!(ui.overlay, Overlay::ConfirmRule);
 }
 
 /// Issue 17 item 1, found by a trader: `:tp KRW-BTC +5%` measured from a 140 M average
 /// cost while the market stood at 148 M sold the whole position the moment it was typed.
-/// A stop, take-profit or OCO whose trigger the price is already past asks "sell now?",
-/// default No; one that is not past is sent as before.
+/// A % level is now from the last price unless `avg` is said; a rule whose trigger the
+/// price is already past asks "sell now?", default No (Enter does not arm it).
 #[test]
 fn a_rule_already_past_its_trigger_asks_before_it_arms_default_no() {
     use crate::exchange::types::Balance;
@@ -390,27 +394,34 @@ fn a_rule_already_past_its_trigger_asks_before_it_arms_default_no() {
     );
     let mut ui = UiState::new(UiConfig::default());
     on_snapshot(&mut ui, &s);
-    // +5 % from 140 M is 147 M: the price (148 M) is past it.
-    let cmds = run_command_line(&mut ui, &s, "tp KRW-BTC +5%");
+    // +5 % from the 140 M average cost is 147 M: the price (148 M) is past it.
+    let cmds = run_command_line(&mut ui, &s, "tp KRW-BTC +5% avg");
     assert!(cmds.is_empty(), "{cmds:?}");
     assert_eq!(ui.overlay, Overlay::ConfirmRule);
-    let why = ui.pending_rule.as_ref().map(|p| p.why.clone()).unwrap_or_default();
+    let p = ui.pending_rule.clone().expect("a preview");
+    assert!(p.default_no);
+    let why = p.warnings.join("\n");
     assert!(
         why.contains("148,000,000") && why.contains("147,000,000") && why.contains("140,000,000"),
         "{why}"
     );
+    assert!(why.contains("already past the trigger"), "{why}");
     // Enter (the default) does not arm it.
     assert!(update(&mut ui, Action::Submit, &s).is_empty());
     assert_eq!(ui.overlay, Overlay::None);
     assert!(ui.message.as_ref().is_some_and(|m| m.text.contains("not armed")), "{:?}", ui.message);
     // Asked again and confirmed: sent.
-    run_command_line(&mut ui, &s, "tp KRW-BTC +5%");
+    run_command_line(&mut ui, &s, "tp KRW-BTC +5% avg");
     let cmds = update(&mut ui, Action::Confirm, &s);
     assert!(matches!(cmds.as_slice(), [UiCommand::Trade(_)]), "{cmds:?}");
-    // A stop below the price is not past: sent at once. A stop above it asks.
-    assert!(matches!(run_command_line(&mut ui, &s, "stop KRW-BTC -3%").as_slice(), [UiCommand::Trade(_)]));
+    // From the last price (the default), +5 % is 155.4 M: not past, an ordinary preview.
+    run_command_line(&mut ui, &s, "tp KRW-BTC +5%");
+    assert!(ui.pending_rule.as_ref().is_some_and(|p| !p.default_no), "{:?}", ui.pending_rule);
+    update(&mut ui, Action::Back, &s);
+    // A stop above the price is past: asked, default No.
     assert!(run_command_line(&mut ui, &s, "stop KRW-BTC 150000000").is_empty());
     assert_eq!(ui.overlay, Overlay::ConfirmRule);
+    assert!(ui.pending_rule.as_ref().is_some_and(|p| p.default_no));
 }
 
 /// `:layout save NAME` keeps the arrangement on screen (the panes hidden, the one

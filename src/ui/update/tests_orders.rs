@@ -1,0 +1,258 @@
+//! The reducer's tests for the trading surface of issue 17 (items 3 and 4): the ladder's
+//! price cursor and its confirmation, refused orders in the Orders pane, the order form's
+//! keys, and the alert history.
+#![cfg(test)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use super::*;
+use crate::exchange::types::{
+    BookLevel, MarketInfo, Order, OrderBook, OrderState, OrderType, Side, StreamType, Ticker,
+};
+use crate::store::{Store, StoreEvent};
+use crate::trading::input::CancelTarget;
+use crate::trading::intent::{Outcome, Requester, TradeReply};
+use crate::ui::keymap::{Context, KeyChord, Keymap};
+use crate::ui::layout::PaneId;
+use crate::ui::state::UiConfig;
+
+fn info(code: &str) -> MarketInfo {
+    MarketInfo {
+        market: MarketId::new(code),
+        korean_name: code.into(),
+        english_name: code.into(),
+        warning: false,
+        caution: false,
+    }
+}
+
+/// A KRW-BTC book around `mid` on the 1,000 tick: asks mid+1000…, bids mid, mid-1000….
+fn book(mid: Decimal) -> OrderBook {
+    let levels: Vec<BookLevel> = (0..15)
+        .map(|i| {
+            let i = Decimal::from(i);
+            BookLevel {
+                ask_price: mid + dec!(1000) * (i + Decimal::ONE),
+                ask_size: dec!(0.5),
+                bid_price: mid - dec!(1000) * i,
+                bid_size: dec!(0.7),
+            }
+        })
+        .collect();
+    OrderBook {
+        market: Some(MarketId::new("KRW-BTC")),
+        total_ask_size: dec!(7.5),
+        total_bid_size: dec!(10.5),
+        levels,
+        level: Decimal::ZERO,
+        timestamp: 0,
+        stream_type: StreamType::Realtime,
+    }
+}
+
+fn order(uuid: &str, price: Decimal) -> Order {
+    Order {
+        uuid: uuid.into(),
+        identifier: None,
+        market: MarketId::new("KRW-BTC"),
+        side: Some(Side::Bid),
+        ord_type: OrderType::Limit,
+        price: Some(price),
+        volume: Some(dec!(0.001)),
+        remaining_volume: dec!(0.001),
+        executed_volume: Decimal::ZERO,
+        executed_funds: None,
+        reserved_fee: Decimal::ZERO,
+        remaining_fee: Decimal::ZERO,
+        paid_fee: Decimal::ZERO,
+        locked: Decimal::ZERO,
+        state: OrderState::Wait,
+        time_in_force: None,
+        created_at: "2026-11-23T00:00:00+09:00".into(),
+        trades_count: 0,
+        trades: vec![],
+    }
+}
+
+fn start(store: &mut Store, mid: Decimal) -> Arc<Snapshot> {
+    store.apply_batch(
+        [
+            StoreEvent::MarketsLoaded(vec![info("KRW-BTC")]),
+            StoreEvent::TickerUpdated(Ticker {
+                market: Some(MarketId::new("KRW-BTC")),
+                trade_price: mid,
+                ..Ticker::default()
+            }),
+            StoreEvent::BookUpdated(book(mid)),
+        ],
+        Instant::now(),
+    )
+}
+
+fn ladder_ui(s: &Snapshot) -> UiState {
+    let mut ui = UiState::new(UiConfig { ladder_quote: dec!(145_000), ..UiConfig::default() });
+    on_snapshot(&mut ui, s);
+    ui.focus = PaneId::Orderbook;
+    ui
+}
+
+/// Issue 17 item 4: the ladder cursor is a price. Once moved it stays on that price while
+/// the book shifts, and `c` cancels our order there (a row index slid onto another price
+/// and `c` missed it).
+#[test]
+fn the_ladder_cursor_stays_on_its_price_while_the_book_moves_and_c_finds_our_order() {
+    let mut store = Store::new();
+    let s = start(&mut store, dec!(145_000_000));
+    let mut ui = ladder_ui(&s);
+    update(&mut ui, Action::Down, &s);
+    assert_eq!(ui.book_price, Some(dec!(144_999_000)), "one below the best bid");
+    let row = |s: &Snapshot, ui: &UiState| {
+        ladder_cursor_row(&s.market.books[&MarketId::new("KRW-BTC")].value, ui.book_depth, ui.book_price)
+    };
+    assert_eq!(row(&s, &ui), Some(16));
+    // The book moves up five ticks; our order rests at the cursor's price.
+    let s = store.apply_batch(
+        [
+            StoreEvent::BookUpdated(book(dec!(145_005_000))),
+            StoreEvent::OrdersUpdated(vec![
+                order("mine", dec!(144_999_000)),
+                order("other", dec!(145_004_000)),
+            ]),
+        ],
+        Instant::now(),
+    );
+    assert_eq!(ui.book_price, Some(dec!(144_999_000)));
+    assert_eq!(row(&s, &ui), Some(21), "the highlight follows the price down the ladder");
+    let cmds = update(&mut ui, Action::LadderCancel, &s);
+    match cmds.as_slice() {
+        [UiCommand::Trade(r)] => {
+            assert_eq!(r.intent, TradeIntent::Cancel(CancelTarget::Order("mine".into())))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Moving from a price that left the book goes to its neighbour, not to the top.
+    let s = store.apply_batch([StoreEvent::BookUpdated(book(dec!(146_000_000)))], Instant::now());
+    assert_eq!(row(&s, &ui), None, "off the book: no row of another price is highlighted");
+    update(&mut ui, Action::Up, &s);
+    assert_eq!(ui.book_price, Some(dec!(145_986_000)), "the lowest bid shown, just above it");
+}
+
+/// Issue 17 item 4: `b` / `s` show the preset size and price and wait for `y` (default
+/// No) in every mode; nothing is sent before.
+#[test]
+fn ladder_buy_shows_size_and_price_and_sends_only_on_yes() {
+    let mut store = Store::new();
+    let s = start(&mut store, dec!(145_000_000));
+    let mut ui = ladder_ui(&s);
+    assert_eq!(s.account.mode, crate::store::Mode::Demo);
+    assert!(update(&mut ui, Action::LadderBuy, &s).is_empty(), "asked first, even in demo");
+    assert_eq!(ui.overlay, Overlay::ConfirmOrder);
+    let msg = ui.message.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+    assert_eq!(msg, "buy 0.001 KRW-BTC @ 145,000,000 (total ≈145,073 KRW)? y/N");
+    // Enter is No.
+    assert!(update(&mut ui, Action::Deny, &s).is_empty());
+    assert_eq!(ui.overlay, Overlay::None);
+    assert!(ui.pending_order.is_none());
+    update(&mut ui, Action::LadderSell, &s);
+    match update(&mut ui, Action::Confirm, &s).as_slice() {
+        [UiCommand::Trade(r)] => match &r.intent {
+            TradeIntent::Place { spec: PlaceSpec::Request(req), origin, .. } => {
+                assert_eq!(
+                    (req.side, req.price, req.volume),
+                    (Side::Ask, Some(dec!(145_000_000)), Some(dec!(0.001)))
+                );
+                assert_eq!(*origin, Origin::Ladder);
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Issue 17 item 3: a denied order is listed with its reason (the Orders pane reads
+/// it); the cursor reaches it and `c` on it cancels nothing.
+#[test]
+fn a_denied_order_is_kept_with_its_reason_and_cancel_on_it_sends_nothing() {
+    let mut store = Store::new();
+    let s = start(&mut store, dec!(145_000_000));
+    let mut ui = ladder_ui(&s);
+    update(&mut ui, Action::LadderBuy, &s);
+    let cmds = update(&mut ui, Action::Confirm, &s);
+    let id = cmds[0].id().expect("numbered");
+    let reply = TradeReply {
+        id,
+        to: Requester::Ui,
+        what: "buy KRW-BTC".into(),
+        outcome: Outcome::Denied("max open orders (3) reached".into()),
+    };
+    let s = store.apply_batch([StoreEvent::Reply(reply)], Instant::now());
+    on_replies(&mut ui, &s);
+    let refused: Vec<_> = ui.requests.refused().collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].order.text(), "buy KRW-BTC 0.001 @ 145,000,000");
+    assert_eq!(refused[0].reason, "max open orders (3) reached");
+    ui.focus = PaneId::Orders;
+    update(&mut ui, Action::Down, &s);
+    assert_eq!(ui.orders_cursor, 0, "the only row");
+    assert!(update(&mut ui, Action::CancelOrder, &s).is_empty());
+    assert!(ui.message.as_ref().is_some_and(|m| m.error && m.text.contains("refused")), "{:?}", ui.message);
+}
+
+/// Issue 17 item 4: Ctrl-C in the order form does what it does in the command line and
+/// the search (closes it, sends nothing); the time in force starts over when the type
+/// changes.
+#[test]
+fn ctrl_c_closes_the_form_and_the_time_in_force_resets_with_the_type() {
+    let km = Keymap::default_keymap().expect("the default keymap");
+    let ctrl_c: KeyChord = "ctrl-c".parse().expect("a chord");
+    assert_eq!(km.resolve(Context::CommandLine, ctrl_c), Some(Action::Back));
+    assert_eq!(km.resolve(Context::Form, ctrl_c), Some(Action::Back));
+    let mut store = Store::new();
+    let s = start(&mut store, dec!(145_000_000));
+    let mut ui = ladder_ui(&s);
+    update(&mut ui, Action::OrderForm, &s);
+    let form = ui.form.as_mut().expect("open");
+    form.field = crate::ui::order_form::FormField::Tif;
+    form.cycle(true);
+    form.cycle(true);
+    form.cycle(true);
+    assert_eq!(form.tif, Some(crate::exchange::types::TimeInForce::PostOnly));
+    form.field = crate::ui::order_form::FormField::Kind;
+    form.cycle(true);
+    assert_eq!(form.tif, None, "a market order does not keep post-only");
+    form.cycle(true);
+    assert_eq!(form.tif, Some(crate::exchange::types::TimeInForce::Ioc), "best needs ioc or fok");
+    form.cycle(true);
+    assert_eq!(form.tif, None, "back to limit: good till cancelled");
+    assert!(update(&mut ui, Action::Back, &s).is_empty());
+    assert!(ui.form.is_none());
+}
+
+/// Issue 17 item 3: `:alerts` opens the history and acknowledges every alert; it
+/// scrolls within the list and Esc closes it.
+#[test]
+fn alerts_opens_the_history_and_acknowledges() {
+    let mut store = Store::new();
+    start(&mut store, dec!(145_000_000));
+    let now = chrono::Utc::now();
+    let s = store.apply_batch(
+        (0..3).map(|i| StoreEvent::Alert { time: now, message: format!("alert {i}") }).collect::<Vec<_>>(),
+        Instant::now(),
+    );
+    let mut ui = ladder_ui(&s);
+    let cmds = super::command_line::run(&mut ui, &s, "alerts");
+    assert_eq!(cmds, vec![UiCommand::AcknowledgeAlerts]);
+    assert_eq!(ui.overlay, Overlay::Alerts { scroll: 0, new: 3 });
+    for _ in 0..5 {
+        update(&mut ui, Action::Down, &s);
+    }
+    assert_eq!(ui.overlay, Overlay::Alerts { scroll: 2, new: 3 }, "never past the last alert");
+    update(&mut ui, Action::Up, &s);
+    assert_eq!(ui.overlay, Overlay::Alerts { scroll: 1, new: 3 });
+    assert!(update(&mut ui, Action::Back, &s).is_empty());
+    assert_eq!(ui.overlay, Overlay::None);
+}
