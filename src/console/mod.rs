@@ -608,7 +608,7 @@ struct DemoFiles {
 impl DemoFiles {
     fn new(mode: Mode, opts: &CoreOptions) -> DemoFiles {
         let kept = mode == Mode::Demo && opts.sim_url.is_none() && opts.journal.is_none();
-        DemoFiles { dir: opts.data_dir.clone().filter(|_| kept && false) }
+        DemoFiles { dir: opts.data_dir.clone().filter(|_| kept) }
     }
 
     fn kept(&self) -> bool {
