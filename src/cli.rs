@@ -48,8 +48,9 @@ pub struct Cli {
     /// against the same simulator finds the orders it left there.
     #[arg(long = "sim", value_name = "URL")]
     pub(crate) sim_url: Option<String>,
-    /// The order journal file to use instead of the mode's default. In demo mode it makes
-    /// the journal a real file (demo's is in memory otherwise), so a restart reconciles it.
+    /// The order journal file to use instead of the mode's own in the data directory
+    /// (with `--sim`, demo's is in memory otherwise). A demo session on it is not the one
+    /// kept across restarts: the embedded simulator's account then starts afresh.
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
     /// What to do; without one, hoga starts the console.
@@ -91,9 +92,17 @@ pub enum ConfigCommand {
 /// lists every global flag under every subcommand, promising effects they do not have).
 /// A subcommand not named here shows them all. A flag read there with a meaning of its own
 /// says so in that help.
-const SUBCOMMAND_GLOBALS: [(&str, &[(&str, Option<&str>)]); 3] = [
+const SUBCOMMAND_GLOBALS: [(&str, &[(&str, Option<&str>)]); 4] = [
     ("config", &[("config", None)]),
     ("sim", &[]),
+    (
+        "journal",
+        &[
+            ("config", None),
+            ("demo", Some("Export the demo journal (journal-demo.sqlite in the data directory)")),
+            ("mode", Some("Export this mode's journal (default: the mode in use)")),
+        ],
+    ),
     (
         "stream",
         &[
