@@ -29,7 +29,7 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Writes `bytes` to `path` atomically: a reader (or the next start after a kill) sees the
-/// old file or the new one, never half of one. The file is 0600; a symbolic link at `path`
+/// old file or the new one, never half of one (not synced to the disk: see below). The file is 0600; a symbolic link at `path`
 /// is replaced by the rename, never written through.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -49,9 +49,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         }
         let mut f = opts.open(&tmp)?;
         f.write_all(bytes)?;
-        // A process killed after the rename leaves the new file in the page cache; the
-        // sync is for a machine that loses power.
-        f.sync_data()?;
+        // No fsync: a killed process loses nothing the kernel has (the rename is atomic
+        // for every reader), and these writes happen on a key or a fill, where a sync can
+        // take tens of milliseconds. After a power loss a file may be empty or old: it is
+        // then reported and ignored (or moved aside) at the next start, never fatal.
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
