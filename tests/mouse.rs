@@ -214,13 +214,13 @@ fn clicks_focus_and_select_the_wheel_scrolls_and_reporting_ends_with_the_console
 
     // A click on the fourth market's row shows that market.
     let (y, code) = rows.iter().skip(3).find(|(_, code)| code != "BTC").cloned().unwrap();
-    let (x, _) = find(&c.screen.lock().unwrap().screen(), "code").unwrap();
+    let (x, _) = find(c.screen.lock().unwrap().screen(), "code").unwrap();
     c.click(x + 1, y);
     let want = format!("KRW-{code}");
     c.wait_for(&format!("{want} shown after the click"), |s| shown_market(s) == want);
 
     // A click on the order book focuses it.
-    let (bx, by) = find(&c.screen.lock().unwrap().screen(), "spread").expect("the book's spread line");
+    let (bx, by) = find(c.screen.lock().unwrap().screen(), "spread").expect("the book's spread line");
     c.click(bx + 2, by + 1);
     c.wait_for("the order book focused", |s| {
         title_colour(s, "Order book") == focused && title_colour(s, "Markets") == unfocused
@@ -273,5 +273,5 @@ fn mouse_false_asks_nothing_of_the_terminal_and_ignores_reports() {
     // Then a key that shows it was read after the click: the help overlay.
     c.send(b"?");
     c.wait_for("the help overlay", |s| s.contents().contains("from the live keymap"));
-    assert_eq!(shown_market(&c.screen.lock().unwrap().screen()), "KRW-BTC", "a stray click selected {code}");
+    assert_eq!(shown_market(c.screen.lock().unwrap().screen()), "KRW-BTC", "a stray click selected {code}");
 }
