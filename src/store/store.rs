@@ -53,6 +53,16 @@ pub enum StoreEvent {
     OrdersUpdated(Vec<Order>),
     /// A fill was applied (deduplicated by trade id).
     FillApplied(Fill),
+    /// The order manager's position of a market changed (a fill): its average cost and
+    /// realized P&L, computed there (replaces that market's).
+    PositionUpdated(super::account::Position),
+    /// A fill realized this P&L (after fees) at `at`: it counts toward that Korean day's.
+    Realized {
+        /// P&L, quote currency.
+        pnl: rust_decimal::Decimal,
+        /// When the fill was counted.
+        at: DateTime<Utc>,
+    },
     /// The process mode and exchange name became known.
     ModeSet {
         /// Demo, paper or live.
@@ -375,6 +385,18 @@ fn apply(
             t.account |= changed;
             t.orders |= changed;
         }
+        E::PositionUpdated(p) => {
+            if account.positions.get(&p.market) != Some(&p) {
+                let acc = Arc::make_mut(account);
+                Arc::make_mut(&mut acc.positions).insert(p.market.clone(), p);
+                t.account = true;
+            }
+        }
+        E::Realized { pnl, at } => {
+            if !pnl.is_zero() {
+                t.account |= Arc::make_mut(account).add_realized(pnl, at);
+            }
+        }
         E::ModeSet { mode, exchange } => {
             let a = Arc::make_mut(account);
             a.mode = mode;
@@ -607,6 +629,34 @@ mod tests {
             Instant::now(),
         );
         assert_eq!(snap.account.fills.len(), 1);
+    }
+
+    /// The order manager's positions and what its fills realized reach the snapshot:
+    /// the average after a second buy at another price, the realized total after fees and
+    /// today's figure; the same position again is no news.
+    #[test]
+    fn positions_and_realized_pnl_reach_the_account_section() {
+        use crate::exchange::types::Side;
+        use crate::store::account::Position;
+        use chrono::TimeZone;
+        let mut s = Store::new();
+        let mut btc = Position::new(MarketId::new("KRW-BTC"));
+        btc.apply(Side::Bid, dec!(140_000_000), dec!(0.05), dec!(3_500));
+        let a = s.apply_batch([StoreEvent::PositionUpdated(btc.clone())], Instant::now());
+        btc.apply(Side::Bid, dec!(145_000_000), dec!(0.05), dec!(3_625));
+        let realized = btc.apply(Side::Ask, dec!(150_000_000), dec!(0.04), dec!(3_000));
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap();
+        let b = s.apply_batch(
+            [StoreEvent::PositionUpdated(btc.clone()), StoreEvent::Realized { pnl: realized, at }],
+            Instant::now(),
+        );
+        assert_eq!(b.versions.account, a.versions.account + 1);
+        let p = &b.account.positions[&MarketId::new("KRW-BTC")];
+        assert_eq!(p.avg_cost, dec!(142_571_250));
+        assert_eq!(b.account.realized_total(), dec!(294_150));
+        assert_eq!(b.account.realized_today(at), dec!(294_150));
+        let c = s.apply_batch([StoreEvent::PositionUpdated(btc)], Instant::now());
+        assert_eq!(c.version, b.version, "the same position again publishes nothing");
     }
 
     #[test]

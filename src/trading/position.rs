@@ -147,6 +147,37 @@ mod tests {
         assert_eq!(p.fees, dec!(0.3));
     }
 
+    /// A trader's BTC: two buys at 140M and 145M, then two partial sells, with Upbit's
+    /// 0.05 % fee on every fill. The average is the cost of both buys with their fees; a
+    /// sell realizes against it and leaves it as it was; the last sell closes at zero.
+    #[test]
+    fn two_buys_then_partial_sells_realize_after_fees() {
+        let fee = |price: Decimal, volume: Decimal| price * volume * dec!(0.0005);
+        let mut p = Position::new(MarketId::new("KRW-BTC"));
+        assert_eq!(
+            p.apply(Side::Bid, dec!(140_000_000), dec!(0.05), fee(dec!(140_000_000), dec!(0.05))),
+            dec!(0)
+        );
+        assert_eq!(p.avg_cost, dec!(140_070_000));
+        p.apply(Side::Bid, dec!(145_000_000), dec!(0.05), fee(dec!(145_000_000), dec!(0.05)));
+        // (7,000,000 + 3,500 + 7,250,000 + 3,625) / 0.1
+        assert_eq!(p.avg_cost, dec!(142_571_250));
+        // Open at 145M, net of the 7,250 a sale there pays: +235,625, +1.65 % of the cost.
+        assert_eq!(p.unrealized(dec!(145_000_000), dec!(0.0005)), Some(dec!(235_625)));
+        let ratio = p.unrealized_ratio(dec!(145_000_000), dec!(0.0005)).unwrap();
+        assert_eq!(ratio.round_dp(4), dec!(0.0165));
+        // Sell 0.04 at 150M: 6,000,000 − 3,000 fee − 0.04 × 142,571,250.
+        let r1 = p.apply(Side::Ask, dec!(150_000_000), dec!(0.04), fee(dec!(150_000_000), dec!(0.04)));
+        assert_eq!(r1, dec!(294_150));
+        assert_eq!((p.volume, p.avg_cost), (dec!(0.06), dec!(142_571_250)), "a sale leaves the average");
+        // Sell the rest at 141M, below the average: a loss, fees included.
+        let r2 = p.apply(Side::Ask, dec!(141_000_000), dec!(0.06), fee(dec!(141_000_000), dec!(0.06)));
+        assert_eq!(r2, dec!(8_460_000) - dec!(4_230) - dec!(8_554_275));
+        assert_eq!(p.realized, r1 + r2);
+        assert_eq!(p.fees, dec!(3_500) + dec!(3_625) + dec!(3_000) + dec!(4_230));
+        assert_eq!((p.volume, p.avg_cost), (Decimal::ZERO, Decimal::ZERO));
+    }
+
     proptest! {
         #[test]
         fn round_trip_at_same_price_without_fees_is_flat(price in 1u64..1_000_000_000u64, v in 1u64..1_000_000u64) {

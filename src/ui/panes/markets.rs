@@ -9,6 +9,7 @@ use ratatui::widgets::{Cell, Row, Table, Widget};
 use rust_decimal::Decimal;
 
 use super::pane_block;
+use crate::exchange::types::MarketId;
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
 use crate::ui::state::{MarketTab, UiState, display_name, visible_markets};
@@ -45,18 +46,26 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     // Keep the cursor on screen.
     let offset = view.cursor.saturating_sub(body_rows.saturating_sub(1));
     let wide = inner.width >= 50;
-    // The widths the table will give its columns, so numbers are shortened, never cut.
-    let mut layout = vec![Constraint::Length(7)];
-    if wide {
-        layout.push(Constraint::Fill(1));
-    }
-    layout.extend([Constraint::Length(13), Constraint::Length(7)]);
-    if wide {
-        layout.push(Constraint::Length(9));
-    }
-    layout.extend([Constraint::Length(4), Constraint::Length(4)]);
-    let price_w =
-        format::column_widths(table_area.width, &layout, 1).get(1 + usize::from(wide)).copied().unwrap_or(13);
+    // The price column is as wide as the prices on screen, in full at their tick's
+    // precision (`145,000,000`); where that leaves too little room the age column goes
+    // (a stale row is greyed anyway), and only then is a price shortened, never cut.
+    let price_text = |m: &MarketId| {
+        snap.market.tickers.get(m).map(|t| format::market_price(m.quote(), t.value.trade_price))
+    };
+    let price_w = rows_all
+        .iter()
+        .skip(offset)
+        .take(body_rows)
+        .filter_map(|m| price_text(&m.market))
+        .map(|p| p.chars().count() as u16)
+        .chain([6]) // "price▼"
+        .max()
+        .unwrap_or(6);
+    let fixed = 7 + 7 + 4 + if wide { 9 + 1 } else { 0 } + 3;
+    // Ages read `1s`, `12m`: three columns do where four do not fit.
+    let age_w = if wide || fixed + price_w + 4 + 1 <= table_area.width { 4 } else { 3 };
+    let show_age = wide || fixed + price_w + age_w + 1 <= table_area.width;
+    let price_w = if show_age { price_w } else { price_w.min(table_area.width.saturating_sub(fixed)) };
     let mut rows = Vec::with_capacity(body_rows);
     for (i, m) in rows_all.iter().enumerate().skip(offset).take(body_rows) {
         let t = snap.market.tickers.get(&m.market);
@@ -68,7 +77,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 let st =
                     if stale { theme.stale } else { theme.change(tv.signed_change_rate.cmp(&Decimal::ZERO)) };
                 (
-                    format::fit(format::price(tv.trade_price), price_w),
+                    format::fit(format::market_price(m.market.quote(), tv.trade_price), price_w),
                     format::pct(tv.signed_change_rate),
                     format::value(tv.acc_trade_price_24h),
                     st,
@@ -102,9 +111,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             ));
         }
         cells.push(Cell::from(flag));
-        cells.push(Cell::from(
-            Line::from(Span::styled(age_text, if stale { theme.stale } else { theme.muted })).right_aligned(),
-        ));
+        if show_age {
+            cells.push(Cell::from(
+                Line::from(Span::styled(age_text, if stale { theme.stale } else { theme.muted }))
+                    .right_aligned(),
+            ));
+        }
         let row_style =
             if i == view.cursor && ui.focus == PaneId::Markets { theme.selection } else { Style::new() };
         rows.push(Row::new(cells).style(row_style));
@@ -123,7 +135,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         widths.push(Constraint::Fill(1));
     }
     header.push(Cell::from(Line::from(sort_mark("price")).right_aligned()));
-    widths.push(Constraint::Length(13));
+    widths.push(Constraint::Length(price_w));
     header.push(Cell::from(Line::from(sort_mark("chg")).right_aligned()));
     widths.push(Constraint::Length(7));
     if wide {
@@ -132,8 +144,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     header.push(Cell::from("!"));
     widths.push(Constraint::Length(4));
-    header.push(Cell::from(Line::from(sort_mark("age")).right_aligned()));
-    widths.push(Constraint::Length(4));
+    if show_age {
+        header.push(Cell::from(Line::from(sort_mark("age")).right_aligned()));
+        widths.push(Constraint::Length(age_w));
+    }
     if rows_all.is_empty() {
         let msg = if snap.market.markets.is_empty() { "loading markets…" } else { "no match" };
         buf.set_stringn(table_area.x, table_area.y + 1, msg, table_area.width as usize, theme.muted);

@@ -35,44 +35,76 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         );
         return;
     }
-    let widths = [
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Fill(1),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(6),
-    ];
-    // Numbers are shortened to their column, never cut (see `format::fit`).
-    let w = format::column_widths(inner.width, &widths, 1);
-    let trigger_width = w.get(2).copied().unwrap_or(8);
-    let rows = acc.rules.iter().map(|r| {
+    // Columns are laid out for what they hold: the trigger is a price in full at its
+    // tick's precision (`92,150,000`, never `92M` or `…`). Where room is short the age
+    // goes first, then the distance; the kind's words take what is left.
+    let triggers: Vec<String> = acc
+        .rules
+        .iter()
+        .map(|r| r.trigger.map_or_else(|| "-".into(), |t| format::market_price(r.market.quote(), t)))
+        .collect();
+    let longest = |texts: &mut dyn Iterator<Item = usize>, title: &str| {
+        texts.max().unwrap_or(0).max(title.len()) as u16
+    };
+    let coin_w = longest(&mut acc.rules.iter().map(|r| r.market.base().chars().count()), "coin");
+    let trigger_w = longest(&mut triggers.iter().map(|t| t.chars().count()), "trigger");
+    let state_w = longest(&mut acc.rules.iter().map(|r| r.state_label().len()), "state");
+    let (dist_w, age_w) = (7, 4);
+    let kind_min = 4;
+    let fixed = coin_w + trigger_w + state_w + kind_min + 3;
+    let show_dist = fixed + dist_w + 1 <= inner.width;
+    let show_age = show_dist && fixed + dist_w + age_w + 2 <= inner.width;
+    let mut widths = vec![Constraint::Length(coin_w), Constraint::Fill(1), Constraint::Length(trigger_w)];
+    let mut titles = vec!["coin", "kind", "trigger"];
+    if show_dist {
+        widths.push(Constraint::Length(dist_w));
+        titles.push("dist");
+    }
+    if show_age {
+        widths.push(Constraint::Length(age_w));
+        titles.push("age");
+    }
+    widths.push(Constraint::Length(state_w));
+    titles.push("state");
+    let rows = acc.rules.iter().zip(triggers).map(|(r, trigger)| {
         // The monitor's verdict: a rule without a fresh price is STALE there.
         let stale = r.state == RuleState::Stale || r.age.is_none();
         let distance = r.distance.map_or_else(|| "-".into(), format::pct);
-        let trigger = r.trigger.map_or_else(|| "-".into(), |t| format::fit(format::price(t), trigger_width));
         let state_style = match r.state {
             RuleState::Armed => theme.ok,
             RuleState::Stale => theme.stale,
             RuleState::Firing => theme.warning,
             RuleState::Done | RuleState::Failed => theme.muted,
         };
-        Row::new(vec![
+        // Nothing to sell: it protects nothing, and says so rather than "armed".
+        let gone = r.is_armed() && r.position == crate::trading::monitor::RulePosition::Gone;
+        let state_style = if gone { theme.warning } else { state_style };
+        let mut cells = vec![
             Cell::from(Span::styled(r.market.base().to_string(), theme.text)),
             Cell::from(Span::styled(r.label.clone(), theme.text)),
             Cell::from(Line::from(trigger).right_aligned()),
-            Cell::from(Line::from(distance).right_aligned()),
-            Cell::from(Span::styled(
+        ];
+        if show_dist {
+            cells.push(Cell::from(Line::from(distance).right_aligned()));
+        }
+        if show_age {
+            cells.push(Cell::from(Span::styled(
                 r.age.map(format::age).unwrap_or_else(|| "-".into()),
                 if stale { theme.stale } else { theme.muted },
-            )),
-            Cell::from(Span::styled(r.state.label(), state_style)),
-        ])
+            )));
+        }
+        cells.push(Cell::from(Span::styled(r.state_label(), state_style)));
+        Row::new(cells)
     });
-    Table::new(rows, widths)
-        .column_spacing(1)
-        .header(Row::new(["coin", "kind", "trigger", "dist", "age", "state"]).style(theme.header))
-        .render(inner, buf);
+    let header = Row::new(titles.into_iter().enumerate().map(|(i, t)| {
+        // Number titles sit over their right-aligned numbers.
+        if i == 2 || (show_dist && i == 3) {
+            Cell::from(Line::from(t).right_aligned())
+        } else {
+            Cell::from(t)
+        }
+    }));
+    Table::new(rows, widths).column_spacing(1).header(header.style(theme.header)).render(inner, buf);
 }
 
 #[cfg(test)]
@@ -101,6 +133,7 @@ mod tests {
             state,
             attempt: 0,
             note: None,
+            position: crate::trading::monitor::RulePosition::Held,
         }
     }
 
@@ -140,7 +173,7 @@ mod tests {
         assert!(text.contains("-3.00%"), "{text}");
         assert!(text.contains("7s"), "{text}");
         assert!(text.contains("armed"), "{text}");
-        assert_eq!(buf[(column(&buf, 2, "armed"), 2)].style().fg, Theme::default().bid.fg);
+        assert_eq!(buf[(column(&buf, 2, "armed"), 2)].style().fg, Theme::default().ok.fg);
     }
 
     /// A rule the monitor marked STALE shows its age in the stale colour; a rule it has no
@@ -153,6 +186,21 @@ mod tests {
         assert_eq!(buf[(column(&buf, 2, "stale"), 2)].style().fg, theme.stale.fg);
         let buf = draw(vec![row(RuleState::Armed, None, None)]);
         let text = line(&buf, 2);
-        assert!(!text.contains('%'), "{text}");
+        assert!(!text.contains("-3.00%"), "no distance without a price: {text}");
+    }
+
+    /// Issue 17 item 2: a stop whose position was sold stayed "armed" with trigger 0. It
+    /// says "position gone" (and a rule armed for a future position says "waiting").
+    #[test]
+    fn a_rule_whose_position_is_gone_says_so() {
+        use crate::trading::monitor::RulePosition;
+        let gone = RuleRow { position: RulePosition::Gone, ..row(RuleState::Armed, None, None) };
+        let waiting =
+            RuleRow { id: "r2".into(), position: RulePosition::Waiting, ..row(RuleState::Armed, None, None) };
+        let buf = draw(vec![gone, waiting]);
+        let text = (0..buf.area.height).map(|y| line(&buf, y)).collect::<Vec<_>>().join("\n");
+        assert!(text.contains("position gone"), "{text}");
+        assert!(text.contains("waiting"), "{text}");
+        assert!(!text.contains(" armed\n") && !text.contains("armed │"), "{text}");
     }
 }

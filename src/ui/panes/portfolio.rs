@@ -1,89 +1,225 @@
-//! Portfolio: balances with average buy price, value at the last price and unrealized
-//! P&L (stale prices greyed).
+//! Portfolio: what the account holds and what it made. One line of P&L first (open P&L
+//! with its percentage, today's realized, the total realized), then a row per coin held:
+//! quantity, average cost, value at the last price, open P&L and its percentage, realized
+//! P&L, locked. Columns are laid out for the numbers they hold; a column that does not
+//! fit is left out, whole, before a price is shortened. A coin with nothing left goes
+//! away unless it realized P&L this session (then its row says `sold`).
+//!
+//! The figures are the order manager's (`trading::position`): average cost with the buy
+//! fees, realized P&L after fees, open P&L net of the fee a sale at the last price pays.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 use rust_decimal::Decimal;
 
 use super::pane_block;
+use crate::exchange::types::{MarketId, Side};
 use crate::store::Snapshot;
+use crate::store::account::Position;
+use crate::trading::orders::MarketRules;
 use crate::ui::layout::PaneId;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::format;
 
+/// Open P&L of one holding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Open {
+    /// No last price to value it.
+    NoPrice,
+    /// Too large to compute (figures from the network).
+    Unknown,
+    /// P&L and its ratio to the cost basis (none when the basis is zero).
+    Known(Decimal, Option<Decimal>),
+}
+
+/// One row of the pane.
+#[derive(Debug, Clone)]
+struct Holding {
+    /// The coin's market; `None` for the quote currency.
+    market: Option<MarketId>,
+    currency: String,
+    quote: String,
+    qty: Decimal,
+    locked: Decimal,
+    /// Average cost; `None` for the quote currency itself.
+    avg: Option<Decimal>,
+    /// Value in the quote currency (at the average when there is no price); `None` when
+    /// it cannot be computed.
+    value: Option<Decimal>,
+    open: Option<Open>,
+    realized: Option<Decimal>,
+    stale: bool,
+    /// Sold out this session: kept for its realized P&L.
+    sold: bool,
+}
+
+/// The account's P&L, as the Portfolio pane and the status bar show it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PnlSummary {
+    /// Open P&L of every coin held, at the last prices, net of the selling fee; `None`
+    /// when a coin has no price or a figure cannot be computed (a total that leaves a
+    /// coin out would be wrong), or nothing is held.
+    pub open: Option<Decimal>,
+    /// `open` as a ratio of the cost basis.
+    pub ratio: Option<Decimal>,
+    /// Realized P&L after fees since 00:00 KST.
+    pub today: Decimal,
+    /// Realized P&L after fees of every position this session.
+    pub realized: Decimal,
+    /// Total value in KRW; `None` when it cannot be computed.
+    pub value: Option<Decimal>,
+}
+
+fn holdings(ui: &UiState, snap: &Snapshot) -> Vec<Holding> {
+    let acc = &snap.account;
+    let mut rows = Vec::new();
+    for b in acc.balances.iter() {
+        let qty = b.total();
+        let Some(m) = b.market() else {
+            // The quote currency (KRW): always shown, it is what buys.
+            rows.push(Holding {
+                market: None,
+                currency: b.currency.clone(),
+                quote: b.currency.clone(),
+                qty,
+                locked: b.locked,
+                avg: None,
+                value: Some(qty),
+                open: None,
+                realized: None,
+                stale: false,
+                sold: false,
+            });
+            continue;
+        };
+        let pos = acc.positions.get(&m);
+        if qty.is_zero() && pos.is_none_or(|p| p.realized.is_zero()) {
+            continue;
+        }
+        // The order manager's average (fees included, every fill counted) when it has
+        // one: the balance's is the exchange's, which its balance stream never updates.
+        let avg = pos.filter(|p| !p.volume.is_zero()).map_or(b.avg_buy_price, |p| p.avg_cost);
+        rows.push(holding(ui, snap, &m, qty, b.locked, avg, pos.map(|p| p.realized)));
+    }
+    // Coins sold out this session: their realized P&L stays readable.
+    for (m, p) in acc.positions.iter() {
+        if p.volume.is_zero() && !p.realized.is_zero() && !rows.iter().any(|h| h.currency == m.base()) {
+            let mut h = holding(ui, snap, m, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Some(p.realized));
+            h.sold = true;
+            h.open = None;
+            rows.push(h);
+        }
+    }
+    rows
+}
+
+fn holding(
+    ui: &UiState,
+    snap: &Snapshot,
+    m: &MarketId,
+    qty: Decimal,
+    locked: Decimal,
+    avg: Decimal,
+    realized: Option<Decimal>,
+) -> Holding {
+    let pos = Position { volume: qty, avg_cost: avg, ..Position::new(m.clone()) };
+    let (value, open, stale) = match snap.market.tickers.get(m) {
+        Some(t) => {
+            let last = t.value.trade_price;
+            let fee = MarketRules::upbit_default(m).fee_rate(Side::Ask);
+            let open = match pos.unrealized(last, fee) {
+                Some(p) => Open::Known(p, pos.unrealized_ratio(last, fee)),
+                None => Open::Unknown,
+            };
+            (qty.checked_mul(last), open, t.age(ui.now) >= ui.config.stale_after)
+        }
+        None => (avg.checked_mul(qty), Open::NoPrice, true),
+    };
+    Holding {
+        market: Some(m.clone()),
+        currency: m.base().to_string(),
+        quote: m.quote().to_string(),
+        qty,
+        locked,
+        avg: Some(avg),
+        value,
+        open: Some(open),
+        realized,
+        stale,
+        sold: false,
+    }
+}
+
+/// The market of each row the pane shows, in order (`None` for the quote currency): the
+/// portfolio cursor runs over these, not over the balances (zero ones are not shown).
+pub(crate) fn row_markets(ui: &UiState, snap: &Snapshot) -> Vec<Option<MarketId>> {
+    holdings(ui, snap).into_iter().map(|h| h.market).collect()
+}
+
+/// The account's P&L now (`ui.wall` decides which day is today).
+pub(crate) fn summary(ui: &UiState, snap: &Snapshot) -> PnlSummary {
+    summarize(&holdings(ui, snap), ui, snap)
+}
+
+fn summarize(rows: &[Holding], ui: &UiState, snap: &Snapshot) -> PnlSummary {
+    // Checked: the figures come from the network; one that cannot be added makes the
+    // total unknown, never a wrong number.
+    let mut open = Some(Decimal::ZERO);
+    let mut basis = Some(Decimal::ZERO);
+    let mut value = Some(Decimal::ZERO);
+    let mut held = false;
+    for h in rows {
+        value = value.zip(h.value).and_then(|(t, v)| t.checked_add(v));
+        let (Some(o), Some(avg)) = (h.open, h.avg) else { continue };
+        if h.sold {
+            continue;
+        }
+        held = true;
+        open = match o {
+            Open::Known(p, _) => open.and_then(|t| t.checked_add(p)),
+            Open::NoPrice | Open::Unknown => None,
+        };
+        basis = basis.zip(avg.checked_mul(h.qty)).and_then(|(t, c)| t.checked_add(c));
+    }
+    let open = open.filter(|_| held);
+    let ratio = open.zip(basis).and_then(|(o, b)| if b.is_zero() { None } else { o.checked_div(b) });
+    PnlSummary {
+        open,
+        ratio,
+        today: snap.account.realized_today(ui.wall),
+        realized: snap.account.realized_total(),
+        value,
+    }
+}
+
+/// One column: its title, which columns are left out first when room is short (lower
+/// goes last; 0 is never left out) and the cells' text and style per row.
+struct Column {
+    title: &'static str,
+    drop_order: u8,
+    cells: Vec<(String, Style)>,
+    /// Whether a cell too wide may be shortened by magnitude (quantities and P&L may,
+    /// prices never).
+    shorten: bool,
+    left: bool,
+}
+
+impl Column {
+    fn width(&self) -> usize {
+        self.cells.iter().map(|(t, _)| t.chars().count()).chain([self.title.len()]).max().unwrap_or(1)
+    }
+}
+
 /// Draws the portfolio pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
-    // Every product and sum is checked (the numbers come from the exchange): a value
-    // that cannot be computed shows as "—" and leaves the total unknown.
-    let mut total_value = Some(Decimal::ZERO);
-    let widths = [
-        Constraint::Length(5),
-        Constraint::Fill(2),
-        Constraint::Fill(1),
-        Constraint::Fill(2),
-        Constraint::Fill(2),
-        Constraint::Fill(2),
-    ];
-    // Numbers are shortened to their column, never cut (see `format::fit`).
-    let w = format::column_widths(area.width.saturating_sub(2), &widths, 1);
-    let col = |i: usize| w.get(i).copied().unwrap_or(8);
-    let mut rows = Vec::new();
-    let cursor = ui.portfolio_cursor.min(snap.account.balances.len().saturating_sub(1));
-    for (i, b) in snap.account.balances.iter().enumerate() {
-        let qty = b.total();
-        let (value, pnl, stale) = match b.market() {
-            None => (Some(qty), None, false),
-            Some(m) => match snap.market.tickers.get(&m) {
-                Some(t) => {
-                    let last = t.value.trade_price;
-                    let stale = t.age(ui.now) >= ui.config.stale_after;
-                    let pnl = last.checked_sub(b.avg_buy_price).and_then(|d| d.checked_mul(qty));
-                    (qty.checked_mul(last), Some(pnl), stale)
-                }
-                None => (b.avg_buy_price.checked_mul(qty), None, true),
-            },
-        };
-        total_value = total_value.zip(value).and_then(|(t, v)| t.checked_add(v));
-        let value_text = value.map_or_else(|| "—".to_string(), |v| format::price(v.round_dp(0)));
-        // `pnl`: None = no price to value it ("-"), Some(None) = could not be computed ("—").
-        let pnl_cell = match pnl {
-            Some(None) => Span::styled("—", theme.muted),
-            Some(Some(p)) => {
-                let st = if stale { theme.stale } else { theme.change(p.cmp(&Decimal::ZERO)) };
-                Span::styled(format::fit(format::price(p.round_dp(0)), col(5)), st)
-            }
-            None => Span::styled("-", theme.muted),
-        };
-        rows.push(
-            Row::new(vec![
-                Cell::from(Span::styled(b.currency.clone(), theme.text)),
-                Cell::from(Line::from(format::fit(format::qty(qty, 8), col(1))).right_aligned()),
-                Cell::from(
-                    Line::from(Span::styled(format::fit(format::qty(b.locked, 8), col(2)), theme.muted))
-                        .right_aligned(),
-                ),
-                Cell::from(Line::from(format::fit(format::price(b.avg_buy_price), col(3))).right_aligned()),
-                Cell::from(
-                    Line::from(Span::styled(
-                        format::fit(value_text, col(4)),
-                        if stale { theme.stale } else { theme.text },
-                    ))
-                    .right_aligned(),
-                ),
-                Cell::from(Line::from(pnl_cell).right_aligned()),
-            ])
-            .style(if ui.focus == PaneId::Portfolio && i == cursor {
-                theme.selection
-            } else {
-                ratatui::style::Style::new()
-            }),
-        );
-    }
-    let total = total_value.map_or_else(|| "—".to_string(), |v| format::price(v.round_dp(0)));
-    let extra = vec![Span::styled(format!("≈{total} KRW "), theme.muted)];
+    let rows = holdings(ui, snap);
+    let sum = summarize(&rows, ui, snap);
+    let total = sum.value.map_or_else(|| "—".to_string(), |v| format::amount(v, "KRW"));
+    let extra = vec![Span::styled(format!("{total} KRW "), theme.muted)];
     let block = pane_block(PaneId::Portfolio, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);
@@ -91,12 +227,157 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         buf.set_stringn(inner.x + 1, inner.y, "no balances", inner.width as usize, theme.muted);
         return;
     }
-    // A narrow column shows the head of its title ("lock" → "loc"), never its tail.
-    let titles = ["cur", "qty", "locked", "avg", "value", "P&L"];
-    let header = Row::new(titles.iter().enumerate().map(|(i, h)| {
-        let w = if i == 0 { h.len() } else { col(i) as usize };
-        Cell::from(Line::from(h.chars().take(w.max(1)).collect::<String>()).right_aligned())
+    buf.set_line(inner.x, inner.y, &summary_line(&sum, inner.width as usize, theme), inner.width);
+    let sign = |v: Decimal| theme.change(v.cmp(&Decimal::ZERO));
+    let cursor = ui.portfolio_cursor.min(rows.len().saturating_sub(1));
+    let mut cols = vec![
+        Column { title: "cur", drop_order: 0, cells: vec![], shorten: false, left: true },
+        Column { title: "qty", drop_order: 0, cells: vec![], shorten: true, left: false },
+        Column { title: "locked", drop_order: 5, cells: vec![], shorten: true, left: false },
+        Column { title: "avg", drop_order: 0, cells: vec![], shorten: false, left: false },
+        Column { title: "value", drop_order: 4, cells: vec![], shorten: true, left: false },
+        Column { title: "P&L", drop_order: 0, cells: vec![], shorten: true, left: false },
+        Column { title: "P&L%", drop_order: 2, cells: vec![], shorten: false, left: false },
+        Column { title: "realized", drop_order: 3, cells: vec![], shorten: true, left: false },
+    ];
+    for h in &rows {
+        let dim = |s: Style| if h.sold { theme.muted } else { s };
+        let stale = |s: Style| if h.stale { theme.stale } else { s };
+        let qty = if h.sold { "sold".to_string() } else { format::qty(h.qty, 8) };
+        let avg = h.avg.filter(|_| !h.sold).map_or_else(String::new, |a| format::market_price(&h.quote, a));
+        let value = match (h.sold, h.value) {
+            (true, _) => String::new(),
+            (false, Some(v)) => format::amount(v, &h.quote),
+            (false, None) => "—".into(),
+        };
+        let (pnl, pct, pnl_style) = match h.open {
+            None => (String::new(), String::new(), theme.muted),
+            Some(Open::NoPrice) => ("-".into(), "-".into(), theme.muted),
+            Some(Open::Unknown) => ("—".into(), "—".into(), theme.muted),
+            Some(Open::Known(p, r)) => (
+                format::signed_amount(p, &h.quote),
+                r.map_or_else(|| "-".into(), format::pct),
+                stale(sign(p)),
+            ),
+        };
+        let realized = h.realized.map_or_else(String::new, |r| format::signed_amount(r, &h.quote));
+        let realized_style = h.realized.map_or(theme.muted, sign);
+        let cells = [
+            (h.currency.clone(), dim(theme.text)),
+            (qty, dim(theme.text)),
+            (if h.locked.is_zero() { String::new() } else { format::qty(h.locked, 8) }, theme.muted),
+            (avg, theme.text),
+            (value, stale(theme.text)),
+            (pnl, pnl_style),
+            (pct, pnl_style),
+            (realized, realized_style),
+        ];
+        for (c, cell) in cols.iter_mut().zip(cells) {
+            c.cells.push(cell);
+        }
+    }
+    let widths = lay_out(&mut cols, inner.width as usize);
+    let header = Row::new(cols.iter().zip(&widths).filter(|(_, w)| **w > 0).map(|(c, w)| {
+        let title: String = c.title.chars().take(*w).collect();
+        if c.left { Cell::from(title) } else { Cell::from(Line::from(title).right_aligned()) }
     }))
     .style(theme.header);
-    Table::new(rows, widths).header(header).column_spacing(1).render(inner, buf);
+    let body = (0..rows.len()).map(|i| {
+        Row::new(cols.iter().zip(&widths).filter(|(_, w)| **w > 0).map(|(c, _)| {
+            let (text, style) = c.cells[i].clone();
+            let line = Line::from(Span::styled(text, style));
+            Cell::from(if c.left { line } else { line.right_aligned() })
+        }))
+        .style(if ui.focus == PaneId::Portfolio && i == cursor {
+            theme.selection
+        } else {
+            Style::new()
+        })
+    });
+    let constraints: Vec<Constraint> =
+        widths.iter().filter(|w| **w > 0).map(|w| Constraint::Length(*w as u16)).collect();
+    let table_area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
+    Table::new(body, constraints).header(header).column_spacing(1).render(table_area, buf);
+}
+
+/// Column widths for `width` cells (0: left out). Every column gets the width of its
+/// widest cell; columns are left out by their drop order until the rest fit; then the
+/// cells of a column that may be shortened are, and what room is left goes to the
+/// numbers, evenly.
+fn lay_out(cols: &mut [Column], width: usize) -> Vec<usize> {
+    let mut widths: Vec<usize> = cols.iter().map(Column::width).collect();
+    // An empty column (no coin has locked funds, nothing realized) takes no room.
+    for (w, c) in widths.iter_mut().zip(cols.iter()) {
+        if c.drop_order > 0 && c.cells.iter().all(|(t, _)| t.is_empty()) {
+            *w = 0;
+        }
+    }
+    let used = |ws: &[usize]| {
+        let n = ws.iter().filter(|w| **w > 0).count();
+        ws.iter().sum::<usize>() + n.saturating_sub(1)
+    };
+    let mut order: Vec<usize> = (0..cols.len()).filter(|&i| cols[i].drop_order > 0).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cols[i].drop_order));
+    for i in order {
+        if used(&widths) <= width {
+            break;
+        }
+        widths[i] = 0;
+    }
+    // Still too wide: shorten the quantities, then the P&L (never a price).
+    for i in 0..cols.len() {
+        if !cols[i].shorten || widths[i] == 0 {
+            continue;
+        }
+        let over = used(&widths).saturating_sub(width);
+        if over == 0 {
+            break;
+        }
+        let w = widths[i].saturating_sub(over).max(cols[i].title.len().min(4)).max(4);
+        for (text, _) in cols[i].cells.iter_mut() {
+            *text = format::fit(std::mem::take(text), w as u16);
+        }
+        widths[i] = w;
+    }
+    let numbers: Vec<usize> = (0..cols.len()).filter(|&i| widths[i] > 0 && !cols[i].left).collect();
+    let slack = width.saturating_sub(used(&widths));
+    if !numbers.is_empty() {
+        let each = slack / numbers.len();
+        for &i in &numbers {
+            widths[i] += each;
+        }
+    }
+    widths
+}
+
+/// `P&L +250,000 (+5.55%)  today +1,234  realized +12,345`, the parts that fit in
+/// `width`, most important first.
+fn summary_line(sum: &PnlSummary, width: usize, theme: &Theme) -> Line<'static> {
+    let sign = |v: Decimal| theme.change(v.cmp(&Decimal::ZERO));
+    let open = match sum.open {
+        Some(o) => {
+            let pct = sum.ratio.map_or_else(String::new, |r| format!(" ({})", format::pct(r)));
+            vec![
+                Span::styled("P&L ", theme.muted),
+                Span::styled(format!("{}{pct}", format::signed_amount(o, "KRW")), sign(o)),
+            ]
+        }
+        None => vec![Span::styled("P&L —", theme.muted)],
+    };
+    let today = vec![
+        Span::styled("  today ", theme.muted),
+        Span::styled(format::signed_amount(sum.today, "KRW"), sign(sum.today)),
+    ];
+    let realized = vec![
+        Span::styled("  realized ", theme.muted),
+        Span::styled(format::signed_amount(sum.realized, "KRW"), sign(sum.realized)),
+    ];
+    let mut spans = Vec::new();
+    let w = |s: &[Span]| s.iter().map(Span::width).sum::<usize>();
+    for part in [open, today, realized] {
+        if w(&spans) + w(&part) <= width {
+            spans.extend(part);
+        }
+    }
+    Line::from(spans)
 }

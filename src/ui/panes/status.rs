@@ -11,6 +11,7 @@ use crate::store::{Mode, Snapshot, StreamState, TradingState};
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::format;
+use rust_decimal::Decimal;
 
 /// Draws the status bar.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
@@ -35,10 +36,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             Some(t) => {
                 let stale = t.age(ui.now) >= ui.config.stale_after;
                 let rate = t.value.signed_change_rate;
-                let style =
-                    if stale { theme.stale } else { theme.change(rate.cmp(&rust_decimal::Decimal::ZERO)) };
+                let style = if stale { theme.stale } else { theme.change(rate.cmp(&Decimal::ZERO)) };
                 spans.push(Span::styled(
-                    format!("{} {}", format::price(t.value.trade_price), format::pct(rate)),
+                    format!("{} {}", format::market_price(m.quote(), t.value.trade_price), format::pct(rate)),
                     style,
                 ));
                 if stale {
@@ -75,9 +75,38 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     // From here on, a part that does not fit whole is left out, never cut mid-word.
     let clock = format!(" {} KST ", format::clock_kst(ui.wall));
-    let show_clock = area.width as usize > clock.len() + 40;
-    let budget = (area.width as usize).saturating_sub(if show_clock { clock.len() } else { 0 });
+    let mut show_clock = area.width as usize > clock.len() + 40;
+    let mut budget = (area.width as usize).saturating_sub(if show_clock { clock.len() } else { 0 });
     let width = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
+    // The account's P&L, as the Portfolio pane computes it: open P&L with its
+    // percentage, then today's realized when it fits too.
+    let pnl = super::portfolio::summary(ui, snap);
+    if pnl.open.is_some() || !pnl.today.is_zero() {
+        let sign = |v: Decimal| theme.change(v.cmp(&Decimal::ZERO));
+        let mut part = vec![sep.clone(), Span::styled("P&L ", theme.muted)];
+        match pnl.open {
+            Some(o) => {
+                let pct = pnl.ratio.map_or_else(String::new, |r| format!(" ({})", format::pct(r)));
+                part.push(Span::styled(format!("{}{pct}", format::signed_amount(o, "KRW")), sign(o)));
+            }
+            None => part.push(Span::styled("—", theme.muted)),
+        }
+        let today = [
+            Span::styled(" today ", theme.muted),
+            Span::styled(format::signed_amount(pnl.today, "KRW"), sign(pnl.today)),
+        ];
+        // The P&L outranks the clock: at 80 columns the clock gives way to it.
+        if width(&spans) + width(&part) > budget && width(&spans) + width(&part) <= area.width as usize {
+            show_clock = false;
+            budget = area.width as usize;
+        }
+        if width(&spans) + width(&part) <= budget {
+            if !pnl.today.is_zero() && width(&spans) + width(&part) + width(&today) <= budget {
+                part.extend(today);
+            }
+            spans.extend(part);
+        }
+    }
     let mut streams = vec![sep.clone()];
     if sys.streams.is_empty() {
         // No per-stream status yet: fall back to the feed health report.

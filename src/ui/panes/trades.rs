@@ -23,13 +23,39 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         buf.set_stringn(inner.x + 1, inner.y, "no trades yet", inner.width as usize, theme.muted);
         return;
     };
-    let widths = [Constraint::Length(8), Constraint::Fill(1), Constraint::Length(11), Constraint::Length(1)];
-    // Numbers are shortened to their column, never cut (see `format::fit`): a right-aligned
-    // cell that overflows loses its leading digits (a size of 157,604,781.34 read ",604,781.34").
-    let w = format::column_widths(inner.width, &widths, 1);
-    let col = |i: usize| w.get(i).copied().unwrap_or(8);
+    // Columns are laid out for the numbers they hold: prices in full at the tick's
+    // precision. Where room is short, sizes are shortened first (by magnitude, never cut:
+    // a right-aligned cell that overflows loses its leading digits, and a size of
+    // 157,604,781.34 read ",604,781.34"), then the time goes, and a price is shortened
+    // only when nothing else is left to give.
+    let quote = ui.market.as_ref().map_or("KRW", |m| m.quote());
     let skip = ui.scroll.get(&PaneId::Trades).copied().unwrap_or(0).min(tape.len().saturating_sub(1));
-    let rows = tape.iter().skip(skip).take(inner.height as usize).map(|t| {
+    let shown: Vec<_> = tape.iter().skip(skip).take(inner.height as usize).collect();
+    let prices: Vec<String> = shown.iter().map(|t| format::market_price(quote, t.price)).collect();
+    let sizes: Vec<String> = shown.iter().map(|t| format::qty(t.volume, 4)).collect();
+    let longest = |texts: &[String]| texts.iter().map(|t| t.chars().count()).max().unwrap_or(1) as u16;
+    let (mut price_w, mut size_w) = (longest(&prices), longest(&sizes).max(4));
+    let width = inner.width;
+    // time, price, size, marker and the three spaces between them.
+    let mut time_w: u16 = 8;
+    let need = |time_w: u16, price_w: u16, size_w: u16| {
+        time_w + price_w + size_w + 1 + if time_w > 0 { 3 } else { 2 }
+    };
+    if need(time_w, price_w, size_w) > width {
+        size_w = width.saturating_sub(need(time_w, price_w, 0)).clamp(4, size_w);
+    }
+    if need(time_w, price_w, size_w) > width {
+        time_w = 0;
+    }
+    if need(time_w, price_w, size_w) > width {
+        price_w = width.saturating_sub(need(0, 0, size_w)).max(1);
+    }
+    let mut widths = Vec::new();
+    if time_w > 0 {
+        widths.push(Constraint::Length(time_w));
+    }
+    widths.extend([Constraint::Fill(1), Constraint::Length(size_w), Constraint::Length(1)]);
+    let rows = shown.iter().zip(prices).zip(sizes).map(|((t, price), size)| {
         let style = match t.side {
             Some(Side::Bid) => theme.buy,
             Some(Side::Ask) => theme.sell,
@@ -38,17 +64,16 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         // Checked: a print too large to multiply is certainly large.
         let large = t.price.checked_mul(t.volume).is_none_or(|v| v >= ui.config.large_trade_value);
         let size_style = if large { theme.highlight } else { theme.text };
-        Row::new(vec![
-            Cell::from(Span::styled(format::ms_kst(t.trade_timestamp), theme.muted)),
-            Cell::from(
-                Line::from(Span::styled(format::fit(format::price(t.price), col(1)), style)).right_aligned(),
-            ),
-            Cell::from(
-                Line::from(Span::styled(format::fit(format::qty(t.volume, 4), col(2)), size_style))
-                    .right_aligned(),
-            ),
+        let mut cells = Vec::with_capacity(4);
+        if time_w > 0 {
+            cells.push(Cell::from(Span::styled(format::ms_kst(t.trade_timestamp), theme.muted)));
+        }
+        cells.extend([
+            Cell::from(Line::from(Span::styled(format::fit(price, price_w), style)).right_aligned()),
+            Cell::from(Line::from(Span::styled(format::fit(size, size_w), size_style)).right_aligned()),
             Cell::from(Span::styled(if large { "◆" } else { " " }, theme.highlight)),
-        ])
+        ]);
+        Row::new(cells)
     });
     Table::new(rows, widths).column_spacing(1).render(inner, buf);
 }
@@ -101,10 +126,24 @@ mod tests {
     }
 
     #[test]
-    fn a_price_too_wide_for_its_column_is_shortened_not_cut() {
+    fn a_price_too_wide_for_its_column_is_shown_in_full_and_the_time_gives_way() {
         let rows = drawn(30, "123456789012345", "0.5");
+        let row = &rows[1];
+        assert!(row.contains("123,456,789,012,345"), "{row:?}");
+        assert!(!row.contains(':'), "the time column went first: {row:?}");
+        // Narrower still, the price is shortened by magnitude, never cut.
+        let rows = drawn(22, "123456789012345", "0.5");
         let row = &rows[1];
         assert!(!row.contains(",012,345"), "{row:?}");
         assert!(row.contains('T') || row.contains('B'), "{row:?}");
+    }
+
+    /// A SHIB print: the price at its tick's precision, the size in full beside it.
+    #[test]
+    fn a_shib_print_shows_its_price_and_size_in_full() {
+        let rows = drawn(38, "0.0123", "41178283.5909");
+        let row = &rows[1];
+        assert!(row.contains(" 0.0123 "), "{row:?}");
+        assert!(row.contains("41,178,283.5909"), "{row:?}");
     }
 }
