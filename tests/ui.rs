@@ -1541,7 +1541,7 @@ fn book_spread_is_never_zero_and_book_and_market_prices_are_in_full_at_both_size
         assert!(!book.contains("145M"), "{w}x{height}:\n{book}");
         // The markets list too: it read `145M` in the 38-column pane.
         let markets = pane_text(&mut h, hoga::ui::PaneId::Markets);
-        let btc = markets.lines().find(|l| l.contains("BTC")).unwrap_or_else(|| panic!("{markets}"));
+        let btc = markets.lines().find(|l| l.contains("+1.23%")).unwrap_or_else(|| panic!("{markets}"));
         assert!(btc.contains(" 145,000,000 "), "{w}x{height}:\n{markets}");
     }
 }
