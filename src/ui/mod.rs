@@ -30,6 +30,7 @@
 pub mod action;
 pub mod app;
 pub mod command_line;
+pub(crate) mod commands;
 pub mod keymap;
 pub mod layout;
 pub(crate) mod mouse;
