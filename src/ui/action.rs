@@ -110,6 +110,57 @@ impl Action {
         }
     }
 
+    /// What it does, one line for help (the doc comments above, said to a trader).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Quit => "quit (asks when orders or armed rules exist)",
+            Action::ForceQuit => "quit, still asking when something is at stake",
+            Action::Help => "this help",
+            Action::OpenCommandLine => "command line (:help lists the commands)",
+            Action::FocusNext => "focus the next pane",
+            Action::FocusPrev => "focus the previous pane",
+            Action::Maximize => "zoom the focused pane / restore",
+            Action::HidePane => "hide the focused pane",
+            Action::ShowAllPanes => "show every pane again",
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Top => "first row",
+            Action::Bottom => "last row",
+            Action::Select => "select the row",
+            Action::Back => "close (overlay, search, command line)",
+            Action::TimeframeNext => "longer chart timeframe",
+            Action::TimeframePrev => "shorter chart timeframe",
+            Action::AckAlerts => "mark alerts as seen",
+            Action::CancelAll => "cancel every open order of the market",
+            Action::KillSwitch => "kill switch: halt trading, cancel all (press twice)",
+            Action::OrderForm => "order form for the market",
+            Action::CancelOrder => "cancel the order under the cursor",
+            Action::Protect => "protect the position: a stop to edit (:stop … -3%)",
+            Action::TabNext => "next tab (KRW, BTC, USDT, favorites)",
+            Action::TabPrev => "previous tab",
+            Action::SortNext => "sort by the next column",
+            Action::SortReverse => "reverse the sort",
+            Action::Search => "search markets as you type",
+            Action::ToggleFavorite => "add to / remove from favorites",
+            Action::ToggleDepth => "15 or 30 levels",
+            Action::LadderBuy => "buy at the cursor's price, preset size (asks)",
+            Action::LadderSell => "sell at the cursor's price, preset size (asks)",
+            Action::LadderCancel => "cancel our orders at the cursor's price",
+            Action::LogLevelNext => "next minimum log level",
+            Action::Confirm => "yes",
+            Action::Deny => "no",
+            Action::Submit => "run / accept",
+            Action::Complete => "complete the word; again: the next choice",
+            Action::HistoryPrev => "older command",
+            Action::HistoryNext => "newer command",
+            Action::DeleteBack => "delete the character before the cursor",
+            Action::InsertChar(_) => "type a character",
+            Action::FocusPane(_) => "focus a pane (mouse)",
+        }
+    }
+
     /// Parses a keymap action name.
     pub(crate) fn from_name(name: &str) -> Option<Action> {
         serde_json::from_value(serde_json::Value::String(name.to_string())).ok()

@@ -343,6 +343,58 @@ pub enum KeymapError {
     },
 }
 
+/// Hints every pane ends with, most useful first (at 80 columns the tail is cut).
+const COMMON_HINTS: &[(Action, &str)] = &[
+    (Action::Help, "help"),
+    (Action::OpenCommandLine, "command"),
+    (Action::FocusNext, "focus"),
+    (Action::Maximize, "zoom"),
+    (Action::OrderForm, "order"),
+    (Action::Quit, "quit"),
+];
+
+/// The keys of a pane worth a hint, before the common ones.
+fn pane_hints(ctx: Context) -> &'static [(Action, &'static str)] {
+    match ctx {
+        Context::Orderbook => &[
+            (Action::LadderBuy, "buy"),
+            (Action::LadderSell, "sell"),
+            (Action::LadderCancel, "cancel"),
+            (Action::ToggleDepth, "depth"),
+        ],
+        Context::Markets => &[
+            (Action::Search, "search"),
+            (Action::Select, "show"),
+            (Action::SortNext, "sort"),
+            (Action::ToggleFavorite, "favorite"),
+            (Action::TabNext, "tab"),
+        ],
+        Context::Chart => &[(Action::TimeframeNext, "longer"), (Action::TimeframePrev, "shorter")],
+        Context::Orders => &[(Action::CancelOrder, "cancel"), (Action::CancelAll, "cancel all")],
+        Context::Portfolio => &[(Action::Protect, "protect"), (Action::OrderForm, "order")],
+        Context::Log => &[(Action::LogLevelNext, "level")],
+        _ => &[(Action::TimeframeNext, "timeframe")],
+    }
+}
+
+/// The bottom line's key hints per keymap context ([`Keymap::hints`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hints(BTreeMap<Context, String>);
+
+impl Hints {
+    /// The hints where keys go now; the global ones for a context without its own.
+    pub fn for_context(&self, ctx: Context) -> &str {
+        self.0.get(&ctx).or_else(|| self.0.get(&Context::Global)).map_or("", String::as_str)
+    }
+}
+
+/// Fixed hints for every context (tests, and before a keymap is loaded).
+impl From<&str> for Hints {
+    fn from(text: &str) -> Self {
+        Hints(BTreeMap::from([(Context::Global, text.to_string())]))
+    }
+}
+
 /// The resolved keymap.
 #[derive(Debug, Clone, Default)]
 pub struct Keymap {
@@ -483,27 +535,30 @@ impl Keymap {
         self.bindings.get(&ctx).and_then(|m| m.get(&action)).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// The bottom line's key hints (`? help  : command …`), from the live global bindings
-    /// so a rebound key is never advertised under its old name.
-    pub fn hints(&self) -> String {
-        // Most useful first: at 80 columns the tail is cut.
-        let items = [
-            (Context::Global, Action::Help, "help"),
-            (Context::Global, Action::OpenCommandLine, "command"),
-            (Context::Markets, Action::Search, "search"),
-            (Context::Global, Action::FocusNext, "focus"),
-            (Context::Global, Action::Maximize, "zoom"),
-            (Context::Global, Action::TimeframeNext, "timeframe"),
-            (Context::Global, Action::OrderForm, "order"),
-            (Context::Global, Action::Quit, "quit"),
-        ];
-        let parts: Vec<String> = items
-            .iter()
-            .filter_map(|(ctx, action, label)| {
-                self.keys_for(*ctx, *action).first().map(|k| format!("{k} {label}"))
-            })
-            .collect();
-        parts.join("  ")
+    /// The bottom line's key hints for each pane (`b buy  s sell  c cancel  d depth  ? help
+    /// …` on the book), from the live bindings so a rebound key is never advertised under
+    /// its old name.
+    pub fn hints(&self) -> Hints {
+        let mut by_context = BTreeMap::new();
+        for ctx in Context::ALL.into_iter().filter(|c| !c.is_text()) {
+            let pane = pane_hints(ctx);
+            let parts: Vec<String> = pane
+                .iter()
+                .chain(COMMON_HINTS.iter().filter(|(a, _)| !pane.iter().any(|(p, _)| p == a)))
+                .filter_map(|(action, label)| self.key_in(ctx, *action).map(|k| format!("{k} {label}")))
+                .collect();
+            by_context.insert(ctx, parts.join("  "));
+        }
+        Hints(by_context)
+    }
+
+    /// The first key that does `action` when pressed in `ctx` (its own binding, or a
+    /// global one the context does not take over).
+    fn key_in(&self, ctx: Context, action: Action) -> Option<KeyChord> {
+        [ctx, Context::Global]
+            .into_iter()
+            .flat_map(|c| self.keys_for(c, action).iter().copied())
+            .find(|k| self.resolve(ctx, *k) == Some(action))
     }
 
     /// Help rows generated from the live bindings: (context, action, keys).
