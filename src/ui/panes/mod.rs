@@ -10,6 +10,7 @@
 pub(crate) mod alerts;
 pub mod chart;
 pub(crate) mod form;
+pub(crate) mod help;
 pub mod log;
 pub mod markets;
 pub mod monitor;

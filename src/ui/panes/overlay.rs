@@ -2,9 +2,9 @@
 //! confirmation, the command line, search prompt, messages and key hints.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Widget};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
 use ratatui::style::Modifier;
 use rust_decimal::Decimal;
@@ -102,25 +102,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         Overlay::None => {}
         Overlay::Alerts { scroll, new } => super::alerts::render(area, buf, snap, scroll, new, theme),
-        Overlay::Help { scroll } => {
-            let r = centered(area, 70, area.height.saturating_sub(4));
-            Clear.render(r, buf);
-            let block = Block::bordered()
-                .title(Span::styled(" Keys (from the live keymap) — esc closes ", theme.header))
-                .border_style(theme.focus_border)
-                .style(theme.background);
-            let rows = ui.help.iter().skip(scroll).map(|(ctx, action, keys)| {
-                Row::new(vec![
-                    Cell::from(Span::styled(ctx.clone(), theme.muted)),
-                    Cell::from(Span::styled(action.clone(), theme.text)),
-                    Cell::from(Span::styled(keys.clone(), theme.accent)),
-                ])
-            });
-            Table::new(rows, [Constraint::Length(13), Constraint::Length(18), Constraint::Fill(1)])
-                .header(Row::new(["context", "action", "keys"]).style(theme.header))
-                .block(block)
-                .render(r, buf);
-        }
+        Overlay::Help { scroll } => super::help::render(area, buf, ui, scroll, theme),
         Overlay::ConfirmRule => {
             let Some(p) = &ui.pending_rule else { return };
             // Wrapped: the trigger, its anchor and why it is unusual must all be read at
