@@ -113,21 +113,10 @@ fn book_row(area: Rect, ui: &UiState, snap: &Snapshot, y: u16) -> Option<RowHit>
     (!price.is_zero()).then_some(RowHit::Book { row, price })
 }
 
-/// The orders pane: a header row, then the open orders (then fills, not selectable),
-/// scrolled so the cursor stays on screen (as `panes::orders` draws them).
+/// The orders pane: the open orders, then the refused ones, as `panes::orders` draws
+/// and scrolls them (fills are not selectable).
 fn order_row(area: Rect, ui: &UiState, snap: &Snapshot, y: u16) -> Option<RowHit> {
-    let inner = inner(area);
-    let acc = &snap.account;
-    let open = acc.open_orders.len();
-    if open == 0 || y <= inner.y || y >= inner.y + inner.height {
-        return None;
-    }
-    let rows = open + acc.fills.len() + usize::from(!acc.fills.is_empty());
-    let cursor = ui.orders_cursor.min(open - 1);
-    let visible = usize::from(inner.height).saturating_sub(1).max(1);
-    let skip = cursor.saturating_sub(visible - 1).min(rows.saturating_sub(1));
-    let index = skip + usize::from(y - inner.y - 1);
-    (index < open).then_some(RowHit::Order(index))
+    crate::ui::panes::orders::row_at(ui, snap, inner(area), y).map(RowHit::Order)
 }
 
 #[cfg(test)]

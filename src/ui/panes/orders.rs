@@ -194,23 +194,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             lines.push(line_of(&cells));
         }
     }
-    let focused = ui.focus == PaneId::Orders;
-    let cursor = ui.orders_cursor.min(selectable.saturating_sub(1));
-    // The selected refusal's reason in full, wrapped, at the bottom of the pane: a row is
-    // cut at the pane's edge, the reason must not be.
-    let detail: Vec<String> = match cursor.checked_sub(acc.open_orders.len()).and_then(|i| refused.get(i)) {
-        Some(r) if focused => {
-            let text =
-                format!("{} KST {} {}: {}", format::clock_kst(r.at), r.word(), r.order.text(), r.reason);
-            let rows = usize::from(inner.height).saturating_sub(2).clamp(1, 4);
-            let mut wrapped = super::form::wrap(&text, width);
-            wrapped.truncate(rows);
-            wrapped
-        }
-        _ => Vec::new(),
-    };
-    let room = usize::from(inner.height).saturating_sub(1 + detail.len()).max(1);
-    let skip = if selectable > 0 { cursor.saturating_sub(room - 1) } else { 0 };
+    let View { focused, cursor, detail, room, skip } = view(ui, snap, inner);
     for (k, line) in lines.iter().enumerate().skip(skip).take(room) {
         let y = inner.y + 1 + (k - skip) as u16;
         if y >= inner.bottom() {
@@ -225,6 +209,59 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     for (k, text) in detail.iter().enumerate() {
         buf.set_stringn(inner.x, top + k as u16, text, width, theme.error);
     }
+}
+
+/// What the pane's rows show: the cursor (over the open orders, then the refused ones),
+/// the selected refusal's text in full at the bottom, and the rows scrolled so the cursor
+/// stays in view. The mouse reads the same (see [`row_at`]).
+struct View {
+    focused: bool,
+    cursor: usize,
+    detail: Vec<String>,
+    /// Rows between the header and the detail.
+    room: usize,
+    /// Rows scrolled past.
+    skip: usize,
+}
+
+fn view(ui: &UiState, snap: &Snapshot, inner: Rect) -> View {
+    let open = snap.account.open_orders.len();
+    let selectable = open + ui.requests.refused().len();
+    let focused = ui.focus == PaneId::Orders;
+    let cursor = ui.orders_cursor.min(selectable.saturating_sub(1));
+    // The selected refusal's reason in full, wrapped, at the bottom of the pane: a row is
+    // cut at the pane's edge, the reason must not be. It leaves the header and the
+    // selected row in view.
+    let detail: Vec<String> = match cursor.checked_sub(open).and_then(|i| ui.requests.refused().nth(i)) {
+        Some(r) if focused => {
+            let text =
+                format!("{} KST {} {}: {}", format::clock_kst(r.at), r.word(), r.order.text(), r.reason);
+            let rows = usize::from(inner.height).saturating_sub(2).max(1);
+            let mut wrapped = super::form::wrap(&text, usize::from(inner.width));
+            if wrapped.len() > rows {
+                wrapped.truncate(rows);
+                if let Some(last) = wrapped.last_mut() {
+                    last.pop();
+                    last.push('…');
+                }
+            }
+            wrapped
+        }
+        _ => Vec::new(),
+    };
+    let room = usize::from(inner.height).saturating_sub(1 + detail.len()).max(1);
+    let skip = if selectable > 0 { cursor.saturating_sub(room - 1) } else { 0 };
+    View { focused, cursor, detail, room, skip }
+}
+
+/// The selectable row (open order, then refusal) drawn at screen row `y` of the pane
+/// whose inner area is `inner`, if any: a click selects it.
+pub(crate) fn row_at(ui: &UiState, snap: &Snapshot, inner: Rect, y: u16) -> Option<usize> {
+    let selectable = snap.account.open_orders.len() + ui.requests.refused().len();
+    let v = view(ui, snap, inner);
+    let k = usize::from(y.checked_sub(inner.y + 1)?);
+    let index = v.skip + k;
+    (k < v.room && index < selectable).then_some(index)
 }
 
 /// The widths each column needs for its header and every cell.
