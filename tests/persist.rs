@@ -162,6 +162,13 @@ async fn a_demo_session_s_account_orders_rules_and_alerts_survive_a_restart_and_
     let after =
         snapshot_until(&mut snaps, deadline, "the same account, order and stop", |s| seen(s) == before).await;
     assert_eq!(seen(&after), before);
+    // And it says so on the status bar.
+    let said = snapshot_until(&mut snaps, deadline, "the resumed session said", |s| {
+        s.system.alerts.iter().any(|a| a.message.starts_with("demo session resumed"))
+    })
+    .await;
+    let said = said.system.alerts.iter().map(|a| a.message.clone()).collect::<Vec<_>>();
+    assert!(said.iter().any(|m| m == "demo session resumed (1 open order, 1 rule, 1 alert)"), "{said:?}");
     // The journal reconciled the order with the restored account: it is open, not lost.
     let journal = Journal::open_read_only(&data.join("journal-demo.sqlite")).unwrap();
     assert_eq!(journal.load_alerts().unwrap().len(), 1, "the alert is kept");

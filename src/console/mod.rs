@@ -253,7 +253,11 @@ impl Core {
         if let Some(sim) = &ep.sim
             && keeps_demo
         {
-            tell_demo_session(sim.state_at_start(), &journal, &demo);
+            // Orders and rules back from the last session are news for the status bar
+            // (a stop still armed is what the trader must know), not only for the log.
+            if let Some(news) = tell_demo_session(sim.state_at_start(), &journal, &demo) {
+                store.send(StoreEvent::Alert { time: chrono::Utc::now(), message: news }).await?;
+            }
         }
 
         // Market data: a public client (no keys needed) and the feed.
@@ -668,13 +672,15 @@ impl DemoFiles {
     }
 }
 
-/// Says at start what a kept demo session brought back: `demo session resumed (2 open
-/// orders, 1 rule, 0 alerts)`, or that it is new, or that its account was unreadable.
+/// Says in the log what a kept demo session brought back at start: `demo session resumed
+/// (2 open orders, 1 rule, 0 alerts)`, or that it is new, or that its account was
+/// unreadable. Returns what the status bar should say too: a resumed session with orders,
+/// rules or alerts, or an account that could not be read.
 fn tell_demo_session(
     at_start: &crate::sim::StateAtStart,
     journal: &crate::trading::monitor::SharedJournal,
     demo: &DemoFiles,
-) {
+) -> Option<String> {
     use crate::sim::StateAtStart;
     let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     let (rules, alerts) = match journal.lock() {
@@ -683,17 +689,25 @@ fn tell_demo_session(
     };
     let dir = demo.dir.as_deref().map(crate::config::display_path).unwrap_or_default();
     match at_start {
-        StateAtStart::Resumed { open_orders } => tracing::info!(
-            "demo session resumed ({}, {}, {}) from {dir}; --fresh starts a new one",
-            count(*open_orders, "open order"),
-            count(rules, "rule"),
-            count(alerts, "alert"),
-        ),
-        StateAtStart::Fresh => {
-            tracing::info!("new demo session, kept in {dir} across restarts; --fresh starts a new one")
+        StateAtStart::Resumed { open_orders } => {
+            let what = format!(
+                "demo session resumed ({}, {}, {})",
+                count(*open_orders, "open order"),
+                count(rules, "rule"),
+                count(alerts, "alert"),
+            );
+            tracing::info!("{what} from {dir}; --fresh starts a new one");
+            (open_orders + rules + alerts > 0).then_some(what)
         }
-        StateAtStart::Unreadable(why) => tracing::warn!("demo account not resumed: {why}"),
-        StateAtStart::NotKept => {}
+        StateAtStart::Fresh => {
+            tracing::info!("new demo session, kept in {dir} across restarts; --fresh starts a new one");
+            None
+        }
+        StateAtStart::Unreadable(why) => {
+            tracing::warn!("demo account not resumed: {why}");
+            Some("demo account unreadable: a new one starts (see the log)".to_string())
+        }
+        StateAtStart::NotKept => None,
     }
 }
 
