@@ -5,7 +5,7 @@ use super::{UiCommand, send_or_confirm};
 use crate::store::Snapshot;
 use crate::trading::manager::Origin;
 use crate::ui::action::Action;
-use crate::ui::order_form::preview;
+use crate::ui::order_form::{FormStatus, status};
 use crate::ui::state::UiState;
 
 /// A key while the order form is open.
@@ -19,12 +19,16 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         Action::TabNext => form.cycle(true),
         Action::TabPrev => form.cycle(false),
         Action::Back => ui.form = None,
-        Action::Submit => match preview(form, snap) {
-            Ok(valid) => {
+        // What the form shows under its fields is what Enter does: a field still empty is
+        // asked for, a bad value named; a price outside the band is sent all the same (the
+        // form warned; the risk gate decides and its answer is shown).
+        Action::Submit => match status(form, snap, ui.config.price_band_pct) {
+            FormStatus::Ready { order, .. } => {
                 ui.form = None;
-                return send_or_confirm(ui, snap, valid, Origin::Manual);
+                return send_or_confirm(ui, snap, order, Origin::Manual);
             }
-            Err(e) => ui.error(e),
+            FormStatus::Incomplete(what) => ui.error(what),
+            FormStatus::Invalid(why) => ui.error(why),
         },
         _ => {}
     }

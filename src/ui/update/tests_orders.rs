@@ -230,6 +230,11 @@ fn ctrl_c_closes_the_form_and_the_time_in_force_resets_with_the_type() {
     assert_eq!(form.tif, None, "back to limit: good till cancelled");
     assert!(update(&mut ui, Action::Back, &s).is_empty());
     assert!(ui.form.is_none());
+    // Enter on a form with no size asks for one, naming the unit, and sends nothing.
+    update(&mut ui, Action::OrderForm, &s);
+    assert!(update(&mut ui, Action::Submit, &s).is_empty());
+    assert_eq!(ui.message.as_ref().map(|m| m.text.as_str()), Some("type a size (qty)"));
+    assert!(ui.form.is_some(), "still open to type it");
 }
 
 /// Issue 17 item 3: `:alerts` opens the history and acknowledges every alert; it
