@@ -118,6 +118,8 @@ async fn demo_console_headless_prices_move_and_keys_drive_market_timeframe_and_o
         .await;
         // An OCO on the position, then disarmed by market.
         command(&key_tx, "oco KRW-ETH -50% +50%").await;
+        // Previewed first (triggers, anchor, what is sold); Enter arms it.
+        key(&key_tx, KeyCode::Enter).await;
         snapshot_until(&mut snaps, deadline, "the OCO rule in the monitor", |s| {
             s.account.rules.iter().any(|r| r.market == eth && r.label.starts_with("oco"))
         })

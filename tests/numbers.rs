@@ -251,6 +251,7 @@ fn events(a: Decimal, b: Decimal) -> Vec<StoreEvent> {
             state: hoga::trading::rules::RuleState::Armed,
             attempt: 0,
             note: None,
+            position: hoga::trading::monitor::RulePosition::Held,
         }]),
     ]
 }

@@ -348,12 +348,25 @@ fn switching_market_on_the_command_line_emits_select_market() {
 fn trading_lines_are_parsed_into_typed_requests_and_a_bad_one_stays_here() {
     use hoga::trading::rules::{Level, RuleKind};
     let mut h = Harness::new(120, 40);
+    h.publish(vec![StoreEvent::BalancesUpdated(vec![hoga::exchange::types::Balance {
+        currency: "BTC".into(),
+        balance: rust_decimal::Decimal::new(1, 1),
+        avg_buy_price: rust_decimal::Decimal::from(90_000_000),
+        unit_currency: "KRW".into(),
+        ..Default::default()
+    }])]);
     h.drain();
     h.keys(":stop KRW-BTC -3%");
     h.key(KeyCode::Enter);
+    // Previewed before it arms (issue 17): nothing is sent until Enter on the preview.
+    assert!(h.drain().is_empty());
+    assert!(h.screen().contains("Arm stop KRW-BTC?"), "{}", h.screen());
+    h.key(KeyCode::Enter);
     let cmds = h.drain();
     let [UiCommand::Trade(r)] = cmds.as_slice() else { panic!("{cmds:?}") };
-    let TradeIntent::ArmRule { market, kind: RuleKind::StopLoss(Level::PctFromAvg(_)) } = &r.intent else {
+    // Measured from the last price and armed as the price it resolved to.
+    let TradeIntent::ArmRule { market, kind: RuleKind::StopLoss(Level::Price(_)), future: false } = &r.intent
+    else {
         panic!("{r:?}")
     };
     assert_eq!(market, &MarketId::new("KRW-BTC"));

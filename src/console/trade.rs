@@ -740,13 +740,19 @@ async fn publish_balances(
     monitor: &MonitorHandle,
     balances: Vec<Balance>,
 ) -> anyhow::Result<()> {
-    for b in &balances {
-        let quote = if b.unit_currency.is_empty() { "KRW" } else { b.unit_currency.as_str() };
-        if b.currency != quote {
-            let market = crate::exchange::types::MarketId::new(&format!("{quote}-{}", b.currency));
-            monitor.position(market, b.balance + b.locked, b.avg_buy_price).await?;
-        }
-    }
+    // The whole list at once: a coin missing from it was sold (elsewhere too), and the
+    // monitor's rules on it say "position gone" instead of protecting a stale volume.
+    let held = balances
+        .iter()
+        .filter_map(|b| {
+            let quote = if b.unit_currency.is_empty() { "KRW" } else { b.unit_currency.as_str() };
+            (b.currency != quote).then(|| {
+                let market = crate::exchange::types::MarketId::new(&format!("{quote}-{}", b.currency));
+                (market, b.balance.saturating_add(b.locked), b.avg_buy_price)
+            })
+        })
+        .collect();
+    monitor.holdings(held).await?;
     store.send(StoreEvent::BalancesUpdated(balances)).await?;
     Ok(())
 }

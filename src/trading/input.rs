@@ -594,8 +594,9 @@ mod tests {
             parse_command(":oco KRW-BTC -3% 105000000"),
             Ok(TradeCommand::Oco {
                 market: btc.clone(),
-                stop: Level::PctFromAvg(dec!(-0.03)),
+                stop: Level::PctFromLast(dec!(-0.03)),
                 take: Level::Price(dec!(105000000)),
+                future: false,
             })
         );
         assert!(parse_command("oco KRW-BTC -3%").is_err());
@@ -604,7 +605,8 @@ mod tests {
             parse_command("unarm stop:KRW-BTC:1"),
             Ok(TradeCommand::Unarm(UnarmTarget::Rule("stop:KRW-BTC:1".into())))
         );
-        assert!(parse_command("unarm").is_err());
+        // `:unarm` alone is "every rule" (the screen asks first), no longer an error.
+        assert_eq!(parse_command("unarm"), Ok(TradeCommand::Unarm(UnarmTarget::All)));
         assert!(parse_command("unarm a b").is_err());
         assert_eq!(parse_command("resume"), Ok(TradeCommand::Resume));
         assert!(parse_command("resume now").is_err());
@@ -664,20 +666,26 @@ mod tests {
         // Found by a tester: a bare `:cancel` cancelled every order.
         let e = parse_command(":cancel").unwrap_err().to_string();
         assert!(e.contains("`all`, a market or an order id"), "{e}");
+        // A % level is measured from the last price unless `avg` is said.
         assert_eq!(
             parse_command(":stop KRW-BTC -3%").unwrap(),
-            TradeCommand::Stop { market: MarketId::new("KRW-BTC"), level: Level::PctFromAvg(dec!(-0.03)) }
+            TradeCommand::Stop {
+                market: MarketId::new("KRW-BTC"),
+                level: Level::PctFromLast(dec!(-0.03)),
+                future: false
+            }
         );
         assert_eq!(
             parse_command(":tp KRW-BTC +5%").unwrap(),
             TradeCommand::TakeProfit {
                 market: MarketId::new("KRW-BTC"),
-                level: Level::PctFromAvg(dec!(0.05))
+                level: Level::PctFromLast(dec!(0.05)),
+                future: false
             }
         );
         assert_eq!(
             parse_command(":trail KRW-BTC 2%").unwrap(),
-            TradeCommand::Trail { market: MarketId::new("KRW-BTC"), ratio: dec!(0.02) }
+            TradeCommand::Trail { market: MarketId::new("KRW-BTC"), ratio: dec!(0.02), future: false }
         );
         assert_eq!(
             parse_command(":alert KRW-BTC > 100000000").unwrap(),
@@ -746,6 +754,79 @@ mod tests {
         ] {
             let r = resolve(&order(line), &c).unwrap();
             assert!(validate(&r, &c.rules, c.best_bid).is_err(), "{line} validated");
+        }
+    }
+
+    /// Issue 17 item 1: `:tp KRW-BTC +5%` was measured from the average cost and sold a
+    /// whole position at once. A % level is from the last price unless `avg` says so, for
+    /// every rule with levels; `future` arms for a position not held yet.
+    #[test]
+    fn a_percent_level_says_its_anchor_last_price_by_default_avg_when_asked() {
+        let btc = MarketId::new("KRW-BTC");
+        assert_eq!(
+            parse_command(":tp KRW-BTC +5% avg"),
+            Ok(TradeCommand::TakeProfit {
+                market: btc.clone(),
+                level: Level::PctFromAvg(dec!(0.05)),
+                future: false
+            })
+        );
+        assert_eq!(
+            parse_command(":stop KRW-ETH -3% AVG"),
+            Ok(TradeCommand::Stop {
+                market: MarketId::new("KRW-ETH"),
+                level: Level::PctFromAvg(dec!(-0.03)),
+                future: false
+            })
+        );
+        assert_eq!(
+            parse_command(":stop KRW-BTC -3% last"),
+            Ok(TradeCommand::Stop {
+                market: btc.clone(),
+                level: Level::PctFromLast(dec!(-0.03)),
+                future: false
+            })
+        );
+        // One anchor for the line's % levels; an absolute price keeps its value.
+        assert_eq!(
+            parse_command(":oco KRW-BTC -3% +5% avg"),
+            Ok(TradeCommand::Oco {
+                market: btc.clone(),
+                stop: Level::PctFromAvg(dec!(-0.03)),
+                take: Level::PctFromAvg(dec!(0.05)),
+                future: false
+            })
+        );
+        assert_eq!(
+            parse_command(":oco KRW-BTC 97000000 +5% avg"),
+            Ok(TradeCommand::Oco {
+                market: btc.clone(),
+                stop: Level::Price(dec!(97000000)),
+                take: Level::PctFromAvg(dec!(0.05)),
+                future: false
+            })
+        );
+        assert_eq!(
+            parse_command(":stop KRW-BTC -3% future"),
+            Ok(TradeCommand::Stop {
+                market: btc.clone(),
+                level: Level::PctFromLast(dec!(-0.03)),
+                future: true
+            })
+        );
+        assert_eq!(
+            parse_command(":trail KRW-BTC 2% wait"),
+            Ok(TradeCommand::Trail { market: btc, ratio: dec!(0.02), future: true })
+        );
+        for bad in [
+            ":stop KRW-BTC 97000000 avg", // avg with no % level
+            ":stop KRW-BTC -3% avg last", // two anchors
+            ":trail KRW-BTC 2% avg",      // a trailing stop follows the peak
+            ":stop KRW-BTC -3% -4%",      // two levels
+            ":tp KRW-BTC avg",            // no level
+        ] {
+            let e = parse_command(bad).unwrap_err().to_string();
+            assert!(e.contains("expected"), "{bad}: {e}");
         }
     }
 

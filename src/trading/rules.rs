@@ -862,6 +862,87 @@ mod tests {
         assert!(mv.on_price(dec!(94)));
     }
 
+    /// Issue 17 item 1: a % level from the last price is fixed once, at arming, to a price
+    /// on the tick grid, rounded so it never fires later than asked: a stop rounds up, a
+    /// take-profit down (less than one tick). A level from the average cost stays relative.
+    #[test]
+    fn a_level_from_the_last_price_is_fixed_on_the_tick_grid_at_arming() {
+        let last = Some(dec!(147654000));
+        // −3 % is 143,224,380: the stop goes up to the next 1,000 tick.
+        assert_eq!(
+            Level::PctFromLast(dec!(-0.03)).fixed(last, "KRW", Direction::Falls),
+            Some(Level::Price(dec!(143225000)))
+        );
+        // +5 % is 155,036,700: the take-profit goes down to the tick below.
+        assert_eq!(
+            Level::PctFromLast(dec!(0.05)).fixed(last, "KRW", Direction::Rises),
+            Some(Level::Price(dec!(155036000)))
+        );
+        // A typed price off the grid is put on it the same way; one on it is kept.
+        assert_eq!(
+            Level::Price(dec!(97000500)).fixed(None, "KRW", Direction::Falls),
+            Some(Level::Price(dec!(97001000)))
+        );
+        assert_eq!(
+            Level::Price(dec!(97000500)).fixed(None, "KRW", Direction::Rises),
+            Some(Level::Price(dec!(97000000)))
+        );
+        assert_eq!(
+            Level::Price(dec!(97000000)).fixed(None, "KRW", Direction::Rises),
+            Some(Level::Price(dec!(97000000)))
+        );
+        // A smaller coin's grid: 1,234 × 0.97 = 1,196.98 on a 1-won tick below 10,000.
+        let tick = crate::exchange::grid().tick_size("KRW", dec!(1196.98));
+        let fixed = Level::PctFromLast(dec!(-0.03)).fixed(Some(dec!(1234)), "KRW", Direction::Falls);
+        let Some(Level::Price(p)) = fixed else { panic!("{fixed:?}") };
+        assert!(
+            p >= dec!(1196.98) && p - dec!(1196.98) < tick && crate::exchange::grid().is_on_tick("KRW", p),
+            "{p}"
+        );
+        // From the average cost: left relative (it follows the cost basis).
+        assert_eq!(
+            Level::PctFromAvg(dec!(-0.03)).fixed(last, "KRW", Direction::Falls),
+            Some(Level::PctFromAvg(dec!(-0.03)))
+        );
+        // No last price: nothing to measure from; an unresolved level never triggers.
+        assert_eq!(Level::PctFromLast(dec!(-0.03)).fixed(None, "KRW", Direction::Falls), None);
+        assert_eq!(Level::PctFromLast(dec!(-0.03)).resolve(dec!(100)), None);
+    }
+
+    /// Rules persisted before anchors existed (no `for_future_position`, no `exit_left`,
+    /// levels from the average cost) still load, and mean what they meant.
+    #[test]
+    fn rules_journaled_before_anchors_still_load() {
+        let old = r#"{"id":"0190-old","market":"KRW-BTC","kind":{"StopLoss":{"PctFromAvg":"-0.03"}},"volume":null,"state":"armed","attempt":2,"note":null}"#;
+        let r: Rule = serde_json::from_str(old).expect("an old rule loads");
+        assert_eq!(r.kind, RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))));
+        assert_eq!((r.attempt, r.for_future_position, r.exit_left), (2, false, None));
+        assert_eq!(r.trigger_price(dec!(100000000)), Some(dec!(97000000)));
+        // And a new one round-trips.
+        let new = Rule { exit_left: Some(dec!(0.01)), for_future_position: true, ..r };
+        let back: Rule = serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert_eq!(back, new);
+    }
+
+    /// What an exit past the per-order cap does, as configured.
+    #[test]
+    fn an_exit_plan_slices_evenly_within_the_cap_or_exceeds_by_config() {
+        let slice = ExitPolicy { cap: Some(dec!(1000000)), over_cap: ProtectiveExitOverCap::Slice };
+        // 0.051 BTC at 148 M is 7,548,000: 8 slices of 0.006375 (943,500 each).
+        assert_eq!(
+            slice.plan(dec!(0.051), dec!(148000000), dec!(5000)),
+            ExitPlan::Sliced { first: dec!(0.006375), orders: 8 }
+        );
+        assert_eq!(slice.plan(dec!(0.005), dec!(148000000), dec!(5000)), ExitPlan::One);
+        let exceed = ExitPolicy { over_cap: ProtectiveExitOverCap::Exceed, ..slice };
+        assert_eq!(exceed.plan(dec!(0.051), dec!(148000000), dec!(5000)), ExitPlan::Exceeds);
+        let none = ExitPolicy { cap: None, ..slice };
+        assert_eq!(none.plan(dec!(0.051), dec!(148000000), dec!(5000)), ExitPlan::One);
+        // A cap too small for slices above the minimum order: out whole, not stuck.
+        let tiny = ExitPolicy { cap: Some(dec!(6000)), ..slice };
+        assert_eq!(tiny.plan(dec!(0.0001), dec!(90000000), dec!(5000)), ExitPlan::Exceeds);
+    }
+
     proptest! {
         #[test]
         fn any_price_path_fires_at_most_once_per_attempt(prices in prop::collection::vec(90_000_000u64..110_000_000u64, 1..200)) {

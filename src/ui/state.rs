@@ -413,6 +413,12 @@ impl UiState {
 
     /// The keymap context for the next key.
     pub fn context(&self) -> Context {
+        // A rule's preview arms on Enter (a dialog's Enter is No): its keys are read as a
+        // line's (Enter, Esc, and `y` / `n` typed). One that would sell at once, or remove
+        // every rule, stays a dialog, default No.
+        if self.overlay == Overlay::ConfirmRule && self.pending_rule.as_ref().is_some_and(|p| !p.default_no) {
+            return Context::CommandLine;
+        }
         if matches!(
             self.overlay,
             Overlay::ConfirmQuit | Overlay::ConfirmOrder | Overlay::ConfirmSuspend | Overlay::ConfirmRule

@@ -151,6 +151,18 @@ impl Core {
         crate::exchange::grid().min_total(market.quote())
     }
 
+    /// Every coin held, from a whole balance list: a market it does not name holds
+    /// nothing now (sold elsewhere). Its average cost is kept (it is what an `avg` level
+    /// meant), its volume is zero, so its rules cannot fire and say "position gone".
+    pub(super) fn set_holdings(&mut self, held: Vec<(MarketId, Qty, Price)>) {
+        for p in self.positions.values_mut() {
+            p.volume = Decimal::ZERO;
+        }
+        for (market, volume, avg_cost) in held {
+            self.positions.insert(market, PositionView { volume, avg_cost });
+        }
+    }
+
     pub(super) fn pos(&self, market: &MarketId) -> PositionView {
         self.positions.get(market).copied().unwrap_or_default()
     }

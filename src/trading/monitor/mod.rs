@@ -54,7 +54,7 @@ pub use state::{TradingStateHandle, TradingStatus};
 pub(crate) use task::{MONITOR_TASK_CAUSE, RECOVERY_GRACE};
 pub use task::{Monitor, MonitorHandle};
 pub use ticks::{MonitorMetrics, TickSender};
-pub use view::{AlertRow, MonitorView, RuleRow};
+pub use view::{AlertRow, MonitorView, RulePosition, RuleRow};
 #[cfg(test)]
 use view::{rule_from_command, rule_label};
 
@@ -144,6 +144,10 @@ pub enum MonitorInput {
         /// Average cost.
         avg_cost: Price,
     },
+    /// Every coin held, from a whole balance list (market, sellable volume, average cost):
+    /// a market it does not name holds nothing now (sold elsewhere), so its rules show
+    /// "position gone" and cannot fire.
+    Holdings(Vec<(MarketId, Qty, Price)>),
     /// An exit result.
     Result(ExitEvent),
     /// Adds or replaces a rule (persisted).

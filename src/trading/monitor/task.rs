@@ -55,6 +55,11 @@ impl MonitorHandle {
         self.send(MonitorInput::Position { market, volume, avg_cost }).await
     }
 
+    /// Every coin held, from a whole balance list; see [`MonitorInput::Holdings`].
+    pub async fn holdings(&self, held: Vec<(MarketId, Qty, Price)>) -> Result<(), MonitorError> {
+        self.send(MonitorInput::Holdings(held)).await
+    }
+
     /// An exit result from the order manager.
     pub async fn result(&self, ev: ExitEvent) -> Result<(), MonitorError> {
         self.send(MonitorInput::Result(ev)).await
@@ -378,6 +383,7 @@ fn on_control(shared: &Shared, msg: MonitorInput, trading: TradingState, fx: &mu
         MonitorInput::Position { market, volume, avg_cost } => {
             core.positions.insert(market, PositionView { volume, avg_cost });
         }
+        MonitorInput::Holdings(held) => core.set_holdings(held),
         MonitorInput::Result(ev) => core.on_result(ev, now, trading, fx),
         MonitorInput::AddRule(rule) => {
             let market = rule.market.clone();

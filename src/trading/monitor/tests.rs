@@ -36,22 +36,22 @@ fn trading_state_priorities_and_history() {
 fn commands_become_rules() {
     use crate::trading::input::parse_command;
     let r = rule_from_command(&parse_command(":stop KRW-BTC -3%").unwrap()).unwrap();
-    assert_eq!(rule_label(&r.kind), "stop -3%");
+    assert_eq!(rule_label(&r.kind), "stop -3% last");
     assert_eq!(r.state, RuleState::Armed);
     let t = rule_from_command(&parse_command(":trail KRW-BTC 2%").unwrap()).unwrap();
     assert_eq!(rule_label(&t.kind), "trail 2%");
     let tp = rule_from_command(&parse_command(":tp KRW-BTC +5%").unwrap()).unwrap();
-    assert_eq!(rule_label(&tp.kind), "tp +5%");
+    assert_eq!(rule_label(&tp.kind), "tp +5% last");
     assert!(rule_from_command(&parse_command(":kill").unwrap()).is_none());
 }
 
 #[test]
 fn labels() {
     use rust_decimal_macros::dec;
-    assert_eq!(rule_label(&RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03)))), "stop -3%");
+    assert_eq!(rule_label(&RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03)))), "stop -3% avg");
     assert_eq!(
         rule_label(&RuleKind::Oco { stop: Level::Price(dec!(97)), take: Level::PctFromAvg(dec!(0.05)) }),
-        "oco 97 / +5%"
+        "oco 97 / +5% avg"
     );
 }
 
@@ -68,7 +68,7 @@ fn the_view_row_carries_trigger_distance_and_age() {
     let (stop_id, tp_id) = (stop.id.clone(), tp.id.clone());
     book.insert(stop);
     book.insert(tp);
-    let mut core = Core::new(book, AlertBook::new(), HashMap::new());
+    let mut core = Core::new(book, AlertBook::new(), HashMap::new(), None);
     core.positions.insert(m.clone(), PositionView { volume: dec!(1), avg_cost: dec!(100) });
     core.quotes.insert(m.clone(), Quote { price: dec!(100), received: t0 });
     let view = core.view(t0 + Duration::from_millis(1500), 1);
@@ -76,7 +76,7 @@ fn the_view_row_carries_trigger_distance_and_age() {
     assert_eq!(row.trigger, Some(dec!(97)));
     assert_eq!(row.distance, Some(dec!(-0.03)), "a stop below the price is a move down");
     assert_eq!(row.age, Some(Duration::from_millis(1500)));
-    assert_eq!((row.state, row.label.as_str()), (RuleState::Armed, "stop -3%"));
+    assert_eq!((row.state, row.label.as_str()), (RuleState::Armed, "stop -3% avg"));
     assert!(row.is_armed());
     let row = view.rule(&tp_id).expect("tp row");
     assert_eq!(row.distance, Some(dec!(0.05)), "a take-profit above the price is a move up");
@@ -95,7 +95,7 @@ fn a_rate_limit_storm_keeps_the_exit_re_arming_within_its_window() {
     let rule = Rule::new(m.clone(), RuleKind::StopLoss(Level::Price(dec!(97))), None);
     let rule_id = rule.id.clone();
     book.insert(rule);
-    let mut core = Core::new(book, AlertBook::new(), HashMap::new());
+    let mut core = Core::new(book, AlertBook::new(), HashMap::new(), None);
     core.reconciled = true;
     core.positions.insert(m.clone(), PositionView { volume: dec!(1000), avg_cost: dec!(100) });
     let mut fx = Effects::default();
@@ -185,7 +185,7 @@ proptest::proptest! {
         let rule = Rule::new(m.clone(), kind(k), None);
         let rule_id = rule.id.clone();
         book.insert(rule);
-        let mut core = Core::new(book, AlertBook::new(), HashMap::new());
+        let mut core = Core::new(book, AlertBook::new(), HashMap::new(), None);
         core.reconciled = true;
         // 1000 units at 100 KRW: 100,000 KRW, far above the 5,000 minimum.
         core.positions.insert(m.clone(), PositionView { volume: dec!(1000), avg_cost: dec!(100) });
@@ -235,4 +235,142 @@ proptest::proptest! {
             proptest::prop_assert!(cancels <= 1);
         }
     }
+}
+
+/// A core with one whole-position stop at 145 M on 0.051 BTC (≈7.4 M KRW) and the
+/// per-order cap at 1 M, exits past it handled as `over_cap` says.
+fn capped_core(
+    over_cap: crate::config::settings::ProtectiveExitOverCap,
+) -> (Core, MarketId, String, Instant) {
+    use rust_decimal_macros::dec;
+    let m = MarketId::new("KRW-BTC");
+    let t0 = Instant::now();
+    let mut book = RuleBook::new(Duration::from_secs(3600));
+    book.set_ready(t0);
+    let rule = Rule::new(m.clone(), RuleKind::StopLoss(Level::Price(dec!(145000000))), None);
+    let id = rule.id.clone();
+    book.insert(rule);
+    let settings = crate::config::TradingSettings {
+        max_notional_per_order: dec!(1000000),
+        protective_exit_over_cap: over_cap,
+        ..crate::config::TradingSettings::default()
+    };
+    let mut core = Core::new(
+        book,
+        AlertBook::new(),
+        HashMap::new(),
+        Some(std::sync::Arc::new(std::sync::Mutex::new(settings))),
+    );
+    core.reconciled = true;
+    core.positions.insert(m.clone(), PositionView { volume: dec!(0.051), avg_cost: dec!(140000000) });
+    (core, m, id, t0)
+}
+
+fn exits(fx: &Effects) -> Vec<(String, Qty)> {
+    fx.actions
+        .iter()
+        .filter_map(|a| match a {
+            MonitorAction::PlaceExit { identifier, volume, .. } => Some((identifier.clone(), *volume)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issue 17 item 1: a stop's exit went past the 1 M per-order cap as one 7.5 M order.
+/// With `protective_exit_over_cap = "slice"` it goes out as market sells each within the
+/// cap, one after another, each under the next attempt's deterministic identifier; the
+/// rule stays latched while it slices (a bounce above the trigger does not stop the exit
+/// nor fire a second one) and is done when the position is sold.
+#[test]
+fn an_exit_past_the_per_order_cap_is_sliced_each_slice_within_it_and_fires_once() {
+    use crate::trading::rules::exit_identifier;
+    use rust_decimal_macros::dec;
+    let (mut core, m, id, t0) = capped_core(crate::config::settings::ProtectiveExitOverCap::Slice);
+    let price = dec!(144000000);
+    let mut fx = Effects::default();
+    core.evaluate(&m, Quote { price, received: t0 }, t0, TradingState::Active, &mut fx);
+    let mut sent = exits(&fx);
+    assert_eq!(sent.len(), 1, "one slice at a time: {sent:?}");
+    assert!(fx.notes.iter().any(|n| n.text.contains("per-order cap")), "the firing message says how");
+    let mut sold = Decimal::ZERO;
+    let mut n = 0;
+    while let Some((identifier, volume)) = sent.pop() {
+        assert_eq!(identifier, exit_identifier(&id, n), "slice {n}");
+        assert!(volume * price <= dec!(1000000), "slice {n}: {volume} is past the cap");
+        assert!(volume > Decimal::ZERO);
+        sold += volume;
+        // The price bounces above the trigger: nothing new fires.
+        let mut fx = Effects::default();
+        core.evaluate(&m, Quote { price: dec!(150000000), received: t0 }, t0, TradingState::Active, &mut fx);
+        assert!(exits(&fx).is_empty(), "fired again while slicing");
+        core.quotes.insert(m.clone(), Quote { price, received: t0 });
+        let mut fx = Effects::default();
+        core.on_result(
+            ExitEvent::ExitFilled { identifier, filled: volume, partial: false },
+            t0,
+            TradingState::Active,
+            &mut fx,
+        );
+        sent = exits(&fx);
+        assert!(sent.len() <= 1);
+        // Each slice is persisted with its attempt before it is sent.
+        if let Some((next, _)) = sent.first() {
+            let saved = fx.save_rules.iter().rev().find(|r| r.id == id).expect("rule saved");
+            assert_eq!(&saved.exit_identifier(), next);
+        }
+        n += 1;
+        assert!(n < 20, "never ends");
+    }
+    assert_eq!(sold, dec!(0.051));
+    assert_eq!(n, 8, "7.3 M at 1 M a slice");
+    let r = core.book.get(&id).expect("rule");
+    assert_eq!((r.state, r.exit_left), (RuleState::Done, None));
+}
+
+/// `protective_exit_over_cap = "exceed"`: one order past the cap, the reason recorded
+/// on the rule, in the audit trail and in the firing message.
+#[test]
+fn an_exit_past_the_cap_by_config_is_one_order_with_the_reason() {
+    use crate::trading::rules::EXCEEDS_CAP;
+    use rust_decimal_macros::dec;
+    let (mut core, m, id, t0) = capped_core(crate::config::settings::ProtectiveExitOverCap::Exceed);
+    let mut fx = Effects::default();
+    core.evaluate(&m, Quote { price: dec!(144000000), received: t0 }, t0, TradingState::Active, &mut fx);
+    let sent = exits(&fx);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1, dec!(0.051));
+    assert!(fx.notes.iter().any(|n| n.text.contains(EXCEEDS_CAP)));
+    assert!(fx.audit.iter().any(|(_, what, d)| *what == "rule_fired" && d.contains(EXCEEDS_CAP)));
+    assert!(core.book.get(&id).and_then(|r| r.note.clone()).is_some_and(|n| n.contains(EXCEEDS_CAP)));
+}
+
+/// Issue 17 item 2: a stop stayed "armed" after its position was sold elsewhere. A
+/// balance list without the coin leaves it with nothing: the row says "position gone",
+/// and the stop does not fire. A rule armed for a future position says "waiting".
+#[test]
+fn a_rule_whose_position_is_gone_says_so_and_does_not_fire() {
+    use rust_decimal_macros::dec;
+    let (mut core, m, id, t0) = capped_core(crate::config::settings::ProtectiveExitOverCap::Slice);
+    let future = Rule {
+        for_future_position: true,
+        ..Rule::new(m.clone(), RuleKind::Trailing { ratio: dec!(0.02), peak: None }, None)
+    };
+    let future_id = future.id.clone();
+    core.book.insert(future);
+    core.quotes.insert(m.clone(), Quote { price: dec!(146000000), received: t0 });
+    let row = core.view(t0, 1).rule(&id).cloned().expect("row");
+    assert_eq!((row.position, row.state_label()), (RulePosition::Held, "armed"));
+    // Sold elsewhere: the next balance list has only KRW.
+    core.set_holdings(vec![]);
+    let view = core.view(t0, 1);
+    let row = view.rule(&id).expect("row");
+    assert_eq!((row.position, row.state_label()), (RulePosition::Gone, "position gone"));
+    assert_eq!(row.trigger, Some(dec!(145000000)), "an absolute trigger, never 0");
+    assert_eq!(view.rule(&future_id).map(|r| r.state_label()), Some("waiting"));
+    let mut fx = Effects::default();
+    core.evaluate(&m, Quote { price: dec!(100000000), received: t0 }, t0, TradingState::Active, &mut fx);
+    assert!(exits(&fx).is_empty(), "nothing to sell: no exit");
+    // Bought again: it protects the new position.
+    core.set_holdings(vec![(m.clone(), dec!(0.01), dec!(101000000))]);
+    assert_eq!(core.view(t0, 1).rule(&id).map(|r| r.state_label()), Some("armed"));
 }

@@ -42,12 +42,39 @@ pub struct RuleRow {
     pub attempt: u32,
     /// Dust, failure reason, halted, cancelling…
     pub note: Option<String>,
+    /// Whether the position it protects is there.
+    pub position: RulePosition,
+}
+
+/// The position a rule protects, as the monitor knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RulePosition {
+    /// Not known yet (no balances received).
+    #[default]
+    Unknown,
+    /// Held: the rule protects it.
+    Held,
+    /// Gone (sold, here or elsewhere): the rule cannot fire while there is nothing to sell.
+    Gone,
+    /// None yet, and the rule was armed for a future position.
+    Waiting,
 }
 
 impl RuleRow {
     /// True while the rule can still fire (counts as "something to lose" on quit).
     pub(crate) fn is_armed(&self) -> bool {
         self.state.is_active()
+    }
+
+    /// The state column: `position gone` (or `waiting` for a rule armed for a future
+    /// position) instead of `armed` / `stale` when there is nothing to sell, since such a
+    /// rule protects nothing and will not fire.
+    pub fn state_label(&self) -> &'static str {
+        match (self.state, self.position) {
+            (RuleState::Armed | RuleState::Stale, RulePosition::Gone) => "position gone",
+            (RuleState::Armed | RuleState::Stale, RulePosition::Waiting) => "waiting",
+            (s, _) => s.label(),
+        }
     }
 }
 
@@ -125,16 +152,16 @@ pub(crate) fn rule_label(kind: &RuleKind) -> String {
 pub(crate) fn rule_from_command(cmd: &crate::trading::input::TradeCommand) -> Option<Rule> {
     use crate::trading::input::TradeCommand;
     match cmd {
-        TradeCommand::Stop { market, level } => {
+        TradeCommand::Stop { market, level, .. } => {
             Some(Rule::new(market.clone(), RuleKind::StopLoss(*level), None))
         }
-        TradeCommand::TakeProfit { market, level } => {
+        TradeCommand::TakeProfit { market, level, .. } => {
             Some(Rule::new(market.clone(), RuleKind::TakeProfit(*level), None))
         }
-        TradeCommand::Trail { market, ratio } => {
+        TradeCommand::Trail { market, ratio, .. } => {
             Some(Rule::new(market.clone(), RuleKind::Trailing { ratio: *ratio, peak: None }, None))
         }
-        TradeCommand::Oco { market, stop, take } => {
+        TradeCommand::Oco { market, stop, take, .. } => {
             Some(Rule::new(market.clone(), RuleKind::Oco { stop: *stop, take: *take }, None))
         }
         _ => None,
@@ -149,7 +176,16 @@ impl Core {
             .rules()
             .map(|r| {
                 let q = self.quotes.get(&r.market);
-                let trigger = r.trigger_price(self.pos(&r.market).avg_cost);
+                let held = self.positions.get(&r.market);
+                let position = match held {
+                    None => RulePosition::Unknown,
+                    Some(p) if p.volume > Decimal::ZERO => RulePosition::Held,
+                    Some(_) if r.for_future_position => RulePosition::Waiting,
+                    Some(_) => RulePosition::Gone,
+                };
+                // A level from the average cost means nothing once the position is gone
+                // (the cost basis is zero): no trigger rather than a trigger of 0.
+                let trigger = r.trigger_price(held.map_or(Decimal::ZERO, |p| p.avg_cost));
                 let last = q.map(|q| q.price);
                 RuleRow {
                     id: r.id.clone(),
@@ -163,6 +199,7 @@ impl Core {
                     state: r.state,
                     attempt: r.attempt,
                     note: r.note.clone(),
+                    position,
                 }
             })
             .collect();

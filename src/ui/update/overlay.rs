@@ -43,6 +43,13 @@ pub(super) fn key(ui: &mut UiState, action: Action) -> Vec<UiCommand> {
         // once or remove every rule (then Enter is the default No).
         Overlay::ConfirmRule => {
             let default_no = ui.pending_rule.as_ref().is_none_or(|p| p.default_no);
+            // An ordinary preview is read in the line context (see `UiState::context`):
+            // Enter or a typed `y` arms, Esc or a typed `n` cancels.
+            let action = match action {
+                Action::InsertChar('y' | 'Y') => Action::Confirm,
+                Action::InsertChar('n' | 'N') => Action::Deny,
+                a => a,
+            };
             match action {
                 Action::Confirm | Action::Submit if action == Action::Confirm || !default_no => {
                     ui.overlay = Overlay::None;
