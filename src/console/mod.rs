@@ -304,10 +304,13 @@ impl Core {
             BellOnly,
         )?;
         let trading = TradingStateHandle::new();
+        let trading_settings = Arc::new(Mutex::new(settings.trading.clone()));
         tasks.set_event_sink(safety::task_event_sink(bus.clone(), trading.clone()));
         let (monitor, monitor_actions) = Monitor::spawn(
             tasks,
-            MonitorConfig::default(),
+            // The monitor reads the per-order cap and `protective_exit_over_cap` as `:set`
+            // changes them (the same settings the change gate applies).
+            MonitorConfig { exits: Some(trading_settings.clone()), ..MonitorConfig::default() },
             MonitorDeps { journal: Some(journal), notify: notifier.sender(), trading: trading.clone() },
         )?;
         let desk = wire_trading(
@@ -337,7 +340,7 @@ impl Core {
                 in_flight: desk.in_flight.clone(),
                 manager: manager.clone(),
                 paper: venue.paper.clone(),
-                trading: Arc::new(Mutex::new(settings.trading.clone())),
+                trading: trading_settings,
             },
         );
         spawn_flash(tasks, notifier.flash(), store.clone());
@@ -738,6 +741,7 @@ fn ui_config(s: &Settings, cli: &Cli) -> UiConfig {
         theme_from_flag: cli.theme.is_some(),
         price_band_pct: (s.trading.price_band_pct > rust_decimal::Decimal::ZERO)
             .then_some(s.trading.price_band_pct),
+        exits: crate::trading::rules::ExitPolicy::from_settings(&s.trading),
         ..UiConfig::default()
     }
 }

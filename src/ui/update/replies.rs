@@ -55,6 +55,10 @@ fn apply(ui: &mut UiState, change: ConfigChange) {
         ConfigChange::Trading { key: TradingKey::PriceBandPct, value } => {
             ui.config.price_band_pct = (value > Decimal::ZERO).then_some(value);
         }
+        // A rule's preview says how its exit goes past the per-order cap: the cap now.
+        ConfigChange::Trading { key: TradingKey::MaxNotionalPerOrder, value } => {
+            ui.config.exits.cap = (value > Decimal::ZERO).then_some(value);
+        }
         // Applied on the trading side; the reply said so.
         ConfigChange::Trading { .. } => {}
     }
