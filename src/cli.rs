@@ -88,11 +88,15 @@ pub enum ConfigCommand {
     },
 }
 
+/// The global flags one subcommand reads, each with the help it has there (None: its
+/// usual help).
+type GlobalsRead = &'static [(&'static str, Option<&'static str>)];
+
 /// The global flags a subcommand reads, by subcommand; its help hides the others (clap
 /// lists every global flag under every subcommand, promising effects they do not have).
 /// A subcommand not named here shows them all. A flag read there with a meaning of its own
 /// says so in that help.
-const SUBCOMMAND_GLOBALS: [(&str, &[(&str, Option<&str>)]); 4] = [
+const SUBCOMMAND_GLOBALS: [(&str, GlobalsRead); 4] = [
     ("config", &[("config", None)]),
     ("sim", &[]),
     (

@@ -16,7 +16,7 @@
 //!
 //! [`UiConfig::state_dir`]: super::state::UiConfig::state_dir
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr as _;
 
 use serde::{Deserialize, Serialize};
@@ -224,7 +224,7 @@ impl Saver {
     }
 }
 
-fn write_toml<T: Serialize>(path: &PathBuf, value: &T) -> Result<(), String> {
+fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
     let text = toml::to_string(value).map_err(|e| format!("save {}: {e}", path.display()))?;
     let head = "# Written by hoga; edit only while it is not running.\n";
     crate::datadir::write_atomic(path, format!("{head}{text}").as_bytes())
