@@ -455,14 +455,8 @@ impl<B: Backend> App<B> {
                 self.ui.markets.cursor = now;
                 self.apply(Action::Select);
             }
-            // Through the reducer's own moves (top, then down row by row), so the ladder
-            // cursor keeps whatever it holds (a row, or the price on it).
-            Some(RowHit::Book { row, .. }) => {
-                self.apply(Action::Top);
-                for _ in 0..row {
-                    self.apply(Action::Down);
-                }
-            }
+            // The ladder cursor is a price: the one on the row clicked.
+            Some(RowHit::Book(price)) => self.ui.book_price = Some(price),
             Some(RowHit::Order(index)) => self.ui.orders_cursor = index,
             None => {}
         }

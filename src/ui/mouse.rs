@@ -32,14 +32,8 @@ pub(crate) enum RowHit {
         /// The market on that row.
         market: MarketId,
     },
-    /// An order book level: its ladder row (0 = the worst ask of the book's depth, then
-    /// down to the best ask, then the bids from the best) and the price on it.
-    Book {
-        /// Ladder row.
-        row: usize,
-        /// The price shown on it.
-        price: Price,
-    },
+    /// An order book level: the price on that row (an ask above the spread, a bid below).
+    Book(Price),
     /// The orders pane's open order `index`.
     Order(usize),
 }
@@ -100,17 +94,15 @@ fn book_row(area: Rect, ui: &UiState, snap: &Snapshot, y: u16) -> Option<RowHit>
     let asks_y = usize::from(inner.y) + 1;
     let bids_y = asks_y + n + 1;
     let y = usize::from(y);
-    let (row, price) = if (asks_y..asks_y + n).contains(&y) {
+    let price = if (asks_y..asks_y + n).contains(&y) {
         // The top ask row shows level n - 1 (the levels past n do not fit).
-        let k = y - asks_y;
-        (depth - n + k, book.levels.get(n - 1 - k)?.ask_price)
+        book.levels.get(n - 1 - (y - asks_y))?.ask_price
     } else if (bids_y..bids_y + n).contains(&y) {
-        let k = y - bids_y;
-        (depth + k, book.levels.get(k)?.bid_price)
+        book.levels.get(y - bids_y)?.bid_price
     } else {
         return None;
     };
-    (!price.is_zero()).then_some(RowHit::Book { row, price })
+    (!price.is_zero()).then_some(RowHit::Book(price))
 }
 
 /// The orders pane: the open orders, then the refused ones, as `panes::orders` draws
@@ -228,7 +220,7 @@ pub(crate) mod tests {
                 for y in book.y..book.y + book.height {
                     let found = hit(&layout, &ui, &snap, book.x + 3, y);
                     assert_eq!(found.as_ref().map(|f| f.pane), Some(PaneId::Orderbook));
-                    if let Some(Hit { row: Some(RowHit::Book { price: p, .. }), .. }) = found {
+                    if let Some(Hit { row: Some(RowHit::Book(p)), .. }) = found {
                         let text = line(&buf, y);
                         let drawn = crate::ui::widgets::format::price(p);
                         assert!(text.contains(&drawn), "{w}x{h} row {y}: {text:?} vs {drawn}");
