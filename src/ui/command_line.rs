@@ -113,7 +113,8 @@ impl CommandLine {
             many => {
                 let lower = word.to_ascii_lowercase();
                 let prefix = common_prefix(many);
-                let selected = if prefix.len() > word.len() && prefix.to_ascii_lowercase().starts_with(&lower) {
+                let selected = if prefix.len() > word.len() && prefix.to_ascii_lowercase().starts_with(&lower)
+                {
                     self.input = format!("{head}{prefix}");
                     None
                 } else {

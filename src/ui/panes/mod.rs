@@ -9,6 +9,7 @@
 
 pub(crate) mod alerts;
 pub mod chart;
+pub(crate) mod completion;
 pub(crate) mod form;
 pub(crate) mod help;
 pub mod log;
@@ -120,6 +121,7 @@ fn render_frame(
         cache.entries.retain(|pane, _| screen.rect(*pane).is_some());
     }
     overlay::bottom_line(screen.bottom, buf, ui, theme);
+    completion::render(area, screen.bottom, buf, ui, theme);
     overlay::render(area, buf, ui, snap, theme);
     Some(screen)
 }

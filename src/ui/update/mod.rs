@@ -22,6 +22,8 @@ mod tests;
 #[cfg(test)]
 mod tests_orders;
 #[cfg(test)]
+mod tests_commands;
+#[cfg(test)]
 mod tests_rules;
 
 pub(crate) use ladder::cursor_row as ladder_cursor_row;
