@@ -26,7 +26,35 @@ pub(crate) fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Th
     let line = if let Some(cl) = &ui.command_line {
         Line::from(vec![Span::styled(":", theme.accent), Span::styled(format!("{}▏", cl.input), theme.text)])
     } else if let Some(m) = ui.message.as_ref().filter(|m| m.shown_at(ui.now)) {
-        Line::styled(m.text.clone(), if m.error { theme.error } else { theme.text })
+        let style = if m.error { theme.error } else { theme.text };
+        // A message longer than the line (a refusal's reason at 80 columns) is wrapped
+        // upwards over the panes, up to four rows, rather than cut: it is read in full.
+        let rows = super::form::wrap(&m.text, usize::from(area.width));
+        if rows.len() > 1 {
+            let n = rows.len().min(4).min(usize::from(area.y) + 1);
+            let top = area.y + 1 - n as u16;
+            for (k, text) in rows.iter().take(n).enumerate() {
+                let y = top + k as u16;
+                let last = k + 1 == n && rows.len() > n;
+                let text = if last {
+                    format!("{}…", text.chars().take(usize::from(area.width) - 1).collect::<String>())
+                } else {
+                    text.clone()
+                };
+                buf.set_style(Rect::new(area.x, y, area.width, 1), theme.background);
+                buf.set_line(
+                    area.x,
+                    y,
+                    &Line::from(vec![Span::styled(
+                        format!("{text:<w$}", w = usize::from(area.width)),
+                        style,
+                    )]),
+                    area.width,
+                );
+            }
+            return;
+        }
+        Line::styled(m.text.clone(), style)
     } else {
         // The focused pane's keys: the hint line follows the focus.
         Line::styled(ui.hints.for_context(ui.context()).to_string(), theme.muted)
@@ -192,6 +220,26 @@ mod tests {
         let mut buf = Buffer::empty(area);
         bottom_line(area, &mut buf, ui, &Theme::default());
         buf.content.iter().map(|c| c.symbol()).collect::<String>().trim_end().to_string()
+    }
+
+    /// Issue 17 item 3: a refusal longer than the line is wrapped upwards, in full, not
+    /// cut at the screen's edge (a denial's reason lost its end at 80 columns).
+    #[test]
+    fn a_long_message_is_wrapped_upwards_not_cut() {
+        let mut ui = UiState::new(UiConfig::default());
+        ui.error("#4 buy KRW-BTC: denied: max_open_orders is 3: 3 orders are open (cancel one or raise it)");
+        let area = Rect::new(0, 0, 40, 3);
+        let mut buf = Buffer::empty(area);
+        bottom_line(Rect::new(0, 2, 40, 1), &mut buf, &ui, &Theme::default());
+        let rows: Vec<String> = (0..3)
+            .map(|y| {
+                (0..40).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string()
+            })
+            .collect();
+        assert_eq!(
+            rows.join(" "),
+            "#4 buy KRW-BTC: denied: max_open_orders is 3: 3 orders are open (cancel one or raise it)"
+        );
     }
 
     /// Issue 17 item 3: an old message expires (an `unknown timeframe` stayed for
