@@ -29,7 +29,7 @@ pub(crate) fn render(
     snap: &Snapshot,
     theme: &Theme,
 ) {
-    let side_style = if form.side == Side::Bid { theme.bid } else { theme.ask };
+    let side_style = if form.side == Side::Bid { theme.buy } else { theme.sell };
     let tif = form.tif.map(crate::trading::orders::tif_str).unwrap_or("gtc");
     let field = |f: FormField, value: String, style| {
         let cursor = form.field == f;
