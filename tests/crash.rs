@@ -144,6 +144,9 @@ impl Console {
         cmd.env("HOGA_TEST_STDERR", &stderr);
         // Limit bids 20 % under the market stay inside the band and never fill.
         cmd.env("HOGA_TRADING__PRICE_BAND_PCT", "50");
+        // One exit order per firing here: an exit past the per-order cap goes out whole
+        // (slicing it has its own tests in the monitor).
+        cmd.env("HOGA_TRADING__PROTECTIVE_EXIT_OVER_CAP", "exceed");
         if let Some(fp) = failpoints {
             cmd.env("HOGA_FAILPOINTS", fp);
         }
