@@ -362,13 +362,9 @@ fn pane_hints(ctx: Context) -> &'static [(Action, &'static str)] {
             (Action::LadderCancel, "cancel"),
             (Action::ToggleDepth, "depth"),
         ],
-        Context::Markets => &[
-            (Action::Search, "search"),
-            (Action::Select, "show"),
-            (Action::SortNext, "sort"),
-            (Action::ToggleFavorite, "favorite"),
-            (Action::TabNext, "tab"),
-        ],
+        Context::Markets => {
+            &[(Action::Search, "search"), (Action::SortNext, "sort"), (Action::ToggleFavorite, "favorite")]
+        }
         Context::Chart => &[(Action::TimeframeNext, "longer"), (Action::TimeframePrev, "shorter")],
         Context::Orders => &[(Action::CancelOrder, "cancel"), (Action::CancelAll, "cancel all")],
         Context::Portfolio => &[(Action::Protect, "protect"), (Action::OrderForm, "order")],

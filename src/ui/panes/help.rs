@@ -48,7 +48,7 @@ fn title(ctx: &str) -> &'static str {
 /// The text of the help page for an overlay `width` columns wide, styled with `theme`.
 pub(crate) fn lines(ui: &UiState, width: u16, theme: &Theme) -> Vec<Line<'static>> {
     let inner = usize::from(width.saturating_sub(2));
-    let mut out = vec![Line::styled("Keys (from the live keymap; rebind in keymap.toml)", theme.header)];
+    let mut out = vec![Line::styled("Keys (from the live keymap), by where they work", theme.header)];
     let mut section = "";
     for ctx in Context::ALL.map(Context::name) {
         for (c, action, keys) in ui.help.iter().filter(|(c, _, _)| c == ctx) {

@@ -128,7 +128,7 @@ fn the_hint_line_follows_the_focused_pane_from_the_live_keymap() {
     ui.focus = PaneId::Orderbook;
     assert!(hint(&ui).starts_with("b buy  s sell  c cancel  d depth  ? help  : command"), "{}", hint(&ui));
     ui.focus = PaneId::Markets;
-    assert!(hint(&ui).starts_with("/ search  enter show  s sort  f favorite"), "{}", hint(&ui));
+    assert!(hint(&ui).starts_with("/ search  s sort  f favorite  ? help  : command"), "{}", hint(&ui));
     ui.focus = PaneId::Orders;
     assert!(hint(&ui).starts_with("c cancel  C cancel all  ? help"), "{}", hint(&ui));
     ui.focus = PaneId::Chart;
