@@ -327,6 +327,11 @@ pub fn exit_identifier(rule_id: &str, attempt: u32) -> String {
     format!("hoga-r-{rule_id}-{attempt}")
 }
 
+/// The attempt an exit identifier of `rule_id` names (`None` for another identifier).
+pub(crate) fn exit_attempt(rule_id: &str, identifier: &str) -> Option<u32> {
+    identifier.strip_prefix("hoga-r-")?.strip_prefix(rule_id)?.strip_prefix('-')?.parse().ok()
+}
+
 /// A price with the monotonic time it arrived (wall clocks jump; case 30).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quote {
@@ -547,10 +552,14 @@ impl RuleBook {
     /// latched in `Firing`: a sliced exit continues whatever the price does, it was decided
     /// when the trigger was hit), under the next attempt's deterministic identifier; or
     /// `None` when the exit is complete (the rule is done). `None` too for a rule that is
-    /// not slicing.
+    /// not slicing. `filled_attempt` is the attempt of the slice that ended: the next one
+    /// is numbered after it even if the rule's own count was not persisted before a
+    /// restart (exits are sent before the rule is saved), so no identifier is reused.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn next_slice(
         &mut self,
         rule_id: &str,
+        filled_attempt: Option<u32>,
         filled: Qty,
         pos: PositionView,
         last: Price,
@@ -570,7 +579,7 @@ impl RuleBook {
             return None;
         }
         let volume = if last > Decimal::ZERO { policy.next_slice(left, last, min_total) } else { left };
-        rule.attempt += 1;
+        rule.attempt = rule.attempt.max(filled_attempt.unwrap_or(0)).saturating_add(1);
         rule.state = RuleState::Firing;
         rule.exit_left = Some(left);
         rule.note = Some(format!("sliced exit: {} left to sell", left.normalize()));
@@ -922,6 +931,32 @@ mod tests {
         let new = Rule { exit_left: Some(dec!(0.01)), for_future_position: true, ..r };
         let back: Rule = serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
         assert_eq!(back, new);
+    }
+
+    /// Exits are sent before the rule is saved: after a restart the rule's attempt can be
+    /// behind the slice that just filled. The next slice is numbered after the filled one,
+    /// so an identifier is never reused (a reused one would be "already exists", and the
+    /// exit would stall).
+    #[test]
+    fn the_next_slice_is_numbered_after_the_slice_that_filled() {
+        let mut book = RuleBook::new(Duration::from_secs(5));
+        let r = Rule {
+            exit_left: Some(dec!(0.03)),
+            state: RuleState::Firing,
+            ..Rule::new(m(), RuleKind::StopLoss(Level::Price(dec!(97000000))), None)
+        };
+        let id = r.id.clone();
+        book.insert(r);
+        assert_eq!(exit_attempt(&id, &exit_identifier(&id, 3)), Some(3));
+        assert_eq!(exit_attempt(&id, "hoga-r-other-3"), None);
+        let policy = ExitPolicy { cap: Some(dec!(1000000)), over_cap: ProtectiveExitOverCap::Slice };
+        let pos = PositionView { volume: dec!(0.02), avg_cost: dec!(90000000) };
+        let next = book
+            .next_slice(&id, Some(3), dec!(0.01), pos, dec!(96000000), dec!(5000), &policy)
+            .expect("a next slice");
+        assert_eq!((next.attempt, next.identifier.clone()), (4, exit_identifier(&id, 4)));
+        assert!(next.volume * dec!(96000000) <= dec!(1000000), "{}", next.volume);
+        assert_eq!(book.get(&id).and_then(|r| r.exit_left), Some(dec!(0.02)));
     }
 
     /// What an exit past the per-order cap does, as configured.

@@ -536,7 +536,8 @@ impl Core {
             );
             None
         } else {
-            self.book.next_slice(rule_id, filled, pos, last, min, &policy)
+            let attempt = crate::trading::rules::exit_attempt(rule_id, &identifier);
+            self.book.next_slice(rule_id, attempt, filled, pos, last, min, &policy)
         };
         let Some(r) = self.book.get(rule_id).cloned() else { return };
         fx.save_rules.push(r.clone());
