@@ -24,6 +24,14 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if let (true, Some(a)) = (stale, age) {
         extra.push(Span::styled(format!("stale {} ", format::age(a)), theme.warning));
     }
+    // The ladder cursor holds its price; when the book has moved away from it, say where
+    // it is (b / s / c act there; esc brings it back to the best bid).
+    if let (Some(p), Some(b)) = (ui.book_price, book)
+        && ui.focus == PaneId::Orderbook
+        && crate::ui::update::ladder_cursor_row(&b.value, ui.book_depth, Some(p)).is_none()
+    {
+        extra.push(Span::styled(format!("cursor {} off the book ", format::price(p)), theme.warning));
+    }
     let block = pane_block(PaneId::Orderbook, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);

@@ -63,6 +63,10 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         Action::Back => {
             ui.message = None;
             ui.maximized = None;
+            // On the book, the ladder cursor follows the best bid again.
+            if ui.focus == PaneId::Orderbook {
+                ui.book_price = None;
+            }
         }
         Action::TimeframeNext | Action::TimeframePrev => {
             let i = Timeframe::ALL.iter().position(|t| *t == ui.timeframe).unwrap_or(1);

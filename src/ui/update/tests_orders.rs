@@ -139,6 +139,10 @@ fn the_ladder_cursor_stays_on_its_price_while_the_book_moves_and_c_finds_our_ord
     assert_eq!(row(&s, &ui), None, "off the book: no row of another price is highlighted");
     update(&mut ui, Action::Up, &s);
     assert_eq!(ui.book_price, Some(dec!(145_986_000)), "the lowest bid shown, just above it");
+    // Esc on the book: the cursor follows the best bid again.
+    update(&mut ui, Action::Back, &s);
+    assert_eq!(ui.book_price, None);
+    assert_eq!(row(&s, &ui), Some(15));
 }
 
 /// Issue 17 item 4: `b` / `s` show the preset size and price and wait for `y` (default
