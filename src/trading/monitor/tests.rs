@@ -53,6 +53,9 @@ fn labels() {
         rule_label(&RuleKind::Oco { stop: Level::Price(dec!(97)), take: Level::PctFromAvg(dec!(0.05)) }),
         "oco 97 / +5% avg"
     );
+    // An armed price reads as a price: grouped, every digit kept.
+    assert_eq!(rule_label(&RuleKind::StopLoss(Level::Price(dec!(146181000)))), "stop 146,181,000");
+    assert_eq!(rule_label(&RuleKind::TakeProfit(Level::Price(dec!(1234.5)))), "tp 1,234.5");
 }
 
 /// The row the Monitor pane draws is computed here: the trigger from the position, the

@@ -125,16 +125,34 @@ fn pct(r: Decimal) -> String {
     if p > Decimal::ZERO { format!("+{p}%") } else { format!("{p}%") }
 }
 
+/// A price with its thousands grouped (`146,181,000`), every digit kept.
+fn grouped(p: Decimal) -> String {
+    let text = p.normalize().to_string();
+    let (sign, rest) = text.strip_prefix('-').map_or(("", text.as_str()), |r| ("-", r));
+    let (int, frac) = rest.split_once('.').map_or((rest, None), |(i, f)| (i, Some(f)));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    match frac {
+        Some(f) => format!("{sign}{out}.{f}"),
+        None => format!("{sign}{out}"),
+    }
+}
+
 fn level_label(l: &Level) -> String {
     match l {
-        Level::Price(p) => p.normalize().to_string(),
+        Level::Price(p) => grouped(*p),
         // As typed: a level from the average cost says so (`-3% avg`).
         Level::PctFromAvg(r) => format!("{} avg", pct(*r)),
         Level::PctFromLast(r) => format!("{} last", pct(*r)),
     }
 }
 
-/// `stop 97000000`, `stop -3% avg`, `trail 2%`, `oco -3% avg / 105000000`.
+/// `stop 97,000,000`, `stop -3% avg`, `trail 2%`, `oco -3% avg / 105,000,000`.
 pub(crate) fn rule_label(kind: &RuleKind) -> String {
     match kind {
         RuleKind::StopLoss(l) => format!("stop {}", level_label(l)),

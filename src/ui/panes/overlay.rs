@@ -272,7 +272,7 @@ mod tests {
             title: " Arm stop KRW-BTC? ".into(),
             lines: vec![
                 "stop     143,560,000  -3.00% from last 148,000,000".into(),
-                "anchor   -3.00% from the last price (fixed at arming, on the tick grid)".into(),
+                "anchor   -3.00% from the last price (fixed as shown, on the tick grid)".into(),
                 "sells    whole position at firing time (now 0.051 BTC ≈ 7,548,000 KRW)".into(),
                 "how      market sells, about 8 orders each within the 1,000,000 KRW per-order cap (slice)".into(),
             ],
@@ -287,7 +287,7 @@ mod tests {
         let flat: String = screen.replace('│', " ").split_whitespace().collect::<Vec<_>>().join(" ");
         for want in [
             "143,560,000",
-            "(fixed at arming, on the tick grid)",
+            "(fixed as shown, on the tick grid)",
             "(slice)",
             "about 8 orders",
             "enter/y arm",

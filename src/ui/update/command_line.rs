@@ -325,7 +325,7 @@ fn levels(kind: &RuleKind) -> Vec<(&'static str, Level, Direction)> {
 fn anchor(typed: &Level, trigger: Decimal, avg: Decimal, price: &dyn Fn(Decimal) -> String) -> String {
     match typed {
         Level::PctFromLast(r) => {
-            format!("{} from the last price (fixed at arming, on the tick grid)", format::pct(*r))
+            format!("{} from the last price (fixed as shown, on the tick grid)", format::pct(*r))
         }
         Level::PctFromAvg(r) => {
             format!("{} from the average cost {} (follows it)", format::pct(*r), price(avg))
