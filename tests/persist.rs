@@ -184,6 +184,11 @@ async fn a_demo_session_s_account_orders_rules_and_alerts_survive_a_restart_and_
     })
     .await;
     assert!(s.account.open_orders.is_empty() && s.account.rules.is_empty(), "{:?}", seen(&s));
+    let s = snapshot_until(&mut snaps, deadline, "where the old session went, said", |s| {
+        s.system.alerts.iter().any(|a| a.message.starts_with("new demo session; the previous one is kept in"))
+    })
+    .await;
+    assert!(s.system.alerts.iter().all(|a| !a.message.contains("resumed")));
     let sessions: Vec<_> =
         std::fs::read_dir(data.join("demo-sessions")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(sessions.len(), 1, "{sessions:?}");

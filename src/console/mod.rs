@@ -236,7 +236,8 @@ impl Core {
                 "--fresh applies to demo mode only (mode in use: {})",
                 mode.as_str()
             );
-            demo.start_afresh()?;
+            let said = demo.start_afresh()?;
+            store.send(StoreEvent::Alert { time: chrono::Utc::now(), message: said }).await?;
         }
         let journal = match demo.journal() {
             Some(path) => open_journal(mode, false, Some(&path), None)?,
@@ -632,8 +633,8 @@ impl DemoFiles {
 
     /// `--fresh`: moves the kept session (the account, the journal and SQLite's files
     /// beside it) into `demo-sessions/<UTC time>/` and says where. Refused while another
-    /// console holds the session.
-    fn start_afresh(&self) -> anyhow::Result<()> {
+    /// console holds the session. Returns what to say on the status bar.
+    fn start_afresh(&self) -> anyhow::Result<String> {
         let (Some(dir), Some(journal)) = (&self.dir, self.journal()) else {
             anyhow::bail!(
                 "--fresh: this demo session is not kept (it runs on --sim or --journal), so there is nothing to start afresh"
@@ -664,14 +665,14 @@ impl DemoFiles {
         }
         if moved.is_empty() {
             tracing::info!("--fresh: no demo session was kept yet; a new one starts");
-        } else {
-            tracing::info!(
-                "--fresh: a new demo session starts; the previous one ({}) is kept in {}",
-                moved.join(", "),
-                to.display()
-            );
+            return Ok("new demo session (none was kept before)".into());
         }
-        Ok(())
+        let at = crate::config::display_path(&to);
+        tracing::info!(
+            "--fresh: a new demo session starts; the previous one ({}) is kept in {at}",
+            moved.join(", ")
+        );
+        Ok(format!("new demo session; the previous one is kept in {at}"))
     }
 }
 
