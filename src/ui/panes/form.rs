@@ -75,7 +75,7 @@ pub(crate) fn render(
             }
             wrapped(
                 &format!(
-                    "fee {}   total {} {quote}",
+                    "fee {} · total {} {quote}",
                     format::amount(order.fee, quote),
                     format::amount(order.total_with_fee(), quote)
                 ),

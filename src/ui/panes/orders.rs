@@ -286,28 +286,51 @@ fn widths(
 }
 
 /// A refused order on one line: `denied  BUY KRW-BTC 0.001 @ 145,000,000  max open
-/// orders (3) reached`, the word in the error style. What does not fit the pane's
-/// `width` goes whole words at a time, ending in `…` (a number is never cut into another
-/// number); the selected refusal's reason is shown in full below the rows.
+/// orders (3) reached`, the word in the error style. In a narrow pane the market is its
+/// coin (`denied BUY BTC 0.001 @ 145,000,000 …`) so the price still fits; what does not
+/// fit goes whole words at a time, ending in `…` (a number is never cut into another
+/// number). The selected refusal's reason is shown in full below the rows.
 fn refusal_line(r: &Refusal, theme: &Theme, side: Style, width: usize) -> Line<'static> {
     let o = &r.order;
+    let market = o.market.as_ref();
+    let full = refusal_words(r, theme, side, market.map_or(String::new(), |m| m.to_string()), true, width);
+    if full.1 || market.is_none() {
+        return full.0;
+    }
+    let short =
+        refusal_words(r, theme, side, market.map_or(String::new(), |m| m.base().to_string()), false, width);
+    if short.1 { short.0 } else { full.0 }
+}
+
+/// The words of a refusal that fit `width`, and whether its price is among them.
+fn refusal_words(
+    r: &Refusal,
+    theme: &Theme,
+    side: Style,
+    market: String,
+    wide: bool,
+    width: usize,
+) -> (Line<'static>, bool) {
+    let o = &r.order;
+    let word = if wide { format!("{:<7}", r.word()) } else { r.word().to_string() };
     let mut words: Vec<(String, Style)> = vec![
-        (format!("{:<7}", r.word()), theme.error),
+        (word, theme.error),
         (o.side.label().to_string(), side),
-        (o.market.as_ref().map_or(String::new(), |m| m.to_string()), theme.text),
+        (market, theme.text),
         (o.size.clone(), theme.text),
         ("@".into(), theme.text),
         (o.price.clone(), theme.text),
     ];
-    let first_reason = words.len();
+    let price_at = words.len() - 1;
     words.extend(r.reason.split_whitespace().map(|w| (w.to_string(), theme.muted)));
     let mut spans = Vec::new();
     let mut used = 0;
+    let mut shown = 0;
     for (i, (text, style)) in words.iter().enumerate() {
         // Two spaces before the reason, one between words.
         let gap = match i {
             0 => "",
-            i if i == first_reason => "  ",
+            i if i == price_at + 1 && wide => "  ",
             _ => " ",
         };
         let need = gap.len() + text.chars().count();
@@ -319,8 +342,9 @@ fn refusal_line(r: &Refusal, theme: &Theme, side: Style, width: usize) -> Line<'
         }
         spans.push(Span::styled(format!("{gap}{text}"), *style));
         used += need;
+        shown = i + 1;
     }
-    Line::from(spans)
+    (Line::from(spans), shown > price_at)
 }
 
 /// The Price column: the price (or `mkt`); an order of a type hoga does not know
@@ -380,7 +404,8 @@ mod tests {
         };
         assert_eq!(text(80), "denied  BUY KRW-BTC 0.001 @ 145,000,000  max open orders (3) reached");
         assert_eq!(text(40), "denied  BUY KRW-BTC 0.001 @ 145,000,000 …");
-        assert_eq!(text(36), "denied  BUY KRW-BTC 0.001 @ …");
+        assert_eq!(text(36), "denied BUY BTC 0.001 @ 145,000,000 …");
+        assert_eq!(text(30), "denied  BUY KRW-BTC 0.001 @ …");
         assert!(text(3).chars().count() <= 3);
     }
 
