@@ -242,3 +242,32 @@ async fn hoga_journal_exports_the_demo_journal() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no paper journal") && err.contains("journal-paper.sqlite"), "{err}");
 }
+
+/// A demo journal that is not a journal stops the start with the way out in the error
+/// (`--fresh`), and `--fresh` sets it aside with the rest of the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_demo_journal_names_fresh_and_fresh_sets_it_aside() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("hoga");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("journal-demo.sqlite"), b"not a journal at all, just some bytes").unwrap();
+    let settings = Settings::default();
+    let tasks = TaskManager::new();
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let opts = CoreOptions { data_dir: Some(data.clone()), ..CoreOptions::default() };
+    let e = Core::start(&settings, opts, &tasks, bus).await.err().expect("a corrupt journal refused");
+    assert!(format!("{e:#}").contains("hoga --demo --fresh"), "{e:#}");
+    tasks.cancel_all();
+    assert!(tasks.wait_all(Duration::from_secs(10)).await);
+    drop(tasks);
+
+    let (tasks, core) = start(&settings, &data, true).await;
+    let sessions: Vec<_> =
+        std::fs::read_dir(data.join("demo-sessions")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        std::fs::read(sessions[0].join("journal-demo.sqlite")).unwrap(),
+        b"not a journal at all, just some bytes"
+    );
+    kill(tasks, core, &data).await;
+}

@@ -240,7 +240,11 @@ impl Core {
             store.send(StoreEvent::Alert { time: chrono::Utc::now(), message: said }).await?;
         }
         let journal = match demo.journal() {
-            Some(path) => open_journal(mode, false, Some(&path), None)?,
+            Some(path) => Arc::new(Mutex::new(
+                Journal::open(&path, &journal_options(mode, true)).with_context(|| {
+                    format!("demo mode: cannot open the demo journal ({} moves the demo session aside and starts a new one)", "hoga --demo --fresh")
+                })?,
+            )),
             None => open_journal(mode, opts.new_journal, opts.journal.as_deref(), opts.data_dir.as_deref())?,
         };
         let keeps_demo = demo.kept() && !journal.lock().is_ok_and(|j| j.is_read_only());
@@ -641,13 +645,17 @@ impl DemoFiles {
             );
         };
         if journal.exists() {
-            let j = Journal::open(&journal, &journal_options(Mode::Demo, true))
-                .with_context(|| format!("--fresh: cannot open the demo journal {}", journal.display()))?;
-            anyhow::ensure!(
-                !j.is_read_only(),
-                "--fresh: another hoga console is running the demo session ({}); quit it first",
-                journal.display()
-            );
+            // Its lock says whether another console runs the session; a corrupt journal
+            // is one more reason to start afresh, and is moved aside with the rest.
+            match Journal::open(&journal, &journal_options(Mode::Demo, true)) {
+                Ok(j) => anyhow::ensure!(
+                    !j.is_read_only(),
+                    "--fresh: another hoga console is running the demo session ({}); quit it first",
+                    journal.display()
+                ),
+                Err(crate::trading::journal::JournalError::Corrupt { .. }) => {}
+                Err(e) => return Err(e).context("--fresh: cannot open the demo journal"),
+            }
         }
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let to = dir.join(DEMO_SESSIONS).join(&stamp);
