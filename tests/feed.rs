@@ -766,8 +766,9 @@ async fn hoga_stream_prints_events_from_any_upbit_compatible_server() {
         format: "jsonl".into(),
         stats: true,
         quiet: true,
+        connect_timeout: 10,
     };
-    let run = tokio::spawn(async move { hoga::feed::stream_cli::run(&args).await });
+    let run = tokio::spawn(async move { hoga::feed::stream_cli::run(&args, false, None).await });
     until("stream subscribed", || fake.public_sub() == sub_of(&[("trade", &["KRW-BTC"])])).await;
     for i in 0..3 {
         fake.emit("trade", "KRW-BTC", trade("KRW-BTC", i)).await;
@@ -1006,8 +1007,9 @@ async fn hoga_stream_delivers_tickers_while_rest_answers_418_with_a_huge_retry_a
         format: "jsonl".into(),
         stats: true,
         quiet: true,
+        connect_timeout: 10,
     };
-    let run = tokio::spawn(async move { hoga::feed::stream_cli::run(&args).await });
+    let run = tokio::spawn(async move { hoga::feed::stream_cli::run(&args, false, None).await });
     until("stream subscribed", || fake.public_sub() == sub_of(&[("ticker", &["KRW-BTC"])])).await;
     until("the gap fill asked REST", || !hits.lock().unwrap().is_empty()).await;
     // Tickers until the stream has its three (sent spaced out: the reader may still be in
