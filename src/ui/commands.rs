@@ -270,6 +270,9 @@ pub(crate) fn market_of(word: &str) -> Option<MarketId> {
 pub(crate) fn unknown_market(market: &MarketId, snap: &Snapshot) -> String {
     let coin = market.base().to_ascii_lowercase();
     let mut close: Vec<&MarketId> = Vec::new();
+    // `eth-btc` for BTC-ETH: the two sides swapped first.
+    let swapped = MarketId::new(&format!("{}-{}", market.base(), market.quote()));
+    close.extend(snap.market.markets.iter().map(|m| &m.market).filter(|m| **m == swapped));
     // Same coin on another quote first, then coins starting with it, then names holding it.
     let tiers: [&dyn Fn(&crate::exchange::types::MarketInfo) -> bool; 3] = [
         &|m| m.market.base().eq_ignore_ascii_case(&coin),

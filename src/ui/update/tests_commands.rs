@@ -115,6 +115,11 @@ fn market_with_a_bare_coin_shows_its_krw_market_and_an_unknown_one_lists_close_o
     assert_eq!(ui.market, Some(MarketId::new("KRW-ETH")), "unchanged");
     let m = ui.message.clone().unwrap();
     assert!(m.error && m.text.contains("unknown market KRW-XLM") && m.text.contains("BTC-XLM"), "{}", m.text);
+    // Quote and coin swapped: the market that exists is named first.
+    type_line(&mut ui, "market eth-btc", &s);
+    update(&mut ui, Action::Submit, &s);
+    let m = ui.message.clone().unwrap();
+    assert!(m.text.contains("unknown market ETH-BTC; close: BTC-ETH"), "{}", m.text);
 }
 
 /// Issue 17 item 10: the hint line follows the focused pane, with the keys the keymap
