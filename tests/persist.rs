@@ -271,3 +271,27 @@ async fn a_corrupt_demo_journal_names_fresh_and_fresh_sets_it_aside() {
     );
     kill(tasks, core, &data).await;
 }
+
+/// A second demo console while one keeps the session trades on an account of its own (as
+/// demo always could) and says so, leaving the kept session to the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_demo_console_leaves_the_kept_session_alone_and_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("hoga");
+    let settings = Settings::default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (tasks1, core1) = start(&settings, &data, false).await;
+    let (tasks2, core2) = start(&settings, &data, false).await;
+    let mut snaps = core2.store.subscribe();
+    snapshot_until(&mut snaps, deadline, "the second console says whose session it is", |s| {
+        s.system.alerts.iter().any(|a| a.message.starts_with("another console holds the demo session"))
+    })
+    .await;
+    snapshot_until(&mut snaps, deadline, "the second console's account", |s| krw(s).is_some()).await;
+    // The first still holds the session's lock.
+    assert!(std::fs::File::open(data.join("journal-demo.lock")).unwrap().try_lock().is_err());
+    tasks2.cancel_all();
+    assert!(tasks2.wait_all(Duration::from_secs(10)).await);
+    drop((core2, tasks2));
+    kill(tasks1, core1, &data).await;
+}

@@ -239,20 +239,27 @@ impl Core {
             let said = demo.start_afresh()?;
             store.send(StoreEvent::Alert { time: chrono::Utc::now(), message: said }).await?;
         }
-        let journal = match demo.journal() {
-            Some(path) => Arc::new(Mutex::new(
-                Journal::open(&path, &journal_options(mode, true)).with_context(|| {
+        let (journal, keeps_demo) = match demo.journal() {
+            Some(path) => {
+                let j = Journal::open(&path, &journal_options(mode, true)).with_context(|| {
                     format!("demo mode: cannot open the demo journal ({} moves the demo session aside and starts a new one)", "hoga --demo --fresh")
-                })?,
-            )),
-            None => open_journal(mode, opts.new_journal, opts.journal.as_deref(), opts.data_dir.as_deref())?,
+                })?;
+                if j.is_read_only() {
+                    // Another console runs the kept session: this one trades on, as demo
+                    // always could, on an account and a journal of its own in memory.
+                    let said = "another console holds the demo session: this one's account and journal are forgotten on exit";
+                    tracing::warn!("{said}");
+                    store.send(StoreEvent::Alert { time: chrono::Utc::now(), message: said.into() }).await?;
+                    (Arc::new(Mutex::new(Journal::in_memory()?)), false)
+                } else {
+                    (Arc::new(Mutex::new(j)), true)
+                }
+            }
+            None => (
+                open_journal(mode, opts.new_journal, opts.journal.as_deref(), opts.data_dir.as_deref())?,
+                false,
+            ),
         };
-        let keeps_demo = demo.kept() && !journal.lock().is_ok_and(|j| j.is_read_only());
-        if demo.kept() && !keeps_demo {
-            tracing::warn!(
-                "another console holds the demo session: this one trades a demo account of its own, forgotten on exit"
-            );
-        }
         let state_file = demo.account().filter(|_| keeps_demo);
         let ep = endpoints(settings, tasks, opts.user_keys, opts.sim_url.as_deref(), state_file).await?;
         if let Some(sim) = &ep.sim
