@@ -69,9 +69,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         .chain(["size".len()])
         .max()
         .unwrap_or(4) as u16;
-    // Room for the marker, both columns and a bar of at least a few cells; sizes give way
+    // Room for the marker (and a space after it), both columns and a bar of at least a few cells; sizes give way
     // (shortened by magnitude, never cut), prices never do.
-    let room = inner.width.saturating_sub(price_w + 3 + 4);
+    let room = inner.width.saturating_sub(price_w + 4 + 4);
     let shorten = size_w > room;
     if shorten {
         size_w = room.max(4);
@@ -86,7 +86,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             format!("{text}{}", " ".repeat(pad))
         }
     };
-    let bar_w = inner.width.saturating_sub(price_w + size_w + 3);
+    let bar_w = inner.width.saturating_sub(price_w + size_w + 4);
     let our_prices: Vec<(Side, Decimal)> = snap
         .account
         .open_orders
@@ -95,7 +95,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         .filter_map(|o| Some((o.side?, o.price?)))
         .collect();
     let header = Line::from(vec![
-        Span::styled(format!(" {:>w$}", "price", w = price_w as usize), theme.header),
+        Span::styled(format!("  {:>w$}", "price", w = price_w as usize), theme.header),
         Span::styled(format!(" {:>w$}", "size", w = size_w as usize), theme.header),
     ]);
     buf.set_line(inner.x, inner.y, &header, inner.width);
@@ -115,7 +115,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let line = Line::from(vec![
             Span::styled(marker, theme.highlight),
             Span::styled(
-                format!("{:>w$}", format::market_price(quote, price), w = price_w as usize),
+                format!(" {:>w$}", format::market_price(quote, price), w = price_w as usize),
                 side_style,
             ),
             Span::styled(
@@ -126,7 +126,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         ]);
         buf.set_line(inner.x, y, &line, inner.width);
         if Some(row) == cursor && ui.focus == PaneId::Orderbook {
-            buf.set_style(Rect::new(inner.x, y, price_w + size_w + 3, 1), theme.selection);
+            buf.set_style(Rect::new(inner.x, y, price_w + size_w + 4, 1), theme.selection);
         }
     };
     for i in (0..n).rev() {
