@@ -63,8 +63,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         .unwrap_or(6);
     let fixed = 7 + 7 + 4 + if wide { 9 + 1 } else { 0 } + 3;
     // Ages read `1s`, `12m`: three columns do where four do not fit.
-    let age_w = if wide || fixed + price_w + 4 + 1 <= table_area.width { 4 } else { 3 };
-    let show_age = wide || fixed + price_w + age_w + 1 <= table_area.width;
+    let age_w = if wide || fixed + price_w + 4 < table_area.width { 4 } else { 3 };
+    // `<`: the age column and the space before it.
+    let show_age = wide || fixed + price_w + age_w < table_area.width;
     let price_w = if show_age { price_w } else { price_w.min(table_area.width.saturating_sub(fixed)) };
     let mut rows = Vec::with_capacity(body_rows);
     for (i, m) in rows_all.iter().enumerate().skip(offset).take(body_rows) {

@@ -52,7 +52,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let (dist_w, age_w) = (7, 4);
     let kind_min = 4;
     let fixed = coin_w + trigger_w + state_w + kind_min + 3;
-    let show_dist = fixed + dist_w + 1 <= inner.width;
+    // `<`: each column and the space before it.
+    let show_dist = fixed + dist_w < inner.width;
     let show_age = show_dist && fixed + dist_w + age_w + 2 <= inner.width;
     let mut widths = vec![Constraint::Length(coin_w), Constraint::Fill(1), Constraint::Length(trigger_w)];
     let mut titles = vec!["coin", "kind", "trigger"];
