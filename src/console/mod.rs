@@ -630,10 +630,6 @@ impl DemoFiles {
         DemoFiles { dir: opts.data_dir.clone().filter(|_| kept) }
     }
 
-    fn kept(&self) -> bool {
-        self.dir.is_some()
-    }
-
     fn journal(&self) -> Option<PathBuf> {
         self.dir.as_ref().map(|d| journal_file(Mode::Demo, d))
     }
