@@ -1593,8 +1593,7 @@ fn shib_sizes_align_in_the_book_and_both_totals_stay_on_the_pane() {
         let round = lines.iter().find(|l| l.contains("1,500,000 ")).unwrap_or_else(|| panic!("{book}"));
         // Prices at the tick's precision; sizes right-aligned on their decimal point.
         assert!(ask.contains("0.0124"), "{book}");
-        let size_point =
-            |l: &str| l.char_indices().filter(|(_, c)| *c == '.').map(|(i, _)| i).last().unwrap();
+        let size_point = |l: &str| l.rfind('.').unwrap();
         assert_eq!(size_point(ask), size_point(bid), "decimal points line up:\n{book}");
         // The whole number ends where the others' decimal point is.
         let end = round.find("1,500,000 ").unwrap() + "1,500,000".len();
