@@ -178,6 +178,14 @@ fn summarize(rows: &[Holding], ui: &UiState, snap: &Snapshot) -> PnlSummary {
         if h.sold {
             continue;
         }
+        // A coin the exchange lists no market for (a delisted coin, an airdrop's dust)
+        // has no price to value it ever: it is left out of the total, its row says `-`.
+        // A listed one whose price has not come yet leaves the total unknown.
+        let listed = snap.market.markets.is_empty()
+            || h.market.as_ref().is_some_and(|m| snap.market.markets.iter().any(|i| &i.market == m));
+        if o == Open::NoPrice && !listed {
+            continue;
+        }
         held = true;
         open = match o {
             Open::Known(p, _) => open.and_then(|t| t.checked_add(p)),
@@ -380,4 +388,87 @@ fn summary_line(sum: &PnlSummary, width: usize, theme: &Theme) -> Line<'static> 
         }
     }
     Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::exchange::types::{Balance, MarketInfo, Ticker};
+    use crate::store::{Store, StoreEvent};
+    use crate::ui::UiConfig;
+
+    fn balance(currency: &str, balance: Decimal, avg: Decimal) -> Balance {
+        Balance {
+            currency: currency.into(),
+            balance,
+            avg_buy_price: avg,
+            unit_currency: "KRW".into(),
+            ..Balance::default()
+        }
+    }
+
+    fn info(code: &str) -> MarketInfo {
+        MarketInfo {
+            market: MarketId::new(code),
+            korean_name: String::new(),
+            english_name: String::new(),
+            warning: false,
+            caution: false,
+        }
+    }
+
+    fn snapshot(events: Vec<StoreEvent>) -> (UiState, Arc<Snapshot>) {
+        let now = Instant::now();
+        let snap = Store::new().apply_batch(events, now);
+        let mut ui = UiState::new(UiConfig::default());
+        ui.now = now;
+        (ui, snap)
+    }
+
+    /// Dust of a coin the exchange lists no market for cannot be valued, ever: the open
+    /// P&L of the rest is still shown. A listed coin whose price has not come yet makes
+    /// the total unknown (a total that leaves it out would be wrong).
+    #[test]
+    fn an_unlisted_coin_is_left_out_of_the_total_a_priceless_listed_one_is_not() {
+        let btc =
+            Ticker { market: Some(MarketId::new("KRW-BTC")), trade_price: dec!(110), ..Ticker::default() };
+        let base = vec![
+            StoreEvent::MarketsLoaded(vec![info("KRW-BTC"), info("KRW-ETH")]),
+            StoreEvent::TickerUpdated(btc),
+            StoreEvent::BalancesUpdated(vec![
+                balance("KRW", dec!(1000), Decimal::ZERO),
+                balance("BTC", dec!(1), dec!(100)),
+                balance("APENFT", dec!(12.5), dec!(0.001)),
+            ]),
+        ];
+        let (ui, snap) = snapshot(base.clone());
+        let sum = summary(&ui, &snap);
+        // 110 − 0.055 selling fee − 100 paid.
+        assert_eq!(sum.open, Some(dec!(9.945)));
+        assert_eq!(sum.ratio, Some(dec!(0.09945)));
+        let mut with_eth = base;
+        with_eth.push(StoreEvent::BalancesUpdated(vec![
+            balance("KRW", dec!(1000), Decimal::ZERO),
+            balance("BTC", dec!(1), dec!(100)),
+            balance("ETH", dec!(2), dec!(50)),
+        ]));
+        let (ui, snap) = snapshot(with_eth);
+        assert_eq!(summary(&ui, &snap).open, None);
+    }
+
+    /// The rows the cursor runs over: no zero balance, the quote currency kept.
+    #[test]
+    fn zero_balances_are_not_rows() {
+        let (ui, snap) = snapshot(vec![StoreEvent::BalancesUpdated(vec![
+            balance("KRW", Decimal::ZERO, Decimal::ZERO),
+            balance("ETH", Decimal::ZERO, dec!(50)),
+            balance("BTC", dec!(0.1), dec!(100)),
+        ])]);
+        assert_eq!(row_markets(&ui, &snap), vec![None, Some(MarketId::new("KRW-BTC"))]);
+    }
 }
