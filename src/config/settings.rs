@@ -431,7 +431,9 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
         "ui.market_names" => r#""korean" or "english""#,
         "ui.orderbook_levels" => "15 or 30",
         "ui.layout" => "a layout name (non-empty string)",
-        "ui.colors" => r#""korean" (rise and bid red, fall and ask blue) or "western" (rise and bid green, fall and ask red)"#,
+        "ui.colors" => {
+            r#""korean" (rise and bid red, fall and ask blue) or "western" (rise and bid green, fall and ask red)"#
+        }
         "ui.mouse" => "true or false",
         "demo.seed" => "a non-negative integer",
         "demo.markets" => "an integer 1..=200",

@@ -433,7 +433,9 @@ impl<B: Backend> App<B> {
             _ => return,
         };
         let Some(layout) = self.last_layout.as_ref() else { return };
-        let Some(hit) = super::mouse::hit(layout, &self.ui, &self.drawn_snap, m.column, m.row) else { return };
+        let Some(hit) = super::mouse::hit(layout, &self.ui, &self.drawn_snap, m.column, m.row) else {
+            return;
+        };
         self.apply(Action::FocusPane(hit.pane));
         if self.ui.focus != hit.pane {
             return;
@@ -447,9 +449,12 @@ impl<B: Backend> App<B> {
                 // The market clicked, wherever newer data has sorted it since the frame
                 // (`index` is its row on screen); gone from the list: nothing selected.
                 let rows = super::state::visible_markets(&self.ui, &self.snap);
-                let Some(now) = rows.get(index).filter(|m| m.market == market).map(|_| index).or_else(|| {
-                    rows.iter().position(|m| m.market == market)
-                }) else {
+                let Some(now) = rows
+                    .get(index)
+                    .filter(|m| m.market == market)
+                    .map(|_| index)
+                    .or_else(|| rows.iter().position(|m| m.market == market))
+                else {
                     return;
                 };
                 self.ui.markets.cursor = now;

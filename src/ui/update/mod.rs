@@ -20,9 +20,9 @@ mod search;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_orders;
-#[cfg(test)]
 mod tests_commands;
+#[cfg(test)]
+mod tests_orders;
 #[cfg(test)]
 mod tests_rules;
 
