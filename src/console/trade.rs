@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::bus::{Bus, CorrelationId, Envelope};
 use crate::exchange::api::OrderUpdate;
-use crate::exchange::types::{Balance, Order, OrderState, Side};
+use crate::exchange::types::{Balance, Order, OrderState};
 use crate::exchange::upbit::rest::RestClient;
 use crate::feed::{FeedHandle, MyAssetEvent, MyOrderEvent, Strategy};
 use crate::kernel::pump::spawn_pump;
@@ -412,12 +412,7 @@ impl Desk {
                 self.notify.notify(NotifyEvent::new(
                     NotifyKind::Fill,
                     Some(fill.market.clone()),
-                    format!(
-                        "{} {} @ {}",
-                        fill.side.map_or("?", Side::label),
-                        fill.volume.normalize(),
-                        fill.price.normalize()
-                    ),
+                    crate::exchange::display::fill(&fill),
                 ));
                 self.store.send(StoreEvent::FillApplied(fill)).await?;
                 // Today's P&L in the Portfolio pane and the status bar.

@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod credentials;
+pub mod display;
 pub mod error;
 pub mod rest;
 pub mod rules;

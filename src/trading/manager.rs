@@ -1584,8 +1584,10 @@ impl Engine {
             FillOutcome::Duplicate | FillOutcome::Buffered => {}
             FillOutcome::Overfill { volume, remaining } => {
                 let msg = format!(
-                    "fill {} of {volume} exceeds the remaining {remaining} of order {id}; not applied",
-                    f.trade_uuid
+                    "fill {} of {} exceeds the remaining {} of order {id}; not applied",
+                    f.trade_uuid,
+                    crate::exchange::display::quantity(volume),
+                    crate::exchange::display::quantity(remaining)
                 );
                 tracing::error!("{msg}");
                 self.journal_note(id, "overfill", &msg);

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::exchange::display;
 use crate::exchange::rules::{self, Rounding, TickTable};
 use crate::exchange::types::{Fill, MarketId, Order, OrderState, OrderType, Price, Qty, Side, TimeInForce};
 pub use crate::exchange::venue::{OrderRequest, ValidOrder};
@@ -29,7 +30,7 @@ pub(crate) const MAX_IDENTIFIER_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum Denied {
     /// A price, volume or amount that is zero or negative.
-    #[error("{field} must be positive, got {value}")]
+    #[error("{field} must be positive, got {}", display::quantity(*.value))]
     NotPositive {
         /// Which field.
         field: &'static str,
@@ -37,7 +38,12 @@ pub enum Denied {
         value: Decimal,
     },
     /// A limit price off the market's tick grid.
-    #[error("price {price} is not on the tick grid (tick {tick}; nearest {nearest})")]
+    #[error(
+        "price {} is not on the tick grid (tick {}; nearest {})",
+        display::tick_price(*.price, *.tick),
+        display::quantity(*.tick),
+        display::tick_price(*.nearest, *.tick)
+    )]
     OffTick {
         /// The price.
         price: Decimal,
@@ -47,10 +53,14 @@ pub enum Denied {
         nearest: Decimal,
     },
     /// A volume with more than 8 decimals.
-    #[error("volume {0} has more than 8 decimals")]
+    #[error("volume {} has more than 8 decimals", display::quantity(*.0))]
     VolumePrecision(Decimal),
     /// Below the market's minimum order total.
-    #[error("order total {total} {quote} is below the minimum {min} {quote}")]
+    #[error(
+        "order total {} {quote} is below the minimum {} {quote}",
+        display::amount(*.total, .quote),
+        display::amount(*.min, .quote)
+    )]
     BelowMinimum {
         /// Order total.
         total: Decimal,
@@ -60,7 +70,11 @@ pub enum Denied {
         quote: String,
     },
     /// Above the market's maximum order total.
-    #[error("order total {total} {quote} is above the maximum {max} {quote}")]
+    #[error(
+        "order total {} {quote} is above the maximum {} {quote}",
+        display::amount(*.total, .quote),
+        display::amount(*.max, .quote)
+    )]
     AboveMaximum {
         /// Order total.
         total: Decimal,
@@ -95,7 +109,11 @@ pub enum Denied {
     #[error("no reference price for {0}: cannot check the minimum order total")]
     NoReferencePrice(MarketId),
     /// Not enough available balance.
-    #[error("insufficient {currency}: need {need}, available {available}")]
+    #[error(
+        "insufficient {currency}: need {} {currency}, available {} {currency}",
+        display::amount(*.need, .currency),
+        display::amount(*.available, .currency)
+    )]
     Insufficient {
         /// Currency.
         currency: String,
@@ -215,7 +233,13 @@ pub fn fee(notional: Decimal, rate: Decimal) -> Decimal {
 
 /// `a × b`, or a denial naming the order total that cannot be computed.
 fn total(a: Decimal, b: Decimal) -> Result<Decimal, Denied> {
-    a.checked_mul(b).ok_or_else(|| Denied::Risk(format!("order total {a} × {b} is too large to compute")))
+    a.checked_mul(b).ok_or_else(|| {
+        Denied::Risk(format!(
+            "order total {} × {} is too large to compute",
+            display::quantity(a),
+            display::quantity(b)
+        ))
+    })
 }
 
 /// Floors a volume to the venue's precision (Upbit's: 8 decimals).
@@ -666,11 +690,51 @@ mod tests {
     }
 
     #[test]
+    fn denials_print_their_numbers_for_a_person() {
+        let r = rules();
+        let text = |req: OrderRequest, reference| validate(&req, &r, reference).unwrap_err().to_string();
+        assert_eq!(
+            text(OrderRequest::limit(btc(), Side::Bid, dec!(185954000), dec!(100)), None),
+            "order total 18,595,400,000 KRW is above the maximum 1,000,000,000 KRW"
+        );
+        assert_eq!(
+            text(OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.00001)), None),
+            "order total 950 KRW is below the minimum 5,000 KRW"
+        );
+        // A total with a fraction of a won is marked as rounded, never shown as exact.
+        assert_eq!(
+            text(OrderRequest::market_sell(btc(), dec!(0.00004321)), Some(dec!(95000000))),
+            "order total ≈4,105 KRW is below the minimum 5,000 KRW"
+        );
+        assert_eq!(
+            text(OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.000000001)), None),
+            "volume 0.000000001 has more than 8 decimals"
+        );
+        assert_eq!(
+            text(OrderRequest::limit(btc(), Side::Bid, dec!(-1250000), dec!(1)), None),
+            "price must be positive, got -1,250,000"
+        );
+        let m = MarketId::new("KRW-XRP");
+        let xrp = MarketRules::upbit_default(&m);
+        let e = validate(&OrderRequest::limit(m, Side::Bid, dec!(1234.5), dec!(10)), &xrp, None).unwrap_err();
+        assert_eq!(e.to_string(), "price 1,234.5 is not on the tick grid (tick 1; nearest 1,235)");
+        let short = Denied::Insufficient {
+            currency: "KRW".into(),
+            need: dec!(1431850.5675),
+            available: dec!(950000),
+        };
+        assert_eq!(short.to_string(), "insufficient KRW: need ≈1,431,851 KRW, available 950,000 KRW");
+    }
+
+    #[test]
     fn bad_values_are_denied_with_the_value() {
         let r = rules();
         let e = validate(&OrderRequest::limit(btc(), Side::Bid, dec!(95000123), dec!(0.01)), &r, None)
             .unwrap_err();
-        assert!(e.to_string().contains("95000123"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "price 95,000,123 is not on the tick grid (tick 1,000; nearest 95,000,000)"
+        );
         assert!(matches!(
             validate(&OrderRequest::limit(btc(), Side::Bid, dec!(95000000), dec!(0.00001)), &r, None),
             Err(Denied::BelowMinimum { .. })

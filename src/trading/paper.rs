@@ -233,7 +233,11 @@ impl State {
             if h.free < lock {
                 return Err(final_err(
                     code,
-                    format!("insufficient {cur}: need {lock}, available {}", h.free),
+                    format!(
+                        "insufficient {cur}: need {} {cur}, available {} {cur}",
+                        crate::exchange::display::amount(lock, cur),
+                        crate::exchange::display::amount(h.free, cur)
+                    ),
                 ));
             }
             h.free = h.free.saturating_sub(lock);

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::exchange::display;
 use crate::exchange::types::{OrderType, Price, Side};
 use crate::trading::orders::{Denied, ValidOrder};
 
@@ -139,6 +140,17 @@ pub struct RiskGate {
     clock: UtcClock,
 }
 
+/// How far a price is from the last price, as a percentage with the decimals it takes to
+/// read as past the band: cut (never rounded up, which would overstate it), and a
+/// distance of 5.004 % is never shown as the 5 % band itself.
+fn distance_pct(dist: Decimal, band: Decimal) -> String {
+    let pct = dist.saturating_mul(Decimal::ONE_HUNDRED);
+    let band = band.saturating_mul(Decimal::ONE_HUNDRED);
+    let cut = |dp: u32| pct.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::ToZero);
+    let shown = (2..=8).map(cut).find(|p| *p > band).unwrap_or_else(|| cut(8));
+    format!("{}%", display::group(&shown.normalize().to_string()))
+}
+
 impl RiskGate {
     /// A gate in ACTIVE state on the wall clock.
     pub fn new(limits: RiskLimits) -> Self {
@@ -240,9 +252,11 @@ impl RiskGate {
             && !protective
             && order.notional > max
         {
+            let quote = req.market.quote();
             return Err(Denied::Risk(format!(
-                "notional {} above max_notional_per_order {max}",
-                order.notional
+                "order total {} {quote} is above max_notional_per_order {} {quote}",
+                display::amount(order.notional, quote),
+                display::amount(max, quote)
             )));
         }
         if !protective && ctx.open_orders >= self.limits.max_open_orders {
@@ -261,17 +275,21 @@ impl RiskGate {
             // Checked: `last` comes from the network (a last price of 1e-28 made this
             // division overflow on every order). A distance that cannot be computed is
             // certainly outside the band.
+            let quote = req.market.quote();
+            let (shown_price, shown_last) =
+                (display::exact_price(quote, price), display::exact_price(quote, last));
             let Some(dist) = price.checked_sub(last).and_then(|d| d.abs().checked_div(last)) else {
                 return Err(Denied::Risk(format!(
-                    "price {price} is too far from the last price {last} to measure; price_band is {:.1}%",
-                    band.saturating_mul(Decimal::ONE_HUNDRED)
+                    "price {shown_price} is too far from the last price {shown_last} to measure; \
+                     price_band is {}",
+                    display::percent(band, 4)
                 )));
             };
             if dist > band {
                 return Err(Denied::Risk(format!(
-                    "price {price} is {:.1}% from the last price {last}; price_band is {:.1}%",
-                    dist.saturating_mul(Decimal::ONE_HUNDRED),
-                    band.saturating_mul(Decimal::ONE_HUNDRED)
+                    "price {shown_price} is {} from the last price {shown_last}; price_band is {}",
+                    distance_pct(dist, band),
+                    display::percent(band, 4)
                 )));
             }
         }
@@ -282,9 +300,11 @@ impl RiskGate {
             && !reduces
             && self.realized_today <= -limit
         {
+            // The limit is configured in KRW (`trading.daily_loss_limit`).
             return Err(Denied::Risk(format!(
-                "daily realized loss {} reached the limit {limit}; only sells",
-                -self.realized_today
+                "daily realized loss {} KRW reached the limit {} KRW; only sells",
+                display::amount(-self.realized_today, "KRW"),
+                display::amount(limit, "KRW")
             )));
         }
         let window = Duration::from_secs(60);
@@ -450,6 +470,50 @@ mod tests {
         // A fill stamped with an older date counts toward the current day too.
         g.record_realized(dec!(5000), chrono::NaiveDate::from_ymd_opt(2026, 2, 27).unwrap());
         assert_eq!(g.realized_today(), dec!(-105000));
+    }
+
+    #[test]
+    fn denials_print_their_numbers_for_a_person() {
+        let now = Instant::now();
+        let limits = RiskLimits {
+            max_notional_per_order: Some(dec!(1000000)),
+            price_band: Some(dec!(0.05)),
+            daily_loss_limit: Some(dec!(50000)),
+            ..RiskLimits::default()
+        };
+        let (clock, _t) = settable("2026-01-01T12:00:00Z");
+        let mut g = RiskGate::with_clock(limits, clock);
+        // 0.0495 BTC at 144,661,000: a total with the notional's 2 decimals of scale.
+        let big = order(Side::Bid, dec!(144661000), dec!(0.0495));
+        let e = g.check(&big, &RiskContext { last_price: Some(dec!(144661000)), ..ctx(now) }).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "risk: order total ≈7,160,720 KRW is above max_notional_per_order 1,000,000 KRW"
+        );
+        let far = order(Side::Bid, dec!(94000000), dec!(0.001));
+        let e = g.check(&far, &ctx(now)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "risk: price 94,000,000 is 6% from the last price 100,000,000; price_band is 5%"
+        );
+        // Just past the band: enough decimals that the distance does not read as the band.
+        let edge = order(Side::Bid, dec!(94995000), dec!(0.001));
+        let e = g.check(&edge, &RiskContext { last_price: Some(dec!(100000000)), ..ctx(now) }).unwrap_err();
+        assert!(e.to_string().contains("is 5.005% from the last price 100,000,000"), "{e}");
+        let tiny = dec!(0.0000000000000000000000000001);
+        let e = g.check(&far, &RiskContext { last_price: Some(tiny), ..ctx(now) }).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "risk: price 94,000,000 is too far from the last price 0.0000000000000000000000000001 \
+             to measure; price_band is 5%"
+        );
+        g.record_realized_now(dec!(-60000.4));
+        let ok = order(Side::Bid, dec!(100000000), dec!(0.001));
+        let e = g.check(&ok, &ctx(now)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "risk: daily realized loss ≈60,000 KRW reached the limit 50,000 KRW; only sells"
+        );
     }
 
     #[test]

@@ -6,6 +6,13 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use crate::exchange::display::group;
+// The number formats are shared with the messages of the trading layer, which does not
+// depend on the UI; the screen's cells use them from here.
+pub use crate::exchange::display::{
+    amount, market_price, price, qty, quote_decimals, signed_amount, tick_price,
+};
+
 /// Order type label.
 pub fn order_type(t: crate::exchange::types::OrderType) -> &'static str {
     crate::trading::orders::ord_type_str(t)
@@ -20,92 +27,6 @@ pub(crate) fn micros(us: u64) -> String {
     } else {
         format!("{:.1}s", us as f64 / 1e6)
     }
-}
-
-/// Inserts thousands separators into the integer part of a decimal string.
-fn group(text: &str) -> String {
-    let (sign, rest) = match text.strip_prefix('-') {
-        Some(r) => ("-", r),
-        None => ("", text),
-    };
-    let (int, frac) = match rest.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (rest, None),
-    };
-    let mut out = String::with_capacity(text.len() + int.len() / 3);
-    out.push_str(sign);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
-    out
-}
-
-/// A price: grouped, with as many decimals as it has (at most 8), trailing zeros removed.
-pub fn price(p: Decimal) -> String {
-    group(&p.round_dp_with_strategy(8, RoundingStrategy::MidpointNearestEven).normalize().to_string())
-}
-
-/// A size: at most `dp` decimals, trailing zeros removed, grouped.
-pub(crate) fn qty(q: Decimal, dp: u32) -> String {
-    let mut shown = q.round_dp_with_strategy(dp, RoundingStrategy::ToZero);
-    if shown.is_zero() && !q.is_zero() {
-        // A real but tiny size is not "0": keep its digits, up to Upbit's 8 decimals.
-        shown = q.round_dp_with_strategy(8, RoundingStrategy::ToZero);
-    }
-    group(&shown.normalize().to_string())
-}
-
-/// An order's price in full at its market's tick precision, grouped: `145,000,000`,
-/// `1,234.50` on a 0.01 tick. Never shortened (a price cell that cannot hold it is laid
-/// out wider, or another column goes); decimals past the tick are kept, not rounded away.
-pub(crate) fn tick_price(p: Decimal, tick: Decimal) -> String {
-    let dp = tick.normalize().scale().max(p.normalize().scale());
-    let mut shown = p;
-    shown.rescale(dp);
-    group(&shown.to_string())
-}
-
-/// Decimals an amount of `quote` is shown with: whole won for KRW (the won has no
-/// smaller unit), satoshis for BTC, cents for USDT.
-pub(crate) fn quote_decimals(quote: &str) -> u32 {
-    match quote {
-        "KRW" => 0,
-        "USDT" => 2,
-        _ => 8,
-    }
-}
-
-/// An amount of the quote currency (a fee, an order total) at that currency's precision,
-/// grouped (`50,025` KRW, never `50,024.88162084`). Rounded to the nearest unit, and
-/// then marked `≈`: a rounded number is never shown as if it were exact.
-pub(crate) fn amount(v: Decimal, quote: &str) -> String {
-    let shown = v.round_dp_with_strategy(quote_decimals(quote), RoundingStrategy::MidpointAwayFromZero);
-    let text = group(&shown.normalize().to_string());
-    if shown == v { text } else { format!("≈{text}") }
-}
-
-/// A market's price at its tick's precision on the venue's grid (see [`tick_price`]):
-/// `145,000,000` on KRW-BTC, `0.0123` on KRW-SHIB. A price off the grid (an average cost
-/// of 28 decimals) is rounded to the nearest unit of that precision, half away from zero.
-pub(crate) fn market_price(quote: &str, p: Decimal) -> String {
-    let tick = crate::exchange::grid().tick_size(quote, p);
-    let shown = p.round_dp_with_strategy(tick.normalize().scale(), RoundingStrategy::MidpointAwayFromZero);
-    tick_price(shown, tick)
-}
-
-/// A profit or loss in the quote currency at its precision, always signed (`+12,345`,
-/// `-1,234`, `0`): a P&L figure is read for its sign first.
-pub(crate) fn signed_amount(v: Decimal, quote: &str) -> String {
-    let shown = v.round_dp_with_strategy(quote_decimals(quote), RoundingStrategy::MidpointAwayFromZero);
-    let text = group(&shown.normalize().to_string());
-    if shown > Decimal::ZERO { format!("+{text}") } else { text }
 }
 
 /// A small ratio as percent with the decimals it needs to show two significant digits
@@ -228,49 +149,11 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(price(dec!(95000000)), "95,000,000");
-        assert_eq!(price(dec!(1234.50)), "1,234.5");
-        assert_eq!(price(dec!(0.00012345)), "0.00012345");
-        assert_eq!(price(dec!(-1234567)), "-1,234,567");
-        assert_eq!(qty(dec!(0.123456789), 4), "0.1234");
-        // A tiny print is shown with its digits, never as a zero size.
-        assert_eq!(qty(dec!(0.00003456), 4), "0.00003456");
-        assert_eq!(qty(dec!(0.000000019), 4), "0.00000001");
-        assert_eq!(qty(dec!(0), 4), "0");
         assert_eq!(value(dec!(123456789012)), "123,457M");
         assert_eq!(pct(dec!(0.0126)), "+1.26%");
         assert_eq!(pct(dec!(-0.005)), "-0.50%");
         assert_eq!(age(Duration::from_secs(125)), "2m");
         assert_eq!(ms_kst(0), "09:00:00");
-    }
-
-    #[test]
-    fn tick_prices_are_whole_and_at_the_tick_precision() {
-        assert_eq!(tick_price(dec!(145000000), dec!(1000)), "145,000,000");
-        assert_eq!(tick_price(dec!(1234.5), dec!(0.01)), "1,234.50");
-        assert_eq!(tick_price(dec!(0.00012345), dec!(0.0000001)), "0.00012345");
-    }
-
-    #[test]
-    fn amounts_are_shown_at_the_quote_currency_precision_and_marked_when_rounded() {
-        assert_eq!(amount(dec!(50024.88162084), "KRW"), "≈50,025");
-        assert_eq!(amount(dec!(950475), "KRW"), "950,475");
-        assert_eq!(amount(dec!(25.0125), "KRW"), "≈25");
-        assert_eq!(amount(dec!(0.00012345), "BTC"), "0.00012345");
-        assert_eq!(amount(dec!(12.345), "USDT"), "≈12.35");
-    }
-
-    #[test]
-    fn market_prices_are_shown_at_their_tick_precision_never_abbreviated() {
-        assert_eq!(market_price("KRW", dec!(145000000)), "145,000,000");
-        // An average cost off the grid: the tick's precision, the nearest unit.
-        assert_eq!(market_price("KRW", dec!(142500000.5)), "142,500,001");
-        assert_eq!(market_price("KRW", dec!(142403846.15384615384615384615)), "142,403,846");
-        assert_eq!(market_price("KRW", dec!(0.0123)), "0.0123");
-        assert_eq!(market_price("KRW", dec!(0.01230000)), "0.0123");
-        assert_eq!(market_price("KRW", dec!(1.5)), "1.50");
-        assert_eq!(market_price("KRW", dec!(850)), "850");
-        assert_eq!(market_price("BTC", dec!(0.0251)), "0.02510000");
     }
 
     #[test]
@@ -281,13 +164,6 @@ mod tests {
         assert_eq!(pct_fine(dec!(0.0000000001)), "0.000000%");
         assert_eq!(pct_fine(Decimal::ZERO), "0.00%");
         assert_eq!(pct_fine(Decimal::MAX), "—");
-    }
-
-    #[test]
-    fn a_profit_or_loss_is_signed() {
-        assert_eq!(signed_amount(dec!(12345.4), "KRW"), "+12,345");
-        assert_eq!(signed_amount(dec!(-1234.5), "KRW"), "-1,235");
-        assert_eq!(signed_amount(Decimal::ZERO, "KRW"), "0");
     }
 
     #[test]
