@@ -13,6 +13,45 @@ use crate::ui::theme::Theme;
 use crate::ui::widgets::format;
 use rust_decimal::Decimal;
 
+/// Optional parts of the status bar, most important first: as the width shrinks they are
+/// left out from the end of this list, whole. The mode, the trading state, a REST ban, a
+/// task that is down, a held config change, the streams' states and the alert text are
+/// not in it: they always get room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Optional {
+    /// `P&L +235,625 (+1.65%)`: open P&L.
+    Pnl,
+    /// ` today +49,175`: today's realized (only beside the open P&L).
+    Today,
+    /// The selected market's price and change.
+    Ticker,
+    /// ` rules 2`.
+    Rules,
+    /// The KST clock at the right edge.
+    Clock,
+    /// `1200 msg/s p99 3.1ms`.
+    Feed,
+    /// The exchange's name.
+    Exchange,
+}
+
+/// Room the alert text keeps before any optional part is shown: enough to read what
+/// happened (`⚠ 1 PANIC ui/console: failpoint task.ui.console`); a longer text gets what
+/// is left of the line and is cut at its end.
+const ALERT_ROOM: usize = 48;
+
+/// One piece of the line: always shown (`None`) or optional.
+struct Piece {
+    part: Option<Optional>,
+    spans: Vec<Span<'static>>,
+}
+
+impl Piece {
+    fn width(&self) -> usize {
+        self.spans.iter().map(Span::width).sum()
+    }
+}
+
 /// Draws the status bar.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let acc = &snap.account;
@@ -22,16 +61,16 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         Mode::Paper => theme.mode_paper,
         Mode::Live => theme.mode_live,
     };
-    let sep = Span::styled(" │ ", theme.muted);
-    let mut spans = vec![Span::styled(format!(" {} ", acc.mode.label()), mode_style), Span::raw(" ")];
+    let sep = || Span::styled(" │ ", theme.muted);
+    let must = |spans: Vec<Span<'static>>| Piece { part: None, spans };
+    let optional = |part: Optional, spans: Vec<Span<'static>>| Piece { part: Some(part), spans };
+    // In the order they are shown, left to right.
+    let mut pieces =
+        vec![must(vec![Span::styled(format!(" {} ", acc.mode.label()), mode_style), Span::raw(" ")])];
     let exchange = if acc.exchange.is_empty() { "upbit" } else { acc.exchange.as_str() };
-    // The mode badge says enough where room is short; the exchange name is for wide screens.
-    if area.width >= 140 {
-        spans.push(Span::styled(exchange.to_string(), theme.header));
-        spans.push(sep.clone());
-    }
+    pieces.push(optional(Optional::Exchange, vec![Span::styled(exchange.to_string(), theme.header), sep()]));
     if let Some(m) = &ui.market {
-        spans.push(Span::styled(format!("{m} "), theme.header));
+        let mut spans = vec![Span::styled(format!("{m} "), theme.header)];
         match snap.market.tickers.get(m) {
             Some(t) => {
                 let stale = t.age(ui.now) >= ui.config.stale_after;
@@ -47,67 +86,59 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             }
             None => spans.push(Span::styled("no price yet", theme.muted)),
         }
-        spans.push(sep.clone());
+        spans.push(sep());
+        pieces.push(optional(Optional::Ticker, spans));
     }
-    // Most important first: at 80 columns the tail gives way to the clock.
     let ts = match acc.trading_state {
         TradingState::Active => theme.ok,
         TradingState::Reducing => theme.warning,
         TradingState::Halted => theme.error,
     };
-    spans.push(Span::styled(acc.trading_state.label(), ts));
+    pieces.push(must(vec![Span::styled(acc.trading_state.label(), ts)]));
     // A 418 ban halts every REST call of the process: as loud as the trading state, with
     // the time left.
     if let Some(left) = sys.feed.rest_blocked_secs() {
-        let text = format!(" REST BANNED {}", countdown(left));
-        spans.push(Span::styled(text, theme.error));
+        pieces.push(must(vec![Span::styled(format!(" REST BANNED {}", countdown(left)), theme.error)]));
     }
     // A task that is down (restarting or failed) is as loud as the trading state.
     let down: Vec<String> = sys.tasks_down().map(|t| format!("{}/{}", t.component, t.name)).collect();
     if let Some(first) = down.first() {
         let more = if down.len() > 1 { format!(" +{}", down.len() - 1) } else { String::new() };
-        spans.push(Span::styled(format!(" TASK DOWN {first}{more}"), theme.error));
+        pieces.push(must(vec![Span::styled(format!(" TASK DOWN {first}{more}"), theme.error)]));
     }
-    spans.push(Span::styled(format!(" rules {}", acc.armed_rules()), theme.text));
+    pieces.push(optional(
+        Optional::Rules,
+        vec![Span::styled(format!(" rules {}", acc.armed_rules()), theme.text)],
+    ));
     // A config change the gate holds while orders are in flight: say what waits and why.
     if let Some(waiting) = &acc.config_waiting {
-        spans.push(Span::styled(format!(" held: {waiting}"), theme.warning));
+        pieces.push(must(vec![Span::styled(format!(" held: {waiting}"), theme.warning)]));
     }
-    // From here on, a part that does not fit whole is left out, never cut mid-word.
-    let clock = format!(" {} KST ", format::clock_kst(ui.wall));
-    let mut show_clock = area.width as usize > clock.len() + 40;
-    let mut budget = (area.width as usize).saturating_sub(if show_clock { clock.len() } else { 0 });
-    let width = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
     // The account's P&L, as the Portfolio pane computes it: open P&L with its
-    // percentage, then today's realized when it fits too.
+    // percentage, then today's realized.
     let pnl = super::portfolio::summary(ui, snap);
     if pnl.open.is_some() || !pnl.today.is_zero() {
         let sign = |v: Decimal| theme.change(v.cmp(&Decimal::ZERO));
-        let mut part = vec![sep.clone(), Span::styled("P&L ", theme.muted)];
+        let mut spans = vec![sep(), Span::styled("P&L ", theme.muted)];
         match pnl.open {
             Some(o) => {
                 let pct = pnl.ratio.map_or_else(String::new, |r| format!(" ({})", format::pct(r)));
-                part.push(Span::styled(format!("{}{pct}", format::signed_amount(o, "KRW")), sign(o)));
+                spans.push(Span::styled(format!("{}{pct}", format::signed_amount(o, "KRW")), sign(o)));
             }
-            None => part.push(Span::styled("—", theme.muted)),
+            None => spans.push(Span::styled("—", theme.muted)),
         }
-        let today = [
-            Span::styled(" today ", theme.muted),
-            Span::styled(format::signed_amount(pnl.today, "KRW"), sign(pnl.today)),
-        ];
-        // The P&L outranks the clock: at 80 columns the clock gives way to it.
-        if width(&spans) + width(&part) > budget && width(&spans) + width(&part) <= area.width as usize {
-            show_clock = false;
-            budget = area.width as usize;
-        }
-        if width(&spans) + width(&part) <= budget {
-            if !pnl.today.is_zero() && width(&spans) + width(&part) + width(&today) <= budget {
-                part.extend(today);
-            }
-            spans.extend(part);
+        pieces.push(optional(Optional::Pnl, spans));
+        if !pnl.today.is_zero() {
+            pieces.push(optional(
+                Optional::Today,
+                vec![
+                    Span::styled(" today ", theme.muted),
+                    Span::styled(format::signed_amount(pnl.today, "KRW"), sign(pnl.today)),
+                ],
+            ));
         }
     }
-    let mut streams = vec![sep.clone()];
+    let mut streams = vec![sep()];
     if sys.streams.is_empty() {
         // No per-stream status yet: fall back to the feed health report.
         if sys.feed.public_connected() {
@@ -133,40 +164,93 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         streams.push(Span::styled(text, style));
     }
-    if width(&spans) + width(&streams) <= budget {
-        spans.extend(streams);
-    }
+    pieces.push(must(streams));
     let feed = &sys.feed;
     let health_style = match feed.health {
         Health::Healthy => theme.text,
         Health::Degraded => theme.warning,
         Health::Critical => theme.error,
     };
-    let feed_part = vec![
-        sep.clone(),
-        Span::styled(
-            format!("{} msg/s p99 {}", feed.msgs_per_sec(), format::micros(feed.exchange_latency.p99_us)),
-            health_style,
-        ),
-    ];
+    pieces.push(optional(
+        Optional::Feed,
+        vec![
+            sep(),
+            Span::styled(
+                format!("{} msg/s p99 {}", feed.msgs_per_sec(), format::micros(feed.exchange_latency.p99_us)),
+                health_style,
+            ),
+        ],
+    ));
     let unread = sys.unread_alerts();
-    let alert_part = (unread > 0).then(|| {
+    let alert = (unread > 0).then(|| {
         let latest = sys.alerts.front().map(|a| a.message.as_str()).unwrap_or("");
-        vec![sep.clone(), Span::styled(format!("⚠ {unread} {latest}"), theme.warning)]
+        format!("⚠ {unread} {latest}")
     });
-    // Unread alerts outrank the feed figures: the feed part goes first when both cannot fit.
-    let alert_width = alert_part.as_deref().map_or(0, |a| width(a).min(16));
-    if width(&spans) + width(&feed_part) + alert_width <= budget {
-        spans.extend(feed_part);
+    let clock = format!(" {} KST ", format::clock_kst(ui.wall));
+
+    // What is always shown, with the alert's room, then the optional parts by rank while
+    // they fit.
+    let width = area.width as usize;
+    let alert_room =
+        alert.as_deref().map_or(0, |a| sep().width() + Span::raw(a.to_string()).width().min(ALERT_ROOM));
+    let mut used = pieces.iter().filter(|p| p.part.is_none()).map(Piece::width).sum::<usize>() + alert_room;
+    let mut shown: Vec<Optional> = Vec::new();
+    let mut ranked: Vec<(Optional, usize)> =
+        pieces.iter().filter_map(|p| p.part.map(|o| (o, p.width()))).collect();
+    ranked.push((Optional::Clock, clock.chars().count()));
+    ranked.sort();
+    for (part, w) in ranked {
+        if part == Optional::Today && !shown.contains(&Optional::Pnl) {
+            continue;
+        }
+        if used + w <= width {
+            used += w;
+            shown.push(part);
+        }
     }
-    // The alert text is the one part that may be cut (it is words, not a number).
-    if let Some(a) = alert_part {
-        spans.extend(a);
+    let show_clock = shown.contains(&Optional::Clock);
+    let line_width = width.saturating_sub(if show_clock { clock.chars().count() } else { 0 });
+    let mut spans: Vec<Span> = Vec::new();
+    for p in pieces {
+        if p.part.is_none_or(|o| shown.contains(&o)) {
+            spans.extend(p.spans);
+        }
     }
-    Paragraph::new(Line::from(spans)).render(area, buf);
+    // The alert text gets the rest of the line, cut at its end only.
+    if let Some(text) = alert {
+        let before = spans.iter().map(Span::width).sum::<usize>() + sep().width();
+        let room = line_width.saturating_sub(before);
+        if room > 0 {
+            spans.push(sep());
+            spans.push(Span::styled(cut_end(&text, room), theme.warning));
+        }
+    }
+    let line_area = Rect { width: line_width as u16, ..area };
+    Paragraph::new(Line::from(spans)).render(line_area, buf);
     if show_clock {
         Paragraph::new(Span::styled(clock, theme.muted)).alignment(Alignment::Right).render(area, buf);
     }
+}
+
+/// `text` in `room` cells: whole when it fits, else its start and `…`.
+fn cut_end(text: &str, room: usize) -> String {
+    let cells = |s: &str| Span::raw(s.to_string()).width();
+    if cells(text) <= room {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    let mut one = [0u8; 4];
+    for c in text.chars() {
+        let w = cells(c.encode_utf8(&mut one));
+        if used + w + 1 > room {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
 }
 
 /// Seconds left as a countdown that visibly ticks: `42s`, `4m05s`, `23h59m`.
@@ -175,5 +259,109 @@ fn countdown(secs: u64) -> String {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
         _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use chrono::{TimeZone, Utc};
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::exchange::types::{Balance, MarketId, Ticker};
+    use crate::store::{Store, StoreEvent};
+    use crate::ui::UiConfig;
+
+    /// The status bar of a trader holding BTC at a gain, with today's realized P&L, one
+    /// armed rule's worth of state, both streams up and an unread alert longer than any
+    /// line, at `width` columns.
+    fn status_at(width: u16, alert: bool) -> String {
+        let now = Instant::now();
+        let wall = Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap();
+        let btc = MarketId::new("KRW-BTC");
+        let balance = |currency: &str, balance, avg| Balance {
+            currency: currency.into(),
+            balance,
+            avg_buy_price: avg,
+            unit_currency: "KRW".into(),
+            ..Balance::default()
+        };
+        let mut events = vec![
+            StoreEvent::ModeSet { mode: Mode::Demo, exchange: "upbit".into() },
+            StoreEvent::TickerUpdated(Ticker {
+                market: Some(btc.clone()),
+                trade_price: dec!(145_000_000),
+                ..Ticker::default()
+            }),
+            StoreEvent::BalancesUpdated(vec![
+                balance("KRW", dec!(1_000_000), Decimal::ZERO),
+                balance("BTC", dec!(0.1), dec!(140_000_000)),
+            ]),
+            StoreEvent::Realized { pnl: dec!(49_175), at: wall },
+            StoreEvent::FeedStatus { stream: "public".into(), state: StreamState::Connected, retry_in: None },
+            StoreEvent::FeedStatus {
+                stream: "private".into(),
+                state: StreamState::Connected,
+                retry_in: None,
+            },
+        ];
+        if alert {
+            events.push(StoreEvent::Alert {
+                time: wall,
+                message: "PANIC ui/console: failpoint task.ui.console; restarted in 1s, then the rest of a \
+                          long story that no status bar can hold"
+                    .into(),
+            });
+        }
+        let snap = Store::new().apply_batch(events, now);
+        let mut ui = UiState::new(UiConfig::default());
+        ui.now = now;
+        ui.wall = wall;
+        ui.market = Some(btc);
+        let area = Rect::new(0, 0, width, 1);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &ui, &snap, &Theme::default());
+        (0..width).map(|x| buf[(x, 0)].symbol().to_string()).collect::<String>().trim_end().to_string()
+    }
+
+    /// What the trader must know is on the line at every width: the mode, the trading
+    /// state, both streams and the alert's text from its start (cut only at its end). The
+    /// rest gives way by rank: the feed figures and the exchange first, then the clock,
+    /// the rules count, the market's price, today's P&L; the open P&L last.
+    #[test]
+    fn the_status_bar_keeps_what_must_be_known_and_drops_the_rest_by_rank() {
+        for width in [80, 120, 140] {
+            let line = status_at(width, true);
+            assert!(line.chars().count() <= width as usize, "{width}: {line}");
+            for must in
+                [" DEMO ", "ACTIVE", "public:up private:up", "⚠ 1 PANIC ui/console: failpoint task.ui."]
+            {
+                assert!(line.contains(must), "{width}: {must:?} missing: {line}");
+            }
+            assert!(line.ends_with('…'), "{width}: the alert is cut at its end: {line}");
+            for gone in ["msg/s", "upbit", "KST", "KRW-BTC"] {
+                assert!(!line.contains(gone), "{width}: {gone:?} gives way to the alert: {line}");
+            }
+        }
+        let at80 = status_at(80, true);
+        assert!(!at80.contains("P&L") && !at80.contains("rules"), "the alert outranks them: {at80}");
+        let at120 = status_at(120, true);
+        assert!(at120.contains("rules 0 │ P&L +492,750 (+3.52%) │ public:up"), "{at120}");
+        assert!(at120.contains("⚠ 1 PANIC ui/console: failpoint task.ui.console;…"), "{at120}");
+        let at140 = status_at(140, true);
+        assert!(at140.contains("P&L +492,750 (+3.52%) today +49,175 │ public:up"), "{at140}");
+        assert!(at140.contains("⚠ 1 PANIC ui/console: failpoint task.ui.console; resta…"), "{at140}");
+        // With no alert: at 80 columns the P&L and today's figure (before the clock), at
+        // 140 everything.
+        let at80 = status_at(80, false);
+        assert!(at80.contains("P&L +492,750 (+3.52%) today +49,175 │ public:up private:up"), "{at80}");
+        assert!(!at80.contains("KST"), "{at80}");
+        let at140 = status_at(140, false);
+        for all in ["upbit", "KRW-BTC 145,000,000", "rules 0", "today +49,175", "public:up", "12:04:05 KST"] {
+            assert!(at140.contains(all), "{all:?}: {at140}");
+        }
+        assert!(status_at(160, false).contains("0 msg/s p99"), "the feed figures last");
     }
 }
