@@ -295,3 +295,55 @@ async fn a_second_demo_console_leaves_the_kept_session_alone_and_says_so() {
     drop((core2, tasks2));
     kill(tasks1, core1, &data).await;
 }
+
+/// A demo account file that cannot be read, beside a journal that holds the session's
+/// orders and fills, stops the start with the file and the way out (`--fresh`) in the
+/// error, and leaves both files as they are; `--fresh` then moves them aside together.
+/// Before, the account silently started afresh under the old journal, and the new
+/// simulator handed out fill ids the journal already held (it dropped those fills).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_demo_account_stops_the_start_naming_the_file_and_fresh() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("hoga");
+    let mut settings = Settings::default();
+    settings.demo.rate = 2;
+    let btc = MarketId::new("KRW-BTC");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (tasks, core) = start(&settings, &data, false).await;
+    let mut snaps = core.store.subscribe();
+    snapshot_until(&mut snaps, deadline, "a KRW-BTC price", |s| s.market.tickers.contains_key(&btc)).await;
+    accepted(&core, &mut snaps, "buy 10000krw @ market KRW-BTC").await;
+    snapshot_until(&mut snaps, deadline, "the fill", |s| s.account.fills.iter().any(|f| f.market == btc))
+        .await;
+    kill(tasks, core, &data).await;
+
+    let account = data.join("demo-account.json");
+    let garbage = br#"{"version":1,"holdings":{"KRW":{"balance":"-1e30""#;
+    std::fs::write(&account, garbage).unwrap();
+    let tasks = TaskManager::new();
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let opts = CoreOptions { data_dir: Some(data.clone()), ..CoreOptions::default() };
+    let e = Core::start(&settings, opts, &tasks, bus).await.err().expect("an unreadable account refused");
+    let e = format!("{e:#}");
+    assert!(e.contains(&account.display().to_string()) && e.contains("hoga --demo --fresh"), "{e}");
+    tasks.cancel_all();
+    assert!(tasks.wait_all(Duration::from_secs(10)).await);
+    drop(tasks);
+    assert_eq!(std::fs::read(&account).unwrap(), garbage, "left as it was");
+    let journal = Journal::open_read_only(&data.join("journal-demo.sqlite")).unwrap();
+    assert!(journal.fill_count().unwrap() > 0, "the journal is kept");
+    drop(journal);
+
+    let (tasks, core) = start(&settings, &data, true).await;
+    let mut snaps = core.store.subscribe();
+    snapshot_until(&mut snaps, deadline, "the starting account", |s| {
+        krw(s) == Some((Decimal::from(10_000_000), Decimal::ZERO))
+    })
+    .await;
+    let sessions: Vec<_> =
+        std::fs::read_dir(data.join("demo-sessions")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(std::fs::read(sessions[0].join("demo-account.json")).unwrap(), garbage);
+    assert!(sessions[0].join("journal-demo.sqlite").exists());
+    kill(tasks, core, &data).await;
+}

@@ -241,7 +241,7 @@ impl Core {
         }
         let (journal, keeps_demo) = match demo.journal() {
             Some(path) => {
-                let j = Journal::open(&path, &journal_options(mode, true)).with_context(|| {
+                let j = Journal::open(&path, &start_journal_options(mode, true)).with_context(|| {
                     format!("demo mode: cannot open the demo journal ({} moves the demo session aside and starts a new one)", "hoga --demo --fresh")
                 })?;
                 if j.is_read_only() {
@@ -495,7 +495,14 @@ async fn endpoints(
                 tasks,
             )
             .await
-            .context("cannot start the demo simulator")?;
+            .map_err(|e| match e {
+                // The kept demo account cannot be read: the way out is in the error, as for
+                // a demo journal that is not a journal.
+                crate::sim::SimError::Account(why) => anyhow::anyhow!(
+                    "demo mode: the demo account cannot be read: {why}; it is left as it is. `hoga --demo --fresh` moves the demo session (account and journal) aside, nothing deleted, and starts a new one"
+                ),
+                e => anyhow::Error::new(e).context("cannot start the demo simulator"),
+            })?;
             let (access, secret) = &sim.credentials;
             let keys = ApiKeys::new(access.clone(), secret.expose_secret().to_string(), KeySource::Env);
             Ok(Endpoints {
@@ -575,9 +582,10 @@ fn open_journal(
     data_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::trading::monitor::SharedJournal> {
     let journal = if let Some(path) = path_flag {
-        Journal::open(path, &journal_options(mode, allow_fresh_live || mode != Mode::Live)).with_context(
-            || format!("{} mode: cannot open the journal {} (--journal)", mode.as_str(), path.display()),
-        )?
+        Journal::open(path, &start_journal_options(mode, allow_fresh_live || mode != Mode::Live))
+            .with_context(|| {
+                format!("{} mode: cannot open the journal {} (--journal)", mode.as_str(), path.display())
+            })?
     } else if mode == Mode::Demo {
         Journal::in_memory()?
     } else {
@@ -589,10 +597,24 @@ fn open_journal(
         // Journal::open creates a missing data directory 0700 and leaves an existing one
         // alone; its errors name the path, the mode and (only when the file is missing or
         // corrupt in live mode) the real --new-journal flag.
-        Journal::open(&path, &journal_options(mode, allow_fresh_live || mode != Mode::Live))
+        Journal::open(&path, &start_journal_options(mode, allow_fresh_live || mode != Mode::Live))
             .with_context(|| format!("{} mode: cannot open the order journal", mode.as_str()))?
     };
     Ok(Arc::new(Mutex::new(journal)))
+}
+
+/// How long a starting console waits for a journal lock another instance holds: one
+/// that is exiting (a restart right after a quit or a SIGHUP) lets go well within it.
+/// Only then is the lock taken as held for good: paper and live refuse to trade, a second
+/// demo console trades an account of its own.
+pub const JOURNAL_LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// The mode's journal options for opening its journal at start ([`JOURNAL_LOCK_WAIT`]).
+fn start_journal_options(mode: Mode, allow_fresh: bool) -> crate::trading::journal::JournalOptions {
+    crate::trading::journal::JournalOptions {
+        lock_wait: JOURNAL_LOCK_WAIT,
+        ..journal_options(mode, allow_fresh)
+    }
 }
 
 /// The live journal's file name in the data directory.
@@ -650,7 +672,7 @@ impl DemoFiles {
         if journal.exists() {
             // Its lock says whether another console runs the session; a corrupt journal
             // is one more reason to start afresh, and is moved aside with the rest.
-            match Journal::open(&journal, &journal_options(Mode::Demo, true)) {
+            match Journal::open(&journal, &start_journal_options(Mode::Demo, true)) {
                 Ok(j) => anyhow::ensure!(
                     !j.is_read_only(),
                     "--fresh: another hoga console is running the demo session ({}); quit it first",
@@ -688,9 +710,8 @@ impl DemoFiles {
 }
 
 /// Says in the log what a kept demo session brought back at start: `demo session resumed
-/// (2 open orders, 1 rule, 0 alerts)`, or that it is new, or that its account was
-/// unreadable. Returns what the status bar should say too: a resumed session with orders,
-/// rules or alerts, or an account that could not be read.
+/// (2 open orders, 1 rule, 0 alerts)`, or that it is new. Returns what the status bar
+/// should say too: a resumed session with orders, rules or alerts.
 fn tell_demo_session(
     at_start: &crate::sim::StateAtStart,
     journal: &crate::trading::monitor::SharedJournal,
@@ -717,10 +738,6 @@ fn tell_demo_session(
         StateAtStart::Fresh => {
             tracing::info!("new demo session, kept in {dir} across restarts; --fresh starts a new one");
             None
-        }
-        StateAtStart::Unreadable(why) => {
-            tracing::warn!("demo account not resumed: {why}");
-            Some("demo account unreadable: a new one starts (see the log)".to_string())
         }
         StateAtStart::NotKept => None,
     }

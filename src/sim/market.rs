@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::Deserialize;
 
+use super::persist::SavedMarket;
 use crate::exchange::types::{Change, Side, StreamType, Timeframe};
 use crate::exchange::upbit::ticks::{self, Rounding};
 use crate::exchange::upbit::wire::{
@@ -736,27 +737,86 @@ pub(crate) struct Generator {
 impl Generator {
     /// Builds the markets and seeds `history_secs` of past trades (every 10 s per market)
     /// plus a year of daily candles so REST candles answer from the start.
+    #[cfg(test)]
     pub fn new(defs: Vec<MarketDef>, seed: u64, start_ms: i64, history_secs: i64) -> Self {
+        Generator::resumed(defs, seed, start_ms, history_secs, &BTreeMap::new())
+    }
+
+    /// As [`Generator::new`], but the markets in `saved` (a restarted demo session's) end
+    /// their history at the saved price with the saved volatility, so the walk goes on
+    /// from where it was: the history before the start is drawn backwards from that price.
+    /// A market not in `saved` starts from the seed's price as always. With anything
+    /// saved, the random source also takes the start time, so a restart does not replay
+    /// the last session's moves.
+    pub(crate) fn resumed(
+        defs: Vec<MarketDef>,
+        seed: u64,
+        start_ms: i64,
+        history_secs: i64,
+        saved: &BTreeMap<String, SavedMarket>,
+    ) -> Self {
+        let seed = if saved.is_empty() { seed } else { seed ^ (start_ms as u64).rotate_left(17) };
         let mut rng = StdRng::seed_from_u64(seed);
         let hist_start = start_ms - history_secs * 1000;
-        let mut markets: Vec<MarketSim> = defs.into_iter().map(|d| MarketSim::new(d, hist_start)).collect();
+        let mut markets: Vec<MarketSim> = defs
+            .into_iter()
+            .map(|mut d| {
+                if let Some(s) = saved.get(&d.market).filter(|s| s.price > Decimal::ZERO) {
+                    d.price = s.price;
+                }
+                MarketSim::new(d, hist_start)
+            })
+            .collect();
         let mut seq = 0i64;
         for m in markets.iter_mut() {
             seed_daily_history(m, &mut rng, hist_start);
-            let mut ts = hist_start;
-            while ts < start_ms {
-                let price = m.next_price(&mut rng);
+            let stamps: Vec<i64> =
+                (0..).map(|k| hist_start + k * 10_000).take_while(|ts| *ts < start_ms).collect();
+            let prices: Vec<Decimal> = match saved.get(&m.def.market).filter(|s| s.price > Decimal::ZERO) {
+                None => Vec::new(),
+                Some(s) => {
+                    // Walked from the saved price into the past, then played forward: the
+                    // last trade before the start is at the saved price.
+                    let end = m.price;
+                    let mut back = vec![end];
+                    while back.len() < stamps.len() {
+                        let p = m.next_price(&mut rng);
+                        m.price = p;
+                        back.push(p);
+                    }
+                    back.reverse();
+                    if let Some(first) = back.first() {
+                        m.price = *first;
+                    }
+                    if s.vol.is_finite() {
+                        m.vol = s.vol.clamp(m.base_vol * 0.2, 0.02);
+                    }
+                    back
+                }
+            };
+            for (k, ts) in stamps.into_iter().enumerate() {
+                let price = match prices.get(k) {
+                    Some(p) => *p,
+                    None => m.next_price(&mut rng),
+                };
                 let volume = m.next_volume(&mut rng, price);
                 let side = side_for(m.price, price, &mut rng);
                 seq += 1;
                 let t = TradeRec { price, volume, side, ts, seq: ts * 10_000 + seq % 10_000 };
                 m.apply_trade(&t);
-                ts += 10_000;
             }
             m.rebuild_book(&mut rng, Side::Bid, start_ms);
         }
         let index = markets.iter().enumerate().map(|(i, m)| (m.def.market.clone(), i)).collect();
         Generator { rng, markets, index, now: start_ms, seq }
+    }
+
+    /// Where every market stands, for the state file.
+    pub(crate) fn saved_market(&self) -> BTreeMap<String, SavedMarket> {
+        self.markets
+            .iter()
+            .map(|m| (m.def.market.clone(), SavedMarket { price: m.price, vol: m.vol }))
+            .collect()
     }
 
     /// A market by code.

@@ -309,7 +309,16 @@ impl Exchange {
         }
     }
 
-    /// A unique, seed-derived uuid-shaped id.
+    /// Starts a new id session: every id made from now on differs from every id of any
+    /// other session (a demo account restarted without its state file must never hand out
+    /// an order or trade uuid its journal already holds: the journal keys fills on the
+    /// trade uuid and would drop a new fill as a duplicate). Ids already handed out keep
+    /// theirs.
+    pub(crate) fn new_id_session(&mut self, session: u64) {
+        self.id_salt = session;
+    }
+
+    /// A unique uuid-shaped id: the session in the high half, a counter in the low one.
     fn new_uuid(&mut self) -> String {
         self.next_id += 1;
         let v = (u128::from(self.id_salt) << 64) | u128::from(self.next_id);
@@ -910,6 +919,8 @@ impl Exchange {
             holdings: self.holdings.clone(),
             orders,
             next_id: self.next_id,
+            // The market's prices are the generator's: the caller adds them.
+            market: BTreeMap::new(),
         }
     }
 

@@ -77,6 +77,10 @@ pub enum SimError {
     /// The embedded market list is broken.
     #[error(transparent)]
     Markets(#[from] market::MarketError),
+    /// The state file ([`SimConfig::state_file`]) exists but cannot be used: the message
+    /// names it and says why. It is left as it is.
+    #[error("{0}")]
+    Account(String),
 }
 
 /// Access key of the seeded demo account.
@@ -424,6 +428,150 @@ mod tests {
         // One tick (10 ms) plus scheduling; before the fix it was the whole build time
         // (~290 ms for every market in a debug build here).
         assert!(behind < 150, "virtual clock {behind} ms behind the wall clock");
+        tasks.cancel_all();
+    }
+
+    /// A demo account kept in `path`, on a frozen market (only scripted trades and
+    /// `step` move it) at a fixed time: the same market every start, unless resumed.
+    fn kept(path: &std::path::Path) -> SimConfig {
+        SimConfig {
+            markets: Some(5),
+            tick_interval: Duration::ZERO,
+            start_ms: Some(1_750_000_000_000),
+            history_secs: 600,
+            state_file: Some(path.to_path_buf()),
+            ..SimConfig::default()
+        }
+    }
+
+    fn client_of(sim: &SimHandle) -> RestClient {
+        let creds =
+            Credentials::new(sim.credentials.0.clone(), sim.credentials.1.expose_secret().to_string());
+        let rc = RestConfig {
+            base_url: format!("{}/v1", sim.rest_base),
+            read_attempts: 1,
+            ..RestConfig::default()
+        };
+        RestClient::new(rc, Some(creds)).unwrap()
+    }
+
+    /// Every id a client keeps of a market buy of 100,000 KRW: the order's uuid and its
+    /// trades'.
+    async fn market_buy_ids(sim: &SimHandle, identifier: &str) -> Vec<String> {
+        let client = client_of(sim);
+        let body = NewOrderBody {
+            market: "KRW-BTC".into(),
+            side: "bid".into(),
+            price: Some("100000".into()),
+            ord_type: "price".into(),
+            identifier: Some(identifier.into()),
+            ..NewOrderBody::default()
+        };
+        let o = client.create_order(&body).await.unwrap();
+        let o = client.get_order(&OrderRef::Uuid(o.uuid)).await.unwrap();
+        assert!(!o.trades.is_empty(), "{o:?}");
+        std::iter::once(o.uuid.clone()).chain(o.trades.iter().map(|t| t.trade_uuid.clone())).collect()
+    }
+
+    fn price_of(sim: &SimHandle, market: &str) -> Decimal {
+        server::lock(&sim.shared.world).gen_.market(market).unwrap().price
+    }
+
+    /// The journal keys fills on the trade uuid: a demo account whose file was lost must
+    /// never hand out an id of the last session again (its fills would be dropped as
+    /// duplicates). Before, ids were the seed plus a counter that the lost file held.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ids_never_repeat_across_a_lost_account_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo-account.json");
+        let tasks = TaskManager::new();
+        let sim = start(kept(&path), &tasks).await.unwrap();
+        let first = market_buy_ids(&sim, "one").await;
+        sim.stop();
+        tasks.cancel_all();
+        std::fs::remove_file(&path).unwrap();
+
+        let tasks = TaskManager::new();
+        let sim = start(kept(&path), &tasks).await.unwrap();
+        assert_eq!(sim.state_at_start(), &StateAtStart::Fresh);
+        let second = market_buy_ids(&sim, "two").await;
+        for id in &second {
+            assert!(!first.contains(id), "{id} handed out again: {first:?} / {second:?}");
+        }
+        sim.stop();
+        tasks.cancel_all();
+    }
+
+    /// A state file that cannot be read stops the start, names the file and is left as
+    /// it is (before, the account silently started afresh).
+    #[tokio::test]
+    async fn an_unreadable_account_file_stops_the_start_and_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo-account.json");
+        let garbage = br#"{"version":1,"holdings":{"KRW":{"balance":"-1e30""#;
+        std::fs::write(&path, garbage).unwrap();
+        let tasks = TaskManager::new();
+        match start(kept(&path), &tasks).await {
+            Err(SimError::Account(why)) => {
+                assert!(why.contains(&path.display().to_string()), "{why}");
+            }
+            other => panic!("{:?}", other.map(|s| s.state_at_start().clone())),
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+        tasks.cancel_all();
+    }
+
+    /// The market resumes where it was: the first prices after a restart are the saved
+    /// ones, not the seed's, and a buy resting 3 % under a market far from the seed's
+    /// price is still resting after the restart and a while of trading. Before, prices
+    /// jumped back to the seed's and the buy filled at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_market_resumes_from_its_saved_prices_and_a_resting_order_stays_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo-account.json");
+        let tasks = TaskManager::new();
+        let sim = start(kept(&path), &tasks).await.unwrap();
+        let seed_price = price_of(&sim, "KRW-BTC");
+        sim.set_price("KRW-BTC", seed_price * dec!(1.3));
+        sim.step(20);
+        let last = price_of(&sim, "KRW-BTC");
+        let bid = ((last * dec!(0.97)) / dec!(1000)).floor() * dec!(1000);
+        assert!(bid > seed_price * dec!(1.1), "{bid} {seed_price}");
+        let client = client_of(&sim);
+        let body = NewOrderBody {
+            market: "KRW-BTC".into(),
+            side: "bid".into(),
+            volume: Some("0.001".into()),
+            price: Some(bid.to_string()),
+            ord_type: "limit".into(),
+            identifier: Some("resting".into()),
+            ..NewOrderBody::default()
+        };
+        let o = client.create_order(&body).await.unwrap();
+        assert_eq!(o.state, OrderState::Wait);
+        // What the state file holds is what the market was when the account last changed.
+        let saved: BTreeMap<String, Decimal> = ["KRW-BTC", "KRW-ETH", "KRW-XRP"]
+            .into_iter()
+            .map(|m| (m.to_string(), price_of(&sim, m)))
+            .collect();
+        sim.stop();
+        tasks.cancel_all();
+
+        let tasks = TaskManager::new();
+        let sim = start(kept(&path), &tasks).await.unwrap();
+        assert_eq!(sim.state_at_start(), &StateAtStart::Resumed { open_orders: 1 });
+        for (m, p) in &saved {
+            assert_eq!(price_of(&sim, m), *p, "{m}");
+        }
+        let client = client_of(&sim);
+        let book = client.orderbook(&[MarketId::new("KRW-BTC")], 15).await.unwrap();
+        let best_ask = book[0].levels[0].ask_price;
+        assert!(best_ask > bid, "the book is around the saved price: ask {best_ask}, bid {bid}");
+        sim.step(50);
+        let o = client.get_order(&OrderRef::Identifier("resting".into())).await.unwrap();
+        assert_eq!(o.state, OrderState::Wait, "{o:?}");
+        assert!((price_of(&sim, "KRW-BTC") - last).abs() < last * dec!(0.05));
+        sim.stop();
         tasks.cancel_all();
     }
 

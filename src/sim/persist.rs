@@ -5,8 +5,15 @@
 //! account, before the change is told to anyone (the reply to a create, the private
 //! websocket's myOrder / myAsset): whatever a client has heard of is on disk, so a process
 //! killed at any moment restarts with an account at least as new as what its journal knows.
-//! A file that cannot be read is moved aside (`….corrupt`) and the starting account is
-//! used; it never stops the simulator.
+//! A file that cannot be read stops the simulator's start ([`super::SimError::Account`]),
+//! and is left where it is: starting afresh under a journal that holds the old account's
+//! orders and fills would show a trader numbers that are not theirs. `hoga --demo --fresh`
+//! moves the whole session aside.
+//!
+//! The file also keeps the demo market's last prices (and each market's volatility), so a
+//! restarted simulator walks on from where the market was rather than from the seed's
+//! prices (a resting limit order would otherwise fill at once on restart). They are
+//! written with every change of the account and every few seconds while prices move.
 //!
 //! [`SimConfig::state_file`]: super::SimConfig::state_file
 
@@ -34,6 +41,19 @@ pub(crate) struct SavedAccount {
     pub orders: Vec<SimOrder>,
     /// The exchange's id counter.
     pub next_id: u64,
+    /// The market's last prices by market code (none in a file of an older hoga: the
+    /// seed's prices then).
+    #[serde(default)]
+    pub market: BTreeMap<String, SavedMarket>,
+}
+
+/// Where one market of the demo market stood.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SavedMarket {
+    /// The last trade price.
+    pub price: rust_decimal::Decimal,
+    /// The walk's volatility per step then (log-return standard deviation).
+    pub vol: f64,
 }
 
 /// What the simulator found in its state file at start.
@@ -48,9 +68,6 @@ pub enum StateAtStart {
         /// Open orders restored.
         open_orders: usize,
     },
-    /// The file could not be used (the message says why and where it was moved); the
-    /// starting account instead.
-    Unreadable(String),
 }
 
 /// Reads the state file: None when there is none.
@@ -76,16 +93,6 @@ pub(crate) fn load(path: &Path) -> Result<Option<SavedAccount>, String> {
 pub(crate) fn save(path: &Path, account: &SavedAccount) -> std::io::Result<()> {
     let json = serde_json::to_vec(account).map_err(std::io::Error::other)?;
     crate::datadir::write_atomic(path, &json)
-}
-
-/// A file that could not be used: moved aside (when it can be), and the message to say.
-pub(crate) fn set_aside(path: &Path, problem: String) -> String {
-    match crate::datadir::move_aside(path, "corrupt") {
-        Ok(Some(to)) => {
-            format!("{problem}; the demo account starts afresh (the file is kept as {})", to.display())
-        }
-        _ => format!("{problem}; the demo account starts afresh"),
-    }
 }
 
 #[cfg(test)]

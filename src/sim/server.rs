@@ -334,8 +334,29 @@ impl Shared {
     pub(crate) fn save_state(&self) -> std::io::Result<()> {
         let Some(path) = &self.cfg.state_file else { return Ok(()) };
         let _one_writer = lock(&self.saving);
-        let account = lock(&self.world).ex.saved(persist::CLOSED_KEPT);
+        let account = {
+            let w = lock(&self.world);
+            let mut account = w.ex.saved(persist::CLOSED_KEPT);
+            account.market = w.gen_.saved_market();
+            account
+        };
         persist::save(path, &account)
+    }
+
+    /// Saves the state file, saying in the log when it fails (once, until it works again).
+    pub(crate) fn save_state_logged(&self) {
+        match self.save_state() {
+            Ok(()) => {
+                if self.save_failed.swap(false, Ordering::Relaxed) {
+                    tracing::info!("simulator: the demo account is saved again");
+                }
+            }
+            Err(e) => {
+                if !self.save_failed.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "simulator: cannot save the demo account; a restart loses what changed since");
+                }
+            }
+        }
     }
 
     /// Publishes private events, applying the duplicate / reorder faults. The account
@@ -343,18 +364,7 @@ impl Shared {
     /// [`persist`]).
     pub(crate) fn publish_private(&self, mut events: Vec<PrivEvent>) {
         if !events.is_empty() && self.cfg.state_file.is_some() {
-            match self.save_state() {
-                Ok(()) => {
-                    if self.save_failed.swap(false, Ordering::Relaxed) {
-                        tracing::info!("simulator: the demo account is saved again");
-                    }
-                }
-                Err(e) => {
-                    if !self.save_failed.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(error = %e, "simulator: cannot save the demo account; a restart loses what changed since");
-                    }
-                }
-            }
+            self.save_state_logged();
         }
         if self.faults.reorder_private() {
             for pair in events.chunks_mut(2) {
@@ -598,27 +608,36 @@ pub(crate) async fn start(
     let defs = load_markets(cfg.markets)?;
     let start_ms = cfg.start_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
     let codes: Vec<String> = defs.iter().map(|d| d.market.clone()).collect();
-    let gen_ = Generator::new(defs, cfg.seed, start_ms, cfg.history_secs);
+    // A state file that cannot be read stops the start (see `persist`).
+    let saved = match &cfg.state_file {
+        None => None,
+        Some(path) => persist::load(path).map_err(SimError::Account)?,
+    };
+    let gen_ = Generator::resumed(
+        defs,
+        cfg.seed,
+        start_ms,
+        cfg.history_secs,
+        &saved.as_ref().map(|s| s.market.clone()).unwrap_or_default(),
+    );
     let mut holdings = BTreeMap::new();
     holdings.insert("KRW".to_string(), Holding { balance: cfg.krw, ..Default::default() });
     for (c, amount, avg) in &cfg.coins {
         holdings.insert(c.clone(), Holding { balance: *amount, locked: Decimal::ZERO, avg_buy_price: *avg });
     }
     let mut ex = Exchange::new(codes, holdings, cfg.seed);
-    let state_at_start = match &cfg.state_file {
-        None => StateAtStart::NotKept,
-        Some(path) => match persist::load(path) {
-            Ok(None) => StateAtStart::Fresh,
-            Ok(Some(saved)) => {
-                ex.restore(saved);
-                StateAtStart::Resumed { open_orders: ex.open_orders() }
-            }
-            Err(e) => {
-                let said = persist::set_aside(path, e);
-                tracing::warn!("simulator: {said}");
-                StateAtStart::Unreadable(said)
-            }
-        },
+    // Ids unique across runs unless the run is a pure function of its seed (a fixed start
+    // time and nothing kept): a kept account's journal outlives any one state file.
+    if cfg.state_file.is_some() || cfg.start_ms.is_none() {
+        ex.new_id_session(uuid::Uuid::new_v4().as_u64_pair().0);
+    }
+    let state_at_start = match (&cfg.state_file, saved) {
+        (None, _) => StateAtStart::NotKept,
+        (Some(_), None) => StateAtStart::Fresh,
+        (Some(_), Some(saved)) => {
+            ex.restore(saved);
+            StateAtStart::Resumed { open_orders: ex.open_orders() }
+        }
     };
     let mut auth = Authenticator::default();
     auth.add_key(&cfg.access_key, &cfg.secret_key);
@@ -712,6 +731,9 @@ async fn run_generator(sh: Arc<Shared>, cancel: CancellationToken) {
     let mut interval = tokio::time::interval(sh.cfg.tick_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut clock = WallClock::following(&sh);
+    // Prices move without the account changing: they are saved every few seconds too, so
+    // a killed session restarts near where its market was.
+    let mut last_save = Instant::now();
     loop {
         tokio::select! {
             biased;
@@ -719,10 +741,17 @@ async fn run_generator(sh: Arc<Shared>, cancel: CancellationToken) {
             _ = sh.cancel.cancelled() => break,
             _ = interval.tick() => {
                 sh.step_world(clock.advance());
+                if sh.cfg.state_file.is_some() && last_save.elapsed() >= PRICE_SAVE_INTERVAL {
+                    last_save = Instant::now();
+                    sh.save_state_logged();
+                }
             }
         }
     }
 }
+
+/// How often the generator saves the market's prices to the state file.
+const PRICE_SAVE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Keeps the generator's virtual clock on the wall clock: each step advances it by the
 /// whole milliseconds elapsed since the start minus those already given. Measuring each

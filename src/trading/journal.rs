@@ -187,13 +187,26 @@ pub struct JournalOptions {
     pub allow_fresh: bool,
     /// How long a write waits for a lock before failing with `SQLITE_BUSY`.
     pub busy_timeout: Duration,
+    /// How long [`Journal::open`] waits for the instance lock another process holds
+    /// before it settles for a read-only journal: an instance that is exiting (a restart
+    /// right after a SIGHUP or a quit) lets go within a moment, and the new one should
+    /// then trade, not refuse. Zero: no wait.
+    pub lock_wait: Duration,
 }
 
 impl Default for JournalOptions {
     fn default() -> Self {
-        JournalOptions { live: false, allow_fresh: false, busy_timeout: Duration::from_millis(250) }
+        JournalOptions {
+            live: false,
+            allow_fresh: false,
+            busy_timeout: Duration::from_millis(250),
+            lock_wait: Duration::ZERO,
+        }
     }
 }
+
+/// How often [`Journal::open`] tries the instance lock again while it waits for it.
+const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// Export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,6 +337,33 @@ pub(crate) fn default_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "hoga").map(|d| d.data_dir().join("journal.sqlite"))
 }
 
+/// Takes the exclusive instance lock on `lock`, trying again every [`LOCK_POLL`] for up
+/// to `wait` while another process holds it. Ok(false): still held after the wait.
+fn take_lock(lock: &File, wait: Duration) -> std::io::Result<bool> {
+    let deadline = std::time::Instant::now() + wait;
+    let mut said = false;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(true),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return Ok(false);
+        }
+        if !said {
+            said = true;
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                "another hoga instance holds the journal's lock; waiting for it to let go"
+            );
+        }
+        // At start, before anything trades: the worker may wait here.
+        blocking(|| std::thread::sleep(LOCK_POLL.min(deadline - now)));
+    }
+}
+
 impl Journal {
     /// Opens (creating when allowed) the journal at `path`, takes the instance lock, and
     /// checks the schema. A second instance gets a read-only journal.
@@ -366,11 +406,8 @@ impl Journal {
             .write(true)
             .open(&lock_path)
             .map_err(io_at(opts, "creating its lock file", &lock_path))?;
-        let locked = match lock.try_lock() {
-            Ok(()) => true,
-            Err(std::fs::TryLockError::WouldBlock) => false,
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(opts, "locking it", &lock_path, e)),
-        };
+        let locked =
+            take_lock(&lock, opts.lock_wait).map_err(|e| io_error(opts, "locking it", &lock_path, e))?;
         if !locked {
             if !existed {
                 return Err(JournalError::ReadOnly(p));
@@ -1111,11 +1148,15 @@ pub(crate) fn run_journal_cli(args: &JournalArgs, mode_file: Option<(PathBuf, &s
     let format = if args.json { ExportFormat::Json } else { ExportFormat::Csv };
     let text = j.export(format).context("export journal")?;
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).context("write export")?;
-    if !text.ends_with('\n') {
-        out.write_all(b"\n").context("write export")?;
+    let written = out
+        .write_all(text.as_bytes())
+        .and_then(|()| if text.ends_with('\n') { Ok(()) } else { out.write_all(b"\n") });
+    match written.and_then(|()| out.flush()) {
+        // The reader has gone (`hoga journal | head`): it read what it wanted; a quiet
+        // success, as Unix tools end.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("write export"),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -1206,6 +1247,42 @@ mod tests {
         drop(first);
         let third = Journal::open(&path, &JournalOptions::default()).unwrap();
         assert!(!third.is_read_only());
+    }
+
+    /// A restart right after the last instance quit (or took a SIGHUP): the lock that
+    /// instance still holds for a moment is waited for, not taken as another console's.
+    #[test]
+    fn an_instance_that_is_exiting_is_waited_for_and_one_that_stays_is_not_waited_for_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let waiting = JournalOptions { lock_wait: Duration::from_secs(3), ..JournalOptions::default() };
+        let first = Journal::open(&path, &JournalOptions::default()).unwrap();
+        let started = std::time::Instant::now();
+        let exiting = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            drop(first);
+        });
+        let second = Journal::open(&path, &waiting).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(450), "{:?}", started.elapsed());
+        assert!(!second.is_read_only(), "the lock was taken once the first let go");
+        second.record_intent(&order("a"), "manual").unwrap();
+        exiting.join().unwrap();
+
+        // Held for good: after the wait, read-only as before (the manager then refuses to
+        // trade), and no wait without lock_wait.
+        let short = JournalOptions { lock_wait: Duration::from_millis(300), ..JournalOptions::default() };
+        let started = std::time::Instant::now();
+        let third = Journal::open(&path, &short).unwrap();
+        assert!(third.is_read_only());
+        assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+        let started = std::time::Instant::now();
+        assert!(Journal::open(&path, &JournalOptions::default()).unwrap().is_read_only());
+        assert!(started.elapsed() < Duration::from_millis(250), "{:?}", started.elapsed());
+        // A journal that does not exist yet and is locked: the error, after the wait.
+        let other = dir.path().join("k.sqlite");
+        let _holder = Journal::open(&other, &JournalOptions::default()).unwrap();
+        std::fs::remove_file(&other).unwrap();
+        assert!(matches!(Journal::open(&other, &short), Err(JournalError::ReadOnly(_))));
     }
 
     #[test]
