@@ -160,6 +160,7 @@ fn order_event_label(ev: &OrderEvent) -> String {
         OrderEvent::CancelsDone { .. } => "cancels done".into(),
         OrderEvent::Balances(_) => "balances".into(),
         OrderEvent::Position(p) => format!("position {}", p.market),
+        OrderEvent::Restored(l) => format!("{} positions restored", l.positions.len()),
         OrderEvent::Info(_) => "info".into(),
     }
 }

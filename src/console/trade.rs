@@ -414,9 +414,11 @@ impl Desk {
                     Some(fill.market.clone()),
                     crate::exchange::display::fill(&fill),
                 ));
+                // Today's P&L in the Portfolio pane and the status bar, on the fill's day
+                // (as a restart counts it again).
+                let at = crate::trading::position::fill_time(&fill);
                 self.store.send(StoreEvent::FillApplied(fill)).await?;
-                // Today's P&L in the Portfolio pane and the status bar.
-                self.store.send(StoreEvent::Realized { pnl: realized, at: chrono::Utc::now() }).await?;
+                self.store.send(StoreEvent::Realized { pnl: realized, at }).await?;
             }
             OrderEvent::Rejected { identifier, reason } => {
                 tracing::warn!(identifier = identifier.as_deref().unwrap_or("-"), %reason, "order rejected");
@@ -450,6 +452,16 @@ impl Desk {
                 tracing::info!(market = market.as_ref().map_or("all", |m| m.as_str()), "cancels done");
             }
             OrderEvent::Balances(b) => self.store.send(StoreEvent::BalancesUpdated(b)).await?,
+            OrderEvent::Restored(ledger) => {
+                // What the journal's fills add up to: the P&L from before a restart. The
+                // monitor's positions come from the balances, as at any start.
+                for p in ledger.positions.into_values() {
+                    self.store.send(StoreEvent::PositionUpdated(p)).await?;
+                }
+                for (pnl, at) in ledger.realized {
+                    self.store.send(StoreEvent::Realized { pnl, at }).await?;
+                }
+            }
             OrderEvent::Position(p) => {
                 self.store.send(StoreEvent::PositionUpdated(p.clone())).await?;
                 self.monitor.position(p.market, p.volume, p.avg_cost).await?

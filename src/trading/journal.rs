@@ -885,6 +885,20 @@ impl Journal {
         Ok(v)
     }
 
+    /// Audit events of one kind that belong to no order, oldest first: (time ms, detail).
+    pub(crate) fn events_of_kind(&self, kind: &str) -> Result<Vec<(i64, String)>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at_ms, detail FROM events WHERE identifier IS NULL AND kind=?1 ORDER BY seq")
+            .map_err(|e| self.sql(e))?;
+        let v = stmt
+            .query_map(params![kind], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(v)
+    }
+
     // ---- rules and alerts
 
     fn save_json(&self, table: &str, id: &str, json: String) -> Result<(), JournalError> {

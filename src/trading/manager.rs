@@ -280,6 +280,9 @@ pub enum OrderEvent {
     Balances(Vec<Balance>),
     /// A position changed.
     Position(Position),
+    /// At start: the positions and realized P&L the journal's fills add up to (what was
+    /// counted before a restart).
+    Restored(crate::trading::position::Ledger),
     /// Something the person should read (one line).
     Info(String),
 }
@@ -571,7 +574,14 @@ async fn run(sh: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<()> {
 
 impl Engine {
     fn new(sh: Arc<Shared>) -> Result<Self, JournalError> {
-        let open = lock(&sh.journal).open_orders()?;
+        use crate::trading::position::{Ledger, SEED_EVENT};
+        let (open, seeds, fills) = {
+            let j = lock(&sh.journal);
+            (j.open_orders()?, j.events_of_kind(SEED_EVENT)?, j.fill_rows()?)
+        };
+        // The positions counted before a restart, counted again the same way.
+        let ledger =
+            Ledger::from_journal(&seeds, &fills, |m, side| MarketRules::upbit_default(m).fee_rate(side));
         let mut e = Engine {
             sh,
             orders: HashMap::new(),
@@ -592,7 +602,7 @@ impl Engine {
             balances: Vec::new(),
             balances_inflight: false,
             balances_dirty: false,
-            positions: HashMap::new(),
+            positions: ledger.positions.iter().map(|(m, p)| (m.clone(), p.clone())).collect(),
             rules: HashMap::new(),
             orphan_fills: Vec::new(),
             cancels_waiting: Vec::new(),
@@ -604,6 +614,9 @@ impl Engine {
                 e.by_uuid.insert(u.clone(), o.identifier.clone());
             }
             e.orders.insert(o.identifier.clone(), o);
+        }
+        if !ledger.is_empty() {
+            e.emit(OrderEvent::Restored(ledger));
         }
         Ok(e)
     }
@@ -1597,14 +1610,49 @@ impl Engine {
     }
 
     fn seed_positions(&mut self, balances: &[Balance]) {
+        let first = self.balances.is_empty();
         for b in balances {
             if b.currency == b.unit_currency || b.currency == "KRW" {
                 continue;
             }
             let market = MarketId::new(&format!("{}-{}", b.unit_currency, b.currency));
-            self.positions
-                .entry(market.clone())
-                .or_insert_with(|| Position::from_balance(market, b.total(), b.avg_buy_price));
+            match self.positions.get_mut(&market) {
+                // Restored from the journal: kept (fees in its average) while the
+                // exchange's volume agrees at the first balances.
+                Some(p) => {
+                    if first && p.reconcile(b.total(), b.avg_buy_price) {
+                        let p = p.clone();
+                        self.emit(OrderEvent::Position(p));
+                    }
+                }
+                None => {
+                    let p = Position::from_balance(market.clone(), b.total(), b.avg_buy_price);
+                    // The start a replay of the journal needs after a restart.
+                    let detail = crate::trading::position::seed_detail(&p);
+                    if let Err(e) = self.journal().event(None, crate::trading::position::SEED_EVENT, &detail) {
+                        tracing::warn!(error = %e, %detail, "position seed not journaled");
+                    }
+                    self.positions.insert(market, p);
+                }
+            }
+        }
+        if !first {
+            return;
+        }
+        // A coin the exchange no longer lists was sold (elsewhere too): flat.
+        let gone: Vec<MarketId> = self
+            .positions
+            .iter()
+            .filter(|(m, p)| !p.volume.is_zero() && !balances.iter().any(|b| b.currency == m.base()))
+            .map(|(m, _)| m.clone())
+            .collect();
+        for m in gone {
+            if let Some(p) = self.positions.get_mut(&m)
+                && p.reconcile(Decimal::ZERO, Decimal::ZERO)
+            {
+                let p = p.clone();
+                self.emit(OrderEvent::Position(p));
+            }
         }
     }
 

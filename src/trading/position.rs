@@ -6,10 +6,15 @@
 //! P&L at a mark price subtracts the fee a sale at that price would pay, so "flat" means
 //! "selling now would break even".
 
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::exchange::types::{Fill, MarketId, Price, Qty, Side};
+use crate::trading::journal::FillRow;
 
 /// One market's holding and its P&L.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +112,20 @@ impl Position {
         self.apply(side, f.price, f.volume, fee)
     }
 
+    /// Brings the position in line with the exchange's balance of its coin (`volume`, and
+    /// the exchange's average buy price, which leaves the fees out). When the volumes
+    /// agree the position's own average (fees in) is kept; when they do not, something
+    /// traded that hoga did not see (before it started, on the website) and the exchange's
+    /// figures are taken. The realized P&L stays. Returns whether anything changed.
+    pub(crate) fn reconcile(&mut self, volume: Qty, avg_buy_price: Price) -> bool {
+        if self.volume == volume {
+            return false;
+        }
+        self.volume = volume;
+        self.avg_cost = if volume.is_zero() { Decimal::ZERO } else { avg_buy_price };
+        true
+    }
+
     /// Unrealized P&L at `mark`, net of the fee of selling there; `None` when it cannot be
     /// computed (a mark from the network too large to value the position).
     pub fn unrealized(&self, mark: Price, ask_fee_rate: Decimal) -> Option<Decimal> {
@@ -122,6 +141,132 @@ impl Position {
         let basis = self.avg_cost.checked_mul(self.volume)?;
         if basis.is_zero() { None } else { self.unrealized(mark, ask_fee_rate)?.checked_div(basis) }
     }
+}
+
+/// When a fill happened, for the day its realized P&L counts toward: its own time when the
+/// exchange gave one, else now (it is being counted now).
+pub(crate) fn fill_time(f: &Fill) -> DateTime<Utc> {
+    Some(f.timestamp).filter(|t| *t > 0).and_then(DateTime::from_timestamp_millis).unwrap_or_else(Utc::now)
+}
+
+/// Positions and realized P&L rebuilt from the journal's fills, oldest first, by the one
+/// computation the order manager runs on each fill ([`Position::apply_fill`]): after a
+/// restart the average (buy fees in), the realized P&L per coin and today's figure are
+/// what they were before the quit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    /// Every market the journal has fills of, with its position now.
+    pub positions: BTreeMap<MarketId, Position>,
+    /// What each sell realized (after fees) and when, oldest first.
+    pub realized: Vec<(Decimal, DateTime<Utc>)>,
+}
+
+/// The journal event kind of a position the order manager opened from the exchange's
+/// balance (a coin held before hoga traded it): the start a replay needs.
+pub(crate) const SEED_EVENT: &str = "position_seed";
+
+/// The detail of a [`SEED_EVENT`]: `KRW-BTC 0.05 140000000` (market, volume, average).
+pub(crate) fn seed_detail(p: &Position) -> String {
+    format!("{} {} {}", p.market, p.volume, p.avg_cost)
+}
+
+fn seed_from_detail(detail: &str) -> Option<Position> {
+    let mut it = detail.split(' ');
+    let market = MarketId::new(it.next()?);
+    let volume = Decimal::from_str(it.next()?).ok()?;
+    let avg = Decimal::from_str(it.next()?).ok()?;
+    Some(Position::from_balance(market, volume, avg))
+}
+
+/// One step of a replay.
+enum Step {
+    /// A position opened from a balance.
+    Seed(Position),
+    Fill(Fill),
+}
+
+impl Ledger {
+    /// One seed or fill; `fee_rate` stands in for a fill that carries no fee (as it did
+    /// when the fill was first counted).
+    fn step(&mut self, step: Step, fee_rate: &impl Fn(&MarketId, Side) -> Decimal) {
+        match step {
+            // The manager opens a position from a balance only where it has none.
+            Step::Seed(p) => {
+                self.positions.entry(p.market.clone()).or_insert(p);
+            }
+            Step::Fill(f) => {
+                let Some(side) = f.side else { return };
+                let pos =
+                    self.positions.entry(f.market.clone()).or_insert_with(|| Position::new(f.market.clone()));
+                let pnl = pos.apply_fill(&f, fee_rate(&f.market, side));
+                if side == Side::Ask {
+                    self.realized.push((pnl, fill_time(&f)));
+                }
+            }
+        }
+    }
+
+    /// Replays the journal: the positions opened from balances (`seeds`: time in ms and
+    /// [`seed_detail`]) and the fill rows, in the order they happened. A row that does not
+    /// read back (a side or number hoga did not write) is logged and left out: the rest
+    /// still counts.
+    pub(crate) fn from_journal(
+        seeds: &[(i64, String)],
+        rows: &[FillRow],
+        fee_rate: impl Fn(&MarketId, Side) -> Decimal,
+    ) -> Ledger {
+        let mut steps: Vec<(i64, Step)> = Vec::new();
+        for (at, detail) in seeds {
+            match seed_from_detail(detail) {
+                Some(p) => steps.push((*at, Step::Seed(p))),
+                None => tracing::warn!(%detail, "journaled position seed unreadable; not counted"),
+            }
+        }
+        for r in rows {
+            match fill_from_row(r) {
+                Some(f) => steps.push((f.timestamp, Step::Fill(f))),
+                None => {
+                    tracing::warn!(trade = %r.trade_uuid, "journaled fill unreadable; not counted in the P&L")
+                }
+            }
+        }
+        // Stable: seeds (listed first) go before a fill of the same millisecond.
+        steps.sort_by_key(|(at, _)| *at);
+        let mut l = Ledger::default();
+        for (_, step) in steps {
+            l.step(step, &fee_rate);
+        }
+        l
+    }
+
+    /// True when the journal had nothing to count.
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+}
+
+fn fill_from_row(r: &FillRow) -> Option<Fill> {
+    let num = |s: &str| Decimal::from_str(s).ok();
+    let side = match r.side.as_str() {
+        "bid" => Side::Bid,
+        "ask" => Side::Ask,
+        _ => return None,
+    };
+    Some(Fill {
+        trade_uuid: r.trade_uuid.clone(),
+        order_uuid: r.order_uuid.clone(),
+        market: MarketId::new(&r.market),
+        side: Some(side),
+        price: num(&r.price)?,
+        volume: num(&r.volume)?,
+        funds: num(&r.funds)?,
+        fee: match &r.fee {
+            Some(f) => Some(num(f)?),
+            None => None,
+        },
+        is_maker: None,
+        timestamp: r.timestamp,
+    })
 }
 
 #[cfg(test)]
@@ -176,6 +321,77 @@ mod tests {
         assert_eq!(p.realized, r1 + r2);
         assert_eq!(p.fees, dec!(3_500) + dec!(3_625) + dec!(3_000) + dec!(4_230));
         assert_eq!((p.volume, p.avg_cost), (Decimal::ZERO, Decimal::ZERO));
+    }
+
+    /// After a restart the journal gives back what the order manager had counted: a BTC
+    /// position opened from the balance (0.05 at 140M, the exchange's average without
+    /// fees), a buy and two sells with their fees, an ETH round trip, in the order they
+    /// happened. The replay's average keeps the buy fee, the realized P&L per coin is the
+    /// same, and each sell's P&L is listed with its own time (today's figure).
+    #[test]
+    fn the_journal_replays_to_the_positions_counted_before_a_restart() {
+        let btc = MarketId::new("KRW-BTC");
+        let eth = MarketId::new("KRW-ETH");
+        let fee = |price: Decimal, volume: Decimal| price * volume * dec!(0.0005);
+        let fill = |n: u32, m: &MarketId, side: Side, price: Decimal, volume: Decimal, ts: i64| Fill {
+            trade_uuid: format!("t{n}"),
+            order_uuid: format!("o{n}"),
+            market: m.clone(),
+            side: Some(side),
+            price,
+            volume,
+            funds: price * volume,
+            // One fill without its fee: the rate stands in, as it did when counted.
+            fee: (n != 3).then(|| fee(price, volume)),
+            is_maker: None,
+            timestamp: ts,
+        };
+        let fills = [
+            fill(1, &btc, Side::Bid, dec!(140_200_000), dec!(0.01), 2_000),
+            fill(2, &eth, Side::Bid, dec!(4_000_000), dec!(1), 3_000),
+            fill(3, &btc, Side::Ask, dec!(145_000_000), dec!(0.02), 4_000),
+            fill(4, &eth, Side::Ask, dec!(4_100_000), dec!(1), 5_000),
+            fill(5, &btc, Side::Ask, dec!(139_000_000), dec!(0.01), 6_000),
+        ];
+        let rate = |_: &MarketId, _: Side| dec!(0.0005);
+        // As the order manager counted them live.
+        let mut live = BTreeMap::new();
+        let seed = Position::from_balance(btc.clone(), dec!(0.05), dec!(140_000_000));
+        live.insert(btc.clone(), seed.clone());
+        let mut realized = Vec::new();
+        for f in &fills {
+            let p = live.entry(f.market.clone()).or_insert_with(|| Position::new(f.market.clone()));
+            let r = p.apply_fill(f, dec!(0.0005));
+            if f.side == Some(Side::Ask) {
+                realized.push((r, fill_time(f)));
+            }
+        }
+        let row = |f: &Fill| FillRow {
+            trade_uuid: f.trade_uuid.clone(),
+            order_uuid: f.order_uuid.clone(),
+            identifier: None,
+            market: f.market.to_string(),
+            side: crate::trading::orders::side_str(f.side.unwrap()).into(),
+            price: f.price.to_string(),
+            volume: f.volume.to_string(),
+            funds: f.funds.to_string(),
+            fee: f.fee.map(|v| v.to_string()),
+            timestamp: f.timestamp,
+        };
+        // The journal lists rows by time; seeds come from their own table.
+        let mut rows: Vec<FillRow> = fills.iter().map(row).collect();
+        rows.push(FillRow { side: "sideways".into(), ..row(&fills[0]) });
+        let seeds = vec![(1_000, seed_detail(&seed)), (1_500, "KRW-XRP not-a-number 1".into())];
+        let replayed = Ledger::from_journal(&seeds, &rows, rate);
+        assert_eq!(replayed.positions, live);
+        assert_eq!(replayed.realized, realized);
+        // (0.05 × 140M + 0.01 × 140.2M + its 701 fee) / 0.06: the buy fee is in the average.
+        let avg = replayed.positions[&btc].avg_cost;
+        assert_eq!(avg, (dec!(7_000_000) + dec!(1_402_000) + dec!(701)) / dec!(0.06));
+        assert_eq!(replayed.positions[&btc].volume, dec!(0.03));
+        assert!(!replayed.positions[&eth].realized.is_zero());
+        // Nothing journaled: nothing to restore.
+        assert!(Ledger::from_journal(&[], &[], rate).is_empty());
     }
 
     proptest! {
