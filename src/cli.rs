@@ -204,6 +204,22 @@ fn exit_code(what: &str, result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// Prints `text` to stdout. Not `print!`, which panics when stdout is gone: a reader
+/// that went away (`hoga config default | head -1`) ends the command quietly with
+/// success, as Unix tools do; any other failure (a full disk) is an error.
+fn print_out(text: &str) -> ExitCode {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            crate::kernel::terminal::report(&format!("hoga: cannot write to stdout: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `hoga config …`. `given` is `--config FILE` / `HOGA_CONFIG`: the file the console would
 /// load, so `path` and `check` speak of it rather than of the default.
 fn run_config(cmd: &ConfigCommand, given: Option<&std::path::Path>) -> ExitCode {
@@ -215,14 +231,11 @@ fn run_config(cmd: &ConfigCommand, given: Option<&std::path::Path>) -> ExitCode 
             };
             let file = config_file();
             let exists = file.as_ref().is_some_and(|p| p.exists());
-            println!("config: {}{}", show(file), if exists { "" } else { " (not present; defaults apply)" });
-            println!("logs:   {}", show(config::default_log_dir()));
-            ExitCode::SUCCESS
+            let note = if exists { "" } else { " (not present; defaults apply)" };
+            let logs = show(config::default_log_dir());
+            print_out(&format!("config: {}{note}\nlogs:   {logs}\n", show(file)))
         }
-        ConfigCommand::Default => {
-            print!("{}", config::DEFAULT_TOML);
-            ExitCode::SUCCESS
-        }
+        ConfigCommand::Default => print_out(config::DEFAULT_TOML),
         ConfigCommand::Check { file } => {
             let Some(path) = file.clone().or_else(config_file) else {
                 eprintln!("hoga: no config file given and no home directory to find one");
@@ -238,8 +251,7 @@ fn run_config(cmd: &ConfigCommand, given: Option<&std::path::Path>) -> ExitCode 
                         eprintln!("{}: [general] log_dir = {:?}: {e}", config::display_path(&path), dir);
                         return ExitCode::FAILURE;
                     }
-                    println!("{}: ok", config::display_path(&path));
-                    ExitCode::SUCCESS
+                    print_out(&format!("{}: ok\n", config::display_path(&path)))
                 }
                 Err(e) => {
                     eprintln!("{e}");

@@ -129,3 +129,83 @@ fn stream_help_lists_only_the_global_flags_it_reads() {
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("--theme") && help.contains("--mode"), "{help}");
 }
+
+/// Waits for `child` to exit within [`DEADLINE`]; its status and what it wrote on stderr.
+fn finish(mut child: Killed) -> (std::process::ExitStatus, String) {
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < DEADLINE, "still running after {DEADLINE:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (status, stderr)
+}
+
+/// `hoga stream --demo trade KRW-BTC | head -1` panicked ("failed printing to stdout:
+/// Broken pipe", status 101, a backtrace). A reader that goes away after the first line
+/// ends the stream quietly with status 0, as Unix tools do.
+#[test]
+fn a_stream_whose_reader_goes_away_ends_quietly_with_success() {
+    let mut child = Command::new(BIN)
+        .args(["stream", "--demo", "trade", "KRW-BTC"])
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let child = Killed(child);
+    // `head -1`: read one line, then close the pipe.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut first = String::new();
+        let _ = BufReader::new(out).read_line(&mut first);
+        let _ = tx.send(first);
+    });
+    let first = rx.recv_timeout(DEADLINE).expect("a first line");
+    assert!(first.contains("\"kind\":\"trade\""), "{first}");
+    let (status, stderr) = finish(child);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+}
+
+/// The same for the other commands that print to stdout: a reader that is already gone
+/// (`hoga config default | true`) is a quiet success, never a panic or an error.
+#[test]
+fn other_commands_end_quietly_when_stdout_is_a_closed_pipe() {
+    let dir = std::env::temp_dir().join(format!("hoga-stream-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let journal = dir.join("journal.sqlite");
+    drop(hoga::trading::journal::Journal::open(&journal, &Default::default()).unwrap());
+    let journal = journal.to_str().unwrap().to_string();
+    for args in [
+        vec!["config", "default"],
+        vec!["config", "path"],
+        vec!["--config", config.as_str(), "config", "check"],
+        vec!["journal", "--journal", journal.as_str()],
+        vec!["journal", "--json", "--journal", journal.as_str()],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let child = Command::new(BIN)
+            .args(&args)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (status, stderr) = finish(Killed(child));
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

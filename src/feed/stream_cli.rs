@@ -79,15 +79,20 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
-fn print_event(ev: &FeedEvent) {
+/// Prints one event as a line of JSON. Not `println!`, which panics when stdout is gone:
+/// the error is the caller's to read (a reader that went away ends the stream quietly).
+fn print_event(out: &mut impl std::io::Write, ev: &FeedEvent) -> std::io::Result<()> {
     let line = match &ev.payload {
         FeedPayload::Stream(s) => serde_json::to_string(s),
         FeedPayload::OpenOrders(o) => serde_json::to_string(o),
         FeedPayload::Balances(b) => serde_json::to_string(b),
     };
     match line {
-        Ok(l) => println!("{l}"),
-        Err(e) => eprintln!("hoga stream: cannot encode event: {e}"),
+        Ok(l) => writeln!(out, "{l}"),
+        Err(e) => {
+            eprintln!("hoga stream: cannot encode event: {e}");
+            Ok(())
+        }
     }
 }
 
@@ -225,7 +230,16 @@ async fn stream(
                 Some(ev) => {
                     n += 1;
                     if !args.quiet {
-                        print_event(&ev);
+                        match print_event(&mut std::io::stdout().lock(), &ev) {
+                            Ok(()) => {}
+                            // The reader has gone (`| head -1`): what it wanted was printed,
+                            // and the stream ends quietly with success, as Unix tools do.
+                            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break false,
+                            Err(e) => {
+                                eprintln!("hoga stream: cannot write to stdout: {e}");
+                                return ExitCode::FAILURE;
+                            }
+                        }
                     }
                 }
                 None => break false,
