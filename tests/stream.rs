@@ -175,7 +175,8 @@ fn a_stream_whose_reader_goes_away_ends_quietly_with_success() {
 }
 
 /// The same for the other commands that print to stdout: a reader that is already gone
-/// (`hoga config default | true`) is a quiet success, never a panic or an error.
+/// (`hoga config default | true`, `hoga sim | head -1`) is a quiet success, never a
+/// panic or an error.
 #[test]
 fn other_commands_end_quietly_when_stdout_is_a_closed_pipe() {
     let dir = std::env::temp_dir().join(format!("hoga-stream-pipe-{}", std::process::id()));
@@ -192,6 +193,8 @@ fn other_commands_end_quietly_when_stdout_is_a_closed_pipe() {
         vec!["--config", config.as_str(), "config", "check"],
         vec!["journal", "--journal", journal.as_str()],
         vec!["journal", "--json", "--journal", journal.as_str()],
+        // A server too: its banner is all it prints; with no reader it stops.
+        vec!["sim", "--port", "0"],
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);

@@ -369,16 +369,35 @@ pub(crate) async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     };
     let sim = start(config, &tasks).await?;
     // The secret key is never printed: it is the built-in demo secret (see the docs).
-    println!("hoga sim (seed {}) listening on {}", args.seed, sim.addr);
-    println!("  REST        {}/v1", sim.rest_base);
-    println!("  WebSocket   {}", sim.ws_public_url);
-    println!("  private WS  {}", sim.ws_private_url);
-    println!("  faults      POST {}/admin/faults  (header Authorization: Bearer TOKEN)", sim.rest_base);
-    println!("  requests    GET {}/admin/requests  (same header)", sim.rest_base);
-    println!("  admin token {}", sim.admin_token());
-    println!("  access key  {}", sim.credentials.0);
+    let mut banner = format!("hoga sim (seed {}) listening on {}\n", args.seed, sim.addr);
+    banner += &format!("  REST        {}/v1\n", sim.rest_base);
+    banner += &format!("  WebSocket   {}\n", sim.ws_public_url);
+    banner += &format!("  private WS  {}\n", sim.ws_private_url);
+    banner +=
+        &format!("  faults      POST {}/admin/faults  (header Authorization: Bearer TOKEN)\n", sim.rest_base);
+    banner += &format!("  requests    GET {}/admin/requests  (same header)\n", sim.rest_base);
+    banner += &format!("  admin token {}\n", sim.admin_token());
+    banner += &format!("  access key  {}\n", sim.credentials.0);
     if let Some(f) = &sim.shared.cfg.flood {
-        println!("  flood       {} messages once a client subscribes (field sim_ns = publish time)", f.count);
+        banner += &format!(
+            "  flood       {} messages once a client subscribes (field sim_ns = publish time)\n",
+            f.count
+        );
+    }
+    // Not `println!`, which panics when stdout is gone: a reader that went away
+    // (`hoga sim | head -1`) ends the command quietly with success, as Unix tools do.
+    let written = {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        out.write_all(banner.as_bytes()).and_then(|()| out.flush())
+    };
+    if let Err(e) = written {
+        sim.stop();
+        tasks.cancel_all();
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(());
+        }
+        anyhow::bail!("cannot write to stdout: {e}");
     }
     let reason = crate::kernel::shutdown::wait_for_trigger(&tasks).await;
     sim.stop();
