@@ -744,3 +744,128 @@ async fn a_rate_limit_storm_keeps_re_arming_the_exit_under_new_identifiers() {
     assert_ne!(v.borrow().rule(&id).map(|x| x.state), Some(RuleState::Failed));
     r.tasks.cancel_all();
 }
+
+/// The tester's finding 2: a stop showing `position gone` came back `armed` after quit and
+/// restart (the restarted monitor knew no position until a balance list, and a balance
+/// list without the coin said nothing about it). It stays `position gone` from the start,
+/// does not fire, and protects again when the position comes back.
+#[tokio::test]
+async fn a_rule_whose_position_is_gone_stays_gone_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let rule = stop_rule(dec!(97000000));
+    let id = rule.id.clone();
+    {
+        let journal: SharedJournal =
+            Arc::new(Mutex::new(Journal::open(&path, &JournalOptions::default()).unwrap()));
+        let r = rig_with(MonitorConfig::default(), Some(journal.clone()));
+        r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+        r.monitor.add_rule(rule).await.unwrap();
+        r.monitor.reconciled().await.unwrap();
+        tick(&r.monitor, dec!(98000000)).await;
+        wait_view(&r.monitor, "armed", |v| v.rule(&id).is_some_and(|x| x.state_label() == "armed")).await;
+        // Sold elsewhere: the balance list has only KRW.
+        r.monitor.holdings(vec![]).await.unwrap();
+        wait_view(&r.monitor, "gone", |v| v.rule(&id).is_some_and(|x| x.state_label() == "position gone"))
+            .await;
+        r.tasks.cancel_all();
+        assert!(r.tasks.wait_all(DEADLINE).await);
+    }
+    let journal: SharedJournal =
+        Arc::new(Mutex::new(Journal::open(&path, &JournalOptions::default()).unwrap()));
+    let mut r = rig_with(MonitorConfig::default(), Some(journal));
+    let v = wait_view(&r.monitor, "rule re-loaded", |v| v.rule(&id).is_some()).await;
+    assert_eq!(v.rule(&id).unwrap().state_label(), "position gone", "before any balance list");
+    // The balance list after the restart names only KRW: still gone, and no exit.
+    r.monitor.holdings(vec![]).await.unwrap();
+    r.monitor.reconciled().await.unwrap();
+    wait_view(&r.monitor, "reconciled", |v| v.reconciled).await;
+    tick(&r.monitor, dec!(90000000)).await;
+    assert_no_action(&mut r.actions);
+    assert_eq!(r.monitor.view().borrow().rule(&id).unwrap().state_label(), "position gone");
+    // Bought again: it protects the new position.
+    r.monitor.holdings(vec![(btc(), dec!(0.05), dec!(95000000))]).await.unwrap();
+    wait_view(&r.monitor, "armed again", |v| v.rule(&id).is_some_and(|x| x.state_label() == "armed")).await;
+    tick(&r.monitor, dec!(90000000)).await;
+    let (ident, volume) = exit_fields(&next_action(&mut r.actions).await);
+    assert_eq!((ident, volume), (hoga::trading::rules::exit_identifier(&id, 0), dec!(0.05)));
+    r.tasks.cancel_all();
+}
+
+/// README: a rule armed with `future` for a position not held shows `waiting`. It showed
+/// `armed` until a buy and a sell had told the monitor about the position.
+#[tokio::test]
+async fn a_future_rule_shows_waiting_from_the_moment_it_is_armed() {
+    let r = rig();
+    let rule = Rule { for_future_position: true, ..stop_rule(dec!(97000000)) };
+    let id = rule.id.clone();
+    r.monitor.add_rule(rule).await.unwrap();
+    let v = wait_view(&r.monitor, "rule listed", |v| v.rule(&id).is_some()).await;
+    assert_eq!(v.rule(&id).unwrap().state_label(), "waiting");
+    r.tasks.cancel_all();
+}
+
+/// The tester's finding 2: every restart raised "rule STALE KRW-SOL: stop 234200: no
+/// fresh price, NOT protected" before the feed had delivered its first price. During the
+/// start grace (the staleness limit) the row says `starting` and nothing is raised; a
+/// market still silent after it raises the alarm, its price formatted.
+#[tokio::test]
+async fn no_stale_alarm_during_the_start_grace_but_one_after_it() {
+    let grace = Duration::from_millis(800);
+    let cfg = MonitorConfig {
+        stale_after: grace,
+        stale_check_every: Duration::from_millis(20),
+        ..MonitorConfig::default()
+    };
+    let started = Instant::now();
+    let mut r = rig_with(cfg, None);
+    let rule = stop_rule(dec!(97000000));
+    let id = rule.id.clone();
+    r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+    r.monitor.add_rule(rule).await.unwrap();
+    r.monitor.reconciled().await.unwrap();
+    // Reconciled, no price yet: the timer has marked it stale, quietly.
+    let v = wait_view(&r.monitor, "stale at the start", |v| {
+        v.reconciled && v.rule(&id).is_some_and(|x| x.state == RuleState::Stale)
+    })
+    .await;
+    if started.elapsed() < grace {
+        assert_eq!(v.rule(&id).unwrap().state_label(), "starting");
+        while let Ok(n) = r.notes.try_recv() {
+            assert_ne!(n.kind, NotifyKind::RuleStale, "alarm during the start grace: {}", n.text);
+        }
+    }
+    // No price by the end of the grace: the alarm, with the price as people read it.
+    let note = next_note(&mut r.notes, NotifyKind::RuleStale).await;
+    assert!(started.elapsed() >= grace, "raised {:?} after the start", started.elapsed());
+    assert_eq!(note.text, "stop 97,000,000: no fresh price, NOT protected");
+    let v = r.monitor.view().borrow().clone();
+    assert_eq!(v.rule(&id).unwrap().state_label(), "stale");
+    r.tasks.cancel_all();
+}
+
+/// A market that delivers its first price within the start grace raises no alarm at all.
+#[tokio::test]
+async fn a_first_price_within_the_grace_raises_no_stale_alarm() {
+    let cfg = MonitorConfig {
+        stale_after: Duration::from_secs(30),
+        stale_check_every: Duration::from_millis(20),
+        ..MonitorConfig::default()
+    };
+    let mut r = rig_with(cfg, None);
+    let rule = stop_rule(dec!(97000000));
+    let id = rule.id.clone();
+    r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+    r.monitor.add_rule(rule).await.unwrap();
+    r.monitor.reconciled().await.unwrap();
+    wait_view(&r.monitor, "quietly stale", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Stale))
+        .await;
+    tick(&r.monitor, dec!(98000000)).await;
+    let v =
+        wait_view(&r.monitor, "armed", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Armed)).await;
+    assert_eq!(v.rule(&id).unwrap().state_label(), "armed");
+    while let Ok(n) = r.notes.try_recv() {
+        assert_ne!(n.kind, NotifyKind::RuleStale, "{}", n.text);
+    }
+    r.tasks.cancel_all();
+}

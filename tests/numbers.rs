@@ -244,6 +244,7 @@ fn events(a: Decimal, b: Decimal) -> Vec<StoreEvent> {
             label: "stop".into(),
             kind: RuleKind::StopLoss(Level::Price(b)),
             trigger: Some(b),
+            take_trigger: None,
             last: Some(a),
             // Hostile figures reach the pane through the monitor's row too.
             distance: Some(a),
@@ -252,6 +253,7 @@ fn events(a: Decimal, b: Decimal) -> Vec<StoreEvent> {
             attempt: 0,
             note: None,
             position: hoga::trading::monitor::RulePosition::Held,
+            starting: false,
         }]),
     ]
 }

@@ -801,6 +801,7 @@ fn busy_events() -> Vec<StoreEvent> {
             label: "stop".into(),
             kind: RuleKind::StopLoss(Level::Price(dec!(92_150_000))),
             trigger: Some(dec!(92_150_000)),
+            take_trigger: None,
             last: Some(dec!(95_000_000)),
             distance: Some(dec!(-0.03)),
             age: Some(Duration::from_secs(1)),
@@ -808,6 +809,7 @@ fn busy_events() -> Vec<StoreEvent> {
             attempt: 0,
             note: None,
             position: hoga::trading::monitor::RulePosition::Held,
+            starting: false,
         }]),
         StoreEvent::FeedHealthUpdated(Arc::new(FeedHealth {
             connections: vec![ConnSnapshot {
@@ -1087,6 +1089,7 @@ fn one_change_of_each_kind() -> Vec<(&'static str, StoreEvent)> {
                 label: "take-profit".into(),
                 kind: RuleKind::TakeProfit(Level::Price(dec!(99_000_000))),
                 trigger: Some(dec!(99_000_000)),
+                take_trigger: None,
                 last: Some(dec!(97_500_000)),
                 distance: Some(dec!(0.0154)),
                 age: Some(Duration::from_secs(1)),
@@ -1094,6 +1097,7 @@ fn one_change_of_each_kind() -> Vec<(&'static str, StoreEvent)> {
                 attempt: 0,
                 note: None,
                 position: hoga::trading::monitor::RulePosition::Held,
+                starting: false,
             }]),
         ),
         ("trading state", StoreEvent::TradingState(TradingState::Halted)),
@@ -1361,6 +1365,7 @@ fn ctrl_z_with_an_armed_rule_asks_before_suspending() {
         label: "stop".into(),
         kind: hoga::trading::rules::RuleKind::StopLoss(hoga::trading::rules::Level::Price(dec!(92_150_000))),
         trigger: Some(dec!(92_150_000)),
+        take_trigger: None,
         last: None,
         distance: None,
         age: None,
@@ -1368,10 +1373,11 @@ fn ctrl_z_with_an_armed_rule_asks_before_suspending() {
         attempt: 0,
         note: None,
         position: hoga::trading::monitor::RulePosition::Held,
+        starting: false,
     }])]);
     h.app.handle_key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
     let screen = h.screen();
-    assert!(screen.contains("Suspend? 1 armed rule(s) will not fire"), "{screen}");
+    assert!(screen.contains("Suspend? 1 rule(s) protecting a position will not fire"), "{screen}");
     // No: the dialog closes and nothing else happens (a headless app has no terminal to
     // give back, so a "yes" would only be visible as the flag being consumed).
     h.keys("n");
@@ -1507,6 +1513,7 @@ fn trader_events() -> Vec<StoreEvent> {
             label: "stop".into(),
             kind: RuleKind::StopLoss(Level::Price(dec!(140_650_000))),
             trigger: Some(dec!(140_650_000)),
+            take_trigger: None,
             last: Some(dec!(145_000_000)),
             distance: Some(dec!(-0.03)),
             age: Some(Duration::from_secs(1)),
@@ -1514,6 +1521,7 @@ fn trader_events() -> Vec<StoreEvent> {
             attempt: 0,
             note: None,
             position: hoga::trading::monitor::RulePosition::Held,
+            starting: false,
         }]),
     ]
 }
@@ -1794,4 +1802,129 @@ fn the_order_form_shows_krw_amounts_in_whole_won_and_warns_outside_the_band() {
         assert!(!h.app.ui().quit);
         assert!(h.drain().is_empty());
     }
+}
+
+/// A Monitor row as the monitor publishes it: armed, held, a fresh price 1 s old.
+fn monitor_row(id: &str, market: &str, kind: hoga::trading::rules::RuleKind) -> hoga::store::RuleRow {
+    use hoga::trading::rules::{Level, RuleKind, RuleState};
+    let trigger = match &kind {
+        RuleKind::StopLoss(Level::Price(p)) | RuleKind::TakeProfit(Level::Price(p)) => Some(*p),
+        RuleKind::Oco { stop: Level::Price(p), .. } => Some(*p),
+        _ => None,
+    };
+    let take_trigger = match &kind {
+        RuleKind::Oco { take: Level::Price(p), .. } => Some(*p),
+        _ => None,
+    };
+    hoga::store::RuleRow {
+        id: id.into(),
+        market: MarketId::new(market),
+        label: String::new(),
+        kind,
+        trigger,
+        take_trigger,
+        last: Some(dec!(145_000_000)),
+        distance: Some(dec!(0.0514)),
+        age: Some(Duration::from_secs(1)),
+        state: RuleState::Armed,
+        attempt: 0,
+        note: None,
+        position: hoga::trading::monitor::RulePosition::Held,
+        starting: false,
+    }
+}
+
+/// A take-profit on BTC, a stop on SOL whose position is gone, an OCO on ETH and a stop
+/// that is done.
+fn monitor_rows() -> Vec<hoga::store::RuleRow> {
+    use hoga::trading::monitor::RulePosition;
+    use hoga::trading::rules::{Level, RuleKind, RuleState};
+    vec![
+        monitor_row("a", "KRW-BTC", RuleKind::TakeProfit(Level::Price(dec!(152_452_000)))),
+        hoga::store::RuleRow {
+            position: RulePosition::Gone,
+            ..monitor_row("b", "KRW-SOL", RuleKind::StopLoss(Level::Price(dec!(234_200))))
+        },
+        monitor_row(
+            "c",
+            "KRW-ETH",
+            RuleKind::Oco { stop: Level::Price(dec!(4_365_000)), take: Level::Price(dec!(4_725_000)) },
+        ),
+        hoga::store::RuleRow {
+            state: RuleState::Done,
+            ..monitor_row("d", "KRW-XRP", RuleKind::StopLoss(Level::Price(dec!(824))))
+        },
+    ]
+}
+
+/// Issue 17 item 5 and the tester's finding 4: the kind column printed the trigger cut
+/// off (`tp 15`, `tp 15245200`). Every price is in the trigger column, whole, at both
+/// sizes; the kind column holds words; the title counts what protects.
+#[test]
+fn monitor_prices_are_whole_and_the_title_counts_what_protects_at_both_sizes() {
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        let mut events = trader_events();
+        events.push(StoreEvent::RulesUpdated(monitor_rows()));
+        h.publish(events);
+        // At 80x24 the pane is shown in a layout that has it (`trade`), not maximised.
+        if w == 80 {
+            h.command("layout trade");
+            h.key(KeyCode::Esc);
+        }
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Monitor);
+        let ctx = format!("{w}x{height}:\n{pane}");
+        assert!(pane.contains("Monitor 2 armed · 1 gone"), "{ctx}");
+        let btc = row_with(&pane, "BTC");
+        assert!(btc.contains(" tp ") && btc.contains(" 152,452,000 "), "{ctx}");
+        assert!(!btc.contains("tp 15 "), "{ctx}");
+        let lines: Vec<&str> = pane.lines().collect();
+        // Rows that do not fit say how many are out of sight.
+        if let Some(sol) = lines.iter().find(|l| l.contains("SOL")) {
+            assert!(sol.contains(" 234,200 ") && sol.contains("position gone"), "{ctx}");
+        }
+        if pane.contains("ETH") {
+            let at = lines.iter().position(|l| l.contains("ETH")).unwrap();
+            assert!(lines[at].contains("oco stop") && lines[at].contains(" 4,365,000 "), "{ctx}");
+            assert!(lines[at + 1].contains("oco tp") && lines[at + 1].contains(" 4,725,000 "), "{ctx}");
+        }
+        if !pane.contains("XRP") {
+            assert!(pane.contains("more ↓"), "{ctx}");
+        }
+    }
+}
+
+/// The tester's finding 5: at 80x24 the Monitor showed 1 of 2 rules and nothing said so.
+/// The rest are counted on the pane's last line and the pane scrolls to them.
+#[test]
+fn monitor_rows_out_of_sight_are_counted_and_scrolled_to() {
+    let mut h = Harness::new(120, 40);
+    let mut events = trader_events();
+    events.push(StoreEvent::RulesUpdated(monitor_rows()));
+    h.publish(events);
+    let pane = pane_text(&mut h, hoga::ui::PaneId::Monitor);
+    // Three body lines: BTC, SOL and the OCO's two lines do not fit; XRP is below too.
+    assert!(pane.contains("+2 more ↓"), "{pane}");
+    assert!(pane.contains("BTC") && !pane.contains("XRP"), "{pane}");
+    focus(&mut h, hoga::ui::PaneId::Monitor);
+    for _ in 0..10 {
+        h.key(KeyCode::Down);
+    }
+    let pane = pane_text(&mut h, hoga::ui::PaneId::Monitor);
+    assert!(pane.contains("XRP") && !pane.contains("BTC"), "{pane}");
+    assert!(pane.contains("above ↑"), "{pane}");
+    let xrp = row_with(&pane, "XRP");
+    assert!(xrp.contains(" 824 ") && xrp.contains("done"), "{pane}");
+}
+
+/// The tester's finding 2: the quit prompt counted rules that were done or whose position
+/// was gone. It counts what protects a position, and says so.
+#[test]
+fn quit_counts_only_rules_that_protect_a_position() {
+    let mut h = Harness::new(120, 40);
+    h.publish(vec![StoreEvent::RulesUpdated(monitor_rows())]);
+    h.key(KeyCode::Char('q'));
+    let screen = h.screen();
+    assert!(screen.contains("Quit with 0 open order(s) and 2 rule(s) protecting a position?"), "{screen}");
+    assert!(screen.contains("rules 2"), "the status bar counts the same: {screen}");
 }

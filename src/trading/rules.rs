@@ -184,6 +184,11 @@ pub struct Rule {
     /// Each slice is one more attempt, under its own deterministic identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_left: Option<Qty>,
+    /// The position it protects was last known gone (sold, here or elsewhere). Persisted,
+    /// so after a restart the rule says "position gone" from the start rather than
+    /// "armed" until the first balance list; a position that comes back clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub position_gone: bool,
 }
 
 impl Rule {
@@ -199,6 +204,7 @@ impl Rule {
             note: None,
             for_future_position: false,
             exit_left: None,
+            position_gone: false,
         }
     }
 
@@ -441,6 +447,11 @@ impl RuleBook {
     /// Every rule, by id.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.rules.values()
+    }
+
+    /// A price older than this is stale.
+    pub(crate) fn stale_after(&self) -> Duration {
+        self.stale_after
     }
 
     /// Rules still protecting or in flight (armed, stale, firing).

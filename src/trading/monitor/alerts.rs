@@ -32,12 +32,13 @@ pub fn parse_alert(line: &str) -> Result<Alert, AlertParseError> {
     }
 }
 
-/// `KRW-BTC > 100000000`, `KRW-BTC move 5%`.
+/// `KRW-BTC > 100,000,000`, `KRW-BTC move 5%`: prices at the tick's precision.
 pub(crate) fn describe_alert(a: &Alert) -> String {
+    let price = |p| super::view::price_text(a.market.quote(), p);
     match a.condition {
-        AlertCondition::Above(p) => format!("{} > {}", a.market, p.normalize()),
-        AlertCondition::Below(p) => format!("{} < {}", a.market, p.normalize()),
-        AlertCondition::Crosses(p) => format!("{} crosses {}", a.market, p.normalize()),
+        AlertCondition::Above(p) => format!("{} > {}", a.market, price(p)),
+        AlertCondition::Below(p) => format!("{} < {}", a.market, price(p)),
+        AlertCondition::Crosses(p) => format!("{} crosses {}", a.market, price(p)),
         AlertCondition::MovePct(r) => format!("{} move {}%", a.market, (r * Decimal::from(100)).normalize()),
     }
 }
@@ -116,7 +117,7 @@ mod tests {
     #[test]
     fn parses_and_fires_once() {
         let a = parse_alert(":alert KRW-BTC > 100000000").unwrap();
-        assert_eq!(describe_alert(&a), "KRW-BTC > 100000000");
+        assert_eq!(describe_alert(&a), "KRW-BTC > 100,000,000");
         assert!(matches!(parse_alert(":stop KRW-BTC -3%"), Err(AlertParseError::NotAnAlert(_))));
         let mut book = AlertBook::new();
         book.insert(a);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 
 use super::alerts::{AlertBook, describe_alert};
-use super::view::rule_label;
+use super::view::{grouped, price_text, rule_label};
 use super::{ExitEvent, MonitorAction};
 use crate::exchange::types::{MarketId, OrderType, Price, Qty, Side};
 
@@ -89,6 +89,14 @@ pub(super) struct Core {
     pub(super) held: HashSet<String>,
     pub(super) reconciled: bool,
     pub(super) ticks: u64,
+    /// When the monitor started: rules whose market has had no price since are given
+    /// [`Core::grace`] for the feed to connect before a STALE alarm.
+    started: Instant,
+    /// The start grace (the staleness limit: as long as a price may be old elsewhere).
+    grace: Duration,
+    /// Rules that went stale at the start (no first price yet, or not reconciled yet)
+    /// without an alarm: raised once the grace is over if they are still stale.
+    deferred_stale: HashSet<String>,
     /// The `[trading]` settings (per-order cap, what an exit does past it).
     exits: Option<Arc<Mutex<TradingSettings>>>,
 }
@@ -122,6 +130,7 @@ impl Core {
         inflight: HashMap<String, InFlight>,
         exits: Option<Arc<Mutex<TradingSettings>>>,
     ) -> Core {
+        let grace = book.stale_after();
         Core {
             book,
             alerts,
@@ -135,6 +144,9 @@ impl Core {
             held: HashSet::new(),
             reconciled: false,
             ticks: 0,
+            started: Instant::now(),
+            grace,
+            deferred_stale: HashSet::new(),
             exits,
         }
     }
@@ -158,8 +170,55 @@ impl Core {
         for p in self.positions.values_mut() {
             p.volume = Decimal::ZERO;
         }
+        // A rule's market the list does not name holds nothing, known or not before
+        // (after a restart nothing is known until this list).
+        let markets: Vec<MarketId> = self.book.rules().map(|r| r.market.clone()).collect();
+        for m in markets {
+            self.positions.entry(m).or_default();
+        }
         for (market, volume, avg_cost) in held {
             self.positions.insert(market, PositionView { volume, avg_cost });
+        }
+    }
+
+    /// Records on each rule whether its position is gone, as far as it is known now, and
+    /// persists the rules where that changed: a restart then starts from "position gone"
+    /// instead of "armed" until balances arrive. A position that comes back clears it.
+    pub(super) fn sync_position_gone(&mut self, fx: &mut Effects) {
+        let changed: Vec<Rule> = self
+            .book
+            .rules()
+            .filter_map(|r| {
+                let p = self.positions.get(&r.market)?;
+                let gone = p.volume <= Decimal::ZERO && !r.for_future_position;
+                (gone != r.position_gone).then(|| Rule { position_gone: gone, ..r.clone() })
+            })
+            .collect();
+        for r in changed {
+            self.book.insert(r.clone());
+            fx.save_rules.push(r);
+        }
+    }
+
+    /// Whether `rule`'s market has had no price since the monitor started, within the
+    /// start grace (the Monitor pane says `starting`).
+    pub(super) fn starting(&self, rule: &Rule, now: Instant) -> bool {
+        matches!(rule.state, RuleState::Armed | RuleState::Stale)
+            && now.saturating_duration_since(self.started) < self.grace
+            && (!self.quotes.contains_key(&rule.market) || self.deferred_stale.contains(&rule.id))
+    }
+
+    /// Once the start grace is over, raises the STALE alarm held back for each rule that
+    /// is still stale (no fresh price came in time). Call on the staleness timer.
+    pub(super) fn deferred_stale_alarms(&mut self, now: Instant, fx: &mut Effects) {
+        if self.deferred_stale.is_empty() || now.saturating_duration_since(self.started) < self.grace {
+            return;
+        }
+        let due: Vec<String> = self.deferred_stale.drain().collect();
+        for id in due {
+            if let Some(r) = self.book.get(&id).filter(|r| r.state == RuleState::Stale) {
+                fx.notes.push(stale_alarm(r));
+            }
         }
     }
 
@@ -212,7 +271,7 @@ impl Core {
         let before = self.snapshot_states(market);
         let pos = self.pos(market);
         let (exits, notices) = self.book.on_tick(market, quote, now, pos, Self::min_total(market));
-        self.notices(market, notices, fx);
+        self.notices(market, notices, now, fx);
         for exit in exits {
             if trading == TradingState::Halted {
                 // Kill switch: no new orders, exits included. Keep the rule armed (it
@@ -229,7 +288,8 @@ impl Core {
                             Some(market.clone()),
                             format!(
                                 "{} triggered at {} but trading is HALTED: no exit sent",
-                                exit.reason, exit.last_price
+                                exit.reason,
+                                price_text(market.quote(), exit.last_price)
                             ),
                         )
                         .with_id(exit.identifier.clone()),
@@ -253,7 +313,7 @@ impl Core {
                 NotifyEvent::new(
                     NotifyKind::PriceAlert,
                     Some(market.clone()),
-                    format!("{} (last {})", describe_alert(&a), quote.price.normalize()),
+                    format!("{} (last {})", describe_alert(&a), price_text(market.quote(), quote.price)),
                 )
                 .with_id(a.id.clone()),
             );
@@ -270,7 +330,7 @@ impl Core {
         let mut how = String::new();
         if let Some(mut r) = self.book.get(&exit.rule_id).cloned() {
             let total = r.exit_left.map_or(exit.volume, |l| l.min(exit.volume));
-            let cap = policy.cap.map(|c| c.normalize().to_string()).unwrap_or_default();
+            let cap = policy.cap.map(|c| grouped(c.normalize())).unwrap_or_default();
             match policy.plan(total, exit.last_price, min) {
                 ExitPlan::One => exit.volume = total,
                 ExitPlan::Sliced { first, orders } => {
@@ -320,8 +380,8 @@ impl Core {
                     format!(
                         "{} hit {} at {}: selling {}{how}",
                         exit.reason,
-                        exit.trigger_price.normalize(),
-                        exit.last_price.normalize(),
+                        price_text(exit.market.quote(), exit.trigger_price),
+                        price_text(exit.market.quote(), exit.last_price),
                         exit.volume.normalize()
                     )
                 },
@@ -341,25 +401,33 @@ impl Core {
         });
     }
 
-    pub(super) fn notices(&mut self, market: &MarketId, notices: Vec<RuleNotice>, fx: &mut Effects) {
+    pub(super) fn notices(
+        &mut self,
+        market: &MarketId,
+        notices: Vec<RuleNotice>,
+        now: Instant,
+        fx: &mut Effects,
+    ) {
         for n in notices {
             match n {
                 RuleNotice::Stale { rule_id } => {
-                    // Before reconciliation every rule is "stale" by construction; that
-                    // is the normal start, not an alarm.
-                    if self.reconciled {
-                        let label = self.book.get(&rule_id).map(|r| rule_label(&r.kind)).unwrap_or_default();
-                        fx.notes.push(
-                            NotifyEvent::new(
-                                NotifyKind::RuleStale,
-                                Some(market.clone()),
-                                format!("{label}: no fresh price, NOT protected"),
-                            )
-                            .with_id(rule_id),
-                        );
+                    // At the start every rule is "stale" by construction until
+                    // reconciliation is done and the feed has delivered a first price:
+                    // the alarm waits for the grace to pass
+                    // ([`Core::deferred_stale_alarms`]). Later, before reconciliation
+                    // (a reconnect) it is the normal course, not an alarm.
+                    let in_grace = now.saturating_duration_since(self.started) < self.grace;
+                    if in_grace && (!self.reconciled || !self.quotes.contains_key(market)) {
+                        self.deferred_stale.insert(rule_id);
+                    } else if self.reconciled
+                        && let Some(r) = self.book.get(&rule_id)
+                    {
+                        fx.notes.push(stale_alarm(r));
                     }
                 }
-                RuleNotice::Fresh { .. } => {}
+                RuleNotice::Fresh { rule_id } => {
+                    self.deferred_stale.remove(&rule_id);
+                }
                 RuleNotice::Dust { rule_id, volume } => {
                     fx.notes.push(
                         NotifyEvent::new(
@@ -594,7 +662,10 @@ impl Core {
             r.note = Some(if trading == TradingState::Halted {
                 "trading HALTED while cancelling conflicting orders".into()
             } else {
-                format!("nothing sellable after cancelling ({volume} at {last})")
+                format!(
+                    "nothing sellable after cancelling ({volume} at {})",
+                    price_text(market.quote(), last)
+                )
             });
             fx.notes.push(
                 NotifyEvent::new(
@@ -624,4 +695,14 @@ impl Core {
         };
         self.fire(exit, pos.volume, fx);
     }
+}
+
+/// "rule STALE KRW-SOL: stop 234,200: no fresh price, NOT protected".
+fn stale_alarm(r: &Rule) -> NotifyEvent {
+    NotifyEvent::new(
+        NotifyKind::RuleStale,
+        Some(r.market.clone()),
+        format!("{}: no fresh price, NOT protected", rule_label(&r.kind, r.market.quote())),
+    )
+    .with_id(r.id.clone())
 }

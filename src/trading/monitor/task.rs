@@ -322,8 +322,9 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
                     }
                 }
                 for (m, n) in by_market {
-                    core.notices(&m, vec![n], &mut fx);
+                    core.notices(&m, vec![n], now, &mut fx);
                 }
+                core.deferred_stale_alarms(now, &mut fx);
             }
             _ = tokio::time::sleep_until((last_publish + view_every).into()), if view_dirty => {}
         }
@@ -419,6 +420,7 @@ fn on_control(shared: &Shared, msg: MonitorInput, trading: TradingState, fx: &mu
         }
         MonitorInput::InjectPanic => {}
     }
+    core.sync_position_gone(fx);
 }
 
 /// Sends actions (waiting for room), then persists and notifies. Exits go first: the

@@ -36,26 +36,31 @@ fn trading_state_priorities_and_history() {
 fn commands_become_rules() {
     use crate::trading::input::parse_command;
     let r = rule_from_command(&parse_command(":stop KRW-BTC -3%").unwrap()).unwrap();
-    assert_eq!(rule_label(&r.kind), "stop -3% last");
+    assert_eq!(rule_label(&r.kind, "KRW"), "stop -3% last");
     assert_eq!(r.state, RuleState::Armed);
     let t = rule_from_command(&parse_command(":trail KRW-BTC 2%").unwrap()).unwrap();
-    assert_eq!(rule_label(&t.kind), "trail 2%");
+    assert_eq!(rule_label(&t.kind, "KRW"), "trail 2%");
     let tp = rule_from_command(&parse_command(":tp KRW-BTC +5%").unwrap()).unwrap();
-    assert_eq!(rule_label(&tp.kind), "tp +5% last");
+    assert_eq!(rule_label(&tp.kind, "KRW"), "tp +5% last");
     assert!(rule_from_command(&parse_command(":kill").unwrap()).is_none());
 }
 
 #[test]
 fn labels() {
     use rust_decimal_macros::dec;
-    assert_eq!(rule_label(&RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03)))), "stop -3% avg");
+    assert_eq!(rule_label(&RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))), "KRW"), "stop -3% avg");
     assert_eq!(
-        rule_label(&RuleKind::Oco { stop: Level::Price(dec!(97)), take: Level::PctFromAvg(dec!(0.05)) }),
-        "oco 97 / +5% avg"
+        rule_label(
+            &RuleKind::Oco { stop: Level::Price(dec!(97)), take: Level::PctFromAvg(dec!(0.05)) },
+            "KRW"
+        ),
+        "oco 97.0 / +5% avg"
     );
-    // An armed price reads as a price: grouped, every digit kept.
-    assert_eq!(rule_label(&RuleKind::StopLoss(Level::Price(dec!(146181000)))), "stop 146,181,000");
-    assert_eq!(rule_label(&RuleKind::TakeProfit(Level::Price(dec!(1234.5)))), "tp 1,234.5");
+    // An armed price reads as a price: grouped, at its tick's precision, every digit kept.
+    assert_eq!(rule_label(&RuleKind::StopLoss(Level::Price(dec!(146181000))), "KRW"), "stop 146,181,000");
+    assert_eq!(rule_label(&RuleKind::TakeProfit(Level::Price(dec!(152452000))), "KRW"), "tp 152,452,000");
+    assert_eq!(rule_label(&RuleKind::TakeProfit(Level::Price(dec!(1234.5))), "KRW"), "tp 1,234.5");
+    assert_eq!(rule_label(&RuleKind::StopLoss(Level::Price(dec!(0.012))), "KRW"), "stop 0.0120");
 }
 
 /// The row the Monitor pane draws is computed here: the trigger from the position, the
@@ -376,4 +381,26 @@ fn a_rule_whose_position_is_gone_says_so_and_does_not_fire() {
     // Bought again: it protects the new position.
     core.set_holdings(vec![(m.clone(), dec!(0.01), dec!(101000000))]);
     assert_eq!(core.view(t0, 1).rule(&id).map(|r| r.state_label()), Some("armed"));
+}
+
+/// The tester's finding 2 and 4: alarms and alerts read prices as the screen does, at the
+/// tick's precision with separators (`stop 234,200`, not `234200`; `@ 241300`).
+#[test]
+fn alarm_and_alert_texts_format_their_prices() {
+    use rust_decimal_macros::dec;
+    let (mut core, m, _, t0) = capped_core(crate::config::settings::ProtectiveExitOverCap::Exceed);
+    core.alerts.insert(parse_alert(":alert KRW-BTC < 144500000").expect("alert"));
+    let mut fx = Effects::default();
+    core.evaluate(&m, Quote { price: dec!(144000000), received: t0 }, t0, TradingState::Active, &mut fx);
+    let texts: Vec<&str> = fx.notes.iter().map(|n| n.text.as_str()).collect();
+    assert!(
+        texts.iter().any(|t| t.starts_with("stop_loss hit 145,000,000 at 144,000,000: selling 0.051")),
+        "{texts:?}"
+    );
+    assert!(texts.contains(&"KRW-BTC < 144,500,000 (last 144,000,000)"), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("(1,000,000)")), "the cap too: {texts:?}");
+    // A small coin's price at its tick's precision: 0.0120 on a 0.0001 tick.
+    let shib = MarketId::new("KRW-SHIB");
+    let rule = Rule::new(shib.clone(), RuleKind::StopLoss(Level::Price(dec!(0.012))), None);
+    assert_eq!(super::view::rule_label(&rule.kind, shib.quote()), "stop 0.0120");
 }

@@ -10,7 +10,7 @@ use super::evaluation::Core;
 use crate::exchange::types::{MarketId, Price};
 #[cfg(test)]
 use crate::trading::rules::Rule;
-use crate::trading::rules::{Level, RuleKind, RuleState};
+use crate::trading::rules::{Direction, Level, RuleKind, RuleState};
 
 /// One rule as the Monitor pane shows it: the one row type from the monitor to the pane
 /// (the store carries it as is). Everything in it is computed by the monitor, from the
@@ -28,6 +28,8 @@ pub struct RuleRow {
     pub kind: RuleKind,
     /// Trigger price now (trailing: from the peak; OCO: the stop).
     pub trigger: Option<Price>,
+    /// An OCO's take-profit trigger now (`None` for the other kinds).
+    pub take_trigger: Option<Price>,
     /// Last price the monitor evaluated.
     pub last: Option<Price>,
     /// The move the last price needs to reach the trigger, `(trigger − last) / last`, as a
@@ -44,6 +46,10 @@ pub struct RuleRow {
     pub note: Option<String>,
     /// Whether the position it protects is there.
     pub position: RulePosition,
+    /// Its market has had no price since the monitor started, within the start grace
+    /// (the feed is connecting): the pane says `starting`, and no STALE alarm is raised
+    /// until the grace is over.
+    pub starting: bool,
 }
 
 /// The position a rule protects, as the monitor knows it.
@@ -61,18 +67,62 @@ pub enum RulePosition {
 }
 
 impl RuleRow {
-    /// True while the rule can still fire (counts as "something to lose" on quit).
+    /// True while the rule protects a position (armed, stale or firing, with something
+    /// to sell): what "N armed" in the Monitor pane, the status bar and the quit prompt
+    /// count. A rule whose position is gone, or that waits for a future one, is not.
     pub(crate) fn is_armed(&self) -> bool {
-        self.state.is_active()
+        self.state.is_active() && !self.is_idle()
+    }
+
+    /// The kind column, one line per trigger (an OCO has two: its stop, then its
+    /// take-profit): the kind and how a relative level is measured (`stop`, `tp +5% avg`,
+    /// `trail 2%`), never the price itself, which is [`RuleRow::trigger_lines`]' in full.
+    pub fn kind_lines(&self) -> Vec<String> {
+        let rel = |word: &str, l: &Level| match l {
+            Level::Price(_) => word.to_string(),
+            Level::PctFromAvg(r) => format!("{word} {} avg", pct(*r)),
+            Level::PctFromLast(r) => format!("{word} {} last", pct(*r)),
+        };
+        match &self.kind {
+            RuleKind::StopLoss(l) => vec![rel("stop", l)],
+            RuleKind::TakeProfit(l) => vec![rel("tp", l)],
+            RuleKind::Trailing { ratio, .. } => {
+                vec![format!("trail {}%", ratio.saturating_mul(Decimal::ONE_HUNDRED).normalize())]
+            }
+            RuleKind::Oco { stop, take } => vec![rel("oco stop", stop), rel("oco tp", take)],
+        }
+    }
+
+    /// The trigger column, line by line as [`RuleRow::kind_lines`]: each price in full at
+    /// its tick's precision, `-` while it cannot be computed.
+    pub fn trigger_lines(&self) -> Vec<String> {
+        let text = |p: Option<Price>| p.map_or_else(|| "-".into(), |p| price_text(self.market.quote(), p));
+        match &self.kind {
+            RuleKind::Oco { .. } => vec![text(self.trigger), text(self.take_trigger)],
+            _ => vec![text(self.trigger)],
+        }
+    }
+
+    /// Whether it protects nothing now: position gone, or waiting for a future one.
+    pub fn is_idle_for_position(&self) -> Option<RulePosition> {
+        self.is_idle().then_some(self.position)
+    }
+
+    /// Armed or stale with nothing to sell (position gone, or waiting for a future one).
+    fn is_idle(&self) -> bool {
+        matches!(self.state, RuleState::Armed | RuleState::Stale)
+            && matches!(self.position, RulePosition::Gone | RulePosition::Waiting)
     }
 
     /// The state column: `position gone` (or `waiting` for a rule armed for a future
     /// position) instead of `armed` / `stale` when there is nothing to sell, since such a
-    /// rule protects nothing and will not fire.
+    /// rule protects nothing and will not fire; `starting` while its market has had no
+    /// price yet within the start grace.
     pub fn state_label(&self) -> &'static str {
         match (self.state, self.position) {
             (RuleState::Armed | RuleState::Stale, RulePosition::Gone) => "position gone",
             (RuleState::Armed | RuleState::Stale, RulePosition::Waiting) => "waiting",
+            (RuleState::Armed | RuleState::Stale, _) if self.starting => "starting",
             (s, _) => s.label(),
         }
     }
@@ -126,8 +176,8 @@ fn pct(r: Decimal) -> String {
 }
 
 /// A price with its thousands grouped (`146,181,000`), every digit kept.
-fn grouped(p: Decimal) -> String {
-    let text = p.normalize().to_string();
+pub(super) fn grouped(p: Decimal) -> String {
+    let text = p.to_string();
     let (sign, rest) = text.strip_prefix('-').map_or(("", text.as_str()), |r| ("-", r));
     let (int, frac) = rest.split_once('.').map_or((rest, None), |(i, f)| (i, Some(f)));
     let mut out = String::new();
@@ -143,17 +193,30 @@ fn grouped(p: Decimal) -> String {
     }
 }
 
-fn level_label(l: &Level) -> String {
+/// A price of a `quote` market as people read it in alarms, alerts, the log and the
+/// Monitor pane: grouped, at the precision of its tick on the venue's grid (`234,200`,
+/// `0.0120` on a 0.0001 tick). Digits past the tick are kept, never rounded away.
+pub(crate) fn price_text(quote: &str, p: Price) -> String {
+    let tick = crate::exchange::grid().tick_size(quote, p);
+    let dp = tick.normalize().scale().max(p.normalize().scale());
+    let mut shown = p.normalize();
+    shown.rescale(dp);
+    grouped(shown)
+}
+
+fn level_label(l: &Level, quote: &str) -> String {
     match l {
-        Level::Price(p) => grouped(*p),
+        Level::Price(p) => price_text(quote, *p),
         // As typed: a level from the average cost says so (`-3% avg`).
         Level::PctFromAvg(r) => format!("{} avg", pct(*r)),
         Level::PctFromLast(r) => format!("{} last", pct(*r)),
     }
 }
 
-/// `stop 97,000,000`, `stop -3% avg`, `trail 2%`, `oco -3% avg / 105,000,000`.
-pub(crate) fn rule_label(kind: &RuleKind) -> String {
+/// `stop 97,000,000`, `stop -3% avg`, `trail 2%`, `oco -3% avg / 105,000,000`, with the
+/// prices of a `quote` market at its tick's precision.
+pub(crate) fn rule_label(kind: &RuleKind, quote: &str) -> String {
+    let level_label = |l: &Level| level_label(l, quote);
     match kind {
         RuleKind::StopLoss(l) => format!("stop {}", level_label(l)),
         RuleKind::TakeProfit(l) => format!("tp {}", level_label(l)),
@@ -195,22 +258,31 @@ impl Core {
             .map(|r| {
                 let q = self.quotes.get(&r.market);
                 let held = self.positions.get(&r.market);
+                // Without balances yet (a restart), a rule armed for a future position
+                // waits, and one whose position was gone when last known still is.
                 let position = match held {
-                    None => RulePosition::Unknown,
                     Some(p) if p.volume > Decimal::ZERO => RulePosition::Held,
-                    Some(_) if r.for_future_position => RulePosition::Waiting,
+                    _ if r.for_future_position => RulePosition::Waiting,
                     Some(_) => RulePosition::Gone,
+                    None if r.position_gone => RulePosition::Gone,
+                    None => RulePosition::Unknown,
                 };
                 // A level from the average cost means nothing once the position is gone
                 // (the cost basis is zero): no trigger rather than a trigger of 0.
-                let trigger = r.trigger_price(held.map_or(Decimal::ZERO, |p| p.avg_cost));
+                let avg = held.map_or(Decimal::ZERO, |p| p.avg_cost);
+                let trigger = r.trigger_price(avg);
+                let take_trigger = match &r.kind {
+                    RuleKind::Oco { take, .. } => take.trigger(avg, r.market.quote(), Direction::Rises),
+                    _ => None,
+                };
                 let last = q.map(|q| q.price);
                 RuleRow {
                     id: r.id.clone(),
                     market: r.market.clone(),
-                    label: rule_label(&r.kind),
+                    label: rule_label(&r.kind, r.market.quote()),
                     kind: r.kind.clone(),
                     trigger,
+                    take_trigger,
                     last,
                     distance: distance(trigger, last),
                     age: q.map(|q| now.saturating_duration_since(q.received)),
@@ -218,6 +290,7 @@ impl Core {
                     attempt: r.attempt,
                     note: r.note.clone(),
                     position,
+                    starting: self.starting(r, now),
                 }
             })
             .collect();

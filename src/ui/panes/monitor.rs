@@ -7,21 +7,37 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
 use super::pane_block;
+use crate::store::RuleRow;
 use crate::store::Snapshot;
+use crate::trading::monitor::RulePosition;
 use crate::trading::rules::RuleState;
 use crate::ui::layout::PaneId;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::format;
 
+/// The title's counts: rules that protect a position (`2 armed`), and those that do not
+/// (`1 gone`: position gone; `1 waiting`: armed for a future position).
+fn counts(rules: &[RuleRow]) -> String {
+    let armed = rules.iter().filter(|r| r.is_armed()).count();
+    let idle = |p: RulePosition| rules.iter().filter(|r| r.is_idle_for_position() == Some(p)).count();
+    let mut text = format!("{armed} armed");
+    for (n, what) in [(idle(RulePosition::Gone), "gone"), (idle(RulePosition::Waiting), "waiting")] {
+        if n > 0 {
+            text.push_str(&format!(" · {n} {what}"));
+        }
+    }
+    text + " "
+}
+
 /// Draws the monitor pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let acc = &snap.account;
-    let extra = vec![Span::styled(format!("{} armed ", acc.armed_rules()), theme.muted)];
+    let extra = vec![Span::styled(counts(&acc.rules), theme.muted)];
     let block = pane_block(PaneId::Monitor, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);
@@ -35,24 +51,23 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         );
         return;
     }
-    // Columns are laid out for what they hold: the trigger is a price in full at its
-    // tick's precision (`92,150,000`, never `92M` or `…`). Where room is short the age
-    // goes first, then the distance; the kind's words take what is left.
-    let triggers: Vec<String> = acc
-        .rules
-        .iter()
-        .map(|r| r.trigger.map_or_else(|| "-".into(), |t| format::market_price(r.market.quote(), t)))
-        .collect();
-    let longest = |texts: &mut dyn Iterator<Item = usize>, title: &str| {
+    // Columns are laid out for what they hold: the trigger column holds every price, in
+    // full at its tick's precision (`152,452,000`, never `152M`, `…` or cut off; an OCO
+    // has two lines, stop and take-profit); the kind column holds only words and relative
+    // levels. Where room is short the age goes first, then the distance, then the kind's
+    // words are cut: never a price.
+    let kinds: Vec<Vec<String>> = acc.rules.iter().map(RuleRow::kind_lines).collect();
+    let triggers: Vec<Vec<String>> = acc.rules.iter().map(RuleRow::trigger_lines).collect();
+    let widest = |texts: &mut dyn Iterator<Item = usize>, title: &str| {
         texts.max().unwrap_or(0).max(title.len()) as u16
     };
-    let coin_w = longest(&mut acc.rules.iter().map(|r| r.market.base().chars().count()), "coin");
-    let trigger_w = longest(&mut triggers.iter().map(|t| t.chars().count()), "trigger");
-    let state_w = longest(&mut acc.rules.iter().map(|r| r.state_label().len()), "state");
+    let coin_w = widest(&mut acc.rules.iter().map(|r| r.market.base().chars().count()), "coin");
+    let kind_w = widest(&mut kinds.iter().flatten().map(|t| t.chars().count()), "kind");
+    let trigger_w = widest(&mut triggers.iter().flatten().map(|t| t.chars().count()), "trigger");
+    let state_w = widest(&mut acc.rules.iter().map(|r| r.state_label().len()), "state");
     let (dist_w, age_w) = (7, 4);
-    let kind_min = 4;
-    let fixed = coin_w + trigger_w + state_w + kind_min + 3;
-    // `<`: each column and the space before it.
+    // Each column and the space before it.
+    let fixed = coin_w + kind_w + trigger_w + state_w + 3;
     let show_dist = fixed + dist_w < inner.width;
     let show_age = show_dist && fixed + dist_w + age_w + 2 <= inner.width;
     let mut widths = vec![Constraint::Length(coin_w), Constraint::Fill(1), Constraint::Length(trigger_w)];
@@ -67,36 +82,74 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     widths.push(Constraint::Length(state_w));
     titles.push("state");
-    let rows = acc.rules.iter().zip(triggers).map(|(r, trigger)| {
-        // The monitor's verdict: a rule without a fresh price is STALE there.
-        let stale = r.state == RuleState::Stale || r.age.is_none();
-        let distance = r.distance.map_or_else(|| "-".into(), format::pct);
-        let state_style = match r.state {
-            RuleState::Armed => theme.ok,
-            RuleState::Stale => theme.stale,
-            RuleState::Firing => theme.warning,
-            RuleState::Done | RuleState::Failed => theme.muted,
-        };
-        // Nothing to sell: it protects nothing, and says so rather than "armed".
-        let gone = r.is_armed() && r.position == crate::trading::monitor::RulePosition::Gone;
-        let state_style = if gone { theme.warning } else { state_style };
-        let mut cells = vec![
-            Cell::from(Span::styled(r.market.base().to_string(), theme.text)),
-            Cell::from(Span::styled(r.label.clone(), theme.text)),
-            Cell::from(Line::from(trigger).right_aligned()),
-        ];
-        if show_dist {
-            cells.push(Cell::from(Line::from(distance).right_aligned()));
+
+    // Rows that do not fit are scrolled to (Up / Down on the focused pane, the wheel), and
+    // the bottom border says how many are out of sight (a pane one row high still shows
+    // a rule).
+    let heights: Vec<u16> = kinds.iter().map(|k| k.len().max(1) as u16).collect();
+    let room = inner.height.saturating_sub(1);
+    let mut max_skip = heights.len();
+    let mut tail = 0u16;
+    while max_skip > 0 && tail + heights[max_skip - 1] <= room {
+        max_skip -= 1;
+        tail += heights[max_skip];
+    }
+    let skip = ui.scroll.get(&PaneId::Monitor).copied().unwrap_or(0).min(max_skip);
+    let mut shown = 0;
+    let mut used = 0u16;
+    for h in &heights[skip..] {
+        if used + h > room {
+            break;
         }
-        if show_age {
-            cells.push(Cell::from(Span::styled(
-                r.age.map(format::age).unwrap_or_else(|| "-".into()),
-                if stale { theme.stale } else { theme.muted },
-            )));
-        }
-        cells.push(Cell::from(Span::styled(r.state_label(), state_style)));
-        Row::new(cells)
-    });
+        used += h;
+        shown += 1;
+    }
+    let rows =
+        acc.rules.iter().zip(kinds).zip(triggers).skip(skip).take(shown).map(|((r, kind), trigger)| {
+            let height = kind.len().max(1) as u16;
+            // The monitor's verdict: a rule without a fresh price is STALE there.
+            let stale = r.state == RuleState::Stale || r.age.is_none();
+            let distance = r.distance.map_or_else(|| "-".into(), format::pct);
+            let state_style = match (r.state, r.is_idle_for_position()) {
+                // Nothing to sell: it protects nothing, and says so rather than "armed".
+                (_, Some(RulePosition::Gone)) => theme.warning,
+                (_, Some(_)) => theme.muted,
+                (RuleState::Armed | RuleState::Stale, None) if r.starting => theme.muted,
+                (RuleState::Armed, None) => theme.ok,
+                (RuleState::Stale, None) => theme.stale,
+                (RuleState::Firing, None) => theme.warning,
+                (RuleState::Done | RuleState::Failed, None) => theme.muted,
+            };
+            let lines = |texts: Vec<String>, right: bool| {
+                let lines: Vec<Line> = texts
+                    .into_iter()
+                    .map(|t| {
+                        if right {
+                            Line::from(t).right_aligned()
+                        } else {
+                            Line::from(Span::styled(t, theme.text))
+                        }
+                    })
+                    .collect();
+                Cell::from(Text::from(lines))
+            };
+            let mut cells = vec![
+                Cell::from(Span::styled(r.market.base().to_string(), theme.text)),
+                lines(kind, false),
+                lines(trigger, true),
+            ];
+            if show_dist {
+                cells.push(Cell::from(Line::from(distance).right_aligned()));
+            }
+            if show_age {
+                cells.push(Cell::from(Span::styled(
+                    r.age.map(format::age).unwrap_or_else(|| "-".into()),
+                    if stale { theme.stale } else { theme.muted },
+                )));
+            }
+            cells.push(Cell::from(Span::styled(r.state_label(), state_style)));
+            Row::new(cells).height(height)
+        });
     let header = Row::new(titles.into_iter().enumerate().map(|(i, t)| {
         // Number titles sit over their right-aligned numbers.
         if i == 2 || (show_dist && i == 3) {
@@ -106,6 +159,16 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
     }));
     Table::new(rows, widths).column_spacing(1).header(header.style(theme.header)).render(inner, buf);
+    let below = acc.rules.len() - skip - shown;
+    let hint = match (skip, below) {
+        (0, 0) => return,
+        (0, n) => format!(" +{n} more ↓ "),
+        (above, 0) => format!(" {above} above ↑ "),
+        (above, n) => format!(" {above} above ↑ · +{n} more ↓ "),
+    };
+    if area.height > 2 && area.width > 4 {
+        buf.set_stringn(area.x + 2, area.bottom() - 1, hint, (area.width - 4) as usize, theme.muted);
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +191,7 @@ mod tests {
             label: "stop -3%".into(),
             kind: RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))),
             trigger: Some(dec!(92_150_000)),
+            take_trigger: None,
             last: Some(dec!(95_000_000)),
             distance,
             age,
@@ -135,6 +199,7 @@ mod tests {
             attempt: 0,
             note: None,
             position: crate::trading::monitor::RulePosition::Held,
+            starting: false,
         }
     }
 

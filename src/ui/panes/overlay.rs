@@ -169,7 +169,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         Overlay::ConfirmSuspend => {
             let text = format!(
-                "Suspend? {} armed rule(s) will not fire while hoga is stopped.",
+                "Suspend? {} rule(s) protecting a position will not fire while hoga is stopped.",
                 snap.account.armed_rules()
             );
             warning_question(area, buf, " Suspend (Ctrl-Z) ", text, " suspend   ", theme);
@@ -177,7 +177,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         Overlay::ConfirmQuit => {
             let acc = &snap.account;
             let text = format!(
-                "Quit with {} open order(s) and {} armed rule(s)?",
+                "Quit with {} open order(s) and {} rule(s) protecting a position?",
                 acc.open_orders.len(),
                 acc.armed_rules()
             );

@@ -159,6 +159,7 @@ fn unarm_alone_asks_to_remove_every_rule() {
         label: "stop 97000000".into(),
         kind: RuleKind::StopLoss(Level::Price(dec!(97000000))),
         trigger: Some(dec!(97000000)),
+        take_trigger: None,
         last: None,
         distance: None,
         age: None,
@@ -166,6 +167,7 @@ fn unarm_alone_asks_to_remove_every_rule() {
         attempt: 0,
         note: None,
         position: RulePosition::Held,
+        starting: false,
     };
     let mut store = Store::new();
     store.apply_batch([StoreEvent::MarketsLoaded(vec![info("KRW-BTC")])], Instant::now());
