@@ -87,6 +87,46 @@ impl Context {
     }
 }
 
+/// What `action` does when its key is pressed in `ctx`, for the help. The same action
+/// means something else in another context: `right` is the next tab of the markets
+/// list but the next choice of a field in the order form, Enter runs a command but
+/// sends the order form. Every (context, action) pair the default keymap binds reads
+/// true here; others fall back to [`Action::describe`].
+pub(crate) fn describe(ctx: Context, action: Action) -> &'static str {
+    use Action as A;
+    use Context as C;
+    match (ctx, action) {
+        (C::Global, A::Up) => "cursor up (or scroll up)",
+        (C::Global, A::Down) => "cursor down (or scroll down)",
+        (C::Global, A::PageUp) => "up a page: the rows the pane shows (the book: 5 prices)",
+        (C::Global, A::PageDown) => "down a page: the rows the pane shows (the book: 5 prices)",
+        (C::Global, A::Top) => "first row",
+        (C::Global, A::Bottom) => "last row",
+        (C::Global, A::Select) => "select the market under the cursor (markets list)",
+        (C::Global, A::Back) => "clear the message, unzoom; book: cursor back to the best bid",
+        (C::Markets, A::TabNext) => "next tab (KRW, BTC, USDT, favorites)",
+        (C::Markets, A::TabPrev) => "previous tab",
+        (C::Dialog, A::Confirm) => "yes",
+        (C::Dialog, A::Deny) => "no (the default)",
+        (C::CommandLine, A::Submit) => "run the command (a preview: accept it)",
+        (C::CommandLine, A::Back) => "close the command line (a preview: not armed)",
+        (C::CommandLine, A::DeleteBack) => "delete the last character; on an empty line, close",
+        (C::Search, A::Submit) => "select the market under the cursor; the text stays a filter",
+        (C::Search, A::Back) => "clear the search",
+        (C::Search, A::Up) => "previous market in the list",
+        (C::Search, A::Down) => "next market in the list",
+        (C::Search, A::DeleteBack) => "delete the last character",
+        (C::Form, A::Submit) => "send the order the form shows (live mode asks first)",
+        (C::Form, A::Back) => "close the form; nothing is sent",
+        (C::Form, A::Up) => "previous field",
+        (C::Form, A::Down) => "next field",
+        (C::Form, A::TabNext) => "next choice of the field (side, type, time in force, unit)",
+        (C::Form, A::TabPrev) => "previous choice of the field",
+        (C::Form, A::DeleteBack) => "delete the last character of the field",
+        _ => action.describe(),
+    }
+}
+
 /// One key with its modifiers, normalised so `G` and `shift-g` are the same chord.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyChord {

@@ -182,20 +182,30 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
     Vec::new()
 }
 
+/// The rows a page turn moves in `pane`: the rows it shows (its height less the border
+/// and the header line), so PageDown brings the next screenful, at any terminal size.
+pub(super) fn page_rows(ui: &UiState, pane: PaneId) -> usize {
+    layout::compute(ui, ui.area)
+        .and_then(|l| l.rect(pane))
+        .map_or(1, |r| usize::from(r.height.saturating_sub(3)))
+        .max(1)
+}
+
 /// Up, Down, Page, Top, Bottom: the focused pane's cursor or scroll.
 fn move_in_pane(ui: &mut UiState, action: Action, snap: &Snapshot) {
+    let page = page_rows(ui, ui.focus);
     match ui.focus {
         PaneId::Markets => {
             let len = visible_markets(ui, snap).len();
-            ui.markets.cursor = move_cursor(ui.markets.cursor, len, action, 10);
+            ui.markets.cursor = move_cursor(ui.markets.cursor, len, action, page);
         }
         PaneId::Orders => {
             let len = snap.account.open_orders.len() + ui.requests.refused().len();
-            ui.orders_cursor = move_cursor(ui.orders_cursor, len, action, 5);
+            ui.orders_cursor = move_cursor(ui.orders_cursor, len, action, page);
         }
         PaneId::Portfolio => {
             let len = crate::ui::panes::portfolio::row_markets(ui, snap).len();
-            ui.portfolio_cursor = move_cursor(ui.portfolio_cursor, len, action, 5);
+            ui.portfolio_cursor = move_cursor(ui.portfolio_cursor, len, action, page);
         }
         PaneId::Orderbook => ladder::move_in_book(ui, action, snap),
         pane => {
@@ -203,8 +213,8 @@ fn move_in_pane(ui: &mut UiState, action: Action, snap: &Snapshot) {
             *s = match action {
                 Action::Up => s.saturating_sub(1),
                 Action::Down => *s + 1,
-                Action::PageUp => s.saturating_sub(10),
-                Action::PageDown => *s + 10,
+                Action::PageUp => s.saturating_sub(page),
+                Action::PageDown => *s + page,
                 Action::Top => 0,
                 // Clamped by the pane when drawing.
                 _ => usize::MAX / 2,

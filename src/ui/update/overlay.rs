@@ -73,12 +73,13 @@ pub(super) fn key(ui: &mut UiState, action: Action) -> Vec<UiCommand> {
         }
         Overlay::Help { scroll } => {
             let max = crate::ui::panes::help::max_scroll(ui);
+            let page = crate::ui::panes::help::page(ui);
             ui.overlay = match action {
                 Action::Help | Action::Back | Action::Quit => Overlay::None,
                 Action::Up => Overlay::Help { scroll: scroll.saturating_sub(1) },
                 Action::Down => Overlay::Help { scroll: (scroll + 1).min(max) },
-                Action::PageUp => Overlay::Help { scroll: scroll.saturating_sub(10) },
-                Action::PageDown => Overlay::Help { scroll: (scroll + 10).min(max) },
+                Action::PageUp => Overlay::Help { scroll: scroll.saturating_sub(page) },
+                Action::PageDown => Overlay::Help { scroll: (scroll + page).min(max) },
                 Action::Top => Overlay::Help { scroll: 0 },
                 Action::Bottom => Overlay::Help { scroll: max },
                 _ => ui.overlay,
