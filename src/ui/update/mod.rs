@@ -157,19 +157,15 @@ fn trade(ui: &mut UiState, intent: TradeIntent, label: &str) -> Vec<UiCommand> {
 
 /// Sends an order the form, a command line or the ladder built, in venue terms.
 fn place(ui: &mut UiState, request: OrderRequest, origin: Origin) -> Vec<UiCommand> {
-    let label = format!(
-        "{} {} {} @ {}",
-        request.side.label(),
-        request.market,
-        request.volume.map(|v| v.normalize().to_string()).unwrap_or_default(),
-        request.price.map(|p| p.normalize().to_string()).unwrap_or_else(|| "market".into())
-    );
     let intent = TradeIntent::Place {
         spec: PlaceSpec::Request(request),
         origin,
         identifier: None,
         selected: ui.market.clone(),
     };
+    // Announced as the Orders pane describes it (`buy KRW-BTC 0.001 @ 145,000,000`, a
+    // market buy by its amount): numbers as the screen shows them, never raw decimals.
+    let label = super::requests::OrderDesc::of(&intent).map(|d| d.text()).unwrap_or_default();
     trade(ui, intent, &label)
 }
 

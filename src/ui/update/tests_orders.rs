@@ -265,3 +265,17 @@ fn alerts_opens_the_history_and_acknowledges() {
     assert!(update(&mut ui, Action::Back, &s).is_empty());
     assert_eq!(ui.overlay, Overlay::None);
 }
+
+/// Issue 17 item 4: an order the ladder or the form sends is announced with its numbers
+/// as the screen shows them (`@ 145,000,000`), never as raw decimals (`@ 145000000`).
+#[test]
+fn an_order_sent_from_the_ladder_is_announced_with_readable_numbers() {
+    let mut store = Store::new();
+    let s = start(&mut store, dec!(145_000_000));
+    let mut ui = ladder_ui(&s);
+    update(&mut ui, Action::LadderBuy, &s);
+    let cmds = update(&mut ui, Action::Confirm, &s);
+    let id = cmds[0].id().expect("numbered");
+    let said = ui.message.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+    assert_eq!(said, format!("buy KRW-BTC 0.001 @ 145,000,000 {id}: sending"));
+}
