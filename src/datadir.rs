@@ -51,8 +51,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         f.write_all(bytes)?;
         // No fsync: a killed process loses nothing the kernel has (the rename is atomic
         // for every reader), and these writes happen on a key or a fill, where a sync can
-        // take tens of milliseconds. After a power loss a file may be empty or old: it is
-        // then reported and ignored (or moved aside) at the next start, never fatal.
+        // take tens of milliseconds. After a power loss a file may be empty or old: a UI
+        // state file is then reported and moved aside at the next start; the demo account
+        // stops the start with the way out (`--fresh`), since its journal may hold more.
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

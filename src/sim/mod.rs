@@ -16,7 +16,9 @@
 //! Clock: with `tick_interval > 0` one generated trade per interval, the virtual clock
 //! following the wall clock; with `Duration::ZERO` nothing moves until
 //! [`SimHandle::step`] / [`SimHandle::set_price`], and a fixed `start_ms` makes every
-//! message (timestamps included) a pure function of the seed.
+//! message (timestamps and order ids included) a pure function of the seed unless a state
+//! file is kept: then order and trade ids carry a random session, so they never repeat one
+//! of an earlier run, and the market resumes from the saved prices.
 //!
 //! Admin endpoints: `POST /admin/faults` with a [`FaultCommand`]
 //! (`{"action":"drop_websockets"}`, `{"action":"rest_delay","ms":200}`,
@@ -151,8 +153,9 @@ pub struct SimConfig {
     /// The admin token; `None` = `HOGA_SIM_ADMIN_TOKEN` when set, else random. At least
     /// 16 characters of `[A-Za-z0-9_-]` (a shorter one is replaced by a random one).
     pub admin_token: Option<String>,
-    /// Where the demo account (balances and orders) is kept across restarts: read at start
-    /// (in place of `krw` and `coins`) and written after every change ([`persist`]). None:
+    /// Where the demo account (balances, orders and the market's last prices) is kept
+    /// across restarts: read at start (in place of `krw` and `coins`; a file that cannot be
+    /// read is [`SimError::Account`]) and written after every change ([`persist`]). None:
     /// forgotten on exit.
     pub state_file: Option<std::path::PathBuf>,
 }
