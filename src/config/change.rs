@@ -70,6 +70,20 @@ impl TradingKey {
     fn whole(self) -> bool {
         matches!(self, TradingKey::MaxOrdersPerMinute | TradingKey::MaxOpenOrders)
     }
+
+    /// A value of this key for a person: amounts grouped in KRW (`2,000,000 KRW`), the fee
+    /// as a percentage (`0.05%`), the band with its `%`.
+    pub fn show(self, value: Decimal) -> String {
+        use crate::exchange::display;
+        match self {
+            TradingKey::MaxNotionalPerOrder | TradingKey::DailyLossLimit => {
+                format!("{} KRW", display::amount(value, "KRW"))
+            }
+            TradingKey::FeeRate => display::percent(value, 8),
+            TradingKey::PriceBandPct => format!("{}%", display::quantity(value)),
+            TradingKey::MaxOrdersPerMinute | TradingKey::MaxOpenOrders => display::quantity(value),
+        }
+    }
 }
 
 /// One change.
@@ -97,7 +111,7 @@ impl ConfigChange {
             ConfigChange::Theme(t) => format!("theme {t}"),
             ConfigChange::Layout(l) => format!("layout {l}"),
             ConfigChange::ReloadKeymap => "keymap reload".into(),
-            ConfigChange::Trading { key, value } => format!("{} = {value}", key.name()),
+            ConfigChange::Trading { key, value } => format!("{} = {}", key.name(), key.show(*value)),
         }
     }
 }
@@ -195,5 +209,16 @@ mod tests {
         assert!(parse_set("colour red").unwrap_err().contains("unknown key \"colour\""));
         assert!(parse_set("max_open_orders").unwrap_err().starts_with("usage"));
         assert!(parse_set("max_open_orders ten").unwrap_err().contains("not a number"));
+    }
+
+    /// A `:set` is echoed with its value as a person reads it, not as a raw decimal.
+    #[test]
+    fn a_change_is_summarised_with_readable_numbers() {
+        let said = |line: &str| parse_set(line).unwrap().summary();
+        assert_eq!(said("max_notional_per_order 2000000"), "max_notional_per_order = 2,000,000 KRW");
+        assert_eq!(said("daily_loss_limit 150000.5"), "daily_loss_limit = ≈150,001 KRW");
+        assert_eq!(said("fee_rate 0.0005"), "fee_rate = 0.05%");
+        assert_eq!(said("price_band_pct 7.5"), "price_band_pct = 7.5%");
+        assert_eq!(said("max_open_orders 3"), "max_open_orders = 3");
     }
 }

@@ -122,7 +122,7 @@ async fn apply_change(change: &ConfigChange, appliers: &Appliers) -> anyhow::Res
         return Ok(match &appliers.paper {
             Some(paper) => {
                 paper.set_fee_rate(*value);
-                Outcome::Accepted(format!("applied: paper fills from now on pay {value}"))
+                Outcome::Accepted(format!("applied: paper fills from now on pay {}", key.show(*value)))
             }
             None => Outcome::Denied("fee_rate applies to paper mode only: the exchange sets the fee".into()),
         });
