@@ -1928,3 +1928,74 @@ fn quit_counts_only_rules_that_protect_a_position() {
     assert!(screen.contains("Quit with 0 open order(s) and 2 rule(s) protecting a position?"), "{screen}");
     assert!(screen.contains("rules 2"), "the status bar counts the same: {screen}");
 }
+
+/// Finding 3: a click on a row of the book with no price of its own (here the Σ totals)
+/// puts the ladder cursor on the best bid drawn, not nowhere (the cursor then followed
+/// the book, and `b` bought at whatever the best bid had become); once the book moves
+/// away from that price, or it is deeper than the rows drawn, the title says where the
+/// cursor is.
+#[test]
+fn a_click_on_the_book_totals_pins_the_cursor_and_the_title_says_when_it_is_off_the_book() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut h = Harness::new(120, 40);
+    h.screen();
+    let (x, y) = find(h.app.terminal().backend().buffer(), "Σask").expect("the totals row");
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x,
+        row: y,
+        modifiers: KeyModifiers::NONE,
+    };
+    h.app.handle_event(Event::Mouse(click));
+    assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
+    assert_eq!(h.app.ui().book_price, Some(dec!(95_000_000)), "the best bid drawn");
+    assert!(!h.screen().contains("off the book"));
+    // Ten ticks up: 95,000,000 is still a bid level, but deeper than the rows drawn.
+    h.publish(vec![StoreEvent::BookUpdated(book("KRW-BTC", dec!(95_010_000), dec!(1000)))]);
+    let book_pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+    assert!(
+        !book_pane.lines().skip(1).any(|l| l.contains("95,000,000")),
+        "not drawn at 120x40:\n{book_pane}"
+    );
+    assert!(book_pane.contains("off book 95,000,000"), "{book_pane}");
+    // Away from the book entirely, and with the focus elsewhere: still said.
+    h.publish(vec![StoreEvent::BookUpdated(book("KRW-BTC", dec!(96_000_000), dec!(1000)))]);
+    h.key(KeyCode::Tab);
+    assert_ne!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
+    let book_pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+    assert!(book_pane.contains("off book 95,000,000"), "{book_pane}");
+}
+
+/// Findings 4 and 5 (Orders pane): a refused order of 0.000000001 BTC reads as that, never
+/// `0`; in the `trade` layout at 80x24 the pane shows the rows that fit (not only its
+/// header), says how many more there are, and scrolls with the cursor.
+#[test]
+fn the_orders_pane_shows_a_tiny_size_in_full_and_the_rows_that_fit_at_80x24() {
+    let mut h = Harness::new(80, 24);
+    h.command("layout trade");
+    let orders: Vec<Order> =
+        (0..4).map(|i| open_order("KRW-BTC", dec!(94_990_000) - Decimal::from(i * 1000))).collect();
+    h.publish(vec![StoreEvent::OrdersUpdated(orders)]);
+    let cmds = h.command("buy 0.000000001 @ 95000000");
+    let [cmd] = cmds.as_slice() else { panic!("{cmds:?} {:?}", h.app.ui().message) };
+    h.reply(cmd, Outcome::Denied("volume below the minimum unit".into()));
+    let text = pane_text(&mut h, hoga::ui::PaneId::Orders);
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(rows.len() >= 3, "{text}");
+    assert!(text.contains("94,990,000"), "the first open order shows:\n{text}");
+    assert!(text.contains("more"), "a hint says rows are hidden:\n{text}");
+    // The cursor down to the refusal scrolls it into view, its size in full.
+    h.app.handle_event(Event::Mouse(crossterm::event::MouseEvent {
+        kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+        column: h.app.last_layout().unwrap().rect(hoga::ui::PaneId::Orders).unwrap().x + 1,
+        row: h.app.last_layout().unwrap().rect(hoga::ui::PaneId::Orders).unwrap().y,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orders);
+    for _ in 0..4 {
+        h.key(KeyCode::Down);
+    }
+    let text = pane_text(&mut h, hoga::ui::PaneId::Orders);
+    assert!(text.contains("0.000000001"), "{text}");
+    assert!(!text.contains(" 0 @"), "{text}");
+}

@@ -32,7 +32,10 @@ pub(crate) enum RowHit {
         /// The market on that row.
         market: MarketId,
     },
-    /// An order book level: the price on that row (an ask above the spread, a bid below).
+    /// An order book level: the price on that row (an ask above the spread, a bid below);
+    /// for a row of the book with no price of its own (the header, the spread line, the
+    /// totals) the best bid drawn, so a click there puts the cursor on a price the trader
+    /// sees rather than leaving it to follow the book.
     Book(Price),
     /// The orders pane's open order `index`.
     Order(usize),
@@ -83,6 +86,7 @@ fn market_row(area: Rect, ui: &UiState, snap: &Snapshot, y: u16) -> Option<RowHi
 
 /// The order book: a header row, the asks (worst at the top), the spread line, the bids
 /// (best at the top), as many levels a side as fit (as `panes::orderbook` draws them).
+/// Any other row of the book names the best bid (never a neighbouring row's price).
 fn book_row(area: Rect, ui: &UiState, snap: &Snapshot, y: u16) -> Option<RowHit> {
     let inner = inner(area);
     let book = &ui.market.as_ref().and_then(|m| snap.market.books.get(m))?.value;
@@ -99,7 +103,10 @@ fn book_row(area: Rect, ui: &UiState, snap: &Snapshot, y: u16) -> Option<RowHit>
         book.levels.get(n - 1 - (y - asks_y))?.ask_price
     } else if (bids_y..bids_y + n).contains(&y) {
         book.levels.get(y - bids_y)?.bid_price
+    } else if (usize::from(inner.y)..usize::from(inner.bottom())).contains(&y) {
+        book.levels.first()?.bid_price
     } else {
+        // The border: focuses the pane, leaves the cursor where it is.
         return None;
     };
     (!price.is_zero()).then_some(RowHit::Book(price))
@@ -222,6 +229,14 @@ pub(crate) mod tests {
                     assert_eq!(found.as_ref().map(|f| f.pane), Some(PaneId::Orderbook));
                     if let Some(Hit { row: Some(RowHit::Book(p)), .. }) = found {
                         let text = line(&buf, y);
+                        // Header, spread and totals name the best bid (drawn elsewhere).
+                        if !text.contains(&crate::ui::widgets::format::price(p)) {
+                            assert_eq!(
+                                Some(p),
+                                snap.market.books.values().next().and_then(|b| b.value.best_bid())
+                            );
+                            continue;
+                        }
                         let drawn = crate::ui::widgets::format::price(p);
                         assert!(text.contains(&drawn), "{w}x{h} row {y}: {text:?} vs {drawn}");
                         if p > Decimal::from(100_000) {

@@ -220,19 +220,39 @@ pub(crate) enum FormStatus {
     Incomplete(String),
     /// What was typed cannot be sent, and why.
     Invalid(String),
-    /// The order that would be sent, and a warning when the risk gate will refuse it.
+    /// The order that would be sent, and warnings: what the risk gate will refuse, and a
+    /// limit price that fills at once.
     Ready {
         /// The validated order (snapped price, fee, total).
         order: ValidOrder,
-        /// The price is outside the price band: said before Enter, not after.
-        warning: Option<String>,
+        /// Said before Enter, not after: the price is outside the price band, the total
+        /// is above the per-order cap, the price crosses the book.
+        warnings: Vec<String>,
     },
+}
+
+/// The risk gate's limits the form checks before Enter, as they are now (they follow
+/// `:set`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Limits {
+    /// `[trading] price_band_pct` (percent of the last price; `None`: no band).
+    pub band_pct: Option<Decimal>,
+    /// `[trading] max_notional_per_order` (quote currency; `None`: no cap).
+    pub cap: Option<Decimal>,
+}
+
+impl Limits {
+    /// The limits in the UI's settings.
+    pub(crate) fn of(config: &crate::ui::state::UiConfig) -> Self {
+        Limits { band_pct: config.price_band_pct, cap: config.exits.cap }
+    }
 }
 
 /// The form's state for its last lines: an empty field asks to be filled (never an
 /// error before anything is typed), a bad value is named, and a valid order is checked
-/// against the price band (`band_pct`, percent of the last price) as the risk gate will.
-pub(crate) fn status(form: &OrderForm, snap: &Snapshot, band_pct: Option<Decimal>) -> FormStatus {
+/// as the risk gate will (the price band, percent of the last price; the per-order cap)
+/// and against the book (a limit price past the other side's best fills at once).
+pub(crate) fn status(form: &OrderForm, snap: &Snapshot, limits: Limits) -> FormStatus {
     if form.kind == FormKind::Limit && form.price.trim().is_empty() {
         return FormStatus::Incomplete("type a price".into());
     }
@@ -243,13 +263,56 @@ pub(crate) fn status(form: &OrderForm, snap: &Snapshot, band_pct: Option<Decimal
         Err(e) => FormStatus::Invalid(e),
         Ok(order) => {
             let last = snap.market.tickers.get(&form.market).map(|t| t.value.trade_price);
-            let warning = match (order.request.price.filter(|_| form.kind == FormKind::Limit), last) {
-                (Some(price), Some(last)) => band_warning(price, last, band_pct),
-                _ => None,
-            };
-            FormStatus::Ready { order, warning }
+            let limit = order.request.price.filter(|_| form.kind == FormKind::Limit);
+            let mut warnings = Vec::new();
+            if let (Some(price), Some(last)) = (limit, last) {
+                warnings.extend(band_warning(price, last, limits.band_pct));
+            }
+            warnings.extend(cap_warning(&order, limits.cap));
+            if let Some(price) = limit {
+                let book = snap.market.books.get(&form.market).map(|b| &b.value);
+                warnings.extend(crossing(book, order.request.side, price, form.market.quote()));
+            }
+            FormStatus::Ready { order, warnings }
         }
     }
+}
+
+/// Why the risk gate will refuse `order` for its size: its total before fee (what the
+/// gate measures) above `[trading] max_notional_per_order`, or `None`.
+pub(crate) fn cap_warning(order: &ValidOrder, cap: Option<Decimal>) -> Option<String> {
+    let cap = cap.filter(|c| *c > Decimal::ZERO)?;
+    (order.notional > cap).then(|| {
+        let quote = order.request.market.quote();
+        let amount = |a| crate::ui::widgets::format::amount(a, quote);
+        format!(
+            "order total {} {quote} before fee is above the per-order cap of {} {quote} \
+             (max_notional_per_order): the risk gate will refuse it",
+            amount(order.notional),
+            amount(cap)
+        )
+    })
+}
+
+/// The warning for a limit order at `price` that crosses `book`: a buy at or above the
+/// best ask, a sell at or below the best bid fills at once as a taker, at about the other
+/// side's best price. `None` when it rests (or there is no book to tell).
+pub(crate) fn crossing(
+    book: Option<&crate::exchange::types::OrderBook>,
+    side: crate::exchange::types::Side,
+    price: Decimal,
+    quote: &str,
+) -> Option<String> {
+    use crate::exchange::types::Side;
+    let book = book?;
+    let other = match side {
+        Side::Bid => book.best_ask().filter(|a| price >= *a),
+        Side::Ask => book.best_bid().filter(|b| price <= *b),
+    }?;
+    Some(format!(
+        "crosses the book: fills at once as a taker at ~{}",
+        crate::ui::widgets::format::market_price(quote, other)
+    ))
 }
 
 /// Why a limit price will be refused by the risk gate's price band (the same test:

@@ -45,6 +45,11 @@ pub struct OrderDesc {
     pub price: String,
 }
 
+/// Decimals a size as asked is printed with: all of them (a `Decimal` holds at most 28).
+/// A size finer than the exchange's 8 decimals is what got it refused, and must not print
+/// as `0` (`0.000000001`, never `0`).
+const ASKED: u32 = 28;
+
 impl OrderDesc {
     /// The order an intent places, if it places one.
     pub(crate) fn of(intent: &TradeIntent) -> Option<OrderDesc> {
@@ -60,10 +65,10 @@ impl OrderDesc {
                     OrderType::Best if r.volume.is_none() => {
                         (r.price.map(|a| format!("{} {quote}", format::amount(a, quote))), "best".into())
                     }
-                    OrderType::Best => (r.volume.map(|v| format::qty(v, 8)), "best".into()),
-                    OrderType::Market => (r.volume.map(|v| format::qty(v, 8)), "market".into()),
+                    OrderType::Best => (r.volume.map(|v| format::qty(v, ASKED)), "best".into()),
+                    OrderType::Market => (r.volume.map(|v| format::qty(v, ASKED)), "market".into()),
                     OrderType::Limit | OrderType::Other(_) => (
-                        r.volume.map(|v| format::qty(v, 8)),
+                        r.volume.map(|v| format::qty(v, ASKED)),
                         r.price.map(format::price).unwrap_or_else(|| "?".into()),
                     ),
                 };
@@ -78,7 +83,7 @@ impl OrderDesc {
                 let market = i.market.clone().or_else(|| selected.clone());
                 let quote = market.as_ref().map_or("KRW", |m| m.quote()).to_string();
                 let size = match i.size {
-                    Size::Qty(q) => format::qty(q, 8),
+                    Size::Qty(q) => format::qty(q, ASKED),
                     Size::Quote(a) => format!("{} {quote}", format::amount(a, &quote)),
                     Size::Percent(p) => format!("{}%", p.normalize()),
                 };

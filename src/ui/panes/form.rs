@@ -61,10 +61,10 @@ pub(crate) fn render(
             lines.push(Line::styled(format!("{INDENT}{l}"), style));
         }
     };
-    match order_form::status(form, snap, ui.config.price_band_pct) {
+    match order_form::status(form, snap, order_form::Limits::of(&ui.config)) {
         FormStatus::Incomplete(what) => wrapped(&what, theme.muted, &mut lines),
         FormStatus::Invalid(why) => wrapped(&why, theme.warning, &mut lines),
-        FormStatus::Ready { order, warning } => {
+        FormStatus::Ready { order, warnings } => {
             let r = &order.request;
             let quote = r.market.quote();
             if let Some(p) = r.price.filter(|_| form.kind == FormKind::Limit) {
@@ -82,8 +82,8 @@ pub(crate) fn render(
                 theme.header,
                 &mut lines,
             );
-            if let Some(warning) = warning {
-                wrapped(&warning, theme.warning, &mut lines);
+            for warning in &warnings {
+                wrapped(warning, theme.warning, &mut lines);
             }
         }
     }

@@ -24,13 +24,31 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if let (true, Some(a)) = (stale, age) {
         extra.push(Span::styled(format!("stale {} ", format::age(a)), theme.warning));
     }
-    // The ladder cursor holds its price; when the book has moved away from it, say where
-    // it is (b / s / c act there; esc brings it back to the best bid).
+    // The ladder cursor holds its price; when that price is not on a row drawn (the book
+    // moved away, or it is deeper than the rows that fit), say where it is: b / s / c act
+    // there (esc takes the cursor away). Whatever the focus or how it was set (keys, click).
+    let drawn = book.map_or(0, |b| {
+        let rows = usize::from(area.height.saturating_sub(2)).saturating_sub(3) / 2;
+        ui.book_depth.min(b.value.levels.len()).min(rows)
+    });
     if let (Some(p), Some(b)) = (ui.book_price, book)
-        && ui.focus == PaneId::Orderbook
-        && crate::ui::update::ladder_cursor_row(&b.value, ui.book_depth, Some(p)).is_none()
+        && !b.value.levels[..drawn].iter().any(|l| l.ask_price == p || l.bid_price == p)
     {
-        extra.push(Span::styled(format!("cursor {} off the book ", format::price(p)), theme.warning));
+        // Said in as many words as the title has room for; the depth gives way to it.
+        let p = format::price(p);
+        extra.remove(0);
+        let taken = PaneId::Orderbook.title().chars().count()
+            + 4
+            + extra.iter().map(|s| s.content.chars().count()).sum::<usize>();
+        let room = usize::from(area.width).saturating_sub(taken);
+        let notes = [
+            format!("cursor {p} off the book "),
+            format!("cursor {p} off book "),
+            format!("off book {p} "),
+            format!("off {p} "),
+        ];
+        let note = notes.iter().find(|n| n.chars().count() <= room).unwrap_or(&notes[3]).clone();
+        extra.push(Span::styled(note, theme.warning));
     }
     let block = pane_block(PaneId::Orderbook, extra, ui, theme);
     let inner = block.inner(area);

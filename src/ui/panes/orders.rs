@@ -67,12 +67,41 @@ pub(crate) fn order_price(m: &MarketId, p: rust_decimal::Decimal) -> String {
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let acc = &snap.account;
     let refused: Vec<&Refusal> = ui.requests.refused().collect();
-    let mut title = format!("{} open · ", acc.open_orders.len());
+    // Rows that do not fit are counted in the title: the pane never looks complete when
+    // it is not (the rows scroll with the cursor).
+    let inner =
+        Rect::new(area.x + 1, area.y + 1, area.width.saturating_sub(2), area.height.saturating_sub(2));
+    let v = view(ui, snap, inner);
+    // Lines below the header: the selectable rows, then the fills' own header and fills.
+    let selectable = acc.open_orders.len() + refused.len();
+    let rows = selectable + if acc.fills.is_empty() { 0 } else { 1 + acc.fills.len() };
+    let shown = (v.skip..v.skip + v.room).filter(|k| *k < rows);
+    let fills_header_shown = (v.skip..v.skip + v.room).contains(&selectable);
+    let hidden = rows - shown.count() - usize::from(!acc.fills.is_empty() && !fills_header_shown);
+    let mut counts = vec![format!("{} open", acc.open_orders.len())];
     if !refused.is_empty() {
-        title.push_str(&format!("{} refused · ", refused.len()));
+        counts.push(format!("{} refused", refused.len()));
     }
-    title.push_str(&format!("{} fills ", acc.fills.len()));
-    let block = pane_block(PaneId::Orders, vec![Span::styled(title, theme.muted)], ui, theme);
+    counts.push(format!("{} fills", acc.fills.len()));
+    let hint = (hidden > 0 && inner.height > 0).then(|| format!("+{hidden} more "));
+    // The hint is kept whole; the counts go from the last when the title is short of
+    // room (a count is never cut into another number).
+    let room = usize::from(area.width).saturating_sub(
+        PaneId::Orders.title().chars().count() + 4 + hint.as_ref().map_or(0, |h| h.chars().count()),
+    );
+    let title = loop {
+        let text = counts.iter().map(|c| format!("{c} · ")).collect::<String>();
+        let text = if hint.is_some() { text } else { format!("{} ", text.trim_end_matches(" · ")) };
+        if text.chars().count() <= room || counts.is_empty() {
+            break text;
+        }
+        counts.pop();
+    };
+    let mut extra = vec![Span::styled(title, theme.muted)];
+    if let Some(hint) = hint {
+        extra.push(Span::styled(hint, theme.warning));
+    }
+    let block = pane_block(PaneId::Orders, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.width == 0 || inner.height == 0 {
@@ -177,7 +206,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if short {
         labels[0] = "coin";
     }
-    buf.set_line(inner.x, inner.y, &line_of(&header_cells(labels)), inner.width);
+    if v.header {
+        buf.set_line(inner.x, inner.y, &line_of(&header_cells(labels)), inner.width);
+    }
 
     // Rows below the header: open orders and refusals (the cursor's), then fills.
     let mut lines: Vec<Line<'static>> = Vec::new();
@@ -194,9 +225,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             lines.push(line_of(&cells));
         }
     }
-    let View { focused, cursor, detail, room, skip } = view(ui, snap, inner);
+    let View { focused, cursor, detail, room, skip, header } = v;
     for (k, line) in lines.iter().enumerate().skip(skip).take(room) {
-        let y = inner.y + 1 + (k - skip) as u16;
+        let y = inner.y + u16::from(header) + (k - skip) as u16;
         if y >= inner.bottom() {
             break;
         }
@@ -218,10 +249,13 @@ struct View {
     focused: bool,
     cursor: usize,
     detail: Vec<String>,
-    /// Rows between the header and the detail.
+    /// Rows between the header and the detail (at least one).
     room: usize,
     /// Rows scrolled past.
     skip: usize,
+    /// Whether the column header is drawn: not when it would leave no row (a pane of one
+    /// inner line shows the cursor's row, not only the header).
+    header: bool,
 }
 
 fn view(ui: &UiState, snap: &Snapshot, inner: Rect) -> View {
@@ -236,7 +270,11 @@ fn view(ui: &UiState, snap: &Snapshot, inner: Rect) -> View {
         Some(r) if focused => {
             let text =
                 format!("{} KST {} {}: {}", format::clock_kst(r.at), r.word(), r.order.text(), r.reason);
-            let rows = usize::from(inner.height).saturating_sub(2).max(1);
+            // At least one line for it, and one for the row it belongs to.
+            let rows = usize::from(inner.height)
+                .saturating_sub(2)
+                .max(1)
+                .min(usize::from(inner.height).saturating_sub(1));
             let mut wrapped = super::form::wrap(&text, usize::from(inner.width));
             if wrapped.len() > rows {
                 wrapped.truncate(rows);
@@ -249,9 +287,11 @@ fn view(ui: &UiState, snap: &Snapshot, inner: Rect) -> View {
         }
         _ => Vec::new(),
     };
-    let room = usize::from(inner.height).saturating_sub(1 + detail.len()).max(1);
+    let h = usize::from(inner.height);
+    let header = h >= 2 + detail.len();
+    let room = h.saturating_sub(usize::from(header) + detail.len()).max(1);
     let skip = if selectable > 0 { cursor.saturating_sub(room - 1) } else { 0 };
-    View { focused, cursor, detail, room, skip }
+    View { focused, cursor, detail, room, skip, header }
 }
 
 /// The selectable row (open order, then refusal) drawn at screen row `y` of the pane
@@ -259,7 +299,7 @@ fn view(ui: &UiState, snap: &Snapshot, inner: Rect) -> View {
 pub(crate) fn row_at(ui: &UiState, snap: &Snapshot, inner: Rect, y: u16) -> Option<usize> {
     let selectable = snap.account.open_orders.len() + ui.requests.refused().len();
     let v = view(ui, snap, inner);
-    let k = usize::from(y.checked_sub(inner.y + 1)?);
+    let k = usize::from(y.checked_sub(inner.y + u16::from(v.header))?);
     let index = v.skip + k;
     (k < v.room && index < selectable).then_some(index)
 }

@@ -42,7 +42,9 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         Action::Submit => {
             let text = line.input.clone();
             ui.command_line = None;
-            return run(ui, snap, &text);
+            let cmds = run(ui, snap, &text);
+            super::replies::shorten_echo(ui, &text);
+            return cmds;
         }
         _ => {}
     }

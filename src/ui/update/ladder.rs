@@ -4,7 +4,10 @@
 //!
 //! The cursor is a price, not a row ([`UiState::book_price`]): the book moves under it
 //! every tick, and a row index would slide onto another price (`c` then missed our own
-//! order). Until it is moved it follows the best bid.
+//! order). Until it is moved there is no cursor: `b` buys at the best bid and `s` sells
+//! at the best ask of the moment the key is pressed (each joins its own side, and the
+//! confirmation says so), and that price becomes the cursor. A price at or past the
+//! other side's best is warned about in the confirmation: it fills at once as a taker.
 
 use super::{UiCommand, move_cursor, trade};
 use crate::exchange::types::{OrderBook, Price, Side};
@@ -14,6 +17,7 @@ use crate::trading::intent::TradeIntent;
 use crate::trading::manager::Origin;
 use crate::trading::orders::{MarketRules, OrderRequest, floor_volume, validate};
 use crate::ui::action::Action;
+use crate::ui::order_form::crossing;
 use crate::ui::state::{Overlay, PendingOrder, UiState};
 use crate::ui::widgets::format;
 
@@ -34,22 +38,37 @@ fn rows(book: &OrderBook, depth: usize) -> Vec<(usize, Side, Price)> {
     (0..2 * n).filter_map(|r| ladder_level(book, depth, r).map(|(s, p)| (r, s, p))).collect()
 }
 
-/// The row the cursor is on: the row of its price, or the best bid's while it has not
-/// been moved. `None` when its price is not in the book shown (nothing is highlighted
-/// then rather than a row of another price).
+/// The row the cursor is on: the row of its price. `None` when it has not been moved (no
+/// row is the cursor's: `b` and `s` use different prices then) or when its price is not
+/// in the book shown (nothing is highlighted rather than a row of another price).
 pub(crate) fn cursor_row(book: &OrderBook, depth: usize, cursor: Option<Price>) -> Option<usize> {
-    match cursor {
-        Some(p) => rows(book, depth).into_iter().find(|(_, _, q)| *q == p).map(|(r, _, _)| r),
-        None => ladder_level(book, depth, depth.min(book.levels.len())).map(|_| depth.min(book.levels.len())),
-    }
+    let p = cursor?;
+    rows(book, depth).into_iter().find(|(_, _, q)| *q == p).map(|(r, _, _)| r)
 }
 
-/// The cursor's price: its own, or the best bid's while it has not been moved.
-fn cursor_price(book: Option<&OrderBook>, depth: usize, cursor: Option<Price>) -> Option<Price> {
-    cursor.or_else(|| {
-        let book = book?;
-        ladder_level(book, depth, depth.min(book.levels.len())).map(|(_, p)| p)
-    })
+/// Where moving the cursor starts from: its price, or the best bid while it has not been
+/// moved.
+fn start_price(book: &OrderBook, depth: usize, cursor: Option<Price>) -> Option<Price> {
+    cursor.or_else(|| ladder_level(book, depth, depth.min(book.levels.len())).map(|(_, p)| p))
+}
+
+/// The price a ladder order on `side` is placed at: the cursor's, or while it has not been
+/// moved the best price of `side`'s own half of the book (the best bid for a buy, the best
+/// ask for a sell), with the words the confirmation names it by.
+fn order_price(
+    book: Option<&OrderBook>,
+    side: Side,
+    cursor: Option<Price>,
+) -> Option<(Price, Option<&'static str>)> {
+    if let Some(p) = cursor {
+        return Some((p, None));
+    }
+    let book = book?;
+    match side {
+        Side::Bid => book.best_bid().map(|p| (p, Some("best bid now"))),
+        Side::Ask => book.best_ask().map(|p| (p, Some("best ask now"))),
+    }
+    .filter(|(p, _)| !p.is_zero())
 }
 
 /// Up, Down, Page, Top, Bottom on the book: the cursor moves to another row's price. From
@@ -60,7 +79,7 @@ pub(super) fn move_in_book(ui: &mut UiState, action: Action, snap: &Snapshot) {
     if rows.is_empty() {
         return;
     }
-    let Some(price) = cursor_price(Some(&book.value), ui.book_depth, ui.book_price) else { return };
+    let Some(price) = start_price(&book.value, ui.book_depth, ui.book_price) else { return };
     let here = rows.iter().position(|(_, _, p)| *p == price);
     // Between rows: Up goes to the price just above, Down to the one just below.
     let below = rows.iter().position(|(_, _, p)| *p < price).unwrap_or(rows.len());
@@ -77,11 +96,13 @@ pub(super) fn move_in_book(ui: &mut UiState, action: Action, snap: &Snapshot) {
 pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
     let Some(market) = ui.market.clone() else { return Vec::new() };
     let book = snap.market.books.get(&market).map(|b| &b.value);
-    let Some(price) = cursor_price(book, ui.book_depth, ui.book_price) else {
-        ui.error("no book level under the cursor");
-        return Vec::new();
-    };
     if action == Action::LadderCancel {
+        // Only at a price the trader chose: with no cursor, "the best bid" would cancel
+        // whatever happens to rest there now.
+        let Some(price) = ui.book_price else {
+            ui.error("no cursor yet: move it onto your order's price (up / down or a click), then c");
+            return Vec::new();
+        };
         let uuids: Vec<String> = snap
             .account
             .open_orders
@@ -107,6 +128,13 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         return cmds;
     }
     let side = if action == Action::LadderBuy { Side::Bid } else { Side::Ask };
+    let Some((price, named)) = order_price(book, side, ui.book_price) else {
+        ui.error("no book level under the cursor");
+        return Vec::new();
+    };
+    // From now on the cursor is on this price: `c` cancels this order there however the
+    // book moves, and the highlight shows where it is.
+    ui.book_price = Some(price);
     // Checked: the level's price comes from the exchange (0 in an empty slot).
     let volume = floor_volume(ui.config.ladder_quote.checked_div(price).unwrap_or_default());
     if volume.is_zero() {
@@ -124,15 +152,25 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         // Asked in every mode: one key must not send an order of a size and at a price
         // the trader has not seen (default No).
         Ok(valid) => {
-            ui.info(format!(
-                "{} {} {} @ {} (total {} {})? y/N",
+            let mut notes: Vec<String> = named.map(str::to_string).into_iter().collect();
+            notes.push(format!(
+                "total {} {}",
+                format::amount(valid.total_with_fee(), market.quote()),
+                market.quote()
+            ));
+            let text = format!(
+                "{} {} {} @ {} ({})? y/N",
                 side.label().to_lowercase(),
                 format::qty(volume, 8),
                 market,
                 format::price(price),
-                format::amount(valid.total_with_fee(), market.quote()),
-                market.quote()
-            ));
+                notes.join("; ")
+            );
+            match crossing(book, side, price, market.quote()) {
+                // Not an error (the trader may mean it), but in the warning's colour.
+                Some(w) => ui.error(format!("{w} — {text}")),
+                None => ui.info(text),
+            }
             ui.pending_order = Some(PendingOrder { order: valid, origin: Origin::Ladder });
             ui.overlay = Overlay::ConfirmOrder;
         }

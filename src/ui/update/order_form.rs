@@ -5,7 +5,7 @@ use super::{UiCommand, send_or_confirm};
 use crate::store::Snapshot;
 use crate::trading::manager::Origin;
 use crate::ui::action::Action;
-use crate::ui::order_form::{FormStatus, status};
+use crate::ui::order_form::{FormStatus, Limits, status};
 use crate::ui::state::UiState;
 
 /// A key while the order form is open.
@@ -21,8 +21,9 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         Action::Back => ui.form = None,
         // What the form shows under its fields is what Enter does: a field still empty is
         // asked for, a bad value named; a price outside the band is sent all the same (the
-        // form warned; the risk gate decides and its answer is shown).
-        Action::Submit => match status(form, snap, ui.config.price_band_pct) {
+        // form warned; so is one above the per-order cap; the risk gate decides and its
+        // answer is shown).
+        Action::Submit => match status(form, snap, Limits::of(&ui.config)) {
             FormStatus::Ready { order, .. } => {
                 ui.form = None;
                 return send_or_confirm(ui, snap, order, Origin::Manual);

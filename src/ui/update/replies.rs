@@ -27,7 +27,7 @@ pub(crate) fn on_replies(ui: &mut UiState, snap: &Snapshot) -> bool {
         if ui.requests.newest() != Some(a.id) {
             continue;
         }
-        let head = format!("{} {}", a.id, a.what);
+        let head = format!("{} {}", a.id, middle_ellipsis(&a.what, ECHO_MAX));
         match &a.outcome {
             Outcome::Accepted(d) if d.is_empty() => ui.info(format!("{head}: accepted")),
             Outcome::Accepted(d) => ui.info(format!("{head}: accepted ({d})")),
@@ -61,5 +61,40 @@ fn apply(ui: &mut UiState, change: ConfigChange) {
         }
         // Applied on the trading side; the reply said so.
         ConfigChange::Trading { .. } => {}
+    }
+}
+
+/// The longest piece of what the person typed that a message repeats: longer (a paste)
+/// is shortened in its middle, so the reason after it still fits the message line.
+const ECHO_MAX: usize = 40;
+
+/// `text` if at most `max` characters, otherwise its start and end around a `…`
+/// (`max` characters in all): the start names what it was, the end where it stopped.
+pub(crate) fn middle_ellipsis(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let tail = max.saturating_sub(1) / 3;
+    let head = max.saturating_sub(1 + tail);
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
+/// After a command line ran: where the message (a refusal, a parse error) repeats a long
+/// piece of the line (the whole of a paste, or one long word of it, as typed or upper-cased
+/// as a market code is), that piece is shortened in its middle. The reason is what the
+/// person must read; a 5,000-character echo would push it off the message line.
+pub(super) fn shorten_echo(ui: &mut UiState, line: &str) {
+    let Some(m) = ui.message.as_mut() else { return };
+    let mut pieces: Vec<String> = vec![line.to_string(), line.trim().to_string()];
+    for word in line.split_whitespace() {
+        pieces.extend([word.to_string(), word.to_uppercase(), word.to_lowercase()]);
+    }
+    for piece in pieces {
+        if piece.chars().count() > ECHO_MAX && m.text.contains(&piece) {
+            m.text = m.text.replace(&piece, &middle_ellipsis(&piece, ECHO_MAX));
+        }
     }
 }

@@ -139,10 +139,11 @@ fn the_ladder_cursor_stays_on_its_price_while_the_book_moves_and_c_finds_our_ord
     assert_eq!(row(&s, &ui), None, "off the book: no row of another price is highlighted");
     update(&mut ui, Action::Up, &s);
     assert_eq!(ui.book_price, Some(dec!(145_986_000)), "the lowest bid shown, just above it");
-    // Esc on the book: the cursor follows the best bid again.
+    // Esc on the book: no cursor (b and s use the best bid and ask of the moment, and say
+    // so), so no row is highlighted as if it were one.
     update(&mut ui, Action::Back, &s);
     assert_eq!(ui.book_price, None);
-    assert_eq!(row(&s, &ui), Some(15));
+    assert_eq!(row(&s, &ui), None);
 }
 
 /// Issue 17 item 4: `b` / `s` show the preset size and price and wait for `y` (default
@@ -156,7 +157,7 @@ fn ladder_buy_shows_size_and_price_and_sends_only_on_yes() {
     assert!(update(&mut ui, Action::LadderBuy, &s).is_empty(), "asked first, even in demo");
     assert_eq!(ui.overlay, Overlay::ConfirmOrder);
     let msg = ui.message.as_ref().map(|m| m.text.clone()).unwrap_or_default();
-    assert_eq!(msg, "buy 0.001 KRW-BTC @ 145,000,000 (total ≈145,073 KRW)? y/N");
+    assert_eq!(msg, "buy 0.001 KRW-BTC @ 145,000,000 (best bid now; total ≈145,073 KRW)? y/N");
     // Enter is No.
     assert!(update(&mut ui, Action::Deny, &s).is_empty());
     assert_eq!(ui.overlay, Overlay::None);
@@ -264,6 +265,166 @@ fn alerts_opens_the_history_and_acknowledges() {
     assert_eq!(ui.overlay, Overlay::Alerts { scroll: 1, new: 3 });
     assert!(update(&mut ui, Action::Back, &s).is_empty());
     assert_eq!(ui.overlay, Overlay::None);
+}
+
+fn message(ui: &UiState) -> String {
+    ui.message.as_ref().map(|m| m.text.clone()).unwrap_or_default()
+}
+
+/// Finding 3: before the cursor is moved, `b` buys at the best bid and `s` sells at the
+/// best ask of the moment, and the confirmation says which; the price then stays the
+/// cursor's, so `c` finds the order there however the book moves (it followed the book
+/// and missed it). With no cursor, `c` cancels nothing rather than whatever rests at the
+/// best bid.
+#[test]
+fn an_unmoved_ladder_cursor_names_the_price_b_and_s_use_and_then_holds_it() {
+    let mut store = Store::new();
+    let s = start(&mut store, dec!(145_000_000));
+    let mut ui = ladder_ui(&s);
+    assert!(update(&mut ui, Action::LadderCancel, &s).is_empty());
+    assert!(message(&ui).contains("no cursor yet"), "{}", message(&ui));
+    update(&mut ui, Action::LadderSell, &s);
+    assert_eq!(message(&ui), "sell 0.00099999 KRW-BTC @ 145,001,000 (best ask now; total ≈144,927 KRW)? y/N");
+    update(&mut ui, Action::Deny, &s);
+    update(&mut ui, Action::Back, &s);
+    assert_eq!(ui.book_price, None, "esc: no cursor again");
+    update(&mut ui, Action::LadderBuy, &s);
+    assert_eq!(message(&ui), "buy 0.001 KRW-BTC @ 145,000,000 (best bid now; total ≈145,073 KRW)? y/N");
+    assert!(!ui.message.as_ref().is_some_and(|m| m.error));
+    let cmds = update(&mut ui, Action::Confirm, &s);
+    assert_eq!(cmds.len(), 1);
+    assert_eq!(ui.book_price, Some(dec!(145_000_000)), "the price bought at is the cursor now");
+    // Eight ticks later the book is elsewhere; `c` still means the order bought.
+    let s = store.apply_batch(
+        [
+            StoreEvent::BookUpdated(book(dec!(145_187_000))),
+            StoreEvent::OrdersUpdated(vec![order("mine", dec!(145_000_000))]),
+        ],
+        Instant::now(),
+    );
+    match update(&mut ui, Action::LadderCancel, &s).as_slice() {
+        [UiCommand::Trade(r)] => {
+            assert_eq!(r.intent, TradeIntent::Cancel(CancelTarget::Order("mine".into())))
+        }
+        other => panic!("{other:?} {}", message(&ui)),
+    }
+}
+
+/// Finding 3: a ladder buy at or above the best ask, or a sell at or below the best
+/// bid, fills at once as a taker: the confirmation says so, with the price it fills near.
+/// A price that rests is asked plainly.
+#[test]
+fn a_ladder_order_that_crosses_the_book_is_warned_about_in_its_confirmation() {
+    let mut store = Store::new();
+    let s = start(&mut store, dec!(145_000_000));
+    let mut ui = ladder_ui(&s);
+    update(&mut ui, Action::Up, &s);
+    update(&mut ui, Action::Up, &s);
+    assert_eq!(ui.book_price, Some(dec!(145_002_000)), "the second ask");
+    update(&mut ui, Action::LadderBuy, &s);
+    let m = ui.message.clone().expect("a confirmation");
+    assert!(m.error, "in the warning's colour");
+    assert!(m.text.starts_with("crosses the book: fills at once as a taker at ~145,001,000"), "{}", m.text);
+    assert!(m.text.ends_with("buy 0.00099998 KRW-BTC @ 145,002,000 (total ≈145,072 KRW)? y/N"), "{}", m.text);
+    update(&mut ui, Action::Deny, &s);
+    // A sell up there rests: no warning.
+    update(&mut ui, Action::LadderSell, &s);
+    assert!(!message(&ui).contains("crosses"), "{}", message(&ui));
+    update(&mut ui, Action::Deny, &s);
+    // A sell at the best bid crosses; a buy there rests.
+    for _ in 0..2 {
+        update(&mut ui, Action::Down, &s);
+    }
+    assert_eq!(ui.book_price, Some(dec!(145_000_000)));
+    update(&mut ui, Action::LadderSell, &s);
+    assert!(
+        message(&ui).starts_with("crosses the book: fills at once as a taker at ~145,000,000"),
+        "{}",
+        message(&ui)
+    );
+    update(&mut ui, Action::Deny, &s);
+    update(&mut ui, Action::LadderBuy, &s);
+    assert!(!message(&ui).contains("crosses"), "{}", message(&ui));
+}
+
+/// Findings 3 and 6: the order form warns before Enter about a total above the per-order
+/// cap (the cap as `:set` left it, both numbers formatted) and about a limit price that
+/// crosses the book, as it does for the price band.
+#[test]
+fn the_order_form_warns_about_the_per_order_cap_and_a_crossing_price() {
+    use crate::ui::order_form::{FormField, FormStatus, Limits, status};
+    let mut store = Store::new();
+    let s = start(&mut store, dec!(145_000_000));
+    let mut ui = ladder_ui(&s);
+    update(&mut ui, Action::OrderForm, &s);
+    let form = ui.form.as_mut().expect("open");
+    form.price = "143000000".into();
+    form.field = FormField::Size;
+    form.size = "0.01".into();
+    let warnings = |ui: &UiState| match status(ui.form.as_ref().expect("open"), &s, Limits::of(&ui.config)) {
+        FormStatus::Ready { warnings, .. } => warnings,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ui.config.exits.cap, Some(dec!(1_000_000)), "the default cap");
+    assert_eq!(
+        warnings(&ui),
+        vec![
+            "order total 1,430,000 KRW before fee is above the per-order cap of 1,000,000 KRW \
+             (max_notional_per_order): the risk gate will refuse it"
+                .to_string()
+        ]
+    );
+    // `:set max_notional_per_order 2000000`, accepted: the form follows it.
+    let change = crate::config::change::ConfigChange::Trading {
+        key: crate::config::change::TradingKey::MaxNotionalPerOrder,
+        value: dec!(2_000_000),
+    };
+    let cmds = super::command_line::run(&mut ui, &s, "set max_notional_per_order 2000000");
+    let id = cmds[0].id().expect("numbered");
+    let reply = TradeReply {
+        id,
+        to: Requester::Ui,
+        what: change.summary(),
+        outcome: Outcome::Accepted(String::new()),
+    };
+    let s2 = store.apply_batch([StoreEvent::Reply(reply)], Instant::now());
+    on_replies(&mut ui, &s2);
+    assert_eq!(ui.config.exits.cap, Some(dec!(2_000_000)));
+    assert!(warnings(&ui).is_empty(), "{:?}", warnings(&ui));
+    // A limit buy above the best ask fills at once.
+    ui.form.as_mut().expect("open").price = "145003000".into();
+    assert_eq!(warnings(&ui), vec!["crosses the book: fills at once as a taker at ~145,001,000".to_string()]);
+}
+
+/// Finding 8: a 5,000-character paste refused by the command line: the reply shortens
+/// the echoed paste in its middle, and its reason is shown whole.
+#[test]
+fn a_long_paste_is_echoed_shortened_and_the_reason_is_read_whole() {
+    let mut store = Store::new();
+    let s = start(&mut store, dec!(145_000_000));
+    let mut ui = ladder_ui(&s);
+    for line in [
+        "x".repeat(5000),
+        format!("buy KRW-BTC {}", "9".repeat(5000)),
+        format!("market {}", "q".repeat(5000)),
+    ] {
+        update(&mut ui, Action::OpenCommandLine, &s);
+        for c in line.chars() {
+            update(&mut ui, Action::InsertChar(c), &s);
+        }
+        assert!(update(&mut ui, Action::Submit, &s).is_empty());
+        let m = message(&ui);
+        assert!(
+            m.chars().count() < 200,
+            "{} chars: {}…",
+            m.chars().count(),
+            m.chars().take(100).collect::<String>()
+        );
+        assert!(m.contains('…'), "{m}");
+        let plain: String = m.chars().filter(|c| !"xq9Q…".contains(*c)).collect();
+        assert!(plain.split_whitespace().count() >= 2, "a reason beside the echo: {m}");
+        println!("{m}");
+    }
 }
 
 /// Issue 17 item 4: an order the ladder or the form sends is announced with its numbers
