@@ -347,3 +347,52 @@ async fn a_corrupt_demo_account_stops_the_start_naming_the_file_and_fresh() {
     assert!(sessions[0].join("journal-demo.sqlite").exists());
     kill(tasks, core, &data).await;
 }
+
+/// Found by a tester: after a restart the realized and today's P&L read 0 though the
+/// session "resumed", and the average dropped the buy fee (the exchange's average buy
+/// price replaced the order manager's). Now the journal is counted again at start: the
+/// position (opened from the demo account's 0.05 BTC, then a buy and a sell with their
+/// fees), its realized P&L and today's are the same after the restart as before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realized_and_todays_pnl_and_the_average_survive_a_restart() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("hoga");
+    let mut settings = Settings::default();
+    settings.demo.rate = 2;
+    let btc = MarketId::new("KRW-BTC");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pnl = |s: &Snapshot| (s.account.positions.get(&btc).cloned(), s.account.realized_day);
+
+    let (tasks, core) = start(&settings, &data, false).await;
+    let mut snaps = core.store.subscribe();
+    snapshot_until(&mut snaps, deadline, "a KRW-BTC price and the BTC held", |s| {
+        s.market.tickers.contains_key(&btc) && s.account.balances.iter().any(|b| b.currency == "BTC")
+    })
+    .await;
+    accepted(&core, &mut snaps, "buy 100000krw @ market KRW-BTC").await;
+    snapshot_until(&mut snaps, deadline, "the buy counted", |s| s.account.positions.contains_key(&btc)).await;
+    accepted(&core, &mut snaps, "sell 0.002 @ market KRW-BTC").await;
+    let before = snapshot_until(&mut snaps, deadline, "the sell realized, today", |s| {
+        s.account.positions.get(&btc).is_some_and(|p| !p.realized().is_zero())
+            && s.account.realized_day.is_some_and(|(_, v)| !v.is_zero())
+            && s.account.open_orders.is_empty()
+    })
+    .await;
+    let (position, today) = pnl(&before);
+    let position = position.unwrap();
+    let held = before.account.balances.iter().find(|b| b.currency == "BTC").unwrap().clone();
+    assert_eq!(position.volume, held.balance + held.locked, "{position:?} {held:?}");
+    // The average keeps the buy fee: above the exchange's, which leaves it out.
+    assert!(position.avg_cost > held.avg_buy_price, "{position:?} {held:?}");
+    kill(tasks, core, &data).await;
+
+    let (tasks, core) = start(&settings, &data, false).await;
+    let mut snaps = core.store.subscribe();
+    let after = snapshot_until(&mut snaps, deadline, "the same position, realized and today's P&L", |s| {
+        pnl(s) == (Some(position.clone()), today) && s.account.balances.iter().any(|b| b.currency == "BTC")
+    })
+    .await;
+    assert_eq!(after.account.realized_total(), before.account.realized_total());
+    assert_eq!(after.account.realized_today(chrono::Utc::now()), today.unwrap().1);
+    kill(tasks, core, &data).await;
+}

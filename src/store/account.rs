@@ -76,12 +76,12 @@ impl AccountSection {
 
     /// Realized P&L of every position, after fees (saturating: the figures come from the
     /// network).
-    pub(crate) fn realized_total(&self) -> Decimal {
+    pub fn realized_total(&self) -> Decimal {
         self.positions.values().fold(Decimal::ZERO, |sum, p| sum.saturating_add(p.realized))
     }
 
     /// Realized P&L since 00:00 KST of the day of `now`; zero once the day has turned.
-    pub(crate) fn realized_today(&self, now: DateTime<Utc>) -> Decimal {
+    pub fn realized_today(&self, now: DateTime<Utc>) -> Decimal {
         match (self.realized_day, kst_day(now)) {
             (Some((day, pnl)), Some(today)) if day == today => pnl,
             _ => Decimal::ZERO,

@@ -1003,12 +1003,22 @@ impl Journal {
 
     /// Every fill row for export.
     pub(crate) fn fill_rows(&self) -> Result<Vec<FillRow>, JournalError> {
+        self.fill_rows_by("ts, trade_uuid")
+    }
+
+    /// Every fill row in the order the order manager counted them (the exchange's times
+    /// come from another clock and may disagree with it).
+    pub(crate) fn fill_rows_as_counted(&self) -> Result<Vec<FillRow>, JournalError> {
+        self.fill_rows_by("rowid")
+    }
+
+    fn fill_rows_by(&self, order: &str) -> Result<Vec<FillRow>, JournalError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT trade_uuid, order_uuid, identifier, market, side, price, volume, funds, fee, ts
-                 FROM fills ORDER BY ts, trade_uuid",
-            )
+                 FROM fills ORDER BY {order}"
+            ))
             .map_err(|e| self.sql(e))?;
         let rows = stmt
             .query_map([], |r| {

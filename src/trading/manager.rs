@@ -577,7 +577,8 @@ impl Engine {
         use crate::trading::position::{Ledger, SEED_EVENT};
         let (open, seeds, fills) = {
             let j = lock(&sh.journal);
-            (j.open_orders()?, j.events_of_kind(SEED_EVENT)?, j.fill_rows()?)
+            let seeds = j.events_of_kind(SEED_EVENT)?.into_iter().map(|(_, d)| d).collect::<Vec<_>>();
+            (j.open_orders()?, seeds, j.fill_rows_as_counted()?)
         };
         // The positions counted before a restart, counted again the same way.
         let ledger =
@@ -1628,9 +1629,14 @@ impl Engine {
                 None => {
                     let p = Position::from_balance(market.clone(), b.total(), b.avg_buy_price);
                     // The start a replay of the journal needs after a restart.
-                    let detail = crate::trading::position::seed_detail(&p);
-                    if let Err(e) = self.journal().event(None, crate::trading::position::SEED_EVENT, &detail) {
-                        tracing::warn!(error = %e, %detail, "position seed not journaled");
+                    let j = self.journal();
+                    let seeded = j.fill_count().and_then(|n| {
+                        let detail = crate::trading::position::seed_detail(&p, n);
+                        j.event(None, crate::trading::position::SEED_EVENT, &detail)
+                    });
+                    drop(j);
+                    if let Err(e) = seeded {
+                        tracing::warn!(error = %e, market = %p.market, "position seed not journaled");
                     }
                     self.positions.insert(market, p);
                 }

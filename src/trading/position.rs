@@ -48,6 +48,11 @@ impl Position {
         Position { volume, avg_cost: avg_buy_price, ..Position::new(market) }
     }
 
+    /// Realized P&L after fees.
+    pub fn realized(&self) -> Decimal {
+        self.realized
+    }
+
     /// Applies one fill; `fee_rate` is used when the fill carries no fee. Returns the P&L
     /// this fill realized (zero for buys).
     ///
@@ -165,17 +170,19 @@ pub struct Ledger {
 /// balance (a coin held before hoga traded it): the start a replay needs.
 pub(crate) const SEED_EVENT: &str = "position_seed";
 
-/// The detail of a [`SEED_EVENT`]: `KRW-BTC 0.05 140000000` (market, volume, average).
-pub(crate) fn seed_detail(p: &Position) -> String {
-    format!("{} {} {}", p.market, p.volume, p.avg_cost)
+/// The detail of a [`SEED_EVENT`]: `KRW-BTC 0.05 140000000 3` (market, volume, average,
+/// and how many fills the journal had counted then: where it goes in a replay).
+pub(crate) fn seed_detail(p: &Position, fills_before: usize) -> String {
+    format!("{} {} {} {fills_before}", p.market, p.volume, p.avg_cost)
 }
 
-fn seed_from_detail(detail: &str) -> Option<Position> {
+fn seed_from_detail(detail: &str) -> Option<(usize, Position)> {
     let mut it = detail.split(' ');
     let market = MarketId::new(it.next()?);
     let volume = Decimal::from_str(it.next()?).ok()?;
     let avg = Decimal::from_str(it.next()?).ok()?;
-    Some(Position::from_balance(market, volume, avg))
+    let after = it.next()?.parse().ok()?;
+    Some((after, Position::from_balance(market, volume, avg)))
 }
 
 /// One step of a replay.
@@ -206,31 +213,31 @@ impl Ledger {
         }
     }
 
-    /// Replays the journal: the positions opened from balances (`seeds`: time in ms and
-    /// [`seed_detail`]) and the fill rows, in the order they happened. A row that does not
-    /// read back (a side or number hoga did not write) is logged and left out: the rest
-    /// still counts.
+    /// Replays the journal: the positions opened from balances (`seeds`: their
+    /// [`seed_detail`]s) and the fill rows in the order they were counted, each seed
+    /// before the fills counted after it. A row that does not read back (a side or number
+    /// hoga did not write) is logged and left out: the rest still counts.
     pub(crate) fn from_journal(
-        seeds: &[(i64, String)],
+        seeds: &[String],
         rows: &[FillRow],
         fee_rate: impl Fn(&MarketId, Side) -> Decimal,
     ) -> Ledger {
-        let mut steps: Vec<(i64, Step)> = Vec::new();
-        for (at, detail) in seeds {
+        let mut steps: Vec<(usize, Step)> = Vec::new();
+        for detail in seeds {
             match seed_from_detail(detail) {
-                Some(p) => steps.push((*at, Step::Seed(p))),
+                Some((after, p)) => steps.push((after, Step::Seed(p))),
                 None => tracing::warn!(%detail, "journaled position seed unreadable; not counted"),
             }
         }
-        for r in rows {
+        for (i, r) in rows.iter().enumerate() {
             match fill_from_row(r) {
-                Some(f) => steps.push((f.timestamp, Step::Fill(f))),
+                // After the seeds that saw `i` fills (a stable sort keeps them first).
+                Some(f) => steps.push((i + 1, Step::Fill(f))),
                 None => {
                     tracing::warn!(trade = %r.trade_uuid, "journaled fill unreadable; not counted in the P&L")
                 }
             }
         }
-        // Stable: seeds (listed first) go before a fill of the same millisecond.
         steps.sort_by_key(|(at, _)| *at);
         let mut l = Ledger::default();
         for (_, step) in steps {
@@ -347,7 +354,7 @@ mod tests {
             timestamp: ts,
         };
         let fills = [
-            fill(1, &btc, Side::Bid, dec!(140_200_000), dec!(0.01), 2_000),
+            fill(1, &btc, Side::Bid, dec!(140_200_000), dec!(0.01), 0),
             fill(2, &eth, Side::Bid, dec!(4_000_000), dec!(1), 3_000),
             fill(3, &btc, Side::Ask, dec!(145_000_000), dec!(0.02), 4_000),
             fill(4, &eth, Side::Ask, dec!(4_100_000), dec!(1), 5_000),
@@ -378,10 +385,11 @@ mod tests {
             fee: f.fee.map(|v| v.to_string()),
             timestamp: f.timestamp,
         };
-        // The journal lists rows by time; seeds come from their own table.
+        // The journal lists rows as counted; seeds come from its events.
         let mut rows: Vec<FillRow> = fills.iter().map(row).collect();
         rows.push(FillRow { side: "sideways".into(), ..row(&fills[0]) });
-        let seeds = vec![(1_000, seed_detail(&seed)), (1_500, "KRW-XRP not-a-number 1".into())];
+        // The seed came before the first fill, whatever the exchange's clock said.
+        let seeds = vec![seed_detail(&seed, 0), "KRW-XRP not-a-number 1 0".into()];
         let replayed = Ledger::from_journal(&seeds, &rows, rate);
         assert_eq!(replayed.positions, live);
         assert_eq!(replayed.realized, realized);
