@@ -1999,3 +1999,21 @@ fn the_orders_pane_shows_a_tiny_size_in_full_and_the_rows_that_fit_at_80x24() {
     assert!(text.contains("0.000000001"), "{text}");
     assert!(!text.contains(" 0 @"), "{text}");
 }
+
+/// Finding 3: the ladder's confirmation box says when the order crosses the book (a buy
+/// at the best ask fills at once, as a taker), beside the message line's full warning.
+#[test]
+fn the_ladder_confirmation_box_says_when_the_order_crosses_the_book() {
+    let mut h = Harness::new(120, 40);
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
+    h.key(KeyCode::Up); // from the best bid to the best ask
+    h.key(KeyCode::Char('b'));
+    let screen = h.screen();
+    assert!(screen.contains("! crosses the book: fills at once (taker)"), "{screen}");
+    assert!(screen.contains("crosses the book: fills at once as a taker at ~95,001,000"), "{screen}");
+    h.key(KeyCode::Char('n'));
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Char('b'));
+    assert!(!h.screen().contains("crosses the book"));
+}

@@ -124,6 +124,15 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 ),
                 Line::styled(format!(" fee      {}", format::amount(v.fee, r.market.quote())), theme.text),
                 yes_no(" y", " send   ", " cancel (default)", theme),
+                // A limit price past the other side's best fills at once, as a taker (the
+                // message line says it in full).
+                match r.price.filter(|_| r.ord_type == OrderType::Limit).and_then(|p| {
+                    let book = snap.market.books.get(&r.market).map(|b| &b.value);
+                    crate::ui::order_form::crossing(book, r.side, p, r.market.quote())
+                }) {
+                    Some(_) => Line::styled(" ! crosses the book: fills at once (taker)", theme.warning),
+                    None => Line::raw(""),
+                },
             ])
             .block(block)
             .render(rect, buf);
