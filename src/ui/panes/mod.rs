@@ -49,6 +49,45 @@ pub(crate) fn pane_block<'a>(pane: PaneId, extra: Vec<Span<'a>>, ui: &UiState, t
     Block::bordered().border_style(border).title(Line::from(title)).style(theme.background)
 }
 
+/// The rows of a list a pane shows when they do not all fit: `start..end` of the list,
+/// with one line left for the [`RowWindow::hint`] that says how many are left out. A
+/// pane never hides rows without saying so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RowWindow {
+    /// First row shown.
+    pub start: usize,
+    /// One past the last row shown.
+    pub end: usize,
+    /// Rows of the list in all.
+    pub total: usize,
+}
+
+impl RowWindow {
+    /// The rows of `total` that fit `height` lines, keeping the `cursor`'s row in view
+    /// (pass 0 for a pane without a cursor). When some are left out, one of the lines is
+    /// the hint's.
+    pub(crate) fn new(total: usize, height: usize, cursor: usize) -> RowWindow {
+        if total <= height {
+            return RowWindow { start: 0, end: total, total };
+        }
+        let room = height.saturating_sub(1).max(1).min(total);
+        let start = (cursor.min(total - 1) + 1).saturating_sub(room).min(total - room);
+        RowWindow { start, end: start + room, total }
+    }
+
+    /// `↑ 1 more  ↓ 2 more` for the rows above and below the window; `None` when every
+    /// row is shown.
+    pub(crate) fn hint(&self) -> Option<String> {
+        let below = self.total - self.end;
+        let parts: Vec<String> = [(self.start, '↑'), (below, '↓')]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, arrow)| format!("{arrow} {n} more"))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("  "))
+    }
+}
+
 /// Draws one whole frame. Returns the layout, or None when the terminal is too small.
 pub fn render(
     area: Rect,
@@ -260,5 +299,25 @@ impl PaneCache {
             cells.extend_from_slice(&buf.content[start..start + w]);
         }
         self.entries.insert(pane, CachedPane { key, cells });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RowWindow;
+
+    /// Four rows in three lines: two rows and the hint; the cursor's row stays in view.
+    #[test]
+    fn a_row_window_keeps_the_cursor_in_view_and_says_what_it_leaves_out() {
+        assert_eq!(RowWindow::new(3, 3, 2).hint(), None);
+        let w = RowWindow::new(4, 3, 0);
+        assert_eq!((w.start, w.end, w.hint().as_deref()), (0, 2, Some("↓ 2 more")));
+        let w = RowWindow::new(4, 3, 2);
+        assert_eq!((w.start, w.end, w.hint().as_deref()), (1, 3, Some("↑ 1 more  ↓ 1 more")));
+        let w = RowWindow::new(4, 3, 9);
+        assert_eq!((w.start, w.end, w.hint().as_deref()), (2, 4, Some("↑ 2 more")));
+        // One line: one row and no room for the hint beside it.
+        let w = RowWindow::new(4, 1, 3);
+        assert_eq!((w.start, w.end), (3, 4));
     }
 }
