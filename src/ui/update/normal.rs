@@ -63,7 +63,8 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         Action::Back => {
             ui.message = None;
             ui.maximized = None;
-            // On the book, the ladder cursor follows the best bid again.
+            // On the book, the ladder cursor is taken away: `b` / `s` use the best bid / ask
+            // of the moment again (and say so).
             if ui.focus == PaneId::Orderbook {
                 ui.book_price = None;
             }
