@@ -325,8 +325,10 @@ pub struct UiState {
     pub start_market: Option<MarketId>,
     /// Order book levels per side (15 or 30).
     pub(crate) book_depth: usize,
-    /// The ladder cursor: the price it is on (`None`: the best bid, until moved). A
-    /// price, not a row: the book moves under it, and `c` must find our order there.
+    /// The ladder cursor: the price it is on (`None`: not moved yet; `b` then buys at the
+    /// best bid and `s` sells at the best ask of the moment, and that price becomes the
+    /// cursor). A price, not a row: the book moves under it, and `c` must find our order
+    /// there.
     pub book_price: Option<Decimal>,
     /// Cursor in the orders pane's open orders.
     pub(crate) orders_cursor: usize,
