@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::config::settings::{ProtectiveExitOverCap, TradingSettings};
+use crate::exchange::display::{amount, quantity};
 use crate::exchange::rules::Rounding;
 use crate::exchange::types::{MarketId, Price, Qty, band};
 use crate::trading::orders::floor_volume;
@@ -520,7 +521,12 @@ impl RuleBook {
             // Checked: a value too large to compute is certainly not dust.
             if volume.checked_mul(quote.price).is_some_and(|v| v < min_total) {
                 rule.state = RuleState::Done;
-                rule.note = Some(format!("dust {volume} below the minimum order total {min_total}"));
+                rule.note = Some(format!(
+                    "dust {} below the minimum order total {} {}",
+                    quantity(volume),
+                    amount(min_total, rule.market.quote()),
+                    rule.market.quote()
+                ));
                 notices.push(RuleNotice::Dust { rule_id: rule.id.clone(), volume });
                 continue;
             }
@@ -585,15 +591,16 @@ impl RuleBook {
         if left <= Decimal::ZERO || dust {
             rule.exit_left = None;
             rule.state = RuleState::Done;
-            rule.note =
-                dust.then(|| format!("sliced exit done; dust {left} left below the minimum order total"));
+            rule.note = dust.then(|| {
+                format!("sliced exit done; dust {} left below the minimum order total", quantity(left))
+            });
             return None;
         }
         let volume = if last > Decimal::ZERO { policy.next_slice(left, last, min_total) } else { left };
         rule.attempt = rule.attempt.max(filled_attempt.unwrap_or(0)).saturating_add(1);
         rule.state = RuleState::Firing;
         rule.exit_left = Some(left);
-        rule.note = Some(format!("sliced exit: {} left to sell", left.normalize()));
+        rule.note = Some(format!("sliced exit: {} left to sell", quantity(left)));
         let trigger = rule.trigger_price(pos.avg_cost).unwrap_or(last);
         Some(Exit {
             rule_id: rule.id.clone(),
@@ -638,7 +645,8 @@ impl RuleBook {
                     rule.state = RuleState::Armed;
                 } else {
                     if remaining > Decimal::ZERO && whole_position {
-                        rule.note = Some(format!("dust {remaining} left below the minimum order total"));
+                        rule.note =
+                            Some(format!("dust {} left below the minimum order total", quantity(remaining)));
                     }
                     rule.state = RuleState::Done;
                 }
@@ -867,6 +875,9 @@ mod tests {
         let (e, n) = b2.on_tick(&m(), q, t0, PositionView { volume: dec!(0.00001), ..pos() }, dec!(5000));
         assert!(e.is_empty());
         assert!(matches!(n[0], RuleNotice::Dust { .. }));
+        // The note is read by a person: the minimum in won with separators.
+        let note = b2.rules().next().and_then(|r| r.note.clone()).unwrap_or_default();
+        assert_eq!(note, "dust 0.00001 below the minimum order total 5,000 KRW");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use super::alerts::{AlertBook, describe_alert};
 use super::view::{grouped, price_text, rule_label};
 use super::{ExitEvent, MonitorAction};
+use crate::exchange::display::quantity;
 use crate::exchange::types::{MarketId, OrderType, Price, Qty, Side};
 
 use crate::config::TradingSettings;
@@ -336,7 +337,7 @@ impl Core {
                 ExitPlan::Sliced { first, orders } => {
                     exit.volume = first;
                     r.exit_left = Some(total);
-                    r.note = Some(format!("sliced exit: {} left to sell", total.normalize()));
+                    r.note = Some(format!("sliced exit: {} left to sell", quantity(total)));
                     how = format!(
                         " of {} in about {orders} orders each within the per-order cap {cap} (protective_exit_over_cap = slice)",
                         total.normalize()
@@ -375,7 +376,7 @@ impl Core {
                 NotifyKind::RuleFired,
                 Some(exit.market.clone()),
                 if exit.reason == "exit_slice" {
-                    format!("sliced exit: selling {} more{how}", exit.volume.normalize())
+                    format!("sliced exit: selling {} more{how}", quantity(exit.volume))
                 } else {
                     format!(
                         "{} hit {} at {}: selling {}{how}",
@@ -556,12 +557,12 @@ impl Core {
                 fx.save_rules.push(r.clone());
                 let text = match r.state {
                     RuleState::Armed => {
-                        format!("exit filled {} of the position; selling the rest", filled.normalize())
+                        format!("exit filled {} of the position; selling the rest", quantity(filled))
                     }
                     _ if remaining > Decimal::ZERO && r.volume.is_none() => {
-                        format!("exit done; dust {} left below the minimum order", remaining.normalize())
+                        format!("exit done; dust {} left below the minimum order", quantity(remaining))
                     }
-                    _ => format!("exit done, sold {}", filled.normalize()),
+                    _ => format!("exit done, sold {}", quantity(filled)),
                 };
                 fx.notes.push(
                     NotifyEvent::new(NotifyKind::RuleFired, Some(f.market.clone()), text).with_id(identifier),
@@ -600,7 +601,7 @@ impl Core {
             let left = left.saturating_sub(filled).min(pos.volume).max(Decimal::ZERO);
             self.book.stop_slicing(
                 rule_id,
-                format!("trading HALTED during a sliced exit: {} left unsold", left.normalize()),
+                format!("trading HALTED during a sliced exit: {} left unsold", quantity(left)),
             );
             None
         } else {
@@ -615,7 +616,7 @@ impl Core {
                     NotifyEvent::new(
                         NotifyKind::RuleFired,
                         Some(market.clone()),
-                        format!("exit slice filled {}; selling the next slice", filled.normalize()),
+                        format!("exit slice filled {}; selling the next slice", quantity(filled)),
                     )
                     .with_id(identifier),
                 );
@@ -626,7 +627,7 @@ impl Core {
                     RuleState::Failed => (NotifyKind::RuleFailed, r.note.clone().unwrap_or_default()),
                     _ => (
                         NotifyKind::RuleFired,
-                        format!("sliced exit done, last slice sold {}", filled.normalize()),
+                        format!("sliced exit done, last slice sold {}", quantity(filled)),
                     ),
                 };
                 fx.notes.push(NotifyEvent::new(kind, Some(market.clone()), text).with_id(identifier));
