@@ -2017,3 +2017,54 @@ fn the_ladder_confirmation_box_says_when_the_order_crosses_the_book() {
     h.key(KeyCode::Char('b'));
     assert!(!h.screen().contains("crosses the book"));
 }
+
+/// Found by a tester at 120x40: the Portfolio showed 2 of 4 rows with no word of the
+/// others, a coin sold to zero was one of the hidden ones, and the KRW balance read
+/// `17.2M` where every other place prints it in full. Now the rows left out are said
+/// (`↓ 21 more`), the cursor scrolls to them, the sold coin's row keeps its realized P&L,
+/// KRW is an amount at its precision, and the realized column is there when maximised.
+#[test]
+fn portfolio_says_the_rows_it_leaves_out_scrolls_to_a_sold_coin_and_prints_krw_in_full() {
+    use hoga::exchange::types::Balance;
+    let balance = |currency: &str, balance| Balance {
+        currency: currency.into(),
+        balance,
+        locked: Decimal::ZERO,
+        avg_buy_price: dec!(1000),
+        unit_currency: "KRW".into(),
+    };
+    let mut sol = hoga::store::account::Position::new(MarketId::new("KRW-SOL"));
+    sol.apply(Side::Bid, dec!(230_000), dec!(2), dec!(230));
+    let realized = sol.apply(Side::Ask, dec!(240_000), dec!(2), dec!(240));
+    assert_eq!(realized, dec!(19_530));
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        let mut events = trader_events();
+        let mut balances = vec![balance("KRW", dec!(9_999_754.6549388)), balance("BTC", dec!(0.1))];
+        balances.extend((0..24).map(|i| balance(&format!("C{i:02}"), Decimal::from(10 + i))));
+        // SOL is sold: the exchange lists it at zero.
+        balances.push(balance("SOL", Decimal::ZERO));
+        events.push(StoreEvent::BalancesUpdated(balances));
+        events.push(StoreEvent::PositionUpdated(sol.clone()));
+        h.publish(events);
+        show(&mut h, hoga::ui::PaneId::Portfolio);
+        focus(&mut h, hoga::ui::PaneId::Portfolio);
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Portfolio);
+        let krw = row_with(&pane, "│KRW ");
+        assert!(krw.contains("≈9,999,755") && !krw.contains('M'), "{w}x{height}:\n{pane}");
+        assert!(pane.contains(" more"), "{w}x{height}: rows left out are said:\n{pane}");
+        assert!(pane.contains("↓ ") && !pane.contains("↑ "), "{w}x{height}:\n{pane}");
+        assert!(!pane.contains("SOL"), "{w}x{height}:\n{pane}");
+        // To the last row: the sold coin, with its realized P&L.
+        for _ in 0..30 {
+            h.key(KeyCode::Down);
+        }
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Portfolio);
+        let sold = row_with(&pane, "SOL");
+        assert!(sold.contains("sold") && sold.contains("+19,530"), "{w}x{height}:\n{pane}");
+        assert!(pane.contains("↑ ") && !pane.contains("↓ "), "{w}x{height}:\n{pane}");
+        if h.app.ui().maximized == Some(hoga::ui::PaneId::Portfolio) {
+            assert!(pane.contains("realized"), "{w}x{height}: the per-coin column:\n{pane}");
+        }
+    }
+}

@@ -97,7 +97,8 @@ fn holdings(ui: &UiState, snap: &Snapshot) -> Vec<Holding> {
             continue;
         };
         let pos = acc.positions.get(&m);
-        if qty.is_zero() && pos.is_none_or(|p| p.realized.is_zero()) {
+        // Nothing left: a `sold` row below when it realized P&L, else no row.
+        if qty.is_zero() {
             continue;
         }
         // The order manager's average (fees included, every fill counted) when it has
@@ -105,9 +106,10 @@ fn holdings(ui: &UiState, snap: &Snapshot) -> Vec<Holding> {
         let avg = pos.filter(|p| !p.volume.is_zero()).map_or(b.avg_buy_price, |p| p.avg_cost);
         rows.push(holding(ui, snap, &m, qty, b.locked, avg, pos.map(|p| p.realized)));
     }
-    // Coins sold out this session: their realized P&L stays readable.
+    // Coins sold out (the exchange lists none, or a zero balance): their realized P&L
+    // stays readable.
     for (m, p) in acc.positions.iter() {
-        if p.volume.is_zero() && !p.realized.is_zero() && !rows.iter().any(|h| h.currency == m.base()) {
+        if !p.realized.is_zero() && !rows.iter().any(|h| h.market.as_ref() == Some(m)) {
             let mut h = holding(ui, snap, m, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Some(p.realized));
             h.sold = true;
             h.open = None;
@@ -214,6 +216,9 @@ struct Column {
     /// prices never).
     shorten: bool,
     left: bool,
+    /// Rows whose cell is never shortened even so (the KRW balance, in full as
+    /// everywhere else).
+    whole: Vec<bool>,
 }
 
 impl Column {
@@ -238,20 +243,34 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     buf.set_line(inner.x, inner.y, &summary_line(&sum, inner.width as usize, theme), inner.width);
     let sign = |v: Decimal| theme.change(v.cmp(&Decimal::ZERO));
     let cursor = ui.portfolio_cursor.min(rows.len().saturating_sub(1));
+    let col = |title, drop_order, shorten, left| Column {
+        title,
+        drop_order,
+        cells: vec![],
+        shorten,
+        left,
+        whole: vec![],
+    };
+    // The realized P&L per coin outlasts the value and the open P&L's percentage.
     let mut cols = vec![
-        Column { title: "cur", drop_order: 0, cells: vec![], shorten: false, left: true },
-        Column { title: "qty", drop_order: 0, cells: vec![], shorten: true, left: false },
-        Column { title: "locked", drop_order: 5, cells: vec![], shorten: true, left: false },
-        Column { title: "avg", drop_order: 0, cells: vec![], shorten: false, left: false },
-        Column { title: "value", drop_order: 4, cells: vec![], shorten: true, left: false },
-        Column { title: "P&L", drop_order: 0, cells: vec![], shorten: true, left: false },
-        Column { title: "P&L%", drop_order: 2, cells: vec![], shorten: false, left: false },
-        Column { title: "realized", drop_order: 3, cells: vec![], shorten: true, left: false },
+        col("cur", 0, false, true),
+        col("qty", 0, true, false),
+        col("locked", 5, true, false),
+        col("avg", 0, false, false),
+        col("value", 4, true, false),
+        col("P&L", 0, true, false),
+        col("P&L%", 3, false, false),
+        col("realized", 2, true, false),
     ];
     for h in &rows {
         let dim = |s: Style| if h.sold { theme.muted } else { s };
         let stale = |s: Style| if h.stale { theme.stale } else { s };
-        let qty = if h.sold { "sold".to_string() } else { format::qty(h.qty, 8) };
+        // The quote currency's balance is an amount: at its precision, in full.
+        let qty = match (h.sold, &h.market) {
+            (true, _) => "sold".to_string(),
+            (false, None) => format::amount(h.qty, &h.quote),
+            (false, Some(_)) => format::qty(h.qty, 8),
+        };
         let avg = h.avg.filter(|_| !h.sold).map_or_else(String::new, |a| format::market_price(&h.quote, a));
         let value = match (h.sold, h.value) {
             (true, _) => String::new(),
@@ -280,17 +299,34 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             (pct, pnl_style),
             (realized, realized_style),
         ];
-        for (c, cell) in cols.iter_mut().zip(cells) {
+        for (i, (c, cell)) in cols.iter_mut().zip(cells).enumerate() {
             c.cells.push(cell);
+            c.whole.push(i == 1 && h.market.is_none());
         }
     }
     let widths = lay_out(&mut cols, inner.width as usize);
+    // Without room for the realized column a sold coin's row says its realized P&L where
+    // the open P&L would be (it has none): the row is kept for that figure.
+    const PNL: usize = 5;
+    const REALIZED: usize = 7;
+    if widths[REALIZED] == 0 && widths[PNL] > 0 {
+        for (i, h) in rows.iter().enumerate() {
+            if h.sold {
+                let cell = cols[REALIZED].cells[i].clone();
+                cols[PNL].cells[i] = (format::fit(cell.0, widths[PNL] as u16), cell.1);
+            }
+        }
+    }
     let header = Row::new(cols.iter().zip(&widths).filter(|(_, w)| **w > 0).map(|(c, w)| {
         let title: String = c.title.chars().take(*w).collect();
         if c.left { Cell::from(title) } else { Cell::from(Line::from(title).right_aligned()) }
     }))
     .style(theme.header);
-    let body = (0..rows.len()).map(|i| {
+    // The header takes a line; rows that do not fit are said (`↓ 2 more`), and the
+    // cursor's row stays in view.
+    let table_area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
+    let window = super::RowWindow::new(rows.len(), table_area.height.saturating_sub(1) as usize, cursor);
+    let body = (window.start..window.end).map(|i| {
         Row::new(cols.iter().zip(&widths).filter(|(_, w)| **w > 0).map(|(c, _)| {
             let (text, style) = c.cells[i].clone();
             let line = Line::from(Span::styled(text, style));
@@ -304,8 +340,13 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     });
     let constraints: Vec<Constraint> =
         widths.iter().filter(|w| **w > 0).map(|w| Constraint::Length(*w as u16)).collect();
-    let table_area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
     Table::new(body, constraints).header(header).column_spacing(1).render(table_area, buf);
+    if let Some(hint) = window.hint()
+        && table_area.height > 0
+    {
+        let y = table_area.y + table_area.height - 1;
+        buf.set_stringn(table_area.x, y, &hint, table_area.width as usize, theme.muted);
+    }
 }
 
 /// Column widths for `width` cells (0: left out). Every column gets the width of its
@@ -341,9 +382,20 @@ fn lay_out(cols: &mut [Column], width: usize) -> Vec<usize> {
         if over == 0 {
             break;
         }
-        let w = widths[i].saturating_sub(over).max(cols[i].title.len().min(4)).max(4);
-        for (text, _) in cols[i].cells.iter_mut() {
-            *text = format::fit(std::mem::take(text), w as u16);
+        let whole = cols[i]
+            .cells
+            .iter()
+            .zip(&cols[i].whole)
+            .filter(|(_, w)| **w)
+            .map(|((t, _), _)| t.chars().count())
+            .max()
+            .unwrap_or(0);
+        let w = widths[i].saturating_sub(over).max(cols[i].title.len().min(4)).max(4).max(whole);
+        let c = &mut cols[i];
+        for ((text, _), keep) in c.cells.iter_mut().zip(&c.whole) {
+            if !keep {
+                *text = format::fit(std::mem::take(text), w as u16);
+            }
         }
         widths[i] = w;
     }
