@@ -583,6 +583,8 @@ impl Engine {
         // The positions counted before a restart, counted again the same way.
         let ledger =
             Ledger::from_journal(&seeds, &fills, |m, side| MarketRules::upbit_default(m).fee_rate(side));
+        // The daily loss limit counts today's sells from before a restart too.
+        lock(&sh.risk).restore_realized(&ledger.realized);
         let mut e = Engine {
             sh,
             orders: HashMap::new(),

@@ -5,18 +5,23 @@
 //! last price (fat finger) and the daily realized-loss limit. Cancels never come here:
 //! they always pass (docs/RELIABILITY.md rule 6).
 //!
-//! The daily loss limit counts per UTC day, read from a [`UtcClock`] (the wall clock; tests
-//! inject one). The day only moves forward: at the first fill or check on a later date
-//! the count starts again from zero, and a wall clock that steps back (NTP, a manual
-//! change) neither resets today's count nor brings back a previous day's losses; fills
-//! recorded while it is behind count toward the latest day seen. A step back that undoes a
-//! mistaken step forward therefore keeps the new day's (smaller) count: the gate never
-//! reopens a day it has left, because that would need the old day's figures, which it
+//! The daily loss limit counts per Korean calendar day (from 00:00 KST, the same day as
+//! the Portfolio pane's "today"; Upbit's own daily change starts at 00:00 UTC), read from
+//! a [`UtcClock`] (the wall clock; tests inject one). A restart does not lift it: the order
+//! manager hands the gate the day's realized P&L the journal's fills add up to
+//! ([`RiskGate::restore_realized`]). The day only moves forward: at the first fill or check
+//! on a later date the count starts again from zero, and a wall clock that steps back (NTP,
+//! a manual change) neither resets today's count nor brings back a previous day's losses;
+//! fills recorded while it is behind count toward the latest day seen. A step back that
+//! undoes a mistaken step forward therefore keeps the new day's (smaller) count: the gate
+//! never reopens a day it has left, because that would need the old day's figures, which it
 //! drops when the day ends (RELIABILITY case 30).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -61,7 +66,7 @@ pub struct RiskLimits {
     pub max_open_orders: usize,
     /// Largest distance of a limit price from the last price, as a ratio (0.1 = 10 %).
     pub price_band: Option<Decimal>,
-    /// Realized loss per UTC day after which only reducing orders pass (positive number).
+    /// Realized loss per Korean calendar day after which only reducing orders pass (positive number).
     pub daily_loss_limit: Option<Decimal>,
 }
 
@@ -135,7 +140,7 @@ pub struct RiskGate {
     reason: Option<String>,
     recent: VecDeque<Instant>,
     realized_today: Decimal,
-    /// The latest UTC day seen (fills and checks); only ever moves forward.
+    /// The latest Korean day seen (fills and checks); only ever moves forward.
     day: Option<chrono::NaiveDate>,
     clock: UtcClock,
 }
@@ -149,6 +154,12 @@ fn distance_pct(dist: Decimal, band: Decimal) -> String {
     let cut = |dp: u32| pct.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::ToZero);
     let shown = (2..=8).map(cut).find(|p| *p > band).unwrap_or_else(|| cut(8));
     format!("{}%", display::group(&shown.normalize().to_string()))
+}
+
+/// The Korean calendar day of `t` (KST is UTC+9 all year, no daylight saving). At the end
+/// of chrono's range, where nine hours cannot be added, the UTC date.
+pub(crate) fn kst_day(t: DateTime<Utc>) -> chrono::NaiveDate {
+    t.naive_utc().checked_add_signed(chrono::TimeDelta::hours(9)).map_or_else(|| t.date_naive(), |k| k.date())
 }
 
 impl RiskGate {
@@ -206,7 +217,23 @@ impl RiskGate {
         self.reason = Some(reason.into());
     }
 
-    /// Adds realized P&L of a fill on `day` (UTC). A later day starts the count again; an
+    /// At start: the realized P&L of the journal's sells (with their fill times), of which
+    /// those on the clock's current Korean day count toward the daily loss limit, so a
+    /// restart never reopens a day that had reached it.
+    pub(crate) fn restore_realized<'a>(
+        &mut self,
+        sells: impl IntoIterator<Item = &'a (Decimal, DateTime<Utc>)>,
+    ) {
+        let today = kst_day(self.clock.now());
+        self.roll_day(today);
+        for (pnl, at) in sells {
+            if kst_day(*at) == today {
+                self.realized_today = self.realized_today.saturating_add(*pnl);
+            }
+        }
+    }
+
+    /// Adds realized P&L of a fill on `day` (Korean calendar day). A later day starts the count again; an
     /// earlier one (a clock that stepped back, a late fill) counts toward the current day.
     pub(crate) fn record_realized(&mut self, pnl: Decimal, day: chrono::NaiveDate) {
         self.roll_day(day);
@@ -214,17 +241,17 @@ impl RiskGate {
         self.realized_today = self.realized_today.saturating_add(pnl);
     }
 
-    /// Realized P&L of the current UTC day (zero once the clock has passed into a later
+    /// Realized P&L of the current Korean day (zero once the clock has passed into a later
     /// day than the last fill's).
     #[cfg(test)]
     pub(crate) fn realized_today(&self) -> Decimal {
-        let today = self.clock.now().date_naive();
+        let today = kst_day(self.clock.now());
         if self.day.is_some_and(|d| today > d) { Decimal::ZERO } else { self.realized_today }
     }
 
     /// [`RiskGate::record_realized`] on the gate's clock's date.
     pub(crate) fn record_realized_now(&mut self, pnl: Decimal) {
-        let today = self.clock.now().date_naive();
+        let today = kst_day(self.clock.now());
         self.record_realized(pnl, today);
     }
 
@@ -294,7 +321,7 @@ impl RiskGate {
             }
         }
         // The day can end without a fill: a new day's first order sees a fresh count.
-        let today = self.clock.now().date_naive();
+        let today = kst_day(self.clock.now());
         self.roll_day(today);
         if let Some(limit) = self.limits.daily_loss_limit
             && !reduces
@@ -425,20 +452,20 @@ mod tests {
     }
 
     #[test]
-    fn the_daily_loss_limit_counts_up_to_midnight_utc_and_resets_after_it_without_a_fill() {
-        let (mut g, t) = loss_gate("2026-03-01T23:59:58Z");
+    fn the_daily_loss_limit_counts_up_to_midnight_kst_and_resets_after_it_without_a_fill() {
+        let (mut g, t) = loss_gate("2026-03-01T14:59:58Z");
         g.record_realized_now(dec!(-60000));
         assert!(!denied_for_loss(&mut g));
-        set(&t, "2026-03-01T23:59:59.999Z");
-        // The last moment of day 1 still counts against day 1.
+        set(&t, "2026-03-01T14:59:59.999Z");
+        // The last moment of day 1 in Korea (23:59:59.999 KST) still counts against day 1.
         g.record_realized_now(dec!(-50000));
         assert_eq!(g.realized_today(), dec!(-110000));
         assert!(denied_for_loss(&mut g), "110,000 lost on day 1, limit 100,000");
         g.check(&order(Side::Ask, dec!(100000000), dec!(0.001)), &ctx(Instant::now())).unwrap();
-        // 00:00 UTC: a new day, and the limit is lifted with no fill needed to notice.
-        set(&t, "2026-03-02T00:00:00Z");
+        // 00:00 KST (15:00 UTC): a new day, and the limit is lifted with no fill needed to notice.
+        set(&t, "2026-03-01T15:00:00Z");
         assert_eq!(g.realized_today(), Decimal::ZERO);
-        assert!(!denied_for_loss(&mut g), "the limit resets at the UTC day boundary");
+        assert!(!denied_for_loss(&mut g), "the limit resets at the Korean day boundary");
         g.record_realized_now(dec!(-99999));
         assert!(!denied_for_loss(&mut g));
         g.record_realized_now(dec!(-1));
@@ -447,15 +474,15 @@ mod tests {
 
     #[test]
     fn a_clock_stepping_back_neither_resets_today_nor_brings_back_yesterday() {
-        let (mut g, t) = loss_gate("2026-03-01T23:00:00Z");
+        let (mut g, t) = loss_gate("2026-03-01T14:00:00Z");
         g.record_realized_now(dec!(-120000));
         assert!(denied_for_loss(&mut g));
-        set(&t, "2026-03-02T00:00:05Z");
+        set(&t, "2026-03-01T15:00:05Z");
         g.record_realized_now(dec!(-30000));
         assert!(!denied_for_loss(&mut g));
 
         // The wall clock steps back into day 1: day 1's 120,000 does not come back...
-        set(&t, "2026-03-01T23:59:50Z");
+        set(&t, "2026-03-01T14:59:50Z");
         assert_eq!(g.realized_today(), dec!(-30000));
         assert!(!denied_for_loss(&mut g), "an old day's losses are not resurrected");
         // ...and a loss recorded meanwhile adds to day 2's count instead of restarting it.
@@ -464,12 +491,29 @@ mod tests {
         assert!(denied_for_loss(&mut g), "day 2's losses are not forgotten by the step back");
 
         // The clock comes forward again, still day 2: nothing resets.
-        set(&t, "2026-03-02T00:10:00Z");
+        set(&t, "2026-03-01T15:10:00Z");
         assert_eq!(g.realized_today(), dec!(-110000));
         assert!(denied_for_loss(&mut g));
         // A fill stamped with an older date counts toward the current day too.
         g.record_realized(dec!(5000), chrono::NaiveDate::from_ymd_opt(2026, 2, 27).unwrap());
         assert_eq!(g.realized_today(), dec!(-105000));
+    }
+
+    #[test]
+    /// A restart does not lift the daily loss limit: the day's sells before it count,
+    /// yesterday's (by the Korean calendar) do not.
+    #[test]
+    fn a_restart_keeps_todays_realized_loss_by_the_korean_day() {
+        let (mut g, _t) = loss_gate("2026-03-02T01:00:00Z"); // 10:00 KST on 03-02
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let sells = [
+            (dec!(-500000), at("2026-03-01T14:59:00Z")), // 23:59 KST 03-01: yesterday
+            (dec!(-70000), at("2026-03-01T15:01:00Z")),  // 00:01 KST 03-02: today
+            (dec!(-40000), at("2026-03-02T00:30:00Z")),
+        ];
+        g.restore_realized(&sells);
+        assert_eq!(g.realized_today(), dec!(-110000));
+        assert!(denied_for_loss(&mut g), "110,000 lost today before the restart, limit 100,000");
     }
 
     #[test]
