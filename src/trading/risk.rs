@@ -499,7 +499,6 @@ mod tests {
         assert_eq!(g.realized_today(), dec!(-105000));
     }
 
-    #[test]
     /// A restart does not lift the daily loss limit: the day's sells before it count,
     /// yesterday's (by the Korean calendar) do not.
     #[test]
