@@ -18,6 +18,8 @@ mod overlay;
 mod replies;
 mod search;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_commands;

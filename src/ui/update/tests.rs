@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 
 use super::command_line::run as run_command_line;
+use super::test_support::info;
 use super::*;
 use crate::config::change::ConfigChange;
 use crate::exchange::types::{MarketInfo, Ticker};
@@ -18,16 +19,6 @@ use crate::trading::manager::{Origin, PlaceSpec};
 use crate::ui::keymap::Context;
 use crate::ui::layout::PaneId;
 use crate::ui::state::{KILL_CONFIRM_WINDOW, UiConfig};
-
-fn info(code: &str) -> MarketInfo {
-    MarketInfo {
-        market: MarketId::new(code),
-        korean_name: code.into(),
-        english_name: code.into(),
-        warning: false,
-        caution: false,
-    }
-}
 
 fn snap() -> std::sync::Arc<Snapshot> {
     let mut s = Store::new();

@@ -5,22 +5,12 @@
 
 use std::time::Instant;
 
+use super::test_support::named as info;
 use super::*;
-use crate::exchange::types::MarketInfo;
 use crate::store::{Store, StoreEvent};
 use crate::ui::keymap::Keymap;
 use crate::ui::layout::PaneId;
 use crate::ui::state::UiConfig;
-
-fn info(code: &str, english: &str) -> MarketInfo {
-    MarketInfo {
-        market: MarketId::new(code),
-        korean_name: code.into(),
-        english_name: english.into(),
-        warning: false,
-        caution: false,
-    }
-}
 
 fn snap() -> std::sync::Arc<Snapshot> {
     Store::new().apply_batch(

@@ -9,26 +9,15 @@ use std::time::Instant;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
+use super::test_support::info;
 use super::*;
-use crate::exchange::types::{
-    BookLevel, MarketInfo, Order, OrderBook, OrderState, OrderType, Side, StreamType, Ticker,
-};
+use crate::exchange::types::{BookLevel, Order, OrderBook, OrderState, OrderType, Side, StreamType, Ticker};
 use crate::store::{Store, StoreEvent};
 use crate::trading::input::CancelTarget;
 use crate::trading::intent::{Outcome, Requester, TradeReply};
 use crate::ui::keymap::{Context, KeyChord, Keymap};
 use crate::ui::layout::PaneId;
 use crate::ui::state::UiConfig;
-
-fn info(code: &str) -> MarketInfo {
-    MarketInfo {
-        market: MarketId::new(code),
-        korean_name: code.into(),
-        english_name: code.into(),
-        warning: false,
-        caution: false,
-    }
-}
 
 /// A KRW-BTC book around `mid` on the 1,000 tick: asks mid+1000…, bids mid, mid-1000….
 fn book(mid: Decimal) -> OrderBook {

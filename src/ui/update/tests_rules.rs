@@ -9,23 +9,14 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use super::command_line::run as run_command_line;
+use super::test_support::info;
 use super::*;
-use crate::exchange::types::{Balance, MarketInfo, Ticker};
+use crate::exchange::types::{Balance, Ticker};
 use crate::store::{Store, StoreEvent};
 use crate::trading::input::UnarmTarget;
 use crate::trading::intent::TradeIntent;
 use crate::trading::rules::{Level, RuleKind};
 use crate::ui::state::UiConfig;
-
-fn info(code: &str) -> MarketInfo {
-    MarketInfo {
-        market: MarketId::new(code),
-        korean_name: code.into(),
-        english_name: code.into(),
-        warning: false,
-        caution: false,
-    }
-}
 
 fn ticker(code: &str, price: Decimal) -> StoreEvent {
     StoreEvent::TickerUpdated(Ticker {
