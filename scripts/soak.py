@@ -700,6 +700,11 @@ class Soak:
         verb = cmd.split()[0]
         self.counts[f"cmd:{verb}"] += 1
         self.console.command(cmd)
+        if verb in ("stop", "tp", "trail", "oco"):
+            # A rule opens its preview first; `y` arms it (a level already past would be a
+            # sell now: the levels above are measured from the last price, so never).
+            time.sleep(0.3)
+            self.console.write(b"y")
 
     def random_fault(self) -> None:
         r = self.rng
