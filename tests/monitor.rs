@@ -844,6 +844,38 @@ async fn no_stale_alarm_during_the_start_grace_but_one_after_it() {
     r.tasks.cancel_all();
 }
 
+/// A price that came before reconciliation is not fresh once the book is made ready
+/// (RELIABILITY case 19), so the rule turns stale right after it: within the start grace
+/// that is the start, not a fault, and no alarm is raised (a restart with an armed rule
+/// raised "rule STALE … NOT protected" a second after "demo session resumed").
+#[tokio::test]
+async fn a_price_from_before_reconciliation_raises_no_stale_alarm_within_the_grace() {
+    let cfg = MonitorConfig {
+        stale_after: Duration::from_secs(30),
+        stale_check_every: Duration::from_millis(20),
+        ..MonitorConfig::default()
+    };
+    let mut r = rig_with(cfg, None);
+    let rule = stop_rule(dec!(97000000));
+    let id = rule.id.clone();
+    r.monitor.position(btc(), dec!(0.1), dec!(100000000)).await.unwrap();
+    tick(&r.monitor, dec!(98000000)).await;
+    r.monitor.reconciled().await.unwrap();
+    // Restored from the journal as reconciliation ends: the only price is from before.
+    r.monitor.add_rule(rule).await.unwrap();
+    let v = wait_view(&r.monitor, "stale after reconciliation", |v| {
+        v.reconciled && v.rule(&id).is_some_and(|x| x.state == RuleState::Stale)
+    })
+    .await;
+    assert_eq!(v.rule(&id).unwrap().state_label(), "starting");
+    tick(&r.monitor, dec!(98100000)).await;
+    wait_view(&r.monitor, "armed", |v| v.rule(&id).is_some_and(|x| x.state == RuleState::Armed)).await;
+    while let Ok(n) = r.notes.try_recv() {
+        assert_ne!(n.kind, NotifyKind::RuleStale, "{}", n.text);
+    }
+    r.tasks.cancel_all();
+}
+
 /// A market that delivers its first price within the start grace raises no alarm at all.
 #[tokio::test]
 async fn a_first_price_within_the_grace_raises_no_stale_alarm() {

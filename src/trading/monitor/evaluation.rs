@@ -413,12 +413,14 @@ impl Core {
             match n {
                 RuleNotice::Stale { rule_id } => {
                     // At the start every rule is "stale" by construction until
-                    // reconciliation is done and the feed has delivered a first price:
-                    // the alarm waits for the grace to pass
-                    // ([`Core::deferred_stale_alarms`]). Later, before reconciliation
-                    // (a reconnect) it is the normal course, not an alarm.
+                    // reconciliation is done and the feed has delivered a price received
+                    // after it (a price from before the book was made ready is stale too,
+                    // RELIABILITY case 19): within the grace the alarm waits
+                    // ([`Core::deferred_stale_alarms`]) and is dropped if a fresh price
+                    // comes. Later, before reconciliation (a reconnect) it is the normal
+                    // course, not an alarm.
                     let in_grace = now.saturating_duration_since(self.started) < self.grace;
-                    if in_grace && (!self.reconciled || !self.quotes.contains_key(market)) {
+                    if in_grace {
                         self.deferred_stale.insert(rule_id);
                     } else if self.reconciled
                         && let Some(r) = self.book.get(&rule_id)
@@ -436,7 +438,7 @@ impl Core {
                             Some(market.clone()),
                             format!(
                                 "triggered, but {} left is below the minimum order: nothing sold",
-                                volume.normalize()
+                                quantity(volume)
                             ),
                         )
                         .with_id(rule_id),
