@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::Deserialize;
 
-use super::persist::SavedMarket;
+use super::persist::{SavedDay, SavedMarket};
 use crate::exchange::types::{Change, Side, StreamType, Timeframe};
 use crate::exchange::upbit::ticks::{self, Rounding};
 use crate::exchange::upbit::wire::{
@@ -451,6 +451,27 @@ impl MarketSim {
         }
     }
 
+    /// Puts a saved day's open, range and previous close back (the day's statistics and
+    /// its daily candle), once the history before the start has been played: the history
+    /// is drawn afresh, the day a trader saw is not.
+    fn resume_day(&mut self, d: &SavedDay) {
+        if self.day_start != d.start {
+            return;
+        }
+        self.open = d.open;
+        self.high = self.high.max(d.high);
+        self.low = self.low.min(d.low);
+        self.prev_close = d.prev_close;
+        if let Some(c) =
+            self.candles.get_mut(&Timeframe::D1).and_then(|l| l.back_mut()).filter(|c| c.start == d.start)
+        {
+            c.open = d.open;
+            c.high = c.high.max(d.high);
+            c.low = c.low.min(d.low);
+            c.prev_close = d.prev_close;
+        }
+    }
+
     /// Rebuilds the 30-level book around the last trade.
     fn rebuild_book(&mut self, rng: &mut StdRng, last_side: Side, ts: i64) {
         let quote = self.def.quote().to_string();
@@ -758,6 +779,7 @@ impl Generator {
         let seed = if saved.is_empty() { seed } else { seed ^ (start_ms as u64).rotate_left(17) };
         let mut rng = StdRng::seed_from_u64(seed);
         let hist_start = start_ms - history_secs * 1000;
+        let today = bucket_start(Timeframe::D1, start_ms);
         let mut markets: Vec<MarketSim> = defs
             .into_iter()
             .map(|mut d| {
@@ -769,7 +791,15 @@ impl Generator {
             .collect();
         let mut seq = 0i64;
         for m in markets.iter_mut() {
-            seed_daily_history(m, &mut rng, hist_start);
+            // The saved day goes on only within the same UTC day: a later day starts from
+            // the saved price as its previous close.
+            let day = saved.get(&m.def.market).and_then(|s| s.day.clone()).filter(|d| {
+                d.start == today
+                    && [d.open, d.high, d.low, d.prev_close].iter().all(|p| *p > Decimal::ZERO)
+                    && d.low <= d.high
+            });
+            let last_close = day.as_ref().map_or(m.price, |d| d.prev_close);
+            seed_daily_history(m, &mut rng, hist_start, last_close);
             let stamps: Vec<i64> =
                 (0..).map(|k| hist_start + k * 10_000).take_while(|ts| *ts < start_ms).collect();
             let prices: Vec<Decimal> = match saved.get(&m.def.market).filter(|s| s.price > Decimal::ZERO) {
@@ -805,6 +835,9 @@ impl Generator {
                 let t = TradeRec { price, volume, side, ts, seq: ts * 10_000 + seq % 10_000 };
                 m.apply_trade(&t);
             }
+            if let Some(d) = day {
+                m.resume_day(&d);
+            }
             m.rebuild_book(&mut rng, Side::Bid, start_ms);
         }
         let index = markets.iter().enumerate().map(|(i, m)| (m.def.market.clone(), i)).collect();
@@ -815,7 +848,16 @@ impl Generator {
     pub(crate) fn saved_market(&self) -> BTreeMap<String, SavedMarket> {
         self.markets
             .iter()
-            .map(|m| (m.def.market.clone(), SavedMarket { price: m.price, vol: m.vol }))
+            .map(|m| {
+                let day = SavedDay {
+                    start: m.day_start,
+                    open: m.open,
+                    high: m.high,
+                    low: m.low,
+                    prev_close: m.prev_close,
+                };
+                (m.def.market.clone(), SavedMarket { price: m.price, vol: m.vol, day: Some(day) })
+            })
             .collect()
     }
 
@@ -961,12 +1003,12 @@ fn side_for(old: Decimal, new: Decimal, rng: &mut StdRng) -> Side {
     }
 }
 
-/// A year of daily candles ending at the start price (walked backwards), also setting the
-/// previous close and the 52-week range.
-fn seed_daily_history(m: &mut MarketSim, rng: &mut StdRng, start: i64) {
+/// A year of daily candles ending with yesterday's close at `last_close` (walked
+/// backwards), also setting the previous close and the 52-week range.
+fn seed_daily_history(m: &mut MarketSim, rng: &mut StdRng, start: i64, last_close: Decimal) {
     let quote = m.quote().to_string();
     let today = bucket_start(Timeframe::D1, start);
-    let mut close = m.price;
+    let mut close = last_close;
     let mut days: Vec<CandleRec> = Vec::new();
     for d in 1..=365i64 {
         let day = today - d * 86_400_000;
@@ -1091,6 +1133,39 @@ mod tests {
             assert!(t.high_price >= t.low_price);
             assert_eq!(t.signed_change_price, t.trade_price - t.prev_closing_price);
         }
+    }
+
+    /// A demo restart within the same UTC day keeps the day's open and previous close:
+    /// the 24 h change goes on from where it was (every market read 0.00% after a
+    /// restart, the resumed history starting the day at the saved price).
+    #[test]
+    fn a_resumed_market_keeps_its_day_and_its_24h_change() {
+        let start = 1_750_000_000_000;
+        let mut g = Generator::new(load_markets(Some(3)).unwrap(), 7, start, 600);
+        let code = g.markets[0].def.market.clone();
+        let mut saved = g.saved_market();
+        let s = saved.get_mut(&code).unwrap();
+        // A day that has moved: opened and closed yesterday well below the last price.
+        let day = s.day.as_mut().unwrap();
+        day.prev_close = ticks::snap(g.markets[0].quote(), s.price * dec(0.9), Rounding::Nearest);
+        day.open = ticks::snap(g.markets[0].quote(), s.price * dec(0.95), Rounding::Nearest);
+        day.low = day.low.min(day.open);
+        let (price, day) = (s.price, day.clone());
+
+        let later = start + 60_000;
+        let r = Generator::resumed(load_markets(Some(3)).unwrap(), 7, later, 600, &saved);
+        let t = r.market(&code).unwrap().ticker(later, None);
+        assert_eq!(t.trade_price, price);
+        assert_eq!((t.opening_price, t.prev_closing_price), (day.open, day.prev_close));
+        assert!(t.signed_change_rate > dec(0.1), "the change goes on: {}", t.signed_change_rate);
+        assert!(t.low_price <= day.open && t.high_price >= price);
+        let d1 = r.market(&code).unwrap().candles[&Timeframe::D1].back().unwrap().clone();
+        assert_eq!((d1.open, d1.prev_close), (day.open, day.prev_close));
+
+        // The next day, the saved day is over: its last price is the previous close.
+        let tomorrow = bucket_start(Timeframe::D1, start) + 86_400_000 + 3_600_000;
+        let r = Generator::resumed(load_markets(Some(3)).unwrap(), 7, tomorrow, 600, &saved);
+        assert_eq!(r.market(&code).unwrap().ticker(tomorrow, None).prev_closing_price, price);
     }
 
     #[test]

@@ -54,6 +54,26 @@ pub(crate) struct SavedMarket {
     pub price: rust_decimal::Decimal,
     /// The walk's volatility per step then (log-return standard deviation).
     pub vol: f64,
+    /// The day's statistics then (none in a file of an older hoga): a restart within the
+    /// same UTC day carries on the day's open, range and previous close, so the 24 h
+    /// change goes on from where it was rather than from zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<SavedDay>,
+}
+
+/// One market's day (UTC, as the exchange resets it) as the state file keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SavedDay {
+    /// The day's start (ms, UTC midnight).
+    pub start: i64,
+    /// The day's first trade price.
+    pub open: rust_decimal::Decimal,
+    /// The day's high.
+    pub high: rust_decimal::Decimal,
+    /// The day's low.
+    pub low: rust_decimal::Decimal,
+    /// The day before's close.
+    pub prev_close: rust_decimal::Decimal,
 }
 
 /// What the simulator found in its state file at start.
@@ -85,6 +105,18 @@ pub(crate) fn load(path: &Path) -> Result<Option<SavedAccount>, String> {
             path.display(),
             saved.version
         ));
+    }
+    // A balance below zero is not an account the exchange could hold: the file was
+    // edited or damaged, and starting on it would show numbers no trade made.
+    for (currency, h) in &saved.holdings {
+        for (what, v) in [("balance", h.balance), ("locked", h.locked), ("avg_buy_price", h.avg_buy_price)] {
+            if v < rust_decimal::Decimal::ZERO {
+                return Err(format!(
+                    "{}: not a demo account ({currency} {what} is {v}: never negative)",
+                    path.display()
+                ));
+            }
+        }
     }
     Ok(Some(saved))
 }
@@ -168,5 +200,23 @@ mod tests {
         assert!(load(&path).unwrap_err().contains("not a demo account"));
         std::fs::write(&path, b"{\"version\":9,\"holdings\":{},\"orders\":[],\"next_id\":0}").unwrap();
         assert!(load(&path).unwrap_err().contains("version 9"));
+    }
+
+    /// A file that parses but holds a negative balance is refused like a damaged one,
+    /// with the reason: the simulator never starts on an account no trade could make.
+    #[test]
+    fn a_negative_balance_or_locked_amount_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo-account.json");
+        let file = |krw: &str| {
+            format!("{{\"version\":1,\"holdings\":{{\"KRW\":{krw}}},\"orders\":[],\"next_id\":0}}")
+        };
+        std::fs::write(&path, file(r#"{"balance":"1000","locked":"0","avg_buy_price":"0"}"#)).unwrap();
+        assert!(load(&path).unwrap().is_some(), "a sound account loads");
+        std::fs::write(&path, file(r#"{"balance":"-1000","locked":"0","avg_buy_price":"0"}"#)).unwrap();
+        let why = load(&path).unwrap_err();
+        assert!(why.contains("not a demo account") && why.contains("KRW balance is -1000"), "{why}");
+        std::fs::write(&path, file(r#"{"balance":"0","locked":"-0.5","avg_buy_price":"0"}"#)).unwrap();
+        assert!(load(&path).unwrap_err().contains("KRW locked is -0.5"));
     }
 }
