@@ -40,6 +40,10 @@ enum Optional {
 /// is left of the line and is cut at its end.
 const ALERT_ROOM: usize = 48;
 
+/// The least room the alert keeps beside the P&L: the P&L outranks everything optional,
+/// so it may take the alert's room down to this (`⚠ 1 PANIC ui/console: fail…`).
+const ALERT_ROOM_BESIDE_PNL: usize = 20;
+
 /// One piece of the line: always shown (`None`) or optional.
 struct Piece {
     part: Option<Optional>,
@@ -117,13 +121,17 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     // The account's P&L, as the Portfolio pane computes it: open P&L with its
     // percentage, then today's realized.
     let pnl = super::portfolio::summary(ui, snap);
+    let mut pnl_pct: Option<Span<'static>> = None;
     if pnl.open.is_some() || !pnl.today.is_zero() {
         let sign = |v: Decimal| theme.change(v.cmp(&Decimal::ZERO));
         let mut spans = vec![sep(), Span::styled("P&L ", theme.muted)];
         match pnl.open {
             Some(o) => {
-                let pct = pnl.ratio.map_or_else(String::new, |r| format!(" ({})", format::pct(r)));
-                spans.push(Span::styled(format!("{}{pct}", format::signed_amount(o, "KRW")), sign(o)));
+                spans.push(Span::styled(format::signed_amount(o, "KRW"), sign(o)));
+                // The percentage goes before the figure where room is short.
+                if let Some(r) = pnl.ratio {
+                    pnl_pct = Some(Span::styled(format!(" ({})", format::pct(r)), sign(o)));
+                }
             }
             None => spans.push(Span::styled("—", theme.muted)),
         }
@@ -189,18 +197,38 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let clock = format!(" {} KST ", format::clock_kst(ui.wall));
 
     // What is always shown, with the alert's room, then the optional parts by rank while
-    // they fit.
+    // they fit. The open P&L comes first, with its percentage where that fits, and may
+    // take the alert's room down to ALERT_ROOM_BESIDE_PNL; the rest keep ALERT_ROOM.
     let width = area.width as usize;
-    let alert_room =
-        alert.as_deref().map_or(0, |a| sep().width() + Span::raw(a.to_string()).width().min(ALERT_ROOM));
-    let mut used = pieces.iter().filter(|p| p.part.is_none()).map(Piece::width).sum::<usize>() + alert_room;
+    let alert_room = |keep: usize| {
+        alert.as_deref().map_or(0, |a| sep().width() + Span::raw(a.to_string()).width().min(keep))
+    };
+    let mut used = pieces.iter().filter(|p| p.part.is_none()).map(Piece::width).sum::<usize>();
     let mut shown: Vec<Optional> = Vec::new();
     let mut ranked: Vec<(Optional, usize)> =
         pieces.iter().filter_map(|p| p.part.map(|o| (o, p.width()))).collect();
     ranked.push((Optional::Clock, clock.chars().count()));
     ranked.sort();
+    let pct_w = pnl_pct.as_ref().map_or(0, Span::width);
+    let mut with_pct = false;
+    if let Some(&(Optional::Pnl, w)) = ranked.first() {
+        // Full at the alert's whole room, else the figure alone, else the same beside
+        // a shorter alert.
+        let tries = [
+            (w + pct_w, ALERT_ROOM),
+            (w, ALERT_ROOM),
+            (w + pct_w, ALERT_ROOM_BESIDE_PNL),
+            (w, ALERT_ROOM_BESIDE_PNL),
+        ];
+        if let Some(&(w, _)) = tries.iter().find(|(w, keep)| used + w + alert_room(*keep) <= width) {
+            used += w;
+            with_pct = pct_w > 0 && w > ranked[0].1;
+            shown.push(Optional::Pnl);
+        }
+    }
+    used += alert_room(ALERT_ROOM);
     for (part, w) in ranked {
-        if part == Optional::Today && !shown.contains(&Optional::Pnl) {
+        if part == Optional::Pnl || (part == Optional::Today && !shown.contains(&Optional::Pnl)) {
             continue;
         }
         if used + w <= width {
@@ -214,6 +242,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     for p in pieces {
         if p.part.is_none_or(|o| shown.contains(&o)) {
             spans.extend(p.spans);
+            if p.part == Some(Optional::Pnl)
+                && with_pct
+                && let Some(pct) = pnl_pct.take()
+            {
+                spans.push(pct);
+            }
         }
     }
     // The alert text gets the rest of the line, cut at its end only.
@@ -335,9 +369,7 @@ mod tests {
         for width in [80, 120, 140] {
             let line = status_at(width, true);
             assert!(line.chars().count() <= width as usize, "{width}: {line}");
-            for must in
-                [" DEMO ", "ACTIVE", "public:up private:up", "⚠ 1 PANIC ui/console: failpoint task.ui."]
-            {
+            for must in [" DEMO ", "ACTIVE", "public:up private:up", "⚠ 1 PANIC ui/console: fai"] {
                 assert!(line.contains(must), "{width}: {must:?} missing: {line}");
             }
             assert!(line.ends_with('…'), "{width}: the alert is cut at its end: {line}");
@@ -345,8 +377,15 @@ mod tests {
                 assert!(!line.contains(gone), "{width}: {gone:?} gives way to the alert: {line}");
             }
         }
+        // With an alert at 80 and 100 columns the open P&L stays (its figure alone where
+        // the percentage leaves the alert under 20 columns); the rules count goes first:
+        // it read `ACTIVE rules 0 │ public:up …` with no P&L at all.
         let at80 = status_at(80, true);
-        assert!(!at80.contains("P&L") && !at80.contains("rules"), "the alert outranks them: {at80}");
+        assert_eq!(at80, " DEMO  ACTIVE │ P&L +492,750 │ public:up private:up │ ⚠ 1 PANIC ui/console: fai…");
+        let at100 = status_at(100, true);
+        assert!(at100.contains("ACTIVE │ P&L +492,750 (+3.52%) │ public:up"), "{at100}");
+        assert!(at100.contains("⚠ 1 PANIC ui/console: failpoint task…"), "{at100}");
+        assert!(!at100.contains("rules"), "{at100}");
         let at120 = status_at(120, true);
         assert!(at120.contains("rules 0 │ P&L +492,750 (+3.52%) │ public:up"), "{at120}");
         assert!(at120.contains("⚠ 1 PANIC ui/console: failpoint task.ui.console;…"), "{at120}");
