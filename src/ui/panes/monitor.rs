@@ -20,24 +20,37 @@ use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::format;
 
-/// The title's counts: rules that protect a position (`2 armed`), and those that do not
-/// (`1 gone`: position gone; `1 waiting`: armed for a future position).
-fn counts(rules: &[RuleRow]) -> String {
+/// The title's counts in `room` cells: rules that protect a position (`2 armed`), and
+/// those that do not (`1 gone`: position gone; `1 waiting`: armed for a future position).
+/// Where room is short `waiting` reads `wait`, then the parts after the armed count go,
+/// whole, from the end: a title is never cut mid-word (`1 waitin`).
+fn counts(rules: &[RuleRow], room: usize) -> String {
     let armed = rules.iter().filter(|r| r.is_armed()).count();
     let idle = |p: RulePosition| rules.iter().filter(|r| r.is_idle_for_position() == Some(p)).count();
-    let mut text = format!("{armed} armed");
-    for (n, what) in [(idle(RulePosition::Gone), "gone"), (idle(RulePosition::Waiting), "waiting")] {
-        if n > 0 {
+    let (gone, waiting) = (idle(RulePosition::Gone), idle(RulePosition::Waiting));
+    let text = |parts: &[(usize, &str)]| {
+        let mut text = format!("{armed} armed");
+        for (n, what) in parts.iter().filter(|(n, _)| *n > 0) {
             text.push_str(&format!(" · {n} {what}"));
         }
-    }
-    text + " "
+        text + " "
+    };
+    let tries = [
+        text(&[(gone, "gone"), (waiting, "waiting")]),
+        text(&[(gone, "gone"), (waiting, "wait")]),
+        text(&[(gone, "gone")]),
+        text(&[]),
+    ];
+    let fits = |t: &String| t.chars().count() <= room;
+    tries.iter().find(|t| fits(t)).unwrap_or(&tries[3]).clone()
 }
 
 /// Draws the monitor pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let acc = &snap.account;
-    let extra = vec![Span::styled(counts(&acc.rules), theme.muted)];
+    // The title's room: the width inside the corners, less the pane's name.
+    let room = (area.width as usize).saturating_sub(2 + PaneId::Monitor.title().len() + 2);
+    let extra = vec![Span::styled(counts(&acc.rules, room), theme.muted)];
     let block = pane_block(PaneId::Monitor, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);
@@ -268,5 +281,30 @@ mod tests {
         assert!(text.contains("position gone"), "{text}");
         assert!(text.contains("waiting"), "{text}");
         assert!(!text.contains(" armed\n") && !text.contains("armed │"), "{text}");
+    }
+
+    /// The title's parts go whole (`waiting` first reads `wait`) where a narrow pane has
+    /// no room for them all: it read `… · 1 waitin┐` at 120x40.
+    #[test]
+    fn the_title_drops_its_parts_whole_never_mid_word() {
+        use crate::trading::monitor::RulePosition;
+        let rows = vec![
+            row(RuleState::Armed, None, None),
+            RuleRow { id: "r2".into(), position: RulePosition::Gone, ..row(RuleState::Armed, None, None) },
+            RuleRow { id: "r3".into(), position: RulePosition::Waiting, ..row(RuleState::Armed, None, None) },
+        ];
+        assert_eq!(counts(&rows, 40), "1 armed · 1 gone · 1 waiting ");
+        assert_eq!(counts(&rows, 26), "1 armed · 1 gone · 1 wait ");
+        assert_eq!(counts(&rows, 20), "1 armed · 1 gone ");
+        assert_eq!(counts(&rows, 5), "1 armed ");
+        let mut snap = Snapshot::default();
+        let mut account = (*snap.account).clone();
+        account.rules = Arc::new(rows);
+        snap.account = Arc::new(account);
+        let area = Rect::new(0, 0, 38, 6);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &UiState::new(UiConfig::default()), &snap, &Theme::default());
+        let title = line(&buf, 0);
+        assert!(title.contains(" Monitor 1 armed · 1 gone · 1 wait ─"), "{title}");
     }
 }
