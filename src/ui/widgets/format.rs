@@ -104,15 +104,21 @@ pub(crate) fn ms_kst_short(ms: i64) -> String {
 
 /// The text of a number cell that fits `width` columns. A number that does not fit is
 /// shortened by magnitude (`155,149,000` → `155.1M`), never cut: a table that truncates
-/// a right-aligned cell drops its leading digits, which would show a wrong price.
+/// a right-aligned cell drops its leading digits, which would show a wrong price. A
+/// signed number stays signed (`+1,750,000` → `+1.75M`): a P&L is read for its sign.
 pub fn fit(text: String, width: u16) -> String {
     let width = width as usize;
     if text.chars().count() <= width {
         return text;
     }
-    let digits: String = text.chars().filter(|c| *c != ',').collect();
+    // A rounded amount keeps its `≈` in front of its sign.
+    let approx = if text.starts_with('≈') { "≈" } else { "" };
+    let plus = if text.trim_start_matches('≈').starts_with('+') { "+" } else { "" };
+    let digits: String = text.chars().filter(|c| !matches!(c, ',' | '+' | '≈')).collect();
     let Ok(v) = digits.parse::<Decimal>() else { return "…".repeat(width.min(1)) };
     let (neg, a) = (v.is_sign_negative(), v.abs());
+    let sign = format!("{approx}{}", if neg { "-" } else { plus });
+    let plus = format!("{approx}{plus}");
     for (unit, suffix) in [(1_000_000_000_000i64, "T"), (1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")]
     {
         let unit = Decimal::from(unit);
@@ -121,7 +127,7 @@ pub fn fit(text: String, width: u16) -> String {
         }
         for dp in (0..=2).rev() {
             let short = (a / unit).round_dp_with_strategy(dp, RoundingStrategy::ToZero).normalize();
-            let s = format!("{}{short}{suffix}", if neg { "-" } else { "" });
+            let s = format!("{sign}{short}{suffix}");
             if s.chars().count() <= width {
                 return s;
             }
@@ -134,7 +140,7 @@ pub fn fit(text: String, width: u16) -> String {
         if short.is_zero() && !v.is_zero() {
             break;
         }
-        let s = group(&short.normalize().to_string());
+        let s = format!("{plus}{}", group(&short.normalize().to_string()));
         if s.chars().count() <= width {
             return s;
         }
@@ -175,6 +181,16 @@ mod tests {
         assert_eq!(fit("0.00012345".into(), 6), "0.0001");
         assert_eq!(fit("28,837,150".into(), 6), "28.83M");
         assert!(!fit("155,149,000".into(), 4).starts_with('5'));
+    }
+
+    #[test]
+    fn fit_keeps_the_sign_of_a_signed_number() {
+        // A P&L of +1,750,000 in a six-column cell read `1.75M`, as if unsigned.
+        assert_eq!(fit("+1,750,000".into(), 6), "+1.75M");
+        assert_eq!(fit("-1,750,000".into(), 6), "-1.75M");
+        assert_eq!(fit("+0.00045".into(), 7), "+0.0004");
+        assert_eq!(fit("+0.00045".into(), 2), "…");
+        assert_eq!(fit("≈292,046".into(), 5), "≈292K");
     }
 
     #[test]
