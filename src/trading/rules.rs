@@ -221,7 +221,7 @@ impl Rule {
         match &self.kind {
             RuleKind::StopLoss(l) => l.trigger(avg_cost, q, Direction::Falls),
             RuleKind::TakeProfit(l) => l.trigger(avg_cost, q, Direction::Rises),
-            RuleKind::Trailing { ratio, peak } => peak.and_then(|p| trail_level(p, *ratio)),
+            RuleKind::Trailing { ratio, peak } => peak.and_then(|p| trail_level(q, p, *ratio)),
             RuleKind::Oco { stop, .. } => stop.trigger(avg_cost, q, Direction::Falls),
         }
     }
@@ -235,7 +235,7 @@ impl Rule {
             RuleKind::StopLoss(l) => falls(l).map(|t| (t, "stop_loss")),
             RuleKind::TakeProfit(l) => rises(l).map(|t| (t, "take_profit")),
             RuleKind::Trailing { ratio, peak } => peak
-                .and_then(|p| trail_level(p, *ratio))
+                .and_then(|p| trail_level(q, p, *ratio))
                 .filter(|t| price <= *t)
                 .map(|t| (t, "trailing_stop")),
             RuleKind::Oco { stop, take } => {
@@ -324,9 +324,14 @@ impl ExitPolicy {
     }
 }
 
-/// The trailing stop level `peak × (1 − ratio)`, checked (`None` never triggers).
-fn trail_level(peak: Price, ratio: Decimal) -> Option<Price> {
-    Decimal::ONE.checked_sub(ratio).and_then(|k| peak.checked_mul(k))
+/// The trailing stop level `peak × (1 − ratio)` on the tick grid of `quote`, rounded up
+/// like any stop (see [`snap_trigger`]) so it never fires later than asked and the level
+/// shown is the one that fires; checked (`None` never triggers).
+pub fn trail_level(quote: &str, peak: Price, ratio: Decimal) -> Option<Price> {
+    Decimal::ONE
+        .checked_sub(ratio)
+        .and_then(|k| peak.checked_mul(k))
+        .map(|p| snap_trigger(quote, p, Direction::Falls))
 }
 
 /// `hoga-r-{rule id}-{attempt}`.
@@ -844,6 +849,26 @@ mod tests {
                 .0
                 .is_empty()
         );
+    }
+
+    /// 2% under a peak of 152,445,000 is 149,396,100, between two ticks of 1,000: the
+    /// level that fires (and is shown) is the tick above, so it never fires later than asked.
+    #[test]
+    fn a_trailing_level_is_on_the_tick_grid_rounded_up() {
+        let t0 = Instant::now();
+        let mut book = RuleBook::new(Duration::from_secs(5));
+        let r = Rule::new(m(), RuleKind::Trailing { ratio: dec!(0.02), peak: None }, None);
+        let id = r.id.clone();
+        book.insert(r);
+        book.set_ready(t0);
+        let mut fire =
+            |p: Decimal| book.on_tick(&m(), Quote { price: p, received: t0 }, t0, pos(), dec!(5000)).0;
+        assert!(fire(dec!(152445000)).is_empty());
+        assert_eq!(trail_level("KRW", dec!(152445000), dec!(0.02)), Some(dec!(149397000)));
+        let e = fire(dec!(149397000));
+        assert_eq!(e.len(), 1, "the tick-grid level fires");
+        assert_eq!(e[0].trigger_price, dec!(149397000));
+        assert_eq!(book.get(&id).and_then(|r| r.trigger_price(Decimal::ZERO)), Some(dec!(149397000)));
     }
 
     #[test]

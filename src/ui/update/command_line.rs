@@ -252,8 +252,10 @@ fn preview(ui: &UiState, snap: &Snapshot, text: &str, intent: TradeIntent) -> Re
         let r = format::pct(*ratio).trim_start_matches('+').to_string();
         lines.push(format!("{:<9}{r} below the highest price since arming", "trail"));
         if let Some(l) = last {
-            let now = Decimal::ONE.checked_sub(*ratio).and_then(|k| l.checked_mul(k)).unwrap_or_default();
-            lines.push(format!("{:<9}fires at {} or lower if the price never rises", "", price(now)));
+            // The level the monitor fires at: on the tick grid, rounded up like a stop.
+            if let Some(now) = crate::trading::rules::trail_level(&quote, l, *ratio) {
+                lines.push(format!("{:<9}fires at {} or lower if the price never rises", "", price(now)));
+            }
         }
     }
     // What is sold, and how.
@@ -261,7 +263,11 @@ fn preview(ui: &UiState, snap: &Snapshot, text: &str, intent: TradeIntent) -> Re
     let min = crate::exchange::grid().min_total(&quote);
     let cap = policy.cap.map(|c| format!("{} {quote}", format::amount(c, &quote)));
     let value = value_at.and_then(|p| held.checked_mul(p));
-    let value_text = value.map(|v| format!(" ≈ {} {quote}", format::amount(v, &quote))).unwrap_or_default();
+    // Always an estimate (the exit sells at market, later): one `≈`, whether or not the
+    // figure itself was rounded for display (which marks it `≈` too).
+    let value_text = value
+        .map(|v| format!(" ≈ {} {quote}", format::amount(v, &quote).trim_start_matches('≈')))
+        .unwrap_or_default();
     if held > Decimal::ZERO {
         lines.push(format!(
             "{:<9}whole position at firing time (now {} {base}{value_text})",

@@ -97,6 +97,40 @@ fn a_rule_is_previewed_with_its_trigger_anchor_and_exit_before_it_arms() {
     assert!(text.contains("145,040,000") && text.contains("150,960,000"), "{text}");
 }
 
+/// Third-round finding F: `:trail KRW-BTC 2%` said `fires at 149,396,100` (off BTC's
+/// 1,000 tick), and a position worth a rounded figure read `≈ ≈8,174,835 KRW`. The level
+/// is the one the monitor fires at (on the grid, rounded up: never later than asked) and
+/// an estimate carries one `≈`, in the lines and in the cap warning alike.
+#[test]
+fn a_trailing_preview_fires_on_the_tick_grid_and_an_estimate_has_one_approx_sign() {
+    let s = Store::new().apply_batch(
+        [
+            StoreEvent::MarketsLoaded(vec![info("KRW-BTC")]),
+            ticker("KRW-BTC", dec!(152445000)),
+            StoreEvent::BalancesUpdated(vec![Balance {
+                currency: "BTC".into(),
+                balance: dec!(0.05399994),
+                avg_buy_price: dec!(140000000),
+                unit_currency: "KRW".into(),
+                ..Balance::default()
+            }]),
+        ],
+        Instant::now(),
+    );
+    let mut ui = UiState::new(UiConfig::default());
+    on_snapshot(&mut ui, &s);
+    run_command_line(&mut ui, &s, "trail KRW-BTC 2%");
+    let text = preview_text(&ui);
+    assert!(text.contains("fires at 149,397,000 or lower"), "{text}");
+    assert!(!text.contains("149,396,100"), "{text}");
+    run_command_line(&mut ui, &s, "stop KRW-BTC -4%");
+    let text = preview_text(&ui);
+    // 0.05399994 × 152,445,000 = 8,232,020.85…: rounded for display, marked once.
+    assert!(text.contains("0.05399994 BTC ≈ 8,232,021 KRW)"), "{text}");
+    assert!(text.contains("the exit ≈ 8,232,021 KRW is larger"), "{text}");
+    assert!(!text.contains("≈ ≈") && !text.contains("≈≈"), "{text}");
+}
+
 /// The unusual is said in words: a trigger far from the price, an exit past the cap by
 /// configuration (one order past it).
 #[test]
