@@ -901,3 +901,58 @@ async fn a_first_price_within_the_grace_raises_no_stale_alarm() {
     }
     r.tasks.cancel_all();
 }
+
+/// Third-round finding G: after the start grace, STALE alarms were raised for rules that
+/// protect nothing (`position gone`, `waiting` for a future position). No alarm for
+/// them, at the end of the grace or later, while a rule with a position still raises one.
+#[tokio::test]
+async fn a_rule_that_protects_nothing_raises_no_stale_alarm() {
+    let grace = Duration::from_millis(300);
+    let cfg = MonitorConfig {
+        stale_after: grace,
+        stale_check_every: Duration::from_millis(20),
+        ..MonitorConfig::default()
+    };
+    let mut r = rig_with(cfg, None);
+    let eth = MarketId::new("KRW-ETH");
+    let gone = stop_rule(dec!(97000000));
+    let waiting = Rule { for_future_position: true, ..stop_rule(dec!(96000000)) };
+    let held = Rule::new(eth.clone(), RuleKind::StopLoss(Level::Price(dec!(3000000))), None);
+    let idle = [gone.id.clone(), waiting.id.clone()];
+    let held_id = held.id.clone();
+    for rule in [gone, waiting, held] {
+        r.monitor.add_rule(rule).await.unwrap();
+    }
+    // The balances after a restart: ETH held, no BTC.
+    r.monitor.holdings(vec![(eth.clone(), dec!(1), dec!(3500000))]).await.unwrap();
+    r.monitor.reconciled().await.unwrap();
+    let v = wait_view(&r.monitor, "rows", |v| idle.iter().all(|id| v.rule(id).is_some())).await;
+    assert_eq!(v.rule(&idle[0]).unwrap().state_label(), "position gone");
+    assert_eq!(v.rule(&idle[1]).unwrap().state_label(), "waiting");
+    // The held rule's alarm at the end of the grace; none for the two others.
+    let check = |r: &mut Rig| {
+        while let Ok(n) = r.notes.try_recv() {
+            let idle_alarm =
+                n.kind == NotifyKind::RuleStale && idle.iter().any(|id| n.id.as_deref() == Some(id));
+            assert!(!idle_alarm, "alarm for a rule that protects nothing: {}", n.text);
+        }
+    };
+    let note = next_note(&mut r.notes, NotifyKind::RuleStale).await;
+    assert_eq!(note.id.as_deref(), Some(held_id.as_str()), "{}", note.text);
+    // One more round trip: whatever that check raised has been sent.
+    tick(&r.monitor, dec!(98000000)).await;
+    check(&mut r);
+    // Later (past the grace, reconciled): fresh again, then silent again.
+    assert!(r.monitor.tick(&eth, dec!(3400000), Instant::now()));
+    wait_view(&r.monitor, "eth armed", |v| v.rule(&held_id).is_some_and(|x| x.state == RuleState::Armed))
+        .await;
+    let note = next_note(&mut r.notes, NotifyKind::RuleStale).await;
+    assert_eq!(note.id.as_deref(), Some(held_id.as_str()), "{}", note.text);
+    wait_view(&r.monitor, "idle rules stale", |v| {
+        idle.iter().all(|id| v.rule(id).is_some_and(|x| x.state == RuleState::Stale))
+    })
+    .await;
+    tick(&r.monitor, dec!(98000000)).await;
+    check(&mut r);
+    r.tasks.cancel_all();
+}

@@ -217,9 +217,26 @@ impl Core {
         }
         let due: Vec<String> = self.deferred_stale.drain().collect();
         for id in due {
-            if let Some(r) = self.book.get(&id).filter(|r| r.state == RuleState::Stale) {
+            if let Some(r) =
+                self.book.get(&id).filter(|r| r.state == RuleState::Stale && !self.protects_nothing(r))
+            {
                 fx.notes.push(stale_alarm(r));
             }
+        }
+    }
+
+    /// Whether `rule` protects nothing now, so a stale price leaves nothing unprotected
+    /// and raises no alarm (its Monitor row says what it is): done, failed or firing; its
+    /// position gone; or waiting for a future position. As the Monitor pane decides it: a
+    /// position not known yet (balances not in after a restart) counts as held unless it
+    /// was last known gone.
+    fn protects_nothing(&self, rule: &Rule) -> bool {
+        if !matches!(rule.state, RuleState::Armed | RuleState::Stale) {
+            return true;
+        }
+        match self.positions.get(&rule.market) {
+            Some(p) => p.volume <= Decimal::ZERO,
+            None => rule.for_future_position || rule.position_gone,
         }
     }
 
@@ -423,7 +440,7 @@ impl Core {
                     if in_grace {
                         self.deferred_stale.insert(rule_id);
                     } else if self.reconciled
-                        && let Some(r) = self.book.get(&rule_id)
+                        && let Some(r) = self.book.get(&rule_id).filter(|r| !self.protects_nothing(r))
                     {
                         fx.notes.push(stale_alarm(r));
                     }
