@@ -10,7 +10,7 @@
 //! other side's best is warned about in the confirmation: it fills at once as a taker.
 
 use super::{UiCommand, move_cursor, trade};
-use crate::exchange::types::{OrderBook, Price, Side};
+use crate::exchange::types::{MarketId, OrderBook, Price, Side};
 use crate::store::Snapshot;
 use crate::trading::input::CancelTarget;
 use crate::trading::intent::TradeIntent;
@@ -20,6 +20,7 @@ use crate::ui::action::Action;
 use crate::ui::order_form::crossing;
 use crate::ui::state::{Overlay, PendingOrder, UiState};
 use crate::ui::widgets::format;
+use rust_decimal::Decimal;
 
 /// The price and side of ladder row `row` (asks on top, worst first; then bids).
 pub(crate) fn ladder_level(book: &OrderBook, depth: usize, row: usize) -> Option<(Side, Price)> {
@@ -146,13 +147,20 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         ));
         return Vec::new();
     }
-    let request = OrderRequest::limit(market.clone(), side, price, volume);
     let rules = MarketRules::upbit_default(&market);
+    let (volume, capped) = match within_balance(snap, &market, side, price, volume, &rules) {
+        Ok(v) => v,
+        Err(why) => {
+            ui.error(why);
+            return Vec::new();
+        }
+    };
+    let request = OrderRequest::limit(market.clone(), side, price, volume);
     match validate(&request, &rules, Some(price)) {
         // Asked in every mode: one key must not send an order of a size and at a price
         // the trader has not seen (default No).
         Ok(valid) => {
-            let mut notes: Vec<String> = named.map(str::to_string).into_iter().collect();
+            let mut notes: Vec<String> = named.map(str::to_string).into_iter().chain(capped).collect();
             notes.push(format!(
                 "total {} {}",
                 format::amount(valid.total_with_fee(), market.quote()),
@@ -177,4 +185,71 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         Err(e) => ui.error(e.to_string()),
     }
     Vec::new()
+}
+
+/// The ladder size within what the account has available (not locked in open orders): a
+/// sell of more than is held, or a buy costing more than the quote currency available,
+/// would only be rejected by the exchange after `y`. Nothing available: refused with the
+/// balance. Less than the preset size: capped to it, with a note saying so for the
+/// confirmation. Balances not known yet (none reported): the size as preset, the
+/// exchange decides.
+fn within_balance(
+    snap: &Snapshot,
+    market: &MarketId,
+    side: Side,
+    price: Price,
+    volume: Decimal,
+    rules: &MarketRules,
+) -> Result<(Decimal, Option<String>), String> {
+    let balances = &snap.account.balances;
+    if balances.is_empty() {
+        return Ok((volume, None));
+    }
+    let currency = match side {
+        Side::Ask => market.base(),
+        Side::Bid => market.quote(),
+    };
+    let bal = balances.iter().find(|b| b.currency == currency);
+    let free = bal.map_or(Decimal::ZERO, |b| b.balance);
+    let locked = bal.map_or(Decimal::ZERO, |b| b.locked);
+    let amount = |v: Decimal| match side {
+        Side::Ask => format::qty(v, 8),
+        Side::Bid => format::amount(v, currency),
+    };
+    let have = |v: Decimal| {
+        if locked > Decimal::ZERO {
+            format!("{} {currency} available ({} more in open orders)", amount(v), amount(locked))
+        } else {
+            format!("{} {currency}", amount(v))
+        }
+    };
+    // What the available balance pays for: all of it on a sell; on a buy, the volume
+    // whose price and fee it covers.
+    let most = match side {
+        Side::Ask => floor_volume(free),
+        Side::Bid => Decimal::ONE
+            .checked_add(rules.fee_rate(Side::Bid))
+            .and_then(|k| price.checked_mul(k))
+            .and_then(|unit| free.checked_div(unit))
+            .map_or(Decimal::ZERO, floor_volume),
+    };
+    if most <= Decimal::ZERO {
+        return Err(match side {
+            Side::Ask => format!("nothing to sell: you hold {}", have(free)),
+            Side::Bid => format!(
+                "not enough {currency} to buy {market} at {}: you have {}",
+                format::price(price),
+                have(free)
+            ),
+        });
+    }
+    if volume <= most {
+        return Ok((volume, None));
+    }
+    let note = match side {
+        Side::Ask if locked > Decimal::ZERO => format!("capped to the {}", have(most)),
+        Side::Ask => format!("capped to the {} you hold", have(most)),
+        Side::Bid => format!("capped to what your {} buys", have(free)),
+    };
+    Ok((most, Some(note)))
 }

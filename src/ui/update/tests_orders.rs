@@ -429,3 +429,67 @@ fn an_order_sent_from_the_ladder_is_announced_with_readable_numbers() {
     let said = ui.message.as_ref().map(|m| m.text.clone()).unwrap_or_default();
     assert_eq!(said, format!("buy KRW-BTC 0.001 @ 145,000,000 {id}: sending"));
 }
+
+fn balance(currency: &str, free: Decimal, locked: Decimal) -> crate::exchange::types::Balance {
+    crate::exchange::types::Balance {
+        currency: currency.into(),
+        balance: free,
+        locked,
+        unit_currency: "KRW".into(),
+        ..Default::default()
+    }
+}
+
+/// Third-round finding H: `s` on the ladder with nothing held asked to sell the preset
+/// size, and `y` came back `insufficient_funds_ask` from the exchange. The balances are
+/// known: nothing to sell is refused with the balance; more than is available (held, or
+/// KRW for a buy with its fee) is capped to it and the confirmation says so.
+#[test]
+fn a_ladder_order_beyond_the_balance_is_refused_or_capped_and_says_so() {
+    let mut store = Store::new();
+    start(&mut store, dec!(145_000_000));
+    let s = store.apply_batch(
+        [StoreEvent::BalancesUpdated(vec![balance("KRW", dec!(100_000), Decimal::ZERO)])],
+        Instant::now(),
+    );
+    let mut ui = ladder_ui(&s);
+    assert!(update(&mut ui, Action::LadderSell, &s).is_empty());
+    assert_eq!(message(&ui), "nothing to sell: you hold 0 BTC");
+    assert!(ui.pending_order.is_none() && ui.overlay != Overlay::ConfirmOrder);
+    update(&mut ui, Action::Back, &s);
+    // 145,000 KRW of BTC asked, 100,000 KRW there: what it buys with the fee.
+    update(&mut ui, Action::LadderBuy, &s);
+    assert_eq!(
+        message(&ui),
+        "buy 0.00068931 KRW-BTC @ 145,000,000 (best bid now; capped to what your 100,000 KRW buys; total ≈100,000 KRW)? y/N"
+    );
+    let pending = ui.pending_order.as_ref().expect("asked");
+    assert!(pending.order.total_with_fee() <= dec!(100_000));
+    update(&mut ui, Action::Deny, &s);
+    update(&mut ui, Action::Back, &s);
+    // Some BTC held, some of it in an open order: the sell is capped to the rest.
+    let s = store.apply_batch(
+        [StoreEvent::BalancesUpdated(vec![
+            balance("KRW", Decimal::ZERO, dec!(5_000)),
+            balance("BTC", dec!(0.0005), dec!(0.0002)),
+        ])],
+        Instant::now(),
+    );
+    on_snapshot(&mut ui, &s);
+    update(&mut ui, Action::LadderSell, &s);
+    assert!(
+        message(&ui).starts_with(
+            "sell 0.0005 KRW-BTC @ 145,001,000 (best ask now; capped to the 0.0005 BTC available (0.0002 more in open orders);"
+        ),
+        "{}",
+        message(&ui)
+    );
+    update(&mut ui, Action::Deny, &s);
+    update(&mut ui, Action::Back, &s);
+    update(&mut ui, Action::LadderBuy, &s);
+    assert_eq!(
+        message(&ui),
+        "not enough KRW to buy KRW-BTC at 145,000,000: you have 0 KRW available (5,000 more in open orders)"
+    );
+    assert!(ui.pending_order.is_none());
+}
