@@ -1141,7 +1141,7 @@ mod tests {
     #[test]
     fn a_resumed_market_keeps_its_day_and_its_24h_change() {
         let start = 1_750_000_000_000;
-        let mut g = Generator::new(load_markets(Some(3)).unwrap(), 7, start, 600);
+        let g = Generator::new(load_markets(Some(3)).unwrap(), 7, start, 600);
         let code = g.markets[0].def.market.clone();
         let mut saved = g.saved_market();
         let s = saved.get_mut(&code).unwrap();

@@ -139,4 +139,30 @@ mod tests {
         assert!(joined.contains("lower than the order total"), "nothing is cut: {joined}");
         assert!(text.last().unwrap().starts_with("  12:04:05 info  KRW-BTC above"), "{text:?}");
     }
+
+    /// An exchange's Korean refusal is wrapped by the columns it takes (two a syllable)
+    /// and drawn in full: the box cut `…(DOGE)이 부족합니다.` to `…(DOGE)이 부족`.
+    #[test]
+    fn a_korean_alert_is_wrapped_by_display_width_and_shown_in_full() {
+        let alert = AlertRecord {
+            time: Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap(),
+            message:
+                "rejected: #7 sell KRW-DOGE: insufficient_funds_ask: 주문가능한 금액(DOGE)이 부족합니다."
+                    .into(),
+            acknowledged: false,
+        };
+        let mut snap = Snapshot::default();
+        std::sync::Arc::make_mut(&mut snap.system).alerts =
+            std::sync::Arc::new(std::collections::VecDeque::from([alert]));
+        let area = Rect::new(0, 0, 64, 12);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &snap, 0, 1, &Theme::default());
+        // Wide characters take two cells, the second one empty in the buffer.
+        let screen: String = (0..area.height)
+            .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let flat: String = screen.replace('│', " ").split_whitespace().collect();
+        assert!(flat.contains("(DOGE)이부족합니다."), "{screen}");
+    }
 }

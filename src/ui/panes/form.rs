@@ -104,29 +104,32 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }
 
-/// Greedy word wrap to `width` columns; a word longer than the width is cut into pieces
-/// (nothing is dropped).
+/// Greedy word wrap to `width` display columns (a Hangul syllable takes two); a word
+/// wider than the width is cut into pieces (nothing is dropped).
 pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
     let width = width.max(1);
     let mut out = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
-        let mut word: Vec<char> = word.chars().collect();
-        let used = line.chars().count();
-        if used > 0 && used + 1 + word.len() <= width {
+        let (used, need) = (line.width(), word.width());
+        if used > 0 && used + 1 + need <= width {
             line.push(' ');
-            line.extend(word);
+            line.push_str(word);
             continue;
         }
         if used > 0 {
             out.push(std::mem::take(&mut line));
         }
-        while word.len() > width {
-            let rest = word.split_off(width);
-            out.push(word.into_iter().collect());
-            word = rest;
+        let mut piece = String::new();
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if !piece.is_empty() && piece.width() + cw > width {
+                out.push(std::mem::take(&mut piece));
+            }
+            piece.push(c);
         }
-        line.extend(word);
+        line = piece;
     }
     if !line.is_empty() || out.is_empty() {
         out.push(line);
@@ -146,5 +149,17 @@ mod tests {
         assert_eq!(lines.join(" "), text);
         assert_eq!(wrap("abcdefgh", 3), ["abc", "def", "gh"]);
         assert_eq!(wrap("", 5), [""]);
+    }
+
+    /// Korean text is two columns a syllable: it is wrapped by what it takes on screen,
+    /// so no line is wider than the box (the box cut `…이 부족 합니다.` to `…이 부족`).
+    #[test]
+    fn wrap_counts_display_columns_not_characters() {
+        use unicode_width::UnicodeWidthStr;
+        let text = "rejected: insufficient_funds_ask: 주문가능한 금액(DOGE)이 부족합니다.";
+        let lines = wrap(text, 20);
+        assert!(lines.iter().all(|l| l.width() <= 20), "{lines:?}");
+        assert_eq!(lines.concat().replace(' ', ""), text.replace(' ', ""), "nothing is dropped");
+        assert_eq!(wrap("가나다라", 5), ["가나", "다라"]);
     }
 }

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
 use ratatui::style::Modifier;
 use rust_decimal::Decimal;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::exchange::types::{OrderType, Side};
 use crate::store::Snapshot;
@@ -37,7 +38,15 @@ pub(crate) fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Th
                 let y = top + k as u16;
                 let last = k + 1 == n && rows.len() > n;
                 let text = if last {
-                    format!("{}…", text.chars().take(usize::from(area.width) - 1).collect::<String>())
+                    // Cut by display columns (a Hangul syllable takes two), room left for `…`.
+                    let mut cut = String::new();
+                    for c in text.chars() {
+                        if cut.width() + c.width().unwrap_or(0) >= usize::from(area.width) {
+                            break;
+                        }
+                        cut.push(c);
+                    }
+                    format!("{cut}…")
                 } else {
                     text.clone()
                 };
@@ -249,6 +258,21 @@ mod tests {
             rows.join(" "),
             "#4 buy KRW-BTC: denied: max_open_orders is 3: 3 orders are open (cancel one or raise it)"
         );
+    }
+
+    /// A Korean refusal on the message line is wrapped by the columns it takes (two a
+    /// syllable): every word of it is on the screen.
+    #[test]
+    fn a_korean_message_is_wrapped_by_display_width() {
+        let mut ui = UiState::new(UiConfig::default());
+        ui.error("rejected: insufficient_funds_ask: 주문가능한 금액(DOGE)이 부족합니다.");
+        let area = Rect::new(0, 0, 30, 4);
+        let mut buf = Buffer::empty(area);
+        bottom_line(Rect::new(0, 3, 30, 1), &mut buf, &ui, &Theme::default());
+        let screen: String =
+            (0..4).map(|y| (0..30).map(|x| buf[(x, y)].symbol()).collect::<String>() + " ").collect();
+        let flat: String = screen.split_whitespace().collect();
+        assert_eq!(flat, "rejected:insufficient_funds_ask:주문가능한금액(DOGE)이부족합니다.", "{screen}");
     }
 
     /// Issue 17 item 3: an old message expires (an `unknown timeframe` stayed for
