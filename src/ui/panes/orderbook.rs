@@ -159,7 +159,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 let pct = if bid.is_zero() { Some(Decimal::ZERO) } else { spread.checked_div(bid) };
                 // Enough decimals to be non-zero: one tick of BTC is 0.0011 %.
                 let pct = pct.map_or_else(|| "—".to_string(), format::pct_fine);
-                format!(" spread {} ({pct})", format::market_price(quote, spread))
+                // At the precision of the tick where the book trades (`1` on DOGE at
+                // 300, `0.0001` on SHIB), not of a price as small as the spread.
+                let tick = crate::exchange::grid().tick_size(quote, bid);
+                format!(" spread {} ({pct})", format::tick_price(spread, tick))
             }
             None => " spread —".to_string(),
         };
