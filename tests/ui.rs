@@ -1609,6 +1609,28 @@ fn shib_sizes_align_in_the_book_and_both_totals_stay_on_the_pane() {
         // Σbid is on the pane with its number, not cut off by Σask's.
         let totals = lines.iter().find(|l| l.contains("Σask")).unwrap_or_else(|| panic!("{book}"));
         assert!(totals.contains("Σbid 22,500,004"), "{w}x{height}: {totals}");
+        // The spread at the tick's precision: it read `0.000100`.
+        assert!(book.contains("spread 0.0001 ("), "{w}x{height}:\n{book}");
+    }
+}
+
+#[test]
+fn the_spread_is_at_the_precision_of_the_tick_it_trades_at() {
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        let mut events = trader_events();
+        events.push(StoreEvent::MarketsLoaded(vec![
+            info("KRW-BTC", "비트코인", "Bitcoin"),
+            info("KRW-DOGE", "도지코인", "Dogecoin"),
+        ]));
+        events.push(StoreEvent::TickerUpdated(ticker("KRW-DOGE", dec!(300), dec!(0), dec!(1))));
+        events.push(StoreEvent::BookUpdated(book("KRW-DOGE", dec!(300), dec!(1))));
+        h.publish(events);
+        h.command("market KRW-DOGE");
+        h.key(KeyCode::Esc);
+        let book = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        // One 1 KRW tick of DOGE at 300 read `1.00`.
+        assert!(book.contains("spread 1 (0.33%)"), "{w}x{height}:\n{book}");
     }
 }
 
@@ -2067,4 +2089,48 @@ fn portfolio_says_the_rows_it_leaves_out_scrolls_to_a_sold_coin_and_prints_krw_i
             assert!(pane.contains("realized"), "{w}x{height}: the per-coin column:\n{pane}");
         }
     }
+}
+
+/// Found by a tester at 120x40 (default layout): the Portfolio showed one coin row under
+/// its P&L line and column titles; a shortened P&L lost its `+` (`1.75M`); locked KRW
+/// read `292,045.95`. Now the pane has room for its P&L line, titles and four rows (KRW
+/// and three coins) with the rest said (`↓ 1 more`), a shortened gain keeps its sign and
+/// locked KRW is whole won marked `≈`.
+#[test]
+fn portfolio_at_120x40_shows_three_coins_a_signed_short_pnl_and_locked_krw_in_won() {
+    use hoga::exchange::types::Balance;
+    let balance = |currency: &str, balance, locked, avg_buy_price| Balance {
+        currency: currency.into(),
+        balance,
+        locked,
+        avg_buy_price,
+        unit_currency: "KRW".into(),
+    };
+    let mut h = Harness::new(120, 40);
+    let mut events = trader_events();
+    events.push(StoreEvent::BalancesUpdated(vec![
+        balance("KRW", dec!(9_000_000), dec!(292_045.95), Decimal::ZERO),
+        balance("BTC", dec!(0.1), Decimal::ZERO, dec!(140_000_000)),
+        balance("ETH", dec!(2), Decimal::ZERO, dec!(3_000_000)),
+        balance("XRP", dec!(1000), Decimal::ZERO, dec!(800)),
+        balance("SHIB", dec!(1_000_000), Decimal::ZERO, dec!(0.0123)),
+    ]));
+    // ETH at 4.5M on 2 bought at 3M: about +3M open, shortened in the narrow pane.
+    events.push(StoreEvent::TickerUpdated(ticker("KRW-ETH", dec!(4_500_000), dec!(0), dec!(1))));
+    events.push(StoreEvent::TickerUpdated(ticker("KRW-XRP", dec!(850), dec!(0), dec!(1))));
+    events.push(StoreEvent::TickerUpdated(ticker("KRW-SHIB", dec!(0.0123), dec!(0), dec!(1))));
+    h.publish(events);
+    let pane = pane_text(&mut h, hoga::ui::PaneId::Portfolio);
+    for coin in ["│BTC ", "│ETH ", "│XRP "] {
+        assert!(pane.contains(coin), "{coin:?} is shown:\n{pane}");
+    }
+    let eth = row_with(&pane, "│ETH ");
+    assert!(eth.contains(" +2.9") || eth.contains(" +2,9"), "a gain keeps its sign:\n{pane}");
+    assert!(row_with(&pane, "└").contains("↓ 1 more"), "said on the border:\n{pane}");
+    // Maximised, the locked column has room.
+    focus(&mut h, hoga::ui::PaneId::Portfolio);
+    h.key(KeyCode::Char('z'));
+    let pane = pane_text(&mut h, hoga::ui::PaneId::Portfolio);
+    let krw = row_with(&pane, "│KRW ");
+    assert!(krw.contains("≈292,046") && !krw.contains("292,045.95"), "{pane}");
 }

@@ -295,7 +295,9 @@ pub(crate) fn compute(ui: &UiState, area: Rect) -> Option<ScreenLayout> {
         let wide = area.width >= 120;
         let plan: Vec<Column> = if wide {
             vec![
-                (Some(38), vec![(Markets, 3), (Portfolio, 1), (Orders, 1), (Monitor, 1)]),
+                // At 40 lines: the Portfolio 8 (its P&L line, column titles and four
+                // rows), the markets list 17, Orders 7, Monitor 6.
+                (Some(38), vec![(Markets, 17), (Portfolio, 8), (Orders, 7), (Monitor, 6)]),
                 (None, vec![(Chart, 4), (Log, 1), (System, 2)]),
                 (Some(36), vec![(Orderbook, 3), (Trades, 2)]),
             ]

@@ -292,7 +292,16 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let cells = [
             (h.currency.clone(), dim(theme.text)),
             (qty, dim(theme.text)),
-            (if h.locked.is_zero() { String::new() } else { format::qty(h.locked, 8) }, theme.muted),
+            // Locked KRW is an amount like the balance beside it: whole won, `≈` when
+            // rounded (it read `292,045.95`).
+            (
+                match (h.locked.is_zero(), &h.market) {
+                    (true, _) => String::new(),
+                    (false, None) => format::amount(h.locked, &h.quote),
+                    (false, Some(_)) => format::qty(h.locked, 8),
+                },
+                theme.muted,
+            ),
             (avg, theme.text),
             (value, stale(theme.text)),
             (pnl, pnl_style),
@@ -301,7 +310,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         ];
         for (i, (c, cell)) in cols.iter_mut().zip(cells).enumerate() {
             c.cells.push(cell);
-            c.whole.push(i == 1 && h.market.is_none());
+            c.whole.push((i == 1 || i == 2) && h.market.is_none());
         }
     }
     let widths = lay_out(&mut cols, inner.width as usize);
@@ -325,7 +334,19 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     // The header takes a line; rows that do not fit are said (`↓ 2 more`), and the
     // cursor's row stays in view.
     let table_area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
-    let window = super::RowWindow::new(rows.len(), table_area.height.saturating_sub(1) as usize, cursor);
+    // The hint goes on the bottom border, so every line inside holds a row: a short pane
+    // (8 lines at 120x40) shows KRW and three coins, not one.
+    let body_h = table_area.height.saturating_sub(1) as usize;
+    let window = super::RowWindow::new(rows.len(), body_h + 1, cursor);
+    let window = if window.end - window.start > body_h.max(1) {
+        // All but one fit the lines counted with the border's: one line short, so one
+        // row goes and the hint says so.
+        let room = body_h.max(1);
+        let start = (cursor + 1).saturating_sub(room).min(rows.len() - room);
+        super::RowWindow { start, end: start + room, total: rows.len() }
+    } else {
+        window
+    };
     let body = (window.start..window.end).map(|i| {
         Row::new(cols.iter().zip(&widths).filter(|(_, w)| **w > 0).map(|(c, _)| {
             let (text, style) = c.cells[i].clone();
@@ -342,10 +363,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         widths.iter().filter(|w| **w > 0).map(|w| Constraint::Length(*w as u16)).collect();
     Table::new(body, constraints).header(header).column_spacing(1).render(table_area, buf);
     if let Some(hint) = window.hint()
-        && table_area.height > 0
+        && area.height > 0
     {
-        let y = table_area.y + table_area.height - 1;
-        buf.set_stringn(table_area.x, y, &hint, table_area.width as usize, theme.muted);
+        let y = area.y + area.height - 1;
+        buf.set_stringn(inner.x, y, format!(" {hint} "), inner.width as usize, theme.muted);
     }
 }
 
