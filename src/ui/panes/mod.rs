@@ -123,7 +123,7 @@ fn render_frame(
     mut cache: Option<(&mut PaneCache, u64)>,
 ) -> Option<ScreenLayout> {
     buf.set_style(area, theme.background);
-    let Some(screen) = layout::compute(ui, area) else {
+    let Some(mut screen) = layout::compute(ui, area) else {
         let msg = format!(
             "terminal too small (need {MIN_WIDTH}x{MIN_HEIGHT}, have {}x{})",
             area.width, area.height
@@ -137,6 +137,16 @@ fn render_frame(
             .render(line_area, buf);
         return None;
     };
+    // A message wrapped upwards over the panes would hide the last line of the panes
+    // just above the bottom line, where a pane says what it leaves out (`+1 more ↓`):
+    // while it shows, those panes are drawn that much shorter (a pane too short for it
+    // stays under the message).
+    let above = overlay::message_rows_above(screen.bottom, ui);
+    for (_, rect) in screen.panes.iter_mut().filter(|(_, r)| r.bottom() == screen.bottom.y) {
+        if above > 0 && rect.height >= above + 3 {
+            rect.height -= above;
+        }
+    }
     status::render(screen.status, buf, ui, snap, theme);
     for (pane, rect) in &screen.panes {
         let (pane, rect) = (*pane, *rect);
@@ -305,6 +315,59 @@ impl PaneCache {
 #[cfg(test)]
 mod tests {
     use super::RowWindow;
+    use super::*;
+
+    /// 80x24 `trade` layout with two rules in a Monitor that shows one: a two-line
+    /// message wraps over the row above the bottom line, and the Monitor's bottom line
+    /// with its `+1 more ↓` is still on the screen (the message hid it).
+    #[test]
+    fn a_two_line_message_does_not_hide_a_panes_more_hint() {
+        use crate::exchange::types::MarketId;
+        use crate::store::RuleRow;
+        use crate::trading::monitor::RulePosition;
+        use crate::trading::rules::{Level, RuleKind, RuleState};
+        use rust_decimal_macros::dec;
+        use std::sync::Arc;
+        let rule = |id: &str| RuleRow {
+            id: id.into(),
+            market: MarketId::new("KRW-BTC"),
+            label: "stop -3%".into(),
+            kind: RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))),
+            trigger: Some(dec!(92_150_000)),
+            take_trigger: None,
+            last: Some(dec!(95_000_000)),
+            distance: Some(dec!(-0.03)),
+            age: Some(Duration::from_secs(1)),
+            state: RuleState::Armed,
+            attempt: 0,
+            note: None,
+            position: RulePosition::Held,
+            starting: false,
+        };
+        let mut snap = Snapshot::default();
+        let mut account = (*snap.account).clone();
+        account.rules = Arc::new((1..=2).map(|i| rule(&format!("r{i}"))).collect());
+        snap.account = Arc::new(account);
+        let mut ui = UiState::new(crate::ui::UiConfig::default());
+        ui.layout = "trade".into();
+        let area = Rect::new(0, 0, 80, 24);
+        let draw = |ui: &UiState| {
+            let mut buf = Buffer::empty(area);
+            let screen = render(area, &mut buf, ui, &snap, &Theme::default()).expect("a layout");
+            let text: String =
+                (0..24).map(|y| (0..80).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n").collect();
+            (screen, text)
+        };
+        let (before, _) = draw(&ui);
+        let monitor = before.rect(PaneId::Monitor).expect("the trade layout shows the Monitor");
+        assert_eq!(monitor.bottom(), before.bottom.y, "the Monitor sits on the bottom line");
+        ui.error("#4 buy KRW-BTC: denied: max_open_orders is 3: 3 orders are open (cancel one or raise it)");
+        let (after, screen) = draw(&ui);
+        assert!(screen.contains("more ↓"), "the hint is on the screen:\n{screen}");
+        assert!(screen.contains("raise it)"), "the message too:\n{screen}");
+        let shorter = after.rect(PaneId::Monitor).expect("still shown");
+        assert_eq!(shorter.bottom() + 1, before.bottom.y, "one row for the message's second line");
+    }
 
     /// Four rows in three lines: two rows and the hint; the cursor's row stays in view.
     #[test]

@@ -22,6 +22,23 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }
 
+/// The message shown on the bottom line `area`, wrapped to its width; `None` when the
+/// command line is open or there is no message to show.
+fn message_rows(area: Rect, ui: &UiState) -> Option<Vec<String>> {
+    if ui.command_line.is_some() {
+        return None;
+    }
+    let m = ui.message.as_ref().filter(|m| m.shown_at(ui.now))?;
+    Some(super::form::wrap(&m.text, usize::from(area.width)))
+}
+
+/// How many rows above the bottom line `area` the message takes (it wraps upwards over
+/// the panes, up to three rows): the frame shortens the panes above by as much, so a
+/// pane's last line (its `+N more` hint) is not hidden under it.
+pub(crate) fn message_rows_above(area: Rect, ui: &UiState) -> u16 {
+    message_rows(area, ui).map_or(0, |rows| rows.len().min(4).min(usize::from(area.y) + 1) as u16 - 1)
+}
+
 /// Draws the bottom line.
 pub(crate) fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
     let line = if let Some(cl) = &ui.command_line {
@@ -30,9 +47,9 @@ pub(crate) fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Th
         let style = if m.error { theme.error } else { theme.text };
         // A message longer than the line (a refusal's reason at 80 columns) is wrapped
         // upwards over the panes, up to four rows, rather than cut: it is read in full.
-        let rows = super::form::wrap(&m.text, usize::from(area.width));
+        let rows = message_rows(area, ui).unwrap_or_default();
         if rows.len() > 1 {
-            let n = rows.len().min(4).min(usize::from(area.y) + 1);
+            let n = usize::from(message_rows_above(area, ui)) + 1;
             let top = area.y + 1 - n as u16;
             for (k, text) in rows.iter().take(n).enumerate() {
                 let y = top + k as u16;
