@@ -388,10 +388,18 @@ async fn realized_and_todays_pnl_and_the_average_survive_a_restart() {
 
     let (tasks, core) = start(&settings, &data, false).await;
     let mut snaps = core.store.subscribe();
-    let after = snapshot_until(&mut snaps, deadline, "the same position, realized and today's P&L", |s| {
-        pnl(s) == (Some(position.clone()), today) && s.account.balances.iter().any(|b| b.currency == "BTC")
-    })
-    .await;
+    // The Orders pane lists (and counts) the fills from before the restart too: it said
+    // `0 fills` with the journal full of them.
+    let ids = |s: &Snapshot| s.account.fills.iter().map(|f| f.trade_uuid.clone()).collect::<Vec<_>>();
+    let fills = ids(&before);
+    assert!(!fills.is_empty());
+    let after =
+        snapshot_until(&mut snaps, deadline, "the same position, realized, today's P&L, fills", |s| {
+            pnl(s) == (Some(position.clone()), today)
+                && s.account.balances.iter().any(|b| b.currency == "BTC")
+                && ids(s) == fills
+        })
+        .await;
     assert_eq!(after.account.realized_total(), before.account.realized_total());
     assert_eq!(after.account.realized_today(chrono::Utc::now()), today.unwrap().1);
     kill(tasks, core, &data).await;

@@ -461,6 +461,11 @@ impl Desk {
                 for (pnl, at) in ledger.realized {
                     self.store.send(StoreEvent::Realized { pnl, at }).await?;
                 }
+                // The Orders pane's recent fills (and its `N fills`) include the ones
+                // from before the restart; oldest first, so the newest ends on top.
+                for fill in ledger.fills {
+                    self.store.send(StoreEvent::FillApplied(fill)).await?;
+                }
             }
             OrderEvent::Position(p) => {
                 self.store.send(StoreEvent::PositionUpdated(p.clone())).await?;

@@ -164,6 +164,10 @@ pub struct Ledger {
     pub positions: BTreeMap<MarketId, Position>,
     /// What each sell realized (after fees) and when, oldest first.
     pub realized: Vec<(Decimal, DateTime<Utc>)>,
+    /// The newest fills counted (at most the Orders pane's
+    /// [`FILLS_KEPT`](crate::store::account::FILLS_KEPT)), oldest first: the pane lists
+    /// and counts the fills from before a restart too.
+    pub fills: Vec<Fill>,
 }
 
 /// The journal event kind of a position the order manager opened from the exchange's
@@ -209,6 +213,7 @@ impl Ledger {
                 if side == Side::Ask {
                     self.realized.push((pnl, fill_time(&f)));
                 }
+                self.fills.push(f);
             }
         }
     }
@@ -243,6 +248,8 @@ impl Ledger {
         for (_, step) in steps {
             l.step(step, &fee_rate);
         }
+        let older = l.fills.len().saturating_sub(crate::store::account::FILLS_KEPT);
+        l.fills.drain(..older);
         l
     }
 
@@ -393,6 +400,8 @@ mod tests {
         let replayed = Ledger::from_journal(&seeds, &rows, rate);
         assert_eq!(replayed.positions, live);
         assert_eq!(replayed.realized, realized);
+        // The fills themselves, for the Orders pane (the unreadable row left out).
+        assert_eq!(replayed.fills, fills);
         // (0.05 × 140M + 0.01 × 140.2M + its 701 fee) / 0.06: the buy fee is in the average.
         let avg = replayed.positions[&btc].avg_cost;
         assert_eq!(avg, (dec!(7_000_000) + dec!(1_402_000) + dec!(701)) / dec!(0.06));
