@@ -10,9 +10,10 @@
 //! orders and fills would show a trader numbers that are not theirs. `hoga --demo --fresh`
 //! moves the whole session aside.
 //!
-//! The file also keeps the demo market's last prices (and each market's volatility), so a
-//! restarted simulator walks on from where the market was rather than from the seed's
-//! prices (a resting limit order would otherwise fill at once on restart). They are
+//! The file also keeps the demo market's last prices (and each market's volatility and
+//! day: open, range, previous close), so a restarted simulator walks on from where the
+//! market was rather than from the seed's prices (a resting limit order would otherwise
+//! fill at once on restart) and its 24 h change goes on. They are
 //! written with every change of the account and every few seconds while prices move.
 //!
 //! [`SimConfig::state_file`]: super::SimConfig::state_file
