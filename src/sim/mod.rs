@@ -607,14 +607,7 @@ mod tests {
             ..SimConfig::default()
         };
         let sim = start(cfg, &tasks).await.unwrap();
-        let creds =
-            Credentials::new(sim.credentials.0.clone(), sim.credentials.1.expose_secret().to_string());
-        let rc = RestConfig {
-            base_url: format!("{}/v1", sim.rest_base),
-            read_attempts: 1,
-            ..RestConfig::default()
-        };
-        let client = RestClient::new(rc, Some(creds)).unwrap();
+        let client = client_of(&sim);
         let btc = MarketId::new("KRW-BTC");
 
         assert!(client.market_all().await.unwrap().len() >= 5);

@@ -338,23 +338,7 @@ pub(crate) fn band_warning(price: Decimal, last: Decimal, band_pct: Option<Decim
 /// `95,000,000.5`, `95000.` → `95,000.`): the digits typed are kept as they are, so
 /// editing reads naturally while 9 and 10 digit prices stay readable.
 pub(crate) fn grouped_input(text: &str) -> String {
-    let (int, frac) = match text.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (text, None),
-    };
-    let n = int.chars().count();
-    let mut out = String::with_capacity(text.len() + n / 3);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (n - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
-    out
+    crate::exchange::display::group(text)
 }
 
 /// What the form would send: the validated order (snapped price, fee, total) or the
