@@ -238,22 +238,12 @@ fn events(a: Decimal, b: Decimal) -> Vec<StoreEvent> {
         ]),
         StoreEvent::OrdersUpdated(vec![order(a, b), order(b, a)]),
         StoreEvent::FillApplied(fill(a, b)),
+        // Hostile figures reach the pane through the monitor's row too.
         StoreEvent::RulesUpdated(vec![RuleRow {
-            id: "r1".into(),
-            market: btc(),
-            label: "stop".into(),
-            kind: RuleKind::StopLoss(Level::Price(b)),
-            trigger: Some(b),
-            take_trigger: None,
             last: Some(a),
-            // Hostile figures reach the pane through the monitor's row too.
             distance: Some(a),
             age: Some(Duration::MAX),
-            state: hoga::trading::rules::RuleState::Armed,
-            attempt: 0,
-            note: None,
-            position: hoga::trading::monitor::RulePosition::Held,
-            starting: false,
+            ..RuleRow::armed("r1", btc(), RuleKind::StopLoss(Level::Price(b)))
         }]),
     ]
 }

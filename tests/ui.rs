@@ -763,7 +763,7 @@ fn busy_events() -> Vec<StoreEvent> {
     use hoga::exchange::types::{Balance, Fill};
     use hoga::feed::{LatencySummary, SubscriberSnapshot};
     use hoga::store::{LogLevel, RuleRow};
-    use hoga::trading::rules::{Level, RuleKind, RuleState};
+    use hoga::trading::rules::{Level, RuleKind};
     let mut ev = vec![
         StoreEvent::BalancesUpdated(vec![
             Balance {
@@ -796,20 +796,14 @@ fn busy_events() -> Vec<StoreEvent> {
         }),
         // The monitor's row: distance and age as the monitor computed them.
         StoreEvent::RulesUpdated(vec![RuleRow {
-            id: "stop-1".into(),
-            market: MarketId::new("KRW-BTC"),
-            label: "stop".into(),
-            kind: RuleKind::StopLoss(Level::Price(dec!(92_150_000))),
-            trigger: Some(dec!(92_150_000)),
-            take_trigger: None,
             last: Some(dec!(95_000_000)),
             distance: Some(dec!(-0.03)),
             age: Some(Duration::from_secs(1)),
-            state: RuleState::Armed,
-            attempt: 0,
-            note: None,
-            position: hoga::trading::monitor::RulePosition::Held,
-            starting: false,
+            ..RuleRow::armed(
+                "stop-1",
+                MarketId::new("KRW-BTC"),
+                RuleKind::StopLoss(Level::Price(dec!(92_150_000))),
+            )
         }]),
         StoreEvent::FeedHealthUpdated(Arc::new(FeedHealth {
             connections: vec![ConnSnapshot {
@@ -1037,7 +1031,7 @@ fn system_samples_redraw_only_while_the_system_pane_is_shown() {
 fn one_change_of_each_kind() -> Vec<(&'static str, StoreEvent)> {
     use hoga::exchange::types::{Balance, Fill};
     use hoga::store::{RuleRow, StreamState, TradingState};
-    use hoga::trading::rules::{Level, RuleKind, RuleState};
+    use hoga::trading::rules::{Level, RuleKind};
     let mut moved = candles("KRW-BTC").pop().unwrap();
     moved.close = dec!(97_500_000);
     moved.high = dec!(97_500_000);
@@ -1084,20 +1078,14 @@ fn one_change_of_each_kind() -> Vec<(&'static str, StoreEvent)> {
         (
             "rules",
             StoreEvent::RulesUpdated(vec![RuleRow {
-                id: "tp-2".into(),
-                market: MarketId::new("KRW-BTC"),
-                label: "take-profit".into(),
-                kind: RuleKind::TakeProfit(Level::Price(dec!(99_000_000))),
-                trigger: Some(dec!(99_000_000)),
-                take_trigger: None,
                 last: Some(dec!(97_500_000)),
                 distance: Some(dec!(0.0154)),
                 age: Some(Duration::from_secs(1)),
-                state: RuleState::Armed,
-                attempt: 0,
-                note: None,
-                position: hoga::trading::monitor::RulePosition::Held,
-                starting: false,
+                ..RuleRow::armed(
+                    "tp-2",
+                    MarketId::new("KRW-BTC"),
+                    RuleKind::TakeProfit(Level::Price(dec!(99_000_000))),
+                )
             }]),
         ),
         ("trading state", StoreEvent::TradingState(TradingState::Halted)),
@@ -1359,22 +1347,11 @@ fn a_rest_ban_shows_its_countdown_on_the_status_bar() {
 #[test]
 fn ctrl_z_with_an_armed_rule_asks_before_suspending() {
     let mut h = Harness::new(120, 40);
-    h.publish(vec![StoreEvent::RulesUpdated(vec![hoga::store::RuleRow {
-        id: "stop-1".into(),
-        market: MarketId::new("KRW-BTC"),
-        label: "stop".into(),
-        kind: hoga::trading::rules::RuleKind::StopLoss(hoga::trading::rules::Level::Price(dec!(92_150_000))),
-        trigger: Some(dec!(92_150_000)),
-        take_trigger: None,
-        last: None,
-        distance: None,
-        age: None,
-        state: hoga::trading::rules::RuleState::Armed,
-        attempt: 0,
-        note: None,
-        position: hoga::trading::monitor::RulePosition::Held,
-        starting: false,
-    }])]);
+    h.publish(vec![StoreEvent::RulesUpdated(vec![hoga::store::RuleRow::armed(
+        "stop-1",
+        MarketId::new("KRW-BTC"),
+        hoga::trading::rules::RuleKind::StopLoss(hoga::trading::rules::Level::Price(dec!(92_150_000))),
+    )])]);
     h.app.handle_key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
     let screen = h.screen();
     assert!(screen.contains("Suspend? 1 rule(s) protecting a position will not fire"), "{screen}");
@@ -1484,7 +1461,7 @@ fn btc_after_two_buys() -> hoga::store::account::Position {
 fn trader_events() -> Vec<StoreEvent> {
     use hoga::exchange::types::Balance;
     use hoga::store::RuleRow;
-    use hoga::trading::rules::{Level, RuleKind, RuleState};
+    use hoga::trading::rules::{Level, RuleKind};
     let balance = |currency: &str, balance, avg_buy_price| Balance {
         currency: currency.into(),
         balance,
@@ -1508,20 +1485,14 @@ fn trader_events() -> Vec<StoreEvent> {
         ]),
         StoreEvent::PositionUpdated(btc_after_two_buys()),
         StoreEvent::RulesUpdated(vec![RuleRow {
-            id: "stop-1".into(),
-            market: MarketId::new("KRW-BTC"),
-            label: "stop".into(),
-            kind: RuleKind::StopLoss(Level::Price(dec!(140_650_000))),
-            trigger: Some(dec!(140_650_000)),
-            take_trigger: None,
             last: Some(dec!(145_000_000)),
             distance: Some(dec!(-0.03)),
             age: Some(Duration::from_secs(1)),
-            state: RuleState::Armed,
-            attempt: 0,
-            note: None,
-            position: hoga::trading::monitor::RulePosition::Held,
-            starting: false,
+            ..RuleRow::armed(
+                "stop-1",
+                MarketId::new("KRW-BTC"),
+                RuleKind::StopLoss(Level::Price(dec!(140_650_000))),
+            )
         }]),
     ]
 }
@@ -1828,31 +1799,11 @@ fn the_order_form_shows_krw_amounts_in_whole_won_and_warns_outside_the_band() {
 
 /// A Monitor row as the monitor publishes it: armed, held, a fresh price 1 s old.
 fn monitor_row(id: &str, market: &str, kind: hoga::trading::rules::RuleKind) -> hoga::store::RuleRow {
-    use hoga::trading::rules::{Level, RuleKind, RuleState};
-    let trigger = match &kind {
-        RuleKind::StopLoss(Level::Price(p)) | RuleKind::TakeProfit(Level::Price(p)) => Some(*p),
-        RuleKind::Oco { stop: Level::Price(p), .. } => Some(*p),
-        _ => None,
-    };
-    let take_trigger = match &kind {
-        RuleKind::Oco { take: Level::Price(p), .. } => Some(*p),
-        _ => None,
-    };
     hoga::store::RuleRow {
-        id: id.into(),
-        market: MarketId::new(market),
-        label: String::new(),
-        kind,
-        trigger,
-        take_trigger,
         last: Some(dec!(145_000_000)),
         distance: Some(dec!(0.0514)),
         age: Some(Duration::from_secs(1)),
-        state: RuleState::Armed,
-        attempt: 0,
-        note: None,
-        position: hoga::trading::monitor::RulePosition::Held,
-        starting: false,
+        ..hoga::store::RuleRow::armed(id, MarketId::new(market), kind)
     }
 }
 

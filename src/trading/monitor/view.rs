@@ -67,6 +67,38 @@ pub enum RulePosition {
 }
 
 impl RuleRow {
+    /// An armed rule on a held position, before the monitor has evaluated a price: its
+    /// triggers are the absolute levels it names (a relative level has none yet), and no
+    /// last price, distance or age. The monitor fills the rest as it evaluates; fixtures
+    /// set them with struct update.
+    pub fn armed(id: &str, market: MarketId, kind: RuleKind) -> RuleRow {
+        let price = |l: &Level| match l {
+            Level::Price(p) => Some(*p),
+            Level::PctFromAvg(_) | Level::PctFromLast(_) => None,
+        };
+        let (trigger, take_trigger) = match &kind {
+            RuleKind::StopLoss(l) | RuleKind::TakeProfit(l) => (price(l), None),
+            RuleKind::Oco { stop, take } => (price(stop), price(take)),
+            RuleKind::Trailing { .. } => (None, None),
+        };
+        RuleRow {
+            id: id.into(),
+            label: rule_label(&kind, market.quote()),
+            market,
+            kind,
+            trigger,
+            take_trigger,
+            last: None,
+            distance: None,
+            age: None,
+            state: RuleState::Armed,
+            attempt: 0,
+            note: None,
+            position: RulePosition::Held,
+            starting: false,
+        }
+    }
+
     /// True while the rule protects a position (armed, stale or firing, with something
     /// to sell): what "N armed" in the Monitor pane, the status bar and the quit prompt
     /// count. A rule whose position is gone, or that waits for a future one, is not.

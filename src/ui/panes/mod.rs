@@ -324,25 +324,15 @@ mod tests {
     fn a_two_line_message_does_not_hide_a_panes_more_hint() {
         use crate::exchange::types::MarketId;
         use crate::store::RuleRow;
-        use crate::trading::monitor::RulePosition;
-        use crate::trading::rules::{Level, RuleKind, RuleState};
+        use crate::trading::rules::{Level, RuleKind};
         use rust_decimal_macros::dec;
         use std::sync::Arc;
         let rule = |id: &str| RuleRow {
-            id: id.into(),
-            market: MarketId::new("KRW-BTC"),
-            label: "stop -3%".into(),
-            kind: RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))),
             trigger: Some(dec!(92_150_000)),
-            take_trigger: None,
             last: Some(dec!(95_000_000)),
             distance: Some(dec!(-0.03)),
             age: Some(Duration::from_secs(1)),
-            state: RuleState::Armed,
-            attempt: 0,
-            note: None,
-            position: RulePosition::Held,
-            starting: false,
+            ..RuleRow::armed(id, MarketId::new("KRW-BTC"), RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))))
         };
         let mut snap = Snapshot::default();
         let mut account = (*snap.account).clone();

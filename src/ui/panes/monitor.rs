@@ -199,20 +199,16 @@ mod tests {
 
     fn row(state: RuleState, distance: Option<rust_decimal::Decimal>, age: Option<Duration>) -> RuleRow {
         RuleRow {
-            id: "r1".into(),
-            market: MarketId::new("KRW-BTC"),
-            label: "stop -3%".into(),
-            kind: RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))),
             trigger: Some(dec!(92_150_000)),
-            take_trigger: None,
             last: Some(dec!(95_000_000)),
             distance,
             age,
             state,
-            attempt: 0,
-            note: None,
-            position: crate::trading::monitor::RulePosition::Held,
-            starting: false,
+            ..RuleRow::armed(
+                "r1",
+                MarketId::new("KRW-BTC"),
+                RuleKind::StopLoss(Level::PctFromAvg(dec!(-0.03))),
+            )
         }
     }
 

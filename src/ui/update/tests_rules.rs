@@ -176,23 +176,9 @@ fn a_rule_with_no_position_is_refused_unless_armed_for_a_future_position() {
 /// (default No) and removes them on `y`.
 #[test]
 fn unarm_alone_asks_to_remove_every_rule() {
-    use crate::trading::monitor::{RulePosition, RuleRow};
-    use crate::trading::rules::RuleState;
-    let row = |id: &str| RuleRow {
-        id: id.into(),
-        market: MarketId::new("KRW-BTC"),
-        label: "stop 97000000".into(),
-        kind: RuleKind::StopLoss(Level::Price(dec!(97000000))),
-        trigger: Some(dec!(97000000)),
-        take_trigger: None,
-        last: None,
-        distance: None,
-        age: None,
-        state: RuleState::Armed,
-        attempt: 0,
-        note: None,
-        position: RulePosition::Held,
-        starting: false,
+    use crate::trading::monitor::RuleRow;
+    let row = |id: &str| {
+        RuleRow::armed(id, MarketId::new("KRW-BTC"), RuleKind::StopLoss(Level::Price(dec!(97000000))))
     };
     let mut store = Store::new();
     store.apply_batch([StoreEvent::MarketsLoaded(vec![info("KRW-BTC")])], Instant::now());
