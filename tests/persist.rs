@@ -91,7 +91,7 @@ fn krw(s: &Snapshot) -> Option<(Decimal, Decimal)> {
 }
 
 /// What the test remembers of a session to compare after the restart.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Seen {
     krw: (Decimal, Decimal),
     orders: Vec<(String, Option<Decimal>)>,
@@ -158,9 +158,20 @@ async fn a_demo_session_s_account_orders_rules_and_alerts_survive_a_restart_and_
 
     // The second session finds all of it again.
     let (tasks, core) = start(&settings, &data, false).await;
+    // Each session has its own time: on a loaded machine the first can take most of a shared one.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut snaps = core.store.subscribe();
-    let after =
-        snapshot_until(&mut snaps, deadline, "the same account, order and stop", |s| seen(s) == before).await;
+    // What differs is printed each time it changes: shown only if the wait times out.
+    let last = std::cell::RefCell::new(None);
+    let after = snapshot_until(&mut snaps, deadline, "the same account, order and stop", |s| {
+        let now = seen(s);
+        if now != before && last.borrow().as_ref() != Some(&now) {
+            eprintln!("not yet the same: {now:?}\n  before: {before:?}");
+            *last.borrow_mut() = Some(now.clone());
+        }
+        now == before
+    })
+    .await;
     assert_eq!(seen(&after), before);
     // And it says so on the status bar.
     let said = snapshot_until(&mut snaps, deadline, "the resumed session said", |s| {
@@ -178,6 +189,8 @@ async fn a_demo_session_s_account_orders_rules_and_alerts_survive_a_restart_and_
 
     // `--fresh`: a new session; the old one is moved aside, not deleted.
     let (tasks, core) = start(&settings, &data, true).await;
+    // Each session has its own time: on a loaded machine the first can take most of a shared one.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut snaps = core.store.subscribe();
     let s = snapshot_until(&mut snaps, deadline, "the starting account", |s| {
         krw(s) == Some((Decimal::from(10_000_000), Decimal::ZERO))
@@ -335,6 +348,8 @@ async fn a_corrupt_demo_account_stops_the_start_naming_the_file_and_fresh() {
     drop(journal);
 
     let (tasks, core) = start(&settings, &data, true).await;
+    // Each session has its own time: on a loaded machine the first can take most of a shared one.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut snaps = core.store.subscribe();
     snapshot_until(&mut snaps, deadline, "the starting account", |s| {
         krw(s) == Some((Decimal::from(10_000_000), Decimal::ZERO))
@@ -387,6 +402,8 @@ async fn realized_and_todays_pnl_and_the_average_survive_a_restart() {
     kill(tasks, core, &data).await;
 
     let (tasks, core) = start(&settings, &data, false).await;
+    // Each session has its own time: on a loaded machine the first can take most of a shared one.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut snaps = core.store.subscribe();
     // The Orders pane lists (and counts) the fills from before the restart too: it said
     // `0 fills` with the journal full of them.
