@@ -71,6 +71,30 @@ pub struct AssetUpdate {
     pub timestamp: i64,
 }
 
+/// An exchange announcement (Upbit `announcement`, private stream, realtime only): a new
+/// notice or an update of one (same `id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// The exchange's id of the notice; an update carries the id of the notice it changes.
+    pub id: String,
+    /// True for an update of an earlier notice (`UPDATED`), false for a new one.
+    pub updated: bool,
+    /// Category as the exchange names it (`trade`, `notice`, …; lower case).
+    pub category: String,
+    /// Title.
+    pub title: String,
+    /// Link to the notice.
+    pub url: Option<String>,
+    /// Body (Markdown), when asked for and not too large.
+    pub body: Option<String>,
+    /// First publication time as sent (KST, ISO 8601).
+    pub first_listed_at: Option<String>,
+    /// Latest publication time as sent (KST, ISO 8601).
+    pub listed_at: Option<String>,
+    /// Message time (ms).
+    pub timestamp: i64,
+}
+
 /// One decoded streaming message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
@@ -87,6 +111,8 @@ pub enum StreamEvent {
     Order(OrderUpdate),
     /// Our balances changed.
     Asset(AssetUpdate),
+    /// An exchange announcement.
+    Announcement(Announcement),
 }
 
 impl StreamEvent {
@@ -98,7 +124,7 @@ impl StreamEvent {
             StreamEvent::OrderBook(b) => b.market.as_ref(),
             StreamEvent::Candle(c) => Some(&c.market),
             StreamEvent::Order(o) => Some(&o.market),
-            StreamEvent::Asset(_) => None,
+            StreamEvent::Asset(_) | StreamEvent::Announcement(_) => None,
         }
     }
 
@@ -111,6 +137,7 @@ impl StreamEvent {
             StreamEvent::Candle(c) => c.timestamp,
             StreamEvent::Order(o) => o.timestamp,
             StreamEvent::Asset(a) => a.timestamp,
+            StreamEvent::Announcement(a) => a.timestamp,
         }
     }
 
@@ -123,7 +150,8 @@ impl StreamEvent {
             StreamEvent::Ticker(t) => t.stream_type == StreamType::Realtime,
             StreamEvent::Trade(t) => t.stream_type == StreamType::Realtime,
             StreamEvent::OrderBook(b) => b.stream_type == StreamType::Realtime,
-            StreamEvent::Candle(_) => false,
+            // A notice's timestamp is when it was published, not how late the stream is.
+            StreamEvent::Candle(_) | StreamEvent::Announcement(_) => false,
             StreamEvent::Order(_) | StreamEvent::Asset(_) => true,
         }
     }
@@ -145,17 +173,20 @@ pub enum StreamKind {
     MyOrder,
     /// Our balance updates (private).
     MyAsset,
+    /// Exchange announcements (private: the exchange wants a key, not a permission).
+    Announcement,
 }
 
 impl StreamKind {
     /// True for streams that need an authenticated connection.
     pub(crate) fn is_private(self) -> bool {
-        matches!(self, StreamKind::MyOrder | StreamKind::MyAsset)
+        matches!(self, StreamKind::MyOrder | StreamKind::MyAsset | StreamKind::Announcement)
     }
 
-    /// True when the stream is addressed by market (everything but `MyAsset`).
+    /// True when the stream is addressed by market (everything but `MyAsset` and
+    /// announcements).
     pub(crate) fn has_markets(self) -> bool {
-        !matches!(self, StreamKind::MyAsset)
+        !matches!(self, StreamKind::MyAsset | StreamKind::Announcement)
     }
 
     /// Short label for tables and the CLI.
@@ -167,6 +198,7 @@ impl StreamKind {
             StreamKind::Candle(tf) => format!("candle.{}", tf.label()),
             StreamKind::MyOrder => "my_order".into(),
             StreamKind::MyAsset => "my_asset".into(),
+            StreamKind::Announcement => "announcement".into(),
         }
     }
 
@@ -179,6 +211,7 @@ impl StreamKind {
             StreamEvent::Candle(c) => StreamKind::Candle(c.timeframe),
             StreamEvent::Order(_) => StreamKind::MyOrder,
             StreamEvent::Asset(_) => StreamKind::MyAsset,
+            StreamEvent::Announcement(_) => StreamKind::Announcement,
         }
     }
 }

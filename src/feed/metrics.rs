@@ -109,16 +109,21 @@ fn slot(kind: StreamKind) -> usize {
         StreamKind::Candle(_) => 3,
         StreamKind::MyOrder => 4,
         StreamKind::MyAsset => 5,
+        StreamKind::Announcement => 6,
     }
 }
 
-const SLOT_NAMES: [&str; 6] = ["ticker", "trade", "orderbook", "candle", "my_order", "my_asset"];
+const SLOT_NAMES: [&str; SLOTS] =
+    ["ticker", "trade", "orderbook", "candle", "my_order", "my_asset", "announcement"];
+
+/// Number of per-kind counters.
+const SLOTS: usize = 7;
 
 /// Hot-path counters shared by the connection tasks and subscribers.
 #[derive(Debug)]
 pub(crate) struct FeedMetrics {
     started: Instant,
-    msgs: [AtomicU64; 6],
+    msgs: [AtomicU64; SLOTS],
     /// Frames that failed to decode.
     pub parse_errors: AtomicU64,
     /// Frames of an unknown type.
@@ -156,9 +161,9 @@ struct RateWindow {
     /// Start of the window being counted.
     start: Instant,
     /// Totals at `start`.
-    totals: [u64; 6],
+    totals: [u64; SLOTS],
     /// Rates of the last completed window.
-    last: Option<[f64; 6]>,
+    last: Option<[f64; SLOTS]>,
 }
 
 impl Default for FeedMetrics {
@@ -178,7 +183,7 @@ impl Default for FeedMetrics {
             handler_panics: AtomicU64::new(0),
             exchange_latency: Histogram::default(),
             delivery_latency: Histogram::default(),
-            rates: Mutex::new(RateWindow { start: now, totals: [0; 6], last: None }),
+            rates: Mutex::new(RateWindow { start: now, totals: [0; SLOTS], last: None }),
         }
     }
 }
@@ -206,17 +211,17 @@ impl FeedMetrics {
     }
 
     fn stream_rates_at(&self, now: Instant) -> Vec<StreamRate> {
-        let totals: [u64; 6] = std::array::from_fn(|i| self.msgs[i].load(Ordering::Relaxed));
+        let totals: [u64; SLOTS] = std::array::from_fn(|i| self.msgs[i].load(Ordering::Relaxed));
         let mut w = self.rates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let elapsed = now.saturating_duration_since(w.start);
         let dt = elapsed.as_secs_f64().max(1e-3);
-        let since_start: [f64; 6] =
+        let since_start: [f64; SLOTS] =
             std::array::from_fn(|i| totals[i].saturating_sub(w.totals[i]) as f64 / dt);
         if elapsed >= RATE_WINDOW {
             *w = RateWindow { start: now, totals, last: Some(since_start) };
         }
         let per_sec = w.last.unwrap_or(since_start);
-        (0..6).map(|i| StreamRate { stream: SLOT_NAMES[i], total: totals[i], per_sec: per_sec[i] }).collect()
+        (0..SLOTS).map(|i| StreamRate { stream: SLOT_NAMES[i], total: totals[i], per_sec: per_sec[i] }).collect()
     }
 }
 

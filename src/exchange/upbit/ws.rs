@@ -156,6 +156,12 @@ impl Decoder {
             "myAsset" => {
                 StreamEvent::Asset(asset_update(&serde_json::from_str(text).map_err(|e| bad(msg, e))?))
             }
+            "announcement" => StreamEvent::Announcement(
+                serde_json::from_str::<super::announce::WireAnnouncement>(text)
+                    .map_err(|e| bad(msg, e))?
+                    .to_event()
+                    .map_err(|e| bad(msg, e))?,
+            ),
             other if other.starts_with("candle.") => {
                 let Some(tf) = wire::timeframe_of_candle_type(other) else {
                     return Ok(Decoded::Unknown(other.to_string()));
@@ -202,7 +208,8 @@ impl Decoder {
         if v.get("method").and_then(|m| m.as_str()) == Some("LIST_SUBSCRIPTIONS") {
             return Ok(Decoded::ListSubscriptions(v));
         }
-        match v.get("type") {
+        // SIMPLE-format announcements (`ty`) read the same.
+        match v.get("type").or_else(|| v.get("ty").filter(|t| *t == "announcement")) {
             Some(serde_json::Value::String(ty)) => self.decode_typed(ty, msg, text),
             Some(_) => Err(bad(msg, "type is not a string")),
             None => Err(bad(msg, "no type, status or error key")),
@@ -241,6 +248,7 @@ pub fn check_event(ev: &StreamEvent) -> Result<(), OutOfBand> {
             }
             band::time("timestamp", a.timestamp).map(|_| ())
         }
+        StreamEvent::Announcement(a) => band::time("timestamp", a.timestamp).map(|_| ()),
     }
 }
 
@@ -292,6 +300,7 @@ pub(crate) fn wire_type(kind: StreamKind) -> Option<String> {
         StreamKind::Candle(tf) => wire::candle_stream_type(tf)?,
         StreamKind::MyOrder => "myOrder".into(),
         StreamKind::MyAsset => "myAsset".into(),
+        StreamKind::Announcement => "announcement".into(),
     })
 }
 
@@ -306,7 +315,10 @@ pub(crate) fn build_request(ticket: &str, streams: &[(StreamKind, Vec<MarketId>)
             tracing::debug!("{} is not streamed by Upbit; left out of the request", kind.label());
             continue;
         };
-        let item = if *kind == StreamKind::MyAsset {
+        // `myAsset` takes no codes; announcements neither, and no `categories` either: all
+        // of them come and the console filters (a category Upbit does not know would be
+        // an INVALID_PARAM that cost the whole private subscription).
+        let item = if matches!(kind, StreamKind::MyAsset | StreamKind::Announcement) {
             serde_json::json!({ "type": ty })
         } else {
             let codes: Vec<&str> = markets.iter().map(MarketId::as_str).collect();
@@ -514,6 +526,7 @@ impl StreamSession for WsSession {
             "orderbook" => Some(StreamKind::OrderBook),
             "myOrder" => Some(StreamKind::MyOrder),
             "myAsset" => Some(StreamKind::MyAsset),
+            "announcement" => Some(StreamKind::Announcement),
             other => wire::timeframe_of_candle_type(other).map(StreamKind::Candle),
         }
     }
