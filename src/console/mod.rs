@@ -20,6 +20,7 @@
 
 pub mod changes;
 pub mod event;
+pub mod key_expiry;
 pub mod market;
 pub mod safety;
 pub mod trade;
@@ -286,6 +287,13 @@ impl Core {
         feed_config.grace = Duration::from_secs(settings.feed.grace_period_secs);
         feed_config.debounce = Duration::from_millis(settings.feed.debounce_ms);
         feed_config.public_read_gather = Duration::from_millis(settings.feed.read_gather_ms);
+        // Upbit's indicator streams: any key will do (no permission), so paper mode uses
+        // its keys too; without one the chart's indicators are computed locally only.
+        let indicator_pump = crate::indicators::stream::PumpConfig {
+            url: crate::indicators::stream::info_url(&feed_config.ws_private_url),
+            credentials: ep.keys.as_ref().map(ApiKeys::to_credentials),
+            ws: feed_config.ws.clone(),
+        };
         let feed = FeedManager::start(feed_config, tasks);
 
         // Trading: venue, journal, order manager, monitor, notifier.
@@ -364,6 +372,10 @@ impl Core {
             let btc = crate::exchange::types::MarketId::new("KRW-BTC");
             safety::spawn_key_probe(tasks, bus.clone(), rest.clone(), btc);
         }
+        if let Some(rest) = &venue.rest {
+            // Keys last a year and cannot be renewed: the days left are shown, and alerted.
+            key_expiry::spawn(tasks, rest.clone(), store.clone(), mode == Mode::Live);
+        }
 
         // Market panes and the account.
         let (selection_tx, selection_rx) = watch::channel(Selection {
@@ -382,6 +394,7 @@ impl Core {
         market::spawn_markets(tasks, &feed, market_rest.clone(), store.clone(), sinks.clone());
         market::spawn_orderbook(tasks, &feed, store.clone(), selection_rx.clone(), sinks);
         market::spawn_trades(tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
+        crate::indicators::stream::spawn(tasks, indicator_pump, store.clone(), selection_rx.clone());
         market::spawn_chart(tasks, &feed, store.clone(), selection_rx);
         trade::spawn_account(
             tasks,

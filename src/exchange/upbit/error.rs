@@ -113,6 +113,107 @@ impl AuthKind {
     }
 }
 
+/// `out_of_scope` hints by the permission the call needs (Upbit's permission groups; the
+/// Korean names are the ones upbit.com shows). A key's permissions are chosen at issue and
+/// cannot be changed: the fix is always a new key.
+mod scope {
+    pub(super) const VIEW_ASSETS: &str = "the API key lacks the 자산조회 (View Assets) permission this call needs; permissions cannot be added to an existing key: issue a new key with it on upbit.com (Open API 관리)";
+    pub(super) const VIEW_ORDERS: &str = "the API key lacks the 주문조회 (View Orders) permission this call needs; permissions cannot be added to an existing key: issue a new key with it on upbit.com (Open API 관리)";
+    pub(super) const MAKE_ORDERS: &str = "the API key lacks the 주문하기 (Make Orders) permission this call needs; permissions cannot be added to an existing key: issue a new key with it on upbit.com (Open API 관리)";
+    pub(super) const ORDERS_EITHER: &str = "the API key lacks 주문조회 (View Orders, to read orders) or 주문하기 (Make Orders, to cancel them); permissions cannot be added to an existing key: issue a new key with both on upbit.com (Open API 관리)";
+    pub(super) const WITHDRAWALS: &str = "the API key lacks 출금조회 / 출금하기 (View / Make Withdrawals); permissions cannot be added to an existing key: issue a new key with them on upbit.com (Open API 관리)";
+    pub(super) const DEPOSITS: &str = "the API key lacks 입금조회 / 입금하기 (View / Make Deposits); permissions cannot be added to an existing key: issue a new key with them on upbit.com (Open API 관리)";
+    pub(super) const POCKETS: &str = "the API key lacks 포켓관리 (Manage Pockets, main pocket) or 자산이전 (Transfer Assets, sub-pocket); permissions cannot be added to an existing key: issue a new key with it on upbit.com (Open API 관리)";
+}
+
+/// The `out_of_scope` hint for a call to `path` (with or without the `/v1` prefix): the
+/// permission that call needs, by Upbit's permission table. `None` for a path hoga does
+/// not know a permission for.
+pub(crate) fn scope_hint(path: &str) -> Option<&'static str> {
+    let p = path.split('?').next().unwrap_or(path);
+    let p = p.strip_prefix("/v1").unwrap_or(p);
+    Some(match p {
+        "/accounts" => scope::VIEW_ASSETS,
+        "/orders/chance" | "/orders/closed" => scope::VIEW_ORDERS,
+        "/orders" | "/orders/test" | "/orders/cancel_and_new" => scope::MAKE_ORDERS,
+        // GET reads (View Orders), DELETE cancels (Make Orders); the path alone cannot tell.
+        "/order" | "/orders/open" | "/orders/uuids" => scope::ORDERS_EITHER,
+        p if p.starts_with("/withdraw") => scope::WITHDRAWALS,
+        p if p.starts_with("/deposit") => scope::DEPOSITS,
+        p if p.starts_with("/pocket") => scope::POCKETS,
+        _ => return None,
+    })
+}
+
+/// The hint for an authentication failure of a call to `path`: for `out_of_scope`, the
+/// permission that call needs; otherwise [`AuthKind::hint`].
+pub(crate) fn auth_hint(kind: AuthKind, path: &str) -> &'static str {
+    match kind {
+        AuthKind::OutOfScope => scope_hint(path).unwrap_or(kind.hint()),
+        _ => kind.hint(),
+    }
+}
+
+/// States of the account (not of the request, not of the key's signature) Upbit names in
+/// its refusals. None is a bug and none passes on a retry: each needs the person to do
+/// something on upbit.com, which the hint says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    /// `thirdparty_agreement_required` (403): the one-time consent Upbit asks for before
+    /// trading in BTC and USDT markets has not been given.
+    ThirdPartyAgreementRequired,
+    /// `order_disabled_member`: Upbit has disabled ordering for this account.
+    OrderDisabledMember,
+    /// `invalid_price_bid` / `invalid_price_ask` (400): the price is off the market's
+    /// price unit (tick) for its price level.
+    InvalidPrice,
+    /// `open_api_withdraw_locked` (403): the key's withdrawal safety lock (출금 안심차단)
+    /// is on.
+    WithdrawLocked,
+}
+
+impl AccountState {
+    /// Maps an Upbit `error.name` to an account state.
+    pub(crate) fn from_name(name: &str) -> Option<AccountState> {
+        Some(match name {
+            "thirdparty_agreement_required" => AccountState::ThirdPartyAgreementRequired,
+            "order_disabled_member" => AccountState::OrderDisabledMember,
+            "invalid_price_bid" | "invalid_price_ask" => AccountState::InvalidPrice,
+            "open_api_withdraw_locked" => AccountState::WithdrawLocked,
+            _ => return None,
+        })
+    }
+
+    /// What the person should do about it.
+    pub fn hint(self) -> &'static str {
+        match self {
+            AccountState::ThirdPartyAgreementRequired => {
+                "Upbit needs a one-time consent before trading BTC/USDT markets: accept it on upbit.com (open a BTC or USDT market there and agree to the third-party information notice, 제3자 정보 제공 동의), then send the order again; KRW markets are not affected"
+            }
+            AccountState::OrderDisabledMember => {
+                "Upbit has disabled ordering for this account (order_disabled_member): no order can pass until Upbit lifts it; check upbit.com notices or contact Upbit support"
+            }
+            AccountState::InvalidPrice => {
+                "the price is not on the market's price unit (tick) for that price level: Upbit's tick table may have changed; enter a price on the book's ticks"
+            }
+            AccountState::WithdrawLocked => {
+                "the API key's withdrawal safety lock (출금 안심차단) is on: turn it off for this key in the Upbit app (더보기 > 인증/보안 > Open API 관리)"
+            }
+        }
+    }
+
+    /// True when no order of this account can pass until the person acts: trading halts
+    /// instead of refusing order after order.
+    pub fn blocks_trading(self) -> bool {
+        matches!(self, AccountState::OrderDisabledMember)
+    }
+}
+
+/// ` (hint: …)` for an Upbit error name that is an [`AccountState`], else nothing.
+fn account_hint(name: &str) -> String {
+    AccountState::from_name(name).map(|s| format!(" (hint: {})", s.hint())).unwrap_or_default()
+}
+
 /// An error from the Upbit REST client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpbitError {
@@ -139,7 +240,7 @@ pub enum UpbitError {
         detail: String,
     },
     /// A final answer from Upbit (`error.name` + `message`).
-    #[error("upbit {path}: {status} {name}: {message}")]
+    #[error("upbit {path}: {status} {name}: {message}{}", account_hint(name))]
     Exchange {
         /// HTTP status.
         status: u16,
@@ -151,7 +252,7 @@ pub enum UpbitError {
         path: String,
     },
     /// An authentication/permission failure.
-    #[error("upbit {path}: {status} {name}: {message} (hint: {})", kind.hint())]
+    #[error("upbit {path}: {status} {name}: {message} (hint: {})", auth_hint(*kind, path))]
     Auth {
         /// Which failure.
         kind: AuthKind,
@@ -267,11 +368,17 @@ impl From<UpbitError> for ExchangeError {
             UpbitError::Request { path, detail } => {
                 (ErrorKind::NotSent, None, None, format!("{path}: {detail}"), None)
             }
-            UpbitError::Exchange { status, name, message, .. } => {
-                (ErrorKind::Rejected, Some(name), Some(status), message, None)
-            }
-            UpbitError::Auth { kind, status, name, message, .. } => {
-                (ErrorKind::Auth, Some(name), Some(status), message, Some(kind.hint()))
+            UpbitError::Exchange { status, name, message, .. } => match AccountState::from_name(&name) {
+                // The fix first: Upbit's own words are kept after it.
+                Some(state) => {
+                    let kind = if state.blocks_trading() { ErrorKind::Auth } else { ErrorKind::Rejected };
+                    let reason = format!("{} (Upbit: {message})", state.hint());
+                    (kind, Some(name), Some(status), reason, Some(state.hint()))
+                }
+                None => (ErrorKind::Rejected, Some(name), Some(status), message, None),
+            },
+            UpbitError::Auth { kind, status, name, message, path } => {
+                (ErrorKind::Auth, Some(name), Some(status), message, Some(auth_hint(kind, &path)))
             }
             UpbitError::RateLimited { .. } => (ErrorKind::RateLimited, None, None, message.clone(), None),
             UpbitError::Blocked { .. } => (ErrorKind::Blocked, None, None, message.clone(), None),
@@ -328,6 +435,67 @@ mod tests {
             assert!(matches!(e, UpbitError::Auth { kind: AuthKind::Unauthorized, status: 401, .. }), "{e:?}");
             assert!(e.to_string().contains("hint"), "{e}");
         }
+    }
+
+    /// Each account state Upbit names is a final refusal whose reason starts with the fix
+    /// and keeps Upbit's words; none is retried; only a disabled account halts trading.
+    #[test]
+    fn account_states_get_final_actionable_reasons() {
+        let cases = [
+            (
+                403,
+                "thirdparty_agreement_required",
+                "one-time consent before trading BTC/USDT",
+                ErrorKind::Rejected,
+            ),
+            (403, "order_disabled_member", "disabled ordering for this account", ErrorKind::Auth),
+            (400, "invalid_price_bid", "price unit (tick)", ErrorKind::Rejected),
+            (400, "invalid_price_ask", "price unit (tick)", ErrorKind::Rejected),
+            (403, "open_api_withdraw_locked", "출금 안심차단", ErrorKind::Rejected),
+        ];
+        for (status, name, fix, kind) in cases {
+            let body = format!(r#"{{"error":{{"name":"{name}","message":"업비트의 말"}}}}"#);
+            let e = UpbitError::from_response(status, &body, "/orders", "POST");
+            assert!(!e.is_retryable(), "{name}");
+            assert!(e.to_string().contains(fix), "{name}: {e}");
+            let x = ExchangeError::from(e);
+            assert_eq!((x.kind, x.code.as_deref(), x.status), (kind, Some(name), Some(status)), "{name}");
+            assert!(x.reason.contains(fix) && x.reason.contains("업비트의 말"), "{name}: {}", x.reason);
+            assert!(x.hint.is_some_and(|h| h.contains(fix)), "{name}");
+        }
+        // Other refusals are unchanged: Upbit's message is the reason.
+        let e = UpbitError::from_response(
+            400,
+            r#"{"error":{"name":"insufficient_funds_bid","message":"주문가능한 금액(KRW)이 부족합니다."}}"#,
+            "/orders",
+            "POST",
+        );
+        assert_eq!(ExchangeError::from(e).reason, "주문가능한 금액(KRW)이 부족합니다.");
+    }
+
+    /// `out_of_scope` names the permission the refused call needs.
+    #[test]
+    fn out_of_scope_names_the_missing_permission() {
+        let body = r#"{"error":{"name":"out_of_scope","message":"권한이 부족합니다."}}"#;
+        for (path, permission) in [
+            ("/accounts", "자산조회 (View Assets)"),
+            ("/v1/orders", "주문하기 (Make Orders)"),
+            ("/orders/test", "주문하기 (Make Orders)"),
+            ("/orders/chance", "주문조회 (View Orders)"),
+            ("/order", "주문조회 (View Orders"),
+            ("/withdraws/coin", "출금하기"),
+            ("/pockets", "포켓관리"),
+        ] {
+            for status in [401, 403] {
+                let e = UpbitError::from_response(status, body, path, "GET");
+                assert!(matches!(e, UpbitError::Auth { kind: AuthKind::OutOfScope, .. }), "{e:?}");
+                assert!(e.to_string().contains(permission), "{path}: {e}");
+                let x = ExchangeError::from(e);
+                assert!(x.hint.is_some_and(|h| h.contains(permission) && h.contains("new key")), "{path}");
+            }
+        }
+        let e = UpbitError::from_response(401, body, "/somewhere/new", "GET");
+        assert!(e.to_string().contains(AuthKind::OutOfScope.hint()), "{e}");
     }
 
     mod fuzz {

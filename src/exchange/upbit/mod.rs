@@ -1,5 +1,6 @@
 //! Upbit adapter: wire format, tick grid, REST and WebSocket clients, and the neutral
 //! traits implemented over them.
+pub mod api_keys;
 pub mod announce;
 pub mod auth;
 pub mod error;

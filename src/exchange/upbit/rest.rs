@@ -99,7 +99,7 @@ struct Call<'a> {
 pub struct RestClient {
     http: reqwest::Client,
     config: Arc<RestConfig>,
-    credentials: Option<Arc<Credentials>>,
+    pub(super) credentials: Option<Arc<Credentials>>,
     limits: Arc<RestLimits>,
 }
 
@@ -423,7 +423,7 @@ impl RestClient {
 
     // ---------------------------------------------------------------- plumbing
 
-    async fn get<T: DeserializeOwned>(
+    pub(super) async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
         group: Group,

@@ -9,6 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::pane_block;
+use crate::console::key_expiry;
+use crate::exchange::upbit::api_keys::KeyExpiry;
 use crate::feed::Health;
 use crate::kernel::TaskState;
 use crate::store::Snapshot;
@@ -45,6 +47,22 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             Span::styled(format!("{}/{} {what}", t.component, t.name), theme.warning),
             Span::styled(format!("  {}", t.last_error.as_deref().unwrap_or("")), theme.text),
         ]));
+    }
+    // The API key's expiry: the days are counted from this frame's clock, so the line is
+    // right on any day the console stays open.
+    if let Some(expiry) =
+        sys.tables.get(key_expiry::TABLE).and_then(|t| t.rows.first()).and_then(|r| key_expiry::from_row(r))
+    {
+        let now = ui.wall;
+        let style = match &expiry {
+            KeyExpiry::Expires { at } if key_expiry::days_left(*at, now) > key_expiry::ALERT_DAYS[0] => {
+                theme.text
+            }
+            KeyExpiry::Expires { at } if *at > now => theme.warning,
+            KeyExpiry::Unknown { .. } => theme.muted,
+            _ => theme.error,
+        };
+        lines.push(Line::styled(key_expiry::describe(&expiry, now), style));
     }
     let f = &sys.feed;
     let health = match f.health {
@@ -177,7 +195,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         lines.push(row_line(&cells, &widths, style));
     }
-    for (title, table) in sys.tables.iter() {
+    for (title, table) in sys.tables.iter().filter(|(t, _)| t.as_str() != key_expiry::TABLE) {
         lines.push(Line::styled(title.clone(), theme.header));
         let n = table.header.len().max(table.rows.iter().map(Vec::len).max().unwrap_or(0));
         let widths: Vec<usize> = (0..n)
