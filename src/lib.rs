@@ -52,6 +52,7 @@ pub mod console;
 pub mod datadir;
 pub mod exchange;
 pub mod feed;
+pub mod indicators;
 pub mod kernel;
 pub mod logging;
 pub mod notify;

@@ -38,6 +38,7 @@
 
 pub mod auth;
 pub mod faults;
+pub(crate) mod indicators;
 pub mod limits;
 pub mod market;
 pub mod matching;

@@ -677,6 +677,8 @@ pub(crate) async fn start(
     let mut app = Router::new()
         .route("/websocket/v1", get(ws::public_upgrade))
         .route("/websocket/v1/private", get(ws::private_upgrade))
+        // Upbit's indicator streams: authenticated like the private stream.
+        .route("/websocket/v1/info", get(ws::private_upgrade))
         .route("/admin/faults", post(admin_faults))
         .route("/admin/price", post(admin_price))
         .route("/admin/requests", get(admin_requests));

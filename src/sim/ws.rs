@@ -86,6 +86,8 @@ struct TypeSub {
     level: Decimal,
     only_snapshot: bool,
     only_realtime: bool,
+    /// `indicator` / `indicator_signal`: timeframe and indicators (`super::indicators`).
+    indicator: Option<super::indicators::Spec>,
 }
 
 impl TypeSub {
@@ -161,7 +163,14 @@ fn parse_request(text: &str, private: bool) -> Result<Request, WsError> {
 fn parse_type(ty: &str, o: &serde_json::Map<String, Value>, private: bool) -> Result<TypeSub, WsError> {
     let is_candle = timeframe_of_candle_type(ty).is_some();
     let is_private = matches!(ty, "myOrder" | "myAsset");
-    if !is_candle && !is_private && !PUBLIC_TYPES.contains(&ty) {
+    let indicator = match ty {
+        "indicator" | "indicator_signal" if !private => {
+            return Err(("INVALID_AUTH", "인증 정보가 올바르지 않습니다.".to_string()));
+        }
+        "indicator" | "indicator_signal" => Some(super::indicators::parse(ty, o)?),
+        _ => None,
+    };
+    if !is_candle && !is_private && indicator.is_none() && !PUBLIC_TYPES.contains(&ty) {
         return Err(("INVALID_PARAM", format!("지원하지 않는 type 입니다: {ty}")));
     }
     if is_private && !private {
@@ -213,6 +222,7 @@ fn parse_type(ty: &str, o: &serde_json::Map<String, Value>, private: bool) -> Re
         level,
         only_snapshot: flag(o, "is_only_snapshot", "isOnlySnapshot"),
         only_realtime: flag(o, "is_only_realtime", "isOnlyRealtime"),
+        indicator,
     })
 }
 
@@ -260,6 +270,8 @@ struct Conn {
     /// Counts subscription requests applied (each replaces `subs`).
     subs_set: u64,
     limiter: WsMessageLimiter,
+    /// Candle closes seen and signal states of indicator subscriptions.
+    ind: super::indicators::ConnState,
 }
 
 impl Conn {
@@ -376,9 +388,29 @@ impl Conn {
         out
     }
 
-    fn render_public(&self, sh: &Shared, p: &Published) -> Vec<Vec<u8>> {
+    /// Indicator values and signals of the candles that a candle update closed.
+    fn indicator_frames(
+        &mut self,
+        sh: &Shared,
+        code: &str,
+        cs: &[(crate::exchange::types::Timeframe, crate::exchange::upbit::wire::WireCandle)],
+    ) -> Vec<Vec<u8>> {
+        let specs = self.subs.iter().filter(|s| s.wants(code).next().is_some()).filter_map(|s| s.indicator.as_ref());
+        if specs.clone().next().is_none() {
+            return Vec::new();
+        }
+        let w = lock(&sh.world);
+        let Some(m) = w.gen_.market(code) else { return Vec::new() };
+        let msgs = self.ind.on_candles(specs, m, code, cs, w.gen_.now);
+        msgs.iter().map(|v| encode(v, self.format, None)).collect()
+    }
+
+    fn render_public(&mut self, sh: &Shared, p: &Published) -> Vec<Vec<u8>> {
         let code = p.ev.code();
         let mut out = Vec::new();
+        if let SimEvent::Candles(cs) = &p.ev {
+            out.extend(self.indicator_frames(sh, code, cs));
+        }
         for s in self.subs.iter().filter(|s| !s.only_snapshot) {
             for c in s.wants(code) {
                 match (&p.ev, s.ty.as_str()) {
@@ -550,6 +582,7 @@ async fn run_conn(sh: Arc<Shared>, socket: WebSocket, private: bool) {
         subs: Vec::new(),
         subs_set: 0,
         limiter: WsMessageLimiter::new(Instant::now()),
+        ind: Default::default(),
     };
     lock(&sh.conns).insert(id, conn.info());
     let (mut tx, mut rx) = socket.split();

@@ -48,6 +48,8 @@ pub struct MarketSection {
     pub trades: Arc<HashMap<MarketId, VecDeque<Trade>>>,
     /// Candle series per (market, timeframe), oldest first.
     pub candles: Arc<HashMap<(MarketId, Timeframe), Vec<Candle>>>,
+    /// Indicators per candle series: local values and Upbit's (`crate::indicators`).
+    pub indicators: Arc<HashMap<(MarketId, Timeframe), crate::indicators::Board>>,
 }
 
 impl MarketSection {
@@ -90,7 +92,8 @@ impl MarketSection {
     pub(crate) fn load_candles(&mut self, market: MarketId, tf: Timeframe, mut candles: Vec<Candle>) {
         candles.sort_by_key(|c| c.start);
         candles.dedup_by_key(|c| c.start);
-        let series = Arc::make_mut(&mut self.candles).entry((market, tf)).or_default();
+        let key = (market, tf);
+        let series = Arc::make_mut(&mut self.candles).entry(key.clone()).or_default();
         // History may arrive after live bars: merge so live bars (newer data) win.
         let live: Vec<Candle> = std::mem::take(series);
         let mut merged = candles;
@@ -101,11 +104,16 @@ impl MarketSection {
             }
         }
         trim_front(&mut merged);
+        let bars: Vec<crate::indicators::Bar> = merged.iter().map(Into::into).collect();
         *series = merged;
+        Arc::make_mut(&mut self.indicators).entry(key).or_default().load(&bars);
     }
 
     pub(crate) fn update_candle(&mut self, c: Candle) {
-        let series = Arc::make_mut(&mut self.candles).entry((c.market.clone(), c.timeframe)).or_default();
+        let key = (c.market.clone(), c.timeframe);
+        let bar = crate::indicators::Bar::from(&c);
+        let series = Arc::make_mut(&mut self.candles).entry(key.clone()).or_default();
+        let late = series.last().is_some_and(|last| last.start > c.start);
         match series.last() {
             Some(last) if last.start == c.start => {
                 let n = series.len();
@@ -119,6 +127,19 @@ impl MarketSection {
             _ => series.push(c),
         }
         trim_front(series);
+        // A late update of a closed candle changes the history the trackers summed up.
+        let board = Arc::make_mut(&mut self.indicators).entry(key).or_default();
+        if late {
+            board.load(&series.iter().map(Into::into).collect::<Vec<_>>());
+        } else {
+            board.update(bar);
+        }
+    }
+
+    /// A message of Upbit's indicator streams.
+    pub(crate) fn apply_indicator(&mut self, ev: crate::indicators::IndicatorEvent) {
+        let key = (ev.market().clone(), ev.timeframe());
+        Arc::make_mut(&mut self.indicators).entry(key).or_default().apply(ev);
     }
 }
 

@@ -47,6 +47,8 @@ pub enum StoreEvent {
     },
     /// A live candle was opened or updated.
     CandleUpdated(Candle),
+    /// Upbit sent indicator values or a signal (`crate::indicators`).
+    IndicatorReceived(crate::indicators::IndicatorEvent),
     /// Balances were refreshed (replaces all).
     BalancesUpdated(Vec<Balance>),
     /// The open-order set was refreshed (replaces all; terminal orders are dropped).
@@ -361,6 +363,11 @@ fn apply(
         }
         E::CandleUpdated(c) => {
             Arc::make_mut(market).update_candle(c);
+            t.market = true;
+            t.candles = true;
+        }
+        E::IndicatorReceived(ev) => {
+            Arc::make_mut(market).apply_indicator(ev);
             t.market = true;
             t.candles = true;
         }

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod announce;
 pub mod auth;
 pub mod error;
+pub mod indicator;
 pub mod limits;
 pub mod rest;
 pub mod ticks;

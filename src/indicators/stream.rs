@@ -1,0 +1,177 @@
+//! The indicator pump: Upbit's `indicator` and `indicator_signal` streams for the chart's
+//! market and timeframe, into the store.
+//!
+//! It runs its own authenticated connection to `/websocket/v1/info` (where Upbit's
+//! reference pages place these types) instead of riding the feed's private socket: Upbit
+//! answers a type it does not take on an endpoint with an error frame and then closes the
+//! socket, and our order and balance streams must never share that fate. A refused,
+//! failed or unauthenticated stream costs only the Upbit values: the chart falls back to
+//! the local computation, which runs all the time anyway (`super::Board`).
+//!
+//! There is no snapshot: the first values come at the first candle close after
+//! subscribing, which on `1d` can be a day away. The session's keep-alive (`PING` every
+//! third of the idle budget) keeps such a quiet socket open.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::console::market::Selection;
+use crate::exchange::stream::WsConfig;
+use crate::exchange::types::{MarketId, Timeframe};
+use crate::exchange::upbit::auth::Credentials;
+use crate::exchange::upbit::indicator::{self as wire_ind, INDICATOR, INDICATOR_SIGNAL};
+use crate::exchange::upbit::ws::WsSession;
+use crate::kernel::{OnFailure, TaskManager};
+use crate::store::{StoreEvent, StoreHandle};
+
+/// The `/websocket/v1/info` URL next to a private stream URL.
+pub(crate) fn info_url(private_url: &str) -> String {
+    let base = private_url.trim_end_matches('/');
+    let base = base.strip_suffix("/private").unwrap_or(base);
+    format!("{base}/info")
+}
+
+/// The whole request for one market and timeframe; `None` where Upbit has no stream.
+pub(crate) fn request(market: &MarketId, tf: Timeframe) -> Option<String> {
+    if !super::upbit_streams(market, tf) {
+        return None;
+    }
+    let [values, signals] = wire_ind::request_items(tf, &[market.as_str()])?;
+    let ticket = uuid::Uuid::new_v4().to_string();
+    Some(
+        Value::Array(vec![json!({ "ticket": ticket }), values, signals, json!({ "format": "DEFAULT" })])
+            .to_string(),
+    )
+}
+
+/// Where the pump connects and how.
+#[derive(Debug, Clone)]
+pub(crate) struct PumpConfig {
+    /// `…/websocket/v1/info`.
+    pub url: String,
+    /// Any key (the streams need authentication, no permission); `None` = local only.
+    pub credentials: Option<Credentials>,
+    /// Session timing (keep-alive, idle watchdog).
+    pub ws: WsConfig,
+}
+
+/// How long a failed or refused stream waits before trying again (unless the selection
+/// changes first).
+const RETRY: Duration = Duration::from_secs(30);
+
+/// Starts the pump under `tasks`.
+pub(crate) fn spawn(
+    tasks: &TaskManager,
+    cfg: PumpConfig,
+    store: StoreHandle,
+    selection: watch::Receiver<Selection>,
+) {
+    if cfg.credentials.is_none() {
+        tracing::info!("no API key: indicators are computed locally only");
+        return;
+    }
+    tasks.spawn_supervised("console", "indicator-pump", OnFailure::restart(), move |cancel| {
+        run(cfg.clone(), store.clone(), selection.clone(), cancel)
+    });
+}
+
+/// What the selection asks of Upbit: a market and timeframe it streams, or nothing.
+fn wanted(sel: &Selection) -> Option<(MarketId, Timeframe)> {
+    let m = sel.market.clone()?;
+    super::upbit_streams(&m, sel.timeframe).then_some((m, sel.timeframe))
+}
+
+async fn run(
+    cfg: PumpConfig,
+    store: StoreHandle,
+    mut selection: watch::Receiver<Selection>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    loop {
+        let want = wanted(&selection.borrow_and_update());
+        let Some((market, tf)) = want else {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                r = selection.changed() => if r.is_err() { return Ok(()) },
+            }
+            continue;
+        };
+        match session(&cfg, &store, &mut selection, &cancel, market.clone(), tf).await {
+            Ok(()) => return Ok(()),
+            Err(why) => {
+                tracing::warn!(market = %market, tf = tf.label(), "indicator stream: {why}; local values meanwhile");
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    r = selection.changed() => if r.is_err() { return Ok(()) },
+                    _ = tokio::time::sleep(RETRY) => {}
+                }
+            }
+        }
+    }
+}
+
+/// One connection: subscribes, follows selection changes on the same socket, delivers
+/// messages. `Ok` on cancel; `Err` says why the stream ended.
+async fn session(
+    cfg: &PumpConfig,
+    store: &StoreHandle,
+    selection: &mut watch::Receiver<Selection>,
+    cancel: &CancellationToken,
+    mut market: MarketId,
+    mut tf: Timeframe,
+) -> Result<(), String> {
+    let mut ws =
+        WsSession::connect(&cfg.url, cfg.credentials.as_ref(), &cfg.ws).await.map_err(|e| e.to_string())?;
+    let req = request(&market, tf).ok_or("not streamed")?;
+    ws.send_text(req).await.map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                ws.close().await;
+                return Ok(());
+            }
+            r = selection.changed() => {
+                if r.is_err() {
+                    ws.close().await;
+                    return Ok(());
+                }
+                let Some((m, t)) = wanted(&selection.borrow_and_update()) else {
+                    ws.close().await;
+                    return Err("the chart left Upbit's indicator markets".into());
+                };
+                if (&m, t) != (&market, tf) {
+                    (market, tf) = (m, t);
+                    let req = request(&market, tf).ok_or("not streamed")?;
+                    ws.send_text(req).await.map_err(|e| e.to_string())?;
+                }
+            }
+            f = ws.next_frame() => {
+                let f = f.map_err(|e| e.to_string())?;
+                let text = std::str::from_utf8(&f.bytes).map_err(|e| e.to_string())?;
+                let v: Value = serde_json::from_str(text).map_err(|e| format!("bad frame: {e}"))?;
+                if let Some(err) = v.get("error") {
+                    ws.close().await;
+                    return Err(format!("Upbit refused the subscription: {err}"));
+                }
+                let Some(ty) = v.get("type").and_then(Value::as_str) else { continue };
+                if ty != INDICATOR && ty != INDICATOR_SIGNAL {
+                    continue;
+                }
+                match wire_ind::decode(ty, text, MarketId::new) {
+                    Ok(ev) => {
+                        if store.send(StoreEvent::IndicatorReceived(ev)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => tracing::warn!("indicator message not understood ({e}): {}", &text[..text.len().min(160)]),
+                }
+            }
+        }
+    }
+}

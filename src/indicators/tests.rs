@@ -1,0 +1,147 @@
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use super::*;
+
+fn bars(closes: &[i64]) -> Vec<Bar> {
+    closes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Bar {
+            start: i as i64 * 60_000,
+            close: Decimal::from(*c),
+            volume: Decimal::from(i + 1),
+        })
+        .collect()
+}
+
+fn closes(xs: &[i64]) -> Vec<Decimal> {
+    xs.iter().map(|x| Decimal::from(*x)).collect()
+}
+
+#[test]
+fn simple_and_exponential_averages_by_hand() {
+    let xs = closes(&[1, 2, 3, 4, 5]);
+    assert_eq!(calc::sma(&xs, 5), Some(dec!(3)));
+    assert_eq!(calc::sma(&xs, 2), Some(dec!(4.5)));
+    assert_eq!(calc::sma(&xs, 6), None);
+    // EMA(3): seed mean(1,2,3) = 2, α = 0.5: 2 + 0.5 (4 − 2) = 3, 3 + 0.5 (5 − 3) = 4.
+    assert_eq!(calc::ema(&xs, 3), Some(dec!(4)));
+}
+
+#[test]
+fn rsi_extremes_and_wilder_smoothing() {
+    assert_eq!(calc::rsi(&closes(&[1, 2, 3, 4]), 3), Some(100.0));
+    assert_eq!(calc::rsi(&closes(&[4, 3, 2, 1]), 3), Some(0.0));
+    assert_eq!(calc::rsi(&closes(&[5, 5, 5, 5]), 3), Some(50.0));
+    // Changes +2, −1, +1 seed gain 1, loss 1/3; then −2: gain 2/3, loss (2/3 + 2)/3 = 8/9.
+    let r = calc::rsi(&closes(&[10, 12, 11, 12, 10]), 3).unwrap();
+    let want = 100.0 - 100.0 / (1.0 + (2.0 / 3.0) / (8.0 / 9.0));
+    assert!((r - want).abs() < 1e-9, "{r} vs {want}");
+    assert_eq!(calc::rsi(&closes(&[1, 2, 3]), 3), None);
+}
+
+#[test]
+fn bands_of_a_flat_series_close_on_the_middle() {
+    let (u, m, l) = calc::bollinger(&closes(&[7; 20]), 20, dec!(2)).unwrap();
+    assert_eq!((u, m, l), (dec!(7), dec!(7), dec!(7)));
+    // 2 and 4: mean 3, σ 1.
+    let (u, m, l) = calc::bollinger(&closes(&[2, 4]), 2, dec!(2)).unwrap();
+    assert_eq!((u, m, l), (dec!(5), dec!(3), dec!(1)));
+}
+
+#[test]
+fn macd_of_a_flat_series_is_zero_and_needs_slow_plus_signal_bars() {
+    let flat = closes(&[100; 34]);
+    assert_eq!(calc::macd(&flat, 12, 26, 9), Some((dec!(0), dec!(0), dec!(0))));
+    assert_eq!(calc::macd(&flat[..33], 12, 26, 9), None);
+    assert_eq!(Indicator::DEFAULTS[1].warmup(), 34);
+}
+
+#[test]
+fn bad_parameters_are_refused_with_their_name() {
+    let e = Tracker::new(Indicator::Macd { fast_period: 26, slow_period: 12, signal_period: 9 }).unwrap_err();
+    assert!(e.contains("fast_period 26"), "{e}");
+    let e = Tracker::new(Indicator::Rsi { period: 0 }).unwrap_err();
+    assert!(e.contains("period must be at least 1"), "{e}");
+    assert!(compute(&Indicator::BollingerBands { period: 20, std_dev: dec!(0) }, &bars(&[1; 30])).is_none());
+}
+
+#[test]
+fn an_updated_forming_candle_replaces_itself_and_an_old_one_is_refused() {
+    let mut t = Tracker::new(Indicator::MovingAverage { ma_type: MaKind::Sma, period: 2 }).unwrap();
+    let b = |start: i64, c: i64| Bar { start, close: Decimal::from(c), volume: Decimal::ONE };
+    assert!(t.update(b(0, 10)));
+    assert!(t.update(b(1, 20)));
+    assert_eq!(t.value(), Some(Reading::MovingAverage(dec!(15))));
+    assert!(t.update(b(1, 30)));
+    assert_eq!(t.value(), Some(Reading::MovingAverage(dec!(20))));
+    assert!(!t.update(b(0, 99)));
+    assert_eq!(t.value(), Some(Reading::MovingAverage(dec!(20))));
+}
+
+fn any_indicator() -> impl Strategy<Value = Indicator> {
+    let ma = prop_oneof![Just(MaKind::Sma), Just(MaKind::Ema)];
+    prop_oneof![
+        (1u16..30).prop_map(|period| Indicator::Volume { period }),
+        (1u16..30).prop_map(|period| Indicator::Rsi { period }),
+        (ma.clone(), 1u16..30).prop_map(|(ma_type, period)| Indicator::MovingAverage { ma_type, period }),
+        (ma, 1u16..10, 1u16..20).prop_map(|(ma_type, s, extra)| Indicator::MaCrossover {
+            ma_type,
+            short_period: s,
+            long_period: s + extra
+        }),
+        (2u16..30, 1u32..40)
+            .prop_map(|(period, w)| Indicator::BollingerBands { period, std_dev: Decimal::new(w.into(), 1) }),
+        (1u16..12, 1u16..16, 1u16..10).prop_map(|(f, extra, signal_period)| Indicator::Macd {
+            fast_period: f,
+            slow_period: f + extra,
+            signal_period
+        }),
+    ]
+}
+
+/// A live series: each step either updates the forming candle or opens a new one.
+/// Prices sit on a 0.01 grid like a small-cap KRW market, volumes on 8 decimals.
+fn any_feed() -> impl Strategy<Value = Vec<(bool, i64, i64)>> {
+    prop::collection::vec((any::<bool>(), 1i64..10_000_000, 1i64..1_000_000_000), 1..120)
+}
+
+proptest! {
+    /// The tracker, fed candle updates as a live stream delivers them, gives at every step
+    /// exactly the value of the definition over the series as it then stands.
+    #[test]
+    fn incremental_equals_direct(ind in any_indicator(), feed in any_feed()) {
+        let mut t = Tracker::new(ind).unwrap();
+        let mut series: Vec<Bar> = Vec::new();
+        for (same, price, vol) in feed {
+            let start = match series.last() {
+                Some(last) if same => last.start,
+                Some(last) => last.start + 60_000,
+                None => 0,
+            };
+            let bar = Bar { start, close: Decimal::new(price, 2), volume: Decimal::new(vol, 8) };
+            match series.last_mut() {
+                Some(last) if last.start == start => *last = bar,
+                _ => series.push(bar),
+            }
+            prop_assert!(t.update(bar));
+            prop_assert_eq!(t.value(), compute(&ind, &series), "after {} bars", series.len());
+        }
+    }
+
+    /// RSI stays in 0..=100 and the bands keep their order.
+    #[test]
+    fn values_stay_in_range(feed in any_feed()) {
+        let series: Vec<Bar> = feed.iter().enumerate().map(|(i, (_, p, v))| Bar {
+            start: i as i64, close: Decimal::new(*p, 2), volume: Decimal::new(*v, 8),
+        }).collect();
+        if let Some(Reading::Rsi(r)) = compute(&Indicator::Rsi { period: 14 }, &series) {
+            prop_assert!((0.0..=100.0).contains(&r));
+        }
+        if let Some(Reading::BollingerBands { upper, middle, lower }) = compute(&Indicator::DEFAULTS[2], &series) {
+            prop_assert!(lower <= middle && middle <= upper);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The simulator's `indicator` and `indicator_signal` streams: at every candle close of a
+//! subscribed market and timeframe, the values of the subscribed indicators, computed by
+//! definition ([`crate::indicators::compute`]) over the same candles the REST candle
+//! endpoint serves, and a signal for each condition that turned from unmet to met.
+//!
+//! Upbit's rules, kept here: authenticated connections only, KRW markets, timeframes
+//! `5m 15m 60m 240m 1d`, no snapshot (the first message comes at the first close seen after
+//! subscribing), a signal only on the unmet → met transition, no cooldown.
+//!
+//! The window: the last [`WINDOW`] closed candles (the REST page size), so a client that
+//! reads the same page by REST computes exactly the same numbers.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::exchange::types::Timeframe;
+use crate::exchange::upbit::indicator::{
+    INDICATOR, INDICATOR_SIGNAL, WireCondition, WireIndicator, WireIndicatorMsg, WireSignalMsg, timeframe_of,
+};
+use crate::exchange::upbit::wire::WireCandle;
+use crate::indicators::{Bar, Condition, Indicator, IndicatorFrame, Reading, SignalFrame, compute};
+use crate::sim::history::Span;
+use crate::sim::market::MarketSim;
+
+/// Closed candles the values are computed over.
+pub(crate) const WINDOW: usize = 200;
+
+/// An indicator subscription as requested, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Spec {
+    /// `indicator` or `indicator_signal`.
+    pub ty: String,
+    /// Timeframe.
+    pub tf: Timeframe,
+    /// Indicators, each with its condition for `indicator_signal`.
+    pub items: Vec<(Indicator, Option<Condition>)>,
+}
+
+/// Checks the fields of an `indicator` / `indicator_signal` request object; the error is
+/// Upbit's `(name, message)`.
+pub(crate) fn parse(ty: &str, o: &serde_json::Map<String, Value>) -> Result<Spec, (&'static str, String)> {
+    let bad = |m: String| ("INVALID_PARAM", m);
+    let tf = o.get("timeframe").and_then(Value::as_str).and_then(timeframe_of).ok_or_else(|| {
+        bad(format!("timeframe 값이 올바르지 않습니다: {}", o.get("timeframe").unwrap_or(&Value::Null)))
+    })?;
+    if let Some(Value::Array(codes)) = o.get("codes")
+        && let Some(c) =
+            codes.iter().filter_map(Value::as_str).find(|c| !c.to_ascii_uppercase().starts_with("KRW-"))
+    {
+        return Err(bad(format!("KRW 마켓만 지원합니다: {c}")));
+    }
+    let list = o.get("indicators").and_then(Value::as_array).filter(|l| !l.is_empty());
+    let list = list.ok_or_else(|| bad("indicators 가 존재하지 않습니다.".to_string()))?;
+    let mut items = Vec::with_capacity(list.len());
+    for item in list {
+        let w: WireIndicator =
+            serde_json::from_value(item.clone()).map_err(|e| bad(format!("indicators: {e}")))?;
+        let ind = w.indicator().map_err(bad)?;
+        let cond = if ty == INDICATOR_SIGNAL {
+            let c = item.get("condition").ok_or_else(|| bad(format!("{}: condition 이 없습니다.", w.ty)))?;
+            let c: WireCondition =
+                serde_json::from_value(c.clone()).map_err(|e| bad(format!("condition: {e}")))?;
+            Some(c.condition().map_err(bad)?)
+        } else {
+            None
+        };
+        items.push((ind, cond));
+    }
+    Ok(Spec { ty: ty.to_string(), tf, items })
+}
+
+/// A connection's memory: the bucket each (market, timeframe) was last seen in, and which
+/// signal conditions held at the last close.
+#[derive(Debug, Default)]
+pub(crate) struct ConnState {
+    seen: HashMap<(String, Timeframe), i64>,
+    met: HashMap<(String, Timeframe, Indicator, String), bool>,
+}
+
+fn start_of(c: &WireCandle) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(&c.candle_date_time_utc, "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+/// The closed candles before `to` (exclusive), oldest first, as REST serves them.
+fn history(m: &MarketSim, tf: Timeframe, to: i64, now: i64) -> Vec<Bar> {
+    let mut page = m.candles_page(Span::Tf(tf), to, WINDOW, now);
+    page.reverse();
+    page.iter()
+        .filter_map(|c| {
+            Some(Bar { start: start_of(c)?, close: c.trade_price, volume: c.candle_acc_trade_volume })
+        })
+        .collect()
+}
+
+impl ConnState {
+    /// The messages a candle update of `code` causes for `specs`: values and signals for
+    /// every subscribed timeframe whose candle just closed (a newer bucket arrived).
+    pub(crate) fn on_candles<'a>(
+        &mut self,
+        specs: impl Iterator<Item = &'a Spec> + Clone,
+        m: &MarketSim,
+        code: &str,
+        candles: &[(Timeframe, WireCandle)],
+        now: i64,
+    ) -> Vec<Value> {
+        let mut out = Vec::new();
+        for (tf, c) in candles {
+            let Some(start) = start_of(c) else { continue };
+            let Some(prev) = self.seen.insert((code.to_string(), *tf), start) else { continue };
+            if prev >= start || !specs.clone().any(|s| s.tf == *tf) {
+                continue;
+            }
+            let bars = history(m, *tf, start, now);
+            let Some(closed) = bars.last().copied() else { continue };
+            for spec in specs.clone().filter(|s| s.tf == *tf) {
+                out.extend(self.closed(spec, code, &bars, closed, now));
+            }
+        }
+        out
+    }
+
+    fn closed(&mut self, spec: &Spec, code: &str, bars: &[Bar], closed: Bar, now: i64) -> Vec<Value> {
+        let market = crate::exchange::types::MarketId::new(code);
+        let values: Vec<(Indicator, Reading)> =
+            spec.items.iter().filter_map(|(i, _)| Some((*i, compute(i, bars)?))).collect();
+        if spec.ty == INDICATOR {
+            if values.is_empty() {
+                return Vec::new();
+            }
+            let f = IndicatorFrame {
+                market,
+                timeframe: spec.tf,
+                candle_start: closed.start,
+                values,
+                timestamp: now,
+            };
+            return serde_json::to_value(WireIndicatorMsg::of(&f)).into_iter().collect();
+        }
+        let mut out = Vec::new();
+        for (ind, cond) in &spec.items {
+            let (Some(cond), Some(reading)) = (cond, values.iter().find(|(i, _)| i == ind).map(|(_, r)| *r))
+            else {
+                continue;
+            };
+            let holds = cond.holds(&reading, closed.close);
+            let key = (code.to_string(), spec.tf, *ind, cond.label());
+            // The first close after subscribing sets the baseline: only a change from
+            // unmet to met is an event.
+            let before = self.met.insert(key, holds);
+            if holds && before == Some(false) {
+                let s = SignalFrame {
+                    market: market.clone(),
+                    timeframe: spec.tf,
+                    candle_start: closed.start,
+                    indicator: *ind,
+                    condition: *cond,
+                    reading,
+                    timestamp: now,
+                };
+                out.extend(serde_json::to_value(WireSignalMsg::of(&s)));
+            }
+        }
+        out
+    }
+}
