@@ -21,4 +21,4 @@ pub use settings::FeedSettings;
 pub use settings::GeneralSettings;
 pub use settings::TradingSettings;
 pub use settings::UiSettings;
-pub use settings::{LogLevel, Mode, Settings};
+pub use settings::{LogLevel, Mode, Region, Settings};

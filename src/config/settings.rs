@@ -43,6 +43,23 @@ pub struct ExchangeSettings {
     pub rest_url: String,
     /// Websocket base URL (`ws://127.0.0.1:7700`; `/websocket/v1` is appended).
     pub ws_url: String,
+    /// Which Upbit: Korea (the default) or a regional exchange (paper mode only).
+    pub region: Region,
+}
+
+/// Upbit's exchanges: the same protocol on other hosts, with other quote currencies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    /// Upbit Korea (`api.upbit.com`, KRW markets).
+    #[default]
+    Kr,
+    /// Upbit Singapore (`sg-api.upbit.com`, SGD markets).
+    Sg,
+    /// Upbit Indonesia (`id-api.upbit.com`, IDR markets).
+    Id,
+    /// Upbit Thailand (`th-api.upbit.com`, THB markets).
+    Th,
 }
 
 /// Where data and orders come from.
@@ -453,6 +470,7 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
         "alerts.webhook_url" => "an http:// or https:// URL",
         "exchange.rest_url" => "empty (Upbit) or an http:// or https:// URL ending in /v1",
         "exchange.ws_url" => "empty (Upbit) or a ws:// or wss:// URL",
+        "exchange.region" => r#""kr" (Korea), "sg" (Singapore), "id" (Indonesia) or "th" (Thailand)"#,
         "alerts.price"
         | "alerts.fill"
         | "alerts.stop_fired"

@@ -472,7 +472,9 @@ pub fn wire_trading(tasks: &TaskManager, bus: &Bus<AppEvent>, parts: TradingPart
 fn mode_event(settings: &Settings) -> StoreEvent {
     let (mode, exchange) = match settings.general.mode {
         Mode::Demo => (crate::store::Mode::Demo, "Upbit (simulator)"),
-        Mode::Paper => (crate::store::Mode::Paper, "Upbit"),
+        Mode::Paper => {
+            (crate::store::Mode::Paper, crate::exchange::upbit::region_name(settings.exchange.region))
+        }
         Mode::Live => (crate::store::Mode::Live, "Upbit"),
     };
     StoreEvent::ModeSet { mode, exchange: exchange.into() }
@@ -527,6 +529,27 @@ async fn endpoints(
         }
         Mode::Paper | Mode::Live => {
             let x = &settings.exchange;
+            if x.rest_url.is_empty() && x.region != crate::config::Region::Kr {
+                // A regional Upbit: the same protocol, other quote currencies. Market data
+                // only: hoga's limits, P&L, paper account and tick table are KRW.
+                let (rest, ws) = crate::exchange::upbit::hosts(x.region);
+                let name = crate::exchange::upbit::region_name(x.region);
+                anyhow::ensure!(
+                    settings.general.mode == Mode::Paper,
+                    "[exchange] region: {name} is for paper mode only (market data): hoga's order limits, P&L and tick table are in KRW, so live trading stays on Upbit Korea (region = \"kr\")"
+                );
+                tracing::warn!(
+                    rest,
+                    ws,
+                    "paper mode on {name}: market data only; the paper account, limits and P&L are in KRW"
+                );
+                return Ok(Endpoints {
+                    rest: RestConfig { base_url: rest.to_string(), ..RestConfig::default() },
+                    ws_base: Some(ws.to_string()),
+                    keys: None,
+                    sim: None,
+                });
+            }
             if x.rest_url.is_empty() {
                 return Ok(Endpoints {
                     rest: RestConfig::default(),
@@ -938,6 +961,25 @@ impl crate::notify::notifier::Terminal for BellOnly {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A regional Upbit is market data for paper mode, from its own hosts; live stays on
+    /// Upbit Korea, and no key is sent to a regional host.
+    #[tokio::test]
+    async fn a_regional_upbit_is_paper_market_data_only() {
+        let tasks = TaskManager::new();
+        let mut s = Settings::default();
+        s.exchange.region = crate::config::Region::Sg;
+        s.general.mode = Mode::Paper;
+        let keys = || Some(ApiKeys::new("access", "secret", KeySource::Env));
+        let ep = endpoints(&s, &tasks, keys(), None, None).await.unwrap();
+        assert_eq!(ep.rest.base_url, "https://sg-api.upbit.com/v1");
+        assert_eq!(ep.ws_base.as_deref(), Some("wss://sg-api.upbit.com"));
+        assert!(ep.keys.is_none());
+        assert!(matches!(mode_event(&s), StoreEvent::ModeSet { exchange, .. } if exchange == "Upbit Singapore"));
+        s.general.mode = Mode::Live;
+        let e = endpoints(&s, &tasks, keys(), None, None).await.err().unwrap().to_string();
+        assert!(e.contains("paper mode only") && e.contains("Upbit Singapore"), "{e}");
+    }
 
     #[test]
     fn sim_flag_takes_a_loopback_simulator_only() {
