@@ -146,7 +146,7 @@ impl OrderVenue for UpbitVenue {
 ///   anything but `401 out_of_scope`.
 ///
 /// `GET /v1/api_keys` needs no permission and lists keys with their expiry only, not their
-/// permissions, so it cannot tell; hoga does not call it.
+/// permissions, so it cannot tell (hoga reads it for the expiry: `console::key_expiry`).
 const PROBES: [(&str, &str); 2] =
     [("View Orders", "GET /v1/orders/chance"), ("Make Orders", "POST /v1/orders/test")];
 
