@@ -1,10 +1,14 @@
-//! Seeded market-data generator: a random walk with volatility clustering and jumps per
-//! market, on Upbit's tick grid, producing trades, 30-level books, tickers with every day /
-//! 24 h / 52-week statistic, and candles for every timeframe.
+//! Seeded market-data generator, calibrated to real markets (docs/SIMULATOR.md): per market
+//! a fair price that moves in virtual time (volatility per √second by market class, with
+//! quiet and busy periods and occasional bursts), a 30-level book on Upbit's tick grid that
+//! makers keep around it, and trades that take the best bid or ask of that book; from the
+//! trades, tickers with every day / 24 h / 52-week statistic and candles for every
+//! timeframe. History before the start is drawn on demand ([`super::history`]).
 //!
 //! The generator owns a virtual clock and is driven by [`Generator::step`], never by the
 //! wall clock, so the same seed and start time give the same message stream (tests rely on
-//! it). The server task calls `step` at the configured rate.
+//! it). The server task calls `step` at the configured rate; each step is one trade on a
+//! market chosen by its class's trade rate and its current activity.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -16,6 +20,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::Deserialize;
 
+use super::history::{self, PricePath, Span};
 use super::persist::{SavedDay, SavedMarket};
 use crate::exchange::types::{Change, Side, StreamType, Timeframe};
 use crate::exchange::upbit::ticks::{self, Rounding};
@@ -199,11 +204,22 @@ pub(crate) struct MarketSim {
     pub(crate) def: MarketDef,
     /// Last price.
     pub price: Decimal,
-    /// Current volatility per step (log-return standard deviation).
-    vol: f64,
-    base_vol: f64,
-    /// Typical trade value in the quote currency.
-    notional: f64,
+    /// What the market is calibrated to.
+    pub(crate) cal: Calibration,
+    /// The fair price the makers quote around (moves in virtual time).
+    fair: f64,
+    /// Log of the activity level (volatility and trade-rate multiplier), mean-reverting.
+    ln_act: f64,
+    /// Virtual time the fair price was last moved to (ms).
+    last_ms: i64,
+    /// The book's best ask and bid (price, size) when the last generated trade printed:
+    /// the trade message's `best_*` fields, keyed by the trade's sequential id.
+    print_touch: Option<(i64, (Decimal, Decimal), (Decimal, Decimal))>,
+    /// The past before `live_from`, drawn on demand.
+    path: PricePath,
+    /// Where the generated trades begin (ms): candles from the bucket holding it on are
+    /// built from trades; earlier ones come from `path`.
+    live_from: i64,
     day_start: i64,
     open: Decimal,
     high: Decimal,
@@ -272,7 +288,7 @@ fn dec(v: f64) -> Decimal {
 /// A generated volume at the exchange's volume scale (8 decimals), at least one unit.
 /// Counted in units as an integer: `Decimal::from_f64` + `round_dp` cost ~1 µs each, and
 /// a book rebuild draws 30 volumes per trade (most of a flood's CPU).
-fn volume_units(v: f64) -> Decimal {
+pub(crate) fn volume_units(v: f64) -> Decimal {
     let scale = 10f64.powi(ticks::VOLUME_SCALE as i32);
     let units = (v * scale).round();
     if units.is_finite() && units < i64::MAX as f64 {
@@ -302,23 +318,122 @@ const STREAM_TFS: [Timeframe; 9] = [
     Timeframe::H4,
 ];
 
+/// What one market is calibrated to: how far it moves, how often it trades, how tight its
+/// book is. The figures and what they come from are in docs/SIMULATOR.md.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Calibration {
+    /// Standard deviation of the log price over one hour at ordinary activity.
+    pub hourly_vol: f64,
+    /// Relative rate of trades (the share of the generator's steps this market gets).
+    pub weight: f64,
+    /// Spread the makers keep, in ticks.
+    pub spread_ticks: i32,
+    /// Typical trade value in the quote currency.
+    pub notional: f64,
+    /// Trades per second at ordinary activity (sets the volume of the drawn history).
+    pub trades_per_s: f64,
+}
+
+/// Coins traded like large caps (about 1 %/h).
+const LARGE_CAPS: [&str; 12] =
+    ["XRP", "SOL", "DOGE", "ADA", "TRX", "AVAX", "LINK", "DOT", "BCH", "ETC", "XLM", "SUI"];
+
+impl Calibration {
+    /// The class of a market code (`KRW-BTC`): by its coin, then thinned for the BTC and
+    /// USDT quote markets, which trade far less than the KRW ones.
+    pub(crate) fn for_market(market: &str) -> Calibration {
+        let mut parts = market.split('-');
+        let quote = parts.next().unwrap_or("KRW");
+        let coin = parts.next().unwrap_or("");
+        let mut c = match coin {
+            "BTC" => Calibration {
+                hourly_vol: 0.0038,
+                weight: 30.0,
+                spread_ticks: 1,
+                notional: 0.0,
+                trades_per_s: 6.0,
+            },
+            "ETH" => Calibration {
+                hourly_vol: 0.006,
+                weight: 15.0,
+                spread_ticks: 1,
+                notional: 0.0,
+                trades_per_s: 3.0,
+            },
+            "USDT" | "USDC" => Calibration {
+                hourly_vol: 0.0008,
+                weight: 4.0,
+                spread_ticks: 1,
+                notional: 0.0,
+                trades_per_s: 1.5,
+            },
+            c if LARGE_CAPS.contains(&c) => Calibration {
+                hourly_vol: 0.01,
+                weight: 5.0,
+                spread_ticks: 1,
+                notional: 0.0,
+                trades_per_s: 1.0,
+            },
+            _ => Calibration {
+                hourly_vol: 0.02,
+                weight: 1.0,
+                spread_ticks: 2,
+                notional: 0.0,
+                trades_per_s: 0.2,
+            },
+        };
+        match quote {
+            "KRW" => c.notional = if coin == "BTC" { 700_000.0 } else { 300_000.0 },
+            "BTC" => {
+                c.notional = 0.003;
+                c.weight *= 0.02;
+                c.spread_ticks += 2;
+                c.trades_per_s *= 0.02;
+            }
+            _ => {
+                c.notional = 250.0;
+                c.weight *= if coin == "BTC" { 0.1 } else { 0.05 };
+                c.spread_ticks += 1;
+                c.trades_per_s *= 0.05;
+            }
+        }
+        c
+    }
+
+    /// Log-price standard deviation per √second.
+    fn sigma(&self) -> f64 {
+        self.hourly_vol / 60.0
+    }
+}
+
+/// Time scale of the activity level's mean reversion (s): busy and quiet spells last tens
+/// of minutes.
+const ACTIVITY_TAU_S: f64 = 1200.0;
+/// Stationary standard deviation of the log activity level.
+const ACTIVITY_SD: f64 = 0.45;
+/// Mean time between bursts (s) per market: a burst multiplies activity (volatility and
+/// trade rate) by about three to five, then decays with the activity's time scale.
+const BURST_EVERY_S: f64 = 3.0 * 3600.0;
+
 impl MarketSim {
-    fn new(def: MarketDef, now: i64) -> Self {
+    fn new(def: MarketDef, seed: u64, start: i64, live_from: i64) -> Self {
         let quote = def.quote().to_string();
         let price =
             ticks::snap(&quote, def.price, Rounding::Nearest).max(ticks::tick_size(&quote, def.price));
-        let notional = match quote.as_str() {
-            "KRW" => 300_000.0,
-            "BTC" => 0.002,
-            _ => 200.0,
-        };
-        let day_start = bucket_start(Timeframe::D1, now);
+        let cal = Calibration::for_market(&def.market);
+        let fair = price.to_f64().unwrap_or(1.0);
+        let path = PricePath::new(history::market_key(seed, &def.market), &quote, start, fair, &cal);
+        let day_start = bucket_start(Timeframe::D1, live_from);
         MarketSim {
             def,
             price,
-            vol: 0.0008,
-            base_vol: 0.0008,
-            notional,
+            cal,
+            fair,
+            ln_act: 0.0,
+            last_ms: start,
+            print_touch: None,
+            path,
+            live_from,
             day_start,
             open: price,
             high: price,
@@ -329,13 +444,13 @@ impl MarketSim {
             acc_ask: Decimal::ZERO,
             acc_bid: Decimal::ZERO,
             minutes: VecDeque::new(),
-            high52: (price, now),
-            low52: (price, now),
+            high52: (price, start),
+            low52: (price, start),
             trades: VecDeque::new(),
             candles: BTreeMap::new(),
             asks: Vec::new(),
             bids: Vec::new(),
-            book_ts: now,
+            book_ts: start,
         }
     }
 
@@ -349,27 +464,211 @@ impl MarketSim {
         ticks::tick_size(self.quote(), self.price)
     }
 
-    /// Next random price (volatility clustering + rare jumps), on the grid.
-    fn next_price(&mut self, rng: &mut StdRng) -> Decimal {
-        let shock = normal(rng);
-        // GARCH-like: volatility follows the size of recent shocks, mean-reverting to base.
-        self.vol =
-            (0.9 * self.vol + 0.1 * self.base_vol * (0.5 + shock.abs())).clamp(self.base_vol * 0.2, 0.02);
-        let mut ret = self.vol * shock;
-        if rng.random_range(0.0..1.0) < 0.002 {
-            ret += normal(rng) * 0.01;
-        }
-        let px = self.price.to_f64().unwrap_or(1.0) * ret.exp();
-        let quote = self.def.quote().to_string();
-        let candidate = ticks::snap(&quote, dec(px), Rounding::Nearest);
-        let floor = ticks::tick_size(&quote, Decimal::ZERO);
-        candidate.max(floor)
+    /// The activity level (multiplies volatility and trade rate; mean square one).
+    pub(crate) fn activity(&self) -> f64 {
+        (self.ln_act - ACTIVITY_SD * ACTIVITY_SD).exp()
     }
 
-    fn next_volume(&self, rng: &mut StdRng, price: Decimal) -> Decimal {
-        let value = self.notional * (normal(rng) * 1.2).exp();
-        let p = price.to_f64().unwrap_or(1.0).max(1e-12);
-        volume_units(value / p)
+    /// Moves the activity level and the fair price on to `now`: the move's size follows the
+    /// virtual time elapsed, not the number of trades.
+    fn advance(&mut self, now: i64, rng: &mut StdRng) {
+        let dt = (now - self.last_ms).max(0) as f64 / 1000.0;
+        self.last_ms = self.last_ms.max(now);
+        if dt <= 0.0 {
+            return;
+        }
+        let a = (-dt / ACTIVITY_TAU_S).exp();
+        self.ln_act = self.ln_act * a + ACTIVITY_SD * (1.0 - a * a).sqrt() * normal(rng);
+        if rng.random_range(0.0..1.0) < 1.0 - (-dt / BURST_EVERY_S).exp() {
+            self.ln_act += 1.2 + 0.4 * normal(rng).abs();
+        }
+        self.ln_act = self.ln_act.clamp(-2.0, 1.6);
+        let step = self.cal.sigma() * self.activity() * dt.sqrt() * normal(rng);
+        let floor = ticks::tick_size(self.quote(), Decimal::ZERO).to_f64().unwrap_or(1e-8);
+        self.fair = (self.fair * step.exp()).max(floor);
+    }
+
+    /// A maker's size for a level `depth` ticks from the touch: heavy-tailed (Pareto),
+    /// deeper levels larger.
+    fn level_size(&self, rng: &mut StdRng, price: Decimal, depth: usize) -> Decimal {
+        let u: f64 = rng.random_range(f64::EPSILON..1.0);
+        let value = 1.5 * self.cal.notional * u.powf(-1.0 / 1.6).min(30.0) * (1.0 + depth as f64 / 8.0);
+        volume_units(value / price.to_f64().unwrap_or(1.0).max(1e-12))
+    }
+
+    /// A taker's size: heavy-tailed, most trades small, a few many times the typical.
+    fn trade_size(&self, rng: &mut StdRng, price: Decimal) -> Decimal {
+        let u: f64 = rng.random_range(f64::EPSILON..1.0);
+        let value = 0.5 * self.cal.notional * u.powf(-1.0 / 1.3).min(200.0);
+        volume_units(value / price.to_f64().unwrap_or(1.0).max(1e-12))
+    }
+
+    /// Puts the touch at (`bid`, `ask`): levels that stay on their side keep their sizes
+    /// (the book is the same makers' orders), new ones get fresh sizes, 30 per side.
+    fn requote(&mut self, rng: &mut StdRng, bid: Decimal, ask: Decimal, ts: i64) {
+        let quote = self.quote().to_string();
+        let floor = ticks::tick_size(&quote, Decimal::ZERO);
+        let mut old = std::mem::take(&mut self.asks).into_iter().peekable();
+        let mut asks = Vec::with_capacity(BOOK_DEPTH);
+        let mut p = ask.max(ticks::step(&quote, floor, 1));
+        for depth in 0..BOOK_DEPTH {
+            while old.peek().is_some_and(|o| o.0 < p) {
+                old.next();
+            }
+            let size = match old.peek() {
+                Some(o) if o.0 == p => o.1,
+                _ => self.level_size(rng, p, depth),
+            };
+            asks.push((p, size));
+            p = ticks::step(&quote, p, 1);
+        }
+        let mut old = std::mem::take(&mut self.bids).into_iter().peekable();
+        let mut bids = Vec::with_capacity(BOOK_DEPTH);
+        let mut p = bid.min(ticks::step(&quote, asks[0].0, -1));
+        for depth in 0..BOOK_DEPTH {
+            if p < floor {
+                break;
+            }
+            while old.peek().is_some_and(|o| o.0 > p) {
+                old.next();
+            }
+            let size = match old.peek() {
+                Some(o) if o.0 == p => o.1,
+                _ => self.level_size(rng, p, depth),
+            };
+            bids.push((p, size));
+            p = ticks::step(&quote, p, -1);
+        }
+        self.asks = asks;
+        self.bids = bids;
+        self.book_ts = ts;
+    }
+
+    /// The touch the makers want around the fair price: the bid at or below it, the ask
+    /// `spread_ticks` above.
+    fn quotes_at_fair(&self) -> (Decimal, Decimal) {
+        let quote = self.quote();
+        let floor = ticks::tick_size(quote, Decimal::ZERO);
+        let bid = ticks::snap(quote, dec(self.fair), Rounding::Down).max(floor);
+        (bid, ticks::step(quote, bid, self.cal.spread_ticks.max(1)))
+    }
+
+    /// One generated trade at `now`: the fair price moves on, a book left behind it is
+    /// requoted, a taker takes the best ask (buy) or bid (sell), and a level taken whole
+    /// moves the touch. Returns (price, volume, taker side); the touch before the trade is
+    /// kept for the trade message.
+    fn next_print(&mut self, now: i64, rng: &mut StdRng) -> (Decimal, Decimal, Side) {
+        self.advance(now, rng);
+        let quote = self.quote().to_string();
+        let fair = self.fair;
+        let stale = match (self.bids.first(), self.asks.first()) {
+            (Some(b), Some(a)) => {
+                let tick = ticks::tick_size(&quote, b.0).to_f64().unwrap_or(0.0);
+                let (b, a) = (b.0.to_f64().unwrap_or(0.0), a.0.to_f64().unwrap_or(0.0));
+                fair > a + 2.0 * tick || fair < b - 2.0 * tick
+            }
+            _ => true,
+        };
+        if stale {
+            // Makers follow the price between trades: the book is where the fair price is.
+            let (b, a) = self.quotes_at_fair();
+            self.requote(rng, b, a, now);
+        }
+        let (Some(&(bid, bid_size)), Some(&(ask, ask_size))) = (self.bids.first(), self.asks.first()) else {
+            // No bid fits above zero: a sell at the ask side's floor cannot happen; buy.
+            let (p, s) = self.asks.first().copied().unwrap_or((self.price, Decimal::ONE));
+            return (p, s.min(self.trade_size(rng, p)), Side::Bid);
+        };
+        let (bf, af) = (bid.to_f64().unwrap_or(0.0), ask.to_f64().unwrap_or(0.0));
+        let buy = if fair >= af {
+            true
+        } else if fair <= bf {
+            false
+        } else {
+            rng.random_range(0.0..1.0) < (fair - bf) / (af - bf).max(f64::MIN_POSITIVE)
+        };
+        self.print_touch = Some((0, (ask, ask_size), (bid, bid_size)));
+        let (price, level) = if buy { (ask, ask_size) } else { (bid, bid_size) };
+        let through = if buy { fair > af } else { fair < bf };
+        let want = self.trade_size(rng, price);
+        let volume = if through { level } else { want.min(level) };
+        let side = if buy { Side::Bid } else { Side::Ask };
+        let tight = self.cal.spread_ticks <= 1;
+        if volume >= level {
+            // The level is gone: the price moved through it (the other side steps up to
+            // it) or it refills; now and then the gap stays a moment (a wider spread).
+            if buy {
+                self.asks.remove(0);
+            } else {
+                self.bids.remove(0);
+            }
+            let gap_stays = rng.random_range(0.0..1.0) < if tight { 0.1 } else { 0.4 };
+            if !gap_stays {
+                let s = self.cal.spread_ticks.max(1);
+                if through {
+                    let (b, a) = if buy {
+                        (price, ticks::step(&quote, price, s))
+                    } else {
+                        (ticks::step(&quote, price, -s), price)
+                    };
+                    self.requote(rng, b, a, now);
+                } else {
+                    let fresh = self.level_size(rng, price, 0);
+                    if buy {
+                        self.asks.insert(0, (price, fresh));
+                        self.asks.truncate(BOOK_DEPTH);
+                    } else {
+                        self.bids.insert(0, (price, fresh));
+                        self.bids.truncate(BOOK_DEPTH);
+                    }
+                }
+            }
+            self.fill_depth(rng);
+        } else if buy {
+            self.asks[0].1 -= volume;
+        } else {
+            self.bids[0].1 -= volume;
+        }
+        // Makers elsewhere in the book add and cancel.
+        if rng.random_range(0.0..1.0) < 0.3 {
+            let depth = rng.random_range(1..10usize);
+            let bid_side = rng.random_range(0..2) == 0;
+            let levels = if bid_side { &self.bids } else { &self.asks };
+            if let Some(&(p, _)) = levels.get(depth) {
+                let size = self.level_size(rng, p, depth);
+                let levels = if bid_side { &mut self.bids } else { &mut self.asks };
+                levels[depth].1 = size;
+            }
+        }
+        self.book_ts = now;
+        (price, volume, side)
+    }
+
+    /// Tops both sides back up to 30 levels at their far ends.
+    fn fill_depth(&mut self, rng: &mut StdRng) {
+        let quote = self.quote().to_string();
+        let floor = ticks::tick_size(&quote, Decimal::ZERO);
+        while self.asks.len() < BOOK_DEPTH {
+            let p = match self.asks.last() {
+                Some(l) => ticks::step(&quote, l.0, 1),
+                None => self.bids.first().map_or(self.price, |b| ticks::step(&quote, b.0, 2)),
+            };
+            let depth = self.asks.len();
+            let size = self.level_size(rng, p, depth);
+            self.asks.push((p, size));
+        }
+        while self.bids.len() < BOOK_DEPTH {
+            let p = match self.bids.last() {
+                Some(l) => ticks::step(&quote, l.0, -1),
+                None => ticks::step(&quote, self.asks[0].0, -2),
+            };
+            if p < floor {
+                break;
+            }
+            let depth = self.bids.len();
+            let size = self.level_size(rng, p, depth);
+            self.bids.push((p, size));
+        }
     }
 
     /// Applies a trade to every statistic. Returns the trade.
@@ -472,34 +771,6 @@ impl MarketSim {
         }
     }
 
-    /// Rebuilds the 30-level book around the last trade.
-    fn rebuild_book(&mut self, rng: &mut StdRng, last_side: Side, ts: i64) {
-        let quote = self.def.quote().to_string();
-        let tick = ticks::tick_size(&quote, self.price);
-        let (mut ask, mut bid) = match last_side {
-            // A buyer lifted the ask: the ask sits at the trade price.
-            Side::Bid => (self.price, ticks::step(&quote, self.price, -1)),
-            Side::Ask => (ticks::step(&quote, self.price, 1), self.price),
-        };
-        if bid <= Decimal::ZERO {
-            bid = tick;
-            ask = ticks::step(&quote, bid, 1);
-        }
-        self.asks.clear();
-        self.bids.clear();
-        for _ in 0..BOOK_DEPTH {
-            let a = self.next_volume(rng, ask);
-            let b = self.next_volume(rng, bid.max(tick));
-            self.asks.push((ask, a));
-            if bid > Decimal::ZERO {
-                self.bids.push((bid, b));
-            }
-            ask = ticks::step(&quote, ask, 1);
-            bid = ticks::step(&quote, bid, -1);
-        }
-        self.book_ts = ts;
-    }
-
     /// The ticker in REST shape (`market` set) or websocket shape (`code` set).
     pub fn ticker(&self, now: i64, ws: Option<StreamType>) -> WireTicker {
         let last = self.trades.back();
@@ -554,7 +825,7 @@ impl MarketSim {
             market_state: is_ws.then(|| "ACTIVE".to_string()),
             is_trading_suspended: is_ws.then_some(false),
             market_warning: is_ws.then(|| if self.def.warning { "CAUTION" } else { "NONE" }.to_string()),
-            delisting_date: None,
+            delisting_date: is_ws.then_some(None),
             timestamp: now,
             stream_type: ws,
         }
@@ -563,6 +834,11 @@ impl MarketSim {
     /// A websocket trade message for a trade record.
     pub(crate) fn wire_trade(&self, t: &TradeRec, now: i64, st: StreamType) -> WireTrade {
         let change_price = t.price - self.prev_close;
+        // The touch the trade printed against (a generated trade), else the book now.
+        let (ask, bid) = match self.print_touch {
+            Some((seq, a, b)) if seq == t.seq => (Some(a), Some(b)),
+            _ => (self.asks.first().copied(), self.bids.first().copied()),
+        };
         WireTrade {
             ty: "trade".to_string(),
             code: self.def.market.clone(),
@@ -577,10 +853,10 @@ impl MarketSim {
             trade_timestamp: t.ts,
             timestamp: now,
             sequential_id: t.seq,
-            best_ask_price: self.asks.first().map(|a| a.0),
-            best_ask_size: self.asks.first().map(|a| a.1),
-            best_bid_price: self.bids.first().map(|b| b.0),
-            best_bid_size: self.bids.first().map(|b| b.1),
+            best_ask_price: ask.map(|a| a.0),
+            best_ask_size: ask.map(|a| a.1),
+            best_bid_price: bid.map(|b| b.0),
+            best_bid_size: bid.map(|b| b.1),
             stream_type: st,
         }
     }
@@ -695,9 +971,17 @@ impl MarketSim {
         }
     }
 
-    /// Candles newest first, strictly before `to` (ms), at most `count`.
-    pub(crate) fn candles_before(&self, tf: Timeframe, to: i64, count: usize) -> Vec<WireCandle> {
-        self.candles
+    /// Candles newest first, starting strictly before `to` (ms), at most `count`: those
+    /// built from trades, then the drawn history before them, back as far as the path
+    /// reaches (seconds: three months before `now`, as Upbit keeps them). Buckets with no
+    /// trade are left out, as Upbit does; drawn buckets always have one.
+    pub(crate) fn candles_page(&self, span: Span, to: i64, count: usize, now: i64) -> Vec<WireCandle> {
+        let tf = match span {
+            Span::Tf(tf) => tf,
+            Span::Year => return self.years_page(to, count, now),
+        };
+        let mut out: Vec<WireCandle> = self
+            .candles
             .get(&tf)
             .map(|l| {
                 l.iter()
@@ -707,7 +991,50 @@ impl MarketSim {
                     .map(|c| self.wire_candle(tf, c, None))
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let front = bucket_start(tf, self.live_from);
+        let floor = if tf == Timeframe::S1 { now - history::SECONDS_WINDOW_MS } else { self.path.floor_ms() };
+        let mut b = if to > front { span.prev(front) } else { span.start(to.saturating_sub(1)) };
+        while out.len() < count && b >= floor {
+            let c = self.path.candle(b, span.next(b));
+            out.push(self.wire_candle(tf, &c, None));
+            b = span.prev(b);
+        }
+        out
+    }
+
+    /// Year candles: the drawn history up to the month the trades began, then the monthly
+    /// candles built from trades, per calendar year.
+    fn years_page(&self, to: i64, count: usize, now: i64) -> Vec<WireCandle> {
+        let span = Span::Year;
+        let front = bucket_start(Timeframe::Mo1, self.live_from);
+        let months = self.candles.get(&Timeframe::Mo1);
+        let mut out = Vec::new();
+        let mut b = span.start(to.saturating_sub(1).min(now));
+        while out.len() < count && b >= self.path.floor_ms() {
+            let e = span.next(b);
+            let mut year = (b < front).then(|| self.path.candle(b, e.min(front)));
+            for m in months.into_iter().flatten().filter(|m| m.start >= b && m.start < e) {
+                year = Some(match year {
+                    None => CandleRec { start: b, ..m.clone() },
+                    Some(mut y) => {
+                        y.high = y.high.max(m.high);
+                        y.low = y.low.min(m.low);
+                        y.close = m.close;
+                        y.volume += m.volume;
+                        y.value += m.value;
+                        y.last_ts = m.last_ts;
+                        y
+                    }
+                });
+            }
+            if let Some(y) = year {
+                // Shaped like a month: the same fields (`first_day_of_period`, no `unit`).
+                out.push(self.wire_candle(Timeframe::Mo1, &y, None));
+            }
+            b = span.prev(b);
+        }
+        out
     }
 
     fn stream_candles(&self) -> Vec<(Timeframe, WireCandle)> {
@@ -756,19 +1083,19 @@ pub(crate) struct Generator {
 }
 
 impl Generator {
-    /// Builds the markets and seeds `history_secs` of past trades (every 10 s per market)
-    /// plus a year of daily candles so REST candles answer from the start.
+    /// Builds the markets and seeds `history_secs` of past trades (every 10 s per market,
+    /// along the drawn history) so tickers and recent trades answer from the start.
     #[cfg(test)]
     pub fn new(defs: Vec<MarketDef>, seed: u64, start_ms: i64, history_secs: i64) -> Self {
         Generator::resumed(defs, seed, start_ms, history_secs, &BTreeMap::new())
     }
 
     /// As [`Generator::new`], but the markets in `saved` (a restarted demo session's) end
-    /// their history at the saved price with the saved volatility, so the walk goes on
-    /// from where it was: the history before the start is drawn backwards from that price.
-    /// A market not in `saved` starts from the seed's price as always. With anything
-    /// saved, the random source also takes the start time, so a restart does not replay
-    /// the last session's moves.
+    /// their history at the saved price with the saved activity level, so the market goes
+    /// on from where it was: the history before the start is drawn backwards from that
+    /// price. A market not in `saved` starts from the seed's price as always. With
+    /// anything saved, the random source also takes the start time, so a restart does not
+    /// replay the last session's moves.
     pub(crate) fn resumed(
         defs: Vec<MarketDef>,
         seed: u64,
@@ -778,7 +1105,7 @@ impl Generator {
     ) -> Self {
         let seed = if saved.is_empty() { seed } else { seed ^ (start_ms as u64).rotate_left(17) };
         let mut rng = StdRng::seed_from_u64(seed);
-        let hist_start = start_ms - history_secs * 1000;
+        let hist_start = start_ms - history_secs.max(0) * 1000;
         let today = bucket_start(Timeframe::D1, start_ms);
         let mut markets: Vec<MarketSim> = defs
             .into_iter()
@@ -786,59 +1113,43 @@ impl Generator {
                 if let Some(s) = saved.get(&d.market).filter(|s| s.price > Decimal::ZERO) {
                     d.price = s.price;
                 }
-                MarketSim::new(d, hist_start)
+                MarketSim::new(d, seed, start_ms, hist_start)
             })
             .collect();
         let mut seq = 0i64;
         for m in markets.iter_mut() {
+            let kept = saved.get(&m.def.market).filter(|s| s.price > Decimal::ZERO);
+            // The saved activity level (older state files kept a per-step volatility far
+            // below any level: those start at the ordinary level).
+            if let Some(v) = kept.map(|s| s.vol).filter(|v| v.is_finite() && (0.1..20.0).contains(v)) {
+                m.ln_act = (v.ln() + ACTIVITY_SD * ACTIVITY_SD).clamp(-2.0, 1.6);
+            }
             // The saved day goes on only within the same UTC day: a later day starts from
             // the saved price as its previous close.
-            let day = saved.get(&m.def.market).and_then(|s| s.day.clone()).filter(|d| {
+            let day = kept.and_then(|s| s.day.clone()).filter(|d| {
                 d.start == today
                     && [d.open, d.high, d.low, d.prev_close].iter().all(|p| *p > Decimal::ZERO)
                     && d.low <= d.high
             });
-            let last_close = day.as_ref().map_or(m.price, |d| d.prev_close);
-            seed_daily_history(m, &mut rng, hist_start, last_close);
-            let stamps: Vec<i64> =
-                (0..).map(|k| hist_start + k * 10_000).take_while(|ts| *ts < start_ms).collect();
-            let prices: Vec<Decimal> = match saved.get(&m.def.market).filter(|s| s.price > Decimal::ZERO) {
-                None => Vec::new(),
-                Some(s) => {
-                    // Walked from the saved price into the past, then played forward: the
-                    // last trade before the start is at the saved price.
-                    let end = m.price;
-                    let mut back = vec![end];
-                    while back.len() < stamps.len() {
-                        let p = m.next_price(&mut rng);
-                        m.price = p;
-                        back.push(p);
+            m.seed_history(&mut rng, hist_start, start_ms, &mut seq);
+            match (day, kept) {
+                (Some(d), _) => m.resume_day(&d),
+                // A later day: the last price the trader saw is the previous close.
+                (None, Some(s)) => {
+                    m.prev_close = s.price;
+                    if let Some(c) = m
+                        .candles
+                        .get_mut(&Timeframe::D1)
+                        .and_then(|l| l.back_mut())
+                        .filter(|c| c.start == m.day_start)
+                    {
+                        c.prev_close = s.price;
                     }
-                    back.reverse();
-                    if let Some(first) = back.first() {
-                        m.price = *first;
-                    }
-                    if s.vol.is_finite() {
-                        m.vol = s.vol.clamp(m.base_vol * 0.2, 0.02);
-                    }
-                    back
                 }
-            };
-            for (k, ts) in stamps.into_iter().enumerate() {
-                let price = match prices.get(k) {
-                    Some(p) => *p,
-                    None => m.next_price(&mut rng),
-                };
-                let volume = m.next_volume(&mut rng, price);
-                let side = side_for(m.price, price, &mut rng);
-                seq += 1;
-                let t = TradeRec { price, volume, side, ts, seq: ts * 10_000 + seq % 10_000 };
-                m.apply_trade(&t);
+                (None, None) => {}
             }
-            if let Some(d) = day {
-                m.resume_day(&d);
-            }
-            m.rebuild_book(&mut rng, Side::Bid, start_ms);
+            let (b, a) = m.quotes_at_fair();
+            m.requote(&mut rng, b, a, start_ms);
         }
         let index = markets.iter().enumerate().map(|(i, m)| (m.def.market.clone(), i)).collect();
         Generator { rng, markets, index, now: start_ms, seq }
@@ -856,7 +1167,7 @@ impl Generator {
                     low: m.low,
                     prev_close: m.prev_close,
                 };
-                (m.def.market.clone(), SavedMarket { price: m.price, vol: m.vol, day: Some(day) })
+                (m.def.market.clone(), SavedMarket { price: m.price, vol: m.activity(), day: Some(day) })
             })
             .collect()
     }
@@ -873,8 +1184,9 @@ impl Generator {
     }
 
     /// Records fills an order took from the book as public trades (the book itself is
-    /// not regenerated: the taken levels stay gone until the next generated trade) and
-    /// returns the trade, ticker, book and candle events they cause.
+    /// not regenerated: the taken levels stay gone until the makers requote) and returns
+    /// the trade, ticker, book and candle events they cause. The fair price moves to the
+    /// last fill: the order's impact stays.
     pub(crate) fn record_fills(&mut self, code: &str, fills: &[(Decimal, Decimal, Side)]) -> Vec<SimEvent> {
         let Some(&i) = self.index.get(code) else { return Vec::new() };
         if fills.is_empty() {
@@ -882,6 +1194,7 @@ impl Generator {
         }
         let now = self.now;
         let mut out = Vec::with_capacity(fills.len() * 2 + 2);
+        self.markets[i].print_touch = None;
         for (price, volume, side) in fills {
             self.seq += 1;
             let t = TradeRec {
@@ -897,6 +1210,8 @@ impl Generator {
             out.push(SimEvent::Ticker(Arc::new(m.ticker(now, Some(StreamType::Realtime)))));
         }
         let m = &mut self.markets[i];
+        m.fair = m.price.to_f64().unwrap_or(m.fair);
+        m.last_ms = m.last_ms.max(now);
         m.book_ts = now;
         if let Some(b) = m.book(BOOK_DEPTH, Decimal::ZERO, Some(StreamType::Realtime)) {
             out.push(SimEvent::OrderBook(Arc::new(b)));
@@ -905,53 +1220,58 @@ impl Generator {
         out
     }
 
-    /// Advances the clock by `dt_ms` and produces one trade on a random market (weighted
-    /// toward the first, most liquid markets) with the ticker, book and candles it causes.
+    /// Advances the clock by `dt_ms` and produces one trade on a market chosen by its trade
+    /// rate and activity, with the ticker, book and candles it causes.
     pub fn step(&mut self, dt_ms: i64) -> Vec<SimEvent> {
         match self.next_trade(dt_ms) {
-            Some((i, price, volume, side)) => self.trade_at(i, price, volume, side),
+            Some((i, price, volume, side)) => {
+                let t = self.record_trade(i, price, volume, side);
+                self.events_of(i, &t)
+            }
             None => Vec::new(),
         }
     }
 
     /// One generated trade, as [`Generator::step`], but only the message of `kind` is built
     /// (the benchmark flood sends one kind per message). The trade updates the market's
-    /// price, statistics and candles as always; the book is rebuilt only when it is the
-    /// kind asked for, so between book messages REST serves the last book built.
+    /// book, price, statistics and candles as always.
     pub(crate) fn step_one(&mut self, dt_ms: i64, kind: FloodKind) -> Option<SimEvent> {
         let (i, price, volume, side) = self.next_trade(dt_ms)?;
         let t = self.record_trade(i, price, volume, side);
         let now = self.now;
-        let m = &mut self.markets[i];
+        let m = &self.markets[i];
         Some(match kind {
             FloodKind::Ticker => SimEvent::Ticker(Arc::new(m.ticker(now, Some(StreamType::Realtime)))),
             FloodKind::Trade => SimEvent::Trade(Arc::new(m.wire_trade(&t, now, StreamType::Realtime))),
-            FloodKind::OrderBook => {
-                m.rebuild_book(&mut self.rng, side, now);
-                SimEvent::OrderBook(Arc::new(m.book(
-                    BOOK_DEPTH,
-                    Decimal::ZERO,
-                    Some(StreamType::Realtime),
-                )?))
-            }
+            FloodKind::OrderBook => SimEvent::OrderBook(Arc::new(m.book(
+                BOOK_DEPTH,
+                Decimal::ZERO,
+                Some(StreamType::Realtime),
+            )?)),
         })
     }
 
-    /// Advances the clock by `dt_ms` and draws the next trade: (market index, price,
-    /// volume, side).
+    /// Advances the clock by `dt_ms` and generates the next trade: (market index, price,
+    /// volume, side). The market is drawn by weight (class trade rate × activity).
     fn next_trade(&mut self, dt_ms: i64) -> Option<(usize, Decimal, Decimal, Side)> {
         self.now += dt_ms.max(0);
         let n = self.markets.len();
         if n == 0 {
             return None;
         }
-        // Square of a uniform: low indices (BTC, ETH, …) trade more often.
-        let u: f64 = self.rng.random_range(0.0..1.0);
-        let i = ((u * u) * n as f64) as usize % n;
-        let m = &mut self.markets[i];
-        let price = m.next_price(&mut self.rng);
-        let volume = m.next_volume(&mut self.rng, price);
-        let side = side_for(m.price, price, &mut self.rng);
+        let total: f64 = self.markets.iter().map(|m| m.cal.weight * m.activity()).sum();
+        let mut u = self.rng.random_range(0.0..1.0) * total;
+        let mut i = n - 1;
+        for (k, m) in self.markets.iter().enumerate() {
+            let w = m.cal.weight * m.activity();
+            if u < w {
+                i = k;
+                break;
+            }
+            u -= w;
+        }
+        let now = self.now;
+        let (price, volume, side) = self.markets[i].next_print(now, &mut self.rng);
         Some((i, price, volume, side))
     }
 
@@ -960,28 +1280,45 @@ impl Generator {
         self.seq += 1;
         let now = self.now;
         let t = TradeRec { price, volume, side, ts: now, seq: now * 10_000 + self.seq % 10_000 };
-        self.markets[i].apply_trade(&t);
+        let m = &mut self.markets[i];
+        if let Some(touch) = m.print_touch.as_mut().filter(|p| p.0 == 0) {
+            touch.0 = t.seq;
+        }
+        m.apply_trade(&t);
         t
     }
 
     /// Forces a trade at `price` (snapped onto the grid) on `code`: scripted ticks for tests.
+    /// The fair price jumps there and the makers requote around it (a buy leaves the ask at
+    /// the trade price, a sell the bid).
     pub fn script_trade(&mut self, code: &str, price: Decimal, volume: Decimal, side: Side) -> Vec<SimEvent> {
         let Some(&i) = self.index.get(code) else { return Vec::new() };
-        let quote = self.markets[i].quote().to_string();
+        let now = self.now;
+        let m = &mut self.markets[i];
+        let quote = m.quote().to_string();
         // Never at or below zero: the lowest price is one minimum tick.
         let price =
             ticks::snap(&quote, price, Rounding::Nearest).max(ticks::tick_size(&quote, Decimal::ZERO));
         let volume = volume.max(Decimal::new(1, ticks::VOLUME_SCALE));
-        self.trade_at(i, price, volume, side)
+        m.print_touch = None;
+        m.fair = price.to_f64().unwrap_or(m.fair);
+        m.last_ms = m.last_ms.max(now);
+        let s = m.cal.spread_ticks.max(1);
+        let (b, a) = match side {
+            Side::Bid => (ticks::step(&quote, price, -s), price),
+            Side::Ask => (price, ticks::step(&quote, price, s)),
+        };
+        m.requote(&mut self.rng, b, a, now);
+        let t = self.record_trade(i, price, volume, side);
+        self.events_of(i, &t)
     }
 
-    fn trade_at(&mut self, i: usize, price: Decimal, volume: Decimal, side: Side) -> Vec<SimEvent> {
-        let t = self.record_trade(i, price, volume, side);
+    /// The trade, ticker, book and candle messages of a trade just recorded on market `i`.
+    fn events_of(&self, i: usize, t: &TradeRec) -> Vec<SimEvent> {
         let now = self.now;
-        let m = &mut self.markets[i];
-        m.rebuild_book(&mut self.rng, side, now);
+        let m = &self.markets[i];
         let mut out = Vec::with_capacity(4);
-        out.push(SimEvent::Trade(Arc::new(m.wire_trade(&t, now, StreamType::Realtime))));
+        out.push(SimEvent::Trade(Arc::new(m.wire_trade(t, now, StreamType::Realtime))));
         out.push(SimEvent::Ticker(Arc::new(m.ticker(now, Some(StreamType::Realtime)))));
         if let Some(b) = m.book(BOOK_DEPTH, Decimal::ZERO, Some(StreamType::Realtime)) {
             out.push(SimEvent::OrderBook(Arc::new(b)));
@@ -1003,77 +1340,240 @@ fn side_for(old: Decimal, new: Decimal, rng: &mut StdRng) -> Side {
     }
 }
 
-/// A year of daily candles ending with yesterday's close at `last_close` (walked
-/// backwards), also setting the previous close and the 52-week range.
-fn seed_daily_history(m: &mut MarketSim, rng: &mut StdRng, start: i64, last_close: Decimal) {
-    let quote = m.quote().to_string();
-    let today = bucket_start(Timeframe::D1, start);
-    let mut close = last_close;
-    let mut days: Vec<CandleRec> = Vec::new();
-    for d in 1..=365i64 {
-        let day = today - d * 86_400_000;
-        let ret = normal(rng) * 0.03;
-        let open = ticks::snap(&quote, dec(close.to_f64().unwrap_or(1.0) * (-ret).exp()), Rounding::Nearest)
+impl MarketSim {
+    /// The market before the generator starts: the drawn part of every bucket the trades
+    /// begin in (so the current candles, the day's open and range and the previous close
+    /// are the history's), the 24 h turnover and 52-week range of the drawn past, then a
+    /// trade every 10 s along the drawn path from `hist_start` to `start`, the last at the
+    /// start price.
+    fn seed_history(&mut self, rng: &mut StdRng, hist_start: i64, start: i64, seq: &mut i64) {
+        let quote = self.quote().to_string();
+        let end_price = ticks::snap(&quote, dec(self.fair), Rounding::Nearest)
             .max(ticks::tick_size(&quote, Decimal::ZERO));
-        let wiggle = 1.0 + normal(rng).abs() * 0.01;
-        let hi = ticks::snap(&quote, dec(open.max(close).to_f64().unwrap_or(1.0) * wiggle), Rounding::Up);
-        let lo = ticks::snap(&quote, dec(open.min(close).to_f64().unwrap_or(1.0) / wiggle), Rounding::Down)
-            .max(ticks::tick_size(&quote, Decimal::ZERO));
-        let volume =
-            dec(m.notional * 3000.0 * (normal(rng) * 0.5).exp() / close.to_f64().unwrap_or(1.0).max(1e-12))
-                .round_dp(ticks::VOLUME_SCALE);
-        days.push(CandleRec {
-            start: day,
-            open,
-            high: hi,
-            low: lo,
-            close,
-            volume,
-            value: (volume * close).round_dp(8),
-            last_ts: day + 86_399_000,
-            prev_close: open,
-        });
-        close = open;
-    }
-    days.reverse();
-    // prev_close of each day = close of the day before.
-    for i in 1..days.len() {
-        days[i].prev_close = days[i - 1].close;
-    }
-    let (mut h, mut l) = ((m.price, start), (m.price, start));
-    for c in &days {
-        if c.high >= h.0 {
-            h = (c.high, c.start);
-        }
-        if c.low <= l.0 {
-            l = (c.low, c.start);
-        }
-    }
-    m.high52 = h;
-    m.low52 = l;
-    if let Some(last) = days.last() {
-        m.prev_close = last.close;
-    }
-    // Weeks and months from the days.
-    for tf in [Timeframe::W1, Timeframe::Mo1] {
-        let mut out: VecDeque<CandleRec> = VecDeque::new();
-        for c in &days {
-            let s = bucket_start(tf, c.start);
-            match out.back_mut() {
-                Some(w) if w.start == s => {
-                    w.high = w.high.max(c.high);
-                    w.low = w.low.min(c.low);
-                    w.close = c.close;
-                    w.volume += c.volume;
-                    w.value += c.value;
-                    w.last_ts = c.last_ts;
-                }
-                _ => out.push_back(CandleRec { start: s, ..c.clone() }),
+        for tf in Timeframe::ALL {
+            let b = bucket_start(tf, hist_start);
+            if b < hist_start {
+                self.candles.insert(tf, VecDeque::from([self.path.candle(b, hist_start)]));
             }
         }
-        m.candles.insert(tf, out);
+        let day = bucket_start(Timeframe::D1, hist_start);
+        let day_open = self.path.price_at(day);
+        self.prev_close = day_open;
+        self.day_start = day;
+        self.open = day_open;
+        self.high = day_open;
+        self.low = day_open;
+        if let Some(c) = self.candles.get(&Timeframe::D1).and_then(|l| l.back()) {
+            self.high = c.high;
+            self.low = c.low;
+            self.acc_price = c.value;
+            self.acc_volume = c.volume;
+            // Takers split about evenly.
+            self.acc_bid = (c.volume / Decimal::TWO).round_dp(ticks::VOLUME_SCALE);
+            self.acc_ask = c.volume - self.acc_bid;
+        }
+        // The rolling 24 h sums, in six 4 h parts each counted at its middle.
+        for j in (1..=6i64).rev() {
+            let s = hist_start - j * 4 * 3_600_000;
+            let c = self.path.candle(s, s + 4 * 3_600_000);
+            self.minutes.push_back((bucket_start(Timeframe::M1, s + 2 * 3_600_000), c.value, c.volume));
+        }
+        // The 52-week range of the drawn past, in four-week parts.
+        self.price = self.path.price_at(hist_start);
+        let (mut h, mut l) = ((self.price, hist_start), (self.price, hist_start));
+        for j in 0..13i64 {
+            let e = hist_start - j * 28 * 86_400_000;
+            let c = self.path.candle(e - 28 * 86_400_000, e);
+            let when = e - 14 * 86_400_000;
+            if c.high > h.0 {
+                h = (c.high, when);
+            }
+            if c.low < l.0 {
+                l = (c.low, when);
+            }
+        }
+        self.high52 = h;
+        self.low52 = l;
+        let stamps: Vec<i64> = (0..).map(|k| hist_start + k * 10_000).take_while(|ts| *ts < start).collect();
+        let last = stamps.len().saturating_sub(1);
+        for (k, ts) in stamps.into_iter().enumerate() {
+            let price = if k == last { end_price } else { self.path.price_at(ts) };
+            let volume = self.trade_size(rng, price);
+            let side = side_for(self.price, price, rng);
+            *seq += 1;
+            let t = TradeRec { price, volume, side, ts, seq: ts * 10_000 + *seq % 10_000 };
+            self.apply_trade(&t);
+        }
+        self.price = end_price;
     }
-    m.candles.insert(Timeframe::D1, days.into_iter().collect());
+}
+
+/// Markets listed and flagged during a session (the demo's scripted news, [`super::script`]).
+impl Generator {
+    /// Lists `def` now: it appears in `/market/all` and trades from the next steps on, from
+    /// its listing price with no history (as a new listing has none). False when a market
+    /// of that code exists.
+    pub(crate) fn list_market(&mut self, def: MarketDef) -> bool {
+        if self.index.contains_key(&def.market) {
+            return false;
+        }
+        let now = self.now;
+        // No history before now: the market opens at its listing price.
+        let mut m = MarketSim::new(def, now.unsigned_abs(), now, now);
+        let (bid, ask) = m.quotes_at_fair();
+        m.requote(&mut self.rng, bid, ask, now);
+        self.index.insert(m.def.market.clone(), self.markets.len());
+        self.markets.push(m);
+        true
+    }
+
+    /// Sets a market's 유의 flag and its 주의 flags (by name) as `/market/all` reports them.
+    /// False when there is no such market.
+    pub(crate) fn set_market_event(&mut self, code: &str, warning: bool, caution: &[&str]) -> bool {
+        let Some(m) = self.market_mut(code) else { return false };
+        m.def.warning = warning;
+        m.def.caution = caution.iter().map(|c| c.to_string()).collect();
+        true
+    }
+}
+
+/// What a run of the generator did on one market: the figures its calibration is checked
+/// against (docs/SIMULATOR.md). Moves and ranges are in percent.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CalibrationReport {
+    /// The market measured.
+    pub market: String,
+    /// Virtual seconds run.
+    pub secs: i64,
+    /// Trades generated on the market.
+    pub trades: usize,
+    /// |close / open − 1| of each whole hour.
+    pub hourly_moves: Vec<f64>,
+    /// (high − low) / open of each whole hour.
+    pub hourly_ranges: Vec<f64>,
+    /// The largest |move| over a 5-minute interval.
+    pub max_5min_move: f64,
+    /// (high − low) / open over the whole run.
+    pub range: f64,
+    /// Trades that printed away from the best bid or ask they met (always 0).
+    pub outside_touch: usize,
+    /// Book spread after each trade, in ticks → how many times.
+    pub spreads: BTreeMap<i64, usize>,
+}
+
+impl CalibrationReport {
+    /// Share of books with a one-tick spread.
+    pub fn one_tick_share(&self) -> f64 {
+        let total: usize = self.spreads.values().sum();
+        self.spreads.get(&1).copied().unwrap_or(0) as f64 / total.max(1) as f64
+    }
+
+    /// The report as text, one figure a line.
+    pub fn render(&self) -> String {
+        let pct = |v: &[f64], q: f64| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0)
+        };
+        let spreads: Vec<String> = self.spreads.iter().map(|(k, n)| format!("{k} tick: {n}")).collect();
+        format!(
+            "{} over {:.1} h of virtual time: {} trades ({:.2}/s)\n\
+             hourly |move| %: median {:.3}, max {:.3} ({} hours)\n\
+             hourly range %: median {:.3}, max {:.3}\n\
+             largest 5-minute move %: {:.3}\n\
+             range over the run %: {:.3}\n\
+             trades away from the touch: {}\n\
+             spread after each trade: {} (one tick {:.1} %)\n",
+            self.market,
+            self.secs as f64 / 3600.0,
+            self.trades,
+            self.trades as f64 / self.secs.max(1) as f64,
+            pct(&self.hourly_moves, 0.5),
+            pct(&self.hourly_moves, 1.0),
+            self.hourly_moves.len(),
+            pct(&self.hourly_ranges, 0.5),
+            pct(&self.hourly_ranges, 1.0),
+            self.max_5min_move,
+            self.range,
+            self.outside_touch,
+            spreads.join(", "),
+            self.one_tick_share() * 100.0,
+        )
+    }
+}
+
+/// Runs the generator over `defs` for `secs` of virtual time, one trade per `step_ms` (the
+/// server's tick), and measures `market`: what a demo session of that length would show.
+/// `None` when the market is not in `defs`.
+pub(crate) fn calibration_run(
+    defs: Vec<MarketDef>,
+    seed: u64,
+    start_ms: i64,
+    market: &str,
+    secs: i64,
+    step_ms: i64,
+) -> Option<CalibrationReport> {
+    let mut g = Generator::resumed(defs, seed, start_ms, 60, &BTreeMap::new());
+    let target = *g.index.get(market)?;
+    let f = |d: Decimal| d.to_f64().unwrap_or(0.0);
+    let first = f(g.markets[target].price);
+    let mut rep = CalibrationReport {
+        market: market.to_string(),
+        secs,
+        trades: 0,
+        hourly_moves: Vec::new(),
+        hourly_ranges: Vec::new(),
+        max_5min_move: 0.0,
+        range: 0.0,
+        outside_touch: 0,
+        spreads: BTreeMap::new(),
+    };
+    let (mut hour_open, mut hour_hi, mut hour_lo) = (first, first, first);
+    let (mut run_hi, mut run_lo) = (first, first);
+    let mut five_open = first;
+    let end = start_ms + secs * 1000;
+    let (mut next_hour, mut next_five) = (start_ms + 3_600_000, start_ms + 300_000);
+    while g.now < end {
+        let Some((i, price, volume, side)) = g.next_trade(step_ms) else { break };
+        let t = g.record_trade(i, price, volume, side);
+        let m = &g.markets[target];
+        let last = f(m.price);
+        while g.now >= next_five {
+            rep.max_5min_move = rep.max_5min_move.max((last / five_open - 1.0).abs() * 100.0);
+            five_open = last;
+            next_five += 300_000;
+        }
+        while g.now >= next_hour {
+            rep.hourly_moves.push((last / hour_open - 1.0).abs() * 100.0);
+            rep.hourly_ranges.push((hour_hi - hour_lo) / hour_open * 100.0);
+            (hour_open, hour_hi, hour_lo) = (last, last, last);
+            next_hour += 3_600_000;
+        }
+        if i != target {
+            continue;
+        }
+        rep.trades += 1;
+        let p = f(t.price);
+        (hour_hi, hour_lo) = (hour_hi.max(p), hour_lo.min(p));
+        (run_hi, run_lo) = (run_hi.max(p), run_lo.min(p));
+        let at_touch = match m.print_touch {
+            Some((seq, ask, bid)) if seq == t.seq => match t.side {
+                Side::Bid => t.price == ask.0,
+                Side::Ask => t.price == bid.0,
+            },
+            _ => false,
+        };
+        if !at_touch {
+            rep.outside_touch += 1;
+        }
+        if let (Some(b), Some(a)) = (m.bids.first(), m.asks.first()) {
+            let tick = ticks::tick_size(m.quote(), b.0);
+            let n = ((a.0 - b.0) / tick).round().to_i64().unwrap_or(-1);
+            *rep.spreads.entry(n).or_default() += 1;
+        }
+    }
+    rep.range = (run_hi - run_lo) / first * 100.0;
+    Some(rep)
 }
 
 #[cfg(test)]
@@ -1166,6 +1666,58 @@ mod tests {
         let tomorrow = bucket_start(Timeframe::D1, start) + 86_400_000 + 3_600_000;
         let r = Generator::resumed(load_markets(Some(3)).unwrap(), 7, tomorrow, 600, &saved);
         assert_eq!(r.market(&code).unwrap().ticker(tomorrow, None).prev_closing_price, price);
+    }
+
+    /// One virtual hour of a demo session (every market, a trade each 50 ms as the server
+    /// ticks): BTC moves a fraction of a percent, every trade takes the best bid or ask,
+    /// the spread is one tick nearly always. The old walk moved BTC 2-3 % in minutes and
+    /// printed hundreds of ticks away from a one-tick book.
+    #[test]
+    fn one_virtual_hour_of_btc_stays_within_its_calibration() {
+        let r =
+            calibration_run(load_markets(None).unwrap(), 42, 1_750_000_000_000, "KRW-BTC", 3600, 50).unwrap();
+        eprintln!("{}", r.render());
+        assert_eq!(r.hourly_moves.len(), 1);
+        assert!(r.hourly_moves[0] < 1.5, "hourly move {:.3} %", r.hourly_moves[0]);
+        assert!(
+            r.hourly_ranges[0] > 0.05 && r.hourly_ranges[0] < 2.0,
+            "hourly range {:.3} %",
+            r.hourly_ranges[0]
+        );
+        assert!(r.max_5min_move < 0.6, "5-minute move {:.3} %", r.max_5min_move);
+        assert_eq!(r.outside_touch, 0);
+        assert!(r.one_tick_share() > 0.8, "{:?}", r.spreads);
+        // Several trades a second on average (busy spells more, quiet ones fewer).
+        assert!(r.trades > 3 * 3600, "{} trades", r.trades);
+    }
+
+    /// A virtual day of BTC (alone, a trade a second): a daily range like BTC's (a few
+    /// percent), no hour moving more than a couple of percent.
+    #[test]
+    fn a_virtual_day_of_btc_has_a_believable_range() {
+        let btc: Vec<MarketDef> =
+            load_markets(None).unwrap().into_iter().filter(|m| m.market == "KRW-BTC").collect();
+        for seed in [1, 2] {
+            let r = calibration_run(btc.clone(), seed, 1_750_000_000_000, "KRW-BTC", 86_400, 1000).unwrap();
+            eprintln!("{}", r.render());
+            assert_eq!(r.hourly_moves.len(), 24);
+            assert!(r.range > 0.7 && r.range < 9.0, "daily range {:.3} %", r.range);
+            let max = r.hourly_moves.iter().copied().fold(0.0, f64::max);
+            assert!(max < 2.5, "largest hourly move {max:.3} %");
+            assert_eq!(r.outside_touch, 0);
+        }
+    }
+
+    /// Small caps move more than BTC, a stablecoin hardly at all.
+    #[test]
+    fn market_classes_move_by_their_class() {
+        let btc = Calibration::for_market("KRW-BTC");
+        let small = Calibration::for_market("KRW-MOCA");
+        let usdt = Calibration::for_market("KRW-USDT");
+        assert!(small.hourly_vol >= 3.0 * btc.hourly_vol);
+        assert!(usdt.hourly_vol < btc.hourly_vol / 3.0);
+        assert!(small.spread_ticks > btc.spread_ticks);
+        assert!(Calibration::for_market("BTC-ETH").weight < Calibration::for_market("KRW-ETH").weight);
     }
 
     #[test]

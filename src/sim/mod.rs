@@ -337,6 +337,11 @@ pub struct SimArgs {
     /// Turn Upbit's rate limits off (benchmarks).
     #[arg(long)]
     pub(crate) no_rate_limits: bool,
+    /// Serve nothing: run the market generator for this many virtual hours (a trade per
+    /// --tick-ms, as the server does) and print how KRW-BTC moved against its
+    /// calibration (docs/SIMULATOR.md).
+    #[arg(long, value_name = "HOURS")]
+    pub(crate) calibration: Option<f64>,
 }
 
 /// Parses `ticker:trade:orderbook` weights (`1:1:1`).
@@ -354,6 +359,9 @@ fn parse_mix(s: &str) -> anyhow::Result<(u32, u32, u32)> {
 
 /// Runs the simulator standalone until Ctrl-C (or another shutdown trigger).
 pub(crate) async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
+    if let Some(hours) = args.calibration {
+        return calibration_cli(&args, hours);
+    }
     let tasks = TaskManager::new();
     let config = SimConfig {
         port: args.port,
@@ -408,6 +416,25 @@ pub(crate) async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     tasks.cancel_all();
     eprintln!("hoga sim: stopped ({reason})");
     Ok(())
+}
+
+/// `hoga sim --calibration HOURS`: the generator's figures for KRW-BTC over that much
+/// virtual time, computed without serving (a virtual hour takes well under a second).
+fn calibration_cli(args: &SimArgs, hours: f64) -> anyhow::Result<()> {
+    if !(hours.is_finite() && hours > 0.0 && hours <= 24.0 * 31.0) {
+        anyhow::bail!("--calibration wants a number of hours above 0 and at most 744, not {hours}");
+    }
+    let defs = market::load_markets(args.markets)?;
+    let start = chrono::Utc::now().timestamp_millis();
+    let step = i64::try_from(args.tick_ms.max(1)).unwrap_or(50);
+    let report = market::calibration_run(defs, args.seed, start, "KRW-BTC", (hours * 3600.0) as i64, step)
+        .ok_or_else(|| anyhow::anyhow!("KRW-BTC is not among the simulated markets"))?;
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(report.render().as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => anyhow::bail!("cannot write to stdout: {e}"),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -53,7 +53,8 @@ pub(crate) struct SavedAccount {
 pub(crate) struct SavedMarket {
     /// The last trade price.
     pub price: rust_decimal::Decimal,
-    /// The walk's volatility per step then (log-return standard deviation).
+    /// The market's activity level then (the multiplier of its volatility and trade
+    /// rate; state files of older versions kept a per-step volatility here).
     pub vol: f64,
     /// The day's statistics then (none in a file of an older hoga): a restart within the
     /// same UTC day carries on the day's open, range and previous close, so the 24 h

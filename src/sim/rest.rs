@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::auth::{OrderedBody, Params, query_pairs};
 use super::faults::RestFault;
+use super::history::Span;
 use super::limits::{self, Group, Verdict};
 use super::market::{BOOK_DEPTH, MarketSim, SimEvent};
 use super::matching::{BookView, NewOrder, OrderError, PrivEvent, SimOrder, fee_rate};
@@ -474,13 +475,13 @@ fn quotation_inner(w: &World, path: &str, p: &Pairs) -> Result<Reply, Reply> {
         }
         p_ if p_.starts_with("/v1/candles/") => {
             let kind = &p_["/v1/candles/".len()..];
-            let tf = match kind {
-                "seconds" => Timeframe::S1,
-                "days" => Timeframe::D1,
-                "weeks" => Timeframe::W1,
-                "months" => Timeframe::Mo1,
-                "years" => return Ok(Reply::json(200, &Vec::<Value>::new())),
-                k => match k.strip_prefix("minutes/").and_then(|u| u.parse::<u32>().ok()) {
+            let span = match kind {
+                "seconds" => Span::Tf(Timeframe::S1),
+                "days" => Span::Tf(Timeframe::D1),
+                "weeks" => Span::Tf(Timeframe::W1),
+                "months" => Span::Tf(Timeframe::Mo1),
+                "years" => Span::Year,
+                k => Span::Tf(match k.strip_prefix("minutes/").and_then(|u| u.parse::<u32>().ok()) {
                     Some(1) => Timeframe::M1,
                     Some(3) => Timeframe::M3,
                     Some(5) => Timeframe::M5,
@@ -490,7 +491,7 @@ fn quotation_inner(w: &World, path: &str, p: &Pairs) -> Result<Reply, Reply> {
                     Some(60) => Timeframe::H1,
                     Some(240) => Timeframe::H4,
                     _ => return Err(qerr(400, INVALID)),
-                },
+                }),
             };
             let code = param(p, "market").ok_or_else(|| qerr(400, MISSING))?;
             let m = w.gen_.market(code).ok_or_else(|| qerr(404, "Code not found"))?;
@@ -499,8 +500,9 @@ fn quotation_inner(w: &World, path: &str, p: &Pairs) -> Result<Reply, Reply> {
                 None => i64::MAX,
                 Some(t) => parse_time(t).ok_or_else(|| qerr(400, INVALID))?,
             };
-            // `to` is exclusive and compares with bucket starts.
-            Ok(Reply::json(200, &m.candles_before(tf, to, count)))
+            // `to` is exclusive and compares with bucket starts; history before the
+            // simulator's start is drawn as deep as asked.
+            Ok(Reply::json(200, &m.candles_page(span, to, count, now)))
         }
         _ => Err(qerr(404, "Not found")),
     }
