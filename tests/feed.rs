@@ -1355,3 +1355,30 @@ async fn a_snapshot_replayed_after_a_reconnect_replaces_the_book_and_prints_each
     assert_eq!(shown.levels.len(), 1, "replaced, not merged");
     assert_eq!(shown.best_bid(), Some(rust_decimal::Decimal::from(200)));
 }
+
+/// Upbit answers a request it refuses (`WRONG_FORMAT`, `INVALID_PARAM`…) with an error
+/// frame and then closes the socket with code 1000. The same request would be refused
+/// again, so the feed says why (connection state and health) and waits `backoff_max`
+/// instead of reconnecting and resending it every few milliseconds.
+#[tokio::test]
+async fn a_refused_request_then_close_1000_backs_off_long_and_says_why() {
+    let fake = Fake::start().await;
+    let mut cfg = config(&fake);
+    cfg.backoff_max = Duration::from_secs(30);
+    let (feed, _tasks) = start(cfg);
+    let p = feed.proxy("p");
+    let _trades = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
+    fake.until_subscribed(&sub_of(&[("trade", &["KRW-BTC"])])).await;
+    let frame = r#"{"error":{"message":"nope 은 지원하지 않는 타입입니다.","name":"INVALID_PARAM"}}"#;
+    fake.send_on("/v1", Message::text(frame)).await;
+    fake.send_on("/v1", close_frame(1000, "")).await;
+    until("the refusal is shown", || {
+        matches!(&feed.health().connections[0].state,
+            ConnState::Backoff { reason, .. } if reason.contains("INVALID_PARAM") && reason.contains("refused"))
+    })
+    .await;
+    // A hot loop at the initial backoff (10 ms) would make several attempts in this time.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.count("/v1"), 1, "no reconnect before backoff_max");
+    assert_eq!(feed.health().error_frames, 1);
+}

@@ -125,8 +125,21 @@ async fn get_json(url: &str) -> (u16, reqwest::header::HeaderMap, Value) {
     (s, h, r.json().await.unwrap_or(Value::Null))
 }
 
+/// Opens a websocket; an upgrade refused by the connect limit (5/s) is retried for 10 s.
 async fn connect(url: &str) -> Ws {
-    tokio_tungstenite::connect_async(url).await.unwrap().0
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((ws, _)) => return ws,
+            Err(tokio_tungstenite::tungstenite::Error::Http(r))
+                if r.status() == 429 && tokio::time::Instant::now() < deadline =>
+            {
+                // The limit counts per second; hammering it would earn a 418.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("connect {url}: {e}"),
+        }
+    }
 }
 
 async fn connect_private(sim: &SimHandle) -> Ws {
@@ -167,12 +180,14 @@ async fn wait_subscribed(sim: &SimHandle, n: usize) {
     until("the subscription registered", || sim.subscriptions().values().any(|s| s.types.len() == n)).await;
 }
 
+/// The exact value of a JSON amount, in any of Upbit's spellings (`1.16539E8`, `"2.0"`).
 fn d(v: &Value) -> Decimal {
-    match v {
-        Value::String(s) => s.parse().unwrap(),
-        Value::Number(n) => n.to_string().parse().unwrap(),
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
         other => panic!("not a decimal: {other}"),
-    }
+    };
+    text.parse().or_else(|_| Decimal::from_scientific(&text)).unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
 /// A KRW-BTC price on the 1,000 grid, 100,000 under the last trade: a bid there rests.
@@ -390,18 +405,35 @@ async fn websocket_snapshot_realtime_formats_and_replacement() {
     assert_eq!(listed["result"], json!([{"type":"orderbook","codes":["KRW-ETH.5"],"level":0}]));
     assert_eq!(listed["ticket"], "t3");
 
-    // Errors, PING, snapshot-only.
-    let mut ws2 = connect(&sim.ws_public_url).await;
-    ws2.send(Message::Text("PING".into())).await.unwrap();
-    assert_eq!(next_json(&mut ws2).await, json!({"status":"UP"}));
-    send(&mut ws2, json!([{"type":"ticker","codes":["KRW-BTC"]}])).await;
-    assert_eq!(next_json(&mut ws2).await["error"]["name"], "NO_TICKET");
-    send(&mut ws2, json!([{"ticket":"x"}])).await;
-    assert_eq!(next_json(&mut ws2).await["error"]["name"], "NO_TYPE");
-    send(&mut ws2, json!([{"ticket":"x"},{"type":"trade"}])).await;
-    assert_eq!(next_json(&mut ws2).await["error"]["name"], "NO_CODES");
-    send(&mut ws2, json!([{"ticket":"x"},{"type":"myOrder"}])).await;
-    assert_eq!(next_json(&mut ws2).await["error"]["name"], "INVALID_AUTH");
+    // Errors (each followed by a Close frame, code 1000, as Upbit does), PING, snapshot-only.
+    for (request, name, message) in [
+        (
+            json!([{"type":"ticker","codes":["KRW-BTC"]}]),
+            "NO_TICKET",
+            "티켓이 존재하지 않거나, 유효하지 않습니다.",
+        ),
+        (json!([{"ticket":"x"}]), "NO_TYPE", "type 필드가 존재하지 않습니다."),
+        (json!([{"ticket":"x"},{"type":"trade"}]), "NO_CODES", "codes 필드가 존재하지 않습니다."),
+        (json!([{"ticket":"x"},{"type":"trade","codes":[]}]), "INVALID_PARAM", "codes 필드가 비어 있습니다."),
+        (
+            json!([{"ticket":"x"},{"type":"nope","codes":["KRW-BTC"]}]),
+            "INVALID_PARAM",
+            "nope 은 지원하지 않는 타입입니다.",
+        ),
+        (json!("hello"), "WRONG_FORMAT", "Format 이 맞지 않습니다."),
+        (json!([{"ticket":"x"},{"type":"myOrder"}]), "INVALID_AUTH", "인증 정보가 올바르지 않습니다."),
+    ] {
+        let mut ws2 = connect(&sim.ws_public_url).await;
+        ws2.send(Message::Text("PING".into())).await.unwrap();
+        assert_eq!(next_json(&mut ws2).await, json!({"status":"UP"}));
+        send(&mut ws2, request).await;
+        assert_eq!(next_json(&mut ws2).await, json!({"error":{"name":name,"message":message}}));
+        let close = tokio::time::timeout(Duration::from_secs(5), ws2.next()).await.unwrap().unwrap().unwrap();
+        match close {
+            Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1000, "{name}"),
+            other => panic!("{name}: expected a Close frame, got {other:?}"),
+        }
+    }
     let mut ws3 = connect(&sim.ws_public_url).await;
     send(&mut ws3, json!([{"ticket":"x"},{"type":"trade","codes":["KRW-BTC"],"is_only_snapshot":true},{"format":"JSON_LIST"}])).await;
     let listed_trade = next_json(&mut ws3).await;
@@ -412,14 +444,10 @@ async fn websocket_snapshot_realtime_formats_and_replacement() {
     // The per-connection limit (5/s): a burst of 12 requests meets `Too Many Requests`.
     let mut ws4 = connect(&sim.ws_public_url).await;
     for _ in 0..12 {
-        send(&mut ws4, json!([{"type":"ticker","codes":["KRW-BTC"]}])).await;
+        send(&mut ws4, json!([{"ticket":"t"},{"type":"ticker","codes":["KRW-BTC"],"is_only_realtime":true}]))
+            .await;
     }
-    let mut names = Vec::new();
-    for _ in 0..12 {
-        names.push(next_json(&mut ws4).await["error"]["name"].as_str().unwrap().to_string());
-    }
-    assert!(names.iter().any(|n| n == "Too Many Requests"), "{names:?}");
-    assert!(names.iter().any(|n| n == "NO_TICKET"), "{names:?}");
+    assert_eq!(next_json(&mut ws4).await["error"]["name"], "Too Many Requests");
     sim.stop();
 }
 
@@ -768,7 +796,7 @@ async fn order_lifecycle_fills_fees_and_private_events() {
     let (_, closed) = api.get("/v1/orders/closed", "market=KRW-BTC&states[]=cancel").await;
     assert!(closed.as_array().unwrap_or_else(|| panic!("{closed}")).len() >= 3);
     let (_, chance) = api.get("/v1/orders/chance", "market=KRW-BTC").await;
-    assert_eq!(chance["bid_fee"], "0.0005");
+    assert_eq!(d(&chance["bid_fee"]), Decimal::new(5, 4));
     assert_eq!(chance["market"]["bid"]["min_total"], "5000");
 
     // The request log saw every write call.

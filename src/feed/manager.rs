@@ -523,6 +523,10 @@ enum SessionEnd {
     Unwanted,
     /// The server refused our credentials (private).
     AuthRefused(String),
+    /// The server refused our subscription request (an error frame such as
+    /// `WRONG_FORMAT` or `INVALID_PARAM`, then its close): a bug on our side that
+    /// reconnecting at once cannot fix.
+    RequestRefused(String),
     /// Anything else; `healthy` when the session had delivered data (resets the backoff).
     Failed {
         error: String,
@@ -544,6 +548,8 @@ async fn run_connection<S: StreamSession>(
     let url = if idx == PRIVATE { cfg.ws_private_url.clone() } else { cfg.ws_public_url.clone() };
     let mut backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
     let mut attempt: u32 = 0;
+    // The last refusal reported, so a refusal repeated on every retry is said once.
+    let mut refused_before: Option<String> = None;
     loop {
         if desired.borrow_and_update().is_empty() {
             conn.set_state(ConnState::Idle);
@@ -609,6 +615,28 @@ async fn run_connection<S: StreamSession>(
                     return Ok(());
                 }
             }
+            SessionEnd::RequestRefused(why) => {
+                // Upbit closes the socket after such an error; the same request would be
+                // refused again, so wait the longest backoff (or a changed subscription).
+                if refused_before.as_deref() != Some(why.as_str()) {
+                    tracing::error!(
+                        conn = conn.name,
+                        "Upbit refused our websocket request ({why}): a bug in hoga, please report it"
+                    );
+                    refused_before = Some(why.clone());
+                }
+                let delay = cfg.backoff_max;
+                conn.set_state(ConnState::Backoff {
+                    reason: format!("Upbit refused our request: {why}"),
+                    retry_in_ms: delay.as_millis() as u64,
+                });
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    r = desired.changed() => if r.is_err() { return Ok(()) },
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
             SessionEnd::Failed { error, healthy } => {
                 if healthy {
                     backoff.reset();
@@ -667,6 +695,9 @@ async fn run_session<S: StreamSession>(
     // wake-up for it.
     let mut hold: Option<tokio::time::Instant> = None;
     let mut last_burst: Option<tokio::time::Instant> = None;
+    // A request-refusing error frame: Upbit closes the socket right after it, and that
+    // close is then reported as the refusal, not as a plain end.
+    let mut refusal: Option<String> = None;
     loop {
         tokio::select! {
             biased;
@@ -705,11 +736,11 @@ async fn run_session<S: StreamSession>(
                             Ok(f) => f,
                             Err(e) => {
                                 batch.flush(shared);
-                                return session_failed(shared, idx, e, healthy);
+                                return session_failed(shared, idx, e, healthy, refusal);
                             }
                         };
                         let end = handle_frame(
-                            shared, idx, epoch, &mut decoder, &frame, &mut routes, &mut batch,
+                            shared, idx, epoch, &mut decoder, &frame, &mut routes, &mut batch, &mut refusal,
                         )
                         .await;
                         if let Some(end) = end {
@@ -730,7 +761,7 @@ async fn run_session<S: StreamSession>(
                         last_burst = Some(now);
                     }
                 }
-                Err(e) => return session_failed(shared, idx, e, healthy),
+                Err(e) => return session_failed(shared, idx, e, healthy, refusal),
             },
         }
     }
@@ -744,7 +775,20 @@ const MAX_BURST: usize = 64;
 /// Counts a session-ending read error and says how the session ended. A refusal of our
 /// credentials on the private stream (a Close frame about auth) is `AuthRefused`: the long
 /// REST-polling backoff, not a quick reconnect (RELIABILITY case 24).
-fn session_failed(shared: &Shared, idx: usize, e: WsError, healthy: bool) -> SessionEnd {
+fn session_failed(
+    shared: &Shared,
+    idx: usize,
+    e: WsError,
+    healthy: bool,
+    refusal: Option<String>,
+) -> SessionEnd {
+    // Whatever ends the session after such an error frame (Upbit's close, code 1000, or a
+    // dropped connection), the refusal is the reason.
+    if let Some(why) = refusal
+        && !matches!(e, WsError::Unauthorized { .. })
+    {
+        return SessionEnd::RequestRefused(why);
+    }
     match &e {
         WsError::Idle { .. } => {
             shared.metrics.idle_timeouts.fetch_add(1, Ordering::Relaxed);
@@ -817,6 +861,12 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Upbit's websocket errors that refuse the request itself (its format, ticket, type or
+/// codes): the same request would be refused again.
+fn refuses_request(name: &str) -> bool {
+    matches!(name, "WRONG_FORMAT" | "NO_TICKET" | "NO_TYPE" | "NO_CODES" | "INVALID_PARAM")
+}
+
 /// Counts parse failures and logs a sample: the 1st, 2nd, 4th, 8th… so a flood of garbage
 /// cannot flood the log.
 fn note_parse_error(shared: &Shared, err: &DecodeError) {
@@ -835,6 +885,7 @@ async fn handle_frame<D: StreamDecoder>(
     frame: &DataFrame,
     routes: &mut CachedRoutes,
     batch: &mut Batch,
+    refusal: &mut Option<String>,
 ) -> Option<SessionEnd> {
     let received = frame.received;
     match decoder.decode(&frame.bytes) {
@@ -854,6 +905,9 @@ async fn handle_frame<D: StreamDecoder>(
         Ok(Decoded::Error { name, message, refuses_auth }) => {
             shared.metrics.error_frames.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(conn = shared.conns[idx].name, "websocket error frame {name}: {message}");
+            if refuses_request(&name) {
+                *refusal = Some(format!("{name}: {message}"));
+            }
             (idx == PRIVATE && refuses_auth).then(|| SessionEnd::AuthRefused(format!("{name}: {message}")))
         }
         Err(e) => {

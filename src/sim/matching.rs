@@ -200,6 +200,9 @@ impl SimOrder {
             is_maker: fill.map(|f| f.is_maker),
             identifier: self.identifier.clone(),
             smp_type: self.smp_type.clone(),
+            // The simulator's SMP never cancels part of an order: nothing is prevented.
+            prevented_volume: Some(Decimal::ZERO),
+            prevented_locked: Some(Decimal::ZERO),
             trade_timestamp: fill.map(|f| f.ts),
             order_timestamp: self.created,
             timestamp: now,

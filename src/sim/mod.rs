@@ -46,6 +46,7 @@ pub mod persist;
 mod rest;
 mod server;
 pub(crate) mod simple;
+pub(crate) mod spell;
 mod ws;
 
 use std::collections::BTreeMap;
@@ -159,6 +160,10 @@ pub struct SimConfig {
     /// read is [`SimError::Account`]) and written after every change ([`persist`]). None:
     /// forgotten on exit.
     pub state_file: Option<std::path::PathBuf>,
+    /// Spell the numbers of outgoing messages the many ways Upbit does (`1.16539E8`,
+    /// `91200000.0`, `"2.00000000"`…, see [`spell`]), chosen from `seed`; the values never
+    /// change. Off only where a test compares the simulator's bytes.
+    pub spell_numbers: bool,
 }
 
 impl Default for SimConfig {
@@ -186,6 +191,7 @@ impl Default for SimConfig {
             ],
             admin_token: None,
             state_file: None,
+            spell_numbers: true,
         }
     }
 }
@@ -201,6 +207,7 @@ impl fmt::Debug for SimConfig {
             .field("flood", &self.flood)
             .field("start_ms", &self.start_ms)
             .field("rate_limits", &self.rate_limits)
+            .field("spell_numbers", &self.spell_numbers)
             .field("access_key", &self.access_key)
             .finish_non_exhaustive()
     }

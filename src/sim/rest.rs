@@ -24,6 +24,7 @@ use super::limits::{self, Group, Verdict};
 use super::market::{BOOK_DEPTH, MarketSim, SimEvent};
 use super::matching::{BookView, NewOrder, OrderError, PrivEvent, SimOrder, fee_rate};
 use super::server::{RequestKind, Shared, World, lock};
+use super::spell;
 use crate::exchange::types::{OrderState, Side, Timeframe};
 use crate::exchange::upbit::ticks;
 use crate::exchange::upbit::wire::{
@@ -291,6 +292,10 @@ async fn respond(
         let mut r = Response::new(Body::from_stream(broken));
         *r.status_mut() = StatusCode::CREATED;
         return r;
+    }
+    if sh.cfg.spell_numbers && (200..300).contains(&status) {
+        let wire = if quotation { spell::Wire::Quotation } else { spell::Wire::Exchange };
+        body = spell::respell(&body, sh.cfg.seed, wire);
     }
     if fault == Some(RestFault::TruncatedJson) {
         body.truncate(body.len() / 2);

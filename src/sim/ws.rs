@@ -26,6 +26,7 @@ use super::market::{BOOK_DEPTH, SimEvent};
 use super::matching::PrivEvent;
 use super::server::{Published, RequestKind, Shared, SubscriptionInfo, TypeSubscription, lock};
 use super::simple::simplify;
+use super::spell;
 use crate::exchange::types::StreamType;
 use crate::exchange::upbit::wire::{ErrorBody, WireOrderBook, timeframe_of_candle_type};
 
@@ -104,8 +105,12 @@ struct Request {
     types: Vec<TypeSub>,
 }
 
-/// A websocket error: Upbit name and message.
+/// A websocket error: Upbit name and message. Upbit closes the socket (code 1000) right
+/// after sending one; so does the simulator.
 type WsError = (&'static str, String);
+
+/// Upbit's text for `WRONG_FORMAT` (a request that is not a JSON array of objects).
+const WRONG_FORMAT_MSG: &str = "Format 이 맞지 않습니다.";
 
 fn flag(o: &serde_json::Map<String, Value>, snake: &str, camel: &str) -> bool {
     o.get(snake).or_else(|| o.get(camel)).and_then(Value::as_bool).unwrap_or(false)
@@ -114,12 +119,11 @@ fn flag(o: &serde_json::Map<String, Value>, snake: &str, camel: &str) -> bool {
 const PUBLIC_TYPES: [&str; 3] = ["ticker", "trade", "orderbook"];
 
 fn parse_request(text: &str, private: bool) -> Result<Request, WsError> {
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| ("WRONG_FORMAT", format!("요청 형식이 올바르지 않습니다: {e}")))?;
+    let v: Value = serde_json::from_str(text).map_err(|_| ("WRONG_FORMAT", WRONG_FORMAT_MSG.to_string()))?;
     let items = match v {
         Value::Array(a) => a,
         Value::Object(_) => vec![v],
-        _ => return Err(("WRONG_FORMAT", "요청은 JSON 배열이어야 합니다.".to_string())),
+        _ => return Err(("WRONG_FORMAT", WRONG_FORMAT_MSG.to_string())),
     };
     let mut ticket = None;
     let mut format = Format::Default;
@@ -127,7 +131,7 @@ fn parse_request(text: &str, private: bool) -> Result<Request, WsError> {
     let mut types = Vec::new();
     for item in items {
         let Value::Object(o) = item else {
-            return Err(("WRONG_FORMAT", "배열의 원소는 객체여야 합니다.".to_string()));
+            return Err(("WRONG_FORMAT", WRONG_FORMAT_MSG.to_string()));
         };
         if let Some(t) = o.get("ticket") {
             ticket = Some(t.as_str().map(str::to_string).unwrap_or_else(|| t.to_string()));
@@ -147,10 +151,11 @@ fn parse_request(text: &str, private: bool) -> Result<Request, WsError> {
             types.push(parse_type(ty, &o, private)?);
         }
     }
-    let ticket =
-        ticket.filter(|t| !t.is_empty()).ok_or(("NO_TICKET", "ticket 이 존재하지 않습니다.".to_string()))?;
+    let ticket = ticket
+        .filter(|t| !t.is_empty())
+        .ok_or(("NO_TICKET", "티켓이 존재하지 않거나, 유효하지 않습니다.".to_string()))?;
     if method.is_none() && types.is_empty() {
-        return Err(("NO_TYPE", "type 이 존재하지 않습니다.".to_string()));
+        return Err(("NO_TYPE", "type 필드가 존재하지 않습니다.".to_string()));
     }
     if let Some(m) = &method
         && m != "LIST_SUBSCRIPTIONS"
@@ -171,7 +176,7 @@ fn parse_type(ty: &str, o: &serde_json::Map<String, Value>, private: bool) -> Re
         _ => None,
     };
     if !is_candle && !is_private && indicator.is_none() && !PUBLIC_TYPES.contains(&ty) {
-        return Err(("INVALID_PARAM", format!("지원하지 않는 type 입니다: {ty}")));
+        return Err(("INVALID_PARAM", format!("{ty} 은 지원하지 않는 타입입니다.")));
     }
     if is_private && !private {
         return Err(("INVALID_AUTH", "인증 정보가 올바르지 않습니다.".to_string()));
@@ -188,8 +193,11 @@ fn parse_type(ty: &str, o: &serde_json::Map<String, Value>, private: bool) -> Re
             .collect::<Result<_, _>>()?,
         Some(other) => return Err(("INVALID_PARAM", format!("codes 는 배열이어야 합니다: {other}"))),
     };
+    if codes_v.is_none() && !is_private {
+        return Err(("NO_CODES", "codes 필드가 존재하지 않습니다.".to_string()));
+    }
     if raw_codes.is_empty() && !is_private {
-        return Err(("NO_CODES", "codes 가 존재하지 않습니다.".to_string()));
+        return Err(("INVALID_PARAM", "codes 필드가 비어 있습니다.".to_string()));
     }
     let codes = raw_codes
         .iter()
@@ -245,6 +253,16 @@ fn encode<T: Serialize>(v: &T, format: Format, sim_ns: Option<u128>) -> Vec<u8> 
         out.push(b']');
     }
     out
+}
+
+/// `frame` with its numbers spelled as Upbit writes them (see [`spell`]), when the
+/// simulator is configured so. SIMPLE frames keep serde's spelling: their short keys do
+/// not say which values are amounts.
+fn spelled(sh: &Shared, conn: &Conn, frame: Vec<u8>) -> Vec<u8> {
+    if !sh.cfg.spell_numbers || conn.format.simple() {
+        return frame;
+    }
+    spell::respell(&frame, sh.cfg.seed ^ conn.id, spell::Wire::Websocket)
 }
 
 fn error_frame(name: &str, message: &str) -> Vec<u8> {
@@ -316,7 +334,7 @@ impl Conn {
         }
         let req = match parse_request(text, self.private) {
             Ok(r) => r,
-            Err((name, msg)) => return (vec![error_frame(name, &msg)], false),
+            Err((name, msg)) => return (vec![error_frame(name, &msg)], true),
         };
         self.format = req.format;
         self.ticket = req.ticket.clone();
@@ -395,7 +413,8 @@ impl Conn {
         code: &str,
         cs: &[(crate::exchange::types::Timeframe, crate::exchange::upbit::wire::WireCandle)],
     ) -> Vec<Vec<u8>> {
-        let specs = self.subs.iter().filter(|s| s.wants(code).next().is_some()).filter_map(|s| s.indicator.as_ref());
+        let specs =
+            self.subs.iter().filter(|s| s.wants(code).next().is_some()).filter_map(|s| s.indicator.as_ref());
         if specs.clone().next().is_none() {
             return Vec::new();
         }
@@ -646,6 +665,9 @@ async fn run_conn(sh: Arc<Shared>, socket: WebSocket, private: bool) {
                     for f in frames {
                         let _ = tx.send(Message::Binary(f.into())).await;
                     }
+                    // Upbit ends the socket with a Close frame, code 1000, after an error.
+                    let bye = axum::extract::ws::CloseFrame { code: 1000, reason: "".into() };
+                    let _ = tx.send(Message::Close(Some(bye))).await;
                     break;
                 }
                 frames
@@ -662,6 +684,7 @@ async fn run_conn(sh: Arc<Shared>, socket: WebSocket, private: bool) {
             },
         };
         for f in frames {
+            let f = spelled(&sh, &conn, f);
             if tx.send(Message::Binary(f.into())).await.is_err() {
                 break 'outer;
             }
@@ -700,5 +723,29 @@ mod tests {
         assert_eq!(name(r#"[{"ticket":"x"},{"type":"myOrder"}]"#, false), "INVALID_AUTH");
         assert_eq!(name(r#"[{"ticket":"x"},{"type":"bogus","codes":["KRW-BTC"]}]"#, false), "INVALID_PARAM");
         assert_eq!(name("not json", false), "WRONG_FORMAT");
+    }
+
+    #[test]
+    fn request_errors_carry_upbit_texts() {
+        let err = |t: &str| parse_request(t, false).unwrap_err();
+        let e = |name: &'static str, msg: &str| (name, msg.to_string());
+        assert_eq!(err("hello"), e("WRONG_FORMAT", "Format 이 맞지 않습니다."));
+        assert_eq!(
+            err(r#"[{"type":"ticker","codes":["KRW-BTC"]}]"#),
+            e("NO_TICKET", "티켓이 존재하지 않거나, 유효하지 않습니다.")
+        );
+        assert_eq!(err(r#"[{"ticket":"x"}]"#), e("NO_TYPE", "type 필드가 존재하지 않습니다."));
+        assert_eq!(
+            err(r#"[{"ticket":"x"},{"type":"ticker"}]"#),
+            e("NO_CODES", "codes 필드가 존재하지 않습니다.")
+        );
+        assert_eq!(
+            err(r#"[{"ticket":"x"},{"type":"ticker","codes":[]}]"#),
+            e("INVALID_PARAM", "codes 필드가 비어 있습니다.")
+        );
+        assert_eq!(
+            err(r#"[{"ticket":"x"},{"type":"nope","codes":["KRW-BTC"]}]"#),
+            e("INVALID_PARAM", "nope 은 지원하지 않는 타입입니다.")
+        );
     }
 }

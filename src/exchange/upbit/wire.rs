@@ -222,9 +222,17 @@ pub(crate) struct MarketAllItem {
     /// Present with `is_details=true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market_event: Option<MarketEvent>,
-    /// Deprecated `NONE` / `CAUTION`.
+    /// Deprecated `NONE` / `CAUTION`: read and written (the simulator sends it as Upbit
+    /// does) but never used; warnings come from `market_event`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market_warning: Option<String>,
+}
+
+/// Serde adapter for a key whose presence matters: present (even `null`) → `Some`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Warning flags of a market.
@@ -271,15 +279,13 @@ impl MarketCaution {
 
 impl From<&MarketAllItem> for MarketInfo {
     fn from(m: &MarketAllItem) -> MarketInfo {
+        // Upbit deprecated `market_warning` for `market_event`: only the latter is used.
         let event = m.market_event.clone().unwrap_or_default();
-        if let Some(w) = m.market_warning.as_deref().filter(|w| !matches!(*w, "NONE" | "CAUTION")) {
-            note_unknown("market_warning", w);
-        }
         MarketInfo {
             market: MarketId::new(&m.market),
             korean_name: m.korean_name.clone(),
             english_name: m.english_name.clone(),
-            warning: event.warning || m.market_warning.as_deref() == Some("CAUTION"),
+            warning: event.warning,
             caution: event.caution.any(),
         }
     }
@@ -377,15 +383,17 @@ pub struct WireTicker {
     /// Websocket: `PREVIEW` / `ACTIVE` / `DELISTED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market_state: Option<String>,
-    /// Websocket, deprecated.
+    /// Websocket, deprecated by Upbit (to be removed): sent, never used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_trading_suspended: Option<bool>,
-    /// Websocket, deprecated.
+    /// Websocket, deprecated by Upbit (to be removed): sent, never used; warnings come
+    /// from `market/all`'s `market_event`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market_warning: Option<String>,
-    /// Websocket: delisting date or null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delisting_date: Option<String>,
+    /// Websocket: the delisting date, `null` when none is set (`Some(None)`: Upbit sends
+    /// the key with `null`); absent on REST (`None`).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub delisting_date: Option<Option<String>>,
     /// Message time (ms).
     pub timestamp: i64,
     /// Websocket: snapshot or realtime.
@@ -394,16 +402,14 @@ pub struct WireTicker {
 }
 
 impl WireTicker {
-    /// Converts into the neutral ticker. A `market_state` or `market_warning` hoga does
-    /// not know is noted once (neither is carried further).
+    /// Converts into the neutral ticker. A `market_state` hoga does not know is noted once
+    /// (it is not carried further). The deprecated `market_warning` and
+    /// `is_trading_suspended` are not looked at.
     pub fn to_ticker(&self) -> Ticker {
         if let Some(s) =
             self.market_state.as_deref().filter(|s| !matches!(*s, "PREVIEW" | "ACTIVE" | "DELISTED"))
         {
             note_unknown("market_state", s);
-        }
-        if let Some(w) = self.market_warning.as_deref().filter(|w| !matches!(*w, "NONE" | "CAUTION")) {
-            note_unknown("market_warning", w);
         }
         let code = self.code.as_deref().or(self.market.as_deref()).unwrap_or_default();
         Ticker {
@@ -1109,6 +1115,12 @@ pub struct WireMyOrder {
     /// SMP type.
     #[serde(default)]
     pub smp_type: Option<String>,
+    /// Volume cancelled by self-match prevention (SMP).
+    #[serde(default, with = "num::opt")]
+    pub prevented_volume: Option<Decimal>,
+    /// Released by SMP: funds of a bid, volume of an ask.
+    #[serde(default, with = "num::opt")]
+    pub prevented_locked: Option<Decimal>,
     /// Fill time (ms).
     #[serde(default)]
     pub trade_timestamp: Option<i64>,
@@ -1693,5 +1705,157 @@ mod tests {
         let bad = raw.replace("10.37591054", "\"ten\"");
         let e = serde_json::from_str::<view::OrderBook<'_>>(&bad).unwrap_err();
         assert!(e.to_string().contains("ten"), "{e}");
+    }
+    /// Every spelling Upbit uses for a number, as a JSON number and as a string, and the
+    /// exact value each must read as (never through f64).
+    const SPELLINGS: [(&str, &str); 14] = [
+        ("91200000", "91200000"),
+        ("91200000.0", "91200000"),
+        ("163248000.00000000", "163248000"),
+        ("1.16539E8", "116539000"),
+        ("1.16539e8", "116539000"),
+        ("1.16539E+8", "116539000"),
+        ("1.0E8", "100000000"),
+        ("5.485e-05", "0.00005485"),
+        ("7.9276E-4", "0.00079276"),
+        ("5.0E-4", "0.0005"),
+        ("0.00077720", "0.0007772"),
+        ("-1.5E-7", "-0.00000015"),
+        ("-282000.00000000", "-282000"),
+        ("1386929.37231066771348207", "1386929.37231066771348207"),
+    ];
+
+    #[test]
+    fn every_spelling_decodes_exactly_in_every_adapter() {
+        #[derive(Deserialize)]
+        struct Both {
+            #[serde(with = "num")]
+            n: Decimal,
+            #[serde(with = "dec_str")]
+            s: Decimal,
+            #[serde(default, with = "num::opt")]
+            no: Option<Decimal>,
+            #[serde(default, with = "dec_str::opt")]
+            so: Option<Decimal>,
+        }
+        #[derive(Deserialize)]
+        struct View {
+            #[serde(deserialize_with = "view::dec")]
+            n: Decimal,
+        }
+        for (text, want) in SPELLINGS {
+            let want = Decimal::from_str(want).unwrap();
+            for json in [text.to_string(), format!("\"{text}\"")] {
+                let raw = format!(r#"{{"n":{json},"s":{json},"no":{json},"so":{json}}}"#);
+                let b: Both = serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+                assert_eq!((b.n, b.s, b.no, b.so), (want, want, Some(want), Some(want)), "{raw}");
+                let v: View = serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+                assert_eq!(v.n, want, "{raw}");
+                assert_eq!(decimal_from_json(&json).unwrap(), want, "{json}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_value_beyond_decimal_is_a_clear_error_not_a_panic() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct One {
+            #[serde(with = "num")]
+            n: Decimal,
+        }
+        for bad in ["1E29", "1.0E30", "7.9228162514264337593543950336E28", "1e-29", "\"1E29\""] {
+            let raw = format!(r#"{{"n":{bad}}}"#);
+            let e = serde_json::from_str::<One>(&raw).unwrap_err().to_string();
+            assert!(!e.is_empty(), "{raw}");
+            let e = decimal_from_json(bad).unwrap_err();
+            assert!(e.to_string().contains("not a decimal number"), "{e}");
+        }
+    }
+
+    /// Recorded-style frames with Upbit's own spellings (websocket book prices in exponent
+    /// form, REST ticker numbers with eight decimals, trade ticks with `.0` and `e-05`,
+    /// exchange strings with `.0`) decode to the exact values, through the full structs
+    /// and through the websocket views.
+    #[test]
+    fn recorded_payloads_with_upbits_spellings_decode_exactly() {
+        let d = |t: &str| Decimal::from_str(t).unwrap();
+        let book = r#"{"type":"orderbook","code":"KRW-BTC","timestamp":1790134742106,"total_ask_size":2.51469375,"total_bid_size":1.63815297,"orderbook_units":[{"ask_price":1.16539E8,"bid_price":1.16538E8,"ask_size":0.02054761,"bid_size":0.08120946},{"ask_price":1.16542E8,"bid_price":1.16537E8,"ask_size":0.00077720,"bid_size":7.9276E-4}],"stream_type":"SNAPSHOT","level":0}"#;
+        let full: WireOrderBook = serde_json::from_str(book).unwrap();
+        let v: view::OrderBook<'_> = serde_json::from_str(book).unwrap();
+        assert_eq!(v.orderbook_units.0, full.to_book().levels);
+        let l = &v.orderbook_units.0;
+        assert_eq!((l[0].ask_price, l[0].bid_price), (d("116539000"), d("116538000")));
+        assert_eq!((l[1].ask_size, l[1].bid_size), (d("0.0007772"), d("0.00079276")));
+
+        let ticker = r#"{"market":"KRW-BTC","trade_date":"20250730","trade_time":"170315","trade_date_kst":"20250731","trade_time_kst":"020315","trade_timestamp":1753894995076,"opening_price":163248000.00000000,"high_price":163708000.00000000,"low_price":162248000.00000000,"trade_price":162876000.00000000,"prev_closing_price":163158000.00000000,"change":"FALL","change_price":282000.00000000,"change_rate":0.0017283860,"signed_change_price":-282000.00000000,"signed_change_rate":-0.0017283860,"trade_volume":5.485e-05,"acc_trade_price":57163946207.18284000,"acc_trade_price_24h":1.6539E11,"acc_trade_volume":350.63017654,"acc_trade_volume_24h":1012.3E0,"highest_52_week_price":1.638E8,"highest_52_week_date":"2025-07-14","lowest_52_week_price":72100000.0,"lowest_52_week_date":"2024-08-05","timestamp":1753894995106}"#;
+        let t: WireTicker = serde_json::from_str(ticker).unwrap();
+        let t = t.to_ticker();
+        assert_eq!(t.opening_price, d("163248000"));
+        assert_eq!(t.signed_change_price, d("-282000"));
+        assert_eq!(t.trade_volume, d("0.00005485"));
+        assert_eq!(t.acc_trade_price_24h, d("165390000000"));
+        assert_eq!(t.acc_trade_volume_24h, d("1012.3"));
+        assert_eq!((t.highest_52_week_price, t.lowest_52_week_price), (d("163800000"), d("72100000")));
+
+        let ws_ticker = ticker.replace(r#""market":"KRW-BTC""#, r#""type":"ticker","code":"KRW-BTC""#);
+        let v: view::Ticker<'_> = serde_json::from_str(&ws_ticker).unwrap();
+        assert_eq!((v.trade_price, v.trade_volume), (d("162876000"), d("0.00005485")));
+
+        let trade = r#"{"type":"trade","code":"KRW-BTC","timestamp":1785397260652,"trade_date":"2026-07-30","trade_time":"07:41:00","trade_timestamp":1785397260652,"trade_price":91200000.0,"trade_volume":5.485e-05,"ask_bid":"BID","prev_closing_price":91424000.0,"change":"FALL","change_price":2.24E5,"sequential_id":17853972606520000,"best_ask_price":9.1201E7,"best_ask_size":1.0E-4,"best_bid_price":91200000,"best_bid_size":0.5,"stream_type":"REALTIME"}"#;
+        let full: WireTrade = serde_json::from_str(trade).unwrap();
+        let v: view::Trade<'_> = serde_json::from_str(trade).unwrap();
+        assert_eq!((v.trade_price, v.trade_volume), (d("91200000"), d("0.00005485")));
+        assert_eq!(full.to_trade().price, v.trade_price);
+
+        let account = r#"{"currency":"KRW","balance":"1000000.0","locked":"0.00000000"}"#;
+        let a: WireAsset = serde_json::from_str(account).unwrap();
+        assert_eq!((a.balance, a.locked), (d("1000000"), Decimal::ZERO));
+    }
+
+    /// A `myOrder` frame shaped like Upbit's documented example carries the SMP fields.
+    #[test]
+    fn my_order_carries_the_smp_prevented_amounts() {
+        let raw = r#"{"type":"myOrder","code":"KRW-BTC","uuid":"ac2dc2a3-fce9-40a2-a4f6-5987c25c438f","ask_bid":"BID","order_type":"limit","state":"trade","trade_uuid":"68315169-fba4-4175-ade3-aff14a616657","price":0.001453,"avg_price":0.00145372,"volume":30925891.29839369,"remaining_volume":29968038.09235948,"executed_volume":30925891.29839369,"trades_count":1,"reserved_fee":44.23943970238743,"remaining_fee":21.77177455028114,"paid_fee":22.467665152106296,"locked":43565.33151741639,"executed_funds":44935.33030421259,"time_in_force":null,"trade_fee":22.467665152106296,"is_maker":true,"identifier":"test-1","smp_type":"cancel_maker","prevented_volume":1.174291929,"prevented_locked":0.001706246173,"trade_timestamp":1710751590421,"order_timestamp":1710751590000,"timestamp":1710751597500,"stream_type":"REALTIME"}"#;
+        let o: WireMyOrder = serde_json::from_str(raw).unwrap();
+        assert_eq!(o.prevented_volume, Some(Decimal::from_str("1.174291929").unwrap()));
+        assert_eq!(o.prevented_locked, Some(Decimal::from_str("0.001706246173").unwrap()));
+        let back = serde_json::to_string(&o).unwrap();
+        assert!(back.contains(r#""prevented_volume":1.174291929"#), "{back}");
+    }
+
+    /// The websocket ticker's `delisting_date` is sent as `null` when none is set (the key
+    /// is there); REST has no such key.
+    #[test]
+    fn delisting_date_null_is_kept_on_the_websocket_and_absent_on_rest() {
+        let raw = r#"{"type":"ticker","code":"KRW-BTC","trade_date":"20250730","trade_time":"170315","trade_timestamp":1,"opening_price":1,"high_price":1,"low_price":1,"trade_price":1,"prev_closing_price":1,"change":"EVEN","change_price":0,"change_rate":0,"signed_change_price":0,"signed_change_rate":0,"trade_volume":1,"acc_trade_price":1,"acc_trade_price_24h":1,"acc_trade_volume":1,"acc_trade_volume_24h":1,"highest_52_week_price":1,"highest_52_week_date":"2025-01-01","lowest_52_week_price":1,"lowest_52_week_date":"2025-01-01","market_state":"ACTIVE","is_trading_suspended":false,"market_warning":"NONE","delisting_date":null,"timestamp":1,"stream_type":"REALTIME"}"#;
+        let t: WireTicker = serde_json::from_str(raw).unwrap();
+        assert_eq!(t.delisting_date, Some(None));
+        assert!(serde_json::to_string(&t).unwrap().contains(r#""delisting_date":null"#));
+        let dated = raw.replace(r#""delisting_date":null"#, r#""delisting_date":"2026-12-31""#);
+        let t: WireTicker = serde_json::from_str(&dated).unwrap();
+        assert_eq!(t.delisting_date, Some(Some("2026-12-31".to_string())));
+        let rest = raw.replace(r#","delisting_date":null"#, "");
+        let t: WireTicker = serde_json::from_str(&rest).unwrap();
+        assert_eq!(t.delisting_date, None);
+        assert!(!serde_json::to_string(&t).unwrap().contains("delisting_date"));
+    }
+
+    /// Upbit deprecated `market_warning` (market/all) for `market_event`: hoga's warning
+    /// flags come from `market_event` alone.
+    #[test]
+    fn warnings_come_from_market_event_not_the_deprecated_market_warning() {
+        let item = |json: &str| MarketInfo::from(&serde_json::from_str::<MarketAllItem>(json).unwrap());
+        let base = r#""market":"KRW-X","korean_name":"엑스","english_name":"X""#;
+        let stale = item(&format!(
+            r#"{{{base},"market_warning":"CAUTION","market_event":{{"warning":false,"caution":{{}}}}}}"#
+        ));
+        assert!(!stale.warning, "the deprecated field is not relied on");
+        let only_old = item(&format!(r#"{{{base},"market_warning":"CAUTION"}}"#));
+        assert!(!only_old.warning);
+        let new = item(&format!(
+            r#"{{{base},"market_warning":"NONE","market_event":{{"warning":true,"caution":{{"PRICE_FLUCTUATIONS":true}}}}}}"#
+        ));
+        assert!(new.warning && new.caution);
     }
 }
