@@ -35,7 +35,7 @@ pub(crate) fn info_url(private_url: &str) -> String {
 }
 
 /// The whole request for one market and timeframe; `None` where Upbit has no stream.
-pub(crate) fn request(market: &MarketId, tf: Timeframe) -> Option<String> {
+pub fn request(market: &MarketId, tf: Timeframe) -> Option<String> {
     if !super::upbit_streams(market, tf) {
         return None;
     }
@@ -45,6 +45,22 @@ pub(crate) fn request(market: &MarketId, tf: Timeframe) -> Option<String> {
         Value::Array(vec![json!({ "ticket": ticket }), values, signals, json!({ "format": "DEFAULT" })])
             .to_string(),
     )
+}
+
+/// Connects to `url` (`…/websocket/v1/info`) with `credentials` and subscribes both
+/// streams for `market` on `tf`.
+pub async fn open(
+    url: &str,
+    credentials: Option<&Credentials>,
+    ws: &WsConfig,
+    market: &MarketId,
+    tf: Timeframe,
+) -> Result<WsSession, String> {
+    let req = request(market, tf)
+        .ok_or_else(|| format!("Upbit has no indicator stream for {market} {}", tf.label()))?;
+    let mut session = WsSession::connect(url, credentials, ws).await.map_err(|e| e.to_string())?;
+    session.send_text(req).await.map_err(|e| e.to_string())?;
+    Ok(session)
 }
 
 /// Where the pump connects and how.
@@ -125,10 +141,7 @@ async fn session(
     mut market: MarketId,
     mut tf: Timeframe,
 ) -> Result<(), String> {
-    let mut ws =
-        WsSession::connect(&cfg.url, cfg.credentials.as_ref(), &cfg.ws).await.map_err(|e| e.to_string())?;
-    let req = request(&market, tf).ok_or("not streamed")?;
-    ws.send_text(req).await.map_err(|e| e.to_string())?;
+    let mut ws = open(&cfg.url, cfg.credentials.as_ref(), &cfg.ws, &market, tf).await?;
     loop {
         tokio::select! {
             biased;

@@ -396,12 +396,8 @@ impl WireSignalMsg {
 }
 
 /// Decodes an `indicator` or `indicator_signal` message (`ty` is its `type`); `market`
-/// builds the market id (the session's cache).
-pub(crate) fn decode(
-    ty: &str,
-    text: &str,
-    market: impl FnOnce(&str) -> MarketId,
-) -> Result<IndicatorEvent, String> {
+/// builds the market id (the session's cache). `Err` says what is wrong with the message.
+pub fn decode(ty: &str, text: &str, market: impl FnOnce(&str) -> MarketId) -> Result<IndicatorEvent, String> {
     if ty == INDICATOR {
         let m: WireIndicatorMsg = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let id = market(&m.code);

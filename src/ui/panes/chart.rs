@@ -1,5 +1,6 @@
 //! Candle chart of the selected market and timeframe, with our open orders and armed
-//! rules as price lines.
+//! rules as price lines, and one readout line of the indicators (`crate::indicators`)
+//! with where the values come from: Upbit's stream or hoga's own computation.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -8,6 +9,7 @@ use ratatui::widgets::Widget;
 
 use super::pane_block;
 use crate::exchange::types::Side;
+use crate::indicators::{Board, Indicator, Reading, Source, format_reading};
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
 use crate::ui::state::UiState;
@@ -31,8 +33,19 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         extra.push(Span::styled(format!("stale {} ", format::age(a)), theme.warning));
     }
     let block = pane_block(PaneId::Chart, extra, ui, theme);
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     block.render(area, buf);
+    // The readout takes the top row only where the chart keeps room to be read.
+    let board = market.and_then(|m| snap.market.indicators.get(&(m.clone(), ui.timeframe)));
+    if let Some((values, source)) = board.map(Board::readout).filter(|(v, _)| !v.is_empty())
+        && inner.height >= MIN_ROWS_WITH_READOUT
+    {
+        let dp = series.iter().rev().take(20).map(|c| c.close.scale()).max().unwrap_or(0);
+        let text = readout(&values, source, dp, usize::from(inner.width));
+        buf.set_stringn(inner.x, inner.y, text, usize::from(inner.width), theme.muted);
+        inner.y += 1;
+        inner.height -= 1;
+    }
     let mut lines = Vec::new();
     if let Some(m) = market {
         for o in snap.account.open_orders.iter().filter(|o| &o.market == m) {
@@ -51,4 +64,49 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
     }
     candles::render(inner, buf, series, &lines, theme, stale);
+}
+
+/// Below this many rows the chart keeps them all and the readout is left out.
+const MIN_ROWS_WITH_READOUT: u16 = 8;
+
+/// `RSI(14) 54.21 · MACD(12,26,9) -12 s-9 h-3 · … · upbit`: as many indicators as fit
+/// in `width`, in the board's order, always ending with the source.
+fn readout(values: &[(Indicator, Reading)], source: Source, dp: u32, width: usize) -> String {
+    let tail = format!(" · {}", source.label());
+    let mut out = String::new();
+    for (ind, r) in values {
+        let part = format!("{} {}", ind.label(), format_reading(r, dp));
+        let sep = if out.is_empty() { 0 } else { 3 };
+        if out.chars().count() + sep + part.chars().count() + tail.chars().count() > width {
+            break;
+        }
+        if !out.is_empty() {
+            out.push_str(" · ");
+        }
+        out.push_str(&part);
+    }
+    out + &tail
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn readout_keeps_what_fits_and_always_names_the_source() {
+        let values = [
+            (Indicator::Rsi { period: 14 }, Reading::Rsi(54.2149)),
+            (
+                Indicator::Macd { fast_period: 12, slow_period: 26, signal_period: 9 },
+                Reading::Macd { macd: dec!(-12.4), signal: dec!(-9.1), histogram: dec!(-3.3) },
+            ),
+        ];
+        assert_eq!(
+            readout(&values, Source::Upbit, 1, 80),
+            "RSI(14) 54.21 · MACD(12,26,9) -12.4 s-9.1 h-3.3 · upbit"
+        );
+        assert_eq!(readout(&values, Source::Local, 1, 30), "RSI(14) 54.21 · local");
+    }
 }

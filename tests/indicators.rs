@@ -1,0 +1,111 @@
+//! Indicator streams end to end: the simulator's `indicator` / `indicator_signal` messages
+//! (computed by definition over its own candles at each close) against hoga's client
+//! path — the real `/websocket/v1/info` session and decoder, the real REST client for the
+//! candles, and the incremental trackers the chart uses. They must agree exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::DEADLINE;
+use hoga::exchange::credentials::Credentials;
+use hoga::exchange::types::{MarketId, Timeframe};
+use hoga::exchange::upbit::indicator::decode;
+use hoga::exchange::upbit::rest::{RestClient, RestConfig};
+use hoga::exchange::upbit::ws::WsConfig;
+use hoga::indicators::{Bar, Indicator, IndicatorEvent, Tracker, stream};
+use secrecy::ExposeSecret;
+
+/// A 5-minute bucket boundary, so the first simulated candles are whole.
+const START_MS: i64 = 1_796_461_200_000;
+
+/// The candles before `to` (exclusive) as the client reads them by REST, oldest first.
+async fn closed_candles(rest: &RestClient, market: &MarketId, tf: Timeframe, to: i64) -> Vec<Bar> {
+    let to = chrono::DateTime::from_timestamp_millis(to).unwrap().format("%Y-%m-%dT%H:%M:%S").to_string();
+    let mut candles = rest.candles(market, tf, 200, Some(&to)).await.unwrap();
+    candles.sort_by_key(|c| c.start);
+    candles.iter().map(Bar::from).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_indicators_equal_the_clients_own_over_rest_candles() {
+    let (_tasks, sim) = common::still_sim(3, |c| {
+        c.step_ms = 20_000;
+        c.start_ms = Some(START_MS);
+    })
+    .await;
+    let market = MarketId::new("KRW-BTC");
+    let tf = Timeframe::M5;
+    let creds = Credentials::new(sim.credentials.0.clone(), sim.credentials.1.expose_secret());
+    let info = format!("ws://{}/websocket/v1/info", sim.addr);
+    let mut ws = stream::open(&info, Some(&creds), &WsConfig::default(), &market, tf).await.unwrap();
+    let rest = RestClient::new(
+        RestConfig { base_url: format!("{}/v1", sim.rest_base), ..RestConfig::default() },
+        None,
+    )
+    .unwrap();
+
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let (mut checked, mut signals) = (0, 0);
+    while checked < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "only {checked} indicator messages in time");
+        // Half a bucket per round: candles close as the virtual clock passes their end.
+        sim.step(8);
+        while let Ok(frame) = tokio::time::timeout(Duration::from_millis(300), ws.next_frame()).await {
+            let frame = frame.unwrap();
+            let text = std::str::from_utf8(&frame.bytes).unwrap();
+            let ty = serde_json::from_str::<serde_json::Value>(text).unwrap()["type"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if ty != "indicator" && ty != "indicator_signal" {
+                continue;
+            }
+            match decode(&ty, text, MarketId::new).unwrap() {
+                IndicatorEvent::Values(f) => {
+                    assert_eq!((&f.market, f.timeframe), (&market, tf));
+                    let bars = closed_candles(&rest, &market, tf, f.candle_start + 300_000).await;
+                    assert_eq!(bars.last().map(|b| b.start), Some(f.candle_start), "the closed candle");
+                    assert_eq!(f.values.len(), Indicator::DEFAULTS.len(), "every indicator is warm: {text}");
+                    for (ind, reading) in &f.values {
+                        let local = Tracker::with_history(*ind, &bars).unwrap().value();
+                        assert_eq!(local.as_ref(), Some(reading), "{} at {}", ind.label(), f.candle_start);
+                    }
+                    checked += 1;
+                }
+                IndicatorEvent::Signal(s) => {
+                    let bars = closed_candles(&rest, &market, tf, s.candle_start + 300_000).await;
+                    let local = Tracker::with_history(s.indicator, &bars).unwrap().value().unwrap();
+                    assert_eq!(local, s.reading, "signal {} {}", s.indicator.label(), s.condition.label());
+                    assert!(
+                        s.condition.holds(&local, bars.last().unwrap().close),
+                        "a signal's condition holds"
+                    );
+                    signals += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{checked} value messages and {signals} signals agreed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_indicator_stream_where_upbit_has_none() {
+    // Upbit streams KRW markets on 5m..1d only; elsewhere the chart computes locally.
+    assert!(stream::request(&MarketId::new("BTC-ETH"), Timeframe::H1).is_none());
+    assert!(stream::request(&MarketId::new("KRW-BTC"), Timeframe::M1).is_none());
+    assert!(stream::request(&MarketId::new("KRW-BTC"), Timeframe::D1).is_some());
+    // The simulator refuses the stream to a connection without a key, as Upbit does.
+    let (_tasks, sim) = common::still_sim(1, |_| {}).await;
+    let info = format!("ws://{}/websocket/v1/info", sim.addr);
+    let e = stream::open(&info, None, &WsConfig::default(), &MarketId::new("KRW-BTC"), Timeframe::M5).await;
+    let refused = match e {
+        Err(_) => true,
+        Ok(mut ws) => {
+            let f = tokio::time::timeout(DEADLINE, ws.next_frame()).await.unwrap();
+            f.is_err() || std::str::from_utf8(&f.unwrap().bytes).unwrap().contains("error")
+        }
+    };
+    assert!(refused, "an unauthenticated indicator subscription is refused");
+}
