@@ -8,13 +8,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::DEADLINE;
+use common::{DEADLINE, snapshot_until, start_core};
+use hoga::config::Settings;
 use hoga::exchange::credentials::Credentials;
 use hoga::exchange::types::{MarketId, Timeframe};
 use hoga::exchange::upbit::indicator::decode;
 use hoga::exchange::upbit::rest::{RestClient, RestConfig};
 use hoga::exchange::upbit::ws::WsConfig;
-use hoga::indicators::{Bar, Indicator, IndicatorEvent, Tracker, stream};
+use hoga::indicators::{Bar, Indicator, IndicatorEvent, Source, Tracker, stream};
+use hoga::ui::UiCommand;
 use secrecy::ExposeSecret;
 
 /// A 5-minute bucket boundary, so the first simulated candles are whole.
@@ -108,4 +110,41 @@ async fn no_indicator_stream_where_upbit_has_none() {
         }
     };
     assert!(refused, "an unauthenticated indicator subscription is refused");
+}
+
+/// The console in demo: a 5-minute KRW-BTC chart gets Upbit's values from the simulator's
+/// indicator stream (through the pump, the store and the board), and a 1-minute chart,
+/// which Upbit does not stream, keeps its local values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_chart_reads_upbit_values_where_streamed_and_local_elsewhere() {
+    let (tasks, core) = start_core(&Settings::default(), None).await;
+    let sim = core.sim.clone().unwrap();
+    let btc = MarketId::new("KRW-BTC");
+    let mut snaps = core.store.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    core.commands.send(UiCommand::SelectMarket(btc.clone())).unwrap();
+    let readout =
+        |s: &hoga::store::Snapshot, tf| s.market.indicators.get(&(btc.clone(), tf)).map(|b| b.readout());
+    let s = snapshot_until(&mut snaps, deadline, "1m indicators computed locally", |s| {
+        readout(s, Timeframe::M1).is_some_and(|(v, src)| !v.is_empty() && src == Source::Local)
+    })
+    .await;
+    assert_eq!(readout(&s, Timeframe::M1).unwrap().1, Source::Local);
+    core.commands.send(UiCommand::SetTimeframe(Timeframe::M5)).unwrap();
+    // The virtual clock is pushed past 5-minute closes until Upbit's values arrive.
+    loop {
+        let s = snaps.borrow_and_update().clone();
+        if readout(&s, Timeframe::M5).is_some_and(|(v, src)| src == Source::Upbit && v.len() == 6) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no Upbit indicator values: {:?}",
+            readout(&s, Timeframe::M5)
+        );
+        sim.step(300);
+        let _ = tokio::time::timeout(Duration::from_millis(200), snaps.changed()).await;
+    }
+    sim.stop();
+    tasks.cancel_all();
 }
