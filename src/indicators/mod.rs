@@ -481,7 +481,11 @@ pub fn compute(indicator: &Indicator, bars: &[Bar]) -> Option<Reading> {
 pub fn format_reading(r: &Reading, dp: u32) -> String {
     let p = |d: Decimal| d.round_dp(dp).normalize().to_string();
     match *r {
-        Reading::Volume { volume, average } => format!("{} avg {}", p(volume), p(average)),
+        // Volumes have their own scale (coins, 8 decimals): four decimals read well.
+        Reading::Volume { volume, average } => {
+            let v = |d: Decimal| d.round_dp(4).normalize().to_string();
+            format!("{} avg {}", v(volume), v(average))
+        }
         Reading::Rsi(v) => format!("{v:.2}"),
         Reading::MovingAverage(v) => p(v),
         Reading::MaCrossover { short, long } => format!("{}/{}", p(short), p(long)),

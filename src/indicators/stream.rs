@@ -74,9 +74,12 @@ pub(crate) struct PumpConfig {
     pub ws: WsConfig,
 }
 
-/// How long a failed or refused stream waits before trying again (unless the selection
-/// changes first).
+/// How long a failed or refused stream first waits before trying again (unless the
+/// selection changes first); each failure in a row doubles it up to [`RETRY_MAX`].
 const RETRY: Duration = Duration::from_secs(30);
+/// The longest wait between attempts: a stream Upbit keeps refusing costs one connection
+/// every quarter hour, not one every half minute.
+const RETRY_MAX: Duration = Duration::from_secs(15 * 60);
 
 /// Starts the pump under `tasks`.
 pub(crate) fn spawn(
@@ -106,6 +109,7 @@ async fn run(
     mut selection: watch::Receiver<Selection>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
+    let mut retry = RETRY;
     loop {
         let want = wanted(&selection.borrow_and_update());
         let Some((market, tf)) = want else {
@@ -116,16 +120,25 @@ async fn run(
             }
             continue;
         };
-        match session(&cfg, &store, &mut selection, &cancel, market.clone(), tf).await {
+        let mut delivered = false;
+        match session(&cfg, &store, &mut selection, &cancel, market.clone(), tf, &mut delivered).await {
             Ok(()) => return Ok(()),
             Err(why) => {
-                tracing::warn!(market = %market, tf = tf.label(), "indicator stream: {why}; local values meanwhile");
+                if delivered {
+                    retry = RETRY;
+                }
+                if retry == RETRY {
+                    tracing::warn!(market = %market, tf = tf.label(), "indicator stream: {why}; local values meanwhile");
+                } else {
+                    tracing::debug!(market = %market, tf = tf.label(), "indicator stream again: {why}");
+                }
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Ok(()),
                     r = selection.changed() => if r.is_err() { return Ok(()) },
-                    _ = tokio::time::sleep(RETRY) => {}
+                    _ = tokio::time::sleep(retry) => {}
                 }
+                retry = (retry * 2).min(RETRY_MAX);
             }
         }
     }
@@ -140,6 +153,7 @@ async fn session(
     cancel: &CancellationToken,
     mut market: MarketId,
     mut tf: Timeframe,
+    delivered: &mut bool,
 ) -> Result<(), String> {
     let mut ws = open(&cfg.url, cfg.credentials.as_ref(), &cfg.ws, &market, tf).await?;
     loop {
@@ -178,6 +192,7 @@ async fn session(
                 }
                 match wire_ind::decode(ty, text, MarketId::new) {
                     Ok(ev) => {
+                        *delivered = true;
                         if store.send(StoreEvent::IndicatorReceived(ev)).await.is_err() {
                             return Ok(());
                         }

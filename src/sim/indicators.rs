@@ -166,3 +166,50 @@ impl ConnState {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn obj(v: Value) -> serde_json::Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn requests_are_checked_as_upbit_describes_them() {
+        let ok = obj(json!({"codes": ["KRW-BTC"], "timeframe": "15m",
+            "indicators": [{"type": "rsi", "params": {"period": 14}, "condition": {"type": "below", "value": 30}}]}));
+        let spec = parse(INDICATOR_SIGNAL, &ok).unwrap();
+        assert_eq!(spec.tf, Timeframe::M15);
+        assert_eq!(spec.items.len(), 1);
+        let refused = |v: Value, ty: &str| parse(ty, &obj(v)).unwrap_err();
+        let e = refused(
+            json!({"codes": ["BTC-ETH"], "timeframe": "5m", "indicators": [{"type": "rsi", "params": {"period": 14}}]}),
+            INDICATOR,
+        );
+        assert_eq!(e.0, "INVALID_PARAM");
+        assert!(e.1.contains("BTC-ETH"), "{}", e.1);
+        let e = refused(
+            json!({"codes": ["KRW-BTC"], "timeframe": "1m", "indicators": [{"type": "rsi", "params": {"period": 14}}]}),
+            INDICATOR,
+        );
+        assert!(e.1.contains("timeframe"), "{}", e.1);
+        let e = refused(json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": []}), INDICATOR);
+        assert!(e.1.contains("indicators"), "{}", e.1);
+        let e = refused(
+            json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": [{"type": "rsi", "params": {"period": 14}}]}),
+            INDICATOR_SIGNAL,
+        );
+        assert!(e.1.contains("condition"), "{}", e.1);
+        let e = refused(
+            json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": [{"type": "stochastic", "params": {}}]}),
+            INDICATOR,
+        );
+        assert!(e.1.contains("stochastic"), "{}", e.1);
+    }
+}
