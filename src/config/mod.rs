@@ -14,6 +14,7 @@ pub use load::LoadOptions;
 pub(crate) use load::{DEFAULT_TOML, check_file, default_log_dir, display_path, set_path, user_config_file};
 pub use load::{Loaded, load};
 pub use settings::AlertMode;
+pub use settings::NoticeCategories;
 pub use settings::AlertSettings;
 pub use settings::BusSettings;
 pub use settings::DemoSettings;

@@ -400,6 +400,30 @@ pub struct AlertSettings {
     pub(crate) trading_halted: AlertMode,
     /// The TP/SL monitor died (trading is REDUCING until it is back).
     pub(crate) monitor_down: AlertMode,
+    /// A market's 유의 / 주의 flags changed, or a market was listed or taken off.
+    pub(crate) market_event: AlertMode,
+    /// The exchange notice categories that alert (`"all"`, or names such as `"trade"`);
+    /// every notice is logged and badges its markets whatever this says.
+    pub(crate) announcements: NoticeCategories,
+}
+
+/// `alerts.announcements`: the notice categories that alert.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct NoticeCategories(pub Vec<String>);
+
+impl Default for NoticeCategories {
+    fn default() -> Self {
+        NoticeCategories(vec!["all".to_string()])
+    }
+}
+
+impl NoticeCategories {
+    /// Whether a notice of `category` alerts. `"all"` takes in categories this version
+    /// does not know yet.
+    pub fn alerts(&self, category: &str) -> bool {
+        self.0.iter().any(|c| c == "all" || c == category)
+    }
 }
 
 impl std::fmt::Debug for AlertSettings {
@@ -415,6 +439,8 @@ impl std::fmt::Debug for AlertSettings {
             .field("rule_stale", &self.rule_stale)
             .field("trading_halted", &self.trading_halted)
             .field("monitor_down", &self.monitor_down)
+            .field("market_event", &self.market_event)
+            .field("announcements", &self.announcements)
             .finish()
     }
 }
@@ -479,7 +505,11 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
         | "alerts.critical_failure"
         | "alerts.rule_stale"
         | "alerts.trading_halted"
-        | "alerts.monitor_down" => r#"one of "on", "silent", "off""#,
+        | "alerts.monitor_down"
+        | "alerts.market_event" => r#"one of "on", "silent", "off""#,
+        "alerts.announcements" => {
+            r#"a list of notice categories: "all", or any of "notice", "trade", "wallet", "maintenance", "digital_asset", "nft", "service", "event", "note", "trading", "airdrop", "feature", "disclosure" ([] = none)"#
+        }
         "bus.retry_backoff_ms" => "an integer 1..=60000",
         "bus.max_attempts" => "an integer 1..=10",
         "bus.trace_capacity" => "an integer 1..=100000",
@@ -539,6 +569,10 @@ impl Settings {
                 "alerts.webhook_url",
                 "<redacted>",
             )?;
+        }
+        for c in &self.alerts.announcements.0 {
+            let known = c == "all" || crate::exchange::upbit::announce::CATEGORIES.contains(&c.as_str());
+            check(known, "alerts.announcements", quoted(c))?;
         }
         let x = &self.exchange;
         let scheme = |u: &str, a: &str, b: &str| u.is_empty() || u.starts_with(a) || u.starts_with(b);

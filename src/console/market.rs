@@ -25,6 +25,7 @@ use crate::trading::monitor::TickSender;
 use crate::trading::paper::PaperVenue;
 
 use super::event::AppEvent;
+use super::notices::NoticeSinks;
 
 /// What the market panes show; changed by the UI's commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,7 @@ pub(crate) fn spawn_markets(
     rest: Arc<RestClient>,
     store: StoreHandle,
     sinks: PriceSinks,
+    notices: NoticeSinks,
 ) {
     let proxy = Arc::new(feed.proxy("markets"));
     tasks.spawn_supervised("console", "markets-pump", OnFailure::restart(), move |cancel| {
@@ -76,7 +78,8 @@ pub(crate) fn spawn_markets(
         let rest = rest.clone();
         let store = store.clone();
         let sinks = sinks.clone();
-        async move { markets_loop(cancel, proxy, rest, store, sinks).await }
+        let notices = notices.clone();
+        async move { markets_loop(cancel, proxy, rest, store, sinks, notices).await }
     });
 }
 
@@ -86,6 +89,7 @@ async fn markets_loop(
     rest: Arc<RestClient>,
     store: StoreHandle,
     sinks: PriceSinks,
+    notices: NoticeSinks,
 ) -> anyhow::Result<()> {
     let mut backoff = Duration::from_millis(500);
     let markets = loop {
@@ -102,9 +106,13 @@ async fn markets_loop(
             }
         }
     };
-    let ids: Vec<MarketId> = markets.iter().map(|m| m.market.clone()).collect();
+    let mut ids: Vec<MarketId> = markets.iter().map(|m| m.market.clone()).collect();
     tracing::info!(markets = ids.len(), "market list loaded");
+    let mut listed = markets.clone();
     store.send(StoreEvent::MarketsLoaded(markets)).await?;
+    // The list again every few minutes (a 주의 flag comes without a notice) and on a notice.
+    let mut reread = tokio::time::interval_at(tokio::time::Instant::now() + MARKETS_REREAD, MARKETS_REREAD);
+    reread.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Start from a REST snapshot so the list is full before the first stream message.
     if let Ok(tickers) = proxy.ticker(&ids).await {
         for t in &tickers {
@@ -119,7 +127,42 @@ async fn markets_loop(
         let t = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(()),
-            t = sub.recv() => match t { Some(t) => t, None => return Ok(()) },
+            t = sub.recv() => match t { Some(t) => Some(t), None => return Ok(()) },
+            _ = reread.tick() => None,
+            _ = notices.refresh.notified() => None,
+        };
+        let Some(t) = t else {
+            let list = match rest.market_all().await {
+                Ok(list) => list,
+                Err(e) => {
+                    tracing::info!(error = %e, "market list not read again; next try in a few minutes");
+                    continue;
+                }
+            };
+            let changes = super::notices::market_changes(&listed, &list);
+            if changes.is_empty() {
+                continue;
+            }
+            let now_ids: Vec<MarketId> = list.iter().map(|m| m.market.clone()).collect();
+            listed = list.clone();
+            store.send(StoreEvent::MarketsLoaded(list)).await?;
+            super::notices::tell_market_changes(&notices, changes).await?;
+            if now_ids != ids {
+                // A new market's price from now on (the old subscription ends as this one
+                // starts: the feed keeps the markets both want).
+                let fresh: Vec<MarketId> = now_ids.iter().filter(|m| !ids.contains(m)).cloned().collect();
+                sub = proxy.subscribe_ticker(&now_ids, Strategy::CoalesceByMarket);
+                ids = now_ids;
+                if !fresh.is_empty()
+                    && let Ok(tickers) = proxy.ticker(&fresh).await
+                {
+                    for t in &tickers {
+                        price_sinks(&sinks, t)?;
+                    }
+                    store.send(StoreEvent::TickersUpdated(tickers)).await?;
+                }
+            }
+            continue;
         };
         // Whatever else is already queued goes with it: one store event (one snapshot)
         // per burst off the socket instead of one per ticker.
@@ -135,6 +178,9 @@ async fn markets_loop(
         store.send(StoreEvent::TickersUpdated(std::mem::take(&mut burst))).await?;
     }
 }
+
+/// How often the market list (with its 유의 / 주의 flags) is read again.
+const MARKETS_REREAD: Duration = Duration::from_secs(180);
 
 /// Most tickers handed to the store as one event (a burst beyond it makes two).
 const TICKER_BURST: usize = 256;

@@ -22,6 +22,7 @@ pub mod changes;
 pub mod event;
 pub mod key_expiry;
 pub mod market;
+pub mod notices;
 pub mod safety;
 pub mod trade;
 
@@ -42,7 +43,7 @@ use crate::feed::{FeedConfig, FeedManager};
 use crate::kernel::pump::spawn_pump;
 use crate::kernel::{self, Deadlines, OnFailure, ShutdownHooks, TaskManager, terminal::TerminalGuard};
 use crate::logging::{self, LogOptions};
-use crate::notify::NotifyModes;
+use crate::notify::{NotifyKind, NotifyModes};
 use crate::notify::notifier::{NotifierConfig, WebhookConfig, spawn_notifier};
 use crate::store::{StoreConfig, StoreEvent, StoreHandle};
 use crate::trading::credentials::{self, ApiKeys, KeySource};
@@ -276,8 +277,10 @@ impl Core {
         // Market data: a public client (no keys needed) and the feed.
         let creds = ep.keys.as_ref().map(ApiKeys::to_credentials);
         let market_rest = Arc::new(RestClient::new(ep.rest.clone(), creds.clone())?);
-        let mut feed_config =
-            FeedConfig::new(market_rest.clone(), if mode == Mode::Paper { None } else { creds });
+        // Paper mode trades locally, but a key (when there is one) still brings the
+        // exchange's notices, which come on the private stream only.
+        let private_stream = creds.is_some();
+        let mut feed_config = FeedConfig::new(market_rest.clone(), creds);
         if let Some(base) = &ep.ws_base {
             feed_config = feed_config.with_ws_base(base);
         }
@@ -391,7 +394,15 @@ impl Core {
         });
         let sinks =
             PriceSinks { board: prices, monitor: monitor.ticks(), paper: venue.paper.clone(), paper_fills };
-        market::spawn_markets(tasks, &feed, market_rest.clone(), store.clone(), sinks.clone());
+        let notices = notices::NoticeSinks {
+            store: store.clone(),
+            notify: notifier.sender(),
+            categories: settings.alerts.announcements.clone(),
+            market_mode: settings.alerts.market_event,
+            refresh: Arc::new(tokio::sync::Notify::new()),
+        };
+        market::spawn_markets(tasks, &feed, market_rest.clone(), store.clone(), sinks.clone(), notices.clone());
+        notices::spawn_notices(tasks, &feed, private_stream, notices);
         market::spawn_orderbook(tasks, &feed, store.clone(), selection_rx.clone(), sinks);
         market::spawn_trades(tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
         crate::indicators::stream::spawn(tasks, indicator_pump, store.clone(), selection_rx.clone());
@@ -505,6 +516,9 @@ async fn endpoints(
                     markets: Some(settings.demo.markets as usize),
                     tick_interval: Duration::from_secs(1) / settings.demo.rate.max(1),
                     state_file,
+                    // A listing, a warning, a caution and an updated notice in the first
+                    // minutes, as a real session has now and then.
+                    script: Some(crate::sim::Script::demo()),
                     ..crate::sim::SimConfig::default()
                 },
                 tasks,
@@ -933,7 +947,10 @@ fn spawn_flash(
                     changed = flash.changed() => if changed.is_err() { return Ok(()) },
                 }
                 let latest = flash.borrow_and_update().clone();
-                if let Some(f) = latest {
+                // Notices and market flags are in `:alerts` already, one entry per notice
+                // (an update replaces it): see `notices`.
+                let recorded = |k| matches!(k, NotifyKind::Announcement | NotifyKind::MarketEvent);
+                if let Some(f) = latest.filter(|f| !recorded(f.kind)) {
                     store.send(StoreEvent::Alert { time: f.at, message: f.text }).await?;
                 }
             }

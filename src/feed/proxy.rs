@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::exchange::api::{AssetUpdate, OrderUpdate, StreamEvent, StreamKind};
+use crate::exchange::api::{Announcement, AssetUpdate, OrderUpdate, StreamEvent, StreamKind};
 use crate::exchange::error::ExchangeError;
 use crate::exchange::types::{Balance, Candle, MarketId, Order, OrderBook, Ticker, Timeframe, Trade};
 use crate::feed::backpressure::{Strategy, SubQueue};
@@ -42,6 +42,7 @@ from_stream!(Ticker, Ticker);
 from_stream!(Trade, Trade);
 from_stream!(OrderBook, OrderBook);
 from_stream!(Candle, Candle);
+from_stream!(Announcement, Announcement);
 
 /// What a `my_order` subscriber receives.
 // Updates dominate and are handed over by value once; boxing would only add an allocation.
@@ -261,6 +262,11 @@ impl FeedProxy {
     /// Our balance updates (`myAsset` is not addressed by market).
     pub fn subscribe_my_asset(&self, strategy: Strategy) -> Subscription<MyAssetEvent> {
         self.subscribe(StreamKind::MyAsset, &[], strategy)
+    }
+
+    /// Exchange announcements (private stream; not addressed by market).
+    pub fn subscribe_announcements(&self, strategy: Strategy) -> Subscription<Announcement> {
+        self.subscribe(StreamKind::Announcement, &[], strategy)
     }
 
     /// Ends one subscription: its `recv` returns `None` after draining. Returns false when

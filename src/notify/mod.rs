@@ -59,11 +59,15 @@ pub enum NotifyKind {
     MonitorDown,
     /// A user price alert fired.
     PriceAlert,
+    /// An exchange notice (listing, delisting, warning, maintenance…).
+    Announcement,
+    /// A market's warning or caution flag changed, or a market was listed or taken off.
+    MarketEvent,
 }
 
 impl NotifyKind {
     /// Number of kinds.
-    pub(crate) const COUNT: usize = 8;
+    pub(crate) const COUNT: usize = 10;
 
     /// Every kind.
     pub const ALL: [NotifyKind; NotifyKind::COUNT] = [
@@ -75,6 +79,8 @@ impl NotifyKind {
         NotifyKind::TradingHalted,
         NotifyKind::MonitorDown,
         NotifyKind::PriceAlert,
+        NotifyKind::Announcement,
+        NotifyKind::MarketEvent,
     ];
 
     /// Short label for the status bar and the webhook text.
@@ -88,6 +94,8 @@ impl NotifyKind {
             NotifyKind::TradingHalted => "trading HALTED",
             NotifyKind::MonitorDown => "MONITOR DOWN",
             NotifyKind::PriceAlert => "alert",
+            NotifyKind::Announcement => "notice",
+            NotifyKind::MarketEvent => "market",
         }
     }
 
@@ -132,7 +140,8 @@ impl NotifyModes {
             .set(NotifyKind::FeedDegraded, s.feed_degraded)
             .set(NotifyKind::RuleStale, s.rule_stale)
             .set(NotifyKind::TradingHalted, s.trading_halted)
-            .set(NotifyKind::MonitorDown, s.monitor_down);
+            .set(NotifyKind::MonitorDown, s.monitor_down)
+            .set(NotifyKind::MarketEvent, s.market_event);
         m
     }
 }

@@ -222,6 +222,8 @@ pub enum PrivEvent {
     MyOrder(Box<WireMyOrder>),
     /// Balance change.
     MyAsset(WireMyAsset),
+    /// An exchange notice (`announcement`, to every private connection that wants it).
+    Announcement(Box<crate::exchange::upbit::announce::WireAnnouncement>),
 }
 
 /// A parsed new-order request (strings already validated as decimals where present).

@@ -44,6 +44,7 @@ pub mod market;
 pub mod matching;
 pub mod persist;
 mod rest;
+pub mod script;
 mod server;
 pub(crate) mod simple;
 pub(crate) mod spell;
@@ -65,6 +66,7 @@ use crate::kernel::TaskManager;
 
 pub use faults::FaultControl;
 pub use persist::StateAtStart;
+pub use script::Script;
 
 pub use faults::{FaultCommand, FrameFault, RestFault};
 pub use server::{
@@ -164,6 +166,9 @@ pub struct SimConfig {
     /// `91200000.0`, `"2.00000000"`…, see [`spell`]), chosen from `seed`; the values never
     /// change. Off only where a test compares the simulator's bytes.
     pub spell_numbers: bool,
+    /// Scripted exchange news (a listing, a warning, a caution, an updated notice) on the
+    /// virtual clock; `None` = none (the default: tests see a fixed market list).
+    pub script: Option<Script>,
 }
 
 impl Default for SimConfig {
@@ -192,6 +197,7 @@ impl Default for SimConfig {
             admin_token: None,
             state_file: None,
             spell_numbers: true,
+            script: None,
         }
     }
 }
@@ -376,6 +382,7 @@ pub(crate) async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
         markets: args.markets,
         tick_interval: Duration::from_millis(args.tick_ms),
         rate_limits: !args.no_rate_limits,
+        script: args.flood.is_none().then(Script::demo),
         flood: match args.flood {
             Some(count) => {
                 let (ticker, trade, orderbook) = parse_mix(&args.flood_mix)?;

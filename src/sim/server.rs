@@ -301,6 +301,8 @@ pub(crate) struct Shared {
     pub(crate) saving: Mutex<()>,
     /// The last failure to write the state file was logged (said once, not per change).
     pub(crate) save_failed: AtomicBool,
+    /// The scripted news ([`SimConfig::script`]), run after each generator step.
+    pub(crate) script: Mutex<Option<super::script::ScriptState>>,
 }
 
 impl Shared {
@@ -393,7 +395,11 @@ impl Shared {
                     ex.on_trade(&t.code, t.trade_price, t.trade_volume, now);
                 }
             }
-            (events, ex.drain_events())
+            let mut private = ex.drain_events();
+            if let Some(script) = lock(&self.script).as_mut() {
+                private.extend(script.run(gen_, ex).into_iter().map(|n| PrivEvent::Announcement(Box::new(n))));
+            }
+            (events, private)
         };
         self.publish(events.clone(), None);
         self.publish_private(private);
@@ -651,6 +657,12 @@ pub(crate) async fn start(
     let (public_tx, _) = broadcast::channel(PUBLIC_CAPACITY);
     let (private_tx, _) = broadcast::channel(PRIVATE_CAPACITY);
     let faults = FaultControl::new();
+    // The flood is a benchmark: no news in it.
+    let script = cfg
+        .script
+        .clone()
+        .filter(|_| cfg.flood.is_none())
+        .map(|s| super::script::ScriptState::new(s, start_ms));
     let shared = Arc::new(Shared {
         cfg,
         world: Mutex::new(World { gen_, ex }),
@@ -671,6 +683,7 @@ pub(crate) async fn start(
         state_at_start,
         saving: Mutex::new(()),
         save_failed: AtomicBool::new(false),
+        script: Mutex::new(script),
     });
 
     // Every route answers only its methods (405 otherwise, before any handler runs).

@@ -89,6 +89,9 @@ struct TypeSub {
     only_realtime: bool,
     /// `indicator` / `indicator_signal`: timeframe and indicators (`super::indicators`).
     indicator: Option<super::indicators::Spec>,
+    /// `announcement`: the categories asked for (empty = all) and whether bodies come.
+    categories: Vec<String>,
+    include_body: bool,
 }
 
 impl TypeSub {
@@ -167,7 +170,7 @@ fn parse_request(text: &str, private: bool) -> Result<Request, WsError> {
 
 fn parse_type(ty: &str, o: &serde_json::Map<String, Value>, private: bool) -> Result<TypeSub, WsError> {
     let is_candle = timeframe_of_candle_type(ty).is_some();
-    let is_private = matches!(ty, "myOrder" | "myAsset");
+    let is_private = is_private_type(ty);
     let indicator = match ty {
         "indicator" | "indicator_signal" if !private => {
             return Err(("INVALID_AUTH", "인증 정보가 올바르지 않습니다.".to_string()));
@@ -231,6 +234,8 @@ fn parse_type(ty: &str, o: &serde_json::Map<String, Value>, private: bool) -> Re
         only_snapshot: flag(o, "is_only_snapshot", "isOnlySnapshot"),
         only_realtime: flag(o, "is_only_realtime", "isOnlyRealtime"),
         indicator,
+        categories: announcement_categories(ty, o)?,
+        include_body: flag(o, "include_body", "include_body"),
     })
 }
 
@@ -313,11 +318,11 @@ impl Conn {
     }
 
     fn has_private(&self) -> bool {
-        self.subs.iter().any(|s| s.ty == "myOrder" || s.ty == "myAsset")
+        self.subs.iter().any(|s| is_private_type(&s.ty))
     }
 
     fn has_public(&self) -> bool {
-        self.subs.iter().any(|s| !(s.only_snapshot || s.ty == "myOrder" || s.ty == "myAsset"))
+        self.subs.iter().any(|s| !(s.only_snapshot || is_private_type(&s.ty)))
     }
 
     /// Handles a client text; returns the frames to send and whether to close.
@@ -477,6 +482,7 @@ impl Conn {
                     out.push(encode(&**o, self.format, None));
                 }
                 (PrivEvent::MyAsset(a), "myAsset") => out.push(encode(a, self.format, None)),
+                (PrivEvent::Announcement(a), "announcement") => out.extend(announcement_frame(a, s, self.format)),
                 _ => {}
             }
         }
@@ -748,4 +754,47 @@ mod tests {
             e("INVALID_PARAM", "nope 은 지원하지 않는 타입입니다.")
         );
     }
+}
+
+/// The types only the private endpoint serves.
+fn is_private_type(ty: &str) -> bool {
+    matches!(ty, "myOrder" | "myAsset" | "announcement")
+}
+
+/// An `announcement` type's `categories`: each one Upbit documents, else `INVALID_PARAM`.
+fn announcement_categories(ty: &str, o: &serde_json::Map<String, Value>) -> Result<Vec<String>, WsError> {
+    use crate::exchange::upbit::announce::CATEGORIES;
+    if ty != "announcement" {
+        return Ok(Vec::new());
+    }
+    match o.get("categories") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|c| match c.as_str() {
+                Some(c) if CATEGORIES.contains(&c) => Ok(c.to_string()),
+                _ => Err(("INVALID_PARAM", format!("지원하지 않는 categories 값입니다: {c}"))),
+            })
+            .collect(),
+        Some(other) => Err(("INVALID_PARAM", format!("categories 는 배열이어야 합니다: {other}"))),
+    }
+}
+
+/// A notice as one subscription wants it: of its categories, with the body only when
+/// asked for.
+fn announcement_frame(
+    a: &crate::exchange::upbit::announce::WireAnnouncement,
+    s: &TypeSub,
+    format: Format,
+) -> Option<Vec<u8>> {
+    let cat = a.category.as_deref().unwrap_or_default();
+    if !s.categories.is_empty() && !s.categories.iter().any(|c| c == cat) {
+        return None;
+    }
+    let mut a = a.clone();
+    if !s.include_body {
+        a.body = None;
+    }
+    let v = if format.simple() { a.simple() } else { serde_json::to_value(&a).ok()? };
+    Some(encode(&v, format, None))
 }

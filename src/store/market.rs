@@ -30,6 +30,17 @@ pub(crate) const TRADES_PER_MARKET: usize = 200;
 /// How many candles per series are kept (history load plus live bars).
 pub(crate) const CANDLES_PER_SERIES: usize = 1000;
 
+/// What the exchange said of a market this session, as the markets table shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Badge {
+    /// Newly listed.
+    New,
+    /// Designated an investment warning (유의) by a notice.
+    Warning,
+    /// Its trading support ends (거래지원 종료).
+    Delisting,
+}
+
 /// Market data, latest value per key. Sub-maps sit behind their own `Arc` so a batch that
 /// changes tickers does not copy the order books.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +59,8 @@ pub struct MarketSection {
     pub trades: Arc<HashMap<MarketId, VecDeque<Trade>>>,
     /// Candle series per (market, timeframe), oldest first.
     pub candles: Arc<HashMap<(MarketId, Timeframe), Vec<Candle>>>,
+    /// Badges per market, each with the source that set it (a notice's id).
+    pub badges: Arc<HashMap<MarketId, Vec<(Badge, String)>>>,
     /// Indicators per candle series: local values and Upbit's (`crate::indicators`).
     pub indicators: Arc<HashMap<(MarketId, Timeframe), crate::indicators::Board>>,
 }
@@ -61,6 +74,27 @@ impl MarketSection {
     /// Candles of a series, oldest first (empty when not loaded).
     pub(crate) fn series(&self, market: &MarketId, tf: Timeframe) -> &[Candle] {
         self.candles.get(&(market.clone(), tf)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The weightiest badge of a market (a delisting over a warning over a listing).
+    pub fn badge(&self, market: &MarketId) -> Option<Badge> {
+        self.badges.get(market).and_then(|b| b.iter().map(|(b, _)| *b).max())
+    }
+
+    pub(crate) fn set_badges(&mut self, source: &str, set: Vec<(MarketId, Badge)>, clear: &[(MarketId, Badge)]) {
+        let badges = Arc::make_mut(&mut self.badges);
+        for list in badges.values_mut() {
+            list.retain(|(_, s)| s != source);
+        }
+        for (m, b) in clear {
+            if let Some(list) = badges.get_mut(m) {
+                list.retain(|(x, _)| x != b);
+            }
+        }
+        for (m, b) in set {
+            badges.entry(m).or_default().push((b, source.to_string()));
+        }
+        badges.retain(|_, l| !l.is_empty());
     }
 
     pub(crate) fn set_markets(&mut self, list: Vec<MarketInfo>) {

@@ -115,6 +115,26 @@ pub enum StoreEvent {
         /// Text for the status bar.
         message: String,
     },
+    /// An alert about something that may be said again (an exchange notice and its
+    /// updates): it replaces the earlier alert with the same key, as news.
+    KeyedAlert {
+        /// What it is about.
+        key: String,
+        /// Wall-clock time.
+        time: DateTime<Utc>,
+        /// Text for the status bar.
+        message: String,
+    },
+    /// The exchange's notices about markets, by source (a notice's id): replaces every
+    /// badge that source set before, and takes away `clear` (a warning lifted).
+    Badges {
+        /// The notice (or event) the badges come from.
+        source: String,
+        /// Badges it sets.
+        set: Vec<(MarketId, super::market::Badge)>,
+        /// Badges it takes away, whoever set them.
+        clear: Vec<(MarketId, super::market::Badge)>,
+    },
     /// All alerts were seen by the user.
     AlertsAcknowledged,
     /// The risk gate changed state.
@@ -475,9 +495,19 @@ fn apply(
             t.tables = true;
         }
         E::Alert { time, message } => {
-            Arc::make_mut(system).push_alert(AlertRecord { time, message, acknowledged: false });
+            Arc::make_mut(system).push_alert(AlertRecord { time, message, acknowledged: false, key: None });
             t.system = true;
             t.status = true;
+        }
+        E::KeyedAlert { key, time, message } => {
+            Arc::make_mut(system).push_alert(AlertRecord { time, message, acknowledged: false, key: Some(key) });
+            t.system = true;
+            t.status = true;
+        }
+        E::Badges { source, set, clear } => {
+            Arc::make_mut(market).set_badges(&source, set, &clear);
+            t.market = true;
+            t.markets = true;
         }
         E::AlertsAcknowledged => {
             let sys = Arc::make_mut(system);

@@ -88,6 +88,9 @@ pub struct AlertRecord {
     pub message: String,
     /// Whether the user has seen it (cleared by the UI's acknowledge command).
     pub acknowledged: bool,
+    /// What it is about when a later alert replaces it (an exchange notice's id: an
+    /// updated notice is one alert, not two).
+    pub key: Option<String>,
 }
 
 /// A generic titled table, filled by whichever module owns the data.
@@ -177,6 +180,9 @@ impl SystemSection {
 
     pub(crate) fn push_alert(&mut self, rec: AlertRecord) {
         let alerts = Arc::make_mut(&mut self.alerts);
+        if rec.key.is_some() {
+            alerts.retain(|a| a.key != rec.key);
+        }
         alerts.push_front(rec);
         alerts.truncate(ALERTS_KEPT);
     }

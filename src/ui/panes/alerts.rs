@@ -126,6 +126,7 @@ mod tests {
             time: Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap(),
             message: "rejected: #12 buy KRW-BTC: insufficient_funds_bid: the available KRW balance is lower than the order total".into(),
             acknowledged: false,
+            key: None,
         };
         let short =
             AlertRecord { message: "KRW-BTC above 150,000,000".into(), acknowledged: true, ..long.clone() };
@@ -150,6 +151,7 @@ mod tests {
                 "rejected: #7 sell KRW-DOGE: insufficient_funds_ask: 주문가능한 금액(DOGE)이 부족합니다."
                     .into(),
             acknowledged: false,
+            key: None,
         };
         let mut snap = Snapshot::default();
         std::sync::Arc::make_mut(&mut snap.system).alerts =

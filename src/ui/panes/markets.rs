@@ -1,5 +1,6 @@
-//! Markets (watchlist): tabs, search, sortable columns, change colours, warning flag,
-//! favorites and the age of each ticker (stale rows greyed).
+//! Markets (watchlist): tabs, search, sortable columns, change colours, the exchange's
+//! flags and notices (종료 a delisting, 유의 an investment warning, 주의 a caution, NEW a
+//! listing this session), favorites and the age of each ticker (stale rows greyed).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -11,6 +12,7 @@ use rust_decimal::Decimal;
 use super::pane_block;
 use crate::exchange::types::MarketId;
 use crate::store::Snapshot;
+use crate::store::market::Badge;
 use crate::ui::layout::PaneId;
 use crate::ui::state::{MarketTab, UiState, display_name, visible_markets};
 use crate::ui::theme::Theme;
@@ -87,13 +89,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             None => ("-".into(), "-".into(), "-".into(), theme.stale),
         };
         let fav = if ui.favorites.contains(&m.market) { "★" } else { " " };
-        let flag = if m.warning {
-            Span::styled("유의", theme.warning)
-        } else if m.caution {
-            Span::styled("주의", theme.warning)
-        } else {
-            Span::raw("")
-        };
+        let flag = badge_span(snap.market.badge(&m.market), m.warning, m.caution, theme);
         let selected_market = ui.market.as_ref() == Some(&m.market);
         let code_style = if selected_market { theme.accent } else { theme.text };
         let age_text = age.map(format::age).unwrap_or_else(|| "-".into());
@@ -157,4 +153,83 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         .header(Row::new(header).style(theme.header))
         .column_spacing(1)
         .render(table_area, buf);
+}
+
+/// The flag column: the weightiest of a notice's badge and the market's own flags
+/// (`market_event`). A delisting outranks a warning, a warning a caution, and any of them
+/// a new listing.
+fn badge_span(badge: Option<Badge>, warning: bool, caution: bool, theme: &Theme) -> Span<'static> {
+    match (badge, warning, caution) {
+        (Some(Badge::Delisting), ..) => Span::styled("종료", theme.error),
+        (Some(Badge::Warning), ..) | (_, true, _) => Span::styled("유의", theme.warning),
+        (_, _, true) => Span::styled("주의", theme.warning),
+        (Some(Badge::New), ..) => Span::styled("NEW", theme.accent),
+        (None, false, false) => Span::raw(""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::types::MarketInfo;
+    use crate::store::StoreEvent;
+
+    fn info(code: &str, warning: bool, caution: bool) -> MarketInfo {
+        MarketInfo {
+            market: MarketId::new(code),
+            korean_name: code.into(),
+            english_name: code.into(),
+            warning,
+            caution,
+        }
+    }
+
+    fn screen(snap: &Snapshot) -> String {
+        let ui = UiState::new(crate::ui::state::UiConfig::default());
+        let area = Rect::new(0, 0, 60, 8);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &ui, snap, &Theme::default());
+        (0..area.height)
+            .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A notice's badge and the market's flags show in the flag column, the weightiest
+    /// first: before, only `market_event`'s 유의 / 주의 were shown, and a market listed or
+    /// delisted this session looked like any other.
+    #[test]
+    fn notices_badge_their_markets_in_the_flag_column() {
+        let list = vec![
+            info("KRW-NEW", false, false),
+            info("KRW-DEL", false, false),
+            info("KRW-WRN", false, true),
+            info("KRW-CAU", false, true),
+        ];
+        let snap = crate::store::Store::new().apply_batch(
+            [
+                StoreEvent::MarketsLoaded(list),
+                StoreEvent::Badges {
+                    source: "listed KRW-NEW".into(),
+                    set: vec![(MarketId::new("KRW-NEW"), Badge::New)],
+                    clear: vec![],
+                },
+                StoreEvent::Badges {
+                    source: "n1".into(),
+                    set: vec![
+                        (MarketId::new("KRW-DEL"), Badge::Delisting),
+                        (MarketId::new("KRW-WRN"), Badge::Warning),
+                    ],
+                    clear: vec![],
+                },
+            ],
+            std::time::Instant::now(),
+        );
+        let text = screen(&snap);
+        let row = |code: &str| text.lines().find(|l| l.contains(code)).unwrap_or_default().to_string();
+        assert!(row("NEW").contains("NEW"), "{text}");
+        assert!(row("DEL").contains("종"), "{text}");
+        assert!(row("WRN").contains("유"), "{text}");
+        assert!(row("CAU").contains("주"), "{text}");
+    }
 }

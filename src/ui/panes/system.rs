@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::pane_block;
-use crate::console::key_expiry;
+use crate::console::{key_expiry, notices};
 use crate::exchange::upbit::api_keys::KeyExpiry;
 use crate::feed::Health;
 use crate::kernel::TaskState;
@@ -63,6 +63,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             _ => theme.error,
         };
         lines.push(Line::styled(key_expiry::describe(&expiry, now), style));
+    }
+    // Whether the exchange's notices can come at all (they need the private stream).
+    if let Some(line) = sys.tables.get(notices::TABLE).and_then(|t| t.rows.first()).and_then(|r| r.first()) {
+        lines.push(Line::styled(line.clone(), if line == notices::NO_KEYS { theme.warning } else { theme.muted }));
     }
     let f = &sys.feed;
     let health = match f.health {
@@ -195,7 +199,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         lines.push(row_line(&cells, &widths, style));
     }
-    for (title, table) in sys.tables.iter().filter(|(t, _)| t.as_str() != key_expiry::TABLE) {
+    for (title, table) in sys.tables.iter().filter(|(t, _)| t.as_str() != key_expiry::TABLE && t.as_str() != notices::TABLE) {
         lines.push(Line::styled(title.clone(), theme.header));
         let n = table.header.len().max(table.rows.iter().map(Vec::len).max().unwrap_or(0));
         let widths: Vec<usize> = (0..n)
