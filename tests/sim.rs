@@ -1334,3 +1334,105 @@ async fn a_hostile_flood_of_long_queries_keeps_the_request_log_bounded() {
     assert!(counts.get(sim::OTHER_KEY).copied().unwrap_or(0) >= 2000, "unknown paths count as other");
     sim.stop();
 }
+
+/// Numbers and amount strings of a message, each as its exact value, so two spellings of
+/// one message compare equal.
+fn by_value(v: &Value, key: &str) -> Value {
+    let amount = ["price", "volume", "_size", "funds", "fee", "balance", "locked", "change_rate"]
+        .iter()
+        .any(|k| key.contains(k));
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), by_value(v, k))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|v| by_value(v, key)).collect()),
+        Value::Number(_) => json!(d(v).normalize().to_string()),
+        Value::String(_) if amount => json!(d(v).normalize().to_string()),
+        other => other.clone(),
+    }
+}
+
+/// Whether `text` has a match of `pat`, where `#` stands for any digit.
+fn has_form(text: &str, pat: &str) -> bool {
+    let (t, p) = (text.as_bytes(), pat.as_bytes());
+    t.windows(p.len())
+        .any(|w| w.iter().zip(p).all(|(c, q)| if *q == b'#' { c.is_ascii_digit() } else { c == q }))
+}
+
+/// Issue 18, item 7: the simulator writes numbers the many ways Upbit does (exponents for
+/// large book prices and tiny sizes, `.0` on integral prices, eight decimals, decimal
+/// strings with `.0`), seeded and on by default, and never changes a value: the same seed
+/// with the spelling off serves the same values, plainly spelled. hoga reads every one.
+#[tokio::test]
+async fn numbers_are_spelled_as_upbit_writes_them_and_keep_their_values() {
+    let tasks = TaskManager::new();
+    let spelled = manual(5, &tasks).await;
+    let cfg = SimConfig {
+        seed: 5,
+        markets: Some(10),
+        tick_interval: Duration::ZERO,
+        start_ms: Some(START_MS),
+        history_secs: 600,
+        spell_numbers: false,
+        ..SimConfig::default()
+    };
+    let plain = sim::start(cfg, &tasks).await.unwrap();
+    // Every message as written, spelled and plain: serde_json rewrites exponents when it
+    // parses (`E8` → `e+8`), so forms are looked for in the raw text.
+    let (mut raw, mut raw_plain) = (String::new(), String::new());
+    let mut both = |a: &[u8], b: &[u8]| {
+        let (va, vb): (Value, Value) =
+            (serde_json::from_slice(a).unwrap(), serde_json::from_slice(b).unwrap());
+        assert_eq!(by_value(&va, ""), by_value(&vb, ""), "{}", String::from_utf8_lossy(a));
+        raw.push_str(&String::from_utf8_lossy(a));
+        raw_plain.push_str(&String::from_utf8_lossy(b));
+    };
+    for path in [
+        "/v1/ticker?markets=KRW-BTC,KRW-ETH,KRW-XRP",
+        "/v1/orderbook?markets=KRW-BTC,KRW-ETH",
+        "/v1/trades/ticks?market=KRW-BTC&count=100",
+        "/v1/candles/minutes/1?market=KRW-BTC&count=100",
+    ] {
+        let a = reqwest::get(format!("{}{path}", spelled.rest_base)).await.unwrap().bytes().await.unwrap();
+        let b = reqwest::get(format!("{}{path}", plain.rest_base)).await.unwrap().bytes().await.unwrap();
+        both(&a, &b);
+    }
+    let request = json!([{"ticket":"n"},{"type":"orderbook","codes":["KRW-BTC","KRW-ETH","KRW-XRP"]},
+        {"type":"ticker","codes":["KRW-BTC","KRW-ETH","KRW-XRP"]},{"type":"trade","codes":["KRW-BTC"]}]);
+    let (mut wa, mut wb) = (connect(&spelled.ws_public_url).await, connect(&plain.ws_public_url).await);
+    send(&mut wa, request.clone()).await;
+    send(&mut wb, request).await;
+    for _ in 0..7 {
+        let (a, b) = (next_raw(&mut wa).await, next_raw(&mut wb).await);
+        both(&a, &b);
+        // hoga's own decoder reads the spelled frame.
+        let decoded = hoga::exchange::upbit::ws::decode(&a).map(|_| ());
+        assert!(decoded.is_ok(), "{decoded:?}: {}", String::from_utf8_lossy(&a));
+    }
+    let (sa, a) = Api::new(&spelled).get("/v1/accounts", "").await;
+    let (sb, b) = Api::new(&plain).get("/v1/accounts", "").await;
+    assert_eq!((sa, sb), (200, 200));
+    assert_eq!(by_value(&a, ""), by_value(&b, ""));
+    raw.push_str(&a.to_string());
+
+    // The plain simulator writes no exponent; the spelled one writes each of Upbit's forms.
+    assert!(!has_form(&raw_plain, "#E") && !has_form(&raw_plain, "#e"), "{raw_plain}");
+    for form in ["#E#", "#e-0#", "#.0,", "#.00000000", "#.0\""] {
+        assert!(has_form(&raw, form), "{form} never written in {raw}");
+    }
+}
+
+/// The next data frame's bytes; panics after 5 s.
+async fn next_raw(ws: &mut Ws) -> Vec<u8> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("no frame within 5 s")
+            .unwrap()
+            .unwrap()
+        {
+            Message::Binary(b) => return b.to_vec(),
+            Message::Text(t) => return t.as_bytes().to_vec(),
+            _ => continue,
+        }
+    }
+}

@@ -350,6 +350,10 @@ pub struct SimArgs {
     /// Turn Upbit's rate limits off (benchmarks).
     #[arg(long)]
     pub(crate) no_rate_limits: bool,
+    /// Write every number in serde's plain spelling (by default numbers are spelled the
+    /// many ways Upbit writes them: `1.16539E8`, `91200000.0`, `"2.00000000"`).
+    #[arg(long)]
+    pub(crate) plain_numbers: bool,
     /// Serve nothing: run the market generator for this many virtual hours (a trade per
     /// --tick-ms, as the server does) and print how KRW-BTC moved against its
     /// calibration (docs/SIMULATOR.md).
@@ -382,6 +386,7 @@ pub(crate) async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
         markets: args.markets,
         tick_interval: Duration::from_millis(args.tick_ms),
         rate_limits: !args.no_rate_limits,
+        spell_numbers: !args.plain_numbers,
         script: args.flood.is_none().then(Script::demo),
         flood: match args.flood {
             Some(count) => {
