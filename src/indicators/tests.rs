@@ -1,3 +1,6 @@
+//! Tests of the indicators: worked examples, and the tracker against the definition.
+#![cfg(test)]
+
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
