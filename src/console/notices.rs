@@ -120,11 +120,19 @@ impl Seen {
     }
 }
 
-/// What one notice does to the markets of `list`: the badges it sets, those it takes away.
-pub(crate) fn notice_badges(
-    a: &Announcement,
-    list: &[MarketInfo],
-) -> (Vec<MarketId>, Vec<(MarketId, Badge)>, Vec<(MarketId, Badge)>) {
+/// What one notice does to the markets it names.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct NoticeMarkets {
+    /// The markets of the coins it names.
+    pub markets: Vec<MarketId>,
+    /// Badges it sets.
+    pub set: Vec<(MarketId, Badge)>,
+    /// Badges it takes away (a warning lifted).
+    pub clear: Vec<(MarketId, Badge)>,
+}
+
+/// What one notice does to the markets of `list`.
+pub(crate) fn notice_badges(a: &Announcement, list: &[MarketInfo]) -> NoticeMarkets {
     let coins = currencies_in(&a.title);
     let markets: Vec<MarketId> = list
         .iter()
@@ -139,13 +147,13 @@ pub(crate) fn notice_badges(
         // A listing's market is badged when it appears in the market list.
         Concern::Listing | Concern::Other => (Vec::new(), Vec::new()),
     };
-    (markets, set, clear)
+    NoticeMarkets { markets, set, clear }
 }
 
 async fn on_notice(sinks: &NoticeSinks, seen: &mut Seen, a: Announcement) -> anyhow::Result<()> {
     let update = seen.insert(&a.id) || a.updated;
     let snap = sinks.store.snapshot();
-    let (markets, set, clear) = notice_badges(&a, &snap.market.markets);
+    let NoticeMarkets { markets, set, clear } = notice_badges(&a, &snap.market.markets);
     sinks.store.send(StoreEvent::Badges { source: a.id.clone(), set, clear }).await?;
     let verb = if update { "notice updated" } else { "notice" };
     let named = if markets.is_empty() {
@@ -312,7 +320,7 @@ mod tests {
             listed_at: None,
             timestamp: 1,
         };
-        let (markets, set, clear) = notice_badges(&a, &list);
+        let NoticeMarkets { markets, set, clear } = notice_badges(&a, &list);
         assert_eq!(markets.len(), 2);
         assert_eq!(
             set,
@@ -320,7 +328,7 @@ mod tests {
         );
         assert!(clear.is_empty());
         a.title = "[거래] 에이피아이쓰리(API3) 유의 종목 지정 해제 안내".into();
-        let (_, set, clear) = notice_badges(&a, &list);
+        let NoticeMarkets { set, clear, .. } = notice_badges(&a, &list);
         assert!(set.is_empty());
         assert_eq!(clear.len(), 2);
     }

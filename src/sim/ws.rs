@@ -700,62 +700,6 @@ async fn run_conn(sh: Arc<Shared>, socket: WebSocket, private: bool) {
     lock(&sh.conns).remove(&id);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_parse_leniently() {
-        let r = parse_request(
-            r#"[{"ticket":"t"},{"format":"SIMPLE"},{"type":"orderbook","codes":["krw-btc.5","KRW-ETH.7"],"level":"10000","isOnlyRealtime":true}]"#,
-            false,
-        )
-        .unwrap();
-        assert_eq!(r.format, Format::Simple);
-        let s = &r.types[0];
-        assert_eq!(s.codes[0], CodeSub { code: "KRW-BTC".into(), depth: 5 });
-        assert_eq!(s.codes[1].depth, 30);
-        assert_eq!(s.level, Decimal::from(10000));
-        assert!(s.only_realtime && !s.only_snapshot);
-    }
-
-    #[test]
-    fn request_errors_have_upbit_names() {
-        let name = |t: &str, p| parse_request(t, p).unwrap_err().0;
-        assert_eq!(name(r#"[{"type":"ticker","codes":["KRW-BTC"]}]"#, false), "NO_TICKET");
-        assert_eq!(name(r#"[{"ticket":"x"}]"#, false), "NO_TYPE");
-        assert_eq!(name(r#"[{"ticket":"x"},{"type":"ticker"}]"#, false), "NO_CODES");
-        assert_eq!(name(r#"[{"ticket":"x"},{"type":"myAsset","codes":["KRW-BTC"]}]"#, true), "WRONG_FORMAT");
-        assert_eq!(name(r#"[{"ticket":"x"},{"type":"myOrder"}]"#, false), "INVALID_AUTH");
-        assert_eq!(name(r#"[{"ticket":"x"},{"type":"bogus","codes":["KRW-BTC"]}]"#, false), "INVALID_PARAM");
-        assert_eq!(name("not json", false), "WRONG_FORMAT");
-    }
-
-    #[test]
-    fn request_errors_carry_upbit_texts() {
-        let err = |t: &str| parse_request(t, false).unwrap_err();
-        let e = |name: &'static str, msg: &str| (name, msg.to_string());
-        assert_eq!(err("hello"), e("WRONG_FORMAT", "Format 이 맞지 않습니다."));
-        assert_eq!(
-            err(r#"[{"type":"ticker","codes":["KRW-BTC"]}]"#),
-            e("NO_TICKET", "티켓이 존재하지 않거나, 유효하지 않습니다.")
-        );
-        assert_eq!(err(r#"[{"ticket":"x"}]"#), e("NO_TYPE", "type 필드가 존재하지 않습니다."));
-        assert_eq!(
-            err(r#"[{"ticket":"x"},{"type":"ticker"}]"#),
-            e("NO_CODES", "codes 필드가 존재하지 않습니다.")
-        );
-        assert_eq!(
-            err(r#"[{"ticket":"x"},{"type":"ticker","codes":[]}]"#),
-            e("INVALID_PARAM", "codes 필드가 비어 있습니다.")
-        );
-        assert_eq!(
-            err(r#"[{"ticket":"x"},{"type":"nope","codes":["KRW-BTC"]}]"#),
-            e("INVALID_PARAM", "nope 은 지원하지 않는 타입입니다.")
-        );
-    }
-}
-
 /// The types only the private endpoint serves.
 fn is_private_type(ty: &str) -> bool {
     matches!(ty, "myOrder" | "myAsset" | "announcement")
@@ -798,3 +742,89 @@ fn announcement_frame(
     let v = if format.simple() { a.simple() } else { serde_json::to_value(&a).ok()? };
     Some(encode(&v, format, None))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_leniently() {
+        let r = parse_request(
+            r#"[{"ticket":"t"},{"format":"SIMPLE"},{"type":"orderbook","codes":["krw-btc.5","KRW-ETH.7"],"level":"10000","isOnlyRealtime":true}]"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.format, Format::Simple);
+        let s = &r.types[0];
+        assert_eq!(s.codes[0], CodeSub { code: "KRW-BTC".into(), depth: 5 });
+        assert_eq!(s.codes[1].depth, 30);
+        assert_eq!(s.level, Decimal::from(10000));
+        assert!(s.only_realtime && !s.only_snapshot);
+    }
+
+    #[test]
+    fn request_errors_have_upbit_names() {
+        let name = |t: &str, p| parse_request(t, p).unwrap_err().0;
+        assert_eq!(name(r#"[{"type":"ticker","codes":["KRW-BTC"]}]"#, false), "NO_TICKET");
+        assert_eq!(name(r#"[{"ticket":"x"}]"#, false), "NO_TYPE");
+        assert_eq!(name(r#"[{"ticket":"x"},{"type":"ticker"}]"#, false), "NO_CODES");
+        assert_eq!(name(r#"[{"ticket":"x"},{"type":"myAsset","codes":["KRW-BTC"]}]"#, true), "WRONG_FORMAT");
+        assert_eq!(name(r#"[{"ticket":"x"},{"type":"myOrder"}]"#, false), "INVALID_AUTH");
+        assert_eq!(name(r#"[{"ticket":"x"},{"type":"bogus","codes":["KRW-BTC"]}]"#, false), "INVALID_PARAM");
+        assert_eq!(name("not json", false), "WRONG_FORMAT");
+    }
+
+    /// `announcement`: private only; a category Upbit does not have is `INVALID_PARAM`; a
+    /// subscription gets its categories only, bodies only when asked, in its format.
+    #[test]
+    fn announcement_requests_and_frames() {
+        use crate::exchange::upbit::announce::WireAnnouncement;
+        let name = |t: &str, p| parse_request(t, p).unwrap_err().0;
+        assert_eq!(name(r#"[{"ticket":"x"},{"type":"announcement"}]"#, false), "INVALID_AUTH");
+        let bad = r#"[{"ticket":"x"},{"type":"announcement","categories":["trade","listing"]}]"#;
+        assert_eq!(name(bad, true), "INVALID_PARAM");
+        let ok = r#"[{"ticket":"x"},{"type":"announcement","categories":["trade"],"include_body":true}]"#;
+        let r = parse_request(ok, true).unwrap();
+        let mut a = WireAnnouncement {
+            ty: "announcement".into(),
+            uuid: "u".into(),
+            category: Some("trade".into()),
+            title: Some("t".into()),
+            body: Some("b".into()),
+            timestamp: 1,
+            ..WireAnnouncement::default()
+        };
+        let v: Value = serde_json::from_slice(&announcement_frame(&a, &r.types[0], Format::Simple).unwrap()).unwrap();
+        assert_eq!((v["ty"].as_str(), v["uid"].as_str(), v["bd"].as_str()), (Some("announcement"), Some("u"), Some("b")));
+        let plain = parse_request(r#"[{"ticket":"x"},{"type":"announcement"}]"#, true).unwrap();
+        let v: Value = serde_json::from_slice(&announcement_frame(&a, &plain.types[0], Format::Default).unwrap()).unwrap();
+        assert_eq!((v["type"].as_str(), v.get("body")), (Some("announcement"), None));
+        a.category = Some("wallet".into());
+        assert!(announcement_frame(&a, &r.types[0], Format::Default).is_none());
+    }
+
+    #[test]
+    fn request_errors_carry_upbit_texts() {
+        let err = |t: &str| parse_request(t, false).unwrap_err();
+        let e = |name: &'static str, msg: &str| (name, msg.to_string());
+        assert_eq!(err("hello"), e("WRONG_FORMAT", "Format 이 맞지 않습니다."));
+        assert_eq!(
+            err(r#"[{"type":"ticker","codes":["KRW-BTC"]}]"#),
+            e("NO_TICKET", "티켓이 존재하지 않거나, 유효하지 않습니다.")
+        );
+        assert_eq!(err(r#"[{"ticket":"x"}]"#), e("NO_TYPE", "type 필드가 존재하지 않습니다."));
+        assert_eq!(
+            err(r#"[{"ticket":"x"},{"type":"ticker"}]"#),
+            e("NO_CODES", "codes 필드가 존재하지 않습니다.")
+        );
+        assert_eq!(
+            err(r#"[{"ticket":"x"},{"type":"ticker","codes":[]}]"#),
+            e("INVALID_PARAM", "codes 필드가 비어 있습니다.")
+        );
+        assert_eq!(
+            err(r#"[{"ticket":"x"},{"type":"nope","codes":["KRW-BTC"]}]"#),
+            e("INVALID_PARAM", "nope 은 지원하지 않는 타입입니다.")
+        );
+    }
+}
+
