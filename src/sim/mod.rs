@@ -39,6 +39,7 @@
 pub mod auth;
 pub mod faults;
 pub(crate) mod indicators;
+mod keys;
 pub mod limits;
 pub mod market;
 pub mod matching;
@@ -166,6 +167,12 @@ pub struct SimConfig {
     /// `91200000.0`, `"2.00000000"`…, see [`spell`]), chosen from `seed`; the values never
     /// change. Off only where a test compares the simulator's bytes.
     pub spell_numbers: bool,
+    /// Days from the start until the demo key expires (`GET /v1/api_keys`); 0 or less: it
+    /// has expired, and every exchange call is refused with `expired_access_key`.
+    pub key_days_left: i64,
+    /// The demo account gave Upbit's one-time consent for BTC / USDT markets; `false`:
+    /// orders there get `403 thirdparty_agreement_required`.
+    pub thirdparty_agreed: bool,
     /// Scripted exchange news (a listing, a warning, a caution, an updated notice) on the
     /// virtual clock; `None` = none (the default: tests see a fixed market list).
     pub script: Option<Script>,
@@ -197,6 +204,8 @@ impl Default for SimConfig {
             admin_token: None,
             state_file: None,
             spell_numbers: true,
+            key_days_left: 300,
+            thirdparty_agreed: true,
             script: None,
         }
     }

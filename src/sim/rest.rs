@@ -219,7 +219,8 @@ async fn respond(
         _ => {}
     }
     if !quotation && let Some((status, name)) = sh.faults.take_forced_error(m, path) {
-        let body = serde_json::to_vec(&ErrorBody::new(&name, "forced by the simulator")).unwrap_or_default();
+        let body =
+            serde_json::to_vec(&ErrorBody::new(&name, super::keys::message_for(&name))).unwrap_or_default();
         return response(status, body, Some((group, remaining)), JSON);
     }
     let create = m == "POST" && path == "/v1/orders";
@@ -553,11 +554,16 @@ fn exchange_reply(
     }
     let params = if m == "POST" { Params::Body(body) } else { Params::Query(raw_query) };
     let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if let Err(e) = lock(&sh.auth).verify(header, params) {
-        return Reply::json(401, &ErrorBody::new(e.name(), e.message()));
-    }
+    let key = match lock(&sh.auth).verify(header, params) {
+        Ok(key) => key,
+        Err(e) => return Reply::json(401, &ErrorBody::new(e.name(), e.message())),
+    };
     let pairs = query_pairs(raw_query);
     let mut w = lock(&sh.world);
+    let b = if m == "POST" { body_pairs(body).unwrap_or_default() } else { Vec::new() };
+    if let Some((status, body)) = sh.keys.route(w.gen_.now, &key, m, path, &b) {
+        return Reply { status, body, public: Vec::new(), private: Vec::new() };
+    }
     match exchange_inner(&mut w, m, path, &pairs, body) {
         Ok(mut r) => {
             r.private.extend(w.ex.drain_events());

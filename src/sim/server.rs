@@ -280,6 +280,8 @@ pub(crate) struct Shared {
     pub cfg: SimConfig,
     pub(crate) world: Mutex<World>,
     pub auth: Mutex<Authenticator>,
+    /// The demo account's keys (expiry) and consents.
+    pub(crate) keys: super::keys::KeyBook,
     pub limiter: Mutex<Limiter>,
     pub faults: FaultControl,
     pub log: RequestLog,
@@ -560,6 +562,7 @@ const REST_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/orders/closed", &["GET"]),
     ("/v1/orders/uuids", &["GET", "DELETE"]),
     ("/v1/orders/cancel_and_new", &["POST"]),
+    ("/v1/api_keys", &["GET"]),
 ];
 
 /// A path no route serves: 404 in Upbit's shape, counted under [`OTHER_KEY`]. Other
@@ -663,10 +666,12 @@ pub(crate) async fn start(
         .clone()
         .filter(|_| cfg.flood.is_none())
         .map(|s| super::script::ScriptState::new(s, start_ms));
+    let keys = super::keys::KeyBook::new(&cfg, start_ms);
     let shared = Arc::new(Shared {
         cfg,
         world: Mutex::new(World { gen_, ex }),
         auth: Mutex::new(auth),
+        keys,
         limiter: Mutex::new(limiter),
         faults: faults.clone(),
         log: RequestLog::default(),

@@ -1,0 +1,197 @@
+//! The API key's expiry and Upbit's account-state refusals, end to end against the
+//! simulator: what the console reads, and what the person sees on the screen.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use hoga::bus::{Bus, BusConfig};
+use hoga::config::Settings;
+use hoga::console::event::AppEvent;
+use hoga::console::{Core, CoreOptions};
+use hoga::kernel::TaskManager;
+use hoga::sim::SimHandle;
+use hoga::store::{Snapshot, TradingState};
+use hoga::trading::intent::{LineIntent, Outcome, Requester, TradeRequest, parse_line};
+use hoga::ui::{UiCommand, UiConfig};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use tokio::time::Instant;
+
+use common::{screen_text, snapshot_until, still_sim};
+
+/// The demo console on `sim` (as `hoga --demo --sim URL` runs it).
+async fn console_on(sim: &SimHandle) -> (TaskManager, Core) {
+    let settings = Settings::default();
+    let tasks = TaskManager::new();
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let opts = CoreOptions { sim_url: Some(sim.rest_base.clone()), ..CoreOptions::default() };
+    let core = Core::start(&settings, opts, &tasks, bus).await.unwrap();
+    (tasks, core)
+}
+
+/// The screen with `layout`, drawn from `snap` at a size that shows every pane of it.
+fn screen(snap: &Snapshot, layout: &str) -> String {
+    let mut ui = hoga::ui::UiState::new(UiConfig { layout: layout.into(), ..UiConfig::default() });
+    hoga::ui::update::on_snapshot(&mut ui, snap);
+    let area = Rect::new(0, 0, 200, 60);
+    ui.area = area;
+    let mut buf = Buffer::empty(area);
+    hoga::ui::render(area, &mut buf, &ui, snap, &hoga::ui::Theme::default());
+    screen_text(&buf)
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(30)
+}
+
+/// A demo key five days from its expiry: the System pane says when and how many days,
+/// and the 7-day alert is raised (once), which the status bar shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_near_its_expiry_is_shown_and_alerted() {
+    let (sim_tasks, sim) = still_sim(3, |c| c.key_days_left = 5).await;
+    let (tasks, core) = console_on(&sim).await;
+    let mut snaps = core.store.subscribe();
+    let s = snapshot_until(&mut snaps, deadline(), "the key expiry alert", |s| {
+        s.system.alerts.iter().any(|a| a.message.contains("API key expires in 5 days"))
+    })
+    .await;
+    let alert = s.system.alerts.iter().find(|a| a.message.contains("API key expires")).unwrap();
+    assert!(alert.message.contains("new key"), "{}", alert.message);
+    assert_eq!(s.system.alerts.iter().filter(|a| a.message.contains("API key expires")).count(), 1);
+    let text = screen(&s, "system");
+    assert!(text.contains("API key expires 20") && text.contains("(5 days)"), "{text}");
+    tasks.cancel_all();
+    sim_tasks.cancel_all();
+}
+
+/// A key that may not list keys: the pane says the expiry is unknown and why; no alert,
+/// no halt, and one call (tried again an hour later, not in a loop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_may_not_list_keys_has_an_unknown_expiry_not_an_error_storm() {
+    let (sim_tasks, sim) = still_sim(3, |_| {}).await;
+    sim.faults.force_error("GET", "/v1/api_keys", 401, "out_of_scope", None);
+    let (tasks, core) = console_on(&sim).await;
+    let mut snaps = core.store.subscribe();
+    let s = snapshot_until(&mut snaps, deadline(), "the key line", |s| {
+        screen(s, "system").contains("API key expiry")
+    })
+    .await;
+    let text = screen(&s, "system");
+    assert!(text.contains("API key expiry unknown (key lacks the permission to list API keys)"), "{text}");
+    assert!(!s.system.alerts.iter().any(|a| a.message.contains("API key")), "{:?}", s.system.alerts);
+    assert_eq!(s.account.trading_state, TradingState::Active);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls = sim.requests.entries().iter().filter(|r| r.path == "/v1/api_keys").count();
+    assert_eq!(calls, 1, "one read, no retry loop");
+    tasks.cancel_all();
+    sim_tasks.cancel_all();
+}
+
+/// An expired key says so plainly, in the pane and as an alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_says_so() {
+    let (sim_tasks, sim) = still_sim(3, |c| c.key_days_left = 0).await;
+    let (tasks, core) = console_on(&sim).await;
+    let mut snaps = core.store.subscribe();
+    let s = snapshot_until(&mut snaps, deadline(), "the expiry alert", |s| {
+        s.system.alerts.iter().any(|a| a.message.contains("API key EXPIRED"))
+    })
+    .await;
+    let text = screen(&s, "system");
+    assert!(text.contains("API key EXPIRED") && text.contains("new key"), "{text}");
+    tasks.cancel_all();
+    sim_tasks.cancel_all();
+}
+
+fn buy(line: &str) -> TradeRequest {
+    match parse_line(line, None).unwrap() {
+        LineIntent::Trade(intent) => TradeRequest::new(Requester::Ui, intent),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn reply_to(s: &Snapshot, id: hoga::bus::CorrelationId) -> Option<Outcome> {
+    s.account.replies.iter().rev().find(|r| r.id == id).map(|r| r.outcome.clone())
+}
+
+/// Sends `line` until the manager takes it (it refuses orders while it reconciles at
+/// start) and returns its answer.
+async fn answer(
+    core: &Core,
+    snaps: &mut tokio::sync::watch::Receiver<std::sync::Arc<Snapshot>>,
+    line: &str,
+) -> Outcome {
+    loop {
+        let b = buy(line);
+        core.commands.send(UiCommand::Trade(b.clone())).unwrap();
+        let s =
+            snapshot_until(snaps, deadline(), "the order answered", |s| reply_to(s, b.id).is_some()).await;
+        match reply_to(&s, b.id) {
+            Some(Outcome::Denied(why)) if why.contains("reconciliation") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Some(o) => return o,
+            None => unreachable!(),
+        }
+    }
+}
+
+/// Each account state Upbit names reaches the person as the order's rejection reason
+/// (the reply the status line shows, and the Orders pane's refusal row), starting with
+/// what to do; none is retried (one create per order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_state_refusals_reach_the_screen_with_the_fix() {
+    let (sim_tasks, sim) = still_sim(3, |_| {}).await;
+    let (tasks, core) = console_on(&sim).await;
+    let mut snaps = core.store.subscribe();
+    let cases = [
+        (403, "thirdparty_agreement_required", "one-time consent before trading BTC/USDT markets"),
+        (400, "invalid_price_bid", "price unit (tick)"),
+        (403, "open_api_withdraw_locked", "출금 안심차단"),
+        // Last: it halts trading (no order of this account can pass).
+        (403, "order_disabled_member", "disabled ordering for this account"),
+    ];
+    for (status, name, fix) in cases {
+        let creates =
+            sim.requests.entries().iter().filter(|r| r.method == "POST" && r.path == "/v1/orders").count();
+        sim.faults.force_error("POST", "/v1/orders", status, name, Some(1));
+        let why = match answer(&core, &mut snaps, "buy 10000krw @ market KRW-BTC").await {
+            Outcome::Rejected(why) => why,
+            other => panic!("{name}: {other:?}"),
+        };
+        assert!(why.starts_with(name) && why.contains(fix), "{name}: {why}");
+        let after =
+            sim.requests.entries().iter().filter(|r| r.method == "POST" && r.path == "/v1/orders").count();
+        assert_eq!(after, creates + 1, "{name}: sent once, never retried");
+        let text = screen(&core.store.snapshot(), "account");
+        assert!(text.contains(name), "{name}: {text}");
+    }
+    snapshot_until(&mut snaps, deadline(), "HALTED", |s| s.account.trading_state == TradingState::Halted)
+        .await;
+    tasks.cancel_all();
+    sim_tasks.cancel_all();
+}
+
+/// Without the one-time consent, the simulator refuses BTC / USDT market orders as Upbit
+/// does, and KRW markets trade as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_consent_btc_market_orders_are_refused_with_the_fix() {
+    let (sim_tasks, sim) = still_sim(3, |c| c.thirdparty_agreed = false).await;
+    let (tasks, core) = console_on(&sim).await;
+    let mut snaps = core.store.subscribe();
+    match answer(&core, &mut snaps, "buy 0.0001btc @ market BTC-ETH").await {
+        Outcome::Rejected(why) => {
+            assert!(
+                why.starts_with("thirdparty_agreement_required") && why.contains("accept it on upbit.com"),
+                "{why}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(answer(&core, &mut snaps, "buy 10000krw @ market KRW-BTC").await, Outcome::Accepted(_)));
+    tasks.cancel_all();
+    sim_tasks.cancel_all();
+}
