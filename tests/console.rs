@@ -391,3 +391,62 @@ async fn a_set_typed_right_after_a_buy_waits_for_that_buy() {
     }
     tasks.cancel_all();
 }
+
+/// `:transfer` in demo: the pockets load (main, trading, savings), the line asks y/N with
+/// the whole transfer in words, and `y` moves the funds: the main pocket's KRW goes down,
+/// the savings pocket's goes up, and the reply says what moved. One more than is there is
+/// refused on the screen, before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_between_pockets_asks_first_and_moves_the_funds_in_demo() {
+    let (tasks, core) = start_core(&Settings::default(), None).await;
+    let (key_tx, key_rx) = mpsc::channel(256);
+    let mut app = headless_app(120, 40, UiConfig::default(), core.store.subscribe(), core.commands.clone());
+    let cancel = tasks.root_token();
+    let mut snaps = core.store.subscribe();
+    let mut frames = app.frames_watch();
+    let driver = async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let krw = |s: &hoga::store::Snapshot| {
+            s.account.balances.iter().find(|b| b.currency == "KRW").map(|b| b.balance)
+        };
+        let savings_krw = |s: &hoga::store::Snapshot| {
+            let p = &s.account.pockets;
+            let uuid = p.view.pockets.iter().find(|p| p.name == "savings")?.uuid.clone();
+            p.balances.get(&uuid)?.iter().find(|b| b.currency == "KRW").map(|b| b.balance)
+        };
+        let s = snapshot_until(&mut snaps, deadline, "pockets and balances loaded", |s| {
+            krw(s).is_some() && savings_krw(s).is_some()
+        })
+        .await;
+        assert!(s.account.pockets.view.can_transfer);
+        assert_eq!(s.account.pockets.view.trading.as_ref().map(|p| p.name.as_str()), Some("main"));
+        let (main_before, savings_before) = (krw(&s).unwrap(), savings_krw(&s).unwrap());
+        // The screen has drawn them (a key is read against the snapshot last drawn).
+        let n = *frames.borrow_and_update();
+        frames_past(&mut frames, n + 2, deadline).await;
+
+        // More than the main pocket has: refused on the screen, nothing sent.
+        command(&key_tx, "transfer 99999999999 KRW main sav").await;
+        // The real one: asked first (default No), `y` sends it.
+        command(&key_tx, "transfer 100000 KRW main sav").await;
+        key(&key_tx, KeyCode::Char('y')).await;
+        let s = snapshot_until(&mut snaps, deadline, "the funds moved", |s| {
+            krw(s) == Some(main_before - Decimal::from(100_000))
+                && savings_krw(s) == Some(savings_before + Decimal::from(100_000))
+        })
+        .await;
+        let replies: Vec<_> = s.account.replies.iter().filter(|r| r.what.starts_with("transfer")).collect();
+        assert_eq!(replies.len(), 1, "only the confirmed transfer was sent: {replies:?}");
+        assert!(
+            matches!(&replies[0].outcome, Outcome::Accepted(m) if m == "moved 100,000 KRW from main to savings"),
+            "{replies:?}"
+        );
+        cancel.cancel();
+    };
+    let (run, ()) = tokio::join!(app.run(tasks.root_token(), channel_input(key_rx)), driver);
+    run.unwrap();
+    if let Some(sim) = &core.sim {
+        sim.stop();
+    }
+    tasks.cancel_all();
+}

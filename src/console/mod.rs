@@ -23,6 +23,7 @@ pub mod event;
 pub mod key_expiry;
 pub mod market;
 pub mod notices;
+pub mod pockets;
 pub mod safety;
 pub mod trade;
 
@@ -375,6 +376,13 @@ impl Core {
             let btc = crate::exchange::types::MarketId::new("KRW-BTC");
             safety::spawn_key_probe(tasks, bus.clone(), rest.clone(), btc);
         }
+        // Pockets: which one the key trades, the others' balances, `:transfer`.
+        pockets::start(
+            tasks,
+            &bus,
+            venue.rest.clone().filter(|_| venue.paper.is_none()),
+            store.clone(),
+        );
         if let Some(rest) = &venue.rest {
             // Keys last a year and cannot be renewed: the days left are shown, and alerted.
             key_expiry::spawn(tasks, rest.clone(), store.clone(), mode == Mode::Live);

@@ -320,6 +320,8 @@ impl Desk {
                 Outcome::Accepted(format!("alert {id} armed"))
             }
             TradeIntent::Unarm(target) => self.unarm(target).await?,
+            // The pocket desk answers it (`super::pockets`).
+            TradeIntent::Transfer(_) => return Ok(()),
         };
         self.reply(env, req.id, req.from, req.intent.summary(), outcome);
         Ok(())
@@ -677,6 +679,19 @@ pub fn spawn_account(
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Ok(()),
+                    // A transfer between pockets moved some: read them again.
+                    _ = super::pockets::balances_stale().notified() => {
+                        if let Some(rest) = &rest {
+                            match rest.accounts().await {
+                                Ok(list) => {
+                                    balances = list.into_iter().map(|b| (b.currency.clone(), b)).collect();
+                                    publish_balances(&store, &monitor, balances.values().cloned().collect())
+                                        .await?;
+                                }
+                                Err(e) => tracing::warn!(error = %e, "balances not refreshed after a transfer"),
+                            }
+                        }
+                    }
                     _ = check.tick() => {
                         let up = private_connected(&feed);
                         let was = private_up.replace(up);

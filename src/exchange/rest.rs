@@ -28,6 +28,12 @@ pub struct LimitsStatus {
     pub blocks: u32,
     /// 429 answers seen.
     pub rate_limited: u64,
+    /// The pocket whose exchange budget this client draws on (Upbit counts the exchange
+    /// groups and their 418 bans per pocket), once known.
+    pub pocket: Option<String>,
+    /// Time left on a ban of that pocket alone (exchange calls halted, quotation calls
+    /// not); also counted in `blocked_for`.
+    pub pocket_blocked_for: Option<Duration>,
 }
 
 /// The REST reads neutral code makes of a venue.

@@ -159,6 +159,13 @@ impl Authenticator {
     }
 }
 
+/// The access key an `Authorization` header claims, not verified: rate limits are counted
+/// per pocket before a request is authenticated.
+pub(crate) fn claimed_access_key(header: Option<&str>) -> Option<String> {
+    let token = header?.trim().strip_prefix("Bearer ")?.trim();
+    unverified_claims(token).ok().map(|c| c.access_key)
+}
+
 fn unverified_claims(token: &str) -> Result<Claims, AuthError> {
     use base64_lite::decode_url;
     let payload = token.split('.').nth(1).ok_or(AuthError::Verification)?;

@@ -1,5 +1,6 @@
 //! Upbit's rate limits (protocol reference §3): fixed per-second windows per group and
-//! scope (IP for quotation, access key for exchange), `Remaining-Req` values, 429 when a
+//! scope (IP for quotation; for exchange the caller's pocket, as Upbit counts since
+//! 2026-06-25, see [`super::pockets`]), `Remaining-Req` values, 429 when a
 //! window is exhausted, 418 with a block time after repeated violations, and the 1-per-10 s
 //! policy for requests carrying `Origin`.
 

@@ -778,7 +778,7 @@ impl Exchange {
         }
     }
 
-    fn push_asset(&mut self, curs: &[&str], now: i64) {
+    pub(crate) fn push_asset(&mut self, curs: &[&str], now: i64) {
         let assets = curs
             .iter()
             .map(|c| {

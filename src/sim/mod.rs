@@ -44,6 +44,7 @@ pub mod limits;
 pub mod market;
 pub mod matching;
 pub mod persist;
+pub mod pockets;
 mod rest;
 pub mod script;
 mod server;

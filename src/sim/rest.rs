@@ -199,7 +199,10 @@ async fn respond(
     if let Some((status, retry_after)) = sh.faults.take_forced_limit(group.name) {
         return limited(status, sh.cfg.block_time, retry_after);
     }
-    let verdict = lock(&sh.limiter).check(group, if quotation { "ip" } else { "pocket" }, Instant::now());
+    // Exchange calls count per pocket (Upbit, since 2026-06-25); quotation per IP.
+    let scope =
+        if quotation { "ip".to_string() } else { lock(&sh.pockets).limit_scope(auth_header(headers)) };
+    let verdict = lock(&sh.limiter).check(group, &scope, Instant::now());
     let remaining = match verdict {
         Verdict::Allowed { remaining } => remaining,
         Verdict::TooMany => return limited(429, Duration::ZERO, None),
@@ -302,6 +305,10 @@ async fn respond(
         body.truncate(body.len() / 2);
     }
     response(status, body, Some((group, remaining)), JSON)
+}
+
+fn auth_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
 }
 
 /// The `uuid` of an order reply.
@@ -563,6 +570,11 @@ fn exchange_reply(
     let b = if m == "POST" { body_pairs(body).unwrap_or_default() } else { Vec::new() };
     if let Some((status, body)) = sh.keys.route(w.gen_.now, &key, m, path, &b) {
         return Reply { status, body, public: Vec::new(), private: Vec::new() };
+    }
+    if let Some((status, body, private)) =
+        super::pockets::route(&mut w, &mut lock(&sh.pockets), &key, m, path, &pairs, &b)
+    {
+        return Reply { status, body, public: Vec::new(), private };
     }
     match exchange_inner(&mut w, m, path, &pairs, body) {
         Ok(mut r) => {

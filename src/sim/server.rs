@@ -280,6 +280,8 @@ pub(crate) struct Shared {
     pub cfg: SimConfig,
     pub(crate) world: Mutex<World>,
     pub auth: Mutex<Authenticator>,
+    /// Pockets and their keys (lock after `world`, never before).
+    pub(crate) pockets: Mutex<super::pockets::Pockets>,
     /// The demo account's keys (expiry) and consents.
     pub(crate) keys: super::keys::KeyBook,
     pub limiter: Mutex<Limiter>,
@@ -563,6 +565,10 @@ const REST_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/orders/uuids", &["GET", "DELETE"]),
     ("/v1/orders/cancel_and_new", &["POST"]),
     ("/v1/api_keys", &["GET"]),
+    ("/v1/pockets", &["GET"]),
+    ("/v1/pockets/asset", &["GET"]),
+    ("/v1/pockets/api_keys", &["GET"]),
+    ("/v1/pockets/transfers", &["GET", "POST"]),
 ];
 
 /// A path no route serves: 404 in Upbit's shape, counted under [`OTHER_KEY`]. Other
@@ -650,6 +656,7 @@ pub(crate) async fn start(
     };
     let mut auth = Authenticator::default();
     auth.add_key(&cfg.access_key, &cfg.secret_key);
+    let pockets = super::pockets::Pockets::demo(&cfg.access_key, &mut auth);
     let mut limiter = Limiter::default();
     limiter.strikes_to_block = cfg.strikes_to_block;
     limiter.first_block = cfg.block_time;
@@ -671,6 +678,7 @@ pub(crate) async fn start(
         cfg,
         world: Mutex::new(World { gen_, ex }),
         auth: Mutex::new(auth),
+        pockets: Mutex::new(pockets),
         keys,
         limiter: Mutex::new(limiter),
         faults: faults.clone(),

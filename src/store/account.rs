@@ -58,6 +58,8 @@ pub struct AccountSection {
     /// Realized P&L of one Korean day (the day Upbit's figures reset at 00:00 KST): the
     /// sum of what each fill of that day realized, as the order manager computed it.
     pub realized_day: Option<(NaiveDate, Decimal)>,
+    /// The account's pockets (the traded one's balances are `balances`).
+    pub pockets: Arc<crate::exchange::upbit::pockets::PocketsState>,
 }
 
 /// Replies the account section keeps.

@@ -51,6 +51,8 @@ pub enum StoreEvent {
     IndicatorReceived(crate::indicators::IndicatorEvent),
     /// Balances were refreshed (replaces all).
     BalancesUpdated(Vec<Balance>),
+    /// The pockets and the other pockets' balances were refreshed (replaces all).
+    PocketsUpdated(crate::exchange::upbit::pockets::PocketsState),
     /// The open-order set was refreshed (replaces all; terminal orders are dropped).
     OrdersUpdated(Vec<Order>),
     /// A fill was applied (deduplicated by trade id).
@@ -396,6 +398,12 @@ fn apply(
         E::BalancesUpdated(b) => {
             if *account.balances != b {
                 Arc::make_mut(account).balances = Arc::new(b);
+                t.account = true;
+            }
+        }
+        E::PocketsUpdated(p) => {
+            if *account.pockets != p {
+                Arc::make_mut(account).pockets = Arc::new(p);
                 t.account = true;
             }
         }

@@ -169,6 +169,18 @@ pub enum TradeCommand {
     Unarm(UnarmTarget),
     /// Kill switch: HALTED + cancel all.
     Kill,
+    /// Move assets between two pockets of the account, named as typed (names, unique
+    /// prefixes or UUIDs: the screen resolves them and asks first).
+    Transfer {
+        /// Amount, exactly as typed.
+        amount: Decimal,
+        /// Currency code, upper case.
+        currency: String,
+        /// Sending pocket, as typed.
+        from: String,
+        /// Receiving pocket, as typed.
+        to: String,
+    },
     /// Lift a HALT (kill switch or a halting exchange error). REDUCING causes (the
     /// monitor being down) stay until they clear.
     Resume,
@@ -436,6 +448,31 @@ pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
             _ => Err(InputError::Syntax { found: rest.join(" "), expected: "a market or a rule id" }),
         },
         "kill" | "halt" => Ok(TradeCommand::Kill),
+        "transfer" => match rest {
+            [amount, currency, from, to] => {
+                let name = |s: &str| s.len() <= 64 && !s.is_empty();
+                let cur = currency.to_ascii_uppercase();
+                if cur.is_empty() || cur.len() > 10 || !cur.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(InputError::Syntax {
+                        found: (*currency).to_string(),
+                        expected: "a currency code (KRW, BTC)",
+                    });
+                }
+                if !name(from) || !name(to) {
+                    return Err(InputError::Syntax { found: rest.join(" "), expected: "two pocket names" });
+                }
+                Ok(TradeCommand::Transfer {
+                    amount: parse_decimal(amount)?,
+                    currency: cur,
+                    from: (*from).to_string(),
+                    to: (*to).to_string(),
+                })
+            }
+            _ => Err(InputError::Syntax {
+                found: rest.join(" "),
+                expected: "AMOUNT CURRENCY FROM-POCKET TO-POCKET (transfer 100000 KRW main savings)",
+            }),
+        },
         "resume" => match rest {
             [] => Ok(TradeCommand::Resume),
             _ => Err(InputError::Syntax { found: rest.join(" "), expected: "nothing after resume" }),

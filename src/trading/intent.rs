@@ -75,6 +75,52 @@ pub enum TradeIntent {
     },
     /// Disarm rules.
     Unarm(UnarmTarget),
+    /// Move assets between two pockets (resolved and confirmed on the screen).
+    Transfer(PocketTransfer),
+}
+
+/// A transfer between pockets, with the pockets resolved to their UUIDs (and names, for
+/// the words said about it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PocketTransfer {
+    /// Amount, exactly as typed.
+    pub amount: rust_decimal::Decimal,
+    /// Currency code.
+    pub currency: String,
+    /// Sending pocket's UUID.
+    pub from: String,
+    /// Its name.
+    pub from_name: String,
+    /// Receiving pocket's UUID.
+    pub to: String,
+    /// Its name.
+    pub to_name: String,
+}
+
+impl PocketTransfer {
+    /// `100,000 KRW from main to savings`: the amount in full, grouped (never rounded).
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} from {} to {}",
+            crate::exchange::display::quantity(self.amount),
+            self.currency,
+            self.from_name,
+            self.to_name
+        )
+    }
+}
+
+/// A transfer line before its pockets are resolved (the screen knows the pockets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferLine {
+    /// Amount.
+    pub amount: rust_decimal::Decimal,
+    /// Currency.
+    pub currency: String,
+    /// Sending pocket as typed.
+    pub from: String,
+    /// Receiving pocket as typed.
+    pub to: String,
 }
 
 impl TradeIntent {
@@ -89,7 +135,10 @@ impl TradeIntent {
             | TradeIntent::Unarm(UnarmTarget::Market(m))
             | TradeIntent::ArmRule { market: m, .. }
             | TradeIntent::ArmAlert { market: m, .. } => Some(m),
-            TradeIntent::Cancel(_) | TradeIntent::Kill { .. } | TradeIntent::Unarm(_) => None,
+            TradeIntent::Cancel(_)
+            | TradeIntent::Kill { .. }
+            | TradeIntent::Unarm(_)
+            | TradeIntent::Transfer(_) => None,
         }
     }
 
@@ -117,6 +166,7 @@ impl TradeIntent {
             TradeIntent::Unarm(UnarmTarget::Market(m)) => format!("unarm {m}"),
             TradeIntent::Unarm(UnarmTarget::Rule(id)) => format!("unarm {id}"),
             TradeIntent::Unarm(UnarmTarget::All) => "unarm all".into(),
+            TradeIntent::Transfer(t) => format!("transfer {}", t.describe()),
         }
     }
 }
@@ -210,6 +260,8 @@ pub enum LineIntent {
     Trade(TradeIntent),
     /// `:resume`, for the Safety lane.
     Resume,
+    /// `:transfer`, for the screen to resolve its pockets and confirm.
+    Transfer(TransferLine),
 }
 
 /// Parses a trading command line (without the `:`) into what it asks for. `selected` is
@@ -247,6 +299,9 @@ pub fn parse_line(line: &str, selected: Option<&MarketId>) -> Result<LineIntent,
             LineIntent::Trade(TradeIntent::Kill { why: "kill switch (command line)".into() })
         }
         TradeCommand::Resume => LineIntent::Resume,
+        TradeCommand::Transfer { amount, currency, from, to } => {
+            LineIntent::Transfer(TransferLine { amount, currency, from, to })
+        }
     })
 }
 

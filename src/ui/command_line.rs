@@ -7,8 +7,8 @@ use crate::config::change::{ConfigChange, parse_set};
 use crate::exchange::types::{MarketId, Timeframe};
 
 /// Verbs of trading lines ([`Parsed::Trade`]), for the trading parser.
-pub(crate) const TRADE_VERBS: [&str; 11] =
-    ["buy", "sell", "cancel", "stop", "tp", "trail", "alert", "oco", "kill", "resume", "unarm"];
+pub(crate) const TRADE_VERBS: [&str; 12] =
+    ["buy", "sell", "cancel", "stop", "tp", "trail", "alert", "oco", "kill", "resume", "unarm", "transfer"];
 
 /// Most history entries kept.
 pub(crate) const HISTORY_MAX: usize = 200;

@@ -187,6 +187,14 @@ pub(crate) const COMMANDS: &[Command] = &[
     ),
     trade("kill", "", "kill switch: halt trading and cancel every open order", "", &["kill"], &[]),
     trade("resume", "", "lift a halt (the kill switch or an exchange error)", "", &["resume"], &[]),
+    trade(
+        "transfer",
+        "AMOUNT CURRENCY FROM TO",
+        "move assets between two pockets of the account (asks y/N first)",
+        "pockets by name, unique prefix or UUID; needs a main-pocket key with 포켓관리",
+        &["transfer 100000 KRW main savings", "transfer 0.001 BTC sav main"],
+        &[Arg::Free, Arg::Free, Arg::Free, Arg::Free],
+    ),
     ui("alerts", &[], "", "alert history, newest first (marks them seen)", &["alerts"], &[]),
     ui("ack", &[], "", "mark alerts as seen", &["ack"], &[]),
     ui(

@@ -5,11 +5,13 @@
 //! Upbit has to, and when it does push back we stop that group (429) or everything (418)
 //! instead of hammering it into a longer block.
 //!
-//! The state is process-wide per host and key ([`RestLimits::shared`]): Upbit counts the
-//! quotation groups per IP and the exchange groups per API key, and a 418 bans the IP, so
-//! two clients of one process (market data, orders) must not keep separate books. Every
-//! duration that comes from the network is bounded ([`MAX_BLOCK`]) and every deadline is
-//! computed with checked arithmetic.
+//! The state is process-wide per host and pocket ([`RestLimits::shared`]): Upbit counts the
+//! quotation groups per IP and, since 2026-06-25, the exchange groups per pocket (keys of
+//! one pocket share a budget, and a 418 for exchange calls bans that pocket only), so two
+//! clients of one process (market data, orders) must not keep separate books. Until the
+//! key's pocket is known ([`RestLimits::attribute_pocket`]) its budget is kept per key:
+//! a key belongs to exactly one pocket. Every duration that comes from the network is
+//! bounded ([`MAX_BLOCK`]) and every deadline is computed with checked arithmetic.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -189,7 +191,7 @@ struct GroupState {
 #[derive(Debug, Default)]
 struct State {
     groups: HashMap<Group, GroupState>,
-    /// Only used in the per-host scope: a 418 is an IP ban.
+    /// Per-host scope: an IP ban (every call). Pocket scope: that pocket's exchange calls.
     blocked_until: Option<Instant>,
     blocks: u32,
     rate_limited: u64,
@@ -213,14 +215,44 @@ impl Scope {
     }
 }
 
+/// The exchange-group scope of one API key: the key's own until its pocket is known, then
+/// the pocket's (shared by every key of that pocket in the process).
+struct KeyScope {
+    own: Arc<Scope>,
+    pocket: Mutex<Option<PocketScope>>,
+}
+
+struct PocketScope {
+    /// The pocket's name as shown (System pane).
+    label: String,
+    scope: Arc<Scope>,
+}
+
+impl KeyScope {
+    fn new() -> Self {
+        KeyScope { own: Arc::new(Scope::new()), pocket: Mutex::new(None) }
+    }
+
+    fn current(&self) -> Arc<Scope> {
+        let p = self.pocket.lock().unwrap_or_else(PoisonError::into_inner);
+        p.as_ref().map_or_else(|| self.own.clone(), |p| p.scope.clone())
+    }
+
+    fn label(&self) -> Option<String> {
+        self.pocket.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(|p| p.label.clone())
+    }
+}
+
 /// Per-group limiters plus the pause/block state, in two scopes: one per host (quotation
-/// groups and the 418 block) and one per host and API key (exchange groups). Clients made
-/// with [`RestLimits::shared`] for the same host (and key) share the same scopes, so the
-/// market-data client and the order client of one process draw on one budget, and a 418
-/// seen by either pauses both.
+/// groups and the IP ban) and one per pocket (exchange groups and the pocket's ban; per
+/// key until the pocket is known). Clients made with [`RestLimits::shared`] for the same
+/// host (and key) share the same scopes, so the market-data client and the order client of
+/// one process draw on one budget, and a 418 seen by either pauses both.
 pub(crate) struct RestLimits {
     host: Arc<Scope>,
-    key: Arc<Scope>,
+    key: Arc<KeyScope>,
+    /// `host:port`, for the pocket scope's id.
+    host_id: String,
 }
 
 impl std::fmt::Debug for RestLimits {
@@ -251,15 +283,22 @@ const SEC_ZERO_REST: Duration = Duration::from_millis(1005);
 /// does not inherit an old ban.
 static SCOPES: LazyLock<Mutex<HashMap<String, Weak<Scope>>>> = LazyLock::new(Default::default);
 
-fn scope(id: String) -> Arc<Scope> {
-    let mut table = SCOPES.lock().unwrap_or_else(PoisonError::into_inner);
+/// Key scopes by `key <host:port> <key id>`, held weakly like [`SCOPES`].
+static KEY_SCOPES: LazyLock<Mutex<HashMap<String, Weak<KeyScope>>>> = LazyLock::new(Default::default);
+
+fn shared_in<T>(table: &Mutex<HashMap<String, Weak<T>>>, id: String, make: impl FnOnce() -> T) -> Arc<T> {
+    let mut table = table.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(s) = table.get(&id).and_then(Weak::upgrade) {
         return s;
     }
     table.retain(|_, w| w.strong_count() > 0);
-    let s = Arc::new(Scope::new());
+    let s = Arc::new(make());
     table.insert(id, Arc::downgrade(&s));
     s
+}
+
+fn scope(id: String) -> Arc<Scope> {
+    shared_in(&SCOPES, id, Scope::new)
 }
 
 /// `host:port` of a base URL (the part Upbit's per-IP limits and bans are about); the
@@ -278,7 +317,7 @@ fn host_of(base_url: &str) -> String {
 impl RestLimits {
     /// Fresh limiters at Upbit's published per-group limits, shared with nobody.
     pub fn new() -> Self {
-        RestLimits { host: Arc::new(Scope::new()), key: Arc::new(Scope::new()) }
+        RestLimits { host: Arc::new(Scope::new()), key: Arc::new(KeyScope::new()), host_id: String::new() }
     }
 
     /// The process-wide limiters for `base_url` and an API key (`key_id`, a non-secret
@@ -288,12 +327,28 @@ impl RestLimits {
         let host = host_of(base_url);
         RestLimits {
             host: scope(format!("host {host}")),
-            key: scope(format!("key {host} {}", key_id.unwrap_or("public"))),
+            key: shared_in(&KEY_SCOPES, format!("key {host} {}", key_id.unwrap_or("public")), KeyScope::new),
+            host_id: host,
         }
     }
 
-    fn scope_of(&self, group: Group) -> &Scope {
-        if group.is_exchange() { &self.key } else { &self.host }
+    /// Attributes this key's exchange budget to its pocket: `uuid` when known (every key
+    /// of that pocket in the process then shares one budget and one ban), else `None` (a
+    /// key that cannot list pockets keeps its own budget, which is its pocket's), and the
+    /// name shown for it. Every client sharing this key's scope follows. A pocket never
+    /// changes for a key, so a second call only renames.
+    pub(crate) fn attribute_pocket(&self, uuid: Option<&str>, label: &str) {
+        let mut p = self.key.pocket.lock().unwrap_or_else(PoisonError::into_inner);
+        let scope = match (p.as_ref(), uuid) {
+            (Some(existing), _) => existing.scope.clone(),
+            (None, Some(uuid)) => scope(format!("pocket {} {uuid}", self.host_id)),
+            (None, None) => self.key.own.clone(),
+        };
+        *p = Some(PocketScope { label: label.to_string(), scope });
+    }
+
+    fn scope_of(&self, group: Group) -> Arc<Scope> {
+        if group.is_exchange() { self.key.current() } else { self.host.clone() }
     }
 
     /// Waits for a slot in `group`. Fails at once while a 418 block is active (REST is
@@ -302,7 +357,10 @@ impl RestLimits {
         let scope = self.scope_of(group);
         loop {
             let now = Instant::now();
-            if let Some(until) = lock(&self.host.state).blocked_until.filter(|u| *u > now) {
+            // An IP ban halts every call; a pocket's ban halts its exchange calls.
+            let host_ban = lock(&self.host.state).blocked_until;
+            let pocket_ban = if group.is_exchange() { lock(&scope.state).blocked_until } else { None };
+            if let Some(until) = host_ban.max(pocket_ban).filter(|u| *u > now) {
                 return Err(UpbitError::Blocked { remaining: until - now });
             }
             let wait = lock(&scope.state)
@@ -326,7 +384,8 @@ impl RestLimits {
     pub(crate) fn on_remaining(&self, header: &RemainingReq, fallback: Group) {
         let group = Group::from_header(&header.group).unwrap_or(fallback);
         if header.sec == 0 {
-            let mut st = lock(&self.scope_of(group).state);
+            let scope = self.scope_of(group);
+            let mut st = lock(&scope.state);
             let g = st.groups.entry(group).or_default();
             let until = deadline(Instant::now(), SEC_ZERO_REST);
             g.paused_until = Some(g.paused_until.map_or(until, |p| p.max(until)));
@@ -335,7 +394,8 @@ impl RestLimits {
 
     /// A success in `group` resets its 429 backoff.
     pub(crate) fn on_success(&self, group: Group) {
-        let mut st = lock(&self.scope_of(group).state);
+        let scope = self.scope_of(group);
+        let mut st = lock(&scope.state);
         if let Some(g) = st.groups.get_mut(&group) {
             g.consecutive_429 = 0;
         }
@@ -343,7 +403,8 @@ impl RestLimits {
 
     /// A 429 in `group`: pause it, doubling per consecutive 429. Returns the pause.
     pub(crate) fn on_429(&self, group: Group) -> Duration {
-        let mut st = lock(&self.scope_of(group).state);
+        let scope = self.scope_of(group);
+        let mut st = lock(&scope.state);
         st.rate_limited += 1;
         let g = st.groups.entry(group).or_default();
         let factor = 1u32 << g.consecutive_429.min(4);
@@ -354,16 +415,28 @@ impl RestLimits {
         pause
     }
 
-    /// A 418: halt every REST call to this host (it is an IP ban: quotation and exchange
-    /// calls alike, from every client of the process) for `block`, or [`DEFAULT_BLOCK`],
-    /// kept within [`MIN_BLOCK`]…[`MAX_BLOCK`]. Returns the block applied.
-    pub(crate) fn on_418(&self, block: Option<Duration>) -> Duration {
+    /// A 418 answering a call of `group`, for `block` or [`DEFAULT_BLOCK`], kept within
+    /// [`MIN_BLOCK`]…[`MAX_BLOCK`]. For a quotation group it is an IP ban: every REST call
+    /// to this host halts, from every client of the process. For an exchange group it bans
+    /// the pocket (Upbit, since 2026-06-25): that pocket's exchange calls halt, quotation
+    /// calls go on. Returns the block applied.
+    pub(crate) fn on_418(&self, group: Group, block: Option<Duration>) -> Duration {
         let block = block.unwrap_or(DEFAULT_BLOCK).clamp(MIN_BLOCK, MAX_BLOCK);
-        let mut st = lock(&self.host.state);
+        let scope = if group.is_exchange() { self.key.current() } else { self.host.clone() };
+        let mut st = lock(&scope.state);
         st.blocks = st.blocks.saturating_add(1);
         let until = deadline(Instant::now(), block);
         st.blocked_until = Some(st.blocked_until.map_or(until, |b| b.max(until)));
-        tracing::error!(?block, "upbit 418: all REST calls halted until the block ends");
+        if group.is_exchange() {
+            let pocket = self.key.label().unwrap_or_else(|| "this key's pocket".into());
+            tracing::error!(
+                ?block,
+                pocket,
+                "upbit 418: the pocket's exchange calls halted until the block ends"
+            );
+        } else {
+            tracing::error!(?block, "upbit 418: all REST calls halted until the block ends");
+        }
         block
     }
 
@@ -372,7 +445,8 @@ impl RestLimits {
         let now = Instant::now();
         let mut out = LimitsStatus::default();
         let mut paused: Vec<(Group, Duration)> = Vec::new();
-        for (i, scope) in [&self.host, &self.key].into_iter().enumerate() {
+        let key = self.key.current();
+        for (i, scope) in [&self.host, &key].into_iter().enumerate() {
             let st = lock(&scope.state);
             paused.extend(
                 st.groups
@@ -382,11 +456,14 @@ impl RestLimits {
                     .filter_map(|(g, s)| s.paused_until.filter(|u| *u > now).map(|u| (*g, u - now))),
             );
             out.rate_limited = out.rate_limited.saturating_add(st.rate_limited);
-            if i == 0 {
-                out.blocked_for = st.blocked_until.filter(|u| *u > now).map(|u| u - now);
-                out.blocks = st.blocks;
+            out.blocks = out.blocks.saturating_add(st.blocks);
+            let left = st.blocked_until.filter(|u| *u > now).map(|u| u - now);
+            if i == 1 {
+                out.pocket_blocked_for = left;
             }
+            out.blocked_for = out.blocked_for.max(left);
         }
+        out.pocket = self.key.label();
         paused.sort();
         out.paused = paused.into_iter().map(|(g, left)| (g.name(), left)).collect();
         out
@@ -482,7 +559,7 @@ mod tests {
     #[tokio::test]
     async fn blocked_fails_fast_and_status_shows_it() {
         let l = RestLimits::new();
-        l.on_418(Some(Duration::from_secs(30)));
+        l.on_418(Group::Market, Some(Duration::from_secs(30)));
         let e = l.acquire(Group::Market).await.unwrap_err();
         assert!(matches!(e, UpbitError::Blocked { .. }));
         assert!(l.status().blocked_for.is_some());
@@ -509,10 +586,10 @@ mod tests {
         assert_eq!(parse_block_duration(None, "blocked 307445734561825861 min"), Some(MAX_BLOCK));
         assert_eq!(parse_block_duration(None, "99999999999999999999999 seconds"), Some(MAX_BLOCK));
         let l = RestLimits::new();
-        assert_eq!(l.on_418(huge), MAX_BLOCK);
+        assert_eq!(l.on_418(Group::Ticker, huge), MAX_BLOCK);
         assert!(l.status().blocked_for.is_some_and(|d| d <= MAX_BLOCK));
-        assert_eq!(l.on_418(Some(Duration::MAX)), MAX_BLOCK);
-        assert_eq!(l.on_418(Some(Duration::ZERO)), MIN_BLOCK);
+        assert_eq!(l.on_418(Group::Ticker, Some(Duration::MAX)), MAX_BLOCK);
+        assert_eq!(l.on_418(Group::Ticker, Some(Duration::ZERO)), MIN_BLOCK);
     }
 
     #[test]
@@ -522,7 +599,7 @@ mod tests {
         let orders = RestLimits::shared(base, Some("key-a"));
         let other_key = RestLimits::shared(base, Some("key-b"));
         let elsewhere = RestLimits::shared("http://limits-other.invalid:81/v1", Some("key-a"));
-        orders.on_418(Some(Duration::from_secs(30)));
+        orders.on_418(Group::Market, Some(Duration::from_secs(30)));
         assert!(quotes.status().blocked_for.is_some(), "a 418 is an IP ban: every client of the host stops");
         assert!(other_key.status().blocked_for.is_some());
         assert!(elsewhere.status().blocked_for.is_none());
@@ -533,6 +610,41 @@ mod tests {
         assert!(again.status().paused.iter().any(|(g, _)| *g == Group::Order.name()));
         other_key.on_429(Group::Ticker);
         assert!(quotes.status().paused.iter().any(|(g, _)| *g == Group::Ticker.name()));
+    }
+
+    #[tokio::test]
+    async fn the_exchange_budget_and_its_418_belong_to_the_pocket() {
+        let base = "http://limits-pocket.invalid:81/v1";
+        let key_a = RestLimits::shared(base, Some("pocket-key-a"));
+        let key_b = RestLimits::shared(base, Some("pocket-key-b"));
+        let quotes = RestLimits::shared(base, None);
+        let other_pocket = RestLimits::shared(base, Some("pocket-key-c"));
+        // Two keys of one pocket: one budget once the pocket is known.
+        key_a.attribute_pocket(Some("uuid-main"), "main");
+        key_b.attribute_pocket(Some("uuid-main"), "main");
+        other_pocket.attribute_pocket(Some("uuid-sub"), "savings");
+        key_a.on_429(Group::Order);
+        assert!(
+            key_b.status().paused.iter().any(|(g, _)| *g == Group::Order.name()),
+            "same pocket, same budget"
+        );
+        assert!(other_pocket.status().paused.is_empty(), "another pocket keeps its own budget");
+        // A 418 for an exchange call bans the pocket: its exchange calls stop, quotation
+        // calls and other pockets go on.
+        key_b.on_418(Group::Default, Some(Duration::from_secs(30)));
+        assert!(matches!(key_a.acquire(Group::Order).await, Err(UpbitError::Blocked { .. })));
+        assert!(key_a.acquire(Group::Ticker).await.is_ok());
+        assert!(other_pocket.acquire(Group::Default).await.is_ok());
+        assert!(quotes.status().blocked_for.is_none());
+        let st = key_a.status();
+        assert_eq!(st.pocket.as_deref(), Some("main"));
+        assert!(st.pocket_blocked_for.is_some() && st.blocked_for.is_some());
+        assert_eq!(other_pocket.status().pocket.as_deref(), Some("savings"));
+        // A key that cannot see its pocket keeps its own budget, named as such.
+        let unseen = RestLimits::shared(base, Some("pocket-key-d"));
+        unseen.attribute_pocket(None, "this key's pocket");
+        assert!(unseen.acquire(Group::Default).await.is_ok());
+        assert_eq!(unseen.status().pocket.as_deref(), Some("this key's pocket"));
     }
 
     mod fuzz {
@@ -573,7 +685,7 @@ mod tests {
                 let d = parse_block_duration(ra.as_deref(), &body);
                 prop_assert!(d.is_none_or(|d| d <= MAX_BLOCK));
                 let l = RestLimits::new();
-                let applied = l.on_418(d);
+                let applied = l.on_418(Group::Market, d);
                 prop_assert!(applied >= MIN_BLOCK && applied <= MAX_BLOCK);
                 prop_assert!(l.status().blocked_for.is_some_and(|b| b <= MAX_BLOCK));
             }

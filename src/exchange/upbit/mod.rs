@@ -1,11 +1,12 @@
 //! Upbit adapter: wire format, tick grid, REST and WebSocket clients, and the neutral
 //! traits implemented over them.
-pub mod api_keys;
 pub mod announce;
+pub mod api_keys;
 pub mod auth;
 pub mod error;
 pub mod indicator;
 pub mod limits;
+pub mod pockets;
 pub mod rest;
 pub mod ticks;
 pub mod venue;

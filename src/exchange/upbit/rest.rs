@@ -226,6 +226,12 @@ impl RestClient {
         self.limits.status()
     }
 
+    /// Attributes the key's exchange budget to its pocket (see
+    /// [`RestLimits::attribute_pocket`]).
+    pub(crate) fn attribute_pocket(&self, uuid: Option<&str>, label: &str) {
+        self.limits.attribute_pocket(uuid, label);
+    }
+
     // ---------------------------------------------------------------- quotation
 
     /// `GET /market/all?is_details=true`.
@@ -442,6 +448,26 @@ impl RestClient {
         .await
     }
 
+    /// One authenticated `POST` with a JSON body, never retried (a transfer, like an
+    /// order, must not be sent twice: a lost answer is [`UpbitError::UnknownOutcome`]).
+    pub(super) async fn post_once<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        group: Group,
+        body: Vec<(String, String)>,
+    ) -> Result<T, UpbitError> {
+        self.call(Call {
+            method: Method::POST,
+            path,
+            group,
+            query: vec![],
+            body: Some(body),
+            auth: true,
+            kind: CallKind::Create,
+        })
+        .await
+    }
+
     async fn delete<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -546,7 +572,8 @@ impl RestClient {
                 Err(UpbitError::RateLimited { group: call.group.name().to_string(), retry_after })
             }
             418 => {
-                let block = self.limits.on_418(parse_block_duration(retry_after.as_deref(), &text));
+                let block =
+                    self.limits.on_418(call.group, parse_block_duration(retry_after.as_deref(), &text));
                 Err(UpbitError::Blocked { remaining: block })
             }
             _ => Err(UpbitError::from_response(status, &text, call.path, method)),

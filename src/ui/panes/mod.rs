@@ -12,6 +12,7 @@ pub mod chart;
 pub(crate) mod completion;
 pub(crate) mod form;
 pub(crate) mod help;
+pub mod limits;
 pub mod log;
 pub mod markets;
 pub mod monitor;

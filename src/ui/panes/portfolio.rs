@@ -7,6 +7,11 @@
 //!
 //! The figures are the order manager's (`trading::position`): average cost with the buy
 //! fees, realized P&L after fees, open P&L net of the fee a sale at the last price pays.
+//!
+//! With more than one pocket (Upbit's main and sub-pockets), a line under the P&L names
+//! them: the pocket the console trades first, marked `▶` (the rows are its balances),
+//! then every other pocket with its value in KRW at the last prices (`—` when a coin in it
+//! has no price or its balances are not loaded).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -241,6 +246,13 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         return;
     }
     buf.set_line(inner.x, inner.y, &summary_line(&sum, inner.width as usize, theme), inner.width);
+    let top = match pockets_line(snap, theme) {
+        Some(line) => {
+            buf.set_line(inner.x, inner.y + 1, &line, inner.width);
+            2
+        }
+        None => 1,
+    };
     let sign = |v: Decimal| theme.change(v.cmp(&Decimal::ZERO));
     let cursor = ui.portfolio_cursor.min(rows.len().saturating_sub(1));
     let col = |title, drop_order, shorten, left| Column {
@@ -333,7 +345,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     .style(theme.header);
     // The header takes a line; rows that do not fit are said (`↓ 2 more`), and the
     // cursor's row stays in view.
-    let table_area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
+    let table_area = Rect { y: inner.y + top, height: inner.height.saturating_sub(top), ..inner };
     // The hint goes on the bottom border, so every line inside holds a row: a short pane
     // (8 lines at 120x40) shows KRW and three coins, not one.
     let body_h = table_area.height.saturating_sub(1) as usize;
@@ -433,6 +445,56 @@ fn lay_out(cols: &mut [Column], width: usize) -> Vec<usize> {
 
 /// `P&L +250,000 (+5.55%)  today +1,234  realized +12,345`, the parts that fit in
 /// `width`, most important first.
+/// The KRW value of a pocket's balances at the last prices; `None` when a coin in it has
+/// no price (a total that leaves it out would be wrong).
+fn pocket_value(balances: &[crate::exchange::types::Balance], snap: &Snapshot) -> Option<Decimal> {
+    let mut total = Decimal::ZERO;
+    for b in balances {
+        let qty = b.total();
+        if qty.is_zero() {
+            continue;
+        }
+        let v = if b.currency == "KRW" {
+            qty
+        } else {
+            let m = MarketId::new(&format!("KRW-{}", b.currency));
+            let price =
+                snap.market.tickers.get(&m).map(|t| t.value.trade_price).filter(|p| *p > Decimal::ZERO)?;
+            qty.checked_mul(price)?
+        };
+        total = total.checked_add(v)?;
+    }
+    Some(total)
+}
+
+/// `pockets ▶main  trading 1,000,000 KRW  savings ≈7,484,000 KRW`: only when the account
+/// has more than one pocket.
+fn pockets_line(snap: &Snapshot, theme: &Theme) -> Option<Line<'static>> {
+    let state = &snap.account.pockets;
+    let view = &state.view;
+    if view.pockets.len() < 2 {
+        return None;
+    }
+    let traded = view.trading.as_ref().map(|t| t.uuid.as_str());
+    let mut spans = vec![Span::styled("pockets ", theme.muted)];
+    let mut pockets: Vec<_> = view.pockets.iter().collect();
+    pockets.sort_by_key(|p| Some(p.uuid.as_str()) != traded);
+    for p in pockets {
+        if Some(p.uuid.as_str()) == traded {
+            spans.push(Span::styled(format!("▶{} (traded)", p.name), theme.header));
+        } else {
+            let value = state
+                .balances
+                .get(&p.uuid)
+                .and_then(|b| pocket_value(b, snap))
+                .map_or_else(|| "—".to_string(), |v| format!("{} KRW", format::amount(v, "KRW")));
+            spans.push(Span::styled(format!("  {} ", p.name), theme.muted));
+            spans.push(Span::styled(value, theme.text));
+        }
+    }
+    Some(Line::from(spans))
+}
+
 fn summary_line(sum: &PnlSummary, width: usize, theme: &Theme) -> Line<'static> {
     let sign = |v: Decimal| theme.change(v.cmp(&Decimal::ZERO));
     let open = match sum.open {
@@ -532,6 +594,59 @@ mod tests {
         ]));
         let (ui, snap) = snapshot(with_eth);
         assert_eq!(summary(&ui, &snap).open, None);
+    }
+
+    /// Several pockets: the traded one first and marked, each other with its value in KRW
+    /// at the last price, `—` for one holding a coin without a price.
+    #[test]
+    fn pockets_are_listed_traded_first_and_valued_in_krw() {
+        use crate::exchange::upbit::pockets::{Pocket, PocketsState, PocketsView};
+        let pocket =
+            |uuid: &str, name: &str, main: bool| Pocket { uuid: uuid.into(), name: name.into(), main };
+        let view = PocketsView {
+            pockets: vec![
+                pocket("m", "main", true),
+                pocket("s", "savings", false),
+                pocket("t", "trading", false),
+            ],
+            trading: Some(pocket("m", "main", true)),
+            can_transfer: true,
+            note: None,
+        };
+        let mut state = PocketsState { view, ..PocketsState::default() };
+        state.balances.insert(
+            "s".into(),
+            vec![balance("KRW", dec!(5000000), Decimal::ZERO), balance("BTC", dec!(0.01), dec!(1))],
+        );
+        state.balances.insert(
+            "t".into(),
+            vec![balance("KRW", dec!(1000000), Decimal::ZERO), balance("XRP", dec!(3), dec!(1))],
+        );
+        let btc = Ticker {
+            market: Some(MarketId::new("KRW-BTC")),
+            trade_price: dec!(140000000),
+            ..Ticker::default()
+        };
+        let (ui, snap) = snapshot(vec![
+            StoreEvent::TickerUpdated(btc),
+            StoreEvent::BalancesUpdated(vec![balance("KRW", dec!(1000), Decimal::ZERO)]),
+            StoreEvent::PocketsUpdated(state),
+        ]);
+        let theme = Theme::default();
+        let area = Rect::new(0, 0, 100, 8);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &ui, &snap, &theme);
+        let text: String = (0..area.height)
+            .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>() + "\n")
+            .collect();
+        assert!(text.contains("pockets ▶main (traded)  savings 6,400,000 KRW  trading —"), "{text}");
+        // One pocket: no line.
+        let (ui, snap) =
+            snapshot(vec![StoreEvent::BalancesUpdated(vec![balance("KRW", dec!(1000), Decimal::ZERO)])]);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &ui, &snap, &theme);
+        let text: String = (0..area.width).map(|x| buf[(x, 2)].symbol().to_string()).collect();
+        assert!(!text.contains("pockets"));
     }
 
     /// The rows the cursor runs over: no zero balance, the quote currency kept.

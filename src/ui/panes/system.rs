@@ -99,6 +99,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     for why in &f.reasons {
         lines.push(Line::styled(format!("  {why}"), theme.warning));
     }
+    lines.extend(super::limits::line(&f.rest, theme));
     let upstream = f.upstream();
     lines.push(Line::from(vec![
         Span::styled(format!("  upstream ({}) ", upstream.len()), theme.muted),

@@ -132,6 +132,7 @@ fn trade_line(ui: &mut UiState, snap: &Snapshot, text: &str) -> Vec<UiCommand> {
             refused(ui, &format!("unknown market {m}"))
         }
         Ok(LineIntent::Resume) => resume(ui),
+        Ok(LineIntent::Transfer(line)) => super::transfer::transfer_line(ui, snap, text, line),
         Ok(LineIntent::Trade(TradeIntent::Place { spec: PlaceSpec::Input(input), .. }))
             if snap.account.mode == Mode::Live =>
         {

@@ -17,6 +17,7 @@ mod order_form;
 mod overlay;
 mod replies;
 mod search;
+mod transfer;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

@@ -62,6 +62,8 @@ pub(super) fn key(ui: &mut UiState, action: Action) -> Vec<UiCommand> {
                     if let Some(p) = ui.pending_rule.take() {
                         let what = if matches!(p.intent, crate::trading::intent::TradeIntent::Unarm(_)) {
                             "nothing removed"
+                        } else if matches!(p.intent, crate::trading::intent::TradeIntent::Transfer(_)) {
+                            "not sent"
                         } else {
                             "not armed"
                         };

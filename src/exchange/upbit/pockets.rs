@@ -1,0 +1,396 @@
+//! Upbit pockets (since 2026-06-01): the main pocket and user-made sub-pockets of one
+//! account, each with its own balances and API keys. Wire types, the REST calls, and what
+//! the console knows about them ([`PocketsView`]).
+//!
+//! A key belongs to exactly one pocket; `/v1/accounts` and orders act on it. Only a
+//! main-pocket key with the 포켓관리 (pocket management) permission can list pockets, read a
+//! sub-pocket's balances and move assets between any two pockets. Any other key gets
+//! `out_of_scope` there: that is not a failure but "this key trades one pocket and cannot
+//! see the others" ([`PocketsView::unseen`]).
+//!
+//! Upbit's reference pages for these endpoints render their example responses in the
+//! browser only; the fields decoded here are the documented ones (field lists and
+//! diagrams), and the pocket list's main/sub marker is read in every spelling in use
+//! (`type`, `pocket_type`, `kind` = `main`/`sub`, or `is_main`). See
+//! docs/upbit-protocol.md, "Pockets".
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::exchange::types::Balance;
+use crate::exchange::upbit::error::{AuthKind, UpbitError};
+use crate::exchange::upbit::limits::Group;
+use crate::exchange::upbit::rest::RestClient;
+use crate::exchange::upbit::wire::dec_str;
+
+/// `GET /v1/pockets` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WirePocket {
+    /// The pocket's UUID (transfers and balance queries name pockets by it).
+    pub uuid: String,
+    /// The name the user gave it (the main pocket's is Upbit's).
+    #[serde(default)]
+    pub name: String,
+    /// `main` or `sub`.
+    #[serde(
+        default,
+        rename = "type",
+        alias = "pocket_type",
+        alias = "kind",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kind: Option<String>,
+    /// The same as a flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_main: Option<bool>,
+}
+
+/// One pocket of the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pocket {
+    /// UUID.
+    pub uuid: String,
+    /// Name as shown.
+    pub name: String,
+    /// The main pocket (deposits and withdrawals, the master key).
+    pub main: bool,
+}
+
+impl WirePocket {
+    fn is_main(&self) -> Option<bool> {
+        self.is_main.or_else(|| match self.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("main") | Some("main_pocket") => Some(true),
+            Some("sub") | Some("sub_pocket") => Some(false),
+            _ => None,
+        })
+    }
+}
+
+/// The pocket list, each marked main or not. When no item says which is main, a list of
+/// one is the main pocket (every account has it); in a longer list none is guessed.
+pub fn pockets_of(list: &[WirePocket]) -> Vec<Pocket> {
+    let lone = list.len() == 1;
+    list.iter()
+        .map(|p| Pocket {
+            uuid: p.uuid.clone(),
+            name: if p.name.trim().is_empty() { short_uuid(&p.uuid) } else { p.name.clone() },
+            main: p.is_main().unwrap_or(lone),
+        })
+        .collect()
+}
+
+fn short_uuid(u: &str) -> String {
+    u.chars().take(8).collect()
+}
+
+/// `GET /v1/pockets/asset` item: the `/v1/accounts` item's fields, the average and its
+/// unit optional (a sub-pocket's fresh balance may carry none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WirePocketAsset {
+    /// Currency.
+    pub currency: String,
+    /// Available.
+    #[serde(with = "dec_str")]
+    pub balance: Decimal,
+    /// Locked by open orders.
+    #[serde(with = "dec_str", default)]
+    pub locked: Decimal,
+    /// Average buy price.
+    #[serde(with = "dec_str", default)]
+    pub avg_buy_price: Decimal,
+    /// Unit of the average.
+    #[serde(default)]
+    pub unit_currency: String,
+}
+
+impl From<&WirePocketAsset> for Balance {
+    fn from(a: &WirePocketAsset) -> Balance {
+        Balance {
+            currency: a.currency.clone(),
+            balance: a.balance,
+            locked: a.locked,
+            avg_buy_price: a.avg_buy_price,
+            unit_currency: if a.unit_currency.is_empty() { "KRW".into() } else { a.unit_currency.clone() },
+        }
+    }
+}
+
+/// `GET /v1/pockets/asset` answer: the list, or an object holding it.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AssetReply {
+    List(Vec<serde_json::Value>),
+    Wrapped {
+        #[serde(alias = "balances", alias = "accounts")]
+        assets: Vec<serde_json::Value>,
+    },
+}
+
+/// `POST /v1/pockets/transfers` answer and `GET /v1/pockets/transfers` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireTransfer {
+    /// Transfer UUID.
+    #[serde(default)]
+    pub uuid: Option<String>,
+    /// Our identifier, echoed.
+    #[serde(default)]
+    pub identifier: Option<String>,
+    /// Sending pocket UUID.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Receiving pocket UUID.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Currency.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Amount.
+    #[serde(default, with = "dec_str::opt")]
+    pub amount: Option<Decimal>,
+    /// `submitted`, `processing`, `done` or `failed`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// When it was asked for.
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// A transfer to ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRequest {
+    /// Sending pocket UUID.
+    pub from: String,
+    /// Receiving pocket UUID.
+    pub to: String,
+    /// Currency code.
+    pub currency: String,
+    /// Amount, as typed (never rounded).
+    pub amount: Decimal,
+    /// Single-use identifier (1–64 of `[A-Za-z0-9_.-]`).
+    pub identifier: String,
+}
+
+/// A fresh transfer identifier: Upbit accepts each once, failed or not.
+pub fn new_transfer_identifier() -> String {
+    format!("hoga-transfer-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// What the console knows about the key's pockets.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PocketsView {
+    /// Every pocket of the account, main first (empty when the key cannot list them).
+    pub pockets: Vec<Pocket>,
+    /// The pocket this key trades, when known.
+    pub trading: Option<Pocket>,
+    /// Whether the key may move assets between pockets (a main key with 포켓관리).
+    pub can_transfer: bool,
+    /// Why not, or what is not known, for the System pane and `:transfer`.
+    pub note: Option<String>,
+}
+
+/// The pockets as the screen shows them: what the key sees of them, and the balances of
+/// each pocket other than the traded one (by UUID; the traded pocket's are the account's).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PocketsState {
+    /// What the key sees.
+    pub view: PocketsView,
+    /// Other pockets' balances, by UUID (absent: not loaded).
+    pub balances: std::collections::BTreeMap<String, Vec<Balance>>,
+}
+
+/// The label of a pocket the key cannot name.
+pub const UNSEEN_POCKET: &str = "this key's pocket";
+
+impl PocketsView {
+    /// A key that cannot list pockets: it trades one pocket (the one its `/v1/accounts`
+    /// shows) and sees no other.
+    pub fn unseen() -> Self {
+        PocketsView {
+            note: Some(
+                "this key cannot list pockets (out_of_scope: a sub-pocket key, or a main-pocket key without \
+                 the 포켓관리 pocket-management permission): it trades its own pocket and sees no other; \
+                 transfers need a main-pocket key with 포켓관리"
+                    .into(),
+            ),
+            ..PocketsView::default()
+        }
+    }
+
+    /// The name shown for the traded pocket.
+    pub fn trading_label(&self) -> String {
+        self.trading.as_ref().map_or_else(|| UNSEEN_POCKET.to_string(), |p| p.name.clone())
+    }
+
+    /// A pocket by name, unique name prefix or UUID (case-insensitive); an error that says
+    /// which pockets there are when none or several match.
+    pub fn resolve(&self, what: &str) -> Result<&Pocket, String> {
+        let w = what.trim().to_lowercase();
+        if let Some(p) =
+            self.pockets.iter().find(|p| p.name.to_lowercase() == w || p.uuid.to_lowercase() == w)
+        {
+            return Ok(p);
+        }
+        let hits: Vec<&Pocket> = self
+            .pockets
+            .iter()
+            .filter(|p| {
+                !w.is_empty()
+                    && (p.name.to_lowercase().starts_with(&w) || p.uuid.to_lowercase().starts_with(&w))
+            })
+            .collect();
+        let names = || self.pockets.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+        match hits.as_slice() {
+            [one] => Ok(one),
+            [] => Err(format!("no pocket named {what} (pockets: {})", names())),
+            many => Err(format!(
+                "{what} matches {} pockets ({}): type more of the name",
+                many.len(),
+                many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+}
+
+fn pair(k: &str, v: impl Into<String>) -> (String, String) {
+    (k.to_string(), v.into())
+}
+
+impl RestClient {
+    /// `GET /v1/pockets` (main-pocket key with 포켓관리).
+    pub async fn pockets(&self) -> Result<Vec<Pocket>, UpbitError> {
+        let list: Vec<WirePocket> = self.get("/pockets", Group::Default, vec![], true).await?;
+        Ok(pockets_of(&list))
+    }
+
+    /// `GET /v1/pockets/asset?uuid=…`: a sub-pocket's balances. Decoded item by item like
+    /// `/v1/accounts` (an item that does not decode is left out).
+    pub async fn pocket_balances(&self, uuid: &str) -> Result<Vec<Balance>, UpbitError> {
+        let reply: AssetReply =
+            self.get("/pockets/asset", Group::Default, vec![pair("uuid", uuid)], true).await?;
+        let raw = match reply {
+            AssetReply::List(l) | AssetReply::Wrapped { assets: l } => l,
+        };
+        Ok(raw
+            .iter()
+            .filter_map(|r| WirePocketAsset::deserialize(r).ok())
+            .map(|a| Balance::from(&a))
+            .filter(|b| b.check().is_ok())
+            .collect())
+    }
+
+    /// `POST /v1/pockets/transfers` as the main pocket (`from` named). Sent once: a lost
+    /// answer is an unknown outcome, looked up by the identifier, never resent.
+    pub async fn transfer(&self, t: &TransferRequest) -> Result<WireTransfer, UpbitError> {
+        let body = vec![
+            pair("from", t.from.as_str()),
+            pair("to", t.to.as_str()),
+            pair("currency", t.currency.as_str()),
+            pair("amount", t.amount.normalize().to_string()),
+            pair("identifier", t.identifier.as_str()),
+        ];
+        self.post_once("/pockets/transfers", Group::Default, body).await
+    }
+
+    /// What this key can see of its pockets: the list (a main key with 포켓관리), or
+    /// [`PocketsView::unseen`] when it may not list them. Attributes the key's exchange
+    /// budget to its pocket either way. Other failures (network, a ban) are errors: the
+    /// caller tries again later.
+    pub async fn pockets_view(&self) -> Result<PocketsView, UpbitError> {
+        let view = match self.pockets().await {
+            Ok(pockets) => {
+                // Only a main-pocket key can list pockets: it trades the main one.
+                let trading = pockets.iter().find(|p| p.main).cloned();
+                let mut pockets = pockets;
+                pockets.sort_by_key(|p| !p.main);
+                PocketsView {
+                    note: trading.is_none().then(|| "the pocket list names no main pocket".to_string()),
+                    can_transfer: trading.is_some() && pockets.len() > 1,
+                    trading,
+                    pockets,
+                }
+            }
+            Err(UpbitError::Auth { kind: AuthKind::OutOfScope, .. }) => PocketsView::unseen(),
+            Err(e) => return Err(e),
+        };
+        self.attribute_pocket(view.trading.as_ref().map(|p| p.uuid.as_str()), &view.trading_label());
+        Ok(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn pocket_lists_decode_in_every_marker_spelling() {
+        let json = r#"[
+            {"uuid":"9ca023a5-851b-4fec-9f0a-48cd83c2eaae","name":"메인포켓","type":"MAIN"},
+            {"uuid":"1b2c3d4e-0000-4000-8000-000000000001","name":"savings","pocket_type":"sub"},
+            {"uuid":"1b2c3d4e-0000-4000-8000-000000000002","name":"","is_main":false}
+        ]"#;
+        let list: Vec<WirePocket> = serde_json::from_str(json).unwrap();
+        let p = pockets_of(&list);
+        assert_eq!(p.iter().map(|p| p.main).collect::<Vec<_>>(), [true, false, false]);
+        assert_eq!(p[0].name, "메인포켓");
+        assert_eq!(p[2].name, "1b2c3d4e", "a pocket without a name shows its UUID's start");
+        // A list of one with no marker is the main pocket; two unmarked ones are not guessed.
+        let one: Vec<WirePocket> = serde_json::from_str(r#"[{"uuid":"a","name":"x"}]"#).unwrap();
+        assert!(pockets_of(&one)[0].main);
+        let two: Vec<WirePocket> =
+            serde_json::from_str(r#"[{"uuid":"a","name":"x"},{"uuid":"b","name":"y"}]"#).unwrap();
+        assert!(pockets_of(&two).iter().all(|p| !p.main));
+    }
+
+    #[test]
+    fn sub_pocket_balances_decode_with_the_documented_fields() {
+        // The fields of the documented diagram: currency, balance, locked, avg_buy_price,
+        // unit_currency (and without the last two).
+        let json = r#"[
+            {"currency":"KRW","balance":"1000000.0","locked":"0.0","avg_buy_price":"0","unit_currency":"KRW"},
+            {"currency":"XRP","balance":"10.00","locked":"0"}
+        ]"#;
+        let AssetReply::List(raw) = serde_json::from_str::<AssetReply>(json).unwrap() else { panic!() };
+        let b: Vec<Balance> =
+            raw.iter().map(|r| Balance::from(&WirePocketAsset::deserialize(r).unwrap())).collect();
+        assert_eq!(b[0].balance, dec!(1000000));
+        assert_eq!(
+            (b[1].currency.as_str(), b[1].balance, b[1].unit_currency.as_str()),
+            ("XRP", dec!(10), "KRW")
+        );
+        let wrapped = r#"{"uuid":"x","assets":[{"currency":"KRW","balance":"5"}]}"#;
+        assert!(matches!(serde_json::from_str::<AssetReply>(wrapped).unwrap(), AssetReply::Wrapped { .. }));
+    }
+
+    #[test]
+    fn transfers_decode_with_the_documented_states() {
+        let json = r#"{"uuid":"t-1","identifier":"unique_transfer_id_20260531_01","from":"a","to":"b",
+            "currency":"XRP","amount":"10.00","state":"submitted","created_at":"2026-06-01T10:00:00+09:00"}"#;
+        let t: WireTransfer = serde_json::from_str(json).unwrap();
+        assert_eq!((t.amount, t.state.as_deref()), (Some(dec!(10)), Some("submitted")));
+        for s in ["submitted", "processing", "done", "failed"] {
+            let t: WireTransfer = serde_json::from_str(&format!(r#"{{"state":"{s}"}}"#)).unwrap();
+            assert_eq!(t.state.as_deref(), Some(s));
+        }
+        let id = new_transfer_identifier();
+        assert!(id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)));
+    }
+
+    #[test]
+    fn pockets_resolve_by_name_prefix_or_uuid() {
+        let v = PocketsView {
+            pockets: vec![
+                Pocket { uuid: "u-main".into(), name: "main".into(), main: true },
+                Pocket { uuid: "u-sav".into(), name: "savings".into(), main: false },
+                Pocket { uuid: "u-scalp".into(), name: "scalp".into(), main: false },
+            ],
+            ..PocketsView::default()
+        };
+        assert_eq!(v.resolve("sav").unwrap().uuid, "u-sav");
+        assert_eq!(v.resolve("MAIN").unwrap().uuid, "u-main");
+        assert_eq!(v.resolve("u-scalp").unwrap().name, "scalp");
+        assert!(v.resolve("s").unwrap_err().contains("matches 2 pockets"));
+        assert!(v.resolve("nope").unwrap_err().contains("pockets: main, savings, scalp"));
+        assert_eq!(PocketsView::unseen().trading_label(), UNSEEN_POCKET);
+    }
+}
