@@ -32,13 +32,24 @@ async fn closed_candles(rest: &RestClient, market: &MarketId, tf: Timeframe, to:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_indicators_equal_the_clients_own_over_rest_candles() {
+    // 20 s per step, 8 steps a round: a 5-minute candle closes every other round.
+    streamed_equals_local(Timeframe::M5, 20_000, 8).await;
+}
+
+/// Day candles are not on Upbit's candle stream; their indicator closes still come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day_indicators_come_at_the_utc_day_close() {
+    streamed_equals_local(Timeframe::D1, 3_600_000, 12).await;
+}
+
+async fn streamed_equals_local(tf: Timeframe, step_ms: i64, steps_per_round: usize) {
     let (_tasks, sim) = common::still_sim(3, |c| {
-        c.step_ms = 20_000;
+        c.step_ms = step_ms;
         c.start_ms = Some(START_MS);
     })
     .await;
     let market = MarketId::new("KRW-BTC");
-    let tf = Timeframe::M5;
+    let bucket = tf.minutes().map_or(86_400_000, |m| i64::from(m) * 60_000);
     let creds = Credentials::new(sim.credentials.0.clone(), sim.credentials.1.expose_secret());
     let info = format!("ws://{}/websocket/v1/info", sim.addr);
     let mut ws = stream::open(&info, Some(&creds), &WsConfig::default(), &market, tf).await.unwrap();
@@ -52,8 +63,8 @@ async fn streamed_indicators_equal_the_clients_own_over_rest_candles() {
     let (mut checked, mut signals) = (0, 0);
     while checked < 3 {
         assert!(tokio::time::Instant::now() < deadline, "only {checked} indicator messages in time");
-        // Half a bucket per round: candles close as the virtual clock passes their end.
-        sim.step(8);
+        // Candles close as the virtual clock passes their end.
+        sim.step(steps_per_round);
         while let Ok(frame) = tokio::time::timeout(Duration::from_millis(300), ws.next_frame()).await {
             let frame = frame.unwrap();
             let text = std::str::from_utf8(&frame.bytes).unwrap();
@@ -67,7 +78,7 @@ async fn streamed_indicators_equal_the_clients_own_over_rest_candles() {
             match decode(&ty, text, MarketId::new).unwrap() {
                 IndicatorEvent::Values(f) => {
                     assert_eq!((&f.market, f.timeframe), (&market, tf));
-                    let bars = closed_candles(&rest, &market, tf, f.candle_start + 300_000).await;
+                    let bars = closed_candles(&rest, &market, tf, f.candle_start + bucket).await;
                     assert_eq!(bars.last().map(|b| b.start), Some(f.candle_start), "the closed candle");
                     assert_eq!(f.values.len(), Indicator::DEFAULTS.len(), "every indicator is warm: {text}");
                     for (ind, reading) in &f.values {
@@ -77,7 +88,7 @@ async fn streamed_indicators_equal_the_clients_own_over_rest_candles() {
                     checked += 1;
                 }
                 IndicatorEvent::Signal(s) => {
-                    let bars = closed_candles(&rest, &market, tf, s.candle_start + 300_000).await;
+                    let bars = closed_candles(&rest, &market, tf, s.candle_start + bucket).await;
                     let local = Tracker::with_history(s.indicator, &bars).unwrap().value().unwrap();
                     assert_eq!(local, s.reading, "signal {} {}", s.indicator.label(), s.condition.label());
                     assert!(

@@ -24,6 +24,7 @@ use crate::exchange::types::{MarketId, Timeframe};
 use crate::exchange::upbit::auth::Credentials;
 use crate::exchange::upbit::indicator::{self as wire_ind, INDICATOR, INDICATOR_SIGNAL};
 use crate::exchange::upbit::ws::WsSession;
+use crate::indicators::IndicatorEvent;
 use crate::kernel::{OnFailure, TaskManager};
 use crate::store::{StoreEvent, StoreHandle};
 
@@ -193,6 +194,15 @@ async fn session(
                 match wire_ind::decode(ty, text, MarketId::new) {
                     Ok(ev) => {
                         *delivered = true;
+                        if let IndicatorEvent::Signal(sig) = &ev {
+                            tracing::info!(
+                                "{} {}: {} {} (Upbit indicator signal)",
+                                sig.market,
+                                sig.timeframe.label(),
+                                sig.indicator.label(),
+                                sig.condition.label()
+                            );
+                        }
                         if store.send(StoreEvent::IndicatorReceived(ev)).await.is_err() {
                             return Ok(());
                         }

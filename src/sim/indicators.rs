@@ -26,6 +26,8 @@ use crate::sim::market::MarketSim;
 /// Closed candles the values are computed over.
 pub(crate) const WINDOW: usize = 200;
 
+const DAY_MS: i64 = 86_400_000;
+
 /// An indicator subscription as requested, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Spec {
@@ -107,8 +109,15 @@ impl ConnState {
         now: i64,
     ) -> Vec<Value> {
         let mut out = Vec::new();
-        for (tf, c) in candles {
-            let Some(start) = start_of(c) else { continue };
+        // Day candles are not streamed: the day a trade falls in (UTC, as Upbit's day
+        // candles) is read off the trade time of any candle of the update.
+        let day = candles.first().map(|(_, c)| c.timestamp - c.timestamp.rem_euclid(DAY_MS));
+        let buckets = candles
+            .iter()
+            .filter_map(|(tf, c)| Some((*tf, start_of(c)?)))
+            .chain(day.map(|d| (Timeframe::D1, d)));
+        for (tf, start) in buckets {
+            let tf = &tf;
             let Some(prev) = self.seen.insert((code.to_string(), *tf), start) else { continue };
             if prev >= start || !specs.clone().any(|s| s.tf == *tf) {
                 continue;
