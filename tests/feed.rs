@@ -1360,8 +1360,7 @@ async fn a_snapshot_replayed_after_a_reconnect_replaces_the_book_and_prints_each
 /// frame and then closes the socket with code 1000. The same request would be refused
 /// again, so the feed says why (connection state and health) and waits `backoff_max`
 /// instead of reconnecting and resending it every few milliseconds.
-#[tokio::test]
-async fn a_refused_request_then_close_1000_backs_off_long_and_says_why() {
+async fn refused_request_backs_off_long(frame: &str, name: &str) {
     let fake = Fake::start().await;
     let mut cfg = config(&fake);
     cfg.backoff_max = Duration::from_secs(30);
@@ -1369,16 +1368,29 @@ async fn a_refused_request_then_close_1000_backs_off_long_and_says_why() {
     let p = feed.proxy("p");
     let _trades = p.subscribe_trade(&[m("KRW-BTC")], Strategy::Lossless);
     fake.until_subscribed(&sub_of(&[("trade", &["KRW-BTC"])])).await;
-    let frame = r#"{"error":{"message":"nope 은 지원하지 않는 타입입니다.","name":"INVALID_PARAM"}}"#;
     fake.send_on("/v1", Message::text(frame)).await;
     fake.send_on("/v1", close_frame(1000, "")).await;
     until("the refusal is shown", || {
         matches!(&feed.health().connections[0].state,
-            ConnState::Backoff { reason, .. } if reason.contains("INVALID_PARAM") && reason.contains("refused"))
+            ConnState::Backoff { reason, .. } if reason.contains(name) && reason.contains("refused"))
     })
     .await;
     // A hot loop at the initial backoff (10 ms) would make several attempts in this time.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(fake.count("/v1"), 1, "no reconnect before backoff_max");
     assert_eq!(feed.health().error_frames, 1);
+}
+
+#[tokio::test]
+async fn a_refused_request_then_close_1000_backs_off_long_and_says_why() {
+    let frame = r#"{"error":{"message":"nope 은 지원하지 않는 타입입니다.","name":"INVALID_PARAM"}}"#;
+    refused_request_backs_off_long(frame, "INVALID_PARAM").await;
+}
+
+/// On the public socket `INVALID_AUTH` means hoga asked it for a private type: a refused
+/// request too, not a credentials problem.
+#[tokio::test]
+async fn invalid_auth_on_the_public_socket_is_a_refused_request() {
+    let frame = r#"{"error":{"name":"INVALID_AUTH","message":"인증 정보가 올바르지 않습니다."}}"#;
+    refused_request_backs_off_long(frame, "INVALID_AUTH").await;
 }

@@ -876,7 +876,9 @@ fn note_parse_error(shared: &Shared, err: &DecodeError) {
     }
 }
 
-/// Decodes and routes one frame. Returns `Some` when the session must end.
+/// Decodes and routes one frame. Returns `Some` when the session must end; an error frame
+/// refusing our request is noted in `refusal` (the close that follows reports it).
+#[allow(clippy::too_many_arguments)]
 async fn handle_frame<D: StreamDecoder>(
     shared: &Shared,
     idx: usize,
@@ -905,7 +907,8 @@ async fn handle_frame<D: StreamDecoder>(
         Ok(Decoded::Error { name, message, refuses_auth }) => {
             shared.metrics.error_frames.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(conn = shared.conns[idx].name, "websocket error frame {name}: {message}");
-            if refuses_request(&name) {
+            // INVALID_AUTH on the public socket: we asked it for a private type.
+            if refuses_request(&name) || (idx != PRIVATE && refuses_auth) {
                 *refusal = Some(format!("{name}: {message}"));
             }
             (idx == PRIVATE && refuses_auth).then(|| SessionEnd::AuthRefused(format!("{name}: {message}")))

@@ -70,8 +70,8 @@ fn is_amount(key: &[u8]) -> bool {
 /// uses on `wire`. `seed` picks the spellings (mixed with the message, so equal messages
 /// are spelled alike and different ones differently). Input that is not well-formed JSON
 /// (a fault the simulator injects on purpose) is rewritten as far as it reads and never
-/// panics. One pass; runs without numbers or strings are copied whole (a 30-level book
-/// costs about a microsecond).
+/// panics. One pass, in which runs without numbers or strings are copied whole (4-5 µs
+/// for a 30-level book, about 1 µs for a ticker, measured on a loaded build host).
 pub(crate) fn respell(json: &[u8], seed: u64, wire: Wire) -> Vec<u8> {
     let mut rng = Rng(seed ^ mix(json));
     let mut out = Vec::with_capacity(json.len() + json.len() / 4);
@@ -262,7 +262,7 @@ fn exponent_form(p: &Plain<'_>, e: u8, padded: bool, out: &mut Vec<u8>) -> bool 
     };
     let frac = if int.is_empty() { &[][..] } else { trim_trailing_zeros(p.frac) };
     let rest_int = if frac.is_empty() { trim_trailing_zeros(rest) } else { rest };
-    if 1 + rest_int.len() + frac.len() > 17 || !(exp >= 7 || exp < -3) {
+    if 1 + rest_int.len() + frac.len() > 17 || (-3..7).contains(&exp) {
         return false;
     }
     if p.neg {

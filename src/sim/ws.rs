@@ -578,7 +578,7 @@ fn bad_frame(sh: &Shared, f: FrameFault) -> Vec<u8> {
                 .unwrap_or_else(|| b"{\"type\":\"ticker\"}".to_vec());
             full[..full.len() / 2].to_vec()
         }
-        FrameFault::ErrorFrame => error_frame("WRONG_FORMAT", "요청 형식이 올바르지 않습니다."),
+        FrameFault::ErrorFrame => error_frame("WRONG_FORMAT", WRONG_FORMAT_MSG),
         FrameFault::InvalidUtf8 => vec![b'{', 0xff, 0xfe, b'}'],
         FrameFault::UnknownType => br#"{"type":"futureThing","code":"KRW-BTC","value":1,"stream_type":"REALTIME"}"#.to_vec(),
         FrameFault::BadNumbers => {
