@@ -502,7 +502,7 @@ async fn malformed_frames_are_counted_and_oversize_reconnects() {
     fake.raw(vec![0xff, 0xfe, b'{']).await;
     fake.raw(br#"{"type":"trade","code":"KRW-BTC"}"#.to_vec()).await;
     fake.raw(br#"{"error":{"name":"WRONG_FORMAT","message":"bad"}}"#.to_vec()).await;
-    fake.raw(br#"{"type":"announcement","x":1}"#.to_vec()).await;
+    fake.raw(br#"{"type":"futureThing","x":1}"#.to_vec()).await;
     fake.raw(br#"{"status":"UP"}"#.to_vec()).await;
     // Numbers outside the band (issue 15, item 2): malformed like any bad frame.
     for price in ["0", "-5"] {
