@@ -347,14 +347,14 @@ impl Calibration {
         let coin = parts.next().unwrap_or("");
         let mut c = match coin {
             "BTC" => Calibration {
-                hourly_vol: 0.0038,
+                hourly_vol: 0.0035,
                 weight: 30.0,
                 spread_ticks: 1,
                 notional: 0.0,
                 trades_per_s: 6.0,
             },
             "ETH" => Calibration {
-                hourly_vol: 0.006,
+                hourly_vol: 0.005,
                 weight: 15.0,
                 spread_ticks: 1,
                 notional: 0.0,
@@ -1706,6 +1706,46 @@ mod tests {
             assert!(max < 2.5, "largest hourly move {max:.3} %");
             assert_eq!(r.outside_touch, 0);
         }
+    }
+
+    /// On the wire, every generated trade is at the touch its message names (a buy at the
+    /// best ask, a sell at the best bid), and the book sent with it shows what it took: a
+    /// level partly taken is smaller by the trade's size, one taken whole is gone from
+    /// its side. The old walk printed at a fresh random price and rebuilt the book after.
+    #[test]
+    fn trades_print_at_the_touch_and_the_book_shows_what_they_took() {
+        let mut g = Generator::new(load_markets(Some(5)).unwrap(), 3, 1_750_000_000_000, 60);
+        let (mut partial, mut whole) = (0, 0);
+        for _ in 0..3000 {
+            let ev = g.step(50);
+            let (Some(SimEvent::Trade(t)), Some(SimEvent::OrderBook(b))) = (ev.first(), ev.get(2)) else {
+                panic!("a trade, a ticker and a book: {ev:?}");
+            };
+            let top = &b.orderbook_units[0];
+            let buy = matches!(t.ask_bid, AskBid::Bid);
+            let (touch, size) = if buy {
+                (t.best_ask_price.unwrap(), t.best_ask_size.unwrap())
+            } else {
+                (t.best_bid_price.unwrap(), t.best_bid_size.unwrap())
+            };
+            assert_eq!(t.trade_price, touch, "{t:?}");
+            assert!(top.bid_price < top.ask_price);
+            if t.trade_volume < size {
+                partial += 1;
+                let (p, left) =
+                    if buy { (top.ask_price, top.ask_size) } else { (top.bid_price, top.bid_size) };
+                assert_eq!((p, left), (touch, size - t.trade_volume), "{t:?}");
+            } else {
+                whole += 1;
+                assert_eq!(t.trade_volume, size);
+                if buy {
+                    assert!(top.ask_price >= touch);
+                } else {
+                    assert!(top.bid_price <= touch);
+                }
+            }
+        }
+        assert!(partial > 100 && whole > 100, "both kinds happen: {partial} partial, {whole} whole");
     }
 
     /// Small caps move more than BTC, a stablecoin hardly at all.
