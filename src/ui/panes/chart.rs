@@ -40,7 +40,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if let Some((values, source)) = board.map(Board::readout).filter(|(v, _)| !v.is_empty())
         && inner.height >= MIN_ROWS_WITH_READOUT
     {
-        let dp = series.iter().rev().take(20).map(|c| c.close.scale()).max().unwrap_or(0);
+        let dp = price_dp(series);
         let text = readout(&values, source, dp, usize::from(inner.width));
         buf.set_stringn(inner.x, inner.y, text, usize::from(inner.width), theme.muted);
         inner.y += 1;
@@ -64,6 +64,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
     }
     candles::render(inner, buf, series, &lines, theme, stale);
+}
+
+/// Decimals of the recent closes: the precision of the prices themselves, not of how the
+/// exchange spelled them (`91200000.0` and `163248000.00000000` are whole numbers).
+fn price_dp(series: &[crate::exchange::types::Candle]) -> u32 {
+    series.iter().rev().take(20).map(|c| c.close.normalize().scale()).max().unwrap_or(0)
 }
 
 /// Below this many rows the chart keeps them all and the readout is left out.
@@ -108,5 +114,23 @@ mod tests {
             "RSI(14) 54.21 · MACD(12,26,9) -12.4 s-9.1 h-3.3 · upbit"
         );
         assert_eq!(readout(&values, Source::Local, 1, 30), "RSI(14) 54.21 · local");
+    }
+
+    #[test]
+    fn decimals_come_from_the_prices_not_their_spelling() {
+        let c = |close| crate::exchange::types::Candle {
+            market: crate::exchange::types::MarketId::new("KRW-BTC"),
+            timeframe: crate::exchange::types::Timeframe::M1,
+            start: 0,
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: dec!(1),
+            value: close,
+            timestamp: 0,
+        };
+        assert_eq!(price_dp(&[c(dec!(163248000.00000000)), c(dec!(91200000.0))]), 0);
+        assert_eq!(price_dp(&[c(dec!(0.01230)), c(dec!(812))]), 4);
     }
 }
