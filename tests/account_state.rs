@@ -83,6 +83,7 @@ async fn a_key_that_may_not_list_keys_has_an_unknown_expiry_not_an_error_storm()
     assert!(text.contains("API key expiry unknown (key lacks the permission to list API keys)"), "{text}");
     assert!(!s.system.alerts.iter().any(|a| a.message.contains("API key")), "{:?}", s.system.alerts);
     assert_eq!(s.account.trading_state, TradingState::Active);
+    // An absence: a retry loop would have called again many times in this half second.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let calls = sim.requests.entries().iter().filter(|r| r.path == "/v1/api_keys").count();
     assert_eq!(calls, 1, "one read, no retry loop");
@@ -118,12 +119,12 @@ fn reply_to(s: &Snapshot, id: hoga::bus::CorrelationId) -> Option<Outcome> {
 }
 
 /// Sends `line` until the manager takes it (it refuses orders while it reconciles at
-/// start) and returns its answer.
-async fn answer(
+/// start) and returns its id and first answer (`Accepted`: journaled, being sent).
+async fn send(
     core: &Core,
     snaps: &mut tokio::sync::watch::Receiver<std::sync::Arc<Snapshot>>,
     line: &str,
-) -> Outcome {
+) -> (hoga::bus::CorrelationId, Outcome) {
     loop {
         let b = buy(line);
         core.commands.send(UiCommand::Trade(b.clone())).unwrap();
@@ -133,9 +134,28 @@ async fn answer(
             Some(Outcome::Denied(why)) if why.contains("reconciliation") => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Some(o) => return o,
+            Some(o) => return (b.id, o),
             None => unreachable!(),
         }
+    }
+}
+
+/// Sends `line` and returns the exchange's refusal of it: the second answer to the
+/// request, which the screen shows as its reply and as an alert.
+async fn refusal(
+    core: &Core,
+    snaps: &mut tokio::sync::watch::Receiver<std::sync::Arc<Snapshot>>,
+    line: &str,
+) -> (String, std::sync::Arc<Snapshot>) {
+    let (id, first) = send(core, snaps, line).await;
+    assert!(matches!(first, Outcome::Accepted(_) | Outcome::Rejected(_)), "{line}: {first:?}");
+    let s = snapshot_until(snaps, deadline(), "the refusal", |s| {
+        matches!(reply_to(s, id), Some(Outcome::Rejected(_)))
+    })
+    .await;
+    match reply_to(&s, id) {
+        Some(Outcome::Rejected(why)) => (why, s),
+        other => panic!("{line}: {other:?}"),
     }
 }
 
@@ -158,16 +178,19 @@ async fn account_state_refusals_reach_the_screen_with_the_fix() {
         let creates =
             sim.requests.entries().iter().filter(|r| r.method == "POST" && r.path == "/v1/orders").count();
         sim.faults.force_error("POST", "/v1/orders", status, name, Some(1));
-        let why = match answer(&core, &mut snaps, "buy 10000krw @ market KRW-BTC").await {
-            Outcome::Rejected(why) => why,
-            other => panic!("{name}: {other:?}"),
-        };
+        let (why, s) = refusal(&core, &mut snaps, "buy 10000krw @ market KRW-BTC").await;
         assert!(why.starts_with(name) && why.contains(fix), "{name}: {why}");
         let after =
             sim.requests.entries().iter().filter(|r| r.method == "POST" && r.path == "/v1/orders").count();
         assert_eq!(after, creates + 1, "{name}: sent once, never retried");
-        let text = screen(&core.store.snapshot(), "account");
+        // The Orders pane lists the refusal; the status bar's alert carries the fix.
+        let text = screen(&s, "account");
         assert!(text.contains(name), "{name}: {text}");
+        // (An account that may not order also halts trading; that alarm carries it too.)
+        snapshot_until(&mut snaps, deadline(), "the refusal's alert", |s| {
+            s.system.alerts.iter().any(|a| a.message.contains(name) && a.message.contains(fix))
+        })
+        .await;
     }
     snapshot_until(&mut snaps, deadline(), "HALTED", |s| s.account.trading_state == TradingState::Halted)
         .await;
@@ -182,16 +205,13 @@ async fn without_the_consent_btc_market_orders_are_refused_with_the_fix() {
     let (sim_tasks, sim) = still_sim(3, |c| c.thirdparty_agreed = false).await;
     let (tasks, core) = console_on(&sim).await;
     let mut snaps = core.store.subscribe();
-    match answer(&core, &mut snaps, "buy 0.0001btc @ market BTC-ETH").await {
-        Outcome::Rejected(why) => {
-            assert!(
-                why.starts_with("thirdparty_agreement_required") && why.contains("accept it on upbit.com"),
-                "{why}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(matches!(answer(&core, &mut snaps, "buy 10000krw @ market KRW-BTC").await, Outcome::Accepted(_)));
+    let (why, _) = refusal(&core, &mut snaps, "buy 0.0001btc @ market BTC-ETH").await;
+    assert!(
+        why.starts_with("thirdparty_agreement_required") && why.contains("accept it on upbit.com"),
+        "{why}"
+    );
+    let (_, first) = send(&core, &mut snaps, "buy 10000krw @ market KRW-BTC").await;
+    assert!(matches!(first, Outcome::Accepted(_)), "{first:?}");
     tasks.cancel_all();
     sim_tasks.cancel_all();
 }
