@@ -302,12 +302,14 @@ impl RestClient {
                 let trading = pockets.iter().find(|p| p.main).cloned();
                 let mut pockets = pockets;
                 pockets.sort_by_key(|p| !p.main);
-                PocketsView {
-                    note: trading.is_none().then(|| "the pocket list names no main pocket".to_string()),
-                    can_transfer: trading.is_some() && pockets.len() > 1,
-                    trading,
-                    pockets,
-                }
+                let note = if trading.is_none() {
+                    Some("the pocket list names no main pocket".to_string())
+                } else if pockets.len() < 2 {
+                    Some("the account has one pocket: there is nothing to transfer between".to_string())
+                } else {
+                    None
+                };
+                PocketsView { note, can_transfer: trading.is_some() && pockets.len() > 1, trading, pockets }
             }
             Err(UpbitError::Auth { kind: AuthKind::OutOfScope, .. }) => PocketsView::unseen(),
             Err(e) => return Err(e),
