@@ -166,12 +166,13 @@ pub enum Concern {
 pub fn concern_of(title: &str) -> Concern {
     let t = title.to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
-    if has(&["해제", "lifted", "released"]) && has(&["유의", "warning"]) {
+    // The weightier first: a notice that extends a warning and ends trading is a delisting.
+    if has(&["거래지원 종료", "거래 지원 종료", "delist", "termination of trading"]) {
+        Concern::Delisting
+    } else if has(&["해제", "lifted", "released"]) && has(&["유의", "warning"]) {
         Concern::WarningLifted
     } else if has(&["유의", "investment warning", "warning designat"]) {
         Concern::Warning
-    } else if has(&["거래지원 종료", "거래 지원 종료", "delist", "termination of trading"]) {
-        Concern::Delisting
     } else if has(&[
         "신규 거래지원",
         "신규 거래 지원",
@@ -292,6 +293,10 @@ mod tests {
             Concern::WarningLifted
         );
         assert_eq!(concern_of("[거래] 엑스피디(XPD) 거래지원 종료 안내"), Concern::Delisting);
+        assert_eq!(
+            concern_of("[거래] 엑스피디(XPD) 유의 종목 지정 기간 연장 및 거래지원 종료 안내"),
+            Concern::Delisting
+        );
         assert_eq!(concern_of("[신규 거래지원] 하모니(ONE) KRW 마켓 디지털 자산 추가"), Concern::Listing);
         assert_eq!(concern_of("[점검] 서버 점검 안내"), Concern::Other);
     }
