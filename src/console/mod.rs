@@ -377,12 +377,7 @@ impl Core {
             safety::spawn_key_probe(tasks, bus.clone(), rest.clone(), btc);
         }
         // Pockets: which one the key trades, the others' balances, `:transfer`.
-        pockets::start(
-            tasks,
-            &bus,
-            venue.rest.clone().filter(|_| venue.paper.is_none()),
-            store.clone(),
-        );
+        pockets::start(tasks, &bus, venue.rest.clone().filter(|_| venue.paper.is_none()), store.clone());
         if let Some(rest) = &venue.rest {
             // Keys last a year and cannot be renewed: the days left are shown, and alerted.
             key_expiry::spawn(tasks, rest.clone(), store.clone(), mode == Mode::Live);

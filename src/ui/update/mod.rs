@@ -17,7 +17,6 @@ mod order_form;
 mod overlay;
 mod replies;
 mod search;
-mod transfer;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
@@ -28,6 +27,7 @@ mod tests_commands;
 mod tests_orders;
 #[cfg(test)]
 mod tests_rules;
+mod transfer;
 
 pub(crate) use ladder::cursor_row as ladder_cursor_row;
 pub(crate) use replies::on_replies;
