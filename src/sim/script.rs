@@ -22,7 +22,8 @@ use crate::exchange::upbit::announce::WireAnnouncement;
 pub struct Script {
     /// A new market is listed and its notice published.
     pub listing_after: Duration,
-    /// A small-cap market is designated 유의 and its notice published.
+    /// A small-cap market (the smallest one traded) is designated 유의 and its notice
+    /// published.
     pub warning_after: Duration,
     /// The same market gets the caution flag (no notice: Upbit sets 주의 automatically).
     pub caution_after: Duration,
@@ -140,14 +141,16 @@ impl ScriptState {
         Some(self.notice(gen_, None, format!("[신규 거래지원] {korean}({base}) KRW 마켓 디지털 자산 추가")))
     }
 
-    /// Designates the cheapest KRW market without a flag (a small cap) 유의.
+    /// Designates the smallest KRW market without a flag (the last of the fixture's, which
+    /// lists them by size) 유의.
     fn warn(&mut self, gen_: &mut Generator) -> Option<WireAnnouncement> {
         let (code, korean) = gen_
             .markets
             .iter()
             .filter(|m| m.quote() == "KRW" && !m.def.warning && m.def.caution.is_empty())
             .filter(|m| Some(&m.def.market) != self.listed.as_ref())
-            .min_by_key(|m| m.price)
+            // The fixture lists markets by size: the last one is the smallest cap.
+            .next_back()
             .map(|m| (m.def.market.clone(), m.def.korean_name.clone()))?;
         gen_.set_market_event(&code, true, &[]);
         let base = code.split_once('-').map_or(code.as_str(), |(_, b)| b).to_string();
