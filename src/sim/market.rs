@@ -210,6 +210,8 @@ pub(crate) struct MarketSim {
     fair: f64,
     /// Log of the activity level (volatility and trade-rate multiplier), mean-reverting.
     ln_act: f64,
+    /// The activity level of `ln_act` (kept: every step weighs every market by it).
+    act: f64,
     /// Virtual time the fair price was last moved to (ms).
     last_ms: i64,
     /// The book's best ask and bid (price, size) when the last generated trade printed:
@@ -430,6 +432,7 @@ impl MarketSim {
             cal,
             fair,
             ln_act: 0.0,
+            act: (-ACTIVITY_SD * ACTIVITY_SD).exp(),
             last_ms: start,
             print_touch: None,
             path,
@@ -466,7 +469,12 @@ impl MarketSim {
 
     /// The activity level (multiplies volatility and trade rate; mean square one).
     pub(crate) fn activity(&self) -> f64 {
-        (self.ln_act - ACTIVITY_SD * ACTIVITY_SD).exp()
+        self.act
+    }
+
+    fn set_ln_act(&mut self, x: f64) {
+        self.ln_act = x.clamp(-2.0, 1.6);
+        self.act = (self.ln_act - ACTIVITY_SD * ACTIVITY_SD).exp();
     }
 
     /// Moves the activity level and the fair price on to `now`: the move's size follows the
@@ -482,7 +490,7 @@ impl MarketSim {
         if rng.random_range(0.0..1.0) < 1.0 - (-dt / BURST_EVERY_S).exp() {
             self.ln_act += 1.2 + 0.4 * normal(rng).abs();
         }
-        self.ln_act = self.ln_act.clamp(-2.0, 1.6);
+        self.set_ln_act(self.ln_act);
         let step = self.cal.sigma() * self.activity() * dt.sqrt() * normal(rng);
         let floor = ticks::tick_size(self.quote(), Decimal::ZERO).to_f64().unwrap_or(1e-8);
         self.fair = (self.fair * step.exp()).max(floor);
@@ -504,44 +512,55 @@ impl MarketSim {
     }
 
     /// Puts the touch at (`bid`, `ask`): levels that stay on their side keep their sizes
-    /// (the book is the same makers' orders), new ones get fresh sizes, 30 per side.
+    /// (the book is the same makers' orders), new ones get fresh sizes, 30 per side. Only
+    /// the levels that change are stepped to (a shift of a few ticks costs a few steps).
     fn requote(&mut self, rng: &mut StdRng, bid: Decimal, ask: Decimal, ts: i64) {
         let quote = self.quote().to_string();
         let floor = ticks::tick_size(&quote, Decimal::ZERO);
-        let mut old = std::mem::take(&mut self.asks).into_iter().peekable();
-        let mut asks = Vec::with_capacity(BOOK_DEPTH);
-        let mut p = ask.max(ticks::step(&quote, floor, 1));
-        for depth in 0..BOOK_DEPTH {
-            while old.peek().is_some_and(|o| o.0 < p) {
-                old.next();
-            }
-            let size = match old.peek() {
-                Some(o) if o.0 == p => o.1,
-                _ => self.level_size(rng, p, depth),
-            };
-            asks.push((p, size));
-            p = ticks::step(&quote, p, 1);
-        }
-        let mut old = std::mem::take(&mut self.bids).into_iter().peekable();
-        let mut bids = Vec::with_capacity(BOOK_DEPTH);
-        let mut p = bid.min(ticks::step(&quote, asks[0].0, -1));
-        for depth in 0..BOOK_DEPTH {
-            if p < floor {
-                break;
-            }
-            while old.peek().is_some_and(|o| o.0 > p) {
-                old.next();
-            }
-            let size = match old.peek() {
-                Some(o) if o.0 == p => o.1,
-                _ => self.level_size(rng, p, depth),
-            };
-            bids.push((p, size));
-            p = ticks::step(&quote, p, -1);
-        }
+        let ask = ask.max(ticks::step(&quote, floor, 1));
+        let old = std::mem::take(&mut self.asks);
+        let asks = self.side_from(rng, &quote, ask, old, 1, floor);
+        let bid = bid.min(ticks::step(&quote, asks[0].0, -1));
+        let old = std::mem::take(&mut self.bids);
+        let bids = if bid < floor { Vec::new() } else { self.side_from(rng, &quote, bid, old, -1, floor) };
         self.asks = asks;
         self.bids = bids;
         self.book_ts = ts;
+    }
+
+    /// One side of the book starting at `touch` and going away from it (`dir` 1: asks
+    /// upward, −1: bids downward): fresh levels up to where `old` still holds, then the old
+    /// levels, then fresh ones to 30.
+    fn side_from(
+        &self,
+        rng: &mut StdRng,
+        quote: &str,
+        touch: Decimal,
+        old: Vec<(Decimal, Decimal)>,
+        dir: i32,
+        floor: Decimal,
+    ) -> Vec<(Decimal, Decimal)> {
+        let behind = |p: Decimal, q: Decimal| if dir > 0 { p < q } else { p > q };
+        let kept: Vec<(Decimal, Decimal)> = old.into_iter().filter(|o| !behind(o.0, touch)).collect();
+        let mut out = Vec::with_capacity(BOOK_DEPTH);
+        let mut p = touch;
+        while out.len() < BOOK_DEPTH && kept.first().is_none_or(|k| behind(p, k.0)) && p >= floor {
+            let size = self.level_size(rng, p, out.len());
+            out.push((p, size));
+            p = ticks::step(quote, p, dir);
+        }
+        // The kept levels are consecutive ticks from where the fresh ones stop.
+        out.extend(kept.into_iter().take(BOOK_DEPTH - out.len()));
+        while out.len() < BOOK_DEPTH {
+            let Some(last) = out.last() else { break };
+            let p = ticks::step(quote, last.0, dir);
+            if p < floor || p == last.0 {
+                break;
+            }
+            let size = self.level_size(rng, p, out.len());
+            out.push((p, size));
+        }
+        out
     }
 
     /// The touch the makers want around the fair price: the bid at or below it, the ask
@@ -1122,7 +1141,7 @@ impl Generator {
             // The saved activity level (older state files kept a per-step volatility far
             // below any level: those start at the ordinary level).
             if let Some(v) = kept.map(|s| s.vol).filter(|v| v.is_finite() && (0.1..20.0).contains(v)) {
-                m.ln_act = (v.ln() + ACTIVITY_SD * ACTIVITY_SD).clamp(-2.0, 1.6);
+                m.set_ln_act(v.ln() + ACTIVITY_SD * ACTIVITY_SD);
             }
             // The saved day goes on only within the same UTC day: a later day starts from
             // the saved price as its previous close.
