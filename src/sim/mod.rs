@@ -419,6 +419,9 @@ pub(crate) async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     banner += &format!("  requests    GET {}/admin/requests  (same header)\n", sim.rest_base);
     banner += &format!("  admin token {}\n", sim.admin_token());
     banner += &format!("  access key  {}\n", sim.credentials.0);
+    if let Some(script) = &sim.shared.cfg.script {
+        banner += &format!("  news        {script} (announcement, private websocket)\n");
+    }
     if let Some(f) = &sim.shared.cfg.flood {
         banner += &format!(
             "  flood       {} messages once a client subscribes (field sim_ns = publish time)\n",

@@ -53,6 +53,21 @@ impl Script {
     }
 }
 
+impl std::fmt::Display for Script {
+    /// `listing 1:30, 유의 notice 2:30, 주의 3:30, notice updated 4:30` (from the start).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = |d: Duration| format!("{}:{:02}", d.as_secs() / 60, d.as_secs() % 60);
+        write!(
+            f,
+            "listing {}, 유의 notice {}, 주의 {}, notice updated {}",
+            at(self.listing_after),
+            at(self.warning_after),
+            at(self.caution_after),
+            at(self.update_after)
+        )
+    }
+}
+
 /// The caution flag the script sets.
 const CAUTION_FLAG: &str = "PRICE_FLUCTUATIONS";
 
