@@ -782,10 +782,11 @@ fn session_failed(
     healthy: bool,
     refusal: Option<String>,
 ) -> SessionEnd {
-    // Whatever ends the session after such an error frame (Upbit's close, code 1000, or a
-    // dropped connection), the refusal is the reason.
+    // The socket ending after such an error frame (Upbit's close, code 1000, or the
+    // connection dropped) is the refusal; an end of another kind (a frame over the cap…)
+    // is that end.
     if let Some(why) = refusal
-        && !matches!(e, WsError::Unauthorized { .. })
+        && matches!(e, WsError::Closed { .. } | WsError::Io(_))
     {
         return SessionEnd::RequestRefused(why);
     }
