@@ -309,14 +309,14 @@ mod tests {
         let mut cl = line("t");
         cl.complete(&cands);
         let c = cl.completion.clone().unwrap();
-        assert_eq!(c.candidates, ["tf", "theme", "tp", "trail"]);
+        assert_eq!(c.candidates, ["tf", "theme", "tp", "trail", "transfer"]);
         assert_eq!((cl.input.as_str(), c.selected), ("tf", Some(0)), "nothing to grow: the first is taken");
         let mut seen = vec![cl.input.clone()];
-        for _ in 0..4 {
+        for _ in 0..5 {
             cl.complete(&cands);
             seen.push(cl.input.clone());
         }
-        assert_eq!(seen, ["tf", "theme", "tp", "trail", "tf"]);
+        assert_eq!(seen, ["tf", "theme", "tp", "trail", "transfer", "tf"]);
         // A coin finds its markets on every quote.
         let mut cl = line("market eth");
         cl.complete(&cands);
