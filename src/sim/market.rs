@@ -197,6 +197,9 @@ fn time_str(ts: i64, offset_ms: i64, sep: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A book level: (price, size).
+type Level = (Decimal, Decimal);
+
 /// The live state of one market.
 #[derive(Debug, Clone)]
 pub(crate) struct MarketSim {
@@ -216,7 +219,7 @@ pub(crate) struct MarketSim {
     last_ms: i64,
     /// The book's best ask and bid (price, size) when the last generated trade printed:
     /// the trade message's `best_*` fields, keyed by the trade's sequential id.
-    print_touch: Option<(i64, (Decimal, Decimal), (Decimal, Decimal))>,
+    print_touch: Option<(i64, Level, Level)>,
     /// The past before `live_from`, drawn on demand.
     path: PricePath,
     /// Where the generated trades begin (ms): candles from the bucket holding it on are
