@@ -14,6 +14,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Offset as _, Utc};
 use crate::exchange::upbit::api_keys::KeyExpiry;
 use crate::exchange::upbit::rest::RestClient;
 use crate::kernel::{OnFailure, TaskManager};
+use crate::notify::{NotifyEvent, NotifyKind, NotifySender};
 use crate::store::{StoreEvent, StoreHandle};
 
 /// The System pane table the expiry travels in (one row; see [`to_row`]).
@@ -127,11 +128,19 @@ pub fn from_row(row: &[String]) -> Option<KeyExpiry> {
 }
 
 /// Reads the key's expiry now and then every [`EVERY`] (an unreadable one every
-/// [`RETRY`]): the System pane's row each time, an alert when one is due. In live mode a
-/// key with 30 days or less is also a warning in the log at start.
-pub fn spawn(tasks: &TaskManager, rest: Arc<RestClient>, store: StoreHandle, live: bool) {
+/// [`RETRY`]): the System pane's row each time, an alert when one is due (through the
+/// notifier: the status bar and `:alerts`, and bell, title and webhook, as
+/// [`NotifyKind::KeyExpiry`], which no setting silences). In live mode a key with 30 days
+/// or less is also a warning in the log at start.
+pub fn spawn(
+    tasks: &TaskManager,
+    rest: Arc<RestClient>,
+    store: StoreHandle,
+    notify: NotifySender,
+    live: bool,
+) {
     tasks.spawn_supervised("console", "key-expiry", OnFailure::restart(), move |cancel| {
-        let (rest, store) = (rest.clone(), store.clone());
+        let (rest, store, notify) = (rest.clone(), store.clone(), notify.clone());
         async move {
             let mut alarms = Alarms::default();
             let mut first = true;
@@ -165,7 +174,7 @@ pub fn spawn(tasks: &TaskManager, rest: Arc<RestClient>, store: StoreHandle, liv
                     })
                     .await?;
                 if let Some(message) = alarms.due(&expiry, now) {
-                    store.send(StoreEvent::Alert { time: now, message }).await?;
+                    notify.notify(NotifyEvent::new(NotifyKind::KeyExpiry, None, message));
                 }
                 let wait = if matches!(expiry, KeyExpiry::Unknown { .. }) { RETRY } else { EVERY };
                 tokio::select! {

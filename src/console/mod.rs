@@ -380,7 +380,7 @@ impl Core {
         pockets::start(tasks, &bus, venue.rest.clone().filter(|_| venue.paper.is_none()), store.clone());
         if let Some(rest) = &venue.rest {
             // Keys last a year and cannot be renewed: the days left are shown, and alerted.
-            key_expiry::spawn(tasks, rest.clone(), store.clone(), mode == Mode::Live);
+            key_expiry::spawn(tasks, rest.clone(), store.clone(), notifier.sender(), mode == Mode::Live);
         }
 
         // Market panes and the account.

@@ -63,11 +63,13 @@ pub enum NotifyKind {
     Announcement,
     /// A market's warning or caution flag changed, or a market was listed or taken off.
     MarketEvent,
+    /// The API key expires within 30, 7 or 1 days, or has expired.
+    KeyExpiry,
 }
 
 impl NotifyKind {
     /// Number of kinds.
-    pub(crate) const COUNT: usize = 10;
+    pub(crate) const COUNT: usize = 11;
 
     /// Every kind.
     pub const ALL: [NotifyKind; NotifyKind::COUNT] = [
@@ -81,6 +83,7 @@ impl NotifyKind {
         NotifyKind::PriceAlert,
         NotifyKind::Announcement,
         NotifyKind::MarketEvent,
+        NotifyKind::KeyExpiry,
     ];
 
     /// Short label for the status bar and the webhook text.
@@ -96,6 +99,7 @@ impl NotifyKind {
             NotifyKind::PriceAlert => "alert",
             NotifyKind::Announcement => "notice",
             NotifyKind::MarketEvent => "market",
+            NotifyKind::KeyExpiry => "key expiry",
         }
     }
 
@@ -128,8 +132,8 @@ impl NotifyModes {
         self
     }
 
-    /// From `[alerts]`. Kinds the config has no key for yet (rule stale, trading halted,
-    /// monitor down) stay `on`: they are safety events that must not be silenced by
+    /// From `[alerts]`. Kinds the config has no key for (rule stale, trading halted,
+    /// monitor down, key expiry) stay `on`: they are safety events that must not be silenced by
     /// omission.
     pub fn from_settings(s: &AlertSettings) -> Self {
         let mut m = NotifyModes::default();
