@@ -225,6 +225,9 @@ pub(crate) struct MarketSim {
     /// Where the generated trades begin (ms): candles from the bucket holding it on are
     /// built from trades; earlier ones come from `path`.
     live_from: i64,
+    /// No drawn candle starts before this (ms; `i64::MIN`: as far back as the path goes).
+    /// A market listed during the session sets it to the listing time: it has no past.
+    pub(crate) history_from: i64,
     day_start: i64,
     open: Decimal,
     high: Decimal,
@@ -440,6 +443,7 @@ impl MarketSim {
             print_touch: None,
             path,
             live_from,
+            history_from: i64::MIN,
             day_start,
             open: price,
             high: price,
@@ -1015,7 +1019,8 @@ impl MarketSim {
             })
             .unwrap_or_default();
         let front = bucket_start(tf, self.live_from);
-        let floor = if tf == Timeframe::S1 { now - history::SECONDS_WINDOW_MS } else { self.path.floor_ms() };
+        let floor = if tf == Timeframe::S1 { now - history::SECONDS_WINDOW_MS } else { self.path.floor_ms() }
+            .max(self.history_from);
         let mut b = if to > front { span.prev(front) } else { span.start(to.saturating_sub(1)) };
         while out.len() < count && b >= floor {
             let c = self.path.candle(b, span.next(b));
@@ -1033,9 +1038,10 @@ impl MarketSim {
         let months = self.candles.get(&Timeframe::Mo1);
         let mut out = Vec::new();
         let mut b = span.start(to.saturating_sub(1).min(now));
-        while out.len() < count && b >= self.path.floor_ms() {
+        let floor = self.path.floor_ms().max(self.history_from);
+        while out.len() < count && b >= floor.min(front) {
             let e = span.next(b);
-            let mut year = (b < front).then(|| self.path.candle(b, e.min(front)));
+            let mut year = (b < front && b >= floor).then(|| self.path.candle(b, e.min(front)));
             for m in months.into_iter().flatten().filter(|m| m.start >= b && m.start < e) {
                 year = Some(match year {
                     None => CandleRec { start: b, ..m.clone() },
