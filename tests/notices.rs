@@ -84,6 +84,16 @@ async fn the_sim_publishes_its_scripted_news_and_the_client_decodes_it() {
     let new: Vec<_> = after.iter().filter(|m| !before.iter().any(|b| b.market == m.market)).collect();
     assert_eq!(new.len(), 1, "one market listed: {new:?}");
     assert!(listing.title.contains(&format!("({})", new[0].market.base())), "{}", listing.title);
+    // It trades: a price, a book, and the exchange takes orders on it.
+    let keyed = RestClient::new(
+        RestConfig { base_url: format!("{}/v1", sim.rest_base), ..RestConfig::default() },
+        Some(creds.clone()),
+    )
+    .unwrap();
+    let new_market = new[0].market.clone();
+    assert!(keyed.tickers(std::slice::from_ref(&new_market)).await.unwrap()[0].trade_price > 0.into());
+    assert!(!keyed.orderbook(std::slice::from_ref(&new_market), 15).await.unwrap()[0].levels.is_empty());
+    keyed.chance(&new_market).await.unwrap();
 
     sim.step(STEPS);
     let warning = next_notice(&mut ws, &mut dec).await;
