@@ -17,11 +17,18 @@ pub fn sma(values: &[Decimal], n: usize) -> Option<Decimal> {
     if n == 0 || values.len() < n {
         return None;
     }
-    let mut sum = Decimal::ZERO;
-    for v in &values[values.len() - n..] {
-        sum += *v;
-    }
-    Some(sum / Decimal::from(n))
+    sum(&values[values.len() - n..])?.checked_div(Decimal::from(n))
+}
+
+/// Sum of `values`, `None` when it does not fit a `Decimal` (candles come from the
+/// network: an absurd value must give no reading, never a panic).
+pub(crate) fn sum(values: &[Decimal]) -> Option<Decimal> {
+    values.iter().try_fold(Decimal::ZERO, |acc, v| acc.checked_add(*v))
+}
+
+/// One EMA step `e + α (x − e)`, `None` on overflow.
+pub(crate) fn ema_step(e: Decimal, a: Decimal, x: Decimal) -> Option<Decimal> {
+    e.checked_add(a.checked_mul(x.checked_sub(e)?)?)
 }
 
 /// The EMA smoothing factor `2 / (n + 1)`.
@@ -36,15 +43,15 @@ pub fn ema_series(values: &[Decimal], n: usize) -> Vec<Option<Decimal>> {
     if n == 0 || values.len() < n {
         return out;
     }
-    let mut seed = Decimal::ZERO;
-    for v in &values[..n] {
-        seed += *v;
-    }
-    let mut e = seed / Decimal::from(n);
+    let Some(mut e) = sum(&values[..n]).and_then(|s| s.checked_div(Decimal::from(n))) else {
+        return out;
+    };
     out[n - 1] = Some(e);
     let a = alpha(n);
     for (i, x) in values.iter().enumerate().skip(n) {
-        e += a * (*x - e);
+        // An overflow ends the series: every later value depends on it.
+        let Some(next) = ema_step(e, a, *x) else { break };
+        e = next;
         out[i] = Some(e);
     }
     out
@@ -65,7 +72,7 @@ pub fn ma(kind: MaKind, values: &[Decimal], n: usize) -> Option<Decimal> {
 
 /// Gain and loss of one change, as statistics.
 pub(crate) fn gain_loss(prev: Decimal, close: Decimal) -> (f64, f64) {
-    let d = close - prev;
+    let Some(d) = close.checked_sub(prev) else { return (0.0, 0.0) };
     if d > Decimal::ZERO { (f(d), 0.0) } else { (0.0, f(-d)) }
 }
 
@@ -100,22 +107,22 @@ pub fn rsi(closes: &[Decimal], n: usize) -> Option<f64> {
 }
 
 /// Population standard deviation of `window` around `mean`.
-pub(crate) fn std_dev(window: &[Decimal], mean: Decimal) -> f64 {
+pub(crate) fn std_dev(window: &[Decimal], mean: Decimal) -> Option<f64> {
     let mut sq = 0.0;
     for x in window {
-        let d = f(*x - mean);
+        let d = f(x.checked_sub(mean)?);
         sq += d * d;
     }
-    (sq / window.len() as f64).sqrt()
+    Some((sq / window.len() as f64).sqrt())
 }
 
 /// Bollinger bands `(upper, middle, lower)` over the last `n` closes, `width` standard
 /// deviations wide.
 pub fn bollinger(closes: &[Decimal], n: usize, width: Decimal) -> Option<(Decimal, Decimal, Decimal)> {
     let middle = sma(closes, n)?;
-    let sd = std_dev(&closes[closes.len() - n..], middle);
+    let sd = std_dev(&closes[closes.len() - n..], middle)?;
     let off = Decimal::try_from(f(width) * sd).ok()?;
-    Some((middle + off, middle, middle - off))
+    Some((middle.checked_add(off)?, middle, middle.checked_sub(off)?))
 }
 
 /// MACD `(line, signal, histogram)`: `EMA(fast) − EMA(slow)` from the first index where
@@ -128,8 +135,8 @@ pub fn macd(
 ) -> Option<(Decimal, Decimal, Decimal)> {
     let fe = ema_series(closes, fast);
     let se = ema_series(closes, slow);
-    let line: Vec<Decimal> = fe.iter().zip(&se).filter_map(|(a, b)| Some((*a)? - (*b)?)).collect();
+    let line: Vec<Decimal> = fe.iter().zip(&se).filter_map(|(a, b)| (*a)?.checked_sub((*b)?)).collect();
     let sig = ema(&line, signal)?;
     let m = *line.last()?;
-    Some((m, sig, m - sig))
+    Some((m, sig, m.checked_sub(sig)?))
 }

@@ -111,6 +111,17 @@ fn any_feed() -> impl Strategy<Value = Vec<(bool, i64, i64)>> {
     prop::collection::vec((any::<bool>(), 1i64..10_000_000, 1i64..1_000_000_000), 1..120)
 }
 
+/// Candle values as a hostile server could send them: ordinary ones mixed with values
+/// near `Decimal::MAX`, whose sums and differences do not fit.
+fn any_hostile_feed() -> impl Strategy<Value = Vec<(bool, Decimal, Decimal)>> {
+    let value = prop_oneof![
+        3 => (1i64..10_000_000).prop_map(|v| Decimal::new(v, 2)),
+        1 => Just(Decimal::MAX),
+        1 => (1u32..1000).prop_map(|k| Decimal::MAX / Decimal::from(k)),
+    ];
+    prop::collection::vec((any::<bool>(), value.clone(), value), 1..60)
+}
+
 proptest! {
     /// The tracker, fed candle updates as a live stream delivers them, gives at every step
     /// exactly the value of the definition over the series as it then stands.
@@ -178,4 +189,28 @@ fn the_board_shows_upbit_values_only_while_they_are_for_the_latest_closed_candle
     assert_eq!(board.readout().1, Source::Local);
     board.apply(frame(last.start, 55.5));
     assert_eq!(board.readout().1, Source::Upbit);
+}
+
+proptest! {
+    /// Absurd candles never panic: a value whose arithmetic overflows gives no reading, in
+    /// the tracker exactly as in the definition.
+    #[test]
+    fn absurd_values_give_no_reading_and_never_panic(ind in any_indicator(), feed in any_hostile_feed()) {
+        let mut t = Tracker::new(ind).unwrap();
+        let mut series: Vec<Bar> = Vec::new();
+        for (same, close, volume) in feed {
+            let start = match series.last() {
+                Some(last) if same => last.start,
+                Some(last) => last.start + 60_000,
+                None => 0,
+            };
+            let bar = Bar { start, close, volume };
+            match series.last_mut() {
+                Some(last) if last.start == start => *last = bar,
+                _ => series.push(bar),
+            }
+            prop_assert!(t.update(bar));
+            prop_assert_eq!(t.value(), compute(&ind, &series), "after {} bars", series.len());
+        }
+    }
 }

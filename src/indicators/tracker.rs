@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use rust_decimal::Decimal;
 
-use super::calc::{self, alpha, gain_loss, rsi_of};
+use super::calc::{self, alpha, ema_step, gain_loss, rsi_of};
 use super::{Bar, Indicator, MaKind, Reading};
 
 /// An EMA being built: the seed sum until `n` values, then the recurrence.
@@ -18,22 +18,34 @@ struct Ema {
     count: usize,
     seed: Decimal,
     value: Option<Decimal>,
+    /// An input overflowed the arithmetic: no value from here on (as the direct
+    /// computation, whose series ends at the overflow).
+    broken: bool,
 }
 
 impl Ema {
     fn new(n: usize) -> Self {
-        Ema { n, alpha: alpha(n), count: 0, seed: Decimal::ZERO, value: None }
+        Ema { n, alpha: alpha(n), count: 0, seed: Decimal::ZERO, value: None, broken: false }
     }
 
     fn push(&mut self, x: Decimal) {
+        if self.broken {
+            return;
+        }
         self.count += 1;
-        match self.value {
-            Some(e) => self.value = Some(e + self.alpha * (x - e)),
+        let next = match self.value {
+            Some(e) => ema_step(e, self.alpha, x).map(Some),
+            None => self.seed.checked_add(x).map(|seed| {
+                self.seed = seed;
+                (self.count == self.n).then(|| seed / Decimal::from(self.n))
+            }),
+        };
+        match next {
+            Some(Some(v)) => self.value = Some(v),
+            Some(None) => {}
             None => {
-                self.seed += x;
-                if self.count == self.n {
-                    self.value = Some(self.seed / Decimal::from(self.n));
-                }
+                self.broken = true;
+                self.value = None;
             }
         }
     }
@@ -93,7 +105,10 @@ impl Core {
                 fast.push(x);
                 slow.push(x);
                 if let (Some(f), Some(s)) = (fast.value, slow.value) {
-                    signal.push(f - s);
+                    match f.checked_sub(s) {
+                        Some(line) => signal.push(line),
+                        None => signal.broken = true,
+                    }
                 }
             }
         }
@@ -214,9 +229,9 @@ impl Tracker {
                 Some(Reading::BollingerBands { upper, middle, lower })
             }
             (Indicator::Macd { .. }, Core::Macd { fast, slow, signal }) => {
-                let m = fast.value? - slow.value?;
+                let m = fast.value?.checked_sub(slow.value?)?;
                 let s = signal.value?;
-                Some(Reading::Macd { macd: m, signal: s, histogram: m - s })
+                Some(Reading::Macd { macd: m, signal: s, histogram: m.checked_sub(s)? })
             }
             _ => None,
         }
