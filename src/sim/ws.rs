@@ -490,9 +490,11 @@ impl Conn {
     }
 }
 
-/// The websocket-connect limit: `Err` carries the refusal (429, or 418 while blocked).
-fn connect_allowed(sh: &Shared) -> Result<(), (StatusCode, String)> {
-    match lock(&sh.limiter).check(limits::WS_CONNECT, "ip", Instant::now()) {
+/// The websocket-connect limit in `scope` (the IP without a token, the pocket of the
+/// key with one: Upbit since 2026-06-25): `Err` carries the refusal (429, or 418 while
+/// blocked).
+fn connect_allowed(sh: &Shared, scope: &str) -> Result<(), (StatusCode, String)> {
+    match lock(&sh.limiter).check(limits::WS_CONNECT, scope, Instant::now()) {
         Verdict::Allowed { .. } => Ok(()),
         Verdict::TooMany => Err((StatusCode::TOO_MANY_REQUESTS, "Too many API requests.".to_string())),
         Verdict::Blocked(d) => {
@@ -525,7 +527,7 @@ pub(crate) async fn public_upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     stall_while_silent(&sh).await;
-    let allowed = connect_allowed(&sh);
+    let allowed = connect_allowed(&sh, "ip");
     let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
     let status = if allowed.is_ok() { 101 } else { 429 };
     sh.log.record_origin("GET", "/websocket/v1", "", RequestKind::WsConnect, status, origin);
@@ -544,7 +546,8 @@ pub(crate) async fn private_upgrade(
     stall_while_silent(&sh).await;
     let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let verified = lock(&sh.auth).verify(header, Params::None);
-    let status = match (&verified, connect_allowed(&sh)) {
+    let scope = lock(&sh.pockets).limit_scope(header);
+    let status = match (&verified, connect_allowed(&sh, &scope)) {
         (Err(_), _) => 401,
         (Ok(_), Err(_)) => 429,
         (Ok(_), Ok(())) => 101,
