@@ -554,6 +554,24 @@ mod tests {
             Err(UpbitError::Auth { kind: AuthKind::OutOfScope, .. }) => {}
             other => panic!("{other:?}"),
         }
+        // 자산이전: out of its own pocket only.
+        let out = TransferRequest {
+            from: TRADING_POCKET_UUID.into(),
+            to: MAIN_POCKET_UUID.into(),
+            currency: "KRW".into(),
+            amount: dec!(250000),
+            identifier: "sub-1".into(),
+        };
+        let main = main_client(&sim);
+        let main_before = krw(&main).await;
+        sub.transfer(&out).await.unwrap();
+        assert_eq!(krw(&sub).await, dec!(750000));
+        assert_eq!(krw(&main).await, main_before + dec!(250000));
+        let theirs = TransferRequest { from: SAVINGS_POCKET_UUID.into(), identifier: "sub-2".into(), ..out };
+        match sub.transfer(&theirs).await {
+            Err(UpbitError::Auth { kind: AuthKind::OutOfScope, .. }) => {}
+            other => panic!("another pocket's assets: {other:?}"),
+        }
         tasks.cancel_all();
     }
 
