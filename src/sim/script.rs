@@ -159,13 +159,16 @@ impl ScriptState {
     /// Designates the smallest KRW market without a flag (the last of the fixture's, which
     /// lists them by size) 유의.
     fn warn(&mut self, gen_: &mut Generator) -> Option<WireAnnouncement> {
+        // The fixture lists markets by size: the last one is the smallest cap.
         let (code, korean) = gen_
             .markets
             .iter()
-            .filter(|m| m.quote() == "KRW" && !m.def.warning && m.def.caution.is_empty())
-            .filter(|m| Some(&m.def.market) != self.listed.as_ref())
-            // The fixture lists markets by size: the last one is the smallest cap.
-            .next_back()
+            .rfind(|m| {
+                m.quote() == "KRW"
+                    && !m.def.warning
+                    && m.def.caution.is_empty()
+                    && Some(&m.def.market) != self.listed.as_ref()
+            })
             .map(|m| (m.def.market.clone(), m.def.korean_name.clone()))?;
         gen_.set_market_event(&code, true, &[]);
         let base = code.split_once('-').map_or(code.as_str(), |(_, b)| b).to_string();
