@@ -1039,7 +1039,8 @@ impl MarketSim {
         let mut out = Vec::new();
         let mut b = span.start(to.saturating_sub(1).min(now));
         let floor = self.path.floor_ms().max(self.history_from);
-        while out.len() < count && b >= floor.min(front) {
+        // Down to the year holding the first drawn or traded month.
+        while out.len() < count && span.next(b) > floor.min(front) {
             let e = span.next(b);
             let mut year = (b < front && b >= floor).then(|| self.path.candle(b, e.min(front)));
             for m in months.into_iter().flatten().filter(|m| m.start >= b && m.start < e) {
@@ -1774,6 +1775,31 @@ mod tests {
             }
         }
         assert!(partial > 100 && whole > 100, "both kinds happen: {partial} partial, {whole} whole");
+    }
+
+    /// A market whose history starts at its listing serves only the candles it traded,
+    /// the current year's included; the others draw as deep as asked.
+    #[test]
+    fn history_starts_at_a_listing_and_reaches_far_otherwise() {
+        let start = 1_750_000_000_000;
+        let mut g = Generator::new(load_markets(Some(3)).unwrap(), 5, start, 0);
+        let code = g.markets[1].def.market.clone();
+        g.market_mut(&code).unwrap().history_from = start;
+        for _ in 0..400 {
+            g.step(500);
+        }
+        let now = g.now;
+        let m = g.market(&code).unwrap();
+        let mins = m.candles_page(Span::Tf(Timeframe::M1), i64::MAX, 200, now);
+        assert!(!mins.is_empty() && mins.len() <= 5, "{} minutes", mins.len());
+        let first = iso_naive(bucket_start(Timeframe::M1, start), 0);
+        assert!(mins.iter().all(|c| c.candle_date_time_utc >= first));
+        assert_eq!(m.candles_page(Span::Year, i64::MAX, 200, now).len(), 1);
+        let day = bucket_start(Timeframe::D1, start);
+        assert!(m.candles_page(Span::Tf(Timeframe::D1), day, 200, now).is_empty());
+        let btc = g.market("KRW-BTC").unwrap();
+        assert_eq!(btc.candles_page(Span::Year, i64::MAX, 200, now).len(), 200);
+        assert_eq!(btc.candles_page(Span::Tf(Timeframe::D1), start, 200, now).len(), 200);
     }
 
     /// Small caps move more than BTC, a stablecoin hardly at all.
