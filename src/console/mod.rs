@@ -44,8 +44,8 @@ use crate::feed::{FeedConfig, FeedManager};
 use crate::kernel::pump::spawn_pump;
 use crate::kernel::{self, Deadlines, OnFailure, ShutdownHooks, TaskManager, terminal::TerminalGuard};
 use crate::logging::{self, LogOptions};
-use crate::notify::{NotifyKind, NotifyModes};
 use crate::notify::notifier::{NotifierConfig, WebhookConfig, spawn_notifier};
+use crate::notify::{NotifyKind, NotifyModes};
 use crate::store::{StoreConfig, StoreEvent, StoreHandle};
 use crate::trading::credentials::{self, ApiKeys, KeySource};
 use crate::trading::intent::{TradeIntent, TradeRequest};
@@ -404,7 +404,14 @@ impl Core {
             market_mode: settings.alerts.market_event,
             refresh: Arc::new(tokio::sync::Notify::new()),
         };
-        market::spawn_markets(tasks, &feed, market_rest.clone(), store.clone(), sinks.clone(), notices.clone());
+        market::spawn_markets(
+            tasks,
+            &feed,
+            market_rest.clone(),
+            store.clone(),
+            sinks.clone(),
+            notices.clone(),
+        );
         notices::spawn_notices(tasks, &feed, private_stream, notices);
         market::spawn_orderbook(tasks, &feed, store.clone(), selection_rx.clone(), sinks);
         market::spawn_trades(tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
@@ -995,7 +1002,9 @@ mod tests {
         assert_eq!(ep.rest.base_url, "https://sg-api.upbit.com/v1");
         assert_eq!(ep.ws_base.as_deref(), Some("wss://sg-api.upbit.com"));
         assert!(ep.keys.is_none());
-        assert!(matches!(mode_event(&s), StoreEvent::ModeSet { exchange, .. } if exchange == "Upbit Singapore"));
+        assert!(
+            matches!(mode_event(&s), StoreEvent::ModeSet { exchange, .. } if exchange == "Upbit Singapore")
+        );
         s.general.mode = Mode::Live;
         let e = endpoints(&s, &tasks, keys(), None, None).await.err().unwrap().to_string();
         assert!(e.contains("paper mode only") && e.contains("Upbit Singapore"), "{e}");

@@ -221,7 +221,9 @@ impl FeedMetrics {
             *w = RateWindow { start: now, totals, last: Some(since_start) };
         }
         let per_sec = w.last.unwrap_or(since_start);
-        (0..SLOTS).map(|i| StreamRate { stream: SLOT_NAMES[i], total: totals[i], per_sec: per_sec[i] }).collect()
+        (0..SLOTS)
+            .map(|i| StreamRate { stream: SLOT_NAMES[i], total: totals[i], per_sec: per_sec[i] })
+            .collect()
     }
 }
 

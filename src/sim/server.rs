@@ -401,7 +401,8 @@ impl Shared {
             }
             let mut private = ex.drain_events();
             if let Some(script) = lock(&self.script).as_mut() {
-                private.extend(script.run(gen_, ex).into_iter().map(|n| PrivEvent::Announcement(Box::new(n))));
+                private
+                    .extend(script.run(gen_, ex).into_iter().map(|n| PrivEvent::Announcement(Box::new(n))));
             }
             (events, private)
         };

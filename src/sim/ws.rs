@@ -482,7 +482,9 @@ impl Conn {
                     out.push(encode(&**o, self.format, None));
                 }
                 (PrivEvent::MyAsset(a), "myAsset") => out.push(encode(a, self.format, None)),
-                (PrivEvent::Announcement(a), "announcement") => out.extend(announcement_frame(a, s, self.format)),
+                (PrivEvent::Announcement(a), "announcement") => {
+                    out.extend(announcement_frame(a, s, self.format))
+                }
                 _ => {}
             }
         }
@@ -797,10 +799,16 @@ mod tests {
             timestamp: 1,
             ..WireAnnouncement::default()
         };
-        let v: Value = serde_json::from_slice(&announcement_frame(&a, &r.types[0], Format::Simple).unwrap()).unwrap();
-        assert_eq!((v["ty"].as_str(), v["uid"].as_str(), v["bd"].as_str()), (Some("announcement"), Some("u"), Some("b")));
+        let v: Value =
+            serde_json::from_slice(&announcement_frame(&a, &r.types[0], Format::Simple).unwrap()).unwrap();
+        assert_eq!(
+            (v["ty"].as_str(), v["uid"].as_str(), v["bd"].as_str()),
+            (Some("announcement"), Some("u"), Some("b"))
+        );
         let plain = parse_request(r#"[{"ticket":"x"},{"type":"announcement"}]"#, true).unwrap();
-        let v: Value = serde_json::from_slice(&announcement_frame(&a, &plain.types[0], Format::Default).unwrap()).unwrap();
+        let v: Value =
+            serde_json::from_slice(&announcement_frame(&a, &plain.types[0], Format::Default).unwrap())
+                .unwrap();
         assert_eq!((v["type"].as_str(), v.get("body")), (Some("announcement"), None));
         a.category = Some("wallet".into());
         assert!(announcement_frame(&a, &r.types[0], Format::Default).is_none());
@@ -830,4 +838,3 @@ mod tests {
         );
     }
 }
-

@@ -81,7 +81,12 @@ impl MarketSection {
         self.badges.get(market).and_then(|b| b.iter().map(|(b, _)| *b).max())
     }
 
-    pub(crate) fn set_badges(&mut self, source: &str, set: Vec<(MarketId, Badge)>, clear: &[(MarketId, Badge)]) {
+    pub(crate) fn set_badges(
+        &mut self,
+        source: &str,
+        set: Vec<(MarketId, Badge)>,
+        clear: &[(MarketId, Badge)],
+    ) {
         let badges = Arc::make_mut(&mut self.badges);
         for list in badges.values_mut() {
             list.retain(|(_, s)| s != source);

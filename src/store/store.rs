@@ -508,7 +508,12 @@ fn apply(
             t.status = true;
         }
         E::KeyedAlert { key, time, message } => {
-            Arc::make_mut(system).push_alert(AlertRecord { time, message, acknowledged: false, key: Some(key) });
+            Arc::make_mut(system).push_alert(AlertRecord {
+                time,
+                message,
+                acknowledged: false,
+                key: Some(key),
+            });
             t.system = true;
             t.status = true;
         }

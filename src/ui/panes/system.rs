@@ -66,7 +66,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     // Whether the exchange's notices can come at all (they need the private stream).
     if let Some(line) = sys.tables.get(notices::TABLE).and_then(|t| t.rows.first()).and_then(|r| r.first()) {
-        lines.push(Line::styled(line.clone(), if line == notices::NO_KEYS { theme.warning } else { theme.muted }));
+        lines.push(Line::styled(
+            line.clone(),
+            if line == notices::NO_KEYS { theme.warning } else { theme.muted },
+        ));
     }
     let f = &sys.feed;
     let health = match f.health {
@@ -200,7 +203,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         lines.push(row_line(&cells, &widths, style));
     }
-    for (title, table) in sys.tables.iter().filter(|(t, _)| t.as_str() != key_expiry::TABLE && t.as_str() != notices::TABLE) {
+    for (title, table) in
+        sys.tables.iter().filter(|(t, _)| t.as_str() != key_expiry::TABLE && t.as_str() != notices::TABLE)
+    {
         lines.push(Line::styled(title.clone(), theme.header));
         let n = table.header.len().max(table.rows.iter().map(Vec::len).max().unwrap_or(0));
         let widths: Vec<usize> = (0..n)
