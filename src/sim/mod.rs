@@ -38,6 +38,7 @@
 
 pub mod auth;
 pub mod faults;
+mod history;
 pub(crate) mod indicators;
 mod keys;
 pub mod limits;
