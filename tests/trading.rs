@@ -1932,12 +1932,13 @@ fn keyed_mini_rest(url: &str) -> hoga::exchange::upbit::rest::RestClient {
         .unwrap()
 }
 
-/// Issue 15 item 5: the order client and the market-data client are built apart (as the
-/// console builds them) yet share one limiter and ban state per host: a 418 drawn by an
-/// order call pauses quotation calls too, for keyed and keyless clients alike, and no
-/// quotation request reaches the host during the ban.
+/// Issue 15 item 5, as Upbit counts since 2026-06-25: the order client and the
+/// market-data client are built apart (as the console builds them) yet share one limiter
+/// and ban state per pocket: a 418 drawn by an order call bans the key's pocket, so no
+/// exchange call of that key reaches the host during the ban (from either client), while
+/// quotation calls (keyed or keyless) go on: a 418 on an exchange call is not an IP ban.
 #[tokio::test]
-async fn a_418_on_an_order_call_pauses_quotation_calls_too() {
+async fn a_418_on_an_order_call_bans_the_pocket_and_quotation_calls_go_on() {
     use hoga::exchange::upbit::error::UpbitError;
     use hoga::exchange::upbit::rest::RestClient;
     let (upbit, url) = MiniUpbit::start().await;
@@ -1957,12 +1958,24 @@ async fn a_418_on_an_order_call_pauses_quotation_calls_too() {
     assert!(matches!(&e, VenueError::Final { code, halt: true, .. } if code == "blocked"), "{e:?}");
 
     for client in [&market, &public] {
-        let e = client.tickers(&[btc()]).await.unwrap_err();
-        assert!(matches!(e, UpbitError::Blocked { .. }), "{e:?}");
-        let left = client.limits_status().blocked_for.unwrap();
-        assert!(left <= Duration::from_secs(30), "{left:?}");
+        client.tickers(&[btc()]).await.unwrap();
     }
-    assert_eq!(upbit.count("GET /v1/ticker"), 1, "no quotation call reached the banned host");
+    assert_eq!(upbit.count("GET /v1/ticker"), 3, "quotation calls go on during a pocket's ban");
+    assert!(public.limits_status().blocked_for.is_none(), "a keyless client is not banned");
+
+    // The key's exchange calls are refused locally, from the market client too.
+    let accounts_before = upbit.count("GET /v1/accounts");
+    let e = market.accounts().await.unwrap_err();
+    assert!(matches!(e, UpbitError::Blocked { .. }), "{e:?}");
+    assert_eq!(
+        upbit.count("GET /v1/accounts"),
+        accounts_before,
+        "no exchange call reached the banned pocket"
+    );
+    let st = market.limits_status();
+    let left = st.pocket_blocked_for.unwrap();
+    assert!(left <= Duration::from_secs(30), "{left:?}");
+    assert!(st.blocked_for.is_some() && st.ip_blocked_for.is_none(), "{st:?}");
 }
 
 /// Starts an order manager over the real Upbit venue on `MiniUpbit`, rests one order,
@@ -2327,16 +2340,17 @@ async fn halt_notification(
 
 /// RELIABILITY case 6, the whole row against the simulator, wired as the console wires it
 /// (order manager, monitor, trading-state glue, store, feed): a create answered 418 with
-/// a block time (`Retry-After`)
-/// - stops all REST: a quotation call is refused locally and never reaches the host, and
-///   the status bar shows the countdown ("REST BANNED");
+/// a block time (`Retry-After`) bans the key's pocket (Upbit since 2026-06-25; not the IP)
+/// - stops the pocket's exchange calls: one is refused locally and never reaches the
+///   host, while quotation calls go on; the status bar shows the countdown and whose ban
+///   it is ("POCKET BANNED"), the System pane's limits line says what it halts;
 /// - sends trading HALTED (the manager's halt becomes the console's);
 /// - leaves the websocket running: a new price still arrives over it during the ban;
 /// - makes the monitor raise "protection degraded" for the armed rule (its exits cannot
 ///   be sent while HALTED; the monitor has no REST price fallback, so a ban takes nothing
 ///   from it — its prices are the websocket's).
 #[tokio::test]
-async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protection_degraded() {
+async fn a_418_on_a_create_bans_the_pocket_halts_trading_keeps_the_websocket_and_flags_protection_degraded() {
     use hoga::feed::{FeedConfig, FeedManager, Strategy};
     use hoga::notify::NotifySender;
     use hoga::store::{Store, StoreConfig, StoreEvent};
@@ -2398,12 +2412,17 @@ async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protec
     let degraded = halt_notification(&mut notes).await;
     assert!(degraded.text.contains("protection degraded: 1 TP/SL rules"), "{}", degraded.text);
 
-    // All REST stops, quotation included; nothing reaches the host.
-    let tickers_before = sim.requests.count("GET", "/v1/ticker");
-    let e = rest.tickers(&[btc()]).await.unwrap_err();
+    // The pocket's exchange calls stop and never reach the host; quotation calls go on.
+    let accounts_before = sim.requests.count("GET", "/v1/accounts");
+    let e = rest.accounts().await.unwrap_err();
     assert!(matches!(e, hoga::exchange::upbit::error::UpbitError::Blocked { .. }), "{e:?}");
-    assert_eq!(sim.requests.count("GET", "/v1/ticker"), tickers_before, "no call during the ban");
-    let left = rest.limits_status().blocked_for.expect("banned");
+    assert_eq!(sim.requests.count("GET", "/v1/accounts"), accounts_before, "no exchange call during the ban");
+    let tickers_before = sim.requests.count("GET", "/v1/ticker");
+    rest.tickers(&[btc()]).await.unwrap();
+    assert_eq!(sim.requests.count("GET", "/v1/ticker"), tickers_before + 1, "quotation calls go on");
+    let limits = rest.limits_status();
+    assert!(limits.ip_blocked_for.is_none(), "not an IP ban: {limits:?}");
+    let left = limits.pocket_blocked_for.expect("the pocket is banned");
     assert!(left > Duration::from_secs(60) && left <= Duration::from_secs(600), "{left:?}");
     assert!(store.try_send(StoreEvent::FeedHealthUpdated(Arc::new(feed.health()))), "store full");
     until("the countdown in the store", || store.snapshot().system.feed.rest_blocked_secs().is_some()).await;
@@ -2413,7 +2432,14 @@ async fn a_418_stops_all_rest_halts_trading_keeps_the_websocket_and_flags_protec
     let ui = hoga::ui::UiState::new(hoga::ui::UiConfig::default());
     hoga::ui::render(area, &mut buf, &ui, &snap, &hoga::ui::Theme::default());
     let screen: String = buf.content.iter().map(|c| c.symbol()).collect();
-    assert!(screen.contains("REST BANNED"), "the status bar shows the countdown");
+    assert!(
+        screen.contains("POCKET BANNED") && !screen.contains("REST BANNED"),
+        "the status bar shows whose ban it is"
+    );
+    let line = hoga::ui::panes::limits::line(&limits, &hoga::ui::Theme::default()).expect("a limits line");
+    let line: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    assert!(line.contains("banned (418): this pocket's exchange calls for"), "{line}");
+    assert!(!line.contains("every call"), "{line}");
 
     // Market data over the websocket goes on during the ban.
     sim.set_price("KRW-BTC", dec!(100500000));

@@ -79,6 +79,9 @@ pub enum SafetyEvent {
     RestBanned {
         /// Seconds left.
         secs: u64,
+        /// The ban is the pocket's alone (a 418 answering an exchange call): its exchange
+        /// calls are refused, quotation calls go on. Otherwise it bans the IP: every call.
+        pocket_only: bool,
     },
     /// The TP/SL monitor task is down: positions are not protected (REDUCING).
     MonitorDown {
@@ -137,7 +140,8 @@ impl AppEvent {
                 SafetyEvent::Halt { why } => format!("halt: {why}"),
                 SafetyEvent::Resume { .. } => "resume".into(),
                 SafetyEvent::FeedHealth { health, .. } => format!("feed {health:?}").to_lowercase(),
-                SafetyEvent::RestBanned { secs } => format!("REST banned {secs}s"),
+                SafetyEvent::RestBanned { secs, pocket_only: false } => format!("REST banned {secs}s"),
+                SafetyEvent::RestBanned { secs, pocket_only: true } => format!("pocket banned {secs}s"),
                 SafetyEvent::MonitorDown { .. } => "monitor down".into(),
                 SafetyEvent::Task(ev) => task_label(ev),
             },

@@ -61,9 +61,10 @@ fn apply(
             trading.halt(why.clone());
             Some(format!("HALTED: {why}"))
         }
-        SafetyEvent::RestBanned { secs } => {
+        SafetyEvent::RestBanned { secs, pocket_only } => {
+            let what = if *pocket_only { "the pocket's exchange calls" } else { "REST" };
             let why = format!(
-                "REST banned by the exchange (418) for {secs}s: no order or exit can be sent; :resume after it ends"
+                "{what} banned by the exchange (418) for {secs}s: no order or exit can be sent; :resume after it ends"
             );
             if trading.state() != TradingState::Halted {
                 trading.halt(why.clone());
@@ -226,14 +227,20 @@ pub fn spawn_watch(
                     _ = tick.tick() => {}
                 }
                 if let Some(rest) = &rest {
-                    let left = rest.limits_status().blocked_for;
+                    let st = rest.limits_status();
+                    let left = st.blocked_for;
                     if let Some(left) = left
                         && !banned
                     {
                         let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-                        tracing::warn!(secs, "REST banned by the exchange (418); halting trading");
-                        bus.publish("safety-watch", AppEvent::Safety(SafetyEvent::RestBanned { secs }))
-                            .await?;
+                        let pocket_only = st.pocket_blocked_for.is_some() && st.ip_blocked_for.is_none();
+                        tracing::warn!(
+                            secs,
+                            pocket_only,
+                            "REST banned by the exchange (418); halting trading"
+                        );
+                        let ev = SafetyEvent::RestBanned { secs, pocket_only };
+                        bus.publish("safety-watch", AppEvent::Safety(ev)).await?;
                     }
                     banned = left.is_some();
                 }

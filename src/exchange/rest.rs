@@ -19,8 +19,12 @@ pub(crate) type RestFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Exchan
 /// What the client's rate limiter is doing, for health and the System pane.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LimitsStatus {
-    /// Time left on a ban (Upbit: 418), if REST is halted.
+    /// Time left on a ban (Upbit: 418) of any kind: some REST calls are halted (see
+    /// `ip_blocked_for` and `pocket_blocked_for` for which).
     pub blocked_for: Option<Duration>,
+    /// Time left on a ban of the IP (a 418 answering a quotation call): every REST call is
+    /// halted; also counted in `blocked_for`.
+    pub ip_blocked_for: Option<Duration>,
     /// Rate-limit groups paused after a 429 (or an exhausted budget), by the venue's group
     /// name, with time left.
     pub paused: Vec<(&'static str, Duration)>,

@@ -337,7 +337,9 @@ impl Shared {
             );
         }
         let rest = self.config.rest.limits_status();
-        if let Some(left) = rest.blocked_for {
+        // Market data is hurt by an IP ban only: a pocket's ban (a 418 answering an
+        // exchange call) leaves quotation calls, and so the gap fill, going.
+        if let Some(left) = rest.ip_blocked_for {
             worse(
                 Health::Critical,
                 format!("REST blocked (418) for another {}s", left.as_secs()),

@@ -426,10 +426,17 @@ impl FeedHealth {
         self.streams.iter().map(|s| s.per_sec.max(0.0) as u64).sum()
     }
 
-    /// Whole seconds left on a 418 ban of the exchange host (every REST call is halted),
-    /// rounded up: a countdown never shows 0 s while calls are still refused.
+    /// Whole seconds left on a 418 ban (of the IP: every REST call halted; or of the
+    /// key's pocket: its exchange calls halted), rounded up: a countdown never shows 0 s
+    /// while calls are still refused.
     pub fn rest_blocked_secs(&self) -> Option<u64> {
         self.rest.blocked_for.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+    }
+
+    /// True when the ban is the pocket's alone (Upbit, since 2026-06-25: a 418 answering
+    /// an exchange call): orders, cancels and balances are refused, quotation calls go on.
+    pub fn rest_ban_is_pocket_only(&self) -> bool {
+        self.rest.pocket_blocked_for.is_some() && self.rest.ip_blocked_for.is_none()
     }
 
     /// Whether this report says anything `prev` did not. The clocks (uptime, time in the

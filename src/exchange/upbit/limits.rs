@@ -341,7 +341,18 @@ impl RestLimits {
         let mut p = self.key.pocket.lock().unwrap_or_else(PoisonError::into_inner);
         let scope = match (p.as_ref(), uuid) {
             (Some(existing), _) => existing.scope.clone(),
-            (None, Some(uuid)) => scope(format!("pocket {} {uuid}", self.host_id)),
+            (None, Some(uuid)) => {
+                let pocket = scope(format!("pocket {} {uuid}", self.host_id));
+                // A ban drawn before the pocket was known is the pocket's: it must not be
+                // forgotten by moving to the pocket's books (calls would hit the banned
+                // pocket again and lengthen the ban).
+                let own = lock(&self.key.own.state);
+                if let Some(until) = own.blocked_until {
+                    let mut st = lock(&pocket.state);
+                    st.blocked_until = Some(st.blocked_until.map_or(until, |b| b.max(until)));
+                }
+                pocket
+            }
             (None, None) => self.key.own.clone(),
         };
         *p = Some(PocketScope { label: label.to_string(), scope });
@@ -458,7 +469,9 @@ impl RestLimits {
             out.rate_limited = out.rate_limited.saturating_add(st.rate_limited);
             out.blocks = out.blocks.saturating_add(st.blocks);
             let left = st.blocked_until.filter(|u| *u > now).map(|u| u - now);
-            if i == 1 {
+            if i == 0 {
+                out.ip_blocked_for = left;
+            } else {
                 out.pocket_blocked_for = left;
             }
             out.blocked_for = out.blocked_for.max(left);
@@ -645,6 +658,19 @@ mod tests {
         unseen.attribute_pocket(None, "this key's pocket");
         assert!(unseen.acquire(Group::Default).await.is_ok());
         assert_eq!(unseen.status().pocket.as_deref(), Some("this key's pocket"));
+    }
+
+    #[tokio::test]
+    async fn a_pocket_ban_drawn_before_the_pocket_is_known_outlives_the_attribution() {
+        let base = "http://limits-early-ban.invalid:81/v1";
+        let key = RestLimits::shared(base, Some("early-key"));
+        key.on_418(Group::Order, Some(Duration::from_secs(30)));
+        let st = key.status();
+        assert!(st.pocket_blocked_for.is_some() && st.ip_blocked_for.is_none(), "{st:?}");
+        key.attribute_pocket(Some("uuid-early"), "main");
+        assert!(matches!(key.acquire(Group::Order).await, Err(UpbitError::Blocked { .. })));
+        assert!(key.status().pocket_blocked_for.is_some());
+        assert!(key.acquire(Group::Ticker).await.is_ok(), "quotation calls go on");
     }
 
     mod fuzz {

@@ -29,15 +29,15 @@ pub fn line(rest: &LimitsStatus, theme: &Theme) -> Option<Line<'static>> {
         let paused: Vec<String> = rest.paused.iter().map(|(g, d)| format!("{g} {}s", secs(*d))).collect();
         spans.push(Span::styled(format!("  paused {}", paused.join(" ")), theme.warning));
     }
-    match (rest.pocket_blocked_for, rest.blocked_for) {
-        (Some(p), _) => spans.push(Span::styled(
+    // Both can be on at once (an IP ban and a longer one of the pocket): each is said.
+    if let Some(b) = rest.ip_blocked_for {
+        spans.push(Span::styled(format!("  banned (418): every call for {}s", secs(b)), theme.error));
+    }
+    if let Some(p) = rest.pocket_blocked_for {
+        spans.push(Span::styled(
             format!("  banned (418): this pocket's exchange calls for {}s", secs(p)),
             theme.error,
-        )),
-        (None, Some(b)) => {
-            spans.push(Span::styled(format!("  banned (418): every call for {}s", secs(b)), theme.error))
-        }
-        (None, None) => {}
+        ));
     }
     Some(Line::from(spans))
 }
@@ -59,6 +59,7 @@ mod tests {
             pocket: Some("main".into()),
             pocket_blocked_for: Some(Duration::from_millis(54_200)),
             blocked_for: Some(Duration::from_millis(54_200)),
+            ip_blocked_for: None,
             paused: vec![("order", Duration::from_millis(1500))],
             blocks: 1,
             rate_limited: 3,
@@ -66,7 +67,11 @@ mod tests {
         let t = text(&line(&st, &theme).unwrap());
         assert!(t.contains("pocket main  429s 3  418s 1  paused order 2s"), "{t}");
         assert!(t.contains("this pocket's exchange calls for 55s"), "{t}");
-        let ip = LimitsStatus { blocked_for: Some(Duration::from_secs(5)), ..LimitsStatus::default() };
+        let ip = LimitsStatus {
+            blocked_for: Some(Duration::from_secs(5)),
+            ip_blocked_for: Some(Duration::from_secs(5)),
+            ..LimitsStatus::default()
+        };
         let t = text(&line(&ip, &theme).unwrap());
         assert!(!t.contains("pocket") && t.contains("every call for 5s"), "{t}");
         assert!(line(&LimitsStatus::default(), &theme).is_none());

@@ -99,10 +99,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         TradingState::Halted => theme.error,
     };
     pieces.push(must(vec![Span::styled(acc.trading_state.label(), ts)]));
-    // A 418 ban halts every REST call of the process: as loud as the trading state, with
-    // the time left.
+    // A 418 ban halts every REST call of the process (an IP ban) or every exchange call of
+    // the key's pocket (orders, cancels, balances): as loud as the trading state, with the
+    // time left, and which of the two it is.
     if let Some(left) = sys.feed.rest_blocked_secs() {
-        pieces.push(must(vec![Span::styled(format!(" REST BANNED {}", countdown(left)), theme.error)]));
+        let what = if sys.feed.rest_ban_is_pocket_only() { "POCKET BANNED" } else { "REST BANNED" };
+        pieces.push(must(vec![Span::styled(format!(" {what} {}", countdown(left)), theme.error)]));
     }
     // A task that is down (restarting or failed) is as loud as the trading state.
     let down: Vec<String> = sys.tasks_down().map(|t| format!("{}/{}", t.component, t.name)).collect();
