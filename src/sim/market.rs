@@ -1802,6 +1802,25 @@ mod tests {
         assert_eq!(btc.candles_page(Span::Tf(Timeframe::D1), start, 200, now).len(), 200);
     }
 
+    /// In the same two virtual hours a small cap trades far less often than BTC, moves
+    /// more and keeps a wider book.
+    #[test]
+    fn a_small_cap_moves_more_and_trades_less_than_btc() {
+        let run = |code| {
+            calibration_run(load_markets(None).unwrap(), 11, 1_750_000_000_000, code, 7200, 50).unwrap()
+        };
+        let (btc, small) = (run("KRW-BTC"), run("KRW-MOCA"));
+        let median = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            (v[0] + v[v.len() - 1]) / 2.0
+        };
+        assert!(median(&small.hourly_ranges) > 2.0 * median(&btc.hourly_ranges), "{small:?} vs {btc:?}");
+        assert!(small.trades * 10 < btc.trades, "{} vs {} trades", small.trades, btc.trades);
+        assert!(small.one_tick_share() < 0.5 && btc.one_tick_share() > 0.8);
+        assert_eq!(small.outside_touch, 0);
+    }
+
     /// Small caps move more than BTC, a stablecoin hardly at all.
     #[test]
     fn market_classes_move_by_their_class() {
