@@ -103,8 +103,17 @@ pub struct SimOrder {
     pub state: OrderState,
     /// Time in force.
     pub tif: Option<TimeInForce>,
-    /// SMP type.
+    /// SMP type as applied (Upbit fills in the default since 2026-11-09: `cancel_maker`,
+    /// or `none` for a `post_only` order sent without one).
     pub smp_type: Option<String>,
+    /// Volume cancelled by self-match prevention.
+    #[serde(default)]
+    pub prevented_volume: Decimal,
+    /// What self-match prevention released: funds for a bid (price × volume, the fee
+    /// reserved on it is released too but not counted here, as in Upbit's example), volume
+    /// for an ask.
+    #[serde(default)]
+    pub prevented_locked: Decimal,
     /// Creation (ms).
     pub(crate) created: i64,
     /// Fills.
@@ -145,8 +154,8 @@ impl SimOrder {
             remaining_fee: self.remaining_fee,
             paid_fee: self.paid_fee,
             locked: self.locked,
-            prevented_volume: Some(Decimal::ZERO),
-            prevented_locked: Some(Decimal::ZERO),
+            prevented_volume: Some(self.prevented_volume),
+            prevented_locked: Some(self.prevented_locked),
             trades_count: self.fills.len() as u32,
             time_in_force: self.tif,
             identifier: self.identifier.clone(),
@@ -200,9 +209,8 @@ impl SimOrder {
             is_maker: fill.map(|f| f.is_maker),
             identifier: self.identifier.clone(),
             smp_type: self.smp_type.clone(),
-            // The simulator's SMP never cancels part of an order: nothing is prevented.
-            prevented_volume: Some(Decimal::ZERO),
-            prevented_locked: Some(Decimal::ZERO),
+            prevented_volume: Some(self.prevented_volume),
+            prevented_locked: Some(self.prevented_locked),
             trade_timestamp: fill.map(|f| f.ts),
             order_timestamp: self.created,
             timestamp: now,
@@ -253,6 +261,42 @@ pub struct BookView<'a> {
     pub asks: &'a mut Vec<(Decimal, Decimal)>,
     /// Bids.
     pub bids: &'a mut Vec<(Decimal, Decimal)>,
+}
+
+/// Self-match prevention as an incoming order asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Smp {
+    None,
+    CancelMaker,
+    CancelTaker,
+    Reduce,
+}
+
+impl Smp {
+    /// An order restored from a state file written before the 2026-11-09 default has no
+    /// `smp_type`: it gets the default too.
+    fn of(s: Option<&str>) -> Smp {
+        match s {
+            Some("none") => Smp::None,
+            Some("cancel_taker") => Smp::CancelTaker,
+            Some("reduce") => Smp::Reduce,
+            _ => Smp::CancelMaker,
+        }
+    }
+}
+
+/// One step of a taker's plan.
+enum Step {
+    /// Trade with book level `i`: price, volume.
+    Fill(usize, Decimal, Decimal),
+    /// Trade with the account's own resting order (`smp_type` none).
+    SelfFill(String, Decimal, Decimal),
+    /// Cancel the own resting order.
+    CancelMaker(String),
+    /// Cancel the incoming order.
+    CancelTaker,
+    /// Take the overlap off both, no trade.
+    Reduce(String, Decimal, Decimal),
 }
 
 /// The exchange state.
@@ -477,14 +521,22 @@ impl Exchange {
             }
             _ => {}
         }
-        if tif == Some(TimeInForce::PostOnly) && req.smp_type.is_some() {
-            return Err(err(400, "invalid_post_only", "post_only 와 smp_type 은 함께 사용할 수 없습니다."));
-        }
-        if let Some(s) = &req.smp_type
-            && !matches!(s.as_str(), "cancel_maker" | "cancel_taker" | "reduce")
+        let smp_given = req.smp_type.as_deref().filter(|s| !s.is_empty());
+        if let Some(s) = smp_given
+            && !matches!(s, "cancel_maker" | "cancel_taker" | "reduce" | "none")
         {
             return Err(err(400, "invalid_parameter", format!("smp_type has an invalid value: {s}")));
         }
+        // Since 2026-11-09 `none` may go with post_only; the three preventing ones may not.
+        if tif == Some(TimeInForce::PostOnly) && smp_given.is_some_and(|s| s != "none") {
+            return Err(err(400, "invalid_post_only", "post_only 와 smp_type 은 함께 사용할 수 없습니다."));
+        }
+        // The 2026-11-09 default: `cancel_maker`; a post_only order without one is `none`.
+        let smp_type = Some(
+            smp_given
+                .unwrap_or(if tif == Some(TimeInForce::PostOnly) { "none" } else { "cancel_maker" })
+                .to_string(),
+        );
         for v in [price, volume].into_iter().flatten() {
             if v <= Decimal::ZERO {
                 return Err(err(400, "invalid_parameter", format!("값은 0보다 커야 합니다: {v}")));
@@ -583,7 +635,9 @@ impl Exchange {
             locked,
             state: OrderState::Wait,
             tif,
-            smp_type: req.smp_type.clone(),
+            smp_type,
+            prevented_volume: Decimal::ZERO,
+            prevented_locked: Decimal::ZERO,
             created: 0,
             fills: Vec::new(),
             fee_rate: fee,
@@ -617,7 +671,10 @@ impl Exchange {
         Ok(accepted)
     }
 
-    /// Taker phase of a new order.
+    /// Taker phase of a new order: it meets the generated book and the account's own
+    /// resting orders on the other side, best price first (an own order first at an equal
+    /// price), and self-match prevention decides what happens at an own order: the taker's
+    /// `smp_type` rules, as at Upbit (the maker's own setting no longer counts once booked).
     fn take(&mut self, uuid: &str, book: BookView<'_>, now: i64) {
         let Some(o) = self.orders.get(uuid).cloned() else { return };
         let limit = if o.ord_type == OrderType::Limit { o.price } else { None };
@@ -627,28 +684,96 @@ impl Exchange {
             (Side::Bid, Some(l)) => p <= l,
             (Side::Ask, Some(l)) => p >= l,
         };
+        let better_or_equal = |a: Decimal, b: Decimal| if o.side == Side::Bid { a <= b } else { a >= b };
         let market_buy = o.side == Side::Bid && o.ord_type != OrderType::Limit;
-        // Plan the fills first (FOK needs to know whether everything fills).
-        let mut plan: Vec<(usize, Decimal, Decimal)> = Vec::new();
+        let smp = Smp::of(o.smp_type.as_deref());
+        // The account's resting limit orders this one crosses, best price first, then time.
+        let mut own: Vec<(Decimal, usize, String, Decimal)> = self
+            .order_seq
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| {
+                let r = self.orders.get(u)?;
+                let p = r.price?;
+                let rests = r.market == o.market
+                    && r.side != o.side
+                    && r.state == OrderState::Wait
+                    && r.ord_type == OrderType::Limit;
+                (rests && crosses(p)).then(|| (p, i, u.clone(), r.remaining_volume))
+            })
+            .collect();
+        own.sort_by(|a, b| {
+            let by_price = if o.side == Side::Bid { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) };
+            by_price.then(a.1.cmp(&b.1))
+        });
+        // Plan first (FOK needs to know whether everything fills; post-only whether
+        // anything would trade).
+        let mut plan: Vec<Step> = Vec::new();
         let mut want_vol = o.remaining_volume;
         let mut want_funds = o.price.unwrap_or_default();
-        for (i, (p, s)) in levels.iter().enumerate() {
-            if !crosses(*p) {
-                break;
-            }
-            let v = if market_buy {
-                (want_funds / *p)
-                    .round_dp_with_strategy(ticks::VOLUME_SCALE, rust_decimal::RoundingStrategy::ToZero)
-                    .min(*s)
-            } else {
-                want_vol.min(*s)
+        let (mut filled_vol, mut filled_funds) = (Decimal::ZERO, Decimal::ZERO);
+        let mut touched = false;
+        let (mut li, mut oi) = (0, 0);
+        loop {
+            let level = levels.get(li).copied();
+            let mine = own.get(oi).cloned();
+            let pick_own = match (level, &mine) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some((lp, _)), Some(m)) => better_or_equal(m.0, lp),
             };
-            if v <= Decimal::ZERO {
+            let (p, size) = match (pick_own, level, &mine) {
+                (true, _, Some(m)) => (m.0, m.3),
+                (false, Some(l), _) => l,
+                _ => break,
+            };
+            if !crosses(p) {
                 break;
             }
-            plan.push((i, *p, v));
+            touched = true;
+            let v = if market_buy {
+                (want_funds / p)
+                    .round_dp_with_strategy(ticks::VOLUME_SCALE, rust_decimal::RoundingStrategy::ToZero)
+                    .min(size)
+            } else {
+                want_vol.min(size)
+            };
+            let consumes = if pick_own {
+                let maker = mine.map(|m| m.2).unwrap_or_default();
+                oi += 1;
+                match smp {
+                    Smp::CancelMaker => {
+                        plan.push(Step::CancelMaker(maker));
+                        continue;
+                    }
+                    Smp::CancelTaker => {
+                        plan.push(Step::CancelTaker);
+                        break;
+                    }
+                    Smp::None if v > Decimal::ZERO => {
+                        plan.push(Step::SelfFill(maker, p, v));
+                        true
+                    }
+                    Smp::Reduce if v > Decimal::ZERO => {
+                        plan.push(Step::Reduce(maker, p, v));
+                        false
+                    }
+                    _ => break,
+                }
+            } else {
+                li += 1;
+                if v <= Decimal::ZERO {
+                    break;
+                }
+                plan.push(Step::Fill(li - 1, p, v));
+                true
+            };
+            if consumes {
+                filled_vol += v;
+                filled_funds += p * v;
+            }
             if market_buy {
-                want_funds -= *p * v;
+                want_funds -= p * v;
             } else {
                 want_vol -= v;
                 if want_vol.is_zero() {
@@ -657,24 +782,42 @@ impl Exchange {
             }
         }
         let complete = if market_buy {
-            want_funds < o.price.unwrap_or_default() * dec!(0.0000001)
+            o.price.unwrap_or_default() - filled_funds < o.price.unwrap_or_default() * dec!(0.0000001)
         } else {
-            want_vol.is_zero()
+            filled_vol == o.remaining_volume
         };
-        if o.tif == Some(TimeInForce::PostOnly) && !plan.is_empty() {
-            // Post-only would take liquidity: cancelled instead.
+        if o.tif == Some(TimeInForce::PostOnly) && touched {
+            // Post-only would take liquidity (its own resting order's included): cancelled.
             self.finish(uuid, OrderState::Cancel, now);
             return;
         }
         if o.tif == Some(TimeInForce::Fok) && !complete {
+            // Nothing trades and nothing is prevented: the order never entered the book.
             self.finish(uuid, OrderState::Cancel, now);
             return;
         }
-        for (i, p, v) in plan {
-            if let Some(l) = levels.get_mut(i) {
-                l.1 -= v;
+        for step in plan {
+            match step {
+                Step::Fill(i, p, v) => {
+                    if let Some(l) = levels.get_mut(i) {
+                        l.1 -= v;
+                    }
+                    self.fill(uuid, p, v, false, now);
+                }
+                Step::SelfFill(maker, p, v) => {
+                    self.fill(uuid, p, v, false, now);
+                    self.fill(&maker, p, v, true, now);
+                }
+                Step::CancelMaker(maker) => self.prevent_rest(&maker, now),
+                Step::CancelTaker => {
+                    self.prevent_rest(uuid, now);
+                    return;
+                }
+                Step::Reduce(maker, p, v) => {
+                    self.prevent_part(uuid, p, v, now);
+                    self.prevent_part(&maker, p, v, now);
+                }
             }
-            self.fill(uuid, p, v, false, now);
         }
         levels.retain(|l| l.1 > Decimal::ZERO);
         let Some(o) = self.orders.get(uuid) else { return };
@@ -690,6 +833,70 @@ impl Exchange {
                     OrderState::Cancel
                 };
             self.finish(uuid, state, now);
+        }
+    }
+
+    /// Self-match prevention cancels what is left of an order (`cancel_maker` on the
+    /// resting one, `cancel_taker` on the incoming one): all of it is prevented, the
+    /// order ends `cancel` and its locked funds go back.
+    fn prevent_rest(&mut self, uuid: &str, now: i64) {
+        let Some(o) = self.orders.get_mut(uuid) else { return };
+        if !o.is_open() {
+            return;
+        }
+        let market_buy = o.side == Side::Bid && o.ord_type != OrderType::Limit;
+        let (volume, locked) = match o.side {
+            // A market buy has no volume: what is prevented is its unspent funds.
+            Side::Bid if market_buy => (Decimal::ZERO, o.locked - o.remaining_fee),
+            Side::Bid => (o.remaining_volume, o.price.unwrap_or_default() * o.remaining_volume),
+            Side::Ask => (o.remaining_volume, o.remaining_volume),
+        };
+        o.prevented_volume += volume;
+        o.prevented_locked += locked;
+        self.finish(uuid, OrderState::Cancel, now);
+    }
+
+    /// Self-match prevention `reduce`: `volume` at `price` is taken off the order without
+    /// trading. The order goes on with the rest (a `prevented` event), or ends `cancel`
+    /// when nothing is left.
+    fn prevent_part(&mut self, uuid: &str, price: Decimal, volume: Decimal, now: i64) {
+        let Some(o) = self.orders.get_mut(uuid) else { return };
+        if !o.is_open() {
+            return;
+        }
+        let market_buy = o.side == Side::Bid && o.ord_type != OrderType::Limit;
+        let (quote, base) = split_market(&o.market);
+        let cur = if o.side == Side::Bid { quote.to_string() } else { base.to_string() };
+        let release = match o.side {
+            Side::Bid => {
+                let unit = if market_buy { price } else { o.price.unwrap_or(price) };
+                let funds = unit * volume;
+                let fee = funds * o.fee_rate;
+                o.prevented_locked += funds;
+                o.remaining_fee = (o.remaining_fee - fee).max(Decimal::ZERO);
+                (funds + fee).min(o.locked)
+            }
+            Side::Ask => {
+                o.prevented_locked += volume;
+                volume.min(o.locked)
+            }
+        };
+        o.prevented_volume += volume;
+        if !market_buy {
+            o.remaining_volume -= volume;
+        }
+        o.locked -= release;
+        let left = if market_buy { o.locked > o.remaining_fee } else { o.remaining_volume > Decimal::ZERO };
+        let ev = o.my_order(OrderState::Prevented, None, now);
+        let h = self.holdings.entry(cur.clone()).or_default();
+        h.locked -= release;
+        h.balance += release;
+        if left {
+            self.events.push(PrivEvent::MyOrder(Box::new(ev)));
+            self.push_asset(&[cur.as_str()], now);
+        } else {
+            self.push_asset(&[cur.as_str()], now);
+            self.finish(uuid, OrderState::Cancel, now);
         }
     }
 
@@ -1052,6 +1259,122 @@ mod tests {
             x.place(&r, BookView { asks: &mut a, bids: &mut b }, 0).unwrap_err().name,
             "duplicated_identifier"
         );
+    }
+
+    /// Our resting sell at the best ask, then our buy through it with `smp`.
+    fn self_match(smp: Option<&str>) -> (Exchange, String, String, Vec<PrivEvent>) {
+        let mut x = exchange();
+        let (mut a, mut b) = book();
+        let sell = x
+            .place(
+                &req("ask", "limit", Some("100000000"), Some("0.005")),
+                BookView { asks: &mut a, bids: &mut b },
+                0,
+            )
+            .unwrap();
+        x.drain_events();
+        let buy = NewOrder {
+            smp_type: smp.map(Into::into),
+            ..req("bid", "limit", Some("100000000"), Some("0.01"))
+        };
+        let buy = x.place(&buy, BookView { asks: &mut a, bids: &mut b }, 1).unwrap();
+        let events = x.drain_events();
+        conserved(&x);
+        (x, sell.uuid, buy.uuid, events)
+    }
+
+    /// The myOrder frames of one order, in order: (state, prevented_volume).
+    fn frames(events: &[PrivEvent], uuid: &str) -> Vec<(OrderState, Decimal)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                PrivEvent::MyOrder(m) if m.uuid == uuid => {
+                    Some((m.state, m.prevented_volume.unwrap_or_default()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn smp_defaults_to_cancel_maker_and_cancels_our_resting_sell() {
+        let (x, sell, buy, ev) = self_match(None);
+        let s = &x.orders[&sell];
+        assert_eq!(s.state, OrderState::Cancel);
+        assert!(s.fills.is_empty(), "never traded with ourselves");
+        assert_eq!((s.prevented_volume, s.prevented_locked), (dec!(0.005), dec!(0.005)));
+        assert_eq!(frames(&ev, &sell), vec![(OrderState::Cancel, dec!(0.005))]);
+        let w = s.wire(false, false);
+        assert_eq!(w.smp_type.as_deref(), Some("cancel_maker"));
+        assert_eq!(w.prevented_volume, Some(dec!(0.005)));
+        // The buy goes on against the market: filled there, the default written back.
+        let b = &x.orders[&buy];
+        assert_eq!((b.state, b.executed_volume), (OrderState::Done, dec!(0.01)));
+        assert_eq!(b.smp_type.as_deref(), Some("cancel_maker"));
+        assert_eq!(b.prevented_volume, Decimal::ZERO);
+        // The sell's BTC is free again, with the 0.01 bought.
+        assert_eq!(x.holdings["BTC"].locked, Decimal::ZERO);
+        assert_eq!(x.holdings["BTC"].balance, dec!(0.11));
+    }
+
+    #[test]
+    fn smp_cancel_taker_cancels_our_buy_and_keeps_the_sell() {
+        let (x, sell, buy, ev) = self_match(Some("cancel_taker"));
+        let b = &x.orders[&buy];
+        assert_eq!(b.state, OrderState::Cancel);
+        assert!(b.fills.is_empty());
+        assert_eq!((b.prevented_volume, b.prevented_locked), (dec!(0.01), dec!(1000000)));
+        assert_eq!(frames(&ev, &buy).last(), Some(&(OrderState::Cancel, dec!(0.01))));
+        assert_eq!(x.orders[&sell].state, OrderState::Wait);
+        assert_eq!(x.holdings["KRW"].locked, Decimal::ZERO);
+        assert_eq!(x.holdings["KRW"].balance, dec!(10000000));
+    }
+
+    #[test]
+    fn smp_reduce_takes_the_overlap_off_both() {
+        let (x, sell, buy, ev) = self_match(Some("reduce"));
+        let s = &x.orders[&sell];
+        assert_eq!(
+            (s.state, s.prevented_volume, s.remaining_volume),
+            (OrderState::Cancel, dec!(0.005), dec!(0))
+        );
+        let b = &x.orders[&buy];
+        // 0.005 prevented (a `prevented` frame, the order goes on), 0.005 bought from the book.
+        assert_eq!(frames(&ev, &buy)[1], (OrderState::Prevented, dec!(0.005)));
+        assert_eq!((b.prevented_volume, b.prevented_locked), (dec!(0.005), dec!(500000)));
+        assert_eq!((b.state, b.executed_volume), (OrderState::Done, dec!(0.005)));
+        assert!(b.fills.iter().all(|f| !f.is_maker));
+        assert_eq!(x.holdings["KRW"].locked, Decimal::ZERO);
+        assert_eq!(x.holdings["KRW"].balance, dec!(10000000) - dec!(500000) - dec!(250));
+    }
+
+    #[test]
+    fn smp_none_trades_with_ourselves() {
+        let (x, sell, buy, _) = self_match(Some("none"));
+        let s = &x.orders[&sell];
+        assert_eq!((s.state, s.executed_volume), (OrderState::Done, dec!(0.005)));
+        assert!(s.fills[0].is_maker);
+        assert_eq!(x.orders[&buy].executed_volume, dec!(0.01));
+        assert_eq!(x.orders[&buy].prevented_volume, Decimal::ZERO);
+    }
+
+    #[test]
+    fn smp_values_and_post_only_as_upbit_takes_them() {
+        let mut x = exchange();
+        let (mut a, mut b) = book();
+        let mut place = |tif: Option<&str>, smp: Option<&str>| {
+            let r = NewOrder {
+                time_in_force: tif.map(Into::into),
+                smp_type: smp.map(Into::into),
+                ..req("bid", "limit", Some("90000000"), Some("0.001"))
+            };
+            x.place(&r, BookView { asks: &mut a, bids: &mut b }, 0)
+        };
+        assert_eq!(place(Some("post_only"), None).unwrap().smp_type.as_deref(), Some("none"));
+        assert_eq!(place(Some("post_only"), Some("none")).unwrap().smp_type.as_deref(), Some("none"));
+        assert_eq!(place(Some("post_only"), Some("cancel_maker")).unwrap_err().name, "invalid_post_only");
+        assert_eq!(place(None, Some("none")).unwrap().smp_type.as_deref(), Some("none"));
+        assert_eq!(place(None, Some("cancel_both")).unwrap_err().name, "invalid_parameter");
     }
 
     fn conserved(x: &Exchange) {
