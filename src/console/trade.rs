@@ -711,6 +711,11 @@ pub fn spawn_account(
                             if let Some(f) = &u.fill {
                                 manager.apply_fill(f.clone()).await?;
                             }
+                            // Before the update: the request that placed an order SMP ended
+                            // still hears why.
+                            if let Some(m) = crate::trading::manager::SelfMatch::from_update(&u) {
+                                manager.apply_self_match(m).await?;
+                            }
                             manager.apply_venue_update(update_to_order(&u)).await?;
                         }
                         Some(MyOrderEvent::Snapshot(list)) => {

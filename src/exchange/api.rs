@@ -47,6 +47,15 @@ pub struct OrderUpdate {
     pub time_in_force: Option<TimeInForce>,
     /// The fill this update carries, when `state == Trade`.
     pub fill: Option<Fill>,
+    /// Self-match prevention type as applied (`cancel_maker` by default since 2026-11-09).
+    #[serde(default)]
+    pub smp_type: Option<String>,
+    /// Volume self-match prevention cancelled so far.
+    #[serde(default)]
+    pub prevented_volume: Decimal,
+    /// What self-match prevention released so far: funds of a buy, volume of a sell.
+    #[serde(default)]
+    pub prevented_locked: Decimal,
     /// Message time (ms).
     pub timestamp: i64,
 }

@@ -814,7 +814,8 @@ pub enum OrderState {
     Done,
     /// Cancelled (possibly after partial fills).
     Cancel,
-    /// Cancelled by self-match prevention.
+    /// Self-match prevention took part of the order away (`myOrder` only); the order
+    /// goes on with the rest. When nothing is left Upbit sends `cancel` instead.
     Prevented,
     /// A state this version of hoga does not know (logged once). Never terminal: the
     /// order manager keeps such an order as it was and looks it up again, it never takes
@@ -830,7 +831,7 @@ lenient_enum!(OrderState, "state", {
 impl OrderState {
     /// True when the order can no longer change.
     pub fn is_terminal(self) -> bool {
-        matches!(self, OrderState::Done | OrderState::Cancel | OrderState::Prevented)
+        matches!(self, OrderState::Done | OrderState::Cancel)
     }
 }
 

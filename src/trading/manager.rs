@@ -224,6 +224,8 @@ pub enum OrderCommand {
     ApplyVenueUpdate(Order),
     /// A fill from the private stream.
     ApplyFill(Fill),
+    /// What self-match prevention did to one of our orders (private stream).
+    SelfMatch(SelfMatch),
     /// Market rules from `orders/chance` or `orderbook/instruments`.
     SetMarketRules(MarketId, MarketRules),
     /// Sets the trading state.
@@ -232,6 +234,50 @@ pub enum OrderCommand {
     SetRiskLimits(RiskLimits),
     /// Kill switch: HALTED + cancel all.
     Kill(String),
+}
+
+/// What self-match prevention (SMP) did to one of our orders, from a `myOrder` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelfMatch {
+    /// Exchange order id.
+    pub uuid: String,
+    /// Our identifier, when the frame carries it (the frame may come before the ack).
+    pub identifier: Option<String>,
+    /// The SMP type applied (`cancel_maker`, `cancel_taker`, `reduce`).
+    pub smp_type: Option<String>,
+    /// Volume cancelled so far.
+    pub prevented_volume: Decimal,
+    /// Funds (a buy) or volume (a sell) released so far.
+    pub prevented_locked: Decimal,
+    /// The frame ended the order (`cancel`): nothing is left.
+    pub ended: bool,
+}
+
+impl SelfMatch {
+    /// From a private-stream order update, when SMP touched the order.
+    pub fn from_update(u: &crate::exchange::api::OrderUpdate) -> Option<SelfMatch> {
+        let touched = u.prevented_volume > Decimal::ZERO || u.prevented_locked > Decimal::ZERO;
+        touched.then(|| SelfMatch {
+            uuid: u.uuid.clone(),
+            identifier: u.identifier.clone(),
+            smp_type: u.smp_type.clone(),
+            prevented_volume: u.prevented_volume,
+            prevented_locked: u.prevented_locked,
+            ended: u.state == crate::exchange::types::OrderState::Cancel,
+        })
+    }
+
+    /// `self-trade prevented: 0.01 cancelled (cancel_maker)`; a market buy, which has no
+    /// volume, names the funds.
+    pub fn reason(&self, quote: &str) -> String {
+        use crate::exchange::display;
+        let what = if self.prevented_volume > Decimal::ZERO {
+            display::quantity(self.prevented_volume)
+        } else {
+            format!("{} {quote}", display::amount(self.prevented_locked, quote))
+        };
+        format!("self-trade prevented: {what} cancelled ({})", self.smp_type.as_deref().unwrap_or("smp"))
+    }
 }
 
 /// Facts the manager reports.
@@ -395,6 +441,12 @@ impl OrderManagerHandle {
     /// Feeds a fill (private stream).
     pub async fn apply_fill(&self, fill: Fill) -> Result<(), ManagerGone> {
         self.command(OrderCommand::ApplyFill(fill)).await
+    }
+
+    /// Feeds what self-match prevention did to an order (private stream), before the
+    /// update that carries it.
+    pub async fn apply_self_match(&self, m: SelfMatch) -> Result<(), ManagerGone> {
+        self.command(OrderCommand::SelfMatch(m)).await
     }
 
     /// Current status.
@@ -859,6 +911,7 @@ impl Engine {
             OrderCommand::Resync(why) => self.resync(&why),
             OrderCommand::ApplyVenueUpdate(o) => self.on_venue_order(o, "stream"),
             OrderCommand::ApplyFill(f) => self.on_stream_fill(f),
+            OrderCommand::SelfMatch(m) => self.on_self_match(m),
             OrderCommand::SetMarketRules(m, r) => {
                 self.rules.insert(m, r);
             }
@@ -1544,6 +1597,31 @@ impl Engine {
             self.cancel_tries.remove(&id);
             self.send_cancel(&id);
         }
+    }
+
+    /// Self-match prevention took part or all of an order away: the order carries the
+    /// reason, the journal records it, and an order it ended is answered like an exchange
+    /// refusal (the request that placed it hears why, the Orders pane shows it). Repeated
+    /// frames with the same figures say nothing new.
+    fn on_self_match(&mut self, m: SelfMatch) {
+        let id = self
+            .by_uuid
+            .get(&m.uuid)
+            .cloned()
+            .or_else(|| m.identifier.clone().filter(|i| self.orders.contains_key(i)));
+        let Some(id) = id else { return };
+        let Some(t) = self.orders.get_mut(&id) else { return };
+        let reason = m.reason(t.request.market.quote());
+        if t.reason.as_deref() == Some(reason.as_str()) {
+            return;
+        }
+        t.reason = Some(reason.clone());
+        self.journal_note(&id, "self_trade_prevented", &reason);
+        self.info(format!("order {id}: {reason}"));
+        if m.ended {
+            self.emit(OrderEvent::Rejected { identifier: Some(id.clone()), reason });
+        }
+        self.save(&id);
     }
 
     fn on_stream_fill(&mut self, f: Fill) {

@@ -603,7 +603,9 @@ impl TrackedOrder {
         }
         self.paid_fee = self.paid_fee.max(o.paid_fee);
         let next = match o.state {
-            OrderState::Wait | OrderState::Watch => {
+            // `prevented`: self-match prevention took part of it away; the rest is still
+            // open (Upbit says `cancel` when nothing is left).
+            OrderState::Wait | OrderState::Watch | OrderState::Prevented => {
                 if self.executed_volume > Decimal::ZERO {
                     LocalState::PartiallyFilled
                 } else if self.state == LocalState::PendingCancel {
@@ -614,7 +616,7 @@ impl TrackedOrder {
             }
             OrderState::Trade => LocalState::PartiallyFilled,
             OrderState::Done => LocalState::Filled,
-            OrderState::Cancel | OrderState::Prevented => LocalState::Canceled,
+            OrderState::Cancel => LocalState::Canceled,
             // A state hoga does not know: never taken for done; the order stays as it was
             // and is looked up again (open orders are polled and queried).
             OrderState::Unknown => self.state,
@@ -813,6 +815,41 @@ mod tests {
         assert!(matches!(t.apply_fill(&fill("f2", dec!(0.7))), FillOutcome::Overfill { .. }));
         assert_eq!(t.apply_fill(&fill("f3", dec!(0.6))), FillOutcome::Applied);
         assert_eq!(t.state, LocalState::Filled);
+    }
+
+    /// Upbit's `prevented` (self-match prevention took part of the order away) leaves the
+    /// rest open; `cancel` ends it. Before, `prevented` was taken for the end of the order.
+    #[test]
+    fn a_prevented_frame_leaves_the_rest_open_and_a_cancel_ends_it() {
+        use crate::exchange::api::StreamEvent;
+        use crate::exchange::upbit::ws::{Decoded, decode};
+        use crate::trading::manager::SelfMatch;
+        let mut t = TrackedOrder::new("id".into(), OrderRequest::limit(btc(), Side::Bid, dec!(100), dec!(1)));
+        t.apply_venue(&venue(OrderState::Wait, Decimal::ZERO));
+        t.apply_venue(&venue(OrderState::Prevented, Decimal::ZERO));
+        assert_eq!(t.state, LocalState::Accepted, "still open");
+        t.apply_venue(&venue(OrderState::Cancel, Decimal::ZERO));
+        assert_eq!(t.state, LocalState::Canceled);
+        // The frames as Upbit sends them, and the reason a person reads.
+        let frame = |state: &str, smp: &str| {
+            format!(
+                r#"{{"type":"myOrder","code":"KRW-BTC","uuid":"u1","ask_bid":"ASK","order_type":"limit","state":"{state}","price":100000000,"avg_price":0,"volume":0.01,"remaining_volume":0.01,"executed_volume":0,"trades_count":0,"reserved_fee":0,"remaining_fee":0,"paid_fee":0,"locked":0,"executed_funds":0,"identifier":"id","smp_type":"{smp}","prevented_volume":0.01,"prevented_locked":0.01,"order_timestamp":1,"timestamp":2}}"#
+            )
+        };
+        let update = |raw: String| match decode(raw.as_bytes()) {
+            Ok(Decoded::Event(StreamEvent::Order(u))) => u,
+            other => panic!("{other:?}"),
+        };
+        let ended = update(frame("cancel", "cancel_maker"));
+        let m = SelfMatch::from_update(&ended).unwrap();
+        assert!(m.ended);
+        assert_eq!(m.reason("KRW"), "self-trade prevented: 0.01 cancelled (cancel_maker)");
+        let reduced = update(frame("prevented", "reduce"));
+        assert_eq!(reduced.state, OrderState::Prevented);
+        assert!(!SelfMatch::from_update(&reduced).unwrap().ended);
+        // A market buy has no volume: the funds are named.
+        let buy = SelfMatch { prevented_volume: Decimal::ZERO, prevented_locked: dec!(10000), ..m };
+        assert_eq!(buy.reason("KRW"), "self-trade prevented: 10,000 KRW cancelled (cancel_maker)");
     }
 
     #[test]

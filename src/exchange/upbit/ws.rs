@@ -238,6 +238,8 @@ pub fn check_event(ev: &StreamEvent) -> Result<(), OutOfBand> {
             band::value("executed_funds", o.executed_funds)?;
             band::value("paid_fee", o.paid_fee)?;
             band::value("locked", o.locked)?;
+            band::size("prevented_volume", o.prevented_volume)?;
+            band::value("prevented_locked", o.prevented_locked)?;
             band::time("timestamp", o.timestamp)?;
             o.fill.as_ref().map_or(Ok(()), Fill::check)
         }
@@ -275,6 +277,9 @@ fn order_update(w: &WireMyOrder) -> Result<OrderUpdate, String> {
         trades_count: w.trades_count,
         time_in_force: w.time_in_force,
         fill: w.fill(),
+        smp_type: w.smp_type.clone(),
+        prevented_volume: w.prevented_volume.unwrap_or_default(),
+        prevented_locked: w.prevented_locked.unwrap_or_default(),
         timestamp: w.timestamp,
     })
 }
