@@ -149,7 +149,16 @@ pub(crate) async fn handle(
     let origin_ok = origin.is_none()
         || kind != RequestKind::Quotation
         || matches!(lock(&sh.limiter).check(limits::ORIGIN, "ip", Instant::now()), Verdict::Allowed { .. });
-    let resp = if origin_ok {
+    let resp = if let Some(name) = duplicated_header(&headers) {
+        // Upbit refuses a request that carries one header twice (its 2026 notice "요청
+        // 헤더 중복 전송 방지"), before anything else: no auth, no limit counted.
+        let body = serde_json::to_vec(&ErrorBody::new(
+            DUPLICATED_HEADER,
+            &format!("요청 헤더가 중복되었습니다: {name}"),
+        ))
+        .unwrap_or_default();
+        response(400, body, None, JSON)
+    } else if origin_ok {
         respond(&sh, &m, &path, &raw_query, &headers, &body, group, kind).await
     } else {
         let body = serde_json::to_vec(&ErrorBody::new("too_many_requests", "Too many API requests."))
@@ -305,6 +314,15 @@ async fn respond(
         body.truncate(body.len() / 2);
     }
     response(status, body, Some((group, remaining)), JSON)
+}
+
+/// `error.name` of a request refused for a repeated header. Upbit's notice gives no name
+/// that hoga could read; this one is the simulator's (see docs/upbit-protocol.md).
+pub(crate) const DUPLICATED_HEADER: &str = "duplicated_header";
+
+/// The first header the request carries more than once, if any.
+fn duplicated_header(headers: &HeaderMap) -> Option<&str> {
+    headers.keys().find(|k| headers.get_all(*k).iter().nth(1).is_some()).map(|k| k.as_str())
 }
 
 fn auth_header(headers: &HeaderMap) -> Option<&str> {
