@@ -50,11 +50,21 @@ impl Board {
     /// Applies a message of Upbit's streams.
     pub fn apply(&mut self, ev: IndicatorEvent) {
         match ev {
-            IndicatorEvent::Values(f) => {
-                if self.upbit.as_ref().is_none_or(|(s, _)| *s <= f.candle_start) {
-                    self.upbit = Some((f.candle_start, f.values));
+            // Upbit sends each indicator of a close in a message of its own: those of the
+            // same close are gathered, a newer close starts afresh.
+            IndicatorEvent::Values(f) => match &mut self.upbit {
+                Some((s, values)) if *s == f.candle_start => {
+                    for (i, r) in f.values {
+                        match values.iter_mut().find(|(j, _)| *j == i) {
+                            Some(slot) => slot.1 = r,
+                            None => values.push((i, r)),
+                        }
+                    }
+                    values.sort_by_key(|(i, _)| Indicator::DEFAULTS.iter().position(|d| d == i));
                 }
-            }
+                Some((s, _)) if *s > f.candle_start => {}
+                _ => self.upbit = Some((f.candle_start, f.values)),
+            },
             IndicatorEvent::Signal(s) => self.last_signal = Some(s),
         }
     }

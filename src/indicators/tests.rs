@@ -189,6 +189,20 @@ fn the_board_shows_upbit_values_only_while_they_are_for_the_latest_closed_candle
     assert_eq!(board.readout().1, Source::Local);
     board.apply(frame(last.start, 55.5));
     assert_eq!(board.readout().1, Source::Upbit);
+    // Upbit sends one message per indicator: those of one close add up, in the usual order.
+    let bands = Reading::BollingerBands { upper: 3.into(), middle: 2.into(), lower: 1.into() };
+    board.apply(IndicatorEvent::Values(IndicatorFrame {
+        market: MarketId::new("KRW-BTC"),
+        timeframe: Timeframe::M1,
+        candle_start: last.start,
+        values: vec![(Indicator::DEFAULTS[2], bands)],
+        timestamp: 0,
+    }));
+    board.apply(frame(last.start, 56.0));
+    assert_eq!(
+        board.readout(),
+        (vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(56.0)), (Indicator::DEFAULTS[2], bands)], Source::Upbit)
+    );
 }
 
 proptest! {

@@ -16,7 +16,8 @@ use serde_json::Value;
 
 use crate::exchange::types::Timeframe;
 use crate::exchange::upbit::indicator::{
-    INDICATOR, INDICATOR_SIGNAL, WireCondition, WireIndicator, WireIndicatorMsg, WireSignalMsg, timeframe_of,
+    INDICATOR, INDICATOR_SIGNAL, WireIndicator, WireIndicatorMsg, WireSignalMsg, WireSignalSpec,
+    condition_of, timeframe_of, upbit_takes,
 };
 use crate::exchange::upbit::wire::WireCandle;
 use crate::indicators::{Bar, Condition, Indicator, IndicatorFrame, Reading, SignalFrame, compute};
@@ -59,11 +60,15 @@ pub(crate) fn parse(ty: &str, o: &serde_json::Map<String, Value>) -> Result<Spec
         let w: WireIndicator =
             serde_json::from_value(item.clone()).map_err(|e| bad(format!("indicators: {e}")))?;
         let ind = w.indicator().map_err(bad)?;
-        let cond = if ty == INDICATOR_SIGNAL {
-            let c = item.get("condition").ok_or_else(|| bad(format!("{}: condition 이 없습니다.", w.ty)))?;
-            let c: WireCondition =
-                serde_json::from_value(c.clone()).map_err(|e| bad(format!("condition: {e}")))?;
-            Some(c.condition().map_err(bad)?)
+        let signal = ty == INDICATOR_SIGNAL;
+        upbit_takes(&ind, signal).map_err(bad)?;
+        let cond = if signal {
+            if item.get("trigger").is_none() {
+                return Err(bad(format!("{}: trigger 가 없습니다.", w.ty)));
+            }
+            let s: WireSignalSpec =
+                serde_json::from_value(item.clone()).map_err(|e| bad(format!("indicators: {e}")))?;
+            Some(condition_of(&ind, &s.trigger, &s.event_params, true).map_err(bad)?)
         } else {
             None
         };
@@ -146,7 +151,8 @@ impl ConnState {
                 values,
                 timestamp: now,
             };
-            return serde_json::to_value(WireIndicatorMsg::of(&f)).into_iter().collect();
+            // Upbit sends each indicator's values in a message of its own.
+            return WireIndicatorMsg::of(&f).iter().filter_map(|m| serde_json::to_value(m).ok()).collect();
         }
         let mut out = Vec::new();
         for (ind, cond) in &spec.items {
@@ -169,7 +175,7 @@ impl ConnState {
                     reading,
                     timestamp: now,
                 };
-                out.extend(serde_json::to_value(WireSignalMsg::of(&s)));
+                out.extend(WireSignalMsg::of(&s).and_then(|m| serde_json::to_value(m).ok()));
             }
         }
         out
@@ -192,7 +198,7 @@ mod tests {
     #[test]
     fn requests_are_checked_as_upbit_describes_them() {
         let ok = obj(json!({"codes": ["KRW-BTC"], "timeframe": "15m",
-            "indicators": [{"type": "rsi", "params": {"period": 14}, "condition": {"type": "below", "value": 30}}]}));
+            "indicators": [{"type": "rsi", "params": {"period": 14}, "trigger": "oversold", "event_params": {"threshold": 30}}]}));
         let spec = parse(INDICATOR_SIGNAL, &ok).unwrap();
         assert_eq!(spec.tf, Timeframe::M15);
         assert_eq!(spec.items.len(), 1);
@@ -214,7 +220,23 @@ mod tests {
             json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": [{"type": "rsi", "params": {"period": 14}}]}),
             INDICATOR_SIGNAL,
         );
-        assert!(e.1.contains("condition"), "{}", e.1);
+        assert!(e.1.contains("trigger"), "{}", e.1);
+        // Upbit's fixed parameter and threshold sets.
+        let e = refused(
+            json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": [{"type": "rsi", "params": {"period": 2}, "trigger": "oversold", "event_params": {"threshold": 30}}]}),
+            INDICATOR_SIGNAL,
+        );
+        assert!(e.1.contains("period 2"), "{}", e.1);
+        let e = refused(
+            json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": [{"type": "rsi", "params": {"period": 14}, "trigger": "oversold", "event_params": {"threshold": 25}}]}),
+            INDICATOR_SIGNAL,
+        );
+        assert!(e.1.contains("threshold 25"), "{}", e.1);
+        let e = refused(
+            json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": [{"type": "macd", "params": {"fast": 12, "slow": 24, "signal_period": 9}}]}),
+            INDICATOR,
+        );
+        assert!(e.1.contains("12/24/9"), "{}", e.1);
         let e = refused(
             json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": [{"type": "stochastic", "params": {}}]}),
             INDICATOR,
