@@ -56,7 +56,9 @@ async fn our_buy_meeting_our_own_resting_sell_cancels_the_sell_with_a_plain_reas
     // for our two orders to meet.
     let mut settings = Settings::default();
     settings.demo.rate = 1;
-    let (tasks, core) = start_core(&settings, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let (tasks, core) = start_core(&settings, Some(journal.clone())).await;
     let sim = core.sim.clone().unwrap();
     let mut snaps = core.store.subscribe();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -93,6 +95,16 @@ async fn our_buy_meeting_our_own_resting_sell_cancels_the_sell_with_a_plain_reas
     // Never a trade with ourselves: no fill at our sell, the buy's fills are buys.
     assert!(s.account.fills.iter().all(|f| f.side == Some(Side::Bid)), "{:?}", s.account.fills);
     assert!(!replies(&s, &buy).iter().any(|o| matches!(o, Outcome::Rejected(_))), "the buy goes on");
+    // The journal records it against the sell (`order <id> journaled, being sent`).
+    let id = replies(&s, &sell)
+        .into_iter()
+        .find_map(|o| match o {
+            Outcome::Accepted(m) => m.split_whitespace().nth(1).map(str::to_string),
+            _ => None,
+        })
+        .unwrap();
+    let events = hoga::trading::journal::Journal::open_read_only(&journal).unwrap().events_for(&id).unwrap();
+    assert!(events.contains(&("self_trade_prevented".to_string(), why.clone())), "{events:?}");
     sim.stop();
     tasks.cancel_all();
 }
