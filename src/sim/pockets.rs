@@ -101,7 +101,7 @@ struct WireKey<'a> {
 #[derive(Serialize)]
 struct WireKeys<'a> {
     uuid: &'a str,
-    api_keys: Vec<WireKey<'a>>,
+    keys: Vec<WireKey<'a>>,
 }
 
 /// A reply: status, body, and the private events it caused.
@@ -236,10 +236,14 @@ pub(crate) fn route(
     Some(match (method, path) {
         ("GET", "/v1/pockets") if info.manage => {
             let mut list = vec![WirePocket { uuid: MAIN_POCKET_UUID, name: "main", kind: "main" }];
-            list.extend(pk.subs.iter().map(|s| WirePocket { uuid: &s.uuid, name: &s.name, kind: "sub" }));
+            list.extend(pk.subs.iter().map(|s| WirePocket {
+                uuid: &s.uuid,
+                name: &s.name,
+                kind: "user_spot_trading",
+            }));
             json(200, &list)
         }
-        ("GET", "/v1/pockets/asset") if info.manage => match param(query, "uuid") {
+        ("GET", "/v1/pockets/assets") if info.manage => match param(query, "uuid") {
             None => error(400, "validation_error", "uuid is missing"),
             Some(u) => match pk.sub(u) {
                 Some(s) => json(200, &Pockets::assets(&s.holdings)),
@@ -257,7 +261,7 @@ pub(crate) fn route(
             let mut uuids = vec![MAIN_POCKET_UUID.to_string()];
             uuids.extend(pk.subs.iter().map(|s| s.uuid.clone()));
             for u in uuids.iter().filter(|u| wanted.is_empty() || wanted.contains(&u.as_str())) {
-                let api_keys = pk
+                let keys = pk
                     .keys
                     .iter()
                     .filter(|(_, i)| &i.pocket == u)
@@ -269,12 +273,16 @@ pub(crate) fn route(
                         expired_at: "2027-06-01T10:00:00+09:00",
                     })
                     .collect();
-                out.push(WireKeys { uuid: u, api_keys });
+                out.push(WireKeys { uuid: u, keys });
             }
             json(200, &out)
         }
-        ("POST", "/v1/pockets/transfers") if info.manage || info.transfer => transfer(w, pk, &info, body),
-        ("GET", "/v1/pockets/transfers") if info.manage || info.transfer => list_transfers(pk, &info, query),
+        // A main-pocket key moves assets between any pockets through the universal
+        // endpoints; a sub-pocket key (자산이전) out of its own through the plain ones.
+        ("POST", "/v1/pockets/universal_transfers") if info.manage => transfer(w, pk, &info, body),
+        ("GET", "/v1/pockets/universal_transfers") if info.manage => list_transfers(pk, &info, query),
+        ("POST", "/v1/pockets/transfers") if info.transfer => transfer(w, pk, &info, body),
+        ("GET", "/v1/pockets/transfers") if info.transfer => list_transfers(pk, &info, query),
         ("GET", "/v1/accounts") => match pk.sub(&info.pocket) {
             Some(s) => json(200, &Pockets::assets(&s.holdings)),
             None => out_of_scope(),
@@ -289,23 +297,19 @@ fn bget<'a>(b: &'a [(String, Option<String>)], k: &str) -> Option<&'a str> {
     b.iter().find(|(key, _)| key == k).and_then(|(_, v)| v.as_deref()).filter(|v| !v.is_empty())
 }
 
-/// `POST /v1/pockets/transfers`: both holdings change under the world lock, or neither.
+/// `POST /v1/pockets/universal_transfers` (main key, `from` optional: the key's pocket) and
+/// `POST /v1/pockets/transfers` (sub-pocket key, its own pocket; the body has no `from`):
+/// both holdings change under the world lock, or neither.
 fn transfer(
     w: &mut World,
     pk: &mut Pockets,
     info: &KeyInfo,
     body: &[(String, Option<String>)],
 ) -> PocketReply {
-    // A sub-pocket key moves its own pocket's assets; `to` defaults to the main pocket.
     let from = if info.manage { bget(body, "from").unwrap_or(&info.pocket) } else { info.pocket.as_str() };
     let from = from.to_string();
-    if !info.manage && bget(body, "from").is_some_and(|f| f != info.pocket) {
-        return out_of_scope();
-    }
-    let to = match (bget(body, "to"), info.manage) {
-        (Some(t), _) => t.to_string(),
-        (None, false) => MAIN_POCKET_UUID.to_string(),
-        (None, true) => return error(400, "validation_error", "to is missing"),
+    let Some(to) = bget(body, "to").map(str::to_string) else {
+        return error(400, "validation_error", "to is missing");
     };
     let Some(currency) = bget(body, "currency").map(str::to_uppercase) else {
         return error(400, "validation_error", "currency is missing");
@@ -402,8 +406,9 @@ fn transfer(
     r
 }
 
-/// `GET /v1/pockets/transfers`: a main key sees every transfer, a sub-pocket key its own
-/// (`direction` in, out or all); newest first unless `order_by=asc`.
+/// `GET /v1/pockets/universal_transfers`: a main key sees every transfer (`from` / `to`
+/// filters); `GET /v1/pockets/transfers`: a sub-pocket key its own (`direction` in, out or
+/// all). Newest first unless `order_by=asc`.
 fn list_transfers(pk: &Pockets, info: &KeyInfo, query: &[(String, String)]) -> PocketReply {
     let direction = param(query, "direction").unwrap_or("all");
     if !matches!(direction, "in" | "out" | "all") {
@@ -416,13 +421,15 @@ fn list_transfers(pk: &Pockets, info: &KeyInfo, query: &[(String, String)]) -> P
     };
     let states = params(query, "states");
     let currency = param(query, "currency");
+    let (from, to) = (param(query, "from"), param(query, "to"));
     let mine = |t: &TransferRecord| {
-        info.manage
-            || match direction {
-                "in" => t.to == info.pocket,
-                "out" => t.from == info.pocket,
-                _ => t.to == info.pocket || t.from == info.pocket,
-            }
+        (info.manage && from.is_none_or(|f| f == t.from) && to.is_none_or(|x| x == t.to))
+            || !info.manage
+                && match direction {
+                    "in" => t.to == info.pocket,
+                    "out" => t.from == info.pocket,
+                    _ => t.to == info.pocket || t.from == info.pocket,
+                }
     };
     let mut out: Vec<&TransferRecord> = pk
         .transfers
@@ -554,7 +561,7 @@ mod tests {
             Err(UpbitError::Auth { kind: AuthKind::OutOfScope, .. }) => {}
             other => panic!("{other:?}"),
         }
-        // 자산이전: out of its own pocket only.
+        // 자산이전: out of its own pocket only, through POST /v1/pockets/transfers.
         let out = TransferRequest {
             from: TRADING_POCKET_UUID.into(),
             to: MAIN_POCKET_UUID.into(),
@@ -564,15 +571,84 @@ mod tests {
         };
         let main = main_client(&sim);
         let main_before = krw(&main).await;
-        sub.transfer(&out).await.unwrap();
+        sub.transfer_out(&out).await.unwrap();
         assert_eq!(krw(&sub).await, dec!(750000));
         assert_eq!(krw(&main).await, main_before + dec!(250000));
+        // The universal endpoint (any two pockets) is the main key's; the plain one is not.
         let theirs = TransferRequest { from: SAVINGS_POCKET_UUID.into(), identifier: "sub-2".into(), ..out };
         match sub.transfer(&theirs).await {
             Err(UpbitError::Auth { kind: AuthKind::OutOfScope, .. }) => {}
             other => panic!("another pocket's assets: {other:?}"),
         }
+        let back = TransferRequest {
+            from: MAIN_POCKET_UUID.into(),
+            to: TRADING_POCKET_UUID.into(),
+            identifier: "m-1".into(),
+            ..theirs
+        };
+        match main.transfer_out(&back).await {
+            Err(UpbitError::Auth { kind: AuthKind::OutOfScope, .. }) => {}
+            other => panic!("the main key on the sub-pocket endpoint: {other:?}"),
+        }
         tasks.cancel_all();
+    }
+
+    /// The simulator's pocket answers carry exactly the fields of Upbit's official SDK
+    /// (upbit-sdk 1.1.0: upbit/types/pocket.py, pocket_balance.py, pocket_api_key_group.py,
+    /// pocket_api_key.py, pocket_transfer.py).
+    #[test]
+    fn pocket_answers_have_the_sdk_fields() {
+        let mut auth = Authenticator::default();
+        let mut pk = Pockets::demo("main-key", &mut auth);
+        let gen_ = crate::sim::market::Generator::new(
+            crate::sim::market::load_markets(Some(3)).unwrap(),
+            7,
+            1_796_000_000_000,
+            0,
+        );
+        let holdings = [("KRW".to_string(), holding(dec!(10000000)))].into_iter().collect();
+        let mut w =
+            World { gen_, ex: super::super::matching::Exchange::new(Vec::<String>::new(), holdings, 7) };
+        let keys_of = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k.join(",")
+        };
+        let mut get = |path: &str, q: &[(&str, &str)]| {
+            let q: Vec<(String, String)> = q.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect();
+            let (status, body, _) = route(&mut w, &mut pk, "main-key", "GET", path, &q, &[]).unwrap();
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+        };
+        let list = get("/v1/pockets", &[]);
+        assert_eq!(keys_of(&list[0]), "name,type,uuid");
+        assert_eq!(
+            (list[0]["type"].as_str(), list[1]["type"].as_str()),
+            (Some("main"), Some("user_spot_trading"))
+        );
+        let assets = get("/v1/pockets/assets", &[("uuid", SAVINGS_POCKET_UUID)]);
+        assert_eq!(
+            keys_of(&assets[0]),
+            "avg_buy_price,avg_buy_price_modified,balance,currency,locked,unit_currency"
+        );
+        let groups = get("/v1/pockets/api_keys", &[]);
+        assert_eq!(keys_of(&groups[0]), "keys,uuid");
+        assert_eq!(
+            keys_of(&groups[0]["keys"][0]),
+            "access_key,allowed_ips,created_at,expired_at,permissions"
+        );
+        let body: Vec<(String, Option<String>)> =
+            [("to", SAVINGS_POCKET_UUID), ("currency", "KRW"), ("amount", "1000")]
+                .iter()
+                .map(|(a, b)| ((*a).to_string(), Some((*b).to_string())))
+                .collect();
+        let (status, t, _) =
+            route(&mut w, &mut pk, "main-key", "POST", "/v1/pockets/universal_transfers", &[], &body)
+                .unwrap();
+        let t: serde_json::Value = serde_json::from_slice(&t).unwrap();
+        assert_eq!(status, 201, "{t}");
+        assert_eq!(keys_of(&t), "amount,created_at,currency,from,identifier,state,to,uuid");
+        assert_eq!(t["from"], MAIN_POCKET_UUID, "from defaults to the key's pocket");
     }
 
     #[test]

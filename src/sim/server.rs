@@ -567,9 +567,10 @@ const REST_ROUTES: &[(&str, &[&str])] = &[
     ("/v1/orders/cancel_and_new", &["POST"]),
     ("/v1/api_keys", &["GET"]),
     ("/v1/pockets", &["GET"]),
-    ("/v1/pockets/asset", &["GET"]),
+    ("/v1/pockets/assets", &["GET"]),
     ("/v1/pockets/api_keys", &["GET"]),
     ("/v1/pockets/transfers", &["GET", "POST"]),
+    ("/v1/pockets/universal_transfers", &["GET", "POST"]),
 ];
 
 /// A path no route serves: 404 in Upbit's shape, counted under [`OTHER_KEY`]. Other

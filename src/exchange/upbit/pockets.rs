@@ -8,11 +8,12 @@
 //! `out_of_scope` there: that is not a failure but "this key trades one pocket and cannot
 //! see the others" ([`PocketsView::unseen`]).
 //!
-//! Upbit's reference pages for these endpoints render their example responses in the
-//! browser only; the fields decoded here are the documented ones (field lists and
-//! diagrams), and the pocket list's main/sub marker is read in every spelling in use
-//! (`type`, `pocket_type`, `kind` = `main`/`sub`, or `is_main`). See
-//! docs/upbit-protocol.md, "Pockets".
+//! The shapes are those of Upbit's official SDK (upbit-sdk 1.1.0, generated from Upbit's
+//! API specification): a pocket's `type` is `main` or `user_spot_trading` (a user-made
+//! sub-pocket); a sub-pocket's balances come from `GET /v1/pockets/assets`; a main-pocket
+//! key moves assets with `POST /v1/pockets/universal_transfers` (`from` optional), a
+//! sub-pocket key out of its own pocket with `POST /v1/pockets/transfers` (no `from`).
+//! Unknown `type` values are not guessed at. See docs/upbit-protocol.md, "Pockets".
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -31,18 +32,9 @@ pub struct WirePocket {
     /// The name the user gave it (the main pocket's is Upbit's).
     #[serde(default)]
     pub name: String,
-    /// `main` or `sub`.
-    #[serde(
-        default,
-        rename = "type",
-        alias = "pocket_type",
-        alias = "kind",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// `main` or `user_spot_trading` (a sub-pocket the user made).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// The same as a flag.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_main: Option<bool>,
 }
 
 /// One pocket of the account.
@@ -58,11 +50,12 @@ pub struct Pocket {
 
 impl WirePocket {
     fn is_main(&self) -> Option<bool> {
-        self.is_main.or_else(|| match self.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            Some("main") | Some("main_pocket") => Some(true),
-            Some("sub") | Some("sub_pocket") => Some(false),
+        match self.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("main") => Some(true),
+            // Any other named type is a sub-pocket: `user_spot_trading` today.
+            Some(t) if !t.is_empty() => Some(false),
             _ => None,
-        })
+        }
     }
 }
 
@@ -83,8 +76,8 @@ fn short_uuid(u: &str) -> String {
     u.chars().take(8).collect()
 }
 
-/// `GET /v1/pockets/asset` item: the `/v1/accounts` item's fields, the average and its
-/// unit optional (a sub-pocket's fresh balance may carry none).
+/// `GET /v1/pockets/assets` item: the `/v1/accounts` item's fields (and
+/// `avg_buy_price_modified`, not used), the average and its unit read leniently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WirePocketAsset {
     /// Currency.
@@ -115,7 +108,7 @@ impl From<&WirePocketAsset> for Balance {
     }
 }
 
-/// `GET /v1/pockets/asset` answer: the list, or an object holding it.
+/// `GET /v1/pockets/assets` answer: the list (the SDK's shape), or an object holding it.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum AssetReply {
@@ -126,7 +119,7 @@ enum AssetReply {
     },
 }
 
-/// `POST /v1/pockets/transfers` answer and `GET /v1/pockets/transfers` item.
+/// The transfer object: the answer of both transfer calls and the item of both lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WireTransfer {
     /// Transfer UUID.
@@ -262,11 +255,11 @@ impl RestClient {
         Ok(pockets_of(&list))
     }
 
-    /// `GET /v1/pockets/asset?uuid=…`: a sub-pocket's balances. Decoded item by item like
+    /// `GET /v1/pockets/assets?uuid=…`: a sub-pocket's balances. Decoded item by item like
     /// `/v1/accounts` (an item that does not decode is left out).
     pub async fn pocket_balances(&self, uuid: &str) -> Result<Vec<Balance>, UpbitError> {
         let reply: AssetReply =
-            self.get("/pockets/asset", Group::Default, vec![pair("uuid", uuid)], true).await?;
+            self.get("/pockets/assets", Group::Default, vec![pair("uuid", uuid)], true).await?;
         let raw = match reply {
             AssetReply::List(l) | AssetReply::Wrapped { assets: l } => l,
         };
@@ -278,11 +271,25 @@ impl RestClient {
             .collect())
     }
 
-    /// `POST /v1/pockets/transfers` as the main pocket (`from` named). Sent once: a lost
-    /// answer is an unknown outcome, looked up by the identifier, never resent.
+    /// `POST /v1/pockets/universal_transfers`: a main-pocket key moves assets between any
+    /// two pockets (`from` named). Sent once: a lost answer is an unknown outcome, looked
+    /// up by the identifier, never resent.
     pub async fn transfer(&self, t: &TransferRequest) -> Result<WireTransfer, UpbitError> {
         let body = vec![
             pair("from", t.from.as_str()),
+            pair("to", t.to.as_str()),
+            pair("currency", t.currency.as_str()),
+            pair("amount", t.amount.normalize().to_string()),
+            pair("identifier", t.identifier.as_str()),
+        ];
+        self.post_once("/pockets/universal_transfers", Group::Default, body).await
+    }
+
+    /// `POST /v1/pockets/transfers`: a sub-pocket key (자산이전) moves assets out of its own
+    /// pocket; the body names no `from` (`t.from` is not sent). Sent once, as
+    /// [`RestClient::transfer`].
+    pub async fn transfer_out(&self, t: &TransferRequest) -> Result<WireTransfer, UpbitError> {
+        let body = vec![
             pair("to", t.to.as_str()),
             pair("currency", t.currency.as_str()),
             pair("amount", t.amount.normalize().to_string()),
@@ -324,19 +331,33 @@ mod tests {
     use super::*;
     use rust_decimal_macros::dec;
 
+    // The shapes below are Upbit's official SDK's, upbit-sdk 1.1.0
+    // (upbit/types/pocket.py, pocket_balance.py, pocket_transfer.py,
+    // pocket_transfer_state.py, pocket_type.py); the SDK ships no example JSON.
+
     #[test]
-    fn pocket_lists_decode_in_every_marker_spelling() {
+    fn pocket_lists_decode_with_the_sdk_types() {
         let json = r#"[
-            {"uuid":"9ca023a5-851b-4fec-9f0a-48cd83c2eaae","name":"메인포켓","type":"MAIN"},
-            {"uuid":"1b2c3d4e-0000-4000-8000-000000000001","name":"savings","pocket_type":"sub"},
-            {"uuid":"1b2c3d4e-0000-4000-8000-000000000002","name":"","is_main":false}
+            {"uuid":"9ca023a5-851b-4fec-9f0a-48cd83c2eaae","name":"메인포켓","type":"main"},
+            {"uuid":"1b2c3d4e-0000-4000-8000-000000000001","name":"savings","type":"user_spot_trading"},
+            {"uuid":"1b2c3d4e-0000-4000-8000-000000000002","name":"","type":"user_spot_trading"}
         ]"#;
         let list: Vec<WirePocket> = serde_json::from_str(json).unwrap();
         let p = pockets_of(&list);
         assert_eq!(p.iter().map(|p| p.main).collect::<Vec<_>>(), [true, false, false]);
         assert_eq!(p[0].name, "메인포켓");
         assert_eq!(p[2].name, "1b2c3d4e", "a pocket without a name shows its UUID's start");
-        // A list of one with no marker is the main pocket; two unmarked ones are not guessed.
+        // A sub-pocket type Upbit adds later is still not the main pocket.
+        let later: Vec<WirePocket> = serde_json::from_str(
+            r#"[{"uuid":"a","name":"x","type":"main"},{"uuid":"b","name":"y","type":"user_margin"}]"#,
+        )
+        .unwrap();
+        assert_eq!(pockets_of(&later).iter().map(|p| p.main).collect::<Vec<_>>(), [true, false]);
+        // A lone sub-pocket is still a sub-pocket.
+        let lone: Vec<WirePocket> =
+            serde_json::from_str(r#"[{"uuid":"b","name":"y","type":"user_spot_trading"}]"#).unwrap();
+        assert!(!pockets_of(&lone)[0].main);
+        // A list of one with no type is the main pocket; two untyped ones are not guessed.
         let one: Vec<WirePocket> = serde_json::from_str(r#"[{"uuid":"a","name":"x"}]"#).unwrap();
         assert!(pockets_of(&one)[0].main);
         let two: Vec<WirePocket> =
@@ -345,31 +366,27 @@ mod tests {
     }
 
     #[test]
-    fn sub_pocket_balances_decode_with_the_documented_fields() {
-        // The fields of the documented diagram: currency, balance, locked, avg_buy_price,
-        // unit_currency (and without the last two).
+    fn sub_pocket_balances_decode_with_the_sdk_fields() {
         let json = r#"[
-            {"currency":"KRW","balance":"1000000.0","locked":"0.0","avg_buy_price":"0","unit_currency":"KRW"},
-            {"currency":"XRP","balance":"10.00","locked":"0"}
+            {"currency":"KRW","balance":"1000000.0","locked":"0.0","avg_buy_price":"0","avg_buy_price_modified":false,"unit_currency":"KRW"},
+            {"currency":"XRP","balance":"10.00","locked":"0","avg_buy_price":"812.5","avg_buy_price_modified":true,"unit_currency":"KRW"}
         ]"#;
         let AssetReply::List(raw) = serde_json::from_str::<AssetReply>(json).unwrap() else { panic!() };
         let b: Vec<Balance> =
             raw.iter().map(|r| Balance::from(&WirePocketAsset::deserialize(r).unwrap())).collect();
         assert_eq!(b[0].balance, dec!(1000000));
         assert_eq!(
-            (b[1].currency.as_str(), b[1].balance, b[1].unit_currency.as_str()),
-            ("XRP", dec!(10), "KRW")
+            (b[1].currency.as_str(), b[1].balance, b[1].avg_buy_price, b[1].unit_currency.as_str()),
+            ("XRP", dec!(10), dec!(812.5), "KRW")
         );
-        let wrapped = r#"{"uuid":"x","assets":[{"currency":"KRW","balance":"5"}]}"#;
-        assert!(matches!(serde_json::from_str::<AssetReply>(wrapped).unwrap(), AssetReply::Wrapped { .. }));
     }
 
     #[test]
-    fn transfers_decode_with_the_documented_states() {
-        let json = r#"{"uuid":"t-1","identifier":"unique_transfer_id_20260531_01","from":"a","to":"b",
+    fn transfers_decode_with_the_sdk_states() {
+        let json = r#"{"uuid":"t-1","identifier":null,"from":"a","to":"b",
             "currency":"XRP","amount":"10.00","state":"submitted","created_at":"2026-06-01T10:00:00+09:00"}"#;
         let t: WireTransfer = serde_json::from_str(json).unwrap();
-        assert_eq!((t.amount, t.state.as_deref()), (Some(dec!(10)), Some("submitted")));
+        assert_eq!((t.amount, t.state.as_deref(), t.identifier), (Some(dec!(10)), Some("submitted"), None));
         for s in ["submitted", "processing", "done", "failed"] {
             let t: WireTransfer = serde_json::from_str(&format!(r#"{{"state":"{s}"}}"#)).unwrap();
             assert_eq!(t.state.as_deref(), Some(s));
