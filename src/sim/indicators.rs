@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::exchange::types::Timeframe;
@@ -36,8 +37,42 @@ pub(crate) struct Spec {
     pub ty: String,
     /// Timeframe.
     pub tf: Timeframe,
-    /// Indicators, each with its condition for `indicator_signal`.
-    pub items: Vec<(Indicator, Option<Condition>)>,
+    /// Indicators, each with its trigger for `indicator_signal`.
+    pub items: Vec<(Indicator, Option<Trigger>)>,
+}
+
+/// A subscribed signal trigger: one of hoga's conditions, or Upbit's `volume_spike`
+/// (taken as the candle's volume reaching `multiplier` times its average, the `ratio` of
+/// the values), which hoga's console does not use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Trigger {
+    /// A condition of [`crate::indicators`].
+    Condition(Condition),
+    /// `volume_spike` with its `event_params.multiplier`.
+    VolumeSpike {
+        /// 2, 3 or 5.
+        multiplier: u8,
+    },
+}
+
+impl Trigger {
+    fn holds(&self, r: &Reading, close: Decimal) -> bool {
+        match (self, r) {
+            (Trigger::Condition(c), r) => c.holds(r, close),
+            (Trigger::VolumeSpike { multiplier }, Reading::Volume { volume, average }) => {
+                *average > Decimal::ZERO
+                    && average.checked_mul(Decimal::from(*multiplier)).is_some_and(|t| *volume >= t)
+            }
+            (Trigger::VolumeSpike { .. }, _) => false,
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Trigger::Condition(c) => c.label(),
+            Trigger::VolumeSpike { multiplier } => format!("volume_spike x{multiplier}"),
+        }
+    }
 }
 
 /// Checks the fields of an `indicator` / `indicator_signal` request object; the error is
@@ -68,7 +103,19 @@ pub(crate) fn parse(ty: &str, o: &serde_json::Map<String, Value>) -> Result<Spec
             }
             let s: WireSignalSpec =
                 serde_json::from_value(item.clone()).map_err(|e| bad(format!("indicators: {e}")))?;
-            Some(condition_of(&ind, &s.trigger, &s.event_params, true).map_err(bad)?)
+            if s.trigger == "volume_spike" && matches!(ind, Indicator::Volume { .. }) {
+                let m = s.event_params.get("multiplier").and_then(Value::as_u64);
+                match m {
+                    Some(m @ (2 | 3 | 5)) => Some(Trigger::VolumeSpike { multiplier: m as u8 }),
+                    _ => {
+                        return Err(
+                            bad("volume_spike: event_params.multiplier must be 2, 3 or 5".to_string()),
+                        );
+                    }
+                }
+            } else {
+                Some(Trigger::Condition(condition_of(&ind, &s.trigger, &s.event_params, true).map_err(bad)?))
+            }
         } else {
             None
         };
@@ -166,16 +213,33 @@ impl ConnState {
             // unmet to met is an event.
             let before = self.met.insert(key, holds);
             if holds && before == Some(false) {
+                let condition = match cond {
+                    Trigger::Condition(c) => *c,
+                    // Not written: the message names the trigger.
+                    Trigger::VolumeSpike { multiplier } => {
+                        Condition::Above { value: Decimal::from(*multiplier) }
+                    }
+                };
                 let s = SignalFrame {
                     market: market.clone(),
                     timeframe: spec.tf,
                     candle_start: closed.start,
                     indicator: *ind,
-                    condition: *cond,
+                    condition,
                     reading,
                     timestamp: now,
                 };
-                out.extend(WireSignalMsg::of(&s).and_then(|m| serde_json::to_value(m).ok()));
+                let msg = match cond {
+                    Trigger::Condition(_) => WireSignalMsg::of(&s),
+                    Trigger::VolumeSpike { multiplier } => {
+                        let ep = serde_json::Map::from_iter([(
+                            "multiplier".to_string(),
+                            Value::from(*multiplier),
+                        )]);
+                        Some(WireSignalMsg::of_trigger(&s, "volume_spike", ep))
+                    }
+                };
+                out.extend(msg.and_then(|m| serde_json::to_value(m).ok()));
             }
         }
         out
@@ -238,9 +302,61 @@ mod tests {
         );
         assert!(e.1.contains("12/24/9"), "{}", e.1);
         let e = refused(
+            json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": [{"type": "volume", "params": {"period": 20}, "trigger": "volume_spike", "event_params": {"multiplier": 4}}]}),
+            INDICATOR_SIGNAL,
+        );
+        assert!(e.1.contains("multiplier"), "{}", e.1);
+        let e = refused(
             json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": [{"type": "stochastic", "params": {}}]}),
             INDICATOR,
         );
         assert!(e.1.contains("stochastic"), "{}", e.1);
+    }
+
+    /// Upbit's `volume_spike` (the one trigger without a hoga condition) fires when a
+    /// candle's volume reaches the multiple of its average, in the SDK's message shape
+    /// (upbit-sdk 1.1.0, upbit/types/volume_indicator_signal.py).
+    #[test]
+    fn a_volume_spike_is_signalled_with_the_sdk_fields() {
+        let req = obj(json!({"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": [{"type": "volume",
+            "params": {"period": 20}, "trigger": "volume_spike", "event_params": {"multiplier": 3}}]}));
+        let spec = parse(INDICATOR_SIGNAL, &req).unwrap();
+        let bar = |i: i64, volume: i64| Bar {
+            start: i * 300_000,
+            close: Decimal::from(100),
+            volume: Decimal::from(volume),
+        };
+        let mut bars: Vec<Bar> = (0..25).map(|i| bar(i, 1)).collect();
+        let mut st = ConnState::default();
+        assert!(
+            st.closed(&spec, "KRW-BTC", &bars, bars[24], 1).is_empty(),
+            "the first close is the baseline"
+        );
+        bars.push(bar(25, 10));
+        let out = st.closed(&spec, "KRW-BTC", &bars, bars[25], 2);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let m = &out[0];
+        assert_eq!((m["indicator"].as_str(), m["trigger"].as_str()), (Some("volume"), Some("volume_spike")));
+        assert_eq!(m["event_params"], json!({"multiplier": 3}));
+        assert_eq!(m["params"], json!({"period": 20}));
+        assert_eq!(m["value"]["volume"], "10");
+        let mut keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "candle_date_time_utc",
+                "code",
+                "event_params",
+                "indicator",
+                "params",
+                "stream_type",
+                "timeframe",
+                "timestamp",
+                "trigger",
+                "type",
+                "value"
+            ]
+        );
     }
 }

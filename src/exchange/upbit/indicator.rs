@@ -505,7 +505,13 @@ impl WireSignalMsg {
     /// The message of `signal`; `None` for a condition Upbit has no trigger for.
     pub(crate) fn of(s: &SignalFrame) -> Option<Self> {
         let (trigger, event_params) = trigger_of(&s.indicator, &s.condition).ok()?;
-        Some(WireSignalMsg {
+        Some(Self::of_trigger(s, trigger, event_params))
+    }
+
+    /// The message of `s` under Upbit's `trigger` (`s.condition` is not written): for a
+    /// trigger hoga has no condition for, such as `volume_spike`.
+    pub(crate) fn of_trigger(s: &SignalFrame, trigger: &str, event_params: Map<String, Value>) -> Self {
+        WireSignalMsg {
             ty: INDICATOR_SIGNAL.into(),
             code: s.market.as_str().to_string(),
             timeframe: timeframe_name(s.timeframe).unwrap_or_default().to_string(),
@@ -517,7 +523,7 @@ impl WireSignalMsg {
             value: as_map(values_of(&s.reading)),
             timestamp: s.timestamp,
             stream_type: "REALTIME".into(),
-        })
+        }
     }
 
     fn frame(&self, market: MarketId) -> Result<SignalFrame, String> {
