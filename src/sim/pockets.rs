@@ -146,7 +146,8 @@ impl Pockets {
                 pocket: MAIN_POCKET_UUID.into(),
                 manage: true,
                 transfer: false,
-                permissions: vec!["포켓관리", "자산조회", "주문조회", "주문하기"],
+                // 포켓관리, 자산조회, 주문조회, 주문하기, as the SDK names them.
+                permissions: vec!["manage_pockets", "view_account", "view_orders", "make_orders"],
             },
         );
         keys.insert(
@@ -155,7 +156,8 @@ impl Pockets {
                 pocket: TRADING_POCKET_UUID.into(),
                 manage: false,
                 transfer: true,
-                permissions: vec!["자산이전", "자산조회"],
+                // 자산이전, 자산조회.
+                permissions: vec!["transfer", "view_account"],
             },
         );
         let sub = |uuid: &str, name: &str, held: &[(&str, Decimal)]| SubPocket {
@@ -633,6 +635,7 @@ mod tests {
         );
         let groups = get("/v1/pockets/api_keys", &[]);
         assert_eq!(keys_of(&groups[0]), "keys,uuid");
+        assert_eq!(groups[0]["keys"][0]["permissions"][0], "manage_pockets");
         assert_eq!(
             keys_of(&groups[0]["keys"][0]),
             "access_key,allowed_ips,created_at,expired_at,permissions"
