@@ -214,14 +214,26 @@ impl PocketsView {
         self.trading.as_ref().map_or_else(|| UNSEEN_POCKET.to_string(), |p| p.name.clone())
     }
 
-    /// A pocket by name, unique name prefix or UUID (case-insensitive); an error that says
-    /// which pockets there are when none or several match.
+    /// A pocket by name, unique name prefix, UUID or unique UUID prefix (case-insensitive);
+    /// an error that says which pockets there are when none or several match. Two pockets
+    /// may share a name: that name is refused as ambiguous rather than one of them picked,
+    /// and the error shows each with the start of its UUID to type instead.
     pub fn resolve(&self, what: &str) -> Result<&Pocket, String> {
         let w = what.trim().to_lowercase();
-        if let Some(p) =
-            self.pockets.iter().find(|p| p.name.to_lowercase() == w || p.uuid.to_lowercase() == w)
-        {
+        if let Some(p) = self.pockets.iter().find(|p| p.uuid.to_lowercase() == w) {
             return Ok(p);
+        }
+        let named: Vec<&Pocket> = self.pockets.iter().filter(|p| p.name.to_lowercase() == w).collect();
+        match named.as_slice() {
+            [one] => return Ok(one),
+            [] => {}
+            many => {
+                return Err(format!(
+                    "{} pockets are named {what} ({}): name one by the start of its uuid",
+                    many.len(),
+                    self.labels(many)
+                ));
+            }
         }
         let hits: Vec<&Pocket> = self
             .pockets
@@ -231,17 +243,67 @@ impl PocketsView {
                     && (p.name.to_lowercase().starts_with(&w) || p.uuid.to_lowercase().starts_with(&w))
             })
             .collect();
-        let names = || self.pockets.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
         match hits.as_slice() {
             [one] => Ok(one),
-            [] => Err(format!("no pocket named {what} (pockets: {})", names())),
+            [] => Err(format!(
+                "no pocket named {what} (pockets: {})",
+                self.labels(&self.pockets.iter().collect::<Vec<_>>())
+            )),
             many => Err(format!(
                 "{what} matches {} pockets ({}): type more of the name",
                 many.len(),
-                many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                self.labels(many)
             )),
         }
     }
+
+    /// A pocket as a message names it: its name, and when another pocket has the same name
+    /// also the start of its UUID (as much as tells them apart, at least 8 characters), so
+    /// a confirmation never reads the same for two different pockets.
+    pub fn label(&self, p: &Pocket) -> String {
+        let twins: Vec<&Pocket> = self
+            .pockets
+            .iter()
+            .filter(|o| o.uuid != p.uuid && o.name.to_lowercase() == p.name.to_lowercase())
+            .collect();
+        if twins.is_empty() {
+            return p.name.clone();
+        }
+        let total = p.uuid.chars().count();
+        let mut n = 8.min(total);
+        let prefix = |n: usize| p.uuid.chars().take(n).collect::<String>().to_lowercase();
+        while n < total && twins.iter().any(|o| o.uuid.to_lowercase().starts_with(&prefix(n))) {
+            n += 1;
+        }
+        format!("{} ({})", p.name, p.uuid.chars().take(n).collect::<String>())
+    }
+
+    fn labels(&self, list: &[&Pocket]) -> String {
+        list.iter().map(|p| self.label(p)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Decimals an amount of `currency` may be moved between pockets with: whole won for KRW
+/// (the won has no smaller unit), and a coin's volume precision (8, as an order's volume).
+/// Upbit's transfer pages state no precision; more decimals than the currency has would
+/// be refused or rounded there, and a transfer must move exactly the amount confirmed.
+pub fn transfer_decimals(currency: &str) -> u32 {
+    if currency.eq_ignore_ascii_case("KRW") { 0 } else { super::ticks::VOLUME_SCALE }
+}
+
+/// Refuses a transfer amount with more decimals than its currency has (see
+/// [`transfer_decimals`]), saying how many it may have.
+pub fn check_transfer_precision(amount: Decimal, currency: &str) -> Result<(), String> {
+    let dp = transfer_decimals(currency);
+    if amount.normalize().scale() <= dp {
+        return Ok(());
+    }
+    let typed = crate::exchange::display::quantity(amount);
+    Err(if dp == 0 {
+        format!("{typed} {currency} is not a whole number of won: KRW moves in whole won")
+    } else {
+        format!("{typed} {currency} has more than {dp} decimals: {currency} moves in at most {dp}")
+    })
 }
 
 fn pair(k: &str, v: impl Into<String>) -> (String, String) {
@@ -411,5 +473,37 @@ mod tests {
         assert!(v.resolve("s").unwrap_err().contains("matches 2 pockets"));
         assert!(v.resolve("nope").unwrap_err().contains("pockets: main, savings, scalp"));
         assert_eq!(PocketsView::unseen().trading_label(), UNSEEN_POCKET);
+    }
+
+    #[test]
+    fn two_pockets_of_one_name_are_refused_as_ambiguous_and_told_apart_by_uuid() {
+        let v = PocketsView {
+            pockets: vec![
+                Pocket { uuid: "5f0c2a4e-0001".into(), name: "main".into(), main: true },
+                Pocket { uuid: "5f0c2a4e-0002".into(), name: "savings".into(), main: false },
+                Pocket { uuid: "5f0c2a4e-0003".into(), name: "Savings".into(), main: false },
+            ],
+            ..PocketsView::default()
+        };
+        let e = v.resolve("savings").unwrap_err();
+        assert!(e.contains("2 pockets are named savings"), "{e}");
+        assert!(e.contains("savings (5f0c2a4e-0002), Savings (5f0c2a4e-0003)"), "{e}");
+        assert!(v.resolve("sav").unwrap_err().contains("matches 2 pockets"));
+        // The start of a UUID names one; the label tells them apart, a unique name stays bare.
+        let p = v.resolve("5f0c2a4e-0003").unwrap();
+        assert_eq!(v.label(p), "Savings (5f0c2a4e-0003)");
+        assert_eq!(v.label(v.resolve("main").unwrap()), "main");
+    }
+
+    #[test]
+    fn transfer_amounts_have_at_most_the_currency_s_decimals() {
+        use rust_decimal_macros::dec;
+        assert!(check_transfer_precision(dec!(100000), "KRW").is_ok());
+        assert!(check_transfer_precision(dec!(100000.00), "KRW").is_ok());
+        let e = check_transfer_precision(dec!(1000.5), "KRW").unwrap_err();
+        assert_eq!(e, "1,000.5 KRW is not a whole number of won: KRW moves in whole won");
+        assert!(check_transfer_precision(dec!(0.00000001), "BTC").is_ok());
+        let e = check_transfer_precision(dec!(0.0000000000000000000000000001), "BTC").unwrap_err();
+        assert_eq!(e, "0.0000000000000000000000000001 BTC has more than 8 decimals: BTC moves in at most 8");
     }
 }

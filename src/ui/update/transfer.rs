@@ -49,11 +49,15 @@ fn preview(snap: &Snapshot, text: &str, line: TransferLine) -> Result<PendingRul
             "this key may not move assets between pockets (a main-pocket key with 포켓관리 may)".into()
         }));
     }
+    crate::exchange::upbit::pockets::check_transfer_precision(line.amount, &line.currency)?;
     let from = view.resolve(&line.from)?;
     let to = view.resolve(&line.to)?;
     if from.uuid == to.uuid {
-        return Err(format!("{} is both the sending and the receiving pocket", from.name));
+        return Err(format!("{} is both the sending and the receiving pocket", view.label(from)));
     }
+    // Two pockets of one name read apart by the start of their UUIDs, in the question and
+    // in every message about the transfer after it.
+    let (from_name, to_name) = (view.label(from), view.label(to));
     let traded = view.trading.as_ref().is_some_and(|t| t.uuid == from.uuid);
     let have = if traded {
         Some(available(&snap.account.balances, &line.currency))
@@ -65,8 +69,7 @@ fn preview(snap: &Snapshot, text: &str, line: TransferLine) -> Result<PendingRul
         && line.amount > have
     {
         return Err(format!(
-            "{} has {} {cur} available, less than {} {cur}",
-            from.name,
+            "{from_name} has {} {cur} available, less than {} {cur}",
             display::quantity(have),
             display::quantity(line.amount)
         ));
@@ -75,21 +78,18 @@ fn preview(snap: &Snapshot, text: &str, line: TransferLine) -> Result<PendingRul
         amount: line.amount,
         currency: line.currency.clone(),
         from: from.uuid.clone(),
-        from_name: from.name.clone(),
+        from_name: from_name.clone(),
         to: to.uuid.clone(),
-        to_name: to.name.clone(),
+        to_name,
     };
     let mut lines = vec![format!("move {}? y/N", t.describe())];
     let mut warnings = Vec::new();
     match have {
         Some(have) => lines.push(format!(
-            "{} keeps {} {cur} available after it",
-            from.name,
+            "{from_name} keeps {} {cur} available after it",
             display::quantity(have - line.amount)
         )),
-        None => {
-            warnings.push(format!("{}'s balance is not loaded: the exchange checks the amount", from.name))
-        }
+        None => warnings.push(format!("{from_name}'s balance is not loaded: the exchange checks the amount")),
     }
     Ok(PendingRule {
         intent: TradeIntent::Transfer(t),
@@ -192,5 +192,45 @@ mod tests {
         let msg = ui.message.as_ref().map(|m| m.text.clone()).unwrap_or_default();
         assert!(msg.contains("포켓관리") && msg.contains("not sent"), "{msg}");
         assert_eq!(ui.overlay, Overlay::None);
+    }
+
+    fn message(ui: &UiState) -> String {
+        ui.message.as_ref().map(|m| m.text.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn an_amount_finer_than_its_currency_is_refused_before_the_question() {
+        let s = snap(main_key());
+        let mut ui = UiState::new(UiConfig::default());
+        assert!(submit(&mut ui, "transfer 0.0000000000000000000000000001 BTC main savings", &s).is_empty());
+        assert_eq!(ui.overlay, Overlay::None);
+        let msg = message(&ui);
+        assert!(msg.contains("has more than 8 decimals: BTC moves in at most 8"), "{msg}");
+        assert!(msg.contains("not sent"), "{msg}");
+        submit(&mut ui, "transfer 1000.5 KRW main savings", &s);
+        assert_eq!(ui.overlay, Overlay::None);
+        let msg = message(&ui);
+        assert!(msg.contains("1,000.5 KRW is not a whole number of won"), "{msg}");
+        // At the currency's precision it passes on to the balance check (main has no BTC).
+        submit(&mut ui, "transfer 0.00000001 BTC main savings", &s);
+        let msg = message(&ui);
+        assert!(msg.contains("main has 0 BTC available, less than 0.00000001 BTC"), "{msg}");
+    }
+
+    #[test]
+    fn two_pockets_of_one_name_are_not_guessed_between() {
+        let mut view = main_key();
+        view.pockets.push(pocket("9a1b2c3d-ffff", "savings", false));
+        let s = snap(view);
+        let mut ui = UiState::new(UiConfig::default());
+        assert!(submit(&mut ui, "transfer 100000 KRW main savings", &s).is_empty());
+        assert_eq!(ui.overlay, Overlay::None);
+        let msg = message(&ui);
+        assert!(msg.contains("2 pockets are named savings (savings (u-sav), savings (9a1b2c3d)"), "{msg}");
+        // Named by the start of its UUID, the question shows which one.
+        submit(&mut ui, "transfer 100000 KRW main 9a1b", &s);
+        assert_eq!(ui.overlay, Overlay::ConfirmRule);
+        let p = ui.pending_rule.clone().unwrap();
+        assert_eq!(p.lines[0], "move 100,000 KRW from main to savings (9a1b2c3d)? y/N");
     }
 }
