@@ -220,6 +220,10 @@ pub(crate) struct MarketSim {
     /// The book's best ask and bid (price, size) when the last generated trade printed:
     /// the trade message's `best_*` fields, keyed by the trade's sequential id.
     print_touch: Option<(i64, Level, Level)>,
+    /// The best (bid, ask) of the last book message sent for this market (`None`: none
+    /// yet). A trade that meets another touch sends its book first: on the wire, quotes
+    /// move before trades meet them.
+    published: Option<(Option<Decimal>, Option<Decimal>)>,
     /// The past before `live_from`, drawn on demand.
     path: PricePath,
     /// Where the generated trades begin (ms): candles from the bucket holding it on are
@@ -441,6 +445,7 @@ impl MarketSim {
             act: (-ACTIVITY_SD * ACTIVITY_SD).exp(),
             last_ms: start,
             print_touch: None,
+            published: None,
             path,
             live_from,
             history_from: i64::MIN,
@@ -579,13 +584,14 @@ impl MarketSim {
         (bid, ticks::step(quote, bid, self.cal.spread_ticks.max(1)))
     }
 
-    /// One generated trade at `now`: the fair price moves on, a book left behind it is
-    /// requoted, a taker takes the best ask (buy) or bid (sell), and a level taken whole
-    /// moves the touch. Returns (price, volume, taker side); the touch before the trade is
-    /// kept for the trade message.
-    fn next_print(&mut self, now: i64, rng: &mut StdRng) -> (Decimal, Decimal, Side) {
+    /// Moves the market on to `now`, before a trade: the fair price walks over the time
+    /// since it last moved, and makers whose quotes it left behind requote around it. The
+    /// requote is stamped just before `now` (not before the market's last event): the
+    /// quotes moved while the price did, and the trade meets them after.
+    fn move_to(&mut self, now: i64, rng: &mut StdRng) {
+        let since = self.last_ms;
         self.advance(now, rng);
-        let quote = self.quote().to_string();
+        let quote = self.quote();
         let fair = self.fair;
         let stale = match (self.bids.first(), self.asks.first()) {
             (Some(b), Some(a)) => {
@@ -598,8 +604,34 @@ impl MarketSim {
         if stale {
             // Makers follow the price between trades: the book is where the fair price is.
             let (b, a) = self.quotes_at_fair();
-            self.requote(rng, b, a, now);
+            self.requote(rng, b, a, (now - 1).max(since).min(now));
         }
+    }
+
+    /// The book as it stands, as a message, when its touch is not the one last sent for
+    /// this market (a trade is about to meet it); `None` when the last book sent shows it.
+    fn moved_book(&mut self) -> Option<WireOrderBook> {
+        let touch = (self.bids.first().map(|b| b.0), self.asks.first().map(|a| a.0));
+        if self.published == Some(touch) {
+            return None;
+        }
+        self.published = Some(touch);
+        self.book(BOOK_DEPTH, Decimal::ZERO, Some(StreamType::Realtime))
+    }
+
+    /// The book as a realtime message, noted as the last one sent for this market.
+    fn published_book(&mut self) -> Option<WireOrderBook> {
+        self.published = Some((self.bids.first().map(|b| b.0), self.asks.first().map(|a| a.0)));
+        self.book(BOOK_DEPTH, Decimal::ZERO, Some(StreamType::Realtime))
+    }
+
+    /// One generated trade at `now` on the book [`MarketSim::move_to`] left: a taker takes
+    /// the best ask (buy) or bid (sell), and a level taken whole moves the touch. Returns
+    /// (price, volume, taker side); the touch before the trade is kept for the trade
+    /// message.
+    fn take(&mut self, now: i64, rng: &mut StdRng) -> (Decimal, Decimal, Side) {
+        let quote = self.quote().to_string();
+        let fair = self.fair;
         let (Some(&(bid, bid_size)), Some(&(ask, ask_size))) = (self.bids.first(), self.asks.first()) else {
             // No bid fits above zero: a sell at the ask side's floor cannot happen; buy.
             let (p, s) = self.asks.first().copied().unwrap_or((self.price, Decimal::ONE));
@@ -756,7 +788,9 @@ impl MarketSim {
                     c.last_ts = t.ts;
                 }
                 last => {
-                    let prev_close = last.map(|c| c.close).unwrap_or(t.price);
+                    // A market's first candle (a new listing's) closes on from the day's
+                    // previous close: the listing price.
+                    let prev_close = last.map(|c| c.close).unwrap_or(self.prev_close);
                     list.push_back(CandleRec {
                         start,
                         open: t.price,
@@ -915,14 +949,7 @@ impl MarketSim {
             }
             (group(&self.asks, level, Rounding::Up), group(&self.bids, level, Rounding::Down))
         };
-        let n = count.clamp(1, BOOK_DEPTH);
-        let units: Vec<WireBookUnit> = (0..n.min(asks.len().max(bids.len())))
-            .map(|i| {
-                let a = asks.get(i).copied().unwrap_or_default();
-                let b = bids.get(i).copied().unwrap_or_default();
-                WireBookUnit { ask_price: a.0, bid_price: b.0, ask_size: a.1, bid_size: b.1 }
-            })
-            .collect();
+        let units = book_units(&asks, &bids, count);
         let is_ws = ws.is_some();
         Some(WireOrderBook {
             ty: is_ws.then(|| "orderbook".to_string()),
@@ -1087,6 +1114,41 @@ fn change_of(d: Decimal) -> Change {
     }
 }
 
+/// The first `count` (1 to 30) levels of both sides as book units.
+fn book_units(asks: &[Level], bids: &[Level], count: usize) -> Vec<WireBookUnit> {
+    let n = count.clamp(1, BOOK_DEPTH);
+    (0..n.min(asks.len().max(bids.len())))
+        .map(|i| {
+            let a = asks.get(i).copied().unwrap_or_default();
+            let b = bids.get(i).copied().unwrap_or_default();
+            WireBookUnit { ask_price: a.0, bid_price: b.0, ask_size: a.1, bid_size: b.1 }
+        })
+        .collect()
+}
+
+/// A full native-tick book message grouped by `level` and cut to `count` levels: what a
+/// grouped subscription is sent for that message (the book it shows, not the market's
+/// book by the time it is sent, which may have moved since).
+pub(crate) fn group_book(b: &WireOrderBook, count: usize, level: Decimal) -> WireOrderBook {
+    let side = |f: fn(&WireBookUnit) -> Level| -> Vec<Level> {
+        b.orderbook_units.iter().map(f).filter(|l| !l.0.is_zero()).collect()
+    };
+    let asks = group(&side(|u| (u.ask_price, u.ask_size)), level, Rounding::Up);
+    let bids = group(&side(|u| (u.bid_price, u.bid_size)), level, Rounding::Down);
+    let units = book_units(&asks, &bids, count);
+    WireOrderBook {
+        ty: b.ty.clone(),
+        market: b.market.clone(),
+        code: b.code.clone(),
+        timestamp: b.timestamp,
+        total_ask_size: units.iter().map(|u| u.ask_size).sum(),
+        total_bid_size: units.iter().map(|u| u.bid_size).sum(),
+        orderbook_units: units,
+        level,
+        stream_type: b.stream_type,
+    }
+}
+
 fn group(levels: &[(Decimal, Decimal)], unit: Decimal, r: Rounding) -> Vec<(Decimal, Decimal)> {
     let mut out: Vec<(Decimal, Decimal)> = Vec::new();
     for (p, s) in levels {
@@ -1242,7 +1304,7 @@ impl Generator {
         m.fair = m.price.to_f64().unwrap_or(m.fair);
         m.last_ms = m.last_ms.max(now);
         m.book_ts = now;
-        if let Some(b) = m.book(BOOK_DEPTH, Decimal::ZERO, Some(StreamType::Realtime)) {
+        if let Some(b) = m.published_book() {
             out.push(SimEvent::OrderBook(Arc::new(b)));
         }
         out.push(SimEvent::Candles(Arc::new(m.stream_candles())));
@@ -1250,15 +1312,19 @@ impl Generator {
     }
 
     /// Advances the clock by `dt_ms` and produces one trade on a market chosen by its trade
-    /// rate and activity, with the ticker, book and candles it causes.
+    /// rate and activity, with the ticker, book and candles it causes. When the price's
+    /// move since the market's last message moved its touch, the moved book comes first
+    /// (stamped no later than the trade) and the trade meets it: on the wire, as on a real
+    /// exchange, quotes move before trades hit them.
     pub fn step(&mut self, dt_ms: i64) -> Vec<SimEvent> {
-        match self.next_trade(dt_ms) {
-            Some((i, price, volume, side)) => {
-                let t = self.record_trade(i, price, volume, side);
-                self.events_of(i, &t)
-            }
-            None => Vec::new(),
-        }
+        let Some(i) = self.move_market(dt_ms) else { return Vec::new() };
+        let moved = self.markets[i].moved_book();
+        let (price, volume, side) = self.markets[i].take(self.now, &mut self.rng);
+        let t = self.record_trade(i, price, volume, side);
+        let mut out = Vec::with_capacity(5);
+        out.extend(moved.map(|b| SimEvent::OrderBook(Arc::new(b))));
+        self.events_into(i, &t, &mut out);
+        out
     }
 
     /// One generated trade, as [`Generator::step`], but only the message of `kind` is built
@@ -1268,21 +1334,25 @@ impl Generator {
         let (i, price, volume, side) = self.next_trade(dt_ms)?;
         let t = self.record_trade(i, price, volume, side);
         let now = self.now;
-        let m = &self.markets[i];
+        let m = &mut self.markets[i];
         Some(match kind {
             FloodKind::Ticker => SimEvent::Ticker(Arc::new(m.ticker(now, Some(StreamType::Realtime)))),
             FloodKind::Trade => SimEvent::Trade(Arc::new(m.wire_trade(&t, now, StreamType::Realtime))),
-            FloodKind::OrderBook => SimEvent::OrderBook(Arc::new(m.book(
-                BOOK_DEPTH,
-                Decimal::ZERO,
-                Some(StreamType::Realtime),
-            )?)),
+            FloodKind::OrderBook => SimEvent::OrderBook(Arc::new(m.published_book()?)),
         })
     }
 
     /// Advances the clock by `dt_ms` and generates the next trade: (market index, price,
-    /// volume, side). The market is drawn by weight (class trade rate × activity).
+    /// volume, side), without the book message a moved touch sends ([`Generator::step`]).
     fn next_trade(&mut self, dt_ms: i64) -> Option<(usize, Decimal, Decimal, Side)> {
+        let i = self.move_market(dt_ms)?;
+        let (price, volume, side) = self.markets[i].take(self.now, &mut self.rng);
+        Some((i, price, volume, side))
+    }
+
+    /// Advances the clock by `dt_ms`, draws the market of the next trade by weight (class
+    /// trade rate × activity) and moves it on to now ([`MarketSim::move_to`]). Its index.
+    fn move_market(&mut self, dt_ms: i64) -> Option<usize> {
         self.now += dt_ms.max(0);
         let n = self.markets.len();
         if n == 0 {
@@ -1300,8 +1370,8 @@ impl Generator {
             u -= w;
         }
         let now = self.now;
-        let (price, volume, side) = self.markets[i].next_print(now, &mut self.rng);
-        Some((i, price, volume, side))
+        self.markets[i].move_to(now, &mut self.rng);
+        Some(i)
     }
 
     /// Applies a trade on market `i` at the current time to its statistics.
@@ -1319,7 +1389,8 @@ impl Generator {
 
     /// Forces a trade at `price` (snapped onto the grid) on `code`: scripted ticks for tests.
     /// The fair price jumps there and the makers requote around it (a buy leaves the ask at
-    /// the trade price, a sell the bid).
+    /// the trade price, a sell the bid); the requoted book is sent before the trade when
+    /// its touch moved.
     pub fn script_trade(&mut self, code: &str, price: Decimal, volume: Decimal, side: Side) -> Vec<SimEvent> {
         let Some(&i) = self.index.get(code) else { return Vec::new() };
         let now = self.now;
@@ -1338,22 +1409,26 @@ impl Generator {
             Side::Ask => (price, ticks::step(&quote, price, s)),
         };
         m.requote(&mut self.rng, b, a, now);
+        // The jumped book goes out before the trade that meets it, as in `step`.
+        let moved = m.moved_book();
         let t = self.record_trade(i, price, volume, side);
-        self.events_of(i, &t)
+        let mut out = Vec::with_capacity(5);
+        out.extend(moved.map(|b| SimEvent::OrderBook(Arc::new(b))));
+        self.events_into(i, &t, &mut out);
+        out
     }
 
-    /// The trade, ticker, book and candle messages of a trade just recorded on market `i`.
-    fn events_of(&self, i: usize, t: &TradeRec) -> Vec<SimEvent> {
+    /// The trade, ticker, book and candle messages of a trade just recorded on market `i`,
+    /// appended to `out`.
+    fn events_into(&mut self, i: usize, t: &TradeRec, out: &mut Vec<SimEvent>) {
         let now = self.now;
-        let m = &self.markets[i];
-        let mut out = Vec::with_capacity(4);
+        let m = &mut self.markets[i];
         out.push(SimEvent::Trade(Arc::new(m.wire_trade(t, now, StreamType::Realtime))));
         out.push(SimEvent::Ticker(Arc::new(m.ticker(now, Some(StreamType::Realtime)))));
-        if let Some(b) = m.book(BOOK_DEPTH, Decimal::ZERO, Some(StreamType::Realtime)) {
+        if let Some(b) = m.published_book() {
             out.push(SimEvent::OrderBook(Arc::new(b)));
         }
         out.push(SimEvent::Candles(Arc::new(m.stream_candles())));
-        out
     }
 }
 
@@ -1747,7 +1822,9 @@ mod tests {
         let (mut partial, mut whole) = (0, 0);
         for _ in 0..3000 {
             let ev = g.step(50);
-            let (Some(SimEvent::Trade(t)), Some(SimEvent::OrderBook(b))) = (ev.first(), ev.get(2)) else {
+            // A moved book may come first; then the trade, its ticker and the book after it.
+            let k = ev.iter().position(|e| matches!(e, SimEvent::Trade(_))).unwrap();
+            let (Some(SimEvent::Trade(t)), Some(SimEvent::OrderBook(b))) = (ev.get(k), ev.get(k + 2)) else {
                 panic!("a trade, a ticker and a book: {ev:?}");
             };
             let top = &b.orderbook_units[0];
@@ -1775,6 +1852,112 @@ mod tests {
             }
         }
         assert!(partial > 100 && whole > 100, "both kinds happen: {partial} partial, {whole} whole");
+    }
+
+    /// On the wire, quotes move before trades meet them: over a virtual hour of a demo
+    /// session (every market, a trade each 50 ms), every trade on BTC and on a small cap
+    /// prints at the best ask (a buy) or bid (a sell) of the last book message sent for its
+    /// market before it, names that touch, and is stamped no earlier than that book; and
+    /// the stream still shows the calibrated market. The generator used to move the price,
+    /// requote and print in one step with no book message before the trade: most of BTC's
+    /// trades printed outside the spread last quoted.
+    #[test]
+    fn every_trade_meets_the_book_last_published_before_it() {
+        let start = 1_750_000_000_000;
+        let mut g = Generator::new(load_markets(None).unwrap(), 1, start, 60);
+        let watched = ["KRW-BTC", "KRW-MOCA"];
+        // What a subscriber holds first: the books as they stand (its snapshot).
+        let mut last: BTreeMap<String, Arc<WireOrderBook>> = g
+            .markets
+            .iter()
+            .map(|m| {
+                let b = m.book(BOOK_DEPTH, Decimal::ZERO, Some(StreamType::Snapshot)).unwrap();
+                (m.def.market.clone(), Arc::new(b))
+            })
+            .collect();
+        let mut prices: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+        let (mut btc_books, mut btc_one_tick, mut moved) = (0usize, 0usize, 0usize);
+        while g.now < start + 3_600_000 {
+            let ev = g.step(50);
+            if matches!(ev.first(), Some(SimEvent::OrderBook(_))) {
+                moved += 1;
+            }
+            for e in ev {
+                match e {
+                    SimEvent::OrderBook(b) => {
+                        let code = b.code.clone().unwrap();
+                        if code == "KRW-BTC" {
+                            let top = &b.orderbook_units[0];
+                            btc_books += 1;
+                            btc_one_tick += usize::from(top.ask_price - top.bid_price == Decimal::from(1000));
+                        }
+                        last.insert(code, b);
+                    }
+                    SimEvent::Trade(t) if watched.contains(&t.code.as_str()) => {
+                        let b = last.get(&t.code).unwrap_or_else(|| panic!("no book before {t:?}"));
+                        let top = &b.orderbook_units[0];
+                        let (touch, size) = match t.ask_bid {
+                            AskBid::Bid => (top.ask_price, top.ask_size),
+                            AskBid::Ask => (top.bid_price, top.bid_size),
+                            AskBid::Unknown => panic!("a generated trade has a side: {t:?}"),
+                        };
+                        assert_eq!(t.trade_price, touch, "{t:?} after {top:?}");
+                        assert!(t.trade_volume <= size, "{t:?} after {top:?}");
+                        assert_eq!(
+                            (t.best_ask_price, t.best_bid_price),
+                            (Some(top.ask_price), Some(top.bid_price)),
+                            "{t:?}"
+                        );
+                        assert!(b.timestamp <= t.trade_timestamp, "{} after {t:?}", b.timestamp);
+                        let p = t.trade_price.to_f64().unwrap();
+                        prices.entry(t.code.clone()).or_default().push((t.trade_timestamp, p));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Only the steps whose move shifted the touch send a book before the trade.
+        let steps = 3_600_000 / 50;
+        assert!(moved > steps / 10 && moved < steps, "{moved} moved books in {steps} steps");
+        // The calibration, measured on the stream.
+        let btc = &prices["KRW-BTC"];
+        let (open, close) = (btc[0].1, btc[btc.len() - 1].1);
+        let hi = btc.iter().map(|p| p.1).fold(open, f64::max);
+        let lo = btc.iter().map(|p| p.1).fold(open, f64::min);
+        assert!((close / open - 1.0).abs() < 0.015, "hourly move {open} → {close}");
+        let range = (hi - lo) / open;
+        assert!(range > 0.0005 && range < 0.02, "hourly range {:.3} %", range * 100.0);
+        let fives: Vec<f64> = (0..=12)
+            .map(|k| btc.iter().take_while(|p| p.0 < start + k * 300_000).last().map_or(open, |p| p.1))
+            .collect();
+        let max5 = fives.windows(2).map(|w| (w[1] / w[0] - 1.0).abs()).fold(0.0, f64::max);
+        assert!(max5 < 0.006, "5-minute move {:.3} %", max5 * 100.0);
+        assert!(btc.len() > 3 * 3600, "{} BTC trades", btc.len());
+        assert!(btc_one_tick * 10 > btc_books * 8, "{btc_one_tick} of {btc_books} books one tick");
+        let small = &prices["KRW-MOCA"];
+        assert!(small.len() > 20 && small.len() * 10 < btc.len(), "{} small-cap trades", small.len());
+    }
+
+    /// A grouped subscription's message is the book message it is sent for, grouped: the
+    /// same as the market's grouped book while the market has not moved on.
+    #[test]
+    fn a_book_message_groups_like_the_market_book() {
+        let mut g = Generator::new(load_markets(Some(5)).unwrap(), 9, 1_750_000_000_000, 60);
+        for _ in 0..300 {
+            g.step(50);
+        }
+        let m = g.market("KRW-BTC").unwrap();
+        let st = Some(StreamType::Realtime);
+        let full = m.book(BOOK_DEPTH, Decimal::ZERO, st).unwrap();
+        for level in m.supported_levels().into_iter().filter(|l| !l.is_zero()) {
+            for count in [1, 5, 15, 30] {
+                assert_eq!(
+                    group_book(&full, count, level),
+                    m.book(count, level, st).unwrap(),
+                    "{level} {count}"
+                );
+            }
+        }
     }
 
     /// A market whose history starts at its listing serves only the candles it traded,

@@ -448,13 +448,15 @@ impl Conn {
                                 p.sim_ns,
                             ));
                         } else {
-                            let w = lock(&sh.world);
-                            if let Some(b) = w
+                            // Grouped from the message's book: the market may have moved
+                            // on since (a trade's moved book comes just before its own).
+                            let supported = lock(&sh.world)
                                 .gen_
                                 .market(code)
-                                .and_then(|m| m.book(c.depth, s.level, Some(StreamType::Realtime)))
-                            {
-                                out.push(encode(&b, self.format, p.sim_ns));
+                                .is_some_and(|m| m.supported_levels().contains(&s.level));
+                            if supported {
+                                let g = super::market::group_book(b, c.depth, s.level);
+                                out.push(encode(&g, self.format, p.sim_ns));
                             }
                         }
                     }
