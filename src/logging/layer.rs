@@ -18,6 +18,8 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
+use super::escape::Escaping;
+
 /// One log record as the Log pane shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
@@ -110,19 +112,20 @@ struct MessageVisitor {
 }
 
 impl Visit for MessageVisitor {
+    // Escaped as in the file: a control character in a field reaches no reader raw.
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            self.message.push_str(value);
+            let _ = Escaping(&mut self.message).write_str(value);
         } else {
-            let _ = write!(self.fields, " {}={}", field.name(), value);
+            let _ = write!(Escaping(&mut self.fields), " {}={}", field.name(), value);
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
+            let _ = write!(Escaping(&mut self.message), "{value:?}");
         } else {
-            let _ = write!(self.fields, " {}={:?}", field.name(), value);
+            let _ = write!(Escaping(&mut self.fields), " {}={:?}", field.name(), value);
         }
     }
 }

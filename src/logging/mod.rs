@@ -9,6 +9,7 @@
 //! The returned [`LoggingHandle`] holds the appender's `WorkerGuard`; shutdown's flush
 //! phase drops it, which writes out what is still buffered.
 
+mod escape;
 pub mod file;
 pub mod layer;
 
@@ -131,7 +132,13 @@ pub fn build(opts: &LogOptions) -> Result<(tracing::Dispatch, LoggingHandle), Lo
     });
     let subscriber = tracing_subscriber::registry()
         .with(filter(opts.level))
-        .with(tracing_subscriber::fmt::layer().with_writer(non_blocking).with_ansi(false).with_target(true))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(non_blocking)
+                .with_ansi(false)
+                .with_target(true)
+                .fmt_fields(escape::EscapedFields),
+        )
         .with(ForwardLayer { shared: shared.clone() });
     let handle = LoggingHandle { file: path, dir: opts.dir.clone(), guard: Some(guard), shared };
     Ok((tracing::Dispatch::new(subscriber), handle))
@@ -182,6 +189,33 @@ mod tests {
             let dmode = std::fs::metadata(&log_dir).unwrap().permissions().mode() & 0o777;
             assert_eq!(dmode, 0o700, "log dir mode {dmode:o}");
         }
+    }
+
+    #[test]
+    fn control_characters_in_a_logged_field_are_escaped_on_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let (dispatch, mut handle) =
+            build(&LogOptions::new(dir.path().join("log"), LevelFilter::INFO)).unwrap();
+        let title = "\x1b[2J\x1b[31mPWNED\x1b]0;evil\x07\n2026-01-01T00:00:00Z  INFO forged\u{202e}";
+        tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info!(target: "hoga::console", title = %title, "notice {title}");
+            tracing::info!(target: "hoga::console", "after");
+        });
+        drop(handle.take_guard());
+        let text = std::fs::read_to_string(&handle.file).unwrap();
+        assert!(!text.contains('\x1b') && !text.contains('\x07') && !text.contains('\u{202e}'), "{text:?}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        // The field in this layer's spelling; the message's ESC and BEL in tracing's own
+        // (`\x1b`), its line break and bidi override in this layer's.
+        let field = "title=\\u{1b}[2J\\u{1b}[31mPWNED\\u{1b}]0;evil\\u{7}\\n2026-01-01T00:00:00Z  INFO forged\\u{202e}";
+        assert!(lines[0].ends_with(field), "{text}");
+        assert!(lines[0].contains("notice \\x1b[2J\\x1b[31mPWNED\\x1b]0;evil\\x07\\n2026-01-01"), "{text}");
+        let ring = handle.ring().records();
+        assert!(
+            ring[0].message.starts_with("notice \\u{1b}[2J") && !ring[0].message.contains('\n'),
+            "{ring:?}"
+        );
     }
 
     #[test]
