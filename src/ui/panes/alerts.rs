@@ -1,6 +1,6 @@
 //! The alert history (`:alerts`): every alert the store keeps, newest first, with its
-//! time in KST, its severity and its text in full (wrapped), scrolled with the cursor
-//! keys and closed with Esc. Opening it acknowledges them (the status bar's unread count
+//! time in KST, its severity and its text wrapped (up to a few lines: a longer one says
+//! it was cut and how long it is), scrolled with the cursor keys and closed with Esc. Opening it acknowledges them (the status bar's unread count
 //! goes to zero); the ones that were unread when it opened are marked.
 
 use ratatui::buffer::Buffer;
@@ -59,8 +59,40 @@ impl Severity {
     }
 }
 
+/// Lines one alert takes in the list at most. An alert's text can come from outside (a
+/// notice title): one of 100,000 characters must not push every other alert off the list.
+const MAX_LINES: usize = 6;
+
+/// An alert's text wrapped to `width` columns, at most [`MAX_LINES`] lines; a longer one
+/// ends in a line that says it was cut and how long it is. Only a bounded start of the
+/// text is wrapped, so a huge alert costs no more to draw than a long one.
+fn bounded(message: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthChar;
+    // Enough text for MAX_LINES full lines even when wrapping at words wastes up to half.
+    let budget = width.saturating_mul(MAX_LINES + 1).saturating_mul(2);
+    let mut used = 0;
+    let mut end = message.len();
+    for (i, c) in message.char_indices() {
+        used += c.width().unwrap_or(0).max(1);
+        if used > budget {
+            end = i;
+            break;
+        }
+    }
+    let mut wrapped = super::form::wrap(&message[..end], width);
+    if wrapped.len() <= MAX_LINES && end == message.len() {
+        return wrapped;
+    }
+    wrapped.truncate(MAX_LINES - 1);
+    let total = message.chars().count();
+    wrapped
+        .push(format!("… (cut: {} characters in all)", crate::exchange::display::group(&total.to_string())));
+    wrapped
+}
+
 /// The history's lines: per alert, `HH:MM:SS  sev   text…` then the text's continuation
-/// lines indented under it. `new` alerts (the newest ones) are marked `•`.
+/// lines indented under it, at most [`MAX_LINES`] an alert. `new` alerts (the newest
+/// ones) are marked `•`.
 pub(crate) fn lines(alerts: &[&AlertRecord], new: usize, width: usize, theme: &Theme) -> Vec<Line<'static>> {
     // `• HH:MM:SS error ` before the text.
     const LEAD: usize = 2 + 8 + 1 + 5 + 1;
@@ -68,7 +100,7 @@ pub(crate) fn lines(alerts: &[&AlertRecord], new: usize, width: usize, theme: &T
     let mut out = Vec::new();
     for (i, a) in alerts.iter().enumerate() {
         let sev = Severity::of(&a.message);
-        let wrapped = super::form::wrap(&a.message, text_w);
+        let wrapped = bounded(&a.message, text_w);
         for (k, text) in wrapped.into_iter().enumerate() {
             if k == 0 {
                 out.push(Line::from(vec![
@@ -139,6 +171,31 @@ mod tests {
         let joined: String = text.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
         assert!(joined.contains("lower than the order total"), "nothing is cut: {joined}");
         assert!(text.last().unwrap().starts_with("  12:04:05 info  KRW-BTC above"), "{text:?}");
+    }
+
+    /// A notice of 100,000 characters takes a few lines, says it was cut, and leaves the
+    /// alerts after it on the list.
+    #[test]
+    fn a_huge_alert_is_bounded_to_a_few_lines_and_says_so() {
+        let theme = Theme::default();
+        let time = Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap();
+        let huge = AlertRecord {
+            time,
+            message: format!("[거래] {}", "가나다라 abcdefgh ".repeat(100_000 / 14)),
+            acknowledged: false,
+            key: None,
+        };
+        let next = AlertRecord { message: "KRW-BTC above 150,000,000".into(), ..huge.clone() };
+        let text: Vec<String> = lines(&[&huge, &next], 0, 80, &theme)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(text.len(), MAX_LINES + 1, "{text:?}");
+        let total = crate::exchange::display::group(&huge.message.chars().count().to_string());
+        assert!(text[MAX_LINES - 1].trim() == format!("… (cut: {total} characters in all)"), "{text:?}");
+        assert!(text[MAX_LINES].contains("KRW-BTC above 150,000,000"), "{text:?}");
+        // One that fits is shown whole, with no note.
+        assert_eq!(bounded("a b c", 10), ["a b c"]);
     }
 
     /// An exchange's Korean refusal is wrapped by the columns it takes (two a syllable)
