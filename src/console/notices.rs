@@ -162,9 +162,12 @@ async fn on_notice(sinks: &NoticeSinks, seen: &mut Seen, a: Announcement) -> any
         format!(" ({})", markets.iter().map(MarketId::as_str).collect::<Vec<_>>().join(", "))
     };
     let link = a.url.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
-    tracing::info!("{verb} [{}] {}{named}{link}", a.category, a.title);
+    // The title is the exchange's text, drawn on the Log pane, in `:alerts` and the window
+    // title: flags and joined emoji spelled out so every terminal draws it the same.
+    let title = crate::ui::widgets::format::terminal_safe(&a.title);
+    tracing::info!("{verb} [{}] {title}{named}{link}", a.category);
     if sinks.categories.alerts(&a.category) {
-        let text = format!("{}[{}] {}", if update { "updated: " } else { "" }, a.category, a.title);
+        let text = format!("{}[{}] {title}", if update { "updated: " } else { "" }, a.category);
         let ev = NotifyEvent::new(NotifyKind::Announcement, markets.first().cloned(), text).with_id(&a.id);
         sinks.alert(ev, format!("notice {}", a.id), AlertMode::On).await?;
     }

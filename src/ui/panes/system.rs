@@ -19,11 +19,18 @@ use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::format;
 
+/// A table row: each cell padded to its column by the columns it takes on screen (a
+/// Hangul syllable or an emoji takes two; `{:<w$}` counts characters and pushed every
+/// column after a Korean cell out of line), then a space. Cells come from other modules
+/// and the exchange, so they are made [`format::terminal_safe`] first.
 fn row_line<'a>(cells: &[String], widths: &[usize], style: ratatui::style::Style) -> Line<'a> {
+    use unicode_width::UnicodeWidthStr;
     let mut text = String::new();
     for (i, c) in cells.iter().enumerate() {
         let w = widths.get(i).copied().unwrap_or(8);
-        text.push_str(&format!("{c:<w$} "));
+        let c = format::terminal_safe(c);
+        text.push_str(&c);
+        text.push_str(&" ".repeat(w.saturating_sub(c.width()) + 1));
     }
     Line::styled(text, style)
 }
@@ -224,4 +231,25 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let skip = ui.scroll.get(&PaneId::System).copied().unwrap_or(0).min(lines.len().saturating_sub(1));
     let block = pane_block(PaneId::System, vec![], ui, theme);
     Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>()).block(block).render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(l: &Line) -> String {
+        l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn table_cells_are_padded_by_screen_columns_and_made_terminal_safe() {
+        use unicode_width::UnicodeWidthStr;
+        let style = ratatui::style::Style::default();
+        let row = row_line(&["원화".into(), "x".into()], &[6, 3], style);
+        // `원화` takes 4 columns: 2 of padding and the separator put `x` at column 7.
+        assert_eq!(text(&row), "원화   x   ");
+        let row = row_line(&["🇰🇷 notice".into(), "y".into()], &[12, 1], style);
+        assert_eq!(text(&row), "[KR] notice  y ");
+        assert_eq!(text(&row).width(), 15);
+    }
 }

@@ -148,10 +148,53 @@ pub fn fit(text: String, width: u16) -> String {
     "…".into()
 }
 
+/// Text from outside (a notice title) as every terminal draws it alike: sequences whose
+/// width terminals disagree on are spelled out or taken apart. A flag (a pair of regional
+/// indicators, 🇰🇷) becomes its letters in brackets (`[KR]`); joiners (ZWJ), variation
+/// selectors, skin-tone modifiers, tag characters and the keycap mark are dropped, so a
+/// ZWJ family is its members side by side; control characters become spaces. A terminal
+/// that drew such a sequence narrower or wider than the layout counted left stray glyphs
+/// (a lone `🇷`) on the lines below it.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let regional = |c: char| ('\u{1f1e6}'..='\u{1f1ff}').contains(&c);
+    let dropped = |c: char| matches!(c, '\u{200d}' | '\u{20e3}' | '\u{fe00}'..='\u{fe0f}' | '\u{1f3fb}'..='\u{1f3ff}' | '\u{e0000}'..='\u{e007f}');
+    if !text.chars().any(|c| regional(c) || dropped(c) || c.is_control()) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let letter = |c: char| char::from_u32(u32::from(c) - 0x1f1e6 + u32::from('A')).unwrap_or('?');
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if regional(c) {
+            out.push('[');
+            out.push(letter(c));
+            if let Some(&next) = chars.peek().filter(|n| regional(**n)) {
+                out.push(letter(next));
+                chars.next();
+            }
+            out.push(']');
+        } else if c.is_control() {
+            out.push(' ');
+        } else if !dropped(c) {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn flags_and_joined_emoji_are_spelled_out_for_the_terminal() {
+        assert_eq!(terminal_safe("[거래] 원화 마켓 안내"), "[거래] 원화 마켓 안내");
+        assert!(matches!(terminal_safe("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(terminal_safe("🇰🇷 원화 🇺🇸🇯"), "[KR] 원화 [US][J]");
+        assert_eq!(terminal_safe("가족 👨\u{200d}👩\u{200d}👧 👍🏽 ❤\u{fe0f}"), "가족 👨👩👧 👍 ❤");
+        assert_eq!(terminal_safe("a\x1b[2Jb"), "a [2Jb");
+    }
 
     #[test]
     fn formats() {
