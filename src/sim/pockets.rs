@@ -321,6 +321,10 @@ fn transfer(
         Some(Ok(a)) if a > Decimal::ZERO => a,
         Some(_) => return error(400, "invalid_parameter", "amount must be a positive number"),
     };
+    // More decimals than the currency has (KRW whole won, a coin 8) is refused, not rounded.
+    if let Err(e) = crate::exchange::upbit::pockets::check_transfer_precision(amount, &currency) {
+        return error(400, "invalid_parameter", &format!("amount: {e}"));
+    }
     let identifier = bget(body, "identifier").map(str::to_string);
     if let Some(id) = &identifier {
         let ok = (1..=64).contains(&id.len())
@@ -517,22 +521,35 @@ mod tests {
             from: MAIN_POCKET_UUID.into(),
             to: SAVINGS_POCKET_UUID.into(),
             currency: "KRW".into(),
-            amount: dec!(1234567.5),
+            amount: dec!(1234567),
             identifier: "t-1".into(),
         };
         let done = c.transfer(&t).await.unwrap();
         assert_eq!(done.state.as_deref(), Some("done"));
-        assert_eq!(krw(&c).await, main_before - dec!(1234567.5));
-        assert_eq!(pocket_krw(&c, SAVINGS_POCKET_UUID).await, dec!(6234567.5));
+        assert_eq!(krw(&c).await, main_before - dec!(1234567));
+        assert_eq!(pocket_krw(&c, SAVINGS_POCKET_UUID).await, dec!(6234567));
 
+        // Finer than the currency (half a won, a ninth decimal): refused, nothing moves.
+        for (currency, amount) in [("KRW", dec!(0.5)), ("BTC", dec!(0.000000001))] {
+            let fine = TransferRequest {
+                currency: currency.into(),
+                amount,
+                identifier: format!("f-{currency}"),
+                ..t.clone()
+            };
+            match c.transfer(&fine).await {
+                Err(UpbitError::Exchange { name, status: 400, .. }) => assert_eq!(name, "invalid_parameter"),
+                other => panic!("{other:?}"),
+            }
+        }
         // More than is there: refused, nothing moves (in either pocket).
         let too_much = TransferRequest { amount: dec!(1000000000000), identifier: "t-2".into(), ..t.clone() };
         match c.transfer(&too_much).await {
             Err(UpbitError::Exchange { name, status: 400, .. }) => assert_eq!(name, "insufficient_funds"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(krw(&c).await, main_before - dec!(1234567.5));
-        assert_eq!(pocket_krw(&c, SAVINGS_POCKET_UUID).await, dec!(6234567.5));
+        assert_eq!(krw(&c).await, main_before - dec!(1234567));
+        assert_eq!(pocket_krw(&c, SAVINGS_POCKET_UUID).await, dec!(6234567));
         // An identifier is good once; sub to sub works for the main key.
         assert!(c.transfer(&t).await.is_err());
         let sub_to_sub = TransferRequest {
