@@ -1131,8 +1131,11 @@ impl Exchange {
             holdings: self.holdings.clone(),
             orders,
             next_id: self.next_id,
-            // The market's prices are the generator's: the caller adds them.
+            // The market's prices are the generator's, the pockets and the story their
+            // owners': the caller adds them.
             market: BTreeMap::new(),
+            pockets: None,
+            story: None,
         }
     }
 

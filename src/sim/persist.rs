@@ -16,6 +16,13 @@
 //! fill at once on restart) and its 24 h change goes on. They are
 //! written with every change of the account and every few seconds while prices move.
 //!
+//! The sub-pockets' balances and the transfer history are in it too (a transfer changes
+//! two pockets: both sides are in the same write), and so is how far the demo's scripted
+//! news has got, so a resumed session keeps its listed market and its warnings and goes
+//! on with the rest of the story instead of telling it again. A file of an older hoga
+//! without them loads as before: the sub-pockets start with their demo balances and the
+//! story from its beginning.
+//!
 //! [`SimConfig::state_file`]: super::SimConfig::state_file
 
 use std::collections::BTreeMap;
@@ -24,6 +31,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::matching::{Holding, SimOrder};
+use super::pockets::TransferRecord;
 
 /// Format version of the file.
 pub(crate) const VERSION: u32 = 1;
@@ -46,6 +54,88 @@ pub(crate) struct SavedAccount {
     /// seed's prices then).
     #[serde(default)]
     pub market: BTreeMap<String, SavedMarket>,
+    /// The sub-pockets (none in a file of an older hoga: their demo balances then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pockets: Option<SavedPockets>,
+    /// How far the scripted news got (none in a file of an older hoga, or of a session
+    /// without the story: it starts from its beginning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story: Option<SavedStory>,
+}
+
+/// The sub-pockets as the state file keeps them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct SavedPockets {
+    /// Balances by pocket UUID, then currency.
+    pub balances: BTreeMap<String, BTreeMap<String, Holding>>,
+    /// The newest transfers, oldest first (what the transfer lists serve).
+    #[serde(default)]
+    pub transfers: Vec<TransferRecord>,
+    /// Every transfer identifier used (single-use, failed transfers' too).
+    #[serde(default)]
+    pub identifiers: Vec<String>,
+    /// The transfer id counter.
+    #[serde(default)]
+    pub next: u64,
+}
+
+/// One step of the scripted news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum StoryStep {
+    /// The new listing.
+    Listing,
+    /// The 유의 designation.
+    Warning,
+    /// The 주의 flag.
+    Caution,
+    /// The warning's notice updated.
+    Update,
+}
+
+/// How far the scripted news got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SavedStory {
+    /// The story's clock when saved (ms since it began): a resumed story goes on from here.
+    pub elapsed_ms: i64,
+    /// The steps that happened.
+    pub done: Vec<StoryStep>,
+    /// What notice ids are made from (the first session's start).
+    pub id_base: i64,
+    /// Notices published so far (the next id's counter).
+    pub notices: u64,
+    /// The market listed, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<SavedListing>,
+    /// The market warned, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warned: Option<SavedWarning>,
+}
+
+/// A market the story listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SavedListing {
+    /// Its code.
+    pub market: String,
+    /// Its Korean name.
+    pub korean_name: String,
+    /// Its English name.
+    pub english_name: String,
+    /// Its listing price.
+    pub price: rust_decimal::Decimal,
+    /// When it was listed (ms).
+    pub at: i64,
+}
+
+/// The market the story warned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SavedWarning {
+    /// Its code.
+    pub market: String,
+    /// Its Korean name.
+    pub korean_name: String,
+    /// The warning notice's id (its update names it).
+    pub notice: String,
 }
 
 /// Where one market of the demo market stood.
@@ -110,7 +200,8 @@ pub(crate) fn load(path: &Path) -> Result<Option<SavedAccount>, String> {
     }
     // A balance below zero is not an account the exchange could hold: the file was
     // edited or damaged, and starting on it would show numbers no trade made.
-    for (currency, h) in &saved.holdings {
+    let pockets = saved.pockets.iter().flat_map(|p| p.balances.values());
+    for (currency, h) in std::iter::once(&saved.holdings).chain(pockets).flatten() {
         for (what, v) in [("balance", h.balance), ("locked", h.locked), ("avg_buy_price", h.avg_buy_price)] {
             if v < rust_decimal::Decimal::ZERO {
                 return Err(format!(
@@ -220,5 +311,19 @@ mod tests {
         assert!(why.contains("not a demo account") && why.contains("KRW balance is -1000"), "{why}");
         std::fs::write(&path, file(r#"{"balance":"0","locked":"-0.5","avg_buy_price":"0"}"#)).unwrap();
         assert!(load(&path).unwrap_err().contains("KRW locked is -0.5"));
+    }
+
+    /// A file of an older hoga (no pockets, no story) loads as before; a sub-pocket's
+    /// negative balance is refused like the main pocket's.
+    #[test]
+    fn an_older_file_loads_and_a_pocket_never_holds_less_than_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo-account.json");
+        std::fs::write(&path, br#"{"version":1,"holdings":{},"orders":[],"next_id":0}"#).unwrap();
+        let old = load(&path).unwrap().unwrap();
+        assert_eq!((old.pockets, old.story), (None, None));
+        let pocket = r#"{"version":1,"holdings":{},"orders":[],"next_id":0,"pockets":{"balances":{"p":{"KRW":{"balance":"-5","locked":"0","avg_buy_price":"0"}}}}}"#;
+        std::fs::write(&path, pocket).unwrap();
+        assert!(load(&path).unwrap_err().contains("KRW balance is -5"));
     }
 }

@@ -7,7 +7,9 @@
 //! Keys: the demo key is the main pocket's, with 포켓관리 (pocket management). The
 //! sub-pocket key [`SUB_ACCESS_KEY`] belongs to the `trading` sub-pocket and has 자산조회 and
 //! 자산이전 (balances and transfers out of its pocket), not 주문하기: its order calls get
-//! `out_of_scope`. Sub-pocket balances are not kept in the state file.
+//! `out_of_scope`. Sub-pocket balances, the transfer history and the used identifiers are
+//! kept in the state file with the main pocket's ([`super::persist`]), written in one go,
+//! so both sides of a transfer survive a restart.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -49,17 +51,21 @@ struct SubPocket {
     holdings: BTreeMap<String, Holding>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-struct TransferRecord {
+/// A transfer as the transfer endpoints serve it (and the state file keeps it).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub(crate) struct TransferRecord {
     uuid: String,
     identifier: Option<String>,
     from: String,
     to: String,
     currency: String,
     amount: String,
-    state: &'static str,
+    state: String,
     created_at: String,
 }
+
+/// Transfers the state file keeps (the newest; the lists serve at most 100 at a time).
+const TRANSFERS_KEPT: usize = 1000;
 
 /// The simulator's pockets, keys and transfer history.
 #[derive(Debug)]
@@ -175,6 +181,32 @@ impl Pockets {
             identifiers: HashSet::new(),
             next: 0,
         }
+    }
+
+    /// The sub-pockets' balances and the transfer history, for the state file.
+    pub(crate) fn saved(&self) -> super::persist::SavedPockets {
+        let mut identifiers: Vec<String> = self.identifiers.iter().cloned().collect();
+        identifiers.sort();
+        super::persist::SavedPockets {
+            balances: self.subs.iter().map(|s| (s.uuid.clone(), s.holdings.clone())).collect(),
+            transfers: self.transfers[self.transfers.len().saturating_sub(TRANSFERS_KEPT)..].to_vec(),
+            identifiers,
+            next: self.next,
+        }
+    }
+
+    /// Puts saved balances and history in place of the demo's. A pocket the file does
+    /// not name keeps its demo balances; one this simulator does not have is dropped.
+    pub(crate) fn restore(&mut self, saved: super::persist::SavedPockets) {
+        let mut balances = saved.balances;
+        for s in &mut self.subs {
+            if let Some(h) = balances.remove(&s.uuid) {
+                s.holdings = h;
+            }
+        }
+        self.transfers = saved.transfers;
+        self.identifiers.extend(saved.identifiers);
+        self.next = self.next.max(saved.next);
     }
 
     /// The rate-limit scope of an exchange request: the pocket of the key it claims (the
@@ -403,7 +435,7 @@ fn transfer(
         to,
         currency,
         amount: amount.normalize().to_string(),
-        state: "done",
+        state: "done".into(),
         created_at: created,
     };
     pk.transfers.push(rec.clone());
@@ -441,7 +473,7 @@ fn list_transfers(pk: &Pockets, info: &KeyInfo, query: &[(String, String)]) -> P
         .transfers
         .iter()
         .filter(|t| mine(t))
-        .filter(|t| states.is_empty() || states.contains(&t.state))
+        .filter(|t| states.is_empty() || states.contains(&t.state.as_str()))
         .filter(|t| currency.is_none_or(|c| c.eq_ignore_ascii_case(&t.currency)))
         .collect();
     if param(query, "order_by") != Some("asc") {
@@ -609,6 +641,70 @@ mod tests {
             Err(UpbitError::Auth { kind: AuthKind::OutOfScope, .. }) => {}
             other => panic!("the main key on the sub-pocket endpoint: {other:?}"),
         }
+        tasks.cancel_all();
+    }
+
+    /// Both sides of a transfer survive a restart on the same state file: the main
+    /// pocket's balance and the sub-pockets' (a sub-to-sub transfer, which tells no one,
+    /// included), the transfer history and the used identifiers. Before, the sub-pockets
+    /// started from their demo balances and the moved money was gone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sub_pocket_balances_and_transfers_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo-account.json");
+        let cfg = || SimConfig {
+            markets: Some(3),
+            tick_interval: Duration::ZERO,
+            start_ms: Some(1_750_000_000_000),
+            history_secs: 60,
+            state_file: Some(path.clone()),
+            ..SimConfig::default()
+        };
+        let tasks = TaskManager::new();
+        let sim = crate::sim::start(cfg(), &tasks).await.unwrap();
+        let c = main_client(&sim);
+        let main_before = krw(&c).await;
+        let into_savings = TransferRequest {
+            from: MAIN_POCKET_UUID.into(),
+            to: SAVINGS_POCKET_UUID.into(),
+            currency: "KRW".into(),
+            amount: dec!(101234),
+            identifier: "keep-1".into(),
+        };
+        c.transfer(&into_savings).await.unwrap();
+        let sub_to_sub = TransferRequest {
+            from: SAVINGS_POCKET_UUID.into(),
+            to: TRADING_POCKET_UUID.into(),
+            currency: "BTC".into(),
+            amount: dec!(0.004),
+            identifier: "keep-2".into(),
+        };
+        c.transfer(&sub_to_sub).await.unwrap();
+        // No orderly stop: the file is what a kill -9 leaves.
+        tasks.cancel_all();
+        sim.stop();
+
+        let tasks = TaskManager::new();
+        let sim = crate::sim::start(cfg(), &tasks).await.unwrap();
+        let c = main_client(&sim);
+        assert_eq!(krw(&c).await, main_before - dec!(101234));
+        assert_eq!(pocket_krw(&c, SAVINGS_POCKET_UUID).await, dec!(5101234));
+        let savings = c.pocket_balances(SAVINGS_POCKET_UUID).await.unwrap();
+        assert!(savings.iter().any(|b| b.currency == "BTC" && b.balance == dec!(0.006)), "{savings:?}");
+        let trading = c.pocket_balances(TRADING_POCKET_UUID).await.unwrap();
+        assert!(trading.iter().any(|b| b.currency == "BTC" && b.balance == dec!(0.004)), "{trading:?}");
+        {
+            let pk = crate::sim::server::lock(&sim.shared.pockets);
+            let ids: Vec<_> = pk.transfers.iter().filter_map(|t| t.identifier.as_deref()).collect();
+            assert_eq!(ids, ["keep-1", "keep-2"]);
+        }
+        // An identifier used before the restart stays used; new transfers get new ids.
+        assert!(c.transfer(&into_savings).await.is_err());
+        let again = TransferRequest { identifier: "keep-3".into(), ..into_savings };
+        let done = c.transfer(&again).await.unwrap();
+        let pk = crate::sim::server::lock(&sim.shared.pockets);
+        assert_eq!(pk.transfers.iter().filter(|t| Some(&t.uuid) == done.uuid.as_ref()).count(), 1);
+        drop(pk);
         tasks.cancel_all();
     }
 

@@ -274,7 +274,12 @@ async fn respond(
     };
     let Reply { mut status, mut body, public, private } = reply;
     sh.publish(public, None);
+    // A transfer between two sub-pockets tells no one (no myAsset): it is saved here.
+    let saves = m == "POST" && path.starts_with("/v1/pockets/") && private.is_empty();
     sh.publish_private(private);
+    if saves {
+        sh.save_state_logged();
+    }
     if create && status == 201 {
         if let Some(uuid) = reply_uuid(&body) {
             sh.faults.note_booked(&uuid);

@@ -344,6 +344,10 @@ impl Shared {
             let w = lock(&self.world);
             let mut account = w.ex.saved(persist::CLOSED_KEPT);
             account.market = w.gen_.saved_market();
+            // Under the world lock, as every transfer and story step is made: the file
+            // never holds one side of a transfer without the other.
+            account.pockets = Some(lock(&self.pockets).saved());
+            account.story = lock(&self.script).as_ref().map(|s| s.saved(w.gen_.now));
             account
         };
         persist::save(path, &account)
@@ -626,17 +630,14 @@ pub(crate) async fn start(
     let start_ms = cfg.start_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
     let codes: Vec<String> = defs.iter().map(|d| d.market.clone()).collect();
     // A state file that cannot be read stops the start (see `persist`).
-    let saved = match &cfg.state_file {
+    let mut saved = match &cfg.state_file {
         None => None,
         Some(path) => persist::load(path).map_err(SimError::Account)?,
     };
-    let gen_ = Generator::resumed(
-        defs,
-        cfg.seed,
-        start_ms,
-        cfg.history_secs,
-        &saved.as_ref().map(|s| s.market.clone()).unwrap_or_default(),
-    );
+    let saved_market = saved.as_ref().map(|s| s.market.clone()).unwrap_or_default();
+    let saved_pockets = saved.as_mut().and_then(|s| s.pockets.take());
+    let story = saved.as_mut().and_then(|s| s.story.take());
+    let mut gen_ = Generator::resumed(defs, cfg.seed, start_ms, cfg.history_secs, &saved_market);
     let mut holdings = BTreeMap::new();
     holdings.insert("KRW".to_string(), Holding { balance: cfg.krw, ..Default::default() });
     for (c, amount, avg) in &cfg.coins {
@@ -658,7 +659,10 @@ pub(crate) async fn start(
     };
     let mut auth = Authenticator::default();
     auth.add_key(&cfg.access_key, &cfg.secret_key);
-    let pockets = super::pockets::Pockets::demo(&cfg.access_key, &mut auth);
+    let mut pockets = super::pockets::Pockets::demo(&cfg.access_key, &mut auth);
+    if let Some(p) = saved_pockets {
+        pockets.restore(p);
+    }
     let mut limiter = Limiter::default();
     limiter.strikes_to_block = cfg.strikes_to_block;
     limiter.first_block = cfg.block_time;
@@ -670,11 +674,15 @@ pub(crate) async fn start(
     let (private_tx, _) = broadcast::channel(PRIVATE_CAPACITY);
     let faults = FaultControl::new();
     // The flood is a benchmark: no news in it.
-    let script = cfg
-        .script
-        .clone()
-        .filter(|_| cfg.flood.is_none())
-        .map(|s| super::script::ScriptState::new(s, start_ms));
+    // A resumed story's listing and flags stand before anyone asks (see `script`).
+    let script = super::script::ScriptState::start(
+        cfg.script.clone().filter(|_| cfg.flood.is_none()),
+        start_ms,
+        story,
+        &mut gen_,
+        &mut ex,
+        &saved_market,
+    );
     let keys = super::keys::KeyBook::new(&cfg, start_ms);
     let shared = Arc::new(Shared {
         cfg,
