@@ -1522,8 +1522,79 @@ impl Generator {
             return false;
         }
         let now = self.now;
-        // No history before now: the market opens at its listing price.
+        // No history before now: the market opens at its listing price, which is its
+        // previous close (no change at the listing), its day's range and its 52-week range.
         let mut m = MarketSim::new(def, now.unsigned_abs(), now, now);
+        m.history_from = now;
+        let (bid, ask) = m.quotes_at_fair();
+        m.requote(&mut self.rng, bid, ask, now);
+        self.index.insert(m.def.market.clone(), self.markets.len());
+        self.markets.push(m);
+        true
+    }
+
+    /// Puts back a market listed at `listed_at` in an earlier run of a kept demo session,
+    /// at its `saved` price (else its listing price): its history is drawn from the
+    /// listing on and none before it; its day goes on when the listing or the saved day is
+    /// today's, and its 52-week range is that of the time since the listing. False when a
+    /// market of that code exists.
+    pub(crate) fn relist_market(
+        &mut self,
+        mut def: MarketDef,
+        listed_at: i64,
+        saved: Option<&SavedMarket>,
+    ) -> bool {
+        if self.index.contains_key(&def.market) {
+            return false;
+        }
+        let quote = def.quote().to_string();
+        let listing_price =
+            ticks::snap(&quote, def.price, Rounding::Nearest).max(ticks::tick_size(&quote, def.price));
+        if let Some(s) = saved.filter(|s| s.price > Decimal::ZERO) {
+            def.price = s.price;
+        }
+        let now = self.now;
+        let listed_at = listed_at.min(now);
+        // The listing's path key, as when it was first listed: the same market each restart.
+        let mut m = MarketSim::new(def, listed_at.unsigned_abs(), now, now);
+        m.history_from = listed_at;
+        if let Some(v) = saved.map(|s| s.vol).filter(|v| v.is_finite() && (0.1..20.0).contains(v)) {
+            m.set_ln_act(v.ln() + ACTIVITY_SD * ACTIVITY_SD);
+        }
+        let today = bucket_start(Timeframe::D1, now);
+        let day = saved.and_then(|s| s.day.as_ref()).filter(|d| {
+            d.start == today
+                && [d.open, d.high, d.low, d.prev_close].iter().all(|p| *p > Decimal::ZERO)
+                && d.low <= d.high
+        });
+        if let Some(d) = day {
+            m.open = d.open;
+            m.high = d.high.max(m.price);
+            m.low = d.low.min(m.price);
+            m.prev_close = d.prev_close;
+        } else if bucket_start(Timeframe::D1, listed_at) == today {
+            m.open = listing_price;
+            m.prev_close = listing_price;
+            m.high = listing_price.max(m.price);
+            m.low = listing_price.min(m.price);
+        }
+        // The 52-week range since the listing: the drawn days between it and now (a year
+        // at most), the listing price and today's range.
+        let (mut h, mut l) = ((m.high.max(listing_price), now), (m.low.min(listing_price), now));
+        let mut b = listed_at.max(now - 364 * 86_400_000);
+        while b < now {
+            let e = (bucket_start(Timeframe::D1, b) + 86_400_000).min(now);
+            let c = m.path.candle(b, e);
+            if c.high > h.0 {
+                h = (c.high, b);
+            }
+            if c.low < l.0 {
+                l = (c.low, b);
+            }
+            b = e;
+        }
+        m.high52 = h;
+        m.low52 = l;
         let (bid, ask) = m.quotes_at_fair();
         m.requote(&mut self.rng, bid, ask, now);
         self.index.insert(m.def.market.clone(), self.markets.len());
@@ -1539,6 +1610,22 @@ impl Generator {
         m.def.caution = caution.iter().map(|c| c.to_string()).collect();
         true
     }
+}
+
+/// Stablecoins: never a new listing's or a warning's market in the demo's story.
+const STABLECOINS: [&str; 4] = ["USDT", "USDC", "USDS", "DAI"];
+
+/// BTC, ETH or a stablecoin (`KRW-USDT`): markets no scripted warning names.
+pub(crate) fn is_major_or_stable(market: &str) -> bool {
+    let coin = market.split_once('-').map_or(market, |(_, c)| c);
+    matches!(coin, "BTC" | "ETH") || STABLECOINS.contains(&coin)
+}
+
+/// A small cap (the class that moves most, [`Calibration::for_market`]): not a major, a
+/// stablecoin or one of the large caps.
+pub(crate) fn is_small_cap(market: &str) -> bool {
+    let coin = market.split_once('-').map_or(market, |(_, c)| c);
+    !is_major_or_stable(market) && !LARGE_CAPS.contains(&coin)
 }
 
 /// What a run of the generator did on one market: the figures its calibration is checked
@@ -1918,6 +2005,7 @@ mod tests {
         }
         // Only the steps whose move shifted the touch send a book before the trade.
         let steps = 3_600_000 / 50;
+        eprintln!("{moved} moved books in {steps} steps; {btc_one_tick} of {btc_books} BTC books one tick");
         assert!(moved > steps / 10 && moved < steps, "{moved} moved books in {steps} steps");
         // The calibration, measured on the stream.
         let btc = &prices["KRW-BTC"];
