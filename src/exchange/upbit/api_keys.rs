@@ -8,7 +8,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
-use crate::exchange::upbit::error::{AuthKind, UpbitError};
+use crate::exchange::upbit::error::{AuthKind, NetworkKind, UpbitError};
 use crate::exchange::upbit::limits::Group;
 use crate::exchange::upbit::rest::RestClient;
 
@@ -41,7 +41,13 @@ pub enum KeyExpiry {
 impl RestClient {
     /// `GET /api_keys`: the account's keys and their expiry dates.
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyInfo>, UpbitError> {
-        self.get("/api_keys", Group::Default, vec![], true).await
+        let v: serde_json::Value = self.get("/api_keys", Group::Default, vec![], true).await?;
+        keys_of(v).map_err(|detail| UpbitError::Network {
+            kind: NetworkKind::BadBody,
+            method: "GET".into(),
+            path: "/api_keys".into(),
+            detail,
+        })
     }
 
     /// The expiry of the key this client signs with. Never an error: a refusal or a
@@ -57,6 +63,29 @@ impl RestClient {
             Err(e) => expiry_from_error(&e),
         }
     }
+}
+
+/// Upbit's list decoded, or which field did not decode (never the body: it holds the
+/// account's access keys), for "reply not understood (…)".
+pub(crate) fn keys_of(v: serde_json::Value) -> Result<Vec<ApiKeyInfo>, String> {
+    let serde_json::Value::Array(items) = v else {
+        return Err("not a list of keys".into());
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let text = |k: &str| item.get(k).and_then(serde_json::Value::as_str);
+            let access_key = text("access_key").ok_or("a key without access_key")?.to_string();
+            let expire_at = match text("expire_at") {
+                None => return Err("a key without expire_at".to_string()),
+                Some(at) => DateTime::parse_from_rfc3339(at).map_err(|_| {
+                    let shown: String = at.chars().take(32).collect();
+                    format!("expire_at {shown:?} is not a date")
+                })?,
+            };
+            Ok(ApiKeyInfo { access_key, expire_at })
+        })
+        .collect()
 }
 
 /// The expiry of `access_key` in Upbit's list.
@@ -84,6 +113,11 @@ pub(crate) fn expiry_from_error(e: &UpbitError) -> KeyExpiry {
         UpbitError::Exchange { name, .. } => KeyExpiry::Unknown { why: format!("Upbit answered {name}") },
         UpbitError::RateLimited { .. } | UpbitError::Blocked { .. } => {
             KeyExpiry::Unknown { why: "rate limited; tried again later".into() }
+        }
+        // Upbit answered, with something this client cannot read: not "no answer".
+        UpbitError::Network { kind: NetworkKind::BadBody, detail, .. } => {
+            let detail: String = detail.chars().take(80).collect();
+            KeyExpiry::Unknown { why: format!("reply not understood ({detail}); tried again later") }
         }
         UpbitError::Network { .. } | UpbitError::UnknownOutcome { .. } | UpbitError::Request { .. } => {
             KeyExpiry::Unknown { why: "no answer from Upbit; tried again later".into() }
@@ -114,6 +148,29 @@ mod tests {
             serde_json::from_str(r#"[{"access_key":"a","expire_at":"2021-03-09T21:39:39+09:00"}]"#).unwrap();
         assert_eq!(expiry_of(&kst, "a"), KeyExpiry::Expires { at });
         assert!(matches!(expiry_of(&keys, "another"), KeyExpiry::Unknown { .. }));
+    }
+
+    #[test]
+    fn a_reply_that_does_not_decode_is_not_understood_not_unanswered() {
+        let v = serde_json::from_str(r#"[{"access_key":"a","expire_at":"not-a-date"}]"#).unwrap();
+        let detail = keys_of(v).unwrap_err();
+        assert_eq!(detail, r#"expire_at "not-a-date" is not a date"#);
+        let e = UpbitError::Network {
+            kind: NetworkKind::BadBody,
+            method: "GET".into(),
+            path: "/api_keys".into(),
+            detail,
+        };
+        assert_eq!(
+            expiry_from_error(&e),
+            KeyExpiry::Unknown {
+                why: r#"reply not understood (expire_at "not-a-date" is not a date); tried again later"#
+                    .into()
+            }
+        );
+        // The documented answer goes the same way as before.
+        let keys = keys_of(serde_json::from_str(DOC_EXAMPLE).unwrap()).unwrap();
+        assert_eq!(keys, serde_json::from_str::<Vec<ApiKeyInfo>>(DOC_EXAMPLE).unwrap());
     }
 
     #[test]
