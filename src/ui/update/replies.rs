@@ -68,18 +68,40 @@ fn apply(ui: &mut UiState, change: ConfigChange) {
 /// is shortened in its middle, so the reason after it still fits the message line.
 const ECHO_MAX: usize = 40;
 
-/// `text` if at most `max` characters, otherwise its start and end around a `…`
-/// (`max` characters in all): the start names what it was, the end where it stopped.
+/// `text` if at most `max` characters, otherwise its start and end around a `…` (at most
+/// `max` characters in all): the start names what it was, the end where it stopped. Text
+/// of words is cut between words (`transfer 100,000 KRW from … to savings`, never `…in
+/// to savings`); one long word (a paste) in its middle.
 pub(crate) fn middle_ellipsis(text: &str, max: usize) -> String {
     let n = text.chars().count();
     if n <= max {
         return text.to_string();
+    }
+    if let Some(cut) = between_words(text, max) {
+        return cut;
     }
     let tail = max.saturating_sub(1) / 3;
     let head = max.saturating_sub(1 + tail);
     let start: String = text.chars().take(head).collect();
     let end: String = text.chars().skip(n - tail).collect();
     format!("{start}…{end}")
+}
+
+/// `text` shortened to whole words around ` … `, the start taking about two thirds; `None`
+/// when that keeps no word at either end (a word longer than the room).
+fn between_words(text: &str, max: usize) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let len = |ws: &[&str]| ws.iter().map(|w| w.chars().count()).sum::<usize>() + ws.len().saturating_sub(1);
+    let mut head = 0;
+    while head < words.len() && len(&words[..=head]) <= max * 2 / 3 {
+        head += 1;
+    }
+    let mut tail = words.len();
+    while tail > head + 1 && len(&words[..head]) + 3 + len(&words[tail - 1..]) <= max {
+        tail -= 1;
+    }
+    (head > 0 && tail < words.len())
+        .then(|| format!("{} … {}", words[..head].join(" "), words[tail..].join(" ")))
 }
 
 /// After a command line ran: where the message (a refusal, a parse error) repeats a long
@@ -96,5 +118,25 @@ pub(super) fn shorten_echo(ui: &mut UiState, line: &str) {
         if piece.chars().count() > ECHO_MAX && m.text.contains(&piece) {
             m.text = m.text.replace(&piece, &middle_ellipsis(&piece, ECHO_MAX));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_echo_is_shortened_between_words() {
+        let t = "transfer 100,000 KRW from main to savings";
+        assert_eq!(middle_ellipsis(t, 40), "transfer 100,000 KRW from … to savings");
+        assert_eq!(middle_ellipsis(t, 41), t);
+        let long = "buy 0.001 KRW-BTC @ 95,000,000 with a very long note at the end";
+        let cut = middle_ellipsis(long, ECHO_MAX);
+        assert!(cut.chars().count() <= ECHO_MAX, "{cut}");
+        let words: Vec<&str> = long.split_whitespace().collect();
+        assert!(cut.split_whitespace().all(|w| w == "…" || words.contains(&w)), "{cut}");
+        // One long word (a paste) is still cut in its middle.
+        let paste = "x".repeat(100);
+        assert_eq!(middle_ellipsis(&paste, 10), format!("{}…{}", "x".repeat(6), "x".repeat(3)));
     }
 }
