@@ -273,7 +273,7 @@ impl ScriptState {
         };
         let (code, korean) = candidates()
             .rfind(|m| is_small_cap(&m.def.market))
-            .or_else(|| candidates().last())
+            .or_else(|| candidates().next_back())
             .map(|m| (m.def.market.clone(), m.def.korean_name.clone()))?;
         gen_.set_market_event(&code, true, &[]);
         let base = base_of(&code);
