@@ -595,7 +595,7 @@ impl MarketSim {
         let fair = self.fair;
         let stale = match (self.bids.first(), self.asks.first()) {
             (Some(b), Some(a)) => {
-                let tick = ticks::tick_size(&quote, b.0).to_f64().unwrap_or(0.0);
+                let tick = ticks::tick_size(quote, b.0).to_f64().unwrap_or(0.0);
                 let (b, a) = (b.0.to_f64().unwrap_or(0.0), a.0.to_f64().unwrap_or(0.0));
                 fair > a + 2.0 * tick || fair < b - 2.0 * tick
             }
