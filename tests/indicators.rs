@@ -100,6 +100,7 @@ async fn streamed_equals_local(tf: Timeframe, step_ms: i64, steps_per_round: usi
                     );
                     signals += 1;
                 }
+                other => panic!("the decoder makes values or signals only: {other:?}"),
             }
         }
     }

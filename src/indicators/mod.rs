@@ -416,6 +416,14 @@ pub enum IndicatorEvent {
     Values(IndicatorFrame),
     /// A condition met.
     Signal(SignalFrame),
+    /// The stream for this series ended or sent values that did not decode: what it sent
+    /// before is no longer shown (the local values are).
+    Withdrawn {
+        /// Market.
+        market: MarketId,
+        /// Candle timeframe.
+        timeframe: Timeframe,
+    },
 }
 
 impl IndicatorEvent {
@@ -424,6 +432,7 @@ impl IndicatorEvent {
         match self {
             IndicatorEvent::Values(v) => &v.market,
             IndicatorEvent::Signal(s) => &s.market,
+            IndicatorEvent::Withdrawn { market, .. } => market,
         }
     }
 
@@ -432,6 +441,7 @@ impl IndicatorEvent {
         match self {
             IndicatorEvent::Values(v) => v.timeframe,
             IndicatorEvent::Signal(s) => s.timeframe,
+            IndicatorEvent::Withdrawn { timeframe, .. } => *timeframe,
         }
     }
 
@@ -440,6 +450,7 @@ impl IndicatorEvent {
         match self {
             IndicatorEvent::Values(v) => v.timestamp,
             IndicatorEvent::Signal(s) => s.timestamp,
+            IndicatorEvent::Withdrawn { .. } => 0,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! subscribing, which on `1d` can be a day away. The session's keep-alive (`PING` every
 //! third of the idle budget) keeps such a quiet socket open.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -98,6 +99,13 @@ pub(crate) fn spawn(
     });
 }
 
+/// Tells the store to stop showing Upbit's values for `market` on `tf`.
+async fn withdraw(store: &StoreHandle, market: &MarketId, tf: Timeframe) {
+    let ev = IndicatorEvent::Withdrawn { market: market.clone(), timeframe: tf };
+    // A closed store is a console shutting down: nothing left to show.
+    let _ = store.send(StoreEvent::IndicatorReceived(ev)).await;
+}
+
 /// What the selection asks of Upbit: a market and timeframe it streams, or nothing.
 fn wanted(sel: &Selection) -> Option<(MarketId, Timeframe)> {
     let m = sel.market.clone()?;
@@ -122,9 +130,14 @@ async fn run(
             continue;
         };
         let mut delivered = false;
-        match session(&cfg, &store, &mut selection, &cancel, market.clone(), tf, &mut delivered).await {
+        let mut streamed = (market.clone(), tf);
+        match session(&cfg, &store, &mut selection, &cancel, &mut streamed, &mut delivered).await {
             Ok(()) => return Ok(()),
             Err(why) => {
+                // "Local values meanwhile" must be what the screen shows: the values the
+                // ended stream sent go now, not when the next close would replace them.
+                let (market, tf) = streamed;
+                withdraw(&store, &market, tf).await;
                 if delivered {
                     retry = RETRY;
                 }
@@ -152,12 +165,15 @@ async fn session(
     store: &StoreHandle,
     selection: &mut watch::Receiver<Selection>,
     cancel: &CancellationToken,
-    mut market: MarketId,
-    mut tf: Timeframe,
+    streamed: &mut (MarketId, Timeframe),
     delivered: &mut bool,
 ) -> Result<(), String> {
+    let (market, tf) = streamed.clone();
     let mut ws = open(&cfg.url, cfg.credentials.as_ref(), &cfg.ws, &market, tf).await?;
+    // Kinds whose bad messages were logged: a stream of them logs once per kind.
+    let mut warned: HashSet<String> = HashSet::new();
     loop {
+        let (market, tf) = (&streamed.0, streamed.1);
         tokio::select! {
             biased;
             _ = cancel.cancelled() => {
@@ -173,9 +189,11 @@ async fn session(
                     ws.close().await;
                     return Err("the chart left Upbit's indicator markets".into());
                 };
-                if (&m, t) != (&market, tf) {
-                    (market, tf) = (m, t);
-                    let req = request(&market, tf).ok_or("not streamed")?;
+                if (&m, t) != (market, tf) {
+                    // The old series' values stop updating: they must not stay on show.
+                    withdraw(store, market, tf).await;
+                    *streamed = (m, t);
+                    let req = request(&streamed.0, streamed.1).ok_or("not streamed")?;
                     ws.send_text(req).await.map_err(|e| e.to_string())?;
                 }
             }
@@ -207,7 +225,21 @@ async fn session(
                             return Ok(());
                         }
                     }
-                    Err(e) => tracing::warn!("indicator message not understood ({e}): {}", &text[..text.len().min(160)]),
+                    Err(e) => {
+                        let kind = v.get("indicator").and_then(Value::as_str).unwrap_or("?");
+                        if warned.insert(format!("{ty}/{kind}")) {
+                            tracing::warn!(
+                                market = %market,
+                                tf = tf.label(),
+                                "Upbit {ty} message refused ({e}); local values meanwhile"
+                            );
+                        }
+                        // Bad values for the series on show: what Upbit sent before for it
+                        // is suspect too. A signal hoga cannot read costs only that signal.
+                        if ty == INDICATOR && v.get("code").and_then(Value::as_str) == Some(market.as_str()) {
+                            withdraw(store, market, tf).await;
+                        }
+                    }
                 }
             }
         }

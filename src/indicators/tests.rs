@@ -201,7 +201,10 @@ fn the_board_shows_upbit_values_only_while_they_are_for_the_latest_closed_candle
     board.apply(frame(last.start, 56.0));
     assert_eq!(
         board.readout(),
-        (vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(56.0)), (Indicator::DEFAULTS[2], bands)], Source::Upbit)
+        (
+            vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(56.0)), (Indicator::DEFAULTS[2], bands)],
+            Source::Upbit
+        )
     );
 }
 
@@ -227,4 +230,140 @@ proptest! {
             prop_assert_eq!(t.value(), compute(&ind, &series), "after {} bars", series.len());
         }
     }
+}
+
+/// A 1-minute BTC series around 148M won, starting at 2026-12-05T09:00 UTC.
+fn btc_board() -> (Board, i64, i64) {
+    const T0: i64 = 1_796_461_200_000;
+    let series: Vec<Bar> = (0..40)
+        .map(|i| Bar {
+            start: T0 + i * 60_000,
+            close: Decimal::from(148_000_000 + (i % 7) * 10_000),
+            volume: dec!(0.5),
+        })
+        .collect();
+    let mut board = Board::default();
+    board.load(&series);
+    let forming = series[series.len() - 1].start;
+    (board, series[series.len() - 2].start, forming)
+}
+
+fn values_at(start: i64, values: Vec<(Indicator, Reading)>) -> IndicatorEvent {
+    IndicatorEvent::Values(IndicatorFrame {
+        market: MarketId::new("KRW-BTC"),
+        timeframe: Timeframe::M1,
+        candle_start: start,
+        values,
+        timestamp: 0,
+    })
+}
+
+fn rsi_at(start: i64, rsi: f64) -> IndicatorEvent {
+    values_at(start, vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(rsi))])
+}
+
+/// 2099-01-01T00:00:00 UTC.
+const YEAR_2099: i64 = 4_070_908_800_000;
+
+#[test]
+fn a_close_dated_in_the_future_is_refused_and_never_shadows_real_ones() {
+    let (mut board, closed, forming) = btc_board();
+    let now = forming + 30_000;
+    board.apply_at(rsi_at(YEAR_2099, 12.34), now);
+    assert_eq!(board.readout().1, Source::Local, "a candle that has not happened is not shown");
+    // Upbit's next real close is shown as usual, not hidden behind the bogus one.
+    board.update(Bar { start: forming + 60_000, close: dec!(148000000), volume: dec!(1) });
+    board.apply_at(rsi_at(forming, 55.5), now + 60_000);
+    assert_eq!(board.readout(), (vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(55.5))], Source::Upbit));
+    // Later than the forming candle but not absurdly so is refused too, and what the
+    // stream sent before it is no longer trusted: the local values show.
+    board.apply_at(rsi_at(forming + 120_000, 1.0), now + 60_000);
+    let (shown, source) = board.readout();
+    assert_eq!(source, Source::Local);
+    assert!(!shown.iter().any(|(_, r)| *r == Reading::Rsi(1.0)), "{shown:?}");
+    // With no local series yet, the clock is the limit.
+    let mut empty = Board::default();
+    empty.apply_at(rsi_at(YEAR_2099, 12.34), now);
+    assert_eq!(empty.readout(), (vec![], Source::Local));
+    empty.apply_at(rsi_at(closed, 40.0), now);
+    assert_eq!(empty.readout(), (vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(40.0))], Source::Upbit));
+}
+
+#[test]
+fn values_no_market_could_have_are_refused_and_the_readout_goes_local_at_once() {
+    let (mut board, closed, forming) = btc_board();
+    let now = forming + 30_000;
+    let macd = Indicator::Macd { fast_period: 12, slow_period: 26, signal_period: 9 };
+    let bands = Indicator::DEFAULTS[2];
+    board.apply_at(rsi_at(closed, 42.0), now);
+    assert_eq!(board.readout().1, Source::Upbit);
+    // A MACD of 1e28 on a 148M won BTC: the frame is refused and the RSI that came with
+    // the same close is no longer trusted either.
+    let huge = Decimal::from_scientific("1e28").unwrap();
+    board.apply_at(
+        values_at(closed, vec![(macd, Reading::Macd { macd: huge, signal: huge, histogram: Decimal::ZERO })]),
+        now,
+    );
+    let (shown, source) = board.readout();
+    assert_eq!(source, Source::Local);
+    assert!(!shown.iter().any(|(_, r)| *r == Reading::Rsi(42.0)), "{shown:?}");
+    assert!(!shown.iter().any(
+        |(i, r)| *i == macd && *r == Reading::Macd { macd: huge, signal: huge, histogram: Decimal::ZERO }
+    ));
+    // Later messages for the refused close stay refused.
+    board.apply_at(rsi_at(closed, 43.0), now);
+    assert_eq!(board.readout().1, Source::Local);
+    // The next close is Upbit's again; bands of 1/1/1 on it are refused.
+    board.update(Bar { start: forming + 60_000, close: dec!(148000000), volume: dec!(1) });
+    board.apply_at(rsi_at(forming, 50.0), now + 60_000);
+    assert_eq!(board.readout().1, Source::Upbit);
+    let one = Decimal::ONE;
+    board.apply_at(
+        values_at(forming, vec![(bands, Reading::BollingerBands { upper: one, middle: one, lower: one })]),
+        now + 60_000,
+    );
+    assert_eq!(board.readout().1, Source::Local);
+    // Plausible values pass: bands in order around the price, a MACD of some thousands.
+    let (mut board, closed, _) = btc_board();
+    board.apply_at(
+        values_at(
+            closed,
+            vec![
+                (
+                    bands,
+                    Reading::BollingerBands {
+                        upper: dec!(148100000),
+                        middle: dec!(148030000),
+                        lower: dec!(147960000),
+                    },
+                ),
+                (
+                    macd,
+                    Reading::Macd { macd: dec!(-12345.5), signal: dec!(-11653.9), histogram: dec!(-691.6) },
+                ),
+            ],
+        ),
+        now,
+    );
+    assert_eq!(board.readout().1, Source::Upbit);
+    // Bands out of order are refused whatever the price.
+    let swapped =
+        Reading::BollingerBands { upper: dec!(147960000), middle: dec!(148030000), lower: dec!(148100000) };
+    board.apply_at(values_at(closed, vec![(bands, swapped)]), now);
+    assert_eq!(board.readout().1, Source::Local);
+}
+
+#[test]
+fn a_withdrawn_stream_leaves_the_local_values_on_show_at_once() {
+    let (mut board, closed, forming) = btc_board();
+    board.apply_at(rsi_at(closed, 42.0), forming);
+    assert_eq!(board.readout().1, Source::Upbit);
+    board.apply_at(
+        IndicatorEvent::Withdrawn { market: MarketId::new("KRW-BTC"), timeframe: Timeframe::M1 },
+        forming,
+    );
+    assert_eq!(board.readout().1, Source::Local);
+    // A stream that comes back is shown again from its next message.
+    board.apply_at(rsi_at(closed, 44.0), forming);
+    assert_eq!(board.readout().0, vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(44.0))]);
 }

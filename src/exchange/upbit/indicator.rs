@@ -350,9 +350,25 @@ fn reading_of(ind: &Indicator, v: &Map<String, Value>) -> Result<Reading, String
         let x = field(v, k, short).ok_or_else(|| format!("{}: value.{k} missing", ind.wire_type()))?;
         decimal_of(x).ok_or_else(|| format!("{}: value.{k} = {x} is not a number", ind.wire_type()))
     };
+    // An average of prices or volumes is never negative or zero-priced: such a value is a
+    // broken frame, refused here rather than drawn.
+    let price = |k: &str, short: &str| -> Result<Decimal, String> {
+        let x = d(k, short)?;
+        if x <= Decimal::ZERO {
+            return Err(format!("{}: value.{k} = {x} is not a price", ind.wire_type()));
+        }
+        Ok(x)
+    };
+    let volume = |k: &str, short: &str| -> Result<Decimal, String> {
+        let x = d(k, short)?;
+        if x < Decimal::ZERO {
+            return Err(format!("{}: value.{k} = {x} is a negative volume", ind.wire_type()));
+        }
+        Ok(x)
+    };
     Ok(match ind {
         Indicator::Volume { .. } => {
-            Reading::Volume { volume: d("volume", "vol")?, average: d("avg_volume", "av")? }
+            Reading::Volume { volume: volume("volume", "vol")?, average: volume("avg_volume", "av")? }
         }
         Indicator::Rsi { .. } => {
             let r = v
@@ -364,15 +380,20 @@ fn reading_of(ind: &Indicator, v: &Map<String, Value>) -> Result<Reading, String
             }
             Reading::Rsi(r)
         }
-        Indicator::MovingAverage { .. } => Reading::MovingAverage(d("value", "value")?),
+        Indicator::MovingAverage { .. } => Reading::MovingAverage(price("value", "value")?),
         Indicator::MaCrossover { .. } => {
-            Reading::MaCrossover { short: d("ma_short", "mas")?, long: d("ma_long", "mal")? }
+            Reading::MaCrossover { short: price("ma_short", "mas")?, long: price("ma_long", "mal")? }
         }
-        Indicator::BollingerBands { .. } => Reading::BollingerBands {
-            upper: d("bb_upper", "bbu")?,
-            middle: d("bb_middle", "bbm")?,
-            lower: d("bb_lower", "bbl")?,
-        },
+        Indicator::BollingerBands { .. } => {
+            let (upper, middle, lower) =
+                (price("bb_upper", "bbu")?, price("bb_middle", "bbm")?, d("bb_lower", "bbl")?);
+            if !(lower <= middle && middle <= upper) {
+                return Err(format!(
+                    "bollinger_bands: bands out of order (lower {lower}, middle {middle}, upper {upper})"
+                ));
+            }
+            Reading::BollingerBands { upper, middle, lower }
+        }
         Indicator::Macd { .. } => Reading::Macd {
             macd: d("macd", "macd")?,
             signal: d("macd_signal", "macds")?,
@@ -576,7 +597,7 @@ mod tests {
     fn values(text: &str) -> IndicatorFrame {
         match decode("indicator", text, MarketId::new).unwrap() {
             IndicatorEvent::Values(f) => f,
-            IndicatorEvent::Signal(s) => panic!("not values: {s:?}"),
+            other => panic!("not values: {other:?}"),
         }
     }
 
@@ -647,6 +668,20 @@ mod tests {
         let e = decode("indicator_signal", &SIGNAL.replace("overbought", "stochastic_cross"), MarketId::new)
             .unwrap_err();
         assert!(e.contains("unknown trigger stochastic_cross"), "{e}");
+    }
+
+    #[test]
+    fn values_no_market_could_have_are_refused() {
+        // Bands out of order, as a hostile or broken frame sends them.
+        let swapped = BANDS.replace("\"91500000.0\"", "\"1\"");
+        let e = decode("indicator", &swapped, MarketId::new).unwrap_err();
+        assert!(e.contains("bands out of order"), "{e}");
+        let e = decode("indicator", &BANDS.replace("91200000.00000000", "-5"), MarketId::new).unwrap_err();
+        assert!(e.contains("bb_middle = -5 is not a price"), "{e}");
+        let e = decode("indicator", &VOLUME.replace("\"1.25\"", "\"-1.25\""), MarketId::new).unwrap_err();
+        assert!(e.contains("negative volume"), "{e}");
+        let rsi = RSI.replace("\"54.21\"", "\"-0.5\"");
+        assert!(decode("indicator", &rsi, MarketId::new).unwrap_err().contains("outside 0..100"));
     }
 
     #[test]

@@ -116,6 +116,71 @@ mod tests {
         assert_eq!(readout(&values, Source::Local, 1, 30), "RSI(14) 54.21 · local");
     }
 
+    /// What the readout line says for `board`, as `render` builds it.
+    fn line(board: &Board) -> String {
+        let (values, source) = board.readout();
+        readout(&values, source, 0, 200)
+    }
+
+    #[test]
+    fn the_readout_never_shows_a_refused_or_withdrawn_upbit_value() {
+        use crate::exchange::types::{MarketId, Timeframe};
+        use crate::indicators::{Bar, IndicatorEvent, IndicatorFrame};
+        const T0: i64 = 1_796_461_200_000;
+        let mut board = Board::default();
+        let bars: Vec<Bar> = (0..40)
+            .map(|i| Bar { start: T0 + i * 60_000, close: dec!(148000000), volume: dec!(1) })
+            .collect();
+        board.load(&bars);
+        let now = T0 + 39 * 60_000 + 1;
+        let rsi = |start: i64, rsi: f64| {
+            IndicatorEvent::Values(IndicatorFrame {
+                market: MarketId::new("KRW-BTC"),
+                timeframe: Timeframe::M1,
+                candle_start: start,
+                values: vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(rsi))],
+                timestamp: 0,
+            })
+        };
+        // 2099-01-01: the readout must not freeze on it.
+        board.apply_at(rsi(4_070_908_800_000, 12.34), now);
+        let text = line(&board);
+        assert!(text.ends_with("· local") && !text.contains("12.34"), "{text}");
+        // Upbit's next close shows as usual.
+        board.update(Bar { start: T0 + 40 * 60_000, close: dec!(148000000), volume: dec!(1) });
+        let (closed, now) = (T0 + 39 * 60_000, T0 + 40 * 60_000 + 1);
+        board.apply_at(rsi(closed, 61.5), now);
+        assert_eq!(line(&board), "RSI(14) 61.50 · upbit");
+        // A MACD of 1e28 on a 148M won market: local at once, the old upbit RSI gone too.
+        let huge = rust_decimal::Decimal::from_scientific("1e28").unwrap();
+        board.apply_at(
+            IndicatorEvent::Values(IndicatorFrame {
+                market: MarketId::new("KRW-BTC"),
+                timeframe: Timeframe::M1,
+                candle_start: closed,
+                values: vec![(
+                    Indicator::DEFAULTS[1],
+                    Reading::Macd { macd: huge, signal: huge, histogram: dec!(0) },
+                )],
+                timestamp: 0,
+            }),
+            now,
+        );
+        let text = line(&board);
+        assert!(text.ends_with("· local") && !text.contains("61.50"), "{text}");
+        // The stream ending: its last values go at once.
+        let mut board = Board::default();
+        board.load(&bars);
+        let (closed, now) = (T0 + 38 * 60_000, T0 + 39 * 60_000 + 1);
+        board.apply_at(rsi(closed, 61.5), now);
+        assert_eq!(line(&board), "RSI(14) 61.50 · upbit");
+        board.apply_at(
+            IndicatorEvent::Withdrawn { market: MarketId::new("KRW-BTC"), timeframe: Timeframe::M1 },
+            now,
+        );
+        assert!(line(&board).ends_with("· local"));
+    }
+
     #[test]
     fn decimals_come_from_the_prices_not_their_spelling() {
         let c = |close| crate::exchange::types::Candle {
