@@ -191,7 +191,7 @@ pub(crate) const COMMANDS: &[Command] = &[
         "transfer",
         "AMOUNT CURRENCY FROM TO",
         "move assets between two pockets of the account (asks y/N first)",
-        "pockets by name, prefix or UUID; needs a main-pocket key (포켓관리)",
+        "pockets by name, prefix or UUID (start); KRW in whole won, coins to 8 decimals; needs a main-pocket key (포켓관리)",
         &["transfer 100000 KRW main savings", "transfer 0.001 BTC sav main"],
         &[Arg::Free, Arg::Free, Arg::Free, Arg::Free],
     ),
