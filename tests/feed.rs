@@ -784,6 +784,7 @@ async fn a_silent_subscribed_market_degrades_health_and_ages() {
     let (feed, _tasks) = start(cfg);
     let p = feed.proxy("p");
     let mut t = p.subscribe_ticker(&[m("KRW-BTC")], Strategy::CoalesceByMarket);
+    feed.set_watched([m("KRW-BTC")]);
     fake.until_subscribed(&sub_of(&[("ticker", &["KRW-BTC"])])).await;
     let kind = hoga::exchange::api::StreamKind::Ticker;
     assert!(feed.last_event_age(kind, &m("KRW-BTC")).is_none());
@@ -795,6 +796,45 @@ async fn a_silent_subscribed_market_degrades_health_and_ages() {
     fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", 1)).await;
     within(t.recv()).await.unwrap();
     assert!(feed.last_event_age(kind, &m("KRW-BTC")).is_some());
+}
+
+/// Real Upbit's thin markets are silent for minutes: one nobody watches must not degrade
+/// health while the connection and the watched market are live; a silent connection
+/// still does.
+#[tokio::test]
+async fn a_quiet_thin_market_does_not_degrade_health_but_a_silent_connection_does() {
+    let fake = Fake::start().await;
+    let mut cfg = config(&fake);
+    // Scaled down: 150 ms here stands for the 10 s default, 1.2 s of thin-market silence
+    // for a minute of it.
+    cfg.silent_after = Duration::from_millis(150);
+    let (feed, _tasks) = start(cfg);
+    let p = feed.proxy("p");
+    let _t = p.subscribe_ticker(&[m("KRW-BTC"), m("BTC-THIN")], Strategy::CoalesceByMarket);
+    feed.set_watched([m("KRW-BTC")]);
+    fake.until_subscribed(&sub_of(&[("ticker", &["BTC-THIN", "KRW-BTC"])])).await;
+    fake.emit("ticker", "BTC-THIN", ticker("BTC-THIN", 1)).await;
+    // KRW-BTC ticks every 30 ms; BTC-THIN says nothing more for eight silence limits.
+    let quiet_for = Duration::from_millis(1200);
+    let began = tokio::time::Instant::now();
+    let mut i = 2;
+    while began.elapsed() < quiet_for {
+        fake.emit("ticker", "KRW-BTC", ticker("KRW-BTC", i)).await;
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        if began.elapsed() > Duration::from_millis(400) {
+            let h = feed.health();
+            assert_eq!(h.health, Health::Healthy, "{:?}", h.reasons);
+        }
+    }
+    let thin = feed.last_event_age(hoga::exchange::api::StreamKind::Ticker, &m("BTC-THIN")).unwrap();
+    assert!(thin > quiet_for, "the thin market was silent all along: {thin:?}");
+    // The whole connection falling silent is degraded, watched market or not.
+    until("a silent connection reported", || {
+        let h = feed.health();
+        h.health == Health::Degraded && h.reasons.iter().any(|r| r.contains("public stream silent"))
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -443,8 +443,16 @@ where
     }
 }
 
-/// Samples the task table, feed health and bus counters into the store once a second.
-pub(crate) fn spawn_system(tasks: &TaskManager, feed: &FeedHandle, store: StoreHandle, bus: Bus<AppEvent>) {
+/// Samples the task table, feed health and bus counters into the store once a second,
+/// and tells the feed which markets the user watches or trades (their silence counts
+/// against health; a thin market elsewhere does not).
+pub(crate) fn spawn_system(
+    tasks: &TaskManager,
+    feed: &FeedHandle,
+    store: StoreHandle,
+    bus: Bus<AppEvent>,
+    selection: watch::Receiver<Selection>,
+) {
     let feed = feed.clone();
     let table = tasks.clone();
     tasks.spawn_supervised("console", "system-sampler", OnFailure::restart(), move |cancel| {
@@ -452,6 +460,7 @@ pub(crate) fn spawn_system(tasks: &TaskManager, feed: &FeedHandle, store: StoreH
         let store = store.clone();
         let bus = bus.clone();
         let table = table.clone();
+        let selection = selection.clone();
         async move {
             let mut every = tokio::time::interval(Duration::from_secs(1));
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -463,6 +472,7 @@ pub(crate) fn spawn_system(tasks: &TaskManager, feed: &FeedHandle, store: StoreH
                 }
                 // try_send: a sample that does not fit is replaced by the next one.
                 store.try_send(StoreEvent::TasksUpdated(table.table()));
+                feed.set_watched(watched_markets(&selection.borrow(), &store.snapshot()));
                 let health = feed.health();
                 for c in &health.connections {
                     let (state, retry_in) = stream_state(&c.state);
@@ -473,6 +483,19 @@ pub(crate) fn spawn_system(tasks: &TaskManager, feed: &FeedHandle, store: StoreH
             }
         }
     });
+}
+
+/// The markets whose silence matters: the chart's, and those with open orders or armed
+/// rules.
+fn watched_markets(selection: &Selection, snap: &crate::store::Snapshot) -> Vec<MarketId> {
+    let account = &snap.account;
+    selection
+        .market
+        .iter()
+        .cloned()
+        .chain(account.open_orders.iter().map(|o| o.market.clone()))
+        .chain(account.rules.iter().filter(|r| r.is_armed()).map(|r| r.market.clone()))
+        .collect()
 }
 
 /// Envelopes the System pane lists (the newest this many).

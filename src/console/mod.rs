@@ -416,7 +416,7 @@ impl Core {
         market::spawn_orderbook(tasks, &feed, store.clone(), selection_rx.clone(), sinks);
         market::spawn_trades(tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
         crate::indicators::stream::spawn(tasks, indicator_pump, store.clone(), selection_rx.clone());
-        market::spawn_chart(tasks, &feed, store.clone(), selection_rx);
+        market::spawn_chart(tasks, &feed, store.clone(), selection_rx.clone());
         trade::spawn_account(
             tasks,
             &feed,
@@ -425,7 +425,7 @@ impl Core {
             (manager.clone(), monitor.clone()),
             store.clone(),
         );
-        market::spawn_system(tasks, &feed, store.clone(), bus.clone());
+        market::spawn_system(tasks, &feed, store.clone(), bus.clone(), selection_rx);
 
         // The Command lane: the UI's requests that are neither trading, safety nor config.
         let commands_handler =

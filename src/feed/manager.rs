@@ -153,8 +153,27 @@ pub(crate) struct Shared {
     next_id: AtomicU64,
     /// Last event per (stream, market): silence detection and staleness for consumers.
     /// One writer (the connection task); readers are rare.
-    last_seen: Mutex<rustc_hash::FxHashMap<(StreamKind, MarketId), Instant>>,
+    last_seen: Mutex<rustc_hash::FxHashMap<(StreamKind, MarketId), Seen>>,
+    /// The markets the user is watching or trading (the chart's market, markets with open
+    /// orders or armed rules): only their silence counts against health. A thin market
+    /// elsewhere is quiet for minutes on a healthy feed.
+    watched: Mutex<Vec<MarketId>>,
 }
+
+/// When a (stream, market) last spoke and how often it usually does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen {
+    at: Instant,
+    /// Moving average of the time between its bursts; `None` after the first.
+    gap: Option<Duration>,
+}
+
+/// A watched market is silent after this many of its usual gaps (and at least
+/// `FeedConfig::silent_after`): a market that ticks once a minute is not dead at 15 s.
+const USUAL_GAPS: u32 = 6;
+
+/// However thin a watched market, silence this long counts against health.
+const WATCHED_SILENT_MAX: Duration = Duration::from_secs(10 * 60);
 
 impl Shared {
     /// Adds a subscriber; returns its id and queue.
@@ -270,16 +289,33 @@ impl Shared {
                     &mut reasons,
                 );
             }
+            // Silence: the connection's (no ticker or order book event on any market: the
+            // socket is open but nothing flows) and that of a watched market, measured
+            // against its own usual pace. A thin market nobody watches is quiet for minutes
+            // on a healthy Upbit feed; the markets table greys its row by age instead.
+            // A socket that stops answering pings is the idle watchdog's: it reconnects,
+            // and the reconnect shows above.
             if st.state == ConnState::Connected && age > self.config.silent_after {
+                let silent_after = self.config.silent_after;
                 let seen = lock(&self.last_seen);
+                let watched = lock(&self.watched);
+                let mut liveliest: Option<Duration> = None;
                 for (kind, markets) in &st.upstream {
                     if !matches!(kind, StreamKind::Ticker | StreamKind::OrderBook) {
                         continue;
                     }
                     for market in markets {
-                        let quiet =
-                            seen.get(&(*kind, market.clone())).map_or(age, |t| now.duration_since(*t));
-                        if quiet > self.config.silent_after {
+                        let s = seen.get(&(*kind, market.clone()));
+                        let quiet = s.map_or(age, |s| now.duration_since(s.at));
+                        liveliest = Some(liveliest.map_or(quiet, |l| l.min(quiet)));
+                        if !watched.contains(market) {
+                            continue;
+                        }
+                        let limit = s
+                            .and_then(|s| s.gap)
+                            .map_or(silent_after, |g| (g * USUAL_GAPS).min(WATCHED_SILENT_MAX))
+                            .max(silent_after);
+                        if quiet > limit {
                             worse(
                                 Health::Degraded,
                                 format!(
@@ -292,6 +328,17 @@ impl Shared {
                             );
                         }
                     }
+                }
+                if let Some(quiet) = liveliest.filter(|q| *q > silent_after) {
+                    worse(
+                        Health::Degraded,
+                        format!(
+                            "{} stream silent for {}s: no ticker or order book on any market",
+                            c.name,
+                            quiet.as_secs()
+                        ),
+                        &mut reasons,
+                    );
                 }
             }
             connections.push(ConnSnapshot {
@@ -424,6 +471,7 @@ impl FeedManager {
             conns: [ConnShared::new("public"), ConnShared::new("private")],
             next_id: AtomicU64::new(0),
             last_seen: Mutex::new(rustc_hash::FxHashMap::default()),
+            watched: Mutex::new(Vec::new()),
         });
         // Supervised: a task that fails or panics is run again after a backoff (the
         // reconnect pacing of the feed's own backoff), never left dead behind a state
@@ -464,7 +512,16 @@ impl FeedHandle {
     /// Time since the last event of `kind` for `market` (websocket or REST snapshot);
     /// `None` if none has arrived. Consumers use it to refuse acting on stale data.
     pub fn last_event_age(&self, kind: StreamKind, market: &MarketId) -> Option<Duration> {
-        lock(&self.shared.last_seen).get(&(kind, market.clone())).map(Instant::elapsed)
+        lock(&self.shared.last_seen).get(&(kind, market.clone())).map(|s| s.at.elapsed())
+    }
+
+    /// The markets the user is watching or trading: only their silence (against their
+    /// usual pace) degrades health, besides the connection's own.
+    pub fn set_watched(&self, markets: impl IntoIterator<Item = MarketId>) {
+        let mut markets: Vec<MarketId> = markets.into_iter().collect();
+        markets.sort();
+        markets.dedup();
+        *lock(&self.shared.watched) = markets;
     }
 }
 
@@ -838,7 +895,18 @@ impl Batch {
         if !self.seen.is_empty() {
             let mut seen = lock(&shared.last_seen);
             for (kind, market, at) in self.seen.drain(..) {
-                seen.insert((kind, market), at);
+                match seen.entry((kind, market)) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => {
+                        let s = e.get_mut();
+                        let gap = at.saturating_duration_since(s.at);
+                        // An average over the last several gaps: a market's pace, not one lull.
+                        s.gap = Some(s.gap.map_or(gap, |g| g.mul_f64(0.875) + gap.mul_f64(0.125)));
+                        s.at = at;
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(Seen { at, gap: None });
+                    }
+                }
             }
         }
         self.now_ms = None;

@@ -11,8 +11,13 @@
 //!   event yet on this session (open but silent, or sending only what does not decode:
 //!   connected is not healthy until data arrives); the private stream is on
 //!   REST polling (auth refused or no keys); more than 5 % of frames failed to parse (after
-//!   at least 20 frames); a lossless subscriber lost events (stall timeout); a subscribed
-//!   ticker or order book has been silent longer than `FeedConfig::silent_after` (10 s).
+//!   at least 20 frames); a lossless subscriber lost events (stall timeout); a connected
+//!   stream has delivered no ticker or order book event on any market for longer than
+//!   `FeedConfig::silent_after` (10 s); a *watched* market (the chart's, or one with open
+//!   orders or armed rules, `FeedHandle::set_watched`) has been silent longer than six of
+//!   its usual gaps between events (at least `silent_after`, at most 10 min). A thin
+//!   market nobody watches is quiet for minutes on a healthy Upbit feed: its silence is
+//!   shown by its greyed row in the markets table, not here.
 //!   Coalescing and drop-oldest losses are by design and do not degrade health.
 //! - **healthy**: otherwise. `reasons` lists every finding.
 

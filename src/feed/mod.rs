@@ -128,7 +128,9 @@ pub struct FeedConfig {
     pub private_poll: Duration,
     /// A wanted connection down longer than this makes health critical.
     pub(crate) critical_after: Duration,
-    /// A subscribed ticker or order book with no event for this long makes health degraded.
+    /// A connected stream with no ticker or order book event on any market for this long,
+    /// or a watched market silent this long and beyond its usual pace, makes health
+    /// degraded (`feed::metrics`).
     pub silent_after: Duration,
     /// Public stream only: after a light burst (fewer than [`GATHER_BELOW`] frames, so the
     /// socket is not saturated) that followed another within [`GATHER_IF_WITHIN`] gathers,
