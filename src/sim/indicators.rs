@@ -108,9 +108,9 @@ pub(crate) fn parse(ty: &str, o: &serde_json::Map<String, Value>) -> Result<Spec
                 match m {
                     Some(m @ (2 | 3 | 5)) => Some(Trigger::VolumeSpike { multiplier: m as u8 }),
                     _ => {
-                        return Err(
-                            bad("volume_spike: event_params.multiplier must be 2, 3 or 5".to_string()),
-                        );
+                        return Err(bad(
+                            "volume_spike: event_params.multiplier must be 2, 3 or 5".to_string()
+                        ));
                     }
                 }
             } else {
