@@ -15,12 +15,9 @@ use hoga::kernel::TaskManager;
 use hoga::sim::SimHandle;
 use hoga::store::{Snapshot, TradingState};
 use hoga::trading::intent::{LineIntent, Outcome, Requester, TradeRequest, parse_line};
-use hoga::ui::{UiCommand, UiConfig};
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use tokio::time::Instant;
+use hoga::ui::UiCommand;
 
-use common::{screen_text, snapshot_until, still_sim};
+use common::{deadline_30s, layout_screen, snapshot_until, still_sim};
 
 /// The demo console on `sim` (as `hoga --demo --sim URL` runs it).
 async fn console_on(sim: &SimHandle) -> (TaskManager, Core) {
@@ -32,21 +29,6 @@ async fn console_on(sim: &SimHandle) -> (TaskManager, Core) {
     (tasks, core)
 }
 
-/// The screen with `layout`, drawn from `snap` at a size that shows every pane of it.
-fn screen(snap: &Snapshot, layout: &str) -> String {
-    let mut ui = hoga::ui::UiState::new(UiConfig { layout: layout.into(), ..UiConfig::default() });
-    hoga::ui::update::on_snapshot(&mut ui, snap);
-    let area = Rect::new(0, 0, 200, 60);
-    ui.area = area;
-    let mut buf = Buffer::empty(area);
-    hoga::ui::render(area, &mut buf, &ui, snap, &hoga::ui::Theme::default());
-    screen_text(&buf)
-}
-
-fn deadline() -> Instant {
-    Instant::now() + Duration::from_secs(30)
-}
-
 /// A demo key five days from its expiry: the System pane says when and how many days,
 /// and the 7-day alert is raised (once), which the status bar shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,14 +36,14 @@ async fn a_key_near_its_expiry_is_shown_and_alerted() {
     let (sim_tasks, sim) = still_sim(3, |c| c.key_days_left = 5).await;
     let (tasks, core) = console_on(&sim).await;
     let mut snaps = core.store.subscribe();
-    let s = snapshot_until(&mut snaps, deadline(), "the key expiry alert", |s| {
+    let s = snapshot_until(&mut snaps, deadline_30s(), "the key expiry alert", |s| {
         s.system.alerts.iter().any(|a| a.message.contains("API key expires in 5 days"))
     })
     .await;
     let alert = s.system.alerts.iter().find(|a| a.message.contains("API key expires")).unwrap();
     assert!(alert.message.contains("new key"), "{}", alert.message);
     assert_eq!(s.system.alerts.iter().filter(|a| a.message.contains("API key expires")).count(), 1);
-    let text = screen(&s, "system");
+    let text = layout_screen(&s, "system");
     assert!(text.contains("API key expires 20") && text.contains("(5 days)"), "{text}");
     tasks.cancel_all();
     sim_tasks.cancel_all();
@@ -75,11 +57,11 @@ async fn a_key_that_may_not_list_keys_has_an_unknown_expiry_not_an_error_storm()
     sim.faults.force_error("GET", "/v1/api_keys", 401, "out_of_scope", None);
     let (tasks, core) = console_on(&sim).await;
     let mut snaps = core.store.subscribe();
-    let s = snapshot_until(&mut snaps, deadline(), "the key line", |s| {
-        screen(s, "system").contains("API key expiry")
+    let s = snapshot_until(&mut snaps, deadline_30s(), "the key line", |s| {
+        layout_screen(s, "system").contains("API key expiry")
     })
     .await;
-    let text = screen(&s, "system");
+    let text = layout_screen(&s, "system");
     assert!(text.contains("API key expiry unknown (key lacks the permission to list API keys)"), "{text}");
     assert!(!s.system.alerts.iter().any(|a| a.message.contains("API key")), "{:?}", s.system.alerts);
     assert_eq!(s.account.trading_state, TradingState::Active);
@@ -97,11 +79,11 @@ async fn an_expired_key_says_so() {
     let (sim_tasks, sim) = still_sim(3, |c| c.key_days_left = 0).await;
     let (tasks, core) = console_on(&sim).await;
     let mut snaps = core.store.subscribe();
-    let s = snapshot_until(&mut snaps, deadline(), "the expiry alert", |s| {
+    let s = snapshot_until(&mut snaps, deadline_30s(), "the expiry alert", |s| {
         s.system.alerts.iter().any(|a| a.message.contains("API key EXPIRED"))
     })
     .await;
-    let text = screen(&s, "system");
+    let text = layout_screen(&s, "system");
     assert!(text.contains("API key EXPIRED") && text.contains("new key"), "{text}");
     tasks.cancel_all();
     sim_tasks.cancel_all();
@@ -128,8 +110,8 @@ async fn send(
     loop {
         let b = buy(line);
         core.commands.send(UiCommand::Trade(b.clone())).unwrap();
-        let s =
-            snapshot_until(snaps, deadline(), "the order answered", |s| reply_to(s, b.id).is_some()).await;
+        let s = snapshot_until(snaps, deadline_30s(), "the order answered", |s| reply_to(s, b.id).is_some())
+            .await;
         match reply_to(&s, b.id) {
             Some(Outcome::Denied(why)) if why.contains("reconciliation") => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -149,7 +131,7 @@ async fn refusal(
 ) -> (String, std::sync::Arc<Snapshot>) {
     let (id, first) = send(core, snaps, line).await;
     assert!(matches!(first, Outcome::Accepted(_) | Outcome::Rejected(_)), "{line}: {first:?}");
-    let s = snapshot_until(snaps, deadline(), "the refusal", |s| {
+    let s = snapshot_until(snaps, deadline_30s(), "the refusal", |s| {
         matches!(reply_to(s, id), Some(Outcome::Rejected(_)))
     })
     .await;
@@ -184,15 +166,15 @@ async fn account_state_refusals_reach_the_screen_with_the_fix() {
             sim.requests.entries().iter().filter(|r| r.method == "POST" && r.path == "/v1/orders").count();
         assert_eq!(after, creates + 1, "{name}: sent once, never retried");
         // The Orders pane lists the refusal; the status bar's alert carries the fix.
-        let text = screen(&s, "account");
+        let text = layout_screen(&s, "account");
         assert!(text.contains(name), "{name}: {text}");
         // (An account that may not order also halts trading; that alarm carries it too.)
-        snapshot_until(&mut snaps, deadline(), "the refusal's alert", |s| {
+        snapshot_until(&mut snaps, deadline_30s(), "the refusal's alert", |s| {
             s.system.alerts.iter().any(|a| a.message.contains(name) && a.message.contains(fix))
         })
         .await;
     }
-    snapshot_until(&mut snaps, deadline(), "HALTED", |s| s.account.trading_state == TradingState::Halted)
+    snapshot_until(&mut snaps, deadline_30s(), "HALTED", |s| s.account.trading_state == TradingState::Halted)
         .await;
     tasks.cancel_all();
     sim_tasks.cancel_all();

@@ -26,9 +26,8 @@ use hoga::ui::UiConfig;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use secrecy::ExposeSecret;
-use tokio::time::Instant;
 
-use common::{screen_text, snapshot_until, still_sim, until, within};
+use common::{deadline_30s, layout_screen, screen_text, snapshot_until, still_sim, until, within};
 
 /// Steps of the simulator's clock (100 ms each) between two scripted events.
 const STEPS: usize = 10;
@@ -129,20 +128,6 @@ async fn console_on(sim: &SimHandle) -> (TaskManager, Core) {
     (tasks, core)
 }
 
-fn screen(snap: &Snapshot) -> String {
-    let mut ui = hoga::ui::UiState::new(UiConfig::default());
-    hoga::ui::update::on_snapshot(&mut ui, snap);
-    let area = Rect::new(0, 0, 200, 60);
-    ui.area = area;
-    let mut buf = Buffer::empty(area);
-    hoga::ui::render(area, &mut buf, &ui, snap, &hoga::ui::Theme::default());
-    screen_text(&buf)
-}
-
-fn deadline() -> Instant {
-    Instant::now() + Duration::from_secs(30)
-}
-
 fn alerts_with(s: &Snapshot, text: &str) -> usize {
     s.system.alerts.iter().filter(|a| a.message.contains(text)).count()
 }
@@ -156,22 +141,23 @@ async fn a_notice_in_demo_alerts_badges_its_market_and_the_listing_shows_in_the_
     let (tasks, core) = console_on(&sim).await;
     let mut snaps = core.store.subscribe();
     let first =
-        snapshot_until(&mut snaps, deadline(), "the market list", |s| !s.market.markets.is_empty()).await;
+        snapshot_until(&mut snaps, deadline_30s(), "the market list", |s| !s.market.markets.is_empty()).await;
     let known: Vec<MarketId> = first.market.markets.iter().map(|m| m.market.clone()).collect();
     announcement_subscribed(&sim).await;
 
     sim.step(STEPS + 1);
-    let s = snapshot_until(&mut snaps, deadline(), "the listing in the table with NEW and its alert", |s| {
-        let listed = s.market.markets.iter().find(|m| !known.contains(&m.market));
-        listed.is_some_and(|m| {
-            s.market.badge(&m.market) == Some(Badge::New) && s.market.tickers.contains_key(&m.market)
-        }) && alerts_with(s, "신규 거래지원") == 1
-    })
-    .await;
+    let s =
+        snapshot_until(&mut snaps, deadline_30s(), "the listing in the table with NEW and its alert", |s| {
+            let listed = s.market.markets.iter().find(|m| !known.contains(&m.market));
+            listed.is_some_and(|m| {
+                s.market.badge(&m.market) == Some(Badge::New) && s.market.tickers.contains_key(&m.market)
+            }) && alerts_with(s, "신규 거래지원") == 1
+        })
+        .await;
     let listed = s.market.markets.iter().find(|m| !known.contains(&m.market)).unwrap().market.clone();
     let alert = s.system.alerts.iter().find(|a| a.message.contains("신규 거래지원")).unwrap();
     assert!(alert.message.contains("notice") && !alert.acknowledged, "{}", alert.message);
-    let text = screen(&s);
+    let text = layout_screen(&s, "default");
     let row = text
         .lines()
         .find(|l| l.contains(listed.base()) && !l.contains("[hoga]"))
@@ -179,7 +165,7 @@ async fn a_notice_in_demo_alerts_badges_its_market_and_the_listing_shows_in_the_
     assert!(row.contains("NEW"), "{row}");
 
     sim.step(STEPS);
-    let s = snapshot_until(&mut snaps, deadline(), "the warning's alert, badge and flag", |s| {
+    let s = snapshot_until(&mut snaps, deadline_30s(), "the warning's alert, badge and flag", |s| {
         alerts_with(s, "유의 종목 지정 안내") == 1
             && s.market.markets.iter().any(|m| m.warning && s.market.badge(&m.market) == Some(Badge::Warning))
             && alerts_with(s, "designated 유의") == 1
@@ -187,7 +173,7 @@ async fn a_notice_in_demo_alerts_badges_its_market_and_the_listing_shows_in_the_
     .await;
     let warned = s.market.markets.iter().find(|m| m.warning).unwrap().market.clone();
     assert_ne!(warned, listed);
-    let text = screen(&s);
+    let text = layout_screen(&s, "default");
     let row = text
         .lines()
         .find(|l| l.contains(&format!(" {}", warned.base())) && !l.contains("[hoga]"))
@@ -197,7 +183,7 @@ async fn a_notice_in_demo_alerts_badges_its_market_and_the_listing_shows_in_the_
     // The caution (no notice of its own: the list is read again every few minutes, and on
     // the next notice that names a coin, here the update of the warning's notice).
     sim.step(STEPS * 2);
-    let s = snapshot_until(&mut snaps, deadline(), "the updated notice replacing its alert", |s| {
+    let s = snapshot_until(&mut snaps, deadline_30s(), "the updated notice replacing its alert", |s| {
         alerts_with(s, "updated: [trade]") == 1 && alerts_with(s, "designated 주의") == 1
     })
     .await;
@@ -228,7 +214,7 @@ async fn without_keys_the_system_pane_says_announcements_need_them() {
         hoga::ui::render(area, &mut buf, &ui, s, &hoga::ui::Theme::default());
         screen_text(&buf)
     };
-    snapshot_until(&mut snaps, deadline(), "the System pane saying announcements need keys", |s| {
+    snapshot_until(&mut snaps, deadline_30s(), "the System pane saying announcements need keys", |s| {
         system(s).contains("announcements need API keys")
     })
     .await;

@@ -149,6 +149,23 @@ pub fn command_channel() -> (CommandSink, CommandSource) {
     hoga::ui::command_channel(COMMAND_CAPACITY)
 }
 
+/// `snap` drawn with `layout` on a 200x60 screen (large enough to show every pane of any
+/// layout), as text.
+pub fn layout_screen(snap: &Snapshot, layout: &str) -> String {
+    let mut ui = hoga::ui::UiState::new(UiConfig { layout: layout.into(), ..UiConfig::default() });
+    hoga::ui::update::on_snapshot(&mut ui, snap);
+    let area = ratatui::layout::Rect::new(0, 0, 200, 60);
+    ui.area = area;
+    let mut buf = Buffer::empty(area);
+    hoga::ui::render(area, &mut buf, &ui, snap, &hoga::ui::Theme::default());
+    screen_text(&buf)
+}
+
+/// A deadline 30 s from now, for a wait on the simulator and the core.
+pub fn deadline_30s() -> Instant {
+    Instant::now() + Duration::from_secs(30)
+}
+
 /// The drawn screen as text, one line per row with trailing blanks cut. The cell behind a
 /// double-width glyph is hidden by a terminal, so it is left out.
 pub fn screen_text(buf: &Buffer) -> String {
