@@ -1512,6 +1512,79 @@ impl MarketSim {
     }
 }
 
+impl MarketSim {
+    /// Draws a relisted market's past from its listing (`listed_at`, at `listing_price`)
+    /// to `start`: trades every 10 s from `hist_start` (the other markets' window, never
+    /// before the listing) ending at the current price, and the part of the time since the
+    /// listing before `hist_start` as drawn candles. Nothing before the listing.
+    fn seed_since_listing(
+        &mut self,
+        rng: &mut StdRng,
+        listed_at: i64,
+        listing_price: Decimal,
+        hist_start: i64,
+        start: i64,
+        seq: &mut i64,
+    ) {
+        let quote = self.quote().to_string();
+        let end_price = ticks::snap(&quote, dec(self.fair), Rounding::Nearest)
+            .max(ticks::tick_size(&quote, Decimal::ZERO));
+        let opens_at_listing = |b: i64| b <= listed_at;
+        for tf in Timeframe::ALL {
+            let b = bucket_start(tf, hist_start);
+            let from = b.max(listed_at);
+            if from < hist_start {
+                let mut c = self.path.candle(from, hist_start);
+                c.start = b;
+                if opens_at_listing(b) {
+                    c.open = listing_price;
+                    c.high = c.high.max(listing_price);
+                    c.low = c.low.min(listing_price);
+                    c.prev_close = listing_price;
+                }
+                self.candles.insert(tf, VecDeque::from([c]));
+            }
+        }
+        let day = bucket_start(Timeframe::D1, hist_start);
+        self.day_start = day;
+        self.prev_close = if opens_at_listing(day) { listing_price } else { self.path.price_at(day) };
+        let first = if hist_start == listed_at { listing_price } else { self.path.price_at(hist_start) };
+        self.price = first;
+        (self.open, self.high, self.low) = (first, first, first);
+        if let Some(c) = self.candles.get(&Timeframe::D1).and_then(|l| l.back()) {
+            (self.open, self.high, self.low) = (c.open, c.high, c.low);
+            self.acc_price = c.value;
+            self.acc_volume = c.volume;
+            self.acc_bid = (c.volume / Decimal::TWO).round_dp(ticks::VOLUME_SCALE);
+            self.acc_ask = c.volume - self.acc_bid;
+        }
+        // The rolling 24 h sums before the trades, since the listing, in 4 h parts.
+        for j in (1..=6i64).rev() {
+            let s = (hist_start - j * 4 * 3_600_000).max(listed_at);
+            let e = hist_start - (j - 1) * 4 * 3_600_000;
+            if s < e && e <= hist_start && hist_start > listed_at {
+                let c = self.path.candle(s, e);
+                self.minutes.push_back((bucket_start(Timeframe::M1, (s + e) / 2), c.value, c.volume));
+            }
+        }
+        let stamps: Vec<i64> = (0..).map(|k| hist_start + k * 10_000).take_while(|ts| *ts < start).collect();
+        let last = stamps.len().saturating_sub(1);
+        for (k, ts) in stamps.into_iter().enumerate() {
+            let price = match k {
+                _ if k == last => end_price,
+                0 => first,
+                _ => self.path.price_at(ts),
+            };
+            let volume = self.trade_size(rng, price);
+            let side = side_for(self.price, price, rng);
+            *seq += 1;
+            let t = TradeRec { price, volume, side, ts, seq: ts * 10_000 + *seq % 10_000 };
+            self.apply_trade(&t);
+        }
+        self.price = end_price;
+    }
+}
+
 /// Markets listed and flagged during a session (the demo's scripted news, [`super::script`]).
 impl Generator {
     /// Lists `def` now: it appears in `/market/all` and trades from the next steps on, from
@@ -1555,12 +1628,16 @@ impl Generator {
         }
         let now = self.now;
         let listed_at = listed_at.min(now);
+        // Its trades are drawn over the same window as every other market's (none before
+        // the listing), ending at the saved price.
+        let hist_start = self.markets.iter().map(|m| m.live_from).min().unwrap_or(now).clamp(listed_at, now);
         // The listing's path key, as when it was first listed: the same market each restart.
-        let mut m = MarketSim::new(def, listed_at.unsigned_abs(), now, now);
+        let mut m = MarketSim::new(def, listed_at.unsigned_abs(), now, hist_start);
         m.history_from = listed_at;
         if let Some(v) = saved.map(|s| s.vol).filter(|v| v.is_finite() && (0.1..20.0).contains(v)) {
             m.set_ln_act(v.ln() + ACTIVITY_SD * ACTIVITY_SD);
         }
+        m.seed_since_listing(&mut self.rng, listed_at, listing_price, hist_start, now, &mut self.seq);
         let today = bucket_start(Timeframe::D1, now);
         let day = saved.and_then(|s| s.day.as_ref()).filter(|d| {
             d.start == today
@@ -1568,15 +1645,8 @@ impl Generator {
                 && d.low <= d.high
         });
         if let Some(d) = day {
-            m.open = d.open;
-            m.high = d.high.max(m.price);
-            m.low = d.low.min(m.price);
-            m.prev_close = d.prev_close;
-        } else if bucket_start(Timeframe::D1, listed_at) == today {
-            m.open = listing_price;
-            m.prev_close = listing_price;
-            m.high = listing_price.max(m.price);
-            m.low = listing_price.min(m.price);
+            // The day the trader saw, in the ticker and the day candle alike.
+            m.resume_day(d);
         }
         // The 52-week range since the listing: the drawn days between it and now (a year
         // at most), the listing price and today's range.
@@ -1857,6 +1927,73 @@ mod tests {
         let tomorrow = bucket_start(Timeframe::D1, start) + 86_400_000 + 3_600_000;
         let r = Generator::resumed(load_markets(Some(3)).unwrap(), 7, tomorrow, 600, &saved);
         assert_eq!(r.market(&code).unwrap().ticker(tomorrow, None).prev_closing_price, price);
+    }
+
+    /// A market listed during a session and put back after a restart keeps its past: its
+    /// trades are drawn from the listing to the restart (ending at the saved price), its
+    /// 1-minute candles start at the listing's minute, and its day candle agrees with its
+    /// ticker on the saved day. Before, its candles began at the restart, the day candle
+    /// opened at the first trade after it while the ticker said the listing price, and the
+    /// day's volume began again at zero.
+    #[test]
+    fn a_relisted_market_keeps_its_past_since_the_listing() {
+        let start = 1_750_000_000_000;
+        let mut g = Generator::new(load_markets(Some(3)).unwrap(), 7, start, 600);
+        for _ in 0..180 {
+            g.step(500);
+        }
+        let def = MarketDef {
+            market: "KRW-HGA".into(),
+            korean_name: "호가코인".into(),
+            english_name: "Hoga Coin".into(),
+            price: Decimal::from(1250),
+            warning: false,
+            caution: Vec::new(),
+        };
+        let listed_at = g.now;
+        assert!(g.list_market(def.clone()));
+        for _ in 0..1200 {
+            g.step(500);
+        }
+        let saved = g.saved_market();
+        let (price, volume) = {
+            let t = g.market("KRW-HGA").unwrap().ticker(g.now, None);
+            (t.trade_price, t.acc_trade_volume)
+        };
+
+        let restart = g.now + 5_000;
+        let mut r = Generator::resumed(load_markets(Some(3)).unwrap(), 7, restart, 600, &saved);
+        assert!(r.relist_market(def, listed_at, saved.get("KRW-HGA")));
+        let m = r.market("KRW-HGA").unwrap();
+        let t = m.ticker(restart, None);
+        assert_eq!(t.trade_price, price);
+        assert_eq!(t.opening_price, Decimal::from(1250), "the day opened at the listing");
+        assert!(
+            t.acc_trade_volume > volume / Decimal::TWO,
+            "the day's volume goes on: {}",
+            t.acc_trade_volume
+        );
+        let mins = m.candles_page(Span::Tf(Timeframe::M1), i64::MAX, 200, restart);
+        let first = iso_naive(bucket_start(Timeframe::M1, listed_at), 0);
+        assert_eq!(
+            mins.last().map(|c| c.candle_date_time_utc.clone()),
+            Some(first),
+            "from the listing's minute"
+        );
+        assert!(mins.len() >= 10, "{} minutes", mins.len());
+        for _ in 0..200 {
+            r.step(500);
+        }
+        let now = r.now;
+        let m = r.market("KRW-HGA").unwrap();
+        let t = m.ticker(now, None);
+        let d = m.candles_page(Span::Tf(Timeframe::D1), i64::MAX, 1, now).remove(0);
+        assert_eq!(
+            (d.opening_price, d.high_price, d.low_price),
+            (t.opening_price, t.high_price, t.low_price),
+            "the day candle and the ticker agree"
+        );
+        assert_eq!(d.prev_closing_price, Some(t.prev_closing_price));
     }
 
     /// One virtual hour of a demo session (every market, a trade each 50 ms as the server
