@@ -20,6 +20,7 @@ use serde::Serialize;
 use super::auth::{Authenticator, claimed_access_key};
 use super::matching::{Holding, PrivEvent};
 use super::server::World;
+use crate::exchange::upbit::ticks::{self, Rounding};
 use crate::exchange::upbit::wire::ErrorBody;
 
 /// The main pocket's UUID in the simulator.
@@ -140,6 +141,18 @@ fn holding(balance: Decimal) -> Holding {
     Holding { balance, locked: Decimal::ZERO, avg_buy_price: Decimal::ZERO }
 }
 
+/// The average cost of `held` at `avg` and `amount` more at `moved_avg`: weighted by the
+/// two balances and rounded to the decimals of a KRW price of that size (whole won at BTC's
+/// prices), not the 28 digits an exact quotient carries.
+fn blend_cost(avg: Decimal, held: Decimal, moved_avg: Decimal, amount: Decimal) -> Decimal {
+    let total = held + amount;
+    if total <= Decimal::ZERO {
+        return moved_avg;
+    }
+    let exact = (avg * held + moved_avg * amount) / total;
+    exact.round_dp(ticks::tick_size("KRW", exact).normalize().scale())
+}
+
 impl Pockets {
     /// The demo pockets; registers the sub-pocket key with `auth`. `main_key` is the demo
     /// (main pocket) key.
@@ -207,6 +220,25 @@ impl Pockets {
         self.transfers = saved.transfers;
         self.identifiers.extend(saved.identifiers);
         self.next = self.next.max(saved.next);
+    }
+
+    /// Gives every sub-pocket coin held at no recorded cost its KRW market's price now as
+    /// its average cost (on the tick grid): the demo seeds its coins without a cost, and a
+    /// zero average both reads as bought for nothing and drags any transfer blended into
+    /// it (0.01 BTC at 0 plus a satoshi at 140M averaged 139.99 won). A state file written
+    /// before the costs were seeded is mended the same way. A coin with no KRW market in
+    /// the run keeps its zero.
+    pub(crate) fn seed_costs(&mut self, gen_: &super::market::Generator) {
+        for s in &mut self.subs {
+            for (c, h) in s.holdings.iter_mut() {
+                if c == "KRW" || !h.avg_buy_price.is_zero() || (h.balance + h.locked).is_zero() {
+                    continue;
+                }
+                if let Some(m) = gen_.market(&format!("KRW-{c}")) {
+                    h.avg_buy_price = ticks::snap("KRW", m.price, Rounding::Nearest);
+                }
+            }
+        }
     }
 
     /// The rate-limit scope of an exchange request: the pocket of the key it claims (the
@@ -415,7 +447,7 @@ fn transfer(
     if let Some(h) = into {
         let held = h.balance + h.locked;
         if currency != "KRW" && held + amount > Decimal::ZERO {
-            h.avg_buy_price = (h.avg_buy_price * held + moved_avg * amount) / (held + amount);
+            h.avg_buy_price = blend_cost(h.avg_buy_price, held, moved_avg, amount);
         }
         h.balance += amount;
     }
@@ -765,6 +797,57 @@ mod tests {
         assert_eq!(status, 201, "{t}");
         assert_eq!(keys_of(&t), "amount,created_at,currency,from,identifier,state,to,uuid");
         assert_eq!(t["from"], MAIN_POCKET_UUID, "from defaults to the key's pocket");
+    }
+
+    /// Sub-pocket coins carry a real average cost: the seeded 0.01 BTC in `savings` costs
+    /// BTC's price at the start (it cost nothing, and a satoshi moved in at 140M then
+    /// averaged 139.99986 won for the lot), and a transfer blends both sides' costs by
+    /// balance, rounded to whole won at BTC's prices.
+    #[test]
+    fn sub_pocket_coins_have_a_cost_and_transfers_blend_it_by_balance() {
+        let mut auth = Authenticator::default();
+        let mut pk = Pockets::demo("main-key", &mut auth);
+        let gen_ = crate::sim::market::Generator::new(
+            crate::sim::market::load_markets(Some(3)).unwrap(),
+            7,
+            1_796_000_000_000,
+            0,
+        );
+        let btc = gen_.market("KRW-BTC").unwrap().price;
+        pk.seed_costs(&gen_);
+        let seeded = pk.sub(SAVINGS_POCKET_UUID).unwrap().holdings["BTC"].clone();
+        assert_eq!(seeded.avg_buy_price, btc, "the seeded coin costs the market's price");
+        assert!(ticks::is_on_tick("KRW", seeded.avg_buy_price));
+
+        let holdings = [
+            ("KRW".to_string(), holding(dec!(10000000))),
+            (
+                "BTC".to_string(),
+                Holding { balance: dec!(0.1), locked: Decimal::ZERO, avg_buy_price: dec!(140000000) },
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let mut w =
+            World { gen_, ex: super::super::matching::Exchange::new(Vec::<String>::new(), holdings, 7) };
+        let body: Vec<(String, Option<String>)> =
+            [("to", SAVINGS_POCKET_UUID), ("currency", "BTC"), ("amount", "0.00000001")]
+                .iter()
+                .map(|(a, b)| ((*a).to_string(), Some((*b).to_string())))
+                .collect();
+        let (status, t, _) =
+            route(&mut w, &mut pk, "main-key", "POST", "/v1/pockets/universal_transfers", &[], &body)
+                .unwrap();
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&t));
+        let h = pk.sub(SAVINGS_POCKET_UUID).unwrap().holdings["BTC"].clone();
+        assert_eq!(h.balance, dec!(0.01000001));
+        let exact = (btc * dec!(0.01) + dec!(140000000) * dec!(0.00000001)) / dec!(0.01000001);
+        assert_eq!(h.avg_buy_price, exact.round_dp(0), "balance-weighted, whole won");
+        assert_eq!(h.avg_buy_price.normalize().scale(), 0);
+        assert!(h.avg_buy_price >= btc.min(dec!(140000000)) && h.avg_buy_price <= btc.max(dec!(140000000)));
+        // A small coin's cost keeps the decimals its price has.
+        assert_eq!(blend_cost(dec!(0.5), dec!(10), dec!(0.6), dec!(10)), dec!(0.55));
+        assert_eq!(blend_cost(dec!(1), dec!(2), dec!(2), dec!(1)), dec!(1.33));
     }
 
     #[test]

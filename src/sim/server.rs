@@ -663,6 +663,7 @@ pub(crate) async fn start(
     if let Some(p) = saved_pockets {
         pockets.restore(p);
     }
+    pockets.seed_costs(&gen_);
     let mut limiter = Limiter::default();
     limiter.strikes_to_block = cfg.strikes_to_block;
     limiter.first_block = cfg.block_time;
