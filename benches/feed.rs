@@ -58,6 +58,34 @@ fn orderbook(code: &str, levels: i64) -> Vec<u8> {
     .into_bytes()
 }
 
+/// `v` as Upbit writes large numbers in books: `148521000` → `1.48521E8`.
+fn exponent(v: i64) -> String {
+    let digits = v.to_string();
+    let (first, rest) = digits.split_at(1);
+    let rest = rest.trim_end_matches('0');
+    let mantissa = if rest.is_empty() { first.to_string() } else { format!("{first}.{rest}") };
+    format!("{mantissa}E{}", digits.len() - 1)
+}
+
+/// The same book as [`orderbook`] in the spellings Upbit also uses: prices with exponents
+/// (`1.48521E8`), sizes with negative exponents (`1.34662E-2`), totals with trailing zeros.
+fn orderbook_spelled(code: &str, levels: i64) -> Vec<u8> {
+    let units: Vec<String> = (0..levels)
+        .map(|i| {
+            format!(
+                r#"{{"ask_price":{},"bid_price":{},"ask_size":1.34662E-2,"bid_size":4.296774e-2}}"#,
+                exponent(148_520_000 + i * 1000),
+                exponent(148_490_000 - i * 1000)
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"type":"orderbook","code":"{code}","timestamp":1751606867762,"total_ask_size":10.37591054000,"total_bid_size":9.4957721900,"orderbook_units":[{}],"level":0.0,"stream_type":"REALTIME"}}"#,
+        units.join(",")
+    )
+    .into_bytes()
+}
+
 fn pct(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -358,6 +386,7 @@ fn main() {
         bench_decode("decode trade", &trade("KRW-BTC", 1, 1), n);
         bench_decode("decode orderbook (15 levels)", &orderbook("KRW-BTC", 15), n / 2);
         bench_decode("decode orderbook (30 levels)", &orderbook("KRW-BTC", 30), n / 4);
+        bench_decode("decode orderbook (30, exponents)", &orderbook_spelled("KRW-BTC", 30), n / 4);
         bench_decode_full("old decode ticker (Wire structs)", &ticker("KRW-BTC", 100), n, |w: WireTicker| {
             w.to_ticker().timestamp as usize
         });
