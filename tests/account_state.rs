@@ -7,27 +7,12 @@ mod common;
 
 use std::time::Duration;
 
-use hoga::bus::{Bus, BusConfig};
-use hoga::config::Settings;
-use hoga::console::event::AppEvent;
-use hoga::console::{Core, CoreOptions};
-use hoga::kernel::TaskManager;
-use hoga::sim::SimHandle;
+use hoga::console::Core;
 use hoga::store::{Snapshot, TradingState};
 use hoga::trading::intent::{LineIntent, Outcome, Requester, TradeRequest, parse_line};
 use hoga::ui::UiCommand;
 
-use common::{deadline_30s, layout_screen, snapshot_until, still_sim};
-
-/// The demo console on `sim` (as `hoga --demo --sim URL` runs it).
-async fn console_on(sim: &SimHandle) -> (TaskManager, Core) {
-    let settings = Settings::default();
-    let tasks = TaskManager::new();
-    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
-    let opts = CoreOptions { sim_url: Some(sim.rest_base.clone()), ..CoreOptions::default() };
-    let core = Core::start(&settings, opts, &tasks, bus).await.unwrap();
-    (tasks, core)
-}
+use common::{console_on, deadline_30s, layout_screen, snapshot_until, still_sim};
 
 /// A demo key five days from its expiry: the System pane says when and how many days,
 /// and the 7-day alert is raised (once), which the status bar shows.

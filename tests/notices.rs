@@ -8,10 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use hoga::bus::{Bus, BusConfig};
 use hoga::config::Settings;
-use hoga::console::event::AppEvent;
-use hoga::console::{Core, CoreOptions};
 use hoga::exchange::api::{Announcement, StreamEvent, StreamKind};
 use hoga::exchange::stream::{Decoded, StreamSession, WsConfig};
 use hoga::exchange::types::MarketId;
@@ -27,7 +24,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use secrecy::ExposeSecret;
 
-use common::{deadline_30s, layout_screen, screen_text, snapshot_until, still_sim, until, within};
+use common::{
+    console_on, deadline_30s, layout_screen, screen_text, snapshot_until, still_sim, until, within,
+};
 
 /// Steps of the simulator's clock (100 ms each) between two scripted events.
 const STEPS: usize = 10;
@@ -116,16 +115,6 @@ async fn the_sim_publishes_its_scripted_news_and_the_client_decodes_it() {
     assert!(update.updated, "{update:?}");
     assert_eq!(update.id, warning.id, "an update names the notice it changes");
     tasks.cancel_all();
-}
-
-/// The demo console on `sim` (as `hoga --demo --sim URL` runs it).
-async fn console_on(sim: &SimHandle) -> (TaskManager, Core) {
-    let settings = Settings::default();
-    let tasks = TaskManager::new();
-    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
-    let opts = CoreOptions { sim_url: Some(sim.rest_base.clone()), ..CoreOptions::default() };
-    let core = Core::start(&settings, opts, &tasks, bus).await.unwrap();
-    (tasks, core)
 }
 
 fn alerts_with(s: &Snapshot, text: &str) -> usize {

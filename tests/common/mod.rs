@@ -149,6 +149,16 @@ pub fn command_channel() -> (CommandSink, CommandSource) {
     hoga::ui::command_channel(COMMAND_CAPACITY)
 }
 
+/// The demo console on `sim` with default settings (as `hoga --demo --sim URL` runs it).
+pub async fn console_on(sim: &SimHandle) -> (TaskManager, Core) {
+    let settings = Settings::default();
+    let tasks = TaskManager::new();
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let opts = CoreOptions { sim_url: Some(sim.rest_base.clone()), ..CoreOptions::default() };
+    let core = Core::start(&settings, opts, &tasks, bus).await.unwrap();
+    (tasks, core)
+}
+
 /// `snap` drawn with `layout` on a 200x60 screen (large enough to show every pane of any
 /// layout), as text.
 pub fn layout_screen(snap: &Snapshot, layout: &str) -> String {
