@@ -507,5 +507,18 @@ pub fn format_reading(r: &Reading, dp: u32) -> String {
     }
 }
 
+/// An Upbit RSI(14) message for KRW-BTC 1m at `candle_start` (tests of the board and the
+/// chart's readout).
+#[cfg(test)]
+pub(crate) fn rsi_frame(candle_start: i64, rsi: f64) -> IndicatorEvent {
+    IndicatorEvent::Values(IndicatorFrame {
+        market: MarketId::new("KRW-BTC"),
+        timeframe: Timeframe::M1,
+        candle_start,
+        values: vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(rsi))],
+        timestamp: 0,
+    })
+}
+
 #[cfg(test)]
 mod tests;

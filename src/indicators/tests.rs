@@ -167,27 +167,18 @@ fn the_board_shows_upbit_values_only_while_they_are_for_the_latest_closed_candle
     board.load(&series);
     let (local, src) = board.readout();
     assert_eq!((local.len(), src), (Indicator::DEFAULTS.len(), Source::Local));
-    let frame = |start: i64, rsi: f64| {
-        IndicatorEvent::Values(IndicatorFrame {
-            market: MarketId::new("KRW-BTC"),
-            timeframe: Timeframe::M1,
-            candle_start: start,
-            values: vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(rsi))],
-            timestamp: 0,
-        })
-    };
     // The last bar is forming; the one before closed: Upbit's values for it are current.
     let closed = series[series.len() - 2].start;
-    board.apply(frame(closed, 42.0));
+    board.apply(crate::indicators::rsi_frame(closed, 42.0));
     assert_eq!(board.readout(), (vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(42.0))], Source::Upbit));
     // An older message arriving late changes nothing.
-    board.apply(frame(closed - 60_000, 10.0));
+    board.apply(crate::indicators::rsi_frame(closed - 60_000, 10.0));
     assert_eq!(board.readout().0[0].1, Reading::Rsi(42.0));
     // A new bucket closes the forming candle: until Upbit speaks for it, local values.
     let last = *series.last().unwrap();
     board.update(Bar { start: last.start + 60_000, ..last });
     assert_eq!(board.readout().1, Source::Local);
-    board.apply(frame(last.start, 55.5));
+    board.apply(crate::indicators::rsi_frame(last.start, 55.5));
     assert_eq!(board.readout().1, Source::Upbit);
     // Upbit sends one message per indicator: those of one close add up, in the usual order.
     let bands = Reading::BollingerBands { upper: 3.into(), middle: 2.into(), lower: 1.into() };
@@ -198,7 +189,7 @@ fn the_board_shows_upbit_values_only_while_they_are_for_the_latest_closed_candle
         values: vec![(Indicator::DEFAULTS[2], bands)],
         timestamp: 0,
     }));
-    board.apply(frame(last.start, 56.0));
+    board.apply(crate::indicators::rsi_frame(last.start, 56.0));
     assert_eq!(
         board.readout(),
         (

@@ -1942,14 +1942,7 @@ mod tests {
         for _ in 0..180 {
             g.step(500);
         }
-        let def = MarketDef {
-            market: "KRW-HGA".into(),
-            korean_name: "호가코인".into(),
-            english_name: "Hoga Coin".into(),
-            price: Decimal::from(1250),
-            warning: false,
-            caution: Vec::new(),
-        };
+        let def = crate::sim::script::made_up_listing();
         let listed_at = g.now;
         assert!(g.list_market(def.clone()));
         for _ in 0..1200 {

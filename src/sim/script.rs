@@ -230,14 +230,7 @@ impl ScriptState {
                     d.quote() == "KRW" && is_small_cap(&d.market) && gen_.market(&d.market).is_none()
                 })
             })
-            .unwrap_or_else(|| MarketDef {
-                market: "KRW-HGA".into(),
-                korean_name: "호가코인".into(),
-                english_name: "Hoga Coin".into(),
-                price: Decimal::from(1250),
-                warning: false,
-                caution: Vec::new(),
-            });
+            .unwrap_or_else(made_up_listing);
         let def = MarketDef { warning: false, caution: Vec::new(), ..def };
         let (code, korean) = (def.market.clone(), def.korean_name.clone());
         let base = base_of(&code);
@@ -309,6 +302,18 @@ fn kst_iso(ms: i64) -> String {
         .single()
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S%:z").to_string())
         .unwrap_or_default()
+}
+
+/// The coin listed when the fixture has no small cap left to list (and in tests).
+pub(crate) fn made_up_listing() -> MarketDef {
+    MarketDef {
+        market: "KRW-HGA".into(),
+        korean_name: "호가코인".into(),
+        english_name: "Hoga Coin".into(),
+        price: Decimal::from(1250),
+        warning: false,
+        caution: Vec::new(),
+    }
 }
 
 #[cfg(test)]

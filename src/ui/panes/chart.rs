@@ -133,23 +133,14 @@ mod tests {
             .collect();
         board.load(&bars);
         let now = T0 + 39 * 60_000 + 1;
-        let rsi = |start: i64, rsi: f64| {
-            IndicatorEvent::Values(IndicatorFrame {
-                market: MarketId::new("KRW-BTC"),
-                timeframe: Timeframe::M1,
-                candle_start: start,
-                values: vec![(Indicator::Rsi { period: 14 }, Reading::Rsi(rsi))],
-                timestamp: 0,
-            })
-        };
         // 2099-01-01: the readout must not freeze on it.
-        board.apply_at(rsi(4_070_908_800_000, 12.34), now);
+        board.apply_at(crate::indicators::rsi_frame(4_070_908_800_000, 12.34), now);
         let text = line(&board);
         assert!(text.ends_with("· local") && !text.contains("12.34"), "{text}");
         // Upbit's next close shows as usual.
         board.update(Bar { start: T0 + 40 * 60_000, close: dec!(148000000), volume: dec!(1) });
         let (closed, now) = (T0 + 39 * 60_000, T0 + 40 * 60_000 + 1);
-        board.apply_at(rsi(closed, 61.5), now);
+        board.apply_at(crate::indicators::rsi_frame(closed, 61.5), now);
         assert_eq!(line(&board), "RSI(14) 61.50 · upbit");
         // A MACD of 1e28 on a 148M won market: local at once, the old upbit RSI gone too.
         let huge = rust_decimal::Decimal::from_scientific("1e28").unwrap();
@@ -172,7 +163,7 @@ mod tests {
         let mut board = Board::default();
         board.load(&bars);
         let (closed, now) = (T0 + 38 * 60_000, T0 + 39 * 60_000 + 1);
-        board.apply_at(rsi(closed, 61.5), now);
+        board.apply_at(crate::indicators::rsi_frame(closed, 61.5), now);
         assert_eq!(line(&board), "RSI(14) 61.50 · upbit");
         board.apply_at(
             IndicatorEvent::Withdrawn { market: MarketId::new("KRW-BTC"), timeframe: Timeframe::M1 },
