@@ -219,7 +219,9 @@ fn clicks_focus_and_select_the_wheel_scrolls_and_reporting_ends_with_the_console
     let want = format!("KRW-{code}");
     c.wait_for(&format!("{want} shown after the click"), |s| shown_market(s) == want);
 
-    // A click on the order book focuses it.
+    // A click on the order book focuses it. The new market's book arrives after the
+    // click was answered: wait for its spread line before looking for it.
+    c.wait_for("the new market's book", |s| s.contents().contains("spread"));
     let (bx, by) = find(c.screen.lock().unwrap().screen(), "spread").expect("the book's spread line");
     c.click(bx + 2, by + 1);
     c.wait_for("the order book focused", |s| {
