@@ -34,6 +34,7 @@
 
 mod board;
 pub mod calc;
+pub mod series;
 pub mod stream;
 mod tracker;
 

@@ -29,6 +29,7 @@
 
 pub mod action;
 pub mod app;
+pub mod chart_view;
 pub mod command_line;
 pub(crate) mod commands;
 pub mod keymap;

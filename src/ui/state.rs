@@ -314,6 +314,8 @@ pub struct UiState {
     pub market: Option<MarketId>,
     /// Chart timeframe.
     pub timeframe: Timeframe,
+    /// How the chart is looked at: studies, scale, scroll, cursor, compared markets.
+    pub chart: super::chart_view::ChartView,
     /// Markets list view.
     pub markets: MarketsView,
     /// Favorite markets.
@@ -386,6 +388,7 @@ impl UiState {
             hidden: BTreeSet::new(),
             market: None,
             timeframe: Timeframe::M1,
+            chart: Default::default(),
             markets: MarketsView::default(),
             favorites: BTreeSet::new(),
             saved_layouts: Default::default(),
