@@ -3,7 +3,7 @@
 //! compared with the main one. The reducer changes it; the chart pane reads it.
 
 use crate::exchange::types::MarketId;
-use crate::indicators::series::Study;
+use crate::indicators::series::{Study, StudyCache};
 
 /// At most this many markets are compared with the one shown.
 pub const MAX_COMPARED: usize = 3;
@@ -21,4 +21,7 @@ pub struct ChartView {
     pub cursor: Option<usize>,
     /// Markets drawn beside the shown one, normalised (at most [`MAX_COMPARED`]).
     pub compare: Vec<MarketId>,
+    /// The studies' series, computed as the chart is drawn and updated incrementally as
+    /// candles change: `cache.series(market, timeframe, candles, &studies)`.
+    pub cache: StudyCache,
 }
