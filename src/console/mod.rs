@@ -20,6 +20,7 @@
 
 pub mod changes;
 pub mod event;
+mod indicator_alerts;
 pub mod key_expiry;
 pub mod market;
 pub mod notices;
@@ -415,6 +416,8 @@ impl Core {
         notices::spawn_notices(tasks, &feed, private_stream, notices);
         market::spawn_orderbook(tasks, &feed, store.clone(), selection_rx.clone(), sinks);
         market::spawn_trades(tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
+        // Indicator alerts watch their own series, whatever the chart shows.
+        indicator_alerts::spawn(tasks, &feed, monitor.clone(), indicator_pump.clone());
         crate::indicators::stream::spawn(tasks, indicator_pump, store.clone(), selection_rx.clone());
         market::spawn_chart(tasks, &feed, store.clone(), selection_rx.clone());
         trade::spawn_account(

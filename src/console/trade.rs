@@ -356,10 +356,13 @@ impl Desk {
     }
 
     async fn unarm(&self, target: &UnarmTarget) -> anyhow::Result<Outcome> {
-        let ids: Vec<String> = {
+        // Alerts go by market or id; a bare `:unarm` (confirmed as "remove all N rules")
+        // leaves them.
+        let (ids, alerts): (Vec<String>, Vec<String>) = {
             let view = self.monitor.view();
             let view = view.borrow();
-            view.rules
+            let rules = view
+                .rules
                 .iter()
                 .filter(|r| match target {
                     UnarmTarget::All => true,
@@ -367,19 +370,37 @@ impl Desk {
                     UnarmTarget::Rule(id) => &r.id == id,
                 })
                 .map(|r| r.id.clone())
-                .collect()
+                .collect();
+            let alerts = view
+                .alerts
+                .iter()
+                .filter(|a| match target {
+                    UnarmTarget::All => false,
+                    UnarmTarget::Market(m) => &a.market == m,
+                    UnarmTarget::Rule(id) => &a.id == id,
+                })
+                .map(|a| a.id.clone())
+                .collect();
+            (rules, alerts)
         };
-        if ids.is_empty() {
+        if ids.is_empty() && alerts.is_empty() {
             return Ok(Outcome::Denied(match target {
                 UnarmTarget::All => "no rules to disarm".into(),
-                UnarmTarget::Market(m) => format!("no rules on {m}"),
-                UnarmTarget::Rule(id) => format!("no rule {id}"),
+                UnarmTarget::Market(m) => format!("no rules or alerts on {m}"),
+                UnarmTarget::Rule(id) => format!("no rule or alert {id}"),
             }));
         }
         for id in &ids {
             self.monitor.remove_rule(id.clone()).await?;
         }
-        Ok(Outcome::Accepted(format!("{} rule(s) disarmed", ids.len())))
+        for id in &alerts {
+            self.monitor.remove_alert(id.clone()).await?;
+        }
+        Ok(Outcome::Accepted(match (ids.len(), alerts.len()) {
+            (n, 0) => format!("{n} rule(s) disarmed"),
+            (0, a) => format!("{a} alert(s) removed"),
+            (n, a) => format!("{n} rule(s) disarmed, {a} alert(s) removed"),
+        }))
     }
 
     /// One fact from the order manager: to the monitor (exits), the requester (a refusal

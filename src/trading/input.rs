@@ -18,9 +18,11 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::exchange::types::Timeframe;
 use crate::exchange::types::{MarketId, OrderType, Price, Side, TimeInForce};
+use crate::indicators::{Indicator, MaKind};
 use crate::trading::orders::{Denied, MarketRules, OrderRequest, floor_volume};
-use crate::trading::rules::{AlertCondition, Level};
+use crate::trading::rules::{AlertCondition, IndicatorAlert, IndicatorTest, Level, Way};
 
 /// Longest command accepted (a paste of a whole document is refused, not parsed).
 pub(crate) const MAX_INPUT_LEN: usize = 200;
@@ -63,6 +65,9 @@ pub enum InputError {
     /// The resolved order is invalid.
     #[error(transparent)]
     Denied(#[from] Denied),
+    /// An indicator alert that names no indicator hoga knows, or bad parameters.
+    #[error("{0}")]
+    BadIndicator(String),
 }
 
 /// How big an order is.
@@ -326,6 +331,224 @@ fn check_avg(words: &RuleWords<'_>) -> Result<(), InputError> {
     Ok(())
 }
 
+/// The operators of a price alert (`:alert KRW-BTC > 100000000`); anything else in that
+/// place names an indicator.
+fn is_price_alert_op(tok: &str) -> bool {
+    matches!(tok, ">" | "<" | "x" | "crosses" | "cross" | "move" | "%")
+}
+
+/// Longest period an indicator alert takes (200 candles of history plus a live series is
+/// all the watcher holds; 500 leaves room without inviting a typo of 5000).
+pub const MAX_INDICATOR_PERIOD: u16 = 500;
+
+/// The indicator names an alert takes, for errors.
+const INDICATOR_NAMES: &str = "rsi14, sma20, ema50, vol20, bb20 (or bb20,2.5), macd (or macd12,26,9)";
+
+/// One named line of an indicator: `rsi14`, `ema50`, `bb20,2.5`, `macd`, `macd8,17,9`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    Rsi(u16),
+    Ma(MaKind, u16),
+    Volume(u16),
+    Bands(u16, Decimal),
+    Macd(u16, u16, u16),
+}
+
+fn period_of(tok: &str, digits: &str) -> Result<u16, InputError> {
+    let bad = || {
+        InputError::BadIndicator(format!(
+            "period {digits:?} of {tok:?} must be a whole number from 1 to {MAX_INDICATOR_PERIOD}"
+        ))
+    };
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let p: u16 = digits.parse().map_err(|_| bad())?;
+    if p == 0 || p > MAX_INDICATOR_PERIOD {
+        return Err(bad());
+    }
+    Ok(p)
+}
+
+fn parse_line_name(tok: &str) -> Result<Line, InputError> {
+    let lower = tok.to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(lower.len());
+    let (name, args) = lower.split_at(split);
+    let unknown = || InputError::BadIndicator(format!("unknown indicator {tok:?}; one of {INDICATOR_NAMES}"));
+    let periods =
+        |args: &str| -> Result<Vec<u16>, InputError> { args.split(',').map(|d| period_of(tok, d)).collect() };
+    Ok(match name {
+        "rsi" if args.is_empty() => Line::Rsi(14),
+        "rsi" => Line::Rsi(period_of(tok, args)?),
+        "sma" | "ma" => Line::Ma(MaKind::Sma, period_of(tok, args)?),
+        "ema" => Line::Ma(MaKind::Ema, period_of(tok, args)?),
+        "vol" | "volume" => Line::Volume(if args.is_empty() { 20 } else { period_of(tok, args)? }),
+        "bb" | "boll" => {
+            let (p, w) = args.split_once(',').map_or((args, None), |(p, w)| (p, Some(w)));
+            let period = if p.is_empty() { 20 } else { period_of(tok, p)? };
+            let width = match w {
+                None => Decimal::TWO,
+                Some(w) => parse_decimal(w).map_err(|_| {
+                    InputError::BadIndicator(format!("band width {w:?} of {tok:?} must be a positive number"))
+                })?,
+            };
+            Line::Bands(period, width)
+        }
+        "macd" if args.is_empty() => Line::Macd(12, 26, 9),
+        "macd" => match periods(args)?.as_slice() {
+            [f, s, g] => Line::Macd(*f, *s, *g),
+            _ => {
+                return Err(InputError::BadIndicator(format!(
+                    "{tok:?}: macd takes three periods, fast,slow,signal (macd12,26,9)"
+                )));
+            }
+        },
+        _ => return Err(unknown()),
+    })
+}
+
+/// A threshold of an indicator: a plain decimal that may be zero (`rsi14 > 0`), and
+/// negative for the MACD line only.
+fn parse_threshold(tok: &str, line: Line) -> Result<Decimal, InputError> {
+    let (neg, body) = tok.strip_prefix('-').map_or((false, tok), |b| (true, b));
+    let ok = !body.is_empty()
+        && body.len() <= 30
+        && body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && body.bytes().filter(|b| *b == b'.').count() <= 1
+        && body.bytes().any(|b| b.is_ascii_digit());
+    let v = ok
+        .then(|| Decimal::from_str(body).ok())
+        .flatten()
+        .ok_or_else(|| InputError::BadNumber(tok.into()))?;
+    let v = if neg { -v } else { v };
+    match line {
+        Line::Rsi(_) if !(Decimal::ZERO..=Decimal::ONE_HUNDRED).contains(&v) => {
+            Err(InputError::BadIndicator(format!("an RSI level is from 0 to 100, got {tok}")))
+        }
+        Line::Macd(..) => Ok(v),
+        _ if neg => Err(InputError::BadIndicator(format!(
+            "a level of an average or a volume is never negative: {tok}"
+        ))),
+        _ => Ok(v),
+    }
+}
+
+fn up_down(tok: &str) -> Option<Way> {
+    match tok.to_ascii_lowercase().as_str() {
+        "up" | "above" => Some(Way::Up),
+        "down" | "below" => Some(Way::Down),
+        _ => None,
+    }
+}
+
+/// `rsi14 < 30 [5m]`, `ema20 crosses [up|down] ema50 [1h]`, `macd crosses signal`,
+/// `bb20 break up|down [15m]`: the tokens after the market.
+fn parse_indicator_alert(toks: &[&str]) -> Result<IndicatorAlert, InputError> {
+    const FORMS: &str = "rsi14 < 30, ema20 crosses ema50, macd crosses signal or bb20 break up, then an optional timeframe (5m)";
+    // A trailing timeframe, bare or bracketed (`5m`, `[1h]`).
+    let (toks, timeframe) = match toks.split_last() {
+        Some((last, init)) if !init.is_empty() => {
+            let t = last.trim_start_matches('[').trim_end_matches(']');
+            match Timeframe::from_str(t) {
+                Ok(tf) => (init, tf),
+                Err(_) => (toks, IndicatorAlert::DEFAULT_TIMEFRAME),
+            }
+        }
+        _ => (toks, IndicatorAlert::DEFAULT_TIMEFRAME),
+    };
+    let [name, op, args @ ..] = toks else {
+        return Err(InputError::Syntax { found: toks.join(" "), expected: FORMS });
+    };
+    let line = parse_line_name(name)?;
+    let indicator_of = |line: Line| match line {
+        Line::Rsi(period) => Indicator::Rsi { period },
+        Line::Ma(ma_type, period) => Indicator::MovingAverage { ma_type, period },
+        Line::Volume(period) => Indicator::Volume { period },
+        Line::Bands(period, std_dev) => Indicator::BollingerBands { period, std_dev },
+        Line::Macd(fast_period, slow_period, signal_period) => {
+            Indicator::Macd { fast_period, slow_period, signal_period }
+        }
+    };
+    let (indicator, test) = match (op.to_ascii_lowercase().as_str(), args) {
+        (">" | "<", [v]) => {
+            if matches!(line, Line::Bands(..)) {
+                return Err(InputError::BadIndicator(format!(
+                    "{name}: Bollinger bands alert on a break (`{name} break up` or `break down`)"
+                )));
+            }
+            let v = parse_threshold(v, line)?;
+            let test = if *op == ">" { IndicatorTest::Above(v) } else { IndicatorTest::Below(v) };
+            (indicator_of(line), test)
+        }
+        ("break" | "breaks", [w]) => {
+            let way = up_down(w).ok_or(InputError::Syntax { found: (*w).into(), expected: "up or down" })?;
+            if !matches!(line, Line::Bands(..)) {
+                return Err(InputError::BadIndicator(format!(
+                    "{name}: only Bollinger bands break (bb20 break up)"
+                )));
+            }
+            (indicator_of(line), IndicatorTest::Breaks(way))
+        }
+        ("crosses" | "cross" | "x", args) => {
+            // `crosses up ema50`, `crosses ema50 up` or `crosses ema50`.
+            let (way, other) = match args {
+                [w, o] if up_down(w).is_some() => (up_down(w), *o),
+                [o, w] if up_down(w).is_some() => (up_down(w), *o),
+                [o] => (None, *o),
+                _ => {
+                    return Err(InputError::Syntax {
+                        found: args.join(" "),
+                        expected: "[up|down] and a second line: ema20 crosses ema50, macd crosses signal",
+                    });
+                }
+            };
+            match line {
+                Line::Macd(..) if other.eq_ignore_ascii_case("signal") => {
+                    (indicator_of(line), IndicatorTest::Crosses(way))
+                }
+                Line::Macd(..) => {
+                    return Err(InputError::Syntax {
+                        found: other.into(),
+                        expected: "signal (macd crosses signal)",
+                    });
+                }
+                Line::Ma(kind, a) => {
+                    let Line::Ma(other_kind, b) = parse_line_name(other)? else {
+                        return Err(InputError::BadIndicator(format!(
+                            "{name} crosses another average of the same kind ({name} crosses {}50)",
+                            name.trim_end_matches(|c: char| c.is_ascii_digit())
+                        )));
+                    };
+                    if other_kind != kind {
+                        return Err(InputError::BadIndicator(format!(
+                            "{name} and {other}: both averages of a cross must be of one kind (sma20 crosses sma50, ema20 crosses ema50)"
+                        )));
+                    }
+                    if a == b {
+                        return Err(InputError::BadIndicator(format!("{name} cannot cross itself")));
+                    }
+                    // Kept as the short average against the long one: the long one
+                    // crossing up the short is the short crossing down.
+                    let (short_period, long_period, way) =
+                        if a < b { (a, b, way) } else { (b, a, way.map(Way::flipped)) };
+                    (
+                        Indicator::MaCrossover { ma_type: kind, short_period, long_period },
+                        IndicatorTest::Crosses(way),
+                    )
+                }
+                _ => {
+                    return Err(InputError::BadIndicator(format!(
+                        "{name} has no second line to cross: crosses takes two averages (ema20 crosses ema50) or macd crosses signal"
+                    )));
+                }
+            }
+        }
+        _ => return Err(InputError::Syntax { found: toks[1..].join(" "), expected: FORMS }),
+    };
+    indicator.validate().map_err(InputError::BadIndicator)?;
+    Ok(IndicatorAlert { timeframe, indicator, test })
+}
+
 /// Parses one command line (with or without the leading `:`).
 pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
     if line.len() > MAX_INPUT_LEN || line.contains(['\n', '\r']) {
@@ -401,6 +624,11 @@ pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
             }
         }
         "alert" => match rest {
+            [m, name, ..] if !is_price_alert_op(name) => {
+                let market = parse_market(m)?;
+                let condition = AlertCondition::Indicator(parse_indicator_alert(&rest[1..])?);
+                Ok(TradeCommand::Alert { market, condition })
+            }
             [m, op, v] => {
                 let market = parse_market(m)?;
                 let condition = match *op {
@@ -414,7 +642,10 @@ pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
                 };
                 Ok(TradeCommand::Alert { market, condition })
             }
-            _ => Err(InputError::Syntax { found: rest.join(" "), expected: "MARKET > PRICE" }),
+            _ => Err(InputError::Syntax {
+                found: rest.join(" "),
+                expected: "MARKET > PRICE, MARKET move 5%, or MARKET rsi14 < 30 [5m]",
+            }),
         },
         "oco" => {
             let (m, w) = rule_line(rest, "MARKET -3% +5% [avg] [future] (stop, then take)")?;
@@ -791,6 +1022,121 @@ mod tests {
         ] {
             let r = resolve(&order(line), &c).unwrap();
             assert!(validate(&r, &c.rules, c.best_bid).is_err(), "{line} validated");
+        }
+    }
+
+    fn ind(line: &str) -> IndicatorAlert {
+        match parse_command(line) {
+            Ok(TradeCommand::Alert { condition: AlertCondition::Indicator(i), .. }) => i,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    /// Issue 19 item 2: alerts on indicators, every form, with the timeframe optional
+    /// (5m, where Upbit's indicator streams start) and bare or bracketed.
+    #[test]
+    fn indicator_alerts_parse_in_every_form() {
+        use crate::indicators::{Indicator, MaKind};
+        let rsi14 = Indicator::Rsi { period: 14 };
+        let a = ind(":alert KRW-ETH rsi14 < 30 [5m]");
+        assert_eq!(
+            a,
+            IndicatorAlert {
+                timeframe: Timeframe::M5,
+                indicator: rsi14,
+                test: IndicatorTest::Below(dec!(30))
+            }
+        );
+        assert_eq!(a.label(), "RSI14(5m) < 30");
+        assert_eq!(ind(":alert KRW-ETH rsi14 < 30"), a, "5m by default");
+        assert_eq!(ind(":alert KRW-ETH RSI14 < 30 5m"), a);
+        assert_eq!(ind(":alert KRW-ETH rsi14 > 70").test, IndicatorTest::Above(dec!(70)));
+        assert_eq!(ind(":alert KRW-BTC rsi14 > 0 1m").timeframe, Timeframe::M1);
+        let x = ind(":alert KRW-BTC ema20 crosses ema50 [1h]");
+        assert_eq!(x.timeframe, Timeframe::H1);
+        assert_eq!(
+            x.indicator,
+            Indicator::MaCrossover { ma_type: MaKind::Ema, short_period: 20, long_period: 50 }
+        );
+        assert_eq!(x.test, IndicatorTest::Crosses(None));
+        assert_eq!(x.label(), "EMA20(1h) crosses EMA50");
+        assert_eq!(ind(":alert KRW-BTC ema20 crosses up ema50").test, IndicatorTest::Crosses(Some(Way::Up)));
+        assert_eq!(
+            ind(":alert KRW-BTC ema20 crosses ema50 down").test,
+            IndicatorTest::Crosses(Some(Way::Down))
+        );
+        // The long average crossing up the short one is the short one crossing down.
+        let flipped = ind(":alert KRW-BTC sma50 crosses up sma20 15m");
+        assert_eq!(
+            flipped.indicator,
+            Indicator::MaCrossover { ma_type: MaKind::Sma, short_period: 20, long_period: 50 }
+        );
+        assert_eq!(flipped.test, IndicatorTest::Crosses(Some(Way::Down)));
+        assert_eq!(flipped.label(), "SMA20(15m) crosses down SMA50");
+        let bb = ind(":alert KRW-BTC bb20 break up [15m]");
+        assert_eq!(bb.indicator, Indicator::BollingerBands { period: 20, std_dev: dec!(2) });
+        assert_eq!(bb.test, IndicatorTest::Breaks(Way::Up));
+        assert_eq!(bb.label(), "BB20(15m) break up");
+        assert_eq!(ind(":alert KRW-BTC bb20,2.5 break down").label(), "BB20,2.5(5m) break down");
+        let m = ind(":alert KRW-BTC macd crosses signal");
+        assert_eq!(m.indicator, Indicator::Macd { fast_period: 12, slow_period: 26, signal_period: 9 });
+        assert_eq!(m.label(), "MACD(5m) crosses signal");
+        assert_eq!(
+            ind(":alert KRW-BTC macd8,17,9 crosses down signal 1D").label(),
+            "MACD8,17,9(1D) crosses down signal"
+        );
+        assert_eq!(ind(":alert KRW-BTC macd > 0").test, IndicatorTest::Above(Decimal::ZERO));
+        assert_eq!(ind(":alert KRW-BTC macd < -1500").test, IndicatorTest::Below(dec!(-1500)));
+        assert_eq!(ind(":alert KRW-BTC sma20 > 100000000").label(), "SMA20(5m) > 100000000");
+        assert_eq!(ind(":alert KRW-BTC vol20 > 12.5 1h").label(), "VOL20(1h) > 12.5");
+        // The price forms are unchanged.
+        assert_eq!(
+            parse_command(":alert KRW-BTC crosses 100000000").unwrap(),
+            TradeCommand::Alert {
+                market: MarketId::new("KRW-BTC"),
+                condition: AlertCondition::Crosses(dec!(100000000))
+            }
+        );
+        assert_eq!(
+            parse_command(":alert KRW-BTC move 5%").unwrap(),
+            TradeCommand::Alert {
+                market: MarketId::new("KRW-BTC"),
+                condition: AlertCondition::MovePct(dec!(0.05))
+            }
+        );
+    }
+
+    /// A bad indicator alert is refused naming what was expected.
+    #[test]
+    fn bad_indicator_alerts_say_what_was_expected() {
+        let err = |line: &str| parse_command(line).unwrap_err().to_string();
+        for (line, says) in [
+            (":alert KRW-ETH rsi0 < 30", "period \"0\" of \"rsi0\" must be a whole number from 1 to 500"),
+            (":alert KRW-ETH rsi501 < 30", "from 1 to 500"),
+            (":alert KRW-ETH sma < 30", "period \"\" of \"sma\""),
+            (
+                ":alert KRW-ETH stoch14 < 30",
+                "unknown indicator \"stoch14\"; one of rsi14, sma20, ema50, vol20, bb20",
+            ),
+            (":alert KRW-ETH rsi14 < 130", "an RSI level is from 0 to 100"),
+            (":alert KRW-ETH rsi14 < abc", "not a plain positive number: \"abc\""),
+            (":alert KRW-ETH sma20 > -3", "never negative"),
+            (":alert KRW-ETH rsi14 crosses 50", "no second line to cross"),
+            (":alert KRW-ETH ema20 crosses sma50", "of one kind"),
+            (":alert KRW-ETH ema20 crosses ema20", "cannot cross itself"),
+            (":alert KRW-ETH ema20 crosses", "a second line"),
+            (":alert KRW-ETH macd crosses zero", "expected signal"),
+            (":alert KRW-ETH rsi14 break up", "only Bollinger bands break"),
+            (":alert KRW-ETH bb20 break sideways", "expected up or down"),
+            (":alert KRW-ETH bb20 > 3", "Bollinger bands alert on a break"),
+            (":alert KRW-ETH bb1 break up", "period must be at least 2"),
+            (":alert KRW-ETH macd26,12,9 crosses signal", "fast_period 26 must be below slow_period 12"),
+            (":alert KRW-ETH rsi14 < 30 7m", "unexpected \"< 30 7m\""),
+            (":alert KRW-ETH rsi14", "expected rsi14 < 30"),
+            (":alert KRW-ETH", "MARKET rsi14 < 30 [5m]"),
+        ] {
+            let e = err(line);
+            assert!(e.contains(says), "{line}: {e}");
         }
     }
 

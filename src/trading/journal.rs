@@ -949,6 +949,14 @@ impl Journal {
         })
     }
 
+    /// Deletes an alert (disarmed).
+    pub(crate) fn delete_alert(&self, id: &str) -> Result<(), JournalError> {
+        self.write(|| {
+            self.conn.execute("DELETE FROM alerts WHERE id=?1", params![id]).map_err(|e| self.sql(e))?;
+            Ok(())
+        })
+    }
+
     /// Persists an alert.
     pub(crate) fn save_alert(&self, alert: &Alert) -> Result<(), JournalError> {
         let json = serde_json::to_string(alert)

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::settings::{ProtectiveExitOverCap, TradingSettings};
 use crate::exchange::display::{amount, quantity};
 use crate::exchange::rules::Rounding;
-use crate::exchange::types::{MarketId, Price, Qty, band};
+use crate::exchange::types::{MarketId, Price, Qty, Timeframe, band};
+use crate::indicators::{Indicator, MaKind};
 use crate::trading::orders::floor_volume;
 
 /// A trigger level: absolute, or relative to the last price or to the average cost.
@@ -667,7 +668,9 @@ impl RuleBook {
 // ---------------------------------------------------------------------------------------
 // Alerts
 
-/// A price alert condition.
+/// An alert condition: on the price (evaluated per tick by the monitor) or on an
+/// indicator of a candle series (evaluated per candle update by the console's indicator
+/// watcher, which tells the monitor when it holds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AlertCondition {
     /// Price above a level.
@@ -678,6 +681,110 @@ pub enum AlertCondition {
     Crosses(Price),
     /// Price moves by a ratio from the price when armed (0.05 = 5 %).
     MovePct(Decimal),
+    /// An indicator of one timeframe's candles (`rsi14 < 30 5m`).
+    Indicator(IndicatorAlert),
+}
+
+/// Which way a cross or a band break goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Way {
+    /// Upward: the first line goes above the second, the close above the upper band.
+    Up,
+    /// Downward.
+    Down,
+}
+
+impl Way {
+    /// `up` / `down`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Way::Up => "up",
+            Way::Down => "down",
+        }
+    }
+
+    /// The other way.
+    pub fn flipped(self) -> Way {
+        match self {
+            Way::Up => Way::Down,
+            Way::Down => Way::Up,
+        }
+    }
+}
+
+/// What an indicator alert waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndicatorTest {
+    /// The indicator's value (RSI, an average, the MACD line, the volume) above a level.
+    Above(Decimal),
+    /// The value below a level.
+    Below(Decimal),
+    /// Two lines cross: the short average and the long one, or the MACD line and its
+    /// signal; `None` either way. Fires when the sign of their difference changes between
+    /// two evaluations.
+    Crosses(Option<Way>),
+    /// The close leaves the Bollinger bands: above the upper band (`Up`) or below the
+    /// lower one (`Down`).
+    Breaks(Way),
+}
+
+/// An alert on an indicator of one market's candles of one timeframe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorAlert {
+    /// Candle timeframe the indicator is computed on.
+    pub timeframe: Timeframe,
+    /// The indicator (a cross of two averages is one [`Indicator::MaCrossover`]).
+    pub indicator: Indicator,
+    /// What it waits for.
+    pub test: IndicatorTest,
+}
+
+impl IndicatorAlert {
+    /// The timeframe an alert watches when the line names none: Upbit's indicator
+    /// streams start at 5 minutes.
+    pub const DEFAULT_TIMEFRAME: Timeframe = Timeframe::M5;
+
+    /// `RSI14(5m) < 30`, `EMA20(1h) crosses EMA50`, `MACD(5m) crosses up signal`,
+    /// `BB20(15m) break up`.
+    pub fn label(&self) -> String {
+        let tf = self.timeframe.label();
+        let ma = |k: MaKind| match k {
+            MaKind::Sma => "SMA",
+            MaKind::Ema => "EMA",
+        };
+        let way = |w: Option<Way>| w.map_or(String::new(), |w| format!(" {}", w.label()));
+        let name = match self.indicator {
+            Indicator::Rsi { period } => format!("RSI{period}({tf})"),
+            Indicator::MovingAverage { ma_type, period } => format!("{}{period}({tf})", ma(ma_type)),
+            Indicator::Volume { period } => format!("VOL{period}({tf})"),
+            Indicator::BollingerBands { period, std_dev } if std_dev == Decimal::TWO => {
+                format!("BB{period}({tf})")
+            }
+            Indicator::BollingerBands { period, std_dev } => {
+                format!("BB{period},{}({tf})", std_dev.normalize())
+            }
+            Indicator::Macd { fast_period: 12, slow_period: 26, signal_period: 9 } => format!("MACD({tf})"),
+            Indicator::Macd { fast_period, slow_period, signal_period } => {
+                format!("MACD{fast_period},{slow_period},{signal_period}({tf})")
+            }
+            Indicator::MaCrossover { ma_type, short_period, long_period } => {
+                let m = ma(ma_type);
+                let w = match self.test {
+                    IndicatorTest::Crosses(w) => way(w),
+                    _ => String::new(),
+                };
+                return format!("{m}{short_period}({tf}) crosses{w} {m}{long_period}");
+            }
+        };
+        match self.test {
+            IndicatorTest::Above(v) => format!("{name} > {}", v.normalize()),
+            IndicatorTest::Below(v) => format!("{name} < {}", v.normalize()),
+            IndicatorTest::Crosses(w) => format!("{name} crosses{} signal", way(w)),
+            IndicatorTest::Breaks(w) => format!("{name} break {}", w.label()),
+        }
+    }
 }
 
 /// A persisted alert; fires once.
@@ -715,6 +822,11 @@ impl Alert {
         if self.fired || band::price("price", price).is_err() {
             return false;
         }
+        // An indicator alert is told when it holds (`fire_indicator`); a price means
+        // nothing to it.
+        if matches!(self.condition, AlertCondition::Indicator(_)) {
+            return false;
+        }
         let reference = *self.reference.get_or_insert(price);
         let hit = match self.condition {
             AlertCondition::Above(l) => price > l,
@@ -727,12 +839,31 @@ impl Alert {
                 .checked_sub(reference)
                 .and_then(|d| d.checked_div(reference))
                 .is_none_or(|m| m.abs() >= r),
+            AlertCondition::Indicator(_) => false,
         };
         self.previous = Some(price);
         if hit {
             self.fired = true;
         }
         hit
+    }
+
+    /// The indicator this alert watches, if it is an indicator alert.
+    pub fn indicator(&self) -> Option<&IndicatorAlert> {
+        match &self.condition {
+            AlertCondition::Indicator(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// An indicator alert's condition held: true exactly once (latched), false for a
+    /// price alert or one that fired already.
+    pub fn fire_indicator(&mut self) -> bool {
+        if self.fired || self.indicator().is_none() {
+            return false;
+        }
+        self.fired = true;
+        true
     }
 }
 

@@ -171,11 +171,18 @@ pub(crate) const COMMANDS: &[Command] = &[
     ),
     trade(
         "alert",
-        "MARKET > | < | crosses PRICE, or MARKET move 5%",
-        "price alert (no order): above, below, crossing, or a move of 5%",
+        "MARKET > | < | crosses PRICE, MARKET move 5%, or MARKET INDICATOR TEST [TIMEFRAME]",
+        "alert (no order) on the price, or on an indicator: rsi14 < 30, ema20 crosses [up|down] ema50, macd crosses signal, bb20 break up|down; timeframe 5m unless named",
         "",
-        &["alert KRW-BTC > 100000000", "alert KRW-ETH move 5%"],
-        &[Arg::Market, Arg::Words(&[">", "<", "crosses", "move"])],
+        &[
+            "alert KRW-BTC > 100000000",
+            "alert KRW-ETH move 5%",
+            "alert KRW-ETH rsi14 < 30 5m",
+            "alert KRW-BTC ema20 crosses ema50 1h",
+            "alert KRW-BTC macd crosses up signal",
+            "alert KRW-BTC bb20 break up 15m",
+        ],
+        &[Arg::Market, Arg::Words(&[">", "<", "crosses", "move", "rsi14", "ema20", "sma20", "bb20", "macd"])],
     ),
     trade(
         "unarm",

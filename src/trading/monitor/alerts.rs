@@ -1,9 +1,13 @@
-//! Price alerts: `:alert KRW-BTC > 100000000`, `<`, `crosses`, `move 5%`.
+//! Alerts: on the price (`:alert KRW-BTC > 100000000`, `<`, `crosses`, `move 5%`) and on
+//! an indicator (`:alert KRW-ETH rsi14 < 30 5m`, `ema20 crosses ema50`, `bb20 break up`,
+//! `macd crosses signal`).
 //!
 //! The condition logic (fire once, latched) is [`crate::trading::rules::Alert`]; the
 //! command syntax is [`crate::trading::input::parse_command`]. This module keeps the set
-//! of alerts evaluated per tick (the monitor task owns one) and renders them for people;
-//! a fired alert leaves as a [`crate::notify::NotifyEvent`].
+//! of alerts (the monitor task owns one): price alerts are evaluated per tick here, an
+//! indicator alert is evaluated over its candles by the console's indicator watcher
+//! ([`super::indicator_alerts`]), which tells the monitor when it holds. A fired alert
+//! of either kind leaves as a [`crate::notify::NotifyEvent`].
 
 use std::collections::BTreeMap;
 
@@ -40,6 +44,7 @@ pub(crate) fn describe_alert(a: &Alert) -> String {
         AlertCondition::Below(p) => format!("{} < {}", a.market, price(p)),
         AlertCondition::Crosses(p) => format!("{} crosses {}", a.market, price(p)),
         AlertCondition::MovePct(r) => format!("{} move {}%", a.market, (r * Decimal::from(100)).normalize()),
+        AlertCondition::Indicator(i) => format!("{} {}", a.market, i.label()),
     }
 }
 
@@ -100,6 +105,13 @@ impl AlertBook {
             }
         }
         up
+    }
+
+    /// An indicator alert's condition held (told by the indicator watcher): the alert,
+    /// latched now, or `None` when it is gone, fired already or not an indicator alert.
+    pub fn fire_indicator(&mut self, id: &str) -> Option<Alert> {
+        let a = self.alerts.get_mut(id)?;
+        a.fire_indicator().then(|| a.clone())
     }
 
     /// The armed alerts of `market`.

@@ -110,6 +110,7 @@ pub(super) struct Effects {
     pub(super) save_rules: Vec<Rule>,
     pub(super) delete_rules: Vec<String>,
     pub(super) save_alerts: Vec<Alert>,
+    pub(super) delete_alerts: Vec<String>,
     pub(super) audit: Vec<(Option<String>, &'static str, String)>,
 }
 
@@ -120,6 +121,7 @@ impl Effects {
             && self.save_rules.is_empty()
             && self.delete_rules.is_empty()
             && self.save_alerts.is_empty()
+            && self.delete_alerts.is_empty()
             && self.audit.is_empty()
     }
 }

@@ -15,7 +15,8 @@
 //! - `evaluation`: the state that survives a restart and what one input does to it;
 //! - `task`: the supervised task, its handle, persistence and the dead-man switch;
 //! - `view`: the rows the Monitor pane draws ([`MonitorView`], [`RuleRow`]);
-//! - [`alerts`]: the price alerts the task evaluates with the rules.
+//! - [`alerts`]: the price alerts the task evaluates with the rules, and the indicator
+//!   alerts it latches when [`indicator_alerts`] (run by the console) says they hold.
 //!
 //! Reliability cases (docs/RELIABILITY.md §4 B):
 //! - 14: a rule fires once, latched, under `exit_identifier(rule id, attempt)`.
@@ -31,6 +32,7 @@
 
 pub mod alerts;
 mod evaluation;
+pub mod indicator_alerts;
 mod state;
 mod task;
 #[cfg(test)]
@@ -156,8 +158,16 @@ pub enum MonitorInput {
     RemoveRule(String),
     /// Adds an alert (persisted).
     AddAlert(Alert),
-    /// Removes an alert.
+    /// Removes an alert (and its journal row).
     RemoveAlert(String),
+    /// An indicator alert's condition held (the console's indicator watcher says so):
+    /// fires it once, latched, with `detail` after its label (`RSI 28.4 · local`).
+    IndicatorHit {
+        /// Alert id.
+        id: String,
+        /// What held and who saw it first.
+        detail: String,
+    },
     /// Reconciliation finished at `at`: prices received from then on may fire rules.
     Reconciled {
         /// When reconciliation finished.

@@ -80,6 +80,11 @@ impl MonitorHandle {
         self.send(MonitorInput::AddAlert(alert)).await
     }
 
+    /// Removes an alert (and its journal row).
+    pub async fn remove_alert(&self, id: impl Into<String>) -> Result<(), MonitorError> {
+        self.send(MonitorInput::RemoveAlert(id.into())).await
+    }
+
     /// Reconciliation finished now: prices received from this call on may fire rules.
     pub async fn reconciled(&self) -> Result<(), MonitorError> {
         self.send(MonitorInput::Reconciled { at: Instant::now() }).await
@@ -402,7 +407,22 @@ fn on_control(shared: &Shared, msg: MonitorInput, trading: TradingState, fx: &mu
             core.alerts.insert(alert);
         }
         MonitorInput::RemoveAlert(id) => {
-            core.alerts.remove(&id);
+            if core.alerts.remove(&id).is_some() {
+                fx.delete_alerts.push(id);
+            }
+        }
+        MonitorInput::IndicatorHit { id, detail } => {
+            if let Some(a) = core.alerts.fire_indicator(&id) {
+                fx.notes.push(
+                    NotifyEvent::new(
+                        NotifyKind::PriceAlert,
+                        Some(a.market.clone()),
+                        format!("{} ({detail})", super::alerts::describe_alert(&a)),
+                    )
+                    .with_id(a.id.clone()),
+                );
+                fx.save_alerts.push(a);
+            }
         }
         MonitorInput::Reconciled { at } => {
             core.reconciled = true;
@@ -445,6 +465,7 @@ async fn apply(shared: &Shared, fx: Effects, cancel: &CancellationToken) -> anyh
         && !(fx.save_rules.is_empty()
             && fx.delete_rules.is_empty()
             && fx.save_alerts.is_empty()
+            && fx.delete_alerts.is_empty()
             && fx.audit.is_empty())
     {
         // Synchronous SQLite commits (WAL, each waits for its fsync); no await while
@@ -465,6 +486,11 @@ async fn apply(shared: &Shared, fx: Effects, cancel: &CancellationToken) -> anyh
             for a in &fx.save_alerts {
                 if let Err(e) = j.save_alert(a) {
                     tracing::error!(alert = %a.id, error = %e, "cannot persist alert");
+                }
+            }
+            for id in &fx.delete_alerts {
+                if let Err(e) = j.delete_alert(id) {
+                    tracing::error!(alert = %id, error = %e, "cannot delete alert");
                 }
             }
             for (id, kind, detail) in &fx.audit {

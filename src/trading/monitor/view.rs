@@ -10,7 +10,7 @@ use super::evaluation::Core;
 use crate::exchange::types::{MarketId, Price};
 #[cfg(test)]
 use crate::trading::rules::Rule;
-use crate::trading::rules::{Direction, Level, RuleKind, RuleState};
+use crate::trading::rules::{AlertCondition, Direction, Level, RuleKind, RuleState};
 
 /// One rule as the Monitor pane shows it: the one row type from the monitor to the pane
 /// (the store carries it as is). Everything in it is computed by the monitor, from the
@@ -174,6 +174,10 @@ pub(super) fn distance(trigger: Option<Price>, last: Option<Price>) -> Option<De
 pub struct AlertRow {
     /// Alert id.
     pub id: String,
+    /// Market.
+    pub market: MarketId,
+    /// What it waits for (the indicator watcher reads the indicator alerts from here).
+    pub condition: AlertCondition,
     /// `KRW-BTC > 100000000`.
     pub label: String,
     /// Fired (latched).
@@ -329,7 +333,13 @@ impl Core {
         let alerts = self
             .alerts
             .alerts()
-            .map(|a| AlertRow { id: a.id.clone(), label: describe_alert(a), fired: a.fired })
+            .map(|a| AlertRow {
+                id: a.id.clone(),
+                market: a.market.clone(),
+                condition: a.condition,
+                label: describe_alert(a),
+                fired: a.fired,
+            })
             .collect();
         MonitorView { rules, alerts, reconciled: self.reconciled, ticks: self.ticks, runs }
     }

@@ -1,0 +1,310 @@
+//! Indicator alerts: the evaluation of one alert over its candle series ([`Watch`]) and
+//! the mapping of an alert to the `indicator_signal` condition Upbit serves for it
+//! ([`upbit_signal`]).
+//!
+//! The console's indicator watcher runs one [`Watch`] per armed indicator alert: the
+//! candle history (REST), then every live update of the forming candle. The alert holds
+//! when
+//! * a threshold (`rsi14 < 30`) or a band break (`bb20 break up`) is met at the forming
+//!   candle: the same test as Upbit's [`Condition::holds`];
+//! * a cross (`ema20 crosses ema50`, `macd crosses signal`): the sign of the difference of
+//!   the two lines changes between two evaluations (a difference of zero keeps the last
+//!   sign: touching is not crossing). The first evaluation only sets the baseline, so an
+//!   alert armed after a cross does not report that cross.
+//!
+//! Nothing is evaluated before the indicator has warmed up (enough candles for a value).
+//! The watch says when it holds; the monitor latches the alert (fires once), so a watch
+//! that holds again, or Upbit's signal arriving after the local one, changes nothing.
+
+use rust_decimal::Decimal;
+
+use crate::exchange::types::{MarketId, Timeframe};
+use crate::exchange::upbit::indicator::{condition_of, trigger_of, upbit_takes};
+use crate::indicators::{Bar, Condition, Indicator, Reading, Tracker, format_reading, upbit_streams};
+use crate::trading::rules::{IndicatorAlert, IndicatorTest, Way};
+
+/// What a watch saw when its alert held: the reading and the candle's close.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Held {
+    /// The indicator's value at the forming candle.
+    pub reading: Reading,
+    /// The forming candle's close.
+    pub close: Decimal,
+}
+
+impl Held {
+    /// `RSI 28.41`, `EMA 101.2/100.8`, `close 105 > upper 104.3`: what held, for the fired
+    /// alert's text.
+    pub fn describe(&self, alert: &IndicatorAlert) -> String {
+        // Averages are statistics, not prices: a few decimals past the close's read well.
+        let dp = self.close.normalize().scale() + 2;
+        let p = |d: Decimal| d.round_dp(dp).normalize().to_string();
+        match (self.reading, alert.test) {
+            (Reading::BollingerBands { upper, .. }, IndicatorTest::Breaks(Way::Up)) => {
+                format!("close {} > upper {}", p(self.close), p(upper))
+            }
+            (Reading::BollingerBands { lower, .. }, IndicatorTest::Breaks(Way::Down)) => {
+                format!("close {} < lower {}", p(self.close), p(lower))
+            }
+            (Reading::Rsi(v), _) => format!("RSI {v:.2}"),
+            (Reading::Macd { macd, signal, .. }, _) => format!("MACD {} signal {}", p(macd), p(signal)),
+            (Reading::MaCrossover { short, long }, _) => format!("{} / {}", p(short), p(long)),
+            (r, _) => format_reading(&r, dp),
+        }
+    }
+}
+
+/// One indicator alert over its series.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    alert: IndicatorAlert,
+    tracker: Tracker,
+    close: Option<Decimal>,
+    /// The sign of the two lines' difference at the last evaluation that had one.
+    side: Option<Way>,
+}
+
+impl Watch {
+    /// A watch with no candles yet; `Err` names a bad parameter.
+    pub fn new(alert: IndicatorAlert) -> Result<Self, String> {
+        Ok(Watch { alert, tracker: Tracker::new(alert.indicator)?, close: None, side: None })
+    }
+
+    /// The alert watched.
+    pub fn alert(&self) -> &IndicatorAlert {
+        &self.alert
+    }
+
+    /// Start of the newest candle taken.
+    pub fn last_start(&self) -> Option<i64> {
+        self.tracker.last_start()
+    }
+
+    /// A history load (oldest first, the last one forming): rebuilds the series and
+    /// evaluates once, at its newest candle. A cross keeps the side it had seen.
+    pub fn load(&mut self, bars: &[Bar]) -> Option<Held> {
+        let mut t = Tracker::new(self.alert.indicator).ok()?;
+        for b in bars {
+            t.update(*b);
+        }
+        self.tracker = t;
+        self.close = bars.last().map(|b| b.close);
+        self.evaluate()
+    }
+
+    /// A new or updated candle: evaluates at it. An older bucket than the newest is
+    /// refused (nothing evaluated).
+    pub fn update(&mut self, bar: Bar) -> Option<Held> {
+        if !self.tracker.update(bar) {
+            return None;
+        }
+        self.close = Some(bar.close);
+        self.evaluate()
+    }
+
+    fn evaluate(&mut self) -> Option<Held> {
+        let reading = self.tracker.value()?;
+        let close = self.close?;
+        let held = Held { reading, close };
+        let holds = match self.alert.test {
+            IndicatorTest::Above(value) => Condition::Above { value }.holds(&reading, close),
+            IndicatorTest::Below(value) => Condition::Below { value }.holds(&reading, close),
+            IndicatorTest::Breaks(Way::Up) => Condition::CrossUp.holds(&reading, close),
+            IndicatorTest::Breaks(Way::Down) => Condition::CrossDown.holds(&reading, close),
+            IndicatorTest::Crosses(way) => {
+                let (a, b) = match reading {
+                    Reading::MaCrossover { short, long } => (short, long),
+                    Reading::Macd { macd, signal, .. } => (macd, signal),
+                    _ => return None,
+                };
+                let now = match a.cmp(&b) {
+                    std::cmp::Ordering::Greater => Way::Up,
+                    std::cmp::Ordering::Less => Way::Down,
+                    // Touching is not crossing: the last side stays.
+                    std::cmp::Ordering::Equal => return None,
+                };
+                let before = self.side.replace(now);
+                before.is_some_and(|b| b != now) && way.is_none_or(|w| w == now)
+            }
+        };
+        holds.then_some(held)
+    }
+}
+
+/// The `indicator_signal` conditions that mean the same as `alert` on `market`, where
+/// Upbit serves them (KRW market, 5m..1d, parameters and thresholds Upbit takes): one,
+/// or two for a cross either way. Empty where the alert is local only.
+pub fn upbit_signal(market: &MarketId, alert: &IndicatorAlert) -> Vec<(Indicator, Condition)> {
+    if !upbit_streams(market, alert.timeframe) || upbit_takes(&alert.indicator, true).is_err() {
+        return Vec::new();
+    }
+    let conditions = match alert.test {
+        IndicatorTest::Above(value) => vec![Condition::Above { value }],
+        IndicatorTest::Below(value) => vec![Condition::Below { value }],
+        IndicatorTest::Crosses(Some(Way::Up)) => vec![Condition::CrossUp],
+        IndicatorTest::Crosses(Some(Way::Down)) => vec![Condition::CrossDown],
+        IndicatorTest::Crosses(None) => vec![Condition::CrossUp, Condition::CrossDown],
+        // A band break is Upbit's price crossing the band, at the close.
+        IndicatorTest::Breaks(Way::Up) => vec![Condition::CrossUp],
+        IndicatorTest::Breaks(Way::Down) => vec![Condition::CrossDown],
+    };
+    conditions
+        .into_iter()
+        .filter(|c| {
+            // Only what Upbit takes as a request (an RSI threshold of 70 or 80, 20 or 30;
+            // MACD against zero, not another level): anything else would be refused with
+            // an error that closes the connection.
+            trigger_of(&alert.indicator, c)
+                .and_then(|(t, ep)| condition_of(&alert.indicator, t, &ep, true))
+                .is_ok_and(|back| back == *c)
+        })
+        .map(|c| (alert.indicator, c))
+        .collect()
+}
+
+/// Whether `tf` candles come on the candle stream (Upbit streams up to 240m); longer ones
+/// are refreshed by REST.
+pub fn streamed_candles(tf: Timeframe) -> bool {
+    tf.minutes().is_some() || tf == Timeframe::S1
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::indicators::MaKind;
+    use crate::trading::input::{TradeCommand, parse_command};
+    use crate::trading::rules::AlertCondition;
+
+    fn alert(line: &str) -> IndicatorAlert {
+        match parse_command(line) {
+            Ok(TradeCommand::Alert { condition: AlertCondition::Indicator(i), .. }) => i,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn bar(i: i64, close: Decimal) -> Bar {
+        Bar { start: i * 60_000, close, volume: dec!(1) }
+    }
+
+    /// Closes that fall steadily, then rise steadily: a short average goes below a long
+    /// one, then above it again.
+    fn down_then_up(n: i64) -> Vec<Decimal> {
+        (0..n)
+            .map(|i| Decimal::from(1000 - 10 * i))
+            .chain((0..n).map(|i| Decimal::from(1000 - 10 * n + 20 * i)))
+            .collect()
+    }
+
+    #[test]
+    fn a_threshold_holds_only_after_warm_up_and_the_watch_says_so_each_time() {
+        let a = alert(":alert KRW-BTC rsi14 > 0 1m");
+        let mut w = Watch::new(a).unwrap();
+        // RSI(14) needs 15 closes: nothing before.
+        for i in 0..14 {
+            assert_eq!(w.update(bar(i, Decimal::from(100 + i))), None, "candle {i}: not warmed up");
+        }
+        let held = w.update(bar(14, dec!(120))).expect("warmed up: RSI 100 > 0");
+        assert_eq!(held.reading, Reading::Rsi(100.0));
+        assert_eq!(held.describe(&a), "RSI 100.00");
+        // The watch reports every evaluation that holds; the monitor latches the alert.
+        assert!(w.update(bar(14, dec!(121))).is_some());
+        // An older bucket is refused, not evaluated.
+        assert_eq!(w.update(bar(3, dec!(1))), None);
+    }
+
+    #[test]
+    fn a_cross_fires_on_the_change_of_sign_either_way_and_not_at_the_baseline() {
+        let closes = down_then_up(30);
+        let bars: Vec<Bar> = closes.iter().enumerate().map(|(i, c)| bar(i as i64, *c)).collect();
+        for (line, ways) in [
+            (":alert KRW-BTC sma5 crosses sma10 1m", vec![Way::Up]),
+            (":alert KRW-BTC sma5 crosses up sma10 1m", vec![Way::Up]),
+            (":alert KRW-BTC sma10 crosses sma5 down 1m", vec![Way::Up]),
+        ] {
+            let a = alert(line);
+            assert_eq!(
+                a.indicator,
+                Indicator::MaCrossover { ma_type: MaKind::Sma, short_period: 5, long_period: 10 }
+            );
+            let mut w = Watch::new(a).unwrap();
+            // The history ends in the falling part: short below long, no cross yet.
+            assert_eq!(w.load(&bars[..20]), None, "{line}: the baseline is no cross");
+            let mut fired = Vec::new();
+            for b in &bars[20..] {
+                if let Some(h) = w.update(*b) {
+                    let Reading::MaCrossover { short, long } = h.reading else { panic!() };
+                    fired.push(if short > long { Way::Up } else { Way::Down });
+                }
+            }
+            assert_eq!(fired, ways, "{line}");
+        }
+        // Downward: falls after a rise.
+        let rising_then_falling: Vec<Bar> =
+            closes.iter().rev().enumerate().map(|(i, c)| bar(i as i64, *c)).collect();
+        let down = alert(":alert KRW-BTC ema5 crosses down ema10 1m");
+        let either = alert(":alert KRW-BTC ema5 crosses ema10 1m");
+        let up = alert(":alert KRW-BTC ema5 crosses up ema10 1m");
+        for (a, expect) in [(down, 1), (either, 1), (up, 0)] {
+            let mut w = Watch::new(a).unwrap();
+            w.load(&rising_then_falling[..20]);
+            let n = rising_then_falling[20..].iter().filter(|b| w.update(**b).is_some()).count();
+            assert_eq!(n, expect, "{}", a.label());
+        }
+    }
+
+    #[test]
+    fn macd_crosses_its_signal_and_bands_break() {
+        let closes = down_then_up(60);
+        let bars: Vec<Bar> = closes.iter().enumerate().map(|(i, c)| bar(i as i64, *c)).collect();
+        let mut w = Watch::new(alert(":alert KRW-BTC macd crosses signal 1m")).unwrap();
+        assert_eq!(w.load(&bars[..40]), None);
+        let hits: Vec<Held> = bars[40..].iter().filter_map(|b| w.update(*b)).collect();
+        assert_eq!(hits.len(), 1, "one cross up of the MACD line over its signal");
+        let Reading::Macd { macd, signal, .. } = hits[0].reading else { panic!() };
+        assert!(macd > signal);
+
+        // A flat series, then a jump far above the upper band.
+        let mut flat: Vec<Bar> =
+            (0..25).map(|i| bar(i, if i % 2 == 0 { dec!(100) } else { dec!(101) })).collect();
+        let a = alert(":alert KRW-BTC bb20 break up 1m");
+        let mut w = Watch::new(a).unwrap();
+        assert_eq!(w.load(&flat), None, "inside the bands");
+        flat.push(bar(25, dec!(150)));
+        let h = w.update(flat[25]).expect("the close leaves the upper band");
+        assert!(h.describe(&a).starts_with("close 150 > upper "), "{}", h.describe(&a));
+        let mut w = Watch::new(alert(":alert KRW-BTC bb20 break down 1m")).unwrap();
+        w.load(&flat[..25]);
+        assert_eq!(w.update(flat[25]), None, "a break up is no break down");
+        assert!(w.update(bar(25, dec!(50))).is_some(), "the same candle falling below the lower band");
+    }
+
+    #[test]
+    fn upbit_serves_only_what_it_takes() {
+        let m = MarketId::new("KRW-ETH");
+        let rsi = alert(":alert KRW-ETH rsi14 < 30");
+        assert_eq!(
+            upbit_signal(&m, &rsi),
+            vec![(Indicator::Rsi { period: 14 }, Condition::Below { value: dec!(30) })]
+        );
+        // A threshold Upbit has no trigger for, a 1m series, a BTC market: local only.
+        assert!(upbit_signal(&m, &alert(":alert KRW-ETH rsi14 < 35")).is_empty());
+        assert!(upbit_signal(&m, &alert(":alert KRW-ETH rsi14 < 30 1m")).is_empty());
+        assert!(upbit_signal(&MarketId::new("BTC-ETH"), &rsi).is_empty());
+        assert!(upbit_signal(&m, &alert(":alert KRW-ETH rsi15 < 30")).is_empty());
+        // Crosses either way listen for both; a break is Upbit's price cross of the band.
+        assert_eq!(upbit_signal(&m, &alert(":alert KRW-ETH ema20 crosses ema60 1h")).len(), 2);
+        assert_eq!(upbit_signal(&m, &alert(":alert KRW-ETH ema20 crosses ema50 1h")).len(), 0);
+        assert_eq!(
+            upbit_signal(&m, &alert(":alert KRW-ETH macd crosses down signal 15m")),
+            vec![(
+                Indicator::Macd { fast_period: 12, slow_period: 26, signal_period: 9 },
+                Condition::CrossDown
+            )]
+        );
+        assert_eq!(upbit_signal(&m, &alert(":alert KRW-ETH bb20 break up 1D")).len(), 1);
+        assert_eq!(upbit_signal(&m, &alert(":alert KRW-ETH macd > 0")).len(), 1);
+        assert!(upbit_signal(&m, &alert(":alert KRW-ETH macd > 5")).is_empty());
+    }
+}
