@@ -257,6 +257,104 @@ impl std::fmt::Display for Study {
     }
 }
 
+/// Most studies shown at once.
+pub const MAX_STUDIES: usize = 8;
+/// Most sub-panes (volume, RSI, MACD) under the candles: each takes rows from them.
+pub const MAX_SUB_PANES: usize = 3;
+
+impl Study {
+    /// The word that names its kind: `sma`, `ema`, `bb`, `vwap`, `vol`, `rsi`, `macd`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Study::Sma { .. } => "sma",
+            Study::Ema { .. } => "ema",
+            Study::Bollinger { .. } => "bb",
+            Study::Vwap => "vwap",
+            Study::Volume { .. } => "vol",
+            Study::Rsi { .. } => "rsi",
+            Study::Macd { .. } => "macd",
+        }
+    }
+}
+
+/// `SMA 20, VOL 20`, or `none`.
+pub fn list(studies: &[Study]) -> String {
+    if studies.is_empty() {
+        return "none".into();
+    }
+    studies.iter().map(Study::label).collect::<Vec<_>>().join(", ")
+}
+
+/// Adds `study` to those shown, refusing a repeat, a ninth study or a fourth sub-pane
+/// with the reason; the message says what is shown now.
+pub fn add(studies: &mut Vec<Study>, study: Study) -> Result<String, String> {
+    study.validate()?;
+    if studies.contains(&study) {
+        return Err(format!("{study} is shown already"));
+    }
+    if studies.len() >= MAX_STUDIES {
+        return Err(format!(
+            "at most {MAX_STUDIES} studies are shown ({}): remove one first with :ind rm",
+            list(studies)
+        ));
+    }
+    let subs: Vec<&Study> = studies.iter().filter(|s| !s.is_overlay()).collect();
+    if !study.is_overlay() && subs.len() >= MAX_SUB_PANES {
+        let names: Vec<String> = subs.iter().map(|s| s.label()).collect();
+        return Err(format!(
+            "{study} needs a sub-pane and the chart has its {MAX_SUB_PANES} ({}): each takes rows from the candles; remove one first with :ind rm",
+            names.join(", ")
+        ));
+    }
+    studies.push(study);
+    Ok(format!("{study} added; studies: {}", list(studies)))
+}
+
+/// Removes the study `words` name (`ema 50`; a kind alone, `rsi`, when one of that kind
+/// is shown); the message says what is shown now.
+pub fn remove(studies: &mut Vec<Study>, words: &[&str]) -> Result<String, String> {
+    let target = match words {
+        [kind] => {
+            let kind = kind.to_ascii_lowercase();
+            let same: Vec<Study> = studies.iter().filter(|s| s.kind() == kind).copied().collect();
+            match same.as_slice() {
+                [one] => *one,
+                [] => Study::parse(words)?,
+                many => {
+                    return Err(format!("which {kind}? {} are shown", list(many)));
+                }
+            }
+        }
+        _ => Study::parse(words)?,
+    };
+    let Some(at) = studies.iter().position(|s| *s == target) else {
+        return Err(format!("{target} is not shown (studies: {})", list(studies)));
+    };
+    studies.remove(at);
+    Ok(format!("{target} removed; studies: {}", list(studies)))
+}
+
+/// Studies as a file holds them (their labels, `SMA 20`), read with the limits of [`add`]:
+/// a label that does not read as a study, a repeat or one past the limits is skipped and
+/// named in the problems returned, never fatal.
+pub fn read_saved(labels: &[String]) -> (Vec<Study>, Vec<String>) {
+    let mut studies = Vec::new();
+    let mut problems = Vec::new();
+    for label in labels {
+        let words: Vec<&str> = label.split_whitespace().collect();
+        match Study::parse(&words).and_then(|s| add(&mut studies, s)) {
+            Ok(_) => {}
+            Err(e) => problems.push(format!("study {label:?} skipped: {e}")),
+        }
+    }
+    (studies, problems)
+}
+
+/// The labels a file keeps for `studies`.
+pub fn labels(studies: &[Study]) -> Vec<String> {
+    studies.iter().map(Study::label).collect()
+}
+
 /// Narrowest and widest Bollinger band, in standard deviations.
 const WIDTH_MIN: Decimal = Decimal::from_parts(1, 0, 0, false, 1);
 const WIDTH_MAX: Decimal = Decimal::from_parts(5, 0, 0, false, 0);
@@ -720,3 +818,7 @@ impl StudyCache {
         self.inner.try_borrow().map(|m| m.computed).unwrap_or(0)
     }
 }
+
+#[cfg(test)]
+#[path = "series_tests.rs"]
+mod tests;

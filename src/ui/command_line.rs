@@ -143,6 +143,19 @@ fn common_prefix(words: &[String]) -> String {
     first[..len].to_string()
 }
 
+/// What `:ind` asks of the chart's studies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StudyCommand {
+    /// `:ind`: say which are shown.
+    List,
+    /// `:ind add rsi 14`.
+    Add(crate::indicators::series::Study),
+    /// `:ind rm ema 50` (the words after `rm`: a kind alone names the one of that kind).
+    Remove(Vec<String>),
+    /// `:ind clear`: none.
+    Clear,
+}
+
 /// What a command line means to the UI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
@@ -150,6 +163,8 @@ pub enum Parsed {
     Market(MarketId),
     /// Change the chart timeframe.
     Timeframe(Timeframe),
+    /// `:ind`: the chart's studies.
+    Studies(StudyCommand),
     /// Switch theme.
     Theme(String),
     /// Switch to a named layout.
@@ -204,6 +219,19 @@ pub fn parse(line: &str) -> Parsed {
             Err(e) => Parsed::Error(e),
         },
         ("tf", None) => Parsed::Error("usage: :tf 5m".into()),
+        ("ind", None) => Parsed::Studies(StudyCommand::List),
+        ("ind", Some("add")) => match crate::indicators::series::Study::parse(&words.collect::<Vec<_>>()) {
+            Ok(study) => Parsed::Studies(StudyCommand::Add(study)),
+            Err(e) => Parsed::Error(format!(":ind add: {e}")),
+        },
+        ("ind", Some("rm")) => match words.map(str::to_string).collect::<Vec<_>>() {
+            w if w.is_empty() => Parsed::Error("usage: :ind rm ema 50 (:ind lists the studies shown)".into()),
+            w => Parsed::Studies(StudyCommand::Remove(w)),
+        },
+        ("ind", Some("clear")) => Parsed::Studies(StudyCommand::Clear),
+        ("ind", Some(other)) => Parsed::Error(format!(
+            "usage: :ind add rsi 14 | :ind rm ema 50 | :ind clear | :ind (got `{other}`)"
+        )),
         ("theme", Some(t)) => Parsed::Theme(t.to_string()),
         ("theme", None) => Parsed::Error("usage: :theme light".into()),
         // The rest of the line is the name, so a name with a space is refused as one.

@@ -98,6 +98,25 @@ pub(crate) const COMMANDS: &[Command] = &[
         &[Arg::Timeframe],
     ),
     ui(
+        "ind",
+        &[],
+        "[add STUDY | rm STUDY | clear]",
+        "chart studies: sma N, ema N, bb N [W], vwap, vol [N], rsi [N], macd [F S G]; alone: list",
+        &[
+            "ind add rsi 14",
+            "ind add ema 50",
+            "ind add bb 20 2",
+            "ind add macd",
+            "ind rm ema 50",
+            "ind clear",
+            "ind",
+        ],
+        &[
+            Arg::Words(&["add", "rm", "clear"]),
+            Arg::Words(&["sma", "ema", "bb", "vwap", "vol", "rsi", "macd"]),
+        ],
+    ),
+    ui(
         "theme",
         &[],
         "NAME",

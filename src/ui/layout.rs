@@ -109,6 +109,10 @@ pub struct Arrangement {
     pub maximized: Option<PaneId>,
     /// The focused pane.
     pub focus: PaneId,
+    /// The chart's studies, as labels (`SMA 20`); none in a layout saved before studies
+    /// could be chosen (switching to it keeps the studies shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub studies: Option<Vec<String>>,
 }
 
 impl Arrangement {
@@ -119,6 +123,7 @@ impl Arrangement {
             hidden: ui.hidden.clone(),
             maximized: ui.maximized,
             focus: ui.focus,
+            studies: Some(crate::indicators::series::labels(&ui.chart.studies)),
         }
     }
 
@@ -128,6 +133,10 @@ impl Arrangement {
         ui.hidden = self.hidden.clone();
         ui.maximized = self.maximized;
         ui.focus = self.focus;
+        // Labels that do not read are skipped here; `persist::restore` names them.
+        if let Some(labels) = &self.studies {
+            ui.chart.studies = crate::indicators::series::read_saved(labels).0;
+        }
         let visible = visible_panes(ui, ui.area);
         if !visible.contains(&ui.focus)
             && let Some(p) = visible.first()
@@ -156,6 +165,10 @@ impl Arrangement {
             s.push_str(&format!(", {} maximised", p.title().to_lowercase()));
         }
         s.push_str(&format!(", focus {}", self.focus.title().to_lowercase()));
+        if let Some(studies) = &self.studies {
+            let shown = if studies.is_empty() { "none".to_string() } else { studies.join(", ") };
+            s.push_str(&format!(", studies {shown}"));
+        }
         s
     }
 }

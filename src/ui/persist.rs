@@ -52,6 +52,10 @@ pub struct SavedUi {
     /// The layout on screen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<Arrangement>,
+    /// The chart's studies, as labels (`SMA 20`); kept whichever layout the next start
+    /// shows. None in a file from before studies (a fresh user's defaults then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub studies: Option<Vec<String>>,
 }
 
 impl SavedUi {
@@ -63,7 +67,10 @@ impl SavedUi {
             config_layout: Some(ui.config.layout.clone()),
             market: ui.market.as_ref().or(ui.start_market.as_ref()).map(|m| m.to_string()),
             timeframe: Some(ui.timeframe.label().to_string()),
-            layout: Some(Arrangement::of(ui)),
+            // The studies are kept on their own (below), whether the layout is restored
+            // or the config's is shown.
+            layout: Some(Arrangement { studies: None, ..Arrangement::of(ui) }),
+            studies: Some(crate::indicators::series::labels(&ui.chart.studies)),
         }
     }
 }
@@ -100,7 +107,17 @@ pub fn restore(ui: &mut UiState) -> Vec<String> {
     let layouts_path = dir.join(LAYOUTS_FILE);
     match read::<SavedLayouts>(&layouts_path) {
         Ok(Some(saved)) => {
-            for (name, arrangement) in saved {
+            for (name, mut arrangement) in saved {
+                // A study that does not read is named and left out; the layout stays.
+                if let Some(labels) = &arrangement.studies {
+                    let (studies, skipped) = crate::indicators::series::read_saved(labels);
+                    for p in skipped {
+                        let text = format!("{}: layout {name:?}: {p}", layouts_path.display());
+                        tracing::warn!("{text}");
+                        problems.push(text);
+                    }
+                    arrangement.studies = Some(crate::indicators::series::labels(&studies));
+                }
                 let ok = layout::check_name(&name).and_then(|()| arrangement.check());
                 match ok {
                     Ok(()) if ui.saved_layouts.len() < layout::MAX_SAVED => {
@@ -141,6 +158,15 @@ pub fn restore(ui: &mut UiState) -> Vec<String> {
         // `[ui] layout` may name a saved layout; one that is neither is said, and every
         // pane is shown.
         problems.push(format!("[ui] layout: {}", layout::unknown(ui, &ui.config.layout)));
+    }
+    if let Some(labels) = saved.studies {
+        let (studies, skipped) = crate::indicators::series::read_saved(&labels);
+        for p in skipped {
+            let text = format!("{}: {p}", state_path.display());
+            tracing::warn!("{text}");
+            problems.push(text);
+        }
+        ui.chart.studies = studies;
     }
     ui.start_market = saved.market.and_then(|m| MarketId::from_str(&m).ok());
     if let Some(tf) = saved.timeframe.and_then(|t| Timeframe::from_str(&t).ok()) {

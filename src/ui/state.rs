@@ -388,7 +388,10 @@ impl UiState {
             hidden: BTreeSet::new(),
             market: None,
             timeframe: Timeframe::M1,
-            chart: Default::default(),
+            chart: super::chart_view::ChartView {
+                studies: crate::indicators::series::Study::DEFAULTS.to_vec(),
+                ..Default::default()
+            },
             markets: MarketsView::default(),
             favorites: BTreeSet::new(),
             saved_layouts: Default::default(),

@@ -4,6 +4,7 @@
 
 use super::{UiCommand, config, request_quit, resume, select_market, send_or_confirm, set_timeframe, trade};
 use crate::config::change::ConfigChange;
+use crate::exchange::types::Timeframe;
 use crate::store::{Mode, Snapshot};
 use crate::trading::input::UnarmTarget;
 use crate::trading::intent::{LineIntent, TradeIntent, parse_line};
@@ -64,6 +65,10 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
             }
         }
         Parsed::Timeframe(tf) => set_timeframe(ui, tf),
+        Parsed::Studies(cmd) => {
+            studies(ui, cmd);
+            Vec::new()
+        }
         Parsed::Theme(name) => config(ui, ConfigChange::Theme(name), true),
         // A built-in or a saved layout (see `layout::switch`).
         Parsed::Layout(name) => {
@@ -108,6 +113,38 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
             }
             Vec::new()
         }
+    }
+}
+
+/// `:ind`: the chart's studies, changed in the UI state (drawn from the candles the
+/// store has; the app saves them with the rest of the screen).
+fn studies(ui: &mut UiState, cmd: cl::StudyCommand) {
+    use crate::indicators::series::{self, Study};
+    let shown = &mut ui.chart.studies;
+    let done = match cmd {
+        cl::StudyCommand::List => {
+            Ok(format!("studies: {} (:ind add rsi 14, :ind rm STUDY, :ind clear)", series::list(shown)))
+        }
+        cl::StudyCommand::Add(study) => series::add(shown, study).map(|text| {
+            // VWAP starts again each KST day: longer candles do not fall in one.
+            let long = matches!(ui.timeframe, Timeframe::D1 | Timeframe::W1 | Timeframe::Mo1);
+            if study == Study::Vwap && long {
+                format!("{text}; VWAP is drawn on timeframes below 1d")
+            } else {
+                text
+            }
+        }),
+        cl::StudyCommand::Remove(words) => {
+            series::remove(shown, &words.iter().map(String::as_str).collect::<Vec<_>>())
+        }
+        cl::StudyCommand::Clear => {
+            shown.clear();
+            Ok("studies cleared (:ind add sma 20 adds one)".to_string())
+        }
+    };
+    match done {
+        Ok(text) => ui.info(text),
+        Err(e) => ui.error(format!(":ind: {e}")),
     }
 }
 
