@@ -29,7 +29,7 @@ use crate::feed::{FeedHandle, FeedProxy, Strategy, Subscription};
 use crate::indicators::stream::PumpConfig;
 use crate::indicators::{Bar, Condition, Indicator, IndicatorEvent};
 use crate::kernel::{OnFailure, TaskManager};
-use crate::trading::monitor::indicator_alerts::{Watch, streamed_candles, upbit_signal};
+use crate::trading::monitor::indicator_alerts::{Watch, describe_signal, streamed_candles, upbit_signal};
 use crate::trading::monitor::{MonitorHandle, MonitorInput, MonitorView};
 use crate::trading::rules::{AlertCondition, IndicatorAlert};
 
@@ -480,7 +480,7 @@ async fn listen(
                 let Some(ids) = want.get(&k) else { continue };
                 for id in ids {
                     if reported.insert(id.clone()) {
-                        let detail = format!("{} {} · upbit signal", sig.indicator.label(), sig.condition.label());
+                        let detail = format!("{} · upbit signal", describe_signal(&sig.reading));
                         monitor
                             .send(MonitorInput::IndicatorHit { id: id.clone(), detail })
                             .await

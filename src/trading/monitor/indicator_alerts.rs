@@ -54,6 +54,22 @@ impl Held {
     }
 }
 
+/// What Upbit's signal said held: `RSI 28.41`, `MACD 12.5 signal 10.25`, for the fired
+/// alert's text (a signal carries no close, so a band break names the bands).
+pub fn describe_signal(reading: &Reading) -> String {
+    match *reading {
+        Reading::Rsi(v) => format!("RSI {v:.2}"),
+        Reading::Macd { macd, signal, .. } => {
+            format!("MACD {} signal {}", macd.normalize(), signal.normalize())
+        }
+        Reading::MaCrossover { short, long } => format!("{} / {}", short.normalize(), long.normalize()),
+        Reading::BollingerBands { upper, lower, .. } => {
+            format!("bands {} / {}", upper.normalize(), lower.normalize())
+        }
+        r => format_reading(&r, 4),
+    }
+}
+
 /// One indicator alert over its series.
 #[derive(Debug, Clone)]
 pub struct Watch {
@@ -242,7 +258,7 @@ mod tests {
         }
         // Downward: falls after a rise.
         let rising_then_falling: Vec<Bar> =
-            closes.iter().rev().enumerate().map(|(i, c)| bar(i as i64, *c)).collect();
+            closes.iter().enumerate().map(|(i, c)| bar(i as i64, dec!(2000) - *c)).collect();
         let down = alert(":alert KRW-BTC ema5 crosses down ema10 1m");
         let either = alert(":alert KRW-BTC ema5 crosses ema10 1m");
         let up = alert(":alert KRW-BTC ema5 crosses up ema10 1m");
@@ -256,14 +272,32 @@ mod tests {
 
     #[test]
     fn macd_crosses_its_signal_and_bands_break() {
-        let closes = down_then_up(60);
-        let bars: Vec<Bar> = closes.iter().enumerate().map(|(i, c)| bar(i as i64, *c)).collect();
-        let mut w = Watch::new(alert(":alert KRW-BTC macd crosses signal 1m")).unwrap();
-        assert_eq!(w.load(&bars[..40]), None);
-        let hits: Vec<Held> = bars[40..].iter().filter_map(|b| w.update(*b)).collect();
-        assert_eq!(hits.len(), 1, "one cross up of the MACD line over its signal");
-        let Reading::Macd { macd, signal, .. } = hits[0].reading else { panic!() };
-        assert!(macd > signal);
+        // A wave: the MACD line crosses its signal up and down, turn after turn.
+        let bars: Vec<Bar> = (0..200)
+            .map(|i| {
+                let c = 1000.0 + 100.0 * (i as f64 / 10.0).sin();
+                bar(i, Decimal::try_from(c).unwrap().round_dp(0))
+            })
+            .collect();
+        let crosses = |line: &str| -> Vec<Way> {
+            let mut w = Watch::new(alert(line)).unwrap();
+            assert_eq!(w.load(&bars[..40]), None, "{line}: the baseline is no cross");
+            bars[40..]
+                .iter()
+                .filter_map(|b| w.update(*b))
+                .map(|h| {
+                    let Reading::Macd { macd, signal, .. } = h.reading else { panic!() };
+                    if macd > signal { Way::Up } else { Way::Down }
+                })
+                .collect()
+        };
+        let either = crosses(":alert KRW-BTC macd crosses signal 1m");
+        assert!(either.len() >= 4, "{either:?}");
+        assert!(either.windows(2).all(|p| p[0] != p[1]), "crosses alternate: {either:?}");
+        let up = crosses(":alert KRW-BTC macd crosses up signal 1m");
+        let down = crosses(":alert KRW-BTC macd crosses down signal 1m");
+        assert!(up.iter().all(|w| *w == Way::Up) && down.iter().all(|w| *w == Way::Down));
+        assert_eq!(up.len() + down.len(), either.len());
 
         // A flat series, then a jump far above the upper band.
         let mut flat: Vec<Bar> =

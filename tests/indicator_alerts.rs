@@ -1,0 +1,121 @@
+//! Indicator alerts end to end: the demo console on a simulator whose clock moves only
+//! when the test steps it. An alert armed from the command line is evaluated over its own
+//! market's candles (the chart shows nothing here), fires once through the notify path
+//! (`:alerts` history) saying which source saw it first, and stays fired.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{console_on, snapshot_until};
+use hoga::console::Core;
+use hoga::store::Snapshot;
+use hoga::trading::intent::{LineIntent, Outcome, Requester, TradeRequest, parse_line};
+use hoga::ui::UiCommand;
+use rust_decimal::Decimal;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// A 5-minute bucket boundary, so the simulated candles are whole.
+const START_MS: i64 = 1_796_461_200_000;
+
+type Snaps = watch::Receiver<Arc<Snapshot>>;
+
+/// Sends `line` and waits for it to be accepted.
+async fn arm(core: &Core, snaps: &mut Snaps, line: &str) {
+    let LineIntent::Trade(intent) = parse_line(line, None).unwrap() else { panic!("{line}") };
+    let req = TradeRequest::new(Requester::Ui, intent);
+    core.commands.send(UiCommand::Trade(req.clone())).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let s = snapshot_until(snaps, deadline, line, |s| s.account.replies.iter().any(|r| r.id == req.id)).await;
+    let reply = s.account.replies.iter().find(|r| r.id == req.id).unwrap();
+    assert!(matches!(reply.outcome, Outcome::Accepted(_)), "{line}: {:?}", reply.outcome);
+}
+
+fn fired<'a>(s: &'a Snapshot, label: &str) -> Vec<&'a str> {
+    s.system.alerts.iter().map(|a| a.message.as_str()).filter(|m| m.contains(label)).collect()
+}
+
+/// `:alert KRW-BTC rsi14 > 0 1m` holds as soon as the watcher has the history (RSI is
+/// above 0 on any market that rose once in 15 minutes): it fires once, from the local
+/// evaluation, and not again as more candles come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rsi_alert_fires_once_from_the_local_evaluation() {
+    let (_sim_tasks, sim) = common::still_sim(3, |c| {
+        c.step_ms = 20_000;
+        c.start_ms = Some(START_MS);
+    })
+    .await;
+    let (_tasks, core) = console_on(&sim).await;
+    let mut snaps = core.store.subscribe();
+    arm(&core, &mut snaps, ":alert KRW-BTC rsi14 > 0 1m").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let label = "KRW-BTC RSI14(1m) > 0";
+    let s =
+        snapshot_until(&mut snaps, deadline, "the alert in :alerts", |s| !fired(s, label).is_empty()).await;
+    let text = fired(&s, label)[0].to_string();
+    assert!(text.contains("(RSI ") && text.ends_with("· local)"), "{text}");
+    // More candles, more evaluations that hold: still one alert.
+    for _ in 0..6 {
+        sim.step(3);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let s = snapshot_until(&mut snaps, deadline, "the alert shown fired", |s| {
+        !s.account.replies.is_empty() && !fired(s, label).is_empty()
+    })
+    .await;
+    assert_eq!(fired(&s, label).len(), 1, "{:?}", s.system.alerts);
+}
+
+/// Where Upbit serves the signal and it comes first, the alert says so. The local
+/// evaluation is kept from warming up (the candle history is refused: rate-limited), so
+/// the simulator's `indicator_signal` for RSI(14) falling below 30 at a 5-minute close is
+/// the first to see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rsi_alert_fires_from_upbits_signal_when_it_comes_first() {
+    let (_sim_tasks, sim) = common::still_sim(3, |c| {
+        c.step_ms = 20_000;
+        c.start_ms = Some(START_MS);
+    })
+    .await;
+    let (_tasks, core) = console_on(&sim).await;
+    let mut snaps = core.store.subscribe();
+    // Wait for the market list, so the refusal below hits only the candle history.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    snapshot_until(&mut snaps, deadline, "the markets", |s| !s.market.markets.is_empty()).await;
+    sim.faults.force_limit("candles", 429, None);
+    arm(&core, &mut snaps, ":alert KRW-BTC rsi14 < 30").await;
+    common::until("the signal subscription", || {
+        sim.subscriptions().values().any(|s| format!("{s:?}").contains("indicator_signal"))
+    })
+    .await;
+    let label = "KRW-BTC RSI14(5m) < 30";
+    // The first close after subscribing sets Upbit's baseline (RSI near 50); then the
+    // price falls by half and the next close has RSI far below 30.
+    let last = sim_price(&snaps.borrow(), "KRW-BTC");
+    sim.step(15);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let low = (last / Decimal::TWO).round_dp(0);
+    sim.set_price("KRW-BTC", low);
+    let s =
+        common::poll("the signal's alert", Duration::from_secs(30), Duration::from_millis(100), async || {
+            sim.set_price("KRW-BTC", low);
+            sim.step(1);
+            let s = snaps.borrow().clone();
+            (!fired(&s, label).is_empty()).then_some(s)
+        })
+        .await;
+    let text = fired(&s, label)[0].to_string();
+    assert!(text.contains("(RSI ") && text.ends_with("· upbit signal)"), "{text}");
+    assert_eq!(fired(&s, label).len(), 1);
+}
+
+fn sim_price(s: &Snapshot, market: &str) -> Decimal {
+    s.market
+        .tickers
+        .get(&hoga::exchange::types::MarketId::new(market))
+        .map(|t| t.value.trade_price)
+        .expect("a ticker of the market")
+}
