@@ -226,6 +226,8 @@ pub struct UiSettings {
     pub colors: ColorConvention,
     /// Capture the mouse: click to focus and select, wheel to scroll.
     pub mouse: bool,
+    /// Tint the markets rows by their 24 h change at start (`H` toggles it).
+    pub heatmap: bool,
 }
 
 /// Which colours mean up and down, buy and sell — one convention in every pane.
@@ -259,6 +261,7 @@ impl Default for UiSettings {
             layout: "default".into(),
             colors: ColorConvention::Korean,
             mouse: true,
+            heatmap: false,
         }
     }
 }
@@ -478,6 +481,7 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
             r#""korean" (rise and bid red, fall and ask blue) or "western" (rise and bid green, fall and ask red)"#
         }
         "ui.mouse" => "true or false",
+        "ui.heatmap" => "true or false",
         "demo.seed" => "a non-negative integer",
         "demo.markets" => "an integer 1..=200",
         "demo.rate" => "an integer 1..=1000000 (trades per second)",

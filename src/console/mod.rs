@@ -26,6 +26,7 @@ pub mod market;
 pub mod notices;
 pub mod pockets;
 pub mod safety;
+pub mod sparklines;
 pub mod trade;
 
 use std::path::PathBuf;
@@ -114,6 +115,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         store.subscribe(),
         commands.clone(),
     );
+    let on_screen = app.on_screen_watch();
     app.spawn(&tasks, crate::ui::app::crossterm_input(&tasks));
 
     let opts = CoreOptions {
@@ -124,6 +126,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         journal: cli.journal.clone(),
         data_dir: crate::datadir::default_dir(),
         fresh: cli.fresh,
+        on_screen: Some(on_screen),
     };
     let core = match Core::start_with(&settings, opts, &tasks, bus, (store, commands, cmd_rx)).await {
         Ok(core) => core,
@@ -180,6 +183,9 @@ pub struct CoreOptions {
     pub data_dir: Option<PathBuf>,
     /// `--fresh` (demo): move the kept demo session aside and start a new one.
     pub fresh: bool,
+    /// The markets the UI's markets table shows ([`crate::ui::App::on_screen_watch`]):
+    /// their day lines (sparkline, 24 h high and low) are read. None: none are.
+    pub on_screen: Option<watch::Receiver<Vec<crate::exchange::types::MarketId>>>,
 }
 
 /// Everything but the terminal: the exchange (or the simulator), the feed, the store,
@@ -420,6 +426,9 @@ impl Core {
         indicator_alerts::spawn(tasks, &feed, monitor.clone(), indicator_pump.clone());
         crate::indicators::stream::spawn(tasks, indicator_pump, store.clone(), selection_rx.clone());
         market::spawn_chart(tasks, &feed, store.clone(), selection_rx.clone());
+        if let Some(on_screen) = opts.on_screen.clone() {
+            sparklines::spawn(tasks, &feed, store.clone(), on_screen, sparklines::SparkConfig::default());
+        }
         trade::spawn_account(
             tasks,
             &feed,
@@ -828,6 +837,10 @@ fn ui_config(s: &Settings, cli: &Cli) -> UiConfig {
         layout: s.ui.layout.clone(),
         colors: s.ui.colors,
         mouse: s.ui.mouse,
+        // The setting existed but never reached the markets table: names were Korean
+        // whatever it said.
+        names: UiConfig::from_settings(&s.ui, None).names,
+        heatmap: s.ui.heatmap,
         favorites_path: data_dir.as_ref().map(|d| d.join("favorites.txt")),
         state_dir: data_dir,
         theme_from_flag: cli.theme.is_some(),

@@ -7,6 +7,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rust_decimal::Decimal;
+
 use crate::exchange::types::{Candle, MarketId, MarketInfo, OrderBook, Ticker, Timeframe, Trade};
 
 /// A value and the moment the store received it.
@@ -63,6 +65,121 @@ pub struct MarketSection {
     pub badges: Arc<HashMap<MarketId, Vec<(Badge, String)>>>,
     /// Indicators per candle series: local values and Upbit's (`crate::indicators`).
     pub indicators: Arc<HashMap<(MarketId, Timeframe), crate::indicators::Board>>,
+    /// The last day per market in hourly candles (the markets table's sparkline), loaded
+    /// for the markets on screen.
+    pub days: Arc<HashMap<MarketId, Arc<DayLine>>>,
+}
+
+/// One hour of a market's last day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hour {
+    /// Hour start, Unix ms UTC.
+    pub start: i64,
+    /// Highest trade of the hour.
+    pub high: Decimal,
+    /// Lowest trade of the hour.
+    pub low: Decimal,
+    /// Last trade of the hour.
+    pub close: Decimal,
+}
+
+/// An hour in milliseconds.
+pub const HOUR_MS: i64 = 3_600_000;
+/// Hours in a day line: Upbit's 24 hourly candles, the forming one included.
+pub const DAY_HOURS: usize = 24;
+
+/// A market's last day, one point per hour, oldest first. Upbit sends no candle for an
+/// hour without trades: such an hour carries the close before it (the price did not
+/// move), and hours before the first candle of the day are left out (a shorter line, not
+/// an invented one).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DayLine {
+    /// One per hour, consecutive, the last one the hour of the read.
+    pub hours: Vec<Hour>,
+}
+
+/// A day line with the live price folded into its last hour: what the table draws.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayView {
+    /// Closes per hour, oldest first.
+    pub closes: Vec<Decimal>,
+    /// Highest trade of those hours.
+    pub high: Decimal,
+    /// Lowest trade of those hours.
+    pub low: Decimal,
+}
+
+impl DayLine {
+    /// The hours of `candles` (hourly, any order) in the day ending with the hour of
+    /// `at_ms`, gaps filled with the close before them.
+    pub fn from_candles(candles: &[Candle], at_ms: i64) -> DayLine {
+        let current = at_ms.div_euclid(HOUR_MS) * HOUR_MS;
+        let first = current - (DAY_HOURS as i64 - 1) * HOUR_MS;
+        let mut day: Vec<&Candle> = candles
+            .iter()
+            .filter(|c| c.start >= first && c.start <= current && c.start % HOUR_MS == 0)
+            .collect();
+        day.sort_by_key(|c| c.start);
+        day.dedup_by_key(|c| c.start);
+        let mut hours: Vec<Hour> = Vec::with_capacity(DAY_HOURS);
+        let fill = |hours: &mut Vec<Hour>, until: i64| {
+            while let Some(prev) = hours.last().copied()
+                && prev.start + HOUR_MS < until
+            {
+                let c = prev.close;
+                hours.push(Hour { start: prev.start + HOUR_MS, high: c, low: c, close: c });
+            }
+        };
+        for c in day {
+            fill(&mut hours, c.start);
+            hours.push(Hour { start: c.start, high: c.high, low: c.low, close: c.close });
+        }
+        // Quiet hours up to the hour of the read.
+        fill(&mut hours, current + HOUR_MS);
+        DayLine { hours }
+    }
+
+    /// The line with the live price (`price` traded at `at_ms`) in its last hour, or in a
+    /// new hour that starts the next day window. None when there is no point, or when the
+    /// live price is more than an hour past the line (the line is out of date: better no
+    /// line than a wrong one until it is read again).
+    pub fn view(&self, live: Option<(Decimal, i64)>) -> Option<DayView> {
+        let last = self.hours.last()?;
+        let mut extra = None;
+        let mut last_close = last.close;
+        let (mut high, mut low) = (last.high, last.low);
+        if let Some((price, at)) = live {
+            let hour = at.div_euclid(HOUR_MS) * HOUR_MS;
+            if hour == last.start {
+                last_close = price;
+                high = high.max(price);
+                low = low.min(price);
+            } else if hour == last.start + HOUR_MS {
+                extra = Some(price);
+            } else if hour > last.start + HOUR_MS {
+                return None;
+            }
+        }
+        // A new hour pushes the oldest out: the line stays one day long.
+        let skip = usize::from(extra.is_some() && self.hours.len() >= DAY_HOURS);
+        let n = self.hours.len();
+        let mut closes = Vec::with_capacity(n + 1);
+        for (i, h) in self.hours.iter().enumerate().skip(skip) {
+            if i + 1 == n {
+                closes.push(last_close);
+            } else {
+                closes.push(h.close);
+                high = high.max(h.high);
+                low = low.min(h.low);
+            }
+        }
+        if let Some(p) = extra {
+            closes.push(p);
+            high = high.max(p);
+            low = low.min(p);
+        }
+        Some(DayView { closes, high, low })
+    }
 }
 
 impl MarketSection {
@@ -100,6 +217,23 @@ impl MarketSection {
             badges.entry(m).or_default().push((b, source.to_string()));
         }
         badges.retain(|_, l| !l.is_empty());
+    }
+
+    /// A market's last day, the live ticker's price folded in (see [`DayLine::view`]).
+    pub fn day(&self, market: &MarketId) -> Option<DayView> {
+        let line = self.days.get(market)?;
+        let live = self.tickers.get(market).map(|t| (t.value.trade_price, t.value.trade_timestamp));
+        line.view(live)
+    }
+
+    pub(crate) fn load_day(&mut self, market: MarketId, candles: &[Candle], at_ms: i64) {
+        let line = DayLine::from_candles(candles, at_ms);
+        let days = Arc::make_mut(&mut self.days);
+        if line.hours.is_empty() {
+            days.remove(&market);
+        } else {
+            days.insert(market, Arc::new(line));
+        }
     }
 
     pub(crate) fn set_markets(&mut self, list: Vec<MarketInfo>) {

@@ -47,6 +47,16 @@ pub enum StoreEvent {
     },
     /// A live candle was opened or updated.
     CandleUpdated(Candle),
+    /// A market's last day in hourly candles was loaded (the markets table's sparkline
+    /// and 24 h high and low; replaces the market's earlier day).
+    DayLoaded {
+        /// Market.
+        market: MarketId,
+        /// Hourly candles in any order.
+        candles: Vec<Candle>,
+        /// When they were read (Unix ms): hours before the last day are left out.
+        at_ms: i64,
+    },
     /// Upbit sent indicator values or a signal (`crate::indicators`).
     IndicatorReceived(crate::indicators::IndicatorEvent),
     /// Balances were refreshed (replaces all).
@@ -380,6 +390,21 @@ fn apply(
         }
         E::CandlesLoaded { market: m, timeframe, candles } => {
             Arc::make_mut(market).load_candles(m, timeframe, candles);
+            t.market = true;
+            t.candles = true;
+        }
+        E::DayLoaded { market: m, candles, at_ms } => {
+            Arc::make_mut(market).load_day(m, &candles, at_ms);
+            t.market = true;
+            t.markets = true;
+        }
+        E::OlderCandlesLoaded { market: m, timeframe, candles } => {
+            Arc::make_mut(market).load_older(m, timeframe, candles);
+            t.market = true;
+            t.candles = true;
+        }
+        E::HistoryPaging { market: m, timeframe, state } => {
+            Arc::make_mut(market).set_history_state(m, timeframe, state);
             t.market = true;
             t.candles = true;
         }

@@ -71,6 +71,11 @@ pub enum Action {
     Search,
     /// Add or remove the market under the cursor from favorites.
     ToggleFavorite,
+    /// The markets table's top-movers view (the tab's five biggest gainers and losers), or
+    /// back to the whole tab.
+    ToggleMovers,
+    /// Tint the markets rows by their 24 h change, or not.
+    ToggleHeatmap,
     /// Switch the order book between 15 and 30 levels.
     ToggleDepth,
     /// Buy at the book cursor's price with the preset size.
@@ -144,6 +149,8 @@ impl Action {
             Action::SortReverse => "reverse the sort",
             Action::Search => "search markets as you type",
             Action::ToggleFavorite => "add to / remove from favorites",
+            Action::ToggleMovers => "top movers: the tab's 5 biggest gainers and 5 biggest losers / all",
+            Action::ToggleHeatmap => "heatmap: tint rows by 24h change / off",
             Action::ToggleDepth => "15 or 30 levels",
             Action::LadderBuy => "buy at the cursor's price, preset size (asks)",
             Action::LadderSell => "sell at the cursor's price, preset size (asks)",

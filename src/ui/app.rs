@@ -95,6 +95,10 @@ pub struct App<B: Backend> {
     fixed_clock: Option<(Instant, chrono::DateTime<Utc>)>,
     /// Writes the UI state and the saved layouts when they change.
     saver: super::persist::Saver,
+    /// The markets the markets table shows (their day lines are read for it), and when
+    /// that was last worked out.
+    on_screen: watch::Sender<Vec<MarketId>>,
+    on_screen_at: Option<Instant>,
 }
 
 impl<B: Backend> std::fmt::Debug for App<B> {
@@ -167,7 +171,33 @@ impl<B: Backend> App<B> {
             title: String::new(),
             fixed_clock: None,
             saver,
+            on_screen: watch::Sender::new(Vec::new()),
+            on_screen_at: None,
         }
+    }
+
+    /// The markets the markets table shows, as of the last frame (latest wins).
+    pub fn on_screen_watch(&self) -> watch::Receiver<Vec<MarketId>> {
+        self.on_screen.subscribe()
+    }
+
+    /// Works out the markets on screen after a frame, at most four times a second (the
+    /// list is sorted again for it), and tells the watchers when they changed.
+    fn publish_on_screen(&mut self) {
+        let now = Instant::now();
+        if self.on_screen_at.is_some_and(|at| now.duration_since(at) < Duration::from_millis(250)) {
+            return;
+        }
+        self.on_screen_at = Some(now);
+        let pane = self.last_layout.as_ref().and_then(|l| l.rect(PaneId::Markets));
+        let shown = panes::markets::on_screen(pane, &self.ui, &self.snap);
+        self.on_screen.send_if_modified(|v| {
+            let changed = *v != shown;
+            if changed {
+                *v = shown;
+            }
+            changed
+        });
     }
 
     /// Reads this keymap file on `:reload keymap` instead of [`Keymap::user_file`]
@@ -627,6 +657,7 @@ impl<B: Backend> App<B> {
         inspect(frame.buffer);
         self.ui.area = area;
         self.last_layout = layout;
+        self.publish_on_screen();
         self.drawn_snap = self.snap.clone();
         self.frames += 1;
         self.frames_tx.send_replace(self.frames);

@@ -66,21 +66,17 @@ fn market_row(area: Rect, ui: &UiState, snap: &Snapshot, y: u16) -> Option<RowHi
     if inner.height < 2 {
         return None;
     }
-    let view = &ui.markets;
-    let search = u16::from(view.searching || !view.query.is_empty());
-    let table_y = inner.y + search;
-    let body_rows = usize::from(inner.height - search).saturating_sub(1);
-    let first_row_y = table_y + 1;
+    let rows = visible_markets(ui, snap);
+    let body = crate::ui::panes::markets::body(inner, ui, snap, &rows);
+    let first_row_y = body.table.y + 1;
     if y < first_row_y {
         return None;
     }
     let k = usize::from(y - first_row_y);
-    if k >= body_rows {
+    if k >= body.rows {
         return None;
     }
-    let offset = view.cursor.saturating_sub(body_rows.saturating_sub(1));
-    let index = offset + k;
-    let rows = visible_markets(ui, snap);
+    let index = body.offset + k;
     rows.get(index).map(|m| RowHit::Market { index, market: m.market.clone() })
 }
 

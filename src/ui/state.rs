@@ -45,6 +45,8 @@ pub struct UiConfig {
     pub favorites_path: Option<PathBuf>,
     /// Names in the markets list.
     pub names: NameLanguage,
+    /// Markets rows tinted by their 24 h change at start (`[ui] heatmap`; `H` toggles).
+    pub heatmap: bool,
     /// Theme at start.
     pub theme: String,
     /// Layout at start.
@@ -83,6 +85,7 @@ impl UiConfig {
                 crate::config::settings::MarketNames::Korean => NameLanguage::Korean,
                 crate::config::settings::MarketNames::English => NameLanguage::English,
             },
+            heatmap: s.heatmap,
             book_depth: if s.orderbook_levels == 30 { 30 } else { 15 },
             colors: s.colors,
             mouse: s.mouse,
@@ -100,6 +103,7 @@ impl Default for UiConfig {
             fps: 30,
             favorites_path: None,
             names: NameLanguage::Korean,
+            heatmap: false,
             theme: "dark".into(),
             layout: "default".into(),
             ladder_quote: Decimal::from(10_000),
@@ -200,7 +204,14 @@ pub struct MarketsView {
     pub(crate) searching: bool,
     /// Search text (kept after Enter as a filter).
     pub query: String,
+    /// The top-movers view: the tab's five biggest gainers and five biggest losers.
+    pub movers: bool,
+    /// Rows tinted by their 24 h change.
+    pub heatmap: bool,
 }
+
+/// How many gainers (and how many losers) the top-movers view lists.
+pub(crate) const MOVERS: usize = 5;
 
 /// A modal overlay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -376,6 +387,7 @@ impl UiState {
     /// Fresh state with the given settings.
     pub fn new(config: UiConfig) -> Self {
         let depth = config.book_depth;
+        let heatmap = config.heatmap;
         UiState {
             now: Instant::now(),
             wall: Utc::now(),
@@ -392,7 +404,7 @@ impl UiState {
                 studies: crate::indicators::series::Study::DEFAULTS.to_vec(),
                 ..Default::default()
             },
-            markets: MarketsView::default(),
+            markets: MarketsView { heatmap, ..MarketsView::default() },
             favorites: BTreeSet::new(),
             saved_layouts: Default::default(),
             start_market: None,
@@ -519,7 +531,12 @@ pub(crate) fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a M
         let ord = if ui.markets.ascending { ord.reverse() } else { ord };
         ord.then_with(|| a.market.cmp(&b.market))
     });
+    if ui.markets.movers {
+        return movers(keyed);
+    }
     let mut rows: Vec<&MarketInfo> = keyed.into_iter().map(|(m, _)| m).collect();
+    // Favourites first, in the column's order (a stable sort keeps it).
+    rows.sort_by_key(|m| !ui.favorites.contains(&m.market));
     if !q.is_empty() {
         // What was typed exactly comes first (`eth` → KRW-ETH before Ethereum Classic),
         // then codes starting with it; the column order holds within each group.
@@ -536,4 +553,21 @@ pub(crate) fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a M
         rows.sort_by_key(|m| rank(m));
     }
     rows
+}
+
+/// The top-movers view of a tab: its [`MOVERS`] biggest risers by 24 h change, biggest
+/// first, then its [`MOVERS`] biggest fallers, biggest fall first. A market that did not
+/// move, or has no price yet, is neither.
+fn movers<'a>(
+    keyed: Vec<(
+        &'a MarketInfo,
+        Option<&std::sync::Arc<crate::store::Stamped<crate::exchange::types::Ticker>>>,
+    )>,
+) -> Vec<&'a MarketInfo> {
+    let mut moved: Vec<(&MarketInfo, Decimal)> =
+        keyed.into_iter().filter_map(|(m, t)| t.map(|t| (m, t.value.signed_change_rate))).collect();
+    moved.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.market.cmp(&b.0.market)));
+    let gainers = moved.iter().filter(|(_, c)| c.is_sign_positive() && !c.is_zero()).take(MOVERS);
+    let losers = moved.iter().rev().filter(|(_, c)| c.is_sign_negative() && !c.is_zero()).take(MOVERS);
+    gainers.chain(losers).map(|(m, _)| *m).collect()
 }

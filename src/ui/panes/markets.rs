@@ -1,39 +1,339 @@
-//! Markets (watchlist): tabs, search, sortable columns, change colours, the exchange's
-//! flags and notices (종료 a delisting, 유의 an investment warning, 주의 a caution, NEW a
-//! listing this session), favorites and the age of each ticker (stale rows greyed).
+//! Markets (watchlist): tabs, search, sortable columns (the sorted one marked `▲` / `▼`),
+//! favourites first (`★`), names in the configured language, 24 h traded value, 24 h high
+//! and low and an hourly sparkline of the last day, change colours and an optional
+//! heatmap tint, the exchange's flags and notices (종료 a delisting, 유의 an investment
+//! warning, 주의 a caution, NEW a listing this session) with a legend, the age of each
+//! ticker (stale rows greyed), a scroll indicator, and a top-movers view.
+//!
+//! Columns give way as the pane narrows: high and low first, then the sparkline, the
+//! age, the traded value and the flag column (a flag then leads the name); code, name,
+//! price and change stay.
+
+use std::collections::BTreeSet;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::Style;
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 use rust_decimal::Decimal;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::pane_block;
-use crate::exchange::types::MarketId;
+use crate::exchange::types::{MarketId, MarketInfo};
 use crate::store::Snapshot;
-use crate::store::market::Badge;
+use crate::store::market::{Badge, DayView};
 use crate::ui::layout::PaneId;
-use crate::ui::state::{MarketTab, UiState, display_name, visible_markets};
+use crate::ui::state::{MOVERS, MarketTab, SortColumn, UiState, display_name, visible_markets};
 use crate::ui::theme::Theme;
-use crate::ui::widgets::format;
+use crate::ui::widgets::{format, sparkline};
+
+/// Columns of the sparkline: one per hour of the last day.
+const SPARK_W: u16 = crate::store::market::DAY_HOURS as u16;
+/// The name column's width before the optional columns are given room.
+const NAME_PREFERRED: u16 = 10;
+/// The narrowest name column (`비트…`).
+const NAME_MIN: u16 = 5;
+
+/// Where the rows of the table are, as drawn: the mouse finds the row under a click the
+/// same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Body {
+    /// The table (header row first), below the search line.
+    pub table: Rect,
+    /// Rows of markets that fit under the header.
+    pub rows: usize,
+    /// Index of the first row shown (the cursor stays on screen).
+    pub offset: usize,
+    /// The legend line, when a flag is shown.
+    pub legend: Option<Rect>,
+}
+
+/// The table's geometry inside the pane's border (`inner`), for `rows` in display order.
+pub(crate) fn body(inner: Rect, ui: &UiState, snap: &Snapshot, rows: &[&MarketInfo]) -> Body {
+    let search = u16::from(ui.markets.searching || !ui.markets.query.is_empty());
+    let kinds = flags_in(rows, snap);
+    // The legend needs a row for itself and still two for the header and one market.
+    let legend = u16::from(!kinds.is_empty() && inner.height >= search + 3);
+    let table = Rect { y: inner.y + search, height: inner.height.saturating_sub(search + legend), ..inner };
+    let body_rows = usize::from(table.height.saturating_sub(1));
+    let offset = ui.markets.cursor.saturating_sub(body_rows.saturating_sub(1));
+    let legend = (legend == 1).then(|| Rect { y: table.y + table.height, height: 1, ..inner });
+    Body { table, rows: body_rows, offset, legend }
+}
+
+/// The markets the table shows at its current scroll (the sparklines are loaded for
+/// them); none when the pane is not on screen (`pane` is its area in the last frame).
+pub(crate) fn on_screen(pane: Option<Rect>, ui: &UiState, snap: &Snapshot) -> Vec<MarketId> {
+    let Some(area) = pane else { return Vec::new() };
+    let inner =
+        Rect::new(area.x + 1, area.y + 1, area.width.saturating_sub(2), area.height.saturating_sub(2));
+    if inner.height < 2 {
+        return Vec::new();
+    }
+    let rows = visible_markets(ui, snap);
+    let b = body(inner, ui, snap, &rows);
+    rows.iter().skip(b.offset).take(b.rows).map(|m| m.market.clone()).collect()
+}
+
+/// The flag a row shows: the weightiest of a notice's badge and the market's own flags
+/// (`market_event`). A delisting outranks a warning, a warning a caution, and any of them
+/// a new listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Flag {
+    Delisting,
+    Warning,
+    Caution,
+    New,
+}
+
+impl Flag {
+    fn of(badge: Option<Badge>, warning: bool, caution: bool) -> Option<Flag> {
+        match (badge, warning, caution) {
+            (Some(Badge::Delisting), ..) => Some(Flag::Delisting),
+            (Some(Badge::Warning), ..) | (_, true, _) => Some(Flag::Warning),
+            (_, _, true) => Some(Flag::Caution),
+            (Some(Badge::New), ..) => Some(Flag::New),
+            (None, false, false) => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Flag::Delisting => "종료",
+            Flag::Warning => "유의",
+            Flag::Caution => "주의",
+            Flag::New => "NEW",
+        }
+    }
+
+    /// What it means, for the legend, in full or short.
+    fn meaning(self, short: bool) -> &'static str {
+        match (self, short) {
+            (Flag::Delisting, _) => "delisting",
+            (Flag::Warning, false) => "investment warning",
+            (Flag::Warning, true) => "warning",
+            (Flag::Caution, _) => "caution",
+            (Flag::New, false) => "new listing",
+            (Flag::New, true) => "new",
+        }
+    }
+
+    fn style(self, theme: &Theme) -> Style {
+        match self {
+            Flag::Delisting => theme.error,
+            Flag::Warning | Flag::Caution => theme.warning,
+            Flag::New => theme.accent,
+        }
+    }
+}
+
+fn flag_of(m: &MarketInfo, snap: &Snapshot) -> Option<Flag> {
+    Flag::of(snap.market.badge(&m.market), m.warning, m.caution)
+}
+
+/// The flags the rows show, weightiest first.
+fn flags_in(rows: &[&MarketInfo], snap: &Snapshot) -> BTreeSet<Flag> {
+    rows.iter().filter_map(|m| flag_of(m, snap)).collect()
+}
+
+/// 24 h traded value in the quote currency, as the table shows it: from a million up in
+/// whole millions (`300,000M`, as Upbit's 거래대금 column counts in 백만), below that in
+/// full (KRW in whole won, a coin quote to 2 decimals, under 1 to 4). Halves round away
+/// from zero; a value that is not zero never reads as `0`.
+pub(crate) fn volume(v: Decimal, quote: &str) -> String {
+    use rust_decimal::RoundingStrategy::MidpointAwayFromZero as Half;
+    let million = Decimal::from(1_000_000);
+    if v.abs() >= million {
+        let m = (v / million).round_dp_with_strategy(0, Half);
+        return format!("{}M", crate::exchange::display::group(&m.to_string()));
+    }
+    let dp = if quote == "KRW" {
+        0
+    } else if v.abs() >= Decimal::ONE {
+        2
+    } else {
+        4
+    };
+    let r = v.round_dp_with_strategy(dp, Half);
+    if r.is_zero() && !v.is_zero() {
+        return if quote == "KRW" { "<1".into() } else { "<0.0001".into() };
+    }
+    crate::exchange::display::group(&r.normalize().to_string())
+}
+
+/// `text` cut to `width` terminal columns with `…` (a Korean syllable is two columns).
+pub(crate) fn fit_name(text: &str, width: u16) -> String {
+    let width = usize::from(width);
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// The heatmap's row background for a 24 h change: the rise or fall colour blended into
+/// the pane's background, stronger in four steps (under 1 %, 3 %, 7 %, and beyond). None
+/// for no change, or a theme without colours (mono).
+pub(crate) fn tint(theme: &Theme, rate: Decimal) -> Option<Color> {
+    let fg = match rate.cmp(&Decimal::ZERO) {
+        std::cmp::Ordering::Greater => theme.rise.fg?,
+        std::cmp::Ordering::Less => theme.fall.fg?,
+        std::cmp::Ordering::Equal => return None,
+    };
+    let (fr, fg_, fb) = rgb(fg)?;
+    // A background the theme leaves to the terminal is taken as dark (the common case).
+    let (br, bg, bb) = theme.background.bg.and_then(rgb).unwrap_or((0, 0, 0));
+    let pct = rate.abs() * Decimal::ONE_HUNDRED;
+    let step: i32 = if pct < Decimal::ONE {
+        1
+    } else if pct < Decimal::from(3) {
+        2
+    } else if pct < Decimal::from(7) {
+        3
+    } else {
+        4
+    };
+    let mix = |b: u8, f: u8| {
+        let (b, f) = (i32::from(b), i32::from(f));
+        u8::try_from(b + (f - b) * step * 10 / 100).unwrap_or(b as u8)
+    };
+    let (r, g, b) = (mix(br, fr), mix(bg, fg_), mix(bb, fb));
+    Some(match fg {
+        Color::Rgb(..) => Color::Rgb(r, g, b),
+        _ => Color::Indexed(crate::ui::theme::rgb_to_256(r, g, b)),
+    })
+}
+
+/// The RGB of a terminal colour (the xterm values of the 16 named ones and the palette).
+fn rgb(c: Color) -> Option<(u8, u8, u8)> {
+    const BASIC: [(u8, u8, u8); 16] = [
+        (0, 0, 0),
+        (205, 0, 0),
+        (0, 205, 0),
+        (205, 205, 0),
+        (0, 0, 238),
+        (205, 0, 205),
+        (0, 205, 205),
+        (229, 229, 229),
+        (127, 127, 127),
+        (255, 0, 0),
+        (0, 255, 0),
+        (255, 255, 0),
+        (92, 92, 255),
+        (255, 0, 255),
+        (0, 255, 255),
+        (255, 255, 255),
+    ];
+    let named = |i: usize| Some(BASIC[i]);
+    match c {
+        Color::Rgb(r, g, b) => Some((r, g, b)),
+        Color::Indexed(i) if i < 16 => named(usize::from(i)),
+        Color::Indexed(i) if i < 232 => {
+            let level = |v: u8| if v == 0 { 0 } else { 55 + 40 * v };
+            let i = i - 16;
+            Some((level(i / 36), level(i / 6 % 6), level(i % 6)))
+        }
+        Color::Indexed(i) => {
+            let v = 8 + 10 * (i - 232);
+            Some((v, v, v))
+        }
+        Color::Black => named(0),
+        Color::Red => named(1),
+        Color::Green => named(2),
+        Color::Yellow => named(3),
+        Color::Blue => named(4),
+        Color::Magenta => named(5),
+        Color::Cyan => named(6),
+        Color::Gray => named(7),
+        Color::DarkGray => named(8),
+        Color::LightRed => named(9),
+        Color::LightGreen => named(10),
+        Color::LightYellow => named(11),
+        Color::LightBlue => named(12),
+        Color::LightMagenta => named(13),
+        Color::LightCyan => named(14),
+        Color::White => named(15),
+        Color::Reset => None,
+    }
+}
+
+/// The columns, in screen order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Code,
+    Name,
+    Price,
+    Change,
+    Value,
+    High,
+    Low,
+    Spark,
+    Flag,
+    Age,
+}
+
+/// What one row shows, worked out once per frame for the widths and the cells.
+struct RowData<'a> {
+    info: &'a MarketInfo,
+    price: Option<String>,
+    change: Option<String>,
+    rate: Decimal,
+    value: Option<String>,
+    day: Option<DayView>,
+    high: Option<String>,
+    low: Option<String>,
+    flag: Option<Flag>,
+    age: Option<std::time::Duration>,
+    stale: bool,
+}
+
+/// The widest of `texts` and the header, in terminal columns.
+fn widest<'a>(header: usize, texts: impl Iterator<Item = &'a str>) -> u16 {
+    let w = texts.map(UnicodeWidthStr::width).chain([header]).max().unwrap_or(header);
+    u16::try_from(w).unwrap_or(u16::MAX)
+}
 
 /// Draws the markets pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let view = &ui.markets;
+    let rows_all = visible_markets(ui, snap);
+    let inner =
+        Rect::new(area.x + 1, area.y + 1, area.width.saturating_sub(2), area.height.saturating_sub(2));
+    let geo = body(inner, ui, snap, &rows_all);
+    let shown = rows_all.len().saturating_sub(geo.offset).min(geo.rows);
+
     let mut tabs = vec![Span::raw(" ")];
     for t in MarketTab::ALL {
         let st = if t == view.tab { theme.selection } else { theme.muted };
         tabs.push(Span::styled(format!("{} ", t.label()), st));
     }
-    let block = pane_block(PaneId::Markets, tabs, ui, theme);
-    let inner = block.inner(area);
-    block.render(area, buf);
+    if view.movers {
+        tabs.push(Span::styled(format!("movers ▲{MOVERS}▼{MOVERS} "), theme.accent));
+    }
+    let mut block = pane_block(PaneId::Markets, tabs, ui, theme);
+    // The scroll indicator: which rows of how many, when they do not all fit.
+    if rows_all.len() > geo.rows && geo.rows > 0 {
+        let text = format!(" {}-{}/{} ", geo.offset + 1, geo.offset + shown, rows_all.len());
+        block = block.title_bottom(Line::from(Span::styled(text, theme.muted)).right_aligned());
+    }
     if inner.height < 2 {
+        block.render(area, buf);
         return;
     }
     // Search line when typing or filtering.
-    let mut table_area = inner;
     if view.searching || !view.query.is_empty() {
         let cursor = if view.searching { "▏" } else { "" };
         let line = Line::from(vec![
@@ -41,138 +341,279 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             Span::styled(format!("{}{cursor}", view.query), theme.text),
         ]);
         buf.set_line(inner.x, inner.y, &line, inner.width);
-        table_area = Rect { y: inner.y + 1, height: inner.height - 1, ..inner };
     }
-    let rows_all = visible_markets(ui, snap);
-    let body_rows = table_area.height.saturating_sub(1) as usize;
-    // Keep the cursor on screen.
-    let offset = view.cursor.saturating_sub(body_rows.saturating_sub(1));
-    let wide = inner.width >= 50;
-    // The price column is as wide as the prices on screen, in full at their tick's
-    // precision (`145,000,000`); where that leaves too little room the age column goes
-    // (a stale row is greyed anyway), and only then is a price shortened, never cut.
-    let price_text = |m: &MarketId| {
-        snap.market.tickers.get(m).map(|t| format::market_price(m.quote(), t.value.trade_price))
-    };
-    let price_w = rows_all
+
+    let data: Vec<RowData> = rows_all
         .iter()
-        .skip(offset)
-        .take(body_rows)
-        .filter_map(|m| price_text(&m.market))
-        .map(|p| p.chars().count() as u16)
-        .chain([6]) // "price▼"
-        .max()
-        .unwrap_or(6);
-    let fixed = 7 + 7 + 4 + if wide { 9 + 1 } else { 0 } + 3;
-    // Ages read `1s`, `12m`: three columns do where four do not fit.
-    let age_w = if wide || fixed + price_w + 4 < table_area.width { 4 } else { 3 };
-    // `<`: the age column and the space before it.
-    let show_age = wide || fixed + price_w + age_w < table_area.width;
-    let price_w = if show_age { price_w } else { price_w.min(table_area.width.saturating_sub(fixed)) };
-    let mut rows = Vec::with_capacity(body_rows);
-    for (i, m) in rows_all.iter().enumerate().skip(offset).take(body_rows) {
-        let t = snap.market.tickers.get(&m.market);
-        let age = t.map(|t| t.age(ui.now));
-        let stale = age.is_none_or(|a| a >= ui.config.stale_after);
-        let (price, chg, value, chg_style) = match t {
-            Some(t) => {
-                let tv = &t.value;
-                let st =
-                    if stale { theme.stale } else { theme.change(tv.signed_change_rate.cmp(&Decimal::ZERO)) };
-                (
-                    format::fit(format::market_price(m.market.quote(), tv.trade_price), price_w),
-                    format::pct(tv.signed_change_rate),
-                    format::value(tv.acc_trade_price_24h),
-                    st,
-                )
+        .skip(geo.offset)
+        .take(geo.rows)
+        .map(|m| {
+            let quote = m.market.quote();
+            let t = snap.market.tickers.get(&m.market);
+            let age = t.map(|t| t.age(ui.now));
+            let day = snap.market.day(&m.market);
+            RowData {
+                info: m,
+                price: t.map(|t| format::market_price(quote, t.value.trade_price)),
+                change: t.map(|t| format::pct(t.value.signed_change_rate)),
+                rate: t.map_or(Decimal::ZERO, |t| t.value.signed_change_rate),
+                value: t.map(|t| volume(t.value.acc_trade_price_24h, quote)),
+                high: day.as_ref().map(|d| format::market_price(quote, d.high)),
+                low: day.as_ref().map(|d| format::market_price(quote, d.low)),
+                day,
+                flag: flag_of(m, snap),
+                stale: age.is_none_or(|a| a >= ui.config.stale_after),
+                age,
             }
-            None => ("-".into(), "-".into(), "-".into(), theme.stale),
-        };
-        let fav = if ui.favorites.contains(&m.market) { "★" } else { " " };
-        let flag = badge_span(snap.market.badge(&m.market), m.warning, m.caution, theme);
-        let selected_market = ui.market.as_ref() == Some(&m.market);
-        let code_style = if selected_market { theme.accent } else { theme.text };
-        let age_text = age.map(format::age).unwrap_or_else(|| "-".into());
-        let mut cells = vec![Cell::from(Line::from(vec![
-            Span::styled(fav, theme.highlight),
-            Span::styled(m.market.base().to_string(), code_style),
-        ]))];
-        if wide {
-            cells.push(Cell::from(Span::styled(display_name(m, ui.config.names).to_string(), theme.muted)));
-        }
-        cells.push(Cell::from(Line::from(Span::styled(price, chg_style)).right_aligned()));
-        cells.push(Cell::from(Line::from(Span::styled(chg, chg_style)).right_aligned()));
-        if wide {
-            cells.push(Cell::from(
-                Line::from(Span::styled(value, if stale { theme.stale } else { theme.text })).right_aligned(),
-            ));
-        }
-        cells.push(Cell::from(flag));
-        if show_age {
-            cells.push(Cell::from(
-                Line::from(Span::styled(age_text, if stale { theme.stale } else { theme.muted }))
-                    .right_aligned(),
-            ));
-        }
-        let row_style =
-            if i == view.cursor && ui.focus == PaneId::Markets { theme.selection } else { Style::new() };
-        rows.push(Row::new(cells).style(row_style));
+        })
+        .collect();
+
+    // Widths: each column as wide as what it shows on screen (prices in full at their
+    // tick's precision) and its header with the sort mark.
+    let code_w = 1 + widest(5, data.iter().map(|r| r.info.market.base()));
+    let price_w = widest(6, data.iter().filter_map(|r| r.price.as_deref()));
+    let chg_w = widest(4, data.iter().filter_map(|r| r.change.as_deref()));
+    let value_w = widest(6, data.iter().filter_map(|r| r.value.as_deref()));
+    let high_w = widest(6, data.iter().filter_map(|r| r.high.as_deref()));
+    let low_w = widest(6, data.iter().filter_map(|r| r.low.as_deref()));
+    let name_natural = widest(5, data.iter().map(|r| display_name(r.info, ui.config.names)));
+    let any_flag = !flags_in(&rows_all, snap).is_empty();
+
+    let width = geo.table.width;
+    let mut used = code_w + 1 + price_w + 1 + chg_w;
+    let mut cols = vec![Col::Code, Col::Price, Col::Change];
+    let mut name_w = 0;
+    if used + 1 + NAME_MIN <= width {
+        name_w = name_natural.min(NAME_PREFERRED).min(width - used - 1);
+        used += 1 + name_w;
+        cols.push(Col::Name);
     }
-    let sort_mark = |label: &'static str| {
-        if ui.markets.sort.label() == label {
-            format!("{label}{}", if ui.markets.ascending { "▲" } else { "▼" })
+    // The optional columns, most wanted first, each only when it fits whole.
+    let mut wants = vec![];
+    if any_flag {
+        wants.push((vec![Col::Flag], 4));
+    }
+    wants.push((vec![Col::Value], value_w));
+    wants.push((vec![Col::Age], 4));
+    // The day's columns once a day line is loaded (blank for a market without one).
+    if data.iter().any(|r| r.day.is_some()) {
+        wants.push((vec![Col::Spark], SPARK_W));
+        wants.push((vec![Col::High, Col::Low], high_w + 1 + low_w));
+    }
+    for (group, w) in wants {
+        if used + 1 + w <= width {
+            used += 1 + w;
+            cols.extend(group);
+        }
+    }
+    // What is left widens the name to its full length.
+    if cols.contains(&Col::Name) {
+        let extra = (width - used).min(name_natural.saturating_sub(name_w));
+        name_w += extra;
+    }
+    let order = [
+        Col::Code,
+        Col::Name,
+        Col::Price,
+        Col::Change,
+        Col::Value,
+        Col::High,
+        Col::Low,
+        Col::Spark,
+        Col::Flag,
+        Col::Age,
+    ];
+    let cols: Vec<Col> = order.into_iter().filter(|c| cols.contains(c)).collect();
+    let flag_in_name = any_flag && !cols.contains(&Col::Flag);
+
+    // Headers, the sorted column marked (not in the movers view: it has its own order).
+    let sort_of = |c: Col| match c {
+        Col::Code => Some(SortColumn::Code),
+        Col::Name => Some(SortColumn::Name),
+        Col::Price => Some(SortColumn::Price),
+        Col::Change => Some(SortColumn::Change),
+        Col::Value => Some(SortColumn::Value),
+        Col::Age => Some(SortColumn::Age),
+        _ => None,
+    };
+    let mark = if view.ascending { "▲" } else { "▼" };
+    let header_text = |c: Col| {
+        let label = match c {
+            Col::Code => "code",
+            Col::Name => "name",
+            Col::Price => "price",
+            Col::Change => "chg",
+            Col::Value => "value",
+            Col::High => "hi 24h",
+            Col::Low => "lo 24h",
+            Col::Spark => "24h",
+            Col::Flag => "!",
+            Col::Age => "age",
+        };
+        if !view.movers && sort_of(c) == Some(view.sort) {
+            format!("{label}{mark}")
         } else {
             label.to_string()
         }
     };
-    let mut header = vec![Cell::from(sort_mark("code"))];
-    let mut widths = vec![Constraint::Length(7)];
-    if wide {
-        header.push(Cell::from(sort_mark("name")));
-        widths.push(Constraint::Fill(1));
+    let sorted_hidden = !view.movers && !cols.iter().any(|c| sort_of(*c) == Some(view.sort));
+    if sorted_hidden {
+        let text = format!(" by {}{mark} ", view.sort.label());
+        block = block.title_bottom(Line::from(Span::styled(text, theme.muted)).left_aligned());
     }
-    header.push(Cell::from(Line::from(sort_mark("price")).right_aligned()));
-    widths.push(Constraint::Length(price_w));
-    header.push(Cell::from(Line::from(sort_mark("chg")).right_aligned()));
-    widths.push(Constraint::Length(7));
-    if wide {
-        header.push(Cell::from(Line::from(sort_mark("value")).right_aligned()));
-        widths.push(Constraint::Length(9));
-    }
-    header.push(Cell::from("!"));
-    widths.push(Constraint::Length(4));
-    if show_age {
-        header.push(Cell::from(Line::from(sort_mark("age")).right_aligned()));
-        widths.push(Constraint::Length(age_w));
+    block.render(area, buf);
+
+    let right = |c: Col| matches!(c, Col::Price | Col::Change | Col::Value | Col::High | Col::Low | Col::Age);
+    let header: Vec<Cell> = cols
+        .iter()
+        .map(|c| {
+            let line = Line::from(header_text(*c));
+            Cell::from(if right(*c) { line.right_aligned() } else { line })
+        })
+        .collect();
+    let widths: Vec<Constraint> = cols
+        .iter()
+        .map(|c| {
+            Constraint::Length(match c {
+                Col::Code => code_w,
+                Col::Name => name_w,
+                Col::Price => price_w,
+                Col::Change => chg_w,
+                Col::Value => value_w,
+                Col::High => high_w,
+                Col::Low => low_w,
+                Col::Spark => SPARK_W,
+                Col::Flag => 4,
+                Col::Age => 4,
+            })
+        })
+        .collect();
+
+    let mut rows = Vec::with_capacity(data.len());
+    for (k, r) in data.iter().enumerate() {
+        let i = geo.offset + k;
+        let m = r.info;
+        let chg_style =
+            if r.stale || r.price.is_none() { theme.stale } else { theme.change(r.rate.cmp(&Decimal::ZERO)) };
+        let text_style = if r.stale { theme.stale } else { theme.text };
+        let selected_market = ui.market.as_ref() == Some(&m.market);
+        let code_style = if selected_market { theme.accent } else { theme.text };
+        let fav = if ui.favorites.contains(&m.market) { "★" } else { " " };
+        let cells: Vec<Cell> = cols
+            .iter()
+            .map(|c| match c {
+                Col::Code => Cell::from(Line::from(vec![
+                    Span::styled(fav, theme.highlight),
+                    Span::styled(m.market.base().to_string(), code_style),
+                ])),
+                Col::Name => {
+                    let name = display_name(m, ui.config.names);
+                    let mut spans = Vec::new();
+                    let mut room = name_w;
+                    if flag_in_name && let Some(f) = r.flag {
+                        let label = f.label();
+                        spans.push(Span::styled(label, f.style(theme)));
+                        room = room.saturating_sub(label.width() as u16);
+                        if room > 0 {
+                            spans.push(Span::raw(" "));
+                            room -= 1;
+                        }
+                    }
+                    spans.push(Span::styled(fit_name(name, room), theme.muted));
+                    Cell::from(Line::from(spans))
+                }
+                Col::Price => {
+                    let text = r.price.clone().unwrap_or_else(|| "-".into());
+                    Cell::from(Line::from(Span::styled(text, chg_style)).right_aligned())
+                }
+                Col::Change => {
+                    let text = r.change.clone().unwrap_or_else(|| "-".into());
+                    Cell::from(Line::from(Span::styled(text, chg_style)).right_aligned())
+                }
+                Col::Value => {
+                    let text = r.value.clone().unwrap_or_else(|| "-".into());
+                    Cell::from(Line::from(Span::styled(text, text_style)).right_aligned())
+                }
+                Col::High => Cell::from(
+                    Line::from(Span::styled(r.high.clone().unwrap_or_default(), text_style)).right_aligned(),
+                ),
+                Col::Low => Cell::from(
+                    Line::from(Span::styled(r.low.clone().unwrap_or_default(), text_style)).right_aligned(),
+                ),
+                Col::Spark => match &r.day {
+                    // The line's colour is its own direction over the day.
+                    Some(d) => {
+                        let dir = match (d.closes.first(), d.closes.last()) {
+                            (Some(a), Some(b)) => b.cmp(a),
+                            _ => std::cmp::Ordering::Equal,
+                        };
+                        let st = if r.stale { theme.stale } else { theme.change(dir) };
+                        Cell::from(Span::styled(sparkline::sparkline(&d.closes, usize::from(SPARK_W)), st))
+                    }
+                    None => Cell::from(""),
+                },
+                Col::Flag => {
+                    Cell::from(r.flag.map_or(Span::raw(""), |f| Span::styled(f.label(), f.style(theme))))
+                }
+                Col::Age => {
+                    let text = r.age.map(format::age).unwrap_or_else(|| "-".into());
+                    let st = if r.stale { theme.stale } else { theme.muted };
+                    Cell::from(Line::from(Span::styled(text, st)).right_aligned())
+                }
+            })
+            .collect();
+        let mut row_style = Style::new();
+        if view.heatmap
+            && !r.stale
+            && r.price.is_some()
+            && let Some(bg) = tint(theme, r.rate)
+        {
+            row_style = row_style.bg(bg);
+        }
+        if i == view.cursor && ui.focus == PaneId::Markets {
+            row_style = theme.selection;
+        }
+        rows.push(Row::new(cells).style(row_style));
     }
     if rows_all.is_empty() {
-        let msg = if snap.market.markets.is_empty() { "loading markets…" } else { "no match" };
-        buf.set_stringn(table_area.x, table_area.y + 1, msg, table_area.width as usize, theme.muted);
+        let msg = if snap.market.markets.is_empty() {
+            "loading markets…"
+        } else if view.movers {
+            "no movers: nothing rose or fell"
+        } else {
+            "no match"
+        };
+        buf.set_stringn(geo.table.x, geo.table.y + 1, msg, usize::from(geo.table.width), theme.muted);
     }
     Table::new(rows, widths)
         .header(Row::new(header).style(theme.header))
         .column_spacing(1)
-        .render(table_area, buf);
-}
-
-/// The flag column: the weightiest of a notice's badge and the market's own flags
-/// (`market_event`). A delisting outranks a warning, a warning a caution, and any of them
-/// a new listing.
-fn badge_span(badge: Option<Badge>, warning: bool, caution: bool, theme: &Theme) -> Span<'static> {
-    match (badge, warning, caution) {
-        (Some(Badge::Delisting), ..) => Span::styled("종료", theme.error),
-        (Some(Badge::Warning), ..) | (_, true, _) => Span::styled("유의", theme.warning),
-        (_, _, true) => Span::styled("주의", theme.warning),
-        (Some(Badge::New), ..) => Span::styled("NEW", theme.accent),
-        (None, false, false) => Span::raw(""),
+        .render(geo.table, buf);
+    if let Some(at) = geo.legend {
+        let flags = flags_in(&rows_all, snap);
+        let legend = |short: bool| {
+            let mut spans = Vec::new();
+            for (n, f) in flags.iter().enumerate() {
+                if n > 0 {
+                    spans.push(Span::styled(if short { " " } else { " · " }, theme.muted));
+                }
+                spans.push(Span::styled(f.label(), f.style(theme)));
+                spans.push(Span::styled(format!(" {}", f.meaning(short)), theme.muted));
+            }
+            Line::from(spans)
+        };
+        let full = legend(false);
+        let line = if full.width() <= usize::from(at.width) { full } else { legend(true) };
+        buf.set_line(at.x, at.y, &line, at.width);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::types::MarketInfo;
+    use crate::exchange::types::{Candle, MarketInfo, Ticker, Timeframe};
     use crate::store::StoreEvent;
+    use rust_decimal_macros::dec;
 
     fn info(code: &str, warning: bool, caution: bool) -> MarketInfo {
         MarketInfo {
@@ -184,15 +625,60 @@ mod tests {
         }
     }
 
-    fn screen(snap: &Snapshot) -> String {
-        let ui = UiState::new(crate::ui::state::UiConfig::default());
-        let area = Rect::new(0, 0, 60, 8);
+    fn named(code: &str, ko: &str, en: &str) -> MarketInfo {
+        MarketInfo { korean_name: ko.into(), english_name: en.into(), ..info(code, false, false) }
+    }
+
+    fn ticker(code: &str, price: Decimal, rate: Decimal, value: Decimal, at: i64) -> Ticker {
+        Ticker {
+            market: Some(MarketId::new(code)),
+            trade_price: price,
+            signed_change_rate: rate,
+            acc_trade_price_24h: value,
+            trade_timestamp: at,
+            timestamp: at,
+            ..Ticker::default()
+        }
+    }
+
+    fn hour_candle(code: &str, start: i64, close: Decimal) -> Candle {
+        Candle {
+            market: MarketId::new(code),
+            timeframe: Timeframe::H1,
+            start,
+            open: close,
+            high: close + dec!(10),
+            low: close - dec!(10),
+            close,
+            volume: dec!(1),
+            value: close,
+            timestamp: start,
+        }
+    }
+
+    fn draw(ui: &UiState, snap: &Snapshot, w: u16, h: u16) -> String {
+        let area = Rect::new(0, 0, w, h);
         let mut buf = Buffer::empty(area);
-        render(area, &mut buf, &ui, snap, &Theme::default());
+        render(area, &mut buf, ui, snap, &Theme::default());
         (0..area.height)
-            .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
+            .map(|y| {
+                let mut line = String::new();
+                let mut x = 0;
+                while x < area.width {
+                    let s = buf[(x, y)].symbol();
+                    line.push_str(s);
+                    // A wide glyph covers the next cell too.
+                    x += s.width().max(1) as u16;
+                }
+                line
+            })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    fn screen(snap: &Snapshot) -> String {
+        let ui = UiState::new(crate::ui::state::UiConfig::default());
+        draw(&ui, snap, 60, 8)
     }
 
     /// A notice's badge and the market's flags show in the flag column, the weightiest
@@ -231,5 +717,211 @@ mod tests {
         assert!(row("DEL").contains("종"), "{text}");
         assert!(row("WRN").contains("유"), "{text}");
         assert!(row("CAU").contains("주"), "{text}");
+        // The legend says what each flag on screen means, on the pane's last line (short
+        // where the full words do not fit).
+        let legend = text.lines().nth(6).unwrap_or_default();
+        assert!(legend.contains("종료 delisting") && legend.contains("NEW new"), "{text}");
+        assert!(legend.contains("유의 warning") && legend.contains("주의 caution"), "{text}");
+        let ui = UiState::new(crate::ui::state::UiConfig::default());
+        let wide = draw(&ui, &snap, 120, 8);
+        let legend = wide.lines().nth(6).unwrap_or_default();
+        assert!(legend.contains("유의 investment warning · 주의 caution"), "{wide}");
+    }
+
+    #[test]
+    fn no_legend_without_a_flag() {
+        let snap = crate::store::Store::new().apply_batch(
+            [StoreEvent::MarketsLoaded(vec![info("KRW-BTC", false, false)])],
+            std::time::Instant::now(),
+        );
+        assert!(!screen(&snap).contains("delisting"));
+    }
+
+    /// Traded value: whole millions from a million (Upbit's 백만 column), exact below;
+    /// halves away from zero, and something never reads as nothing.
+    #[test]
+    fn volume_is_formatted_exactly() {
+        assert_eq!(volume(dec!(300_000_000_000), "KRW"), "300,000M");
+        assert_eq!(volume(dec!(123_456_789_012), "KRW"), "123,457M");
+        assert_eq!(volume(dec!(2_500_000), "KRW"), "3M", "half away from zero, not to even");
+        assert_eq!(volume(dec!(1_499_999.99), "KRW"), "1M");
+        assert_eq!(volume(dec!(999_999.5), "KRW"), "1,000,000");
+        assert_eq!(volume(dec!(12_345.4), "KRW"), "12,345");
+        assert_eq!(volume(dec!(0.4), "KRW"), "<1");
+        assert_eq!(volume(dec!(0), "KRW"), "0");
+        assert_eq!(volume(dec!(12.345), "BTC"), "12.35");
+        assert_eq!(volume(dec!(0.00123456), "BTC"), "0.0012");
+        assert_eq!(volume(dec!(0.00001), "BTC"), "<0.0001");
+        assert_eq!(volume(dec!(1_234_567.89), "USDT"), "1M");
+        assert_eq!(volume(dec!(98_765.432), "USDT"), "98,765.43");
+    }
+
+    #[test]
+    fn names_are_cut_at_their_display_width() {
+        assert_eq!(fit_name("비트코인", 8), "비트코인");
+        assert_eq!(fit_name("이더리움클래식", 9), "이더리움…");
+        assert_eq!(fit_name("이더리움클래식", 8), "이더리…");
+        assert_eq!(fit_name("Ethereum Classic", 9), "Ethereum…");
+        assert_eq!(fit_name("비트코인", 0), "");
+    }
+
+    fn snapshot_with_day(now_ms: i64) -> std::sync::Arc<Snapshot> {
+        let hour = now_ms - now_ms.rem_euclid(crate::store::market::HOUR_MS);
+        let h = crate::store::market::HOUR_MS;
+        let candles: Vec<Candle> = (0..24)
+            .map(|i| hour_candle("KRW-BTC", hour - (23 - i) * h, Decimal::from(1000 + i * 10)))
+            .collect();
+        crate::store::Store::new().apply_batch(
+            [
+                StoreEvent::MarketsLoaded(vec![
+                    named("KRW-BTC", "비트코인", "Bitcoin"),
+                    named("KRW-ETC", "이더리움클래식", "Ethereum Classic"),
+                ]),
+                StoreEvent::TickersUpdated(vec![
+                    ticker("KRW-BTC", dec!(1230), dec!(0.0123), dec!(300_000_000_000), now_ms),
+                    ticker("KRW-ETC", dec!(30000), dec!(-0.021), dec!(1_000_000_000), now_ms),
+                ]),
+                StoreEvent::DayLoaded { market: MarketId::new("KRW-BTC"), candles, at_ms: now_ms },
+            ],
+            std::time::Instant::now(),
+        )
+    }
+
+    /// Wide: every column, with the name, the day's line and its high and low; a market
+    /// whose day is not loaded has a blank line, never a made-up one.
+    #[test]
+    fn a_wide_table_has_names_value_high_low_and_a_sparkline() {
+        let now = 1_796_461_200_000 + 25 * 60_000;
+        let snap = snapshot_with_day(now);
+        let ui = UiState::new(crate::ui::state::UiConfig::default());
+        let text = draw(&ui, &snap, 120, 8);
+        let btc = text.lines().find(|l| l.starts_with("│ BTC")).unwrap_or_default();
+        assert!(btc.contains("비트코인") && btc.contains("300,000M"), "{text}");
+        // High: the last hour's 1,230 + 10; low: the first hour's 1,000 - 10.
+        assert!(btc.contains("1,240") && btc.contains("990"), "{text}");
+        // 1,000 … 1,220 hour by hour, the live 1,230 in the last hour.
+        assert!(btc.contains("▁▁▂▂▂▃▃▃▃▄▄▄▅▅▅▆▆▆▆▇▇▇██"), "{text}");
+        let etc = text.lines().find(|l| l.contains("ETC")).unwrap_or_default();
+        assert!(etc.contains("이더리움클래식") && !etc.contains('▁') && !etc.contains('▄'), "{text}");
+        assert!(text.contains("value▼"), "the sorted column is marked:\n{text}");
+        // English names when the setting says so.
+        let english = UiState::new(crate::ui::state::UiConfig {
+            names: crate::ui::state::NameLanguage::English,
+            ..Default::default()
+        });
+        let text = draw(&english, &snap, 120, 8);
+        assert!(text.contains("Bitcoin") && text.contains("Ethereum Classic"), "{text}");
+    }
+
+    /// Narrow (the default layout's 38 columns): code, a short name, price and change; the
+    /// sorted column hidden is named on the bottom border.
+    #[test]
+    fn a_narrow_table_keeps_code_name_price_and_change() {
+        let now = 1_796_461_200_000 + 25 * 60_000;
+        let snap = snapshot_with_day(now);
+        let ui = UiState::new(crate::ui::state::UiConfig::default());
+        let text = draw(&ui, &snap, 38, 8);
+        let etc = text.lines().find(|l| l.contains("ETC")).unwrap_or_default();
+        assert!(
+            etc.contains("이더리") && etc.contains('…') && etc.contains("30,000") && etc.contains("-2.10%"),
+            "{text}"
+        );
+        assert!(!text.contains('▁') && !text.contains("300,000M"), "{text}");
+        assert!(text.contains("by value▼"), "{text}");
+    }
+
+    /// Rows that overflow say which are shown, of how many.
+    #[test]
+    fn the_scroll_indicator_shows_the_rows_in_view() {
+        let list: Vec<MarketInfo> = (0..20).map(|i| info(&format!("KRW-C{i:02}"), false, false)).collect();
+        let snap = crate::store::Store::new()
+            .apply_batch([StoreEvent::MarketsLoaded(list)], std::time::Instant::now());
+        let mut ui = UiState::new(crate::ui::state::UiConfig::default());
+        let text = draw(&ui, &snap, 40, 8);
+        assert!(text.lines().last().unwrap_or_default().contains("1-5/20"), "{text}");
+        ui.markets.cursor = 12;
+        let text = draw(&ui, &snap, 40, 8);
+        assert!(text.lines().last().unwrap_or_default().contains("9-13/20"), "{text}");
+    }
+
+    #[test]
+    fn the_heatmap_tints_by_change_in_the_theme_s_colours() {
+        let dark = Theme::dark();
+        let up = tint(&dark, dec!(0.05)).expect("a tint");
+        let up_big = tint(&dark, dec!(0.2)).expect("a tint");
+        let down = tint(&dark, dec!(-0.05)).expect("a tint");
+        assert_eq!(tint(&dark, Decimal::ZERO), None);
+        let Color::Rgb(r, _, b) = up else { panic!("{up:?}") };
+        assert!(r > b, "a rise is red under the Korean colours: {up:?}");
+        let Color::Rgb(r2, ..) = up_big else { panic!() };
+        assert!(r2 > r, "a bigger move is a stronger tint");
+        let Color::Rgb(r, _, b) = down else { panic!("{down:?}") };
+        assert!(b > r, "a fall is blue: {down:?}");
+        let mono = Theme::load("mono", None, crate::ui::theme::ColorSupport::TrueColor).expect("mono");
+        assert_eq!(tint(&mono, dec!(0.05)), None, "no colour in mono");
+    }
+
+    fn rows(ui: &UiState, snap: &Snapshot) -> Vec<String> {
+        visible_markets(ui, snap).iter().map(|m| m.market.base().to_string()).collect()
+    }
+
+    fn tab_of(changes: &[(&str, Decimal, Decimal)]) -> std::sync::Arc<Snapshot> {
+        let list = changes.iter().map(|(c, ..)| info(&format!("KRW-{c}"), false, false)).collect();
+        let tickers =
+            changes.iter().map(|(c, r, v)| ticker(&format!("KRW-{c}"), dec!(100), *r, *v, 0)).collect();
+        crate::store::Store::new().apply_batch(
+            [StoreEvent::MarketsLoaded(list), StoreEvent::TickersUpdated(tickers)],
+            std::time::Instant::now(),
+        )
+    }
+
+    /// Favourites lead every tab, in the column's order, then the rest in it; a search
+    /// still puts what was typed first.
+    #[test]
+    fn favourites_come_first_then_the_sort() {
+        let snap = tab_of(&[
+            ("AAA", dec!(0.01), dec!(500)),
+            ("BBB", dec!(0.02), dec!(400)),
+            ("CCC", dec!(0.03), dec!(300)),
+            ("DDD", dec!(0.04), dec!(200)),
+        ]);
+        let mut ui = UiState::new(crate::ui::state::UiConfig::default());
+        assert_eq!(rows(&ui, &snap), ["AAA", "BBB", "CCC", "DDD"], "by value");
+        ui.favorites.insert(MarketId::new("KRW-DDD"));
+        ui.favorites.insert(MarketId::new("KRW-BBB"));
+        assert_eq!(rows(&ui, &snap), ["BBB", "DDD", "AAA", "CCC"]);
+        ui.markets.ascending = true;
+        assert_eq!(rows(&ui, &snap), ["DDD", "BBB", "CCC", "AAA"]);
+        ui.markets.ascending = false;
+        ui.markets.query = "aaa".into();
+        assert_eq!(rows(&ui, &snap), ["AAA"]);
+        // Marked ★ on screen.
+        ui.markets.query.clear();
+        let text = draw(&ui, &snap, 40, 8);
+        assert!(text.lines().nth(2).unwrap_or_default().starts_with("│★BBB"), "{text}");
+    }
+
+    /// The movers view: the five biggest rises, biggest first, then the five biggest
+    /// falls, biggest first; an unchanged market is neither.
+    #[test]
+    fn top_movers_are_the_five_biggest_rises_and_falls() {
+        let changes: Vec<(String, Decimal)> =
+            (-6..=6).map(|i| (format!("M{:02}", i + 6), Decimal::new(i, 2))).collect();
+        let spec: Vec<(&str, Decimal, Decimal)> =
+            changes.iter().map(|(c, r)| (c.as_str(), *r, dec!(1))).collect();
+        let snap = tab_of(&spec);
+        let mut ui = UiState::new(crate::ui::state::UiConfig::default());
+        ui.markets.movers = true;
+        assert_eq!(
+            rows(&ui, &snap),
+            ["M12", "M11", "M10", "M09", "M08", "M00", "M01", "M02", "M03", "M04"],
+            "+6..+2 %, then -6..-2 %"
+        );
+        let text = draw(&ui, &snap, 40, 16);
+        assert!(text.contains("movers") && text.contains("+6.00%") && text.contains("-6.00%"), "{text}");
+        assert!(!text.contains("+1.00%") && !text.contains("0.00%"), "{text}");
+        // Only risers: no losers listed.
+        let snap = tab_of(&[("UP", dec!(0.1), dec!(1)), ("FLAT", dec!(0), dec!(1))]);
+        assert_eq!(rows(&ui, &snap), ["UP"]);
     }
 }

@@ -147,6 +147,11 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
             ui.markets.ascending = false;
         }
         Action::SortReverse => ui.markets.ascending = !ui.markets.ascending,
+        Action::ToggleMovers => {
+            ui.markets.movers = !ui.markets.movers;
+            ui.markets.cursor = 0;
+        }
+        Action::ToggleHeatmap => ui.markets.heatmap = !ui.markets.heatmap,
         Action::Search => {
             ui.markets.searching = true;
             ui.markets.query.clear();

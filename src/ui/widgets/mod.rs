@@ -4,3 +4,4 @@
 pub mod candles;
 pub(crate) mod depth_bar;
 pub mod format;
+pub(crate) mod sparkline;
