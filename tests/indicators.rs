@@ -11,11 +11,13 @@ use std::time::Duration;
 use common::{DEADLINE, snapshot_until, start_core};
 use hoga::config::Settings;
 use hoga::exchange::credentials::Credentials;
+use hoga::exchange::types::Candle;
 use hoga::exchange::types::{MarketId, Timeframe};
 use hoga::exchange::upbit::indicator::decode;
 use hoga::exchange::upbit::rest::{RestClient, RestConfig};
 use hoga::exchange::upbit::ws::WsConfig;
-use hoga::indicators::{Bar, Indicator, IndicatorEvent, Source, Tracker, stream};
+use hoga::indicators::series::{self, Study, StudySeries};
+use hoga::indicators::{Bar, Indicator, IndicatorEvent, MaKind, Reading, Source, Tracker, stream};
 use hoga::ui::UiCommand;
 use secrecy::ExposeSecret;
 
@@ -24,16 +26,65 @@ const START_MS: i64 = 1_796_461_200_000;
 
 /// The candles before `to` (exclusive) as the client reads them by REST, oldest first.
 async fn closed_candles(rest: &RestClient, market: &MarketId, tf: Timeframe, to: i64) -> Vec<Bar> {
+    rest_candles(rest, market, tf, to).await.iter().map(Bar::from).collect()
+}
+
+async fn rest_candles(rest: &RestClient, market: &MarketId, tf: Timeframe, to: i64) -> Vec<Candle> {
     let to = chrono::DateTime::from_timestamp_millis(to).unwrap().format("%Y-%m-%dT%H:%M:%S").to_string();
     let mut candles = rest.candles(market, tf, 200, Some(&to)).await.unwrap();
     candles.sort_by_key(|c| c.start);
-    candles.iter().map(Bar::from).collect()
+    candles
+}
+
+/// What the chart draws for `ind` at the last of `candles`: its studies' series
+/// (`series::compute`, the same per-candle values the chart pane reads) at the last index.
+fn chart_reading(ind: &Indicator, candles: &[Candle]) -> Option<Reading> {
+    let last = |study: Study| -> StudySeries { series::compute(&study, candles) };
+    let line = |study: Study| match last(study) {
+        StudySeries::Line(v) => *v.last()?,
+        other => panic!("{study} is not a line: {other:?}"),
+    };
+    let ma = |kind: MaKind, period: u16| match kind {
+        MaKind::Sma => line(Study::Sma { period }),
+        MaKind::Ema => line(Study::Ema { period }),
+    };
+    match *ind {
+        Indicator::MovingAverage { ma_type, period } => ma(ma_type, period).map(Reading::MovingAverage),
+        Indicator::MaCrossover { ma_type, short_period, long_period } => {
+            Some(Reading::MaCrossover { short: ma(ma_type, short_period)?, long: ma(ma_type, long_period)? })
+        }
+        _ => match (last(Study::from_indicator(ind)?), ind) {
+            (StudySeries::Oscillator(v), _) => v.last().copied().flatten().map(Reading::Rsi),
+            (StudySeries::Bands { upper, middle, lower }, _) => Some(Reading::BollingerBands {
+                upper: (*upper.last()?)?,
+                middle: (*middle.last()?)?,
+                lower: (*lower.last()?)?,
+            }),
+            (StudySeries::Macd { macd, signal, histogram }, _) => Some(Reading::Macd {
+                macd: (*macd.last()?)?,
+                signal: (*signal.last()?)?,
+                histogram: (*histogram.last()?)?,
+            }),
+            (StudySeries::Volume { volume, average }, _) => {
+                Some(Reading::Volume { volume: *volume.last()?, average: (*average.last()?)? })
+            }
+            (other, ind) => panic!("{} drew {other:?}", ind.label()),
+        },
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_indicators_equal_the_clients_own_over_rest_candles() {
     // 20 s per step, 8 steps a round: a 5-minute candle closes every other round.
     streamed_equals_local(Timeframe::M5, 20_000, 8).await;
+}
+
+/// Hourly candles: the chart's studies (RSI 14, SMA 20, BB 20 2, MACD 12 26 9, the EMA
+/// crossover, volume) over the REST candles give, at each closed candle, exactly the value
+/// Upbit's stream sends for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_studies_equal_upbit_at_each_hourly_close() {
+    streamed_equals_local(Timeframe::H1, 900_000, 8).await;
 }
 
 /// Day candles are not on Upbit's candle stream; their indicator closes still come.
@@ -80,13 +131,23 @@ async fn streamed_equals_local(tf: Timeframe, step_ms: i64, steps_per_round: usi
             match decode(&ty, text, MarketId::new).unwrap() {
                 IndicatorEvent::Values(f) => {
                     assert_eq!((&f.market, f.timeframe), (&market, tf));
-                    let bars = closed_candles(&rest, &market, tf, f.candle_start + bucket).await;
+                    let candles = rest_candles(&rest, &market, tf, f.candle_start + bucket).await;
+                    let bars: Vec<Bar> = candles.iter().map(Bar::from).collect();
                     assert_eq!(bars.last().map(|b| b.start), Some(f.candle_start), "the closed candle");
                     assert_eq!(f.values.len(), 1, "one indicator per message: {text}");
                     *kinds.entry(f.values[0].0.wire_type()).or_default() += 1;
                     for (ind, reading) in &f.values {
                         let local = Tracker::with_history(*ind, &bars).unwrap().value();
                         assert_eq!(local.as_ref(), Some(reading), "{} at {}", ind.label(), f.candle_start);
+                        // The chart's series over the same candles, at the closed one.
+                        let drawn = chart_reading(ind, &candles);
+                        assert_eq!(
+                            drawn.as_ref(),
+                            Some(reading),
+                            "chart {} at {}",
+                            ind.label(),
+                            f.candle_start
+                        );
                     }
                     checked += 1;
                 }

@@ -251,6 +251,25 @@ impl Study {
     }
 }
 
+impl Study {
+    /// The chart's study for one of Upbit's indicators; the crossover is two moving
+    /// averages, not one study (None).
+    pub fn from_indicator(ind: &super::Indicator) -> Option<Study> {
+        use super::{Indicator, MaKind};
+        Some(match *ind {
+            Indicator::MovingAverage { ma_type: MaKind::Sma, period } => Study::Sma { period },
+            Indicator::MovingAverage { ma_type: MaKind::Ema, period } => Study::Ema { period },
+            Indicator::BollingerBands { period, std_dev } => Study::Bollinger { period, width: std_dev },
+            Indicator::Volume { period } => Study::Volume { period },
+            Indicator::Rsi { period } => Study::Rsi { period },
+            Indicator::Macd { fast_period, slow_period, signal_period } => {
+                Study::Macd { fast: fast_period, slow: slow_period, signal: signal_period }
+            }
+            Indicator::MaCrossover { .. } => return None,
+        })
+    }
+}
+
 impl std::fmt::Display for Study {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.label())
