@@ -6,13 +6,21 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{console_on, snapshot_until};
+use common::{DEADLINE, console_on, snapshot_until};
 use hoga::console::Core;
+use hoga::exchange::types::MarketId;
+use hoga::kernel::TaskManager;
+use hoga::notify::{NotifyKind, NotifySender};
 use hoga::store::Snapshot;
 use hoga::trading::intent::{LineIntent, Outcome, Requester, TradeRequest, parse_line};
+use hoga::trading::journal::Journal;
+use hoga::trading::monitor::{
+    Monitor, MonitorConfig, MonitorDeps, MonitorHandle, MonitorInput, MonitorView, SharedJournal,
+    TradingStateHandle, parse_alert,
+};
 use hoga::ui::UiCommand;
 use rust_decimal::Decimal;
 use tokio::sync::watch;
@@ -23,15 +31,18 @@ const START_MS: i64 = 1_796_461_200_000;
 
 type Snaps = watch::Receiver<Arc<Snapshot>>;
 
-/// Sends `line` and waits for it to be accepted.
-async fn arm(core: &Core, snaps: &mut Snaps, line: &str) {
+/// Sends `line` and waits for it to be accepted; returns what the reply said.
+async fn arm(core: &Core, snaps: &mut Snaps, line: &str) -> String {
     let LineIntent::Trade(intent) = parse_line(line, None).unwrap() else { panic!("{line}") };
     let req = TradeRequest::new(Requester::Ui, intent);
     core.commands.send(UiCommand::Trade(req.clone())).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let s = snapshot_until(snaps, deadline, line, |s| s.account.replies.iter().any(|r| r.id == req.id)).await;
     let reply = s.account.replies.iter().find(|r| r.id == req.id).unwrap();
-    assert!(matches!(reply.outcome, Outcome::Accepted(_)), "{line}: {:?}", reply.outcome);
+    match &reply.outcome {
+        Outcome::Accepted(what) => what.clone(),
+        other => panic!("{line}: {other:?}"),
+    }
 }
 
 fn fired<'a>(s: &'a Snapshot, label: &str) -> Vec<&'a str> {
@@ -67,6 +78,8 @@ async fn an_rsi_alert_fires_once_from_the_local_evaluation() {
     })
     .await;
     assert_eq!(fired(&s, label).len(), 1, "{:?}", s.system.alerts);
+    // `:unarm MARKET` removes a market's alerts too.
+    assert_eq!(arm(&core, &mut snaps, ":unarm KRW-BTC").await, "1 alert(s) removed");
 }
 
 /// Where Upbit serves the signal and it comes first, the alert says so. The local
@@ -118,4 +131,80 @@ fn sim_price(s: &Snapshot, market: &str) -> Decimal {
         .get(&hoga::exchange::types::MarketId::new(market))
         .map(|t| t.value.trade_price)
         .expect("a ticker of the market")
+}
+
+async fn wait_view(m: &MonitorHandle, what: &str, pred: impl Fn(&MonitorView) -> bool) -> Arc<MonitorView> {
+    let mut rx = m.view();
+    let fut = async {
+        loop {
+            let v = rx.borrow_and_update().clone();
+            if pred(&v) {
+                return v;
+            }
+            rx.changed().await.unwrap();
+        }
+    };
+    tokio::time::timeout(DEADLINE, fut).await.unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
+}
+
+/// The monitor's side: an indicator alert is listed with its label, is not fired by
+/// prices, fires once when told it holds (a second report, Upbit's after the local one,
+/// changes nothing), is kept fired across a restart, and `:unarm` removes its journal row.
+#[tokio::test]
+async fn an_indicator_alert_fires_once_through_the_monitor_and_is_kept_across_a_restart() {
+    let journal: SharedJournal = Arc::new(Mutex::new(Journal::in_memory().unwrap()));
+    let spawn = |tasks: &TaskManager| {
+        let (notify, notes) = NotifySender::channel(64);
+        let deps = MonitorDeps { journal: Some(journal.clone()), notify, trading: TradingStateHandle::new() };
+        let (monitor, _actions) = Monitor::spawn(tasks, MonitorConfig::default(), deps).unwrap();
+        (monitor, notes)
+    };
+    let tasks = TaskManager::new();
+    let (monitor, mut notes) = spawn(&tasks);
+    let alert = parse_alert(":alert KRW-ETH rsi14 < 30").unwrap();
+    monitor.add_alert(alert.clone()).await.unwrap();
+    let v = wait_view(&monitor, "the alert listed", |v| v.alerts.len() == 1).await;
+    assert_eq!(v.alerts[0].label, "KRW-ETH RSI14(5m) < 30");
+    // A price means nothing to it.
+    monitor.reconciled().await.unwrap();
+    assert!(monitor.tick(
+        &MarketId::new("KRW-ETH"),
+        rust_decimal_macros::dec!(3000000),
+        std::time::Instant::now()
+    ));
+    wait_view(&monitor, "the tick evaluated", |v| v.ticks > 0).await;
+    assert!(!monitor.view().borrow().alerts[0].fired);
+    for detail in ["RSI 28.00 · local", "RSI 27.90 · upbit signal"] {
+        monitor
+            .send(MonitorInput::IndicatorHit { id: alert.id.clone(), detail: detail.into() })
+            .await
+            .unwrap();
+    }
+    // A later control message, handled after both reports: by the time it shows, every
+    // notification of the two is out.
+    let marker = parse_alert(":alert KRW-BTC > 999999999").unwrap();
+    monitor.add_alert(marker.clone()).await.unwrap();
+    wait_view(&monitor, "the alert fired", |v| v.alerts.len() == 2 && v.alerts.iter().any(|a| a.fired)).await;
+    let n = tokio::time::timeout(DEADLINE, notes.recv()).await.unwrap().unwrap();
+    assert_eq!(n.kind, NotifyKind::PriceAlert);
+    assert_eq!(n.text, "KRW-ETH RSI14(5m) < 30 (RSI 28.00 · local)");
+    assert_eq!(n.id.as_deref(), Some(alert.id.as_str()));
+    assert!(notes.try_recv().is_err(), "the second report notified again");
+    tasks.cancel_all();
+    assert!(tasks.wait_all(Duration::from_secs(5)).await);
+
+    let saved = journal.lock().unwrap().load_alerts().unwrap();
+    let ours = saved.iter().find(|a| a.id == alert.id).unwrap();
+    assert!(ours.fired && ours.condition == alert.condition);
+    let tasks = TaskManager::new();
+    let (monitor, _notes) = spawn(&tasks);
+    let v = wait_view(&monitor, "the alert back", |v| v.alerts.len() == 2).await;
+    assert!(v.alerts.iter().find(|a| a.id == alert.id).unwrap().fired, "kept fired across the restart");
+    monitor.send(MonitorInput::RemoveAlert(alert.id.clone())).await.unwrap();
+    wait_view(&monitor, "the alert gone", |v| v.alerts.len() == 1).await;
+    common::until("its journal row deleted", || {
+        journal.lock().unwrap().load_alerts().unwrap().iter().all(|a| a.id != alert.id)
+    })
+    .await;
+    tasks.cancel_all();
 }
