@@ -84,6 +84,8 @@ pub enum Action {
     LadderSell,
     /// Cancel our orders at the book cursor's price.
     LadderCancel,
+    /// Open the command line on `ind add ` to add a study to the chart.
+    AddStudy,
     /// Cycle the log pane's minimum level.
     LogLevelNext,
     /// Answer yes in a dialog.
@@ -155,6 +157,7 @@ impl Action {
             Action::LadderBuy => "buy at the cursor's price, preset size (asks)",
             Action::LadderSell => "sell at the cursor's price, preset size (asks)",
             Action::LadderCancel => "cancel our orders at the cursor's price",
+            Action::AddStudy => "add a study: :ind add sma 20, ema 50, bb 20 2, vwap, vol, rsi 14, macd",
             Action::LogLevelNext => "next minimum log level",
             Action::Confirm => "yes",
             Action::Deny => "no",

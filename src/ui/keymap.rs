@@ -405,7 +405,9 @@ fn pane_hints(ctx: Context) -> &'static [(Action, &'static str)] {
         Context::Markets => {
             &[(Action::Search, "search"), (Action::SortNext, "sort"), (Action::ToggleFavorite, "favorite")]
         }
-        Context::Chart => &[(Action::TimeframeNext, "longer"), (Action::TimeframePrev, "shorter")],
+        Context::Chart => {
+            &[(Action::TimeframeNext, "longer"), (Action::TimeframePrev, "shorter"), (Action::AddStudy, "study")]
+        }
         Context::Orders => &[(Action::CancelOrder, "cancel"), (Action::CancelAll, "cancel all")],
         Context::Portfolio => &[(Action::Protect, "protect"), (Action::OrderForm, "order")],
         Context::Log => &[(Action::LogLevelNext, "level")],

@@ -27,6 +27,8 @@ mod tests_commands;
 mod tests_orders;
 #[cfg(test)]
 mod tests_rules;
+#[cfg(test)]
+mod tests_studies;
 mod transfer;
 
 pub(crate) use ladder::cursor_row as ladder_cursor_row;

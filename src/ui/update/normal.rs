@@ -80,6 +80,9 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
                 return set_timeframe(ui, Timeframe::ALL[j]);
             }
         }
+        Action::AddStudy => {
+            ui.command_line = Some(CommandLine { input: "ind add ".into(), ..CommandLine::default() })
+        }
         Action::AckAlerts => return vec![UiCommand::AcknowledgeAlerts],
         Action::CancelOrder => {
             // The cursor runs over the open orders, then the refused ones (never sent, or
