@@ -15,14 +15,16 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::Bus;
-use crate::exchange::types::{MarketId, Timeframe};
+use crate::exchange::types::{Candle, MarketId, Timeframe};
 use crate::exchange::upbit::rest::RestClient;
 use crate::feed::{FeedHandle, FeedProxy, FromFeed, Strategy, Subscription};
 use crate::kernel::{OnFailure, TaskManager};
+use crate::store::market::{HistoryState, MAX_SERIES_CANDLES};
 use crate::store::{StoreEvent, StoreHandle, StreamState};
 use crate::trading::manager::PriceBoard;
 use crate::trading::monitor::TickSender;
 use crate::trading::paper::PaperVenue;
+use crate::ui::chart_view::MAX_COMPARED;
 
 use super::event::AppEvent;
 use super::notices::NoticeSinks;
@@ -290,76 +292,315 @@ pub(crate) fn spawn_trades(
     });
 }
 
+/// What the chart asks of its pump besides the selection: how far back its view reaches
+/// and the markets drawn beside the shown one. Changed by the UI's commands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ChartWant {
+    /// Candles back from the newest the view reaches (its scroll offset plus what it
+    /// shows), for the series it was asked for: a reach meant for another market or
+    /// timeframe pages nothing.
+    pub reach: Option<(MarketId, Timeframe, usize)>,
+    /// Markets compared with the shown one, at the chart's timeframe.
+    pub compare: Vec<MarketId>,
+}
+
 /// The chart's pump: candle history by REST (in parallel with the live stream, which is
-/// subscribed first so nothing between the two is missed), then live candles.
+/// subscribed first so nothing between the two is missed), then live candles, for the
+/// shown market and the compared ones; older pages of the shown market as the view
+/// scrolls back (one request at a time, whatever the keys do).
 pub(crate) fn spawn_chart(
     tasks: &TaskManager,
     feed: &FeedHandle,
     store: StoreHandle,
     selection: watch::Receiver<Selection>,
+    want: watch::Receiver<ChartWant>,
 ) {
     let proxy = Arc::new(feed.proxy("chart"));
     let feed = feed.clone();
     tasks.spawn_supervised("console", "chart-pump", OnFailure::restart(), move |cancel| {
-        let proxy = proxy.clone();
-        let feed = feed.clone();
-        let store = store.clone();
-        let selection = selection.clone();
-        async move {
-            follow(cancel, selection, |sel| {
-                let proxy = proxy.clone();
+        let chart = ChartPump { proxy: proxy.clone(), feed: feed.clone(), store: store.clone() };
+        chart.run(cancel, selection.clone(), want.clone())
+    });
+}
+
+/// Candles asked for per older page: Upbit's most.
+const PAGE: u32 = 200;
+
+/// An older page is asked for while fewer than this many candles lie beyond the view's
+/// reach: the next page is there before the view gets to the oldest candle.
+const PREFETCH: usize = 100;
+
+/// An older page in flight: the time it was asked before, and the answer.
+type OlderPage = std::pin::Pin<
+    Box<dyn Future<Output = (i64, Result<Vec<Candle>, crate::exchange::error::ExchangeError>)> + Send>,
+>;
+
+/// Where paging back the shown series stands, as the pump knows it (the store's copy may
+/// lag by a batch).
+#[derive(Debug, Default)]
+struct Pager {
+    /// Candles the series holds.
+    have: usize,
+    /// Start of its oldest candle (`None`: not read from the store yet).
+    before: Option<i64>,
+    /// Nothing older (the exchange's start of history, or the most a series keeps).
+    done: bool,
+}
+
+struct ChartPump {
+    proxy: Arc<FeedProxy>,
+    feed: FeedHandle,
+    store: StoreHandle,
+}
+
+/// The markets the chart follows: the shown one first, then the compared ones (the shown
+/// one and repeats left out, at most [`MAX_COMPARED`]).
+fn chart_markets(shown: &MarketId, compare: &[MarketId]) -> Vec<MarketId> {
+    let mut out = vec![shown.clone()];
+    for m in compare {
+        if !out.contains(m) && out.len() <= MAX_COMPARED {
+            out.push(m.clone());
+        }
+    }
+    out
+}
+
+impl ChartPump {
+    async fn run(
+        self,
+        cancel: CancellationToken,
+        mut selection: watch::Receiver<Selection>,
+        mut want: watch::Receiver<ChartWant>,
+    ) -> anyhow::Result<()> {
+        loop {
+            let sel = selection.borrow_and_update().clone();
+            let Some(m) = sel.market else {
+                self.proxy.unsubscribe_all();
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    r = selection.changed() => if r.is_err() { return Ok(()) },
+                }
+                continue;
+            };
+            let tf = sel.timeframe;
+            let mut compare = want.borrow_and_update().compare.clone();
+            // Markets whose history this session loaded (and whose candles it follows since).
+            let mut loaded: Vec<MarketId> = Vec::new();
+            let mut source = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                s = self.open(&m, tf, &compare, &mut loaded) => Some(s?),
+            };
+            let mut pager = Pager::default();
+            let mut page: Option<OlderPage> = None;
+            let reach = want.borrow().reach.clone();
+            self.page_if_needed(&m, tf, reach, &mut pager, &mut page).await?;
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    r = selection.changed() => {
+                        if r.is_err() {
+                            return Ok(());
+                        }
+                        // The book's depth or grouping is not the chart's business.
+                        let sel = selection.borrow();
+                        if sel.market.as_ref() != Some(&m) || sel.timeframe != tf {
+                            break;
+                        }
+                    }
+                    r = want.changed() => {
+                        if r.is_err() {
+                            return Ok(());
+                        }
+                        let w = want.borrow_and_update().clone();
+                        if w.compare != compare {
+                            compare = w.compare;
+                            source = Some(self.open(&m, tf, &compare, &mut loaded).await?);
+                        }
+                        self.page_if_needed(&m, tf, w.reach, &mut pager, &mut page).await?;
+                    }
+                    (before, answer) = async {
+                        match page.as_mut() {
+                            Some(p) => p.await,
+                            None => std::future::pending().await,
+                        }
+                    } => {
+                        page = None;
+                        if self.older_page(&m, tf, before, answer, &mut pager).await? {
+                            let reach = want.borrow().reach.clone();
+                            self.page_if_needed(&m, tf, reach, &mut pager, &mut page).await?;
+                        }
+                    }
+                    work = async {
+                        match source.as_mut() {
+                            Some(s) => s.next().await,
+                            None => std::future::pending().await,
+                        }
+                    } => match work {
+                        Some(work) => work.await?,
+                        // The feed ended the subscription (shutdown): wait for a change.
+                        None => source = None,
+                    },
+                }
+            }
+            if page.is_some() {
+                // The page is dropped with the session: the title must not wait for it.
+                let state = StoreEvent::HistoryPaging { market: m.clone(), timeframe: tf, state: None };
+                self.store.send(state).await?;
+            }
+        }
+    }
+
+    /// Follows the shown market and the compared ones on `tf`: ends the old subscriptions,
+    /// subscribes every market's candles (one subscription), then loads the history of
+    /// those not loaded yet in this session. A market no longer compared leaves `loaded`:
+    /// its series stops updating, so compared again it is loaded again.
+    async fn open(
+        &self,
+        m: &MarketId,
+        tf: Timeframe,
+        compare: &[MarketId],
+        loaded: &mut Vec<MarketId>,
+    ) -> anyhow::Result<Box<dyn Source>> {
+        self.proxy.unsubscribe_all();
+        let markets = chart_markets(m, compare);
+        loaded.retain(|x| markets.contains(x));
+        let store = self.store.clone();
+        // Subscribed before the history is fetched, so nothing between is missed.
+        let source = if self.feed.can_stream(crate::exchange::api::StreamKind::Candle(tf)) {
+            let sub = self.proxy.subscribe_candle(&markets, tf, Strategy::CoalesceByMarket);
+            Pump::boxed(sub, move |c| {
                 let store = store.clone();
-                let streamable = feed.can_stream(crate::exchange::api::StreamKind::Candle(sel.timeframe));
                 async move {
-                    let Some(m) = sel.market else { return Ok(None) };
-                    proxy.unsubscribe_all();
-                    let tf = sel.timeframe;
-                    // Subscribed before the history is fetched, so nothing between is missed.
-                    let sub = streamable
-                        .then(|| proxy.subscribe_candle(std::slice::from_ref(&m), tf, Strategy::CoalesceByMarket));
-                    match proxy.candles(&m, tf, 200).await {
-                        Ok(candles) => {
-                            store
-                                .send(StoreEvent::CandlesLoaded { market: m.clone(), timeframe: tf, candles })
-                                .await?
-                        }
-                        Err(e) => tracing::warn!(market = %m, tf = tf.label(), error = %e, "candle history not loaded"),
-                    }
-                    if let Some(sub) = sub {
-                        return Ok(Some(Pump::boxed(sub, move |c| {
-                            let store = store.clone();
-                            async move {
-                                store.send(StoreEvent::CandleUpdated(c)).await?;
-                                Ok(())
-                            }
-                        })));
-                    }
-                    // Upbit streams candles up to 240m only: day, week and month candles are
-                    // refreshed by REST, at most every few seconds and only while the market
-                    // trades (a throttled ticker is the trigger).
-                    let ticks = proxy.subscribe_ticker(
-                        std::slice::from_ref(&m),
-                        Strategy::Throttle(LONG_CANDLE_REFRESH),
-                    );
-                    Ok(Some(Pump::boxed(ticks, move |_| {
-                        let (proxy, store, m) = (proxy.clone(), store.clone(), m.clone());
-                        async move {
-                            match proxy.candles(&m, tf, 2).await {
-                                Ok(latest) => {
-                                    for c in latest.into_iter().rev() {
-                                        store.send(StoreEvent::CandleUpdated(c)).await?;
-                                    }
-                                }
-                                Err(e) => tracing::debug!(market = %m, tf = tf.label(), error = %e, "candle refresh failed"),
-                            }
-                            Ok(())
-                        }
-                    })))
+                    store.send(StoreEvent::CandleUpdated(c)).await?;
+                    Ok(())
                 }
             })
-            .await
+        } else {
+            // Upbit streams candles up to 240m only: day, week and month candles are
+            // refreshed by REST, at most every few seconds per market and only while the
+            // market trades (a throttled ticker is the trigger).
+            let ticks = self.proxy.subscribe_ticker(&markets, Strategy::Throttle(LONG_CANDLE_REFRESH));
+            let proxy = self.proxy.clone();
+            Pump::boxed(ticks, move |t: crate::exchange::types::Ticker| {
+                let (proxy, store) = (proxy.clone(), store.clone());
+                async move {
+                    let Some(m) = t.market else { return Ok(()) };
+                    match proxy.candles(&m, tf, 2).await {
+                        Ok(latest) => {
+                            for c in latest.into_iter().rev() {
+                                store.send(StoreEvent::CandleUpdated(c)).await?;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(market = %m, tf = tf.label(), error = %e, "candle refresh failed")
+                        }
+                    }
+                    Ok(())
+                }
+            })
+        };
+        for x in markets {
+            if loaded.contains(&x) {
+                continue;
+            }
+            match self.proxy.candles(&x, tf, PAGE).await {
+                Ok(candles) => {
+                    self.store
+                        .send(StoreEvent::CandlesLoaded { market: x.clone(), timeframe: tf, candles })
+                        .await?
+                }
+                Err(e) => {
+                    tracing::warn!(market = %x, tf = tf.label(), error = %e, "candle history not loaded")
+                }
+            }
+            loaded.push(x);
         }
-    });
+        Ok(source)
+    }
+
+    /// Asks for the page before the oldest candle when the view reaches within
+    /// [`PREFETCH`] candles of it, unless one is in flight or there is nothing older.
+    async fn page_if_needed(
+        &self,
+        m: &MarketId,
+        tf: Timeframe,
+        reach: Option<(MarketId, Timeframe, usize)>,
+        pager: &mut Pager,
+        page: &mut Option<OlderPage>,
+    ) -> anyhow::Result<()> {
+        let Some(reach) = reach.filter(|(rm, rtf, _)| rm == m && *rtf == tf).map(|r| r.2) else {
+            return Ok(());
+        };
+        if page.is_some() || pager.done {
+            return Ok(());
+        }
+        let before = match pager.before {
+            Some(b) => b,
+            None => {
+                let snap = self.store.snapshot();
+                let Some(oldest) = snap.market.series(m, tf).first().map(|c| c.start) else {
+                    // The newest page is not in yet: nothing to page back from.
+                    return Ok(());
+                };
+                if snap.market.history(m, tf).is_some_and(|h| h != HistoryState::Loading) {
+                    pager.done = true;
+                    return Ok(());
+                }
+                pager.have = snap.market.series(m, tf).len();
+                pager.before = Some(oldest);
+                oldest
+            }
+        };
+        if pager.have >= MAX_SERIES_CANDLES {
+            pager.done = true;
+            return Ok(());
+        }
+        if pager.have >= reach.saturating_add(PREFETCH) {
+            return Ok(());
+        }
+        let state = Some(HistoryState::Loading);
+        self.store.send(StoreEvent::HistoryPaging { market: m.clone(), timeframe: tf, state }).await?;
+        let (proxy, m) = (self.proxy.clone(), m.clone());
+        *page = Some(Box::pin(async move { (before, proxy.candles_before(&m, tf, PAGE, before).await) }));
+        Ok(())
+    }
+
+    /// An older page came back: into the store (which tells the start of the history
+    /// when nothing is older). True when another page may be asked for now; after a
+    /// failure the next scroll asks again, not a loop of retries.
+    async fn older_page(
+        &self,
+        m: &MarketId,
+        tf: Timeframe,
+        before: i64,
+        answer: Result<Vec<Candle>, crate::exchange::error::ExchangeError>,
+        pager: &mut Pager,
+    ) -> anyhow::Result<bool> {
+        match answer {
+            Ok(candles) => {
+                let older: Vec<i64> = candles.iter().map(|c| c.start).filter(|s| *s < before).collect();
+                match older.iter().min() {
+                    Some(oldest) => {
+                        pager.before = Some(*oldest);
+                        pager.have += older.len();
+                    }
+                    None => pager.done = true,
+                }
+                let ev = StoreEvent::OlderCandlesLoaded { market: m.clone(), timeframe: tf, candles };
+                self.store.send(ev).await?;
+                Ok(!pager.done)
+            }
+            Err(e) => {
+                tracing::warn!(market = %m, tf = tf.label(), error = %e, "older candles not loaded; the next scroll asks again");
+                let ev = StoreEvent::HistoryPaging { market: m.clone(), timeframe: tf, state: None };
+                self.store.send(ev).await?;
+                Ok(false)
+            }
+        }
+    }
 }
 
 /// How often a day / week / month candle is refreshed by REST while its market trades.

@@ -61,7 +61,7 @@ use crate::ui::sink::{CommandSink, CommandSource};
 use crate::ui::{App, ColorSupport, Keymap, UiCommand, UiConfig};
 
 use event::AppEvent;
-use market::{PriceSinks, Selection};
+use market::{ChartWant, PriceSinks, Selection};
 
 /// Where the exchange is, and with which keys.
 struct Endpoints {
@@ -425,7 +425,8 @@ impl Core {
         // Indicator alerts watch their own series, whatever the chart shows.
         indicator_alerts::spawn(tasks, &feed, monitor.clone(), indicator_pump.clone());
         crate::indicators::stream::spawn(tasks, indicator_pump, store.clone(), selection_rx.clone());
-        market::spawn_chart(tasks, &feed, store.clone(), selection_rx.clone());
+        let (chart_tx, chart_rx) = watch::channel(ChartWant::default());
+        market::spawn_chart(tasks, &feed, store.clone(), selection_rx.clone(), chart_rx);
         if let Some(on_screen) = opts.on_screen.clone() {
             sparklines::spawn(tasks, &feed, store.clone(), on_screen, sparklines::SparkConfig::default());
         }
@@ -440,8 +441,12 @@ impl Core {
         market::spawn_system(tasks, &feed, store.clone(), bus.clone(), selection_rx);
 
         // The Command lane: the UI's requests that are neither trading, safety nor config.
-        let commands_handler =
-            Commands { selection: Arc::new(selection_tx), store: store.clone(), tasks: tasks.clone() };
+        let commands_handler = Commands {
+            selection: Arc::new(selection_tx),
+            chart: Arc::new(chart_tx),
+            store: store.clone(),
+            tasks: tasks.clone(),
+        };
         bus.subscribe(
             "console-commands",
             |env| matches!(env.payload, AppEvent::Ui(_)),
@@ -896,6 +901,8 @@ async fn forward(bus: &Bus<AppEvent>, cmd: UiCommand) -> anyhow::Result<()> {
 #[derive(Clone)]
 struct Commands {
     selection: Arc<watch::Sender<Selection>>,
+    /// The chart's scroll reach and compared markets.
+    chart: Arc<watch::Sender<ChartWant>>,
     store: StoreHandle,
     tasks: TaskManager,
 }
@@ -918,6 +925,13 @@ impl Commands {
             UiCommand::SetDepth(d) => {
                 let d = *d;
                 self.selection.send_if_modified(|s| std::mem::replace(&mut s.depth, d) != d);
+            }
+            UiCommand::ChartReach { market, timeframe, reach } => {
+                let r = Some((market.clone(), *timeframe, *reach));
+                self.chart.send_if_modified(|w| std::mem::replace(&mut w.reach, r.clone()) != r);
+            }
+            UiCommand::ChartCompare(list) => {
+                self.chart.send_if_modified(|w| std::mem::replace(&mut w.compare, list.clone()) != *list);
             }
             UiCommand::AcknowledgeAlerts => {
                 let _ = self.store.send(StoreEvent::AlertsAcknowledged).await;

@@ -71,6 +71,17 @@ pub trait RestApi: Send + Sync + fmt::Debug + 'static {
         count: u32,
     ) -> RestFuture<'a, Vec<Candle>>;
 
+    /// Up to `count` candles of a market that start before `before` (ms since the epoch),
+    /// newest first: the page older than the oldest one loaded. Empty when the exchange
+    /// has nothing older (the start of the market's history).
+    fn candles_before<'a>(
+        &'a self,
+        market: &'a MarketId,
+        timeframe: Timeframe,
+        count: u32,
+        before: i64,
+    ) -> RestFuture<'a, Vec<Candle>>;
+
     /// Open orders of every market: the first page (Upbit: 100), enough for a poll that
     /// stands in for the private stream, not an inventory.
     fn open_orders(&self) -> RestFuture<'_, Vec<Order>>;

@@ -316,6 +316,19 @@ impl FeedProxy {
     ) -> Result<Vec<Candle>, ExchangeError> {
         self.shared.config.rest.candles(market, tf, count).await
     }
+
+    /// REST candles that start before `before` (ms since the epoch), newest first
+    /// (`count` ≤ 200): the page older than the oldest loaded. Empty at the start of the
+    /// market's history.
+    pub async fn candles_before(
+        &self,
+        market: &MarketId,
+        tf: Timeframe,
+        count: u32,
+        before: i64,
+    ) -> Result<Vec<Candle>, ExchangeError> {
+        self.shared.config.rest.candles_before(market, tf, count, before).await
+    }
 }
 
 impl Drop for FeedProxy {

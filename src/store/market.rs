@@ -29,8 +29,45 @@ impl<T> Stamped<T> {
 
 /// How many trades per market the tape keeps (the pane shows at most a screenful).
 pub(crate) const TRADES_PER_MARKET: usize = 200;
-/// How many candles per series are kept (history load plus live bars).
+/// How many candles per series are kept (history load plus live bars) until the chart
+/// scrolls further back: a series keeps what older pages brought (see [`SeriesHistory`]).
 pub(crate) const CANDLES_PER_SERIES: usize = 1000;
+/// The most candles a series holds however far back the chart scrolls: 50 pages of 200,
+/// a week of minutes or 27 years of days. Beyond it the chart pager stops asking.
+pub const MAX_SERIES_CANDLES: usize = 10_000;
+
+/// What the chart's pager knows of the older history of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryState {
+    /// An older page was asked for and has not come back.
+    Loading,
+    /// The exchange had nothing older: the series begins here.
+    Start,
+    /// The series holds [`MAX_SERIES_CANDLES`]: nothing older is asked for.
+    Limit,
+}
+
+impl HistoryState {
+    /// What the chart's title says.
+    pub fn label(self) -> &'static str {
+        match self {
+            HistoryState::Loading => "loading older…",
+            HistoryState::Start => "start of history",
+            HistoryState::Limit => "oldest kept",
+        }
+    }
+}
+
+/// A series' older history: where paging stands, and how many candles it keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeriesHistory {
+    /// Paging back, or where it ended.
+    pub state: Option<HistoryState>,
+    /// Candles the series keeps: at least [`CANDLES_PER_SERIES`], more once older pages
+    /// came (the history scrolled to is not trimmed away by the live bars that follow;
+    /// the oldest go first, away from the newest the chart shows when live).
+    pub kept: usize,
+}
 
 /// What the exchange said of a market this session, as the markets table shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,8 +96,12 @@ pub struct MarketSection {
     pub books: Arc<HashMap<MarketId, Arc<Stamped<OrderBook>>>>,
     /// Recent trades per market, newest first.
     pub trades: Arc<HashMap<MarketId, VecDeque<Trade>>>,
-    /// Candle series per (market, timeframe), oldest first.
-    pub candles: Arc<HashMap<(MarketId, Timeframe), Vec<Candle>>>,
+    /// Candle series per (market, timeframe), oldest first. Each series sits behind its
+    /// own `Arc`: a live bar copies its series, not every series (a compared market's, a
+    /// long scrolled-back one).
+    pub candles: Arc<HashMap<(MarketId, Timeframe), Arc<Vec<Candle>>>>,
+    /// Older history paged in per series (`HistoryState`, candles kept).
+    pub history: Arc<HashMap<(MarketId, Timeframe), SeriesHistory>>,
     /// Badges per market, each with the source that set it (a notice's id).
     pub badges: Arc<HashMap<MarketId, Vec<(Badge, String)>>>,
     /// Indicators per candle series: local values and Upbit's (`crate::indicators`).
@@ -189,8 +230,13 @@ impl MarketSection {
     }
 
     /// Candles of a series, oldest first (empty when not loaded).
-    pub(crate) fn series(&self, market: &MarketId, tf: Timeframe) -> &[Candle] {
-        self.candles.get(&(market.clone(), tf)).map(Vec::as_slice).unwrap_or(&[])
+    pub fn series(&self, market: &MarketId, tf: Timeframe) -> &[Candle] {
+        self.candles.get(&(market.clone(), tf)).map(|s| s.as_slice()).unwrap_or(&[])
+    }
+
+    /// Where paging back a series stands (`None`: idle, more may be older).
+    pub fn history(&self, market: &MarketId, tf: Timeframe) -> Option<HistoryState> {
+        self.history.get(&(market.clone(), tf)).and_then(|h| h.state)
     }
 
     /// The weightiest badge of a market (a delisting over a warning over a listing).
@@ -262,30 +308,77 @@ impl MarketSection {
         tape.truncate(TRADES_PER_MARKET);
     }
 
+    /// The newest page of a series (REST), merged with what the series holds: live bars
+    /// (newer data) win. What the series held before the page is kept only when it reaches
+    /// the page (it holds the page's oldest candle); a series left alone for a while (the
+    /// chart on another timeframe) would otherwise keep a hidden gap behind the page.
     pub(crate) fn load_candles(&mut self, market: MarketId, tf: Timeframe, mut candles: Vec<Candle>) {
         candles.sort_by_key(|c| c.start);
         candles.dedup_by_key(|c| c.start);
         let key = (market, tf);
-        let series = Arc::make_mut(&mut self.candles).entry(key.clone()).or_default();
-        // History may arrive after live bars: merge so live bars (newer data) win.
-        let live: Vec<Candle> = std::mem::take(series);
+        let series = Arc::make_mut(Arc::make_mut(&mut self.candles).entry(key.clone()).or_default());
+        let mut held: Vec<Candle> = std::mem::take(series);
+        if let Some(first) = candles.first().map(|c| c.start)
+            && held.binary_search_by_key(&first, |x| x.start).is_err()
+        {
+            held.retain(|c| c.start >= first);
+            Arc::make_mut(&mut self.history).remove(&key);
+        }
         let mut merged = candles;
-        for c in live {
+        for c in held {
             match merged.binary_search_by_key(&c.start, |x| x.start) {
                 Ok(i) => merged[i] = c,
                 Err(i) => merged.insert(i, c),
             }
         }
-        trim_front(&mut merged);
+        trim_front(&mut merged, self.history.get(&key).map_or(0, |h| h.kept));
         let bars: Vec<crate::indicators::Bar> = merged.iter().map(Into::into).collect();
         *series = merged;
         Arc::make_mut(&mut self.indicators).entry(key).or_default().load(&bars);
     }
 
+    /// A page older than the series' oldest candle (REST, `to=`): prepended; candles the
+    /// series already holds (an overlapping page) are not taken twice, and the series' own
+    /// win. A page with nothing older is the start of the market's history. The series
+    /// then keeps what it holds (up to [`MAX_SERIES_CANDLES`]) instead of trimming back to
+    /// [`CANDLES_PER_SERIES`].
+    pub(crate) fn load_older(&mut self, market: MarketId, tf: Timeframe, candles: Vec<Candle>) {
+        let key = (market, tf);
+        let series = Arc::make_mut(Arc::make_mut(&mut self.candles).entry(key.clone()).or_default());
+        let oldest = series.first().map_or(i64::MAX, |c| c.start);
+        let mut older: Vec<Candle> = candles.into_iter().filter(|c| c.start < oldest).collect();
+        older.sort_by_key(|c| c.start);
+        older.dedup_by_key(|c| c.start);
+        let history = Arc::make_mut(&mut self.history).entry(key.clone()).or_default();
+        if older.is_empty() {
+            history.state = Some(HistoryState::Start);
+            return;
+        }
+        older.extend(series.drain(..));
+        let limit = older.len() >= MAX_SERIES_CANDLES;
+        history.kept = older.len().min(MAX_SERIES_CANDLES);
+        history.state = limit.then_some(HistoryState::Limit);
+        trim_front(&mut older, history.kept);
+        let bars: Vec<crate::indicators::Bar> = older.iter().map(Into::into).collect();
+        *series = older;
+        Arc::make_mut(&mut self.indicators).entry(key).or_default().load(&bars);
+    }
+
+    /// The chart's pager asked for an older page of a series, or gave up on one (`None`).
+    pub(crate) fn set_history_state(&mut self, market: MarketId, tf: Timeframe, state: Option<HistoryState>) {
+        let history = Arc::make_mut(&mut self.history);
+        let h = history.entry((market, tf)).or_default();
+        // The end of the history stays known: a retry after an error does not forget it.
+        if h.state != Some(HistoryState::Start) || state.is_some() {
+            h.state = state;
+        }
+    }
+
     pub(crate) fn update_candle(&mut self, c: Candle) {
         let key = (c.market.clone(), c.timeframe);
         let bar = crate::indicators::Bar::from(&c);
-        let series = Arc::make_mut(&mut self.candles).entry(key.clone()).or_default();
+        let kept = self.history.get(&key).map_or(0, |h| h.kept);
+        let series = Arc::make_mut(Arc::make_mut(&mut self.candles).entry(key.clone()).or_default());
         let late = series.last().is_some_and(|last| last.start > c.start);
         match series.last() {
             Some(last) if last.start == c.start => {
@@ -299,7 +392,7 @@ impl MarketSection {
             }
             _ => series.push(c),
         }
-        trim_front(series);
+        trim_front(series, kept);
         // A late update of a closed candle changes the history the trackers summed up.
         let board = Arc::make_mut(&mut self.indicators).entry(key).or_default();
         if late {
@@ -316,9 +409,12 @@ impl MarketSection {
     }
 }
 
-fn trim_front(series: &mut Vec<Candle>) {
-    if series.len() > CANDLES_PER_SERIES {
-        let extra = series.len() - CANDLES_PER_SERIES;
+/// Trims a series to what it keeps (`kept`, at least [`CANDLES_PER_SERIES`]), oldest
+/// first: the newest candles are the live ones and the ones a chart shows by default.
+fn trim_front(series: &mut Vec<Candle>, kept: usize) {
+    let cap = kept.clamp(CANDLES_PER_SERIES, MAX_SERIES_CANDLES);
+    if series.len() > cap {
+        let extra = series.len() - cap;
         series.drain(..extra);
     }
 }

@@ -45,6 +45,26 @@ pub enum StoreEvent {
         /// Bars in any order.
         candles: Vec<Candle>,
     },
+    /// A page of candles older than a series' oldest (the chart scrolled back): prepended,
+    /// an overlap taken once; nothing older marks the start of the market's history.
+    OlderCandlesLoaded {
+        /// Market.
+        market: MarketId,
+        /// Timeframe.
+        timeframe: Timeframe,
+        /// Bars in any order.
+        candles: Vec<Candle>,
+    },
+    /// The chart's pager asked for an older page of a series (`Some(Loading)`), or
+    /// stopped waiting for one (`None`: it failed and may be asked again).
+    HistoryPaging {
+        /// Market.
+        market: MarketId,
+        /// Timeframe.
+        timeframe: Timeframe,
+        /// Where paging stands.
+        state: Option<super::market::HistoryState>,
+    },
     /// A live candle was opened or updated.
     CandleUpdated(Candle),
     /// A market's last day in hourly candles was loaded (the markets table's sparkline
@@ -762,6 +782,90 @@ mod tests {
         let series = snap.market.series(&m, Timeframe::M1);
         assert_eq!(series.iter().map(|c| c.start).collect::<Vec<_>>(), vec![0, 60, 120]);
         assert_eq!(series[2].close, dec!(9));
+    }
+
+    fn minute(m: &MarketId, start: i64, close: rust_decimal::Decimal) -> Candle {
+        Candle {
+            market: m.clone(),
+            timeframe: Timeframe::M1,
+            start: start * 60_000,
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: dec!(1),
+            value: dec!(1),
+            timestamp: start * 60_000,
+        }
+    }
+
+    fn starts(snap: &Snapshot, m: &MarketId) -> Vec<i64> {
+        snap.market.series(m, Timeframe::M1).iter().map(|c| c.start / 60_000).collect()
+    }
+
+    #[test]
+    fn an_older_page_is_prepended_once_and_kept_past_the_cap() {
+        use crate::store::market::{CANDLES_PER_SERIES, HistoryState};
+        let mut s = Store::new();
+        let m = MarketId::new("KRW-BTC");
+        let newest = (1000..1000 + CANDLES_PER_SERIES as i64).map(|i| minute(&m, i, dec!(1))).collect();
+        s.apply_batch(
+            [StoreEvent::CandlesLoaded { market: m.clone(), timeframe: Timeframe::M1, candles: newest }],
+            Instant::now(),
+        );
+        // A page that overlaps the series by ten candles, newest first as Upbit sends it:
+        // the overlap is not taken twice and the series' own candles stay.
+        let page: Vec<Candle> = (810..1010).rev().map(|i| minute(&m, i, dec!(2))).collect();
+        let snap = s.apply_batch(
+            [StoreEvent::OlderCandlesLoaded { market: m.clone(), timeframe: Timeframe::M1, candles: page }],
+            Instant::now(),
+        );
+        let want: Vec<i64> = (810..1000 + CANDLES_PER_SERIES as i64).collect();
+        assert_eq!(starts(&snap, &m), want, "prepended, contiguous, each candle once");
+        let series = snap.market.series(&m, Timeframe::M1);
+        assert_eq!(series[189].close, dec!(2));
+        assert_eq!(series[190].close, dec!(1), "the series' own candle wins the overlap");
+        assert_eq!(snap.market.history(&m, Timeframe::M1), None);
+        // Live bars go on: the scrolled-back history is kept, the oldest go first.
+        let snap = s.apply_batch(
+            (0..5).map(|i| StoreEvent::CandleUpdated(minute(&m, 2000 + i, dec!(3)))),
+            Instant::now(),
+        );
+        let got = starts(&snap, &m);
+        assert_eq!(got.len(), want.len(), "kept past {CANDLES_PER_SERIES}");
+        assert_eq!((got[0], *got.last().unwrap()), (815, 2004));
+        // Nothing older: the start of the market's history, and the series unchanged.
+        let snap = s.apply_batch(
+            [StoreEvent::OlderCandlesLoaded {
+                market: m.clone(),
+                timeframe: Timeframe::M1,
+                candles: vec![minute(&m, 900, dec!(9))],
+            }],
+            Instant::now(),
+        );
+        assert_eq!(snap.market.history(&m, Timeframe::M1), Some(HistoryState::Start));
+        assert_eq!(starts(&snap, &m), got);
+        assert_eq!(HistoryState::Start.label(), "start of history");
+    }
+
+    #[test]
+    fn a_fresh_page_that_does_not_reach_the_held_series_replaces_it() {
+        let mut s = Store::new();
+        let m = MarketId::new("KRW-ETH");
+        let load = |from: i64, to: i64| StoreEvent::CandlesLoaded {
+            market: m.clone(),
+            timeframe: Timeframe::M1,
+            candles: (from..to).map(|i| minute(&m, i, dec!(1))).collect(),
+        };
+        s.apply_batch([load(0, 200)], Instant::now());
+        // The chart came back after 300 minutes elsewhere: a live bar came first.
+        s.apply_batch([StoreEvent::CandleUpdated(minute(&m, 499, dec!(5)))], Instant::now());
+        let snap = s.apply_batch([load(300, 500)], Instant::now());
+        assert_eq!(starts(&snap, &m), (300..500).collect::<Vec<_>>(), "no hidden gap behind the page");
+        assert_eq!(snap.market.series(&m, Timeframe::M1)[199].close, dec!(5), "the live bar wins");
+        // A page that reaches the held series keeps what it held.
+        let snap = s.apply_batch([load(400, 600)], Instant::now());
+        assert_eq!(starts(&snap, &m), (300..600).collect::<Vec<_>>());
     }
 
     #[tokio::test]

@@ -86,6 +86,10 @@ pub enum Action {
     LadderCancel,
     /// Open the command line on `ind add ` to add a study to the chart.
     AddStudy,
+    /// Scroll the chart a page back in time (older candles load as it nears the oldest).
+    ChartBack,
+    /// Scroll the chart a page forward in time, to the newest at most.
+    ChartForward,
     /// Cycle the log pane's minimum level.
     LogLevelNext,
     /// Answer yes in a dialog.
@@ -158,6 +162,8 @@ impl Action {
             Action::LadderSell => "sell at the cursor's price, preset size (asks)",
             Action::LadderCancel => "cancel our orders at the cursor's price",
             Action::AddStudy => "add a study: :ind add sma 20, ema 50, bb 20 2, vwap, vol, rsi 14, macd",
+            Action::ChartBack => "a page back in time (older candles load)",
+            Action::ChartForward => "a page forward in time",
             Action::LogLevelNext => "next minimum log level",
             Action::Confirm => "yes",
             Action::Deny => "no",

@@ -165,6 +165,8 @@ pub enum Parsed {
     Timeframe(Timeframe),
     /// `:ind`: the chart's studies.
     Studies(StudyCommand),
+    /// `:compare`: the markets drawn beside the shown one (empty: none).
+    Compare(Vec<MarketId>),
     /// Switch theme.
     Theme(String),
     /// Switch to a named layout.
@@ -232,6 +234,20 @@ pub fn parse(line: &str) -> Parsed {
         ("ind", Some(other)) => Parsed::Error(format!(
             "usage: :ind add rsi 14 | :ind rm ema 50 | :ind clear | :ind (got `{other}`)"
         )),
+        ("compare", _) => {
+            let mut list = Vec::new();
+            for w in arg.into_iter().chain(words) {
+                match crate::ui::commands::market_of(w) {
+                    Some(m) => list.push(m),
+                    None => {
+                        return Parsed::Error(format!(
+                            "not a market: {w:?} (a code like KRW-ETH, or a coin like eth)"
+                        ));
+                    }
+                }
+            }
+            Parsed::Compare(list)
+        }
         ("theme", Some(t)) => Parsed::Theme(t.to_string()),
         ("theme", None) => Parsed::Error("usage: :theme light".into()),
         // The rest of the line is the name, so a name with a space is refused as one.

@@ -117,6 +117,33 @@ pub(crate) const COMMANDS: &[Command] = &[
         ],
     ),
     ui(
+        "compare",
+        &[],
+        "[MARKET …]",
+        "compare up to 3 markets with the chart's, normalised; alone: none",
+        &["compare KRW-ETH KRW-XRP", "compare eth", "compare"],
+        &[Arg::Market, Arg::Market, Arg::Market],
+    ),
+    ui(
+        "ind",
+        &[],
+        "[add STUDY | rm STUDY | clear]",
+        "chart studies: sma N, ema N, bb N [W], vwap, vol [N], rsi [N], macd [F S G]; alone: list",
+        &[
+            "ind add rsi 14",
+            "ind add ema 50",
+            "ind add bb 20 2",
+            "ind add macd",
+            "ind rm ema 50",
+            "ind clear",
+            "ind",
+        ],
+        &[
+            Arg::Words(&["add", "rm", "clear"]),
+            Arg::Words(&["sma", "ema", "bb", "vwap", "vol", "rsi", "macd"]),
+        ],
+    ),
+    ui(
         "theme",
         &[],
         "NAME",

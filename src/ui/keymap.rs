@@ -104,6 +104,7 @@ pub(crate) fn describe(ctx: Context, action: Action) -> &'static str {
         (C::Global, A::Bottom) => "last row",
         (C::Global, A::Select) => "select the market under the cursor (markets list)",
         (C::Global, A::Back) => "clear the message, unzoom; book: cursor back to the best bid",
+        (C::Chart, A::Bottom) => "back to the newest candle (live)",
         (C::Markets, A::TabNext) => "next tab (KRW, BTC, USDT, favorites)",
         (C::Markets, A::TabPrev) => "previous tab",
         (C::Dialog, A::Confirm) => "yes",

@@ -52,6 +52,9 @@ pub struct SavedUi {
     /// The layout on screen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<Arrangement>,
+    /// Markets compared on the chart (`:compare`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compare: Vec<String>,
     /// The chart's studies, as labels (`SMA 20`); kept whichever layout the next start
     /// shows. None in a file from before studies (a fresh user's defaults then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,6 +74,7 @@ impl SavedUi {
             // or the config's is shown.
             layout: Some(Arrangement { studies: None, ..Arrangement::of(ui) }),
             studies: Some(crate::indicators::series::labels(&ui.chart.studies)),
+            compare: ui.chart.compare.iter().map(MarketId::to_string).collect(),
         }
     }
 }
@@ -172,6 +176,15 @@ pub fn restore(ui: &mut UiState) -> Vec<String> {
     if let Some(tf) = saved.timeframe.and_then(|t| Timeframe::from_str(&t).ok()) {
         ui.timeframe = tf;
     }
+    // Checked against the market list when the first snapshot selects a market: a market
+    // delisted since is simply not drawn (no series comes).
+    let mut compare: Vec<MarketId> = Vec::new();
+    for m in saved.compare.iter().filter_map(|m| MarketId::from_str(m).ok()) {
+        if !compare.contains(&m) && compare.len() < super::chart_view::MAX_COMPARED {
+            compare.push(m);
+        }
+    }
+    ui.chart.compare = compare;
     problems
 }
 
@@ -281,6 +294,7 @@ mod tests {
         ui.focus = PaneId::Orders;
         ui.market = Some(MarketId::new("KRW-ETH"));
         ui.timeframe = Timeframe::M5;
+        ui.chart.compare = vec![MarketId::new("KRW-BTC"), MarketId::new("KRW-XRP")];
         saver.save(&mut ui);
         assert_eq!(ui.message, None);
 
@@ -290,6 +304,7 @@ mod tests {
         assert_eq!(again.start_market, Some(MarketId::new("KRW-ETH")));
         assert_eq!(again.market, None, "selected through the reducer once the list is known");
         assert_eq!(again.timeframe, Timeframe::M5);
+        assert_eq!(again.chart.compare, ui.chart.compare, "the compared markets");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

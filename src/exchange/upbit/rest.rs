@@ -182,6 +182,27 @@ fn out_of_band(method: &str, path: &str, e: &OutOfBand) -> UpbitError {
     }
 }
 
+/// A candle list's query: `market`, `to` when given, `count` (1…200, Upbit's most).
+fn candles_query(market: &MarketId, count: u32, to: Option<&str>) -> Vec<(String, String)> {
+    let mut q = vec![p("market", market.as_str())];
+    if let Some(to) = to {
+        q.push(p("to", to));
+    }
+    q.push(p("count", count.clamp(1, 200).to_string()));
+    q
+}
+
+/// `to=` for candles starting before `ms`: ISO 8601 in UTC with a `Z`
+/// (`2025-06-24T04:56:53Z`, one of the forms Upbit documents), to the second. Upbit's `to`
+/// is exclusive and candles start on whole seconds, so a time between two seconds is
+/// rounded up: the candle of the second before it is still included. `None` past
+/// chrono's range.
+pub(crate) fn to_param(ms: i64) -> Option<String> {
+    let secs = ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0);
+    let at = chrono::DateTime::from_timestamp(secs, 0)?;
+    Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
 fn join(markets: &[MarketId]) -> String {
     markets.iter().map(MarketId::as_str).collect::<Vec<_>>().join(",")
 }
@@ -283,14 +304,25 @@ impl RestClient {
             Timeframe::Mo1 => "/candles/months".to_string(),
             other => format!("/candles/minutes/{}", other.minutes().unwrap_or(1)),
         };
-        let mut q = vec![p("market", market.as_str())];
-        if let Some(to) = to {
-            q.push(p("to", to));
-        }
-        q.push(p("count", count.clamp(1, 200).to_string()));
-        let raw = self.get(&path, Group::Candle, q, false).await?;
+        let raw = self.get(&path, Group::Candle, candles_query(market, count, to), false).await?;
         let candle = |c: WireCandle| c.to_candle(tf).ok_or_else(|| "candle time does not parse".to_string());
         Ok(usable_items(&path, raw, candle, Candle::check))
+    }
+
+    /// The candles that start before `before` (ms since the epoch), newest first: the page
+    /// older than a loaded one (`to=` is exclusive; see [`to_param`]).
+    pub async fn candles_before(
+        &self,
+        market: &MarketId,
+        tf: Timeframe,
+        count: u32,
+        before: i64,
+    ) -> Result<Vec<Candle>, UpbitError> {
+        let to = to_param(before).ok_or_else(|| UpbitError::Request {
+            path: "/candles".into(),
+            detail: format!("no date at {before} ms"),
+        })?;
+        self.candles(market, tf, count, Some(&to)).await
     }
 
     // ---------------------------------------------------------------- exchange
@@ -657,4 +689,32 @@ pub(crate) fn order_pairs(b: &NewOrderBody) -> Vec<(String, String)> {
         }
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_is_utc_iso_8601_to_the_second_and_exclusive() {
+        // 2025-06-24T04:56:53Z, Upbit's own example.
+        let at = 1_750_741_013_000;
+        assert_eq!(to_param(at).as_deref(), Some("2025-06-24T04:56:53Z"));
+        // A time within a second: the candle of that second starts before it.
+        assert_eq!(to_param(at - 999).as_deref(), Some("2025-06-24T04:56:53Z"));
+        assert_eq!(to_param(at + 1).as_deref(), Some("2025-06-24T04:56:54Z"));
+        assert_eq!(to_param(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(to_param(i64::MAX), None);
+    }
+
+    #[test]
+    fn the_older_page_query_is_what_upbit_documents() {
+        let to = to_param(1_750_741_013_000).unwrap();
+        let q = SignedQuery::new(&candles_query(&MarketId::new("KRW-BTC"), 200, Some(&to)));
+        assert_eq!(q.wire, "market=KRW-BTC&to=2025-06-24T04%3A56%3A53Z&count=200");
+        assert_eq!(q.hash_input, "market=KRW-BTC&to=2025-06-24T04:56:53Z&count=200");
+        // Past Upbit's most, the count is its most; the latest page has no `to`.
+        let q = SignedQuery::new(&candles_query(&MarketId::new("KRW-ETH"), 500, None));
+        assert_eq!(q.wire, "market=KRW-ETH&count=200");
+    }
 }

@@ -224,6 +224,20 @@ impl RestApi for RestClient {
         })
     }
 
+    fn candles_before<'a>(
+        &'a self,
+        market: &'a MarketId,
+        timeframe: Timeframe,
+        count: u32,
+        before: i64,
+    ) -> RestFuture<'a, Vec<Candle>> {
+        Box::pin(async move {
+            RestClient::candles_before(self, market, timeframe, count, before)
+                .await
+                .map_err(ExchangeError::from)
+        })
+    }
+
     fn open_orders(&self) -> RestFuture<'_, Vec<Order>> {
         Box::pin(async move {
             RestClient::open_orders(self, None, &[OrderState::Wait, OrderState::Watch], 1, 100)

@@ -4,6 +4,7 @@
 
 use super::{UiCommand, config, request_quit, resume, select_market, send_or_confirm, set_timeframe, trade};
 use crate::config::change::ConfigChange;
+use crate::exchange::types::MarketId;
 use crate::exchange::types::Timeframe;
 use crate::store::{Mode, Snapshot};
 use crate::trading::input::UnarmTarget;
@@ -65,6 +66,7 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
             }
         }
         Parsed::Timeframe(tf) => set_timeframe(ui, tf),
+        Parsed::Compare(list) => compare(ui, snap, &list),
         Parsed::Studies(cmd) => {
             studies(ui, cmd);
             Vec::new()
@@ -145,6 +147,28 @@ fn studies(ui: &mut UiState, cmd: cl::StudyCommand) {
     match done {
         Ok(text) => ui.info(text),
         Err(e) => ui.error(format!(":ind: {e}")),
+    }
+}
+
+/// `:compare`: the markets drawn beside the shown one, checked against the market list
+/// (unknown ones refused by name; the shown one and repeats dropped).
+fn compare(ui: &mut UiState, snap: &Snapshot, asked: &[MarketId]) -> Vec<UiCommand> {
+    let listed = |m: &MarketId| snap.market.markets.is_empty() || snap.market.info(m).is_some();
+    match crate::ui::chart_view::compare_list(asked, ui.market.as_ref(), listed) {
+        Ok(list) => {
+            if list.is_empty() {
+                ui.info("compare: none");
+            } else {
+                let names: Vec<String> = list.iter().map(MarketId::to_string).collect();
+                ui.info(format!("compare: {}", names.join(", ")));
+            }
+            ui.chart.compare = list.clone();
+            vec![UiCommand::ChartCompare(list)]
+        }
+        Err(e) => {
+            ui.error(format!(":compare: {e}"));
+            Vec::new()
+        }
     }
 }
 

@@ -58,6 +58,20 @@ pub enum UiCommand {
     SetTimeframe(Timeframe),
     /// Order book levels per side for the selected market (15 or 30).
     SetDepth(u16),
+    /// The chart's view reaches this many candles back from the newest of this series
+    /// (scroll offset plus what it shows): older pages load by REST as it nears the
+    /// oldest loaded candle.
+    ChartReach {
+        /// The shown market.
+        market: MarketId,
+        /// The chart's timeframe.
+        timeframe: Timeframe,
+        /// Candles back from the newest.
+        reach: usize,
+    },
+    /// Markets compared with the shown one on the chart (empty: none): their candles are
+    /// loaded and followed at the chart's timeframe.
+    ChartCompare(Vec<MarketId>),
     /// A trading request: the order form, the ladder, a trading command line (parsed
     /// here), a cancel, cancel all, the kill switch. Its reply comes back in the store
     /// (`snapshot.account.replies`) under its id.
@@ -86,6 +100,8 @@ impl UiCommand {
             UiCommand::SelectMarket(_)
             | UiCommand::SetTimeframe(_)
             | UiCommand::SetDepth(_)
+            | UiCommand::ChartReach { .. }
+            | UiCommand::ChartCompare(_)
             | UiCommand::AcknowledgeAlerts
             | UiCommand::SaveFavorites(_)
             | UiCommand::Quit => Lane::Command,
@@ -142,7 +158,14 @@ pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
         visible_markets(ui, snap).first().map(|m| m.market.clone())
     };
     match m {
-        Some(m) => select_market(ui, m),
+        Some(m) => {
+            let mut cmds = select_market(ui, m);
+            // The compared markets kept from the last session are followed again.
+            if !ui.chart.compare.is_empty() {
+                cmds.push(UiCommand::ChartCompare(ui.chart.compare.clone()));
+            }
+            cmds
+        }
         None => Vec::new(),
     }
 }
@@ -230,11 +253,14 @@ fn select_market(ui: &mut UiState, m: MarketId) -> Vec<UiCommand> {
     }
     ui.market = Some(m.clone());
     ui.book_price = None;
+    // Another market's history: the chart shows its newest candles.
+    ui.chart.offset = 0;
     vec![UiCommand::SelectMarket(m.clone()), UiCommand::SetTimeframe(ui.timeframe)]
 }
 
 fn set_timeframe(ui: &mut UiState, tf: Timeframe) -> Vec<UiCommand> {
     ui.timeframe = tf;
+    ui.chart.offset = 0;
     vec![UiCommand::SetTimeframe(tf)]
 }
 

@@ -4,6 +4,7 @@
 use super::{UiCommand, fix_focus, ladder, move_cursor, request_quit, select_market, set_timeframe, trade};
 use crate::exchange::types::{MarketId, Timeframe};
 use crate::store::Snapshot;
+use crate::store::market::HistoryState;
 use crate::trading::input::CancelTarget;
 use crate::trading::intent::TradeIntent;
 use crate::ui::action::Action;
@@ -49,6 +50,7 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
             ui.hidden.clear();
             ui.maximized = None;
         }
+        Action::Bottom if ui.focus == PaneId::Chart => return scroll_chart(ui, action, snap),
         Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
             move_in_pane(ui, action, snap)
         }
@@ -83,6 +85,7 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         Action::AddStudy => {
             ui.command_line = Some(CommandLine { input: "ind add ".into(), ..CommandLine::default() })
         }
+        Action::ChartBack | Action::ChartForward => return scroll_chart(ui, action, snap),
         Action::AckAlerts => return vec![UiCommand::AcknowledgeAlerts],
         Action::CancelOrder => {
             // The cursor runs over the open orders, then the refused ones (never sent, or
@@ -189,6 +192,35 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         | Action::InsertChar(_) => {}
     }
     Vec::new()
+}
+
+/// `<`, `>` and `G` on the chart: a page back or forward in time, or back to the newest.
+/// The pump is told how far back the view now reaches, so older candles load before the
+/// view gets to the oldest one.
+fn scroll_chart(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
+    let Some(m) = ui.market.clone() else { return Vec::new() };
+    let columns = chart_columns(ui);
+    let page = crate::ui::chart_view::page_candles(columns);
+    let loaded = snap.market.series(&m, ui.timeframe).len();
+    let at_start = snap.market.history(&m, ui.timeframe).is_some_and(|h| h != HistoryState::Loading);
+    match action {
+        Action::ChartBack => ui.chart.scroll_back(page, loaded, at_start, columns),
+        Action::ChartForward => ui.chart.scroll_forward(page),
+        _ => ui.chart.to_newest(),
+    }
+    vec![chart_reach(ui, m, columns)]
+}
+
+/// The chart pane's plot columns (a full screen's when the chart is not on screen).
+pub(super) fn chart_columns(ui: &UiState) -> usize {
+    let width =
+        layout::compute(ui, ui.area).and_then(|l| l.rect(PaneId::Chart)).map_or(ui.area.width, |r| r.width);
+    crate::ui::chart_view::plot_columns(width)
+}
+
+/// Tells the chart pump how far back the view of `m` reaches.
+pub(super) fn chart_reach(ui: &UiState, m: MarketId, columns: usize) -> UiCommand {
+    UiCommand::ChartReach { market: m, timeframe: ui.timeframe, reach: ui.chart.reach(columns) }
 }
 
 /// The rows a page turn moves in `pane`: the rows it shows (its height less the border
