@@ -24,8 +24,11 @@ async fn day_lines_arrive_for_the_markets_on_screen_paced_once_each_per_hour() {
     let tasks = TaskManager::new();
     let store = Store::start(&tasks, StoreConfig::default());
     let rest = Arc::new(
-        RestClient::new(RestConfig { base_url: format!("{}/v1", sim.rest_base), ..RestConfig::default() }, None)
-            .unwrap(),
+        RestClient::new(
+            RestConfig { base_url: format!("{}/v1", sim.rest_base), ..RestConfig::default() },
+            None,
+        )
+        .unwrap(),
     );
     let feed = FeedManager::start(
         FeedConfig::new(rest.clone(), None).with_ws_base(sim.ws_public_url.trim_end_matches("/websocket/v1")),
@@ -37,7 +40,13 @@ async fn day_lines_arrive_for_the_markets_on_screen_paced_once_each_per_hour() {
 
     let per_second = 4;
     let (screen_tx, screen_rx) = watch::channel(Vec::new());
-    sparklines::spawn(&tasks, &feed, store.clone(), screen_rx, SparkConfig { per_second, ..SparkConfig::default() });
+    sparklines::spawn(
+        &tasks,
+        &feed,
+        store.clone(),
+        screen_rx,
+        SparkConfig { per_second, ..SparkConfig::default() },
+    );
     // Nothing on screen: nothing is read.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sim.requests.count("GET", CANDLES), 0, "no market on screen, no request");
@@ -46,9 +55,12 @@ async fn day_lines_arrive_for_the_markets_on_screen_paced_once_each_per_hour() {
     let started = Instant::now();
     screen_tx.send_replace(first.clone());
     let mut snaps = store.subscribe();
-    let snap = common::snapshot_until(&mut snaps, common::deadline_30s(), "a day line for every market on screen", |s| {
-        first.iter().all(|m| s.market.days.contains_key(m))
-    })
+    let snap = common::snapshot_until(
+        &mut snaps,
+        common::deadline_30s(),
+        "a day line for every market on screen",
+        |s| first.iter().all(|m| s.market.days.contains_key(m)),
+    )
     .await;
     let took = started.elapsed();
     // Eight reads at four a second: the last cannot start before 7 gaps of 250 ms.

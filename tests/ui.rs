@@ -2085,3 +2085,118 @@ fn portfolio_at_120x40_shows_three_coins_a_signed_short_pnl_and_locked_krw_in_wo
     let krw = row_with(&pane, "│KRW ");
     assert!(krw.contains("≈292,046") && !krw.contains("292,045.95"), "{pane}");
 }
+
+/// Thirty more KRW markets (rows overflow the pane), a warning flag on one of them and
+/// Bitcoin's day of hourly candles, rising from 94,000,000 to 95,000,000.
+fn markets_table_events() -> Vec<StoreEvent> {
+    let mut list: Vec<MarketInfo> = vec![
+        info("KRW-BTC", "비트코인", "Bitcoin"),
+        info("KRW-ETH", "이더리움", "Ethereum"),
+        info("KRW-XRP", "리플", "Ripple"),
+        MarketInfo { warning: true, ..info("KRW-WRN", "경고코인클래식", "Warned Classic") },
+    ];
+    let mut tickers = vec![ticker("KRW-WRN", dec!(12), dec!(-0.05), dec!(80_000_000_000))];
+    for i in 0..30 {
+        let code = format!("KRW-C{i:02}");
+        list.push(info(&code, &format!("코인{i:02}"), &format!("Coin {i:02}")));
+        tickers.push(ticker(
+            &code,
+            Decimal::from(100 + i),
+            Decimal::new(i - 15, 3),
+            Decimal::from(1_000_000 * (i + 1)),
+        ));
+    }
+    let hour = 1_796_461_200_000i64;
+    let candles: Vec<Candle> = (0..24)
+        .map(|i| {
+            let close = Decimal::from(94_000_000 + i * 1_000_000 / 23);
+            Candle {
+                market: MarketId::new("KRW-BTC"),
+                timeframe: Timeframe::H1,
+                start: hour - (23 - i) * 3_600_000,
+                open: close,
+                high: close + dec!(100_000),
+                low: close - dec!(100_000),
+                close,
+                volume: dec!(1),
+                value: close,
+                timestamp: hour,
+            }
+        })
+        .collect();
+    let mut ev = vec![StoreEvent::MarketsLoaded(list), StoreEvent::TickersUpdated(tickers)];
+    ev.push(StoreEvent::DayLoaded { market: MarketId::new("KRW-BTC"), candles, at_ms: hour + 60_000 });
+    ev
+}
+
+/// The markets table at both sizes: names in the configured language, the sorted column
+/// marked (on the bottom border when its column gave way), a flag with its legend, which
+/// rows of how many are shown, and, with room (zoomed), the day's sparkline and its 24 h
+/// high and low.
+#[test]
+fn the_markets_table_shows_names_flags_sort_scroll_and_the_day_at_both_sizes() {
+    for (w, h) in [(120u16, 40u16), (80, 24)] {
+        let mut hs = Harness::new(w, h);
+        hs.publish(markets_table_events());
+        let screen = hs.screen();
+        let row = |s: &str, code: &str| {
+            s.lines().find(|l| l.contains(&format!("│ {code} "))).unwrap_or_default().to_string()
+        };
+        assert!(row(&screen, "BTC").contains("비트코인"), "{w}x{h} a name:\n{screen}");
+        // Sorted by value, whose column gave way: named on the border.
+        assert!(screen.contains("by value▼"), "{w}x{h} the sort mark:\n{screen}");
+        // Flag before a cut name (no room for a flag column), and its legend.
+        let wrn = row(&screen, "WRN");
+        assert!(wrn.contains("유의") && wrn.contains('…'), "{w}x{h} the flag:\n{screen}");
+        assert!(
+            screen.contains("유의 investment warning") || screen.contains("유의 warning"),
+            "{w}x{h} legend:\n{screen}"
+        );
+        let buf = hs.app.terminal().backend().buffer().clone();
+        let (x, y) = find(&buf, "유의").expect("the flag drawn");
+        assert_eq!(
+            buf[(x, y)].fg,
+            hs.app.theme().warning.fg.unwrap(),
+            "{w}x{h}: the flag in the warning colour"
+        );
+        // 34 KRW markets do not fit: which are shown, of how many.
+        let shown = hs.app.last_layout().and_then(|l| l.rect(hoga::ui::PaneId::Markets)).unwrap().height - 4;
+        assert!(screen.contains(&format!(" 1-{shown}/34 ")), "{w}x{h} the scroll indicator:\n{screen}");
+        // Zoomed: the value column with its mark, and Bitcoin's day.
+        hs.key(KeyCode::Char('z'));
+        let screen = hs.screen();
+        assert!(screen.contains("value▼") && row(&screen, "BTC").contains("300,000M"), "{w}x{h}:\n{screen}");
+        assert!(row(&screen, "BTC").contains("▁▁▂▂▂▃▃▃▃▄▄▄▅▅▅▆▆▆▆▇▇▇██"), "{w}x{h} the sparkline:\n{screen}");
+        assert!(!row(&screen, "ETH").contains('▁'), "{w}x{h} no day loaded: no line:\n{screen}");
+        if w == 120 {
+            // 24 h high and low: the last hour's high and the first hour's low.
+            let btc = row(&screen, "BTC");
+            assert!(btc.contains("95,100,000") && btc.contains("93,900,000"), "{screen}");
+            assert!(screen.contains("hi 24h") && screen.contains("lo 24h"), "{screen}");
+        }
+    }
+}
+
+/// `m`: the tab's five biggest gainers and five biggest losers; Enter selects one.
+#[test]
+fn top_movers_lists_five_gainers_and_five_losers_and_enter_selects() {
+    let mut h = Harness::new(120, 40);
+    h.publish(markets_table_events());
+    h.drain();
+    h.key(KeyCode::Char('m'));
+    let screen = h.screen();
+    assert!(screen.contains("movers"), "{screen}");
+    let pane = pane_text(&mut h, hoga::ui::PaneId::Markets);
+    let codes: Vec<&str> = pane
+        .lines()
+        .filter_map(|l| l.strip_prefix("│ ").and_then(|r| r.split_whitespace().next()))
+        .filter(|c| c.chars().all(|c| c.is_ascii_alphanumeric()))
+        .collect();
+    // BTC's +1.23% sits between C28's +1.3% and C27's +1.2%; ETH's -2.1% after WRN's -5%.
+    assert_eq!(codes, ["C29", "C28", "BTC", "C27", "C26", "WRN", "ETH", "C00", "C01", "C02"], "{pane}");
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Enter);
+    assert_eq!(h.drain()[0], UiCommand::SelectMarket(MarketId::new("KRW-C28")));
+    h.key(KeyCode::Char('m'));
+    assert!(!h.screen().contains("movers"));
+}

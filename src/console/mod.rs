@@ -1019,6 +1019,20 @@ impl crate::notify::notifier::Terminal for BellOnly {
 mod tests {
     use super::*;
 
+    /// `[ui] market_names` and `heatmap` reach the table: the names were Korean whatever
+    /// the setting said.
+    #[test]
+    fn the_ui_settings_reach_the_markets_table() {
+        use clap::Parser as _;
+        let cli = crate::cli::Cli::try_parse_from(["hoga"]).expect("no arguments parse");
+        let mut settings = Settings::default();
+        settings.ui = toml::from_str("market_names = \"english\"\nheatmap = true").expect("a [ui] table");
+        let ui = ui_config(&settings, &cli);
+        assert_eq!(ui.names, crate::ui::state::NameLanguage::English);
+        assert!(ui.heatmap);
+        assert_eq!(ui_config(&Settings::default(), &cli).names, crate::ui::state::NameLanguage::Korean);
+    }
+
     /// A regional Upbit is market data for paper mode, from its own hosts; live stays on
     /// Upbit Korea, and no key is sent to a regional host.
     #[tokio::test]

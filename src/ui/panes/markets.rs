@@ -31,7 +31,7 @@ use crate::ui::widgets::{format, sparkline};
 /// Columns of the sparkline: one per hour of the last day.
 const SPARK_W: u16 = crate::store::market::DAY_HOURS as u16;
 /// The name column's width before the optional columns are given room.
-const NAME_PREFERRED: u16 = 10;
+const NAME_PREFERRED: u16 = 8;
 /// The narrowest name column (`비트…`).
 const NAME_MIN: u16 = 5;
 
