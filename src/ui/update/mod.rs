@@ -24,6 +24,8 @@ mod tests;
 #[cfg(test)]
 mod tests_commands;
 #[cfg(test)]
+mod tests_chart;
+#[cfg(test)]
 mod tests_orders;
 #[cfg(test)]
 mod tests_rules;
