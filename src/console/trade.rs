@@ -832,8 +832,12 @@ pub(crate) fn spawn_views(
         let (store, mut view) = (store.clone(), monitor.view());
         async move {
             loop {
-                let rows = rule_rows(&view.borrow_and_update());
+                let (rows, alerts) = {
+                    let v = view.borrow_and_update();
+                    (rule_rows(&v), v.alerts.clone())
+                };
                 store.send(StoreEvent::RulesUpdated(rows)).await?;
+                store.send(StoreEvent::AlertsUpdated(alerts)).await?;
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Ok(()),

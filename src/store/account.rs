@@ -46,6 +46,8 @@ pub struct AccountSection {
     pub trading_state: TradingState,
     /// Monitor rules.
     pub rules: Arc<Vec<RuleRow>>,
+    /// The monitor's price alerts (the chart draws the armed ones as lines).
+    pub alerts: Arc<Vec<crate::trading::monitor::AlertRow>>,
     /// The last replies to trading and config requests, oldest first (at most
     /// [`REPLIES_KEPT`]): the UI finds the answer to what it sent here by its id.
     pub replies: Arc<VecDeque<crate::trading::intent::TradeReply>>,

@@ -173,6 +173,8 @@ pub enum StoreEvent {
     TradingState(TradingState),
     /// The monitor's rule set changed (replaces all).
     RulesUpdated(Vec<RuleRow>),
+    /// The monitor's price alerts changed (replaces all).
+    AlertsUpdated(Vec<crate::trading::monitor::AlertRow>),
     /// The answer to a trading or config request (routed to the UI by its id).
     Reply(crate::trading::intent::TradeReply),
     /// What the change gate holds now, and why (`None`: nothing waits).
@@ -507,6 +509,12 @@ fn apply(
         E::RulesUpdated(r) => {
             if *account.rules != r {
                 Arc::make_mut(account).rules = Arc::new(r);
+                t.account = true;
+            }
+        }
+        E::AlertsUpdated(a) => {
+            if *account.alerts != a {
+                Arc::make_mut(account).alerts = Arc::new(a);
                 t.account = true;
             }
         }

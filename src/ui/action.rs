@@ -90,6 +90,12 @@ pub enum Action {
     ChartBack,
     /// Scroll the chart a page forward in time, to the newest at most.
     ChartForward,
+    /// The chart's price scale: logarithmic or linear.
+    ToggleLogScale,
+    /// Move the chart's cursor one candle older (the first press puts it on the newest).
+    CursorLeft,
+    /// Move the chart's cursor one candle newer.
+    CursorRight,
     /// Cycle the log pane's minimum level.
     LogLevelNext,
     /// Answer yes in a dialog.
@@ -164,6 +170,9 @@ impl Action {
             Action::AddStudy => "add a study: :ind add sma 20, ema 50, bb 20 2, vwap, vol, rsi 14, macd",
             Action::ChartBack => "a page back in time (older candles load)",
             Action::ChartForward => "a page forward in time",
+            Action::ToggleLogScale => "log / linear price scale",
+            Action::CursorLeft => "cursor one candle older (OHLCV readout; esc: off)",
+            Action::CursorRight => "cursor one candle newer",
             Action::LogLevelNext => "next minimum log level",
             Action::Confirm => "yes",
             Action::Deny => "no",

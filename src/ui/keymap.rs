@@ -406,9 +406,13 @@ fn pane_hints(ctx: Context) -> &'static [(Action, &'static str)] {
         Context::Markets => {
             &[(Action::Search, "search"), (Action::SortNext, "sort"), (Action::ToggleFavorite, "favorite")]
         }
-        Context::Chart => {
-            &[(Action::TimeframeNext, "longer"), (Action::TimeframePrev, "shorter"), (Action::AddStudy, "study")]
-        }
+        Context::Chart => &[
+            (Action::TimeframeNext, "longer"),
+            (Action::TimeframePrev, "shorter"),
+            (Action::CursorLeft, "cursor"),
+            (Action::ToggleLogScale, "log"),
+            (Action::AddStudy, "study"),
+        ],
         Context::Orders => &[(Action::CancelOrder, "cancel"), (Action::CancelAll, "cancel all")],
         Context::Portfolio => &[(Action::Protect, "protect"), (Action::OrderForm, "order")],
         Context::Log => &[(Action::LogLevelNext, "level")],

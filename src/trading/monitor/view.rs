@@ -182,6 +182,9 @@ pub struct AlertRow {
     pub label: String,
     /// Fired (latched).
     pub fired: bool,
+    /// The prices it fires at, where it has any (`> 100000000`: one; `move 5%` once its
+    /// reference is known: one above and one below): the chart draws them as lines.
+    pub levels: Vec<Price>,
 }
 
 /// Everything the Monitor pane draws.
@@ -226,6 +229,27 @@ pub(super) fn grouped(p: Decimal) -> String {
     match frac {
         Some(f) => format!("{sign}{out}.{f}"),
         None => format!("{sign}{out}"),
+    }
+}
+
+/// The prices an alert fires at. A move alert's are its reference moved by the ratio
+/// both ways, rounded outwards onto the tick grid only for drawing (it fires on the exact
+/// ratio).
+fn alert_levels(a: &crate::trading::rules::Alert) -> Vec<Price> {
+    use crate::trading::rules::AlertCondition;
+    match a.condition {
+        AlertCondition::Above(p) | AlertCondition::Below(p) | AlertCondition::Crosses(p) => vec![p],
+        AlertCondition::MovePct(r) => a
+            .reference
+            .into_iter()
+            .flat_map(|reference| {
+                let up = reference.checked_mul(Decimal::ONE + r.abs());
+                let down = reference.checked_mul(Decimal::ONE - r.abs()).filter(|p| *p > Decimal::ZERO);
+                [up, down].into_iter().flatten()
+            })
+            .collect(),
+        // An indicator condition fires on a value, not on a price.
+        _ => Vec::new(),
     }
 }
 
@@ -339,6 +363,7 @@ impl Core {
                 condition: a.condition,
                 label: describe_alert(a),
                 fired: a.fired,
+                levels: alert_levels(a),
             })
             .collect();
         MonitorView { rules, alerts, reconciled: self.reconciled, ticks: self.ticks, runs }

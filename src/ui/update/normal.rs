@@ -70,6 +70,9 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
             if ui.focus == PaneId::Orderbook {
                 ui.book_price = None;
             }
+            if ui.focus == PaneId::Chart {
+                ui.chart.cursor = None;
+            }
         }
         Action::TimeframeNext | Action::TimeframePrev => {
             let i = Timeframe::ALL.iter().position(|t| *t == ui.timeframe).unwrap_or(1);
@@ -86,6 +89,8 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
             ui.command_line = Some(CommandLine { input: "ind add ".into(), ..CommandLine::default() })
         }
         Action::ChartBack | Action::ChartForward => return scroll_chart(ui, action, snap),
+        Action::ToggleLogScale => ui.chart.log_scale = !ui.chart.log_scale,
+        Action::CursorLeft | Action::CursorRight => chart_cursor(ui, action, snap),
         Action::AckAlerts => return vec![UiCommand::AcknowledgeAlerts],
         Action::CancelOrder => {
             // The cursor runs over the open orders, then the refused ones (never sent, or
@@ -262,6 +267,23 @@ fn move_in_pane(ui: &mut UiState, action: Action, snap: &Snapshot) {
             };
         }
     }
+}
+
+/// Moves the chart's cursor a candle older or newer, within the series shown; the first
+/// press puts it on the newest candle in view.
+fn chart_cursor(ui: &mut UiState, action: Action, snap: &Snapshot) {
+    let Some(m) = ui.market.as_ref() else { return };
+    let len = snap.market.series(m, ui.timeframe).len();
+    if len == 0 {
+        return;
+    }
+    let last = len - 1;
+    let at = match ui.chart.cursor {
+        None => ui.chart.offset.min(last),
+        Some(c) if action == Action::CursorLeft => (c + 1).min(last),
+        Some(c) => c.saturating_sub(1),
+    };
+    ui.chart.cursor = Some(at);
 }
 
 fn cycle_focus(ui: &mut UiState, forward: bool) {

@@ -1,9 +1,13 @@
-//! The candle chart: candlesticks from box-drawing and block characters, volume bars,
-//! a simple moving average of closes, horizontal price lines (open orders, stops) and a
-//! price axis on the right.
+//! The candle chart: candlesticks at twice the vertical resolution of a row (half
+//! blocks), one column each with a column of space between; studies over them (moving
+//! averages, bands, VWAP) and below them in sub-panes (volume, RSI, MACD); compared
+//! markets as lines; horizontal price lines (our orders, armed rules, alerts); a price
+//! axis of round prices on the market's tick grid (or round percentages when markets are
+//! compared); a time axis of round times; and a cursor on one candle.
 //!
-//! Scaling is done in `Decimal` (prices) and only the resulting row index becomes an
-//! integer, so no price ever passes through `f64`.
+//! Prices are scaled in `Decimal` (a log scale places them through `f64`, see
+//! [`super::scale`]); only the resulting row becomes an integer, and every label is an
+//! exact price.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -12,17 +16,24 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::format;
-use crate::exchange::rules::Rounding;
-use crate::exchange::types::{Candle, Price};
+use super::scale::{self, PriceScale};
+use crate::exchange::types::{Candle, Price, Timeframe};
 use crate::ui::theme::Theme;
 
-/// Moving-average period drawn over the closes.
-pub(crate) const MA_PERIOD: usize = 20;
 /// Width of the price axis.
-const AXIS: u16 = 12;
+pub const AXIS: u16 = 12;
 /// The body of a rising candle where colour does not show the direction.
 pub(crate) const HOLLOW_BODY: char = '▯';
-const VOL_EIGHTHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+const EIGHTHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// Below this many plot columns a candle takes one column, no gap: fewer than eight
+/// candles with gaps say too little to be a chart.
+const DENSE_BELOW: u16 = 16;
+/// One label about every this many rows on the price axis.
+const LABEL_EVERY: u16 = 4;
+/// A line's point.
+const DOT: char = '•';
+/// A band's point.
+const BAND_DOT: char = '·';
 
 /// A horizontal line across the chart at a price.
 #[derive(Debug, Clone)]
@@ -31,6 +42,154 @@ pub struct PriceLine {
     pub price: Price,
     /// Line style.
     pub style: Style,
+    /// What it is, written on the line at its left end (`bid 0.01`, `stop`, `alert`).
+    pub tag: String,
+}
+
+/// A line drawn over the candles on the price scale, one value per candle of the series.
+#[derive(Debug, Clone, Copy)]
+pub struct Overlay<'a> {
+    /// Values, aligned with the candles.
+    pub values: &'a [Option<Decimal>],
+    /// Colour.
+    pub style: Style,
+    /// A band's edge (drawn lighter) or a line.
+    pub band: bool,
+}
+
+/// A study drawn in a sub-pane of its own under the candles, aligned with the candles.
+#[derive(Debug, Clone, Copy)]
+pub enum SubPane<'a> {
+    /// Volume bars and their average.
+    Volume {
+        /// Each candle's volume.
+        volume: &'a [Decimal],
+        /// The average.
+        average: &'a [Option<Decimal>],
+        /// `VOL20`.
+        label: &'a str,
+    },
+    /// An oscillator 0..100 with guides at 30 and 70.
+    Rsi {
+        /// Values.
+        values: &'a [Option<f64>],
+        /// `RSI14`.
+        label: &'a str,
+    },
+    /// MACD line, signal and histogram.
+    Macd {
+        /// MACD line.
+        macd: &'a [Option<Decimal>],
+        /// Signal line.
+        signal: &'a [Option<Decimal>],
+        /// Histogram.
+        histogram: &'a [Option<Decimal>],
+        /// `MACD`.
+        label: &'a str,
+    },
+}
+
+/// Everything the chart draws.
+#[derive(Debug, Clone, Copy)]
+pub struct Chart<'a> {
+    /// The series, oldest first.
+    pub candles: &'a [Candle],
+    /// Its timeframe (for the time axis).
+    pub timeframe: Timeframe,
+    /// Candles scrolled back from the newest.
+    pub offset: usize,
+    /// The cursor, candles back from the newest.
+    pub cursor: Option<usize>,
+    /// Logarithmic price scale.
+    pub log_scale: bool,
+    /// Price lines.
+    pub lines: &'a [PriceLine],
+    /// Studies over the candles.
+    pub overlays: &'a [Overlay<'a>],
+    /// Studies under the candles, top first (as many as fit are drawn).
+    pub panes: &'a [SubPane<'a>],
+    /// Other markets' closes aligned with these candles (`None` where one has no candle
+    /// at that time), drawn as change from the first shown candle; the axis is then in
+    /// percent.
+    pub compare: &'a [(&'a [Option<Decimal>], Style)],
+    /// Grey every candle (data not live).
+    pub stale: bool,
+}
+
+/// The candles in view: `first..end` of the series, `per` columns each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// First candle shown.
+    pub first: usize,
+    /// One past the last shown.
+    pub end: usize,
+    /// Columns per candle: 2 (body and gap), or 1 when the plot is narrower than
+    /// [`DENSE_BELOW`].
+    pub per: usize,
+}
+
+impl Window {
+    /// The candles of a series of `len` that a chart `width` wide shows, `offset` back
+    /// from the newest (an offset beyond the series shows its oldest candle).
+    pub fn of(len: usize, offset: usize, width: u16) -> Window {
+        let plot_w = width.saturating_sub(AXIS);
+        let per = if plot_w < DENSE_BELOW { 1 } else { 2 };
+        let end = len.saturating_sub(offset).max(len.min(1));
+        let n = (usize::from(plot_w) / per).min(end);
+        Window { first: end - n, end, per }
+    }
+}
+
+/// Where a candle covers half a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Empty,
+    Wick,
+    Body,
+}
+
+/// The glyph of one candle cell from what covers its upper and lower half. A half that is
+/// body wins over the wick in the other half: the body's ends are what half rows are for.
+fn candle_glyph(upper: Part, lower: Part, hollow: bool) -> Option<char> {
+    use Part::{Body, Empty, Wick};
+    Some(match (upper, lower) {
+        (Body, _) | (_, Body) if hollow => HOLLOW_BODY,
+        (Body, Body) => '█',
+        (Body, _) => '▀',
+        (_, Body) => '▄',
+        (Wick, Wick) => '│',
+        (Wick, Empty) => '╵',
+        (Empty, Wick) => '╷',
+        (Empty, Empty) => return None,
+    })
+}
+
+/// The cells of one candle, top row first: `(row, glyph)` on `scale`.
+fn candle_cells(c: &Candle, scale: &PriceScale, hollow: bool) -> impl Iterator<Item = (u16, char)> {
+    let (sh, sl) = (scale.sub_row(c.high), scale.sub_row(c.low));
+    let (so, sc) = (scale.sub_row(c.open), scale.sub_row(c.close));
+    let (bt, bb) = (so.min(sc), so.max(sc));
+    let doji = c.open == c.close;
+    let part = move |s: u16| {
+        if s >= bt && s <= bb {
+            Part::Body
+        } else if s >= sh && s <= sl {
+            Part::Wick
+        } else {
+            Part::Empty
+        }
+    };
+    (sh / 2..=sl.max(bb) / 2).filter_map(move |r| {
+        let (u, l) = (part(r * 2), part(r * 2 + 1));
+        // A candle that closed where it opened has no body: a cross where its wick runs
+        // on, a dash where it does not.
+        let g = if doji && (u == Part::Body || l == Part::Body) {
+            if c.high > c.open || c.low < c.open { '┼' } else { '─' }
+        } else {
+            candle_glyph(u, l, hollow)?
+        };
+        Some((r, g))
+    })
 }
 
 /// Simple moving averages of closes; `None` until `period` candles exist. Closes come
@@ -66,86 +225,73 @@ pub fn moving_average(candles: &[Candle], period: usize) -> Vec<Option<Decimal>>
     out
 }
 
-struct Scale {
-    hi: Decimal,
-    top: u16,
-    rows: u16,
-    /// Rows per unit of price (`None` when the range is flat or one row tall): one
-    /// division per frame, a multiplication per point.
-    per_unit: Option<Decimal>,
-}
-
-impl Scale {
-    fn new(hi: Decimal, lo: Decimal, top: u16, rows: u16) -> Scale {
-        // Checked: a range too wide (or too narrow) to divide draws flat.
-        let per_unit = (rows > 1 && hi > lo)
-            .then(|| hi.checked_sub(lo).and_then(|range| Decimal::from(rows - 1).checked_div(range)))
-            .flatten();
-        Scale { hi, top, rows, per_unit }
-    }
-
-    /// Screen row of a price (clamped into the plot).
-    fn row(&self, p: Decimal) -> u16 {
-        let Some(k) = self.per_unit else { return self.top + self.rows / 2 };
-        let r = match self.hi.checked_sub(p).and_then(|d| d.checked_mul(k)) {
-            Some(r) => r.round().to_i64().unwrap_or(0),
-            // Only a price far outside the range gets here: clamp it to the nearer edge.
-            None if p > self.hi => 0,
-            None => i64::from(self.rows),
-        };
-        self.top + r.clamp(0, i64::from(self.rows.saturating_sub(1))) as u16
-    }
-}
-
 fn put(buf: &mut Buffer, x: u16, y: u16, ch: char, style: Style) {
     if let Some(cell) = buf.cell_mut((x, y)) {
         cell.set_char(ch).set_style(style);
     }
 }
 
+fn is_blank(buf: &Buffer, x: u16, y: u16) -> bool {
+    buf.cell((x, y)).is_some_and(|c| c.symbol() == " ")
+}
+
 fn put_str(buf: &mut Buffer, x: u16, y: u16, s: &str, max_w: u16, style: Style) {
     buf.set_stringn(x, y, s, max_w as usize, style);
 }
 
-/// Draws the chart into `area`. `stale` greys every candle (data not live).
-pub fn render(
-    area: Rect,
-    buf: &mut Buffer,
-    candles: &[Candle],
-    lines: &[PriceLine],
-    theme: &Theme,
-    stale: bool,
-) {
-    if area.width < AXIS + 4 || area.height < 4 {
+/// Rows the chart gives its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rows {
+    price: u16,
+    labels: u16,
+    panes: usize,
+    pane_h: u16,
+}
+
+impl Rows {
+    /// The candles keep at least four rows; sub-panes get three to five rows each (one
+    /// of them their header), at most one under 20 rows (80x24's chart), three above.
+    fn of(height: u16, wanted: usize) -> Rows {
+        let labels = u16::from(height >= 8);
+        let pane_h = match height {
+            30.. => 5,
+            20.. => 4,
+            _ => 3,
+        };
+        let mut panes = wanted.min(if height >= 20 { 3 } else { 1 });
+        while panes > 0 && height.saturating_sub(labels + pane_h * panes as u16) < 4 {
+            panes -= 1;
+        }
+        Rows { price: height - labels - pane_h * panes as u16, labels, panes, pane_h }
+    }
+}
+
+/// Each compared market's closes moved onto the main market's price scale: the main
+/// candle's first shown close times the other market's change since its own first shown
+/// close. The axis then reads percent change for all of them alike.
+fn rebased(base: Decimal, closes: &[Option<Decimal>]) -> Vec<Option<Decimal>> {
+    let Some(first) = closes.iter().flatten().next().copied().filter(|f| *f > Decimal::ZERO) else {
+        return vec![None; closes.len()];
+    };
+    closes.iter().map(|v| v.and_then(|v| base.checked_mul(v)?.checked_div(first))).collect()
+}
+
+/// Draws the chart into `area`.
+pub fn render(area: Rect, buf: &mut Buffer, chart: &Chart, theme: &Theme) {
+    if area.width < AXIS + 4 || area.height < 3 {
         return;
     }
     let plot_w = area.width - AXIS;
-    // The time labels get a row of their own between the candles and the volume bars
-    // when there is room: on a bar's row they cut the bars into pieces.
-    let label_rows = u16::from(area.height >= 8);
-    let vol_h = ((area.height - label_rows) / 5).max(1);
-    let price_rows = area.height - vol_h - label_rows;
-    // Two columns per candle (body + gap) when they fit, else one.
-    let per = if candles.len() * 2 <= plot_w as usize { 2 } else { 1 };
-    let n = (plot_w as usize / per).min(candles.len());
-    let first = candles.len() - n;
-    let shown = &candles[first..];
-    // The average of the shown candles only needs the `MA_PERIOD - 1` before them, not
-    // the whole history (a thousand divisions per frame).
-    let from = first.saturating_sub(MA_PERIOD - 1);
-    let ma_tail = moving_average(&candles[from..], MA_PERIOD);
-    let ma = &ma_tail[first - from..];
-    if shown.is_empty() {
+    let win = Window::of(chart.candles.len(), chart.offset, area.width);
+    let shown = &chart.candles[win.first..win.end];
+    let Some(last) = shown.last() else {
         put_str(buf, area.x + 1, area.y + area.height / 2, "no candles yet", plot_w, theme.muted);
         return;
-    }
-    let mut hi = shown.iter().map(|c| c.high).max().unwrap_or_default();
-    let mut lo = shown.iter().map(|c| c.low).min().unwrap_or_default();
-    for m in ma.iter().flatten() {
-        hi = hi.max(*m);
-        lo = lo.min(*m);
-    }
-    let scale = Scale::new(hi, lo, area.y, price_rows);
+    };
+    let rows = Rows::of(area.height, chart.panes.len());
+    let per = win.per as u16;
+    let x_of = |i: usize| area.x + ((i - win.first) as u16) * per;
+    let stale = chart.stale;
     let style_for = |up: bool| {
         if stale {
             theme.stale
@@ -158,90 +304,95 @@ pub fn render(
     // Where colour cannot tell a rising candle from a falling one (mono, NO_COLOR, or a
     // stale chart greyed whole), the body does: hollow for a rise, filled for a fall.
     let hollow_rise = stale || theme.rise.fg == theme.fall.fg;
+    let window = |v: &'_ [Option<Decimal>]| -> Vec<Option<Decimal>> {
+        (win.first..win.end).map(|i| v.get(i).copied().flatten()).collect()
+    };
+
+    // Compared markets on the main market's scale, from its first shown close.
+    let base = shown[0].close;
+    let compared: Vec<(Vec<Option<Decimal>>, Style)> =
+        chart.compare.iter().map(|(closes, style)| (rebased(base, &window(closes)), *style)).collect();
+    let in_pct = !compared.is_empty();
+
+    let mut hi = shown.iter().map(|c| c.high).max().unwrap_or_default();
+    let mut lo = shown.iter().map(|c| c.low).min().unwrap_or_default();
+    let overlay_points =
+        chart.overlays.iter().flat_map(|o| o.values.get(win.first..win.end).unwrap_or(&[]).iter());
+    for p in overlay_points.chain(compared.iter().flat_map(|(v, _)| v.iter())).flatten() {
+        hi = hi.max(*p);
+        lo = lo.min(*p);
+    }
+    let scale = PriceScale::new(hi, lo, area.y, rows.price, chart.log_scale);
+    let cursor = chart
+        .cursor
+        .and_then(|c| chart.candles.len().checked_sub(c + 1))
+        .filter(|i| (win.first..win.end).contains(i));
 
     // Price lines first, so candles draw over them.
-    for l in lines {
-        if l.price < lo || l.price > hi {
-            continue;
-        }
+    let visible_lines: Vec<&PriceLine> =
+        chart.lines.iter().filter(|l| l.price >= lo && l.price <= hi).collect();
+    for l in &visible_lines {
         let y = scale.row(l.price);
         for x in area.x..area.x + plot_w {
             put(buf, x, y, '┄', l.style);
         }
-        put_str(buf, area.x + plot_w, y, &format!("─{}", format::price(l.price)), AXIS, l.style);
+    }
+    // The cursor's column, under everything else.
+    if let Some(i) = cursor {
+        for y in area.y..area.y + area.height {
+            put(buf, x_of(i), y, '┊', theme.muted);
+        }
     }
 
     for (i, c) in shown.iter().enumerate() {
-        let x = area.x + (i * per) as u16;
+        let x = x_of(win.first + i);
         let up = c.close >= c.open;
-        let style = style_for(up);
-        let (yh, yl) = (scale.row(c.high), scale.row(c.low));
-        let (yo, yc) = (scale.row(c.open), scale.row(c.close));
-        let (body_top, body_bot) = (yo.min(yc), yo.max(yc));
-        for y in yh..=yl {
-            let ch = if y >= body_top && y <= body_bot {
-                if body_top == body_bot && c.open == c.close {
-                    '─'
-                } else if up && hollow_rise {
-                    HOLLOW_BODY
-                } else {
-                    '█'
-                }
-            } else {
-                '│'
-            };
-            put(buf, x, y, ch, style);
+        for (r, g) in candle_cells(c, &scale, up && hollow_rise) {
+            put(buf, x, area.y + r, g, style_for(up));
         }
     }
 
-    // Moving average: a dot in the gap column (or the candle column when packed).
-    let ma_style = if stale { theme.stale } else { theme.accent };
-    for (i, m) in ma.iter().enumerate() {
-        if let Some(m) = m {
-            let x = area.x + (i * per) as u16 + (per as u16 - 1);
-            let y = scale.row(*m);
-            let empty = buf.cell((x, y)).map(|c| c.symbol() == " ").unwrap_or(false);
-            if per == 2 || empty {
-                put(buf, x, y, '•', ma_style);
+    // Lines over the candles: a point in the gap column, and in the candle's own column
+    // where the candle leaves it empty.
+    let mut line = |values: &[Option<Decimal>], style: Style, glyph: char| {
+        for (k, v) in values.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let (x, y) = (area.x + k as u16 * per, scale.row(*v));
+            if per == 2 {
+                put(buf, x + 1, y, glyph, style);
+            }
+            if is_blank(buf, x, y) {
+                put(buf, x, y, glyph, style);
             }
         }
+    };
+    for o in chart.overlays {
+        let style = if stale { theme.stale } else { o.style };
+        line(&window(o.values), style, if o.band { BAND_DOT } else { DOT });
+    }
+    for (values, style) in &compared {
+        line(values, *style, DOT);
     }
 
-    // Volume bars in eighths of a cell.
-    let max_vol = shown.iter().map(|c| c.volume).max().unwrap_or_default();
-    if max_vol > Decimal::ZERO {
-        let base = area.y + area.height - 1;
-        for (i, c) in shown.iter().enumerate() {
-            let x = area.x + (i * per) as u16;
-            let eighths = c
-                .volume
-                .checked_div(max_vol)
-                .and_then(|r| r.checked_mul(Decimal::from(u32::from(vol_h) * 8)))
-                .and_then(|e| e.round().to_u32())
-                .unwrap_or(0);
-            let style = style_for(c.close >= c.open);
-            let (full, rest) = (eighths / 8, eighths % 8);
-            for k in 0..full.min(u32::from(vol_h)) {
-                put(buf, x, base - k as u16, '█', style);
-            }
-            if rest > 0 && full < u32::from(vol_h) {
-                put(buf, x, base - full as u16, VOL_EIGHTHS[rest as usize - 1], style);
-            }
-        }
-    }
-
-    // Axis: high, middle, low, and the last close marked in its colour. The average can
-    // stretch the range past any traded price and the middle falls anywhere: the labels
-    // are put on the market's tick grid, as a price on the exchange is.
+    // The axis: the last close first, then the lines' prices, then round prices (or
+    // percentages) on the rows left.
     let ax = area.x + plot_w;
-    // Halves first: `hi + lo` can overflow where each half cannot.
-    let mid = (hi / Decimal::TWO).checked_add(lo / Decimal::TWO).unwrap_or(hi);
-    let quote = shown[0].market.quote();
-    for p in [hi, mid, lo] {
-        let label = crate::exchange::grid().snap(quote, p, Rounding::Nearest);
-        put_str(buf, ax, scale.row(p), &format!(" {}", format::price(label)), AXIS, theme.muted);
-    }
-    if let Some(last) = shown.last() {
+    let mut taken = vec![false; usize::from(rows.price)];
+    let mut take = |y: u16| -> bool {
+        let r = usize::from(y - area.y);
+        let free = taken.get(r).is_some_and(|t| !t);
+        if free {
+            taken[r] = true;
+        }
+        free
+    };
+    let pct_of = |p: Decimal| {
+        p.checked_div(base)
+            .and_then(|r| (r - Decimal::ONE).checked_mul(Decimal::ONE_HUNDRED))
+            .map(|v| scale::pct_text(v.round_dp(2)))
+            .unwrap_or_default()
+    };
+    {
         let up = last.close >= last.open;
         // The last close's arrow says its direction where colour cannot.
         let mark = if !hollow_rise || last.close == last.open {
@@ -251,189 +402,469 @@ pub fn render(
         } else {
             '▼'
         };
-        put_str(
-            buf,
-            ax,
-            scale.row(last.close),
-            &format!("{mark}{}", format::price(last.close)),
-            AXIS,
-            style_for(up),
-        );
+        let y = scale.row(last.close);
+        take(y);
+        let text = if in_pct { pct_of(last.close) } else { format::price(last.close) };
+        put_str(buf, ax, y, &format!("{mark}{text}"), AXIS, style_for(up));
     }
-    put_str(buf, ax, area.y + price_rows + label_rows, " vol", AXIS, theme.muted);
-    if let (1, Some(first), Some(last)) = (label_rows, shown.first(), shown.last()) {
-        let y = area.y + price_rows;
-        put_str(buf, area.x, y, &format::ms_kst_short(first.start), plot_w / 2, theme.muted);
-        let label = format::ms_kst_short(last.start);
-        let lx = (area.x + plot_w).saturating_sub(label.len() as u16 + 1).max(area.x + plot_w / 2);
-        put_str(buf, lx, y, &label, plot_w / 2, theme.muted);
+    for l in &visible_lines {
+        let y = scale.row(l.price);
+        if take(y) {
+            put_str(buf, ax, y, &format!("─{}", format::price(l.price)), AXIS, l.style);
+        }
+        // The tag at the line's left end, over the oldest candles.
+        if !l.tag.is_empty() {
+            put_str(buf, area.x, y, &l.tag, plot_w / 2, l.style);
+        }
     }
+    let quote = last.market.quote();
+    let labels: Vec<(Decimal, String)> = if in_pct {
+        scale::pct_labels(&scale, base, LABEL_EVERY)
+    } else {
+        scale::price_labels(&scale, quote, LABEL_EVERY).into_iter().map(|p| (p, format::price(p))).collect()
+    };
+    for (p, text) in labels {
+        let y = scale.row(p);
+        // A label that does not fit is left out, never cut: a cut price is another price.
+        if text.chars().count() < usize::from(AXIS) && take(y) {
+            put_str(buf, ax, y, &format!(" {text}"), AXIS, theme.muted);
+        }
+    }
+
+    // The time axis under the candles.
+    if rows.labels == 1 {
+        let y = area.y + rows.price;
+        let starts: Vec<i64> = shown.iter().map(|c| c.start).collect();
+        for (i, text) in scale::time_labels(&starts, chart.timeframe, win.per, usize::from(plot_w)) {
+            put_str(buf, x_of(win.first + i), y, &text, plot_w, theme.muted);
+        }
+    }
+
+    // Sub-panes.
+    let at = cursor.unwrap_or(win.end - 1);
+    let dp = shown.iter().rev().take(20).map(|c| c.close.normalize().scale()).max().unwrap_or(0);
+    for (k, pane) in chart.panes.iter().take(rows.panes).enumerate() {
+        let y = area.y + rows.price + rows.labels + k as u16 * rows.pane_h;
+        let rect = Rect::new(area.x, y, area.width, rows.pane_h);
+        let ctx = PaneCtx { candles: chart.candles, win, at, dp, stale, style_for: &style_for };
+        draw_pane(buf, rect, pane, &ctx, theme);
+    }
+}
+
+struct PaneCtx<'a> {
+    candles: &'a [Candle],
+    win: Window,
+    /// The candle whose values the header shows (the cursor's, or the newest shown).
+    at: usize,
+    /// Decimals of the prices (a MACD is in price units).
+    dp: u32,
+    stale: bool,
+    style_for: &'a dyn Fn(bool) -> Style,
+}
+
+/// A value in price units at the prices' decimals (a MACD is a difference of averages:
+/// its digits past the price's precision are noise, and it is labelled as such).
+fn in_price_units(v: Decimal, dp: u32) -> String {
+    format::price(v.round_dp(dp))
+}
+
+/// One sub-pane: a header row (name and value at the cursor or the newest candle), the
+/// study below it, its guides on the axis.
+fn draw_pane(buf: &mut Buffer, rect: Rect, pane: &SubPane, ctx: &PaneCtx, theme: &Theme) {
+    let plot_w = rect.width - AXIS;
+    let per = ctx.win.per as u16;
+    let (first, end, at) = (ctx.win.first, ctx.win.end, ctx.at);
+    let body = Rect::new(rect.x, rect.y + 1, rect.width, rect.height - 1);
+    let ax = rect.x + plot_w;
+    let muted = if ctx.stale { theme.stale } else { theme.muted };
+    let line_style = if ctx.stale { theme.stale } else { theme.accent };
+    let second_style = if ctx.stale { theme.stale } else { theme.highlight };
+    let header = match pane {
+        SubPane::Volume { volume, average, label } => {
+            let v = volume.get(at).copied();
+            let max = volume.get(first..end).unwrap_or(&[]).iter().copied().max().unwrap_or_default();
+            if max > Decimal::ZERO {
+                let eighths_per = Decimal::from(u32::from(body.height) * 8);
+                for i in first..end.min(volume.len()) {
+                    let e = volume[i]
+                        .checked_div(max)
+                        .and_then(|r| r.checked_mul(eighths_per))
+                        .and_then(|e| e.round().to_u32())
+                        .unwrap_or(0);
+                    let up = ctx.candles.get(i).is_none_or(|c| c.close >= c.open);
+                    bar(buf, rect.x + (i - first) as u16 * per, body, e, (ctx.style_for)(up));
+                }
+                let scale = PriceScale::new(max, Decimal::ZERO, body.y, body.height, false);
+                for i in first..end {
+                    if let Some(Some(a)) = average.get(i) {
+                        let x = rect.x + (i - first) as u16 * per + (per - 1);
+                        if per == 2 || is_blank(buf, x, scale.row(*a)) {
+                            put(buf, x, scale.row(*a), DOT, line_style);
+                        }
+                    }
+                }
+            }
+            let avg = average.get(at).copied().flatten();
+            let mut h = format!("{label} {}", v.map(|v| format::qty(v, 8)).unwrap_or_default());
+            if let Some(a) = avg {
+                h.push_str(&format!(" avg {}", format::qty(a, 3)));
+            }
+            h
+        }
+        SubPane::Rsi { values, label } => {
+            let scale = PriceScale::new(Decimal::ONE_HUNDRED, Decimal::ZERO, body.y, body.height, false);
+            for (level, text) in [(Decimal::from(70), "70"), (Decimal::from(30), "30")] {
+                let y = scale.row(level);
+                for x in rect.x..ax {
+                    put(buf, x, y, '┄', muted);
+                }
+                put_str(buf, ax, y, &format!(" {text}"), AXIS, muted);
+            }
+            for i in first..end.min(values.len()) {
+                let Some(v) = values[i].and_then(Decimal::from_f64_retain) else { continue };
+                let x = rect.x + (i - first) as u16 * per;
+                let y = scale.row(v);
+                put(buf, x, y, DOT, line_style);
+                if per == 2 {
+                    put(buf, x + 1, y, DOT, line_style);
+                }
+            }
+            let v = values.get(at).copied().flatten();
+            format!("{label} {}", v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into()))
+        }
+        SubPane::Macd { macd, signal, histogram, label } => {
+            let part = |v: &[Option<Decimal>]| {
+                v.get(first..end).unwrap_or(&[]).iter().flatten().copied().collect::<Vec<_>>()
+            };
+            let all: Vec<Decimal> = [part(macd), part(signal), part(histogram)].concat();
+            let hi = all.iter().copied().max().unwrap_or_default().max(Decimal::ZERO);
+            let lo = all.iter().copied().min().unwrap_or_default().min(Decimal::ZERO);
+            let scale = PriceScale::new(hi, lo, body.y, body.height, false);
+            let zero = scale.sub_row(Decimal::ZERO);
+            for i in first..end.min(histogram.len()) {
+                let Some(h) = histogram[i] else { continue };
+                let x = rect.x + (i - first) as u16 * per;
+                let s = scale.sub_row(h);
+                let (top, bottom) = (s.min(zero), s.max(zero));
+                let style = (ctx.style_for)(h >= Decimal::ZERO);
+                for r in top / 2..=bottom / 2 {
+                    let (u, l) = (r * 2 >= top && r * 2 <= bottom, r * 2 + 1 >= top && r * 2 + 1 <= bottom);
+                    let g = match (u, l) {
+                        (true, true) => '█',
+                        (true, false) => '▀',
+                        (false, true) => '▄',
+                        (false, false) => continue,
+                    };
+                    put(buf, x, body.y + r, g, style);
+                }
+            }
+            for (values, style) in [(macd, line_style), (signal, second_style)] {
+                for i in first..end.min(values.len()) {
+                    let Some(v) = values[i] else { continue };
+                    let x = rect.x + (i - first) as u16 * per + (per - 1);
+                    put(buf, x, scale.row(v), DOT, style);
+                }
+            }
+            put_str(buf, ax, scale.row(Decimal::ZERO), " 0", AXIS, muted);
+            let value = |v: &[Option<Decimal>]| {
+                v.get(at).copied().flatten().map(|v| in_price_units(v, ctx.dp)).unwrap_or_else(|| "—".into())
+            };
+            format!("{label} {} sig {} hist {}", value(macd), value(signal), value(histogram))
+        }
+    };
+    put_str(buf, rect.x, rect.y, &header, rect.width, muted);
+}
+
+/// A bar of `eighths` eighths of a cell, up from the bottom of `body`.
+fn bar(buf: &mut Buffer, x: u16, body: Rect, eighths: u32, style: Style) {
+    let base = body.y + body.height - 1;
+    let (full, rest) = (eighths / 8, eighths % 8);
+    for k in 0..full.min(u32::from(body.height)) {
+        put(buf, x, base - k as u16, '█', style);
+    }
+    if rest > 0 && full < u32::from(body.height) {
+        put(buf, x, base - full as u16, EIGHTHS[rest as usize - 1], style);
+    }
+}
+
+/// The cursor's readout, in parts a line break may go between: `2026-12-05 14:35`,
+/// `O 148,201,000`, `H …`, `L …`, `C …`, `V 1.234`, and the change from the previous
+/// close (`+0.12%`; from the open for the series' first candle). Every price in full.
+pub fn cursor_readout(c: &Candle, prev: Option<&Candle>) -> Vec<String> {
+    let when = scale::kst(c.start).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
+    let from = prev.map_or(c.open, |p| p.close);
+    let change = c.close.checked_sub(from).and_then(|d| d.checked_div(from)).map(format::pct);
+    let mut parts = vec![
+        when,
+        format!("O {}", format::price(c.open)),
+        format!("H {}", format::price(c.high)),
+        format!("L {}", format::price(c.low)),
+        format!("C {}", format::price(c.close)),
+        format!("V {}", format::qty(c.volume, 8)),
+    ];
+    parts.extend(change);
+    parts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::types::{MarketId, Timeframe};
+    use crate::exchange::types::MarketId;
     use rust_decimal_macros::dec;
 
-    #[test]
-    fn axis_labels_are_on_the_tick_grid() {
-        // KRW prices between 1,000 and 10,000 move in steps of 5 (or 1 under the old
-        // table); the average and the middle of the range are not on any grid.
-        let c = |i: i64, close: Decimal| Candle {
-            market: MarketId::new("KRW-APT"),
+    fn chart<'a>(candles: &'a [Candle], lines: &'a [PriceLine], stale: bool) -> Chart<'a> {
+        Chart {
+            candles,
             timeframe: Timeframe::M1,
-            start: i * 60_000,
-            open: close - dec!(5),
-            high: close + dec!(5),
-            low: close - dec!(10),
+            offset: 0,
+            cursor: None,
+            log_scale: false,
+            lines,
+            overlays: &[],
+            panes: &[],
+            compare: &[],
+            stale,
+        }
+    }
+
+    fn draw(area: Rect, chart: &Chart, theme: &Theme) -> Buffer {
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, chart, theme);
+        buf
+    }
+
+    fn candle(i: i64, open: Decimal, high: Decimal, low: Decimal, close: Decimal) -> Candle {
+        Candle {
+            market: MarketId::new("KRW-BTC"),
+            timeframe: Timeframe::M1,
+            start: 1_796_461_200_000 + i * 60_000,
+            open,
+            high,
+            low,
             close,
             volume: dec!(1),
             value: dec!(1),
             timestamp: 0,
+        }
+    }
+
+    fn row(buf: &Buffer, y: u16, from: u16, to: u16) -> String {
+        (from..to).map(|x| buf[(x, y)].symbol()).collect()
+    }
+
+    #[test]
+    fn axis_labels_are_round_prices_on_the_tick_grid() {
+        // KRW prices between 5,000 and 10,000 move in steps of 5; the old axis labelled
+        // the middle of the range (7,833) and the average, on no grid at all.
+        let c = |i: i64, close: Decimal| Candle {
+            market: MarketId::new("KRW-APT"),
+            ..candle(i, close - dec!(5), close + dec!(5), close - dec!(10), close)
         };
         let candles: Vec<Candle> =
             (0..40).map(|i| c(i, dec!(7800) + Decimal::from(5 * ((i * 7) % 13)))).collect();
         let area = Rect::new(0, 0, 60, 20);
-        let mut buf = Buffer::empty(area);
-        render(area, &mut buf, &candles, &[], &Theme::default(), false);
-        let mut labels = 0;
+        let buf = draw(area, &chart(&candles, &[], false), &Theme::default());
+        let mut round = 0;
         for y in 0..area.height {
-            let text: String = (area.width - AXIS..area.width).map(|x| buf[(x, y)].symbol()).collect();
+            let text = row(&buf, y, area.width - AXIS, area.width);
             let digits: String = text.chars().filter(|ch| ch.is_ascii_digit() || *ch == '.').collect();
             if digits.is_empty() {
                 continue;
             }
             let p: Decimal = digits.parse().unwrap();
-            assert!(
-                crate::exchange::grid().is_on_tick("KRW", p),
-                "axis label {text:?} is not on the KRW tick grid"
-            );
-            labels += 1;
+            assert!(crate::exchange::grid().is_on_tick("KRW", p), "axis label {text:?} is off the grid");
+            if text.starts_with(' ') {
+                assert!((p % dec!(10)).is_zero(), "a round label: {text:?}");
+                round += 1;
+            }
         }
-        assert!(labels >= 3, "high, middle, low and last are labelled");
+        assert!(round >= 3, "about one label per four rows");
     }
 
     #[test]
-    fn time_labels_have_their_own_row_above_the_volume_bars() {
-        let candles: Vec<Candle> = (0..30)
-            .map(|i| Candle {
-                market: MarketId::new("KRW-BTC"),
-                timeframe: Timeframe::M1,
-                start: 1_730_336_820_000 + i * 60_000,
-                open: dec!(95000000),
-                high: dec!(95100000),
-                low: dec!(94900000),
-                close: dec!(95050000),
-                // Every bar full height: any overlap with the labels would show.
-                volume: dec!(1),
-                value: dec!(1),
-                timestamp: 0,
-            })
-            .collect();
-        // 80x24's chart (10 rows) and 120x40's (24 rows).
-        for h in [10u16, 24] {
-            let area = Rect::new(0, 0, 60, h);
-            let mut buf = Buffer::empty(area);
-            render(area, &mut buf, &candles, &[], &Theme::default(), false);
-            let row = |y: u16| -> String { (0..area.width - AXIS).map(|x| buf[(x, y)].symbol()).collect() };
-            let label_y = (0..h).find(|&y| row(y).contains("10-31")).expect("a time label row");
-            let labels = row(label_y);
-            assert!(
-                !labels.contains('█') && !labels.contains('▁'),
-                "bars on the label row at h={h}: {labels:?}"
-            );
-            assert!(row(h - 1).contains('█'), "volume bars at the bottom at h={h}");
-            assert!(row(label_y + 1).contains('█'), "volume right under the labels at h={h}");
-        }
-        // Too short for a label row: bars only, no labels.
-        let area = Rect::new(0, 0, 60, 6);
-        let mut buf = Buffer::empty(area);
-        render(area, &mut buf, &candles, &[], &Theme::default(), false);
-        let all: String =
-            (0..6).flat_map(|y| (0..area.width).map(move |x| (x, y))).map(|p| buf[p].symbol()).collect();
-        assert!(!all.contains("10-31"), "no time labels in 6 rows");
+    fn half_blocks_place_bodies_and_wicks_at_half_rows() {
+        // 0..100 over 10 rows: 20 half rows, one per 5.26 won.
+        let hi = candle(0, dec!(0), dec!(100), dec!(0), dec!(100));
+        let c = candle(1, dec!(60), dec!(75), dec!(40), dec!(50));
+        let scale = PriceScale::new(dec!(100), dec!(0), 0, 10, false);
+        let cells: Vec<(u16, char)> = candle_cells(&c, &scale, false).collect();
+        // High 75: half row 5 (lower half of row 2) → ╷; open 60 half row 8, close 50 half
+        // row 9/10: body rows 4..5; low 40: half row 11 (lower half of row 5).
+        assert_eq!(cells, [(2, '╷'), (3, '│'), (4, '█'), (5, '▀')], "{cells:?}");
+        assert_eq!(candle_cells(&hi, &scale, false).map(|(_, g)| g).collect::<String>(), "██████████");
+        // Mono: a rising body is hollow at every half.
+        let up = candle(2, dec!(52), dec!(75), dec!(40), dec!(60));
+        assert!(candle_cells(&up, &scale, true).all(|(_, g)| g != '█' && g != '▀' && g != '▄'));
+        // A doji is a cross.
+        let doji = candle(3, dec!(50), dec!(60), dec!(40), dec!(50));
+        assert!(candle_cells(&doji, &scale, false).any(|(_, g)| g == '┼'));
+        assert_eq!(candle_glyph(Part::Wick, Part::Body, false), Some('▄'));
+        assert_eq!(candle_glyph(Part::Empty, Part::Empty, false), None);
     }
 
-    /// Symbols of the candle columns (the first of each two) drawn in `theme`.
-    fn candle_glyphs(theme: &Theme, stale: bool) -> Vec<std::collections::BTreeSet<String>> {
-        let c = |i: i64, open: Decimal, close: Decimal| Candle {
-            market: MarketId::new("KRW-BTC"),
-            timeframe: Timeframe::M1,
-            start: i * 60_000,
-            open,
-            high: open.max(close) + dec!(1000),
-            low: open.min(close) - dec!(1000),
-            close,
-            volume: dec!(1),
-            value: dec!(1),
-            timestamp: 0,
+    #[test]
+    fn candles_have_a_gap_column_unless_the_plot_is_narrow() {
+        assert_eq!(Window::of(100, 0, 12 + 40), Window { first: 80, end: 100, per: 2 });
+        assert_eq!(Window::of(100, 0, 12 + 10), Window { first: 90, end: 100, per: 1 });
+        // Scrolled back 35: the window ends 35 candles before the newest.
+        assert_eq!(Window::of(100, 35, 12 + 40), Window { first: 45, end: 65, per: 2 });
+        assert_eq!(Window::of(10, 35, 12 + 40), Window { first: 0, end: 1, per: 2 });
+        assert_eq!(Window::of(0, 0, 52), Window { first: 0, end: 0, per: 2 });
+    }
+
+    #[test]
+    fn time_labels_have_their_own_row_under_the_candles() {
+        let candles: Vec<Candle> = (0..30)
+            .map(|i| candle(i, dec!(95000000), dec!(95100000), dec!(94900000), dec!(95050000)))
+            .collect();
+        for h in [10u16, 24] {
+            let area = Rect::new(0, 0, 60, h);
+            let buf = draw(area, &chart(&candles, &[], false), &Theme::default());
+            let label_y = (0..h).find(|&y| row(&buf, y, 0, 48).contains("12-05")).expect("a time label row");
+            assert!(!row(&buf, label_y, 0, 48).contains('█'), "no candle on the label row at h={h}");
+            assert_eq!(label_y, h - 1, "without sub-panes the labels are the last row");
+        }
+        let area = Rect::new(0, 0, 60, 6);
+        let buf = draw(area, &chart(&candles, &[], false), &Theme::default());
+        assert!(!(0..6).any(|y| row(&buf, y, 0, 60).contains("12-05")), "no time labels in 6 rows");
+    }
+
+    fn glyphs(theme: &Theme, stale: bool) -> Vec<std::collections::BTreeSet<String>> {
+        let c = |i: i64, open: Decimal, close: Decimal| {
+            candle(i, open, open.max(close) + dec!(1000), open.min(close) - dec!(1000), close)
         };
-        // A rising candle, then a falling one, with bodies several rows tall.
         let candles = [c(0, dec!(90000000), dec!(95000000)), c(1, dec!(95000000), dec!(90000000))];
         let area = Rect::new(0, 0, 40, 20);
-        let mut buf = Buffer::empty(area);
-        render(area, &mut buf, &candles, &[], theme, stale);
+        let buf = draw(area, &chart(&candles, &[], stale), theme);
         (0..2u16)
-            .map(|i| (0..14).map(|y| buf[(i * 2, y)].symbol().to_string()).filter(|s| s != " ").collect())
+            .map(|i| (0..19).map(|y| buf[(i * 2, y)].symbol().to_string()).filter(|s| s != " ").collect())
             .collect()
     }
 
     #[test]
     fn without_colour_rising_and_falling_candles_have_different_bodies() {
         let mono = Theme::load("mono", None, crate::ui::theme::ColorSupport::NoColor).unwrap();
-        let (rise, fall) = (&candle_glyphs(&mono, false)[0], &candle_glyphs(&mono, false)[1]);
+        let (rise, fall) = (&glyphs(&mono, false)[0], &glyphs(&mono, false)[1]);
         assert!(rise.contains(&HOLLOW_BODY.to_string()) && !rise.contains("█"), "rise: {rise:?}");
         assert!(fall.contains("█") && !fall.contains(&HOLLOW_BODY.to_string()), "fall: {fall:?}");
-        // A stale chart greys every candle: the bodies still differ.
         let dark = Theme::dark();
-        let stale = candle_glyphs(&dark, true);
+        let stale = glyphs(&dark, true);
         assert_ne!(stale[0], stale[1]);
-        // In colour the bodies are both filled; the colour tells them apart.
-        let live = candle_glyphs(&dark, false);
+        let live = glyphs(&dark, false);
         assert!(live[0].contains("█") && live[1].contains("█"), "{live:?}");
     }
 
     #[test]
-    fn moving_average_of_closes() {
-        let c = |close| Candle {
-            market: MarketId::new("KRW-BTC"),
-            timeframe: Timeframe::M1,
-            start: 0,
-            open: close,
-            high: close,
-            low: close,
-            close,
-            volume: dec!(1),
-            value: dec!(1),
-            timestamp: 0,
+    fn overlays_sub_panes_lines_and_the_cursor_are_drawn() {
+        let candles: Vec<Candle> = (0..40)
+            .map(|i| {
+                let o = dec!(148_000_000) + Decimal::from((i * 37) % 23) * dec!(20_000);
+                candle(i, o, o + dec!(60_000), o - dec!(40_000), o + dec!(20_000))
+            })
+            .collect();
+        // Hand-made study values: a flat line, volumes, an RSI at 55.5.
+        let sma: Vec<Option<Decimal>> = (0..40).map(|i| (i >= 5).then_some(dec!(148_200_000))).collect();
+        let volume: Vec<Decimal> = (0..40).map(|i| Decimal::from(i % 5 + 1)).collect();
+        let average: Vec<Option<Decimal>> = vec![Some(dec!(3)); 40];
+        let rsi: Vec<Option<f64>> = vec![Some(55.5); 40];
+        let overlays = [Overlay { values: &sma, style: Style::new(), band: false }];
+        let panes = [
+            SubPane::Volume { volume: &volume, average: &average, label: "VOL20" },
+            SubPane::Rsi { values: &rsi, label: "RSI14" },
+        ];
+        let lines = [PriceLine { price: dec!(148_100_000), style: Style::new(), tag: "bid 0.01".into() }];
+        let mut c = chart(&candles, &lines, false);
+        c.overlays = &overlays;
+        c.panes = &panes;
+        c.cursor = Some(3);
+        let area = Rect::new(0, 0, 60, 30);
+        let buf = draw(area, &c, &Theme::default());
+        let all: Vec<String> = (0..30).map(|y| row(&buf, y, 0, 60)).collect();
+        let text = all.join("\n");
+        assert!(text.contains("VOL20 2 avg 3"), "the volume at the cursor:\n{text}");
+        assert!(text.contains("RSI14 55.50"), "{text}");
+        assert!(text.contains(" 70") && text.contains(" 30"), "RSI guides:\n{text}");
+        let y = all.iter().position(|r| r.contains("─148,100,000")).expect("the line's price");
+        assert!(all[y].starts_with("bid 0.01"), "the line's tag: {:?}", all[y]);
+        let y = all.iter().position(|r| r.contains('•')).expect("the average drawn");
+        assert!(all[y].matches('•').count() > 20, "{:?}", all[y]);
+        // The cursor 3 back from the newest: its column is marked.
+        let x = (40 - 1 - 3 - 16) * 2;
+        assert!(all.iter().any(|r| r.chars().nth(x) == Some('┊')), "{text}");
+    }
+
+    #[test]
+    fn compared_markets_turn_the_axis_into_percent() {
+        let candles: Vec<Candle> =
+            (0..20).map(|i| candle(i, dec!(100_000), dec!(101_000), dec!(99_000), dec!(100_000))).collect();
+        let other: Vec<Option<Decimal>> =
+            (0..20).map(|i| Some(dec!(2_000) + Decimal::from(i) * dec!(10))).collect();
+        let compare = [(&other[..], Style::new())];
+        let mut c = chart(&candles, &[], false);
+        c.compare = &compare;
+        let area = Rect::new(0, 0, 60, 20);
+        let buf = draw(area, &c, &Theme::default());
+        let axis: Vec<String> = (0..19).map(|y| row(&buf, y, 48, 60)).collect();
+        assert!(axis.iter().any(|a| a.contains('%')), "{axis:?}");
+        // The other market rose 9.5%: its line reaches the top.
+        assert!(axis.iter().any(|a| a.contains(" +8%")), "{axis:?}");
+        assert!(row(&buf, 0, 0, 48).contains('•'));
+    }
+
+    #[test]
+    fn the_cursor_readout_names_every_price_in_full() {
+        let prev = candle(0, dec!(148_000_000), dec!(148_100_000), dec!(147_900_000), dec!(148_020_000));
+        let c = Candle {
+            // 2026-12-05 05:35 UTC, 14:35 KST.
+            start: 1_796_448_900_000,
+            volume: dec!(1.23456789),
+            ..candle(1, dec!(148_201_000), dec!(148_300_000), dec!(148_100_000), dec!(148_197_625))
         };
+        let text = cursor_readout(&c, Some(&prev)).join(" ");
+        assert!(text.starts_with("2026-12-05 14:35 O"), "{text}");
+        assert!(
+            text.ends_with("O 148,201,000 H 148,300,000 L 148,100,000 C 148,197,625 V 1.23456789 +0.12%"),
+            "{text}"
+        );
+        // No previous candle: the change is from the open.
+        let from_open = Candle { close: dec!(148_500_000), ..c };
+        assert_eq!(cursor_readout(&from_open, None).last().unwrap(), "+0.20%");
+    }
+
+    #[test]
+    fn moving_average_of_closes() {
+        let c = |close| candle(0, close, close, close, close);
         let v = moving_average(&[c(dec!(1)), c(dec!(2)), c(dec!(3)), c(dec!(4))], 2);
         assert_eq!(v, vec![None, Some(dec!(1.5)), Some(dec!(2.5)), Some(dec!(3.5))]);
     }
 
     #[test]
-    fn huge_candles_average_and_draw_without_a_panic() {
+    fn huge_candles_draw_without_a_panic() {
         let c = |close: Decimal| Candle {
             market: MarketId::new("USDT-BTC"),
-            timeframe: Timeframe::M1,
-            start: 0,
-            open: close,
-            high: Decimal::MAX,
-            low: Decimal::MIN,
-            close,
             volume: Decimal::MAX,
-            value: dec!(1),
-            timestamp: 0,
+            ..candle(0, close, Decimal::MAX, Decimal::MIN, close)
         };
         let candles: Vec<Candle> = (0..30)
             .map(|i| c(if i % 2 == 0 { Decimal::MAX } else { dec!(0.0000000000000000000000000001) }))
             .collect();
         let ma = moving_average(&candles, 20);
         assert!(ma[19..].iter().all(Option::is_some), "{ma:?}");
-        let area = Rect::new(0, 0, 60, 20);
-        let mut buf = Buffer::empty(area);
-        let lines = [PriceLine { price: Decimal::MIN, style: Style::new() }];
-        render(area, &mut buf, &candles, &lines, &Theme::default(), false);
+        let lines = [PriceLine { price: Decimal::MIN, style: Style::new(), tag: String::new() }];
+        let volume: Vec<Decimal> = vec![Decimal::MAX; 30];
+        let big: Vec<Option<Decimal>> = vec![Some(Decimal::MAX); 30];
+        let panes = [
+            SubPane::Volume { volume: &volume, average: &big, label: "VOL" },
+            SubPane::Macd { macd: &big, signal: &big, histogram: &big, label: "MACD" },
+        ];
+        let overlays = [Overlay { values: &big, style: Style::new(), band: true }];
+        for log in [false, true] {
+            let mut c = chart(&candles, &lines, false);
+            c.log_scale = log;
+            c.panes = &panes;
+            c.overlays = &overlays;
+            c.compare = &[];
+            draw(Rect::new(0, 0, 60, 30), &c, &Theme::default());
+        }
     }
 }

@@ -94,14 +94,6 @@ pub(crate) fn ms_kst(ms: i64) -> String {
     }
 }
 
-/// `MM-DD HH:MM` in KST for exchange milliseconds (chart axis).
-pub(crate) fn ms_kst_short(ms: i64) -> String {
-    match Utc.timestamp_millis_opt(ms).single().and_then(kst) {
-        Some(t) => t.format("%m-%d %H:%M").to_string(),
-        None => String::new(),
-    }
-}
-
 /// The text of a number cell that fits `width` columns. A number that does not fit is
 /// shortened by magnitude (`155,149,000` → `155.1M`), never cut: a table that truncates
 /// a right-aligned cell drops its leading digits, which would show a wrong price. A
@@ -252,7 +244,6 @@ mod tests {
         assert_eq!(pct(Decimal::MIN), "—");
         let last = chrono::DateTime::<Utc>::MAX_UTC.timestamp_millis();
         assert_eq!(ms_kst(last), "--:--:--");
-        assert_eq!(ms_kst_short(last), "");
         assert_eq!(ms_kst(i64::MIN), "--:--:--");
         assert_eq!(value(Decimal::MAX).chars().last(), Some('M'));
     }

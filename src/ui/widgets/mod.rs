@@ -4,4 +4,5 @@
 pub mod candles;
 pub(crate) mod depth_bar;
 pub mod format;
+pub mod scale;
 pub(crate) mod sparkline;
