@@ -1025,8 +1025,10 @@ mod tests {
     fn the_ui_settings_reach_the_markets_table() {
         use clap::Parser as _;
         let cli = crate::cli::Cli::try_parse_from(["hoga"]).expect("no arguments parse");
-        let mut settings = Settings::default();
-        settings.ui = toml::from_str("market_names = \"english\"\nheatmap = true").expect("a [ui] table");
+        let settings = Settings {
+            ui: toml::from_str("market_names = \"english\"\nheatmap = true").expect("a [ui] table"),
+            ..Settings::default()
+        };
         let ui = ui_config(&settings, &cli);
         assert_eq!(ui.names, crate::ui::state::NameLanguage::English);
         assert!(ui.heatmap);

@@ -161,7 +161,7 @@ impl Action {
             Action::SortReverse => "reverse the sort",
             Action::Search => "search markets as you type",
             Action::ToggleFavorite => "add to / remove from favorites",
-            Action::ToggleMovers => "top movers: the tab's 5 biggest gainers and 5 biggest losers / all",
+            Action::ToggleMovers => "top movers: the tab's 5 biggest rises and 5 biggest falls / all",
             Action::ToggleHeatmap => "heatmap: tint rows by 24h change / off",
             Action::ToggleDepth => "15 or 30 levels",
             Action::LadderBuy => "buy at the cursor's price, preset size (asks)",
