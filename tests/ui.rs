@@ -962,7 +962,8 @@ fn large_prints_are_highlighted_on_the_tape() {
     let (x, y) = find(buf, "◆").expect("marker on the large print");
     assert_eq!(buf[(x, y)].fg, theme.highlight.fg.unwrap());
     let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
-    assert!(row.contains("  2 ◆") || row.contains(" 2 ◆"), "{row}");
+    // The mark follows the print's notional (190,000,000, by magnitude in the narrow pane).
+    assert!(row.contains(" 2 ") && (row.contains(" 190M◆") || row.contains(" 190,000,000 ◆")), "{row}");
     let markers = screen_text(buf).matches('◆').count();
     assert_eq!(markers, 1, "only one large print");
 }
@@ -2199,4 +2200,62 @@ fn top_movers_lists_five_gainers_and_five_losers_and_enter_selects() {
     assert_eq!(h.drain()[0], UiCommand::SelectMarket(MarketId::new("KRW-C28")));
     h.key(KeyCode::Char('m'));
     assert!(!h.screen().contains("movers"));
+}
+
+// The tape flags size (issue 19, item 5).
+
+/// 30 more prints of 0.001 BTC (95,000 KRW) on KRW-BTC, then a buy of 0.005 (475,000 KRW:
+/// five times the median, far under the absolute 10M) and a sell of 0.0049 just under.
+fn tape_events() -> Vec<StoreEvent> {
+    let mut ev: Vec<StoreEvent> = (100..130)
+        .map(|i| {
+            let side = if i % 2 == 0 { Side::Bid } else { Side::Ask };
+            StoreEvent::TradePrinted(trade("KRW-BTC", dec!(95_000_000), dec!(0.001), side, i))
+        })
+        .collect();
+    ev.push(StoreEvent::TradePrinted(trade("KRW-BTC", dec!(95_000_000), dec!(0.005), Side::Bid, 130)));
+    ev.push(StoreEvent::TradePrinted(trade("KRW-BTC", dec!(95_000_000), dec!(0.0049), Side::Ask, 131)));
+    ev
+}
+
+/// In the default layout at 120x40 and at 80x24 the tape has its notional column and the
+/// buy/sell split in its title, and a print of five times the median notional is bold,
+/// reversed, in its side's colour and marked `◆`, while one just under is plain.
+#[test]
+fn a_large_print_is_highlighted_with_its_notional_at_both_sizes() {
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        h.publish(tape_events());
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Trades);
+        insta::assert_snapshot!(format!("tape_large_print_{w}x{height}"), pane);
+        let r = h.app.last_layout().unwrap().rect(hoga::ui::PaneId::Trades).unwrap();
+        let buf = h.app.terminal().backend().buffer().clone();
+        // Where `needle` starts in the tape (its cells are one column each).
+        let in_pane = |needle: &str| {
+            (r.y..r.y + r.height)
+                .find_map(|y| {
+                    let row: String = (r.x..r.x + r.width).map(|x| buf[(x, y)].symbol()).collect();
+                    row.find(needle).map(|byte| (r.x + row[..byte].chars().count() as u16, y))
+                })
+                .unwrap_or_else(|| panic!("{needle:?} not in the tape:\n{pane}"))
+        };
+        in_pane("value");
+        // By notional: the 190,000,000 sell of the first prints outweighs every buy.
+        let (bx, by) = in_pane("buy 1%");
+        in_pane("sell 99%");
+        // 475,000 in full where it fits, by magnitude where not (exact either way).
+        let large = if pane.contains("475,000") { "475,000" } else { "475K" };
+        let (x, y) = in_pane(large);
+        let cell = &buf[(x, y)];
+        assert!(cell.modifier.contains(Modifier::BOLD | Modifier::REVERSED), "{cell:?}\n{pane}");
+        assert_eq!(cell.fg, buf[(bx, by)].fg, "in the buy side's colour:\n{pane}");
+        assert!(row_with(&pane, large).contains('◆'), "{pane}");
+        assert!(row_with(&pane, "0.0049").contains("465"), "{pane}");
+        assert!(!row_with(&pane, "0.0049").contains('◆'), "just under five times:\n{pane}");
+        let (x, y) = in_pane("0.0049");
+        assert!(!buf[(x, y)].modifier.contains(Modifier::REVERSED), "{pane}");
+        // The price and size stay in full.
+        let row = row_with(&pane, large);
+        assert!(row.contains("95,000,000") && row.contains("0.005"), "{pane}");
+    }
 }

@@ -226,6 +226,9 @@ pub struct UiSettings {
     pub colors: ColorConvention,
     /// Capture the mouse: click to focus and select, wheel to scroll.
     pub mouse: bool,
+    /// The tape highlights a print whose notional is at least this many times the median
+    /// notional of the market's recent prints.
+    pub large_trade_multiple: Decimal,
     /// Tint the markets rows by their 24 h change at start (`H` toggles it).
     pub heatmap: bool,
 }
@@ -261,6 +264,7 @@ impl Default for UiSettings {
             layout: "default".into(),
             colors: ColorConvention::Korean,
             mouse: true,
+            large_trade_multiple: dec!(5),
             heatmap: false,
         }
     }
@@ -481,6 +485,7 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
             r#""korean" (rise and bid red, fall and ask blue) or "western" (rise and bid green, fall and ask red)"#
         }
         "ui.mouse" => "true or false",
+        "ui.large_trade_multiple" => "a decimal greater than 1 (5 = five times the median print)",
         "ui.heatmap" => "true or false",
         "demo.seed" => "a non-negative integer",
         "demo.markets" => "an integer 1..=200",
@@ -542,6 +547,7 @@ impl Settings {
         check((1..=120).contains(&u.fps), "ui.fps", u.fps)?;
         check(matches!(u.orderbook_levels, 15 | 30), "ui.orderbook_levels", u.orderbook_levels)?;
         check(!u.layout.trim().is_empty(), "ui.layout", quoted(&u.layout))?;
+        check(u.large_trade_multiple > Decimal::ONE, "ui.large_trade_multiple", u.large_trade_multiple)?;
         check((1..=200).contains(&d.markets), "demo.markets", d.markets)?;
         check((1..=1_000_000).contains(&d.rate), "demo.rate", d.rate)?;
         check((5..=110).contains(&f.idle_timeout_secs), "feed.idle_timeout_secs", f.idle_timeout_secs)?;
@@ -591,5 +597,27 @@ impl Settings {
         check((1..=10).contains(&b.max_attempts), "bus.max_attempts", b.max_attempts)?;
         check((1..=100_000).contains(&b.trace_capacity), "bus.trace_capacity", b.trace_capacity)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod large_trade_multiple_tests {
+    use rust_decimal_macros::dec;
+
+    /// `[ui] large_trade_multiple`: a multiple of the median print, so it must be more than
+    /// 1 (at 1 half the tape would be "large"); a bad value is named with its file and key.
+    #[test]
+    fn the_large_print_multiple_is_read_and_a_bad_one_refused_with_file_key_and_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hoga.toml");
+        std::fs::write(&path, "[ui]\nlarge_trade_multiple = 3.5\n").unwrap();
+        assert_eq!(crate::config::check_file(&path).unwrap().ui.large_trade_multiple, dec!(3.5));
+        assert_eq!(super::UiSettings::default().large_trade_multiple, dec!(5));
+        for bad in ["1", "0.5", "-5", "\"five\""] {
+            std::fs::write(&path, format!("[ui]\nlarge_trade_multiple = {bad}\n")).unwrap();
+            let msg = crate::config::check_file(&path).unwrap_err().to_string();
+            assert!(msg.contains("hoga.toml") && msg.contains("ui.large_trade_multiple"), "{msg}");
+            assert!(msg.contains(bad) && msg.contains("greater than 1"), "{msg}");
+        }
     }
 }

@@ -846,6 +846,7 @@ fn ui_config(s: &Settings, cli: &Cli) -> UiConfig {
         // whatever it said.
         names: UiConfig::from_settings(&s.ui, None).names,
         heatmap: s.ui.heatmap,
+        large_trade_multiple: s.ui.large_trade_multiple,
         favorites_path: data_dir.as_ref().map(|d| d.join("favorites.txt")),
         state_dir: data_dir,
         theme_from_flag: cli.theme.is_some(),

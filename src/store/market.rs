@@ -3,12 +3,13 @@
 //! Every ticker and book carries the [`Instant`] it was received, so the UI can grey
 //! stale data with its age instead of showing it as live.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 
+use super::tape::Tape;
 use crate::exchange::types::{Candle, MarketId, MarketInfo, OrderBook, Ticker, Timeframe, Trade};
 
 /// A value and the moment the store received it.
@@ -27,7 +28,8 @@ impl<T> Stamped<T> {
     }
 }
 
-/// How many trades per market the tape keeps (the pane shows at most a screenful).
+/// How many trades per market the tape keeps: a screenful for the pane, and the window of
+/// the median notional and the buy/sell split it shows.
 pub(crate) const TRADES_PER_MARKET: usize = 200;
 /// How many candles per series are kept (history load plus live bars) until the chart
 /// scrolls further back: a series keeps what older pages brought (see [`SeriesHistory`]).
@@ -94,8 +96,9 @@ pub struct MarketSection {
     pub tickers: Arc<HashMap<MarketId, Arc<Stamped<Ticker>>>>,
     /// Latest order book per market (values shared like the tickers').
     pub books: Arc<HashMap<MarketId, Arc<Stamped<OrderBook>>>>,
-    /// Recent trades per market, newest first.
-    pub trades: Arc<HashMap<MarketId, VecDeque<Trade>>>,
+    /// Recent trades per market, newest first, with their median notional and buy/sell
+    /// split.
+    pub trades: Arc<HashMap<MarketId, Tape>>,
     /// Candle series per (market, timeframe), oldest first. Each series sits behind its
     /// own `Arc`: a live bar copies its series, not every series (a compared market's, a
     /// long scrolled-back one).
@@ -299,13 +302,7 @@ impl MarketSection {
     }
 
     pub(crate) fn push_trade(&mut self, t: Trade) {
-        let tape = Arc::make_mut(&mut self.trades).entry(t.market.clone()).or_default();
-        // The REST history and the stream's snapshot overlap: one print is shown once.
-        if t.sequential_id != 0 && tape.iter().any(|x| x.sequential_id == t.sequential_id) {
-            return;
-        }
-        tape.push_front(t);
-        tape.truncate(TRADES_PER_MARKET);
+        Arc::make_mut(&mut self.trades).entry(t.market.clone()).or_default().push(t);
     }
 
     /// The newest page of a series (REST), merged with what the series holds: live bars

@@ -13,6 +13,7 @@ pub mod snapshot;
 #[allow(clippy::module_inception)]
 pub mod store;
 pub mod system;
+pub mod tape;
 
 pub use account::{AccountSection, Mode, RuleRow, TradingState};
 pub use market::{MarketSection, Stamped};

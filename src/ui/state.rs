@@ -37,8 +37,12 @@ pub enum NameLanguage {
 pub struct UiConfig {
     /// Market data older than this is shown as stale, with its age.
     pub stale_after: Duration,
-    /// Trades worth at least this much (quote currency) are highlighted.
+    /// Trades worth at least this much (quote currency) are highlighted, whatever the
+    /// market's usual print.
     pub large_trade_value: Decimal,
+    /// Trades worth at least this many times the median of the market's recent prints
+    /// are highlighted (`[ui] large_trade_multiple`).
+    pub large_trade_multiple: Decimal,
     /// Frames per second cap.
     pub fps: u32,
     /// Where favorites are persisted.
@@ -89,6 +93,7 @@ impl UiConfig {
             book_depth: if s.orderbook_levels == 30 { 30 } else { 15 },
             colors: s.colors,
             mouse: s.mouse,
+            large_trade_multiple: s.large_trade_multiple,
             favorites_path,
             ..UiConfig::default()
         }
@@ -100,6 +105,7 @@ impl Default for UiConfig {
         UiConfig {
             stale_after: Duration::from_secs(10),
             large_trade_value: Decimal::from(10_000_000),
+            large_trade_multiple: Decimal::from(5),
             fps: 30,
             favorites_path: None,
             names: NameLanguage::Korean,
