@@ -1573,7 +1573,8 @@ fn shib_sizes_align_in_the_book_and_both_totals_stay_on_the_pane() {
         let round = lines.iter().find(|l| l.contains("1,500,000 ")).unwrap_or_else(|| panic!("{book}"));
         // Prices at the tick's precision; sizes right-aligned on their decimal point.
         assert!(ask.contains("0.0124"), "{book}");
-        let size_point = |l: &str| l.rfind('.').unwrap();
+        // (The first `.5` of the row: the cumulative columns further right have points too.)
+        let size_point = |l: &str| l.find(".5").unwrap();
         assert_eq!(size_point(ask), size_point(bid), "decimal points line up:\n{book}");
         // The whole number ends where the others' decimal point is.
         let end = round.find("1,500,000 ").unwrap() + "1,500,000".len();
@@ -2258,4 +2259,113 @@ fn a_large_print_is_highlighted_with_its_notional_at_both_sizes() {
         let row = row_with(&pane, large);
         assert!(row.contains("95,000,000") && row.contains("0.005"), "{pane}");
     }
+}
+
+/// The row of `pane` text holding `needle` (panics with the pane when there is none).
+fn book_row<'a>(pane: &'a str, needle: &str) -> &'a str {
+    pane.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no {needle:?} in:\n{pane}"))
+}
+
+/// Depth tools: each level with its cumulative size and value, our open order marked
+/// with its remaining size; `+` groups the book (here, until Upbit's grouped book of the
+/// same unit arrives, which then replaces it), `-` ungroups, `v` shows the depth chart.
+#[test]
+fn the_book_groups_sums_and_marks_our_orders() {
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        h.publish(vec![StoreEvent::OrdersUpdated(vec![open_order("KRW-BTC", dec!(94_999_000))])]);
+        h.key(KeyCode::Tab);
+        assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
+        let plain = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        // 0.7 + 0.75 from the best bid; 95,000,000 × 0.7 + 94,999,000 × 0.75 = 137,749,250.
+        let second = book_row(&plain, "94,999,000");
+        assert!(second.contains(" 0.75 ") && second.contains(" 1.45 "), "{w}x{height}:\n{plain}");
+        assert!(second.contains("137.7M"), "{w}x{height}:\n{plain}");
+        assert!(second.contains("◀0.01"), "our order's remaining size on its level:\n{plain}");
+        assert!(book_row(&plain, "price").contains("Σsize"), "{plain}");
+        if w == 120 {
+            insta::assert_snapshot!("book_plain_120x40", plain);
+        }
+
+        // Grouped by 10 ticks here: asks round up, bids down, sizes summed.
+        h.drain();
+        h.key(KeyCode::Char('+'));
+        assert_eq!(h.drain(), vec![UiCommand::SetBookGroup(1)]);
+        let local = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        assert!(local.contains("group 10,000 local"), "{w}x{height}:\n{local}");
+        // Asks 95,001,000 … 95,010,000: 0.5 + … + 1.4 = 9.5.
+        assert!(book_row(&local, "95,010,000").contains(" 9.5 "), "{local}");
+        // Bids 94,999,000 … 94,990,000: 0.75 + … + 1.2 = 9.75; from the best, 10.45.
+        let bucket = book_row(&local, "94,990,000");
+        assert!(bucket.contains(" 9.75 ") && bucket.contains(" 10.45 "), "{w}x{height}:\n{local}");
+        assert!(bucket.contains("◀0.01"), "our 94,999,000 order is in the 94,990,000 bucket:\n{local}");
+        assert!(!local.contains("94,999,000"), "{local}");
+
+        // Upbit's grouped book of that unit wins over the local one.
+        let mut upbit = book("KRW-BTC", dec!(95_000_000), dec!(10_000));
+        upbit.level = dec!(10000);
+        upbit.levels[1].bid_size = dec!(12.3456);
+        h.publish(vec![StoreEvent::BookUpdated(upbit)]);
+        let grouped = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        assert!(grouped.contains("group 10,000") && !grouped.contains("local"), "{grouped}");
+        let bucket = book_row(&grouped, "94,990,000");
+        assert!(bucket.contains(" 12.3456 ") && bucket.contains(" 13.0456 "), "{w}x{height}:\n{grouped}");
+        if w == 120 {
+            insta::assert_snapshot!("book_grouped_120x40", grouped);
+        }
+        // The ladder trades at real prices only: b is the best bid of the plain book.
+        h.key(KeyCode::Char('b'));
+        let msg = h.app.ui().message.clone().map(|m| m.text).unwrap_or_default();
+        assert!(msg.contains("95,000,000") && msg.contains("best bid now"), "{msg}");
+        h.key(KeyCode::Char('n'));
+        h.key(KeyCode::Char('-'));
+        assert_eq!(h.drain(), vec![UiCommand::SetBookGroup(0)]);
+        assert!(!pane_text(&mut h, hoga::ui::PaneId::Orderbook).contains("group"));
+
+        // The depth chart: both sides' curves, the mid and the axis.
+        h.key(KeyCode::Char('v'));
+        let chart = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        for needle in ["bids ◀", "▶ asks", "94,986,000", "95,015,000", "┊", "█"] {
+            assert!(chart.contains(needle), "{w}x{height}: no {needle:?}:\n{chart}");
+        }
+        insta::assert_snapshot!(format!("book_depth_chart_{w}x{height}"), chart);
+    }
+}
+
+/// A SHIB book at 80x24: the 41,178,283.5909 size in full on its row, the cumulative
+/// columns shortened with a unit rather than cut.
+#[test]
+fn a_shib_book_fits_at_80x24_with_every_digit_of_its_sizes() {
+    let levels: Vec<BookLevel> = (0..15)
+        .map(|i| BookLevel {
+            ask_price: dec!(0.0123) + dec!(0.0001) * Decimal::from(i + 1),
+            ask_size: dec!(41_178_283.5909) + Decimal::from(i * 1000),
+            bid_price: dec!(0.0123) - dec!(0.0001) * Decimal::from(i),
+            bid_size: dec!(1_500_000.5),
+        })
+        .collect();
+    let shib = OrderBook {
+        market: Some(MarketId::new("KRW-SHIB")),
+        total_ask_size: levels.iter().map(|l| l.ask_size).sum(),
+        total_bid_size: levels.iter().map(|l| l.bid_size).sum(),
+        levels,
+        level: Decimal::ZERO,
+        timestamp: 0,
+        stream_type: StreamType::Realtime,
+    };
+    let mut h = Harness::new(80, 24);
+    let mut events = trader_events();
+    events.push(StoreEvent::TickerUpdated(ticker("KRW-SHIB", dec!(0.0123), dec!(0), dec!(1))));
+    events.push(StoreEvent::BookUpdated(shib));
+    h.publish(events);
+    h.command("market KRW-SHIB");
+    h.key(KeyCode::Esc);
+    let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+    let best = book_row(&pane, "0.0124");
+    assert!(best.contains(" 41,178,283.5909 "), "{pane}");
+    // The first ask alone is 41.17M cumulative; its value 0.0124 × 41,178,283.59 = 510,610.
+    assert!(best.contains("41.17M"), "{pane}");
+    assert!(best.contains("510,610") || best.contains("510.6K"), "{pane}");
+    assert!(book_row(&pane, "0.0122").contains(" 1,500,000.5 "), "{pane}");
+    insta::assert_snapshot!("book_shib_80x24", pane);
 }

@@ -218,7 +218,7 @@ pub struct UiSettings {
     pub fps: u32,
     /// Korean or English market names.
     pub(crate) market_names: MarketNames,
-    /// Order book levels per side (15 or 30).
+    /// Order book levels per side (5, 15 or 30: Upbit's book sizes past one level).
     pub(crate) orderbook_levels: u32,
     /// Starting layout name.
     pub layout: String,
@@ -479,7 +479,7 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
         "ui.theme" => r#"one of "dark", "light", "high-contrast", "mono""#,
         "ui.fps" => "an integer 1..=120",
         "ui.market_names" => r#""korean" or "english""#,
-        "ui.orderbook_levels" => "15 or 30",
+        "ui.orderbook_levels" => "5, 15 or 30",
         "ui.layout" => "a layout name (non-empty string)",
         "ui.colors" => {
             r#""korean" (rise and bid red, fall and ask blue) or "western" (rise and bid green, fall and ask red)"#
@@ -545,7 +545,7 @@ impl Settings {
         let (u, d, f, t, b) = (&self.ui, &self.demo, &self.feed, &self.trading, &self.bus);
         check(crate::ui::theme::Theme::embedded_names().any(|n| n == u.theme), "ui.theme", quoted(&u.theme))?;
         check((1..=120).contains(&u.fps), "ui.fps", u.fps)?;
-        check(matches!(u.orderbook_levels, 15 | 30), "ui.orderbook_levels", u.orderbook_levels)?;
+        check(matches!(u.orderbook_levels, 5 | 15 | 30), "ui.orderbook_levels", u.orderbook_levels)?;
         check(!u.layout.trim().is_empty(), "ui.layout", quoted(&u.layout))?;
         check(u.large_trade_multiple > Decimal::ONE, "ui.large_trade_multiple", u.large_trade_multiple)?;
         check((1..=200).contains(&d.markets), "demo.markets", d.markets)?;

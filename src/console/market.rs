@@ -38,6 +38,8 @@ pub(crate) struct Selection {
     pub timeframe: Timeframe,
     /// Order book levels per side.
     pub depth: u16,
+    /// Order book grouping step (0 = none; `crate::store::grouping::unit`).
+    pub group: u8,
 }
 
 /// Where the price of every market goes besides the store.
@@ -237,6 +239,52 @@ pub(crate) fn spawn_orderbook(
                             if let Some(paper) = &sinks.paper {
                                 sinks.paper_filled(paper.on_orderbook(&b))?;
                             }
+                            store.send(StoreEvent::BookUpdated(b)).await?;
+                            Ok(())
+                        }
+                    })))
+                }
+            })
+            .await
+        }
+    });
+}
+
+/// The order book pane's grouped book (호가 모아보기): while the pane groups a KRW market,
+/// Upbit's book grouped by the step's unit (the tick at the best bid times 10, 100 or
+/// 1000). A unit the market does not support gets nothing from Upbit; the pane groups
+/// the plain book itself meanwhile, so nothing waits on it.
+pub(crate) fn spawn_grouped_orderbook(
+    tasks: &TaskManager,
+    feed: &FeedHandle,
+    store: StoreHandle,
+    selection: watch::Receiver<Selection>,
+) {
+    let proxy = Arc::new(feed.proxy("orderbook-grouped"));
+    tasks.spawn_supervised("console", "orderbook-grouped-pump", OnFailure::restart(), move |cancel| {
+        let proxy = proxy.clone();
+        let store = store.clone();
+        let selection = selection.clone();
+        async move {
+            follow(cancel, selection, |sel| {
+                let proxy = proxy.clone();
+                let store = store.clone();
+                async move {
+                    proxy.unsubscribe_all();
+                    let Some(m) = sel.market.filter(|m| sel.group > 0 && m.quote() == "KRW") else {
+                        return Ok(None);
+                    };
+                    // The unit follows the price's tick, as the pane's does.
+                    let Ok(books) = proxy.orderbook(std::slice::from_ref(&m), 1).await else {
+                        return Ok(None);
+                    };
+                    let Some(bid) = books.first().and_then(|b| b.best_bid()) else { return Ok(None) };
+                    let tick = crate::exchange::grid().tick_size(m.quote(), bid);
+                    let level = crate::store::grouping::unit(tick, sel.group);
+                    let sub = proxy.subscribe_grouped_orderbook(&[m], level, Strategy::CoalesceByMarket);
+                    Ok(Some(Pump::boxed(sub, move |b: crate::exchange::types::OrderBook| {
+                        let store = store.clone();
+                        async move {
                             store.send(StoreEvent::BookUpdated(b)).await?;
                             Ok(())
                         }

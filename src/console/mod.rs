@@ -395,6 +395,7 @@ impl Core {
             market: None,
             timeframe: Timeframe::M1,
             depth: settings.ui.orderbook_levels as u16,
+            group: 0,
         });
         let (paper_fills, paper_rx) = tokio::sync::mpsc::unbounded_channel();
         let to_manager = manager.clone();
@@ -421,6 +422,7 @@ impl Core {
         );
         notices::spawn_notices(tasks, &feed, private_stream, notices);
         market::spawn_orderbook(tasks, &feed, store.clone(), selection_rx.clone(), sinks);
+        market::spawn_grouped_orderbook(tasks, &feed, store.clone(), selection_rx.clone());
         market::spawn_trades(tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
         // Indicator alerts watch their own series, whatever the chart shows.
         indicator_alerts::spawn(tasks, &feed, monitor.clone(), indicator_pump.clone());
@@ -926,6 +928,10 @@ impl Commands {
             UiCommand::SetDepth(d) => {
                 let d = *d;
                 self.selection.send_if_modified(|s| std::mem::replace(&mut s.depth, d) != d);
+            }
+            UiCommand::SetBookGroup(g) => {
+                let g = *g;
+                self.selection.send_if_modified(|s| std::mem::replace(&mut s.group, g) != g);
             }
             UiCommand::ChartReach { market, timeframe, reach } => {
                 let r = Some((market.clone(), *timeframe, *reach));

@@ -176,6 +176,9 @@ pub enum StreamKind {
     Trade,
     /// Order books.
     OrderBook,
+    /// Order books grouped by the exchange into price buckets of this unit (Upbit's
+    /// orderbook `level`, KRW markets only), for display: bucket prices are not prices.
+    GroupedBook(rust_decimal::Decimal),
     /// Candles of one timeframe.
     Candle(crate::exchange::types::Timeframe),
     /// Our order updates (private).
@@ -204,6 +207,7 @@ impl StreamKind {
             StreamKind::Ticker => "ticker".into(),
             StreamKind::Trade => "trade".into(),
             StreamKind::OrderBook => "orderbook".into(),
+            StreamKind::GroupedBook(level) => format!("orderbook.level{}", level.normalize()),
             StreamKind::Candle(tf) => format!("candle.{}", tf.label()),
             StreamKind::MyOrder => "my_order".into(),
             StreamKind::MyAsset => "my_asset".into(),
@@ -216,6 +220,7 @@ impl StreamKind {
         match event {
             StreamEvent::Ticker(_) => StreamKind::Ticker,
             StreamEvent::Trade(_) => StreamKind::Trade,
+            StreamEvent::OrderBook(b) if !b.level.is_zero() => StreamKind::GroupedBook(b.level.normalize()),
             StreamEvent::OrderBook(_) => StreamKind::OrderBook,
             StreamEvent::Candle(c) => StreamKind::Candle(c.timeframe),
             StreamEvent::Order(_) => StreamKind::MyOrder,

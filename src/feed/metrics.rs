@@ -110,7 +110,7 @@ fn slot(kind: StreamKind) -> usize {
     match kind {
         StreamKind::Ticker => 0,
         StreamKind::Trade => 1,
-        StreamKind::OrderBook => 2,
+        StreamKind::OrderBook | StreamKind::GroupedBook(_) => 2,
         StreamKind::Candle(_) => 3,
         StreamKind::MyOrder => 4,
         StreamKind::MyAsset => 5,

@@ -658,6 +658,52 @@ mod tests {
         tasks.cancel_all();
     }
 
+    /// 호가 모아보기 end to end: hoga's feed asks the simulator for KRW-BTC grouped by
+    /// 10,000 beside the plain book (two `orderbook` objects in one request) and gets
+    /// both, each to its own subscriber: the grouped one on the 10,000 grid with its
+    /// level, the plain one on the 1,000 tick.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_feed_gets_the_grouped_book_it_asks_for() {
+        use crate::feed::{FeedConfig, FeedManager, Strategy};
+        let tasks = TaskManager::new();
+        let cfg = SimConfig {
+            markets: Some(5),
+            tick_interval: Duration::from_millis(20),
+            history_secs: 60,
+            ..SimConfig::default()
+        };
+        let sim = start(cfg, &tasks).await.unwrap();
+        let mut feed_cfg = FeedConfig::new(std::sync::Arc::new(client_of(&sim)), None);
+        feed_cfg.ws_public_url = sim.ws_public_url.clone();
+        let feed = FeedManager::start(feed_cfg, &tasks);
+        let p = feed.proxy("book");
+        let btc = MarketId::new("KRW-BTC");
+        let mut plain = p.subscribe_orderbook(std::slice::from_ref(&btc), Strategy::Lossless);
+        let mut grouped =
+            p.subscribe_grouped_orderbook(std::slice::from_ref(&btc), dec!(10000), Strategy::Lossless);
+        let wait = Duration::from_secs(20);
+        for _ in 0..3 {
+            let g =
+                tokio::time::timeout(wait, grouped.recv()).await.expect("a grouped book in time").unwrap();
+            assert_eq!(g.level, dec!(10000));
+            assert!(g.levels.len() > 1, "{g:?}");
+            for l in g.levels.iter().filter(|l| !l.bid_price.is_zero() && !l.ask_price.is_zero()) {
+                assert!(
+                    (l.ask_price % dec!(10000)).is_zero() && (l.bid_price % dec!(10000)).is_zero(),
+                    "{l:?}"
+                );
+            }
+            let b = tokio::time::timeout(wait, plain.recv()).await.expect("a plain book in time").unwrap();
+            assert!(b.level.is_zero(), "the plain subscriber gets no grouped book: {b:?}");
+            assert_eq!(b.levels.len(), 30);
+        }
+        let sent: Vec<String> =
+            sim.requests.entries().into_iter().filter(|r| r.method == "WS").map(|r| r.detail).collect();
+        assert!(sent.iter().any(|t| t.contains(r#""level":10000"#)), "{sent:?}");
+        sim.stop();
+        tasks.cancel_all();
+    }
+
     #[tokio::test]
     async fn hoga_rest_client_round_trips_against_the_sim() {
         let tasks = TaskManager::new();

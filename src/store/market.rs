@@ -96,6 +96,10 @@ pub struct MarketSection {
     pub tickers: Arc<HashMap<MarketId, Arc<Stamped<Ticker>>>>,
     /// Latest order book per market (values shared like the tickers').
     pub books: Arc<HashMap<MarketId, Arc<Stamped<OrderBook>>>>,
+    /// Latest book per market grouped by Upbit (its `level`, 호가 모아보기), for the
+    /// order book pane only: prices are buckets, not prices to trade at, so nothing else
+    /// reads them (fills, the price board and the order form use `books`).
+    pub grouped_books: Arc<HashMap<MarketId, Arc<Stamped<OrderBook>>>>,
     /// Recent trades per market, newest first, with their median notional and buy/sell
     /// split.
     pub trades: Arc<HashMap<MarketId, Tape>>,
@@ -297,7 +301,8 @@ impl MarketSection {
 
     pub(crate) fn put_book(&mut self, b: OrderBook, now: Instant) -> bool {
         let Some(m) = b.market.clone() else { return false };
-        Arc::make_mut(&mut self.books).insert(m, Arc::new(Stamped { value: b, received: now }));
+        let books = if b.level.is_zero() { &mut self.books } else { &mut self.grouped_books };
+        Arc::make_mut(books).insert(m, Arc::new(Stamped { value: b, received: now }));
         true
     }
 

@@ -8,6 +8,7 @@
 //! sections with the previous snapshot.
 
 pub mod account;
+pub mod grouping;
 pub mod market;
 pub mod snapshot;
 #[allow(clippy::module_inception)]

@@ -76,8 +76,14 @@ pub enum Action {
     ToggleMovers,
     /// Tint the markets rows by their 24 h change, or not.
     ToggleHeatmap,
-    /// Switch the order book between 15 and 30 levels.
+    /// Cycle the order book's levels per side: 5, 15, 30.
     ToggleDepth,
+    /// Group the order book coarser (호가 모아보기: 1, 10, 100, 1000 ticks).
+    GroupCoarser,
+    /// Group the order book finer.
+    GroupFiner,
+    /// Switch the order book pane between the ladder and the depth chart.
+    DepthChart,
     /// Buy at the book cursor's price with the preset size.
     LadderBuy,
     /// Sell at the book cursor's price with the preset size.
@@ -163,7 +169,10 @@ impl Action {
             Action::ToggleFavorite => "add to / remove from favorites",
             Action::ToggleMovers => "top movers: the tab's 5 biggest rises and 5 biggest falls / all",
             Action::ToggleHeatmap => "heatmap: tint rows by 24h change / off",
-            Action::ToggleDepth => "15 or 30 levels",
+            Action::ToggleDepth => "5, 15 or 30 levels",
+            Action::GroupCoarser => "group the book coarser (10, 100, 1000 ticks)",
+            Action::GroupFiner => "group the book finer",
+            Action::DepthChart => "depth chart / ladder",
             Action::LadderBuy => "buy at the cursor's price, preset size (asks)",
             Action::LadderSell => "sell at the cursor's price, preset size (asks)",
             Action::LadderCancel => "cancel our orders at the cursor's price",

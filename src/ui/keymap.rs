@@ -402,6 +402,8 @@ fn pane_hints(ctx: Context) -> &'static [(Action, &'static str)] {
             (Action::LadderSell, "sell"),
             (Action::LadderCancel, "cancel"),
             (Action::ToggleDepth, "depth"),
+            (Action::GroupCoarser, "group"),
+            (Action::DepthChart, "chart"),
         ],
         Context::Markets => {
             &[(Action::Search, "search"), (Action::SortNext, "sort"), (Action::ToggleFavorite, "favorite")]

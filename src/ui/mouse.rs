@@ -84,6 +84,10 @@ fn market_row(area: Rect, ui: &UiState, snap: &Snapshot, y: u16) -> Option<RowHi
 /// (best at the top), as many levels a side as fit (as `panes::orderbook` draws them).
 /// Any other row of the book names the best bid (never a neighbouring row's price).
 fn book_row(area: Rect, ui: &UiState, snap: &Snapshot, y: u16) -> Option<RowHit> {
+    // A grouped row is a bucket, not a price; the depth chart has no rows.
+    if ui.book_group > 0 || ui.book_chart {
+        return None;
+    }
     let inner = inner(area);
     let book = &ui.market.as_ref().and_then(|m| snap.market.books.get(m))?.value;
     let depth = ui.book_depth.min(book.levels.len());

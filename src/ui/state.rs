@@ -57,7 +57,7 @@ pub struct UiConfig {
     pub layout: String,
     /// Ladder trading: quote amount (KRW) per ladder buy/sell.
     pub ladder_quote: Decimal,
-    /// Order book levels per side at start (15 or 30).
+    /// Order book levels per side at start (5, 15 or 30).
     pub book_depth: usize,
     /// Capture the mouse (click to focus and select, wheel to scroll). Off: the terminal
     /// (and tmux) keeps the mouse for selecting text.
@@ -90,7 +90,11 @@ impl UiConfig {
                 crate::config::settings::MarketNames::English => NameLanguage::English,
             },
             heatmap: s.heatmap,
-            book_depth: if s.orderbook_levels == 30 { 30 } else { 15 },
+            book_depth: match s.orderbook_levels {
+                5 => 5,
+                30 => 30,
+                _ => 15,
+            },
             colors: s.colors,
             mouse: s.mouse,
             large_trade_multiple: s.large_trade_multiple,
@@ -342,8 +346,13 @@ pub struct UiState {
     /// The market to show first when the exchange lists it (the last one shown before a
     /// restart); None: the exchange's main market.
     pub start_market: Option<MarketId>,
-    /// Order book levels per side (15 or 30).
+    /// Order book levels per side (5, 15 or 30).
     pub(crate) book_depth: usize,
+    /// Order book grouping step: 0 none, 1 to 3 groups 10, 100, 1000 ticks
+    /// (`crate::store::grouping`). While grouped the ladder trades at the best prices only.
+    pub book_group: u8,
+    /// The order book pane draws the depth chart instead of the ladder.
+    pub book_chart: bool,
     /// The ladder cursor: the price it is on (`None`: not moved yet; `b` then buys at the
     /// best bid and `s` sells at the best ask of the moment, and that price becomes the
     /// cursor). A price, not a row: the book moves under it, and `c` must find our order
@@ -415,6 +424,8 @@ impl UiState {
             saved_layouts: Default::default(),
             start_market: None,
             book_depth: depth,
+            book_group: 0,
+            book_chart: false,
             book_price: None,
             orders_cursor: 0,
             portfolio_cursor: 0,

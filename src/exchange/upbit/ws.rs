@@ -301,7 +301,7 @@ pub(crate) fn wire_type(kind: StreamKind) -> Option<String> {
     Some(match kind {
         StreamKind::Ticker => "ticker".into(),
         StreamKind::Trade => "trade".into(),
-        StreamKind::OrderBook => "orderbook".into(),
+        StreamKind::OrderBook | StreamKind::GroupedBook(_) => "orderbook".into(),
         StreamKind::Candle(tf) => wire::candle_stream_type(tf)?,
         StreamKind::MyOrder => "myOrder".into(),
         StreamKind::MyAsset => "myAsset".into(),
@@ -327,7 +327,16 @@ pub(crate) fn build_request(ticket: &str, streams: &[(StreamKind, Vec<MarketId>)
             serde_json::json!({ "type": ty })
         } else {
             let codes: Vec<&str> = markets.iter().map(MarketId::as_str).collect();
-            serde_json::json!({ "type": ty, "codes": codes })
+            match kind {
+                // Grouped (호가 모아보기): its own `orderbook` object beside the plain one;
+                // the level as a JSON number, as in Upbit's examples (`"level": 10000`).
+                StreamKind::GroupedBook(level) => {
+                    let level = serde_json::from_str::<serde_json::Value>(&level.normalize().to_string())
+                        .unwrap_or_else(|_| serde_json::Value::String(level.normalize().to_string()));
+                    serde_json::json!({ "type": ty, "codes": codes, "level": level })
+                }
+                _ => serde_json::json!({ "type": ty, "codes": codes }),
+            }
         };
         items.push(item);
     }
@@ -582,6 +591,42 @@ mod tests {
             r,
             r#"[{"ticket":"t1"},{"codes":["KRW-BTC","KRW-ETH"],"type":"ticker"},{"codes":["KRW-BTC"],"type":"candle.1m"},{"type":"myAsset"},{"format":"DEFAULT"}]"#
         );
+    }
+
+    /// A grouped book (호가 모아보기) is its own `orderbook` object with a numeric `level`,
+    /// beside the plain one of the same market (Upbit takes several `orderbook` objects
+    /// with different levels in one request).
+    #[test]
+    fn a_grouped_book_is_requested_with_its_level() {
+        let btc = || vec![MarketId::new("KRW-BTC")];
+        let r = build_request(
+            "t1",
+            &[
+                (StreamKind::OrderBook, btc()),
+                (StreamKind::GroupedBook(rust_decimal_macros::dec!(10000.0)), btc()),
+                (StreamKind::GroupedBook(rust_decimal_macros::dec!(0.1)), vec![MarketId::new("KRW-DOGE")]),
+            ],
+        );
+        assert_eq!(
+            r,
+            r#"[{"ticket":"t1"},{"codes":["KRW-BTC"],"type":"orderbook"},{"codes":["KRW-BTC"],"level":10000,"type":"orderbook"},{"codes":["KRW-DOGE"],"level":0.1,"type":"orderbook"},{"format":"DEFAULT"}]"#
+        );
+    }
+
+    /// Upbit's grouped book message (its documented REST example's numbers, the stream's
+    /// fields) decodes with its level and is routed as the grouped stream, not the plain
+    /// book that fills and the price board read.
+    #[test]
+    fn a_grouped_book_message_is_the_grouped_stream() {
+        let frame = br#"{"type":"orderbook","code":"KRW-BTC","timestamp":1751606867762,"total_ask_size":10.37591054,"total_bid_size":9.49577219,"orderbook_units":[{"ask_price":148520000,"bid_price":148490000,"ask_size":0.0134662,"bid_size":0.04296774}],"level":10000,"stream_type":"SNAPSHOT"}"#;
+        let Ok(Decoded::Event(ev)) = decode(frame) else { panic!("{:?}", decode(frame)) };
+        let StreamEvent::OrderBook(b) = &ev else { panic!("{ev:?}") };
+        assert_eq!(b.level, rust_decimal_macros::dec!(10000));
+        assert_eq!(b.levels[0].ask_price, rust_decimal_macros::dec!(148520000));
+        assert_eq!(StreamKind::of(&ev), StreamKind::GroupedBook(rust_decimal_macros::dec!(10000)));
+        let plain = String::from_utf8_lossy(frame).replace("\"level\":10000", "\"level\":0");
+        let Ok(Decoded::Event(ev)) = decode(plain.as_bytes()) else { panic!() };
+        assert_eq!(StreamKind::of(&ev), StreamKind::OrderBook);
     }
 
     #[test]

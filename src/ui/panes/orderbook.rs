@@ -1,5 +1,18 @@
-//! Order book: asks above, bids below, depth bars, spread, totals, our open orders marked,
-//! and a cursor for ladder trading. A stale book is greyed with its age.
+//! Order book: asks above, bids below, each level with its size, the cumulative size and
+//! quote value from the spread out, a depth bar and our own open orders' remaining size;
+//! the spread, totals, and a cursor for ladder trading. `+` / `-` group the book
+//! (호가 모아보기: Upbit's grouped book where the market has one, the plain book grouped
+//! here otherwise), `v` swaps the ladder for the depth chart. A stale book is greyed with
+//! its age.
+//!
+//! Numbers are never cut: every column is as wide as its widest value on screen, sizes
+//! right-aligned on their decimal point. When the pane is too narrow for them all, the
+//! bar goes first, then the cumulative value, then the cumulative size; the cumulative
+//! columns are shortened with a unit (`41.17M`) before they go, and the size itself only
+//! when nothing else is left.
+
+use std::borrow::Cow;
+use std::time::Duration;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -8,31 +21,84 @@ use ratatui::widgets::Widget;
 use rust_decimal::Decimal;
 
 use super::pane_block;
-use crate::exchange::types::Side;
-use crate::store::Snapshot;
+use crate::exchange::types::{OrderBook, Side};
+use crate::store::{Snapshot, grouping};
 use crate::ui::layout::PaneId;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{depth_bar, format};
+use crate::ui::widgets::{depth_bar, depth_chart, format};
+
+/// The book the pane shows: the plain one, or grouped.
+pub(crate) struct Shown<'a> {
+    /// Levels to draw (grouped when `unit` is set).
+    pub book: Cow<'a, OrderBook>,
+    /// How old the data is.
+    pub age: Duration,
+    /// The grouping unit, when grouped.
+    pub unit: Option<Decimal>,
+    /// Grouped by Upbit (its `level`), not here.
+    pub upbit: bool,
+}
+
+/// The book of the selected market as the pane shows it: Upbit's grouped book when it is
+/// the unit asked for, the plain book grouped here otherwise (a market Upbit does not
+/// group, a unit it does not support, or while its grouped book is on its way).
+pub(crate) fn shown<'a>(ui: &UiState, snap: &'a Snapshot) -> Option<Shown<'a>> {
+    let m = ui.market.as_ref()?;
+    let plain = snap.market.books.get(m)?;
+    if ui.book_group == 0 {
+        return Some(Shown {
+            book: Cow::Borrowed(&plain.value),
+            age: plain.age(ui.now),
+            unit: None,
+            upbit: false,
+        });
+    }
+    let bid = plain.value.best_bid().or_else(|| plain.value.best_ask())?;
+    let tick = crate::exchange::grid().tick_size(m.quote(), bid);
+    let unit = grouping::unit(tick, ui.book_group);
+    if let Some(g) = snap.market.grouped_books.get(m).filter(|g| g.value.level == unit) {
+        return Some(Shown {
+            book: Cow::Borrowed(&g.value),
+            age: g.age(ui.now),
+            unit: Some(unit),
+            upbit: true,
+        });
+    }
+    Some(Shown {
+        book: Cow::Owned(grouping::group(&plain.value, unit)),
+        age: plain.age(ui.now),
+        unit: Some(unit),
+        upbit: false,
+    })
+}
 
 /// Draws the order book pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
-    let book = ui.market.as_ref().and_then(|m| snap.market.books.get(m));
-    let age = book.map(|b| b.age(ui.now));
-    let stale = age.is_some_and(|a| a >= ui.config.stale_after);
+    let view = shown(ui, snap);
+    let quote = ui.market.as_ref().map_or("KRW", |m| m.quote());
+    let stale = view.as_ref().is_some_and(|v| v.age >= ui.config.stale_after);
     let mut extra = vec![Span::styled(format!("{} ", ui.book_depth), theme.muted)];
-    if let (true, Some(a)) = (stale, age) {
-        extra.push(Span::styled(format!("stale {} ", format::age(a)), theme.warning));
+    if let Some(unit) = view.as_ref().and_then(|v| v.unit) {
+        extra.push(Span::styled(format!("group {} ", format::price(unit)), theme.highlight));
+        if !view.as_ref().is_some_and(|v| v.upbit) {
+            // Grouped here from the plain book's levels: fewer rows than Upbit's would be.
+            extra.push(Span::styled("local ", theme.muted));
+        }
+    }
+    if let (true, Some(v)) = (stale, &view) {
+        extra.push(Span::styled(format!("stale {} ", format::age(v.age)), theme.warning));
     }
     // The ladder cursor holds its price; when that price is not on a row drawn (the book
     // moved away, or it is deeper than the rows that fit), say where it is: b / s / c act
     // there (esc takes the cursor away). Whatever the focus or how it was set (keys, click).
-    let drawn = book.map_or(0, |b| {
+    // A grouped book has no cursor (its rows are buckets).
+    let drawn = view.as_ref().map_or(0, |v| {
         let rows = usize::from(area.height.saturating_sub(2)).saturating_sub(3) / 2;
-        ui.book_depth.min(b.value.levels.len()).min(rows)
+        ui.book_depth.min(v.book.levels.len()).min(rows)
     });
-    if let (Some(p), Some(b)) = (ui.book_price, book)
-        && !b.value.levels[..drawn].iter().any(|l| l.ask_price == p || l.bid_price == p)
+    if let (Some(p), Some(v), false) = (ui.book_price, &view, ui.book_group > 0 || ui.book_chart)
+        && !v.book.levels[..drawn].iter().any(|l| l.ask_price == p || l.bid_price == p)
     {
         // Said in as many words as the title has room for; the depth gives way to it.
         let p = format::price(p);
@@ -53,11 +119,15 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let block = pane_block(PaneId::Orderbook, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);
-    let Some(book) = book else {
+    let Some(view) = view else {
         buf.set_stringn(inner.x + 1, inner.y, "no book yet", inner.width as usize, theme.muted);
         return;
     };
-    let b = &book.value;
+    let b: &OrderBook = &view.book;
+    if ui.book_chart {
+        depth_chart::render(inner, buf, b, ui.book_depth, quote, stale, theme);
+        return;
+    }
     let depth = ui.book_depth.min(b.levels.len());
     if inner.height < 4 || inner.width < 20 || depth == 0 {
         return;
@@ -66,90 +136,103 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     // always the ones nearest the spread.
     let fit = ((inner.height as usize).saturating_sub(3)) / 2;
     let n = depth.min(fit);
-    let max_size = b.levels[..depth].iter().map(|l| l.ask_size.max(l.bid_size)).max().unwrap_or_default();
-    // Columns are as wide as the numbers they hold: a price in full at its tick's
-    // precision (`145,000,000`, `0.0123`), sizes aligned on their decimal point
-    // (`41,178,283.5909` over `1.5`); the depth bars take what is left.
-    let quote = ui.market.as_ref().map_or("KRW", |m| m.quote());
     let shown = &b.levels[..n];
-    let prices: Vec<String> = shown
-        .iter()
-        .flat_map(|l| [l.ask_price, l.bid_price])
-        .map(|p| format::market_price(quote, p))
-        .collect();
-    let price_w = prices.iter().map(|p| p.chars().count()).chain(["price".len()]).max().unwrap_or(5) as u16;
-    let plain: Vec<String> =
-        shown.iter().flat_map(|l| [l.ask_size, l.bid_size]).map(|q| format::qty(q, 4)).collect();
-    let decimals = plain.iter().map(|t| fraction_width(t)).max().unwrap_or(0);
-    let mut size_w = plain
-        .iter()
-        .map(|t| t.chars().count() - fraction_width(t) + decimals)
-        .chain(["size".len()])
-        .max()
-        .unwrap_or(4) as u16;
-    // Room for the marker (and a space after it), both columns and a bar of at least a few cells; sizes give way
-    // (shortened by magnitude, never cut), prices never do.
-    let room = inner.width.saturating_sub(price_w + 4 + 4);
-    let shorten = size_w > room;
-    if shorten {
-        size_w = room.max(4);
-    }
-    let size_cell = |size: Decimal| {
-        let text = format::qty(size, 4);
-        if shorten {
-            format::fit(text, size_w)
-        } else {
-            // Padded so the decimal points line up when right-aligned.
-            let pad = decimals.saturating_sub(fraction_width(&text));
-            format!("{text}{}", " ".repeat(pad))
-        }
+    let max_size = b.levels[..depth].iter().map(|l| l.ask_size.max(l.bid_size)).max().unwrap_or_default();
+    // Our open orders' remaining size per (side, price on the rows): a grouped row holds
+    // the orders whose price falls in its bucket.
+    let mine = |side: Side, price: Decimal| -> Decimal {
+        snap.account
+            .open_orders
+            .iter()
+            .filter(|o| Some(&o.market) == ui.market.as_ref() && o.side == Some(side))
+            .filter(|o| {
+                o.price.is_some_and(|p| match view.unit {
+                    Some(u) => grouping::bucket(p, u, side == Side::Ask) == price,
+                    None => p == price,
+                })
+            })
+            .map(|o| o.remaining_volume)
+            .fold(Decimal::ZERO, |a, v| a.checked_add(v).unwrap_or(a))
     };
-    let bar_w = inner.width.saturating_sub(price_w + size_w + 4);
-    let our_prices: Vec<(Side, Decimal)> = snap
-        .account
-        .open_orders
-        .iter()
-        .filter(|o| Some(&o.market) == ui.market.as_ref())
-        .filter_map(|o| Some((o.side?, o.price?)))
-        .collect();
-    let header = Line::from(vec![
-        Span::styled(format!("  {:>w$}", "price", w = price_w as usize), theme.header),
-        Span::styled(format!(" {:>w$}", "size", w = size_w as usize), theme.header),
-    ]);
+    // Every row's cells, best first per side.
+    let side_rows = |side: Side| -> Vec<Row> {
+        let mut cum = Some(Decimal::ZERO);
+        let mut value = Some(Decimal::ZERO);
+        shown
+            .iter()
+            .map(|l| {
+                let (price, size) =
+                    if side == Side::Ask { (l.ask_price, l.ask_size) } else { (l.bid_price, l.bid_size) };
+                // Checked: sizes and prices come from the exchange; past Decimal's range
+                // the column says `—` rather than a wrong sum.
+                cum = cum.and_then(|c| c.checked_add(size));
+                value = value.and_then(|v| price.checked_mul(size).and_then(|x| v.checked_add(x)));
+                let own = if price.is_zero() { Decimal::ZERO } else { mine(side, price) };
+                Row { side, price, size, cum, value, own }
+            })
+            .collect()
+    };
+    let asks = side_rows(Side::Ask);
+    let bids = side_rows(Side::Bid);
+    let all: Vec<&Row> = asks.iter().chain(bids.iter()).collect();
+    let cols = Columns::lay_out(&all, quote, inner.width);
+    let header = Line::from(vec![Span::styled(cols.header(quote), theme.header)]);
     buf.set_line(inner.x, inner.y, &header, inner.width);
     let mut y = inner.y + 1;
     // The ladder cursor is a price: highlighted on its row wherever the book moved it.
-    let cursor = crate::ui::update::ladder_cursor_row(b, ui.book_depth, ui.book_price);
-    let draw_row = |buf: &mut Buffer, y: u16, row: usize, side: Side, price: Decimal, size: Decimal| {
+    let cursor = if view.unit.is_some() {
+        None
+    } else {
+        crate::ui::update::ladder_cursor_row(b, ui.book_depth, ui.book_price)
+    };
+    let draw_row = |buf: &mut Buffer, y: u16, row_no: usize, r: &Row| {
         let side_style = if stale {
             theme.stale
-        } else if side == Side::Ask {
+        } else if r.side == Side::Ask {
             theme.ask
         } else {
             theme.bid
         };
-        let mine = our_prices.iter().any(|(s, p)| *s == side && *p == price);
-        let marker = if mine { "●" } else { " " };
-        let line = Line::from(vec![
-            Span::styled(marker, theme.highlight),
-            Span::styled(
-                format!(" {:>w$}", format::market_price(quote, price), w = price_w as usize),
-                side_style,
-            ),
-            Span::styled(
-                format!(" {:>w$} ", size_cell(size), w = size_w as usize),
-                if stale { theme.stale } else { theme.text },
-            ),
-            Span::styled(depth_bar::bar(size, max_size, bar_w), side_style),
-        ]);
-        buf.set_line(inner.x, y, &line, inner.width);
-        if Some(row) == cursor && ui.focus == PaneId::Orderbook {
-            buf.set_style(Rect::new(inner.x, y, price_w + size_w + 4, 1), theme.selection);
+        let text_style = if stale { theme.stale } else { theme.text };
+        if r.price.is_zero() {
+            return;
+        }
+        let mut spans = vec![
+            Span::styled(format!("{:>w$}", format::market_price(quote, r.price), w = cols.price), side_style),
+            Span::styled(format!(" {:>w$}", cols.size_cell(r.size), w = cols.size), text_style),
+        ];
+        if cols.cum > 0 {
+            spans.push(Span::styled(format!(" {:>w$}", cols.cum_cell(r.cum), w = cols.cum), theme.muted));
+        }
+        if cols.value > 0 {
+            spans.push(Span::styled(
+                format!(" {:>w$}", cols.value_cell(r.value, quote), w = cols.value),
+                theme.muted,
+            ));
+        }
+        let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        let room = usize::from(inner.width).saturating_sub(used + 1);
+        let own = (!r.own.is_zero()).then(|| format!("◀{}", format::qty(r.own, 4)));
+        let own_w = own.as_ref().map_or(0, |o| o.chars().count());
+        if room > 0 {
+            spans.push(Span::raw(" "));
+            let bar_w = room.saturating_sub(own_w);
+            let bar = depth_bar::bar(r.size, max_size, bar_w as u16);
+            let pad = bar_w.saturating_sub(bar.chars().count());
+            spans.push(Span::styled(bar, side_style));
+            if let Some(o) = own {
+                spans.push(Span::raw(" ".repeat(pad)));
+                spans.push(Span::styled(o, theme.highlight));
+            }
+        }
+        buf.set_line(inner.x, y, &Line::from(spans), inner.width);
+        if Some(row_no) == cursor && ui.focus == PaneId::Orderbook {
+            let w = (cols.price + 1 + cols.size) as u16;
+            buf.set_style(Rect::new(inner.x, y, w.min(inner.width), 1), theme.selection);
         }
     };
-    for i in (0..n).rev() {
-        let l = &b.levels[i];
-        draw_row(buf, y, depth - 1 - i, Side::Ask, l.ask_price, l.ask_size);
+    for (i, r) in asks.iter().enumerate().rev() {
+        draw_row(buf, y, depth - 1 - i, r);
         y += 1;
     }
     if let (Some(ask), Some(bid)) = (b.best_ask(), b.best_bid()) {
@@ -169,9 +252,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         buf.set_stringn(inner.x, y, text, inner.width as usize, theme.muted);
     }
     y += 1;
-    for i in 0..n {
-        let l = &b.levels[i];
-        draw_row(buf, y, depth + i, Side::Bid, l.bid_price, l.bid_size);
+    for (i, r) in bids.iter().enumerate() {
+        draw_row(buf, y, depth + i, r);
         y += 1;
     }
     // Both totals always show: when the pair does not fit in full (SHIB's billions), each
@@ -192,6 +274,171 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if y < inner.y + inner.height {
         buf.set_line(inner.x, y, &totals, inner.width);
     }
+}
+
+/// One level of one side, with the sums from the spread out to it.
+struct Row {
+    side: Side,
+    price: Decimal,
+    size: Decimal,
+    /// Size from the best level to this one (`None`: past Decimal's range).
+    cum: Option<Decimal>,
+    /// Quote value (price × size) from the best level to this one.
+    value: Option<Decimal>,
+    /// Our open orders' remaining size on this level.
+    own: Decimal,
+}
+
+/// Column widths (0: the column is left out) and how their cells are written.
+struct Columns {
+    price: usize,
+    size: usize,
+    /// Decimals (with the point) the widest-fraction size has: the others are padded to it.
+    size_frac: usize,
+    /// Sizes shortened by magnitude (the pane is too narrow for them in full).
+    size_short: bool,
+    cum: usize,
+    cum_frac: usize,
+    cum_short: bool,
+    value: usize,
+}
+
+/// Narrowest useful depth bar.
+const MIN_BAR: usize = 4;
+/// Width of a shortened cumulative cell (`41.17M`, `617.6M`).
+const SHORT: usize = 7;
+
+impl Columns {
+    /// Widths for the rows drawn in `width` cells: the columns that fit, in the order
+    /// price, size, cumulative size, cumulative value, bar.
+    fn lay_out(rows: &[&Row], quote: &str, width: u16) -> Self {
+        let width = usize::from(width);
+        let live: Vec<&&Row> = rows.iter().filter(|r| !r.price.is_zero()).collect();
+        let price = live
+            .iter()
+            .map(|r| format::market_price(quote, r.price).chars().count())
+            .chain(["price".len()])
+            .max()
+            .unwrap_or(5);
+        let (size, size_frac) = aligned(live.iter().map(|r| size_text(r.size)), "size".len());
+        let (cum, cum_frac) =
+            aligned(live.iter().map(|r| r.cum.map_or("—".into(), size_text)), "Σsize".chars().count());
+        let value = live
+            .iter()
+            .map(|r| value_text(r.value, quote).chars().count())
+            .chain([quote.len() + 1])
+            .max()
+            .unwrap_or(4);
+        let own = live
+            .iter()
+            .map(|r| if r.own.is_zero() { 0 } else { 1 + format::qty(r.own, 4).chars().count() })
+            .max()
+            .unwrap_or(0);
+        // Price, then each further column with the space before it.
+        let base = price + 1 + size;
+        let mut c = Columns {
+            price,
+            size,
+            size_frac,
+            size_short: false,
+            cum: 0,
+            cum_frac,
+            cum_short: false,
+            value: 0,
+        };
+        let short = cum.min(SHORT.max("Σsize".chars().count()));
+        // Preference order: everything in full; the cumulative size shortened; no bar;
+        // no value column; no cumulative size. Our orders' marker (`◀0.01`) always has
+        // its room at the end of the row, the bar or not.
+        let layouts: [(usize, bool, usize, bool); 6] = [
+            (cum, false, value, true),
+            (short, short < cum, value, true),
+            (short, short < cum, value, false),
+            (short, short < cum, 0, true),
+            (short, short < cum, 0, false),
+            (0, false, 0, false),
+        ];
+        for (cw, cshort, vw, bar) in layouts {
+            let tail = if bar { MIN_BAR.max(own) } else { own };
+            let need = base
+                + if cw > 0 { 1 + cw } else { 0 }
+                + if vw > 0 { 1 + vw } else { 0 }
+                + if tail > 0 { 1 + tail } else { 0 };
+            if need <= width {
+                c.cum = cw;
+                c.cum_short = cshort;
+                c.value = vw;
+                return c;
+            }
+        }
+        // Not even price and size in full: sizes shortened by magnitude, prices never.
+        c.size_short = true;
+        c.size = width.saturating_sub(price + 1 + if own > 0 { own + 1 } else { 0 }).max(4);
+        c
+    }
+
+    fn header(&self, quote: &str) -> String {
+        let mut h = format!("{:>p$} {:>s$}", "price", "size", p = self.price, s = self.size);
+        if self.cum > 0 {
+            h.push_str(&format!(" {:>w$}", "Σsize", w = self.cum));
+        }
+        if self.value > 0 {
+            h.push_str(&format!(" {:>w$}", format!("Σ{quote}"), w = self.value));
+        }
+        h
+    }
+
+    fn size_cell(&self, size: Decimal) -> String {
+        let text = size_text(size);
+        if self.size_short { format::fit(text, self.size as u16) } else { pad_fraction(text, self.size_frac) }
+    }
+
+    fn cum_cell(&self, cum: Option<Decimal>) -> String {
+        let Some(c) = cum else { return "—".into() };
+        let text = size_text(c);
+        if self.cum_short { format::fit(text, self.cum as u16) } else { pad_fraction(text, self.cum_frac) }
+    }
+
+    fn value_cell(&self, value: Option<Decimal>, quote: &str) -> String {
+        format::fit(value_text_full(value, quote), self.value as u16)
+    }
+}
+
+/// A size as the book shows it: up to 4 decimals, grouped.
+fn size_text(q: Decimal) -> String {
+    format::qty(q, 4)
+}
+
+/// A cumulative value in full at its quote's precision (whole won on KRW).
+fn value_text_full(v: Option<Decimal>, quote: &str) -> String {
+    v.map_or_else(|| "—".into(), |v| format::qty(v, format::quote_decimals(quote)))
+}
+
+/// A cumulative value as the column shows it: shortened by magnitude to a few
+/// characters (`1.42B`), a unit always said.
+fn value_text(v: Option<Decimal>, quote: &str) -> String {
+    format::fit(value_text_full(v, quote), 6)
+}
+
+/// The width of a column of numbers right-aligned on their decimal point, and the
+/// fraction width (point included) they are padded to.
+fn aligned(texts: impl Iterator<Item = String>, header: usize) -> (usize, usize) {
+    let texts: Vec<String> = texts.collect();
+    let frac = texts.iter().map(|t| fraction_width(t)).max().unwrap_or(0);
+    let w = texts
+        .iter()
+        .map(|t| t.chars().count() - fraction_width(t) + frac)
+        .chain([header])
+        .max()
+        .unwrap_or(header);
+    (w, frac)
+}
+
+/// `text` padded on the right so its decimal point lines up with numbers of `frac`
+/// fraction width when right-aligned.
+fn pad_fraction(text: String, frac: usize) -> String {
+    let pad = frac.saturating_sub(fraction_width(&text));
+    format!("{text}{}", " ".repeat(pad))
 }
 
 /// Columns the decimal point and the decimals of a number take (`1.25` → 3, `120` → 0).

@@ -8,6 +8,11 @@
 //! at the best ask of the moment the key is pressed (each joins its own side, and the
 //! confirmation says so), and that price becomes the cursor. A price at or past the
 //! other side's best is warned about in the confirmation: it fills at once as a taker.
+//!
+//! While the book is grouped (호가 모아보기) its rows are buckets, not prices an order
+//! rests at: the cursor is put away, `b` and `s` trade at the best bid and ask of the
+//! plain book (real prices, named so in the confirmation) and `c` asks for the ungrouped
+//! book, where the price of an order is a row again.
 
 use super::{UiCommand, move_cursor, trade};
 use crate::exchange::types::{MarketId, OrderBook, Price, Side};
@@ -75,6 +80,10 @@ fn order_price(
 /// Up, Down, Page, Top, Bottom on the book: the cursor moves to another row's price. From
 /// a price no longer in the book it moves to the nearest row above or below it.
 pub(super) fn move_in_book(ui: &mut UiState, action: Action, snap: &Snapshot) {
+    if ui.book_group > 0 {
+        ui.info("grouped book: no cursor (b / s trade at the best bid / ask; - ungroups)");
+        return;
+    }
     let Some(book) = ui.market.as_ref().and_then(|m| snap.market.books.get(m)) else { return };
     let rows = rows(&book.value, ui.book_depth);
     if rows.is_empty() {
@@ -100,6 +109,10 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
     if action == Action::LadderCancel {
         // Only at a price the trader chose: with no cursor, "the best bid" would cancel
         // whatever happens to rest there now.
+        if ui.book_group > 0 {
+            ui.error("grouped book: ungroup (-) to cancel at a price, or cancel in the orders pane");
+            return Vec::new();
+        }
         let Some(price) = ui.book_price else {
             ui.error("no cursor yet: move it onto your order's price (up / down or a click), then c");
             return Vec::new();
@@ -129,7 +142,9 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         return cmds;
     }
     let side = if action == Action::LadderBuy { Side::Bid } else { Side::Ask };
-    let Some((price, named)) = order_price(book, side, ui.book_price) else {
+    // Grouped: the best price of the plain book, never a bucket's.
+    let cursor = if ui.book_group > 0 { None } else { ui.book_price };
+    let Some((price, named)) = order_price(book, side, cursor) else {
         ui.error("no book level under the cursor");
         return Vec::new();
     };

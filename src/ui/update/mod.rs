@@ -58,8 +58,11 @@ pub enum UiCommand {
     SelectMarket(MarketId),
     /// Show this chart timeframe for the selected market: load history, subscribe candles.
     SetTimeframe(Timeframe),
-    /// Order book levels per side for the selected market (15 or 30).
+    /// Order book levels per side for the selected market (5, 15 or 30).
     SetDepth(u16),
+    /// Order book grouping step (0 = none, 1 to 3: 10, 100, 1000 ticks): Upbit's grouped
+    /// book is asked for where the market has one (`crate::store::grouping`).
+    SetBookGroup(u8),
     /// The chart's view reaches this many candles back from the newest of this series
     /// (scroll offset plus what it shows): older pages load by REST as it nears the
     /// oldest loaded candle.
@@ -102,6 +105,7 @@ impl UiCommand {
             UiCommand::SelectMarket(_)
             | UiCommand::SetTimeframe(_)
             | UiCommand::SetDepth(_)
+            | UiCommand::SetBookGroup(_)
             | UiCommand::ChartReach { .. }
             | UiCommand::ChartCompare(_)
             | UiCommand::AcknowledgeAlerts

@@ -180,9 +180,25 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         Action::ToggleDepth => {
             let old = ui.book_depth;
             // The cursor is a price: it stays where it is.
-            ui.book_depth = if old == 15 { 30 } else { 15 };
+            ui.book_depth = match old {
+                5 => 15,
+                15 => 30,
+                _ => 5,
+            };
             return vec![UiCommand::SetDepth(ui.book_depth as u16)];
         }
+        Action::GroupCoarser | Action::GroupFiner => {
+            let old = ui.book_group;
+            ui.book_group = if action == Action::GroupCoarser {
+                (old + 1).min(crate::store::grouping::STEPS)
+            } else {
+                old.saturating_sub(1)
+            };
+            if ui.book_group != old {
+                return vec![UiCommand::SetBookGroup(ui.book_group)];
+            }
+        }
+        Action::DepthChart => ui.book_chart = !ui.book_chart,
         Action::LadderBuy | Action::LadderSell | Action::LadderCancel => {
             return ladder::key(ui, action, snap);
         }

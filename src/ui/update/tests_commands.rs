@@ -121,7 +121,11 @@ fn the_hint_line_follows_the_focused_pane_from_the_live_keymap() {
     ui.hints = km.hints();
     let hint = |ui: &UiState| ui.hints.for_context(ui.context()).to_string();
     ui.focus = PaneId::Orderbook;
-    assert!(hint(&ui).starts_with("b buy  s sell  c cancel  d depth  ? help  : command"), "{}", hint(&ui));
+    assert!(
+        hint(&ui).starts_with("b buy  s sell  c cancel  d depth  + group  v chart  ? help  : command"),
+        "{}",
+        hint(&ui)
+    );
     ui.focus = PaneId::Markets;
     assert!(hint(&ui).starts_with("/ search  s sort  f favorite  ? help  : command"), "{}", hint(&ui));
     ui.focus = PaneId::Orders;

@@ -3,6 +3,7 @@
 
 pub mod candles;
 pub(crate) mod depth_bar;
+pub(crate) mod depth_chart;
 pub mod format;
 pub mod scale;
 pub(crate) mod sparkline;
