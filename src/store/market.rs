@@ -420,3 +420,75 @@ fn trim_front(series: &mut Vec<Candle>, kept: usize) {
         series.drain(..extra);
     }
 }
+
+#[cfg(test)]
+mod day_tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    const H: i64 = HOUR_MS;
+    /// An hour boundary (2026-12-05 09:00 UTC).
+    const T: i64 = 1_796_461_200_000;
+
+    fn hour(start: i64, close: Decimal) -> Candle {
+        Candle {
+            market: MarketId::new("KRW-BTC"),
+            timeframe: Timeframe::H1,
+            start,
+            open: close,
+            high: close + dec!(5),
+            low: close - dec!(5),
+            close,
+            volume: dec!(1),
+            value: close,
+            timestamp: start,
+        }
+    }
+
+    fn closes(line: &DayLine) -> Vec<Decimal> {
+        line.hours.iter().map(|h| h.close).collect()
+    }
+
+    /// Upbit sends no candle for an hour without trades: that hour carries the close
+    /// before it, up to the hour of the read; hours before the day and duplicates go.
+    #[test]
+    fn quiet_hours_carry_the_last_close_and_only_the_last_day_is_kept() {
+        let candles = vec![
+            hour(T - 30 * H, dec!(1)),
+            hour(T - 3 * H, dec!(10)),
+            hour(T - H, dec!(20)),
+            hour(T - 3 * H, dec!(10)),
+        ];
+        let line = DayLine::from_candles(&candles, T + 25 * 60_000);
+        assert_eq!(closes(&line), [dec!(10), dec!(10), dec!(20), dec!(20)]);
+        assert_eq!(line.hours.iter().map(|h| h.start).collect::<Vec<_>>(), [T - 3 * H, T - 2 * H, T - H, T]);
+        // A quiet hour's high and low are its price, not the hour before's range.
+        assert_eq!((line.hours[1].high, line.hours[1].low), (dec!(10), dec!(10)));
+        assert!(
+            DayLine::from_candles(&[hour(T - 30 * H, dec!(1))], T).hours.is_empty(),
+            "nothing in the day"
+        );
+    }
+
+    /// The live price moves the last hour; the next hour's price starts a new point and
+    /// pushes the oldest out; a price more than an hour past the line hides it.
+    #[test]
+    fn the_live_price_moves_the_last_point() {
+        let candles: Vec<Candle> = (0..24).map(|i| hour(T - (23 - i) * H, Decimal::from(100 + i))).collect();
+        let line = DayLine::from_candles(&candles, T + 60_000);
+        let v = line.view(None).expect("a line");
+        assert_eq!((v.closes.len(), v.high, v.low), (24, dec!(128), dec!(95)));
+        let v = line.view(Some((dec!(200), T + 30 * 60_000))).expect("a line");
+        assert_eq!((v.closes.len(), v.closes[23], v.high), (24, dec!(200), dec!(200)));
+        let v = line.view(Some((dec!(50), T + H + 1))).expect("a line");
+        assert_eq!((v.closes.len(), v.closes[0], v.closes[23], v.low), (24, dec!(101), dec!(50), dec!(50)));
+        assert_eq!(v.high, dec!(128), "the oldest hour's range went with it");
+        assert_eq!(line.view(Some((dec!(50), T + 2 * H))), None, "out of date: no line");
+        assert_eq!(
+            line.view(Some((dec!(1), T - 5 * H))).map(|v| v.low),
+            Some(dec!(95)),
+            "an older price is ignored"
+        );
+        assert_eq!(DayLine::default().view(Some((dec!(1), T))), None);
+    }
+}
