@@ -50,8 +50,8 @@ fn fired<'a>(s: &'a Snapshot, label: &str) -> Vec<&'a str> {
 }
 
 /// `:alert KRW-BTC rsi14 > 0 1m` holds as soon as the watcher has the history (RSI is
-/// above 0 on any market that rose once in 15 minutes): it fires once, from the local
-/// evaluation, and not again as more candles come.
+/// above 0 on any market that rose once in 15 minutes), while the chart shows KRW-ETH: it
+/// fires once, from the local evaluation, and not again as more candles come.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_rsi_alert_fires_once_from_the_local_evaluation() {
     let (_sim_tasks, sim) = common::still_sim(3, |c| {
@@ -61,6 +61,14 @@ async fn an_rsi_alert_fires_once_from_the_local_evaluation() {
     .await;
     let (_tasks, core) = console_on(&sim).await;
     let mut snaps = core.store.subscribe();
+    // The chart shows another market: the alert watches its own.
+    let eth = MarketId::new("KRW-ETH");
+    core.commands.send(UiCommand::SelectMarket(eth.clone())).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    snapshot_until(&mut snaps, deadline, "the chart on KRW-ETH", |s| {
+        s.market.candles.keys().any(|(m, _)| *m == eth)
+    })
+    .await;
     arm(&core, &mut snaps, ":alert KRW-BTC rsi14 > 0 1m").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let label = "KRW-BTC RSI14(1m) > 0";

@@ -120,7 +120,8 @@ struct Local {
 
 impl Local {
     /// Follows the armed set: new watches (started from the series' candles when it has
-    /// them), gone ones dropped. True when the set of series changed.
+    /// enough of them), gone ones dropped. True when the set of series changed or a
+    /// series needs its history again.
     fn sync(&mut self, armed: &BTreeMap<String, (MarketId, IndicatorAlert)>) -> (bool, Hits) {
         let before: BTreeSet<(MarketId, Timeframe)> = self.series.keys().cloned().collect();
         for s in self.series.values_mut() {
@@ -128,6 +129,7 @@ impl Local {
         }
         self.reported.retain(|id| armed.contains_key(id));
         let mut hits = Vec::new();
+        let mut added = false;
         for (id, (market, alert)) in armed {
             let s = self.series.entry((market.clone(), alert.timeframe)).or_default();
             if s.watches.contains_key(id) {
@@ -137,7 +139,11 @@ impl Local {
                 tracing::warn!(alert = %id, "indicator alert with bad parameters: not evaluated");
                 continue;
             };
-            if s.loaded
+            if s.loaded && alert.indicator.warmup() > s.bars.len() {
+                // A longer warm-up than the series has: its history is read again.
+                s.loaded = false;
+                added = true;
+            } else if s.loaded
                 && let Some(h) = w.load(&s.bars)
                 && !self.reported.contains(id)
             {
@@ -147,7 +153,7 @@ impl Local {
         }
         self.series.retain(|_, s| !s.watches.is_empty());
         let after: BTreeSet<(MarketId, Timeframe)> = self.series.keys().cloned().collect();
-        (before != after, hits)
+        (before != after || added, hits)
     }
 
     /// Subscribes the candle stream of every streamed series (one subscription per
@@ -172,9 +178,14 @@ impl Local {
             self.series.iter().filter(|(_, s)| !s.loaded).map(|(k, _)| k.clone()).collect();
         let mut hits = Vec::new();
         for (m, tf) in missing {
-            match self.proxy.candles(&m, tf, HISTORY).await {
-                Ok(mut candles) => {
-                    candles.sort_by_key(|c| c.start);
+            // Enough candles for the longest warm-up of the series' alerts (a period of
+            // 500 needs more than one page), in pages back from the newest.
+            let need = self
+                .series
+                .get(&(m.clone(), tf))
+                .map_or(0, |s| s.watches.values().map(|w| w.alert().indicator.warmup()).max().unwrap_or(0));
+            match self.history(&m, tf, need).await {
+                Ok(candles) => {
                     let Some(s) = self.series.get_mut(&(m.clone(), tf)) else { continue };
                     // Live candles taken meanwhile are newer than the page, or the page's
                     // newest bucket updated: merged by bucket.
@@ -198,6 +209,27 @@ impl Local {
             }
         }
         hits
+    }
+
+    /// At least `need` candles (when the market has them; at most [`KEPT`]), oldest first.
+    async fn history(
+        &self,
+        m: &MarketId,
+        tf: Timeframe,
+        need: usize,
+    ) -> Result<Vec<Candle>, crate::exchange::error::ExchangeError> {
+        let mut candles = self.proxy.candles(m, tf, HISTORY).await?;
+        while candles.len() < need.min(KEPT) {
+            let Some(oldest) = candles.iter().map(|c| c.start).min() else { break };
+            let older = self.proxy.candles_before(m, tf, HISTORY, oldest).await?;
+            if older.is_empty() {
+                break;
+            }
+            candles.extend(older);
+        }
+        candles.sort_by_key(|c| c.start);
+        candles.dedup_by_key(|c| c.start);
+        Ok(candles)
     }
 
     /// A live candle of a watched series.
