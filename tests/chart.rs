@@ -189,6 +189,7 @@ fn the_cursor_log_scale_and_scroll_back_show_in_the_pane() {
     let series = snap.market.series(&MarketId::new("KRW-BTC"), Timeframe::M1).to_vec();
     let mut ui = ui_state(Timeframe::M1, &Study::DEFAULTS);
     ui.focus = PaneId::Chart;
+    ui.area = Rect::new(0, 0, 120, 40);
     // The keys are bound in the chart's context.
     let keymap = Keymap::default_keymap().unwrap();
     let chord = |s: &str| s.parse::<KeyChord>().unwrap();
@@ -207,6 +208,22 @@ fn the_cursor_log_scale_and_scroll_back_show_in_the_pane() {
         assert!(screen.contains("2026-12-04 23:59") && screen.contains(&open), "{w}x{h}:\n{screen}");
         assert!(screen.contains('┊'), "the cursor's column at {w}x{h}");
     }
+    // The view follows a cursor that leaves it (the default layout's chart shows fewer
+    // than 20 candles at 120x40): its marked column stays on screen.
+    ui.maximized = None;
+    for _ in 0..19 {
+        hoga::ui::update::update(&mut ui, Action::CursorLeft, &snap);
+    }
+    assert_eq!(ui.chart.cursor, Some(20));
+    assert!(ui.chart.offset > 0);
+    let area = Rect::new(0, 0, 120, 40);
+    let mut buf = Buffer::empty(area);
+    hoga::ui::render(area, &mut buf, &ui, &snap, &hoga::ui::Theme::default());
+    assert!(screen_text(&buf).contains('┊'), "{}", screen_text(&buf));
+    for _ in 0..20 {
+        hoga::ui::update::update(&mut ui, Action::CursorRight, &snap);
+    }
+    assert_eq!((ui.chart.cursor, ui.chart.offset), (Some(0), 0));
     hoga::ui::update::update(&mut ui, Action::Back, &snap);
     assert_eq!(ui.chart.cursor, None);
     hoga::ui::update::update(&mut ui, Action::ToggleLogScale, &snap);

@@ -90,7 +90,7 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         }
         Action::ChartBack | Action::ChartForward => return scroll_chart(ui, action, snap),
         Action::ToggleLogScale => ui.chart.log_scale = !ui.chart.log_scale,
-        Action::CursorLeft | Action::CursorRight => chart_cursor(ui, action, snap),
+        Action::CursorLeft | Action::CursorRight => return chart_cursor(ui, action, snap),
         Action::AckAlerts => return vec![UiCommand::AcknowledgeAlerts],
         Action::CancelOrder => {
             // The cursor runs over the open orders, then the refused ones (never sent, or
@@ -285,13 +285,14 @@ fn move_in_pane(ui: &mut UiState, action: Action, snap: &Snapshot) {
     }
 }
 
-/// Moves the chart's cursor a candle older or newer, within the series shown; the first
-/// press puts it on the newest candle in view.
-fn chart_cursor(ui: &mut UiState, action: Action, snap: &Snapshot) {
-    let Some(m) = ui.market.as_ref() else { return };
-    let len = snap.market.series(m, ui.timeframe).len();
+/// Moves the chart's cursor a candle older or newer, within the series loaded; the first
+/// press puts it on the newest candle in view. The view follows a cursor that leaves it
+/// (and the pump is told how far back it then reaches).
+fn chart_cursor(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
+    let Some(m) = ui.market.clone() else { return Vec::new() };
+    let len = snap.market.series(&m, ui.timeframe).len();
     if len == 0 {
-        return;
+        return Vec::new();
     }
     let last = len - 1;
     let at = match ui.chart.cursor {
@@ -300,6 +301,16 @@ fn chart_cursor(ui: &mut UiState, action: Action, snap: &Snapshot) {
         Some(c) => c.saturating_sub(1),
     };
     ui.chart.cursor = Some(at);
+    let columns = chart_columns(ui);
+    // Two columns a candle, as the chart draws them (one only under 16 columns).
+    let shown = if columns < 16 { columns } else { columns / 2 }.max(1);
+    let offset = ui.chart.offset;
+    if at < offset {
+        ui.chart.offset = at;
+    } else if at >= offset + shown {
+        ui.chart.offset = at + 1 - shown;
+    }
+    if ui.chart.offset != offset { vec![chart_reach(ui, m, columns)] } else { Vec::new() }
 }
 
 fn cycle_focus(ui: &mut UiState, forward: bool) {
