@@ -440,10 +440,11 @@ impl ChartPump {
                 _ = cancel.cancelled() => return Ok(()),
                 s = self.open(&m, tf, &compare, &mut loaded) => Some(s?),
             };
+            // A reach already there is an old view's (the view starts at the newest again):
+            // only a reach sent from now on pages back.
+            want.borrow_and_update();
             let mut pager = Pager::default();
             let mut page: Option<OlderPage> = None;
-            let reach = want.borrow().reach.clone();
-            self.page_if_needed(&m, tf, reach, &mut pager, &mut page).await?;
             loop {
                 tokio::select! {
                     biased;

@@ -38,6 +38,9 @@ pub(crate) const CANDLES_PER_SERIES: usize = 1000;
 /// a week of minutes or 27 years of days. Beyond it the chart pager stops asking.
 pub const MAX_SERIES_CANDLES: usize = 10_000;
 
+/// A candle series: its market and timeframe.
+pub type SeriesKey = (MarketId, Timeframe);
+
 /// What the chart's pager knows of the older history of a series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryState {
@@ -106,7 +109,7 @@ pub struct MarketSection {
     /// Candle series per (market, timeframe), oldest first. Each series sits behind its
     /// own `Arc`: a live bar copies its series, not every series (a compared market's, a
     /// long scrolled-back one).
-    pub candles: Arc<HashMap<(MarketId, Timeframe), Arc<Vec<Candle>>>>,
+    pub candles: Arc<HashMap<SeriesKey, Arc<Vec<Candle>>>>,
     /// Older history paged in per series (`HistoryState`, candles kept).
     pub history: Arc<HashMap<(MarketId, Timeframe), SeriesHistory>>,
     /// Badges per market, each with the source that set it (a notice's id).
@@ -356,7 +359,7 @@ impl MarketSection {
             history.state = Some(HistoryState::Start);
             return;
         }
-        older.extend(series.drain(..));
+        older.append(series);
         let limit = older.len() >= MAX_SERIES_CANDLES;
         history.kept = older.len().min(MAX_SERIES_CANDLES);
         history.state = limit.then_some(HistoryState::Limit);
