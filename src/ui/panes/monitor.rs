@@ -13,6 +13,7 @@ use ratatui::widgets::{Cell, Row, Table, Widget};
 use super::pane_block;
 use crate::store::RuleRow;
 use crate::store::Snapshot;
+use crate::trading::monitor::AlertRow;
 use crate::trading::monitor::RulePosition;
 use crate::trading::rules::RuleState;
 use crate::ui::layout::PaneId;
@@ -45,6 +46,35 @@ fn counts(rules: &[RuleRow], room: usize) -> String {
     tries.iter().find(|t| fits(t)).unwrap_or(&tries[3]).clone()
 }
 
+/// Draws the alerts at the bottom of `inner`, armed ones first (`alert KRW-ETH
+/// RSI14(5m) < 30 … armed`), and returns the room left above them. Alerts that do not fit
+/// are counted on the last line.
+fn draw_alerts(inner: Rect, buf: &mut Buffer, alerts: &[AlertRow], theme: &Theme) -> Rect {
+    if alerts.is_empty() || inner.height == 0 || inner.width < 8 {
+        return inner;
+    }
+    let height = (alerts.len() as u16).min((inner.height / 2).max(1));
+    let mut sorted: Vec<&AlertRow> = alerts.iter().collect();
+    sorted.sort_by_key(|a| a.fired);
+    let top = inner.bottom() - height;
+    let hidden = alerts.len() - height as usize;
+    let width = inner.width as usize;
+    for (i, a) in sorted.iter().take(height as usize).enumerate() {
+        let y = top + i as u16;
+        let last = i + 1 == height as usize;
+        let (state, style) = if a.fired { ("fired", theme.muted) } else { ("armed", theme.ok) };
+        let state = if last && hidden > 0 { format!("+{hidden} more · {state}") } else { state.to_string() };
+        let state_w = state.chars().count();
+        let label_w = width.saturating_sub(state_w + 1 + 6 + 1);
+        buf.set_stringn(inner.x, y, "alert ", 6, theme.muted);
+        buf.set_stringn(inner.x + 6, y, &a.label, label_w, if a.fired { theme.muted } else { theme.text });
+        if width > state_w + 7 {
+            buf.set_stringn(inner.right() - state_w as u16, y, &state, state_w, style);
+        }
+    }
+    Rect { height: inner.height - height, ..inner }
+}
+
 /// Draws the monitor pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let acc = &snap.account;
@@ -54,7 +84,13 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let block = pane_block(PaneId::Monitor, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);
+    // Alerts (price and indicator) take the bottom lines, at most half the pane: the
+    // rules, which protect positions, keep the rest.
+    let inner = draw_alerts(inner, buf, &acc.alerts, theme);
     if acc.rules.is_empty() {
+        if inner.height == 0 {
+            return;
+        }
         buf.set_stringn(
             inner.x + 1,
             inner.y,
@@ -302,5 +338,50 @@ mod tests {
         render(area, &mut buf, &UiState::new(UiConfig::default()), &snap, &Theme::default());
         let title = line(&buf, 0);
         assert!(title.contains(" Monitor 1 armed · 1 gone · 1 wait ─"), "{title}");
+    }
+
+    /// Issue 19 item 2: alerts, price and indicator, are listed under the rules, armed
+    /// first, each with its state; those that do not fit are counted.
+    #[test]
+    fn alerts_are_listed_under_the_rules() {
+        use crate::trading::monitor::parse_alert;
+        let alert = |line: &str, fired: bool| {
+            let a = parse_alert(line).unwrap();
+            AlertRow {
+                id: a.id.clone(),
+                market: a.market.clone(),
+                condition: a.condition,
+                label: crate::trading::monitor::alerts::describe_alert(&a),
+                fired,
+                levels: Vec::new(),
+            }
+        };
+        let draw_with = |rules: Vec<RuleRow>, alerts: Vec<AlertRow>, h: u16| {
+            let mut snap = Snapshot::default();
+            let mut account = (*snap.account).clone();
+            account.rules = Arc::new(rules);
+            account.alerts = Arc::new(alerts);
+            snap.account = Arc::new(account);
+            let area = Rect::new(0, 0, 60, h);
+            let mut buf = Buffer::empty(area);
+            render(area, &mut buf, &UiState::new(UiConfig::default()), &snap, &Theme::default());
+            buf
+        };
+        let alerts =
+            vec![alert(":alert KRW-BTC > 100000000", true), alert(":alert KRW-ETH rsi14 < 30", false)];
+        let buf = draw_with(vec![row(RuleState::Armed, None, None)], alerts.clone(), 8);
+        let text: Vec<String> = (0..buf.area.height).map(|y| line(&buf, y)).collect();
+        assert!(text[2].contains("92,150,000"), "the rule keeps its row: {text:?}");
+        assert!(text[5].contains("alert KRW-ETH RSI14(5m) < 30") && text[5].contains("armed"), "{text:?}");
+        assert!(text[6].contains("alert KRW-BTC > 100,000,000") && text[6].contains("fired"), "{text:?}");
+        assert_eq!(buf[(column(&buf, 5, "armed"), 5)].style().fg, Theme::default().ok.fg);
+        // No rules: the hint, then the alerts; too little room: the rest counted.
+        let buf = draw_with(Vec::new(), alerts, 4);
+        let text: Vec<String> = (0..buf.area.height).map(|y| line(&buf, y)).collect();
+        assert!(text[1].contains("no rules"), "{text:?}");
+        assert!(
+            text[2].contains("alert KRW-ETH RSI14(5m) < 30") && text[2].contains("+1 more · armed"),
+            "{text:?}"
+        );
     }
 }
