@@ -90,3 +90,49 @@ async fn day_lines_arrive_for_the_markets_on_screen_paced_once_each_per_hour() {
     sim.stop();
     drop(sim_tasks);
 }
+
+/// End to end on the demo console: the markets table says which markets it shows, their
+/// day lines are read and drawn (zoomed, where the sparkline has room).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_draws_the_day_lines_of_the_markets_on_screen() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use hoga::bus::{Bus, BusConfig};
+    use hoga::console::event::AppEvent;
+    use hoga::console::{Core, CoreOptions};
+
+    let (sim_tasks, sim) = common::still_sim(6, |c| c.history_secs = 3 * 3600).await;
+    let settings = hoga::config::Settings::default();
+    let tasks = TaskManager::new();
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let store = Store::start(&tasks, StoreConfig::default());
+    let (commands, cmd_rx) = common::command_channel();
+    let mut app =
+        common::headless_app(120, 40, hoga::ui::UiConfig::default(), store.subscribe(), commands.clone());
+    let opts = CoreOptions {
+        sim_url: Some(sim.rest_base.clone()),
+        on_screen: Some(app.on_screen_watch()),
+        ..CoreOptions::default()
+    };
+    let _core =
+        Core::start_with(&settings, opts, &tasks, bus, (store.clone(), commands, cmd_rx)).await.unwrap();
+    app.handle_key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::NONE));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let glyph = |c: char| ('▁'..='█').contains(&c);
+    loop {
+        app.on_snapshot();
+        app.draw().unwrap();
+        let screen = common::screen_text(app.terminal().backend().buffer());
+        let lines =
+            screen.lines().filter(|l| l.starts_with("│ ") && l.chars().filter(|c| glyph(*c)).count() >= 3);
+        if lines.count() >= 6 {
+            assert!(screen.contains("hi 24h") && screen.contains("lo 24h"), "{screen}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no day lines drawn:\n{screen}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sim.requests.count("GET", CANDLES) <= 6, "one read per market on screen");
+    tasks.cancel_all();
+    sim.stop();
+    drop(sim_tasks);
+}
