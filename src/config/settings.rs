@@ -621,3 +621,24 @@ mod large_trade_multiple_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod orderbook_levels_tests {
+    /// `[ui] orderbook_levels`: Upbit's book sizes 5, 15 and 30 (`d` cycles them); any
+    /// other number is refused naming the file, the key, the value and what it takes.
+    #[test]
+    fn five_fifteen_and_thirty_levels_are_read_and_others_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hoga.toml");
+        for ok in [5, 15, 30] {
+            std::fs::write(&path, format!("[ui]\norderbook_levels = {ok}\n")).unwrap();
+            assert_eq!(crate::config::check_file(&path).unwrap().ui.orderbook_levels, ok);
+        }
+        for bad in ["1", "10", "20", "31"] {
+            std::fs::write(&path, format!("[ui]\norderbook_levels = {bad}\n")).unwrap();
+            let msg = crate::config::check_file(&path).unwrap_err().to_string();
+            assert!(msg.contains("hoga.toml") && msg.contains("ui.orderbook_levels"), "{msg}");
+            assert!(msg.contains(bad) && msg.contains("5, 15 or 30"), "{msg}");
+        }
+    }
+}

@@ -700,6 +700,13 @@ mod tests {
         let sent: Vec<String> =
             sim.requests.entries().into_iter().filter(|r| r.method == "WS").map(|r| r.detail).collect();
         assert!(sent.iter().any(|t| t.contains(r#""level":10000"#)), "{sent:?}");
+        // By REST too (`level` in the query); a level the market does not group by is an
+        // empty list, as Upbit answers it.
+        let client = client_of(&sim);
+        let g = client.orderbook_grouped(std::slice::from_ref(&btc), 15, dec!(100000)).await.unwrap();
+        assert_eq!(g[0].level, dec!(100000));
+        assert!(g[0].levels.iter().all(|l| (l.bid_price % dec!(100000)).is_zero()), "{g:?}");
+        assert!(client.orderbook_grouped(std::slice::from_ref(&btc), 15, dec!(7)).await.unwrap().is_empty());
         sim.stop();
         tasks.cancel_all();
     }

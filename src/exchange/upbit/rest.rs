@@ -274,6 +274,24 @@ impl RestClient {
         Ok(usable_items("/orderbook", raw, |b: WireOrderBook| Ok(b.to_book()), OrderBook::check))
     }
 
+    /// `GET /orderbook?markets=…&count=…&level=…`: books grouped by Upbit into price
+    /// buckets of `level` (호가 모아보기; KRW markets only). A level the market does not
+    /// support (`orderbook/instruments` lists them) is answered with an empty list.
+    pub async fn orderbook_grouped(
+        &self,
+        markets: &[MarketId],
+        count: u32,
+        level: rust_decimal::Decimal,
+    ) -> Result<Vec<OrderBook>, UpbitError> {
+        let q = vec![
+            p("markets", join(markets)),
+            p("count", count.clamp(1, 30).to_string()),
+            p("level", level.normalize().to_string()),
+        ];
+        let raw = self.get("/orderbook", Group::Orderbook, q, false).await?;
+        Ok(usable_items("/orderbook", raw, |b: WireOrderBook| Ok(b.to_book()), OrderBook::check))
+    }
+
     /// `GET /orderbook/instruments?markets=…` (tick sizes).
     pub async fn instruments(&self, markets: &[MarketId]) -> Result<Vec<OrderbookInstrument>, UpbitError> {
         let raw = self

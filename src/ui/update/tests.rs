@@ -461,3 +461,21 @@ fn a_saved_layout_comes_back_by_name() {
     assert!(run_command_line(&mut ui, &s, "layout mine").is_empty());
     assert!(said(&ui).0.contains("unknown layout \"mine\""));
 }
+
+/// `d` cycles the book through Upbit's sizes 5, 15, 30; `+` / `-` step the grouping
+/// through 10, 100 and 1000 ticks and stop at the ends (nothing sent there); `v` swaps
+/// the ladder for the depth chart.
+#[test]
+fn depth_presets_cycle_and_grouping_steps_stop_at_their_ends() {
+    let s = snap();
+    let mut ui = UiState::new(UiConfig::default());
+    let depths: Vec<_> = (0..3).flat_map(|_| update(&mut ui, Action::ToggleDepth, &s)).collect();
+    assert_eq!(depths, vec![UiCommand::SetDepth(30), UiCommand::SetDepth(5), UiCommand::SetDepth(15)]);
+    assert!(update(&mut ui, Action::GroupFiner, &s).is_empty(), "not grouped: nothing finer");
+    let steps: Vec<_> = (0..4).flat_map(|_| update(&mut ui, Action::GroupCoarser, &s)).collect();
+    assert_eq!(steps, vec![UiCommand::SetBookGroup(1), UiCommand::SetBookGroup(2), UiCommand::SetBookGroup(3)]);
+    assert_eq!(update(&mut ui, Action::GroupFiner, &s), vec![UiCommand::SetBookGroup(2)]);
+    assert!(!ui.book_chart);
+    update(&mut ui, Action::DepthChart, &s);
+    assert!(ui.book_chart);
+}
