@@ -417,6 +417,17 @@ pub fn render(area: Rect, buf: &mut Buffer, chart: &Chart, theme: &Theme) {
             put_str(buf, area.x, y, &l.tag, plot_w / 2, l.style);
         }
     }
+    // A line beyond the candles' range (a stop far below) is named at the edge it lies
+    // past, nearest first, where a row is free: it exists even when out of view.
+    let above = chart.lines.iter().filter(|l| l.price > hi).min_by_key(|l| l.price);
+    let below = chart.lines.iter().filter(|l| l.price < lo).max_by_key(|l| l.price);
+    for (l, y, arrow) in [(above, area.y, '↑'), (below, area.y + rows.price - 1, '↓')] {
+        if let Some(l) = l
+            && take(y)
+        {
+            put_str(buf, ax, y, &format!("{arrow}{}", format::price(l.price)), AXIS, l.style);
+        }
+    }
     let quote = last.market.quote();
     let labels: Vec<(Decimal, String)> = if in_pct {
         scale::pct_labels(&scale, base, LABEL_EVERY)
@@ -548,7 +559,8 @@ fn draw_pane(buf: &mut Buffer, rect: Rect, pane: &SubPane, ctx: &PaneCtx, theme:
                 let (top, bottom) = (s.min(zero), s.max(zero));
                 let style = (ctx.style_for)(h >= Decimal::ZERO);
                 for r in top / 2..=bottom / 2 {
-                    let (u, l) = (r * 2 >= top && r * 2 <= bottom, r * 2 + 1 >= top && r * 2 + 1 <= bottom);
+                    let covered = |sub: u16| (top..=bottom).contains(&sub);
+                    let (u, l) = (covered(r * 2), covered(r * 2 + 1));
                     let g = match (u, l) {
                         (true, true) => '█',
                         (true, false) => '▀',
@@ -772,7 +784,10 @@ mod tests {
             SubPane::Volume { volume: &volume, average: &average, label: "VOL20" },
             SubPane::Rsi { values: &rsi, label: "RSI14" },
         ];
-        let lines = [PriceLine { price: dec!(148_100_000), style: Style::new(), tag: "bid 0.01".into() }];
+        let lines = [
+            PriceLine { price: dec!(148_100_000), style: Style::new(), tag: "bid 0.01".into() },
+            PriceLine { price: dec!(140_000_000), style: Style::new(), tag: "stop".into() },
+        ];
         let mut c = chart(&candles, &lines, false);
         c.overlays = &overlays;
         c.panes = &panes;
@@ -786,6 +801,8 @@ mod tests {
         assert!(text.contains(" 70") && text.contains(" 30"), "RSI guides:\n{text}");
         let y = all.iter().position(|r| r.contains("─148,100,000")).expect("the line's price");
         assert!(all[y].starts_with("bid 0.01"), "the line's tag: {:?}", all[y]);
+        // The stop far below the candles is named at the bottom edge of the plot.
+        assert!(all.iter().any(|r| r.ends_with("↓140,000,000")), "{text}");
         let y = all.iter().position(|r| r.contains('•')).expect("the average drawn");
         assert!(all[y].matches('•').count() > 20, "{:?}", all[y]);
         // The cursor 3 back from the newest: its column is marked.
