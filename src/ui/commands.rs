@@ -232,8 +232,8 @@ pub(crate) const COMMANDS: &[Command] = &[
     ),
     trade(
         "unarm",
-        "[MARKET | RULE-ID]",
-        "disarm a market's rules or one rule; alone: every rule (asks first)",
+        "[MARKET | RULE-ID | ALERT-ID]",
+        "disarm a market's rules and alerts, or one rule or alert; alone: every rule (asks first; alerts stay)",
         "",
         &["unarm KRW-BTC", "unarm"],
         &[Arg::UnarmTarget],
@@ -306,7 +306,10 @@ pub(crate) fn candidates(before: &[&str], ui: &UiState, snap: &Snapshot) -> Vec<
             .chain(markets())
             .chain(snap.account.open_orders.iter().map(|o| o.uuid.clone()))
             .collect(),
-        Arg::UnarmTarget => markets().chain(snap.account.rules.iter().map(|r| r.id.clone())).collect(),
+        Arg::UnarmTarget => markets()
+            .chain(snap.account.rules.iter().map(|r| r.id.clone()))
+            .chain(snap.account.alerts.iter().map(|a| a.id.clone()))
+            .collect(),
         Arg::Words(w) => w.iter().map(|s| s.to_string()).collect(),
     }
 }
