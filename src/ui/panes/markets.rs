@@ -24,7 +24,7 @@ use crate::exchange::types::{MarketId, MarketInfo};
 use crate::store::Snapshot;
 use crate::store::market::{Badge, DayView};
 use crate::ui::layout::PaneId;
-use crate::ui::state::{MOVERS, MarketTab, SortColumn, UiState, display_name, visible_markets};
+use crate::ui::state::{MarketTab, SortColumn, UiState, display_name, visible_markets};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{format, sparkline};
 
@@ -321,7 +321,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         tabs.push(Span::styled(format!("{} ", t.label()), st));
     }
     if view.movers {
-        tabs.push(Span::styled(format!("movers ▲{MOVERS}▼{MOVERS} "), theme.accent));
+        // Fits the default layout's 38 columns after the tabs.
+        tabs.push(Span::styled("movers ", theme.accent));
     }
     let mut block = pane_block(PaneId::Markets, tabs, ui, theme);
     // The scroll indicator: which rows of how many, when they do not all fit.
