@@ -2369,3 +2369,33 @@ fn a_shib_book_fits_at_80x24_with_every_digit_of_its_sizes() {
     assert!(book_row(&pane, "0.0122").contains(" 1,500,000.5 "), "{pane}");
     insta::assert_snapshot!("book_shib_80x24", pane);
 }
+
+/// `H`: each row's background tinted by its change, red a rise and blue a fall (the
+/// Korean colours); again: no tint.
+#[test]
+fn the_heatmap_key_tints_rows_by_their_change() {
+    let mut h = Harness::new(120, 40);
+    let bg_of = |h: &mut Harness, code: &str| {
+        h.screen();
+        let buf = h.app.terminal().backend().buffer().clone();
+        let (x, y) = find(&buf, &format!("│ {code} ")).expect("the row");
+        buf[(x + 2, y)].bg
+    };
+    let plain = bg_of(&mut h, "XRP");
+    h.key(KeyCode::Char('H'));
+    // The cursor row keeps the selection's colours: look at the rows below it.
+    let (up, down, flat) = (bg_of(&mut h, "BTC"), bg_of(&mut h, "ETH"), bg_of(&mut h, "XRP"));
+    let rgb = |c: Color| match c {
+        Color::Rgb(r, g, b) => (r, g, b),
+        other => panic!("a tint: {other:?}"),
+    };
+    assert_eq!(up, h.app.theme().selection.bg.unwrap_or(plain), "the cursor row");
+    let (r, _, b) = rgb(down);
+    assert!(b > r, "ETH fell 2.1 %: blue {down:?}");
+    assert_eq!(flat, plain, "XRP did not move: no tint");
+    h.key(KeyCode::Down);
+    let (r, _, b) = rgb(bg_of(&mut h, "BTC"));
+    assert!(r > b, "BTC rose 1.23 %: red");
+    h.key(KeyCode::Char('H'));
+    assert_eq!(bg_of(&mut h, "BTC"), plain, "off again");
+}
