@@ -125,8 +125,9 @@ struct Columns {
 /// Width of the time column (`HH:MM:SS`) and of the side column (`SELL`).
 const TIME_W: u16 = 8;
 const SIDE_W: u16 = 4;
-/// The narrowest a shortened notional is made (`≈1.17M`, `475K`).
-const SHORT_W: u16 = 6;
+/// The narrowest a shortened notional is made (`≈1.7M`, `475K`): at 145,000,000 KRW a BTC
+/// print's time, price, size and notional then fit the default layout's 34 columns.
+const SHORT_W: u16 = 5;
 /// The most room to spare a number column is widened by.
 const SPARE_W: u16 = 6;
 
@@ -416,6 +417,16 @@ mod tests {
             assert!(!large.contains("BUY"), "{large:?}");
             assert!(rows[4].contains(':') && rows[4].contains(" 95,000"), "{rows:?}");
         }
+    }
+
+    /// At today's BTC prices (eleven digits) the notional still fits the default layout's
+    /// tape, shortened and marked `≈` as it lost digits.
+    #[test]
+    fn a_btc_print_at_145m_keeps_its_notional_in_the_default_layout() {
+        let prints = vec![print(1, dec!(145_123_000), dec!(0.01234567), Side::Bid)];
+        let rows = text(&draw(36, 4, prints));
+        let cells: Vec<&str> = rows[2].trim_matches('│').split_whitespace().collect();
+        assert_eq!(cells[1..], ["145,123,000", "0.0123", "≈1.7M"], "{rows:?}");
     }
 
     /// A print of five times the median notional is bold, reversed and marked; one just
