@@ -195,6 +195,21 @@ async fn a_compared_market_is_followed_until_compare_clears() {
     })
     .await;
 
+    // The view scrolls back: the compared market's history follows the shown one's back
+    // in time, so its line spans the same candles.
+    let held = s.market.series(&btc, Timeframe::M1).len();
+    core.commands.send(reach(&btc, held)).unwrap();
+    let s = snapshot_until(&mut snaps, deadline_30s(), "the compared market paged back too", |s| {
+        let first = |m: &MarketId| s.market.series(m, Timeframe::M1).first().map(|c| c.start);
+        s.market.series(&btc, Timeframe::M1).len() == held + 200
+            && first(&other).is_some_and(|o| first(&btc).is_some_and(|b| o <= b))
+            && s.market.history(&other, Timeframe::M1).is_none()
+    })
+    .await;
+    assert_eq!(older_requests(&sim, other.as_str()), 1, "one page of the compared market");
+    let theirs = starts(&s, &other);
+    assert!(theirs.windows(2).all(|w| w[1] > w[0]), "no repeats, in order");
+
     // Cleared: the subscription goes, and the series stops updating (the shown market's
     // own candle, on the same subscription before, is the control).
     core.commands.send(UiCommand::ChartCompare(Vec::new())).unwrap();

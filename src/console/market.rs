@@ -8,6 +8,7 @@
 //!   grace period, so flicking back and forth costs no resubscription.
 //! * `system` — samples the task table, feed health and bus counters once a second.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -378,13 +379,24 @@ const PAGE: u32 = 200;
 /// reach: the next page is there before the view gets to the oldest candle.
 const PREFETCH: usize = 100;
 
-/// An older page in flight: the time it was asked before, and the answer.
-type OlderPage = std::pin::Pin<
-    Box<dyn Future<Output = (i64, Result<Vec<Candle>, crate::exchange::error::ExchangeError>)> + Send>,
->;
+/// An older page's answer: its market, the time it was asked before, and the candles.
+type PageAnswer = (MarketId, i64, Result<Vec<Candle>, crate::exchange::error::ExchangeError>);
 
-/// Where paging back the shown series stands, as the pump knows it (the store's copy may
-/// lag by a batch).
+/// An older page in flight.
+type OlderPage = std::pin::Pin<Box<dyn Future<Output = PageAnswer> + Send>>;
+
+/// Paging back the chart's series: the shown market's as far as the view reaches, the
+/// compared markets' as far back as the shown one's goes. One request at a time.
+#[derive(Default)]
+struct Paging {
+    /// Per market, read from the store when first needed.
+    pagers: HashMap<MarketId, Pager>,
+    /// The page in flight, and its market.
+    page: Option<(MarketId, OlderPage)>,
+}
+
+/// Where paging back one series stands, as the pump knows it (the store's copy may lag by
+/// a batch).
 #[derive(Debug, Default)]
 struct Pager {
     /// Candles the series holds.
@@ -443,8 +455,8 @@ impl ChartPump {
             // A reach already there is an old view's (the view starts at the newest again):
             // only a reach sent from now on pages back.
             want.borrow_and_update();
-            let mut pager = Pager::default();
-            let mut page: Option<OlderPage> = None;
+            let mut reach: Option<usize> = None;
+            let mut paging = Paging::default();
             loop {
                 tokio::select! {
                     biased;
@@ -467,19 +479,22 @@ impl ChartPump {
                         if w.compare != compare {
                             compare = w.compare;
                             source = Some(self.open(&m, tf, &compare, &mut loaded).await?);
+                            // A market compared again was loaded again: its paging starts over.
+                            paging.pagers.retain(|x, _| loaded.contains(x));
                         }
-                        self.page_if_needed(&m, tf, w.reach, &mut pager, &mut page).await?;
+                        // A reach for another series (the view of an earlier selection).
+                        reach = w.reach.filter(|(rm, rtf, _)| *rm == m && *rtf == tf).map(|r| r.2);
+                        self.page_if_needed(&m, tf, reach, &compare, &mut paging).await?;
                     }
-                    (before, answer) = async {
-                        match page.as_mut() {
-                            Some(p) => p.await,
+                    (x, before, answer) = async {
+                        match paging.page.as_mut() {
+                            Some((_, p)) => p.await,
                             None => std::future::pending().await,
                         }
                     } => {
-                        page = None;
-                        if self.older_page(&m, tf, before, answer, &mut pager).await? {
-                            let reach = want.borrow().reach.clone();
-                            self.page_if_needed(&m, tf, reach, &mut pager, &mut page).await?;
+                        paging.page = None;
+                        if self.older_page(&x, tf, before, answer, &mut paging).await? {
+                            self.page_if_needed(&m, tf, reach, &compare, &mut paging).await?;
                         }
                     }
                     work = async {
@@ -494,9 +509,9 @@ impl ChartPump {
                     },
                 }
             }
-            if page.is_some() {
+            if let Some((x, _)) = paging.page.take() {
                 // The page is dropped with the session: the title must not wait for it.
-                let state = StoreEvent::HistoryPaging { market: m.clone(), timeframe: tf, state: None };
+                let state = StoreEvent::HistoryPaging { market: x, timeframe: tf, state: None };
                 self.store.send(state).await?;
             }
         }
@@ -570,77 +585,95 @@ impl ChartPump {
         Ok(source)
     }
 
-    /// Asks for the page before the oldest candle when the view reaches within
-    /// [`PREFETCH`] candles of it, unless one is in flight or there is nothing older.
+    /// Asks for the next older page, unless one is in flight: the shown market's when the
+    /// view (`reach` candles back) comes within [`PREFETCH`] candles of its oldest, else a
+    /// compared market's whose oldest candle is newer than the shown one's (their lines
+    /// then span the same time). Nothing for a series whose history ended.
     async fn page_if_needed(
         &self,
         m: &MarketId,
         tf: Timeframe,
-        reach: Option<(MarketId, Timeframe, usize)>,
-        pager: &mut Pager,
-        page: &mut Option<OlderPage>,
+        reach: Option<usize>,
+        compare: &[MarketId],
+        paging: &mut Paging,
     ) -> anyhow::Result<()> {
-        let Some(reach) = reach.filter(|(rm, rtf, _)| rm == m && *rtf == tf).map(|r| r.2) else {
-            return Ok(());
-        };
-        if page.is_some() || pager.done {
+        if paging.page.is_some() {
             return Ok(());
         }
-        let before = match pager.before {
-            Some(b) => b,
-            None => {
-                let snap = self.store.snapshot();
-                let Some(oldest) = snap.market.series(m, tf).first().map(|c| c.start) else {
-                    // The newest page is not in yet: nothing to page back from.
-                    return Ok(());
-                };
-                if snap.market.history(m, tf).is_some_and(|h| h != HistoryState::Loading) {
-                    pager.done = true;
-                    return Ok(());
-                }
-                pager.have = snap.market.series(m, tf).len();
-                pager.before = Some(oldest);
-                oldest
+        let snap = self.store.snapshot();
+        let pager = |x: &MarketId, pagers: &mut HashMap<MarketId, Pager>| -> Option<(i64, usize, bool)> {
+            if !pagers.contains_key(x) {
+                let series = snap.market.series(x, tf);
+                // The newest page is not in yet: nothing to page back from.
+                let oldest = series.first()?.start;
+                let done = snap.market.history(x, tf).is_some_and(|h| h != HistoryState::Loading);
+                pagers.insert(x.clone(), Pager { have: series.len(), before: Some(oldest), done });
             }
+            let p = pagers.get_mut(x)?;
+            if p.have >= MAX_SERIES_CANDLES {
+                p.done = true;
+            }
+            Some((p.before?, p.have, p.done))
         };
-        if pager.have >= MAX_SERIES_CANDLES {
-            pager.done = true;
-            return Ok(());
+        let mut next = None;
+        if let Some(reach) = reach
+            && let Some((before, have, done)) = pager(m, &mut paging.pagers)
+            && !done
+            && have < reach.saturating_add(PREFETCH)
+        {
+            next = Some((m.clone(), before));
         }
-        if pager.have >= reach.saturating_add(PREFETCH) {
-            return Ok(());
+        // The compared markets follow once the view has paged back.
+        let shown_from = reach.and(paging.pagers.get(m)).and_then(|p| p.before);
+        if let (None, Some(shown_from)) = (&next, shown_from) {
+            for x in chart_markets(m, compare).into_iter().skip(1) {
+                if let Some((before, _, false)) = pager(&x, &mut paging.pagers)
+                    && before > shown_from
+                {
+                    next = Some((x, before));
+                    break;
+                }
+            }
         }
+        let Some((x, before)) = next else { return Ok(()) };
         let state = Some(HistoryState::Loading);
-        self.store.send(StoreEvent::HistoryPaging { market: m.clone(), timeframe: tf, state }).await?;
-        let (proxy, m) = (self.proxy.clone(), m.clone());
-        *page = Some(Box::pin(async move { (before, proxy.candles_before(&m, tf, PAGE, before).await) }));
+        self.store.send(StoreEvent::HistoryPaging { market: x.clone(), timeframe: tf, state }).await?;
+        let proxy = self.proxy.clone();
+        let asked = x.clone();
+        let page: OlderPage = Box::pin(async move {
+            let answer = proxy.candles_before(&asked, tf, PAGE, before).await;
+            (asked, before, answer)
+        });
+        paging.page = Some((x, page));
         Ok(())
     }
 
-    /// An older page came back: into the store (which tells the start of the history
-    /// when nothing is older). True when another page may be asked for now; after a
-    /// failure the next scroll asks again, not a loop of retries.
+    /// An older page of `m` came back: into the store (which tells the start of the
+    /// history when nothing is older). True when another page may be asked for now; after
+    /// a failure the next scroll asks again, not a loop of retries.
     async fn older_page(
         &self,
         m: &MarketId,
         tf: Timeframe,
         before: i64,
         answer: Result<Vec<Candle>, crate::exchange::error::ExchangeError>,
-        pager: &mut Pager,
+        paging: &mut Paging,
     ) -> anyhow::Result<bool> {
         match answer {
             Ok(candles) => {
                 let older: Vec<i64> = candles.iter().map(|c| c.start).filter(|s| *s < before).collect();
-                match older.iter().min() {
-                    Some(oldest) => {
-                        pager.before = Some(*oldest);
-                        pager.have += older.len();
+                if let Some(pager) = paging.pagers.get_mut(m) {
+                    match older.iter().min() {
+                        Some(oldest) => {
+                            pager.before = Some(*oldest);
+                            pager.have += older.len();
+                        }
+                        None => pager.done = true,
                     }
-                    None => pager.done = true,
                 }
                 let ev = StoreEvent::OlderCandlesLoaded { market: m.clone(), timeframe: tf, candles };
                 self.store.send(ev).await?;
-                Ok(!pager.done)
+                Ok(true)
             }
             Err(e) => {
                 tracing::warn!(market = %m, tf = tf.label(), error = %e, "older candles not loaded; the next scroll asks again");
