@@ -57,7 +57,14 @@ pub(crate) fn shown<'a>(ui: &UiState, snap: &'a Snapshot) -> Option<Shown<'a>> {
     let bid = plain.value.best_bid().or_else(|| plain.value.best_ask())?;
     let tick = crate::exchange::grid().tick_size(m.quote(), bid);
     let unit = grouping::unit(tick, ui.book_group);
-    if let Some(g) = snap.market.grouped_books.get(m).filter(|g| g.value.level == unit) {
+    // A grouped book left from an earlier subscription (grouped, ungrouped, grouped
+    // again) is not shown for the market's: the plain book grouped here is fresher.
+    if let Some(g) = snap
+        .market
+        .grouped_books
+        .get(m)
+        .filter(|g| g.value.level == unit && g.age(ui.now) < ui.config.stale_after.max(plain.age(ui.now)))
+    {
         return Some(Shown {
             book: Cow::Borrowed(&g.value),
             age: g.age(ui.now),
@@ -347,10 +354,17 @@ impl Columns {
             value: 0,
         };
         let short = cum.min(SHORT.max("Σsize".chars().count()));
-        // Preference order: everything in full; the cumulative size shortened; no bar;
-        // no value column; no cumulative size. Our orders' marker (`◀0.01`) always has
-        // its room at the end of the row, the bar or not.
-        let layouts: [(usize, bool, usize, bool); 6] = [
+        // Preference order: everything in full; the value shortened (`1.71B`); the
+        // cumulative size shortened; no bar; no value column; no cumulative size. Our
+        // orders' marker (`◀0.01`) always has its room at the end of the row, bar or not.
+        let value_full = live
+            .iter()
+            .map(|r| value_text_full(r.value, quote).chars().count())
+            .chain([value])
+            .max()
+            .unwrap_or(value);
+        let layouts: [(usize, bool, usize, bool); 7] = [
+            (cum, false, value_full, true),
             (cum, false, value, true),
             (short, short < cum, value, true),
             (short, short < cum, value, false),

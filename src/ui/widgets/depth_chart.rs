@@ -13,14 +13,13 @@ use crate::ui::widgets::format;
 
 const EIGHTHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
+/// The price axis (`lo`, `hi`) and, per column, `(bid side, cumulative size)`.
+pub(crate) type Curves = (Decimal, Decimal, Vec<(bool, Decimal)>);
+
 /// The cumulative size at each of `width` columns over the price axis `lo..=hi`: for a
 /// column left of the mid the bids at or above its price, right of it the asks at or
-/// below it (0 in the spread). `(bid side, size)` per column.
-pub(crate) fn columns(
-    book: &OrderBook,
-    depth: usize,
-    width: usize,
-) -> Option<(Decimal, Decimal, Vec<(bool, Decimal)>)> {
+/// below it (0 in the spread).
+pub(crate) fn columns(book: &OrderBook, depth: usize, width: usize) -> Option<Curves> {
     let levels = &book.levels[..depth.min(book.levels.len())];
     let bids: Vec<(Decimal, Decimal)> =
         levels.iter().filter(|l| !l.bid_price.is_zero()).map(|l| (l.bid_price, l.bid_size)).collect();
