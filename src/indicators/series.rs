@@ -5,8 +5,14 @@
 //! every candle of a series, aligned index for index with the candles (`None` while the
 //! study is still warming up).
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+use super::calc::{self, alpha, ema_step, gain_loss, rsi_of};
+use crate::exchange::types::{Candle, MarketId, Timeframe};
 
 /// One study the chart can show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -249,9 +255,7 @@ impl Study {
             }
         })
     }
-}
 
-impl Study {
     /// The chart's study for one of Upbit's indicators; the crossover is two moving
     /// averages, not one study (None).
     pub fn from_indicator(ind: &super::Indicator) -> Option<Study> {
@@ -268,20 +272,7 @@ impl Study {
             Indicator::MaCrossover { .. } => return None,
         })
     }
-}
 
-impl std::fmt::Display for Study {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.label())
-    }
-}
-
-/// Most studies shown at once.
-pub const MAX_STUDIES: usize = 8;
-/// Most sub-panes (volume, RSI, MACD) under the candles: each takes rows from them.
-pub const MAX_SUB_PANES: usize = 3;
-
-impl Study {
     /// The word that names its kind: `sma`, `ema`, `bb`, `vwap`, `vol`, `rsi`, `macd`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -295,6 +286,17 @@ impl Study {
         }
     }
 }
+
+impl std::fmt::Display for Study {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+/// Most studies shown at once.
+pub const MAX_STUDIES: usize = 8;
+/// Most sub-panes (volume, RSI, MACD) under the candles: each takes rows from them.
+pub const MAX_SUB_PANES: usize = 3;
 
 /// `SMA 20, VOL 20`, or `none`.
 pub fn list(studies: &[Study]) -> String {
@@ -410,12 +412,6 @@ pub fn compute(study: &Study, candles: &[Candle]) -> StudySeries {
     engine.fill(candles, 0);
     Arc::unwrap_or_clone(engine.out)
 }
-
-use std::cell::RefCell;
-use std::sync::Arc;
-
-use super::calc::{self, alpha, ema_step, gain_loss, rsi_of};
-use crate::exchange::types::{Candle, MarketId, Timeframe};
 
 /// Milliseconds from UTC midnight to KST midnight.
 const KST_OFFSET_MS: i64 = 9 * 3_600_000;
