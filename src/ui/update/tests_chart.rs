@@ -107,3 +107,47 @@ fn the_compared_markets_kept_from_the_last_session_are_followed_again() {
     let cmds = on_snapshot(&mut ui, &snap);
     assert!(cmds.contains(&UiCommand::ChartCompare(vec![MarketId::new("KRW-ETH")])), "{cmds:?}");
 }
+
+/// The chart pane's text (title included) on the 120x40 screen of `chart_ui`.
+fn chart_text(ui: &UiState, snap: &Snapshot) -> String {
+    let area = ui.area;
+    let mut buf = ratatui::buffer::Buffer::empty(area);
+    crate::ui::render(area, &mut buf, ui, snap, &crate::ui::theme::Theme::default());
+    let rect = crate::ui::layout::compute(ui, area).and_then(|l| l.rect(PaneId::Chart)).unwrap();
+    let mut out = String::new();
+    for y in rect.y..rect.y + rect.height {
+        for x in rect.x..rect.x + rect.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_title_says_a_page_is_loading_and_where_the_history_starts() {
+    let (mut ui, _) = chart_ui();
+    let btc = MarketId::new("KRW-BTC");
+    let mut store = Store::new();
+    let load = StoreEvent::CandlesLoaded {
+        market: btc.clone(),
+        timeframe: Timeframe::M1,
+        candles: (0..200).map(minute).collect(),
+    };
+    let paging = StoreEvent::HistoryPaging {
+        market: btc.clone(),
+        timeframe: Timeframe::M1,
+        state: Some(crate::store::market::HistoryState::Loading),
+    };
+    let snap =
+        store.apply_batch([StoreEvent::MarketsLoaded(vec![info("KRW-BTC")]), load, paging], Instant::now());
+    assert!(chart_text(&ui, &snap).contains("loading older…"));
+    // Nothing older came: said once the view looks back, not while it is live.
+    let nothing =
+        StoreEvent::OlderCandlesLoaded { market: btc, timeframe: Timeframe::M1, candles: Vec::new() };
+    let snap = store.apply_batch([nothing], Instant::now());
+    assert!(!chart_text(&ui, &snap).contains("start of history"));
+    update(&mut ui, Action::ChartBack, &snap);
+    let text = chart_text(&ui, &snap);
+    assert!(text.contains("start of history") && !text.contains("loading older"), "{text}");
+}
