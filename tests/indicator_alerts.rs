@@ -105,7 +105,10 @@ async fn an_rsi_alert_fires_from_upbits_signal_when_it_comes_first() {
     let mut snaps = core.store.subscribe();
     // Wait for the market list, so the refusal below hits only the candle history.
     let deadline = Instant::now() + Duration::from_secs(30);
-    snapshot_until(&mut snaps, deadline, "the markets", |s| !s.market.markets.is_empty()).await;
+    snapshot_until(&mut snaps, deadline, "the markets and KRW-BTC's price", |s| {
+        !s.market.markets.is_empty() && s.market.tickers.contains_key(&MarketId::new("KRW-BTC"))
+    })
+    .await;
     sim.faults.force_limit("candles", 429, None);
     arm(&core, &mut snaps, ":alert KRW-BTC rsi14 < 30").await;
     common::until("the signal subscription", || {

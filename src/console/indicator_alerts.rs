@@ -43,6 +43,8 @@ const REFRESH: Duration = Duration::from_secs(5);
 /// How long a failed signal connection waits before trying again (unless the alerts
 /// change first).
 const SIGNAL_RETRY: Duration = Duration::from_secs(30);
+/// The longest wait between attempts: each failure in a row doubles the wait up to this.
+const SIGNAL_RETRY_MAX: Duration = Duration::from_secs(15 * 60);
 
 /// The armed indicator alerts in the monitor's view, by id.
 fn armed(view: &MonitorView) -> BTreeMap<String, (MarketId, IndicatorAlert)> {
@@ -416,6 +418,7 @@ fn request(wanted: &Wanted, conditions: &HashMap<ConditionKey, Condition>) -> Op
 
 async fn signals(cfg: PumpConfig, monitor: MonitorHandle, cancel: CancellationToken) -> anyhow::Result<()> {
     let mut view = monitor.view();
+    let mut retry = SIGNAL_RETRY;
     loop {
         let (want, conditions) = wanted(&view.borrow_and_update());
         if want.is_empty() {
@@ -426,18 +429,36 @@ async fn signals(cfg: PumpConfig, monitor: MonitorHandle, cancel: CancellationTo
             }
             continue;
         }
+        let asked: Vec<_> = want.keys().cloned().collect();
+        let started = tokio::time::Instant::now();
         match listen(&cfg, &monitor, &mut view, &cancel, want, conditions).await {
             Ok(Ended::Cancelled) => return Ok(()),
             // Waits above for the next alert Upbit serves.
-            Ok(Ended::NothingWanted) => {}
+            Ok(Ended::NothingWanted) => retry = SIGNAL_RETRY,
             Err(why) => {
                 tracing::warn!("indicator alert signals: {why}; local evaluation meanwhile");
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(()),
-                    r = view.changed() => if r.is_err() { return Ok(()) },
-                    _ = tokio::time::sleep(SIGNAL_RETRY) => {}
+                // A connection that held a while failed once, not again and again.
+                if started.elapsed() > SIGNAL_RETRY_MAX {
+                    retry = SIGNAL_RETRY;
                 }
+                // The view changes with every price: only other alerts end the wait early.
+                let until = tokio::time::Instant::now() + retry;
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep_until(until) => break,
+                        r = view.changed() => {
+                            if r.is_err() {
+                                return Ok(());
+                            }
+                            if wanted(&view.borrow_and_update()).0.keys().ne(asked.iter()) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                retry = (retry * 2).min(SIGNAL_RETRY_MAX);
             }
         }
     }
