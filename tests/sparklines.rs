@@ -1,5 +1,6 @@
 //! The markets table's day lines (sparkline, 24 h high and low), read for the markets on
 //! screen from the simulator's hourly candles, paced within the request budget.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
