@@ -553,7 +553,9 @@ pub(crate) fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a M
     }
     let mut rows: Vec<&MarketInfo> = keyed.into_iter().map(|(m, _)| m).collect();
     // Favourites first, in the column's order (a stable sort keeps it).
-    rows.sort_by_key(|m| !ui.favorites.contains(&m.market));
+    if !ui.favorites.is_empty() {
+        rows.sort_by_key(|m| !ui.favorites.contains(&m.market));
+    }
     if !q.is_empty() {
         // What was typed exactly comes first (`eth` → KRW-ETH before Ethereum Classic),
         // then codes starting with it; the column order holds within each group.
