@@ -749,6 +749,12 @@ impl IndicatorAlert {
     /// `RSI14(5m) < 30`, `EMA20(1h) crosses EMA50`, `MACD(5m) crosses up signal`,
     /// `BB20(15m) break up`.
     pub fn label(&self) -> String {
+        self.label_with(|v| v.normalize().to_string())
+    }
+
+    /// [`IndicatorAlert::label`] with the threshold written by `level` (the monitor writes
+    /// an average's threshold as a price: `SMA20(5m) > 100,000,000`).
+    pub fn label_with(&self, level: impl Fn(Decimal) -> String) -> String {
         let tf = self.timeframe.label();
         let ma = |k: MaKind| match k {
             MaKind::Sma => "SMA",
@@ -779,8 +785,8 @@ impl IndicatorAlert {
             }
         };
         match self.test {
-            IndicatorTest::Above(v) => format!("{name} > {}", v.normalize()),
-            IndicatorTest::Below(v) => format!("{name} < {}", v.normalize()),
+            IndicatorTest::Above(v) => format!("{name} > {}", level(v)),
+            IndicatorTest::Below(v) => format!("{name} < {}", level(v)),
             IndicatorTest::Crosses(w) => format!("{name} crosses{} signal", way(w)),
             IndicatorTest::Breaks(w) => format!("{name} break {}", w.label()),
         }

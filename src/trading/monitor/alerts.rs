@@ -44,7 +44,14 @@ pub(crate) fn describe_alert(a: &Alert) -> String {
         AlertCondition::Below(p) => format!("{} < {}", a.market, price(p)),
         AlertCondition::Crosses(p) => format!("{} crosses {}", a.market, price(p)),
         AlertCondition::MovePct(r) => format!("{} move {}%", a.market, (r * Decimal::from(100)).normalize()),
-        AlertCondition::Indicator(i) => format!("{} {}", a.market, i.label()),
+        AlertCondition::Indicator(i) => {
+            // An average's threshold is a price; an RSI's, a MACD's or a volume's is not.
+            let level = |v: Decimal| match i.indicator {
+                crate::indicators::Indicator::MovingAverage { .. } => price(v),
+                _ => v.normalize().to_string(),
+            };
+            format!("{} {}", a.market, i.label_with(level))
+        }
     }
 }
 
@@ -130,6 +137,10 @@ mod tests {
     fn parses_and_fires_once() {
         let a = parse_alert(":alert KRW-BTC > 100000000").unwrap();
         assert_eq!(describe_alert(&a), "KRW-BTC > 100,000,000");
+        let ma = parse_alert(":alert KRW-BTC sma20 > 100000000 1h").unwrap();
+        assert_eq!(describe_alert(&ma), "KRW-BTC SMA20(1h) > 100,000,000");
+        let rsi = parse_alert(":alert KRW-ETH rsi14 < 30").unwrap();
+        assert_eq!(describe_alert(&rsi), "KRW-ETH RSI14(5m) < 30");
         assert!(matches!(parse_alert(":stop KRW-BTC -3%"), Err(AlertParseError::NotAnAlert(_))));
         let mut book = AlertBook::new();
         book.insert(a);
