@@ -232,3 +232,39 @@ fn the_cursor_log_scale_and_scroll_back_show_in_the_pane() {
     let lines = draw(&mut ui, &snap, 120, 40);
     assert!(lines[1].contains("log") && lines[1].contains("◀ 35 back"), "{}", lines[1]);
 }
+
+#[test]
+fn compared_markets_are_drawn_in_percent_with_their_change() {
+    // KRW-ETH at the same minutes, rising 0.1% a candle from 4,500,000.
+    let eth: Vec<Candle> = candles(Timeframe::M1, 120)
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let close = dec!(4_500_000) + Decimal::from(i as i64) * dec!(4_500);
+            Candle { market: MarketId::new("KRW-ETH"), open: close, high: close, low: close, close, ..c }
+        })
+        .collect();
+    let snap = snapshot(
+        Timeframe::M1,
+        120,
+        vec![StoreEvent::CandlesLoaded {
+            market: MarketId::new("KRW-ETH"),
+            timeframe: Timeframe::M1,
+            candles: eth,
+        }],
+    );
+    for (w, h) in [(120u16, 40u16), (80, 24)] {
+        let mut ui = ui_state(Timeframe::M1, &[]);
+        ui.chart.compare = vec![MarketId::new("KRW-ETH")];
+        let lines = draw(&mut ui, &snap, w, h);
+        let screen = lines.join("\n");
+        assert!(lines[1].contains(" % "), "the title says the axis is in percent: {}", lines[1]);
+        // The legend: ETH's change from the first candle shown to the newest.
+        let shown = usize::from(w - 2 - 12) / 2;
+        let change = Decimal::from(shown as i64 - 1) * dec!(4_500) / dec!(4_500_000) * Decimal::from(1)
+            / (Decimal::ONE + Decimal::from(120 - shown as i64) * dec!(0.001));
+        let text = format!("KRW-ETH {}", hoga::ui::widgets::format::pct(change));
+        assert!(screen.contains(&text), "{text} at {w}x{h}:\n{screen}");
+        assert!(axis(&lines, w).iter().any(|a| a.trim_end().ends_with('%')), "{w}x{h}:\n{screen}");
+    }
+}
