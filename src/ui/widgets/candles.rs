@@ -276,6 +276,12 @@ fn rebased(base: Decimal, closes: &[Option<Decimal>]) -> Vec<Option<Decimal>> {
     closes.iter().map(|v| v.and_then(|v| base.checked_mul(v)?.checked_div(first))).collect()
 }
 
+/// A price for the axis after its one-column mark: in full where it fits, else shortened
+/// by magnitude (`1.23B`), never cut (a cut price is another price).
+fn axis_text(text: String) -> String {
+    format::fit(text, AXIS - 1)
+}
+
 /// Draws the chart into `area`.
 pub fn render(area: Rect, buf: &mut Buffer, chart: &Chart, theme: &Theme) {
     if area.width < AXIS + 4 || area.height < 3 {
@@ -405,12 +411,12 @@ pub fn render(area: Rect, buf: &mut Buffer, chart: &Chart, theme: &Theme) {
         let y = scale.row(last.close);
         take(y);
         let text = if in_pct { pct_of(last.close) } else { format::price(last.close) };
-        put_str(buf, ax, y, &format!("{mark}{text}"), AXIS, style_for(up));
+        put_str(buf, ax, y, &format!("{mark}{}", axis_text(text)), AXIS, style_for(up));
     }
     for l in &visible_lines {
         let y = scale.row(l.price);
         if take(y) {
-            put_str(buf, ax, y, &format!("─{}", format::price(l.price)), AXIS, l.style);
+            put_str(buf, ax, y, &format!("─{}", axis_text(format::price(l.price))), AXIS, l.style);
         }
         // The tag at the line's left end, over the oldest candles.
         if !l.tag.is_empty() {
@@ -425,7 +431,7 @@ pub fn render(area: Rect, buf: &mut Buffer, chart: &Chart, theme: &Theme) {
         if let Some(l) = l
             && take(y)
         {
-            put_str(buf, ax, y, &format!("{arrow}{}", format::price(l.price)), AXIS, l.style);
+            put_str(buf, ax, y, &format!("{arrow}{}", axis_text(format::price(l.price))), AXIS, l.style);
         }
     }
     let quote = last.market.quote();
@@ -846,6 +852,12 @@ mod tests {
         // No previous candle: the change is from the open.
         let from_open = Candle { close: dec!(148_500_000), ..c };
         assert_eq!(cursor_readout(&from_open, None).last().unwrap(), "+0.20%");
+    }
+
+    #[test]
+    fn an_axis_price_too_long_is_shortened_not_cut() {
+        assert_eq!(axis_text("148,201,000".into()), "148,201,000");
+        assert_eq!(axis_text("1,482,010,000".into()), "1.48B");
     }
 
     #[test]
