@@ -232,9 +232,8 @@ pub(super) fn grouped(p: Decimal) -> String {
     }
 }
 
-/// The prices an alert fires at. A move alert's are its reference moved by the ratio
-/// both ways, rounded outwards onto the tick grid only for drawing (it fires on the exact
-/// ratio).
+/// The prices an alert fires at: its level, or for a move alert its reference moved by
+/// the ratio both ways (exact, as it fires; none until the reference is known).
 fn alert_levels(a: &crate::trading::rules::Alert) -> Vec<Price> {
     use crate::trading::rules::AlertCondition;
     match a.condition {
