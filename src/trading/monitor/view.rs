@@ -368,3 +368,22 @@ impl Core {
         MonitorView { rules, alerts, reconciled: self.reconciled, ticks: self.ticks, runs }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::trading::rules::{Alert, AlertCondition};
+
+    #[test]
+    fn an_alert_fires_at_its_level_or_its_move_either_way() {
+        let m = MarketId::new("KRW-BTC");
+        let above = Alert::new(m.clone(), AlertCondition::Above(dec!(150_000_000)));
+        assert_eq!(alert_levels(&above), [dec!(150_000_000)]);
+        let mut moved = Alert::new(m, AlertCondition::MovePct(dec!(0.05)));
+        assert!(alert_levels(&moved).is_empty(), "no reference price yet");
+        moved.reference = Some(dec!(148_000_000));
+        assert_eq!(alert_levels(&moved), [dec!(155_400_000), dec!(140_600_000)]);
+    }
+}
