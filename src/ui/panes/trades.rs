@@ -135,8 +135,9 @@ impl Columns {
     /// Columns laid out for the numbers they hold, prices in full at the tick's
     /// precision, sizes at up to Upbit's 8 decimals. Where room is short, columns give way
     /// in this order: the side word goes (the colour still says it, and the title the
-    /// split), the notional is shortened by magnitude, the size loses decimals past the
-    /// fourth, then the notional goes, the size is shortened by magnitude, the time goes,
+    /// split), the size loses decimals past the fourth (the notional says what it is
+    /// worth), the notional is shortened by magnitude (to 5 columns, `≈1.7M`), then the
+    /// notional goes, the size is shortened by magnitude, the time goes,
     /// and a price is shortened only when nothing else is left to give. Numbers are
     /// shortened, never cut: a right-aligned cell that overflows loses its leading digits,
     /// and a size of 157,604,781.34 read ",604,781.34". Room to spare widens the number
@@ -157,8 +158,8 @@ impl Columns {
         let shrink = |w: u16, over: u16, min: u16| w.saturating_sub(over).max(min).min(w);
         c.side = if over(&c) > 0 { 0 } else { c.side };
         c.mark_gap = if over(&c) > 0 { 0 } else { 1 };
-        c.value = shrink(c.value, over(&c), SHORT_W);
         c.size = shrink(c.size, over(&c), longest(|p| &p.size_short, "size"));
+        c.value = shrink(c.value, over(&c), SHORT_W);
         if over(&c) > 0 {
             c.value = 0;
         }
@@ -427,6 +428,19 @@ mod tests {
         let rows = text(&draw(36, 4, prints));
         let cells: Vec<&str> = rows[2].trim_matches('│').split_whitespace().collect();
         assert_eq!(cells[1..], ["145,123,000", "0.0123", "≈1.7M"], "{rows:?}");
+    }
+
+    /// A size of 8 decimals gives up its decimals past the fourth before the notional is
+    /// shortened: what a print is worth reads in full (the tape at 80x24).
+    #[test]
+    fn a_size_loses_decimals_before_the_notional_is_shortened() {
+        let prints = vec![
+            print(1, dec!(3_128), dec!(579.62675591), Side::Ask),
+            print(2, dec!(3_128), dec!(98.88502993), Side::Bid),
+        ];
+        let rows = text(&draw(38, 5, prints));
+        assert!(rows[2].contains(" 98.885") && rows[2].contains(" ≈309,312 "), "{rows:?}");
+        assert!(rows[3].contains(" 579.6267") && rows[3].contains(" ≈1,813,072 "), "{rows:?}");
     }
 
     /// A print of five times the median notional is bold, reversed and marked; one just
