@@ -947,7 +947,10 @@ impl MarketSim {
             if !self.supported_levels().contains(&level) {
                 return None;
             }
-            (group(&self.asks, level, Rounding::Up), group(&self.bids, level, Rounding::Down))
+            (
+                group(&self.deepen(&self.asks, level, count, true), level, Rounding::Up),
+                group(&self.deepen(&self.bids, level, count, false), level, Rounding::Down),
+            )
         };
         let units = book_units(&asks, &bids, count);
         let is_ws = ws.is_some();
@@ -962,6 +965,52 @@ impl MarketSim {
             level,
             stream_type: ws,
         })
+    }
+
+    /// One side of the book (best first) with the depth past its kept levels that a book
+    /// grouped by `unit` reaches: Upbit groups its whole book, so a grouped book has
+    /// `count` buckets however coarse, while this book keeps 30 ticks a side. The ticks
+    /// of the last kept level's bucket past it, and each further bucket, get the size
+    /// their ticks would hold, drawn from the bucket's price (the same bucket has the same
+    /// size in every message while the book stays there).
+    fn deepen(&self, side: &[Level], unit: Decimal, count: usize, ask: bool) -> Vec<Level> {
+        let mut out: Vec<Level> = side.iter().copied().filter(|l| !l.0.is_zero()).collect();
+        let (Some(&(touch, _)), Some(&(last, _))) = (out.first(), out.last()) else { return out };
+        let rounding = if ask { Rounding::Up } else { Rounding::Down };
+        let mut g = ticks::snap_to(last, unit, rounding);
+        let ticks_between = |a: Decimal, b: Decimal| {
+            let tick = ticks::tick_size(self.quote(), a.min(b));
+            ((a - b).abs() / tick).to_f64().unwrap_or(0.0)
+        };
+        let missing = ticks_between(g, last);
+        if missing > 0.0 {
+            out.push((g, self.deep_size(g, missing, ticks_between(g, touch))));
+        }
+        let mut buckets = group(&out, unit, rounding).len();
+        while buckets < count.clamp(1, BOOK_DEPTH) {
+            g = if ask { g + unit } else { g - unit };
+            if g <= Decimal::ZERO {
+                break;
+            }
+            let n = (unit / ticks::tick_size(self.quote(), g)).to_f64().unwrap_or(1.0);
+            out.push((g, self.deep_size(g, n, ticks_between(g, touch))));
+            buckets += 1;
+        }
+        out
+    }
+
+    /// The size `ticks` ticks of resting orders around `price`, `depth` ticks from the
+    /// touch, hold: a maker's mean size per tick (as [`Self::level_size`] draws them, deeper
+    /// larger up to five times) with ±30 % drawn from the price.
+    fn deep_size(&self, price: Decimal, ticks: f64, depth: f64) -> Decimal {
+        use std::hash::{Hash, Hasher};
+        // Fixed keys: the same draw in every run and message.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.def.market.hash(&mut h);
+        price.normalize().to_string().hash(&mut h);
+        let u = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+        let per_tick = 1.5 * self.cal.notional * 2.3 * (0.7 + 0.6 * u) * (1.0 + depth / 8.0).min(5.0);
+        volume_units(per_tick * ticks / price.to_f64().unwrap_or(1.0).max(1e-12))
     }
 
     /// Grouping levels `orderbook/instruments` advertises (KRW only; `0` everywhere).
@@ -1129,12 +1178,14 @@ fn book_units(asks: &[Level], bids: &[Level], count: usize) -> Vec<WireBookUnit>
 /// A full native-tick book message grouped by `level` and cut to `count` levels: what a
 /// grouped subscription is sent for that message (the book it shows, not the market's
 /// book by the time it is sent, which may have moved since).
-pub(crate) fn group_book(b: &WireOrderBook, count: usize, level: Decimal) -> WireOrderBook {
+pub(crate) fn group_book(m: &MarketSim, b: &WireOrderBook, count: usize, level: Decimal) -> WireOrderBook {
     let side = |f: fn(&WireBookUnit) -> Level| -> Vec<Level> {
         b.orderbook_units.iter().map(f).filter(|l| !l.0.is_zero()).collect()
     };
-    let asks = group(&side(|u| (u.ask_price, u.ask_size)), level, Rounding::Up);
-    let bids = group(&side(|u| (u.bid_price, u.bid_size)), level, Rounding::Down);
+    let asks =
+        group(&m.deepen(&side(|u| (u.ask_price, u.ask_size)), level, count, true), level, Rounding::Up);
+    let bids =
+        group(&m.deepen(&side(|u| (u.bid_price, u.bid_size)), level, count, false), level, Rounding::Down);
     let units = book_units(&asks, &bids, count);
     WireOrderBook {
         ty: b.ty.clone(),
@@ -2170,11 +2221,40 @@ mod tests {
         for level in m.supported_levels().into_iter().filter(|l| !l.is_zero()) {
             for count in [1, 5, 15, 30] {
                 assert_eq!(
-                    group_book(&full, count, level),
+                    group_book(m, &full, count, level),
                     m.book(count, level, st).unwrap(),
                     "{level} {count}"
                 );
             }
+        }
+    }
+
+    /// Upbit groups its whole book: a coarse grouping still has the levels asked for,
+    /// past the 30 ticks the simulated book keeps, each on the level's grid and the same
+    /// in every message while the book stays; the kept levels' sizes are all in it.
+    #[test]
+    fn a_coarse_grouping_reaches_the_levels_asked_for() {
+        let mut g = Generator::new(load_markets(Some(5)).unwrap(), 9, 1_750_000_000_000, 60);
+        for _ in 0..300 {
+            g.step(50);
+        }
+        let m = g.market("KRW-BTC").unwrap();
+        let st = Some(StreamType::Realtime);
+        let plain = m.book(BOOK_DEPTH, Decimal::ZERO, st).unwrap();
+        for level in m.supported_levels().into_iter().filter(|l| !l.is_zero()) {
+            let b = m.book(15, level, st).unwrap();
+            assert_eq!(b.orderbook_units.len(), 15, "{level}");
+            // (Bids stop at a price of 0: ten-million buckets under 145M run out.)
+            for u in &b.orderbook_units {
+                assert!((u.ask_price % level).is_zero() && (u.bid_price % level).is_zero(), "{level} {u:?}");
+                assert!(u.ask_size > Decimal::ZERO, "{level} {u:?}");
+                assert_eq!(u.bid_price.is_zero(), u.bid_size.is_zero(), "{level} {u:?}");
+            }
+            assert!(b.orderbook_units.iter().filter(|u| !u.bid_price.is_zero()).count() >= 10, "{level}");
+            assert_eq!(b, m.book(15, level, st).unwrap(), "drawn from the price, not anew");
+            let kept: Decimal = plain.orderbook_units.iter().map(|u| u.bid_size).sum();
+            let grouped: Decimal = b.orderbook_units.iter().map(|u| u.bid_size).sum();
+            assert!(grouped >= kept, "{level}: {grouped} < {kept}");
         }
     }
 

@@ -450,12 +450,14 @@ impl Conn {
                         } else {
                             // Grouped from the message's book: the market may have moved
                             // on since (a trade's moved book comes just before its own).
-                            let supported = lock(&sh.world)
+                            let w = lock(&sh.world);
+                            let grouped = w
                                 .gen_
                                 .market(code)
-                                .is_some_and(|m| m.supported_levels().contains(&s.level));
-                            if supported {
-                                let g = super::market::group_book(b, c.depth, s.level);
+                                .filter(|m| m.supported_levels().contains(&s.level))
+                                .map(|m| super::market::group_book(m, b, c.depth, s.level));
+                            drop(w);
+                            if let Some(g) = grouped {
                                 out.push(encode(&g, self.format, p.sim_ns));
                             }
                         }
