@@ -371,6 +371,13 @@ fn period_of(tok: &str, digits: &str) -> Result<u16, InputError> {
 }
 
 fn parse_line_name(tok: &str) -> Result<Line, InputError> {
+    if tok.starts_with(|c: char| c.is_ascii_digit()) {
+        // `:alert KRW-BTC 100000000`: a price without its operator.
+        return Err(InputError::Syntax {
+            found: tok.into(),
+            expected: "> < crosses or move before a price, or an indicator (rsi14 < 30)",
+        });
+    }
     let lower = tok.to_ascii_lowercase();
     let split = lower.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(lower.len());
     let (name, args) = lower.split_at(split);
@@ -456,6 +463,9 @@ fn parse_indicator_alert(toks: &[&str]) -> Result<IndicatorAlert, InputError> {
         }
         _ => (toks, IndicatorAlert::DEFAULT_TIMEFRAME),
     };
+    if let Some(first) = toks.first() {
+        parse_line_name(first)?;
+    }
     let [name, op, args @ ..] = toks else {
         return Err(InputError::Syntax { found: toks.join(" "), expected: FORMS });
     };
@@ -1134,6 +1144,7 @@ mod tests {
             (":alert KRW-ETH rsi14 < 30 7m", "unexpected \"< 30 7m\""),
             (":alert KRW-ETH rsi14", "expected rsi14 < 30"),
             (":alert KRW-ETH", "MARKET rsi14 < 30 [5m]"),
+            (":alert KRW-ETH 3000000", "expected > < crosses or move before a price"),
         ] {
             let e = err(line);
             assert!(e.contains(says), "{line}: {e}");
