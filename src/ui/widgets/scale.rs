@@ -154,7 +154,7 @@ pub fn price_labels(scale: &PriceScale, quote: &str, every: u16) -> Vec<Decimal>
             if let (Some(p), Some(up), Some(down)) = (scale.price_at(r), around(-2.0), around(2.0)) {
                 let tick = grid.tick_size(quote, up);
                 let step = nice_step((up - down).abs(), tick);
-                if let Some(label) = p.checked_div(step).map(|q| q.round() * step) {
+                if let Some(label) = p.checked_div(step).and_then(|q| q.round().checked_mul(step)) {
                     push(label.normalize(), &mut out);
                 }
             }
@@ -164,7 +164,7 @@ pub fn price_labels(scale: &PriceScale, quote: &str, every: u16) -> Vec<Decimal>
     }
     let Some(range) = hi.checked_sub(lo) else { return out };
     let step = linear_step(range, rows, every, grid.tick_size(quote, hi));
-    let Some(mut p) = lo.checked_div(step).map(|q| q.ceil() * step) else { return out };
+    let Some(mut p) = lo.checked_div(step).and_then(|q| q.ceil().checked_mul(step)) else { return out };
     while p <= hi && out.len() <= usize::from(rows) {
         push(p.normalize(), &mut out);
         match p.checked_add(step) {
@@ -209,15 +209,21 @@ pub fn pct_labels(scale: &PriceScale, base: Decimal, every: u16) -> Vec<(Decimal
     let (Some(top), Some(bottom)) = (pct(scale.hi), pct(scale.lo)) else { return out };
     let step = linear_step(top - bottom, scale.rows, every, Decimal::ZERO);
     let mut used = Vec::new();
-    let mut v = (bottom / step).ceil() * step;
+    // Checked throughout: the prices come from the network.
+    let Some(mut v) = bottom.checked_div(step).and_then(|q| q.ceil().checked_mul(step)) else { return out };
     while v <= top && out.len() <= usize::from(scale.rows) {
-        let price = base * (Decimal::ONE + v / Decimal::ONE_HUNDRED);
-        let row = scale.row(price);
-        if !used.contains(&row) {
-            used.push(row);
-            out.push((price, pct_text(v.normalize())));
+        let price = (v / Decimal::ONE_HUNDRED).checked_add(Decimal::ONE).and_then(|r| base.checked_mul(r));
+        if let Some(price) = price {
+            let row = scale.row(price);
+            if !used.contains(&row) {
+                used.push(row);
+                out.push((price, pct_text(v.normalize())));
+            }
         }
-        v += step;
+        match v.checked_add(step) {
+            Some(next) => v = next,
+            None => break,
+        }
     }
     out
 }
@@ -442,6 +448,17 @@ mod tests {
         assert!(l.iter().any(|p| *p < dec!(30_000_000)), "{l:?}");
         let s = PriceScale::new(dec!(160_000_000), dec!(10_000_000), 0, 24, true);
         assert!(s.row(dec!(20_000_000)) < s.row(dec!(10_000_000)) - 3, "log spreads the low prices");
+    }
+
+    #[test]
+    fn percent_labels_are_round_and_extreme_prices_do_not_panic() {
+        let s = PriceScale::new(dec!(110), dec!(95), 0, 20, false);
+        let l: Vec<String> = pct_labels(&s, dec!(100), 4).into_iter().map(|(_, t)| t).collect();
+        assert!(l.contains(&"0%".to_string()) && l.contains(&"+4%".to_string()), "{l:?}");
+        assert!(l.iter().all(|t| t.starts_with('-') || t.starts_with('+') || t == "0%"), "{l:?}");
+        let huge = PriceScale::new(Decimal::MAX, dec!(0.0000000000000000000000000001), 0, 20, false);
+        pct_labels(&huge, dec!(0.0000000000000000000000000001), 4);
+        pct_labels(&huge, Decimal::MAX, 4);
     }
 
     #[test]
