@@ -90,6 +90,52 @@ async fn an_rsi_alert_fires_once_from_the_local_evaluation() {
     assert_eq!(arm(&core, &mut snaps, ":unarm KRW-BTC").await, "1 alert(s) removed");
 }
 
+/// Day candles are not on the candle stream: an alert on them is evaluated over candles
+/// read by REST every few seconds, so a move shows there too (and not before it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_candle_alert_follows_the_price_through_rest_refreshes() {
+    let (_sim_tasks, sim) = common::still_sim(3, |c| {
+        c.step_ms = 20_000;
+        c.start_ms = Some(START_MS);
+    })
+    .await;
+    let (_tasks, core) = console_on(&sim).await;
+    let mut snaps = core.store.subscribe();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    snapshot_until(&mut snaps, deadline, "KRW-BTC's price", |s| {
+        s.market.tickers.contains_key(&MarketId::new("KRW-BTC"))
+    })
+    .await;
+    let last = sim_price(&snaps.borrow(), "KRW-BTC");
+    // Far above the average of the last two days' closes, until the price jumps.
+    let level = (last * Decimal::from(3)).round_dp(0);
+    arm(&core, &mut snaps, &format!(":alert KRW-BTC sma2 > {level} 1D")).await;
+    let label = "KRW-BTC SMA2(1D) > ";
+    let high = (last * Decimal::TEN).round_dp(0);
+    let s = common::poll(
+        "the alert after the jump",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        async || {
+            sim.set_price("KRW-BTC", high);
+            let s = snaps.borrow().clone();
+            (!fired(&s, label).is_empty()).then_some(s)
+        },
+    )
+    .await;
+    let text = fired(&s, label)[0].to_string();
+    assert!(text.ends_with("· local)"), "{text}");
+    // It fired on the jump: the average it reports is past the level (before the jump it
+    // was near the last price, a third of the level).
+    let sma: Decimal = text
+        .rsplit_once('(')
+        .and_then(|(_, v)| v.strip_suffix(" · local)"))
+        .map(|v| v.replace(',', ""))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no average in {text}"));
+    assert!(sma > level, "{text}");
+}
+
 /// Where Upbit serves the signal and it comes first, the alert says so. The local
 /// evaluation is kept from warming up (the candle history is refused: rate-limited), so
 /// the simulator's `indicator_signal` for RSI(14) falling below 30 at a 5-minute close is

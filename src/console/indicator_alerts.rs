@@ -158,13 +158,18 @@ impl Local {
         (before != after || added, hits)
     }
 
+    /// Whether `tf` candles come on the candle stream; the others are refreshed by REST.
+    fn streams(&self, tf: Timeframe) -> bool {
+        streamed_candles(tf) && self.feed.can_stream(crate::exchange::api::StreamKind::Candle(tf))
+    }
+
     /// Subscribes the candle stream of every streamed series (one subscription per
     /// timeframe), ending the previous ones.
     fn subscribe(&self) -> Vec<Subscription<Candle>> {
         self.proxy.unsubscribe_all();
         let mut by_tf: BTreeMap<Timeframe, Vec<MarketId>> = BTreeMap::new();
         for (m, tf) in self.series.keys() {
-            if streamed_candles(*tf) && self.feed.can_stream(crate::exchange::api::StreamKind::Candle(*tf)) {
+            if self.streams(*tf) {
                 by_tf.entry(*tf).or_default().push(m.clone());
             }
         }
@@ -250,12 +255,13 @@ impl Local {
         hits
     }
 
-    /// Day, week and month series: their newest candles by REST.
+    /// Series not on the candle stream (day, week and month candles): their newest
+    /// candles by REST.
     async fn refresh_long(&mut self) -> Hits {
         let long: Vec<(MarketId, Timeframe)> = self
             .series
             .iter()
-            .filter(|((_, tf), s)| s.loaded && !streamed_candles(*tf))
+            .filter(|((_, tf), s)| s.loaded && !self.streams(*tf))
             .map(|(k, _)| k.clone())
             .collect();
         let mut hits = Vec::new();
