@@ -244,6 +244,18 @@ impl FeedProxy {
         self.subscribe(StreamKind::OrderBook, markets, strategy)
     }
 
+    /// Order books of `markets` grouped by the exchange into buckets of `level` (Upbit's
+    /// 호가 모아보기; KRW markets, and only the levels the market supports: Upbit sends
+    /// nothing for another).
+    pub fn subscribe_grouped_orderbook(
+        &self,
+        markets: &[MarketId],
+        level: rust_decimal::Decimal,
+        strategy: Strategy,
+    ) -> Subscription<OrderBook> {
+        self.subscribe(StreamKind::GroupedBook(level.normalize()), markets, strategy)
+    }
+
     /// Candles of one timeframe (Upbit streams 1s … 240m).
     pub(crate) fn subscribe_candle(
         &self,
