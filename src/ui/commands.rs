@@ -217,7 +217,7 @@ pub(crate) const COMMANDS: &[Command] = &[
     ),
     trade(
         "alert",
-        "MARKET > | < | crosses PRICE, MARKET move 5%, or MARKET INDICATOR TEST [TIMEFRAME]",
+        "MARKET (> | < | crosses) PRICE | move 5% | INDICATOR TEST [TIMEFRAME]",
         "alert (no order) on the price, or on an indicator: rsi14 < 30, ema20 crosses [up|down] ema50, macd crosses signal, bb20 break up|down; timeframe 5m unless named",
         "",
         &[

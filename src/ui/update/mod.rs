@@ -22,9 +22,9 @@ mod test_support;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_commands;
-#[cfg(test)]
 mod tests_chart;
+#[cfg(test)]
+mod tests_commands;
 #[cfg(test)]
 mod tests_orders;
 #[cfg(test)]

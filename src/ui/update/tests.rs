@@ -473,7 +473,10 @@ fn depth_presets_cycle_and_grouping_steps_stop_at_their_ends() {
     assert_eq!(depths, vec![UiCommand::SetDepth(30), UiCommand::SetDepth(5), UiCommand::SetDepth(15)]);
     assert!(update(&mut ui, Action::GroupFiner, &s).is_empty(), "not grouped: nothing finer");
     let steps: Vec<_> = (0..4).flat_map(|_| update(&mut ui, Action::GroupCoarser, &s)).collect();
-    assert_eq!(steps, vec![UiCommand::SetBookGroup(1), UiCommand::SetBookGroup(2), UiCommand::SetBookGroup(3)]);
+    assert_eq!(
+        steps,
+        vec![UiCommand::SetBookGroup(1), UiCommand::SetBookGroup(2), UiCommand::SetBookGroup(3)]
+    );
     assert_eq!(update(&mut ui, Action::GroupFiner, &s), vec![UiCommand::SetBookGroup(2)]);
     assert!(!ui.book_chart);
     update(&mut ui, Action::DepthChart, &s);

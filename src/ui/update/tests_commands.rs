@@ -131,7 +131,7 @@ fn the_hint_line_follows_the_focused_pane_from_the_live_keymap() {
     ui.focus = PaneId::Orders;
     assert!(hint(&ui).starts_with("c cancel  C cancel all  ? help"), "{}", hint(&ui));
     ui.focus = PaneId::Chart;
-    assert!(hint(&ui).starts_with("] longer  [ shorter  i study  ? help"), "{}", hint(&ui));
+    assert!(hint(&ui).starts_with("] longer  [ shorter  , cursor  L log  i study  ? help"), "{}", hint(&ui));
     ui.focus = PaneId::Portfolio;
     assert!(hint(&ui).starts_with("p protect  o order  ? help"), "{}", hint(&ui));
     // Rebound: the book's buy key is now `B`, and `b` is not advertised.
