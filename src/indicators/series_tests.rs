@@ -1,6 +1,7 @@
 //! Tests of the chart's study series: worked examples of warm-up and the VWAP day, the
 //! series against the definitions at every candle, and the incremental cache against a
 //! full computation after any sequence of candle changes.
+#![cfg(test)]
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
