@@ -125,25 +125,6 @@ pub(crate) const COMMANDS: &[Command] = &[
         &[Arg::Market, Arg::Market, Arg::Market],
     ),
     ui(
-        "ind",
-        &[],
-        "[add STUDY | rm STUDY | clear]",
-        "chart studies: sma N, ema N, bb N [W], vwap, vol [N], rsi [N], macd [F S G]; alone: list",
-        &[
-            "ind add rsi 14",
-            "ind add ema 50",
-            "ind add bb 20 2",
-            "ind add macd",
-            "ind rm ema 50",
-            "ind clear",
-            "ind",
-        ],
-        &[
-            Arg::Words(&["add", "rm", "clear"]),
-            Arg::Words(&["sma", "ema", "bb", "vwap", "vol", "rsi", "macd"]),
-        ],
-    ),
-    ui(
         "theme",
         &[],
         "NAME",
@@ -366,6 +347,17 @@ mod tests {
     use super::*;
     use crate::trading::intent::parse_line;
     use crate::ui::command_line::{Parsed, parse};
+
+    /// One entry per verb and alias: a verb written twice is listed twice in help.
+    #[test]
+    fn every_verb_and_alias_is_listed_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in COMMANDS {
+            for name in std::iter::once(&c.verb).chain(c.aliases) {
+                assert!(seen.insert(*name), "{name} is listed twice");
+            }
+        }
+    }
 
     /// The reference cannot rot: every example of every verb parses, as the UI parser
     /// and (for trading verbs) the trading parser read it.
