@@ -206,7 +206,8 @@ pub struct MarketsView {
     pub tab: MarketTab,
     /// Sort column.
     pub sort: SortColumn,
-    /// Sort ascending instead of the column's natural order.
+    /// Reverse the column's natural order (text and age smallest first, numbers largest
+    /// first); the header's `▲` / `▼` shows the direction that results.
     pub(crate) ascending: bool,
     /// Cursor row.
     pub cursor: usize,

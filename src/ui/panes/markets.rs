@@ -186,35 +186,109 @@ pub(crate) fn fit_name(text: &str, width: u16) -> String {
 
 /// The heatmap's row background for a 24 h change: the rise or fall colour blended into
 /// the pane's background, stronger in four steps (under 1 %, 3 %, 7 %, and beyond). None
-/// for no change, or a theme without colours (mono).
+/// for no change, or a theme without colours (mono: the change column's sign and style
+/// still tell a rise from a fall).
+///
+/// The colour is made for the depth the theme was loaded at: RGB for a truecolor terminal,
+/// a palette index for a 256-colour one, a named colour for a theme of the 16 ANSI colours.
+/// A blend reduced to the 256 palette by nearest colour lands on the grey ramp (a dark red
+/// at 40 % is nearer a grey than any palette red), so there the tint is built on the
+/// palette's colour cube, keeping the hue's leading channel ahead.
 pub(crate) fn tint(theme: &Theme, rate: Decimal) -> Option<Color> {
     let fg = match rate.cmp(&Decimal::ZERO) {
         std::cmp::Ordering::Greater => theme.rise.fg?,
         std::cmp::Ordering::Less => theme.fall.fg?,
         std::cmp::Ordering::Equal => return None,
     };
+    let step: i32 = {
+        let pct = rate.abs() * Decimal::ONE_HUNDRED;
+        if pct < Decimal::ONE {
+            1
+        } else if pct < Decimal::from(3) {
+            2
+        } else if pct < Decimal::from(7) {
+            3
+        } else {
+            4
+        }
+    };
+    // A theme of named colours is meant for a 16-colour terminal: only the 8 normal
+    // colours can sit behind text there, so every strength gets the same one.
+    if let Some(named) = ansi_background(fg) {
+        return Some(named);
+    }
     let (fr, fg_, fb) = rgb(fg)?;
     // A background the theme leaves to the terminal is taken as dark (the common case).
     let (br, bg, bb) = theme.background.bg.and_then(rgb).unwrap_or((0, 0, 0));
-    let pct = rate.abs() * Decimal::ONE_HUNDRED;
-    let step: i32 = if pct < Decimal::ONE {
-        1
-    } else if pct < Decimal::from(3) {
-        2
-    } else if pct < Decimal::from(7) {
-        3
-    } else {
-        4
-    };
-    let mix = |b: u8, f: u8| {
-        let (b, f) = (i32::from(b), i32::from(f));
-        u8::try_from(b + (f - b) * step * 10 / 100).unwrap_or(b as u8)
-    };
-    let (r, g, b) = (mix(br, fr), mix(bg, fg_), mix(bb, fb));
-    Some(match fg {
-        Color::Rgb(..) => Color::Rgb(r, g, b),
-        _ => Color::Indexed(crate::ui::theme::rgb_to_256(r, g, b)),
+    match fg {
+        Color::Rgb(..) => {
+            let mix = |b: u8, f: u8| {
+                let (b, f) = (i32::from(b), i32::from(f));
+                u8::try_from(b + (f - b) * step * 10 / 100).unwrap_or(b as u8)
+            };
+            Some(Color::Rgb(mix(br, fr), mix(bg, fg_), mix(bb, fb)))
+        }
+        _ => Some(Color::Indexed(cube_tint((br, bg, bb), (fr, fg_, fb), step))),
+    }
+}
+
+/// The normal (not bright) ANSI colour of a named colour's hue, for a background; None for
+/// a palette or RGB colour.
+fn ansi_background(c: Color) -> Option<Color> {
+    Some(match c {
+        Color::Red | Color::LightRed => Color::Red,
+        Color::Green | Color::LightGreen => Color::Green,
+        Color::Yellow | Color::LightYellow => Color::Yellow,
+        Color::Blue | Color::LightBlue => Color::Blue,
+        Color::Magenta | Color::LightMagenta => Color::Magenta,
+        Color::Cyan | Color::LightCyan => Color::Cyan,
+        _ => return None,
     })
+}
+
+/// A heatmap tint on the xterm 256 palette's 6x6x6 cube: from the background's cube colour
+/// towards the foreground's, `step` sixths of the way (at most two thirds, so text in the
+/// rise or fall colour stays readable on it). The channel that moves most always moves at
+/// least one level, and no other channel moves as far unless it moves as far in the full
+/// colour, so the hue stays the foreground's (never a grey, never cyan for a sky blue).
+fn cube_tint(back: (u8, u8, u8), fore: (u8, u8, u8), step: i32) -> u8 {
+    const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+    let level = |v: u8| {
+        let near = LEVELS.iter().enumerate().min_by_key(|&(_, &l)| (i32::from(l) - i32::from(v)).abs());
+        near.map_or(0, |(i, _)| i as i32)
+    };
+    let b = [level(back.0), level(back.1), level(back.2)];
+    let f = [level(fore.0), level(fore.1), level(fore.2)];
+    let d = [f[0] - b[0], f[1] - b[1], f[2] - b[2]];
+    let most = d.iter().map(|x| x.abs()).max().unwrap_or(0);
+    // Truncated towards the background: a weak move stays near it.
+    let mut e = d.map(|x| x * step / 6);
+    let lead =
+        e.iter().zip(&d).filter(|(_, d)| d.abs() == most).map(|(e, _)| e.abs()).max().unwrap_or(0).max(1);
+    for (e, d) in e.iter_mut().zip(&d) {
+        if most == 0 {
+            break;
+        }
+        if d.abs() == most {
+            *e = d.signum() * lead;
+        } else if e.abs() >= lead {
+            *e = d.signum() * (lead - 1);
+        }
+    }
+    let mut c = [0, 1, 2].map(|i| (b[i] + e[i]).clamp(0, 5));
+    // On a light background the leading channel is the one that stays: white towards a
+    // blue first loses red only, which reads cyan; whatever the foreground leads with
+    // leads here too.
+    let top_level = f.iter().copied().max().unwrap_or(0);
+    if let Some(top) = (0..3).filter(|&i| f[i] == top_level).max_by_key(|&i| c[i]) {
+        for i in 0..3 {
+            if f[i] < top_level && c[i] >= c[top] && c[top] > 0 {
+                c[i] = c[top] - 1;
+            }
+        }
+    }
+    let c = c.map(|v| v as u8);
+    16 + 36 * c[0] + 6 * c[1] + c[2]
 }
 
 /// The RGB of a terminal colour (the xterm values of the 16 named ones and the palette).
@@ -268,6 +342,13 @@ fn rgb(c: Color) -> Option<(u8, u8, u8)> {
         Color::White => named(15),
         Color::Reset => None,
     }
+}
+
+/// Whether rows sorted by `col` run smallest (or A) first: text and age do by default,
+/// prices, changes and values run largest first; `reversed` flips the default.
+fn sort_runs_up(col: SortColumn, reversed: bool) -> bool {
+    let natural_up = matches!(col, SortColumn::Code | SortColumn::Name | SortColumn::Age);
+    natural_up != reversed
 }
 
 /// The columns, in screen order.
@@ -437,7 +518,10 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         Col::Age => Some(SortColumn::Age),
         _ => None,
     };
-    let mark = if view.ascending { "▲" } else { "▼" };
+    // The mark tells the direction rows run in, whatever the column: ▲ smallest (or A)
+    // first, ▼ largest (or Z) first. Text and age sort smallest first by default, numbers
+    // largest first; `ascending` reverses that default.
+    let mark = if sort_runs_up(view.sort, view.ascending) { "▲" } else { "▼" };
     let header_text = |c: Col| {
         let label = match c {
             Col::Code => "code",
@@ -860,6 +944,77 @@ mod tests {
         assert!(b > r, "a fall is blue: {down:?}");
         let mono = Theme::load("mono", None, crate::ui::theme::ColorSupport::TrueColor).expect("mono");
         assert_eq!(tint(&mono, dec!(0.05)), None, "no colour in mono");
+    }
+
+    /// ▲ means the rows run smallest (A) first and ▼ largest (Z) first, for text columns
+    /// as for numbers, in the default direction and reversed.
+    #[test]
+    fn the_sort_mark_tells_the_direction_the_rows_run() {
+        let snap = tab_of(&[
+            ("AAA", dec!(0.04), dec!(200)),
+            ("BBB", dec!(0.03), dec!(300)),
+            ("CCC", dec!(0.02), dec!(400)),
+            ("DDD", dec!(0.01), dec!(500)),
+        ]);
+        let cases = [
+            (SortColumn::Code, false, "code▲", "AAA"),
+            (SortColumn::Code, true, "code▼", "DDD"),
+            (SortColumn::Name, false, "name▲", "AAA"),
+            (SortColumn::Name, true, "name▼", "DDD"),
+            (SortColumn::Value, false, "value▼", "DDD"),
+            (SortColumn::Value, true, "value▲", "AAA"),
+            (SortColumn::Change, false, "chg▼", "AAA"),
+            (SortColumn::Change, true, "chg▲", "DDD"),
+        ];
+        for (sort, reversed, header, first) in cases {
+            let mut ui = UiState::new(crate::ui::state::UiConfig::default());
+            ui.markets.sort = sort;
+            ui.markets.ascending = reversed;
+            assert_eq!(rows(&ui, &snap)[0], first, "{sort:?} reversed {reversed}");
+            let text = draw(&ui, &snap, 120, 8);
+            assert!(text.contains(header), "{sort:?} reversed {reversed}: want {header}\n{text}");
+        }
+    }
+
+    /// Under every colour depth hoga draws for, and on a dark or a light background, a
+    /// rising row is tinted red and a falling one blue (Korean colours), weak moves and
+    /// strong ones; never a grey, which is what a nearest-colour reduction gave on 256.
+    #[test]
+    fn the_heatmap_is_red_for_a_rise_and_blue_for_a_fall_at_every_colour_depth() {
+        use crate::ui::theme::ColorSupport;
+        let reddish = |c: Color| rgb(c).is_some_and(|(r, g, b)| r > g && r > b);
+        let bluish = |c: Color| rgb(c).is_some_and(|(r, g, b)| b > r && b > g);
+        for support in [ColorSupport::TrueColor, ColorSupport::Palette256] {
+            for name in ["dark", "light", "high-contrast"] {
+                let theme = Theme::load(name, None, support).expect("theme");
+                for pct in [dec!(0.002), dec!(0.02), dec!(0.05), dec!(0.146)] {
+                    let up = tint(&theme, pct).expect("a tint");
+                    let down = tint(&theme, -pct).expect("a tint");
+                    assert!(reddish(up), "{name} {support:?} +{pct}: {up:?} {:?}", rgb(up));
+                    assert!(bluish(down), "{name} {support:?} -{pct}: {down:?} {:?}", rgb(down));
+                    if support == ColorSupport::Palette256 || name == "high-contrast" {
+                        assert!(!matches!(up, Color::Rgb(..)), "{name} {support:?}: {up:?}");
+                    }
+                    if name == "high-contrast" {
+                        // Named colours: a 16-colour terminal shows them.
+                        assert_eq!((up, down), (Color::Red, Color::Blue));
+                    }
+                }
+            }
+        }
+        // The tester's rows under tmux-256color: TRX -14.6 %, SUI +13.9 %.
+        let theme = Theme::load("dark", None, ColorSupport::Palette256).expect("theme");
+        let (up, down) = (tint(&theme, dec!(0.139)), tint(&theme, dec!(-0.146)));
+        assert!(matches!(up, Some(Color::Indexed(16..=231))), "off the grey ramp: {up:?}");
+        assert!(matches!(down, Some(Color::Indexed(16..=231))), "off the grey ramp: {down:?}");
+        // Stronger moves are stronger tints on the palette too.
+        let weak = tint(&theme, dec!(0.002)).and_then(rgb).map(|c| c.0);
+        let strong = up.and_then(rgb).map(|c| c.0);
+        assert!(strong > weak, "{weak:?} {strong:?}");
+        let mono = Theme::load("mono", None, ColorSupport::Palette256).expect("mono");
+        assert_eq!(tint(&mono, dec!(0.05)), None);
+        let no_colour = Theme::load("dark", None, ColorSupport::NoColor).expect("mono");
+        assert_eq!(tint(&no_colour, dec!(-0.05)), None);
     }
 
     fn rows(ui: &UiState, snap: &Snapshot) -> Vec<String> {
