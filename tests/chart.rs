@@ -148,7 +148,9 @@ fn studies_round_prices_and_lines_at_both_sizes() {
         assert!(screen.contains(&format!("SMA20 {avg_text}")), "{w}x{h}:\n{screen}");
         // The volume sub-pane with its value (one sub-pane at most at 80x24).
         assert!(screen.contains("VOL20 "), "{w}x{h}:\n{screen}");
-        assert_eq!(screen.contains("RSI14 "), h >= 40, "{w}x{h}:\n{screen}");
+        // The RSI's pane does not fit at 80x24: the legend says so, with its value.
+        assert!(screen.contains("RSI14 "), "{w}x{h}:\n{screen}");
+        assert_eq!(screen.contains("RSI14 49.89 (hidden: too few rows)"), h < 40, "{w}x{h}:\n{screen}");
         // Round prices on the axis: multiples of 50,000 won at least.
         let round: Vec<Decimal> = axis(&lines, w)
             .iter()
@@ -267,4 +269,58 @@ fn compared_markets_are_drawn_in_percent_with_their_change() {
         assert!(screen.contains(&text), "{text} at {w}x{h}:\n{screen}");
         assert!(axis(&lines, w).iter().any(|a| a.trim_end().ends_with('%')), "{w}x{h}:\n{screen}");
     }
+}
+
+/// The values a readout shows are those at the candle the view ends at, as the sub-pane
+/// shows them; a MACD is never cut mid-number; VWAP says why it has no value; the
+/// indicator board's defaults (BB, MACD) are not listed unless they are chosen studies.
+#[test]
+fn readouts_read_the_candle_in_view_whole_and_only_the_chosen_studies() {
+    let snap = snapshot(Timeframe::M1, 120, vec![]);
+    let series = snap.market.series(&MarketId::new("KRW-BTC"), Timeframe::M1);
+    let rsi = Study::Rsi { period: 14 };
+    let macd = Study::Macd { fast: 12, slow: 26, signal: 9 };
+    let studies = [Study::Sma { period: 20 }, Study::Vwap, rsi, macd];
+    let rsi_values = match series::compute(&rsi, series) {
+        StudySeries::Oscillator(v) => v,
+        other => panic!("{other:?}"),
+    };
+    for offset in [0usize, 30] {
+        let end = series.len() - 1 - offset;
+        let want = format!("RSI14 {:.2}", rsi_values[end].unwrap());
+        for (w, h) in [(120u16, 40u16), (80, 24)] {
+            let mut ui = ui_state(Timeframe::M1, &studies);
+            ui.chart.offset = offset;
+            let lines = draw(&mut ui, &snap, w, h);
+            let screen = lines.join("\n");
+            // At 80x24 the MACD's pane does not fit: named, with its values.
+            assert_eq!(screen.contains("(hidden: too few rows)"), h < 40, "{w}x{h}:\n{screen}");
+            // Every RSI on screen is the one at the candle the view ends at.
+            let shown: Vec<&str> = screen.match_indices("RSI14 ").map(|(i, _)| &screen[i..i + 11]).collect();
+            assert!(!shown.is_empty() && shown.iter().all(|t| *t == want), "{want}: {shown:?}\n{screen}");
+            assert!(!screen.contains("RSI(14)") && !screen.contains("BB(20"), "board defaults:\n{screen}");
+            // The newest candle opens the KST day (its VWAP is its own price); the candles
+            // before it are of a day whose start is not loaded.
+            let vwap = if offset == 0 { "VWAP 148,250,000" } else { "VWAP — needs candles from 00:00 KST" };
+            assert!(screen.contains(vwap), "{w}x{h}:\n{screen}");
+            // The MACD's values whole: each ends at a space, a border or a `·`.
+            for line in &lines {
+                if let Some(i) = line.find("hist ") {
+                    let rest: String =
+                        line[i + 5..].chars().take_while(|c| !matches!(c, ' ' | '│')).collect();
+                    let full = rest.replace(',', "").parse::<Decimal>();
+                    assert!(full.is_ok(), "{rest:?} in {line}");
+                }
+            }
+        }
+    }
+    // The cursor's candle goes with `G`: the readout names no candle the live view lacks.
+    let mut ui = ui_state(Timeframe::M1, &studies);
+    ui.focus = PaneId::Chart;
+    ui.area = Rect::new(0, 0, 120, 40);
+    ui.chart.offset = 60;
+    hoga::ui::update::update(&mut ui, Action::CursorLeft, &snap);
+    hoga::ui::update::update(&mut ui, Action::Bottom, &snap);
+    let screen = draw(&mut ui, &snap, 120, 40).join("\n");
+    assert!(!screen.contains(" O 1"), "no cursor readout after G:\n{screen}");
 }

@@ -59,9 +59,11 @@ impl ChartView {
         self.offset = self.offset.saturating_sub(page);
     }
 
-    /// Back to the newest candle (live).
+    /// Back to the newest candle (live). The cursor goes too: left on an old candle it
+    /// would name a candle the live view no longer shows.
     pub fn to_newest(&mut self) {
         self.offset = 0;
+        self.cursor = None;
     }
 
     /// Candles back from the newest the view reaches with `columns` to fill: its offset

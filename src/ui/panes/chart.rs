@@ -14,7 +14,6 @@ use rust_decimal::Decimal;
 use super::pane_block;
 use crate::exchange::types::{Candle, Side};
 use crate::indicators::series::{Study, StudySeries};
-use crate::indicators::{Board, Indicator, Reading, Source, format_reading};
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
 use crate::ui::state::UiState;
@@ -60,8 +59,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
 
     let win = Window::of(series.len(), view.offset, inner.width);
-    // The candle the readouts speak of: the cursor's, or the newest in view.
-    let cursor_at = view.cursor.and_then(|c| series.len().checked_sub(c + 1));
+    // The candle the readouts speak of: the cursor's, or the newest in view. A cursor
+    // outside the view is not read out: the readout names only a candle the chart shows.
+    let cursor_at = view
+        .cursor
+        .and_then(|c| series.len().checked_sub(c + 1))
+        .filter(|i| (win.first..win.end).contains(i));
     let at = cursor_at.unwrap_or(win.end.saturating_sub(1));
     let dp = price_dp(series);
 
@@ -74,14 +77,23 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let labels: Vec<String> = computed.iter().map(|(s, _)| short_label(s)).collect();
     let mut overlays = Vec::new();
     let mut panes = Vec::new();
-    let mut legend: Vec<Span> = Vec::new();
+    // The legend: each study over the candles with its value at `at`, then the compared
+    // markets; the sub-panes' studies are read in their own headers.
+    let mut legend: Vec<(String, Style)> = Vec::new();
+    // Sub-pane studies with their values, named in the legend when their pane is hidden.
+    let mut pane_items: Vec<(String, Style)> = Vec::new();
     let mut palette = [theme.accent, theme.header, theme.ok, theme.text].into_iter().cycle();
-    for ((_, values), label) in computed.iter().zip(&labels) {
+    for ((study, values), label) in computed.iter().zip(&labels) {
         match &**values {
             StudySeries::Line(v) => {
                 let style = palette.next().unwrap_or(theme.accent);
                 overlays.push(Overlay { values: v, style, band: false });
-                legend.push(Span::styled(legend_text(label, v.get(at).copied().flatten(), dp), style));
+                let text = match v.get(at).copied().flatten() {
+                    Some(v) => format!("{label} {}", price_value(v, dp)),
+                    None if *study == Study::Vwap => vwap_missing(ui.timeframe),
+                    None => format!("{label} —"),
+                };
+                legend.push((text, style));
             }
             StudySeries::Bands { upper, middle, lower } => {
                 let style = palette.next().unwrap_or(theme.accent);
@@ -91,16 +103,35 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 // The middle is an average like any other; the bands are what is read.
                 let band = |v: &[Option<Decimal>]| v.get(at).copied().flatten();
                 let text = match (band(upper), band(lower)) {
-                    (Some(u), Some(l)) => {
-                        format!("{label} {}/{}", format::price(u.round_dp(dp)), format::price(l.round_dp(dp)))
-                    }
+                    (Some(u), Some(l)) => format!("{label} {}/{}", price_value(u, dp), price_value(l, dp)),
                     _ => format!("{label} —"),
                 };
-                legend.push(Span::styled(text, style));
+                legend.push((text, style));
             }
-            StudySeries::Volume { volume, average } => panes.push(SubPane::Volume { volume, average, label }),
-            StudySeries::Oscillator(values) => panes.push(SubPane::Rsi { values, label }),
+            StudySeries::Volume { volume, average } => {
+                let v = volume.get(at).map_or_else(|| "—".into(), |v| candles::volume_value(*v));
+                let avg = average.get(at).copied().flatten().map(candles::volume_value);
+                let text = match avg {
+                    Some(a) => format!("{label} {v} avg {a}"),
+                    None => format!("{label} {v}"),
+                };
+                pane_items.push((text, theme.muted));
+                panes.push(SubPane::Volume { volume, average, label })
+            }
+            StudySeries::Oscillator(values) => {
+                let v = values.get(at).copied().flatten().map_or_else(|| "—".into(), |v| format!("{v:.2}"));
+                pane_items.push((format!("{label} {v}"), theme.muted));
+                panes.push(SubPane::Rsi { values, label })
+            }
             StudySeries::Macd { macd, signal, histogram } => {
+                let value = |v: &[Option<Decimal>]| {
+                    v.get(at)
+                        .copied()
+                        .flatten()
+                        .map_or_else(|| "—".into(), |v| candles::study_value(v, dp, candles::MACD_DIGITS))
+                };
+                let text = format!("{label} {} sig {} hist {}", value(macd), value(signal), value(histogram));
+                pane_items.push((text, theme.muted));
                 panes.push(SubPane::Macd { macd, signal, histogram, label })
             }
         }
@@ -108,6 +139,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
 
     // Compared markets: their closes at the main candles' times, in the window only.
     let mut compare_palette = [theme.ok, theme.header, theme.highlight].into_iter().cycle();
+    let mut compare_items: Vec<(String, Style)> = Vec::new();
     let compared: Vec<(Vec<Option<Decimal>>, Style)> = view
         .compared(market)
         .map(|m| {
@@ -124,16 +156,18 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 .and_then(|(f, n)| n.checked_sub(f)?.checked_div(f))
                 .map(format::pct)
                 .unwrap_or_else(|| "—".into());
-            legend.push(Span::styled(format!("{m} {change}"), style));
+            compare_items.push((format!("{m} {change}"), style));
             (closes, style)
         })
         .collect();
     let compare: Vec<(&[Option<Decimal>], Style)> =
         compared.iter().map(|(v, s)| (v.as_slice(), *s)).collect();
 
-    // The readout rows: the cursor's candle, or the studies' legend and the indicators.
+    // The readout rows: the cursor's candle, or the legend. Each is whole parts, wrapped
+    // to a second row where the pane has rows to spare, and `+N` for what is left out.
     if inner.height >= MIN_ROWS_WITH_READOUT {
         let width = usize::from(inner.width);
+        let max_rows = if inner.height >= TWO_READOUT_ROWS_FROM { 2 } else { 1 };
         let lines: Vec<Line> = match cursor_at.and_then(|i| series.get(i).map(|c| (i, c))) {
             Some((i, c)) => {
                 let prev = i.checked_sub(1).and_then(|p| series.get(p));
@@ -143,31 +177,30 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                     .collect()
             }
             None => {
-                let mut spans = Vec::new();
-                let mut used = 0;
-                for s in legend {
-                    let w = s.content.chars().count() + usize::from(used > 0) * 3;
-                    if used + w > width {
+                // Which sub-panes are drawn depends on the rows the legend leaves: tried
+                // with one row, then again with as many as the legend took.
+                let mut rows_used = 1u16;
+                let mut out = Vec::new();
+                for _ in 0..2 {
+                    let shown = candles::panes_shown(inner.height.saturating_sub(rows_used), panes.len());
+                    let mut items = legend.clone();
+                    items.extend(
+                        pane_items
+                            .iter()
+                            .skip(shown)
+                            .map(|(t, s)| (format!("{t} (hidden: too few rows)"), *s)),
+                    );
+                    items.extend(compare_items.iter().cloned());
+                    if !computed.is_empty() {
+                        items.push(("local".into(), theme.muted));
+                    }
+                    out = legend_rows(&items, width, max_rows, theme.muted);
+                    if out.len() as u16 <= rows_used {
                         break;
                     }
-                    if used > 0 {
-                        spans.push(Span::styled(" · ", theme.muted));
-                    }
-                    used += w;
-                    spans.push(s);
+                    rows_used = out.len() as u16;
                 }
-                let board = market.and_then(|m| snap.market.indicators.get(&(m.clone(), ui.timeframe)));
-                if let Some((values, source)) = board.map(Board::readout).filter(|(v, _)| !v.is_empty()) {
-                    let room = width.saturating_sub(used + usize::from(used > 0) * 3);
-                    let text = readout(&values, source, dp, room);
-                    if text.chars().count() <= room && room >= 12 {
-                        if used > 0 {
-                            spans.push(Span::styled(" · ", theme.muted));
-                        }
-                        spans.push(Span::styled(text, theme.muted));
-                    }
-                }
-                if spans.is_empty() { Vec::new() } else { vec![Line::from(spans)] }
+                out
             }
         };
         for l in lines {
@@ -241,12 +274,73 @@ pub(crate) fn short_label(s: &Study) -> String {
     }
 }
 
-/// `SMA20 148,201,000`: an average at the prices' decimals (`—` while it warms up).
-fn legend_text(label: &str, v: Option<Decimal>, dp: u32) -> String {
-    match v {
-        Some(v) => format!("{label} {}", format::price(v.round_dp(dp))),
-        None => format!("{label} —"),
+/// An average or a band in price units: at the prices' decimals, with three significant
+/// digits at least (a nonzero value never reads as `0`).
+fn price_value(v: Decimal, dp: u32) -> String {
+    candles::study_value(v, dp, 3)
+}
+
+/// Why VWAP has no value: it starts again each KST day, and the day's first candles are
+/// not loaded (or the timeframe is a day or longer).
+fn vwap_missing(tf: crate::exchange::types::Timeframe) -> String {
+    if tf.seconds() >= 86_400 {
+        "VWAP — none on day charts".into()
+    } else {
+        "VWAP — needs candles from 00:00 KST".into()
     }
+}
+
+/// The legend's items on at most `max` rows of `width`, ` · ` between them: whole items
+/// only, in order; the last item (the source) is kept, and ` +N` says how many were left
+/// out. An item wider than a row is left out too (a cut value is another value).
+fn legend_rows(items: &[(String, Style)], width: usize, max: usize, sep: Style) -> Vec<Line<'static>> {
+    let len = |s: &str| s.chars().count();
+    let Some(((tail, tail_style), rest)) = items.split_last() else { return Vec::new() };
+    let mut rows: Vec<Vec<(String, Style)>> = vec![Vec::new()];
+    let used = |r: &Vec<(String, Style)>| r.iter().map(|(t, _)| len(t) + 3).sum::<usize>().saturating_sub(3);
+    let mut dropped = 0usize;
+    for (text, style) in rest {
+        let row = rows.last().map_or(0, |r| if r.is_empty() { 0 } else { used(r) + 3 });
+        if row + len(text) <= width {
+            if let Some(r) = rows.last_mut() {
+                r.push((text.clone(), *style));
+            }
+        } else if rows.len() < max && len(text) <= width {
+            rows.push(vec![(text.clone(), *style)]);
+        } else {
+            dropped += 1;
+        }
+    }
+    // The source, and `+N` before it for what was left out: room is made on the last
+    // row by leaving out its last items.
+    loop {
+        let tail_text = if dropped > 0 { format!("+{dropped} · {tail}") } else { tail.clone() };
+        let n = rows.len();
+        let Some(last) = rows.last_mut() else { break };
+        if last.is_empty() || used(last) + 3 + len(&tail_text) <= width {
+            last.push((tail_text, *tail_style));
+            break;
+        }
+        if n < max {
+            rows.push(vec![(tail_text, *tail_style)]);
+            break;
+        }
+        last.pop();
+        dropped += 1;
+    }
+    rows.into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let mut spans = Vec::new();
+            for (k, (t, s)) in r.into_iter().enumerate() {
+                if k > 0 {
+                    spans.push(Span::styled(" · ", sep));
+                }
+                spans.push(Span::styled(t, s));
+            }
+            Line::from(spans)
+        })
+        .collect()
 }
 
 /// Parts joined with spaces into at most `max` lines of `width` (a part is never split;
@@ -276,24 +370,8 @@ fn price_dp(series: &[crate::exchange::types::Candle]) -> u32 {
 /// Below this many rows the chart keeps them all and the readout is left out.
 const MIN_ROWS_WITH_READOUT: u16 = 8;
 
-/// `RSI(14) 54.21 · MACD(12,26,9) -12 s-9 h-3 · … · upbit`: as many indicators as fit
-/// in `width`, in the board's order, always ending with the source.
-fn readout(values: &[(Indicator, Reading)], source: Source, dp: u32, width: usize) -> String {
-    let tail = format!(" · {}", source.label());
-    let mut out = String::new();
-    for (ind, r) in values {
-        let part = format!("{} {}", ind.label(), format_reading(r, dp));
-        let sep = if out.is_empty() { 0 } else { 3 };
-        if out.chars().count() + sep + part.chars().count() + tail.chars().count() > width {
-            break;
-        }
-        if !out.is_empty() {
-            out.push_str(" · ");
-        }
-        out.push_str(&part);
-    }
-    out + &tail
-}
+/// From this many rows the legend may take a second row rather than leave items out.
+const TWO_READOUT_ROWS_FROM: u16 = 16;
 
 #[cfg(test)]
 mod tests {
@@ -301,76 +379,58 @@ mod tests {
 
     use super::*;
 
+    fn texts(lines: &[Line]) -> Vec<String> {
+        lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+    }
+
     #[test]
-    fn readout_keeps_what_fits_and_always_names_the_source() {
-        let values = [
-            (Indicator::Rsi { period: 14 }, Reading::Rsi(54.2149)),
-            (
-                Indicator::Macd { fast_period: 12, slow_period: 26, signal_period: 9 },
-                Reading::Macd { macd: dec!(-12.4), signal: dec!(-9.1), histogram: dec!(-3.3) },
-            ),
-        ];
+    fn the_legend_drops_whole_items_and_says_how_many() {
+        let s = Style::default();
+        let items: Vec<(String, Style)> = [
+            "MACD(12,26,9) -59,974 sig -55,198 hist -4,776",
+            "KRW-ETH +1.20%",
+            "KRW-XRP -0.35%",
+            "KRW-SOL +2.01%",
+            "local",
+        ]
+        .map(|t| (t.to_string(), s))
+        .to_vec();
+        let all = texts(&legend_rows(&items, 120, 1, s));
         assert_eq!(
-            readout(&values, Source::Upbit, 1, 80),
-            "RSI(14) 54.21 · MACD(12,26,9) -12.4 s-9.1 h-3.3 · upbit"
+            all,
+            [
+                "MACD(12,26,9) -59,974 sig -55,198 hist -4,776 · KRW-ETH +1.20% · KRW-XRP -0.35% · KRW-SOL +2.01% · local"
+            ]
         );
-        assert_eq!(readout(&values, Source::Local, 1, 30), "RSI(14) 54.21 · local");
-    }
-
-    /// What the readout line says for `board`, as `render` builds it.
-    fn line(board: &Board) -> String {
-        let (values, source) = board.readout();
-        readout(&values, source, 0, 200)
+        // 80 columns: the compared markets that fit, whole, and `+1` for the other.
+        let one = texts(&legend_rows(&items, 80, 1, s));
+        assert_eq!(one, ["MACD(12,26,9) -59,974 sig -55,198 hist -4,776 · KRW-ETH +1.20% · +2 · local"]);
+        // With a second row, nothing is left out.
+        let two = texts(&legend_rows(&items, 80, 2, s));
+        assert_eq!(two.len(), 2);
+        assert_eq!(two.join(" · "), all[0]);
+        // Too narrow for the MACD: left out whole, never cut.
+        let narrow = texts(&legend_rows(&items, 40, 1, s));
+        assert_eq!(narrow, ["KRW-ETH +1.20% · +3 · local"]);
+        for line in [one, two, narrow].concat() {
+            assert!(!line.contains("-4,77 ") && !line.ends_with("-4,77"), "{line}");
+        }
     }
 
     #[test]
-    fn the_readout_never_shows_a_refused_or_withdrawn_upbit_value() {
-        use crate::exchange::types::{MarketId, Timeframe};
-        use crate::indicators::{Bar, IndicatorEvent, IndicatorFrame};
-        const T0: i64 = 1_796_461_200_000;
-        let mut board = Board::default();
-        let bars: Vec<Bar> = (0..40)
-            .map(|i| Bar { start: T0 + i * 60_000, close: dec!(148000000), volume: dec!(1) })
-            .collect();
-        board.load(&bars);
-        let now = T0 + 39 * 60_000 + 1;
-        // 2099-01-01: the readout must not freeze on it.
-        board.apply_at(crate::indicators::rsi_frame(4_070_908_800_000, 12.34), now);
-        let text = line(&board);
-        assert!(text.ends_with("· local") && !text.contains("12.34"), "{text}");
-        // Upbit's next close shows as usual.
-        board.update(Bar { start: T0 + 40 * 60_000, close: dec!(148000000), volume: dec!(1) });
-        let (closed, now) = (T0 + 39 * 60_000, T0 + 40 * 60_000 + 1);
-        board.apply_at(crate::indicators::rsi_frame(closed, 61.5), now);
-        assert_eq!(line(&board), "RSI(14) 61.50 · upbit");
-        // A MACD of 1e28 on a 148M won market: local at once, the old upbit RSI gone too.
-        let huge = rust_decimal::Decimal::from_scientific("1e28").unwrap();
-        board.apply_at(
-            IndicatorEvent::Values(IndicatorFrame {
-                market: MarketId::new("KRW-BTC"),
-                timeframe: Timeframe::M1,
-                candle_start: closed,
-                values: vec![(
-                    Indicator::DEFAULTS[1],
-                    Reading::Macd { macd: huge, signal: huge, histogram: dec!(0) },
-                )],
-                timestamp: 0,
-            }),
-            now,
+    fn study_values_keep_their_digits() {
+        // A tiny-priced market's MACD: significant digits, not the tick's 0.0003.
+        assert_eq!(candles::study_value(dec!(0.00031234), 4, candles::MACD_DIGITS), "0.0003123");
+        assert_eq!(candles::study_value(dec!(-0.0000123456), 4, 4), "-0.00001235");
+        assert_eq!(candles::study_value(dec!(-4776.4), 0, 4), "-4,776");
+        assert_eq!(candles::study_value(dec!(-3.3), 0, 4), "-3.3");
+        assert_eq!(price_value(dec!(148201000.33), 0), "148,201,000");
+        assert_eq!(candles::volume_value(dec!(13117430508.3597133)), "13,117,430,508");
+        assert_eq!(candles::volume_value(dec!(1.23456789)), "1.235");
+        assert_eq!(
+            vwap_missing(crate::exchange::types::Timeframe::M1),
+            "VWAP — needs candles from 00:00 KST"
         );
-        let text = line(&board);
-        assert!(text.ends_with("· local") && !text.contains("61.50"), "{text}");
-        // The stream ending: its last values go at once.
-        let mut board = Board::default();
-        board.load(&bars);
-        let (closed, now) = (T0 + 38 * 60_000, T0 + 39 * 60_000 + 1);
-        board.apply_at(crate::indicators::rsi_frame(closed, 61.5), now);
-        assert_eq!(line(&board), "RSI(14) 61.50 · upbit");
-        board.apply_at(
-            IndicatorEvent::Withdrawn { market: MarketId::new("KRW-BTC"), timeframe: Timeframe::M1 },
-            now,
-        );
-        assert!(line(&board).ends_with("· local"));
     }
 
     #[test]

@@ -259,14 +259,14 @@ fn select_market(ui: &mut UiState, m: MarketId) -> Vec<UiCommand> {
     }
     ui.market = Some(m.clone());
     ui.book_price = None;
-    // Another market's history: the chart shows its newest candles.
-    ui.chart.offset = 0;
+    // Another market's history: the chart shows its newest candles, no cursor.
+    ui.chart.to_newest();
     vec![UiCommand::SelectMarket(m.clone()), UiCommand::SetTimeframe(ui.timeframe)]
 }
 
 fn set_timeframe(ui: &mut UiState, tf: Timeframe) -> Vec<UiCommand> {
     ui.timeframe = tf;
-    ui.chart.offset = 0;
+    ui.chart.to_newest();
     vec![UiCommand::SetTimeframe(tf)]
 }
 

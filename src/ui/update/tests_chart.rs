@@ -84,6 +84,28 @@ fn back_forward_and_bottom_scroll_the_chart_and_tell_the_pump_its_reach() {
 }
 
 #[test]
+fn bottom_a_timeframe_or_a_market_change_clears_the_chart_cursor() {
+    // A cursor left on an old candle would name a candle the live view does not show.
+    let (mut ui, snap) = chart_ui();
+    let back = |ui: &mut UiState| {
+        update(ui, Action::ChartBack, &snap);
+        update(ui, Action::CursorLeft, &snap);
+        update(ui, Action::CursorLeft, &snap);
+        assert!(ui.chart.cursor.is_some());
+    };
+    back(&mut ui);
+    update(&mut ui, Action::Bottom, &snap);
+    assert_eq!((ui.chart.offset, ui.chart.cursor), (0, None), "G: live, no cursor");
+    back(&mut ui);
+    update(&mut ui, Action::TimeframeNext, &snap);
+    assert_eq!((ui.chart.offset, ui.chart.cursor), (0, None), "another timeframe");
+    update(&mut ui, Action::TimeframePrev, &snap);
+    back(&mut ui);
+    select_market(&mut ui, MarketId::new("KRW-ETH"));
+    assert_eq!((ui.chart.offset, ui.chart.cursor), (0, None), "another market");
+}
+
+#[test]
 fn compare_sets_the_markets_refuses_unlisted_ones_and_clears() {
     let (mut ui, snap) = chart_ui();
     let cmds = command_line::run(&mut ui, &snap, "compare eth KRW-BTC KRW-XRP eth");

@@ -248,6 +248,16 @@ struct Rows {
     pane_h: u16,
 }
 
+/// Significant digits a MACD shows at least: its values are small differences of
+/// averages, which the price's tick would round to one digit or to zero.
+pub(crate) const MACD_DIGITS: u32 = 4;
+
+/// How many of `wanted` sub-panes a chart `height` rows high draws (the rest are hidden
+/// and the chart's readout says so).
+pub fn panes_shown(height: u16, wanted: usize) -> usize {
+    Rows::of(height, wanted).panes
+}
+
 impl Rows {
     /// The candles keep at least four rows; sub-panes get three to five rows each (one
     /// of them their header), at most one under 20 rows (80x24's chart), three above.
@@ -479,10 +489,55 @@ struct PaneCtx<'a> {
     style_for: &'a dyn Fn(bool) -> Style,
 }
 
-/// A value in price units at the prices' decimals (a MACD is a difference of averages:
-/// its digits past the price's precision are noise, and it is labelled as such).
-fn in_price_units(v: Decimal, dp: u32) -> String {
-    format::price(v.round_dp(dp))
+/// A study's value in price units, grouped, at the prices' decimals `dp` or with `sig`
+/// significant digits where those need more (a MACD of a market priced 0.0164 is
+/// `0.0003123`, not the tick's `0.0003`). A value that is not zero never reads as `0`.
+pub(crate) fn study_value(v: Decimal, dp: u32, sig: u32) -> String {
+    let a = v.abs();
+    let mut decimals = dp;
+    if !a.is_zero() {
+        // Digits before the point (0 for 0.x), or how many zeros follow the point.
+        let int_digits = a.trunc().normalize().to_string().trim_start_matches('0').len() as u32;
+        let needed = if int_digits > 0 {
+            sig.saturating_sub(int_digits)
+        } else {
+            let mut zeros = 0;
+            let mut x = a;
+            while x < Decimal::new(1, 1) && zeros < 26 {
+                x *= Decimal::TEN;
+                zeros += 1;
+            }
+            zeros + sig.max(1)
+        };
+        decimals = decimals.max(needed).min(28);
+    }
+    let shown = v.round_dp_with_strategy(decimals, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    crate::exchange::display::group(&shown.normalize().to_string())
+}
+
+/// A volume for a header: whole coins where it has four digits or more, else four
+/// significant digits (`13,117,430,508`, `0.1234`).
+pub(crate) fn volume_value(v: Decimal) -> String {
+    study_value(v, 0, 4)
+}
+
+/// `parts` joined by `sep` in at most `width` columns: whole parts only, as many as fit
+/// in order, and ` +N` for the `N` left out (a value is never cut: a cut number is
+/// another number). The first part is kept when nothing else fits and it does.
+pub(crate) fn fit_parts(parts: &[String], sep: &str, width: usize) -> String {
+    let len = |s: &str| s.chars().count();
+    let total: usize = parts.iter().map(|p| len(p)).sum::<usize>() + len(sep) * parts.len().saturating_sub(1);
+    if total <= width {
+        return parts.join(sep);
+    }
+    for keep in (0..parts.len()).rev() {
+        let more = format!(" +{}", parts.len() - keep);
+        let text = parts[..keep].join(sep) + &more;
+        if len(&text) <= width {
+            return text.trim_start().to_string();
+        }
+    }
+    String::new()
 }
 
 /// One sub-pane: a header row (name and value at the cursor or the newest candle), the
@@ -522,10 +577,8 @@ fn draw_pane(buf: &mut Buffer, rect: Rect, pane: &SubPane, ctx: &PaneCtx, theme:
                 }
             }
             let avg = average.get(at).copied().flatten();
-            let mut h = format!("{label} {}", v.map(|v| format::qty(v, 8)).unwrap_or_default());
-            if let Some(a) = avg {
-                h.push_str(&format!(" avg {}", format::qty(a, 3)));
-            }
+            let mut h = vec![label.to_string(), v.map(volume_value).unwrap_or_else(|| "—".into())];
+            h.extend(avg.map(|a| format!("avg {}", volume_value(a))));
             h
         }
         SubPane::Rsi { values, label } => {
@@ -547,7 +600,7 @@ fn draw_pane(buf: &mut Buffer, rect: Rect, pane: &SubPane, ctx: &PaneCtx, theme:
                 }
             }
             let v = values.get(at).copied().flatten();
-            format!("{label} {}", v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into()))
+            vec![label.to_string(), v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into())]
         }
         SubPane::Macd { macd, signal, histogram, label } => {
             let part = |v: &[Option<Decimal>]| {
@@ -585,11 +638,21 @@ fn draw_pane(buf: &mut Buffer, rect: Rect, pane: &SubPane, ctx: &PaneCtx, theme:
             }
             put_str(buf, ax, scale.row(Decimal::ZERO), " 0", AXIS, muted);
             let value = |v: &[Option<Decimal>]| {
-                v.get(at).copied().flatten().map(|v| in_price_units(v, ctx.dp)).unwrap_or_else(|| "—".into())
+                v.get(at)
+                    .copied()
+                    .flatten()
+                    .map(|v| study_value(v, ctx.dp, MACD_DIGITS))
+                    .unwrap_or_else(|| "—".into())
             };
-            format!("{label} {} sig {} hist {}", value(macd), value(signal), value(histogram))
+            vec![
+                label.to_string(),
+                value(macd),
+                format!("sig {}", value(signal)),
+                format!("hist {}", value(histogram)),
+            ]
         }
     };
+    let header = fit_parts(&header, " ", usize::from(rect.width));
     put_str(buf, rect.x, rect.y, &header, rect.width, muted);
 }
 
