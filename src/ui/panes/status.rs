@@ -16,7 +16,8 @@ use rust_decimal::Decimal;
 /// Optional parts of the status bar, most important first: as the width shrinks they are
 /// left out from the end of this list, whole. The mode, the trading state, a REST ban, a
 /// task that is down, a held config change, the streams' states and the alert text are
-/// not in it: they always get room.
+/// not in it: they always get room. The selected market's price is placed first of all
+/// (the alert text shrinks for it), then the rest in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Optional {
     /// `P&L +235,625 (+1.65%)`: open P&L.
@@ -43,6 +44,10 @@ const ALERT_ROOM: usize = 48;
 /// The least room the alert keeps beside the P&L: the P&L outranks everything optional,
 /// so it may take the alert's room down to this (`⚠ 1 PANIC ui/console: fail…`).
 const ALERT_ROOM_BESIDE_PNL: usize = 20;
+
+/// The least room the alert keeps beside the selected market's price, which outranks it
+/// (`⚠ 1 PANIC…`): the count and the start of what happened.
+const ALERT_ROOM_MIN: usize = 10;
 
 /// One piece of the line: always shown (`None`) or optional.
 struct Piece {
@@ -211,6 +216,15 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         pieces.iter().filter_map(|p| p.part.map(|o| (o, p.width()))).collect();
     ranked.push((Optional::Clock, clock.chars().count()));
     ranked.sort();
+    // The selected market and its price come before everything optional and before the
+    // alert's room: a notice gives way to them (down to ALERT_ROOM_MIN, cut with `…`).
+    if let Some(i) = ranked.iter().position(|(p, _)| *p == Optional::Ticker) {
+        let (_, w) = ranked.remove(i);
+        if used + w + alert_room(ALERT_ROOM_MIN) <= width {
+            used += w;
+            shown.push(Optional::Ticker);
+        }
+    }
     let pct_w = pnl_pct.as_ref().map_or(0, Span::width);
     let mut with_pct = false;
     if let Some(&(Optional::Pnl, w)) = ranked.first() {
@@ -371,33 +385,32 @@ mod tests {
         for width in [80, 120, 140] {
             let line = status_at(width, true);
             assert!(line.chars().count() <= width as usize, "{width}: {line}");
-            for must in [" DEMO ", "ACTIVE", "public:up private:up", "⚠ 1 PANIC ui/console: fai"] {
+            for must in [" DEMO ", "KRW-BTC 145,000,000", "ACTIVE", "public:up private:up", "⚠ 1 PANIC"] {
                 assert!(line.contains(must), "{width}: {must:?} missing: {line}");
             }
             assert!(line.ends_with('…'), "{width}: the alert is cut at its end: {line}");
-            for gone in ["msg/s", "upbit", "KST", "KRW-BTC"] {
+            for gone in ["msg/s", "upbit", "KST"] {
                 assert!(!line.contains(gone), "{width}: {gone:?} gives way to the alert: {line}");
             }
         }
-        // With an alert at 80 and 100 columns the open P&L stays (its figure alone where
-        // the percentage leaves the alert under 20 columns); the rules count goes first:
-        // it read `ACTIVE rules 0 │ public:up …` with no P&L at all.
+        // The selected market and its price come first: a long notice gives way to them
+        // (it read `DEMO  ACTIVE │ P&L … │ ⚠ 4 [hoga] market KRW-QTUM…`, the price gone).
         let at80 = status_at(80, true);
-        assert_eq!(at80, " DEMO  ACTIVE │ P&L +492,750 │ public:up private:up │ ⚠ 1 PANIC ui/console: fai…");
+        assert_eq!(at80, " DEMO  KRW-BTC 145,000,000 0.00% │ ACTIVE │ public:up private:up │ ⚠ 1 PANIC ui…");
         let at100 = status_at(100, true);
-        assert!(at100.contains("ACTIVE │ P&L +492,750 (+3.52%) │ public:up"), "{at100}");
-        assert!(at100.contains("⚠ 1 PANIC ui/console: failpoint task…"), "{at100}");
+        assert!(at100.contains("⚠ 1 PANIC ui/console: failpoint …"), "{at100}");
         assert!(!at100.contains("rules"), "{at100}");
+        // Then the open P&L before the rules count, beside at least 20 columns of alert.
         let at120 = status_at(120, true);
-        assert!(at120.contains("rules 0 │ P&L +492,750 (+3.52%) │ public:up"), "{at120}");
-        assert!(at120.contains("⚠ 1 PANIC ui/console: failpoint task.ui.console;…"), "{at120}");
+        assert!(at120.contains("0.00% │ ACTIVE │ P&L +492,750 (+3.52%) │ public:up"), "{at120}");
+        assert!(at120.contains("⚠ 1 PANIC ui/console: failpo…"), "{at120}");
         let at140 = status_at(140, true);
-        assert!(at140.contains("P&L +492,750 (+3.52%) today +49,175 │ public:up"), "{at140}");
-        assert!(at140.contains("⚠ 1 PANIC ui/console: failpoint task.ui.console; resta…"), "{at140}");
-        // With no alert: at 80 columns the P&L and today's figure (before the clock), at
-        // 140 everything.
+        assert!(at140.contains("ACTIVE │ P&L +492,750 (+3.52%) │ public:up"), "{at140}");
+        assert!(at140.contains("⚠ 1 PANIC ui/console: failpoint task.ui.console;…"), "{at140}");
+        // With no alert: at 80 columns the price and the P&L's figure (before the clock),
+        // at 140 everything.
         let at80 = status_at(80, false);
-        assert!(at80.contains("P&L +492,750 (+3.52%) today +49,175 │ public:up private:up"), "{at80}");
+        assert_eq!(at80, " DEMO  KRW-BTC 145,000,000 0.00% │ ACTIVE │ P&L +492,750 │ public:up private:up");
         assert!(!at80.contains("KST"), "{at80}");
         let at140 = status_at(140, false);
         for all in ["upbit", "KRW-BTC 145,000,000", "rules 0", "today +49,175", "public:up", "12:04:05 KST"] {
