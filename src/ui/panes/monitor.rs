@@ -22,55 +22,87 @@ use crate::ui::theme::Theme;
 use crate::ui::widgets::format;
 
 /// The title's counts in `room` cells: rules that protect a position (`2 armed`), and
-/// those that do not (`1 gone`: position gone; `1 waiting`: armed for a future position).
+/// those that do not (`1 gone`: position gone; `1 waiting`: armed for a future position),
+/// then the alerts, which protect nothing (`6 alerts`, `6 alerts (1 fired)`).
 /// Where room is short `waiting` reads `wait`, then the parts after the armed count go,
 /// whole, from the end: a title is never cut mid-word (`1 waitin`).
-fn counts(rules: &[RuleRow], room: usize) -> String {
+fn counts(rules: &[RuleRow], alerts: &[AlertRow], room: usize) -> String {
     let armed = rules.iter().filter(|r| r.is_armed()).count();
     let idle = |p: RulePosition| rules.iter().filter(|r| r.is_idle_for_position() == Some(p)).count();
     let (gone, waiting) = (idle(RulePosition::Gone), idle(RulePosition::Waiting));
-    let text = |parts: &[(usize, &str)]| {
+    let fired = alerts.iter().filter(|a| a.fired).count();
+    let plural =
+        |n: usize, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    let alerts_full = match (alerts.len(), fired) {
+        (0, _) => None,
+        (n, 0) => Some(plural(n, "alert", "alerts")),
+        (n, f) => Some(format!("{} ({f} fired)", plural(n, "alert", "alerts"))),
+    };
+    let alerts_short = (!alerts.is_empty()).then(|| plural(alerts.len(), "alert", "alerts"));
+    let some = |n: usize, what: &str| (n > 0).then(|| format!("{n} {what}"));
+    let text = |parts: &[Option<String>]| {
         let mut text = format!("{armed} armed");
-        for (n, what) in parts.iter().filter(|(n, _)| *n > 0) {
-            text.push_str(&format!(" · {n} {what}"));
+        for part in parts.iter().flatten() {
+            text.push_str(&format!(" · {part}"));
         }
         text + " "
     };
     let tries = [
-        text(&[(gone, "gone"), (waiting, "waiting")]),
-        text(&[(gone, "gone"), (waiting, "wait")]),
-        text(&[(gone, "gone")]),
+        text(&[alerts_full.clone(), some(gone, "gone"), some(waiting, "waiting")]),
+        text(&[alerts_full.clone(), some(gone, "gone"), some(waiting, "wait")]),
+        text(&[alerts_full.clone(), some(gone, "gone")]),
+        text(&[alerts_full]),
+        text(&[alerts_short]),
         text(&[]),
     ];
     let fits = |t: &String| t.chars().count() <= room;
-    tries.iter().find(|t| fits(t)).unwrap_or(&tries[3]).clone()
+    tries.iter().find(|t| fits(t)).unwrap_or(&tries[5]).clone()
 }
 
 /// Draws the alerts at the bottom of `inner`, armed ones first (`alert KRW-ETH
-/// RSI14(5m) < 30 … armed`), and returns the room left above them. Alerts that do not fit
-/// are counted on the last line.
-fn draw_alerts(inner: Rect, buf: &mut Buffer, alerts: &[AlertRow], theme: &Theme) -> Rect {
+/// RSI14(5m) < 30 … armed`), and returns the room left above them. Where they do not all
+/// fit, the last line counts the rest on a line of its own (`+4 more alerts (3 armed)`; zooming the pane shows more)
+/// rather than over an alert's text; a label too long for its line ends in `…`.
+fn draw_alerts(inner: Rect, buf: &mut Buffer, alerts: &[AlertRow], no_rules: bool, theme: &Theme) -> Rect {
     if alerts.is_empty() || inner.height == 0 || inner.width < 8 {
         return inner;
     }
-    let height = (alerts.len() as u16).min((inner.height / 2).max(1));
+    // At most half the pane, or with no rules all of it but the hint's line.
+    let room = if no_rules { inner.height.saturating_sub(1) } else { inner.height / 2 };
+    let height = (alerts.len() as u16).min(room.max(1));
+    let shown = if alerts.len() > height as usize { height as usize - 1 } else { height as usize };
     let mut sorted: Vec<&AlertRow> = alerts.iter().collect();
     sorted.sort_by_key(|a| a.fired);
     let top = inner.bottom() - height;
-    let hidden = alerts.len() - height as usize;
     let width = inner.width as usize;
-    for (i, a) in sorted.iter().take(height as usize).enumerate() {
+    for (i, a) in sorted.iter().take(shown).enumerate() {
         let y = top + i as u16;
-        let last = i + 1 == height as usize;
         let (state, style) = if a.fired { ("fired", theme.muted) } else { ("armed", theme.ok) };
-        let state = if last && hidden > 0 { format!("+{hidden} more · {state}") } else { state.to_string() };
         let state_w = state.chars().count();
-        let label_w = width.saturating_sub(state_w + 1 + 6 + 1);
+        let label_w = width.saturating_sub(state_w + 1 + 6);
+        let label = if a.label.chars().count() > label_w {
+            let cut: String = a.label.chars().take(label_w.saturating_sub(1)).collect();
+            format!("{cut}…")
+        } else {
+            a.label.clone()
+        };
         buf.set_stringn(inner.x, y, "alert ", 6, theme.muted);
-        buf.set_stringn(inner.x + 6, y, &a.label, label_w, if a.fired { theme.muted } else { theme.text });
+        buf.set_stringn(inner.x + 6, y, &label, label_w, if a.fired { theme.muted } else { theme.text });
         if width > state_w + 7 {
-            buf.set_stringn(inner.right() - state_w as u16, y, &state, state_w, style);
+            buf.set_stringn(inner.right() - state_w as u16, y, state, state_w, style);
         }
+    }
+    let rest = alerts.len() - shown;
+    if rest > 0 {
+        let armed = sorted[shown..].iter().filter(|a| !a.fired).count();
+        let noun = if rest == 1 { "alert" } else { "alerts" };
+        let head = if shown == 0 { format!("{rest} {noun}") } else { format!("+{rest} more {noun}") };
+        let text = match armed {
+            0 => format!("{head} (fired)"),
+            a if a == rest => head,
+            a => format!("{head} ({a} armed)"),
+        };
+        buf.set_stringn(inner.x, top + shown as u16, text, width, theme.muted);
     }
     Rect { height: inner.height - height, ..inner }
 }
@@ -80,13 +112,14 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let acc = &snap.account;
     // The title's room: the width inside the corners, less the pane's name.
     let room = (area.width as usize).saturating_sub(2 + PaneId::Monitor.title().len() + 2);
-    let extra = vec![Span::styled(counts(&acc.rules, room), theme.muted)];
+    let extra = vec![Span::styled(counts(&acc.rules, &acc.alerts, room), theme.muted)];
     let block = pane_block(PaneId::Monitor, extra, ui, theme);
     let inner = block.inner(area);
     block.render(area, buf);
     // Alerts (price and indicator) take the bottom lines, at most half the pane: the
-    // rules, which protect positions, keep the rest.
-    let inner = draw_alerts(inner, buf, &acc.alerts, theme);
+    // rules, which protect positions, keep the rest (with no rules, the alerts take all
+    // but the line that says how to add one).
+    let inner = draw_alerts(inner, buf, &acc.alerts, acc.rules.is_empty(), theme);
     if acc.rules.is_empty() {
         if inner.height == 0 {
             return;
@@ -325,10 +358,10 @@ mod tests {
             RuleRow { id: "r2".into(), position: RulePosition::Gone, ..row(RuleState::Armed, None, None) },
             RuleRow { id: "r3".into(), position: RulePosition::Waiting, ..row(RuleState::Armed, None, None) },
         ];
-        assert_eq!(counts(&rows, 40), "1 armed · 1 gone · 1 waiting ");
-        assert_eq!(counts(&rows, 26), "1 armed · 1 gone · 1 wait ");
-        assert_eq!(counts(&rows, 20), "1 armed · 1 gone ");
-        assert_eq!(counts(&rows, 5), "1 armed ");
+        assert_eq!(counts(&rows, &[], 40), "1 armed · 1 gone · 1 waiting ");
+        assert_eq!(counts(&rows, &[], 26), "1 armed · 1 gone · 1 wait ");
+        assert_eq!(counts(&rows, &[], 20), "1 armed · 1 gone ");
+        assert_eq!(counts(&rows, &[], 5), "1 armed ");
         let mut snap = Snapshot::default();
         let mut account = (*snap.account).clone();
         account.rules = Arc::new(rows);
@@ -379,9 +412,90 @@ mod tests {
         let buf = draw_with(Vec::new(), alerts, 4);
         let text: Vec<String> = (0..buf.area.height).map(|y| line(&buf, y)).collect();
         assert!(text[1].contains("no rules"), "{text:?}");
-        assert!(
-            text[2].contains("alert KRW-ETH RSI14(5m) < 30") && text[2].contains("+1 more · armed"),
+        assert_eq!(
+            text[2].trim_end_matches([' ', '│']).trim_start_matches('│'),
+            "2 alerts (1 armed)",
             "{text:?}"
         );
+    }
+
+    fn alert_row(line: &str, fired: bool) -> AlertRow {
+        let a = crate::trading::monitor::parse_alert(line).unwrap();
+        AlertRow {
+            id: a.id.clone(),
+            market: a.market.clone(),
+            condition: a.condition,
+            label: crate::trading::monitor::alerts::describe_alert(&a),
+            fired,
+            levels: Vec::new(),
+        }
+    }
+
+    fn draw_with(rules: Vec<RuleRow>, alerts: Vec<AlertRow>, w: u16, h: u16) -> Vec<String> {
+        let mut snap = Snapshot::default();
+        let mut account = (*snap.account).clone();
+        account.rules = Arc::new(rules);
+        account.alerts = Arc::new(alerts);
+        snap.account = Arc::new(account);
+        let area = Rect::new(0, 0, w, h);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &UiState::new(UiConfig::default()), &snap, &Theme::default());
+        (0..h).map(|y| line(&buf, y)).collect()
+    }
+
+    /// Issue 19: with six alerts in a short pane the count of the hidden ones was written
+    /// over the last alert's text (`alert KRW-BTC BB20(  +4 more · armed`). It has a line
+    /// of its own; every alert line shown is whole or ends in `…`, with its state.
+    #[test]
+    fn alerts_that_do_not_fit_are_counted_on_their_own_line() {
+        let alerts: Vec<AlertRow> = [
+            ":alert KRW-BTC bb20 break up 15m",
+            ":alert KRW-BTC bb20 break down 15m",
+            ":alert KRW-ETH rsi14 < 30",
+            ":alert KRW-ETH ema20 crosses ema50 1h",
+            ":alert KRW-BTC macd crosses signal",
+            ":alert KRW-XRP > 3000",
+        ]
+        .iter()
+        .map(|l| alert_row(l, false))
+        .collect();
+        // Inside: 6 rows; no rules: the hint, four alerts and the count of the other two.
+        let text = draw_with(Vec::new(), alerts.clone(), 34, 8);
+        let inner: Vec<&str> = text.iter().map(|l| l.trim_start_matches('│').trim_end_matches('│')).collect();
+        assert!(inner[1].contains("no rules"), "{text:#?}");
+        for l in &inner[2..6] {
+            assert!(l.starts_with("alert KRW-") && l.ends_with(" armed"), "{text:#?}");
+        }
+        assert!(inner[2].starts_with("alert KRW-BTC BB20(15m) b… armed"), "{text:#?}");
+        assert_eq!(inner[6].trim_end(), "+2 more alerts", "{text:#?}");
+        assert!(!text.iter().any(|l| l.contains("more ·")), "{text:#?}");
+        // With a rule, at the 80x24 layout's size: half the inside, the count on its line.
+        let text = draw_with(vec![row(RuleState::Armed, None, None)], alerts, 80, 7);
+        let inner: Vec<&str> = text.iter().map(|l| l.trim_start_matches('│').trim_end_matches('│')).collect();
+        assert!(inner[2].contains("92,150,000"), "the rule keeps its row: {text:#?}");
+        assert!(
+            inner[4].starts_with("alert KRW-BTC BB20(15m) break up") && inner[4].ends_with(" armed"),
+            "{text:#?}"
+        );
+        assert_eq!(inner[5].trim_end(), "+5 more alerts", "{text:#?}");
+    }
+
+    /// Issue 19: the title read `Monitor 0 armed` with six alerts armed. `armed` stays
+    /// the count of rules protecting a position; the alerts are counted after it.
+    #[test]
+    fn the_title_counts_the_alerts_too() {
+        let alerts = vec![
+            alert_row(":alert KRW-BTC > 100000000", false),
+            alert_row(":alert KRW-ETH rsi14 < 30", false),
+            alert_row(":alert KRW-XRP < 3000", true),
+        ];
+        assert_eq!(counts(&[], &alerts, 60), "0 armed · 3 alerts (1 fired) ");
+        assert_eq!(counts(&[], &alerts, 20), "0 armed · 3 alerts ");
+        assert_eq!(counts(&[], &alerts[..1], 60), "0 armed · 1 alert ");
+        assert_eq!(counts(&[], &[], 60), "0 armed ");
+        let rules = vec![row(RuleState::Armed, None, None)];
+        assert_eq!(counts(&rules, &alerts[..2], 60), "1 armed · 2 alerts ");
+        let title = draw_with(Vec::new(), alerts, 60, 8).remove(0);
+        assert!(title.contains(" Monitor 0 armed · 3 alerts (1 fired) ─"), "{title}");
     }
 }
