@@ -107,8 +107,13 @@ impl Series {
 /// What a series says to the monitor: the alerts that hold now.
 type Hits = Vec<(String, String)>;
 
-fn hit(id: &str, w: &Watch, held: crate::trading::monitor::indicator_alerts::Held) -> (String, String) {
-    (id.to_string(), format!("{} · local", held.describe(w.alert())))
+fn hit(
+    id: &str,
+    w: &Watch,
+    held: crate::trading::monitor::indicator_alerts::Held,
+    m: &MarketId,
+) -> (String, String) {
+    (id.to_string(), format!("{} · local", held.describe(w.alert(), m.quote())))
 }
 
 struct Local {
@@ -149,7 +154,7 @@ impl Local {
                 && let Some(h) = w.load(&s.bars)
                 && !self.reported.contains(id)
             {
-                hits.push(hit(id, &w, h));
+                hits.push(hit(id, &w, h, market));
             }
             s.watches.insert(id.clone(), w);
         }
@@ -206,7 +211,7 @@ impl Local {
                     s.loaded = true;
                     for (id, w) in s.watches.iter_mut() {
                         if let Some(h) = w.load(&s.bars) {
-                            hits.push(hit(id, w, h));
+                            hits.push(hit(id, w, h, &m));
                         }
                     }
                 }
@@ -249,7 +254,7 @@ impl Local {
         let mut hits = Vec::new();
         for (id, w) in s.watches.iter_mut() {
             if let Some(h) = w.update(bar) {
-                hits.push(hit(id, w, h));
+                hits.push(hit(id, w, h, &c.market));
             }
         }
         hits
@@ -539,7 +544,7 @@ async fn listen(
                 let Some(ids) = want.get(&k) else { continue };
                 for id in ids {
                     if reported.insert(id.clone()) {
-                        let detail = format!("{} · upbit signal", describe_signal(&sig.reading));
+                        let detail = format!("{} · upbit signal", describe_signal(&sig.reading, sig.market.quote()));
                         monitor
                             .send(MonitorInput::IndicatorHit { id: id.clone(), detail })
                             .await

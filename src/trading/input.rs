@@ -448,6 +448,17 @@ fn up_down(tok: &str) -> Option<Way> {
     }
 }
 
+/// A token written as a timeframe: bracketed (`[7m]`), or digits then letters (`7m`,
+/// `2h`). No other last token of an indicator alert has that shape: a threshold is a
+/// plain number, a line name starts with letters, a direction is a word.
+fn looks_like_timeframe(tok: &str) -> bool {
+    if tok.starts_with('[') || tok.ends_with(']') {
+        return true;
+    }
+    let unit = tok.trim_start_matches(|c: char| c.is_ascii_digit());
+    unit.len() < tok.len() && !unit.is_empty() && unit.chars().all(|c| c.is_ascii_alphabetic())
+}
+
 /// `rsi14 < 30 [5m]`, `ema20 crosses [up|down] ema50 [1h]`, `macd crosses signal`,
 /// `bb20 break up|down [15m]`: the tokens after the market.
 fn parse_indicator_alert(toks: &[&str]) -> Result<IndicatorAlert, InputError> {
@@ -458,6 +469,9 @@ fn parse_indicator_alert(toks: &[&str]) -> Result<IndicatorAlert, InputError> {
             let t = last.trim_start_matches('[').trim_end_matches(']');
             match Timeframe::from_str(t) {
                 Ok(tf) => (init, tf),
+                // Meant as a timeframe (`7m`, `[2h]`: digits then a unit, or bracketed)
+                // but not one: say so and list them, rather than blame the whole tail.
+                Err(e) if looks_like_timeframe(last) => return Err(InputError::BadIndicator(e)),
                 Err(_) => (toks, IndicatorAlert::DEFAULT_TIMEFRAME),
             }
         }
@@ -1141,7 +1155,11 @@ mod tests {
             (":alert KRW-ETH bb20 > 3", "Bollinger bands alert on a break"),
             (":alert KRW-ETH bb1 break up", "period must be at least 2"),
             (":alert KRW-ETH macd26,12,9 crosses signal", "fast_period 26 must be below slow_period 12"),
-            (":alert KRW-ETH rsi14 < 30 7m", "unexpected \"< 30 7m\""),
+            // Issue 19: an unknown timeframe is named, with the ones there are; the
+            // rest of the line was blamed (`unexpected "< 30 7m"`).
+            (":alert KRW-ETH rsi14 < 30 7m", "unknown timeframe \"7m\" (one of 1s 1m 3m 5m 10m 15m 30m 1h"),
+            (":alert KRW-ETH ema20 crosses ema50 [2h]", "unknown timeframe \"2h\""),
+            (":alert KRW-ETH bb20 break up 90s", "unknown timeframe \"90s\""),
             (":alert KRW-ETH rsi14", "expected rsi14 < 30"),
             (":alert KRW-ETH", "MARKET rsi14 < 30 [5m]"),
             (":alert KRW-ETH 3000000", "expected > < crosses or move before a price"),

@@ -20,7 +20,7 @@ use rust_decimal::Decimal;
 
 use crate::exchange::types::{MarketId, Timeframe};
 use crate::exchange::upbit::indicator::{condition_of, trigger_of, upbit_takes};
-use crate::indicators::{Bar, Condition, Indicator, Reading, Tracker, format_reading, upbit_streams};
+use crate::indicators::{Bar, Condition, Indicator, Reading, Tracker, upbit_streams};
 use crate::trading::rules::{IndicatorAlert, IndicatorTest, Way};
 
 /// What a watch saw when its alert held: the reading and the candle's close.
@@ -33,41 +33,93 @@ pub struct Held {
 }
 
 impl Held {
-    /// `RSI 28.41`, `EMA 101.2/100.8`, `close 105 > upper 104.3`: what held, for the fired
-    /// alert's text.
-    pub fn describe(&self, alert: &IndicatorAlert) -> String {
-        // Averages are statistics, not prices: a few decimals past the close's read well.
-        let dp = self.close.normalize().scale() + 2;
-        let p = |d: Decimal| d.round_dp(dp).normalize().to_string();
+    /// `RSI 28.41`, `MACD -16,810 signal -16,857`, `close 105 > upper 104.3`: what held,
+    /// for the fired alert's text, with the numbers of a `quote` market read as its
+    /// prices are ([`stat`]).
+    pub fn describe(&self, alert: &IndicatorAlert, quote: &str) -> String {
+        let dp = stat_dp(quote, self.close);
+        let p = |d: Decimal| stat(d, dp);
+        let close = super::view::price_text(quote, self.close);
         match (self.reading, alert.test) {
+            // The band is shown with the decimals that keep it on its side of the close:
+            // `close 150 > upper 150` would contradict itself.
             (Reading::BollingerBands { upper, .. }, IndicatorTest::Breaks(Way::Up)) => {
-                format!("close {} > upper {}", p(self.close), p(upper))
+                format!("close {close} > upper {}", stat(upper, apart(upper, self.close, dp)))
             }
             (Reading::BollingerBands { lower, .. }, IndicatorTest::Breaks(Way::Down)) => {
-                format!("close {} < lower {}", p(self.close), p(lower))
+                format!("close {close} < lower {}", stat(lower, apart(lower, self.close, dp)))
             }
-            (Reading::Rsi(v), _) => format!("RSI {v:.2}"),
-            (Reading::Macd { macd, signal, .. }, _) => format!("MACD {} signal {}", p(macd), p(signal)),
-            (Reading::MaCrossover { short, long }, _) => format!("{} / {}", p(short), p(long)),
-            (r, _) => format_reading(&r, dp),
+            (r, _) => describe_reading(&r, &p),
         }
     }
 }
 
 /// What Upbit's signal said held: `RSI 28.41`, `MACD 12.5 signal 10.25`, for the fired
-/// alert's text (a signal carries no close, so a band break names the bands).
-pub fn describe_signal(reading: &Reading) -> String {
-    match *reading {
+/// alert's text (a signal carries no close, so a band break names the bands, and each
+/// number takes the precision of a price of its size in the `quote` market).
+pub fn describe_signal(reading: &Reading, quote: &str) -> String {
+    describe_reading(reading, &|d: Decimal| stat(d, tick_dp(quote, d)))
+}
+
+fn describe_reading(r: &Reading, p: &dyn Fn(Decimal) -> String) -> String {
+    match *r {
         Reading::Rsi(v) => format!("RSI {v:.2}"),
-        Reading::Macd { macd, signal, .. } => {
-            format!("MACD {} signal {}", macd.normalize(), signal.normalize())
+        Reading::Macd { macd, signal, .. } => format!("MACD {} signal {}", p(macd), p(signal)),
+        Reading::MaCrossover { short, long } => format!("{} / {}", p(short), p(long)),
+        Reading::BollingerBands { upper, lower, .. } => format!("bands {} / {}", p(upper), p(lower)),
+        Reading::MovingAverage(v) => p(v),
+        // Volumes are coins, not prices: grouped, three significant digits at least.
+        Reading::Volume { volume, average } => {
+            format!("volume {} avg {}", stat(volume, 0), stat(average, 0))
         }
-        Reading::MaCrossover { short, long } => format!("{} / {}", short.normalize(), long.normalize()),
-        Reading::BollingerBands { upper, lower, .. } => {
-            format!("bands {} / {}", upper.normalize(), lower.normalize())
-        }
-        r => format_reading(&r, 4),
     }
+}
+
+/// The decimals of a statistic of a `quote` market's prices read against the price
+/// `level`: those of the price there (its tick's, or more where the price has more).
+fn stat_dp(quote: &str, level: Decimal) -> u32 {
+    tick_dp(quote, level).max(level.normalize().scale())
+}
+
+/// The decimals of the tick of a `quote` market's price at `level`.
+fn tick_dp(quote: &str, level: Decimal) -> u32 {
+    crate::exchange::grid().tick_size(quote, level.abs()).normalize().scale()
+}
+
+/// The decimals, from `dp` up, that show `v` on its own side of `close` (never equal to it
+/// once rounded).
+fn apart(v: Decimal, close: Decimal, dp: u32) -> u32 {
+    (dp..=MAX_DP).find(|&dp| v.round_dp(dp) != close || v == close).unwrap_or(MAX_DP)
+}
+
+const MAX_DP: u32 = 20;
+
+/// A statistic (an average, a band, a MACD line) as people read prices: grouped, at `dp`
+/// decimals (the market's price precision), or more where that leaves fewer than three
+/// significant digits: a MACD of 0.0000312 on a 0.0001 tick is not shown as `0.0000`
+/// (nor `2.3` as `2`).
+pub(crate) fn stat(v: Decimal, dp: u32) -> String {
+    let mut dp = dp.min(MAX_DP);
+    let a = v.abs();
+    if !a.is_zero() {
+        // Digits before the point, or (below 1) minus the zeros after it.
+        let mut magnitude: i64 = 0;
+        let mut x = a;
+        while x >= Decimal::TEN {
+            x /= Decimal::TEN;
+            magnitude += 1;
+        }
+        while x < Decimal::ONE && magnitude > -(MAX_DP as i64) {
+            x *= Decimal::TEN;
+            magnitude -= 1;
+        }
+        // Three significant digits: `magnitude + 1` sit before the point.
+        let need = (2 - magnitude).clamp(0, MAX_DP as i64) as u32;
+        dp = dp.max(need);
+    }
+    let mut shown = v.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    shown.rescale(dp);
+    super::view::grouped(shown)
 }
 
 /// One indicator alert over its series.
@@ -223,11 +275,40 @@ mod tests {
         }
         let held = w.update(bar(14, dec!(120))).expect("warmed up: RSI 100 > 0");
         assert_eq!(held.reading, Reading::Rsi(100.0));
-        assert_eq!(held.describe(&a), "RSI 100.00");
+        assert_eq!(held.describe(&a, "KRW"), "RSI 100.00");
         // The watch reports every evaluation that holds; the monitor latches the alert.
         assert!(w.update(bar(14, dec!(121))).is_some());
         // An older bucket is refused, not evaluated.
         assert_eq!(w.update(bar(3, dec!(1))), None);
+    }
+
+    /// Issue 19: a fired MACD alert read `MACD -16809.75 signal -16856.65`, unlike any
+    /// price on screen. Its numbers read as the market's prices (grouped, at the price's
+    /// precision), a small one keeps three significant digits instead of reading 0, and a
+    /// band is never rounded onto the close it was broken by.
+    #[test]
+    fn fired_alert_numbers_read_as_the_markets_prices() {
+        let macd = |macd, signal| Reading::Macd { macd, signal, histogram: macd - signal };
+        let held = |reading, close| Held { reading, close };
+        let a = alert(":alert KRW-BTC macd crosses signal 5m");
+        let btc = held(macd(dec!(-16809.75), dec!(-16856.65)), dec!(148_428_000));
+        assert_eq!(btc.describe(&a, "KRW"), "MACD -16,810 signal -16,857");
+        assert_eq!(describe_signal(&btc.reading, "KRW"), "MACD -16,810 signal -16,857");
+        // A coin at 0.0164 on a 0.0001 tick: the MACD is far below the tick.
+        let shib = held(macd(dec!(0.0000312456), dec!(-0.00000041)), dec!(0.0164));
+        assert_eq!(shib.describe(&a, "KRW"), "MACD 0.0000312 signal -0.000000410");
+        // Small whole-won values keep their decimals: `2` would hide `2.34`.
+        let xrp = held(macd(dec!(2.345), dec!(0)), dec!(3100));
+        assert_eq!(xrp.describe(&a, "KRW"), "MACD 2.35 signal 0");
+        let cross = alert(":alert KRW-BTC ema20 crosses ema50 5m");
+        let ma =
+            held(Reading::MaCrossover { short: dec!(148415962.4), long: dec!(148400000) }, dec!(148_428_000));
+        assert_eq!(ma.describe(&cross, "KRW"), "148,415,962 / 148,400,000");
+        // Upper band 149.96 at a 1 won tick would round to the close, 150: it shows more.
+        let bb = alert(":alert KRW-BTC bb20 break up 5m");
+        let band = Reading::BollingerBands { upper: dec!(149.96), middle: dec!(140), lower: dec!(130) };
+        assert_eq!(held(band, dec!(150)).describe(&bb, "KRW"), "close 150 > upper 149.96");
+        assert_eq!(stat(Decimal::ZERO, 2), "0.00");
     }
 
     #[test]
@@ -307,7 +388,7 @@ mod tests {
         assert_eq!(w.load(&flat), None, "inside the bands");
         flat.push(bar(25, dec!(150)));
         let h = w.update(flat[25]).expect("the close leaves the upper band");
-        assert!(h.describe(&a).starts_with("close 150 > upper "), "{}", h.describe(&a));
+        assert!(h.describe(&a, "KRW").starts_with("close 150 > upper "), "{}", h.describe(&a, "KRW"));
         let mut w = Watch::new(alert(":alert KRW-BTC bb20 break down 1m")).unwrap();
         w.load(&flat[..25]);
         assert_eq!(w.update(flat[25]), None, "a break up is no break down");
