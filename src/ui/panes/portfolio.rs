@@ -246,7 +246,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         return;
     }
     buf.set_line(inner.x, inner.y, &summary_line(&sum, inner.width as usize, theme), inner.width);
-    let top = match pockets_line(snap, theme) {
+    let top = match pockets_line(snap, theme, inner.width as usize) {
         Some(line) => {
             buf.set_line(inner.x, inner.y + 1, &line, inner.width);
             2
@@ -468,30 +468,59 @@ fn pocket_value(balances: &[crate::exchange::types::Balance], snap: &Snapshot) -
 }
 
 /// `pockets ▶main  trading 1,000,000 KRW  savings ≈7,484,000 KRW`: only when the account
-/// has more than one pocket.
-fn pockets_line(snap: &Snapshot, theme: &Theme) -> Option<Line<'static>> {
+/// has more than one pocket. In `width` cells: a pocket whose value does not fit is left
+/// out whole and counted (`+2 more`), never cut mid-number; the traded pocket loses its
+/// `(traded)` first.
+fn pockets_line(snap: &Snapshot, theme: &Theme, width: usize) -> Option<Line<'static>> {
     let state = &snap.account.pockets;
     let view = &state.view;
     if view.pockets.len() < 2 {
         return None;
     }
     let traded = view.trading.as_ref().map(|t| t.uuid.as_str());
-    let mut spans = vec![Span::styled("pockets ", theme.muted)];
     let mut pockets: Vec<_> = view.pockets.iter().collect();
     pockets.sort_by_key(|p| Some(p.uuid.as_str()) != traded);
+    let mut lead: Vec<Vec<Span<'static>>> = Vec::new();
+    let mut others: Vec<Vec<Span<'static>>> = Vec::new();
     for p in pockets {
         if Some(p.uuid.as_str()) == traded {
-            spans.push(Span::styled(format!("▶{} (traded)", p.name), theme.header));
+            lead.push(vec![Span::styled(format!("▶{} (traded)", p.name), theme.header)]);
+            lead.push(vec![Span::styled(format!("▶{}", p.name), theme.header)]);
         } else {
             let value = state
                 .balances
                 .get(&p.uuid)
                 .and_then(|b| pocket_value(b, snap))
                 .map_or_else(|| "—".to_string(), |v| format!("{} KRW", format::amount(v, "KRW")));
-            spans.push(Span::styled(format!("  {} ", p.name), theme.muted));
-            spans.push(Span::styled(value, theme.text));
+            others.push(vec![
+                Span::styled(format!("  {} ", p.name), theme.muted),
+                Span::styled(value, theme.text),
+            ]);
         }
     }
+    let w = |s: &[Span]| s.iter().map(Span::width).sum::<usize>();
+    let more = |n: usize| Span::styled(format!("  +{n} more"), theme.muted);
+    let build = |lead: Option<&Vec<Span<'static>>>| {
+        let mut spans = vec![Span::styled("pockets ", theme.muted)];
+        spans.extend(lead.cloned().unwrap_or_default());
+        for (i, o) in others.iter().enumerate() {
+            let left = others.len() - i - 1;
+            let tail = if left > 0 { more(left).width() } else { 0 };
+            if w(&spans) + w(o) + tail > width {
+                spans.push(more(others.len() - i));
+                return spans;
+            }
+            spans.extend(o.iter().cloned());
+        }
+        spans
+    };
+    // The full traded label where every pocket still fits with it, else the short one.
+    let full = build(lead.first());
+    let spans = if lead.len() < 2 || !full.iter().any(|s| s.content.ends_with(" more")) {
+        full
+    } else {
+        build(lead.get(1))
+    };
     Some(Line::from(spans))
 }
 
@@ -640,6 +669,25 @@ mod tests {
             .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>() + "\n")
             .collect();
         assert!(text.contains("pockets ▶main (traded)  savings 6,400,000 KRW  trading —"), "{text}");
+        // Narrow (the default layout's pane, 80x24's too): a value never cut mid-number
+        // (it read `trading 1,00`); a pocket that does not fit is counted instead.
+        let line = |width: u16| {
+            let area = Rect::new(0, 0, width, 8);
+            let mut buf = Buffer::empty(area);
+            render(area, &mut buf, &ui, &snap, &theme);
+            (0..area.height)
+                .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
+                .find(|l| l.contains("pockets"))
+                .unwrap_or_default()
+        };
+        let at = line(48);
+        assert!(at.contains("pockets ▶main  savings 6,400,000 KRW  +1 more"), "{at}");
+        let at = line(36);
+        assert!(at.contains("pockets ▶main  +2 more"), "{at}");
+        for width in 20..100 {
+            let at = line(width);
+            assert!(!at.contains("6,4") || at.contains("6,400,000 KRW"), "{width}: {at}");
+        }
         // One pocket: no line.
         let (ui, snap) =
             snapshot(vec![StoreEvent::BalancesUpdated(vec![balance("KRW", dec!(1000), Decimal::ZERO)])]);
