@@ -2401,3 +2401,55 @@ fn the_heatmap_key_tints_rows_by_their_change() {
     h.key(KeyCode::Char('H'));
     assert_eq!(bg_of(&mut h, "BTC"), plain, "off again");
 }
+
+/// A long notice gives way to the selected market and its price on the status bar, at
+/// 80x24 and 120x40; the portfolio's pockets line never cuts a value mid-number (it read
+/// `trading 1,00` in the default layout's narrow pane).
+#[test]
+fn a_long_notice_keeps_the_price_on_the_status_bar_and_pocket_values_are_never_cut() {
+    use hoga::exchange::types::Balance;
+    use hoga::exchange::upbit::pockets::{Pocket, PocketsState, PocketsView};
+    let krw = |amount: Decimal| Balance {
+        currency: "KRW".into(),
+        balance: amount,
+        locked: Decimal::ZERO,
+        avg_buy_price: Decimal::ZERO,
+        unit_currency: "KRW".into(),
+    };
+    let pocket = |uuid: &str, name: &str, main: bool| Pocket { uuid: uuid.into(), name: name.into(), main };
+    let view = PocketsView {
+        pockets: vec![
+            pocket("m", "main", true),
+            pocket("t", "trading", false),
+            pocket("s", "savings", false),
+        ],
+        trading: Some(pocket("m", "main", true)),
+        can_transfer: true,
+        note: None,
+    };
+    let mut pockets = PocketsState { view, ..PocketsState::default() };
+    pockets.balances.insert("t".into(), vec![krw(dec!(1_000_000))]);
+    pockets.balances.insert("s".into(), vec![krw(dec!(7_484_000))]);
+    let notice = "[hoga] market KRW-QTUM is delisted on 2026-12-20: orders there are refused from \
+                  the 19th, withdraw before then";
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut hs = Harness::new(w, h);
+        hs.publish(vec![
+            StoreEvent::BalancesUpdated(vec![krw(dec!(10_000_000))]),
+            StoreEvent::PocketsUpdated(pockets.clone()),
+            StoreEvent::Alert { time: chrono::Utc::now(), message: notice.into() },
+        ]);
+        let screen = hs.screen();
+        let status = screen.lines().find(|l| l.contains("DEMO")).unwrap_or_default();
+        assert!(status.contains("KRW-BTC 95,000,000 +1.23%"), "{w}x{h}: {status}");
+        assert!(status.contains("⚠ 1 [hoga]") && status.ends_with('…'), "{w}x{h}: {status}");
+        if let Some(line) = screen.lines().find(|l| l.contains("pockets ")) {
+            for value in ["1,0", "7,4"] {
+                let whole = if value == "1,0" { "1,000,000 KRW" } else { "7,484,000 KRW" };
+                assert!(!line.contains(value) || line.contains(whole), "{w}x{h}: {line}");
+            }
+        } else {
+            assert_eq!((w, h), (80, 24), "the portfolio is on the default 120x40 screen:\n{screen}");
+        }
+    }
+}
