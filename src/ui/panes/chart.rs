@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use super::pane_block;
 use crate::exchange::types::{Candle, Side};
 use crate::indicators::series::{Study, StudySeries};
+use crate::indicators::{Reading, Source};
 use crate::store::Snapshot;
 use crate::ui::layout::PaneId;
 use crate::ui::state::UiState;
@@ -163,6 +164,28 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let compare: Vec<(&[Option<Decimal>], Style)> =
         compared.iter().map(|(v, s)| (v.as_slice(), *s)).collect();
 
+    // Upbit's values of the chosen studies, where its indicator stream has them: they
+    // are for the last closed candle, so they are shown only while the view is live, and
+    // named as such (the legend's own values are hoga's, at the candle in view).
+    let live = view.offset == 0 && cursor_at.is_none();
+    let board = market.and_then(|m| snap.market.indicators.get(&(m.clone(), ui.timeframe)));
+    let upbit: Option<String> = board.filter(|_| live).and_then(|b| {
+        let (values, source) = b.readout();
+        if source != Source::Upbit {
+            return None;
+        }
+        let parts: Vec<String> = computed
+            .iter()
+            .zip(&labels)
+            .filter_map(|((study, _), label)| {
+                let want = study.indicator()?;
+                let (_, r) = values.iter().find(|(i, _)| *i == want)?;
+                Some(format!("{label} {}", reading_text(r, dp)?))
+            })
+            .collect();
+        (!parts.is_empty()).then(|| format!("upbit close {}", parts.join(" ")))
+    });
+
     // The readout rows: the cursor's candle, or the legend. Each is whole parts, wrapped
     // to a second row where the pane has rows to spare, and `+N` for what is left out.
     if inner.height >= MIN_ROWS_WITH_READOUT {
@@ -191,6 +214,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                             .map(|(t, s)| (format!("{t} (hidden: too few rows)"), *s)),
                     );
                     items.extend(compare_items.iter().cloned());
+                    items.extend(upbit.iter().map(|t| (t.clone(), theme.muted)));
                     if !computed.is_empty() {
                         items.push(("local".into(), theme.muted));
                     }
@@ -278,6 +302,25 @@ pub(crate) fn short_label(s: &Study) -> String {
 /// digits at least (a nonzero value never reads as `0`).
 fn price_value(v: Decimal, dp: u32) -> String {
     candles::study_value(v, dp, 3)
+}
+
+/// A value of Upbit's indicator stream as the legend shows the same study's own.
+fn reading_text(r: &Reading, dp: u32) -> Option<String> {
+    Some(match *r {
+        Reading::Rsi(v) => format!("{v:.2}"),
+        Reading::MovingAverage(v) => price_value(v, dp),
+        Reading::BollingerBands { upper, lower, .. } => {
+            format!("{}/{}", price_value(upper, dp), price_value(lower, dp))
+        }
+        Reading::Macd { macd, signal, histogram } => {
+            let v = |x| candles::study_value(x, dp, candles::MACD_DIGITS);
+            format!("{} sig {} hist {}", v(macd), v(signal), v(histogram))
+        }
+        Reading::Volume { volume, average } => {
+            format!("{} avg {}", candles::volume_value(volume), candles::volume_value(average))
+        }
+        Reading::MaCrossover { .. } => return None,
+    })
 }
 
 /// Why VWAP has no value: it starts again each KST day, and the day's first candles are
