@@ -144,6 +144,11 @@ pub(crate) struct PricePath {
     turnover: f64,
     /// Log price at each top-level point back from the start.
     tops: Vec<f64>,
+    /// A second fixed point: (second, log price relative to `p0`, the walk's own value
+    /// there). The path is the walk plus a linear correction from the start back to this
+    /// point (a Brownian bridge between the two), and the walk shifted by its full amount
+    /// before it, so it passes through both points and stays continuous.
+    pin: Option<(i64, f64, f64)>,
 }
 
 /// A candle of the path before it is put on the tick grid.
@@ -176,7 +181,21 @@ impl PricePath {
             sigma,
             turnover: cal.notional * cal.trades_per_s,
             tops,
+            pin: None,
         }
+    }
+
+    /// Makes the path pass through `price` at `at_ms` (before the start) as well as through
+    /// the start price: a resumed session's day began at the previous close its trader saw,
+    /// so the drawn hours of that day must start there too. Ignored at or after the start.
+    pub(crate) fn pin(&mut self, at_ms: i64, price: f64) {
+        let at = at_ms.div_euclid(1000);
+        if at >= self.anchor_s || !price.is_finite() || price <= 0.0 {
+            return;
+        }
+        self.pin = None;
+        let walk = self.x(at);
+        self.pin = Some((at, (price / self.p0).ln(), walk));
     }
 
     /// The oldest time the path reaches (ms): no candle starts before it.
@@ -189,8 +208,21 @@ impl PricePath {
         (ACTIVITY_SD * gauss(hash(self.key, hour, 5)) - ACTIVITY_SD * ACTIVITY_SD).exp()
     }
 
-    /// Log price at second `t` relative to the start.
+    /// Log price at second `t` relative to the start: the walk, through the pinned point
+    /// when there is one.
     fn x(&self, t: i64) -> f64 {
+        let walk = self.walk(t);
+        match self.pin {
+            Some((at, target, walk_at)) => {
+                let w = ((self.anchor_s - t) as f64 / (self.anchor_s - at) as f64).clamp(0.0, 1.0);
+                walk + w * (target - walk_at)
+            }
+            None => walk,
+        }
+    }
+
+    /// The unpinned walk at second `t`.
+    fn walk(&self, t: i64) -> f64 {
         let u = (self.anchor_s - t).clamp(0, (TOPS as i64 - 1) * TOP - 1);
         let k = u / TOP;
         let r = u % TOP;

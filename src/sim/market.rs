@@ -595,9 +595,14 @@ impl MarketSim {
         let fair = self.fair;
         let stale = match (self.bids.first(), self.asks.first()) {
             (Some(b), Some(a)) => {
+                // A gap a trade left (a level taken whole and not refilled) lasts until the
+                // next trade: makers step into a spread wider than they keep. Left open, the
+                // gaps added up to spreads of a quarter of the price on thin markets, and
+                // the trades printed at both ends of it.
+                let wide = ticks::step(quote, b.0, self.cal.spread_ticks.max(1)) < a.0;
                 let tick = ticks::tick_size(quote, b.0).to_f64().unwrap_or(0.0);
                 let (b, a) = (b.0.to_f64().unwrap_or(0.0), a.0.to_f64().unwrap_or(0.0));
-                fair > a + 2.0 * tick || fair < b - 2.0 * tick
+                wide || fair > a + 2.0 * tick || fair < b - 2.0 * tick
             }
             _ => true,
         };
@@ -1266,30 +1271,25 @@ impl Generator {
             if let Some(v) = kept.map(|s| s.vol).filter(|v| v.is_finite() && (0.1..20.0).contains(v)) {
                 m.set_ln_act(v.ln() + ACTIVITY_SD * ACTIVITY_SD);
             }
-            // The saved day goes on only within the same UTC day: a later day starts from
-            // the saved price as its previous close.
+            // The saved day goes on only within the same UTC day: its previous close stays.
+            // A later day starts from the saved price as its previous close. Either way the
+            // drawn past passes through that price at the day's start, so the day's open,
+            // range and change and every candle before the start describe one path (the
+            // saved day's range is not put back: the drawn hours would not reach it).
             let day = kept.and_then(|s| s.day.clone()).filter(|d| {
                 d.start == today
                     && [d.open, d.high, d.low, d.prev_close].iter().all(|p| *p > Decimal::ZERO)
                     && d.low <= d.high
             });
-            m.seed_history(&mut rng, hist_start, start_ms, &mut seq);
-            match (day, kept) {
-                (Some(d), _) => m.resume_day(&d),
-                // A later day: the last price the trader saw is the previous close.
-                (None, Some(s)) => {
-                    m.prev_close = s.price;
-                    if let Some(c) = m
-                        .candles
-                        .get_mut(&Timeframe::D1)
-                        .and_then(|l| l.back_mut())
-                        .filter(|c| c.start == m.day_start)
-                    {
-                        c.prev_close = s.price;
-                    }
-                }
-                (None, None) => {}
+            let prev_close = match (day, kept) {
+                (Some(d), _) => Some(d.prev_close),
+                (None, Some(s)) => Some(s.price),
+                (None, None) => None,
+            };
+            if let Some(p) = prev_close.and_then(|p| p.to_f64()) {
+                m.path.pin(today, p);
             }
+            m.seed_history(&mut rng, hist_start, start_ms, &mut seq);
             let (b, a) = m.quotes_at_fair();
             m.requote(&mut rng, b, a, start_ms);
         }
@@ -1947,9 +1947,9 @@ mod tests {
         }
     }
 
-    /// A demo restart within the same UTC day keeps the day's open and previous close:
-    /// the 24 h change goes on from where it was (every market read 0.00% after a
-    /// restart, the resumed history starting the day at the saved price).
+    /// A demo restart within the same UTC day keeps the day's previous close: the 24 h
+    /// change goes on from where it was (every market read 0.00% after a restart, the
+    /// resumed history starting the day at the saved price). The drawn day opens there.
     #[test]
     fn a_resumed_market_keeps_its_day_and_its_24h_change() {
         let start = 1_750_000_000_000;
@@ -1968,11 +1968,11 @@ mod tests {
         let r = Generator::resumed(load_markets(Some(3)).unwrap(), 7, later, 600, &saved);
         let t = r.market(&code).unwrap().ticker(later, None);
         assert_eq!(t.trade_price, price);
-        assert_eq!((t.opening_price, t.prev_closing_price), (day.open, day.prev_close));
+        assert_eq!((t.opening_price, t.prev_closing_price), (day.prev_close, day.prev_close));
         assert!(t.signed_change_rate > dec(0.1), "the change goes on: {}", t.signed_change_rate);
-        assert!(t.low_price <= day.open && t.high_price >= price);
+        assert!(t.low_price <= day.prev_close && t.high_price >= price);
         let d1 = r.market(&code).unwrap().candles[&Timeframe::D1].back().unwrap().clone();
-        assert_eq!((d1.open, d1.prev_close), (day.open, day.prev_close));
+        assert_eq!((d1.open, d1.prev_close), (day.prev_close, day.prev_close));
 
         // The next day, the saved day is over: its last price is the previous close.
         let tomorrow = bucket_start(Timeframe::D1, start) + 86_400_000 + 3_600_000;
@@ -2201,7 +2201,8 @@ mod tests {
             .collect();
         let max5 = fives.windows(2).map(|w| (w[1] / w[0] - 1.0).abs()).fold(0.0, f64::max);
         assert!(max5 < 0.006, "5-minute move {:.3} %", max5 * 100.0);
-        assert!(btc.len() > 3 * 3600, "{} BTC trades", btc.len());
+        // Several trades a second (this seed's hour is a quiet one: about three).
+        assert!(btc.len() > 2 * 3600, "{} BTC trades", btc.len());
         assert!(btc_one_tick * 10 > btc_books * 8, "{btc_one_tick} of {btc_books} books one tick");
         let small = &prices["KRW-MOCA"];
         assert!(small.len() > 20 && small.len() * 10 < btc.len(), "{} small-cap trades", small.len());
@@ -2322,5 +2323,125 @@ mod tests {
         };
         assert_eq!(run(1), run(1));
         assert_ne!(run(1), run(2));
+    }
+
+    /// The ticker's day and the candle history are one price path: the previous close
+    /// and the price lie within the range of the hourly candles of the last 24 h, the hour
+    /// the day began in opens at the previous close, the change is the price against the
+    /// previous close, and the day candle is the ticker's day.
+    fn assert_one_path(m: &MarketSim, now: i64, when: &str) {
+        let code = &m.def.market;
+        let t = m.ticker(now, None);
+        let hours = m.candles_page(Span::Tf(Timeframe::H1), i64::MAX, 25, now);
+        let hi = hours.iter().map(|c| c.high_price).max().unwrap();
+        let lo = hours.iter().map(|c| c.low_price).min().unwrap();
+        let prev = t.prev_closing_price;
+        assert!(lo <= prev && prev <= hi, "{when} {code}: previous close {prev} outside the 24 h {lo}-{hi}");
+        assert!(
+            lo <= t.trade_price && t.trade_price <= hi,
+            "{when} {code}: {} outside {lo}-{hi}",
+            t.trade_price
+        );
+        assert_eq!(t.signed_change_price, t.trade_price - prev, "{when} {code}");
+        assert_eq!(t.signed_change_rate, ((t.trade_price - prev) / prev).round_dp(8), "{when} {code}");
+        let day = iso_naive(bucket_start(Timeframe::D1, now), 0);
+        let first = hours.iter().find(|c| c.candle_date_time_utc == day).unwrap();
+        assert_eq!(
+            first.opening_price, prev,
+            "{when} {code}: the day's first hour opens at the previous close"
+        );
+        let d = m.candles_page(Span::Tf(Timeframe::D1), i64::MAX, 1, now).remove(0);
+        assert_eq!(
+            (d.opening_price, d.high_price, d.low_price, d.trade_price, d.prev_closing_price),
+            (t.opening_price, t.high_price, t.low_price, t.trade_price, Some(prev)),
+            "{when} {code}: the day candle is the ticker's day"
+        );
+    }
+
+    /// Every market's day agrees with its candles at the start, after a stretch of
+    /// trading, and after a restart whose kept day had moved (here: fell 15 %) before it.
+    /// A restart used to put the saved day back on a past drawn afresh from the saved
+    /// price: a previous close a day's move away from every candle of the last 24 h.
+    #[test]
+    fn the_day_and_the_candles_describe_one_path() {
+        let start = 1_750_000_000_000;
+        for seed in [7, 3] {
+            let mut g = Generator::new(load_markets(None).unwrap(), seed, start, 3600);
+            for m in &g.markets {
+                assert_one_path(m, g.now, "start");
+            }
+            while g.now < start + 1_200_000 {
+                g.step(50);
+            }
+            for m in &g.markets {
+                assert_one_path(m, g.now, "traded");
+            }
+            let mut saved = g.saved_market();
+            for (code, s) in saved.iter_mut().filter(|(c, _)| c.starts_with("KRW-")) {
+                let day = s.day.as_mut().unwrap();
+                let quote = code.split('-').next().unwrap();
+                day.prev_close = ticks::snap(quote, s.price / dec(0.85), Rounding::Nearest);
+                day.open = day.prev_close;
+                day.high = day.high.max(day.prev_close);
+            }
+            let later = g.now + 60_000;
+            let r = Generator::resumed(load_markets(None).unwrap(), seed, later, 3600, &saved);
+            for m in &r.markets {
+                assert_one_path(m, later, "resumed");
+                if m.quote() == "KRW" {
+                    let t = m.ticker(later, None);
+                    assert_eq!(t.prev_closing_price, saved[&m.def.market].day.as_ref().unwrap().prev_close);
+                }
+            }
+        }
+    }
+
+    /// A market priced under one won (KRW-SHIB, 0.0001 a tick) keeps a book of a few
+    /// ticks like any market of its class, and its trades print at that book's touch. A
+    /// level taken whole used to leave its gap open until the fair price left the book:
+    /// gaps added up to a spread of a quarter of the price, and the prints alternated
+    /// between its two ends.
+    #[test]
+    fn a_sub_won_market_keeps_a_tight_book_and_prints_inside_it() {
+        let start = 1_750_000_000_000;
+        let mut g = Generator::new(load_markets(None).unwrap(), 7, start, 60);
+        let code = "KRW-SHIB";
+        let cal = g.market(code).unwrap().cal;
+        let tick = Decimal::new(1, 4);
+        assert_eq!(g.market(code).unwrap().tick(), tick);
+        let (mut books, mut trades) = (0usize, 0usize);
+        let mut last: Option<Arc<WireOrderBook>> = None;
+        while g.now < start + 3_600_000 {
+            for e in g.step(50) {
+                match e {
+                    SimEvent::OrderBook(b) if b.code.as_deref() == Some(code) => {
+                        let top = &b.orderbook_units[0];
+                        assert!(
+                            (top.ask_price % tick).is_zero() && (top.bid_price % tick).is_zero(),
+                            "{top:?}"
+                        );
+                        // After a trade a level taken whole may leave one more tick.
+                        let spread = (top.ask_price - top.bid_price) / tick;
+                        assert!(
+                            spread >= Decimal::ONE && spread <= Decimal::from(cal.spread_ticks + 1),
+                            "{spread} ticks at {}: {top:?}",
+                            b.timestamp
+                        );
+                        assert_eq!(b.orderbook_units.len(), BOOK_DEPTH);
+                        books += 1;
+                        last = Some(b);
+                    }
+                    SimEvent::Trade(t) if t.code == code => {
+                        let top = &last.as_ref().unwrap().orderbook_units[0];
+                        let touch =
+                            if matches!(t.ask_bid, AskBid::Bid) { top.ask_price } else { top.bid_price };
+                        assert_eq!(t.trade_price, touch, "{t:?}");
+                        trades += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(trades > 50, "{trades} trades, {books} books");
     }
 }
