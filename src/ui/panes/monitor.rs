@@ -62,7 +62,8 @@ fn counts(rules: &[RuleRow], alerts: &[AlertRow], room: usize) -> String {
 /// Draws the alerts at the bottom of `inner`, armed ones first (`alert KRW-ETH
 /// RSI14(5m) < 30 … armed`), and returns the room left above them. Where they do not all
 /// fit, the last line counts the rest on a line of its own (`+4 more alerts (3 armed)`; zooming the pane shows more)
-/// rather than over an alert's text; a label too long for its line ends in `…`.
+/// rather than over an alert's text; a label too long for its line loses the `alert `
+/// before it, then ends in `…`.
 fn draw_alerts(inner: Rect, buf: &mut Buffer, alerts: &[AlertRow], no_rules: bool, theme: &Theme) -> Rect {
     if alerts.is_empty() || inner.height == 0 || inner.width < 8 {
         return inner;
@@ -79,15 +80,20 @@ fn draw_alerts(inner: Rect, buf: &mut Buffer, alerts: &[AlertRow], no_rules: boo
         let y = top + i as u16;
         let (state, style) = if a.fired { ("fired", theme.muted) } else { ("armed", theme.ok) };
         let state_w = state.chars().count();
-        let label_w = width.saturating_sub(state_w + 1 + 6);
+        // `alert ` goes before the label is cut: two alerts that differ at their end
+        // (`break up`, `break down`) must not read the same.
+        let fits = |prefix: usize| a.label.chars().count() + prefix + 1 + state_w <= width;
+        let prefix = if fits(6) { "alert " } else { "" };
+        let label_w = width.saturating_sub(state_w + 1 + prefix.len());
         let label = if a.label.chars().count() > label_w {
             let cut: String = a.label.chars().take(label_w.saturating_sub(1)).collect();
             format!("{cut}…")
         } else {
             a.label.clone()
         };
-        buf.set_stringn(inner.x, y, "alert ", 6, theme.muted);
-        buf.set_stringn(inner.x + 6, y, &label, label_w, if a.fired { theme.muted } else { theme.text });
+        buf.set_stringn(inner.x, y, prefix, prefix.len(), theme.muted);
+        let label_x = inner.x + prefix.len() as u16;
+        buf.set_stringn(label_x, y, &label, label_w, if a.fired { theme.muted } else { theme.text });
         if width > state_w + 7 {
             buf.set_stringn(inner.right() - state_w as u16, y, state, state_w, style);
         }
@@ -460,15 +466,23 @@ mod tests {
         .map(|l| alert_row(l, false))
         .collect();
         // Inside: 6 rows; no rules: the hint, four alerts and the count of the other two.
-        let text = draw_with(Vec::new(), alerts.clone(), 34, 8);
+        let text = draw_with(Vec::new(), alerts.clone(), 36, 8);
         let inner: Vec<&str> = text.iter().map(|l| l.trim_start_matches('│').trim_end_matches('│')).collect();
         assert!(inner[1].contains("no rules"), "{text:#?}");
         for l in &inner[2..6] {
-            assert!(l.starts_with("alert KRW-") && l.ends_with(" armed"), "{text:#?}");
+            assert!(l.contains("KRW-") && l.ends_with(" armed"), "{text:#?}");
         }
-        assert!(inner[2].starts_with("alert KRW-BTC BB20(15m) b… armed"), "{text:#?}");
+        // Too narrow for `alert ` and the label: the label keeps its end (`up`/`down`).
+        assert!(
+            inner[2].starts_with("KRW-BTC BB20(15m) break up ") && inner[2].ends_with(" armed"),
+            "{text:#?}"
+        );
+        assert!(inner[3].starts_with("KRW-BTC BB20(15m) break down armed"), "{text:#?}");
         assert_eq!(inner[6].trim_end(), "+2 more alerts", "{text:#?}");
         assert!(!text.iter().any(|l| l.contains("more ·")), "{text:#?}");
+        // Narrower still: a label that does not fit ends in `…`, its state kept.
+        let text = draw_with(Vec::new(), alerts.clone(), 30, 8);
+        assert!(text[3].ends_with("bre… armed│"), "{text:#?}");
         // With a rule, at the 80x24 layout's size: half the inside, the count on its line.
         let text = draw_with(vec![row(RuleState::Armed, None, None)], alerts, 80, 7);
         let inner: Vec<&str> = text.iter().map(|l| l.trim_start_matches('│').trim_end_matches('│')).collect();
