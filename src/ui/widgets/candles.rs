@@ -918,6 +918,29 @@ mod tests {
     }
 
     #[test]
+    fn a_sub_pane_header_drops_whole_values_never_cuts_one() {
+        let parts = ["MACD(12,26,9)", "-59,974", "sig -55,198", "hist -4,776"].map(String::from);
+        assert_eq!(fit_parts(&parts, " ", 45), "MACD(12,26,9) -59,974 sig -55,198 hist -4,776");
+        // The old header was cut at the pane's edge: `hist -4,77`.
+        assert_eq!(fit_parts(&parts, " ", 44), "MACD(12,26,9) -59,974 sig -55,198 +1");
+        assert_eq!(fit_parts(&parts, " ", 20), "MACD(12,26,9) +3");
+        // Drawn: a MACD pane 43 columns wide shows the histogram whole or not at all.
+        let candles: Vec<Candle> = (0..40)
+            .map(|i| candle(i, dec!(148_000_000), dec!(148_100_000), dec!(147_900_000), dec!(148_050_000)))
+            .collect();
+        let (m, sg, h) =
+            (vec![Some(dec!(-59_974)); 40], vec![Some(dec!(-55_198)); 40], vec![Some(dec!(-4_776)); 40]);
+        let panes = [SubPane::Macd { macd: &m, signal: &sg, histogram: &h, label: "MACD(12,26,9)" }];
+        let mut c = chart(&candles, &[], false);
+        c.panes = &panes;
+        let area = Rect::new(0, 0, 43, 24);
+        let buf = draw(area, &c, &Theme::default());
+        let text: Vec<String> = (0..24).map(|y| row(&buf, y, 0, 43)).collect();
+        let header = text.iter().find(|r| r.starts_with("MACD")).expect("the MACD header");
+        assert_eq!(header.trim_end(), "MACD(12,26,9) -59,974 sig -55,198 +1");
+    }
+
+    #[test]
     fn an_axis_price_too_long_is_shortened_not_cut() {
         assert_eq!(axis_text("148,201,000".into()), "148,201,000");
         assert_eq!(axis_text("1,482,010,000".into()), "1.48B");
