@@ -295,6 +295,7 @@ fn readouts_read_the_candle_in_view_whole_and_only_the_chosen_studies() {
             let screen = lines.join("\n");
             // At 80x24 the MACD's pane does not fit: named, with its values.
             assert_eq!(screen.contains("(hidden: too few rows)"), h < 40, "{w}x{h}:\n{screen}");
+            assert_eq!(lines[1].contains("MACD hidden"), h < 40, "the title: {}", lines[1]);
             // Every RSI on screen is the one at the candle the view ends at.
             let shown: Vec<&str> = screen.match_indices("RSI14 ").map(|(i, _)| &screen[i..i + 11]).collect();
             assert!(!shown.is_empty() && shown.iter().all(|t| *t == want), "{want}: {shown:?}\n{screen}");

@@ -52,10 +52,11 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if let (true, Some(a)) = (stale, age) {
         extra.push(Span::styled(format!("stale {} ", format::age(a)), theme.warning));
     }
-    let block = pane_block(PaneId::Chart, extra, ui, theme);
-    let mut inner = block.inner(area);
-    block.render(area, buf);
+    // The block's title names the sub-panes with no room, known once the readout's rows
+    // are: the inner area is taken from the same block without its title.
+    let mut inner = pane_block(PaneId::Chart, Vec::new(), ui, theme).inner(area);
     if inner.width == 0 || inner.height == 0 {
+        pane_block(PaneId::Chart, extra, ui, theme).render(area, buf);
         return;
     }
 
@@ -83,6 +84,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let mut legend: Vec<(String, Style)> = Vec::new();
     // Sub-pane studies with their values, named in the legend when their pane is hidden.
     let mut pane_items: Vec<(String, Style)> = Vec::new();
+    // Their names for the title when hidden: `MACD`, `RSI14`, `VOL20`.
+    let mut pane_names: Vec<&str> = Vec::new();
     let mut palette = [theme.accent, theme.header, theme.ok, theme.text].into_iter().cycle();
     for ((study, values), label) in computed.iter().zip(&labels) {
         match &**values {
@@ -117,11 +120,13 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                     None => format!("{label} {v}"),
                 };
                 pane_items.push((text, theme.muted));
+                pane_names.push(label.split('(').next().unwrap_or(label));
                 panes.push(SubPane::Volume { volume, average, label })
             }
             StudySeries::Oscillator(values) => {
                 let v = values.get(at).copied().flatten().map_or_else(|| "—".into(), |v| format!("{v:.2}"));
                 pane_items.push((format!("{label} {v}"), theme.muted));
+                pane_names.push(label.split('(').next().unwrap_or(label));
                 panes.push(SubPane::Rsi { values, label })
             }
             StudySeries::Macd { macd, signal, histogram } => {
@@ -133,6 +138,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 };
                 let text = format!("{label} {} sig {} hist {}", value(macd), value(signal), value(histogram));
                 pane_items.push((text, theme.muted));
+                pane_names.push(label.split('(').next().unwrap_or(label));
                 panes.push(SubPane::Macd { macd, signal, histogram, label })
             }
         }
@@ -188,6 +194,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
 
     // The readout rows: the cursor's candle, or the legend. Each is whole parts, wrapped
     // to a second row where the pane has rows to spare, and `+N` for what is left out.
+    let mut readout_lines: Vec<Line> = Vec::new();
     if inner.height >= MIN_ROWS_WITH_READOUT {
         let width = usize::from(inner.width);
         let max_rows = if inner.height >= TWO_READOUT_ROWS_FROM { 2 } else { 1 };
@@ -227,11 +234,19 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 out
             }
         };
-        for l in lines {
-            buf.set_line(inner.x, inner.y, &l, inner.width);
-            inner.y += 1;
-            inner.height -= 1;
-        }
+        readout_lines = lines;
+    }
+    let rows_left = inner.height.saturating_sub(readout_lines.len() as u16);
+    let hidden: Vec<&str> =
+        pane_names.iter().skip(candles::panes_shown(rows_left, panes.len())).copied().collect();
+    if !hidden.is_empty() {
+        extra.push(Span::styled(format!("{} hidden ", hidden.join(" ")), theme.warning));
+    }
+    pane_block(PaneId::Chart, extra, ui, theme).render(area, buf);
+    for l in readout_lines {
+        buf.set_line(inner.x, inner.y, &l, inner.width);
+        inner.y += 1;
+        inner.height -= 1;
     }
 
     let mut lines = Vec::new();
