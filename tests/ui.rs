@@ -1906,9 +1906,9 @@ fn quit_counts_only_rules_that_protect_a_position() {
 
 /// Finding 3: a click on a row of the book with no price of its own (here the Σ totals)
 /// puts the ladder cursor on the best bid drawn, not nowhere (the cursor then followed
-/// the book, and `b` bought at whatever the best bid had become); once the book moves
-/// away from that price, or it is deeper than the rows drawn, the title says where the
-/// cursor is.
+/// the book, and `b` bought at whatever the best bid had become); deeper than the rows
+/// that fit, the ladder scrolls to it; once the book moves away from that price, the
+/// title says where the cursor is.
 #[test]
 fn a_click_on_the_book_totals_pins_the_cursor_and_the_title_says_when_it_is_off_the_book() {
     use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
@@ -1925,14 +1925,12 @@ fn a_click_on_the_book_totals_pins_the_cursor_and_the_title_says_when_it_is_off_
     assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
     assert_eq!(h.app.ui().book_price, Some(dec!(95_000_000)), "the best bid drawn");
     assert!(!h.screen().contains("off the book"));
-    // Ten ticks up: 95,000,000 is still a bid level, but deeper than the rows drawn.
+    // Ten ticks up: 95,000,000 is still a bid level, deeper than the rows that fit: the
+    // ladder scrolls to keep it on screen.
     h.publish(vec![StoreEvent::BookUpdated(book("KRW-BTC", dec!(95_010_000), dec!(1000)))]);
     let book_pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
-    assert!(
-        !book_pane.lines().skip(1).any(|l| l.contains("95,000,000")),
-        "not drawn at 120x40:\n{book_pane}"
-    );
-    assert!(book_pane.contains("off book 95,000,000"), "{book_pane}");
+    assert!(book_pane.lines().skip(1).any(|l| l.contains("95,000,000")), "drawn at 120x40:\n{book_pane}");
+    assert!(!book_pane.contains("off"), "{book_pane}");
     // Away from the book entirely, and with the focus elsewhere: still said.
     h.publish(vec![StoreEvent::BookUpdated(book("KRW-BTC", dec!(96_000_000), dec!(1000)))]);
     h.key(KeyCode::Tab);
@@ -2402,6 +2400,158 @@ fn the_heatmap_key_tints_rows_by_their_change() {
     assert_eq!(bg_of(&mut h, "BTC"), plain, "off again");
 }
 
+/// A book of `n` levels a side from explicit sizes around `mid` (one `tick` apart).
+fn sized_book(code: &str, mid: Decimal, tick: Decimal, asks: &[Decimal], bids: &[Decimal]) -> OrderBook {
+    let levels: Vec<BookLevel> = asks
+        .iter()
+        .zip(bids)
+        .enumerate()
+        .map(|(i, (&ask_size, &bid_size))| BookLevel {
+            ask_price: mid + tick * Decimal::from(i + 1),
+            ask_size,
+            bid_price: mid - tick * Decimal::from(i),
+            bid_size,
+        })
+        .collect();
+    OrderBook {
+        market: Some(MarketId::new(code)),
+        total_ask_size: asks.iter().sum(),
+        total_bid_size: bids.iter().sum(),
+        levels,
+        level: Decimal::ZERO,
+        timestamp: 0,
+        stream_type: StreamType::Realtime,
+    }
+}
+
+/// With every level on screen, each total reads exactly as the Σsize column's last row
+/// (2.5715, not a truncated 2.571); the ΣUSDT column has the quote's two decimals on
+/// every row (`9,500.10`, never `9,500.1` above `10,716.13`), points aligned.
+#[test]
+fn book_totals_read_as_the_cumulative_column_and_values_keep_one_precision() {
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        let asks = [dec!(0.51437), dec!(0.8), dec!(1.25713)];
+        let bids = [dec!(0.1), dec!(0.35), dec!(0.43697)];
+        h.publish(vec![StoreEvent::BookUpdated(sized_book(
+            "KRW-BTC",
+            dec!(95_000_000),
+            dec!(1000),
+            &asks,
+            &bids,
+        ))]);
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        let cum = |needle: &str| book_row(&pane, needle).split_whitespace().nth(2).unwrap().to_string();
+        // Σask 2.5715 (the top ask's Σsize), Σbid 0.8869 (the last bid's).
+        let (top_ask, last_bid) = (cum("95,003,000"), cum("94,998,000"));
+        assert_eq!((top_ask.as_str(), last_bid.as_str()), ("2.5715", "0.8869"), "{w}x{height}:\n{pane}");
+        let totals = book_row(&pane, "Σask");
+        assert!(totals.contains(&format!("Σask {top_ask} ")), "{w}x{height}:\n{pane}");
+        assert!(totals.contains(&format!("Σbid {last_bid} ")), "{w}x{height}:\n{pane}");
+    }
+
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        let usdt = sized_book(
+            "USDT-BTC",
+            dec!(95_000),
+            dec!(0.1),
+            &[dec!(0.1), dec!(0.01), dec!(0.0123)],
+            &[dec!(0.2), dec!(0.11), dec!(0.005)],
+        );
+        h.publish(vec![
+            StoreEvent::TickerUpdated(ticker("USDT-BTC", dec!(95_000), dec!(0), dec!(1))),
+            StoreEvent::BookUpdated(usdt),
+        ]);
+        h.command("market USDT-BTC");
+        h.key(KeyCode::Esc);
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        // 95,000.1 × 0.1 = 9,500.01, the first ask; 95,000 × 0.2 = 19,000, the first bid:
+        // in full where the pane has room, by magnitude with the same two decimals where not.
+        let (ask, bid) = if w == 120 { (" 9.50K ", " 19.00K ") } else { (" 9,500.01 ", " 19,000.00 ") };
+        assert!(book_row(&pane, "95,000.10").contains(ask), "{w}x{height}:\n{pane}");
+        assert!(book_row(&pane, "95,000.00").contains(bid), "{w}x{height}:\n{pane}");
+        // Every value cell: two decimals, its point in one column.
+        // The header's border is a word of its own; a row's is stuck to its price.
+        let value_col = book_row(&pane, "ΣUSDT").split_whitespace().position(|t| t == "ΣUSDT").unwrap() - 1;
+        let points: Vec<usize> = pane
+            .lines()
+            .filter(|l| l.contains("95,00") || l.contains("94,99"))
+            .map(|l| {
+                let value = l.split_whitespace().nth(value_col).unwrap().trim_end_matches(['K', 'M']);
+                assert_eq!(value.split_once('.').map(|(_, f)| f.len()), Some(2), "{value:?}:\n{pane}");
+                let at = l.find(value).unwrap() + value.find('.').unwrap();
+                l[..at].chars().count()
+            })
+            .collect();
+        assert_eq!(points.len(), 6, "{pane}");
+        assert!(points.iter().all(|&p| p == points[0]), "points aligned {points:?}:\n{pane}");
+    }
+}
+
+/// At 30 levels the pane shows fewer a side; moving the cursor past the rows on screen
+/// scrolls the ladder so its row stays in view (highlighted, no "off book" in the
+/// title), and a click on a scrolled row picks that row's price.
+#[test]
+fn the_ladder_scrolls_to_keep_the_cursor_in_view() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        let sizes: Vec<Decimal> = (1..=30).map(Decimal::from).collect();
+        h.publish(vec![StoreEvent::BookUpdated(sized_book(
+            "KRW-BTC",
+            dec!(95_000_000),
+            dec!(1000),
+            &sizes,
+            &sizes,
+        ))]);
+        h.key(KeyCode::Tab);
+        assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
+        h.key(KeyCode::Char('d'));
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        assert!(pane.contains("Order book 30"), "{pane}");
+        assert!(!pane.contains("95,030,000"), "the deepest ask is not shown at first:\n{pane}");
+        // Up from the best bid, 29 rows: the 29th ask, 95,029,000.
+        for _ in 0..29 {
+            h.key(KeyCode::Char('k'));
+        }
+        assert_eq!(h.app.ui().book_price, Some(dec!(95_029_000)));
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        assert!(pane.contains("95,029,000"), "{w}x{height}: the cursor's row on screen:\n{pane}");
+        assert!(!pane.contains("off"), "{w}x{height}:\n{pane}");
+        let r = h.app.last_layout().unwrap().rect(hoga::ui::PaneId::Orderbook).unwrap();
+        let (x, y) = find(h.app.terminal().backend().buffer(), "95,029,000").unwrap();
+        assert!(r.contains((x, y).into()), "{pane}");
+        let buf = h.app.terminal().backend().buffer();
+        assert_ne!(buf[(x, y)].bg, buf[(x, y + 1)].bg, "the cursor's row highlighted:\n{pane}");
+        // A click on the row below it picks that row (95,028,000), not the unscrolled one.
+        let click = MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x + 1,
+            row: y + 1,
+            modifiers: KeyModifiers::NONE,
+        };
+        h.app.handle_event(Event::Mouse(click));
+        assert_eq!(h.app.ui().book_price, Some(dec!(95_028_000)), "{w}x{height}");
+        // Down to the deepest bid: the ladder follows it the other way.
+        for _ in 0..60 {
+            h.key(KeyCode::Char('j'));
+        }
+        assert_eq!(h.app.ui().book_price, Some(dec!(94_971_000)));
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        assert!(pane.contains("94,971,000") && !pane.contains("off"), "{w}x{height}:\n{pane}");
+        // Back to the spread: the ladder centred on it again.
+        h.key(KeyCode::Char('G'));
+        h.key(KeyCode::Char('g'));
+        for _ in 0..30 {
+            h.key(KeyCode::Char('j'));
+        }
+        assert_eq!(h.app.ui().book_price, Some(dec!(95_000_000)));
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        assert!(pane.contains("spread") && pane.contains("95,001,000"), "{w}x{height}:\n{pane}");
+    }
+}
+
 /// A long notice gives way to the selected market and its price on the status bar, at
 /// 80x24 and 120x40; the portfolio's pockets line never cuts a value mid-number (it read
 /// `trading 1,00` in the default layout's narrow pane).
@@ -2451,5 +2601,32 @@ fn a_long_notice_keeps_the_price_on_the_status_bar_and_pocket_values_are_never_c
         } else {
             assert_eq!((w, h), (80, 24), "the portfolio is on the default 120x40 screen:\n{screen}");
         }
+    }
+}
+
+/// Our buy 3% under the market rests on no level the book shows (plain or grouped, at
+/// either size): its size is said at the end of the totals line, pointing down, rather
+/// than left unseen; on a level shown it is marked on that row instead.
+#[test]
+fn our_order_past_the_rows_shown_is_said_under_the_book() {
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        h.publish(vec![StoreEvent::OrdersUpdated(vec![open_order("KRW-BTC", dec!(92_150_000))])]);
+        h.key(KeyCode::Tab);
+        for group in 0..=3 {
+            let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+            let totals = book_row(&pane, "Σask");
+            assert!(totals.trim_end_matches('│').ends_with(" ◀0.01↓"), "{w}x{height} group {group}:\n{pane}");
+            assert_eq!(pane.matches('◀').count(), 1, "{w}x{height} group {group}:\n{pane}");
+            h.key(KeyCode::Char('+'));
+        }
+        // On a row shown: marked there, nothing under the book.
+        h.publish(vec![StoreEvent::OrdersUpdated(vec![open_order("KRW-BTC", dec!(94_999_000))])]);
+        h.key(KeyCode::Char('-'));
+        h.key(KeyCode::Char('-'));
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        assert!(pane.contains("group 10,000"), "{pane}");
+        assert!(book_row(&pane, "94,990,000").contains("◀0.01"), "{w}x{height}:\n{pane}");
+        assert!(!book_row(&pane, "Σask").contains('◀'), "{w}x{height}:\n{pane}");
     }
 }

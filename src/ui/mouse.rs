@@ -94,15 +94,16 @@ fn book_row(area: Rect, ui: &UiState, snap: &Snapshot, y: u16) -> Option<RowHit>
     if inner.height < 4 || inner.width < 20 || depth == 0 {
         return None;
     }
-    let n = depth.min(usize::from(inner.height).saturating_sub(3) / 2);
-    let asks_y = usize::from(inner.y) + 1;
-    let bids_y = asks_y + n + 1;
+    // The ladder's lines as drawn: scrolled to keep the cursor's row on screen.
+    use crate::ui::panes::orderbook::{LadderLine, Window};
+    let cursor = crate::ui::update::ladder_cursor_row(book, ui.book_depth, ui.book_price);
+    let window = Window::new(depth, inner.height, cursor)?;
+    let line = usize::from(y).checked_sub(usize::from(inner.y) + 1).and_then(|k| window.at(k));
     let y = usize::from(y);
-    let price = if (asks_y..asks_y + n).contains(&y) {
-        // The top ask row shows level n - 1 (the levels past n do not fit).
-        book.levels.get(n - 1 - (y - asks_y))?.ask_price
-    } else if (bids_y..bids_y + n).contains(&y) {
-        book.levels.get(y - bids_y)?.bid_price
+    let price = if let Some(LadderLine::Ask(i)) = line {
+        book.levels.get(i)?.ask_price
+    } else if let Some(LadderLine::Bid(i)) = line {
+        book.levels.get(i)?.bid_price
     } else if (usize::from(inner.y)..usize::from(inner.bottom())).contains(&y) {
         book.levels.first()?.bid_price
     } else {

@@ -100,12 +100,14 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     // moved away, or it is deeper than the rows that fit), say where it is: b / s / c act
     // there (esc takes the cursor away). Whatever the focus or how it was set (keys, click).
     // A grouped book has no cursor (its rows are buckets).
-    let drawn = view.as_ref().map_or(0, |v| {
+    // The ladder scrolls to keep the cursor's row on screen, so a price in the book at
+    // this depth is drawn whenever any row is.
+    let drawn = |v: &Shown| {
         let rows = usize::from(area.height.saturating_sub(2)).saturating_sub(3) / 2;
-        ui.book_depth.min(v.book.levels.len()).min(rows)
-    });
+        rows > 0 && crate::ui::update::ladder_cursor_row(&v.book, ui.book_depth, ui.book_price).is_some()
+    };
     if let (Some(p), Some(v), false) = (ui.book_price, &view, ui.book_group > 0 || ui.book_chart)
-        && !v.book.levels[..drawn].iter().any(|l| l.ask_price == p || l.bid_price == p)
+        && !drawn(v)
     {
         // Said in as many words as the title has room for; the depth gives way to it.
         let p = format::price(p);
@@ -139,11 +141,16 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if inner.height < 4 || inner.width < 20 || depth == 0 {
         return;
     }
-    // Rows: header, asks, spread line, bids, totals. Fewer levels when short of room,
-    // always the ones nearest the spread.
-    let fit = ((inner.height as usize).saturating_sub(3)) / 2;
-    let n = depth.min(fit);
-    let shown = &b.levels[..n];
+    // Rows: header, asks, spread line, bids, totals. Fewer levels when short of room:
+    // the ones nearest the spread, or the window scrolled to the cursor's row.
+    // The ladder cursor is a price: highlighted on its row wherever the book moved it.
+    let cursor = if view.unit.is_some() {
+        None
+    } else {
+        crate::ui::update::ladder_cursor_row(b, ui.book_depth, ui.book_price)
+    };
+    let Some(window) = Window::new(depth, inner.height, cursor) else { return };
+    let shown = &b.levels[..depth];
     let max_size = b.levels[..depth].iter().map(|l| l.ask_size.max(l.bid_size)).max().unwrap_or_default();
     // Our open orders' remaining size per (side, price on the rows): a grouped row holds
     // the orders whose price falls in its bucket.
@@ -181,17 +188,49 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     };
     let asks = side_rows(Side::Ask);
     let bids = side_rows(Side::Bid);
-    let all: Vec<&Row> = asks.iter().chain(bids.iter()).collect();
+    let line = |l: usize| match window.line(l) {
+        LadderLine::Ask(i) => asks.get(i),
+        LadderLine::Bid(i) => bids.get(i),
+        LadderLine::Spread => None,
+    };
+    // Columns as wide as the rows on screen need.
+    let all: Vec<&Row> = window.lines().filter_map(line).collect();
     let cols = Columns::lay_out(&all, quote, inner.width);
     let header = Line::from(vec![Span::styled(cols.header(quote), theme.header)]);
     buf.set_line(inner.x, inner.y, &header, inner.width);
-    let mut y = inner.y + 1;
-    // The ladder cursor is a price: highlighted on its row wherever the book moved it.
-    let cursor = if view.unit.is_some() {
-        None
-    } else {
-        crate::ui::update::ladder_cursor_row(b, ui.book_depth, ui.book_price)
+    // Our orders resting past the rows on screen (deeper than the levels that fit, or
+    // than the book reaches: a buy 3% under the market) are not left unseen: their size
+    // is said at the end of the header (above the rows) or of the totals (below them).
+    let (above, below) = {
+        let prices = all.iter().map(|r| r.price).filter(|p| !p.is_zero());
+        let (top, bottom) = (prices.clone().max(), prices.min());
+        let mut above = [Decimal::ZERO; 2];
+        let mut below = [Decimal::ZERO; 2];
+        for o in snap.account.open_orders.iter().filter(|o| Some(&o.market) == ui.market.as_ref()) {
+            let (Some(side), Some(p)) = (o.side, o.price) else { continue };
+            let p = view.unit.map_or(p, |u| grouping::bucket(p, u, side == Side::Ask));
+            let k = usize::from(side == Side::Bid);
+            let add = |a: &mut Decimal| *a = a.checked_add(o.remaining_volume).unwrap_or(*a);
+            if top.is_some_and(|t| p > t) {
+                add(&mut above[k]);
+            } else if bottom.is_some_and(|b| p < b) {
+                add(&mut below[k]);
+            }
+        }
+        (above, below)
     };
+    let beyond = |sums: [Decimal; 2], arrow: char| -> String {
+        sums.iter().filter(|v| !v.is_zero()).map(|v| format!(" ◀{}{arrow}", format::qty(*v, 4))).collect()
+    };
+    let note_at_end = |buf: &mut Buffer, y: u16, used: usize, note: String| {
+        let w = note.chars().count();
+        if !note.is_empty() && used + w <= usize::from(inner.width) {
+            let x = inner.x + inner.width - w as u16;
+            buf.set_stringn(x, y, note, w, theme.highlight);
+        }
+    };
+    note_at_end(buf, inner.y, header.width(), beyond(above, '↑'));
+    let mut y = inner.y + 1;
     let draw_row = |buf: &mut Buffer, y: u16, row_no: usize, r: &Row| {
         let side_style = if stale {
             theme.stale
@@ -238,11 +277,16 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             buf.set_style(Rect::new(inner.x, y, w.min(inner.width), 1), theme.selection);
         }
     };
-    for (i, r) in asks.iter().enumerate().rev() {
-        draw_row(buf, y, depth - 1 - i, r);
+    let spread_y = window.lines().position(|l| window.line(l) == LadderLine::Spread).map(|k| y + k as u16);
+    for l in window.lines() {
+        match (window.line(l), line(l)) {
+            (LadderLine::Ask(i), Some(r)) => draw_row(buf, y, depth - 1 - i, r),
+            (LadderLine::Bid(i), Some(r)) => draw_row(buf, y, depth + i, r),
+            _ => {}
+        }
         y += 1;
     }
-    if let (Some(ask), Some(bid)) = (b.best_ask(), b.best_bid()) {
+    if let (Some(ask), Some(bid), Some(sy)) = (b.best_ask(), b.best_bid(), spread_y) {
         // Checked: the prices come from the exchange.
         let text = match ask.checked_sub(bid) {
             Some(spread) => {
@@ -256,16 +300,13 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             }
             None => " spread —".to_string(),
         };
-        buf.set_stringn(inner.x, y, text, inner.width as usize, theme.muted);
-    }
-    y += 1;
-    for (i, r) in bids.iter().enumerate() {
-        draw_row(buf, y, depth + i, r);
-        y += 1;
+        buf.set_stringn(inner.x, sy, text, inner.width as usize, theme.muted);
     }
     // Both totals always show: when the pair does not fit in full (SHIB's billions), each
     // is shortened by magnitude to half the line, never cut off the pane.
-    let (mut ask_total, mut bid_total) = (format::qty(b.total_ask_size, 3), format::qty(b.total_bid_size, 3));
+    // In the Σsize column's format: with every level shown, each total reads exactly as
+    // that column's last row (never fewer digits, never another number).
+    let (mut ask_total, mut bid_total) = (size_text(b.total_ask_size), size_text(b.total_bid_size));
     let labels = " Σask   Σbid ".chars().count();
     if labels + ask_total.chars().count() + bid_total.chars().count() > inner.width as usize {
         let half = (inner.width as usize).saturating_sub(labels) / 2;
@@ -280,6 +321,71 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     ]);
     if y < inner.y + inner.height {
         buf.set_line(inner.x, y, &totals, inner.width);
+        note_at_end(buf, y, totals.width(), beyond(below, '↓'));
+    }
+}
+
+/// What a line of the ladder shows: an ask level (its index, best = 0), the spread, or
+/// a bid level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LadderLine {
+    Ask(usize),
+    Spread,
+    Bid(usize),
+}
+
+/// The ladder's lines on screen. The whole ladder is `depth` asks (worst at the top), the
+/// spread line and `depth` bids; a pane too short for it shows `2n + 1` of those lines:
+/// centred on the spread, or moved just far enough that the cursor's row is on screen
+/// (a trader who moves the cursor deeper sees where it is, as in any price ladder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    depth: usize,
+    /// The first line shown (0 = the worst ask of the whole ladder).
+    first: usize,
+    /// Lines shown.
+    len: usize,
+}
+
+impl Window {
+    /// The window for `depth` levels a side in a pane body `height` rows tall (header and
+    /// totals included), keeping ladder row `cursor` (asks `0..depth` worst first, then
+    /// bids) on screen. `None` when not one level a side fits.
+    pub(crate) fn new(depth: usize, height: u16, cursor: Option<usize>) -> Option<Self> {
+        let n = depth.min(usize::from(height).saturating_sub(3) / 2);
+        if n == 0 {
+            return None;
+        }
+        let len = 2 * n + 1;
+        let mut first = depth - n;
+        // The cursor row's line: the spread line sits between the asks and the bids.
+        if let Some(c) = cursor.filter(|&c| c < 2 * depth).map(|c| if c < depth { c } else { c + 1 }) {
+            if c < first {
+                first = c;
+            } else if c >= first + len {
+                first = c + 1 - len;
+            }
+        }
+        Some(Self { depth, first, len })
+    }
+
+    /// The ladder line numbers on screen, top to bottom.
+    pub(crate) fn lines(&self) -> std::ops::Range<usize> {
+        self.first..self.first + self.len
+    }
+
+    /// What ladder line `l` shows.
+    pub(crate) fn line(&self, l: usize) -> LadderLine {
+        match l.cmp(&self.depth) {
+            std::cmp::Ordering::Less => LadderLine::Ask(self.depth - 1 - l),
+            std::cmp::Ordering::Equal => LadderLine::Spread,
+            std::cmp::Ordering::Greater => LadderLine::Bid(l - self.depth - 1),
+        }
+    }
+
+    /// What the `k`th line on screen (0 = just under the header) shows.
+    pub(crate) fn at(&self, k: usize) -> Option<LadderLine> {
+        (k < self.len).then(|| self.line(self.first + k))
     }
 }
 
@@ -308,6 +414,12 @@ struct Columns {
     cum_frac: usize,
     cum_short: bool,
     value: usize,
+    /// Fraction width the values are padded to (all have the quote's decimals but one
+    /// too small for them, which keeps its digits).
+    value_frac: usize,
+    /// Width of the value column in full: narrower, its cells are shortened.
+    value_full: usize,
+    value_short: ShortValues,
 }
 
 /// Narrowest useful depth bar.
@@ -330,9 +442,10 @@ impl Columns {
         let (size, size_frac) = aligned(live.iter().map(|r| size_text(r.size)), "size".len());
         let (cum, cum_frac) =
             aligned(live.iter().map(|r| r.cum.map_or("—".into(), size_text)), "Σsize".chars().count());
+        let value_short = ShortValues::new(&live.iter().map(|r| r.value).collect::<Vec<_>>(), quote);
         let value = live
             .iter()
-            .map(|r| value_text(r.value, quote).chars().count())
+            .map(|r| value_short.cell(r.value, quote).chars().count())
             .chain([quote.len() + 1])
             .max()
             .unwrap_or(4);
@@ -341,6 +454,7 @@ impl Columns {
             .map(|r| if r.own.is_zero() { 0 } else { 1 + format::qty(r.own, 4).chars().count() })
             .max()
             .unwrap_or(0);
+        let (value_full, value_frac) = aligned(live.iter().map(|r| value_text_full(r.value, quote)), value);
         // Price, then each further column with the space before it.
         let base = price + 1 + size;
         let mut c = Columns {
@@ -352,17 +466,14 @@ impl Columns {
             cum_frac,
             cum_short: false,
             value: 0,
+            value_frac,
+            value_full,
+            value_short,
         };
         let short = cum.min(SHORT.max("Σsize".chars().count()));
         // Preference order: everything in full; the value shortened (`1.71B`); the
         // cumulative size shortened; no bar; no value column; no cumulative size. Our
         // orders' marker (`◀0.01`) always has its room at the end of the row, bar or not.
-        let value_full = live
-            .iter()
-            .map(|r| value_text_full(r.value, quote).chars().count())
-            .chain([value])
-            .max()
-            .unwrap_or(value);
         let layouts: [(usize, bool, usize, bool); 7] = [
             (cum, false, value_full, true),
             (cum, false, value, true),
@@ -414,7 +525,10 @@ impl Columns {
     }
 
     fn value_cell(&self, value: Option<Decimal>, quote: &str) -> String {
-        format::fit(value_text_full(value, quote), self.value as u16)
+        if self.value < self.value_full {
+            return self.value_short.cell(value, quote);
+        }
+        pad_fraction(value_text_full(value, quote), self.value_frac)
     }
 }
 
@@ -423,15 +537,81 @@ fn size_text(q: Decimal) -> String {
     format::qty(q, 4)
 }
 
-/// A cumulative value in full at its quote's precision (whole won on KRW).
+/// A cumulative value in full at its quote's precision, always with that many decimals
+/// (whole won on KRW, `10,716.10` on USDT) so the column reads at one precision and lines
+/// up on its decimal point. Cut past the precision like the sizes, never rounded up; a
+/// value too small for it keeps its digits rather than read `0.00`.
 fn value_text_full(v: Option<Decimal>, quote: &str) -> String {
-    v.map_or_else(|| "—".into(), |v| format::qty(v, format::quote_decimals(quote)))
+    let Some(v) = v else { return "—".into() };
+    let dp = format::quote_decimals(quote);
+    let mut shown = v.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::ToZero);
+    if shown.is_zero() && !v.is_zero() {
+        return format::qty(v, dp);
+    }
+    shown.rescale(dp);
+    crate::exchange::display::group(&shown.to_string())
 }
 
-/// A cumulative value as the column shows it: shortened by magnitude to a few
-/// characters (`1.42B`), a unit always said.
-fn value_text(v: Option<Decimal>, quote: &str) -> String {
-    format::fit(value_text_full(v, quote), 6)
+/// Widest shortened value cell (`11.61K`, `244.2M`).
+const SHORT_VALUE: usize = 6;
+
+/// How a narrow value column writes its cells: from a thousand up by magnitude with one
+/// number of decimals (`11.61K` above `9.50K`, never `9.5K`), below it in full with one
+/// number of decimals too; both the most that let every cell fit [`SHORT_VALUE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ShortValues {
+    /// Decimals of the cells shortened with a unit.
+    scaled: u32,
+    /// Decimals of the cells below a thousand.
+    plain: u32,
+    /// Some cell has a unit: the others leave its place blank so the points line up.
+    units: bool,
+}
+
+impl ShortValues {
+    fn new(values: &[Option<Decimal>], quote: &str) -> Self {
+        let thousand = Decimal::from(1000);
+        let (big, small): (Vec<Decimal>, Vec<Decimal>) =
+            values.iter().flatten().partition(|v| v.abs() >= thousand);
+        let fits = |vs: &[Decimal], dp: u32, scaled: bool| {
+            vs.iter().all(|&v| short_number(v, dp, scaled).chars().count() <= SHORT_VALUE)
+        };
+        let scaled = (0..=2).rev().find(|&dp| fits(&big, dp, true)).unwrap_or(0);
+        let plain =
+            (0..=format::quote_decimals(quote)).rev().find(|&dp| fits(&small, dp, false)).unwrap_or(0);
+        Self { scaled, plain, units: !big.is_empty() }
+    }
+
+    fn cell(&self, v: Option<Decimal>, quote: &str) -> String {
+        let Some(v) = v else { return "—".into() };
+        if v.abs() >= Decimal::from(1000) {
+            return short_number(v, self.scaled, true);
+        }
+        let text = short_number(v, self.plain, false);
+        // Cut to nothing: the digits it has, shortened as far as they go (never `0`).
+        let text = if text.trim_start_matches(['-', '0', '.']).is_empty() && !v.is_zero() {
+            format::fit(value_text_full(Some(v), quote), SHORT_VALUE as u16)
+        } else {
+            text
+        };
+        if self.units { format!("{text} ") } else { text }
+    }
+}
+
+/// `v` with `dp` decimals, cut (never rounded up): by its magnitude with a unit when
+/// `scaled` (`11.61K`), in full otherwise.
+fn short_number(v: Decimal, dp: u32, scaled: bool) -> String {
+    let a = v.abs();
+    let units = [(1_000_000_000_000i64, "T"), (1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")];
+    let (unit, suffix) = units
+        .iter()
+        .map(|&(u, s)| (Decimal::from(u), s))
+        .find(|(u, _)| scaled && a >= *u)
+        .unwrap_or((Decimal::ONE, ""));
+    let mut shown =
+        v.checked_div(unit).unwrap_or(v).round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::ToZero);
+    shown.rescale(dp);
+    format!("{}{suffix}", crate::exchange::display::group(&shown.to_string()))
 }
 
 /// The width of a column of numbers right-aligned on their decimal point, and the
