@@ -198,10 +198,10 @@ fn clicks_focus_and_select_the_wheel_scrolls_and_reporting_ends_with_the_console
         assert_ne!(p.screen().mouse_protocol_mode(), vt100::MouseProtocolMode::None);
     }
 
-    // Sorted by code (the sort key twice, from value through age): rows that stay put
+    // Sorted by code, A first (▲; the sort key twice, from value through age): rows that stay put
     // while prices move.
     c.send(b"ss");
-    c.wait_for("the markets sorted by code", |s| s.contents().contains("code▼"));
+    c.wait_for("the markets sorted by code", |s| s.contents().contains("code▲"));
     // At start the markets pane has the focus and KRW-BTC is shown.
     let (focused, unfocused, rows) = {
         let p = c.screen.lock().unwrap();
