@@ -14,6 +14,7 @@ use hoga::console::Core;
 use hoga::exchange::types::MarketId;
 use hoga::kernel::TaskManager;
 use hoga::notify::{NotifyKind, NotifySender};
+use hoga::sim::SimHandle;
 use hoga::store::Snapshot;
 use hoga::trading::intent::{LineIntent, Outcome, Requester, TradeRequest, parse_line};
 use hoga::trading::journal::Journal;
@@ -30,6 +31,19 @@ use tokio::time::Instant;
 const START_MS: i64 = 1_796_461_200_000;
 
 type Snaps = watch::Receiver<Arc<Snapshot>>;
+
+/// The demo console on a three-market simulator whose clock moves 20 s a step from a
+/// 5-minute boundary, and the store's snapshots.
+async fn stepped_console() -> (TaskManager, SimHandle, TaskManager, Core, Snaps) {
+    let (sim_tasks, sim) = common::still_sim(3, |c| {
+        c.step_ms = 20_000;
+        c.start_ms = Some(START_MS);
+    })
+    .await;
+    let (tasks, core) = console_on(&sim).await;
+    let snaps = core.store.subscribe();
+    (sim_tasks, sim, tasks, core, snaps)
+}
 
 /// Sends `line` and waits for it to be accepted; returns what the reply said.
 async fn arm(core: &Core, snaps: &mut Snaps, line: &str) -> String {
@@ -54,13 +68,7 @@ fn fired<'a>(s: &'a Snapshot, label: &str) -> Vec<&'a str> {
 /// fires once, from the local evaluation, and not again as more candles come.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_rsi_alert_fires_once_from_the_local_evaluation() {
-    let (_sim_tasks, sim) = common::still_sim(3, |c| {
-        c.step_ms = 20_000;
-        c.start_ms = Some(START_MS);
-    })
-    .await;
-    let (_tasks, core) = console_on(&sim).await;
-    let mut snaps = core.store.subscribe();
+    let (_sim_tasks, sim, _tasks, core, mut snaps) = stepped_console().await;
     // The chart shows another market: the alert watches its own.
     let eth = MarketId::new("KRW-ETH");
     core.commands.send(UiCommand::SelectMarket(eth.clone())).unwrap();
@@ -94,13 +102,7 @@ async fn an_rsi_alert_fires_once_from_the_local_evaluation() {
 /// read by REST every few seconds, so a move shows there too (and not before it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_candle_alert_follows_the_price_through_rest_refreshes() {
-    let (_sim_tasks, sim) = common::still_sim(3, |c| {
-        c.step_ms = 20_000;
-        c.start_ms = Some(START_MS);
-    })
-    .await;
-    let (_tasks, core) = console_on(&sim).await;
-    let mut snaps = core.store.subscribe();
+    let (_sim_tasks, sim, _tasks, core, mut snaps) = stepped_console().await;
     let deadline = Instant::now() + Duration::from_secs(30);
     snapshot_until(&mut snaps, deadline, "KRW-BTC's price", |s| {
         s.market.tickers.contains_key(&MarketId::new("KRW-BTC"))
@@ -142,13 +144,7 @@ async fn a_day_candle_alert_follows_the_price_through_rest_refreshes() {
 /// the first to see it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_rsi_alert_fires_from_upbits_signal_when_it_comes_first() {
-    let (_sim_tasks, sim) = common::still_sim(3, |c| {
-        c.step_ms = 20_000;
-        c.start_ms = Some(START_MS);
-    })
-    .await;
-    let (_tasks, core) = console_on(&sim).await;
-    let mut snaps = core.store.subscribe();
+    let (_sim_tasks, sim, _tasks, core, mut snaps) = stepped_console().await;
     // Wait for the market list, so the refusal below hits only the candle history.
     let deadline = Instant::now() + Duration::from_secs(30);
     snapshot_until(&mut snaps, deadline, "the markets and KRW-BTC's price", |s| {
