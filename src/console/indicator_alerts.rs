@@ -523,12 +523,13 @@ async fn listen(
             }
             f = ws.next_frame() => {
                 let f = f.map_err(|e| e.to_string())?;
-                let text = std::str::from_utf8(&f.bytes).map_err(|e| e.to_string())?;
-                let v: Value = serde_json::from_str(text).map_err(|e| format!("bad frame: {e}"))?;
-                if let Some(err) = v.get("error") {
-                    ws.close().await;
-                    return Err(format!("Upbit refused the subscription: {err}"));
-                }
+                let (text, v) = match crate::indicators::stream::info_frame(&f.bytes) {
+                    Ok(frame) => frame,
+                    Err(e) => {
+                        ws.close().await;
+                        return Err(e);
+                    }
+                };
                 if v.get("type").and_then(Value::as_str) != Some(INDICATOR_SIGNAL) {
                     continue;
                 }

@@ -29,6 +29,18 @@ use crate::indicators::IndicatorEvent;
 use crate::kernel::{OnFailure, TaskManager};
 use crate::store::{StoreEvent, StoreHandle};
 
+/// One frame of an info connection (`/websocket/v1/info`): its text and JSON, or why the
+/// connection ends — a frame that is not JSON text, or Upbit's error frame (it refused the
+/// subscription; Upbit closes the socket after it).
+pub(crate) fn info_frame(bytes: &[u8]) -> Result<(&str, Value), String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("bad frame: {e}"))?;
+    if let Some(err) = v.get("error") {
+        return Err(format!("Upbit refused the subscription: {err}"));
+    }
+    Ok((text, v))
+}
+
 /// The `/websocket/v1/info` URL next to a private stream URL.
 pub(crate) fn info_url(private_url: &str) -> String {
     let base = private_url.trim_end_matches('/');
@@ -199,12 +211,13 @@ async fn session(
             }
             f = ws.next_frame() => {
                 let f = f.map_err(|e| e.to_string())?;
-                let text = std::str::from_utf8(&f.bytes).map_err(|e| e.to_string())?;
-                let v: Value = serde_json::from_str(text).map_err(|e| format!("bad frame: {e}"))?;
-                if let Some(err) = v.get("error") {
-                    ws.close().await;
-                    return Err(format!("Upbit refused the subscription: {err}"));
-                }
+                let (text, v) = match info_frame(&f.bytes) {
+                    Ok(frame) => frame,
+                    Err(e) => {
+                        ws.close().await;
+                        return Err(e);
+                    }
+                };
                 let Some(ty) = v.get("type").and_then(Value::as_str) else { continue };
                 if ty != INDICATOR && ty != INDICATOR_SIGNAL {
                     continue;
