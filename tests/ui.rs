@@ -66,6 +66,11 @@ fn book(code: &str, mid: Decimal, tick: Decimal) -> OrderBook {
             }
         })
         .collect();
+    book_of(code, levels)
+}
+
+/// A realtime book of `code` with these levels, its totals summed from them.
+fn book_of(code: &str, levels: Vec<BookLevel>) -> OrderBook {
     OrderBook {
         market: Some(MarketId::new(code)),
         total_ask_size: levels.iter().map(|l| l.ask_size).sum(),
@@ -1549,15 +1554,7 @@ fn shib_sizes_align_in_the_book_and_both_totals_stay_on_the_pane() {
             bid_size: if i % 2 == 0 { dec!(1_500_000.5) } else { dec!(1_500_000) },
         })
         .collect();
-    let shib = OrderBook {
-        market: Some(MarketId::new("KRW-SHIB")),
-        total_ask_size: levels.iter().map(|l| l.ask_size).sum(),
-        total_bid_size: levels.iter().map(|l| l.bid_size).sum(),
-        levels,
-        level: Decimal::ZERO,
-        timestamp: 0,
-        stream_type: StreamType::Realtime,
-    };
+    let shib = book_of("KRW-SHIB", levels);
     for (w, height) in [(120, 40), (80, 24)] {
         let mut h = Harness::new(w, height);
         let mut events = trader_events();
@@ -2344,15 +2341,7 @@ fn a_shib_book_fits_at_80x24_with_every_digit_of_its_sizes() {
             bid_size: dec!(1_500_000.5),
         })
         .collect();
-    let shib = OrderBook {
-        market: Some(MarketId::new("KRW-SHIB")),
-        total_ask_size: levels.iter().map(|l| l.ask_size).sum(),
-        total_bid_size: levels.iter().map(|l| l.bid_size).sum(),
-        levels,
-        level: Decimal::ZERO,
-        timestamp: 0,
-        stream_type: StreamType::Realtime,
-    };
+    let shib = book_of("KRW-SHIB", levels);
     let mut h = Harness::new(80, 24);
     let mut events = trader_events();
     events.push(StoreEvent::TickerUpdated(ticker("KRW-SHIB", dec!(0.0123), dec!(0), dec!(1))));

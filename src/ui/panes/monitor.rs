@@ -383,18 +383,7 @@ mod tests {
     /// first, each with its state; those that do not fit are counted.
     #[test]
     fn alerts_are_listed_under_the_rules() {
-        use crate::trading::monitor::parse_alert;
-        let alert = |line: &str, fired: bool| {
-            let a = parse_alert(line).unwrap();
-            AlertRow {
-                id: a.id.clone(),
-                market: a.market.clone(),
-                condition: a.condition,
-                label: crate::trading::monitor::alerts::describe_alert(&a),
-                fired,
-                levels: Vec::new(),
-            }
-        };
+        let alert = alert_row;
         let draw_with = |rules: Vec<RuleRow>, alerts: Vec<AlertRow>, h: u16| {
             let mut snap = Snapshot::default();
             let mut account = (*snap.account).clone();
