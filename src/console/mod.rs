@@ -838,24 +838,16 @@ pub(crate) fn risk_limits(s: &crate::config::TradingSettings) -> RiskLimits {
 /// The UI settings, and where the UI keeps its state (see [`crate::ui::persist`]).
 fn ui_config(s: &Settings, cli: &Cli) -> UiConfig {
     let data_dir = crate::datadir::default_dir();
+    // Every `[ui]` key through one mapping: the console once built its own and left out
+    // `market_names` (names were Korean whatever it said) and `orderbook_levels`.
+    let from_file = UiConfig::from_settings(&s.ui, data_dir.as_ref().map(|d| d.join("favorites.txt")));
     UiConfig {
-        fps: s.ui.fps,
-        theme: s.ui.theme.clone(),
-        layout: s.ui.layout.clone(),
-        colors: s.ui.colors,
-        mouse: s.ui.mouse,
-        // The setting existed but never reached the markets table: names were Korean
-        // whatever it said.
-        names: UiConfig::from_settings(&s.ui, None).names,
-        heatmap: s.ui.heatmap,
-        large_trade_multiple: s.ui.large_trade_multiple,
-        favorites_path: data_dir.as_ref().map(|d| d.join("favorites.txt")),
         state_dir: data_dir,
         theme_from_flag: cli.theme.is_some(),
         price_band_pct: (s.trading.price_band_pct > rust_decimal::Decimal::ZERO)
             .then_some(s.trading.price_band_pct),
         exits: crate::trading::rules::ExitPolicy::from_settings(&s.trading),
-        ..UiConfig::default()
+        ..from_file
     }
 }
 
@@ -1026,19 +1018,22 @@ impl crate::notify::notifier::Terminal for BellOnly {
 mod tests {
     use super::*;
 
-    /// `[ui] market_names` and `heatmap` reach the table: the names were Korean whatever
-    /// the setting said.
+    /// `[ui] market_names`, `heatmap` and `orderbook_levels` reach the UI: the names were
+    /// Korean and the book 15 levels whatever the settings said.
     #[test]
     fn the_ui_settings_reach_the_markets_table() {
         use clap::Parser as _;
         let cli = crate::cli::Cli::try_parse_from(["hoga"]).expect("no arguments parse");
         let settings = Settings {
-            ui: toml::from_str("market_names = \"english\"\nheatmap = true").expect("a [ui] table"),
+            ui: toml::from_str("market_names = \"english\"\nheatmap = true\norderbook_levels = 30")
+                .expect("a [ui] table"),
             ..Settings::default()
         };
         let ui = ui_config(&settings, &cli);
         assert_eq!(ui.names, crate::ui::state::NameLanguage::English);
         assert!(ui.heatmap);
+        assert_eq!(ui.book_depth, 30, "[ui] orderbook_levels is the book's depth at start");
+        assert_eq!(ui_config(&Settings::default(), &cli).book_depth, 15);
         assert_eq!(ui_config(&Settings::default(), &cli).names, crate::ui::state::NameLanguage::Korean);
     }
 
