@@ -252,6 +252,11 @@ struct Rows {
 /// averages, which the price's tick would round to one digit or to zero.
 pub(crate) const MACD_DIGITS: u32 = 4;
 
+/// Rows the candles keep before any sub-pane is drawn: six rows are twelve half-block
+/// levels, the least that reads as a chart (four, at 80x24 with a volume pane, read as
+/// noise); a sub-pane that would take them is hidden and named in the title.
+const MIN_CANDLE_ROWS: u16 = 6;
+
 /// How many of `wanted` sub-panes a chart `height` rows high draws (the rest are hidden
 /// and the chart's readout says so).
 pub fn panes_shown(height: u16, wanted: usize) -> usize {
@@ -259,8 +264,8 @@ pub fn panes_shown(height: u16, wanted: usize) -> usize {
 }
 
 impl Rows {
-    /// The candles keep at least four rows; sub-panes get three to five rows each (one
-    /// of them their header), at most one under 20 rows (80x24's chart), three above.
+    /// The candles keep at least [`MIN_CANDLE_ROWS`] rows; sub-panes get three to five rows
+    /// each (one of them their header), at most one under 20 rows, three above.
     fn of(height: u16, wanted: usize) -> Rows {
         let labels = u16::from(height >= 8);
         let pane_h = match height {
@@ -269,7 +274,7 @@ impl Rows {
             _ => 3,
         };
         let mut panes = wanted.min(if height >= 20 { 3 } else { 1 });
-        while panes > 0 && height.saturating_sub(labels + pane_h * panes as u16) < 4 {
+        while panes > 0 && height.saturating_sub(labels + pane_h * panes as u16) < MIN_CANDLE_ROWS {
             panes -= 1;
         }
         Rows { price: height - labels - pane_h * panes as u16, labels, panes, pane_h }
