@@ -12,6 +12,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::percentiles;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -115,19 +118,6 @@ fn fixture(t0: Instant) -> (Store, Arc<Snapshot>) {
     let mut store = Store::new();
     let snap = store.apply_batch(ev, t0);
     (store, snap)
-}
-
-fn percentiles(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
-    println!(
-        "{name:<28} n={:<5} p50 {:>8.1?} p90 {:>8.1?} p99 {:>8.1?} max {:>8.1?}",
-        samples.len(),
-        p(0.50),
-        p(0.90),
-        p(0.99),
-        samples[samples.len() - 1]
-    );
 }
 
 fn main() {

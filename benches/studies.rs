@@ -9,8 +9,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::percentiles;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hoga::exchange::types::{Candle, MarketId, Timeframe};
 use hoga::indicators::series::{Study, StudyCache, compute};
@@ -34,19 +37,6 @@ fn candle(i: i64) -> Candle {
         value: close * volume,
         timestamp: KST_MIDNIGHT + i * 60_000,
     }
-}
-
-fn percentiles(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
-    println!(
-        "{name:<28} n={:<5} p50 {:>8.1?} p90 {:>8.1?} p99 {:>8.1?} max {:>8.1?}",
-        samples.len(),
-        p(0.50),
-        p(0.90),
-        p(0.99),
-        samples[samples.len() - 1]
-    );
 }
 
 fn main() {

@@ -62,3 +62,18 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// One line of a bench's table: `name n=… p50 … p90 … p99 … max …` (truncating rank, as
+/// the render and studies tables have always been read).
+pub fn percentiles(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+    println!(
+        "{name:<28} n={:<5} p50 {:>8.1?} p90 {:>8.1?} p99 {:>8.1?} max {:>8.1?}",
+        samples.len(),
+        p(0.50),
+        p(0.90),
+        p(0.99),
+        samples[samples.len() - 1]
+    );
+}
