@@ -9,7 +9,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{DEADLINE, console_on, snapshot_until};
+use common::{DEADLINE, console_on, snapshot_until, wait_view};
 use hoga::console::Core;
 use hoga::exchange::types::MarketId;
 use hoga::kernel::TaskManager;
@@ -19,8 +19,7 @@ use hoga::store::Snapshot;
 use hoga::trading::intent::{LineIntent, Outcome, Requester, TradeRequest, parse_line};
 use hoga::trading::journal::Journal;
 use hoga::trading::monitor::{
-    Monitor, MonitorConfig, MonitorDeps, MonitorHandle, MonitorInput, MonitorView, SharedJournal,
-    TradingStateHandle, parse_alert,
+    Monitor, MonitorConfig, MonitorDeps, MonitorInput, SharedJournal, TradingStateHandle, parse_alert,
 };
 use hoga::ui::UiCommand;
 use rust_decimal::Decimal;
@@ -184,20 +183,6 @@ fn sim_price(s: &Snapshot, market: &str) -> Decimal {
         .get(&hoga::exchange::types::MarketId::new(market))
         .map(|t| t.value.trade_price)
         .expect("a ticker of the market")
-}
-
-async fn wait_view(m: &MonitorHandle, what: &str, pred: impl Fn(&MonitorView) -> bool) -> Arc<MonitorView> {
-    let mut rx = m.view();
-    let fut = async {
-        loop {
-            let v = rx.borrow_and_update().clone();
-            if pred(&v) {
-                return v;
-            }
-            rx.changed().await.unwrap();
-        }
-    };
-    tokio::time::timeout(DEADLINE, fut).await.unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
 }
 
 /// The monitor's side: an indicator alert is listed with its label, is not fired by

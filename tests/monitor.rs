@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, LogCapture, poll, until};
+use common::{DEADLINE, LogCapture, poll, until, wait_view};
 use hoga::exchange::types::{MarketId, OrderType, Side};
 use hoga::kernel::{OnFailure, TaskManager};
 use hoga::notify::{
@@ -17,7 +17,7 @@ use hoga::notify::{
 };
 use hoga::trading::journal::{Journal, JournalOptions};
 use hoga::trading::monitor::{
-    ExitEvent, Monitor, MonitorAction, MonitorConfig, MonitorDeps, MonitorHandle, MonitorView, SharedJournal,
+    ExitEvent, Monitor, MonitorAction, MonitorConfig, MonitorDeps, MonitorHandle, SharedJournal,
     TradingStateHandle, parse_alert,
 };
 use hoga::trading::risk::TradingState;
@@ -49,21 +49,6 @@ fn rig_with(config: MonitorConfig, journal: Option<SharedJournal>) -> Rig {
 
 fn rig() -> Rig {
     rig_with(MonitorConfig::default(), None)
-}
-
-/// Polls the view until `pred` holds (no sleeps: waits for the next publication).
-async fn wait_view(m: &MonitorHandle, what: &str, pred: impl Fn(&MonitorView) -> bool) -> Arc<MonitorView> {
-    let mut rx = m.view();
-    let fut = async {
-        loop {
-            let v = rx.borrow_and_update().clone();
-            if pred(&v) {
-                return v;
-            }
-            rx.changed().await.unwrap();
-        }
-    };
-    tokio::time::timeout(DEADLINE, fut).await.unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
 }
 
 /// Sends one tick received now and waits until the monitor has evaluated it.

@@ -266,3 +266,25 @@ impl std::io::Write for LogCapture {
         Ok(())
     }
 }
+
+/// Waits until the monitor's published view satisfies `pred` (no sleeps: each new
+/// publication is looked at), or fails naming `what` after [`DEADLINE`].
+pub async fn wait_view(
+    m: &hoga::trading::monitor::MonitorHandle,
+    what: &str,
+    pred: impl Fn(&hoga::trading::monitor::MonitorView) -> bool,
+) -> Arc<hoga::trading::monitor::MonitorView> {
+    let mut rx = m.view();
+    let fut = async {
+        loop {
+            let v = rx.borrow_and_update().clone();
+            if pred(&v) {
+                return v;
+            }
+            if rx.changed().await.is_err() {
+                panic!("the monitor's view ended while waiting for: {what}");
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, fut).await.unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
+}
