@@ -57,14 +57,19 @@ pub fn group(book: &OrderBook, unit: Decimal) -> OrderBook {
         group_side(&book.levels.iter().map(|l| (l.ask_price, l.ask_size)).collect::<Vec<_>>(), unit, true);
     let bids =
         group_side(&book.levels.iter().map(|l| (l.bid_price, l.bid_size)).collect::<Vec<_>>(), unit, false);
-    let levels = (0..asks.len().max(bids.len()))
+    OrderBook { levels: paired(&asks, &bids), level: unit, ..book.clone() }
+}
+
+/// Asks and bids (each from the spread out) side by side as book levels; the shorter side
+/// is padded with empty levels, as Upbit pads a thin book.
+fn paired(asks: &[(Decimal, Decimal)], bids: &[(Decimal, Decimal)]) -> Vec<BookLevel> {
+    (0..asks.len().max(bids.len()))
         .map(|i| {
             let (ask_price, ask_size) = asks.get(i).copied().unwrap_or_default();
             let (bid_price, bid_size) = bids.get(i).copied().unwrap_or_default();
             BookLevel { ask_price, ask_size, bid_price, bid_size }
         })
-        .collect();
-    OrderBook { levels, level: unit, ..book.clone() }
+        .collect()
 }
 
 #[cfg(test)]
@@ -73,14 +78,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     fn book(asks: &[(Decimal, Decimal)], bids: &[(Decimal, Decimal)]) -> OrderBook {
-        let levels = (0..asks.len().max(bids.len()))
-            .map(|i| {
-                let (ask_price, ask_size) = asks.get(i).copied().unwrap_or_default();
-                let (bid_price, bid_size) = bids.get(i).copied().unwrap_or_default();
-                BookLevel { ask_price, ask_size, bid_price, bid_size }
-            })
-            .collect();
-        OrderBook { levels, ..OrderBook::default() }
+        OrderBook { levels: paired(asks, bids), ..OrderBook::default() }
     }
 
     #[test]
