@@ -325,3 +325,39 @@ fn readouts_read_the_candle_in_view_whole_and_only_the_chosen_studies() {
     let screen = draw(&mut ui, &snap, 120, 40).join("\n");
     assert!(!screen.contains(" O 1"), "no cursor readout after G:\n{screen}");
 }
+
+/// A chart pane as narrow as 80x24's default layout gives it, with three sub-panes and no
+/// room for them: the title counts them whole (`3 hidden`), never cut mid-word, and a count
+/// of left-out values says `more`, so it cannot be read as one of the values beside it.
+#[test]
+fn a_narrow_chart_s_title_and_counts_are_whole_words() {
+    let snap = snapshot(Timeframe::M1, 120, vec![]);
+    let studies = [
+        Study::Volume { period: 20 },
+        Study::Macd { fast: 12, slow: 26, signal: 9 },
+        Study::Rsi { period: 14 },
+    ];
+    let mut ui = ui_state(Timeframe::M1, &studies);
+    // The default layout at 80x24, not maximised: the chart pane is 40 columns wide.
+    let area = Rect::new(0, 0, 80, 24);
+    ui.area = area;
+    let mut buf = Buffer::empty(area);
+    hoga::ui::render(area, &mut buf, &ui, &snap, &hoga::ui::Theme::default());
+    let lines: Vec<String> = screen_text(&buf).lines().map(String::from).collect();
+    let screen = lines.join("\n");
+    let title =
+        lines.iter().find(|l| l.contains(" Chart ")).unwrap_or_else(|| panic!("the title:\n{screen}"));
+    assert!(title.contains(" 3 hidden "), "{screen}");
+    assert!(!title.contains("hidde─") && !title.contains("hidde┐"), "{screen}");
+    // Every `+N` count on screen is followed by `more`.
+    for line in &lines {
+        for (i, _) in line.match_indices(" +") {
+            let rest = &line[i + 2..];
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            if digits > 0 && !rest[digits..].starts_with('.') && !rest[digits..].starts_with('%') {
+                assert!(rest[digits..].starts_with(" more"), "a bare count: {line}\n{screen}");
+            }
+        }
+    }
+    assert!(screen.contains(" more"), "some values are left out at 80x24:\n{screen}");
+}

@@ -1,7 +1,8 @@
 //! What the screen remembers across restarts, in the data directory ([`UiConfig::state_dir`]):
 //!
 //! - `ui-state.toml`: the theme, the layout on screen (its arrangement: base, hidden and
-//!   maximised panes, focus), the last market shown and the chart's timeframe;
+//!   maximised panes, focus), the last market shown, the chart's timeframe and the markets
+//!   list's sort (column and direction);
 //! - `layouts.toml`: the layouts saved with `:layout save NAME`.
 //!
 //! Both are read once when the app starts and written (whole, atomically, 0600) whenever
@@ -49,6 +50,12 @@ pub struct SavedUi {
     /// Chart timeframe (`1m`, `5m`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeframe: Option<String>,
+    /// The markets list's sort column (`code`, `value`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// The sort runs against the column's natural order (the header's arrow flipped).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sort_reversed: bool,
     /// The layout on screen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<Arrangement>,
@@ -70,6 +77,8 @@ impl SavedUi {
             config_layout: Some(ui.config.layout.clone()),
             market: ui.market.as_ref().or(ui.start_market.as_ref()).map(|m| m.to_string()),
             timeframe: Some(ui.timeframe.label().to_string()),
+            sort: Some(ui.markets.sort.label().to_string()),
+            sort_reversed: ui.markets.ascending,
             // The studies are kept on their own (below), whether the layout is restored
             // or the config's is shown.
             layout: Some(Arrangement { studies: None, ..Arrangement::of(ui) }),
@@ -173,8 +182,21 @@ pub fn restore(ui: &mut UiState) -> Vec<String> {
         ui.chart.studies = studies;
     }
     ui.start_market = saved.market.and_then(|m| MarketId::from_str(&m).ok());
-    if let Some(tf) = saved.timeframe.and_then(|t| Timeframe::from_str(&t).ok()) {
-        ui.timeframe = tf;
+    // A value that does not read is named and skipped; the rest of the file stands.
+    if let Some(t) = saved.timeframe {
+        match Timeframe::from_str(&t) {
+            Ok(tf) => ui.timeframe = tf,
+            Err(_) => problems.push(skipped(&state_path, "timeframe", &t)),
+        }
+    }
+    if let Some(s) = saved.sort {
+        match super::state::SortColumn::from_label(&s) {
+            Some(column) => {
+                ui.markets.sort = column;
+                ui.markets.ascending = saved.sort_reversed;
+            }
+            None => problems.push(skipped(&state_path, "sort", &s)),
+        }
     }
     // Checked against the market list when the first snapshot selects a market: a market
     // delisted since is simply not drawn (no series comes).
@@ -186,6 +208,13 @@ pub fn restore(ui: &mut UiState) -> Vec<String> {
     }
     ui.chart.compare = compare;
     problems
+}
+
+/// A saved value that does not read: said, and the default kept.
+fn skipped(path: &Path, key: &str, value: &str) -> String {
+    let text = format!("{}: {key} {value:?} skipped: not a known value", path.display());
+    tracing::warn!("{text}");
+    text
 }
 
 /// Writes the state files when what they hold changed since they were last written or
@@ -295,6 +324,9 @@ mod tests {
         ui.market = Some(MarketId::new("KRW-ETH"));
         ui.timeframe = Timeframe::M5;
         ui.chart.compare = vec![MarketId::new("KRW-BTC"), MarketId::new("KRW-XRP")];
+        // `code▲` is not the default `by value▼`.
+        ui.markets.sort = crate::ui::state::SortColumn::Code;
+        ui.markets.ascending = true;
         saver.save(&mut ui);
         assert_eq!(ui.message, None);
 
@@ -305,12 +337,34 @@ mod tests {
         assert_eq!(again.market, None, "selected through the reducer once the list is known");
         assert_eq!(again.timeframe, Timeframe::M5);
         assert_eq!(again.chart.compare, ui.chart.compare, "the compared markets");
+        assert_eq!((again.markets.sort, again.markets.ascending), (ui.markets.sort, true), "the sort");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(dir.path().join(STATE_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn an_unreadable_sort_or_timeframe_is_named_and_skipped_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        std::fs::write(
+            &path,
+            "market = \"KRW-ETH\"\ntimeframe = \"7m\"\nsort = \"volume\"\nsort_reversed = true\n",
+        )
+        .unwrap();
+        let mut ui =
+            UiState::new(UiConfig { state_dir: Some(dir.path().to_path_buf()), ..UiConfig::default() });
+        let problems = restore(&mut ui);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("timeframe \"7m\" skipped"), "{problems:?}");
+        assert!(problems[1].contains("sort \"volume\" skipped"), "{problems:?}");
+        let fresh = UiState::new(UiConfig::default());
+        assert_eq!((ui.markets.sort, ui.markets.ascending), (fresh.markets.sort, fresh.markets.ascending));
+        assert_eq!(ui.timeframe, fresh.timeframe);
+        assert_eq!(ui.start_market, Some(MarketId::new("KRW-ETH")), "the rest of the file stands");
     }
 
     #[test]

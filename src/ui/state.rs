@@ -197,6 +197,11 @@ impl SortColumn {
             SortColumn::Age => "age",
         }
     }
+
+    /// The column a [`SortColumn::label`] names.
+    pub fn from_label(label: &str) -> Option<SortColumn> {
+        SortColumn::ALL.into_iter().find(|c| c.label() == label)
+    }
 }
 
 /// The markets list's view state.

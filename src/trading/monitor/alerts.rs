@@ -45,10 +45,11 @@ pub(crate) fn describe_alert(a: &Alert) -> String {
         AlertCondition::Crosses(p) => format!("{} crosses {}", a.market, price(p)),
         AlertCondition::MovePct(r) => format!("{} move {}%", a.market, (r * Decimal::from(100)).normalize()),
         AlertCondition::Indicator(i) => {
-            // An average's threshold is a price; an RSI's, a MACD's or a volume's is not.
+            // An average's threshold is a price; an RSI's, a MACD's or a volume's is not,
+            // but is grouped all the same (`100,000,000`), every digit kept as typed.
             let level = |v: Decimal| match i.indicator {
                 crate::indicators::Indicator::MovingAverage { .. } => price(v),
-                _ => v.normalize().to_string(),
+                _ => super::view::grouped(v.normalize()),
             };
             format!("{} {}", a.market, i.label_with(level))
         }
@@ -141,6 +142,13 @@ mod tests {
         assert_eq!(describe_alert(&ma), "KRW-BTC SMA20(1h) > 100,000,000");
         let rsi = parse_alert(":alert KRW-ETH rsi14 < 30").unwrap();
         assert_eq!(describe_alert(&rsi), "KRW-ETH RSI14(5m) < 30");
+        // Every threshold grouped as people read numbers, none rounded.
+        let vol = parse_alert(":alert KRW-BTC vol20 > 100000000 1m").unwrap();
+        assert_eq!(describe_alert(&vol), "KRW-BTC VOL20(1m) > 100,000,000");
+        let macd = parse_alert(":alert KRW-BTC macd > -10000000.5 1m").unwrap();
+        assert_eq!(describe_alert(&macd), "KRW-BTC MACD(1m) > -10,000,000.5");
+        let rsi = parse_alert(":alert KRW-ETH rsi14 < 30.25").unwrap();
+        assert_eq!(describe_alert(&rsi), "KRW-ETH RSI14(5m) < 30.25");
         assert!(matches!(parse_alert(":stop KRW-BTC -3%"), Err(AlertParseError::NotAnAlert(_))));
         let mut book = AlertBook::new();
         book.insert(a);

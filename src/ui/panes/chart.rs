@@ -193,7 +193,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     });
 
     // The readout rows: the cursor's candle, or the legend. Each is whole parts, wrapped
-    // to a second row where the pane has rows to spare, and `+N` for what is left out.
+    // to a second row where the pane has rows to spare, and `+N more` for what is left out
+    // (a bare `+1` beside values reads as one of them).
     let mut readout_lines: Vec<Line> = Vec::new();
     if inner.height >= MIN_ROWS_WITH_READOUT {
         let width = usize::from(inner.width);
@@ -239,8 +240,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let rows_left = inner.height.saturating_sub(readout_lines.len() as u16);
     let hidden: Vec<&str> =
         pane_names.iter().skip(candles::panes_shown(rows_left, panes.len())).copied().collect();
-    if !hidden.is_empty() {
-        extra.push(Span::styled(format!("{} hidden ", hidden.join(" ")), theme.warning));
+    if let Some(text) = hidden_title(&hidden, area.width, &extra) {
+        extra.push(Span::styled(text, theme.warning));
     }
     pane_block(PaneId::Chart, extra, ui, theme).render(area, buf);
     for l in readout_lines {
@@ -293,6 +294,22 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         stale,
     };
     candles::render(inner, buf, &chart, theme);
+}
+
+/// The title's note of the sub-panes with no room, whole: their names where the title
+/// has room (`VOL20 MACD hidden `), else their count (`3 hidden `), else nothing (the
+/// legend names them too). A block title is cut at its border, and `hidde` is no word.
+fn hidden_title(hidden: &[&str], pane_width: u16, extra: &[Span]) -> Option<String> {
+    if hidden.is_empty() {
+        return None;
+    }
+    let used =
+        format!(" {} ", PaneId::Chart.title()).chars().count() + extra.iter().map(Span::width).sum::<usize>();
+    let room = usize::from(pane_width.saturating_sub(2)).saturating_sub(used);
+    [format!("{} hidden ", hidden.join(" ")), format!("{} hidden ", hidden.len())]
+        .into_iter()
+        // The trailing space is padding before the border; it may go.
+        .find(|t| t.trim_end().chars().count() <= room)
 }
 
 /// The close of the candle of `series` (oldest first) starting at `start`, if it has one.
@@ -349,7 +366,7 @@ fn vwap_missing(tf: crate::exchange::types::Timeframe) -> String {
 }
 
 /// The legend's items on at most `max` rows of `width`, ` · ` between them: whole items
-/// only, in order; the last item (the source) is kept, and ` +N` says how many were left
+/// only, in order; the last item (the source) is kept, and ` +N more` says how many were left
 /// out. An item wider than a row is left out too (a cut value is another value).
 fn legend_rows(items: &[(String, Style)], width: usize, max: usize, sep: Style) -> Vec<Line<'static>> {
     let len = |s: &str| s.chars().count();
@@ -369,10 +386,10 @@ fn legend_rows(items: &[(String, Style)], width: usize, max: usize, sep: Style) 
             dropped += 1;
         }
     }
-    // The source, and `+N` before it for what was left out: room is made on the last
+    // The source, and `+N more` before it for what was left out: room is made on the last
     // row by leaving out its last items.
     loop {
-        let tail_text = if dropped > 0 { format!("+{dropped} · {tail}") } else { tail.clone() };
+        let tail_text = if dropped > 0 { format!("+{dropped} more · {tail}") } else { tail.clone() };
         let n = rows.len();
         let Some(last) = rows.last_mut() else { break };
         if last.is_empty() || used(last) + 3 + len(&tail_text) <= width {
@@ -460,19 +477,33 @@ mod tests {
                 "MACD(12,26,9) -59,974 sig -55,198 hist -4,776 · KRW-ETH +1.20% · KRW-XRP -0.35% · KRW-SOL +2.01% · local"
             ]
         );
-        // 80 columns: the compared markets that fit, whole, and `+1` for the other.
+        // 80 columns: the compared markets that fit, whole, and `+2 more` for the others
+        // (a bare `+2` beside `+1.20%` reads as a value).
         let one = texts(&legend_rows(&items, 80, 1, s));
-        assert_eq!(one, ["MACD(12,26,9) -59,974 sig -55,198 hist -4,776 · KRW-ETH +1.20% · +2 · local"]);
+        assert_eq!(one, ["MACD(12,26,9) -59,974 sig -55,198 hist -4,776 · KRW-ETH +1.20% · +2 more · local"]);
         // With a second row, nothing is left out.
         let two = texts(&legend_rows(&items, 80, 2, s));
         assert_eq!(two.len(), 2);
         assert_eq!(two.join(" · "), all[0]);
         // Too narrow for the MACD: left out whole, never cut.
         let narrow = texts(&legend_rows(&items, 40, 1, s));
-        assert_eq!(narrow, ["KRW-ETH +1.20% · +3 · local"]);
+        assert_eq!(narrow, ["KRW-ETH +1.20% · +3 more · local"]);
         for line in [one, two, narrow].concat() {
             assert!(!line.contains("-4,77 ") && !line.ends_with("-4,77"), "{line}");
         }
+    }
+
+    #[test]
+    fn the_title_names_hidden_panes_whole_or_counts_them() {
+        let extra = [Span::raw("1m "), Span::raw("KRW-BTC ")];
+        // ` Chart 1m KRW-BTC ` is 18 columns: a pane 40 wide has 20 after it inside its corners.
+        let names = ["VOL20", "MACD", "RSI14"];
+        assert_eq!(hidden_title(&names, 60, &extra).as_deref(), Some("VOL20 MACD RSI14 hidden "));
+        // The old title at 80x24: `Chart 1m KRW-BTC VOL20 MACD RSI14 hidde`.
+        assert_eq!(hidden_title(&names, 40, &extra).as_deref(), Some("3 hidden "));
+        assert_eq!(hidden_title(&names, 29, &extra).as_deref(), Some("3 hidden "));
+        assert_eq!(hidden_title(&names, 27, &extra), None);
+        assert_eq!(hidden_title(&[], 120, &extra), None);
     }
 
     #[test]

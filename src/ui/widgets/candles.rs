@@ -527,8 +527,8 @@ pub(crate) fn volume_value(v: Decimal) -> String {
 }
 
 /// `parts` joined by `sep` in at most `width` columns: whole parts only, as many as fit
-/// in order, and ` +N` for the `N` left out (a value is never cut: a cut number is
-/// another number). The first part is kept when nothing else fits and it does.
+/// in order, and ` +N more` for the `N` left out (a value is never cut: a cut number is
+/// another number; a bare `+1` after `sig -53,061` would read as the histogram). The first part is kept when nothing else fits and it does.
 pub(crate) fn fit_parts(parts: &[String], sep: &str, width: usize) -> String {
     let len = |s: &str| s.chars().count();
     let total: usize = parts.iter().map(|p| len(p)).sum::<usize>() + len(sep) * parts.len().saturating_sub(1);
@@ -536,7 +536,7 @@ pub(crate) fn fit_parts(parts: &[String], sep: &str, width: usize) -> String {
         return parts.join(sep);
     }
     for keep in (0..parts.len()).rev() {
-        let more = format!(" +{}", parts.len() - keep);
+        let more = format!(" +{} more", parts.len() - keep);
         let text = parts[..keep].join(sep) + &more;
         if len(&text) <= width {
             return text.trim_start().to_string();
@@ -927,8 +927,8 @@ mod tests {
         let parts = ["MACD(12,26,9)", "-59,974", "sig -55,198", "hist -4,776"].map(String::from);
         assert_eq!(fit_parts(&parts, " ", 45), "MACD(12,26,9) -59,974 sig -55,198 hist -4,776");
         // The old header was cut at the pane's edge: `hist -4,77`.
-        assert_eq!(fit_parts(&parts, " ", 44), "MACD(12,26,9) -59,974 sig -55,198 +1");
-        assert_eq!(fit_parts(&parts, " ", 20), "MACD(12,26,9) +3");
+        assert_eq!(fit_parts(&parts, " ", 44), "MACD(12,26,9) -59,974 sig -55,198 +1 more");
+        assert_eq!(fit_parts(&parts, " ", 22), "MACD(12,26,9) +3 more");
         // Drawn: a MACD pane 43 columns wide shows the histogram whole or not at all.
         let candles: Vec<Candle> = (0..40)
             .map(|i| candle(i, dec!(148_000_000), dec!(148_100_000), dec!(147_900_000), dec!(148_050_000)))
@@ -942,7 +942,7 @@ mod tests {
         let buf = draw(area, &c, &Theme::default());
         let text: Vec<String> = (0..24).map(|y| row(&buf, y, 0, 43)).collect();
         let header = text.iter().find(|r| r.starts_with("MACD")).expect("the MACD header");
-        assert_eq!(header.trim_end(), "MACD(12,26,9) -59,974 sig -55,198 +1");
+        assert_eq!(header.trim_end(), "MACD(12,26,9) -59,974 sig -55,198 +1 more");
     }
 
     #[test]
