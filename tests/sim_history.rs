@@ -255,3 +255,66 @@ async fn coarse_candles_agree_with_the_candles_inside_them() {
     assert_eq!(utc(day.start).hour(), 0, "days start at 00:00 UTC");
     sim.stop();
 }
+
+/// A kept demo session restarted later (the same day, then the next) draws the same past
+/// before its first start: the minutes, hours and days before the first session's start
+/// (and its drawn hour of trades) are equal field for field in every session. Each start
+/// used to draw its past afresh backwards from the saved price: another 08:11 candle,
+/// another day's range, other indicators after every restart.
+#[tokio::test]
+async fn a_restart_draws_the_same_past_before_the_first_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("demo-account.json");
+    let session = |start_ms: i64| SimConfig {
+        seed: 7,
+        markets: Some(5),
+        tick_interval: Duration::ZERO,
+        start_ms: Some(start_ms),
+        history_secs: 600,
+        rate_limits: false,
+        state_file: Some(state.clone()),
+        ..SimConfig::default()
+    };
+    // Before the first session's drawn trades (its first 600 s), everything is drawn.
+    let kept = START_MS - 600_000;
+    let to = utc(kept).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let read = |sim: SimHandle| {
+        let to = to.clone();
+        async move {
+            let mut out = Vec::new();
+            for (path, len) in [("minutes/1", 60_000), ("minutes/60", 3_600_000), ("days", 86_400_000)] {
+                let page = candles(&sim, path, 200, Some(&to)).await;
+                // Whole buckets before the kept time (the one holding it had trades in it).
+                let whole: Vec<_> = page
+                    .iter()
+                    .filter(|c| c.start + len <= kept)
+                    .map(|c| (c.start, c.open, c.high, c.low, c.close, c.volume, c.value, c.last))
+                    .collect();
+                assert!(whole.len() > 5, "{path}");
+                out.push(whole);
+            }
+            sim.stop();
+            out
+        }
+    };
+    let tasks = TaskManager::new();
+    let sim = sim::start(session(START_MS), &tasks).await.unwrap();
+    sim.step(3000);
+    sim.save_state().unwrap();
+    let first = read(sim).await;
+    tasks.cancel_all();
+    for later in [2 * 3_600_000, 30 * 3_600_000] {
+        let tasks = TaskManager::new();
+        let sim = sim::start(session(START_MS + later), &tasks).await.unwrap();
+        sim.step(1000);
+        sim.save_state().unwrap();
+        let again = read(sim).await;
+        tasks.cancel_all();
+        for (a, b) in first.iter().zip(&again) {
+            assert_eq!(a.len(), b.len(), "restarted {later} ms later");
+            for (x, y) in a.iter().zip(b) {
+                assert_eq!(x, y, "restarted {later} ms later");
+            }
+        }
+    }
+}

@@ -144,11 +144,14 @@ pub(crate) struct PricePath {
     turnover: f64,
     /// Log price at each top-level point back from the start.
     tops: Vec<f64>,
-    /// A second fixed point: (second, log price relative to `p0`, the walk's own value
-    /// there). The path is the walk plus a linear correction from the start back to this
-    /// point (a Brownian bridge between the two), and the walk shifted by its full amount
-    /// before it, so it passes through both points and stays continuous.
-    pin: Option<(i64, f64, f64)>,
+    /// Further fixed points, newest first: (second, log price relative to `p0`, the walk's
+    /// own value there). The path is the walk plus a correction linear between the start
+    /// and each point (a Brownian bridge between two), and the walk shifted by the oldest
+    /// point's full amount before it, so it passes through every point and stays continuous.
+    pins: Vec<(i64, f64, f64)>,
+    /// A kept past: at and before this second (s) the path is this other path (an earlier
+    /// session's), so a restart draws the same candles there.
+    before: Option<(i64, Box<PricePath>)>,
 }
 
 /// A candle of the path before it is put on the tick grid.
@@ -181,21 +184,49 @@ impl PricePath {
             sigma,
             turnover: cal.notional * cal.trades_per_s,
             tops,
-            pin: None,
+            pins: Vec::new(),
+            before: None,
         }
+    }
+
+    /// Keeps `past` at and before `at_ms` (before this path's start): the path there is
+    /// `past`'s, and after it a bridge from `past`'s price at `at_ms` to this path's start
+    /// price. A restart draws its past from the first session's path this way, so what was
+    /// drawn before that session comes back the same.
+    pub(crate) fn keep_before(&mut self, at_ms: i64, past: PricePath) {
+        let at = at_ms.div_euclid(1000);
+        if at >= self.anchor_s {
+            return;
+        }
+        let target = (past.p0 / self.p0).ln() + past.x(at);
+        self.pins.retain(|p| p.0 > at);
+        let walk = self.walk(at);
+        self.pins.push((at, target, walk));
+        self.before = Some((at, Box::new(past)));
+    }
+
+    /// The second at and before which the kept past applies.
+    fn kept_until(&self) -> Option<i64> {
+        self.before.as_ref().map(|b| b.0)
     }
 
     /// Makes the path pass through `price` at `at_ms` (before the start) as well as through
     /// the start price: a resumed session's day began at the previous close its trader saw,
-    /// so the drawn hours of that day must start there too. Ignored at or after the start.
+    /// so the drawn hours of that day must start there too. Ignored at or after the start,
+    /// and at or before a kept past (which is not redrawn).
     pub(crate) fn pin(&mut self, at_ms: i64, price: f64) {
         let at = at_ms.div_euclid(1000);
-        if at >= self.anchor_s || !price.is_finite() || price <= 0.0 {
+        if at >= self.anchor_s
+            || !price.is_finite()
+            || price <= 0.0
+            || self.kept_until().is_some_and(|k| at <= k)
+        {
             return;
         }
-        self.pin = None;
-        let walk = self.x(at);
-        self.pin = Some((at, (price / self.p0).ln(), walk));
+        self.pins.retain(|p| p.0 != at);
+        let walk = self.walk(at);
+        self.pins.push((at, (price / self.p0).ln(), walk));
+        self.pins.sort_by_key(|p| std::cmp::Reverse(p.0));
     }
 
     /// The oldest time the path reaches (ms): no candle starts before it.
@@ -211,14 +242,21 @@ impl PricePath {
     /// Log price at second `t` relative to the start: the walk, through the pinned point
     /// when there is one.
     fn x(&self, t: i64) -> f64 {
-        let walk = self.walk(t);
-        match self.pin {
-            Some((at, target, walk_at)) => {
-                let w = ((self.anchor_s - t) as f64 / (self.anchor_s - at) as f64).clamp(0.0, 1.0);
-                walk + w * (target - walk_at)
-            }
-            None => walk,
+        if let Some((_, past)) = self.before.as_ref().filter(|b| t <= b.0) {
+            return (past.p0 / self.p0).ln() + past.x(t);
         }
+        let walk = self.walk(t);
+        // The correction: zero at the start, each pin's at its second, linear between.
+        let (mut hi_t, mut hi_d) = (self.anchor_s, 0.0);
+        for &(at, target, walk_at) in &self.pins {
+            let d = target - walk_at;
+            if t >= at {
+                let w = ((hi_t - t) as f64 / (hi_t - at).max(1) as f64).clamp(0.0, 1.0);
+                return walk + hi_d + w * (d - hi_d);
+            }
+            (hi_t, hi_d) = (at, d);
+        }
+        walk + hi_d
     }
 
     /// The unpinned walk at second `t`.
@@ -302,6 +340,9 @@ impl PricePath {
     /// The candle of `[s_ms, e_ms)` on the tick grid. Its `prev_close` is its open (the
     /// path's close before it).
     pub(crate) fn candle(&self, s_ms: i64, e_ms: i64) -> CandleRec {
+        if let Some((_, past)) = self.before.as_ref().filter(|b| e_ms.div_euclid(1000) <= b.0) {
+            return past.candle(s_ms, e_ms);
+        }
         let b = self.bar(s_ms, e_ms);
         let open = self.snap(b.open, Rounding::Nearest);
         let close = self.snap(b.close, Rounding::Nearest);
@@ -329,6 +370,9 @@ impl PricePath {
 
     /// The price at `ts_ms` on the tick grid.
     pub(crate) fn price_at(&self, ts_ms: i64) -> Decimal {
+        if let Some((_, past)) = self.before.as_ref().filter(|b| ts_ms.div_euclid(1000) <= b.0) {
+            return past.price_at(ts_ms);
+        }
         self.snap(self.p0 * self.x(ts_ms.div_euclid(1000)).exp(), Rounding::Nearest)
     }
 }

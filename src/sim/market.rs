@@ -21,7 +21,7 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::Deserialize;
 
 use super::history::{self, PricePath, Span};
-use super::persist::{SavedDay, SavedMarket};
+use super::persist::{SavedAnchor, SavedDay, SavedMarket};
 use crate::exchange::types::{Change, Side, StreamType, Timeframe};
 use crate::exchange::upbit::ticks::{self, Rounding};
 use crate::exchange::upbit::wire::{
@@ -226,6 +226,8 @@ pub(crate) struct MarketSim {
     published: Option<(Option<Decimal>, Option<Decimal>)>,
     /// The past before `live_from`, drawn on demand.
     path: PricePath,
+    /// What `path`'s kept past is made from (saved: a restart draws the same past).
+    anchor: SavedAnchor,
     /// Where the generated trades begin (ms): candles from the bucket holding it on are
     /// built from trades; earlier ones come from `path`.
     live_from: i64,
@@ -434,7 +436,9 @@ impl MarketSim {
             ticks::snap(&quote, def.price, Rounding::Nearest).max(ticks::tick_size(&quote, def.price));
         let cal = Calibration::for_market(&def.market);
         let fair = price.to_f64().unwrap_or(1.0);
-        let path = PricePath::new(history::market_key(seed, &def.market), &quote, start, fair, &cal);
+        let key = history::market_key(seed, &def.market);
+        let path = PricePath::new(key, &quote, start, fair, &cal);
+        let anchor = SavedAnchor { start, price, key, pin: None };
         let day_start = bucket_start(Timeframe::D1, live_from);
         MarketSim {
             def,
@@ -447,6 +451,7 @@ impl MarketSim {
             print_touch: None,
             published: None,
             path,
+            anchor,
             live_from,
             history_from: i64::MIN,
             day_start,
@@ -1286,9 +1291,7 @@ impl Generator {
                 (None, Some(s)) => Some(s.price),
                 (None, None) => None,
             };
-            if let Some(p) = prev_close.and_then(|p| p.to_f64()) {
-                m.path.pin(today, p);
-            }
+            m.keep_past(kept.and_then(|s| s.anchor.as_ref()), today, prev_close, start_ms);
             m.seed_history(&mut rng, hist_start, start_ms, &mut seq);
             let (b, a) = m.quotes_at_fair();
             m.requote(&mut rng, b, a, start_ms);
@@ -1309,7 +1312,13 @@ impl Generator {
                     low: m.low,
                     prev_close: m.prev_close,
                 };
-                (m.def.market.clone(), SavedMarket { price: m.price, vol: m.activity(), day: Some(day) })
+                let saved = SavedMarket {
+                    price: m.price,
+                    vol: m.activity(),
+                    day: Some(day),
+                    anchor: Some(m.anchor.clone()),
+                };
+                (m.def.market.clone(), saved)
             })
             .collect()
     }
@@ -1496,6 +1505,44 @@ fn side_for(old: Decimal, new: Decimal, rng: &mut StdRng) -> Side {
 }
 
 impl MarketSim {
+    /// Draws a resumed market's past from the path its first session drew (`anchor`): the
+    /// same candles before that session's start, then a bridge, seeded by this start, from
+    /// there to the saved price now, through the day's previous close at `today` when the
+    /// day began after the anchor. Without an anchor (a file of an older hoga), or when the
+    /// saved day's previous close is not the anchored path's (a day begun before the
+    /// anchor, on a path drawn by an older hoga), the past is drawn afresh through the
+    /// previous close as before, and that path is the anchor from now on.
+    fn keep_past(
+        &mut self,
+        anchor: Option<&SavedAnchor>,
+        today: i64,
+        prev_close: Option<Decimal>,
+        start: i64,
+    ) {
+        let pin = prev_close.and_then(|p| p.to_f64().map(|f| (p, f)));
+        let anchor = anchor.filter(|a| a.start < start && a.price > Decimal::ZERO);
+        if let Some(a) = anchor {
+            let mut past =
+                PricePath::new(a.key, self.quote(), a.start, a.price.to_f64().unwrap_or(1.0), &self.cal);
+            if let Some((at, p)) = a.pin.and_then(|(at, p)| p.to_f64().map(|f| (at, f))) {
+                past.pin(at, p);
+            }
+            let agrees = today > a.start || prev_close.is_none_or(|p| past.price_at(today) == p);
+            if agrees {
+                self.path.keep_before(a.start, past);
+                if let Some((_, f)) = pin {
+                    self.path.pin(today, f);
+                }
+                self.anchor = a.clone();
+                return;
+            }
+        }
+        if let Some((p, f)) = pin {
+            self.path.pin(today, f);
+            self.anchor.pin = Some((today, p));
+        }
+    }
+
     /// The market before the generator starts: the drawn part of every bucket the trades
     /// begin in (so the current candles, the day's open and range and the previous close
     /// are the history's), the 24 h turnover and 52-week range of the drawn past, then a
@@ -2393,6 +2440,58 @@ mod tests {
                     assert_eq!(t.prev_closing_price, saved[&m.def.market].day.as_ref().unwrap().prev_close);
                 }
             }
+        }
+    }
+
+    /// A restart draws its past before the first session's start from that session's
+    /// path: the same hours there, the next day too, with the day still one path with its
+    /// candles. A file of an older hoga (no anchor) draws afresh once, and that past is
+    /// kept from the restart after.
+    #[test]
+    fn a_restart_keeps_the_first_sessions_past_and_an_older_file_keeps_its_next() {
+        let start = 1_750_000_000_000;
+        let hours = |g: &Generator, to: i64| -> Vec<(String, Decimal, Decimal, Decimal, Decimal, Decimal)> {
+            let m = g.market("KRW-BTC").unwrap();
+            m.candles_page(Span::Tf(Timeframe::H1), to, 48, g.now)
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.candle_date_time_utc,
+                        c.opening_price,
+                        c.high_price,
+                        c.low_price,
+                        c.trade_price,
+                        c.candle_acc_trade_volume,
+                    )
+                })
+                .collect()
+        };
+        let mut g = Generator::new(load_markets(Some(5)).unwrap(), 7, start, 600);
+        while g.now < start + 600_000 {
+            g.step(50);
+        }
+        let kept = bucket_start(Timeframe::H1, start - 600_000);
+        let before = hours(&g, kept);
+        let next_day = start + 30 * 3_600_000;
+        let r = Generator::resumed(load_markets(Some(5)).unwrap(), 7, next_day, 600, &g.saved_market());
+        assert_eq!(hours(&r, kept), before);
+        for m in &r.markets {
+            assert_one_path(m, next_day, "next day");
+        }
+        // An older file: no anchor. Drawn afresh, then kept.
+        let mut old = g.saved_market();
+        for s in old.values_mut() {
+            s.anchor = None;
+        }
+        let later = start + 3_600_000;
+        let a = Generator::resumed(load_markets(Some(5)).unwrap(), 7, later, 600, &old);
+        assert_ne!(hours(&a, kept), before, "an older file's past is drawn afresh");
+        let kept_a = bucket_start(Timeframe::H1, later - 600_000);
+        let b =
+            Generator::resumed(load_markets(Some(5)).unwrap(), 7, later + 7_200_000, 600, &a.saved_market());
+        assert_eq!(hours(&b, kept_a), hours(&a, kept_a));
+        for m in &b.markets {
+            assert_one_path(m, b.now, "kept after an older file");
         }
     }
 

@@ -13,7 +13,9 @@
 //! The file also keeps the demo market's last prices (and each market's volatility and
 //! day: open, range, previous close), so a restarted simulator walks on from where the
 //! market was rather than from the seed's prices (a resting limit order would otherwise
-//! fill at once on restart) and its 24 h change goes on. They are
+//! fill at once on restart) and its 24 h change goes on, and each market's anchor (the
+//! first session's path), so the past drawn before that session is drawn the same after a
+//! restart. They are
 //! written with every change of the account and every few seconds while prices move.
 //!
 //! The sub-pockets' balances and the transfer history are in it too (a transfer changes
@@ -151,6 +153,25 @@ pub(crate) struct SavedMarket {
     /// change goes on from where it was rather than from zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<SavedDay>,
+    /// What the market's drawn past is made from (none in a file of an older hoga: the
+    /// past is then drawn afresh, once, and kept from then on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<SavedAnchor>,
+}
+
+/// The price path a market's past was first drawn from: a restart draws the same past
+/// before `start` from it, so candles shown before a restart come back the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SavedAnchor {
+    /// Where the path ends (ms): the first session's start.
+    pub start: i64,
+    /// The price there.
+    pub price: rust_decimal::Decimal,
+    /// The path's hash key.
+    pub key: u64,
+    /// A second point the path passes through (ms, price), if it was pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<(i64, rust_decimal::Decimal)>,
 }
 
 /// One market's day (UTC, as the exchange resets it) as the state file keeps it.
