@@ -1576,9 +1576,18 @@ fn shib_sizes_align_in_the_book_and_both_totals_stay_on_the_pane() {
         // The whole number ends where the others' decimal point is.
         let end = round.find("1,500,000 ").unwrap() + "1,500,000".len();
         assert_eq!(end, size_point(bid), "{book}");
-        // Σbid is on the pane with its number, not cut off by Σask's.
+        // Σbid is on the pane with its number, not cut off by Σask's: the bids on screen.
         let totals = lines.iter().find(|l| l.contains("Σask")).unwrap_or_else(|| panic!("{book}"));
-        assert!(totals.contains("Σbid 22,500,004"), "{w}x{height}: {totals}");
+        let bids_shown = lines.iter().filter(|l| l.contains("1,500,000") && !l.contains("Σask")).count();
+        let sum: Decimal = shib.levels[..bids_shown].iter().map(|l| l.bid_size).sum();
+        let sum = hoga::exchange::display::qty(sum, 4);
+        // In full, or as the last bid's Σsize cell where the line is too narrow for it.
+        let last = lines.iter().rfind(|l| l.contains("1,500,000") && !l.contains("Σask")).unwrap();
+        let cell = last.split_whitespace().nth(2).unwrap();
+        assert!(
+            totals.contains(&format!("Σbid {sum} ")) || totals.contains(&format!("Σbid {cell} ")),
+            "{w}x{height}: {totals}\n{book}"
+        );
         // The spread at the tick's precision: it read `0.000100`.
         assert!(book.contains("spread 0.0001 ("), "{w}x{height}:\n{book}");
     }
@@ -2275,9 +2284,8 @@ fn the_book_groups_sums_and_marks_our_orders() {
         // 0.7 + 0.75 from the best bid; 95,000,000 × 0.7 + 94,999,000 × 0.75 = 137,749,250.
         let second = book_row(&plain, "94,999,000");
         assert!(second.contains(" 0.75 ") && second.contains(" 1.45 "), "{w}x{height}:\n{plain}");
-        // In full where the pane has room (80x24's is wider), with its unit otherwise.
-        let value = if w == 120 { "137.7M" } else { "137,749,250" };
-        assert!(second.contains(value), "{w}x{height}:\n{plain}");
+        // With its unit: in full it leaves no room for the bar beside our order's marker.
+        assert!(second.contains("137.7M"), "{w}x{height}:\n{plain}");
         assert!(second.contains("◀0.01"), "our order's remaining size on its level:\n{plain}");
         assert!(book_row(&plain, "price").contains("Σsize"), "{plain}");
         if w == 120 {
@@ -2356,7 +2364,94 @@ fn a_shib_book_fits_at_80x24_with_every_digit_of_its_sizes() {
     assert!(best.contains("41.17M"), "{pane}");
     assert!(best.contains("510,610") || best.contains("510.6K"), "{pane}");
     assert!(book_row(&pane, "0.0122").contains(" 1,500,000.5 "), "{pane}");
+    // One precision a shortened column: `1.50M` under `41.17M`, never `1.5M` or `3M`.
+    let cums: Vec<&str> = pane
+        .lines()
+        .filter(|l| l.contains("0.01") && !l.contains("spread"))
+        .map(|l| l.split_whitespace().nth(2).unwrap_or_default())
+        .collect();
+    assert_eq!(cums.len(), 6, "{pane}");
+    for cell in &cums {
+        let decimals = cell.trim_end_matches(['K', 'M', 'B']).split_once('.').map(|(_, f)| f.len());
+        assert_eq!(decimals, Some(2), "{cell:?} in {cums:?}:\n{pane}");
+    }
     insta::assert_snapshot!("book_shib_80x24", pane);
+}
+
+/// The totals under the book are the sums over the rows shown: with 30 levels a side and
+/// room for fewer, Σask is the top ask's Σsize and Σbid the last bid's (they read the
+/// whole book's 465 each, which no row adds up to).
+#[test]
+fn book_totals_are_the_sums_over_the_rows_shown() {
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        let sizes: Vec<Decimal> = (1..=30).map(Decimal::from).collect();
+        h.publish(vec![StoreEvent::BookUpdated(sized_book(
+            "KRW-BTC",
+            dec!(95_000_000),
+            dec!(1000),
+            &sizes,
+            &sizes,
+        ))]);
+        h.key(KeyCode::Tab);
+        h.key(KeyCode::Char('d'));
+        let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+        assert!(pane.contains("Order book 30"), "{pane}");
+        let rows: Vec<&str> = pane.lines().filter(|l| l.contains("95,0") || l.contains("94,9")).collect();
+        let cum = |l: &str| l.split_whitespace().nth(2).unwrap().to_string();
+        let (top, last) = (cum(rows[0]), cum(rows[rows.len() - 1]));
+        assert!(rows.len() < 60, "{pane}");
+        let totals = book_row(&pane, "Σask");
+        assert!(totals.contains(&format!("Σask {top} ")), "{w}x{height}:\n{pane}");
+        assert!(totals.contains(&format!("Σbid {last} ")), "{w}x{height}:\n{pane}");
+    }
+}
+
+/// Our order's marker never shortens its row's bar: rows of one size have one bar, marked
+/// or not, plain or grouped, at both sizes; and a bar is drawn only while every number
+/// column is (the bar gives way first).
+#[test]
+fn our_order_marker_keeps_the_depth_bar_and_the_bar_gives_way_first() {
+    let is_bar = |c: char| "█▏▎▍▌▋▊▉".contains(c);
+    for (w, height) in [(120, 40), (80, 24)] {
+        let mut h = Harness::new(w, height);
+        let sizes = vec![dec!(1); 30];
+        h.publish(vec![
+            StoreEvent::BookUpdated(sized_book("KRW-BTC", dec!(95_000_000), dec!(1000), &sizes, &sizes)),
+            StoreEvent::OrdersUpdated(vec![open_order("KRW-BTC", dec!(94_999_000))]),
+        ]);
+        h.key(KeyCode::Tab);
+        for group in 0..=2 {
+            let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+            assert_eq!(pane.matches("◀0.01").count(), 1, "{w}x{height} group {group}:\n{pane}");
+            // (size, bar) of every row.
+            let rows: Vec<(String, String)> = pane
+                .lines()
+                .filter(|l| l.contains("95,0") || l.contains("94,9"))
+                .filter(|l| !l.contains("spread") && !l.contains("Order book"))
+                .map(|l| {
+                    (
+                        l.split_whitespace().nth(1).unwrap().to_string(),
+                        l.chars().filter(|&c| is_bar(c)).collect(),
+                    )
+                })
+                .collect();
+            let marked = book_row(&pane, "◀0.01");
+            let size = marked.split_whitespace().nth(1).unwrap();
+            let bar: String = marked.chars().filter(|&c| is_bar(c)).collect();
+            for (s, b) in rows.iter().filter(|(s, _)| s == size) {
+                assert_eq!(b, &bar, "{w}x{height} group {group}: size {s}:\n{pane}");
+            }
+            if rows.iter().any(|(_, b)| !b.is_empty()) {
+                let header = book_row(&pane, "price");
+                assert!(
+                    header.contains("Σsize") && header.contains("ΣKRW"),
+                    "{w}x{height} group {group}:\n{pane}"
+                );
+            }
+            h.key(KeyCode::Char('+'));
+        }
+    }
 }
 
 /// `H`: each row's background tinted by its change, red a rise and blue a fall (the

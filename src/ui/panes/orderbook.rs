@@ -1,7 +1,7 @@
 //! Order book: asks above, bids below, each level with its size, the cumulative size and
 //! quote value from the spread out, a depth bar and our own open orders' remaining size;
-//! the spread, totals, and a cursor for ladder trading. `+` / `-` group the book
-//! (호가 모아보기: Upbit's grouped book where the market has one, the plain book grouped
+//! the spread, totals (over the rows shown), and a cursor for ladder trading. `+` / `-`
+//! group the book (호가 모아보기: Upbit's grouped book where the market has one, the plain book grouped
 //! here otherwise), `v` swaps the ladder for the depth chart. A stale book is greyed with
 //! its age.
 //!
@@ -257,18 +257,25 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             ));
         }
         let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        // The marker's room (the widest marker on screen, and the space before it) is
+        // kept on every row, so every bar has one length for one size: a marked row's
+        // bar is never shortened to make room for it.
         let room = usize::from(inner.width).saturating_sub(used + 1);
-        let own = (!r.own.is_zero()).then(|| format!("◀{}", format::qty(r.own, 4)));
-        let own_w = own.as_ref().map_or(0, |o| o.chars().count());
+        // The bar goes before any number: none once the value column has given way.
+        let bar_w = match (cols.value, cols.own) {
+            (0, _) => 0,
+            (_, 0) => room,
+            (_, own) => room.saturating_sub(own + 1),
+        };
         if room > 0 {
             spans.push(Span::raw(" "));
-            let bar_w = room.saturating_sub(own_w);
             let bar = depth_bar::bar(r.size, max_size, bar_w as u16);
             let pad = bar_w.saturating_sub(bar.chars().count());
             spans.push(Span::styled(bar, side_style));
-            if let Some(o) = own {
-                spans.push(Span::raw(" ".repeat(pad)));
-                spans.push(Span::styled(o, theme.highlight));
+            if !r.own.is_zero() {
+                let gap = if bar_w > 0 { pad + 1 } else { 0 };
+                spans.push(Span::raw(" ".repeat(gap)));
+                spans.push(Span::styled(format!("◀{}", format::qty(r.own, 4)), theme.highlight));
             }
         }
         buf.set_line(inner.x, y, &Line::from(spans), inner.width);
@@ -304,14 +311,31 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     // Both totals always show: when the pair does not fit in full (SHIB's billions), each
     // is shortened by magnitude to half the line, never cut off the pane.
-    // In the Σsize column's format: with every level shown, each total reads exactly as
-    // that column's last row (never fewer digits, never another number).
-    let (mut ask_total, mut bid_total) = (size_text(b.total_ask_size), size_text(b.total_bid_size));
+    // Each is the size from the best level to the deepest row of its side on screen: the
+    // same number as that side's last Σsize cell, never the whole book's (levels not
+    // shown, which the pane cannot add up for the reader). A side with no row on screen
+    // (the ladder scrolled away from it) says `—`.
+    // Lines run from the deepest ask down to the deepest bid.
+    let on_side = |side: Side| all.iter().filter(move |r| r.side == side && !r.price.is_zero());
+    let cum_of = |deepest: Option<&&Row>| deepest.and_then(|r| r.cum);
+    let (ask_cum, bid_cum) = (cum_of(on_side(Side::Ask).next()), cum_of(on_side(Side::Bid).next_back()));
+    let full = |c: Option<Decimal>| c.map_or_else(|| "—".to_string(), size_text);
+    let (mut ask_total, mut bid_total) = (full(ask_cum), full(bid_cum));
     let labels = " Σask   Σbid ".chars().count();
     if labels + ask_total.chars().count() + bid_total.chars().count() > inner.width as usize {
         let half = (inner.width as usize).saturating_sub(labels) / 2;
-        ask_total = format::fit(ask_total, half as u16);
-        bid_total = format::fit(bid_total, half as u16);
+        // As the Σsize column writes it where that column is shortened too (`13.50M`
+        // under `13.50M`, not `13.5M`).
+        let short = |c: Option<Decimal>, text: String| {
+            let cell = if cols.cum_short {
+                cols.short_cums.cell_or(c, size_text).trim_end().to_string()
+            } else {
+                text
+            };
+            format::fit(cell, half as u16)
+        };
+        ask_total = short(ask_cum, ask_total);
+        bid_total = short(bid_cum, bid_total);
     }
     let totals = Line::from(vec![
         Span::styled(" Σask ", theme.muted),
@@ -420,6 +444,11 @@ struct Columns {
     /// Width of the value column in full: narrower, its cells are shortened.
     value_full: usize,
     value_short: ShortValues,
+    /// Width of the widest own-order marker on screen (`◀0.01`; 0: none).
+    own: usize,
+    /// How shortened sizes and cumulative sizes are written: one precision a column.
+    short_sizes: ShortValues,
+    short_cums: ShortValues,
 }
 
 /// Narrowest useful depth bar.
@@ -469,11 +498,17 @@ impl Columns {
             value_frac,
             value_full,
             value_short,
+            own,
+            short_sizes: ShortValues::within(&[], 0, 4),
+            short_cums: ShortValues::within(&[], 0, 4),
         };
         let short = cum.min(SHORT.max("Σsize".chars().count()));
+        let cums: Vec<Option<Decimal>> = live.iter().map(|r| r.cum).collect();
+        c.short_cums = ShortValues::within(&cums, short, 4);
         // Preference order: everything in full; the value shortened (`1.71B`); the
         // cumulative size shortened; no bar; no value column; no cumulative size. Our
-        // orders' marker (`◀0.01`) always has its room at the end of the row, bar or not.
+        // orders' marker (`◀0.01`) always has its room at the end of the row, after the
+        // bar's (never inside it), bar or not.
         let layouts: [(usize, bool, usize, bool); 7] = [
             (cum, false, value_full, true),
             (cum, false, value, true),
@@ -484,7 +519,11 @@ impl Columns {
             (0, false, 0, false),
         ];
         for (cw, cshort, vw, bar) in layouts {
-            let tail = if bar { MIN_BAR.max(own) } else { own };
+            let tail = match (bar, own) {
+                (true, 0) => MIN_BAR,
+                (true, own) => MIN_BAR + 1 + own,
+                (false, own) => own,
+            };
             let need = base
                 + if cw > 0 { 1 + cw } else { 0 }
                 + if vw > 0 { 1 + vw } else { 0 }
@@ -499,6 +538,8 @@ impl Columns {
         // Not even price and size in full: sizes shortened by magnitude, prices never.
         c.size_short = true;
         c.size = width.saturating_sub(price + 1 + if own > 0 { own + 1 } else { 0 }).max(4);
+        let sizes: Vec<Option<Decimal>> = live.iter().map(|r| Some(r.size)).collect();
+        c.short_sizes = ShortValues::within(&sizes, c.size, 4);
         c
     }
 
@@ -515,13 +556,21 @@ impl Columns {
 
     fn size_cell(&self, size: Decimal) -> String {
         let text = size_text(size);
-        if self.size_short { format::fit(text, self.size as u16) } else { pad_fraction(text, self.size_frac) }
+        if self.size_short {
+            self.short_sizes.cell_or(Some(size), size_text)
+        } else {
+            pad_fraction(text, self.size_frac)
+        }
     }
 
     fn cum_cell(&self, cum: Option<Decimal>) -> String {
         let Some(c) = cum else { return "—".into() };
         let text = size_text(c);
-        if self.cum_short { format::fit(text, self.cum as u16) } else { pad_fraction(text, self.cum_frac) }
+        if self.cum_short {
+            self.short_cums.cell_or(Some(c), size_text)
+        } else {
+            pad_fraction(text, self.cum_frac)
+        }
     }
 
     fn value_cell(&self, value: Option<Decimal>, quote: &str) -> String {
@@ -558,6 +607,8 @@ const SHORT_VALUE: usize = 6;
 /// How a narrow value column writes its cells: from a thousand up by magnitude with one
 /// number of decimals (`11.61K` above `9.50K`, never `9.5K`), below it in full with one
 /// number of decimals too; both the most that let every cell fit [`SHORT_VALUE`].
+/// The same rule writes a shortened size column (`41.17M` above `1.50M`, never `1.5M`),
+/// its cells below a thousand at up to a size's four decimals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct ShortValues {
     /// Decimals of the cells shortened with a unit.
@@ -566,31 +617,51 @@ struct ShortValues {
     plain: u32,
     /// Some cell has a unit: the others leave its place blank so the points line up.
     units: bool,
+    /// Widest cell.
+    width: usize,
 }
 
 impl ShortValues {
     fn new(values: &[Option<Decimal>], quote: &str) -> Self {
+        let qd = format::quote_decimals(quote);
+        let s = Self::within(values, SHORT_VALUE, qd);
+        // The value column is as wide as its cells: a plain cell's blank (left where the
+        // others have a unit) may go past [`SHORT_VALUE`], a unit's cell may not.
+        if s.units { Self { scaled: s.scaled, ..Self::within(values, SHORT_VALUE + 1, qd) } } else { s }
+    }
+
+    /// Cells of at most `width` columns, those below a thousand with at most `max_plain`
+    /// decimals.
+    fn within(values: &[Option<Decimal>], width: usize, max_plain: u32) -> Self {
         let thousand = Decimal::from(1000);
         let (big, small): (Vec<Decimal>, Vec<Decimal>) =
             values.iter().flatten().partition(|v| v.abs() >= thousand);
+        // A unit's cell keeps no blank after it; a plain one does when some cell has a unit.
+        let units = !big.is_empty();
         let fits = |vs: &[Decimal], dp: u32, scaled: bool| {
-            vs.iter().all(|&v| short_number(v, dp, scaled).chars().count() <= SHORT_VALUE)
+            let room = if units && !scaled { width.saturating_sub(1) } else { width };
+            vs.iter().all(|&v| short_number(v, dp, scaled).chars().count() <= room)
         };
         let scaled = (0..=2).rev().find(|&dp| fits(&big, dp, true)).unwrap_or(0);
-        let plain =
-            (0..=format::quote_decimals(quote)).rev().find(|&dp| fits(&small, dp, false)).unwrap_or(0);
-        Self { scaled, plain, units: !big.is_empty() }
+        let plain = (0..=max_plain).rev().find(|&dp| fits(&small, dp, false)).unwrap_or(0);
+        Self { scaled, plain, units, width }
     }
 
     fn cell(&self, v: Option<Decimal>, quote: &str) -> String {
+        self.cell_or(v, |v| value_text_full(Some(v), quote))
+    }
+
+    /// A cell; one cut to nothing at the column's decimals is `full(v)` shortened.
+    fn cell_or(&self, v: Option<Decimal>, full: impl Fn(Decimal) -> String) -> String {
         let Some(v) = v else { return "—".into() };
         if v.abs() >= Decimal::from(1000) {
             return short_number(v, self.scaled, true);
         }
         let text = short_number(v, self.plain, false);
         // Cut to nothing: the digits it has, shortened as far as they go (never `0`).
+        let room = if self.units { self.width.saturating_sub(1) } else { self.width };
         let text = if text.trim_start_matches(['-', '0', '.']).is_empty() && !v.is_zero() {
-            format::fit(value_text_full(Some(v), quote), SHORT_VALUE as u16)
+            format::fit(full(v), room as u16)
         } else {
             text
         };
