@@ -968,7 +968,7 @@ fn large_prints_are_highlighted_on_the_tape() {
     assert_eq!(buf[(x, y)].fg, theme.highlight.fg.unwrap());
     let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
     // The mark follows the print's notional (190,000,000, by magnitude in the narrow pane).
-    assert!(row.contains(" 2 ") && (row.contains(" 190M◆") || row.contains(" 190,000,000 ◆")), "{row}");
+    assert!(row.contains(" 2 ") && (row.contains(" 190.00M◆") || row.contains(" 190,000,000 ◆")), "{row}");
     let markers = screen_text(buf).matches('◆').count();
     assert_eq!(markers, 1, "only one large print");
 }
@@ -2249,7 +2249,7 @@ fn a_large_print_is_highlighted_with_its_notional_at_both_sizes() {
         let (bx, by) = in_pane("buy 1%");
         in_pane("sell 99%");
         // 475,000 in full where it fits, by magnitude where not (exact either way).
-        let large = if pane.contains("475,000") { "475,000" } else { "475K" };
+        let large = if pane.contains("475,000") { "475,000" } else { "475.0K" };
         let (x, y) = in_pane(large);
         let cell = &buf[(x, y)];
         assert!(cell.modifier.contains(Modifier::BOLD | Modifier::REVERSED), "{cell:?}\n{pane}");

@@ -83,9 +83,14 @@ struct Print {
 /// A notional in `width` columns: in full when it fits, else shortened by magnitude
 /// (`475K`), and marked `≈` when the shortening lost digits (`≈1.17M` for 1,172,839):
 /// the tape never shows a notional as exact that is not.
-fn short_value(notional: Option<Decimal>, full: &str, width: u16) -> String {
+/// Shortened cells have `dp` decimals, the column's.
+fn short_value(notional: Option<Decimal>, full: &str, width: u16, dp: u32) -> String {
     if full.chars().count() <= width as usize {
         return full.to_string();
+    }
+    if let Some(short) = unit_value(notional, full, width, dp).filter(|t| t.chars().count() <= width as usize)
+    {
+        return short;
     }
     let short = format::fit(full.to_string(), width);
     if notional.is_some_and(|n| read_short(&short) == Some(n)) {
@@ -93,6 +98,45 @@ fn short_value(notional: Option<Decimal>, full: &str, width: u16) -> String {
     }
     let short = format::fit(full.trim_start_matches('≈').to_string(), width.saturating_sub(1));
     if short.starts_with('≈') || short == "…" { short } else { format!("≈{short}") }
+}
+
+/// A size in `width` columns: in full when it fits, else by magnitude with `dp` decimals
+/// (cut, never rounded up), else as far as it fits.
+fn short_size(full: &str, width: u16, dp: u32) -> String {
+    unit_size(full, width, dp)
+        .filter(|t| t.chars().count() <= width as usize)
+        .unwrap_or_else(|| format::fit(full.to_string(), width))
+}
+
+/// A size cell in full when it fits `width`, else by magnitude at `dp` (`None` below a
+/// thousand).
+fn unit_size(full: &str, width: u16, dp: u32) -> Option<String> {
+    if full.chars().count() <= width as usize {
+        return Some(full.to_string());
+    }
+    let digits: String = full.chars().filter(|c| *c != ',').collect();
+    digits.parse::<Decimal>().ok().and_then(|v| by_unit(v, dp))
+}
+
+/// A notional cell in full when it fits `width`, else by magnitude at `dp`, `≈` in front
+/// when that lost digits.
+fn unit_value(notional: Option<Decimal>, full: &str, width: u16, dp: u32) -> Option<String> {
+    if full.chars().count() <= width as usize {
+        return Some(full.to_string());
+    }
+    let n = notional?;
+    let short = by_unit(n, dp)?;
+    Some(if read_short(&short) == Some(n) { short } else { format!("≈{short}") })
+}
+
+/// `v` from a thousand up by magnitude with exactly `dp` decimals, cut (`14.20M`);
+/// `None` below a thousand.
+fn by_unit(v: Decimal, dp: u32) -> Option<String> {
+    let units = [(1_000_000_000_000i64, "T"), (1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")];
+    let (unit, suffix) = units.iter().map(|&(u, s)| (Decimal::from(u), s)).find(|(u, _)| v.abs() >= *u)?;
+    let mut short = v.checked_div(unit)?.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::ToZero);
+    short.rescale(dp);
+    Some(format!("{short}{suffix}"))
 }
 
 /// The number a shortened cell (`1.17M`, `≈950`, `12,000`) says.
@@ -120,6 +164,10 @@ struct Columns {
     size: u16,
     value: u16,
     mark_gap: u16,
+    /// Decimals of the sizes and notionals shortened with a unit: one a column, the most
+    /// that let every such cell on screen fit (`14.20M` beside `14.16M`, never `14.2M`).
+    size_dp: u32,
+    value_dp: u32,
 }
 
 /// Width of the time column (`HH:MM:SS`) and of the side column (`SELL`).
@@ -153,6 +201,8 @@ impl Columns {
             size: longest(|p| &p.size, "size"),
             value: longest(|p| &p.value, "value"),
             mark_gap: 1,
+            size_dp: 2,
+            value_dp: 2,
         };
         let over = |c: &Columns| c.need().saturating_sub(width);
         let shrink = |w: u16, over: u16, min: u16| w.saturating_sub(over).max(min).min(w);
@@ -175,6 +225,17 @@ impl Columns {
         if c.value > 0 {
             c.value += more;
         }
+        // A cell fits at `dp` when it is in full or by magnitude at `dp` within the column.
+        let dp = |cell: &dyn Fn(&Print, u32) -> Option<String>, w: u16| {
+            (0..=2)
+                .rev()
+                .find(|&dp| {
+                    shown.iter().all(|p| cell(p, dp).is_some_and(|t| t.chars().count() <= w as usize))
+                })
+                .unwrap_or(0)
+        };
+        c.size_dp = dp(&|p, dp| unit_size(&p.size, c.size, dp), c.size);
+        c.value_dp = dp(&|p, dp| unit_value(p.notional, &p.value, c.value, dp), c.value);
         c
     }
 
@@ -236,8 +297,8 @@ impl Columns {
                 (p.time.clone(), theme.muted, false),
                 (word.to_string(), side, false),
                 (format::fit(p.price.clone(), self.price), price, true),
-                (format::fit(p.size.clone(), self.size), size, true),
-                (short_value(p.notional, &p.value, self.value), value, true),
+                (short_size(&p.size, self.size, self.size_dp), size, true),
+                (short_value(p.notional, &p.value, self.value, self.value_dp), value, true),
             ],
             mark,
         )
@@ -355,7 +416,7 @@ mod tests {
         // ",604,781.34", a wrong number.
         let rows = drawn(36, "0.00000001", "157604781.34");
         let row = &rows[2];
-        assert!(row.contains("157.6M"), "{row:?}");
+        assert!(row.contains("157.60M"), "{row:?}");
         assert!(!row.contains(",604,781.34"), "{row:?}");
     }
 
@@ -410,7 +471,7 @@ mod tests {
             assert!(rows[1].contains("value") && !rows[1].contains("side"), "{rows:?}");
             let large = &rows[3];
             // 475,000 in full where it fits, else by magnitude (exactly: no `≈`).
-            let value = if width == 36 { " 475K" } else { " 475,000" };
+            let value = if width == 36 { " 475.0K" } else { " 475,000" };
             assert!(
                 large.contains("95,000,000") && large.contains("0.005") && large.contains(value),
                 "{large:?}"
@@ -448,7 +509,7 @@ mod tests {
     #[test]
     fn a_large_print_is_highlighted_and_the_title_has_the_split() {
         let buf = draw(36, 10, a_tape_with_one_large_print());
-        let (x, y) = find(&buf, "475K").unwrap();
+        let (x, y) = find(&buf, "475.0K").unwrap();
         let cell = &buf[(x, y)];
         assert!(cell.modifier.contains(Modifier::BOLD | Modifier::REVERSED), "{cell:?}");
         assert_eq!(cell.fg, Theme::dark().buy.fg.unwrap(), "in the buy side's colour");
@@ -465,15 +526,41 @@ mod tests {
         assert_eq!(buf[(x, y)].fg, Theme::dark().sell.fg.unwrap());
     }
 
+    /// Shortened cells of one column have one number of decimals: SHIB sizes read
+    /// `14.20M` beside `14.16M` (it was `14.2M`).
+    #[test]
+    fn a_shortened_column_keeps_one_precision() {
+        let prints = vec![
+            print(1, dec!(0.0123), dec!(14_160_000.5), Side::Bid),
+            print(2, dec!(0.0123), dec!(14_200_000.25), Side::Ask),
+        ];
+        let rows = text(&draw(25, 5, prints));
+        let cells: Vec<&str> = rows[2..4]
+            .iter()
+            .flat_map(|r| r.split(['│', ' ', '◆']))
+            .filter(|t| t.ends_with(['K', 'M']))
+            .collect();
+        assert_eq!(cells.len(), 2, "{rows:?}");
+        for t in &cells {
+            let dp =
+                t.trim_start_matches('≈').trim_end_matches(['K', 'M']).split_once('.').map(|(_, f)| f.len());
+            assert_eq!(dp, Some(2), "{t:?} in {rows:?}");
+        }
+    }
+
     #[test]
     fn a_shortened_notional_is_marked_when_it_lost_digits() {
-        let cell = |n: Decimal, w| short_value(Some(n), &format::amount(n, "KRW"), w);
+        // The column's decimals are given: one for every shortened cell of the column.
+        let cell = |n: Decimal, w| short_value(Some(n), &format::amount(n, "KRW"), w, 0);
         assert_eq!(cell(dec!(1_172_839), 10), "1,172,839");
-        assert_eq!(cell(dec!(1_172_839), 6), "≈1.17M");
+        assert_eq!(short_value(Some(dec!(1_172_839)), "1,172,839", 6, 2), "≈1.17M");
         assert_eq!(cell(dec!(475_000), 6), "475K");
         assert_eq!(cell(dec!(190_000_000), 6), "190M");
         assert_eq!(cell(dec!(11_742.93435), 7), "≈11,743");
-        assert_eq!(cell(dec!(11_742.93435), 6), "≈11.7K");
+        assert_eq!(
+            short_value(Some(dec!(11_742.93435)), &format::amount(dec!(11_742.93435), "KRW"), 6, 1),
+            "≈11.7K"
+        );
     }
 
     #[test]
