@@ -2378,25 +2378,33 @@ fn a_shib_book_fits_at_80x24_with_every_digit_of_its_sizes() {
     insta::assert_snapshot!("book_shib_80x24", pane);
 }
 
+/// A `w`×`height` console whose book (focused, 30 levels a side asked with `d`) has sizes
+/// 1..=30 a side, 1,000 won apart from 95,000,000; and the pane as drawn.
+fn book_of_30_levels(w: u16, height: u16) -> (Harness, String) {
+    let mut h = Harness::new(w, height);
+    let sizes: Vec<Decimal> = (1..=30).map(Decimal::from).collect();
+    h.publish(vec![StoreEvent::BookUpdated(sized_book(
+        "KRW-BTC",
+        dec!(95_000_000),
+        dec!(1000),
+        &sizes,
+        &sizes,
+    ))]);
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
+    h.key(KeyCode::Char('d'));
+    let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
+    assert!(pane.contains("Order book 30"), "{pane}");
+    (h, pane)
+}
+
 /// The totals under the book are the sums over the rows shown: with 30 levels a side and
 /// room for fewer, Σask is the top ask's Σsize and Σbid the last bid's (they read the
 /// whole book's 465 each, which no row adds up to).
 #[test]
 fn book_totals_are_the_sums_over_the_rows_shown() {
     for (w, height) in [(120, 40), (80, 24)] {
-        let mut h = Harness::new(w, height);
-        let sizes: Vec<Decimal> = (1..=30).map(Decimal::from).collect();
-        h.publish(vec![StoreEvent::BookUpdated(sized_book(
-            "KRW-BTC",
-            dec!(95_000_000),
-            dec!(1000),
-            &sizes,
-            &sizes,
-        ))]);
-        h.key(KeyCode::Tab);
-        h.key(KeyCode::Char('d'));
-        let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
-        assert!(pane.contains("Order book 30"), "{pane}");
+        let (_h, pane) = book_of_30_levels(w, height);
         let rows: Vec<&str> = pane.lines().filter(|l| l.contains("95,0") || l.contains("94,9")).collect();
         let cum = |l: &str| l.split_whitespace().nth(2).unwrap().to_string();
         let (top, last) = (cum(rows[0]), cum(rows[rows.len() - 1]));
@@ -2580,20 +2588,7 @@ fn book_totals_read_as_the_cumulative_column_and_values_keep_one_precision() {
 fn the_ladder_scrolls_to_keep_the_cursor_in_view() {
     use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
     for (w, height) in [(120, 40), (80, 24)] {
-        let mut h = Harness::new(w, height);
-        let sizes: Vec<Decimal> = (1..=30).map(Decimal::from).collect();
-        h.publish(vec![StoreEvent::BookUpdated(sized_book(
-            "KRW-BTC",
-            dec!(95_000_000),
-            dec!(1000),
-            &sizes,
-            &sizes,
-        ))]);
-        h.key(KeyCode::Tab);
-        assert_eq!(h.app.ui().focus, hoga::ui::PaneId::Orderbook);
-        h.key(KeyCode::Char('d'));
-        let pane = pane_text(&mut h, hoga::ui::PaneId::Orderbook);
-        assert!(pane.contains("Order book 30"), "{pane}");
+        let (mut h, pane) = book_of_30_levels(w, height);
         assert!(!pane.contains("95,030,000"), "the deepest ask is not shown at first:\n{pane}");
         // Up from the best bid, 29 rows: the 29th ask, 95,029,000.
         for _ in 0..29 {
