@@ -353,11 +353,13 @@ mod tests {
 
     #[test]
     fn macd_crosses_its_signal_and_bands_break() {
-        // A wave: the MACD line crosses its signal up and down, turn after turn.
+        // A wave (a triangle, 64 candles a turn, whole won): the MACD line crosses its
+        // signal up and down, turn after turn.
         let bars: Vec<Bar> = (0..200)
             .map(|i| {
-                let c = 1000.0 + 100.0 * (i as f64 / 10.0).sin();
-                bar(i, Decimal::try_from(c).unwrap().round_dp(0))
+                let t = i % 64;
+                let rise = if t < 32 { t } else { 64 - t };
+                bar(i, Decimal::from(900 + 6 * rise))
             })
             .collect();
         let crosses = |line: &str| -> Vec<Way> {
