@@ -32,6 +32,59 @@ pub struct Settings {
     pub bus: BusSettings,
     /// `[exchange]`
     pub exchange: ExchangeSettings,
+    /// `[venues]`
+    pub venues: VenueSettings,
+    /// `[premium]`
+    pub premium: PremiumSettings,
+}
+
+/// `[venues]` — other venues shown beside Upbit, market data only (read-only views and
+/// the kimchi premium).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VenueSettings {
+    /// Binance spot market data. Unset: on in demo (the simulator serves it), off in paper
+    /// and live (it is a second outside connection) until set to true.
+    pub binance: Option<bool>,
+    /// Binance REST base (empty: `https://api.binance.com`; demo: the simulator).
+    pub binance_rest_url: String,
+    /// Binance websocket base (empty: `wss://stream.binance.com:9443`; demo: the simulator).
+    pub binance_ws_url: String,
+}
+
+impl VenueSettings {
+    /// Whether Binance is on in `mode`.
+    pub fn binance_on(&self, mode: Mode) -> bool {
+        self.binance.unwrap_or(mode == Mode::Demo)
+    }
+}
+
+/// `[premium]` — the USD/KRW reference rate of the kimchi premium. The premium against
+/// Upbit's own `KRW-USDT` price needs nothing; this adds the premium against a reference
+/// rate (and the USDT premium itself). Off by default: a URL is an outside service. In
+/// demo, with neither set, the simulator's rate is used.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PremiumSettings {
+    /// A fixed rate, KRW per USD (e.g. 1450.5). Wins over the URL.
+    pub usd_krw: Option<Decimal>,
+    /// A URL answering with the rate: a JSON document, or a bare number.
+    pub usd_krw_url: String,
+    /// Dotted path to the rate in that JSON (`rates.KRW`); empty: the body is the number.
+    pub usd_krw_field: String,
+    /// How often the URL is read, in seconds (30..=86400).
+    pub refresh_secs: u64,
+}
+
+impl Default for PremiumSettings {
+    fn default() -> Self {
+        PremiumSettings {
+            usd_krw: None,
+            usd_krw_url: String::new(),
+            usd_krw_field: String::new(),
+            refresh_secs: 300,
+        }
+    }
 }
 
 /// `[exchange]` — where paper mode reads market data (empty = Upbit). Live always talks
@@ -519,6 +572,15 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
         "alerts.announcements" => {
             r#"a list of notice categories: "all", or any of "notice", "trade", "wallet", "maintenance", "digital_asset", "nft", "service", "event", "note", "trading", "airdrop", "feature", "disclosure" ([] = none)"#
         }
+        "venues.binance" => "true or false (unset: on in demo, off in paper and live)",
+        "venues.binance_rest_url" => "empty (Binance) or an http:// or https:// URL",
+        "venues.binance_ws_url" => "empty (Binance) or a ws:// or wss:// URL",
+        "premium.usd_krw" => "a positive decimal, KRW per USD (e.g. 1450.5)",
+        "premium.usd_krw_url" => "empty (off) or an http:// or https:// URL",
+        "premium.usd_krw_field" => {
+            r#"a dotted path into the URL's JSON ("rates.KRW"), or empty for a bare number"#
+        }
+        "premium.refresh_secs" => "an integer 30..=86400 (seconds)",
         "bus.retry_backoff_ms" => "an integer 1..=60000",
         "bus.max_attempts" => "an integer 1..=10",
         "bus.trace_capacity" => "an integer 1..=100000",
@@ -593,6 +655,23 @@ impl Settings {
             quoted(&x.rest_url),
         )?;
         check(scheme(&x.ws_url, "ws://", "wss://"), "exchange.ws_url", quoted(&x.ws_url))?;
+        let v = &self.venues;
+        check(
+            scheme(&v.binance_rest_url, "http://", "https://"),
+            "venues.binance_rest_url",
+            quoted(&v.binance_rest_url),
+        )?;
+        check(
+            scheme(&v.binance_ws_url, "ws://", "wss://"),
+            "venues.binance_ws_url",
+            quoted(&v.binance_ws_url),
+        )?;
+        let p = &self.premium;
+        if let Some(rate) = p.usd_krw {
+            check(rate > Decimal::ZERO, "premium.usd_krw", rate)?;
+        }
+        check(scheme(&p.usd_krw_url, "http://", "https://"), "premium.usd_krw_url", quoted(&p.usd_krw_url))?;
+        check((30..=86_400).contains(&p.refresh_secs), "premium.refresh_secs", p.refresh_secs)?;
         check((1..=60_000).contains(&b.retry_backoff_ms), "bus.retry_backoff_ms", b.retry_backoff_ms)?;
         check((1..=10).contains(&b.max_attempts), "bus.max_attempts", b.max_attempts)?;
         check((1..=100_000).contains(&b.trace_capacity), "bus.trace_capacity", b.trace_capacity)?;

@@ -127,6 +127,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         data_dir: crate::datadir::default_dir(),
         fresh: cli.fresh,
         on_screen: Some(on_screen),
+        venue_store: None,
     };
     let core = match Core::start_with(&settings, opts, &tasks, bus, (store, commands, cmd_rx)).await {
         Ok(core) => core,
@@ -186,6 +187,10 @@ pub struct CoreOptions {
     /// The markets the UI's markets table shows ([`crate::ui::App::on_screen_watch`]):
     /// their day lines (sparkline, 24 h high and low) are read. None: none are.
     pub on_screen: Option<watch::Receiver<Vec<crate::exchange::types::MarketId>>>,
+    /// The store of the second venue's market data (`[venues]`), made with the UI's so the
+    /// screen can switch to it (`:venue binance`). None: the core makes its own when the
+    /// venue is on.
+    pub venue_store: Option<StoreHandle>,
 }
 
 /// Everything but the terminal: the exchange (or the simulator), the feed, the store,
@@ -201,6 +206,8 @@ pub struct Core {
     pub bus: Bus<AppEvent>,
     /// The embedded simulator (demo mode).
     pub sim: Option<crate::sim::SimHandle>,
+    /// The second venue's market-data store (Binance), when `[venues]` turns it on.
+    pub venue_store: Option<StoreHandle>,
 }
 
 /// The store and the UI's command channel, made before the core so the screen can be up
@@ -464,7 +471,7 @@ impl Core {
         );
         bus.spawn_dispatcher(tasks);
         spawn_command_forwarder(tasks, cmd_rx, bus.clone(), desk.in_flight.clone());
-        Ok(Core { store, commands, bus, sim: ep.sim })
+        Ok(Core { store, commands, bus, sim: ep.sim, venue_store: None })
     }
 }
 
@@ -936,6 +943,8 @@ impl Commands {
                 let _ = self.store.send(StoreEvent::AlertsAcknowledged).await;
             }
             UiCommand::Quit => self.tasks.request_shutdown("quit from the console"),
+            // Routed to the venue's own selection by the venue helper (in progress).
+            UiCommand::SetVenue(_) => {}
             // Other lanes' commands never reach this lane (`AppEvent::from_ui`); favorites
             // are the UI's own file.
             UiCommand::Trade(_)

@@ -17,6 +17,7 @@
 //! matrix and the default fee (`trading::orders`).
 
 pub mod api;
+pub mod binance;
 pub mod credentials;
 pub mod display;
 pub mod error;
@@ -66,6 +67,60 @@ pub trait Exchange: 'static {
 
     /// The venue's built-in price grid and order limits.
     fn grid() -> &'static dyn PriceGrid;
+}
+
+/// The venues hoga shows. Upbit is where orders go; the others are market data only
+/// (read-only views and the kimchi premium).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub enum VenueId {
+    /// Upbit (Korea): market data and trading.
+    #[default]
+    Upbit,
+    /// Binance spot: public market data only.
+    Binance,
+}
+
+impl VenueId {
+    /// Every venue, in the order they are listed.
+    pub const ALL: [VenueId; 2] = [VenueId::Upbit, VenueId::Binance];
+
+    /// The name for people (`Upbit`, `Binance`).
+    pub fn name(self) -> &'static str {
+        match self {
+            VenueId::Upbit => "Upbit",
+            VenueId::Binance => "Binance",
+        }
+    }
+
+    /// Lower-case name, as typed in `:venue` and written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VenueId::Upbit => "upbit",
+            VenueId::Binance => "binance",
+        }
+    }
+
+    /// True when orders may be sent to this venue.
+    pub fn trades(self) -> bool {
+        self == VenueId::Upbit
+    }
+}
+
+impl std::str::FromStr for VenueId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "upbit" => Ok(VenueId::Upbit),
+            "binance" => Ok(VenueId::Binance),
+            other => Err(format!("unknown venue {other:?} (one of upbit, binance)")),
+        }
+    }
+}
+
+impl fmt::Display for VenueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The venue this build trades on.

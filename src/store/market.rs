@@ -119,6 +119,10 @@ pub struct MarketSection {
     /// The last day per market in hourly candles (the markets table's sparkline), loaded
     /// for the markets on screen.
     pub days: Arc<HashMap<MarketId, Arc<DayLine>>>,
+    /// The kimchi premium of every market the other venue lists (`super::premium`).
+    pub premium: Arc<super::premium::PremiumBoard>,
+    /// Premium lines per (market, timeframe), for the chart.
+    pub premium_history: Arc<HashMap<(MarketId, Timeframe), Arc<super::premium::PremiumSeries>>>,
 }
 
 /// One hour of a market's last day.

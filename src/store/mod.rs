@@ -10,6 +10,7 @@
 pub mod account;
 pub mod grouping;
 pub mod market;
+pub mod premium;
 pub mod snapshot;
 #[allow(clippy::module_inception)]
 pub mod store;

@@ -175,6 +175,10 @@ pub enum StoreEvent {
     RulesUpdated(Vec<RuleRow>),
     /// The monitor's price alerts changed (replaces all).
     AlertsUpdated(Vec<crate::trading::monitor::AlertRow>),
+    /// The premium task's board (replaces the whole board).
+    PremiumUpdated(Arc<super::premium::PremiumBoard>),
+    /// A market's premium line at a timeframe (replaces that series).
+    PremiumHistory(Arc<super::premium::PremiumSeries>),
     /// The answer to a trading or config request (routed to the UI by its id).
     Reply(crate::trading::intent::TradeReply),
     /// What the change gate holds now, and why (`None`: nothing waits).
@@ -412,6 +416,17 @@ fn apply(
         }
         E::CandlesLoaded { market: m, timeframe, candles } => {
             Arc::make_mut(market).load_candles(m, timeframe, candles);
+            t.market = true;
+            t.candles = true;
+        }
+        E::PremiumUpdated(board) => {
+            Arc::make_mut(market).premium = board;
+            t.market = true;
+            t.markets = true;
+        }
+        E::PremiumHistory(series) => {
+            let key = (series.market.clone(), series.timeframe);
+            Arc::make_mut(&mut Arc::make_mut(market).premium_history).insert(key, series);
             t.market = true;
             t.candles = true;
         }

@@ -91,6 +91,9 @@ pub enum UiCommand {
     AcknowledgeAlerts,
     /// Favorites changed (UI-local: the app writes the favorites file).
     SaveFavorites(Vec<MarketId>),
+    /// Show this venue's markets in the market panes (`:venue binance`): the market, book,
+    /// trades and chart commands that follow are that venue's. Only Upbit trades.
+    SetVenue(crate::exchange::VenueId),
     /// Quit the application (already confirmed when something was at stake).
     Quit,
 }
@@ -108,6 +111,7 @@ impl UiCommand {
             | UiCommand::SetBookGroup(_)
             | UiCommand::ChartReach { .. }
             | UiCommand::ChartCompare(_)
+            | UiCommand::SetVenue(_)
             | UiCommand::AcknowledgeAlerts
             | UiCommand::SaveFavorites(_)
             | UiCommand::Quit => Lane::Command,
