@@ -337,6 +337,8 @@ pub struct UiState {
     pub hidden: BTreeSet<PaneId>,
     /// Theme name in use.
     pub theme: String,
+    /// The venue the market panes show (`:venue`): Upbit, or a read-only one (Binance).
+    pub venue: crate::exchange::VenueId,
     /// Selected market.
     pub market: Option<MarketId>,
     /// Chart timeframe.
@@ -419,6 +421,7 @@ impl UiState {
             focus: PaneId::Markets,
             maximized: None,
             hidden: BTreeSet::new(),
+            venue: crate::exchange::VenueId::Upbit,
             market: None,
             timeframe: Timeframe::M1,
             chart: super::chart_view::ChartView {
