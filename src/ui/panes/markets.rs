@@ -5,9 +5,15 @@
 //! warning, 주의 a caution, NEW a listing this session) with a legend, the age of each
 //! ticker (stale rows greyed), a scroll indicator, and a top-movers view.
 //!
+//! With the other venue streaming, `kimp` is each KRW market's kimchi premium against
+//! Upbit's `KRW-USDT` (`—` for a coin not listed abroad or a premium gone stale; markets
+//! without one sort last) and `kimp fx` the premium against the USD/KRW reference rate,
+//! when one is set. On the other venue's view (`:venue binance`) prices are in its quote
+//! at their own decimals and `kimp` is the premium of the coin's KRW market.
+//!
 //! Columns give way as the pane narrows: high and low first, then the sparkline, the
-//! age, the traded value and the flag column (a flag then leads the name); code, name,
-//! price and change stay.
+//! age, `kimp fx`, the traded value and the flag column (a flag then leads the name), then
+//! the name; code, price, change and `kimp` stay.
 
 use std::collections::BTreeSet;
 
@@ -20,13 +26,14 @@ use rust_decimal::Decimal;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::pane_block;
+use crate::exchange::VenueId;
 use crate::exchange::types::{MarketId, MarketInfo};
 use crate::store::Snapshot;
 use crate::store::market::{Badge, DayView};
 use crate::ui::layout::PaneId;
 use crate::ui::state::{MarketTab, SortColumn, UiState, display_name, visible_markets};
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{format, sparkline};
+use crate::ui::widgets::{format, premium, sparkline};
 
 /// Columns of the sparkline: one per hour of the last day.
 const SPARK_W: u16 = crate::store::market::DAY_HOURS as u16;
@@ -358,6 +365,8 @@ enum Col {
     Name,
     Price,
     Change,
+    Kimp,
+    KimpFx,
     Value,
     High,
     Low,
@@ -372,6 +381,9 @@ struct RowData<'a> {
     price: Option<String>,
     change: Option<String>,
     rate: Decimal,
+    /// The premium against `KRW-USDT` and against the reference rate (fresh only).
+    kimp: Option<Decimal>,
+    kimp_fx: Option<Decimal>,
     value: Option<String>,
     day: Option<DayView>,
     high: Option<String>,
@@ -405,6 +417,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         // Fits the default layout's 38 columns after the tabs.
         tabs.push(Span::styled("movers ", theme.accent));
     }
+    if ui.venue != VenueId::Upbit {
+        tabs.push(Span::styled(format!("{} ", ui.venue.name()), theme.warning));
+    }
     let mut block = pane_block(PaneId::Markets, tabs, ui, theme);
     // The scroll indicator: which rows of how many, when they do not all fit.
     if rows_all.len() > geo.rows && geo.rows > 0 {
@@ -436,12 +451,14 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             let day = snap.market.day(&m.market);
             RowData {
                 info: m,
-                price: t.map(|t| format::market_price(quote, t.value.trade_price)),
+                price: t.map(|t| premium::venue_price(ui.venue, quote, t.value.trade_price)),
                 change: t.map(|t| format::pct(t.value.signed_change_rate)),
                 rate: t.map_or(Decimal::ZERO, |t| t.value.signed_change_rate),
+                kimp: premium::kimp(ui, snap, &m.market),
+                kimp_fx: premium::kimp_fx(ui, snap, &m.market),
                 value: t.map(|t| volume(t.value.acc_trade_price_24h, quote)),
-                high: day.as_ref().map(|d| format::market_price(quote, d.high)),
-                low: day.as_ref().map(|d| format::market_price(quote, d.low)),
+                high: day.as_ref().map(|d| premium::venue_price(ui.venue, quote, d.high)),
+                low: day.as_ref().map(|d| premium::venue_price(ui.venue, quote, d.low)),
                 day,
                 flag: flag_of(m, snap),
                 stale: age.is_none_or(|a| a >= ui.config.stale_after),
@@ -460,10 +477,22 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let low_w = widest(6, data.iter().filter_map(|r| r.low.as_deref()));
     let name_natural = widest(5, data.iter().map(|r| display_name(r.info, ui.config.names)));
     let any_flag = !flags_in(&rows_all, snap).is_empty();
+    // The premium columns while the other venue streams, for rows that can have one.
+    let show_kimp = !snap.market.premium.rows.is_empty()
+        && data.iter().any(|r| premium::krw_market(ui.venue, &r.info.market).is_some());
+    let kimp_texts: Vec<(String, String)> =
+        data.iter().map(|r| (premium::text(r.kimp), premium::text(r.kimp_fx))).collect();
+    let kimp_w = widest(5, kimp_texts.iter().map(|(k, _)| k.as_str()));
+    let kimp_fx_w = widest(8, kimp_texts.iter().map(|(_, f)| f.as_str()));
 
     let width = geo.table.width;
     let mut used = code_w + 1 + price_w + 1 + chg_w;
     let mut cols = vec![Col::Code, Col::Price, Col::Change];
+    // The premium is what the column is there for: it keeps its place before the name.
+    if show_kimp && used + 1 + kimp_w <= width {
+        used += 1 + kimp_w;
+        cols.push(Col::Kimp);
+    }
     let mut name_w = 0;
     if used + 1 + NAME_MIN <= width {
         name_w = name_natural.min(NAME_PREFERRED).min(width - used - 1);
@@ -476,6 +505,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         wants.push((vec![Col::Flag], 4));
     }
     wants.push((vec![Col::Value], value_w));
+    if cols.contains(&Col::Kimp) && premium::has_reference(snap) {
+        wants.push((vec![Col::KimpFx], kimp_fx_w));
+    }
     wants.push((vec![Col::Age], 4));
     // The day's columns once a day line is loaded (blank for a market without one).
     if data.iter().any(|r| r.day.is_some()) {
@@ -498,6 +530,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         Col::Name,
         Col::Price,
         Col::Change,
+        Col::Kimp,
+        Col::KimpFx,
         Col::Value,
         Col::High,
         Col::Low,
@@ -514,6 +548,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         Col::Name => Some(SortColumn::Name),
         Col::Price => Some(SortColumn::Price),
         Col::Change => Some(SortColumn::Change),
+        Col::Kimp => Some(SortColumn::Kimp),
         Col::Value => Some(SortColumn::Value),
         Col::Age => Some(SortColumn::Age),
         _ => None,
@@ -528,6 +563,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             Col::Name => "name",
             Col::Price => "price",
             Col::Change => "chg",
+            Col::Kimp => "kimp",
+            Col::KimpFx => "kimp fx",
             Col::Value => "value",
             Col::High => "hi 24h",
             Col::Low => "lo 24h",
@@ -548,7 +585,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
     block.render(area, buf);
 
-    let right = |c: Col| matches!(c, Col::Price | Col::Change | Col::Value | Col::High | Col::Low | Col::Age);
+    let right = |c: Col| {
+        matches!(
+            c,
+            Col::Price | Col::Change | Col::Kimp | Col::KimpFx | Col::Value | Col::High | Col::Low | Col::Age
+        )
+    };
     let header: Vec<Cell> = cols
         .iter()
         .map(|c| {
@@ -564,6 +606,8 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 Col::Name => name_w,
                 Col::Price => price_w,
                 Col::Change => chg_w,
+                Col::Kimp => kimp_w,
+                Col::KimpFx => kimp_fx_w,
                 Col::Value => value_w,
                 Col::High => high_w,
                 Col::Low => low_w,
@@ -614,6 +658,20 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 Col::Change => {
                     let text = r.change.clone().unwrap_or_else(|| "-".into());
                     Cell::from(Line::from(Span::styled(text, chg_style)).right_aligned())
+                }
+                Col::Kimp | Col::KimpFx => {
+                    let (ratio, text) = if *c == Col::Kimp {
+                        (r.kimp, &kimp_texts[k].0)
+                    } else {
+                        (r.kimp_fx, &kimp_texts[k].1)
+                    };
+                    // Red a premium, blue a discount, as the theme colours a rise and a fall.
+                    let st = match ratio {
+                        _ if r.stale => theme.stale,
+                        Some(p) => theme.change(p.cmp(&Decimal::ZERO)),
+                        None => theme.muted,
+                    };
+                    Cell::from(Line::from(Span::styled(text.clone(), st)).right_aligned())
                 }
                 Col::Value => {
                     let text = r.value.clone().unwrap_or_else(|| "-".into());
@@ -1055,6 +1113,169 @@ mod tests {
         ui.markets.query.clear();
         let text = draw(&ui, &snap, 40, 8);
         assert!(text.lines().nth(2).unwrap_or_default().starts_with("│★BBB"), "{text}");
+    }
+
+    /// A premium board: KRW-AAA +2.31 %, KRW-BBB -0.45 %, KRW-CCC +0.10 % but measured
+    /// `stale_ms` ago, and KRW-DDD not listed abroad; a reference rate when `fx`.
+    fn premium_tab(wall_ms: i64, stale_ms: i64, fx: bool) -> std::sync::Arc<Snapshot> {
+        use crate::store::premium::{Premium, PremiumBoard, RefRate};
+        let base = tab_of(&[
+            ("AAA", dec!(0.01), dec!(400)),
+            ("BBB", dec!(0.02), dec!(300)),
+            ("CCC", dec!(0.03), dec!(200)),
+            ("DDD", dec!(0.04), dec!(100)),
+        ]);
+        let row = |usdt: Decimal, at_ms: i64| Premium {
+            foreign: dec!(1),
+            vs_usdt: Some(usdt),
+            vs_ref: fx.then_some(usdt + dec!(0.0074)),
+            at_ms,
+        };
+        let board = PremiumBoard {
+            rows: [
+                (MarketId::new("KRW-AAA"), row(dec!(0.0231), wall_ms)),
+                (MarketId::new("KRW-BBB"), row(dec!(-0.00454), wall_ms)),
+                (MarketId::new("KRW-CCC"), row(dec!(0.001), wall_ms - stale_ms)),
+            ]
+            .into(),
+            krw_usdt: Some(dec!(1462)),
+            usdt_vs_ref: fx.then_some(dec!(0.0072)),
+            reference: fx.then(|| RefRate {
+                rate: Some(dec!(1451.5)),
+                source: "fixed".into(),
+                at_ms: Some(wall_ms),
+                error: None,
+            }),
+            venue: "Binance".into(),
+        };
+        let mut store = crate::store::Store::new();
+        store.apply_batch(
+            [
+                StoreEvent::MarketsLoaded(base.market.markets.iter().cloned().collect()),
+                StoreEvent::TickersUpdated(base.market.tickers.values().map(|t| t.value.clone()).collect()),
+            ],
+            std::time::Instant::now(),
+        );
+        store.apply_batch([StoreEvent::PremiumUpdated(std::sync::Arc::new(board))], std::time::Instant::now())
+    }
+
+    fn row_of(text: &str, code: &str) -> String {
+        text.lines().find(|l| l.contains(code)).unwrap_or_default().to_string()
+    }
+
+    /// The `kimp` column: signed, two decimals, `—` for a coin not listed abroad and for
+    /// a premium gone stale; red above the rate abroad, blue below.
+    #[test]
+    fn the_kimp_column_shows_each_market_s_premium_or_a_dash() {
+        let ui = UiState::new(crate::ui::state::UiConfig::default());
+        let snap = premium_tab(ui.wall.timestamp_millis(), 120_000, false);
+        let text = draw(&ui, &snap, 80, 8);
+        assert!(text.contains("kimp"), "{text}");
+        assert!(!text.contains("kimp fx"), "no reference rate, no fx column:\n{text}");
+        assert!(row_of(&text, "AAA").contains("+2.31%"), "{text}");
+        assert!(row_of(&text, "BBB").contains("-0.45%"), "{text}");
+        assert!(
+            row_of(&text, "CCC").contains('—') && !row_of(&text, "CCC").contains("+0.10%"),
+            "stale: {text}"
+        );
+        assert!(row_of(&text, "DDD").contains('—'), "{text}");
+        // Colours: the theme's rise for a premium, its fall for a discount.
+        let theme = Theme::default();
+        let area = Rect::new(0, 0, 80, 8);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &ui, &snap, &theme);
+        let fg_of = |needle: &str| {
+            let y = (0..8)
+                .find(|&y| (0..80).map(|x| buf[(x, y)].symbol()).collect::<String>().contains(needle))?;
+            let line: String = (0..80).map(|x| buf[(x, y)].symbol()).collect();
+            let x = line.chars().take(line.find(needle)?).count() as u16;
+            buf[(x, y)].fg.into()
+        };
+        let fg: Option<Color> = fg_of("+2.31%");
+        assert_eq!(fg, theme.rise.fg);
+        let fg: Option<Color> = fg_of("-0.45%");
+        assert_eq!(fg, theme.fall.fg);
+        // With a reference rate, its column too.
+        let snap = premium_tab(ui.wall.timestamp_millis(), 120_000, true);
+        let text = draw(&ui, &snap, 80, 8);
+        assert!(text.contains("kimp fx") && row_of(&text, "AAA").contains("+3.05%"), "{text}");
+        // No board (the other venue off): no column at all.
+        let text = draw(&ui, &tab_of(&[("AAA", dec!(0.01), dec!(1))]), 80, 8);
+        assert!(!text.contains("kimp"), "{text}");
+    }
+
+    /// Sorted by premium: largest first, a discount below a premium, `—` last in either
+    /// direction; marked like any column.
+    #[test]
+    fn kimp_sorts_with_dashes_last_both_ways() {
+        let mut ui = UiState::new(crate::ui::state::UiConfig::default());
+        let snap = premium_tab(ui.wall.timestamp_millis(), 120_000, false);
+        ui.markets.sort = SortColumn::Kimp;
+        assert_eq!(rows(&ui, &snap), ["AAA", "BBB", "CCC", "DDD"]);
+        assert!(draw(&ui, &snap, 80, 8).contains("kimp▼"));
+        ui.markets.ascending = true;
+        assert_eq!(rows(&ui, &snap), ["BBB", "AAA", "CCC", "DDD"]);
+        assert!(draw(&ui, &snap, 80, 8).contains("kimp▲"));
+        // The sort key cycles through it, and it is saved and read back by its label.
+        assert!(SortColumn::ALL.contains(&SortColumn::Kimp));
+        assert_eq!(SortColumn::from_label("kimp"), Some(SortColumn::Kimp));
+    }
+
+    /// At the default layout's 38 columns the premium stays and the name gives way.
+    #[test]
+    fn a_narrow_table_keeps_kimp_before_the_name() {
+        let ui = UiState::new(crate::ui::state::UiConfig::default());
+        let snap = premium_tab(ui.wall.timestamp_millis(), 120_000, true);
+        let text = draw(&ui, &snap, 38, 8);
+        assert!(row_of(&text, "AAA").contains("+2.31%"), "{text}");
+        assert!(!text.contains("kimp fx"), "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= 38, "{text}");
+        }
+    }
+
+    /// The other venue's view: its USDT prices at their own decimals (XRPUSDT's 2.1234,
+    /// not Upbit's USDT grid's 2.123) and each coin's KRW premium beside it.
+    #[test]
+    fn the_binance_view_shows_usdt_prices_in_full_and_the_coin_s_kimp() {
+        use crate::store::premium::{Premium, PremiumBoard};
+        let mut ui = UiState::new(crate::ui::state::UiConfig::default());
+        ui.venue = VenueId::Binance;
+        ui.markets.tab = MarketTab::Usdt;
+        let board = PremiumBoard {
+            rows: [(
+                MarketId::new("KRW-XRP"),
+                Premium {
+                    foreign: dec!(2.1234),
+                    vs_usdt: Some(dec!(0.0187)),
+                    vs_ref: None,
+                    at_ms: ui.wall.timestamp_millis(),
+                },
+            )]
+            .into(),
+            krw_usdt: Some(dec!(1462)),
+            venue: "Binance".into(),
+            ..PremiumBoard::default()
+        };
+        let snap = crate::store::Store::new().apply_batch(
+            [
+                StoreEvent::MarketsLoaded(vec![
+                    info("USDT-XRP", false, false),
+                    info("USDT-BTC", false, false),
+                ]),
+                StoreEvent::TickersUpdated(vec![
+                    ticker("USDT-XRP", dec!(2.1234), dec!(0.01), dec!(5_000_000), 0),
+                    ticker("USDT-BTC", dec!(97123.4), dec!(0.01), dec!(9_000_000), 0),
+                ]),
+                StoreEvent::PremiumUpdated(std::sync::Arc::new(board)),
+            ],
+            std::time::Instant::now(),
+        );
+        let text = draw(&ui, &snap, 80, 8);
+        let (xrp, btc) = (row_of(&text, "│ XRP"), row_of(&text, "│ BTC"));
+        assert!(xrp.contains("2.1234") && xrp.contains("+1.87%"), "{text}");
+        assert!(btc.contains("97,123.40") && btc.contains('—'), "{text}");
+        assert!(text.lines().next().unwrap_or_default().contains("Binance"), "{text}");
     }
 
     /// The movers view: the five biggest rises, biggest first, then the five biggest

@@ -5,5 +5,6 @@ pub mod candles;
 pub(crate) mod depth_bar;
 pub(crate) mod depth_chart;
 pub mod format;
+pub mod premium;
 pub mod scale;
 pub(crate) mod sparkline;
