@@ -168,6 +168,8 @@ pub enum SortColumn {
     Price,
     /// Change %.
     Change,
+    /// The kimchi premium against Upbit's `KRW-USDT` (markets without one last).
+    Kimp,
     /// 24 h traded value.
     #[default]
     Value,
@@ -177,11 +179,12 @@ pub enum SortColumn {
 
 impl SortColumn {
     /// Every column, in the order the sort key cycles through them.
-    pub const ALL: [SortColumn; 6] = [
+    pub const ALL: [SortColumn; 7] = [
         SortColumn::Code,
         SortColumn::Name,
         SortColumn::Price,
         SortColumn::Change,
+        SortColumn::Kimp,
         SortColumn::Value,
         SortColumn::Age,
     ];
@@ -193,6 +196,7 @@ impl SortColumn {
             SortColumn::Name => "name",
             SortColumn::Price => "price",
             SortColumn::Change => "chg",
+            SortColumn::Kimp => "kimp",
             SortColumn::Value => "value",
             SortColumn::Age => "age",
         }
@@ -534,6 +538,14 @@ pub(crate) fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a M
     // Each row's ticker is looked up once, not twice per comparison: the list is sorted
     // for every frame and Upbit lists a few hundred markets.
     let mut keyed: Vec<_> = rows.iter().map(|m| (*m, tickers.get(&m.market))).collect();
+    // The premium is looked up once a row too, and only when it is the key.
+    let kimp: std::collections::HashMap<&MarketId, Decimal> = if ui.markets.sort == SortColumn::Kimp {
+        rows.iter()
+            .filter_map(|m| Some((&m.market, crate::ui::widgets::premium::kimp(ui, snap, &m.market)?)))
+            .collect()
+    } else {
+        Default::default()
+    };
     // Natural order: text ascending, numbers descending (biggest first), age ascending.
     keyed.sort_by(|&(a, ta), &(b, tb)| {
         let num = |f: fn(&crate::exchange::types::Ticker) -> Decimal| {
@@ -547,6 +559,17 @@ pub(crate) fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a M
             SortColumn::Price => num(|t| t.trade_price),
             SortColumn::Change => num(|t| t.signed_change_rate),
             SortColumn::Value => num(|t| t.acc_trade_price_24h),
+            // A market without a premium (no pair abroad, or a stale one) runs last in
+            // either direction: `—` is no number to rank.
+            SortColumn::Kimp => match (kimp.get(&a.market), kimp.get(&b.market)) {
+                (Some(x), Some(y)) => {
+                    let ord = y.cmp(x);
+                    if ui.markets.ascending { ord.reverse() } else { ord }
+                }
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            },
             SortColumn::Age => {
                 let age = |t: Option<&std::sync::Arc<crate::store::Stamped<_>>>| {
                     t.map(|t| t.age(now)).unwrap_or(Duration::MAX)
@@ -554,7 +577,8 @@ pub(crate) fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a M
                 age(ta).cmp(&age(tb))
             }
         };
-        let ord = if ui.markets.ascending { ord.reverse() } else { ord };
+        // The premium's direction is applied above (its blanks stay last).
+        let ord = if ui.markets.ascending && ui.markets.sort != SortColumn::Kimp { ord.reverse() } else { ord };
         ord.then_with(|| a.market.cmp(&b.market))
     });
     if ui.markets.movers {
