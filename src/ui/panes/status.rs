@@ -1,16 +1,20 @@
-//! Status bar: mode badge, exchange, streams, feed rate and latency, a REST ban's countdown,
-//! trading state, tasks that are down, armed rules, alerts and the KST clock.
+//! Status bar: mode badge, the venue on view when it is not Upbit (read-only), exchange,
+//! the selected market's price and kimchi premium, the USDT premium, streams, feed rate
+//! and latency, a REST ban's countdown, trading state, tasks that are down, armed rules,
+//! alerts and the KST clock.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
+use crate::exchange::VenueId;
 use crate::feed::Health;
 use crate::store::{Mode, Snapshot, StreamState, TradingState};
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::format;
+use crate::ui::widgets::{format, premium};
 use rust_decimal::Decimal;
 
 /// Optional parts of the status bar, most important first: as the width shrinks they are
@@ -22,10 +26,14 @@ use rust_decimal::Decimal;
 enum Optional {
     /// `P&L +235,625 (+1.65%)`: open P&L.
     Pnl,
+    /// `kimp +2.31% fx +3.05%`: the selected market's premium.
+    Kimp,
     /// ` today +49,175`: today's realized (only beside the open P&L).
     Today,
     /// The selected market's price and change.
     Ticker,
+    /// `USDT +0.72%`: the USDT premium against the reference rate (or `KRW-USDT`'s price).
+    Usdt,
     /// ` rules 2`.
     Rules,
     /// The KST clock at the right edge.
@@ -76,8 +84,21 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     // In the order they are shown, left to right.
     let mut pieces =
         vec![must(vec![Span::styled(format!(" {} ", acc.mode.label()), mode_style), Span::raw(" ")])];
+    // The market panes show another venue: said as plainly as the mode, since no order
+    // goes there.
+    if ui.venue != VenueId::Upbit {
+        let tag = format!(" {} · read-only ", ui.venue.name().to_uppercase());
+        let style = theme.warning.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        pieces.push(must(vec![Span::styled(tag, style), Span::raw(" ")]));
+    }
     let exchange = if acc.exchange.is_empty() { "upbit" } else { acc.exchange.as_str() };
-    pieces.push(optional(Optional::Exchange, vec![Span::styled(exchange.to_string(), theme.header), sep()]));
+    // The account's exchange, unless the venue tag says the panes show another one.
+    if ui.venue == VenueId::Upbit {
+        pieces.push(optional(
+            Optional::Exchange,
+            vec![Span::styled(exchange.to_string(), theme.header), sep()],
+        ));
+    }
     if let Some(m) = &ui.market {
         let mut spans = vec![Span::styled(format!("{m} "), theme.header)];
         match snap.market.tickers.get(m) {
@@ -86,7 +107,11 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 let rate = t.value.signed_change_rate;
                 let style = if stale { theme.stale } else { theme.change(rate.cmp(&Decimal::ZERO)) };
                 spans.push(Span::styled(
-                    format!("{} {}", format::market_price(m.quote(), t.value.trade_price), format::pct(rate)),
+                    format!(
+                        "{} {}",
+                        premium::venue_price(ui.venue, m.quote(), t.value.trade_price),
+                        format::pct(rate)
+                    ),
                     style,
                 ));
                 if stale {
@@ -97,6 +122,32 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         spans.push(sep());
         pieces.push(optional(Optional::Ticker, spans));
+        // Its premium, red above the rate abroad and blue below, `—` when stale.
+        if let Some(p) = premium::row(ui, snap, m) {
+            let fresh = premium::fresh(p, ui);
+            let signed = |v: Option<Decimal>| match v.filter(|_| fresh) {
+                Some(v) => Span::styled(format::pct(v), theme.change(v.cmp(&Decimal::ZERO))),
+                None => Span::styled(premium::NONE, theme.muted),
+            };
+            let mut spans = vec![Span::styled("kimp ", theme.muted), signed(p.vs_usdt)];
+            if premium::has_reference(snap) {
+                spans.push(Span::styled(" fx ", theme.muted));
+                spans.push(signed(p.vs_ref));
+            }
+            spans.push(sep());
+            pieces.push(optional(Optional::Kimp, spans));
+        }
+    }
+    // The USDT premium itself (테더 프리미엄) against the reference rate; without a
+    // reference, the `KRW-USDT` price every `kimp` is measured against.
+    let board = &snap.market.premium;
+    let usdt = match (board.usdt_vs_ref, board.krw_usdt) {
+        (Some(r), _) => Some(Span::styled(format::pct(r), theme.change(r.cmp(&Decimal::ZERO)))),
+        (None, Some(p)) => Some(Span::styled(format::market_price("KRW", p), theme.text)),
+        (None, None) => None,
+    };
+    if let Some(value) = usdt {
+        pieces.push(optional(Optional::Usdt, vec![Span::styled("USDT ", theme.muted), value, sep()]));
     }
     let ts = match acc.trading_state {
         TradingState::Active => theme.ok,
@@ -417,5 +468,93 @@ mod tests {
             assert!(at140.contains(all), "{all:?}: {at140}");
         }
         assert!(status_at(160, false).contains("0 msg/s p99"), "the feed figures last");
+    }
+
+    /// The status bar of a trader looking at `venue` with KRW-BTC (or its pair abroad)
+    /// selected and a premium board (a reference rate when `fx`), at `width` columns.
+    fn premium_status(width: u16, venue: crate::exchange::VenueId, fx: bool) -> String {
+        use crate::store::premium::{Premium, PremiumBoard, RefRate};
+        let now = Instant::now();
+        let wall = Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap();
+        let market = match venue {
+            crate::exchange::VenueId::Upbit => MarketId::new("KRW-BTC"),
+            crate::exchange::VenueId::Binance => MarketId::new("USDT-BTC"),
+        };
+        let price = if market.quote() == "KRW" { dec!(145_000_000) } else { dec!(97_123.4) };
+        let board = PremiumBoard {
+            rows: [(
+                MarketId::new("KRW-BTC"),
+                Premium {
+                    foreign: dec!(97_123.4),
+                    vs_usdt: Some(dec!(0.0231)),
+                    vs_ref: fx.then_some(dec!(0.0305)),
+                    at_ms: wall.timestamp_millis(),
+                },
+            )]
+            .into(),
+            krw_usdt: Some(dec!(1462)),
+            usdt_vs_ref: fx.then_some(dec!(0.0072)),
+            reference: fx.then(|| RefRate {
+                rate: Some(dec!(1451.5)),
+                source: "fixed".into(),
+                at_ms: Some(wall.timestamp_millis()),
+                error: None,
+            }),
+            venue: "Binance".into(),
+        };
+        let events = vec![
+            StoreEvent::ModeSet { mode: Mode::Demo, exchange: "upbit".into() },
+            StoreEvent::TickerUpdated(Ticker {
+                market: Some(market.clone()),
+                trade_price: price,
+                ..Ticker::default()
+            }),
+            StoreEvent::FeedStatus { stream: "public".into(), state: StreamState::Connected, retry_in: None },
+            StoreEvent::PremiumUpdated(std::sync::Arc::new(board)),
+        ];
+        let snap = Store::new().apply_batch(events, now);
+        let mut ui = UiState::new(UiConfig::default());
+        ui.now = now;
+        ui.wall = wall;
+        ui.venue = venue;
+        ui.market = Some(market);
+        let area = Rect::new(0, 0, width, 1);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &ui, &snap, &Theme::default());
+        (0..width).map(|x| buf[(x, 0)].symbol().to_string()).collect::<String>().trim_end().to_string()
+    }
+
+    /// The selected market's premium beside its price, `fx` with a reference rate, and
+    /// the USDT premium itself (or `KRW-USDT`'s price without a reference); the market
+    /// and its price keep their place first at 80 columns.
+    #[test]
+    fn the_premium_and_the_usdt_premium_are_on_the_status_bar() {
+        use crate::exchange::VenueId;
+        let wide = premium_status(140, VenueId::Upbit, true);
+        assert!(wide.contains("KRW-BTC 145,000,000 0.00% │ kimp +2.31% fx +3.05% │ USDT +0.72% │"), "{wide}");
+        let wide = premium_status(140, VenueId::Upbit, false);
+        assert!(wide.contains("│ kimp +2.31% │ USDT 1,462 │"), "{wide}");
+        assert!(!wide.contains(" fx "), "{wide}");
+        let at80 = premium_status(80, VenueId::Upbit, true);
+        assert!(at80.starts_with(" DEMO  KRW-BTC 145,000,000 0.00% │ kimp +2.31% fx +3.05%"), "{at80}");
+        assert!(at80.chars().count() <= 80, "{at80}");
+    }
+
+    /// The other venue's view says so, plainly, at every width, with its price in USDT at
+    /// its own decimals and the coin's KRW premium.
+    #[test]
+    fn the_binance_view_is_tagged_read_only_on_the_status_bar() {
+        use crate::exchange::VenueId;
+        for width in [80, 120] {
+            let line = premium_status(width, VenueId::Binance, false);
+            assert!(
+                line.starts_with(" DEMO   BINANCE · read-only  USDT-BTC 97,123.40 0.00%"),
+                "{width}: {line}"
+            );
+            assert!(line.contains("ACTIVE"), "{width}: {line}");
+        }
+        let wide = premium_status(120, VenueId::Binance, false);
+        assert!(wide.contains("kimp +2.31%"), "{wide}");
+        assert!(!premium_status(120, VenueId::Upbit, false).contains("read-only"));
     }
 }
