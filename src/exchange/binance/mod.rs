@@ -80,6 +80,36 @@ impl Symbols {
     }
 }
 
+/// A symbol's price and size steps from `exchangeInfo` (`PRICE_FILTER` `tickSize`,
+/// `LOT_SIZE` `stepSize`); `None` where Binance sets none. Prices from Binance already lie
+/// on the tick; this is for showing them at the tick's precision and snapping prices hoga
+/// makes up (the simulator, a chart scale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SymbolRules {
+    /// Price step.
+    pub tick_size: Option<rust_decimal::Decimal>,
+    /// Quantity step.
+    pub step_size: Option<rust_decimal::Decimal>,
+}
+
+/// Each listed market's [`SymbolRules`], learnt with the market list (process-wide, like
+/// [`Symbols::global`]).
+pub fn rules_of(market: &MarketId) -> Option<SymbolRules> {
+    rules_table().read().ok()?.get(market).copied()
+}
+
+/// Replaces the table [`rules_of`] reads.
+pub(crate) fn set_rules(rules: impl IntoIterator<Item = (MarketId, SymbolRules)>) {
+    if let Ok(mut t) = rules_table().write() {
+        *t = rules.into_iter().collect();
+    }
+}
+
+fn rules_table() -> &'static RwLock<HashMap<MarketId, SymbolRules>> {
+    static RULES: std::sync::OnceLock<RwLock<HashMap<MarketId, SymbolRules>>> = std::sync::OnceLock::new();
+    RULES.get_or_init(RwLock::default)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
