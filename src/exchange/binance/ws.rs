@@ -1661,4 +1661,79 @@ mod tests {
         };
         tokio::join!(server, client);
     }
+
+    /// As on Upbit's session: a frame over the cap and a text frame that is not UTF-8 end
+    /// the session with their own errors (the feed counts them and reconnects).
+    #[tokio::test]
+    async fn oversize_and_non_utf8_text_frames_end_the_session() {
+        use std::sync::{Arc, Mutex};
+
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        let cfg = WsConfig { max_message_size: 1024, ..WsConfig::default() };
+        for (frame, want) in [
+            (
+                Message::text(format!(r#"{{"stream":"btcusdt@trade","data":"{}"}}"#, "x".repeat(2000))),
+                "oversize",
+            ),
+            (
+                Message::Frame(Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true)),
+                "utf8",
+            ),
+        ] {
+            let (listener, base) = fake::bind().await;
+            let seen = Arc::new(Mutex::new(fake::Seen::default()));
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let server = fake::serve(listener, seen, rx);
+            let client = async {
+                let mut s = BinanceSession::connect(&urls_for_base(&base).0, None, &cfg).await.unwrap();
+                tx.send(frame).unwrap();
+                let end =
+                    tokio::time::timeout(Duration::from_secs(10), s.next_frame()).await.unwrap().unwrap_err();
+                match want {
+                    "oversize" => assert_eq!(end, WsError::Oversize { limit: 1024 }),
+                    _ => assert!(matches!(end, WsError::InvalidText { .. }), "{end}"),
+                }
+                drop(tx);
+            };
+            tokio::join!(server, client);
+        }
+    }
+
+    /// A quiet connection asks `LIST_SUBSCRIPTIONS` at the keep-alive tick: its answer is
+    /// data and keeps the session; a server that never answers (half-open) goes idle.
+    #[tokio::test]
+    async fn a_quiet_connection_asks_for_its_list_and_a_silent_one_goes_idle() {
+        use std::sync::{Arc, Mutex};
+        let cfg = WsConfig {
+            ping_interval: Duration::from_millis(100),
+            idle_timeout: Duration::from_millis(600),
+            ..WsConfig::default()
+        };
+        let (listener, base) = fake::bind().await;
+        let seen = Arc::new(Mutex::new(fake::Seen::default()));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let server = fake::serve(listener, seen.clone(), rx);
+        let client = async {
+            let mut s = BinanceSession::connect(&urls_for_base(&base).0, None, &cfg).await.unwrap();
+            let asked = || seen.lock().unwrap().texts.iter().any(|t| t.contains("LIST_SUBSCRIPTIONS"));
+            read_until(&mut s, "a LIST_SUBSCRIPTIONS", asked).await;
+            tx.send(Message::text(r#"{"result":[],"id":1}"#)).unwrap();
+            let frame = tokio::time::timeout(Duration::from_secs(10), s.next_frame()).await.unwrap().unwrap();
+            assert!(matches!(
+                BinanceDecoder::default().decode(&frame.bytes),
+                Ok(Decoded::ListSubscriptions(_))
+            ));
+            // From now on the server stays silent: the watchdog ends the session.
+            let end = loop {
+                match tokio::time::timeout(Duration::from_secs(10), s.next_frame()).await.unwrap() {
+                    Ok(_) => continue,
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(end, WsError::Idle { after: cfg.idle_timeout });
+            drop(tx);
+        };
+        tokio::join!(server, client);
+    }
 }
