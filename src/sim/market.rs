@@ -257,6 +257,9 @@ pub(crate) struct MarketSim {
     pub bids: Vec<(Decimal, Decimal)>,
     /// Time of the last book change (ms).
     pub(crate) book_ts: i64,
+    /// `KRW-USDT` only: the seed of the USD/KRW model its fair price is pulled toward
+    /// (Upbit's tether trades near the dollar rate times its own premium).
+    usdt_anchor: Option<u64>,
 }
 
 /// The message kinds of the benchmark flood.
@@ -471,12 +474,25 @@ impl MarketSim {
             asks: Vec::new(),
             bids: Vec::new(),
             book_ts: start,
+            usdt_anchor: None,
         }
     }
 
     /// Quote currency.
     pub fn quote(&self) -> &str {
         self.def.quote()
+    }
+
+    /// Where the generated trades begin (ms): buckets before it are drawn from the path.
+    pub(crate) fn live_from(&self) -> i64 {
+        self.live_from
+    }
+
+    /// The drawn candle of `[s_ms, e_ms)` (before [`MarketSim::live_from`]); `None` before
+    /// the market's history begins.
+    pub(crate) fn drawn_candle(&self, s_ms: i64, e_ms: i64) -> Option<CandleRec> {
+        (s_ms >= self.path.floor_ms().max(self.history_from) && e_ms > s_ms)
+            .then(|| self.path.candle(s_ms, e_ms))
     }
 
     /// Tick at the current price.
@@ -511,6 +527,9 @@ impl MarketSim {
         let step = self.cal.sigma() * self.activity() * dt.sqrt() * normal(rng);
         let floor = ticks::tick_size(self.quote(), Decimal::ZERO).to_f64().unwrap_or(1e-8);
         self.fair = (self.fair * step.exp()).max(floor);
+        if let Some(seed) = self.usdt_anchor {
+            self.fair = super::binance::prices::pull_krw_usdt(seed, now, dt, self.fair);
+        }
     }
 
     /// A maker's size for a level `depth` ticks from the touch: heavy-tailed (Pareto),
@@ -1255,6 +1274,8 @@ impl Generator {
         history_secs: i64,
         saved: &BTreeMap<String, SavedMarket>,
     ) -> Self {
+        // The premium model keeps the configured seed: the other venue's prices use it too.
+        let model_seed = seed;
         let seed = if saved.is_empty() { seed } else { seed ^ (start_ms as u64).rotate_left(17) };
         let mut rng = StdRng::seed_from_u64(seed);
         let hist_start = start_ms - history_secs.max(0) * 1000;
@@ -1262,10 +1283,17 @@ impl Generator {
         let mut markets: Vec<MarketSim> = defs
             .into_iter()
             .map(|mut d| {
-                if let Some(s) = saved.get(&d.market).filter(|s| s.price > Decimal::ZERO) {
+                let kept = saved.get(&d.market).filter(|s| s.price > Decimal::ZERO);
+                if let Some(s) = kept {
                     d.price = s.price;
                 }
-                MarketSim::new(d, seed, start_ms, hist_start)
+                let usdt = d.market == super::binance::prices::KRW_USDT;
+                if usdt && kept.is_none() {
+                    d.price = super::binance::prices::krw_usdt_start(model_seed, start_ms);
+                }
+                let mut m = MarketSim::new(d, seed, start_ms, hist_start);
+                m.usdt_anchor = usdt.then_some(model_seed);
+                m
             })
             .collect();
         let mut seq = 0i64;

@@ -37,6 +37,7 @@
 //! 1 kB each with at most 256 per-path counters (unknown paths count as `other`).
 
 pub mod auth;
+mod binance;
 pub mod faults;
 mod history;
 pub(crate) mod indicators;

@@ -307,6 +307,8 @@ pub(crate) struct Shared {
     pub(crate) save_failed: AtomicBool,
     /// The scripted news ([`SimConfig::script`]), run after each generator step.
     pub(crate) script: Mutex<Option<super::script::ScriptState>>,
+    /// Binance's side of the simulator (its prices follow the published Upbit trades).
+    pub(crate) binance: super::binance::Venue,
 }
 
 impl Shared {
@@ -330,6 +332,7 @@ impl Shared {
 
     /// Publishes public events (no receivers is fine: nobody is subscribed).
     pub fn publish(&self, events: Vec<SimEvent>, sim_ns: Option<u128>) {
+        super::binance::on_published(self, &events, sim_ns.is_some());
         for ev in events {
             self.published.fetch_add(1, Ordering::Relaxed);
             let _ = self.public_tx.send(Published { ev, sim_ns });
@@ -685,6 +688,7 @@ pub(crate) async fn start(
         &saved_market,
     );
     let keys = super::keys::KeyBook::new(&cfg, start_ms);
+    let binance = super::binance::Venue::new(&gen_, cfg.seed);
     let shared = Arc::new(Shared {
         cfg,
         world: Mutex::new(World { gen_, ex }),
@@ -708,6 +712,7 @@ pub(crate) async fn start(
         saving: Mutex::new(()),
         save_failed: AtomicBool::new(false),
         script: Mutex::new(script),
+        binance,
     });
 
     // Every route answers only its methods (405 otherwise, before any handler runs).
@@ -730,7 +735,9 @@ pub(crate) async fn start(
         }
         app = app.route(path, route);
     }
+    // Binance's public protocol and the USD/KRW rate, on the same port.
     let app = app
+        .merge(super::binance::router())
         .fallback(unknown_path)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), bound_uri))
         .with_state(shared.clone());
