@@ -104,6 +104,9 @@ pub enum Action {
     CursorRight,
     /// Cycle the log pane's minimum level.
     LogLevelNext,
+    /// Show the next venue's markets in the market panes (Upbit, Binance); read-only
+    /// on a venue that does not trade.
+    ToggleVenue,
     /// Answer yes in a dialog.
     Confirm,
     /// Answer no in a dialog.
@@ -183,6 +186,7 @@ impl Action {
             Action::CursorLeft => "cursor one candle older (OHLCV readout; esc: off)",
             Action::CursorRight => "cursor one candle newer",
             Action::LogLevelNext => "next minimum log level",
+            Action::ToggleVenue => "show the other venue's markets (Binance: read-only) / back to Upbit",
             Action::Confirm => "yes",
             Action::Deny => "no",
             Action::Submit => "run / accept",

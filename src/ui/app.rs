@@ -36,6 +36,7 @@ use super::state::{Message, Overlay, UiConfig, UiState};
 use super::theme::{ColorSupport, Theme};
 use super::update::{self, UiCommand};
 use crate::config::change::ConfigChange;
+use crate::exchange::VenueId;
 use crate::exchange::types::MarketId;
 use crate::kernel::{OnFailure, TaskId, TaskManager, terminal};
 use crate::store::{Snapshot, Versions};
@@ -70,7 +71,18 @@ pub struct App<B: Backend> {
     colors: ColorSupport,
     theme_dir: Option<PathBuf>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// The second venue's market-data store (Binance), when it runs: its snapshots are
+    /// listened to while that venue is shown.
+    venue_snapshots: Option<watch::Receiver<Arc<Snapshot>>>,
+    /// The latest snapshot of Upbit's store (orders, account, system; its market data).
+    upbit: Arc<Snapshot>,
+    /// The latest snapshot of the second venue's store.
+    venue_snap: Arc<Snapshot>,
+    /// What the panes see: Upbit's snapshot, or while another venue is shown one made of
+    /// that venue's market section and Upbit's account and system ([`shown_snapshot`]).
     snap: Arc<Snapshot>,
+    /// The venue `snap` was made for: a switch redraws every pane.
+    snap_venue: VenueId,
     commands: CommandSink,
     /// The user's keymap file, read again on an accepted `:reload keymap`.
     keymap_file: Option<PathBuf>,
@@ -148,6 +160,7 @@ impl<B: Backend> App<B> {
             ui.favorites = load_favorites(&path);
         }
         let snap = snapshots.borrow().clone();
+        let snap_venue = ui.venue;
         App {
             terminal,
             ui,
@@ -156,7 +169,11 @@ impl<B: Backend> App<B> {
             colors,
             theme_dir: None,
             snapshots,
+            venue_snapshots: None,
+            upbit: snap.clone(),
+            venue_snap: Arc::default(),
             snap,
+            snap_venue,
             commands,
             keymap_file: Keymap::user_file(),
             dirty: true,
@@ -198,6 +215,30 @@ impl<B: Backend> App<B> {
             }
             changed
         });
+    }
+
+    /// Shows the second venue's market data (Binance's store) when the screen is switched
+    /// to it (`:venue binance`, `V`); without it only Upbit can be shown.
+    pub fn with_venue_snapshots(mut self, rx: watch::Receiver<Arc<Snapshot>>) -> Self {
+        self.venue_snap = rx.borrow().clone();
+        self.venue_snapshots = Some(rx);
+        self.note_venues();
+        self
+    }
+
+    /// Notes whether the second venue is on (its store said its mode and exchange, or
+    /// listed markets), and switches to it when the last session closed showing it.
+    fn note_venues(&mut self) {
+        let Some(rx) = &self.venue_snapshots else { return };
+        if !self.ui.venues.on.contains(&VenueId::Binance) && super::venue::store_is_on(&rx.borrow()) {
+            self.ui.venues.on.insert(VenueId::Binance);
+        }
+        if self.ui.venues.restore == Some(VenueId::Binance) && self.ui.venues.is_on(VenueId::Binance) {
+            let cmds = update::venue::switch(&mut self.ui, VenueId::Binance);
+            self.ui_generation += 1;
+            self.dirty = true;
+            self.dispatch(cmds);
+        }
     }
 
     /// Reads this keymap file on `:reload keymap` instead of [`Keymap::user_file`]
@@ -284,6 +325,7 @@ impl<B: Backend> App<B> {
         let refresh = Duration::from_secs(1);
         let mut last_draw = tokio::time::Instant::now() - refresh;
         let mut snapshots_open = true;
+        let mut venue_open = true;
         // A key answers at once (a few ms at most), whatever the frame cap: the cap is for
         // market data, which may change a thousand times a second; a person types far
         // slower. Our own orders, fills, balances and trading state are as urgent as a key.
@@ -316,7 +358,7 @@ impl<B: Backend> App<B> {
                 changed = self.snapshots.changed(), if snapshots_open && !(self.dirty && urgent) => match changed {
                     Ok(()) if self.dirty => {
                         let v = self.snapshots.borrow_and_update().versions;
-                        urgent |= (v.account, v.orders) != (self.snap.versions.account, self.snap.versions.orders);
+                        urgent |= (v.account, v.orders) != (self.upbit.versions.account, self.upbit.versions.orders);
                     }
                     Ok(()) => {
                         let before = (self.snap.versions.account, self.snap.versions.orders);
@@ -326,10 +368,24 @@ impl<B: Backend> App<B> {
                     // The store is gone (shutdown): keep showing the last snapshot.
                     Err(_) => snapshots_open = false,
                 },
+                // The second venue's market data, only while it is shown (it carries no
+                // orders of ours: never urgent).
+                changed = venue_changed(&mut self.venue_snapshots),
+                    if venue_open && self.ui.venue != VenueId::Upbit && !self.dirty =>
+                {
+                    match changed {
+                        Ok(()) => self.on_venue_snapshot(),
+                        Err(_) => venue_open = false,
+                    }
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     // The newest snapshot, whether or not the loop has peeked at it.
-                    if self.snapshots.borrow().version != self.snap.version {
+                    if self.snapshots.borrow().version != self.upbit.version {
                         self.on_snapshot();
+                    } else if self.ui.venue != VenueId::Upbit
+                        && self.venue_snapshots.as_ref().is_some_and(|rx| rx.borrow().version != self.venue_snap.version)
+                    {
+                        self.on_venue_snapshot();
                     }
                     self.draw()?;
                     last_draw = tokio::time::Instant::now();
@@ -399,7 +455,34 @@ impl<B: Backend> App<B> {
     /// what no visible pane shows (the System pane's samples while it is hidden): those
     /// arrive every second and would keep an idle console drawing.
     pub fn on_snapshot(&mut self) {
-        self.snap = self.snapshots.borrow_and_update().clone();
+        self.upbit = self.snapshots.borrow_and_update().clone();
+        self.note_venues();
+        self.show_snapshot();
+    }
+
+    /// Takes the second venue's latest snapshot (while it is shown).
+    fn on_venue_snapshot(&mut self) {
+        if let Some(rx) = self.venue_snapshots.as_mut() {
+            self.venue_snap = rx.borrow_and_update().clone();
+        }
+        self.note_venues();
+        self.show_snapshot();
+    }
+
+    /// Makes the snapshot the panes see from the latest of each store, and lets the
+    /// reducer follow it (a first market, replies). A venue switch redraws every pane.
+    fn show_snapshot(&mut self) {
+        if self.ui.venue != VenueId::Upbit
+            && let Some(rx) = self.venue_snapshots.as_mut()
+        {
+            self.venue_snap = rx.borrow_and_update().clone();
+        }
+        self.snap = shown_snapshot(self.ui.venue, &self.upbit, &self.venue_snap);
+        if self.snap_venue != self.ui.venue {
+            self.snap_venue = self.ui.venue;
+            self.ui_generation += 1;
+            self.dirty = true;
+        }
         self.tick_clock();
         let market = self.ui.market.clone();
         let cmds = update::on_snapshot(&mut self.ui, &self.snap);
@@ -545,8 +628,15 @@ impl<B: Backend> App<B> {
     pub fn apply(&mut self, action: Action) {
         self.ui_generation += 1;
         self.tick_clock();
+        self.note_venues();
+        let venue = self.ui.venue;
         let cmds = update::update(&mut self.ui, action, &self.snap);
         self.dispatch(cmds);
+        // After a switch the panes see the other venue's markets at once, and its first
+        // market is chosen from its own list.
+        if self.ui.venue != venue {
+            self.show_snapshot();
+        }
         self.saver.save(&mut self.ui);
         self.dirty = true;
     }
@@ -661,7 +751,7 @@ impl<B: Backend> App<B> {
         self.drawn_snap = self.snap.clone();
         self.frames += 1;
         self.frames_tx.send_replace(self.frames);
-        self.drawn_tx.send_replace(self.snap.version);
+        self.drawn_tx.send_replace(self.upbit.version);
         self.drawn_versions = self.snap.versions;
         self.dirty = false;
         let title = window_title(&self.ui, &self.snap);
@@ -670,6 +760,67 @@ impl<B: Backend> App<B> {
             self.title = title;
         }
         Ok(())
+    }
+}
+
+/// What the panes see with `venue` shown: Upbit's snapshot as is; for another venue, its
+/// market section with Upbit's account and system sections (the portfolio, the orders
+/// and the alerts stay Upbit's). Upbit's tickers of the markets the account holds or has
+/// rules and alerts on are kept beside the venue's (KRW markets, which no other venue
+/// lists), so the portfolio and the monitor are still valued at Upbit's prices, and so is
+/// Upbit's premium board. The market versions fold both stores' where both are read (a
+/// change of either redraws), the book's and tape's are the venue's; `version` is
+/// Upbit's (what [`App::drawn_version_watch`] reports).
+pub fn shown_snapshot(venue: VenueId, upbit: &Arc<Snapshot>, other: &Arc<Snapshot>) -> Arc<Snapshot> {
+    if venue == VenueId::Upbit {
+        return upbit.clone();
+    }
+    let account = &upbit.account;
+    let held = account
+        .balances
+        .iter()
+        .filter_map(|b| b.market())
+        .chain(account.rules.iter().map(|r| r.market.clone()))
+        .chain(account.alerts.iter().map(|a| a.market.clone()))
+        .filter(|m| m.quote() == "KRW");
+    let mut tickers = None::<std::collections::HashMap<_, _>>;
+    for m in held {
+        if other.market.tickers.contains_key(&m) {
+            continue;
+        }
+        if let Some(t) = upbit.market.tickers.get(&m) {
+            tickers.get_or_insert_with(|| (*other.market.tickers).clone()).insert(m, t.clone());
+        }
+    }
+    let mut market = (*other.market).clone();
+    if let Some(t) = tickers {
+        market.tickers = Arc::new(t);
+    }
+    market.premium = upbit.market.premium.clone();
+    market.premium_history = upbit.market.premium_history.clone();
+    let (u, b) = (upbit.versions, other.versions);
+    Arc::new(Snapshot {
+        version: upbit.version,
+        versions: Versions {
+            markets: u.markets.wrapping_add(b.markets),
+            books: b.books,
+            trades: b.trades,
+            candles: u.candles.wrapping_add(b.candles),
+            ..u
+        },
+        market: Arc::new(market),
+        account: upbit.account.clone(),
+        system: upbit.system.clone(),
+    })
+}
+
+/// The second venue's next snapshot; never, when there is none.
+async fn venue_changed(
+    rx: &mut Option<watch::Receiver<Arc<Snapshot>>>,
+) -> Result<(), watch::error::RecvError> {
+    match rx {
+        Some(rx) => rx.changed().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -184,6 +184,8 @@ pub enum Parsed {
         /// False for `:set!`: refused rather than held while orders are in flight.
         can_wait: bool,
     },
+    /// `:venue NAME`: show that venue's markets; `:venue` alone: say which is shown.
+    Venue(Option<crate::exchange::VenueId>),
     /// Quit (with confirmation when something is at stake).
     Quit,
     /// Show help.
@@ -261,6 +263,11 @@ pub fn parse(line: &str) -> Parsed {
         },
         ("layout", Some(name)) => Parsed::Layout(name.to_string()),
         ("layout", None) => Parsed::ListLayouts,
+        ("venue", None) => Parsed::Venue(None),
+        ("venue", Some(v)) => match v.parse() {
+            Ok(v) => Parsed::Venue(Some(v)),
+            Err(e) => Parsed::Error(format!(":venue: {e}")),
+        },
         ("q" | "quit", _) => Parsed::Quit,
         ("help", _) => Parsed::Help,
         ("ack", _) => Parsed::Ack,

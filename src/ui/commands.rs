@@ -140,6 +140,14 @@ pub(crate) const COMMANDS: &[Command] = &[
         &["layout trade", "layout save mine", "layout rm mine", "layout"],
         &[Arg::Layout],
     ),
+    ui(
+        "venue",
+        &[],
+        "[upbit | binance]",
+        "show that venue's markets in the market panes (Binance: read-only, orders stay on Upbit); alone: which is shown",
+        &["venue binance", "venue upbit", "venue"],
+        &[Arg::Words(&["upbit", "binance"])],
+    ),
     trade(
         "buy",
         "SIZE @ PRICE|market|best [ioc|fok|post] [MARKET]",

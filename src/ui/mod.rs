@@ -43,6 +43,7 @@ pub mod sink;
 pub mod state;
 pub mod theme;
 pub mod update;
+pub mod venue;
 pub mod widgets;
 
 pub use action::Action;

@@ -1,8 +1,9 @@
 //! What the screen remembers across restarts, in the data directory ([`UiConfig::state_dir`]):
 //!
 //! - `ui-state.toml`: the theme, the layout on screen (its arrangement: base, hidden and
-//!   maximised panes, focus), the last market shown, the chart's timeframe and the markets
-//!   list's sort (column and direction);
+//!   maximised panes, focus), the last market shown, the chart's timeframe, the markets
+//!   list's sort (column and direction), and the venue shown with the market last shown on
+//!   each other venue (`:venue`: a restart comes back to Binance only if it is on);
 //! - `layouts.toml`: the layouts saved with `:layout save NAME`.
 //!
 //! Both are read once when the app starts and written (whole, atomically, 0600) whenever
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layout::{self, Arrangement, SavedLayouts};
 use super::state::UiState;
+use crate::exchange::VenueId;
 use crate::exchange::types::{MarketId, Timeframe};
 
 /// The UI state file in the data directory.
@@ -44,9 +46,15 @@ pub struct SavedUi {
     /// The config's `[ui] layout` when this was saved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_layout: Option<String>,
-    /// Last market shown.
+    /// Last market shown on Upbit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market: Option<String>,
+    /// The venue the market panes showed (`binance`); none: Upbit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue: Option<String>,
+    /// The market last shown on each venue other than Upbit (`binance = "USDT-ETH"`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub venue_markets: std::collections::BTreeMap<String, String>,
     /// Chart timeframe (`1m`, `5m`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeframe: Option<String>,
@@ -75,7 +83,24 @@ impl SavedUi {
             theme: Some(ui.theme.clone()),
             config_theme: Some(ui.config.theme.clone()),
             config_layout: Some(ui.config.layout.clone()),
-            market: ui.market.as_ref().or(ui.start_market.as_ref()).map(|m| m.to_string()),
+            market: upbit_market(ui).map(|m| m.to_string()),
+            // A venue not yet back after a restart (its data still coming) stays the one
+            // saved.
+            venue: ui
+                .venues
+                .restore
+                .or(Some(ui.venue))
+                .filter(|v| *v != VenueId::Upbit)
+                .map(|v| v.as_str().to_string()),
+            venue_markets: VenueId::ALL
+                .iter()
+                .filter(|v| **v != VenueId::Upbit)
+                .filter_map(|v| {
+                    let shown = if *v == ui.venue { ui.market.as_ref() } else { None };
+                    let m = shown.or(ui.venues.markets.get(v));
+                    Some((v.as_str().to_string(), m?.to_string()))
+                })
+                .collect(),
             timeframe: Some(ui.timeframe.label().to_string()),
             sort: Some(ui.markets.sort.label().to_string()),
             sort_reversed: ui.markets.ascending,
@@ -86,6 +111,13 @@ impl SavedUi {
             compare: ui.chart.compare.iter().map(MarketId::to_string).collect(),
         }
     }
+}
+
+/// The market shown last on Upbit: the one on screen, the one to come back to from
+/// another venue, or the one saved.
+fn upbit_market(ui: &UiState) -> Option<&MarketId> {
+    let shown = if ui.venue == VenueId::Upbit { ui.market.as_ref() } else { None };
+    shown.or(ui.venues.markets.get(&VenueId::Upbit)).or(ui.start_market.as_ref())
 }
 
 /// Reads a TOML file: None when there is none; an error names the file and the problem.
@@ -182,6 +214,23 @@ pub fn restore(ui: &mut UiState) -> Vec<String> {
         ui.chart.studies = studies;
     }
     ui.start_market = saved.market.and_then(|m| MarketId::from_str(&m).ok());
+    for (name, m) in &saved.venue_markets {
+        match (VenueId::from_str(name), MarketId::from_str(m)) {
+            (Ok(v), Ok(m)) if v != VenueId::Upbit => {
+                ui.venues.markets.insert(v, m);
+            }
+            _ => problems.push(skipped(&state_path, "venue_markets", &format!("{name} = {m}"))),
+        }
+    }
+    // The console starts on Upbit and switches once the venue's data comes (it may be
+    // off now).
+    if let Some(v) = saved.venue {
+        match VenueId::from_str(&v) {
+            Ok(VenueId::Upbit) => {}
+            Ok(v) => ui.venues.restore = Some(v),
+            Err(_) => problems.push(skipped(&state_path, "venue", &v)),
+        }
+    }
     // A value that does not read is named and skipped; the rest of the file stands.
     if let Some(t) = saved.timeframe {
         match Timeframe::from_str(&t) {

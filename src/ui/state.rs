@@ -343,6 +343,8 @@ pub struct UiState {
     pub theme: String,
     /// The venue the market panes show (`:venue`): Upbit, or a read-only one (Binance).
     pub venue: crate::exchange::VenueId,
+    /// The venues that can be shown, and the market and tab last shown on each.
+    pub venues: super::venue::Venues,
     /// Selected market.
     pub market: Option<MarketId>,
     /// Chart timeframe.
@@ -426,6 +428,7 @@ impl UiState {
             maximized: None,
             hidden: BTreeSet::new(),
             venue: crate::exchange::VenueId::Upbit,
+            venues: Default::default(),
             market: None,
             timeframe: Timeframe::M1,
             chart: super::chart_view::ChartView {

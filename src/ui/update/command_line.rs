@@ -58,6 +58,9 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
     ui.history.push(line.trim());
     match cl::parse(line) {
         Parsed::Market(m) => {
+            // A bare coin means its KRW market, which only Upbit lists: on another venue it
+            // means that venue's USDT market.
+            let m = super::venue::usdt_market(ui, snap, &m).unwrap_or(m);
             if snap.market.markets.is_empty() || snap.market.info(&m).is_some() {
                 select_market(ui, m)
             } else {
@@ -101,6 +104,8 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
             Vec::new()
         }
         Parsed::Config { change, can_wait } => config(ui, change, can_wait),
+        Parsed::Venue(Some(v)) => super::venue::switch(ui, v),
+        Parsed::Venue(None) => super::venue::describe(ui),
         Parsed::Quit => request_quit(ui, snap),
         Parsed::Help => {
             ui.overlay = Overlay::Help { scroll: 0 };
@@ -183,10 +188,16 @@ fn trade_line(ui: &mut UiState, snap: &Snapshot, text: &str) -> Vec<UiCommand> {
     };
     match parse_line(text, ui.market.as_ref()) {
         Err(e) => refused(ui, &e),
+        // Another venue is shown: nothing is placed or armed for its markets.
+        Ok(LineIntent::Trade(intent)) if super::venue::line_refused(ui, &intent) => {
+            refused(ui, &crate::ui::venue::read_only(ui.venue))
+        }
         // A market the exchange does not list: say so, rather than a rule that goes
         // STALE or an order that "cannot be sized" (once the list is loaded).
+        // (Another venue's list is not Upbit's: a KRW market is checked by Upbit itself.)
         Ok(LineIntent::Trade(intent))
-            if !snap.market.markets.is_empty()
+            if ui.venue.trades()
+                && !snap.market.markets.is_empty()
                 && intent.market().is_some_and(|m| snap.market.info(m).is_none()) =>
         {
             let m = intent.market().map(|m| m.to_string()).unwrap_or_default();

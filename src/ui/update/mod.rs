@@ -31,14 +31,20 @@ mod tests_orders;
 mod tests_rules;
 #[cfg(test)]
 mod tests_studies;
+#[cfg(test)]
+mod tests_venue;
 mod transfer;
+pub(crate) mod venue;
 
 pub(crate) use ladder::cursor_row as ladder_cursor_row;
 pub(crate) use replies::on_replies;
 
 use super::action::Action;
 use super::layout;
-use super::state::{Overlay, PendingOrder, UiState, visible_markets};
+use super::state::{Overlay, PendingOrder, UiState};
+// The reducer's tests read the markets list through `super::*`.
+#[cfg(test)]
+use super::state::visible_markets;
 use crate::bus::{CorrelationId, Lane};
 use crate::config::change::{ConfigChange, ConfigRequest};
 use crate::exchange::types::{MarketId, Timeframe};
@@ -151,23 +157,16 @@ pub fn update(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiComman
     }
 }
 
-/// Called when a new snapshot arrives: picks a first market once the list is known.
+/// Called when a new snapshot arrives: picks a first market once the list is known (and
+/// again after a venue switch, from that venue's list).
 pub fn on_snapshot(ui: &mut UiState, snap: &Snapshot) -> Vec<UiCommand> {
     if ui.market.is_some() || snap.market.markets.is_empty() {
         return Vec::new();
     }
-    // The first market shown is the one shown last before a restart, else the exchange's
-    // main one, when listed: the list's own first row depends on which tickers happened to
-    // arrive first.
-    let btc = MarketId::new(DEFAULT_MARKET);
-    let m = if let Some(last) = ui.start_market.clone().filter(|m| snap.market.info(m).is_some()) {
-        Some(last)
-    } else if snap.market.info(&btc).is_some() {
-        Some(btc)
-    } else {
-        visible_markets(ui, snap).first().map(|m| m.market.clone())
-    };
-    match m {
+    // The first market shown is the one shown last on this venue (before a restart, or
+    // before a switch to another venue), else the venue's main one, when listed: the
+    // list's own first row depends on which tickers happened to arrive first.
+    match venue::first_market(ui, snap) {
         Some(m) => {
             let mut cmds = select_market(ui, m);
             // The compared markets kept from the last session are followed again.

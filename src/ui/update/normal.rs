@@ -19,6 +19,7 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         Action::Quit | Action::ForceQuit => return request_quit(ui, snap),
         Action::Help => ui.overlay = Overlay::Help { scroll: 0 },
         Action::OpenCommandLine => ui.command_line = Some(CommandLine::default()),
+        Action::Protect if super::venue::refuse_trading(ui) => {}
         Action::Protect => match protect_market(ui, snap) {
             Some(m) => {
                 ui.command_line =
@@ -128,6 +129,7 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
                 }
             }
         }
+        Action::OrderForm if super::venue::refuse_trading(ui) => {}
         Action::OrderForm => match ui.market.clone() {
             Some(m) => {
                 let last = snap.market.tickers.get(&m).map(|t| t.value.trade_price);
@@ -136,10 +138,11 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
             None => ui.error("select a market first"),
         },
         Action::CancelAll => {
-            // The selected market's orders; every market's when none is selected.
+            // The selected market's orders; every market's when none is selected, or when
+            // the market shown is another venue's (the orders on screen are all Upbit's).
             let target = match ui.market.clone() {
-                Some(m) => CancelTarget::Market(m),
-                None => CancelTarget::All,
+                Some(m) if ui.venue.trades() => CancelTarget::Market(m),
+                _ => CancelTarget::All,
             };
             let intent = TradeIntent::Cancel(target);
             let label = intent.summary();
@@ -199,10 +202,14 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
             }
         }
         Action::DepthChart => ui.book_chart = !ui.book_chart,
+        // The book shown is another venue's: its prices are no Upbit order's.
+        Action::LadderBuy | Action::LadderSell | Action::LadderCancel if super::venue::refuse_trading(ui) => {
+        }
         Action::LadderBuy | Action::LadderSell | Action::LadderCancel => {
             return ladder::key(ui, action, snap);
         }
         Action::LogLevelNext => ui.log_level = ui.log_level.next(),
+        Action::ToggleVenue => return super::venue::toggle(ui),
         Action::Confirm
         | Action::Deny
         | Action::Submit

@@ -23,6 +23,10 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
         // asked for, a bad value named; a price outside the band is sent all the same (the
         // form warned; so is one above the per-order cap; the risk gate decides and its
         // answer is shown).
+        Action::Submit if !ui.venue.trades() => {
+            ui.form = None;
+            ui.error(crate::ui::venue::read_only(ui.venue));
+        }
         Action::Submit => match status(form, snap, Limits::of(&ui.config)) {
             FormStatus::Ready { order, .. } => {
                 ui.form = None;
