@@ -314,10 +314,15 @@ impl Desk {
                 }
             }
             TradeIntent::ArmAlert { market, condition } => {
-                let alert = Alert::new(market.clone(), *condition);
-                let id = alert.id.clone();
-                self.monitor.add_alert(alert).await?;
-                Outcome::Accepted(format!("alert {id} armed"))
+                let premium = self.store.snapshot().market.premium.clone();
+                if let Some(why) = crate::trading::monitor::premium_alerts::refusal(condition, &premium) {
+                    Outcome::Denied(why)
+                } else {
+                    let alert = Alert::new(market.clone(), *condition);
+                    let id = alert.id.clone();
+                    self.monitor.add_alert(alert).await?;
+                    Outcome::Accepted(format!("alert {id} armed"))
+                }
             }
             TradeIntent::Unarm(target) => self.unarm(target).await?,
             // The pocket desk answers it (`super::pockets`).

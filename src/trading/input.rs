@@ -648,6 +648,11 @@ pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
             }
         }
         "alert" => match rest {
+            [m, name, ..] if crate::trading::monitor::premium_alerts::is_premium_word(name) => {
+                let market = parse_market(m)?;
+                let p = crate::trading::monitor::premium_alerts::parse(&market, &rest[1..])?;
+                Ok(TradeCommand::Alert { market, condition: AlertCondition::Premium(p) })
+            }
             [m, name, ..] if !is_price_alert_op(name) => {
                 let market = parse_market(m)?;
                 let condition = AlertCondition::Indicator(parse_indicator_alert(&rest[1..])?);
@@ -668,7 +673,7 @@ pub fn parse_command(line: &str) -> Result<TradeCommand, InputError> {
             }
             _ => Err(InputError::Syntax {
                 found: rest.join(" "),
-                expected: "MARKET > PRICE, MARKET move 5%, or MARKET rsi14 < 30 [5m]",
+                expected: "MARKET > PRICE, MARKET move 5%, MARKET rsi14 < 30 [5m] or MARKET kimp > 3%",
             }),
         },
         "oco" => {

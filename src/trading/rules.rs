@@ -683,6 +683,8 @@ pub enum AlertCondition {
     MovePct(Decimal),
     /// An indicator of one timeframe's candles (`rsi14 < 30 5m`).
     Indicator(IndicatorAlert),
+    /// The market's kimchi premium (`kimp > 3%`), evaluated on each premium board.
+    Premium(crate::trading::monitor::premium_alerts::PremiumAlert),
 }
 
 /// Which way a cross or a band break goes.
@@ -828,9 +830,9 @@ impl Alert {
         if self.fired || band::price("price", price).is_err() {
             return false;
         }
-        // An indicator alert is told when it holds (`fire_indicator`); a price means
-        // nothing to it.
-        if matches!(self.condition, AlertCondition::Indicator(_)) {
+        // An indicator alert is told when it holds (`fire_indicator`), a premium alert
+        // reads the premium board: a price means nothing to either.
+        if matches!(self.condition, AlertCondition::Indicator(_) | AlertCondition::Premium(_)) {
             return false;
         }
         let reference = *self.reference.get_or_insert(price);
@@ -845,7 +847,7 @@ impl Alert {
                 .checked_sub(reference)
                 .and_then(|d| d.checked_div(reference))
                 .is_none_or(|m| m.abs() >= r),
-            AlertCondition::Indicator(_) => false,
+            AlertCondition::Indicator(_) | AlertCondition::Premium(_) => false,
         };
         self.previous = Some(price);
         if hit {

@@ -206,8 +206,8 @@ pub(crate) const COMMANDS: &[Command] = &[
     ),
     trade(
         "alert",
-        "MARKET (> | < | crosses) PRICE | move 5% | INDICATOR TEST [TIMEFRAME]",
-        "alert (no order) on the price, or on an indicator: rsi14 < 30, ema20 crosses [up|down] ema50, macd crosses signal, bb20 break up|down; timeframe 5m unless named",
+        "MARKET (> | < | crosses) PRICE | move 5% | INDICATOR TEST [TIMEFRAME] | (kimp | kimpfx) (> | <) 3%",
+        "alert (no order) on the price, on an indicator: rsi14 < 30, ema20 crosses [up|down] ema50, macd crosses signal, bb20 break up|down (timeframe 5m unless named), or on the kimchi premium: kimp (against KRW-USDT), kimpfx (against the [premium] USD/KRW rate)",
         "",
         &[
             "alert KRW-BTC > 100000000",
@@ -216,8 +216,15 @@ pub(crate) const COMMANDS: &[Command] = &[
             "alert KRW-BTC ema20 crosses ema50 1h",
             "alert KRW-BTC macd crosses up signal",
             "alert KRW-BTC bb20 break up 15m",
+            "alert KRW-BTC kimp > 3%",
+            "alert KRW-ETH kimpfx < -1%",
         ],
-        &[Arg::Market, Arg::Words(&[">", "<", "crosses", "move", "rsi14", "ema20", "sma20", "bb20", "macd"])],
+        &[
+            Arg::Market,
+            Arg::Words(&[
+                ">", "<", "crosses", "move", "rsi14", "ema20", "sma20", "bb20", "macd", "kimp", "kimpfx",
+            ]),
+        ],
     ),
     trade(
         "unarm",

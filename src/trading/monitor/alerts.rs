@@ -53,6 +53,7 @@ pub(crate) fn describe_alert(a: &Alert) -> String {
             };
             format!("{} {}", a.market, i.label_with(level))
         }
+        AlertCondition::Premium(p) => super::premium_alerts::describe(&a.market, &p),
     }
 }
 
@@ -113,6 +114,15 @@ impl AlertBook {
             }
         }
         up
+    }
+
+    /// A premium board: the premium alerts that hold on it, each latched now, with the
+    /// premium that fired it.
+    pub fn on_premium(&mut self, board: &crate::store::premium::PremiumBoard) -> Vec<(Alert, Decimal)> {
+        self.alerts
+            .values_mut()
+            .filter_map(|a| super::premium_alerts::fire(a, board).map(|p| (a.clone(), p)))
+            .collect()
     }
 
     /// An indicator alert's condition held (told by the indicator watcher): the alert,

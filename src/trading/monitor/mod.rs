@@ -33,6 +33,7 @@
 pub mod alerts;
 mod evaluation;
 pub mod indicator_alerts;
+pub mod premium_alerts;
 mod state;
 mod task;
 #[cfg(test)]
@@ -168,6 +169,9 @@ pub enum MonitorInput {
         /// What held and who saw it first.
         detail: String,
     },
+    /// A premium board (the console's premium task sends one while a premium alert is
+    /// armed): fires the premium alerts that hold on it, once, latched.
+    Premium(Arc<crate::store::premium::PremiumBoard>),
     /// Reconciliation finished at `at`: prices received from then on may fire rules.
     Reconciled {
         /// When reconciliation finished.

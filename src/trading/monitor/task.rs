@@ -424,6 +424,24 @@ fn on_control(shared: &Shared, msg: MonitorInput, trading: TradingState, fx: &mu
                 fx.save_alerts.push(a);
             }
         }
+        MonitorInput::Premium(board) => {
+            for (a, premium) in core.alerts.on_premium(&board) {
+                let venue = if board.venue.is_empty() { "abroad" } else { board.venue.as_str() };
+                fx.notes.push(
+                    NotifyEvent::new(
+                        NotifyKind::PriceAlert,
+                        Some(a.market.clone()),
+                        format!(
+                            "{} (now {} vs {venue})",
+                            super::alerts::describe_alert(&a),
+                            super::premium_alerts::shown(premium, &a)
+                        ),
+                    )
+                    .with_id(a.id.clone()),
+                );
+                fx.save_alerts.push(a);
+            }
+        }
         MonitorInput::Reconciled { at } => {
             core.reconciled = true;
             core.book.set_ready(at);
