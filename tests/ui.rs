@@ -2709,3 +2709,102 @@ fn our_order_past_the_rows_shown_is_said_under_the_book() {
         assert!(!book_row(&pane, "Σask").contains('◀'), "{w}x{height}:\n{pane}");
     }
 }
+
+/// A premium board as the console's premium task publishes it, stamped at the harness's
+/// wall clock: KRW-BTC +2.31 % (+3.05 % against the reference rate), KRW-ETH -0.45 %,
+/// KRW-XRP not listed abroad; the USDT premium +0.72 %.
+fn premium_board() -> StoreEvent {
+    use hoga::store::premium::{Premium, PremiumBoard, RefRate};
+    let at_ms = Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap().timestamp_millis();
+    let row = |usdt, fx| Premium { foreign: dec!(1), vs_usdt: Some(usdt), vs_ref: Some(fx), at_ms };
+    StoreEvent::PremiumUpdated(Arc::new(PremiumBoard {
+        rows: [
+            (MarketId::new("KRW-BTC"), row(dec!(0.0231), dec!(0.0305))),
+            (MarketId::new("KRW-ETH"), row(dec!(-0.00454), dec!(0.00286))),
+        ]
+        .into(),
+        krw_usdt: Some(dec!(1462)),
+        usdt_vs_ref: Some(dec!(0.0072)),
+        reference: Some(RefRate {
+            rate: Some(dec!(1451.5)),
+            source: "fixed".into(),
+            at_ms: Some(at_ms),
+            error: None,
+        }),
+        venue: "Binance".into(),
+    }))
+}
+
+/// KRW-BTC's premium line at 1m, one point per candle of the harness's series (from
+/// +1.50 % up to +2.31 % at the newest), and none for the oldest ten.
+fn premium_history() -> StoreEvent {
+    use hoga::store::premium::{PremiumBasis, PremiumSeries};
+    let points = candles("KRW-BTC")
+        .iter()
+        .enumerate()
+        .skip(10)
+        .map(|(i, c)| (c.start, dec!(0.0150) + Decimal::from((i as i64 * 7) % 11) * dec!(0.0005)))
+        .chain([(1_700_000_000_000 + 59 * 60_000, dec!(0.0231))])
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    StoreEvent::PremiumHistory(Arc::new(PremiumSeries {
+        market: MarketId::new("KRW-BTC"),
+        timeframe: Timeframe::M1,
+        basis: PremiumBasis::Usdt,
+        points,
+    }))
+}
+
+/// The kimchi premium where a trader looks, at both sizes: the markets table's `kimp`
+/// column (`—` for a coin not listed abroad; at 80x24 it stays and the name gives way),
+/// `kimp fx` where there is room, the selected market's premium and the USDT premium on
+/// the status bar.
+#[test]
+fn the_premium_is_in_the_markets_table_and_on_the_status_bar_at_both_sizes() {
+    for (w, h, name) in [(120, 40, "kimp_120x40"), (80, 24, "kimp_80x24")] {
+        let mut ui = Harness::new(w, h);
+        ui.publish(vec![premium_board()]);
+        let screen = ui.screen();
+        let btc = row_with(&screen, "│ BTC ");
+        let eth = row_with(&screen, "│ ETH ");
+        let xrp = row_with(&screen, "│ XRP ");
+        assert!(btc.contains("+2.31%") && eth.contains("-0.45%") && xrp.contains('—'), "{screen}");
+        let status = screen.lines().next().unwrap_or_default();
+        assert!(status.contains("KRW-BTC 95,000,000 +1.23% │ kimp +2.31%"), "{w}x{h}: {status}");
+        if w == 120 {
+            assert!(status.contains("fx +3.05% │ USDT +0.72%"), "{status}");
+        }
+        // The premium in the rise colour, the discount in the fall colour.
+        let buf = ui.app.terminal().backend().buffer().clone();
+        let theme = hoga::ui::theme::Theme::default();
+        let (x, y) = find(&buf, "-0.45%").unwrap();
+        assert_eq!(Some(buf[(x, y)].fg), theme.fall.fg, "{w}x{h}");
+        insta::assert_snapshot!(name, screen);
+        // The markets pane maximised has room for the premium against the reference rate.
+        ui.key(KeyCode::Char('z'));
+        let zoomed = ui.screen();
+        assert!(zoomed.contains("kimp fx"), "{zoomed}");
+        assert!(row_with(&zoomed, "│ BTC ").contains("+3.05%"), "{zoomed}");
+        assert!(row_with(&zoomed, "│ BTC ").contains("비트코인"), "the name is back: {zoomed}");
+    }
+}
+
+/// The chart's premium pane: the line at its candles' times, labelled with the newest
+/// value, on a percent axis; at 80x24 the candles keep their rows and the hidden pane is
+/// named in the title.
+#[test]
+fn the_chart_draws_the_premium_line_under_the_candles_at_both_sizes() {
+    for (w, h, name) in [(120, 40, "kimp_chart_120x40"), (80, 24, "kimp_chart_80x24")] {
+        let mut ui = Harness::new(w, h);
+        ui.publish(vec![premium_board(), premium_history()]);
+        let screen = ui.screen();
+        if w == 120 {
+            assert!(screen.contains("KIMP vs USDT +2.31%"), "{screen}");
+            assert!(screen.contains("+2.31%") && screen.contains("+1.50%"), "the axis: {screen}");
+        } else {
+            assert!(screen.contains("KIMP VOL20 hidden") || screen.contains("2 hidden"), "{screen}");
+        }
+        insta::assert_snapshot!(name, screen);
+    }
+}

@@ -20,7 +20,7 @@ use crate::ui::layout::PaneId;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::candles::{self, Chart, Overlay, PriceLine, SubPane, Window};
-use crate::ui::widgets::format;
+use crate::ui::widgets::{format, premium};
 
 /// Draws the chart pane.
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
@@ -77,6 +77,15 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         _ => Vec::new(),
     };
     let labels: Vec<String> = computed.iter().map(|(s, _)| short_label(s)).collect();
+    // The market's kimchi premium line, when the console keeps one: each candle's point by
+    // its start time (a candle without one is a gap, never a guess).
+    let premium_line = market.and_then(|m| premium::series(ui, snap, m, ui.timeframe)).map(|p| {
+        let label = match p.basis {
+            crate::store::premium::PremiumBasis::Usdt => "KIMP vs USDT",
+            crate::store::premium::PremiumBasis::Reference => "KIMP vs ref",
+        };
+        (premium_at_candles(&p.points, series), label)
+    });
     let mut overlays = Vec::new();
     let mut panes = Vec::new();
     // The legend: each study over the candles with its value at `at`, then the compared
@@ -142,6 +151,15 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 panes.push(SubPane::Macd { macd, signal, histogram, label })
             }
         }
+    }
+
+    // The premium's pane goes first: it is why the other venue streams, and it would be
+    // the first to be hidden if it came last.
+    if let Some((values, label)) = &premium_line {
+        let v = values.get(at).copied().flatten();
+        pane_items.insert(0, (format!("{label} {}", premium::text(v)), theme.muted));
+        pane_names.insert(0, "KIMP");
+        panes.insert(0, SubPane::Premium { values, label });
     }
 
     // Compared markets: their closes at the main candles' times, in the window only.
@@ -312,6 +330,15 @@ fn hidden_title(hidden: &[&str], pane_width: u16, extra: &[Span]) -> Option<Stri
         .find(|t| t.trim_end().chars().count() <= room)
 }
 
+/// The premium line's point of each candle of `series`, matched by start time (both are
+/// oldest first).
+fn premium_at_candles(points: &[(i64, Decimal)], series: &[Candle]) -> Vec<Option<Decimal>> {
+    series
+        .iter()
+        .map(|c| points.binary_search_by_key(&c.start, |(t, _)| *t).ok().map(|i| points[i].1))
+        .collect()
+}
+
 /// The close of the candle of `series` (oldest first) starting at `start`, if it has one.
 fn close_at(series: &[Candle], start: i64) -> Option<Decimal> {
     series.binary_search_by_key(&start, |c| c.start).ok().map(|i| series[i].close)
@@ -456,6 +483,28 @@ mod tests {
 
     fn texts(lines: &[Line]) -> Vec<String> {
         lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+    }
+
+    /// The premium line is matched to the candles by start time: a candle without a
+    /// point is a gap, a point without a candle is not drawn.
+    #[test]
+    fn premium_points_are_aligned_by_candle_start() {
+        use rust_decimal_macros::dec;
+        let c = |start| Candle {
+            market: crate::exchange::types::MarketId::new("KRW-BTC"),
+            timeframe: crate::exchange::types::Timeframe::M1,
+            start,
+            open: dec!(1),
+            high: dec!(1),
+            low: dec!(1),
+            close: dec!(1),
+            volume: dec!(1),
+            value: dec!(1),
+            timestamp: start,
+        };
+        let series = [c(60_000), c(120_000), c(180_000)];
+        let points = [(0, dec!(0.01)), (60_000, dec!(0.02)), (180_000, dec!(-0.003))];
+        assert_eq!(premium_at_candles(&points, &series), [Some(dec!(0.02)), None, Some(dec!(-0.003))]);
     }
 
     #[test]

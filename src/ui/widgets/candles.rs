@@ -87,6 +87,14 @@ pub enum SubPane<'a> {
         /// `MACD`.
         label: &'a str,
     },
+    /// The kimchi premium (ratios), one value per candle (`None` where the premium line
+    /// has no point at that candle's start), on its own percent axis.
+    Premium {
+        /// Values.
+        values: &'a [Option<Decimal>],
+        /// `KIMP vs USDT`.
+        label: &'a str,
+    },
 }
 
 /// Everything the chart draws.
@@ -655,6 +663,37 @@ fn draw_pane(buf: &mut Buffer, rect: Rect, pane: &SubPane, ctx: &PaneCtx, theme:
                 format!("sig {}", value(signal)),
                 format!("hist {}", value(histogram)),
             ]
+        }
+        SubPane::Premium { values, label } => {
+            let shown: Vec<Decimal> =
+                values.get(first..end).unwrap_or(&[]).iter().flatten().copied().collect();
+            if let (Some(hi), Some(lo)) = (shown.iter().max().copied(), shown.iter().min().copied()) {
+                let scale = PriceScale::new(hi, lo, body.y, body.height, false);
+                // Zero, where it is in view: above it Upbit is dearer than abroad, below
+                // it cheaper.
+                if lo < Decimal::ZERO && hi > Decimal::ZERO {
+                    let y = scale.row(Decimal::ZERO);
+                    for x in rect.x..ax {
+                        put(buf, x, y, '┄', muted);
+                    }
+                }
+                for i in first..end.min(values.len()) {
+                    let Some(v) = values[i] else { continue };
+                    let x = rect.x + (i - first) as u16 * per;
+                    let y = scale.row(v);
+                    put(buf, x, y, DOT, line_style);
+                    if per == 2 {
+                        put(buf, x + 1, y, DOT, line_style);
+                    }
+                }
+                // The axis: the highest and the lowest premium in view.
+                put_str(buf, ax, scale.row(hi), &format!(" {}", format::pct(hi)), AXIS, muted);
+                if scale.row(lo) != scale.row(hi) {
+                    put_str(buf, ax, scale.row(lo), &format!(" {}", format::pct(lo)), AXIS, muted);
+                }
+            }
+            let v = values.get(at).copied().flatten();
+            vec![label.to_string(), v.map(format::pct).unwrap_or_else(|| "—".into())]
         }
     };
     let header = fit_parts(&header, " ", usize::from(rect.width));
