@@ -1,12 +1,18 @@
 //! Market-data pumps: each pane's own [`FeedProxy`] feeding the store.
 //!
 //! * `markets` — the market list (REST), then every market's ticker (coalesced per market)
-//!   to the store, the order manager's price board, the monitor and the paper engine.
+//!   to the store and, for the venue orders go to (Upbit), the order manager's price
+//!   board, the monitor and the paper engine.
 //! * `orderbook`, `trades`, `chart` — one proxy each, following the selected market (and
 //!   the chart's timeframe, the book's depth). Switching market ends the pane's old
 //!   subscriptions and opens new ones; the feed keeps a released market upstream for its
 //!   grace period, so flicking back and forth costs no resubscription.
 //! * `system` — samples the task table, feed health and bus counters once a second.
+//!
+//! The pumps are the venue's: each takes its venue's feed, REST client ([`RestApi`]) and
+//! store, so the second venue's market data (`super::venues`) comes through the same code.
+//! Its prices have no [`PriceSinks`]: they never reach the order manager, the monitor or
+//! the paper engine, which price Upbit's orders.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,8 +22,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::Bus;
+use crate::exchange::VenueId;
+use crate::exchange::rest::RestApi;
 use crate::exchange::types::{Candle, MarketId, Timeframe};
-use crate::exchange::upbit::rest::RestClient;
 use crate::feed::{FeedHandle, FeedProxy, FromFeed, Strategy, Subscription};
 use crate::kernel::{OnFailure, TaskManager};
 use crate::store::market::{HistoryState, MAX_SERIES_CANDLES};
@@ -68,40 +75,51 @@ impl PriceSinks {
     }
 }
 
+/// The task-table component a venue's pumps run under: Upbit's keep `console`.
+pub(crate) fn component(venue: VenueId) -> &'static str {
+    match venue {
+        VenueId::Upbit => "console",
+        VenueId::Binance => "binance",
+    }
+}
+
 /// Loads the market list, then streams every market's ticker into the store and sinks.
+/// `sinks` and `notices`: the trading venue's only (None for a market-data venue).
 pub(crate) fn spawn_markets(
     tasks: &TaskManager,
+    venue: VenueId,
     feed: &FeedHandle,
-    rest: Arc<RestClient>,
+    rest: Arc<dyn RestApi>,
     store: StoreHandle,
-    sinks: PriceSinks,
-    notices: NoticeSinks,
+    sinks: Option<PriceSinks>,
+    notices: Option<NoticeSinks>,
 ) {
     let proxy = Arc::new(feed.proxy("markets"));
-    tasks.spawn_supervised("console", "markets-pump", OnFailure::restart(), move |cancel| {
+    tasks.spawn_supervised(component(venue), "markets-pump", OnFailure::restart(), move |cancel| {
         let proxy = proxy.clone();
         let rest = rest.clone();
         let store = store.clone();
         let sinks = sinks.clone();
         let notices = notices.clone();
-        async move { markets_loop(cancel, proxy, rest, store, sinks, notices).await }
+        async move { markets_loop(cancel, venue, proxy, rest, store, sinks, notices).await }
     });
 }
 
 async fn markets_loop(
     cancel: CancellationToken,
+    venue: VenueId,
     proxy: Arc<FeedProxy>,
-    rest: Arc<RestClient>,
+    rest: Arc<dyn RestApi>,
     store: StoreHandle,
-    sinks: PriceSinks,
-    notices: NoticeSinks,
+    sinks: Option<PriceSinks>,
+    notices: Option<NoticeSinks>,
 ) -> anyhow::Result<()> {
     let mut backoff = Duration::from_millis(500);
     let markets = loop {
-        match rest.market_all().await {
+        match rest.markets().await {
             Ok(list) => break list,
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "market list not loaded");
+                tracing::warn!(%venue, error = %e, retry_in_ms = backoff.as_millis() as u64, "market list not loaded");
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Ok(()),
@@ -112,16 +130,17 @@ async fn markets_loop(
         }
     };
     let mut ids: Vec<MarketId> = markets.iter().map(|m| m.market.clone()).collect();
-    tracing::info!(markets = ids.len(), "market list loaded");
+    tracing::info!(%venue, markets = ids.len(), "market list loaded");
     let mut listed = markets.clone();
     store.send(StoreEvent::MarketsLoaded(markets)).await?;
     // The list again every few minutes (a 주의 flag comes without a notice) and on a notice.
+    let refresh = notices.as_ref().map(|n| n.refresh.clone());
     let mut reread = tokio::time::interval_at(tokio::time::Instant::now() + MARKETS_REREAD, MARKETS_REREAD);
     reread.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Start from a REST snapshot so the list is full before the first stream message.
     if let Ok(tickers) = proxy.ticker(&ids).await {
         for t in &tickers {
-            price_sinks(&sinks, t)?;
+            price_sinks(sinks.as_ref(), t)?;
         }
         store.send(StoreEvent::TickersUpdated(tickers)).await?;
     }
@@ -134,10 +153,15 @@ async fn markets_loop(
             _ = cancel.cancelled() => return Ok(()),
             t = sub.recv() => match t { Some(t) => Some(t), None => return Ok(()) },
             _ = reread.tick() => None,
-            _ = notices.refresh.notified() => None,
+            _ = async {
+                match &refresh {
+                    Some(r) => r.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => None,
         };
         let Some(t) = t else {
-            let list = match rest.market_all().await {
+            let list = match rest.markets().await {
                 Ok(list) => list,
                 Err(e) => {
                     tracing::info!(error = %e, "market list not read again; next try in a few minutes");
@@ -151,7 +175,10 @@ async fn markets_loop(
             let now_ids: Vec<MarketId> = list.iter().map(|m| m.market.clone()).collect();
             listed = list.clone();
             store.send(StoreEvent::MarketsLoaded(list)).await?;
-            super::notices::tell_market_changes(&notices, changes).await?;
+            // A market-data venue's listings are not Upbit's news: its list is updated only.
+            if let Some(notices) = &notices {
+                super::notices::tell_market_changes(notices, changes).await?;
+            }
             if now_ids != ids {
                 // A new market's price from now on (the old subscription ends as this one
                 // starts: the feed keeps the markets both want).
@@ -162,7 +189,7 @@ async fn markets_loop(
                     && let Ok(tickers) = proxy.ticker(&fresh).await
                 {
                     for t in &tickers {
-                        price_sinks(&sinks, t)?;
+                        price_sinks(sinks.as_ref(), t)?;
                     }
                     store.send(StoreEvent::TickersUpdated(tickers)).await?;
                 }
@@ -178,7 +205,7 @@ async fn markets_loop(
             burst.push(t);
         }
         for t in &burst {
-            price_sinks(&sinks, t)?;
+            price_sinks(sinks.as_ref(), t)?;
         }
         store.send(StoreEvent::TickersUpdated(std::mem::take(&mut burst))).await?;
     }
@@ -190,8 +217,10 @@ const MARKETS_REREAD: Duration = Duration::from_secs(180);
 /// Most tickers handed to the store as one event (a burst beyond it makes two).
 const TICKER_BURST: usize = 256;
 
-/// The monitor, the price board and the paper venue see every ticker before the screen.
-fn price_sinks(sinks: &PriceSinks, t: &crate::exchange::types::Ticker) -> anyhow::Result<()> {
+/// The monitor, the price board and the paper venue see every ticker before the screen
+/// (the trading venue's; a market-data venue has no sinks).
+fn price_sinks(sinks: Option<&PriceSinks>, t: &crate::exchange::types::Ticker) -> anyhow::Result<()> {
+    let Some(sinks) = sinks else { return Ok(()) };
     if let Some(m) = &t.market {
         sinks.board.set_last(m, t.trade_price);
         sinks.monitor.send(m, t.trade_price, Instant::now());
@@ -202,16 +231,18 @@ fn price_sinks(sinks: &PriceSinks, t: &crate::exchange::types::Ticker) -> anyhow
     Ok(())
 }
 
-/// The order book pane's pump: the selected market's book, `depth` levels.
+/// The order book pane's pump: the selected market's book, `depth` levels. `sinks`: the
+/// trading venue's only.
 pub(crate) fn spawn_orderbook(
     tasks: &TaskManager,
+    venue: VenueId,
     feed: &FeedHandle,
     store: StoreHandle,
     selection: watch::Receiver<Selection>,
-    sinks: PriceSinks,
+    sinks: Option<PriceSinks>,
 ) {
     let proxy = Arc::new(feed.proxy("orderbook"));
-    tasks.spawn_supervised("console", "orderbook-pump", OnFailure::restart(), move |cancel| {
+    tasks.spawn_supervised(component(venue), "orderbook-pump", OnFailure::restart(), move |cancel| {
         let proxy = proxy.clone();
         let store = store.clone();
         let sinks = sinks.clone();
@@ -234,11 +265,13 @@ pub(crate) fn spawn_orderbook(
                         let store = store.clone();
                         let sinks = sinks.clone();
                         async move {
-                            if let Some(m) = &b.market {
-                                sinks.board.set_book(m, b.best_bid(), b.best_ask());
-                            }
-                            if let Some(paper) = &sinks.paper {
-                                sinks.paper_filled(paper.on_orderbook(&b))?;
+                            if let Some(sinks) = &sinks {
+                                if let Some(m) = &b.market {
+                                    sinks.board.set_book(m, b.best_bid(), b.best_ask());
+                                }
+                                if let Some(paper) = &sinks.paper {
+                                    sinks.paper_filled(paper.on_orderbook(&b))?;
+                                }
                             }
                             store.send(StoreEvent::BookUpdated(b)).await?;
                             Ok(())
@@ -300,13 +333,14 @@ pub(crate) fn spawn_grouped_orderbook(
 /// The trades tape's pump: recent trades by REST, then the stream.
 pub(crate) fn spawn_trades(
     tasks: &TaskManager,
+    venue: VenueId,
     feed: &FeedHandle,
-    rest: Arc<RestClient>,
+    rest: Arc<dyn RestApi>,
     store: StoreHandle,
     selection: watch::Receiver<Selection>,
 ) {
     let proxy = Arc::new(feed.proxy("trades"));
-    tasks.spawn_supervised("console", "trades-pump", OnFailure::restart(), move |cancel| {
+    tasks.spawn_supervised(component(venue), "trades-pump", OnFailure::restart(), move |cancel| {
         let proxy = proxy.clone();
         let rest = rest.clone();
         let store = store.clone();
@@ -359,6 +393,7 @@ pub(crate) struct ChartWant {
 /// scrolls back (one request at a time, whatever the keys do).
 pub(crate) fn spawn_chart(
     tasks: &TaskManager,
+    venue: VenueId,
     feed: &FeedHandle,
     store: StoreHandle,
     selection: watch::Receiver<Selection>,
@@ -366,13 +401,13 @@ pub(crate) fn spawn_chart(
 ) {
     let proxy = Arc::new(feed.proxy("chart"));
     let feed = feed.clone();
-    tasks.spawn_supervised("console", "chart-pump", OnFailure::restart(), move |cancel| {
+    tasks.spawn_supervised(component(venue), "chart-pump", OnFailure::restart(), move |cancel| {
         let chart = ChartPump { proxy: proxy.clone(), feed: feed.clone(), store: store.clone() };
         chart.run(cancel, selection.clone(), want.clone())
     });
 }
 
-/// Candles asked for per older page: Upbit's most.
+/// Candles asked for per older page: Upbit's most (Binance allows more).
 const PAGE: u32 = 200;
 
 /// An older page is asked for while fewer than this many candles lie beyond the view's

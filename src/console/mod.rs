@@ -28,6 +28,7 @@ pub mod pockets;
 pub mod safety;
 pub mod sparklines;
 pub mod trade;
+pub mod venues;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -40,7 +41,6 @@ use tokio::sync::watch;
 use crate::bus::{Bus, BusConfig};
 use crate::cli::Cli;
 use crate::config::{Mode, Settings};
-use crate::exchange::types::Timeframe;
 use crate::exchange::upbit::rest::{RestClient, RestConfig};
 use crate::feed::{FeedConfig, FeedManager};
 use crate::kernel::pump::spawn_pump;
@@ -60,8 +60,9 @@ use crate::trading::risk::RiskLimits;
 use crate::ui::sink::{CommandSink, CommandSource};
 use crate::ui::{App, ColorSupport, Keymap, UiCommand, UiConfig};
 
+use crate::exchange::VenueId;
 use event::AppEvent;
-use market::{ChartWant, PriceSinks, Selection};
+use market::PriceSinks;
 
 /// Where the exchange is, and with which keys.
 struct Endpoints {
@@ -69,6 +70,9 @@ struct Endpoints {
     ws_base: Option<String>,
     keys: Option<ApiKeys>,
     sim: Option<crate::sim::SimHandle>,
+    /// Demo: the simulator's Binance REST and websocket bases (the same port as Upbit's:
+    /// `http://127.0.0.1:PORT`, `ws://127.0.0.1:PORT`).
+    binance_sim: Option<(String, String)>,
 }
 
 /// Runs the console until quit or a signal, then shuts down in order. Returns the exit
@@ -104,6 +108,10 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
     // feed start behind it, and each pane fills in as its data arrives.
     let store = crate::store::Store::start(&tasks, StoreConfig::default());
     store.send(mode_event(&settings)).await?;
+    // The second venue's store, made with the UI's so `:venue binance` can show it; the
+    // core fills it (`venues`).
+    let venue_store =
+        settings.venues.binance_on(mode).then(|| crate::store::Store::start(&tasks, StoreConfig::default()));
     let (commands, cmd_rx) = crate::ui::sink::command_channel(crate::ui::app::COMMAND_CAPACITY);
     let (guard, terminal) =
         TerminalGuard::enter(settings.ui.mouse).context("cannot take over the terminal")?;
@@ -115,6 +123,10 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         store.subscribe(),
         commands.clone(),
     );
+    let app = match &venue_store {
+        Some(v) => app.with_venue_snapshots(v.subscribe()),
+        None => app,
+    };
     let on_screen = app.on_screen_watch();
     app.spawn(&tasks, crate::ui::app::crossterm_input(&tasks));
 
@@ -127,7 +139,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         data_dir: crate::datadir::default_dir(),
         fresh: cli.fresh,
         on_screen: Some(on_screen),
-        venue_store: None,
+        venue_store,
     };
     let core = match Core::start_with(&settings, opts, &tasks, bus, (store, commands, cmd_rx)).await {
         Ok(core) => core,
@@ -299,12 +311,7 @@ impl Core {
         if let Some(base) = &ep.ws_base {
             feed_config = feed_config.with_ws_base(base);
         }
-        feed_config.ws.idle_timeout = Duration::from_secs(settings.feed.idle_timeout_secs);
-        // Three keep-alives per idle budget: one lost answer does not cost a reconnect.
-        feed_config.ws.ping_interval = feed_config.ws.idle_timeout / 3;
-        feed_config.grace = Duration::from_secs(settings.feed.grace_period_secs);
-        feed_config.debounce = Duration::from_millis(settings.feed.debounce_ms);
-        feed_config.public_read_gather = Duration::from_millis(settings.feed.read_gather_ms);
+        venues::timing(&mut feed_config, settings);
         // Upbit's indicator streams: any key will do (no permission), so paper mode uses
         // its keys too; without one the chart's indicators are computed locally only.
         let indicator_pump = crate::indicators::stream::PumpConfig {
@@ -398,12 +405,7 @@ impl Core {
         }
 
         // Market panes and the account.
-        let (selection_tx, selection_rx) = watch::channel(Selection {
-            market: None,
-            timeframe: Timeframe::M1,
-            depth: settings.ui.orderbook_levels as u16,
-            group: 0,
-        });
+        let (upbit_route, selection_rx, chart_rx) = venues::Route::new(settings.ui.orderbook_levels as u16);
         let (paper_fills, paper_rx) = tokio::sync::mpsc::unbounded_channel();
         let to_manager = manager.clone();
         spawn_pump(tasks, "console", "paper-fills", paper_rx, move |order| {
@@ -419,26 +421,63 @@ impl Core {
             market_mode: settings.alerts.market_event,
             refresh: Arc::new(tokio::sync::Notify::new()),
         };
+        let upbit = VenueId::Upbit;
+        let market_api: Arc<dyn crate::exchange::rest::RestApi> = market_rest.clone();
         market::spawn_markets(
             tasks,
+            upbit,
             &feed,
-            market_rest.clone(),
+            market_api.clone(),
             store.clone(),
-            sinks.clone(),
-            notices.clone(),
+            Some(sinks.clone()),
+            Some(notices.clone()),
         );
         notices::spawn_notices(tasks, &feed, private_stream, notices);
-        market::spawn_orderbook(tasks, &feed, store.clone(), selection_rx.clone(), sinks);
+        market::spawn_orderbook(tasks, upbit, &feed, store.clone(), selection_rx.clone(), Some(sinks));
         market::spawn_grouped_orderbook(tasks, &feed, store.clone(), selection_rx.clone());
-        market::spawn_trades(tasks, &feed, market_rest.clone(), store.clone(), selection_rx.clone());
+        market::spawn_trades(tasks, upbit, &feed, market_api.clone(), store.clone(), selection_rx.clone());
         // Indicator alerts watch their own series, whatever the chart shows.
         indicator_alerts::spawn(tasks, &feed, monitor.clone(), indicator_pump.clone());
         crate::indicators::stream::spawn(tasks, indicator_pump, store.clone(), selection_rx.clone());
-        let (chart_tx, chart_rx) = watch::channel(ChartWant::default());
-        market::spawn_chart(tasks, &feed, store.clone(), selection_rx.clone(), chart_rx);
+        market::spawn_chart(tasks, upbit, &feed, store.clone(), selection_rx.clone(), chart_rx);
+
+        // The second venue (Binance): market data only, in a store of its own; none of its
+        // prices reach trading (no price sinks), and safety watches Upbit's feed alone.
+        let second = venues::start_binance(
+            settings,
+            tasks,
+            ep.binance_sim.as_ref(),
+            opts.venue_store.clone(),
+            opts.on_screen.clone(),
+        )
+        .await?;
         if let Some(on_screen) = opts.on_screen.clone() {
+            // With a second venue on screen too, Upbit's reader asks for Upbit's markets only.
+            let on_screen = match &second {
+                Some(_) => venues::listed_only(tasks, upbit, store.clone(), on_screen),
+                None => on_screen,
+            };
             sparklines::spawn(tasks, &feed, store.clone(), on_screen, sparklines::SparkConfig::default());
         }
+        let mut probes = vec![venues::Probe {
+            venue: upbit,
+            feed: feed.clone(),
+            rest: std::iter::once(market_api.clone())
+                .chain(venue.rest.clone().map(|r| r as Arc<dyn crate::exchange::rest::RestApi>))
+                .collect(),
+        }];
+        let mut off = Vec::new();
+        match &second {
+            Some(b) => probes.push(venues::Probe {
+                venue: b.link.venue,
+                feed: b.link.feed.clone(),
+                rest: vec![b.link.rest.clone()],
+            }),
+            None => off.push(VenueId::Binance),
+        }
+        venues::spawn_table(tasks, store.clone(), probes, off);
+        // The premium engine reads both venues here (`second.link`: Binance's feed, REST
+        // client and store; `store`: Upbit's).
         trade::spawn_account(
             tasks,
             &feed,
@@ -450,9 +489,14 @@ impl Core {
         market::spawn_system(tasks, &feed, store.clone(), bus.clone(), selection_rx);
 
         // The Command lane: the UI's requests that are neither trading, safety nor config.
+        let binance_on = second.is_some();
+        let venue_store = second.as_ref().map(|b| b.link.store.clone());
         let commands_handler = Commands {
-            selection: Arc::new(selection_tx),
-            chart: Arc::new(chart_tx),
+            routes: venues::Routes {
+                upbit: upbit_route,
+                binance: second.map(|b| b.route),
+                shown: venues::Shown::default(),
+            },
             store: store.clone(),
             tasks: tasks.clone(),
         };
@@ -470,8 +514,8 @@ impl Core {
             },
         );
         bus.spawn_dispatcher(tasks);
-        spawn_command_forwarder(tasks, cmd_rx, bus.clone(), desk.in_flight.clone());
-        Ok(Core { store, commands, bus, sim: ep.sim, venue_store: None })
+        spawn_command_forwarder(tasks, cmd_rx, bus.clone(), desk.in_flight.clone(), binance_on);
+        Ok(Core { store, commands, bus, sim: ep.sim, venue_store })
     }
 }
 
@@ -574,6 +618,7 @@ async fn endpoints(
                 rest: RestConfig { base_url: format!("{}/v1", sim.rest_base), ..RestConfig::default() },
                 ws_base: Some(sim.ws_public_url.trim_end_matches("/websocket/v1").to_string()),
                 keys: Some(keys),
+                binance_sim: Some((sim.rest_base.clone(), format!("ws://{}", sim.addr))),
                 sim: Some(sim),
             })
         }
@@ -598,6 +643,7 @@ async fn endpoints(
                     ws_base: Some(ws.to_string()),
                     keys: None,
                     sim: None,
+                    binance_sim: None,
                 });
             }
             if x.rest_url.is_empty() {
@@ -606,6 +652,7 @@ async fn endpoints(
                     ws_base: None,
                     keys: user_keys,
                     sim: None,
+                    binance_sim: None,
                 });
             }
             // Another server: market data only, and keys never leave for it.
@@ -623,6 +670,7 @@ async fn endpoints(
                 ws_base: Some(x.ws_url.clone()),
                 keys: None,
                 sim: None,
+                binance_sim: None,
             })
         }
     }
@@ -652,6 +700,7 @@ fn external_sim(url: &str) -> anyhow::Result<Endpoints> {
         ws_base: Some(format!("ws://{hostport}")),
         keys: Some(keys),
         sim: None,
+        binance_sim: Some((base.to_string(), format!("ws://{hostport}"))),
     })
 }
 
@@ -862,24 +911,45 @@ fn ui_config(s: &Settings, cli: &Cli) -> UiConfig {
 /// travel on the UI's urgent channel, in the order typed, with a loop of their own, so a
 /// kill switch never waits behind a flood of selections, and wait for room on their lane
 /// rather than being dropped; the Command lane's loop drops what its full lane refuses.
+///
+/// While the screen shows a venue hoga does not trade on, a new order or rule is refused
+/// here with a reply, whatever the UI let through (cancels and the kill switch pass).
 fn spawn_command_forwarder(
     tasks: &TaskManager,
     source: CommandSource,
     bus: Bus<AppEvent>,
     in_flight: Arc<trade::InFlightBook>,
+    binance_on: bool,
 ) {
     let CommandSource { urgent, other } = source;
     let to_bus = bus.clone();
+    let shown = venues::Shown::default();
+    let follows = shown.clone();
     spawn_pump(tasks, "console", "commands-urgent", urgent, move |cmd| {
-        // Counted before it is on the lane: a config change forwarded next (the same
-        // channel, in the order typed) finds this order in flight.
-        if let UiCommand::Trade(TradeRequest { intent: TradeIntent::Place { .. }, .. }) = &cmd {
+        let bus = to_bus.clone();
+        let refused = match &cmd {
+            UiCommand::Trade(req) => venues::refusal(shown.get(), req),
+            _ => None,
+        };
+        if refused.is_none()
+            && let UiCommand::Trade(TradeRequest { intent: TradeIntent::Place { .. }, .. }) = &cmd
+        {
+            // Counted before it is on the lane: a config change forwarded next (the same
+            // channel, in the order typed) finds this order in flight.
             in_flight.queued();
         }
-        let bus = to_bus.clone();
-        async move { forward(&bus, cmd).await }
+        async move {
+            match refused {
+                Some(reply) => {
+                    bus.publish("console", AppEvent::Reply(reply)).await?;
+                    Ok(())
+                }
+                None => forward(&bus, cmd).await,
+            }
+        }
     });
     spawn_pump(tasks, "console", "commands", other, move |cmd| {
+        venues::follow_shown(&follows, binance_on, &cmd);
         let bus = bus.clone();
         async move { forward(&bus, cmd).await }
     });
@@ -902,19 +972,20 @@ async fn forward(bus: &Bus<AppEvent>, cmd: UiCommand) -> anyhow::Result<()> {
 /// config.
 #[derive(Clone)]
 struct Commands {
-    selection: Arc<watch::Sender<Selection>>,
-    /// The chart's scroll reach and compared markets.
-    chart: Arc<watch::Sender<ChartWant>>,
+    /// Each venue's selection and chart wants (the market commands go to the shown one's).
+    routes: venues::Routes,
     store: StoreHandle,
     tasks: TaskManager,
 }
 
 impl Commands {
     async fn handle(&self, cmd: &UiCommand) {
+        let route = self.routes.current();
+        let (selection, chart) = (&route.selection, &route.chart);
         match cmd {
             UiCommand::SelectMarket(m) => {
                 let m = m.clone();
-                self.selection.send_if_modified(|s| {
+                selection.send_if_modified(|s| {
                     let changed = s.market.as_ref() != Some(&m);
                     s.market = Some(m);
                     changed
@@ -922,29 +993,35 @@ impl Commands {
             }
             UiCommand::SetTimeframe(tf) => {
                 let tf = *tf;
-                self.selection.send_if_modified(|s| std::mem::replace(&mut s.timeframe, tf) != tf);
+                selection.send_if_modified(|s| std::mem::replace(&mut s.timeframe, tf) != tf);
             }
             UiCommand::SetDepth(d) => {
                 let d = *d;
-                self.selection.send_if_modified(|s| std::mem::replace(&mut s.depth, d) != d);
+                selection.send_if_modified(|s| std::mem::replace(&mut s.depth, d) != d);
             }
             UiCommand::SetBookGroup(g) => {
                 let g = *g;
-                self.selection.send_if_modified(|s| std::mem::replace(&mut s.group, g) != g);
+                selection.send_if_modified(|s| std::mem::replace(&mut s.group, g) != g);
             }
             UiCommand::ChartReach { market, timeframe, reach } => {
                 let r = Some((market.clone(), *timeframe, *reach));
-                self.chart.send_if_modified(|w| std::mem::replace(&mut w.reach, r.clone()) != r);
+                chart.send_if_modified(|w| std::mem::replace(&mut w.reach, r.clone()) != r);
             }
             UiCommand::ChartCompare(list) => {
-                self.chart.send_if_modified(|w| std::mem::replace(&mut w.compare, list.clone()) != *list);
+                chart.send_if_modified(|w| std::mem::replace(&mut w.compare, list.clone()) != *list);
             }
             UiCommand::AcknowledgeAlerts => {
                 let _ = self.store.send(StoreEvent::AlertsAcknowledged).await;
             }
             UiCommand::Quit => self.tasks.request_shutdown("quit from the console"),
-            // Routed to the venue's own selection by the venue helper (in progress).
-            UiCommand::SetVenue(_) => {}
+            UiCommand::SetVenue(v) => {
+                if let Some(why) = self.routes.switch(*v) {
+                    let _ = self
+                        .store
+                        .send(StoreEvent::Alert { time: chrono::Utc::now(), message: why.into() })
+                        .await;
+                }
+            }
             // Other lanes' commands never reach this lane (`AppEvent::from_ui`); favorites
             // are the UI's own file.
             UiCommand::Trade(_)

@@ -47,8 +47,20 @@ pub fn spawn(
     on_screen: watch::Receiver<Vec<MarketId>>,
     config: SparkConfig,
 ) {
+    spawn_as(tasks, "console", feed, store, on_screen, config);
+}
+
+/// [`spawn`] under another task-table component (a second venue's reader, on its feed).
+pub(crate) fn spawn_as(
+    tasks: &TaskManager,
+    component: &'static str,
+    feed: &FeedHandle,
+    store: StoreHandle,
+    on_screen: watch::Receiver<Vec<MarketId>>,
+    config: SparkConfig,
+) {
     let proxy = Arc::new(feed.proxy("sparklines"));
-    tasks.spawn_supervised("console", "sparklines", OnFailure::restart(), move |cancel| {
+    tasks.spawn_supervised(component, "sparklines", OnFailure::restart(), move |cancel| {
         run(cancel, proxy.clone(), store.clone(), on_screen.clone(), config)
     });
 }

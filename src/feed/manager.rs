@@ -479,10 +479,17 @@ impl FeedManager {
         let restart =
             OnFailure::Restart { initial: shared.config.backoff_initial, max: shared.config.backoff_max };
         let s = shared.clone();
-        tasks.spawn_supervised("feed", "feed-manager", restart, move |cancel| run_manager(s.clone(), cancel));
+        // Upbit's feed keeps its names; another venue's tasks are named after it.
+        let prefix = match shared.config.venue {
+            crate::exchange::VenueId::Upbit => "feed",
+            other => other.as_str(),
+        };
+        tasks.spawn_supervised("feed", format!("{prefix}-manager"), restart, move |cancel| {
+            run_manager(s.clone(), cancel)
+        });
         for idx in [PUBLIC, PRIVATE] {
             let s = shared.clone();
-            let name = format!("feed-{}", shared.conns[idx].name);
+            let name = format!("{prefix}-{}", shared.conns[idx].name);
             tasks.spawn_supervised("feed", name, restart, move |cancel| {
                 (s.config.session.run)(s.clone(), idx, cancel)
             });
@@ -653,7 +660,7 @@ async fn run_connection<S: StreamSession>(
                     conn.reconnects.fetch_add(1, Ordering::Relaxed);
                     shared.metrics.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
-                tracing::info!(conn = conn.name, epoch, "feed websocket connected");
+                tracing::info!(venue = %cfg.venue, conn = conn.name, epoch, "feed websocket connected");
                 run_session(&shared, idx, session, epoch, &mut desired, &cancel).await
             }
             Err(WsError::Unauthorized { detail }) => SessionEnd::AuthRefused(detail),
@@ -680,13 +687,14 @@ async fn run_connection<S: StreamSession>(
                 if refused_before.as_deref() != Some(why.as_str()) {
                     tracing::error!(
                         conn = conn.name,
-                        "Upbit refused our websocket request ({why}): a bug in hoga, please report it"
+                        "{} refused our websocket request ({why}): a bug in hoga, please report it",
+                        cfg.venue
                     );
                     refused_before = Some(why.clone());
                 }
                 let delay = cfg.backoff_max;
                 conn.set_state(ConnState::Backoff {
-                    reason: format!("Upbit refused our request: {why}"),
+                    reason: format!("{} refused our request: {why}", cfg.venue),
                     retry_in_ms: delay.as_millis() as u64,
                 });
                 tokio::select! {
@@ -701,7 +709,7 @@ async fn run_connection<S: StreamSession>(
                     backoff.reset();
                 }
                 let delay = backoff.next_delay();
-                tracing::warn!(conn = conn.name, "feed websocket ended: {error}; retry in {delay:?}");
+                tracing::warn!(venue = %cfg.venue, conn = conn.name, "feed websocket ended: {error}; retry in {delay:?}");
                 conn.set_state(ConnState::Backoff { reason: error, retry_in_ms: delay.as_millis() as u64 });
                 tokio::select! {
                     biased;

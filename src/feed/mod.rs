@@ -94,6 +94,9 @@ impl FeedEvent {
 /// Feed settings. [`FeedConfig::new`] gives production values; tests shorten the timers.
 #[derive(Debug, Clone)]
 pub struct FeedConfig {
+    /// The venue this feed streams, for its task names and log lines (a console runs one
+    /// feed per venue). [`FeedConfig::new`] says Upbit.
+    pub venue: crate::exchange::VenueId,
     /// Public quotation stream (the venue's, or the simulator's).
     pub ws_public_url: String,
     /// Private stream.
@@ -154,6 +157,7 @@ impl FeedConfig {
     /// that venue's sessions ([`StreamVenue::Session`]).
     pub fn new<R: StreamVenue>(rest: Arc<R>, credentials: Option<Credentials>) -> Self {
         FeedConfig {
+            venue: crate::exchange::VenueId::Upbit,
             ws_public_url: R::Session::PUBLIC_URL.to_string(),
             ws_private_url: R::Session::PRIVATE_URL.to_string(),
             rest,

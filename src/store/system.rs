@@ -146,6 +146,11 @@ pub struct SystemSection {
 }
 
 impl SystemSection {
+    /// A generic table's header and rows, by title (`Venues`…).
+    pub fn table(&self, title: &str) -> Option<(&[String], &[Vec<String>])> {
+        self.tables.get(title).map(|t| (t.header.as_slice(), t.rows.as_slice()))
+    }
+
     /// Alerts not yet acknowledged.
     pub(crate) fn unread_alerts(&self) -> usize {
         self.alerts.iter().filter(|a| !a.acknowledged).count()
