@@ -18,6 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hoga::exchange::api::StreamKind;
+use hoga::exchange::binance::rest::BinanceRest;
+use hoga::exchange::binance::ws::BinanceDecoder;
+use hoga::exchange::stream::StreamVenue;
 use hoga::exchange::types::MarketId;
 use hoga::exchange::upbit::rest::{RestClient, RestConfig};
 use hoga::exchange::upbit::wire::{WireOrderBook, WireTicker, WireTrade};
@@ -54,6 +57,35 @@ fn orderbook(code: &str, levels: i64) -> Vec<u8> {
     format!(
         r#"{{"type":"orderbook","code":"{code}","timestamp":1751606867762,"total_ask_size":10.37591054,"total_bid_size":9.49577219,"orderbook_units":[{}],"level":0,"stream_type":"REALTIME"}}"#,
         units.join(",")
+    )
+    .into_bytes()
+}
+
+/// Binance's combined-stream trade (`<symbol>@trade`), as its docs show it.
+fn binance_trade(seq: i64, ts: i64) -> Vec<u8> {
+    format!(
+        r#"{{"stream":"btcusdt@trade","data":{{"e":"trade","E":{ts},"s":"BTCUSDT","t":{seq},"p":"101234.56000000","q":"0.00120000","T":{ts},"m":true,"M":true}}}}"#
+    )
+    .into_bytes()
+}
+
+/// Binance's combined-stream 24 h ticker (`<symbol>@ticker`).
+fn binance_ticker() -> Vec<u8> {
+    br#"{"stream":"btcusdt@ticker","data":{"e":"24hrTicker","E":1733440000000,"s":"BTCUSDT","p":"1234.56000000","P":"1.234","w":"100500.12345678","x":"99999.99000000","c":"101234.56000000","Q":"0.00120000","b":"101234.55000000","B":"1.50000000","a":"101234.56000000","A":"0.75000000","o":"100000.00000000","h":"102000.00000000","l":"99000.00000000","v":"12345.67800000","q":"1241234567.12345678","O":1733353600000,"C":1733440000000,"F":100,"L":200,"n":101}}"#.to_vec()
+}
+
+/// Binance's combined-stream partial book (`<symbol>@depth20@100ms`): 20 levels a side.
+fn binance_depth20() -> Vec<u8> {
+    let side = |base: i64, step: i64| -> String {
+        (0..20)
+            .map(|i| format!(r#"["{}.{:02}000000","0.{:08}"]"#, base + i * step, i % 100, 1_234_567 + i))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        r#"{{"stream":"btcusdt@depth20@100ms","data":{{"lastUpdateId":160,"bids":[{}],"asks":[{}]}}}}"#,
+        side(101_200, -1),
+        side(101_201, 1)
     )
     .into_bytes()
 }
@@ -103,6 +135,19 @@ fn report(name: &str, mut samples: Vec<Duration>, total: Duration) {
         pct(&samples, 0.99),
         samples.last().copied().unwrap_or_default()
     );
+}
+
+fn bench_decode_binance(name: &str, frame: &[u8], n: usize) {
+    let mut samples = Vec::with_capacity(n);
+    let mut decoder = BinanceDecoder::default();
+    let t0 = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        let d = decoder.decode(std::hint::black_box(frame)).unwrap();
+        samples.push(t.elapsed());
+        assert!(matches!(d, Decoded::Event(_)));
+    }
+    report(name, samples, t0.elapsed());
 }
 
 fn bench_decode(name: &str, frame: &[u8], n: usize) {
@@ -217,8 +262,10 @@ fn start_server(frames: Vec<Vec<u8>>, total: usize, rate: Option<u32>) -> std::n
                     buf.extend_from_slice(&frames[sent % frames.len()]);
                     sent += 1;
                 }
-                if !buf.is_empty() {
-                    ws.get_mut().write_all(&buf).unwrap();
+                // A client that went away (the other venue's feed, stopped when the measured
+                // one is done) ends the server, not the bench.
+                if !buf.is_empty() && ws.get_mut().write_all(&buf).is_err() {
+                    return;
                 }
                 if rate.is_some() {
                     next += slot;
@@ -265,18 +312,33 @@ async fn bench_socket_with(
     gather: Duration,
 ) {
     let addr = start_server(frames, n, rate);
-    let rest = RestClient::new(
-        RestConfig { base_url: "http://127.0.0.1:9/v1".into(), ..RestConfig::default() },
-        None,
-    )
-    .unwrap();
+    let rest = upbit_rest();
+    bench_feed(name, rest, addr, MarketId::new("KRW-BTC"), kind, n, gather).await
+}
+
+fn upbit_rest() -> RestClient {
+    RestClient::new(RestConfig { base_url: "http://127.0.0.1:9/v1".into(), ..RestConfig::default() }, None)
+        .unwrap()
+}
+
+/// Any venue's feed on a loopback server already started at `addr`, measured as
+/// [`bench_socket`] measures Upbit's.
+async fn bench_feed<R: StreamVenue>(
+    name: &str,
+    rest: R,
+    addr: std::net::SocketAddr,
+    market: MarketId,
+    kind: StreamKind,
+    n: usize,
+    gather: Duration,
+) {
     let mut cfg = FeedConfig::new(Arc::new(rest), None).with_ws_base(&format!("ws://{addr}"));
     cfg.rest_gap_fill = false;
     cfg.public_read_gather = gather;
     let tasks = TaskManager::new();
     let feed = FeedManager::start(cfg, &tasks);
     let proxy = feed.proxy("bench");
-    let btc = [MarketId::new("KRW-BTC")];
+    let btc = [market];
     let (mut sub, _other) = match kind {
         StreamKind::OrderBook => (
             proxy.subscribe_orderbook(&btc, Strategy::Lossless).into_raw(),
@@ -371,6 +433,45 @@ async fn bench_bare(name: &str, kind: StreamKind, frames: Vec<Vec<u8>>, n: usize
     );
 }
 
+/// Upbit's feed measured while a second venue's feed (Binance, its own `FeedManager` and
+/// connection, as the console runs it) streams trades at `other_rate` on the same runtime:
+/// the row to compare with Upbit's alone, in the same run.
+async fn bench_two_venues(name: &str, trades: Vec<Vec<u8>>, n: usize, rate: Option<u32>, other_rate: u32) {
+    // Enough Binance prints to outlast the Upbit run.
+    let other_total = (other_rate as usize) * 600;
+    let other = start_server(
+        (0..1024).map(|i| binance_trade(i, 1_733_440_000_000)).collect(),
+        other_total,
+        Some(other_rate),
+    );
+    let mut cfg = FeedConfig::new(Arc::new(BinanceRest::new("http://127.0.0.1:9").unwrap()), None)
+        .with_ws_base(&format!("ws://{other}"));
+    cfg.rest_gap_fill = false;
+    let tasks = TaskManager::new();
+    let feed = FeedManager::start(cfg, &tasks);
+    let proxy = feed.proxy("bench-other");
+    let mut sub = proxy.subscribe_trade(&[MarketId::new("USDT-BTC")], Strategy::CoalesceByMarket).into_raw();
+    // A pane's reader of the other venue: drains as the console's trades pump would.
+    let got = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = got.clone();
+    let reader = tokio::spawn(async move {
+        while sub.recv_event().await.is_some() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    bench_socket(name, StreamKind::Trade, trades, n, rate).await;
+    let h = feed.health();
+    println!(
+        "  other venue alongside: {} prints read by its pane (coalescing), parse errors {}, health {:?}",
+        got.load(std::sync::atomic::Ordering::Relaxed),
+        h.parse_errors,
+        h.health
+    );
+    tasks.cancel_all();
+    tasks.wait_all(Duration::from_secs(2)).await;
+    reader.abort();
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not, and
     // gets a quick skip instead of minutes of measuring.
@@ -387,6 +488,9 @@ fn main() {
         bench_decode("decode orderbook (15 levels)", &orderbook("KRW-BTC", 15), n / 2);
         bench_decode("decode orderbook (30 levels)", &orderbook("KRW-BTC", 30), n / 4);
         bench_decode("decode orderbook (30, exponents)", &orderbook_spelled("KRW-BTC", 30), n / 4);
+        bench_decode_binance("binance decode ticker", &binance_ticker(), n);
+        bench_decode_binance("binance decode trade", &binance_trade(1, 1_733_440_000_000), n);
+        bench_decode_binance("binance decode depth (20 levels)", &binance_depth20(), n / 4);
         bench_decode_full("old decode ticker (Wire structs)", &ticker("KRW-BTC", 100), n, |w: WireTicker| {
             w.to_ticker().timestamp as usize
         });
@@ -504,6 +608,48 @@ fn main() {
             25_000,
             Some(5_000),
             g,
+        ));
+    }
+    if want("venues") {
+        // The second venue: Binance's own feed over a loopback socket, then Upbit's with
+        // Binance streaming beside it, against Upbit alone in the same run.
+        let addr = start_server(
+            (0..1024).map(|i| binance_trade(i, 1_733_440_000_000)).collect(),
+            n * 5,
+            None,
+        );
+        rt.block_on(bench_feed(
+            "binance socket → recv, trades",
+            BinanceRest::new("http://127.0.0.1:9").unwrap(),
+            addr,
+            MarketId::new("USDT-BTC"),
+            StreamKind::Trade,
+            n * 5,
+            Duration::ZERO,
+        ));
+        for _ in 0..2 {
+            rt.block_on(bench_socket(
+                "upbit alone: trades @ 50k/s",
+                StreamKind::Trade,
+                trades.clone(),
+                150_000,
+                Some(50_000),
+            ));
+            rt.block_on(bench_two_venues(
+                "upbit + binance 5k/s: trades @ 50k/s",
+                trades.clone(),
+                150_000,
+                Some(50_000),
+                5_000,
+            ));
+        }
+        rt.block_on(bench_socket("upbit alone: trades, unpaced", StreamKind::Trade, trades.clone(), n * 5, None));
+        rt.block_on(bench_two_venues(
+            "upbit + binance 5k/s: trades, unpaced",
+            trades.clone(),
+            n * 5,
+            None,
+            5_000,
         ));
     }
     if want("paced") {
