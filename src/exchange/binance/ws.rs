@@ -84,23 +84,10 @@ pub const BOOK_DEPTH: usize = 20;
 /// bytes; market data frames are longer, so they are not searched).
 const SHUTDOWN_FRAME_MAX: usize = 256;
 
-/// Binance's kline interval of a timeframe; `None` for 10 minutes (Binance has no such
-/// interval).
+/// Binance's kline interval of a timeframe (the REST client's); `None` for 10 minutes
+/// (Binance has no such interval: those candles come from REST, built from 5-minute ones).
 pub fn interval_of(tf: Timeframe) -> Option<&'static str> {
-    Some(match tf {
-        Timeframe::S1 => "1s",
-        Timeframe::M1 => "1m",
-        Timeframe::M3 => "3m",
-        Timeframe::M5 => "5m",
-        Timeframe::M10 => return None,
-        Timeframe::M15 => "15m",
-        Timeframe::M30 => "30m",
-        Timeframe::H1 => "1h",
-        Timeframe::H4 => "4h",
-        Timeframe::D1 => "1d",
-        Timeframe::W1 => "1w",
-        Timeframe::Mo1 => "1M",
-    })
+    super::wire::interval(tf)
 }
 
 /// The timeframe of a Binance kline interval; `None` for intervals hoga has no timeframe
