@@ -65,7 +65,8 @@ pub enum Command {
     /// Show, print or check configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Run the embedded Upbit-compatible exchange simulator until Ctrl-C.
+    /// Run the embedded exchange simulator until Ctrl-C: Upbit's protocol and Binance's
+    /// public spot market data on one port, and a USD/KRW rate (`/fx/usd-krw`).
     Sim(crate::sim::SimArgs),
     /// Export the order journal (orders, then fills) as CSV or JSON.
     Journal(crate::trading::journal::JournalArgs),

@@ -1,5 +1,7 @@
 //! Embedded Upbit-compatible exchange simulator: REST `/v1` and WebSocket
-//! `/websocket/v1[/private]` on loopback, driven by a seeded market generator
+//! `/websocket/v1[/private]` on loopback, with Binance's public spot market data
+//! (`/api/v3/…`, `/stream`, `/ws`) and a USD/KRW rate (`/fx/usd-krw`) on the same port
+//! (module `binance`, docs/SIMULATOR.md "Binance"), driven by a seeded market generator
 //! ([`market`]) and a paper matching engine ([`matching`]), with Upbit's JWT rules
 //! ([`auth`]), rate limits ([`limits`]) and fault injection ([`faults`]). Demo mode, tests
 //! and benchmarks point the real client at it.
@@ -416,6 +418,8 @@ pub(crate) async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     banner += &format!("  REST        {}/v1\n", sim.rest_base);
     banner += &format!("  WebSocket   {}\n", sim.ws_public_url);
     banner += &format!("  private WS  {}\n", sim.ws_private_url);
+    banner += &format!("  Binance     {0}/api/v3  ws://{1}/stream  ws://{1}/ws\n", sim.rest_base, sim.addr);
+    banner += &format!("  USD/KRW     GET {}/fx/usd-krw\n", sim.rest_base);
     banner +=
         &format!("  faults      POST {}/admin/faults  (header Authorization: Bearer TOKEN)\n", sim.rest_base);
     banner += &format!("  requests    GET {}/admin/requests  (same header)\n", sim.rest_base);
