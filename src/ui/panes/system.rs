@@ -35,6 +35,51 @@ fn row_line<'a>(cells: &[String], widths: &[usize], style: ratatui::style::Style
     Line::styled(text, style)
 }
 
+/// The title of the venues' table (`StoreEvent::SystemStats`): one row per venue.
+pub(crate) const VENUES: &str = "Venues";
+
+/// A table in `width` columns: header and rows lined up when they fit; else each row on
+/// lines of its own, `header value` parts joined by ` · ` and wrapped between parts, so
+/// a narrow pane (80 columns) shows every cell whole, never a cut number.
+fn table_lines<'a>(table: &crate::store::system::SystemTable, width: usize, theme: &Theme) -> Vec<Line<'a>> {
+    use unicode_width::UnicodeWidthStr;
+    let n = table.header.len().max(table.rows.iter().map(Vec::len).max().unwrap_or(0));
+    let cell_w = |s: &str| format::terminal_safe(s).width();
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            let h = table.header.get(i).map_or(0, |s| cell_w(s));
+            table.rows.iter().filter_map(|r| r.get(i)).map(|s| cell_w(s)).fold(h, usize::max)
+        })
+        .collect();
+    let total = widths.iter().map(|w| w + 1).sum::<usize>().saturating_sub(1);
+    if total <= width {
+        let mut out = vec![row_line(&table.header, &widths, theme.muted)];
+        out.extend(table.rows.iter().map(|r| row_line(r, &widths, theme.text)));
+        return out;
+    }
+    let mut out = Vec::new();
+    for r in &table.rows {
+        // The first cell names the row (the venue); the rest are `header value`.
+        let mut parts = r.iter().enumerate().skip(1).map(|(i, c)| match table.header.get(i) {
+            Some(h) if !h.is_empty() => format!("{h} {}", format::terminal_safe(c)),
+            _ => format::terminal_safe(c).to_string(),
+        });
+        let mut line = r.first().map(|c| format::terminal_safe(c).to_string()).unwrap_or_default();
+        for p in parts.by_ref() {
+            let sep = if line.trim().is_empty() { "" } else { " · " };
+            if line.width() + sep.width() + p.width() > width && !line.trim().is_empty() {
+                out.push(Line::styled(std::mem::take(&mut line), theme.text));
+                line = format!("  {p}");
+            } else {
+                line.push_str(sep);
+                line.push_str(&p);
+            }
+        }
+        out.push(Line::styled(line, theme.text));
+    }
+    out
+}
+
 /// Envelopes listed (the newest).
 const ENVELOPES_SHOWN: usize = 16;
 
@@ -108,6 +153,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     // Why it is not healthy: the verdict alone does not say what to look at.
     for why in &f.reasons {
         lines.push(Line::styled(format!("  {why}"), theme.warning));
+    }
+    // Each venue's connection, health and limits, near the top: with two venues, which
+    // one is down is the first thing to know.
+    if let Some(table) = sys.tables.get(VENUES) {
+        lines.push(Line::styled(VENUES, theme.header));
+        lines.extend(table_lines(table, usize::from(area.width.saturating_sub(2)), theme));
     }
     lines.extend(super::limits::line(&f.rest, theme));
     let upstream = f.upstream();
@@ -210,9 +261,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         }
         lines.push(row_line(&cells, &widths, style));
     }
-    for (title, table) in
-        sys.tables.iter().filter(|(t, _)| t.as_str() != key_expiry::TABLE && t.as_str() != notices::TABLE)
-    {
+    for (title, table) in sys.tables.iter().filter(|(t, _)| {
+        t.as_str() != key_expiry::TABLE && t.as_str() != notices::TABLE && t.as_str() != VENUES
+    }) {
         lines.push(Line::styled(title.clone(), theme.header));
         let n = table.header.len().max(table.rows.iter().map(Vec::len).max().unwrap_or(0));
         let widths: Vec<usize> = (0..n)
@@ -239,6 +290,54 @@ mod tests {
 
     fn text(l: &Line) -> String {
         l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    fn draw(snap: &Snapshot, w: u16, h: u16) -> Vec<String> {
+        let ui = UiState::new(crate::ui::state::UiConfig::default());
+        let area = Rect::new(0, 0, w, h);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &ui, snap, &Theme::default());
+        (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>()).collect()
+    }
+
+    /// Each venue's row is near the top, before the bus and the tasks; in 80 columns a
+    /// row too wide for a table is laid out as `header value` parts, every cell whole.
+    #[test]
+    fn the_venues_table_is_near_the_top_and_whole_at_80_columns() {
+        use crate::store::{Store, StoreEvent};
+        let header = ["venue", "connection", "streams", "msg/s", "reconnects", "REST", "last data"];
+        let rows = [
+            ["Upbit", "connected", "4", "1,203", "0", "ok 10/s", "0.2s"],
+            ["Binance", "reconnecting in 4s", "3", "0", "2", "weight 412/6000 per min", "12s"],
+        ];
+        let snap = Store::new().apply_batch(
+            [
+                StoreEvent::SystemStats {
+                    title: "bus subscribers".into(),
+                    header: vec!["a".into()],
+                    rows: vec![vec!["1".into()]],
+                },
+                StoreEvent::SystemStats {
+                    title: VENUES.into(),
+                    header: header.map(String::from).to_vec(),
+                    rows: rows.iter().map(|r| r.map(String::from).to_vec()).collect(),
+                },
+            ],
+            std::time::Instant::now(),
+        );
+        let wide = draw(&snap, 120, 30);
+        let at = |lines: &[String], needle: &str| lines.iter().position(|l| l.contains(needle));
+        let venues = at(&wide, "│Venues").expect("the table's title");
+        assert!(venues < at(&wide, "│tasks").unwrap_or(usize::MAX), "{wide:#?}");
+        assert!(venues < at(&wide, "bus subscribers").unwrap_or(usize::MAX), "{wide:#?}");
+        assert!(wide[venues + 1].contains("venue") && wide[venues + 3].contains("weight 412/6000 per min"));
+        let narrow = draw(&snap, 80, 30);
+        let text = narrow.join("\n");
+        for cell in rows.iter().flatten() {
+            assert!(text.contains(cell), "{cell:?} whole:\n{text}");
+        }
+        assert!(text.contains("REST weight 412/6000 per min"), "{text}");
+        assert!(at(&narrow, "Venues") < at(&narrow, "│tasks"), "{text}");
     }
 
     #[test]
