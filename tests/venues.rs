@@ -262,3 +262,40 @@ async fn paper_mode_makes_no_binance_connection_unless_turned_on() {
     tasks.cancel_all();
     sim_tasks.cancel_all();
 }
+
+/// Binance down (nothing listens at its URLs) costs Upbit nothing: Upbit's feed stays
+/// healthy, trading stays normal, and the Venues table says Binance is reconnecting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binance_outage_leaves_upbit_and_trading_alone() {
+    let (sim_tasks, sim) = sim().await;
+    // A port nothing listens on: bound, then let go.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut settings = paper_on(&sim);
+    settings.venues.binance = Some(true);
+    settings.venues.binance_rest_url = format!("http://{dead}");
+    settings.venues.binance_ws_url = format!("ws://{dead}");
+    let dir = tempfile::tempdir().unwrap();
+    let (tasks, core) = core_on(&sim, &settings, Some(dir.path().join("journal-paper.sqlite"))).await;
+    let krw_btc = MarketId::new("KRW-BTC");
+    core.commands.send(UiCommand::SelectMarket(krw_btc.clone())).unwrap();
+    core.commands.send(UiCommand::SetVenue(VenueId::Binance)).unwrap();
+    core.commands.send(UiCommand::SelectMarket(MarketId::new("USDT-BTC"))).unwrap();
+    let mut u = core.store.subscribe();
+    let s = snapshot_until(&mut u, deadline_30s(), "Binance reconnecting in the Venues table", |s| {
+        // Out for a few seconds: the safety watch (every second) has seen it by then.
+        let out_secs = |r: &Vec<String>| r[2].strip_suffix('s').and_then(|n| n.parse::<u64>().ok());
+        row_of(s, "Binance")
+            .is_some_and(|r| (r[1] == "reconnecting" || r[1] == "down") && out_secs(&r) >= Some(3))
+            && row_of(s, "Upbit").is_some_and(|r| r[1] == "connected")
+    })
+    .await;
+    assert_eq!(s.system.feed.health, hoga::feed::Health::Healthy, "{:?}", s.system.feed.reasons);
+    assert_eq!(s.account.trading_state, hoga::store::TradingState::Active);
+    assert!(
+        s.system.streams.iter().all(|st| st.state != hoga::store::StreamState::Reconnecting),
+        "{:?}",
+        s.system.streams
+    );
+    tasks.cancel_all();
+    sim_tasks.cancel_all();
+}
