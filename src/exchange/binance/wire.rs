@@ -20,9 +20,12 @@ use crate::exchange::types::{
     band,
 };
 
-/// Reads a decimal string exactly; `field` names it in the error.
+/// Reads a decimal string exactly; `field` names it in the error. Binance pads every
+/// number to eight decimals (`"4.00000200"`); the padding is dropped (the value is the
+/// same), so a price reads `4.000002` wherever hoga shows it in full.
 pub fn dec(field: &str, text: &str) -> Result<Decimal, String> {
     Decimal::from_str_exact(text.trim())
+        .map(|d| d.normalize())
         .map_err(|e| format!("{field} = {:?} is not a decimal number ({e})", cut(text)))
 }
 
@@ -759,6 +762,13 @@ mod tests {
         assert_eq!(back, rows);
         // A short row (fewer than eight fields) is an error, not a panic.
         assert!(serde_json::from_str::<KlineRow>(r#"[1499040000000, "1", "1", "1"]"#).is_err());
+    }
+
+    #[test]
+    fn eight_decimal_padding_is_dropped_without_changing_the_value() {
+        let v = dec("price", "4.00000200").unwrap();
+        assert_eq!((v, v.to_string()), (d!(4.000002), "4.000002".to_string()));
+        assert_eq!(dec("qty", "100.00000000").unwrap().to_string(), "100");
     }
 
     #[test]
