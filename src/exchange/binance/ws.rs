@@ -252,10 +252,24 @@ fn closed(frame: Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>) -
 }
 
 /// True for a short frame announcing `serverShutdown` (raw, wrapped or as a connection
-/// `event`).
+/// `event`). Market data as Binance writes it (`{"e":"trade",…`, wrapped or not) is told
+/// apart by its head, without searching the frame.
 fn is_server_shutdown(bytes: &[u8]) -> bool {
     const NEEDLE: &[u8] = b"\"serverShutdown\"";
-    bytes.len() <= SHUTDOWN_FRAME_MAX && bytes.windows(NEEDLE.len()).any(|w| w == NEEDLE)
+    const EVENT: &[u8] = b"{\"e\":\"";
+    if bytes.len() > SHUTDOWN_FRAME_MAX {
+        return false;
+    }
+    let data = bytes
+        .strip_prefix(b"{\"stream\":\"")
+        .and_then(|rest| rest.iter().position(|&c| c == b'"').map(|end| &rest[end..]))
+        .and_then(|rest| rest.strip_prefix(b"\",\"data\":"))
+        .unwrap_or(bytes);
+    if let Some(ty) = data.strip_prefix(EVENT) {
+        return ty.starts_with(&NEEDLE[1..]);
+    }
+    // Replies, the `{"event":…}` form, other spellings: short and rare, searched.
+    bytes.windows(NEEDLE.len()).any(|w| w == NEEDLE)
 }
 
 impl BinanceSession {
@@ -1458,6 +1472,22 @@ mod tests {
         assert!((0..MESSAGES_PER_WINDOW).all(|_| p.try_record(t0)));
         assert!(!p.try_record(t0));
         assert!(p.try_record(t0 + WINDOW));
+    }
+
+    #[test]
+    fn server_shutdown_is_seen_in_each_form_and_market_data_is_not() {
+        for yes in [
+            r#"{"e":"serverShutdown","E":1770123456789}"#,
+            r#"{"stream":"btcusdt@trade","data":{"e":"serverShutdown","E":1770123456789}}"#,
+            r#"{"event":{"e":"serverShutdown","E":1770123456789}}"#,
+            r#"{ "e" : "serverShutdown" }"#,
+        ] {
+            assert!(is_server_shutdown(yes.as_bytes()), "{yes}");
+        }
+        let trade = compact(TRADE).replace("BNBBTC", "BTCUSDT");
+        for no in [trade.clone(), wrap("btcusdt@trade", &trade), r#"{"result":null,"id":1}"#.into()] {
+            assert!(!is_server_shutdown(no.as_bytes()), "{no}");
+        }
     }
 
     #[tokio::test]
