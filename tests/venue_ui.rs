@@ -346,3 +346,59 @@ fn the_binance_view_at_120x40_and_80x24() {
         insta::assert_snapshot!(format!("binance_view_{w}x{hgt}"), screen);
     }
 }
+
+/// The demo console on the simulator, both venues from it: `V` shows Binance's markets
+/// and USDT-BTC's book (its own connection's data), `:venue upbit` comes back to KRW-BTC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_demo_the_binance_view_shows_usdt_btc_from_the_simulator_and_comes_back() {
+    let (sim_tasks, sim) = common::still_sim(8, |_| {}).await;
+    let (tasks, core) = common::console_on(&sim).await;
+    let venue = core.venue_store.as_ref().expect("Binance is on in demo").subscribe();
+    let mut app =
+        common::headless_app(120, 40, UiConfig::default(), core.store.subscribe(), core.commands.clone())
+            .with_venue_snapshots(venue);
+    let mut screen = |app: &mut App<TestBackend>| {
+        app.on_snapshot();
+        app.draw().unwrap();
+        screen_text(app.terminal().backend().buffer())
+    };
+    common::poll("Upbit's KRW-BTC book", common::DEADLINE * 3, Duration::from_millis(20), async || {
+        let s = screen(&mut app);
+        (app.ui().market == Some(MarketId::new("KRW-BTC")) && s.contains("ΣKRW")).then_some(())
+    })
+    .await;
+    common::poll("Binance to say it is on", common::DEADLINE * 3, Duration::from_millis(20), async || {
+        screen(&mut app);
+        app.ui().venues.is_on(VenueId::Binance).then_some(())
+    })
+    .await;
+    app.handle_key(KeyEvent::new(KeyCode::Char('V'), KeyModifiers::NONE));
+    assert_eq!(app.ui().venue, VenueId::Binance, "{:?}", app.ui().message);
+    let shown = common::poll(
+        "USDT-BTC's book from Binance",
+        common::DEADLINE * 3,
+        Duration::from_millis(20),
+        async || {
+            let s = screen(&mut app);
+            let book = app.snapshot().market.books.contains_key(&MarketId::new("USDT-BTC"));
+            (app.ui().market == Some(MarketId::new("USDT-BTC")) && book && s.contains("ΣUSDT")).then_some(s)
+        },
+    )
+    .await;
+    assert!(shown.contains("USDT-BTC"), "{shown}");
+    assert!(
+        !app.snapshot().market.markets.iter().any(|m| m.market.quote() == "KRW"),
+        "Binance lists no KRW market"
+    );
+    for c in ":venue upbit".chars() {
+        app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    common::poll("back on Upbit's KRW-BTC", common::DEADLINE * 3, Duration::from_millis(20), async || {
+        let s = screen(&mut app);
+        (app.ui().market == Some(MarketId::new("KRW-BTC")) && s.contains("ΣKRW")).then_some(())
+    })
+    .await;
+    tasks.cancel_all();
+    sim_tasks.cancel_all();
+}
