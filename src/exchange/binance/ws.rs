@@ -114,7 +114,12 @@ pub fn stream_suffix(kind: StreamKind) -> Option<String> {
 /// `trade`; `depth20@100ms`, `depth5` …; `kline_1m`).
 pub fn kind_of(name: &str) -> Option<StreamKind> {
     let suffix = match name.split_once('@') {
-        Some((head, tail)) if !head.starts_with("depth") => tail,
+        // `depth20@100ms` is a name without its symbol; `btcusdt@…` (or `depthusdt@…`) one with.
+        Some((head, tail))
+            if !head.strip_prefix("depth").is_some_and(|n| n.bytes().all(|c| c.is_ascii_digit())) =>
+        {
+            tail
+        }
         _ => name,
     };
     match suffix {
@@ -1390,6 +1395,7 @@ mod tests {
         assert_eq!(S::kind_of("depth5"), Some(StreamKind::OrderBook));
         assert_eq!(S::kind_of("depth"), None, "the diff stream is not a book");
         assert_eq!(S::kind_of("depth15"), None);
+        assert_eq!(S::kind_of("depthusdt@trade"), Some(StreamKind::Trade), "a symbol that starts with depth");
         assert_eq!(S::kind_of("btcusdt@kline_1m"), Some(StreamKind::Candle(Timeframe::M1)));
         assert_eq!(S::kind_of("candle.1m"), None, "hoga's label, not Binance's name");
     }
