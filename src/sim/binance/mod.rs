@@ -223,6 +223,9 @@ pub(crate) fn fmt8(d: Decimal) -> String {
     x.to_string()
 }
 
+/// A book level: (price, quantity).
+pub(crate) type Level = (Decimal, Decimal);
+
 /// A symbol's live state.
 #[derive(Debug, Clone)]
 pub(crate) struct Sym {
@@ -401,7 +404,7 @@ impl Sym {
     }
 
     /// The top `n` levels a side (bids best first, asks best first).
-    pub(crate) fn book(&self, n: usize) -> (Vec<(Decimal, Decimal)>, Vec<(Decimal, Decimal)>) {
+    pub(crate) fn book(&self, n: usize) -> (Vec<Level>, Vec<Level>) {
         let mut bids = Vec::with_capacity(n);
         let mut p = self.bid;
         while bids.len() < n && p >= self.tick {
@@ -570,11 +573,6 @@ impl Market {
     /// The index of `symbol` (`BTCUSDT`).
     pub(crate) fn index(&self, symbol: &str) -> Option<usize> {
         self.syms.iter().position(|s| s.symbol == symbol)
-    }
-
-    /// The index of a stream's symbol (`btcusdt`).
-    pub(crate) fn index_lower(&self, lower: &str) -> Option<usize> {
-        self.syms.iter().position(|s| s.lower == lower)
     }
 }
 
@@ -805,16 +803,16 @@ mod tests {
         assert_eq!(bucket(15, t), 1_733_011_200_000); // 2024-12-01
         assert_eq!(next_bucket(15, 1_733_011_200_000), 1_735_689_600_000);
         assert_eq!(prev_bucket(15, 1_733_011_200_000), 1_730_419_200_000);
-        for i in 0..INTERVALS.len() {
+        for (i, name) in INTERVALS.iter().enumerate() {
             let b = bucket(i, t);
-            assert!(b <= t && next_bucket(i, b) > t, "{}", INTERVALS[i]);
-            assert_eq!(prev_bucket(i, next_bucket(i, b)), b, "{}", INTERVALS[i]);
+            assert!(b <= t && next_bucket(i, b) > t, "{name}");
+            assert_eq!(prev_bucket(i, next_bucket(i, b)), b, "{name}");
         }
     }
 
     #[test]
     fn numbers_have_eight_decimals() {
-        assert_eq!(fmt8(Decimal::new(400_000_2, 6)), "4.00000200");
+        assert_eq!(fmt8(Decimal::new(4_000_002, 6)), "4.00000200");
         assert_eq!(fmt8(Decimal::from(97000)), "97000.00000000");
     }
 }
