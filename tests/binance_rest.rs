@@ -1,6 +1,7 @@
 //! The Binance REST client against a small in-process server: the calls it makes (paths,
 //! parameters, weights), what it makes of the answers, and how it takes 429, 418 and the
 //! used-weight header.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,13 +16,16 @@ use hoga::exchange::rest::RestApi;
 use hoga::exchange::types::{MarketId, Side, Timeframe};
 use rust_decimal_macros::dec;
 
+/// A canned answer: status, headers, body.
+type Canned = (u16, Vec<(&'static str, String)>, String);
+
 /// What the server answers next, and what it was asked.
 #[derive(Default)]
 struct Server {
     /// `path?query` of every request, in order.
     asked: Vec<String>,
     /// When set, the next answer is this status, headers and body instead of the data.
-    next: Option<(u16, Vec<(&'static str, String)>, String)>,
+    next: Option<Canned>,
     /// `X-MBX-USED-WEIGHT-1M` sent with data answers.
     used_weight: Option<u32>,
 }
