@@ -422,3 +422,32 @@ async fn the_same_seed_gives_the_same_binance_prices() {
     assert_eq!(a, prices(11).await);
     assert_ne!(a.0, prices(12).await.0);
 }
+
+/// hoga's own Binance client reads every answer of the simulator (markets, tickers, book,
+/// trades, candles with paging): the two sides were written apart, from Binance's docs.
+#[tokio::test]
+async fn hogas_binance_client_reads_the_simulator() {
+    use hoga::exchange::binance::rest::BinanceRest;
+    use hoga::exchange::rest::RestApi;
+    use hoga::exchange::types::{MarketId, Timeframe};
+    let tasks = TaskManager::new();
+    let sim = manual(42, Some(5), 1000, &tasks).await;
+    sim.step(100);
+    let client = BinanceRest::new(&sim.rest_base).unwrap();
+    let markets = client.markets().await.unwrap();
+    let btc = MarketId::new("USDT-BTC");
+    assert!(markets.iter().any(|m| m.market == btc), "{markets:?}");
+    let t = client.tickers(std::slice::from_ref(&btc)).await.unwrap();
+    assert_eq!(t.len(), 1);
+    assert!(t[0].trade_price > Decimal::ZERO);
+    let b = client.orderbook(std::slice::from_ref(&btc), 15).await.unwrap();
+    assert_eq!(b[0].levels.len(), 15);
+    assert_eq!(client.trades(&btc, 20).await.unwrap().len(), 20);
+    let c = client.candles(&btc, Timeframe::M1, 50).await.unwrap();
+    assert_eq!(c.len(), 50);
+    let oldest = c.iter().map(|c| c.start).min().unwrap();
+    let older = client.candles_before(&btc, Timeframe::M1, 50, oldest).await.unwrap();
+    assert_eq!(older.len(), 50);
+    assert_eq!(older.iter().map(|c| c.start).max().unwrap(), oldest - 60_000, "the page before, no gap");
+    tasks.cancel_all();
+}
