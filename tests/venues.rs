@@ -211,6 +211,9 @@ async fn the_venues_table_lists_both_venues() {
         assert!(r[3].parse::<usize>().unwrap() > 0, "{v} subscribes streams: {r:?}");
         assert!(r[7].starts_with("ok"), "{v}'s REST: {r:?}");
     }
+    // Binance budgets its REST calls by weight a minute: the table says how much is used.
+    let r = row_of(&s, "Binance").unwrap();
+    assert!(r[7].contains("weight ") && r[7].contains('/'), "{r:?}");
     tasks.cancel_all();
     sim_tasks.cancel_all();
 }

@@ -25,6 +25,7 @@ pub mod key_expiry;
 pub mod market;
 pub mod notices;
 pub mod pockets;
+pub(crate) mod premium;
 pub mod safety;
 pub mod sparklines;
 pub mod trade;
@@ -465,6 +466,7 @@ impl Core {
             rest: std::iter::once(market_api.clone())
                 .chain(venue.rest.clone().map(|r| r as Arc<dyn crate::exchange::rest::RestApi>))
                 .collect(),
+            weight: None,
         }];
         let mut off = Vec::new();
         match &second {
@@ -472,12 +474,25 @@ impl Core {
                 venue: b.link.venue,
                 feed: b.link.feed.clone(),
                 rest: vec![b.link.rest.clone()],
+                weight: Some(b.weight.clone()),
             }),
             None => off.push(VenueId::Binance),
         }
         venues::spawn_table(tasks, store.clone(), probes, off);
         // The premium engine reads both venues here (`second.link`: Binance's feed, REST
         // client and store; `store`: Upbit's).
+        if let Some(b) = &second {
+            let links = premium::PremiumLinks {
+                upbit: feed.clone(),
+                upbit_rest: market_api.clone(),
+                binance: b.link.feed.clone(),
+                binance_rest: b.link.rest.clone(),
+                store: store.clone(),
+                monitor: monitor.clone(),
+                selection: selection_rx.clone(),
+            };
+            premium::spawn(tasks, links, settings);
+        }
         trade::spawn_account(
             tasks,
             &feed,

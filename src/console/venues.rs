@@ -72,10 +72,15 @@ impl Route {
     }
 }
 
+/// A REST client's request weight used this minute and its per-minute limit (Binance).
+pub(crate) type Weight = Arc<dyn Fn() -> (u32, u32) + Send + Sync>;
+
 /// The second venue, started: its parts, and the route of its market commands.
 pub(crate) struct SecondVenue {
     pub link: VenueLink,
     pub route: Route,
+    /// Its REST client's weight budget, for the Venues table.
+    pub weight: Weight,
 }
 
 /// Where Binance is: the simulator's base in demo (REST and websocket on its one port),
@@ -122,6 +127,8 @@ pub(crate) async fn start_binance(
     timing(&mut config, settings);
     tracing::info!(rest = %rest_base, ws = %config.ws_public_url, "Binance market data (read-only)");
     let feed = FeedManager::start(config, tasks);
+    let weighed = client.clone();
+    let weight: Weight = Arc::new(move || weighed.weight_used());
     let rest: Arc<dyn RestApi> = client;
     let store = match store {
         Some(s) => s,
@@ -152,7 +159,7 @@ pub(crate) async fn start_binance(
         );
     }
     spawn_watched(tasks, venue, &feed, selection);
-    Ok(Some(SecondVenue { link: VenueLink { venue, feed, rest, store }, route }))
+    Ok(Some(SecondVenue { link: VenueLink { venue, feed, rest, store }, route, weight }))
 }
 
 /// The feed's timing from `[feed]`, the same for every venue.
@@ -305,6 +312,8 @@ pub(crate) struct Probe {
     pub venue: VenueId,
     pub feed: FeedHandle,
     pub rest: Vec<Arc<dyn RestApi>>,
+    /// The request weight used this minute, for a venue that budgets by weight.
+    pub weight: Option<Weight>,
 }
 
 /// Samples each venue into the System pane's Venues table (in `store`, Upbit's) once a
@@ -330,7 +339,8 @@ pub(crate) fn spawn_table(tasks: &TaskManager, store: StoreHandle, probes: Vec<P
                     let s = seen.entry(p.venue).or_default();
                     let conn = s.judge(p.venue, &health, now);
                     s.count(&health, now);
-                    rows.push(row(p.venue, &conn, &health, &limits, s.last_data.map(|at| now - at)));
+                    let rest = rest_word(&limits, p.weight.as_ref().map(|w| w()));
+                    rows.push(row(p.venue, &conn, &health, rest, s.last_data.map(|at| now - at)));
                 }
                 for v in &off {
                     rows.push(off_row(*v));
@@ -435,7 +445,7 @@ fn row(
     venue: VenueId,
     conn: &Conn,
     h: &FeedHealth,
-    limits: &[LimitsStatus],
+    rest: String,
     last_data: Option<Duration>,
 ) -> Vec<String> {
     let streams: usize = h
@@ -452,7 +462,7 @@ fn row(
         h.msgs_per_sec().to_string(),
         h.reconnects().to_string(),
         h.parse_errors.to_string(),
-        rest_word(limits),
+        rest,
         last_data.map_or_else(|| "none yet".into(), age),
     ]
 }
@@ -465,8 +475,9 @@ fn off_row(v: VenueId) -> Vec<String> {
 }
 
 /// A REST limiter's state in a few words: `ok`, `banned 42s`, `paused ticker 3s`, with
-/// the 429s seen (`ok, 2×429`). Several clients: the worst of them, the 429s summed.
-fn rest_word(limits: &[LimitsStatus]) -> String {
+/// the 429s seen (`ok, 2×429`) and the weight used this minute (`weight 120/6000`).
+/// Several clients: the worst of them, the 429s summed.
+fn rest_word(limits: &[LimitsStatus], weight: Option<(u32, u32)>) -> String {
     let banned = limits.iter().filter_map(|l| l.blocked_for).max();
     let mut paused: Vec<(&str, Duration)> = limits.iter().flat_map(|l| l.paused.iter().copied()).collect();
     paused.sort_by(|a, b| b.1.cmp(&a.1));
@@ -478,6 +489,9 @@ fn rest_word(limits: &[LimitsStatus]) -> String {
     };
     if limited > 0 {
         word.push_str(&format!(", {limited}×429"));
+    }
+    if let Some((used, limit)) = weight {
+        word.push_str(&format!(", weight {used}/{limit}"));
     }
     word
 }
@@ -506,16 +520,17 @@ mod tests {
         assert_eq!(age(Duration::from_millis(4_900)), "4s");
         assert_eq!(age(Duration::from_secs(125)), "2m");
         assert_eq!(age(Duration::from_secs(7_300)), "2h");
-        assert_eq!(rest_word(&[LimitsStatus::default()]), "ok");
+        assert_eq!(rest_word(&[LimitsStatus::default()], None), "ok");
+        assert_eq!(rest_word(&[LimitsStatus::default()], Some((120, 6000))), "ok, weight 120/6000");
         let banned = LimitsStatus {
             blocked_for: Some(Duration::from_millis(41_200)),
             rate_limited: 2,
             ..LimitsStatus::default()
         };
-        assert_eq!(rest_word(&[LimitsStatus::default(), banned]), "banned 42s, 2×429");
+        assert_eq!(rest_word(&[LimitsStatus::default(), banned], None), "banned 42s, 2×429");
         let paused =
             LimitsStatus { paused: vec![("candle", Duration::from_millis(300))], ..LimitsStatus::default() };
-        assert_eq!(rest_word(&[paused]), "paused candle 1s");
+        assert_eq!(rest_word(&[paused], None), "paused candle 1s");
     }
 
     #[test]
