@@ -331,11 +331,15 @@ async fn board_loop(cancel: CancellationToken, l: BoardLinks) -> anyhow::Result<
                 }
                 // Every tick while an alert waits: one armed since the last board is
                 // evaluated on the board that stands.
+                // A board is worth no wait: while the monitor is restarting (its queue
+                // full) the next one stands in for this.
                 if let Some(board) = &last
                     && wants_premium(&l.monitor)
-                    && l.monitor.send(MonitorInput::Premium(board.clone())).await.is_err()
                 {
-                    tracing::debug!("kimchi premium: the monitor has stopped; no alert evaluated");
+                    let sent = l.monitor.send(MonitorInput::Premium(board.clone()));
+                    if !matches!(tokio::time::timeout(PUBLISH_EVERY, sent).await, Ok(Ok(()))) {
+                        tracing::debug!("kimchi premium: the monitor took no board; the next one goes");
+                    }
                 }
             }
         }

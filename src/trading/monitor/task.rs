@@ -275,6 +275,9 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<(
                     // Simulates a bug in rule evaluation (RELIABILITY case 18).
                     panic!("injected monitor fault");
                 }
+                // A premium board that fires nothing changes no row: as quiet as a tick
+                // (boards come four a second while a premium alert is armed).
+                tick_only = matches!(msg, MonitorInput::Premium(_));
                 take_ticks(&shared, trading, &mut fx);
                 on_control(&shared, msg, trading, &mut fx);
             }
