@@ -206,7 +206,7 @@ pub(crate) const COMMANDS: &[Command] = &[
     ),
     trade(
         "alert",
-        "MARKET (> | < | crosses) PRICE | move 5% | INDICATOR TEST [TIMEFRAME] | (kimp | kimpfx) (> | <) 3%",
+        "MARKET (>|<|crosses) PRICE | move 5% | INDICATOR TEST [TF] | kimp > 3%",
         "alert (no order) on the price, on an indicator: rsi14 < 30, ema20 crosses [up|down] ema50, macd crosses signal, bb20 break up|down (timeframe 5m unless named), or on the kimchi premium: kimp (against KRW-USDT), kimpfx (against the [premium] USD/KRW rate)",
         "",
         &[
