@@ -2808,3 +2808,67 @@ fn the_chart_draws_the_premium_line_under_the_candles_at_both_sizes() {
         insta::assert_snapshot!(name, screen);
     }
 }
+
+/// Binance's view with the premium board: each USDT market's `kimp` is its coin's KRW
+/// premium (`—` for a coin without one), prices in USDT at their own decimals, and the
+/// status bar tagged `BINANCE · read-only` beside the market's price and (where there is
+/// room) its premium.
+#[test]
+fn the_binance_view_shows_each_coin_s_kimp_and_the_read_only_tag_at_both_sizes() {
+    for (w, h, name) in [(120, 40, "kimp_binance_120x40"), (80, 24, "kimp_binance_80x24")] {
+        let t0 = Instant::now();
+        let mut upbit = Store::new();
+        let mut events = market_events();
+        events.push(premium_board());
+        let (_upbit_tx, upbit_rx) = watch::channel(upbit.apply_batch(events, t0));
+        let mut binance = Store::new();
+        let binance_snap = binance.apply_batch(
+            vec![
+                StoreEvent::MarketsLoaded(vec![
+                    info("USDT-BTC", "BTC", "Bitcoin"),
+                    info("USDT-ETH", "ETH", "Ethereum"),
+                    info("USDT-XRP", "XRP", "XRP"),
+                    info("USDT-SOL", "SOL", "Solana"),
+                ]),
+                StoreEvent::TickerUpdated(ticker(
+                    "USDT-BTC",
+                    dec!(64_123.45),
+                    dec!(0.011),
+                    dec!(1_200_000_000),
+                )),
+                StoreEvent::TickerUpdated(ticker("USDT-ETH", dec!(3_101.2), dec!(-0.004), dec!(600_000_000))),
+                StoreEvent::TickerUpdated(ticker("USDT-XRP", dec!(2.1234), dec!(0.002), dec!(300_000_000))),
+                StoreEvent::TickerUpdated(ticker("USDT-SOL", dec!(141.37), dec!(0.052), dec!(200_000_000))),
+            ],
+            t0,
+        );
+        let (_binance_tx, binance_rx) = watch::channel(binance_snap);
+        let (cmd_tx, _commands) = command_channel();
+        let wall = Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap();
+        let mut app = App::new(
+            Terminal::new(TestBackend::new(w, h)).unwrap(),
+            UiConfig::default(),
+            Keymap::default_keymap().unwrap(),
+            ColorSupport::TrueColor,
+            upbit_rx,
+            cmd_tx,
+        )
+        .with_venue_snapshots(binance_rx)
+        .with_fixed_clock(t0 + Duration::from_millis(1500), wall);
+        app.on_snapshot();
+        app.handle_key(KeyEvent::new(KeyCode::Char('V'), KeyModifiers::NONE));
+        app.draw().unwrap();
+        let screen = screen_text(app.terminal().backend().buffer());
+        let status = screen.lines().next().unwrap_or_default();
+        assert!(status.contains("BINANCE · read-only"), "{status}");
+        // The market and its price first; at 80 columns its premium gives way to the tag.
+        assert!(status.contains("BINANCE · read-only  USDT-BTC 64,123.45 +1.10% │"), "{status}");
+        if w == 120 {
+            assert!(status.contains("+1.10% │ kimp +2.31% fx +3.05% │ USDT +0.72%"), "{status}");
+        }
+        let row = |code: &str| row_with(&screen, &format!("│ {code} "));
+        assert!(row("BTC").contains("+2.31%") && row("ETH").contains("-0.45%"), "{screen}");
+        assert!(row("XRP").contains("2.1234") && row("XRP").contains('—'), "{screen}");
+        insta::assert_snapshot!(name, screen);
+    }
+}
