@@ -451,3 +451,24 @@ async fn hogas_binance_client_reads_the_simulator() {
     assert_eq!(older.iter().map(|c| c.start).max().unwrap(), oldest - 60_000, "the page before, no gap");
     tasks.cancel_all();
 }
+
+/// hoga's Binance stream decoder reads every stream kind the simulator sends.
+#[tokio::test]
+async fn hogas_binance_decoder_reads_every_stream_kind() {
+    use hoga::exchange::binance::ws::BinanceDecoder;
+    use hoga::exchange::stream::Decoded;
+    let tasks = TaskManager::new();
+    let sim = manual(42, Some(5), 100, &tasks).await;
+    let base = sim.rest_base.replace("http://", "ws://");
+    let streams = ["btcusdt@trade", "btcusdt@ticker", "btcusdt@depth20@100ms", "btcusdt@kline_1m"];
+    let mut ws = connect(&format!("{base}/stream?streams={}", streams.join("/"))).await;
+    let mut decoder = BinanceDecoder::default();
+    for s in streams {
+        let f = frame_where(&sim, &mut ws, s, |v| v["stream"] == s).await;
+        match decoder.decode(f.to_string().as_bytes()) {
+            Ok(Decoded::Event(_)) => {}
+            other => panic!("{s}: {other:?} from {f}"),
+        }
+    }
+    tasks.cancel_all();
+}
