@@ -480,7 +480,7 @@ fn off_row(v: VenueId) -> Vec<String> {
 fn rest_word(limits: &[LimitsStatus], weight: Option<(u32, u32)>) -> String {
     let banned = limits.iter().filter_map(|l| l.blocked_for).max();
     let mut paused: Vec<(&str, Duration)> = limits.iter().flat_map(|l| l.paused.iter().copied()).collect();
-    paused.sort_by(|a, b| b.1.cmp(&a.1));
+    paused.sort_by_key(|p| std::cmp::Reverse(p.1));
     let limited: u64 = limits.iter().map(|l| l.rate_limited).sum();
     let mut word = match (banned, paused.first()) {
         (Some(d), _) => format!("banned {}", secs_up(d)),
