@@ -402,3 +402,47 @@ async fn in_demo_the_binance_view_shows_usdt_btc_from_the_simulator_and_comes_ba
     tasks.cancel_all();
     sim_tasks.cancel_all();
 }
+
+/// The running loop: after `V` a change in Binance's store alone reaches the screen (the
+/// loop follows the second store while Binance is shown).
+#[tokio::test]
+async fn the_running_loop_draws_a_binance_only_change() {
+    use crossterm::event::Event;
+    let t0 = Instant::now();
+    let mut upbit = Store::new();
+    let mut binance = Store::new();
+    let (_upbit_tx, upbit_rx) = watch::channel(upbit.apply_batch(upbit_events(), t0));
+    let (binance_tx, binance_rx) = watch::channel(binance.apply_batch(binance_events(), t0));
+    let (cmd_tx, mut cmd_rx) = command_channel();
+    let (key_tx, key_rx) = tokio::sync::mpsc::channel(16);
+    let mut app =
+        common::headless_app(120, 40, UiConfig { fps: 60, ..UiConfig::default() }, upbit_rx, cmd_tx)
+            .with_venue_snapshots(binance_rx);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut frames = app.frames_watch();
+    let runner = async {
+        app.run(cancel.clone(), hoga::ui::app::channel_input(key_rx)).await.unwrap();
+        app
+    };
+    let driver = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let key = |c| Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        key_tx.send(key('V')).await.unwrap();
+        loop {
+            match tokio::time::timeout_at(deadline, cmd_rx.recv()).await.unwrap() {
+                Some(UiCommand::SelectMarket(m)) if m == MarketId::new("USDT-BTC") => break,
+                Some(_) => continue,
+                None => panic!("the UI is gone"),
+            }
+        }
+        binance_tx.send_replace(
+            binance.apply_batch([StoreEvent::BookUpdated(book("USDT-BTC", dec!(66_000.25), dec!(0.01)))], t0),
+        );
+        let n = *frames.borrow_and_update();
+        common::frames_past(&mut frames, n, deadline).await;
+        cancel.cancel();
+    };
+    let (app, ()) = tokio::join!(runner, driver);
+    let screen = screen_text(app.terminal().backend().buffer());
+    assert!(screen.contains("66,000.25"), "{screen}");
+}
