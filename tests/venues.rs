@@ -302,3 +302,42 @@ async fn a_binance_outage_leaves_upbit_and_trading_alone() {
     tasks.cancel_all();
     sim_tasks.cancel_all();
 }
+
+/// The markets table's day lines come from each market's own venue: with both venues'
+/// markets on screen, Binance's store gets USDT-BTC's and Upbit's KRW-BTC's, and neither
+/// asks the other venue for a market it does not list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day_lines_come_from_each_markets_own_venue() {
+    let (sim_tasks, sim) = sim().await;
+    let settings = Settings::default();
+    let tasks = TaskManager::new();
+    let bus: Bus<AppEvent> = Bus::new(BusConfig::from_settings(&settings.bus));
+    let (krw_btc, usdt_btc) = (MarketId::new("KRW-BTC"), MarketId::new("USDT-BTC"));
+    let (_screen, on_screen) = tokio::sync::watch::channel(vec![krw_btc.clone(), usdt_btc.clone()]);
+    let opts = CoreOptions {
+        sim_url: Some(sim.rest_base.clone()),
+        on_screen: Some(on_screen),
+        ..CoreOptions::default()
+    };
+    let core = Core::start(&settings, opts, &tasks, bus).await.unwrap();
+    let mut b = core.venue_store.clone().unwrap().subscribe();
+    let mut u = core.store.subscribe();
+    snapshot_until(&mut b, deadline_30s(), "USDT-BTC's day line from Binance", |s| {
+        s.market.days.contains_key(&usdt_btc)
+    })
+    .await;
+    snapshot_until(&mut u, deadline_30s(), "KRW-BTC's day line from Upbit", |s| {
+        s.market.days.contains_key(&krw_btc)
+    })
+    .await;
+    assert!(!core.store.snapshot().market.days.contains_key(&usdt_btc));
+    assert!(!core.venue_store.as_ref().unwrap().snapshot().market.days.contains_key(&krw_btc));
+    let asked_upbit_for_usdt = sim
+        .requests
+        .entries()
+        .iter()
+        .any(|r| r.path.starts_with("/v1/candles") && r.detail.contains("USDT-BTC"));
+    assert!(!asked_upbit_for_usdt, "Upbit was asked for Binance's market");
+    tasks.cancel_all();
+    sim_tasks.cancel_all();
+}
