@@ -94,8 +94,11 @@ pub enum MarketError {
     Fixture(#[from] serde_json::Error),
 }
 
+/// Upbit's `KRW-USDT`: kept in every cut of the market list.
+pub(crate) const RATE_MARKET: &str = "KRW-USDT";
+
 /// The embedded market list, optionally cut to the first `limit` KRW markets (other quotes
-/// are kept so BTC/USDT markets always exist).
+/// are kept so BTC/USDT markets always exist, and `KRW-USDT` too: see [`RATE_MARKET`]).
 pub(crate) fn load_markets(limit: Option<usize>) -> Result<Vec<MarketDef>, MarketError> {
     let all: Vec<MarketDef> = serde_json::from_str(FIXTURE)?;
     let Some(limit) = limit else { return Ok(all) };
@@ -103,6 +106,11 @@ pub(crate) fn load_markets(limit: Option<usize>) -> Result<Vec<MarketDef>, Marke
     Ok(all
         .into_iter()
         .filter(|m| {
+            // Tether stays whatever the cut: it is the won's dollar rate on the exchange, the
+            // rate the kimchi premium is measured against (and a market traders watch).
+            if m.market == RATE_MARKET {
+                return true;
+            }
             if m.quote() == "KRW" {
                 krw += 1;
                 krw <= limit
