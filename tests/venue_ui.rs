@@ -357,7 +357,7 @@ async fn in_demo_the_binance_view_shows_usdt_btc_from_the_simulator_and_comes_ba
     let mut app =
         common::headless_app(120, 40, UiConfig::default(), core.store.subscribe(), core.commands.clone())
             .with_venue_snapshots(venue);
-    let mut screen = |app: &mut App<TestBackend>| {
+    let screen = |app: &mut App<TestBackend>| {
         app.on_snapshot();
         app.draw().unwrap();
         screen_text(app.terminal().backend().buffer())
