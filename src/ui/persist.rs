@@ -108,7 +108,13 @@ impl SavedUi {
             // or the config's is shown.
             layout: Some(Arrangement { studies: None, ..Arrangement::of(ui) }),
             studies: Some(crate::indicators::series::labels(&ui.chart.studies)),
-            compare: ui.chart.compare.iter().map(MarketId::to_string).collect(),
+            // Compared markets are the venue's own; a restart starts on Upbit (a switch
+            // clears them).
+            compare: if ui.venue == VenueId::Upbit {
+                ui.chart.compare.iter().map(MarketId::to_string).collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 }

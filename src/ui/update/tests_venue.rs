@@ -232,7 +232,9 @@ fn the_venue_and_each_venues_market_are_kept_across_restarts() {
     run(&mut ui, &upbit(), "venue binance");
     on_snapshot(&mut ui, &binance());
     run(&mut ui, &binance(), "market USDT-SOL");
+    run(&mut ui, &binance(), "compare USDT-ETH");
     let saved = SavedUi::of(&ui);
+    assert!(saved.compare.is_empty(), "Binance's compared markets are not Upbit's: {:?}", saved.compare);
     assert_eq!(saved.market.as_deref(), Some("KRW-ETH"), "Upbit's market, to come back to");
     assert_eq!(saved.venue.as_deref(), Some("binance"));
     assert_eq!(saved.venue_markets.get("binance").map(String::as_str), Some("USDT-SOL"));
