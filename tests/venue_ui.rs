@@ -319,6 +319,14 @@ fn a_restart_comes_back_to_binance_only_when_it_is_on() {
         h.command("market USDT-ETH");
         assert_eq!(h.app.ui().market, Some(MarketId::new("USDT-ETH")));
     }
+    // On at start: straight back to Binance's USDT-ETH, drawn from Binance's store.
+    {
+        let mut h = Harness::new(120, 40, config(), true);
+        assert_eq!(h.app.ui().venue, VenueId::Binance);
+        assert_eq!(h.app.ui().market, Some(MarketId::new("USDT-ETH")));
+        let screen = h.screen();
+        assert!(screen.contains("3,101.20") && !screen.contains("4,500,000"), "{screen}");
+    }
     // Binance off this time: Upbit.
     let h = Harness::new(120, 40, config(), false);
     assert_eq!(h.app.ui().venue, VenueId::Upbit);

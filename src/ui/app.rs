@@ -223,6 +223,10 @@ impl<B: Backend> App<B> {
         self.venue_snap = rx.borrow().clone();
         self.venue_snapshots = Some(rx);
         self.note_venues();
+        // Back on the venue the last session closed on: the panes see its markets.
+        if self.ui.venue != self.snap_venue {
+            self.show_snapshot();
+        }
         self
     }
 
@@ -628,8 +632,8 @@ impl<B: Backend> App<B> {
     pub fn apply(&mut self, action: Action) {
         self.ui_generation += 1;
         self.tick_clock();
-        self.note_venues();
         let venue = self.ui.venue;
+        self.note_venues();
         let cmds = update::update(&mut self.ui, action, &self.snap);
         self.dispatch(cmds);
         // After a switch the panes see the other venue's markets at once, and its first
