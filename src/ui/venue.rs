@@ -69,6 +69,14 @@ pub(crate) fn default_tab(venue: VenueId) -> MarketTab {
     }
 }
 
+/// The markets tabs of `venue`, in the order the tab keys go through them.
+pub(crate) fn tabs(venue: VenueId) -> &'static [MarketTab] {
+    match venue {
+        VenueId::Upbit => &MarketTab::ALL,
+        VenueId::Binance => &[MarketTab::Usdt, MarketTab::Favorites],
+    }
+}
+
 /// Why trading is refused while `venue` is shown.
 pub fn read_only(venue: VenueId) -> String {
     format!("{} is read-only here: :venue upbit to trade", venue.name())

@@ -11,7 +11,7 @@ use crate::ui::action::Action;
 use crate::ui::command_line::CommandLine;
 use crate::ui::layout::{self, PaneId};
 use crate::ui::order_form::OrderForm;
-use crate::ui::state::{KILL_CONFIRM_WINDOW, MarketTab, Overlay, SortColumn, UiState, visible_markets};
+use crate::ui::state::{KILL_CONFIRM_WINDOW, Overlay, SortColumn, UiState, visible_markets};
 
 /// A key with no modal layer open.
 pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCommand> {
@@ -149,10 +149,11 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
             return trade(ui, intent, &label);
         }
         Action::TabNext | Action::TabPrev => {
-            let i = MarketTab::ALL.iter().position(|t| *t == ui.markets.tab).unwrap_or(0);
-            let n = MarketTab::ALL.len();
-            ui.markets.tab =
-                MarketTab::ALL[if action == Action::TabNext { (i + 1) % n } else { (i + n - 1) % n }];
+            // The venue's own tabs (Binance lists no KRW or BTC market).
+            let tabs = crate::ui::venue::tabs(ui.venue);
+            let i = tabs.iter().position(|t| *t == ui.markets.tab).unwrap_or(0);
+            let n = tabs.len();
+            ui.markets.tab = tabs[if action == Action::TabNext { (i + 1) % n } else { (i + n - 1) % n }];
             ui.markets.cursor = 0;
         }
         Action::SortNext => {

@@ -121,6 +121,13 @@ fn a_switch_resets_what_points_into_the_other_venues_lists() {
     assert!(ui.market.as_ref().is_some_and(|m| m.quote() == "USDT"), "{:?}", ui.market);
     run(&mut ui, &binance(), "market eth");
     assert_eq!(ui.market, Some(MarketId::new("USDT-ETH")));
+    // The tab keys go through Binance's tabs only (it lists no KRW or BTC market).
+    update(&mut ui, Action::TabNext, &no_btc);
+    assert_eq!(ui.markets.tab, MarketTab::Favorites);
+    update(&mut ui, Action::TabNext, &no_btc);
+    assert_eq!(ui.markets.tab, MarketTab::Usdt);
+    update(&mut ui, Action::TabPrev, &no_btc);
+    assert_eq!(ui.markets.tab, MarketTab::Favorites);
 }
 
 /// Binance off (its store never said it is on): `:venue binance` and the key say how to
