@@ -114,6 +114,20 @@ impl Flag {
         }
     }
 
+    /// The two-column label a narrow table uses (the legend spells it out).
+    fn short_label(self) -> &'static str {
+        match self {
+            Flag::Delisting => "종",
+            Flag::Warning => "유",
+            Flag::Caution => "주",
+            Flag::New => "N",
+        }
+    }
+
+    fn label_in(self, compact: bool) -> &'static str {
+        if compact { self.short_label() } else { self.label() }
+    }
+
     /// What it means, for the legend, in full or short.
     fn meaning(self, short: bool) -> &'static str {
         match (self, short) {
@@ -488,20 +502,32 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let width = geo.table.width;
     let mut used = code_w + 1 + price_w + 1 + chg_w;
     let mut cols = vec![Col::Code, Col::Price, Col::Change];
-    // The premium is what the column is there for: it keeps its place before the name.
+    // A flag (유의, 주의, 종료, NEW) is never lost: it goes in its own column, in the name
+    // column's lead, or, where neither fits, in a two-column short form; the premium gives
+    // way to it only when not even that fits.
+    let name_fits = |used: u16| used + 1 + NAME_MIN <= width;
+    let mut compact_flag = false;
     if show_kimp && used + 1 + kimp_w <= width {
-        used += 1 + kimp_w;
-        cols.push(Col::Kimp);
+        let after = used + 1 + kimp_w;
+        let flag_room = !any_flag || name_fits(after) || after + 1 + 4 <= width;
+        if flag_room {
+            used = after;
+            cols.push(Col::Kimp);
+        } else if after + 1 + 2 <= width {
+            used = after + 1 + 2;
+            cols.extend([Col::Kimp, Col::Flag]);
+            compact_flag = true;
+        }
     }
     let mut name_w = 0;
-    if used + 1 + NAME_MIN <= width {
+    if name_fits(used) {
         name_w = name_natural.min(NAME_PREFERRED).min(width - used - 1);
         used += 1 + name_w;
         cols.push(Col::Name);
     }
     // The optional columns, most wanted first, each only when it fits whole.
     let mut wants = vec![];
-    if any_flag {
+    if any_flag && !cols.contains(&Col::Flag) {
         wants.push((vec![Col::Flag], 4));
     }
     wants.push((vec![Col::Value], value_w));
@@ -612,6 +638,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 Col::High => high_w,
                 Col::Low => low_w,
                 Col::Spark => SPARK_W,
+                Col::Flag if compact_flag => 2,
                 Col::Flag => 4,
                 Col::Age => 4,
             })
@@ -695,9 +722,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                     }
                     None => Cell::from(""),
                 },
-                Col::Flag => {
-                    Cell::from(r.flag.map_or(Span::raw(""), |f| Span::styled(f.label(), f.style(theme))))
-                }
+                Col::Flag => Cell::from(
+                    r.flag.map_or(Span::raw(""), |f| Span::styled(f.label_in(compact_flag), f.style(theme))),
+                ),
                 Col::Age => {
                     let text = r.age.map(format::age).unwrap_or_else(|| "-".into());
                     let st = if r.stale { theme.stale } else { theme.muted };
@@ -740,7 +767,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 if n > 0 {
                     spans.push(Span::styled(if short { " " } else { " · " }, theme.muted));
                 }
-                spans.push(Span::styled(f.label(), f.style(theme)));
+                spans.push(Span::styled(f.label_in(compact_flag), f.style(theme)));
                 spans.push(Span::styled(format!(" {}", f.meaning(short)), theme.muted));
             }
             Line::from(spans)
@@ -1232,6 +1259,48 @@ mod tests {
         for line in text.lines() {
             assert!(line.chars().count() <= 38, "{text}");
         }
+    }
+
+    /// A flag is never lost to the premium: where neither its column nor the name fits
+    /// beside `kimp`, it shows in its short form (유, 주, 종, N) and the legend says what
+    /// it means.
+    #[test]
+    fn a_flag_keeps_its_place_beside_the_premium_in_a_narrow_table() {
+        use crate::store::premium::{Premium, PremiumBoard};
+        let ui = UiState::new(crate::ui::state::UiConfig::default());
+        let mut store = crate::store::Store::new();
+        let wall = ui.wall.timestamp_millis();
+        let premium = |p: Decimal| Premium { foreign: dec!(1), vs_usdt: Some(p), vs_ref: None, at_ms: wall };
+        let board = PremiumBoard {
+            rows: [
+                (MarketId::new("KRW-BTC"), premium(dec!(0.0231))),
+                (MarketId::new("KRW-DOGE"), premium(dec!(0.0036))),
+            ]
+            .into(),
+            krw_usdt: Some(dec!(1462)),
+            venue: "Binance".into(),
+            ..PremiumBoard::default()
+        };
+        let snap = store.apply_batch(
+            [
+                StoreEvent::MarketsLoaded(vec![info("KRW-BTC", false, false), info("KRW-DOGE", true, false)]),
+                StoreEvent::TickersUpdated(vec![
+                    ticker("KRW-BTC", dec!(148490000), dec!(0.0012), dec!(1000), wall),
+                    ticker("KRW-DOGE", dec!(312), dec!(-0.0158), dec!(500), wall),
+                ]),
+                StoreEvent::PremiumUpdated(std::sync::Arc::new(board)),
+            ],
+            std::time::Instant::now(),
+        );
+        // The default layout's markets pane at 120x40 and 80x24: 38 columns.
+        let text = draw(&ui, &snap, 38, 8);
+        let doge = row_of(&text, "DOGE");
+        assert!(doge.contains("+0.36%"), "{text}");
+        assert!(doge.contains("유"), "the warning is lost beside the premium:\n{text}");
+        assert!(text.contains("유 warning") || text.contains("유 investment warning"), "{text}");
+        // With room, the flag in full.
+        let text = draw(&ui, &snap, 60, 8);
+        assert!(row_of(&text, "DOGE").contains("유의"), "{text}");
     }
 
     /// The other venue's view: its USDT prices at their own decimals (XRPUSDT's 2.1234,
