@@ -613,11 +613,8 @@ fn main() {
     if want("venues") {
         // The second venue: Binance's own feed over a loopback socket, then Upbit's with
         // Binance streaming beside it, against Upbit alone in the same run.
-        let addr = start_server(
-            (0..1024).map(|i| binance_trade(i, 1_733_440_000_000)).collect(),
-            n * 5,
-            None,
-        );
+        let addr =
+            start_server((0..1024).map(|i| binance_trade(i, 1_733_440_000_000)).collect(), n * 5, None);
         rt.block_on(bench_feed(
             "binance socket → recv, trades",
             BinanceRest::new("http://127.0.0.1:9").unwrap(),
@@ -643,7 +640,13 @@ fn main() {
                 5_000,
             ));
         }
-        rt.block_on(bench_socket("upbit alone: trades, unpaced", StreamKind::Trade, trades.clone(), n * 5, None));
+        rt.block_on(bench_socket(
+            "upbit alone: trades, unpaced",
+            StreamKind::Trade,
+            trades.clone(),
+            n * 5,
+            None,
+        ));
         rt.block_on(bench_two_venues(
             "upbit + binance 5k/s: trades, unpaced",
             trades.clone(),

@@ -581,7 +581,8 @@ pub(crate) fn visible_markets<'a>(ui: &UiState, snap: &'a Snapshot) -> Vec<&'a M
             }
         };
         // The premium's direction is applied above (its blanks stay last).
-        let ord = if ui.markets.ascending && ui.markets.sort != SortColumn::Kimp { ord.reverse() } else { ord };
+        let ord =
+            if ui.markets.ascending && ui.markets.sort != SortColumn::Kimp { ord.reverse() } else { ord };
         ord.then_with(|| a.market.cmp(&b.market))
     });
     if ui.markets.movers {
