@@ -2,6 +2,8 @@
 //! its own, the market commands routed to the venue shown, trading refused while it is
 //! shown, `[venues]` keeping it off in paper mode, and the System pane's Venues table.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;
