@@ -150,7 +150,16 @@ async fn account_state_refusals_reach_the_screen_with_the_fix() {
         let after =
             sim.requests.entries().iter().filter(|r| r.method == "POST" && r.path == "/v1/orders").count();
         assert_eq!(after, creates + 1, "{name}: sent once, never retried");
-        // The Orders pane lists the refusal; the status bar's alert carries the fix.
+        // The Orders pane lists the refusal (its row may come a publish after the reply);
+        // the status bar's alert carries the fix.
+        let s = if layout_screen(&s, "account").contains(name) {
+            s
+        } else {
+            snapshot_until(&mut snaps, deadline_30s(), "the refusal's row in the Orders pane", |s| {
+                layout_screen(s, "account").contains(name)
+            })
+            .await
+        };
         let text = layout_screen(&s, "account");
         assert!(text.contains(name), "{name}: {text}");
         // (An account that may not order also halts trading; that alarm carries it too.)
