@@ -332,14 +332,24 @@ async fn day_lines_come_from_each_markets_own_venue() {
         s.market.days.contains_key(&krw_btc)
     })
     .await;
-    assert!(!core.store.snapshot().market.days.contains_key(&usdt_btc));
+    // Each store holds day lines of its own venue's markets only (USDT-BTC is listed on
+    // both: Upbit has USDT markets too, so Upbit may read its own USDT-BTC).
+    for store in [&core.store, core.venue_store.as_ref().unwrap()] {
+        let s = store.snapshot();
+        for m in s.market.days.keys() {
+            assert!(
+                s.market.markets.iter().any(|i| &i.market == m),
+                "{m} is not listed where its day line is"
+            );
+        }
+    }
     assert!(!core.venue_store.as_ref().unwrap().snapshot().market.days.contains_key(&krw_btc));
-    let asked_upbit_for_usdt = sim
-        .requests
-        .entries()
-        .iter()
-        .any(|r| r.path.starts_with("/v1/candles") && r.detail.contains("USDT-BTC"));
-    assert!(!asked_upbit_for_usdt, "Upbit was asked for Binance's market");
+    let upbit_lists = |m: &str| core.store.snapshot().market.markets.iter().any(|i| i.market.as_str() == m);
+    let asked_upbit_for_unlisted = sim.requests.entries().iter().any(|r| {
+        r.path.starts_with("/v1/candles")
+            && r.detail.split('&').filter_map(|kv| kv.strip_prefix("market=")).any(|m| !upbit_lists(m))
+    });
+    assert!(!asked_upbit_for_unlisted, "Upbit was asked for a market it does not list");
     tasks.cancel_all();
     sim_tasks.cancel_all();
 }
