@@ -624,7 +624,10 @@ fn main() {
             n * 5,
             Duration::ZERO,
         ));
-        for _ in 0..2 {
+        // 500/s is about what the console's Binance connection carries (a ticker a second
+        // for each listed coin, the shown market's book ten times a second and its prints);
+        // 5k/s is a busy hour's ten times that; 10/s shows what a second feed costs by itself.
+        for other in [10, 500, 5_000] {
             rt.block_on(bench_socket(
                 "upbit alone: trades @ 50k/s",
                 StreamKind::Trade,
@@ -633,11 +636,11 @@ fn main() {
                 Some(50_000),
             ));
             rt.block_on(bench_two_venues(
-                "upbit + binance 5k/s: trades @ 50k/s",
+                &format!("upbit + binance {other}/s: trades @ 50k/s"),
                 trades.clone(),
                 150_000,
                 Some(50_000),
-                5_000,
+                other,
             ));
         }
         rt.block_on(bench_socket(
