@@ -454,3 +454,53 @@ async fn the_running_loop_draws_a_binance_only_change() {
     let screen = screen_text(app.terminal().backend().buffer());
     assert!(screen.contains("66,000.25"), "{screen}");
 }
+
+/// Our orders are Upbit's: an Upbit order on `USDT-BTC` (a market both venues list) is
+/// marked on Upbit's book and drawn on Upbit's chart, never on Binance's `USDT-BTC` at the
+/// same price, which is another exchange's book.
+#[test]
+fn our_upbit_order_is_not_drawn_on_binances_book_or_chart_of_the_same_code() {
+    use hoga::exchange::types::{Order, OrderState, OrderType};
+    let mut h = Harness::new(120, 40, UiConfig::default(), true);
+    let price = dec!(64_123.45);
+    let order = Order {
+        uuid: "u-1".into(),
+        identifier: Some("hoga-1".into()),
+        market: MarketId::new("USDT-BTC"),
+        side: Some(Side::Bid),
+        ord_type: OrderType::Limit,
+        price: Some(price),
+        volume: Some(dec!(0.01)),
+        remaining_volume: dec!(0.01),
+        executed_volume: Decimal::ZERO,
+        executed_funds: None,
+        reserved_fee: Decimal::ZERO,
+        remaining_fee: Decimal::ZERO,
+        paid_fee: Decimal::ZERO,
+        locked: dec!(641.2345),
+        state: OrderState::Wait,
+        time_in_force: None,
+        created_at: "2026-11-23T00:00:00+09:00".into(),
+        trades_count: 0,
+        trades: vec![],
+    };
+    h.publish_upbit(vec![
+        StoreEvent::BookUpdated(book("USDT-BTC", price, dec!(0.01))),
+        StoreEvent::CandlesLoaded {
+            market: MarketId::new("USDT-BTC"),
+            timeframe: Timeframe::M1,
+            candles: candles("USDT-BTC", dec!(64_000)),
+        },
+        StoreEvent::OrdersUpdated(vec![order]),
+    ]);
+    h.command("market USDT-BTC");
+    let upbit = h.screen();
+    assert!(upbit.contains("◀0.01"), "Upbit's own USDT-BTC book marks our order:\n{upbit}");
+    assert!(upbit.contains("bid 0.01"), "and Upbit's chart draws its line:\n{upbit}");
+    h.key(KeyCode::Char('V'));
+    assert_eq!(h.app.ui().market, Some(MarketId::new("USDT-BTC")));
+    let binance = h.screen();
+    assert!(binance.contains("64,123.45"), "{binance}");
+    assert!(!binance.contains("◀0.01"), "an Upbit order marked on Binance's book:\n{binance}");
+    assert!(!binance.contains("bid 0.01"), "an Upbit order drawn on Binance's chart:\n{binance}");
+}

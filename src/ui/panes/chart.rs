@@ -269,7 +269,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     }
 
     let mut lines = Vec::new();
-    if let Some(m) = market {
+    // Our orders, rules and alerts are Upbit's: on another venue's chart a market of the
+    // same code (USDT-BTC is listed on both) is not theirs.
+    if let Some(m) = market.filter(|_| ui.venue.trades()) {
         for o in snap.account.open_orders.iter().filter(|o| &o.market == m) {
             if let Some(p) = o.price {
                 let bid = o.side == Some(Side::Bid);

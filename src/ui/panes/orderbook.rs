@@ -154,11 +154,14 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     let max_size = b.levels[..depth].iter().map(|l| l.ask_size.max(l.bid_size)).max().unwrap_or_default();
     // Our open orders' remaining size per (side, price on the rows): a grouped row holds
     // the orders whose price falls in its bucket.
+    // Our orders are Upbit's: on another venue's book a market of the same code (USDT-BTC
+    // is listed on both) is not where they rest.
+    let ours = ui.market.as_ref().filter(|_| ui.venue.trades());
     let mine = |side: Side, price: Decimal| -> Decimal {
         snap.account
             .open_orders
             .iter()
-            .filter(|o| Some(&o.market) == ui.market.as_ref() && o.side == Some(side))
+            .filter(|o| Some(&o.market) == ours && o.side == Some(side))
             .filter(|o| {
                 o.price.is_some_and(|p| match view.unit {
                     Some(u) => grouping::bucket(p, u, side == Side::Ask) == price,
@@ -206,7 +209,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         let (top, bottom) = (prices.clone().max(), prices.min());
         let mut above = [Decimal::ZERO; 2];
         let mut below = [Decimal::ZERO; 2];
-        for o in snap.account.open_orders.iter().filter(|o| Some(&o.market) == ui.market.as_ref()) {
+        for o in snap.account.open_orders.iter().filter(|o| Some(&o.market) == ours) {
             let (Some(side), Some(p)) = (o.side, o.price) else { continue };
             let p = view.unit.map_or(p, |u| grouping::bucket(p, u, side == Side::Ask));
             let k = usize::from(side == Side::Bid);
