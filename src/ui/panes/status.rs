@@ -133,6 +133,11 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             if premium::has_reference(snap) {
                 spans.push(Span::styled(" fx ", theme.muted));
                 spans.push(signed(p.vs_ref));
+                // Measured against the last good rate while reading a new one fails: said
+                // here, with the reason in the System pane.
+                if rate_failing(snap) {
+                    spans.push(Span::styled(" (old rate)", theme.warning));
+                }
             }
             spans.push(sep());
             pieces.push(optional(Optional::Kimp, spans));
@@ -147,7 +152,12 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         (None, None) => None,
     };
     if let Some(value) = usdt {
-        pieces.push(optional(Optional::Usdt, vec![Span::styled("USDT ", theme.muted), value, sep()]));
+        let mut spans = vec![Span::styled("USDT ", theme.muted), value];
+        if board.usdt_vs_ref.is_some() && rate_failing(snap) {
+            spans.push(Span::styled(" (old rate)", theme.warning));
+        }
+        spans.push(sep());
+        pieces.push(optional(Optional::Usdt, spans));
     }
     let ts = match acc.trading_state {
         TradingState::Active => theme.ok,
@@ -363,6 +373,11 @@ fn countdown(secs: u64) -> String {
     }
 }
 
+/// True when the reference rate's newest read failed (the premium uses the last good one).
+fn rate_failing(snap: &Snapshot) -> bool {
+    snap.market.premium.reference.as_ref().is_some_and(|r| r.error.is_some() && r.rate.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
@@ -473,6 +488,16 @@ mod tests {
     /// The status bar of a trader looking at `venue` with KRW-BTC (or its pair abroad)
     /// selected and a premium board (a reference rate when `fx`), at `width` columns.
     fn premium_status(width: u16, venue: crate::exchange::VenueId, fx: bool) -> String {
+        premium_status_with(width, venue, fx, None)
+    }
+
+    /// [`premium_status`] with the reference rate's newest read failed for `error`.
+    fn premium_status_with(
+        width: u16,
+        venue: crate::exchange::VenueId,
+        fx: bool,
+        error: Option<&str>,
+    ) -> String {
         use crate::store::premium::{Premium, PremiumBoard, RefRate};
         let now = Instant::now();
         let wall = Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap();
@@ -498,7 +523,7 @@ mod tests {
                 rate: Some(dec!(1451.5)),
                 source: "fixed".into(),
                 at_ms: Some(wall.timestamp_millis()),
-                error: None,
+                error: error.map(String::from),
             }),
             venue: "Binance".into(),
         };
@@ -556,5 +581,18 @@ mod tests {
         let wide = premium_status(120, VenueId::Binance, false);
         assert!(wide.contains("kimp +2.31%"), "{wide}");
         assert!(!premium_status(120, VenueId::Upbit, false).contains("read-only"));
+    }
+
+    /// While reading the reference rate fails, `fx` and the USDT premium are measured
+    /// against the last good rate: the status bar says so (the reason is in the System
+    /// pane); with a good read it says nothing.
+    #[test]
+    fn a_failing_reference_rate_marks_fx_as_measured_on_the_old_rate() {
+        use crate::exchange::VenueId;
+        let ok = premium_status_with(160, VenueId::Upbit, true, None);
+        assert!(!ok.contains("old rate"), "{ok}");
+        let failing = premium_status_with(160, VenueId::Upbit, true, Some("example.com: HTTP 503"));
+        assert!(failing.contains("fx +3.05% (old rate)"), "{failing}");
+        assert!(failing.contains("USDT +0.72% (old rate)"), "{failing}");
     }
 }

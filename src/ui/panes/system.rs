@@ -84,6 +84,26 @@ fn table_lines<'a>(table: &crate::store::system::SystemTable, width: usize, them
 const ENVELOPES_SHOWN: usize = 16;
 
 /// Draws the system pane.
+/// `  USD/KRW 1,452.31 (simulator, read 12s ago)`, with `· last read failed: …` in the
+/// warning colour when the newest read failed; `None` without a reference rate.
+fn reference_line(ui: &UiState, snap: &Snapshot, theme: &Theme) -> Option<Line<'static>> {
+    let r = snap.market.premium.reference.as_ref()?;
+    let rate = r.rate.map_or_else(|| "not read yet".to_string(), crate::exchange::display::price);
+    let age = r.at_ms.map(|at| {
+        let ms = ui.wall.timestamp_millis().saturating_sub(at).max(0);
+        format!(", read {} ago", crate::ui::widgets::format::age(std::time::Duration::from_millis(ms as u64)))
+    });
+    let mut spans = vec![
+        Span::styled("  USD/KRW ", theme.muted),
+        Span::styled(rate, theme.text),
+        Span::styled(format!(" ({}{})", r.source, age.unwrap_or_default()), theme.muted),
+    ];
+    if let Some(e) = &r.error {
+        spans.push(Span::styled(format!(" · last read failed: {e}"), theme.warning));
+    }
+    Some(Line::from(spans))
+}
+
 pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme: &Theme) {
     let sys = &snap.system;
     let mut lines: Vec<Line> = Vec::new();
@@ -159,6 +179,11 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     if let Some(table) = sys.tables.get(VENUES) {
         lines.push(Line::styled(VENUES, theme.header));
         lines.extend(table_lines(table, usize::from(area.width.saturating_sub(2)), theme));
+    }
+    // The USD/KRW rate `kimp fx` is measured against: its value, where it comes from, how
+    // old it is, and why the last read failed (the premium keeps the last good rate).
+    if let Some(line) = reference_line(ui, snap, theme) {
+        lines.push(line);
     }
     lines.extend(super::limits::line(&f.rest, theme));
     let upstream = f.upstream();
@@ -350,5 +375,35 @@ mod tests {
         let row = row_line(&["🇰🇷 notice".into(), "y".into()], &[12, 1], style);
         assert_eq!(text(&row), "[KR] notice  y ");
         assert_eq!(text(&row).width(), 15);
+    }
+
+    /// The USD/KRW rate `kimp fx` is measured against is on the System pane: its value,
+    /// source and age, and why its newest read failed.
+    #[test]
+    fn the_reference_rate_its_source_and_a_failed_read_are_shown() {
+        use crate::store::premium::{PremiumBoard, RefRate};
+        use crate::store::{Store, StoreEvent};
+        let ui = UiState::new(crate::ui::state::UiConfig::default());
+        let board = |error: Option<&str>| PremiumBoard {
+            reference: Some(RefRate {
+                rate: Some(rust_decimal_macros::dec!(1451.5)),
+                source: "example.com".into(),
+                at_ms: Some(ui.wall.timestamp_millis() - 125_000),
+                error: error.map(String::from),
+            }),
+            ..PremiumBoard::default()
+        };
+        let text = |b: PremiumBoard| {
+            let snap = Store::new()
+                .apply_batch([StoreEvent::PremiumUpdated(std::sync::Arc::new(b))], std::time::Instant::now());
+            draw(&snap, 120, 30).join("\n")
+        };
+        let ok = text(board(None));
+        assert!(ok.contains("USD/KRW 1,451.5 (example.com, read 2m ago)"), "{ok}");
+        assert!(!ok.contains("failed"), "{ok}");
+        let failing = text(board(Some("example.com: HTTP 503")));
+        assert!(failing.contains("last read failed: example.com: HTTP 503"), "{failing}");
+        // No reference rate: no line.
+        assert!(!text(PremiumBoard::default()).contains("USD/KRW"));
     }
 }
