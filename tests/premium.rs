@@ -105,6 +105,23 @@ async fn the_demo_premium_is_published_drawn_and_alerted_once() {
     assert!(line.points.windows(2).all(|w| w[0].0 < w[1].0), "oldest first, one point a candle");
     assert!(line.points.iter().all(|(start, p)| start % 60_000 == 0 && sane(*p)), "{:?}", line.points);
 
+    // On Binance's view the line follows the coin and timeframe shown there (USDT-ETH at
+    // 15m is KRW-ETH's premium at 15m), and only the shown line is kept (an old one would
+    // be drawn frozen when the view came back to it).
+    let eth = MarketId::new("KRW-ETH");
+    core.commands.send(UiCommand::SetVenue(hoga::exchange::VenueId::Binance)).unwrap();
+    core.commands.send(UiCommand::SelectMarket(MarketId::new("USDT-ETH"))).unwrap();
+    core.commands.send(UiCommand::SetTimeframe(Timeframe::M15)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let s = snapshot_until(&mut snaps, deadline, "KRW-ETH's premium line at 15m on Binance's view", |s| {
+        s.market.premium_history.get(&(eth.clone(), Timeframe::M15)).is_some_and(|l| !l.points.is_empty())
+    })
+    .await;
+    assert_eq!(s.market.premium_history.len(), 1, "only the shown line is kept");
+    core.commands.send(UiCommand::SetVenue(hoga::exchange::VenueId::Upbit)).unwrap();
+    core.commands.send(UiCommand::SelectMarket(btc.clone())).unwrap();
+    core.commands.send(UiCommand::SetTimeframe(Timeframe::M1)).unwrap();
+
     // Armed below the premium that stands: the crossing is certain, at the next board.
     let kimp_line = format!(":alert KRW-BTC kimp > {}", level(kimp - dec!(0.03)));
     let fx_line = format!(":alert KRW-BTC kimpfx > {}", level(kimp_fx - dec!(0.03)));

@@ -481,6 +481,8 @@ impl Core {
         venues::spawn_table(tasks, store.clone(), probes, off);
         // The premium engine reads both venues here (`second.link`: Binance's feed, REST
         // client and store; `store`: Upbit's).
+        // The venue the screen shows: the command lane switches it, the premium line follows it.
+        let shown = venues::Shown::default();
         if let Some(b) = &second {
             let links = premium::PremiumLinks {
                 upbit: feed.clone(),
@@ -490,6 +492,8 @@ impl Core {
                 store: store.clone(),
                 monitor: monitor.clone(),
                 selection: selection_rx.clone(),
+                shown: shown.subscribe(),
+                binance_selection: b.route.selection.subscribe(),
             };
             premium::spawn(tasks, links, settings);
         }
@@ -507,11 +511,7 @@ impl Core {
         let binance_on = second.is_some();
         let venue_store = second.as_ref().map(|b| b.link.store.clone());
         let commands_handler = Commands {
-            routes: venues::Routes {
-                upbit: upbit_route,
-                binance: second.map(|b| b.route),
-                shown: venues::Shown::default(),
-            },
+            routes: venues::Routes { upbit: upbit_route, binance: second.map(|b| b.route), shown },
             store: store.clone(),
             tasks: tasks.clone(),
         };

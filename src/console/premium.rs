@@ -79,6 +79,10 @@ pub(crate) struct PremiumLinks {
     pub monitor: MonitorHandle,
     /// Upbit's selection: the chart's market and timeframe (the premium line).
     pub selection: watch::Receiver<Selection>,
+    /// The venue the screen shows: on Binance's view the line follows its selection.
+    pub shown: watch::Receiver<crate::exchange::VenueId>,
+    /// Binance's selection (its chart's market and timeframe).
+    pub binance_selection: watch::Receiver<Selection>,
 }
 
 /// Starts the premium tasks under `tasks`. The board the store gets at once names the
@@ -123,6 +127,8 @@ pub(crate) fn spawn(tasks: &TaskManager, links: PremiumLinks, settings: &Setting
         binance: Arc::new(links.binance.proxy("premium-history")),
         store: links.store,
         selection: links.selection,
+        shown: links.shown,
+        binance_selection: links.binance_selection,
         pairs: pairs_tx,
         board: board_tx,
     };
@@ -352,6 +358,8 @@ struct HistoryLinks {
     binance: Arc<FeedProxy>,
     store: StoreHandle,
     selection: watch::Receiver<Selection>,
+    shown: watch::Receiver<crate::exchange::VenueId>,
+    binance_selection: watch::Receiver<Selection>,
     pairs: Arc<watch::Sender<Arc<HashMap<MarketId, MarketId>>>>,
     board: Arc<watch::Sender<Arc<PremiumBoard>>>,
 }
@@ -374,11 +382,25 @@ async fn read_history(
     Ok(history::align(&up, &rate, &foreign))
 }
 
+/// The market and timeframe the chart shows, as Upbit's KRW market: Upbit's selection,
+/// or on Binance's view its selection's coin (`USDT-ETH` → `KRW-ETH`) at its timeframe.
+fn shown_selection(l: &mut HistoryLinks) -> Selection {
+    let upbit = l.selection.borrow_and_update().clone();
+    let binance = l.binance_selection.borrow_and_update().clone();
+    match *l.shown.borrow_and_update() {
+        crate::exchange::VenueId::Binance => Selection {
+            market: binance.market.map(|m| MarketId::new(&format!("KRW-{}", m.base()))),
+            ..binance
+        },
+        crate::exchange::VenueId::Upbit => upbit,
+    }
+}
+
 async fn history_loop(cancel: CancellationToken, mut l: HistoryLinks) -> anyhow::Result<()> {
     let mut pairs = l.pairs.subscribe();
     let mut boards = l.board.subscribe();
     loop {
-        let sel = l.selection.borrow_and_update().clone();
+        let sel = shown_selection(&mut l);
         let abroad = sel.market.as_ref().and_then(|m| pairs.borrow_and_update().get(m).cloned());
         let tf = sel.timeframe;
         let mut series: Option<PremiumSeries> = None;
@@ -420,6 +442,14 @@ async fn history_loop(cancel: CancellationToken, mut l: HistoryLinks) -> anyhow:
                 biased;
                 _ = cancel.cancelled() => return Ok(()),
                 changed = l.selection.changed() => {
+                    if changed.is_err() { return Ok(()) }
+                    break;
+                }
+                changed = l.shown.changed() => {
+                    if changed.is_err() { return Ok(()) }
+                    break;
+                }
+                changed = l.binance_selection.changed() => {
                     if changed.is_err() { return Ok(()) }
                     break;
                 }

@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -237,16 +236,28 @@ fn spawn_watched(
 
 /// The venue the screen's market panes show, as one party knows it (the command lane and
 /// the forwarder each keep their own: each follows the commands in its own order).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Shown(Arc<AtomicBool>);
+/// A watch, so a task can follow it too (the premium line follows the market shown).
+#[derive(Debug, Clone)]
+pub(crate) struct Shown(Arc<watch::Sender<VenueId>>);
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown(Arc::new(watch::Sender::new(VenueId::Upbit)))
+    }
+}
 
 impl Shown {
     pub(crate) fn get(&self) -> VenueId {
-        if self.0.load(Ordering::Acquire) { VenueId::Binance } else { VenueId::Upbit }
+        *self.0.borrow()
     }
 
     pub(crate) fn set(&self, v: VenueId) {
-        self.0.store(v == VenueId::Binance, Ordering::Release);
+        self.0.send_if_modified(|s| std::mem::replace(s, v) != v);
+    }
+
+    /// Follows the venue shown.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<VenueId> {
+        self.0.subscribe()
     }
 }
 

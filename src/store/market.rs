@@ -121,7 +121,7 @@ pub struct MarketSection {
     pub days: Arc<HashMap<MarketId, Arc<DayLine>>>,
     /// The kimchi premium of every market the other venue lists (`super::premium`).
     pub premium: Arc<super::premium::PremiumBoard>,
-    /// Premium lines per (market, timeframe), for the chart.
+    /// The premium line of the market and timeframe the chart shows (only that one is kept).
     pub premium_history: Arc<HashMap<(MarketId, Timeframe), Arc<super::premium::PremiumSeries>>>,
 }
 

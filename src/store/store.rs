@@ -177,7 +177,8 @@ pub enum StoreEvent {
     AlertsUpdated(Vec<crate::trading::monitor::AlertRow>),
     /// The premium task's board (replaces the whole board).
     PremiumUpdated(Arc<super::premium::PremiumBoard>),
-    /// A market's premium line at a timeframe (replaces that series).
+    /// The premium line of the market and timeframe the chart shows (replaces every line:
+    /// only the shown one is kept current).
     PremiumHistory(Arc<super::premium::PremiumSeries>),
     /// The answer to a trading or config request (routed to the UI by its id).
     Reply(crate::trading::intent::TradeReply),
@@ -425,8 +426,12 @@ fn apply(
             t.markets = true;
         }
         E::PremiumHistory(series) => {
+            // Only the line the chart shows is kept current: an older (market, timeframe)'s
+            // would be drawn frozen when the view came back to it, so it goes.
             let key = (series.market.clone(), series.timeframe);
-            Arc::make_mut(&mut Arc::make_mut(market).premium_history).insert(key, series);
+            let lines = Arc::make_mut(&mut Arc::make_mut(market).premium_history);
+            lines.clear();
+            lines.insert(key, series);
             t.market = true;
             t.candles = true;
         }
