@@ -28,12 +28,12 @@ enum Optional {
     Pnl,
     /// `kimp +2.31% fx +3.05%`: the selected market's premium.
     Kimp,
+    /// `USDT +0.72%`: the USDT premium against the reference rate (or `KRW-USDT`'s price).
+    Usdt,
     /// ` today +49,175`: today's realized (only beside the open P&L).
     Today,
     /// The selected market's price and change.
     Ticker,
-    /// `USDT +0.72%`: the USDT premium against the reference rate (or `KRW-USDT`'s price).
-    Usdt,
     /// ` rules 2`.
     Rules,
     /// The KST clock at the right edge.
@@ -86,10 +86,17 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         vec![must(vec![Span::styled(format!(" {} ", acc.mode.label()), mode_style), Span::raw(" ")])];
     // The market panes show another venue: said as plainly as the mode, since no order
     // goes there.
-    if ui.venue != VenueId::Upbit {
-        let tag = format!(" {} · read-only ", ui.venue.name().to_uppercase());
+    // Where the line is too narrow for the selected market beside it, the tag drops its
+    // `· read-only` (its colours still say it) before the market would go.
+    let venue_tag = (ui.venue != VenueId::Upbit).then(|| {
         let style = theme.warning.add_modifier(Modifier::REVERSED | Modifier::BOLD);
-        pieces.push(must(vec![Span::styled(tag, style), Span::raw(" ")]));
+        let name = ui.venue.name().to_uppercase();
+        let full = vec![Span::styled(format!(" {name} · read-only "), style), Span::raw(" ")];
+        let short = vec![Span::styled(format!(" {name} "), style), Span::raw(" ")];
+        (pieces.len(), short, full)
+    });
+    if let Some((_, _, full)) = &venue_tag {
+        pieces.push(must(full.clone()));
     }
     let exchange = if acc.exchange.is_empty() { "upbit" } else { acc.exchange.as_str() };
     // The account's exchange, unless the venue tag says the panes show another one.
@@ -281,9 +288,25 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
     // alert's room: a notice gives way to them (down to ALERT_ROOM_MIN, cut with `…`).
     if let Some(i) = ranked.iter().position(|(p, _)| *p == Optional::Ticker) {
         let (_, w) = ranked.remove(i);
+        if used + w + alert_room(ALERT_ROOM_MIN) > width
+            && let Some((at, short, _)) = &venue_tag
+        {
+            let before = pieces[*at].width();
+            pieces[*at].spans = short.clone();
+            used = used + pieces[*at].width() - before;
+        }
         if used + w + alert_room(ALERT_ROOM_MIN) <= width {
             used += w;
             shown.push(Optional::Ticker);
+        }
+    }
+    // Its premium next, the number checked before almost every trade: before the P&L, and
+    // a notice gives way to it down to the room it keeps beside the P&L.
+    if let Some(i) = ranked.iter().position(|(p, _)| *p == Optional::Kimp) {
+        let (_, w) = ranked.remove(i);
+        if used + w + alert_room(ALERT_ROOM_BESIDE_PNL) <= width {
+            used += w;
+            shown.push(Optional::Kimp);
         }
     }
     let pct_w = pnl_pct.as_ref().map_or(0, Span::width);
@@ -394,9 +417,17 @@ mod tests {
     /// armed rule's worth of state, both streams up and an unread alert longer than any
     /// line, at `width` columns.
     fn status_at(width: u16, alert: bool) -> String {
+        status_on(width, alert, crate::exchange::VenueId::Upbit)
+    }
+
+    /// [`status_at`] with the market panes showing `venue` (its BTC market selected).
+    fn status_on(width: u16, alert: bool, venue: crate::exchange::VenueId) -> String {
         let now = Instant::now();
         let wall = Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap();
-        let btc = MarketId::new("KRW-BTC");
+        let btc = match venue {
+            crate::exchange::VenueId::Upbit => MarketId::new("KRW-BTC"),
+            crate::exchange::VenueId::Binance => MarketId::new("USDT-BTC"),
+        };
         let balance = |currency: &str, balance, avg| Balance {
             currency: currency.into(),
             balance,
@@ -408,7 +439,7 @@ mod tests {
             StoreEvent::ModeSet { mode: Mode::Demo, exchange: "upbit".into() },
             StoreEvent::TickerUpdated(Ticker {
                 market: Some(btc.clone()),
-                trade_price: dec!(145_000_000),
+                trade_price: if btc.quote() == "KRW" { dec!(145_000_000) } else { dec!(97_123.4) },
                 ..Ticker::default()
             }),
             StoreEvent::BalancesUpdated(vec![
@@ -435,6 +466,7 @@ mod tests {
         let mut ui = UiState::new(UiConfig::default());
         ui.now = now;
         ui.wall = wall;
+        ui.venue = venue;
         ui.market = Some(btc);
         let area = Rect::new(0, 0, width, 1);
         let mut buf = Buffer::empty(area);
@@ -488,7 +520,7 @@ mod tests {
     /// The status bar of a trader looking at `venue` with KRW-BTC (or its pair abroad)
     /// selected and a premium board (a reference rate when `fx`), at `width` columns.
     fn premium_status(width: u16, venue: crate::exchange::VenueId, fx: bool) -> String {
-        premium_status_with(width, venue, fx, None)
+        premium_status_with(width, venue, fx, None, false)
     }
 
     /// [`premium_status`] with the reference rate's newest read failed for `error`.
@@ -497,6 +529,7 @@ mod tests {
         venue: crate::exchange::VenueId,
         fx: bool,
         error: Option<&str>,
+        alert: bool,
     ) -> String {
         use crate::store::premium::{Premium, PremiumBoard, RefRate};
         let now = Instant::now();
@@ -537,6 +570,14 @@ mod tests {
             StoreEvent::FeedStatus { stream: "public".into(), state: StreamState::Connected, retry_in: None },
             StoreEvent::PremiumUpdated(std::sync::Arc::new(board)),
         ];
+        let mut events = events;
+        if alert {
+            events.push(StoreEvent::Alert {
+                time: wall,
+                message: "KRW-BTC crossed 150,000,000 and the rest of a long story no status bar can hold"
+                    .into(),
+            });
+        }
         let snap = Store::new().apply_batch(events, now);
         let mut ui = UiState::new(UiConfig::default());
         ui.now = now;
@@ -589,10 +630,43 @@ mod tests {
     #[test]
     fn a_failing_reference_rate_marks_fx_as_measured_on_the_old_rate() {
         use crate::exchange::VenueId;
-        let ok = premium_status_with(160, VenueId::Upbit, true, None);
+        let ok = premium_status_with(160, VenueId::Upbit, true, None, false);
         assert!(!ok.contains("old rate"), "{ok}");
-        let failing = premium_status_with(160, VenueId::Upbit, true, Some("example.com: HTTP 503"));
+        let failing = premium_status_with(160, VenueId::Upbit, true, Some("example.com: HTTP 503"), false);
         assert!(failing.contains("fx +3.05% (old rate)"), "{failing}");
         assert!(failing.contains("USDT +0.72% (old rate)"), "{failing}");
+    }
+    /// At 80 columns on Binance's view the selected market stays: the venue tag drops its
+    /// `· read-only` (its colours still say it) before the market would go (it read
+    /// ` DEMO   BINANCE · read-only  ACTIVE │ …`). With a long unread alert too, 100
+    /// columns keep the market (at 80 the alert's least room and the streams take it).
+    #[test]
+    fn on_a_narrow_line_the_binance_tag_shortens_before_the_market_goes() {
+        use crate::exchange::VenueId;
+        for (width, alert) in [(80, false), (100, true)] {
+            let line = status_on(width, alert, VenueId::Binance);
+            assert!(line.chars().count() <= width as usize, "{line}");
+            assert!(line.starts_with(" DEMO   BINANCE "), "{width}: {line}");
+            assert!(line.contains(" USDT-BTC 97,123.40 0.00% │ ACTIVE"), "{width}: {line}");
+            assert_eq!(line.contains("⚠ 1 PANIC"), alert, "{line}");
+        }
+        assert!(status_on(80, false, VenueId::Binance).starts_with(" DEMO   BINANCE  USDT-BTC"));
+        // Where there is room the tag is whole.
+        let wide = status_on(140, true, VenueId::Binance);
+        assert!(wide.starts_with(" DEMO   BINANCE · read-only  USDT-BTC "), "{wide}");
+    }
+
+    /// The selected market's premium is the number checked before a trade: an unread
+    /// alert gives way to it (down to the room it keeps beside the P&L), where it used to
+    /// push the premium off the line.
+    #[test]
+    fn an_unread_alert_gives_way_to_the_premium() {
+        use crate::exchange::VenueId;
+        for width in [100, 120] {
+            let line = premium_status_with(width, VenueId::Upbit, true, None, true);
+            assert!(line.chars().count() <= width as usize, "{line}");
+            assert!(line.contains("KRW-BTC 145,000,000 0.00% │ kimp +2.31%"), "{width}: {line}");
+            assert!(line.contains("⚠ 1 KRW-BTC crossed"), "{width}: {line}");
+        }
     }
 }

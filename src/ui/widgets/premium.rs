@@ -51,7 +51,11 @@ pub fn kimp(ui: &UiState, snap: &Snapshot, market: &MarketId) -> Option<Decimal>
 }
 
 /// `market`'s premium against the USD/KRW reference rate (ratio), when it has a fresh one.
+/// `KRW-USDT`'s is the USDT premium itself (테더 프리미엄): its price against the rate.
 pub fn kimp_fx(ui: &UiState, snap: &Snapshot, market: &MarketId) -> Option<Decimal> {
+    if krw_market(ui.venue, market).is_some_and(|m| m.as_str() == "KRW-USDT") {
+        return snap.market.premium.usdt_vs_ref;
+    }
     row(ui, snap, market).filter(|p| fresh(p, ui)).and_then(|p| p.vs_ref)
 }
 
@@ -109,6 +113,29 @@ mod tests {
         assert_eq!(krw_market(VenueId::Upbit, &m("BTC-ETH")), None);
         assert_eq!(krw_market(VenueId::Upbit, &m("USDT-BTC")), None);
         assert_eq!(krw_market(VenueId::Binance, &m("USDT-XRP")), Some(m("KRW-XRP")));
+    }
+
+    /// `KRW-USDT`'s fx column is the USDT premium itself (its price against the reference
+    /// rate); it has no row of its own on the board, so it read `—` where a trader looks
+    /// for it first.
+    #[test]
+    fn krw_usdt_s_fx_premium_is_the_usdt_premium() {
+        use crate::store::premium::PremiumBoard;
+        use crate::store::{Store, StoreEvent};
+        use crate::ui::UiConfig;
+        let board = PremiumBoard {
+            krw_usdt: Some(dec!(1462)),
+            usdt_vs_ref: Some(dec!(0.0072)),
+            venue: "Binance".into(),
+            ..PremiumBoard::default()
+        };
+        let now = std::time::Instant::now();
+        let snap =
+            Store::new().apply_batch(vec![StoreEvent::PremiumUpdated(std::sync::Arc::new(board))], now);
+        let ui = UiState::new(UiConfig::default());
+        assert_eq!(kimp_fx(&ui, &snap, &MarketId::new("KRW-USDT")), Some(dec!(0.0072)));
+        assert_eq!(kimp(&ui, &snap, &MarketId::new("KRW-USDT")), None, "no premium against itself");
+        assert_eq!(kimp_fx(&ui, &snap, &MarketId::new("KRW-BTC")), None);
     }
 
     /// The other venue's prices keep their own decimals: XRPUSDT's 2.1234 is not Upbit
