@@ -405,9 +405,12 @@ fn pane_hints(ctx: Context) -> &'static [(Action, &'static str)] {
             (Action::GroupCoarser, "group"),
             (Action::DepthChart, "chart"),
         ],
-        Context::Markets => {
-            &[(Action::Search, "search"), (Action::SortNext, "sort"), (Action::ToggleFavorite, "favorite")]
-        }
+        Context::Markets => &[
+            (Action::Search, "search"),
+            (Action::SortNext, "sort"),
+            (Action::ToggleFavorite, "favorite"),
+            (Action::ToggleVenue, "venue"),
+        ],
         Context::Chart => &[
             (Action::TimeframeNext, "longer"),
             (Action::TimeframePrev, "shorter"),

@@ -83,9 +83,26 @@ pub(crate) fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Th
         Line::styled(m.text.clone(), style)
     } else {
         // The focused pane's keys: the hint line follows the focus.
-        Line::styled(ui.hints.for_context(ui.context()).to_string(), theme.muted)
+        Line::styled(whole_hints(&ui.hints.for_context(ui.context()).to_string(), area.width), theme.muted)
     };
     buf.set_line(area.x, area.y, &line, area.width);
+}
+
+/// The hints (`k label`, two spaces apart) that fit in `width` columns, each whole: a hint
+/// cut in its middle (`q q`) names a key without what it does.
+fn whole_hints(hints: &str, width: u16) -> String {
+    let mut out = String::new();
+    for hint in hints.split("  ") {
+        let sep = if out.is_empty() { 0 } else { 2 };
+        if out.width() + sep + hint.width() > usize::from(width) {
+            break;
+        }
+        if sep > 0 {
+            out.push_str("  ");
+        }
+        out.push_str(hint);
+    }
+    out
 }
 
 /// Draws the open overlay, if any.
@@ -255,6 +272,22 @@ mod tests {
         let mut buf = Buffer::empty(area);
         bottom_line(area, &mut buf, ui, &Theme::default());
         buf.content.iter().map(|c| c.symbol()).collect::<String>().trim_end().to_string()
+    }
+
+    /// The hint line keeps whole hints: one that does not fit goes, never cut to `q q`.
+    #[test]
+    fn the_hint_line_drops_whole_hints_that_do_not_fit() {
+        let hints = "/ search  s sort  V venue  ? help  q quit";
+        assert_eq!(whole_hints(hints, 80), hints);
+        assert_eq!(whole_hints(hints, 36), "/ search  s sort  V venue  ? help");
+        assert_eq!(whole_hints(hints, 32), "/ search  s sort  V venue");
+        assert_eq!(whole_hints(hints, 3), "");
+        let mut ui = UiState::new(UiConfig::default());
+        ui.hints = crate::ui::keymap::Keymap::default_keymap().unwrap().hints();
+        let line = bottom(&ui);
+        assert!(!line.is_empty() && line.chars().count() <= 60, "{line}");
+        let full = ui.hints.for_context(ui.context()).to_string();
+        assert!(full.starts_with(&line), "a prefix of whole hints: {line} / {full}");
     }
 
     /// Issue 17 item 3: a refusal longer than the line is wrapped upwards, in full, not
