@@ -144,8 +144,35 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
                 Some(m) if ui.venue.trades() => CancelTarget::Market(m),
                 _ => CancelTarget::All,
             };
+            let n = snap.account.open_orders.len();
             let intent = TradeIntent::Cancel(target);
             let label = intent.summary();
+            // Every market's orders at one key is asked first (default No), naming how
+            // many and that they are Upbit's: on Binance's view nothing on screen says so.
+            if matches!(intent, TradeIntent::Cancel(CancelTarget::All)) && n > 0 {
+                let venue = if ui.venue.trades() {
+                    String::new()
+                } else {
+                    " (Binance shows no order of ours)".into()
+                };
+                ui.pending_rule = Some(crate::ui::state::PendingRule {
+                    intent,
+                    text: label,
+                    title: " Cancel every order ".into(),
+                    lines: vec![format!(
+                        "cancel all {n} open Upbit order{} on every market? y/N",
+                        if n == 1 { "" } else { "s" }
+                    )],
+                    warnings: if venue.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![format!("the orders are on Upbit{venue}")]
+                    },
+                    default_no: true,
+                });
+                ui.overlay = crate::ui::state::Overlay::ConfirmRule;
+                return Vec::new();
+            }
             return trade(ui, intent, &label);
         }
         Action::TabNext | Action::TabPrev => {

@@ -64,6 +64,8 @@ pub(super) fn key(ui: &mut UiState, action: Action) -> Vec<UiCommand> {
                             "nothing removed"
                         } else if matches!(p.intent, crate::trading::intent::TradeIntent::Transfer(_)) {
                             "not sent"
+                        } else if matches!(p.intent, crate::trading::intent::TradeIntent::Cancel(_)) {
+                            "nothing cancelled"
                         } else {
                             "not armed"
                         };

@@ -127,7 +127,11 @@ fn the_hint_line_follows_the_focused_pane_from_the_live_keymap() {
         hint(&ui)
     );
     ui.focus = PaneId::Markets;
-    assert!(hint(&ui).starts_with("/ search  s sort  f favorite  ? help  : command"), "{}", hint(&ui));
+    assert!(
+        hint(&ui).starts_with("/ search  s sort  f favorite  V venue  ? help  : command"),
+        "{}",
+        hint(&ui)
+    );
     ui.focus = PaneId::Orders;
     assert!(hint(&ui).starts_with("c cancel  C cancel all  ? help"), "{}", hint(&ui));
     ui.focus = PaneId::Chart;

@@ -9,9 +9,9 @@ use std::time::Instant;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-use super::test_support::info;
+use super::test_support::{info, order};
 use super::*;
-use crate::exchange::types::{BookLevel, Order, OrderBook, OrderState, OrderType, Side, StreamType, Ticker};
+use crate::exchange::types::{BookLevel, OrderBook, Side, StreamType, Ticker};
 use crate::store::{Store, StoreEvent};
 use crate::trading::input::CancelTarget;
 use crate::trading::intent::{Outcome, Requester, TradeReply};
@@ -40,30 +40,6 @@ fn book(mid: Decimal) -> OrderBook {
         level: Decimal::ZERO,
         timestamp: 0,
         stream_type: StreamType::Realtime,
-    }
-}
-
-fn order(uuid: &str, price: Decimal) -> Order {
-    Order {
-        uuid: uuid.into(),
-        identifier: None,
-        market: MarketId::new("KRW-BTC"),
-        side: Some(Side::Bid),
-        ord_type: OrderType::Limit,
-        price: Some(price),
-        volume: Some(dec!(0.001)),
-        remaining_volume: dec!(0.001),
-        executed_volume: Decimal::ZERO,
-        executed_funds: None,
-        reserved_fee: Decimal::ZERO,
-        remaining_fee: Decimal::ZERO,
-        paid_fee: Decimal::ZERO,
-        locked: Decimal::ZERO,
-        state: OrderState::Wait,
-        time_in_force: None,
-        created_at: "2026-11-23T00:00:00+09:00".into(),
-        trades_count: 0,
-        trades: vec![],
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use rust_decimal::Decimal;
 
 use super::command_line::run;
-use super::test_support::info;
+use super::test_support::{info, order};
 use super::*;
 use crate::exchange::VenueId;
 use crate::exchange::types::{MarketInfo, Ticker};
@@ -263,4 +263,36 @@ fn the_venue_and_each_venues_market_are_kept_across_restarts() {
     let problems = restore(&mut bad);
     assert!(problems.iter().any(|p| p.contains("venue") && p.contains("kraken")), "{problems:?}");
     assert_eq!(bad.venues.restore, None);
+}
+
+/// `C` where it would cancel every market's orders (on Binance's view, where no order of
+/// ours is on screen) asks first, naming how many Upbit orders, default No: `n` cancels
+/// nothing, `y` sends the cancel of all. (It sent at once.)
+#[test]
+fn on_binance_c_asks_before_cancelling_every_upbit_order() {
+    let mut ui = on_upbit();
+    run(&mut ui, &upbit(), "venue binance");
+    let mut store = Store::new();
+    let s = store.apply_batch(
+        [
+            StoreEvent::MarketsLoaded(["USDT-ETH", "USDT-BTC"].iter().map(|m| info(m)).collect()),
+            StoreEvent::OrdersUpdated(vec![order("a", Decimal::from(100)), order("b", Decimal::from(99))]),
+        ],
+        Instant::now(),
+    );
+    on_snapshot(&mut ui, &s);
+    assert!(update(&mut ui, Action::CancelAll, &s).is_empty(), "nothing sent before the answer");
+    assert_eq!(ui.overlay, Overlay::ConfirmRule);
+    let p = ui.pending_rule.clone().expect("a question");
+    assert_eq!(p.lines, vec!["cancel all 2 open Upbit orders on every market? y/N".to_string()]);
+    assert!(p.default_no);
+    // Enter is the default No.
+    assert!(update(&mut ui, Action::Submit, &s).is_empty());
+    assert_eq!(ui.overlay, Overlay::None);
+    assert!(message(&ui).0.ends_with("nothing cancelled"), "{:?}", message(&ui));
+    update(&mut ui, Action::CancelAll, &s);
+    match update(&mut ui, Action::InsertChar('y'), &s).as_slice() {
+        [UiCommand::Trade(r)] => assert_eq!(r.intent, TradeIntent::Cancel(CancelTarget::All)),
+        other => panic!("{other:?}"),
+    }
 }
