@@ -83,7 +83,7 @@ pub(crate) fn bottom_line(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Th
         Line::styled(m.text.clone(), style)
     } else {
         // The focused pane's keys: the hint line follows the focus.
-        Line::styled(whole_hints(&ui.hints.for_context(ui.context()).to_string(), area.width), theme.muted)
+        Line::styled(whole_hints(ui.hints.for_context(ui.context()), area.width), theme.muted)
     };
     buf.set_line(area.x, area.y, &line, area.width);
 }
