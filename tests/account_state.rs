@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use hoga::console::Core;
 use hoga::store::{Snapshot, TradingState};
-use hoga::trading::intent::{LineIntent, Outcome, Requester, TradeRequest, parse_line};
-use hoga::ui::UiCommand;
+use hoga::trading::intent::{Outcome, TradeRequest};
+use hoga::ui::{Action, UiCommand, UiConfig, UiState, update};
 
-use common::{console_on, deadline_30s, layout_screen, snapshot_until, still_sim};
+use common::{console_on, deadline_30s, layout_screen, snapshot_until, still_sim, ui_screen};
 
 /// A demo key five days from its expiry: the System pane says when and how many days,
 /// and the 7-day alert is raised (once), which the status bar shows.
@@ -74,11 +74,38 @@ async fn an_expired_key_says_so() {
     sim_tasks.cancel_all();
 }
 
-fn buy(line: &str) -> TradeRequest {
-    match parse_line(line, None).unwrap() {
-        LineIntent::Trade(intent) => TradeRequest::new(Requester::Ui, intent),
-        other => panic!("{other:?}"),
+/// The person's screen: a UI that typed the orders itself, so it follows their answers
+/// (the Orders pane lists only the refusals of what it sent).
+struct Person {
+    ui: UiState,
+}
+
+impl Person {
+    fn new() -> Self {
+        Person { ui: UiState::new(UiConfig { layout: "account".into(), ..UiConfig::default() }) }
     }
+
+    /// Types `:line` and Enter; the request the UI sends.
+    fn type_line(&mut self, snap: &Snapshot, line: &str) -> TradeRequest {
+        update(&mut self.ui, Action::OpenCommandLine, snap);
+        for c in line.chars() {
+            update(&mut self.ui, Action::InsertChar(c), snap);
+        }
+        match update(&mut self.ui, Action::Submit, snap).as_slice() {
+            [UiCommand::Trade(r)] => r.clone(),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    /// The screen at 200x60 after reading `snap`.
+    fn screen(&mut self, snap: &Snapshot) -> String {
+        ui_screen(&mut self.ui, snap)
+    }
+}
+
+/// `ui`'s screen over `snap`, leaving `ui` as it was (for a wait's condition).
+fn person_screen(ui: &UiState, snap: &Snapshot) -> String {
+    ui_screen(&mut ui.clone(), snap)
 }
 
 fn reply_to(s: &Snapshot, id: hoga::bus::CorrelationId) -> Option<Outcome> {
@@ -90,10 +117,12 @@ fn reply_to(s: &Snapshot, id: hoga::bus::CorrelationId) -> Option<Outcome> {
 async fn send(
     core: &Core,
     snaps: &mut tokio::sync::watch::Receiver<std::sync::Arc<Snapshot>>,
+    person: &mut Person,
     line: &str,
 ) -> (hoga::bus::CorrelationId, Outcome) {
     loop {
-        let b = buy(line);
+        let now = snaps.borrow().clone();
+        let b = person.type_line(&now, line);
         core.commands.send(UiCommand::Trade(b.clone())).unwrap();
         let s = snapshot_until(snaps, deadline_30s(), "the order answered", |s| reply_to(s, b.id).is_some())
             .await;
@@ -112,9 +141,10 @@ async fn send(
 async fn refusal(
     core: &Core,
     snaps: &mut tokio::sync::watch::Receiver<std::sync::Arc<Snapshot>>,
+    person: &mut Person,
     line: &str,
 ) -> (String, std::sync::Arc<Snapshot>) {
-    let (id, first) = send(core, snaps, line).await;
+    let (id, first) = send(core, snaps, person, line).await;
     assert!(matches!(first, Outcome::Accepted(_) | Outcome::Rejected(_)), "{line}: {first:?}");
     let s = snapshot_until(snaps, deadline_30s(), "the refusal", |s| {
         matches!(reply_to(s, id), Some(Outcome::Rejected(_)))
@@ -134,6 +164,7 @@ async fn account_state_refusals_reach_the_screen_with_the_fix() {
     let (sim_tasks, sim) = still_sim(3, |_| {}).await;
     let (tasks, core) = console_on(&sim).await;
     let mut snaps = core.store.subscribe();
+    let mut person = Person::new();
     let cases = [
         (403, "thirdparty_agreement_required", "one-time consent before trading BTC/USDT markets"),
         (400, "invalid_price_bid", "price unit (tick)"),
@@ -145,23 +176,21 @@ async fn account_state_refusals_reach_the_screen_with_the_fix() {
         let creates =
             sim.requests.entries().iter().filter(|r| r.method == "POST" && r.path == "/v1/orders").count();
         sim.faults.force_error("POST", "/v1/orders", status, name, Some(1));
-        let (why, s) = refusal(&core, &mut snaps, "buy 10000krw @ market KRW-BTC").await;
+        let (why, s) = refusal(&core, &mut snaps, &mut person, "buy 10000krw @ market KRW-BTC").await;
         assert!(why.starts_with(name) && why.contains(fix), "{name}: {why}");
         let after =
             sim.requests.entries().iter().filter(|r| r.method == "POST" && r.path == "/v1/orders").count();
         assert_eq!(after, creates + 1, "{name}: sent once, never retried");
-        // The Orders pane lists the refusal (its row may come a publish after the reply);
-        // the status bar's alert carries the fix.
-        let s = if layout_screen(&s, "account").contains(name) {
-            s
-        } else {
-            snapshot_until(&mut snaps, deadline_30s(), "the refusal's row in the Orders pane", |s| {
-                layout_screen(s, "account").contains(name)
-            })
-            .await
-        };
-        let text = layout_screen(&s, "account");
-        assert!(text.contains(name), "{name}: {text}");
+        // The Orders pane of the screen that sent it lists the refusal with its reason
+        // (its row may come a publish after the reply); the status bar's alert carries
+        // the fix.
+        let row =
+            |text: &str| text.lines().any(|l| l.contains("rejected") && l.contains(name) && !l.contains('⚠'));
+        let text = person.screen(&s);
+        if !row(&text) {
+            let what = format!("{name}'s row in the Orders pane: {text}");
+            snapshot_until(&mut snaps, deadline_30s(), &what, |s| row(&person_screen(&person.ui, s))).await;
+        }
         // (An account that may not order also halts trading; that alarm carries it too.)
         snapshot_until(&mut snaps, deadline_30s(), "the refusal's alert", |s| {
             s.system.alerts.iter().any(|a| a.message.contains(name) && a.message.contains(fix))
@@ -181,12 +210,13 @@ async fn without_the_consent_btc_market_orders_are_refused_with_the_fix() {
     let (sim_tasks, sim) = still_sim(3, |c| c.thirdparty_agreed = false).await;
     let (tasks, core) = console_on(&sim).await;
     let mut snaps = core.store.subscribe();
-    let (why, _) = refusal(&core, &mut snaps, "buy 0.0001btc @ market BTC-ETH").await;
+    let mut person = Person::new();
+    let (why, _) = refusal(&core, &mut snaps, &mut person, "buy 0.0001btc @ market BTC-ETH").await;
     assert!(
         why.starts_with("thirdparty_agreement_required") && why.contains("accept it on upbit.com"),
         "{why}"
     );
-    let (_, first) = send(&core, &mut snaps, "buy 10000krw @ market KRW-BTC").await;
+    let (_, first) = send(&core, &mut snaps, &mut person, "buy 10000krw @ market KRW-BTC").await;
     assert!(matches!(first, Outcome::Accepted(_)), "{first:?}");
     tasks.cancel_all();
     sim_tasks.cancel_all();

@@ -575,7 +575,7 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
         "venues.binance" => "true or false (unset: on in demo, off in paper and live)",
         "venues.binance_rest_url" => "empty (Binance) or an http:// or https:// URL",
         "venues.binance_ws_url" => "empty (Binance) or a ws:// or wss:// URL",
-        "premium.usd_krw" => "a positive decimal, KRW per USD (e.g. 1450.5)",
+        "premium.usd_krw" => "KRW per USD, from 100 to 100000 (e.g. 1450.5)",
         "premium.usd_krw_url" => "empty (off) or an http:// or https:// URL",
         "premium.usd_krw_field" => {
             r#"a dotted path into the URL's JSON ("rates.KRW"), or empty for a bare number"#
@@ -668,7 +668,8 @@ impl Settings {
         )?;
         let p = &self.premium;
         if let Some(rate) = p.usd_krw {
-            check(rate > Decimal::ZERO, "premium.usd_krw", rate)?;
+            let (low, high) = crate::store::premium::USD_KRW_BAND;
+            check((low..=high).contains(&rate), "premium.usd_krw", rate)?;
         }
         check(scheme(&p.usd_krw_url, "http://", "https://"), "premium.usd_krw_url", quoted(&p.usd_krw_url))?;
         check((30..=86_400).contains(&p.refresh_secs), "premium.refresh_secs", p.refresh_secs)?;
@@ -676,6 +677,36 @@ impl Settings {
         check((1..=10).contains(&b.max_attempts), "bus.max_attempts", b.max_attempts)?;
         check((1..=100_000).contains(&b.trace_capacity), "bus.trace_capacity", b.trace_capacity)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod venue_and_premium_tests {
+    /// `[venues]` and `[premium]`: a bad value is named with its file, key and value, and
+    /// a fixed rate in another unit (USD per KRW, KRW per 100 USD) is refused, not used.
+    #[test]
+    fn bad_venue_and_premium_values_are_named_with_file_key_and_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hoga.toml");
+        std::fs::write(&path, "[venues]\nbinance = true\n[premium]\nusd_krw = 1450.5\nrefresh_secs = 60\n")
+            .unwrap();
+        let ok = crate::config::check_file(&path).unwrap();
+        assert_eq!(ok.premium.usd_krw, Some(rust_decimal_macros::dec!(1450.5)));
+        for (section, line, key, value) in [
+            ("venues", "binance = \"yes\"", "binance", "yes"),
+            ("venues", "binance_rest_url = \"not a url\"", "venues.binance_rest_url", "not a url"),
+            ("venues", "binance_ws_url = \"https://x\"", "venues.binance_ws_url", "https://x"),
+            ("premium", "usd_krw = -5", "premium.usd_krw", "-5"),
+            ("premium", "usd_krw = 0.00069", "premium.usd_krw", "0.00069"),
+            ("premium", "usd_krw = 145050", "premium.usd_krw", "145050"),
+            ("premium", "usd_krw = \"abc\"", "usd_krw", "abc"),
+            ("premium", "usd_krw_url = \"ftp://x\"", "premium.usd_krw_url", "ftp://x"),
+            ("premium", "refresh_secs = 0", "premium.refresh_secs", "0"),
+        ] {
+            std::fs::write(&path, format!("[{section}]\n{line}\n")).unwrap();
+            let msg = crate::config::check_file(&path).unwrap_err().to_string();
+            assert!(msg.contains("hoga.toml") && msg.contains(key) && msg.contains(value), "{line}: {msg}");
+        }
     }
 }
 

@@ -19,6 +19,12 @@ use rust_decimal::Decimal;
 use crate::exchange::types::{MarketId, Timeframe};
 
 /// One market's premium.
+/// The USD/KRW rates taken as KRW per USD, whether fixed in the config or read from a URL:
+/// a value outside is another unit (USD per KRW, KRW per 100 USD), a misnamed field, or a
+/// broken service, and is refused with the reason.
+pub const USD_KRW_BAND: (Decimal, Decimal) =
+    (Decimal::from_parts(100, 0, 0, false, 0), Decimal::from_parts(100_000, 0, 0, false, 0));
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Premium {
     /// The same coin's last price abroad, in USDT.

@@ -163,11 +163,18 @@ pub async fn console_on(sim: &SimHandle) -> (TaskManager, Core) {
 /// layout), as text.
 pub fn layout_screen(snap: &Snapshot, layout: &str) -> String {
     let mut ui = hoga::ui::UiState::new(UiConfig { layout: layout.into(), ..UiConfig::default() });
-    hoga::ui::update::on_snapshot(&mut ui, snap);
+    ui_screen(&mut ui, snap)
+}
+
+/// `ui`'s screen at 200x60 after it reads `snap` (a UI that sent requests follows their
+/// answers: the Orders pane lists the refusals of what it sent).
+pub fn ui_screen(ui: &mut hoga::ui::UiState, snap: &Snapshot) -> String {
+    hoga::ui::update::on_snapshot(ui, snap);
+    hoga::ui::update::on_replies(ui, snap);
     let area = ratatui::layout::Rect::new(0, 0, 200, 60);
     ui.area = area;
     let mut buf = Buffer::empty(area);
-    hoga::ui::render(area, &mut buf, &ui, snap, &hoga::ui::Theme::default());
+    hoga::ui::render(area, &mut buf, ui, snap, &hoga::ui::Theme::default());
     screen_text(&buf)
 }
 

@@ -14,7 +14,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use rust_decimal_macros::dec;
 
 use crate::config::{Mode, Settings};
 use crate::store::premium::RefRate;
@@ -25,9 +24,8 @@ pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the simulator's rate is read (it is local, and drifts in demo).
 const SIM_REFRESH: Duration = Duration::from_secs(30);
 
-/// The rates taken as KRW per USD: a value outside is another unit (USD per KRW, KRW per
-/// 100 USD), a misnamed field, or a broken service; it is refused with the reason.
-const SANE: (Decimal, Decimal) = (dec!(100), dec!(100000));
+/// The rates taken as KRW per USD (the config's fixed value is held to the same band).
+const SANE: (Decimal, Decimal) = crate::store::premium::USD_KRW_BAND;
 
 /// Where the reference rate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +177,7 @@ pub(crate) fn after_read(last: &RefRate, read: Result<Decimal, String>, now_ms: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal_macros::dec;
 
     #[test]
     fn the_source_follows_the_settings_and_demo_falls_back_to_the_simulator() {

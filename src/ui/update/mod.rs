@@ -37,7 +37,7 @@ mod transfer;
 pub(crate) mod venue;
 
 pub(crate) use ladder::cursor_row as ladder_cursor_row;
-pub(crate) use replies::on_replies;
+pub use replies::on_replies;
 
 use super::action::Action;
 use super::layout;

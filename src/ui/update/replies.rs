@@ -14,7 +14,7 @@ use crate::ui::state::UiState;
 /// exchange: …` in the error style, `…: held: …`); an accepted layout is switched to here,
 /// an accepted theme or keymap reload is left in [`UiState::accepted`] for the app.
 /// Returns whether the UI state changed.
-pub(crate) fn on_replies(ui: &mut UiState, snap: &Snapshot) -> bool {
+pub fn on_replies(ui: &mut UiState, snap: &Snapshot) -> bool {
     let answers = ui.requests.on_replies(&snap.account.replies, ui.wall);
     let changed = !answers.is_empty();
     for a in answers {
