@@ -103,24 +103,24 @@ fn year_start(year: i32) -> Option<i64> {
 }
 
 /// SplitMix64's finaliser: a well-mixed 64-bit hash of a 64-bit input.
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
 
-fn hash(key: u64, a: i64, salt: u64) -> u64 {
+pub(crate) fn hash(key: u64, a: i64, salt: u64) -> u64 {
     mix(key ^ mix((a as u64) ^ salt.wrapping_mul(0xD6E8_FEB8_6659_FD93)))
 }
 
 /// A uniform in (0, 1) from a hash.
-fn unit(h: u64) -> f64 {
+pub(crate) fn unit(h: u64) -> f64 {
     ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64
 }
 
 /// A standard normal from a hash (Box–Muller).
-fn gauss(h: u64) -> f64 {
+pub(crate) fn gauss(h: u64) -> f64 {
     let (u1, u2) = (unit(h), unit(mix(h)));
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }

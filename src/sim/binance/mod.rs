@@ -13,6 +13,7 @@ pub(crate) mod prices;
 mod rest;
 mod ws;
 
+use crate::sim::history::{mix, unit};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -253,17 +254,6 @@ pub(crate) struct Sym {
     key: u64,
     /// Typical value of one book level (USDT).
     level_value: f64,
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn unit(h: u64) -> f64 {
-    ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64
 }
 
 /// `v` snapped down to `step` (at least one step).

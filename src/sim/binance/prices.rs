@@ -21,6 +21,7 @@
 //! The random process is f64 (a statistical model, as the Upbit generator's walk); every
 //! price it touches is Decimal and snapped to the symbol's tick.
 
+use crate::sim::history::{gauss, hash, mix, unit};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
@@ -46,28 +47,6 @@ const USDT_MEAN: f64 = 0.015;
 const USDT_SHARE: f64 = 0.6;
 /// Time scale (s) over which `KRW-USDT`'s fair price is pulled to the model.
 const USDT_PULL_S: f64 = 600.0;
-
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn hash(key: u64, a: i64, salt: u64) -> u64 {
-    mix(key ^ mix((a as u64) ^ salt.wrapping_mul(0xD6E8_FEB8_6659_FD93)))
-}
-
-/// A uniform in (0, 1).
-fn unit(h: u64) -> f64 {
-    ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-}
-
-/// A standard normal (Box–Muller).
-fn gauss(h: u64) -> f64 {
-    let (u1, u2) = (unit(h), unit(mix(h)));
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
 
 fn key_of(key: u64, name: &str) -> u64 {
     name.bytes().fold(key, |k, b| mix(k ^ u64::from(b)))
