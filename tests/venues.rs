@@ -301,6 +301,15 @@ async fn a_binance_outage_leaves_upbit_and_trading_alone() {
         "{:?}",
         s.system.streams
     );
+    // Its market list cannot load: the REST column says so and why (it read `ok`), and
+    // Binance's store carries the reason for its markets pane.
+    snapshot_until(&mut u, deadline_30s(), "Binance's REST column saying the list fails", |s| {
+        row_of(s, "Binance").is_some_and(|r| r[7].starts_with("market list failing: "))
+    })
+    .await;
+    let b = core.venue_store.clone().unwrap().snapshot();
+    let failed = b.market.markets_failed.clone().expect("the failure in Binance's store");
+    assert!(!failed.error.is_empty() && b.market.markets.is_empty(), "{failed:?}");
     tasks.cancel_all();
     sim_tasks.cancel_all();
 }

@@ -120,6 +120,8 @@ async fn markets_loop(
             Ok(list) => break list,
             Err(e) => {
                 tracing::warn!(%venue, error = %e, retry_in_ms = backoff.as_millis() as u64, "market list not loaded");
+                // On screen too: the markets pane and the Venues table say why, not `loading…`.
+                store.try_send(StoreEvent::MarketsFailed { error: e.to_string(), retry_in: backoff });
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Ok(()),

@@ -467,6 +467,7 @@ impl Core {
                 .chain(venue.rest.clone().map(|r| r as Arc<dyn crate::exchange::rest::RestApi>))
                 .collect(),
             weight: None,
+            store: store.subscribe(),
         }];
         let mut off = Vec::new();
         match &second {
@@ -475,6 +476,7 @@ impl Core {
                 feed: b.link.feed.clone(),
                 rest: vec![b.link.rest.clone()],
                 weight: Some(b.weight.clone()),
+                store: b.link.store.subscribe(),
             }),
             None => off.push(VenueId::Binance),
         }

@@ -325,6 +325,8 @@ pub(crate) struct Probe {
     pub rest: Vec<Arc<dyn RestApi>>,
     /// The request weight used this minute, for a venue that budgets by weight.
     pub weight: Option<Weight>,
+    /// Its market store: a market list that fails to load is said in the REST column.
+    pub store: watch::Receiver<Arc<crate::store::Snapshot>>,
 }
 
 /// Samples each venue into the System pane's Venues table (in `store`, Upbit's) once a
@@ -350,7 +352,11 @@ pub(crate) fn spawn_table(tasks: &TaskManager, store: StoreHandle, probes: Vec<P
                     let s = seen.entry(p.venue).or_default();
                     let conn = s.judge(p.venue, &health, now);
                     s.count(&health, now);
-                    let rest = rest_word(&limits, p.weight.as_ref().map(|w| w()));
+                    let mut rest = rest_word(&limits, p.weight.as_ref().map(|w| w()));
+                    let market = p.store.borrow().market.clone();
+                    if let Some(f) = market.markets_failed.as_ref().filter(|_| market.markets.is_empty()) {
+                        rest = format!("market list failing: {} · {rest}", f.error);
+                    }
                     rows.push(row(p.venue, &conn, &health, rest, s.last_data.map(|at| now - at)));
                 }
                 for v in &off {

@@ -85,6 +85,17 @@ pub enum Badge {
     Delisting,
 }
 
+/// A failed read of the market list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketsFailed {
+    /// The error, as the REST client words it.
+    pub error: String,
+    /// When the list is read again, from `at`.
+    pub retry_in: std::time::Duration,
+    /// When it failed.
+    pub at: Instant,
+}
+
 /// Market data, latest value per key. Sub-maps sit behind their own `Arc` so a batch that
 /// changes tickers does not copy the order books.
 #[derive(Debug, Clone, Default)]
@@ -93,6 +104,8 @@ pub struct MarketSection {
     pub version: u64,
     /// Listed markets, in exchange order.
     pub markets: Arc<Vec<MarketInfo>>,
+    /// Why the market list has not loaded, while reading it fails (cleared when it loads).
+    pub markets_failed: Option<Arc<MarketsFailed>>,
     /// Latest ticker per market. Values sit behind their own `Arc`: the map is copied
     /// whenever a batch changes a ticker while the UI still holds the previous snapshot,
     /// and with every KRW market streaming that copy must be pointers, not tickers.

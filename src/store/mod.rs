@@ -18,7 +18,7 @@ pub mod system;
 pub mod tape;
 
 pub use account::{AccountSection, Mode, RuleRow, TradingState};
-pub use market::{MarketSection, Stamped};
+pub use market::{MarketSection, MarketsFailed, Stamped};
 pub use snapshot::Snapshot;
 pub(crate) use snapshot::Versions;
 pub use store::{Store, StoreClosed, StoreConfig, StoreEvent, StoreHandle};

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
 use super::account::{Mode, RuleRow, TradingState};
+use super::market::MarketsFailed;
 use super::snapshot::Snapshot;
 use super::system::{AlertRecord, LogLevel, LogRecord, StreamState, StreamStatus, SystemTable};
 use crate::bus::BusMetrics;
@@ -27,6 +28,14 @@ use crate::kernel::{OnFailure, TaskInfo, TaskManager};
 pub enum StoreEvent {
     /// The exchange's market list was loaded (replaces the list).
     MarketsLoaded(Vec<MarketInfo>),
+    /// Reading the market list failed (before it first loaded): why, and when it is tried
+    /// again. The markets pane and the Venues table say it instead of `loading…`.
+    MarketsFailed {
+        /// The error, as the REST client words it.
+        error: String,
+        /// When the list is read again.
+        retry_in: std::time::Duration,
+    },
     /// A ticker arrived (latest wins per market).
     TickerUpdated(Ticker),
     /// Several tickers that arrived together (one burst off the socket): one event, so
@@ -388,7 +397,14 @@ fn apply(
     use StoreEvent as E;
     match ev {
         E::MarketsLoaded(list) => {
-            Arc::make_mut(market).set_markets(list);
+            let section = Arc::make_mut(market);
+            section.set_markets(list);
+            section.markets_failed = None;
+            t.market = true;
+            t.markets = true;
+        }
+        E::MarketsFailed { error, retry_in } => {
+            Arc::make_mut(market).markets_failed = Some(Arc::new(MarketsFailed { error, retry_in, at: now }));
             t.market = true;
             t.markets = true;
         }

@@ -21,7 +21,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table, Widget};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget, Wrap};
 use rust_decimal::Decimal;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -746,14 +746,20 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         rows.push(Row::new(cells).style(row_style));
     }
     if rows_all.is_empty() {
-        let msg = if snap.market.markets.is_empty() {
-            "loading markets…"
-        } else if view.movers {
-            "no movers: nothing rose or fell"
-        } else {
-            "no match"
+        let (msg, style) = match &snap.market.markets_failed {
+            // Why the list is not there, where the person looks for it (the Log pane has
+            // every attempt).
+            Some(f) if snap.market.markets.is_empty() => {
+                let left = (f.at + f.retry_in).saturating_duration_since(ui.now);
+                (format!("market list not loaded: {} (again in {}s)", f.error, left.as_secs()), theme.error)
+            }
+            _ if snap.market.markets.is_empty() => ("loading markets…".to_string(), theme.muted),
+            _ if view.movers => ("no movers: nothing rose or fell".to_string(), theme.muted),
+            _ => ("no match".to_string(), theme.muted),
         };
-        buf.set_stringn(geo.table.x, geo.table.y + 1, msg, usize::from(geo.table.width), theme.muted);
+        let area =
+            Rect::new(geo.table.x, geo.table.y + 1, geo.table.width, geo.table.height.saturating_sub(1));
+        Paragraph::new(msg).style(style).wrap(Wrap { trim: false }).render(area, buf);
     }
     Table::new(rows, widths)
         .header(Row::new(header).style(theme.header))
@@ -849,6 +855,30 @@ mod tests {
     fn screen(snap: &Snapshot) -> String {
         let ui = UiState::new(crate::ui::state::UiConfig::default());
         draw(&ui, snap, 60, 8)
+    }
+
+    /// A market list that fails to load says why in the pane (it read `loading markets…`
+    /// for ever), and the list, once loaded, replaces the reason.
+    #[test]
+    fn a_market_list_that_fails_to_load_says_why() {
+        let now = std::time::Instant::now();
+        let mut store = crate::store::Store::new();
+        let failed = store.apply_batch(
+            [StoreEvent::MarketsFailed {
+                error: "GET /api/v3/exchangeInfo: HTTP 500".into(),
+                retry_in: std::time::Duration::from_secs(16),
+            }],
+            now,
+        );
+        let mut ui = UiState::new(crate::ui::state::UiConfig::default());
+        ui.now = now;
+        let text = draw(&ui, &failed, 60, 8);
+        assert!(text.contains("market list not loaded: GET /api/v3/exchangeInfo: HTTP 500"), "{text}");
+        assert!(text.contains("(again in 16s)"), "{text}");
+        assert!(!text.contains("loading markets"), "{text}");
+        let loaded = store.apply_batch([StoreEvent::MarketsLoaded(vec![info("KRW-BTC", false, false)])], now);
+        assert!(loaded.market.markets_failed.is_none());
+        assert!(!draw(&ui, &loaded, 60, 8).contains("not loaded"));
     }
 
     /// A notice's badge and the market's flags show in the flag column, the weightiest
