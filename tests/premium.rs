@@ -228,7 +228,7 @@ async fn a_premium_alert_is_kept_across_restarts_and_fires_once() {
     common::wait_view(&monitor, "the alert fired", |v| v.alerts.iter().any(|a| a.id == id && a.fired)).await;
     let note = common::within(notes.recv()).await.unwrap();
     assert_eq!(note.kind, hoga::notify::NotifyKind::PriceAlert);
-    assert_eq!(note.text, "KRW-BTC kimp > 3% (now 3.12% vs Binance)");
+    assert_eq!(note.text, "KRW-BTC kimp > 3% (now 3.12% vs Binance at KRW-USDT 1,400)");
     assert_eq!(note.id.as_deref(), Some(id.as_str()));
     stop(tasks).await;
     assert!(notes.try_recv().is_err(), "fired once");

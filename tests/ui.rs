@@ -2718,6 +2718,7 @@ fn premium_board() -> StoreEvent {
     let at_ms = Utc.with_ymd_and_hms(2026, 11, 23, 3, 4, 5).unwrap().timestamp_millis();
     let row = |usdt, fx| Premium { foreign: dec!(1), vs_usdt: Some(usdt), vs_ref: Some(fx), at_ms };
     StoreEvent::PremiumUpdated(Arc::new(PremiumBoard {
+        paired: Default::default(),
         rows: [
             (MarketId::new("KRW-BTC"), row(dec!(0.0231), dec!(0.0305))),
             (MarketId::new("KRW-ETH"), row(dec!(-0.00454), dec!(0.00286))),

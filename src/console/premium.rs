@@ -265,7 +265,8 @@ async fn board_loop(cancel: CancellationToken, l: BoardLinks) -> anyhow::Result<
     let mut reference = l.reference.subscribe();
     inputs.reference = reference.borrow_and_update().clone();
     let (mut upbit_ids, mut abroad_ids) = markets_of(&inputs.pairs);
-    l.pairs.send_replace(Arc::new(inputs.pairs.iter().cloned().collect()));
+    inputs.paired = Arc::new(inputs.pairs.iter().cloned().collect());
+    l.pairs.send_replace(inputs.paired.clone());
     let mut upbit = l.upbit.subscribe_ticker(&upbit_ids, Strategy::CoalesceByMarket);
     let mut abroad = l.binance.subscribe_ticker(&abroad_ids, Strategy::CoalesceByMarket);
     refresh_quiet(&l.upbit, &upbit_ids, &mut inputs.upbit).await;
@@ -308,7 +309,8 @@ async fn board_loop(cancel: CancellationToken, l: BoardLinks) -> anyhow::Result<
                 if pairs != inputs.pairs {
                     inputs.pairs = pairs;
                     (upbit_ids, abroad_ids) = markets_of(&inputs.pairs);
-                    l.pairs.send_replace(Arc::new(inputs.pairs.iter().cloned().collect()));
+                    inputs.paired = Arc::new(inputs.pairs.iter().cloned().collect());
+                    l.pairs.send_replace(inputs.paired.clone());
                     // The new subscriptions start before the old ones end (the feed keeps
                     // what both want).
                     upbit = l.upbit.subscribe_ticker(&upbit_ids, Strategy::CoalesceByMarket);

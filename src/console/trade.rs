@@ -315,7 +315,9 @@ impl Desk {
             }
             TradeIntent::ArmAlert { market, condition } => {
                 let premium = self.store.snapshot().market.premium.clone();
-                if let Some(why) = crate::trading::monitor::premium_alerts::refusal(condition, &premium) {
+                if let Some(why) =
+                    crate::trading::monitor::premium_alerts::refusal(market, condition, &premium)
+                {
                     Outcome::Denied(why)
                 } else {
                     let alert = Alert::new(market.clone(), *condition);

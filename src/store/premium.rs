@@ -64,6 +64,9 @@ pub struct PremiumBoard {
     pub reference: Option<RefRate>,
     /// The other venue's name (`Binance`), for titles.
     pub venue: String,
+    /// Every Upbit KRW market whose coin the other venue lists, with its market there
+    /// (empty until both lists are read): a coin missing here has no premium to watch.
+    pub paired: std::sync::Arc<HashMap<MarketId, MarketId>>,
 }
 
 impl PremiumBoard {

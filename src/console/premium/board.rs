@@ -2,6 +2,7 @@
 //! a network.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
@@ -59,6 +60,8 @@ pub(crate) fn pairs(upbit: &[MarketInfo], foreign: &[MarketInfo]) -> Vec<(Market
 pub(crate) struct Inputs {
     /// (Upbit KRW market, the other venue's USDT market).
     pub pairs: Vec<(MarketId, MarketId)>,
+    /// The same pairs by Upbit market, shared with the board.
+    pub paired: Arc<HashMap<MarketId, MarketId>>,
     /// Upbit's last prices (the pairs' KRW markets and `KRW-USDT`).
     pub upbit: HashMap<MarketId, Quote>,
     /// The other venue's last prices.
@@ -107,6 +110,7 @@ pub(crate) fn compute(inputs: &Inputs, venue: &str, now: Instant) -> PremiumBoar
         usdt_vs_ref: krw_usdt.zip(rate).and_then(|(u, r)| ratio_minus_one(u, Decimal::ONE, r)),
         reference: inputs.reference.clone(),
         venue: venue.to_string(),
+        paired: inputs.paired.clone(),
     }
 }
 
@@ -149,6 +153,7 @@ mod tests {
     fn inputs(now: Instant) -> Inputs {
         let m = MarketId::new;
         Inputs {
+            paired: Default::default(),
             pairs: vec![(m("KRW-BTC"), m("USDT-BTC")), (m("KRW-ETH"), m("USDT-ETH"))],
             upbit: HashMap::from([
                 (m("KRW-BTC"), q(dec!(146000000), 1_000, now)),

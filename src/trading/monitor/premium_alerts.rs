@@ -190,6 +190,30 @@ pub(crate) fn shown(premium: Decimal, alert: &Alert) -> String {
     format!("{p}%")
 }
 
+/// What `alert`'s premium was measured against, for its message: `vs Binance at KRW-USDT
+/// 1,429` (kimp), `vs Binance at USD/KRW 1,410` (kimpfx), and for `KRW-USDT kimpfx`, the
+/// USDT premium, `vs USD/KRW 1,410` (no other venue is in it).
+pub(crate) fn against(board: &PremiumBoard, alert: &Alert) -> String {
+    let venue = if board.venue.is_empty() { "abroad" } else { board.venue.as_str() };
+    let AlertCondition::Premium(p) = alert.condition else { return format!("vs {venue}") };
+    let won = |v: Option<Decimal>| v.map(|v| crate::exchange::display::price(v.round_dp(2)));
+    match p.basis {
+        Basis::Usdt => match won(board.krw_usdt) {
+            Some(u) => format!("vs {venue} at KRW-USDT {u}"),
+            None => format!("vs {venue}"),
+        },
+        Basis::Reference => {
+            let rate = won(board.reference.as_ref().and_then(|r| r.rate)).map(|r| format!("USD/KRW {r}"));
+            let rate = rate.unwrap_or_else(|| "the USD/KRW rate".into());
+            if alert.market.as_str() == "KRW-USDT" {
+                format!("vs {rate}")
+            } else {
+                format!("vs {venue} at {rate}")
+            }
+        }
+    }
+}
+
 /// `market`'s premium on `basis`, from `board`.
 pub fn premium_of(board: &PremiumBoard, market: &MarketId, basis: Basis) -> Option<Decimal> {
     if market.as_str() == "KRW-USDT" {
@@ -227,10 +251,20 @@ pub(crate) fn fire(alert: &mut Alert, board: &PremiumBoard) -> Option<Decimal> {
 /// Why a premium alert cannot be armed now, if it cannot: no second venue streams (no
 /// premium at all), or `kimpfx` with no reference rate configured. `board` is the store's
 /// (the premium task publishes one as it starts, naming its venue and the reference).
-pub fn refusal(condition: &AlertCondition, board: &PremiumBoard) -> Option<String> {
+pub fn refusal(market: &MarketId, condition: &AlertCondition, board: &PremiumBoard) -> Option<String> {
     let AlertCondition::Premium(p) = condition else { return None };
     if board.venue.is_empty() {
         return Some("no premium: the second venue is off ([venues] binance = true turns it on)".into());
+    }
+    // A coin the other venue does not list has no premium: armed, it could never fire.
+    // (Until both lists are read nothing is known, and the alert is taken.)
+    if market.as_str() != "KRW-USDT" && !board.paired.is_empty() && !board.paired.contains_key(market) {
+        return Some(format!(
+            "no premium for {market}: {} lists no {} (no USDT-{} there)",
+            board.venue,
+            market.base(),
+            market.base()
+        ));
     }
     if p.basis == Basis::Reference && board.reference.is_none() {
         return Some(
@@ -268,6 +302,7 @@ mod tests {
     fn board(vs_usdt: Option<Decimal>, vs_ref: Option<Decimal>) -> PremiumBoard {
         let row = Premium { foreign: dec!(100000), vs_usdt, vs_ref, at_ms: 1 };
         PremiumBoard {
+            paired: Default::default(),
             rows: HashMap::from([(MarketId::new("KRW-BTC"), row)]),
             krw_usdt: Some(dec!(1400)),
             usdt_vs_ref: Some(dec!(0.01)),
@@ -353,20 +388,56 @@ mod tests {
         assert_eq!(fire(&mut price, &board(Some(dec!(0.5)), None)), None);
     }
 
+    /// The message says what the premium was measured against: the USDT premium has no
+    /// other venue in it (it said `vs Binance`).
+    #[test]
+    fn a_fired_premium_says_what_it_was_measured_against() {
+        let with_ref = PremiumBoard {
+            reference: Some(RefRate {
+                rate: Some(dec!(1410.25)),
+                source: "fixed".into(),
+                at_ms: None,
+                error: None,
+            }),
+            ..board(None, None)
+        };
+        let said = |line: &str| against(&with_ref, &alert(line));
+        assert_eq!(said(":alert KRW-BTC kimp > 3%"), "vs Binance at KRW-USDT 1,400");
+        assert_eq!(said(":alert KRW-BTC kimpfx > 3%"), "vs Binance at USD/KRW 1,410.25");
+        assert_eq!(said(":alert KRW-USDT kimpfx > 1%"), "vs USD/KRW 1,410.25");
+        let bare = PremiumBoard { krw_usdt: None, ..board(None, None) };
+        assert_eq!(against(&bare, &alert(":alert KRW-BTC kimp > 3%")), "vs Binance");
+    }
+
     #[test]
     fn arming_is_refused_with_a_reason_when_the_premium_cannot_be_had() {
         let kimp = alert(":alert KRW-BTC kimp > 3%").condition;
         let fx = alert(":alert KRW-BTC kimpfx > 3%").condition;
+        let btc = MarketId::new("KRW-BTC");
         let off = PremiumBoard::default();
-        assert!(refusal(&kimp, &off).is_some_and(|w| w.contains("[venues] binance")));
+        assert!(refusal(&btc, &kimp, &off).is_some_and(|w| w.contains("[venues] binance")));
         let no_ref = board(None, None);
-        assert_eq!(refusal(&kimp, &no_ref), None);
-        assert!(refusal(&fx, &no_ref).is_some_and(|w| w.contains("[premium] usd_krw")));
+        assert_eq!(refusal(&btc, &kimp, &no_ref), None);
+        assert!(refusal(&btc, &fx, &no_ref).is_some_and(|w| w.contains("[premium] usd_krw")));
         let with_ref = PremiumBoard {
             reference: Some(RefRate { rate: None, source: "fixed".into(), at_ms: None, error: None }),
             ..board(None, None)
         };
-        assert_eq!(refusal(&fx, &with_ref), None);
-        assert_eq!(refusal(&AlertCondition::Above(dec!(1)), &off), None);
+        assert_eq!(refusal(&btc, &fx, &with_ref), None);
+        assert_eq!(refusal(&btc, &AlertCondition::Above(dec!(1)), &off), None);
+        // A coin Binance does not list (it was armed, and could never fire); until the
+        // lists are read nothing is refused; KRW-USDT's kimpfx is the USDT premium.
+        let listed = PremiumBoard {
+            paired: std::sync::Arc::new(HashMap::from([(btc.clone(), MarketId::new("USDT-BTC"))])),
+            ..with_ref.clone()
+        };
+        let stx = MarketId::new("KRW-STX");
+        assert_eq!(refusal(&btc, &kimp, &listed), None);
+        assert_eq!(
+            refusal(&stx, &kimp, &listed).as_deref(),
+            Some("no premium for KRW-STX: Binance lists no STX (no USDT-STX there)")
+        );
+        assert_eq!(refusal(&stx, &kimp, &with_ref), None, "lists not read yet");
+        assert_eq!(refusal(&MarketId::new("KRW-USDT"), &fx, &listed), None);
     }
 }

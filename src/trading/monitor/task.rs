@@ -429,15 +429,15 @@ fn on_control(shared: &Shared, msg: MonitorInput, trading: TradingState, fx: &mu
         }
         MonitorInput::Premium(board) => {
             for (a, premium) in core.alerts.on_premium(&board) {
-                let venue = if board.venue.is_empty() { "abroad" } else { board.venue.as_str() };
                 fx.notes.push(
                     NotifyEvent::new(
                         NotifyKind::PriceAlert,
                         Some(a.market.clone()),
                         format!(
-                            "{} (now {} vs {venue})",
+                            "{} (now {} {})",
                             super::alerts::describe_alert(&a),
-                            super::premium_alerts::shown(premium, &a)
+                            super::premium_alerts::shown(premium, &a),
+                            super::premium_alerts::against(&board, &a)
                         ),
                     )
                     .with_id(a.id.clone()),

@@ -1189,6 +1189,7 @@ mod tests {
             at_ms,
         };
         let board = PremiumBoard {
+            paired: Default::default(),
             rows: [
                 (MarketId::new("KRW-AAA"), row(dec!(0.0231), wall_ms)),
                 (MarketId::new("KRW-BBB"), row(dec!(-0.00454), wall_ms)),

@@ -540,6 +540,7 @@ mod tests {
         };
         let price = if market.quote() == "KRW" { dec!(145_000_000) } else { dec!(97_123.4) };
         let board = PremiumBoard {
+            paired: Default::default(),
             rows: [(
                 MarketId::new("KRW-BTC"),
                 Premium {
