@@ -60,11 +60,24 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
         Parsed::Market(m) => {
             // A bare coin means its KRW market, which only Upbit lists: on another venue it
             // means that venue's USDT market.
+            let typed = m.clone();
             let m = super::venue::usdt_market(ui, snap, &m).unwrap_or(m);
             if snap.market.markets.is_empty() || snap.market.info(&m).is_some() {
+                // The line is answered: an older refusal does not stay on the line, and a
+                // KRW market read as the venue's own says so.
+                if typed != m {
+                    ui.info(format!("{typed} is Upbit's: {m} on {}", ui.venue.name()));
+                } else if ui.message.as_ref().is_some_and(|msg| msg.error) {
+                    ui.message = None;
+                }
                 select_market(ui, m)
-            } else {
+            } else if ui.venue.trades() || !super::venue::is_upbit_krw(&m) {
                 ui.error(commands::unknown_market(&m, snap));
+                Vec::new()
+            } else {
+                // On another venue a coin means its USDT market there: named so.
+                let there = MarketId::new(&format!("USDT-{}", m.base()));
+                ui.error(format!("{}: {}", ui.venue.name(), commands::unknown_market(&there, snap)));
                 Vec::new()
             }
         }

@@ -296,3 +296,25 @@ fn on_binance_c_asks_before_cancelling_every_upbit_order() {
         other => panic!("{other:?}"),
     }
 }
+
+/// On Binance a coin Binance does not list is named in Binance's terms (it said `unknown
+/// market KRW-STX`); `:market KRW-BTC` there says it shows USDT-BTC, and a line that
+/// succeeds does not leave an older refusal on the message line.
+#[test]
+fn market_lines_on_binance_speak_of_binances_markets() {
+    let mut ui = on_upbit();
+    run(&mut ui, &upbit(), "venue binance");
+    let s = binance();
+    on_snapshot(&mut ui, &s);
+    run(&mut ui, &s, "market stx");
+    let (text, error) = message(&ui);
+    assert!(error && text.starts_with("Binance: unknown market USDT-STX"), "{text}");
+    run(&mut ui, &s, "market KRW-SOL");
+    assert_eq!(ui.market, Some(MarketId::new("USDT-SOL")));
+    assert_eq!(message(&ui), ("KRW-SOL is Upbit's: USDT-SOL on Binance".into(), false));
+    run(&mut ui, &s, "market nope");
+    assert!(message(&ui).1);
+    run(&mut ui, &s, "market USDT-ETH");
+    assert_eq!(ui.market, Some(MarketId::new("USDT-ETH")));
+    assert!(!message(&ui).1, "the refusal is gone: {:?}", message(&ui));
+}
