@@ -106,6 +106,7 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             vec![Span::styled(exchange.to_string(), theme.header), sep()],
         ));
     }
+    let mut kimp_short: Option<(usize, Vec<Span<'static>>)> = None;
     if let Some(m) = &ui.market {
         let mut spans = vec![Span::styled(format!("{m} "), theme.header)];
         match snap.market.tickers.get(m) {
@@ -137,6 +138,17 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
                 None => Span::styled(premium::NONE, theme.muted),
             };
             let mut spans = vec![Span::styled("kimp ", theme.muted), signed(p.vs_usdt)];
+            // Where the line is short, `kimp` alone (or `fx` alone without it).
+            let short_value = if p.vs_usdt.is_some() || !premium::has_reference(snap) {
+                vec![Span::styled("kimp ", theme.muted), signed(p.vs_usdt)]
+            } else {
+                let mut fx = vec![Span::styled("kimp fx ", theme.muted), signed(p.vs_ref)];
+                if rate_failing(snap) {
+                    fx.push(Span::styled(" (old rate)", theme.warning));
+                }
+                fx
+            };
+            kimp_short = Some((pieces.len(), [short_value, vec![sep()]].concat()));
             if premium::has_reference(snap) {
                 spans.push(Span::styled(" fx ", theme.muted));
                 spans.push(signed(p.vs_ref));
@@ -307,6 +319,13 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
         if used + w + alert_room(ALERT_ROOM_BESIDE_PNL) <= width {
             used += w;
             shown.push(Optional::Kimp);
+        } else if let Some((at, short)) = kimp_short {
+            let w = short.iter().map(Span::width).sum::<usize>();
+            if used + w + alert_room(ALERT_ROOM_BESIDE_PNL) <= width {
+                pieces[at].spans = short;
+                used += w;
+                shown.push(Optional::Kimp);
+            }
         }
     }
     let pct_w = pnl_pct.as_ref().map_or(0, Span::width);
@@ -655,6 +674,20 @@ mod tests {
         // Where there is room the tag is whole.
         let wide = status_on(140, true, VenueId::Binance);
         assert!(wide.starts_with(" DEMO   BINANCE · read-only  USDT-BTC "), "{wide}");
+    }
+
+    /// Where the whole premium does not fit, `kimp` alone does, before the P&L (at 80
+    /// columns the premium was the first thing to go).
+    #[test]
+    fn a_short_line_keeps_kimp_alone() {
+        use crate::exchange::VenueId;
+        let at80 = premium_status(80, VenueId::Upbit, true);
+        assert!(at80.contains("KRW-BTC 145,000,000 0.00% │ kimp +2.31% fx +3.05% │"), "{at80}");
+        let at70 = premium_status(70, VenueId::Upbit, true);
+        assert!(at70.contains("KRW-BTC 145,000,000 0.00% │ kimp +2.31% │ ACTIVE"), "{at70}");
+        assert!(at70.chars().count() <= 70, "{at70}");
+        let alert = premium_status_with(90, VenueId::Upbit, true, None, true);
+        assert!(alert.contains("│ kimp +2.31% │") && alert.contains("⚠ 1 KRW-BTC crossed"), "{alert}");
     }
 
     /// The selected market's premium is the number checked before a trade: an unread
