@@ -59,12 +59,29 @@ pub struct ErrorBody {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExchangeInfo {
-    /// The server's rate limits (`REQUEST_WEIGHT` per minute among them).
-    #[serde(default)]
+    /// The server's rate limits (`REQUEST_WEIGHT` per minute among them). An entry that
+    /// does not read (a negative limit, a new shape) is left out, as an odd symbol is:
+    /// without its weight limit hoga keeps its default budget.
+    #[serde(default, deserialize_with = "readable_limits")]
     pub rate_limits: Vec<RateLimit>,
     /// Every symbol, raw.
     #[serde(default)]
     pub symbols: Vec<Box<serde_json::value::RawValue>>,
+}
+
+/// The entries of `rateLimits` that read, the others logged and left out.
+fn readable_limits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<RateLimit>, D::Error> {
+    let raw: Vec<serde_json::Value> = Deserialize::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|v| match serde_json::from_value::<RateLimit>(v) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "Binance exchangeInfo: a rate limit left out (unreadable)");
+                None
+            }
+        })
+        .collect())
 }
 
 /// One entry of `rateLimits`.
@@ -82,12 +99,14 @@ pub struct RateLimit {
 }
 
 impl ExchangeInfo {
-    /// The `REQUEST_WEIGHT` limit per one minute, when the server publishes one.
+    /// The `REQUEST_WEIGHT` limit per one minute, when the server publishes a usable one
+    /// (a limit of 0 would stop every call: it is not taken).
     pub fn weight_per_minute(&self) -> Option<u32> {
         self.rate_limits
             .iter()
             .find(|r| r.rate_limit_type == "REQUEST_WEIGHT" && r.interval == "MINUTE" && r.interval_num == 1)
             .map(|r| r.limit)
+            .filter(|l| *l > 0)
     }
 }
 
@@ -625,6 +644,24 @@ mod tests {
         assert_eq!((rules.tick_size, rules.step_size), (Some(d!(0.01)), Some(d!(0.00001))));
         assert_eq!(listed[1].rules().unwrap(), SymbolRules::default());
         assert_eq!(listed[1].market().unwrap().as_str(), "USDT-1000SATS");
+    }
+
+    /// A rate limit that does not read (a negative limit) is left out, not the list: it
+    /// refused the whole exchangeInfo and Binance stayed empty.
+    #[test]
+    fn an_unreadable_rate_limit_is_left_out_not_the_list() {
+        let bad = EXCHANGE_INFO.replacen(r#""limit": 6000"#, r#""limit": -5"#, 1);
+        assert_ne!(bad, EXCHANGE_INFO);
+        let info: ExchangeInfo = serde_json::from_str(&bad).unwrap();
+        assert_eq!(info.weight_per_minute(), None, "no weight limit read: the default budget");
+        assert_eq!(info.rate_limits.len(), 2);
+        assert!(!info.symbols.is_empty());
+        let odd = EXCHANGE_INFO.replacen(r#""intervalNum": 10"#, r#""intervalNum": "ten""#, 1);
+        let info: ExchangeInfo = serde_json::from_str(&odd).unwrap();
+        assert_eq!(info.weight_per_minute(), Some(6000));
+        let zero = EXCHANGE_INFO.replacen(r#""limit": 6000"#, r#""limit": 0"#, 1);
+        let info: ExchangeInfo = serde_json::from_str(&zero).unwrap();
+        assert_eq!(info.weight_per_minute(), None, "a zero limit would stop every call");
     }
 
     #[test]
