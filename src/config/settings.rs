@@ -574,7 +574,9 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
         }
         "venues.binance" => "true or false (unset: on in demo, off in paper and live)",
         "venues.binance_rest_url" => "empty (Binance) or an http:// or https:// URL",
-        "venues.binance_ws_url" => "empty (Binance) or a ws:// or wss:// URL",
+        "venues.binance_ws_url" => {
+            "empty (Binance) or a ws:// or wss:// URL, set together with binance_rest_url"
+        }
         "premium.usd_krw" => "KRW per USD, from 100 to 100000 (e.g. 1450.5)",
         "premium.usd_krw_url" => "empty (off) or an http:// or https:// URL",
         "premium.usd_krw_field" => {
@@ -666,6 +668,13 @@ impl Settings {
             "venues.binance_ws_url",
             quoted(&v.binance_ws_url),
         )?;
+        // One server for both, or Binance for both: half of one and half of the other is
+        // a typo, not a setup.
+        check(
+            v.binance_rest_url.is_empty() == v.binance_ws_url.is_empty(),
+            "venues.binance_ws_url",
+            format!("{} (binance_rest_url {})", quoted(&v.binance_ws_url), quoted(&v.binance_rest_url)),
+        )?;
         let p = &self.premium;
         if let Some(rate) = p.usd_krw {
             let (low, high) = crate::store::premium::USD_KRW_BAND;
@@ -696,6 +705,7 @@ mod venue_and_premium_tests {
             ("venues", "binance = \"yes\"", "binance", "yes"),
             ("venues", "binance_rest_url = \"not a url\"", "venues.binance_rest_url", "not a url"),
             ("venues", "binance_ws_url = \"https://x\"", "venues.binance_ws_url", "https://x"),
+            ("venues", "binance_ws_url = \"ws://127.0.0.1:1\"", "venues.binance_ws_url", "set together"),
             ("premium", "usd_krw = -5", "premium.usd_krw", "-5"),
             ("premium", "usd_krw = 0.00069", "premium.usd_krw", "0.00069"),
             ("premium", "usd_krw = 145050", "premium.usd_krw", "145050"),

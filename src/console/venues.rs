@@ -86,10 +86,15 @@ pub(crate) struct SecondVenue {
 /// else `[venues] binance_rest_url` / `binance_ws_url` or Binance's own. `sim`: the
 /// simulator's REST and websocket bases (`http://127.0.0.1:PORT`, `ws://127.0.0.1:PORT`).
 pub(crate) fn binance_bases(settings: &Settings, sim: Option<&(String, String)>) -> (String, Option<String>) {
+    let v = &settings.venues;
     if let Some((rest, ws)) = sim {
+        if !v.binance_rest_url.is_empty() || !v.binance_ws_url.is_empty() {
+            tracing::warn!(
+                "[venues] binance_rest_url / binance_ws_url are for paper and live: demo reads Binance from its simulator"
+            );
+        }
         return (rest.clone(), Some(ws.clone()));
     }
-    let v = &settings.venues;
     let rest = if v.binance_rest_url.is_empty() {
         crate::exchange::binance::REST_URL.to_string()
     } else {
