@@ -172,6 +172,10 @@ async fn account_state_refusals_reach_the_screen_with_the_fix() {
         // Last: it halts trading (no order of this account can pass).
         (403, "order_disabled_member", "disabled ordering for this account"),
     ];
+    // An order the risk gate denies here is answered `denied` (its reply, the message
+    // line, the Orders pane): no alert repeats it as the exchange's `rejected: risk: …`.
+    let (_, denied) = send(&core, &mut snaps, &mut person, "buy 900000000krw @ market KRW-BTC").await;
+    assert!(matches!(&denied, Outcome::Denied(why) if why.contains("max_notional_per_order")), "{denied:?}");
     for (status, name, fix) in cases {
         let creates =
             sim.requests.entries().iter().filter(|r| r.method == "POST" && r.path == "/v1/orders").count();
@@ -197,8 +201,19 @@ async fn account_state_refusals_reach_the_screen_with_the_fix() {
         })
         .await;
     }
-    snapshot_until(&mut snaps, deadline_30s(), "HALTED", |s| s.account.trading_state == TradingState::Halted)
-        .await;
+    let s = snapshot_until(&mut snaps, deadline_30s(), "HALTED", |s| {
+        s.account.trading_state == TradingState::Halted
+    })
+    .await;
+    // (The exchange's refusals came after the denial, so its alert would be there by now.)
+    let repeated: Vec<&str> = s
+        .system
+        .alerts
+        .iter()
+        .map(|a| a.message.as_str())
+        .filter(|m| m.contains("max_notional_per_order"))
+        .collect();
+    assert!(repeated.is_empty(), "a denial alerted as a rejection: {repeated:?}");
     tasks.cancel_all();
     sim_tasks.cancel_all();
 }

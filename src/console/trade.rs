@@ -272,10 +272,9 @@ impl Desk {
                         // and the later facts say when the exchange has it.
                         (Outcome::Accepted(format!("order {id} journaled, being sent")), idle)
                     }
-                    Err(d) => {
-                        lock(&self.chains).remove(&identifier);
-                        (Outcome::Denied(d.to_string()), self.in_flight.answered(None))
-                    }
+                    // (The chain goes with the manager's `Rejected { denied_here }` fact,
+                    // which then knows the denial was answered here.)
+                    Err(d) => (Outcome::Denied(d.to_string()), self.in_flight.answered(None)),
                 };
                 if idle {
                     self.trading_idle(env);
@@ -450,15 +449,23 @@ impl Desk {
                 self.store.send(StoreEvent::FillApplied(fill)).await?;
                 self.store.send(StoreEvent::Realized { pnl: realized, at }).await?;
             }
-            OrderEvent::Rejected { identifier, reason } => {
-                tracing::warn!(identifier = identifier.as_deref().unwrap_or("-"), %reason, "order rejected");
-                // The exchange refused an order a request placed: its requester hears it
-                // as a second reply. (A local denial was answered by the place itself.)
+            OrderEvent::Rejected { identifier, reason, denied_here } => {
+                tracing::warn!(identifier = identifier.as_deref().unwrap_or("-"), %reason, denied_here, "order refused");
                 let chain = identifier.as_deref().and_then(|id| lock(&self.chains).remove(id));
+                // A request's place refused here was answered by the place itself
+                // (`denied`, on the message line and in the Orders pane): no alert repeats
+                // it, worded as the exchange's. A rule's exit denied here (no request's
+                // chain) is alerted, as denied.
+                if denied_here && (chain.is_some() || identifier.is_none()) {
+                    return Ok(());
+                }
+                // The exchange refused an order a request placed: its requester hears it
+                // as a second reply.
                 // An alert too: the message line may be telling a newer request's story.
+                let word = if denied_here { "denied" } else { "rejected" };
                 let message = match &chain {
-                    Some(c) => format!("rejected: {} {}: {reason}", c.id, c.what),
-                    None => format!("rejected: {reason}"),
+                    Some(c) => format!("{word}: {} {}: {reason}", c.id, c.what),
+                    None => format!("{word}: {reason}"),
                 };
                 if let Some(c) = chain {
                     self.reply(env, c.id, c.from, c.what, Outcome::Rejected(reason));

@@ -99,7 +99,7 @@ impl ExitBridge {
                 }
             }
             // A local denial (gate, validation, journal) of an exit: named by identifier.
-            OrderEvent::Rejected { identifier: Some(id), reason } if self.exits.contains_key(id) => {
+            OrderEvent::Rejected { identifier: Some(id), reason, .. } if self.exits.contains_key(id) => {
                 self.exits.remove(id);
                 self.accepted.remove(id);
                 vec![ExitEvent::ExitRejected {

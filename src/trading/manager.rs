@@ -300,6 +300,9 @@ pub enum OrderEvent {
         identifier: Option<String>,
         /// Why.
         reason: String,
+        /// Refused here (the risk gate, the trading state) before anything was sent: a
+        /// denial, not the exchange's rejection.
+        denied_here: bool,
     },
     /// Reconciliation finished: new orders are allowed.
     Reconciled {
@@ -891,7 +894,11 @@ impl Engine {
                 if let Err(d) = &res {
                     tracing::info!(reason = %d, "order denied");
                     // A fixed (rule) identifier is named so the monitor can match it.
-                    self.emit(OrderEvent::Rejected { identifier: fixed, reason: d.to_string() });
+                    self.emit(OrderEvent::Rejected {
+                        identifier: fixed,
+                        reason: d.to_string(),
+                        denied_here: true,
+                    });
                 }
                 if let Some(r) = reply {
                     // The asker may have gone away; the event above still reports it.
@@ -1159,7 +1166,11 @@ impl Engine {
                 self.cancel_after_ack.remove(id);
                 self.journal_note(id, "rejected", &reason);
                 self.save(id);
-                self.emit(OrderEvent::Rejected { identifier: Some(id.to_string()), reason: reason.clone() });
+                self.emit(OrderEvent::Rejected {
+                    identifier: Some(id.to_string()),
+                    reason: reason.clone(),
+                    denied_here: false,
+                });
                 if halt {
                     self.risk().set_state(TradingState::Halted, reason);
                     self.state_event();
@@ -1320,7 +1331,7 @@ impl Engine {
             self.cancel_after_ack.remove(id);
             self.journal_note(id, "closed_not_found", &reason);
             self.save(id);
-            self.emit(OrderEvent::Rejected { identifier: Some(id.to_string()), reason });
+            self.emit(OrderEvent::Rejected { identifier: Some(id.to_string()), reason, denied_here: false });
             self.done_reconciling(id);
         } else {
             let d = self.sh.config.probe_interval;
@@ -1619,7 +1630,7 @@ impl Engine {
         self.journal_note(&id, "self_trade_prevented", &reason);
         self.info(format!("order {id}: {reason}"));
         if m.ended {
-            self.emit(OrderEvent::Rejected { identifier: Some(id.clone()), reason });
+            self.emit(OrderEvent::Rejected { identifier: Some(id.clone()), reason, denied_here: false });
         }
         self.save(&id);
     }
