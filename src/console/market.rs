@@ -257,10 +257,14 @@ pub(crate) fn spawn_orderbook(
                 async move {
                     let Some(m) = sel.market else { return Ok(None) };
                     proxy.unsubscribe_all();
-                    if let Ok(books) = proxy.orderbook(std::slice::from_ref(&m), u32::from(sel.depth)).await {
-                        for b in books {
-                            store.send(StoreEvent::BookUpdated(b)).await?;
+                    match proxy.orderbook(std::slice::from_ref(&m), u32::from(sel.depth)).await {
+                        Ok(books) => {
+                            for b in books {
+                                store.send(StoreEvent::BookUpdated(b)).await?;
+                            }
                         }
+                        // The stream may still bring it; why the snapshot did not is logged.
+                        Err(e) => tracing::warn!(%venue, market = %m, error = %e, "order book snapshot not loaded"),
                     }
                     let sub = proxy.subscribe_orderbook(&[m], Strategy::CoalesceByMarket);
                     Ok(Some(Pump::boxed(sub, move |b: crate::exchange::types::OrderBook| {
