@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use common::{command_channel, frames_past, headless_app, screen_text, snapshot_until, wide};
+use common::{command_channel, frames_past, headless_app, info, screen_text, snapshot_until, ticker, wide};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use hoga::exchange::types::{
     BookLevel, Candle, MarketId, MarketInfo, Order, OrderBook, OrderState, OrderType, Side, StreamType,
-    Ticker, Timeframe, Trade,
+    Timeframe, Trade,
 };
 use hoga::feed::{ConnSnapshot, ConnState, FeedHealth, StreamRate};
 use hoga::kernel::TaskManager;
@@ -33,26 +33,6 @@ use ratatui::style::{Color, Modifier};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio::sync::{mpsc, watch};
-
-fn info(code: &str, ko: &str, en: &str) -> MarketInfo {
-    MarketInfo {
-        market: MarketId::new(code),
-        korean_name: ko.into(),
-        english_name: en.into(),
-        warning: false,
-        caution: false,
-    }
-}
-
-fn ticker(code: &str, price: Decimal, rate: Decimal, value: Decimal) -> Ticker {
-    Ticker {
-        market: Some(MarketId::new(code)),
-        trade_price: price,
-        signed_change_rate: rate,
-        acc_trade_price_24h: value,
-        ..Ticker::default()
-    }
-}
 
 fn book(code: &str, mid: Decimal, tick: Decimal) -> OrderBook {
     let levels: Vec<BookLevel> = (0..15)

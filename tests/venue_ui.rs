@@ -10,13 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use common::{command_channel, screen_text};
+use common::{command_channel, info, screen_text, ticker};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hoga::config::Mode;
 use hoga::exchange::VenueId;
-use hoga::exchange::types::{
-    BookLevel, Candle, MarketId, MarketInfo, OrderBook, Side, StreamType, Ticker, Timeframe, Trade,
-};
+use hoga::exchange::types::{BookLevel, Candle, MarketId, OrderBook, Side, StreamType, Timeframe, Trade};
 use hoga::store::{Snapshot, Store, StoreEvent};
 use hoga::ui::keymap::Keymap;
 use hoga::ui::{App, ColorSupport, UiCommand, UiConfig};
@@ -25,26 +23,6 @@ use ratatui::backend::TestBackend;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio::sync::watch;
-
-fn info(code: &str, ko: &str, en: &str) -> MarketInfo {
-    MarketInfo {
-        market: MarketId::new(code),
-        korean_name: ko.into(),
-        english_name: en.into(),
-        warning: false,
-        caution: false,
-    }
-}
-
-fn ticker(code: &str, price: Decimal, rate: Decimal, value: Decimal) -> Ticker {
-    Ticker {
-        market: Some(MarketId::new(code)),
-        trade_price: price,
-        signed_change_rate: rate,
-        acc_trade_price_24h: value,
-        ..Ticker::default()
-    }
-}
 
 /// Ten levels a side around `mid`, `tick` apart.
 fn book(code: &str, mid: Decimal, tick: Decimal) -> OrderBook {

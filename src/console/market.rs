@@ -264,7 +264,9 @@ pub(crate) fn spawn_orderbook(
                             }
                         }
                         // The stream may still bring it; why the snapshot did not is logged.
-                        Err(e) => tracing::warn!(%venue, market = %m, error = %e, "order book snapshot not loaded"),
+                        Err(e) => {
+                            tracing::warn!(%venue, market = %m, error = %e, "order book snapshot not loaded")
+                        }
                     }
                     let sub = proxy.subscribe_orderbook(&[m], Strategy::CoalesceByMarket);
                     Ok(Some(Pump::boxed(sub, move |b: crate::exchange::types::OrderBook| {

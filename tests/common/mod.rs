@@ -295,3 +295,30 @@ pub async fn wait_view(
     };
     tokio::time::timeout(DEADLINE, fut).await.unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
 }
+
+/// A listed market with its Korean and English names.
+pub fn info(code: &str, ko: &str, en: &str) -> hoga::exchange::types::MarketInfo {
+    hoga::exchange::types::MarketInfo {
+        market: hoga::exchange::types::MarketId::new(code),
+        korean_name: ko.into(),
+        english_name: en.into(),
+        warning: false,
+        caution: false,
+    }
+}
+
+/// A ticker at `price` with its change rate and 24 h traded value.
+pub fn ticker(
+    code: &str,
+    price: rust_decimal::Decimal,
+    rate: rust_decimal::Decimal,
+    value: rust_decimal::Decimal,
+) -> hoga::exchange::types::Ticker {
+    hoga::exchange::types::Ticker {
+        market: Some(hoga::exchange::types::MarketId::new(code)),
+        trade_price: price,
+        signed_change_rate: rate,
+        acc_trade_price_24h: value,
+        ..hoga::exchange::types::Ticker::default()
+    }
+}

@@ -481,12 +481,24 @@ mod tests {
                     .into(),
             });
         }
+        line_of(width, venue, btc, events, (now, wall))
+    }
+
+    /// The status bar at `width` columns over a store that took `events`, with `market`
+    /// selected on `venue`, at the clocks `(now, wall)`.
+    fn line_of(
+        width: u16,
+        venue: crate::exchange::VenueId,
+        market: MarketId,
+        events: Vec<StoreEvent>,
+        (now, wall): (Instant, chrono::DateTime<Utc>),
+    ) -> String {
         let snap = Store::new().apply_batch(events, now);
         let mut ui = UiState::new(UiConfig::default());
         ui.now = now;
         ui.wall = wall;
         ui.venue = venue;
-        ui.market = Some(btc);
+        ui.market = Some(market);
         let area = Rect::new(0, 0, width, 1);
         let mut buf = Buffer::empty(area);
         render(area, &mut buf, &ui, &snap, &Theme::default());
@@ -598,16 +610,7 @@ mod tests {
                     .into(),
             });
         }
-        let snap = Store::new().apply_batch(events, now);
-        let mut ui = UiState::new(UiConfig::default());
-        ui.now = now;
-        ui.wall = wall;
-        ui.venue = venue;
-        ui.market = Some(market);
-        let area = Rect::new(0, 0, width, 1);
-        let mut buf = Buffer::empty(area);
-        render(area, &mut buf, &ui, &snap, &Theme::default());
-        (0..width).map(|x| buf[(x, 0)].symbol().to_string()).collect::<String>().trim_end().to_string()
+        line_of(width, venue, market, events, (now, wall))
     }
 
     /// The selected market's premium beside its price, `fx` with a reference rate, and
