@@ -61,6 +61,9 @@ pub enum ConfigError {
         /// What the key accepts.
         expected: String,
     },
+    /// Several values out of range in one layer: each on its own line.
+    #[error("{}", lines(.0))]
+    Several(Vec<ConfigError>),
     /// A malformed environment variable name.
     #[error("{origin}: {detail}")]
     Env {
@@ -69,6 +72,11 @@ pub enum ConfigError {
         /// What is wrong with it.
         detail: String,
     },
+}
+
+/// Errors one per line.
+fn lines(errors: &[ConfigError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
 /// One source of settings.
@@ -250,19 +258,27 @@ pub(crate) fn check_table(origin: &str, table: &Table) -> Result<Settings, Confi
             return Err(ConfigError::BadValue { origin: origin.into(), key: path, value, expected });
         }
     };
-    if let Err(v) = settings.validate() {
-        let value = match get_path(table, v.path) {
-            Some(raw) if v.path != "alerts.webhook_url" => render(raw),
-            _ => v.value,
-        };
-        return Err(ConfigError::BadValue {
-            origin: origin.into(),
-            key: v.path.to_string(),
-            value,
-            expected: expectation(v.path).unwrap_or("a valid value").to_string(),
-        });
+    let mut bad: Vec<ConfigError> = settings
+        .violations()
+        .into_iter()
+        .map(|v| {
+            let value = match get_path(table, v.path) {
+                Some(raw) if v.path != "alerts.webhook_url" => render(raw),
+                _ => v.value,
+            };
+            ConfigError::BadValue {
+                origin: origin.into(),
+                key: v.path.to_string(),
+                value,
+                expected: expectation(v.path).unwrap_or("a valid value").to_string(),
+            }
+        })
+        .collect();
+    match bad.len() {
+        0 => Ok(settings),
+        1 => Err(bad.remove(0)),
+        _ => Err(ConfigError::Several(bad)),
     }
-    Ok(settings)
 }
 
 /// Checks a config file on its own (over the defaults): `hoga config check FILE`.

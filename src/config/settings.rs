@@ -590,6 +590,18 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
     })
 }
 
+/// The values found breaking a rule so far.
+struct Rules(Vec<RuleViolation>);
+
+impl Rules {
+    /// Notes `value` at `path` unless `ok`.
+    fn check(&mut self, ok: bool, path: &'static str, value: impl std::fmt::Display) {
+        if !ok {
+            self.0.push(RuleViolation { path, value: value.to_string() });
+        }
+    }
+}
+
 /// A rule a value broke: the key's path and the value as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleViolation {
@@ -600,92 +612,104 @@ pub struct RuleViolation {
 }
 
 impl Settings {
-    /// Checks ranges and enumerated values beyond what the types say.
+    /// Checks ranges and enumerated values beyond what the types say: the first value
+    /// that breaks a rule.
     pub fn validate(&self) -> Result<(), RuleViolation> {
-        fn check(ok: bool, path: &'static str, value: impl std::fmt::Display) -> Result<(), RuleViolation> {
-            if ok { Ok(()) } else { Err(RuleViolation { path, value: value.to_string() }) }
+        match self.violations().into_iter().next() {
+            Some(v) => Err(v),
+            None => Ok(()),
         }
+    }
+
+    /// Every value that breaks a rule, in the file's section order (a file with three
+    /// bad values is told all three at once).
+    pub fn violations(&self) -> Vec<RuleViolation> {
+        let mut r = Rules(Vec::new());
         let quoted = |s: &str| format!("{s:?}");
         let (u, d, f, t, b) = (&self.ui, &self.demo, &self.feed, &self.trading, &self.bus);
-        check(crate::ui::theme::Theme::embedded_names().any(|n| n == u.theme), "ui.theme", quoted(&u.theme))?;
-        check((1..=120).contains(&u.fps), "ui.fps", u.fps)?;
-        check(matches!(u.orderbook_levels, 5 | 15 | 30), "ui.orderbook_levels", u.orderbook_levels)?;
-        check(!u.layout.trim().is_empty(), "ui.layout", quoted(&u.layout))?;
-        check(u.large_trade_multiple > Decimal::ONE, "ui.large_trade_multiple", u.large_trade_multiple)?;
-        check((1..=200).contains(&d.markets), "demo.markets", d.markets)?;
-        check((1..=1_000_000).contains(&d.rate), "demo.rate", d.rate)?;
-        check((5..=110).contains(&f.idle_timeout_secs), "feed.idle_timeout_secs", f.idle_timeout_secs)?;
-        check(f.debounce_ms <= 5000, "feed.debounce_ms", f.debounce_ms)?;
-        check(f.grace_period_secs <= 3600, "feed.grace_period_secs", f.grace_period_secs)?;
-        check(f.read_gather_ms <= 10, "feed.read_gather_ms", f.read_gather_ms)?;
-        check(t.fee_rate >= Decimal::ZERO && t.fee_rate <= dec!(0.01), "trading.fee_rate", t.fee_rate)?;
-        check(
+        r.check(
+            crate::ui::theme::Theme::embedded_names().any(|n| n == u.theme),
+            "ui.theme",
+            quoted(&u.theme),
+        );
+        r.check((1..=120).contains(&u.fps), "ui.fps", u.fps);
+        r.check(matches!(u.orderbook_levels, 5 | 15 | 30), "ui.orderbook_levels", u.orderbook_levels);
+        r.check(!u.layout.trim().is_empty(), "ui.layout", quoted(&u.layout));
+        r.check(u.large_trade_multiple > Decimal::ONE, "ui.large_trade_multiple", u.large_trade_multiple);
+        r.check((1..=200).contains(&d.markets), "demo.markets", d.markets);
+        r.check((1..=1_000_000).contains(&d.rate), "demo.rate", d.rate);
+        r.check((5..=110).contains(&f.idle_timeout_secs), "feed.idle_timeout_secs", f.idle_timeout_secs);
+        r.check(f.debounce_ms <= 5000, "feed.debounce_ms", f.debounce_ms);
+        r.check(f.grace_period_secs <= 3600, "feed.grace_period_secs", f.grace_period_secs);
+        r.check(f.read_gather_ms <= 10, "feed.read_gather_ms", f.read_gather_ms);
+        r.check(t.fee_rate >= Decimal::ZERO && t.fee_rate <= dec!(0.01), "trading.fee_rate", t.fee_rate);
+        r.check(
             t.max_notional_per_order > Decimal::ZERO,
             "trading.max_notional_per_order",
             t.max_notional_per_order,
-        )?;
-        check(
+        );
+        r.check(
             (1..=600).contains(&t.max_orders_per_minute),
             "trading.max_orders_per_minute",
             t.max_orders_per_minute,
-        )?;
-        check((1..=1000).contains(&t.max_open_orders), "trading.max_open_orders", t.max_open_orders)?;
-        check(
+        );
+        r.check((1..=1000).contains(&t.max_open_orders), "trading.max_open_orders", t.max_open_orders);
+        r.check(
             t.price_band_pct > Decimal::ZERO && t.price_band_pct <= dec!(100),
             "trading.price_band_pct",
             t.price_band_pct,
-        )?;
-        check(t.daily_loss_limit > Decimal::ZERO, "trading.daily_loss_limit", t.daily_loss_limit)?;
+        );
+        r.check(t.daily_loss_limit > Decimal::ZERO, "trading.daily_loss_limit", t.daily_loss_limit);
         if let Some(url) = &self.alerts.webhook_url {
             // The URL is a secret: the error names the key, not the value.
-            check(
+            r.check(
                 url.starts_with("https://") || url.starts_with("http://"),
                 "alerts.webhook_url",
                 "<redacted>",
-            )?;
+            );
         }
         for c in &self.alerts.announcements.0 {
             let known = c == "all" || crate::exchange::upbit::announce::CATEGORIES.contains(&c.as_str());
-            check(known, "alerts.announcements", quoted(c))?;
+            r.check(known, "alerts.announcements", quoted(c));
         }
         let x = &self.exchange;
         let scheme = |u: &str, a: &str, b: &str| u.is_empty() || u.starts_with(a) || u.starts_with(b);
-        check(
+        r.check(
             scheme(&x.rest_url, "http://", "https://")
                 && (x.rest_url.is_empty() || x.rest_url.ends_with("/v1")),
             "exchange.rest_url",
             quoted(&x.rest_url),
-        )?;
-        check(scheme(&x.ws_url, "ws://", "wss://"), "exchange.ws_url", quoted(&x.ws_url))?;
+        );
+        r.check(scheme(&x.ws_url, "ws://", "wss://"), "exchange.ws_url", quoted(&x.ws_url));
         let v = &self.venues;
-        check(
+        r.check(
             scheme(&v.binance_rest_url, "http://", "https://"),
             "venues.binance_rest_url",
             quoted(&v.binance_rest_url),
-        )?;
-        check(
+        );
+        r.check(
             scheme(&v.binance_ws_url, "ws://", "wss://"),
             "venues.binance_ws_url",
             quoted(&v.binance_ws_url),
-        )?;
+        );
         // One server for both, or Binance for both: half of one and half of the other is
         // a typo, not a setup.
-        check(
+        r.check(
             v.binance_rest_url.is_empty() == v.binance_ws_url.is_empty(),
             "venues.binance_ws_url",
             format!("{} (binance_rest_url {})", quoted(&v.binance_ws_url), quoted(&v.binance_rest_url)),
-        )?;
+        );
         let p = &self.premium;
         if let Some(rate) = p.usd_krw {
             let (low, high) = crate::store::premium::USD_KRW_BAND;
-            check((low..=high).contains(&rate), "premium.usd_krw", rate)?;
+            r.check((low..=high).contains(&rate), "premium.usd_krw", rate);
         }
-        check(scheme(&p.usd_krw_url, "http://", "https://"), "premium.usd_krw_url", quoted(&p.usd_krw_url))?;
-        check((30..=86_400).contains(&p.refresh_secs), "premium.refresh_secs", p.refresh_secs)?;
-        check((1..=60_000).contains(&b.retry_backoff_ms), "bus.retry_backoff_ms", b.retry_backoff_ms)?;
-        check((1..=10).contains(&b.max_attempts), "bus.max_attempts", b.max_attempts)?;
-        check((1..=100_000).contains(&b.trace_capacity), "bus.trace_capacity", b.trace_capacity)?;
-        Ok(())
+        r.check(scheme(&p.usd_krw_url, "http://", "https://"), "premium.usd_krw_url", quoted(&p.usd_krw_url));
+        r.check((30..=86_400).contains(&p.refresh_secs), "premium.refresh_secs", p.refresh_secs);
+        r.check((1..=60_000).contains(&b.retry_backoff_ms), "bus.retry_backoff_ms", b.retry_backoff_ms);
+        r.check((1..=10).contains(&b.max_attempts), "bus.max_attempts", b.max_attempts);
+        r.check((1..=100_000).contains(&b.trace_capacity), "bus.trace_capacity", b.trace_capacity);
+        r.0
     }
 }
 
@@ -716,6 +740,26 @@ mod venue_and_premium_tests {
             std::fs::write(&path, format!("[{section}]\n{line}\n")).unwrap();
             let msg = crate::config::check_file(&path).unwrap_err().to_string();
             assert!(msg.contains("hoga.toml") && msg.contains(key) && msg.contains(value), "{line}: {msg}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod several_bad_values_tests {
+    /// A file with several values out of range is told every one of them, each on its
+    /// own line with file, key and value (only the first was named: fix, rerun, repeat).
+    #[test]
+    fn every_value_out_of_range_is_named_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hoga.toml");
+        std::fs::write(&path, "[ui]\nfps = 0\n[premium]\nusd_krw = -5\nrefresh_secs = 0\n").unwrap();
+        let msg = crate::config::check_file(&path).unwrap_err().to_string();
+        let lines: Vec<&str> = msg.lines().collect();
+        assert_eq!(lines.len(), 3, "{msg}");
+        for (line, (key, value)) in
+            lines.iter().zip([("ui.fps", "0"), ("premium.usd_krw", "-5"), ("premium.refresh_secs", "0")])
+        {
+            assert!(line.contains("hoga.toml") && line.contains(&format!("{key} = {value}")), "{line}");
         }
     }
 }
