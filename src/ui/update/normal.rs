@@ -148,21 +148,25 @@ pub(super) fn key(ui: &mut UiState, action: Action, snap: &Snapshot) -> Vec<UiCo
             let intent = TradeIntent::Cancel(target);
             let label = intent.summary();
             // Every market's orders at one key is asked first (default No), naming how
-            // many and that they are Upbit's: on Binance's view nothing on screen says so.
-            if matches!(intent, TradeIntent::Cancel(CancelTarget::All)) && n > 0 {
+            // many are listed and that they are Upbit's: on Binance's view nothing on
+            // screen says so. Asked even when none is listed: an order just typed may not
+            // be listed yet, and the cancel would take it.
+            if matches!(intent, TradeIntent::Cancel(CancelTarget::All)) {
                 let venue = if ui.venue.trades() {
                     String::new()
                 } else {
                     " (Binance shows no order of ours)".into()
                 };
+                let what = match n {
+                    0 => "cancel every open Upbit order on every market (none listed yet)? y/N".to_string(),
+                    1 => "cancel all 1 open Upbit order on every market? y/N".to_string(),
+                    n => format!("cancel all {n} open Upbit orders on every market? y/N"),
+                };
                 ui.pending_rule = Some(crate::ui::state::PendingRule {
                     intent,
                     text: label,
                     title: " Cancel every order ".into(),
-                    lines: vec![format!(
-                        "cancel all {n} open Upbit order{} on every market? y/N",
-                        if n == 1 { "" } else { "s" }
-                    )],
+                    lines: vec![what],
                     warnings: if venue.is_empty() {
                         Vec::new()
                     } else {

@@ -201,8 +201,12 @@ fn on_binance_cancels_the_kill_switch_and_krw_alerts_still_go_out() {
         [UiCommand::Trade(r)] => r.intent.clone(),
         other => panic!("{other:?}"),
     };
-    // `C`: the market shown is Binance's, so every Upbit order (the ones on screen).
-    assert_eq!(intent(update(&mut ui, Action::CancelAll, &s)), TradeIntent::Cancel(CancelTarget::All));
+    // `C`: the market shown is Binance's, so every Upbit order (the ones on screen),
+    // asked first even with none listed (an order just typed may not be listed yet).
+    assert!(update(&mut ui, Action::CancelAll, &s).is_empty());
+    let asked = ui.pending_rule.as_ref().map(|p| p.lines.clone()).unwrap_or_default();
+    assert_eq!(asked, ["cancel every open Upbit order on every market (none listed yet)? y/N"]);
+    assert_eq!(intent(update(&mut ui, Action::InsertChar('y'), &s)), TradeIntent::Cancel(CancelTarget::All));
     assert_eq!(
         intent(run(&mut ui, &s, "cancel KRW-BTC")),
         TradeIntent::Cancel(CancelTarget::Market(MarketId::new("KRW-BTC")))
