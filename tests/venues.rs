@@ -314,6 +314,33 @@ async fn a_binance_outage_leaves_upbit_and_trading_alone() {
     sim_tasks.cancel_all();
 }
 
+/// The USDT premium (KRW-USDT against the reference rate) needs neither Binance nor its
+/// market list: with Binance unreachable it is on the board (and a `KRW-USDT kimpfx`
+/// alert can fire); the board waited for both lists before anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_usdt_premium_stands_while_binance_is_down() {
+    let (sim_tasks, sim) = sim().await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut settings = paper_on(&sim);
+    settings.venues.binance = Some(true);
+    settings.venues.binance_rest_url = format!("http://{dead}");
+    settings.venues.binance_ws_url = format!("ws://{dead}");
+    settings.premium.usd_krw = Some(rust_decimal_macros::dec!(1400));
+    let dir = tempfile::tempdir().unwrap();
+    let (tasks, core) = core_on(&sim, &settings, Some(dir.path().join("journal-paper.sqlite"))).await;
+    let mut u = core.store.subscribe();
+    let s = snapshot_until(&mut u, deadline_30s(), "the USDT premium on the board", |s| {
+        s.market.premium.usdt_vs_ref.is_some()
+    })
+    .await;
+    let board = &s.market.premium;
+    assert!(board.rows.is_empty() && board.paired.is_empty(), "no pair without Binance's list");
+    let (usdt, vs_ref) = (board.krw_usdt.unwrap(), board.usdt_vs_ref.unwrap());
+    assert_eq!(vs_ref, usdt / rust_decimal_macros::dec!(1400) - rust_decimal::Decimal::ONE);
+    tasks.cancel_all();
+    sim_tasks.cancel_all();
+}
+
 /// The markets table's day lines come from each market's own venue: with both venues'
 /// markets on screen, Binance's store gets USDT-BTC's and Upbit's KRW-BTC's, and neither
 /// asks the other venue for a market it does not list.

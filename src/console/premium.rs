@@ -194,27 +194,14 @@ struct BoardLinks {
     pairs: Arc<watch::Sender<Arc<HashMap<MarketId, MarketId>>>>,
 }
 
-/// Both market lists, paired; retried with a backoff until both load (None on cancel).
-async fn load_pairs(cancel: &CancellationToken, l: &BoardLinks) -> Option<Vec<(MarketId, MarketId)>> {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        match tokio::try_join!(l.upbit_rest.markets(), l.binance_rest.markets()) {
-            Ok((upbit, abroad)) => {
-                let pairs = board::pairs(&upbit, &abroad);
-                tracing::info!(pairs = pairs.len(), venue = VENUE, "kimchi premium: markets paired by coin");
-                return Some(pairs);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "kimchi premium: market lists not loaded");
-            }
-        }
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return None,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
+/// Both market lists, paired by coin (one attempt).
+async fn read_pairs(
+    l: &BoardLinks,
+) -> Result<Vec<(MarketId, MarketId)>, crate::exchange::error::ExchangeError> {
+    let (upbit, abroad) = tokio::try_join!(l.upbit_rest.markets(), l.binance_rest.markets())?;
+    let pairs = board::pairs(&upbit, &abroad);
+    tracing::info!(pairs = pairs.len(), venue = VENUE, "kimchi premium: markets paired by coin");
+    Ok(pairs)
 }
 
 /// The Upbit markets (the pairs' and `KRW-USDT`) and the markets abroad, to subscribe.
@@ -260,24 +247,24 @@ fn wants_premium(monitor: &MonitorHandle) -> bool {
 }
 
 async fn board_loop(cancel: CancellationToken, l: BoardLinks) -> anyhow::Result<()> {
-    let Some(pairs) = load_pairs(&cancel, &l).await else { return Ok(()) };
-    let mut inputs = Inputs { pairs, ..Inputs::default() };
+    // Until both lists are read there are no pairs, but the USDT premium (KRW-USDT
+    // against the reference rate) needs neither Binance nor the pairs: the board starts at
+    // once with KRW-USDT alone, and the lists are read (again, with a backoff, while
+    // they fail; then every LISTS_REREAD).
+    let mut inputs = Inputs::default();
     let mut reference = l.reference.subscribe();
     inputs.reference = reference.borrow_and_update().clone();
     let (mut upbit_ids, mut abroad_ids) = markets_of(&inputs.pairs);
-    inputs.paired = Arc::new(inputs.pairs.iter().cloned().collect());
-    l.pairs.send_replace(inputs.paired.clone());
     let mut upbit = l.upbit.subscribe_ticker(&upbit_ids, Strategy::CoalesceByMarket);
     let mut abroad = l.binance.subscribe_ticker(&abroad_ids, Strategy::CoalesceByMarket);
     refresh_quiet(&l.upbit, &upbit_ids, &mut inputs.upbit).await;
-    refresh_quiet(&l.binance, &abroad_ids, &mut inputs.foreign).await;
+    let mut lists_due = tokio::time::Instant::now();
+    let mut lists_backoff = Duration::from_millis(500);
 
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut quiet = tokio::time::interval_at(tokio::time::Instant::now() + REFRESH_QUIET, REFRESH_QUIET);
     quiet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut reread = tokio::time::interval_at(tokio::time::Instant::now() + LISTS_REREAD, LISTS_REREAD);
-    reread.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Option<Arc<PremiumBoard>> = None;
     let mut last_at = Instant::now();
     let mut dirty = true;
@@ -304,8 +291,21 @@ async fn board_loop(cancel: CancellationToken, l: BoardLinks) -> anyhow::Result<
                 refresh_quiet(&l.upbit, &upbit_ids, &mut inputs.upbit).await;
                 refresh_quiet(&l.binance, &abroad_ids, &mut inputs.foreign).await;
             }
-            _ = reread.tick() => {
-                let Some(pairs) = load_pairs(&cancel, &l).await else { return Ok(()) };
+            _ = tokio::time::sleep_until(lists_due) => {
+                let pairs = match read_pairs(&l).await {
+                    Ok(pairs) => {
+                        lists_backoff = Duration::from_millis(500);
+                        lists_due = tokio::time::Instant::now() + LISTS_REREAD;
+                        pairs
+                    }
+                    // The pairs read last stand; the board goes on.
+                    Err(e) => {
+                        tracing::warn!(error = %e, retry_in_ms = lists_backoff.as_millis() as u64, "kimchi premium: market lists not loaded");
+                        lists_due = tokio::time::Instant::now() + lists_backoff;
+                        lists_backoff = (lists_backoff * 2).min(Duration::from_secs(30));
+                        continue;
+                    }
+                };
                 if pairs != inputs.pairs {
                     inputs.pairs = pairs;
                     (upbit_ids, abroad_ids) = markets_of(&inputs.pairs);
