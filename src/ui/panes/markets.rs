@@ -757,8 +757,9 @@ pub fn render(area: Rect, buf: &mut Buffer, ui: &UiState, snap: &Snapshot, theme
             _ if view.movers => ("no movers: nothing rose or fell".to_string(), theme.muted),
             _ => ("no match".to_string(), theme.muted),
         };
-        let area =
-            Rect::new(geo.table.x, geo.table.y + 1, geo.table.width, geo.table.height.saturating_sub(1));
+        // The rows below the header, down to the pane's edge (an empty table is one row).
+        let top = geo.table.y + 1;
+        let area = Rect::new(geo.table.x, top, geo.table.width, inner.bottom().saturating_sub(top));
         Paragraph::new(msg).style(style).wrap(Wrap { trim: false }).render(area, buf);
     }
     Table::new(rows, widths)
@@ -875,6 +876,10 @@ mod tests {
         let text = draw(&ui, &failed, 60, 8);
         assert!(text.contains("market list not loaded: GET /api/v3/exchangeInfo: HTTP 500"), "{text}");
         assert!(text.contains("(again in 16s)"), "{text}");
+        // In a narrow pane the reason wraps onto the rows below, whole.
+        let narrow = draw(&ui, &failed, 30, 10);
+        let joined: Vec<&str> = narrow.lines().map(|l| l.trim_matches(|c| c == '│' || c == ' ')).collect();
+        assert!(joined.join(" ").contains("(again in 16s)"), "{narrow}");
         assert!(!text.contains("loading markets"), "{text}");
         let loaded = store.apply_batch([StoreEvent::MarketsLoaded(vec![info("KRW-BTC", false, false)])], now);
         assert!(loaded.market.markets_failed.is_none());
