@@ -877,7 +877,13 @@ mod tests {
         assert!(text.contains("market list not loaded: GET /api/v3/exchangeInfo: HTTP 500"), "{text}");
         assert!(text.contains("(again in 16s)"), "{text}");
         // In a narrow pane the reason wraps onto the rows below, whole.
-        let narrow = draw(&ui, &failed, 30, 10);
+        let long = "Binance GET /api/v3/exchangeInfo: connect failed: error sending request for url \
+                    (http://127.0.0.1:9/api/v3/exchangeInfo)";
+        let failed = store.apply_batch(
+            [StoreEvent::MarketsFailed { error: long.into(), retry_in: std::time::Duration::from_secs(16) }],
+            now,
+        );
+        let narrow = draw(&ui, &failed, 38, 20);
         let joined: Vec<&str> = narrow.lines().map(|l| l.trim_matches(|c| c == '│' || c == ' ')).collect();
         assert!(joined.join(" ").contains("(again in 16s)"), "{narrow}");
         assert!(!text.contains("loading markets"), "{text}");
