@@ -112,8 +112,18 @@ fn network(path: &str, e: &reqwest::Error) -> ExchangeError {
     } else {
         (ErrorKind::Network, "http error")
     };
-    let reason = format!("{path}: {what}: {e}");
+    let reason = format!("{path}: {what}: {}", root_cause(e));
     error(kind, None, None, reason.clone(), format!("Binance GET {reason}"))
+}
+
+/// The innermost cause of `e` (`Connection refused (os error 111)`), which says why;
+/// reqwest's own text (`error sending request for url (…)`) only repeats the URL.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// An answer that is not what the call expects (a truncated body, an HTML page).
@@ -638,6 +648,20 @@ mod tests {
         }
         let ok = BinanceRest::new("http://127.0.0.1:9/").unwrap();
         assert_eq!((ok.base_url(), ok.has_credentials()), ("http://127.0.0.1:9", false));
+    }
+
+    /// A server that is not there says why (the connection was refused), not reqwest's
+    /// `error sending request for url (…)`, which only repeats the address.
+    #[tokio::test]
+    async fn a_dead_server_says_why() {
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let r = BinanceRest::new(&format!("http://{dead}")).unwrap();
+        let e = r.exchange_info().await.unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.kind, ErrorKind::Connect, "{text}");
+        assert!(text.contains("exchangeInfo: connect failed: "), "{text}");
+        assert!(!text.contains("error sending request"), "{text}");
+        assert!(text.to_ascii_lowercase().contains("refused"), "{text}");
     }
 
     #[tokio::test]
