@@ -573,7 +573,9 @@ pub(crate) fn expectation(path: &str) -> Option<&'static str> {
             r#"a list of notice categories: "all", or any of "notice", "trade", "wallet", "maintenance", "digital_asset", "nft", "service", "event", "note", "trading", "airdrop", "feature", "disclosure" ([] = none)"#
         }
         "venues.binance" => "true or false (unset: on in demo, off in paper and live)",
-        "venues.binance_rest_url" => "empty (Binance) or an http:// or https:// URL",
+        "venues.binance_rest_url" => {
+            "an http:// or https:// URL, set together with binance_ws_url (both empty: Binance itself)"
+        }
         "venues.binance_ws_url" => {
             "empty (Binance) or a ws:// or wss:// URL, set together with binance_rest_url"
         }
@@ -694,10 +696,16 @@ impl Settings {
         );
         // One server for both, or Binance for both: half of one and half of the other is
         // a typo, not a setup.
+        // The one left empty is named.
+        let (missing, set, value) = if v.binance_ws_url.is_empty() {
+            ("venues.binance_ws_url", "binance_rest_url", &v.binance_rest_url)
+        } else {
+            ("venues.binance_rest_url", "binance_ws_url", &v.binance_ws_url)
+        };
         r.check(
             v.binance_rest_url.is_empty() == v.binance_ws_url.is_empty(),
-            "venues.binance_ws_url",
-            format!("{} (binance_rest_url {})", quoted(&v.binance_ws_url), quoted(&v.binance_rest_url)),
+            missing,
+            format!("\"\" (missing: {set} is {})", quoted(value)),
         );
         let p = &self.premium;
         if let Some(rate) = p.usd_krw {
@@ -729,7 +737,18 @@ mod venue_and_premium_tests {
             ("venues", "binance = \"yes\"", "binance", "yes"),
             ("venues", "binance_rest_url = \"not a url\"", "venues.binance_rest_url", "not a url"),
             ("venues", "binance_ws_url = \"https://x\"", "venues.binance_ws_url", "https://x"),
-            ("venues", "binance_ws_url = \"ws://127.0.0.1:1\"", "venues.binance_ws_url", "set together"),
+            (
+                "venues",
+                "binance_ws_url = \"ws://127.0.0.1:1\"",
+                "venues.binance_rest_url",
+                "missing: binance_ws_url is",
+            ),
+            (
+                "venues",
+                "binance_rest_url = \"http://127.0.0.1:1\"",
+                "venues.binance_ws_url",
+                "missing: binance_rest_url is",
+            ),
             ("premium", "usd_krw = -5", "premium.usd_krw", "-5"),
             ("premium", "usd_krw = 0.00069", "premium.usd_krw", "0.00069"),
             ("premium", "usd_krw = 145050", "premium.usd_krw", "145050"),
