@@ -65,18 +65,24 @@ pub(super) fn run(ui: &mut UiState, snap: &Snapshot, line: &str) -> Vec<UiComman
             if snap.market.markets.is_empty() || snap.market.info(&m).is_some() {
                 // The line is answered: an older refusal does not stay on the line, and a
                 // KRW market read as the venue's own says so.
-                if typed != m {
+                // (Said only when a KRW code was typed: a bare coin means the venue's own.)
+                if typed != m && line.to_ascii_uppercase().contains(typed.as_str()) {
                     ui.info(format!("{typed} is Upbit's: {m} on {}", ui.venue.name()));
-                } else if ui.message.as_ref().is_some_and(|msg| msg.error) {
+                } else {
                     ui.message = None;
                 }
                 select_market(ui, m)
-            } else if ui.venue.trades() || !super::venue::is_upbit_krw(&m) {
+            } else if ui.venue.trades() {
                 ui.error(commands::unknown_market(&m, snap));
                 Vec::new()
             } else {
-                // On another venue a coin means its USDT market there: named so.
-                let there = MarketId::new(&format!("USDT-{}", m.base()));
+                // On another venue a coin means its USDT market there: named so (a KRW
+                // code of a coin that is itself USDT stays as typed).
+                let there = if super::venue::is_upbit_krw(&m) && m.base() != "USDT" {
+                    MarketId::new(&format!("USDT-{}", m.base()))
+                } else {
+                    m
+                };
                 ui.error(format!("{}: {}", ui.venue.name(), commands::unknown_market(&there, snap)));
                 Vec::new()
             }

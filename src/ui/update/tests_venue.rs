@@ -316,6 +316,14 @@ fn market_lines_on_binance_speak_of_binances_markets() {
     run(&mut ui, &s, "market KRW-SOL");
     assert_eq!(ui.market, Some(MarketId::new("USDT-SOL")));
     assert_eq!(message(&ui), ("KRW-SOL is Upbit's: USDT-SOL on Binance".into(), false));
+    // A bare coin means Binance's own market: nothing to explain.
+    run(&mut ui, &s, "market btc");
+    assert_eq!(ui.market, Some(MarketId::new("USDT-BTC")));
+    assert!(!message(&ui).0.contains("Upbit's"), "{:?}", message(&ui));
+    run(&mut ui, &s, "market USDT-XYZ");
+    assert!(message(&ui).0.starts_with("Binance: unknown market USDT-XYZ"), "{:?}", message(&ui));
+    run(&mut ui, &s, "market KRW-USDT");
+    assert!(message(&ui).0.starts_with("Binance: unknown market KRW-USDT"), "{:?}", message(&ui));
     run(&mut ui, &s, "market nope");
     assert!(message(&ui).1);
     run(&mut ui, &s, "market USDT-ETH");
