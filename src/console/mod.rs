@@ -1093,7 +1093,11 @@ fn spawn_flash(
                 // (an update replaces it): see `notices`.
                 let recorded = |k| matches!(k, NotifyKind::Announcement | NotifyKind::MarketEvent);
                 if let Some(f) = latest.filter(|f| !recorded(f.kind)) {
-                    store.send(StoreEvent::Alert { time: f.at, message: f.text }).await?;
+                    // On hoga's own screen the `[hoga]` tag says nothing and takes the
+                    // status bar's few columns for the alert.
+                    let message =
+                        f.text.strip_prefix(crate::notify::TAG).map(str::to_string).unwrap_or(f.text);
+                    store.send(StoreEvent::Alert { time: f.at, message }).await?;
                 }
             }
         }

@@ -150,6 +150,10 @@ impl NotifyModes {
     }
 }
 
+/// What begins every text sent to people (a webhook's channel, the window title): where
+/// it came from. The console's own screen leaves it out.
+pub const TAG: &str = "[hoga] ";
+
 /// One notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotifyEvent {
@@ -177,11 +181,14 @@ impl NotifyEvent {
         self
     }
 
-    /// `[hoga] rule fired KRW-BTC: …`, the text sent to people.
+    /// `[hoga] rule fired KRW-BTC: …`, the text sent to people. The market is not said
+    /// twice (`alert: KRW-BTC kimp > 3% …`, not `alert KRW-BTC: KRW-BTC kimp …`).
     pub fn render(&self) -> String {
         match &self.market {
-            Some(m) => format!("[hoga] {} {}: {}", self.kind.label(), m, self.text),
-            None => format!("[hoga] {}: {}", self.kind.label(), self.text),
+            Some(m) if !self.text.starts_with(m.as_str()) => {
+                format!("{TAG}{} {}: {}", self.kind.label(), m, self.text)
+            }
+            _ => format!("{TAG}{}: {}", self.kind.label(), self.text),
         }
     }
 }
@@ -221,5 +228,32 @@ impl NotifySender {
     /// Notifications dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text people get names what and where once: an alert whose own text starts with
+    /// its market does not say the market twice.
+    #[test]
+    fn a_rendered_notification_names_its_market_once() {
+        let btc = MarketId::new("KRW-BTC");
+        let alert =
+            NotifyEvent::new(NotifyKind::PriceAlert, Some(btc.clone()), "KRW-BTC kimp > 3% (now 3.12%)");
+        assert_eq!(
+            alert.render(),
+            format!("{TAG}{}: KRW-BTC kimp > 3% (now 3.12%)", NotifyKind::PriceAlert.label())
+        );
+        let fill = NotifyEvent::new(NotifyKind::Fill, Some(btc), "BUY 0.001 @ 145,000,000");
+        assert_eq!(
+            fill.render(),
+            format!("{TAG}{} KRW-BTC: BUY 0.001 @ 145,000,000", NotifyKind::Fill.label())
+        );
+        assert_eq!(
+            NotifyEvent::new(NotifyKind::Fill, None, "x").render(),
+            format!("{TAG}{}: x", NotifyKind::Fill.label())
+        );
     }
 }
