@@ -268,17 +268,22 @@ async fn paper_mode_makes_no_binance_connection_unless_turned_on() {
     sim_tasks.cancel_all();
 }
 
+/// Paper on the simulator with Binance on at a port nothing listens on (bound, then let go).
+fn binance_dead(sim: &SimHandle) -> Settings {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut settings = paper_on(sim);
+    settings.venues.binance = Some(true);
+    settings.venues.binance_rest_url = format!("http://{dead}");
+    settings.venues.binance_ws_url = format!("ws://{dead}");
+    settings
+}
+
 /// Binance down (nothing listens at its URLs) costs Upbit nothing: Upbit's feed stays
 /// healthy, trading stays normal, and the Venues table says Binance is reconnecting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_binance_outage_leaves_upbit_and_trading_alone() {
     let (sim_tasks, sim) = sim().await;
-    // A port nothing listens on: bound, then let go.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let mut settings = paper_on(&sim);
-    settings.venues.binance = Some(true);
-    settings.venues.binance_rest_url = format!("http://{dead}");
-    settings.venues.binance_ws_url = format!("ws://{dead}");
+    let settings = binance_dead(&sim);
     let dir = tempfile::tempdir().unwrap();
     let (tasks, core) = core_on(&sim, &settings, Some(dir.path().join("journal-paper.sqlite"))).await;
     let krw_btc = MarketId::new("KRW-BTC");
@@ -320,11 +325,7 @@ async fn a_binance_outage_leaves_upbit_and_trading_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_usdt_premium_stands_while_binance_is_down() {
     let (sim_tasks, sim) = sim().await;
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let mut settings = paper_on(&sim);
-    settings.venues.binance = Some(true);
-    settings.venues.binance_rest_url = format!("http://{dead}");
-    settings.venues.binance_ws_url = format!("ws://{dead}");
+    let mut settings = binance_dead(&sim);
     settings.premium.usd_krw = Some(rust_decimal_macros::dec!(1400));
     let dir = tempfile::tempdir().unwrap();
     let (tasks, core) = core_on(&sim, &settings, Some(dir.path().join("journal-paper.sqlite"))).await;
