@@ -98,3 +98,16 @@ pub trait RestApi: Send + Sync + fmt::Debug + 'static {
         market: &'a MarketId,
     ) -> Pin<Box<dyn Future<Output = Vec<String>> + Send + 'a>>;
 }
+
+/// `host:port` of a base URL, the part a venue's per-IP limits and bans are about (every
+/// client of one host shares them); the whole URL when it does not parse.
+pub(crate) fn host_of(base_url: &str) -> String {
+    match reqwest::Url::parse(base_url) {
+        Ok(u) => format!(
+            "{}:{}",
+            u.host_str().unwrap_or_default().to_ascii_lowercase(),
+            u.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => base_url.to_string(),
+    }
+}

@@ -139,18 +139,6 @@ impl Default for WeightLimits {
 /// inherit an old ban.
 static SHARED: LazyLock<Mutex<HashMap<String, Weak<WeightLimits>>>> = LazyLock::new(Default::default);
 
-/// `host:port` of a base URL; the whole URL when it does not parse.
-fn host_of(base_url: &str) -> String {
-    match reqwest::Url::parse(base_url) {
-        Ok(u) => format!(
-            "{}:{}",
-            u.host_str().unwrap_or_default().to_ascii_lowercase(),
-            u.port_or_known_default().unwrap_or(0)
-        ),
-        Err(_) => base_url.to_string(),
-    }
-}
-
 impl WeightLimits {
     /// A fresh budget at Binance's published limit, shared with nobody.
     pub fn new() -> Self {
@@ -170,7 +158,7 @@ impl WeightLimits {
 
     /// The process-wide budget of `base_url`'s host.
     pub fn shared(base_url: &str) -> Arc<WeightLimits> {
-        let id = host_of(base_url);
+        let id = crate::exchange::rest::host_of(base_url);
         let mut table = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(s) = table.get(&id).and_then(Weak::upgrade) {
             return s;

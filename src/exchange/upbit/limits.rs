@@ -301,19 +301,6 @@ fn scope(id: String) -> Arc<Scope> {
     shared_in(&SCOPES, id, Scope::new)
 }
 
-/// `host:port` of a base URL (the part Upbit's per-IP limits and bans are about); the
-/// whole URL when it does not parse.
-fn host_of(base_url: &str) -> String {
-    match reqwest::Url::parse(base_url) {
-        Ok(u) => format!(
-            "{}:{}",
-            u.host_str().unwrap_or_default().to_ascii_lowercase(),
-            u.port_or_known_default().unwrap_or(0)
-        ),
-        Err(_) => base_url.to_string(),
-    }
-}
-
 impl RestLimits {
     /// Fresh limiters at Upbit's published per-group limits, shared with nobody.
     pub fn new() -> Self {
@@ -324,7 +311,7 @@ impl RestLimits {
     /// identifier of the key such as a hash; `None` for keyless clients). Every live client
     /// of the same host shares the host scope; those with the same key share the key scope.
     pub fn shared(base_url: &str, key_id: Option<&str>) -> Self {
-        let host = host_of(base_url);
+        let host = crate::exchange::rest::host_of(base_url);
         RestLimits {
             host: scope(format!("host {host}")),
             key: shared_in(&KEY_SCOPES, format!("key {host} {}", key_id.unwrap_or("public")), KeyScope::new),
